@@ -1,1 +1,94 @@
-//! ciranda-scheduler
+//! ciranda's work-stealing scheduler: tasks, join handles, worker threads, a blocking pool
+//! and `block_on` — usable on its own, without an I/O reactor.
+//!
+//! ```
+//! let sched = ciranda_scheduler::Scheduler::builder().worker_threads(4).build()?;
+//! let handle = sched.handle();                  // Clone + Send: spawn from anywhere
+//! let h = handle.spawn(async { 40 + 2 });       // JoinHandle<T>
+//! assert_eq!(sched.block_on(h)?, 42);           // drives the future on this thread
+//! let read = sched.block_on(sched.spawn_blocking(|| std::fs::read("/nonexistent")))?;
+//! assert!(read.is_err());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Design
+//!
+//! * **Tasks** are one allocation each (header, future, output) with an atomic state word;
+//!   a waker points at the task itself. See [`task`] for the state machine.
+//! * **Queues**: each worker has a `crossbeam-deque` FIFO and a one-task LIFO slot for the
+//!   task the running task just woke; tasks spawned or woken from outside go to a global
+//!   injector. Idle workers steal half of a random victim's queue.
+//! * **Fairness**: a worker looks at the injector every 31 ticks, runs at most 3 LIFO tasks
+//!   in a row, and every task poll has a [`coop`] budget of 128 operations.
+//! * **Parking**: at most half the workers search for work at once; the rest park through a
+//!   [`park::Park`] hook (a condition variable by default; ciranda's facade plugs its I/O
+//!   reactor in there). No wake-up is lost and an idle scheduler uses no CPU.
+//! * **Shutdown** drops every unfinished task's future exactly once; their `JoinHandle`s
+//!   then report cancellation.
+//!
+//! `docs/architecture.md` in the repository follows a task and a wake-up through all of it.
+
+#![deny(unsafe_op_in_unsafe_fn)]
+
+mod loom;
+
+pub mod coop;
+pub mod park;
+pub mod task;
+
+mod block_on;
+mod blocking;
+mod builder;
+mod context;
+mod idle;
+mod queue;
+mod registry;
+mod scheduler;
+mod worker;
+mod yield_now;
+
+pub use builder::{Builder, MAX_WORKERS};
+pub use context::EnterGuard;
+pub use scheduler::{Handle, Scheduler};
+pub use task::{JoinError, JoinHandle, yield_now};
+
+use std::future::Future;
+
+/// Spawns a task on the current runtime; see [`Handle::spawn`].
+///
+/// # Panics
+///
+/// Outside a runtime (see [`Handle::current`]).
+///
+/// ```
+/// let sched = ciranda_scheduler::Scheduler::builder().worker_threads(2).build().unwrap();
+/// let total = sched.block_on(async {
+///     let a = ciranda_scheduler::spawn(async { 1 });
+///     let b = ciranda_scheduler::spawn(async { 2 });
+///     a.await.unwrap() + b.await.unwrap()
+/// });
+/// assert_eq!(total, 3);
+/// ```
+#[track_caller]
+pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    Handle::current().spawn(future)
+}
+
+/// Runs a blocking function on the current runtime's blocking pool; see
+/// [`Handle::spawn_blocking`].
+///
+/// # Panics
+///
+/// Outside a runtime (see [`Handle::current`]).
+#[track_caller]
+pub fn spawn_blocking<F, R>(f: F) -> JoinHandle<R>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    Handle::current().spawn_blocking(f)
+}

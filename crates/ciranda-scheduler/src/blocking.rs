@@ -1,0 +1,264 @@
+//! The blocking pool: threads for functions that block (file I/O, DNS, CPU-heavy work).
+//!
+//! A blocking function runs as an ordinary task (same `JoinHandle`, same abort and panic
+//! semantics) whose future calls the function once. The pool keeps a FIFO of such tasks
+//! under a mutex, spawns a thread when no idle one is available (up to
+//! `max_blocking_threads`, beyond that tasks wait in the queue), and lets a thread that
+//! stayed idle for `blocking_keep_alive` exit.
+//!
+//! Aborting a blocking task that has not started cancels it; one that is running cannot be
+//! interrupted and runs to the end.
+
+use crate::Handle;
+use crate::loom::atomic::{AtomicUsize, Ordering::SeqCst};
+use crate::loom::{Condvar, Mutex};
+use crate::scheduler::ThreadHook;
+use crate::task::raw::{self, Notified, Schedule};
+use crate::task::{JoinError, JoinHandle, TaskId};
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+pub(crate) struct BlockingConfig {
+    pub(crate) max_threads: usize,
+    pub(crate) keep_alive: Duration,
+    pub(crate) thread_name: String,
+    pub(crate) stack_size: Option<usize>,
+    pub(crate) on_thread_start: Option<ThreadHook>,
+    pub(crate) on_thread_stop: Option<ThreadHook>,
+}
+
+pub(crate) struct BlockingPool {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    state: Mutex<PoolState>,
+    work_available: Condvar,
+    thread_exited: Condvar,
+    /// Tasks queued or running: the pool is idle when this is zero.
+    active: AtomicUsize,
+    config: BlockingConfig,
+}
+
+#[derive(Default)]
+struct PoolState {
+    queue: VecDeque<Notified>,
+    threads: usize,
+    idle: usize,
+    /// Wake-ups handed to idle threads and not yet consumed.
+    wakeups: usize,
+    shutdown: bool,
+    next_thread_id: usize,
+    running: HashMap<usize, std::thread::JoinHandle<()>>,
+    /// Threads that left on their own (keep-alive): joined later.
+    exited: Vec<std::thread::JoinHandle<()>>,
+}
+
+/// The future of a blocking task: calls the function on its first poll.
+struct BlockingTask<F>(Option<F>);
+
+impl<F> Unpin for BlockingTask<F> {}
+
+impl<F: FnOnce() -> R, R> Future for BlockingTask<F> {
+    type Output = R;
+
+    fn poll(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<R> {
+        let f = self
+            .0
+            .take()
+            .expect("a blocking task is polled exactly once");
+        Poll::Ready(f())
+    }
+}
+
+/// Blocking tasks are never woken (their only poll completes them); the handle is kept to
+/// report panics through the scheduler's hook.
+struct BlockingSchedule(Handle);
+
+impl Schedule for BlockingSchedule {
+    fn schedule(&self, task: Notified) {
+        debug_assert!(false, "a blocking task is never re-scheduled");
+        drop(task);
+    }
+
+    fn requeue(&self, task: Notified) {
+        self.schedule(task);
+    }
+
+    fn unhandled_panic(&self, error: &JoinError) {
+        Schedule::unhandled_panic(&self.0, error);
+    }
+}
+
+impl BlockingPool {
+    pub(crate) fn new(config: BlockingConfig) -> BlockingPool {
+        BlockingPool {
+            inner: Arc::new(Inner {
+                state: Mutex::new(PoolState::default()),
+                work_available: Condvar::new(),
+                thread_exited: Condvar::new(),
+                active: AtomicUsize::new(0),
+                config,
+            }),
+        }
+    }
+
+    pub(crate) fn is_idle(&self) -> bool {
+        self.inner.active.load(SeqCst) == 0
+    }
+
+    pub(crate) fn spawn<F, R>(&self, handle: &Handle, f: F, name: Option<Arc<str>>) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        let task = raw::allocate(
+            BlockingTask(Some(f)),
+            BlockingSchedule(handle.clone()),
+            TaskId::next(),
+            name,
+            2,
+        );
+        // SAFETY: two references: the queue entry's and the JoinHandle's.
+        let (notified, join) = unsafe { (Notified::from_raw(task), JoinHandle::from_raw(task)) };
+        let inner = &self.inner;
+        let mut state = inner.state.lock();
+        if state.shutdown {
+            drop(state);
+            task.shutdown();
+            drop(notified);
+            return join;
+        }
+        inner.active.fetch_add(1, SeqCst);
+        state.queue.push_back(notified);
+        if state.idle > 0 {
+            state.idle -= 1;
+            state.wakeups += 1;
+            inner.work_available.notify_one();
+        } else if state.threads < inner.config.max_threads {
+            self.spawn_thread(&mut state, handle);
+        }
+        join
+    }
+
+    fn spawn_thread(&self, state: &mut PoolState, handle: &Handle) {
+        // Reap threads that exited on their own.
+        state.exited.retain(|t| !t.is_finished());
+        let id = state.next_thread_id;
+        state.next_thread_id += 1;
+        let config = &self.inner.config;
+        let mut builder = std::thread::Builder::new().name(config.thread_name.clone());
+        if let Some(size) = config.stack_size {
+            builder = builder.stack_size(size);
+        }
+        let inner = self.inner.clone();
+        let handle = handle.clone();
+        match builder.spawn(move || inner.run(id, handle)) {
+            Ok(thread) => {
+                state.threads += 1;
+                state.running.insert(id, thread);
+            }
+            Err(error) => {
+                if state.threads == 0 {
+                    // Nobody could ever run the queued task: fail loudly instead of hanging.
+                    panic!("ciranda: cannot spawn a blocking-pool thread: {error}");
+                }
+                // Existing threads will get to the queued task.
+            }
+        }
+    }
+
+    /// Cancels queued tasks and joins the threads, waiting until `deadline` for running ones.
+    pub(crate) fn shutdown(&self, deadline: Option<Instant>) {
+        let inner = &self.inner;
+        let queued: Vec<Notified> = {
+            let mut state = inner.state.lock();
+            state.shutdown = true;
+            inner.work_available.notify_all();
+            state.queue.drain(..).collect()
+        };
+        for task in queued {
+            task.raw().shutdown();
+            drop(task);
+            inner.active.fetch_sub(1, SeqCst);
+        }
+        let threads: Vec<std::thread::JoinHandle<()>> = {
+            let mut state = inner.state.lock();
+            while state.threads > 0 {
+                match deadline {
+                    None => inner.thread_exited.wait(&mut state),
+                    Some(deadline) => {
+                        let now = Instant::now();
+                        if now >= deadline {
+                            break;
+                        }
+                        inner.thread_exited.wait_for(&mut state, deadline - now);
+                    }
+                }
+            }
+            let running = std::mem::take(&mut state.running);
+            let mut all: Vec<_> = state.exited.drain(..).collect();
+            all.extend(running.into_values());
+            all
+        };
+        for thread in threads {
+            // Threads still busy past the deadline are left to finish on their own.
+            if thread.is_finished() || deadline.is_none_or(|d| Instant::now() < d) {
+                let _ = thread.join();
+            }
+        }
+    }
+}
+
+impl Inner {
+    fn run(self: Arc<Inner>, id: usize, handle: Handle) {
+        let _context = handle.enter();
+        if let Some(start) = &self.config.on_thread_start {
+            start();
+        }
+        let mut state = self.state.lock();
+        loop {
+            while let Some(task) = state.queue.pop_front() {
+                drop(state);
+                task.run();
+                self.active.fetch_sub(1, SeqCst);
+                handle.shared.park.notify_idle_change();
+                state = self.state.lock();
+            }
+            if state.shutdown {
+                break;
+            }
+            state.idle += 1;
+            let timed_out = loop {
+                let timed_out = self
+                    .work_available
+                    .wait_for(&mut state, self.config.keep_alive);
+                if state.wakeups > 0 {
+                    state.wakeups -= 1;
+                    break false;
+                }
+                if state.shutdown || timed_out {
+                    state.idle -= 1;
+                    break timed_out;
+                }
+            };
+            if timed_out && state.queue.is_empty() && !state.shutdown {
+                // Idle for the whole keep-alive: leave, and let shutdown join us later.
+                if let Some(me) = state.running.remove(&id) {
+                    state.exited.push(me);
+                }
+                break;
+            }
+        }
+        state.threads -= 1;
+        self.thread_exited.notify_all();
+        drop(state);
+        if let Some(stop) = &self.config.on_thread_stop {
+            stop();
+        }
+    }
+}

@@ -1,0 +1,236 @@
+//! `Builder`: configuration of a [`Scheduler`].
+
+use crate::blocking::{BlockingConfig, BlockingPool};
+use crate::park::{Park, ThreadParkers};
+use crate::queue;
+use crate::scheduler::{Config, PanicHook, Shared, ThreadHook};
+use crate::task::JoinError;
+use crate::worker::{Remote, Worker};
+use crate::{Handle, Scheduler};
+use std::fmt;
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The most workers a scheduler may have (the idle counters use half a word each).
+pub const MAX_WORKERS: usize = 1 << 15;
+
+type MakePark = Box<dyn FnOnce(usize) -> Arc<dyn Park>>;
+
+/// Configures and starts a [`Scheduler`].
+///
+/// ```
+/// use std::time::Duration;
+/// let sched = ciranda_scheduler::Scheduler::builder()
+///     .worker_threads(2)
+///     .thread_name("crunch")
+///     .max_blocking_threads(8)
+///     .blocking_keep_alive(Duration::from_secs(1))
+///     .build()
+///     .unwrap();
+/// assert_eq!(sched.handle().num_workers(), 2);
+/// ```
+pub struct Builder {
+    worker_threads: Option<usize>,
+    thread_name: String,
+    thread_stack_size: Option<usize>,
+    on_thread_start: Option<ThreadHook>,
+    on_thread_stop: Option<ThreadHook>,
+    max_blocking_threads: usize,
+    blocking_keep_alive: Duration,
+    make_park: Option<MakePark>,
+    slow_poll_threshold: Option<Duration>,
+    on_unhandled_panic: Option<PanicHook>,
+}
+
+impl fmt::Debug for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("worker_threads", &self.worker_threads)
+            .field("thread_name", &self.thread_name)
+            .field("thread_stack_size", &self.thread_stack_size)
+            .field("max_blocking_threads", &self.max_blocking_threads)
+            .field("blocking_keep_alive", &self.blocking_keep_alive)
+            .field("slow_poll_threshold", &self.slow_poll_threshold)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder::new()
+    }
+}
+
+impl Builder {
+    /// The defaults: one worker per available core, threads named `ciranda-worker-N` and
+    /// `ciranda-blocking`, up to 512 blocking threads kept 10 s when idle.
+    pub fn new() -> Builder {
+        Builder {
+            worker_threads: None,
+            thread_name: "ciranda".to_owned(),
+            thread_stack_size: None,
+            on_thread_start: None,
+            on_thread_stop: None,
+            max_blocking_threads: 512,
+            blocking_keep_alive: Duration::from_secs(10),
+            make_park: None,
+            slow_poll_threshold: None,
+            on_unhandled_panic: None,
+        }
+    }
+
+    /// Number of worker threads (default: `std::thread::available_parallelism()`). Zero is
+    /// rejected by [`build`](Self::build).
+    pub fn worker_threads(mut self, n: usize) -> Self {
+        self.worker_threads = Some(n);
+        self
+    }
+
+    /// Prefix of thread names: workers are `{name}-worker-{i}`, blocking threads
+    /// `{name}-blocking`.
+    pub fn thread_name(mut self, name: impl Into<String>) -> Self {
+        self.thread_name = name.into();
+        self
+    }
+
+    /// Stack size of every thread the scheduler starts.
+    pub fn thread_stack_size(mut self, bytes: usize) -> Self {
+        self.thread_stack_size = Some(bytes);
+        self
+    }
+
+    /// Runs on each worker and blocking thread when it starts.
+    pub fn on_thread_start(mut self, f: impl Fn() + Send + Sync + 'static) -> Self {
+        self.on_thread_start = Some(Arc::new(f));
+        self
+    }
+
+    /// Runs on each worker and blocking thread before it exits.
+    pub fn on_thread_stop(mut self, f: impl Fn() + Send + Sync + 'static) -> Self {
+        self.on_thread_stop = Some(Arc::new(f));
+        self
+    }
+
+    /// Upper bound of the blocking pool (default 512); zero is rejected by `build`.
+    pub fn max_blocking_threads(mut self, n: usize) -> Self {
+        self.max_blocking_threads = n;
+        self
+    }
+
+    /// How long an idle blocking thread waits for work before exiting (default 10 s).
+    pub fn blocking_keep_alive(mut self, keep_alive: Duration) -> Self {
+        self.blocking_keep_alive = keep_alive;
+        self
+    }
+
+    /// Replaces how idle workers wait. `make` receives the number of workers and returns
+    /// the hook (see [`Park`]); the default is [`ThreadParkers`].
+    pub fn park_hook<P: Park>(mut self, make: impl FnOnce(usize) -> P + 'static) -> Self {
+        self.make_park = Some(Box::new(move |workers| {
+            Arc::new(make(workers)) as Arc<dyn Park>
+        }));
+        self
+    }
+
+    /// Reports (once per task, on stderr) any poll that takes longer than `threshold`, with
+    /// the task's id and name — asyncio's debug-mode "Executing task took 0.1 seconds".
+    pub fn slow_poll_threshold(mut self, threshold: Duration) -> Self {
+        self.slow_poll_threshold = Some(threshold);
+        self
+    }
+
+    /// Called with the error of a task that panicked after its `JoinHandle` was dropped
+    /// (nobody else will see it). The default prints it on stderr.
+    pub fn on_unhandled_panic(mut self, f: impl Fn(&JoinError) + Send + Sync + 'static) -> Self {
+        self.on_unhandled_panic = Some(Arc::new(f));
+        self
+    }
+
+    /// Starts the worker threads.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` for zero (or more than [`MAX_WORKERS`]) worker threads or zero
+    /// blocking threads; the OS error if a thread cannot be spawned.
+    ///
+    /// ```
+    /// let err = ciranda_scheduler::Scheduler::builder().worker_threads(0).build().unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    /// assert!(err.to_string().contains("worker_threads"));
+    /// ```
+    pub fn build(self) -> io::Result<Scheduler> {
+        let workers = match self.worker_threads {
+            Some(n) => n,
+            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        };
+        if workers == 0 {
+            return Err(invalid("worker_threads must be at least 1, got 0"));
+        }
+        if workers > MAX_WORKERS {
+            return Err(invalid(&format!(
+                "worker_threads must be at most {MAX_WORKERS}, got {workers}"
+            )));
+        }
+        if self.max_blocking_threads == 0 {
+            return Err(invalid("max_blocking_threads must be at least 1, got 0"));
+        }
+        let park = match self.make_park {
+            Some(make) => make(workers),
+            None => Arc::new(ThreadParkers::new(workers)),
+        };
+        let (locals, remotes): (Vec<_>, Vec<_>) = (0..workers)
+            .map(|_| {
+                let (local, steal) = queue::local();
+                (local, Remote::new(steal))
+            })
+            .unzip();
+        let blocking = BlockingPool::new(BlockingConfig {
+            max_threads: self.max_blocking_threads,
+            keep_alive: self.blocking_keep_alive,
+            thread_name: format!("{}-blocking", self.thread_name),
+            stack_size: self.thread_stack_size,
+            on_thread_start: self.on_thread_start.clone(),
+            on_thread_stop: self.on_thread_stop.clone(),
+        });
+        let config = Config {
+            thread_name: self.thread_name,
+            thread_stack_size: self.thread_stack_size,
+            on_thread_start: self.on_thread_start,
+            on_thread_stop: self.on_thread_stop,
+            slow_poll_threshold: self.slow_poll_threshold,
+            on_unhandled_panic: self.on_unhandled_panic,
+        };
+        let handle = Handle {
+            shared: Arc::new(Shared::new(remotes.into(), park, blocking, config)),
+        };
+        let mut threads = Vec::with_capacity(workers);
+        let mut spawn_error = None;
+        for (index, local) in locals.into_iter().enumerate() {
+            let config = &handle.shared.config;
+            let mut builder =
+                std::thread::Builder::new().name(format!("{}-worker-{index}", config.thread_name));
+            if let Some(size) = config.thread_stack_size {
+                builder = builder.stack_size(size);
+            }
+            let worker = Worker::new(handle.clone(), index, local);
+            match builder.spawn(move || worker.run()) {
+                Ok(thread) => threads.push(thread),
+                Err(error) => {
+                    spawn_error = Some(error);
+                    break;
+                }
+            }
+        }
+        let scheduler = Scheduler::from_parts(handle, threads);
+        match spawn_error {
+            // Dropping the scheduler shuts down the workers that did start.
+            Some(error) => Err(error),
+            None => Ok(scheduler),
+        }
+    }
+}
+
+fn invalid(message: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, message.to_owned())
+}

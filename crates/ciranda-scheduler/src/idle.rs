@@ -1,0 +1,112 @@
+//! Which workers are searching for work and which are parked.
+//!
+//! Rules (the protocol the loom model in `tests/loom_park.rs` checks):
+//!
+//! * At most half of the workers search (steal) at once, so a burst of wake-ups does not
+//!   turn every core into a thief hammering the same queues.
+//! * A new task wakes a parked worker only when nobody is searching: a searcher will find it.
+//! * A searcher that finds work and was the last searcher wakes one more worker, so work that
+//!   keeps arriving keeps being picked up in parallel.
+//! * A worker about to park first registers as parked, then re-checks every queue after a
+//!   `SeqCst` fence; a notifier pushes first, fences, then reads the counters. One of the
+//!   two always sees the other, so a wake-up is never lost.
+//!
+//! The counters live in one atomic word (`searching` in the low half, `unparked` in the high
+//! half) so a notifier decides with a single load; the list of sleepers is behind a mutex
+//! taken only when a worker parks or must be woken.
+
+use crate::loom::Mutex;
+use crate::loom::atomic::{AtomicUsize, Ordering::SeqCst, fence};
+
+const UNPARKED_SHIFT: u32 = usize::BITS / 2;
+const SEARCHING_MASK: usize = (1 << UNPARKED_SHIFT) - 1;
+const ONE_UNPARKED: usize = 1 << UNPARKED_SHIFT;
+
+pub(crate) struct Idle {
+    state: AtomicUsize,
+    sleepers: Mutex<Vec<usize>>,
+    num_workers: usize,
+}
+
+fn searching(state: usize) -> usize {
+    state & SEARCHING_MASK
+}
+
+fn unparked(state: usize) -> usize {
+    state >> UNPARKED_SHIFT
+}
+
+impl Idle {
+    pub(crate) fn new(num_workers: usize) -> Idle {
+        Idle {
+            state: AtomicUsize::new(num_workers << UNPARKED_SHIFT),
+            sleepers: Mutex::new(Vec::with_capacity(num_workers)),
+            num_workers,
+        }
+    }
+
+    fn should_wake_one(&self) -> bool {
+        let state = self.state.load(SeqCst);
+        searching(state) == 0 && unparked(state) < self.num_workers
+    }
+
+    /// Called after making a task visible in a queue: the worker to unpark, if one is needed.
+    /// The chosen worker is counted as unparked and searching before it even wakes.
+    pub(crate) fn worker_to_notify(&self) -> Option<usize> {
+        fence(SeqCst);
+        if !self.should_wake_one() {
+            return None;
+        }
+        let mut sleepers = self.sleepers.lock();
+        if !self.should_wake_one() {
+            return None;
+        }
+        let worker = sleepers.pop()?;
+        self.state.fetch_add(ONE_UNPARKED | 1, SeqCst);
+        Some(worker)
+    }
+
+    /// Starts searching if fewer than half of the workers already do.
+    pub(crate) fn transition_to_searching(&self) -> bool {
+        let state = self.state.load(SeqCst);
+        if 2 * searching(state) >= self.num_workers {
+            return false;
+        }
+        self.state.fetch_add(1, SeqCst);
+        true
+    }
+
+    /// Stops searching (work was found); `true` if this was the last searcher, which must
+    /// then wake another worker.
+    pub(crate) fn transition_from_searching(&self) -> bool {
+        let prev = self.state.fetch_sub(1, SeqCst);
+        debug_assert!(searching(prev) > 0);
+        searching(prev) == 1
+    }
+
+    /// Registers `worker` as parked. The caller must re-check every queue afterwards.
+    pub(crate) fn transition_to_parked(&self, worker: usize, is_searching: bool) {
+        let mut sleepers = self.sleepers.lock();
+        let dec = ONE_UNPARKED | usize::from(is_searching);
+        self.state.fetch_sub(dec, SeqCst);
+        sleepers.push(worker);
+    }
+
+    /// A parked worker woke up on its own (work it saw, a timeout, I/O, shutdown): if it is
+    /// still listed as a sleeper, takes it off and counts it unparked (not searching) and
+    /// returns `true`. `false` means a notifier already did that and counted it searching.
+    pub(crate) fn unpark_self(&self, worker: usize) -> bool {
+        let mut sleepers = self.sleepers.lock();
+        let Some(at) = sleepers.iter().position(|&w| w == worker) else {
+            return false;
+        };
+        sleepers.swap_remove(at);
+        self.state.fetch_add(ONE_UNPARKED, SeqCst);
+        true
+    }
+
+    /// Every worker is parked.
+    pub(crate) fn all_parked(&self) -> bool {
+        unparked(self.state.load(SeqCst)) == 0
+    }
+}

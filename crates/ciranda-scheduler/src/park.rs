@@ -1,0 +1,215 @@
+//! How idle workers wait: the parking hook and the default condition-variable parker.
+//!
+//! A worker with nothing to run calls [`Park::park`]; a thread that makes work for a parked
+//! worker calls [`Park::unpark`]. The scheduler ships [`ThreadParkers`] (one [`Parker`] per
+//! worker); an embedder can supply its own hook to do useful work while idle — ciranda's
+//! facade blocks in the I/O reactor instead of on a condition variable. The scheduler itself
+//! never knows what the hook does.
+
+use crate::loom::atomic::{AtomicUsize, Ordering::SeqCst};
+use crate::loom::{Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+/// What the scheduler tells a parking hook about the worker that parks.
+///
+/// ```
+/// use ciranda_scheduler::park::{Park, ParkContext, ThreadParkers};
+/// use std::time::Duration;
+/// struct Logging(ThreadParkers);
+/// impl Park for Logging {
+///     fn park(&self, cx: &ParkContext<'_>, timeout: Option<Duration>) {
+///         self.0.park(cx, timeout)
+///     }
+///     fn unpark(&self, worker: usize) {
+///         self.0.unpark(worker)
+///     }
+/// }
+/// let sched = ciranda_scheduler::Scheduler::builder()
+///     .worker_threads(2)
+///     .park_hook(|workers| Logging(ThreadParkers::new(workers)))
+///     .build()
+///     .unwrap();
+/// assert_eq!(sched.block_on(sched.spawn(async { 1 })).unwrap(), 1);
+/// ```
+pub struct ParkContext<'a> {
+    pub(crate) worker: usize,
+    pub(crate) is_idle: &'a dyn Fn() -> bool,
+}
+
+impl ParkContext<'_> {
+    /// The index of the parking worker, in `0..worker_threads`.
+    pub fn worker(&self) -> usize {
+        self.worker
+    }
+
+    /// `true` when no worker runs a task, no task is queued, and no blocking task or
+    /// `block_on` future is running: the whole runtime waits on outside events. A virtual
+    /// clock may then jump to its next timer.
+    pub fn runtime_is_idle(&self) -> bool {
+        (self.is_idle)()
+    }
+}
+
+/// A parking hook: how an idle worker waits, and how it is woken.
+///
+/// Contract:
+/// * `unpark(w)` before `park(w, ..)` makes that next `park` return at once (a token, not a
+///   pulse); several `unpark`s before one `park` may collapse into one.
+/// * `park` may return spuriously; the scheduler re-checks its queues every time.
+/// * `park(w, Some(Duration::ZERO))` must not block: the scheduler calls it every few dozen
+///   tasks so a hook that drives I/O can poll for events even when no worker is ever idle.
+///
+/// See [`ParkContext`] for an example.
+pub trait Park: Send + Sync + 'static {
+    /// Blocks the calling worker until `unpark(cx.worker())` or the timeout.
+    fn park(&self, cx: &ParkContext<'_>, timeout: Option<Duration>);
+    /// Wakes worker `worker` (or makes its next `park` return at once).
+    fn unpark(&self, worker: usize);
+
+    /// Called when a `block_on` future or a blocking task stops running, which may have made
+    /// the runtime idle ([`ParkContext::runtime_is_idle`]). A hook that advances a virtual
+    /// clock when idle re-checks then; the default does nothing.
+    fn notify_idle_change(&self) {}
+}
+
+const EMPTY: usize = 0;
+const PARKED: usize = 1;
+const NOTIFIED: usize = 2;
+
+/// A one-token thread parker on a `parking_lot` mutex and condition variable.
+///
+/// | state      | `park`                                    | `unpark`                    |
+/// |------------|-------------------------------------------|-----------------------------|
+/// | `EMPTY`    | → `PARKED`, wait on the condvar           | → `NOTIFIED`                |
+/// | `NOTIFIED` | → `EMPTY`, return at once                 | stays `NOTIFIED`            |
+/// | `PARKED`   | (one parker per thread: not reachable)    | → `NOTIFIED`, signal        |
+///
+/// ```
+/// use ciranda_scheduler::park::Parker;
+/// use std::sync::Arc;
+/// let parker = Arc::new(Parker::new());
+/// let p = parker.clone();
+/// let t = std::thread::spawn(move || p.unpark());
+/// parker.park(); // returns once the other thread unparked (before or after this call)
+/// t.join().unwrap();
+/// ```
+#[derive(Default)]
+pub struct Parker {
+    state: AtomicUsize,
+    lock: Mutex<()>,
+    condvar: Condvar,
+}
+
+impl std::fmt::Debug for Parker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Parker").finish_non_exhaustive()
+    }
+}
+
+impl Parker {
+    /// A parker without a token.
+    pub fn new() -> Parker {
+        Parker {
+            state: AtomicUsize::new(EMPTY),
+            lock: Mutex::new(()),
+            condvar: Condvar::new(),
+        }
+    }
+
+    /// Blocks until [`unpark`](Self::unpark) (consuming its token).
+    pub fn park(&self) {
+        self.park_timeout(None);
+    }
+
+    /// Blocks until [`unpark`](Self::unpark) or the timeout; `Some(ZERO)` only consumes a
+    /// pending token.
+    pub fn park_timeout(&self, timeout: Option<Duration>) {
+        if self
+            .state
+            .compare_exchange(NOTIFIED, EMPTY, SeqCst, SeqCst)
+            .is_ok()
+        {
+            return;
+        }
+        if timeout == Some(Duration::ZERO) {
+            return;
+        }
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+        let mut guard = self.lock.lock();
+        if let Err(actual) = self.state.compare_exchange(EMPTY, PARKED, SeqCst, SeqCst) {
+            debug_assert_eq!(actual, NOTIFIED, "only one thread may park on a Parker");
+            self.state.store(EMPTY, SeqCst);
+            return;
+        }
+        loop {
+            match deadline {
+                None => self.condvar.wait(&mut guard),
+                Some(deadline) => {
+                    let now = Instant::now();
+                    if now >= deadline || self.condvar.wait_for(&mut guard, deadline - now) {
+                        // Timed out: give up PARKED, taking a token that raced in.
+                        self.state.store(EMPTY, SeqCst);
+                        return;
+                    }
+                }
+            }
+            if self
+                .state
+                .compare_exchange(NOTIFIED, EMPTY, SeqCst, SeqCst)
+                .is_ok()
+            {
+                return;
+            }
+            // Spurious condvar wake-up: still PARKED, wait again.
+        }
+    }
+
+    /// Wakes the parked thread, or leaves a token for its next `park`.
+    pub fn unpark(&self) {
+        match self.state.swap(NOTIFIED, SeqCst) {
+            EMPTY | NOTIFIED => {}
+            _parked => {
+                // Taking the lock orders this notify after the parker's wait started: the
+                // parker holds the lock from its PARKED transition until it waits.
+                drop(self.lock.lock());
+                self.condvar.notify_one();
+            }
+        }
+    }
+}
+
+/// The default parking hook: one [`Parker`] per worker.
+///
+/// ```
+/// use ciranda_scheduler::park::{Park, ThreadParkers};
+/// let parkers = ThreadParkers::new(2);
+/// parkers.unpark(1); // leaves a token for worker 1
+/// ```
+#[derive(Debug)]
+pub struct ThreadParkers {
+    parkers: Box<[Parker]>,
+}
+
+impl ThreadParkers {
+    /// Parkers for `workers` workers.
+    pub fn new(workers: usize) -> ThreadParkers {
+        ThreadParkers {
+            parkers: (0..workers).map(|_| Parker::new()).collect(),
+        }
+    }
+
+    /// The parker of worker `worker`.
+    pub fn parker(&self, worker: usize) -> &Parker {
+        &self.parkers[worker]
+    }
+}
+
+impl Park for ThreadParkers {
+    fn park(&self, cx: &ParkContext<'_>, timeout: Option<Duration>) {
+        self.parkers[cx.worker()].park_timeout(timeout);
+    }
+
+    fn unpark(&self, worker: usize) {
+        self.parkers[worker].unpark();
+    }
+}

@@ -1,0 +1,233 @@
+//! The registry of live tasks: what `Handle::tasks()` lists and what shutdown cancels.
+//!
+//! Spawning must not take a lock, so the registry is a set of lock-free push-only lists
+//! (one shard per worker, so a worker's spawns touch a cache line no one else writes) with
+//! *lazy removal*: a task that completes stays linked, and a sweep later unlinks completed
+//! tasks in bulk and releases the registry's reference to each. Sweeps run when a shard has
+//! seen more pushes than it had survivors at the last sweep, and when a worker goes idle and
+//! the tasks completed since the last sweep reach a quarter of the live ones. Both keep the
+//! cost amortised O(1) per task and the completed-but-linked tasks a bounded fraction of the
+//! live ones, so memory returns once a burst of tasks is over.
+//!
+//! # Invariants
+//!
+//! * The registry holds one reference to every task linked in it, so a linked node is never
+//!   freed.
+//! * Nodes are pushed at the head with a CAS; only a thread holding the shard's `sweep` lock
+//!   unlinks nodes or walks the list, so a walker never meets a node being unlinked.
+//! * Shutdown swaps each head for the [`closed`] sentinel: from then on `insert` fails, so a
+//!   task spawned during or after shutdown is cancelled by its spawner and nothing is ever
+//!   linked into a registry nobody will drain again.
+
+use crate::loom::Mutex;
+use crate::loom::atomic::{AtomicPtr, AtomicUsize, Ordering::*};
+use crate::task::TaskInfo;
+use crate::task::raw::{Header, RawTask};
+use crate::task::state::COMPLETE;
+use std::ptr;
+
+/// Pushes a shard absorbs before it considers a sweep, whatever its size.
+const MIN_SWEEP: usize = 256;
+
+/// The head of a closed shard. Task headers are 8-byte aligned, so 1 is never a task.
+fn closed() -> *mut Header {
+    ptr::without_provenance_mut(1)
+}
+
+pub(crate) struct Registry {
+    shards: Box<[Shard]>,
+    /// Completions reported by workers since the last full sweep (an estimate).
+    completed_unswept: AtomicUsize,
+}
+
+#[repr(align(128))]
+struct Shard {
+    head: AtomicPtr<Header>,
+    pushed_since_sweep: AtomicUsize,
+    survivors: AtomicUsize,
+    sweep: Mutex<()>,
+}
+
+impl Registry {
+    pub(crate) fn new(shards: usize) -> Registry {
+        Registry {
+            shards: (0..shards.max(1))
+                .map(|_| Shard {
+                    head: AtomicPtr::new(ptr::null_mut()),
+                    pushed_since_sweep: AtomicUsize::new(0),
+                    survivors: AtomicUsize::new(0),
+                    sweep: Mutex::new(()),
+                })
+                .collect(),
+            completed_unswept: AtomicUsize::new(0),
+        }
+    }
+
+    /// Workers report the tasks they completed (in batches, to keep this line cold).
+    pub(crate) fn report_completed(&self, completed: usize) {
+        if completed > 0 {
+            self.completed_unswept.fetch_add(completed, Relaxed);
+        }
+    }
+
+    /// Links `task`, taking over one reference the caller holds for the registry. Returns
+    /// `false` (the reference stays with the caller) once the registry is closed.
+    pub(crate) fn insert(&self, task: RawTask, hint: usize) -> bool {
+        let shard = &self.shards[hint % self.shards.len()];
+        let node = task.as_ptr();
+        let mut head = shard.head.load(Relaxed);
+        loop {
+            if head == closed() {
+                return false;
+            }
+            task.header().registry_next.store(head, Relaxed);
+            match shard
+                .head
+                .compare_exchange_weak(head, node, AcqRel, Relaxed)
+            {
+                Ok(_) => break,
+                Err(actual) => head = actual,
+            }
+        }
+        let pushed = shard.pushed_since_sweep.fetch_add(1, Relaxed) + 1;
+        if pushed >= MIN_SWEEP && pushed >= shard.survivors.load(Relaxed) {
+            shard.sweep_completed();
+        }
+        true
+    }
+
+    /// Unlinks completed tasks everywhere once enough of them accumulated to be worth a walk
+    /// over the live ones.
+    pub(crate) fn sweep_if_worthwhile(&self) {
+        let completed = self.completed_unswept.load(Relaxed);
+        if completed == 0 {
+            return;
+        }
+        let linked: usize = self
+            .shards
+            .iter()
+            .map(|s| s.survivors.load(Relaxed) + s.pushed_since_sweep.load(Relaxed))
+            .sum();
+        if completed.saturating_mul(4) < linked {
+            return;
+        }
+        if self
+            .completed_unswept
+            .compare_exchange(completed, 0, Relaxed, Relaxed)
+            .is_err()
+        {
+            return; // another worker is sweeping or more completions arrived: next time
+        }
+        for shard in self.shards.iter() {
+            shard.sweep_completed();
+        }
+    }
+
+    /// Snapshots of every task that has not completed.
+    pub(crate) fn live_tasks(&self) -> Vec<TaskInfo> {
+        let mut out = Vec::new();
+        for shard in self.shards.iter() {
+            let _walk = shard.sweep.lock();
+            let mut node = shard.head.load(Acquire);
+            while !node.is_null() && node != closed() {
+                // SAFETY: linked nodes hold a registry reference and cannot be unlinked
+                // while we hold the shard's sweep lock.
+                let task = unsafe { RawTask::from_ptr(node) };
+                if !task.header().state.load().is(COMPLETE) {
+                    out.push(TaskInfo::of(task));
+                }
+                node = task.header().registry_next.load(Relaxed);
+            }
+        }
+        out
+    }
+
+    /// Shutdown: closes every shard, then cancels each task in place (dropping its future on
+    /// this thread unless it is running elsewhere) and releases the registry's references.
+    /// All shards are closed before any future is dropped, so tasks spawned by those drops
+    /// are refused (and cancelled by their spawner) rather than linked.
+    pub(crate) fn drain(&self) {
+        let lists: Vec<*mut Header> = self
+            .shards
+            .iter()
+            .map(|shard| {
+                let _walk = shard.sweep.lock();
+                shard.pushed_since_sweep.store(0, Relaxed);
+                shard.survivors.store(0, Relaxed);
+                shard.head.swap(closed(), AcqRel)
+            })
+            .collect();
+        for mut node in lists {
+            while !node.is_null() && node != closed() {
+                // SAFETY: the closing swap took the whole list: its nodes are ours to walk
+                // and each carries the registry reference released below.
+                let task = unsafe { RawTask::from_ptr(node) };
+                node = task.header().registry_next.load(Relaxed);
+                task.shutdown();
+                task.drop_reference();
+            }
+        }
+    }
+}
+
+impl Shard {
+    fn sweep_completed(&self) {
+        let Some(_sweeping) = self.sweep.try_lock() else {
+            return;
+        };
+        self.pushed_since_sweep.store(0, Relaxed);
+        let mut node = self.head.load(Acquire);
+        loop {
+            if node.is_null() || node == closed() {
+                return;
+            }
+            match self
+                .head
+                .compare_exchange_weak(node, ptr::null_mut(), Acquire, Acquire)
+            {
+                Ok(_) => break,
+                Err(actual) => node = actual,
+            }
+        }
+        let mut kept_head: *mut Header = ptr::null_mut();
+        let mut kept_tail: Option<RawTask> = None;
+        let mut kept = 0;
+        while !node.is_null() {
+            // SAFETY: the list was taken whole under the sweep lock; each node carries a
+            // registry reference.
+            let task = unsafe { RawTask::from_ptr(node) };
+            node = task.header().registry_next.load(Relaxed);
+            if task.header().state.load().is(COMPLETE) {
+                task.drop_reference();
+            } else {
+                match kept_tail {
+                    None => kept_head = task.as_ptr(),
+                    Some(tail) => tail.header().registry_next.store(task.as_ptr(), Relaxed),
+                }
+                kept_tail = Some(task);
+                kept += 1;
+            }
+        }
+        if let Some(tail) = kept_tail {
+            // Put the survivors back in front of whatever was pushed meanwhile.
+            let mut head = self.head.load(Relaxed);
+            loop {
+                tail.header().registry_next.store(head, Relaxed);
+                match self
+                    .head
+                    .compare_exchange_weak(head, kept_head, AcqRel, Relaxed)
+                {
+                    Ok(_) => break,
+                    Err(actual) => head = actual,
+                }
+            }
+        }
+        self.survivors.store(kept, Relaxed);
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        self.drain();
+    }
+}

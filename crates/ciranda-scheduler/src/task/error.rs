@@ -1,0 +1,154 @@
+//! `JoinError`: why a task produced no output.
+
+use super::TaskId;
+use std::any::Any;
+use std::fmt;
+use std::sync::Arc;
+
+/// Why awaiting a [`JoinHandle`](super::JoinHandle) gave no value: the task was cancelled
+/// (aborted, or dropped at shutdown) or it panicked.
+///
+/// ```
+/// let sched = ciranda_scheduler::Scheduler::builder().worker_threads(1).build().unwrap();
+/// let handle = sched.spawn(async { panic!("boom") });
+/// let err = sched.block_on(handle).unwrap_err();
+/// assert!(err.is_panic());
+/// assert_eq!(*err.into_panic().downcast::<&str>().unwrap(), "boom");
+/// ```
+pub struct JoinError {
+    id: TaskId,
+    name: Option<Arc<str>>,
+    repr: Repr,
+}
+
+enum Repr {
+    Cancelled,
+    // The payload is only reachable by value (`into_panic`), never through `&self`, so the
+    // mutex is uncontended; it exists to make `JoinError: Sync` without unsafe code.
+    Panic(parking_lot::Mutex<Box<dyn Any + Send + 'static>>),
+}
+
+impl JoinError {
+    pub(crate) fn cancelled(id: TaskId, name: Option<Arc<str>>) -> JoinError {
+        JoinError {
+            id,
+            name,
+            repr: Repr::Cancelled,
+        }
+    }
+
+    pub(crate) fn panic(
+        id: TaskId,
+        name: Option<Arc<str>>,
+        payload: Box<dyn Any + Send + 'static>,
+    ) -> JoinError {
+        JoinError {
+            id,
+            name,
+            repr: Repr::Panic(parking_lot::Mutex::new(payload)),
+        }
+    }
+
+    /// The task was aborted or dropped by shutdown before it finished.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self.repr, Repr::Cancelled)
+    }
+
+    /// The task panicked.
+    pub fn is_panic(&self) -> bool {
+        matches!(self.repr, Repr::Panic(_))
+    }
+
+    /// The id of the task that failed.
+    pub fn id(&self) -> TaskId {
+        self.id
+    }
+
+    /// The name the task was spawned with, if any.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// The panic payload, to resume it with [`std::panic::resume_unwind`].
+    ///
+    /// # Panics
+    ///
+    /// When the task was cancelled rather than panicking; see [`try_into_panic`](Self::try_into_panic).
+    #[track_caller]
+    pub fn into_panic(self) -> Box<dyn Any + Send + 'static> {
+        self.try_into_panic()
+            .expect("JoinError::into_panic called on a cancelled task's error, not a panic")
+    }
+
+    /// The panic payload, or the error back when the task was cancelled.
+    pub fn try_into_panic(self) -> Result<Box<dyn Any + Send + 'static>, JoinError> {
+        match self.repr {
+            Repr::Panic(payload) => Ok(payload.into_inner()),
+            Repr::Cancelled => Err(self),
+        }
+    }
+
+    /// The panic message when the payload is a string (as `panic!` makes it).
+    pub fn panic_message(&self) -> Option<String> {
+        match &self.repr {
+            Repr::Panic(payload) => panic_message(&**payload.lock()).map(str::to_owned),
+            Repr::Cancelled => None,
+        }
+    }
+
+    fn fmt_task(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "task {}", self.id)?;
+        if let Some(name) = &self.name {
+            write!(f, " ({name:?})")?;
+        }
+        Ok(())
+    }
+}
+
+/// The text of a panic payload made by `panic!`, if it is one.
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> Option<&str> {
+    payload
+        .downcast_ref::<&'static str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+}
+
+impl fmt::Display for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.fmt_task(f)?;
+        match &self.repr {
+            Repr::Cancelled => f.write_str(" was cancelled"),
+            Repr::Panic(payload) => match panic_message(&**payload.lock()) {
+                Some(message) => write!(f, " panicked: {message}"),
+                None => f.write_str(" panicked"),
+            },
+        }
+    }
+}
+
+impl fmt::Debug for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.repr {
+            Repr::Cancelled => write!(f, "JoinError::Cancelled({:?})", self.id),
+            Repr::Panic(payload) => write!(
+                f,
+                "JoinError::Panic({:?}, {:?})",
+                self.id,
+                panic_message(&**payload.lock()).unwrap_or("<non-string payload>")
+            ),
+        }
+    }
+}
+
+impl std::error::Error for JoinError {}
+
+impl From<JoinError> for std::io::Error {
+    fn from(err: JoinError) -> std::io::Error {
+        let kind = if err.is_cancelled() {
+            std::io::ErrorKind::Interrupted
+        } else {
+            std::io::ErrorKind::Other
+        };
+        std::io::Error::new(kind, err.to_string())
+    }
+}

@@ -1,0 +1,180 @@
+//! `JoinHandle` and `AbortHandle`: the user's side of a task.
+
+use super::raw::RawTask;
+use super::{JoinError, TaskId, state};
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+/// An owned permission to await a task's output — asyncio's `Task` object.
+///
+/// Awaiting it gives `Ok(output)`, or a [`JoinError`] when the task panicked or was
+/// cancelled. Dropping it *detaches* the task: it keeps running and its output is dropped
+/// when it finishes (a panic is then reported on stderr, never lost silently).
+///
+/// Awaiting a `JoinHandle` is cancel-safe: dropping the `.await` loses nothing, the handle can
+/// be awaited again.
+///
+/// ```
+/// let sched = ciranda_scheduler::Scheduler::builder().worker_threads(2).build().unwrap();
+/// let handle = sched.spawn(async { 6 * 7 });
+/// assert_eq!(sched.block_on(handle).unwrap(), 42);
+/// ```
+pub struct JoinHandle<T> {
+    raw: RawTask,
+    _output: PhantomData<T>,
+}
+
+// SAFETY: the handle only moves `T` out of the task (needs `T: Send`) and otherwise uses the
+// task's thread-safe state protocol.
+unsafe impl<T: Send> Send for JoinHandle<T> {}
+// SAFETY: `&JoinHandle` exposes only `is_finished`, `id` and `abort`, which touch the atomic
+// state word, never `T`.
+unsafe impl<T: Send> Sync for JoinHandle<T> {}
+
+impl<T> Unpin for JoinHandle<T> {}
+
+impl<T> JoinHandle<T> {
+    /// # Safety
+    /// The caller transfers the task's `JoinHandle` reference, and `T` is the task's output.
+    pub(crate) unsafe fn from_raw(raw: RawTask) -> JoinHandle<T> {
+        JoinHandle {
+            raw,
+            _output: PhantomData,
+        }
+    }
+
+    /// Requests cancellation — asyncio's `task.cancel()`. The future is dropped at its next
+    /// scheduling point (at once if idle, after the current poll if running); awaiting the
+    /// handle then gives a cancelled [`JoinError`]. A task that already finished keeps its
+    /// output.
+    ///
+    /// ```
+    /// use std::future::pending;
+    /// let sched = ciranda_scheduler::Scheduler::builder().worker_threads(1).build().unwrap();
+    /// let handle = sched.spawn(pending::<()>());
+    /// handle.abort();
+    /// assert!(sched.block_on(handle).unwrap_err().is_cancelled());
+    /// ```
+    pub fn abort(&self) {
+        self.raw.remote_abort();
+    }
+
+    /// `true` once the task's future has finished or been dropped — asyncio's `task.done()`.
+    pub fn is_finished(&self) -> bool {
+        self.raw.header().state.load().is(state::COMPLETE)
+    }
+
+    /// A handle that can abort the task without owning its output.
+    pub fn abort_handle(&self) -> AbortHandle {
+        self.raw.header().state.ref_inc();
+        AbortHandle { raw: self.raw }
+    }
+
+    /// The task's id.
+    pub fn id(&self) -> TaskId {
+        self.raw.header().id
+    }
+
+    /// The task's name, if it was spawned with one.
+    pub fn name(&self) -> Option<&str> {
+        self.raw.header().name.as_deref()
+    }
+}
+
+impl<T> Future for JoinHandle<T> {
+    type Output = Result<T, JoinError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        std::task::ready!(crate::coop::poll_proceed(cx));
+        let mut out: Poll<Result<T, JoinError>> = Poll::Pending;
+        // SAFETY: `out` has the task's output type and we are its JoinHandle.
+        unsafe {
+            self.raw.try_read_output(
+                &mut out as *mut Poll<Result<T, JoinError>> as *mut (),
+                cx.waker(),
+            )
+        };
+        if out.is_pending() {
+            crate::coop::refund();
+        }
+        out
+    }
+}
+
+impl<T> Drop for JoinHandle<T> {
+    fn drop(&mut self) {
+        self.raw.drop_join_handle();
+    }
+}
+
+impl<T> fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinHandle")
+            .field("id", &self.id())
+            .field("name", &self.name())
+            .field("finished", &self.is_finished())
+            .finish()
+    }
+}
+
+/// A cloneable handle that can abort a task without owning its output.
+///
+/// ```
+/// use std::future::pending;
+/// let sched = ciranda_scheduler::Scheduler::builder().worker_threads(1).build().unwrap();
+/// let handle = sched.spawn(pending::<()>());
+/// let abort = handle.abort_handle();
+/// abort.abort();
+/// assert!(sched.block_on(handle).unwrap_err().is_cancelled());
+/// assert!(abort.is_finished());
+/// ```
+pub struct AbortHandle {
+    raw: RawTask,
+}
+
+impl AbortHandle {
+    /// Requests cancellation; see [`JoinHandle::abort`].
+    pub fn abort(&self) {
+        self.raw.remote_abort();
+    }
+
+    /// `true` once the task's future has finished or been dropped.
+    pub fn is_finished(&self) -> bool {
+        self.raw.header().state.load().is(state::COMPLETE)
+    }
+
+    /// The task's id.
+    pub fn id(&self) -> TaskId {
+        self.raw.header().id
+    }
+
+    /// The task's name, if it was spawned with one.
+    pub fn name(&self) -> Option<&str> {
+        self.raw.header().name.as_deref()
+    }
+}
+
+impl Clone for AbortHandle {
+    fn clone(&self) -> Self {
+        self.raw.header().state.ref_inc();
+        AbortHandle { raw: self.raw }
+    }
+}
+
+impl Drop for AbortHandle {
+    fn drop(&mut self) {
+        self.raw.drop_reference();
+    }
+}
+
+impl fmt::Debug for AbortHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AbortHandle")
+            .field("id", &self.id())
+            .field("finished", &self.is_finished())
+            .finish()
+    }
+}

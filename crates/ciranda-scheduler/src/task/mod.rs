@@ -1,0 +1,72 @@
+//! Tasks: one heap allocation per spawned future, and the handles that reach it.
+//!
+//! A task is a single allocation holding a header (state word, vtable, id, name, join
+//! waker), the scheduler handle and a *stage* that holds first the future, then its output.
+//! The waker's data pointer is the task itself: cloning a waker bumps the reference count,
+//! waking allocates nothing.
+//!
+//! # The state word
+//!
+//! One `AtomicUsize`: six flag bits and a reference count in the rest.
+//!
+//! | bit             | meaning                                                                |
+//! |-----------------|------------------------------------------------------------------------|
+//! | `RUNNING`       | one thread owns the stage and is polling or dropping the future        |
+//! | `COMPLETE`      | the future is gone; the output (or `JoinError`) is stored or dropped   |
+//! | `NOTIFIED`      | a wake-up is pending: queued, or re-queued after the current poll      |
+//! | `CANCELLED`     | abort/shutdown requested: the next holder of `RUNNING` drops the future|
+//! | `JOIN_INTEREST` | a `JoinHandle` exists and will take the output                         |
+//! | `JOIN_WAKER`    | the join waker slot is published to the runtime side                   |
+//!
+//! References are held by the registry of live tasks (until the task is complete and swept),
+//! by each run-queue entry, by the `JoinHandle`, by each `AbortHandle` and by each `Waker`.
+//! A new task starts as `NOTIFIED | JOIN_INTEREST` with three references (registry, its
+//! first queue entry, its `JoinHandle`).
+//!
+//! # Transitions
+//!
+//! | event                      | from                    | to                                   | then                                  |
+//! |----------------------------|-------------------------|--------------------------------------|---------------------------------------|
+//! | worker pops task           | `NOTIFIED`              | `RUNNING` (clears `NOTIFIED`)        | poll (or drop if `CANCELLED`)         |
+//! | worker pops task           | `RUNNING` or `COMPLETE` | unchanged                            | release the queue's reference         |
+//! | poll → `Pending`           | `RUNNING`               | idle, reference released             | wait for a waker                      |
+//! | poll → `Pending`, woken    | `RUNNING \| NOTIFIED`   | `NOTIFIED`                           | re-queue at the back (a yield)        |
+//! | poll → `Pending`, aborted  | `RUNNING \| CANCELLED`  | stays `RUNNING`                      | drop the future, complete             |
+//! | poll → `Ready` / panic     | `RUNNING`               | `COMPLETE`                           | store output, wake join waker         |
+//! | `wake` / `wake_by_ref`     | idle                    | `NOTIFIED`                           | push to a run queue                   |
+//! | `wake` / `wake_by_ref`     | `RUNNING`               | `RUNNING \| NOTIFIED`                | runner re-queues after the poll       |
+//! | `wake` / `wake_by_ref`     | `NOTIFIED` / `COMPLETE` | unchanged                            | nothing                               |
+//! | `abort`                    | idle                    | `NOTIFIED \| CANCELLED`              | push so a worker drops the future     |
+//! | `abort`                    | `NOTIFIED`              | `+ CANCELLED`                        | the popping worker drops it           |
+//! | `abort`                    | `RUNNING`               | `+ CANCELLED \| NOTIFIED`            | the runner drops it after the poll    |
+//! | shutdown                   | idle or `NOTIFIED`      | `RUNNING \| CANCELLED`               | drop the future in place, complete    |
+//! | `JoinHandle` dropped       | not `COMPLETE`          | clears `JOIN_INTEREST`, `JOIN_WAKER` | the completer drops the output        |
+//! | `JoinHandle` dropped       | `COMPLETE`              | clears `JOIN_INTEREST`               | the handle drops the output           |
+//!
+//! Every transition is one compare-and-swap on the word, so racing wakes, aborts,
+//! completions and handle drops always agree on who drops the future (exactly once) and who
+//! frees the allocation (whoever takes the count to zero).
+//!
+//! # The join waker
+//!
+//! The `JoinHandle` writes its waker into the slot while `JOIN_WAKER` is clear, then sets
+//! the bit; from then on only the runtime reads the slot. To replace the waker the handle
+//! first clears the bit (which fails once `COMPLETE` is set). On completion the runtime wakes
+//! the stored waker, then clears `JOIN_WAKER` to hand the slot back; if the handle was dropped
+//! in between, the runtime frees the waker itself.
+
+mod builder;
+mod error;
+mod id;
+mod info;
+mod join;
+pub(crate) mod raw;
+pub(crate) mod state;
+mod waker;
+
+pub use crate::yield_now::{YieldNow, yield_now};
+pub use builder::Builder;
+pub use error::JoinError;
+pub use id::TaskId;
+pub use info::{TaskInfo, TaskState};
+pub use join::{AbortHandle, JoinHandle};

@@ -1,0 +1,482 @@
+//! The task allocation: one heap block holding header, scheduler handle and stage, plus the
+//! type-erased pointer and the functions (`Vtable`) that work on it.
+//!
+//! # Invariants
+//!
+//! * A `RawTask` points at the `Header` of a live `Cell<F, S>` allocated by [`allocate`];
+//!   `Header` is the first field of the `#[repr(C)]` cell, so the two pointers are the same.
+//! * The allocation lives while the reference count in the state word is non-zero; whoever
+//!   brings it to zero calls `Vtable::dealloc` and nothing touches the task afterwards.
+//! * The stage (future, then output) is accessed only by the thread holding `RUNNING`, or,
+//!   once `COMPLETE` is set, by the `JoinHandle` if `JOIN_INTEREST` was set at completion and
+//!   by the completing thread otherwise.
+//! * The join waker slot is written only by its owner: the `JoinHandle` while `JOIN_WAKER`
+//!   is clear; the runtime reads it while `JOIN_WAKER` is set.
+
+use super::error::panic_message;
+use super::state::{self, JOIN_INTEREST, JOIN_WAKER, State, ToIdle, ToRunning};
+use super::{JoinError, TaskId};
+use crate::loom::UnsafeCell;
+use crate::loom::atomic::AtomicPtr;
+use std::future::Future;
+use std::mem::ManuallyDrop;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::ptr::NonNull;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+
+/// What a task needs from whoever runs it.
+pub(crate) trait Schedule: Send + Sync + 'static {
+    /// Queues a task that a waker (or an abort) made runnable.
+    fn schedule(&self, task: Notified);
+    /// Queues a task that was woken while it ran (a yield, or a budget-forced yield): it goes
+    /// to the back of the queue, never ahead of others.
+    fn requeue(&self, task: Notified);
+    /// A task panicked and nobody will ever read the panic: report it.
+    fn unhandled_panic(&self, error: &JoinError);
+}
+
+pub(crate) struct Vtable {
+    /// Runs (or cancels) the task; consumes one reference, the queue's. Returns `true` when
+    /// this run completed the task.
+    poll: unsafe fn(NonNull<Header>) -> bool,
+    /// Hands the task, with one reference, to its scheduler.
+    schedule: unsafe fn(NonNull<Header>),
+    /// Frees the allocation.
+    dealloc: unsafe fn(NonNull<Header>),
+    /// Moves the output into `*dst` (a `Poll<Result<T, JoinError>>`) if the task completed,
+    /// or registers the waker.
+    try_read_output: unsafe fn(NonNull<Header>, *mut (), &Waker),
+    /// The `JoinHandle` went away after completion: drop the unread output.
+    drop_output: unsafe fn(NonNull<Header>),
+    /// Drops the future in place; the caller won `RUNNING` through `transition_to_shutdown`.
+    shutdown: unsafe fn(NonNull<Header>),
+}
+
+/// The part of a task every handle can use without knowing its future's type.
+#[repr(C)]
+pub(crate) struct Header {
+    pub(crate) state: State,
+    vtable: &'static Vtable,
+    /// Link in the scheduler's registry of live tasks (written by the registry only).
+    pub(crate) registry_next: AtomicPtr<Header>,
+    pub(crate) id: TaskId,
+    pub(crate) name: Option<Arc<str>>,
+    join_waker: UnsafeCell<Option<Waker>>,
+}
+
+#[repr(C)]
+struct Cell<F: Future, S> {
+    header: Header,
+    scheduler: S,
+    stage: UnsafeCell<Stage<F>>,
+}
+
+enum Stage<F: Future> {
+    Running(F),
+    Finished(Result<F::Output, JoinError>),
+    Consumed,
+}
+
+/// An untyped, non-owning pointer to a task. Reference counting is the caller's job.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct RawTask(NonNull<Header>);
+
+// SAFETY: a task is shared between threads by design; every access to its interior goes
+// through the state-word protocol described in the module docs, and the future and output
+// it holds are `Send` (required by `allocate`).
+unsafe impl Send for RawTask {}
+// SAFETY: as above; `&RawTask` only exposes the same protocol-guarded operations.
+unsafe impl Sync for RawTask {}
+
+impl RawTask {
+    pub(crate) fn header(&self) -> &Header {
+        // SAFETY: by the module invariant the pointer is live while the caller holds a
+        // reference, which every caller of this method does.
+        unsafe { self.0.as_ref() }
+    }
+
+    pub(crate) fn as_ptr(self) -> *mut Header {
+        self.0.as_ptr()
+    }
+
+    /// # Safety
+    /// `ptr` came from [`RawTask::as_ptr`] of a live task.
+    pub(crate) unsafe fn from_ptr(ptr: *mut Header) -> RawTask {
+        // SAFETY: the caller passes a pointer that came out of a `NonNull`.
+        RawTask(unsafe { NonNull::new_unchecked(ptr) })
+    }
+
+    /// Releases one reference, freeing the task if it was the last.
+    pub(crate) fn drop_reference(self) {
+        if self.header().state.ref_dec() {
+            // SAFETY: the count reached zero: nobody else can reach the task any more.
+            unsafe { (self.header().vtable.dealloc)(self.0) }
+        }
+    }
+
+    /// Frees a task whose count a state transition already brought to zero.
+    pub(crate) fn drop_reference_last(self) {
+        debug_assert_eq!(self.header().state.load().ref_count(), 0);
+        // SAFETY: the count is zero: nobody else can reach the task any more.
+        unsafe { (self.header().vtable.dealloc)(self.0) }
+    }
+
+    /// Schedules the task, moving one reference the caller holds into the queue.
+    pub(crate) fn schedule(self) {
+        // SAFETY: the caller holds a reference that this call transfers.
+        unsafe { (self.header().vtable.schedule)(self.0) }
+    }
+
+    /// # Safety
+    /// `dst` points at a `Poll<Result<T, JoinError>>` where `T` is the task's output type,
+    /// and the caller is the task's `JoinHandle`.
+    pub(crate) unsafe fn try_read_output(self, dst: *mut (), waker: &Waker) {
+        // SAFETY: forwarded from the caller.
+        unsafe { (self.header().vtable.try_read_output)(self.0, dst, waker) }
+    }
+
+    /// The `JoinHandle` is dropped; releases its reference too.
+    pub(crate) fn drop_join_handle(self) {
+        let header = self.header();
+        let prev = header.state.drop_join_interest();
+        if prev.is(state::COMPLETE) {
+            // SAFETY: the task completed while JOIN_INTEREST was set: the output is ours.
+            unsafe { (header.vtable.drop_output)(self.0) };
+        }
+        if !(prev.is(state::COMPLETE) && prev.is(JOIN_WAKER)) {
+            // The slot is ours: the runtime no longer reads it (or never will).
+            // SAFETY: ownership of the join waker slot as argued just above.
+            let waker = header.join_waker.with_mut(|slot| unsafe { (*slot).take() });
+            drop(waker);
+        }
+        self.drop_reference();
+    }
+
+    /// Shutdown: drops the future in place unless it is complete or running elsewhere.
+    pub(crate) fn shutdown(self) {
+        if self.header().state.transition_to_shutdown() {
+            // SAFETY: `transition_to_shutdown` gave this thread `RUNNING`.
+            unsafe { (self.header().vtable.shutdown)(self.0) }
+        }
+    }
+
+    /// Abort from a handle.
+    pub(crate) fn remote_abort(self) {
+        if self.header().state.transition_to_aborted() {
+            // The transition took a reference for the queue.
+            self.schedule();
+        }
+    }
+}
+
+/// A task in a run queue, owning one reference.
+pub(crate) struct Notified(RawTask);
+
+impl Notified {
+    /// # Safety
+    /// The caller transfers one reference of `raw` to the new value.
+    pub(crate) unsafe fn from_raw(raw: RawTask) -> Notified {
+        Notified(raw)
+    }
+
+    pub(crate) fn into_raw(self) -> RawTask {
+        ManuallyDrop::new(self).0
+    }
+
+    pub(crate) fn raw(&self) -> RawTask {
+        self.0
+    }
+
+    /// Polls (or cancels) the task, consuming the queue's reference; `true` when the task
+    /// completed in this run.
+    pub(crate) fn run(self) -> bool {
+        let raw = self.into_raw();
+        // SAFETY: we hold the queue's reference, which `poll` consumes.
+        unsafe { (raw.header().vtable.poll)(raw.0) }
+    }
+}
+
+impl Drop for Notified {
+    fn drop(&mut self) {
+        self.0.drop_reference();
+    }
+}
+
+impl std::fmt::Debug for Notified {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Notified({})", self.0.header().id)
+    }
+}
+
+/// Allocates a task holding `refs` references: the first queue entry's, the `JoinHandle`'s
+/// and, for tasks tracked by the registry, the registry's.
+pub(crate) fn allocate<F, S>(
+    future: F,
+    scheduler: S,
+    id: TaskId,
+    name: Option<Arc<str>>,
+    refs: usize,
+) -> RawTask
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+    S: Schedule,
+{
+    let cell = Box::new(Cell {
+        header: Header {
+            state: State::new(refs),
+            vtable: vtable::<F, S>(),
+            registry_next: AtomicPtr::new(std::ptr::null_mut()),
+            id,
+            name,
+            join_waker: UnsafeCell::new(None),
+        },
+        scheduler,
+        stage: UnsafeCell::new(Stage::Running(future)),
+    });
+    let ptr = NonNull::from(Box::leak(cell)).cast::<Header>();
+    RawTask(ptr)
+}
+
+fn vtable<F, S>() -> &'static Vtable
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+    S: Schedule,
+{
+    &Vtable {
+        poll: poll::<F, S>,
+        schedule: schedule::<F, S>,
+        dealloc: dealloc::<F, S>,
+        try_read_output: try_read_output::<F, S>,
+        drop_output: drop_output::<F, S>,
+        shutdown: shutdown::<F, S>,
+    }
+}
+
+/// # Safety
+/// `ptr` is the header of a live `Cell<F, S>`.
+unsafe fn cell<'a, F: Future, S>(ptr: NonNull<Header>) -> &'a Cell<F, S> {
+    // SAFETY: `Header` is the first field of the `repr(C)` cell, so the cast is exact; the
+    // caller guarantees the allocation is live for as long as the reference is used.
+    unsafe { ptr.cast::<Cell<F, S>>().as_ref() }
+}
+
+unsafe fn schedule<F: Future, S: Schedule>(ptr: NonNull<Header>) {
+    // SAFETY: the caller holds a reference, which moves into the `Notified`.
+    let cell = unsafe { cell::<F, S>(ptr) };
+    // SAFETY: that reference is transferred, as `from_raw` requires.
+    cell.scheduler
+        .schedule(unsafe { Notified::from_raw(RawTask(ptr)) });
+}
+
+unsafe fn dealloc<F: Future, S>(ptr: NonNull<Header>) {
+    // SAFETY: the reference count reached zero: this is the only pointer left, and the
+    // allocation was made by `Box::new` in `allocate` with this exact type.
+    drop(unsafe { Box::from_raw(ptr.cast::<Cell<F, S>>().as_ptr()) });
+}
+
+unsafe fn poll<F: Future, S: Schedule>(ptr: NonNull<Header>) -> bool {
+    let raw = RawTask(ptr);
+    // SAFETY: the caller's queue reference keeps the task alive during this function.
+    let cell = unsafe { cell::<F, S>(ptr) };
+    match cell.header.state.transition_to_running() {
+        ToRunning::Skip => {
+            raw.drop_reference();
+            false
+        }
+        ToRunning::Cancel => {
+            cell.cancel_and_complete();
+            raw.drop_reference();
+            true
+        }
+        ToRunning::Poll => {
+            // The waker borrows the queue reference we hold for the duration of the poll.
+            // SAFETY: `ptr` is a live task header and the vtable's functions take exactly
+            // such a pointer; `ManuallyDrop` keeps us from releasing a reference we did not take.
+            let waker = ManuallyDrop::new(unsafe { super::waker::waker_from_header(ptr) });
+            let mut cx = Context::from_waker(&waker);
+            let result = cell.stage.with_mut(|stage| {
+                // SAFETY: we hold RUNNING, so the stage is ours; the future is never moved
+                // out of the heap cell while in `Running`, so pinning it is sound.
+                catch_unwind(AssertUnwindSafe(|| match unsafe { &mut *stage } {
+                    Stage::Running(future) => unsafe { Pin::new_unchecked(future) }.poll(&mut cx),
+                    _ => unreachable!("a task in RUNNING state always holds its future"),
+                }))
+            });
+            match result {
+                Ok(Poll::Pending) => match cell.header.state.transition_to_idle() {
+                    ToIdle::Idle { dealloc } => {
+                        if dealloc {
+                            // SAFETY: our reference was the last one.
+                            unsafe { (cell.header.vtable.dealloc)(ptr) }
+                        }
+                        false
+                    }
+                    ToIdle::Requeue => {
+                        // SAFETY: our reference moves into the queue.
+                        cell.scheduler.requeue(unsafe { Notified::from_raw(raw) });
+                        false
+                    }
+                    ToIdle::Cancel => {
+                        cell.cancel_and_complete();
+                        raw.drop_reference();
+                        true
+                    }
+                },
+                Ok(Poll::Ready(output)) => {
+                    let dropped = cell.drop_future();
+                    let result = match dropped {
+                        Ok(()) => Ok(output),
+                        Err(payload) => Err(JoinError::panic(
+                            cell.header.id,
+                            cell.header.name.clone(),
+                            payload,
+                        )),
+                    };
+                    cell.complete(result);
+                    raw.drop_reference();
+                    true
+                }
+                Err(payload) => {
+                    // The payload of a panic while dropping the panicked future is dropped:
+                    // the first panic is the one the user needs to see.
+                    let _ = cell.drop_future();
+                    let error = JoinError::panic(cell.header.id, cell.header.name.clone(), payload);
+                    cell.complete(Err(error));
+                    raw.drop_reference();
+                    true
+                }
+            }
+        }
+    }
+}
+
+unsafe fn shutdown<F: Future, S: Schedule>(ptr: NonNull<Header>) {
+    // SAFETY: the caller holds a reference (the registry's) and RUNNING.
+    unsafe { cell::<F, S>(ptr) }.cancel_and_complete();
+}
+
+unsafe fn try_read_output<F: Future, S>(ptr: NonNull<Header>, dst: *mut (), waker: &Waker) {
+    // SAFETY: the JoinHandle holds a reference.
+    let cell = unsafe { cell::<F, S>(ptr) };
+    if cell.header.can_read_output(waker) {
+        let output = cell.stage.with_mut(|stage| {
+            // SAFETY: COMPLETE with JOIN_INTEREST: the stage belongs to the JoinHandle.
+            match std::mem::replace(unsafe { &mut *stage }, Stage::Consumed) {
+                Stage::Finished(output) => output,
+                _ => panic!("JoinHandle polled after it already returned the task's output"),
+            }
+        });
+        // SAFETY: the caller guarantees `dst` has this type.
+        unsafe { *dst.cast::<Poll<Result<F::Output, JoinError>>>() = Poll::Ready(output) };
+    }
+}
+
+unsafe fn drop_output<F: Future, S: Schedule>(ptr: NonNull<Header>) {
+    // SAFETY: the JoinHandle holds a reference and owns the completed stage.
+    let cell = unsafe { cell::<F, S>(ptr) };
+    cell.discard_output();
+}
+
+impl<F: Future, S: Schedule> Cell<F, S> {
+    /// Drops the future; returns the payload if its destructor panicked.
+    fn drop_future(&self) -> Result<(), Box<dyn std::any::Any + Send>> {
+        self.stage.with_mut(|stage| {
+            // SAFETY: callers hold RUNNING, so the stage is exclusively theirs.
+            catch_unwind(AssertUnwindSafe(|| unsafe { *stage = Stage::Consumed }))
+        })
+    }
+
+    fn cancel_and_complete(&self) {
+        let error = match self.drop_future() {
+            Ok(()) => JoinError::cancelled(self.header.id, self.header.name.clone()),
+            Err(payload) => JoinError::panic(self.header.id, self.header.name.clone(), payload),
+        };
+        self.complete(Err(error));
+    }
+
+    /// Stores the output and publishes completion. The caller holds RUNNING.
+    fn complete(&self, output: Result<F::Output, JoinError>) {
+        // SAFETY: we hold RUNNING, the stage is ours until COMPLETE is published below.
+        self.stage
+            .with_mut(|stage| unsafe { *stage = Stage::Finished(output) });
+        let prev = self.header.state.transition_to_complete();
+        if !prev.is(JOIN_INTEREST) {
+            // The JoinHandle left before completion: nobody will read the output.
+            self.discard_output();
+        } else if prev.is(JOIN_WAKER) {
+            self.header.join_waker.with(|slot| {
+                // SAFETY: JOIN_WAKER is set, so the slot holds a waker that the handle will
+                // not touch until we clear the bit below.
+                if let Some(waker) = unsafe { &*slot } {
+                    // A foreign waker may panic; the task is complete regardless.
+                    let _ = catch_unwind(AssertUnwindSafe(|| waker.wake_by_ref()));
+                }
+            });
+            let after = self.header.state.unset_join_waker_after_complete();
+            if !after.is(JOIN_INTEREST) {
+                // The handle was dropped meanwhile and left the waker to us.
+                // SAFETY: JOIN_WAKER is now clear and the handle is gone: the slot is ours.
+                let waker = self
+                    .header
+                    .join_waker
+                    .with_mut(|slot| unsafe { (*slot).take() });
+                drop(waker);
+            }
+        }
+    }
+
+    /// Drops an output nobody will read; a panic in it is reported as unhandled.
+    fn discard_output(&self) {
+        // SAFETY: callers own the completed stage (see `complete` and `drop_output`).
+        let stage = self
+            .stage
+            .with_mut(|stage| unsafe { std::mem::replace(&mut *stage, Stage::Consumed) });
+        if let Stage::Finished(Err(error)) = &stage {
+            if error.is_panic() {
+                self.scheduler.unhandled_panic(error);
+            }
+        }
+        // A panicking destructor of the output must not take the worker down.
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| drop(stage))) {
+            let message = panic_message(&*payload).unwrap_or("<non-string payload>");
+            eprintln!(
+                "ciranda: the output of task {} panicked while being dropped: {message}",
+                self.header.id
+            );
+        }
+    }
+}
+
+impl Header {
+    /// The `JoinHandle`'s side of the join-waker protocol: `true` when the output is ready,
+    /// otherwise `waker` is registered to be woken on completion.
+    fn can_read_output(&self, waker: &Waker) -> bool {
+        let snapshot = self.state.load();
+        if snapshot.is(state::COMPLETE) {
+            return true;
+        }
+        if snapshot.is(JOIN_WAKER) {
+            // SAFETY: shared read of the slot; while JOIN_WAKER is set the runtime only
+            // reads it too.
+            let same = self.join_waker.with(|slot| unsafe {
+                (*slot)
+                    .as_ref()
+                    .is_some_and(|current| current.will_wake(waker))
+            });
+            if same {
+                return false;
+            }
+            if self.state.unset_join_waker().is_err() {
+                return true;
+            }
+        }
+        // SAFETY: JOIN_WAKER is clear and we are the JoinHandle: the slot is ours.
+        self.join_waker
+            .with_mut(|slot| unsafe { *slot = Some(waker.clone()) });
+        self.state.set_join_waker().is_err()
+    }
+}

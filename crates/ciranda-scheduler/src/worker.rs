@@ -1,0 +1,358 @@
+//! A worker thread: its run loop, its LIFO slot, stealing and parking.
+//!
+//! Where a worker looks for its next task, in order:
+//!
+//! 1. every [`GLOBAL_INTERVAL`] ticks, the injector first, so tasks spawned from outside
+//!    are never starved by a busy local queue; it takes a fair batch, not one task;
+//! 2. the LIFO slot — the task the running task just woke (message-passing latency) — at
+//!    most [`MAX_LIFO_STREAK`] times in a row, after which the slot is flushed to the queue;
+//! 3. the local queue, FIFO;
+//! 4. the injector;
+//! 5. stealing (if fewer than half the workers are already searching): about half of a
+//!    random victim's queue, then other workers' LIFO slots — the slot is stealable so a
+//!    task woken by a task that then blocks its worker is not stranded;
+//! 6. otherwise it parks (see [`crate::idle`] for the protocol).
+//!
+//! Every [`EVENT_INTERVAL`] ticks the worker also calls the parking hook with a zero
+//! timeout, so a hook that drives I/O and timers polls them even when no worker is idle.
+
+use crate::Handle;
+use crate::coop;
+use crate::loom::atomic::{AtomicPtr, Ordering::AcqRel};
+use crate::park::ParkContext;
+use crate::queue::Local;
+use crate::scheduler::Shared;
+use crate::task::raw::{Header, Notified, RawTask};
+use std::cell::Cell;
+use std::ptr;
+use std::time::{Duration, Instant};
+
+/// Ticks between forced looks at the injector.
+pub(crate) const GLOBAL_INTERVAL: u32 = 31;
+/// Ticks between zero-timeout calls to the parking hook (I/O and timers).
+pub(crate) const EVENT_INTERVAL: u32 = 61;
+/// LIFO-slot polls in a row before the slot is flushed to the back of the queue.
+pub(crate) const MAX_LIFO_STREAK: u8 = 3;
+
+thread_local! {
+    static CURRENT_WORKER: Cell<*const Worker> = const { Cell::new(ptr::null()) };
+}
+
+/// `true` on a worker thread of any scheduler.
+pub(crate) fn on_worker_thread() -> bool {
+    CURRENT_WORKER
+        .try_with(|w| !w.get().is_null())
+        .unwrap_or(false)
+}
+
+/// The worker of `shared` running on this thread, if any.
+fn with_current<R>(shared: &Shared, f: impl FnOnce(Option<&Worker>) -> R) -> R {
+    let worker = CURRENT_WORKER.try_with(Cell::get).unwrap_or(ptr::null());
+    if worker.is_null() {
+        return f(None);
+    }
+    // SAFETY: `CURRENT_WORKER` is set only while `Worker::run` borrows the worker on this
+    // very thread, and cleared before it returns, so the pointer is live here.
+    let worker = unsafe { &*worker };
+    if ptr::eq(worker.shared(), shared) {
+        f(Some(worker))
+    } else {
+        f(None)
+    }
+}
+
+/// The part of a worker other threads touch: its stealer and its LIFO slot.
+pub(crate) struct Remote {
+    pub(crate) steal: crate::queue::Remote,
+    /// Holds a task (with its queue reference) or null.
+    pub(crate) lifo: AtomicPtr<Header>,
+}
+
+impl Remote {
+    pub(crate) fn new(steal: crate::queue::Remote) -> Remote {
+        Remote {
+            steal,
+            lifo: AtomicPtr::new(ptr::null_mut()),
+        }
+    }
+
+    pub(crate) fn take_lifo(&self) -> Option<Notified> {
+        if self
+            .lifo
+            .load(crate::loom::atomic::Ordering::Relaxed)
+            .is_null()
+        {
+            return None;
+        }
+        let ptr = self.lifo.swap(ptr::null_mut(), AcqRel);
+        // SAFETY: a non-null slot holds a task together with its queue reference, which the
+        // swap just moved to us.
+        (!ptr.is_null()).then(|| unsafe { Notified::from_raw(RawTask::from_ptr(ptr)) })
+    }
+
+    pub(crate) fn has_work(&self) -> bool {
+        !self.steal.is_empty()
+            || !self
+                .lifo
+                .load(crate::loom::atomic::Ordering::Relaxed)
+                .is_null()
+    }
+}
+
+/// The state a worker thread owns. Fields are `Cell`s because the schedule path reaches
+/// the worker through a shared reference while `run` is on the stack.
+pub(crate) struct Worker {
+    handle: Handle,
+    index: usize,
+    local: Local,
+    tick: Cell<u32>,
+    lifo_streak: Cell<u8>,
+    searching: Cell<bool>,
+    rng: Cell<u64>,
+    completed: Cell<usize>,
+}
+
+impl Worker {
+    pub(crate) fn new(handle: Handle, index: usize, local: Local) -> Worker {
+        Worker {
+            handle,
+            index,
+            local,
+            tick: Cell::new(0),
+            lifo_streak: Cell::new(0),
+            searching: Cell::new(false),
+            rng: Cell::new(
+                0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1).wrapping_mul(0xA24B_AED4_963E_E407),
+            ),
+            completed: Cell::new(0),
+        }
+    }
+
+    fn shared(&self) -> &Shared {
+        &self.handle.shared
+    }
+
+    /// The thread body.
+    pub(crate) fn run(self) {
+        struct Unset;
+        impl Drop for Unset {
+            fn drop(&mut self) {
+                let _ = CURRENT_WORKER.try_with(|w| w.set(ptr::null()));
+            }
+        }
+        let _context = self.handle.enter();
+        CURRENT_WORKER.with(|w| w.set(&self));
+        let unset = Unset;
+        if let Some(start) = &self.shared().config.on_thread_start {
+            start();
+        }
+        self.run_loop();
+        drop(unset);
+        // Leftover queue entries only hold references: shutdown drops the futures.
+        while let Some(task) = self.shared().remotes[self.index].take_lifo() {
+            drop(task);
+        }
+        while let Some(task) = self.local.pop() {
+            drop(task);
+        }
+        self.shared()
+            .registry
+            .report_completed(self.completed.replace(0));
+        if let Some(stop) = &self.shared().config.on_thread_stop {
+            stop();
+        }
+        self.shared().worker_exited();
+    }
+
+    fn run_loop(&self) {
+        while !self.shared().is_shutdown() {
+            let tick = self.tick.get().wrapping_add(1);
+            self.tick.set(tick);
+            if tick % EVENT_INTERVAL == 0 {
+                self.maintenance();
+            }
+            if let Some(task) = self.next_task(tick) {
+                self.run_task(task);
+            } else if let Some(task) = self.steal_work() {
+                self.run_task(task);
+            } else {
+                self.park();
+            }
+        }
+    }
+
+    fn next_task(&self, tick: u32) -> Option<Notified> {
+        let remote = &self.shared().remotes[self.index];
+        if tick % GLOBAL_INTERVAL == 0 {
+            if let Some(task) = self.pull_injector() {
+                return Some(task);
+            }
+        }
+        if self.lifo_streak.get() < MAX_LIFO_STREAK {
+            if let Some(task) = remote.take_lifo() {
+                self.lifo_streak.set(self.lifo_streak.get() + 1);
+                return Some(task);
+            }
+        } else if let Some(task) = remote.take_lifo() {
+            // The streak is over: the slot's task waits its turn like any other.
+            self.local.push(task);
+        }
+        self.lifo_streak.set(0);
+        self.local.pop().or_else(|| self.pull_injector())
+    }
+
+    fn pull_injector(&self) -> Option<Notified> {
+        let shared = self.shared();
+        shared
+            .injector
+            .pop_batch_into(&self.local, shared.remotes.len())
+    }
+
+    fn next_random(&self) -> u64 {
+        // xorshift64*: cheap, and good enough to spread victims.
+        let mut x = self.rng.get();
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng.set(x);
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn steal_work(&self) -> Option<Notified> {
+        let shared = self.shared();
+        let workers = shared.remotes.len();
+        if workers > 1 {
+            if !self.searching.get() {
+                if !shared.idle.transition_to_searching() {
+                    return None;
+                }
+                self.searching.set(true);
+            }
+            let start = (self.next_random() % workers as u64) as usize;
+            for offset in 0..workers {
+                let victim = (start + offset) % workers;
+                if victim == self.index {
+                    continue;
+                }
+                if let Some(task) = shared.remotes[victim].steal.steal_half_into(&self.local) {
+                    return Some(task);
+                }
+            }
+            for offset in 0..workers {
+                let victim = (start + offset) % workers;
+                if victim == self.index {
+                    continue;
+                }
+                if let Some(task) = shared.remotes[victim].take_lifo() {
+                    return Some(task);
+                }
+            }
+        }
+        self.pull_injector()
+    }
+
+    fn run_task(&self, task: Notified) {
+        let shared = self.shared();
+        if self.searching.replace(false) && shared.idle.transition_from_searching() {
+            // The last searcher found work: more may be coming, so get another one looking.
+            shared.notify_parked();
+        }
+        let completed = match shared.config.slow_poll_threshold {
+            None => coop::budget(|| task.run()),
+            Some(threshold) => self.run_timed(task, threshold),
+        };
+        if completed {
+            self.completed.set(self.completed.get() + 1);
+        }
+    }
+
+    fn run_timed(&self, task: Notified, threshold: Duration) -> bool {
+        let raw = task.raw();
+        let (id, name) = (raw.header().id, raw.header().name.clone());
+        let started = Instant::now();
+        let completed = coop::budget(|| task.run());
+        let took = started.elapsed();
+        if took > threshold {
+            self.shared()
+                .report_slow_poll(id, name.as_deref(), took, threshold);
+        }
+        completed
+    }
+
+    fn park_context<'a>(&self, is_idle: &'a dyn Fn() -> bool) -> ParkContext<'a> {
+        ParkContext {
+            worker: self.index,
+            is_idle,
+        }
+    }
+
+    fn maintenance(&self) {
+        let shared = self.shared();
+        shared.registry.report_completed(self.completed.replace(0));
+        let is_idle = || false;
+        shared
+            .park
+            .park(&self.park_context(&is_idle), Some(Duration::ZERO));
+    }
+
+    fn park(&self) {
+        let shared = self.shared();
+        shared.registry.report_completed(self.completed.replace(0));
+        shared.registry.sweep_if_worthwhile();
+        shared
+            .idle
+            .transition_to_parked(self.index, self.searching.replace(false));
+        // Re-check after registering: a task pushed before our registration was visible to
+        // its notifier is visible to us now (both sides fence with SeqCst).
+        if !shared.has_work() && !shared.is_shutdown() {
+            let is_idle = || shared.is_idle();
+            shared.park.park(&self.park_context(&is_idle), None);
+        }
+        if !shared.idle.unpark_self(self.index) {
+            // A notifier took us off the sleeper list and counted us as searching.
+            self.searching.set(true);
+        }
+    }
+
+    /// Queues a task woken on this worker: into the LIFO slot, or at the back of the queue
+    /// for a yield.
+    fn schedule_local(&self, task: Notified, is_yield: bool) {
+        let shared = self.shared();
+        if is_yield {
+            self.local.push(task);
+        } else {
+            let raw = task.into_raw();
+            let previous = shared.remotes[self.index].lifo.swap(raw.as_ptr(), AcqRel);
+            if previous.is_null() {
+                // The running task hands off to the slot; this worker runs it next.
+                return;
+            }
+            // SAFETY: the slot held the previous task together with its queue reference.
+            self.local
+                .push(unsafe { Notified::from_raw(RawTask::from_ptr(previous)) });
+        }
+        shared.notify_parked();
+    }
+}
+
+impl Shared {
+    /// Queues a task: locally when called on one of this scheduler's workers, else through
+    /// the injector.
+    pub(crate) fn schedule(&self, task: Notified, is_yield: bool) {
+        let task = with_current(self, |worker| match worker {
+            Some(worker) => {
+                worker.schedule_local(task, is_yield);
+                None
+            }
+            None => Some(task),
+        });
+        if let Some(task) = task {
+            self.schedule_remote(task);
+        }
+    }
+
+    /// The worker index to shard a new task's registry entry by.
+    pub(crate) fn current_worker_index(&self) -> Option<usize> {
+        with_current(self, |worker| worker.map(|w| w.index))
+    }
+}
