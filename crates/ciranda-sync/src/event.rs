@@ -1,0 +1,168 @@
+//! `Event` (asyncio's `Event`): a flag tasks can wait for.
+//!
+//! The flag is an atomic read lock-free by [`Event::is_set`] and by the fast path of `wait`. The
+//! waiters are a [`WaitList`] under a shim mutex; `set` changes the flag *under the lock* and
+//! releases every queued waiter in the same critical section, so a waiter either sees the flag
+//! when it checks under the lock or is in the list that `set` drains — no lost wake-ups.
+//!
+//! | waiter slot | meaning                               | poll        |
+//! |-------------|---------------------------------------|-------------|
+//! | `false`     | queued, flag was clear when it queued | `Pending`   |
+//! | `true`      | released by a `set`                   | `Ready(())` |
+//!
+//! A released waiter stays released even if `clear` follows at once.
+
+use core::fmt;
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+
+use crate::coop;
+use crate::loom::{AtomicBool, Mutex, Ordering};
+use crate::waiters::{Key, WaitList, WakeList};
+
+/// A settable, clearable flag that tasks can wait on.
+///
+/// # Examples
+///
+/// ```
+/// use ciranda_sync::Event;
+/// use std::sync::Arc;
+/// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+/// #     struct T(std::thread::Thread);
+/// #     impl std::task::Wake for T { fn wake(self: std::sync::Arc<Self>) { self.0.unpark() } }
+/// #     let w = std::task::Waker::from(std::sync::Arc::new(T(std::thread::current())));
+/// #     let mut cx = std::task::Context::from_waker(&w);
+/// #     let mut f = std::pin::pin!(f);
+/// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v } std::thread::park() }
+/// # }
+///
+/// let ev = Arc::new(Event::new());
+/// let ev2 = ev.clone();
+/// let t = std::thread::spawn(move || ev2.set());
+/// block_on(ev.wait());
+/// assert!(ev.is_set());
+/// ev.clear();
+/// assert!(!ev.is_set());
+/// t.join().unwrap();
+/// ```
+pub struct Event {
+    flag: AtomicBool,
+    waiters: Mutex<WaitList<bool>>,
+}
+
+impl Event {
+    /// Creates a cleared event.
+    pub fn new() -> Self {
+        Event {
+            flag: AtomicBool::new(false),
+            waiters: Mutex::new(WaitList::new()),
+        }
+    }
+
+    /// Sets the flag and releases every task waiting at this moment.
+    pub fn set(&self) {
+        let mut waiters = self.waiters.lock();
+        self.flag.store(true, Ordering::Release);
+        let mut wakers = WakeList::new();
+        while waiters.grant_front(&mut wakers, |released| *released = true) {}
+        drop(waiters);
+        wakers.wake_all();
+    }
+
+    /// Clears the flag; later `wait`s block until the next [`set`](Event::set).
+    pub fn clear(&self) {
+        self.flag.store(false, Ordering::Release);
+    }
+
+    /// `true` while the flag is set.
+    pub fn is_set(&self) -> bool {
+        self.flag.load(Ordering::Acquire)
+    }
+
+    /// Waits until the flag is set (returns at once if it already is).
+    pub fn wait(&self) -> EventWait<'_> {
+        EventWait {
+            event: self,
+            key: None,
+        }
+    }
+}
+
+impl Default for Event {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Event")
+            .field("is_set", &self.is_set())
+            .finish()
+    }
+}
+
+/// The future returned by [`Event::wait`].
+///
+/// # Examples
+///
+/// ```
+/// use futures_util::FutureExt;
+/// let ev = ciranda_sync::Event::new();
+/// assert!(ev.wait().now_or_never().is_none());
+/// ev.set();
+/// assert!(ev.wait().now_or_never().is_some());
+/// ```
+#[must_use = "futures do nothing unless polled"]
+pub struct EventWait<'a> {
+    event: &'a Event,
+    key: Option<Key>,
+}
+
+impl Future for EventWait<'_> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        if coop::poll_proceed(cx).is_pending() {
+            return Poll::Pending;
+        }
+        let event = this.event;
+        if let Some(key) = this.key {
+            let mut waiters = event.waiters.lock();
+            if *waiters.get(key) {
+                waiters.remove(key);
+                this.key = None;
+                return Poll::Ready(());
+            }
+            waiters.set_waker(key, cx.waker());
+            return Poll::Pending;
+        }
+        if event.flag.load(Ordering::Acquire) {
+            return Poll::Ready(());
+        }
+        let mut waiters = event.waiters.lock();
+        if event.flag.load(Ordering::Acquire) {
+            return Poll::Ready(());
+        }
+        this.key = Some(waiters.push_back(false, Some(cx.waker())));
+        Poll::Pending
+    }
+}
+
+impl Drop for EventWait<'_> {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            self.event.waiters.lock().remove(key);
+        }
+    }
+}
+
+impl fmt::Debug for EventWait<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventWait")
+            .field("registered", &self.key.is_some())
+            .finish()
+    }
+}

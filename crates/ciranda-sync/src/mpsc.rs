@@ -1,0 +1,631 @@
+//! Multi-producer, single-consumer channels: bounded ([`channel`]) and unbounded
+//! ([`unbounded_channel`]).
+//!
+//! Messages live in a `VecDeque` under a shim mutex together with the receiver's waker. A bounded
+//! channel adds a batch semaphore with `cap` permits: a send first acquires one permit (so
+//! blocked senders are served FIFO and a dropped `send` future passes its permit on), then
+//! pushes; the receiver releases one permit per message taken out.
+//!
+//! Closing works like Tokio's:
+//!
+//! | event                     | senders                                  | receiver                        |
+//! |---------------------------|------------------------------------------|---------------------------------|
+//! | `Receiver::close()`       | pending and later sends fail, value back | drains what is buffered, then `None` |
+//! | receiver dropped          | as above; buffered messages are dropped  | —                               |
+//! | last sender dropped       | —                                        | drains what is buffered, then `None` |
+//!
+//! A send that acquired its permit just before the receiver closed fails too (its value comes
+//! back in the `SendError`): after the close is observed nothing more is enqueued.
+
+use core::fmt;
+use core::task::{Context, Poll, Waker};
+use std::collections::VecDeque;
+
+use futures_core::Stream;
+
+use crate::coop;
+use crate::event::{Event, EventWait};
+use crate::loom::{Arc, AtomicUsize, Mutex, Ordering};
+use crate::semaphore::{RawAcquire, RawSemaphore, TryAcquireRaw};
+
+struct Inner<T> {
+    queue: VecDeque<T>,
+    rx_waker: Option<Waker>,
+    rx_closed: bool,
+    tx_gone: bool,
+}
+
+struct Chan<T> {
+    /// `None` for an unbounded channel.
+    sem: Option<RawSemaphore>,
+    bound: usize,
+    inner: Mutex<Inner<T>>,
+    senders: AtomicUsize,
+    rx_closed_event: Event,
+}
+
+impl<T> Chan<T> {
+    fn new(sem: Option<RawSemaphore>, bound: usize) -> Arc<Self> {
+        Arc::new(Chan {
+            sem,
+            bound,
+            inner: Mutex::new(Inner {
+                queue: VecDeque::new(),
+                rx_waker: None,
+                rx_closed: false,
+                tx_gone: false,
+            }),
+            senders: AtomicUsize::new(1),
+            rx_closed_event: Event::new(),
+        })
+    }
+
+    /// Enqueues `value` unless the receiver closed; wakes the receiver.
+    fn push(&self, value: T) -> Result<(), T> {
+        let mut inner = self.inner.lock();
+        if inner.rx_closed {
+            return Err(value);
+        }
+        inner.queue.push_back(value);
+        let waker = inner.rx_waker.take();
+        drop(inner);
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+        Ok(())
+    }
+
+    /// Bounded push after a permit was acquired: on failure the permit goes back.
+    fn push_with_permit(&self, value: T) -> Result<(), SendError<T>> {
+        self.push(value).map_err(|value| {
+            if let Some(sem) = &self.sem {
+                sem.release(1);
+            }
+            SendError(value)
+        })
+    }
+
+    fn is_closed(&self) -> bool {
+        self.rx_closed_event.is_set()
+    }
+
+    fn add_sender(&self) {
+        self.senders.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn drop_sender(&self) {
+        if self.senders.fetch_sub(1, Ordering::AcqRel) != 1 {
+            return;
+        }
+        let mut inner = self.inner.lock();
+        inner.tx_gone = true;
+        let waker = inner.rx_waker.take();
+        drop(inner);
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    fn poll_recv(&self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        if coop::poll_proceed(cx).is_pending() {
+            return Poll::Pending;
+        }
+        let mut inner = self.inner.lock();
+        if let Some(value) = inner.queue.pop_front() {
+            drop(inner);
+            if let Some(sem) = &self.sem {
+                sem.release(1);
+            }
+            return Poll::Ready(Some(value));
+        }
+        if inner.tx_gone || inner.rx_closed {
+            return Poll::Ready(None);
+        }
+        match &inner.rx_waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => inner.rx_waker = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+
+    fn try_recv(&self) -> Result<T, TryRecvError> {
+        let mut inner = self.inner.lock();
+        if let Some(value) = inner.queue.pop_front() {
+            drop(inner);
+            if let Some(sem) = &self.sem {
+                sem.release(1);
+            }
+            return Ok(value);
+        }
+        if inner.tx_gone || inner.rx_closed {
+            Err(TryRecvError::Disconnected)
+        } else {
+            Err(TryRecvError::Empty)
+        }
+    }
+
+    fn close(&self) {
+        let mut inner = self.inner.lock();
+        inner.rx_closed = true;
+        drop(inner);
+        if let Some(sem) = &self.sem {
+            sem.close();
+        }
+        self.rx_closed_event.set();
+    }
+
+    fn len(&self) -> usize {
+        self.inner.lock().queue.len()
+    }
+
+    fn drop_receiver(&self) {
+        self.close();
+        let drained: VecDeque<T> = core::mem::take(&mut self.inner.lock().queue);
+        drop(drained);
+    }
+}
+
+/// Creates a bounded channel holding at most `cap` messages; `send` waits for room.
+///
+/// # Panics
+///
+/// If `cap == 0` or `cap > Semaphore::MAX_PERMITS`.
+///
+/// # Examples
+///
+/// ```
+/// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+/// #     struct T(std::thread::Thread);
+/// #     impl std::task::Wake for T { fn wake(self: std::sync::Arc<Self>) { self.0.unpark() } }
+/// #     let w = std::task::Waker::from(std::sync::Arc::new(T(std::thread::current())));
+/// #     let mut cx = std::task::Context::from_waker(&w);
+/// #     let mut f = std::pin::pin!(f);
+/// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v } std::thread::park() }
+/// # }
+/// let (tx, mut rx) = ciranda_sync::mpsc::channel(8);
+/// let t = std::thread::spawn(move || block_on(async {
+///     for i in 0..20 {
+///         tx.send(i).await.unwrap();
+///     }
+/// }));
+/// let mut got = Vec::new();
+/// block_on(async {
+///     while let Some(i) = rx.recv().await {
+///         got.push(i);
+///     }
+/// });
+/// t.join().unwrap();
+/// assert_eq!(got, (0..20).collect::<Vec<_>>());
+/// ```
+pub fn channel<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
+    assert!(cap >= 1, "mpsc::channel capacity must be at least 1, got 0");
+    let chan = Chan::new(Some(RawSemaphore::new(cap)), cap);
+    (Sender { chan: chan.clone() }, Receiver { chan })
+}
+
+/// Creates an unbounded channel: `send` never waits.
+///
+/// # Examples
+///
+/// ```
+/// let (tx, mut rx) = ciranda_sync::mpsc::unbounded_channel();
+/// tx.send("a").unwrap();
+/// drop(tx);
+/// assert_eq!(rx.try_recv(), Ok("a"));
+/// assert_eq!(rx.try_recv(), Err(ciranda_sync::mpsc::TryRecvError::Disconnected));
+/// ```
+pub fn unbounded_channel<T>() -> (UnboundedSender<T>, UnboundedReceiver<T>) {
+    let chan = Chan::new(None, usize::MAX);
+    (
+        UnboundedSender { chan: chan.clone() },
+        UnboundedReceiver { chan },
+    )
+}
+
+/// The sending half of a bounded channel; clone it for more producers.
+///
+/// # Examples
+///
+/// ```
+/// use ciranda_sync::mpsc::{self, TrySendError};
+/// let (tx, _rx) = mpsc::channel(1);
+/// let tx2 = tx.clone();
+/// tx.try_send(1).unwrap();
+/// assert_eq!(tx2.try_send(2), Err(TrySendError::Full(2)));
+/// ```
+pub struct Sender<T> {
+    chan: Arc<Chan<T>>,
+}
+
+impl<T> Sender<T> {
+    /// Waits for room (FIFO among senders), then enqueues `value`. Fails, giving the value
+    /// back, once the receiver is closed or dropped.
+    pub async fn send(&self, value: T) -> Result<(), SendError<T>> {
+        let Some(sem) = &self.chan.sem else {
+            unreachable!("a bounded channel always has a semaphore")
+        };
+        if RawAcquire::new(sem, 1).await.is_err() {
+            return Err(SendError(value));
+        }
+        self.chan.push_with_permit(value)
+    }
+
+    /// Enqueues `value` if there is room now and no other sender is waiting.
+    pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
+        let Some(sem) = &self.chan.sem else {
+            unreachable!("a bounded channel always has a semaphore")
+        };
+        match sem.try_acquire(1) {
+            Ok(()) => self
+                .chan
+                .push_with_permit(value)
+                .map_err(|SendError(v)| TrySendError::Closed(v)),
+            Err(TryAcquireRaw::NoPermits) => Err(TrySendError::Full(value)),
+            Err(TryAcquireRaw::Closed) => Err(TrySendError::Closed(value)),
+        }
+    }
+
+    /// `true` once the receiver was closed or dropped.
+    pub fn is_closed(&self) -> bool {
+        self.chan.is_closed()
+    }
+
+    /// Waits until the receiver is closed or dropped.
+    pub fn closed(&self) -> EventWait<'_> {
+        self.chan.rx_closed_event.wait()
+    }
+
+    /// The number of messages that can be sent right now without waiting.
+    pub fn capacity(&self) -> usize {
+        self.chan
+            .sem
+            .as_ref()
+            .map_or(0, RawSemaphore::available_permits)
+    }
+
+    /// The capacity the channel was created with.
+    pub fn max_capacity(&self) -> usize {
+        self.chan.bound
+    }
+}
+
+impl<T> Clone for Sender<T> {
+    fn clone(&self) -> Self {
+        self.chan.add_sender();
+        Sender {
+            chan: self.chan.clone(),
+        }
+    }
+}
+
+impl<T> Drop for Sender<T> {
+    fn drop(&mut self) {
+        self.chan.drop_sender();
+    }
+}
+
+impl<T> fmt::Debug for Sender<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("mpsc::Sender")
+            .field("max_capacity", &self.chan.bound)
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}
+
+/// The receiving half of a bounded channel; also a [`Stream`] of messages.
+///
+/// # Examples
+///
+/// ```
+/// let (tx, mut rx) = ciranda_sync::mpsc::channel::<u8>(4);
+/// tx.try_send(1).unwrap();
+/// rx.close();
+/// assert!(tx.try_send(2).is_err()); // closed: value given back
+/// assert_eq!(rx.try_recv(), Ok(1)); // buffered messages still arrive
+/// ```
+pub struct Receiver<T> {
+    chan: Arc<Chan<T>>,
+}
+
+impl<T> Receiver<T> {
+    /// Waits for the next message; `None` once every sender is gone (or the receiver closed)
+    /// and the buffer is empty.
+    pub async fn recv(&mut self) -> Option<T> {
+        core::future::poll_fn(|cx| self.chan.poll_recv(cx)).await
+    }
+
+    /// Polls for the next message (the building block of `recv` and of the `Stream` impl).
+    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        self.chan.poll_recv(cx)
+    }
+
+    /// Takes a message if one is buffered.
+    pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
+        self.chan.try_recv()
+    }
+
+    /// Closes the channel for senders; what is already buffered can still be received.
+    pub fn close(&mut self) {
+        self.chan.close();
+    }
+
+    /// The number of buffered messages.
+    pub fn len(&self) -> usize {
+        self.chan.len()
+    }
+
+    /// `true` when no message is buffered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl<T> Stream for Receiver<T> {
+    type Item = T;
+
+    fn poll_next(self: core::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        self.chan.poll_recv(cx)
+    }
+}
+
+impl<T> Drop for Receiver<T> {
+    fn drop(&mut self) {
+        self.chan.drop_receiver();
+    }
+}
+
+impl<T> fmt::Debug for Receiver<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("mpsc::Receiver")
+            .field("len", &self.len())
+            .finish()
+    }
+}
+
+/// The sending half of an unbounded channel; clone it for more producers.
+///
+/// # Examples
+///
+/// ```
+/// let (tx, rx) = ciranda_sync::mpsc::unbounded_channel();
+/// drop(rx);
+/// assert_eq!(tx.send(5).unwrap_err().0, 5);
+/// ```
+pub struct UnboundedSender<T> {
+    chan: Arc<Chan<T>>,
+}
+
+impl<T> UnboundedSender<T> {
+    /// Enqueues `value` without waiting; gives it back once the receiver is closed or dropped.
+    pub fn send(&self, value: T) -> Result<(), SendError<T>> {
+        self.chan.push(value).map_err(SendError)
+    }
+
+    /// `true` once the receiver was closed or dropped.
+    pub fn is_closed(&self) -> bool {
+        self.chan.is_closed()
+    }
+
+    /// Waits until the receiver is closed or dropped.
+    pub fn closed(&self) -> EventWait<'_> {
+        self.chan.rx_closed_event.wait()
+    }
+}
+
+impl<T> Clone for UnboundedSender<T> {
+    fn clone(&self) -> Self {
+        self.chan.add_sender();
+        UnboundedSender {
+            chan: self.chan.clone(),
+        }
+    }
+}
+
+impl<T> Drop for UnboundedSender<T> {
+    fn drop(&mut self) {
+        self.chan.drop_sender();
+    }
+}
+
+impl<T> fmt::Debug for UnboundedSender<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("mpsc::UnboundedSender")
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}
+
+/// The receiving half of an unbounded channel; also a [`Stream`] of messages.
+///
+/// # Examples
+///
+/// ```
+/// use futures_util::StreamExt;
+/// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+/// #     struct T(std::thread::Thread);
+/// #     impl std::task::Wake for T { fn wake(self: std::sync::Arc<Self>) { self.0.unpark() } }
+/// #     let w = std::task::Waker::from(std::sync::Arc::new(T(std::thread::current())));
+/// #     let mut cx = std::task::Context::from_waker(&w);
+/// #     let mut f = std::pin::pin!(f);
+/// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v } std::thread::park() }
+/// # }
+/// let (tx, rx) = ciranda_sync::mpsc::unbounded_channel();
+/// for i in 0..3 {
+///     tx.send(i).unwrap();
+/// }
+/// drop(tx);
+/// assert_eq!(block_on(rx.collect::<Vec<_>>()), [0, 1, 2]);
+/// ```
+pub struct UnboundedReceiver<T> {
+    chan: Arc<Chan<T>>,
+}
+
+impl<T> UnboundedReceiver<T> {
+    /// Waits for the next message; `None` once every sender is gone (or the receiver closed)
+    /// and the buffer is empty.
+    pub async fn recv(&mut self) -> Option<T> {
+        core::future::poll_fn(|cx| self.chan.poll_recv(cx)).await
+    }
+
+    /// Polls for the next message.
+    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        self.chan.poll_recv(cx)
+    }
+
+    /// Takes a message if one is buffered.
+    pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
+        self.chan.try_recv()
+    }
+
+    /// Closes the channel for senders; what is already buffered can still be received.
+    pub fn close(&mut self) {
+        self.chan.close();
+    }
+
+    /// The number of buffered messages.
+    pub fn len(&self) -> usize {
+        self.chan.len()
+    }
+
+    /// `true` when no message is buffered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl<T> Stream for UnboundedReceiver<T> {
+    type Item = T;
+
+    fn poll_next(self: core::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        self.chan.poll_recv(cx)
+    }
+}
+
+impl<T> Drop for UnboundedReceiver<T> {
+    fn drop(&mut self) {
+        self.chan.drop_receiver();
+    }
+}
+
+impl<T> fmt::Debug for UnboundedReceiver<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("mpsc::UnboundedReceiver")
+            .field("len", &self.len())
+            .finish()
+    }
+}
+
+/// The receiver is closed or dropped; the unsent value is given back in field `0`.
+///
+/// # Examples
+///
+/// ```
+/// let (tx, rx) = ciranda_sync::mpsc::unbounded_channel();
+/// drop(rx);
+/// let err = tx.send(String::from("x")).unwrap_err();
+/// assert_eq!(err.to_string(), "channel closed");
+/// assert_eq!(err.into_inner(), "x");
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct SendError<T>(pub T);
+
+impl<T> SendError<T> {
+    /// The value that could not be sent.
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> fmt::Debug for SendError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SendError").finish_non_exhaustive()
+    }
+}
+
+impl<T> fmt::Display for SendError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("channel closed")
+    }
+}
+
+impl<T> std::error::Error for SendError<T> {}
+
+/// Why [`Sender::try_send`] failed; the value is given back either way.
+///
+/// # Examples
+///
+/// ```
+/// use ciranda_sync::mpsc::{self, TrySendError};
+/// let (tx, rx) = mpsc::channel(1);
+/// tx.try_send(1).unwrap();
+/// assert_eq!(tx.try_send(2), Err(TrySendError::Full(2)));
+/// drop(rx);
+/// assert_eq!(tx.try_send(3), Err(TrySendError::Closed(3)));
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub enum TrySendError<T> {
+    /// The channel is full, or other senders are waiting (would block).
+    Full(T),
+    /// The receiver is closed or dropped.
+    Closed(T),
+}
+
+impl<T> TrySendError<T> {
+    /// The value that could not be sent.
+    pub fn into_inner(self) -> T {
+        match self {
+            TrySendError::Full(v) | TrySendError::Closed(v) => v,
+        }
+    }
+}
+
+impl<T> fmt::Debug for TrySendError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TrySendError::Full(_) => f.write_str("Full(..)"),
+            TrySendError::Closed(_) => f.write_str("Closed(..)"),
+        }
+    }
+}
+
+impl<T> fmt::Display for TrySendError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TrySendError::Full(_) => f.write_str("channel full (would block)"),
+            TrySendError::Closed(_) => f.write_str("channel closed"),
+        }
+    }
+}
+
+impl<T> std::error::Error for TrySendError<T> {}
+
+/// Why `try_recv` returned no message.
+///
+/// # Examples
+///
+/// ```
+/// use ciranda_sync::mpsc::{self, TryRecvError};
+/// let (tx, mut rx) = mpsc::channel::<u8>(1);
+/// assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+/// drop(tx);
+/// assert_eq!(rx.try_recv(), Err(TryRecvError::Disconnected));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TryRecvError {
+    /// Nothing buffered, senders still alive (would block).
+    Empty,
+    /// Nothing buffered, and every sender is gone or the receiver was closed.
+    Disconnected,
+}
+
+impl fmt::Display for TryRecvError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TryRecvError::Empty => f.write_str("channel empty (would block)"),
+            TryRecvError::Disconnected => f.write_str("channel closed and empty"),
+        }
+    }
+}
+
+impl std::error::Error for TryRecvError {}

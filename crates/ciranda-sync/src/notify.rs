@@ -1,0 +1,272 @@
+//! `Notify`: a wake-up signal with one stored permit.
+//!
+//! One atomic word holds `generation << 2 | WAITING << 1 | NOTIFIED`; the waiters are a
+//! [`WaitList`] under a shim mutex. `WAITING` is set and cleared only under the lock, and is set
+//! exactly while the list is non-empty. `generation` counts `notify_waiters` calls.
+//!
+//! | operation         | `WAITING` clear                      | `WAITING` set (lock taken)          |
+//! |-------------------|--------------------------------------|-------------------------------------|
+//! | `notify_one`      | CAS in `NOTIFIED` (lock-free)        | grant the front waiter              |
+//! | `notified` poll   | CAS `NOTIFIED` away, or queue        | queue at the back                   |
+//! | `notify_waiters`  | bump generation                      | bump generation, grant all          |
+//!
+//! Waiter slot states: `Waiting` → `Notified(by_one)`; a future dropped in `Notified(true)`
+//! (granted by `notify_one` but never returned) passes the notification to the next waiter or
+//! stores it as the permit. A [`Notified`] future remembers the generation it was created in, so
+//! a `notify_waiters` that happens after its creation completes it even if it had not been
+//! polled yet (the "create, check condition, await" pattern never loses a wake-up).
+
+use core::fmt;
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+
+use crate::coop;
+use crate::loom::{AtomicUsize, Mutex, MutexGuard, Ordering};
+use crate::waiters::{Key, WaitList, WakeList};
+
+const NOTIFIED: usize = 0b01;
+const WAITING: usize = 0b10;
+const GEN_ONE: usize = 0b100;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    Waiting,
+    /// `true` when granted by `notify_one` (a permit to pass on if dropped).
+    Notified(bool),
+}
+
+/// Wakes tasks: [`notify_one`](Notify::notify_one) wakes the first waiter or stores one permit,
+/// [`notify_waiters`](Notify::notify_waiters) wakes every current waiter and stores nothing.
+///
+/// # Examples
+///
+/// ```
+/// use ciranda_sync::Notify;
+/// use std::sync::Arc;
+/// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+/// #     struct T(std::thread::Thread);
+/// #     impl std::task::Wake for T { fn wake(self: std::sync::Arc<Self>) { self.0.unpark() } }
+/// #     let w = std::task::Waker::from(std::sync::Arc::new(T(std::thread::current())));
+/// #     let mut cx = std::task::Context::from_waker(&w);
+/// #     let mut f = std::pin::pin!(f);
+/// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v } std::thread::park() }
+/// # }
+///
+/// let notify = Arc::new(Notify::new());
+/// let n2 = notify.clone();
+/// let t = std::thread::spawn(move || n2.notify_one());
+/// block_on(notify.notified()); // returns whether the notify came before or after
+/// t.join().unwrap();
+/// ```
+pub struct Notify {
+    state: AtomicUsize,
+    waiters: Mutex<WaitList<Slot>>,
+}
+
+impl Notify {
+    /// Creates a `Notify` with no stored permit.
+    pub fn new() -> Self {
+        Notify {
+            state: AtomicUsize::new(0),
+            waiters: Mutex::new(WaitList::new()),
+        }
+    }
+
+    /// A future that completes on the next notification: a stored permit (consumed), a
+    /// `notify_one` (FIFO among waiters), or a `notify_waiters` made after this call.
+    pub fn notified(&self) -> Notified<'_> {
+        Notified {
+            notify: self,
+            generation: self.state.load(Ordering::Acquire) & !(NOTIFIED | WAITING),
+            key: None,
+            done: false,
+        }
+    }
+
+    /// Wakes the first waiter; with nobody waiting, stores one permit for the next
+    /// [`notified`](Notify::notified) (permits do not accumulate beyond one).
+    pub fn notify_one(&self) {
+        let mut state = self.state.load(Ordering::Acquire);
+        while state & WAITING == 0 {
+            match self.state.compare_exchange_weak(
+                state,
+                state | NOTIFIED,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return,
+                Err(actual) => state = actual,
+            }
+        }
+        let waiters = self.waiters.lock();
+        self.notify_one_locked(waiters);
+    }
+
+    fn notify_one_locked(&self, mut waiters: MutexGuard<'_, WaitList<Slot>>) {
+        let mut wakers = WakeList::new();
+        if waiters.grant_front(&mut wakers, |s| *s = Slot::Notified(true)) {
+            if waiters.is_empty() {
+                self.state.fetch_and(!WAITING, Ordering::AcqRel);
+            }
+        } else {
+            // WAITING is clear (the list is empty); lock-free notifiers may race, so OR it in.
+            self.state.fetch_or(NOTIFIED, Ordering::AcqRel);
+        }
+        drop(waiters);
+        wakers.wake_all();
+    }
+
+    /// Wakes every task waiting right now (and every [`Notified`] created before this call);
+    /// stores no permit.
+    pub fn notify_waiters(&self) {
+        let mut waiters = self.waiters.lock();
+        self.state.fetch_add(GEN_ONE, Ordering::AcqRel);
+        let mut wakers = WakeList::new();
+        while waiters.grant_front(&mut wakers, |s| *s = Slot::Notified(false)) {}
+        self.state.fetch_and(!WAITING, Ordering::AcqRel);
+        drop(waiters);
+        wakers.wake_all();
+    }
+}
+
+impl Default for Notify {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for Notify {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.state.load(Ordering::Relaxed);
+        f.debug_struct("Notify")
+            .field("permit", &(state & NOTIFIED != 0))
+            .field("waiting", &(state & WAITING != 0))
+            .finish()
+    }
+}
+
+/// The future returned by [`Notify::notified`]. Dropping it after it was picked by
+/// `notify_one` passes the notification on.
+///
+/// # Examples
+///
+/// ```
+/// use futures_util::FutureExt;
+/// let notify = ciranda_sync::Notify::new();
+/// notify.notify_one(); // stored
+/// assert!(notify.notified().now_or_never().is_some());
+/// assert!(notify.notified().now_or_never().is_none());
+/// ```
+#[must_use = "futures do nothing unless polled"]
+pub struct Notified<'a> {
+    notify: &'a Notify,
+    generation: usize,
+    key: Option<Key>,
+    done: bool,
+}
+
+impl Future for Notified<'_> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        if this.done {
+            return Poll::Ready(());
+        }
+        if coop::poll_proceed(cx).is_pending() {
+            return Poll::Pending;
+        }
+        let notify = this.notify;
+        if let Some(key) = this.key {
+            let mut waiters = notify.waiters.lock();
+            return match *waiters.get(key) {
+                Slot::Waiting => {
+                    waiters.set_waker(key, cx.waker());
+                    Poll::Pending
+                }
+                Slot::Notified(_) => {
+                    waiters.remove(key);
+                    this.key = None;
+                    this.done = true;
+                    Poll::Ready(())
+                }
+            };
+        }
+        // Lock-free attempt: a notify_waiters since creation, or a stored permit.
+        let mut state = notify.state.load(Ordering::Acquire);
+        loop {
+            if state & !(NOTIFIED | WAITING) != this.generation {
+                this.done = true;
+                return Poll::Ready(());
+            }
+            if state & NOTIFIED == 0 {
+                break;
+            }
+            match notify.state.compare_exchange_weak(
+                state,
+                state & !NOTIFIED,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    this.done = true;
+                    return Poll::Ready(());
+                }
+                Err(actual) => state = actual,
+            }
+        }
+        let mut waiters = notify.waiters.lock();
+        let mut state = notify.state.load(Ordering::Acquire);
+        loop {
+            if state & !(NOTIFIED | WAITING) != this.generation {
+                this.done = true;
+                return Poll::Ready(());
+            }
+            let new = if state & NOTIFIED != 0 {
+                state & !NOTIFIED
+            } else {
+                state | WAITING
+            };
+            match notify.state.compare_exchange_weak(
+                state,
+                new,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) if state & NOTIFIED != 0 => {
+                    this.done = true;
+                    return Poll::Ready(());
+                }
+                Ok(_) => {
+                    this.key = Some(waiters.push_back(Slot::Waiting, Some(cx.waker())));
+                    return Poll::Pending;
+                }
+                Err(actual) => state = actual,
+            }
+        }
+    }
+}
+
+impl Drop for Notified<'_> {
+    fn drop(&mut self) {
+        let Some(key) = self.key.take() else { return };
+        let notify = self.notify;
+        let mut waiters = notify.waiters.lock();
+        let slot = waiters.remove(key);
+        if slot == Slot::Notified(true) {
+            notify.notify_one_locked(waiters);
+        } else if waiters.is_empty() {
+            notify.state.fetch_and(!WAITING, Ordering::AcqRel);
+        }
+    }
+}
+
+impl fmt::Debug for Notified<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Notified")
+            .field("registered", &self.key.is_some())
+            .field("done", &self.done)
+            .finish()
+    }
+}

@@ -1,0 +1,284 @@
+//! A one-shot channel: one value, from one [`Sender`] to one [`Receiver`].
+//!
+//! The shared state is a small record under a shim mutex (a one-waiter case of the waiter core:
+//! each side has at most one waker slot). An uncontended send or receive takes the lock once.
+//!
+//! | event                 | effect                                                        |
+//! |-----------------------|---------------------------------------------------------------|
+//! | `send(v)`             | `Err(v)` if the receiver is closed/dropped, else store + wake |
+//! | sender dropped        | mark `tx_gone`, wake the receiver (it gets `RecvError`)       |
+//! | `Receiver::close()`   | mark `rx_closed`, wake the sender's `closed()`; a value sent before stays receivable |
+//! | receiver dropped      | mark `rx_closed`, drop a stored value, wake the sender        |
+//! | receiver polled       | value → `Ok`; else `tx_gone` → `Err(RecvError)`; else wait    |
+//!
+//! The value and the flags change together under the lock, so a `send` racing the receiver's
+//! drop either fails (value returned to the caller) or lands before the drop (value dropped
+//! with the channel) — never both, never leaked.
+
+use core::fmt;
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll, Waker};
+
+use crate::coop;
+use crate::loom::{Arc, Mutex};
+
+struct Inner<T> {
+    value: Option<T>,
+    tx_gone: bool,
+    rx_closed: bool,
+    rx_waker: Option<Waker>,
+    tx_waker: Option<Waker>,
+}
+
+type Shared<T> = Arc<Mutex<Inner<T>>>;
+
+/// Creates a one-shot channel.
+///
+/// # Examples
+///
+/// ```
+/// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+/// #     struct T(std::thread::Thread);
+/// #     impl std::task::Wake for T { fn wake(self: std::sync::Arc<Self>) { self.0.unpark() } }
+/// #     let w = std::task::Waker::from(std::sync::Arc::new(T(std::thread::current())));
+/// #     let mut cx = std::task::Context::from_waker(&w);
+/// #     let mut f = std::pin::pin!(f);
+/// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v } std::thread::park() }
+/// # }
+/// let (tx, rx) = ciranda_sync::oneshot::channel();
+/// std::thread::spawn(move || tx.send(42).unwrap());
+/// assert_eq!(block_on(rx), Ok(42));
+/// ```
+pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
+    let shared = Arc::new(Mutex::new(Inner {
+        value: None,
+        tx_gone: false,
+        rx_closed: false,
+        rx_waker: None,
+        tx_waker: None,
+    }));
+    (
+        Sender {
+            shared: shared.clone(),
+        },
+        Receiver { shared },
+    )
+}
+
+/// The sending half of a [`channel`].
+///
+/// # Examples
+///
+/// ```
+/// let (tx, rx) = ciranda_sync::oneshot::channel::<u8>();
+/// drop(rx);
+/// assert!(tx.is_closed());
+/// assert_eq!(tx.send(7), Err(7)); // the value comes back
+/// ```
+pub struct Sender<T> {
+    shared: Shared<T>,
+}
+
+impl<T> Sender<T> {
+    /// Sends `value`; returns it back as `Err` if the receiver was dropped or closed.
+    pub fn send(self, value: T) -> Result<(), T> {
+        let mut inner = self.shared.lock();
+        if inner.rx_closed {
+            return Err(value);
+        }
+        inner.value = Some(value);
+        let waker = inner.rx_waker.take();
+        drop(inner);
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+        Ok(())
+        // `self` is dropped here: `tx_gone` is set, which the receiver only looks at after
+        // it found no value.
+    }
+
+    /// `true` once the receiver was dropped or closed (a `send` would fail).
+    pub fn is_closed(&self) -> bool {
+        self.shared.lock().rx_closed
+    }
+
+    /// Polls for the receiver being dropped or closed.
+    pub fn poll_closed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut inner = self.shared.lock();
+        if inner.rx_closed {
+            return Poll::Ready(());
+        }
+        match &inner.tx_waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => inner.tx_waker = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+
+    /// Waits until the receiver is dropped or closed (useful to abandon work nobody wants).
+    pub async fn closed(&mut self) {
+        core::future::poll_fn(|cx| self.poll_closed(cx)).await
+    }
+}
+
+impl<T> Drop for Sender<T> {
+    fn drop(&mut self) {
+        let mut inner = self.shared.lock();
+        inner.tx_gone = true;
+        let waker = inner.rx_waker.take();
+        drop(inner);
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+}
+
+impl<T> fmt::Debug for Sender<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("oneshot::Sender").finish_non_exhaustive()
+    }
+}
+
+/// The receiving half of a [`channel`]; a future resolving to the value, or [`RecvError`] if
+/// the sender was dropped without sending.
+///
+/// # Examples
+///
+/// ```
+/// use ciranda_sync::oneshot::{self, TryRecvError};
+/// let (tx, mut rx) = oneshot::channel();
+/// assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+/// tx.send("hi").unwrap();
+/// assert_eq!(rx.try_recv(), Ok("hi"));
+/// ```
+pub struct Receiver<T> {
+    shared: Shared<T>,
+}
+
+impl<T> Receiver<T> {
+    /// Takes the value if it has arrived, without waiting.
+    pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
+        let mut inner = self.shared.lock();
+        if let Some(value) = inner.value.take() {
+            return Ok(value);
+        }
+        if inner.tx_gone || inner.rx_closed {
+            Err(TryRecvError::Closed)
+        } else {
+            Err(TryRecvError::Empty)
+        }
+    }
+
+    /// Closes the channel: a later `send` fails and gives its value back. A value sent before
+    /// the close can still be received.
+    pub fn close(&mut self) {
+        let mut inner = self.shared.lock();
+        inner.rx_closed = true;
+        let waker = inner.tx_waker.take();
+        drop(inner);
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+}
+
+impl<T> Future for Receiver<T> {
+    type Output = Result<T, RecvError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if coop::poll_proceed(cx).is_pending() {
+            return Poll::Pending;
+        }
+        let mut inner = self.shared.lock();
+        if let Some(value) = inner.value.take() {
+            return Poll::Ready(Ok(value));
+        }
+        if inner.tx_gone || inner.rx_closed {
+            return Poll::Ready(Err(RecvError(())));
+        }
+        match &inner.rx_waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => inner.rx_waker = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+}
+
+impl<T> Drop for Receiver<T> {
+    fn drop(&mut self) {
+        let mut inner = self.shared.lock();
+        inner.rx_closed = true;
+        let value = inner.value.take();
+        let waker = inner.tx_waker.take();
+        drop(inner);
+        drop(value);
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+}
+
+impl<T> fmt::Debug for Receiver<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("oneshot::Receiver").finish_non_exhaustive()
+    }
+}
+
+/// The sender was dropped without sending (or the receiver closed before a value arrived).
+///
+/// # Examples
+///
+/// ```
+/// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+/// #     struct T(std::thread::Thread);
+/// #     impl std::task::Wake for T { fn wake(self: std::sync::Arc<Self>) { self.0.unpark() } }
+/// #     let w = std::task::Waker::from(std::sync::Arc::new(T(std::thread::current())));
+/// #     let mut cx = std::task::Context::from_waker(&w);
+/// #     let mut f = std::pin::pin!(f);
+/// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v } std::thread::park() }
+/// # }
+/// let (tx, rx) = ciranda_sync::oneshot::channel::<i32>();
+/// drop(tx);
+/// let err = block_on(rx).unwrap_err();
+/// assert_eq!(err.to_string(), "oneshot sender dropped without sending");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecvError(());
+
+impl fmt::Display for RecvError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("oneshot sender dropped without sending")
+    }
+}
+
+impl std::error::Error for RecvError {}
+
+/// Why [`Receiver::try_recv`] returned no value.
+///
+/// # Examples
+///
+/// ```
+/// use ciranda_sync::oneshot::{self, TryRecvError};
+/// let (tx, mut rx) = oneshot::channel::<()>();
+/// drop(tx);
+/// assert_eq!(rx.try_recv(), Err(TryRecvError::Closed));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TryRecvError {
+    /// No value yet, and the sender is still alive (would block).
+    Empty,
+    /// The sender was dropped without sending, or the receiver was closed.
+    Closed,
+}
+
+impl fmt::Display for TryRecvError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TryRecvError::Empty => f.write_str("no value sent yet (would block)"),
+            TryRecvError::Closed => f.write_str("oneshot channel closed"),
+        }
+    }
+}
+
+impl std::error::Error for TryRecvError {}

@@ -1,0 +1,542 @@
+//! `Queue<T>` (asyncio's `Queue`): a FIFO with an optional size bound, blocking `put`/`get`,
+//! and `task_done`/`join` accounting.
+//!
+//! Everything lives in one record under a shim mutex: the items, a [`WaitList`] of getters, one
+//! of putters, one of `join` waiters, and two counters.
+//!
+//! * A `put` with getters waiting hands its item **directly** to the first getter (the item is
+//!   written into the getter's slot); otherwise it appends if there is room; otherwise it queues
+//!   *with its item in its slot*. A `get` that frees room moves the first waiting putter's item
+//!   into the queue. So items enter in the order their `put`s arrived, and a `put` is complete
+//!   the moment its item enters the queue — dropping a `put` future whose item has not entered
+//!   drops the item (it is never enqueued).
+//! * A getter dropped after an item was handed to it passes the item to the next getter, or
+//!   puts it back at the *front* of the queue (it is older than everything there). Deliberate
+//!   exception: that put-back may leave `len()` one above `maxsize` per cancelled getter until
+//!   the next `get`s.
+//! * `unfinished` counts puts minus `task_done`s (what `join` waits on); `taken` counts items
+//!   returned by `get` minus `task_done`s. `task_done` panics when `taken` is zero: it was called
+//!   more often than items were taken (and therefore than items were put).
+//!
+//! | getter slot  | meaning                         | putter slot | meaning                      |
+//! |--------------|---------------------------------|-------------|------------------------------|
+//! | `Waiting`    | queued, queue was empty         | `Waiting(v)`| queued with its item `v`     |
+//! | `Got(v)`     | handed `v`, not yet returned    | `Done`      | item entered the queue       |
+
+use core::fmt;
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+use std::collections::VecDeque;
+
+use crate::coop;
+use crate::loom::Mutex;
+use crate::waiters::{Key, WaitList, WakeList};
+
+enum GetSlot<T> {
+    Waiting,
+    Got(T),
+}
+
+enum PutSlot<T> {
+    Waiting(T),
+    Done,
+}
+
+struct State<T> {
+    items: VecDeque<T>,
+    getters: WaitList<GetSlot<T>>,
+    putters: WaitList<PutSlot<T>>,
+    joiners: WaitList<bool>,
+    unfinished: usize,
+    taken: usize,
+}
+
+impl<T> State<T> {
+    /// Moves waiting putters' items into the queue while there is room.
+    fn admit_putters(&mut self, maxsize: usize, wakers: &mut WakeList) {
+        while maxsize == 0 || self.items.len() < maxsize {
+            let Some(key) = self.putters.front() else {
+                break;
+            };
+            let PutSlot::Waiting(item) =
+                core::mem::replace(self.putters.get_mut(key), PutSlot::Done)
+            else {
+                unreachable!("a queued putter always holds its item")
+            };
+            self.items.push_back(item);
+            self.unfinished += 1;
+            wakers.push(self.putters.unlink(key));
+        }
+    }
+
+    /// Gives `item` to the first waiting getter, or returns it.
+    fn hand_to_getter(&mut self, item: T, wakers: &mut WakeList) -> Option<T> {
+        match self.getters.front() {
+            Some(key) => {
+                *self.getters.get_mut(key) = GetSlot::Got(item);
+                wakers.push(self.getters.unlink(key));
+                None
+            }
+            None => Some(item),
+        }
+    }
+}
+
+/// An async FIFO queue with an optional bound, like asyncio's `Queue`.
+///
+/// Waiting getters and putters are served in arrival order; see the module docs for the exact
+/// cancel semantics.
+///
+/// # Examples
+///
+/// ```
+/// use ciranda_sync::Queue;
+/// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+/// #     struct T(std::thread::Thread);
+/// #     impl std::task::Wake for T { fn wake(self: std::sync::Arc<Self>) { self.0.unpark() } }
+/// #     let w = std::task::Waker::from(std::sync::Arc::new(T(std::thread::current())));
+/// #     let mut cx = std::task::Context::from_waker(&w);
+/// #     let mut f = std::pin::pin!(f);
+/// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v } std::thread::park() }
+/// # }
+///
+/// let q = Queue::new(2);
+/// block_on(async {
+///     q.put("a").await;
+///     q.put("b").await;
+///     assert!(q.is_full());
+///     assert_eq!(q.get().await, "a");
+///     q.task_done();
+///     assert_eq!(q.get().await, "b");
+///     q.task_done();
+///     q.join().await; // every put item was marked done
+/// });
+/// ```
+pub struct Queue<T> {
+    maxsize: usize,
+    state: Mutex<State<T>>,
+}
+
+impl<T> Queue<T> {
+    /// Creates a queue holding at most `maxsize` items; `0` means unbounded.
+    pub fn new(maxsize: usize) -> Self {
+        Queue {
+            maxsize,
+            state: Mutex::new(State {
+                items: VecDeque::new(),
+                getters: WaitList::new(),
+                putters: WaitList::new(),
+                joiners: WaitList::new(),
+                unfinished: 0,
+                taken: 0,
+            }),
+        }
+    }
+
+    /// Creates an unbounded queue (same as `Queue::new(0)`).
+    pub fn unbounded() -> Self {
+        Self::new(0)
+    }
+
+    /// The bound given to [`Queue::new`] (`0` = unbounded).
+    pub fn maxsize(&self) -> usize {
+        self.maxsize
+    }
+
+    /// The number of items in the queue.
+    pub fn len(&self) -> usize {
+        self.state.lock().items.len()
+    }
+
+    /// `true` when the queue holds no item.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// `true` when the queue is bounded and holds `maxsize` items (or more, see module docs).
+    pub fn is_full(&self) -> bool {
+        self.maxsize != 0 && self.len() >= self.maxsize
+    }
+
+    /// Puts `item` at the back, waiting for room if the queue is full.
+    pub fn put(&self, item: T) -> Put<'_, T> {
+        Put {
+            queue: self,
+            item: Some(item),
+            key: None,
+        }
+    }
+
+    /// Puts `item` at the back if there is room now (and no putter is waiting); gives it back
+    /// otherwise.
+    pub fn try_put(&self, item: T) -> Result<(), TryPutError<T>> {
+        let mut wakers = WakeList::new();
+        let mut state = self.state.lock();
+        let result = self.put_now(&mut state, item, &mut wakers);
+        drop(state);
+        wakers.wake_all();
+        result.map_err(TryPutError)
+    }
+
+    /// Under the lock: hands `item` to a waiting getter or appends it if there is room (and no
+    /// putter waits ahead); gives it back otherwise.
+    fn put_now(&self, state: &mut State<T>, item: T, wakers: &mut WakeList) -> Result<(), T> {
+        let item = match state.hand_to_getter(item, wakers) {
+            None => {
+                state.unfinished += 1;
+                return Ok(());
+            }
+            Some(item) => item,
+        };
+        if state.putters.is_empty() && (self.maxsize == 0 || state.items.len() < self.maxsize) {
+            state.items.push_back(item);
+            state.unfinished += 1;
+            Ok(())
+        } else {
+            Err(item)
+        }
+    }
+
+    /// Removes and returns the front item, waiting for one if the queue is empty.
+    pub fn get(&self) -> Get<'_, T> {
+        Get {
+            queue: self,
+            key: None,
+        }
+    }
+
+    /// Removes and returns the front item if there is one.
+    pub fn try_get(&self) -> Result<T, TryGetError> {
+        let mut state = self.state.lock();
+        let Some(item) = state.items.pop_front() else {
+            return Err(TryGetError(()));
+        };
+        state.taken += 1;
+        let mut wakers = WakeList::new();
+        state.admit_putters(self.maxsize, &mut wakers);
+        drop(state);
+        wakers.wake_all();
+        Ok(item)
+    }
+
+    /// Marks one item taken with `get` as processed; when every put item is processed, `join`
+    /// returns.
+    ///
+    /// # Panics
+    ///
+    /// If called more times than items were taken from the queue.
+    pub fn task_done(&self) {
+        let mut state = self.state.lock();
+        if state.taken == 0 {
+            drop(state);
+            panic!("Queue::task_done() called more times than items were taken from the queue");
+        }
+        state.taken -= 1;
+        state.unfinished -= 1;
+        let mut wakers = WakeList::new();
+        if state.unfinished == 0 {
+            while state.joiners.grant_front(&mut wakers, |done| *done = true) {}
+        }
+        drop(state);
+        wakers.wake_all();
+    }
+
+    /// Waits until every item ever put has been marked with [`task_done`](Queue::task_done).
+    pub fn join(&self) -> Join<'_, T> {
+        Join {
+            queue: self,
+            key: None,
+        }
+    }
+}
+
+impl<T> Default for Queue<T> {
+    fn default() -> Self {
+        Self::new(0)
+    }
+}
+
+impl<T> fmt::Debug for Queue<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.state.lock();
+        f.debug_struct("Queue")
+            .field("maxsize", &self.maxsize)
+            .field("len", &state.items.len())
+            .field("unfinished", &state.unfinished)
+            .finish()
+    }
+}
+
+/// The future returned by [`Queue::put`].
+///
+/// # Examples
+///
+/// ```
+/// use futures_util::FutureExt;
+/// let q = ciranda_sync::Queue::new(1);
+/// q.put(1).now_or_never().unwrap();
+/// assert!(q.put(2).now_or_never().is_none()); // full: the dropped put never enqueues 2
+/// assert_eq!(q.len(), 1);
+/// ```
+#[must_use = "futures do nothing unless polled"]
+pub struct Put<'a, T> {
+    queue: &'a Queue<T>,
+    item: Option<T>,
+    key: Option<Key>,
+}
+
+// The item is moved, never pinned.
+impl<T> Unpin for Put<'_, T> {}
+
+impl<T> Future for Put<'_, T> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        if coop::poll_proceed(cx).is_pending() {
+            return Poll::Pending;
+        }
+        let queue = this.queue;
+        let mut state = queue.state.lock();
+        if let Some(key) = this.key {
+            return match state.putters.get(key) {
+                PutSlot::Done => {
+                    state.putters.remove(key);
+                    this.key = None;
+                    Poll::Ready(())
+                }
+                PutSlot::Waiting(_) => {
+                    state.putters.set_waker(key, cx.waker());
+                    Poll::Pending
+                }
+            };
+        }
+        let Some(item) = this.item.take() else {
+            return Poll::Ready(());
+        };
+        let mut wakers = WakeList::new();
+        let result = match queue.put_now(&mut state, item, &mut wakers) {
+            Ok(()) => Poll::Ready(()),
+            Err(item) => {
+                this.key = Some(
+                    state
+                        .putters
+                        .push_back(PutSlot::Waiting(item), Some(cx.waker())),
+                );
+                Poll::Pending
+            }
+        };
+        drop(state);
+        wakers.wake_all();
+        result
+    }
+}
+
+impl<T> Drop for Put<'_, T> {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            let slot = self.queue.state.lock().putters.remove(key);
+            // A `Waiting(item)` slot's item is dropped here, outside the lock: never enqueued.
+            drop(slot);
+        }
+    }
+}
+
+impl<T> fmt::Debug for Put<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Put")
+            .field("registered", &self.key.is_some())
+            .finish()
+    }
+}
+
+/// The future returned by [`Queue::get`].
+///
+/// # Examples
+///
+/// ```
+/// use futures_util::FutureExt;
+/// let q = ciranda_sync::Queue::new(0);
+/// assert!(q.get().now_or_never().is_none());
+/// q.try_put(3).unwrap();
+/// assert_eq!(q.get().now_or_never(), Some(3));
+/// ```
+#[must_use = "futures do nothing unless polled"]
+pub struct Get<'a, T> {
+    queue: &'a Queue<T>,
+    key: Option<Key>,
+}
+
+impl<T> Future for Get<'_, T> {
+    type Output = T;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        let this = self.get_mut();
+        if coop::poll_proceed(cx).is_pending() {
+            return Poll::Pending;
+        }
+        let queue = this.queue;
+        let mut state = queue.state.lock();
+        if let Some(key) = this.key {
+            if let GetSlot::Waiting = state.getters.get(key) {
+                state.getters.set_waker(key, cx.waker());
+                return Poll::Pending;
+            }
+            let GetSlot::Got(item) = state.getters.remove(key) else {
+                unreachable!()
+            };
+            this.key = None;
+            state.taken += 1;
+            return Poll::Ready(item);
+        }
+        if let Some(item) = state.items.pop_front() {
+            state.taken += 1;
+            let mut wakers = WakeList::new();
+            state.admit_putters(queue.maxsize, &mut wakers);
+            drop(state);
+            wakers.wake_all();
+            return Poll::Ready(item);
+        }
+        this.key = Some(state.getters.push_back(GetSlot::Waiting, Some(cx.waker())));
+        Poll::Pending
+    }
+}
+
+impl<T> Drop for Get<'_, T> {
+    fn drop(&mut self) {
+        let Some(key) = self.key.take() else { return };
+        let mut state = self.queue.state.lock();
+        if let GetSlot::Got(item) = state.getters.remove(key) {
+            let mut wakers = WakeList::new();
+            if let Some(item) = state.hand_to_getter(item, &mut wakers) {
+                state.items.push_front(item);
+            }
+            drop(state);
+            wakers.wake_all();
+        }
+    }
+}
+
+impl<T> fmt::Debug for Get<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Get")
+            .field("registered", &self.key.is_some())
+            .finish()
+    }
+}
+
+/// The future returned by [`Queue::join`].
+///
+/// # Examples
+///
+/// ```
+/// use futures_util::FutureExt;
+/// let q = ciranda_sync::Queue::new(0);
+/// q.try_put(1).unwrap();
+/// assert!(q.join().now_or_never().is_none());
+/// q.try_get().unwrap();
+/// q.task_done();
+/// assert!(q.join().now_or_never().is_some());
+/// ```
+#[must_use = "futures do nothing unless polled"]
+pub struct Join<'a, T> {
+    queue: &'a Queue<T>,
+    key: Option<Key>,
+}
+
+impl<T> Future for Join<'_, T> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        if coop::poll_proceed(cx).is_pending() {
+            return Poll::Pending;
+        }
+        let mut state = this.queue.state.lock();
+        if let Some(key) = this.key {
+            if *state.joiners.get(key) {
+                state.joiners.remove(key);
+                this.key = None;
+                return Poll::Ready(());
+            }
+            state.joiners.set_waker(key, cx.waker());
+            return Poll::Pending;
+        }
+        if state.unfinished == 0 {
+            return Poll::Ready(());
+        }
+        this.key = Some(state.joiners.push_back(false, Some(cx.waker())));
+        Poll::Pending
+    }
+}
+
+impl<T> Drop for Join<'_, T> {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            self.queue.state.lock().joiners.remove(key);
+        }
+    }
+}
+
+impl<T> fmt::Debug for Join<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Join")
+            .field("registered", &self.key.is_some())
+            .finish()
+    }
+}
+
+/// [`Queue::try_put`] found the queue full; the item is given back in field `0`.
+///
+/// # Examples
+///
+/// ```
+/// let q = ciranda_sync::Queue::new(1);
+/// q.try_put(1).unwrap();
+/// let err = q.try_put(2).unwrap_err();
+/// assert_eq!(err.to_string(), "queue is full (would block)");
+/// assert_eq!(err.into_inner(), 2);
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct TryPutError<T>(pub T);
+
+impl<T> TryPutError<T> {
+    /// The item that was not put.
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> fmt::Debug for TryPutError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TryPutError").finish_non_exhaustive()
+    }
+}
+
+impl<T> fmt::Display for TryPutError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("queue is full (would block)")
+    }
+}
+
+impl<T> std::error::Error for TryPutError<T> {}
+
+/// [`Queue::try_get`] found the queue empty.
+///
+/// # Examples
+///
+/// ```
+/// let q = ciranda_sync::Queue::<u8>::new(0);
+/// assert_eq!(q.try_get().unwrap_err().to_string(), "queue is empty (would block)");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TryGetError(());
+
+impl fmt::Display for TryGetError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("queue is empty (would block)")
+    }
+}
+
+impl std::error::Error for TryGetError {}

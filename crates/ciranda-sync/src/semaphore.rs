@@ -1,0 +1,702 @@
+//! A fair, cancel-safe counting semaphore, and the batch-semaphore core that `Mutex`, `RwLock`
+//! and the bounded `mpsc` channel are built on.
+//!
+//! # Protocol
+//!
+//! One atomic word holds `permits << 2 | WAITERS << 1 | CLOSED`. The waiter queue is a
+//! [`WaitList`] of "permits still needed" under a shim mutex.
+//!
+//! * **Fast paths (one CAS).** `acquire(n)` takes `n` permits with one CAS when `WAITERS` is
+//!   clear and enough permits are there; releasing adds permits with one CAS when `WAITERS` is
+//!   clear.
+//! * **No barging.** While `WAITERS` is set every fast path fails over to the locked path, and
+//!   the locked path queues new arrivals behind the existing waiters.
+//! * **Direct hand-off.** A release with waiters present (taken under the lock) assigns the
+//!   permits to the front waiters in order, possibly partially to the first one that needs more
+//!   than there is. Invariant (under the lock): while the queue is non-empty the atomic holds
+//!   zero permits, so the front waiter always gets the next released permit.
+//! * **Cancel.** A dropped acquire gives back whatever it had been assigned (all of it if it
+//!   was fully granted but never polled) through the same hand-off.
+//!
+//! | waiter state (in its slot)     | linked? | next step                                    |
+//! |--------------------------------|---------|----------------------------------------------|
+//! | `remaining > 0`, not closed    | yes     | release assigns permits / close / cancel     |
+//! | `remaining == 0` (granted)     | no      | poll returns `Ok` / drop hands permits on    |
+//! | `closed`                       | no      | poll returns `Err` / drop does nothing       |
+//!
+//! Deliberate consequence of strict FIFO: a large `acquire_many` at the front holds back smaller
+//! requests behind it even when they could be served (no overtaking).
+
+use core::fmt;
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+use std::sync::Arc;
+
+use crate::coop;
+use crate::loom::{AtomicUsize, Mutex, MutexGuard, Ordering};
+use crate::waiters::{Key, WaitList, WakeList};
+
+const CLOSED: usize = 0b01;
+const WAITERS: usize = 0b10;
+const SHIFT: usize = 2;
+
+/// The largest number of permits a semaphore can hold.
+pub(crate) const MAX_PERMITS: usize = usize::MAX >> 3;
+
+#[derive(Debug)]
+struct Need {
+    /// Permits still missing; 0 means fully granted.
+    remaining: usize,
+    /// Set by `close` on waiters that had not been granted.
+    closed: bool,
+}
+
+/// Why the raw core refused a non-blocking acquire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TryAcquireRaw {
+    Closed,
+    NoPermits,
+}
+
+/// The batch semaphore core.
+#[derive(Debug)]
+pub(crate) struct RawSemaphore {
+    state: AtomicUsize,
+    waiters: Mutex<WaitList<Need>>,
+}
+
+impl RawSemaphore {
+    pub(crate) fn new(permits: usize) -> Self {
+        assert!(
+            permits <= MAX_PERMITS,
+            "a semaphore cannot hold more than Semaphore::MAX_PERMITS ({MAX_PERMITS}) permits, {permits} requested"
+        );
+        RawSemaphore {
+            state: AtomicUsize::new(permits << SHIFT),
+            waiters: Mutex::new(WaitList::new()),
+        }
+    }
+
+    pub(crate) fn available_permits(&self) -> usize {
+        self.state.load(Ordering::Acquire) >> SHIFT
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.state.load(Ordering::Acquire) & CLOSED != 0
+    }
+
+    /// Takes `n` permits without waiting. Fails when waiters are queued (no barging).
+    pub(crate) fn try_acquire(&self, n: usize) -> Result<(), TryAcquireRaw> {
+        let mut state = self.state.load(Ordering::Acquire);
+        loop {
+            if state & CLOSED != 0 {
+                return Err(TryAcquireRaw::Closed);
+            }
+            if (state & WAITERS != 0 && n > 0) || state >> SHIFT < n {
+                return Err(TryAcquireRaw::NoPermits);
+            }
+            match self.state.compare_exchange_weak(
+                state,
+                state - (n << SHIFT),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return Ok(()),
+                Err(actual) => state = actual,
+            }
+        }
+    }
+
+    /// Removes up to `n` available permits without waiting; returns how many were removed.
+    pub(crate) fn forget_permits(&self, n: usize) -> usize {
+        let mut state = self.state.load(Ordering::Acquire);
+        loop {
+            let take = (state >> SHIFT).min(n);
+            match self.state.compare_exchange_weak(
+                state,
+                state - (take << SHIFT),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return take,
+                Err(actual) => state = actual,
+            }
+        }
+    }
+
+    /// Returns `n` permits: one CAS when nobody waits, otherwise hand-off under the lock.
+    pub(crate) fn release(&self, n: usize) {
+        if n == 0 {
+            return;
+        }
+        let mut state = self.state.load(Ordering::Acquire);
+        while state & WAITERS == 0 {
+            let permits = state >> SHIFT;
+            assert!(
+                n <= MAX_PERMITS - permits,
+                "adding {n} permits would exceed Semaphore::MAX_PERMITS ({MAX_PERMITS}); {permits} are available"
+            );
+            match self.state.compare_exchange_weak(
+                state,
+                state + (n << SHIFT),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return,
+                Err(actual) => state = actual,
+            }
+        }
+        let waiters = self.waiters.lock();
+        self.release_locked(n, waiters);
+    }
+
+    /// Distributes `n` permits to the front waiters, stores the rest, wakes the served ones.
+    fn release_locked(&self, n: usize, mut waiters: MutexGuard<'_, WaitList<Need>>) {
+        let mut rem = n;
+        let mut wakers = WakeList::new();
+        while rem > 0 {
+            let Some(key) = waiters.front() else { break };
+            let need = waiters.get_mut(key);
+            let give = need.remaining.min(rem);
+            need.remaining -= give;
+            rem -= give;
+            if need.remaining == 0 {
+                wakers.push(waiters.unlink(key));
+            }
+        }
+        if waiters.is_empty() {
+            self.store_leftover_and_clear_waiters(rem);
+        } else {
+            debug_assert_eq!(rem, 0, "permits left over while waiters are queued");
+        }
+        drop(waiters);
+        wakers.wake_all();
+    }
+
+    /// Called under the lock once the queue is empty: adds `rem` permits and clears `WAITERS`.
+    fn store_leftover_and_clear_waiters(&self, rem: usize) {
+        let mut state = self.state.load(Ordering::Acquire);
+        loop {
+            let permits = state >> SHIFT;
+            assert!(
+                rem <= MAX_PERMITS - permits,
+                "adding {rem} permits would exceed Semaphore::MAX_PERMITS ({MAX_PERMITS}); {permits} are available"
+            );
+            let new = ((permits + rem) << SHIFT) | (state & CLOSED);
+            match self
+                .state
+                .compare_exchange_weak(state, new, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return,
+                Err(actual) => state = actual,
+            }
+        }
+    }
+
+    /// Closes the semaphore: every queued waiter fails, permits they had been partially assigned
+    /// go back to the pool, future acquires fail.
+    pub(crate) fn close(&self) {
+        let mut waiters = self.waiters.lock();
+        self.state.fetch_or(CLOSED, Ordering::AcqRel);
+        let mut wakers = WakeList::new();
+        // Each failed waiter keeps `remaining`; the permits it had been assigned
+        // (`requested - remaining`) are given back by its future when it is polled or dropped.
+        while waiters.grant_front(&mut wakers, |need| need.closed = true) {}
+        self.store_leftover_and_clear_waiters(0);
+        drop(waiters);
+        wakers.wake_all();
+    }
+
+    /// Polls an acquisition of `n` permits. `key` is the future's slot, if it has one.
+    pub(crate) fn poll_acquire(
+        &self,
+        cx: &mut Context<'_>,
+        n: usize,
+        key: &mut Option<Key>,
+    ) -> Poll<Result<(), AcquireError>> {
+        if coop::poll_proceed(cx).is_pending() {
+            return Poll::Pending;
+        }
+        if let Some(k) = *key {
+            let mut waiters = self.waiters.lock();
+            let need = waiters.get(k);
+            if need.closed {
+                let remaining = need.remaining;
+                waiters.remove(k);
+                *key = None;
+                drop(waiters);
+                // Give back what had been assigned before the close.
+                self.release(n - remaining);
+                return Poll::Ready(Err(AcquireError(())));
+            }
+            if need.remaining == 0 {
+                waiters.remove(k);
+                *key = None;
+                return Poll::Ready(Ok(()));
+            }
+            waiters.set_waker(k, cx.waker());
+            return Poll::Pending;
+        }
+        if n == 0 {
+            return Poll::Ready(if self.is_closed() {
+                Err(AcquireError(()))
+            } else {
+                Ok(())
+            });
+        }
+        match self.try_acquire(n) {
+            Ok(()) => return Poll::Ready(Ok(())),
+            Err(TryAcquireRaw::Closed) => return Poll::Ready(Err(AcquireError(()))),
+            Err(TryAcquireRaw::NoPermits) => {}
+        }
+        let mut waiters = self.waiters.lock();
+        let mut state = self.state.load(Ordering::Acquire);
+        loop {
+            if state & CLOSED != 0 {
+                return Poll::Ready(Err(AcquireError(())));
+            }
+            let permits = state >> SHIFT;
+            if state & WAITERS == 0 && permits >= n {
+                match self.state.compare_exchange_weak(
+                    state,
+                    state - (n << SHIFT),
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                ) {
+                    Ok(_) => return Poll::Ready(Ok(())),
+                    Err(actual) => {
+                        state = actual;
+                        continue;
+                    }
+                }
+            }
+            // Take what is there (zero when waiters are already queued) and queue up for the
+            // rest; setting WAITERS in the same CAS stops every fast path.
+            let take = permits.min(n);
+            let new = (state & CLOSED) | WAITERS | ((permits - take) << SHIFT);
+            match self
+                .state
+                .compare_exchange_weak(state, new, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => {
+                    *key = Some(waiters.push_back(
+                        Need {
+                            remaining: n - take,
+                            closed: false,
+                        },
+                        Some(cx.waker()),
+                    ));
+                    return Poll::Pending;
+                }
+                Err(actual) => state = actual,
+            }
+        }
+    }
+
+    /// Drops a pending acquisition of `n` permits that owns slot `key`: whatever it had been
+    /// assigned goes to the next waiters.
+    pub(crate) fn cancel(&self, n: usize, key: Key) {
+        let mut waiters = self.waiters.lock();
+        let need = waiters.remove(key);
+        let assigned = n - need.remaining;
+        if need.closed {
+            drop(waiters);
+            self.release(assigned);
+        } else if assigned > 0 {
+            self.release_locked(assigned, waiters);
+        } else if waiters.is_empty() {
+            self.store_leftover_and_clear_waiters(0);
+        }
+    }
+}
+
+/// The leaf future acquiring `n` permits from a [`RawSemaphore`].
+#[derive(Debug)]
+pub(crate) struct RawAcquire<'a> {
+    sem: &'a RawSemaphore,
+    n: usize,
+    key: Option<Key>,
+}
+
+impl<'a> RawAcquire<'a> {
+    pub(crate) fn new(sem: &'a RawSemaphore, n: usize) -> Self {
+        RawAcquire { sem, n, key: None }
+    }
+}
+
+impl Future for RawAcquire<'_> {
+    type Output = Result<(), AcquireError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        this.sem.poll_acquire(cx, this.n, &mut this.key)
+    }
+}
+
+impl Drop for RawAcquire<'_> {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            self.sem.cancel(self.n, key);
+        }
+    }
+}
+
+/// A counting semaphore (asyncio's `Semaphore`): FIFO-fair, cancel-safe, closable.
+///
+/// Waiters are served strictly in arrival order, also across different batch sizes: a large
+/// [`acquire_many`](Semaphore::acquire_many) at the front holds back smaller requests behind it.
+/// Dropping a pending acquire gives back every permit it had been assigned.
+///
+/// # Examples
+///
+/// ```
+/// use ciranda_sync::Semaphore;
+/// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+/// #     struct T(std::thread::Thread);
+/// #     impl std::task::Wake for T { fn wake(self: std::sync::Arc<Self>) { self.0.unpark() } }
+/// #     let w = std::task::Waker::from(std::sync::Arc::new(T(std::thread::current())));
+/// #     let mut cx = std::task::Context::from_waker(&w);
+/// #     let mut f = std::pin::pin!(f);
+/// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v } std::thread::park() }
+/// # }
+///
+/// let sem = Semaphore::new(2);
+/// block_on(async {
+///     let a = sem.acquire().await.unwrap();
+///     let _b = sem.acquire().await.unwrap();
+///     assert_eq!(sem.available_permits(), 0);
+///     assert!(sem.try_acquire().is_err());
+///     drop(a);
+///     assert_eq!(sem.available_permits(), 1);
+/// });
+/// ```
+#[derive(Debug)]
+pub struct Semaphore {
+    raw: RawSemaphore,
+}
+
+impl Semaphore {
+    /// The largest number of permits a semaphore can hold (`usize::MAX >> 3`).
+    pub const MAX_PERMITS: usize = MAX_PERMITS;
+
+    /// Creates a semaphore with `permits` permits.
+    ///
+    /// # Panics
+    ///
+    /// If `permits > Semaphore::MAX_PERMITS`; use [`Semaphore::try_new`] to get an `Err`.
+    pub fn new(permits: usize) -> Self {
+        Semaphore {
+            raw: RawSemaphore::new(permits),
+        }
+    }
+
+    /// Creates a semaphore, or returns an error when `permits > Semaphore::MAX_PERMITS`.
+    pub fn try_new(permits: usize) -> Result<Self, TooManyPermitsError> {
+        if permits > MAX_PERMITS {
+            return Err(TooManyPermitsError { requested: permits });
+        }
+        Ok(Self::new(permits))
+    }
+
+    /// The number of permits that can be taken right now.
+    pub fn available_permits(&self) -> usize {
+        self.raw.available_permits()
+    }
+
+    /// Waits for one permit. Fails only if the semaphore is (or gets) closed.
+    pub async fn acquire(&self) -> Result<SemaphorePermit<'_>, AcquireError> {
+        self.acquire_many(1).await
+    }
+
+    /// Waits for `n` permits, taken atomically as one batch and released together.
+    ///
+    /// # Panics
+    ///
+    /// If `n > Semaphore::MAX_PERMITS` (such a request could never be served).
+    pub async fn acquire_many(&self, n: usize) -> Result<SemaphorePermit<'_>, AcquireError> {
+        check_request(n);
+        RawAcquire::new(&self.raw, n).await?;
+        Ok(SemaphorePermit {
+            sem: self,
+            permits: n,
+        })
+    }
+
+    /// Takes one permit if it is available now and nobody is queued ahead.
+    pub fn try_acquire(&self) -> Result<SemaphorePermit<'_>, TryAcquireError> {
+        self.try_acquire_many(1)
+    }
+
+    /// Takes `n` permits if they are available now and nobody is queued ahead.
+    pub fn try_acquire_many(&self, n: usize) -> Result<SemaphorePermit<'_>, TryAcquireError> {
+        self.raw.try_acquire(n).map_err(TryAcquireError::from)?;
+        Ok(SemaphorePermit {
+            sem: self,
+            permits: n,
+        })
+    }
+
+    /// Like [`acquire`](Semaphore::acquire), with a permit that keeps the semaphore alive.
+    pub async fn acquire_owned(self: Arc<Self>) -> Result<OwnedSemaphorePermit, AcquireError> {
+        self.acquire_many_owned(1).await
+    }
+
+    /// Like [`acquire_many`](Semaphore::acquire_many), with a permit that keeps the semaphore
+    /// alive.
+    ///
+    /// # Panics
+    ///
+    /// If `n > Semaphore::MAX_PERMITS`.
+    pub async fn acquire_many_owned(
+        self: Arc<Self>,
+        n: usize,
+    ) -> Result<OwnedSemaphorePermit, AcquireError> {
+        check_request(n);
+        RawAcquire::new(&self.raw, n).await?;
+        Ok(OwnedSemaphorePermit {
+            sem: self,
+            permits: n,
+        })
+    }
+
+    /// Like [`try_acquire`](Semaphore::try_acquire), with a permit that keeps the semaphore
+    /// alive.
+    pub fn try_acquire_owned(self: Arc<Self>) -> Result<OwnedSemaphorePermit, TryAcquireError> {
+        self.try_acquire_many_owned(1)
+    }
+
+    /// Like [`try_acquire_many`](Semaphore::try_acquire_many), with a permit that keeps the
+    /// semaphore alive.
+    pub fn try_acquire_many_owned(
+        self: Arc<Self>,
+        n: usize,
+    ) -> Result<OwnedSemaphorePermit, TryAcquireError> {
+        self.raw.try_acquire(n).map_err(TryAcquireError::from)?;
+        Ok(OwnedSemaphorePermit {
+            sem: self,
+            permits: n,
+        })
+    }
+
+    /// Adds `n` permits, handing them to queued waiters first (in arrival order).
+    ///
+    /// # Panics
+    ///
+    /// If the semaphore would hold more than [`Semaphore::MAX_PERMITS`] permits.
+    pub fn add_permits(&self, n: usize) {
+        assert!(
+            n <= MAX_PERMITS,
+            "cannot add {n} permits: more than Semaphore::MAX_PERMITS ({MAX_PERMITS})"
+        );
+        self.raw.release(n);
+    }
+
+    /// Removes up to `n` currently available permits for good; returns how many were removed.
+    pub fn forget_permits(&self, n: usize) -> usize {
+        self.raw.forget_permits(n)
+    }
+
+    /// Closes the semaphore: pending and future acquires fail with [`AcquireError`]. Permits
+    /// already held stay valid and are returned as usual.
+    pub fn close(&self) {
+        self.raw.close();
+    }
+
+    /// `true` once [`close`](Semaphore::close) was called.
+    pub fn is_closed(&self) -> bool {
+        self.raw.is_closed()
+    }
+}
+
+fn check_request(n: usize) {
+    assert!(
+        n <= MAX_PERMITS,
+        "cannot acquire {n} permits: more than Semaphore::MAX_PERMITS ({MAX_PERMITS})"
+    );
+}
+
+/// Permits borrowed from a [`Semaphore`]; dropping it returns them.
+///
+/// # Examples
+///
+/// ```
+/// let sem = ciranda_sync::Semaphore::new(3);
+/// let permit = sem.try_acquire_many(2).unwrap();
+/// assert_eq!(permit.num_permits(), 2);
+/// permit.forget(); // the two permits are gone for good
+/// assert_eq!(sem.available_permits(), 1);
+/// ```
+#[must_use = "the permits are released as soon as the permit is dropped"]
+pub struct SemaphorePermit<'a> {
+    sem: &'a Semaphore,
+    permits: usize,
+}
+
+impl SemaphorePermit<'_> {
+    /// How many permits this value holds.
+    pub fn num_permits(&self) -> usize {
+        self.permits
+    }
+
+    /// Drops the permit without returning its permits to the semaphore.
+    pub fn forget(mut self) {
+        self.permits = 0;
+    }
+}
+
+impl Drop for SemaphorePermit<'_> {
+    fn drop(&mut self) {
+        self.sem.raw.release(self.permits);
+    }
+}
+
+impl fmt::Debug for SemaphorePermit<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SemaphorePermit")
+            .field("permits", &self.permits)
+            .finish()
+    }
+}
+
+/// Permits taken from an `Arc<Semaphore>`; dropping it returns them.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// let sem = Arc::new(ciranda_sync::Semaphore::new(1));
+/// let permit = sem.clone().try_acquire_owned().unwrap();
+/// std::thread::spawn(move || drop(permit)).join().unwrap();
+/// assert_eq!(sem.available_permits(), 1);
+/// ```
+#[must_use = "the permits are released as soon as the permit is dropped"]
+pub struct OwnedSemaphorePermit {
+    sem: Arc<Semaphore>,
+    permits: usize,
+}
+
+impl OwnedSemaphorePermit {
+    /// How many permits this value holds.
+    pub fn num_permits(&self) -> usize {
+        self.permits
+    }
+
+    /// The semaphore the permits came from.
+    pub fn semaphore(&self) -> &Arc<Semaphore> {
+        &self.sem
+    }
+
+    /// Drops the permit without returning its permits to the semaphore.
+    pub fn forget(mut self) {
+        self.permits = 0;
+    }
+}
+
+impl Drop for OwnedSemaphorePermit {
+    fn drop(&mut self) {
+        self.sem.raw.release(self.permits);
+    }
+}
+
+impl fmt::Debug for OwnedSemaphorePermit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OwnedSemaphorePermit")
+            .field("permits", &self.permits)
+            .finish()
+    }
+}
+
+/// The semaphore was closed, so the acquire failed.
+///
+/// # Examples
+///
+/// ```
+/// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+/// #     struct T(std::thread::Thread);
+/// #     impl std::task::Wake for T { fn wake(self: std::sync::Arc<Self>) { self.0.unpark() } }
+/// #     let w = std::task::Waker::from(std::sync::Arc::new(T(std::thread::current())));
+/// #     let mut cx = std::task::Context::from_waker(&w);
+/// #     let mut f = std::pin::pin!(f);
+/// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v } std::thread::park() }
+/// # }
+/// let sem = ciranda_sync::Semaphore::new(1);
+/// sem.close();
+/// let err = block_on(sem.acquire()).unwrap_err();
+/// assert_eq!(err.to_string(), "semaphore closed");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AcquireError(());
+
+impl fmt::Display for AcquireError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("semaphore closed")
+    }
+}
+
+impl std::error::Error for AcquireError {}
+
+/// Why [`Semaphore::try_acquire`] failed.
+///
+/// # Examples
+///
+/// ```
+/// use ciranda_sync::{Semaphore, TryAcquireError};
+/// let sem = Semaphore::new(0);
+/// assert_eq!(sem.try_acquire().unwrap_err(), TryAcquireError::NoPermits);
+/// sem.close();
+/// assert_eq!(sem.try_acquire().unwrap_err(), TryAcquireError::Closed);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TryAcquireError {
+    /// The semaphore was closed.
+    Closed,
+    /// Not enough permits are available, or other waiters are queued ahead (would block).
+    NoPermits,
+}
+
+impl From<TryAcquireRaw> for TryAcquireError {
+    fn from(raw: TryAcquireRaw) -> Self {
+        match raw {
+            TryAcquireRaw::Closed => TryAcquireError::Closed,
+            TryAcquireRaw::NoPermits => TryAcquireError::NoPermits,
+        }
+    }
+}
+
+impl fmt::Display for TryAcquireError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TryAcquireError::Closed => f.write_str("semaphore closed"),
+            TryAcquireError::NoPermits => f.write_str("no permits available (would block)"),
+        }
+    }
+}
+
+impl std::error::Error for TryAcquireError {}
+
+/// [`Semaphore::try_new`] was asked for more than [`Semaphore::MAX_PERMITS`] permits.
+///
+/// # Examples
+///
+/// ```
+/// use ciranda_sync::Semaphore;
+/// let err = Semaphore::try_new(Semaphore::MAX_PERMITS + 1).unwrap_err();
+/// assert!(err.to_string().contains("MAX_PERMITS"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TooManyPermitsError {
+    requested: usize,
+}
+
+impl fmt::Display for TooManyPermitsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} permits requested, more than Semaphore::MAX_PERMITS ({MAX_PERMITS})",
+            self.requested
+        )
+    }
+}
+
+impl std::error::Error for TooManyPermitsError {}

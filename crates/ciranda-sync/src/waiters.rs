@@ -1,0 +1,306 @@
+//! The shared waiter-queue core: a slab-backed FIFO list of waiters.
+//!
+//! Every primitive keeps one (or a few) [`WaitList`]s inside a mutex from the loom shim. A
+//! waiting future owns a [`Key`] to its slot; the slot holds a primitive-specific state `S`
+//! (for example "still waiting" / "granted") and the future's latest waker. Granting works the
+//! same way everywhere, which is what makes fairness and cancel-safety uniform:
+//!
+//! * the granter takes the *front* waiter (FIFO), writes the grant into its state and
+//!   [`unlink`](WaitList::unlink)s it from the queue; the slot itself stays allocated, so the
+//!   grant is owned by the future even before it is polled again;
+//! * the future, when polled, sees the grant and [`remove`](WaitList::remove)s its slot;
+//! * a future dropped while it still owns a slot removes it and, if the state says it was
+//!   granted, hands the grant to the next waiter — nothing is lost, nothing is granted twice.
+//!
+//! Wakers are collected in a [`WakeList`] and woken after the mutex is released, so a waker
+//! that runs code synchronously can never deadlock on our lock.
+//!
+//! Slot life cycle:
+//!
+//! | slot state          | in FIFO? | who frees it                            |
+//! |---------------------|----------|-----------------------------------------|
+//! | vacant              | no       | —                                       |
+//! | occupied, linked    | yes      | owner on drop (cancel)                  |
+//! | occupied, unlinked  | no       | owner on completion or drop (hand-off)  |
+
+use core::task::Waker;
+
+const NIL: usize = usize::MAX;
+
+/// A handle to one slot of a [`WaitList`], owned by exactly one waiting future.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Key(usize);
+
+#[derive(Debug)]
+struct Node<S> {
+    state: S,
+    waker: Option<Waker>,
+    prev: usize,
+    next: usize,
+    linked: bool,
+}
+
+#[derive(Debug)]
+enum Slot<S> {
+    Vacant { next_free: usize },
+    Occupied(Node<S>),
+}
+
+/// A FIFO of waiters stored in a slab (a `Vec` of slots with a free list). All operations are
+/// O(1) except the rare shrink.
+#[derive(Debug)]
+pub(crate) struct WaitList<S> {
+    slots: Vec<Slot<S>>,
+    free: usize,
+    head: usize,
+    tail: usize,
+    linked: usize,
+    occupied: usize,
+}
+
+impl<S> Default for WaitList<S> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<S> WaitList<S> {
+    /// An empty list; allocates nothing.
+    pub(crate) const fn new() -> Self {
+        WaitList {
+            slots: Vec::new(),
+            free: NIL,
+            head: NIL,
+            tail: NIL,
+            linked: 0,
+            occupied: 0,
+        }
+    }
+
+    /// `true` when no waiter is queued (granted-but-unclaimed slots do not count).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.linked == 0
+    }
+
+    /// The number of queued waiters.
+    #[allow(dead_code)]
+    pub(crate) fn len(&self) -> usize {
+        self.linked
+    }
+
+    fn node(&self, key: Key) -> &Node<S> {
+        match &self.slots[key.0] {
+            Slot::Occupied(node) => node,
+            Slot::Vacant { .. } => unreachable!("waiter key refers to a vacant slot"),
+        }
+    }
+
+    fn node_mut(&mut self, key: Key) -> &mut Node<S> {
+        match &mut self.slots[key.0] {
+            Slot::Occupied(node) => node,
+            Slot::Vacant { .. } => unreachable!("waiter key refers to a vacant slot"),
+        }
+    }
+
+    /// Appends a waiter at the back of the queue and returns its key.
+    pub(crate) fn push_back(&mut self, state: S, waker: Option<&Waker>) -> Key {
+        let node = Node {
+            state,
+            waker: waker.cloned(),
+            prev: self.tail,
+            next: NIL,
+            linked: true,
+        };
+        let index = if self.free != NIL {
+            let index = self.free;
+            match self.slots[index] {
+                Slot::Vacant { next_free } => self.free = next_free,
+                Slot::Occupied(_) => unreachable!("free list points at an occupied slot"),
+            }
+            self.slots[index] = Slot::Occupied(node);
+            index
+        } else {
+            self.slots.push(Slot::Occupied(node));
+            self.slots.len() - 1
+        };
+        if self.tail != NIL {
+            self.node_mut(Key(self.tail)).next = index;
+        } else {
+            self.head = index;
+        }
+        self.tail = index;
+        self.linked += 1;
+        self.occupied += 1;
+        Key(index)
+    }
+
+    /// The first queued waiter, if any.
+    pub(crate) fn front(&self) -> Option<Key> {
+        (self.head != NIL).then_some(Key(self.head))
+    }
+
+    /// The state of `key`'s slot.
+    pub(crate) fn get(&self, key: Key) -> &S {
+        &self.node(key).state
+    }
+
+    /// The state of `key`'s slot, mutably.
+    pub(crate) fn get_mut(&mut self, key: Key) -> &mut S {
+        &mut self.node_mut(key).state
+    }
+
+    /// Stores `waker` as the one to wake for `key`, unless an equivalent one is already stored.
+    pub(crate) fn set_waker(&mut self, key: Key, waker: &Waker) {
+        let node = self.node_mut(key);
+        match &node.waker {
+            Some(old) if old.will_wake(waker) => {}
+            _ => node.waker = Some(waker.clone()),
+        }
+    }
+
+    /// Takes `key` out of the FIFO (its slot stays allocated) and returns its waker for the
+    /// caller to wake once the lock is released. A no-op for an unlinked slot.
+    pub(crate) fn unlink(&mut self, key: Key) -> Option<Waker> {
+        let (prev, next) = {
+            let node = self.node_mut(key);
+            if !node.linked {
+                return None;
+            }
+            node.linked = false;
+            (node.prev, node.next)
+        };
+        if prev != NIL {
+            self.node_mut(Key(prev)).next = next;
+        } else {
+            self.head = next;
+        }
+        if next != NIL {
+            self.node_mut(Key(next)).prev = prev;
+        } else {
+            self.tail = prev;
+        }
+        self.linked -= 1;
+        self.node_mut(key).waker.take()
+    }
+
+    /// Grants the front waiter: `grant` rewrites its state, then it is unlinked and its waker
+    /// is pushed to `wakers`. Returns `false` when the queue was empty.
+    pub(crate) fn grant_front(
+        &mut self,
+        wakers: &mut WakeList,
+        grant: impl FnOnce(&mut S),
+    ) -> bool {
+        let Some(key) = self.front() else {
+            return false;
+        };
+        grant(self.get_mut(key));
+        wakers.push(self.unlink(key));
+        true
+    }
+
+    /// Frees `key`'s slot (unlinking it first if needed) and returns its final state.
+    pub(crate) fn remove(&mut self, key: Key) -> S {
+        self.unlink(key);
+        let slot = core::mem::replace(
+            &mut self.slots[key.0],
+            Slot::Vacant {
+                next_free: self.free,
+            },
+        );
+        self.free = key.0;
+        self.occupied -= 1;
+        if self.occupied == 0 && self.slots.len() > 64 {
+            // A burst of waiters is over: give the memory back.
+            self.slots = Vec::new();
+            self.free = NIL;
+        }
+        match slot {
+            Slot::Occupied(node) => node.state,
+            Slot::Vacant { .. } => unreachable!("waiter key refers to a vacant slot"),
+        }
+    }
+}
+
+/// Wakers collected under a lock, to be woken after it is released.
+#[derive(Debug, Default)]
+pub(crate) struct WakeList {
+    wakers: Vec<Waker>,
+}
+
+impl WakeList {
+    /// An empty list; allocates on the first `push` of a waker.
+    pub(crate) const fn new() -> Self {
+        WakeList { wakers: Vec::new() }
+    }
+
+    /// Remembers `waker` (if any) for [`WakeList::wake_all`].
+    pub(crate) fn push(&mut self, waker: Option<Waker>) {
+        if let Some(waker) = waker {
+            self.wakers.push(waker);
+        }
+    }
+
+    /// Wakes everything collected. Call it after releasing the lock.
+    pub(crate) fn wake_all(self) {
+        for waker in self.wakers {
+            waker.wake();
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fifo_order_and_slot_reuse() {
+        let mut list = WaitList::new();
+        let a = list.push_back('a', None);
+        let b = list.push_back('b', None);
+        let c = list.push_back('c', None);
+        assert_eq!(list.len(), 3);
+        assert_eq!(list.front(), Some(a));
+        list.unlink(b);
+        assert_eq!(list.len(), 2);
+        // b is unlinked but still owned.
+        assert_eq!(*list.get(b), 'b');
+        assert_eq!(list.remove(a), 'a');
+        assert_eq!(list.front(), Some(c));
+        assert_eq!(list.remove(b), 'b');
+        let d = list.push_back('d', None);
+        // The freed slot is reused.
+        assert!(d == a || d == b);
+        assert_eq!(list.front(), Some(c));
+        list.remove(c);
+        assert_eq!(list.front(), Some(d));
+        list.remove(d);
+        assert!(list.is_empty());
+        assert_eq!(list.front(), None);
+    }
+
+    #[test]
+    fn grant_front_unlinks_and_collects() {
+        let mut list = WaitList::new();
+        let waker = futures_util::task::noop_waker();
+        let a = list.push_back(0, Some(&waker));
+        let b = list.push_back(0, Some(&waker));
+        let mut wakers = WakeList::new();
+        assert!(list.grant_front(&mut wakers, |s| *s = 7));
+        assert_eq!(wakers.wakers.len(), 1);
+        assert_eq!(*list.get(a), 7);
+        assert_eq!(list.front(), Some(b));
+        wakers.wake_all();
+    }
+
+    #[test]
+    fn shrinks_after_a_burst() {
+        let mut list = WaitList::new();
+        let keys: Vec<_> = (0..100).map(|i| list.push_back(i, None)).collect();
+        for (i, key) in keys.into_iter().enumerate() {
+            assert_eq!(list.remove(key), i);
+        }
+        assert_eq!(list.slots.len(), 0);
+        let k = list.push_back(5, None);
+        assert_eq!(list.remove(k), 5);
+    }
+}

@@ -1,0 +1,178 @@
+//! Behaviour tests for `mpsc`.
+#![cfg(not(loom))]
+
+mod common;
+
+use std::sync::Arc;
+
+use ciranda_sync::mpsc::{self, TryRecvError, TrySendError};
+use common::{Task, block_on};
+use futures_util::StreamExt;
+
+#[test]
+#[should_panic(expected = "capacity must be at least 1")]
+fn zero_capacity_panics() {
+    let _ = mpsc::channel::<u8>(0);
+}
+
+#[test]
+fn bounded_send_waits_for_room_fifo() {
+    let (tx, mut rx) = mpsc::channel(1);
+    tx.try_send(0).unwrap();
+    assert_eq!(tx.capacity(), 0);
+    assert_eq!(tx.max_capacity(), 1);
+    let mut a = Task::new(tx.send(1));
+    let mut b = Task::new(tx.send(2));
+    a.pending();
+    b.pending();
+    // A later try_send may not overtake the waiting senders.
+    assert_eq!(tx.try_send(9), Err(TrySendError::Full(9)));
+    assert_eq!(rx.try_recv(), Ok(0));
+    assert!(a.is_woken());
+    assert!(!b.is_woken());
+    a.ready().unwrap();
+    assert_eq!(rx.try_recv(), Ok(1));
+    b.ready().unwrap();
+    assert_eq!(rx.try_recv(), Ok(2));
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+}
+
+#[test]
+fn dropped_send_future_passes_its_slot_on() {
+    let (tx, mut rx) = mpsc::channel(1);
+    tx.try_send(0).unwrap();
+    let mut a = Task::new(tx.send(1));
+    let mut b = Task::new(tx.send(2));
+    a.pending();
+    b.pending();
+    assert_eq!(rx.try_recv(), Ok(0));
+    drop(a); // granted a slot, never sent: the slot goes to b
+    assert!(b.is_woken());
+    b.ready().unwrap();
+    assert_eq!(rx.try_recv(), Ok(2));
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+}
+
+#[test]
+fn receiver_close_fails_senders_and_drains() {
+    let (tx, mut rx) = mpsc::channel(1);
+    tx.try_send(1).unwrap();
+    let mut blocked = Task::new(tx.send(2));
+    blocked.pending();
+    rx.close();
+    assert!(tx.is_closed());
+    assert_eq!(blocked.ready().unwrap_err().0, 2);
+    assert_eq!(tx.try_send(3), Err(TrySendError::Closed(3)));
+    assert_eq!(block_on(rx.recv()), Some(1));
+    assert_eq!(block_on(rx.recv()), None);
+}
+
+#[test]
+fn receiver_drop_gives_values_back() {
+    let (tx, rx) = mpsc::channel(4);
+    let mut closed = Task::new(tx.closed());
+    closed.pending();
+    drop(rx);
+    closed.ready();
+    let err = block_on(tx.send(String::from("v"))).unwrap_err();
+    assert_eq!(err.to_string(), "channel closed");
+    assert_eq!(err.into_inner(), "v");
+}
+
+#[test]
+fn last_sender_dropped_ends_the_stream() {
+    let (tx, mut rx) = mpsc::channel(4);
+    let tx2 = tx.clone();
+    let mut r = Task::new(async move {
+        let mut got = Vec::new();
+        while let Some(v) = rx.recv().await {
+            got.push(v);
+        }
+        got
+    });
+    r.pending();
+    tx.try_send(1).unwrap();
+    drop(tx);
+    tx2.try_send(2).unwrap();
+    r.pending();
+    drop(tx2);
+    assert_eq!(r.ready(), [1, 2]);
+}
+
+#[test]
+fn unbounded_basics_and_stream() {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let tx2 = tx.clone();
+    for i in 0..5 {
+        tx.send(i).unwrap();
+        tx2.send(i + 100).unwrap();
+    }
+    drop(tx);
+    drop(tx2);
+    let got: Vec<_> = block_on(rx.collect());
+    assert_eq!(got, [0, 100, 1, 101, 2, 102, 3, 103, 4, 104]);
+}
+
+#[test]
+fn unbounded_close() {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    tx.send(1).unwrap();
+    rx.close();
+    assert!(tx.is_closed());
+    assert_eq!(tx.send(2).unwrap_err().0, 2);
+    assert_eq!(rx.len(), 1);
+    assert_eq!(rx.try_recv(), Ok(1));
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Disconnected));
+}
+
+#[test]
+fn every_message_received_once_across_threads() {
+    let (tx, mut rx) = mpsc::channel(8);
+    let producers: Vec<_> = (0..4u64)
+        .map(|p| {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                block_on(async {
+                    for i in 0..2000u64 {
+                        tx.send(p * 1_000_000 + i).await.unwrap();
+                    }
+                })
+            })
+        })
+        .collect();
+    drop(tx);
+    let mut last = [None::<u64>; 4];
+    let mut count = 0;
+    block_on(async {
+        while let Some(v) = rx.recv().await {
+            let p = (v / 1_000_000) as usize;
+            let i = v % 1_000_000;
+            // Per-producer FIFO.
+            assert!(last[p].is_none_or(|l| l + 1 == i));
+            last[p] = Some(i);
+            count += 1;
+        }
+    });
+    for p in producers {
+        p.join().unwrap();
+    }
+    assert_eq!(count, 8000);
+}
+
+#[test]
+fn dropped_receiver_drops_buffered_values() {
+    let v = Arc::new(());
+    let (tx, rx) = mpsc::channel(2);
+    tx.try_send(v.clone()).unwrap();
+    drop(rx);
+    assert_eq!(Arc::strong_count(&v), 1);
+}
+
+#[test]
+fn error_types_display() {
+    let e: Box<dyn std::error::Error> = Box::new(TrySendError::Full(1));
+    assert!(e.to_string().contains("full"));
+    let e: Box<dyn std::error::Error> = Box::new(TryRecvError::Empty);
+    assert!(e.to_string().contains("empty"));
+    assert_eq!(format!("{:?}", TrySendError::Closed(1)), "Closed(..)");
+}

@@ -1,0 +1,108 @@
+//! Behaviour tests for `Notify`.
+#![cfg(not(loom))]
+
+mod common;
+
+use std::sync::Arc;
+
+use ciranda_sync::Notify;
+use common::{Task, block_on};
+
+#[test]
+fn notify_one_stores_a_single_permit() {
+    let n = Notify::new();
+    n.notify_one();
+    n.notify_one();
+    Task::new(n.notified()).ready();
+    Task::new(n.notified()).pending();
+}
+
+#[test]
+fn notify_one_wakes_waiters_in_fifo_order() {
+    let n = Notify::new();
+    let mut a = Task::new(n.notified());
+    let mut b = Task::new(n.notified());
+    a.pending();
+    b.pending();
+    n.notify_one();
+    assert!(a.is_woken());
+    assert!(!b.is_woken());
+    b.pending();
+    a.ready();
+    n.notify_one();
+    b.ready();
+    // Nothing stored.
+    Task::new(n.notified()).pending();
+}
+
+#[test]
+fn notify_waiters_wakes_all_and_stores_nothing() {
+    let n = Notify::new();
+    let mut a = Task::new(n.notified());
+    let mut b = Task::new(n.notified());
+    a.pending();
+    b.pending();
+    // Created before the call but never polled: still counts as waiting.
+    let mut c = Task::new(n.notified());
+    n.notify_waiters();
+    a.ready();
+    b.ready();
+    c.ready();
+    Task::new(n.notified()).pending();
+}
+
+#[test]
+fn dropped_notified_passes_notify_one_on() {
+    let n = Notify::new();
+    let mut a = Task::new(n.notified());
+    let mut b = Task::new(n.notified());
+    a.pending();
+    b.pending();
+    n.notify_one();
+    drop(a); // granted but never returned
+    assert!(b.is_woken());
+    b.ready();
+}
+
+#[test]
+fn dropped_notified_with_nobody_behind_stores_the_permit() {
+    let n = Notify::new();
+    let mut a = Task::new(n.notified());
+    a.pending();
+    n.notify_one();
+    drop(a);
+    Task::new(n.notified()).ready();
+    Task::new(n.notified()).pending();
+}
+
+#[test]
+fn dropped_pending_notified_does_not_consume() {
+    let n = Notify::new();
+    let mut a = Task::new(n.notified());
+    a.pending();
+    drop(a);
+    n.notify_one();
+    Task::new(n.notified()).ready();
+}
+
+#[test]
+fn ping_pong_between_threads() {
+    let ping = Arc::new(Notify::new());
+    let pong = Arc::new(Notify::new());
+    let (p2, q2) = (ping.clone(), pong.clone());
+    let t = std::thread::spawn(move || {
+        block_on(async {
+            for _ in 0..2000 {
+                p2.notified().await;
+                q2.notify_one();
+            }
+        })
+    });
+    block_on(async {
+        for _ in 0..2000 {
+            ping.notify_one();
+            pong.notified().await;
+        }
+    });
+    t.join().unwrap();
+}

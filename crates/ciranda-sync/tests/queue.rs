@@ -1,0 +1,183 @@
+//! Behaviour tests for `Queue`.
+#![cfg(not(loom))]
+
+mod common;
+
+use std::sync::Arc;
+
+use ciranda_sync::Queue;
+use common::{Task, block_on};
+
+#[test]
+fn fifo_try_put_try_get_len() {
+    let q = Queue::new(2);
+    assert_eq!(q.maxsize(), 2);
+    assert!(q.is_empty());
+    q.try_put(1).unwrap();
+    q.try_put(2).unwrap();
+    assert!(q.is_full());
+    assert_eq!(q.try_put(3).unwrap_err().into_inner(), 3);
+    assert_eq!(q.len(), 2);
+    assert_eq!(q.try_get(), Ok(1));
+    assert_eq!(q.try_get(), Ok(2));
+    assert!(q.try_get().is_err());
+}
+
+#[test]
+fn unbounded_never_full() {
+    let q = Queue::new(0);
+    for i in 0..1000 {
+        q.try_put(i).unwrap();
+    }
+    assert!(!q.is_full());
+    assert_eq!(q.len(), 1000);
+}
+
+#[test]
+fn getters_served_fifo_by_direct_hand_off() {
+    let q = Queue::new(0);
+    let mut a = Task::new(q.get());
+    let mut b = Task::new(q.get());
+    a.pending();
+    b.pending();
+    q.try_put('x').unwrap();
+    q.try_put('y').unwrap();
+    assert_eq!(q.len(), 0); // both handed straight to the getters
+    // Polling b first cannot steal a's item.
+    assert_eq!(b.ready(), 'y');
+    assert_eq!(a.ready(), 'x');
+}
+
+#[test]
+fn dropped_getter_passes_its_item_on() {
+    let q = Queue::new(0);
+    let mut a = Task::new(q.get());
+    let mut b = Task::new(q.get());
+    a.pending();
+    b.pending();
+    q.try_put(1).unwrap();
+    drop(a);
+    assert!(b.is_woken());
+    assert_eq!(b.ready(), 1);
+
+    // With nobody behind, the item goes back to the front of the queue.
+    let mut c = Task::new(q.get());
+    c.pending();
+    q.try_put(2).unwrap();
+    q.try_put(3).unwrap();
+    drop(c);
+    assert_eq!(q.try_get(), Ok(2));
+    assert_eq!(q.try_get(), Ok(3));
+}
+
+#[test]
+fn putters_served_fifo_and_dropped_put_never_enqueues() {
+    let q = Queue::new(1);
+    q.try_put(0).unwrap();
+    let mut a = Task::new(q.put(1));
+    let mut b = Task::new(q.put(2));
+    let mut c = Task::new(q.put(3));
+    a.pending();
+    b.pending();
+    c.pending();
+    drop(b);
+    assert_eq!(q.try_get(), Ok(0));
+    assert!(a.is_woken());
+    a.ready();
+    assert_eq!(q.try_get(), Ok(1));
+    assert!(c.is_woken());
+    assert_eq!(q.try_get(), Ok(3));
+    c.ready();
+    assert!(q.try_get().is_err());
+}
+
+#[test]
+fn put_admitted_before_poll_counts_as_done() {
+    let q = Queue::new(1);
+    q.try_put(0).unwrap();
+    let mut a = Task::new(q.put(1));
+    a.pending();
+    assert_eq!(q.try_get(), Ok(0));
+    drop(a); // its item already entered the queue
+    assert_eq!(q.try_get(), Ok(1));
+}
+
+#[test]
+fn join_waits_for_task_done() {
+    let q = Queue::new(0);
+    Task::new(q.join()).ready();
+    q.try_put(1).unwrap();
+    q.try_put(2).unwrap();
+    let mut j = Task::new(q.join());
+    j.pending();
+    q.try_get().unwrap();
+    q.task_done();
+    j.pending();
+    q.try_get().unwrap();
+    q.task_done();
+    assert!(j.is_woken());
+    j.ready();
+}
+
+#[test]
+#[should_panic(expected = "task_done() called more times")]
+fn task_done_overcalled_panics() {
+    let q = Queue::new(0);
+    q.try_put(1).unwrap();
+    q.try_get().unwrap();
+    q.task_done();
+    q.task_done();
+}
+
+#[test]
+#[should_panic(expected = "task_done() called more times")]
+fn task_done_before_get_panics() {
+    let q = Queue::new(0);
+    q.try_put(1).unwrap();
+    q.task_done();
+}
+
+#[test]
+fn producers_and_consumers_on_threads() {
+    let q = Arc::new(Queue::new(4));
+    let producers: Vec<_> = (0..2u32)
+        .map(|p| {
+            let q = q.clone();
+            std::thread::spawn(move || {
+                block_on(async {
+                    for i in 0..1000 {
+                        q.put((p, i)).await;
+                    }
+                })
+            })
+        })
+        .collect();
+    let consumers: Vec<_> = (0..2)
+        .map(|_| {
+            let q = q.clone();
+            std::thread::spawn(move || {
+                block_on(async {
+                    let mut got = Vec::new();
+                    for _ in 0..1000 {
+                        got.push(q.get().await);
+                        q.task_done();
+                    }
+                    got
+                })
+            })
+        })
+        .collect();
+    for p in producers {
+        p.join().unwrap();
+    }
+    let mut all: Vec<_> = consumers
+        .into_iter()
+        .flat_map(|c| c.join().unwrap())
+        .collect();
+    block_on(q.join());
+    all.sort();
+    let expected: Vec<_> = (0..2u32)
+        .flat_map(|p| (0..1000).map(move |i| (p, i)))
+        .collect();
+    assert_eq!(all, expected);
+}

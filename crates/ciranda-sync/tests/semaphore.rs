@@ -1,0 +1,174 @@
+//! Behaviour tests for `Semaphore`.
+#![cfg(not(loom))]
+
+mod common;
+
+use std::sync::Arc;
+
+use ciranda_sync::{Semaphore, TryAcquireError};
+use common::{Task, block_on};
+
+#[test]
+fn acquire_release_and_counts() {
+    let sem = Semaphore::new(3);
+    let a = block_on(sem.acquire()).unwrap();
+    let b = block_on(sem.acquire_many(2)).unwrap();
+    assert_eq!(b.num_permits(), 2);
+    assert_eq!(sem.available_permits(), 0);
+    assert_eq!(sem.try_acquire().unwrap_err(), TryAcquireError::NoPermits);
+    drop(a);
+    assert_eq!(sem.available_permits(), 1);
+    b.forget();
+    assert_eq!(sem.available_permits(), 1);
+    sem.add_permits(4);
+    assert_eq!(sem.available_permits(), 5);
+    assert_eq!(sem.forget_permits(2), 2);
+    assert_eq!(sem.available_permits(), 3);
+    assert!(sem.try_acquire_many(3).is_ok());
+    assert_eq!(sem.available_permits(), 3);
+}
+
+#[test]
+fn fifo_across_batch_sizes_and_partial_assignment() {
+    let sem = Semaphore::new(0);
+    let mut big = Task::new(sem.acquire_many(3));
+    let mut small = Task::new(sem.acquire());
+    big.pending();
+    small.pending();
+    sem.add_permits(2);
+    // Both permits went to the front waiter (partially); the small one must wait behind it.
+    assert_eq!(sem.available_permits(), 0);
+    assert!(!big.is_woken());
+    assert!(!small.is_woken());
+    assert_eq!(sem.try_acquire().unwrap_err(), TryAcquireError::NoPermits);
+    sem.add_permits(2);
+    assert!(big.is_woken());
+    assert!(small.is_woken());
+    let p = big.ready().unwrap();
+    assert_eq!(p.num_permits(), 3);
+    small.ready().unwrap().forget();
+    drop(p);
+    assert_eq!(sem.available_permits(), 3);
+}
+
+#[test]
+fn cancelled_acquire_returns_partial_and_granted_permits() {
+    let sem = Semaphore::new(1);
+    let mut a = Task::new(sem.acquire_many(3));
+    let mut b = Task::new(sem.acquire_many(2));
+    a.pending(); // takes the 1 available permit as a partial assignment
+    b.pending();
+    assert_eq!(sem.available_permits(), 0);
+    drop(a); // its 1 permit goes to b (still needs 1 more)
+    assert!(!b.is_woken());
+    sem.add_permits(1);
+    assert!(b.is_woken());
+    // b is granted but dropped before polling: both permits come back.
+    drop(b);
+    assert_eq!(sem.available_permits(), 2);
+    // The semaphore is usable through the fast path again.
+    assert!(sem.try_acquire_many(2).is_ok());
+}
+
+#[test]
+fn close_fails_waiters_and_later_acquires() {
+    let sem = Semaphore::new(1);
+    let held = sem.try_acquire().unwrap();
+    let mut w = Task::new(sem.acquire());
+    w.pending();
+    sem.close();
+    assert!(sem.is_closed());
+    assert!(w.is_woken());
+    let err = w.ready().unwrap_err();
+    assert_eq!(err.to_string(), "semaphore closed");
+    assert_eq!(sem.try_acquire().unwrap_err(), TryAcquireError::Closed);
+    assert!(block_on(sem.acquire()).is_err());
+    drop(held);
+    assert_eq!(sem.available_permits(), 1);
+}
+
+#[test]
+fn close_returns_partial_assignments() {
+    let sem = Semaphore::new(2);
+    let mut w = Task::new(sem.acquire_many(5));
+    w.pending();
+    sem.close();
+    assert!(w.ready().is_err());
+    assert_eq!(sem.available_permits(), 2);
+}
+
+#[test]
+#[should_panic(expected = "MAX_PERMITS")]
+fn add_permits_beyond_max_panics() {
+    let sem = Semaphore::new(Semaphore::MAX_PERMITS);
+    sem.add_permits(1);
+}
+
+#[test]
+#[should_panic(expected = "MAX_PERMITS")]
+fn new_beyond_max_panics() {
+    let _ = Semaphore::new(Semaphore::MAX_PERMITS + 1);
+}
+
+#[test]
+fn try_new_beyond_max_is_err() {
+    assert!(Semaphore::try_new(Semaphore::MAX_PERMITS + 1).is_err());
+    assert_eq!(
+        Semaphore::try_new(Semaphore::MAX_PERMITS)
+            .unwrap()
+            .available_permits(),
+        Semaphore::MAX_PERMITS
+    );
+}
+
+#[test]
+fn owned_permits() {
+    let sem = Arc::new(Semaphore::new(2));
+    let p = block_on(sem.clone().acquire_owned()).unwrap();
+    let q = block_on(sem.clone().acquire_many_owned(1)).unwrap();
+    assert!(sem.clone().try_acquire_owned().is_err());
+    assert!(Arc::ptr_eq(p.semaphore(), &sem));
+    std::thread::spawn(move || drop(p)).join().unwrap();
+    assert_eq!(sem.available_permits(), 1);
+    drop(q);
+    assert_eq!(
+        sem.clone().try_acquire_many_owned(2).unwrap().num_permits(),
+        2
+    );
+}
+
+#[test]
+fn acquire_zero_is_immediate() {
+    let sem = Semaphore::new(0);
+    let mut w = Task::new(sem.acquire());
+    w.pending();
+    assert_eq!(block_on(sem.acquire_many(0)).unwrap().num_permits(), 0);
+}
+
+#[test]
+fn threads_never_exceed_the_limit() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let sem = Arc::new(Semaphore::new(3));
+    let inside = Arc::new(AtomicUsize::new(0));
+    let handles: Vec<_> = (0..4)
+        .map(|i| {
+            let sem = sem.clone();
+            let inside = inside.clone();
+            std::thread::spawn(move || {
+                block_on(async {
+                    for _ in 0..1000 {
+                        let p = sem.acquire_many(1 + i % 2).await.unwrap();
+                        let now =
+                            inside.fetch_add(p.num_permits(), Ordering::SeqCst) + p.num_permits();
+                        assert!(now <= 3);
+                        inside.fetch_sub(p.num_permits(), Ordering::SeqCst);
+                    }
+                })
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    assert_eq!(sem.available_permits(), 3);
+}
