@@ -299,9 +299,11 @@ unsafe fn poll<F: Future, S: Schedule>(ptr: NonNull<Header>) -> bool {
             let waker = ManuallyDrop::new(unsafe { super::waker::waker_from_header(ptr) });
             let mut cx = Context::from_waker(&waker);
             let result = cell.stage.with_mut(|stage| {
-                // SAFETY: we hold RUNNING, so the stage is ours; the future is never moved
-                // out of the heap cell while in `Running`, so pinning it is sound.
-                catch_unwind(AssertUnwindSafe(|| match unsafe { &mut *stage } {
+                // SAFETY: we hold RUNNING, so the stage is exclusively ours.
+                let stage = unsafe { &mut *stage };
+                catch_unwind(AssertUnwindSafe(|| match stage {
+                    // SAFETY: the future lives in the heap cell and is never moved out while
+                    // in `Running` (it is dropped in place), so pinning it is sound.
                     Stage::Running(future) => unsafe { Pin::new_unchecked(future) }.poll(&mut cx),
                     _ => unreachable!("a task in RUNNING state always holds its future"),
                 }))

@@ -91,7 +91,9 @@ pub(crate) struct State(AtomicUsize);
 impl State {
     /// A new task: queued once, with a `JoinHandle`, holding `refs` references.
     pub(crate) fn new(refs: usize) -> State {
-        State(AtomicUsize::new(NOTIFIED | JOIN_INTEREST | refs * REF_ONE))
+        State(AtomicUsize::new(
+            NOTIFIED | JOIN_INTEREST | (refs * REF_ONE),
+        ))
     }
 
     pub(crate) fn load(&self) -> Snapshot {

@@ -1,0 +1,63 @@
+#![cfg(not(loom))]
+//! Bad input gets a clear error or a panic that says why.
+
+use ciranda_scheduler::Scheduler;
+use std::io::ErrorKind;
+
+#[test]
+fn zero_workers_is_an_error_naming_the_option() {
+    let err = Scheduler::builder().worker_threads(0).build().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    assert!(err.to_string().contains("worker_threads"), "{err}");
+}
+
+#[test]
+fn too_many_workers_is_an_error() {
+    let err = Scheduler::builder()
+        .worker_threads(ciranda_scheduler::MAX_WORKERS + 1)
+        .build()
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    assert!(err.to_string().contains("at most"), "{err}");
+}
+
+#[test]
+fn zero_blocking_threads_is_an_error() {
+    let err = Scheduler::builder()
+        .max_blocking_threads(0)
+        .build()
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    assert!(err.to_string().contains("max_blocking_threads"), "{err}");
+}
+
+#[test]
+fn block_on_inside_a_worker_panics_with_advice_instead_of_deadlocking() {
+    let s = Scheduler::builder().worker_threads(1).build().unwrap();
+    let handle = s.handle();
+    let err = s
+        .block_on(s.spawn(async move { handle.block_on(async { 1 }) }))
+        .unwrap_err();
+    let message = err.panic_message().unwrap();
+    assert!(
+        message.contains("block_on called on a runtime worker thread"),
+        "{message}"
+    );
+    assert!(message.contains(".await"), "{message}");
+    // The worker survived.
+    assert_eq!(s.block_on(s.spawn(async { 2 })).unwrap(), 2);
+}
+
+#[test]
+#[should_panic(expected = "JoinHandle polled after it already returned")]
+fn polling_a_join_handle_after_completion_panics() {
+    use std::future::Future;
+    let s = Scheduler::builder().worker_threads(1).build().unwrap();
+    let mut h = s.spawn(async { 1 });
+    while !h.is_finished() {
+        std::thread::yield_now();
+    }
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    assert!(std::pin::Pin::new(&mut h).poll(&mut cx).is_ready());
+    let _ = std::pin::Pin::new(&mut h).poll(&mut cx);
+}

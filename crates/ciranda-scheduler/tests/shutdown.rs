@@ -1,0 +1,169 @@
+#![cfg(not(loom))]
+//! Shutdown: every unfinished future dropped exactly once, handles resolve, nothing hangs.
+
+use ciranda_scheduler::Scheduler;
+use std::future::pending;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::time::Duration;
+
+struct DropCounter(Arc<AtomicUsize>);
+impl Drop for DropCounter {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, SeqCst);
+    }
+}
+
+#[test]
+fn pending_tasks_are_dropped_exactly_once() {
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let s = Scheduler::builder().worker_threads(2).build().unwrap();
+    let handles: Vec<_> = (0..1000)
+        .map(|_| {
+            let guard = DropCounter(dropped.clone());
+            s.spawn(async move {
+                let _guard = guard;
+                pending::<()>().await;
+            })
+        })
+        .collect();
+    // Let some of them get polled at least once.
+    s.block_on(ciranda_scheduler::task::yield_now());
+    drop(s);
+    assert_eq!(dropped.load(SeqCst), 1000);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    for mut h in handles {
+        assert!(h.is_finished());
+        match std::future::Future::poll(std::pin::Pin::new(&mut h), &mut cx) {
+            std::task::Poll::Ready(Err(e)) => assert!(e.is_cancelled()),
+            other => panic!("expected cancelled, got {:?}", other.map(|r| r.is_ok())),
+        }
+    }
+}
+
+#[test]
+fn queued_never_polled_tasks_are_dropped_too() {
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let s = Scheduler::builder().worker_threads(1).build().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    // Occupy the only worker so the next tasks stay queued.
+    let blocker = s.spawn(async move {
+        let _ = rx.recv_timeout(Duration::from_millis(200));
+    });
+    for _ in 0..100 {
+        let guard = DropCounter(dropped.clone());
+        drop(s.spawn(async move {
+            let _guard = guard;
+        }));
+    }
+    drop(tx);
+    drop(blocker);
+    drop(s);
+    assert_eq!(dropped.load(SeqCst), 100);
+}
+
+#[test]
+fn drop_guards_may_spawn_during_shutdown() {
+    // A future whose destructor spawns: the new task is refused and its future dropped too.
+    struct SpawnOnDrop(Arc<AtomicUsize>);
+    impl Drop for SpawnOnDrop {
+        fn drop(&mut self) {
+            let inner = DropCounter(self.0.clone());
+            let h = ciranda_scheduler::spawn(async move {
+                let _inner = inner;
+            });
+            assert!(
+                h.is_finished(),
+                "spawned during shutdown: cancelled at once"
+            );
+        }
+    }
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let s = Scheduler::builder().worker_threads(2).build().unwrap();
+    for _ in 0..10 {
+        let guard = SpawnOnDrop(dropped.clone());
+        drop(s.spawn(async move {
+            let _guard = guard;
+            pending::<()>().await;
+        }));
+    }
+    drop(s);
+    assert_eq!(dropped.load(SeqCst), 10);
+}
+
+#[test]
+fn spawn_through_a_handle_after_shutdown_is_cancelled() {
+    let s = Scheduler::builder().worker_threads(1).build().unwrap();
+    let handle = s.handle();
+    drop(s);
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let guard = DropCounter(dropped.clone());
+    let h = handle.spawn(async move {
+        let _guard = guard;
+    });
+    assert!(h.is_finished());
+    assert_eq!(dropped.load(SeqCst), 1);
+    let b = handle.spawn_blocking(|| 1);
+    assert!(b.is_finished());
+}
+
+#[test]
+fn shutdown_timeout_returns_while_a_task_blocks() {
+    let s = Scheduler::builder().worker_threads(2).build().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let (started_tx, started_rx) = std::sync::mpsc::channel();
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let guard = DropCounter(dropped.clone());
+    drop(s.spawn(async move {
+        let _guard = guard;
+        started_tx.send(()).unwrap();
+        // Blocks its worker until the test lets go, long after shutdown returned.
+        let _ = rx.recv();
+        pending::<()>().await;
+    }));
+    started_rx.recv().unwrap();
+    let start = std::time::Instant::now();
+    s.shutdown_timeout(Duration::from_millis(100));
+    assert!(start.elapsed() < Duration::from_secs(20));
+    assert_eq!(
+        dropped.load(SeqCst),
+        0,
+        "the blocked poll still owns its future"
+    );
+    tx.send(()).unwrap();
+    // The worker drops the future as soon as its poll returns.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while dropped.load(SeqCst) == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(dropped.load(SeqCst), 1);
+}
+
+#[test]
+fn shutdown_cancels_queued_blocking_tasks_and_waits_for_running_ones() {
+    let s = Scheduler::builder()
+        .worker_threads(1)
+        .max_blocking_threads(1)
+        .build()
+        .unwrap();
+    let ran = Arc::new(AtomicUsize::new(0));
+    let (started_tx, started_rx) = std::sync::mpsc::channel();
+    let r = ran.clone();
+    let running = s.spawn_blocking(move || {
+        started_tx.send(()).unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        r.fetch_add(1, SeqCst);
+    });
+    started_rx.recv().unwrap();
+    let r = ran.clone();
+    let queued = s.spawn_blocking(move || {
+        r.fetch_add(100, SeqCst);
+    });
+    drop(s);
+    assert_eq!(
+        ran.load(SeqCst),
+        1,
+        "running one finished, queued one never ran"
+    );
+    assert!(running.is_finished() && queued.is_finished());
+}
