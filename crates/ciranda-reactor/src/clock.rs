@@ -1,0 +1,179 @@
+//! A reactor's clock: real time, or a virtual clock that stands still while paused.
+//!
+//! | state   | `now()`                        | `advance(d)`     | `pause()`            | `resume()`                       |
+//! |---------|--------------------------------|------------------|----------------------|----------------------------------|
+//! | running | `std::time::Instant::now() + offset` | panics     | freeze at `now()`    | no-op                            |
+//! | paused  | the frozen instant             | frozen += d      | no-op                | offset so that time goes on from the frozen instant |
+//!
+//! Time never goes backwards: on resume the offset only ever grows (or stays), and while paused
+//! the frozen instant only moves forwards.
+//!
+//! The timer wheel counts whole milliseconds since the clock's `origin` (its creation).
+
+use crate::loom::Mutex;
+use std::time::{Duration, Instant as StdInstant};
+
+#[derive(Debug)]
+struct State {
+    /// `Some(now)` while paused.
+    frozen: Option<StdInstant>,
+    /// Added to the real time while running (grows each time a paused clock was advanced).
+    offset: Duration,
+}
+
+/// A per-reactor clock (every test runtime has its own, so paused clocks do not interfere).
+#[derive(Debug)]
+pub(crate) struct Clock {
+    origin: StdInstant,
+    state: Mutex<State>,
+}
+
+impl Clock {
+    pub(crate) fn new(start_paused: bool) -> Self {
+        let origin = StdInstant::now();
+        Clock {
+            origin,
+            state: Mutex::new(State {
+                frozen: start_paused.then_some(origin),
+                offset: Duration::ZERO,
+            }),
+        }
+    }
+
+    /// The clock's current instant.
+    pub(crate) fn now(&self) -> StdInstant {
+        let state = self.state.lock();
+        match state.frozen {
+            Some(frozen) => frozen,
+            None => add_or_max(StdInstant::now(), state.offset),
+        }
+    }
+
+    pub(crate) fn is_paused(&self) -> bool {
+        self.state.lock().frozen.is_some()
+    }
+
+    /// Freezes the clock at its current instant (no-op when already paused).
+    pub(crate) fn pause(&self) {
+        let mut state = self.state.lock();
+        if state.frozen.is_none() {
+            state.frozen = Some(add_or_max(StdInstant::now(), state.offset));
+        }
+    }
+
+    /// Lets the clock run again from where it stands (no-op when running).
+    pub(crate) fn resume(&self) {
+        let mut state = self.state.lock();
+        if let Some(frozen) = state.frozen.take() {
+            let real = StdInstant::now();
+            // If the real clock has already passed the frozen instant, keep the old offset:
+            // time then jumps forwards, never backwards.
+            state.offset = state.offset.max(frozen.saturating_duration_since(real));
+        }
+    }
+
+    /// Moves a paused clock forwards by `by`, saturating far in the future.
+    ///
+    /// # Panics
+    /// If the clock is not paused.
+    pub(crate) fn advance(&self, by: Duration) {
+        let mut state = self.state.lock();
+        let frozen = state
+            .frozen
+            .as_mut()
+            .expect("ciranda time::advance: the clock is not paused (call time::pause() first or start the runtime paused)");
+        *frozen = add_or_max(*frozen, by);
+    }
+
+    /// Moves a paused clock forwards to `tick` if it stands before it; returns whether it moved.
+    pub(crate) fn advance_to_tick(&self, tick: u64) -> bool {
+        let target = self.instant_of_tick(tick);
+        let mut state = self.state.lock();
+        match state.frozen.as_mut() {
+            Some(frozen) if *frozen < target => {
+                *frozen = target;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Whole milliseconds from the origin to `instant`, rounded down (the wheel's "now").
+    pub(crate) fn tick_floor(&self, instant: StdInstant) -> u64 {
+        millis_u64(instant.saturating_duration_since(self.origin))
+    }
+
+    /// Milliseconds from the origin to `instant`, rounded up (a timer's tick: firing when the
+    /// floor of "now" reaches it is never early).
+    pub(crate) fn tick_ceil(&self, instant: StdInstant) -> u64 {
+        let d = instant.saturating_duration_since(self.origin);
+        let ms = millis_u64(d);
+        if Duration::from_millis(ms) < d {
+            ms.saturating_add(1)
+        } else {
+            ms
+        }
+    }
+
+    /// The instant of a tick, saturating to the latest representable instant.
+    pub(crate) fn instant_of_tick(&self, tick: u64) -> StdInstant {
+        add_or_max(self.origin, Duration::from_millis(tick))
+    }
+}
+
+fn millis_u64(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// `instant + d`, or a point about 30 years after `instant` when that overflows.
+pub(crate) fn add_or_max(instant: StdInstant, d: Duration) -> StdInstant {
+    instant
+        .checked_add(d)
+        .unwrap_or_else(|| far_future(instant))
+}
+
+/// About 30 years after `from`: the stand-in for "never" (same trick as Tokio's
+/// `Instant::far_future`); representable on every platform std supports.
+pub(crate) fn far_future(from: StdInstant) -> StdInstant {
+    const THIRTY_YEARS: Duration = Duration::from_secs(86_400 * 365 * 30);
+    from.checked_add(THIRTY_YEARS).unwrap_or(from)
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paused_clock_stands_still_and_advances() {
+        let c = Clock::new(true);
+        let a = c.now();
+        std::thread::sleep(Duration::from_millis(5));
+        assert_eq!(c.now(), a);
+        c.advance(Duration::from_secs(3));
+        assert_eq!(c.now(), a + Duration::from_secs(3));
+        c.resume();
+        assert!(c.now() >= a + Duration::from_secs(3));
+        c.pause();
+        let b = c.now();
+        assert!(b >= a + Duration::from_secs(3));
+    }
+
+    #[test]
+    fn ticks_round_the_right_way() {
+        let c = Clock::new(true);
+        let t = c.now() + Duration::from_micros(1500);
+        assert_eq!(c.tick_floor(t), 1);
+        assert_eq!(c.tick_ceil(t), 2);
+        let t = c.now() + Duration::from_millis(2);
+        assert_eq!(c.tick_ceil(t), 2);
+        assert_eq!(c.tick_ceil(c.now() - Duration::from_millis(0)), 0);
+    }
+
+    #[test]
+    fn huge_durations_saturate() {
+        let c = Clock::new(true);
+        c.advance(Duration::MAX);
+        assert!(c.now() > c.origin);
+        let _ = c.instant_of_tick(u64::MAX);
+    }
+}

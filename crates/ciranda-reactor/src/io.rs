@@ -1,0 +1,362 @@
+//! `Async<T>`: any file descriptor driven by the reactor.
+
+use crate::coop;
+use crate::loom::Arc;
+use crate::reactor::Reactor;
+use crate::registration::{READ, Source, WRITE};
+use futures_io::{AsyncRead, AsyncWrite};
+use std::fmt;
+use std::future::poll_fn;
+use std::io::{self, IoSlice, IoSliceMut, Read, Write};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+/// A non-blocking I/O object registered with a reactor.
+///
+/// `Async::new` puts the descriptor in non-blocking mode and registers it with the current
+/// reactor; operations are retried when the reactor reports readiness (`WouldBlock` parks the
+/// task, `Interrupted` retries at once). Dropping an `Async<T>` removes the descriptor from the
+/// poller *before* `T` is dropped (and the descriptor closed).
+///
+/// `Async<T>` implements [`AsyncRead`]/[`AsyncWrite`] when `T: Read`/`Write`, and so does
+/// `&Async<T>` when `&T: Read`/`Write` (sockets). There is deliberately no `get_mut`: swapping
+/// the inner object would leave a stale registration behind; use [`into_inner`](Async::into_inner).
+///
+/// # Examples
+///
+/// ```
+/// use ciranda_reactor::Async;
+/// use futures_util::io::{AsyncReadExt, AsyncWriteExt};
+/// use std::os::unix::net::UnixStream;
+///
+/// ciranda_reactor::block_on(async {
+///     let (a, b) = UnixStream::pair()?;
+///     let (mut a, mut b) = (Async::new(a)?, Async::new(b)?);
+///     a.write_all(b"ping").await?;
+///     let mut buf = [0; 4];
+///     b.read_exact(&mut buf).await?;
+///     assert_eq!(&buf, b"ping");
+///     std::io::Result::Ok(())
+/// })?;
+/// # std::io::Result::Ok(())
+/// ```
+pub struct Async<T> {
+    reactor: Reactor,
+    source: Arc<Source>,
+    /// `None` only after `into_inner` took it (then `Drop` does nothing).
+    io: Option<T>,
+}
+
+// `Async` never pins `T` (it is only reached through `&`/`&mut`), so it can be moved freely.
+impl<T> Unpin for Async<T> {}
+
+impl<T: fmt::Debug> fmt::Debug for Async<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Async").field("io", &self.io).finish()
+    }
+}
+
+impl<T: AsFd> Async<T> {
+    /// Puts `io` in non-blocking mode and registers it with the current reactor.
+    ///
+    /// Errors if there is no current reactor ("must be used inside a ciranda runtime or
+    /// `ciranda_reactor::block_on`") or the poller refuses the descriptor.
+    pub fn new(io: T) -> io::Result<Async<T>> {
+        set_nonblocking(io.as_fd())?;
+        Self::new_nonblocking(io)
+    }
+
+    /// Registers `io`, which the caller has already put in non-blocking mode.
+    pub fn new_nonblocking(io: T) -> io::Result<Async<T>> {
+        Self::with_reactor(io, Reactor::current_io()?)
+    }
+
+    pub(crate) fn with_reactor(io: T, reactor: Reactor) -> io::Result<Async<T>> {
+        let raw = io.as_fd().as_raw_fd();
+        // SAFETY: `io` owns (or borrows for its whole life) the descriptor and lives inside the
+        // returned `Async`, whose `Drop` and `into_inner` deregister before `io` is dropped or
+        // handed back, so the descriptor stays open while registered.
+        let source = unsafe { reactor.register(raw)? };
+        Ok(Async {
+            reactor,
+            source,
+            io: Some(io),
+        })
+    }
+}
+
+impl<T> Async<T> {
+    /// The inner I/O object.
+    pub fn get_ref(&self) -> &T {
+        self.io.as_ref().expect("Async used after into_inner")
+    }
+
+    /// Deregisters and returns the inner object (still in non-blocking mode).
+    pub fn into_inner(mut self) -> io::Result<T> {
+        self.reactor.deregister(&self.source);
+        Ok(self.io.take().expect("Async used after into_inner"))
+    }
+
+    /// The reactor this object is registered with.
+    pub fn reactor(&self) -> &Reactor {
+        &self.reactor
+    }
+
+    /// Polls for read readiness: `Ready` once an event reported the descriptor readable after
+    /// the wait began. Readiness can be spurious: retry the operation and wait again on
+    /// `WouldBlock`. Only the wakers of the tasks polling at the time of the event are woken.
+    pub fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.reactor.poll_ready(&self.source, READ, cx)
+    }
+
+    /// Polls for write readiness (see [`poll_readable`](Async::poll_readable)).
+    pub fn poll_writable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.reactor.poll_ready(&self.source, WRITE, cx)
+    }
+
+    /// Waits until the descriptor is reported readable.
+    pub async fn readable(&self) -> io::Result<()> {
+        poll_fn(|cx| self.poll_readable(cx)).await
+    }
+
+    /// Waits until the descriptor is reported writable.
+    pub async fn writable(&self) -> io::Result<()> {
+        poll_fn(|cx| self.poll_writable(cx)).await
+    }
+
+    /// Runs a non-blocking read-like operation until it does not report `WouldBlock`.
+    pub fn poll_read_with<R>(
+        &self,
+        cx: &mut Context<'_>,
+        mut op: impl FnMut(&T) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        ready!(coop::poll_proceed(cx));
+        loop {
+            match op(self.get_ref()) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    ready!(self.poll_readable(cx))?;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                res => return Poll::Ready(res),
+            }
+        }
+    }
+
+    /// Runs a non-blocking write-like operation until it does not report `WouldBlock`.
+    pub fn poll_write_with<R>(
+        &self,
+        cx: &mut Context<'_>,
+        mut op: impl FnMut(&T) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        ready!(coop::poll_proceed(cx));
+        loop {
+            match op(self.get_ref()) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    ready!(self.poll_writable(cx))?;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                res => return Poll::Ready(res),
+            }
+        }
+    }
+
+    /// Performs a read-like operation, waiting for readiness whenever it would block.
+    ///
+    /// ```
+    /// use ciranda_reactor::Async;
+    /// use std::net::UdpSocket;
+    ///
+    /// ciranda_reactor::block_on(async {
+    ///     let a = Async::new(UdpSocket::bind("127.0.0.1:0")?)?;
+    ///     let b = UdpSocket::bind("127.0.0.1:0")?;
+    ///     b.send_to(b"hi", a.get_ref().local_addr()?)?;
+    ///     let mut buf = [0; 8];
+    ///     let (n, _) = a.read_with(|s| s.recv_from(&mut buf)).await?;
+    ///     assert_eq!(&buf[..n], b"hi");
+    ///     std::io::Result::Ok(())
+    /// })?;
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub async fn read_with<R>(&self, mut op: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
+        poll_fn(|cx| self.poll_read_with(cx, &mut op)).await
+    }
+
+    /// Performs a write-like operation, waiting for readiness whenever it would block.
+    pub async fn write_with<R>(&self, mut op: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
+        poll_fn(|cx| self.poll_write_with(cx, &mut op)).await
+    }
+
+    /// Like `poll_read_with` with mutable access to the inner object (crate-internal: the
+    /// closures given here never replace the object).
+    fn poll_read_with_mut<R>(
+        &mut self,
+        cx: &mut Context<'_>,
+        mut op: impl FnMut(&mut T) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        ready!(coop::poll_proceed(cx));
+        loop {
+            let io = self.io.as_mut().expect("Async used after into_inner");
+            match op(io) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    ready!(self.reactor.poll_ready(&self.source, READ, cx))?;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                res => return Poll::Ready(res),
+            }
+        }
+    }
+
+    fn poll_write_with_mut<R>(
+        &mut self,
+        cx: &mut Context<'_>,
+        mut op: impl FnMut(&mut T) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        ready!(coop::poll_proceed(cx));
+        loop {
+            let io = self.io.as_mut().expect("Async used after into_inner");
+            match op(io) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    ready!(self.reactor.poll_ready(&self.source, WRITE, cx))?;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                res => return Poll::Ready(res),
+            }
+        }
+    }
+}
+
+impl<T> Drop for Async<T> {
+    fn drop(&mut self) {
+        if self.io.is_some() {
+            // Deregister first; `io` (and its descriptor) is dropped after this body.
+            self.reactor.deregister(&self.source);
+            self.io = None;
+        }
+    }
+}
+
+impl<T> AsRawFd for Async<T> {
+    fn as_raw_fd(&self) -> RawFd {
+        self.source.raw
+    }
+}
+
+impl<T: AsFd> AsFd for Async<T> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.get_ref().as_fd()
+    }
+}
+
+impl<T: Read> AsyncRead for Async<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_read_with_mut(cx, |io| io.read(buf))
+    }
+
+    fn poll_read_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &mut [IoSliceMut<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_read_with_mut(cx, |io| io.read_vectored(bufs))
+    }
+}
+
+impl<T> AsyncRead for &Async<T>
+where
+    for<'a> &'a T: Read,
+{
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_read_with(cx, |mut io| io.read(buf))
+    }
+
+    fn poll_read_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &mut [IoSliceMut<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_read_with(cx, |mut io| io.read_vectored(bufs))
+    }
+}
+
+impl<T: Write> AsyncWrite for Async<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_write_with_mut(cx, |io| io.write(buf))
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_write_with_mut(cx, |io| io.write_vectored(bufs))
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_write_with_mut(cx, |io| io.flush())
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_flush(cx)
+    }
+}
+
+impl<T> AsyncWrite for &Async<T>
+where
+    for<'a> &'a T: Write,
+{
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_write_with(cx, |mut io| io.write(buf))
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_write_with(cx, |mut io| io.write_vectored(bufs))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_write_with(cx, |mut io| io.flush())
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_flush(cx)
+    }
+}
+
+/// Sets `O_NONBLOCK` on a descriptor.
+pub(crate) fn set_nonblocking(fd: BorrowedFd<'_>) -> io::Result<()> {
+    let raw = fd.as_raw_fd();
+    // SAFETY: `fcntl(F_GETFL)` on a descriptor that `fd` borrows (open for the call) reads its
+    // flags and touches no memory of ours.
+    let flags = unsafe { libc::fcntl(raw, libc::F_GETFL) };
+    if flags == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    if flags & libc::O_NONBLOCK == 0 {
+        // SAFETY: as above; `F_SETFL` with the old flags plus `O_NONBLOCK` only changes the
+        // descriptor's blocking mode.
+        if unsafe { libc::fcntl(raw, libc::F_SETFL, flags | libc::O_NONBLOCK) } == -1 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}

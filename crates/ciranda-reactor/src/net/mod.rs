@@ -1,0 +1,21 @@
+//! TCP, UDP and Unix-domain sockets driven by the reactor.
+//!
+//! Every socket is non-blocking and close-on-exec, registered with the reactor that is current
+//! when it is created (outside any: an error saying it "must be used inside a ciranda runtime or
+//! `ciranda_reactor::block_on`"). `WouldBlock` parks the task until the reactor reports
+//! readiness; `EINTR` is retried. Errors from `accept` (such as `EMFILE`, too many open files)
+//! are returned to the caller and the listener stays usable.
+//!
+//! Addresses are anything [`ToSocketAddrs`]: a `SocketAddr`, `(ip, port)`, `"host:port"`,
+//! `(host, port)`, `String`. Host names are resolved on the reactor's blocking spawner (the
+//! runtime's blocking pool), never on an async thread.
+
+mod addr;
+pub mod tcp;
+mod udp;
+pub mod unix;
+
+pub use addr::ToSocketAddrs;
+pub use tcp::{Incoming, TcpListener, TcpStream};
+pub use udp::UdpSocket;
+pub use unix::{UnixIncoming, UnixListener, UnixStream};

@@ -1,0 +1,181 @@
+//! UDP: `UdpSocket`.
+
+use super::addr::{ToSocketAddrs, resolve, try_each};
+use crate::io::Async;
+use crate::reactor::Reactor;
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::task::{Context, Poll};
+
+/// A UDP socket (datagrams).
+///
+/// # Examples
+///
+/// ```
+/// use ciranda_reactor::net::UdpSocket;
+///
+/// ciranda_reactor::block_on(async {
+///     let a = UdpSocket::bind("127.0.0.1:0").await?;
+///     let b = UdpSocket::bind("127.0.0.1:0").await?;
+///     a.send_to(b"ping", b.local_addr()?).await?;
+///     let mut buf = [0; 16];
+///     let (n, from) = b.recv_from(&mut buf).await?;
+///     assert_eq!((&buf[..n], from), (&b"ping"[..], a.local_addr()?));
+///     std::io::Result::Ok(())
+/// })?;
+/// # std::io::Result::Ok(())
+/// ```
+pub struct UdpSocket {
+    io: Async<std::net::UdpSocket>,
+}
+
+impl fmt::Debug for UdpSocket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.io.get_ref().fmt(f)
+    }
+}
+
+impl UdpSocket {
+    /// Binds to the first address (of those `addr` resolves to) that works.
+    pub async fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<UdpSocket> {
+        let reactor = Reactor::current_io()?;
+        let addrs = resolve(&addr, &reactor).await?;
+        try_each(addrs, |a| {
+            let reactor = reactor.clone();
+            async move {
+                // std creates the socket close-on-exec.
+                let s = std::net::UdpSocket::bind(a)?;
+                s.set_nonblocking(true)?;
+                Ok(UdpSocket {
+                    io: Async::with_reactor(s, reactor)?,
+                })
+            }
+        })
+        .await
+    }
+
+    /// Wraps a std socket (made non-blocking) and registers it with the current reactor.
+    pub fn from_std(socket: std::net::UdpSocket) -> io::Result<UdpSocket> {
+        socket.set_nonblocking(true)?;
+        Ok(UdpSocket {
+            io: Async::new_nonblocking(socket)?,
+        })
+    }
+
+    /// Deregisters and returns the std socket (still non-blocking).
+    pub fn into_std(self) -> io::Result<std::net::UdpSocket> {
+        self.io.into_inner()
+    }
+
+    /// Sets the default peer for [`send`](UdpSocket::send) and [`recv`](UdpSocket::recv)
+    /// (and filters incoming datagrams to that peer); the first resolved address that works.
+    pub async fn connect<A: ToSocketAddrs>(&self, addr: A) -> io::Result<()> {
+        let addrs = resolve(&addr, self.io.reactor()).await?;
+        try_each(addrs, |a| async move { self.io.get_ref().connect(a) }).await
+    }
+
+    /// Sends a datagram to `target` (its first resolved address); returns the bytes sent.
+    pub async fn send_to<A: ToSocketAddrs>(&self, buf: &[u8], target: A) -> io::Result<usize> {
+        let addrs = resolve(&target, self.io.reactor()).await?;
+        let addr = addrs[0];
+        self.io.write_with(|s| s.send_to(buf, addr)).await
+    }
+
+    /// Receives a datagram; returns its length and sender.
+    pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        self.io.read_with(|s| s.recv_from(buf)).await
+    }
+
+    /// Receives a datagram without consuming it.
+    pub async fn peek_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        self.io.read_with(|s| s.peek_from(buf)).await
+    }
+
+    /// Sends a datagram to the connected peer.
+    pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
+        self.io.write_with(|s| s.send(buf)).await
+    }
+
+    /// Receives a datagram from the connected peer.
+    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.io.read_with(|s| s.recv(buf)).await
+    }
+
+    /// Polls for a datagram; returns its length and sender.
+    pub fn poll_recv_from(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<(usize, SocketAddr)>> {
+        self.io.poll_read_with(cx, |s| s.recv_from(buf))
+    }
+
+    /// Polls to send a datagram to `target`.
+    pub fn poll_send_to(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+        target: SocketAddr,
+    ) -> Poll<io::Result<usize>> {
+        self.io.poll_write_with(cx, |s| s.send_to(buf, target))
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get_ref().local_addr()
+    }
+
+    /// The connected peer's address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get_ref().peer_addr()
+    }
+
+    /// Sets `SO_BROADCAST`.
+    pub fn set_broadcast(&self, on: bool) -> io::Result<()> {
+        self.io.get_ref().set_broadcast(on)
+    }
+
+    /// `SO_BROADCAST`.
+    pub fn broadcast(&self) -> io::Result<bool> {
+        self.io.get_ref().broadcast()
+    }
+
+    /// Sets `IP_TTL`.
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.io.get_ref().set_ttl(ttl)
+    }
+
+    /// `IP_TTL`.
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.io.get_ref().ttl()
+    }
+
+    /// Takes the pending socket error (`SO_ERROR`), if any.
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.io.get_ref().take_error()
+    }
+
+    /// Waits until the socket is reported readable.
+    pub async fn readable(&self) -> io::Result<()> {
+        self.io.readable().await
+    }
+
+    /// Waits until the socket is reported writable.
+    pub async fn writable(&self) -> io::Result<()> {
+        self.io.writable().await
+    }
+}
+
+impl AsRawFd for UdpSocket {
+    fn as_raw_fd(&self) -> RawFd {
+        self.io.as_raw_fd()
+    }
+}
+
+impl AsFd for UdpSocket {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.io.as_fd()
+    }
+}

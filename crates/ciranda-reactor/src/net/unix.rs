@@ -1,0 +1,416 @@
+//! Unix-domain stream sockets: `UnixListener`, `UnixStream` and its split halves.
+
+use crate::io::Async;
+use crate::reactor::Reactor;
+use futures_core::Stream;
+use futures_io::{AsyncRead, AsyncWrite};
+use socket2::{Domain, SockAddr, Socket, Type};
+use std::fmt;
+use std::future::poll_fn;
+use std::io::{self, IoSlice, IoSliceMut, Read, Write};
+use std::net::Shutdown;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::unix::net::SocketAddr;
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+
+/// A Unix-domain stream listener.
+///
+/// # Examples
+///
+/// ```
+/// use ciranda_reactor::net::{UnixListener, UnixStream};
+/// use futures_util::io::{AsyncReadExt, AsyncWriteExt};
+///
+/// let dir = std::env::temp_dir().join(format!("ciranda-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir)?;
+/// let path = dir.join("listener.sock");
+/// let _ = std::fs::remove_file(&path);
+/// ciranda_reactor::block_on(async {
+///     let listener = UnixListener::bind(&path)?;
+///     let (client, accepted) = futures_util::join!(UnixStream::connect(&path), listener.accept());
+///     let (mut client, (mut server, _addr)) = (client?, accepted?);
+///     client.write_all(b"hi").await?;
+///     let mut buf = [0; 2];
+///     server.read_exact(&mut buf).await?;
+///     assert_eq!(&buf, b"hi");
+///     std::io::Result::Ok(())
+/// })?;
+/// std::fs::remove_dir_all(&dir)?;
+/// # std::io::Result::Ok(())
+/// ```
+pub struct UnixListener {
+    io: Async<std::os::unix::net::UnixListener>,
+}
+
+impl fmt::Debug for UnixListener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.io.get_ref().fmt(f)
+    }
+}
+
+impl UnixListener {
+    /// Binds to a filesystem path (which must not exist) and registers with the current
+    /// reactor.
+    pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixListener> {
+        let reactor = Reactor::current_io()?;
+        // std creates the socket close-on-exec.
+        let l = std::os::unix::net::UnixListener::bind(path)?;
+        l.set_nonblocking(true)?;
+        Ok(UnixListener {
+            io: Async::with_reactor(l, reactor)?,
+        })
+    }
+
+    /// Wraps a std listener (made non-blocking) and registers it with the current reactor.
+    pub fn from_std(listener: std::os::unix::net::UnixListener) -> io::Result<UnixListener> {
+        listener.set_nonblocking(true)?;
+        Ok(UnixListener {
+            io: Async::new_nonblocking(listener)?,
+        })
+    }
+
+    /// Accepts a connection. Errors are returned; the listener stays usable.
+    pub async fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
+        poll_fn(|cx| self.poll_accept(cx)).await
+    }
+
+    /// Polls for a connection.
+    pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(UnixStream, SocketAddr)>> {
+        let (stream, addr) = ready!(self.io.poll_read_with(cx, |l| l.accept()))?;
+        Poll::Ready(UnixStream::from_std_with(stream, self.io.reactor().clone()).map(|s| (s, addr)))
+    }
+
+    /// The connections, as a never-ending `Stream` of `io::Result<UnixStream>`.
+    pub fn incoming(&self) -> UnixIncoming<'_> {
+        UnixIncoming { listener: self }
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get_ref().local_addr()
+    }
+}
+
+impl AsRawFd for UnixListener {
+    fn as_raw_fd(&self) -> RawFd {
+        self.io.as_raw_fd()
+    }
+}
+
+impl AsFd for UnixListener {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.io.as_fd()
+    }
+}
+
+/// The stream of incoming connections of a [`UnixListener`].
+///
+/// # Examples
+///
+/// ```
+/// use ciranda_reactor::net::{UnixIncoming, UnixListener, UnixStream};
+/// use futures_util::StreamExt;
+///
+/// let path = std::env::temp_dir().join(format!("ciranda-doc-inc-{}.sock", std::process::id()));
+/// let _ = std::fs::remove_file(&path);
+/// ciranda_reactor::block_on(async {
+///     let listener = UnixListener::bind(&path)?;
+///     let mut incoming: UnixIncoming<'_> = listener.incoming();
+///     let (c, s) = futures_util::join!(UnixStream::connect(&path), incoming.next());
+///     c?;
+///     s.unwrap()?;
+///     std::io::Result::Ok(())
+/// })?;
+/// std::fs::remove_file(&path)?;
+/// # std::io::Result::Ok(())
+/// ```
+#[derive(Debug)]
+#[must_use = "streams do nothing unless polled"]
+pub struct UnixIncoming<'a> {
+    listener: &'a UnixListener,
+}
+
+impl Stream for UnixIncoming<'_> {
+    type Item = io::Result<UnixStream>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.listener
+            .poll_accept(cx)
+            .map(|r| Some(r.map(|(s, _)| s)))
+    }
+}
+
+/// A Unix-domain stream connection; `AsyncRead + AsyncWrite`, also for `&UnixStream`.
+///
+/// # Examples
+///
+/// ```
+/// use ciranda_reactor::net::UnixStream;
+/// use futures_util::io::{AsyncReadExt, AsyncWriteExt};
+///
+/// ciranda_reactor::block_on(async {
+///     let (mut a, mut b) = UnixStream::pair()?;
+///     a.write_all(b"abc").await?;
+///     a.close().await?; // shuts the write side down
+///     let mut s = String::new();
+///     b.read_to_string(&mut s).await?;
+///     assert_eq!(s, "abc");
+///     std::io::Result::Ok(())
+/// })?;
+/// # std::io::Result::Ok(())
+/// ```
+pub struct UnixStream {
+    io: Async<std::os::unix::net::UnixStream>,
+}
+
+impl fmt::Debug for UnixStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.io.get_ref().fmt(f)
+    }
+}
+
+impl UnixStream {
+    /// Connects to the socket at `path` without blocking the thread.
+    pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
+        let reactor = Reactor::current_io()?;
+        let addr = SockAddr::unix(path)?;
+        // socket2 creates sockets close-on-exec.
+        let socket = Socket::new(Domain::UNIX, Type::STREAM, None)?;
+        socket.set_nonblocking(true)?;
+        match socket.connect(&addr) {
+            Ok(()) => {}
+            Err(e)
+                if e.raw_os_error() == Some(libc::EINPROGRESS)
+                    || e.kind() == io::ErrorKind::WouldBlock
+                    || e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+        let io = Async::with_reactor(std::os::unix::net::UnixStream::from(socket), reactor)?;
+        loop {
+            if let Some(e) = io.get_ref().take_error()? {
+                return Err(e);
+            }
+            match io.get_ref().peer_addr() {
+                Ok(_) => return Ok(UnixStream { io }),
+                Err(e) if e.kind() == io::ErrorKind::NotConnected => io.writable().await?,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// A connected pair of streams.
+    pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
+        let reactor = Reactor::current_io()?;
+        let (a, b) = std::os::unix::net::UnixStream::pair()?;
+        Ok((
+            Self::from_std_with(a, reactor.clone())?,
+            Self::from_std_with(b, reactor)?,
+        ))
+    }
+
+    /// Wraps a std stream (made non-blocking) and registers it with the current reactor.
+    pub fn from_std(stream: std::os::unix::net::UnixStream) -> io::Result<UnixStream> {
+        Self::from_std_with(stream, Reactor::current_io()?)
+    }
+
+    fn from_std_with(
+        stream: std::os::unix::net::UnixStream,
+        reactor: Reactor,
+    ) -> io::Result<UnixStream> {
+        stream.set_nonblocking(true)?;
+        Ok(UnixStream {
+            io: Async::with_reactor(stream, reactor)?,
+        })
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get_ref().local_addr()
+    }
+
+    /// The peer's address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get_ref().peer_addr()
+    }
+
+    /// Shuts down the read side, the write side or both.
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.io.get_ref().shutdown(how)
+    }
+
+    /// Takes the pending socket error (`SO_ERROR`), if any.
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.io.get_ref().take_error()
+    }
+
+    /// Waits until the stream is reported readable.
+    pub async fn readable(&self) -> io::Result<()> {
+        self.io.readable().await
+    }
+
+    /// Waits until the stream is reported writable.
+    pub async fn writable(&self) -> io::Result<()> {
+        self.io.writable().await
+    }
+
+    /// Splits into owned halves; dropping the write half shuts the write side down.
+    pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
+        let shared = Arc::new(self);
+        (
+            OwnedReadHalf {
+                stream: shared.clone(),
+            },
+            OwnedWriteHalf { stream: shared },
+        )
+    }
+
+    fn poll_read_priv(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        self.io.poll_read_with(cx, |mut s| s.read(buf))
+    }
+
+    fn poll_read_vectored_priv(
+        &self,
+        cx: &mut Context<'_>,
+        bufs: &mut [IoSliceMut<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.io.poll_read_with(cx, |mut s| s.read_vectored(bufs))
+    }
+
+    fn poll_write_priv(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.io.poll_write_with(cx, |mut s| s.write(buf))
+    }
+
+    fn poll_write_vectored_priv(
+        &self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.io.poll_write_with(cx, |mut s| s.write_vectored(bufs))
+    }
+
+    fn poll_close_priv(&self) -> Poll<io::Result<()>> {
+        match self.shutdown(Shutdown::Write) {
+            Err(e) if e.kind() != io::ErrorKind::NotConnected => Poll::Ready(Err(e)),
+            _ => Poll::Ready(Ok(())),
+        }
+    }
+}
+
+impl AsRawFd for UnixStream {
+    fn as_raw_fd(&self) -> RawFd {
+        self.io.as_raw_fd()
+    }
+}
+
+impl AsFd for UnixStream {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.io.as_fd()
+    }
+}
+
+macro_rules! impl_async_read {
+    ([$($gen:tt)*] $t:ty, $get:expr) => {
+        impl<$($gen)*> AsyncRead for $t {
+            fn poll_read(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &mut [u8],
+            ) -> Poll<io::Result<usize>> {
+                let get: for<'x> fn(&'x $t) -> &'x UnixStream = $get;
+                get(&*self).poll_read_priv(cx, buf)
+            }
+
+            fn poll_read_vectored(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                bufs: &mut [IoSliceMut<'_>],
+            ) -> Poll<io::Result<usize>> {
+                let get: for<'x> fn(&'x $t) -> &'x UnixStream = $get;
+                get(&*self).poll_read_vectored_priv(cx, bufs)
+            }
+        }
+    };
+}
+
+macro_rules! impl_async_write {
+    ([$($gen:tt)*] $t:ty, $get:expr) => {
+        impl<$($gen)*> AsyncWrite for $t {
+            fn poll_write(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &[u8],
+            ) -> Poll<io::Result<usize>> {
+                let get: for<'x> fn(&'x $t) -> &'x UnixStream = $get;
+                get(&*self).poll_write_priv(cx, buf)
+            }
+
+            fn poll_write_vectored(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                bufs: &[IoSlice<'_>],
+            ) -> Poll<io::Result<usize>> {
+                let get: for<'x> fn(&'x $t) -> &'x UnixStream = $get;
+                get(&*self).poll_write_vectored_priv(cx, bufs)
+            }
+
+            fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                Poll::Ready(Ok(()))
+            }
+
+            fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                let get: for<'x> fn(&'x $t) -> &'x UnixStream = $get;
+                get(&*self).poll_close_priv()
+            }
+        }
+    };
+}
+
+impl_async_read!([] UnixStream, |s| s);
+impl_async_read!(['a] &'a UnixStream, |s| *s);
+impl_async_read!([] OwnedReadHalf, |h| &h.stream);
+impl_async_write!([] UnixStream, |s| s);
+impl_async_write!(['a] &'a UnixStream, |s| *s);
+impl_async_write!([] OwnedWriteHalf, |h| &h.stream);
+
+/// The read half of [`UnixStream::into_split`].
+///
+/// # Examples
+///
+/// ```
+/// use ciranda_reactor::net::unix::{OwnedReadHalf, OwnedWriteHalf};
+/// use ciranda_reactor::net::UnixStream;
+/// use futures_util::io::{AsyncReadExt, AsyncWriteExt};
+///
+/// ciranda_reactor::block_on(async {
+///     let (a, b) = UnixStream::pair()?;
+///     let (mut r, w): (OwnedReadHalf, OwnedWriteHalf) = a.into_split();
+///     drop(w); // shuts a's write side down
+///     let (_br, mut bw) = b.into_split();
+///     bw.write_all(b"z").await?;
+///     let mut one = [0];
+///     r.read_exact(&mut one).await?;
+///     assert_eq!(&one, b"z");
+///     std::io::Result::Ok(())
+/// })?;
+/// # std::io::Result::Ok(())
+/// ```
+#[derive(Debug)]
+pub struct OwnedReadHalf {
+    stream: Arc<UnixStream>,
+}
+
+/// The write half of [`UnixStream::into_split`]; dropping it shuts the write side down. See
+/// [`OwnedReadHalf`] for an example.
+#[derive(Debug)]
+pub struct OwnedWriteHalf {
+    stream: Arc<UnixStream>,
+}
+
+impl Drop for OwnedWriteHalf {
+    fn drop(&mut self) {
+        let _ = self.stream.shutdown(Shutdown::Write);
+    }
+}

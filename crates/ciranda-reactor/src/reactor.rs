@@ -1,0 +1,657 @@
+//! The reactor: one poller, the registrations, the timers and the clock.
+
+use crate::clock::Clock;
+use crate::loom::{Arc, AtomicBool, AtomicUsize, Mutex};
+use crate::registration::{Interest, Source};
+use crate::wheel::{TimerKey, Wheel};
+use polling::{Event, Events, PollMode, Poller};
+use slab::Slab;
+use std::cell::{OnceCell, RefCell};
+use std::fmt;
+use std::io;
+use std::marker::PhantomData;
+use std::os::fd::{BorrowedFd, RawFd};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::Ordering::SeqCst;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant as StdInstant};
+
+/// The message of every "no reactor here" panic and error.
+pub(crate) const NO_REACTOR: &str = "there is no ciranda reactor on this thread: I/O objects and timers must be used inside a ciranda runtime or ciranda_reactor::block_on";
+
+/// Bits of a poller key that hold the slab index; the rest hold a registration generation.
+const INDEX_BITS: u32 = usize::BITS / 2;
+const INDEX_MASK: usize = (1 << INDEX_BITS) - 1;
+const GENERATION_MASK: usize = usize::MAX >> INDEX_BITS;
+
+/// A function that runs a blocking job somewhere off the async threads (the runtime's blocking
+/// pool); used for host-name resolution.
+pub type BlockingSpawner = Box<dyn Fn(Box<dyn FnOnce() + Send>) + Send + Sync>;
+
+thread_local! {
+    /// The reactor entered on this thread (see [`Reactor::enter`]).
+    static CURRENT: RefCell<Option<Reactor>> = const { RefCell::new(None) };
+    /// The reactor `block_on` uses on this thread when none is entered.
+    static THREAD_DEFAULT: OnceCell<Reactor> = const { OnceCell::new() };
+}
+
+/// An I/O and timer event loop: one `polling::Poller`, the registered descriptors, a timing
+/// wheel and a (possibly virtual) clock.
+///
+/// A `Reactor` is a cheap handle (`Clone + Send + Sync`, an `Arc` inside). Whoever owns threads
+/// drives it with [`try_turn`](Reactor::try_turn): [`block_on`](crate::block_on) in this crate,
+/// or the `ciranda` runtime's idle workers. I/O objects and timers find it through the thread's
+/// current reactor (set by [`enter`](Reactor::enter)) when they are created, and keep it.
+///
+/// # Examples
+///
+/// ```
+/// use ciranda_reactor::Reactor;
+/// use std::time::Duration;
+///
+/// let reactor = Reactor::new()?;
+/// let _guard = reactor.enter();
+/// assert!(Reactor::current().ptr_eq(&reactor));
+/// // Nothing registered: this turn just waits 1 ms and wakes nobody.
+/// assert_eq!(reactor.try_turn(Some(Duration::from_millis(1)), false), Some(0));
+/// # std::io::Result::Ok(())
+/// ```
+#[derive(Clone)]
+pub struct Reactor {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    poller: Poller,
+    registry: Mutex<Registry>,
+    /// Incremented at the start of every turn; see `registration` for how it filters events.
+    ticker: AtomicUsize,
+    /// Held by the one thread inside `try_turn`.
+    turn: Mutex<TurnState>,
+    /// Mirrors "the turn lock is held"; changed only under `turn_waiters`' lock.
+    turning: AtomicBool,
+    /// Woken when the current turn ends (threads that found the poller busy).
+    turn_waiters: Mutex<Vec<Waker>>,
+    timers: Mutex<Timers>,
+    clock: Clock,
+    blocking_spawner: Option<BlockingSpawner>,
+}
+
+struct Registry {
+    slab: Slab<Arc<Source>>,
+    generation: usize,
+}
+
+struct TurnState {
+    events: Events,
+    ready: Vec<(Arc<Source>, bool, bool)>,
+}
+
+struct Timers {
+    wheel: Wheel<Waker>,
+    /// `Some(bound)` while a thread waits in the poller: `bound` is the tick its wait ends at
+    /// (`None`: not bounded by a timer). A timer inserted before the bound notifies the poller.
+    turner_bound: Option<Option<u64>>,
+}
+
+/// Configures a [`Reactor`].
+///
+/// # Examples
+///
+/// ```
+/// use ciranda_reactor::Reactor;
+///
+/// let reactor = Reactor::builder()
+///     .start_paused(true)
+///     .blocking_spawner(|job| {
+///         std::thread::spawn(job);
+///     })
+///     .build()?;
+/// assert!(reactor.is_clock_paused());
+/// # std::io::Result::Ok(())
+/// ```
+#[derive(Default)]
+pub struct ReactorBuilder {
+    start_paused: bool,
+    blocking_spawner: Option<BlockingSpawner>,
+}
+
+impl fmt::Debug for ReactorBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReactorBuilder")
+            .field("start_paused", &self.start_paused)
+            .field("blocking_spawner", &self.blocking_spawner.is_some())
+            .finish()
+    }
+}
+
+impl ReactorBuilder {
+    /// Starts the reactor's clock paused (virtual time): it moves only through
+    /// [`time::advance`](crate::time::advance) or auto-advance (see [`Reactor::try_turn`]).
+    pub fn start_paused(mut self, paused: bool) -> Self {
+        self.start_paused = paused;
+        self
+    }
+
+    /// Where blocking jobs (host-name lookups) run; without one, each job gets a short-lived
+    /// thread of its own.
+    pub fn blocking_spawner(
+        mut self,
+        spawner: impl Fn(Box<dyn FnOnce() + Send>) + Send + Sync + 'static,
+    ) -> Self {
+        self.blocking_spawner = Some(Box::new(spawner));
+        self
+    }
+
+    /// Creates the reactor (and its poller).
+    pub fn build(self) -> io::Result<Reactor> {
+        let events = Events::new();
+        Ok(Reactor {
+            inner: Arc::new(Inner {
+                poller: Poller::new()?,
+                registry: Mutex::new(Registry {
+                    slab: Slab::new(),
+                    generation: 0,
+                }),
+                ticker: AtomicUsize::new(0),
+                turn: Mutex::new(TurnState {
+                    events,
+                    ready: Vec::new(),
+                }),
+                turning: AtomicBool::new(false),
+                turn_waiters: Mutex::new(Vec::new()),
+                timers: Mutex::new(Timers {
+                    wheel: Wheel::new(),
+                    turner_bound: None,
+                }),
+                clock: Clock::new(self.start_paused),
+                blocking_spawner: self.blocking_spawner,
+            }),
+        })
+    }
+}
+
+/// Makes a reactor the thread's current one until dropped (see [`Reactor::enter`]).
+///
+/// # Examples
+///
+/// ```
+/// use ciranda_reactor::Reactor;
+///
+/// let a = Reactor::new()?;
+/// let b = Reactor::new()?;
+/// let _ga = a.enter();
+/// {
+///     let _gb = b.enter();
+///     assert!(Reactor::current().ptr_eq(&b));
+/// }
+/// assert!(Reactor::current().ptr_eq(&a));
+/// # std::io::Result::Ok(())
+/// ```
+#[must_use = "the reactor is current only while the guard lives"]
+pub struct EnterGuard<'a> {
+    previous: Option<Reactor>,
+    /// Borrows the reactor and is `!Send`: the guard restores *this* thread's state.
+    _marker: PhantomData<(&'a Reactor, *const ())>,
+}
+
+impl fmt::Debug for EnterGuard<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EnterGuard").finish_non_exhaustive()
+    }
+}
+
+impl Drop for EnterGuard<'_> {
+    fn drop(&mut self) {
+        let previous = self.previous.take();
+        // `try_with`: during thread teardown the slot may already be gone; nothing to restore.
+        let _ = CURRENT.try_with(|c| *c.borrow_mut() = previous);
+    }
+}
+
+impl fmt::Debug for Reactor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Reactor")
+            .field("registrations", &self.inner.registry.lock().slab.len())
+            .field("timers", &self.inner.timers.lock().wheel.len())
+            .field("turning", &self.is_turning())
+            .field("clock_paused", &self.is_clock_paused())
+            .finish()
+    }
+}
+
+impl Reactor {
+    /// Creates a reactor with default settings (real clock, thread-per-lookup resolution).
+    pub fn new() -> io::Result<Reactor> {
+        ReactorBuilder::default().build()
+    }
+
+    /// A builder for a configured reactor.
+    pub fn builder() -> ReactorBuilder {
+        ReactorBuilder::default()
+    }
+
+    /// Makes this reactor the thread's current one; the previous one is restored when the guard
+    /// drops. Guards nest (drop them in reverse order).
+    pub fn enter(&self) -> EnterGuard<'_> {
+        let previous = CURRENT.with(|c| c.borrow_mut().replace(self.clone()));
+        EnterGuard {
+            previous,
+            _marker: PhantomData,
+        }
+    }
+
+    /// The thread's current reactor.
+    ///
+    /// # Panics
+    /// Outside any reactor context (no [`enter`](Reactor::enter) guard alive, not inside
+    /// [`block_on`](crate::block_on) or a ciranda runtime).
+    #[track_caller]
+    pub fn current() -> Reactor {
+        Self::try_current().unwrap_or_else(|| panic!("{NO_REACTOR}"))
+    }
+
+    /// The thread's current reactor, if any.
+    pub fn try_current() -> Option<Reactor> {
+        CURRENT.try_with(|c| c.borrow().clone()).ok().flatten()
+    }
+
+    /// The current reactor, or an `io::Error` naming the problem.
+    pub(crate) fn current_io() -> io::Result<Reactor> {
+        Self::try_current().ok_or_else(|| io::Error::other(NO_REACTOR))
+    }
+
+    /// Runs `f` with the current reactor without cloning the handle.
+    pub(crate) fn with_current<R>(f: impl FnOnce(&Reactor) -> R) -> Option<R> {
+        CURRENT
+            .try_with(|c| c.borrow().as_ref().map(f))
+            .ok()
+            .flatten()
+    }
+
+    /// This thread's default reactor, created on first use (used by `block_on` when no reactor
+    /// is current).
+    pub(crate) fn thread_default() -> Reactor {
+        THREAD_DEFAULT.with(|d| {
+            d.get_or_init(|| {
+                Reactor::new().unwrap_or_else(|e| {
+                    panic!("ciranda_reactor: cannot create this thread's default reactor: {e}")
+                })
+            })
+            .clone()
+        })
+    }
+
+    /// Do both handles refer to the same reactor?
+    pub fn ptr_eq(&self, other: &Reactor) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
+    /// Drives I/O and timers once.
+    ///
+    /// Waits for readiness at most `timeout` (`None`: until an I/O event, the next timer
+    /// deadline or [`notify`](Reactor::notify)), then wakes the tasks whose I/O became ready and
+    /// fires the due timers. Wakers are woken after every lock is released.
+    ///
+    /// Only one thread waits on the poller at a time: if another thread is inside `try_turn`,
+    /// this returns `None` at once without blocking (see [`wait_for_turn`](Reactor::wait_for_turn)
+    /// to learn when it leaves). `Some(n)`: the turn ran and woke `n` wakers.
+    ///
+    /// `auto_advance`: the caller asserts that every task using this reactor is idle. With a
+    /// paused clock and no ready I/O, the clock then jumps to the next timer deadline and the
+    /// timer fires, instead of waiting. Ignored while the clock runs.
+    ///
+    /// The poller is never held while tasks run: a busy task cannot starve I/O or timers, any
+    /// idle thread can take the next turn.
+    pub fn try_turn(&self, timeout: Option<Duration>, auto_advance: bool) -> Option<usize> {
+        let inner = &*self.inner;
+        let mut turn = inner.turn.try_lock()?;
+        {
+            let _waiters = inner.turn_waiters.lock();
+            inner.turning.store(true, SeqCst);
+        }
+        let mut wakers = Vec::new();
+        let paused = inner.clock.is_paused();
+
+        // Fire what is due already, and work out how long the poller may sleep.
+        let wait = {
+            let mut timers = inner.timers.lock();
+            let now = inner.clock.now();
+            fire_due(&mut timers.wheel, inner.clock.tick_floor(now), &mut wakers);
+            let next = timers.wheel.next_expiration();
+            let (wait, bound) = if !wakers.is_empty() {
+                (Some(Duration::ZERO), next)
+            } else if paused {
+                if auto_advance && next.is_some() {
+                    (Some(Duration::ZERO), next)
+                } else {
+                    // Virtual timers do not move with real time: only the caller bounds the wait.
+                    (timeout, None)
+                }
+            } else if let Some(tick) = next {
+                let until = inner
+                    .clock
+                    .instant_of_tick(tick)
+                    .saturating_duration_since(now);
+                (Some(timeout.map_or(until, |t| t.min(until))), Some(tick))
+            } else {
+                (timeout, None)
+            };
+            timers.turner_bound = Some(bound);
+            wait
+        };
+
+        let tick = inner.ticker.fetch_add(1, SeqCst).wrapping_add(1);
+        turn.events.clear();
+        // `wait` retries EINTR itself; another error (a broken poller) leaves no events, and the
+        // turn still fires timers.
+        let _ = inner.poller.wait(&mut turn.events, wait);
+        inner.timers.lock().turner_bound = None;
+
+        // I/O readiness.
+        let io_events;
+        {
+            let TurnState { events, ready } = &mut *turn;
+            if !events.is_empty() {
+                let registry = inner.registry.lock();
+                for ev in events.iter() {
+                    if ev.key == usize::MAX {
+                        continue; // the poller's own notification
+                    }
+                    // The generation in the key keeps a stale event away from a newer
+                    // registration that reused the slot.
+                    if let Some(source) = registry.slab.get(ev.key & INDEX_MASK) {
+                        if source.key == ev.key {
+                            ready.push((source.clone(), ev.readable, ev.writable));
+                        }
+                    }
+                }
+            }
+            io_events = ready.len();
+            for (source, readable, writable) in ready.drain(..) {
+                source.deliver(readable, writable, tick, &mut wakers, |interest| {
+                    self.rearm(&source, interest)
+                });
+            }
+        }
+
+        // Timers due now; with auto-advance, jump a paused clock to the next deadline.
+        {
+            let mut timers = inner.timers.lock();
+            let now_tick = inner.clock.tick_floor(inner.clock.now());
+            fire_due(&mut timers.wheel, now_tick, &mut wakers);
+            if paused && auto_advance && io_events == 0 {
+                // Cascade points are not deadlines: keep jumping until something fires.
+                while wakers.is_empty() {
+                    let Some(next) = timers.wheel.next_expiration() else {
+                        break;
+                    };
+                    if !inner.clock.advance_to_tick(next) {
+                        break; // resumed meanwhile: real time rules again
+                    }
+                    fire_due(&mut timers.wheel, next, &mut wakers);
+                }
+            }
+        }
+
+        let waiters = {
+            let mut waiters = inner.turn_waiters.lock();
+            inner.turning.store(false, SeqCst);
+            drop(turn);
+            std::mem::take(&mut *waiters)
+        };
+        let woken = wakers.len();
+        for waker in wakers.into_iter().chain(waiters) {
+            wake_quietly(waker);
+        }
+        Some(woken)
+    }
+
+    /// Makes a thread blocked in [`try_turn`](Reactor::try_turn) return promptly (or the next
+    /// turn return at once if nobody waits now). Notifications coalesce.
+    pub fn notify(&self) {
+        // Only fails if the poller's wake-up descriptor is broken; nothing useful to do then.
+        let _ = self.inner.poller.notify();
+    }
+
+    /// Is some thread inside [`try_turn`](Reactor::try_turn) right now?
+    pub fn is_turning(&self) -> bool {
+        self.inner.turning.load(SeqCst)
+    }
+
+    /// If a thread is inside [`try_turn`](Reactor::try_turn), registers `waker` to be woken when
+    /// that turn ends and returns `true`; otherwise returns `false` and the caller should turn
+    /// the reactor itself. Lets a thread whose `try_turn` returned `None` sleep until it can
+    /// take the poller over, instead of polling.
+    pub fn wait_for_turn(&self, waker: &Waker) -> bool {
+        let mut waiters = self.inner.turn_waiters.lock();
+        if self.inner.turning.load(SeqCst) {
+            if !waiters.iter().any(|w| w.will_wake(waker)) {
+                waiters.push(waker.clone());
+            }
+            true
+        } else {
+            false
+        }
+    }
+
+    /// The reactor clock's current instant (virtual while paused).
+    pub fn now(&self) -> crate::time::Instant {
+        crate::time::Instant::from_std(self.inner.clock.now())
+    }
+
+    /// Is the reactor's clock paused (virtual time)?
+    pub fn is_clock_paused(&self) -> bool {
+        self.inner.clock.is_paused()
+    }
+
+    /// Pauses the reactor's clock (no-op if paused). See [`time::pause`](crate::time::pause).
+    pub fn pause_clock(&self) {
+        self.inner.clock.pause();
+    }
+
+    /// Lets the reactor's clock run again (no-op if running). See
+    /// [`time::resume`](crate::time::resume).
+    pub fn resume_clock(&self) {
+        self.inner.clock.resume();
+        self.notify();
+    }
+
+    /// Moves the paused clock forwards by `by` and wakes every timer that became due; returns
+    /// the number of timers woken.
+    ///
+    /// # Panics
+    /// If the clock is not paused.
+    pub fn advance_clock(&self, by: Duration) -> usize {
+        self.inner.clock.advance(by);
+        let mut wakers = Vec::new();
+        {
+            let mut timers = self.inner.timers.lock();
+            let now_tick = self.inner.clock.tick_floor(self.inner.clock.now());
+            fire_due(&mut timers.wheel, now_tick, &mut wakers);
+        }
+        let n = wakers.len();
+        for w in wakers {
+            wake_quietly(w);
+        }
+        self.notify();
+        n
+    }
+
+    /// Registers a descriptor (in oneshot mode, no interest yet).
+    ///
+    /// # Safety
+    /// `raw` must stay open until [`deregister`](Reactor::deregister) has returned for the
+    /// returned source.
+    pub(crate) unsafe fn register(&self, raw: RawFd) -> io::Result<Arc<Source>> {
+        let source = {
+            let mut registry = self.inner.registry.lock();
+            registry.generation = registry.generation.wrapping_add(1);
+            let generation = registry.generation & GENERATION_MASK;
+            let entry = registry.slab.vacant_entry();
+            let index = entry.key();
+            if index >= INDEX_MASK {
+                return Err(io::Error::other(
+                    "ciranda-reactor: too many I/O registrations for the poller key space",
+                ));
+            }
+            // Never `usize::MAX` (the poller's reserved key): the index is below INDEX_MASK.
+            let key = (generation << INDEX_BITS) | index;
+            let source = Arc::new(Source::new(raw, key));
+            entry.insert(source.clone());
+            source
+        };
+        // SAFETY: the caller keeps `raw` open until `deregister` has deleted it from the poller
+        // (our callers own the descriptor: `Async<T>` deregisters in its destructor before it
+        // drops `T`), which is exactly `Poller::add`'s contract.
+        let added = unsafe {
+            self.inner
+                .poller
+                .add_with_mode(raw, Event::none(source.key), PollMode::Oneshot)
+        };
+        if let Err(e) = added {
+            self.inner
+                .registry
+                .lock()
+                .slab
+                .remove(source.key & INDEX_MASK);
+            return Err(e);
+        }
+        Ok(source)
+    }
+
+    /// Removes a source from the poller (before its descriptor is closed) and from the registry,
+    /// and wakes whoever still waited on it.
+    pub(crate) fn deregister(&self, source: &Source) {
+        let wakers = source.close(|| {
+            // SAFETY: `close` runs this under the source lock, once, while the owner still holds
+            // the descriptor open (it deregisters before closing, see `register`).
+            let fd = unsafe { BorrowedFd::borrow_raw(source.raw) };
+            let _ = self.inner.poller.delete(fd);
+        });
+        {
+            let mut registry = self.inner.registry.lock();
+            let index = source.key & INDEX_MASK;
+            if registry
+                .slab
+                .get(index)
+                .is_some_and(|s| s.key == source.key)
+            {
+                registry.slab.remove(index);
+            }
+        }
+        for w in wakers {
+            wake_quietly(w);
+        }
+    }
+
+    /// Waits for readiness of `source` in direction `dir` (see `registration`).
+    pub(crate) fn poll_ready(
+        &self,
+        source: &Source,
+        dir: usize,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<()>> {
+        let ticker = self.inner.ticker.load(SeqCst);
+        source.poll_ready(dir, cx, ticker, |interest| self.rearm(source, interest))
+    }
+
+    /// Re-arms the oneshot registration of `source` with `interest`; called only under the
+    /// source lock while the source is registered.
+    fn rearm(&self, source: &Source, interest: Interest) -> io::Result<()> {
+        // SAFETY: `Source::poll_ready` and `Source::deliver` call this under the source lock and
+        // only while the source is not closed; deregistration takes that lock before the owner
+        // closes the descriptor, so the descriptor is open for the duration of this call.
+        let fd = unsafe { BorrowedFd::borrow_raw(source.raw) };
+        self.inner.poller.modify(
+            fd,
+            Event::new(source.key, interest.readable, interest.writable),
+        )
+    }
+
+    /// Polls a timer for `deadline`: `Ready` once the clock reached it. `key` holds the wheel
+    /// entry between polls; the caller removes it on drop with [`cancel_timer`].
+    ///
+    /// [`cancel_timer`]: Reactor::cancel_timer
+    pub(crate) fn poll_timer(
+        &self,
+        key: &mut Option<TimerKey>,
+        deadline: StdInstant,
+        cx: &mut Context<'_>,
+    ) -> Poll<()> {
+        let now = self.inner.clock.now();
+        let mut timers = self.inner.timers.lock();
+        if let Some(k) = *key {
+            if !timers.wheel.contains(k) {
+                *key = None;
+                return Poll::Ready(());
+            }
+            if now >= deadline {
+                timers.wheel.remove(k);
+                *key = None;
+                return Poll::Ready(());
+            }
+            if let Some(w) = timers.wheel.get_mut(k) {
+                if !w.will_wake(cx.waker()) {
+                    *w = cx.waker().clone();
+                }
+            }
+            return Poll::Pending;
+        }
+        if now >= deadline {
+            return Poll::Ready(());
+        }
+        let tick = self.inner.clock.tick_ceil(deadline);
+        match timers.wheel.insert(tick, cx.waker().clone()) {
+            // The wheel already passed that tick, so the clock passed the deadline.
+            Err(_) => Poll::Ready(()),
+            Ok(k) => {
+                *key = Some(k);
+                let notify = match timers.turner_bound {
+                    Some(None) => true,
+                    Some(Some(bound)) => tick < bound,
+                    None => false,
+                };
+                drop(timers);
+                if notify {
+                    self.notify();
+                }
+                Poll::Pending
+            }
+        }
+    }
+
+    /// Removes a pending timer (no-op if it fired).
+    pub(crate) fn cancel_timer(&self, key: TimerKey) {
+        self.inner.timers.lock().wheel.remove(key);
+    }
+
+    /// Runs a blocking job on the configured blocking spawner, or on a new thread.
+    pub(crate) fn spawn_blocking(&self, job: Box<dyn FnOnce() + Send>) -> io::Result<()> {
+        match &self.inner.blocking_spawner {
+            Some(spawner) => {
+                spawner(job);
+                Ok(())
+            }
+            None => std::thread::Builder::new()
+                .name("ciranda-blocking".into())
+                .spawn(job)
+                .map(drop),
+        }
+    }
+
+    /// Number of live registrations (for tests and `Debug`).
+    pub fn registrations(&self) -> usize {
+        self.inner.registry.lock().slab.len()
+    }
+}
+
+fn fire_due(wheel: &mut Wheel<Waker>, now_tick: u64, out: &mut Vec<Waker>) {
+    wheel.advance(now_tick, |_, _, waker| out.push(waker));
+}
+
+/// Wakes a waker; a panicking waker must not take the reactor down with it (the task it belongs
+/// to is the one at fault, and its other wakers still work).
+pub(crate) fn wake_quietly(waker: Waker) {
+    let _ = catch_unwind(AssertUnwindSafe(|| waker.wake()));
+}

@@ -1,0 +1,150 @@
+//! `Interval`: ticks at a fixed period.
+
+use super::{Instant, Sleep};
+use crate::coop;
+use crate::reactor::Reactor;
+use futures_core::Stream;
+use std::future::poll_fn;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+/// Ticks every `period`, the first tick at once (`tick().await`, or as a `Stream`).
+///
+/// # Panics
+/// If `period` is zero, or outside a reactor context.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// ciranda_reactor::block_on(async {
+///     let mut ticks = ciranda_reactor::time::interval(Duration::from_millis(2));
+///     let first = ticks.tick().await;
+///     let second = ticks.tick().await;
+///     assert_eq!(second - first, Duration::from_millis(2));
+/// });
+/// ```
+#[track_caller]
+pub fn interval(period: Duration) -> Interval {
+    let reactor = Reactor::current();
+    let start = reactor.now();
+    Interval::new(reactor, start, period)
+}
+
+/// Ticks every `period`, the first tick at `start`.
+///
+/// # Panics
+/// If `period` is zero, or outside a reactor context.
+#[track_caller]
+pub fn interval_at(start: Instant, period: Duration) -> Interval {
+    Interval::new(Reactor::current(), start, period)
+}
+
+/// What an [`Interval`] does when ticks were missed (the task was late).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MissedTickBehavior {
+    /// Fire the missed ticks at once, one per `tick()`, to catch up (the default).
+    #[default]
+    Burst,
+    /// Start over: the next tick is one period after the late one was taken.
+    Delay,
+    /// Drop the missed ticks: the next tick is the next multiple of the period after now.
+    Skip,
+}
+
+/// Periodic ticks; see [`interval`].
+///
+/// # Examples
+///
+/// ```
+/// use ciranda_reactor::time::{self, Interval, MissedTickBehavior};
+/// use futures_util::StreamExt;
+/// use std::time::Duration;
+///
+/// ciranda_reactor::block_on(async {
+///     let mut iv: Interval = time::interval(Duration::from_millis(1));
+///     iv.set_missed_tick_behavior(MissedTickBehavior::Delay);
+///     let three: Vec<_> = iv.take(3).collect().await;
+///     assert!(three[0] < three[1] && three[1] < three[2]);
+/// });
+/// ```
+#[derive(Debug)]
+pub struct Interval {
+    sleep: Sleep,
+    period: Duration,
+    missed: MissedTickBehavior,
+}
+
+impl Interval {
+    #[track_caller]
+    fn new(reactor: Reactor, start: Instant, period: Duration) -> Interval {
+        assert!(
+            !period.is_zero(),
+            "ciranda time::interval: the period must be non-zero"
+        );
+        Interval {
+            sleep: Sleep::new(reactor, start),
+            period,
+            missed: MissedTickBehavior::default(),
+        }
+    }
+
+    /// Waits for the next tick and returns its scheduled instant.
+    pub async fn tick(&mut self) -> Instant {
+        poll_fn(|cx| self.poll_tick(cx)).await
+    }
+
+    /// Polls for the next tick.
+    pub fn poll_tick(&mut self, cx: &mut Context<'_>) -> Poll<Instant> {
+        ready!(coop::poll_proceed(cx));
+        ready!(self.sleep.poll_deadline(cx));
+        let scheduled = self.sleep.deadline();
+        let now = Instant::now();
+        let next = match self.missed {
+            MissedTickBehavior::Burst => scheduled.saturating_add(self.period),
+            MissedTickBehavior::Delay => now.saturating_add(self.period),
+            MissedTickBehavior::Skip => {
+                let late = now.saturating_duration_since(scheduled);
+                let period = self.period.as_nanos();
+                let periods = late.as_nanos() / period + 1;
+                let skip = u64::try_from(period.saturating_mul(periods))
+                    .map(Duration::from_nanos)
+                    .unwrap_or(Duration::MAX);
+                scheduled.saturating_add(skip)
+            }
+        };
+        self.sleep.reset(next);
+        Poll::Ready(scheduled)
+    }
+
+    /// Makes the next tick happen one period from now.
+    pub fn reset(&mut self) {
+        let next = Instant::now().saturating_add(self.period);
+        self.sleep.reset(next);
+    }
+
+    /// The period.
+    pub fn period(&self) -> Duration {
+        self.period
+    }
+
+    /// The policy for missed ticks.
+    pub fn missed_tick_behavior(&self) -> MissedTickBehavior {
+        self.missed
+    }
+
+    /// Sets the policy for missed ticks.
+    pub fn set_missed_tick_behavior(&mut self, behavior: MissedTickBehavior) {
+        self.missed = behavior;
+    }
+}
+
+impl Stream for Interval {
+    type Item = Instant;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Instant>> {
+        self.get_mut().poll_tick(cx).map(Some)
+    }
+}

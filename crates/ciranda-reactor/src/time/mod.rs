@@ -1,0 +1,112 @@
+//! Timers and the (virtual) clock: `sleep`, `timeout`, `interval`, `Instant`.
+//!
+//! Every timer belongs to the reactor that was current when it was created, and fires on that
+//! reactor's clock. A reactor's clock can be paused for tests ([`pause`], [`advance`],
+//! `ReactorBuilder::start_paused`): paused time stands still, and a driver that knows every
+//! task is idle (such as [`block_on`](crate::block_on)) jumps it to the next timer.
+//!
+//! # Why a timing wheel
+//!
+//! Timers are stored in a hierarchical timing wheel (6 levels x 64 slots, 1 ms resolution,
+//! ~2.2 years per turn of the top level, later deadlines in an overflow list re-sorted once per
+//! such epoch). Insert and cancel are O(1) (intrusive lists in a slab; a generation protects
+//! against reuse of a cancelled slot), and the next deadline is found with one bitmap scan per
+//! level, which is what the poller needs before each wait. Each timer is moved at most once per
+//! level as its deadline approaches, so firing costs O(levels) per timer amortised.
+//!
+//! The alternatives were weighed: a `BTreeMap<(Instant, id), Waker>` (async-io) costs
+//! O(log n) per insert *and* per cancel and allocates tree nodes; a binary heap cannot cancel
+//! in O(1) without tombstones that linger until they reach the top. Network code mostly sets
+//! timeouts that are cancelled before they fire (every read with a deadline), so cheap cancel
+//! matters most, and that is the wheel's strength. The price is the 1 ms resolution: deadlines
+//! are rounded up to the next millisecond, so a timer never fires early and at most ~1 ms late
+//! (plus scheduling latency). One mutex guards the wheel per reactor; Tokio measured that
+//! sharding it did not pay, and the lock is held for O(1) work except while firing.
+
+mod instant;
+mod interval;
+mod sleep;
+mod timeout;
+
+pub use instant::Instant;
+pub use interval::{Interval, MissedTickBehavior, interval, interval_at};
+pub use sleep::{Sleep, sleep, sleep_until};
+pub use timeout::{Elapsed, Timeout, timeout, timeout_at};
+
+/// Re-exported for convenience: every duration in this module is a `std::time::Duration`.
+pub use std::time::Duration;
+
+use crate::reactor::Reactor;
+use std::future::poll_fn;
+use std::task::Poll;
+
+/// Pauses the current reactor's clock (no-op if already paused): `Instant::now()` stands still
+/// and timers fire only through [`advance`] or auto-advance.
+///
+/// # Panics
+/// Outside a reactor context.
+///
+/// # Examples
+///
+/// ```
+/// use ciranda_reactor::time::{self, Instant};
+/// use std::time::Duration;
+///
+/// let reactor = ciranda_reactor::Reactor::new()?;
+/// let _guard = reactor.enter();
+/// time::pause();
+/// let t = Instant::now();
+/// std::thread::sleep(Duration::from_millis(2));
+/// assert_eq!(Instant::now(), t);
+/// time::resume();
+/// # std::io::Result::Ok(())
+/// ```
+#[track_caller]
+pub fn pause() {
+    Reactor::current().pause_clock();
+}
+
+/// Lets the current reactor's clock run again from where it stands (no-op if running).
+///
+/// # Panics
+/// Outside a reactor context.
+#[track_caller]
+pub fn resume() {
+    Reactor::current().resume_clock();
+}
+
+/// Moves the paused clock forwards by `duration`, fires every timer that became due, then
+/// yields once so the woken tasks can run.
+///
+/// # Panics
+/// If the clock is not paused, or outside a reactor context.
+///
+/// # Examples
+///
+/// ```
+/// use ciranda_reactor::time::{self, Instant};
+/// use std::time::Duration;
+///
+/// let reactor = ciranda_reactor::Reactor::builder().start_paused(true).build()?;
+/// let _guard = reactor.enter();
+/// ciranda_reactor::block_on(async {
+///     let t = Instant::now();
+///     time::advance(Duration::from_secs(5)).await;
+///     assert_eq!(t.elapsed(), Duration::from_secs(5));
+/// });
+/// # std::io::Result::Ok(())
+/// ```
+pub async fn advance(duration: Duration) {
+    Reactor::current().advance_clock(duration);
+    let mut yielded = false;
+    poll_fn(|cx| {
+        if yielded {
+            Poll::Ready(())
+        } else {
+            yielded = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    })
+    .await;
+}

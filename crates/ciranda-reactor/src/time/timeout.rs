@@ -1,0 +1,152 @@
+//! `timeout`: a deadline around any future.
+
+use super::{Instant, Sleep, sleep, sleep_until};
+use std::error::Error;
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+/// Runs `future` with a time limit (`asyncio.wait_for` / `asyncio.timeout`).
+///
+/// The inner future is polled once before the deadline is looked at: with
+/// `Duration::ZERO` the result is `Ok` only if the future is ready on its first poll. On expiry
+/// the inner future is dropped (cancelled) when the `Timeout` is.
+///
+/// # Panics
+/// Outside a reactor context.
+///
+/// # Examples
+///
+/// ```
+/// use ciranda_reactor::time::{self, Elapsed};
+/// use std::time::Duration;
+///
+/// ciranda_reactor::block_on(async {
+///     let slow = time::sleep(Duration::from_secs(10));
+///     let r: Result<(), Elapsed> = time::timeout(Duration::from_millis(5), slow).await;
+///     assert!(r.is_err());
+///     assert_eq!(time::timeout(Duration::ZERO, async { 1 }).await, Ok(1));
+/// });
+/// ```
+#[track_caller]
+pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
+    Timeout {
+        future,
+        sleep: sleep(duration),
+    }
+}
+
+/// Like [`timeout`] with an absolute deadline.
+#[track_caller]
+pub fn timeout_at<F: Future>(deadline: Instant, future: F) -> Timeout<F> {
+    Timeout {
+        future,
+        sleep: sleep_until(deadline),
+    }
+}
+
+/// The future returned by [`timeout`] and [`timeout_at`].
+///
+/// # Examples
+///
+/// ```
+/// use ciranda_reactor::time::{timeout, Timeout};
+/// use std::future::Ready;
+/// use std::time::Duration;
+///
+/// ciranda_reactor::block_on(async {
+///     let t: Timeout<Ready<u8>> = timeout(Duration::from_secs(1), std::future::ready(7));
+///     assert_eq!(t.await, Ok(7));
+/// });
+/// ```
+#[must_use = "futures do nothing unless polled"]
+pub struct Timeout<F> {
+    future: F,
+    sleep: Sleep,
+}
+
+impl<F: fmt::Debug> fmt::Debug for Timeout<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Timeout")
+            .field("future", &self.future)
+            .field("deadline", &self.sleep.deadline())
+            .finish()
+    }
+}
+
+impl<F> Timeout<F> {
+    /// The inner future.
+    pub fn get_ref(&self) -> &F {
+        &self.future
+    }
+
+    /// The inner future, by value (the timer is cancelled).
+    pub fn into_inner(self) -> F {
+        self.future
+    }
+
+    /// The deadline.
+    pub fn deadline(&self) -> Instant {
+        self.sleep.deadline()
+    }
+}
+
+impl<F: Future> Future for Timeout<F> {
+    type Output = Result<F::Output, Elapsed>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // SAFETY: structural pinning of `future`: it is never moved out of a pinned `Timeout`
+        // (`into_inner` takes `self` by value, which a pinned `!Unpin` value cannot give), the
+        // `Drop` of `Timeout` is the automatic one, and `Timeout` is `Unpin` only when `F` is
+        // (auto trait). `sleep` is `Unpin` and is only reached through `&mut`.
+        let this = unsafe { self.get_unchecked_mut() };
+        // SAFETY: see above; `this.future` stays pinned for the life of the `Timeout`.
+        let future = unsafe { Pin::new_unchecked(&mut this.future) };
+        if let Poll::Ready(out) = future.poll(cx) {
+            return Poll::Ready(Ok(out));
+        }
+        // The deadline does not consult the budget: a future that used the budget up must still
+        // be able to time out.
+        match this.sleep.poll_deadline(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(Elapsed(()))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+/// The error of a [`Timeout`] whose deadline passed first.
+///
+/// # Examples
+///
+/// ```
+/// use ciranda_reactor::time::{self, Elapsed};
+/// use std::time::Duration;
+///
+/// ciranda_reactor::block_on(async {
+///     let e: Elapsed = time::timeout(Duration::ZERO, std::future::pending::<()>())
+///         .await
+///         .unwrap_err();
+///     assert_eq!(e.to_string(), "deadline has elapsed");
+///     let io: std::io::Error = e.into();
+///     assert_eq!(io.kind(), std::io::ErrorKind::TimedOut);
+/// });
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Elapsed(());
+
+impl fmt::Display for Elapsed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("deadline has elapsed")
+    }
+}
+
+impl Error for Elapsed {}
+
+impl From<Elapsed> for io::Error {
+    fn from(e: Elapsed) -> io::Error {
+        io::Error::new(io::ErrorKind::TimedOut, e)
+    }
+}
