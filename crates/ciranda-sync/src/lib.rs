@@ -23,19 +23,27 @@
 mod loom;
 mod waiters;
 
+mod barrier;
+mod condition;
 pub mod coop;
 mod event;
 pub mod mpsc;
 mod mutex;
 mod notify;
 pub mod oneshot;
+mod promise;
 mod queue;
+mod rwlock;
 mod semaphore;
 
+pub use barrier::{Barrier, BarrierWait, BarrierWaitResult, ZeroPartiesError};
+pub use condition::Condition;
 pub use event::{Event, EventWait};
 pub use mutex::{Mutex, MutexGuard, OwnedMutexGuard, TryLockError};
 pub use notify::{Notified, Notify};
+pub use promise::{Promise, PromiseWait};
 pub use queue::{Get, Join, Put, Queue, TryGetError, TryPutError};
+pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 pub use semaphore::{
     AcquireError, OwnedSemaphorePermit, Semaphore, SemaphorePermit, TooManyPermitsError,
     TryAcquireError,

@@ -1,0 +1,227 @@
+//! `Barrier` (asyncio's `Barrier`): `n` tasks wait until all have arrived, then all proceed.
+//!
+//! One record under a shim mutex: the number arrived in the current generation and a
+//! [`WaitList`] of arrivals. The `n`-th arrival is the leader: it releases the whole generation
+//! at once (each slot set to `true`) and starts a new, empty one, so the barrier is reusable.
+//!
+//! | arrival's slot  | meaning                        | if the `wait` future is dropped     |
+//! |-----------------|--------------------------------|-------------------------------------|
+//! | linked, `false` | waiting for the generation     | the arrival is withdrawn (count - 1) |
+//! | unlinked, `true`| released                       | nothing: the generation is complete |
+
+use core::fmt;
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+
+use crate::coop;
+use crate::loom::Mutex;
+use crate::waiters::{Key, WaitList, WakeList};
+
+struct State {
+    arrived: usize,
+    waiters: WaitList<bool>,
+}
+
+/// A reusable rendezvous point for a fixed number of tasks.
+///
+/// # Examples
+///
+/// ```
+/// use ciranda_sync::Barrier;
+/// use std::sync::Arc;
+/// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+/// #     struct T(std::thread::Thread);
+/// #     impl std::task::Wake for T { fn wake(self: std::sync::Arc<Self>) { self.0.unpark() } }
+/// #     let w = std::task::Waker::from(std::sync::Arc::new(T(std::thread::current())));
+/// #     let mut cx = std::task::Context::from_waker(&w);
+/// #     let mut f = std::pin::pin!(f);
+/// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v } std::thread::park() }
+/// # }
+///
+/// let barrier = Arc::new(Barrier::new(3));
+/// let threads: Vec<_> = (0..3)
+///     .map(|_| {
+///         let b = barrier.clone();
+///         std::thread::spawn(move || block_on(b.wait()).is_leader())
+///     })
+///     .collect();
+/// let leaders = threads.into_iter().map(|t| t.join().unwrap()).filter(|&leader| leader).count();
+/// assert_eq!(leaders, 1);
+/// ```
+pub struct Barrier {
+    parties: usize,
+    state: Mutex<State>,
+}
+
+impl Barrier {
+    /// Creates a barrier for `n` tasks.
+    ///
+    /// # Panics
+    ///
+    /// If `n == 0`; use [`Barrier::try_new`] to get an `Err` instead.
+    pub fn new(n: usize) -> Self {
+        match Self::try_new(n) {
+            Ok(barrier) => barrier,
+            Err(err) => panic!("Barrier::new: {err}"),
+        }
+    }
+
+    /// Creates a barrier for `n` tasks, or an error if `n == 0`.
+    pub fn try_new(n: usize) -> Result<Self, ZeroPartiesError> {
+        if n == 0 {
+            return Err(ZeroPartiesError(()));
+        }
+        Ok(Barrier {
+            parties: n,
+            state: Mutex::new(State {
+                arrived: 0,
+                waiters: WaitList::new(),
+            }),
+        })
+    }
+
+    /// The number of tasks the barrier waits for.
+    pub fn parties(&self) -> usize {
+        self.parties
+    }
+
+    /// The number of tasks waiting in the current generation.
+    pub fn n_waiting(&self) -> usize {
+        self.state.lock().arrived
+    }
+
+    /// Arrives at the barrier and waits for the rest of this generation. The arrival that
+    /// completes the generation is the leader.
+    pub fn wait(&self) -> BarrierWait<'_> {
+        BarrierWait {
+            barrier: self,
+            key: None,
+            done: false,
+        }
+    }
+}
+
+impl fmt::Debug for Barrier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Barrier")
+            .field("parties", &self.parties)
+            .field("waiting", &self.n_waiting())
+            .finish()
+    }
+}
+
+/// The future returned by [`Barrier::wait`]. Dropping it before the generation completes
+/// withdraws the arrival.
+///
+/// # Examples
+///
+/// ```
+/// use futures_util::FutureExt;
+/// let b = ciranda_sync::Barrier::new(1);
+/// assert!(b.wait().now_or_never().unwrap().is_leader());
+/// ```
+#[must_use = "futures do nothing unless polled"]
+pub struct BarrierWait<'a> {
+    barrier: &'a Barrier,
+    key: Option<Key>,
+    done: bool,
+}
+
+impl Future for BarrierWait<'_> {
+    type Output = BarrierWaitResult;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<BarrierWaitResult> {
+        let this = self.get_mut();
+        assert!(!this.done, "BarrierWait polled after completion");
+        if coop::poll_proceed(cx).is_pending() {
+            return Poll::Pending;
+        }
+        let barrier = this.barrier;
+        let mut state = barrier.state.lock();
+        if let Some(key) = this.key {
+            if *state.waiters.get(key) {
+                state.waiters.remove(key);
+                this.key = None;
+                this.done = true;
+                return Poll::Ready(BarrierWaitResult { leader: false });
+            }
+            state.waiters.set_waker(key, cx.waker());
+            return Poll::Pending;
+        }
+        state.arrived += 1;
+        if state.arrived == barrier.parties {
+            state.arrived = 0;
+            let mut wakers = WakeList::new();
+            while state
+                .waiters
+                .grant_front(&mut wakers, |released| *released = true)
+            {}
+            drop(state);
+            wakers.wake_all();
+            this.done = true;
+            return Poll::Ready(BarrierWaitResult { leader: true });
+        }
+        this.key = Some(state.waiters.push_back(false, Some(cx.waker())));
+        Poll::Pending
+    }
+}
+
+impl Drop for BarrierWait<'_> {
+    fn drop(&mut self) {
+        let Some(key) = self.key.take() else { return };
+        let mut state = self.barrier.state.lock();
+        if !state.waiters.remove(key) {
+            state.arrived -= 1;
+        }
+    }
+}
+
+impl fmt::Debug for BarrierWait<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BarrierWait")
+            .field("arrived", &self.key.is_some())
+            .finish()
+    }
+}
+
+/// What [`Barrier::wait`] returns.
+///
+/// # Examples
+///
+/// ```
+/// use futures_util::FutureExt;
+/// let b = ciranda_sync::Barrier::new(1);
+/// let result = b.wait().now_or_never().unwrap();
+/// assert!(result.is_leader());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BarrierWaitResult {
+    leader: bool,
+}
+
+impl BarrierWaitResult {
+    /// `true` for exactly one task per generation: the one whose arrival completed it.
+    pub fn is_leader(&self) -> bool {
+        self.leader
+    }
+}
+
+/// [`Barrier::try_new`] was given zero parties.
+///
+/// # Examples
+///
+/// ```
+/// let err = ciranda_sync::Barrier::try_new(0).unwrap_err();
+/// assert_eq!(err.to_string(), "a barrier needs at least one party, got 0");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZeroPartiesError(());
+
+impl fmt::Display for ZeroPartiesError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a barrier needs at least one party, got 0")
+    }
+}
+
+impl std::error::Error for ZeroPartiesError {}

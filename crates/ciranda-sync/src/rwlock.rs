@@ -1,0 +1,224 @@
+//! An async reader-writer lock, FIFO-fair.
+//!
+//! Built on the batch semaphore core with [`RwLock::MAX_READERS`] permits: a reader takes one
+//! permit, a writer takes all of them. Because the semaphore is strictly FIFO and assigns
+//! released permits to its front waiter, a queued writer collects the permits of departing
+//! readers and readers arriving after it queue behind it: writers are never starved, and
+//! readers are not starved by a stream of writers either.
+//!
+//! | permits available         | holders          | `read()`            | `write()`          |
+//! |---------------------------|------------------|---------------------|--------------------|
+//! | `MAX_READERS`, no waiters | none             | one CAS             | one CAS            |
+//! | `MAX_READERS - k`         | `k` readers      | one CAS if no queue | queue (collects)   |
+//! | 0                         | one writer       | queue               | queue              |
+
+use core::cell::UnsafeCell;
+use core::fmt;
+use core::ops::{Deref, DerefMut};
+
+use crate::mutex::TryLockError;
+use crate::semaphore::{RawAcquire, RawSemaphore};
+
+const MAX_READERS: usize = (u32::MAX >> 3) as usize;
+
+/// An async reader-writer lock protecting a `T`: many readers or one writer, served in arrival
+/// order.
+///
+/// # Examples
+///
+/// ```
+/// use ciranda_sync::RwLock;
+/// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+/// #     struct T(std::thread::Thread);
+/// #     impl std::task::Wake for T { fn wake(self: std::sync::Arc<Self>) { self.0.unpark() } }
+/// #     let w = std::task::Waker::from(std::sync::Arc::new(T(std::thread::current())));
+/// #     let mut cx = std::task::Context::from_waker(&w);
+/// #     let mut f = std::pin::pin!(f);
+/// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v } std::thread::park() }
+/// # }
+///
+/// let lock = RwLock::new(5);
+/// block_on(async {
+///     {
+///         let r1 = lock.read().await;
+///         let r2 = lock.read().await;
+///         assert_eq!(*r1 + *r2, 10);
+///         assert!(lock.try_write().is_err());
+///     }
+///     *lock.write().await += 1;
+///     assert_eq!(*lock.read().await, 6);
+/// });
+/// ```
+pub struct RwLock<T: ?Sized> {
+    sem: RawSemaphore,
+    data: UnsafeCell<T>,
+}
+
+// SAFETY: the lock moves a `T` between threads only if `T: Send`.
+unsafe impl<T: ?Sized + Send> Send for RwLock<T> {}
+// SAFETY: readers share `&T` across threads (needs `T: Sync`); a writer gets `&mut T` on any
+// thread (needs `T: Send`). The semaphore guarantees readers and a writer never coexist.
+unsafe impl<T: ?Sized + Send + Sync> Sync for RwLock<T> {}
+
+impl<T> RwLock<T> {
+    /// Creates an unlocked lock holding `value`.
+    pub fn new(value: T) -> Self {
+        RwLock {
+            sem: RawSemaphore::new(MAX_READERS),
+            data: UnsafeCell::new(value),
+        }
+    }
+
+    /// Consumes the lock and returns the value.
+    pub fn into_inner(self) -> T {
+        self.data.into_inner()
+    }
+}
+
+impl<T: ?Sized> RwLock<T> {
+    /// The largest number of simultaneous readers.
+    pub const MAX_READERS: usize = MAX_READERS;
+
+    async fn acquire(&self, n: usize) {
+        if RawAcquire::new(&self.sem, n).await.is_err() {
+            unreachable!("an RwLock's semaphore is never closed");
+        }
+    }
+
+    /// Waits for shared access (FIFO: behind any queued writer).
+    pub async fn read(&self) -> RwLockReadGuard<'_, T> {
+        self.acquire(1).await;
+        RwLockReadGuard { lock: self }
+    }
+
+    /// Waits for exclusive access (FIFO).
+    pub async fn write(&self) -> RwLockWriteGuard<'_, T> {
+        self.acquire(MAX_READERS).await;
+        RwLockWriteGuard { lock: self }
+    }
+
+    /// Takes shared access if possible right now (no writer holds or waits for the lock).
+    pub fn try_read(&self) -> Result<RwLockReadGuard<'_, T>, TryLockError> {
+        self.sem
+            .try_acquire(1)
+            .map(|()| RwLockReadGuard { lock: self })
+            .map_err(|_| TryLockError::new())
+    }
+
+    /// Takes exclusive access if nobody holds or waits for the lock.
+    pub fn try_write(&self) -> Result<RwLockWriteGuard<'_, T>, TryLockError> {
+        self.sem
+            .try_acquire(MAX_READERS)
+            .map(|()| RwLockWriteGuard { lock: self })
+            .map_err(|_| TryLockError::new())
+    }
+
+    /// A mutable reference to the value; no locking needed since `&mut self` is exclusive.
+    pub fn get_mut(&mut self) -> &mut T {
+        self.data.get_mut()
+    }
+}
+
+impl<T: Default> Default for RwLock<T> {
+    fn default() -> Self {
+        RwLock::new(T::default())
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLock<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("RwLock");
+        match self.try_read() {
+            Ok(guard) => d.field("data", &&*guard),
+            Err(_) => d.field("data", &format_args!("<locked>")),
+        };
+        d.finish()
+    }
+}
+
+/// Shared access to an [`RwLock`]'s value.
+///
+/// # Examples
+///
+/// ```
+/// let lock = ciranda_sync::RwLock::new(1);
+/// let a = lock.try_read().unwrap();
+/// let b = lock.try_read().unwrap();
+/// assert_eq!(*a, *b);
+/// ```
+#[must_use = "the lock is released as soon as the guard is dropped"]
+pub struct RwLockReadGuard<'a, T: ?Sized> {
+    lock: &'a RwLock<T>,
+}
+
+// SAFETY: the guard only gives `&T`; sharing or sending it across threads needs `T: Sync`.
+unsafe impl<T: ?Sized + Sync> Sync for RwLockReadGuard<'_, T> {}
+// SAFETY: as above: sending a read guard sends only the ability to read `&T`.
+unsafe impl<T: ?Sized + Sync> Send for RwLockReadGuard<'_, T> {}
+
+impl<T: ?Sized> Deref for RwLockReadGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: the guard holds one reader permit, so no writer (the only source of `&mut T`)
+        // can hold the lock while it lives.
+        unsafe { &*self.lock.data.get() }
+    }
+}
+
+impl<T: ?Sized> Drop for RwLockReadGuard<'_, T> {
+    fn drop(&mut self) {
+        self.lock.sem.release(1);
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLockReadGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+/// Exclusive access to an [`RwLock`]'s value.
+///
+/// # Examples
+///
+/// ```
+/// let lock = ciranda_sync::RwLock::new(vec![1]);
+/// lock.try_write().unwrap().push(2);
+/// assert_eq!(*lock.try_read().unwrap(), [1, 2]);
+/// ```
+#[must_use = "the lock is released as soon as the guard is dropped"]
+pub struct RwLockWriteGuard<'a, T: ?Sized> {
+    lock: &'a RwLock<T>,
+}
+
+// SAFETY: sharing a write guard shares `&T` (needs `T: Sync`).
+unsafe impl<T: ?Sized + Sync> Sync for RwLockWriteGuard<'_, T> {}
+// SAFETY: sending a write guard lets another thread use `&mut T` (needs `T: Send`).
+unsafe impl<T: ?Sized + Send> Send for RwLockWriteGuard<'_, T> {}
+
+impl<T: ?Sized> Deref for RwLockWriteGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: the guard holds every permit: no other guard exists while it lives.
+        unsafe { &*self.lock.data.get() }
+    }
+}
+
+impl<T: ?Sized> DerefMut for RwLockWriteGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: the guard holds every permit and `&mut self` is exclusive.
+        unsafe { &mut *self.lock.data.get() }
+    }
+}
+
+impl<T: ?Sized> Drop for RwLockWriteGuard<'_, T> {
+    fn drop(&mut self) {
+        self.lock.sem.release(MAX_READERS);
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLockWriteGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}

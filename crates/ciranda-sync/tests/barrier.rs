@@ -1,0 +1,74 @@
+//! Behaviour tests for `Barrier`.
+#![cfg(not(loom))]
+
+mod common;
+
+use std::sync::Arc;
+
+use ciranda_sync::Barrier;
+use common::{Task, block_on};
+
+#[test]
+#[should_panic(expected = "at least one party")]
+fn zero_parties_panics() {
+    let _ = Barrier::new(0);
+}
+
+#[test]
+fn try_new_zero_is_err() {
+    let err = Barrier::try_new(0).unwrap_err();
+    let err: &dyn std::error::Error = &err;
+    assert!(err.to_string().contains("at least one party"));
+    assert_eq!(Barrier::try_new(2).unwrap().parties(), 2);
+}
+
+#[test]
+fn last_arrival_leads_and_releases_everyone() {
+    let b = Barrier::new(3);
+    let mut x = Task::new(b.wait());
+    let mut y = Task::new(b.wait());
+    x.pending();
+    y.pending();
+    assert_eq!(b.n_waiting(), 2);
+    let leader = Task::new(b.wait()).ready();
+    assert!(leader.is_leader());
+    assert!(!x.ready().is_leader());
+    assert!(!y.ready().is_leader());
+    assert_eq!(b.n_waiting(), 0);
+}
+
+#[test]
+fn dropped_wait_withdraws_its_arrival() {
+    let b = Barrier::new(2);
+    let mut x = Task::new(b.wait());
+    x.pending();
+    drop(x);
+    assert_eq!(b.n_waiting(), 0);
+    let mut y = Task::new(b.wait());
+    y.pending(); // still needs a second party
+    assert!(Task::new(b.wait()).ready().is_leader());
+    assert!(!y.ready().is_leader());
+}
+
+#[test]
+fn generations_are_reusable_across_threads() {
+    let b = Arc::new(Barrier::new(3));
+    let handles: Vec<_> = (0..3)
+        .map(|_| {
+            let b = b.clone();
+            std::thread::spawn(move || {
+                block_on(async {
+                    let mut leads = 0;
+                    for _ in 0..200 {
+                        if b.wait().await.is_leader() {
+                            leads += 1;
+                        }
+                    }
+                    leads
+                })
+            })
+        })
+        .collect();
+    let total: usize = handles.into_iter().map(|h| h.join().unwrap()).sum();
+    assert_eq!(total, 200);
+}
