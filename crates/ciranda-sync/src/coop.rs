@@ -14,6 +14,17 @@ use core::task::{Context, Poll};
 
 /// The signature of a budget hook: `Ready(())` lets the operation proceed, `Pending` asks the
 /// caller to yield.
+///
+/// # Examples
+///
+/// ```
+/// use std::task::{Context, Poll};
+///
+/// // A hook that never limits anything.
+/// let hook: ciranda_sync::coop::Hook = |_cx: &mut Context<'_>| Poll::Ready(());
+/// ciranda_sync::coop::set_hook(hook);
+/// # ciranda_sync::coop::clear_hook();
+/// ```
 pub type Hook = fn(&mut Context<'_>) -> Poll<()>;
 
 /// The installed hook, as a type-erased function pointer; null means "no hook".

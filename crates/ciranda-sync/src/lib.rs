@@ -16,6 +16,26 @@
 //! | `Queue`                | [`Queue`]                               |
 //! | —                      | [`Notify`], [`oneshot`], [`mpsc`]       |
 //!
+//! # Fairness, cancel-safety and the deliberate exceptions
+//!
+//! Waiters are served strictly in arrival order, with direct hand-off: a released lock, permit,
+//! queue item or notification is written into the first waiter's slot, so a task that arrives
+//! later (or calls `try_*`) cannot barge in before the woken waiter runs. Dropping a waiting
+//! future is always allowed; what it had been granted goes to the next waiter. Known, documented
+//! exceptions:
+//!
+//! * [`Semaphore`]: strict FIFO also across batch sizes — a large `acquire_many` at the front
+//!   holds back smaller requests behind it (it collects released permits until it is served).
+//! * [`Queue`]: an item handed to a getter whose future is then dropped goes to the next getter,
+//!   or back to the *front* of the queue; that put-back can leave `len()` above `maxsize` until
+//!   the next `get`s.
+//! * [`mpsc`]: a `send` that had already obtained its slot when the receiver closed fails (its
+//!   value is returned in the `SendError`) instead of landing in the closed channel.
+//! * [`Notify::notify_one`] stores at most one permit; `notify_one`s with nobody waiting
+//!   coalesce.
+//!
+//! Leaf futures take part in the scheduler's cooperative budget through [`coop::set_hook`].
+//!
 //! All waiting is built on one waiter-queue core (a slab-backed FIFO of wakers under a
 //! `parking_lot` mutex); `Mutex`, `RwLock` and bounded `mpsc` sit on a batch semaphore built on
 //! it, whose uncontended paths are a single CAS.

@@ -91,6 +91,28 @@ mod semaphore {
         });
     }
 
+    /// Three threads: a waiter cancelled concurrently with the release that grants it, and a
+    /// second waiter behind it. The permit reaches the second waiter or comes back; nothing is
+    /// lost or granted twice.
+    #[test]
+    fn cancel_racing_release_with_waiter_behind() {
+        loom::model(|| {
+            let sem = Arc::new(Semaphore::new(0));
+            let s1 = sem.clone();
+            let canceller = thread::spawn(move || {
+                let _ = poll_once_then_drop(s1.acquire());
+            });
+            let s2 = sem.clone();
+            let waiter = thread::spawn(move || block_on(s2.acquire()).unwrap().forget());
+            sem.add_permits(1);
+            canceller.join().unwrap();
+            // If the canceller consumed the permit on its single poll it returned it on drop
+            // (the permit guard was dropped too), so the waiter always gets it eventually.
+            waiter.join().unwrap();
+            assert_eq!(sem.available_permits(), 0);
+        });
+    }
+
     /// A batch waiter gets partial permits from two concurrent releases.
     #[test]
     fn acquire_many_collects_from_concurrent_releases() {
