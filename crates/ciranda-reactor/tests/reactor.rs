@@ -1,0 +1,245 @@
+#![cfg(not(loom))]
+//! The driving contract: one turner at a time, notify, hand-over, timers across threads.
+
+use ciranda_reactor::net::{TcpListener, TcpStream};
+use ciranda_reactor::{Async, Reactor, block_on, time};
+use futures_util::io::{AsyncReadExt, AsyncWriteExt};
+use std::future::Future;
+use std::pin::pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Wake, Waker};
+use std::thread;
+use std::time::{Duration, Instant};
+
+struct Unpark(thread::Thread, AtomicBool);
+
+impl Wake for Unpark {
+    fn wake(self: Arc<Self>) {
+        self.1.store(true, Ordering::SeqCst);
+        self.0.unpark();
+    }
+}
+
+fn wait_until(what: &str, cond: impl Fn() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "timed out waiting: {what}"
+        );
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
+#[test]
+fn one_turner_at_a_time_and_notify_wakes_it() {
+    let reactor = Reactor::new().unwrap();
+    let r2 = reactor.clone();
+    let turner = thread::spawn(move || {
+        let start = Instant::now();
+        let n = r2.try_turn(Some(Duration::from_secs(60)), false);
+        (n, start.elapsed())
+    });
+    wait_until("the other thread turns", || reactor.is_turning());
+    // Busy poller: return at once, without blocking.
+    let start = Instant::now();
+    assert_eq!(reactor.try_turn(None, false), None);
+    assert!(start.elapsed() < Duration::from_secs(30));
+    reactor.notify();
+    let (n, took) = turner.join().unwrap();
+    assert_eq!(n, Some(0));
+    assert!(
+        took < Duration::from_secs(50),
+        "notify did not end the wait"
+    );
+    assert!(!reactor.is_turning());
+    // A notify with nobody waiting makes the next turn return at once.
+    reactor.notify();
+    assert_eq!(reactor.try_turn(None, false), Some(0));
+}
+
+#[test]
+fn wait_for_turn_wakes_when_the_turn_ends() {
+    let reactor = Reactor::new().unwrap();
+    let signal = Arc::new(Unpark(thread::current(), AtomicBool::new(false)));
+    let waker = Waker::from(signal.clone());
+    assert!(!reactor.wait_for_turn(&waker), "nobody turns yet");
+    let r2 = reactor.clone();
+    let turner = thread::spawn(move || r2.try_turn(Some(Duration::from_secs(60)), false));
+    wait_until("the other thread turns", || reactor.is_turning());
+    assert!(reactor.wait_for_turn(&waker));
+    reactor.notify();
+    wait_until("woken at the end of the turn", || {
+        signal.1.load(Ordering::SeqCst)
+    });
+    turner.join().unwrap();
+    assert_eq!(reactor.try_turn(Some(Duration::ZERO), false), Some(0));
+}
+
+#[test]
+fn a_timer_made_elsewhere_shortens_a_turn_in_progress() {
+    let reactor = Reactor::new().unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let (r2, stop2) = (reactor.clone(), stop.clone());
+    // A driver blocked without a timeout, as an idle runtime thread would be.
+    let driver = thread::spawn(move || {
+        while !stop2.load(Ordering::SeqCst) {
+            r2.try_turn(None, false);
+        }
+    });
+    wait_until("the driver turns", || reactor.is_turning());
+    let _g = reactor.enter();
+    let signal = Arc::new(Unpark(thread::current(), AtomicBool::new(false)));
+    let waker = Waker::from(signal.clone());
+    let mut cx = Context::from_waker(&waker);
+    let start = Instant::now();
+    let mut sleep = pin!(time::sleep(Duration::from_millis(20)));
+    assert!(sleep.as_mut().poll(&mut cx).is_pending());
+    wait_until("the timer fires", || signal.1.load(Ordering::SeqCst));
+    assert!(start.elapsed() >= Duration::from_millis(20), "fired early");
+    assert!(sleep.as_mut().poll(&mut cx).is_ready());
+    stop.store(true, Ordering::SeqCst);
+    reactor.notify();
+    driver.join().unwrap();
+}
+
+#[test]
+fn block_on_threads_share_one_reactor() {
+    // Several threads block_on futures of one reactor: only one waits in the poller at a time,
+    // the others sleep until it is free or their future is woken.
+    let reactor = Reactor::new().unwrap();
+    let listener = {
+        let _g = reactor.enter();
+        block_on(TcpListener::bind("127.0.0.1:0")).unwrap()
+    };
+    let addr = listener.local_addr().unwrap();
+    let clients: Vec<_> = (0..4)
+        .map(|i| {
+            let reactor = reactor.clone();
+            thread::spawn(move || {
+                let _g = reactor.enter();
+                block_on(async {
+                    let mut s = TcpStream::connect(addr).await?;
+                    for round in 0..50u32 {
+                        s.write_all(&[i, round as u8]).await?;
+                        let mut b = [0; 2];
+                        s.read_exact(&mut b).await?;
+                        assert_eq!(b, [i, round as u8]);
+                        time::sleep(Duration::from_millis(1)).await;
+                    }
+                    std::io::Result::Ok(())
+                })
+            })
+        })
+        .collect();
+    let server = {
+        let reactor = reactor.clone();
+        thread::spawn(move || {
+            let _g = reactor.enter();
+            block_on(async {
+                let mut conns = Vec::new();
+                for _ in 0..4 {
+                    conns.push(listener.accept().await?.0);
+                }
+                let echo = conns.into_iter().map(|mut s| async move {
+                    let mut buf = [0; 64];
+                    loop {
+                        let n = s.read(&mut buf).await?;
+                        if n == 0 {
+                            return std::io::Result::Ok(());
+                        }
+                        s.write_all(&buf[..n]).await?;
+                    }
+                });
+                futures_util::future::try_join_all(echo).await.map(drop)
+            })
+        })
+    };
+    for c in clients {
+        c.join().unwrap().unwrap();
+    }
+    server.join().unwrap().unwrap();
+}
+
+#[test]
+fn sockets_move_between_threads_with_their_reactor() {
+    let reactor = Reactor::new().unwrap();
+    let _g = reactor.enter();
+    let (listener, client) = block_on(async {
+        let l = TcpListener::bind("127.0.0.1:0").await?;
+        let c = TcpStream::connect(l.local_addr()?).await?;
+        std::io::Result::Ok((l, c))
+    })
+    .unwrap();
+    let r2 = reactor.clone();
+    let t = thread::spawn(move || {
+        let _g = r2.enter();
+        block_on(async move {
+            let (mut s, _) = listener.accept().await?;
+            let mut b = [0; 5];
+            s.read_exact(&mut b).await?;
+            std::io::Result::Ok(b)
+        })
+    });
+    block_on(async move {
+        let mut client = client;
+        time::sleep(Duration::from_millis(5)).await;
+        client.write_all(b"moved").await
+    })
+    .unwrap();
+    assert_eq!(&t.join().unwrap().unwrap(), b"moved");
+}
+
+#[test]
+fn async_wraps_any_descriptor() {
+    block_on(async {
+        let (a, b) = std::os::unix::net::UnixStream::pair()?;
+        let a = Async::new(a)?;
+        let b = Async::new(b)?;
+        // Read side waits; the write side wakes it.
+        let reader = async {
+            let mut buf = [0; 3];
+            (&b).read_exact(&mut buf).await?;
+            std::io::Result::Ok(buf)
+        };
+        let writer = async {
+            time::sleep(Duration::from_millis(2)).await;
+            (&a).write_all(b"fd!").await
+        };
+        let (r, w) = futures_util::join!(reader, writer);
+        w?;
+        assert_eq!(&r?, b"fd!");
+        let std_a = a.into_inner()?;
+        drop(std_a);
+        let mut buf = [0; 1];
+        assert_eq!((&b).read(&mut buf).await?, 0, "EOF after the peer closed");
+        std::io::Result::Ok(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn turns_report_woken_wakers() {
+    let reactor = Reactor::new().unwrap();
+    let _g = reactor.enter();
+    let signal = Arc::new(Unpark(thread::current(), AtomicBool::new(false)));
+    let waker = Waker::from(signal.clone());
+    let mut cx = Context::from_waker(&waker);
+    let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+    let b = Async::new(b).unwrap();
+    assert!(b.poll_readable(&mut cx).is_pending());
+    use std::io::Write;
+    (&a).write_all(b"x").unwrap();
+    let mut woken = 0;
+    let start = Instant::now();
+    while woken == 0 {
+        assert!(start.elapsed() < Duration::from_secs(30));
+        woken += reactor
+            .try_turn(Some(Duration::from_millis(100)), false)
+            .unwrap();
+    }
+    assert_eq!(woken, 1);
+    assert!(signal.1.load(Ordering::SeqCst));
+    assert!(b.poll_readable(&mut cx).is_ready());
+}

@@ -1,0 +1,369 @@
+#![cfg(not(loom))]
+//! Timers on the real clock and on the virtual clock.
+
+use ciranda_reactor::time::{self, Instant, MissedTickBehavior};
+use ciranda_reactor::{Reactor, block_on};
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use std::cell::RefCell;
+use std::future::Future;
+use std::pin::pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
+
+fn paused() -> Reactor {
+    Reactor::builder().start_paused(true).build().unwrap()
+}
+
+/// A deterministic pseudo-random sequence (xorshift).
+fn durations(n: usize, max_ms: u64, mut seed: u64) -> Vec<Duration> {
+    (0..n)
+        .map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            Duration::from_micros(seed % (max_ms * 1000))
+        })
+        .collect()
+}
+
+#[test]
+fn ten_thousand_timers_fire_in_order_real_clock() {
+    let ds = durations(10_000, 200, 0x9e37_79b9_7f4a_7c15);
+    let fired = RefCell::new(Vec::with_capacity(ds.len()));
+    block_on(async {
+        // Deadlines start well after the set-up, so nearly every timer waits in the wheel; one
+        // whose deadline passed before its first poll completes at once and is not compared.
+        let base = Instant::now() + Duration::from_millis(300);
+        let all: FuturesUnordered<_> = ds
+            .iter()
+            .map(|d| {
+                let deadline = base + *d;
+                let fired = &fired;
+                async move {
+                    let late = Instant::now() >= deadline;
+                    time::sleep_until(deadline).await;
+                    let now = Instant::now();
+                    assert!(now >= deadline, "fired early: {now:?} < {deadline:?}");
+                    if !late {
+                        fired.borrow_mut().push(deadline);
+                    }
+                }
+            })
+            .collect();
+        all.collect::<Vec<()>>().await;
+    });
+    let fired = fired.into_inner();
+    eprintln!("{} of {} timers waited in the wheel", fired.len(), ds.len());
+    assert!(!fired.is_empty(), "set-up took longer than 300 ms");
+    // In deadline order, at the wheel's 1 ms resolution.
+    for pair in fired.windows(2) {
+        assert!(
+            pair[1] + Duration::from_millis(1) > pair[0],
+            "out of order: {:?} then {:?}",
+            pair[0],
+            pair[1]
+        );
+    }
+}
+
+#[test]
+fn ten_thousand_timers_fire_in_exact_order_virtual_clock() {
+    let reactor = paused();
+    let _g = reactor.enter();
+    let ds: Vec<Duration> = durations(10_000, 100_000, 42)
+        .into_iter()
+        .map(|d| Duration::from_millis(d.as_millis() as u64))
+        .collect();
+    let start = Instant::now();
+    let fired = RefCell::new(Vec::new());
+    block_on(async {
+        let all: FuturesUnordered<_> = ds
+            .iter()
+            .map(|d| {
+                let fired = &fired;
+                let d = *d;
+                async move {
+                    time::sleep(d).await;
+                    // Virtual time: exactly at the deadline.
+                    assert_eq!(Instant::now() - start, d.max(Duration::ZERO));
+                    fired.borrow_mut().push(d);
+                }
+            })
+            .collect();
+        all.collect::<Vec<()>>().await;
+    });
+    let fired = fired.into_inner();
+    let mut sorted = ds.clone();
+    sorted.sort();
+    assert_eq!(fired, sorted);
+}
+
+#[test]
+fn sleep_is_never_early() {
+    block_on(async {
+        for ms in [0u64, 1, 2, 5, 13] {
+            let start = std::time::Instant::now();
+            time::sleep(Duration::from_millis(ms)).await;
+            assert!(start.elapsed() >= Duration::from_millis(ms));
+        }
+    });
+}
+
+struct DropFlag(Arc<AtomicBool>);
+
+impl Drop for DropFlag {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn timeout_cancels_the_inner_future() {
+    let dropped = Arc::new(AtomicBool::new(false));
+    let flag = DropFlag(dropped.clone());
+    let r = block_on(async {
+        time::timeout(Duration::from_millis(10), async move {
+            let _flag = flag;
+            std::future::pending::<()>().await;
+        })
+        .await
+    });
+    assert!(r.is_err());
+    assert!(dropped.load(Ordering::SeqCst), "inner future not dropped");
+}
+
+#[test]
+fn timeout_polls_inner_first() {
+    block_on(async {
+        assert_eq!(time::timeout(Duration::ZERO, async { 5 }).await, Ok(5));
+        let mut first = true;
+        let once_pending = std::future::poll_fn(|cx| {
+            if first {
+                first = false;
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            } else {
+                Poll::Ready(6)
+            }
+        });
+        assert!(time::timeout(Duration::ZERO, once_pending).await.is_err());
+        // A ready future beats an expired deadline.
+        let deadline = Instant::now() - Duration::from_millis(1);
+        assert_eq!(time::timeout_at(deadline, async { 7 }).await, Ok(7));
+        // Not expired: the value comes through.
+        let v = time::timeout(Duration::from_secs(10), async {
+            time::sleep(Duration::from_millis(2)).await;
+            8
+        })
+        .await;
+        assert_eq!(v, Ok(8));
+    });
+}
+
+#[test]
+fn duration_max_does_not_panic() {
+    block_on(async {
+        let r = time::timeout(Duration::from_millis(5), time::sleep(Duration::MAX)).await;
+        assert!(r.is_err());
+        let mut s = time::sleep(Duration::MAX);
+        assert!(!s.is_elapsed());
+        s.reset(Instant::now());
+        s.await;
+        let r = time::timeout(Duration::MAX, async { 1 }).await;
+        assert_eq!(r, Ok(1));
+    });
+    // On a paused clock auto-advance jumps all the way (about 30 years), without overflow.
+    let reactor = paused();
+    let _g = reactor.enter();
+    block_on(async {
+        let start = Instant::now();
+        time::sleep(Duration::MAX).await;
+        assert!(start.elapsed() > Duration::from_secs(86_400 * 365 * 29));
+        time::sleep(Duration::from_millis(1)).await;
+    });
+}
+
+#[test]
+fn auto_advance_jumps_to_the_next_timer() {
+    let reactor = paused();
+    let _g = reactor.enter();
+    let wall = std::time::Instant::now();
+    block_on(async {
+        let start = Instant::now();
+        time::sleep(Duration::from_secs(3600)).await;
+        assert_eq!(start.elapsed(), Duration::from_secs(3600));
+        let r = time::timeout(
+            Duration::from_secs(10),
+            time::sleep(Duration::from_secs(20)),
+        )
+        .await;
+        assert!(r.is_err());
+        assert_eq!(start.elapsed(), Duration::from_secs(3610));
+        let mut iv = time::interval(Duration::from_millis(250));
+        let ticks: Vec<Instant> = (&mut iv).take(4).collect().await;
+        for (i, t) in ticks.iter().enumerate() {
+            assert_eq!(*t - ticks[0], Duration::from_millis(250) * i as u32);
+        }
+    });
+    // Generous bound: virtual hours must not take real time.
+    assert!(wall.elapsed() < Duration::from_secs(30));
+}
+
+struct CountWake(AtomicUsize);
+
+impl Wake for CountWake {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn advance_fires_exactly_the_due_timers() {
+    let reactor = paused();
+    let _g = reactor.enter();
+    let counter = Arc::new(CountWake(AtomicUsize::new(0)));
+    let waker = Waker::from(counter.clone());
+    let mut cx = Context::from_waker(&waker);
+    let mut a = pin!(time::sleep(Duration::from_millis(10)));
+    let mut b = pin!(time::sleep(Duration::from_millis(20)));
+    let mut c = pin!(time::sleep(Duration::from_millis(30)));
+    assert!(a.as_mut().poll(&mut cx).is_pending());
+    assert!(b.as_mut().poll(&mut cx).is_pending());
+    assert!(c.as_mut().poll(&mut cx).is_pending());
+    // Real time passing changes nothing on a paused clock.
+    assert_eq!(
+        reactor.try_turn(Some(Duration::from_millis(30)), false),
+        Some(0)
+    );
+    assert!(a.as_mut().poll(&mut cx).is_pending());
+
+    assert_eq!(reactor.advance_clock(Duration::from_millis(15)), 1);
+    assert_eq!(counter.0.load(Ordering::SeqCst), 1);
+    assert!(a.as_mut().poll(&mut cx).is_ready());
+    assert!(b.as_mut().poll(&mut cx).is_pending());
+
+    assert_eq!(reactor.advance_clock(Duration::from_millis(15)), 2);
+    assert!(b.as_mut().poll(&mut cx).is_ready());
+    assert!(c.as_mut().poll(&mut cx).is_ready());
+
+    // time::advance inside block_on, against a sleep that must not fire early.
+    block_on(async {
+        let start = Instant::now();
+        let long = time::sleep(Duration::from_secs(10));
+        time::advance(Duration::from_secs(4)).await;
+        assert_eq!(start.elapsed(), Duration::from_secs(4));
+        assert!(!long.is_elapsed());
+        long.await;
+        assert_eq!(start.elapsed(), Duration::from_secs(10));
+    });
+}
+
+#[test]
+fn pause_and_resume_keep_time_monotonic() {
+    let reactor = Reactor::new().unwrap();
+    let _g = reactor.enter();
+    time::pause();
+    let a = Instant::now();
+    std::thread::sleep(Duration::from_millis(3));
+    assert_eq!(Instant::now(), a);
+    block_on(time::advance(Duration::from_secs(2)));
+    assert_eq!(Instant::now() - a, Duration::from_secs(2));
+    time::resume();
+    let b = Instant::now();
+    assert!(b >= a + Duration::from_secs(2));
+    block_on(time::sleep(Duration::from_millis(2)));
+    assert!(Instant::now() >= b + Duration::from_millis(2));
+}
+
+#[test]
+#[should_panic(expected = "the clock is not paused")]
+fn advance_on_a_running_clock_panics() {
+    let reactor = Reactor::new().unwrap();
+    reactor.advance_clock(Duration::from_secs(1));
+}
+
+#[test]
+fn interval_missed_tick_behaviours() {
+    let reactor = paused();
+    let _g = reactor.enter();
+    block_on(async {
+        let p = Duration::from_millis(100);
+        let start = Instant::now();
+        // Burst: late by 350 ms, the missed ticks come at once.
+        let mut iv = time::interval(p);
+        assert_eq!(iv.tick().await, start);
+        time::advance(Duration::from_millis(350)).await;
+        assert_eq!(iv.tick().await, start + p);
+        assert_eq!(iv.tick().await, start + 2 * p);
+        assert_eq!(iv.tick().await, start + 3 * p);
+        assert_eq!(iv.tick().await, start + 4 * p);
+        assert_eq!(Instant::now() - start, Duration::from_millis(400));
+
+        let start = Instant::now();
+        let mut iv = time::interval(p);
+        iv.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        iv.tick().await;
+        time::advance(Duration::from_millis(250)).await;
+        assert_eq!(iv.tick().await, start + p); // late tick, taken at +250
+        assert_eq!(iv.tick().await, start + Duration::from_millis(350));
+
+        let start = Instant::now();
+        let mut iv = time::interval(p);
+        iv.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        iv.tick().await;
+        time::advance(Duration::from_millis(250)).await;
+        assert_eq!(iv.tick().await, start + p);
+        assert_eq!(iv.tick().await, start + 3 * p);
+    });
+}
+
+#[test]
+#[should_panic(expected = "period must be non-zero")]
+fn zero_period_panics() {
+    let reactor = Reactor::new().unwrap();
+    let _g = reactor.enter();
+    let _ = time::interval(Duration::ZERO);
+}
+
+#[test]
+#[should_panic(expected = "inside a ciranda runtime or ciranda_reactor::block_on")]
+fn sleep_outside_a_reactor_panics() {
+    let _ = std::thread::spawn(|| time::sleep(Duration::from_millis(1)))
+        .join()
+        .map_err(|e| std::panic::resume_unwind(e));
+}
+
+#[test]
+fn dropped_sleeps_leave_no_timer_behind() {
+    let reactor = Reactor::new().unwrap();
+    let _g = reactor.enter();
+    block_on(async {
+        for _ in 0..1000 {
+            let r = time::timeout(Duration::ZERO, time::sleep(Duration::from_secs(60))).await;
+            assert!(r.is_err());
+        }
+    });
+    assert!(format!("{reactor:?}").contains("timers: 0"), "{reactor:?}");
+}
+
+#[test]
+fn many_paused_runtimes_in_parallel_do_not_interfere() {
+    let handles: Vec<_> = (0..4)
+        .map(|i| {
+            std::thread::spawn(move || {
+                let reactor = paused();
+                let _g = reactor.enter();
+                block_on(async move {
+                    let start = Instant::now();
+                    time::sleep(Duration::from_secs(100 * (i + 1))).await;
+                    assert_eq!(start.elapsed(), Duration::from_secs(100 * (i + 1)));
+                });
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+}

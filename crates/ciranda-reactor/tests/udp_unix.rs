@@ -1,0 +1,109 @@
+#![cfg(not(loom))]
+//! UDP ping-pong and Unix-domain echo.
+
+use ciranda_reactor::block_on;
+use ciranda_reactor::net::{UdpSocket, UnixListener, UnixStream};
+use futures_util::io::{AsyncReadExt, AsyncWriteExt};
+use futures_util::stream::{StreamExt, TryStreamExt};
+use std::io;
+
+#[test]
+fn udp_ping_pong() {
+    block_on(async {
+        let a = UdpSocket::bind("127.0.0.1:0").await?;
+        let b = UdpSocket::bind("127.0.0.1:0").await?;
+        let b_addr = b.local_addr()?;
+        let pinger = async {
+            let mut buf = [0u8; 8];
+            for i in 0..200u32 {
+                a.send_to(&i.to_be_bytes(), b_addr).await?;
+                let (n, from) = a.recv_from(&mut buf).await?;
+                assert_eq!(from, b_addr);
+                assert_eq!(&buf[..n], &(i + 1).to_be_bytes());
+            }
+            io::Result::Ok(())
+        };
+        let ponger = async {
+            let mut buf = [0u8; 8];
+            for _ in 0..200 {
+                let (n, from) = b.recv_from(&mut buf).await?;
+                let i = u32::from_be_bytes(buf[..n].try_into().unwrap());
+                b.send_to(&(i + 1).to_be_bytes(), from).await?;
+            }
+            io::Result::Ok(())
+        };
+        let (p, q) = futures_util::join!(pinger, ponger);
+        p.and(q)
+    })
+    .unwrap();
+}
+
+#[test]
+fn udp_connected_send_recv() {
+    block_on(async {
+        let a = UdpSocket::bind("127.0.0.1:0").await?;
+        let b = UdpSocket::bind("127.0.0.1:0").await?;
+        a.connect(b.local_addr()?).await?;
+        b.connect(a.local_addr()?).await?;
+        assert_eq!(a.peer_addr()?, b.local_addr()?);
+        a.send(b"one").await?;
+        let mut buf = [0; 8];
+        let (n, _) = b.peek_from(&mut buf).await?;
+        assert_eq!(&buf[..n], b"one");
+        let n = b.recv(&mut buf).await?;
+        assert_eq!(&buf[..n], b"one");
+        b.send(b"two").await?;
+        let n = a.recv(&mut buf).await?;
+        assert_eq!(&buf[..n], b"two");
+        io::Result::Ok(())
+    })
+    .unwrap();
+}
+
+fn sock_path(name: &str) -> std::path::PathBuf {
+    let p = std::env::temp_dir().join(format!("ciranda-{}-{name}.sock", std::process::id()));
+    let _ = std::fs::remove_file(&p);
+    p
+}
+
+#[test]
+fn unix_echo() {
+    let path = sock_path("echo");
+    block_on(async {
+        let listener = UnixListener::bind(&path)?;
+        let server = listener
+            .incoming()
+            .take(10)
+            .try_for_each_concurrent(None, |s| async move {
+                let (mut r, mut w) = s.into_split();
+                futures_util::io::copy(&mut r, &mut w).await?;
+                io::Result::Ok(())
+            });
+        let clients = futures_util::future::try_join_all((0..10u8).map(|i| {
+            let path = path.clone();
+            async move {
+                let mut s = UnixStream::connect(&path).await?;
+                let msg = vec![i; 10_000];
+                s.write_all(&msg).await?;
+                s.shutdown(std::net::Shutdown::Write)?;
+                let mut back = Vec::new();
+                s.read_to_end(&mut back).await?;
+                assert_eq!(back, msg);
+                io::Result::Ok(())
+            }
+        }));
+        let (s, c) = futures_util::join!(server, clients);
+        s?;
+        c?;
+        io::Result::Ok(())
+    })
+    .unwrap();
+    std::fs::remove_file(&path).unwrap();
+}
+
+#[test]
+fn unix_connect_to_missing_path_fails() {
+    let path = sock_path("missing");
+    let err = block_on(UnixStream::connect(&path)).unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::NotFound, "{err}");
+}
