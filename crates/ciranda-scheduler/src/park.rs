@@ -116,6 +116,20 @@ impl Parker {
         }
     }
 
+    /// Consumes a pending token without blocking; `true` if there was one.
+    ///
+    /// ```
+    /// let parker = ciranda_scheduler::park::Parker::new();
+    /// assert!(!parker.try_park());
+    /// parker.unpark();
+    /// assert!(parker.try_park());
+    /// ```
+    pub fn try_park(&self) -> bool {
+        self.state
+            .compare_exchange(NOTIFIED, EMPTY, SeqCst, SeqCst)
+            .is_ok()
+    }
+
     /// Blocks until [`unpark`](Self::unpark) (consuming its token).
     pub fn park(&self) {
         self.park_timeout(None);
@@ -124,11 +138,7 @@ impl Parker {
     /// Blocks until [`unpark`](Self::unpark) or the timeout; `Some(ZERO)` only consumes a
     /// pending token.
     pub fn park_timeout(&self, timeout: Option<Duration>) {
-        if self
-            .state
-            .compare_exchange(NOTIFIED, EMPTY, SeqCst, SeqCst)
-            .is_ok()
-        {
+        if self.try_park() {
             return;
         }
         if timeout == Some(Duration::ZERO) {
@@ -153,11 +163,7 @@ impl Parker {
                     }
                 }
             }
-            if self
-                .state
-                .compare_exchange(NOTIFIED, EMPTY, SeqCst, SeqCst)
-                .is_ok()
-            {
+            if self.try_park() {
                 return;
             }
             // Spurious condvar wake-up: still PARKED, wait again.

@@ -338,3 +338,21 @@ fn join_handle_can_be_awaited_after_a_cancelled_await() {
     tx.send(()).unwrap();
     assert_eq!(s.block_on(h).unwrap(), 3);
 }
+
+#[test]
+fn poll_finished_keeps_the_output_and_is_failed_reports_errors() {
+    let s = sched(2);
+    let mut ok = s.spawn(async { 1 });
+    let mut bad = s.spawn(async { panic!("x") });
+    let mut cancelled = s.spawn(pending::<()>());
+    cancelled.abort();
+    s.block_on(std::future::poll_fn(|cx| ok.poll_finished(cx)));
+    s.block_on(std::future::poll_fn(|cx| bad.poll_finished(cx)));
+    s.block_on(std::future::poll_fn(|cx| cancelled.poll_finished(cx)));
+    assert!(!ok.is_failed());
+    assert!(bad.is_failed());
+    assert!(cancelled.is_failed());
+    assert_eq!(s.block_on(ok).unwrap(), 1);
+    assert!(s.block_on(bad).unwrap_err().is_panic());
+    assert!(s.block_on(cancelled).unwrap_err().is_cancelled());
+}

@@ -67,6 +67,32 @@ impl<T> JoinHandle<T> {
         self.raw.header().state.load().is(state::COMPLETE)
     }
 
+    /// Waits until the task has finished *without* taking its output: `Ready` once
+    /// [`is_finished`](Self::is_finished) is true, otherwise the waker is registered. For
+    /// combinators such as `wait` that hand finished handles back to the caller.
+    ///
+    /// ```
+    /// use std::future::poll_fn;
+    /// let sched = ciranda_scheduler::Scheduler::builder().worker_threads(1).build().unwrap();
+    /// let mut handle = sched.spawn(async { 5 });
+    /// sched.block_on(poll_fn(|cx| handle.poll_finished(cx)));
+    /// assert!(handle.is_finished());
+    /// assert_eq!(sched.block_on(handle).unwrap(), 5); // the output is still there
+    /// ```
+    pub fn poll_finished(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.raw.header().can_read_output(cx.waker()) {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+
+    /// `true` once the task has finished with a [`JoinError`] (it panicked or was
+    /// cancelled); `false` while it runs or when it produced a value.
+    pub fn is_failed(&self) -> bool {
+        self.raw.header().state.load().is(state::FAILED)
+    }
+
     /// A handle that can abort the task without owning its output.
     pub fn abort_handle(&self) -> AbortHandle {
         self.raw.header().state.ref_inc();

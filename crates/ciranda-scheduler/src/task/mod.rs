@@ -7,7 +7,7 @@
 //!
 //! # The state word
 //!
-//! One `AtomicUsize`: six flag bits and a reference count in the rest.
+//! One `AtomicUsize`: seven flag bits and a reference count in the rest.
 //!
 //! | bit             | meaning                                                                |
 //! |-----------------|------------------------------------------------------------------------|
@@ -17,6 +17,7 @@
 //! | `CANCELLED`     | abort/shutdown requested: the next holder of `RUNNING` drops the future|
 //! | `JOIN_INTEREST` | a `JoinHandle` exists and will take the output                         |
 //! | `JOIN_WAKER`    | the join waker slot is published to the runtime side                   |
+//! | `FAILED`        | set with `COMPLETE` when the output is a `JoinError`                   |
 //!
 //! References are held by the registry of live tasks (until the task is complete and swept),
 //! by each run-queue entry, by the `JoinHandle`, by each `AbortHandle` and by each `Waker`.

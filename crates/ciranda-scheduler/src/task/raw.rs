@@ -402,10 +402,11 @@ impl<F: Future, S: Schedule> Cell<F, S> {
 
     /// Stores the output and publishes completion. The caller holds RUNNING.
     fn complete(&self, output: Result<F::Output, JoinError>) {
+        let failed = output.is_err();
         // SAFETY: we hold RUNNING, the stage is ours until COMPLETE is published below.
         self.stage
             .with_mut(|stage| unsafe { *stage = Stage::Finished(output) });
-        let prev = self.header.state.transition_to_complete();
+        let prev = self.header.state.transition_to_complete(failed);
         if !prev.is(JOIN_INTEREST) {
             // The JoinHandle left before completion: nobody will read the output.
             self.discard_output();
@@ -455,8 +456,9 @@ impl<F: Future, S: Schedule> Cell<F, S> {
 
 impl Header {
     /// The `JoinHandle`'s side of the join-waker protocol: `true` when the output is ready,
-    /// otherwise `waker` is registered to be woken on completion.
-    fn can_read_output(&self, waker: &Waker) -> bool {
+    /// otherwise `waker` is registered to be woken on completion. Only the task's
+    /// `JoinHandle` may call it.
+    pub(crate) fn can_read_output(&self, waker: &Waker) -> bool {
         let snapshot = self.state.load();
         if snapshot.is(state::COMPLETE) {
             return true;

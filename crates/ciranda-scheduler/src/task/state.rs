@@ -18,9 +18,11 @@ pub(crate) const CANCELLED: usize = 0b00_1000;
 pub(crate) const JOIN_INTEREST: usize = 0b01_0000;
 /// The join waker slot holds a waker and belongs to the runtime side until it is cleared.
 pub(crate) const JOIN_WAKER: usize = 0b10_0000;
+/// Set together with `COMPLETE` when the output is a `JoinError` (panic or cancellation).
+pub(crate) const FAILED: usize = 0b100_0000;
 
-const LIFECYCLE_MASK: usize = RUNNING | COMPLETE | NOTIFIED | CANCELLED;
-const REF_SHIFT: usize = 6;
+const LIFECYCLE_MASK: usize = RUNNING | COMPLETE | NOTIFIED | CANCELLED | FAILED;
+const REF_SHIFT: usize = 7;
 /// One reference in the count held in the high bits.
 pub(crate) const REF_ONE: usize = 1 << REF_SHIFT;
 
@@ -46,6 +48,7 @@ impl std::fmt::Debug for Snapshot {
             .field("cancelled", &self.is(CANCELLED))
             .field("join_interest", &self.is(JOIN_INTEREST))
             .field("join_waker", &self.is(JOIN_WAKER))
+            .field("failed", &self.is(FAILED))
             .field("refs", &self.ref_count())
             .finish()
     }
@@ -155,10 +158,12 @@ impl State {
         .1
     }
 
-    /// After the future finished or was dropped: `RUNNING` → `COMPLETE`. Returns the state
-    /// before the transition so the caller sees `JOIN_INTEREST` / `JOIN_WAKER` as they were.
-    pub(crate) fn transition_to_complete(&self) -> Snapshot {
-        let prev = Snapshot(self.0.fetch_xor(RUNNING | COMPLETE, AcqRel));
+    /// After the future finished or was dropped: `RUNNING` → `COMPLETE` (plus `FAILED` when
+    /// the output is an error). Returns the state before the transition so the caller sees
+    /// `JOIN_INTEREST` / `JOIN_WAKER` as they were.
+    pub(crate) fn transition_to_complete(&self, failed: bool) -> Snapshot {
+        let failed = if failed { FAILED } else { 0 };
+        let prev = Snapshot(self.0.fetch_xor(RUNNING | COMPLETE | failed, AcqRel));
         debug_assert!(prev.is(RUNNING) && !prev.is(COMPLETE));
         prev
     }
