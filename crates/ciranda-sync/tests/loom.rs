@@ -146,6 +146,19 @@ mod notify {
         });
     }
 
+    /// `notify_waiters` racing the first poll of a future created before it: never missed.
+    #[test]
+    fn notify_waiters_racing_first_poll() {
+        loom::model(|| {
+            let n = Arc::new(Notify::new());
+            let notified = n.notified();
+            let n2 = n.clone();
+            let t = thread::spawn(move || n2.notify_waiters());
+            block_on(notified);
+            t.join().unwrap();
+        });
+    }
+
     /// A waiter cancelled while `notify_one` picks it: the notification is passed on (stored).
     #[test]
     fn cancelled_waiter_passes_notification_on() {
@@ -256,6 +269,23 @@ mod mpsc {
         });
     }
 
+    /// Two senders racing for one slot: every message arrives exactly once.
+    #[test]
+    fn two_senders_one_slot() {
+        loom::model(|| {
+            let (tx, mut rx) = mpsc::channel(1);
+            let tx2 = tx.clone();
+            let t1 = thread::spawn(move || block_on(tx.send(1)).unwrap());
+            let t2 = thread::spawn(move || block_on(tx2.send(2)).unwrap());
+            let mut got = vec![block_on(rx.recv()).unwrap(), block_on(rx.recv()).unwrap()];
+            t1.join().unwrap();
+            t2.join().unwrap();
+            assert_eq!(block_on(rx.recv()), None);
+            got.sort();
+            assert_eq!(got, [1, 2]);
+        });
+    }
+
     /// Capacity 1, two messages: the sender waits for the receiver; order is kept.
     #[test]
     fn bounded_hand_off() {
@@ -290,6 +320,25 @@ mod queue {
             let t = thread::spawn(move || q2.task_done());
             block_on(q.join());
             t.join().unwrap();
+        });
+    }
+
+    /// Bounded(1) producer/consumer: the producer blocks, items arrive in order.
+    #[test]
+    fn bounded_put_get() {
+        loom::model(|| {
+            let q = Arc::new(Queue::new(1));
+            let q2 = q.clone();
+            let t = thread::spawn(move || {
+                block_on(async {
+                    q2.put(1).await;
+                    q2.put(2).await;
+                })
+            });
+            assert_eq!(block_on(q.get()), 1);
+            assert_eq!(block_on(q.get()), 2);
+            t.join().unwrap();
+            assert!(q.is_empty());
         });
     }
 
