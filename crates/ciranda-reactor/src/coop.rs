@@ -14,6 +14,17 @@ use std::sync::atomic::{AtomicPtr, Ordering};
 use std::task::{Context, Poll};
 
 /// The signature of a budget hook: `Ready(())` means "go on", `Pending` means "yield now".
+///
+/// ```
+/// use ciranda_reactor::coop::Hook;
+/// use std::task::{Context, Poll};
+///
+/// fn always(_cx: &mut Context<'_>) -> Poll<()> {
+///     Poll::Ready(())
+/// }
+/// let hook: Hook = always;
+/// # let _ = hook;
+/// ```
 pub type Hook = fn(&mut Context<'_>) -> Poll<()>;
 
 /// The installed hook as a type-erased function pointer; null means "no hook".

@@ -62,6 +62,26 @@
 //! Every socket type and `Sleep` finds its reactor through the thread's current reactor when it
 //! is created ([`Reactor::enter`], set by [`block_on`] and by the runtime) and keeps a handle
 //! to it, so tasks may move between threads.
+//!
+//! # Driving a reactor from a scheduler
+//!
+//! The contract a runtime's parking hook relies on (this is what `ciranda` does):
+//!
+//! * every worker thread [`enter`](Reactor::enter)s the runtime's reactor;
+//! * an idle worker calls [`try_turn(timeout, all_idle)`](Reactor::try_turn). `Some(_)`: it
+//!   waited in the poller (bounded by the next timer) and may have woken tasks, so it looks for
+//!   work again. `None`: another worker holds the poller, so it parks on its own condvar, and
+//!   may first register with [`wait_for_turn`](Reactor::wait_for_turn) to be woken when the
+//!   poller is free again;
+//! * to wake a parked worker: if it is the one inside `try_turn` (the glue records this around
+//!   the call; [`is_turning`](Reactor::is_turning) tells whether anyone is), call
+//!   [`notify`](Reactor::notify); otherwise signal its condvar;
+//! * `all_idle` is `true` only when no task is queued or running anywhere: then a paused clock
+//!   jumps to the next timer (`#[ciranda::test(start_paused = true)]`).
+//!
+//! A turn never runs tasks, so the poller is free again as soon as readiness is dispatched: a
+//! worker stuck in a long poll never holds I/O and timers hostage; the next idle worker turns.
+//! Timers created while a thread waits in the poller with a later (or no) deadline notify it.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![cfg(unix)]

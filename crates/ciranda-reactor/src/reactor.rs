@@ -26,6 +26,15 @@ const GENERATION_MASK: usize = usize::MAX >> INDEX_BITS;
 
 /// A function that runs a blocking job somewhere off the async threads (the runtime's blocking
 /// pool); used for host-name resolution.
+///
+/// ```
+/// use ciranda_reactor::BlockingSpawner;
+///
+/// let spawner: BlockingSpawner = Box::new(|job| {
+///     std::thread::spawn(job);
+/// });
+/// spawner(Box::new(|| println!("runs on another thread")));
+/// ```
 pub type BlockingSpawner = Box<dyn Fn(Box<dyn FnOnce() + Send>) + Send + Sync>;
 
 thread_local! {

@@ -480,7 +480,25 @@ pub struct OwnedReadHalf {
 
 /// The write half of [`TcpStream::into_split`]; dropping it shuts the write side down.
 ///
-/// See [`OwnedReadHalf`] for an example.
+/// ```
+/// use ciranda_reactor::net::tcp::OwnedWriteHalf;
+/// use ciranda_reactor::net::{TcpListener, TcpStream};
+/// use futures_util::io::{AsyncReadExt, AsyncWriteExt};
+///
+/// ciranda_reactor::block_on(async {
+///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+///     let client = TcpStream::connect(listener.local_addr()?).await?;
+///     let (mut server, _) = listener.accept().await?;
+///     let (_r, mut w): (_, OwnedWriteHalf) = client.into_split();
+///     w.write_all(b"last words").await?;
+///     drop(w); // the server reads EOF after the data
+///     let mut got = String::new();
+///     server.read_to_string(&mut got).await?;
+///     assert_eq!(got, "last words");
+///     std::io::Result::Ok(())
+/// })?;
+/// # std::io::Result::Ok(())
+/// ```
 #[derive(Debug)]
 pub struct OwnedWriteHalf {
     stream: Arc<TcpStream>,
@@ -594,6 +612,21 @@ impl Drop for OwnedWriteHalf {
 #[derive(Debug)]
 pub struct ReadHalf<'a>(&'a TcpStream);
 
-/// The borrowed write half of [`TcpStream::split`]; see [`ReadHalf`] for an example.
+/// The borrowed write half of [`TcpStream::split`].
+///
+/// ```
+/// use ciranda_reactor::net::tcp::WriteHalf;
+/// use ciranda_reactor::net::{TcpListener, TcpStream};
+/// use futures_util::io::AsyncWriteExt;
+///
+/// ciranda_reactor::block_on(async {
+///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+///     let mut client = TcpStream::connect(listener.local_addr()?).await?;
+///     let (_r, mut w): (_, WriteHalf<'_>) = TcpStream::split(&mut client);
+///     w.write_all(b"hi").await?;
+///     std::io::Result::Ok(())
+/// })?;
+/// # std::io::Result::Ok(())
+/// ```
 #[derive(Debug)]
 pub struct WriteHalf<'a>(&'a TcpStream);

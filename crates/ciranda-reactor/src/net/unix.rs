@@ -402,8 +402,25 @@ pub struct OwnedReadHalf {
     stream: Arc<UnixStream>,
 }
 
-/// The write half of [`UnixStream::into_split`]; dropping it shuts the write side down. See
-/// [`OwnedReadHalf`] for an example.
+/// The write half of [`UnixStream::into_split`]; dropping it shuts the write side down.
+///
+/// ```
+/// use ciranda_reactor::net::unix::OwnedWriteHalf;
+/// use ciranda_reactor::net::UnixStream;
+/// use futures_util::io::{AsyncReadExt, AsyncWriteExt};
+///
+/// ciranda_reactor::block_on(async {
+///     let (a, mut b) = UnixStream::pair()?;
+///     let (_r, mut w): (_, OwnedWriteHalf) = a.into_split();
+///     w.write_all(b"end").await?;
+///     drop(w);
+///     let mut got = Vec::new();
+///     b.read_to_end(&mut got).await?;
+///     assert_eq!(got, b"end");
+///     std::io::Result::Ok(())
+/// })?;
+/// # std::io::Result::Ok(())
+/// ```
 #[derive(Debug)]
 pub struct OwnedWriteHalf {
     stream: Arc<UnixStream>,

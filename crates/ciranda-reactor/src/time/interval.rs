@@ -43,6 +43,23 @@ pub fn interval_at(start: Instant, period: Duration) -> Interval {
 }
 
 /// What an [`Interval`] does when ticks were missed (the task was late).
+///
+/// ```
+/// use ciranda_reactor::time::{self, MissedTickBehavior};
+/// use std::time::Duration;
+///
+/// let reactor = ciranda_reactor::Reactor::builder().start_paused(true).build()?;
+/// let _guard = reactor.enter();
+/// ciranda_reactor::block_on(async {
+///     let mut iv = time::interval(Duration::from_secs(1));
+///     iv.set_missed_tick_behavior(MissedTickBehavior::Skip);
+///     let start = iv.tick().await;
+///     time::advance(Duration::from_millis(2500)).await;
+///     assert_eq!(iv.tick().await, start + Duration::from_secs(1)); // the late one
+///     assert_eq!(iv.tick().await, start + Duration::from_secs(3)); // 2 s skipped
+/// });
+/// # std::io::Result::Ok(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum MissedTickBehavior {
     /// Fire the missed ticks at once, one per `tick()`, to catch up (the default).
