@@ -1,0 +1,121 @@
+//! The glue between scheduler and reactor: the scheduler's parking hook, implemented with
+//! the reactor.
+//!
+//! An idle worker tries to become the *driver*: the one thread blocked in the reactor's
+//! `Poller::wait` (with the next timer as timeout). Only one thread may wait on the poller,
+//! so the others park on their own condition variable. Unparking a worker sets its token and,
+//! if that worker is the driver, wakes the poller with `notify()`.
+//!
+//! **A busy worker never starves I/O and timers.** The driver role is held only while parked:
+//! a worker that comes back from the reactor with events to process first hands the role to
+//! a worker parked on its condvar, so the poller is watched again while it runs tasks. When
+//! every worker is busy, each one still polls the reactor without blocking every 61 tasks
+//! (the scheduler's zero-timeout park).
+//!
+//! Lost wake-ups are prevented by ordering: the driver sets its `driving` flag, then checks
+//! its token; `unpark` sets the token, then reads the flag (both `SeqCst`). Either the driver
+//! sees the token and does not wait, or `unpark` sees the flag and notifies the poller, whose
+//! notification is sticky until the next wait.
+
+use ciranda_reactor::Reactor;
+use ciranda_scheduler::park::{Park, ParkContext, ThreadParkers};
+use parking_lot::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::time::Duration;
+
+pub(crate) struct ReactorPark {
+    reactor: Reactor,
+    parkers: ThreadParkers,
+    driving: Box<[AtomicBool]>,
+    /// Workers parked on their condvar (not driving), for hand-offs.
+    waiting: Mutex<Vec<usize>>,
+    waiting_count: AtomicUsize,
+}
+
+impl ReactorPark {
+    pub(crate) fn new(reactor: Reactor, workers: usize) -> ReactorPark {
+        ReactorPark {
+            reactor,
+            parkers: ThreadParkers::new(workers),
+            driving: (0..workers).map(|_| AtomicBool::new(false)).collect(),
+            waiting: Mutex::new(Vec::with_capacity(workers)),
+            waiting_count: AtomicUsize::new(0),
+        }
+    }
+
+    /// Gives the driver role to a worker parked on its condvar, if there is one.
+    fn hand_off(&self) {
+        if self.waiting_count.load(SeqCst) == 0 {
+            return;
+        }
+        let next = self.waiting.lock().last().copied();
+        if let Some(worker) = next {
+            self.parkers.unpark(worker);
+        }
+    }
+
+    fn park_on_condvar(&self, worker: usize, timeout: Option<Duration>) {
+        {
+            let mut waiting = self.waiting.lock();
+            waiting.push(worker);
+            self.waiting_count.fetch_add(1, SeqCst);
+        }
+        if self.reactor.is_clock_paused() {
+            // The driver may be waiting for the runtime to go idle to advance the virtual
+            // clock; we just went idle, so let it look again.
+            self.reactor.notify();
+        }
+        self.parkers.parker(worker).park_timeout(timeout);
+        let mut waiting = self.waiting.lock();
+        if let Some(at) = waiting.iter().position(|&w| w == worker) {
+            waiting.swap_remove(at);
+            self.waiting_count.fetch_sub(1, SeqCst);
+        }
+    }
+}
+
+impl Park for ReactorPark {
+    fn park(&self, cx: &ParkContext<'_>, timeout: Option<Duration>) {
+        let worker = cx.worker();
+        if timeout == Some(Duration::ZERO) {
+            // Maintenance from a busy worker: poll I/O and timers if nobody else is.
+            let _ = self.reactor.try_turn(Some(Duration::ZERO), false);
+            return;
+        }
+        let parker = self.parkers.parker(worker);
+        if parker.try_park() {
+            return;
+        }
+        self.driving[worker].store(true, SeqCst);
+        if parker.try_park() {
+            self.driving[worker].store(false, SeqCst);
+            return;
+        }
+        let auto_advance =
+            timeout.is_none() && self.reactor.is_clock_paused() && cx.runtime_is_idle();
+        let turned = self.reactor.try_turn(timeout, auto_advance);
+        self.driving[worker].store(false, SeqCst);
+        match turned {
+            Some(_) => {
+                // Any token that arrived meanwhile is stale: the scheduler re-checks its
+                // queues after every park.
+                parker.try_park();
+                self.hand_off();
+            }
+            None => self.park_on_condvar(worker, timeout),
+        }
+    }
+
+    fn unpark(&self, worker: usize) {
+        self.parkers.unpark(worker);
+        if self.driving[worker].load(SeqCst) {
+            self.reactor.notify();
+        }
+    }
+
+    fn notify_idle_change(&self) {
+        if self.reactor.is_clock_paused() {
+            self.reactor.notify();
+        }
+    }
+}

@@ -1,0 +1,420 @@
+//! `Runtime`: the scheduler with the reactor plugged in — asyncio's event loop.
+
+use crate::driver::ReactorPark;
+use crate::task::{JoinError, JoinHandle, TaskInfo};
+use ciranda_reactor::Reactor;
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::time::Duration;
+
+/// A ciranda runtime: work-stealing worker threads, an I/O reactor with timers, and a
+/// blocking pool — asyncio's event loop, on every core.
+///
+/// Most programs use [`ciranda::run`](crate::run) or `#[ciranda::main]`; build a `Runtime`
+/// yourself to configure it, to keep it across several `block_on` calls, or to shut it down
+/// with a timeout.
+///
+/// Dropping the runtime shuts it down: every unfinished task's future is dropped exactly
+/// once (their `JoinHandle`s report cancellation), then the reactor closes.
+///
+/// ```
+/// let rt = ciranda::Runtime::builder().worker_threads(2).build()?;
+/// let greeting = rt.block_on(async {
+///     ciranda::time::sleep(std::time::Duration::from_millis(1)).await;
+///     ciranda::spawn(async { "hello" }).await.unwrap()
+/// });
+/// assert_eq!(greeting, "hello");
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct Runtime {
+    // Field order is drop order: the scheduler (and every task future) goes first, while
+    // the reactor its sockets and timers deregister from is still alive.
+    scheduler: Option<ciranda_scheduler::Scheduler>,
+    handle: Handle,
+}
+
+/// A cheap, cloneable handle to a [`Runtime`]: spawn tasks, run blocking work, block on
+/// futures, list tasks — from any thread.
+///
+/// ```
+/// let rt = ciranda::Runtime::new()?;
+/// let handle = rt.handle();
+/// let n = std::thread::spawn(move || handle.block_on(async { 6 * 7 })).join().unwrap();
+/// assert_eq!(n, 42);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Handle {
+    scheduler: ciranda_scheduler::Handle,
+    reactor: Reactor,
+}
+
+impl fmt::Debug for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handle")
+            .field("workers", &self.scheduler.num_workers())
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Runtime")
+            .field("handle", &self.handle)
+            .finish()
+    }
+}
+
+/// Configures a [`Runtime`].
+///
+/// ```
+/// use std::time::Duration;
+/// let rt = ciranda::Runtime::builder()
+///     .worker_threads(2)
+///     .thread_name("app")
+///     .max_blocking_threads(16)
+///     .slow_poll_threshold(Duration::from_millis(100))
+///     .build()?;
+/// # drop(rt);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct Builder {
+    scheduler: ciranda_scheduler::Builder,
+    start_paused: bool,
+}
+
+impl fmt::Debug for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("scheduler", &self.scheduler)
+            .field("start_paused", &self.start_paused)
+            .finish()
+    }
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder::new()
+    }
+}
+
+impl Builder {
+    /// The defaults: one worker per core, up to 512 blocking threads, a real clock.
+    pub fn new() -> Builder {
+        Builder {
+            scheduler: ciranda_scheduler::Builder::new(),
+            start_paused: false,
+        }
+    }
+
+    /// Number of worker threads (default: available parallelism; zero is rejected by
+    /// [`build`](Self::build)).
+    pub fn worker_threads(mut self, n: usize) -> Self {
+        self.scheduler = self.scheduler.worker_threads(n);
+        self
+    }
+
+    /// Prefix of thread names (`{name}-worker-{i}`, `{name}-blocking`).
+    pub fn thread_name(mut self, name: impl Into<String>) -> Self {
+        self.scheduler = self.scheduler.thread_name(name);
+        self
+    }
+
+    /// Stack size of every runtime thread.
+    pub fn thread_stack_size(mut self, bytes: usize) -> Self {
+        self.scheduler = self.scheduler.thread_stack_size(bytes);
+        self
+    }
+
+    /// Upper bound of the blocking pool (default 512; zero is rejected by `build`).
+    pub fn max_blocking_threads(mut self, n: usize) -> Self {
+        self.scheduler = self.scheduler.max_blocking_threads(n);
+        self
+    }
+
+    /// How long an idle blocking thread lingers (default 10 s).
+    pub fn blocking_keep_alive(mut self, keep_alive: Duration) -> Self {
+        self.scheduler = self.scheduler.blocking_keep_alive(keep_alive);
+        self
+    }
+
+    /// asyncio's debug mode: a task poll longer than `threshold` is reported once on stderr
+    /// with the task's id and name.
+    pub fn slow_poll_threshold(mut self, threshold: Duration) -> Self {
+        self.scheduler = self.scheduler.slow_poll_threshold(threshold);
+        self
+    }
+
+    /// Called with a detached task's panic (nobody else will see it); default: stderr.
+    pub fn on_unhandled_panic(mut self, f: impl Fn(&JoinError) + Send + Sync + 'static) -> Self {
+        self.scheduler = self.scheduler.on_unhandled_panic(f);
+        self
+    }
+
+    /// Starts with the clock paused (for tests): time only moves when every task is idle,
+    /// and then jumps straight to the next timer; [`time::advance`](crate::time::advance)
+    /// moves it by hand.
+    pub fn start_paused(mut self, paused: bool) -> Self {
+        self.start_paused = paused;
+        self
+    }
+
+    /// Starts the runtime.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` naming the option for bad values (zero workers, zero blocking
+    /// threads); the OS error when the poller or a thread cannot be created.
+    pub fn build(self) -> io::Result<Runtime> {
+        install_coop_hooks();
+        let reactor = Reactor::builder()
+            .start_paused(self.start_paused)
+            .blocking_spawner(Box::new(|job: Box<dyn FnOnce() + Send>| {
+                // Resolve on the pool of whatever runtime the caller runs in; a plain
+                // thread otherwise (the reactor must not keep a runtime alive).
+                match ciranda_scheduler::Handle::try_current() {
+                    Some(handle) => drop(handle.spawn_blocking(job)),
+                    None => drop(std::thread::spawn(job)),
+                }
+            }))
+            .build()?;
+        let for_threads = reactor.clone();
+        let for_park = reactor.clone();
+        let scheduler = self
+            .scheduler
+            .on_thread_start(move || {
+                // Workers and blocking threads see this runtime's reactor for their whole
+                // life; the thread-local slot drops its clone when the thread exits.
+                std::mem::forget(for_threads.enter());
+            })
+            .park_hook(move |workers| ReactorPark::new(for_park, workers))
+            .build()?;
+        let handle = Handle {
+            scheduler: scheduler.handle(),
+            reactor,
+        };
+        Ok(Runtime {
+            scheduler: Some(scheduler),
+            handle,
+        })
+    }
+}
+
+fn install_coop_hooks() {
+    ciranda_sync::coop::set_hook(ciranda_scheduler::coop::poll_proceed);
+    ciranda_reactor::coop::set_hook(ciranda_scheduler::coop::poll_proceed);
+}
+
+impl Runtime {
+    /// A runtime with the default configuration.
+    pub fn new() -> io::Result<Runtime> {
+        Builder::new().build()
+    }
+
+    /// A [`Builder`].
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+
+    /// Runs `future` to completion on this thread — asyncio's `run_until_complete`. Tasks
+    /// it spawns run on the workers.
+    ///
+    /// # Panics
+    ///
+    /// On a worker thread (blocking a worker would stall it): `.await` instead.
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        self.handle.block_on(future)
+    }
+
+    /// Spawns a task; see [`crate::spawn`].
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.handle.spawn(future)
+    }
+
+    /// Runs a blocking function on the blocking pool; see [`crate::spawn_blocking`].
+    pub fn spawn_blocking<F, R>(&self, f: F) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        self.handle.spawn_blocking(f)
+    }
+
+    /// Makes this runtime current on this thread until the guard drops; see
+    /// [`Handle::enter`].
+    pub fn enter(&self) -> EnterGuard<'_> {
+        self.handle.enter()
+    }
+
+    /// A handle usable from any thread.
+    pub fn handle(&self) -> Handle {
+        self.handle.clone()
+    }
+
+    /// Shuts down — asyncio's `loop.close()` — waiting at most `timeout` for workers to
+    /// finish their current poll and for running blocking calls.
+    pub fn shutdown_timeout(mut self, timeout: Duration) {
+        if let Some(scheduler) = self.scheduler.take() {
+            let _reactor = self.handle.reactor.enter();
+            scheduler.shutdown_timeout(timeout);
+        }
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        if let Some(scheduler) = self.scheduler.take() {
+            // Futures dropped during shutdown may deregister sockets and timers.
+            let _reactor = self.handle.reactor.enter();
+            drop(scheduler);
+        }
+    }
+}
+
+impl Handle {
+    /// The runtime this thread runs in — asyncio's `get_running_loop()`.
+    ///
+    /// # Panics
+    ///
+    /// Outside a runtime, with a message saying where it can be called.
+    ///
+    /// ```
+    /// ciranda::run(async {
+    ///     let handle = ciranda::Handle::current();
+    ///     assert!(!handle.tasks().is_empty() || handle.tasks().is_empty());
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn current() -> Handle {
+        Handle::try_current().expect(
+            "ciranda: Handle::current() called outside a runtime; call it inside \
+             ciranda::run / Runtime::block_on, from a spawned task, or after Handle::enter()",
+        )
+    }
+
+    /// The current runtime's handle, or `None` outside any runtime.
+    pub fn try_current() -> Option<Handle> {
+        Some(Handle {
+            scheduler: ciranda_scheduler::Handle::try_current()?,
+            reactor: Reactor::try_current()?,
+        })
+    }
+
+    /// Makes this runtime current on this thread until the guard drops (so `spawn`,
+    /// `sleep` and sockets work from a plain thread).
+    pub fn enter(&self) -> EnterGuard<'_> {
+        EnterGuard {
+            _reactor: self.reactor.enter(),
+            _scheduler: self.scheduler.enter(),
+        }
+    }
+
+    /// Spawns a task; see [`crate::spawn`].
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.scheduler.spawn(future)
+    }
+
+    /// Runs a blocking function on the blocking pool; see [`crate::spawn_blocking`].
+    pub fn spawn_blocking<F, R>(&self, f: F) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        self.scheduler.spawn_blocking(f)
+    }
+
+    /// Runs `future` to completion on this thread, which must not be a worker — the way
+    /// synchronous code calls into async code (for instance from `spawn_blocking`).
+    ///
+    /// # Panics
+    ///
+    /// On a worker thread; `.await` the future there instead.
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        let _reactor = self.reactor.enter();
+        self.scheduler.block_on(future)
+    }
+
+    /// Every live task: id, name and state — asyncio's `all_tasks()`.
+    pub fn tasks(&self) -> Vec<TaskInfo> {
+        self.scheduler.tasks()
+    }
+
+    /// The number of worker threads.
+    pub fn num_workers(&self) -> usize {
+        self.scheduler.num_workers()
+    }
+
+    /// The scheduler handle, for code that embeds only `ciranda-scheduler` APIs.
+    pub fn scheduler(&self) -> &ciranda_scheduler::Handle {
+        &self.scheduler
+    }
+
+    pub(crate) fn spawn_named<F>(&self, future: F, name: &str) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        ciranda_scheduler::task::Builder::new()
+            .name(name)
+            .spawn_on(future, &self.scheduler)
+    }
+}
+
+/// Keeps a runtime current on this thread; returned by [`Handle::enter`].
+///
+/// ```
+/// let rt = ciranda::Runtime::new()?;
+/// let _guard = rt.enter();
+/// let task = ciranda::spawn(async { 1 });
+/// assert_eq!(rt.block_on(task).unwrap(), 1);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[must_use = "the runtime stops being current when the guard drops"]
+pub struct EnterGuard<'a> {
+    // Dropped in reverse order of entering.
+    _scheduler: ciranda_scheduler::EnterGuard,
+    _reactor: ciranda_reactor::EnterGuard<'a>,
+}
+
+impl fmt::Debug for EnterGuard<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EnterGuard").finish_non_exhaustive()
+    }
+}
+
+/// Runs `future` on a fresh default runtime and returns its output — asyncio's
+/// `asyncio.run(main())`. When the future finishes, the runtime shuts down: tasks still
+/// running are cancelled (their futures dropped).
+///
+/// # Panics
+///
+/// If the runtime cannot start (for example the OS refuses threads), with the reason; and
+/// when called from inside a runtime worker.
+///
+/// ```
+/// let answer = ciranda::run(async {
+///     let task = ciranda::spawn(async { 21 * 2 });
+///     task.await.unwrap()
+/// });
+/// assert_eq!(answer, 42);
+/// ```
+pub fn run<F: Future>(future: F) -> F::Output {
+    let runtime = Runtime::new()
+        .unwrap_or_else(|error| panic!("ciranda::run: failed to start the runtime: {error}"));
+    runtime.block_on(future)
+}
+
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<Handle>();
+    send_sync::<Runtime>();
+};

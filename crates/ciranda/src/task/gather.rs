@@ -1,0 +1,142 @@
+//! `gather`, `try_gather`, `gather_handles`: asyncio's `gather`.
+
+use super::{AbortHandle, JoinError, JoinHandle};
+use futures_core::Stream;
+use futures_util::stream::FuturesUnordered;
+use std::future::{Future, poll_fn};
+use std::pin::Pin;
+
+/// Aborts the tasks it holds when dropped: a gather that is dropped cancels its children.
+struct AbortOnDrop(Vec<AbortHandle>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        for handle in &self.0 {
+            handle.abort();
+        }
+    }
+}
+
+fn spawn_all<I, F>(futures: I) -> (Vec<JoinHandle<F::Output>>, AbortOnDrop)
+where
+    I: IntoIterator<Item = F>,
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futures.into_iter().map(crate::spawn).collect();
+    let aborts = handles.iter().map(JoinHandle::abort_handle).collect();
+    (handles, AbortOnDrop(aborts))
+}
+
+/// Panics with the child's panic, or reports a child cancelled from outside.
+fn resume(error: JoinError) -> ! {
+    match error.try_into_panic() {
+        Ok(payload) => std::panic::resume_unwind(payload),
+        Err(error) => panic!("ciranda::gather: a child task was cancelled: {error}"),
+    }
+}
+
+/// Runs every future as its own task (in parallel across workers) and returns their outputs
+/// in input order — asyncio's `gather(*aws)`.
+///
+/// Futures that return `Result` give back `Vec<Result<T, E>>` unchanged (asyncio's
+/// `return_exceptions=True`). If a child panics, the other children are cancelled and the
+/// panic is resumed here. Dropping the returned future cancels every child.
+///
+/// # Panics
+///
+/// Outside a runtime; and with a child's panic, as said above.
+///
+/// ```
+/// use std::time::Duration;
+/// ciranda::run(async {
+///     let results = ciranda::gather((1..=3u64).map(|i| async move {
+///         ciranda::time::sleep(Duration::from_millis(10 * (4 - i))).await;
+///         i * i
+///     }))
+///     .await;
+///     assert_eq!(results, vec![1, 4, 9]); // input order, not completion order
+/// });
+/// ```
+pub async fn gather<I, F>(futures: I) -> Vec<F::Output>
+where
+    I: IntoIterator<Item = F>,
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let (handles, _cancel_on_drop) = spawn_all(futures);
+    let mut out = Vec::with_capacity(handles.len());
+    for handle in handles {
+        match handle.await {
+            Ok(value) => out.push(value),
+            // `_cancel_on_drop` aborts the siblings while the panic unwinds.
+            Err(error) => resume(error),
+        }
+    }
+    out
+}
+
+/// Like [`gather`] for fallible futures, but fails fast: the first `Err` (in completion
+/// order) cancels the other children and is returned.
+///
+/// ```
+/// ciranda::run(async {
+///     let ok: Result<Vec<u32>, String> =
+///         ciranda::try_gather((0..3).map(|i| async move { Ok(i) })).await;
+///     assert_eq!(ok.unwrap(), vec![0, 1, 2]);
+///
+///     let failed = ciranda::try_gather((0..3).map(|i| async move {
+///         if i == 1 { Err(format!("task {i} failed")) } else { Ok(i) }
+///     }))
+///     .await;
+///     assert_eq!(failed.unwrap_err(), "task 1 failed");
+/// });
+/// ```
+pub async fn try_gather<I, F, T, E>(futures: I) -> Result<Vec<T>, E>
+where
+    I: IntoIterator<Item = F>,
+    F: Future<Output = Result<T, E>> + Send + 'static,
+    T: Send + 'static,
+    E: Send + 'static,
+{
+    let (handles, _cancel_on_drop) = spawn_all(futures);
+    let mut slots: Vec<Option<T>> = handles.iter().map(|_| None).collect();
+    let mut pending: FuturesUnordered<_> = handles
+        .into_iter()
+        .enumerate()
+        .map(|(index, handle)| async move { (index, handle.await) })
+        .collect();
+    while let Some((index, result)) = poll_fn(|cx| Pin::new(&mut pending).poll_next(cx)).await {
+        match result {
+            Ok(Ok(value)) => slots[index] = Some(value),
+            Ok(Err(error)) => return Err(error),
+            Err(error) => resume(error),
+        }
+    }
+    Ok(slots
+        .into_iter()
+        .map(|slot| slot.expect("every child finished"))
+        .collect())
+}
+
+/// Awaits already spawned tasks and returns every outcome in input order, panics and
+/// cancellations included as `JoinError`s (nothing is cancelled or resumed).
+///
+/// ```
+/// ciranda::run(async {
+///     let handles = vec![
+///         ciranda::spawn(async { 1 }),
+///         ciranda::spawn(async { panic!("boom") }),
+///     ];
+///     let results = ciranda::task::gather_handles(handles).await;
+///     assert_eq!(*results[0].as_ref().unwrap(), 1);
+///     assert!(results[1].as_ref().unwrap_err().is_panic());
+/// });
+/// ```
+pub async fn gather_handles<T>(handles: Vec<JoinHandle<T>>) -> Vec<Result<T, JoinError>> {
+    let mut out = Vec::with_capacity(handles.len());
+    for handle in handles {
+        out.push(handle.await);
+    }
+    out
+}

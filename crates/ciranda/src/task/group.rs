@@ -1,0 +1,254 @@
+//! `TaskGroup`: asyncio's `TaskGroup` — structured concurrency with every failure kept.
+
+use super::{AbortHandle, JoinError, JoinHandle, TaskId};
+use futures_core::Stream;
+use futures_util::stream::FuturesUnordered;
+use std::collections::HashSet;
+use std::fmt;
+use std::future::{Future, poll_fn};
+use std::pin::Pin;
+
+/// A group of fallible tasks joined together — asyncio's `TaskGroup`.
+///
+/// * [`join`](Self::join) returns the outputs in spawn order when every member succeeds.
+/// * The first error or panic cancels the other members; `join` still waits until each one
+///   has finished or had its future dropped, then returns a [`GroupError`] holding every
+///   error and panic that happened (asyncio's `ExceptionGroup`).
+/// * A member aborted from outside (through the [`AbortHandle`] `spawn` returned) makes
+///   `join` fail too, listed in [`GroupError::cancelled`].
+/// * Dropping the group (or the `join` future) cancels the members still running.
+///
+/// ```
+/// ciranda::run(async {
+///     let mut group = ciranda::task::TaskGroup::new();
+///     for i in 0..3u32 {
+///         group.spawn(async move { Ok::<_, String>(i * 2) });
+///     }
+///     assert_eq!(group.join().await.unwrap(), vec![0, 2, 4]);
+///
+///     let mut group = ciranda::task::TaskGroup::new();
+///     group.spawn(async { Err::<u32, _>("bad input".to_string()) });
+///     group.spawn(std::future::pending()); // cancelled by the failure above
+///     let error = group.join().await.unwrap_err();
+///     assert_eq!(error.errors(), ["bad input".to_string()]);
+/// });
+/// ```
+pub struct TaskGroup<T, E> {
+    members: Vec<JoinHandle<Result<T, E>>>,
+}
+
+impl<T, E> fmt::Debug for TaskGroup<T, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskGroup")
+            .field("members", &self.members.len())
+            .finish()
+    }
+}
+
+impl<T, E> Default for TaskGroup<T, E> {
+    fn default() -> Self {
+        TaskGroup::new()
+    }
+}
+
+impl<T, E> TaskGroup<T, E> {
+    /// An empty group.
+    pub fn new() -> TaskGroup<T, E> {
+        TaskGroup {
+            members: Vec::new(),
+        }
+    }
+
+    /// Members spawned so far.
+    pub fn len(&self) -> usize {
+        self.members.len()
+    }
+
+    /// `true` when nothing was spawned.
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
+}
+
+impl<T: Send + 'static, E: Send + 'static> TaskGroup<T, E> {
+    /// Spawns a member on the current runtime.
+    ///
+    /// # Panics
+    ///
+    /// Outside a runtime.
+    #[track_caller]
+    pub fn spawn<F>(&mut self, future: F) -> AbortHandle
+    where
+        F: Future<Output = Result<T, E>> + Send + 'static,
+    {
+        let handle = crate::spawn(future);
+        let abort = handle.abort_handle();
+        self.members.push(handle);
+        abort
+    }
+
+    /// Waits for every member; see the type docs for the rules.
+    pub async fn join(mut self) -> Result<Vec<T>, GroupError<E>> {
+        let members = std::mem::take(&mut self.members);
+        let aborts: Vec<AbortHandle> = members.iter().map(JoinHandle::abort_handle).collect();
+        let _cancel_on_drop = CancelOnDrop(&aborts);
+        let mut results: Vec<Option<T>> = members.iter().map(|_| None).collect();
+        let mut failure = GroupError {
+            errors: Vec::new(),
+            panics: Vec::new(),
+            cancelled: Vec::new(),
+        };
+        // Members the group itself cancelled after the first failure.
+        let mut cancelled_by_group: Option<HashSet<usize>> = None;
+        let mut finished = vec![false; members.len()];
+        let mut pending: FuturesUnordered<_> = members
+            .into_iter()
+            .enumerate()
+            .map(|(index, handle)| async move { (index, handle.id(), handle.await) })
+            .collect();
+        while let Some((index, id, outcome)) =
+            poll_fn(|cx| Pin::new(&mut pending).poll_next(cx)).await
+        {
+            finished[index] = true;
+            let failed = match outcome {
+                Ok(Ok(value)) => {
+                    results[index] = Some(value);
+                    false
+                }
+                Ok(Err(error)) => {
+                    failure.errors.push(error);
+                    true
+                }
+                Err(error) if error.is_panic() => {
+                    failure.panics.push(error);
+                    true
+                }
+                Err(_cancelled) => {
+                    let ours = cancelled_by_group
+                        .as_ref()
+                        .is_some_and(|set| set.contains(&index));
+                    if !ours {
+                        failure.cancelled.push(id);
+                    }
+                    false
+                }
+            };
+            if failed && cancelled_by_group.is_none() {
+                cancelled_by_group = Some(
+                    finished
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, done)| !**done)
+                        .map(|(i, _)| i)
+                        .collect(),
+                );
+                for abort in &aborts {
+                    abort.abort();
+                }
+            }
+        }
+        if failure.errors.is_empty() && failure.panics.is_empty() && failure.cancelled.is_empty() {
+            Ok(results
+                .into_iter()
+                .map(|r| r.expect("every member succeeded"))
+                .collect())
+        } else {
+            Err(failure)
+        }
+    }
+}
+
+struct CancelOnDrop<'a>(&'a [AbortHandle]);
+
+impl Drop for CancelOnDrop<'_> {
+    fn drop(&mut self) {
+        for abort in self.0 {
+            abort.abort();
+        }
+    }
+}
+
+impl<T, E> Drop for TaskGroup<T, E> {
+    fn drop(&mut self) {
+        for member in &self.members {
+            member.abort();
+        }
+    }
+}
+
+/// Every failure of a [`TaskGroup`]: errors returned, panics, and members cancelled from
+/// outside — asyncio's `ExceptionGroup`.
+///
+/// ```
+/// ciranda::run(async {
+///     let mut group = ciranda::task::TaskGroup::<(), &str>::new();
+///     group.spawn(async { Err("first") });
+///     group.spawn(async { panic!("second") });
+///     let error = group.join().await.unwrap_err();
+///     assert!(error.errors().len() + error.panics().len() >= 1);
+///     println!("{error}");
+/// });
+/// ```
+pub struct GroupError<E> {
+    errors: Vec<E>,
+    panics: Vec<JoinError>,
+    cancelled: Vec<TaskId>,
+}
+
+impl<E> GroupError<E> {
+    /// Errors returned by members, in the order they happened.
+    pub fn errors(&self) -> &[E] {
+        &self.errors
+    }
+
+    /// Panics of members, as `JoinError`s (see [`JoinError::into_panic`]).
+    pub fn panics(&self) -> &[JoinError] {
+        &self.panics
+    }
+
+    /// Members that were aborted from outside the group.
+    pub fn cancelled(&self) -> &[TaskId] {
+        &self.cancelled
+    }
+
+    /// The errors, by value.
+    pub fn into_errors(self) -> Vec<E> {
+        self.errors
+    }
+
+    /// The panics, by value (to resume one with `std::panic::resume_unwind`).
+    pub fn into_panics(self) -> Vec<JoinError> {
+        self.panics
+    }
+}
+
+impl<E: fmt::Debug> fmt::Debug for GroupError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GroupError")
+            .field("errors", &self.errors)
+            .field("panics", &self.panics)
+            .field("cancelled", &self.cancelled)
+            .finish()
+    }
+}
+
+impl<E: fmt::Display> fmt::Display for GroupError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "task group failed: {} error(s), {} panic(s), {} cancelled from outside",
+            self.errors.len(),
+            self.panics.len(),
+            self.cancelled.len()
+        )?;
+        for error in &self.errors {
+            write!(f, "; error: {error}")?;
+        }
+        for panic in &self.panics {
+            write!(f, "; {panic}")?;
+        }
+        Ok(())
+    }
+}
+
+impl<E: fmt::Display + fmt::Debug> std::error::Error for GroupError<E> {}

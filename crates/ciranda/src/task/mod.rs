@@ -1,0 +1,29 @@
+//! Tasks: spawning, joining, cancelling, and asyncio's task combinators.
+//!
+//! | asyncio | ciranda |
+//! |---|---|
+//! | `create_task(c)` | [`spawn`](crate::spawn) → [`JoinHandle`] |
+//! | task name | [`Builder::new().name("fetch").spawn(fut)`](Builder) |
+//! | `task.cancel()` / `task.done()` | [`JoinHandle::abort`] / [`JoinHandle::is_finished`] |
+//! | `await task` | `handle.await` → `Result<T, JoinError>` |
+//! | `sleep(0)` | [`yield_now`] |
+//! | `TaskGroup` | [`TaskGroup`] |
+//! | `wait(..., return_when=)` | [`wait`] with [`WaitFor`] |
+//! | `as_completed` | [`as_completed`] |
+//! | a dynamic set of tasks | [`JoinSet`] |
+//! | `gather(..., return_exceptions=True)` on tasks | [`gather_handles`] |
+
+mod builder;
+mod gather;
+mod group;
+mod join_set;
+mod wait;
+
+pub use builder::Builder;
+pub use ciranda_scheduler::task::{
+    AbortHandle, JoinError, JoinHandle, TaskId, TaskInfo, TaskState, YieldNow, yield_now,
+};
+pub use gather::{gather, gather_handles, try_gather};
+pub use group::{GroupError, TaskGroup};
+pub use join_set::JoinSet;
+pub use wait::{AsCompleted, WaitFor, as_completed, wait};

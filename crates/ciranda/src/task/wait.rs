@@ -1,0 +1,144 @@
+//! `wait` and `as_completed`: asyncio's `wait(..., return_when=)` and `as_completed`.
+
+use super::{JoinHandle, JoinSet};
+use futures_core::Stream;
+use std::future::{Future, poll_fn};
+use std::pin::{Pin, pin};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+/// When [`wait`] returns — asyncio's `return_when`.
+///
+/// ```
+/// use ciranda::task::WaitFor;
+/// assert_ne!(WaitFor::FirstCompleted, WaitFor::AllCompleted);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum WaitFor {
+    /// As soon as any task finishes.
+    FirstCompleted,
+    /// As soon as any task ends in a `JoinError` (panic or cancellation), or when all are
+    /// done. For tasks that return `Result`, use `TaskGroup` or `try_gather`.
+    FirstError,
+    /// When every task has finished.
+    AllCompleted,
+}
+
+/// Waits for tasks until `mode` is satisfied or `timeout` passes, and splits them into
+/// `(done, pending)`, each in input order. Nothing is cancelled; a handle in `done` is
+/// finished and still holds its output.
+///
+/// ```
+/// use ciranda::task::{WaitFor, wait};
+/// use std::time::Duration;
+/// ciranda::run(async {
+///     let quick = ciranda::spawn(async { 1 });
+///     let slow = ciranda::spawn(std::future::pending::<i32>());
+///     let (done, pending) = wait(vec![quick, slow], WaitFor::FirstCompleted, None).await;
+///     assert_eq!((done.len(), pending.len()), (1, 1));
+///     assert_eq!(done.into_iter().next().unwrap().await.unwrap(), 1);
+///
+///     let (done, pending) =
+///         wait(pending, WaitFor::AllCompleted, Some(Duration::from_millis(20))).await;
+///     assert!(done.is_empty() && pending.len() == 1); // timed out
+/// });
+/// ```
+pub async fn wait<T>(
+    mut handles: Vec<JoinHandle<T>>,
+    mode: WaitFor,
+    timeout: Option<Duration>,
+) -> (Vec<JoinHandle<T>>, Vec<JoinHandle<T>>) {
+    let mut deadline = pin!(timeout.map(crate::time::sleep));
+    poll_fn(|cx| {
+        let mut finished = 0;
+        let mut failed = false;
+        for handle in handles.iter_mut() {
+            if handle.poll_finished(cx).is_ready() {
+                finished += 1;
+                failed |= handle.is_failed();
+            }
+        }
+        let all = finished == handles.len();
+        let satisfied = match mode {
+            WaitFor::FirstCompleted => finished > 0 || all,
+            WaitFor::FirstError => failed || all,
+            WaitFor::AllCompleted => all,
+        };
+        if satisfied {
+            return Poll::Ready(());
+        }
+        match deadline.as_mut().as_pin_mut() {
+            Some(sleep) => sleep.poll(cx),
+            None => Poll::Pending,
+        }
+    })
+    .await;
+    handles.into_iter().partition(JoinHandle::is_finished)
+}
+
+/// Runs every future as its own task and yields their outputs in completion order —
+/// asyncio's `as_completed`. A child's panic is resumed when its turn comes; dropping the
+/// stream cancels the children still running.
+///
+/// ```
+/// use ciranda::stream::StreamExt;
+/// use std::time::Duration;
+/// ciranda::run(async {
+///     let delays = [30u64, 10, 20];
+///     let mut stream = ciranda::task::as_completed(delays.map(|ms| async move {
+///         ciranda::time::sleep(Duration::from_millis(ms)).await;
+///         ms
+///     }));
+///     let mut order = Vec::new();
+///     while let Some(ms) = stream.next().await {
+///         order.push(ms);
+///     }
+///     assert_eq!(order, vec![10, 20, 30]);
+/// });
+/// ```
+pub fn as_completed<I, F>(futures: I) -> AsCompleted<F::Output>
+where
+    I: IntoIterator<Item = F>,
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let mut set = JoinSet::new();
+    for future in futures {
+        set.spawn(future);
+    }
+    AsCompleted { set }
+}
+
+/// The stream returned by [`as_completed`].
+///
+/// ```
+/// use ciranda::stream::StreamExt;
+/// ciranda::run(async {
+///     let stream: ciranda::task::AsCompleted<u8> = ciranda::task::as_completed([async { 1u8 }]);
+///     assert_eq!(stream.collect::<Vec<_>>().await, vec![1]);
+/// });
+/// ```
+#[derive(Debug)]
+#[must_use = "streams do nothing unless polled"]
+pub struct AsCompleted<T> {
+    set: JoinSet<T>,
+}
+
+impl<T> Stream for AsCompleted<T> {
+    type Item = T;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        match std::task::ready!(self.set.poll_join_next(cx)) {
+            None => Poll::Ready(None),
+            Some(Ok(value)) => Poll::Ready(Some(value)),
+            Some(Err(error)) => match error.try_into_panic() {
+                Ok(payload) => std::panic::resume_unwind(payload),
+                Err(error) => panic!("ciranda::task::as_completed: a child was cancelled: {error}"),
+            },
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.set.len(), Some(self.set.len()))
+    }
+}
