@@ -358,31 +358,10 @@ impl Reactor {
         inner.timers.lock().turner_bound = None;
 
         // I/O readiness.
-        let io_events;
-        {
+        let io_events = {
             let TurnState { events, ready } = &mut *turn;
-            if !events.is_empty() {
-                let registry = inner.registry.lock();
-                for ev in events.iter() {
-                    if ev.key == usize::MAX {
-                        continue; // the poller's own notification
-                    }
-                    // The generation in the key keeps a stale event away from a newer
-                    // registration that reused the slot.
-                    if let Some(source) = registry.slab.get(ev.key & INDEX_MASK) {
-                        if source.key == ev.key {
-                            ready.push((source.clone(), ev.readable, ev.writable));
-                        }
-                    }
-                }
-            }
-            io_events = ready.len();
-            for (source, readable, writable) in ready.drain(..) {
-                source.deliver(readable, writable, tick, &mut wakers, |interest| {
-                    self.rearm(&source, interest)
-                });
-            }
-        }
+            self.dispatch(events.iter(), tick, ready, &mut wakers)
+        };
 
         // Timers due now; with auto-advance, jump a paused clock to the next deadline.
         {
@@ -414,6 +393,38 @@ impl Reactor {
             wake_quietly(waker);
         }
         Some(woken)
+    }
+
+    /// Hands the events of a turn to their registrations; returns how many registrations had
+    /// an event. The generation in the key keeps a stale event (collected for a descriptor that
+    /// has been deregistered since) away from a newer registration that reused the slot.
+    fn dispatch(
+        &self,
+        events: impl Iterator<Item = Event>,
+        tick: usize,
+        ready: &mut Vec<(Arc<Source>, bool, bool)>,
+        wakers: &mut Vec<Waker>,
+    ) -> usize {
+        {
+            let registry = self.inner.registry.lock();
+            for ev in events {
+                if ev.key == usize::MAX {
+                    continue; // the poller's own notification
+                }
+                if let Some(source) = registry.slab.get(ev.key & INDEX_MASK) {
+                    if source.key == ev.key {
+                        ready.push((source.clone(), ev.readable, ev.writable));
+                    }
+                }
+            }
+        }
+        let n = ready.len();
+        for (source, readable, writable) in ready.drain(..) {
+            source.deliver(readable, writable, tick, wakers, |interest| {
+                self.rearm(&source, interest)
+            });
+        }
+        n
     }
 
     /// Makes a thread blocked in [`try_turn`](Reactor::try_turn) return promptly (or the next
@@ -663,4 +674,67 @@ fn fire_due(wheel: &mut Wheel<Waker>, now_tick: u64, out: &mut Vec<Waker>) {
 /// to is the one at fault, and its other wakers still work).
 pub(crate) fn wake_quietly(waker: Waker) {
     let _ = catch_unwind(AssertUnwindSafe(|| waker.wake()));
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::registration::READ;
+    use std::os::fd::AsRawFd;
+    use std::os::unix::net::UnixStream;
+    use std::sync::atomic::AtomicUsize;
+    use std::task::Wake;
+
+    struct Count(AtomicUsize);
+
+    impl Wake for Count {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.fetch_add(1, SeqCst);
+        }
+    }
+
+    #[test]
+    fn stale_event_never_reaches_a_reused_slot() {
+        let reactor = Reactor::new().unwrap();
+        let (a, _a2) = UnixStream::pair().unwrap();
+        let (b, _b2) = UnixStream::pair().unwrap();
+        let count = std::sync::Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(count.clone());
+        let mut cx = Context::from_waker(&waker);
+
+        // SAFETY: `a` outlives its registration (deregistered below, before `a` drops).
+        let old = unsafe { reactor.register(a.as_raw_fd()).unwrap() };
+        let old_key = old.key;
+        reactor.deregister(&old);
+        // SAFETY: `b` outlives its registration (deregistered at the end of the test).
+        let new = unsafe { reactor.register(b.as_raw_fd()).unwrap() };
+        assert_eq!(new.key & INDEX_MASK, old_key & INDEX_MASK, "slot reused");
+        assert_ne!(new.key, old_key, "generation differs");
+        assert!(reactor.poll_ready(&new, READ, &mut cx).is_pending());
+
+        let (mut ready, mut wakers) = (Vec::new(), Vec::new());
+        let stale = [Event::readable(old_key)];
+        assert_eq!(
+            reactor.dispatch(stale.into_iter(), 1, &mut ready, &mut wakers),
+            0
+        );
+        assert!(
+            wakers.is_empty(),
+            "a stale event reached the new registration"
+        );
+
+        let fresh = [Event::readable(new.key)];
+        assert_eq!(
+            reactor.dispatch(fresh.into_iter(), 2, &mut ready, &mut wakers),
+            1
+        );
+        assert_eq!(wakers.len(), 1);
+        for w in wakers {
+            w.wake();
+        }
+        assert_eq!(count.0.load(SeqCst), 1);
+        assert!(reactor.poll_ready(&new, READ, &mut cx).is_ready());
+        reactor.deregister(&new);
+        assert_eq!(reactor.registrations(), 0);
+    }
 }
