@@ -1,0 +1,4 @@
+#[ciranda::main]
+async fn run<T: Default>() {}
+
+fn main() {}

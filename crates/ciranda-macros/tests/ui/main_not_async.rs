@@ -1,0 +1,2 @@
+#[ciranda::main]
+fn main() {}

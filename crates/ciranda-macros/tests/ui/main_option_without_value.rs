@@ -1,0 +1,2 @@
+#[ciranda::main(worker_threads)]
+async fn main() {}

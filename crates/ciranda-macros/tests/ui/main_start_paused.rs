@@ -1,0 +1,2 @@
+#[ciranda::main(start_paused = true)]
+async fn main() {}

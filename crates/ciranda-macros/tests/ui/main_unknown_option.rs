@@ -1,0 +1,2 @@
+#[ciranda::main(flavor = "multi_thread")]
+async fn main() {}

@@ -1,0 +1,4 @@
+#[ciranda::main]
+async fn main(args: Vec<String>) {
+    println!("{args:?}");
+}

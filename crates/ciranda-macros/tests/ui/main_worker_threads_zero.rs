@@ -1,0 +1,2 @@
+#[ciranda::main(worker_threads = 0)]
+async fn main() {}

@@ -1,0 +1,4 @@
+#[ciranda::main]
+async fn main() -> Result<(), String> {
+    42
+}

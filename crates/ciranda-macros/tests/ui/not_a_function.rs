@@ -1,0 +1,6 @@
+#[ciranda::main]
+struct Config {
+    threads: usize,
+}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[ciranda::test]
+async fn generic<T>() {}
+
+fn main() {}

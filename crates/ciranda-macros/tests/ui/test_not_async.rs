@@ -1,0 +1,4 @@
+#[ciranda::test]
+fn not_async() {}
+
+fn main() {}

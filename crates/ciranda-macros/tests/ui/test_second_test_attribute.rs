@@ -1,0 +1,5 @@
+#[ciranda::test]
+#[test]
+async fn twice() {}
+
+fn main() {}
