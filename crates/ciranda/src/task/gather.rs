@@ -3,6 +3,7 @@
 use super::{AbortHandle, JoinError, JoinHandle};
 use futures_core::Stream;
 use futures_util::stream::FuturesUnordered;
+use std::convert::Infallible;
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
 
@@ -64,16 +65,15 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    let (handles, _cancel_on_drop) = spawn_all(futures);
-    let mut out = Vec::with_capacity(handles.len());
-    for handle in handles {
-        match handle.await {
-            Ok(value) => out.push(value),
-            // `_cancel_on_drop` aborts the siblings while the panic unwinds.
-            Err(error) => resume(error),
-        }
+    let collected: Result<Vec<F::Output>, Infallible> = collect_in_order(
+        futures
+            .into_iter()
+            .map(|future| async move { Ok(future.await) }),
+    )
+    .await;
+    match collected {
+        Ok(values) => values,
     }
-    out
 }
 
 /// Like [`gather`] for fallible futures, but fails fast: the first `Err` (in completion
@@ -93,6 +93,19 @@ where
 /// });
 /// ```
 pub async fn try_gather<I, F, T, E>(futures: I) -> Result<Vec<T>, E>
+where
+    I: IntoIterator<Item = F>,
+    F: Future<Output = Result<T, E>> + Send + 'static,
+    T: Send + 'static,
+    E: Send + 'static,
+{
+    collect_in_order(futures).await
+}
+
+/// Spawns every future, then collects outputs in input order while watching completions in
+/// any order: the first `Err` or panic, whichever child it comes from, ends the wait at once
+/// (the siblings are aborted by `AbortOnDrop`).
+async fn collect_in_order<I, F, T, E>(futures: I) -> Result<Vec<T>, E>
 where
     I: IntoIterator<Item = F>,
     F: Future<Output = Result<T, E>> + Send + 'static,

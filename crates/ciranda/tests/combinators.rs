@@ -1,0 +1,323 @@
+//! gather, try_gather, TaskGroup, JoinSet, wait, as_completed: the semantics in API.md.
+
+use ciranda::stream::StreamExt;
+use ciranda::task::{JoinSet, TaskGroup, WaitFor, wait};
+use ciranda::time::sleep;
+use std::future::pending;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::time::Duration;
+
+struct DropCounter(Arc<AtomicUsize>);
+impl Drop for DropCounter {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, SeqCst);
+    }
+}
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+#[ciranda::test]
+async fn gather_keeps_input_order_and_errors_in_place() {
+    let results = ciranda::gather((0..5u64).map(|i| async move {
+        sleep(ms(5 * (5 - i))).await;
+        if i == 2 {
+            Err(format!("bad {i}"))
+        } else {
+            Ok(i)
+        }
+    }))
+    .await;
+    assert_eq!(
+        results,
+        vec![Ok(0), Ok(1), Err("bad 2".to_string()), Ok(3), Ok(4)]
+    );
+}
+
+#[ciranda::test]
+async fn gather_runs_children_in_parallel() {
+    let start = ciranda::time::Instant::now();
+    let results = ciranda::gather((0..10).map(|_| sleep(ms(100)))).await;
+    assert_eq!(results.len(), 10);
+    // Ten 100 ms sleeps in parallel finish far sooner than in sequence.
+    assert!(start.elapsed() < ms(900), "{:?}", start.elapsed());
+}
+
+#[ciranda::test]
+async fn gather_resumes_a_child_panic_and_cancels_siblings() {
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let d = dropped.clone();
+    let outcome = ciranda::spawn(async move {
+        ciranda::gather((0..3).map(move |i| {
+            let guard = DropCounter(d.clone());
+            async move {
+                let _guard = guard;
+                if i == 1 {
+                    sleep(ms(10)).await;
+                    panic!("child {i} failed");
+                }
+                pending::<()>().await;
+            }
+        }))
+        .await
+    })
+    .await;
+    let err = outcome.unwrap_err();
+    assert_eq!(err.panic_message().as_deref(), Some("child 1 failed"));
+    // The two pending siblings were cancelled (and the panicking one dropped).
+    for _ in 0..100 {
+        if dropped.load(SeqCst) == 3 {
+            break;
+        }
+        sleep(ms(5)).await;
+    }
+    assert_eq!(dropped.load(SeqCst), 3);
+}
+
+#[ciranda::test]
+async fn dropping_gather_cancels_children() {
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let d = dropped.clone();
+    let gathering = ciranda::spawn(async move {
+        ciranda::gather((0..4).map(move |_| {
+            let guard = DropCounter(d.clone());
+            async move {
+                let _guard = guard;
+                pending::<()>().await;
+            }
+        }))
+        .await
+    });
+    sleep(ms(20)).await;
+    gathering.abort();
+    assert!(gathering.await.unwrap_err().is_cancelled());
+    for _ in 0..100 {
+        if dropped.load(SeqCst) == 4 {
+            break;
+        }
+        sleep(ms(5)).await;
+    }
+    assert_eq!(dropped.load(SeqCst), 4);
+}
+
+#[ciranda::test]
+async fn try_gather_fails_fast_and_cancels_the_rest() {
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let d = dropped.clone();
+    let start = ciranda::time::Instant::now();
+    let result: Result<Vec<u32>, String> = ciranda::try_gather((0..4u32).map(move |i| {
+        let guard = DropCounter(d.clone());
+        async move {
+            let _guard = guard;
+            if i == 3 {
+                sleep(ms(10)).await;
+                return Err("three failed".to_string());
+            }
+            sleep(Duration::from_secs(60)).await;
+            Ok(i)
+        }
+    }))
+    .await;
+    assert_eq!(result.unwrap_err(), "three failed");
+    assert!(
+        start.elapsed() < Duration::from_secs(30),
+        "did not wait for the slow ones"
+    );
+    for _ in 0..100 {
+        if dropped.load(SeqCst) == 4 {
+            break;
+        }
+        sleep(ms(5)).await;
+    }
+    assert_eq!(dropped.load(SeqCst), 4);
+}
+
+#[ciranda::test]
+async fn task_group_returns_in_spawn_order() {
+    let mut group = TaskGroup::new();
+    for i in 0..5u64 {
+        group.spawn(async move {
+            sleep(ms(5 * (5 - i))).await;
+            Ok::<_, String>(i)
+        });
+    }
+    assert_eq!(group.join().await.unwrap(), vec![0, 1, 2, 3, 4]);
+}
+
+#[ciranda::test]
+async fn task_group_first_error_cancels_and_keeps_every_failure() {
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let mut group = TaskGroup::<(), String>::new();
+    group.spawn(async { Err("first".to_string()) });
+    group.spawn(async {
+        // Fails at the same time as the first, before cancellation reaches it.
+        Err("second".to_string())
+    });
+    group.spawn(async { panic!("third panics") });
+    let guard = DropCounter(dropped.clone());
+    group.spawn(async move {
+        let _guard = guard;
+        pending::<Result<(), String>>().await
+    });
+    let error = group.join().await.unwrap_err();
+    // join waited for the pending member to be dropped.
+    assert_eq!(dropped.load(SeqCst), 1);
+    let mut errors = error.errors().to_vec();
+    errors.sort();
+    assert!(!errors.is_empty() || !error.panics().is_empty());
+    assert!(errors.iter().all(|e| e == "first" || e == "second"));
+    assert!(
+        error
+            .panics()
+            .iter()
+            .all(|p| p.panic_message().as_deref() == Some("third panics"))
+    );
+    assert!(
+        error.cancelled().is_empty(),
+        "members cancelled by the group are not listed"
+    );
+    let text = error.to_string();
+    assert!(text.contains("task group failed"), "{text}");
+}
+
+#[ciranda::test]
+async fn task_group_lists_members_aborted_from_outside() {
+    let mut group = TaskGroup::<u32, String>::new();
+    group.spawn(async { Ok(1) });
+    let victim = group.spawn(pending());
+    let victim_id = victim.id();
+    victim.abort();
+    let error = group.join().await.unwrap_err();
+    assert_eq!(error.cancelled(), [victim_id]);
+    assert!(error.errors().is_empty() && error.panics().is_empty());
+}
+
+#[ciranda::test]
+async fn dropping_a_task_group_cancels_members() {
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let mut group = TaskGroup::<(), ()>::new();
+    for _ in 0..3 {
+        let guard = DropCounter(dropped.clone());
+        group.spawn(async move {
+            let _guard = guard;
+            pending().await
+        });
+    }
+    drop(group);
+    for _ in 0..100 {
+        if dropped.load(SeqCst) == 3 {
+            break;
+        }
+        sleep(ms(5)).await;
+    }
+    assert_eq!(dropped.load(SeqCst), 3);
+}
+
+#[ciranda::test]
+async fn join_set_yields_in_completion_order_and_aborts_on_drop() {
+    let mut set = JoinSet::new();
+    for i in [30u64, 10, 20] {
+        set.spawn(async move {
+            sleep(ms(i)).await;
+            i
+        });
+    }
+    assert_eq!(set.len(), 3);
+    let mut order = Vec::new();
+    while let Some(result) = set.join_next().await {
+        order.push(result.unwrap());
+    }
+    assert_eq!(order, vec![10, 20, 30]);
+
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let mut set = JoinSet::new();
+    let guard = DropCounter(dropped.clone());
+    set.spawn(async move {
+        let _guard = guard;
+        pending::<()>().await
+    });
+    set.abort_all();
+    assert!(set.join_next().await.unwrap().unwrap_err().is_cancelled());
+    assert!(set.join_next().await.is_none());
+    assert_eq!(dropped.load(SeqCst), 1);
+}
+
+#[ciranda::test]
+async fn wait_modes() {
+    // FirstCompleted
+    let handles = vec![
+        ciranda::spawn(async {
+            sleep(ms(10)).await;
+            1
+        }),
+        ciranda::spawn(pending::<i32>()),
+    ];
+    let (done, pending_ones) = wait(handles, WaitFor::FirstCompleted, None).await;
+    assert_eq!((done.len(), pending_ones.len()), (1, 1));
+    for handle in &pending_ones {
+        handle.abort();
+    }
+
+    // FirstError: returns at the panic, not waiting for the slow one.
+    let handles = vec![
+        ciranda::spawn(async {
+            sleep(Duration::from_secs(60)).await;
+            0
+        }),
+        ciranda::spawn(async { panic!("early") }),
+    ];
+    let (done, rest) = wait(handles, WaitFor::FirstError, None).await;
+    assert_eq!(done.len(), 1);
+    assert!(done[0].is_failed());
+    assert_eq!(rest.len(), 1);
+    rest[0].abort();
+
+    // AllCompleted with a timeout that expires.
+    let handles = vec![
+        ciranda::spawn(async { 5 }),
+        ciranda::spawn(async {
+            sleep(Duration::from_secs(60)).await;
+            6
+        }),
+    ];
+    let (done, rest) = wait(handles, WaitFor::AllCompleted, Some(ms(30))).await;
+    assert_eq!(done.len(), 1);
+    assert_eq!(rest.len(), 1);
+    assert_eq!(done.into_iter().next().unwrap().await.unwrap(), 5);
+    rest[0].abort();
+
+    // Empty input returns at once.
+    let (done, rest) = wait(
+        Vec::<ciranda::task::JoinHandle<()>>::new(),
+        WaitFor::AllCompleted,
+        None,
+    )
+    .await;
+    assert!(done.is_empty() && rest.is_empty());
+}
+
+#[ciranda::test]
+async fn as_completed_yields_in_completion_order() {
+    let stream = ciranda::task::as_completed([40u64, 10, 30, 20].map(|d| async move {
+        sleep(ms(d)).await;
+        d
+    }));
+    assert_eq!(stream.collect::<Vec<_>>().await, vec![10, 20, 30, 40]);
+}
+
+#[ciranda::test]
+async fn gather_handles_reports_every_outcome() {
+    let cancelled = ciranda::spawn(pending::<u8>());
+    cancelled.abort();
+    let results = ciranda::task::gather_handles(vec![
+        ciranda::spawn(async { 1u8 }),
+        ciranda::spawn(async { panic!("p") }),
+        cancelled,
+    ])
+    .await;
+    assert_eq!(*results[0].as_ref().unwrap(), 1);
+    assert!(results[1].as_ref().unwrap_err().is_panic());
+    assert!(results[2].as_ref().unwrap_err().is_cancelled());
+}
