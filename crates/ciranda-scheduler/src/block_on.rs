@@ -1,32 +1,74 @@
 //! `block_on`: drive one future on the calling thread.
+//!
+//! The thread counts as *active* (for `Handle::is_idle`, which lets a virtual clock jump)
+//! from the moment its future is woken until it has polled it and found it pending again:
+//!
+//! | state     | meaning                                      | counted active |
+//! |-----------|----------------------------------------------|----------------|
+//! | `POLLING` | polling the future                           | yes            |
+//! | `IDLE`    | parked, waiting for a wake-up                | no             |
+//! | `WOKEN`   | woken; about to poll (or woken mid-poll)     | yes            |
+//! | `DONE`    | `block_on` returned; late wake-ups are ignored | no           |
+//!
+//! The waker moves `IDLE → WOKEN` and increments the count in the same step, so a timer that
+//! fires for this future can never be followed by a clock jump before the future saw it.
 
 use crate::Handle;
 use crate::coop;
-use crate::loom::atomic::Ordering::SeqCst;
+use crate::loom::atomic::{AtomicUsize, Ordering::SeqCst};
 use crate::park::Parker;
+use crate::scheduler::Shared;
 use crate::worker::on_worker_thread;
 use std::future::Future;
 use std::pin::pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 
-struct ThreadWaker(Parker);
+const POLLING: usize = 0;
+const IDLE: usize = 1;
+const WOKEN: usize = 2;
+const DONE: usize = 3;
 
-impl Wake for ThreadWaker {
-    fn wake(self: Arc<Self>) {
-        self.0.unpark();
-    }
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.0.unpark();
+struct ThreadWaker {
+    parker: Parker,
+    state: AtomicUsize,
+    shared: Arc<Shared>,
+}
+
+impl ThreadWaker {
+    fn wake_up(&self) {
+        let mut state = self.state.load(SeqCst);
+        while state == IDLE || state == POLLING {
+            match self.state.compare_exchange(state, WOKEN, SeqCst, SeqCst) {
+                Ok(IDLE) => {
+                    self.shared.block_on_active.fetch_add(1, SeqCst);
+                    break;
+                }
+                Ok(_) => break,
+                Err(actual) => state = actual,
+            }
+        }
+        self.parker.unpark();
     }
 }
 
-/// Counts this thread as "running a future" for `Handle::is_idle` while alive.
-struct Active<'a>(&'a Handle);
+impl Wake for ThreadWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_up();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.wake_up();
+    }
+}
 
-impl Drop for Active<'_> {
+/// Leaves the active count balanced when `block_on` returns or its future panics.
+struct LeaveOnUnwind<'a>(&'a ThreadWaker);
+
+impl Drop for LeaveOnUnwind<'_> {
     fn drop(&mut self) {
-        self.0.shared.block_on_active.fetch_sub(1, SeqCst);
+        if self.0.state.swap(DONE, SeqCst) != IDLE {
+            self.0.shared.block_on_active.fetch_sub(1, SeqCst);
+        }
         self.0.shared.park.notify_idle_change();
     }
 }
@@ -40,19 +82,36 @@ pub(crate) fn block_on<F: Future>(handle: &Handle, future: F) -> F::Output {
          that code to spawn_blocking first."
     );
     let _context = handle.enter();
+    let shared = &handle.shared;
     // A fresh parker per call: a nested block_on must not steal the outer one's wake-ups.
-    let parker = Arc::new(ThreadWaker(Parker::new()));
-    let waker = Waker::from(parker.clone());
+    let thread = Arc::new(ThreadWaker {
+        parker: Parker::new(),
+        state: AtomicUsize::new(POLLING),
+        shared: shared.clone(),
+    });
+    shared.block_on_active.fetch_add(1, SeqCst);
+    let leave = LeaveOnUnwind(&thread);
+    let waker = Waker::from(thread.clone());
     let mut cx = Context::from_waker(&waker);
     let mut future = pin!(future);
     loop {
-        handle.shared.block_on_active.fetch_add(1, SeqCst);
-        let active = Active(handle);
-        let poll = coop::budget(|| future.as_mut().poll(&mut cx));
-        drop(active);
-        if let Poll::Ready(output) = poll {
+        if let Poll::Ready(output) = coop::budget(|| future.as_mut().poll(&mut cx)) {
+            drop(leave);
             return output;
         }
-        parker.0.park();
+        match thread.state.compare_exchange(POLLING, IDLE, SeqCst, SeqCst) {
+            Ok(_) => {
+                shared.block_on_active.fetch_sub(1, SeqCst);
+                shared.park.notify_idle_change();
+                thread.parker.park();
+                // Normally a waker moved us to WOKEN (and counted us); after a spurious
+                // return we are still IDLE and count ourselves.
+                if thread.state.swap(POLLING, SeqCst) == IDLE {
+                    shared.block_on_active.fetch_add(1, SeqCst);
+                }
+            }
+            // Woken during the poll: still counted active, poll again at once.
+            Err(_) => thread.state.store(POLLING, SeqCst),
+        }
     }
 }
