@@ -191,12 +191,13 @@ fn slow_polls_are_reported_once_with_id_and_name() {
         .slow_poll_threshold(Duration::from_millis(5))
         .build()
         .unwrap();
-    let h = rt.block_on(async {
-        ciranda::task::Builder::new().name("sleepy").spawn(async {
+    let h = ciranda::task::Builder::new().name("sleepy").spawn_on(
+        async {
             std::thread::sleep(Duration::from_millis(20));
             1
-        })
-    });
+        },
+        &rt.handle(),
+    );
     assert_eq!(rt.block_on(h).unwrap(), 1);
 }
 
@@ -206,11 +207,9 @@ fn tasks_lists_live_tasks_with_names() {
         .worker_threads(1)
         .build()
         .unwrap();
-    let h = rt.block_on(async {
-        ciranda::task::Builder::new()
-            .name("listener")
-            .spawn(std::future::pending::<()>())
-    });
+    let h = ciranda::task::Builder::new()
+        .name("listener")
+        .spawn_on(std::future::pending::<()>(), &rt.handle());
     let tasks = rt.handle().tasks();
     let info = tasks.iter().find(|t| t.id() == h.id()).unwrap();
     assert_eq!(info.name(), Some("listener"));
