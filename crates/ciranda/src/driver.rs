@@ -7,10 +7,12 @@
 //! if that worker is the driver, wakes the poller with `notify()`.
 //!
 //! **A busy worker never starves I/O and timers.** The driver role is held only while parked:
-//! a worker that comes back from the reactor with events to process first hands the role to
-//! a worker parked on its condvar, so the poller is watched again while it runs tasks. When
-//! every worker is busy, each one still polls the reactor without blocking every 61 tasks
-//! (the scheduler's zero-timeout park).
+//! a worker that comes back from the reactor having woken tasks (I/O events, timers) first
+//! hands the role to a worker parked on its condvar, so the poller is watched again while it
+//! runs them. A driver woken by `unpark` needs no hand-off: the scheduler counted it as a
+//! searcher, and the last searcher to find work always wakes another worker, which parks
+//! into the free poller. When every worker is busy, each one still polls the reactor without
+//! blocking every 61 tasks (the scheduler's zero-timeout park).
 //!
 //! Lost wake-ups are prevented by ordering: the driver sets its `driving` flag, then checks
 //! its token; `unpark` sets the token, then reads the flag (both `SeqCst`). Either the driver
@@ -96,11 +98,13 @@ impl Park for ReactorPark {
         let turned = self.reactor.try_turn(timeout, auto_advance);
         self.driving[worker].store(false, SeqCst);
         match turned {
-            Some(_) => {
+            Some(woken) => {
                 // Any token that arrived meanwhile is stale: the scheduler re-checks its
                 // queues after every park.
                 parker.try_park();
-                self.hand_off();
+                if woken > 0 {
+                    self.hand_off();
+                }
             }
             None => self.park_on_condvar(worker, timeout),
         }
