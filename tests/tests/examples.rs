@@ -3,9 +3,10 @@
 //!
 //! The examples are built once, by a nested `cargo build --examples -p ciranda` with the same
 //! profile and target directory as this test binary. When `cargo test --workspace` already
-//! built them (it builds every example), that nested build only checks that they are up to
-//! date. Cargo holds no lock on the target directory while test binaries run, so the nested
-//! build does not wait for the outer one.
+//! built them (it builds every example, with the test run's profile), that nested build only
+//! finds them up to date (a fraction of a second). Cargo holds no lock on the target directory
+//! while test binaries run, so the nested build does not wait for the outer one. The binaries
+//! are then run directly, not through `cargo run`, so that a signal reaches the example itself.
 
 #![cfg(not(loom))]
 
@@ -53,8 +54,11 @@ fn build_dir() -> BuildDir {
     } else {
         Some(above.file_name().unwrap().to_string_lossy().into_owned())
     };
+    // `cargo test` builds examples with the profile of the test run: `test` (whose artifacts go
+    // in `debug/`), or `release` with `--release`, or a custom `--profile`. Building them again
+    // with that same profile finds them up to date; `dev` would build a second copy.
     let profile = match dir_name.as_str() {
-        "debug" => "dev".to_string(),
+        "debug" => "test".to_string(),
         other => other.to_string(),
     };
     BuildDir {

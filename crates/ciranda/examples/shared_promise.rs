@@ -44,9 +44,6 @@ async fn use_configuration(name: String, promise: Arc<Promise<Configuration>>) -
 async fn main() {
     let promise = Arc::new(Promise::new());
 
-    // Load the configuration in the background (a detached task: its handle is dropped).
-    ciranda::spawn(load_configuration(promise.clone()));
-
     // Three tasks wait for the same value.
     let users: Vec<_> = (1..=3)
         .map(|i| ciranda::spawn(use_configuration(format!("task {i}"), promise.clone())))
@@ -55,6 +52,9 @@ async fn main() {
         "3 tasks waiting for the configuration (set yet: {})",
         promise.is_set()
     );
+
+    // Load the configuration in the background (a detached task: its handle is dropped).
+    ciranda::spawn(load_configuration(promise.clone()));
 
     for line in ciranda::task::gather_handles(users).await {
         println!("{}", line.expect("a user task failed"));

@@ -64,7 +64,7 @@ async fn main() {
 
     // `as_completed`: results of concurrent tasks as a stream, fastest first.
     let mut finished = ciranda::task::as_completed([30u64, 10, 20].map(|ms| async move {
-        sleep(Duration::from_millis(ms * 5)).await;
+        sleep(Duration::from_millis(ms * 10)).await;
         ms
     }));
     let mut order = Vec::new();

@@ -48,9 +48,9 @@ async fn main() {
         Err(elapsed) => println!("slow operation: Err({elapsed})"),
     }
 
-    // `async with asyncio.timeout(0.1):` around several steps: wrap them in one async block,
+    // `async with asyncio.timeout(0.2):` around several steps: wrap them in one async block,
     // or share one deadline with `timeout_at`.
-    let deadline = Instant::now() + Duration::from_millis(100);
+    let deadline = Instant::now() + Duration::from_millis(200);
     let steps = async {
         fast_operation().await;
         println!("  step 1 done");
@@ -93,7 +93,7 @@ async fn main() {
     let (done, pending) = wait(
         vec![quick, slow],
         WaitFor::AllCompleted,
-        Some(Duration::from_millis(100)),
+        Some(Duration::from_millis(200)),
     )
     .await;
     println!(

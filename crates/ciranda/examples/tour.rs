@@ -30,7 +30,7 @@ async fn main() {
     world.await.unwrap();
     let concurrent = start.elapsed();
     println!(
-        "  awaited one by one: {:.1} s; as two tasks: {:.1} s",
+        "  awaited one by one: {:.2} s; as two tasks: {:.2} s",
         sequential.as_secs_f64(),
         concurrent.as_secs_f64()
     );
