@@ -15,6 +15,7 @@ use crate::loom::{Condvar, Mutex};
 use crate::scheduler::ThreadHook;
 use crate::task::raw::{self, Notified, Schedule};
 use crate::task::{JoinError, JoinHandle, TaskId};
+use std::cell::Cell;
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
@@ -56,6 +57,11 @@ struct PoolState {
     running: HashMap<usize, std::thread::JoinHandle<()>>,
     /// Threads that left on their own (keep-alive): joined later.
     exited: Vec<std::thread::JoinHandle<()>>,
+}
+
+thread_local! {
+    /// The pool this thread serves, if it is a blocking-pool thread.
+    static POOL: Cell<*const Inner> = const { Cell::new(std::ptr::null()) };
 }
 
 /// The future of a blocking task: calls the function on its first poll.
@@ -186,9 +192,14 @@ impl BlockingPool {
             drop(task);
             inner.active.fetch_sub(1, SeqCst);
         }
+        // Shutting down from one of our own threads (a blocking call dropped the runtime):
+        // that thread finishes its call after we return, so do not wait for it.
+        let own_thread = POOL
+            .try_with(|pool| std::ptr::eq(pool.get(), Arc::as_ptr(inner)))
+            .unwrap_or(false);
         let threads: Vec<std::thread::JoinHandle<()>> = {
             let mut state = inner.state.lock();
-            while state.threads > 0 {
+            while state.threads > usize::from(own_thread) {
                 match deadline {
                     None => inner.thread_exited.wait(&mut state),
                     Some(deadline) => {
@@ -205,9 +216,12 @@ impl BlockingPool {
             all.extend(running.into_values());
             all
         };
+        let me = std::thread::current().id();
         for thread in threads {
             // Threads still busy past the deadline are left to finish on their own.
-            if thread.is_finished() || deadline.is_none_or(|d| Instant::now() < d) {
+            let joinable = thread.thread().id() != me
+                && (thread.is_finished() || deadline.is_none_or(|d| Instant::now() < d));
+            if joinable {
                 let _ = thread.join();
             }
         }
@@ -217,6 +231,7 @@ impl BlockingPool {
 impl Inner {
     fn run(self: Arc<Inner>, id: usize, handle: Handle) {
         let _context = handle.enter();
+        POOL.with(|pool| pool.set(Arc::as_ptr(&self)));
         if let Some(start) = &self.config.on_thread_start {
             start();
         }

@@ -406,8 +406,10 @@ impl Scheduler {
         for worker in 0..shared.remotes.len() {
             shared.park.unpark(worker);
         }
-        // Wait for the workers to leave their loops.
-        let total = self.threads.len();
+        // Shutting down from one of our own workers (a task dropped the scheduler): that
+        // worker leaves its loop only after the current poll, so do not wait for it.
+        let own_worker = shared.current_worker_index().is_some();
+        let total = self.threads.len() - usize::from(own_worker);
         {
             let mut exited = shared.workers_exited.lock();
             while *exited < total {
@@ -425,8 +427,11 @@ impl Scheduler {
                 }
             }
         }
+        let me = std::thread::current().id();
         for thread in std::mem::take(&mut self.threads) {
-            if thread.is_finished() || deadline.is_none_or(|d| Instant::now() < d) {
+            let joinable = thread.thread().id() != me
+                && (thread.is_finished() || deadline.is_none_or(|d| Instant::now() < d));
+            if joinable {
                 let _ = thread.join();
             }
         }

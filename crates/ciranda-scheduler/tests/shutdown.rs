@@ -167,3 +167,56 @@ fn shutdown_cancels_queued_blocking_tasks_and_waits_for_running_ones() {
     );
     assert!(running.is_finished() && queued.is_finished());
 }
+
+#[test]
+fn shutdown_from_inside_spawn_blocking_returns() {
+    let s = Scheduler::builder().worker_threads(2).build().unwrap();
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let guard = DropCounter(dropped.clone());
+    drop(s.spawn(async move {
+        let _guard = guard;
+        pending::<()>().await;
+    }));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let handle = s.handle();
+    // Move the scheduler into a blocking call and drop it there.
+    let sched = std::sync::Mutex::new(Some(s));
+    let sched = Arc::new(sched);
+    let inner = sched.clone();
+    let job = handle.spawn_blocking(move || {
+        let s = inner.lock().unwrap().take().unwrap();
+        drop(s);
+        tx.send(()).unwrap();
+    });
+    rx.recv_timeout(Duration::from_secs(20))
+        .expect("shutdown from a blocking thread returned");
+    assert_eq!(dropped.load(SeqCst), 1);
+    drop(job);
+}
+
+#[test]
+fn shutdown_from_inside_a_task_returns() {
+    let s = Scheduler::builder().worker_threads(2).build().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let holder = Arc::new(std::sync::Mutex::new(None::<Scheduler>));
+    let inner = holder.clone();
+    let handle = s.handle();
+    *holder.lock().unwrap() = Some(s);
+    drop(handle.spawn(async move {
+        let s = inner.lock().unwrap().take().unwrap();
+        drop(s); // this worker is not waited for
+        tx.send(()).unwrap();
+    }));
+    rx.recv_timeout(Duration::from_secs(20))
+        .expect("shutdown from a worker returned");
+}
+
+#[test]
+fn repeated_start_and_shutdown() {
+    for _ in 0..50 {
+        let s = Scheduler::builder().worker_threads(2).build().unwrap();
+        let h = s.spawn(async { 1 });
+        assert_eq!(s.block_on(h).unwrap(), 1);
+        s.shutdown_timeout(Duration::from_secs(10));
+    }
+}
