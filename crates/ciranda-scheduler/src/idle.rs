@@ -1,6 +1,6 @@
 //! Which workers are searching for work and which are parked.
 //!
-//! Rules (the protocol the loom model in `tests/loom_park.rs` checks):
+//! Rules (the protocol the loom models in `loom_models/park.rs` check):
 //!
 //! * At most half of the workers search (steal) at once, so a burst of wake-ups does not
 //!   turn every core into a thief hammering the same queues.
@@ -108,5 +108,15 @@ impl Idle {
     /// Every worker is parked.
     pub(crate) fn all_parked(&self) -> bool {
         unparked(self.state.load(SeqCst)) == 0
+    }
+}
+
+#[cfg(all(test, loom))]
+impl Idle {
+    /// `(searching, unparked, sleepers)`, for the loom models' end-of-run checks.
+    pub(crate) fn counts_for_model(&self) -> (usize, usize, usize) {
+        let sleepers = self.sleepers.lock();
+        let state = self.state.load(SeqCst);
+        (searching(state), unparked(state), sleepers.len())
     }
 }

@@ -47,6 +47,9 @@ mod scheduler;
 mod worker;
 mod yield_now;
 
+#[cfg(all(test, loom))]
+mod loom_models;
+
 pub use builder::{Builder, MAX_WORKERS};
 pub use context::EnterGuard;
 pub use scheduler::{Handle, Scheduler};

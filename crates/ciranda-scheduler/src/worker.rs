@@ -166,18 +166,24 @@ impl Worker {
 
     fn run_loop(&self) {
         while !self.shared().is_shutdown() {
-            let tick = self.tick.get().wrapping_add(1);
-            self.tick.set(tick);
-            if tick % EVENT_INTERVAL == 0 {
-                self.maintenance();
-            }
-            if let Some(task) = self.next_task(tick) {
-                self.run_task(task);
-            } else if let Some(task) = self.steal_work() {
-                self.run_task(task);
-            } else {
-                self.park();
-            }
+            self.turn();
+        }
+    }
+
+    /// One pass of the run loop: run one task, or park. The loom models drive workers
+    /// through this, turn by turn.
+    pub(crate) fn turn(&self) {
+        let tick = self.tick.get().wrapping_add(1);
+        self.tick.set(tick);
+        if tick % EVENT_INTERVAL == 0 {
+            self.maintenance();
+        }
+        if let Some(task) = self.next_task(tick) {
+            self.run_task(task);
+        } else if let Some(task) = self.steal_work() {
+            self.run_task(task);
+        } else {
+            self.park();
         }
     }
 

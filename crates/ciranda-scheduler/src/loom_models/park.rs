@@ -1,0 +1,186 @@
+//! Models of parking: the `Parker` token on its own, then the idle protocol end to end —
+//! real `Worker`s (`Worker::turn`: local queue, injector, stealing, `Idle` searching and
+//! parked counters, `Worker::park`'s register-then-re-check) on a real `Shared` with
+//! `ThreadParkers`, and tasks spawned through the real `Handle::spawn` →
+//! `Shared::schedule_remote` → `Idle::worker_to_notify` → `Park::unpark` path.
+//!
+//! A lost wake-up leaves a task queued while every worker sleeps and the spawner waits on
+//! its `JoinHandle`: loom reports that as a deadlock.
+
+use super::block_on;
+use crate::Handle;
+use crate::blocking::{BlockingConfig, BlockingPool};
+use crate::loom::Arc as LoomArc;
+use crate::loom::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use crate::park::{Park, Parker, ThreadParkers};
+use crate::queue;
+use crate::registry::Registry;
+use crate::scheduler::{Config, Shared};
+use crate::worker::{Remote, Worker};
+use loom::thread;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// `unpark` lands before `park` (a token: `park` returns at once), while the parker is
+/// between its fast path and `PARKED`, or while it waits on the condvar. `park` must return
+/// in every case (else loom reports a deadlock).
+#[test]
+fn parker_unpark_races_park() {
+    loom::model(|| {
+        let parker = LoomArc::new(Parker::new());
+        let unparker = parker.clone();
+        let thread = thread::spawn(move || unparker.unpark());
+        parker.park();
+        thread.join().unwrap();
+    });
+}
+
+/// Two unparks against a parker that re-checks a condition, as the workers do: the tokens
+/// may collapse into one, but the last unpark always happens after the last change the
+/// parker must see, so it never sleeps through it.
+#[test]
+fn parker_collapsed_tokens_lose_no_round() {
+    loom::model(|| {
+        let parker = LoomArc::new(Parker::new());
+        let round = LoomArc::new(AtomicUsize::new(0));
+        let (unparker, rounds) = (parker.clone(), round.clone());
+        let thread = thread::spawn(move || {
+            for i in 1..=2 {
+                rounds.store(i, SeqCst);
+                unparker.unpark();
+            }
+        });
+        while round.load(SeqCst) < 2 {
+            parker.park();
+        }
+        thread.join().unwrap();
+    });
+}
+
+/// A zero-timeout park (the workers' periodic I/O poll) racing an unpark either consumes
+/// the token or leaves it; either way it never blocks, and a later blocking park still
+/// returns once the condition it waits for is set.
+#[test]
+fn parker_zero_timeout_keeps_the_token_protocol() {
+    loom::model(|| {
+        let parker = LoomArc::new(Parker::new());
+        let ready = LoomArc::new(AtomicBool::new(false));
+        let (unparker, set) = (parker.clone(), ready.clone());
+        let thread = thread::spawn(move || {
+            set.store(true, SeqCst);
+            unparker.unpark();
+        });
+        parker.park_timeout(Some(Duration::ZERO));
+        while !ready.load(SeqCst) {
+            parker.park();
+        }
+        thread.join().unwrap();
+    });
+}
+
+/// A real `Shared` with `workers` workers, `ThreadParkers`, and the loom run queues.
+fn runtime(workers: usize) -> (Handle, Vec<Worker>) {
+    let (locals, remotes): (Vec<_>, Vec<_>) = (0..workers)
+        .map(|_| {
+            let (local, steal) = queue::local();
+            (local, Remote::new(steal))
+        })
+        .unzip();
+    let blocking = BlockingPool::new(BlockingConfig {
+        max_threads: 1,
+        keep_alive: Duration::from_secs(1),
+        thread_name: "model-blocking".into(),
+        stack_size: None,
+        on_thread_start: None,
+        on_thread_stop: None,
+    });
+    let config = Config {
+        thread_name: "model".into(),
+        thread_stack_size: None,
+        on_thread_start: None,
+        on_thread_stop: None,
+        slow_poll_threshold: None,
+        on_unhandled_panic: None,
+    };
+    let park: Arc<dyn Park> = Arc::new(ThreadParkers::new(workers));
+    let mut shared = Shared::new(remotes.into(), park, blocking, config);
+    // A spawn picks its registry shard by task id, and ids keep growing from one loom
+    // iteration to the next: one shard keeps the model deterministic.
+    shared.registry = Registry::new(1);
+    let handle = Handle {
+        shared: Arc::new(shared),
+    };
+    let workers = locals
+        .into_iter()
+        .enumerate()
+        .map(|(index, local)| Worker::new(handle.clone(), index, local))
+        .collect();
+    (handle, workers)
+}
+
+/// Worker threads turn (find a task and run it, or park) until told to stop; the model
+/// thread spawns `tasks` tasks from outside (through the injector) and awaits each.
+/// Every worker starts unparked and not searching, so the spawns race workers that are
+/// looking at their queues, registering as parked, re-checking, and sleeping.
+fn spawned_tasks_always_run(workers: usize, tasks: usize) {
+    loom::model(move || {
+        let (handle, worker_list) = runtime(workers);
+        let stop = LoomArc::new(AtomicBool::new(false));
+        let threads: Vec<_> = worker_list
+            .into_iter()
+            .map(|worker| {
+                let stop = stop.clone();
+                thread::spawn(move || {
+                    while !stop.load(SeqCst) {
+                        worker.turn();
+                    }
+                })
+            })
+            .collect();
+
+        let joins: Vec<_> = (0..tasks).map(|i| handle.spawn(async move { i })).collect();
+        for (i, join) in joins.into_iter().enumerate() {
+            assert_eq!(block_on(join).unwrap(), i);
+        }
+
+        // Like a shutdown: raise the flag, then unpark every worker (a token if it is not
+        // asleep yet) so each one sees the flag.
+        stop.store(true, SeqCst);
+        for worker in 0..threads.len() {
+            handle.shared.park.unpark(worker);
+        }
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        // Every worker left its loop awake: it is counted unparked and listed nowhere as a
+        // sleeper (a drifting count would make a later notifier skip a sleeper).
+        let (searching, unparked, sleepers) = handle.shared.idle.counts_for_model();
+        assert_eq!(unparked, workers, "every worker is counted unparked");
+        assert_eq!(sleepers, 0, "no worker is left on the sleeper list");
+        assert!(searching <= workers);
+        // Release the registry's references so every task is freed within the model.
+        handle.shared.registry.drain();
+    });
+}
+
+/// One worker: the spawn's notification and the worker's park race directly.
+#[test]
+fn one_worker_no_lost_wakeup() {
+    spawned_tasks_always_run(1, 1);
+}
+
+/// One worker, two spawns: the second may find the worker awake, searching its queues,
+/// already parked, or just woken by the first (its token already spent).
+#[test]
+fn one_worker_two_spawns_no_lost_wakeup() {
+    spawned_tasks_always_run(1, 2);
+}
+
+/// Two workers: a spawn wakes a sleeper only when nobody searches, so the model checks
+/// that a searcher that misses the task always re-checks after registering as parked,
+/// and that a worker woken (and counted as searching) by a notifier hands its searching
+/// slot back when it parks again.
+#[test]
+fn two_workers_no_lost_wakeup() {
+    spawned_tasks_always_run(2, 1);
+}
