@@ -1,10 +1,11 @@
 //! Runs every example of the `ciranda` crate (`crates/ciranda/examples/`) as a separate
 //! process and checks what it prints.
 //!
-//! The examples are built once, by a nested `cargo build --examples -p ciranda` with the same
-//! profile and target directory as this test binary. When `cargo test --workspace` already
-//! built them (it builds every example, with the test run's profile), that nested build only
-//! finds them up to date (a fraction of a second). Cargo holds no lock on the target directory
+//! The examples are built once, by a nested `cargo build --workspace --example ...` with the
+//! same profile and target directory as this test binary. When `cargo test --workspace`
+//! already built them (it builds every example, with the test run's profile and the same
+//! feature unification), that nested build only finds them up to date (a fraction of a
+//! second). Cargo holds no lock on the target directory
 //! while test binaries run, so the nested build does not wait for the outer one. The binaries
 //! are then run directly, not through `cargo run`, so that a signal reaches the example itself.
 
@@ -85,13 +86,19 @@ fn examples_dir() -> &'static Path {
             .parent()
             .expect("tests/ is inside the workspace");
         let mut cargo = Command::new(env!("CARGO"));
+        // `--workspace`, like `cargo test --workspace`: the features of shared dependencies are
+        // unified over the packages a command selects, so building with `-p ciranda` alone
+        // could give them other features, other artifact hashes, and a second build.
         cargo
             .current_dir(workspace)
-            .args(["build", "--quiet", "-p", "ciranda", "--examples"])
+            .args(["build", "--quiet", "--workspace"])
             .arg("--profile")
             .arg(&dir.profile)
             .arg("--target-dir")
             .arg(&dir.target_dir);
+        for name in ciranda_examples(workspace) {
+            cargo.arg("--example").arg(name);
+        }
         if let Some(triple) = &dir.triple {
             cargo.arg("--target").arg(triple);
         }
@@ -101,6 +108,24 @@ fn examples_dir() -> &'static Path {
         assert!(status.success(), "building the examples failed: {status}");
         dir.profile_dir.join("examples")
     })
+}
+
+/// The names of the examples in `crates/ciranda/examples/` (`NAME.rs` or `NAME/main.rs`).
+fn ciranda_examples(workspace: &Path) -> Vec<String> {
+    let dir = workspace.join("crates/ciranda/examples");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
+        .filter_map(|entry| {
+            let path = entry.ok()?.path();
+            let is_example =
+                path.extension().is_some_and(|ext| ext == "rs") || path.join("main.rs").is_file();
+            let name = path.file_stem()?.to_str()?.to_string();
+            is_example.then_some(name)
+        })
+        .collect();
+    names.sort();
+    assert!(!names.is_empty(), "no examples in {}", dir.display());
+    names
 }
 
 /// The command that runs example `name` (its built binary, not `cargo run`, so that signals
