@@ -130,6 +130,19 @@ impl Parker {
             .is_ok()
     }
 
+    /// `true` when an [`unpark`](Self::unpark) token is pending (it is not consumed).
+    ///
+    /// ```
+    /// let parker = ciranda_scheduler::park::Parker::new();
+    /// parker.unpark();
+    /// assert!(parker.has_token());
+    /// assert!(parker.try_park());
+    /// assert!(!parker.has_token());
+    /// ```
+    pub fn has_token(&self) -> bool {
+        self.state.load(SeqCst) == NOTIFIED
+    }
+
     /// Blocks until [`unpark`](Self::unpark) (consuming its token).
     pub fn park(&self) {
         self.park_timeout(None);
