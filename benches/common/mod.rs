@@ -75,7 +75,7 @@ pub fn group<'a>(c: &'a mut Criterion, name: &str) -> BenchmarkGroup<'a, WallTim
 
 /// How long one runtime may spend on one workload (setup, warm-up, measurement, teardown)
 /// before the watchdog declares it hung: several times what the slowest workload needs.
-const HANG_LIMIT: Duration = Duration::from_secs(180);
+const HANG_LIMIT: Duration = Duration::from_secs(60);
 
 static GROUP: Mutex<String> = Mutex::new(String::new());
 static WATCHED: Mutex<Option<(String, Instant)>> = Mutex::new(None);
@@ -706,12 +706,15 @@ pub mod smol_rt {
     }
 
     /// smol has no `timeout`: its idiom is racing the future against a `Timer` (the future
-    /// is polled first, as Tokio's and ciranda's `timeout` do).
+    /// is polled first, as Tokio's and ciranda's `timeout` do). The timer is created up
+    /// front, as `timeout(d, f)` fixes its deadline when called; created inside the losing
+    /// branch it would never exist when `f` is ready at once.
     #[inline]
     pub async fn timeout<F: Future>(d: Duration, f: F) -> Option<F::Output> {
+        let timer = smol::Timer::after(d);
         async { Some(f.await) }
-            .or(async {
-                smol::Timer::after(d).await;
+            .or(async move {
+                timer.await;
                 None
             })
             .await
