@@ -24,6 +24,8 @@ const MSG: usize = 64;
 
 fn tcp_echo(c: &mut Criterion) {
     let mut g = common::slow_group(c, "net/tcp_echo");
+    // An iteration takes about half a second: ten of them are enough.
+    g.sample_size(10);
     each_runtime!(rt => {
         let runtime = rt::Rt::new(common::workers());
         let listener = runtime.block_on(rt::bind());

@@ -144,6 +144,7 @@ def main():
     ap.add_argument("--out", default="docs/benchmarks.md", help="markdown file to write")
     ap.add_argument("--command", default="cargo bench -p ciranda-benches", help="the exact command that produced the data")
     ap.add_argument("--duration", default="", help="wall time of the run, for the record")
+    ap.add_argument("--revision", default="", help="the commit the run measured (and whether the tree was clean)")
     ap.add_argument("--note", action="append", default=[], help="extra paragraph (repeatable)")
     args = ap.parse_args()
 
@@ -178,6 +179,8 @@ def main():
     out.append(f"- Toolchain: {rustc}; `[profile.bench]` (release, thin LTO, 1 codegen unit)")
     if workers:
         out.append(f"- Worker threads per runtime: {workers}")
+    if args.revision:
+        out.append(f"- Revision: {args.revision}")
     out.append(f"- Command: `{args.command}`")
     if args.duration:
         out.append(f"- Wall time of the run: {args.duration}")

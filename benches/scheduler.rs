@@ -35,7 +35,7 @@ fn stall() {
 }
 
 fn spawn_many_local(c: &mut Criterion) {
-    let mut g = common::group(c, "scheduler/spawn_many_local");
+    let mut g = common::slow_group(c, "scheduler/spawn_many_local");
     each_runtime!(rt => {
         let runtime = rt::Rt::new(common::workers());
         let (tx, rx) = mpsc::sync_channel(1);
@@ -62,7 +62,7 @@ fn spawn_many_local(c: &mut Criterion) {
 }
 
 fn spawn_many_remote_idle(c: &mut Criterion) {
-    let mut g = common::group(c, "scheduler/spawn_many_remote_idle");
+    let mut g = common::slow_group(c, "scheduler/spawn_many_remote_idle");
     each_runtime!(rt => {
         let runtime = rt::Rt::new(common::workers());
         let mut handles = Vec::with_capacity(NUM_SPAWN);
@@ -84,7 +84,7 @@ fn spawn_many_remote_idle(c: &mut Criterion) {
 
 fn spawn_many_remote_busy1(c: &mut Criterion) {
     let workers = common::workers();
-    let mut g = common::group(c, "scheduler/spawn_many_remote_busy1");
+    let mut g = common::slow_group(c, "scheduler/spawn_many_remote_busy1");
     each_runtime!(rt => {
         let runtime = rt::Rt::new(workers);
         let flag = Arc::new(AtomicBool::new(true));
@@ -125,7 +125,7 @@ fn spawn_many_remote_busy1(c: &mut Criterion) {
 fn spawn_many_remote_busy2(c: &mut Criterion) {
     const NUM_SPAWN: usize = 1_000;
     let workers = common::workers();
-    let mut g = common::group(c, "scheduler/spawn_many_remote_busy2");
+    let mut g = common::slow_group(c, "scheduler/spawn_many_remote_busy2");
     each_runtime!(rt => {
         fn chain(flag: Arc<AtomicBool>, done: mpsc::Sender<()>) {
             rt::detach(rt::spawn(async move {
@@ -168,7 +168,7 @@ fn spawn_many_remote_busy2(c: &mut Criterion) {
 
 fn ping_pong(c: &mut Criterion) {
     const NUM_PINGS: usize = 1_000;
-    let mut g = common::group(c, "scheduler/ping_pong");
+    let mut g = common::slow_group(c, "scheduler/ping_pong");
     each_runtime!(rt => {
         let runtime = rt::Rt::new(common::workers());
         let (done_tx, done_rx) = mpsc::sync_channel(1);
@@ -205,7 +205,7 @@ fn ping_pong(c: &mut Criterion) {
 fn yield_many(c: &mut Criterion) {
     const NUM_YIELD: usize = 1_000;
     const TASKS: usize = 200;
-    let mut g = common::group(c, "scheduler/yield_many");
+    let mut g = common::slow_group(c, "scheduler/yield_many");
     each_runtime!(rt => {
         let runtime = rt::Rt::new(common::workers());
         let (tx, rx) = mpsc::sync_channel(TASKS);
@@ -231,7 +231,7 @@ fn yield_many(c: &mut Criterion) {
 
 fn chained_spawn(c: &mut Criterion) {
     const ITER: usize = 1_000;
-    let mut g = common::group(c, "scheduler/chained_spawn");
+    let mut g = common::slow_group(c, "scheduler/chained_spawn");
     each_runtime!(rt => {
         fn chain(done: mpsc::SyncSender<()>, n: usize) {
             if n == 0 {
@@ -258,7 +258,7 @@ fn spawn_blocking(c: &mut Criterion) {
     const NUM_BATCHES: usize = 100;
     const BATCH_SIZE: usize = 16;
     let workers = common::workers();
-    let mut g = common::group(c, "scheduler/spawn_blocking");
+    let mut g = common::slow_group(c, "scheduler/spawn_blocking");
     each_runtime!(rt => {
         let runtime = rt::Rt::new(workers);
         g.bench_function(rt::NAME, |b| {

@@ -46,7 +46,7 @@ fn mutex_uncontended(c: &mut Criterion) {
 fn mutex_contended(c: &mut Criterion) {
     const TASKS: usize = 8;
     const LOCKS: usize = 1_000;
-    let mut g = common::group(c, "sync/mutex_contended");
+    let mut g = common::slow_group(c, "sync/mutex_contended");
     each_runtime!(rt => {
         let runtime = rt::Rt::new(common::workers());
         let mutex = Arc::new(rt::Mutex::new(0u64));
@@ -76,7 +76,7 @@ fn mutex_contended(c: &mut Criterion) {
 fn semaphore_contended(c: &mut Criterion) {
     const TASKS: usize = 6;
     const ACQUIRES: usize = 1_000;
-    let mut g = common::group(c, "sync/semaphore_contended");
+    let mut g = common::slow_group(c, "sync/semaphore_contended");
     each_runtime!(rt => {
         let runtime = rt::Rt::new(common::workers());
         let sem = Arc::new(rt::Semaphore::new(5));
@@ -107,7 +107,7 @@ const SENDERS: usize = 5;
 const MESSAGES: usize = 1_000;
 
 fn mpsc_bounded(c: &mut Criterion) {
-    let mut g = common::group(c, "sync/mpsc_bounded");
+    let mut g = common::slow_group(c, "sync/mpsc_bounded");
     each_runtime!(rt => {
         let runtime = rt::Rt::new(common::workers());
         g.bench_function(rt::NAME, |b| {
@@ -133,7 +133,7 @@ fn mpsc_bounded(c: &mut Criterion) {
 }
 
 fn mpsc_unbounded(c: &mut Criterion) {
-    let mut g = common::group(c, "sync/mpsc_unbounded");
+    let mut g = common::slow_group(c, "sync/mpsc_unbounded");
     each_runtime!(rt => {
         let runtime = rt::Rt::new(common::workers());
         g.bench_function(rt::NAME, |b| {
@@ -162,7 +162,7 @@ const WAITERS: usize = 10;
 const WAKEUPS: usize = 500;
 
 fn notify_one(c: &mut Criterion) {
-    let mut g = common::group(c, "sync/notify_one");
+    let mut g = common::slow_group(c, "sync/notify_one");
     each_runtime!(rt => {
         let runtime = rt::Rt::new(common::workers());
         let notify = Arc::new(rt::notify_new());
@@ -189,7 +189,7 @@ fn notify_one(c: &mut Criterion) {
 }
 
 fn notify_waiters(c: &mut Criterion) {
-    let mut g = common::group(c, "sync/notify_waiters");
+    let mut g = common::slow_group(c, "sync/notify_waiters");
     each_runtime!(rt => {
         let runtime = rt::Rt::new(common::workers());
         let notify = Arc::new(rt::notify_new());
@@ -217,7 +217,7 @@ fn notify_waiters(c: &mut Criterion) {
 
 fn oneshot_request_reply(c: &mut Criterion) {
     const ROUND_TRIPS: usize = 1_000;
-    let mut g = common::group(c, "sync/oneshot_request_reply");
+    let mut g = common::slow_group(c, "sync/oneshot_request_reply");
     each_runtime!(rt => {
         let runtime = rt::Rt::new(common::workers());
         let (tx, mut rx) = rt::bounded::<rt::OTx<()>>(10);

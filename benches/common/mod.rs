@@ -61,13 +61,14 @@ pub fn criterion() -> Criterion {
             .measurement_time(Duration::from_millis(500))
             .sample_size(10)
     } else {
-        c.warm_up_time(Duration::from_secs(1))
-            .measurement_time(Duration::from_secs(3))
-            .sample_size(30)
+        c.warm_up_time(Duration::from_secs(2))
+            .measurement_time(Duration::from_secs(5))
+            .sample_size(50)
     }
 }
 
-/// A group for a workload whose iteration takes at most a few milliseconds.
+/// A group for a per-operation workload (`iter_custom` over single operations of tens of
+/// nanoseconds to microseconds): criterion's default linear sampling.
 pub fn group<'a>(c: &'a mut Criterion, name: &str) -> BenchmarkGroup<'a, WallTime> {
     *GROUP.lock().unwrap() = name.to_owned();
     c.benchmark_group(name)
@@ -121,18 +122,21 @@ impl Drop for Watch {
     }
 }
 
-/// A group for a workload whose iteration takes tens or hundreds of milliseconds: flat
-/// sampling, so criterion needs only `sample_size` iterations rather than a linear ramp.
+/// A group for a workload whose iteration is a whole batch (a millisecond to a second):
+/// flat sampling, so criterion needs only `sample_size` iterations rather than the
+/// `n(n+1)/2` of a linear ramp, which would overrun the measurement time many times over.
 pub fn slow_group<'a>(c: &'a mut Criterion, name: &str) -> BenchmarkGroup<'a, WallTime> {
     let quick = quick();
     let mut g = group(c, name);
-    g.sampling_mode(SamplingMode::Flat).sample_size(10);
+    g.sampling_mode(SamplingMode::Flat);
     if quick {
-        g.warm_up_time(Duration::from_millis(200))
+        g.sample_size(10)
+            .warm_up_time(Duration::from_millis(200))
             .measurement_time(Duration::from_millis(500));
     } else {
-        g.warm_up_time(Duration::from_secs(1))
-            .measurement_time(Duration::from_secs(4));
+        g.sample_size(20)
+            .warm_up_time(Duration::from_secs(2))
+            .measurement_time(Duration::from_secs(5));
     }
     g
 }
