@@ -47,8 +47,14 @@ fn check(what: &str, ok: bool) {
     }
 }
 
-/// Fills a runtime with work of every kind; returns how many futures must be dropped.
-fn load(rt: &Runtime, dropped: &Arc<AtomicUsize>, scale: usize) -> usize {
+/// Fills a runtime with work of every kind; returns how many futures must be dropped, apart
+/// from the server-side connection tasks, which it counts in `created` as they start.
+fn load(
+    rt: &Runtime,
+    dropped: &Arc<AtomicUsize>,
+    created: &Arc<AtomicUsize>,
+    scale: usize,
+) -> usize {
     let mut expected = 0;
     // Pending tasks, half detached.
     for i in 0..scale {
@@ -60,8 +66,13 @@ fn load(rt: &Runtime, dropped: &Arc<AtomicUsize>, scale: usize) -> usize {
         if i % 2 == 0 {
             drop(h);
         } else {
-            std::mem::forget(h.abort_handle()); // an extra reference that must not matter
+            // An AbortHandle outliving the JoinHandle holds a reference of its own.
+            let abort = h.abort_handle();
             drop(h);
+            drop(rt.spawn(async move {
+                let _abort = abort;
+                pending::<()>().await;
+            }));
         }
         expected += 1;
     }
@@ -91,10 +102,13 @@ fn load(rt: &Runtime, dropped: &Arc<AtomicUsize>, scale: usize) -> usize {
         let addr = listener.local_addr().unwrap();
         let guard = Counted(dropped.clone());
         let d = dropped.clone();
+        let c = created.clone();
         drop(ciranda::spawn(async move {
             let _guard = guard;
             loop {
                 let (mut s, _) = listener.accept().await.unwrap();
+                // How many connections are accepted before shutdown varies: count them.
+                c.fetch_add(1, SeqCst);
                 let guard = Counted(d.clone());
                 drop(ciranda::spawn(async move {
                     let _guard = guard;
@@ -110,7 +124,7 @@ fn load(rt: &Runtime, dropped: &Arc<AtomicUsize>, scale: usize) -> usize {
         }));
         addr
     });
-    expected += 1 + scale / 10;
+    expected += 1;
     for _ in 0..scale / 10 {
         let guard = Counted(dropped.clone());
         drop(rt.spawn(async move {
@@ -173,7 +187,7 @@ fn main() {
     let scale = std::env::var("LEAKCHECK_SCALE")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(500);
+        .unwrap_or(2000);
 
     // 1. Drop with everything in flight.
     for workers in [1, 2] {
@@ -184,8 +198,10 @@ fn main() {
             .on_unhandled_panic(|_| {})
             .build()
             .unwrap();
-        let expected = load(&rt, &dropped, scale);
+        let created = Arc::new(AtomicUsize::new(0));
+        let expected = load(&rt, &dropped, &created, scale);
         drop(rt);
+        let expected = expected + created.load(SeqCst);
         check(
             &format!(
                 "drop: {} of {expected} futures dropped",
@@ -204,8 +220,10 @@ fn main() {
             .on_unhandled_panic(|_| {})
             .build()
             .unwrap();
-        let expected = load(&rt, &dropped, scale);
+        let created = Arc::new(AtomicUsize::new(0));
+        let expected = load(&rt, &dropped, &created, scale);
         rt.shutdown_timeout(Duration::from_secs(30));
+        let expected = expected + created.load(SeqCst);
         check(
             "shutdown_timeout drops every future once",
             dropped.load(SeqCst) == expected,
@@ -220,7 +238,8 @@ fn main() {
             .on_unhandled_panic(|_| {})
             .build()
             .unwrap();
-        let expected = load(&rt, &dropped, scale / 5);
+        let created = Arc::new(AtomicUsize::new(0));
+        let base = load(&rt, &dropped, &created, scale / 5);
         let handle = rt.handle();
         let slot = Arc::new(Mutex::new(Some(rt)));
         let (tx, rx) = std::sync::mpsc::channel();
@@ -238,6 +257,7 @@ fn main() {
         rx.recv_timeout(Duration::from_secs(30))
             .expect("shutdown from inside returned");
         // The task doing the shutdown is itself dropped after its poll; give it a moment.
+        let expected = base + created.load(SeqCst);
         let deadline = Instant::now() + Duration::from_secs(30);
         while dropped.load(SeqCst) < expected && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(5));
