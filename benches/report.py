@@ -7,6 +7,11 @@ criterion group ("scheduler/yield_many", ...), and writes one table per section
 ciranda/smol ratios of medians (lower is better for ciranda). memory.json, written by the
 `memory` bench target into the same directory, becomes the memory table.
 
+--criterion may be given several times, one directory per full run (move
+target/criterion aside between runs): ratios are then taken within each run (where the
+three runtimes shared the machine state) and the table shows their median, with every
+run's ratio in small print. On a noisy machine that is worth more than one long run.
+
 Usage:
     python3 benches/report.py --criterion target-bench/criterion --out docs/benchmarks.md \
         --command "CARGO_TARGET_DIR=target-bench cargo bench -p ciranda-benches" \
@@ -89,17 +94,65 @@ def load(criterion_dir):
     return results
 
 
+def median(values):
+    values = sorted(values)
+    n = len(values)
+    return values[n // 2] if n % 2 else (values[n // 2 - 1] + values[n // 2]) / 2
+
+
+def combine(runs):
+    """{group: {runtime: estimate}} over several runs: the median of the runs' medians,
+    with each run's estimate kept (`runs`) so ratios can be taken within a run."""
+    combined = {}
+    for group in sorted({g for r in runs for g in r}):
+        for runtime in RUNTIMES:
+            per_run = [r[group].get(runtime) if group in r else None for r in runs]
+            present = [e for e in per_run if e]
+            if not present:
+                continue
+            combined.setdefault(group, {})[runtime] = {
+                "median": median([e["median"] for e in present]),
+                "lo": min(e["lo"] for e in present),
+                "hi": max(e["hi"] for e in present),
+                "mtime": max(e["mtime"] for e in present),
+                "runs": per_run,
+            }
+    return combined
+
+
+def combine_memory(memories):
+    if not memories:
+        return None
+    out = dict(memories[-1])
+    out["runs"] = sum(m["runs"] for m in memories)
+    out["results"] = {}
+    for runtime in RUNTIMES:
+        values = [m["results"][runtime]["bytes_per_task"] for m in memories if runtime in m["results"]]
+        if values:
+            out["results"][runtime] = {"bytes_per_task": median(values)}
+    return out
+
+
 def ratio_cell(a, b):
     """Ratio of medians, with the range the medians' 95% intervals allow."""
     if a is None or b is None or b["median"] <= 0:
         return "–", None
-    r = a["median"] / b["median"]
-    lo = a["lo"] / b["hi"] if b["hi"] > 0 else float("nan")
-    hi = a["hi"] / b["lo"] if b["lo"] > 0 else float("nan")
+    pairs = [(x, y) for x, y in zip(a["runs"], b["runs"]) if x and y and y["median"] > 0]
+    if len(pairs) > 1:
+        # Several runs: the median of the ratios taken within each run.
+        per_run = [x["median"] / y["median"] for x, y in pairs]
+        r = median(per_run)
+        detail = "runs: " + ", ".join(f"{v:.2f}" for v in per_run)
+    else:
+        x, y = pairs[0] if pairs else (a, b)
+        r = x["median"] / y["median"]
+        lo = x["lo"] / y["hi"] if y["hi"] > 0 else float("nan")
+        hi = x["hi"] / y["lo"] if y["lo"] > 0 else float("nan")
+        detail = f"{lo:.2f}–{hi:.2f}"
     text = f"{r:.2f}"
     if r > 1.0:
         text = f"**{text}**"
-    return f"{text} <sub>({lo:.2f}–{hi:.2f})</sub>", r
+    return f"{text} <sub>({detail})</sub>", r
 
 
 def geomean(values):
@@ -140,7 +193,8 @@ def machine():
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--criterion", default="target/criterion", help="criterion output directory")
+    ap.add_argument("--criterion", action="append", default=[],
+                    help="criterion output directory of one run (repeatable; default target/criterion)")
     ap.add_argument("--out", default="docs/benchmarks.md", help="markdown file to write")
     ap.add_argument("--command", default="cargo bench -p ciranda-benches", help="the exact command that produced the data")
     ap.add_argument("--duration", default="", help="wall time of the run, for the record")
@@ -148,13 +202,15 @@ def main():
     ap.add_argument("--note", action="append", default=[], help="extra paragraph (repeatable)")
     args = ap.parse_args()
 
-    results = load(args.criterion)
-    if not results:
-        sys.exit(f"no criterion results under {args.criterion}")
-    memory = None
-    memory_json = Path(args.criterion) / "memory.json"
-    if memory_json.exists():
-        memory = json.loads(memory_json.read_text())
+    dirs = args.criterion or ["target/criterion"]
+    runs = [load(d) for d in dirs]
+    for d, r in zip(dirs, runs):
+        if not r:
+            sys.exit(f"no criterion results under {d}")
+    results = combine(runs)
+    memories = [json.loads((Path(d) / "memory.json").read_text())
+                for d in dirs if (Path(d) / "memory.json").exists()]
+    memory = combine_memory(memories)
 
     cores, model, mem, kernel, rustc = machine()
     workers = memory["workers"] if memory else None
@@ -169,9 +225,11 @@ def main():
         "`async-executor` run by one thread per worker, with `async-io`) in the same process, "
         "one after the other, with the same number of worker threads. Cells are criterion's "
         "median time per iteration; the ratios are ciranda's median over the other runtime's "
-        "(**lower is better for ciranda**; above 1.0 in bold), with the range their 95% "
-        "confidence intervals allow in small print. The workloads and their constants are "
-        "described in each bench target's header (`benches/*.rs`).\n"
+        "(**lower is better for ciranda**; above 1.0 in bold). With one run, the small print is "
+        "the range the medians' 95% confidence intervals allow; with several runs, the time "
+        "cells are the median of the runs' medians, the ratio is the median of the ratios "
+        "taken within each run, and the small print lists every run's ratio. The workloads "
+        "and their constants are described in each bench target's header (`benches/*.rs`).\n"
     )
     out.append("## Run\n")
     out.append(f"- Date: {run_date:%Y-%m-%d %H:%M} UTC (newest estimate)")
@@ -179,13 +237,15 @@ def main():
     out.append(f"- Toolchain: {rustc}; `[profile.bench]` (release, thin LTO, 1 codegen unit)")
     if workers:
         out.append(f"- Worker threads per runtime: {workers}")
+    out.append(f"- Full runs combined: {len(dirs)}")
     if args.revision:
         out.append(f"- Revision: {args.revision}")
     out.append(f"- Command: `{args.command}`")
     if args.duration:
         out.append(f"- Wall time of the run: {args.duration}")
-    out.append("- Regenerate: run the command, then "
-               f"`python3 benches/report.py --criterion {args.criterion} --out {args.out} "
+    criterion_args = " ".join(f"--criterion {d}" for d in dirs)
+    out.append("- Regenerate: run the command (once per run, moving `criterion/` aside in "
+               f"between), then `python3 benches/report.py {criterion_args} --out {args.out} "
                "--command \"...\"`")
     out.append("")
     for note in args.note:
@@ -243,8 +303,8 @@ def main():
         out.append(
             f"Resident bytes per idle task: {memory['tasks']:,} spawned tasks, each polled once "
             "and then pending forever; growth of the resident set (`/proc/self/statm`) divided "
-            f"by the number of tasks, each runtime in a fresh process, median of {memory['runs']} "
-            "(the `memory` bench target).\n"
+            f"by the number of tasks, each runtime in a fresh process, median over {memory['runs']} "
+            "measurements (the `memory` bench target).\n"
         )
         out.append("| quantity | ciranda | Tokio | smol | ciranda/Tokio | ciranda/smol |")
         out.append("|---|--:|--:|--:|--:|--:|")
