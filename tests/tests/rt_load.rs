@@ -1,0 +1,199 @@
+//! Spawn storms: 16 foreign threads spawn tasks through `Handle`s as fast as they can, the
+//! tasks spawn children, wake each other through channels and await their results; every
+//! task runs exactly once, every handle resolves, and the process's resident memory returns
+//! near its baseline once the storm is over.
+//!
+//! Alone in its binary (apart from a second storm run in series): it measures the process's RSS.
+
+use ciranda::Runtime;
+use ciranda::sync::mpsc;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, Barrier};
+use std::time::Duration;
+
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+const MB: usize = 1 << 20;
+
+fn rss() -> usize {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: usize = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as usize;
+    pages * page
+}
+
+/// RSS after the allocator gave its free pages back (so memory still held by ciranda is told
+/// apart from memory malloc merely caches).
+fn rss_after_trim() -> usize {
+    // SAFETY: malloc_trim only releases free memory of the allocator.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+    rss()
+}
+
+struct Counts {
+    ran: AtomicUsize,
+    dropped: AtomicUsize,
+}
+
+struct Guard(Arc<Counts>);
+impl Drop for Guard {
+    fn drop(&mut self) {
+        self.0.dropped.fetch_add(1, SeqCst);
+    }
+}
+
+/// 16 threads × `per_thread` spawns; each task spawns a child and the pair talk through a
+/// channel. Returns (tasks expected, peak RSS).
+fn storm(rt: &Runtime, per_thread: usize, counts: &Arc<Counts>) -> (usize, usize) {
+    const THREADS: usize = 16;
+    let start = Arc::new(Barrier::new(THREADS + 1));
+    let peak = Arc::new(AtomicUsize::new(0));
+    let threads: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let handle = rt.handle();
+            let (start, counts, peak) = (start.clone(), counts.clone(), peak.clone());
+            std::thread::spawn(move || {
+                start.wait();
+                let mut handles = Vec::with_capacity(per_thread);
+                for i in 0..per_thread {
+                    let counts = counts.clone();
+                    let guard = Guard(counts.clone());
+                    let h = handle.spawn(async move {
+                        let _guard = guard;
+                        counts.ran.fetch_add(1, SeqCst);
+                        let (tx, mut rx) = mpsc::channel::<usize>(1);
+                        let child_counts = counts.clone();
+                        let child_guard = Guard(counts.clone());
+                        let child = ciranda::spawn(async move {
+                            let _guard = child_guard;
+                            child_counts.ran.fetch_add(1, SeqCst);
+                            tx.send(i).await.unwrap();
+                            i * 2
+                        });
+                        let got = rx.recv().await.unwrap();
+                        got + child.await.unwrap()
+                    });
+                    // Keep every fourth handle to await; detach the rest.
+                    if i % 4 == 0 {
+                        handles.push((i, h));
+                    }
+                    if i % 1024 == 0 {
+                        peak.fetch_max(rss(), SeqCst);
+                    }
+                }
+                for (i, h) in handles {
+                    assert_eq!(handle.block_on(h).unwrap(), i * 3, "thread {t}");
+                }
+                peak.fetch_max(rss(), SeqCst);
+            })
+        })
+        .collect();
+    start.wait();
+    for t in threads {
+        t.join().unwrap();
+    }
+    (THREADS * per_thread * 2, peak.load(SeqCst))
+}
+
+fn wait_until(what: &str, cond: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !cond() {
+        assert!(std::time::Instant::now() < deadline, "timed out: {what}");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+#[test]
+fn spawn_storm_from_16_foreign_threads_runs_everything_once_and_memory_returns() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let rt = Runtime::builder().worker_threads(2).build().unwrap();
+    // Warm-up storm, so per-thread and first-use allocations exist before the baseline.
+    let counts = Arc::new(Counts {
+        ran: AtomicUsize::new(0),
+        dropped: AtomicUsize::new(0),
+    });
+    let (n, _) = storm(&rt, 1000, &counts);
+    wait_until("warm-up done", || counts.dropped.load(SeqCst) == n);
+    let baseline = rss_after_trim();
+
+    let counts = Arc::new(Counts {
+        ran: AtomicUsize::new(0),
+        dropped: AtomicUsize::new(0),
+    });
+    let started = std::time::Instant::now();
+    let (expected, peak) = storm(&rt, 12_500, &counts);
+    // Detached tasks may still be finishing.
+    wait_until("every task dropped", || {
+        counts.dropped.load(SeqCst) == expected
+    });
+    let took = started.elapsed();
+    assert_eq!(
+        counts.ran.load(SeqCst),
+        expected,
+        "every task ran exactly once"
+    );
+    assert_eq!(counts.dropped.load(SeqCst), expected);
+    // No task is left listed once they have all finished.
+    wait_until("task list empty", || rt.handle().tasks().is_empty());
+    let after = rss_after_trim();
+    eprintln!(
+        "spawn storm: {expected} tasks in {took:?}; RSS baseline {} MB, peak {} MB, after {} MB",
+        baseline / MB,
+        peak / MB,
+        after / MB
+    );
+    let growth = peak.saturating_sub(baseline).max(1);
+    let kept = after.saturating_sub(baseline);
+    assert!(
+        kept <= 32 * MB || kept * 4 <= growth,
+        "RSS did not return near baseline: baseline {} MB, peak {} MB, after {} MB",
+        baseline / MB,
+        peak / MB,
+        after / MB
+    );
+}
+
+#[test]
+fn spawn_storm_while_workers_are_saturated() {
+    // The storm lands while every worker is busy with CPU work that yields now and then:
+    // the injector is checked regularly, so the storm's tasks all run.
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let rt = Runtime::builder().worker_threads(2).build().unwrap();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let busy: Vec<_> = (0..4)
+        .map(|_| {
+            let stop = stop.clone();
+            rt.spawn(async move {
+                let mut spins = 0u64;
+                while !stop.load(SeqCst) {
+                    for _ in 0..1000 {
+                        spins = spins.wrapping_add(1);
+                        std::hint::spin_loop();
+                    }
+                    ciranda::task::yield_now().await;
+                }
+                spins
+            })
+        })
+        .collect();
+    let counts = Arc::new(Counts {
+        ran: AtomicUsize::new(0),
+        dropped: AtomicUsize::new(0),
+    });
+    let (expected, _) = storm(&rt, 2000, &counts);
+    wait_until("every task dropped", || {
+        counts.dropped.load(SeqCst) == expected
+    });
+    assert_eq!(counts.ran.load(SeqCst), expected);
+    stop.store(true, SeqCst);
+    for b in busy {
+        rt.block_on(b).unwrap();
+    }
+}
