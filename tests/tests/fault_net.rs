@@ -222,7 +222,7 @@ fn a_slow_reader_makes_the_writer_wait_and_memory_stays_bounded() {
                 while done < len {
                     let n = std::future::poll_fn(|cx| {
                         let r = Pin::new(&mut writer).poll_write(cx, &chunk[done..len]);
-                        if let Poll::Pending = r {
+                        if r.is_pending() {
                             p.fetch_add(1, SeqCst);
                         }
                         r

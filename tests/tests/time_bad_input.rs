@@ -67,7 +67,7 @@ fn timers_outside_a_runtime_panic_naming_the_missing_reactor() {
         ),
         ("pause", Box::new(time::pause)),
     ] {
-        let m = panic_message(|| f());
+        let m = panic_message(f);
         assert!(m.contains("no ciranda reactor"), "{what}: {m}");
     }
 }

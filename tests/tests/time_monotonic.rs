@@ -29,10 +29,8 @@ fn monotonic_now() -> Duration {
         tv_nsec: 0,
     };
     // SAFETY: clock_gettime writes into our struct.
-    assert_eq!(
-        unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) },
-        0
-    );
+    let r = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    assert_eq!(r, 0);
     Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
@@ -51,11 +49,7 @@ fn ciranda_time_is_the_monotonic_clock() {
         let (c1, m1) = (Instant::now(), monotonic_now());
         let ciranda = c1 - c0;
         let mono = m1 - m0;
-        let diff = if ciranda > mono {
-            ciranda - mono
-        } else {
-            mono - ciranda
-        };
+        let diff = ciranda.abs_diff(mono);
         assert!(
             diff < Duration::from_millis(25),
             "ciranda {ciranda:?} vs CLOCK_MONOTONIC {mono:?}"
