@@ -437,7 +437,13 @@ fn socket_and_timer_wakers_that_panic_are_contained() {
         }
         // Fire them: the reactor calls each panicking waker and keeps going.
         client.write_all(b"ping").await.unwrap();
-        sleep(Duration::from_millis(30)).await;
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while read_count.0.load(SeqCst) < 1 || timer_count.0.load(SeqCst) < 10 {
+            assert!(std::time::Instant::now() < deadline, "wakers never called");
+            sleep(Duration::from_millis(5)).await;
+        }
+        // A little longer: nothing is called twice.
+        sleep(Duration::from_millis(20)).await;
         let wakes = (read_count.0.load(SeqCst), timer_count.0.load(SeqCst));
 
         // Everything still works: the same socket and new timers, from a fresh task.
