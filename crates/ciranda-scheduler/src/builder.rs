@@ -88,7 +88,7 @@ impl Builder {
     }
 
     /// Prefix of thread names: workers are `{name}-worker-{i}`, blocking threads
-    /// `{name}-blocking`.
+    /// `{name}-blocking`. A name containing a NUL byte is rejected by [`build`](Self::build).
     pub fn thread_name(mut self, name: impl Into<String>) -> Self {
         self.thread_name = name.into();
         self
@@ -151,13 +151,17 @@ impl Builder {
     ///
     /// # Errors
     ///
-    /// `InvalidInput` for zero (or more than [`MAX_WORKERS`]) worker threads or zero
-    /// blocking threads; the OS error if a thread cannot be spawned.
+    /// `InvalidInput` for zero (or more than [`MAX_WORKERS`]) worker threads, zero
+    /// blocking threads, or a [`thread_name`](Self::thread_name) containing a NUL byte
+    /// (the OS cannot name a thread that); the OS error if a thread cannot be spawned.
     ///
     /// ```
     /// let err = ciranda_scheduler::Scheduler::builder().worker_threads(0).build().unwrap_err();
     /// assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
     /// assert!(err.to_string().contains("worker_threads"));
+    /// let err = ciranda_scheduler::Scheduler::builder().thread_name("a\0b").build().unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    /// assert!(err.to_string().contains("thread_name"));
     /// ```
     pub fn build(self) -> io::Result<Scheduler> {
         let workers = match self.worker_threads {
@@ -174,6 +178,13 @@ impl Builder {
         }
         if self.max_blocking_threads == 0 {
             return Err(invalid("max_blocking_threads must be at least 1, got 0"));
+        }
+        if self.thread_name.contains('\0') {
+            // std::thread::Builder::spawn would panic on it.
+            return Err(invalid(&format!(
+                "thread_name must not contain a NUL byte, got {:?}",
+                self.thread_name
+            )));
         }
         let park = match self.make_park {
             Some(make) => make(workers),

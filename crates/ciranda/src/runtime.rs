@@ -115,7 +115,8 @@ impl Builder {
         self
     }
 
-    /// Prefix of thread names (`{name}-worker-{i}`, `{name}-blocking`).
+    /// Prefix of thread names (`{name}-worker-{i}`, `{name}-blocking`); a name containing
+    /// a NUL byte is rejected by [`build`](Self::build).
     pub fn thread_name(mut self, name: impl Into<String>) -> Self {
         self.scheduler = self.scheduler.thread_name(name);
         self
@@ -165,7 +166,14 @@ impl Builder {
     /// # Errors
     ///
     /// `InvalidInput` naming the option for bad values (zero workers, zero blocking
-    /// threads); the OS error when the poller or a thread cannot be created.
+    /// threads, a NUL byte in the thread name); the OS error when the poller or a thread
+    /// cannot be created.
+    ///
+    /// ```
+    /// let err = ciranda::Runtime::builder().thread_name("bad\0name").build().unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    /// assert!(err.to_string().contains("thread_name"));
+    /// ```
     pub fn build(self) -> io::Result<Runtime> {
         install_coop_hooks();
         let reactor = Reactor::builder()
