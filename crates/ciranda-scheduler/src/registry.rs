@@ -15,12 +15,19 @@
 //!   freed.
 //! * Nodes are pushed at the head with a CAS; only a thread holding the shard's `sweep` lock
 //!   unlinks nodes or walks the list, so a walker never meets a node being unlinked.
-//! * Shutdown swaps each head for the [`closed`] sentinel: from then on `insert` fails, so a
-//!   task spawned during or after shutdown is cancelled by its spawner and nothing is ever
-//!   linked into a registry nobody will drain again.
+//! * Shutdown first sets the `closing` flag, then swaps each head for the [`closed`]
+//!   sentinel: from then on `insert` fails, so a task spawned during or after shutdown is
+//!   cancelled by its spawner and nothing is ever linked into a registry nobody will drain
+//!   again.
+//! * The flag makes closing look atomic across shards. Without it, a spawner that saw one of
+//!   its tasks cancelled by the drain of shard 0 could still link its next task into shard 1
+//!   (not swapped yet) and get a handle that only finishes once the drain reaches shard 1 —
+//!   "spawned after shutdown" would then not mean "cancelled at once". The flag is stored
+//!   before any task is cancelled, so whoever observes a cancellation (an `Acquire` of the
+//!   task's state) also observes the flag.
 
 use crate::loom::Mutex;
-use crate::loom::atomic::{AtomicPtr, AtomicUsize, Ordering::*};
+use crate::loom::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering::*};
 use crate::task::TaskInfo;
 use crate::task::raw::{Header, RawTask};
 use crate::task::state::COMPLETE;
@@ -36,6 +43,8 @@ fn closed() -> *mut Header {
 
 pub(crate) struct Registry {
     shards: Box<[Shard]>,
+    /// Set by `drain` before it closes any shard; `insert` refuses once it is set.
+    closing: AtomicBool,
     /// Completions reported by workers since the last full sweep (an estimate).
     completed_unswept: AtomicUsize,
 }
@@ -59,6 +68,7 @@ impl Registry {
                     sweep: Mutex::new(()),
                 })
                 .collect(),
+            closing: AtomicBool::new(false),
             completed_unswept: AtomicUsize::new(0),
         }
     }
@@ -73,9 +83,14 @@ impl Registry {
     /// Links `task`, taking over one reference the caller holds for the registry. Returns
     /// `false` (the reference stays with the caller) once the registry is closed.
     pub(crate) fn insert(&self, task: RawTask, hint: usize) -> bool {
+        if self.closing.load(SeqCst) {
+            return false;
+        }
         let shard = &self.shards[hint % self.shards.len()];
         let node = task.as_ptr();
-        let mut head = shard.head.load(Relaxed);
+        // Acquire: seeing the `closed` sentinel must also show the `closing` flag stored
+        // before it, so every later insert by this thread is refused too.
+        let mut head = shard.head.load(Acquire);
         loop {
             if head == closed() {
                 return false;
@@ -83,7 +98,7 @@ impl Registry {
             task.header().registry_next.store(head, Relaxed);
             match shard
                 .head
-                .compare_exchange_weak(head, node, AcqRel, Relaxed)
+                .compare_exchange_weak(head, node, AcqRel, Acquire)
             {
                 Ok(_) => break,
                 Err(actual) => head = actual,
@@ -147,6 +162,7 @@ impl Registry {
     /// All shards are closed before any future is dropped, so tasks spawned by those drops
     /// are refused (and cancelled by their spawner) rather than linked.
     pub(crate) fn drain(&self) {
+        self.closing.store(true, SeqCst);
         let lists: Vec<*mut Header> = self
             .shards
             .iter()

@@ -2,6 +2,8 @@
 //!
 //! * [`task`]: the task state word — wake, complete, abort, shutdown, `JoinHandle` poll and
 //!   drop racing each other on the real task allocation, vtable and wakers.
+//! * [`registry`]: the shutdown close of the task registry is atomic across shards to a
+//!   spawner that saw it.
 //! * [`park`]: the `Parker` token, and the idle protocol (`Idle` + parkers + run queues)
 //!   driven by real `Worker`s: no wake-up is ever lost.
 //!
@@ -13,6 +15,7 @@
 //! loom atomics would only add interleavings that check nothing.
 
 mod park;
+mod registry;
 mod task;
 
 use std::future::Future;
