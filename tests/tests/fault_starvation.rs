@@ -161,7 +161,6 @@ fn three_hogs_on_four_workers_leave_the_last_one_working() {
 // tokio#4941).
 
 #[test]
-#[ignore = "bug: a task spawned into the LIFO slot of a worker whose task then never yields is stranded while the other workers stay parked (schedule_local does not unpark anyone when the slot was empty)"]
 fn a_task_spawned_into_a_hogs_lifo_slot_is_stolen() {
     let rt = Runtime::builder().worker_threads(2).build().unwrap();
     for round in 0..20 {
@@ -183,7 +182,6 @@ fn a_task_spawned_into_a_hogs_lifo_slot_is_stolen() {
 }
 
 #[test]
-#[ignore = "bug: a task woken into the LIFO slot of a worker whose task then never yields is stranded while the other workers stay parked (schedule_local does not unpark anyone when the slot was empty)"]
 fn a_task_woken_into_a_hogs_lifo_slot_is_stolen() {
     let rt = Runtime::builder().worker_threads(2).build().unwrap();
     for round in 0..20 {

@@ -329,13 +329,17 @@ impl Worker {
         } else {
             let raw = task.into_raw();
             let previous = shared.remotes[self.index].lifo.swap(raw.as_ptr(), AcqRel);
-            if previous.is_null() {
-                // The running task hands off to the slot; this worker runs it next.
-                return;
+            if !previous.is_null() {
+                // SAFETY: the slot held the previous task together with its queue reference.
+                self.local
+                    .push(unsafe { Notified::from_raw(RawTask::from_ptr(previous)) });
             }
-            // SAFETY: the slot held the previous task together with its queue reference.
-            self.local
-                .push(unsafe { Notified::from_raw(RawTask::from_ptr(previous)) });
+            // Even a task that only filled the slot is announced. This worker normally runs
+            // it next, but if the running task never yields the slot is the only place it
+            // sits, and the slot is stealable: a parked worker must come and take it, or it
+            // is stranded (Tokio's unstealable slot, tokio#4941). `notify_parked` costs one
+            // load when a worker is already searching or none is parked, so busy runtimes
+            // pay nothing extra.
         }
         shared.notify_parked();
     }
