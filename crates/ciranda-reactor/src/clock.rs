@@ -9,8 +9,18 @@
 //! the frozen instant only moves forwards.
 //!
 //! The timer wheel counts whole milliseconds since the clock's `origin` (its creation).
+//!
+//! Most clocks are never paused, and every `sleep`, `timeout` and `Instant::now()` reads the
+//! clock, often from several workers at once. Until the first `pause()` (or for a clock
+//! created paused) `now()` is the real time with no lock and no shared write: the `virtual`
+//! flag is read before and after the real clock, and `pause()` sets it before it reads the
+//! real clock for the frozen instant. A reader that saw the flag clear both times read the
+//! real clock before the pause did, so its instant is not after the frozen one and time
+//! still never goes backwards across threads. Once set the flag stays set (a resumed clock
+//! may carry an offset) and `now()` takes the lock.
 
-use crate::loom::Mutex;
+use crate::loom::{AtomicBool, Mutex};
+use std::sync::atomic::Ordering::SeqCst;
 use std::time::{Duration, Instant as StdInstant};
 
 #[derive(Debug)]
@@ -25,6 +35,8 @@ struct State {
 #[derive(Debug)]
 pub(crate) struct Clock {
     origin: StdInstant,
+    /// Set by the first pause (or at creation when paused): `now()` must take the lock.
+    is_virtual: AtomicBool,
     state: Mutex<State>,
 }
 
@@ -33,6 +45,7 @@ impl Clock {
         let origin = StdInstant::now();
         Clock {
             origin,
+            is_virtual: AtomicBool::new(start_paused),
             state: Mutex::new(State {
                 frozen: start_paused.then_some(origin),
                 offset: Duration::ZERO,
@@ -42,6 +55,12 @@ impl Clock {
 
     /// The clock's current instant.
     pub(crate) fn now(&self) -> StdInstant {
+        if !self.is_virtual.load(SeqCst) {
+            let real = StdInstant::now();
+            if !self.is_virtual.load(SeqCst) {
+                return real;
+            }
+        }
         let state = self.state.lock();
         match state.frozen {
             Some(frozen) => frozen,
@@ -50,12 +69,14 @@ impl Clock {
     }
 
     pub(crate) fn is_paused(&self) -> bool {
-        self.state.lock().frozen.is_some()
+        self.is_virtual.load(SeqCst) && self.state.lock().frozen.is_some()
     }
 
     /// Freezes the clock at its current instant (no-op when already paused).
     pub(crate) fn pause(&self) {
         let mut state = self.state.lock();
+        // Before the real clock is read below: see the module docs.
+        self.is_virtual.store(true, SeqCst);
         if state.frozen.is_none() {
             state.frozen = Some(add_or_max(StdInstant::now(), state.offset));
         }
@@ -156,6 +177,33 @@ mod tests {
         c.pause();
         let b = c.now();
         assert!(b >= a + Duration::from_secs(3));
+    }
+
+    #[test]
+    fn a_running_clock_pauses_at_or_after_every_earlier_reading() {
+        let c = Clock::new(false);
+        assert!(!c.is_paused());
+        let before = c.now();
+        assert!(before >= c.origin);
+        let readers: Vec<_> = (0..3)
+            .map(|_| {
+                let c = &c;
+                move || (0..10_000).map(|_| c.now()).max().unwrap()
+            })
+            .collect();
+        std::thread::scope(|s| {
+            let handles: Vec<_> = readers.into_iter().map(|r| s.spawn(r)).collect();
+            c.pause();
+            let frozen = c.now();
+            for h in handles {
+                let latest = h.join().unwrap();
+                // Readings before the pause precede the frozen instant; readings after it
+                // are the frozen instant: none is later.
+                assert!(latest <= frozen);
+            }
+            assert!(frozen >= before);
+            assert!(c.is_paused());
+        });
     }
 
     #[test]
