@@ -12,7 +12,7 @@
 use crate::Handle;
 use crate::loom::atomic::{AtomicUsize, Ordering::SeqCst};
 use crate::loom::{Condvar, Mutex};
-use crate::scheduler::ThreadHook;
+use crate::scheduler::{ThreadHook, call_hook};
 use crate::task::raw::{self, Notified, Schedule};
 use crate::task::{JoinError, JoinHandle, TaskId};
 use std::cell::Cell;
@@ -230,10 +230,28 @@ impl BlockingPool {
 
 impl Inner {
     fn run(self: Arc<Inner>, id: usize, handle: Handle) {
+        /// Counts the thread out of the pool if it unwinds before doing so itself, so that
+        /// shutdown never waits for a thread that is gone.
+        struct Leaving<'a> {
+            inner: &'a Inner,
+            counted: bool,
+        }
+        impl Drop for Leaving<'_> {
+            fn drop(&mut self) {
+                if !self.counted {
+                    self.inner.state.lock().threads -= 1;
+                    self.inner.thread_exited.notify_all();
+                }
+            }
+        }
+        let mut leaving = Leaving {
+            inner: &self,
+            counted: false,
+        };
         let _context = handle.enter();
         POOL.with(|pool| pool.set(Arc::as_ptr(&self)));
         if let Some(start) = &self.config.on_thread_start {
-            start();
+            call_hook("on_thread_start", || start());
         }
         let mut state = self.state.lock();
         loop {
@@ -270,10 +288,11 @@ impl Inner {
             }
         }
         state.threads -= 1;
+        leaving.counted = true;
         self.thread_exited.notify_all();
         drop(state);
         if let Some(stop) = &self.config.on_thread_stop {
-            stop();
+            call_hook("on_thread_stop", || stop());
         }
     }
 }

@@ -100,13 +100,15 @@ impl Builder {
         self
     }
 
-    /// Runs on each worker and blocking thread when it starts.
+    /// Runs on each worker and blocking thread when it starts. A panic in it is caught and
+    /// reported on stderr; the thread then serves tasks as usual.
     pub fn on_thread_start(mut self, f: impl Fn() + Send + Sync + 'static) -> Self {
         self.on_thread_start = Some(Arc::new(f));
         self
     }
 
-    /// Runs on each worker and blocking thread before it exits.
+    /// Runs on each worker and blocking thread before it exits. A panic in it is caught and
+    /// reported on stderr; the thread still exits normally and shutdown still returns.
     pub fn on_thread_stop(mut self, f: impl Fn() + Send + Sync + 'static) -> Self {
         self.on_thread_stop = Some(Arc::new(f));
         self
@@ -141,7 +143,9 @@ impl Builder {
     }
 
     /// Called with the error of a task that panicked after its `JoinHandle` was dropped
-    /// (nobody else will see it). The default prints it on stderr.
+    /// (nobody else will see it). The default prints it on stderr. It runs on a worker, a
+    /// blocking thread, or the thread that drops the `JoinHandle` of a task that panicked;
+    /// a panic in it is caught there and reported on stderr.
     pub fn on_unhandled_panic(mut self, f: impl Fn(&JoinError) + Send + Sync + 'static) -> Self {
         self.on_unhandled_panic = Some(Arc::new(f));
         self

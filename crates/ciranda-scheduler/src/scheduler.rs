@@ -9,12 +9,14 @@ use crate::park::Park;
 use crate::queue::Inject;
 use crate::registry::Registry;
 use crate::task::raw::{self, Notified, Schedule};
-use crate::task::{JoinError, JoinHandle, TaskId, TaskInfo};
+use crate::task::{JoinError, JoinHandle, TaskId, TaskInfo, panic_message};
 use crate::worker::Remote;
 use crate::{Builder, block_on};
 use std::collections::HashSet;
 use std::fmt;
 use std::future::Future;
+use std::io::Write;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,6 +24,29 @@ use std::time::{Duration, Instant};
 pub(crate) type ThreadHook = Arc<dyn Fn() + Send + Sync>;
 /// A callback for panics nobody will read.
 pub(crate) type PanicHook = Arc<dyn Fn(&JoinError) + Send + Sync>;
+
+/// Calls a user hook (`name` is its builder option) on a runtime thread. A panic in it is
+/// contained: reported on stderr with the hook's name, and the thread carries on — a hook
+/// must never take a worker (or the shutdown that waits for it) down with it.
+pub(crate) fn call_hook(name: &str, hook: impl FnOnce()) {
+    let Err(payload) = catch_unwind(AssertUnwindSafe(hook)) else {
+        return;
+    };
+    let message = panic_message(&*payload).unwrap_or("<non-string payload>");
+    let thread = std::thread::current();
+    // Not `eprintln!`: a failing stderr must not turn a contained panic into a new one.
+    let _ = writeln!(
+        std::io::stderr(),
+        "ciranda: the {name} hook panicked on thread {:?}: {message}; the panic was caught \
+         and the thread carries on",
+        thread.name().unwrap_or("<unnamed>")
+    );
+    // The payload's destructor is user code as well: contain it too. A second payload is
+    // leaked rather than dropped, which would risk the same again.
+    if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+        std::mem::forget(again);
+    }
+}
 
 pub(crate) struct Config {
     pub(crate) thread_name: String,
@@ -137,7 +162,9 @@ impl Shared {
 
     fn report_unhandled_panic(&self, error: &JoinError) {
         match &self.config.on_unhandled_panic {
-            Some(hook) => hook(error),
+            // Called on a worker, a blocking thread, or whichever thread drops a finished
+            // `JoinHandle`: its panic must not unwind into any of them.
+            Some(hook) => call_hook("on_unhandled_panic", || hook(error)),
             None => eprintln!(
                 "ciranda: {error}; its JoinHandle was dropped, so nobody else will see this \
                  (asyncio: \"Task exception was never retrieved\")"

@@ -21,10 +21,12 @@ use crate::coop;
 use crate::loom::atomic::{AtomicPtr, Ordering::AcqRel};
 use crate::park::ParkContext;
 use crate::queue::Local;
-use crate::scheduler::Shared;
+use crate::scheduler::{Shared, call_hook};
 use crate::task::raw::{Header, Notified, RawTask};
 use std::cell::Cell;
+use std::io::Write;
 use std::ptr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Ticks between forced looks at the injector.
@@ -132,8 +134,37 @@ impl Worker {
         &self.handle.shared
     }
 
-    /// The thread body.
+    /// The thread body. The worker's exit is reported to shutdown however the thread ends —
+    /// also if it unwinds — so shutdown never waits for a worker that is gone.
     pub(crate) fn run(self) {
+        /// Reports the exit once the worker and everything it held are dropped.
+        struct Exited {
+            shared: Arc<Shared>,
+            index: usize,
+        }
+        impl Drop for Exited {
+            fn drop(&mut self) {
+                if std::thread::panicking() {
+                    // Not `eprintln!`, which panics if stderr fails — while unwinding, that
+                    // would abort the process.
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "ciranda: worker {} exits because of a panic in the runtime; shutdown \
+                         will not wait for it",
+                        self.index
+                    );
+                }
+                self.shared.worker_exited();
+            }
+        }
+        let _exited = Exited {
+            shared: self.handle.shared.clone(),
+            index: self.index,
+        };
+        self.serve();
+    }
+
+    fn serve(self) {
         struct Unset;
         impl Drop for Unset {
             fn drop(&mut self) {
@@ -144,7 +175,8 @@ impl Worker {
         CURRENT_WORKER.with(|w| w.set(&self));
         let unset = Unset;
         if let Some(start) = &self.shared().config.on_thread_start {
-            start();
+            // A panicking start hook is reported; the worker then serves tasks as usual.
+            call_hook("on_thread_start", || start());
         }
         self.run_loop();
         drop(unset);
@@ -159,9 +191,8 @@ impl Worker {
             .registry
             .report_completed(self.completed.replace(0));
         if let Some(stop) = &self.shared().config.on_thread_stop {
-            stop();
+            call_hook("on_thread_stop", || stop());
         }
-        self.shared().worker_exited();
     }
 
     fn run_loop(&self) {

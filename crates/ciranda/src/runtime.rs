@@ -147,7 +147,9 @@ impl Builder {
         self
     }
 
-    /// Called with a detached task's panic (nobody else will see it); default: stderr.
+    /// Called with a detached task's panic (nobody else will see it); default: stderr. A
+    /// panic in the hook itself is caught and reported on stderr: it never takes a worker
+    /// down.
     pub fn on_unhandled_panic(mut self, f: impl Fn(&JoinError) + Send + Sync + 'static) -> Self {
         self.scheduler = self.scheduler.on_unhandled_panic(f);
         self

@@ -68,6 +68,7 @@ mod waker;
 pub use crate::yield_now::{YieldNow, yield_now};
 pub use builder::Builder;
 pub use error::JoinError;
+pub(crate) use error::panic_message;
 pub use id::TaskId;
 pub use info::{TaskInfo, TaskState};
 pub use join::{AbortHandle, JoinHandle};

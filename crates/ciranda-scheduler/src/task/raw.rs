@@ -33,7 +33,9 @@ pub(crate) trait Schedule: Send + Sync + 'static {
     /// Queues a task that was woken while it ran (a yield, or a budget-forced yield): it goes
     /// to the back of the queue, never ahead of others.
     fn requeue(&self, task: Notified);
-    /// A task panicked and nobody will ever read the panic: report it.
+    /// A task panicked and nobody will ever read the panic: report it. Must not unwind (it
+    /// is called on workers and from `drop`); the scheduler calls the user's hook under
+    /// `catch_unwind`.
     fn unhandled_panic(&self, error: &JoinError);
 }
 
