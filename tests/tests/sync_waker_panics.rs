@@ -155,7 +155,6 @@ fn still_works(rt: &Runtime) {
 }
 
 #[test]
-#[ignore = "bug: WakeList::wake_all (ciranda-sync waiters.rs) stops at the first panicking waker and drops the rest unwoken: the other waiters were granted but hang forever"]
 fn notify_waiters_wakes_everyone_despite_a_panicking_waker() {
     let rt = runtime();
     let notify = Arc::new(Notify::new());
@@ -168,8 +167,9 @@ fn notify_waiters_wakes_everyone_despite_a_panicking_waker() {
     wait_count(&ready, 8);
     let n = notify.clone();
     let trigger = rt.spawn(async move { n.notify_waiters() });
-    let trigger_panicked = join_all(&rt, vec![trigger]);
-    assert!(trigger_panicked <= 1);
+    // The waker's panic unwinds into the task that triggered the wake-up, once the others
+    // are woken.
+    assert_eq!(join_all(&rt, vec![trigger]), 1);
     assert_eq!(parked.wakes(), 1);
     assert_eq!(join_all(&rt, handles), 0);
     still_works(&rt);
@@ -192,7 +192,6 @@ fn notify_one_granted_to_a_panicking_waiter_passes_on_when_it_is_dropped() {
 }
 
 #[test]
-#[ignore = "bug: WakeList::wake_all (ciranda-sync waiters.rs) stops at the first panicking waker and drops the rest unwoken: the other waiters were granted but hang forever"]
 fn event_set_releases_everyone_despite_a_panicking_waker() {
     let rt = runtime();
     let event = Arc::new(Event::new());
@@ -200,7 +199,12 @@ fn event_set_releases_everyone_despite_a_panicking_waker() {
     let (handles, ready) = waiters(&rt, 8, &event, |e| async move { e.wait().await });
     wait_count(&ready, 8);
     let e = event.clone();
-    let _ = join_all(&rt, vec![rt.spawn(async move { e.set() })]);
+    let trigger = rt.spawn(async move { e.set() });
+    assert_eq!(
+        join_all(&rt, vec![trigger]),
+        1,
+        "the waker's panic unwinds into the task that triggered the wake-up"
+    );
     assert_eq!(parked.wakes(), 1);
     assert!(parked.poll_now().is_ready());
     assert_eq!(join_all(&rt, handles), 0);
@@ -208,7 +212,6 @@ fn event_set_releases_everyone_despite_a_panicking_waker() {
 }
 
 #[test]
-#[ignore = "bug: WakeList::wake_all (ciranda-sync waiters.rs) stops at the first panicking waker and drops the rest unwoken: the other waiters were granted but hang forever"]
 fn promise_set_releases_everyone_despite_a_panicking_waker() {
     let rt = runtime();
     let promise = Arc::new(Promise::<u32>::new());
@@ -218,14 +221,18 @@ fn promise_set_releases_everyone_despite_a_panicking_waker() {
     });
     wait_count(&ready, 8);
     let p = promise.clone();
-    let _ = join_all(&rt, vec![rt.spawn(async move { p.set(7).unwrap() })]);
+    let trigger = rt.spawn(async move { p.set(7).unwrap() });
+    assert_eq!(
+        join_all(&rt, vec![trigger]),
+        1,
+        "the waker's panic unwinds into the task that triggered the wake-up"
+    );
     assert_eq!(parked.wakes(), 1);
     assert_eq!(parked.poll_now(), Poll::Ready(7));
     assert_eq!(join_all(&rt, handles), 0);
 }
 
 #[test]
-#[ignore = "bug: WakeList::wake_all (ciranda-sync waiters.rs) stops at the first panicking waker and drops the rest unwoken: the other waiters were granted but hang forever"]
 fn semaphore_close_fails_every_waiter_despite_a_panicking_waker() {
     let rt = runtime();
     let sem = Arc::new(Semaphore::new(0));
@@ -235,7 +242,12 @@ fn semaphore_close_fails_every_waiter_despite_a_panicking_waker() {
     });
     wait_count(&ready, 8);
     let s = sem.clone();
-    let _ = join_all(&rt, vec![rt.spawn(async move { s.close() })]);
+    let trigger = rt.spawn(async move { s.close() });
+    assert_eq!(
+        join_all(&rt, vec![trigger]),
+        1,
+        "the waker's panic unwinds into the task that triggered the wake-up"
+    );
     assert_eq!(parked.wakes(), 1);
     drop(parked);
     assert_eq!(join_all(&rt, handles), 0);
@@ -262,7 +274,31 @@ fn a_mutex_handed_to_a_panicking_waiter_passes_on_when_it_is_dropped() {
 }
 
 #[test]
-#[ignore = "bug: WakeList::wake_all (ciranda-sync waiters.rs) stops at the first panicking waker and drops the rest unwoken: the other waiters were granted but hang forever"]
+fn a_guard_dropped_by_a_panic_wakes_a_panicking_waiter_without_aborting() {
+    // The unlock runs in a destructor while the owner's task unwinds; a second panic
+    // escaping it would abort the whole process. The waker's panic is dropped instead,
+    // and the owner's panic is what its JoinHandle reports.
+    let rt = runtime();
+    let mutex = Arc::new(Mutex::new(0u32));
+    let guard = mutex.clone().try_lock_owned().unwrap();
+    let parked = park(mutex.lock());
+    let (handles, ready) = waiters(&rt, 2, &mutex, |m| async move {
+        *m.lock().await += 1;
+    });
+    wait_count(&ready, 2);
+    let owner = rt.spawn(async move {
+        let _guard = guard;
+        panic!("{MARK}: owner");
+    });
+    let err = rt.block_on(owner).unwrap_err();
+    assert!(err.panic_message().unwrap().contains("owner"), "{err}");
+    assert_eq!(parked.wakes(), 1);
+    drop(parked);
+    assert_eq!(join_all(&rt, handles), 0);
+    assert_eq!(*mutex.try_lock().unwrap(), 2);
+}
+
+#[test]
 fn a_barrier_releases_everyone_despite_a_panicking_waker() {
     let rt = runtime();
     let barrier = Arc::new(Barrier::new(10));
@@ -273,13 +309,17 @@ fn a_barrier_releases_everyone_despite_a_panicking_waker() {
     wait_count(&ready, 8);
     // The tenth arrival releases the nine others, the panicking one first.
     let b = barrier.clone();
-    let _ = join_all(&rt, vec![rt.spawn(async move { b.wait().await })]);
+    let trigger = rt.spawn(async move { b.wait().await });
+    assert_eq!(
+        join_all(&rt, vec![trigger]),
+        1,
+        "the waker's panic unwinds into the task that triggered the wake-up"
+    );
     assert_eq!(parked.wakes(), 1);
     assert_eq!(join_all(&rt, handles), 0);
 }
 
 #[test]
-#[ignore = "bug: WakeList::wake_all (ciranda-sync waiters.rs) stops at the first panicking waker and drops the rest unwoken: the other waiters were granted but hang forever"]
 fn condition_notify_all_wakes_everyone_despite_a_panicking_waker() {
     let rt = runtime();
     let state = Arc::new((Mutex::new(0u32), Condition::new()));
@@ -303,7 +343,11 @@ fn condition_notify_all_wakes_everyone_despite_a_panicking_waker() {
         *g = 1;
         s.1.notify_all();
     });
-    let _ = join_all(&rt, vec![notifier]);
+    assert_eq!(
+        join_all(&rt, vec![notifier]),
+        1,
+        "the waker's panic unwinds into the task that triggered the wake-up"
+    );
     assert_eq!(parked.wakes(), 1);
     drop(parked);
     assert_eq!(join_all(&rt, handles), 0);

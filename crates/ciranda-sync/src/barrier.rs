@@ -158,8 +158,10 @@ impl Future for BarrierWait<'_> {
                 .grant_front(&mut wakers, |released| *released = true)
             {}
             drop(state);
-            wakers.wake_all();
+            // Done before waking: a waker's panic unwinds out of this poll, and a later poll
+            // must not count this arrival again.
             this.done = true;
+            wakers.wake_all();
             return Poll::Ready(BarrierWaitResult { leader: true });
         }
         this.key = Some(state.waiters.push_back(false, Some(cx.waker())));

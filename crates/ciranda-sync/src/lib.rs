@@ -34,6 +34,14 @@
 //! * [`Notify::notify_one`] stores at most one permit; `notify_one`s with nobody waiting
 //!   coalesce.
 //!
+//! # Wakers that panic
+//!
+//! Wakers are called after the primitive's lock is released, on the thread that triggers the
+//! wake-up (a `notify`, a `set`, an unlock, a send). If one panics, every other waker of that
+//! wake-up is still called, then the first panic goes on into the caller — unless the caller
+//! is already unwinding (a guard dropped during a panic): then it is dropped, as resuming it
+//! there would abort the process. Either way the primitive's state stays consistent.
+//!
 //! Leaf futures take part in the scheduler's cooperative budget through [`coop::set_hook`].
 //!
 //! All waiting is built on one waiter-queue core (a slab-backed FIFO of wakers under a

@@ -13,7 +13,8 @@
 //!   granted, hands the grant to the next waiter — nothing is lost, nothing is granted twice.
 //!
 //! Wakers are collected in a [`WakeList`] and woken after the mutex is released, so a waker
-//! that runs code synchronously can never deadlock on our lock.
+//! that runs code synchronously can never deadlock on our lock. A waker that panics does not
+//! cost the others their wake-up: every one is woken, then the panic goes on into the caller.
 //!
 //! Slot life cycle:
 //!
@@ -24,6 +25,8 @@
 //! | occupied, unlinked  | no       | owner on completion or drop (hand-off)  |
 
 use core::task::Waker;
+use std::any::Any;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 
 const NIL: usize = usize::MAX;
 
@@ -241,10 +244,39 @@ impl WakeList {
     }
 
     /// Wakes everything collected. Call it after releasing the lock.
+    ///
+    /// Each waker runs under `catch_unwind`, so one that panics cannot cost the wakers after
+    /// it their wake-up: their waiters were already granted, and unwoken they would wait
+    /// forever. Once all are woken, the first panic is resumed (it unwinds into the caller,
+    /// as documented) and any later ones are dropped. If the thread is already unwinding —
+    /// a guard released in a `drop` during a panic — the waker's panic is dropped as well,
+    /// since resuming it there would abort the process.
     pub(crate) fn wake_all(self) {
+        let mut first_panic = None;
         for waker in self.wakers {
-            waker.wake();
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(move || waker.wake())) {
+                if first_panic.is_none() {
+                    first_panic = Some(payload);
+                } else {
+                    discard(payload);
+                }
+            }
         }
+        if let Some(payload) = first_panic {
+            if std::thread::panicking() {
+                discard(payload);
+            } else {
+                resume_unwind(payload);
+            }
+        }
+    }
+}
+
+/// Drops a panic payload without letting its destructor (foreign code) unwind any further.
+fn discard(payload: Box<dyn Any + Send>) {
+    if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+        // Dropping this one could panic the same way: leak it instead.
+        core::mem::forget(again);
     }
 }
 
@@ -290,6 +322,76 @@ mod tests {
         assert_eq!(*list.get(a), 7);
         assert_eq!(list.front(), Some(b));
         wakers.wake_all();
+    }
+
+    struct Counting {
+        woken: std::sync::atomic::AtomicUsize,
+        panics: bool,
+    }
+
+    impl std::task::Wake for Counting {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.woken.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            if self.panics {
+                panic!("expected test panic: waker");
+            }
+        }
+    }
+
+    fn counting(panics: bool) -> std::sync::Arc<Counting> {
+        std::sync::Arc::new(Counting {
+            woken: std::sync::atomic::AtomicUsize::new(0),
+            panics,
+        })
+    }
+
+    fn woken(c: &Counting) -> usize {
+        c.woken.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    #[test]
+    fn wake_all_wakes_everyone_then_resumes_the_first_panic() {
+        let all: Vec<_> = [false, true, false, true, false]
+            .into_iter()
+            .map(counting)
+            .collect();
+        let mut wakers = WakeList::new();
+        for c in &all {
+            wakers.push(Some(Waker::from(c.clone())));
+        }
+        let payload = catch_unwind(AssertUnwindSafe(|| wakers.wake_all()))
+            .expect_err("the first panic goes on into the caller");
+        assert_eq!(
+            payload.downcast_ref::<&str>(),
+            Some(&"expected test panic: waker")
+        );
+        for c in &all {
+            assert_eq!(woken(c), 1, "every waker is woken once");
+        }
+    }
+
+    #[test]
+    fn wake_all_while_unwinding_does_not_abort() {
+        struct WakeOnDrop(Option<WakeList>);
+        impl Drop for WakeOnDrop {
+            fn drop(&mut self) {
+                self.0.take().unwrap().wake_all();
+            }
+        }
+        let (bad, good) = (counting(true), counting(false));
+        let mut wakers = WakeList::new();
+        wakers.push(Some(Waker::from(bad.clone())));
+        wakers.push(Some(Waker::from(good.clone())));
+        let payload = catch_unwind(AssertUnwindSafe(|| {
+            let _guard = WakeOnDrop(Some(wakers));
+            panic!("expected test panic: owner");
+        }))
+        .expect_err("the owner's panic");
+        assert_eq!(
+            payload.downcast_ref::<&str>(),
+            Some(&"expected test panic: owner")
+        );
+        assert_eq!((woken(&bad), woken(&good)), (1, 1));
     }
 
     #[test]
