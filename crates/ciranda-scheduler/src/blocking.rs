@@ -14,7 +14,7 @@ use crate::loom::atomic::{AtomicUsize, Ordering::SeqCst};
 use crate::loom::{Condvar, Mutex};
 use crate::scheduler::{ThreadHook, call_hook};
 use crate::task::raw::{self, Notified, Schedule};
-use crate::task::{JoinError, JoinHandle, TaskId};
+use crate::task::{JoinError, JoinHandle, TaskId, TaskName};
 use std::cell::Cell;
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
@@ -117,7 +117,7 @@ impl BlockingPool {
         self.inner.active.load(SeqCst) == 0
     }
 
-    pub(crate) fn spawn<F, R>(&self, handle: &Handle, f: F, name: Option<Arc<str>>) -> JoinHandle<R>
+    pub(crate) fn spawn<F, R>(&self, handle: &Handle, f: F, name: Option<TaskName>) -> JoinHandle<R>
     where
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,

@@ -26,8 +26,8 @@
 //!   before any task is cancelled, so whoever observes a cancellation (an `Acquire` of the
 //!   task's state) also observes the flag.
 
-use crate::loom::Mutex;
 use crate::loom::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering::*};
+use crate::loom::{Mutex, MutexGuard};
 use crate::task::TaskInfo;
 use crate::task::raw::{Header, RawTask};
 use crate::task::state::COMPLETE;
@@ -106,7 +106,10 @@ impl Registry {
         }
         let pushed = shard.pushed_since_sweep.fetch_add(1, Relaxed) + 1;
         if pushed >= MIN_SWEEP && pushed >= shard.survivors.load(Relaxed) {
-            shard.sweep_completed();
+            // A spawner never waits: if another thread is sweeping this shard, that is enough.
+            if let Some(sweeping) = shard.sweep.try_lock() {
+                shard.sweep_completed(sweeping);
+            }
         }
         true
     }
@@ -133,8 +136,12 @@ impl Registry {
         {
             return; // another worker is sweeping or more completions arrived: next time
         }
+        // The counter was reset above, so nothing would trigger this sweep again: every shard
+        // must be swept now, waiting for a spawner's sweep of the same shard if need be.
+        // (Skipping a busy shard kept a burst's completed tasks linked — and their memory
+        // held — until the next burst.)
         for shard in self.shards.iter() {
-            shard.sweep_completed();
+            shard.sweep_completed(shard.sweep.lock());
         }
     }
 
@@ -187,10 +194,8 @@ impl Registry {
 }
 
 impl Shard {
-    fn sweep_completed(&self) {
-        let Some(_sweeping) = self.sweep.try_lock() else {
-            return;
-        };
+    /// Unlinks the completed tasks; the caller holds the shard's sweep lock.
+    fn sweep_completed(&self, _sweeping: MutexGuard<'_, ()>) {
         self.pushed_since_sweep.store(0, Relaxed);
         let mut node = self.head.load(Acquire);
         loop {

@@ -9,7 +9,7 @@ use crate::park::Park;
 use crate::queue::Inject;
 use crate::registry::Registry;
 use crate::task::raw::{self, Notified, Schedule};
-use crate::task::{JoinError, JoinHandle, TaskId, TaskInfo, panic_message};
+use crate::task::{JoinError, JoinHandle, TaskId, TaskInfo, TaskName, panic_message};
 use crate::worker::Remote;
 use crate::{Builder, block_on};
 use std::collections::HashSet;
@@ -243,7 +243,7 @@ impl Handle {
         self.spawn_named(future, None)
     }
 
-    pub(crate) fn spawn_named<F>(&self, future: F, name: Option<Arc<str>>) -> JoinHandle<F::Output>
+    pub(crate) fn spawn_named<F>(&self, future: F, name: Option<TaskName>) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
@@ -285,7 +285,7 @@ impl Handle {
         self.shared.blocking.spawn(self, f, None)
     }
 
-    pub(crate) fn spawn_blocking_named<F, R>(&self, f: F, name: Option<Arc<str>>) -> JoinHandle<R>
+    pub(crate) fn spawn_blocking_named<F, R>(&self, f: F, name: Option<TaskName>) -> JoinHandle<R>
     where
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,

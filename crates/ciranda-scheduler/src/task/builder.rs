@@ -1,9 +1,9 @@
 //! `task::Builder`: spawn with a name.
 
 use super::JoinHandle;
+use super::TaskName;
 use crate::Handle;
 use std::future::Future;
-use std::sync::Arc;
 
 /// Spawns a task with options — today, a name shown by [`Handle::tasks`], in
 /// [`JoinError`](super::JoinError) messages and in slow-poll reports.
@@ -31,8 +31,8 @@ impl<'a> Builder<'a> {
         Builder { name: Some(name) }
     }
 
-    fn name_arc(&self) -> Option<Arc<str>> {
-        self.name.map(Arc::from)
+    fn name_arc(&self) -> Option<TaskName> {
+        self.name.map(TaskName::from)
     }
 
     /// Spawns on the current runtime.

@@ -1,9 +1,9 @@
 //! `JoinError`: why a task produced no output.
 
 use super::TaskId;
+use super::TaskName;
 use std::any::Any;
 use std::fmt;
-use std::sync::Arc;
 
 /// Why awaiting a [`JoinHandle`](super::JoinHandle) gave no value: the task was cancelled
 /// (aborted, or dropped at shutdown) or it panicked.
@@ -17,7 +17,7 @@ use std::sync::Arc;
 /// ```
 pub struct JoinError {
     id: TaskId,
-    name: Option<Arc<str>>,
+    name: Option<TaskName>,
     repr: Repr,
 }
 
@@ -29,7 +29,7 @@ enum Repr {
 }
 
 impl JoinError {
-    pub(crate) fn cancelled(id: TaskId, name: Option<Arc<str>>) -> JoinError {
+    pub(crate) fn cancelled(id: TaskId, name: Option<TaskName>) -> JoinError {
         JoinError {
             id,
             name,
@@ -39,7 +39,7 @@ impl JoinError {
 
     pub(crate) fn panic(
         id: TaskId,
-        name: Option<Arc<str>>,
+        name: Option<TaskName>,
         payload: Box<dyn Any + Send + 'static>,
     ) -> JoinError {
         JoinError {

@@ -2,10 +2,10 @@
 //! `all_tasks()`).
 
 use super::TaskId;
+use super::TaskName;
 use super::raw::RawTask;
 use super::state::{CANCELLED, NOTIFIED, RUNNING};
 use std::fmt;
-use std::sync::Arc;
 
 /// What a live task is doing at the moment of the snapshot.
 ///
@@ -39,7 +39,7 @@ pub enum TaskState {
 #[derive(Clone)]
 pub struct TaskInfo {
     id: TaskId,
-    name: Option<Arc<str>>,
+    name: Option<TaskName>,
     state: TaskState,
 }
 

@@ -15,15 +15,15 @@
 
 use super::error::panic_message;
 use super::state::{self, JOIN_INTEREST, JOIN_WAKER, State, ToIdle, ToRunning};
-use super::{JoinError, TaskId};
+use super::{JoinError, TaskId, TaskName};
 use crate::loom::UnsafeCell;
 use crate::loom::atomic::AtomicPtr;
+use std::any::Any;
 use std::future::Future;
 use std::mem::ManuallyDrop;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::ptr::NonNull;
-use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 /// What a task needs from whoever runs it.
@@ -64,7 +64,7 @@ pub(crate) struct Header {
     /// Link in the scheduler's registry of live tasks (written by the registry only).
     pub(crate) registry_next: AtomicPtr<Header>,
     pub(crate) id: TaskId,
-    pub(crate) name: Option<Arc<str>>,
+    pub(crate) name: Option<TaskName>,
     join_waker: UnsafeCell<Option<Waker>>,
 }
 
@@ -75,10 +75,23 @@ struct Cell<F: Future, S> {
     stage: UnsafeCell<Stage<F>>,
 }
 
+/// What the task cell holds. A failure keeps only what is not already in the header (the
+/// panic payload): the `JoinError` with the task's id and name is built when the handle
+/// reads it. So the stage is as large as the future, the output or a boxed payload (16
+/// bytes), not as a 48-byte `JoinError`; for the small futures most tasks are, that is a
+/// third of the allocation (see the memory bench).
 enum Stage<F: Future> {
     Running(F),
-    Finished(Result<F::Output, JoinError>),
+    Finished(F::Output),
+    Cancelled,
+    Panicked(Box<dyn Any + Send + 'static>),
     Consumed,
+}
+
+impl<F: Future> Stage<F> {
+    fn is_failure(&self) -> bool {
+        matches!(self, Stage::Cancelled | Stage::Panicked(_))
+    }
 }
 
 /// An untyped, non-owning pointer to a task. Reference counting is the caller's job.
@@ -218,7 +231,7 @@ pub(crate) fn allocate<F, S>(
     future: F,
     scheduler: S,
     id: TaskId,
-    name: Option<Arc<str>>,
+    name: Option<TaskName>,
     refs: usize,
 ) -> RawTask
 where
@@ -331,16 +344,11 @@ unsafe fn poll<F: Future, S: Schedule>(ptr: NonNull<Header>) -> bool {
                     }
                 },
                 Ok(Poll::Ready(output)) => {
-                    let dropped = cell.drop_future();
-                    let result = match dropped {
-                        Ok(()) => Ok(output),
-                        Err(payload) => Err(JoinError::panic(
-                            cell.header.id,
-                            cell.header.name.clone(),
-                            payload,
-                        )),
+                    let outcome = match cell.drop_future() {
+                        Ok(()) => Stage::Finished(output),
+                        Err(payload) => Stage::Panicked(payload),
                     };
-                    cell.complete(result);
+                    cell.complete(outcome);
                     raw.drop_reference();
                     true
                 }
@@ -348,8 +356,7 @@ unsafe fn poll<F: Future, S: Schedule>(ptr: NonNull<Header>) -> bool {
                     // The payload of a panic while dropping the panicked future is dropped:
                     // the first panic is the one the user needs to see.
                     let _ = cell.drop_future();
-                    let error = JoinError::panic(cell.header.id, cell.header.name.clone(), payload);
-                    cell.complete(Err(error));
+                    cell.complete(Stage::Panicked(payload));
                     raw.drop_reference();
                     true
                 }
@@ -370,7 +377,9 @@ unsafe fn try_read_output<F: Future, S>(ptr: NonNull<Header>, dst: *mut (), wake
         let output = cell.stage.with_mut(|stage| {
             // SAFETY: COMPLETE with JOIN_INTEREST: the stage belongs to the JoinHandle.
             match std::mem::replace(unsafe { &mut *stage }, Stage::Consumed) {
-                Stage::Finished(output) => output,
+                Stage::Finished(output) => Ok(output),
+                Stage::Cancelled => Err(cell.header.join_error(None)),
+                Stage::Panicked(payload) => Err(cell.header.join_error(Some(payload))),
                 _ => panic!("JoinHandle polled after it already returned the task's output"),
             }
         });
@@ -395,19 +404,20 @@ impl<F: Future, S: Schedule> Cell<F, S> {
     }
 
     fn cancel_and_complete(&self) {
-        let error = match self.drop_future() {
-            Ok(()) => JoinError::cancelled(self.header.id, self.header.name.clone()),
-            Err(payload) => JoinError::panic(self.header.id, self.header.name.clone(), payload),
+        let outcome = match self.drop_future() {
+            Ok(()) => Stage::Cancelled,
+            Err(payload) => Stage::Panicked(payload),
         };
-        self.complete(Err(error));
+        self.complete(outcome);
     }
 
-    /// Stores the output and publishes completion. The caller holds RUNNING.
-    fn complete(&self, output: Result<F::Output, JoinError>) {
-        let failed = output.is_err();
+    /// Stores the outcome (`Finished`, `Cancelled` or `Panicked`) and publishes completion.
+    /// The caller holds RUNNING.
+    fn complete(&self, outcome: Stage<F>) {
+        debug_assert!(!matches!(outcome, Stage::Running(_) | Stage::Consumed));
+        let failed = outcome.is_failure();
         // SAFETY: we hold RUNNING, the stage is ours until COMPLETE is published below.
-        self.stage
-            .with_mut(|stage| unsafe { *stage = Stage::Finished(output) });
+        self.stage.with_mut(|stage| unsafe { *stage = outcome });
         let prev = self.header.state.transition_to_complete(failed);
         if !prev.is(JOIN_INTEREST) {
             // The JoinHandle left before completion: nobody will read the output.
@@ -440,13 +450,21 @@ impl<F: Future, S: Schedule> Cell<F, S> {
         let stage = self
             .stage
             .with_mut(|stage| unsafe { std::mem::replace(&mut *stage, Stage::Consumed) });
-        if let Stage::Finished(Err(error)) = &stage {
-            if error.is_panic() {
-                self.scheduler.unhandled_panic(error);
+        match stage {
+            Stage::Panicked(payload) => {
+                let error = self.header.join_error(Some(payload));
+                self.scheduler.unhandled_panic(&error);
+                self.drop_contained(error);
             }
+            Stage::Finished(output) => self.drop_contained(output),
+            _ => {}
         }
-        // A panicking destructor of the output must not take the worker down.
-        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| drop(stage))) {
+    }
+
+    /// Drops an output (or a panic payload) nobody will read: a panicking destructor must
+    /// not take the worker down, so it is reported instead.
+    fn drop_contained<T>(&self, value: T) {
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| drop(value))) {
             let message = panic_message(&*payload).unwrap_or("<non-string payload>");
             eprintln!(
                 "ciranda: the output of task {} panicked while being dropped: {message}",
@@ -457,6 +475,14 @@ impl<F: Future, S: Schedule> Cell<F, S> {
 }
 
 impl Header {
+    /// The error a failed task's handle reads: a cancellation, or the panic and its payload.
+    fn join_error(&self, panic: Option<Box<dyn Any + Send + 'static>>) -> JoinError {
+        match panic {
+            None => JoinError::cancelled(self.id, self.name.clone()),
+            Some(payload) => JoinError::panic(self.id, self.name.clone(), payload),
+        }
+    }
+
     /// The `JoinHandle`'s side of the join-waker protocol: `true` when the output is ready,
     /// otherwise `waker` is registered to be woken on completion. Only the task's
     /// `JoinHandle` may call it.
@@ -484,5 +510,26 @@ impl Header {
         self.join_waker
             .with_mut(|slot| unsafe { *slot = Some(waker.clone()) });
         self.state.set_join_waker().is_err()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::Handle;
+    use std::mem::size_of;
+
+    #[test]
+    fn a_small_task_fits_in_96_bytes() {
+        // A boxed future is 16 bytes, like an async block holding an `Arc` or two.
+        type Small = Cell<std::pin::Pin<Box<dyn Future<Output = ()> + Send>>, Handle>;
+        // Header (56: the name is one pointer) + the scheduler handle (8) + a stage as large
+        // as the future plus its tag: a failure no longer stores a whole `JoinError`.
+        assert_eq!(size_of::<Header>(), 56, "the task header grew");
+        assert!(
+            size_of::<Small>() <= 96,
+            "the task cell is {} bytes",
+            size_of::<Small>()
+        );
     }
 }
