@@ -296,7 +296,9 @@ impl Handle {
     /// ```
     /// ciranda::run(async {
     ///     let handle = ciranda::Handle::current();
-    ///     assert!(!handle.tasks().is_empty() || handle.tasks().is_empty());
+    ///     let waiter = handle.spawn(std::future::pending::<()>());
+    ///     assert!(handle.tasks().iter().any(|t| t.id() == waiter.id()));
+    ///     waiter.abort();
     /// });
     /// ```
     #[track_caller]
