@@ -313,6 +313,36 @@ impl Reactor {
     /// The poller is never held while tasks run: a busy task cannot starve I/O or timers, any
     /// idle thread can take the next turn.
     pub fn try_turn(&self, timeout: Option<Duration>, auto_advance: bool) -> Option<usize> {
+        self.try_turn_unless(timeout, auto_advance, || false)
+    }
+
+    /// [`try_turn`](Reactor::try_turn) for a thread whose wake-up signal is not the poller
+    /// itself: once the turn is ours, `woken` is called right before the poller wait, and if
+    /// it returns `true` the turn only polls (zero timeout) and returns.
+    ///
+    /// This closes a gap between checking a signal and waiting. A waker that sets the signal
+    /// and then calls [`notify`](Reactor::notify) may notify just before we take the turn; an
+    /// earlier turn of another thread can consume that notification, and our wait would then
+    /// miss it. Checked under the turn, the signal is seen if it was set before the check, and
+    /// a notification sent after the check can only end our own wait (nobody else waits on the
+    /// poller until our turn is over).
+    ///
+    /// ```
+    /// use ciranda_reactor::Reactor;
+    /// use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+    ///
+    /// let reactor = Reactor::new()?;
+    /// let woken = AtomicBool::new(true);
+    /// // Without a timeout this would wait forever; the signal is set, so it does not wait.
+    /// assert_eq!(reactor.try_turn_unless(None, false, || woken.load(SeqCst)), Some(0));
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn try_turn_unless(
+        &self,
+        timeout: Option<Duration>,
+        auto_advance: bool,
+        woken: impl FnOnce() -> bool,
+    ) -> Option<usize> {
         let inner = &*self.inner;
         let mut turn = inner.turn.try_lock()?;
         {
@@ -349,6 +379,7 @@ impl Reactor {
             timers.turner_bound = Some(bound);
             wait
         };
+        let wait = if woken() { Some(Duration::ZERO) } else { wait };
 
         let tick = inner.ticker.fetch_add(1, SeqCst).wrapping_add(1);
         turn.events.clear();

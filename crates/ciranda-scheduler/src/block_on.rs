@@ -12,11 +12,19 @@
 //!
 //! The waker moves `IDLE → WOKEN` and increments the count in the same step, so a timer that
 //! fires for this future can never be followed by a clock jump before the future saw it.
+//!
+//! How the thread waits is the parking hook's choice ([`Park::park_block_on`]): the default
+//! parks on the thread's own parker; ciranda's facade drives the reactor there once the
+//! scheduler has shut down. The waker always leaves a token on the parker, and calls
+//! [`Park::unpark_block_on`] as well while the hook has marked the thread as waiting inside it.
+//!
+//! [`Park::park_block_on`]: crate::park::Park::park_block_on
+//! [`Park::unpark_block_on`]: crate::park::Park::unpark_block_on
 
 use crate::Handle;
 use crate::coop;
-use crate::loom::atomic::{AtomicUsize, Ordering::SeqCst};
-use crate::park::Parker;
+use crate::loom::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use crate::park::{BlockOnContext, Parker};
 use crate::scheduler::Shared;
 use crate::worker::on_worker_thread;
 use std::future::Future;
@@ -31,6 +39,9 @@ const DONE: usize = 3;
 
 struct ThreadWaker {
     parker: Parker,
+    /// Set while the parking hook waits for this thread somewhere other than on `parker`
+    /// (`BlockOnContext::set_waiting_in_hook`).
+    waiting_in_hook: AtomicBool,
     state: AtomicUsize,
     shared: Arc<Shared>,
 }
@@ -49,6 +60,11 @@ impl ThreadWaker {
             }
         }
         self.parker.unpark();
+        // After the token (both `SeqCst`): a hook that marked the thread and then found no
+        // token is reached here.
+        if self.waiting_in_hook.load(SeqCst) {
+            self.shared.park.unpark_block_on();
+        }
     }
 }
 
@@ -86,6 +102,7 @@ pub(crate) fn block_on<F: Future>(handle: &Handle, future: F) -> F::Output {
     // A fresh parker per call: a nested block_on must not steal the outer one's wake-ups.
     let thread = Arc::new(ThreadWaker {
         parker: Parker::new(),
+        waiting_in_hook: AtomicBool::new(false),
         state: AtomicUsize::new(POLLING),
         shared: shared.clone(),
     });
@@ -94,6 +111,13 @@ pub(crate) fn block_on<F: Future>(handle: &Handle, future: F) -> F::Output {
     let waker = Waker::from(thread.clone());
     let mut cx = Context::from_waker(&waker);
     let mut future = pin!(future);
+    // `Shared::is_idle`, except that workers that exited after shutdown count as parked.
+    let is_idle = || {
+        (shared.is_shutdown() || shared.idle.all_parked())
+            && shared.block_on_active.load(SeqCst) == 0
+            && shared.blocking.is_idle()
+            && !shared.has_work()
+    };
     loop {
         if let Poll::Ready(output) = coop::budget(|| future.as_mut().poll(&mut cx)) {
             drop(leave);
@@ -103,7 +127,12 @@ pub(crate) fn block_on<F: Future>(handle: &Handle, future: F) -> F::Output {
             Ok(_) => {
                 shared.block_on_active.fetch_sub(1, SeqCst);
                 shared.park.notify_idle_change();
-                thread.parker.park();
+                shared.park.park_block_on(&BlockOnContext {
+                    parker: &thread.parker,
+                    waiting_in_hook: &thread.waiting_in_hook,
+                    waker: &waker,
+                    is_idle: &is_idle,
+                });
                 // Normally a waker moved us to WOKEN (and counted us); after a spurious
                 // return we are still IDLE and count ourselves.
                 if thread.state.swap(POLLING, SeqCst) == IDLE {

@@ -5,9 +5,14 @@
 //! worker); an embedder can supply its own hook to do useful work while idle — ciranda's
 //! facade blocks in the I/O reactor instead of on a condition variable. The scheduler itself
 //! never knows what the hook does.
+//!
+//! The hook also decides how a thread blocked in `block_on` waits ([`Park::park_block_on`]),
+//! and hears when the scheduler shuts down ([`Park::shutdown`]): a hook that drives I/O can
+//! then let `block_on` threads drive it themselves once no worker will.
 
-use crate::loom::atomic::{AtomicUsize, Ordering::SeqCst};
+use crate::loom::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use crate::loom::{Condvar, Mutex};
+use std::task::Waker;
 use std::time::{Duration, Instant};
 
 /// What the scheduler tells a parking hook about the worker that parks.
@@ -50,6 +55,75 @@ impl ParkContext<'_> {
     }
 }
 
+/// What the scheduler tells a parking hook about a thread blocked in `block_on` whose future
+/// is pending (see [`Park::park_block_on`]).
+///
+/// The future's waker leaves a token on [`parker`](Self::parker) (and, while the thread is
+/// marked as [waiting in the hook](Self::set_waiting_in_hook), also calls
+/// [`Park::unpark_block_on`]). `block_on` polls the future again whenever `park_block_on`
+/// returns, so returning early only costs a spurious poll.
+///
+/// ```
+/// use ciranda_scheduler::park::{BlockOnContext, Park, ParkContext, ThreadParkers};
+/// use std::time::Duration;
+/// struct Capped(ThreadParkers);
+/// impl Park for Capped {
+///     fn park(&self, cx: &ParkContext<'_>, timeout: Option<Duration>) {
+///         self.0.park(cx, timeout)
+///     }
+///     fn unpark(&self, worker: usize) {
+///         self.0.unpark(worker)
+///     }
+///     fn park_block_on(&self, cx: &BlockOnContext<'_>) {
+///         // Wait for the future's waker, but never longer than 10 ms at a time.
+///         cx.parker().park_timeout(Some(Duration::from_millis(10)));
+///     }
+/// }
+/// let sched = ciranda_scheduler::Scheduler::builder()
+///     .worker_threads(1)
+///     .park_hook(|workers| Capped(ThreadParkers::new(workers)))
+///     .build()
+///     .unwrap();
+/// assert_eq!(sched.block_on(sched.spawn(async { 2 })).unwrap(), 2);
+/// ```
+pub struct BlockOnContext<'a> {
+    pub(crate) parker: &'a Parker,
+    pub(crate) waiting_in_hook: &'a AtomicBool,
+    pub(crate) waker: &'a Waker,
+    pub(crate) is_idle: &'a dyn Fn() -> bool,
+}
+
+impl BlockOnContext<'_> {
+    /// The parker the future's waker unparks: a pending token means "poll again".
+    pub fn parker(&self) -> &Parker {
+        self.parker
+    }
+
+    /// The future's waker. Waking it makes `block_on` poll the future again (spuriously, if
+    /// nothing happened), so a hook that waits for something else — the end of another
+    /// thread's reactor turn — can register it there.
+    pub fn waker(&self) -> &Waker {
+        self.waker
+    }
+
+    /// Marks the thread as blocked somewhere the parker cannot reach (`true`: in a poller), or
+    /// no longer (`false`). While marked, each wake-up of the future calls
+    /// [`Park::unpark_block_on`] *after* leaving the parker's token, so a hook that marks the
+    /// thread and then checks [`Parker::has_token`] before blocking never misses a wake-up:
+    /// either it sees the token, or the waker sees the mark (both `SeqCst`). Clear the mark
+    /// before returning.
+    pub fn set_waiting_in_hook(&self, waiting: bool) {
+        self.waiting_in_hook.store(waiting, SeqCst);
+    }
+
+    /// `true` when no worker runs a task (or all have exited after shutdown), no task is
+    /// queued, and no blocking task or other `block_on` future is running (this thread
+    /// counts as idle while it waits); see [`ParkContext::runtime_is_idle`].
+    pub fn runtime_is_idle(&self) -> bool {
+        (self.is_idle)()
+    }
+}
+
 /// A parking hook: how an idle worker waits, and how it is woken.
 ///
 /// Contract:
@@ -58,8 +132,10 @@ impl ParkContext<'_> {
 /// * `park` may return spuriously; the scheduler re-checks its queues every time.
 /// * `park(w, Some(Duration::ZERO))` must not block: the scheduler calls it every few dozen
 ///   tasks so a hook that drives I/O can poll for events even when no worker is ever idle.
+/// * `park_block_on` returns once the `block_on` thread's parker has a token, and may return
+///   spuriously.
 ///
-/// See [`ParkContext`] for an example.
+/// See [`ParkContext`] and [`BlockOnContext`] for examples.
 pub trait Park: Send + Sync + 'static {
     /// Blocks the calling worker until `unpark(cx.worker())` or the timeout.
     fn park(&self, cx: &ParkContext<'_>, timeout: Option<Duration>);
@@ -70,6 +146,28 @@ pub trait Park: Send + Sync + 'static {
     /// the runtime idle ([`ParkContext::runtime_is_idle`]). A hook that advances a virtual
     /// clock when idle re-checks then; the default does nothing.
     fn notify_idle_change(&self) {}
+
+    /// Blocks a thread in `block_on` until its future is woken (a token on
+    /// [`cx.parker()`](BlockOnContext::parker)), or spuriously. Called on the `block_on`
+    /// thread each time its future is pending; never on a worker.
+    ///
+    /// The default parks on that parker. A hook that drives I/O may drive it here instead —
+    /// ciranda's facade does once the scheduler has shut down, since no worker will.
+    fn park_block_on(&self, cx: &BlockOnContext<'_>) {
+        cx.parker().park();
+    }
+
+    /// Called by the waker of a `block_on` future, after it left its token, when the thread
+    /// had marked itself [waiting in the hook](BlockOnContext::set_waiting_in_hook): the hook
+    /// must make that wait return (a reactor notifies its poller). The default does nothing.
+    fn unpark_block_on(&self) {}
+
+    /// Called once when the scheduler starts shutting down, after its shutdown flag is set and
+    /// before the workers are unparked to exit: from then on no worker waits in the hook for
+    /// long (each is unparked right after this call) and workers leave for good. Threads
+    /// parked in [`park_block_on`](Self::park_block_on) keep waiting unless the hook wakes
+    /// them (through their [`waker`](BlockOnContext::waker)). The default does nothing.
+    fn shutdown(&self) {}
 }
 
 const EMPTY: usize = 0;

@@ -430,6 +430,8 @@ impl Scheduler {
         if shared.shutdown.swap(true, SeqCst) {
             return;
         }
+        // Before the workers go: a hook driving I/O lets `block_on` threads take over.
+        shared.park.shutdown();
         for worker in 0..shared.remotes.len() {
             shared.park.unpark(worker);
         }

@@ -24,11 +24,37 @@
 //! after every turn, a worker that held the poller re-notifies it if some flagged driver has
 //! a pending token (found by a stress test: 10 producers × 100 000 messages hung once in
 //! twenty runs before this).
+//!
+//! **`block_on` threads drive the reactor once the workers are gone.** While the scheduler
+//! runs, a thread in `Handle::block_on` parks on its own parker and leaves the poller to the
+//! workers: an idle worker always comes back to it, and busy ones poll it every 61 tasks.
+//! (Letting `block_on` threads hold the poller as well would mean handing it back to a worker
+//! every time such a thread returns — an extra worker wake-up per `block_on` wait — for no
+//! gain while workers live.) When the scheduler shuts down, its workers leave for good, but a
+//! `Handle` keeps the reactor alive, and a `block_on` through it — after the runtime was
+//! dropped, or one already waiting in a blocking call that shutdown is waiting for — still
+//! needs its timers and sockets. So from [`Park::shutdown`] on, a `block_on` thread drives the
+//! reactor itself: it takes a turn (waiting for I/O, the next timer, or its waker), or, when
+//! another thread holds the poller (a worker on its way out, another `block_on` thread),
+//! sleeps until its waker fires or that turn ends, then tries again. `shutdown` wakes the
+//! `block_on` threads parked before it (they register while parked), so they switch over.
+//!
+//! The hand-over loses no wake-up and never puts two threads in the poller:
+//! * `try_turn` admits one thread at a time; the others return at once.
+//! * The `block_on` waker leaves its token, then (if the thread marked itself as waiting in
+//!   the hook) notifies the poller; the thread marks itself, then checks the token — and
+//!   checks it once more under the turn, right before the wait (`try_turn_unless`), so a
+//!   notification consumed by another thread's turn cannot strand it.
+//! * After its turn a `block_on` thread re-notifies for flagged drivers with a pending token,
+//!   like a worker does, so it cannot strand a worker on its way out either.
+//! * `wait_for_turn` registers the waker only while a turn is running; if the turn ended in
+//!   between, the thread just loops and takes the poller itself.
 
 use ciranda_reactor::Reactor;
-use ciranda_scheduler::park::{Park, ParkContext, ThreadParkers};
+use ciranda_scheduler::park::{BlockOnContext, Park, ParkContext, ThreadParkers};
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::task::Waker;
 use std::time::Duration;
 
 pub(crate) struct ReactorPark {
@@ -38,6 +64,17 @@ pub(crate) struct ReactorPark {
     /// Workers parked on their condvar (not driving), for hand-offs.
     waiting: Mutex<Vec<usize>>,
     waiting_count: AtomicUsize,
+    /// `block_on` threads parked while workers drive, and whether the scheduler shut down.
+    block_on: Mutex<BlockOnWaiters>,
+}
+
+/// See "`block_on` threads drive the reactor once the workers are gone" in the module docs.
+struct BlockOnWaiters {
+    /// Set by `Park::shutdown`: from then on `block_on` threads drive the reactor.
+    shut_down: bool,
+    /// Wakers of the `block_on` threads parked on their parkers, keyed by the parker's
+    /// address (unique while the thread waits), for `shutdown` to wake.
+    parked: Vec<(usize, Waker)>,
 }
 
 impl ReactorPark {
@@ -48,6 +85,38 @@ impl ReactorPark {
             driving: (0..workers).map(|_| AtomicBool::new(false)).collect(),
             waiting: Mutex::new(Vec::with_capacity(workers)),
             waiting_count: AtomicUsize::new(0),
+            block_on: Mutex::new(BlockOnWaiters {
+                shut_down: false,
+                parked: Vec::new(),
+            }),
+        }
+    }
+
+    /// One wait of a `block_on` thread after shutdown: a turn of the reactor, or, when another
+    /// thread holds the poller, sleep until the waker fires or that turn ends. Returns early
+    /// rather than late: `block_on` polls again and calls back.
+    fn drive_for_block_on(&self, cx: &BlockOnContext<'_>) {
+        let parker = cx.parker();
+        cx.set_waiting_in_hook(true);
+        if parker.try_park() {
+            cx.set_waiting_in_hook(false);
+            return;
+        }
+        let auto_advance = self.reactor.is_clock_paused() && cx.runtime_is_idle();
+        let turned = self
+            .reactor
+            .try_turn_unless(None, auto_advance, || parker.has_token());
+        cx.set_waiting_in_hook(false);
+        match turned {
+            Some(_) => {
+                self.renotify_flagged_drivers(usize::MAX);
+                // A token left meanwhile is served by the poll `block_on` does next.
+                parker.try_park();
+            }
+            // Both the waker and the end of that turn leave a token on the parker.
+            None if self.reactor.wait_for_turn(cx.waker()) => parker.park(),
+            // That turn just ended: take the poller on the next call.
+            None => {}
         }
     }
 
@@ -140,6 +209,42 @@ impl Park for ReactorPark {
     fn notify_idle_change(&self) {
         if self.reactor.is_clock_paused() {
             self.reactor.notify();
+        }
+    }
+
+    fn park_block_on(&self, cx: &BlockOnContext<'_>) {
+        let key = std::ptr::from_ref(cx.parker()) as usize;
+        {
+            let mut waiters = self.block_on.lock();
+            if !waiters.shut_down {
+                // Workers drive the reactor. Registered under the lock that `shutdown` takes,
+                // so either it finds us here or we see `shut_down`.
+                waiters.parked.push((key, cx.waker().clone()));
+                drop(waiters);
+                cx.parker().park();
+                let mut waiters = self.block_on.lock();
+                if let Some(at) = waiters.parked.iter().position(|(k, _)| *k == key) {
+                    waiters.parked.swap_remove(at);
+                }
+                return;
+            }
+        }
+        self.drive_for_block_on(cx);
+    }
+
+    fn unpark_block_on(&self) {
+        self.reactor.notify();
+    }
+
+    fn shutdown(&self) {
+        let parked = {
+            let mut waiters = self.block_on.lock();
+            waiters.shut_down = true;
+            std::mem::take(&mut waiters.parked)
+        };
+        // They poll once more, find their future pending and come back to drive.
+        for (_, waker) in parked {
+            waker.wake();
         }
     }
 }

@@ -347,6 +347,23 @@ impl Handle {
     /// Runs `future` to completion on this thread, which must not be a worker — the way
     /// synchronous code calls into async code (for instance from `spawn_blocking`).
     ///
+    /// While the runtime runs, its workers drive I/O and timers and this thread just sleeps
+    /// until the future is woken. After the runtime has shut down (or while it shuts down)
+    /// the handle still keeps the reactor alive, and this thread drives it itself: timers
+    /// fire and sockets work as before, one `block_on` thread in the poller at a time. Tasks
+    /// spawned then are cancelled at once, and host-name lookups (which need the blocking
+    /// pool) fail with an error.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let rt = ciranda::Runtime::new()?;
+    /// let handle = rt.handle();
+    /// drop(rt);
+    /// // The timer is created inside `block_on`, where the runtime is current.
+    /// handle.block_on(async { ciranda::time::sleep(Duration::from_millis(1)).await });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
     /// # Panics
     ///
     /// On a worker thread; `.await` the future there instead.
