@@ -19,10 +19,41 @@
 //!
 //! When time reaches the start of an occupied slot of level `l > 0`, the slot is emptied and its
 //! timers are placed again ("cascade"): each moves to a lower level, or fires if its deadline is
-//! now. Timers are kept in intrusive doubly-linked lists threaded through a `Slab`, so insert and
-//! cancel are O(1); a cancel needs the key only (a generation guards against slot reuse).
+//! now. Timers are kept in intrusive doubly-linked lists threaded through a chunked slab
+//! ([`Entries`]), so insert and cancel are O(1); a cancel needs the key only (a generation guards
+//! against slot reuse).
+//!
+//! # Memory after a burst
+//!
+//! A plain `Slab` never shrinks: a million timers armed at once would keep ~72 MB (72 bytes an
+//! entry) for the wheel's whole life. The entries cannot move so that it can shrink, because
+//! an entry's index is the [`TimerKey`] held by a `Sleep` future, out of the wheel's reach:
+//! `Slab::compact` would need every key to go through an indirection (one more allocation or
+//! table lookup per timer, on the hot path). The options weighed:
+//!
+//! * dropping the slab when it becomes empty costs nothing, but a single pending timer anywhere
+//!   keeps the whole peak, and a server nearly always has one (idle timeouts, intervals);
+//! * trimming the vacant tail (`Slab::shrink_to_fit`) stops at the highest live entry, which
+//!   after a burst can be anywhere, and the slab's LIFO free list hands the freed high slots
+//!   straight to new timers;
+//! * a chunked slab, chosen: keys `c * CHUNK ..` belong to chunk `c`, its own small `Slab`, and a
+//!   chunk is freed when its last entry goes. Keys never move. A new timer takes the lowest
+//!   chunk with room, so a steady load packs into the low chunks while the chunks of a burst
+//!   drain and are freed; a timer that outlives the burst pins its own chunk (72 KB), not the
+//!   peak.
+//!
+//! The price: every entry access indexes twice (chunk, then entry), and insert finds the lowest
+//! chunk with room in a bitmap (one bit a chunk), normally with one `trailing_zeros` on the word
+//! a hint points to; the hint moves forward only when that word fills up, a scan of one word
+//! per 64 chunks (16 words for a million timers). Chunk buffers are allocated and freed on a
+//! cold path: chunk 0 is never freed (a wheel that never holds more than `CHUNK` timers behaves
+//! exactly like a plain slab), a chunk is allocated only once every lower chunk is full, and the
+//! buffer of one emptied chunk is kept as a spare for the next chunk that needs one, so a load
+//! hovering at a chunk boundary does not allocate and free a buffer per timer. After a burst the
+//! wheel keeps chunk 0, the spare and the chunks its pending timers sit in.
 
 use slab::Slab;
+use std::ops::{Index, IndexMut};
 
 const LEVELS: usize = 6;
 const SLOT_BITS: u32 = 6;
@@ -31,6 +62,218 @@ const SLOTS: usize = 1 << SLOT_BITS;
 /// these bits go to the overflow list.
 const WHEEL_BITS: u32 = SLOT_BITS * LEVELS as u32;
 const NIL: usize = usize::MAX;
+
+/// log2 of the entries per chunk of [`Entries`]: 1 024 (72 KB of timers). Tiny under `cfg(test)`,
+/// so that the unit and property tests cross chunk boundaries all the time.
+const CHUNK_BITS: u32 = if cfg!(test) { 2 } else { 10 };
+const CHUNK: usize = 1 << CHUNK_BITS;
+const CHUNK_MASK: usize = CHUNK - 1;
+
+/// A slab cut into chunks of `CHUNK` consecutive keys, which gives the memory of a chunk back
+/// when the chunk empties (see the module documentation for why). Key `k` lives at offset
+/// `k % CHUNK` of chunk `k / CHUNK`; keys are stable while their entry lives.
+#[derive(Debug)]
+struct Entries<E> {
+    /// Chunk `c` holds keys `c * CHUNK .. (c + 1) * CHUNK`. A chunk `c > 0` either has exactly
+    /// `CHUNK` capacity or none ("released": empty and unallocated); chunk 0 grows like a plain
+    /// slab and is never released. The last chunk is never a released one.
+    chunks: Vec<Slab<E>>,
+    /// Bit `c % 64` of word `c / 64` is set iff chunk `c` has room (fewer than `CHUNK` entries;
+    /// a released chunk has room).
+    room: Vec<u64>,
+    /// Every word of `room` before this index is zero.
+    room_from: usize,
+    /// The buffer of one released chunk (empty, `CHUNK` capacity), or an unallocated slab.
+    spare: Slab<E>,
+    len: usize,
+}
+
+impl<E> Entries<E> {
+    const fn new() -> Self {
+        Entries {
+            chunks: Vec::new(),
+            room: Vec::new(),
+            room_from: 0,
+            spare: Slab::new(),
+            len: 0,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn get(&self, key: usize) -> Option<&E> {
+        self.chunks.get(key >> CHUNK_BITS)?.get(key & CHUNK_MASK)
+    }
+
+    fn get_mut(&mut self, key: usize) -> Option<&mut E> {
+        self.chunks
+            .get_mut(key >> CHUNK_BITS)?
+            .get_mut(key & CHUNK_MASK)
+    }
+
+    /// Stores `value` in the lowest chunk with room; returns its key.
+    fn insert(&mut self, value: E) -> usize {
+        let c = match self.room.get(self.room_from) {
+            Some(&bits) if bits != 0 => self.room_from * 64 + bits.trailing_zeros() as usize,
+            _ => self.find_room(),
+        };
+        if c != 0 && self.chunks[c].capacity() == 0 {
+            self.allocate(c);
+        }
+        let chunk = &mut self.chunks[c];
+        let offset = chunk.insert(value);
+        if chunk.len() == CHUNK {
+            self.room[c / 64] &= !(1 << (c % 64));
+        }
+        self.len += 1;
+        (c << CHUNK_BITS) | offset
+    }
+
+    /// Removes and returns the entry at `key`.
+    ///
+    /// # Panics
+    /// If `key` holds no entry.
+    fn remove(&mut self, key: usize) -> E {
+        let c = key >> CHUNK_BITS;
+        let chunk = &mut self.chunks[c];
+        let was_full = chunk.len() == CHUNK;
+        let value = chunk.remove(key & CHUNK_MASK);
+        let now_empty = chunk.is_empty();
+        self.len -= 1;
+        if was_full {
+            self.room[c / 64] |= 1 << (c % 64);
+            self.room_from = self.room_from.min(c / 64);
+        }
+        if now_empty && c != 0 {
+            self.release(c);
+        }
+        value
+    }
+
+    /// The lowest chunk with room past the words the hint skips: moves the hint to it, or adds
+    /// a chunk (not allocated yet) if every chunk is full.
+    #[cold]
+    fn find_room(&mut self) -> usize {
+        while let Some(&bits) = self.room.get(self.room_from) {
+            if bits != 0 {
+                return self.room_from * 64 + bits.trailing_zeros() as usize;
+            }
+            self.room_from += 1;
+        }
+        let c = self.chunks.len();
+        self.chunks.push(Slab::new());
+        if c % 64 == 0 {
+            self.room.push(0);
+        }
+        self.room[c / 64] |= 1 << (c % 64);
+        self.room_from = c / 64;
+        c
+    }
+
+    /// Gives chunk `c > 0` its buffer: the spare if there is one, else a new one.
+    #[cold]
+    fn allocate(&mut self, c: usize) {
+        self.chunks[c] = if self.spare.capacity() != 0 {
+            std::mem::take(&mut self.spare)
+        } else {
+            Slab::with_capacity(CHUNK)
+        };
+    }
+
+    /// Chunk `c > 0` became empty: its buffer becomes the spare, or is freed if there is one
+    /// already; released chunks at the end leave the directory.
+    #[cold]
+    fn release(&mut self, c: usize) {
+        let buffer = std::mem::take(&mut self.chunks[c]);
+        if self.spare.capacity() == 0 {
+            self.spare = buffer;
+        }
+        while self.chunks.len() > 1 && self.chunks.last().is_some_and(|s| s.capacity() == 0) {
+            self.chunks.pop();
+            let last = self.chunks.len();
+            self.room[last / 64] &= !(1 << (last % 64));
+        }
+        let words = self.chunks.len().div_ceil(64);
+        self.room.truncate(words);
+        self.room_from = self.room_from.min(words);
+        // The directory itself (a few dozen bytes a chunk) shrinks with a margin, amortised.
+        if self.chunks.capacity() > 4 * self.chunks.len().max(16) {
+            self.chunks.shrink_to(2 * self.chunks.len());
+            self.room.shrink_to(2 * words);
+        }
+    }
+
+    /// Entries the allocated chunks and the spare have room for.
+    #[cfg(all(test, not(loom)))]
+    fn capacity(&self) -> usize {
+        self.chunks.iter().map(Slab::capacity).sum::<usize>() + self.spare.capacity()
+    }
+
+    /// Checks every invariant of the structure (tests).
+    #[cfg(all(test, not(loom)))]
+    fn check(&self) {
+        let mut len = 0;
+        for (c, chunk) in self.chunks.iter().enumerate() {
+            len += chunk.len();
+            assert!(chunk.len() <= CHUNK);
+            assert!(
+                chunk.capacity() <= CHUNK,
+                "chunk {c} has capacity {}",
+                chunk.capacity()
+            );
+            if c > 0 {
+                assert!(
+                    chunk.capacity() == CHUNK || (chunk.capacity() == 0 && chunk.is_empty()),
+                    "chunk {c}: {} entries, capacity {}",
+                    chunk.len(),
+                    chunk.capacity()
+                );
+                assert!(
+                    !chunk.is_empty() || chunk.capacity() == 0,
+                    "empty chunk {c} kept"
+                );
+            }
+            let bit = self.room[c / 64] >> (c % 64) & 1 == 1;
+            assert_eq!(bit, chunk.len() < CHUNK, "room bit of chunk {c}");
+        }
+        if self.chunks.len() > 1 {
+            assert_ne!(
+                self.chunks.last().map(Slab::capacity),
+                Some(0),
+                "released tail"
+            );
+        }
+        assert_eq!(len, self.len);
+        assert_eq!(self.room.len(), self.chunks.len().div_ceil(64));
+        let used = self.chunks.len() % 64;
+        if let (Some(&last), true) = (self.room.last(), used != 0) {
+            assert_eq!(last >> used, 0, "room bits past the last chunk");
+        }
+        assert!(self.room_from <= self.room.len());
+        assert!(
+            self.room[..self.room_from].iter().all(|&w| w == 0),
+            "stale hint"
+        );
+        assert!(self.spare.is_empty());
+        assert!(self.spare.capacity() == 0 || self.spare.capacity() == CHUNK);
+    }
+}
+
+impl<E> Index<usize> for Entries<E> {
+    type Output = E;
+
+    fn index(&self, key: usize) -> &E {
+        &self.chunks[key >> CHUNK_BITS][key & CHUNK_MASK]
+    }
+}
+
+impl<E> IndexMut<usize> for Entries<E> {
+    fn index_mut(&mut self, key: usize) -> &mut E {
+        &mut self.chunks[key >> CHUNK_BITS][key & CHUNK_MASK]
+    }
+}
 
 /// Identifies one timer in a [`Wheel`]; stale keys (fired or cancelled timers) are recognised.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -78,7 +321,7 @@ impl List {
 pub(crate) struct Wheel<T> {
     /// Current time in ticks: every timer with a deadline at or before it has fired.
     elapsed: u64,
-    entries: Slab<Entry<T>>,
+    entries: Entries<Entry<T>>,
     slots: [[List; SLOTS]; LEVELS],
     /// Bit `s` of `occupied[l]` is set iff `slots[l][s]` is non-empty.
     occupied: [u64; LEVELS],
@@ -100,7 +343,7 @@ impl<T> Wheel<T> {
     pub(crate) fn new() -> Self {
         Wheel {
             elapsed: 0,
-            entries: Slab::new(),
+            entries: Entries::new(),
             slots: [[List::EMPTY; SLOTS]; LEVELS],
             occupied: [0; LEVELS],
             overflow: List::EMPTY,
@@ -312,7 +555,7 @@ impl<T> Wheel<T> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
-    use std::collections::BTreeMap;
+    use std::collections::{BTreeMap, HashMap};
 
     fn drain(wheel: &mut Wheel<u32>, now: u64) -> Vec<(u64, u32)> {
         let mut out = Vec::new();
@@ -469,7 +712,157 @@ mod tests {
                 }
                 prop_assert_eq!(wheel.len(), model.len());
                 prop_assert_eq!(wheel.elapsed(), now);
+                wheel.entries.check();
+            }
+            // Whatever the history, once every timer is gone so is the memory of its chunk.
+            for (_, _, key) in live {
+                wheel.remove(key);
+            }
+            drain(&mut wheel, u64::MAX);
+            prop_assert_eq!(wheel.len(), 0);
+            wheel.entries.check();
+            prop_assert!(wheel.entries.capacity() <= 2 * CHUNK);
+        }
+
+        /// The chunked slab against a `HashMap`: keys are unique and stable, every value comes
+        /// back once, and the structure's invariants hold after every step.
+        #[test]
+        fn entries_match_a_hashmap(
+            ops in proptest::collection::vec((any::<bool>(), any::<usize>(), 1usize..40), 1..120)
+        ) {
+            let mut entries: Entries<u32> = Entries::new();
+            let mut model: HashMap<usize, u32> = HashMap::new();
+            let mut keys: Vec<usize> = Vec::new();
+            let mut next = 0u32;
+            // Runs of inserts and of removes, so the load swings over many chunks.
+            for (grow, pick, run) in ops {
+                for _ in 0..run {
+                    if grow || keys.is_empty() {
+                        let key = entries.insert(next);
+                        prop_assert!(model.insert(key, next).is_none(), "key {} given twice", key);
+                        keys.push(key);
+                        next += 1;
+                    } else {
+                        let key = keys.swap_remove(pick % keys.len());
+                        prop_assert_eq!(Some(entries.remove(key)), model.remove(&key));
+                        prop_assert!(entries.get(key).is_none());
+                    }
+                }
+                entries.check();
+                prop_assert_eq!(entries.len(), model.len());
+                for (&key, &value) in &model {
+                    prop_assert_eq!(entries.get(key), Some(&value));
+                    prop_assert_eq!(entries[key], value);
+                }
+                // Never more chunks allocated than the live keys pin, plus chunk 0 and the spare.
+                let pinned: std::collections::HashSet<usize> =
+                    model.keys().map(|k| k >> CHUNK_BITS).collect();
+                prop_assert!(entries.capacity() <= (pinned.len() + 2) * CHUNK);
+            }
+            for key in keys {
+                entries.remove(key);
+            }
+            entries.check();
+            prop_assert_eq!(entries.chunks.len(), 1);
+            prop_assert!(entries.capacity() <= 2 * CHUNK);
+        }
+    }
+
+    /// Arms `n` timers at once at deadlines spread over 1..=1000 in a scrambled order.
+    fn burst(wheel: &mut Wheel<u32>, n: u32) -> Vec<TimerKey> {
+        (0..n)
+            .map(|i| {
+                let deadline = wheel.elapsed() + 1 + u64::from(i.wrapping_mul(7919) % 1000);
+                wheel.insert(deadline, i).unwrap()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_fired_burst_gives_its_memory_back() {
+        let mut w = Wheel::new();
+        burst(&mut w, 20_000);
+        assert!(w.entries.capacity() >= 20_000);
+        let mut fired = 0;
+        for t in 1..=1001 {
+            fired += drain(&mut w, t).len();
+            w.entries.check();
+        }
+        assert_eq!(fired, 20_000);
+        assert_eq!(w.len(), 0);
+        assert!(
+            w.entries.capacity() <= 2 * CHUNK,
+            "{}",
+            w.entries.capacity()
+        );
+        assert_eq!(w.entries.chunks.len(), 1);
+        // The wheel still works, with the same chunk.
+        let k = w.insert(2000, 1).unwrap();
+        assert_eq!(drain(&mut w, 2000), vec![(2000, 1)]);
+        assert!(!w.contains(k));
+    }
+
+    #[test]
+    fn a_cancelled_burst_gives_its_memory_back_and_old_keys_stay_stale() {
+        let mut w = Wheel::new();
+        let mut keys = burst(&mut w, 20_000);
+        // Cancel in a scrambled order.
+        let n = keys.len();
+        for i in 0..n {
+            keys.swap(i, (i * 7919) % n);
+        }
+        for (i, &k) in keys.iter().enumerate() {
+            assert!(w.remove(k).is_some());
+            if i % 1000 == 0 {
+                w.entries.check();
             }
         }
+        w.entries.check();
+        assert!(
+            w.entries.capacity() <= 2 * CHUNK,
+            "{}",
+            w.entries.capacity()
+        );
+        // New timers reuse the low keys; none of the old keys reaches them.
+        burst(&mut w, 100);
+        for k in keys {
+            assert!(!w.contains(k));
+            assert!(w.get_mut(k).is_none());
+            assert_eq!(w.remove(k), None);
+        }
+        assert_eq!(w.len(), 100);
+    }
+
+    /// A steady load of timers re-armed as they fire (idle timeouts, intervals) does not pin the
+    /// memory of a burst it outlives: re-armed timers pack into the lowest chunks.
+    #[test]
+    fn a_steady_load_does_not_pin_a_burst() {
+        const STEADY: u32 = 300;
+        // Ids of the steady timers; the burst's are 0..20 000.
+        const FIRST: u32 = 1 << 30;
+        let mut w = Wheel::new();
+        let rearm = |w: &mut Wheel<u32>, id: u32| {
+            let deadline = w.elapsed() + 5 + u64::from(id % 17);
+            w.insert(deadline, id).unwrap();
+        };
+        for id in FIRST..FIRST + STEADY {
+            rearm(&mut w, id);
+        }
+        burst(&mut w, 20_000);
+        let peak = w.entries.capacity();
+        for t in 1..=1100 {
+            for (_, id) in drain(&mut w, t) {
+                if id >= FIRST {
+                    rearm(&mut w, id);
+                }
+            }
+        }
+        w.entries.check();
+        assert_eq!(w.len(), STEADY as usize);
+        let kept = w.entries.capacity();
+        assert!(
+            kept <= STEADY as usize + 3 * CHUNK,
+            "{STEADY} steady timers keep {kept} entries of a {peak}-entry peak"
+        );
     }
 }
