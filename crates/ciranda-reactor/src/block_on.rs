@@ -95,7 +95,9 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
                 signal.in_reactor.store(false, SeqCst);
                 continue;
             }
-            let turned = reactor.try_turn(None, true);
+            // The signal is checked again inside the turn, right before the poller wait: a
+            // notification meant for us may have been consumed by another thread's turn.
+            let turned = reactor.try_turn_unless(None, true, || signal.notified.load(SeqCst));
             signal.in_reactor.store(false, SeqCst);
             if turned.is_none() && reactor.wait_for_turn(&unpark) {
                 // Another thread drives the reactor: sleep until our waker fires or its turn
