@@ -1,9 +1,13 @@
 //! ciranda workspace integration tests.
 //!
 //! The tests live in `tests/`. This library exists so that `cargo test --workspace` also
-//! compiles and runs every Rust snippet of the asyncio guide (`docs/asyncio.md`) as a doctest:
-//! the guide cannot drift away from the API without a test failing.
+//! compiles and runs every Rust snippet of the asyncio guide (`docs/asyncio.md`) and of the
+//! README as a doctest: neither can drift away from the API without a test failing.
 
 #[cfg(doctest)]
 #[doc = include_str!("../../docs/asyncio.md")]
 pub struct AsyncioGuide;
+
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct Readme;
