@@ -213,6 +213,34 @@ fn a_task_woken_into_a_hogs_lifo_slot_is_stolen() {
     }
 }
 
+/// The other worker has parked (and become the watcher) before the slot is filled: no
+/// wake-up announces the task, the watcher's timed sleep must find it.
+#[test]
+fn a_task_put_in_a_busy_workers_lifo_slot_after_the_others_parked_is_stolen() {
+    let rt = Runtime::builder().worker_threads(2).build().unwrap();
+    for round in 0..10 {
+        let ran = rt.block_on(rt.spawn(async {
+            // Busy long enough for the other worker to give up searching and park.
+            let parked_by = std::time::Instant::now() + Duration::from_millis(30);
+            while std::time::Instant::now() < parked_by {
+                std::hint::spin_loop();
+            }
+            let ran = Arc::new(AtomicBool::new(false));
+            let r = ran.clone();
+            drop(ciranda::spawn(async move { r.store(true, SeqCst) }));
+            let deadline = std::time::Instant::now() + Duration::from_secs(5);
+            while !ran.load(SeqCst) && std::time::Instant::now() < deadline {
+                std::hint::spin_loop();
+            }
+            ran.load(SeqCst)
+        }));
+        assert!(
+            ran.unwrap(),
+            "round {round}: the task in the busy worker's LIFO slot was never stolen"
+        );
+    }
+}
+
 #[test]
 fn the_budget_makes_a_loop_over_ready_futures_yield_on_a_single_worker() {
     let rt = Runtime::builder().worker_threads(1).build().unwrap();

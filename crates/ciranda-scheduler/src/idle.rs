@@ -11,12 +11,17 @@
 //!   `SeqCst` fence; a notifier pushes first, fences, then reads the counters. One of the
 //!   two always sees the other, so a wake-up is never lost.
 //!
+//! * While some worker is active, one parked worker is the *watcher*: it sleeps with a
+//!   timeout (`LIFO_WATCH` in the worker module) and then looks for work, so a task
+//!   left in the LIFO slot of a worker whose task never yields is found without the filling
+//!   worker paying a wake-up for every slot it fills (see `Worker::schedule_local`).
+//!
 //! The counters live in one atomic word (`searching` in the low half, `unparked` in the high
 //! half) so a notifier decides with a single load; the list of sleepers is behind a mutex
 //! taken only when a worker parks or must be woken.
 
 use crate::loom::Mutex;
-use crate::loom::atomic::{AtomicUsize, Ordering::SeqCst, fence};
+use crate::loom::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst, fence};
 
 const UNPARKED_SHIFT: u32 = usize::BITS / 2;
 const SEARCHING_MASK: usize = (1 << UNPARKED_SHIFT) - 1;
@@ -24,6 +29,8 @@ const ONE_UNPARKED: usize = 1 << UNPARKED_SHIFT;
 
 pub(crate) struct Idle {
     state: AtomicUsize,
+    /// A parked worker sleeps with the LIFO-watch timeout.
+    watching: AtomicBool,
     sleepers: Mutex<Vec<usize>>,
     num_workers: usize,
 }
@@ -40,6 +47,7 @@ impl Idle {
     pub(crate) fn new(num_workers: usize) -> Idle {
         Idle {
             state: AtomicUsize::new(num_workers << UNPARKED_SHIFT),
+            watching: AtomicBool::new(false),
             sleepers: Mutex::new(Vec::with_capacity(num_workers)),
             num_workers,
         }
@@ -103,6 +111,22 @@ impl Idle {
         sleepers.swap_remove(at);
         self.state.fetch_add(ONE_UNPARKED, SeqCst);
         true
+    }
+
+    /// A worker about to park (already registered as parked) becomes the watcher if another
+    /// worker is still active and nobody watches yet; it must then park with a timeout and
+    /// call [`stop_watching`](Idle::stop_watching) when it wakes.
+    pub(crate) fn start_watching(&self) -> bool {
+        !self.all_parked() && !self.watching.swap(true, SeqCst)
+    }
+
+    pub(crate) fn stop_watching(&self) {
+        self.watching.store(false, SeqCst);
+    }
+
+    /// A parked worker will look for work within the watch interval.
+    pub(crate) fn is_watched(&self) -> bool {
+        self.watching.load(SeqCst)
     }
 
     /// Every worker is parked.

@@ -29,6 +29,13 @@ use std::ptr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// How long the watcher — the one parked worker that sleeps with a timeout while another
+/// worker is active — sleeps before it looks for work that no wake-up announced: a task in
+/// the LIFO slot of a worker whose task does not yield (see `schedule_local`). It bounds how
+/// long such a task waits, and costs an idle worker about 200 wake-ups a second only while
+/// another worker is busy; a fully idle runtime has no watcher and sleeps for good.
+const LIFO_WATCH: Duration = Duration::from_millis(5);
+
 /// Ticks between forced looks at the injector.
 pub(crate) const GLOBAL_INTERVAL: u32 = 31;
 /// Ticks between zero-timeout calls to the parking hook (I/O and timers).
@@ -343,7 +350,18 @@ impl Worker {
         // its notifier is visible to us now (both sides fence with SeqCst).
         if !shared.has_work() && !shared.is_shutdown() {
             let is_idle = || shared.is_idle();
-            shared.park.park(&self.park_context(&is_idle), None);
+            let watching = shared.idle.start_watching();
+            if !watching && shared.idle.all_parked() && shared.idle.is_watched() {
+                // The runtime may have just become idle while the watcher sleeps with a
+                // timeout, possibly in the reactor: a hook with a paused clock must not wait
+                // for that timeout to jump to the next timer.
+                shared.park.notify_idle_change();
+            }
+            let timeout = watching.then_some(LIFO_WATCH);
+            shared.park.park(&self.park_context(&is_idle), timeout);
+            if watching {
+                shared.idle.stop_watching();
+            }
         }
         if !shared.idle.unpark_self(self.index) {
             // A notifier took us off the sleeper list and counted us as searching.
@@ -360,17 +378,23 @@ impl Worker {
         } else {
             let raw = task.into_raw();
             let previous = shared.remotes[self.index].lifo.swap(raw.as_ptr(), AcqRel);
+            if previous.is_null() && shared.idle.is_watched() {
+                // This worker runs the slot's task as soon as the running task's poll
+                // returns. If that poll never returns, the slot (which is stealable) must
+                // not strand the task (tokio#4941): the watcher, a parked worker that wakes
+                // within `LIFO_WATCH`, will steal it. Waking a worker here instead would cost
+                // a wake-up per message on every hand-off chain (a lock passed between
+                // tasks, request/reply) and scatter the chain over the cores.
+                return;
+            }
             if !previous.is_null() {
                 // SAFETY: the slot held the previous task together with its queue reference.
                 self.local
                     .push(unsafe { Notified::from_raw(RawTask::from_ptr(previous)) });
             }
-            // Even a task that only filled the slot is announced. This worker normally runs
-            // it next, but if the running task never yields the slot is the only place it
-            // sits, and the slot is stealable: a parked worker must come and take it, or it
-            // is stranded (Tokio's unstealable slot, tokio#4941). `notify_parked` costs one
-            // load when a worker is already searching or none is parked, so busy runtimes
-            // pay nothing extra.
+            // Without a watcher, even a task that only filled the slot is announced: the
+            // worker that wakes finds nothing if this one runs the task first, parks again,
+            // and becomes the watcher, so this happens once per busy spell.
         }
         shared.notify_parked();
     }
