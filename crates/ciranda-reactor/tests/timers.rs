@@ -120,6 +120,42 @@ impl Drop for DropFlag {
 }
 
 #[test]
+fn a_ready_timeout_sets_no_timer_and_a_pending_one_uses_the_current_reactor() {
+    let reactor = paused();
+    let _entered = reactor.enter();
+    let start = reactor.now();
+    let t = time::timeout(Duration::from_secs(3), std::future::ready(5));
+    // The deadline is fixed at creation, on the reactor's clock.
+    assert_eq!(t.deadline(), start + Duration::from_secs(3));
+    assert_eq!(block_on(t), Ok(5));
+    // A pending inner future arms the timer on the current reactor: the paused clock jumps
+    // to it.
+    let r = block_on(time::timeout(
+        Duration::from_secs(7),
+        std::future::pending::<()>(),
+    ));
+    assert!(r.is_err());
+    assert_eq!(reactor.now(), start + Duration::from_secs(7));
+}
+
+#[test]
+fn a_timeout_first_pending_outside_any_reactor_panics_with_a_message() {
+    let reactor = Reactor::new().unwrap();
+    let t = {
+        let _entered = reactor.enter();
+        time::timeout(Duration::from_secs(1), std::future::pending::<()>())
+    };
+    let mut t = pin!(t);
+    let waker = Waker::noop();
+    let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _ = t.as_mut().poll(&mut Context::from_waker(waker));
+    }))
+    .unwrap_err();
+    let message = panic.downcast_ref::<String>().unwrap();
+    assert!(message.contains("no reactor is current"), "{message}");
+}
+
+#[test]
 fn timeout_cancels_the_inner_future() {
     let dropped = Arc::new(AtomicBool::new(false));
     let flag = DropFlag(dropped.clone());

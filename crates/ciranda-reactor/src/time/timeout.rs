@@ -1,6 +1,7 @@
 //! `timeout`: a deadline around any future.
 
-use super::{Instant, Sleep, sleep, sleep_until};
+use super::{Instant, Sleep};
+use crate::reactor::{NO_REACTOR, Reactor};
 use std::error::Error;
 use std::fmt;
 use std::future::Future;
@@ -15,8 +16,15 @@ use std::time::Duration;
 /// `Duration::ZERO` the result is `Ok` only if the future is ready on its first poll. On expiry
 /// the inner future is dropped (cancelled) when the `Timeout` is.
 ///
+/// The deadline is fixed now, on the current reactor's clock. The timer itself is set up
+/// only if the inner future has to wait: a `Timeout` around a future that is ready at once
+/// costs one clock read, and writes no memory shared with other threads (no reactor handle
+/// is cloned), so such calls scale across workers.
+///
 /// # Panics
-/// Outside a reactor context.
+/// Outside a reactor context; and when the inner future first returns `Pending` while no
+/// reactor is current on the polling thread (poll a `Timeout` inside a ciranda runtime,
+/// `block_on`, or under `Handle::enter`, where it was created).
 ///
 /// # Examples
 ///
@@ -33,18 +41,26 @@ use std::time::Duration;
 /// ```
 #[track_caller]
 pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
+    let Some(now) = Reactor::with_current(Reactor::now) else {
+        panic!("{NO_REACTOR}");
+    };
     Timeout {
         future,
-        sleep: sleep(duration),
+        deadline: now.saturating_add(duration),
+        sleep: None,
     }
 }
 
 /// Like [`timeout`] with an absolute deadline.
 #[track_caller]
 pub fn timeout_at<F: Future>(deadline: Instant, future: F) -> Timeout<F> {
+    if Reactor::with_current(|_| ()).is_none() {
+        panic!("{NO_REACTOR}");
+    }
     Timeout {
         future,
-        sleep: sleep_until(deadline),
+        deadline,
+        sleep: None,
     }
 }
 
@@ -65,14 +81,16 @@ pub fn timeout_at<F: Future>(deadline: Instant, future: F) -> Timeout<F> {
 #[must_use = "futures do nothing unless polled"]
 pub struct Timeout<F> {
     future: F,
-    sleep: Sleep,
+    deadline: Instant,
+    /// Set up the first time the inner future is pending.
+    sleep: Option<Sleep>,
 }
 
 impl<F: fmt::Debug> fmt::Debug for Timeout<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Timeout")
             .field("future", &self.future)
-            .field("deadline", &self.sleep.deadline())
+            .field("deadline", &self.deadline)
             .finish()
     }
 }
@@ -90,7 +108,7 @@ impl<F> Timeout<F> {
 
     /// The deadline.
     pub fn deadline(&self) -> Instant {
-        self.sleep.deadline()
+        self.deadline
     }
 }
 
@@ -108,9 +126,20 @@ impl<F: Future> Future for Timeout<F> {
         if let Poll::Ready(out) = future.poll(cx) {
             return Poll::Ready(Ok(out));
         }
+        let deadline = this.deadline;
+        let sleep = this.sleep.get_or_insert_with(|| {
+            let reactor = Reactor::try_current().unwrap_or_else(|| {
+                panic!(
+                    "ciranda time::timeout: its future is pending and no reactor is current on \
+                     this thread to set the timer on; poll a Timeout inside a ciranda runtime, \
+                     block_on or Handle::enter ({NO_REACTOR})"
+                )
+            });
+            Sleep::new(reactor, deadline)
+        });
         // The deadline does not consult the budget: a future that used the budget up must still
         // be able to time out.
-        match this.sleep.poll_deadline(cx) {
+        match sleep.poll_deadline(cx) {
             Poll::Ready(()) => Poll::Ready(Err(Elapsed(()))),
             Poll::Pending => Poll::Pending,
         }
