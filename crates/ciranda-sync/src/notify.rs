@@ -89,6 +89,11 @@ impl Notify {
     pub fn notify_one(&self) {
         let mut state = self.state.load(Ordering::Acquire);
         while state & WAITING == 0 {
+            if state & NOTIFIED != 0 {
+                // A permit is already stored and permits do not add up: nothing to write
+                // (a notifier calling in a loop then only reads the shared line).
+                return;
+            }
             match self.state.compare_exchange_weak(
                 state,
                 state | NOTIFIED,
@@ -120,6 +125,21 @@ impl Notify {
     /// Wakes every task waiting right now (and every [`Notified`] created before this call);
     /// stores no permit.
     pub fn notify_waiters(&self) {
+        // Nobody registered: only the generation moves, without the lock. A registration
+        // sets WAITING with a CAS on the whole word under the lock, so it either sees the new
+        // generation (and completes) or makes this CAS fail (and we take the lock below).
+        let mut state = self.state.load(Ordering::Acquire);
+        while state & WAITING == 0 {
+            match self.state.compare_exchange_weak(
+                state,
+                state.wrapping_add(GEN_ONE),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return,
+                Err(actual) => state = actual,
+            }
+        }
         let mut waiters = self.waiters.lock();
         self.state.fetch_add(GEN_ONE, Ordering::AcqRel);
         let mut wakers = WakeList::new();
