@@ -83,7 +83,11 @@ pub async fn wait<T>(
 /// ```
 /// use ciranda::stream::StreamExt;
 /// use std::time::Duration;
-/// ciranda::run(async {
+/// // A paused clock makes the order exact: time jumps from one timer to the next only once
+/// // every task is idle (on the real clock, a loaded machine may fire two of these in one
+/// // turn and finish them in either order).
+/// let rt = ciranda::Runtime::builder().start_paused(true).build().unwrap();
+/// rt.block_on(async {
 ///     let delays = [30u64, 10, 20];
 ///     let mut stream = ciranda::task::as_completed(delays.map(|ms| async move {
 ///         ciranda::time::sleep(Duration::from_millis(ms)).await;
