@@ -160,22 +160,37 @@ fn three_hogs_on_four_workers_leave_the_last_one_working() {
 // (idle) worker must pick them up (the slot is stealable; see docs/architecture.md and
 // tokio#4941).
 
+/// Spins (never yielding) until `flag` is set or 5 s passed; whether it was set.
+fn spin_until_set(flag: &AtomicBool) -> bool {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !flag.load(SeqCst) && std::time::Instant::now() < deadline {
+        std::hint::spin_loop();
+    }
+    flag.load(SeqCst)
+}
+
+/// A task that spins for `busy_first`, spawns a child into its worker's LIFO slot, then
+/// spins without yielding until the child ran: whether another worker ran it.
+fn child_of_a_hog_runs(rt: &Runtime, busy_first: Duration) -> bool {
+    rt.block_on(rt.spawn(async move {
+        let busy_until = std::time::Instant::now() + busy_first;
+        while std::time::Instant::now() < busy_until {
+            std::hint::spin_loop();
+        }
+        let ran = Arc::new(AtomicBool::new(false));
+        let r = ran.clone();
+        drop(ciranda::spawn(async move { r.store(true, SeqCst) }));
+        spin_until_set(&ran)
+    }))
+    .unwrap()
+}
+
 #[test]
 fn a_task_spawned_into_a_hogs_lifo_slot_is_stolen() {
     let rt = Runtime::builder().worker_threads(2).build().unwrap();
     for round in 0..20 {
-        let ran = rt.block_on(rt.spawn(async {
-            let ran = Arc::new(AtomicBool::new(false));
-            let r = ran.clone();
-            drop(ciranda::spawn(async move { r.store(true, SeqCst) }));
-            let deadline = std::time::Instant::now() + Duration::from_secs(5);
-            while !ran.load(SeqCst) && std::time::Instant::now() < deadline {
-                std::hint::spin_loop();
-            }
-            ran.load(SeqCst)
-        }));
         assert!(
-            ran.unwrap(),
+            child_of_a_hog_runs(&rt, Duration::ZERO),
             "round {round}: the task in the hog's LIFO slot never ran"
         );
     }
@@ -196,11 +211,7 @@ fn a_task_woken_into_a_hogs_lifo_slot_is_stolen() {
             sleep(Duration::from_millis(1)).await; // the receiver waits
             let waker = ciranda::spawn(async move {
                 tx.send(()).unwrap();
-                let deadline = std::time::Instant::now() + Duration::from_secs(5);
-                while !replied.load(SeqCst) && std::time::Instant::now() < deadline {
-                    std::hint::spin_loop();
-                }
-                replied.load(SeqCst)
+                spin_until_set(&replied)
             });
             let ok = waker.await.unwrap();
             receiver.await.unwrap();
@@ -219,23 +230,9 @@ fn a_task_woken_into_a_hogs_lifo_slot_is_stolen() {
 fn a_task_put_in_a_busy_workers_lifo_slot_after_the_others_parked_is_stolen() {
     let rt = Runtime::builder().worker_threads(2).build().unwrap();
     for round in 0..10 {
-        let ran = rt.block_on(rt.spawn(async {
-            // Busy long enough for the other worker to give up searching and park.
-            let parked_by = std::time::Instant::now() + Duration::from_millis(30);
-            while std::time::Instant::now() < parked_by {
-                std::hint::spin_loop();
-            }
-            let ran = Arc::new(AtomicBool::new(false));
-            let r = ran.clone();
-            drop(ciranda::spawn(async move { r.store(true, SeqCst) }));
-            let deadline = std::time::Instant::now() + Duration::from_secs(5);
-            while !ran.load(SeqCst) && std::time::Instant::now() < deadline {
-                std::hint::spin_loop();
-            }
-            ran.load(SeqCst)
-        }));
+        // Busy long enough for the other worker to give up searching and park.
         assert!(
-            ran.unwrap(),
+            child_of_a_hog_runs(&rt, Duration::from_millis(30)),
             "round {round}: the task in the busy worker's LIFO slot was never stolen"
         );
     }

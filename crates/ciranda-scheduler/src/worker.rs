@@ -382,23 +382,24 @@ impl Worker {
         } else {
             let raw = task.into_raw();
             let previous = shared.remotes[self.index].lifo.swap(raw.as_ptr(), AcqRel);
-            if previous.is_null() && shared.idle.is_watched() {
-                // This worker runs the slot's task as soon as the running task's poll
-                // returns. If that poll never returns, the slot (which is stealable) must
-                // not strand the task (tokio#4941): the watcher, a parked worker that wakes
-                // within `LIFO_WATCH`, will steal it. Waking a worker here instead would cost
-                // a wake-up per message on every hand-off chain (a lock passed between
-                // tasks, request/reply) and scatter the chain over the cores.
-                return;
-            }
-            if !previous.is_null() {
+            if previous.is_null() {
+                if shared.idle.is_watched() {
+                    // This worker runs the slot's task as soon as the running task's poll
+                    // returns. If that poll never returns, the slot (which is stealable) must
+                    // not strand the task (tokio#4941): the watcher, a parked worker that
+                    // wakes within `LIFO_WATCH`, will steal it. Waking a worker here instead
+                    // would cost a wake-up per message on every hand-off chain (a lock passed
+                    // between tasks, request/reply) and scatter the chain over the cores.
+                    return;
+                }
+                // Without a watcher the filled slot is announced: the worker that wakes finds
+                // nothing if this one runs the task first, parks again and becomes the
+                // watcher, so this happens once per busy spell.
+            } else {
                 // SAFETY: the slot held the previous task together with its queue reference.
                 self.local
                     .push(unsafe { Notified::from_raw(RawTask::from_ptr(previous)) });
             }
-            // Without a watcher, even a task that only filled the slot is announced: the
-            // worker that wakes finds nothing if this one runs the task first, parks again,
-            // and becomes the watcher, so this happens once per busy spell.
         }
         shared.notify_parked();
     }
