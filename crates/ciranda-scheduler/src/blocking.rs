@@ -2,9 +2,25 @@
 //!
 //! A blocking function runs as an ordinary task (same `JoinHandle`, same abort and panic
 //! semantics) whose future calls the function once. The pool keeps a FIFO of such tasks
-//! under a mutex, spawns a thread when no idle one is available (up to
-//! `max_blocking_threads`, beyond that tasks wait in the queue), and lets a thread that
-//! stayed idle for `blocking_keep_alive` exit.
+//! under a mutex and lets a thread that stayed idle for `blocking_keep_alive` exit.
+//!
+//! # Which thread runs a queued call
+//!
+//! Every queued call gets a thread of its own if it needs one (so calls that really block
+//! run in parallel, up to `max_blocking_threads`), but the pool wakes threads one at a time:
+//!
+//! * A thread that was just woken or started and has not yet taken a call is *searching*.
+//! * A push wakes an idle thread (or starts one) only when no thread is searching: a
+//!   searching thread is about to take from the queue anyway.
+//! * A searching thread that takes a call and leaves calls behind passes the baton: it
+//!   wakes (or starts) the next thread before it runs its call.
+//! * A thread that finishes a call takes the next queued one without waking anybody.
+//!
+//! Invariant, under the pool's lock: *the queue is non-empty only while a thread is
+//! searching, or while every thread is busy and the pool is at its limit.* So a queued call
+//! never waits for a thread that nobody will wake, and a burst of short calls is absorbed by
+//! the few threads that are already awake instead of waking one thread per call (each wake is
+//! a futex call and a context switch).
 //!
 //! Aborting a blocking task that has not started cancels it; one that is running cannot be
 //! interrupted and runs to the end.
@@ -52,6 +68,9 @@ struct PoolState {
     idle: usize,
     /// Wake-ups handed to idle threads and not yet consumed.
     wakeups: usize,
+    /// Threads woken or started that have not yet taken a call nor gone idle (see the
+    /// module docs); includes the unconsumed `wakeups`.
+    searching: usize,
     shutdown: bool,
     next_thread_id: usize,
     running: HashMap<usize, std::thread::JoinHandle<()>>,
@@ -141,41 +160,10 @@ impl BlockingPool {
         }
         inner.active.fetch_add(1, SeqCst);
         state.queue.push_back(notified);
-        if state.idle > 0 {
-            state.idle -= 1;
-            state.wakeups += 1;
-            inner.work_available.notify_one();
-        } else if state.threads < inner.config.max_threads {
-            self.spawn_thread(&mut state, handle);
+        if state.searching == 0 {
+            Inner::wake_or_start(inner, &mut state, handle);
         }
         join
-    }
-
-    fn spawn_thread(&self, state: &mut PoolState, handle: &Handle) {
-        // Reap threads that exited on their own.
-        state.exited.retain(|t| !t.is_finished());
-        let id = state.next_thread_id;
-        state.next_thread_id += 1;
-        let config = &self.inner.config;
-        let mut builder = std::thread::Builder::new().name(config.thread_name.clone());
-        if let Some(size) = config.stack_size {
-            builder = builder.stack_size(size);
-        }
-        let inner = self.inner.clone();
-        let handle = handle.clone();
-        match builder.spawn(move || inner.run(id, handle)) {
-            Ok(thread) => {
-                state.threads += 1;
-                state.running.insert(id, thread);
-            }
-            Err(error) => {
-                if state.threads == 0 {
-                    // Nobody could ever run the queued task: fail loudly instead of hanging.
-                    panic!("ciranda: cannot spawn a blocking-pool thread: {error}");
-                }
-                // Existing threads will get to the queued task.
-            }
-        }
     }
 
     /// Cancels queued tasks and joins the threads, waiting until `deadline` for running ones.
@@ -229,6 +217,48 @@ impl BlockingPool {
 }
 
 impl Inner {
+    /// Makes one more thread search the queue: wakes an idle one, else starts one if the
+    /// pool is below its limit (else every thread is busy and the first to finish takes the
+    /// queue's head).
+    fn wake_or_start(this: &Arc<Inner>, state: &mut PoolState, handle: &Handle) {
+        if state.idle > 0 {
+            state.idle -= 1;
+            state.wakeups += 1;
+            state.searching += 1;
+            this.work_available.notify_one();
+        } else if state.threads < this.config.max_threads {
+            Inner::start_thread(this, state, handle);
+        }
+    }
+
+    fn start_thread(this: &Arc<Inner>, state: &mut PoolState, handle: &Handle) {
+        // Reap threads that exited on their own.
+        state.exited.retain(|t| !t.is_finished());
+        let id = state.next_thread_id;
+        state.next_thread_id += 1;
+        let config = &this.config;
+        let mut builder = std::thread::Builder::new().name(config.thread_name.clone());
+        if let Some(size) = config.stack_size {
+            builder = builder.stack_size(size);
+        }
+        let inner = this.clone();
+        let handle = handle.clone();
+        match builder.spawn(move || inner.run(id, handle)) {
+            Ok(thread) => {
+                state.threads += 1;
+                state.searching += 1;
+                state.running.insert(id, thread);
+            }
+            Err(error) => {
+                if state.threads == 0 {
+                    // Nobody could ever run the queued task: fail loudly instead of hanging.
+                    panic!("ciranda: cannot spawn a blocking-pool thread: {error}");
+                }
+                // Existing threads will get to the queued task when they finish theirs.
+            }
+        }
+    }
+
     fn run(self: Arc<Inner>, id: usize, handle: Handle) {
         /// Counts the thread out of the pool if it unwinds before doing so itself, so that
         /// shutdown never waits for a thread that is gone.
@@ -253,14 +283,28 @@ impl Inner {
         if let Some(start) = &self.config.on_thread_start {
             call_hook("on_thread_start", || start());
         }
+        // Started by `start_thread`, which counted this thread as searching.
+        let mut searching = true;
         let mut state = self.state.lock();
         loop {
             while let Some(task) = state.queue.pop_front() {
+                if searching {
+                    searching = false;
+                    state.searching -= 1;
+                    if state.searching == 0 && !state.queue.is_empty() && !state.shutdown {
+                        // Pass the baton before running a call that may block for long.
+                        Inner::wake_or_start(&self, &mut state, &handle);
+                    }
+                }
                 drop(state);
                 task.run();
                 self.active.fetch_sub(1, SeqCst);
                 handle.shared.park.notify_idle_change();
                 state = self.state.lock();
+            }
+            if searching {
+                searching = false;
+                state.searching -= 1;
             }
             if state.shutdown {
                 break;
@@ -271,7 +315,9 @@ impl Inner {
                     .work_available
                     .wait_for(&mut state, self.config.keep_alive);
                 if state.wakeups > 0 {
+                    // `wake_or_start` counted us as searching.
                     state.wakeups -= 1;
+                    searching = true;
                     break false;
                 }
                 if state.shutdown || timed_out {

@@ -29,25 +29,37 @@ fn returns_the_value_and_keeps_the_loop_running() {
 #[test]
 fn grows_to_run_calls_in_parallel() {
     let s = Scheduler::builder().worker_threads(1).build().unwrap();
-    // Eight calls that can only finish together prove eight threads ran at once.
-    let barrier = Arc::new(Barrier::new(8));
-    let handles: Vec<_> = (0..8)
-        .map(|i| {
-            let b = barrier.clone();
-            s.spawn_blocking(move || {
-                b.wait();
-                i
-            })
-        })
-        .collect();
-    let sum: i32 = s.block_on(async {
-        let mut sum = 0;
-        for h in handles {
-            sum += h.await.unwrap();
-        }
-        sum
-    });
-    assert_eq!(sum, 28);
+    // Eight calls that can only finish together prove eight threads ran at once. The second
+    // round finds the first round's threads idle, so it goes through the wake-up chain
+    // rather than through thread starts; the third pushes from inside a task.
+    for round in 0..3 {
+        let barrier = Arc::new(Barrier::new(8));
+        let calls = move || -> Vec<_> {
+            (0..8)
+                .map(|i| {
+                    let b = barrier.clone();
+                    ciranda_scheduler::spawn_blocking(move || {
+                        b.wait();
+                        i
+                    })
+                })
+                .collect()
+        };
+        let handles = if round < 2 {
+            let _enter = s.handle().enter();
+            calls()
+        } else {
+            s.block_on(s.spawn(async move { calls() })).unwrap()
+        };
+        let sum: i32 = s.block_on(async {
+            let mut sum = 0;
+            for h in handles {
+                sum += h.await.unwrap();
+            }
+            sum
+        });
+        assert_eq!(sum, 28, "round {round}");
+    }
 }
 
 #[test]
