@@ -49,6 +49,10 @@ mod imp {
         pub(crate) fn pop(&self) -> Option<Notified> {
             self.0.pop()
         }
+        #[inline]
+        pub(crate) fn len(&self) -> usize {
+            self.0.len()
+        }
     }
 
     impl Remote {
@@ -117,6 +121,9 @@ mod imp {
         }
         pub(crate) fn pop(&self) -> Option<Notified> {
             self.0.lock().pop_front()
+        }
+        pub(crate) fn len(&self) -> usize {
+            self.0.lock().len()
         }
     }
 

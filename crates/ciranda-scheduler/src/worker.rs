@@ -21,7 +21,10 @@
 
 use crate::Handle;
 use crate::coop;
-use crate::loom::atomic::{AtomicPtr, Ordering::AcqRel};
+use crate::loom::atomic::{
+    AtomicPtr,
+    Ordering::{AcqRel, Relaxed},
+};
 use crate::park::ParkContext;
 use crate::queue::Local;
 use crate::scheduler::{Shared, call_hook};
@@ -379,6 +382,14 @@ impl Worker {
         let shared = self.shared();
         if is_yield {
             self.local.push(task);
+            // A task is requeued once its poll has returned, so this worker runs its next
+            // task right away. When the task just pushed is all there is here, that next task
+            // is this one: waking a worker would only let it steal the task (an eventfd write
+            // and a migration every time a task's budget runs out). Announce only a queue
+            // with more than this one task in it.
+            if self.local.len() == 1 && shared.remotes[self.index].lifo.load(Relaxed).is_null() {
+                return;
+            }
         } else {
             let raw = task.into_raw();
             let previous = shared.remotes[self.index].lifo.swap(raw.as_ptr(), AcqRel);
