@@ -62,6 +62,7 @@ pub fn clear_hook() {
 
 /// Asks the installed hook whether the current task may complete one more operation. On
 /// `Pending` the task has already been woken so that it is polled again later.
+#[inline]
 pub(crate) fn poll_proceed(cx: &mut Context<'_>) -> Poll<()> {
     let ptr = HOOK.load(Ordering::Acquire);
     if ptr.is_null() {

@@ -126,10 +126,33 @@ impl RawSemaphore {
     }
 
     /// Returns `n` permits: one CAS when nobody waits, otherwise hand-off under the lock.
+    #[inline]
     pub(crate) fn release(&self, n: usize) {
         if n == 0 {
             return;
         }
+        // The fast path, small enough to inline into every guard's drop.
+        let state = self.state.load(Ordering::Acquire);
+        if state & WAITERS == 0
+            && n <= MAX_PERMITS - (state >> SHIFT)
+            && self
+                .state
+                .compare_exchange_weak(
+                    state,
+                    state + (n << SHIFT),
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                )
+                .is_ok()
+        {
+            return;
+        }
+        self.release_slow(n);
+    }
+
+    /// `release` when the single CAS did not do: retries, checks the limit, hands off.
+    #[inline(never)]
+    fn release_slow(&self, n: usize) {
         let mut state = self.state.load(Ordering::Acquire);
         while state & WAITERS == 0 {
             let permits = state >> SHIFT;
@@ -209,6 +232,7 @@ impl RawSemaphore {
     }
 
     /// Polls an acquisition of `n` permits. `key` is the future's slot, if it has one.
+    #[inline]
     pub(crate) fn poll_acquire(
         &self,
         cx: &mut Context<'_>,
@@ -218,6 +242,36 @@ impl RawSemaphore {
         if coop::poll_proceed(cx).is_pending() {
             return Poll::Pending;
         }
+        if key.is_none() && n > 0 {
+            // The uncontended first poll, small enough to inline into `lock()` and friends.
+            let state = self.state.load(Ordering::Acquire);
+            if state & (WAITERS | CLOSED) == 0
+                && state >> SHIFT >= n
+                && self
+                    .state
+                    .compare_exchange_weak(
+                        state,
+                        state - (n << SHIFT),
+                        Ordering::AcqRel,
+                        Ordering::Acquire,
+                    )
+                    .is_ok()
+            {
+                return Poll::Ready(Ok(()));
+            }
+        }
+        self.poll_acquire_slow(cx, n, key)
+    }
+
+    /// `poll_acquire` past the fast path (the budget is already spent): a later poll of a
+    /// queued waiter, a zero-permit request, or a first poll that has to queue.
+    #[inline(never)]
+    fn poll_acquire_slow(
+        &self,
+        cx: &mut Context<'_>,
+        n: usize,
+        key: &mut Option<Key>,
+    ) -> Poll<Result<(), AcquireError>> {
         if let Some(k) = *key {
             let mut waiters = self.waiters.lock();
             let need = waiters.get(k);
@@ -328,6 +382,7 @@ impl<'a> RawAcquire<'a> {
 impl Future for RawAcquire<'_> {
     type Output = Result<(), AcquireError>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         this.sem.poll_acquire(cx, this.n, &mut this.key)
@@ -335,6 +390,7 @@ impl Future for RawAcquire<'_> {
 }
 
 impl Drop for RawAcquire<'_> {
+    #[inline]
     fn drop(&mut self) {
         if let Some(key) = self.key.take() {
             self.sem.cancel(self.n, key);
