@@ -135,7 +135,10 @@ impl<T> Async<T> {
         loop {
             match op(self.get_ref()) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    ready!(self.poll_readable(cx))?;
+                    ready!(
+                        self.reactor
+                            .poll_ready_after_would_block(&self.source, READ, cx)
+                    )?;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 res => return Poll::Ready(res),
@@ -153,7 +156,10 @@ impl<T> Async<T> {
         loop {
             match op(self.get_ref()) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    ready!(self.poll_writable(cx))?;
+                    ready!(
+                        self.reactor
+                            .poll_ready_after_would_block(&self.source, WRITE, cx)
+                    )?;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 res => return Poll::Ready(res),
@@ -199,7 +205,10 @@ impl<T> Async<T> {
             let io = self.io.as_mut().expect("Async used after into_inner");
             match op(io) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    ready!(self.reactor.poll_ready(&self.source, READ, cx))?;
+                    ready!(
+                        self.reactor
+                            .poll_ready_after_would_block(&self.source, READ, cx)
+                    )?;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 res => return Poll::Ready(res),
@@ -217,7 +226,10 @@ impl<T> Async<T> {
             let io = self.io.as_mut().expect("Async used after into_inner");
             match op(io) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    ready!(self.reactor.poll_ready(&self.source, WRITE, cx))?;
+                    ready!(
+                        self.reactor
+                            .poll_ready_after_would_block(&self.source, WRITE, cx)
+                    )?;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 res => return Poll::Ready(res),

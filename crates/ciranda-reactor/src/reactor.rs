@@ -604,7 +604,23 @@ impl Reactor {
         cx: &mut Context<'_>,
     ) -> Poll<io::Result<()>> {
         let ticker = self.inner.ticker.load(SeqCst);
-        source.poll_ready(dir, cx, ticker, |interest| self.rearm(source, interest))
+        source.poll_ready(dir, cx, ticker, false, |interest| {
+            self.rearm(source, interest)
+        })
+    }
+
+    /// Waits for readiness after an operation on `source` failed with `WouldBlock`: earlier
+    /// events are used up (see `Source::poll_ready`).
+    pub(crate) fn poll_ready_after_would_block(
+        &self,
+        source: &Source,
+        dir: usize,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<()>> {
+        let ticker = self.inner.ticker.load(SeqCst);
+        source.poll_ready(dir, cx, ticker, true, |interest| {
+            self.rearm(source, interest)
+        })
     }
 
     /// Re-arms the oneshot registration of `source` with `interest`; called only under the

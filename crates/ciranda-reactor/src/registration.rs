@@ -91,11 +91,19 @@ impl Source {
 
     /// Waits for readiness in `dir`. `ticker` is the reactor's current tick; `rearm` sets the
     /// poller's interest for this source (called under the source lock, only while registered).
+    ///
+    /// `after_would_block`: the caller's I/O operation has just failed with `WouldBlock`, so
+    /// an event delivered before this call is already used up, and the wait starts afresh
+    /// (re-arming checks the descriptor's level, so nothing that arrives later is missed).
+    /// Without it, an event since the last wait began makes this `Ready` — right for
+    /// `readable().await`, but for an I/O loop it would cost one more failed system call every
+    /// time the previous wait ended in a successful operation.
     pub(crate) fn poll_ready(
         &self,
         dir: usize,
         cx: &mut Context<'_>,
         ticker: usize,
+        after_would_block: bool,
         rearm: impl FnOnce(Interest) -> io::Result<()>,
     ) -> Poll<io::Result<()>> {
         let mut state = self.state.lock();
@@ -108,7 +116,9 @@ impl Source {
         if let Some((a, b)) = d.ticks {
             if d.tick != a && d.tick != b {
                 d.ticks = None;
-                return Poll::Ready(Ok(()));
+                if !after_would_block {
+                    return Poll::Ready(Ok(()));
+                }
             }
         }
         let was_empty = d.wakers.is_empty();
@@ -209,7 +219,18 @@ mod loom_tests {
 
     #[test]
     fn no_lost_readiness() {
-        loom::model(|| {
+        no_lost_readiness_with(false);
+    }
+
+    /// The same with the wait an I/O loop starts after `WouldBlock`, which ignores earlier
+    /// events.
+    #[test]
+    fn no_lost_readiness_after_would_block() {
+        no_lost_readiness_with(true);
+    }
+
+    fn no_lost_readiness_with(after_would_block: bool) {
+        loom::model(move || {
             let source = Arc::new(Source::new(0, 1));
             let poller = Arc::new(FakePoller::default());
             let data = Arc::new(AtomicBool::new(false));
@@ -263,7 +284,8 @@ mod loom_tests {
             };
             let mut got = data.load(SeqCst);
             if !got {
-                match source.poll_ready(READ, &mut cx, ticker.load(SeqCst), arm) {
+                match source.poll_ready(READ, &mut cx, ticker.load(SeqCst), after_would_block, arm)
+                {
                     Poll::Ready(r) => {
                         r.unwrap();
                         got = data.load(SeqCst);
@@ -286,12 +308,13 @@ mod loom_tests {
                     Ok(())
                 };
                 if source
-                    .poll_ready(READ, &mut cx, ticker.load(SeqCst), arm)
+                    .poll_ready(READ, &mut cx, ticker.load(SeqCst), after_would_block, arm)
                     .is_pending()
                 {
                     turn();
                     assert!(flag.0.load(SeqCst), "a second wait was lost");
-                    let ready = source.poll_ready(READ, &mut cx, ticker.load(SeqCst), |_| Ok(()));
+                    let ready =
+                        source.poll_ready(READ, &mut cx, ticker.load(SeqCst), false, |_| Ok(()));
                     assert!(
                         ready.is_ready(),
                         "an event after the wait began must make it ready"

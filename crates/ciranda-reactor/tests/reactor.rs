@@ -243,3 +243,62 @@ fn turns_report_woken_wakers() {
     assert!(signal.1.load(Ordering::SeqCst));
     assert!(b.poll_readable(&mut cx).is_ready());
 }
+
+/// A Unix stream that counts the reads that found nothing.
+struct CountingStream {
+    inner: std::os::unix::net::UnixStream,
+    would_block: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl std::io::Read for CountingStream {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let res = self.inner.read(buf);
+        if matches!(&res, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock) {
+            self.would_block.fetch_add(1, Ordering::SeqCst);
+        }
+        res
+    }
+}
+
+impl std::os::fd::AsFd for CountingStream {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.inner.as_fd()
+    }
+}
+
+#[test]
+fn a_read_that_would_block_waits_at_once() {
+    // After a wait that ended in a successful read, the next `WouldBlock` starts a new wait
+    // straight away: the event that ended the previous wait is not taken for fresh data, which
+    // would cost a second failed read per wait.
+    use std::io::Write;
+    use std::sync::atomic::AtomicUsize;
+    const ROUNDS: usize = 50;
+    let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+    let would_block = Arc::new(AtomicUsize::new(0));
+    let counting = CountingStream {
+        inner: a,
+        would_block: would_block.clone(),
+    };
+    let writer = thread::spawn(move || {
+        for i in 0..ROUNDS {
+            // Give the reader time to find the stream empty and wait.
+            thread::sleep(Duration::from_millis(2));
+            b.write_all(&[i as u8]).unwrap();
+        }
+    });
+    block_on(async {
+        let mut a = Async::new(counting).unwrap();
+        for i in 0..ROUNDS {
+            let mut byte = [0u8; 1];
+            a.read_exact(&mut byte).await.unwrap();
+            assert_eq!(byte[0], i as u8);
+        }
+    });
+    writer.join().unwrap();
+    let failed = would_block.load(Ordering::SeqCst);
+    assert!(
+        failed <= ROUNDS,
+        "{failed} reads found nothing for {ROUNDS} waits: more than one per wait"
+    );
+}
