@@ -133,12 +133,10 @@ impl<T> Async<T> {
     ) -> Poll<io::Result<R>> {
         ready!(coop::poll_proceed(cx));
         loop {
+            let since = self.source.reports(READ);
             match op(self.get_ref()) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    ready!(
-                        self.reactor
-                            .poll_ready_after_would_block(&self.source, READ, cx)
-                    )?;
+                    ready!(self.source.poll_ready_since(READ, cx, since))?;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 res => return Poll::Ready(res),
@@ -154,12 +152,10 @@ impl<T> Async<T> {
     ) -> Poll<io::Result<R>> {
         ready!(coop::poll_proceed(cx));
         loop {
+            let since = self.source.reports(WRITE);
             match op(self.get_ref()) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    ready!(
-                        self.reactor
-                            .poll_ready_after_would_block(&self.source, WRITE, cx)
-                    )?;
+                    ready!(self.source.poll_ready_since(WRITE, cx, since))?;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 res => return Poll::Ready(res),
@@ -203,12 +199,10 @@ impl<T> Async<T> {
         ready!(coop::poll_proceed(cx));
         loop {
             let io = self.io.as_mut().expect("Async used after into_inner");
+            let since = self.source.reports(READ);
             match op(io) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    ready!(
-                        self.reactor
-                            .poll_ready_after_would_block(&self.source, READ, cx)
-                    )?;
+                    ready!(self.source.poll_ready_since(READ, cx, since))?;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 res => return Poll::Ready(res),
@@ -224,12 +218,10 @@ impl<T> Async<T> {
         ready!(coop::poll_proceed(cx));
         loop {
             let io = self.io.as_mut().expect("Async used after into_inner");
+            let since = self.source.reports(WRITE);
             match op(io) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    ready!(
-                        self.reactor
-                            .poll_ready_after_would_block(&self.source, WRITE, cx)
-                    )?;
+                    ready!(self.source.poll_ready_since(WRITE, cx, since))?;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 res => return Poll::Ready(res),

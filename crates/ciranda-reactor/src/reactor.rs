@@ -1,8 +1,8 @@
 //! The reactor: one poller, the registrations, the timers and the clock.
 
 use crate::clock::Clock;
-use crate::loom::{Arc, AtomicBool, AtomicUsize, Mutex};
-use crate::registration::{Interest, Source};
+use crate::loom::{Arc, AtomicBool, Mutex};
+use crate::registration::Source;
 use crate::wheel::{TimerKey, Wheel};
 use polling::{Event, Events, PollMode, Poller};
 use slab::Slab;
@@ -73,8 +73,6 @@ pub struct Reactor {
 struct Inner {
     poller: Poller,
     registry: Mutex<Registry>,
-    /// Incremented at the start of every turn; see `registration` for how it filters events.
-    ticker: AtomicUsize,
     /// Held by the one thread inside `try_turn`.
     turn: Mutex<TurnState>,
     /// Mirrors "the turn lock is held"; changed only under `turn_waiters`' lock.
@@ -162,7 +160,6 @@ impl ReactorBuilder {
                     slab: Slab::new(),
                     generation: 0,
                 }),
-                ticker: AtomicUsize::new(0),
                 turn: Mutex::new(TurnState {
                     events,
                     ready: Vec::new(),
@@ -381,7 +378,6 @@ impl Reactor {
         };
         let wait = if woken() { Some(Duration::ZERO) } else { wait };
 
-        let tick = inner.ticker.fetch_add(1, SeqCst).wrapping_add(1);
         turn.events.clear();
         // `wait` retries EINTR itself; another error (a broken poller) leaves no events, and the
         // turn still fires timers.
@@ -391,7 +387,7 @@ impl Reactor {
         // I/O readiness.
         let io_events = {
             let TurnState { events, ready } = &mut *turn;
-            self.dispatch(events.iter(), tick, ready, &mut wakers)
+            self.dispatch(events.iter(), ready, &mut wakers)
         };
 
         // Timers due now; with auto-advance, jump a paused clock to the next deadline.
@@ -432,7 +428,6 @@ impl Reactor {
     fn dispatch(
         &self,
         events: impl Iterator<Item = Event>,
-        tick: usize,
         ready: &mut Vec<(Arc<Source>, bool, bool)>,
         wakers: &mut Vec<Waker>,
     ) -> usize {
@@ -451,9 +446,7 @@ impl Reactor {
         }
         let n = ready.len();
         for (source, readable, writable) in ready.drain(..) {
-            source.deliver(readable, writable, tick, wakers, |interest| {
-                self.rearm(&source, interest)
-            });
+            source.deliver(readable, writable, wakers);
         }
         n
     }
@@ -558,7 +551,7 @@ impl Reactor {
         let added = unsafe {
             self.inner
                 .poller
-                .add_with_mode(raw, Event::none(source.key), PollMode::Oneshot)
+                .add_with_mode(raw, Event::all(source.key), PollMode::Edge)
         };
         if let Err(e) = added {
             self.inner
@@ -596,44 +589,15 @@ impl Reactor {
         }
     }
 
-    /// Waits for readiness of `source` in direction `dir` (see `registration`).
+    /// Waits for readiness of `source` in direction `dir`, with no operation to retry (see
+    /// `registration`).
     pub(crate) fn poll_ready(
         &self,
         source: &Source,
         dir: usize,
         cx: &mut Context<'_>,
     ) -> Poll<io::Result<()>> {
-        let ticker = self.inner.ticker.load(SeqCst);
-        source.poll_ready(dir, cx, ticker, false, |interest| {
-            self.rearm(source, interest)
-        })
-    }
-
-    /// Waits for readiness after an operation on `source` failed with `WouldBlock`: earlier
-    /// events are used up (see `Source::poll_ready`).
-    pub(crate) fn poll_ready_after_would_block(
-        &self,
-        source: &Source,
-        dir: usize,
-        cx: &mut Context<'_>,
-    ) -> Poll<io::Result<()>> {
-        let ticker = self.inner.ticker.load(SeqCst);
-        source.poll_ready(dir, cx, ticker, true, |interest| {
-            self.rearm(source, interest)
-        })
-    }
-
-    /// Re-arms the oneshot registration of `source` with `interest`; called only under the
-    /// source lock while the source is registered.
-    fn rearm(&self, source: &Source, interest: Interest) -> io::Result<()> {
-        // SAFETY: `Source::poll_ready` and `Source::deliver` call this under the source lock and
-        // only while the source is not closed; deregistration takes that lock before the owner
-        // closes the descriptor, so the descriptor is open for the duration of this call.
-        let fd = unsafe { BorrowedFd::borrow_raw(source.raw) };
-        self.inner.poller.modify(
-            fd,
-            Event::new(source.key, interest.readable, interest.writable),
-        )
+        source.poll_ready(dir, cx)
     }
 
     /// Polls a timer for `deadline`: `Ready` once the clock reached it. `key` holds the wheel
@@ -757,12 +721,13 @@ mod tests {
         let new = unsafe { reactor.register(b.as_raw_fd()).unwrap() };
         assert_eq!(new.key & INDEX_MASK, old_key & INDEX_MASK, "slot reused");
         assert_ne!(new.key, old_key, "generation differs");
-        assert!(reactor.poll_ready(&new, READ, &mut cx).is_pending());
+        let since = new.reports(READ);
+        assert!(new.poll_ready_since(READ, &mut cx, since).is_pending());
 
         let (mut ready, mut wakers) = (Vec::new(), Vec::new());
         let stale = [Event::readable(old_key)];
         assert_eq!(
-            reactor.dispatch(stale.into_iter(), 1, &mut ready, &mut wakers),
+            reactor.dispatch(stale.into_iter(), &mut ready, &mut wakers),
             0
         );
         assert!(
@@ -772,7 +737,7 @@ mod tests {
 
         let fresh = [Event::readable(new.key)];
         assert_eq!(
-            reactor.dispatch(fresh.into_iter(), 2, &mut ready, &mut wakers),
+            reactor.dispatch(fresh.into_iter(), &mut ready, &mut wakers),
             1
         );
         assert_eq!(wakers.len(), 1);
@@ -780,7 +745,7 @@ mod tests {
             w.wake();
         }
         assert_eq!(count.0.load(SeqCst), 1);
-        assert!(reactor.poll_ready(&new, READ, &mut cx).is_ready());
+        assert!(new.poll_ready_since(READ, &mut cx, since).is_ready());
         reactor.deregister(&new);
         assert_eq!(reactor.registrations(), 0);
     }

@@ -1,35 +1,45 @@
-//! One registered file descriptor: its readiness per direction and the wakers waiting on it.
+//! One registered file descriptor: the reports the poller delivered for it, per direction, and
+//! the wakers waiting on it.
 //!
-//! The poller runs in oneshot mode: after it reports an event for a descriptor, the descriptor
-//! is disarmed until re-armed with `Poller::modify`. Each direction (read, write) keeps:
+//! The poller runs edge-triggered, with both directions registered once, when the descriptor
+//! is added: it reports a direction each time the descriptor's state changes (data arrived,
+//! buffer space freed, hang-up, error) and needs no re-arming, so a wait costs no system call.
+//! Each direction keeps:
 //!
-//! * `tick`: the reactor tick at which the last event for this direction was delivered;
-//! * `ticks`: `Some((reactor_tick, tick))` sampled when a waiter started waiting;
-//! * `wakers`: the tasks waiting for this direction.
+//! * `reports`: how many reports were delivered (a wrapping counter, atomic so that an I/O
+//!   operation can sample it without the lock);
+//! * `wakers`: the tasks waiting for the next report.
 //!
-//! A waiter is ready once `tick` differs from both sampled values: an event was delivered after
-//! the wait began, and not by the turn that was already under way when it began (that turn may
-//! have collected its events before the descriptor was armed). Stale readiness never completes
-//! a wait: the I/O operation is always retried first, and readiness only says "try again".
+//! **An I/O loop samples `reports` before each attempt and, when the attempt fails with
+//! `WouldBlock`, waits only if no report was delivered since the sample.** Whatever makes the
+//! descriptor ready after the failed attempt is a state change that happens after it, so the
+//! poller reports it after it, and the delivery of that report comes after the sample. Both
+//! the check and the delivery run under the source lock: either the waiter sees the counter
+//! moved and retries at once, or its waker is in the list when the delivery takes the list.
+//! A report of an older change that is delivered after the sample only costs one retry.
+//!
+//! A wait with no operation ([`Source::poll_ready`], behind `readable()`/`writable()`) asks
+//! the descriptor's level first (`poll(2)`, zero timeout), then waits as above: it returns as
+//! soon as the direction is ready, as a oneshot poller's re-arm would.
 //!
 //! State machine of one direction (under the source lock):
 //!
-//! | state          | event                         | next state, action                                   |
-//! |----------------|-------------------------------|------------------------------------------------------|
-//! | idle (no waker)| `poll_ready`                  | waiting: push waker, sample ticks, re-arm the poller |
-//! | waiting        | `poll_ready`, no new event    | waiting: add the waker if it is a new one            |
-//! | waiting        | event delivered (`deliver`)   | idle: tick = turn, wakers handed out (woken after the lock is released); the other direction re-armed if it still waits |
-//! | idle, ticks moved | `poll_ready`               | idle: `Ready`, ticks cleared                         |
-//! | any            | deregistered                  | closed: nothing is re-armed any more                 |
+//! | state    | event                                   | next state, action                    |
+//! |----------|-----------------------------------------|---------------------------------------|
+//! | idle     | `poll_ready_since(s)`, `reports == s`   | waiting: push the waker               |
+//! | any      | `poll_ready_since(s)`, `reports != s`   | unchanged: `Ready`, the caller retries |
+//! | waiting  | `poll_ready_since(s)`, `reports == s`   | waiting: add the waker if it is new   |
+//! | any      | report delivered (`deliver`)            | idle: `reports += 1`, wakers handed out (woken after the lock is released) |
+//! | any      | deregistered (`close`)                  | closed: wakers handed out, waits fail |
 //!
-//! The poller is re-armed only under the source lock and only while the source is registered;
-//! deregistration takes the same lock, deletes the descriptor from the poller and marks the
-//! source closed before the owner closes the descriptor. So a re-arm can never reach a closed
-//! descriptor, or a new descriptor that reused its number.
+//! Deregistration takes the source lock, deletes the descriptor from the poller and marks the
+//! source closed before the owner closes the descriptor, so nothing is delivered for a
+//! descriptor number that a new file may reuse.
 
-use crate::loom::Mutex;
+use crate::loom::{AtomicUsize, Mutex};
 use std::io;
 use std::os::fd::RawFd;
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::task::{Context, Poll, Waker};
 
 /// Index of the read direction.
@@ -38,38 +48,9 @@ pub(crate) const READ: usize = 0;
 pub(crate) const WRITE: usize = 1;
 
 #[derive(Debug, Default)]
-struct Direction {
-    tick: usize,
-    ticks: Option<(usize, usize)>,
-    wakers: Vec<Waker>,
-}
-
-#[derive(Debug, Default)]
 struct State {
-    dirs: [Direction; 2],
+    wakers: [Vec<Waker>; 2],
     closed: bool,
-}
-
-impl State {
-    fn interest(&self) -> Interest {
-        Interest {
-            readable: !self.dirs[READ].wakers.is_empty(),
-            writable: !self.dirs[WRITE].wakers.is_empty(),
-        }
-    }
-}
-
-/// Which directions the poller should report.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub(crate) struct Interest {
-    pub(crate) readable: bool,
-    pub(crate) writable: bool,
-}
-
-impl Interest {
-    pub(crate) fn is_empty(self) -> bool {
-        !self.readable && !self.writable
-    }
 }
 
 /// A registration: the descriptor, the poller key (slot index + generation) and the state.
@@ -77,6 +58,8 @@ impl Interest {
 pub(crate) struct Source {
     pub(crate) raw: RawFd,
     pub(crate) key: usize,
+    /// Reports delivered per direction; written under `state`'s lock only.
+    reports: [AtomicUsize; 2],
     state: Mutex<State>,
 }
 
@@ -85,26 +68,28 @@ impl Source {
         Source {
             raw,
             key,
+            reports: [AtomicUsize::new(0), AtomicUsize::new(0)],
             state: Mutex::new(State::default()),
         }
     }
 
-    /// Waits for readiness in `dir`. `ticker` is the reactor's current tick; `rearm` sets the
-    /// poller's interest for this source (called under the source lock, only while registered).
-    ///
-    /// `after_would_block`: the caller's I/O operation has just failed with `WouldBlock`, so
-    /// an event delivered before this call is already used up, and the wait starts afresh
-    /// (re-arming checks the descriptor's level, so nothing that arrives later is missed).
-    /// Without it, an event since the last wait began makes this `Ready` — right for
-    /// `readable().await`, but for an I/O loop it would cost one more failed system call every
-    /// time the previous wait ended in a successful operation.
-    pub(crate) fn poll_ready(
+    /// The number of reports delivered for `dir` so far: sample it before an I/O attempt and
+    /// hand it to [`poll_ready_since`](Source::poll_ready_since) if the attempt would block.
+    #[inline]
+    pub(crate) fn reports(&self, dir: usize) -> usize {
+        // Acquire: pairs with the Release increment, so that an attempt made after seeing a
+        // report also sees what the reactor did before delivering it.
+        self.reports[dir].load(Acquire)
+    }
+
+    /// Waits for a report in `dir` delivered after `since` was sampled: `Ready` at once if
+    /// one already was (the caller retries its operation), else `Pending` with the waker
+    /// registered.
+    pub(crate) fn poll_ready_since(
         &self,
         dir: usize,
         cx: &mut Context<'_>,
-        ticker: usize,
-        after_would_block: bool,
-        rearm: impl FnOnce(Interest) -> io::Result<()>,
+        since: usize,
     ) -> Poll<io::Result<()>> {
         let mut state = self.state.lock();
         if state.closed {
@@ -112,66 +97,38 @@ impl Source {
                 "ciranda-reactor: the I/O source was deregistered",
             )));
         }
-        let d = &mut state.dirs[dir];
-        if let Some((a, b)) = d.ticks {
-            if d.tick != a && d.tick != b {
-                d.ticks = None;
-                if !after_would_block {
-                    return Poll::Ready(Ok(()));
-                }
-            }
+        // Relaxed: the counter only changes under the lock we hold.
+        if self.reports[dir].load(Relaxed) != since {
+            return Poll::Ready(Ok(()));
         }
-        let was_empty = d.wakers.is_empty();
-        if !d.wakers.iter().any(|w| w.will_wake(cx.waker())) {
-            d.wakers.push(cx.waker().clone());
-        }
-        if d.ticks.is_none() {
-            d.ticks = Some((ticker, d.tick));
-        }
-        if was_empty {
-            let interest = state.interest();
-            if let Err(e) = rearm(interest) {
-                // Leave no waker behind for an interest the poller does not know about.
-                let d = &mut state.dirs[dir];
-                d.wakers.clear();
-                d.ticks = None;
-                return Poll::Ready(Err(e));
-            }
+        let wakers = &mut state.wakers[dir];
+        if !wakers.iter().any(|w| w.will_wake(cx.waker())) {
+            wakers.push(cx.waker().clone());
         }
         Poll::Pending
     }
 
-    /// Records an event delivered at reactor tick `tick`: hands the wakers of the ready
-    /// directions to `out` (the caller wakes them after releasing every lock) and re-arms the
-    /// directions that still wait.
-    pub(crate) fn deliver(
-        &self,
-        readable: bool,
-        writable: bool,
-        tick: usize,
-        out: &mut Vec<Waker>,
-        rearm: impl FnOnce(Interest) -> io::Result<()>,
-    ) {
+    /// Waits until `dir` is ready, with no operation to retry: `Ready` at once if the
+    /// descriptor's level says so, else as [`poll_ready_since`](Source::poll_ready_since).
+    pub(crate) fn poll_ready(&self, dir: usize, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let since = self.reports(dir);
+        if !self.state.lock().closed && level_ready(self.raw, dir) {
+            return Poll::Ready(Ok(()));
+        }
+        self.poll_ready_since(dir, cx, since)
+    }
+
+    /// Records a report for the directions that are set: hands their wakers to `out` (the
+    /// caller wakes them after releasing every lock).
+    pub(crate) fn deliver(&self, readable: bool, writable: bool, out: &mut Vec<Waker>) {
         let mut state = self.state.lock();
         if state.closed {
             return;
         }
-        if readable {
-            state.dirs[READ].tick = tick;
-            out.append(&mut state.dirs[READ].wakers);
-        }
-        if writable {
-            state.dirs[WRITE].tick = tick;
-            out.append(&mut state.dirs[WRITE].wakers);
-        }
-        let interest = state.interest();
-        if !interest.is_empty() {
-            // An error here (the descriptor is in a bad state) surfaces on the next operation;
-            // the waiting tasks are woken so they try it.
-            if rearm(interest).is_err() {
-                for d in &mut state.dirs {
-                    out.append(&mut d.wakers);
-                }
+        for (dir, reported) in [(READ, readable), (WRITE, writable)] {
+            if reported {
+                self.reports[dir].fetch_add(1, Release);
+                out.append(&mut state.wakers[dir]);
             }
         }
     }
@@ -186,28 +143,50 @@ impl Source {
         state.closed = true;
         delete();
         let mut wakers = Vec::new();
-        for d in &mut state.dirs {
-            wakers.append(&mut d.wakers);
+        for list in &mut state.wakers {
+            wakers.append(list);
         }
         wakers
     }
 }
 
+/// Asks the kernel whether `fd` is ready in `dir` now. An error (or a descriptor the kernel
+/// does not know) counts as ready: the caller's next operation reports it.
+#[cfg(not(loom))]
+fn level_ready(fd: RawFd, dir: usize) -> bool {
+    let events = if dir == READ {
+        libc::POLLIN | libc::POLLPRI
+    } else {
+        libc::POLLOUT
+    };
+    let mut poll_fd = libc::pollfd {
+        fd,
+        events,
+        revents: 0,
+    };
+    // SAFETY: `poll_fd` is one valid, initialised `pollfd` that lives across the call, and
+    // `nfds` is 1; a zero timeout never blocks. `poll` only reads the descriptor number (a
+    // stale number yields POLLNVAL, not undefined behaviour).
+    let n = unsafe { libc::poll(&mut poll_fd, 1, 0) };
+    n != 0
+}
+
+/// Under loom there is no kernel: the models drive readiness through reports only.
+#[cfg(loom)]
+fn level_ready(_fd: RawFd, _dir: usize) -> bool {
+    false
+}
+
 #[cfg(all(test, loom))]
 mod loom_tests {
     //! The readiness hand-off between a task doing non-blocking reads and the reactor thread,
-    //! with a fake oneshot poller: the task must never sleep through data that arrived.
+    //! with a fake edge-triggered poller: the task must never sleep through data that arrived
+    //! after its read found nothing.
 
     use super::*;
-    use crate::loom::{Arc, AtomicBool, AtomicUsize};
+    use crate::loom::{Arc, AtomicBool};
     use std::sync::atomic::Ordering::SeqCst;
     use std::task::Wake;
-
-    /// A oneshot poller for one descriptor: `armed` is the registered interest.
-    #[derive(Default)]
-    struct FakePoller {
-        armed: Mutex<Interest>,
-    }
 
     struct Flag(AtomicBool);
 
@@ -217,110 +196,69 @@ mod loom_tests {
         }
     }
 
-    #[test]
-    fn no_lost_readiness() {
-        no_lost_readiness_with(false);
-    }
-
-    /// The same with the wait an I/O loop starts after `WouldBlock`, which ignores earlier
-    /// events.
-    #[test]
-    fn no_lost_readiness_after_would_block() {
-        no_lost_readiness_with(true);
-    }
-
-    fn no_lost_readiness_with(after_would_block: bool) {
+    /// `arrivals` pieces of data arrive on the reactor thread, each an edge the reactor
+    /// delivers; the task reads until it has them all, waiting whenever a read finds nothing.
+    fn reads_never_sleep_through_data(arrivals: usize) {
         loom::model(move || {
             let source = Arc::new(Source::new(0, 1));
-            let poller = Arc::new(FakePoller::default());
-            let data = Arc::new(AtomicBool::new(false));
-            let ticker = Arc::new(AtomicUsize::new(0));
-
-            // One turn of the reactor: report the event when armed and the data is there.
-            let turn = {
-                let (source, poller, data, ticker) =
-                    (source.clone(), poller.clone(), data.clone(), ticker.clone());
-                move || {
-                    let tick = ticker.fetch_add(1, SeqCst) + 1;
-                    let fired = {
-                        let mut armed = poller.armed.lock();
-                        let fired = armed.readable && data.load(SeqCst);
-                        if fired {
-                            *armed = Interest::default();
-                        }
-                        fired
-                    };
-                    if fired {
+            // Data in the "socket" not read yet; `done` once every edge was delivered.
+            let buffered = Arc::new(AtomicUsize::new(0));
+            let done = Arc::new(AtomicBool::new(false));
+            let reactor = {
+                let (source, buffered, done) = (source.clone(), buffered.clone(), done.clone());
+                loom::thread::spawn(move || {
+                    for _ in 0..arrivals {
+                        buffered.fetch_add(1, SeqCst);
+                        // The edge of this arrival, delivered by a turn.
                         let mut wakers = Vec::new();
-                        source.deliver(true, false, tick, &mut wakers, |i| {
-                            *poller.armed.lock() = i;
-                            Ok(())
-                        });
+                        source.deliver(true, false, &mut wakers);
                         for w in wakers {
                             w.wake();
                         }
                     }
-                }
-            };
-
-            // The reactor thread: data arrives, then a turn.
-            let reactor = {
-                let (data, turn) = (data.clone(), turn.clone());
-                loom::thread::spawn(move || {
-                    data.store(true, SeqCst);
-                    turn();
+                    done.store(true, SeqCst);
                 })
             };
 
-            // The task: try the read; on "would block" wait for readiness.
             let flag = std::sync::Arc::new(Flag(AtomicBool::new(false)));
             let waker = Waker::from(flag.clone());
             let mut cx = Context::from_waker(&waker);
-            let arm = |i: Interest| {
-                // Arming a oneshot poller on a ready descriptor reports it at the next turn,
-                // as epoll_ctl(MOD) does.
-                *poller.armed.lock() = i;
-                Ok(())
-            };
-            let mut got = data.load(SeqCst);
-            if !got {
-                match source.poll_ready(READ, &mut cx, ticker.load(SeqCst), after_would_block, arm)
-                {
-                    Poll::Ready(r) => {
-                        r.unwrap();
-                        got = data.load(SeqCst);
+            let mut got = 0;
+            while got < arrivals {
+                let since = source.reports(READ);
+                let read = buffered.swap(0, SeqCst);
+                if read > 0 {
+                    got += read;
+                    continue;
+                }
+                // The read would block.
+                flag.0.store(false, SeqCst);
+                match source.poll_ready_since(READ, &mut cx, since) {
+                    Poll::Ready(r) => r.unwrap(),
+                    Poll::Pending => {
+                        // Sleep until woken. Every wake-up happens before `done`, so a
+                        // finished reactor and no wake-up means the task sleeps forever.
+                        while !flag.0.load(SeqCst) {
+                            assert!(
+                                !done.load(SeqCst) || flag.0.load(SeqCst),
+                                "data arrived but the waiting task was never woken"
+                            );
+                            loom::thread::yield_now();
+                        }
                     }
-                    Poll::Pending => {}
                 }
             }
             reactor.join().unwrap();
-            // The reactor keeps turning as long as someone waits: one more turn.
-            turn();
-            if !got {
-                assert!(flag.0.load(SeqCst), "the task waited but was never woken");
-                // Woken: the retried read finds the data.
-                assert!(data.load(SeqCst));
-                // A task that would wait again (an event of the turn under way when the wait
-                // began is not trusted) is re-armed and woken by the next turn.
-                flag.0.store(false, SeqCst);
-                let arm = |i: Interest| {
-                    *poller.armed.lock() = i;
-                    Ok(())
-                };
-                if source
-                    .poll_ready(READ, &mut cx, ticker.load(SeqCst), after_would_block, arm)
-                    .is_pending()
-                {
-                    turn();
-                    assert!(flag.0.load(SeqCst), "a second wait was lost");
-                    let ready =
-                        source.poll_ready(READ, &mut cx, ticker.load(SeqCst), false, |_| Ok(()));
-                    assert!(
-                        ready.is_ready(),
-                        "an event after the wait began must make it ready"
-                    );
-                }
-            }
         });
+    }
+
+    #[test]
+    fn one_arrival() {
+        reads_never_sleep_through_data(1);
+    }
+
+    #[test]
+    fn two_arrivals() {
+        reads_never_sleep_through_data(2);
     }
 }
