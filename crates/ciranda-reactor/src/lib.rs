@@ -38,17 +38,19 @@
 //!
 //! # Design
 //!
-//! * **Registrations.** One `polling::Poller` per reactor, in oneshot mode, re-armed per
-//!   direction whenever a task starts waiting. Registrations live in a `slab::Slab`; the
-//!   poller key is the slab index tagged with a generation, so an event that was already
-//!   collected for a descriptor that has since been deregistered can never wake a newer
-//!   registration that reused the slot. Each registration keeps, per direction, the tick of
-//!   the last event and the wakers waiting (see the state table in the `registration` module
-//!   source). Wakers are woken after every lock is released, each under `catch_unwind`.
+//! * **Registrations.** One `polling::Poller` per reactor, edge-triggered: a descriptor is
+//!   added once with both directions and never re-armed, so a wait costs no system call.
+//!   Registrations live in a `slab::Slab`; the poller key is the slab index tagged with a
+//!   generation, so an event that was already collected for a descriptor that has since been
+//!   deregistered can never wake a newer registration that reused the slot. Each registration
+//!   counts, per direction, the reports delivered; an I/O operation samples that count before
+//!   it tries and waits after `WouldBlock` only if nothing was reported since (see the state
+//!   table in the `registration` module source). Wakers are woken after every lock is
+//!   released, each under `catch_unwind`.
 //! * **Deregistration before close.** `Poller::add` is unsafe because a descriptor closed
 //!   while registered leaves the kernel watching a number that may be reused. Every I/O object
 //!   is an [`Async<T>`] that owns its descriptor and deletes it from the poller (under the
-//!   registration's lock, which also guards every re-arm) before the descriptor is closed.
+//!   registration's lock, which also guards every delivery) before the descriptor is closed.
 //! * **Turns.** [`Reactor::try_turn`] fires due timers, waits in the poller bounded by the next
 //!   timer (or not at all if something is due), dispatches readiness, fires timers again, and
 //!   returns. It never runs tasks while holding the poller, so a task that hogs its thread cannot
