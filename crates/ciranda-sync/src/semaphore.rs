@@ -329,21 +329,31 @@ impl RawSemaphore {
             // rest; setting WAITERS in the same CAS stops every fast path.
             let take = permits.min(n);
             let new = (state & CLOSED) | WAITERS | ((permits - take) << SHIFT);
-            match self
-                .state
-                .compare_exchange_weak(state, new, Ordering::AcqRel, Ordering::Acquire)
-            {
-                Ok(_) => {
-                    *key = Some(waiters.push_back(
-                        Need {
-                            remaining: n - take,
-                            closed: false,
-                        },
-                        Some(cx.waker()),
-                    ));
-                    return Poll::Pending;
-                }
-                Err(actual) => state = actual,
+            // With WAITERS already set the word cannot change while we hold the lock (every
+            // writer either takes the lock or fails on WAITERS, and it holds zero permits), so
+            // queueing behind the others needs no write to it.
+            let queued = new == state
+                || match self.state.compare_exchange_weak(
+                    state,
+                    new,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                ) {
+                    Ok(_) => true,
+                    Err(actual) => {
+                        state = actual;
+                        false
+                    }
+                };
+            if queued {
+                *key = Some(waiters.push_back(
+                    Need {
+                        remaining: n - take,
+                        closed: false,
+                    },
+                    Some(cx.waker()),
+                ));
+                return Poll::Pending;
             }
         }
     }

@@ -225,21 +225,31 @@ impl<S> WaitList<S> {
 }
 
 /// Wakers collected under a lock, to be woken after it is released.
+///
+/// The first waker is kept inline: most releases (a mutex or permit hand-off, a message to a
+/// waiting receiver) wake exactly one task, and that should not cost an allocation.
 #[derive(Debug, Default)]
 pub(crate) struct WakeList {
-    wakers: Vec<Waker>,
+    first: Option<Waker>,
+    rest: Vec<Waker>,
 }
 
 impl WakeList {
-    /// An empty list; allocates on the first `push` of a waker.
+    /// An empty list; allocates only from the second `push` of a waker on.
     pub(crate) const fn new() -> Self {
-        WakeList { wakers: Vec::new() }
+        WakeList {
+            first: None,
+            rest: Vec::new(),
+        }
     }
 
     /// Remembers `waker` (if any) for [`WakeList::wake_all`].
     pub(crate) fn push(&mut self, waker: Option<Waker>) {
-        if let Some(waker) = waker {
-            self.wakers.push(waker);
+        let Some(waker) = waker else { return };
+        if self.first.is_none() {
+            self.first = Some(waker);
+        } else {
+            self.rest.push(waker);
         }
     }
 
@@ -253,7 +263,7 @@ impl WakeList {
     /// since resuming it there would abort the process.
     pub(crate) fn wake_all(self) {
         let mut first_panic = None;
-        for waker in self.wakers {
+        for waker in self.first.into_iter().chain(self.rest) {
             if let Err(payload) = catch_unwind(AssertUnwindSafe(move || waker.wake())) {
                 if first_panic.is_none() {
                     first_panic = Some(payload);
@@ -318,7 +328,7 @@ mod tests {
         let b = list.push_back(0, Some(&waker));
         let mut wakers = WakeList::new();
         assert!(list.grant_front(&mut wakers, |s| *s = 7));
-        assert_eq!(wakers.wakers.len(), 1);
+        assert!(wakers.first.is_some() && wakers.rest.is_empty());
         assert_eq!(*list.get(a), 7);
         assert_eq!(list.front(), Some(b));
         wakers.wake_all();
