@@ -648,6 +648,70 @@ fn a_worker_that_dies_does_not_hang_shutdown() {
 }
 
 #[test]
+fn a_worker_that_dies_parked_gets_no_more_wake_ups() {
+    // Worker 0's park hook panics right after worker 1 went to sleep for good (no watcher
+    // timeout), so worker 0 dies registered as the newest sleeper: the next wake-up goes to
+    // it. A dead worker must leave the sleeper list (and the searching count a notifier gave
+    // it), or every task spawned from outside waits forever while worker 1 sleeps.
+    use ciranda_scheduler::park::{Park, ParkContext, ThreadParkers};
+    use std::sync::atomic::AtomicBool;
+    struct Fragile {
+        inner: ThreadParkers,
+        other_asleep: AtomicBool,
+        waited: AtomicBool,
+        died: Arc<AtomicBool>,
+    }
+    impl Park for Fragile {
+        fn park(&self, cx: &ParkContext<'_>, timeout: Option<Duration>) {
+            if cx.worker() == 0 && timeout != Some(Duration::ZERO) {
+                if !self.waited.swap(true, SeqCst) {
+                    // First park: return (a spurious wake-up) once worker 1 sleeps without a
+                    // timeout, so that worker 0 registers again, after it, as the newest
+                    // sleeper.
+                    let start = std::time::Instant::now();
+                    while !self.other_asleep.load(SeqCst)
+                        && start.elapsed() < Duration::from_secs(10)
+                    {
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                    return;
+                }
+                self.died.store(true, SeqCst);
+                panic!("{MARK}: park hook");
+            }
+            if cx.worker() == 1 && timeout.is_none() {
+                self.other_asleep.store(true, SeqCst);
+            }
+            self.inner.park(cx, timeout);
+        }
+        fn unpark(&self, worker: usize) {
+            self.inner.unpark(worker);
+        }
+    }
+    quiet_expected_panics();
+    within(60, "tasks keep running after a worker died parked", || {
+        let died = Arc::new(AtomicBool::new(false));
+        let d = died.clone();
+        let sched = ciranda_scheduler::Scheduler::builder()
+            .worker_threads(2)
+            .thread_name("rpd")
+            .park_hook(move |workers| Fragile {
+                inner: ThreadParkers::new(workers),
+                other_asleep: AtomicBool::new(false),
+                waited: AtomicBool::new(false),
+                died: d,
+            })
+            .build()
+            .unwrap();
+        wait_until("worker 0 parked and died", || died.load(SeqCst));
+        for i in 0..50 {
+            assert_eq!(sched.block_on(sched.spawn(async move { i })).unwrap(), i);
+        }
+        drop(sched);
+    });
+}
+
+#[test]
 fn a_future_polled_with_a_panicking_waker_inside_a_task() {
     // A task that itself wakes a panicking waker (user code) panics; its JoinHandle says so
     // and the worker goes on.

@@ -113,6 +113,40 @@ impl Idle {
         true
     }
 
+    /// Takes a worker that died while registered as parked out of the bookkeeping: off the
+    /// sleeper list, or, if a notifier already took it off and counted it as unparked and
+    /// searching, out of those counts. It then counts as parked for good, so the runtime can
+    /// still be seen idle, and no wake-up goes to it any more. `was_watching`: it held the
+    /// watcher role, which another worker may now take. Returns `true` when a notifier had
+    /// picked it: that wake-up must go to another worker.
+    pub(crate) fn forget_dead(&self, worker: usize, was_watching: bool) -> bool {
+        let mut sleepers = self.sleepers.lock();
+        let notified = match sleepers.iter().position(|&w| w == worker) {
+            Some(at) => {
+                sleepers.swap_remove(at);
+                false
+            }
+            None => {
+                self.state.fetch_sub(ONE_UNPARKED | 1, SeqCst);
+                true
+            }
+        };
+        drop(sleepers);
+        if was_watching {
+            self.stop_watching();
+        }
+        notified
+    }
+
+    /// Takes a worker that died while counted as active (unparked, and `searching` or not)
+    /// out of the counts, so that it counts as parked for good. Returns `true` when it was
+    /// searching: another worker should look for the work it was after.
+    pub(crate) fn forget_dead_active(&self, searching: bool) -> bool {
+        self.state
+            .fetch_sub(ONE_UNPARKED | usize::from(searching), SeqCst);
+        searching
+    }
+
     /// A worker about to park (already registered as parked) becomes the watcher if another
     /// worker is still active and nobody watches yet; it must then park with a timeout and
     /// call [`stop_watching`](Idle::stop_watching) when it wakes.

@@ -341,9 +341,18 @@ impl Worker {
         let shared = self.shared();
         shared.registry.report_completed(self.completed.replace(0));
         let is_idle = || false;
+        let mut hook_call = HookCall {
+            shared,
+            worker: self.index,
+            parked: false,
+            watching: false,
+            searching: self.searching.get(),
+            armed: true,
+        };
         shared
             .park
             .park(&self.park_context(&is_idle), Some(Duration::ZERO));
+        hook_call.armed = false;
     }
 
     fn park(&self) {
@@ -353,11 +362,21 @@ impl Worker {
         shared
             .idle
             .transition_to_parked(self.index, self.searching.replace(false));
+        // The hook may panic and kill this thread while it is registered as a sleeper.
+        let mut hook_call = HookCall {
+            shared,
+            worker: self.index,
+            parked: true,
+            watching: false,
+            searching: false,
+            armed: true,
+        };
         // Re-check after registering: a task pushed before our registration was visible to
         // its notifier is visible to us now (both sides fence with SeqCst).
         if !shared.has_work() && !shared.is_shutdown() {
             let is_idle = || shared.is_idle();
             let watching = shared.idle.start_watching();
+            hook_call.watching = watching;
             if !watching && shared.idle.all_parked() && shared.idle.is_watched() {
                 // The runtime may have just become idle while the watcher sleeps with a
                 // timeout, possibly in the reactor: a hook with a paused clock must not wait
@@ -370,6 +389,7 @@ impl Worker {
                 shared.idle.stop_watching();
             }
         }
+        hook_call.armed = false;
         if !shared.idle.unpark_self(self.index) {
             // A notifier took us off the sleeper list and counted us as searching.
             self.searching.set(true);
@@ -413,6 +433,42 @@ impl Worker {
             }
         }
         shared.notify_parked();
+    }
+}
+
+/// Armed around a call into the parking hook (user code). If the hook panics, the worker
+/// thread unwinds and dies, and this guard, dropped still armed, takes the worker out of the
+/// idle bookkeeping: it counts as parked for good (so the runtime can still be seen idle),
+/// gets no more wake-ups, gives up the watcher role, and a wake-up it had been sent goes to
+/// another worker.
+struct HookCall<'a> {
+    shared: &'a Shared,
+    worker: usize,
+    /// Registered as parked (a park) rather than active (maintenance).
+    parked: bool,
+    watching: bool,
+    searching: bool,
+    armed: bool,
+}
+
+impl Drop for HookCall<'_> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let idle = &self.shared.idle;
+        let resend = if self.parked {
+            idle.forget_dead(self.worker, self.watching)
+        } else {
+            idle.forget_dead_active(self.searching)
+        };
+        if resend {
+            // We are unwinding: a panic in the hook's `unpark` must not escape (that would
+            // abort the process).
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                self.shared.notify_parked();
+            }));
+        }
     }
 }
 
