@@ -381,6 +381,35 @@ fn queue_get_with_a_panicking_waker_keeps_the_item() {
 }
 
 #[test]
+fn queue_get_that_wakes_a_panicking_putter_keeps_its_item() {
+    // A full queue of one, a putter parked with a panicking waker: the `get` that admits the
+    // putter's item panics while waking it. The item that `get` took must not be lost: it
+    // goes back to the front, ahead of the admitted one.
+    for use_try_get in [true, false] {
+        let rt = runtime();
+        let queue = Arc::new(Queue::<u32>::new(1));
+        queue.try_put(1).unwrap();
+        let mut putter = park(queue.put(2));
+        let q = queue.clone();
+        let got = rt.block_on(rt.spawn(async move {
+            if use_try_get {
+                q.try_get().unwrap()
+            } else {
+                q.get().await
+            }
+        }));
+        let err = got.expect_err("the putter's waker panics inside get");
+        assert!(err.is_panic(), "{err}");
+        assert_eq!(putter.wakes(), 1);
+        // The admitted put is complete; the taken item is back at the front.
+        assert!(putter.poll_now().is_ready());
+        assert_eq!(queue.try_get().unwrap(), 1);
+        assert_eq!(queue.try_get().unwrap(), 2);
+        assert!(queue.is_empty());
+    }
+}
+
+#[test]
 fn channels_deliver_despite_a_panicking_receiver_waker() {
     let rt = runtime();
     // oneshot

@@ -31,7 +31,8 @@ use std::collections::VecDeque;
 
 use crate::coop;
 use crate::loom::Mutex;
-use crate::waiters::{Key, WaitList, WakeList};
+use crate::waiters::{Key, WaitList, WakeList, discard};
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 
 enum GetSlot<T> {
     Waiting,
@@ -216,8 +217,29 @@ impl<T> Queue<T> {
         let mut wakers = WakeList::new();
         state.admit_putters(self.maxsize, &mut wakers);
         drop(state);
-        wakers.wake_all();
-        Ok(item)
+        Ok(self.wake_admitted(wakers, item))
+    }
+
+    /// Wakes the putters that a `get` of `item` admitted, then returns `item`. If one of their
+    /// wakers panics, the panic goes on into the caller, which then never receives `item`: so
+    /// `item` first goes back to the first waiting getter or to the front of the queue (where
+    /// it may leave `len()` one above `maxsize`, as a cancelled getter's put-back does).
+    fn wake_admitted(&self, wakers: WakeList, item: T) -> T {
+        let Err(panic) = catch_unwind(AssertUnwindSafe(|| wakers.wake_all())) else {
+            return item;
+        };
+        let mut state = self.state.lock();
+        state.taken -= 1;
+        let mut more = WakeList::new();
+        if let Some(item) = state.hand_to_getter(item, &mut more) {
+            state.items.push_front(item);
+        }
+        drop(state);
+        if let Err(again) = catch_unwind(AssertUnwindSafe(|| more.wake_all())) {
+            // The first panic is the one to report.
+            discard(again);
+        }
+        resume_unwind(panic)
     }
 
     /// Marks one item taken with `get` as processed; when every put item is processed, `join`
@@ -395,8 +417,7 @@ impl<T> Future for Get<'_, T> {
             let mut wakers = WakeList::new();
             state.admit_putters(queue.maxsize, &mut wakers);
             drop(state);
-            wakers.wake_all();
-            return Poll::Ready(item);
+            return Poll::Ready(queue.wake_admitted(wakers, item));
         }
         this.key = Some(state.getters.push_back(GetSlot::Waiting, Some(cx.waker())));
         Poll::Pending

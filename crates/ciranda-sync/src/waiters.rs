@@ -283,7 +283,7 @@ impl WakeList {
 }
 
 /// Drops a panic payload without letting its destructor (foreign code) unwind any further.
-fn discard(payload: Box<dyn Any + Send>) {
+pub(crate) fn discard(payload: Box<dyn Any + Send>) {
     if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
         // Dropping this one could panic the same way: leak it instead.
         core::mem::forget(again);
