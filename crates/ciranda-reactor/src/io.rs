@@ -136,7 +136,7 @@ impl<T> Async<T> {
             let since = self.source.reports(READ);
             match op(self.get_ref()) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    ready!(self.source.poll_ready_since(READ, cx, since))?;
+                    ready!(self.reactor.poll_ready_since(&self.source, READ, cx, since))?;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 res => return Poll::Ready(res),
@@ -155,7 +155,10 @@ impl<T> Async<T> {
             let since = self.source.reports(WRITE);
             match op(self.get_ref()) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    ready!(self.source.poll_ready_since(WRITE, cx, since))?;
+                    ready!(
+                        self.reactor
+                            .poll_ready_since(&self.source, WRITE, cx, since)
+                    )?;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 res => return Poll::Ready(res),
@@ -202,7 +205,7 @@ impl<T> Async<T> {
             let since = self.source.reports(READ);
             match op(io) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    ready!(self.source.poll_ready_since(READ, cx, since))?;
+                    ready!(self.reactor.poll_ready_since(&self.source, READ, cx, since))?;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 res => return Poll::Ready(res),
@@ -221,7 +224,10 @@ impl<T> Async<T> {
             let since = self.source.reports(WRITE);
             match op(io) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    ready!(self.source.poll_ready_since(WRITE, cx, since))?;
+                    ready!(
+                        self.reactor
+                            .poll_ready_since(&self.source, WRITE, cx, since)
+                    )?;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 res => return Poll::Ready(res),

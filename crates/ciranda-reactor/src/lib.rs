@@ -39,7 +39,8 @@
 //! # Design
 //!
 //! * **Registrations.** One `polling::Poller` per reactor, edge-triggered: a descriptor is
-//!   added once with both directions and never re-armed, so a wait costs no system call.
+//!   added with no interest, armed for both directions at its first wait and never re-armed,
+//!   so a wait costs no system call and a socket that never waits causes no event.
 //!   Registrations live in a `slab::Slab`; the poller key is the slab index tagged with a
 //!   generation, so an event that was already collected for a descriptor that has since been
 //!   deregistered can never wake a newer registration that reused the slot. Each registration

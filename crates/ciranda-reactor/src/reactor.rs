@@ -551,7 +551,7 @@ impl Reactor {
         let added = unsafe {
             self.inner
                 .poller
-                .add_with_mode(raw, Event::all(source.key), PollMode::Edge)
+                .add_with_mode(raw, Event::none(source.key), PollMode::Edge)
         };
         if let Err(e) = added {
             self.inner
@@ -597,7 +597,32 @@ impl Reactor {
         dir: usize,
         cx: &mut Context<'_>,
     ) -> Poll<io::Result<()>> {
-        source.poll_ready(dir, cx)
+        source.poll_ready(dir, cx, || self.arm(source))
+    }
+
+    /// Waits for a report on `source` in `dir` after `since` (sampled before an operation
+    /// that then failed with `WouldBlock`; see `registration`).
+    #[inline]
+    pub(crate) fn poll_ready_since(
+        &self,
+        source: &Source,
+        dir: usize,
+        cx: &mut Context<'_>,
+        since: usize,
+    ) -> Poll<io::Result<()>> {
+        source.poll_ready_since(dir, cx, since, || self.arm(source))
+    }
+
+    /// Turns on both directions of `source`'s edge-triggered registration; called once, under
+    /// the source lock, while the source is registered.
+    fn arm(&self, source: &Source) -> io::Result<()> {
+        // SAFETY: `Source::poll_ready_since` calls this under the source lock and only while
+        // the source is not closed; deregistration takes that lock before the owner closes
+        // the descriptor, so the descriptor is open for the duration of this call.
+        let fd = unsafe { BorrowedFd::borrow_raw(source.raw) };
+        self.inner
+            .poller
+            .modify_with_mode(fd, Event::all(source.key), PollMode::Edge)
     }
 
     /// Polls a timer for `deadline`: `Ready` once the clock reached it. `key` holds the wheel
@@ -722,7 +747,11 @@ mod tests {
         assert_eq!(new.key & INDEX_MASK, old_key & INDEX_MASK, "slot reused");
         assert_ne!(new.key, old_key, "generation differs");
         let since = new.reports(READ);
-        assert!(new.poll_ready_since(READ, &mut cx, since).is_pending());
+        assert!(
+            reactor
+                .poll_ready_since(&new, READ, &mut cx, since)
+                .is_pending()
+        );
 
         let (mut ready, mut wakers) = (Vec::new(), Vec::new());
         let stale = [Event::readable(old_key)];
@@ -745,7 +774,11 @@ mod tests {
             w.wake();
         }
         assert_eq!(count.0.load(SeqCst), 1);
-        assert!(new.poll_ready_since(READ, &mut cx, since).is_ready());
+        assert!(
+            reactor
+                .poll_ready_since(&new, READ, &mut cx, since)
+                .is_ready()
+        );
         reactor.deregister(&new);
         assert_eq!(reactor.registrations(), 0);
     }

@@ -1,10 +1,11 @@
 //! One registered file descriptor: the reports the poller delivered for it, per direction, and
 //! the wakers waiting on it.
 //!
-//! The poller runs edge-triggered, with both directions registered once, when the descriptor
-//! is added: it reports a direction each time the descriptor's state changes (data arrived,
-//! buffer space freed, hang-up, error) and needs no re-arming, so a wait costs no system call.
-//! Each direction keeps:
+//! The poller runs edge-triggered: it reports a direction each time the descriptor's state
+//! changes (data arrived, buffer space freed, hang-up, error) and needs no re-arming, so a wait
+//! costs no system call. A descriptor is added with no interest and armed for both directions
+//! at its first wait (one `epoll_ctl`, which also reports what is already there): a socket
+//! that never waits costs the reactor no event. Each direction keeps:
 //!
 //! * `reports`: how many reports were delivered (a wrapping counter, atomic so that an I/O
 //!   operation can sample it without the lock);
@@ -50,6 +51,8 @@ pub(crate) const WRITE: usize = 1;
 #[derive(Debug, Default)]
 struct State {
     wakers: [Vec<Waker>; 2],
+    /// The poller reports this descriptor (set by the first wait; see `poll_ready_since`).
+    armed: bool,
     closed: bool,
 }
 
@@ -85,11 +88,19 @@ impl Source {
     /// Waits for a report in `dir` delivered after `since` was sampled: `Ready` at once if
     /// one already was (the caller retries its operation), else `Pending` with the waker
     /// registered.
+    ///
+    /// The descriptor is added to the poller with no interest and `arm` (called under the
+    /// lock, once) turns both directions on at its first wait: a socket that never has to wait
+    /// (an accepted connection whose request is already there) then costs the reactor no
+    /// event at all, where registering it armed would wake the reactor with its initial
+    /// readiness. Arming checks the level, as every `epoll_ctl` does, so what arrived before
+    /// is reported too.
     pub(crate) fn poll_ready_since(
         &self,
         dir: usize,
         cx: &mut Context<'_>,
         since: usize,
+        arm: impl FnOnce() -> io::Result<()>,
     ) -> Poll<io::Result<()>> {
         let mut state = self.state.lock();
         if state.closed {
@@ -101,6 +112,12 @@ impl Source {
         if self.reports[dir].load(Relaxed) != since {
             return Poll::Ready(Ok(()));
         }
+        if !state.armed {
+            if let Err(e) = arm() {
+                return Poll::Ready(Err(e));
+            }
+            state.armed = true;
+        }
         let wakers = &mut state.wakers[dir];
         if !wakers.iter().any(|w| w.will_wake(cx.waker())) {
             wakers.push(cx.waker().clone());
@@ -110,12 +127,17 @@ impl Source {
 
     /// Waits until `dir` is ready, with no operation to retry: `Ready` at once if the
     /// descriptor's level says so, else as [`poll_ready_since`](Source::poll_ready_since).
-    pub(crate) fn poll_ready(&self, dir: usize, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    pub(crate) fn poll_ready(
+        &self,
+        dir: usize,
+        cx: &mut Context<'_>,
+        arm: impl FnOnce() -> io::Result<()>,
+    ) -> Poll<io::Result<()>> {
         let since = self.reports(dir);
         if !self.state.lock().closed && level_ready(self.raw, dir) {
             return Poll::Ready(Ok(()));
         }
-        self.poll_ready_since(dir, cx, since)
+        self.poll_ready_since(dir, cx, since, arm)
     }
 
     /// Records a report for the directions that are set: hands their wakers to `out` (the
@@ -196,25 +218,47 @@ mod loom_tests {
         }
     }
 
-    /// `arrivals` pieces of data arrive on the reactor thread, each an edge the reactor
-    /// delivers; the task reads until it has them all, waiting whenever a read finds nothing.
+    /// `arrivals` pieces of data arrive on the reactor thread; the fake poller reports an
+    /// edge per arrival once armed, and arming reports data already there (as `epoll_ctl`
+    /// does). The task reads until it has them all, waiting whenever a read finds nothing;
+    /// the first wait arms the source.
     fn reads_never_sleep_through_data(arrivals: usize) {
         loom::model(move || {
             let source = Arc::new(Source::new(0, 1));
-            // Data in the "socket" not read yet; `done` once every edge was delivered.
+            // Data in the "socket" not read yet; whether the poller reports the descriptor;
+            // an event the poller has queued and no turn has delivered yet.
             let buffered = Arc::new(AtomicUsize::new(0));
-            let done = Arc::new(AtomicBool::new(false));
-            let reactor = {
-                let (source, buffered, done) = (source.clone(), buffered.clone(), done.clone());
-                loom::thread::spawn(move || {
-                    for _ in 0..arrivals {
-                        buffered.fetch_add(1, SeqCst);
-                        // The edge of this arrival, delivered by a turn.
+            // The poller's own state, under its lock as in the kernel (epoll's `ep->lock`
+            // orders an arrival's callback against an `epoll_ctl`): armed, and queued.
+            let poller = Arc::new(Mutex::new((false, false)));
+            // One reactor turn: deliver the queued event, if any.
+            let turn = {
+                let (source, poller) = (source.clone(), poller.clone());
+                move || {
+                    let queued = core::mem::take(&mut poller.lock().1);
+                    if queued {
                         let mut wakers = Vec::new();
                         source.deliver(true, false, &mut wakers);
                         for w in wakers {
                             w.wake();
                         }
+                    }
+                }
+            };
+            let done = Arc::new(AtomicBool::new(false));
+            let reactor = {
+                let (buffered, poller, done, turn) =
+                    (buffered.clone(), poller.clone(), done.clone(), turn.clone());
+                loom::thread::spawn(move || {
+                    for _ in 0..arrivals {
+                        buffered.fetch_add(1, SeqCst);
+                        {
+                            let mut p = poller.lock();
+                            if p.0 {
+                                p.1 = true; // the edge of this arrival
+                            }
+                        }
+                        turn();
                     }
                     done.store(true, SeqCst);
                 })
@@ -223,6 +267,15 @@ mod loom_tests {
             let flag = std::sync::Arc::new(Flag(AtomicBool::new(false)));
             let waker = Waker::from(flag.clone());
             let mut cx = Context::from_waker(&waker);
+            let arm = || {
+                let mut p = poller.lock();
+                p.0 = true;
+                if buffered.load(SeqCst) > 0 {
+                    p.1 = true;
+                }
+                Ok(())
+            };
+            let mut arm = Some(arm);
             let mut got = 0;
             while got < arrivals {
                 let since = source.reports(READ);
@@ -233,16 +286,21 @@ mod loom_tests {
                 }
                 // The read would block.
                 flag.0.store(false, SeqCst);
-                match source.poll_ready_since(READ, &mut cx, since) {
+                let arm_once = || arm.take().map_or(Ok(()), |arm| arm());
+                match source.poll_ready_since(READ, &mut cx, since, arm_once) {
                     Poll::Ready(r) => r.unwrap(),
                     Poll::Pending => {
-                        // Sleep until woken. Every wake-up happens before `done`, so a
-                        // finished reactor and no wake-up means the task sleeps forever.
+                        // Sleep until woken. Once the reactor thread is done, this thread
+                        // turns the reactor itself (as a parked worker would); a wake-up still
+                        // missing then means the task sleeps forever.
                         while !flag.0.load(SeqCst) {
-                            assert!(
-                                !done.load(SeqCst) || flag.0.load(SeqCst),
-                                "data arrived but the waiting task was never woken"
-                            );
+                            if done.load(SeqCst) {
+                                turn();
+                                assert!(
+                                    flag.0.load(SeqCst),
+                                    "data arrived but the waiting task was never woken"
+                                );
+                            }
                             loom::thread::yield_now();
                         }
                     }
