@@ -103,9 +103,10 @@ impl<T> Async<T> {
         &self.reactor
     }
 
-    /// Polls for read readiness: `Ready` once an event reported the descriptor readable after
-    /// the wait began. Readiness can be spurious: retry the operation and wait again on
-    /// `WouldBlock`. Only the wakers of the tasks polling at the time of the event are woken.
+    /// Polls for read readiness: `Ready` at once if the descriptor is readable now (its level
+    /// is asked with `poll(2)`), else once the poller reports it readable. Readiness can be
+    /// spurious: retry the operation and wait again on `WouldBlock`. Only the wakers of the
+    /// tasks polling at the time of the report are woken.
     pub fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.reactor.poll_ready(&self.source, READ, cx)
     }

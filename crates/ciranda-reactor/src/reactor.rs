@@ -522,7 +522,7 @@ impl Reactor {
         n
     }
 
-    /// Registers a descriptor (in oneshot mode, no interest yet).
+    /// Registers a descriptor (edge-triggered, no interest until its first wait arms it).
     ///
     /// # Safety
     /// `raw` must stay open until [`deregister`](Reactor::deregister) has returned for the
