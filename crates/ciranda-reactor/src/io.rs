@@ -132,17 +132,7 @@ impl<T> Async<T> {
         cx: &mut Context<'_>,
         mut op: impl FnMut(&T) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
-        ready!(coop::poll_proceed(cx));
-        loop {
-            let since = self.source.reports(READ);
-            match op(self.get_ref()) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    ready!(self.reactor.poll_ready_since(&self.source, READ, cx, since))?;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                res => return Poll::Ready(res),
-            }
-        }
+        poll_io(&self.reactor, &self.source, READ, cx, || op(self.get_ref()))
     }
 
     /// Runs a non-blocking write-like operation until it does not report `WouldBlock`.
@@ -151,20 +141,13 @@ impl<T> Async<T> {
         cx: &mut Context<'_>,
         mut op: impl FnMut(&T) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
-        ready!(coop::poll_proceed(cx));
-        loop {
-            let since = self.source.reports(WRITE);
-            match op(self.get_ref()) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    ready!(
-                        self.reactor
-                            .poll_ready_since(&self.source, WRITE, cx, since)
-                    )?;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                res => return Poll::Ready(res),
-            }
-        }
+        poll_io(
+            &self.reactor,
+            &self.source,
+            WRITE,
+            cx,
+            || op(self.get_ref()),
+        )
     }
 
     /// Performs a read-like operation, waiting for readiness whenever it would block.
@@ -200,18 +183,12 @@ impl<T> Async<T> {
         cx: &mut Context<'_>,
         mut op: impl FnMut(&mut T) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
-        ready!(coop::poll_proceed(cx));
-        loop {
-            let io = self.io.as_mut().expect("Async used after into_inner");
-            let since = self.source.reports(READ);
-            match op(io) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    ready!(self.reactor.poll_ready_since(&self.source, READ, cx, since))?;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                res => return Poll::Ready(res),
-            }
-        }
+        let Async {
+            reactor,
+            source,
+            io,
+        } = self;
+        poll_io(reactor, source, READ, cx, || op(inner_mut(io)))
     }
 
     fn poll_write_with_mut<R>(
@@ -219,20 +196,39 @@ impl<T> Async<T> {
         cx: &mut Context<'_>,
         mut op: impl FnMut(&mut T) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
-        ready!(coop::poll_proceed(cx));
-        loop {
-            let io = self.io.as_mut().expect("Async used after into_inner");
-            let since = self.source.reports(WRITE);
-            match op(io) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    ready!(
-                        self.reactor
-                            .poll_ready_since(&self.source, WRITE, cx, since)
-                    )?;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                res => return Poll::Ready(res),
+        let Async {
+            reactor,
+            source,
+            io,
+        } = self;
+        poll_io(reactor, source, WRITE, cx, || op(inner_mut(io)))
+    }
+}
+
+fn inner_mut<T>(io: &mut Option<T>) -> &mut T {
+    io.as_mut().expect("Async used after into_inner")
+}
+
+/// The I/O loop behind every `*_with` method: spends one unit of the cooperative budget, then
+/// runs `op` until it does not report `WouldBlock`, waiting for a report in `dir` whenever it
+/// does. The report count is sampled before each attempt (see `registration`), so a readiness
+/// change during the attempt is never slept through; `Interrupted` retries at once.
+fn poll_io<R>(
+    reactor: &Reactor,
+    source: &Source,
+    dir: usize,
+    cx: &mut Context<'_>,
+    mut op: impl FnMut() -> io::Result<R>,
+) -> Poll<io::Result<R>> {
+    ready!(coop::poll_proceed(cx));
+    loop {
+        let since = source.reports(dir);
+        match op() {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                ready!(reactor.poll_ready_since(source, dir, cx, since))?;
             }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            res => return Poll::Ready(res),
         }
     }
 }
