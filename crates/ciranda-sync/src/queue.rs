@@ -71,6 +71,15 @@ impl<T> State<T> {
         }
     }
 
+    /// Returns an item that was taken but never reached its caller: to the first waiting
+    /// getter, else to the front of the queue (it is older than everything there; this may
+    /// leave `len()` one above `maxsize`, see the module docs).
+    fn give_back(&mut self, item: T, wakers: &mut WakeList) {
+        if let Some(item) = self.hand_to_getter(item, wakers) {
+            self.items.push_front(item);
+        }
+    }
+
     /// Gives `item` to the first waiting getter, or returns it.
     fn hand_to_getter(&mut self, item: T, wakers: &mut WakeList) -> Option<T> {
         match self.getters.front() {
@@ -231,9 +240,7 @@ impl<T> Queue<T> {
         let mut state = self.state.lock();
         state.taken -= 1;
         let mut more = WakeList::new();
-        if let Some(item) = state.hand_to_getter(item, &mut more) {
-            state.items.push_front(item);
-        }
+        state.give_back(item, &mut more);
         drop(state);
         if let Err(again) = catch_unwind(AssertUnwindSafe(|| more.wake_all())) {
             // The first panic is the one to report.
@@ -430,9 +437,7 @@ impl<T> Drop for Get<'_, T> {
         let mut state = self.queue.state.lock();
         if let GetSlot::Got(item) = state.getters.remove(key) {
             let mut wakers = WakeList::new();
-            if let Some(item) = state.hand_to_getter(item, &mut wakers) {
-                state.items.push_front(item);
-            }
+            state.give_back(item, &mut wakers);
             drop(state);
             wakers.wake_all();
         }
