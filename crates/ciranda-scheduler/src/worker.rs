@@ -344,9 +344,9 @@ impl Worker {
         let mut hook_call = HookCall {
             shared,
             worker: self.index,
-            parked: false,
-            watching: false,
-            searching: self.searching.get(),
+            role: HookRole::Active {
+                searching: self.searching.get(),
+            },
             armed: true,
         };
         shared
@@ -366,9 +366,7 @@ impl Worker {
         let mut hook_call = HookCall {
             shared,
             worker: self.index,
-            parked: true,
-            watching: false,
-            searching: false,
+            role: HookRole::Parked { watching: false },
             armed: true,
         };
         // Re-check after registering: a task pushed before our registration was visible to
@@ -376,7 +374,7 @@ impl Worker {
         if !shared.has_work() && !shared.is_shutdown() {
             let is_idle = || shared.is_idle();
             let watching = shared.idle.start_watching();
-            hook_call.watching = watching;
+            hook_call.role = HookRole::Parked { watching };
             if !watching && shared.idle.all_parked() && shared.idle.is_watched() {
                 // The runtime may have just become idle while the watcher sleeps with a
                 // timeout, possibly in the reactor: a hook with a paused clock must not wait
@@ -444,11 +442,16 @@ impl Worker {
 struct HookCall<'a> {
     shared: &'a Shared,
     worker: usize,
-    /// Registered as parked (a park) rather than active (maintenance).
-    parked: bool,
-    watching: bool,
-    searching: bool,
+    role: HookRole,
     armed: bool,
+}
+
+/// How the idle bookkeeping counts a worker while it is in the hook.
+enum HookRole {
+    /// Registered as parked (a park), possibly as the watcher.
+    Parked { watching: bool },
+    /// Counted as active (maintenance), possibly searching.
+    Active { searching: bool },
 }
 
 impl Drop for HookCall<'_> {
@@ -457,10 +460,9 @@ impl Drop for HookCall<'_> {
             return;
         }
         let idle = &self.shared.idle;
-        let resend = if self.parked {
-            idle.forget_dead(self.worker, self.watching)
-        } else {
-            idle.forget_dead_active(self.searching)
+        let resend = match self.role {
+            HookRole::Parked { watching } => idle.forget_dead(self.worker, watching),
+            HookRole::Active { searching } => idle.forget_dead_active(searching),
         };
         if resend {
             // We are unwinding: a panic in the hook's `unpark` must not escape (that would
