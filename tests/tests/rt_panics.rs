@@ -607,41 +607,86 @@ fn a_panicking_unhandled_panic_hook_is_contained_on_every_thread() {
     );
 }
 
+/// What [`Fragile`]'s rule decides for one call of the parking hook.
+enum HookStep {
+    /// Park as usual.
+    Park,
+    /// Return at once (a spurious wake-up).
+    Return,
+    /// Panic, killing the worker.
+    Die,
+}
+
+/// A parking hook that asks `rule` before each call and panics (killing the worker) when it
+/// says so; `died` is set just before.
+struct Fragile<F> {
+    inner: ciranda_scheduler::park::ThreadParkers,
+    rule: F,
+    died: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl<F> ciranda_scheduler::park::Park for Fragile<F>
+where
+    F: Fn(&ciranda_scheduler::park::ParkContext<'_>, Option<Duration>) -> HookStep
+        + Send
+        + Sync
+        + 'static,
+{
+    fn park(&self, cx: &ciranda_scheduler::park::ParkContext<'_>, timeout: Option<Duration>) {
+        match (self.rule)(cx, timeout) {
+            HookStep::Park => self.inner.park(cx, timeout),
+            HookStep::Return => {}
+            HookStep::Die => {
+                self.died.store(true, SeqCst);
+                panic!("{MARK}: park hook");
+            }
+        }
+    }
+    fn unpark(&self, worker: usize) {
+        self.inner.unpark(worker);
+    }
+}
+
+/// A two-worker scheduler whose parking hook follows `rule`, and the flag set when a worker
+/// dies in it.
+fn fragile_scheduler<F>(
+    name: &str,
+    rule: F,
+) -> (
+    ciranda_scheduler::Scheduler,
+    Arc<std::sync::atomic::AtomicBool>,
+)
+where
+    F: Fn(&ciranda_scheduler::park::ParkContext<'_>, Option<Duration>) -> HookStep
+        + Send
+        + Sync
+        + 'static,
+{
+    let died = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let d = died.clone();
+    let sched = ciranda_scheduler::Scheduler::builder()
+        .worker_threads(2)
+        .thread_name(name)
+        .park_hook(move |workers| Fragile {
+            inner: ciranda_scheduler::park::ThreadParkers::new(workers),
+            rule,
+            died: d,
+        })
+        .build()
+        .unwrap();
+    (sched, died)
+}
+
 #[test]
 fn a_worker_that_dies_does_not_hang_shutdown() {
     // A worker can only die through a bug or a panicking parking hook (user code, called
     // outside any task). It still reports its exit, so dropping the scheduler returns.
-    use ciranda_scheduler::park::{Park, ParkContext, ThreadParkers};
-    use std::sync::atomic::AtomicBool;
-    struct Fragile {
-        inner: ThreadParkers,
-        died: Arc<AtomicBool>,
-    }
-    impl Park for Fragile {
-        fn park(&self, cx: &ParkContext<'_>, timeout: Option<Duration>) {
-            if cx.worker() == 0 {
-                self.died.store(true, SeqCst);
-                panic!("{MARK}: park hook");
-            }
-            self.inner.park(cx, timeout);
-        }
-        fn unpark(&self, worker: usize) {
-            self.inner.unpark(worker);
-        }
-    }
     quiet_expected_panics();
     within(60, "shutdown after a worker died", || {
-        let died = Arc::new(AtomicBool::new(false));
-        let d = died.clone();
-        let sched = ciranda_scheduler::Scheduler::builder()
-            .worker_threads(2)
-            .thread_name("rpx")
-            .park_hook(move |workers| Fragile {
-                inner: ThreadParkers::new(workers),
-                died: d,
-            })
-            .build()
-            .unwrap();
+        let (sched, died) = fragile_scheduler("rpx", |cx, _| match cx.worker() {
+            0 => HookStep::Die,
+            _ => HookStep::Park,
+        });
         wait_until("worker 0 parked and died", || died.load(SeqCst));
         drop(sched);
     });
@@ -653,56 +698,29 @@ fn a_worker_that_dies_parked_gets_no_more_wake_ups() {
     // timeout), so worker 0 dies registered as the newest sleeper: the next wake-up goes to
     // it. A dead worker must leave the sleeper list (and the searching count a notifier gave
     // it), or every task spawned from outside waits forever while worker 1 sleeps.
-    use ciranda_scheduler::park::{Park, ParkContext, ThreadParkers};
     use std::sync::atomic::AtomicBool;
-    struct Fragile {
-        inner: ThreadParkers,
-        other_asleep: AtomicBool,
-        waited: AtomicBool,
-        died: Arc<AtomicBool>,
-    }
-    impl Park for Fragile {
-        fn park(&self, cx: &ParkContext<'_>, timeout: Option<Duration>) {
-            if cx.worker() == 0 && timeout != Some(Duration::ZERO) {
-                if !self.waited.swap(true, SeqCst) {
-                    // First park: return (a spurious wake-up) once worker 1 sleeps without a
-                    // timeout, so that worker 0 registers again, after it, as the newest
-                    // sleeper.
-                    let start = std::time::Instant::now();
-                    while !self.other_asleep.load(SeqCst)
-                        && start.elapsed() < Duration::from_secs(10)
-                    {
-                        std::thread::sleep(Duration::from_millis(1));
-                    }
-                    return;
-                }
-                self.died.store(true, SeqCst);
-                panic!("{MARK}: park hook");
-            }
-            if cx.worker() == 1 && timeout.is_none() {
-                self.other_asleep.store(true, SeqCst);
-            }
-            self.inner.park(cx, timeout);
-        }
-        fn unpark(&self, worker: usize) {
-            self.inner.unpark(worker);
-        }
-    }
     quiet_expected_panics();
     within(60, "tasks keep running after a worker died parked", || {
-        let died = Arc::new(AtomicBool::new(false));
-        let d = died.clone();
-        let sched = ciranda_scheduler::Scheduler::builder()
-            .worker_threads(2)
-            .thread_name("rpd")
-            .park_hook(move |workers| Fragile {
-                inner: ThreadParkers::new(workers),
-                other_asleep: AtomicBool::new(false),
-                waited: AtomicBool::new(false),
-                died: d,
-            })
-            .build()
-            .unwrap();
+        let other_asleep = AtomicBool::new(false);
+        let waited = AtomicBool::new(false);
+        let (sched, died) = fragile_scheduler("rpd", move |cx, timeout| {
+            if cx.worker() == 1 && timeout.is_none() {
+                other_asleep.store(true, SeqCst);
+            }
+            if cx.worker() != 0 || timeout == Some(Duration::ZERO) {
+                return HookStep::Park;
+            }
+            if waited.swap(true, SeqCst) {
+                return HookStep::Die;
+            }
+            // First park: return (a spurious wake-up) once worker 1 sleeps without a
+            // timeout, so that worker 0 registers again, after it, as the newest sleeper.
+            let start = std::time::Instant::now();
+            while !other_asleep.load(SeqCst) && start.elapsed() < Duration::from_secs(10) {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            HookStep::Return
+        });
         wait_until("worker 0 parked and died", || died.load(SeqCst));
         for i in 0..50 {
             assert_eq!(sched.block_on(sched.spawn(async move { i })).unwrap(), i);
