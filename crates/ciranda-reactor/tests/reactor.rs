@@ -59,6 +59,45 @@ fn one_turner_at_a_time_and_notify_wakes_it() {
     assert_eq!(reactor.try_turn(None, false), Some(0));
 }
 
+/// Busy workers take a zero-timeout turn every few dozen tasks. With nothing registered
+/// such a turn leaves the poller alone, so a notification meant for a thread that is about to
+/// wait in the poller survives it (and a busy worker pays no system call for nothing).
+#[test]
+fn a_zero_timeout_turn_with_nothing_registered_leaves_a_notification_in_place() {
+    let reactor = Reactor::new().unwrap();
+    assert_eq!(reactor.registrations(), 0);
+    reactor.notify();
+    assert_eq!(reactor.try_turn(Some(Duration::ZERO), false), Some(0));
+    // Still notified: this wait ends at once rather than after its 60 s.
+    let start = Instant::now();
+    assert_eq!(
+        reactor.try_turn(Some(Duration::from_secs(60)), false),
+        Some(0)
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(50),
+        "the zero-timeout turn consumed the notification"
+    );
+
+    // With a descriptor registered, a zero-timeout turn does poll: its readiness arrives.
+    let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+    let _entered = reactor.enter();
+    let a = Async::new(a).unwrap();
+    let woken = Arc::new(Unpark(thread::current(), AtomicBool::new(false)));
+    let waker = Waker::from(woken.clone());
+    let mut read = pin!(a.readable());
+    assert!(
+        read.as_mut()
+            .poll(&mut Context::from_waker(&waker))
+            .is_pending()
+    );
+    std::io::Write::write_all(&mut b, b"x").unwrap();
+    wait_until("the zero-timeout turns report the readiness", || {
+        reactor.try_turn(Some(Duration::ZERO), false);
+        woken.1.load(Ordering::SeqCst)
+    });
+}
+
 #[test]
 fn wait_for_turn_wakes_when_the_turn_ends() {
     let reactor = Reactor::new().unwrap();
