@@ -297,7 +297,9 @@ impl Reactor {
     ///
     /// Waits for readiness at most `timeout` (`None`: until an I/O event, the next timer
     /// deadline or [`notify`](Reactor::notify)), then wakes the tasks whose I/O became ready and
-    /// fires the due timers. Wakers are woken after every lock is released.
+    /// fires the due timers. Wakers are woken after every lock is released. A turn with a zero
+    /// wait and no descriptor registered does not ask the poller at all: it only fires timers,
+    /// and a pending [`notify`](Reactor::notify) stays for the next turn that waits.
     ///
     /// Only one thread waits on the poller at a time: if another thread is inside `try_turn`,
     /// this returns `None` at once without blocking (see [`wait_for_turn`](Reactor::wait_for_turn)

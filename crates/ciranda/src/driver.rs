@@ -12,7 +12,8 @@
 //! runs them. A driver woken by `unpark` needs no hand-off: the scheduler counted it as a
 //! searcher, and the last searcher to find work always wakes another worker, which parks
 //! into the free poller. When every worker is busy, each one still polls the reactor without
-//! blocking every 61 tasks (the scheduler's zero-timeout park).
+//! blocking every 61 tasks (the scheduler's zero-timeout park; the reactor skips the poller in
+//! such a turn while no descriptor is registered, and only fires due timers).
 //!
 //! Lost wake-ups are prevented by ordering: the driver sets its `driving` flag, then checks
 //! its token; `unpark` sets the token, then reads the flag (both `SeqCst`). Either the driver
