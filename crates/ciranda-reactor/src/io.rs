@@ -176,10 +176,11 @@ impl<T> Async<T> {
         poll_fn(|cx| self.poll_write_with(cx, &mut op)).await
     }
 
-    /// Like `poll_read_with` with mutable access to the inner object (crate-internal: the
-    /// closures given here never replace the object).
-    fn poll_read_with_mut<R>(
+    /// Like `poll_read_with`/`poll_write_with` (by `dir`) with mutable access to the inner
+    /// object (crate-internal: the closures given here never replace the object).
+    fn poll_io_mut<R>(
         &mut self,
+        dir: usize,
         cx: &mut Context<'_>,
         mut op: impl FnMut(&mut T) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
@@ -188,20 +189,7 @@ impl<T> Async<T> {
             source,
             io,
         } = self;
-        poll_io(reactor, source, READ, cx, || op(inner_mut(io)))
-    }
-
-    fn poll_write_with_mut<R>(
-        &mut self,
-        cx: &mut Context<'_>,
-        mut op: impl FnMut(&mut T) -> io::Result<R>,
-    ) -> Poll<io::Result<R>> {
-        let Async {
-            reactor,
-            source,
-            io,
-        } = self;
-        poll_io(reactor, source, WRITE, cx, || op(inner_mut(io)))
+        poll_io(reactor, source, dir, cx, || op(inner_mut(io)))
     }
 }
 
@@ -261,7 +249,7 @@ impl<T: Read> AsyncRead for Async<T> {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
-        self.poll_read_with_mut(cx, |io| io.read(buf))
+        self.poll_io_mut(READ, cx, |io| io.read(buf))
     }
 
     fn poll_read_vectored(
@@ -269,7 +257,7 @@ impl<T: Read> AsyncRead for Async<T> {
         cx: &mut Context<'_>,
         bufs: &mut [IoSliceMut<'_>],
     ) -> Poll<io::Result<usize>> {
-        self.poll_read_with_mut(cx, |io| io.read_vectored(bufs))
+        self.poll_io_mut(READ, cx, |io| io.read_vectored(bufs))
     }
 }
 
@@ -300,7 +288,7 @@ impl<T: Write> AsyncWrite for Async<T> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        self.poll_write_with_mut(cx, |io| io.write(buf))
+        self.poll_io_mut(WRITE, cx, |io| io.write(buf))
     }
 
     fn poll_write_vectored(
@@ -308,11 +296,11 @@ impl<T: Write> AsyncWrite for Async<T> {
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        self.poll_write_with_mut(cx, |io| io.write_vectored(bufs))
+        self.poll_io_mut(WRITE, cx, |io| io.write_vectored(bufs))
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.poll_write_with_mut(cx, |io| io.flush())
+        self.poll_io_mut(WRITE, cx, |io| io.flush())
     }
 
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
