@@ -4,7 +4,12 @@
 //! Messages live in a `VecDeque` under a shim mutex together with the receiver's waker. A bounded
 //! channel adds a batch semaphore with `cap` permits: a send first acquires one permit (so
 //! blocked senders are served FIFO and a dropped `send` future passes its permit on), then
-//! pushes; the receiver releases one permit per message taken out.
+//! pushes; the receiver releases one permit per message it returns.
+//!
+//! The receiver takes messages in batches: when its own buffer is empty it swaps the whole
+//! shared queue into it under one lock, then serves from the buffer without locking, so
+//! senders meet the receiver on the lock once per batch instead of once per message. A message
+//! in the receiver's buffer keeps its permit until it is returned: the bound still counts it.
 //!
 //! Closing works like Tokio's:
 //!
@@ -33,6 +38,21 @@ struct Inner<T> {
     rx_waker: Option<Waker>,
     rx_closed: bool,
     tx_gone: bool,
+}
+
+impl<T> Inner<T> {
+    /// Moves everything queued into the receiver's empty batch `taken`; `false` if nothing is.
+    fn take_batch(&mut self, taken: &mut VecDeque<T>) -> bool {
+        debug_assert!(
+            taken.is_empty(),
+            "a batch is taken only once the last one is served"
+        );
+        if self.queue.is_empty() {
+            return false;
+        }
+        core::mem::swap(&mut self.queue, taken);
+        true
+    }
 }
 
 struct Chan<T> {
@@ -106,17 +126,26 @@ impl<T> Chan<T> {
         }
     }
 
-    fn poll_recv(&self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+    /// Returns the next message of the receiver's batch `taken`, freeing its slot.
+    fn pop_taken(&self, taken: &mut VecDeque<T>) -> Option<T> {
+        let value = taken.pop_front()?;
+        if let Some(sem) = &self.sem {
+            sem.release(1);
+        }
+        Some(value)
+    }
+
+    fn poll_recv(&self, taken: &mut VecDeque<T>, cx: &mut Context<'_>) -> Poll<Option<T>> {
         if coop::poll_proceed(cx).is_pending() {
             return Poll::Pending;
         }
-        let mut inner = self.inner.lock();
-        if let Some(value) = inner.queue.pop_front() {
-            drop(inner);
-            if let Some(sem) = &self.sem {
-                sem.release(1);
-            }
+        if let Some(value) = self.pop_taken(taken) {
             return Poll::Ready(Some(value));
+        }
+        let mut inner = self.inner.lock();
+        if inner.take_batch(taken) {
+            drop(inner);
+            return Poll::Ready(self.pop_taken(taken));
         }
         if inner.tx_gone || inner.rx_closed {
             return Poll::Ready(None);
@@ -128,14 +157,14 @@ impl<T> Chan<T> {
         Poll::Pending
     }
 
-    fn try_recv(&self) -> Result<T, TryRecvError> {
-        let mut inner = self.inner.lock();
-        if let Some(value) = inner.queue.pop_front() {
-            drop(inner);
-            if let Some(sem) = &self.sem {
-                sem.release(1);
-            }
+    fn try_recv(&self, taken: &mut VecDeque<T>) -> Result<T, TryRecvError> {
+        if let Some(value) = self.pop_taken(taken) {
             return Ok(value);
+        }
+        let mut inner = self.inner.lock();
+        if inner.take_batch(taken) {
+            drop(inner);
+            return self.pop_taken(taken).ok_or(TryRecvError::Empty);
         }
         if inner.tx_gone || inner.rx_closed {
             Err(TryRecvError::Disconnected)
@@ -154,8 +183,8 @@ impl<T> Chan<T> {
         self.rx_closed_event.set();
     }
 
-    fn len(&self) -> usize {
-        self.inner.lock().queue.len()
+    fn len(&self, taken: &VecDeque<T>) -> usize {
+        taken.len() + self.inner.lock().queue.len()
     }
 
     fn drop_receiver(&self) {
@@ -200,7 +229,13 @@ impl<T> Chan<T> {
 pub fn channel<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
     assert!(cap >= 1, "mpsc::channel capacity must be at least 1, got 0");
     let chan = Chan::new(Some(RawSemaphore::new(cap)), cap);
-    (Sender { chan: chan.clone() }, Receiver { chan })
+    (
+        Sender { chan: chan.clone() },
+        Receiver {
+            chan,
+            taken: VecDeque::new(),
+        },
+    )
 }
 
 /// Creates an unbounded channel: `send` never waits.
@@ -218,7 +253,10 @@ pub fn unbounded_channel<T>() -> (UnboundedSender<T>, UnboundedReceiver<T>) {
     let chan = Chan::new(None, usize::MAX);
     (
         UnboundedSender { chan: chan.clone() },
-        UnboundedReceiver { chan },
+        UnboundedReceiver {
+            chan,
+            taken: VecDeque::new(),
+        },
     )
 }
 
@@ -326,23 +364,25 @@ impl<T> fmt::Debug for Sender<T> {
 /// ```
 pub struct Receiver<T> {
     chan: Arc<Chan<T>>,
+    /// Messages already moved out of the shared queue, in order (see `Inner::take_batch`).
+    taken: VecDeque<T>,
 }
 
 impl<T> Receiver<T> {
     /// Waits for the next message; `None` once every sender is gone (or the receiver closed)
     /// and the buffer is empty.
     pub async fn recv(&mut self) -> Option<T> {
-        core::future::poll_fn(|cx| self.chan.poll_recv(cx)).await
+        core::future::poll_fn(|cx| self.chan.poll_recv(&mut self.taken, cx)).await
     }
 
     /// Polls for the next message (the building block of `recv` and of the `Stream` impl).
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        self.chan.poll_recv(cx)
+        self.chan.poll_recv(&mut self.taken, cx)
     }
 
     /// Takes a message if one is buffered.
     pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
-        self.chan.try_recv()
+        self.chan.try_recv(&mut self.taken)
     }
 
     /// Closes the channel for senders; what is already buffered can still be received.
@@ -352,7 +392,7 @@ impl<T> Receiver<T> {
 
     /// The number of buffered messages.
     pub fn len(&self) -> usize {
-        self.chan.len()
+        self.chan.len(&self.taken)
     }
 
     /// `true` when no message is buffered.
@@ -361,11 +401,16 @@ impl<T> Receiver<T> {
     }
 }
 
+// Buffered messages are never pinned (they are only moved out by value), so a receiver may be
+// moved even when `T` is not `Unpin`.
+impl<T> Unpin for Receiver<T> {}
+
 impl<T> Stream for Receiver<T> {
     type Item = T;
 
     fn poll_next(self: core::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        self.chan.poll_recv(cx)
+        let this = self.get_mut();
+        this.chan.poll_recv(&mut this.taken, cx)
     }
 }
 
@@ -459,23 +504,25 @@ impl<T> fmt::Debug for UnboundedSender<T> {
 /// ```
 pub struct UnboundedReceiver<T> {
     chan: Arc<Chan<T>>,
+    /// Messages already moved out of the shared queue, in order (see `Inner::take_batch`).
+    taken: VecDeque<T>,
 }
 
 impl<T> UnboundedReceiver<T> {
     /// Waits for the next message; `None` once every sender is gone (or the receiver closed)
     /// and the buffer is empty.
     pub async fn recv(&mut self) -> Option<T> {
-        core::future::poll_fn(|cx| self.chan.poll_recv(cx)).await
+        core::future::poll_fn(|cx| self.chan.poll_recv(&mut self.taken, cx)).await
     }
 
     /// Polls for the next message.
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        self.chan.poll_recv(cx)
+        self.chan.poll_recv(&mut self.taken, cx)
     }
 
     /// Takes a message if one is buffered.
     pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
-        self.chan.try_recv()
+        self.chan.try_recv(&mut self.taken)
     }
 
     /// Closes the channel for senders; what is already buffered can still be received.
@@ -485,7 +532,7 @@ impl<T> UnboundedReceiver<T> {
 
     /// The number of buffered messages.
     pub fn len(&self) -> usize {
-        self.chan.len()
+        self.chan.len(&self.taken)
     }
 
     /// `true` when no message is buffered.
@@ -494,11 +541,16 @@ impl<T> UnboundedReceiver<T> {
     }
 }
 
+// Buffered messages are never pinned (they are only moved out by value), so a receiver may be
+// moved even when `T` is not `Unpin`.
+impl<T> Unpin for UnboundedReceiver<T> {}
+
 impl<T> Stream for UnboundedReceiver<T> {
     type Item = T;
 
     fn poll_next(self: core::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        self.chan.poll_recv(cx)
+        let this = self.get_mut();
+        this.chan.poll_recv(&mut this.taken, cx)
     }
 }
 

@@ -286,6 +286,53 @@ mod mpsc {
         });
     }
 
+    /// Capacity 2, four messages: the receiver may take two in one batch, and those keep their
+    /// slots until returned, so no more than two are ever buffered; order is kept.
+    #[test]
+    fn batch_keeps_slots_until_returned() {
+        loom::model(|| {
+            let (tx, mut rx) = mpsc::channel(2);
+            let t = thread::spawn(move || {
+                block_on(async {
+                    for i in 1..=4 {
+                        tx.send(i).await.unwrap();
+                    }
+                })
+            });
+            for i in 1..=4 {
+                assert_eq!(block_on(rx.recv()), Some(i));
+                assert!(rx.len() <= 2);
+            }
+            assert_eq!(block_on(rx.recv()), None);
+            t.join().unwrap();
+        });
+    }
+
+    /// A send racing the receiver's park (no semaphore in the way): the message is never
+    /// stranded behind a parked receiver, and the end is reported only after it.
+    #[test]
+    fn unbounded_send_racing_park() {
+        loom::model(|| {
+            let (tx, mut rx) = mpsc::unbounded_channel();
+            let t = thread::spawn(move || tx.send(7).unwrap());
+            assert_eq!(block_on(rx.recv()), Some(7));
+            assert_eq!(block_on(rx.recv()), None);
+            t.join().unwrap();
+        });
+    }
+
+    /// The last sender leaving racing the receiver's park: `recv` returns `None` rather than
+    /// sleeping forever.
+    #[test]
+    fn last_sender_drop_racing_park() {
+        loom::model(|| {
+            let (tx, mut rx) = mpsc::unbounded_channel::<u8>();
+            let t = thread::spawn(move || drop(tx));
+            assert_eq!(block_on(rx.recv()), None);
+            t.join().unwrap();
+        });
+    }
+
     /// Capacity 1, two messages: the sender waits for the receiver; order is kept.
     #[test]
     fn bounded_hand_off() {

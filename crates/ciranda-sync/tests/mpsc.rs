@@ -168,6 +168,38 @@ fn dropped_receiver_drops_buffered_values() {
     assert_eq!(Arc::strong_count(&v), 1);
 }
 
+/// The receiver takes everything queued in one go; messages it took in but has not returned
+/// yet still hold their slots, count in `len`, survive `close`, and are dropped with it.
+#[test]
+fn messages_taken_in_a_batch_keep_their_slots_until_returned() {
+    let v = Arc::new(());
+    let (tx, mut rx) = mpsc::channel(3);
+    for _ in 0..3 {
+        tx.try_send(v.clone()).unwrap();
+    }
+    drop(rx.try_recv().unwrap()); // the other two are now held by the receiver
+    assert_eq!(rx.len(), 2);
+    assert_eq!(tx.capacity(), 1);
+    tx.try_send(v.clone()).unwrap();
+    assert!(matches!(tx.try_send(v.clone()), Err(TrySendError::Full(_))));
+    assert_eq!(rx.len(), 3);
+    rx.close();
+    assert_eq!(rx.len(), 3);
+    drop(block_on(rx.recv()).unwrap());
+    assert_eq!(rx.len(), 2);
+    drop(rx);
+    assert_eq!(Arc::strong_count(&v), 1);
+
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    tx.send(1).unwrap();
+    tx.send(2).unwrap();
+    assert_eq!(rx.try_recv(), Ok(1));
+    tx.send(3).unwrap();
+    drop(tx);
+    let rest: Vec<_> = block_on(rx.collect());
+    assert_eq!(rest, [2, 3]);
+}
+
 #[test]
 fn error_types_display() {
     let e: Box<dyn std::error::Error> = Box::new(TrySendError::Full(1));
