@@ -65,6 +65,8 @@ WORKLOADS = {
 
 
 def fmt_time(ns):
+    # Round to three significant digits first, so that 999.7 µs becomes "1 ms", not "1e+03 µs".
+    ns = float(f"{ns:.3g}")
     for unit, scale in (("s", 1e9), ("ms", 1e6), ("µs", 1e3)):
         if ns >= scale:
             return f"{ns / scale:.3g} {unit}"
