@@ -300,3 +300,26 @@ fn outside_a_reactor_is_a_clear_error() {
         "{err}"
     );
 }
+
+/// `accept` hands back the client's address and a socket that is already non-blocking (set by
+/// `accept4` itself on Linux), and `connect` makes a non-blocking socket as well.
+#[test]
+fn accepted_and_connected_sockets_are_nonblocking_with_the_right_addresses() {
+    block_on(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let client = std::net::TcpStream::connect(addr)?;
+        let (server, peer) = listener.accept().await?;
+        assert_eq!(peer, client.local_addr()?);
+        assert_eq!(server.peer_addr()?, peer);
+        assert!(socket2::SockRef::from(&server).nonblocking()?);
+
+        let connected = TcpStream::connect(addr).await?;
+        let (accepted, peer) = listener.accept().await?;
+        assert_eq!(peer, connected.local_addr()?);
+        assert_eq!(accepted.peer_addr()?, connected.local_addr()?);
+        assert!(socket2::SockRef::from(&connected).nonblocking()?);
+        io::Result::Ok(())
+    })
+    .unwrap();
+}

@@ -94,9 +94,9 @@ impl TcpListener {
 
     /// Polls for a connection.
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
-        // std's `accept` is `accept4(SOCK_CLOEXEC)` and retries EINTR.
-        let (stream, peer) = ready!(self.io.poll_read_with(cx, |l| l.accept()))?;
-        Poll::Ready(TcpStream::from_std_with(stream, self.io.reactor().clone()).map(|s| (s, peer)))
+        let (stream, peer) = ready!(self.io.poll_read_with(cx, accept_nonblocking))?;
+        let io = Async::with_reactor(stream, self.io.reactor().clone())?;
+        Poll::Ready(Ok((TcpStream { io }, peer)))
     }
 
     /// The connections, as a `Stream` of `io::Result<TcpStream>` that never ends.
@@ -341,10 +341,60 @@ impl TcpStream {
     }
 }
 
+/// Accepts one connection that is non-blocking (and close-on-exec) from the start. Where
+/// `accept4` takes flags, that is one system call; std's `accept` would need an
+/// `ioctl(FIONBIO)` after it on every connection.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn accept_nonblocking(
+    listener: &std::net::TcpListener,
+) -> io::Result<(std::net::TcpStream, SocketAddr)> {
+    let listener = socket2::SockRef::from(listener);
+    let (socket, peer) = loop {
+        match listener.accept4(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            accepted => break accepted?,
+        }
+    };
+    let peer = peer.as_socket().ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            "accept on a TCP listener returned a peer address that is not IPv4 or IPv6",
+        )
+    })?;
+    Ok((socket.into(), peer))
+}
+
+/// Accepts one connection and makes it non-blocking (std's `accept` is close-on-exec and
+/// retries EINTR).
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn accept_nonblocking(
+    listener: &std::net::TcpListener,
+) -> io::Result<(std::net::TcpStream, SocketAddr)> {
+    let (stream, peer) = listener.accept()?;
+    stream.set_nonblocking(true)?;
+    Ok((stream, peer))
+}
+
+/// A close-on-exec TCP socket that is non-blocking before `connect`, so it cannot block: one
+/// `socket` call where the type takes the flag.
+fn nonblocking_tcp_socket(addr: SocketAddr) -> io::Result<Socket> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    let socket = Socket::new(
+        Domain::for_address(addr),
+        Type::STREAM.nonblocking(),
+        Some(Protocol::TCP),
+    )?;
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let socket = {
+        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+        socket.set_nonblocking(true)?;
+        socket
+    };
+    Ok(socket)
+}
+
 async fn connect_addr(addr: SocketAddr, reactor: Reactor) -> io::Result<TcpStream> {
-    // socket2 creates sockets close-on-exec; non-blocking before `connect` so it cannot block.
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-    socket.set_nonblocking(true)?;
+    let socket = nonblocking_tcp_socket(addr)?;
     match socket.connect(&addr.into()) {
         Ok(()) => {}
         // In progress; EINTR also leaves the connection going on asynchronously.
