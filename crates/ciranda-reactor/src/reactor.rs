@@ -387,7 +387,7 @@ impl Reactor {
         // wake-up descriptor). A notification is then left for the next blocking wait, whose
         // purpose it is. A descriptor registered meanwhile loses nothing: it reports only
         // after its first wait arms it, to whichever turn polls next.
-        if wait != Some(Duration::ZERO) || !inner.registry.lock().slab.is_empty() {
+        if wait != Some(Duration::ZERO) || self.registrations() != 0 {
             // `wait` retries EINTR itself; another error (a broken poller) leaves no events,
             // and the turn still fires timers.
             let _ = inner.poller.wait(&mut turn.events, wait);

@@ -30,7 +30,7 @@ use futures_core::Stream;
 
 use crate::coop;
 use crate::event::{Event, EventWait};
-use crate::loom::{Arc, AtomicUsize, Mutex, Ordering};
+use crate::loom::{Arc, AtomicUsize, Mutex, MutexGuard, Ordering};
 use crate::semaphore::{RawAcquire, RawSemaphore, TryAcquireRaw};
 
 struct Inner<T> {
@@ -135,18 +135,31 @@ impl<T> Chan<T> {
         Some(value)
     }
 
+    /// The next message: from the batch, else from a fresh batch of the shared queue. With
+    /// nothing queued, returns the lock still held, so the caller decides (end of stream, or
+    /// register its waker) without a gap in which a send could slip by unseen.
+    fn next_or_locked(&self, taken: &mut VecDeque<T>) -> Result<T, MutexGuard<'_, Inner<T>>> {
+        if let Some(value) = self.pop_taken(taken) {
+            return Ok(value);
+        }
+        let mut inner = self.inner.lock();
+        if !inner.take_batch(taken) {
+            return Err(inner);
+        }
+        drop(inner);
+        Ok(self
+            .pop_taken(taken)
+            .expect("a batch just taken is not empty"))
+    }
+
     fn poll_recv(&self, taken: &mut VecDeque<T>, cx: &mut Context<'_>) -> Poll<Option<T>> {
         if coop::poll_proceed(cx).is_pending() {
             return Poll::Pending;
         }
-        if let Some(value) = self.pop_taken(taken) {
-            return Poll::Ready(Some(value));
-        }
-        let mut inner = self.inner.lock();
-        if inner.take_batch(taken) {
-            drop(inner);
-            return Poll::Ready(self.pop_taken(taken));
-        }
+        let mut inner = match self.next_or_locked(taken) {
+            Ok(value) => return Poll::Ready(Some(value)),
+            Err(inner) => inner,
+        };
         if inner.tx_gone || inner.rx_closed {
             return Poll::Ready(None);
         }
@@ -158,19 +171,13 @@ impl<T> Chan<T> {
     }
 
     fn try_recv(&self, taken: &mut VecDeque<T>) -> Result<T, TryRecvError> {
-        if let Some(value) = self.pop_taken(taken) {
-            return Ok(value);
-        }
-        let mut inner = self.inner.lock();
-        if inner.take_batch(taken) {
-            drop(inner);
-            return self.pop_taken(taken).ok_or(TryRecvError::Empty);
-        }
-        if inner.tx_gone || inner.rx_closed {
-            Err(TryRecvError::Disconnected)
-        } else {
-            Err(TryRecvError::Empty)
-        }
+        self.next_or_locked(taken).map_err(|inner| {
+            if inner.tx_gone || inner.rx_closed {
+                TryRecvError::Disconnected
+            } else {
+                TryRecvError::Empty
+            }
+        })
     }
 
     fn close(&self) {
