@@ -13,9 +13,10 @@
 //! The waker moves `IDLE → WOKEN` and increments the count in the same step, so a timer that
 //! fires for this future can never be followed by a clock jump before the future saw it.
 //!
-//! How the thread waits is the parking hook's choice ([`Park::park_block_on`]): the default
-//! parks on the thread's own parker; ciranda's facade drives the reactor there once the
-//! scheduler has shut down. The waker always leaves a token on the parker, and calls
+//! Before it waits, the thread may spin for a few microseconds if its recent wake-ups came
+//! that fast (see `spin`). Otherwise, how the thread waits is the parking hook's choice
+//! ([`Park::park_block_on`]): the default parks on the thread's own parker; ciranda's facade
+//! drives the reactor there once the scheduler has shut down. The waker always leaves a token on the parker, and calls
 //! [`Park::unpark_block_on`] as well while the hook has marked the thread as waiting inside it.
 //!
 //! [`Park::park_block_on`]: crate::park::Park::park_block_on
@@ -26,6 +27,7 @@ use crate::coop;
 use crate::loom::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use crate::park::{BlockOnContext, Parker};
 use crate::scheduler::Shared;
+use crate::spin;
 use crate::worker::on_worker_thread;
 use std::future::Future;
 use std::pin::pin;
@@ -127,12 +129,16 @@ pub(crate) fn block_on<F: Future>(handle: &Handle, future: F) -> F::Output {
             Ok(_) => {
                 shared.block_on_active.fetch_sub(1, SeqCst);
                 shared.park.notify_idle_change();
-                shared.park.park_block_on(&BlockOnContext {
-                    parker: &thread.parker,
-                    waiting_in_hook: &thread.waiting_in_hook,
-                    waker: &waker,
-                    is_idle: &is_idle,
-                });
+                // A wake-up that comes within microseconds is cheaper to spin for than to
+                // sleep through (see `spin`); otherwise the hook decides how to wait.
+                if !spin::spin_for_token(&thread.parker) {
+                    shared.park.park_block_on(&BlockOnContext {
+                        parker: &thread.parker,
+                        waiting_in_hook: &thread.waiting_in_hook,
+                        waker: &waker,
+                        is_idle: &is_idle,
+                    });
+                }
                 // Normally a waker moved us to WOKEN (and counted us); after a spurious
                 // return we are still IDLE and count ourselves.
                 if thread.state.swap(POLLING, SeqCst) == IDLE {

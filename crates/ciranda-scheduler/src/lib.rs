@@ -23,7 +23,8 @@
 //!   has a [`coop`] budget of 128 operations.
 //! * **Parking**: at most half the workers search for work at once; the rest park through a
 //!   [`park::Park`] hook (a condition variable by default; ciranda's facade plugs its I/O
-//!   reactor in there). No wake-up is lost and an idle scheduler uses no CPU.
+//!   reactor in there). No wake-up is lost and an idle scheduler uses no CPU. A `block_on`
+//!   thread whose recent wake-ups came within microseconds spins briefly before it parks.
 //! * **Shutdown** drops every unfinished task's future exactly once; their `JoinHandle`s
 //!   then report cancellation.
 //!
@@ -45,6 +46,7 @@ mod idle;
 mod queue;
 mod registry;
 mod scheduler;
+mod spin;
 mod worker;
 mod yield_now;
 
