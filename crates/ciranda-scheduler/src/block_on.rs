@@ -16,8 +16,9 @@
 //! Before it waits, the thread may spin for a few microseconds if its recent wake-ups came
 //! that fast (see `spin`). Otherwise, how the thread waits is the parking hook's choice
 //! ([`Park::park_block_on`]): the default parks on the thread's own parker; ciranda's facade
-//! drives the reactor there once the scheduler has shut down. The waker always leaves a token on the parker, and calls
-//! [`Park::unpark_block_on`] as well while the hook has marked the thread as waiting inside it.
+//! drives the reactor there once the scheduler has shut down. The waker always leaves a token
+//! on the parker, and calls [`Park::unpark_block_on`] as well while the hook has marked the
+//! thread as waiting inside it.
 //!
 //! [`Park::park_block_on`]: crate::park::Park::park_block_on
 //! [`Park::unpark_block_on`]: crate::park::Park::unpark_block_on
