@@ -1,6 +1,6 @@
 //! Running a future on the calling thread while driving the reactor there.
 
-use crate::reactor::Reactor;
+use crate::reactor::{AutoAdvance, Reactor};
 use std::future::Future;
 use std::pin::pin;
 use std::sync::Arc;
@@ -97,7 +97,11 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
             }
             // The signal is checked again inside the turn, right before the poller wait: a
             // notification meant for us may have been consumed by another thread's turn.
-            let turned = reactor.try_turn_unless(None, true, || signal.notified.load(SeqCst));
+            // The clock may jump while our future has not been woken: it is the only task.
+            let idle = || !signal.notified.load(SeqCst);
+            let turned = reactor.try_turn_unless(None, AutoAdvance::WhenIdle(&idle), || {
+                signal.notified.load(SeqCst)
+            });
             signal.in_reactor.store(false, SeqCst);
             if turned.is_none() && reactor.wait_for_turn(&unpark) {
                 // Another thread drives the reactor: sleep until our waker fires or its turn

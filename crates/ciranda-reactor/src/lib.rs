@@ -71,7 +71,8 @@
 //! The contract a runtime's parking hook relies on (this is what `ciranda` does):
 //!
 //! * every worker thread [`enter`](Reactor::enter)s the runtime's reactor;
-//! * an idle worker calls [`try_turn(timeout, all_idle)`](Reactor::try_turn). `Some(_)`: it
+//! * an idle worker calls [`try_turn(timeout, auto_advance)`](Reactor::try_turn) (with
+//!   [`AutoAdvance::WhenIdle`] and the runtime's idle check for a paused clock). `Some(_)`: it
 //!   waited in the poller (bounded by the next timer) and may have woken tasks, so it looks for
 //!   work again. `None`: another worker holds the poller, so it parks on its own condvar, and
 //!   may first register with [`wait_for_turn`](Reactor::wait_for_turn) to be woken when the
@@ -102,4 +103,4 @@ mod wheel;
 
 pub use block_on::block_on;
 pub use io::Async;
-pub use reactor::{BlockingSpawner, EnterGuard, Reactor, ReactorBuilder};
+pub use reactor::{AutoAdvance, BlockingSpawner, EnterGuard, Reactor, ReactorBuilder};

@@ -1,7 +1,7 @@
 //! The reactor: one poller, the registrations, the timers and the clock.
 
 use crate::clock::Clock;
-use crate::loom::{Arc, AtomicBool, Mutex};
+use crate::loom::{Arc, AtomicBool, AtomicUsize, Mutex};
 use crate::registration::Source;
 use crate::wheel::{TimerKey, Wheel};
 use polling::{Event, Events, PollMode, Poller};
@@ -55,19 +55,56 @@ thread_local! {
 /// # Examples
 ///
 /// ```
-/// use ciranda_reactor::Reactor;
+/// use ciranda_reactor::{AutoAdvance, Reactor};
 /// use std::time::Duration;
 ///
 /// let reactor = Reactor::new()?;
 /// let _guard = reactor.enter();
 /// assert!(Reactor::current().ptr_eq(&reactor));
 /// // Nothing registered: this turn just waits 1 ms and wakes nobody.
-/// assert_eq!(reactor.try_turn(Some(Duration::from_millis(1)), false), Some(0));
+/// assert_eq!(reactor.try_turn(Some(Duration::from_millis(1)), AutoAdvance::Never), Some(0));
 /// # std::io::Result::Ok(())
 /// ```
 #[derive(Clone)]
 pub struct Reactor {
     inner: Arc<Inner>,
+}
+
+/// Whether a [`Reactor::try_turn`] may jump a paused clock to the next timer deadline.
+///
+/// ```
+/// use ciranda_reactor::{AutoAdvance, Reactor};
+/// use std::time::Duration;
+///
+/// let reactor = Reactor::builder().start_paused(true).build()?;
+/// let _guard = reactor.enter();
+/// let sleep = ciranda_reactor::time::sleep(Duration::from_secs(3600));
+/// let mut sleep = std::pin::pin!(sleep);
+/// let waker = std::task::Waker::noop();
+/// assert!(sleep.as_mut().poll(&mut std::task::Context::from_waker(waker)).is_pending());
+/// // Nothing else can happen before the timer: jump the hour and fire it.
+/// assert_eq!(reactor.try_turn(None, AutoAdvance::WhenIdle(&|| true)), Some(1));
+/// # std::io::Result::Ok(())
+/// ```
+#[derive(Clone, Copy)]
+pub enum AutoAdvance<'a> {
+    /// Wait for real events only; a paused clock stands still.
+    Never,
+    /// Jump if the predicate says every task that uses this reactor is idle: nothing queued,
+    /// running or woken that could still act before the next timer. The turn asks it at the
+    /// moment it would jump — after it fired what was due and found no I/O — so the answer is
+    /// fresh; the caller must make it exact (ciranda's scheduler takes a double collect of its
+    /// activity counters).
+    WhenIdle(&'a dyn Fn() -> bool),
+}
+
+impl std::fmt::Debug for AutoAdvance<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            AutoAdvance::Never => "Never",
+            AutoAdvance::WhenIdle(_) => "WhenIdle(..)",
+        })
+    }
 }
 
 struct Inner {
@@ -79,6 +116,9 @@ struct Inner {
     turning: AtomicBool,
     /// Woken when the current turn ends (threads that found the poller busy).
     turn_waiters: Mutex<Vec<Waker>>,
+    /// Turns that ended and are still waking their wakers (after releasing the poller). A
+    /// paused clock does not jump while one is: the tasks they wake are not visible yet.
+    waking: AtomicUsize,
     timers: Mutex<Timers>,
     clock: Clock,
     blocking_spawner: Option<BlockingSpawner>,
@@ -166,6 +206,7 @@ impl ReactorBuilder {
                 }),
                 turning: AtomicBool::new(false),
                 turn_waiters: Mutex::new(Vec::new()),
+                waking: AtomicUsize::new(0),
                 timers: Mutex::new(Timers {
                     wheel: Wheel::new(),
                     turner_bound: None,
@@ -305,13 +346,16 @@ impl Reactor {
     /// this returns `None` at once without blocking (see [`wait_for_turn`](Reactor::wait_for_turn)
     /// to learn when it leaves). `Some(n)`: the turn ran and woke `n` wakers.
     ///
-    /// `auto_advance`: the caller asserts that every task using this reactor is idle. With a
-    /// paused clock and no ready I/O, the clock then jumps to the next timer deadline and the
-    /// timer fires, instead of waiting. Ignored while the clock runs.
+    /// `auto_advance`: whether this turn may jump a paused clock to the next timer deadline
+    /// (and fire it) instead of waiting, see [`AutoAdvance`]. Ignored while the clock runs.
     ///
     /// The poller is never held while tasks run: a busy task cannot starve I/O or timers, any
     /// idle thread can take the next turn.
-    pub fn try_turn(&self, timeout: Option<Duration>, auto_advance: bool) -> Option<usize> {
+    pub fn try_turn(
+        &self,
+        timeout: Option<Duration>,
+        auto_advance: AutoAdvance<'_>,
+    ) -> Option<usize> {
         self.try_turn_unless(timeout, auto_advance, || false)
     }
 
@@ -327,19 +371,20 @@ impl Reactor {
     /// poller until our turn is over).
     ///
     /// ```
-    /// use ciranda_reactor::Reactor;
+    /// use ciranda_reactor::{AutoAdvance, Reactor};
     /// use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
     ///
     /// let reactor = Reactor::new()?;
     /// let woken = AtomicBool::new(true);
     /// // Without a timeout this would wait forever; the signal is set, so it does not wait.
-    /// assert_eq!(reactor.try_turn_unless(None, false, || woken.load(SeqCst)), Some(0));
+    /// let turned = reactor.try_turn_unless(None, AutoAdvance::Never, || woken.load(SeqCst));
+    /// assert_eq!(turned, Some(0));
     /// # std::io::Result::Ok(())
     /// ```
     pub fn try_turn_unless(
         &self,
         timeout: Option<Duration>,
-        auto_advance: bool,
+        auto_advance: AutoAdvance<'_>,
         woken: impl FnOnce() -> bool,
     ) -> Option<usize> {
         let inner = &*self.inner;
@@ -360,7 +405,7 @@ impl Reactor {
             let (wait, bound) = if !wakers.is_empty() {
                 (Some(Duration::ZERO), next)
             } else if paused {
-                if auto_advance && next.is_some() {
+                if next.is_some() && self.may_jump(&auto_advance) {
                     (Some(Duration::ZERO), next)
                 } else {
                     // Virtual timers do not move with real time: only the caller bounds the wait.
@@ -405,7 +450,8 @@ impl Reactor {
             let mut timers = inner.timers.lock();
             let now_tick = inner.clock.tick_floor(inner.clock.now());
             fire_due(&mut timers.wheel, now_tick, &mut wakers);
-            if paused && auto_advance && io_events == 0 {
+            // Asked last, after everything this turn found: "idle" must hold at the jump.
+            if paused && io_events == 0 && wakers.is_empty() && self.may_jump(&auto_advance) {
                 // Cascade points are not deadlines: keep jumping until something fires.
                 while wakers.is_empty() {
                     let Some(next) = timers.wheel.next_expiration() else {
@@ -419,17 +465,33 @@ impl Reactor {
             }
         }
 
+        let woken = wakers.len();
+        if woken > 0 {
+            // Counted before the poller is released, so the next turn sees it.
+            inner.waking.fetch_add(1, SeqCst);
+        }
         let waiters = {
             let mut waiters = inner.turn_waiters.lock();
             inner.turning.store(false, SeqCst);
             drop(turn);
             std::mem::take(&mut *waiters)
         };
-        let woken = wakers.len();
         for waker in wakers.into_iter().chain(waiters) {
             wake_quietly(waker);
         }
+        if woken > 0 {
+            inner.waking.fetch_sub(1, SeqCst);
+        }
         Some(woken)
+    }
+
+    /// May a turn jump the paused clock now? Never while an earlier turn is still waking its
+    /// tasks: the runtime's idle check cannot see those tasks yet.
+    fn may_jump(&self, auto_advance: &AutoAdvance<'_>) -> bool {
+        match auto_advance {
+            AutoAdvance::Never => false,
+            AutoAdvance::WhenIdle(is_idle) => self.inner.waking.load(SeqCst) == 0 && is_idle(),
+        }
     }
 
     /// Hands the events of a turn to their registrations; returns how many registrations had

@@ -2,7 +2,7 @@
 //! The driving contract: one turner at a time, notify, hand-over, timers across threads.
 
 use ciranda_reactor::net::{TcpListener, TcpStream};
-use ciranda_reactor::{Async, Reactor, block_on, time};
+use ciranda_reactor::{Async, AutoAdvance, Reactor, block_on, time};
 use futures_util::io::{AsyncReadExt, AsyncWriteExt};
 use std::future::Future;
 use std::pin::pin;
@@ -38,13 +38,13 @@ fn one_turner_at_a_time_and_notify_wakes_it() {
     let r2 = reactor.clone();
     let turner = thread::spawn(move || {
         let start = Instant::now();
-        let n = r2.try_turn(Some(Duration::from_secs(60)), false);
+        let n = r2.try_turn(Some(Duration::from_secs(60)), AutoAdvance::Never);
         (n, start.elapsed())
     });
     wait_until("the other thread turns", || reactor.is_turning());
     // Busy poller: return at once, without blocking.
     let start = Instant::now();
-    assert_eq!(reactor.try_turn(None, false), None);
+    assert_eq!(reactor.try_turn(None, AutoAdvance::Never), None);
     assert!(start.elapsed() < Duration::from_secs(30));
     reactor.notify();
     let (n, took) = turner.join().unwrap();
@@ -56,7 +56,7 @@ fn one_turner_at_a_time_and_notify_wakes_it() {
     assert!(!reactor.is_turning());
     // A notify with nobody waiting makes the next turn return at once.
     reactor.notify();
-    assert_eq!(reactor.try_turn(None, false), Some(0));
+    assert_eq!(reactor.try_turn(None, AutoAdvance::Never), Some(0));
 }
 
 /// Busy workers take a zero-timeout turn every few dozen tasks. With nothing registered
@@ -67,11 +67,14 @@ fn a_zero_timeout_turn_with_nothing_registered_leaves_a_notification_in_place() 
     let reactor = Reactor::new().unwrap();
     assert_eq!(reactor.registrations(), 0);
     reactor.notify();
-    assert_eq!(reactor.try_turn(Some(Duration::ZERO), false), Some(0));
+    assert_eq!(
+        reactor.try_turn(Some(Duration::ZERO), AutoAdvance::Never),
+        Some(0)
+    );
     // Still notified: this wait ends at once rather than after its 60 s.
     let start = Instant::now();
     assert_eq!(
-        reactor.try_turn(Some(Duration::from_secs(60)), false),
+        reactor.try_turn(Some(Duration::from_secs(60)), AutoAdvance::Never),
         Some(0)
     );
     assert!(
@@ -93,7 +96,7 @@ fn a_zero_timeout_turn_with_nothing_registered_leaves_a_notification_in_place() 
     );
     std::io::Write::write_all(&mut b, b"x").unwrap();
     wait_until("the zero-timeout turns report the readiness", || {
-        reactor.try_turn(Some(Duration::ZERO), false);
+        reactor.try_turn(Some(Duration::ZERO), AutoAdvance::Never);
         woken.1.load(Ordering::SeqCst)
     });
 }
@@ -105,7 +108,8 @@ fn wait_for_turn_wakes_when_the_turn_ends() {
     let waker = Waker::from(signal.clone());
     assert!(!reactor.wait_for_turn(&waker), "nobody turns yet");
     let r2 = reactor.clone();
-    let turner = thread::spawn(move || r2.try_turn(Some(Duration::from_secs(60)), false));
+    let turner =
+        thread::spawn(move || r2.try_turn(Some(Duration::from_secs(60)), AutoAdvance::Never));
     wait_until("the other thread turns", || reactor.is_turning());
     assert!(reactor.wait_for_turn(&waker));
     reactor.notify();
@@ -113,7 +117,10 @@ fn wait_for_turn_wakes_when_the_turn_ends() {
         signal.1.load(Ordering::SeqCst)
     });
     turner.join().unwrap();
-    assert_eq!(reactor.try_turn(Some(Duration::ZERO), false), Some(0));
+    assert_eq!(
+        reactor.try_turn(Some(Duration::ZERO), AutoAdvance::Never),
+        Some(0)
+    );
 }
 
 #[test]
@@ -124,7 +131,7 @@ fn a_timer_made_elsewhere_shortens_a_turn_in_progress() {
     // A driver blocked without a timeout, as an idle runtime thread would be.
     let driver = thread::spawn(move || {
         while !stop2.load(Ordering::SeqCst) {
-            r2.try_turn(None, false);
+            r2.try_turn(None, AutoAdvance::Never);
         }
     });
     wait_until("the driver turns", || reactor.is_turning());
@@ -275,7 +282,7 @@ fn turns_report_woken_wakers() {
     while woken == 0 {
         assert!(start.elapsed() < Duration::from_secs(30));
         woken += reactor
-            .try_turn(Some(Duration::from_millis(100)), false)
+            .try_turn(Some(Duration::from_millis(100)), AutoAdvance::Never)
             .unwrap();
     }
     assert_eq!(woken, 1);

@@ -2,7 +2,7 @@
 //! Timers on the real clock and on the virtual clock.
 
 use ciranda_reactor::time::{self, Instant, MissedTickBehavior};
-use ciranda_reactor::{Reactor, block_on};
+use ciranda_reactor::{AutoAdvance, Reactor, block_on};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use std::cell::RefCell;
 use std::future::Future;
@@ -270,7 +270,7 @@ fn advance_fires_exactly_the_due_timers() {
     assert!(c.as_mut().poll(&mut cx).is_pending());
     // Real time passing changes nothing on a paused clock.
     assert_eq!(
-        reactor.try_turn(Some(Duration::from_millis(30)), false),
+        reactor.try_turn(Some(Duration::from_millis(30)), AutoAdvance::Never),
         Some(0)
     );
     assert!(a.as_mut().poll(&mut cx).is_pending());

@@ -10,8 +10,9 @@
 //! | `WOKEN`   | woken; about to poll (or woken mid-poll)     | yes            |
 //! | `DONE`    | `block_on` returned; late wake-ups are ignored | no           |
 //!
-//! The waker moves `IDLE → WOKEN` and increments the count in the same step, so a timer that
-//! fires for this future can never be followed by a clock jump before the future saw it.
+//! The waker increments the count and then moves `IDLE → WOKEN` (taking the increment back
+//! if the move fails), so a timer that fires for this future can never be followed by a
+//! clock jump before the future saw it, and the thread's own decrement never comes first.
 //!
 //! Before it waits, the thread may spin for a few microseconds if its recent wake-ups came
 //! that fast (see `spin`). Otherwise, how the thread waits is the parking hook's choice
@@ -53,13 +54,22 @@ impl ThreadWaker {
     fn wake_up(&self) {
         let mut state = self.state.load(SeqCst);
         while state == IDLE || state == POLLING {
+            // Counted *before* the thread can see `WOKEN`: from then on it may poll, finish
+            // and uncount itself at once. Counting after the CAS left a moment in which the
+            // woken thread was not counted (a paused clock could jump) and let its uncount
+            // come first (the count underflowed).
+            let counted = state == IDLE;
+            if counted {
+                self.shared.block_on_active.activate();
+            }
             match self.state.compare_exchange(state, WOKEN, SeqCst, SeqCst) {
-                Ok(IDLE) => {
-                    self.shared.block_on_active.fetch_add(1, SeqCst);
-                    break;
-                }
                 Ok(_) => break,
-                Err(actual) => state = actual,
+                Err(actual) => {
+                    if counted {
+                        self.shared.block_on_active.deactivate();
+                    }
+                    state = actual;
+                }
             }
         }
         self.parker.unpark();
@@ -86,7 +96,7 @@ struct LeaveOnUnwind<'a>(&'a ThreadWaker);
 impl Drop for LeaveOnUnwind<'_> {
     fn drop(&mut self) {
         if self.0.state.swap(DONE, SeqCst) != IDLE {
-            self.0.shared.block_on_active.fetch_sub(1, SeqCst);
+            self.0.shared.block_on_active.deactivate();
         }
         self.0.shared.park.notify_idle_change();
     }
@@ -109,18 +119,13 @@ pub(crate) fn block_on<F: Future>(handle: &Handle, future: F) -> F::Output {
         state: AtomicUsize::new(POLLING),
         shared: shared.clone(),
     });
-    shared.block_on_active.fetch_add(1, SeqCst);
+    shared.block_on_active.activate();
     let leave = LeaveOnUnwind(&thread);
     let waker = Waker::from(thread.clone());
     let mut cx = Context::from_waker(&waker);
     let mut future = pin!(future);
     // `Shared::is_idle`, except that workers that exited after shutdown count as parked.
-    let is_idle = || {
-        (shared.is_shutdown() || shared.idle.all_parked())
-            && shared.block_on_active.load(SeqCst) == 0
-            && shared.blocking.is_idle()
-            && !shared.has_work()
-    };
+    let is_idle = || shared.is_idle_unless_exited(shared.is_shutdown());
     loop {
         if let Poll::Ready(output) = coop::budget(|| future.as_mut().poll(&mut cx)) {
             drop(leave);
@@ -128,7 +133,7 @@ pub(crate) fn block_on<F: Future>(handle: &Handle, future: F) -> F::Output {
         }
         match thread.state.compare_exchange(POLLING, IDLE, SeqCst, SeqCst) {
             Ok(_) => {
-                shared.block_on_active.fetch_sub(1, SeqCst);
+                shared.block_on_active.deactivate();
                 shared.park.notify_idle_change();
                 // A wake-up that comes within microseconds is cheaper to spin for than to
                 // sleep through (see `spin`); otherwise the hook decides how to wait.
@@ -143,7 +148,7 @@ pub(crate) fn block_on<F: Future>(handle: &Handle, future: F) -> F::Output {
                 // Normally a waker moved us to WOKEN (and counted us); after a spurious
                 // return we are still IDLE and count ourselves.
                 if thread.state.swap(POLLING, SeqCst) == IDLE {
-                    shared.block_on_active.fetch_add(1, SeqCst);
+                    shared.block_on_active.activate();
                 }
             }
             // Woken during the poll: still counted active, poll again at once.

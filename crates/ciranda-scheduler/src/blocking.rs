@@ -26,7 +26,7 @@
 //! interrupted and runs to the end.
 
 use crate::Handle;
-use crate::loom::atomic::{AtomicUsize, Ordering::SeqCst};
+use crate::activity::ActivityCount;
 use crate::loom::{Condvar, Mutex};
 use crate::scheduler::{ThreadHook, call_hook};
 use crate::task::raw::{self, Notified, Schedule};
@@ -57,7 +57,7 @@ struct Inner {
     work_available: Condvar,
     thread_exited: Condvar,
     /// Tasks queued or running: the pool is idle when this is zero.
-    active: AtomicUsize,
+    active: ActivityCount,
     config: BlockingConfig,
 }
 
@@ -126,14 +126,15 @@ impl BlockingPool {
                 state: Mutex::new(PoolState::default()),
                 work_available: Condvar::new(),
                 thread_exited: Condvar::new(),
-                active: AtomicUsize::new(0),
+                active: ActivityCount::new(),
                 config,
             }),
         }
     }
 
-    pub(crate) fn is_idle(&self) -> bool {
-        self.inner.active.load(SeqCst) == 0
+    /// The activity word of queued and running calls (see the `activity` module).
+    pub(crate) fn activity_word(&self) -> u64 {
+        self.inner.active.word()
     }
 
     pub(crate) fn spawn<F, R>(&self, handle: &Handle, f: F, name: Option<TaskName>) -> JoinHandle<R>
@@ -158,7 +159,7 @@ impl BlockingPool {
             drop(notified);
             return join;
         }
-        inner.active.fetch_add(1, SeqCst);
+        inner.active.activate();
         state.queue.push_back(notified);
         if state.searching == 0 {
             Inner::wake_or_start(inner, &mut state, handle);
@@ -178,7 +179,7 @@ impl BlockingPool {
         for task in queued {
             task.raw().shutdown();
             drop(task);
-            inner.active.fetch_sub(1, SeqCst);
+            inner.active.deactivate();
         }
         // Shutting down from one of our own threads (a blocking call dropped the runtime):
         // that thread finishes its call after we return, so do not wait for it.
@@ -298,7 +299,7 @@ impl Inner {
                 }
                 drop(state);
                 task.run();
-                self.active.fetch_sub(1, SeqCst);
+                self.active.deactivate();
                 handle.shared.park.notify_idle_change();
                 state = self.state.lock();
             }

@@ -16,37 +16,45 @@
 //!   left in the LIFO slot of a worker whose task never yields is found without the filling
 //!   worker paying a wake-up for every slot it fills (see `Worker::schedule_local`).
 //!
-//! The counters live in one atomic word (`searching` in the low half, `unparked` in the high
-//! half) so a notifier decides with a single load; the list of sleepers is behind a mutex
-//! taken only when a worker parks or must be woken.
+//! The counters live in one atomic word (`searching` in bits 0–15, `unparked` in bits 16–31)
+//! so a notifier decides with a single load; the list of sleepers is behind a mutex taken only
+//! when a worker parks or must be woken. The upper half is the generation of unparks: every
+//! transition of a worker from parked to unparked bumps it in the same atomic step, so the
+//! idle check can tell that a word read twice was not touched in between (see `activity`).
 
+use crate::activity::{COUNT_BITS, GENERATION_ONE};
 use crate::loom::Mutex;
-use crate::loom::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst, fence};
+use crate::loom::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst, fence};
 
-const UNPARKED_SHIFT: u32 = usize::BITS / 2;
-const SEARCHING_MASK: usize = (1 << UNPARKED_SHIFT) - 1;
-const ONE_UNPARKED: usize = 1 << UNPARKED_SHIFT;
+const UNPARKED_SHIFT: u32 = COUNT_BITS / 2;
+const SEARCHING_MASK: u64 = (1 << UNPARKED_SHIFT) - 1;
+const ONE_UNPARKED: u64 = 1 << UNPARKED_SHIFT;
+const UNPARKED_MASK: u64 = SEARCHING_MASK << UNPARKED_SHIFT;
+/// A worker leaves the parked set: counted unparked, and the generation moves on.
+const UNPARK: u64 = ONE_UNPARKED | GENERATION_ONE;
+// The builder's limit fits in each counter.
+const _: () = assert!(crate::MAX_WORKERS as u64 <= SEARCHING_MASK);
 
 pub(crate) struct Idle {
-    state: AtomicUsize,
+    state: AtomicU64,
     /// A parked worker sleeps with the LIFO-watch timeout.
     watching: AtomicBool,
     sleepers: Mutex<Vec<usize>>,
     num_workers: usize,
 }
 
-fn searching(state: usize) -> usize {
-    state & SEARCHING_MASK
+fn searching(state: u64) -> usize {
+    (state & SEARCHING_MASK) as usize
 }
 
-fn unparked(state: usize) -> usize {
-    state >> UNPARKED_SHIFT
+fn unparked(state: u64) -> usize {
+    ((state & UNPARKED_MASK) >> UNPARKED_SHIFT) as usize
 }
 
 impl Idle {
     pub(crate) fn new(num_workers: usize) -> Idle {
         Idle {
-            state: AtomicUsize::new(num_workers << UNPARKED_SHIFT),
+            state: AtomicU64::new((num_workers as u64) << UNPARKED_SHIFT),
             watching: AtomicBool::new(false),
             sleepers: Mutex::new(Vec::with_capacity(num_workers)),
             num_workers,
@@ -70,7 +78,7 @@ impl Idle {
             return None;
         }
         let worker = sleepers.pop()?;
-        self.state.fetch_add(ONE_UNPARKED | 1, SeqCst);
+        self.state.fetch_add(UNPARK | 1, SeqCst);
         Some(worker)
     }
 
@@ -95,7 +103,7 @@ impl Idle {
     /// Registers `worker` as parked. The caller must re-check every queue afterwards.
     pub(crate) fn transition_to_parked(&self, worker: usize, is_searching: bool) {
         let mut sleepers = self.sleepers.lock();
-        let dec = ONE_UNPARKED | usize::from(is_searching);
+        let dec = ONE_UNPARKED | u64::from(is_searching);
         self.state.fetch_sub(dec, SeqCst);
         sleepers.push(worker);
     }
@@ -109,7 +117,7 @@ impl Idle {
             return false;
         };
         sleepers.swap_remove(at);
-        self.state.fetch_add(ONE_UNPARKED, SeqCst);
+        self.state.fetch_add(UNPARK, SeqCst);
         true
     }
 
@@ -143,7 +151,7 @@ impl Idle {
     /// searching: another worker should look for the work it was after.
     pub(crate) fn forget_dead_active(&self, searching: bool) -> bool {
         self.state
-            .fetch_sub(ONE_UNPARKED | usize::from(searching), SeqCst);
+            .fetch_sub(ONE_UNPARKED | u64::from(searching), SeqCst);
         searching
     }
 
@@ -165,7 +173,17 @@ impl Idle {
 
     /// Every worker is parked.
     pub(crate) fn all_parked(&self) -> bool {
-        unparked(self.state.load(SeqCst)) == 0
+        Self::all_parked_in(self.word())
+    }
+
+    /// The state word, generation included, for the idle check's double collect.
+    pub(crate) fn word(&self) -> u64 {
+        self.state.load(SeqCst)
+    }
+
+    /// Every worker is parked in `word`.
+    pub(crate) fn all_parked_in(word: u64) -> bool {
+        unparked(word) == 0
     }
 }
 

@@ -38,6 +38,7 @@ pub mod coop;
 pub mod park;
 pub mod task;
 
+mod activity;
 mod block_on;
 mod blocking;
 mod builder;

@@ -6,7 +6,9 @@
 #[cfg(not(loom))]
 mod imp {
     pub(crate) mod atomic {
-        pub(crate) use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering, fence};
+        pub(crate) use std::sync::atomic::{
+            AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering, fence,
+        };
     }
 
     /// A mutex whose `lock` returns the guard directly in both builds.
@@ -64,7 +66,9 @@ mod imp {
     pub(crate) use loom::cell::UnsafeCell;
     pub(crate) use loom::sync::Arc;
     pub(crate) mod atomic {
-        pub(crate) use loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering, fence};
+        pub(crate) use loom::sync::atomic::{
+            AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering, fence,
+        };
     }
 
     /// loom's mutex behind the `parking_lot`-style interface (no poisoning).

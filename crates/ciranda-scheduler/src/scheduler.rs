@@ -1,9 +1,10 @@
 //! `Scheduler` (the owner), `Handle` (a cheap clone for spawning) and their shared state.
 
+use crate::activity::{self, ActivityCount};
 use crate::blocking::BlockingPool;
 use crate::context::{self, EnterGuard};
 use crate::idle::Idle;
-use crate::loom::atomic::{AtomicBool, AtomicUsize, Ordering::*, fence};
+use crate::loom::atomic::{AtomicBool, Ordering::*, fence};
 use crate::loom::{Condvar, Mutex};
 use crate::park::Park;
 use crate::queue::Inject;
@@ -67,8 +68,8 @@ pub(crate) struct Shared {
     pub(crate) blocking: BlockingPool,
     pub(crate) config: Config,
     shutdown: AtomicBool,
-    /// Threads currently polling a `block_on` future.
-    pub(crate) block_on_active: AtomicUsize,
+    /// Threads polling a `block_on` future, or woken to poll it.
+    pub(crate) block_on_active: ActivityCount,
     workers_exited: Mutex<usize>,
     workers_exited_changed: Condvar,
     slow_reported: Mutex<HashSet<TaskId>>,
@@ -91,7 +92,7 @@ impl Shared {
             blocking,
             config,
             shutdown: AtomicBool::new(false),
-            block_on_active: AtomicUsize::new(0),
+            block_on_active: ActivityCount::new(),
             workers_exited: Mutex::new(0),
             workers_exited_changed: Condvar::new(),
             slow_reported: Mutex::new(HashSet::new()),
@@ -130,11 +131,29 @@ impl Shared {
         !self.injector.is_empty() || self.remotes.iter().any(Remote::has_work)
     }
 
+    /// Nothing in the runtime can act: no worker unparked, no `block_on` future woken or
+    /// polled, no blocking call, no queued task — at one instant during the call. A double
+    /// collect of the activity words around the queues; see the `activity` module.
     pub(crate) fn is_idle(&self) -> bool {
-        self.idle.all_parked()
-            && self.block_on_active.load(SeqCst) == 0
-            && self.blocking.is_idle()
-            && !self.has_work()
+        self.is_idle_unless_exited(false)
+    }
+
+    /// [`is_idle`](Self::is_idle); with `workers_gone`, workers count as parked whatever their
+    /// word says (they exited at shutdown, or are exiting and will not run a task again).
+    pub(crate) fn is_idle_unless_exited(&self, workers_gone: bool) -> bool {
+        let collect = || {
+            (
+                self.idle.word(),
+                self.block_on_active.word(),
+                self.blocking.activity_word(),
+            )
+        };
+        let all_inactive = |&(workers, block_on, blocking): &(u64, u64, u64)| {
+            (workers_gone || Idle::all_parked_in(workers))
+                && ActivityCount::count(block_on) == 0
+                && ActivityCount::count(blocking) == 0
+        };
+        activity::double_collect(collect, all_inactive, || !self.has_work())
     }
 
     pub(crate) fn worker_exited(&self) {

@@ -51,7 +51,7 @@
 //! * `wait_for_turn` registers the waker only while a turn is running; if the turn ended in
 //!   between, the thread just loops and takes the poller itself.
 
-use ciranda_reactor::Reactor;
+use ciranda_reactor::{AutoAdvance, Reactor};
 use ciranda_scheduler::park::{BlockOnContext, Park, ParkContext, ThreadParkers};
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
@@ -103,10 +103,10 @@ impl ReactorPark {
             cx.set_waiting_in_hook(false);
             return;
         }
-        let auto_advance = self.reactor.is_clock_paused() && cx.runtime_is_idle();
+        let is_idle = || cx.runtime_is_idle();
         let turned = self
             .reactor
-            .try_turn_unless(None, auto_advance, || parker.has_token());
+            .try_turn_unless(None, AutoAdvance::WhenIdle(&is_idle), || parker.has_token());
         cx.set_waiting_in_hook(false);
         match turned {
             Some(_) => {
@@ -168,7 +168,11 @@ impl Park for ReactorPark {
         let worker = cx.worker();
         if timeout == Some(Duration::ZERO) {
             // Maintenance from a busy worker: poll I/O and timers if nobody else is.
-            if self.reactor.try_turn(Some(Duration::ZERO), false).is_some() {
+            if self
+                .reactor
+                .try_turn(Some(Duration::ZERO), AutoAdvance::Never)
+                .is_some()
+            {
                 self.renotify_flagged_drivers(worker);
             }
             return;
@@ -182,8 +186,13 @@ impl Park for ReactorPark {
             self.driving[worker].store(false, SeqCst);
             return;
         }
-        let auto_advance =
-            timeout.is_none() && self.reactor.is_clock_paused() && cx.runtime_is_idle();
+        // A worker that parks with a timeout (the LIFO watcher) expects to look for work when
+        // it ends: it must not jump the clock past that.
+        let is_idle = || cx.runtime_is_idle();
+        let auto_advance = match timeout {
+            None => AutoAdvance::WhenIdle(&is_idle),
+            Some(_) => AutoAdvance::Never,
+        };
         let turned = self.reactor.try_turn(timeout, auto_advance);
         self.driving[worker].store(false, SeqCst);
         match turned {

@@ -6,14 +6,17 @@
 //!   spawner that saw it.
 //! * [`park`]: the `Parker` token, and the idle protocol (`Idle` + parkers + run queues)
 //!   driven by real `Worker`s: no wake-up is ever lost.
+//! * [`activity`]: the idle check that lets a paused clock jump never says "idle" while a
+//!   task is in flight.
 //!
 //! Run with
-//! `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p ciranda-scheduler --release --lib --tests`.
+//! `RUSTFLAGS="--cfg loom -C debug-assertions" LOOM_MAX_PREEMPTIONS=2 cargo test -p ciranda-scheduler --release --lib --tests`.
 //!
 //! Bookkeeping that only the final assertions read (drop counters, the test waker's
 //! counts) uses plain `std` atomics: loom runs its threads one at a time, and counting with
 //! loom atomics would only add interleavings that check nothing.
 
+mod activity;
 mod park;
 mod registry;
 mod task;

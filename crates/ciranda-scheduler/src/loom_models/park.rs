@@ -79,7 +79,7 @@ fn parker_zero_timeout_keeps_the_token_protocol() {
 }
 
 /// A real `Shared` with `workers` workers, `ThreadParkers`, and the loom run queues.
-fn runtime(workers: usize) -> (Handle, Vec<Worker>) {
+pub(super) fn runtime(workers: usize) -> (Handle, Vec<Worker>) {
     let (locals, remotes): (Vec<_>, Vec<_>) = (0..workers)
         .map(|_| {
             let (local, steal) = queue::local();

@@ -1,0 +1,136 @@
+//! The idle check (`Shared::is_idle`, see the `activity` module): it may say "idle" only if
+//! at some instant during the call nothing was queued, running or woken.
+//!
+//! A task that was spawned before the check began and had not finished when it ended was in
+//! flight for the whole check, so the answer must be `false`. The first two models run a real
+//! worker thread (pops, runs, registers as parked, re-checks, sleeps) against `is_idle` on a
+//! real `Shared`; the interleaving that broke the old single collect (the worker read as
+//! parked, then waking, taking the task and running it before the queues are read) needs
+//! more switches than loom can afford with a whole worker, so the third model cuts the
+//! decision down to the real `Idle` word and the real double collect, and explores it to five
+//! preemptions. A single collect fails that one.
+
+use crate::loom::Arc as LoomArc;
+use crate::loom::atomic::{AtomicBool, Ordering::SeqCst};
+use loom::thread;
+
+use super::block_on;
+use super::park::runtime;
+
+/// `spawn` is called before the check; the task's body sets `finished` when it runs.
+fn check_races_a_task(spawn_child: bool) {
+    loom::model(move || {
+        let (handle, mut workers) = runtime(1);
+        let worker = workers.pop().unwrap();
+        let stop = LoomArc::new(AtomicBool::new(false));
+        let finished = LoomArc::new(AtomicBool::new(false));
+        let worker_thread = {
+            let stop = stop.clone();
+            thread::spawn(move || {
+                while !stop.load(SeqCst) {
+                    worker.turn();
+                }
+            })
+        };
+
+        let done = finished.clone();
+        let (parent, child) = if spawn_child {
+            // The parent runs on the worker and spawns the child there: the child goes to the
+            // worker's LIFO slot while the worker is active, then the parent ends.
+            let inner = handle.clone();
+            let parent = handle
+                .spawn(async move { Some(inner.spawn(async move { done.store(true, SeqCst) })) });
+            (Some(parent), None)
+        } else {
+            (
+                None,
+                Some(handle.spawn(async move { done.store(true, SeqCst) })),
+            )
+        };
+        let idle = handle.shared.is_idle();
+        let finished_by_then = finished.load(SeqCst);
+        assert!(
+            !idle || finished_by_then,
+            "is_idle said idle while a task spawned before the check had not finished"
+        );
+
+        // The child's handle comes back through the parent's output when it has one.
+        let child = match parent {
+            Some(parent) => block_on(parent).unwrap().unwrap(),
+            None => child.unwrap(),
+        };
+        block_on(child).unwrap();
+        stop.store(true, SeqCst);
+        handle.shared.park.unpark(0);
+        worker_thread.join().unwrap();
+        handle.shared.registry.drain();
+    });
+}
+
+/// A task spawned from outside (injector + notify) races the check.
+#[test]
+fn idle_check_sees_a_task_spawned_from_outside() {
+    check_races_a_task(false);
+}
+
+/// A task spawned on the worker (LIFO slot) by a task that then ends races the check.
+#[test]
+fn idle_check_sees_a_task_spawned_on_the_worker() {
+    check_races_a_task(true);
+}
+
+/// The decision itself, on the real `Idle` word and the real double collect, with everything
+/// else cut away so that loom can afford the interleaving that matters (five switches): the
+/// worker found nothing, the producer pushes a task (no wake-up needed: the worker is not
+/// parked yet), the worker registers as parked, the checker reads the word, the worker
+/// re-checks, finds the task and takes it, the checker reads the queue. A single collect says
+/// "idle" there while the task runs; the second read of the word sees the unpark.
+#[test]
+fn idle_check_sees_a_worker_that_takes_a_task_after_registering_as_parked() {
+    use crate::activity::double_collect;
+    use crate::idle::Idle;
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(5);
+    builder.check(|| {
+        let idle = LoomArc::new(Idle::new(1));
+        let queued = LoomArc::new(AtomicBool::new(false));
+        let token = LoomArc::new(AtomicBool::new(false));
+        let finished = LoomArc::new(AtomicBool::new(false));
+        let worker = {
+            let (idle, queued, token, finished) = (
+                idle.clone(),
+                queued.clone(),
+                token.clone(),
+                finished.clone(),
+            );
+            thread::spawn(move || {
+                // It looked at the queue (empty) before this point.
+                idle.transition_to_parked(0, false);
+                crate::loom::atomic::fence(SeqCst);
+                if !queued.load(SeqCst) {
+                    // Asleep until a notifier counted it unparked and left a token.
+                    while !token.load(SeqCst) {
+                        thread::yield_now();
+                    }
+                }
+                idle.unpark_self(0);
+                assert!(queued.swap(false, SeqCst), "the task was queued");
+                finished.store(true, SeqCst);
+            })
+        };
+        queued.store(true, SeqCst);
+        if idle.worker_to_notify().is_some() {
+            token.store(true, SeqCst);
+        }
+        let is_idle = double_collect(
+            || idle.word(),
+            |word| Idle::all_parked_in(*word),
+            || !queued.load(SeqCst),
+        );
+        assert!(
+            !is_idle || finished.load(SeqCst),
+            "is_idle said idle while the queued task had not finished"
+        );
+        worker.join().unwrap();
+    });
+}

@@ -1,0 +1,110 @@
+#![cfg(not(loom))]
+//! The paused clock jumps only when nothing is in flight (issue 15, defect 7).
+//!
+//! On the multi-thread runtime a paused clock auto-advances to the next timer when every task
+//! is idle. "Idle" must mean idle: no task queued, running or being woken, no `block_on`
+//! future woken, no blocking job, no wake-up of an earlier reactor turn still being delivered.
+//! A task woken by a timer that had not run yet when the driver decided the runtime was idle
+//! used to let the clock jump to the next, far deadline: a `sleep(10 ms)` ended at virtual
+//! 10 s, and a timeout fired before the work it guarded completed.
+//!
+//! Each test repeats a short scenario many times, on fresh runtimes, because the window is a
+//! few hundred nanoseconds wide; `scripts/stress.sh` runs them with both cores saturated.
+
+use ciranda::Runtime;
+use ciranda::time::{Instant, sleep, timeout};
+use std::time::Duration;
+
+const ROUNDS: usize = 200;
+
+fn paused_runtime(workers: usize) -> Runtime {
+    Runtime::builder()
+        .worker_threads(workers)
+        .start_paused(true)
+        .build()
+        .unwrap()
+}
+
+/// A spawned task sleeps in steps of 10 ms while `block_on` guards it with a 10 s timeout:
+/// every step must end exactly 10 virtual ms after it began, and the guard must not fire.
+#[test]
+fn a_task_woken_by_a_timer_runs_before_the_clock_jumps_again() {
+    for round in 0..ROUNDS {
+        let rt = paused_runtime(2);
+        let steps = rt.block_on(async {
+            let worker = ciranda::spawn(async {
+                let mut steps = Vec::new();
+                for _ in 0..5 {
+                    let start = Instant::now();
+                    sleep(Duration::from_millis(10)).await;
+                    steps.push(start.elapsed());
+                }
+                steps
+            });
+            timeout(Duration::from_secs(10), worker).await
+        });
+        let steps = steps
+            .unwrap_or_else(|_| panic!("round {round}: the 10 s guard fired first"))
+            .unwrap();
+        assert_eq!(
+            steps,
+            vec![Duration::from_millis(10); 5],
+            "round {round}: a step's sleep ended late in virtual time"
+        );
+    }
+}
+
+/// A chain of tasks hands a token on through timers: each link sleeps 1 ms and spawns the next.
+/// The total virtual time is exactly the sum of the sleeps.
+#[test]
+fn a_chain_of_timer_woken_tasks_takes_exactly_its_virtual_time() {
+    fn link(left: u32) -> ciranda::task::JoinHandle<u32> {
+        ciranda::spawn(async move {
+            sleep(Duration::from_millis(1)).await;
+            if left == 0 {
+                0
+            } else {
+                link(left - 1).await.unwrap() + 1
+            }
+        })
+    }
+    for round in 0..ROUNDS / 4 {
+        let rt = paused_runtime(2);
+        let (links, took) = rt.block_on(async {
+            let start = Instant::now();
+            let guard = timeout(Duration::from_secs(3600), link(20)).await;
+            (guard, start.elapsed())
+        });
+        let links = links
+            .unwrap_or_else(|_| panic!("round {round}: the one-hour guard fired first"))
+            .unwrap();
+        assert_eq!(links, 20);
+        assert_eq!(took, Duration::from_millis(21), "round {round}");
+    }
+}
+
+/// A task woken by a blocking job (not by a timer) must also run before the clock jumps.
+#[test]
+fn a_task_woken_by_a_blocking_job_runs_before_the_clock_jumps() {
+    for round in 0..ROUNDS / 2 {
+        let rt = paused_runtime(2);
+        let result = rt.block_on(async {
+            let start = Instant::now();
+            let worker = ciranda::spawn(async {
+                for _ in 0..3 {
+                    ciranda::spawn_blocking(|| std::hint::black_box(1 + 1))
+                        .await
+                        .unwrap();
+                    sleep(Duration::from_millis(5)).await;
+                }
+            });
+            let guarded = timeout(Duration::from_secs(10), worker).await;
+            (guarded.is_ok(), start.elapsed())
+        });
+        assert_eq!(
+            result,
+            (true, Duration::from_millis(15)),
+            "round {round}: the guard fired or time jumped"
+        );
+    }
+}
