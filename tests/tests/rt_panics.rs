@@ -112,6 +112,7 @@ impl Drop for Counted {
 }
 
 /// Panics when dropped (and counts the drop first).
+#[derive(Debug)]
 struct PanicOnDrop(Arc<AtomicUsize>);
 impl Drop for PanicOnDrop {
     fn drop(&mut self) {
@@ -747,4 +748,127 @@ fn a_future_polled_with_a_panicking_waker_inside_a_task() {
     });
     assert_eq!(rt.block_on(h).unwrap(), 1);
     assert_all_workers_alive(&rt, "rpw", 2);
+}
+
+/// A future that returns `Ready` with an output that panics when dropped, and then panics in
+/// its own destructor. The task fails with the future's panic; the output (which nobody can
+/// read) is dropped by the runtime, and its panic must not unwind out of the worker — on a
+/// one-worker runtime that used to leave nobody to run anything (issue 15, defect 2a).
+#[test]
+fn a_future_and_its_output_that_both_panic_in_drop_leave_the_worker_alive() {
+    struct ReadyThenPanicOnDrop(Arc<AtomicUsize>, Option<PanicOnDrop>);
+    impl Future for ReadyThenPanicOnDrop {
+        type Output = PanicOnDrop;
+        fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<PanicOnDrop> {
+            Poll::Ready(self.1.take().expect("polled once"))
+        }
+    }
+    impl Drop for ReadyThenPanicOnDrop {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, SeqCst);
+            panic!("{MARK}: future drop after ready");
+        }
+    }
+    let unhandled = Arc::new(AtomicUsize::new(0));
+    let rt = runtime("rrd", 1, unhandled.clone());
+    let drops = Arc::new(AtomicUsize::new(0));
+    let outputs = Arc::new(AtomicUsize::new(0));
+    let (d, o) = (drops.clone(), outputs.clone());
+    let awaited = rt.spawn(ReadyThenPanicOnDrop(d, Some(PanicOnDrop(o))));
+    let error = within(30, "awaiting the task", move || {
+        ciranda::Runtime::new().unwrap().block_on(awaited)
+    })
+    .expect_err("the future's destructor panicked");
+    assert!(error.is_panic());
+    assert_eq!(
+        error.panic_message().as_deref(),
+        Some(&*format!("{MARK}: future drop after ready"))
+    );
+    // Detached as well: the runtime reports the failure and carries on.
+    for _ in 0..10 {
+        let (d, o) = (drops.clone(), outputs.clone());
+        drop(rt.spawn(ReadyThenPanicOnDrop(d, Some(PanicOnDrop(o)))));
+    }
+    wait_until("every output dropped", || outputs.load(SeqCst) == 11);
+    assert_eq!(drops.load(SeqCst), 11);
+    wait_until("every detached panic reported", || {
+        unhandled.load(SeqCst) == 10
+    });
+    assert_all_workers_alive(&rt, "rrd", 1);
+}
+
+/// The environment variable that makes `reports_on_a_closed_stderr_do_not_kill_workers`'s
+/// child run the scenario instead of spawning it.
+const CLOSED_STDERR_CHILD: &str = "CIRANDA_TEST_CLOSED_STDERR_CHILD";
+
+/// `eprintln!` panics when stderr is a closed pipe (`prog 2>&1 | head`). The runtime's own
+/// reports — the default unhandled-panic report, the slow-poll report, the report of an output
+/// that panicked in `Drop`, a panicking hook's report — are written on workers, and must not
+/// kill them (issue 15, defect 2b). The scenario runs in a child process of this test binary
+/// whose stderr is a pipe with no reader.
+#[test]
+fn reports_on_a_closed_stderr_do_not_kill_workers() {
+    if std::env::var_os(CLOSED_STDERR_CHILD).is_some() {
+        closed_stderr_scenario();
+        return;
+    }
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "reports_on_a_closed_stderr_do_not_kill_workers",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CLOSED_STDERR_CHILD, "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Close the only read end of the child's stderr: its writes now fail with EPIPE.
+    drop(child.stderr.take());
+    let output = within(120, "the closed-stderr child", move || {
+        child.wait_with_output().unwrap()
+    });
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("closed stderr scenario: all reports survived"),
+        "child failed ({:?}); its stdout:\n{stdout}",
+        output.status
+    );
+}
+
+fn closed_stderr_scenario() {
+    // The default panic hook ignores a failing stderr; no quieting hook here, so the reports
+    // really are written.
+    let rt = Runtime::builder()
+        .worker_threads(1)
+        .thread_name("rcs")
+        .slow_poll_threshold(Duration::from_millis(1))
+        .on_thread_start(|| panic!("{MARK}: start hook"))
+        .build()
+        .unwrap();
+    // Default unhandled-panic report (no hook installed).
+    drop(rt.spawn(async { panic!("{MARK}: detached") }));
+    // Slow-poll report.
+    drop(rt.spawn(async { std::thread::sleep(Duration::from_millis(20)) }));
+    // An output that panics when the runtime drops it.
+    let drops = Arc::new(AtomicUsize::new(0));
+    let d = drops.clone();
+    drop(rt.spawn(async move { PanicOnDrop(d) }));
+    // The one worker must still run tasks after all of that.
+    let (tx, rx) = std::sync::mpsc::channel();
+    for i in 0..100u64 {
+        let tx = tx.clone();
+        drop(rt.spawn(async move { tx.send(i).unwrap() }));
+    }
+    let sum: u64 = (0..100)
+        .map(|_| {
+            rx.recv_timeout(Duration::from_secs(30))
+                .expect("the worker died")
+        })
+        .sum();
+    assert_eq!(sum, 99 * 100 / 2);
+    assert_eq!(drops.load(SeqCst), 1);
+    drop(rt);
+    println!("closed stderr scenario: all reports survived");
 }

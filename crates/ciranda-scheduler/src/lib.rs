@@ -46,6 +46,7 @@ mod context;
 mod idle;
 mod queue;
 mod registry;
+mod report;
 mod scheduler;
 mod spin;
 mod worker;

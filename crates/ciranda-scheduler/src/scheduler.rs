@@ -9,6 +9,7 @@ use crate::loom::{Condvar, Mutex};
 use crate::park::Park;
 use crate::queue::Inject;
 use crate::registry::Registry;
+use crate::report::{drop_payload, report};
 use crate::task::raw::{self, Notified, Schedule};
 use crate::task::{JoinError, JoinHandle, TaskId, TaskInfo, TaskName, panic_message};
 use crate::worker::Remote;
@@ -16,7 +17,6 @@ use crate::{Builder, block_on};
 use std::collections::HashSet;
 use std::fmt;
 use std::future::Future;
-use std::io::Write;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -35,18 +35,13 @@ pub(crate) fn call_hook(name: &str, hook: impl FnOnce()) {
     };
     let message = panic_message(&*payload).unwrap_or("<non-string payload>");
     let thread = std::thread::current();
-    // Not `eprintln!`: a failing stderr must not turn a contained panic into a new one.
-    let _ = writeln!(
-        std::io::stderr(),
-        "ciranda: the {name} hook panicked on thread {:?}: {message}; the panic was caught \
-         and the thread carries on",
+    report(format_args!(
+        "the {name} hook panicked on thread {:?}: {message}; the panic was caught and the \
+         thread carries on",
         thread.name().unwrap_or("<unnamed>")
-    );
-    // The payload's destructor is user code as well: contain it too. A second payload is
-    // leaked rather than dropped, which would risk the same again.
-    if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
-        std::mem::forget(again);
-    }
+    ));
+    // The payload's destructor is user code as well: contain it too.
+    drop_payload(payload);
 }
 
 pub(crate) struct Config {
@@ -72,7 +67,11 @@ pub(crate) struct Shared {
     pub(crate) block_on_active: ActivityCount,
     workers_exited: Mutex<usize>,
     workers_exited_changed: Condvar,
+    /// Live tasks already reported by `slow_poll_threshold` (each is reported once); a task
+    /// leaves the set when it completes, so a long-running server does not accumulate ids.
     slow_reported: Mutex<HashSet<TaskId>>,
+    /// `slow_reported` is not empty: completions skip its lock otherwise.
+    any_slow_reported: AtomicBool,
 }
 
 impl Shared {
@@ -96,6 +95,7 @@ impl Shared {
             workers_exited: Mutex::new(0),
             workers_exited_changed: Condvar::new(),
             slow_reported: Mutex::new(HashSet::new()),
+            any_slow_reported: AtomicBool::new(false),
         }
     }
 
@@ -168,15 +168,38 @@ impl Shared {
         took: Duration,
         threshold: Duration,
     ) {
-        if !self.slow_reported.lock().insert(id) {
-            return;
+        {
+            let mut reported = self.slow_reported.lock();
+            if !reported.insert(id) {
+                return;
+            }
+            self.any_slow_reported.store(true, Relaxed);
         }
         let name = name.map(|n| format!(" ({n:?})")).unwrap_or_default();
-        eprintln!(
-            "ciranda: task {id}{name} ran for {took:?} in one poll (slow_poll_threshold is \
+        report(format_args!(
+            "task {id}{name} ran for {took:?} in one poll (slow_poll_threshold is \
              {threshold:?}); a long poll blocks its worker: move blocking work to spawn_blocking \
              or add yields"
-        );
+        ));
+    }
+
+    /// A task timed by `slow_poll_threshold` completed: it is no longer remembered as
+    /// reported.
+    pub(crate) fn forget_slow_poll(&self, id: TaskId) {
+        if !self.any_slow_reported.load(Relaxed) {
+            return;
+        }
+        let mut reported = self.slow_reported.lock();
+        reported.remove(&id);
+        if reported.is_empty() {
+            self.any_slow_reported.store(false, Relaxed);
+        }
+    }
+
+    /// How many live tasks are remembered as reported slow (for tests).
+    #[cfg(test)]
+    pub(crate) fn slow_reported_len(&self) -> usize {
+        self.slow_reported.lock().len()
     }
 
     fn report_unhandled_panic(&self, error: &JoinError) {
@@ -184,10 +207,10 @@ impl Shared {
             // Called on a worker, a blocking thread, or whichever thread drops a finished
             // `JoinHandle`: its panic must not unwind into any of them.
             Some(hook) => call_hook("on_unhandled_panic", || hook(error)),
-            None => eprintln!(
-                "ciranda: {error}; its JoinHandle was dropped, so nobody else will see this \
+            None => report(format_args!(
+                "{error}; its JoinHandle was dropped, so nobody else will see this \
                  (asyncio: \"Task exception was never retrieved\")"
-            ),
+            )),
         }
     }
 }
@@ -500,5 +523,52 @@ impl Scheduler {
 impl Drop for Scheduler {
     fn drop(&mut self) {
         self.shutdown(None);
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use crate::Scheduler;
+    use std::time::Duration;
+
+    /// A task reported by `slow_poll_threshold` is remembered (so it is reported once) only
+    /// while it lives: a long-running server must not accumulate the ids of every slow task
+    /// it ever ran (issue 15, defect 6).
+    #[test]
+    fn slow_poll_reports_forget_finished_tasks() {
+        let sched = Scheduler::builder()
+            .worker_threads(1)
+            .slow_poll_threshold(Duration::from_millis(1))
+            .build()
+            .unwrap();
+        let shared = sched.handle().shared.clone();
+        for _ in 0..5 {
+            let slow = sched.handle().spawn(async {
+                std::thread::sleep(Duration::from_millis(5));
+            });
+            sched.block_on(slow).unwrap();
+        }
+        assert_eq!(
+            shared.slow_reported_len(),
+            0,
+            "finished tasks are forgotten"
+        );
+        // A live task that was slow once stays remembered: it is not reported again.
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let live = sched.handle().spawn(async move {
+            std::thread::sleep(Duration::from_millis(5));
+            crate::yield_now().await;
+            drop(tx);
+            std::future::pending::<()>().await;
+        });
+        assert!(rx.recv_timeout(Duration::from_secs(30)).is_err());
+        assert_eq!(shared.slow_reported_len(), 1);
+        live.abort();
+        assert!(sched.block_on(live).unwrap_err().is_cancelled());
+        assert_eq!(
+            shared.slow_reported_len(),
+            0,
+            "an aborted task is forgotten too"
+        );
     }
 }

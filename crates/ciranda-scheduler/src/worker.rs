@@ -27,10 +27,10 @@ use crate::loom::atomic::{
 };
 use crate::park::ParkContext;
 use crate::queue::Local;
+use crate::report::report;
 use crate::scheduler::{Shared, call_hook};
 use crate::task::raw::{Header, Notified, RawTask};
 use std::cell::Cell;
-use std::io::Write;
 use std::ptr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -158,14 +158,11 @@ impl Worker {
         impl Drop for Exited {
             fn drop(&mut self) {
                 if std::thread::panicking() {
-                    // Not `eprintln!`, which panics if stderr fails — while unwinding, that
-                    // would abort the process.
-                    let _ = writeln!(
-                        std::io::stderr(),
-                        "ciranda: worker {} exits because of a panic in the runtime; shutdown \
-                         will not wait for it",
+                    report(format_args!(
+                        "worker {} exits because of a panic in the runtime; shutdown will not \
+                         wait for it",
                         self.index
-                    );
+                    ));
                 }
                 self.shared.worker_exited();
             }
@@ -326,6 +323,9 @@ impl Worker {
         if took > threshold {
             self.shared()
                 .report_slow_poll(id, name.as_deref(), took, threshold);
+        }
+        if completed {
+            self.shared().forget_slow_poll(id);
         }
         completed
     }

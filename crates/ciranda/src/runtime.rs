@@ -6,6 +6,7 @@ use ciranda_reactor::Reactor;
 use std::fmt;
 use std::future::Future;
 use std::io;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A ciranda runtime: work-stealing worker threads, an I/O reactor with timers, and a
@@ -82,6 +83,8 @@ impl fmt::Debug for Runtime {
 pub struct Builder {
     scheduler: ciranda_scheduler::Builder,
     start_paused: bool,
+    /// The user's start hook, run after the runtime's own (which enters the reactor).
+    on_thread_start: Option<Arc<dyn Fn() + Send + Sync>>,
 }
 
 impl fmt::Debug for Builder {
@@ -89,6 +92,7 @@ impl fmt::Debug for Builder {
         f.debug_struct("Builder")
             .field("scheduler", &self.scheduler)
             .field("start_paused", &self.start_paused)
+            .field("on_thread_start", &self.on_thread_start.is_some())
             .finish()
     }
 }
@@ -105,6 +109,7 @@ impl Builder {
         Builder {
             scheduler: ciranda_scheduler::Builder::new(),
             start_paused: false,
+            on_thread_start: None,
         }
     }
 
@@ -155,6 +160,39 @@ impl Builder {
         self
     }
 
+    /// Called on every runtime thread (workers and blocking threads) when it starts, inside
+    /// the runtime: [`Handle::current`] works there. A panic in it is caught and reported on
+    /// stderr; the thread then serves as usual.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    ///
+    /// let started = Arc::new(AtomicUsize::new(0));
+    /// let counter = started.clone();
+    /// let rt = ciranda::Runtime::builder()
+    ///     .worker_threads(2)
+    ///     .on_thread_start(move || {
+    ///         counter.fetch_add(1, SeqCst);
+    ///     })
+    ///     .build()?;
+    /// rt.block_on(async { ciranda::spawn(async {}).await.unwrap() });
+    /// drop(rt);
+    /// assert!(started.load(SeqCst) >= 2);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn on_thread_start(mut self, f: impl Fn() + Send + Sync + 'static) -> Self {
+        self.on_thread_start = Some(Arc::new(f));
+        self
+    }
+
+    /// Called on every runtime thread right before it exits. A panic in it is caught and
+    /// reported on stderr; the thread still exits and shutdown still returns.
+    pub fn on_thread_stop(mut self, f: impl Fn() + Send + Sync + 'static) -> Self {
+        self.scheduler = self.scheduler.on_thread_stop(f);
+        self
+    }
+
     /// Starts with the clock paused (for tests): time only moves when every task is idle,
     /// and then jumps straight to the next timer; [`time::advance`](crate::time::advance)
     /// moves it by hand.
@@ -191,12 +229,16 @@ impl Builder {
             .build()?;
         let for_threads = reactor.clone();
         let for_park = reactor.clone();
+        let user_start = self.on_thread_start;
         let scheduler = self
             .scheduler
             .on_thread_start(move || {
                 // Workers and blocking threads see this runtime's reactor for their whole
                 // life; the thread-local slot drops its clone when the thread exits.
                 std::mem::forget(for_threads.enter());
+                if let Some(start) = &user_start {
+                    start();
+                }
             })
             .park_hook(move |workers| ReactorPark::new(for_park, workers))
             .build()?;

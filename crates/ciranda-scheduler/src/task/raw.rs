@@ -18,6 +18,7 @@ use super::state::{self, JOIN_INTEREST, JOIN_WAKER, State, ToIdle, ToRunning};
 use super::{JoinError, TaskId, TaskName};
 use crate::loom::UnsafeCell;
 use crate::loom::atomic::AtomicPtr;
+use crate::report::{drop_caught, drop_payload, report};
 use std::any::Any;
 use std::future::Future;
 use std::mem::ManuallyDrop;
@@ -346,7 +347,16 @@ unsafe fn poll<F: Future, S: Schedule>(ptr: NonNull<Header>) -> bool {
                 Ok(Poll::Ready(output)) => {
                     let outcome = match cell.drop_future() {
                         Ok(()) => Stage::Finished(output),
-                        Err(payload) => Stage::Panicked(payload),
+                        Err(payload) => {
+                            // The future panicked in its destructor after producing the
+                            // output: the task failed with that panic, and the output, which
+                            // nobody can read now, goes here. Its destructor is user code too;
+                            // a second panic is dropped, the first is what the user sees.
+                            if let Err(again) = drop_caught(output) {
+                                drop_payload(again);
+                            }
+                            Stage::Panicked(payload)
+                        }
                     };
                     cell.complete(outcome);
                     raw.drop_reference();
@@ -355,7 +365,9 @@ unsafe fn poll<F: Future, S: Schedule>(ptr: NonNull<Header>) -> bool {
                 Err(payload) => {
                     // The payload of a panic while dropping the panicked future is dropped:
                     // the first panic is the one the user needs to see.
-                    let _ = cell.drop_future();
+                    if let Err(again) = cell.drop_future() {
+                        drop_payload(again);
+                    }
                     cell.complete(Stage::Panicked(payload));
                     raw.drop_reference();
                     true
@@ -439,7 +451,10 @@ impl<F: Future, S: Schedule> Cell<F, S> {
                     .header
                     .join_waker
                     .with_mut(|slot| unsafe { (*slot).take() });
-                drop(waker);
+                // A foreign waker's destructor may panic; the worker must not unwind.
+                if let Err(payload) = drop_caught(waker) {
+                    drop_payload(payload);
+                }
             }
         }
     }
@@ -464,12 +479,13 @@ impl<F: Future, S: Schedule> Cell<F, S> {
     /// Drops an output (or a panic payload) nobody will read: a panicking destructor must
     /// not take the worker down, so it is reported instead.
     fn drop_contained<T>(&self, value: T) {
-        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| drop(value))) {
+        if let Err(payload) = drop_caught(value) {
             let message = panic_message(&*payload).unwrap_or("<non-string payload>");
-            eprintln!(
-                "ciranda: the output of task {} panicked while being dropped: {message}",
+            report(format_args!(
+                "the output of task {} panicked while being dropped: {message}",
                 self.header.id
-            );
+            ));
+            drop_payload(payload);
         }
     }
 }
