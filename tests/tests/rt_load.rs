@@ -151,12 +151,39 @@ fn spawn_storm_from_16_foreign_threads_runs_everything_once_and_memory_returns()
     );
     let growth = peak.saturating_sub(baseline).max(1);
     let kept = after.saturating_sub(baseline);
+    if kept <= 32 * MB || kept * 4 <= growth {
+        return;
+    }
+    // On a loaded machine the allocator sometimes keeps more of the storm's pages (its
+    // per-thread arenas fragment: 6 to 37 MB kept across runs, with or without this test's
+    // runtime changes). A leak, though, grows with every storm: the tasks of one storm alone
+    // are over 38 MB. So run two more storms and require that nothing more is kept.
+    for round in 0..2 {
+        let counts = Arc::new(Counts {
+            ran: AtomicUsize::new(0),
+            dropped: AtomicUsize::new(0),
+        });
+        let (expected, _) = storm(&rt, 12_500, &counts);
+        wait_until("every task dropped", || {
+            counts.dropped.load(SeqCst) == expected
+        });
+        assert_eq!(counts.ran.load(SeqCst), expected, "storm {round}");
+        wait_until("task list empty", || rt.handle().tasks().is_empty());
+    }
+    let after_more = rss_after_trim();
+    eprintln!(
+        "spawn storm: after two more storms {} MB (first after {} MB)",
+        after_more / MB,
+        after / MB
+    );
     assert!(
-        kept <= 32 * MB || kept * 4 <= growth,
-        "RSS did not return near baseline: baseline {} MB, peak {} MB, after {} MB",
+        after_more <= after + 8 * MB,
+        "RSS grows with every storm: baseline {} MB, peak {} MB, after one storm {} MB, \
+         after three {} MB",
         baseline / MB,
         peak / MB,
-        after / MB
+        after / MB,
+        after_more / MB
     );
 }
 

@@ -689,6 +689,11 @@ fn a_worker_that_dies_does_not_hang_shutdown() {
             _ => HookStep::Park,
         });
         wait_until("worker 0 parked and died", || died.load(SeqCst));
+        // The dead worker counts as parked for good: the runtime can still be seen idle,
+        // which is what lets a paused clock advance (it used to stay "active" forever).
+        wait_until("the runtime is seen idle", || sched.handle().is_idle());
+        assert_eq!(sched.block_on(sched.spawn(async { 5 })).unwrap(), 5);
+        wait_until("the runtime is idle again", || sched.handle().is_idle());
         drop(sched);
     });
 }
