@@ -68,8 +68,8 @@ impl<T: fmt::Debug> fmt::Debug for Async<T> {
 impl<T: AsFd> Async<T> {
     /// Puts `io` in non-blocking mode and registers it with the current reactor.
     ///
-    /// Errors if there is no current reactor ("must be used inside a ciranda runtime or
-    /// `ciranda_reactor::block_on`") or the poller refuses the descriptor.
+    /// Errors if there is no current reactor (an error saying "there is no ciranda runtime on
+    /// this thread" and where to make one) or the poller refuses the descriptor.
     pub fn new(io: T) -> io::Result<Async<T>> {
         set_nonblocking(io.as_fd())?;
         Self::new_nonblocking(io)

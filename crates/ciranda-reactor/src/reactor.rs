@@ -286,7 +286,10 @@ impl Drop for EnterGuard<'_> {
     fn drop(&mut self) {
         let previous = self.previous.take();
         // `try_with`: during thread teardown the slot may already be gone; nothing to restore.
-        let _ = CURRENT.try_with(|c| *c.borrow_mut() = previous);
+        // The handle replaced is dropped after the slot's borrow ends: if it was the last one,
+        // the reactor shuts down and wakes wakers, which may look up the current reactor.
+        let replaced = CURRENT.try_with(|c| std::mem::replace(&mut *c.borrow_mut(), previous));
+        drop(replaced);
     }
 }
 

@@ -289,7 +289,7 @@ impl Source {
     }
 
     /// Live wakers stored in `dir` (tests).
-    #[cfg(all(test, not(loom)))]
+    #[cfg(test)]
     pub(crate) fn waiting(&self, dir: usize) -> usize {
         let state = self.state.lock();
         let waiters = &state.waiters[dir];
@@ -330,6 +330,79 @@ fn level_ready(fd: RawFd, dir: usize) -> bool {
 #[cfg(loom)]
 fn level_ready(_fd: RawFd, _dir: usize) -> bool {
     false
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::task::Wake;
+
+    struct Nop;
+
+    impl Wake for Nop {
+        fn wake(self: std::sync::Arc<Self>) {}
+    }
+
+    /// A waker with an identity of its own (`will_wake` is false against any other).
+    fn waker() -> Waker {
+        Waker::from(std::sync::Arc::new(Nop))
+    }
+
+    fn wait(source: &Source, waiter: Waiter<'_>) -> Poll<io::Result<()>> {
+        let since = source.reports(READ);
+        let w = waker();
+        source.poll_ready_since(READ, &mut Context::from_waker(&w), since, waiter, || Ok(()))
+    }
+
+    #[test]
+    fn the_latest_slot_keeps_one_waker_and_each_future_its_own_entry() {
+        let source = Source::new(0, 1);
+        for _ in 0..3 {
+            assert!(wait(&source, Waiter::Latest).is_pending());
+        }
+        assert_eq!(
+            source.waiting(READ),
+            1,
+            "poll_* keeps the latest waker only"
+        );
+
+        let (mut k1, mut k2) = (WaitKey::default(), WaitKey::default());
+        assert!(wait(&source, Waiter::Keyed(&mut k1)).is_pending());
+        assert!(wait(&source, Waiter::Keyed(&mut k2)).is_pending());
+        assert_eq!(source.waiting(READ), 3, "two futures, two entries");
+        assert!(wait(&source, Waiter::Keyed(&mut k1)).is_pending());
+        assert_eq!(
+            source.waiting(READ),
+            3,
+            "a new waker replaces the future's own entry"
+        );
+        source.withdraw(READ, &mut k1);
+        assert_eq!(
+            source.waiting(READ),
+            2,
+            "a dropped future removes exactly its entry"
+        );
+
+        let mut out = Vec::new();
+        source.deliver(true, false, &mut out);
+        assert_eq!((out.len(), source.waiting(READ)), (2, 0));
+        // The delivery took k2's entry: its key is stale, withdrawing it touches nothing.
+        assert!(wait(&source, Waiter::Latest).is_pending());
+        source.withdraw(READ, &mut k2);
+        assert_eq!(source.waiting(READ), 1);
+        // A stale key waits again under a new entry.
+        assert!(wait(&source, Waiter::Keyed(&mut k2)).is_pending());
+        assert_eq!(source.waiting(READ), 2);
+
+        let woken = source.close(Closed::Orphaned, || {});
+        assert_eq!((woken.len(), source.waiting(READ)), (2, 0));
+        source.withdraw(READ, &mut k2);
+        let Poll::Ready(Err(e)) = wait(&source, Waiter::Latest) else {
+            panic!("a wait on a closed source fails");
+        };
+        assert!(e.to_string().contains("has been shut down"), "{e}");
+        assert_eq!(source.waiting(READ), 0);
+    }
 }
 
 #[cfg(all(test, loom))]
@@ -440,6 +513,42 @@ mod loom_tests {
                 }
             }
             reactor.join().unwrap();
+        });
+    }
+
+    /// A waiting future is dropped (`withdraw`) while the reactor delivers a report: exactly
+    /// one of them takes its entry, no waker stays stored or leaks, and the delivery wakes
+    /// at most that one.
+    #[test]
+    fn a_withdrawn_wait_racing_a_delivery_leaves_no_waker() {
+        loom::model(|| {
+            let source = Arc::new(Source::new(0, 1));
+            let flag = std::sync::Arc::new(Flag(AtomicBool::new(false)));
+            let waker = Waker::from(flag.clone());
+            let mut key = WaitKey::default();
+            let since = source.reports(READ);
+            let mut cx = Context::from_waker(&waker);
+            let first =
+                source.poll_ready_since(READ, &mut cx, since, Waiter::Keyed(&mut key), || Ok(()));
+            assert!(first.is_pending());
+            let reactor = {
+                let source = source.clone();
+                loom::thread::spawn(move || {
+                    let mut out = Vec::new();
+                    source.deliver(true, false, &mut out);
+                    out.len()
+                })
+            };
+            source.withdraw(READ, &mut key);
+            let delivered = reactor.join().unwrap();
+            assert!(delivered <= 1);
+            assert_eq!(source.waiting(READ), 0);
+            drop(waker);
+            assert_eq!(
+                std::sync::Arc::strong_count(&flag),
+                1,
+                "a waker clone leaked"
+            );
         });
     }
 

@@ -113,7 +113,7 @@ fn timer_wakers_that_set_and_cancel_timers_when_cloned_or_dropped() {
         let reactor = Reactor::new().unwrap();
         let _entered = reactor.enter();
         let hooks = Hooks::new(touch_the_wheel);
-        let mut sleep = pin!(time::sleep(Duration::from_secs(60)));
+        let mut sleep = Box::pin(time::sleep(Duration::from_secs(60)));
         // First poll: the waker is cloned into the wheel.
         assert!(poll_once(sleep.as_mut(), &hooked(&hooks)).is_pending());
         // A new waker: the new one is cloned, the stored one dropped.
