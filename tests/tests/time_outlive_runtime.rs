@@ -4,8 +4,9 @@
 //! and no `Handle` of it is left, no thread can ever drive its clock again: before the fix, a
 //! `sleep` awaited in another runtime then never completed. Now the reactor shuts down when
 //! its last handle goes; a waiting timer is woken and panics with a message saying what
-//! happened, and one polled later panics at once. A `timeout` sets its timer on the runtime
-//! that polls it, so it completes there. Each test runs under a hang detector.
+//! happened, and one polled later panics at once (one whose deadline has already passed
+//! completes: it needs no clock). A `timeout` sets its timer on the runtime that polls it, so
+//! it completes there. Each test runs under a hang detector.
 
 use ciranda::Runtime;
 use ciranda::time::{Duration, interval, sleep, timeout};
@@ -43,9 +44,10 @@ fn a_sleep_from_a_dropped_runtime_fails_at_once_in_another() {
     for workers in [1, 2] {
         let message = within_limit("sleep after its runtime", move || {
             let a = runtime(workers);
+            // Long enough that completing would be wrong (a due timer may complete).
             let s = {
                 let _entered = a.enter();
-                sleep(Duration::from_millis(50))
+                sleep(Duration::from_secs(3600))
             };
             drop(a);
             let b = runtime(1);
@@ -91,13 +93,13 @@ fn an_interval_from_a_dropped_runtime_fails_at_its_first_wait() {
         let a = runtime(1);
         let mut iv = {
             let _entered = a.enter();
-            interval(Duration::from_millis(10))
+            interval(Duration::from_secs(3600))
         };
         drop(a);
         let b = runtime(1);
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             b.block_on(async {
-                // The first tick is due at once and needs no clock; the second waits.
+                // The first tick is due at once and needs no clock; the second waits an hour.
                 iv.tick().await;
                 iv.tick().await;
             })
