@@ -146,8 +146,9 @@ impl<T> Async<T> {
 
     /// Polls for read readiness: `Ready` at once if the descriptor is readable now (its level
     /// is asked with `poll(2)`), else once the poller reports it readable. Readiness can be
-    /// spurious: retry the operation and wait again on `WouldBlock`. Only the wakers of the
-    /// tasks polling at the time of the report are woken.
+    /// spurious: retry the operation and wait again on `WouldBlock`. As for every `poll_*`
+    /// method, only the waker of the most recent call (per direction) is kept and woken; to
+    /// wait from several tasks at once, use [`readable`](Async::readable).
     pub fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.reactor
             .poll_ready(&self.source, READ, cx, Waiter::Latest)
