@@ -13,7 +13,7 @@
 //! | `UnixStream::connect` to a missing path | `Err(NotFound)` |
 //! | UDP `send` without `connect` | `Err` |
 //! | `Async::new` of a descriptor epoll refuses (a regular file) | `Err` |
-//! | any socket constructor outside a runtime | `Err` naming the missing reactor |
+//! | any socket constructor outside a runtime | `Err` naming the missing runtime and where to make one |
 
 use ciranda::Runtime;
 use ciranda::io::Async;
@@ -129,10 +129,13 @@ fn descriptors_epoll_refuses_are_errors() {
 fn sockets_outside_a_runtime_are_errors_naming_the_problem() {
     let r = futures_util::FutureExt::now_or_never(TcpListener::bind("127.0.0.1:0"));
     let e = r.expect("fails at once").unwrap_err();
-    assert!(e.to_string().contains("no ciranda reactor"), "{e}");
+    assert!(e.to_string().contains("no ciranda runtime"), "{e}");
     let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let e = TcpListener::from_std(std_listener).unwrap_err();
-    assert!(e.to_string().contains("no ciranda reactor"), "{e}");
+    assert!(e.to_string().contains("no ciranda runtime"), "{e}");
     let e = UnixListener::bind(std::env::temp_dir().join("ciranda-never")).unwrap_err();
-    assert!(e.to_string().contains("no ciranda reactor"), "{e}");
+    assert!(e.to_string().contains("no ciranda runtime"), "{e}");
+    // In the facade's words: what to call, not a crate the user cannot reach.
+    assert!(e.to_string().contains("Runtime::block_on"), "{e}");
+    assert!(!e.to_string().contains("ciranda_reactor"), "{e}");
 }

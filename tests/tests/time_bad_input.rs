@@ -5,7 +5,8 @@
 //! |---|---|
 //! | `interval(ZERO)`, `interval_at(_, ZERO)` | panic: "the period must be non-zero" |
 //! | `time::advance` on a running clock | panic naming `pause()` |
-//! | `sleep`, `sleep_until`, `interval`, `pause` outside a runtime | panic naming the missing reactor (`Instant::now` reads the real clock there) |
+//! | `sleep`, `sleep_until`, `interval`, `timeout` made outside a runtime | valid: bound to the runtime that first polls them (`time_outside_runtime.rs`); polled outside any runtime: panic naming the missing runtime |
+//! | `pause`, `resume` outside a runtime | panic naming the missing runtime, at the caller's line (`Instant::now` reads the real clock there) |
 //! | `sleep(Duration::MAX)`, `timeout(Duration::MAX, _)` | valid: "never" (~30 years), no overflow |
 //! | `sleep_until` in the past, `sleep(ZERO)` | ready at once |
 //! | `timeout(ZERO, f)` | `Err(Elapsed)` unless `f` is ready on its first poll |
@@ -55,21 +56,28 @@ fn advancing_a_running_clock_panics_with_advice() {
 }
 
 #[test]
-fn timers_outside_a_runtime_panic_naming_the_missing_reactor() {
+fn clock_controls_outside_a_runtime_panic_naming_the_missing_runtime() {
     for (what, f) in [
-        (
-            "sleep",
-            Box::new(|| drop(sleep(Duration::from_millis(1)))) as Box<dyn Fn()>,
-        ),
-        (
-            "interval",
-            Box::new(|| drop(interval(Duration::from_millis(1)))),
-        ),
-        ("pause", Box::new(time::pause)),
+        ("pause", Box::new(time::pause) as Box<dyn Fn()>),
+        ("resume", Box::new(time::resume)),
     ] {
         let m = panic_message(f);
-        assert!(m.contains("no ciranda reactor"), "{what}: {m}");
+        assert!(m.contains("no ciranda runtime"), "{what}: {m}");
+        assert!(m.contains("ciranda::run"), "{what}: {m}");
     }
+}
+
+#[test]
+fn timers_polled_outside_any_runtime_panic_naming_the_missing_runtime() {
+    let mut s = std::pin::pin!(sleep(Duration::from_millis(1)));
+    let m = panic_message(|| {
+        let _ = std::future::Future::poll(
+            s.as_mut(),
+            &mut std::task::Context::from_waker(std::task::Waker::noop()),
+        );
+    });
+    assert!(m.contains("outside a ciranda runtime"), "{m}");
+    assert!(m.contains("Runtime::block_on"), "{m}");
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! Running a future on the calling thread while driving the reactor there.
 
-use crate::reactor::{AutoAdvance, Reactor};
+use crate::reactor::{AutoAdvance, Reactor, ReactorRef};
 use std::future::Future;
 use std::pin::pin;
 use std::sync::Arc;
@@ -18,7 +18,8 @@ struct Signal {
     /// Set while the thread is (about to be) blocked in the reactor's poller.
     in_reactor: AtomicBool,
     thread: Thread,
-    reactor: Reactor,
+    /// Not a handle: a waker kept somewhere must not keep the reactor from shutting down.
+    reactor: ReactorRef,
 }
 
 impl Wake for Signal {
@@ -78,7 +79,7 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
         notified: AtomicBool::new(false),
         in_reactor: AtomicBool::new(false),
         thread: thread::current(),
-        reactor: reactor.clone(),
+        reactor: reactor.object_ref(),
     });
     let waker = Waker::from(signal.clone());
     let unpark = Waker::from(Arc::new(Unpark(thread::current())));

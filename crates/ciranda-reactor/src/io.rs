@@ -2,11 +2,11 @@
 
 use crate::coop;
 use crate::loom::Arc;
-use crate::reactor::Reactor;
-use crate::registration::{READ, Source, WRITE};
+use crate::reactor::{Reactor, ReactorRef};
+use crate::registration::{READ, Source, WRITE, WaitKey, Waiter};
 use futures_io::{AsyncRead, AsyncWrite};
 use std::fmt;
-use std::future::poll_fn;
+use std::future::Future;
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::pin::Pin;
@@ -18,6 +18,14 @@ use std::task::{Context, Poll, ready};
 /// reactor; operations are retried when the reactor reports readiness (`WouldBlock` parks the
 /// task, `Interrupted` retries at once). Dropping an `Async<T>` removes the descriptor from the
 /// poller *before* `T` is dropped (and the descriptor closed).
+///
+/// The futures (`readable()`, `read_with`, ...) keep their waker in an entry of their own and
+/// remove it when dropped, so any number of tasks may wait at once and a cancelled wait leaves
+/// nothing behind. The `poll_*` methods (and `AsyncRead`/`AsyncWrite`) have no future to do
+/// that: per direction, only the waker of the most recent call is kept and woken.
+///
+/// If the runtime the object was registered with shuts down for good (see
+/// [`Reactor`]'s "Shut down"), a wait fails with an `io::Error` saying so.
 ///
 /// `Async<T>` implements [`AsyncRead`]/[`AsyncWrite`] when `T: Read`/`Write`, and so does
 /// `&Async<T>` when `&T: Read`/`Write` (sockets). There is deliberately no `get_mut`: swapping
@@ -42,7 +50,7 @@ use std::task::{Context, Poll, ready};
 /// # std::io::Result::Ok(())
 /// ```
 pub struct Async<T> {
-    reactor: Reactor,
+    reactor: ReactorRef,
     source: Arc<Source>,
     /// `None` only after `into_inner` took it (then `Drop` does nothing).
     io: Option<T>,
@@ -60,8 +68,8 @@ impl<T: fmt::Debug> fmt::Debug for Async<T> {
 impl<T: AsFd> Async<T> {
     /// Puts `io` in non-blocking mode and registers it with the current reactor.
     ///
-    /// Errors if there is no current reactor ("must be used inside a ciranda runtime or
-    /// `ciranda_reactor::block_on`") or the poller refuses the descriptor.
+    /// Errors if there is no current reactor (an error saying "there is no ciranda runtime on
+    /// this thread" and where to make one) or the poller refuses the descriptor.
     pub fn new(io: T) -> io::Result<Async<T>> {
         set_nonblocking(io.as_fd())?;
         Self::new_nonblocking(io)
@@ -72,7 +80,7 @@ impl<T: AsFd> Async<T> {
         Self::with_reactor(io, Reactor::current_io()?)
     }
 
-    pub(crate) fn with_reactor(io: T, reactor: Reactor) -> io::Result<Async<T>> {
+    pub(crate) fn with_reactor(io: T, reactor: ReactorRef) -> io::Result<Async<T>> {
         let raw = io.as_fd().as_raw_fd();
         // SAFETY: `io` owns (or borrows for its whole life) the descriptor and lives inside the
         // returned `Async`, whose `Drop` and `into_inner` deregister before `io` is dropped or
@@ -103,51 +111,90 @@ impl<T> Async<T> {
         &self.reactor
     }
 
+    /// The reactor reference, for objects made from this one (accepted connections).
+    pub(crate) fn reactor_ref(&self) -> &ReactorRef {
+        &self.reactor
+    }
+
+    /// A future whose wait on `dir` has a waker entry of its own, removed when it is dropped;
+    /// `poll` is called with that entry as its [`Waiter`].
+    pub(crate) fn wait<F, R>(&self, dir: usize, poll: F) -> Keyed<'_, F>
+    where
+        F: FnMut(&mut Context<'_>, Waiter<'_>) -> Poll<R>,
+    {
+        Keyed {
+            source: &self.source,
+            dir,
+            key: WaitKey::default(),
+            poll,
+        }
+    }
+
+    /// Runs a non-blocking operation in `dir` until it does not report `WouldBlock`, waiting
+    /// through `waiter` (see [`poll_io`]).
+    pub(crate) fn poll_with<R>(
+        &self,
+        dir: usize,
+        cx: &mut Context<'_>,
+        waiter: Waiter<'_>,
+        mut op: impl FnMut(&T) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        poll_io(&self.reactor, &self.source, dir, cx, waiter, || {
+            op(self.get_ref())
+        })
+    }
+
     /// Polls for read readiness: `Ready` at once if the descriptor is readable now (its level
     /// is asked with `poll(2)`), else once the poller reports it readable. Readiness can be
-    /// spurious: retry the operation and wait again on `WouldBlock`. Only the wakers of the
-    /// tasks polling at the time of the report are woken.
+    /// spurious: retry the operation and wait again on `WouldBlock`. As for every `poll_*`
+    /// method, only the waker of the most recent call (per direction) is kept and woken; to
+    /// wait from several tasks at once, use [`readable`](Async::readable).
     pub fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.reactor.poll_ready(&self.source, READ, cx)
+        self.reactor
+            .poll_ready(&self.source, READ, cx, Waiter::Latest)
     }
 
     /// Polls for write readiness (see [`poll_readable`](Async::poll_readable)).
     pub fn poll_writable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.reactor.poll_ready(&self.source, WRITE, cx)
+        self.reactor
+            .poll_ready(&self.source, WRITE, cx, Waiter::Latest)
     }
 
-    /// Waits until the descriptor is reported readable.
+    /// Waits until the descriptor is readable (ready at once if it is now).
     pub async fn readable(&self) -> io::Result<()> {
-        poll_fn(|cx| self.poll_readable(cx)).await
+        self.ready(READ).await
     }
 
-    /// Waits until the descriptor is reported writable.
+    /// Waits until the descriptor is writable (ready at once if it is now).
     pub async fn writable(&self) -> io::Result<()> {
-        poll_fn(|cx| self.poll_writable(cx)).await
+        self.ready(WRITE).await
+    }
+
+    fn ready(
+        &self,
+        dir: usize,
+    ) -> Keyed<'_, impl FnMut(&mut Context<'_>, Waiter<'_>) -> Poll<io::Result<()>>> {
+        self.wait(dir, move |cx, waiter| {
+            self.reactor.poll_ready(&self.source, dir, cx, waiter)
+        })
     }
 
     /// Runs a non-blocking read-like operation until it does not report `WouldBlock`.
     pub fn poll_read_with<R>(
         &self,
         cx: &mut Context<'_>,
-        mut op: impl FnMut(&T) -> io::Result<R>,
+        op: impl FnMut(&T) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
-        poll_io(&self.reactor, &self.source, READ, cx, || op(self.get_ref()))
+        self.poll_with(READ, cx, Waiter::Latest, op)
     }
 
     /// Runs a non-blocking write-like operation until it does not report `WouldBlock`.
     pub fn poll_write_with<R>(
         &self,
         cx: &mut Context<'_>,
-        mut op: impl FnMut(&T) -> io::Result<R>,
+        op: impl FnMut(&T) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
-        poll_io(
-            &self.reactor,
-            &self.source,
-            WRITE,
-            cx,
-            || op(self.get_ref()),
-        )
+        self.poll_with(WRITE, cx, Waiter::Latest, op)
     }
 
     /// Performs a read-like operation, waiting for readiness whenever it would block.
@@ -168,12 +215,16 @@ impl<T> Async<T> {
     /// # std::io::Result::Ok(())
     /// ```
     pub async fn read_with<R>(&self, mut op: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
-        poll_fn(|cx| self.poll_read_with(cx, &mut op)).await
+        self.wait(READ, |cx, waiter| self.poll_with(READ, cx, waiter, &mut op))
+            .await
     }
 
     /// Performs a write-like operation, waiting for readiness whenever it would block.
     pub async fn write_with<R>(&self, mut op: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
-        poll_fn(|cx| self.poll_write_with(cx, &mut op)).await
+        self.wait(WRITE, |cx, waiter| {
+            self.poll_with(WRITE, cx, waiter, &mut op)
+        })
+        .await
     }
 
     /// Like `poll_read_with`/`poll_write_with` (by `dir`) with mutable access to the inner
@@ -189,7 +240,39 @@ impl<T> Async<T> {
             source,
             io,
         } = self;
-        poll_io(reactor, source, dir, cx, || op(inner_mut(io)))
+        poll_io(reactor, source, dir, cx, Waiter::Latest, || {
+            op(inner_mut(io))
+        })
+    }
+}
+
+/// A wait of ours on one direction of a source (see [`Async::wait`]): its waker has an entry
+/// of its own, which dropping the future removes, so a cancelled wait leaves no waker behind.
+pub(crate) struct Keyed<'a, F> {
+    source: &'a Source,
+    dir: usize,
+    key: WaitKey,
+    poll: F,
+}
+
+// `poll` is only ever called through `&mut`; nothing is pinned.
+impl<F> Unpin for Keyed<'_, F> {}
+
+impl<F, R> Future for Keyed<'_, F>
+where
+    F: FnMut(&mut Context<'_>, Waiter<'_>) -> Poll<R>,
+{
+    type Output = R;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<R> {
+        let this = self.get_mut();
+        (this.poll)(cx, Waiter::Keyed(&mut this.key))
+    }
+}
+
+impl<F> Drop for Keyed<'_, F> {
+    fn drop(&mut self) {
+        self.source.withdraw(self.dir, &mut self.key);
     }
 }
 
@@ -198,14 +281,16 @@ fn inner_mut<T>(io: &mut Option<T>) -> &mut T {
 }
 
 /// The I/O loop behind every `*_with` method: spends one unit of the cooperative budget, then
-/// runs `op` until it does not report `WouldBlock`, waiting for a report in `dir` whenever it
-/// does. The report count is sampled before each attempt (see `registration`), so a readiness
-/// change during the attempt is never slept through; `Interrupted` retries at once.
+/// runs `op` until it does not report `WouldBlock`, waiting for a report in `dir` (with the
+/// waker stored as `waiter` says) whenever it does. The report count is sampled before each
+/// attempt (see `registration`), so a readiness change during the attempt is never slept
+/// through; `Interrupted` retries at once.
 fn poll_io<R>(
     reactor: &Reactor,
     source: &Source,
     dir: usize,
     cx: &mut Context<'_>,
+    mut waiter: Waiter<'_>,
     mut op: impl FnMut() -> io::Result<R>,
 ) -> Poll<io::Result<R>> {
     ready!(coop::poll_proceed(cx));
@@ -213,7 +298,7 @@ fn poll_io<R>(
         let since = source.reports(dir);
         match op() {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                ready!(reactor.poll_ready_since(source, dir, cx, since))?;
+                ready!(reactor.poll_ready_since(source, dir, cx, since, waiter.reborrow()))?;
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             res => return Poll::Ready(res),

@@ -46,8 +46,12 @@
 //!   deregistered can never wake a newer registration that reused the slot. Each registration
 //!   counts, per direction, the reports delivered; an I/O operation samples that count before
 //!   it tries and waits after `WouldBlock` only if nothing was reported since (see the state
-//!   table in the `registration` module source). Wakers are woken after every lock is
-//!   released, each under `catch_unwind`.
+//!   table in the `registration` module source). Per direction, the `poll_*` methods keep
+//!   the latest waker only (the futures-io contract) and every waiting future of ours has an
+//!   entry of its own that its drop removes, so cancelled waits leave nothing behind. No
+//!   waker is cloned, replaced or dropped under a lock (a waker's clone or drop may call
+//!   back into the reactor), and wakers are woken after every lock is released, each under
+//!   `catch_unwind`.
 //! * **Deregistration before close.** `Poller::add` is unsafe because a descriptor closed
 //!   while registered leaves the kernel watching a number that may be reused. Every I/O object
 //!   is an [`Async<T>`] that owns its descriptor and deletes it from the poller (under the
@@ -63,8 +67,12 @@
 //! * **Cooperative budget.** Leaf futures consult [`coop`]'s hook before making progress.
 //!
 //! Every socket type and `Sleep` finds its reactor through the thread's current reactor when it
-//! is created ([`Reactor::enter`], set by [`block_on`] and by the runtime) and keeps a handle
-//! to it, so tasks may move between threads.
+//! is created ([`Reactor::enter`], set by [`block_on`] and by the runtime) and keeps a
+//! reference to it, so tasks may move between threads. A timer made outside any reactor
+//! binds to the one of the thread that first polls it. Those references are not handles:
+//! when the last [`Reactor`] handle goes, nothing can drive the reactor again, and it shuts
+//! down — waiting timers and I/O are woken and fail with a message saying so, instead of
+//! hanging (see "Shut down" on [`Reactor`]).
 //!
 //! # Driving a reactor from a scheduler
 //!

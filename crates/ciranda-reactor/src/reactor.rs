@@ -2,7 +2,7 @@
 
 use crate::clock::Clock;
 use crate::loom::{Arc, AtomicBool, AtomicUsize, Mutex};
-use crate::registration::Source;
+use crate::registration::{Closed, Source, Waiter};
 use crate::wheel::{TimerKey, Wheel};
 use polling::{Event, Events, PollMode, Poller};
 use slab::Slab;
@@ -10,14 +10,25 @@ use std::cell::{OnceCell, RefCell};
 use std::fmt;
 use std::io;
 use std::marker::PhantomData;
+use std::ops::Deref;
 use std::os::fd::{BorrowedFd, RawFd};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::Ordering::SeqCst;
+use std::sync::atomic::Ordering::{AcqRel, Relaxed, SeqCst};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant as StdInstant};
 
-/// The message of every "no reactor here" panic and error.
-pub(crate) const NO_REACTOR: &str = "there is no ciranda reactor on this thread: I/O objects and timers must be used inside a ciranda runtime or ciranda_reactor::block_on";
+/// The message of every "no runtime here" panic and error.
+pub(crate) const NO_REACTOR: &str = "there is no ciranda runtime on this thread: create sockets and timers inside `ciranda::run`, `Runtime::block_on` or `#[ciranda::main]` (or a task they run), or after `Handle::enter()`";
+
+/// The panic of a timer polled outside any runtime before it was bound to one.
+pub(crate) const NO_REACTOR_TIMER: &str = "ciranda::time: a timer was polled outside a ciranda runtime; await it inside `ciranda::run`, `Runtime::block_on` or `#[ciranda::main]` (or a task they run)";
+
+/// The panic of a timer whose reactor lost its last handle.
+pub(crate) const RUNTIME_GONE_TIMER: &str = "ciranda::time: this timer belongs to a runtime that has been shut down, so no thread will ever drive its clock again; create timers inside the runtime that awaits them";
+
+/// A timer's reactor lost its last handle (see [`Reactor`]'s "Shut down"): it will never fire.
+#[derive(Debug)]
+pub(crate) struct RuntimeGone;
 
 /// Bits of a poller key that hold the slab index; the rest hold a registration generation.
 const INDEX_BITS: u32 = usize::BITS / 2;
@@ -65,7 +76,15 @@ thread_local! {
 /// assert_eq!(reactor.try_turn(Some(Duration::from_millis(1)), AutoAdvance::Never), Some(0));
 /// # std::io::Result::Ok(())
 /// ```
-#[derive(Clone)]
+///
+/// # Shut down
+///
+/// Sockets and timers keep their reactor's memory alive but do not count as handles: when the
+/// last `Reactor` handle is dropped (every runtime, `Handle`, entered thread and `block_on`
+/// that could drive it is gone), no thread can ever turn it again. It then shuts down: every
+/// waiting timer and I/O wait is woken, a timer polled afterwards panics and an I/O wait
+/// fails with an `io::Error` saying that its runtime was shut down, instead of hanging.
+#[repr(transparent)]
 pub struct Reactor {
     inner: Arc<Inner>,
 }
@@ -107,7 +126,56 @@ impl std::fmt::Debug for AutoAdvance<'_> {
     }
 }
 
+/// A reactor reference held by a socket, a timer or a waker: it keeps the reactor's memory
+/// alive but is not a handle (see "Shut down" on [`Reactor`]). It dereferences to `Reactor`
+/// to call its methods; cloning the `Reactor` it dereferences to makes a real handle.
+#[repr(transparent)]
+#[derive(Clone)]
+pub(crate) struct ReactorRef {
+    inner: Arc<Inner>,
+}
+
+impl Deref for ReactorRef {
+    type Target = Reactor;
+
+    fn deref(&self) -> &Reactor {
+        // SAFETY: `Reactor` and `ReactorRef` are both `repr(transparent)` over the same field
+        // type, so they have one layout and this reference cast is valid for the borrow. The
+        // result is a shared borrow: nothing can move the `Reactor` out or run its `Drop`
+        // through it, so the handle count is never decremented for this reference.
+        unsafe { &*std::ptr::from_ref(self).cast::<Reactor>() }
+    }
+}
+
+impl fmt::Debug for ReactorRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        (**self).fmt(f)
+    }
+}
+
+impl Clone for Reactor {
+    fn clone(&self) -> Reactor {
+        // Relaxed, as `Arc::clone`: a new handle is made from an existing one, which keeps the
+        // count above zero meanwhile.
+        self.inner.handles.fetch_add(1, Relaxed);
+        Reactor {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl Drop for Reactor {
+    fn drop(&mut self) {
+        // AcqRel: whoever takes the count to zero sees everything the other handles did.
+        if self.inner.handles.fetch_sub(1, AcqRel) == 1 {
+            self.shut_down();
+        }
+    }
+}
+
 struct Inner {
+    /// Live `Reactor` handles (not `ReactorRef`s); the reactor shuts down when it reaches 0.
+    handles: AtomicUsize,
     poller: Poller,
     registry: Mutex<Registry>,
     /// Held by the one thread inside `try_turn`.
@@ -127,6 +195,8 @@ struct Inner {
 struct Registry {
     slab: Slab<Arc<Source>>,
     generation: usize,
+    /// Set when the last handle went: new registrations are refused.
+    shut_down: bool,
 }
 
 struct TurnState {
@@ -139,6 +209,8 @@ struct Timers {
     /// `Some(bound)` while a thread waits in the poller: `bound` is the tick its wait ends at
     /// (`None`: not bounded by a timer). A timer inserted before the bound notifies the poller.
     turner_bound: Option<Option<u64>>,
+    /// Set when the last handle went: the wheel was emptied and timers fail.
+    shut_down: bool,
 }
 
 /// Configures a [`Reactor`].
@@ -195,10 +267,12 @@ impl ReactorBuilder {
         let events = Events::new();
         Ok(Reactor {
             inner: Arc::new(Inner {
+                handles: AtomicUsize::new(1),
                 poller: Poller::new()?,
                 registry: Mutex::new(Registry {
                     slab: Slab::new(),
                     generation: 0,
+                    shut_down: false,
                 }),
                 turn: Mutex::new(TurnState {
                     events,
@@ -210,6 +284,7 @@ impl ReactorBuilder {
                 timers: Mutex::new(Timers {
                     wheel: Wheel::new(),
                     turner_bound: None,
+                    shut_down: false,
                 }),
                 clock: Clock::new(self.start_paused),
                 blocking_spawner: self.blocking_spawner,
@@ -252,7 +327,10 @@ impl Drop for EnterGuard<'_> {
     fn drop(&mut self) {
         let previous = self.previous.take();
         // `try_with`: during thread teardown the slot may already be gone; nothing to restore.
-        let _ = CURRENT.try_with(|c| *c.borrow_mut() = previous);
+        // The handle replaced is dropped after the slot's borrow ends: if it was the last one,
+        // the reactor shuts down and wakes wakers, which may look up the current reactor.
+        let replaced = CURRENT.try_with(|c| std::mem::replace(&mut *c.borrow_mut(), previous));
+        drop(replaced);
     }
 }
 
@@ -295,7 +373,11 @@ impl Reactor {
     /// [`block_on`](crate::block_on) or a ciranda runtime).
     #[track_caller]
     pub fn current() -> Reactor {
-        Self::try_current().unwrap_or_else(|| panic!("{NO_REACTOR}"))
+        // Not `unwrap_or_else`: a closure would not carry `#[track_caller]`'s location.
+        match Self::try_current() {
+            Some(reactor) => reactor,
+            None => panic!("{NO_REACTOR}"),
+        }
     }
 
     /// The thread's current reactor, if any.
@@ -303,9 +385,51 @@ impl Reactor {
         CURRENT.try_with(|c| c.borrow().clone()).ok().flatten()
     }
 
-    /// The current reactor, or an `io::Error` naming the problem.
-    pub(crate) fn current_io() -> io::Result<Reactor> {
-        Self::try_current().ok_or_else(|| io::Error::other(NO_REACTOR))
+    /// A reference to the current reactor for a socket or timer, or an `io::Error` naming
+    /// the problem.
+    pub(crate) fn current_io() -> io::Result<ReactorRef> {
+        Self::with_current(Reactor::object_ref).ok_or_else(|| io::Error::other(NO_REACTOR))
+    }
+
+    /// A reference for a socket, a timer or a waker, which does not keep the reactor from
+    /// shutting down (see "Shut down").
+    pub(crate) fn object_ref(&self) -> ReactorRef {
+        ReactorRef {
+            inner: self.inner.clone(),
+        }
+    }
+
+    /// The last handle is gone: no thread can turn this reactor again. Fails every pending
+    /// wait (closes every source, empties the wheel) and wakes the waiters so that they see
+    /// it, after every lock is released.
+    #[cold]
+    fn shut_down(&self) {
+        let inner = &*self.inner;
+        let sources: Vec<Arc<Source>> = {
+            let mut registry = inner.registry.lock();
+            registry.shut_down = true;
+            registry.slab.iter().map(|(_, s)| s.clone()).collect()
+        };
+        let mut wakers = Vec::new();
+        for source in &sources {
+            wakers.extend(source.close(Closed::Orphaned, || {
+                // SAFETY: `close` runs this under the source lock, once, only if the source was
+                // not closed yet: its owner has not deregistered it, so (see `register`) the
+                // descriptor is still open.
+                let fd = unsafe { BorrowedFd::borrow_raw(source.raw) };
+                let _ = inner.poller.delete(fd);
+            }));
+        }
+        {
+            let mut timers = inner.timers.lock();
+            timers.shut_down = true;
+            wakers.extend(timers.wheel.take_all());
+        }
+        let waiters = std::mem::take(&mut *inner.turn_waiters.lock());
+        drop(sources);
+        for waker in wakers.into_iter().chain(waiters) {
+            wake_quietly(waker);
+        }
     }
 
     /// Runs `f` with the current reactor without cloning the handle.
@@ -540,15 +664,22 @@ impl Reactor {
     /// the reactor itself. Lets a thread whose `try_turn` returned `None` sleep until it can
     /// take the poller over, instead of polling.
     pub fn wait_for_turn(&self, waker: &Waker) -> bool {
-        let mut waiters = self.inner.turn_waiters.lock();
-        if self.inner.turning.load(SeqCst) {
-            if !waiters.iter().any(|w| w.will_wake(waker)) {
-                waiters.push(waker.clone());
+        // Cloned before the lock and, if not kept, dropped after it: a waker's clone or drop
+        // may call back into the reactor.
+        let waker = waker.clone();
+        let (waiting, spare) = {
+            let mut waiters = self.inner.turn_waiters.lock();
+            if !self.inner.turning.load(SeqCst) {
+                (false, Some(waker))
+            } else if waiters.iter().any(|w| w.will_wake(&waker)) {
+                (true, Some(waker))
+            } else {
+                waiters.push(waker);
+                (true, None)
             }
-            true
-        } else {
-            false
-        }
+        };
+        drop(spare);
+        waiting
     }
 
     /// The reactor clock's current instant (virtual while paused).
@@ -602,6 +733,9 @@ impl Reactor {
     pub(crate) unsafe fn register(&self, raw: RawFd) -> io::Result<Arc<Source>> {
         let source = {
             let mut registry = self.inner.registry.lock();
+            if registry.shut_down {
+                return Err(io::Error::other(crate::registration::RUNTIME_GONE_IO));
+            }
             registry.generation = registry.generation.wrapping_add(1);
             let generation = registry.generation & GENERATION_MASK;
             let entry = registry.slab.vacant_entry();
@@ -639,7 +773,7 @@ impl Reactor {
     /// Removes a source from the poller (before its descriptor is closed) and from the registry,
     /// and wakes whoever still waited on it.
     pub(crate) fn deregister(&self, source: &Source) {
-        let wakers = source.close(|| {
+        let wakers = source.close(Closed::Deregistered, || {
             // SAFETY: `close` runs this under the source lock, once, while the owner still holds
             // the descriptor open (it deregisters before closing, see `register`).
             let fd = unsafe { BorrowedFd::borrow_raw(source.raw) };
@@ -668,8 +802,9 @@ impl Reactor {
         source: &Source,
         dir: usize,
         cx: &mut Context<'_>,
+        waiter: Waiter<'_>,
     ) -> Poll<io::Result<()>> {
-        source.poll_ready(dir, cx, || self.arm(source))
+        source.poll_ready(dir, cx, waiter, || self.arm(source))
     }
 
     /// Waits for a report on `source` in `dir` after `since` (sampled before an operation
@@ -681,8 +816,9 @@ impl Reactor {
         dir: usize,
         cx: &mut Context<'_>,
         since: usize,
+        waiter: Waiter<'_>,
     ) -> Poll<io::Result<()>> {
-        source.poll_ready_since(dir, cx, since, || self.arm(source))
+        source.poll_ready_since(dir, cx, since, waiter, || self.arm(source))
     }
 
     /// Turns on both directions of `source`'s edge-triggered registration; called once, under
@@ -697,8 +833,12 @@ impl Reactor {
             .modify_with_mode(fd, Event::all(source.key), PollMode::Edge)
     }
 
-    /// Polls a timer for `deadline`: `Ready` once the clock reached it. `key` holds the wheel
-    /// entry between polls; the caller removes it on drop with [`cancel_timer`].
+    /// Polls a timer for `deadline`: `Ready(Ok)` once the clock reached it, `Ready(Err)` if
+    /// the reactor shut down first. `key` holds the wheel entry between polls; the caller
+    /// removes it on drop with [`cancel_timer`].
+    ///
+    /// No waker is cloned or dropped under the wheel's lock (a waker's clone or drop may call
+    /// back into the reactor: set a timer, drop a socket).
     ///
     /// [`cancel_timer`]: Reactor::cancel_timer
     pub(crate) fn poll_timer(
@@ -706,52 +846,93 @@ impl Reactor {
         key: &mut Option<TimerKey>,
         deadline: StdInstant,
         cx: &mut Context<'_>,
-    ) -> Poll<()> {
+    ) -> Poll<Result<(), RuntimeGone>> {
         let now = self.inner.clock.now();
-        let mut timers = self.inner.timers.lock();
-        if let Some(k) = *key {
-            if !timers.wheel.contains(k) {
-                *key = None;
-                return Poll::Ready(());
-            }
-            if now >= deadline {
-                timers.wheel.remove(k);
-                *key = None;
-                return Poll::Ready(());
-            }
-            if let Some(w) = timers.wheel.get_mut(k) {
-                if !w.will_wake(cx.waker()) {
-                    *w = cx.waker().clone();
+        match *key {
+            Some(k) => self.poll_armed_timer(key, k, now >= deadline, cx),
+            None if now >= deadline => Poll::Ready(Ok(())),
+            None => {
+                let tick = self.inner.clock.tick_ceil(deadline);
+                let waker = cx.waker().clone();
+                let mut timers = self.inner.timers.lock();
+                if timers.shut_down {
+                    drop(timers);
+                    return Poll::Ready(Err(RuntimeGone));
                 }
-            }
-            return Poll::Pending;
-        }
-        if now >= deadline {
-            return Poll::Ready(());
-        }
-        let tick = self.inner.clock.tick_ceil(deadline);
-        match timers.wheel.insert(tick, cx.waker().clone()) {
-            // The wheel already passed that tick, so the clock passed the deadline.
-            Err(_) => Poll::Ready(()),
-            Ok(k) => {
-                *key = Some(k);
-                let notify = match timers.turner_bound {
-                    Some(None) => true,
-                    Some(Some(bound)) => tick < bound,
-                    None => false,
-                };
-                drop(timers);
-                if notify {
-                    self.notify();
+                match timers.wheel.insert(tick, waker) {
+                    // The wheel already passed that tick, so the clock passed the deadline.
+                    Err(waker) => {
+                        drop(timers);
+                        drop(waker);
+                        Poll::Ready(Ok(()))
+                    }
+                    Ok(k) => {
+                        *key = Some(k);
+                        let notify = match timers.turner_bound {
+                            Some(None) => true,
+                            Some(Some(bound)) => tick < bound,
+                            None => false,
+                        };
+                        drop(timers);
+                        if notify {
+                            self.notify();
+                        }
+                        Poll::Pending
+                    }
                 }
-                Poll::Pending
             }
         }
     }
 
-    /// Removes a pending timer (no-op if it fired).
+    /// [`poll_timer`](Reactor::poll_timer) for a timer in the wheel under `k`.
+    fn poll_armed_timer(
+        &self,
+        key: &mut Option<TimerKey>,
+        k: TimerKey,
+        due: bool,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), RuntimeGone>> {
+        let mut fresh = None;
+        loop {
+            let (poll, spare) = {
+                let mut timers = self.inner.timers.lock();
+                if timers.shut_down {
+                    (Poll::Ready(Err(RuntimeGone)), None)
+                } else if !timers.wheel.contains(k) {
+                    // Fired.
+                    (Poll::Ready(Ok(())), None)
+                } else if due {
+                    (Poll::Ready(Ok(())), timers.wheel.remove(k))
+                } else {
+                    let w = timers.wheel.get_mut(k).expect("the wheel contains the key");
+                    if w.will_wake(cx.waker()) {
+                        (Poll::Pending, None)
+                    } else if let Some(new) = fresh.take() {
+                        (Poll::Pending, Some(std::mem::replace(w, new)))
+                    } else {
+                        // A new waker: clone it without the lock, then look again.
+                        drop(timers);
+                        fresh = Some(cx.waker().clone());
+                        continue;
+                    }
+                }
+            };
+            if poll.is_ready() {
+                *key = None;
+            }
+            drop(spare);
+            drop(fresh);
+            return poll;
+        }
+    }
+
+    /// Removes a pending timer (no-op if it fired); its waker is dropped after the lock.
     pub(crate) fn cancel_timer(&self, key: TimerKey) {
-        self.inner.timers.lock().wheel.remove(key);
+        let removed = {
+            let mut timers = self.inner.timers.lock();
+            timers.wheel.remove(key)
+        };
+        drop(removed);
     }
 
     /// Runs a blocking job on the configured blocking spawner, or on a new thread.
@@ -821,7 +1002,7 @@ mod tests {
         let since = new.reports(READ);
         assert!(
             reactor
-                .poll_ready_since(&new, READ, &mut cx, since)
+                .poll_ready_since(&new, READ, &mut cx, since, Waiter::Latest)
                 .is_pending()
         );
 
@@ -848,7 +1029,7 @@ mod tests {
         assert_eq!(count.0.load(SeqCst), 1);
         assert!(
             reactor
-                .poll_ready_since(&new, READ, &mut cx, since)
+                .poll_ready_since(&new, READ, &mut cx, since, Waiter::Latest)
                 .is_ready()
         );
         reactor.deregister(&new);

@@ -9,14 +9,15 @@
 //!
 //! * `reports`: how many reports were delivered (a wrapping counter, atomic so that an I/O
 //!   operation can sample it without the lock);
-//! * `wakers`: the tasks waiting for the next report.
+//! * the waiters (see `Waiters`): one latest-waker slot for the `poll_*` methods, and a slab
+//!   with one entry per waiting future, which that future removes when it is dropped.
 //!
 //! **An I/O loop samples `reports` before each attempt and, when the attempt fails with
 //! `WouldBlock`, waits only if no report was delivered since the sample.** Whatever makes the
 //! descriptor ready after the failed attempt is a state change that happens after it, so the
 //! poller reports it after it, and the delivery of that report comes after the sample. Both
 //! the check and the delivery run under the source lock: either the waiter sees the counter
-//! moved and retries at once, or its waker is in the list when the delivery takes the list.
+//! moved and retries at once, or its waker is stored when the delivery takes the waiters.
 //! A report of an older change that is delivered after the sample only costs one retry.
 //!
 //! A wait with no operation ([`Source::poll_ready`], behind `readable()`/`writable()`) asks
@@ -27,17 +28,22 @@
 //!
 //! | state    | event                                   | next state, action                    |
 //! |----------|-----------------------------------------|---------------------------------------|
-//! | idle     | `poll_ready_since(s)`, `reports == s`   | waiting: push the waker               |
+//! | idle     | `poll_ready_since(s)`, `reports == s`   | waiting: store the waker (slot or own entry) |
 //! | any      | `poll_ready_since(s)`, `reports != s`   | unchanged: `Ready`, the caller retries |
-//! | waiting  | `poll_ready_since(s)`, `reports == s`   | waiting: add the waker if it is new   |
-//! | any      | report delivered (`deliver`)            | idle: `reports += 1`, wakers handed out (woken after the lock is released) |
-//! | any      | deregistered (`close`)                  | closed: wakers handed out, waits fail |
+//! | waiting  | `poll_ready_since(s)`, `reports == s`   | waiting: replace the slot's waker / the entry's waker unless it `will_wake` |
+//! | waiting  | a waiting future is dropped (`withdraw`) | its entry removed; idle if it was the last |
+//! | any      | report delivered (`deliver`)            | idle: `reports += 1`, slot and slab emptied (woken after the lock is released) |
+//! | any      | deregistered or orphaned (`close`)      | closed: `reports += 1`, wakers handed out, waits fail |
+//!
+//! No waker is cloned, replaced or dropped under the lock: a waker's clone or drop may call
+//! back into the source.
 //!
 //! Deregistration takes the source lock, deletes the descriptor from the poller and marks the
 //! source closed before the owner closes the descriptor, so nothing is delivered for a
 //! descriptor number that a new file may reuse.
 
 use crate::loom::{AtomicUsize, Mutex};
+use slab::Slab;
 use std::io;
 use std::os::fd::RawFd;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
@@ -48,20 +54,84 @@ pub(crate) const READ: usize = 0;
 /// Index of the write direction.
 pub(crate) const WRITE: usize = 1;
 
+/// The error of a wait on a source whose reactor lost its last handle (see `Reactor`'s
+/// "shut down" docs).
+pub(crate) const RUNTIME_GONE_IO: &str = "ciranda: the runtime this I/O object was registered with has been shut down, so no thread will report its readiness again; create sockets inside the runtime that uses them";
+
+/// Who waits in one direction.
+///
+/// `latest` serves the `poll_*` methods (`AsyncRead::poll_read`, `poll_readable`, ...), which
+/// have no future that could withdraw a waker: as futures-io specifies, only the waker of the
+/// most recent call is woken, so it replaces the one before and the slot never grows. A wait
+/// that is a future of ours (`readable()`, `read_with`, `accept`, ...) takes an entry of
+/// `futures` instead and removes exactly that entry when it is dropped, so any number of tasks
+/// can wait at once and a cancelled wait leaves nothing behind.
+#[derive(Debug, Default)]
+struct Waiters {
+    latest: Option<Waker>,
+    futures: Slab<Waker>,
+}
+
 #[derive(Debug, Default)]
 struct State {
-    wakers: [Vec<Waker>; 2],
+    waiters: [Waiters; 2],
     /// The poller reports this descriptor (set by the first wait; see `poll_ready_since`).
     armed: bool,
-    closed: bool,
+    closed: Option<Closed>,
 }
+
+/// Why a source stopped waiting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Closed {
+    /// Its owner deregistered it.
+    Deregistered,
+    /// Every handle of its reactor is gone: nothing will ever deliver a report.
+    Orphaned,
+}
+
+impl Closed {
+    fn error(self) -> io::Error {
+        match self {
+            Closed::Deregistered => {
+                io::Error::other("ciranda-reactor: the I/O source was deregistered")
+            }
+            Closed::Orphaned => io::Error::other(RUNTIME_GONE_IO),
+        }
+    }
+}
+
+/// Where a waiting operation keeps its waker (see [`Waiters`]).
+pub(crate) enum Waiter<'a> {
+    /// A `poll_*` call: the direction's single latest-waker slot.
+    Latest,
+    /// A future of ours: its own entry, remembered in the future between polls.
+    Keyed(&'a mut WaitKey),
+}
+
+impl Waiter<'_> {
+    /// The same place, for one more wait of the same operation.
+    pub(crate) fn reborrow(&mut self) -> Waiter<'_> {
+        match self {
+            Waiter::Latest => Waiter::Latest,
+            Waiter::Keyed(key) => Waiter::Keyed(key),
+        }
+    }
+}
+
+/// A waiting future's entry in a direction's waiter slab: the slab index and the `reports`
+/// count it was added under. Every delivery (and the close) empties the slab and bumps the
+/// count, so a key whose count is behind names an entry that is gone; a future completed
+/// after it was woken therefore drops without taking the lock.
+#[derive(Debug, Default)]
+pub(crate) struct WaitKey(Option<(usize, usize)>);
 
 /// A registration: the descriptor, the poller key (slot index + generation) and the state.
 #[derive(Debug)]
 pub(crate) struct Source {
     pub(crate) raw: RawFd,
     pub(crate) key: usize,
-    /// Reports delivered per direction; written under `state`'s lock only.
+    /// Reports delivered per direction (also bumped by the close); written under `state`'s
+    /// lock only.
     reports: [AtomicUsize; 2],
     state: Mutex<State>,
 }
@@ -87,7 +157,7 @@ impl Source {
 
     /// Waits for a report in `dir` delivered after `since` was sampled: `Ready` at once if
     /// one already was (the caller retries its operation), else `Pending` with the waker
-    /// registered.
+    /// stored where `waiter` says.
     ///
     /// The descriptor is added to the poller with no interest and `arm` (called under the
     /// lock, once) turns both directions on at its first wait: a socket that never has to wait
@@ -95,34 +165,78 @@ impl Source {
     /// event at all, where registering it armed would wake the reactor with its initial
     /// readiness. Arming checks the level, as every `epoll_ctl` does, so what arrived before
     /// is reported too.
+    ///
+    /// The waker is cloned before the lock is taken and whatever waker it replaces is dropped
+    /// after the lock is released: a waker whose clone or drop calls back into this source
+    /// (reads it, drops it, waits on it) must not find the lock held by its own thread.
     pub(crate) fn poll_ready_since(
         &self,
         dir: usize,
         cx: &mut Context<'_>,
         since: usize,
+        waiter: Waiter<'_>,
         arm: impl FnOnce() -> io::Result<()>,
     ) -> Poll<io::Result<()>> {
-        let mut state = self.state.lock();
-        if state.closed {
-            return Poll::Ready(Err(io::Error::other(
-                "ciranda-reactor: the I/O source was deregistered",
-            )));
-        }
-        // Relaxed: the counter only changes under the lock we hold.
-        if self.reports[dir].load(Relaxed) != since {
-            return Poll::Ready(Ok(()));
-        }
-        if !state.armed {
-            if let Err(e) = arm() {
-                return Poll::Ready(Err(e));
+        let waker = cx.waker().clone();
+        let (poll, spare) = {
+            let mut state = self.state.lock();
+            if let Some(closed) = state.closed {
+                (Poll::Ready(Err(closed.error())), Some(waker))
+            // Relaxed: the counter only changes under the lock we hold.
+            } else if self.reports[dir].load(Relaxed) != since {
+                (Poll::Ready(Ok(())), Some(waker))
+            } else if let Err(e) = (!state.armed).then(arm).unwrap_or(Ok(())) {
+                (Poll::Ready(Err(e)), Some(waker))
+            } else {
+                state.armed = true;
+                let waiters = &mut state.waiters[dir];
+                let spare = match waiter {
+                    Waiter::Latest => match &mut waiters.latest {
+                        Some(w) if w.will_wake(&waker) => Some(waker),
+                        slot => slot.replace(waker),
+                    },
+                    Waiter::Keyed(key) => match key.0 {
+                        // Our entry is still there (no report since it was added).
+                        Some((index, at)) if at == since => {
+                            let w = &mut waiters.futures[index];
+                            if w.will_wake(&waker) {
+                                Some(waker)
+                            } else {
+                                Some(std::mem::replace(w, waker))
+                            }
+                        }
+                        _ => {
+                            key.0 = Some((waiters.futures.insert(waker), since));
+                            None
+                        }
+                    },
+                };
+                (Poll::Pending, spare)
             }
-            state.armed = true;
+        };
+        drop(spare);
+        poll
+    }
+
+    /// Removes a waiting future's entry, if a delivery did not take it already; the waker is
+    /// dropped after the lock is released.
+    pub(crate) fn withdraw(&self, dir: usize, key: &mut WaitKey) {
+        let Some((index, at)) = key.0.take() else {
+            return;
+        };
+        // A delivery since the entry was added took it (and bumped the count): no lock needed.
+        if self.reports(dir) != at {
+            return;
         }
-        let wakers = &mut state.wakers[dir];
-        if !wakers.iter().any(|w| w.will_wake(cx.waker())) {
-            wakers.push(cx.waker().clone());
-        }
-        Poll::Pending
+        let removed = {
+            let mut state = self.state.lock();
+            if self.reports[dir].load(Relaxed) == at {
+                state.waiters[dir].futures.try_remove(index)
+            } else {
+                None
+            }
+        };
+        drop(removed);
     }
 
     /// Waits until `dir` is ready, with no operation to retry: `Ready` at once if the
@@ -131,44 +245,63 @@ impl Source {
         &self,
         dir: usize,
         cx: &mut Context<'_>,
+        waiter: Waiter<'_>,
         arm: impl FnOnce() -> io::Result<()>,
     ) -> Poll<io::Result<()>> {
         let since = self.reports(dir);
-        if !self.state.lock().closed && level_ready(self.raw, dir) {
+        if self.state.lock().closed.is_none() && level_ready(self.raw, dir) {
             return Poll::Ready(Ok(()));
         }
-        self.poll_ready_since(dir, cx, since, arm)
+        self.poll_ready_since(dir, cx, since, waiter, arm)
     }
 
     /// Records a report for the directions that are set: hands their wakers to `out` (the
     /// caller wakes them after releasing every lock).
     pub(crate) fn deliver(&self, readable: bool, writable: bool, out: &mut Vec<Waker>) {
         let mut state = self.state.lock();
-        if state.closed {
+        if state.closed.is_some() {
             return;
         }
         for (dir, reported) in [(READ, readable), (WRITE, writable)] {
             if reported {
                 self.reports[dir].fetch_add(1, Release);
-                out.append(&mut state.wakers[dir]);
+                take_waiters(&mut state.waiters[dir], out);
             }
         }
     }
 
     /// Marks the source closed and runs `delete` (removal from the poller) under its lock;
-    /// returns the wakers still waiting, for the caller to wake.
-    pub(crate) fn close(&self, delete: impl FnOnce()) -> Vec<Waker> {
+    /// returns the wakers still waiting, for the caller to wake. A second close does nothing.
+    pub(crate) fn close(&self, why: Closed, delete: impl FnOnce()) -> Vec<Waker> {
         let mut state = self.state.lock();
-        if state.closed {
-            return Vec::new();
-        }
-        state.closed = true;
-        delete();
         let mut wakers = Vec::new();
-        for list in &mut state.wakers {
-            wakers.append(list);
+        if state.closed.is_some() {
+            return wakers;
+        }
+        state.closed = Some(why);
+        delete();
+        for dir in [READ, WRITE] {
+            // Keys taken before the close are stale from now on (see `WaitKey`).
+            self.reports[dir].fetch_add(1, Release);
+            take_waiters(&mut state.waiters[dir], &mut wakers);
         }
         wakers
+    }
+
+    /// Live wakers stored in `dir` (tests).
+    #[cfg(test)]
+    pub(crate) fn waiting(&self, dir: usize) -> usize {
+        let state = self.state.lock();
+        let waiters = &state.waiters[dir];
+        usize::from(waiters.latest.is_some()) + waiters.futures.len()
+    }
+}
+
+/// Moves every waker of one direction to `out`; the slab keeps its buffer.
+fn take_waiters(waiters: &mut Waiters, out: &mut Vec<Waker>) {
+    out.extend(waiters.latest.take());
+    if !waiters.futures.is_empty() {
+        out.extend(waiters.futures.drain());
     }
 }
 
@@ -197,6 +330,79 @@ fn level_ready(fd: RawFd, dir: usize) -> bool {
 #[cfg(loom)]
 fn level_ready(_fd: RawFd, _dir: usize) -> bool {
     false
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::task::Wake;
+
+    struct Nop;
+
+    impl Wake for Nop {
+        fn wake(self: std::sync::Arc<Self>) {}
+    }
+
+    /// A waker with an identity of its own (`will_wake` is false against any other).
+    fn waker() -> Waker {
+        Waker::from(std::sync::Arc::new(Nop))
+    }
+
+    fn wait(source: &Source, waiter: Waiter<'_>) -> Poll<io::Result<()>> {
+        let since = source.reports(READ);
+        let w = waker();
+        source.poll_ready_since(READ, &mut Context::from_waker(&w), since, waiter, || Ok(()))
+    }
+
+    #[test]
+    fn the_latest_slot_keeps_one_waker_and_each_future_its_own_entry() {
+        let source = Source::new(0, 1);
+        for _ in 0..3 {
+            assert!(wait(&source, Waiter::Latest).is_pending());
+        }
+        assert_eq!(
+            source.waiting(READ),
+            1,
+            "poll_* keeps the latest waker only"
+        );
+
+        let (mut k1, mut k2) = (WaitKey::default(), WaitKey::default());
+        assert!(wait(&source, Waiter::Keyed(&mut k1)).is_pending());
+        assert!(wait(&source, Waiter::Keyed(&mut k2)).is_pending());
+        assert_eq!(source.waiting(READ), 3, "two futures, two entries");
+        assert!(wait(&source, Waiter::Keyed(&mut k1)).is_pending());
+        assert_eq!(
+            source.waiting(READ),
+            3,
+            "a new waker replaces the future's own entry"
+        );
+        source.withdraw(READ, &mut k1);
+        assert_eq!(
+            source.waiting(READ),
+            2,
+            "a dropped future removes exactly its entry"
+        );
+
+        let mut out = Vec::new();
+        source.deliver(true, false, &mut out);
+        assert_eq!((out.len(), source.waiting(READ)), (2, 0));
+        // The delivery took k2's entry: its key is stale, withdrawing it touches nothing.
+        assert!(wait(&source, Waiter::Latest).is_pending());
+        source.withdraw(READ, &mut k2);
+        assert_eq!(source.waiting(READ), 1);
+        // A stale key waits again under a new entry.
+        assert!(wait(&source, Waiter::Keyed(&mut k2)).is_pending());
+        assert_eq!(source.waiting(READ), 2);
+
+        let woken = source.close(Closed::Orphaned, || {});
+        assert_eq!((woken.len(), source.waiting(READ)), (2, 0));
+        source.withdraw(READ, &mut k2);
+        let Poll::Ready(Err(e)) = wait(&source, Waiter::Latest) else {
+            panic!("a wait on a closed source fails");
+        };
+        assert!(e.to_string().contains("has been shut down"), "{e}");
+        assert_eq!(source.waiting(READ), 0);
+    }
 }
 
 #[cfg(all(test, loom))]
@@ -287,7 +493,7 @@ mod loom_tests {
                 // The read would block.
                 flag.0.store(false, SeqCst);
                 let arm_once = || arm.take().map_or(Ok(()), |arm| arm());
-                match source.poll_ready_since(READ, &mut cx, since, arm_once) {
+                match source.poll_ready_since(READ, &mut cx, since, Waiter::Latest, arm_once) {
                     Poll::Ready(r) => r.unwrap(),
                     Poll::Pending => {
                         // Sleep until woken. Once the reactor thread is done, this thread
@@ -307,6 +513,42 @@ mod loom_tests {
                 }
             }
             reactor.join().unwrap();
+        });
+    }
+
+    /// A waiting future is dropped (`withdraw`) while the reactor delivers a report: exactly
+    /// one of them takes its entry, no waker stays stored or leaks, and the delivery wakes
+    /// at most that one.
+    #[test]
+    fn a_withdrawn_wait_racing_a_delivery_leaves_no_waker() {
+        loom::model(|| {
+            let source = Arc::new(Source::new(0, 1));
+            let flag = std::sync::Arc::new(Flag(AtomicBool::new(false)));
+            let waker = Waker::from(flag.clone());
+            let mut key = WaitKey::default();
+            let since = source.reports(READ);
+            let mut cx = Context::from_waker(&waker);
+            let first =
+                source.poll_ready_since(READ, &mut cx, since, Waiter::Keyed(&mut key), || Ok(()));
+            assert!(first.is_pending());
+            let reactor = {
+                let source = source.clone();
+                loom::thread::spawn(move || {
+                    let mut out = Vec::new();
+                    source.deliver(true, false, &mut out);
+                    out.len()
+                })
+            };
+            source.withdraw(READ, &mut key);
+            let delivered = reactor.join().unwrap();
+            assert!(delivered <= 1);
+            assert_eq!(source.waiting(READ), 0);
+            drop(waker);
+            assert_eq!(
+                std::sync::Arc::strong_count(&flag),
+                1,
+                "a waker clone leaked"
+            );
         });
     }
 

@@ -392,6 +392,22 @@ impl<T> Wheel<T> {
         Some(self.entries.remove(key.index).value)
     }
 
+    /// Removes every pending timer and returns their payloads (the reactor shutting down).
+    /// The time and the key generations carry on, so every key handed out so far stays stale.
+    pub(crate) fn take_all(&mut self) -> Vec<T> {
+        let fresh = Wheel {
+            elapsed: self.elapsed,
+            next_generation: self.next_generation,
+            ..Wheel::new()
+        };
+        let old = std::mem::replace(self, fresh);
+        let mut values = Vec::with_capacity(old.entries.len());
+        for chunk in old.entries.chunks {
+            values.extend(chunk.into_iter().map(|(_, entry)| entry.value));
+        }
+        values
+    }
+
     /// Is this timer still pending?
     pub(crate) fn contains(&self, key: TimerKey) -> bool {
         self.entries
@@ -603,6 +619,24 @@ mod tests {
         assert_eq!(w.next_expiration(), Some(64));
         assert_eq!(w.remove(b), Some(2));
         assert_eq!(w.next_expiration(), None);
+    }
+
+    #[test]
+    fn take_all_empties_the_wheel_and_old_keys_stay_stale() {
+        let mut w = Wheel::new();
+        let keys: Vec<_> = (0..10u32)
+            .map(|i| w.insert(5 + u64::from(i) * 1_000, i).unwrap())
+            .collect();
+        let mut values = w.take_all();
+        values.sort_unstable();
+        assert_eq!(values, (0..10).collect::<Vec<_>>());
+        assert_eq!((w.len(), w.next_expiration()), (0, None));
+        let fresh = w.insert(5, 99).unwrap();
+        for k in keys {
+            assert!(!w.contains(k));
+            assert_eq!(w.remove(k), None);
+        }
+        assert_eq!(w.remove(fresh), Some(99));
     }
 
     #[test]

@@ -152,7 +152,10 @@ fn a_timeout_first_pending_outside_any_reactor_panics_with_a_message() {
     }))
     .unwrap_err();
     let message = panic.downcast_ref::<String>().unwrap();
-    assert!(message.contains("no reactor is current"), "{message}");
+    assert!(
+        message.contains("polled outside a ciranda runtime"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -364,11 +367,28 @@ fn zero_period_panics() {
 }
 
 #[test]
-#[should_panic(expected = "inside a ciranda runtime or ciranda_reactor::block_on")]
-fn sleep_outside_a_reactor_panics() {
-    let _ = std::thread::spawn(|| time::sleep(Duration::from_millis(1)))
-        .join()
-        .map_err(|e| std::panic::resume_unwind(e));
+fn a_sleep_made_outside_a_reactor_binds_to_the_reactor_of_its_first_poll() {
+    std::thread::spawn(|| {
+        let start = std::time::Instant::now();
+        let s = time::sleep(Duration::from_millis(20));
+        let reactor = Reactor::new().unwrap();
+        let _g = reactor.enter();
+        block_on(s);
+        assert!(start.elapsed() >= Duration::from_millis(20));
+    })
+    .join()
+    .unwrap();
+}
+
+#[test]
+#[should_panic(expected = "a timer was polled outside a ciranda runtime")]
+fn an_unbound_sleep_polled_outside_a_reactor_panics() {
+    let _ = std::thread::spawn(|| {
+        let mut s = pin!(time::sleep(Duration::from_millis(1)));
+        let _ = s.as_mut().poll(&mut Context::from_waker(Waker::noop()));
+    })
+    .join()
+    .map_err(|e| std::panic::resume_unwind(e));
 }
 
 #[test]

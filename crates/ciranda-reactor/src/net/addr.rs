@@ -186,14 +186,18 @@ pub(crate) async fn resolve<A: ToSocketAddrs + ?Sized>(
                 completer.complete(result);
             }))?;
             poll_fn(|cx| {
-                let mut slot = slot.lock();
-                match slot.result.take() {
-                    Some(result) => Poll::Ready(result),
-                    None => {
-                        slot.waker = Some(cx.waker().clone());
-                        Poll::Pending
+                // Cloned before the lock, and the waker it replaces dropped after it: a
+                // waker's clone or drop may do anything, including resolving again.
+                let waker = cx.waker().clone();
+                let (poll, spare) = {
+                    let mut slot = slot.lock();
+                    match slot.result.take() {
+                        Some(result) => (Poll::Ready(result), Some(waker)),
+                        None => (Poll::Pending, slot.waker.replace(waker)),
                     }
-                }
+                };
+                drop(spare);
+                poll
             })
             .await?
         }

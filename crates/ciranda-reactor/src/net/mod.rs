@@ -1,8 +1,8 @@
 //! TCP, UDP and Unix-domain sockets driven by the reactor.
 //!
 //! Every socket is non-blocking and close-on-exec, registered with the reactor that is current
-//! when it is created (outside any: an error saying it "must be used inside a ciranda runtime or
-//! `ciranda_reactor::block_on`"). `WouldBlock` parks the task until the reactor reports
+//! when it is created (outside any: an error saying "there is no ciranda runtime on this
+//! thread" and where to make one). `WouldBlock` parks the task until the reactor reports
 //! readiness; `EINTR` is retried. Errors from `accept` (such as `EMFILE`, too many open files)
 //! are returned to the caller and the listener stays usable.
 //!

@@ -2,12 +2,12 @@
 
 use super::addr::{ToSocketAddrs, resolve, try_each};
 use crate::io::Async;
-use crate::reactor::Reactor;
+use crate::reactor::{Reactor, ReactorRef};
+use crate::registration::{READ, Waiter};
 use futures_core::Stream;
 use futures_io::{AsyncRead, AsyncWrite};
 use socket2::{Domain, Protocol, Socket, Type};
 use std::fmt;
-use std::future::poll_fn;
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
@@ -88,14 +88,28 @@ impl TcpListener {
 
     /// Accepts a connection. Errors (`EMFILE`, `ECONNABORTED`, ...) are returned; the listener
     /// stays usable.
+    ///
+    /// Any number of tasks may accept on one listener at once; a dropped `accept()` leaves
+    /// nothing registered.
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
-        poll_fn(|cx| self.poll_accept(cx)).await
+        self.io
+            .wait(READ, |cx, waiter| self.poll_accept_with(cx, waiter))
+            .await
     }
 
-    /// Polls for a connection.
+    /// Polls for a connection. As for every `poll_*` method, only the waker of the most recent
+    /// call is woken; use [`accept`](TcpListener::accept) to wait from several tasks.
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
-        let (stream, peer) = ready!(self.io.poll_read_with(cx, accept_nonblocking))?;
-        let io = Async::with_reactor(stream, self.io.reactor().clone())?;
+        self.poll_accept_with(cx, Waiter::Latest)
+    }
+
+    fn poll_accept_with(
+        &self,
+        cx: &mut Context<'_>,
+        waiter: Waiter<'_>,
+    ) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
+        let (stream, peer) = ready!(self.io.poll_with(READ, cx, waiter, accept_nonblocking))?;
+        let io = Async::with_reactor(stream, self.io.reactor_ref().clone())?;
         Poll::Ready(Ok((TcpStream { io }, peer)))
     }
 
@@ -220,7 +234,7 @@ impl TcpStream {
         Self::from_std_with(stream, Reactor::current_io()?)
     }
 
-    fn from_std_with(stream: std::net::TcpStream, reactor: Reactor) -> io::Result<TcpStream> {
+    fn from_std_with(stream: std::net::TcpStream, reactor: ReactorRef) -> io::Result<TcpStream> {
         stream.set_nonblocking(true)?;
         Ok(TcpStream {
             io: Async::with_reactor(stream, reactor)?,
@@ -393,7 +407,7 @@ fn nonblocking_tcp_socket(addr: SocketAddr) -> io::Result<Socket> {
     Ok(socket)
 }
 
-async fn connect_addr(addr: SocketAddr, reactor: Reactor) -> io::Result<TcpStream> {
+async fn connect_addr(addr: SocketAddr, reactor: ReactorRef) -> io::Result<TcpStream> {
     let socket = nonblocking_tcp_socket(addr)?;
     match socket.connect(&addr.into()) {
         Ok(()) => {}

@@ -1,12 +1,12 @@
 //! Unix-domain stream sockets: `UnixListener`, `UnixStream` and its split halves.
 
 use crate::io::Async;
-use crate::reactor::Reactor;
+use crate::reactor::{Reactor, ReactorRef};
+use crate::registration::{READ, Waiter};
 use futures_core::Stream;
 use futures_io::{AsyncRead, AsyncWrite};
 use socket2::{Domain, SockAddr, Socket, Type};
 use std::fmt;
-use std::future::poll_fn;
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};
 use std::net::Shutdown;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
@@ -73,14 +73,30 @@ impl UnixListener {
     }
 
     /// Accepts a connection. Errors are returned; the listener stays usable.
+    ///
+    /// Any number of tasks may accept on one listener at once; a dropped `accept()` leaves
+    /// nothing registered.
     pub async fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
-        poll_fn(|cx| self.poll_accept(cx)).await
+        self.io
+            .wait(READ, |cx, waiter| self.poll_accept_with(cx, waiter))
+            .await
     }
 
-    /// Polls for a connection.
+    /// Polls for a connection. As for every `poll_*` method, only the waker of the most recent
+    /// call is woken; use [`accept`](UnixListener::accept) to wait from several tasks.
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(UnixStream, SocketAddr)>> {
-        let (stream, addr) = ready!(self.io.poll_read_with(cx, |l| l.accept()))?;
-        Poll::Ready(UnixStream::from_std_with(stream, self.io.reactor().clone()).map(|s| (s, addr)))
+        self.poll_accept_with(cx, Waiter::Latest)
+    }
+
+    fn poll_accept_with(
+        &self,
+        cx: &mut Context<'_>,
+        waiter: Waiter<'_>,
+    ) -> Poll<io::Result<(UnixStream, SocketAddr)>> {
+        let (stream, addr) = ready!(self.io.poll_with(READ, cx, waiter, |l| l.accept()))?;
+        Poll::Ready(
+            UnixStream::from_std_with(stream, self.io.reactor_ref().clone()).map(|s| (s, addr)),
+        )
     }
 
     /// The connections, as a never-ending `Stream` of `io::Result<UnixStream>`.
@@ -218,7 +234,7 @@ impl UnixStream {
 
     fn from_std_with(
         stream: std::os::unix::net::UnixStream,
-        reactor: Reactor,
+        reactor: ReactorRef,
     ) -> io::Result<UnixStream> {
         stream.set_nonblocking(true)?;
         Ok(UnixStream {

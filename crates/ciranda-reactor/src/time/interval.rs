@@ -2,7 +2,6 @@
 
 use super::{Instant, Sleep};
 use crate::coop;
-use crate::reactor::Reactor;
 use futures_core::Stream;
 use std::future::poll_fn;
 use std::pin::Pin;
@@ -11,8 +10,11 @@ use std::time::Duration;
 
 /// Ticks every `period`, the first tick at once (`tick().await`, or as a `Stream`).
 ///
+/// Made outside any runtime, it binds to the runtime that first polls it, as
+/// [`sleep`](super::sleep()) does.
+///
 /// # Panics
-/// If `period` is zero, or outside a reactor context.
+/// If `period` is zero; when polled as [`sleep`](super::sleep()) says.
 ///
 /// # Examples
 ///
@@ -28,18 +30,19 @@ use std::time::Duration;
 /// ```
 #[track_caller]
 pub fn interval(period: Duration) -> Interval {
-    let reactor = Reactor::current();
-    let start = reactor.now();
-    Interval::new(reactor, start, period)
+    Interval::new(Instant::now(), period)
 }
 
 /// Ticks every `period`, the first tick at `start`.
 ///
+/// Made outside any runtime, it binds to the runtime that first polls it, as
+/// [`sleep`](super::sleep()) does.
+///
 /// # Panics
-/// If `period` is zero, or outside a reactor context.
+/// If `period` is zero; when polled as [`sleep`](super::sleep()) says.
 #[track_caller]
 pub fn interval_at(start: Instant, period: Duration) -> Interval {
-    Interval::new(Reactor::current(), start, period)
+    Interval::new(start, period)
 }
 
 /// What an [`Interval`] does when ticks were missed (the task was late).
@@ -96,13 +99,13 @@ pub struct Interval {
 
 impl Interval {
     #[track_caller]
-    fn new(reactor: Reactor, start: Instant, period: Duration) -> Interval {
+    fn new(start: Instant, period: Duration) -> Interval {
         assert!(
             !period.is_zero(),
             "ciranda time::interval: the period must be non-zero"
         );
         Interval {
-            sleep: Sleep::new(reactor, start),
+            sleep: Sleep::new_current(start),
             period,
             missed: MissedTickBehavior::default(),
         }
@@ -118,7 +121,7 @@ impl Interval {
         ready!(coop::poll_proceed(cx));
         ready!(self.sleep.poll_deadline(cx));
         let scheduled = self.sleep.deadline();
-        let now = Instant::now();
+        let now = self.sleep.now();
         let next = match self.missed {
             MissedTickBehavior::Burst => scheduled.saturating_add(self.period),
             MissedTickBehavior::Delay => now.saturating_add(self.period),
@@ -138,7 +141,7 @@ impl Interval {
 
     /// Makes the next tick happen one period from now.
     pub fn reset(&mut self) {
-        let next = Instant::now().saturating_add(self.period);
+        let next = self.sleep.now().saturating_add(self.period);
         self.sleep.reset(next);
     }
 

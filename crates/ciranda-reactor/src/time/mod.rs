@@ -1,6 +1,7 @@
 //! Timers and the (virtual) clock: `sleep`, `timeout`, `interval`, `Instant`.
 //!
-//! Every timer belongs to the reactor that was current when it was created, and fires on that
+//! Every timer belongs to the reactor that was current when it was created (one made outside
+//! any runtime binds to the reactor of the thread that first polls it), and fires on that
 //! reactor's clock. A reactor's clock can be paused for tests ([`pause`], [`advance`],
 //! `ReactorBuilder::start_paused`): paused time stands still, and a driver that knows every
 //! task is idle (such as [`block_on`](crate::block_on)) jumps it to the next timer.
@@ -36,15 +37,16 @@ pub use timeout::{Elapsed, Timeout, timeout, timeout_at};
 /// Re-exported for convenience: every duration in this module is a `std::time::Duration`.
 pub use std::time::Duration;
 
-use crate::reactor::Reactor;
-use std::future::poll_fn;
+use crate::reactor::{NO_REACTOR, Reactor};
+use std::future::{Future, poll_fn};
+use std::panic::Location;
 use std::task::Poll;
 
 /// Pauses the current reactor's clock (no-op if already paused): `Instant::now()` stands still
 /// and timers fire only through [`advance`] or auto-advance.
 ///
 /// # Panics
-/// Outside a reactor context.
+/// Outside a runtime (the panic points at the caller).
 ///
 /// # Examples
 ///
@@ -69,7 +71,7 @@ pub fn pause() {
 /// Lets the current reactor's clock run again from where it stands (no-op if running).
 ///
 /// # Panics
-/// Outside a reactor context.
+/// Outside a runtime (the panic points at the caller).
 #[track_caller]
 pub fn resume() {
     Reactor::current().resume_clock();
@@ -79,7 +81,8 @@ pub fn resume() {
 /// yields once so the woken tasks can run.
 ///
 /// # Panics
-/// If the clock is not paused, or outside a reactor context.
+/// If the clock is not paused, or when first polled outside a runtime (the message names the
+/// caller's location).
 ///
 /// # Examples
 ///
@@ -96,17 +99,26 @@ pub fn resume() {
 /// });
 /// # std::io::Result::Ok(())
 /// ```
-pub async fn advance(duration: Duration) {
-    Reactor::current().advance_clock(duration);
-    let mut yielded = false;
-    poll_fn(|cx| {
-        if yielded {
-            Poll::Ready(())
-        } else {
-            yielded = true;
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        }
-    })
-    .await;
+#[track_caller]
+pub fn advance(duration: Duration) -> impl Future<Output = ()> + Send + 'static {
+    // The reactor is looked up when the future is first polled (the clock moves then); a
+    // missing one is reported with the caller's location.
+    let caller = Location::caller();
+    async move {
+        let Some(reactor) = Reactor::try_current() else {
+            panic!("{NO_REACTOR} (`time::advance` called at {caller})");
+        };
+        reactor.advance_clock(duration);
+        let mut yielded = false;
+        poll_fn(|cx| {
+            if yielded {
+                Poll::Ready(())
+            } else {
+                yielded = true;
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+        })
+        .await;
+    }
 }

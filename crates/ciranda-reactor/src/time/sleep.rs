@@ -2,7 +2,7 @@
 
 use super::Instant;
 use crate::coop;
-use crate::reactor::Reactor;
+use crate::reactor::{NO_REACTOR_TIMER, RUNTIME_GONE_TIMER, Reactor, ReactorRef};
 use crate::wheel::TimerKey;
 use std::fmt;
 use std::future::Future;
@@ -15,9 +15,13 @@ use std::time::Duration;
 /// Huge durations (up to `Duration::MAX`) do not overflow: the deadline saturates about 30 years
 /// ahead.
 ///
+/// The deadline is fixed now. Inside a runtime the sleep belongs to its reactor and clock;
+/// made outside any runtime, it counts from now on the real clock and binds to the runtime
+/// that first polls it, so `rt.block_on(sleep(d))` just works.
+///
 /// # Panics
-/// Outside a reactor context ("must be used inside a ciranda runtime or
-/// `ciranda_reactor::block_on`").
+/// When polled outside any runtime while still unbound; when polled after the runtime it
+/// belongs to has shut down for good (see `Reactor`'s "Shut down"): it would never fire.
 ///
 /// # Examples
 ///
@@ -30,26 +34,26 @@ use std::time::Duration;
 ///     assert!(start.elapsed() >= Duration::from_millis(20));
 /// });
 /// ```
-#[track_caller]
 pub fn sleep(duration: Duration) -> Sleep {
-    let reactor = Reactor::current();
-    let deadline = reactor.now().saturating_add(duration);
-    Sleep::new(reactor, deadline)
+    match Reactor::with_current(|r| (r.object_ref(), r.now())) {
+        Some((reactor, now)) => Sleep::new(Some(reactor), now.saturating_add(duration)),
+        None => Sleep::new(None, Instant::now().saturating_add(duration)),
+    }
 }
 
-/// Waits until `deadline` on the current reactor's clock.
+/// Waits until `deadline` on the current reactor's clock (bound as [`sleep`] says).
 ///
 /// # Panics
-/// Outside a reactor context.
-#[track_caller]
+/// As [`sleep`].
 pub fn sleep_until(deadline: Instant) -> Sleep {
-    Sleep::new(Reactor::current(), deadline)
+    Sleep::new_current(deadline)
 }
 
 /// The future returned by [`sleep`] and [`sleep_until`].
 ///
 /// It holds its reactor (tasks may move between threads) and a slot in the reactor's timing
-/// wheel while it waits; dropping it cancels the timer in O(1). `Sleep` is `Unpin`.
+/// wheel while it waits; dropping it cancels the timer in O(1). `Sleep` is `Unpin`. One made
+/// outside any runtime binds to the reactor of the thread that first polls it.
 ///
 /// # Examples
 ///
@@ -66,7 +70,8 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 /// });
 /// ```
 pub struct Sleep {
-    reactor: Reactor,
+    /// `None` until bound (made outside any runtime and not polled yet).
+    reactor: Option<ReactorRef>,
     deadline: Instant,
     key: Option<TimerKey>,
     elapsed: bool,
@@ -82,7 +87,12 @@ impl fmt::Debug for Sleep {
 }
 
 impl Sleep {
-    pub(crate) fn new(reactor: Reactor, deadline: Instant) -> Sleep {
+    /// A sleep bound to the current reactor if there is one, else unbound.
+    pub(crate) fn new_current(deadline: Instant) -> Sleep {
+        Sleep::new(Reactor::with_current(Reactor::object_ref), deadline)
+    }
+
+    pub(crate) fn new(reactor: Option<ReactorRef>, deadline: Instant) -> Sleep {
         Sleep {
             reactor,
             deadline,
@@ -98,29 +108,53 @@ impl Sleep {
 
     /// Has the deadline been reached (as of the last poll, or now on the clock)?
     pub fn is_elapsed(&self) -> bool {
-        self.elapsed || self.reactor.now() >= self.deadline
+        self.elapsed || self.now() >= self.deadline
+    }
+
+    /// The clock of the reactor this sleep belongs to (the current one, or the real clock,
+    /// while unbound).
+    pub(crate) fn now(&self) -> Instant {
+        match &self.reactor {
+            Some(reactor) => reactor.now(),
+            None => Instant::now(),
+        }
     }
 
     /// Moves the deadline (forwards or backwards); the sleep waits again.
     pub fn reset(&mut self, deadline: Instant) {
-        if let Some(key) = self.key.take() {
-            self.reactor.cancel_timer(key);
-        }
+        self.cancel();
         self.deadline = deadline;
         self.elapsed = false;
     }
 
+    fn cancel(&mut self) {
+        if let (Some(key), Some(reactor)) = (self.key.take(), &self.reactor) {
+            reactor.cancel_timer(key);
+        }
+    }
+
     /// Polls the deadline without consulting the cooperative budget.
+    ///
+    /// # Panics
+    /// See [`sleep`].
     pub(crate) fn poll_deadline(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         if self.elapsed {
             return Poll::Ready(());
         }
-        ready!(
-            self.reactor
-                .poll_timer(&mut self.key, self.deadline.into_std(), cx)
-        );
-        self.elapsed = true;
-        Poll::Ready(())
+        let reactor = match &self.reactor {
+            Some(reactor) => reactor,
+            None => self.reactor.insert(
+                Reactor::with_current(Reactor::object_ref)
+                    .unwrap_or_else(|| panic!("{NO_REACTOR_TIMER}")),
+            ),
+        };
+        match ready!(reactor.poll_timer(&mut self.key, self.deadline.into_std(), cx)) {
+            Ok(()) => {
+                self.elapsed = true;
+                Poll::Ready(())
+            }
+            Err(_gone) => panic!("{RUNTIME_GONE_TIMER}"),
+        }
     }
 }
 
@@ -138,8 +172,6 @@ impl Future for Sleep {
 
 impl Drop for Sleep {
     fn drop(&mut self) {
-        if let Some(key) = self.key.take() {
-            self.reactor.cancel_timer(key);
-        }
+        self.cancel();
     }
 }

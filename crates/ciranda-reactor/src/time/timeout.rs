@@ -1,7 +1,7 @@
 //! `timeout`: a deadline around any future.
 
 use super::{Instant, Sleep};
-use crate::reactor::{NO_REACTOR, Reactor};
+
 use std::error::Error;
 use std::fmt;
 use std::future::Future;
@@ -16,15 +16,16 @@ use std::time::Duration;
 /// `Duration::ZERO` the result is `Ok` only if the future is ready on its first poll. On expiry
 /// the inner future is dropped (cancelled) when the `Timeout` is.
 ///
-/// The deadline is fixed now, on the current reactor's clock. The timer itself is set up
-/// only if the inner future has to wait: a `Timeout` around a future that is ready at once
-/// costs one clock read, and writes no memory shared with other threads (no reactor handle
-/// is cloned), so such calls scale across workers.
+/// The deadline is fixed now, on the current reactor's clock (the real clock outside any
+/// runtime). The timer itself is set up only if the inner future has to wait, on the reactor
+/// of the thread polling it: a `Timeout` around a future that is ready at once costs one clock
+/// read, and writes no memory shared with other threads (no reactor handle is cloned), so such
+/// calls scale across workers.
 ///
 /// # Panics
-/// Outside a reactor context; and when the inner future first returns `Pending` while no
-/// reactor is current on the polling thread (poll a `Timeout` inside a ciranda runtime,
-/// `block_on`, or under `Handle::enter`, where it was created).
+/// When the inner future returns `Pending` and the timer has to be set up outside any runtime
+/// (await a `Timeout` inside `ciranda::run`, `Runtime::block_on` or `#[ciranda::main]`), or
+/// on a runtime that has shut down for good (see [`sleep`](super::sleep)).
 ///
 /// # Examples
 ///
@@ -39,24 +40,16 @@ use std::time::Duration;
 ///     assert_eq!(time::timeout(Duration::ZERO, async { 1 }).await, Ok(1));
 /// });
 /// ```
-#[track_caller]
 pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
-    let Some(now) = Reactor::with_current(Reactor::now) else {
-        panic!("{NO_REACTOR}");
-    };
     Timeout {
         future,
-        deadline: now.saturating_add(duration),
+        deadline: Instant::now().saturating_add(duration),
         sleep: None,
     }
 }
 
 /// Like [`timeout`] with an absolute deadline.
-#[track_caller]
 pub fn timeout_at<F: Future>(deadline: Instant, future: F) -> Timeout<F> {
-    if Reactor::with_current(|_| ()).is_none() {
-        panic!("{NO_REACTOR}");
-    }
     Timeout {
         future,
         deadline,
@@ -127,16 +120,8 @@ impl<F: Future> Future for Timeout<F> {
             return Poll::Ready(Ok(out));
         }
         let deadline = this.deadline;
-        let sleep = this.sleep.get_or_insert_with(|| {
-            let reactor = Reactor::try_current().unwrap_or_else(|| {
-                panic!(
-                    "ciranda time::timeout: its future is pending and no reactor is current on \
-                     this thread to set the timer on; poll a Timeout inside a ciranda runtime, \
-                     block_on or Handle::enter ({NO_REACTOR})"
-                )
-            });
-            Sleep::new(reactor, deadline)
-        });
+        // Bound to the polling thread's reactor by its first poll.
+        let sleep = this.sleep.get_or_insert_with(|| Sleep::new(None, deadline));
         // The deadline does not consult the budget: a future that used the budget up must still
         // be able to time out.
         match sleep.poll_deadline(cx) {

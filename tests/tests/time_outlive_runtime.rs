@@ -1,0 +1,141 @@
+//! Timers that outlive their runtime (issue 15, item 5).
+//!
+//! A timer belongs to the reactor of the runtime it was made in. Once that runtime is dropped
+//! and no `Handle` of it is left, no thread can ever drive its clock again: before the fix, a
+//! `sleep` awaited in another runtime then never completed. Now the reactor shuts down when
+//! its last handle goes; a waiting timer is woken and panics with a message saying what
+//! happened, and one polled later panics at once (one whose deadline has already passed
+//! completes: it needs no clock). A `timeout` sets its timer on the runtime that polls it, so
+//! it completes there. Each test runs under a hang detector.
+
+use ciranda::Runtime;
+use ciranda::time::{Duration, interval, sleep, timeout};
+use std::sync::mpsc;
+
+const GONE: &str = "belongs to a runtime that has been shut down";
+
+/// Runs `f` on its own thread; fails if it does not return within 20 s (a hang).
+fn within_limit<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
+    });
+    match rx.recv_timeout(std::time::Duration::from_secs(20)) {
+        Ok(Ok(v)) => v,
+        Ok(Err(panic)) => std::panic::resume_unwind(panic),
+        Err(_) => panic!("{what}: hung (no result in 20 s)"),
+    }
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default()
+}
+
+fn runtime(workers: usize) -> Runtime {
+    Runtime::builder().worker_threads(workers).build().unwrap()
+}
+
+#[test]
+fn a_sleep_from_a_dropped_runtime_fails_at_once_in_another() {
+    for workers in [1, 2] {
+        let message = within_limit("sleep after its runtime", move || {
+            let a = runtime(workers);
+            // Long enough that completing would be wrong (a due timer may complete).
+            let s = {
+                let _entered = a.enter();
+                sleep(Duration::from_secs(3600))
+            };
+            drop(a);
+            let b = runtime(1);
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| b.block_on(s)));
+            panic_message(&*r.expect_err("the sleep must fail, not complete"))
+        });
+        assert!(message.contains(GONE), "{message}");
+    }
+}
+
+#[test]
+fn a_sleep_waiting_in_another_runtime_fails_when_its_runtime_is_dropped() {
+    let message = within_limit("sleep while its runtime goes", || {
+        let a = runtime(1);
+        let s = {
+            let _entered = a.enter();
+            sleep(Duration::from_secs(3600))
+        };
+        let b = runtime(1);
+        let (started_tx, started_rx) = mpsc::channel();
+        let task = b.spawn(async move {
+            let mut s = std::pin::pin!(s);
+            // Registered in A's wheel before A goes.
+            std::future::poll_fn(|cx| {
+                let _ = std::future::Future::poll(s.as_mut(), cx);
+                std::task::Poll::Ready(())
+            })
+            .await;
+            started_tx.send(()).unwrap();
+            s.await;
+        });
+        started_rx.recv().unwrap();
+        drop(a);
+        let err = b.block_on(task).expect_err("the waiting sleep must fail");
+        err.panic_message().unwrap_or_default().to_string()
+    });
+    assert!(message.contains(GONE), "{message}");
+}
+
+#[test]
+fn an_interval_from_a_dropped_runtime_fails_at_its_first_wait() {
+    let message = within_limit("interval after its runtime", || {
+        let a = runtime(1);
+        let mut iv = {
+            let _entered = a.enter();
+            interval(Duration::from_secs(3600))
+        };
+        drop(a);
+        let b = runtime(1);
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            b.block_on(async {
+                // The first tick is due at once and needs no clock; the second waits an hour.
+                iv.tick().await;
+                iv.tick().await;
+            })
+        }));
+        panic_message(&*r.expect_err("the second tick must fail"))
+    });
+    assert!(message.contains(GONE), "{message}");
+}
+
+#[test]
+fn a_timeout_from_a_dropped_runtime_sets_its_timer_on_the_runtime_polling_it() {
+    within_limit("timeout after its runtime", || {
+        let a = runtime(1);
+        let t = {
+            let _entered = a.enter();
+            timeout(Duration::from_millis(20), std::future::pending::<()>())
+        };
+        drop(a);
+        let b = runtime(1);
+        assert!(b.block_on(t).is_err(), "expires on B's clock");
+    });
+}
+
+#[test]
+fn while_a_handle_lives_its_block_on_still_drives_the_timers() {
+    // The reactor shuts down only when nothing can drive it: a `Handle` can.
+    within_limit("sleep through a handle", || {
+        let a = runtime(1);
+        let handle = a.handle();
+        let start = std::time::Instant::now();
+        let s = {
+            let _entered = a.enter();
+            sleep(Duration::from_millis(20))
+        };
+        drop(a);
+        handle.block_on(s);
+        assert!(start.elapsed() >= std::time::Duration::from_millis(20));
+    });
+}
