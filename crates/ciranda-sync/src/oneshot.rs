@@ -22,6 +22,7 @@ use core::task::{Context, Poll, Waker};
 
 use crate::coop;
 use crate::loom::{Arc, Mutex};
+use crate::waiters::{NeedWaker, WakeList, WakeOnDrop, store_waker};
 
 struct Inner<T> {
     value: Option<T>,
@@ -105,15 +106,23 @@ impl<T> Sender<T> {
 
     /// Polls for the receiver being dropped or closed.
     pub fn poll_closed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        let mut inner = self.shared.lock();
-        if inner.rx_closed {
-            return Poll::Ready(());
+        let mut fresh = None;
+        loop {
+            let mut inner = self.shared.lock();
+            if inner.rx_closed {
+                return Poll::Ready(());
+            }
+            let stored = store_waker(&mut inner.tx_waker, cx.waker(), &mut fresh);
+            // Wakers are cloned and dropped only with the lock released (foreign code).
+            drop(inner);
+            match stored {
+                Ok(stale) => {
+                    drop(stale);
+                    return Poll::Pending;
+                }
+                Err(NeedWaker) => fresh = Some(cx.waker().clone()),
+            }
         }
-        match &inner.tx_waker {
-            Some(w) if w.will_wake(cx.waker()) => {}
-            _ => inner.tx_waker = Some(cx.waker().clone()),
-        }
-        Poll::Pending
     }
 
     /// Waits until the receiver is dropped or closed (useful to abandon work nobody wants).
@@ -127,7 +136,11 @@ impl<T> Drop for Sender<T> {
         let mut inner = self.shared.lock();
         inner.tx_gone = true;
         let waker = inner.rx_waker.take();
+        // Our own `closed()` waker is of no use any more; it may even own the receiver (a
+        // cycle through the channel), so it goes now, after unlocking, like every waker.
+        let own = inner.tx_waker.take();
         drop(inner);
+        drop(own);
         if let Some(waker) = waker {
             waker.wake();
         }
@@ -190,18 +203,26 @@ impl<T> Future for Receiver<T> {
         if coop::poll_proceed(cx).is_pending() {
             return Poll::Pending;
         }
-        let mut inner = self.shared.lock();
-        if let Some(value) = inner.value.take() {
-            return Poll::Ready(Ok(value));
+        let mut fresh = None;
+        loop {
+            let mut inner = self.shared.lock();
+            if let Some(value) = inner.value.take() {
+                return Poll::Ready(Ok(value));
+            }
+            if inner.tx_gone || inner.rx_closed {
+                return Poll::Ready(Err(RecvError(())));
+            }
+            let stored = store_waker(&mut inner.rx_waker, cx.waker(), &mut fresh);
+            // Wakers are cloned and dropped only with the lock released (foreign code).
+            drop(inner);
+            match stored {
+                Ok(stale) => {
+                    drop(stale);
+                    return Poll::Pending;
+                }
+                Err(NeedWaker) => fresh = Some(cx.waker().clone()),
+            }
         }
-        if inner.tx_gone || inner.rx_closed {
-            return Poll::Ready(Err(RecvError(())));
-        }
-        match &inner.rx_waker {
-            Some(w) if w.will_wake(cx.waker()) => {}
-            _ => inner.rx_waker = Some(cx.waker().clone()),
-        }
-        Poll::Pending
     }
 }
 
@@ -210,12 +231,18 @@ impl<T> Drop for Receiver<T> {
         let mut inner = self.shared.lock();
         inner.rx_closed = true;
         let value = inner.value.take();
-        let waker = inner.tx_waker.take();
+        let mut wakers = WakeList::new();
+        wakers.push(inner.tx_waker.take());
+        // Our own waker is of no use any more (and may own the sender: a cycle through the
+        // channel); dropped after unlocking, like every waker.
+        let own = inner.rx_waker.take();
         drop(inner);
+        // The guard wakes the sender even if a destructor below panics (`wake_all` then drops
+        // a waker's panic rather than aborting).
+        let wake_at_end = WakeOnDrop(Some(wakers));
+        drop(own);
         drop(value);
-        if let Some(waker) = waker {
-            waker.wake();
-        }
+        drop(wake_at_end);
     }
 }
 
