@@ -42,7 +42,8 @@ fn no_deadlock(body: impl FnOnce() + Send + 'static) {
 /// What a [`hooked`] waker's data points at (behind an `Arc`, one count per waker copy).
 struct Hooks {
     on_clone: Box<dyn Fn() + Send + Sync>,
-    on_drop: Option<Box<dyn FnOnce() + Send>>,
+    // In a mutex only to make `Hooks` `Sync`, as a waker must be.
+    on_drop: std::sync::Mutex<Option<Box<dyn FnOnce() + Send>>>,
     stats: Arc<Stats>,
 }
 
@@ -65,7 +66,7 @@ impl Stats {
 
 impl Drop for Hooks {
     fn drop(&mut self) {
-        if let Some(f) = self.on_drop.take() {
+        if let Some(f) = self.on_drop.get_mut().unwrap().take() {
             f();
         }
         self.stats.dropped.store(true, SeqCst);
@@ -81,7 +82,7 @@ fn hooked(
     let stats = Arc::new(Stats::default());
     let hooks = Arc::new(Hooks {
         on_clone: Box::new(on_clone),
-        on_drop: Some(Box::new(on_drop)),
+        on_drop: std::sync::Mutex::new(Some(Box::new(on_drop))),
         stats: stats.clone(),
     });
     let raw = RawWaker::new(Arc::into_raw(hooks).cast(), &VTABLE);
