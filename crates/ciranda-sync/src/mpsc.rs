@@ -21,6 +21,11 @@
 //!
 //! A send that acquired its permit just before the receiver closed fails too (its value comes
 //! back in the `SendError`): after the close is observed nothing more is enqueued.
+//!
+//! Wakers that panic: closing publishes the whole closed state (semaphore, queue, `closed()`
+//! event) before waking anybody; a `recv` whose freeing of a slot wakes a panicking sender
+//! keeps its message first in the batch for the next `recv` (the bound may be exceeded by that
+//! one message until then).
 
 use core::fmt;
 use core::task::{Context, Poll, Waker};
