@@ -952,3 +952,73 @@ fn mpsc_waker_drop_calls_back() {
         });
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Dropped by the wake-up itself
+
+#[test]
+fn a_granted_waiters_waker_dropped_by_the_wake_up_calls_back() {
+    // The third way a stored waker goes: the grant takes it and `wake` consumes it. That runs
+    // after the lock is released (this passed before the fix too; it covers the shape).
+    no_deadlock(|| {
+        // Notify: the consumed waker's drop notifies again (stored as the permit).
+        let notify = Arc::new(Notify::new());
+        let n = notify.clone();
+        let (waker, stats) = hooked(nothing, move || n.notify_one());
+        let mut fut: BoxFut<'_, ()> = Box::pin(notify.notified());
+        assert!(poll_with(&mut fut, &waker).is_pending());
+        drop(waker);
+        notify.notify_one();
+        assert!(!stats.alive());
+        assert_eq!(poll_noop(&mut fut), Poll::Ready(()));
+        let mut again: BoxFut<'_, ()> = Box::pin(notify.notified());
+        assert_eq!(poll_noop(&mut again), Poll::Ready(()));
+
+        // Semaphore: the consumed waker owned a second permit.
+        let sem = Arc::new(Semaphore::new(1));
+        let held = sem.clone().try_acquire_owned().unwrap();
+        let other = Arc::new(Semaphore::new(1)).try_acquire_owned().unwrap();
+        let second = sem.clone();
+        let (waker, stats) = hooked(nothing, move || {
+            drop(other);
+            second.add_permits(1);
+        });
+        let mut fut: BoxFut<'_, _> = Box::pin(sem.acquire());
+        assert!(poll_with(&mut fut, &waker).is_pending());
+        drop(waker);
+        drop(held);
+        assert!(!stats.alive());
+        assert!(matches!(poll_noop(&mut fut), Poll::Ready(Ok(_))));
+        drop(fut);
+        assert_eq!(sem.available_permits(), 2);
+
+        // mpsc: the consumed receiver waker owned the last sender.
+        let (tx, mut rx) = mpsc::unbounded_channel::<u32>();
+        let tx2 = tx.clone();
+        let (waker, stats) = hooked(nothing, move || drop(tx2));
+        assert!(rx.poll_recv(&mut Context::from_waker(&waker)).is_pending());
+        drop(waker);
+        tx.send(1).unwrap();
+        drop(tx);
+        assert!(!stats.alive());
+        assert_eq!(rx.try_recv(), Ok(1));
+        assert_eq!(rx.try_recv(), Err(mpsc::TryRecvError::Disconnected));
+
+        // Event: the consumed waker's drop clears the event and queues a new waiter (which
+        // takes the event's lock twice: to queue, and to leave when dropped).
+        let event = Arc::new(Event::new());
+        let e = event.clone();
+        let (waker, stats) = hooked(nothing, move || {
+            e.clear();
+            let mut w: BoxFut<'_, ()> = Box::pin(e.wait());
+            assert!(poll_noop(&mut w).is_pending());
+        });
+        let mut fut: BoxFut<'_, ()> = Box::pin(event.wait());
+        assert!(poll_with(&mut fut, &waker).is_pending());
+        drop(waker);
+        event.set();
+        assert!(!stats.alive());
+        assert!(!event.is_set(), "the drop's clear ran after the set");
+        assert_eq!(poll_noop(&mut fut), Poll::Ready(()), "released by the set");
+    });
+}
