@@ -37,7 +37,7 @@ use crate::coop;
 use crate::event::{Event, EventWait};
 use crate::loom::{Arc, AtomicUsize, Mutex, MutexGuard, Ordering};
 use crate::semaphore::{RawAcquire, RawSemaphore, TryAcquireRaw};
-use crate::waiters::{NeedWaker, WakeList, WakeOnDrop, store_waker};
+use crate::waiters::{WakeList, WakeOnDrop};
 
 struct Inner<T> {
     queue: VecDeque<T>,
@@ -190,27 +190,38 @@ impl<T> Chan<T> {
         if coop::poll_proceed(cx).is_pending() {
             return Poll::Pending;
         }
-        let mut fresh = None;
-        loop {
-            let mut inner = match self.next_or_locked(taken) {
-                Ok(value) => return Poll::Ready(Some(value)),
-                Err(inner) => inner,
-            };
-            if inner.tx_gone || inner.rx_closed {
-                return Poll::Ready(None);
-            }
-            let stored = store_waker(&mut inner.rx_waker, cx.waker(), &mut fresh);
-            // Wakers are cloned and dropped only with the lock released (foreign code; a
-            // waker's `clone` may even send on this channel, hence the retry).
-            drop(inner);
-            match stored {
-                Ok(stale) => {
-                    drop(stale);
-                    return Poll::Pending;
-                }
-                Err(NeedWaker) => fresh = Some(cx.waker().clone()),
-            }
+        let inner = match self.next_or_locked(taken) {
+            Ok(value) => return Poll::Ready(Some(value)),
+            Err(inner) => inner,
+        };
+        if inner.tx_gone || inner.rx_closed {
+            return Poll::Ready(None);
         }
+        if matches!(&inner.rx_waker, Some(w) if w.will_wake(cx.waker())) {
+            return Poll::Pending;
+        }
+        drop(inner);
+        self.park(taken, cx)
+    }
+
+    /// `poll_recv` with a waker that is not stored yet. The clone is made, and the waker it
+    /// replaces dropped, with the lock released (foreign code; a waker's `clone` may even send
+    /// on this channel), so everything is checked again once the lock is re-taken.
+    #[inline(never)]
+    fn park(&self, taken: &mut Batch<T>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        // Declared before the guard: if unused, it is dropped after the lock is released.
+        let fresh = cx.waker().clone();
+        let mut inner = match self.next_or_locked(taken) {
+            Ok(value) => return Poll::Ready(Some(value)),
+            Err(inner) => inner,
+        };
+        if inner.tx_gone || inner.rx_closed {
+            return Poll::Ready(None);
+        }
+        let stale = inner.rx_waker.replace(fresh);
+        drop(inner);
+        drop(stale);
+        Poll::Pending
     }
 
     fn try_recv(&self, taken: &mut Batch<T>) -> Result<T, TryRecvError> {

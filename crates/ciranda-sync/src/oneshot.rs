@@ -22,7 +22,7 @@ use core::task::{Context, Poll, Waker};
 
 use crate::coop;
 use crate::loom::{Arc, Mutex};
-use crate::waiters::{NeedWaker, WakeList, WakeOnDrop, store_waker};
+use crate::waiters::{WakeList, WakeOnDrop};
 
 struct Inner<T> {
     value: Option<T>,
@@ -106,23 +106,25 @@ impl<T> Sender<T> {
 
     /// Polls for the receiver being dropped or closed.
     pub fn poll_closed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        let mut fresh = None;
-        loop {
-            let mut inner = self.shared.lock();
-            if inner.rx_closed {
-                return Poll::Ready(());
-            }
-            let stored = store_waker(&mut inner.tx_waker, cx.waker(), &mut fresh);
-            // Wakers are cloned and dropped only with the lock released (foreign code).
-            drop(inner);
-            match stored {
-                Ok(stale) => {
-                    drop(stale);
-                    return Poll::Pending;
-                }
-                Err(NeedWaker) => fresh = Some(cx.waker().clone()),
-            }
+        let inner = self.shared.lock();
+        if inner.rx_closed {
+            return Poll::Ready(());
         }
+        if matches!(&inner.tx_waker, Some(w) if w.will_wake(cx.waker())) {
+            return Poll::Pending;
+        }
+        drop(inner);
+        // A new waker: cloned, and the old one dropped, with the lock released (foreign code
+        // that may call back into this channel), so the state is checked again.
+        let fresh = cx.waker().clone();
+        let mut inner = self.shared.lock();
+        if inner.rx_closed {
+            return Poll::Ready(());
+        }
+        let stale = inner.tx_waker.replace(fresh);
+        drop(inner);
+        drop(stale);
+        Poll::Pending
     }
 
     /// Waits until the receiver is dropped or closed (useful to abandon work nobody wants).
@@ -203,26 +205,40 @@ impl<T> Future for Receiver<T> {
         if coop::poll_proceed(cx).is_pending() {
             return Poll::Pending;
         }
-        let mut fresh = None;
-        loop {
-            let mut inner = self.shared.lock();
-            if let Some(value) = inner.value.take() {
-                return Poll::Ready(Ok(value));
-            }
-            if inner.tx_gone || inner.rx_closed {
-                return Poll::Ready(Err(RecvError(())));
-            }
-            let stored = store_waker(&mut inner.rx_waker, cx.waker(), &mut fresh);
-            // Wakers are cloned and dropped only with the lock released (foreign code).
-            drop(inner);
-            match stored {
-                Ok(stale) => {
-                    drop(stale);
-                    return Poll::Pending;
-                }
-                Err(NeedWaker) => fresh = Some(cx.waker().clone()),
-            }
+        let mut inner = self.shared.lock();
+        if let Some(value) = inner.value.take() {
+            return Poll::Ready(Ok(value));
         }
+        if inner.tx_gone || inner.rx_closed {
+            return Poll::Ready(Err(RecvError(())));
+        }
+        if matches!(&inner.rx_waker, Some(w) if w.will_wake(cx.waker())) {
+            return Poll::Pending;
+        }
+        drop(inner);
+        self.park(cx)
+    }
+}
+
+impl<T> Receiver<T> {
+    /// `poll` with a waker that is not stored yet. The clone is made, and the waker it
+    /// replaces dropped, with the lock released (foreign code that may call back into this
+    /// channel, e.g. send on it), so the state is checked again once the lock is re-taken.
+    #[inline(never)]
+    fn park(&self, cx: &mut Context<'_>) -> Poll<Result<T, RecvError>> {
+        // Declared before the guard: if unused, it is dropped after the lock is released.
+        let fresh = cx.waker().clone();
+        let mut inner = self.shared.lock();
+        if let Some(value) = inner.value.take() {
+            return Poll::Ready(Ok(value));
+        }
+        if inner.tx_gone || inner.rx_closed {
+            return Poll::Ready(Err(RecvError(())));
+        }
+        let stale = inner.rx_waker.replace(fresh);
+        drop(inner);
+        drop(stale);
+        Poll::Pending
     }
 }
 
@@ -231,14 +247,20 @@ impl<T> Drop for Receiver<T> {
         let mut inner = self.shared.lock();
         inner.rx_closed = true;
         let value = inner.value.take();
-        let mut wakers = WakeList::new();
-        wakers.push(inner.tx_waker.take());
+        let tx_waker = inner.tx_waker.take();
         // Our own waker is of no use any more (and may own the sender: a cycle through the
         // channel); dropped after unlocking, like every waker.
         let own = inner.rx_waker.take();
         drop(inner);
+        let Some(tx_waker) = tx_waker else {
+            drop(own);
+            drop(value);
+            return;
+        };
         // The guard wakes the sender even if a destructor below panics (`wake_all` then drops
         // a waker's panic rather than aborting).
+        let mut wakers = WakeList::new();
+        wakers.push(Some(tx_waker));
         let wake_at_end = WakeOnDrop(Some(wakers));
         drop(own);
         drop(value);
