@@ -5,6 +5,10 @@
 //! becomes that task's `JoinError`), but it must not lose anybody else's wake-up, corrupt
 //! the primitive, or hurt the runtime: every other waiter is still released, the primitive
 //! keeps working and every `JoinHandle` resolves.
+//!
+//! The tests at the end poll by hand and cover every remaining waking operation: the trigger
+//! gets the waker's panic, but the state it changed is published before any waker runs (a
+//! closed channel reads as closed, a message or a leader's result is not lost).
 
 use ciranda::Runtime;
 use ciranda::sync::{
@@ -12,6 +16,7 @@ use ciranda::sync::{
 };
 use ciranda::task::JoinHandle;
 use ciranda::time::timeout;
+use futures_util::FutureExt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
@@ -452,4 +457,239 @@ fn channels_deliver_despite_a_panicking_receiver_waker() {
     });
     assert_eq!(got, 2 * 4950);
     still_works(&rt);
+}
+
+/// Runs `f`, which must panic with a waker's panic (the trigger of a wake-up).
+fn expect_waker_panic<R>(f: impl FnOnce() -> R) {
+    quiet_expected_panics();
+    let payload = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(_) => panic!("the wake-up did not run the panicking waker"),
+        Err(payload) => payload,
+    };
+    let message = payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default();
+    assert!(message.contains(MARK), "unexpected panic: {message}");
+}
+
+fn now<F: Future + Unpin>(fut: &mut F) -> Poll<F::Output> {
+    Pin::new(fut).poll(&mut Context::from_waker(Waker::noop()))
+}
+
+#[test]
+fn mpsc_recv_that_frees_a_slot_for_a_panicking_sender_keeps_its_message() {
+    // Issue 15, item 3: `recv`/`try_recv` popped the message, then freeing its slot woke a
+    // parked sender whose waker panicked, and the message was lost.
+    for use_try_recv in [true, false] {
+        let (tx, mut rx) = mpsc::channel::<u32>(1);
+        tx.try_send(1).unwrap();
+        let mut sender = park(tx.send(2));
+        expect_waker_panic(|| {
+            if use_try_recv {
+                rx.try_recv().map_err(|e| e.to_string())
+            } else {
+                let mut recv = Box::pin(rx.recv());
+                match now(&mut recv) {
+                    Poll::Ready(v) => v.ok_or_else(|| "closed".to_string()),
+                    Poll::Pending => Err("pending".to_string()),
+                }
+            }
+        });
+        assert_eq!(sender.wakes(), 1);
+        // The message is still the next one; the woken sender got the freed slot.
+        assert_eq!(rx.try_recv(), Ok(1));
+        assert!(matches!(sender.poll_now(), Poll::Ready(Ok(()))));
+        drop(sender);
+        assert_eq!(rx.try_recv(), Ok(2));
+        assert_eq!(rx.try_recv(), Err(mpsc::TryRecvError::Empty));
+        // The bound is intact: exactly one slot, free again.
+        assert_eq!(tx.capacity(), 1);
+        tx.try_send(3).unwrap();
+        assert!(tx.try_send(4).is_err());
+        assert_eq!(rx.try_recv(), Ok(3));
+    }
+}
+
+#[test]
+fn mpsc_close_publishes_the_closed_state_before_waking_a_panicking_waiter() {
+    // Issue 15, item 3: `close()` and the receiver's drop woke parked senders before setting
+    // the state `Sender::is_closed()`/`closed()` read, so a panicking waker left it unset.
+    for drop_it in [false, true] {
+        let (tx, rx) = mpsc::channel::<u32>(1);
+        tx.try_send(0).unwrap();
+        let mut sender = park(tx.send(1));
+        let mut closed = park(tx.closed());
+        let mut rx = Some(rx);
+        expect_waker_panic(|| {
+            if drop_it {
+                drop(rx.take());
+            } else {
+                rx.as_mut().unwrap().close();
+            }
+        });
+        assert!(tx.is_closed(), "drop_it={drop_it}");
+        assert!(
+            tx.closed().now_or_never().is_some(),
+            "closed() completes (drop_it={drop_it})"
+        );
+        // Both parked waiters were woken (one panic reported, the other dropped) and see it.
+        assert_eq!((sender.wakes(), closed.wakes()), (1, 1));
+        match sender.poll_now() {
+            Poll::Ready(Err(e)) => assert_eq!(e.0, 1, "the failed send's value comes back"),
+            other => panic!("the parked send fails: {:?}", other.map(|r| r.is_ok())),
+        }
+        assert!(closed.poll_now().is_ready());
+        if let Some(mut rx) = rx {
+            // Closing keeps what was buffered.
+            assert_eq!(rx.try_recv(), Ok(0));
+            assert_eq!(rx.try_recv(), Err(mpsc::TryRecvError::Disconnected));
+        }
+    }
+    // Unbounded: only `closed()` waiters to wake.
+    for drop_it in [false, true] {
+        let (tx, rx) = mpsc::unbounded_channel::<u32>();
+        let mut closed = park(tx.closed());
+        let mut rx = Some(rx);
+        expect_waker_panic(|| {
+            if drop_it {
+                drop(rx.take());
+            } else {
+                rx.as_mut().unwrap().close();
+            }
+        });
+        assert!(tx.is_closed());
+        assert_eq!(closed.wakes(), 1);
+        assert!(closed.poll_now().is_ready());
+        assert!(tx.send(1).is_err());
+    }
+}
+
+#[test]
+fn a_barrier_leader_whose_wake_up_panics_still_returns_its_result() {
+    let barrier = Barrier::new(2);
+    let mut other = park(barrier.wait());
+    let mut leader = Box::pin(barrier.wait());
+    expect_waker_panic(|| now(&mut leader));
+    assert_eq!(other.wakes(), 1);
+    match now(&mut leader) {
+        Poll::Ready(r) => assert!(r.is_leader(), "the leader's result is kept"),
+        Poll::Pending => panic!("the generation was released"),
+    }
+    match other.poll_now() {
+        Poll::Ready(r) => assert!(!r.is_leader()),
+        Poll::Pending => panic!("released"),
+    }
+    // The barrier is reusable.
+    assert_eq!(barrier.n_waiting(), 0);
+}
+
+#[test]
+fn oneshot_wake_ups_publish_state_before_a_panicking_waker() {
+    // Receiver::close and the receiver's drop wake the sender's `closed()`.
+    for drop_it in [false, true] {
+        let (mut tx, rx) = oneshot::channel::<u32>();
+        let mut closed = park(std::future::poll_fn(move |cx| {
+            tx.poll_closed(cx).map(|()| tx.is_closed())
+        }));
+        let mut rx = Some(rx);
+        expect_waker_panic(|| {
+            if drop_it {
+                drop(rx.take());
+            } else {
+                rx.as_mut().unwrap().close();
+            }
+        });
+        assert_eq!(closed.wakes(), 1);
+        assert_eq!(closed.poll_now(), Poll::Ready(true));
+    }
+    // The sender's drop wakes the receiver, which then sees the error.
+    let (tx, rx) = oneshot::channel::<u32>();
+    let mut parked = park(rx);
+    expect_waker_panic(|| drop(tx));
+    assert_eq!(parked.wakes(), 1);
+    assert!(matches!(parked.poll_now(), Poll::Ready(Err(_))));
+}
+
+#[test]
+fn every_other_waking_operation_publishes_its_state_before_a_panicking_waker() {
+    // Semaphore: `add_permits` and a permit's drop hand permits to the parked waiter.
+    let sem = Semaphore::new(0);
+    let mut parked = park(sem.acquire_many(2));
+    sem.add_permits(1);
+    assert_eq!(parked.wakes(), 0, "a partly served waiter is not woken");
+    expect_waker_panic(|| sem.add_permits(3));
+    assert_eq!(parked.wakes(), 1);
+    match parked.poll_now() {
+        Poll::Ready(Ok(p)) => assert_eq!(p.num_permits(), 2),
+        _ => panic!("granted"),
+    }
+    drop(parked);
+    assert_eq!(sem.available_permits(), 4);
+    let permit = sem.try_acquire_many(4).unwrap();
+    let mut parked = park(sem.acquire());
+    expect_waker_panic(|| drop(permit));
+    assert!(matches!(parked.poll_now(), Poll::Ready(Ok(_))));
+    drop(parked);
+    assert_eq!(sem.available_permits(), 4);
+
+    // RwLock: a writer's unlock wakes a parked reader; the last reader's wakes a writer.
+    let lock = ciranda::sync::RwLock::new(0u32);
+    let write = lock.try_write().unwrap();
+    let mut reader = park(async { *lock.read().await });
+    expect_waker_panic(|| drop(write));
+    assert_eq!(reader.poll_now(), Poll::Ready(0));
+    drop(reader);
+    let read = lock.try_read().unwrap();
+    let mut writer = park(async {
+        *lock.write().await += 1;
+    });
+    expect_waker_panic(|| drop(read));
+    assert_eq!(writer.poll_now(), Poll::Ready(()));
+    drop(writer);
+    assert_eq!(*lock.try_read().unwrap(), 1);
+
+    // Condition: notify_one.
+    let mutex = Mutex::new(0u32);
+    let cond = Condition::new();
+    let mut waiter = park(async {
+        let g = mutex.lock().await;
+        *cond.wait(g).await += 1;
+    });
+    expect_waker_panic(|| cond.notify_one());
+    assert_eq!(waiter.poll_now(), Poll::Ready(()));
+    drop(waiter);
+    assert_eq!(*mutex.try_lock().unwrap(), 1);
+
+    // Queue: task_done releases a parked join; a put hands its item to a parked get.
+    let queue = Queue::<u32>::new(0);
+    queue.try_put(1).unwrap();
+    assert_eq!(queue.try_get(), Ok(1));
+    let mut join = park(queue.join());
+    expect_waker_panic(|| queue.task_done());
+    assert_eq!(join.poll_now(), Poll::Ready(()));
+    let mut get = park(queue.get());
+    expect_waker_panic(|| queue.try_put(2));
+    assert_eq!(get.poll_now(), Poll::Ready(2));
+
+    // Notify: notify_one grants the parked waiter.
+    let notify = Notify::new();
+    let mut parked = park(notify.notified());
+    expect_waker_panic(|| notify.notify_one());
+    assert_eq!(parked.poll_now(), Poll::Ready(()));
+
+    // mpsc: a send and the last sender's drop wake the parked receiver.
+    let (tx, mut rx) = mpsc::channel::<u32>(1);
+    let mut recv = park(rx.recv());
+    expect_waker_panic(|| tx.try_send(5));
+    assert_eq!(recv.poll_now(), Poll::Ready(Some(5)));
+    drop(recv);
+    let mut recv = park(rx.recv());
+    expect_waker_panic(|| drop(tx));
+    assert_eq!(recv.poll_now(), Poll::Ready(None));
+    let (utx, mut urx) = mpsc::unbounded_channel::<u32>();
+    let mut recv = park(urx.recv());
+    expect_waker_panic(|| drop(utx));
+    assert_eq!(recv.poll_now(), Poll::Ready(None));
 }

@@ -16,7 +16,7 @@ use core::task::{Context, Poll};
 
 use crate::coop;
 use crate::loom::Mutex;
-use crate::waiters::{Key, WaitList, WakeList};
+use crate::waiters::{Key, NeedWaker, WaitList, WakeList};
 
 struct State {
     arrived: usize,
@@ -98,6 +98,7 @@ impl Barrier {
             barrier: self,
             key: None,
             done: false,
+            led: false,
         }
     }
 }
@@ -126,6 +127,8 @@ pub struct BarrierWait<'a> {
     barrier: &'a Barrier,
     key: Option<Key>,
     done: bool,
+    /// This arrival released its generation but has not returned yet (a waker panicked).
+    led: bool,
 }
 
 impl Future for BarrierWait<'_> {
@@ -137,35 +140,68 @@ impl Future for BarrierWait<'_> {
         if coop::poll_proceed(cx).is_pending() {
             return Poll::Pending;
         }
-        let barrier = this.barrier;
-        let mut state = barrier.state.lock();
-        if let Some(key) = this.key {
-            if *state.waiters.get(key) {
-                state.waiters.remove(key);
-                this.key = None;
-                this.done = true;
-                return Poll::Ready(BarrierWaitResult { leader: false });
-            }
-            state.waiters.set_waker(key, cx.waker());
-            return Poll::Pending;
-        }
-        state.arrived += 1;
-        if state.arrived == barrier.parties {
-            state.arrived = 0;
-            let mut wakers = WakeList::new();
-            while state
-                .waiters
-                .grant_front(&mut wakers, |released| *released = true)
-            {}
-            drop(state);
-            // Done before waking: a waker's panic unwinds out of this poll, and a later poll
-            // must not count this arrival again.
+        if this.led {
+            // The generation was released by this arrival; a waker's panic unwound out of the
+            // poll that did it. The leader's result is still this future's to return.
+            this.led = false;
             this.done = true;
-            wakers.wake_all();
             return Poll::Ready(BarrierWaitResult { leader: true });
         }
-        this.key = Some(state.waiters.push_back(false, Some(cx.waker())));
-        Poll::Pending
+        let barrier = this.barrier;
+        // A first arrival most likely waits: clone its waker before taking the lock.
+        let mut fresh = (this.key.is_none() && barrier.parties > 1).then(|| cx.waker().clone());
+        loop {
+            let mut state = barrier.state.lock();
+            if let Some(key) = this.key {
+                if *state.waiters.get(key) {
+                    let (_, stale) = state.waiters.remove(key);
+                    drop(state);
+                    drop(stale);
+                    this.key = None;
+                    this.done = true;
+                    return Poll::Ready(BarrierWaitResult { leader: false });
+                }
+                match state.waiters.update_waker(key, cx.waker(), &mut fresh) {
+                    Ok(stale) => {
+                        drop(state);
+                        drop(stale);
+                        return Poll::Pending;
+                    }
+                    Err(NeedWaker) => {
+                        drop(state);
+                        fresh = Some(cx.waker().clone());
+                        continue;
+                    }
+                }
+            }
+            if state.arrived + 1 == barrier.parties {
+                state.arrived = 0;
+                let mut wakers = WakeList::new();
+                while state
+                    .waiters
+                    .grant_front(&mut wakers, |released| *released = true)
+                {}
+                drop(state);
+                drop(fresh);
+                // Recorded before waking: a waker's panic unwinds out of this poll, and a
+                // later poll must return the leader's result, not arrive again.
+                this.led = true;
+                wakers.wake_all();
+                this.led = false;
+                this.done = true;
+                return Poll::Ready(BarrierWaitResult { leader: true });
+            }
+            // This arrival waits: it needs its own waker clone, made with the lock released
+            // (foreign code), and the arrival counts only once it is queued.
+            let Some(waker) = fresh.take() else {
+                drop(state);
+                fresh = Some(cx.waker().clone());
+                continue;
+            };
+            state.arrived += 1;
+            this.key = Some(state.waiters.push_back(false, Some(waker)));
+            return Poll::Pending;
+        }
     }
 }
 
@@ -173,9 +209,12 @@ impl Drop for BarrierWait<'_> {
     fn drop(&mut self) {
         let Some(key) = self.key.take() else { return };
         let mut state = self.barrier.state.lock();
-        if !state.waiters.remove(key) {
+        let (released, stale) = state.waiters.remove(key);
+        if !released {
             state.arrived -= 1;
         }
+        drop(state);
+        drop(stale);
     }
 }
 

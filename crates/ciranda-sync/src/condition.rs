@@ -22,7 +22,7 @@ use core::task::{Context, Poll};
 use crate::coop;
 use crate::loom::Mutex as ShimMutex;
 use crate::mutex::{Mutex, MutexGuard};
-use crate::waiters::{Key, WaitList, WakeList};
+use crate::waiters::{Key, NeedWaker, WaitList, WakeList};
 
 /// A condition variable for async code: wait for a notification while temporarily giving up a
 /// [`Mutex`] guard.
@@ -75,6 +75,7 @@ impl Condition {
         let mut waiter = CondWaiter {
             cond: self,
             key: Some(self.waiters.lock().push_back(false, None)),
+            polled: false,
         };
         drop(guard);
         (&mut waiter).await;
@@ -141,13 +142,17 @@ impl fmt::Debug for Condition {
 struct CondWaiter<'a> {
     cond: &'a Condition,
     key: Option<Key>,
+    /// Whether the slot holds a waker yet (it is queued without one).
+    polled: bool,
 }
 
 impl CondWaiter<'_> {
     /// The mutex was re-taken: the notification is consumed, free the slot.
     fn finish(mut self) {
         if let Some(key) = self.key.take() {
-            self.cond.waiters.lock().remove(key);
+            // The temporary guard is released at the end of the `let`, before the waker drops.
+            let (_, stale) = self.cond.waiters.lock().remove(key);
+            drop(stale);
         }
     }
 }
@@ -155,19 +160,34 @@ impl CondWaiter<'_> {
 impl Future for &mut CondWaiter<'_> {
     type Output = ();
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         if coop::poll_proceed(cx).is_pending() {
             return Poll::Pending;
         }
         let Some(key) = self.key else {
             return Poll::Ready(());
         };
-        let mut waiters = self.cond.waiters.lock();
-        if *waiters.get(key) {
-            Poll::Ready(())
-        } else {
-            waiters.set_waker(key, cx.waker());
-            Poll::Pending
+        // The first poll most likely waits: clone its waker before taking the lock (foreign
+        // code). Later polls clone only for a new waker, with the lock released.
+        let mut fresh = (!self.polled).then(|| cx.waker().clone());
+        self.polled = true;
+        loop {
+            let mut waiters = self.cond.waiters.lock();
+            if *waiters.get(key) {
+                drop(waiters);
+                return Poll::Ready(());
+            }
+            match waiters.update_waker(key, cx.waker(), &mut fresh) {
+                Ok(stale) => {
+                    drop(waiters);
+                    drop(stale);
+                    return Poll::Pending;
+                }
+                Err(NeedWaker) => {
+                    drop(waiters);
+                    fresh = Some(cx.waker().clone());
+                }
+            }
         }
     }
 }
@@ -176,12 +196,14 @@ impl Drop for CondWaiter<'_> {
     fn drop(&mut self) {
         let Some(key) = self.key.take() else { return };
         let mut waiters = self.cond.waiters.lock();
-        if waiters.remove(key) {
+        let (notified, stale) = waiters.remove(key);
+        let mut wakers = WakeList::new();
+        if notified {
             // Notified but never returned to the caller: pass it on.
-            let mut wakers = WakeList::new();
             waiters.grant_front(&mut wakers, |notified| *notified = true);
-            drop(waiters);
-            wakers.wake_all();
         }
+        drop(waiters);
+        drop(stale);
+        wakers.wake_all();
     }
 }

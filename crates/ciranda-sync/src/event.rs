@@ -19,7 +19,7 @@ use core::task::{Context, Poll};
 
 use crate::coop;
 use crate::loom::{AtomicBool, Mutex, Ordering};
-use crate::waiters::{Key, WaitList, WakeList};
+use crate::waiters::{Key, NeedWaker, WaitList, WakeList};
 
 /// A settable, clearable flag that tasks can wait on.
 ///
@@ -62,12 +62,17 @@ impl Event {
 
     /// Sets the flag and releases every task waiting at this moment.
     pub fn set(&self) {
+        let mut wakers = WakeList::new();
+        self.set_deferred(&mut wakers);
+        wakers.wake_all();
+    }
+
+    /// `set`, with the released waiters' wakers left in `wakers` for the caller to wake once
+    /// it has published the rest of its own state.
+    pub(crate) fn set_deferred(&self, wakers: &mut WakeList) {
         let mut waiters = self.waiters.lock();
         self.flag.store(true, Ordering::Release);
-        let mut wakers = WakeList::new();
-        while waiters.grant_front(&mut wakers, |released| *released = true) {}
-        drop(waiters);
-        wakers.wake_all();
+        while waiters.grant_front(wakers, |released| *released = true) {}
     }
 
     /// Clears the flag; later `wait`s block until the next [`set`](Event::set).
@@ -130,23 +135,40 @@ impl Future for EventWait<'_> {
         }
         let event = this.event;
         if let Some(key) = this.key {
-            let mut waiters = event.waiters.lock();
-            if *waiters.get(key) {
-                waiters.remove(key);
-                this.key = None;
-                return Poll::Ready(());
+            let mut fresh = None;
+            loop {
+                let mut waiters = event.waiters.lock();
+                if *waiters.get(key) {
+                    let (_, stale) = waiters.remove(key);
+                    drop(waiters);
+                    drop(stale);
+                    this.key = None;
+                    return Poll::Ready(());
+                }
+                match waiters.update_waker(key, cx.waker(), &mut fresh) {
+                    Ok(stale) => {
+                        drop(waiters);
+                        drop(stale);
+                        return Poll::Pending;
+                    }
+                    Err(NeedWaker) => {
+                        drop(waiters);
+                        fresh = Some(cx.waker().clone());
+                    }
+                }
             }
-            waiters.set_waker(key, cx.waker());
-            return Poll::Pending;
         }
         if event.flag.load(Ordering::Acquire) {
             return Poll::Ready(());
         }
+        // About to wait: clone the waker before taking the lock (its `clone` may call `set`).
+        // Declared before the guard, so an unused clone is dropped after unlocking.
+        let fresh = cx.waker().clone();
         let mut waiters = event.waiters.lock();
         if event.flag.load(Ordering::Acquire) {
             return Poll::Ready(());
         }
-        this.key = Some(waiters.push_back(false, Some(cx.waker())));
+        this.key = Some(waiters.push_back(false, Some(fresh)));
         Poll::Pending
     }
 }
@@ -154,7 +176,9 @@ impl Future for EventWait<'_> {
 impl Drop for EventWait<'_> {
     fn drop(&mut self) {
         if let Some(key) = self.key.take() {
-            self.event.waiters.lock().remove(key);
+            // The temporary guard is released at the end of the `let`, before the waker drops.
+            let (_, stale) = self.event.waiters.lock().remove(key);
+            drop(stale);
         }
     }
 }

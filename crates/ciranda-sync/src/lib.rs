@@ -40,7 +40,16 @@
 //! wake-up (a `notify`, a `set`, an unlock, a send). If one panics, every other waker of that
 //! wake-up is still called, then the first panic goes on into the caller — unless the caller
 //! is already unwinding (a guard dropped during a panic): then it is dropped, as resuming it
-//! there would abort the process. Either way the primitive's state stays consistent.
+//! there would abort the process. Either way the primitive's state stays consistent: every part
+//! of it is published before the first waker runs, and what the operation took out is not lost
+//! (a [`Queue`] item goes back to the queue, an [`mpsc`] message stays first for the next
+//! `recv`, a [`Barrier`] leader returns its result on its next poll).
+//!
+//! A waker's `clone` and `drop` are foreign code as well, and no primitive runs them while
+//! holding its lock: a waiter clones its waker before locking (only when it is about to
+//! wait), a re-poll with a new waker unlocks to clone it and re-checks, and replaced or
+//! removed wakers are dropped after unlocking. A waker whose `clone` notifies, or which owns a
+//! permit, guard or sender of the same primitive, therefore cannot deadlock it.
 //!
 //! Leaf futures take part in the scheduler's cooperative budget through [`coop::set_hook`].
 //!

@@ -21,6 +21,11 @@
 //!
 //! A send that acquired its permit just before the receiver closed fails too (its value comes
 //! back in the `SendError`): after the close is observed nothing more is enqueued.
+//!
+//! Wakers that panic: closing publishes the whole closed state (semaphore, queue, `closed()`
+//! event) before waking anybody; a `recv` whose freeing of a slot wakes a panicking sender
+//! keeps its message first in the batch for the next `recv` (the bound may be exceeded by that
+//! one message until then).
 
 use core::fmt;
 use core::task::{Context, Poll, Waker};
@@ -32,6 +37,7 @@ use crate::coop;
 use crate::event::{Event, EventWait};
 use crate::loom::{Arc, AtomicUsize, Mutex, MutexGuard, Ordering};
 use crate::semaphore::{RawAcquire, RawSemaphore, TryAcquireRaw};
+use crate::waiters::{WakeList, WakeOnDrop};
 
 struct Inner<T> {
     queue: VecDeque<T>,
@@ -42,16 +48,33 @@ struct Inner<T> {
 
 impl<T> Inner<T> {
     /// Moves everything queued into the receiver's empty batch `taken`; `false` if nothing is.
-    fn take_batch(&mut self, taken: &mut VecDeque<T>) -> bool {
+    fn take_batch(&mut self, taken: &mut Batch<T>) -> bool {
         debug_assert!(
-            taken.is_empty(),
+            taken.items.is_empty() && !taken.front_released,
             "a batch is taken only once the last one is served"
         );
         if self.queue.is_empty() {
             return false;
         }
-        core::mem::swap(&mut self.queue, taken);
+        core::mem::swap(&mut self.queue, &mut taken.items);
         true
+    }
+}
+
+/// The receiver's own batch of messages, taken from the shared queue in one go.
+struct Batch<T> {
+    items: VecDeque<T>,
+    /// The front message's slot was already handed on to the senders: freeing it woke a
+    /// sender whose waker panicked, and the message stayed here to be returned next.
+    front_released: bool,
+}
+
+impl<T> Batch<T> {
+    fn new() -> Self {
+        Batch {
+            items: VecDeque::new(),
+            front_released: false,
+        }
     }
 }
 
@@ -127,18 +150,29 @@ impl<T> Chan<T> {
     }
 
     /// Returns the next message of the receiver's batch `taken`, freeing its slot.
-    fn pop_taken(&self, taken: &mut VecDeque<T>) -> Option<T> {
-        let value = taken.pop_front()?;
-        if let Some(sem) = &self.sem {
-            sem.release(1);
+    ///
+    /// The slot is freed *before* the message leaves the batch: freeing it may wake a parked
+    /// sender, and if that sender's waker panics, the panic unwinds out of `recv` with the
+    /// message still at the front of the batch (marked as already freed), so the next `recv`
+    /// returns it. Nothing is lost; the bound may be exceeded by that one message meanwhile.
+    fn pop_taken(&self, taken: &mut Batch<T>) -> Option<T> {
+        if taken.items.is_empty() {
+            return None;
         }
-        Some(value)
+        if let Some(sem) = &self.sem {
+            if !taken.front_released {
+                taken.front_released = true;
+                sem.release(1);
+            }
+            taken.front_released = false;
+        }
+        taken.items.pop_front()
     }
 
     /// The next message: from the batch, else from a fresh batch of the shared queue. With
     /// nothing queued, returns the lock still held, so the caller decides (end of stream, or
     /// register its waker) without a gap in which a send could slip by unseen.
-    fn next_or_locked(&self, taken: &mut VecDeque<T>) -> Result<T, MutexGuard<'_, Inner<T>>> {
+    fn next_or_locked(&self, taken: &mut Batch<T>) -> Result<T, MutexGuard<'_, Inner<T>>> {
         if let Some(value) = self.pop_taken(taken) {
             return Ok(value);
         }
@@ -152,10 +186,31 @@ impl<T> Chan<T> {
             .expect("a batch just taken is not empty"))
     }
 
-    fn poll_recv(&self, taken: &mut VecDeque<T>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+    fn poll_recv(&self, taken: &mut Batch<T>, cx: &mut Context<'_>) -> Poll<Option<T>> {
         if coop::poll_proceed(cx).is_pending() {
             return Poll::Pending;
         }
+        let inner = match self.next_or_locked(taken) {
+            Ok(value) => return Poll::Ready(Some(value)),
+            Err(inner) => inner,
+        };
+        if inner.tx_gone || inner.rx_closed {
+            return Poll::Ready(None);
+        }
+        if matches!(&inner.rx_waker, Some(w) if w.will_wake(cx.waker())) {
+            return Poll::Pending;
+        }
+        drop(inner);
+        self.park(taken, cx)
+    }
+
+    /// `poll_recv` with a waker that is not stored yet. The clone is made, and the waker it
+    /// replaces dropped, with the lock released (foreign code; a waker's `clone` may even send
+    /// on this channel), so everything is checked again once the lock is re-taken.
+    #[inline(never)]
+    fn park(&self, taken: &mut Batch<T>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        // Declared before the guard: if unused, it is dropped after the lock is released.
+        let fresh = cx.waker().clone();
         let mut inner = match self.next_or_locked(taken) {
             Ok(value) => return Poll::Ready(Some(value)),
             Err(inner) => inner,
@@ -163,14 +218,13 @@ impl<T> Chan<T> {
         if inner.tx_gone || inner.rx_closed {
             return Poll::Ready(None);
         }
-        match &inner.rx_waker {
-            Some(w) if w.will_wake(cx.waker()) => {}
-            _ => inner.rx_waker = Some(cx.waker().clone()),
-        }
+        let stale = inner.rx_waker.replace(fresh);
+        drop(inner);
+        drop(stale);
         Poll::Pending
     }
 
-    fn try_recv(&self, taken: &mut VecDeque<T>) -> Result<T, TryRecvError> {
+    fn try_recv(&self, taken: &mut Batch<T>) -> Result<T, TryRecvError> {
         self.next_or_locked(taken).map_err(|inner| {
             if inner.tx_gone || inner.rx_closed {
                 TryRecvError::Disconnected
@@ -180,24 +234,46 @@ impl<T> Chan<T> {
         })
     }
 
+    /// Publishes every part of the closed state — the semaphore (parked sends fail), the
+    /// queue (later pushes fail), the `closed()` event — and only then wakes anybody, so a
+    /// waker that panics cannot leave the channel half closed.
+    ///
+    /// The semaphore is closed first: once `rx_closed` is set, a failed push returns its permit
+    /// to a semaphore with no waiters left, which wakes nobody (and cannot panic).
     fn close(&self) {
-        let mut inner = self.inner.lock();
-        inner.rx_closed = true;
-        drop(inner);
-        if let Some(sem) = &self.sem {
-            sem.close();
-        }
-        self.rx_closed_event.set();
+        let mut wakers = WakeList::new();
+        self.close_deferred(&mut wakers);
+        wakers.wake_all();
     }
 
-    fn len(&self, taken: &VecDeque<T>) -> usize {
-        taken.len() + self.inner.lock().queue.len()
+    /// `close` without the waking, for the receiver's drop.
+    fn close_deferred(&self, wakers: &mut WakeList) {
+        if let Some(sem) = &self.sem {
+            sem.close_deferred(wakers);
+        }
+        self.inner.lock().rx_closed = true;
+        self.rx_closed_event.set_deferred(wakers);
+    }
+
+    fn len(&self, taken: &Batch<T>) -> usize {
+        taken.items.len() + self.inner.lock().queue.len()
     }
 
     fn drop_receiver(&self) {
-        self.close();
-        let drained: VecDeque<T> = core::mem::take(&mut self.inner.lock().queue);
+        let mut wakers = WakeList::new();
+        self.close_deferred(&mut wakers);
+        // The guard wakes the parked senders and `closed()` waiters even if a destructor below
+        // (a message's, or a waker's) panics.
+        let wake_at_end = WakeOnDrop(Some(wakers));
+        let mut inner = self.inner.lock();
+        let drained = core::mem::take(&mut inner.queue);
+        // The receiver's own waker is of no use any more; it may even own a sender (a cycle
+        // through the channel). Dropped after unlocking, like every waker.
+        let own = inner.rx_waker.take();
+        drop(inner);
+        drop(own);
         drop(drained);
+        drop(wake_at_end);
     }
 }
 
@@ -240,7 +316,7 @@ pub fn channel<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
         Sender { chan: chan.clone() },
         Receiver {
             chan,
-            taken: VecDeque::new(),
+            taken: Batch::new(),
         },
     )
 }
@@ -262,7 +338,7 @@ pub fn unbounded_channel<T>() -> (UnboundedSender<T>, UnboundedReceiver<T>) {
         UnboundedSender { chan: chan.clone() },
         UnboundedReceiver {
             chan,
-            taken: VecDeque::new(),
+            taken: Batch::new(),
         },
     )
 }
@@ -372,7 +448,7 @@ impl<T> fmt::Debug for Sender<T> {
 pub struct Receiver<T> {
     chan: Arc<Chan<T>>,
     /// Messages already moved out of the shared queue, in order (see `Inner::take_batch`).
-    taken: VecDeque<T>,
+    taken: Batch<T>,
 }
 
 impl<T> Receiver<T> {
@@ -512,7 +588,7 @@ impl<T> fmt::Debug for UnboundedSender<T> {
 pub struct UnboundedReceiver<T> {
     chan: Arc<Chan<T>>,
     /// Messages already moved out of the shared queue, in order (see `Inner::take_batch`).
-    taken: VecDeque<T>,
+    taken: Batch<T>,
 }
 
 impl<T> UnboundedReceiver<T> {

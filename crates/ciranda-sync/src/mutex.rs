@@ -149,13 +149,27 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
 /// drop(guard);
 /// assert_eq!(*m.try_lock().unwrap(), [1, 2]);
 /// ```
+///
+/// # Thread safety
+///
+/// The guard is `Sync` only when `T` is `Send + Sync`: a shared guard hands out `&T`, and also
+/// the [`Mutex`] itself ([`MutexGuard::mutex`]), which another thread can lock once the guard
+/// is gone and so reach the value from there. A `Sync` but not `Send` value therefore does not
+/// make the guard `Sync`:
+///
+/// ```compile_fail,E0277
+/// fn assert_sync<S: Sync>() {}
+/// // `std::sync::MutexGuard` is `Sync` but not `Send`.
+/// assert_sync::<ciranda_sync::MutexGuard<'static, std::sync::MutexGuard<'static, u8>>>();
+/// ```
 #[must_use = "the lock is released as soon as the guard is dropped"]
 pub struct MutexGuard<'a, T: ?Sized> {
     lock: &'a Mutex<T>,
 }
 
-// SAFETY: sharing a guard shares `&T` across threads, which needs `T: Sync`.
-unsafe impl<T: ?Sized + Sync> Sync for MutexGuard<'_, T> {}
+// SAFETY: sharing a guard shares `&T` across threads (needs `T: Sync`) and `&Mutex<T>`, through
+// which another thread may later lock and get `&mut T` (needs `T: Send`, as `Mutex: Sync` does).
+unsafe impl<T: ?Sized + Send + Sync> Sync for MutexGuard<'_, T> {}
 
 impl<'a, T: ?Sized> MutexGuard<'a, T> {
     /// The mutex this guard locks (used by `Condition::wait` to re-take it).
@@ -210,13 +224,26 @@ impl<T: ?Sized + fmt::Display> fmt::Display for MutexGuard<'_, T> {
 /// std::thread::spawn(move || *guard += 1).join().unwrap();
 /// assert_eq!(*m.try_lock().unwrap(), 2);
 /// ```
+///
+/// # Thread safety
+///
+/// As for [`MutexGuard`], the guard is `Sync` only when `T` is `Send + Sync` (a shared guard
+/// hands out the `Arc<Mutex<T>>`):
+///
+/// ```compile_fail,E0277
+/// fn assert_sync<S: Sync>() {}
+/// // `std::sync::MutexGuard` is `Sync` but not `Send`.
+/// assert_sync::<ciranda_sync::OwnedMutexGuard<std::sync::MutexGuard<'static, u8>>>();
+/// ```
 #[must_use = "the lock is released as soon as the guard is dropped"]
 pub struct OwnedMutexGuard<T: ?Sized> {
     lock: Arc<Mutex<T>>,
 }
 
-// SAFETY: sharing a guard shares `&T` across threads, which needs `T: Sync`.
-unsafe impl<T: ?Sized + Sync> Sync for OwnedMutexGuard<T> {}
+// SAFETY: sharing a guard shares `&T` across threads (needs `T: Sync`) and the
+// `Arc<Mutex<T>>`, through which another thread may later lock and get `&mut T` (needs
+// `T: Send`).
+unsafe impl<T: ?Sized + Send + Sync> Sync for OwnedMutexGuard<T> {}
 
 impl<T: ?Sized> OwnedMutexGuard<T> {
     /// The mutex this guard locks.

@@ -23,7 +23,7 @@ use core::task::{Context, Poll};
 
 use crate::coop;
 use crate::loom::{AtomicUsize, Mutex, MutexGuard, Ordering};
-use crate::waiters::{Key, WaitList, WakeList};
+use crate::waiters::{Key, NeedWaker, WaitList, WakeList};
 
 const NOTIFIED: usize = 0b01;
 const WAITING: usize = 0b10;
@@ -199,19 +199,29 @@ impl Future for Notified<'_> {
         }
         let notify = this.notify;
         if let Some(key) = this.key {
-            let mut waiters = notify.waiters.lock();
-            return match *waiters.get(key) {
-                Slot::Waiting => {
-                    waiters.set_waker(key, cx.waker());
-                    Poll::Pending
-                }
-                Slot::Notified(_) => {
-                    waiters.remove(key);
+            let mut fresh = None;
+            loop {
+                let mut waiters = notify.waiters.lock();
+                if let Slot::Notified(_) = waiters.get(key) {
+                    let (_, stale) = waiters.remove(key);
+                    drop(waiters);
+                    drop(stale);
                     this.key = None;
                     this.done = true;
-                    Poll::Ready(())
+                    return Poll::Ready(());
                 }
-            };
+                match waiters.update_waker(key, cx.waker(), &mut fresh) {
+                    Ok(stale) => {
+                        drop(waiters);
+                        drop(stale);
+                        return Poll::Pending;
+                    }
+                    Err(NeedWaker) => {
+                        drop(waiters);
+                        fresh = Some(cx.waker().clone());
+                    }
+                }
+            }
         }
         // Lock-free attempt: a notify_waiters since creation, or a stored permit.
         let mut state = notify.state.load(Ordering::Acquire);
@@ -236,6 +246,9 @@ impl Future for Notified<'_> {
                 Err(actual) => state = actual,
             }
         }
+        // About to wait: clone the waker before taking the lock (its `clone` may notify us).
+        // Declared before the guard, so an unused clone is dropped after unlocking.
+        let mut fresh = Some(cx.waker().clone());
         let mut waiters = notify.waiters.lock();
         let mut state = notify.state.load(Ordering::Acquire);
         loop {
@@ -259,7 +272,7 @@ impl Future for Notified<'_> {
                     return Poll::Ready(());
                 }
                 Ok(_) => {
-                    this.key = Some(waiters.push_back(Slot::Waiting, Some(cx.waker())));
+                    this.key = Some(waiters.push_back(Slot::Waiting, fresh.take()));
                     return Poll::Pending;
                 }
                 Err(actual) => state = actual,
@@ -273,12 +286,17 @@ impl Drop for Notified<'_> {
         let Some(key) = self.key.take() else { return };
         let notify = self.notify;
         let mut waiters = notify.waiters.lock();
-        let slot = waiters.remove(key);
+        let (slot, stale) = waiters.remove(key);
         if slot == Slot::Notified(true) {
             notify.notify_one_locked(waiters);
-        } else if waiters.is_empty() {
-            notify.state.fetch_and(!WAITING, Ordering::AcqRel);
+        } else {
+            if waiters.is_empty() {
+                notify.state.fetch_and(!WAITING, Ordering::AcqRel);
+            }
+            drop(waiters);
         }
+        // Foreign code: dropped only once the lock is released.
+        drop(stale);
     }
 }
 

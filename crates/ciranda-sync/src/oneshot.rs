@@ -22,6 +22,7 @@ use core::task::{Context, Poll, Waker};
 
 use crate::coop;
 use crate::loom::{Arc, Mutex};
+use crate::waiters::{WakeList, WakeOnDrop};
 
 struct Inner<T> {
     value: Option<T>,
@@ -105,14 +106,24 @@ impl<T> Sender<T> {
 
     /// Polls for the receiver being dropped or closed.
     pub fn poll_closed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let inner = self.shared.lock();
+        if inner.rx_closed {
+            return Poll::Ready(());
+        }
+        if matches!(&inner.tx_waker, Some(w) if w.will_wake(cx.waker())) {
+            return Poll::Pending;
+        }
+        drop(inner);
+        // A new waker: cloned, and the old one dropped, with the lock released (foreign code
+        // that may call back into this channel), so the state is checked again.
+        let fresh = cx.waker().clone();
         let mut inner = self.shared.lock();
         if inner.rx_closed {
             return Poll::Ready(());
         }
-        match &inner.tx_waker {
-            Some(w) if w.will_wake(cx.waker()) => {}
-            _ => inner.tx_waker = Some(cx.waker().clone()),
-        }
+        let stale = inner.tx_waker.replace(fresh);
+        drop(inner);
+        drop(stale);
         Poll::Pending
     }
 
@@ -127,7 +138,11 @@ impl<T> Drop for Sender<T> {
         let mut inner = self.shared.lock();
         inner.tx_gone = true;
         let waker = inner.rx_waker.take();
+        // Our own `closed()` waker is of no use any more; it may even own the receiver (a
+        // cycle through the channel), so it goes now, after unlocking, like every waker.
+        let own = inner.tx_waker.take();
         drop(inner);
+        drop(own);
         if let Some(waker) = waker {
             waker.wake();
         }
@@ -197,10 +212,32 @@ impl<T> Future for Receiver<T> {
         if inner.tx_gone || inner.rx_closed {
             return Poll::Ready(Err(RecvError(())));
         }
-        match &inner.rx_waker {
-            Some(w) if w.will_wake(cx.waker()) => {}
-            _ => inner.rx_waker = Some(cx.waker().clone()),
+        if matches!(&inner.rx_waker, Some(w) if w.will_wake(cx.waker())) {
+            return Poll::Pending;
         }
+        drop(inner);
+        self.park(cx)
+    }
+}
+
+impl<T> Receiver<T> {
+    /// `poll` with a waker that is not stored yet. The clone is made, and the waker it
+    /// replaces dropped, with the lock released (foreign code that may call back into this
+    /// channel, e.g. send on it), so the state is checked again once the lock is re-taken.
+    #[inline(never)]
+    fn park(&self, cx: &mut Context<'_>) -> Poll<Result<T, RecvError>> {
+        // Declared before the guard: if unused, it is dropped after the lock is released.
+        let fresh = cx.waker().clone();
+        let mut inner = self.shared.lock();
+        if let Some(value) = inner.value.take() {
+            return Poll::Ready(Ok(value));
+        }
+        if inner.tx_gone || inner.rx_closed {
+            return Poll::Ready(Err(RecvError(())));
+        }
+        let stale = inner.rx_waker.replace(fresh);
+        drop(inner);
+        drop(stale);
         Poll::Pending
     }
 }
@@ -210,12 +247,24 @@ impl<T> Drop for Receiver<T> {
         let mut inner = self.shared.lock();
         inner.rx_closed = true;
         let value = inner.value.take();
-        let waker = inner.tx_waker.take();
+        let tx_waker = inner.tx_waker.take();
+        // Our own waker is of no use any more (and may own the sender: a cycle through the
+        // channel); dropped after unlocking, like every waker.
+        let own = inner.rx_waker.take();
         drop(inner);
+        let Some(tx_waker) = tx_waker else {
+            drop(own);
+            drop(value);
+            return;
+        };
+        // The guard wakes the sender even if a destructor below panics (`wake_all` then drops
+        // a waker's panic rather than aborting).
+        let mut wakers = WakeList::new();
+        wakers.push(Some(tx_waker));
+        let wake_at_end = WakeOnDrop(Some(wakers));
+        drop(own);
         drop(value);
-        if let Some(waker) = waker {
-            waker.wake();
-        }
+        drop(wake_at_end);
     }
 }
 

@@ -16,7 +16,7 @@ use core::task::{Context, Poll};
 
 use crate::coop;
 use crate::loom::{AtomicBool, Mutex, Ordering};
-use crate::waiters::{Key, WaitList, WakeList};
+use crate::waiters::{Key, NeedWaker, WaitList, WakeList};
 
 struct State<T> {
     value: Option<T>,
@@ -152,26 +152,49 @@ impl<T: Clone> Future for PromiseWait<'_, T> {
         if coop::poll_proceed(cx).is_pending() {
             return Poll::Pending;
         }
-        let mut state = this.promise.state.lock();
-        if let Some(value) = &state.value {
-            let value = value.clone();
-            if let Some(key) = this.key.take() {
-                state.waiters.remove(key);
+        // A first poll of an unset promise is about to wait: clone before taking the lock.
+        let mut fresh = (this.key.is_none() && !this.promise.is_set()).then(|| cx.waker().clone());
+        loop {
+            let mut state = this.promise.state.lock();
+            if let Some(value) = &state.value {
+                let value = value.clone();
+                let stale = match this.key.take() {
+                    Some(key) => state.waiters.remove(key).1,
+                    None => None,
+                };
+                drop(state);
+                drop(stale);
+                return Poll::Ready(value);
             }
-            return Poll::Ready(value);
+            // Wakers are cloned and dropped only with the lock released: that is foreign code.
+            let stale = match this.key {
+                Some(key) => state.waiters.update_waker(key, cx.waker(), &mut fresh),
+                None => match fresh.take() {
+                    Some(waker) => {
+                        this.key = Some(state.waiters.push_back(false, Some(waker)));
+                        Ok(None)
+                    }
+                    None => Err(NeedWaker),
+                },
+            };
+            drop(state);
+            match stale {
+                Ok(stale) => {
+                    drop(stale);
+                    return Poll::Pending;
+                }
+                Err(NeedWaker) => fresh = Some(cx.waker().clone()),
+            }
         }
-        match this.key {
-            Some(key) => state.waiters.set_waker(key, cx.waker()),
-            None => this.key = Some(state.waiters.push_back(false, Some(cx.waker()))),
-        }
-        Poll::Pending
     }
 }
 
 impl<T> Drop for PromiseWait<'_, T> {
     fn drop(&mut self) {
         if let Some(key) = self.key.take() {
-            self.promise.state.lock().waiters.remove(key);
+            // The temporary guard is released at the end of the `let`, before the waker drops.
+            let (_, stale) = self.promise.state.lock().waiters.remove(key);
+            drop(stale);
         }
     }
 }

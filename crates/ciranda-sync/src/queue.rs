@@ -31,7 +31,7 @@ use std::collections::VecDeque;
 
 use crate::coop;
 use crate::loom::Mutex;
-use crate::waiters::{Key, WaitList, WakeList, discard};
+use crate::waiters::{Key, NeedWaker, WaitList, WakeList, discard};
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 
 enum GetSlot<T> {
@@ -327,38 +327,56 @@ impl<T> Future for Put<'_, T> {
             return Poll::Pending;
         }
         let queue = this.queue;
-        let mut state = queue.state.lock();
-        if let Some(key) = this.key {
-            return match state.putters.get(key) {
-                PutSlot::Done => {
-                    state.putters.remove(key);
+        let mut fresh = None;
+        loop {
+            let mut state = queue.state.lock();
+            if let Some(key) = this.key {
+                if let PutSlot::Done = state.putters.get(key) {
+                    let (_, stale) = state.putters.remove(key);
+                    drop(state);
+                    drop(stale);
                     this.key = None;
-                    Poll::Ready(())
+                    return Poll::Ready(());
                 }
-                PutSlot::Waiting(_) => {
-                    state.putters.set_waker(key, cx.waker());
-                    Poll::Pending
+                match state.putters.update_waker(key, cx.waker(), &mut fresh) {
+                    Ok(stale) => {
+                        drop(state);
+                        drop(stale);
+                        return Poll::Pending;
+                    }
+                    Err(NeedWaker) => {
+                        drop(state);
+                        fresh = Some(cx.waker().clone());
+                        continue;
+                    }
                 }
-            };
-        }
-        let Some(item) = this.item.take() else {
-            return Poll::Ready(());
-        };
-        let mut wakers = WakeList::new();
-        let result = match queue.put_now(&mut state, item, &mut wakers) {
-            Ok(()) => Poll::Ready(()),
-            Err(item) => {
-                this.key = Some(
-                    state
-                        .putters
-                        .push_back(PutSlot::Waiting(item), Some(cx.waker())),
-                );
-                Poll::Pending
             }
-        };
-        drop(state);
-        wakers.wake_all();
-        result
+            let Some(item) = this.item.take() else {
+                return Poll::Ready(());
+            };
+            let mut wakers = WakeList::new();
+            let result = match queue.put_now(&mut state, item, &mut wakers) {
+                Ok(()) => Poll::Ready(()),
+                Err(item) => match fresh.take() {
+                    Some(waker) => {
+                        this.key =
+                            Some(state.putters.push_back(PutSlot::Waiting(item), Some(waker)));
+                        Poll::Pending
+                    }
+                    None => {
+                        // The put has to wait, so it needs a clone of its waker, which is made
+                        // with the lock released (foreign code); then it tries again.
+                        this.item = Some(item);
+                        drop(state);
+                        fresh = Some(cx.waker().clone());
+                        continue;
+                    }
+                },
+            };
+            drop(state);
+            wakers.wake_all();
+            return result;
+        }
     }
 }
 
@@ -366,7 +384,8 @@ impl<T> Drop for Put<'_, T> {
     fn drop(&mut self) {
         if let Some(key) = self.key.take() {
             let slot = self.queue.state.lock().putters.remove(key);
-            // A `Waiting(item)` slot's item is dropped here, outside the lock: never enqueued.
+            // A `Waiting(item)` slot's item and the waker are dropped here, outside the lock;
+            // the item was never enqueued.
             drop(slot);
         }
     }
@@ -406,28 +425,50 @@ impl<T> Future for Get<'_, T> {
             return Poll::Pending;
         }
         let queue = this.queue;
-        let mut state = queue.state.lock();
-        if let Some(key) = this.key {
-            if let GetSlot::Waiting = state.getters.get(key) {
-                state.getters.set_waker(key, cx.waker());
-                return Poll::Pending;
+        let mut fresh = None;
+        loop {
+            let mut state = queue.state.lock();
+            if let Some(key) = this.key {
+                if let GetSlot::Waiting = state.getters.get(key) {
+                    match state.getters.update_waker(key, cx.waker(), &mut fresh) {
+                        Ok(stale) => {
+                            drop(state);
+                            drop(stale);
+                            return Poll::Pending;
+                        }
+                        Err(NeedWaker) => {
+                            drop(state);
+                            fresh = Some(cx.waker().clone());
+                            continue;
+                        }
+                    }
+                }
+                let (GetSlot::Got(item), stale) = state.getters.remove(key) else {
+                    unreachable!()
+                };
+                this.key = None;
+                state.taken += 1;
+                drop(state);
+                drop(stale);
+                return Poll::Ready(item);
             }
-            let GetSlot::Got(item) = state.getters.remove(key) else {
-                unreachable!()
+            if let Some(item) = state.items.pop_front() {
+                state.taken += 1;
+                let mut wakers = WakeList::new();
+                state.admit_putters(queue.maxsize, &mut wakers);
+                drop(state);
+                return Poll::Ready(queue.wake_admitted(wakers, item));
+            }
+            // The get has to wait: its waker clone is made with the lock released (foreign
+            // code), then it tries again.
+            let Some(waker) = fresh.take() else {
+                drop(state);
+                fresh = Some(cx.waker().clone());
+                continue;
             };
-            this.key = None;
-            state.taken += 1;
-            return Poll::Ready(item);
+            this.key = Some(state.getters.push_back(GetSlot::Waiting, Some(waker)));
+            return Poll::Pending;
         }
-        if let Some(item) = state.items.pop_front() {
-            state.taken += 1;
-            let mut wakers = WakeList::new();
-            state.admit_putters(queue.maxsize, &mut wakers);
-            drop(state);
-            return Poll::Ready(queue.wake_admitted(wakers, item));
-        }
-        this.key = Some(state.getters.push_back(GetSlot::Waiting, Some(cx.waker())));
-        Poll::Pending
     }
 }
 
@@ -435,12 +476,14 @@ impl<T> Drop for Get<'_, T> {
     fn drop(&mut self) {
         let Some(key) = self.key.take() else { return };
         let mut state = self.queue.state.lock();
-        if let GetSlot::Got(item) = state.getters.remove(key) {
-            let mut wakers = WakeList::new();
+        let (slot, stale) = state.getters.remove(key);
+        let mut wakers = WakeList::new();
+        if let GetSlot::Got(item) = slot {
             state.give_back(item, &mut wakers);
-            drop(state);
-            wakers.wake_all();
         }
+        drop(state);
+        drop(stale);
+        wakers.wake_all();
     }
 }
 
@@ -479,28 +522,45 @@ impl<T> Future for Join<'_, T> {
         if coop::poll_proceed(cx).is_pending() {
             return Poll::Pending;
         }
-        let mut state = this.queue.state.lock();
-        if let Some(key) = this.key {
-            if *state.joiners.get(key) {
-                state.joiners.remove(key);
-                this.key = None;
+        let mut fresh = None;
+        loop {
+            let mut state = this.queue.state.lock();
+            let stale = if let Some(key) = this.key {
+                if *state.joiners.get(key) {
+                    let (_, stale) = state.joiners.remove(key);
+                    drop(state);
+                    drop(stale);
+                    this.key = None;
+                    return Poll::Ready(());
+                }
+                state.joiners.update_waker(key, cx.waker(), &mut fresh)
+            } else if state.unfinished == 0 {
                 return Poll::Ready(());
+            } else if let Some(waker) = fresh.take() {
+                this.key = Some(state.joiners.push_back(false, Some(waker)));
+                Ok(None)
+            } else {
+                Err(NeedWaker)
+            };
+            // Wakers are cloned and dropped only with the lock released (foreign code).
+            drop(state);
+            match stale {
+                Ok(stale) => {
+                    drop(stale);
+                    return Poll::Pending;
+                }
+                Err(NeedWaker) => fresh = Some(cx.waker().clone()),
             }
-            state.joiners.set_waker(key, cx.waker());
-            return Poll::Pending;
         }
-        if state.unfinished == 0 {
-            return Poll::Ready(());
-        }
-        this.key = Some(state.joiners.push_back(false, Some(cx.waker())));
-        Poll::Pending
     }
 }
 
 impl<T> Drop for Join<'_, T> {
     fn drop(&mut self) {
         if let Some(key) = self.key.take() {
-            self.queue.state.lock().joiners.remove(key);
+            // The temporary guard is released at the end of the `let`, before the waker drops.
+            let (_, stale) = self.queue.state.lock().joiners.remove(key);
+            drop(stale);
         }
     }
 }

@@ -35,7 +35,7 @@ use std::sync::Arc;
 
 use crate::coop;
 use crate::loom::{AtomicUsize, Mutex, MutexGuard, Ordering};
-use crate::waiters::{Key, WaitList, WakeList};
+use crate::waiters::{Key, NeedWaker, WaitList, WakeList};
 
 const CLOSED: usize = 0b01;
 const WAITERS: usize = 0b10;
@@ -220,15 +220,20 @@ impl RawSemaphore {
     /// Closes the semaphore: every queued waiter fails, permits they had been partially assigned
     /// go back to the pool, future acquires fail.
     pub(crate) fn close(&self) {
+        let mut wakers = WakeList::new();
+        self.close_deferred(&mut wakers);
+        wakers.wake_all();
+    }
+
+    /// `close`, with the failed waiters' wakers left in `wakers` for the caller to wake once
+    /// it has published the rest of its own state.
+    pub(crate) fn close_deferred(&self, wakers: &mut WakeList) {
         let mut waiters = self.waiters.lock();
         self.state.fetch_or(CLOSED, Ordering::AcqRel);
-        let mut wakers = WakeList::new();
         // Each failed waiter keeps `remaining`; the permits it had been assigned
         // (`requested - remaining`) are given back by its future when it is polled or dropped.
-        while waiters.grant_front(&mut wakers, |need| need.closed = true) {}
+        while waiters.grant_front(wakers, |need| need.closed = true) {}
         self.store_leftover_and_clear_waiters(0);
-        drop(waiters);
-        wakers.wake_all();
     }
 
     /// Polls an acquisition of `n` permits. `key` is the future's slot, if it has one.
@@ -273,24 +278,7 @@ impl RawSemaphore {
         key: &mut Option<Key>,
     ) -> Poll<Result<(), AcquireError>> {
         if let Some(k) = *key {
-            let mut waiters = self.waiters.lock();
-            let need = waiters.get(k);
-            if need.closed {
-                let remaining = need.remaining;
-                waiters.remove(k);
-                *key = None;
-                drop(waiters);
-                // Give back what had been assigned before the close.
-                self.release(n - remaining);
-                return Poll::Ready(Err(AcquireError(())));
-            }
-            if need.remaining == 0 {
-                waiters.remove(k);
-                *key = None;
-                return Poll::Ready(Ok(()));
-            }
-            waiters.set_waker(k, cx.waker());
-            return Poll::Pending;
+            return self.poll_queued(cx, n, key, k);
         }
         if n == 0 {
             return Poll::Ready(if self.is_closed() {
@@ -304,6 +292,10 @@ impl RawSemaphore {
             Err(TryAcquireRaw::Closed) => return Poll::Ready(Err(AcquireError(()))),
             Err(TryAcquireRaw::NoPermits) => {}
         }
+        // About to wait: clone the waker before taking the lock (its `clone` is foreign code
+        // that may call back into this semaphore). Declared before the guard, so that if it
+        // goes unused it is dropped after the lock is released.
+        let mut fresh = Some(cx.waker().clone());
         let mut waiters = self.waiters.lock();
         let mut state = self.state.load(Ordering::Acquire);
         loop {
@@ -351,9 +343,52 @@ impl RawSemaphore {
                         remaining: n - take,
                         closed: false,
                     },
-                    Some(cx.waker()),
+                    fresh.take(),
                 ));
                 return Poll::Pending;
+            }
+        }
+    }
+
+    /// A later poll of the waiter that owns slot `k`.
+    fn poll_queued(
+        &self,
+        cx: &mut Context<'_>,
+        n: usize,
+        key: &mut Option<Key>,
+        k: Key,
+    ) -> Poll<Result<(), AcquireError>> {
+        let mut fresh = None;
+        loop {
+            let mut waiters = self.waiters.lock();
+            let need = waiters.get(k);
+            if need.closed {
+                let remaining = need.remaining;
+                let (_, stale) = waiters.remove(k);
+                *key = None;
+                drop(waiters);
+                drop(stale);
+                // Give back what had been assigned before the close.
+                self.release(n - remaining);
+                return Poll::Ready(Err(AcquireError(())));
+            }
+            if need.remaining == 0 {
+                let (_, stale) = waiters.remove(k);
+                *key = None;
+                drop(waiters);
+                drop(stale);
+                return Poll::Ready(Ok(()));
+            }
+            match waiters.update_waker(k, cx.waker(), &mut fresh) {
+                Ok(stale) => {
+                    drop(waiters);
+                    drop(stale);
+                    return Poll::Pending;
+                }
+                Err(NeedWaker) => {
+                    drop(waiters);
+                    fresh = Some(cx.waker().clone());
+                }
             }
         }
     }
@@ -362,16 +397,21 @@ impl RawSemaphore {
     /// assigned goes to the next waiters.
     pub(crate) fn cancel(&self, n: usize, key: Key) {
         let mut waiters = self.waiters.lock();
-        let need = waiters.remove(key);
+        let (need, stale) = waiters.remove(key);
         let assigned = n - need.remaining;
         if need.closed {
             drop(waiters);
             self.release(assigned);
         } else if assigned > 0 {
             self.release_locked(assigned, waiters);
-        } else if waiters.is_empty() {
-            self.store_leftover_and_clear_waiters(0);
+        } else {
+            if waiters.is_empty() {
+                self.store_leftover_and_clear_waiters(0);
+            }
+            drop(waiters);
         }
+        // The waker of a cancelled waiter may own a permit: drop it only now, unlocked.
+        drop(stale);
     }
 }
 

@@ -16,6 +16,14 @@
 //! that runs code synchronously can never deadlock on our lock. A waker that panics does not
 //! cost the others their wake-up: every one is woken, then the panic goes on into the caller.
 //!
+//! The same holds for a waker's `clone` and `drop`, which are foreign code too (a waker may own
+//! a permit, a guard or a sender, or notify from its `clone`): no waker is cloned or dropped
+//! while the lock is held. A waiter that is about to wait clones its waker *before* taking the
+//! lock ([`push_back`](WaitList::push_back) takes it by value); a re-poll with a new waker asks
+//! for a clone through [`store_waker`] (release the lock, clone, retry); and every waker taken
+//! out of the list ([`store_waker`], [`remove`](WaitList::remove)) is handed back to the caller
+//! to drop after unlocking.
+//!
 //! Slot life cycle:
 //!
 //! | slot state          | in FIFO? | who frees it                            |
@@ -105,11 +113,12 @@ impl<S> WaitList<S> {
         }
     }
 
-    /// Appends a waiter at the back of the queue and returns its key.
-    pub(crate) fn push_back(&mut self, state: S, waker: Option<&Waker>) -> Key {
+    /// Appends a waiter at the back of the queue and returns its key. `waker` was cloned by the
+    /// caller before it took the lock.
+    pub(crate) fn push_back(&mut self, state: S, waker: Option<Waker>) -> Key {
         let node = Node {
             state,
-            waker: waker.cloned(),
+            waker,
             prev: self.tail,
             next: NIL,
             linked: true,
@@ -152,13 +161,16 @@ impl<S> WaitList<S> {
         &mut self.node_mut(key).state
     }
 
-    /// Stores `waker` as the one to wake for `key`, unless an equivalent one is already stored.
-    pub(crate) fn set_waker(&mut self, key: Key, waker: &Waker) {
+    /// Makes `waker` the one to wake for the queued waiter `key`; see [`store_waker`].
+    pub(crate) fn update_waker(
+        &mut self,
+        key: Key,
+        waker: &Waker,
+        fresh: &mut Option<Waker>,
+    ) -> Result<Option<Waker>, NeedWaker> {
         let node = self.node_mut(key);
-        match &node.waker {
-            Some(old) if old.will_wake(waker) => {}
-            _ => node.waker = Some(waker.clone()),
-        }
+        debug_assert!(node.linked, "only a queued waiter has a waker to update");
+        store_waker(&mut node.waker, waker, fresh)
     }
 
     /// Takes `key` out of the FIFO (its slot stays allocated) and returns its waker for the
@@ -201,9 +213,12 @@ impl<S> WaitList<S> {
         true
     }
 
-    /// Frees `key`'s slot (unlinking it first if needed) and returns its final state.
-    pub(crate) fn remove(&mut self, key: Key) -> S {
-        self.unlink(key);
+    /// Frees `key`'s slot (unlinking it first if needed) and returns its final state and the
+    /// waker it still held (only a slot that was still queued holds one). Drop that waker after
+    /// releasing the lock: its destructor is foreign code.
+    #[must_use = "the returned waker must be dropped after the lock is released"]
+    pub(crate) fn remove(&mut self, key: Key) -> (S, Option<Waker>) {
+        let waker = self.unlink(key);
         let slot = core::mem::replace(
             &mut self.slots[key.0],
             Slot::Vacant {
@@ -218,9 +233,41 @@ impl<S> WaitList<S> {
             self.free = NIL;
         }
         match slot {
-            Slot::Occupied(node) => node.state,
+            Slot::Occupied(node) => {
+                debug_assert!(node.waker.is_none(), "a granted slot holds no waker");
+                (node.state, waker)
+            }
             Slot::Vacant { .. } => unreachable!("waiter key refers to a vacant slot"),
         }
+    }
+}
+
+/// [`store_waker`] needs an owned clone of the new waker: release the lock, clone it into
+/// `fresh`, and retry (re-checking the state, which may have changed meanwhile).
+#[derive(Debug)]
+pub(crate) struct NeedWaker;
+
+/// Stores `waker` in `slot` (a waiter's waker slot, under the caller's lock) unless an
+/// equivalent one is already there.
+///
+/// The clone is never made here: it is taken from `fresh`, which the caller fills *without*
+/// holding the lock, because `Waker::clone` may call back into the primitive. With `fresh`
+/// empty and a new waker to store, returns [`NeedWaker`]. On success, returns the replaced
+/// waker (or an unused `fresh`), which the caller must drop only after releasing the lock.
+#[must_use = "the returned waker must be dropped after the lock is released"]
+pub(crate) fn store_waker(
+    slot: &mut Option<Waker>,
+    waker: &Waker,
+    fresh: &mut Option<Waker>,
+) -> Result<Option<Waker>, NeedWaker> {
+    if let Some(old) = slot {
+        if old.will_wake(waker) {
+            return Ok(fresh.take());
+        }
+    }
+    match fresh.take() {
+        Some(new) => Ok(slot.replace(new)),
+        None => Err(NeedWaker),
     }
 }
 
@@ -282,6 +329,18 @@ impl WakeList {
     }
 }
 
+/// Wakes its wakers when dropped, also while unwinding: for code that must run destructors of
+/// foreign values (messages, wakers) between publishing its state and waking.
+pub(crate) struct WakeOnDrop(pub(crate) Option<WakeList>);
+
+impl Drop for WakeOnDrop {
+    fn drop(&mut self) {
+        if let Some(wakers) = self.0.take() {
+            wakers.wake_all();
+        }
+    }
+}
+
 /// Drops a panic payload without letting its destructor (foreign code) unwind any further.
 pub(crate) fn discard(payload: Box<dyn Any + Send>) {
     if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
@@ -306,16 +365,16 @@ mod tests {
         assert_eq!(list.len(), 2);
         // b is unlinked but still owned.
         assert_eq!(*list.get(b), 'b');
-        assert_eq!(list.remove(a), 'a');
+        assert_eq!(list.remove(a).0, 'a');
         assert_eq!(list.front(), Some(c));
-        assert_eq!(list.remove(b), 'b');
+        assert_eq!(list.remove(b).0, 'b');
         let d = list.push_back('d', None);
         // The freed slot is reused.
         assert!(d == a || d == b);
         assert_eq!(list.front(), Some(c));
-        list.remove(c);
+        let _ = list.remove(c);
         assert_eq!(list.front(), Some(d));
-        list.remove(d);
+        let _ = list.remove(d);
         assert!(list.is_empty());
         assert_eq!(list.front(), None);
     }
@@ -324,8 +383,8 @@ mod tests {
     fn grant_front_unlinks_and_collects() {
         let mut list = WaitList::new();
         let waker = futures_util::task::noop_waker();
-        let a = list.push_back(0, Some(&waker));
-        let b = list.push_back(0, Some(&waker));
+        let a = list.push_back(0, Some(waker.clone()));
+        let b = list.push_back(0, Some(waker.clone()));
         let mut wakers = WakeList::new();
         assert!(list.grant_front(&mut wakers, |s| *s = 7));
         assert!(wakers.first.is_some() && wakers.rest.is_empty());
@@ -409,10 +468,10 @@ mod tests {
         let mut list = WaitList::new();
         let keys: Vec<_> = (0..100).map(|i| list.push_back(i, None)).collect();
         for (i, key) in keys.into_iter().enumerate() {
-            assert_eq!(list.remove(key), i);
+            assert_eq!(list.remove(key).0, i);
         }
         assert_eq!(list.slots.len(), 0);
         let k = list.push_back(5, None);
-        assert_eq!(list.remove(k), 5);
+        assert_eq!(list.remove(k).0, 5);
     }
 }

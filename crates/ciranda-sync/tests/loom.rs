@@ -11,6 +11,41 @@ use loom::sync::Arc;
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::thread;
 
+/// A waker that records whether it was woken (a loom atomic, so loom sees the hand-over).
+struct Flag(loom::sync::atomic::AtomicBool);
+
+impl std::task::Wake for Flag {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+fn flag_waker() -> (std::sync::Arc<Flag>, std::task::Waker) {
+    let flag = std::sync::Arc::new(Flag(loom::sync::atomic::AtomicBool::new(false)));
+    (flag.clone(), std::task::Waker::from(flag))
+}
+
+/// Polls `fut` with waker `a`, then (if still pending) again with a different waker `b`, while
+/// another thread may grant it at any point: the re-poll swaps wakers in three steps (lock,
+/// unlock to clone `b`, lock again). If the second poll is still pending, the grant must have
+/// woken `b` (not only the replaced `a`) and a third poll must be ready.
+fn repoll_with_new_waker<F: Future>(fut: F, grant: impl FnOnce() + Send + 'static) {
+    let mut fut = pin!(fut);
+    let t = thread::spawn(grant);
+    let (_a_flag, a) = flag_waker();
+    let (b_flag, b) = flag_waker();
+    let ready = fut.as_mut().poll(&mut Context::from_waker(&a)).is_ready()
+        || fut.as_mut().poll(&mut Context::from_waker(&b)).is_ready();
+    t.join().unwrap();
+    if !ready {
+        assert!(
+            b_flag.0.load(Ordering::SeqCst),
+            "the grant woke a replaced waker only"
+        );
+        assert!(fut.as_mut().poll(&mut Context::from_waker(&b)).is_ready());
+    }
+}
+
 /// Polls `fut` once with a no-op waker, then drops it (a cancelled wait).
 fn poll_once_then_drop<F: Future>(fut: F) -> Poll<F::Output> {
     let mut fut = pin!(fut);
@@ -65,6 +100,16 @@ mod mutex {
 mod semaphore {
     use super::*;
     use ciranda_sync::Semaphore;
+
+    /// A queued acquire re-polled with a new waker racing a release.
+    #[test]
+    fn repoll_with_new_waker_racing_release() {
+        loom::model(|| {
+            let sem = Arc::new(Semaphore::new(0));
+            let s2 = sem.clone();
+            repoll_with_new_waker(sem.acquire(), move || s2.add_permits(1));
+        });
+    }
 
     /// Permits are never over-granted, and a cancelled acquire returns what it was handed.
     #[test]
@@ -159,6 +204,17 @@ mod notify {
         });
     }
 
+    /// A re-poll with a new waker (cloned with the lock released) racing `notify_one`: the
+    /// notification reaches the new waker or the re-poll itself.
+    #[test]
+    fn repoll_with_new_waker_racing_notify_one() {
+        loom::model(|| {
+            let n = Arc::new(Notify::new());
+            let n2 = n.clone();
+            repoll_with_new_waker(n.notified(), move || n2.notify_one());
+        });
+    }
+
     /// A waiter cancelled while `notify_one` picks it: the notification is passed on (stored).
     #[test]
     fn cancelled_waiter_passes_notification_on() {
@@ -245,6 +301,15 @@ mod oneshot {
 mod mpsc {
     use super::*;
     use ciranda_sync::mpsc;
+
+    /// A receiver re-polled with a new waker (a slot outside the waiter core) racing a send.
+    #[test]
+    fn repoll_with_new_waker_racing_send() {
+        loom::model(|| {
+            let (tx, mut rx) = mpsc::unbounded_channel();
+            repoll_with_new_waker(rx.recv(), move || tx.send(1).unwrap());
+        });
+    }
 
     /// `close` racing a blocked `send`: the send either lands (and is received) or fails with
     /// its value back — never both, never lost.
