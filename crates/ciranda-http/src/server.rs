@@ -228,14 +228,17 @@ where
                 }
             };
             match accepted {
-                Ok((stream, _peer)) => {
+                Ok((stream, peer)) => {
                     let _ = stream.set_nodelay(true);
                     tracker.active.fetch_add(1, Ordering::AcqRel);
                     let guard = Active(tracker.clone());
                     let conn = serve_connection(
                         builder.clone(),
                         stream,
-                        service.clone(),
+                        WithRemote {
+                            inner: service.clone(),
+                            remote: peer,
+                        },
                         header_read_timeout,
                         guard,
                     );
@@ -259,6 +262,44 @@ where
             tracker.all_finished().await;
         }
         Ok(())
+    }
+}
+
+/// The peer's address, in every request's extensions (`request.remote` in aiohttp).
+///
+/// # Examples
+///
+/// ```
+/// use ciranda_http::server::RemoteAddr;
+/// use http_body_util::Full;
+/// use hyper::body::{Bytes, Incoming};
+///
+/// async fn who(req: hyper::Request<Incoming>) -> Result<hyper::Response<Full<Bytes>>, std::convert::Infallible> {
+///     let RemoteAddr(peer) = *req.extensions().get::<RemoteAddr>().unwrap();
+///     Ok(hyper::Response::new(Full::new(Bytes::from(peer.to_string()))))
+/// }
+/// # let _ = hyper::service::service_fn(who);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RemoteAddr(pub SocketAddr);
+
+/// Inserts [`RemoteAddr`] into each request before the user's service sees it.
+struct WithRemote<S> {
+    inner: S,
+    remote: SocketAddr,
+}
+
+impl<S> hyper::service::Service<Request<Incoming>> for WithRemote<S>
+where
+    S: hyper::service::Service<Request<Incoming>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn call(&self, mut req: Request<Incoming>) -> S::Future {
+        req.extensions_mut().insert(RemoteAddr(self.remote));
+        self.inner.call(req)
     }
 }
 
