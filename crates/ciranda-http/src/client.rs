@@ -2,7 +2,7 @@
 
 use crate::body::Body;
 use crate::connect::{ConnectError, Connector};
-use crate::error::{BoxError, Error, Kind};
+use crate::error::{BoxError, Error, Kind, chain};
 use crate::response::Response;
 use crate::rt::{CirandaExecutor, CirandaTimer};
 use bytes::Bytes;
@@ -161,8 +161,8 @@ fn classify(e: hyper_util::client::legacy::Error, url: String) -> Error {
     let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
     while let Some(c) = cause {
         if let Some(connect) = c.downcast_ref::<ConnectError>() {
-            let kind = connect.kind;
-            return Error::new(kind, Some(url), Some(Box::new(e)));
+            let (kind, detail) = (connect.kind, chain(connect));
+            return Error::new(kind, Some(url), Some(Box::new(e))).with_detail(detail);
         }
         cause = c.source();
     }

@@ -44,11 +44,24 @@ pub struct Error {
     kind: Kind,
     url: Option<String>,
     source: Option<BoxError>,
+    /// Says what failed better than the generic text plus the whole chain would (the
+    /// connector's own message, without the pool's wrapping).
+    detail: Option<String>,
 }
 
 impl Error {
     pub(crate) fn new(kind: Kind, url: Option<String>, source: Option<BoxError>) -> Error {
-        Error { kind, url, source }
+        Error {
+            kind,
+            url,
+            source,
+            detail: None,
+        }
+    }
+
+    pub(crate) fn with_detail(mut self, detail: String) -> Error {
+        self.detail = Some(detail);
+        self
     }
 
     pub(crate) fn with_url(mut self, url: &str) -> Error {
@@ -122,21 +135,27 @@ impl fmt::Display for Error {
             Kind::Decode => "response body is not UTF-8",
             Kind::Builder => "could not build the client",
         };
-        match &self.url {
-            Some(url) => write!(f, "{url}: {what}")?,
-            None => write!(f, "{what}")?,
+        if let Some(url) = &self.url {
+            write!(f, "{url}: ")?;
         }
-        // The whole cause chain on one line: hyper's errors wrap the I/O error that says why.
-        let mut cause = self
-            .source
-            .as_deref()
-            .map(|e| e as &(dyn StdError + 'static));
-        while let Some(e) = cause {
-            write!(f, ": {e}")?;
-            cause = e.source();
+        match (&self.detail, &self.source) {
+            (Some(detail), _) => f.write_str(detail),
+            (None, Some(source)) => write!(f, "{what}: {}", chain(&**source)),
+            (None, None) => f.write_str(what),
         }
-        Ok(())
     }
+}
+
+/// An error and its causes on one line (hyper's errors wrap the I/O error that says why).
+pub(crate) fn chain(e: &(dyn StdError + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cause = c.source();
+    }
+    out
 }
 
 impl StdError for Error {

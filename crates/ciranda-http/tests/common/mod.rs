@@ -216,3 +216,66 @@ pub fn tokio_rt() -> tokio::runtime::Runtime {
         .build()
         .unwrap()
 }
+
+/// A self-signed certificate for `localhost` made now, and its private key.
+pub struct TestCert {
+    pub cert_der: Vec<u8>,
+    pub cert_pem: String,
+    pub key_der: Vec<u8>,
+}
+
+pub fn make_cert() -> TestCert {
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    TestCert {
+        cert_der: certified.cert.der().to_vec(),
+        cert_pem: certified.cert.pem(),
+        key_der: certified.key_pair.serialize_der(),
+    }
+}
+
+/// An HTTPS server built from the `rt` pieces by hand: ciranda's `TcpListener`, rustls
+/// through `futures-rustls`, and hyper-util's auto builder over `CirandaIo`. `alpn` lists
+/// the protocols it offers.
+pub async fn spawn_tls_server(routes: Routes, cert: &TestCert, alpn: &[&[u8]]) -> SocketAddr {
+    use ciranda_http::rt::{CirandaExecutor, CirandaIo, CirandaTimer};
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![rustls_pki_types::CertificateDer::from(
+                cert.cert_der.clone(),
+            )],
+            rustls_pki_types::PrivateKeyDer::Pkcs8(cert.key_der.clone().into()),
+        )
+        .unwrap();
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    let acceptor = futures_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = ciranda::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    ciranda::spawn(async move {
+        loop {
+            let (stream, peer) = listener.accept().await.unwrap();
+            let acceptor = acceptor.clone();
+            let routes = routes.clone();
+            ciranda::spawn(async move {
+                // A failed handshake (say, a client that does not trust us) ends just this one.
+                let Ok(tls) = acceptor.accept(stream).await else {
+                    return;
+                };
+                let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
+                    req.extensions_mut().insert(RemoteAddr(peer));
+                    routes.clone().handle(req)
+                });
+                let mut builder =
+                    hyper_util::server::conn::auto::Builder::new(CirandaExecutor::new());
+                builder.http1().timer(CirandaTimer::new());
+                let _ = builder.serve_connection(CirandaIo::new(tls), service).await;
+            });
+        }
+    });
+    addr
+}
