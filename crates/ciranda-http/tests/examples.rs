@@ -339,3 +339,24 @@ fn fetch_many_runs_offline_without_urls() {
         "{out}"
     );
 }
+
+#[test]
+fn the_reqwest_compat_example_prints_status_and_body() {
+    let out = run(&mut Command::new(example("reqwest_compat")));
+    assert_eq!(text(&out), "200 Hello, world!\n");
+}
+
+#[test]
+fn tls_echo_round_trips_over_tls() {
+    let out = text(&run(&mut Command::new(example("tls_echo"))));
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        lines[0].starts_with("TLS echo server on 127.0.0.1:"),
+        "{out}"
+    );
+    assert_eq!(
+        lines[1..],
+        ["echoed: hello", "echoed: over", "echoed: TLS"],
+        "{out}"
+    );
+}
