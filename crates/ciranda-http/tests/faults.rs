@@ -194,10 +194,19 @@ async fn a_reset_mid_body_is_an_error_not_a_hang() {
 
 /// Writes `bytes`, then waits for the server to close the connection; returns what it sent.
 async fn send_and_wait_for_close(addr: std::net::SocketAddr, bytes: &[u8]) -> Vec<u8> {
+    send_and_wait_for_close_within(addr, bytes, Duration::from_secs(30)).await
+}
+
+/// As `send_and_wait_for_close`, with the bound on the runtime's (possibly virtual) clock.
+async fn send_and_wait_for_close_within(
+    addr: std::net::SocketAddr,
+    bytes: &[u8],
+    bound: Duration,
+) -> Vec<u8> {
     let mut stream = TcpStream::connect(addr).await.unwrap();
     stream.write_all(bytes).await.unwrap();
     let mut answer = Vec::new();
-    let closed = timeout(Duration::from_secs(30), async {
+    let closed = timeout(bound, async {
         // A reset counts as closed too.
         let _ = stream.read_to_end(&mut answer).await;
     })
@@ -399,4 +408,58 @@ async fn graceful_shutdown_cancels_what_outlives_the_deadline() {
         .unwrap()
         .unwrap();
     assert!(outcome.is_err(), "{outcome:?}");
+}
+
+#[ciranda::test(start_paused = true)]
+async fn hypers_header_timeout_runs_on_the_paused_clock() {
+    // An hour-long header timeout passes at once in virtual time: hyper's own timer (the
+    // HTTP/1.1 head after the first request) and the server's first-request deadline both
+    // run on CirandaTimer / ciranda::time.
+    let (addr, stop, server) = hello_server_with(Duration::from_secs(3600)).await;
+    let real = std::time::Instant::now();
+    let start = ciranda::time::Instant::now();
+    let bound = Duration::from_secs(3 * 3600);
+    let answer =
+        send_and_wait_for_close_within(addr, b"GET / HTTP/1.1\r\nHost: x\r\n", bound).await;
+    assert!(
+        answer.is_empty() || answer.starts_with(b"HTTP/1.1 4"),
+        "{answer:?}"
+    );
+    assert!(start.elapsed() >= Duration::from_secs(3600));
+    // Served once, then idle: hyper's keep-alive head timer closes it.
+    let answer =
+        send_and_wait_for_close_within(addr, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", bound).await;
+    assert!(answer.starts_with(b"HTTP/1.1 200"));
+    assert!(start.elapsed() >= Duration::from_secs(7200));
+    assert!(real.elapsed() < Duration::from_secs(60));
+    stop.set();
+    server.await.unwrap().unwrap();
+}
+
+#[ciranda::test(start_paused = true)]
+async fn the_pool_expires_idle_connections_on_the_paused_clock() {
+    let (addr, stop, server) = spawn_ciranda_server(Routes::new(1)).await;
+    let url = format!("http://{addr}/peer");
+    let client = Client::builder()
+        .pool_idle_timeout(Duration::from_secs(90))
+        .build()
+        .unwrap();
+    let peer = |client: Client, url: String| async move {
+        client.get(&url).await.unwrap().text().await.unwrap()
+    };
+    let first = peer(client.clone(), url.clone()).await;
+    ciranda::time::sleep(Duration::from_secs(10)).await;
+    assert_eq!(
+        peer(client.clone(), url.clone()).await,
+        first,
+        "not reused within the idle timeout"
+    );
+    ciranda::time::sleep(Duration::from_secs(300)).await;
+    assert_ne!(
+        peer(client.clone(), url.clone()).await,
+        first,
+        "reused after the idle timeout"
+    );
+    stop.set();
+    server.await.unwrap().unwrap();
 }
