@@ -21,6 +21,13 @@ type Pooled = hyper_util::client::legacy::Client<Connector, Body>;
 /// `Clone` is cheap and every clone shares one connection pool, so make one client and hand
 /// clones to your tasks. Each request runs on the current ciranda runtime.
 ///
+/// Reuse: an HTTP/1.1 connection goes back to the pool, from a background task, once its
+/// response body has been read to the end (a response dropped unread closes it instead);
+/// HTTP/2 connections are shared by concurrent requests. A request sent in the very instant
+/// another's body finished may open a second connection rather than wait for that one
+/// (hyper-util's pool takes whichever of "connected" and "a connection came back" happens
+/// first); the spare then stays pooled.
+///
 /// # Examples
 ///
 /// ```no_run

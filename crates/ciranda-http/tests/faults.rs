@@ -463,3 +463,33 @@ async fn the_pool_expires_idle_connections_on_the_paused_clock() {
     stop.set();
     server.await.unwrap().unwrap();
 }
+
+#[ciranda::test(start_paused = true)]
+async fn a_body_that_stalls_runs_into_the_client_timeout() {
+    // Head and part of the body, then silence (the connection stays open).
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    let server = ciranda::spawn(async move {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        stream.readable().await.unwrap();
+        stream
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nhalf")
+            .await
+            .unwrap();
+        std::future::pending::<()>().await;
+        drop(stream);
+    });
+    let client = Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let start = ciranda::time::Instant::now();
+    let response = client.get(&url).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let err = response.bytes().await.unwrap_err();
+    assert!(err.is_timeout(), "{err:?}");
+    assert!(err.to_string().contains(&url));
+    // The deadline counts from the start of the request, not from the head.
+    assert_eq!(start.elapsed().as_secs(), 60);
+    server.abort();
+}

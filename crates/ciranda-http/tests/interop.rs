@@ -268,3 +268,56 @@ fn empty() -> TestBody {
         .map_err(|e| match e {})
         .boxed()
 }
+
+/// hyper's client driven by Tokio over `CirandaIo<ciranda TcpStream>`: ciranda's reactor
+/// wakes Tokio's wakers (a waker from another executor).
+#[test]
+fn ciranda_io_polled_by_tokio_tasks() {
+    let ciranda_rt = ciranda::Runtime::new().unwrap();
+    let (addr, stop, server) = ciranda_rt.block_on(spawn_ciranda_server(Routes::new(1)));
+    let stream = ciranda_rt
+        .block_on(ciranda::net::TcpStream::connect(addr))
+        .unwrap();
+    tokio_rt().block_on(async {
+        let io = ciranda_http::rt::CirandaIo::new(stream);
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(io).await.unwrap();
+        tokio::spawn(conn);
+        for _ in 0..20 {
+            sender.ready().await.unwrap();
+            let req = http::Request::get("/")
+                .header("host", "x")
+                .body(empty())
+                .unwrap();
+            let body = sender
+                .send_request(req)
+                .await
+                .unwrap()
+                .into_body()
+                .collect()
+                .await
+                .unwrap();
+            assert_eq!(body.to_bytes(), "Hello, world!");
+        }
+    });
+    stop.set();
+    ciranda_rt.block_on(server).unwrap().unwrap();
+}
+
+/// A client built outside any runtime, then used inside two runtimes in turn.
+#[test]
+fn a_client_built_outside_a_runtime_works_inside_one() {
+    let client = Client::new();
+    for _ in 0..2 {
+        let rt = ciranda::Runtime::new().unwrap();
+        let client = client.clone();
+        rt.block_on(async move {
+            let (addr, stop, server) = spawn_ciranda_server(Routes::new(1)).await;
+            assert_eq!(
+                get_text(&client, &format!("http://{addr}/")).await.1,
+                "Hello, world!"
+            );
+            stop.set();
+            server.await.unwrap().unwrap();
+        });
+    }
+}
