@@ -5,11 +5,18 @@
 //! thread per worker, a timer on `async-io`), loaded by `wrk` (HTTP/1.1, 64 connections,
 //! 2 threads) and `h2load` (HTTP/2 prior knowledge, 64 connections × 10 streams), in
 //! alternating order each round. Not criterion: the load generators measure. Prints
-//! requests/s and p99 latency per run and the medians as a Markdown table.
+//! requests/s, p99 latency and the server's CPU time per request (this process's user +
+//! system time over the run, divided by the requests) per run, and the medians as a Markdown
+//! table.
+//!
+//! A fourth variant, `ciranda-raw`, serves with hyper-util's auto builder over `CirandaIo`
+//! directly, as the Tokio one does, without `ciranda_http::server::serve`'s shutdown tracking
+//! and first-request deadline: it tells the server wrapper's cost from the runtime's.
 //!
 //! Knobs: `CIRANDA_BENCH_QUICK=1` (1 round of 2 s per run), `CIRANDA_BENCH_HTTP_ROUNDS=N`
-//! (default 3), `CIRANDA_BENCH_HTTP_SECS=S` (default 5), `CIRANDA_BENCH_WORKERS=N` (default:
-//! available parallelism). A missing `wrk` or `h2load` skips its half with a message.
+//! (default 3), `CIRANDA_BENCH_HTTP_SECS=S` (default 5), `CIRANDA_BENCH_HTTP_RUNTIMES=a,b`
+//! (default `ciranda,ciranda-raw,tokio,smol`), `CIRANDA_BENCH_WORKERS=N` (default: available
+//! parallelism). A missing `wrk` or `h2load` skips its half with a message.
 
 #[path = "../crates/ciranda-http/examples/hello_server/service.rs"]
 mod service;
@@ -74,6 +81,44 @@ fn start_ciranda(workers: usize) -> Running {
             let _ = rt.block_on(server);
             rt.shutdown_timeout(Duration::from_secs(1));
         }),
+    }
+}
+
+/// The same service on ciranda without `server::serve` (no shutdown tracking, no first-request
+/// deadline): hyper-util's auto builder over `CirandaIo`, as the Tokio variant does it, to
+/// tell the server wrapper's cost from the runtime's.
+fn start_ciranda_raw(workers: usize) -> Running {
+    use ciranda_http::rt::{CirandaExecutor, CirandaIo, CirandaTimer};
+    let rt = ciranda::Runtime::builder()
+        .worker_threads(workers)
+        .build()
+        .unwrap();
+    let listener = rt
+        .block_on(ciranda::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    rt.spawn(async move {
+        let mut builder = hyper_util::server::conn::auto::Builder::new(CirandaExecutor::new());
+        builder.http1().timer(CirandaTimer::new());
+        builder.http2().timer(CirandaTimer::new());
+        let builder = Arc::new(builder);
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let _ = stream.set_nodelay(true);
+            let builder = builder.clone();
+            ciranda::spawn(async move {
+                let service = hyper::service::service_fn(service::hello);
+                let _ = builder
+                    .serve_connection_with_upgrades(CirandaIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    Running {
+        addr,
+        stop: Box::new(move || rt.shutdown_timeout(Duration::from_secs(1))),
     }
 }
 
@@ -195,11 +240,29 @@ fn start_smol(workers: usize) -> Running {
     }
 }
 
-/// One measurement: requests per second and the 99th-percentile latency in milliseconds.
+/// One measurement: requests per second and the 99th-percentile latency in milliseconds, and
+/// (filled in by `main`) the server's CPU time per request in microseconds.
 #[derive(Clone, Copy, Debug)]
 struct Measure {
     rps: f64,
     p99_ms: f64,
+    cpu_us: f64,
+}
+
+/// CPU time (user + system) this process has used, in seconds. The load generators are child
+/// processes and not included, so on a machine shared with other work this is a steadier
+/// measure of the server's cost than requests/s.
+fn cpu_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may contain spaces) end at the last ')'.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the whole line, 12 and 13 after ')'.
+    let ticks: f64 = [11, 12]
+        .iter()
+        .filter_map(|&i| fields.get(i)?.parse::<f64>().ok())
+        .sum();
+    ticks / 100.0 // USER_HZ is 100 on Linux
 }
 
 fn have(tool: &str) -> bool {
@@ -238,7 +301,11 @@ fn wrk(url: &str, secs: u64) -> Measure {
         .find_map(|l| l.trim().strip_prefix("99%"))
         .and_then(|v| parse_duration_ms(v.trim()))
         .unwrap_or_else(|| panic!("no 99% line in wrk's output:\n{text}"));
-    Measure { rps, p99_ms }
+    Measure {
+        rps,
+        p99_ms,
+        cpu_us: 0.0,
+    }
 }
 
 fn h2load(url: &str, secs: u64) -> Measure {
@@ -286,6 +353,7 @@ fn h2load(url: &str, secs: u64) -> Measure {
     Measure {
         rps,
         p99_ms: p99 as f64 / 1000.0,
+        cpu_us: 0.0,
     }
 }
 
@@ -321,11 +389,18 @@ fn main() {
                 ok
             })
             .collect();
-    let runtimes: [(&str, Start); 3] = [
+    let all: [(&str, Start); 4] = [
         ("ciranda", start_ciranda),
+        ("ciranda-raw", start_ciranda_raw),
         ("tokio", start_tokio),
         ("smol", start_smol),
     ];
+    // CIRANDA_BENCH_HTTP_RUNTIMES=ciranda,tokio picks some (default: all four).
+    let wanted = std::env::var("CIRANDA_BENCH_HTTP_RUNTIMES").unwrap_or_default();
+    let runtimes: Vec<(&str, Start)> = all
+        .into_iter()
+        .filter(|(name, _)| wanted.is_empty() || wanted.split(',').any(|w| w.trim() == *name))
+        .collect();
     let rounds = if quick() {
         1
     } else {
@@ -349,11 +424,14 @@ fn main() {
                 let (name, start) = runtimes[r];
                 let server = start(workers);
                 let url = format!("http://{}/", server.addr);
-                let m = load(&url, secs);
+                let cpu_before = cpu_secs();
+                let mut m = load(&url, secs);
+                let cpu = cpu_secs() - cpu_before;
+                m.cpu_us = cpu * 1e6 / (m.rps * secs as f64);
                 (server.stop)();
                 println!(
-                    "round {round} {tool:6} {name:8} {:>10.0} req/s  p99 {:>7.2} ms",
-                    m.rps, m.p99_ms
+                    "round {round} {tool:6} {name:11} {:>8.0} req/s  p99 {:>7.2} ms  {:>5.1} us CPU/req",
+                    m.rps, m.p99_ms, m.cpu_us
                 );
                 results[t][r].push(m);
             }
@@ -361,16 +439,19 @@ fn main() {
     }
 
     println!();
-    println!("| load | runtime | requests/s (median) | p99 latency (median) | runs (req/s) |");
-    println!("|---|---|--:|--:|---|");
+    println!(
+        "| load | runtime | requests/s (median) | p99 latency (median) | server CPU per request (median) | runs (req/s) |"
+    );
+    println!("|---|---|--:|--:|--:|---|");
     for (t, (tool, _)) in tools.iter().enumerate() {
         for (r, (name, _)) in runtimes.iter().enumerate() {
             let ms = &results[t][r];
             let rps = median(ms.iter().map(|m| m.rps).collect());
             let p99 = median(ms.iter().map(|m| m.p99_ms).collect());
+            let cpu = median(ms.iter().map(|m| m.cpu_us).collect());
             let runs: Vec<String> = ms.iter().map(|m| format!("{:.0}", m.rps)).collect();
             println!(
-                "| {tool} | {name} | {rps:.0} | {p99:.2} ms | {} |",
+                "| {tool} | {name} | {rps:.0} | {p99:.2} ms | {cpu:.1} µs | {} |",
                 runs.join(", ")
             );
         }
