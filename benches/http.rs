@@ -368,6 +368,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 type Start = fn(usize) -> Running;
+type Load = fn(&str, u64) -> Measure;
 
 fn main() {
     // `cargo bench` passes `--bench`; `cargo test --benches` would pass other flags: only run
@@ -376,19 +377,18 @@ fn main() {
         println!("http bench: run with `cargo bench -p ciranda-benches --bench http`");
         return;
     }
-    let tools: Vec<(&str, fn(&str, u64) -> Measure)> =
-        [("wrk", wrk as fn(&str, u64) -> Measure), ("h2load", h2load)]
-            .into_iter()
-            .filter(|(tool, _)| {
-                let ok = have(tool);
-                if !ok {
-                    println!(
-                        "SKIPPED: `{tool}` is not installed (apt-get install -y wrk nghttp2-client)"
-                    );
-                }
-                ok
-            })
-            .collect();
+    let tools: Vec<(&str, Load)> = [("wrk", wrk as Load), ("h2load", h2load)]
+        .into_iter()
+        .filter(|(tool, _)| {
+            let ok = have(tool);
+            if !ok {
+                println!(
+                    "SKIPPED: `{tool}` is not installed (apt-get install -y wrk nghttp2-client)"
+                );
+            }
+            ok
+        })
+        .collect();
     let all: [(&str, Start); 4] = [
         ("ciranda", start_ciranda),
         ("ciranda-raw", start_ciranda_raw),
