@@ -27,6 +27,10 @@ const SCRATCH_MAX: usize = 64 * 1024;
 /// buffer's size. The scratch buffer starts at 8 KiB the first time it is needed and doubles
 /// (up to 64 KiB) while reads fill it.
 ///
+/// It tells hyper that vectored writes are supported: `futures-io` has no way to ask, sockets
+/// do real `writev`, and a stream that keeps the trait's default `poll_write_vectored` (one
+/// buffer per call) is still written correctly, with more calls.
+///
 /// # Examples
 ///
 /// ```
