@@ -247,9 +247,23 @@ fn hello_server_finishes_a_request_in_flight_on_ctrl_c() {
     let addr = server.url.trim_start_matches("http://").to_owned();
     let mut stream = std::net::TcpStream::connect(&addr).unwrap();
     stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(60)))
+        .unwrap();
+    stream
         .write_all(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nhello")
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(200)); // the request is being served
+    // Wait until the first half comes back: the request is in flight for certain.
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !answer.ends_with(b"hello") {
+        let n = std::io::Read::read(&mut stream, &mut buf).unwrap();
+        assert!(
+            n > 0,
+            "closed early: {:?}",
+            String::from_utf8_lossy(&answer)
+        );
+        answer.extend_from_slice(&buf[..n]);
+    }
     let pid = server.child.id().to_string();
     assert!(
         Command::new("kill")
@@ -259,14 +273,14 @@ fn hello_server_finishes_a_request_in_flight_on_ctrl_c() {
             .success()
     );
     // New connections are refused once the listener is closed.
-    let refused = (0..500).any(|_| {
+    let refused = (0..3000).any(|_| {
         std::thread::sleep(std::time::Duration::from_millis(10));
         std::net::TcpStream::connect(&addr).is_err()
     });
     assert!(refused, "hello_server still accepts after Ctrl+C");
     stream.write_all(b"world").unwrap();
-    let mut answer = String::new();
-    std::io::Read::read_to_string(&mut stream, &mut answer).unwrap();
+    std::io::Read::read_to_end(&mut stream, &mut answer).unwrap();
+    let answer = String::from_utf8(answer).unwrap();
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(answer.ends_with("helloworld"), "{answer}");
     server.interrupt_sent();
