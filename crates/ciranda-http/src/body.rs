@@ -1,0 +1,114 @@
+//! `Body`: what a request (or a server's response) carries, whole or streamed.
+
+use crate::error::BoxError;
+use bytes::Bytes;
+use futures_core::Stream;
+use futures_util::StreamExt;
+use http_body::{Frame, SizeHint};
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Empty, Full, StreamBody};
+use std::fmt;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+/// A request body: bytes at hand, or a stream of chunks sent as they come (a body larger
+/// than memory never has to be held whole).
+///
+/// `From` is implemented for `Bytes`, `Vec<u8>`, `String`, `&'static str` and
+/// `&'static [u8]`; [`Body::from_stream`] streams; [`Body::wrap`] takes any
+/// [`http_body::Body`] (say, a server's `Incoming` request body, to proxy it).
+///
+/// # Examples
+///
+/// ```
+/// use ciranda_http::Body;
+/// use http_body::Body as _;
+///
+/// let whole = Body::from("hello");
+/// assert_eq!(whole.size_hint().exact(), Some(5));
+/// let chunks = ciranda::stream::iter(
+///     ["a", "b"].map(|s| Ok::<_, std::io::Error>(bytes::Bytes::from(s))),
+/// );
+/// let streamed = Body::from_stream(chunks);
+/// assert_eq!(streamed.size_hint().exact(), None);
+/// ```
+pub struct Body {
+    inner: UnsyncBoxBody<Bytes, BoxError>,
+}
+
+impl Body {
+    /// An empty body.
+    pub fn empty() -> Body {
+        Body::wrap(Empty::<Bytes>::new())
+    }
+
+    /// A body sent as `stream` yields chunks (HTTP/1.1 chunked encoding, or HTTP/2 DATA
+    /// frames); an `Err` from the stream aborts the request.
+    pub fn from_stream<S, E>(stream: S) -> Body
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send + 'static,
+        E: Into<BoxError> + 'static,
+    {
+        let frames = stream.map(|chunk| chunk.map(Frame::data).map_err(Into::into));
+        Body {
+            inner: UnsyncBoxBody::new(StreamBody::new(frames)),
+        }
+    }
+
+    /// Any `http_body::Body` of `Bytes`.
+    pub fn wrap<B>(body: B) -> Body
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        Body {
+            inner: UnsyncBoxBody::new(body.map_err(Into::into)),
+        }
+    }
+}
+
+impl Default for Body {
+    fn default() -> Body {
+        Body::empty()
+    }
+}
+
+impl fmt::Debug for Body {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Body")
+            .field("size_hint", &http_body::Body::size_hint(&self.inner))
+            .finish()
+    }
+}
+
+impl http_body::Body for Body {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        http_body::Body::is_end_stream(&self.inner)
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        http_body::Body::size_hint(&self.inner)
+    }
+}
+
+macro_rules! from_bytes {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Body {
+            fn from(v: $t) -> Body {
+                Body::wrap(Full::new(Bytes::from(v)))
+            }
+        }
+    )*};
+}
+
+from_bytes!(Bytes, Vec<u8>, String, &'static str, &'static [u8]);

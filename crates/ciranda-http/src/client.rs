@@ -1,0 +1,342 @@
+//! `Client`: aiohttp's `ClientSession` — pooled HTTP/1.1 and HTTP/2 over TCP or TLS.
+
+use crate::body::Body;
+use crate::connect::{ConnectError, Connector};
+use crate::error::{BoxError, Error, Kind, chain};
+use crate::response::Response;
+use crate::rt::{CirandaExecutor, CirandaTimer};
+use bytes::Bytes;
+use ciranda::time::Instant;
+use http::header::{HeaderValue, USER_AGENT};
+use http::{Method, Request, Uri};
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+type Pooled = hyper_util::client::legacy::Client<Connector, Body>;
+
+/// An HTTP client (`aiohttp.ClientSession`): pooled connections, HTTP/1.1 and HTTP/2 (ALPN
+/// over TLS), `https` through rustls with the webpki roots.
+///
+/// `Clone` is cheap and every clone shares one connection pool, so make one client and hand
+/// clones to your tasks. Each request runs on the current ciranda runtime.
+///
+/// Reuse: an HTTP/1.1 connection goes back to the pool, from a background task, once its
+/// response body has been read to the end (a response dropped unread closes it instead);
+/// HTTP/2 connections are shared by concurrent requests. A request sent in the very instant
+/// another's body finished may open a second connection rather than wait for that one
+/// (hyper-util's pool takes whichever of "connected" and "a connection came back" happens
+/// first); the spare then stays pooled.
+///
+/// # Examples
+///
+/// ```no_run
+/// # ciranda::run(async {
+/// let client = ciranda_http::Client::new();
+/// let response = client.get("https://example.com/").await?;
+/// println!("{} {}", response.status(), response.text().await?);
+/// # Ok::<(), ciranda_http::Error>(())
+/// # }).unwrap();
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    pooled: Pooled,
+    config: Arc<Config>,
+}
+
+struct Config {
+    timeout: Option<Duration>,
+    user_agent: Option<HeaderValue>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("timeout", &self.config.timeout)
+            .field("user_agent", &self.config.user_agent)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Client {
+    fn default() -> Client {
+        Client::new()
+    }
+}
+
+impl Client {
+    /// A client with the default settings (see [`ClientBuilder`]).
+    pub fn new() -> Client {
+        ClientBuilder::new()
+            .build()
+            .expect("the default client configuration is valid")
+    }
+
+    /// Configures a client: timeouts, pool, extra root certificates, user agent.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::new()
+    }
+
+    /// `GET url` (`session.get(url)`).
+    ///
+    /// # Errors
+    /// An unparsable URL or a scheme other than `http`/`https` is an
+    /// [`is_invalid_url`](Error::is_invalid_url) error; connection, TLS and timeout failures
+    /// have their own kinds. A `4xx`/`5xx` status is *not* an error: look at
+    /// [`Response::status`].
+    pub async fn get(&self, url: impl AsRef<str>) -> Result<Response, Error> {
+        self.send(Method::GET, url.as_ref(), Body::empty()).await
+    }
+
+    /// `POST url` with `body` (`session.post(url, data=body)`): anything `Into<Body>` — bytes,
+    /// a string, or [`Body::from_stream`] for a body sent as it is produced.
+    ///
+    /// # Errors
+    /// As [`get`](Client::get).
+    pub async fn post(
+        &self,
+        url: impl AsRef<str>,
+        body: impl Into<Body>,
+    ) -> Result<Response, Error> {
+        self.send(Method::POST, url.as_ref(), body.into()).await
+    }
+
+    /// Sends any request: every method, header and body type. The URI must be absolute
+    /// (`http://host/path`).
+    ///
+    /// # Errors
+    /// As [`get`](Client::get).
+    pub async fn request<B>(&self, request: Request<B>) -> Result<Response, Error>
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        let url = request.uri().to_string();
+        self.execute(request.map(Body::wrap), url).await
+    }
+
+    async fn send(&self, method: Method, url: &str, body: Body) -> Result<Response, Error> {
+        let uri: Uri = url.parse().map_err(|e: http::uri::InvalidUri| {
+            Error::new(Kind::InvalidUrl, Some(url.to_owned()), Some(e.into()))
+        })?;
+        let mut request = Request::new(body);
+        *request.method_mut() = method;
+        *request.uri_mut() = uri;
+        self.execute(request, url.to_owned()).await
+    }
+
+    async fn execute(&self, mut request: Request<Body>, url: String) -> Result<Response, Error> {
+        check_url(request.uri()).map_err(|e| e.with_url(&url))?;
+        if let Some(agent) = &self.config.user_agent {
+            request
+                .headers_mut()
+                .entry(USER_AGENT)
+                .or_insert_with(|| agent.clone());
+        }
+        let deadline = self.config.timeout.map(|t| Instant::now() + t);
+        let pending = self.pooled.request(request);
+        let result = match deadline {
+            Some(deadline) => match ciranda::time::timeout_at(deadline, pending).await {
+                Ok(result) => result,
+                Err(_) => return Err(Error::new(Kind::Timeout, Some(url), None)),
+            },
+            None => pending.await,
+        };
+        match result {
+            Ok(response) => Ok(Response::new(response, url, deadline)),
+            Err(e) => Err(classify(e, url)),
+        }
+    }
+}
+
+/// Rejects what the pool would otherwise turn into a vague error (or what must never reach a
+/// connector): no scheme, a scheme other than http/https, no host.
+fn check_url(uri: &Uri) -> Result<(), Error> {
+    let reason = match uri.scheme_str() {
+        None => "the URL has no scheme (expected http:// or https://)".to_owned(),
+        Some("http" | "https") if uri.host().is_none_or(str::is_empty) => {
+            "the URL has no host".to_owned()
+        }
+        Some("http" | "https") => return Ok(()),
+        Some(other) => format!("unsupported scheme {other:?} (http and https are)"),
+    };
+    Err(Error::new(Kind::InvalidUrl, None, Some(reason.into())))
+}
+
+/// Turns the pool's error into ours, keeping the connector's verdict on what failed.
+fn classify(e: hyper_util::client::legacy::Error, url: String) -> Error {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+    while let Some(c) = cause {
+        if let Some(connect) = c.downcast_ref::<ConnectError>() {
+            let (kind, detail) = (connect.kind, chain(connect));
+            return Error::new(kind, Some(url), Some(Box::new(e))).with_detail(detail);
+        }
+        cause = c.source();
+    }
+    let kind = if e.is_connect() {
+        Kind::Connect
+    } else {
+        Kind::Request
+    };
+    Error::new(kind, Some(url), Some(Box::new(e)))
+}
+
+/// Builds a [`Client`] (`Client::builder()`).
+///
+/// Defaults: no overall timeout, no connect timeout (the operating system's), idle pooled
+/// connections closed after 90 s, the webpki root certificates, user agent
+/// `ciranda-http/VERSION`, HTTP/1.1 or HTTP/2 as ALPN decides over TLS and HTTP/1.1 over
+/// plain TCP.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let client = ciranda_http::Client::builder()
+///     .timeout(Duration::from_secs(10))
+///     .connect_timeout(Duration::from_secs(2))
+///     .user_agent("my-crawler/1.0")
+///     .build()
+///     .unwrap();
+/// # drop(client);
+/// ```
+#[derive(Debug, Clone)]
+pub struct ClientBuilder {
+    timeout: Option<Duration>,
+    connect_timeout: Option<Duration>,
+    pool_idle_timeout: Option<Duration>,
+    pool_max_idle_per_host: usize,
+    roots: Vec<Vec<u8>>,
+    webpki_roots: bool,
+    user_agent: Option<String>,
+    http2_prior_knowledge: bool,
+}
+
+impl Default for ClientBuilder {
+    fn default() -> Self {
+        ClientBuilder::new()
+    }
+}
+
+impl ClientBuilder {
+    /// The default settings.
+    pub fn new() -> ClientBuilder {
+        ClientBuilder {
+            timeout: None,
+            connect_timeout: None,
+            pool_idle_timeout: Some(Duration::from_secs(90)),
+            pool_max_idle_per_host: usize::MAX,
+            roots: Vec::new(),
+            webpki_roots: true,
+            user_agent: Some(concat!("ciranda-http/", env!("CARGO_PKG_VERSION")).to_owned()),
+            http2_prior_knowledge: false,
+        }
+    }
+
+    /// The whole request — connecting, sending, the response head and reading the body
+    /// through [`Response`]'s methods — must finish within `timeout`, or fail with an
+    /// [`is_timeout`](Error::is_timeout) error.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Resolving the host, connecting and the TLS handshake must finish within `timeout`
+    /// (shared among the host's addresses, tried in turn).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = Some(timeout);
+        self
+    }
+
+    /// Idle pooled connections are closed after `timeout`.
+    pub fn pool_idle_timeout(mut self, timeout: Duration) -> Self {
+        self.pool_idle_timeout = Some(timeout);
+        self
+    }
+
+    /// At most `max` idle connections are kept per host (0 disables reuse).
+    pub fn pool_max_idle_per_host(mut self, max: usize) -> Self {
+        self.pool_max_idle_per_host = max;
+        self
+    }
+
+    /// Trusts `der` (a DER-encoded X.509 certificate) as a root, besides the webpki roots.
+    /// An unusable certificate makes [`build`](ClientBuilder::build) fail.
+    pub fn add_root_certificate(mut self, der: &[u8]) -> Self {
+        self.roots.push(der.to_vec());
+        self
+    }
+
+    /// Whether to trust the webpki (Mozilla) root certificates (default `true`); turn it off
+    /// to trust only [`add_root_certificate`](ClientBuilder::add_root_certificate)'s.
+    pub fn webpki_roots(mut self, enabled: bool) -> Self {
+        self.webpki_roots = enabled;
+        self
+    }
+
+    /// Sends `User-Agent: agent` unless a request sets its own. An agent that is not a valid
+    /// header value makes [`build`](ClientBuilder::build) fail.
+    pub fn user_agent(mut self, agent: &str) -> Self {
+        self.user_agent = Some(agent.to_owned());
+        self
+    }
+
+    /// Speaks HTTP/2 without negotiating it, to servers known to accept it (`curl
+    /// --http2-prior-knowledge`); every request to a host shares one connection.
+    pub fn http2_prior_knowledge(mut self) -> Self {
+        self.http2_prior_knowledge = true;
+        self
+    }
+
+    /// Builds the client.
+    ///
+    /// # Errors
+    /// An added root certificate that rustls cannot use, or a user agent that is not a valid
+    /// header value ([`Error::is_builder`]).
+    pub fn build(self) -> Result<Client, Error> {
+        let builder_err = |msg: String| Error::new(Kind::Builder, None, Some(msg.into()));
+        let mut roots = rustls::RootCertStore::empty();
+        if self.webpki_roots {
+            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        }
+        for der in &self.roots {
+            roots
+                .add(rustls_pki_types::CertificateDer::from(der.clone()))
+                .map_err(|e| builder_err(format!("unusable root certificate: {e}")))?;
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| builder_err(format!("TLS configuration: {e}")))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        tls.alpn_protocols = if self.http2_prior_knowledge {
+            vec![b"h2".to_vec()]
+        } else {
+            vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+        };
+        let user_agent = self
+            .user_agent
+            .map(|ua| {
+                HeaderValue::from_str(&ua)
+                    .map_err(|_| builder_err(format!("invalid user agent {ua:?}")))
+            })
+            .transpose()?;
+
+        let mut pool = hyper_util::client::legacy::Client::builder(CirandaExecutor::new());
+        pool.timer(CirandaTimer::new())
+            .pool_timer(CirandaTimer::new())
+            .pool_idle_timeout(self.pool_idle_timeout)
+            .pool_max_idle_per_host(self.pool_max_idle_per_host)
+            .http2_only(self.http2_prior_knowledge);
+        let pooled = pool.build(Connector::new(Arc::new(tls), self.connect_timeout));
+        Ok(Client {
+            pooled,
+            config: Arc::new(Config {
+                timeout: self.timeout,
+                user_agent,
+            }),
+        })
+    }
+}

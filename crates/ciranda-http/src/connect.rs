@@ -1,0 +1,334 @@
+//! The client's connector: name resolution on the blocking pool, every address tried,
+//! `TCP_NODELAY`, a connect timeout, and TLS through rustls with ALPN.
+
+use crate::error::{BoxError, Kind};
+use crate::rt::CirandaIo;
+use ciranda::net::TcpStream;
+use ciranda::time::Instant;
+use futures_rustls::TlsConnector;
+use hyper::Uri;
+use hyper_util::client::legacy::connect::{Connected, Connection};
+use rustls_pki_types::ServerName;
+use std::fmt;
+use std::future::Future;
+use std::io::{self, IoSlice};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+/// Why a connection could not be made; the client turns it into an [`Error`](crate::Error)
+/// of the same kind.
+#[derive(Debug)]
+pub(crate) struct ConnectError {
+    pub(crate) kind: Kind,
+    msg: String,
+    source: Option<io::Error>,
+}
+
+impl ConnectError {
+    fn new(kind: Kind, msg: impl Into<String>, source: Option<io::Error>) -> ConnectError {
+        ConnectError {
+            kind,
+            msg: msg.into(),
+            source,
+        }
+    }
+}
+
+impl fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.msg)
+    }
+}
+
+impl std::error::Error for ConnectError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_ref().map(|e| e as _)
+    }
+}
+
+/// Opens plain or TLS connections for hyper-util's pooled client.
+#[derive(Clone)]
+pub(crate) struct Connector {
+    tls: TlsConnector,
+    connect_timeout: Option<Duration>,
+}
+
+impl Connector {
+    pub(crate) fn new(tls: Arc<rustls::ClientConfig>, connect_timeout: Option<Duration>) -> Self {
+        Connector {
+            tls: TlsConnector::from(tls),
+            connect_timeout,
+        }
+    }
+}
+
+impl tower_service::Service<Uri> for Connector {
+    type Response = Conn;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<Conn, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, uri: Uri) -> Self::Future {
+        let this = self.clone();
+        Box::pin(async move { this.connect(uri).await.map_err(BoxError::from) })
+    }
+}
+
+impl Connector {
+    async fn connect(self, uri: Uri) -> Result<Conn, ConnectError> {
+        let https = match uri.scheme_str() {
+            Some("https") => true,
+            Some("http") => false,
+            other => {
+                return Err(ConnectError::new(
+                    Kind::InvalidUrl,
+                    format!(
+                        "unsupported scheme {:?} (http and https are)",
+                        other.unwrap_or("")
+                    ),
+                    None,
+                ));
+            }
+        };
+        let host = uri
+            .host()
+            .ok_or_else(|| ConnectError::new(Kind::InvalidUrl, "the URL has no host", None))?;
+        // `Uri::host` keeps an IPv6 literal's brackets.
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+        let deadline = self.connect_timeout.map(|t| Instant::now() + t);
+        let tcp = match deadline {
+            Some(deadline) => {
+                ciranda::time::timeout_at(deadline, connect_tcp(&host, port, deadline))
+                    .await
+                    .map_err(|_| {
+                        ConnectError::new(
+                            Kind::Timeout,
+                            format!("connecting to {host}:{port} timed out"),
+                            None,
+                        )
+                    })??
+            }
+            None => connect_tcp(&host, port, far_future()).await?,
+        };
+        let _ = tcp.set_nodelay(true);
+        if !https {
+            return Ok(Conn {
+                io: CirandaIo::new(Stream::Plain(tcp)),
+                h2: false,
+            });
+        }
+        let name = ServerName::try_from(host.clone()).map_err(|e| {
+            ConnectError::new(
+                Kind::InvalidUrl,
+                format!("{host:?} is not a valid TLS server name: {e}"),
+                None,
+            )
+        })?;
+        let handshake = self.tls.connect(name, tcp);
+        let tls = match deadline {
+            Some(deadline) => ciranda::time::timeout_at(deadline, handshake)
+                .await
+                .map_err(|_| {
+                    ConnectError::new(
+                        Kind::Timeout,
+                        format!("TLS handshake with {host} timed out"),
+                        None,
+                    )
+                })?,
+            None => handshake.await,
+        }
+        .map_err(|e| {
+            ConnectError::new(
+                Kind::Tls,
+                format!("TLS handshake with {host} failed"),
+                Some(e),
+            )
+        })?;
+        let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
+        Ok(Conn {
+            io: CirandaIo::new(Stream::Tls(Box::new(tls))),
+            h2,
+        })
+    }
+}
+
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(86_400 * 365)
+}
+
+/// Resolves `host` (on the blocking pool unless it is an IP literal) and tries every address
+/// in order, giving each an equal share of the time left before `deadline`.
+async fn connect_tcp(host: &str, port: u16, deadline: Instant) -> Result<TcpStream, ConnectError> {
+    let addrs: Vec<SocketAddr> = match host.parse::<IpAddr>() {
+        Ok(ip) => vec![SocketAddr::new(ip, port)],
+        Err(_) => {
+            let name = host.to_owned();
+            ciranda::spawn_blocking(move || {
+                (name.as_str(), port).to_socket_addrs().map(Vec::from_iter)
+            })
+            .await
+            .map_err(|e| ConnectError::new(Kind::Connect, format!("resolving {host}: {e}"), None))?
+            .map_err(|e| {
+                ConnectError::new(Kind::Connect, format!("resolving {host} failed"), Some(e))
+            })?
+        }
+    };
+    if addrs.is_empty() {
+        return Err(ConnectError::new(
+            Kind::Connect,
+            format!("{host} resolved to no address"),
+            None,
+        ));
+    }
+    let mut last = None;
+    for (i, addr) in addrs.iter().enumerate() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let share = left / (addrs.len() - i) as u32;
+        match ciranda::time::timeout(share, TcpStream::connect(*addr)).await {
+            Ok(Ok(stream)) => return Ok(stream),
+            Ok(Err(e)) => last = Some((*addr, e)),
+            Err(_) => {
+                last = Some((
+                    *addr,
+                    io::Error::new(io::ErrorKind::TimedOut, "connect timed out"),
+                ))
+            }
+        }
+    }
+    let (addr, e) = last.expect("at least one address was tried");
+    let kind = if e.kind() == io::ErrorKind::TimedOut {
+        Kind::Timeout
+    } else {
+        Kind::Connect
+    };
+    Err(ConnectError::new(
+        kind,
+        format!("connecting to {addr} failed"),
+        Some(e),
+    ))
+}
+
+/// A TCP stream, or TLS over one.
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<futures_rustls::client::TlsStream<TcpStream>>),
+}
+
+macro_rules! each {
+    ($self:ident, $s:ident => $e:expr) => {
+        match $self.get_mut() {
+            Stream::Plain($s) => {
+                let $s = Pin::new($s);
+                $e
+            }
+            Stream::Tls($s) => {
+                let $s = Pin::new(&mut **$s);
+                $e
+            }
+        }
+    };
+}
+
+impl futures_io::AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        each!(self, s => s.poll_read(cx, buf))
+    }
+}
+
+impl futures_io::AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        each!(self, s => s.poll_write(cx, buf))
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        each!(self, s => s.poll_write_vectored(cx, bufs))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        each!(self, s => s.poll_flush(cx))
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        each!(self, s => s.poll_close(cx))
+    }
+}
+
+/// A connection handed to hyper: its I/O and whether ALPN chose HTTP/2.
+pub(crate) struct Conn {
+    io: CirandaIo<Stream>,
+    h2: bool,
+}
+
+impl Connection for Conn {
+    fn connected(&self) -> Connected {
+        let connected = Connected::new();
+        if self.h2 {
+            connected.negotiated_h2()
+        } else {
+            connected
+        }
+    }
+}
+
+impl hyper::rt::Read for Conn {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: hyper::rt::ReadBufCursor<'_>,
+    ) -> Poll<io::Result<()>> {
+        hyper::rt::Read::poll_read(Pin::new(&mut self.get_mut().io), cx, buf)
+    }
+}
+
+impl hyper::rt::Write for Conn {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        hyper::rt::Write::poll_write(Pin::new(&mut self.get_mut().io), cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        hyper::rt::Write::poll_write_vectored(Pin::new(&mut self.get_mut().io), cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        // rustls flattens vectored writes into one record anyway; plain TCP does real writev.
+        matches!(self.io.inner(), Stream::Plain(_))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        hyper::rt::Write::poll_flush(Pin::new(&mut self.get_mut().io), cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        hyper::rt::Write::poll_shutdown(Pin::new(&mut self.get_mut().io), cx)
+    }
+}

@@ -1,0 +1,167 @@
+//! `Error`: what went wrong with a request, and with which URL.
+
+use std::error::Error as StdError;
+use std::fmt;
+
+/// A boxed error from a body, a connector or hyper.
+pub(crate) type BoxError = Box<dyn StdError + Send + Sync>;
+
+/// What kind of failure an [`Error`] is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// The URL does not parse, has no host, or its scheme is not `http`/`https`.
+    InvalidUrl,
+    /// Resolving the host or opening the TCP connection failed.
+    Connect,
+    /// The TLS handshake failed (untrusted certificate, wrong name, no common protocol).
+    Tls,
+    /// The request (or connecting) did not finish within its timeout.
+    Timeout,
+    /// The request was sent but the exchange failed (reset, malformed response, closed
+    /// mid-body).
+    Request,
+    /// Reading the response body failed.
+    Body,
+    /// The response body was not valid UTF-8 (`text()`).
+    Decode,
+    /// Building the client failed (an unusable root certificate, a bad user agent).
+    Builder,
+}
+
+/// An HTTP client error (`aiohttp.ClientError`): `Display` names the URL and the cause.
+///
+/// # Examples
+///
+/// ```
+/// ciranda::run(async {
+///     let client = ciranda_http::Client::new();
+///     let err = client.get("ftp://example.com/").await.unwrap_err();
+///     assert!(err.is_invalid_url());
+///     assert!(err.to_string().contains("ftp://example.com/"));
+/// });
+/// ```
+pub struct Error {
+    kind: Kind,
+    url: Option<String>,
+    source: Option<BoxError>,
+    /// Says what failed better than the generic text plus the whole chain would (the
+    /// connector's own message, without the pool's wrapping).
+    detail: Option<String>,
+}
+
+impl Error {
+    pub(crate) fn new(kind: Kind, url: Option<String>, source: Option<BoxError>) -> Error {
+        Error {
+            kind,
+            url,
+            source,
+            detail: None,
+        }
+    }
+
+    pub(crate) fn with_detail(mut self, detail: String) -> Error {
+        self.detail = Some(detail);
+        self
+    }
+
+    pub(crate) fn with_url(mut self, url: &str) -> Error {
+        if self.url.is_none() {
+            self.url = Some(url.to_owned());
+        }
+        self
+    }
+
+    /// The request (or its connection, or reading its body) ran past a timeout.
+    pub fn is_timeout(&self) -> bool {
+        self.kind == Kind::Timeout
+    }
+
+    /// Resolving the host or opening the connection failed (refused, unreachable, no such
+    /// host).
+    pub fn is_connect(&self) -> bool {
+        self.kind == Kind::Connect || self.kind == Kind::Tls
+    }
+
+    /// The TLS handshake failed: the server's certificate is not trusted or does not name the
+    /// host, or no protocol version or cipher was shared. A TLS error is also a connect error.
+    pub fn is_tls(&self) -> bool {
+        self.kind == Kind::Tls
+    }
+
+    /// The URL does not parse, lacks a host, or uses a scheme other than `http`/`https`.
+    pub fn is_invalid_url(&self) -> bool {
+        self.kind == Kind::InvalidUrl
+    }
+
+    /// Reading or decoding the response body failed.
+    pub fn is_body(&self) -> bool {
+        self.kind == Kind::Body || self.kind == Kind::Decode
+    }
+
+    /// Building the client failed.
+    pub fn is_builder(&self) -> bool {
+        self.kind == Kind::Builder
+    }
+
+    /// The URL of the request that failed, if there was one.
+    pub fn url(&self) -> Option<&str> {
+        self.url.as_deref()
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("ciranda_http::Error");
+        d.field("kind", &self.kind);
+        if let Some(url) = &self.url {
+            d.field("url", url);
+        }
+        if let Some(source) = &self.source {
+            d.field("source", source);
+        }
+        d.finish()
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = match self.kind {
+            Kind::InvalidUrl => "invalid URL",
+            Kind::Connect => "connection failed",
+            Kind::Tls => "TLS handshake failed",
+            Kind::Timeout => "timed out",
+            Kind::Request => "request failed",
+            Kind::Body => "reading the response body failed",
+            Kind::Decode => "response body is not UTF-8",
+            Kind::Builder => "could not build the client",
+        };
+        if let Some(url) = &self.url {
+            write!(f, "{url}: ")?;
+        }
+        match (&self.detail, &self.source) {
+            (Some(detail), _) => f.write_str(detail),
+            (None, Some(source)) => write!(f, "{what}: {}", chain(&**source)),
+            (None, None) => f.write_str(what),
+        }
+    }
+}
+
+/// An error and its causes on one line (hyper's errors wrap the I/O error that says why).
+pub(crate) fn chain(e: &(dyn StdError + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cause = c.source();
+    }
+    out
+}
+
+impl StdError for Error {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn StdError + 'static))
+    }
+}

@@ -1,0 +1,52 @@
+//! # ciranda-http — HTTP client and server on ciranda (aiohttp → ciranda)
+//!
+//! hyper 1.x and rustls on ciranda's runtime: a pooled [`Client`] (`aiohttp.ClientSession`),
+//! a [`server::serve`] function (`aiohttp.web`), and the runtime glue in [`rt`] for using
+//! hyper directly.
+//!
+//! | aiohttp | ciranda-http |
+//! |---|---|
+//! | `aiohttp.ClientSession()` | [`Client::new`], [`Client::builder`] |
+//! | `session.get(url)` / `session.post(url, data=)` | [`Client::get`], [`Client::post`], [`Client::request`] |
+//! | `response.status`, `.headers`, `.text()`, `.read()` | [`Response::status`], [`Response::headers`], [`Response::text`], [`Response::bytes`], [`Response::chunks`] |
+//! | `aiohttp.ClientError` | [`Error`] |
+//! | `aiohttp.web` | [`server::serve`] |
+//!
+//! ```
+//! use ciranda_http::{Body, Client, server};
+//! use http_body_util::Full;
+//! use hyper::body::Bytes;
+//! use hyper::service::service_fn;
+//!
+//! ciranda::run(async {
+//!     // A server on a free port...
+//!     let listener = ciranda::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+//!     let url = format!("http://{}/", listener.local_addr().unwrap());
+//!     let service = service_fn(|_req| async {
+//!         Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(Bytes::from("Hello, world!"))))
+//!     });
+//!     ciranda::spawn(server::serve(listener, service).into_future());
+//!
+//!     // ...and a client.
+//!     let client = Client::new();
+//!     let response = client.get(&url).await.unwrap();
+//!     assert_eq!(response.status(), 200);
+//!     assert_eq!(response.text().await.unwrap(), "Hello, world!");
+//!     # let _ = Body::empty();
+//! });
+//! ```
+
+#![deny(unsafe_op_in_unsafe_fn)]
+
+mod body;
+mod client;
+mod connect;
+mod error;
+mod response;
+pub mod rt;
+pub mod server;
+
+pub use body::Body;
+pub use client::{Client, ClientBuilder};
+pub use error::Error;
+pub use response::{Chunks, Response};

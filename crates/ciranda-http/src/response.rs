@@ -1,0 +1,239 @@
+//! `Response`: the status, the headers, and the body read whole or as a stream.
+
+use crate::error::{Error, Kind};
+use bytes::{Bytes, BytesMut};
+use ciranda::time::{Instant, Sleep};
+use futures_core::Stream;
+use http::{HeaderMap, StatusCode, Version};
+use http_body::Body as _;
+use hyper::body::Incoming;
+use std::fmt;
+use std::future::{Future, poll_fn};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+/// A response whose head has arrived; the body is read by [`text`](Response::text),
+/// [`bytes`](Response::bytes) or [`chunks`](Response::chunks), within what is left of the
+/// client's [`timeout`](crate::ClientBuilder::timeout).
+///
+/// Dropping a response before reading its body closes (HTTP/1.1) or resets (HTTP/2) that
+/// exchange instead of returning the connection to the pool.
+///
+/// # Examples
+///
+/// ```no_run
+/// # ciranda::run(async {
+/// let client = ciranda_http::Client::new();
+/// let response = client.get("http://127.0.0.1:8080/").await?;
+/// if response.status().is_success() {
+///     let body = response.text().await?;
+///     println!("{body}");
+/// }
+/// # Ok::<(), ciranda_http::Error>(())
+/// # }).unwrap();
+/// ```
+pub struct Response {
+    inner: http::Response<Incoming>,
+    url: String,
+    deadline: Option<Instant>,
+}
+
+impl fmt::Debug for Response {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Response")
+            .field("url", &self.url)
+            .field("status", &self.inner.status())
+            .field("version", &self.inner.version())
+            .field("headers", self.inner.headers())
+            .finish()
+    }
+}
+
+impl Response {
+    pub(crate) fn new(
+        inner: http::Response<Incoming>,
+        url: String,
+        deadline: Option<Instant>,
+    ) -> Self {
+        Response {
+            inner,
+            url,
+            deadline,
+        }
+    }
+
+    /// The status code (`response.status`).
+    pub fn status(&self) -> StatusCode {
+        self.inner.status()
+    }
+
+    /// The headers (`response.headers`).
+    pub fn headers(&self) -> &HeaderMap {
+        self.inner.headers()
+    }
+
+    /// The HTTP version the server answered with.
+    pub fn version(&self) -> Version {
+        self.inner.version()
+    }
+
+    /// The URL this response answers.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The whole body (`await response.read()`).
+    ///
+    /// # Errors
+    /// The connection failing or the client's timeout passing while the body is read.
+    pub async fn bytes(self) -> Result<Bytes, Error> {
+        let mut chunks = self.chunks();
+        let mut first: Option<Bytes> = None;
+        let mut more: Option<BytesMut> = None;
+        while let Some(chunk) = poll_fn(|cx| Pin::new(&mut chunks).poll_next(cx)).await {
+            let chunk = chunk?;
+            match (&mut first, &mut more) {
+                (None, _) => first = Some(chunk),
+                (Some(head), None) => {
+                    let mut buf = BytesMut::with_capacity(head.len() + chunk.len());
+                    buf.extend_from_slice(head);
+                    buf.extend_from_slice(&chunk);
+                    more = Some(buf);
+                }
+                (Some(_), Some(buf)) => buf.extend_from_slice(&chunk),
+            }
+        }
+        Ok(match (first, more) {
+            (_, Some(buf)) => buf.freeze(),
+            (Some(one), None) => one,
+            (None, None) => Bytes::new(),
+        })
+    }
+
+    /// The whole body as UTF-8 text (`await response.text()`).
+    ///
+    /// # Errors
+    /// As [`bytes`](Response::bytes), and a body that is not UTF-8.
+    pub async fn text(self) -> Result<String, Error> {
+        let url = self.url.clone();
+        let bytes = self.bytes().await?;
+        String::from_utf8(bytes.into())
+            .map_err(|e| Error::new(Kind::Decode, Some(url), Some(e.into())))
+    }
+
+    /// The body as a stream of chunks, as they arrive (`response.content.iter_chunked()`):
+    /// a body larger than memory can be processed piece by piece.
+    pub fn chunks(self) -> Chunks {
+        Chunks {
+            body: self.inner.into_body(),
+            sleep: self
+                .deadline
+                .map(|d| Box::pin(ciranda::time::sleep_until(d))),
+            url: self.url,
+            done: false,
+        }
+    }
+
+    /// The `http::Response` inside, with hyper's body type.
+    pub fn into_inner(self) -> http::Response<Incoming> {
+        self.inner
+    }
+}
+
+/// The body of a [`Response`] as a [`Stream`] of chunks ([`Response::chunks`]).
+///
+/// Ends after the last chunk, or after the first error (a timeout, a reset connection).
+///
+/// # Examples
+///
+/// ```no_run
+/// use ciranda::stream::StreamExt;
+///
+/// # ciranda::run(async {
+/// let client = ciranda_http::Client::new();
+/// let mut chunks = client.get("http://127.0.0.1:8080/big").await?.chunks();
+/// let mut total = 0;
+/// while let Some(chunk) = chunks.next().await {
+///     total += chunk?.len();
+/// }
+/// println!("{total} bytes");
+/// # Ok::<(), ciranda_http::Error>(())
+/// # }).unwrap();
+/// ```
+pub struct Chunks {
+    body: Incoming,
+    sleep: Option<Pin<Box<Sleep>>>,
+    url: String,
+    done: bool,
+}
+
+impl fmt::Debug for Chunks {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Chunks")
+            .field("url", &self.url)
+            .field("done", &self.done)
+            .finish()
+    }
+}
+
+impl Stream for Chunks {
+    type Item = Result<Bytes, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        loop {
+            if this.done {
+                return Poll::Ready(None);
+            }
+            match Pin::new(&mut this.body).poll_frame(cx) {
+                Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
+                    Ok(data) if data.is_empty() => continue,
+                    Ok(data) => return Poll::Ready(Some(Ok(data))),
+                    Err(_trailers) => continue,
+                },
+                Poll::Ready(Some(Err(e))) => {
+                    this.done = true;
+                    let kind = if is_timeout(&e) {
+                        Kind::Timeout
+                    } else {
+                        Kind::Body
+                    };
+                    return Poll::Ready(Some(Err(Error::new(
+                        kind,
+                        Some(this.url.clone()),
+                        Some(e.into()),
+                    ))));
+                }
+                Poll::Ready(None) => {
+                    this.done = true;
+                    return Poll::Ready(None);
+                }
+                Poll::Pending => {}
+            }
+            if let Some(sleep) = &mut this.sleep {
+                if sleep.as_mut().poll(cx).is_ready() {
+                    this.done = true;
+                    return Poll::Ready(Some(Err(Error::new(
+                        Kind::Timeout,
+                        Some(this.url.clone()),
+                        None,
+                    ))));
+                }
+            }
+            return Poll::Pending;
+        }
+    }
+}
+
+fn is_timeout(e: &hyper::Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if let Some(io) = c.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::TimedOut {
+                return true;
+            }
+        }
+        cause = c.source();
+    }
+    e.is_timeout()
+}

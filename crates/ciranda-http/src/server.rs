@@ -1,0 +1,444 @@
+//! `serve`: an HTTP/1.1 + HTTP/2 server on a ciranda `TcpListener` (`aiohttp.web`).
+//!
+//! One task per connection. Each connection goes through these states:
+//!
+//! | state | leaves when | to |
+//! |---|---|---|
+//! | detecting (HTTP/1.1 or the HTTP/2 preface) | the first bytes tell; or `header_read_timeout` passes | serving; closed |
+//! | serving | the peer closes; or shutdown starts | closed; draining |
+//! | draining (`graceful_shutdown`: finish requests in flight, accept no new ones) | the last response is sent; or `shutdown_timeout` passes | closed; cancelled |
+//!
+//! Until the server first writes on a connection (its first response, or its HTTP/2
+//! settings), reads on it fail once `header_read_timeout` has passed since it was accepted:
+//! hyper's own header-read timeout only starts once HTTP/1.1 has been detected, and a client
+//! that sends nothing at all must not hold a task forever. After that, hyper's header-read
+//! timeout bounds each later request head (and idle keep-alive connections).
+
+use crate::error::BoxError;
+use crate::rt::{CirandaExecutor, CirandaIo, CirandaTimer};
+use ciranda::net::{TcpListener, TcpStream};
+use ciranda::sync::{Event, Notify};
+use ciranda::time::Sleep;
+use futures_util::future::{Either, select};
+use http::{Request, Response};
+use hyper::body::Incoming;
+use hyper_util::server::conn::auto;
+use std::fmt;
+use std::future::{Future, IntoFuture, Pending, pending};
+use std::io::{self, IoSlice};
+use std::net::SocketAddr;
+use std::pin::{Pin, pin};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+/// Serves `service` on every connection `listener` accepts, HTTP/1.1 and HTTP/2 (prior
+/// knowledge or `h2c` preface) on the same port, one task per connection.
+///
+/// `service` is a hyper [`Service`](hyper::service::Service), usually
+/// [`hyper::service::service_fn`]; it is cloned for each connection. The returned [`Serve`]
+/// is configured with [`with_graceful_shutdown`](Serve::with_graceful_shutdown),
+/// [`shutdown_timeout`](Serve::shutdown_timeout) and
+/// [`header_read_timeout`](Serve::header_read_timeout), then awaited: it runs until the
+/// shutdown signal completes (forever without one).
+///
+/// A malformed request is answered `400 Bad Request` by hyper and its connection closed; a
+/// failing connection never affects the others or the server.
+///
+/// # Examples
+///
+/// ```
+/// use ciranda_http::server;
+/// use http_body_util::Full;
+/// use hyper::body::Bytes;
+/// use hyper::service::service_fn;
+/// use std::convert::Infallible;
+///
+/// ciranda::run(async {
+///     let listener = ciranda::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+///     let url = format!("http://{}/", listener.local_addr().unwrap());
+///     let service = service_fn(|_req| async {
+///         Ok::<_, Infallible>(hyper::Response::new(Full::new(Bytes::from("Hello, world!"))))
+///     });
+///     let stop = std::sync::Arc::new(ciranda::sync::Event::new());
+///     let signal = {
+///         let stop = stop.clone();
+///         async move { stop.wait().await }
+///     };
+///     let server = ciranda::spawn(server::serve(listener, service).with_graceful_shutdown(signal).into_future());
+///
+///     let body = ciranda_http::Client::new().get(&url).await.unwrap().text().await.unwrap();
+///     assert_eq!(body, "Hello, world!");
+///     stop.set();
+///     server.await.unwrap().unwrap();
+/// });
+/// ```
+pub fn serve<S, B>(listener: TcpListener, service: S) -> Serve<S, Pending<()>>
+where
+    S: hyper::service::Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
+    Serve {
+        listener,
+        service,
+        signal: pending(),
+        shutdown_timeout: Duration::from_secs(10),
+        header_read_timeout: Some(Duration::from_secs(30)),
+    }
+}
+
+/// A server being configured; `.await` it (it implements [`IntoFuture`]) to run it.
+///
+/// Made by [`serve`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// # use http_body_util::Full;
+/// # use hyper::body::Bytes;
+///
+/// ciranda::run(async {
+///     let listener = ciranda::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+///     let service = hyper::service::service_fn(|_req| async {
+///         Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(Bytes::new())))
+///     });
+///     // Shut down at once: the server stops accepting and returns.
+///     ciranda_http::server::serve(listener, service)
+///         .header_read_timeout(Duration::from_secs(5))
+///         .shutdown_timeout(Duration::from_secs(1))
+///         .with_graceful_shutdown(async {})
+///         .await
+///         .unwrap();
+/// });
+/// ```
+pub struct Serve<S, F> {
+    listener: TcpListener,
+    service: S,
+    signal: F,
+    shutdown_timeout: Duration,
+    header_read_timeout: Option<Duration>,
+}
+
+impl<S, F> fmt::Debug for Serve<S, F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Serve")
+            .field("listener", &self.listener)
+            .field("shutdown_timeout", &self.shutdown_timeout)
+            .field("header_read_timeout", &self.header_read_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, F> Serve<S, F> {
+    /// Shuts the server down gracefully when `signal` completes (say
+    /// [`ciranda::signal::ctrl_c`]): stop accepting (new connections are refused), let the
+    /// requests in flight finish within [`shutdown_timeout`](Serve::shutdown_timeout), cancel
+    /// what is left, and return.
+    pub fn with_graceful_shutdown<G>(self, signal: G) -> Serve<S, G>
+    where
+        G: Future<Output = ()> + Send + 'static,
+    {
+        Serve {
+            listener: self.listener,
+            service: self.service,
+            signal,
+            shutdown_timeout: self.shutdown_timeout,
+            header_read_timeout: self.header_read_timeout,
+        }
+    }
+
+    /// How long a graceful shutdown waits for requests in flight (default 10 s) before it
+    /// cancels their connections.
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.shutdown_timeout = timeout;
+        self
+    }
+
+    /// How long a client may take to send a request head (default 30 s; `None` waits
+    /// forever). A connection whose client is slower is closed.
+    pub fn header_read_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        self.header_read_timeout = timeout.into();
+        self
+    }
+
+    /// The address the listener is bound to.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+}
+
+impl<S, B, F> IntoFuture for Serve<S, F>
+where
+    S: hyper::service::Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+    F: Future<Output = ()> + Send + 'static,
+{
+    type Output = io::Result<()>;
+    type IntoFuture = Pin<Box<dyn Future<Output = io::Result<()>> + Send>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.run())
+    }
+}
+
+impl<S, B, F> Serve<S, F>
+where
+    S: hyper::service::Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+    F: Future<Output = ()> + Send + 'static,
+{
+    async fn run(self) -> io::Result<()> {
+        let Serve {
+            listener,
+            service,
+            signal,
+            shutdown_timeout,
+            header_read_timeout,
+        } = self;
+        let mut builder = auto::Builder::new(CirandaExecutor::new());
+        builder
+            .http1()
+            .timer(CirandaTimer::new())
+            .header_read_timeout(header_read_timeout);
+        builder.http2().timer(CirandaTimer::new());
+        let builder = Arc::new(builder);
+        let tracker = Arc::new(Tracker::default());
+
+        let mut signal = pin!(signal);
+        loop {
+            let accepted = {
+                let accept = pin!(listener.accept());
+                match select(accept, signal.as_mut()).await {
+                    Either::Left((accepted, _)) => accepted,
+                    Either::Right(((), _)) => break,
+                }
+            };
+            match accepted {
+                Ok((stream, peer)) => {
+                    let _ = stream.set_nodelay(true);
+                    tracker.active.fetch_add(1, Ordering::AcqRel);
+                    let guard = Active(tracker.clone());
+                    let conn = serve_connection(
+                        builder.clone(),
+                        stream,
+                        WithRemote {
+                            inner: service.clone(),
+                            remote: peer,
+                        },
+                        header_read_timeout,
+                        guard,
+                    );
+                    drop(ciranda::spawn(conn));
+                }
+                // The peer gave up before we accepted: nothing to do.
+                Err(e) if is_per_connection(&e) => {}
+                // Out of file descriptors or memory: back off instead of spinning, and go on
+                // once connections have closed.
+                Err(_) => ciranda::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+
+        drop(listener); // new connections are refused from here on
+        tracker.shutdown.set();
+        if ciranda::time::timeout(shutdown_timeout, tracker.all_finished())
+            .await
+            .is_err()
+        {
+            tracker.cancel.set();
+            tracker.all_finished().await;
+        }
+        Ok(())
+    }
+}
+
+/// The peer's address, in every request's extensions (`request.remote` in aiohttp).
+///
+/// # Examples
+///
+/// ```
+/// use ciranda_http::server::RemoteAddr;
+/// use http_body_util::Full;
+/// use hyper::body::{Bytes, Incoming};
+///
+/// async fn who(req: hyper::Request<Incoming>) -> Result<hyper::Response<Full<Bytes>>, std::convert::Infallible> {
+///     let RemoteAddr(peer) = *req.extensions().get::<RemoteAddr>().unwrap();
+///     Ok(hyper::Response::new(Full::new(Bytes::from(peer.to_string()))))
+/// }
+/// # let _ = hyper::service::service_fn(who);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RemoteAddr(pub SocketAddr);
+
+/// Inserts [`RemoteAddr`] into each request before the user's service sees it.
+struct WithRemote<S> {
+    inner: S,
+    remote: SocketAddr,
+}
+
+impl<S> hyper::service::Service<Request<Incoming>> for WithRemote<S>
+where
+    S: hyper::service::Service<Request<Incoming>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn call(&self, mut req: Request<Incoming>) -> S::Future {
+        req.extensions_mut().insert(RemoteAddr(self.remote));
+        self.inner.call(req)
+    }
+}
+
+fn is_per_connection(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::Interrupted
+    )
+}
+
+async fn serve_connection<S, B>(
+    builder: Arc<auto::Builder<CirandaExecutor>>,
+    stream: TcpStream,
+    service: S,
+    header_read_timeout: Option<Duration>,
+    active: Active,
+) where
+    S: hyper::service::Service<Request<Incoming>, Response = Response<B>> + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
+    let tracker = &active.0;
+    let io = CirandaIo::new(HeadDeadline {
+        stream,
+        sleep: header_read_timeout.map(ciranda::time::sleep),
+    });
+    let mut conn = pin!(builder.serve_connection_with_upgrades(io, service));
+    {
+        let shutdown = pin!(tracker.shutdown.wait());
+        if let Either::Left(_) = select(conn.as_mut(), shutdown).await {
+            return; // served until the peer closed (or the connection failed)
+        }
+    }
+    conn.as_mut().graceful_shutdown();
+    let cancel = pin!(tracker.cancel.wait());
+    let _ = select(conn, cancel).await;
+}
+
+/// Counts live connections so a graceful shutdown can wait for the last one.
+#[derive(Default)]
+struct Tracker {
+    active: AtomicUsize,
+    idle: Notify,
+    shutdown: Event,
+    cancel: Event,
+}
+
+impl Tracker {
+    async fn all_finished(&self) {
+        while self.active.load(Ordering::Acquire) != 0 {
+            // `notify_one` stores a permit if the last connection ends between the check and
+            // this wait, so the wake-up is not lost.
+            self.idle.notified().await;
+        }
+    }
+}
+
+/// One live connection; dropping it (the task finished or was dropped) uncounts it.
+struct Active(Arc<Tracker>);
+
+impl Drop for Active {
+    fn drop(&mut self) {
+        if self.0.active.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.idle.notify_one();
+        }
+    }
+}
+
+/// A TCP stream whose reads fail once the deadline for the first request head has passed,
+/// until the server first writes.
+struct HeadDeadline {
+    stream: TcpStream,
+    sleep: Option<Sleep>,
+}
+
+impl HeadDeadline {
+    fn wrote(&mut self, n: &Poll<io::Result<usize>>) {
+        if matches!(n, Poll::Ready(Ok(n)) if *n > 0) {
+            self.sleep = None;
+        }
+    }
+}
+
+impl futures_io::AsyncRead for HeadDeadline {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        if let Poll::Ready(r) = Pin::new(&mut this.stream).poll_read(cx, buf) {
+            return Poll::Ready(r);
+        }
+        if let Some(sleep) = &mut this.sleep {
+            if Pin::new(sleep).poll(cx).is_ready() {
+                return Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "the client did not send a request head in time",
+                )));
+            }
+        }
+        Poll::Pending
+    }
+}
+
+impl futures_io::AsyncWrite for HeadDeadline {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let r = Pin::new(&mut this.stream).poll_write(cx, buf);
+        this.wrote(&r);
+        r
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let r = Pin::new(&mut this.stream).poll_write_vectored(cx, bufs);
+        this.wrote(&r);
+        r
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_close(cx)
+    }
+}

@@ -1,0 +1,530 @@
+//! Faults: servers that never answer, refuse, reset or truncate; bad URLs; slow and malformed
+//! clients against our server; graceful shutdown with requests in flight; the client's
+//! timeout on a paused clock.
+
+mod common;
+
+use bytes::Bytes;
+use ciranda::io::{AsyncReadExt, AsyncWriteExt};
+use ciranda::net::{TcpListener, TcpStream};
+use ciranda::sync::{Event, Semaphore};
+use ciranda::time::{Duration, timeout};
+use ciranda_http::Client;
+use common::*;
+use http_body_util::Full;
+use std::convert::Infallible;
+use std::sync::Arc;
+
+/// Accepts connections and never answers (nor closes them).
+async fn silent_server() -> (String, ciranda::task::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    let task = ciranda::spawn(async move {
+        let mut held = Vec::new();
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            held.push(stream);
+        }
+    });
+    (url, task)
+}
+
+#[ciranda::test]
+async fn a_server_that_never_answers_is_a_timeout() {
+    let (url, server) = silent_server().await;
+    let client = Client::builder()
+        .timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let err = timeout(Duration::from_secs(30), client.get(&url))
+        .await
+        .expect("the client's own timeout must fire first")
+        .unwrap_err();
+    assert!(err.is_timeout(), "{err:?}");
+    assert!(!err.is_connect());
+    assert!(err.to_string().contains(&url), "{err}");
+    server.abort();
+}
+
+#[ciranda::test(start_paused = true)]
+async fn the_client_timeout_runs_on_the_paused_clock() {
+    let (url, server) = silent_server().await;
+    let client = Client::builder()
+        .timeout(Duration::from_secs(3600))
+        .build()
+        .unwrap();
+    let real = std::time::Instant::now();
+    let virtual_start = ciranda::time::Instant::now();
+    let err = client.get(&url).await.unwrap_err();
+    assert!(err.is_timeout(), "{err:?}");
+    // An hour passed on the runtime's clock, and (much) less than that on the wall.
+    assert!(virtual_start.elapsed() >= Duration::from_secs(3600));
+    assert!(
+        real.elapsed() < Duration::from_secs(60),
+        "waited for real: {:?}",
+        real.elapsed()
+    );
+    server.abort();
+}
+
+#[ciranda::test]
+async fn a_refused_port_is_a_connect_error() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/x", listener.local_addr().unwrap());
+    drop(listener);
+    let err = Client::new().get(&url).await.unwrap_err();
+    assert!(err.is_connect(), "{err:?}");
+    assert!(!err.is_timeout() && !err.is_tls() && !err.is_invalid_url());
+    let msg = err.to_string();
+    assert!(msg.contains(&url) && msg.contains("refused"), "{msg}");
+}
+
+#[ciranda::test]
+async fn an_unresolvable_host_is_a_connect_error() {
+    // `.invalid` never resolves (RFC 6761), offline or not.
+    let url = "http://no-such-host.invalid/";
+    let err = Client::new().get(url).await.unwrap_err();
+    assert!(err.is_connect(), "{err:?}");
+    assert!(err.to_string().contains(url));
+}
+
+#[ciranda::test]
+async fn bad_urls_are_errors_never_panics() {
+    let client = Client::new();
+    for url in [
+        "",
+        "not a url",
+        "example.com/path",
+        "ftp://example.com/",
+        "mailto:someone@example.com",
+        "http://",
+        "http:///path",
+        "https://exa mple.com/",
+        "http://[::1/",
+        "/relative/path",
+    ] {
+        let err = client.get(url).await.unwrap_err();
+        assert!(err.is_invalid_url(), "{url:?}: {err:?}");
+        assert!(err.to_string().contains(url), "{url:?}: {err}");
+        let err = client.post(url, "body").await.unwrap_err();
+        assert!(err.is_invalid_url(), "{url:?}: {err:?}");
+    }
+    // `request` with a relative URI.
+    let req = http::Request::get("/only/a/path")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    assert!(client.request(req).await.unwrap_err().is_invalid_url());
+    // A bad user agent or root certificate fails at build time, not at the first request.
+    assert!(
+        Client::builder()
+            .user_agent("bad\nagent")
+            .build()
+            .unwrap_err()
+            .is_builder()
+    );
+    assert!(
+        Client::builder()
+            .add_root_certificate(b"not DER")
+            .build()
+            .unwrap_err()
+            .is_builder()
+    );
+}
+
+/// Sends a response head announcing 100 000 bytes, then some of them, then ends the
+/// connection: by closing it (`reset: false`) or by resetting it (closing with the request
+/// unread makes the kernel send RST).
+async fn truncating_server(reset: bool) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    ciranda::spawn(async move {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        if !reset {
+            // Read the request head so the close is a clean FIN.
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") {
+                stream.read_exact(&mut byte).await.unwrap();
+                head.push(byte[0]);
+            }
+        } else {
+            stream.readable().await.unwrap(); // the request is there, unread
+        }
+        stream
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100000\r\n\r\n")
+            .await
+            .unwrap();
+        stream.write_all(&[b'x'; 1000]).await.unwrap();
+        drop(stream);
+    });
+    url
+}
+
+#[ciranda::test]
+async fn a_body_cut_short_is_an_error_not_a_hang() {
+    let url = truncating_server(false).await;
+    // No client timeout: a hang would show as the test's own timeout expiring.
+    let response = timeout(Duration::from_secs(30), Client::new().get(&url))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let err = timeout(Duration::from_secs(30), response.bytes())
+        .await
+        .expect("reading a truncated body hung")
+        .unwrap_err();
+    assert!(err.is_body(), "{err:?}");
+    assert!(err.to_string().contains(&url), "{err}");
+}
+
+#[ciranda::test]
+async fn a_reset_mid_body_is_an_error_not_a_hang() {
+    for _ in 0..5 {
+        let url = truncating_server(true).await;
+        let outcome = timeout(Duration::from_secs(30), async {
+            // The reset may land before or after the head is read: either step may fail.
+            Client::new().get(&url).await?.bytes().await
+        })
+        .await
+        .expect("a reset connection hung the client");
+        let err = outcome.unwrap_err();
+        assert!(err.to_string().contains(&url), "{err}");
+    }
+}
+
+/// Writes `bytes`, then waits for the server to close the connection; returns what it sent.
+async fn send_and_wait_for_close(addr: std::net::SocketAddr, bytes: &[u8]) -> Vec<u8> {
+    send_and_wait_for_close_within(addr, bytes, Duration::from_secs(30)).await
+}
+
+/// As `send_and_wait_for_close`, with the bound on the runtime's (possibly virtual) clock.
+async fn send_and_wait_for_close_within(
+    addr: std::net::SocketAddr,
+    bytes: &[u8],
+    bound: Duration,
+) -> Vec<u8> {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream.write_all(bytes).await.unwrap();
+    let mut answer = Vec::new();
+    let closed = timeout(bound, async {
+        // A reset counts as closed too.
+        let _ = stream.read_to_end(&mut answer).await;
+    })
+    .await;
+    assert!(
+        closed.is_ok(),
+        "the server held a slow connection open: {bytes:?}"
+    );
+    answer
+}
+
+async fn hello_server_with(
+    header_timeout: Duration,
+) -> (
+    std::net::SocketAddr,
+    Arc<Event>,
+    ciranda::task::JoinHandle<std::io::Result<()>>,
+) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let stop = Arc::new(Event::new());
+    let signal = {
+        let stop = stop.clone();
+        async move { stop.wait().await }
+    };
+    let routes = Routes::new(1);
+    let service = hyper::service::service_fn(move |req| routes.clone().handle(req));
+    let server = ciranda::spawn(
+        ciranda_http::server::serve(listener, service)
+            .header_read_timeout(header_timeout)
+            .with_graceful_shutdown(signal)
+            .into_future(),
+    );
+    (addr, stop, server)
+}
+
+#[ciranda::test]
+async fn slow_clients_are_cut_off_by_the_header_timeout() {
+    // One second: long enough that a loaded machine does not make a prompt client look slow.
+    let (addr, stop, server) = hello_server_with(Duration::from_secs(1)).await;
+    // Nothing at all; half a request head; the first byte of the HTTP/2 preface (stuck
+    // while the server tells HTTP/1.1 from HTTP/2); a whole HTTP/2 preface and nothing more
+    // is a live HTTP/2 connection and is not tested here.
+    for slow in [&b""[..], b"GET / HTTP/1.1\r\nHost: x\r\n", b"P"] {
+        let answer = send_and_wait_for_close(addr, slow).await;
+        // Nothing useful was asked, so nothing but (at most) an error status comes back.
+        assert!(
+            answer.is_empty() || answer.starts_with(b"HTTP/1.1 4"),
+            "{answer:?}"
+        );
+    }
+    // An idle keep-alive connection is closed too, after its first request was served.
+    let answer = send_and_wait_for_close(addr, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    assert!(answer.starts_with(b"HTTP/1.1 200"));
+    // And the server still serves everyone else.
+    let body = Client::new()
+        .get(format!("http://{addr}/"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(body, "Hello, world!");
+    stop.set();
+    server.await.unwrap().unwrap();
+}
+
+#[ciranda::test]
+async fn malformed_requests_get_400_and_the_server_goes_on() {
+    let (addr, stop, server) = hello_server_with(Duration::from_secs(30)).await;
+    for garbage in [
+        &b"GARBAGE\r\n\r\n"[..],
+        b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: banana\r\n\r\n",
+        b"GET / HTTP/1.1\r\nBad Header Name: x\r\n\r\n",
+        b"\x00\x01\x02\x03\r\n\r\n",
+    ] {
+        let answer = send_and_wait_for_close(addr, garbage).await;
+        assert!(
+            answer.is_empty() || answer.starts_with(b"HTTP/1.1 400"),
+            "{garbage:?} -> {:?}",
+            String::from_utf8_lossy(&answer)
+        );
+    }
+    let answer = send_and_wait_for_close(addr, b"GARBAGE\r\n\r\n").await;
+    assert!(
+        answer.starts_with(b"HTTP/1.1 400"),
+        "{:?}",
+        String::from_utf8_lossy(&answer)
+    );
+    let body = Client::new()
+        .get(format!("http://{addr}/"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(body, "Hello, world!");
+    stop.set();
+    server.await.unwrap().unwrap();
+}
+
+/// A server whose handler signals `arrived` and then waits for `release`.
+async fn gated_server(
+    shutdown_timeout: Duration,
+) -> (
+    String,
+    Arc<Semaphore>,
+    Arc<Event>,
+    Arc<Event>,
+    ciranda::task::JoinHandle<std::io::Result<()>>,
+) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    let arrived = Arc::new(Semaphore::new(0));
+    let release = Arc::new(Event::new());
+    let stop = Arc::new(Event::new());
+    let service = {
+        let (arrived, release) = (arrived.clone(), release.clone());
+        hyper::service::service_fn(move |_req| {
+            let (arrived, release) = (arrived.clone(), release.clone());
+            async move {
+                arrived.add_permits(1);
+                release.wait().await;
+                Ok::<_, Infallible>(hyper::Response::new(Full::new(Bytes::from("done"))))
+            }
+        })
+    };
+    let signal = {
+        let stop = stop.clone();
+        async move { stop.wait().await }
+    };
+    let server = ciranda::spawn(
+        ciranda_http::server::serve(listener, service)
+            .shutdown_timeout(shutdown_timeout)
+            .with_graceful_shutdown(signal)
+            .into_future(),
+    );
+    (url, arrived, release, stop, server)
+}
+
+#[ciranda::test]
+async fn graceful_shutdown_finishes_requests_in_flight_and_refuses_new_ones() {
+    let (url, arrived, release, stop, server) = gated_server(Duration::from_secs(60)).await;
+    let addr = url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    let in_flight: Vec<_> = (0..5)
+        .map(|_| {
+            let url = url.clone();
+            // One client each: five connections.
+            ciranda::spawn(async move { Client::new().get(&url).await?.text().await })
+        })
+        .collect();
+    arrived.acquire_many(5).await.unwrap().forget();
+    stop.set();
+    // The listener closes: new connections are refused (poll until they are).
+    let refused = timeout(Duration::from_secs(30), async {
+        loop {
+            match TcpStream::connect(addr.as_str()).await {
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => break,
+                _ => ciranda::time::sleep(Duration::from_millis(10)).await,
+            }
+        }
+    })
+    .await;
+    assert!(
+        refused.is_ok(),
+        "the listener still accepts after shutdown began"
+    );
+    assert!(
+        !server.is_finished(),
+        "the server returned with requests in flight"
+    );
+    release.set();
+    for request in in_flight {
+        assert_eq!(request.await.unwrap().unwrap(), "done");
+    }
+    timeout(Duration::from_secs(30), server)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+}
+
+#[ciranda::test]
+async fn graceful_shutdown_cancels_what_outlives_the_deadline() {
+    let (url, arrived, _release, stop, server) = gated_server(Duration::from_millis(200)).await;
+    let stuck = ciranda::spawn(async move { Client::new().get(&url).await.map(|r| r.status()) });
+    arrived.acquire().await.unwrap().forget();
+    stop.set();
+    // The handler never finishes; the server gives up on it after the deadline.
+    timeout(Duration::from_secs(30), server)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let outcome = timeout(Duration::from_secs(30), stuck)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(outcome.is_err(), "{outcome:?}");
+}
+
+// A paused clock jumps to the next timer whenever every task waits, and a task waiting for
+// bytes still in flight through the kernel counts as waiting: a deadline that must *not*
+// fire may then fire early. So these tests pause the clock only once no bytes are in flight
+// (the response is in), and leave it running before that.
+
+#[ciranda::test]
+async fn hypers_header_timeout_runs_on_the_paused_clock() {
+    // An hour-long header timeout passes at once in virtual time: hyper's own timer (the
+    // next HTTP/1.1 head on a kept-alive connection) and the server's first-request deadline
+    // both run on CirandaTimer / ciranda::time.
+    let (addr, stop, server) = hello_server_with(Duration::from_secs(3600)).await;
+    let real = std::time::Instant::now();
+
+    // Served once, then idle: hyper's keep-alive head timer closes it.
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !answer.ends_with(b"Hello, world!") {
+        let n = stream.read(&mut buf).await.unwrap();
+        assert!(n > 0, "{answer:?}");
+        answer.extend_from_slice(&buf[..n]);
+    }
+    assert!(answer.starts_with(b"HTTP/1.1 200"));
+    ciranda::time::pause(); // nothing in flight now
+    let start = ciranda::time::Instant::now();
+    let closed = timeout(
+        Duration::from_secs(3 * 3600),
+        stream.read_to_end(&mut answer),
+    )
+    .await;
+    assert!(closed.is_ok(), "the idle connection was not closed");
+    assert!(start.elapsed() >= Duration::from_secs(3599));
+
+    // Half a head: the first-request deadline closes it (whether or not the bytes were still
+    // in flight when the clock jumped).
+    let bound = Duration::from_secs(3 * 3600);
+    let answer =
+        send_and_wait_for_close_within(addr, b"GET / HTTP/1.1\r\nHost: x\r\n", bound).await;
+    assert!(
+        answer.is_empty() || answer.starts_with(b"HTTP/1.1 4"),
+        "{answer:?}"
+    );
+    assert!(start.elapsed() >= Duration::from_secs(2 * 3599));
+    assert!(real.elapsed() < Duration::from_secs(60));
+    stop.set();
+    server.await.unwrap().unwrap();
+}
+
+#[ciranda::test]
+async fn the_pool_expires_idle_connections_on_the_paused_clock() {
+    // The server keeps idle connections for an hour, so only the pool's 90 s can end one.
+    let (addr, stop, server) = hello_server_with(Duration::from_secs(3600)).await;
+    let url = format!("http://{addr}/peer");
+    let client = Client::builder()
+        .pool_idle_timeout(Duration::from_secs(90))
+        .build()
+        .unwrap();
+    let peer = |client: Client, url: String| async move {
+        client.get(&url).await.unwrap().text().await.unwrap()
+    };
+    // Requests on the running clock; the idle waits on the paused one (nothing in flight).
+    let first = peer(client.clone(), url.clone()).await;
+    ciranda::time::pause();
+    ciranda::time::sleep(Duration::from_secs(10)).await;
+    ciranda::time::resume();
+    assert_eq!(
+        peer(client.clone(), url.clone()).await,
+        first,
+        "not reused within the idle timeout"
+    );
+    ciranda::time::pause();
+    ciranda::time::sleep(Duration::from_secs(300)).await;
+    ciranda::time::resume();
+    assert_ne!(
+        peer(client.clone(), url.clone()).await,
+        first,
+        "reused after the idle timeout"
+    );
+    stop.set();
+    server.await.unwrap().unwrap();
+}
+
+#[ciranda::test]
+async fn a_body_that_stalls_runs_into_the_client_timeout() {
+    // Head and part of the body, then silence (the connection stays open).
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    let server = ciranda::spawn(async move {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        stream.readable().await.unwrap();
+        stream
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nhalf")
+            .await
+            .unwrap();
+        std::future::pending::<()>().await;
+        drop(stream);
+    });
+    let client = Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let start = ciranda::time::Instant::now();
+    let response = client.get(&url).await.unwrap();
+    assert_eq!(response.status(), 200);
+    // The head and "half" came in one segment and nothing else will: pause the clock now.
+    ciranda::time::pause();
+    let err = response.bytes().await.unwrap_err();
+    assert!(err.is_timeout(), "{err:?}");
+    assert!(err.to_string().contains(&url));
+    // The deadline counts from the start of the request, not from the head.
+    assert_eq!(start.elapsed().as_secs(), 60);
+    server.abort();
+}

@@ -1,0 +1,324 @@
+//! Our client against our server, and each against hyper used directly on Tokio: GET, a
+//! 10 MiB body streamed both ways, chunked responses, 100 HTTP/2 requests multiplexed over
+//! one connection, and connection reuse.
+
+mod common;
+
+use bytes::Bytes;
+use ciranda::stream::StreamExt;
+use ciranda_http::{Body, Client};
+use common::*;
+use http_body_util::BodyExt;
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+fn h1_client() -> Client {
+    Client::new()
+}
+
+fn h2_client() -> Client {
+    Client::builder().http2_prior_knowledge().build().unwrap()
+}
+
+async fn get_text(client: &Client, url: &str) -> (u16, String) {
+    let r = client.get(url).await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.text().await.unwrap())
+}
+
+/// POSTs 10 MiB made on the fly and checks the echo as it streams back. Returns how much of
+/// the upload had been produced when the first echoed chunk arrived.
+async fn echo_big(client: &Client, base: &str) -> usize {
+    let produced = Arc::new(AtomicUsize::new(0));
+    let counted = {
+        let produced = produced.clone();
+        big_stream().inspect(move |c| {
+            produced.fetch_add(c.as_ref().unwrap().len(), Ordering::SeqCst);
+        })
+    };
+    let response = client
+        .post(format!("{base}/echo"), Body::from_stream(counted))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let mut chunks = response.chunks();
+    let mut checker = Checker::default();
+    let mut produced_at_first = None;
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk.unwrap();
+        produced_at_first.get_or_insert_with(|| produced.load(Ordering::SeqCst));
+        checker.check(&chunk);
+    }
+    assert_eq!(checker.seen, BIG);
+    produced_at_first.unwrap()
+}
+
+/// GET, chunked and the 10 MiB echo with our client against the server at `base`.
+async fn client_suite(client: &Client, base: &str, h2: bool) {
+    assert_eq!(
+        get_text(client, &format!("{base}/")).await,
+        (200, "Hello, world!".into())
+    );
+    assert_eq!(get_text(client, &format!("{base}/missing")).await.0, 404);
+
+    let chunked = client.get(format!("{base}/chunked")).await.unwrap();
+    if h2 {
+        assert_eq!(chunked.version(), http::Version::HTTP_2);
+    } else {
+        assert_eq!(chunked.version(), http::Version::HTTP_11);
+        assert_eq!(chunked.headers()["transfer-encoding"], "chunked");
+    }
+    assert!(chunked.headers().get("content-length").is_none());
+    let text = chunked.text().await.unwrap();
+    assert_eq!(text, "chunk-0\nchunk-1\nchunk-2\nchunk-3\nchunk-4\n");
+
+    // Made and checked on the fly, never held whole. Over HTTP/2, flow control (a few MiB
+    // of windows) means the upload cannot finish before we read the echo, so the first echoed
+    // chunk must arrive while the upload is still going. (Over HTTP/1.1 loopback socket
+    // buffers can absorb all 10 MiB, so nothing is implied there.)
+    let produced_at_first = echo_big(client, base).await;
+    if h2 {
+        assert!(
+            produced_at_first < BIG,
+            "the whole upload ({produced_at_first} bytes) was produced before any echo arrived"
+        );
+    }
+}
+
+/// Five sequential requests from a fresh client; returns the distinct client addresses the
+/// server saw.
+///
+/// A pause separates the requests: hyper-util's pool returns an HTTP/1.1 connection from a
+/// background task once its body is read, and a request sent in that very instant races it
+/// by opening a new connection (by design: it also takes whichever of "connected" and "a
+/// connection came back" happens first). 100 ms is ample time for the return, even on a
+/// machine whose cores are busy with other work.
+async fn peers(client: &Client, base: &str) -> HashSet<String> {
+    let mut seen = HashSet::new();
+    for _ in 0..5 {
+        let (status, peer) = get_text(client, &format!("{base}/peer")).await;
+        assert_eq!(status, 200);
+        seen.insert(peer);
+        ciranda::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    seen
+}
+
+/// 100 requests that the server answers only once all 100 have arrived: they can only
+/// succeed if they are in flight together.
+async fn multiplex_100(client: &Client, base: &str) {
+    let url = format!("{base}/wait");
+    let answers = ciranda::gather((0..100).map(|_| {
+        let client = client.clone();
+        let url = url.clone();
+        async move {
+            let r = client.get(&url).await.unwrap();
+            (r.version(), r.text().await.unwrap())
+        }
+    }))
+    .await;
+    for (version, body) in answers {
+        assert_eq!(version, http::Version::HTTP_2);
+        assert_eq!(body, "ok");
+    }
+}
+
+#[ciranda::test]
+async fn our_client_against_our_server_http1() {
+    let (addr, stop, server) = spawn_ciranda_server(Routes::new(1)).await;
+    let base = format!("http://{addr}");
+    let client = h1_client();
+    client_suite(&client, &base, false).await;
+    assert_eq!(
+        peers(&h1_client(), &base).await.len(),
+        1,
+        "HTTP/1.1 connection not reused"
+    );
+    stop.set();
+    server.await.unwrap().unwrap();
+}
+
+#[ciranda::test]
+async fn our_client_against_our_server_http2() {
+    let (addr, stop, server) = spawn_ciranda_server(Routes::new(100)).await;
+    let base = format!("http://{addr}");
+    let client = h2_client();
+    client_suite(&client, &base, true).await;
+    multiplex_100(&client, &base).await;
+    assert_eq!(
+        peers(&client, &base).await.len(),
+        1,
+        "HTTP/2 used more than one connection"
+    );
+    assert_eq!(peers(&h2_client(), &base).await.len(), 1);
+    stop.set();
+    server.await.unwrap().unwrap();
+}
+
+#[ciranda::test]
+async fn our_client_against_hyper_on_tokio() {
+    for h2 in [false, true] {
+        let server = TokioServer::start(Routes::new(100));
+        let base = format!("http://{}", server.addr);
+        let client = if h2 { h2_client() } else { h1_client() };
+        client_suite(&client, &base, h2).await;
+        if h2 {
+            multiplex_100(&client, &base).await;
+            // Every request of this client (GETs, the echo, the 100 multiplexed ones) went
+            // over one accepted connection.
+            assert_eq!(server.accepted.load(Ordering::SeqCst), 1);
+        }
+        let before = server.accepted.load(Ordering::SeqCst);
+        let fresh = if h2 { h2_client() } else { h1_client() };
+        assert_eq!(peers(&fresh, &base).await.len(), 1);
+        assert_eq!(
+            server.accepted.load(Ordering::SeqCst) - before,
+            1,
+            "h2={h2}"
+        );
+        drop(server);
+    }
+}
+
+/// hyper's own pooled client on Tokio against our server (running on a ciranda runtime).
+#[test]
+fn hyper_on_tokio_against_our_server() {
+    let ciranda_rt = ciranda::Runtime::new().unwrap();
+    let (addr, stop, server) = ciranda_rt.block_on(spawn_ciranda_server(Routes::new(100)));
+    let base = format!("http://{addr}");
+    tokio_rt().block_on(async {
+        for h2 in [false, true] {
+            let client =
+                hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                    .http2_only(h2)
+                    .build_http::<TestBody>();
+            let get = |path: &str| {
+                let client = client.clone();
+                let uri: http::Uri = format!("{base}{path}").parse().unwrap();
+                async move {
+                    let r = client
+                        .request(http::Request::get(uri).body(empty()).unwrap())
+                        .await
+                        .unwrap();
+                    let status = r.status().as_u16();
+                    let version = r.version();
+                    let body = r.into_body().collect().await.unwrap().to_bytes();
+                    (status, version, String::from_utf8(body.to_vec()).unwrap())
+                }
+            };
+            let (status, version, body) = get("/").await;
+            assert_eq!((status, body.as_str()), (200, "Hello, world!"));
+            assert_eq!(version == http::Version::HTTP_2, h2);
+            assert_eq!(
+                get("/chunked").await.2,
+                "chunk-0\nchunk-1\nchunk-2\nchunk-3\nchunk-4\n"
+            );
+
+            // 10 MiB streamed up and back.
+            let upload = http_body_util::StreamBody::new(
+                big_stream().map(|c| Ok::<_, BoxError>(hyper::body::Frame::data(c.unwrap()))),
+            );
+            let req = http::Request::post(format!("{base}/echo"))
+                .body(BodyExt::boxed(upload))
+                .unwrap();
+            let mut body = client.request(req).await.unwrap().into_body();
+            let mut checker = Checker::default();
+            while let Some(frame) = body.frame().await {
+                if let Ok(data) = frame.unwrap().into_data() {
+                    checker.check(&data);
+                }
+            }
+            assert_eq!(checker.seen, BIG);
+
+            if h2 {
+                let all = futures_util::future::join_all((0..100).map(|_| get("/wait"))).await;
+                assert!(
+                    all.iter()
+                        .all(|(s, v, b)| *s == 200 && *v == http::Version::HTTP_2 && b == "ok")
+                );
+            }
+            // Reuse: sequential requests (paused as in `peers`) from a fresh client share one
+            // connection.
+            let fresh =
+                hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                    .http2_only(h2)
+                    .build_http::<TestBody>();
+            let mut seen = HashSet::new();
+            for _ in 0..5 {
+                let r = fresh
+                    .request(
+                        http::Request::get(format!("{base}/peer"))
+                            .body(empty())
+                            .unwrap(),
+                    )
+                    .await
+                    .unwrap();
+                seen.insert(r.into_body().collect().await.unwrap().to_bytes());
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            assert_eq!(seen.len(), 1, "h2={h2}: {seen:?}");
+        }
+    });
+    stop.set();
+    ciranda_rt.block_on(server).unwrap().unwrap();
+}
+
+fn empty() -> TestBody {
+    http_body_util::Empty::<Bytes>::new()
+        .map_err(|e| match e {})
+        .boxed()
+}
+
+/// hyper's client driven by Tokio over `CirandaIo<ciranda TcpStream>`: ciranda's reactor
+/// wakes Tokio's wakers (a waker from another executor).
+#[test]
+fn ciranda_io_polled_by_tokio_tasks() {
+    let ciranda_rt = ciranda::Runtime::new().unwrap();
+    let (addr, stop, server) = ciranda_rt.block_on(spawn_ciranda_server(Routes::new(1)));
+    let stream = ciranda_rt
+        .block_on(ciranda::net::TcpStream::connect(addr))
+        .unwrap();
+    tokio_rt().block_on(async {
+        let io = ciranda_http::rt::CirandaIo::new(stream);
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(io).await.unwrap();
+        tokio::spawn(conn);
+        for _ in 0..20 {
+            sender.ready().await.unwrap();
+            let req = http::Request::get("/")
+                .header("host", "x")
+                .body(empty())
+                .unwrap();
+            let body = sender
+                .send_request(req)
+                .await
+                .unwrap()
+                .into_body()
+                .collect()
+                .await
+                .unwrap();
+            assert_eq!(body.to_bytes(), "Hello, world!");
+        }
+    });
+    stop.set();
+    ciranda_rt.block_on(server).unwrap().unwrap();
+}
+
+/// A client built outside any runtime, then used inside two runtimes in turn.
+#[test]
+fn a_client_built_outside_a_runtime_works_inside_one() {
+    let client = Client::new();
+    for _ in 0..2 {
+        let rt = ciranda::Runtime::new().unwrap();
+        let client = client.clone();
+        rt.block_on(async move {
+            let (addr, stop, server) = spawn_ciranda_server(Routes::new(1)).await;
+            assert_eq!(
+                get_text(&client, &format!("http://{addr}/")).await.1,
+                "Hello, world!"
+            );
+            stop.set();
+            server.await.unwrap().unwrap();
+        });
+    }
+}
