@@ -274,7 +274,15 @@ impl Parker {
                 None => self.condvar.wait(&mut guard),
                 Some(deadline) => {
                     let now = Instant::now();
-                    if now >= deadline || self.condvar.wait_for(&mut guard, deadline - now) {
+                    // Under loom the real clock would make the explored paths depend on how
+                    // fast the machine runs them (loom then aborts: "is the model fully
+                    // deterministic?"); there a timed wait ends only by a wake-up.
+                    let expired = !cfg!(loom) && now >= deadline;
+                    if expired
+                        || self
+                            .condvar
+                            .wait_for(&mut guard, deadline.saturating_duration_since(now))
+                    {
                         // Timed out: give up PARKED, taking a token that raced in (a
                         // read-modify-write for the same reason as above).
                         self.state.swap(EMPTY, SeqCst);
