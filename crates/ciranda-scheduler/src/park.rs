@@ -176,6 +176,9 @@ const NOTIFIED: usize = 2;
 
 /// A one-token thread parker on a `parking_lot` mutex and condition variable.
 ///
+/// Everything a thread did before `unpark` happens before the `park` that takes the token
+/// returns, also when several unparks collapsed into that one token.
+///
 /// | state      | `park`                                    | `unpark`                    |
 /// |------------|-------------------------------------------|-----------------------------|
 /// | `EMPTY`    | → `PARKED`, wait on the condvar           | → `NOTIFIED`                |
@@ -259,7 +262,11 @@ impl Parker {
         let mut guard = self.lock.lock();
         if let Err(actual) = self.state.compare_exchange(EMPTY, PARKED, SeqCst, SeqCst) {
             debug_assert_eq!(actual, NOTIFIED, "only one thread may park on a Parker");
-            self.state.store(EMPTY, SeqCst);
+            // Take the token with a read-modify-write, not a store: another `unpark` may have
+            // landed on it since the compare-exchange read it (the two collapse), and only
+            // reading that unpark's write orders what its caller did before it (a shutdown
+            // flag) before our return. A store would consume its token without that.
+            self.state.swap(EMPTY, SeqCst);
             return;
         }
         loop {
@@ -267,9 +274,18 @@ impl Parker {
                 None => self.condvar.wait(&mut guard),
                 Some(deadline) => {
                     let now = Instant::now();
-                    if now >= deadline || self.condvar.wait_for(&mut guard, deadline - now) {
-                        // Timed out: give up PARKED, taking a token that raced in.
-                        self.state.store(EMPTY, SeqCst);
+                    // Under loom the real clock would make the explored paths depend on how
+                    // fast the machine runs them (loom then aborts: "is the model fully
+                    // deterministic?"); there a timed wait ends only by a wake-up.
+                    let expired = !cfg!(loom) && now >= deadline;
+                    if expired
+                        || self
+                            .condvar
+                            .wait_for(&mut guard, deadline.saturating_duration_since(now))
+                    {
+                        // Timed out: give up PARKED, taking a token that raced in (a
+                        // read-modify-write for the same reason as above).
+                        self.state.swap(EMPTY, SeqCst);
                         return;
                     }
                 }

@@ -57,6 +57,33 @@ fn parker_collapsed_tokens_lose_no_round() {
     });
 }
 
+/// A stale token (an unpark whose news the parker already saw, like a spawn's notification
+/// for a task the worker found by itself) races the unpark that publishes a flag, as the
+/// shutdown unpark publishes the stop flag. The parker sees the stale token when it tries
+/// to register as `PARKED` and returns; if the publishing unpark lands in between and the
+/// two tokens collapse, consuming the token must still order the flag before `park`
+/// returns, or the parker reads the old flag, parks again without a token, and sleeps
+/// forever (loom: deadlock).
+#[test]
+fn parker_collapsed_token_publishes_the_later_unpark() {
+    loom::model(|| {
+        let parker = LoomArc::new(Parker::new());
+        let flag = LoomArc::new(AtomicBool::new(false));
+        let stale = parker.clone();
+        let (unparker, set) = (parker.clone(), flag.clone());
+        let stale = thread::spawn(move || stale.unpark());
+        let publisher = thread::spawn(move || {
+            set.store(true, SeqCst);
+            unparker.unpark();
+        });
+        while !flag.load(SeqCst) {
+            parker.park();
+        }
+        stale.join().unwrap();
+        publisher.join().unwrap();
+    });
+}
+
 /// A zero-timeout park (the workers' periodic I/O poll) racing an unpark either consumes
 /// the token or leaves it; either way it never blocks, and a later blocking park still
 /// returns once the condition it waits for is set.
@@ -171,6 +198,12 @@ fn one_worker_no_lost_wakeup() {
 
 /// One worker, two spawns: the second may find the worker awake, searching its queues,
 /// already parked, or just woken by the first (its token already spent).
+///
+/// At `LOOM_MAX_PREEMPTIONS=4` this found a worker that never saw the stop flag: the second
+/// spawn's notification reached the worker after it had run both tasks (a stale token), the
+/// stop unpark collapsed into that token while the worker was registering as `PARKED`, and
+/// the parker took the token with a plain store, which does not order the stop flag before
+/// its return ([`parker_collapsed_token_publishes_the_later_unpark`] is the cheap version).
 #[test]
 fn one_worker_two_spawns_no_lost_wakeup() {
     spawned_tasks_always_run(1, 2);
