@@ -51,7 +51,7 @@
 //! * `wait_for_turn` registers the waker only while a turn is running; if the turn ended in
 //!   between, the thread just loops and takes the poller itself.
 
-use ciranda_reactor::{AutoAdvance, Reactor};
+use ciranda_reactor::{AutoAdvance, ReactorRef};
 use ciranda_scheduler::park::{BlockOnContext, Park, ParkContext, ThreadParkers};
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
@@ -59,7 +59,11 @@ use std::task::Waker;
 use std::time::Duration;
 
 pub(crate) struct ReactorPark {
-    reactor: Reactor,
+    /// Not a handle: this hook lives as long as the scheduler's shared state, which any task
+    /// waker kept somewhere keeps alive, and must not keep the reactor from shutting down
+    /// once the runtime and its handles are gone. Whoever calls into the hook while the
+    /// reactor matters holds a handle: a worker (entered for life), a `Handle::block_on`.
+    reactor: ReactorRef,
     parkers: ThreadParkers,
     driving: Box<[AtomicBool]>,
     /// Workers parked on their condvar (not driving), for hand-offs.
@@ -79,7 +83,7 @@ struct BlockOnWaiters {
 }
 
 impl ReactorPark {
-    pub(crate) fn new(reactor: Reactor, workers: usize) -> ReactorPark {
+    pub(crate) fn new(reactor: ReactorRef, workers: usize) -> ReactorPark {
         ReactorPark {
             reactor,
             parkers: ThreadParkers::new(workers),
@@ -247,6 +251,9 @@ impl Park for ReactorPark {
     }
 
     fn shutdown(&self) {
+        // Our workers stop driving: waits of this reactor polled anywhere but a `block_on`
+        // through a handle of this runtime would wait for nobody (see `Handle::block_on`).
+        self.reactor.set_runtime_shut_down();
         let parked = {
             let mut waiters = self.block_on.lock();
             waiters.shut_down = true;
