@@ -39,6 +39,13 @@
 //! another thread holds the poller (a worker on its way out, another `block_on` thread),
 //! sleeps until its waker fires or that turn ends, then tries again. `shutdown` wakes the
 //! `block_on` threads parked before it (they register while parked), so they switch over.
+//! It also marks the reactor (`Reactor::set_runtime_shut_down`): from then on such a
+//! `block_on` is the only driver, so a wait of this reactor polled on any other thread (in
+//! another runtime, say) fails at once instead of waiting for nobody.
+//!
+//! The hook holds a `ReactorRef`, not a handle: it lives as long as the scheduler's shared
+//! state, which a stray task waker can keep alive indefinitely, and must not keep the
+//! reactor from shutting down when the runtime and its handles are gone.
 //!
 //! The hand-over loses no wake-up and never puts two threads in the poller:
 //! * `try_turn` admits one thread at a time; the others return at once.
