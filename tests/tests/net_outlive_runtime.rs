@@ -147,3 +147,99 @@ fn a_read_waiting_in_another_runtime_fails_when_its_runtime_is_dropped() {
         drop(server);
     });
 }
+
+static KEPT_WAKERS: std::sync::Mutex<Vec<std::task::Waker>> = std::sync::Mutex::new(Vec::new());
+
+/// Stores a task waker of `rt` where it outlives `rt` (as a static sync primitive's waiter
+/// list would): it keeps the scheduler's shared state, and with it the parking hook, alive.
+fn keep_a_task_waker_of(rt: &Runtime) {
+    let task = rt.spawn(std::future::poll_fn(|cx| {
+        KEPT_WAKERS.lock().unwrap().push(cx.waker().clone());
+        std::task::Poll::Ready(())
+    }));
+    rt.block_on(task).unwrap();
+}
+
+/// A connected TCP pair registered with `rt`.
+fn tcp_pair(rt: &Runtime) -> (TcpStream, TcpStream) {
+    rt.block_on(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        (client, server)
+    })
+}
+
+#[test]
+fn a_read_of_a_dropped_runtime_fails_while_a_task_waker_of_it_is_kept() {
+    within_limit("read after its runtime, a task waker kept", || {
+        let a = runtime();
+        keep_a_task_waker_of(&a);
+        let (client, _server) = tcp_pair(&a);
+        drop(a);
+        let b = runtime();
+        b.block_on(async {
+            let e = (&client).read(&mut [0u8; 8]).await.unwrap_err();
+            // The reactor itself shut down (its last handle went), not just the runtime.
+            assert!(e.to_string().contains("no thread will report"), "{e}");
+            assert_gone("TcpStream::read", Err::<(), _>(e));
+        });
+    });
+}
+
+#[test]
+fn a_read_of_a_dropped_runtime_fails_in_another_while_a_handle_of_it_lives() {
+    within_limit("read after its runtime, a handle kept", || {
+        let a = runtime();
+        let handle = a.handle();
+        let (client, server) = tcp_pair(&a);
+        drop(a);
+        let b = runtime();
+        b.block_on(async {
+            assert_gone("TcpStream::read", (&client).read(&mut [0u8; 8]).await);
+            assert_gone("TcpStream::readable", client.readable().await);
+        });
+        // The handle's own `block_on` still drives A's reactor: a read that has to wait
+        // completes when the peer writes.
+        let writer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            let mut s = server.into_std().unwrap();
+            std::io::Write::write_all(&mut s, b"late").unwrap();
+            s
+        });
+        let mut buf = [0u8; 8];
+        let n = handle.block_on((&client).read(&mut buf)).unwrap();
+        assert_eq!(&buf[..n], b"late");
+        drop(writer.join().unwrap());
+    });
+}
+
+#[test]
+fn a_read_waiting_in_another_runtime_fails_when_its_runtime_shuts_down_under_a_live_handle() {
+    within_limit("waiting read, its runtime goes, a handle kept", || {
+        let a = runtime();
+        let handle = a.handle();
+        let (client, server) = tcp_pair(&a);
+        let b = runtime();
+        let (started_tx, started_rx) = mpsc::channel();
+        let task = b.spawn(async move {
+            let mut buf = [0u8; 8];
+            let mut client_ref = &client;
+            let mut read = std::pin::pin!(client_ref.read(&mut buf));
+            // Waiting in A's reactor before A goes.
+            std::future::poll_fn(|cx| {
+                assert!(std::future::Future::poll(read.as_mut(), cx).is_pending());
+                std::task::Poll::Ready(())
+            })
+            .await;
+            started_tx.send(()).unwrap();
+            assert_gone("the waiting read", read.await);
+        });
+        started_rx.recv().unwrap();
+        drop(a);
+        b.block_on(task).unwrap();
+        drop((server, handle));
+    });
+}

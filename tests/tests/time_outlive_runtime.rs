@@ -139,3 +139,92 @@ fn while_a_handle_lives_its_block_on_still_drives_the_timers() {
         assert!(start.elapsed() >= std::time::Duration::from_millis(20));
     });
 }
+
+static KEPT_WAKERS: std::sync::Mutex<Vec<std::task::Waker>> = std::sync::Mutex::new(Vec::new());
+
+/// Stores a task waker of `rt` where it outlives `rt` (as a static sync primitive's waiter
+/// list would): it keeps the scheduler's shared state, and with it the parking hook, alive.
+fn keep_a_task_waker_of(rt: &Runtime) {
+    let task = rt.spawn(std::future::poll_fn(|cx| {
+        KEPT_WAKERS.lock().unwrap().push(cx.waker().clone());
+        std::task::Poll::Ready(())
+    }));
+    rt.block_on(task).unwrap();
+}
+
+#[test]
+fn a_sleep_of_a_dropped_runtime_fails_while_a_task_waker_of_it_is_kept() {
+    let message = within_limit("sleep after its runtime, a task waker kept", || {
+        let a = runtime(1);
+        keep_a_task_waker_of(&a);
+        let s = {
+            let _entered = a.enter();
+            sleep(Duration::from_secs(3600))
+        };
+        drop(a);
+        let b = runtime(1);
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| b.block_on(s)));
+        panic_message(&*r.expect_err("the sleep must fail, not complete"))
+    });
+    assert!(message.contains(GONE), "{message}");
+    // The reactor itself shut down (its last handle went), not just the runtime.
+    assert!(message.contains("no thread will ever drive"), "{message}");
+}
+
+#[test]
+fn a_sleep_of_a_dropped_runtime_fails_in_another_while_a_handle_of_it_lives() {
+    within_limit("sleep after its runtime, a handle kept", || {
+        let a = runtime(1);
+        let handle = a.handle();
+        let start = std::time::Instant::now();
+        let (s, later) = {
+            let _entered = a.enter();
+            (
+                sleep(Duration::from_secs(3600)),
+                sleep(Duration::from_millis(20)),
+            )
+        };
+        drop(a);
+        let b = runtime(1);
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| b.block_on(s)));
+        let message = panic_message(&*r.expect_err("the sleep must fail, not complete"));
+        assert!(message.contains(GONE), "{message}");
+        // The handle's own `block_on` still drives A's timers, old and new.
+        handle.block_on(async {
+            later.await;
+            sleep(Duration::from_millis(10)).await;
+        });
+        assert!(start.elapsed() >= std::time::Duration::from_millis(30));
+    });
+}
+
+#[test]
+fn a_sleep_waiting_in_another_runtime_fails_when_its_runtime_shuts_down_under_a_live_handle() {
+    let message = within_limit("waiting sleep, its runtime goes, a handle kept", || {
+        let a = runtime(1);
+        let handle = a.handle();
+        let s = {
+            let _entered = a.enter();
+            sleep(Duration::from_secs(3600))
+        };
+        let b = runtime(1);
+        let (started_tx, started_rx) = mpsc::channel();
+        let task = b.spawn(async move {
+            let mut s = std::pin::pin!(s);
+            // Registered in A's wheel before A goes.
+            std::future::poll_fn(|cx| {
+                assert!(std::future::Future::poll(s.as_mut(), cx).is_pending());
+                std::task::Poll::Ready(())
+            })
+            .await;
+            started_tx.send(()).unwrap();
+            s.await;
+        });
+        started_rx.recv().unwrap();
+        drop(a);
+        let err = b.block_on(task).expect_err("the waiting sleep must fail");
+        drop(handle);
+        err.panic_message().unwrap_or_default().to_string()
+    });
+    assert!(message.contains(GONE), "{message}");
+}

@@ -111,4 +111,4 @@ mod wheel;
 
 pub use block_on::block_on;
 pub use io::Async;
-pub use reactor::{AutoAdvance, BlockingSpawner, EnterGuard, Reactor, ReactorBuilder};
+pub use reactor::{AutoAdvance, BlockingSpawner, EnterGuard, Reactor, ReactorBuilder, ReactorRef};

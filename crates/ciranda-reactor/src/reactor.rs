@@ -26,9 +26,13 @@ pub(crate) const NO_REACTOR_TIMER: &str = "ciranda::time: a timer was polled out
 /// The panic of a timer whose reactor lost its last handle.
 pub(crate) const RUNTIME_GONE_TIMER: &str = "ciranda::time: this timer belongs to a runtime that has been shut down, so no thread will ever drive its clock again; create timers inside the runtime that awaits them";
 
-/// A timer's reactor lost its last handle (see [`Reactor`]'s "Shut down"): it will never fire.
+/// The panic of a timer polled outside its runtime's `block_on` after that runtime shut down.
+pub(crate) const RUNTIME_SHUT_DOWN_TIMER: &str = "ciranda::time: this timer belongs to a runtime that has been shut down; only a `block_on` through a handle of that runtime still drives its clock, and this timer was polled outside one; create timers inside the runtime that awaits them";
+
+/// Why a timer will never fire where it is polled (see [`Reactor`]'s "Shut down"); holds the
+/// panic message.
 #[derive(Debug)]
-pub(crate) struct RuntimeGone;
+pub(crate) struct RuntimeGone(pub(crate) &'static str);
 
 /// Bits of a poller key that hold the slab index; the rest hold a registration generation.
 const INDEX_BITS: u32 = usize::BITS / 2;
@@ -84,6 +88,13 @@ thread_local! {
 /// that could drive it is gone), no thread can ever turn it again. It then shuts down: every
 /// waiting timer and I/O wait is woken, a timer polled afterwards panics and an I/O wait
 /// fails with an `io::Error` saying that its runtime was shut down, instead of hanging.
+///
+/// A runtime that owns the reactor also tells it when its own threads stop driving it
+/// ([`set_runtime_shut_down`](Reactor::set_runtime_shut_down)). From then on only a thread
+/// whose current reactor it is (one inside a `block_on` through a handle of that runtime)
+/// can be counted on to drive it, so a timer or I/O wait that would have to wait on any
+/// other thread fails at once in the same way, even while handles still exist; inside that
+/// `block_on` it keeps working. Waits already pending are woken to look again.
 #[repr(transparent)]
 pub struct Reactor {
     inner: Arc<Inner>,
@@ -126,12 +137,28 @@ impl std::fmt::Debug for AutoAdvance<'_> {
     }
 }
 
-/// A reactor reference held by a socket, a timer or a waker: it keeps the reactor's memory
-/// alive but is not a handle (see "Shut down" on [`Reactor`]). It dereferences to `Reactor`
-/// to call its methods; cloning the `Reactor` it dereferences to makes a real handle.
+/// A reactor reference that keeps the reactor's memory alive but is not a handle (see "Shut
+/// down" on [`Reactor`]): sockets, timers and wakers hold one, and so should anything that
+/// may outlive the threads driving the reactor (a runtime's parking hook, kept alive by any
+/// stray task waker). It dereferences to `Reactor` to call its methods; cloning the
+/// `Reactor` it dereferences to (or entering it) makes a real handle.
+///
+/// # Examples
+///
+/// ```
+/// use ciranda_reactor::{Reactor, ReactorRef};
+///
+/// let reactor = Reactor::new()?;
+/// let weak: ReactorRef = reactor.downgrade();
+/// assert!(weak.ptr_eq(&reactor));
+/// drop(reactor);
+/// // The last handle is gone: the reactor shut down, and timers of it would fail.
+/// assert!(weak.is_shut_down());
+/// # std::io::Result::Ok(())
+/// ```
 #[repr(transparent)]
 #[derive(Clone)]
-pub(crate) struct ReactorRef {
+pub struct ReactorRef {
     inner: Arc<Inner>,
 }
 
@@ -176,6 +203,10 @@ impl Drop for Reactor {
 struct Inner {
     /// Live `Reactor` handles (not `ReactorRef`s); the reactor shuts down when it reaches 0.
     handles: AtomicUsize,
+    /// Set by `set_runtime_shut_down`: waits must be polled on a thread that drives us.
+    /// Stored before the sweep takes the registry and wheel locks; read under the source or
+    /// wheel lock where a wait is about to be stored, so a wait either sees it or is swept.
+    runtime_shut_down: AtomicBool,
     poller: Poller,
     registry: Mutex<Registry>,
     /// Held by the one thread inside `try_turn`.
@@ -268,6 +299,7 @@ impl ReactorBuilder {
         Ok(Reactor {
             inner: Arc::new(Inner {
                 handles: AtomicUsize::new(1),
+                runtime_shut_down: AtomicBool::new(false),
                 poller: Poller::new()?,
                 registry: Mutex::new(Registry {
                     slab: Slab::new(),
@@ -397,6 +429,85 @@ impl Reactor {
         ReactorRef {
             inner: self.inner.clone(),
         }
+    }
+
+    /// A [`ReactorRef`] to this reactor: it keeps the memory alive but does not count as a
+    /// handle, so it does not keep the reactor from shutting down.
+    pub fn downgrade(&self) -> ReactorRef {
+        self.object_ref()
+    }
+
+    /// Has the last handle gone (see "Shut down")? Timers then fail and I/O waits error.
+    pub fn is_shut_down(&self) -> bool {
+        self.inner.timers.lock().shut_down
+    }
+
+    /// Tells the reactor that the runtime owning it has shut down: its own threads no longer
+    /// drive it, only threads inside a `block_on` that entered it do. From now on a timer or
+    /// I/O wait that would have to wait, polled on a thread whose current reactor is not this
+    /// one, fails at once (a timer panics, an I/O wait returns an `io::Error`, both saying that
+    /// the runtime was shut down) instead of waiting for a turn that may never come. Waits
+    /// already pending are woken so that they look again. Idempotent.
+    ///
+    /// ```
+    /// use ciranda_reactor::Reactor;
+    /// use std::time::Duration;
+    ///
+    /// let a = Reactor::new()?;
+    /// let sleep = {
+    ///     let _entered = a.enter();
+    ///     ciranda_reactor::time::sleep(Duration::from_secs(3600))
+    /// };
+    /// a.set_runtime_shut_down();
+    /// // Polled under another reactor: fails at once instead of waiting an hour on `a`.
+    /// let b = Reactor::new()?;
+    /// let _entered = b.enter();
+    /// let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+    ///     ciranda_reactor::block_on(sleep)
+    /// }));
+    /// assert!(r.is_err());
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn set_runtime_shut_down(&self) {
+        let inner = &*self.inner;
+        if inner.runtime_shut_down.swap(true, SeqCst) {
+            return;
+        }
+        let sources: Vec<Arc<Source>> = {
+            let registry = inner.registry.lock();
+            registry.slab.iter().map(|(_, s)| s.clone()).collect()
+        };
+        // A report of nothing: the waiters retry, and a retry that would wait again meets the
+        // flag (see `poll_ready_since`'s `may_wait`).
+        let mut wakers = Vec::new();
+        for source in &sources {
+            source.deliver(true, true, &mut wakers);
+        }
+        {
+            // The entries stay (their keys must not read as fired); their wakers are swapped
+            // for a no-op one, which is cloned without running foreign code.
+            let mut timers = inner.timers.lock();
+            for waker in timers.wheel.values_mut() {
+                wakers.push(std::mem::replace(waker, Waker::noop().clone()));
+            }
+        }
+        drop(sources);
+        for waker in wakers {
+            wake_quietly(waker);
+        }
+    }
+
+    /// Is this reactor the thread's current one?
+    fn is_current(&self) -> bool {
+        Self::with_current(|current| current.ptr_eq(self)).unwrap_or(false)
+    }
+
+    /// Must a wait that is about to be stored fail instead? Only after the runtime shut down
+    /// (see [`set_runtime_shut_down`](Reactor::set_runtime_shut_down)) and off the threads that
+    /// still drive this reactor. Called under the source or wheel lock (see `Inner`).
+    fn refuses_waits_here(&self) -> bool {
+        // Relaxed: ordered by the lock the caller holds, which the sweep takes after the store.
+        self.inner.runtime_shut_down.load(Relaxed) && !self.is_current()
     }
 
     /// The last handle is gone: no thread can turn this reactor again. Fails every pending
@@ -804,7 +915,7 @@ impl Reactor {
         cx: &mut Context<'_>,
         waiter: Waiter<'_>,
     ) -> Poll<io::Result<()>> {
-        source.poll_ready(dir, cx, waiter, || self.arm(source))
+        source.poll_ready(dir, cx, waiter, || self.may_wait(), || self.arm(source))
     }
 
     /// Waits for a report on `source` in `dir` after `since` (sampled before an operation
@@ -818,7 +929,23 @@ impl Reactor {
         since: usize,
         waiter: Waiter<'_>,
     ) -> Poll<io::Result<()>> {
-        source.poll_ready_since(dir, cx, since, waiter, || self.arm(source))
+        source.poll_ready_since(
+            dir,
+            cx,
+            since,
+            waiter,
+            || self.may_wait(),
+            || self.arm(source),
+        )
+    }
+
+    /// Whether an I/O wait may be stored on this thread (see `refuses_waits_here`).
+    fn may_wait(&self) -> io::Result<()> {
+        if self.refuses_waits_here() {
+            Err(io::Error::other(crate::registration::RUNTIME_SHUT_DOWN_IO))
+        } else {
+            Ok(())
+        }
     }
 
     /// Turns on both directions of `source`'s edge-triggered registration; called once, under
@@ -857,7 +984,11 @@ impl Reactor {
                 let mut timers = self.inner.timers.lock();
                 if timers.shut_down {
                     drop(timers);
-                    return Poll::Ready(Err(RuntimeGone));
+                    return Poll::Ready(Err(RuntimeGone(RUNTIME_GONE_TIMER)));
+                }
+                if self.refuses_waits_here() {
+                    drop(timers);
+                    return Poll::Ready(Err(RuntimeGone(RUNTIME_SHUT_DOWN_TIMER)));
                 }
                 match timers.wheel.insert(tick, waker) {
                     // The wheel already passed that tick, so the clock passed the deadline.
@@ -897,12 +1028,15 @@ impl Reactor {
             let (poll, spare) = {
                 let mut timers = self.inner.timers.lock();
                 if timers.shut_down {
-                    (Poll::Ready(Err(RuntimeGone)), None)
+                    (Poll::Ready(Err(RuntimeGone(RUNTIME_GONE_TIMER))), None)
                 } else if !timers.wheel.contains(k) {
                     // Fired.
                     (Poll::Ready(Ok(())), None)
                 } else if due {
                     (Poll::Ready(Ok(())), timers.wheel.remove(k))
+                } else if self.refuses_waits_here() {
+                    let gone = RuntimeGone(RUNTIME_SHUT_DOWN_TIMER);
+                    (Poll::Ready(Err(gone)), timers.wheel.remove(k))
                 } else {
                     let w = timers.wheel.get_mut(k).expect("the wheel contains the key");
                     if w.will_wake(cx.waker()) {

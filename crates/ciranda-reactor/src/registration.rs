@@ -58,6 +58,10 @@ pub(crate) const WRITE: usize = 1;
 /// "shut down" docs).
 pub(crate) const RUNTIME_GONE_IO: &str = "ciranda: the runtime this I/O object was registered with has been shut down, so no thread will report its readiness again; create sockets inside the runtime that uses them";
 
+/// The error of a wait polled outside its runtime's `block_on` after that runtime shut down
+/// (see `Reactor::set_runtime_shut_down`).
+pub(crate) const RUNTIME_SHUT_DOWN_IO: &str = "ciranda: the runtime this I/O object was registered with has been shut down; only a `block_on` through a handle of that runtime still reports its readiness, and this wait was polled outside one; create sockets inside the runtime that uses them";
+
 /// Who waits in one direction.
 ///
 /// `latest` serves the `poll_*` methods (`AsyncRead::poll_read`, `poll_readable`, ...), which
@@ -166,6 +170,9 @@ impl Source {
     /// readiness. Arming checks the level, as every `epoll_ctl` does, so what arrived before
     /// is reported too.
     ///
+    /// `may_wait` is asked under the lock right before a waker would be stored; its error
+    /// fails the wait instead (the reactor's runtime shut down and nobody here drives it).
+    ///
     /// The waker is cloned before the lock is taken and whatever waker it replaces is dropped
     /// after the lock is released: a waker whose clone or drop calls back into this source
     /// (reads it, drops it, waits on it) must not find the lock held by its own thread.
@@ -175,6 +182,7 @@ impl Source {
         cx: &mut Context<'_>,
         since: usize,
         waiter: Waiter<'_>,
+        may_wait: impl FnOnce() -> io::Result<()>,
         arm: impl FnOnce() -> io::Result<()>,
     ) -> Poll<io::Result<()>> {
         let waker = cx.waker().clone();
@@ -185,6 +193,8 @@ impl Source {
             // Relaxed: the counter only changes under the lock we hold.
             } else if self.reports[dir].load(Relaxed) != since {
                 (Poll::Ready(Ok(())), Some(waker))
+            } else if let Err(e) = may_wait() {
+                (Poll::Ready(Err(e)), Some(waker))
             } else if let Err(e) = (!state.armed).then(arm).unwrap_or(Ok(())) {
                 (Poll::Ready(Err(e)), Some(waker))
             } else {
@@ -246,13 +256,14 @@ impl Source {
         dir: usize,
         cx: &mut Context<'_>,
         waiter: Waiter<'_>,
+        may_wait: impl FnOnce() -> io::Result<()>,
         arm: impl FnOnce() -> io::Result<()>,
     ) -> Poll<io::Result<()>> {
         let since = self.reports(dir);
         if self.state.lock().closed.is_none() && level_ready(self.raw, dir) {
             return Poll::Ready(Ok(()));
         }
-        self.poll_ready_since(dir, cx, since, waiter, arm)
+        self.poll_ready_since(dir, cx, since, waiter, may_wait, arm)
     }
 
     /// Records a report for the directions that are set: hands their wakers to `out` (the
@@ -351,7 +362,14 @@ mod tests {
     fn wait(source: &Source, waiter: Waiter<'_>) -> Poll<io::Result<()>> {
         let since = source.reports(READ);
         let w = waker();
-        source.poll_ready_since(READ, &mut Context::from_waker(&w), since, waiter, || Ok(()))
+        source.poll_ready_since(
+            READ,
+            &mut Context::from_waker(&w),
+            since,
+            waiter,
+            || Ok(()),
+            || Ok(()),
+        )
     }
 
     #[test]
@@ -493,7 +511,8 @@ mod loom_tests {
                 // The read would block.
                 flag.0.store(false, SeqCst);
                 let arm_once = || arm.take().map_or(Ok(()), |arm| arm());
-                match source.poll_ready_since(READ, &mut cx, since, Waiter::Latest, arm_once) {
+                let ok = || Ok(());
+                match source.poll_ready_since(READ, &mut cx, since, Waiter::Latest, ok, arm_once) {
                     Poll::Ready(r) => r.unwrap(),
                     Poll::Pending => {
                         // Sleep until woken. Once the reactor thread is done, this thread
@@ -528,8 +547,14 @@ mod loom_tests {
             let mut key = WaitKey::default();
             let since = source.reports(READ);
             let mut cx = Context::from_waker(&waker);
-            let first =
-                source.poll_ready_since(READ, &mut cx, since, Waiter::Keyed(&mut key), || Ok(()));
+            let first = source.poll_ready_since(
+                READ,
+                &mut cx,
+                since,
+                Waiter::Keyed(&mut key),
+                || Ok(()),
+                || Ok(()),
+            );
             assert!(first.is_pending());
             let reactor = {
                 let source = source.clone();

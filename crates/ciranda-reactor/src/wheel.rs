@@ -408,6 +408,14 @@ impl<T> Wheel<T> {
         values
     }
 
+    /// The payloads of every pending timer, in no particular order.
+    pub(crate) fn values_mut(&mut self) -> impl Iterator<Item = &mut T> {
+        self.entries
+            .chunks
+            .iter_mut()
+            .flat_map(|chunk| chunk.iter_mut().map(|(_, entry)| &mut entry.value))
+    }
+
     /// Is this timer still pending?
     pub(crate) fn contains(&self, key: TimerKey) -> bool {
         self.entries

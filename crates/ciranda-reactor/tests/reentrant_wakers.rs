@@ -257,3 +257,67 @@ fn the_last_handle_dropped_with_a_stored_waker_shuts_the_reactor_down_cleanly() 
         assert!(message.contains("has been shut down"), "{message}");
     });
 }
+
+struct PanicsOnWake;
+
+impl Wake for PanicsOnWake {
+    fn wake(self: Arc<Self>) {
+        panic!("a waker that panics");
+    }
+}
+
+#[test]
+fn wakers_swept_when_the_runtime_shuts_down_may_call_back_or_panic() {
+    without_deadlock("runtime shutdown sweep", || {
+        let a = Reactor::new().unwrap();
+        let b = Reactor::new().unwrap();
+        let _in_a = a.enter();
+        let hooks = Hooks::new(touch_the_wheel);
+        let (x, mut peer) = UnixStream::pair().unwrap();
+        let x = Async::new(x).unwrap();
+        let mut sleep = Box::pin(time::sleep(Duration::from_secs(3600)));
+        let mut other = Box::pin(time::sleep(Duration::from_secs(3600)));
+        let mut readable = Box::pin(x.readable());
+        assert!(poll_once(sleep.as_mut(), &hooked(&hooks)).is_pending());
+        assert!(poll_once(readable.as_mut(), &hooked(&hooks)).is_pending());
+        let panics = Waker::from(Arc::new(PanicsOnWake));
+        assert!(poll_once(other.as_mut(), &panics).is_pending());
+
+        a.set_runtime_shut_down();
+        assert_eq!(
+            hooks.wakes.load(SeqCst),
+            2,
+            "both waits are woken to look again"
+        );
+
+        // Where the reactor is current (a `block_on` through the runtime's handle), waits
+        // keep working.
+        assert!(poll_once(sleep.as_mut(), &hooked(&hooks)).is_pending());
+        assert!(poll_once(readable.as_mut(), &hooked(&hooks)).is_pending());
+        // Anywhere else, they fail at once.
+        {
+            let _in_b = b.enter();
+            let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let _ = poll_once(other.as_mut(), &hooked(&hooks));
+            }))
+            .expect_err("a timer polled outside its runtime's block_on panics");
+            let message = panic.downcast_ref::<String>().cloned().unwrap_or_default();
+            assert!(message.contains("has been shut down"), "{message}");
+            let mut elsewhere = Box::pin(x.readable());
+            let Poll::Ready(Err(e)) = poll_once(elsewhere.as_mut(), &hooked(&hooks)) else {
+                panic!("an I/O wait polled outside its runtime's block_on fails");
+            };
+            assert!(e.to_string().contains("has been shut down"), "{e}");
+        }
+        // Back on the driving thread: the waiting readable() completes when data comes.
+        peer.write_all(b"x").unwrap();
+        let before = hooks.wakes.load(SeqCst);
+        while hooks.wakes.load(SeqCst) == before {
+            a.try_turn(Some(Duration::from_millis(5)), AutoAdvance::Never);
+        }
+        assert!(matches!(
+            poll_once(readable.as_mut(), &hooked(&hooks)),
+            Poll::Ready(Ok(()))
+        ));
+    });
+}

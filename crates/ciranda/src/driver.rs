@@ -39,6 +39,13 @@
 //! another thread holds the poller (a worker on its way out, another `block_on` thread),
 //! sleeps until its waker fires or that turn ends, then tries again. `shutdown` wakes the
 //! `block_on` threads parked before it (they register while parked), so they switch over.
+//! It also marks the reactor (`Reactor::set_runtime_shut_down`): from then on such a
+//! `block_on` is the only driver, so a wait of this reactor polled on any other thread (in
+//! another runtime, say) fails at once instead of waiting for nobody.
+//!
+//! The hook holds a `ReactorRef`, not a handle: it lives as long as the scheduler's shared
+//! state, which a stray task waker can keep alive indefinitely, and must not keep the
+//! reactor from shutting down when the runtime and its handles are gone.
 //!
 //! The hand-over loses no wake-up and never puts two threads in the poller:
 //! * `try_turn` admits one thread at a time; the others return at once.
@@ -51,7 +58,7 @@
 //! * `wait_for_turn` registers the waker only while a turn is running; if the turn ended in
 //!   between, the thread just loops and takes the poller itself.
 
-use ciranda_reactor::{AutoAdvance, Reactor};
+use ciranda_reactor::{AutoAdvance, ReactorRef};
 use ciranda_scheduler::park::{BlockOnContext, Park, ParkContext, ThreadParkers};
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
@@ -59,7 +66,11 @@ use std::task::Waker;
 use std::time::Duration;
 
 pub(crate) struct ReactorPark {
-    reactor: Reactor,
+    /// Not a handle: this hook lives as long as the scheduler's shared state, which any task
+    /// waker kept somewhere keeps alive, and must not keep the reactor from shutting down
+    /// once the runtime and its handles are gone. Whoever calls into the hook while the
+    /// reactor matters holds a handle: a worker (entered for life), a `Handle::block_on`.
+    reactor: ReactorRef,
     parkers: ThreadParkers,
     driving: Box<[AtomicBool]>,
     /// Workers parked on their condvar (not driving), for hand-offs.
@@ -79,7 +90,7 @@ struct BlockOnWaiters {
 }
 
 impl ReactorPark {
-    pub(crate) fn new(reactor: Reactor, workers: usize) -> ReactorPark {
+    pub(crate) fn new(reactor: ReactorRef, workers: usize) -> ReactorPark {
         ReactorPark {
             reactor,
             parkers: ThreadParkers::new(workers),
@@ -247,6 +258,9 @@ impl Park for ReactorPark {
     }
 
     fn shutdown(&self) {
+        // Our workers stop driving: waits of this reactor polled anywhere but a `block_on`
+        // through a handle of this runtime would wait for nobody (see `Handle::block_on`).
+        self.reactor.set_runtime_shut_down();
         let parked = {
             let mut waiters = self.block_on.lock();
             waiters.shut_down = true;

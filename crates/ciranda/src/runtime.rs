@@ -227,8 +227,11 @@ impl Builder {
                 }
             }))
             .build()?;
-        let for_threads = reactor.clone();
-        let for_park = reactor.clone();
+        // Not handles: both live in the scheduler's shared state, which a task waker kept
+        // anywhere keeps alive; only `Runtime`, `Handle` and the threads that entered the
+        // reactor may keep it from shutting down (see `Handle::block_on`).
+        let for_threads = reactor.downgrade();
+        let for_park = reactor.downgrade();
         let user_start = self.on_thread_start;
         let scheduler = self
             .scheduler
@@ -395,6 +398,12 @@ impl Handle {
     /// fire and sockets work as before, one `block_on` thread in the poller at a time. Tasks
     /// spawned then are cancelled at once, and host-name lookups (which need the blocking
     /// pool) fail with an error.
+    ///
+    /// Only such a `block_on` drives the reactor then. So once the runtime has shut down, a
+    /// timer or socket of it that has to wait anywhere else — in another runtime, on a thread
+    /// that merely holds a `Handle` — fails at once instead of hanging: a timer panics, an
+    /// I/O wait returns an `io::Error`, both saying that its runtime has been shut down
+    /// (waits already pending there are woken and fail the same way).
     ///
     /// ```
     /// use std::time::Duration;

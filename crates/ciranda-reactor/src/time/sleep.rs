@@ -2,7 +2,7 @@
 
 use super::Instant;
 use crate::coop;
-use crate::reactor::{NO_REACTOR_TIMER, RUNTIME_GONE_TIMER, Reactor, ReactorRef};
+use crate::reactor::{NO_REACTOR_TIMER, Reactor, ReactorRef};
 use crate::wheel::TimerKey;
 use std::fmt;
 use std::future::Future;
@@ -21,7 +21,8 @@ use std::time::Duration;
 ///
 /// # Panics
 /// When polled outside any runtime while still unbound; when polled after the runtime it
-/// belongs to has shut down for good (see `Reactor`'s "Shut down"): it would never fire.
+/// belongs to has shut down for good, or, once that runtime has shut down, polled outside a
+/// `block_on` through one of its handles (see `Reactor`'s "Shut down"): it would never fire.
 ///
 /// # Examples
 ///
@@ -153,7 +154,7 @@ impl Sleep {
                 self.elapsed = true;
                 Poll::Ready(())
             }
-            Err(_gone) => panic!("{RUNTIME_GONE_TIMER}"),
+            Err(gone) => panic!("{}", gone.0),
         }
     }
 }
