@@ -28,7 +28,7 @@ use crate::Handle;
 use crate::coop;
 use crate::loom::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use crate::park::{BlockOnContext, Parker};
-use crate::scheduler::Shared;
+use crate::shared::Shared;
 use crate::spin;
 use crate::worker::on_worker_thread;
 use std::future::Future;

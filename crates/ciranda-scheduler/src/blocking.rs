@@ -27,8 +27,8 @@
 
 use crate::Handle;
 use crate::activity::ActivityCount;
+use crate::hooks::{ThreadHook, call_hook};
 use crate::loom::{Condvar, Mutex};
-use crate::scheduler::{ThreadHook, call_hook};
 use crate::task::raw::{self, Notified, Schedule};
 use crate::task::{JoinError, JoinHandle, TaskId, TaskName};
 use std::cell::Cell;

@@ -1,9 +1,10 @@
 //! `Builder`: configuration of a [`Scheduler`].
 
 use crate::blocking::{BlockingConfig, BlockingPool};
+use crate::hooks::{PanicHook, ThreadHook};
 use crate::park::{Park, ThreadParkers};
 use crate::queue;
-use crate::scheduler::{Config, PanicHook, Shared, ThreadHook};
+use crate::shared::{Config, Shared};
 use crate::task::JoinError;
 use crate::worker::{Remote, Worker};
 use crate::{Handle, Scheduler};

@@ -43,11 +43,14 @@ mod block_on;
 mod blocking;
 mod builder;
 mod context;
+mod handle;
+mod hooks;
 mod idle;
 mod queue;
 mod registry;
 mod report;
 mod scheduler;
+mod shared;
 mod spin;
 mod worker;
 mod yield_now;
@@ -57,7 +60,8 @@ mod loom_models;
 
 pub use builder::{Builder, MAX_WORKERS};
 pub use context::EnterGuard;
-pub use scheduler::{Handle, Scheduler};
+pub use handle::Handle;
+pub use scheduler::Scheduler;
 pub use task::{JoinError, JoinHandle, yield_now};
 
 use std::future::Future;

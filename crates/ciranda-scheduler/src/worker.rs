@@ -21,6 +21,7 @@
 
 use crate::Handle;
 use crate::coop;
+use crate::hooks::call_hook;
 use crate::loom::atomic::{
     AtomicPtr,
     Ordering::{AcqRel, Relaxed},
@@ -28,7 +29,7 @@ use crate::loom::atomic::{
 use crate::park::ParkContext;
 use crate::queue::Local;
 use crate::report::report;
-use crate::scheduler::{Shared, call_hook};
+use crate::shared::Shared;
 use crate::task::raw::{Header, Notified, RawTask};
 use std::cell::Cell;
 use std::ptr;
@@ -61,7 +62,7 @@ pub(crate) fn on_worker_thread() -> bool {
 }
 
 /// The worker of `shared` running on this thread, if any.
-fn with_current<R>(shared: &Shared, f: impl FnOnce(Option<&Worker>) -> R) -> R {
+pub(crate) fn with_current<R>(shared: &Shared, f: impl FnOnce(Option<&Worker>) -> R) -> R {
     let worker = CURRENT_WORKER.try_with(Cell::get).unwrap_or(ptr::null());
     if worker.is_null() {
         return f(None);
@@ -141,6 +142,11 @@ impl Worker {
             ),
             completed: Cell::new(0),
         }
+    }
+
+    /// This worker's index among the scheduler's workers.
+    pub(crate) fn index(&self) -> usize {
+        self.index
     }
 
     fn shared(&self) -> &Shared {
@@ -396,7 +402,7 @@ impl Worker {
 
     /// Queues a task woken on this worker: into the LIFO slot, or at the back of the queue
     /// for a yield.
-    fn schedule_local(&self, task: Notified, is_yield: bool) {
+    pub(crate) fn schedule_local(&self, task: Notified, is_yield: bool) {
         let shared = self.shared();
         if is_yield {
             self.local.push(task);
@@ -471,27 +477,5 @@ impl Drop for HookCall<'_> {
                 self.shared.notify_parked();
             }));
         }
-    }
-}
-
-impl Shared {
-    /// Queues a task: locally when called on one of this scheduler's workers, else through
-    /// the injector.
-    pub(crate) fn schedule(&self, task: Notified, is_yield: bool) {
-        let task = with_current(self, |worker| match worker {
-            Some(worker) => {
-                worker.schedule_local(task, is_yield);
-                None
-            }
-            None => Some(task),
-        });
-        if let Some(task) = task {
-            self.schedule_remote(task);
-        }
-    }
-
-    /// The worker index to shard a new task's registry entry by.
-    pub(crate) fn current_worker_index(&self) -> Option<usize> {
-        with_current(self, |worker| worker.map(|w| w.index))
     }
 }
