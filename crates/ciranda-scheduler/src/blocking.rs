@@ -27,11 +27,11 @@
 
 use crate::Handle;
 use crate::activity::ActivityCount;
+use crate::context;
 use crate::hooks::{ThreadHook, call_hook};
 use crate::loom::{Condvar, Mutex};
 use crate::task::raw::{self, Notified, Schedule};
 use crate::task::{JoinError, JoinHandle, TaskId, TaskName};
-use std::cell::Cell;
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
@@ -76,11 +76,6 @@ struct PoolState {
     running: HashMap<usize, std::thread::JoinHandle<()>>,
     /// Threads that left on their own (keep-alive): joined later.
     exited: Vec<std::thread::JoinHandle<()>>,
-}
-
-thread_local! {
-    /// The pool this thread serves, if it is a blocking-pool thread.
-    static POOL: Cell<*const Inner> = const { Cell::new(std::ptr::null()) };
 }
 
 /// The future of a blocking task: calls the function on its first poll.
@@ -183,9 +178,7 @@ impl BlockingPool {
         }
         // Shutting down from one of our own threads (a blocking call dropped the runtime):
         // that thread finishes its call after we return, so do not wait for it.
-        let own_thread = POOL
-            .try_with(|pool| std::ptr::eq(pool.get(), Arc::as_ptr(inner)))
-            .unwrap_or(false);
+        let own_thread = context::serves_blocking_pool(Arc::as_ptr(inner));
         let threads: Vec<std::thread::JoinHandle<()>> = {
             let mut state = inner.state.lock();
             while state.threads > usize::from(own_thread) {
@@ -280,7 +273,7 @@ impl Inner {
             counted: false,
         };
         let _context = handle.enter();
-        POOL.with(|pool| pool.set(Arc::as_ptr(&self)));
+        context::set_blocking_pool(Arc::as_ptr(&self));
         if let Some(start) = &self.config.on_thread_start {
             call_hook("on_thread_start", || start());
         }

@@ -3,6 +3,7 @@
 
 use crate::activity::{self, ActivityCount};
 use crate::blocking::BlockingPool;
+use crate::context;
 use crate::hooks::{PanicHook, ThreadHook, call_hook};
 use crate::idle::Idle;
 use crate::loom::atomic::{AtomicBool, Ordering::*, fence};
@@ -13,7 +14,7 @@ use crate::registry::Registry;
 use crate::report::report;
 use crate::task::raw::Notified;
 use crate::task::{JoinError, TaskId};
-use crate::worker::{Remote, Worker, with_current};
+use crate::worker::{Remote, Worker};
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -88,7 +89,7 @@ impl Shared {
     /// Queues a task: locally when called on one of this scheduler's workers, else through
     /// the injector.
     pub(crate) fn schedule(&self, task: Notified, is_yield: bool) {
-        let task = with_current(self, |worker| match worker {
+        let task = context::with_worker(self, |worker| match worker {
             Some(worker) => {
                 worker.schedule_local(task, is_yield);
                 None
@@ -102,7 +103,7 @@ impl Shared {
 
     /// The worker index to shard a new task's registry entry by.
     pub(crate) fn current_worker_index(&self) -> Option<usize> {
-        with_current(self, |worker| worker.map(Worker::index))
+        context::with_worker(self, |worker| worker.map(Worker::index))
     }
 
     /// Queues a task through the injector and wakes a parked worker for it.

@@ -20,6 +20,7 @@
 //! timeout, so a hook that drives I/O and timers polls them even when no worker is idle.
 
 use crate::Handle;
+use crate::context;
 use crate::coop;
 use crate::hooks::call_hook;
 use crate::loom::atomic::{
@@ -49,33 +50,6 @@ pub(crate) const GLOBAL_INTERVAL: u32 = 31;
 pub(crate) const EVENT_INTERVAL: u32 = 61;
 /// LIFO-slot polls in a row before the slot is flushed to the back of the queue.
 pub(crate) const MAX_LIFO_STREAK: u8 = 3;
-
-thread_local! {
-    static CURRENT_WORKER: Cell<*const Worker> = const { Cell::new(ptr::null()) };
-}
-
-/// `true` on a worker thread of any scheduler.
-pub(crate) fn on_worker_thread() -> bool {
-    CURRENT_WORKER
-        .try_with(|w| !w.get().is_null())
-        .unwrap_or(false)
-}
-
-/// The worker of `shared` running on this thread, if any.
-pub(crate) fn with_current<R>(shared: &Shared, f: impl FnOnce(Option<&Worker>) -> R) -> R {
-    let worker = CURRENT_WORKER.try_with(Cell::get).unwrap_or(ptr::null());
-    if worker.is_null() {
-        return f(None);
-    }
-    // SAFETY: `CURRENT_WORKER` is set only while `Worker::run` borrows the worker on this
-    // very thread, and cleared before it returns, so the pointer is live here.
-    let worker = unsafe { &*worker };
-    if ptr::eq(worker.shared(), shared) {
-        f(Some(worker))
-    } else {
-        f(None)
-    }
-}
 
 /// The part of a worker other threads touch: its stealer and its LIFO slot.
 pub(crate) struct Remote {
@@ -149,7 +123,7 @@ impl Worker {
         self.index
     }
 
-    fn shared(&self) -> &Shared {
+    pub(crate) fn shared(&self) -> &Shared {
         &self.handle.shared
     }
 
@@ -181,21 +155,14 @@ impl Worker {
     }
 
     fn serve(self) {
-        struct Unset;
-        impl Drop for Unset {
-            fn drop(&mut self) {
-                let _ = CURRENT_WORKER.try_with(|w| w.set(ptr::null()));
-            }
-        }
         let _context = self.handle.enter();
-        CURRENT_WORKER.with(|w| w.set(&self));
-        let unset = Unset;
+        let current = context::set_worker(&self);
         if let Some(start) = &self.shared().config.on_thread_start {
             // A panicking start hook is reported; the worker then serves tasks as usual.
             call_hook("on_thread_start", || start());
         }
         self.run_loop();
-        drop(unset);
+        drop(current);
         // Leftover queue entries only hold references: shutdown drops the futures.
         while let Some(task) = self.shared().remotes[self.index].take_lifo() {
             drop(task);
