@@ -6,7 +6,7 @@ use crate::park::{Park, ThreadParkers};
 use crate::queue;
 use crate::shared::{Config, Shared};
 use crate::task::JoinError;
-use crate::worker::{Remote, Worker};
+use crate::worker::{Stealable, Worker};
 use crate::{Handle, Scheduler};
 use std::fmt;
 use std::io;
@@ -195,10 +195,10 @@ impl Builder {
             Some(make) => make(workers),
             None => Arc::new(ThreadParkers::new(workers)),
         };
-        let (locals, remotes): (Vec<_>, Vec<_>) = (0..workers)
+        let (locals, stealable): (Vec<_>, Vec<_>) = (0..workers)
             .map(|_| {
                 let (local, steal) = queue::local();
-                (local, Remote::new(steal))
+                (local, Stealable::new(steal))
             })
             .unzip();
         let blocking = BlockingPool::new(BlockingConfig {
@@ -218,7 +218,7 @@ impl Builder {
             on_unhandled_panic: self.on_unhandled_panic,
         };
         let handle = Handle {
-            shared: Arc::new(Shared::new(remotes.into(), park, blocking, config)),
+            shared: Arc::new(Shared::new(stealable.into(), park, blocking, config)),
         };
         let mut threads = Vec::with_capacity(workers);
         let mut spawn_error = None;

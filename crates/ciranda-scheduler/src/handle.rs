@@ -3,7 +3,7 @@
 
 use crate::block_on;
 use crate::context::{self, EnterGuard};
-use crate::shared::Shared;
+use crate::shared::{Reason, Shared};
 use crate::task::raw::{self, Notified, Schedule};
 use crate::task::{JoinError, JoinHandle, TaskId, TaskInfo, TaskName};
 use std::fmt;
@@ -33,7 +33,7 @@ pub struct Handle {
 impl fmt::Debug for Handle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Handle")
-            .field("workers", &self.shared.remotes.len())
+            .field("workers", &self.shared.stealable.len())
             .finish_non_exhaustive()
     }
 }
@@ -77,10 +77,15 @@ impl Handle {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.spawn_named(future, None)
+        self.spawn_with_name(future, None)
     }
 
-    pub(crate) fn spawn_named<F>(&self, future: F, name: Option<TaskName>) -> JoinHandle<F::Output>
+    /// [`spawn`](Self::spawn), with an optional name (`task::Builder` passes one).
+    pub(crate) fn spawn_with_name<F>(
+        &self,
+        future: F,
+        name: Option<TaskName>,
+    ) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
@@ -95,7 +100,7 @@ impl Handle {
         // `insert`), one for the first queue entry and one for the JoinHandle.
         let (notified, join) = unsafe { (Notified::from_raw(task), JoinHandle::from_raw(task)) };
         if shared.registry.insert(task, hint) {
-            shared.schedule(notified, false);
+            shared.schedule(notified, Reason::Woken);
         } else {
             // Shut down: the registry is closed. Cancel right here.
             task.shutdown();
@@ -122,7 +127,12 @@ impl Handle {
         self.shared.blocking.spawn(self, f, None)
     }
 
-    pub(crate) fn spawn_blocking_named<F, R>(&self, f: F, name: Option<TaskName>) -> JoinHandle<R>
+    /// [`spawn_blocking`](Self::spawn_blocking), with an optional name.
+    pub(crate) fn spawn_blocking_with_name<F, R>(
+        &self,
+        f: F,
+        name: Option<TaskName>,
+    ) -> JoinHandle<R>
     where
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
@@ -155,7 +165,7 @@ impl Handle {
 
     /// The number of worker threads.
     pub fn num_workers(&self) -> usize {
-        self.shared.remotes.len()
+        self.shared.stealable.len()
     }
 
     /// `true` when nothing runs and nothing is queued: every worker is parked, no blocking
@@ -167,11 +177,11 @@ impl Handle {
 
 impl Schedule for Handle {
     fn schedule(&self, task: Notified) {
-        self.shared.schedule(task, false);
+        self.shared.schedule(task, Reason::Woken);
     }
 
     fn requeue(&self, task: Notified) {
-        self.shared.schedule(task, true);
+        self.shared.schedule(task, Reason::Yielded);
     }
 
     fn unhandled_panic(&self, error: &JoinError) {

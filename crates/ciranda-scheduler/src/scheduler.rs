@@ -100,7 +100,7 @@ impl Scheduler {
         }
         // Before the workers go: a hook driving I/O lets `block_on` threads take over.
         shared.park.shutdown();
-        for worker in 0..shared.remotes.len() {
+        for worker in 0..shared.stealable.len() {
             shared.park.unpark(worker);
         }
         // Shutting down from one of our own workers (a task dropped the scheduler): that

@@ -14,7 +14,7 @@ use crate::registry::Registry;
 use crate::report::report;
 use crate::task::raw::Notified;
 use crate::task::{JoinError, TaskId};
-use crate::worker::{Remote, Worker};
+use crate::worker::{Stealable, Worker};
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -29,9 +29,20 @@ pub(crate) struct Config {
     pub(crate) on_unhandled_panic: Option<PanicHook>,
 }
 
+/// Why a task is being queued: it decides where a worker puts it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Reason {
+    /// Spawned, or made runnable by a waker or an abort: on a worker it goes to the LIFO
+    /// slot, to run next.
+    Woken,
+    /// Woken while it ran (a yield, or its budget ran out), queued once its poll returned: it
+    /// goes to the back of the queue, never ahead of others.
+    Yielded,
+}
+
 /// State shared by the workers, the handles and every task.
 pub(crate) struct Shared {
-    pub(crate) remotes: Box<[Remote]>,
+    pub(crate) stealable: Box<[Stealable]>,
     pub(crate) injector: Inject,
     pub(crate) idle: Idle,
     pub(crate) park: Arc<dyn Park>,
@@ -52,17 +63,17 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub(crate) fn new(
-        remotes: Box<[Remote]>,
+        stealable: Box<[Stealable]>,
         park: Arc<dyn Park>,
         blocking: BlockingPool,
         config: Config,
     ) -> Shared {
-        let workers = remotes.len();
+        let workers = stealable.len();
         Shared {
             idle: Idle::new(workers),
             injector: Inject::new(),
             registry: Registry::new(workers),
-            remotes,
+            stealable,
             park,
             blocking,
             config,
@@ -88,10 +99,10 @@ impl Shared {
 
     /// Queues a task: locally when called on one of this scheduler's workers, else through
     /// the injector.
-    pub(crate) fn schedule(&self, task: Notified, is_yield: bool) {
+    pub(crate) fn schedule(&self, task: Notified, reason: Reason) {
         let task = context::with_worker(self, |worker| match worker {
             Some(worker) => {
-                worker.schedule_local(task, is_yield);
+                worker.schedule_local(task, reason);
                 None
             }
             None => Some(task),
@@ -149,7 +160,7 @@ impl Shared {
     /// Any queued task anywhere.
     pub(crate) fn has_work(&self) -> bool {
         fence(SeqCst);
-        !self.injector.is_empty() || self.remotes.iter().any(Remote::has_work)
+        !self.injector.is_empty() || self.stealable.iter().any(Stealable::has_work)
     }
 
     /// Nothing in the runtime can act: no worker unparked, no `block_on` future woken or

@@ -29,7 +29,7 @@ impl Schedule for Unscheduled {
     }
 }
 
-/// Spawns like `Handle::spawn_named`: links the task into shard `hint`, or cancels it on
+/// Spawns like `Handle::spawn_with_name`: links the task into shard `hint`, or cancels it on
 /// the spot when the registry refuses. The queue entry is dropped unrun.
 fn spawn_into(registry: &Registry, hint: usize, drops: &DropCounter) -> (JoinHandle<()>, bool) {
     let guard = drops.guard();
