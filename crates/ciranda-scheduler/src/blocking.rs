@@ -137,20 +137,17 @@ impl BlockingPool {
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
-        let task = raw::allocate(
+        let raw::NewTask { notified, join } = raw::allocate(
             BlockingTask(Some(f)),
             BlockingSchedule(handle.clone()),
             TaskId::next(),
             name,
-            2,
         );
-        // SAFETY: two references: the queue entry's and the JoinHandle's.
-        let (notified, join) = unsafe { (Notified::from_raw(task), JoinHandle::from_raw(task)) };
         let inner = &self.inner;
         let mut state = inner.state.lock();
         if state.shutdown {
             drop(state);
-            task.shutdown();
+            notified.shutdown();
             drop(notified);
             return join;
         }
@@ -172,7 +169,7 @@ impl BlockingPool {
             state.queue.drain(..).collect()
         };
         for task in queued {
-            task.raw().shutdown();
+            task.shutdown();
             drop(task);
             inner.active.deactivate();
         }

@@ -92,20 +92,19 @@ impl Handle {
     {
         let shared = &self.shared;
         let id = TaskId::next();
-        let task = raw::allocate(future, self.clone(), id, name, 3);
+        let (registered, raw::NewTask { notified, join }) =
+            raw::allocate_registered(future, self.clone(), id, name);
         let hint = shared
             .current_worker_index()
             .unwrap_or(id.as_u64() as usize);
-        // SAFETY: `allocate` made three references: one for the registry (moved in by
-        // `insert`), one for the first queue entry and one for the JoinHandle.
-        let (notified, join) = unsafe { (Notified::from_raw(task), JoinHandle::from_raw(task)) };
-        if shared.registry.insert(task, hint) {
-            shared.schedule(notified, Reason::Woken);
-        } else {
-            // Shut down: the registry is closed. Cancel right here.
-            task.shutdown();
-            task.drop_reference();
-            drop(notified);
+        match shared.registry.insert(registered, hint) {
+            Ok(()) => shared.schedule(notified, Reason::Woken),
+            Err(refused) => {
+                // Shut down: the registry is closed. Cancel right here.
+                refused.shutdown();
+                drop(refused);
+                drop(notified);
+            }
         }
         join
     }

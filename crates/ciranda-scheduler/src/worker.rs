@@ -294,8 +294,7 @@ impl Worker {
     }
 
     fn run_timed(&self, task: Notified, threshold: Duration) -> bool {
-        let raw = task.raw();
-        let (id, name) = (raw.header().id, raw.header().name.clone());
+        let (id, name) = (task.header().id, task.header().name.clone());
         let started = Instant::now();
         let completed = coop::budget(|| task.run());
         let took = started.elapsed();

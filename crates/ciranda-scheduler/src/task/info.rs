@@ -3,7 +3,7 @@
 
 use super::TaskId;
 use super::TaskName;
-use super::raw::RawTask;
+use super::raw::Header;
 use super::state::{CANCELLED, NOTIFIED, RUNNING};
 use std::fmt;
 
@@ -44,8 +44,7 @@ pub struct TaskInfo {
 }
 
 impl TaskInfo {
-    pub(crate) fn of(task: RawTask) -> TaskInfo {
-        let header = task.header();
+    pub(crate) fn of(header: &Header) -> TaskInfo {
         let snapshot = header.state.load();
         let state = if snapshot.is(CANCELLED) {
             TaskState::Cancelling
