@@ -10,10 +10,10 @@ use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 
-/// A handle to a running [`Scheduler`]: cheap to clone, `Send + Sync`, usable from any
+/// A handle to a running [`Scheduler`](crate::Scheduler): cheap to clone, `Send + Sync`, usable from any
 /// thread to spawn tasks, run blocking work, or block on a future.
 ///
-/// A handle does not keep the scheduler running: once the [`Scheduler`] is dropped or shut
+/// A handle does not keep the scheduler running: once the [`Scheduler`](crate::Scheduler) is dropped or shut
 /// down, tasks spawned through a handle are cancelled at once (their `JoinHandle` reports
 /// a cancelled [`JoinError`]).
 ///
