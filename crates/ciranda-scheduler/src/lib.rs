@@ -34,7 +34,9 @@
 
 mod loom;
 
-pub mod coop;
+/// The cooperative budget every task poll runs under (the `ciranda-coop` crate, shared with
+/// the reactor and the sync primitives).
+pub use ciranda_coop as coop;
 pub mod park;
 pub mod task;
 
