@@ -361,6 +361,12 @@ pub struct Sender<T> {
 impl<T> Sender<T> {
     /// Waits for room (FIFO among senders), then enqueues `value`. Fails, giving the value
     /// back, once the receiver is closed or dropped.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future before it completes drops `value` with it: the message is never
+    /// enqueued, and the place among waiting senders is lost (a slot already granted to it goes to
+    /// the next sender). Once the future has completed, the message is in the channel.
     pub async fn send(&self, value: T) -> Result<(), SendError<T>> {
         let Some(sem) = &self.chan.sem else {
             unreachable!("a bounded channel always has a semaphore")
@@ -392,6 +398,10 @@ impl<T> Sender<T> {
     }
 
     /// Waits until the receiver is closed or dropped.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: dropping the future loses nothing; call `closed` again to wait again.
     pub fn closed(&self) -> EventWait<'_> {
         self.chan.rx_closed_event.wait()
     }
@@ -458,6 +468,11 @@ macro_rules! receiver_api {
         impl<T> $receiver<T> {
             /// Waits for the next message; `None` once every sender is gone (or the receiver
             /// closed) and the buffer is empty.
+            ///
+            /// # Cancel safety
+            ///
+            /// Cancel-safe: a message leaves the channel only in the poll that returns it, so
+            /// dropping the future loses no message: it stays first for the next `recv`.
             pub async fn recv(&mut self) -> Option<T> {
                 core::future::poll_fn(|cx| self.chan.poll_recv(&mut self.taken, cx)).await
             }
@@ -545,6 +560,10 @@ impl<T> UnboundedSender<T> {
     }
 
     /// Waits until the receiver is closed or dropped.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: dropping the future loses nothing; call `closed` again to wait again.
     pub fn closed(&self) -> EventWait<'_> {
         self.chan.rx_closed_event.wait()
     }
