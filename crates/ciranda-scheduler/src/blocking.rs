@@ -178,18 +178,11 @@ impl BlockingPool {
         let own_thread = context::serves_blocking_pool(Arc::as_ptr(inner));
         let threads: Vec<std::thread::JoinHandle<()>> = {
             let mut state = inner.state.lock();
-            while state.threads > usize::from(own_thread) {
-                match deadline {
-                    None => inner.thread_exited.wait(&mut state),
-                    Some(deadline) => {
-                        let now = Instant::now();
-                        if now >= deadline {
-                            break;
-                        }
-                        inner.thread_exited.wait_for(&mut state, deadline - now);
-                    }
-                }
-            }
+            inner
+                .thread_exited
+                .wait_while_until(&mut state, deadline, |state| {
+                    state.threads > usize::from(own_thread)
+                });
             let running = std::mem::take(&mut state.running);
             let mut all: Vec<_> = state.exited.drain(..).collect();
             all.extend(running.into_values());

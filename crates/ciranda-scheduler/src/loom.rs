@@ -137,3 +137,28 @@ mod imp {
 }
 
 pub(crate) use imp::*;
+
+impl Condvar {
+    /// Waits on `guard` while `waiting` holds for the guarded value, until `deadline` if there
+    /// is one (then it returns with `waiting` possibly still true). Shutdown's waits for
+    /// threads to exit, bounded or not.
+    pub(crate) fn wait_while_until<T>(
+        &self,
+        guard: &mut MutexGuard<'_, T>,
+        deadline: Option<std::time::Instant>,
+        mut waiting: impl FnMut(&T) -> bool,
+    ) {
+        while waiting(guard) {
+            match deadline {
+                None => self.wait(guard),
+                Some(deadline) => {
+                    let now = std::time::Instant::now();
+                    if now >= deadline {
+                        return;
+                    }
+                    self.wait_for(guard, deadline - now);
+                }
+            }
+        }
+    }
+}

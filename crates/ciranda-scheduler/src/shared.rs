@@ -135,19 +135,8 @@ impl Shared {
     /// Waits until `total` workers have exited, or until `deadline`.
     pub(crate) fn wait_for_workers(&self, total: usize, deadline: Option<Instant>) {
         let mut exited = self.workers_exited.lock();
-        while *exited < total {
-            match deadline {
-                None => self.workers_exited_changed.wait(&mut exited),
-                Some(deadline) => {
-                    let now = Instant::now();
-                    if now >= deadline {
-                        break;
-                    }
-                    self.workers_exited_changed
-                        .wait_for(&mut exited, deadline - now);
-                }
-            }
-        }
+        self.workers_exited_changed
+            .wait_while_until(&mut exited, deadline, |exited| *exited < total);
     }
 
     /// Drops every task in the injector (their queue references).
