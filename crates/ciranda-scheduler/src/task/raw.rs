@@ -229,8 +229,9 @@ pub(crate) const REFS_REGISTERED: usize = 3;
 /// the `JoinHandle`'s.
 pub(crate) const REFS_UNREGISTERED: usize = 2;
 
-/// An owned reference to a task, released on drop: the registry's, or an `AbortHandle`'s.
-/// Unlike [`RawTask`] it is not `Copy`, and reading the task through it is safe.
+/// An owned reference to a task, released on drop: the registry's, an `AbortHandle`'s, or (as
+/// a [`Notified`]) a queue entry's. Unlike [`RawTask`] it is not `Copy`, and reading the task
+/// through it is safe.
 #[derive(Debug)]
 pub(crate) struct TaskRef(RawTask);
 
@@ -282,31 +283,29 @@ impl Drop for TaskRef {
     }
 }
 
-/// A task in a run queue, owning one reference.
-pub(crate) struct Notified(RawTask);
+/// A task in a run queue: an owned reference ([`TaskRef`]) that stands for "runnable".
+pub(crate) struct Notified(TaskRef);
 
 impl Notified {
     /// # Safety
     /// The caller transfers one reference of `raw` to the new value.
     pub(crate) unsafe fn from_raw(raw: RawTask) -> Notified {
-        Notified(raw)
+        // SAFETY: the caller transfers the reference, as `TaskRef::from_raw` requires.
+        Notified(unsafe { TaskRef::from_raw(raw) })
     }
 
     pub(crate) fn into_raw(self) -> RawTask {
-        ManuallyDrop::new(self).0
+        self.0.into_raw()
     }
 
     pub(crate) fn header(&self) -> &Header {
-        // SAFETY: we own the queue's reference, which keeps the task alive while `self` is
-        // borrowed.
-        unsafe { self.0.header() }
+        self.0.header()
     }
 
     /// Shutdown of a queued task: drops the future in place unless it is complete or
     /// running elsewhere. The queue's reference is released when `self` drops.
     pub(crate) fn shutdown(&self) {
-        // SAFETY: we own the queue's reference.
-        unsafe { self.0.shutdown() }
+        self.0.shutdown();
     }
 
     /// Polls (or cancels) the task, consuming the queue's reference; `true` when the task
@@ -316,13 +315,6 @@ impl Notified {
         let raw = self.into_raw();
         // SAFETY: we hold the queue's reference, which `poll` consumes.
         unsafe { (vtable.poll)(raw.0) }
-    }
-}
-
-impl Drop for Notified {
-    fn drop(&mut self) {
-        // SAFETY: we own the queue's reference and give it up; `self` is not used afterwards.
-        unsafe { self.0.drop_reference() };
     }
 }
 
