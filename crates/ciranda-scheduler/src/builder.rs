@@ -20,6 +20,8 @@ type MakePark = Box<dyn FnOnce(usize) -> Arc<dyn Park>>;
 
 /// Configures and starts a [`Scheduler`].
 ///
+/// # Examples
+///
 /// ```
 /// use std::time::Duration;
 /// let sched = ciranda_scheduler::Scheduler::builder()
@@ -159,6 +161,8 @@ impl Builder {
     /// `InvalidInput` for zero (or more than [`MAX_WORKERS`]) worker threads, zero
     /// blocking threads, or a [`thread_name`](Self::thread_name) containing a NUL byte
     /// (the OS cannot name a thread that); the OS error if a thread cannot be spawned.
+    ///
+    /// # Examples
     ///
     /// ```
     /// let err = ciranda_scheduler::Scheduler::builder().worker_threads(0).build().unwrap_err();

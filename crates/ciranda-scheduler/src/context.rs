@@ -29,6 +29,8 @@ thread_local! {
 /// Makes a handle the thread's current one until dropped; returned by [`Handle::enter`].
 /// Guards nest: dropping one restores the handle that was current before it.
 ///
+/// # Examples
+///
 /// ```
 /// let sched = ciranda_scheduler::Scheduler::builder().worker_threads(1).build().unwrap();
 /// assert!(ciranda_scheduler::Handle::try_current().is_none());

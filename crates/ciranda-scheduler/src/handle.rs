@@ -17,6 +17,8 @@ use std::sync::Arc;
 /// down, tasks spawned through a handle are cancelled at once (their `JoinHandle` reports
 /// a cancelled [`JoinError`]).
 ///
+/// # Examples
+///
 /// ```
 /// let sched = ciranda_scheduler::Scheduler::builder().worker_threads(2).build().unwrap();
 /// let handle = sched.handle();
@@ -45,6 +47,8 @@ impl Handle {
     /// # Panics
     ///
     /// Outside any runtime, with a message saying where it may be called.
+    ///
+    /// # Examples
     ///
     /// ```
     /// let sched = ciranda_scheduler::Scheduler::builder().worker_threads(1).build().unwrap();
@@ -112,6 +116,8 @@ impl Handle {
     /// Runs a blocking function on the blocking pool — asyncio's `to_thread` /
     /// `run_in_executor`. The pool grows up to `max_blocking_threads`; idle threads exit
     /// after `blocking_keep_alive`.
+    ///
+    /// # Examples
     ///
     /// ```
     /// let sched = ciranda_scheduler::Scheduler::builder().worker_threads(1).build().unwrap();

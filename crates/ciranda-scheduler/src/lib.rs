@@ -74,6 +74,8 @@ use std::future::Future;
 ///
 /// Outside a runtime (see [`Handle::current`]).
 ///
+/// # Examples
+///
 /// ```
 /// let sched = ciranda_scheduler::Scheduler::builder().worker_threads(2).build().unwrap();
 /// let total = sched.block_on(async {

@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 /// blocking function that is already running is waited for; use
 /// [`shutdown_timeout`](Scheduler::shutdown_timeout) to bound that wait).
 ///
+/// # Examples
+///
 /// ```
 /// let sched = ciranda_scheduler::Scheduler::builder().worker_threads(4).build()?;
 /// let handle = sched.handle();
@@ -81,6 +83,8 @@ impl Scheduler {
     /// Shuts down, waiting at most `timeout` for workers to finish their current poll and
     /// for running blocking tasks. Threads still busy after the timeout are detached; their
     /// tasks are cancelled as soon as the poll returns.
+    ///
+    /// # Examples
     ///
     /// ```
     /// use std::time::Duration;

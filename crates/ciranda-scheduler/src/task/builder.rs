@@ -8,6 +8,8 @@ use std::future::Future;
 /// Spawns a task with options — today, a name shown by [`Handle::tasks`], in
 /// [`JoinError`](super::JoinError) messages and in slow-poll reports.
 ///
+/// # Examples
+///
 /// ```
 /// use ciranda_scheduler::{Scheduler, task::Builder};
 /// let sched = Scheduler::builder().worker_threads(1).build().unwrap();

@@ -10,6 +10,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// Ids are handed out in blocks per thread, so they are unique but not ordered by spawn
 /// time across threads.
 ///
+/// # Examples
+///
 /// ```
 /// let sched = ciranda_scheduler::Scheduler::builder().worker_threads(1).build().unwrap();
 /// let a = sched.spawn(async {});

@@ -9,6 +9,8 @@ use std::fmt;
 
 /// What a live task is doing at the moment of the snapshot.
 ///
+/// # Examples
+///
 /// ```
 /// use ciranda_scheduler::task::TaskState;
 /// assert_ne!(TaskState::Idle, TaskState::Running);
@@ -26,6 +28,8 @@ pub enum TaskState {
 }
 
 /// A snapshot of one live task: id, name and state.
+///
+/// # Examples
 ///
 /// ```
 /// let sched = ciranda_scheduler::Scheduler::builder().worker_threads(1).build().unwrap();

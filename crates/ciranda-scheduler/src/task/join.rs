@@ -17,6 +17,8 @@ use std::task::{Context, Poll};
 /// Awaiting a `JoinHandle` is cancel-safe: dropping the `.await` loses nothing, the handle can
 /// be awaited again.
 ///
+/// # Examples
+///
 /// ```
 /// let sched = ciranda_scheduler::Scheduler::builder().worker_threads(2).build().unwrap();
 /// let handle = sched.spawn(async { 6 * 7 });
@@ -51,6 +53,8 @@ impl<T> JoinHandle<T> {
     /// handle then gives a cancelled [`JoinError`]. A task that already finished keeps its
     /// output.
     ///
+    /// # Examples
+    ///
     /// ```
     /// use std::future::pending;
     /// let sched = ciranda_scheduler::Scheduler::builder().worker_threads(1).build().unwrap();
@@ -76,6 +80,8 @@ impl<T> JoinHandle<T> {
     /// Waits until the task has finished *without* taking its output: `Ready` once
     /// [`is_finished`](Self::is_finished) is true, otherwise the waker is registered. For
     /// combinators such as `wait` that hand finished handles back to the caller.
+    ///
+    /// # Examples
     ///
     /// ```
     /// use std::future::poll_fn;
@@ -157,6 +163,8 @@ impl<T> fmt::Debug for JoinHandle<T> {
 }
 
 /// A cloneable handle that can abort a task without owning its output.
+///
+/// # Examples
 ///
 /// ```
 /// use std::future::pending;
