@@ -12,25 +12,13 @@
 use ciranda::Runtime;
 use ciranda::io::{Async, AsyncReadExt};
 use ciranda::net::{TcpListener, TcpStream, UdpSocket};
+use ciranda_tests::support::within;
 use std::io;
 use std::os::unix::net::UnixStream;
 use std::sync::mpsc;
 use std::time::Duration;
 
 const GONE: &str = "has been shut down";
-
-/// Runs `f` on its own thread; fails if it does not return within 20 s (a hang).
-fn within_limit<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
-    });
-    match rx.recv_timeout(Duration::from_secs(20)) {
-        Ok(Ok(v)) => v,
-        Ok(Err(panic)) => std::panic::resume_unwind(panic),
-        Err(_) => panic!("{what}: hung (no result in 20 s)"),
-    }
-}
 
 fn runtime() -> Runtime {
     Runtime::builder().worker_threads(1).build().unwrap()
@@ -60,7 +48,7 @@ fn sockets_of_a_dropped_runtime() -> (TcpListener, TcpStream, TcpStream, UdpSock
 
 #[test]
 fn waits_on_sockets_of_a_dropped_runtime_fail_at_once_in_another() {
-    within_limit("sockets after their runtime", || {
+    within(20, "sockets after their runtime", || {
         let (listener, client, server, udp) = sockets_of_a_dropped_runtime();
         let b = runtime();
         b.block_on(async {
@@ -84,7 +72,7 @@ fn waits_on_sockets_of_a_dropped_runtime_fail_at_once_in_another() {
 
 #[test]
 fn async_fds_of_a_dropped_runtime_fail_at_once_in_another() {
-    within_limit("Async<T> after its runtime", || {
+    within(20, "Async<T> after its runtime", || {
         let a = runtime();
         let (x, _y) = UnixStream::pair().unwrap();
         let x = {
@@ -107,7 +95,7 @@ fn async_fds_of_a_dropped_runtime_fail_at_once_in_another() {
 
 #[test]
 fn a_read_waiting_in_another_runtime_fails_when_its_runtime_is_dropped() {
-    within_limit("read while its runtime goes", || {
+    within(20, "read while its runtime goes", || {
         let a = runtime();
         let (client, server) = a.block_on(async {
             let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -174,7 +162,7 @@ fn tcp_pair(rt: &Runtime) -> (TcpStream, TcpStream) {
 
 #[test]
 fn a_read_of_a_dropped_runtime_fails_while_a_task_waker_of_it_is_kept() {
-    within_limit("read after its runtime, a task waker kept", || {
+    within(20, "read after its runtime, a task waker kept", || {
         let a = runtime();
         keep_a_task_waker_of(&a);
         let (client, _server) = tcp_pair(&a);
@@ -191,7 +179,7 @@ fn a_read_of_a_dropped_runtime_fails_while_a_task_waker_of_it_is_kept() {
 
 #[test]
 fn a_read_of_a_dropped_runtime_fails_in_another_while_a_handle_of_it_lives() {
-    within_limit("read after its runtime, a handle kept", || {
+    within(20, "read after its runtime, a handle kept", || {
         let a = runtime();
         let handle = a.handle();
         let (client, server) = tcp_pair(&a);
@@ -218,7 +206,7 @@ fn a_read_of_a_dropped_runtime_fails_in_another_while_a_handle_of_it_lives() {
 
 #[test]
 fn a_read_waiting_in_another_runtime_fails_when_its_runtime_shuts_down_under_a_live_handle() {
-    within_limit("waiting read, its runtime goes, a handle kept", || {
+    within(20, "waiting read, its runtime goes, a handle kept", || {
         let a = runtime();
         let handle = a.handle();
         let (client, server) = tcp_pair(&a);

@@ -21,6 +21,7 @@
 
 use ciranda::Runtime;
 use ciranda_scheduler::MAX_WORKERS;
+use ciranda_tests::support::within;
 use std::future::Future;
 use std::io::ErrorKind;
 use std::pin::Pin;
@@ -217,19 +218,6 @@ fn error_types_are_std_errors_with_messages() {
     assert!(!is_error(&e).is_empty());
     let io: std::io::Error = e.into();
     assert_eq!(io.kind(), ErrorKind::TimedOut);
-}
-
-/// Runs `f` on a thread; fails (instead of hanging) after `secs`.
-fn within<T: Send + 'static>(secs: u64, what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
-    });
-    match rx.recv_timeout(Duration::from_secs(secs)) {
-        Ok(Ok(v)) => v,
-        Ok(Err(p)) => std::panic::resume_unwind(p),
-        Err(_) => panic!("{what}: did not finish within {secs} s (hang)"),
-    }
 }
 
 #[test]

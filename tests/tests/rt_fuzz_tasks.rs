@@ -12,33 +12,16 @@
 use ciranda::Runtime;
 use ciranda::sync::Notify;
 use ciranda::task::{AbortHandle, JoinHandle};
+use ciranda_tests::support::quiet_expected_panics;
 use proptest::prelude::*;
 use std::future::{Future, pending, poll_fn};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
-use std::sync::{Arc, Mutex, Once};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 const MARK: &str = "expected test panic";
-
-fn quiet_expected_panics() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let default = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            let payload = info.payload();
-            let message = payload
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_default();
-            if !message.contains(MARK) {
-                default(info);
-            }
-        }));
-    });
-}
 
 #[derive(Clone, Copy, Debug)]
 enum Kind {
@@ -178,7 +161,7 @@ fn outcome(r: Result<Output, ciranda::task::JoinError>) -> Result<(), (bool, boo
 }
 
 fn run_case(ops: &[Op]) -> Result<(), TestCaseError> {
-    quiet_expected_panics();
+    quiet_expected_panics(MARK);
     let rt = Runtime::builder()
         .worker_threads(2)
         .on_unhandled_panic(|_| {})

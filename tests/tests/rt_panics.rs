@@ -10,34 +10,18 @@ use ciranda::io::AsyncWriteExt;
 use ciranda::net::{TcpListener, TcpStream};
 use ciranda::task::JoinHandle;
 use ciranda::time::sleep;
+use ciranda_tests::support::{quiet_expected_panics, within};
 use futures_util::io::AsyncRead;
 use std::future::{Future, pending, poll_fn};
 use std::pin::{Pin, pin};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use std::sync::{Arc, Once};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
-/// Every panic these tests provoke carries this marker; the hook below keeps them off stderr.
+/// Every panic these tests provoke carries this marker; `quiet_expected_panics(MARK)` keeps
+/// them off stderr.
 const MARK: &str = "expected test panic";
-
-fn quiet_expected_panics() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let default = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            let payload = info.payload();
-            let message = payload
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_default();
-            if !message.contains(MARK) {
-                default(info);
-            }
-        }));
-    });
-}
 
 /// Live threads of this process whose name starts with `prefix`.
 fn threads_named(prefix: &str) -> usize {
@@ -50,7 +34,7 @@ fn threads_named(prefix: &str) -> usize {
 }
 
 fn runtime(prefix: &str, workers: usize, unhandled: Arc<AtomicUsize>) -> Runtime {
-    quiet_expected_panics();
+    quiet_expected_panics(MARK);
     Runtime::builder()
         .worker_threads(workers)
         .thread_name(prefix)
@@ -474,7 +458,7 @@ fn socket_and_timer_wakers_that_panic_are_contained() {
 
 #[test]
 fn panicking_blocking_calls_resolve_and_the_pool_keeps_serving() {
-    quiet_expected_panics();
+    quiet_expected_panics(MARK);
     let rt = Runtime::builder()
         .worker_threads(2)
         .thread_name("rpb")
@@ -527,25 +511,11 @@ fn panicking_blocking_calls_resolve_and_the_pool_keeps_serving() {
     assert_all_workers_alive(&rt, "rpb", 2);
 }
 
-/// Runs `f` on a thread and fails (instead of hanging the suite) if it does not return
-/// within `secs`.
-fn within<T: Send + 'static>(secs: u64, what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
-    });
-    match rx.recv_timeout(Duration::from_secs(secs)) {
-        Ok(Ok(v)) => v,
-        Ok(Err(p)) => std::panic::resume_unwind(p),
-        Err(_) => panic!("{what}: did not finish within {secs} s"),
-    }
-}
-
 #[test]
 fn a_panicking_unhandled_panic_hook_does_not_kill_a_worker() {
     // The hook is user code called on a worker; its panic must not end the worker thread
     // (which would also make the runtime's shutdown wait forever for it).
-    quiet_expected_panics();
+    quiet_expected_panics(MARK);
     within(
         60,
         "runtime with a panicking on_unhandled_panic hook",
@@ -578,7 +548,7 @@ fn a_panicking_unhandled_panic_hook_is_contained_on_every_thread() {
     // The hook also runs on a blocking thread (a detached `spawn_blocking` that panics) and
     // on whichever thread drops the `JoinHandle` of a task that panicked: in `drop`, where a
     // panic escaping would be especially bad.
-    quiet_expected_panics();
+    quiet_expected_panics(MARK);
     within(
         60,
         "unhandled-panic hook on blocking and user threads",
@@ -682,7 +652,7 @@ where
 fn a_worker_that_dies_does_not_hang_shutdown() {
     // A worker can only die through a bug or a panicking parking hook (user code, called
     // outside any task). It still reports its exit, so dropping the scheduler returns.
-    quiet_expected_panics();
+    quiet_expected_panics(MARK);
     within(60, "shutdown after a worker died", || {
         let (sched, died) = fragile_scheduler("rpx", |cx, _| match cx.worker() {
             0 => HookStep::Die,
@@ -705,7 +675,7 @@ fn a_worker_that_dies_parked_gets_no_more_wake_ups() {
     // it. A dead worker must leave the sleeper list (and the searching count a notifier gave
     // it), or every task spawned from outside waits forever while worker 1 sleeps.
     use std::sync::atomic::AtomicBool;
-    quiet_expected_panics();
+    quiet_expected_panics(MARK);
     within(60, "tasks keep running after a worker died parked", || {
         let other_asleep = AtomicBool::new(false);
         let waited = AtomicBool::new(false);

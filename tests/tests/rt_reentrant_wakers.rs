@@ -6,6 +6,7 @@
 
 use ciranda::Runtime;
 use ciranda::task::AbortHandle;
+use ciranda_tests::support::within;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
@@ -87,19 +88,6 @@ unsafe fn drop_waker(data: *const ()) {
         h.event();
         h.live.fetch_sub(1, SeqCst);
         Arc::decrement_strong_count(data.cast::<Hooked>());
-    }
-}
-
-/// Runs `f` on a thread and fails instead of hanging when it deadlocks.
-fn within<T: Send + 'static>(secs: u64, what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
-    });
-    match rx.recv_timeout(Duration::from_secs(secs)) {
-        Ok(Ok(v)) => v,
-        Ok(Err(p)) => std::panic::resume_unwind(p),
-        Err(_) => panic!("{what}: deadlocked (no result within {secs} s)"),
     }
 }
 

@@ -11,6 +11,7 @@ use ciranda::io::AsyncReadExt;
 use ciranda::net::{TcpListener, TcpStream};
 use ciranda::task::JoinHandle;
 use ciranda::time::sleep;
+use ciranda_tests::support::within;
 use std::future::{Future, pending};
 use std::io::Read;
 use std::pin::Pin;
@@ -23,19 +24,6 @@ struct Counted(Arc<AtomicUsize>);
 impl Drop for Counted {
     fn drop(&mut self) {
         self.0.fetch_add(1, SeqCst);
-    }
-}
-
-/// Runs `f` on its own thread; fails (instead of hanging the suite) after `secs`.
-fn within<T: Send + 'static>(secs: u64, what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
-    });
-    match rx.recv_timeout(Duration::from_secs(secs)) {
-        Ok(Ok(v)) => v,
-        Ok(Err(p)) => std::panic::resume_unwind(p),
-        Err(_) => panic!("{what}: did not finish within {secs} s (hang)"),
     }
 }
 

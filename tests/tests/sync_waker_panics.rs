@@ -16,36 +16,19 @@ use ciranda::sync::{
 };
 use ciranda::task::JoinHandle;
 use ciranda::time::timeout;
+use ciranda_tests::support::quiet_expected_panics;
 use futures_util::FutureExt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use std::sync::{Arc, Once};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 const MARK: &str = "expected test panic";
 
-fn quiet_expected_panics() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let default = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            let payload = info.payload();
-            let message = payload
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_default();
-            if !message.contains(MARK) {
-                default(info);
-            }
-        }));
-    });
-}
-
 fn runtime() -> Runtime {
-    quiet_expected_panics();
+    quiet_expected_panics(MARK);
     Runtime::builder()
         .worker_threads(2)
         .on_unhandled_panic(|_| {})
@@ -461,7 +444,7 @@ fn channels_deliver_despite_a_panicking_receiver_waker() {
 
 /// Runs `f`, which must panic with a waker's panic (the trigger of a wake-up).
 fn expect_waker_panic<R>(f: impl FnOnce() -> R) {
-    quiet_expected_panics();
+    quiet_expected_panics(MARK);
     let payload = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
         Ok(_) => panic!("the wake-up did not run the panicking waker"),
         Err(payload) => payload,

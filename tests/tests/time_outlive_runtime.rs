@@ -10,22 +10,10 @@
 
 use ciranda::Runtime;
 use ciranda::time::{Duration, interval, sleep, timeout};
+use ciranda_tests::support::within;
 use std::sync::mpsc;
 
 const GONE: &str = "belongs to a runtime that has been shut down";
-
-/// Runs `f` on its own thread; fails if it does not return within 20 s (a hang).
-fn within_limit<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
-    });
-    match rx.recv_timeout(std::time::Duration::from_secs(20)) {
-        Ok(Ok(v)) => v,
-        Ok(Err(panic)) => std::panic::resume_unwind(panic),
-        Err(_) => panic!("{what}: hung (no result in 20 s)"),
-    }
-}
 
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     payload
@@ -42,7 +30,7 @@ fn runtime(workers: usize) -> Runtime {
 #[test]
 fn a_sleep_from_a_dropped_runtime_fails_at_once_in_another() {
     for workers in [1, 2] {
-        let message = within_limit("sleep after its runtime", move || {
+        let message = within(20, "sleep after its runtime", move || {
             let a = runtime(workers);
             // Long enough that completing would be wrong (a due timer may complete).
             let s = {
@@ -60,7 +48,7 @@ fn a_sleep_from_a_dropped_runtime_fails_at_once_in_another() {
 
 #[test]
 fn a_sleep_waiting_in_another_runtime_fails_when_its_runtime_is_dropped() {
-    let message = within_limit("sleep while its runtime goes", || {
+    let message = within(20, "sleep while its runtime goes", || {
         let a = runtime(1);
         let s = {
             let _entered = a.enter();
@@ -89,7 +77,7 @@ fn a_sleep_waiting_in_another_runtime_fails_when_its_runtime_is_dropped() {
 
 #[test]
 fn an_interval_from_a_dropped_runtime_fails_at_its_first_wait() {
-    let message = within_limit("interval after its runtime", || {
+    let message = within(20, "interval after its runtime", || {
         let a = runtime(1);
         let mut iv = {
             let _entered = a.enter();
@@ -111,7 +99,7 @@ fn an_interval_from_a_dropped_runtime_fails_at_its_first_wait() {
 
 #[test]
 fn a_timeout_from_a_dropped_runtime_sets_its_timer_on_the_runtime_polling_it() {
-    within_limit("timeout after its runtime", || {
+    within(20, "timeout after its runtime", || {
         let a = runtime(1);
         let t = {
             let _entered = a.enter();
@@ -126,7 +114,7 @@ fn a_timeout_from_a_dropped_runtime_sets_its_timer_on_the_runtime_polling_it() {
 #[test]
 fn while_a_handle_lives_its_block_on_still_drives_the_timers() {
     // The reactor shuts down only when nothing can drive it: a `Handle` can.
-    within_limit("sleep through a handle", || {
+    within(20, "sleep through a handle", || {
         let a = runtime(1);
         let handle = a.handle();
         let start = std::time::Instant::now();
@@ -154,7 +142,7 @@ fn keep_a_task_waker_of(rt: &Runtime) {
 
 #[test]
 fn a_sleep_of_a_dropped_runtime_fails_while_a_task_waker_of_it_is_kept() {
-    let message = within_limit("sleep after its runtime, a task waker kept", || {
+    let message = within(20, "sleep after its runtime, a task waker kept", || {
         let a = runtime(1);
         keep_a_task_waker_of(&a);
         let s = {
@@ -173,7 +161,7 @@ fn a_sleep_of_a_dropped_runtime_fails_while_a_task_waker_of_it_is_kept() {
 
 #[test]
 fn a_sleep_of_a_dropped_runtime_fails_in_another_while_a_handle_of_it_lives() {
-    within_limit("sleep after its runtime, a handle kept", || {
+    within(20, "sleep after its runtime, a handle kept", || {
         let a = runtime(1);
         let handle = a.handle();
         let start = std::time::Instant::now();
@@ -200,7 +188,7 @@ fn a_sleep_of_a_dropped_runtime_fails_in_another_while_a_handle_of_it_lives() {
 
 #[test]
 fn a_sleep_waiting_in_another_runtime_fails_when_its_runtime_shuts_down_under_a_live_handle() {
-    let message = within_limit("waiting sleep, its runtime goes, a handle kept", || {
+    let message = within(20, "waiting sleep, its runtime goes, a handle kept", || {
         let a = runtime(1);
         let handle = a.handle();
         let s = {

@@ -1,58 +1,64 @@
-//! Synchronisation primitives used by the crate, from `std`/`parking_lot` normally and from
-//! `loom` under `cfg(loom)`, behind one interface (see docs/CONVENTIONS.md).
+//! The loom shim: the one place this crate's code takes its synchronisation primitives from —
+//! `std`/`parking_lot` in normal builds, loom's instrumented ones under `cfg(loom)` — behind
+//! one interface (a `Mutex` whose `lock()` returns the guard directly). See
+//! `docs/CONVENTIONS.md`.
+//!
+//! Models: the `#[cfg(all(test, loom))]` module of `registration.rs`. Run them with
+//! `CARGO_TARGET_DIR=target/loom RUSTFLAGS="--cfg loom -C debug-assertions" LOOM_MAX_PREEMPTIONS=2 cargo test -p ciranda-reactor --release --lib --tests`
 
 #[cfg(not(loom))]
-pub(crate) use std::sync::Arc;
-#[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{AtomicBool, AtomicUsize};
+mod imp {
+    pub(crate) use std::sync::Arc;
+    pub(crate) use std::sync::atomic::{AtomicBool, AtomicUsize};
 
-#[cfg(loom)]
-pub(crate) use loom::sync::Arc;
-#[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicBool, AtomicUsize};
+    /// `parking_lot::Mutex` behind the shim's interface.
+    #[derive(Debug, Default)]
+    pub(crate) struct Mutex<T>(parking_lot::Mutex<T>);
 
-/// A mutex whose `lock()` returns the guard directly in both builds.
-#[cfg(not(loom))]
-#[derive(Debug, Default)]
-pub(crate) struct Mutex<T>(parking_lot::Mutex<T>);
+    /// The guard returned by [`Mutex::lock`].
+    pub(crate) type MutexGuard<'a, T> = parking_lot::MutexGuard<'a, T>;
 
-#[cfg(not(loom))]
-pub(crate) type MutexGuard<'a, T> = parking_lot::MutexGuard<'a, T>;
+    impl<T> Mutex<T> {
+        pub(crate) fn new(value: T) -> Self {
+            Mutex(parking_lot::Mutex::new(value))
+        }
 
-#[cfg(not(loom))]
-impl<T> Mutex<T> {
-    pub(crate) fn new(value: T) -> Self {
-        Mutex(parking_lot::Mutex::new(value))
-    }
+        pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
+            self.0.lock()
+        }
 
-    pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
-        self.0.lock()
-    }
-
-    pub(crate) fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
-        self.0.try_lock()
+        pub(crate) fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
+            self.0.try_lock()
+        }
     }
 }
 
-/// A mutex whose `lock()` returns the guard directly in both builds.
 #[cfg(loom)]
-#[derive(Debug, Default)]
-pub(crate) struct Mutex<T>(loom::sync::Mutex<T>);
+mod imp {
+    pub(crate) use loom::sync::Arc;
+    pub(crate) use loom::sync::atomic::{AtomicBool, AtomicUsize};
 
-#[cfg(loom)]
-pub(crate) type MutexGuard<'a, T> = loom::sync::MutexGuard<'a, T>;
+    /// `loom::sync::Mutex` behind the shim's interface (no poisoning).
+    #[derive(Debug, Default)]
+    pub(crate) struct Mutex<T>(loom::sync::Mutex<T>);
 
-#[cfg(loom)]
-impl<T> Mutex<T> {
-    pub(crate) fn new(value: T) -> Self {
-        Mutex(loom::sync::Mutex::new(value))
-    }
+    /// The guard returned by [`Mutex::lock`].
+    pub(crate) type MutexGuard<'a, T> = loom::sync::MutexGuard<'a, T>;
 
-    pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
-        self.0.lock().expect("loom mutex poisoned")
-    }
+    impl<T> Mutex<T> {
+        pub(crate) fn new(value: T) -> Self {
+            Mutex(loom::sync::Mutex::new(value))
+        }
 
-    pub(crate) fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
-        self.0.try_lock().ok()
+        pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
+            // Poisoning means a panic under one of our locks, a bug loom reports anyway.
+            self.0.lock().expect("loom mutex poisoned")
+        }
+
+        pub(crate) fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
+            self.0.try_lock().ok()
+        }
     }
 }
+
+pub(crate) use imp::*;

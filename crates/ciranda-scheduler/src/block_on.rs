@@ -25,12 +25,12 @@
 //! [`Park::unpark_block_on`]: crate::park::Park::unpark_block_on
 
 use crate::Handle;
+use crate::context::on_worker_thread;
 use crate::coop;
 use crate::loom::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use crate::park::{BlockOnContext, Parker};
-use crate::scheduler::Shared;
+use crate::shared::Shared;
 use crate::spin;
-use crate::worker::on_worker_thread;
 use std::future::Future;
 use std::pin::pin;
 use std::sync::Arc;

@@ -27,11 +27,11 @@
 
 use crate::Handle;
 use crate::activity::ActivityCount;
+use crate::context;
+use crate::hooks::{ThreadHook, call_hook};
 use crate::loom::{Condvar, Mutex};
-use crate::scheduler::{ThreadHook, call_hook};
 use crate::task::raw::{self, Notified, Schedule};
 use crate::task::{JoinError, JoinHandle, TaskId, TaskName};
-use std::cell::Cell;
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
@@ -76,11 +76,6 @@ struct PoolState {
     running: HashMap<usize, std::thread::JoinHandle<()>>,
     /// Threads that left on their own (keep-alive): joined later.
     exited: Vec<std::thread::JoinHandle<()>>,
-}
-
-thread_local! {
-    /// The pool this thread serves, if it is a blocking-pool thread.
-    static POOL: Cell<*const Inner> = const { Cell::new(std::ptr::null()) };
 }
 
 /// The future of a blocking task: calls the function on its first poll.
@@ -142,20 +137,17 @@ impl BlockingPool {
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
-        let task = raw::allocate(
+        let raw::NewTask { notified, join } = raw::allocate(
             BlockingTask(Some(f)),
             BlockingSchedule(handle.clone()),
             TaskId::next(),
             name,
-            2,
         );
-        // SAFETY: two references: the queue entry's and the JoinHandle's.
-        let (notified, join) = unsafe { (Notified::from_raw(task), JoinHandle::from_raw(task)) };
         let inner = &self.inner;
         let mut state = inner.state.lock();
         if state.shutdown {
             drop(state);
-            task.shutdown();
+            notified.shutdown();
             drop(notified);
             return join;
         }
@@ -177,29 +169,20 @@ impl BlockingPool {
             state.queue.drain(..).collect()
         };
         for task in queued {
-            task.raw().shutdown();
+            task.shutdown();
             drop(task);
             inner.active.deactivate();
         }
         // Shutting down from one of our own threads (a blocking call dropped the runtime):
         // that thread finishes its call after we return, so do not wait for it.
-        let own_thread = POOL
-            .try_with(|pool| std::ptr::eq(pool.get(), Arc::as_ptr(inner)))
-            .unwrap_or(false);
+        let own_thread = context::serves_blocking_pool(Arc::as_ptr(inner));
         let threads: Vec<std::thread::JoinHandle<()>> = {
             let mut state = inner.state.lock();
-            while state.threads > usize::from(own_thread) {
-                match deadline {
-                    None => inner.thread_exited.wait(&mut state),
-                    Some(deadline) => {
-                        let now = Instant::now();
-                        if now >= deadline {
-                            break;
-                        }
-                        inner.thread_exited.wait_for(&mut state, deadline - now);
-                    }
-                }
-            }
+            inner
+                .thread_exited
+                .wait_while_until(&mut state, deadline, |state| {
+                    state.threads > usize::from(own_thread)
+                });
             let running = std::mem::take(&mut state.running);
             let mut all: Vec<_> = state.exited.drain(..).collect();
             all.extend(running.into_values());
@@ -280,7 +263,7 @@ impl Inner {
             counted: false,
         };
         let _context = handle.enter();
-        POOL.with(|pool| pool.set(Arc::as_ptr(&self)));
+        context::set_blocking_pool(Arc::as_ptr(&self));
         if let Some(start) = &self.config.on_thread_start {
             call_hook("on_thread_start", || start());
         }

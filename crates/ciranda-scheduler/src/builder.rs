@@ -1,11 +1,12 @@
 //! `Builder`: configuration of a [`Scheduler`].
 
 use crate::blocking::{BlockingConfig, BlockingPool};
+use crate::hooks::{PanicHook, ThreadHook};
 use crate::park::{Park, ThreadParkers};
 use crate::queue;
-use crate::scheduler::{Config, PanicHook, Shared, ThreadHook};
+use crate::shared::{Config, Shared};
 use crate::task::JoinError;
-use crate::worker::{Remote, Worker};
+use crate::worker::{Stealable, Worker};
 use crate::{Handle, Scheduler};
 use std::fmt;
 use std::io;
@@ -18,6 +19,8 @@ pub const MAX_WORKERS: usize = 1 << 15;
 type MakePark = Box<dyn FnOnce(usize) -> Arc<dyn Park>>;
 
 /// Configures and starts a [`Scheduler`].
+///
+/// # Examples
 ///
 /// ```
 /// use std::time::Duration;
@@ -159,6 +162,8 @@ impl Builder {
     /// blocking threads, or a [`thread_name`](Self::thread_name) containing a NUL byte
     /// (the OS cannot name a thread that); the OS error if a thread cannot be spawned.
     ///
+    /// # Examples
+    ///
     /// ```
     /// let err = ciranda_scheduler::Scheduler::builder().worker_threads(0).build().unwrap_err();
     /// assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
@@ -194,10 +199,10 @@ impl Builder {
             Some(make) => make(workers),
             None => Arc::new(ThreadParkers::new(workers)),
         };
-        let (locals, remotes): (Vec<_>, Vec<_>) = (0..workers)
+        let (locals, stealable): (Vec<_>, Vec<_>) = (0..workers)
             .map(|_| {
                 let (local, steal) = queue::local();
-                (local, Remote::new(steal))
+                (local, Stealable::new(steal))
             })
             .unzip();
         let blocking = BlockingPool::new(BlockingConfig {
@@ -217,7 +222,7 @@ impl Builder {
             on_unhandled_panic: self.on_unhandled_panic,
         };
         let handle = Handle {
-            shared: Arc::new(Shared::new(remotes.into(), park, blocking, config)),
+            shared: Arc::new(Shared::new(stealable.into(), park, blocking, config)),
         };
         let mut threads = Vec::with_capacity(workers);
         let mut spawn_error = None;

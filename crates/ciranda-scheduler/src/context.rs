@@ -1,14 +1,35 @@
-//! The thread-local "current runtime": what `Handle::current()` returns.
+//! Everything the scheduler keeps per thread, in one place: the current runtime (what
+//! `Handle::current()` returns), the worker or blocking pool the thread serves, its `block_on`
+//! spin policy and its block of task ids. (The cooperative budget lives in [`crate::coop`].)
+//!
+//! Each is its own `thread_local!` rather than one struct: only `CURRENT` holds a value with
+//! a destructor. The others are destructor-free, so they stay readable while the thread is
+//! torn down — a task dropped by another thread-local's destructor can still take an id and
+//! ask whether it is on a worker.
 
 use crate::Handle;
-use std::cell::RefCell;
+use crate::shared::Shared;
+use crate::spin::Policy;
+use crate::worker::Worker;
+use std::cell::{Cell, RefCell};
+use std::ptr;
 
 thread_local! {
     static CURRENT: RefCell<Option<Handle>> = const { RefCell::new(None) };
+    /// The worker running on this thread, set while `Worker::run` borrows it.
+    static CURRENT_WORKER: Cell<*const Worker> = const { Cell::new(ptr::null()) };
+    /// The blocking pool this thread serves, as an identity only (never dereferenced).
+    static BLOCKING_POOL: Cell<*const ()> = const { Cell::new(ptr::null()) };
+    /// Optimistic start: a thread's first waits spin, and the score soon says whether to go on.
+    static SPIN_POLICY: Policy = const { Policy::new() };
+    /// The thread's reserved block of task ids: `(next, end)`.
+    static TASK_IDS: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
 }
 
 /// Makes a handle the thread's current one until dropped; returned by [`Handle::enter`].
 /// Guards nest: dropping one restores the handle that was current before it.
+///
+/// # Examples
 ///
 /// ```
 /// let sched = ciranda_scheduler::Scheduler::builder().worker_threads(1).build().unwrap();
@@ -51,4 +72,64 @@ impl Drop for EnterGuard {
         let _replaced =
             CURRENT.try_with(|current| std::mem::replace(&mut *current.borrow_mut(), previous));
     }
+}
+
+/// Marks `worker` as the one running on this thread until the guard drops.
+pub(crate) fn set_worker(worker: &Worker) -> WorkerGuard<'_> {
+    CURRENT_WORKER.with(|w| w.set(worker));
+    WorkerGuard(std::marker::PhantomData)
+}
+
+/// Clears the current worker when dropped; returned by [`set_worker`].
+pub(crate) struct WorkerGuard<'a>(std::marker::PhantomData<&'a Worker>);
+
+impl Drop for WorkerGuard<'_> {
+    fn drop(&mut self) {
+        let _ = CURRENT_WORKER.try_with(|w| w.set(ptr::null()));
+    }
+}
+
+/// `true` on a worker thread of any scheduler.
+pub(crate) fn on_worker_thread() -> bool {
+    CURRENT_WORKER
+        .try_with(|w| !w.get().is_null())
+        .unwrap_or(false)
+}
+
+/// The worker of `shared` running on this thread, if any.
+pub(crate) fn with_worker<R>(shared: &Shared, f: impl FnOnce(Option<&Worker>) -> R) -> R {
+    let worker = CURRENT_WORKER.try_with(Cell::get).unwrap_or(ptr::null());
+    if worker.is_null() {
+        return f(None);
+    }
+    // SAFETY: `CURRENT_WORKER` is set only by `set_worker`, whose guard borrows the worker on
+    // this very thread and clears the pointer before the borrow ends, so it is live here.
+    let worker = unsafe { &*worker };
+    if ptr::eq(worker.shared(), shared) {
+        f(Some(worker))
+    } else {
+        f(None)
+    }
+}
+
+/// Records that this thread serves the blocking pool `pool` (for the rest of its life).
+pub(crate) fn set_blocking_pool<T>(pool: *const T) {
+    BLOCKING_POOL.with(|p| p.set(pool.cast()));
+}
+
+/// `true` if this thread serves the blocking pool `pool`.
+pub(crate) fn serves_blocking_pool<T>(pool: *const T) -> bool {
+    BLOCKING_POOL
+        .try_with(|p| ptr::eq(p.get(), pool.cast()))
+        .unwrap_or(false)
+}
+
+/// Runs `f` with this thread's spin policy; `None` once the thread is being torn down.
+pub(crate) fn with_spin_policy<R>(f: impl FnOnce(&Policy) -> R) -> Option<R> {
+    SPIN_POLICY.try_with(f).ok()
+}
+
+/// Runs `f` with this thread's block of task ids; `None` once the thread is being torn down.
+pub(crate) fn with_task_ids<R>(f: impl FnOnce(&Cell<(u64, u64)>) -> R) -> Option<R> {
+    TASK_IDS.try_with(f).ok()
 }

@@ -34,7 +34,9 @@
 
 mod loom;
 
-pub mod coop;
+/// The cooperative budget every task poll runs under (the `ciranda-coop` crate, shared with
+/// the reactor and the sync primitives).
+pub use ciranda_coop as coop;
 pub mod park;
 pub mod task;
 
@@ -43,11 +45,14 @@ mod block_on;
 mod blocking;
 mod builder;
 mod context;
+mod handle;
+mod hooks;
 mod idle;
 mod queue;
 mod registry;
 mod report;
 mod scheduler;
+mod shared;
 mod spin;
 mod worker;
 mod yield_now;
@@ -57,7 +62,8 @@ mod loom_models;
 
 pub use builder::{Builder, MAX_WORKERS};
 pub use context::EnterGuard;
-pub use scheduler::{Handle, Scheduler};
+pub use handle::Handle;
+pub use scheduler::Scheduler;
 pub use task::{JoinError, JoinHandle, yield_now};
 
 use std::future::Future;
@@ -67,6 +73,8 @@ use std::future::Future;
 /// # Panics
 ///
 /// Outside a runtime (see [`Handle::current`]).
+///
+/// # Examples
 ///
 /// ```
 /// let sched = ciranda_scheduler::Scheduler::builder().worker_threads(2).build().unwrap();

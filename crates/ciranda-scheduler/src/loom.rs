@@ -1,7 +1,10 @@
-//! The synchronisation shim: `std`/`parking_lot` in normal builds, `loom` under `cfg(loom)`.
+//! The loom shim: the one place this crate's code takes its synchronisation primitives from —
+//! `std`/`parking_lot` in normal builds, loom's instrumented ones under `cfg(loom)` — behind
+//! one interface (a `Mutex` whose `lock()` returns the guard directly, a `Condvar` that waits
+//! on it, an `UnsafeCell` with loom's closure access). See `docs/CONVENTIONS.md`.
 //!
-//! Every module of this crate takes its atomics, locks, cells and threads from here, so the
-//! loom models in `tests/` and `#[cfg(all(test, loom))]` modules exercise the real protocol code.
+//! Models: `src/loom_models/`. Run them with
+//! `CARGO_TARGET_DIR=target/loom RUSTFLAGS="--cfg loom -C debug-assertions" LOOM_MAX_PREEMPTIONS=2 cargo test -p ciranda-scheduler --release --lib --tests`
 
 #[cfg(not(loom))]
 mod imp {
@@ -71,7 +74,7 @@ mod imp {
         };
     }
 
-    /// loom's mutex behind the `parking_lot`-style interface (no poisoning).
+    /// `loom::sync::Mutex` behind the shim's interface (no poisoning).
     #[derive(Debug)]
     pub(crate) struct Mutex<T>(loom::sync::Mutex<T>);
     pub(crate) type MutexGuard<'a, T> = loom::sync::MutexGuard<'a, T>;
@@ -81,7 +84,8 @@ mod imp {
             Self(loom::sync::Mutex::new(value))
         }
         pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
-            self.0.lock().unwrap()
+            // Poisoning means a panic under one of our locks, a bug loom reports anyway.
+            self.0.lock().expect("loom mutex poisoned")
         }
         pub(crate) fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
             self.0.try_lock().ok()
@@ -133,3 +137,28 @@ mod imp {
 }
 
 pub(crate) use imp::*;
+
+impl Condvar {
+    /// Waits on `guard` while `waiting` holds for the guarded value, until `deadline` if there
+    /// is one (then it returns with `waiting` possibly still true). Shutdown's waits for
+    /// threads to exit, bounded or not.
+    pub(crate) fn wait_while_until<T>(
+        &self,
+        guard: &mut MutexGuard<'_, T>,
+        deadline: Option<std::time::Instant>,
+        mut waiting: impl FnMut(&T) -> bool,
+    ) {
+        while waiting(guard) {
+            match deadline {
+                None => self.wait(guard),
+                Some(deadline) => {
+                    let now = std::time::Instant::now();
+                    if now >= deadline {
+                        return;
+                    }
+                    self.wait_for(guard, deadline - now);
+                }
+            }
+        }
+    }
+}

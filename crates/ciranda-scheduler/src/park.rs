@@ -17,6 +17,8 @@ use std::time::{Duration, Instant};
 
 /// What the scheduler tells a parking hook about the worker that parks.
 ///
+/// # Examples
+///
 /// ```
 /// use ciranda_scheduler::park::{Park, ParkContext, ThreadParkers};
 /// use std::time::Duration;
@@ -62,6 +64,8 @@ impl ParkContext<'_> {
 /// marked as [waiting in the hook](Self::set_waiting_in_hook), also calls
 /// [`Park::unpark_block_on`]). `block_on` polls the future again whenever `park_block_on`
 /// returns, so returning early only costs a spurious poll.
+///
+/// # Examples
 ///
 /// ```
 /// use ciranda_scheduler::park::{BlockOnContext, Park, ParkContext, ThreadParkers};
@@ -185,6 +189,8 @@ const NOTIFIED: usize = 2;
 /// | `NOTIFIED` | → `EMPTY`, return at once                 | stays `NOTIFIED`            |
 /// | `PARKED`   | (one parker per thread: not reachable)    | → `NOTIFIED`, signal        |
 ///
+/// # Examples
+///
 /// ```
 /// use ciranda_scheduler::park::Parker;
 /// use std::sync::Arc;
@@ -219,6 +225,8 @@ impl Parker {
 
     /// Consumes a pending token without blocking; `true` if there was one.
     ///
+    /// # Examples
+    ///
     /// ```
     /// let parker = ciranda_scheduler::park::Parker::new();
     /// assert!(!parker.try_park());
@@ -232,6 +240,8 @@ impl Parker {
     }
 
     /// `true` when an [`unpark`](Self::unpark) token is pending (it is not consumed).
+    ///
+    /// # Examples
     ///
     /// ```
     /// let parker = ciranda_scheduler::park::Parker::new();
@@ -312,6 +322,8 @@ impl Parker {
 }
 
 /// The default parking hook: one [`Parker`] per worker.
+///
+/// # Examples
 ///
 /// ```
 /// use ciranda_scheduler::park::{Park, ThreadParkers};

@@ -7,7 +7,7 @@
 
 use crate::task::raw::Notified;
 
-/// Takes up to `limit` tasks into `dest` and returns one of them to run.
+/// How many tasks a steal takes from a queue of `len`: half, rounded up, at least one.
 fn half(len: usize) -> usize {
     len.div_ceil(2).max(1)
 }
@@ -15,19 +15,19 @@ fn half(len: usize) -> usize {
 #[cfg(not(loom))]
 mod imp {
     use super::*;
-    use crossbeam_deque::{Injector, Steal, Stealer, Worker};
+    use crossbeam_deque::{Injector, Steal, Worker};
 
     /// The owner's end of a worker's queue (FIFO: pop from the front, push to the back).
     pub(crate) struct Local(Worker<Notified>);
     /// Another worker's end of the same queue.
-    pub(crate) struct Remote(Stealer<Notified>);
+    pub(crate) struct Stealer(crossbeam_deque::Stealer<Notified>);
     /// The global queue for tasks scheduled from outside the workers.
     pub(crate) struct Inject(Injector<Notified>);
 
-    pub(crate) fn local() -> (Local, Remote) {
+    pub(crate) fn local() -> (Local, Stealer) {
         let worker = Worker::new_fifo();
         let stealer = worker.stealer();
-        (Local(worker), Remote(stealer))
+        (Local(worker), Stealer(stealer))
     }
 
     fn settle(mut attempt: impl FnMut() -> Steal<Notified>) -> Option<Notified> {
@@ -55,7 +55,7 @@ mod imp {
         }
     }
 
-    impl Remote {
+    impl Stealer {
         /// Moves about half of this queue into `dest` and returns one task to run.
         pub(crate) fn steal_half_into(&self, dest: &Local) -> Option<Notified> {
             if self.0.is_empty() {
@@ -107,12 +107,12 @@ mod imp {
     type Shared = Arc<Mutex<VecDeque<Notified>>>;
 
     pub(crate) struct Local(Shared);
-    pub(crate) struct Remote(Shared);
+    pub(crate) struct Stealer(Shared);
     pub(crate) struct Inject(Mutex<VecDeque<Notified>>);
 
-    pub(crate) fn local() -> (Local, Remote) {
+    pub(crate) fn local() -> (Local, Stealer) {
         let queue = Arc::new(Mutex::new(VecDeque::new()));
-        (Local(queue.clone()), Remote(queue))
+        (Local(queue.clone()), Stealer(queue))
     }
 
     impl Local {
@@ -127,7 +127,7 @@ mod imp {
         }
     }
 
-    impl Remote {
+    impl Stealer {
         pub(crate) fn steal_half_into(&self, dest: &Local) -> Option<Notified> {
             let mut batch: VecDeque<Notified> = {
                 let mut victim = self.0.lock();
@@ -170,4 +170,4 @@ mod imp {
     }
 }
 
-pub(crate) use imp::{Inject, Local, Remote, local};
+pub(crate) use imp::{Inject, Local, Stealer, local};

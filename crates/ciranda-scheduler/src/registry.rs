@@ -29,7 +29,7 @@
 use crate::loom::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering::*};
 use crate::loom::{Mutex, MutexGuard};
 use crate::task::TaskInfo;
-use crate::task::raw::{Header, RawTask};
+use crate::task::raw::{Header, RawTask, TaskRef};
 use crate::task::state::COMPLETE;
 use std::ptr;
 
@@ -80,11 +80,11 @@ impl Registry {
         }
     }
 
-    /// Links `task`, taking over one reference the caller holds for the registry. Returns
-    /// `false` (the reference stays with the caller) once the registry is closed.
-    pub(crate) fn insert(&self, task: RawTask, hint: usize) -> bool {
+    /// Links `task`, taking over the registry's reference. Once the registry is closed it
+    /// refuses the task and hands the reference back.
+    pub(crate) fn insert(&self, task: TaskRef, hint: usize) -> Result<(), TaskRef> {
         if self.closing.load(SeqCst) {
-            return false;
+            return Err(task);
         }
         let shard = &self.shards[hint % self.shards.len()];
         let node = task.as_ptr();
@@ -93,7 +93,7 @@ impl Registry {
         let mut head = shard.head.load(Acquire);
         loop {
             if head == closed() {
-                return false;
+                return Err(task);
             }
             task.header().registry_next.store(head, Relaxed);
             match shard
@@ -104,6 +104,8 @@ impl Registry {
                 Err(actual) => head = actual,
             }
         }
+        // The list owns the reference now; `drain` and the sweep release it.
+        let _linked = task.into_raw();
         let pushed = shard.pushed_since_sweep.fetch_add(1, Relaxed) + 1;
         if pushed >= MIN_SWEEP && pushed >= shard.survivors.load(Relaxed) {
             // A spawner never waits: if another thread is sweeping this shard, that is enough.
@@ -111,7 +113,7 @@ impl Registry {
                 shard.sweep_completed(sweeping);
             }
         }
-        true
+        Ok(())
     }
 
     /// Unlinks completed tasks everywhere once enough of them accumulated to be worth a walk
@@ -154,11 +156,11 @@ impl Registry {
             while !node.is_null() && node != closed() {
                 // SAFETY: linked nodes hold a registry reference and cannot be unlinked
                 // while we hold the shard's sweep lock.
-                let task = unsafe { RawTask::from_ptr(node) };
-                if !task.header().state.load().is(COMPLETE) {
-                    out.push(TaskInfo::of(task));
+                let header = unsafe { &*node };
+                if !header.state.load().is(COMPLETE) {
+                    out.push(TaskInfo::of(header));
                 }
-                node = task.header().registry_next.load(Relaxed);
+                node = header.registry_next.load(Relaxed);
             }
         }
         out
@@ -183,11 +185,11 @@ impl Registry {
         for mut node in lists {
             while !node.is_null() && node != closed() {
                 // SAFETY: the closing swap took the whole list: its nodes are ours to walk
-                // and each carries the registry reference released below.
-                let task = unsafe { RawTask::from_ptr(node) };
+                // and each carries the registry reference, which `task` now owns.
+                let task = unsafe { TaskRef::from_raw(RawTask::from_ptr(node)) };
                 node = task.header().registry_next.load(Relaxed);
                 task.shutdown();
-                task.drop_reference();
+                drop(task);
             }
         }
     }
@@ -215,15 +217,20 @@ impl Shard {
         let mut kept = 0;
         while !node.is_null() {
             // SAFETY: the list was taken whole under the sweep lock; each node carries a
-            // registry reference.
-            let task = unsafe { RawTask::from_ptr(node) };
+            // registry reference, which `task` now owns.
+            let task = unsafe { TaskRef::from_raw(RawTask::from_ptr(node)) };
             node = task.header().registry_next.load(Relaxed);
             if task.header().state.load().is(COMPLETE) {
-                task.drop_reference();
+                drop(task);
             } else {
+                // The list keeps the reference.
+                let task = task.into_raw();
                 match kept_tail {
                     None => kept_head = task.as_ptr(),
-                    Some(tail) => tail.header().registry_next.store(task.as_ptr(), Relaxed),
+                    // SAFETY: `tail` is a node kept in the list, which holds its reference.
+                    Some(tail) => unsafe { tail.header() }
+                        .registry_next
+                        .store(task.as_ptr(), Relaxed),
                 }
                 kept_tail = Some(task);
                 kept += 1;
@@ -233,7 +240,8 @@ impl Shard {
             // Put the survivors back in front of whatever was pushed meanwhile.
             let mut head = self.head.load(Relaxed);
             loop {
-                tail.header().registry_next.store(head, Relaxed);
+                // SAFETY: `tail` is a node kept in the list, which holds its reference.
+                unsafe { tail.header() }.registry_next.store(head, Relaxed);
                 match self
                     .head
                     .compare_exchange_weak(head, kept_head, AcqRel, Relaxed)

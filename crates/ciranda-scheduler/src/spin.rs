@@ -24,6 +24,7 @@
 //! Workers do not spin here: an idle worker parks through the parking hook at once (spinning
 //! workers kept the other runtime threads off the cores and doubled `ping_pong`).
 
+use crate::context;
 use crate::park::Parker;
 use std::cell::Cell;
 use std::time::{Duration, Instant};
@@ -41,24 +42,23 @@ const TRIAL_WAITS: u32 = 8;
 /// Token checks between two looks at the clock.
 const CHECKS_PER_CLOCK_READ: u32 = 32;
 
-struct Policy {
+/// When a thread spins before it parks: kept per thread in [`crate::context`].
+pub(crate) struct Policy {
     score: Cell<u32>,
     waits: Cell<u32>,
     trial_left: Cell<u32>,
 }
 
-thread_local! {
-    // Optimistic start: a thread's first waits spin, and the score soon says whether to go on.
-    static POLICY: Policy = const {
+impl Policy {
+    /// A fresh policy that starts out spinning: the score soon says whether to go on.
+    pub(crate) const fn new() -> Policy {
         Policy {
             score: Cell::new(SCORE_MAX),
             waits: Cell::new(0),
             trial_left: Cell::new(0),
         }
-    };
-}
+    }
 
-impl Policy {
     fn should_spin(&self) -> bool {
         let waits = self.waits.get().wrapping_add(1);
         self.waits.set(waits);
@@ -96,16 +96,15 @@ pub(crate) fn spin_for_token(parker: &Parker) -> bool {
         return false;
     }
     // A thread being torn down (its thread-local gone) just parks.
-    POLICY
-        .try_with(|policy| {
-            if !policy.should_spin() {
-                return false;
-            }
-            let woken_after = spin(parker);
-            policy.record(woken_after.is_some_and(|after| after <= HIT_WINDOW));
-            woken_after.is_some()
-        })
-        .unwrap_or(false)
+    context::with_spin_policy(|policy| {
+        if !policy.should_spin() {
+            return false;
+        }
+        let woken_after = spin(parker);
+        policy.record(woken_after.is_some_and(|after| after <= HIT_WINDOW));
+        woken_after.is_some()
+    })
+    .unwrap_or(false)
 }
 
 /// Watches `parker` for up to [`SPIN_LIMIT`]; consumes the token and returns how long it took

@@ -20,15 +20,17 @@
 //! timeout, so a hook that drives I/O and timers polls them even when no worker is idle.
 
 use crate::Handle;
+use crate::context;
 use crate::coop;
+use crate::hooks::call_hook;
 use crate::loom::atomic::{
     AtomicPtr,
     Ordering::{AcqRel, Relaxed},
 };
 use crate::park::ParkContext;
-use crate::queue::Local;
+use crate::queue::{Local, Stealer};
 use crate::report::report;
-use crate::scheduler::{Shared, call_hook};
+use crate::shared::{Reason, Shared};
 use crate::task::raw::{Header, Notified, RawTask};
 use std::cell::Cell;
 use std::ptr;
@@ -49,44 +51,18 @@ pub(crate) const EVENT_INTERVAL: u32 = 61;
 /// LIFO-slot polls in a row before the slot is flushed to the back of the queue.
 pub(crate) const MAX_LIFO_STREAK: u8 = 3;
 
-thread_local! {
-    static CURRENT_WORKER: Cell<*const Worker> = const { Cell::new(ptr::null()) };
-}
-
-/// `true` on a worker thread of any scheduler.
-pub(crate) fn on_worker_thread() -> bool {
-    CURRENT_WORKER
-        .try_with(|w| !w.get().is_null())
-        .unwrap_or(false)
-}
-
-/// The worker of `shared` running on this thread, if any.
-fn with_current<R>(shared: &Shared, f: impl FnOnce(Option<&Worker>) -> R) -> R {
-    let worker = CURRENT_WORKER.try_with(Cell::get).unwrap_or(ptr::null());
-    if worker.is_null() {
-        return f(None);
-    }
-    // SAFETY: `CURRENT_WORKER` is set only while `Worker::run` borrows the worker on this
-    // very thread, and cleared before it returns, so the pointer is live here.
-    let worker = unsafe { &*worker };
-    if ptr::eq(worker.shared(), shared) {
-        f(Some(worker))
-    } else {
-        f(None)
-    }
-}
-
-/// The part of a worker other threads touch: its stealer and its LIFO slot.
-pub(crate) struct Remote {
-    pub(crate) steal: crate::queue::Remote,
+/// What other threads may take from a worker: its queue's stealing end and its LIFO slot.
+pub(crate) struct Stealable {
+    /// The stealing end of the worker's local queue.
+    pub(crate) queue: Stealer,
     /// Holds a task (with its queue reference) or null.
     pub(crate) lifo: AtomicPtr<Header>,
 }
 
-impl Remote {
-    pub(crate) fn new(steal: crate::queue::Remote) -> Remote {
-        Remote {
-            steal,
+impl Stealable {
+    pub(crate) fn new(queue: Stealer) -> Stealable {
+        Stealable {
+            queue,
             lifo: AtomicPtr::new(ptr::null_mut()),
         }
     }
@@ -106,13 +82,16 @@ impl Remote {
     }
 
     pub(crate) fn has_work(&self) -> bool {
-        !self.steal.is_empty()
+        !self.queue.is_empty()
             || !self
                 .lifo
                 .load(crate::loom::atomic::Ordering::Relaxed)
                 .is_null()
     }
 }
+
+// `loom_models/park.rs` still names this type `Remote`; it is frozen on this branch
+// (another branch is changing it), so the old name stays for that model until it is updated.
 
 /// The state a worker thread owns. Fields are `Cell`s because the schedule path reaches
 /// the worker through a shared reference while `run` is on the stack.
@@ -143,7 +122,12 @@ impl Worker {
         }
     }
 
-    fn shared(&self) -> &Shared {
+    /// This worker's index among the scheduler's workers.
+    pub(crate) fn index(&self) -> usize {
+        self.index
+    }
+
+    pub(crate) fn shared(&self) -> &Shared {
         &self.handle.shared
     }
 
@@ -175,23 +159,16 @@ impl Worker {
     }
 
     fn serve(self) {
-        struct Unset;
-        impl Drop for Unset {
-            fn drop(&mut self) {
-                let _ = CURRENT_WORKER.try_with(|w| w.set(ptr::null()));
-            }
-        }
         let _context = self.handle.enter();
-        CURRENT_WORKER.with(|w| w.set(&self));
-        let unset = Unset;
+        let current = context::set_worker(&self);
         if let Some(start) = &self.shared().config.on_thread_start {
             // A panicking start hook is reported; the worker then serves tasks as usual.
             call_hook("on_thread_start", || start());
         }
         self.run_loop();
-        drop(unset);
+        drop(current);
         // Leftover queue entries only hold references: shutdown drops the futures.
-        while let Some(task) = self.shared().remotes[self.index].take_lifo() {
+        while let Some(task) = self.shared().stealable[self.index].take_lifo() {
             drop(task);
         }
         while let Some(task) = self.local.pop() {
@@ -229,7 +206,7 @@ impl Worker {
     }
 
     fn next_task(&self, tick: u32) -> Option<Notified> {
-        let remote = &self.shared().remotes[self.index];
+        let own = &self.shared().stealable[self.index];
         // `is_empty` is two loads of a line that only remote spawns write.
         if tick % GLOBAL_INTERVAL == 0 || (tick % 2 == 0 && !self.shared().injector.is_empty()) {
             if let Some(task) = self.pull_injector() {
@@ -237,11 +214,11 @@ impl Worker {
             }
         }
         if self.lifo_streak.get() < MAX_LIFO_STREAK {
-            if let Some(task) = remote.take_lifo() {
+            if let Some(task) = own.take_lifo() {
                 self.lifo_streak.set(self.lifo_streak.get() + 1);
                 return Some(task);
             }
-        } else if let Some(task) = remote.take_lifo() {
+        } else if let Some(task) = own.take_lifo() {
             // The streak is over: the slot's task waits its turn like any other.
             self.local.push(task);
         }
@@ -253,7 +230,7 @@ impl Worker {
         let shared = self.shared();
         shared
             .injector
-            .pop_batch_into(&self.local, shared.remotes.len())
+            .pop_batch_into(&self.local, shared.stealable.len())
     }
 
     fn next_random(&self) -> u64 {
@@ -268,7 +245,7 @@ impl Worker {
 
     fn steal_work(&self) -> Option<Notified> {
         let shared = self.shared();
-        let workers = shared.remotes.len();
+        let workers = shared.stealable.len();
         if workers > 1 {
             if !self.searching.get() {
                 if !shared.idle.transition_to_searching() {
@@ -282,7 +259,7 @@ impl Worker {
                 if victim == self.index {
                     continue;
                 }
-                if let Some(task) = shared.remotes[victim].steal.steal_half_into(&self.local) {
+                if let Some(task) = shared.stealable[victim].queue.steal_half_into(&self.local) {
                     return Some(task);
                 }
             }
@@ -291,7 +268,7 @@ impl Worker {
                 if victim == self.index {
                     continue;
                 }
-                if let Some(task) = shared.remotes[victim].take_lifo() {
+                if let Some(task) = shared.stealable[victim].take_lifo() {
                     return Some(task);
                 }
             }
@@ -315,8 +292,7 @@ impl Worker {
     }
 
     fn run_timed(&self, task: Notified, threshold: Duration) -> bool {
-        let raw = task.raw();
-        let (id, name) = (raw.header().id, raw.header().name.clone());
+        let (id, name) = (task.header().id, task.header().name.clone());
         let started = Instant::now();
         let completed = coop::budget(|| task.run());
         let took = started.elapsed();
@@ -396,21 +372,21 @@ impl Worker {
 
     /// Queues a task woken on this worker: into the LIFO slot, or at the back of the queue
     /// for a yield.
-    fn schedule_local(&self, task: Notified, is_yield: bool) {
+    pub(crate) fn schedule_local(&self, task: Notified, reason: Reason) {
         let shared = self.shared();
-        if is_yield {
+        if reason == Reason::Yielded {
             self.local.push(task);
             // A task is requeued once its poll has returned, so this worker runs its next
             // task right away. When the task just pushed is all there is here, that next task
             // is this one: waking a worker would only let it steal the task (an eventfd write
             // and a migration every time a task's budget runs out). Announce only a queue
             // with more than this one task in it.
-            if self.local.len() == 1 && shared.remotes[self.index].lifo.load(Relaxed).is_null() {
+            if self.local.len() == 1 && shared.stealable[self.index].lifo.load(Relaxed).is_null() {
                 return;
             }
         } else {
             let raw = task.into_raw();
-            let previous = shared.remotes[self.index].lifo.swap(raw.as_ptr(), AcqRel);
+            let previous = shared.stealable[self.index].lifo.swap(raw.as_ptr(), AcqRel);
             if previous.is_null() {
                 if shared.idle.is_watched() {
                     // This worker runs the slot's task as soon as the running task's poll
@@ -471,27 +447,5 @@ impl Drop for HookCall<'_> {
                 self.shared.notify_parked();
             }));
         }
-    }
-}
-
-impl Shared {
-    /// Queues a task: locally when called on one of this scheduler's workers, else through
-    /// the injector.
-    pub(crate) fn schedule(&self, task: Notified, is_yield: bool) {
-        let task = with_current(self, |worker| match worker {
-            Some(worker) => {
-                worker.schedule_local(task, is_yield);
-                None
-            }
-            None => Some(task),
-        });
-        if let Some(task) = task {
-            self.schedule_remote(task);
-        }
-    }
-
-    /// The worker index to shard a new task's registry entry by.
-    pub(crate) fn current_worker_index(&self) -> Option<usize> {
-        with_current(self, |worker| worker.map(|w| w.index))
     }
 }

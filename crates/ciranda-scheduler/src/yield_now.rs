@@ -7,6 +7,8 @@ use std::task::{Context, Poll};
 /// Yields to the scheduler once: the task goes to the back of its worker's run queue, so
 /// every task queued before it runs first.
 ///
+/// # Examples
+///
 /// ```
 /// let sched = ciranda_scheduler::Scheduler::builder().worker_threads(1).build().unwrap();
 /// sched.block_on(async {
@@ -18,6 +20,8 @@ pub fn yield_now() -> YieldNow {
 }
 
 /// The future returned by [`yield_now`].
+///
+/// # Examples
 ///
 /// ```
 /// let future: ciranda_scheduler::task::YieldNow = ciranda_scheduler::task::yield_now();

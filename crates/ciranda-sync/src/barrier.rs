@@ -93,6 +93,12 @@ impl Barrier {
 
     /// Arrives at the barrier and waits for the rest of this generation. The arrival that
     /// completes the generation is the leader.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future before its generation is complete withdraws this arrival: `n_waiting`
+    /// goes down again and the barrier still waits for `parties` arrivals. Once the generation has
+    /// been released, dropping it loses nothing.
     pub fn wait(&self) -> BarrierWait<'_> {
         BarrierWait {
             barrier: self,

@@ -70,6 +70,13 @@ impl Condition {
     /// Releases `guard`, waits for a notification, re-takes the same mutex and returns the new
     /// guard. Spurious wake-ups do not happen, but the protected state may have changed again by
     /// the time the mutex is re-taken: re-check it (or use [`wait_while`](Condition::wait_while)).
+    ///
+    /// # Cancel safety
+    ///
+    /// The guard is released as soon as the wait begins and is not given back if the future is
+    /// dropped: the mutex stays unlocked. A notification the dropped waiter had already received
+    /// goes to the next waiter; if it was re-taking the mutex, its place in the mutex's queue goes
+    /// to the next task.
     pub async fn wait<'a, T: ?Sized>(&self, guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
         let mutex: &'a Mutex<T> = MutexGuard::mutex(&guard);
         let mut waiter = CondWaiter {
@@ -86,6 +93,11 @@ impl Condition {
 
     /// Waits (as [`wait`](Condition::wait)) until `condition` returns `false`, checking it first
     /// and after every notification, always with the mutex held.
+    ///
+    /// # Cancel safety
+    ///
+    /// As for [`wait`](Condition::wait): dropping the future leaves the mutex unlocked (the guard
+    /// was moved in) and passes on a notification it had received.
     pub async fn wait_while<'a, T: ?Sized, F>(
         &self,
         mut guard: MutexGuard<'a, T>,

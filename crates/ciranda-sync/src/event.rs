@@ -86,6 +86,11 @@ impl Event {
     }
 
     /// Waits until the flag is set (returns at once if it already is).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: waiting takes nothing from the event, so dropping the future loses nothing and
+    /// does not affect other waiters.
     pub fn wait(&self) -> EventWait<'_> {
         EventWait {
             event: self,

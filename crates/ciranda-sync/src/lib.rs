@@ -51,7 +51,8 @@
 //! removed wakers are dropped after unlocking. A waker whose `clone` notifies, or which owns a
 //! permit, guard or sender of the same primitive, therefore cannot deadlock it.
 //!
-//! Leaf futures take part in the scheduler's cooperative budget through [`coop::set_hook`].
+//! Leaf futures take part in the scheduler's cooperative budget, which lives in the
+//! `ciranda-coop` crate (see [`coop`]).
 //!
 //! All waiting is built on one waiter-queue core (a slab-backed FIFO of wakers under a
 //! `parking_lot` mutex); `Mutex`, `RwLock` and bounded `mpsc` sit on a batch semaphore built on

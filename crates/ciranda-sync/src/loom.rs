@@ -1,11 +1,10 @@
-//! The loom shim: the one place library code gets its synchronisation primitives from.
+//! The loom shim: the one place this crate's code takes its synchronisation primitives from —
+//! `std`/`parking_lot` in normal builds, loom's instrumented ones under `cfg(loom)` — behind
+//! one interface (a `Mutex` whose `lock()` returns the guard directly). See
+//! `docs/CONVENTIONS.md`.
 //!
-//! In a normal build it re-exports `std` atomics and `Arc` and wraps `parking_lot::Mutex`; under
-//! `cfg(loom)` it re-exports loom's instrumented versions. Both builds expose the same interface:
-//! [`Mutex::lock`] returns the guard directly (no poisoning).
-//!
-//! Exception: the coop hook (`crate::coop`) is a process-wide configuration cell, not part of any
-//! protocol, so it uses `core` atomics directly in both builds.
+//! Models: `tests/loom.rs`. Run them with
+//! `CARGO_TARGET_DIR=target/loom RUSTFLAGS="--cfg loom -C debug-assertions" LOOM_MAX_PREEMPTIONS=2 cargo test -p ciranda-sync --release --lib --tests`
 
 #[cfg(not(loom))]
 mod imp {
@@ -35,7 +34,7 @@ mod imp {
     pub(crate) use loom::sync::Arc;
     pub(crate) use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-    /// `loom::sync::Mutex` behind the shim's interface.
+    /// `loom::sync::Mutex` behind the shim's interface (no poisoning).
     #[derive(Debug, Default)]
     pub(crate) struct Mutex<T>(loom::sync::Mutex<T>);
 
@@ -48,9 +47,8 @@ mod imp {
         }
 
         pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
-            // A panic while holding one of our internal locks is a bug in this crate; loom
-            // reports it anyway, so poisoning is just unwrapped here.
-            self.0.lock().unwrap()
+            // Poisoning means a panic under one of our locks, a bug loom reports anyway.
+            self.0.lock().expect("loom mutex poisoned")
         }
     }
 }

@@ -361,6 +361,12 @@ pub struct Sender<T> {
 impl<T> Sender<T> {
     /// Waits for room (FIFO among senders), then enqueues `value`. Fails, giving the value
     /// back, once the receiver is closed or dropped.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future before it completes drops `value` with it: the message is never
+    /// enqueued, and the place among waiting senders is lost (a slot already granted to it goes to
+    /// the next sender). Once the future has completed, the message is in the channel.
     pub async fn send(&self, value: T) -> Result<(), SendError<T>> {
         let Some(sem) = &self.chan.sem else {
             unreachable!("a bounded channel always has a semaphore")
@@ -392,6 +398,10 @@ impl<T> Sender<T> {
     }
 
     /// Waits until the receiver is closed or dropped.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: dropping the future loses nothing; call `closed` again to wait again.
     pub fn closed(&self) -> EventWait<'_> {
         self.chan.rx_closed_event.wait()
     }
@@ -451,65 +461,79 @@ pub struct Receiver<T> {
     taken: Batch<T>,
 }
 
-impl<T> Receiver<T> {
-    /// Waits for the next message; `None` once every sender is gone (or the receiver closed)
-    /// and the buffer is empty.
-    pub async fn recv(&mut self) -> Option<T> {
-        core::future::poll_fn(|cx| self.chan.poll_recv(&mut self.taken, cx)).await
-    }
+/// The receiving API, the same for both receivers: each is a `Chan` plus the batch of messages
+/// it has already taken out of the shared queue, so the code is written once, here.
+macro_rules! receiver_api {
+    ($receiver:ident, $debug_name:literal) => {
+        impl<T> $receiver<T> {
+            /// Waits for the next message; `None` once every sender is gone (or the receiver
+            /// closed) and the buffer is empty.
+            ///
+            /// # Cancel safety
+            ///
+            /// Cancel-safe: a message leaves the channel only in the poll that returns it, so
+            /// dropping the future loses no message: it stays first for the next `recv`.
+            pub async fn recv(&mut self) -> Option<T> {
+                core::future::poll_fn(|cx| self.chan.poll_recv(&mut self.taken, cx)).await
+            }
 
-    /// Polls for the next message (the building block of `recv` and of the `Stream` impl).
-    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        self.chan.poll_recv(&mut self.taken, cx)
-    }
+            /// Polls for the next message (the building block of `recv` and of the `Stream`
+            /// impl).
+            pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+                self.chan.poll_recv(&mut self.taken, cx)
+            }
 
-    /// Takes a message if one is buffered.
-    pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
-        self.chan.try_recv(&mut self.taken)
-    }
+            /// Takes a message if one is buffered.
+            pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
+                self.chan.try_recv(&mut self.taken)
+            }
 
-    /// Closes the channel for senders; what is already buffered can still be received.
-    pub fn close(&mut self) {
-        self.chan.close();
-    }
+            /// Closes the channel for senders; what is already buffered can still be received.
+            pub fn close(&mut self) {
+                self.chan.close();
+            }
 
-    /// The number of buffered messages.
-    pub fn len(&self) -> usize {
-        self.chan.len(&self.taken)
-    }
+            /// The number of buffered messages.
+            pub fn len(&self) -> usize {
+                self.chan.len(&self.taken)
+            }
 
-    /// `true` when no message is buffered.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
+            /// `true` when no message is buffered.
+            pub fn is_empty(&self) -> bool {
+                self.len() == 0
+            }
+        }
+
+        // Buffered messages are never pinned (they are only moved out by value), so a
+        // receiver may be moved even when `T` is not `Unpin`.
+        impl<T> Unpin for $receiver<T> {}
+
+        impl<T> Stream for $receiver<T> {
+            type Item = T;
+
+            fn poll_next(self: core::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+                let this = self.get_mut();
+                this.chan.poll_recv(&mut this.taken, cx)
+            }
+        }
+
+        impl<T> Drop for $receiver<T> {
+            fn drop(&mut self) {
+                self.chan.drop_receiver();
+            }
+        }
+
+        impl<T> fmt::Debug for $receiver<T> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct($debug_name)
+                    .field("len", &self.len())
+                    .finish()
+            }
+        }
+    };
 }
 
-// Buffered messages are never pinned (they are only moved out by value), so a receiver may be
-// moved even when `T` is not `Unpin`.
-impl<T> Unpin for Receiver<T> {}
-
-impl<T> Stream for Receiver<T> {
-    type Item = T;
-
-    fn poll_next(self: core::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        let this = self.get_mut();
-        this.chan.poll_recv(&mut this.taken, cx)
-    }
-}
-
-impl<T> Drop for Receiver<T> {
-    fn drop(&mut self) {
-        self.chan.drop_receiver();
-    }
-}
-
-impl<T> fmt::Debug for Receiver<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("mpsc::Receiver")
-            .field("len", &self.len())
-            .finish()
-    }
-}
+receiver_api!(Receiver, "mpsc::Receiver");
 
 /// The sending half of an unbounded channel; clone it for more producers.
 ///
@@ -536,6 +560,10 @@ impl<T> UnboundedSender<T> {
     }
 
     /// Waits until the receiver is closed or dropped.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: dropping the future loses nothing; call `closed` again to wait again.
     pub fn closed(&self) -> EventWait<'_> {
         self.chan.rx_closed_event.wait()
     }
@@ -591,65 +619,7 @@ pub struct UnboundedReceiver<T> {
     taken: Batch<T>,
 }
 
-impl<T> UnboundedReceiver<T> {
-    /// Waits for the next message; `None` once every sender is gone (or the receiver closed)
-    /// and the buffer is empty.
-    pub async fn recv(&mut self) -> Option<T> {
-        core::future::poll_fn(|cx| self.chan.poll_recv(&mut self.taken, cx)).await
-    }
-
-    /// Polls for the next message.
-    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        self.chan.poll_recv(&mut self.taken, cx)
-    }
-
-    /// Takes a message if one is buffered.
-    pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
-        self.chan.try_recv(&mut self.taken)
-    }
-
-    /// Closes the channel for senders; what is already buffered can still be received.
-    pub fn close(&mut self) {
-        self.chan.close();
-    }
-
-    /// The number of buffered messages.
-    pub fn len(&self) -> usize {
-        self.chan.len(&self.taken)
-    }
-
-    /// `true` when no message is buffered.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-// Buffered messages are never pinned (they are only moved out by value), so a receiver may be
-// moved even when `T` is not `Unpin`.
-impl<T> Unpin for UnboundedReceiver<T> {}
-
-impl<T> Stream for UnboundedReceiver<T> {
-    type Item = T;
-
-    fn poll_next(self: core::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        let this = self.get_mut();
-        this.chan.poll_recv(&mut this.taken, cx)
-    }
-}
-
-impl<T> Drop for UnboundedReceiver<T> {
-    fn drop(&mut self) {
-        self.chan.drop_receiver();
-    }
-}
-
-impl<T> fmt::Debug for UnboundedReceiver<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("mpsc::UnboundedReceiver")
-            .field("len", &self.len())
-            .finish()
-    }
-}
+receiver_api!(UnboundedReceiver, "mpsc::UnboundedReceiver");
 
 /// The receiver is closed or dropped; the unsent value is given back in field `0`.
 ///

@@ -74,6 +74,12 @@ impl<T> Mutex<T> {
 
 impl<T: ?Sized> Mutex<T> {
     /// Waits for the lock (FIFO) and returns a guard that unlocks on drop.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future gives up its place in the queue. If the lock had already been handed to
+    /// it but not yet returned, it goes to the next waiter (or the mutex is unlocked): a dropped
+    /// `lock` never keeps the mutex locked.
     pub async fn lock(&self) -> MutexGuard<'_, T> {
         self.acquire().await;
         MutexGuard { lock: self }
@@ -88,6 +94,11 @@ impl<T: ?Sized> Mutex<T> {
 
     /// Like [`lock`](Mutex::lock), with a guard that keeps the mutex alive (it can be moved
     /// into another task).
+    ///
+    /// # Cancel safety
+    ///
+    /// As for [`lock`](Mutex::lock): a dropped `lock_owned` never keeps the mutex locked; the `Arc`
+    /// it took is dropped with it.
     pub async fn lock_owned(self: Arc<Self>) -> OwnedMutexGuard<T> {
         self.acquire().await;
         OwnedMutexGuard { lock: self }

@@ -75,6 +75,13 @@ impl Notify {
 
     /// A future that completes on the next notification: a stored permit (consumed), a
     /// `notify_one` (FIFO among waiters), or a `notify_waiters` made after this call.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future gives up its place in line. A [`notify_one`](Notify::notify_one) it had
+    /// already received is passed on to the next waiter, or stored as the permit if nobody waits,
+    /// so no `notify_one` is lost; a wake-up from [`notify_waiters`](Notify::notify_waiters) is not
+    /// passed on (it was meant for everyone waiting at that moment).
     pub fn notified(&self) -> Notified<'_> {
         Notified {
             notify: self,

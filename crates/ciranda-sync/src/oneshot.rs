@@ -128,6 +128,10 @@ impl<T> Sender<T> {
     }
 
     /// Waits until the receiver is dropped or closed (useful to abandon work nobody wants).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: dropping the future loses nothing; the sender can still send.
     pub async fn closed(&mut self) {
         core::future::poll_fn(|cx| self.poll_closed(cx)).await
     }
@@ -167,6 +171,12 @@ impl<T> fmt::Debug for Sender<T> {
 /// tx.send("hi").unwrap();
 /// assert_eq!(rx.try_recv(), Ok("hi"));
 /// ```
+///
+/// # Cancel safety
+///
+/// Awaiting `&mut receiver` and dropping that future loses nothing: the value stays in the
+/// channel until a poll returns it. Dropping the receiver itself closes the channel: a value
+/// already sent is dropped with it, and a later `send` gives its value back as `Err`.
 pub struct Receiver<T> {
     shared: Shared<T>,
 }

@@ -105,6 +105,11 @@ impl<T: Clone> Promise<T> {
     }
 
     /// Waits for the value and returns a clone of it.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: waiting takes nothing (every waiter gets its own clone of the result), so
+    /// dropping the future loses nothing.
     pub fn wait(&self) -> PromiseWait<'_, T> {
         PromiseWait {
             promise: self,

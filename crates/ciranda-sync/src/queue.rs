@@ -170,6 +170,13 @@ impl<T> Queue<T> {
     }
 
     /// Puts `item` at the back, waiting for room if the queue is full.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future before its item has entered the queue drops the item (it is never
+    /// enqueued) and gives up its place among waiting putters. Once the item has entered the queue
+    /// the put is complete, even if the future was not polled since; dropping it then removes
+    /// nothing.
     pub fn put(&self, item: T) -> Put<'_, T> {
         Put {
             queue: self,
@@ -209,6 +216,12 @@ impl<T> Queue<T> {
     }
 
     /// Removes and returns the front item, waiting for one if the queue is empty.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: an item handed to a getter whose future is then dropped goes to the next
+    /// getter, or back to the front of the queue (which may leave `len()` one above `maxsize` until
+    /// the next `get`s); no item is lost.
     pub fn get(&self) -> Get<'_, T> {
         Get {
             queue: self,
@@ -272,6 +285,10 @@ impl<T> Queue<T> {
     }
 
     /// Waits until every item ever put has been marked with [`task_done`](Queue::task_done).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: dropping the future loses nothing.
     pub fn join(&self) -> Join<'_, T> {
         Join {
             queue: self,

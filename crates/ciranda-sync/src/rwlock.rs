@@ -86,12 +86,22 @@ impl<T: ?Sized> RwLock<T> {
     }
 
     /// Waits for shared access (FIFO: behind any queued writer).
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future gives up its place in the queue; a read lock already handed to it is
+    /// released at once (waking whoever it held back): a dropped `read` never keeps the lock.
     pub async fn read(&self) -> RwLockReadGuard<'_, T> {
         self.acquire(1).await;
         RwLockReadGuard { lock: self }
     }
 
     /// Waits for exclusive access (FIFO).
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future gives up its place in the queue; a write lock already handed to it is
+    /// released at once to the next waiters: a dropped `write` never keeps the lock.
     pub async fn write(&self) -> RwLockWriteGuard<'_, T> {
         self.acquire(MAX_READERS).await;
         RwLockWriteGuard { lock: self }

@@ -511,6 +511,11 @@ impl Semaphore {
     }
 
     /// Waits for one permit. Fails only if the semaphore is (or gets) closed.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future gives up its place in line and gives back any permit already assigned to
+    /// it, to the next waiters: a dropped `acquire` never keeps a permit.
     pub async fn acquire(&self) -> Result<SemaphorePermit<'_>, AcquireError> {
         self.acquire_many(1).await
     }
@@ -520,6 +525,12 @@ impl Semaphore {
     /// # Panics
     ///
     /// If `n > Semaphore::MAX_PERMITS` (such a request could never be served).
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future gives up its place in line and gives back every permit already assigned
+    /// to it (a large request collects released permits while it waits at the front), to the next
+    /// waiters: a dropped `acquire_many` keeps none.
     pub async fn acquire_many(&self, n: usize) -> Result<SemaphorePermit<'_>, AcquireError> {
         check_request(n);
         RawAcquire::new(&self.raw, n).await?;
@@ -544,6 +555,10 @@ impl Semaphore {
     }
 
     /// Like [`acquire`](Semaphore::acquire), with a permit that keeps the semaphore alive.
+    ///
+    /// # Cancel safety
+    ///
+    /// As for [`acquire`](Semaphore::acquire): a dropped `acquire_owned` keeps no permit.
     pub async fn acquire_owned(self: Arc<Self>) -> Result<OwnedSemaphorePermit, AcquireError> {
         self.acquire_many_owned(1).await
     }
@@ -554,6 +569,11 @@ impl Semaphore {
     /// # Panics
     ///
     /// If `n > Semaphore::MAX_PERMITS`.
+    ///
+    /// # Cancel safety
+    ///
+    /// As for [`acquire_many`](Semaphore::acquire_many): a dropped `acquire_many_owned` keeps no
+    /// permit.
     pub async fn acquire_many_owned(
         self: Arc<Self>,
         n: usize,

@@ -1,36 +1,15 @@
-//! The coop budget hook: leaf futures yield when the hook says so, and wake themselves.
+//! The coop budget: leaf futures yield when it is spent, and wake themselves.
 #![cfg(not(loom))]
 
 mod common;
 
-use std::cell::Cell;
-use std::task::{Context, Poll};
-
-use ciranda_sync::{Event, Mutex, Queue, Semaphore, coop, mpsc, oneshot};
+use ciranda_sync::{Event, Mutex, Queue, Semaphore, mpsc, oneshot};
 use common::Task;
 
-thread_local! {
-    /// Budget for the current thread; `None` = unlimited (so other tests' threads are unaffected).
-    static BUDGET: Cell<Option<u32>> = const { Cell::new(None) };
-}
-
-fn hook(_cx: &mut Context<'_>) -> Poll<()> {
-    BUDGET.with(|b| match b.get() {
-        None => Poll::Ready(()),
-        Some(0) => Poll::Pending,
-        Some(n) => {
-            b.set(Some(n - 1));
-            Poll::Ready(())
-        }
-    })
-}
-
-fn with_budget<R>(n: u32, f: impl FnOnce() -> R) -> R {
-    coop::set_hook(hook);
-    BUDGET.with(|b| b.set(Some(n)));
-    let r = f();
-    BUDGET.with(|b| b.set(None));
-    r
+/// Runs `f` under a budget of `n` operations (the scheduler opens one of `ciranda_coop::BUDGET`
+/// around every task poll).
+fn with_budget<R>(n: u8, f: impl FnOnce() -> R) -> R {
+    ciranda_coop::with_budget(n, f)
 }
 
 #[test]
@@ -74,8 +53,7 @@ fn budget_is_consumed_per_operation() {
         });
         t.pending();
         assert_eq!(*m.try_lock().unwrap(), 2);
-        BUDGET.with(|b| b.set(Some(5)));
-        t.ready();
+        with_budget(5, || t.ready());
         assert_eq!(*m.try_lock().unwrap(), 3);
     });
 }

@@ -1,5 +1,5 @@
 //! loom models: one (or a few) per primitive, each covering its hardest interleaving. Run with
-//! `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p ciranda-sync --release --lib --tests`.
+//! `CARGO_TARGET_DIR=target/loom RUSTFLAGS="--cfg loom -C debug-assertions" LOOM_MAX_PREEMPTIONS=2 cargo test -p ciranda-sync --release --lib --tests`.
 #![cfg(loom)]
 
 use std::future::Future;

@@ -15,8 +15,8 @@ use crate::loom::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use crate::park::{Park, Parker, ThreadParkers};
 use crate::queue;
 use crate::registry::Registry;
-use crate::scheduler::{Config, Shared};
-use crate::worker::{Remote, Worker};
+use crate::shared::{Config, Shared};
+use crate::worker::{Stealable, Worker};
 use loom::thread;
 use std::sync::Arc;
 use std::time::Duration;
@@ -110,7 +110,7 @@ pub(super) fn runtime(workers: usize) -> (Handle, Vec<Worker>) {
     let (locals, remotes): (Vec<_>, Vec<_>) = (0..workers)
         .map(|_| {
             let (local, steal) = queue::local();
-            (local, Remote::new(steal))
+            (local, Stealable::new(steal))
         })
         .unzip();
     let blocking = BlockingPool::new(BlockingConfig {

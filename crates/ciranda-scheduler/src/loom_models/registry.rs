@@ -9,7 +9,7 @@
 use super::DropCounter;
 use crate::loom::Arc;
 use crate::registry::Registry;
-use crate::task::raw::{self, Notified, RawTask, Schedule};
+use crate::task::raw::{self, Notified, Schedule};
 use crate::task::{JoinError, JoinHandle, TaskId};
 use loom::thread;
 use std::future::pending;
@@ -29,7 +29,7 @@ impl Schedule for Unscheduled {
     }
 }
 
-/// Spawns like `Handle::spawn_named`: links the task into shard `hint`, or cancels it on
+/// Spawns like `Handle::spawn_with_name`: links the task into shard `hint`, or cancels it on
 /// the spot when the registry refuses. The queue entry is dropped unrun.
 fn spawn_into(registry: &Registry, hint: usize, drops: &DropCounter) -> (JoinHandle<()>, bool) {
     let guard = drops.guard();
@@ -37,15 +37,16 @@ fn spawn_into(registry: &Registry, hint: usize, drops: &DropCounter) -> (JoinHan
         let _guard = guard;
         pending::<()>().await;
     };
-    let task: RawTask = raw::allocate(future, Unscheduled, TaskId::next(), None, 3);
-    // SAFETY: `allocate` made three references: the queue entry's, the JoinHandle's and the
-    // registry's (moved in by `insert`, or released below when refused).
-    let (notified, join) = unsafe { (Notified::from_raw(task), JoinHandle::from_raw(task)) };
-    let linked = registry.insert(task, hint);
-    if !linked {
-        task.shutdown();
-        task.drop_reference();
-    }
+    let (registered, raw::NewTask { notified, join }) =
+        raw::allocate_registered(future, Unscheduled, TaskId::next(), None);
+    let linked = match registry.insert(registered, hint) {
+        Ok(()) => true,
+        Err(refused) => {
+            refused.shutdown();
+            drop(refused);
+            false
+        }
+    };
     drop(notified);
     (join, linked)
 }

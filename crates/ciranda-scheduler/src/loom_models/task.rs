@@ -15,7 +15,7 @@
 
 use super::{DropCounter, DropGuard, TestWaker, block_on};
 use crate::loom::{Arc, Condvar, Mutex};
-use crate::task::raw::{self, Notified, RawTask, Schedule};
+use crate::task::raw::{self, Notified, Schedule, TaskRef};
 use crate::task::{JoinError, JoinHandle, TaskId};
 use loom::thread;
 use std::collections::VecDeque;
@@ -251,33 +251,55 @@ impl Fixture {
         }
     }
 
-    /// Allocates `future` as a queued task (as `Handle::spawn` does) with `refs` references:
-    /// the first queue entry's, the `JoinHandle`'s and, with 3, one the caller keeps in the
-    /// returned `RawTask` (the registry's, in the real scheduler).
-    fn spawn<F>(&self, future: F, refs: usize) -> (JoinHandle<Output>, RawTask)
+    fn test_schedule(&self) -> TestSchedule {
+        TestSchedule {
+            queue: self.queue.clone(),
+            _freed: self.freed.guard(),
+        }
+    }
+
+    /// Allocates `future` as a queued task nobody tracks (as `spawn_blocking` does): its
+    /// references are the first queue entry's and the `JoinHandle`'s.
+    fn spawn<F>(&self, future: F) -> JoinHandle<Output>
     where
         F: Future<Output = Output> + Send + 'static,
     {
-        let scheduler = TestSchedule {
-            queue: self.queue.clone(),
-            _freed: self.freed.guard(),
-        };
-        let task = raw::allocate(future, scheduler, TaskId::next(), None, refs);
-        // SAFETY: `allocate` made `refs` (2 or 3) references: one moves into the queue
-        // entry, one into the JoinHandle, whose output type is the future's.
-        let (notified, join) = unsafe { (Notified::from_raw(task), JoinHandle::from_raw(task)) };
+        let raw::NewTask { notified, join } =
+            raw::allocate(future, self.test_schedule(), TaskId::next(), None);
         self.queue.push(notified);
-        (join, task)
+        join
     }
 
-    fn gated(&self, refs: usize) -> (Arc<Gate>, JoinHandle<Output>, RawTask) {
+    /// Allocates `future` as a queued task (as `Handle::spawn` does), with a third reference
+    /// that the caller keeps (the registry's, in the real scheduler).
+    fn spawn_registered<F>(&self, future: F) -> (JoinHandle<Output>, TaskRef)
+    where
+        F: Future<Output = Output> + Send + 'static,
+    {
+        let (registered, raw::NewTask { notified, join }) =
+            raw::allocate_registered(future, self.test_schedule(), TaskId::next(), None);
+        self.queue.push(notified);
+        (join, registered)
+    }
+
+    fn gated_future(&self) -> (Arc<Gate>, Gated) {
         let gate = Arc::new(Gate::default());
         let future = Gated {
             gate: gate.clone(),
             outputs: self.outputs.clone(),
             _alive: self.futures.guard(),
         };
-        let (join, task) = self.spawn(future, refs);
+        (gate, future)
+    }
+
+    fn gated(&self) -> (Arc<Gate>, JoinHandle<Output>) {
+        let (gate, future) = self.gated_future();
+        (gate, self.spawn(future))
+    }
+
+    fn gated_registered(&self) -> (Arc<Gate>, JoinHandle<Output>, TaskRef) {
+        let (gate, future) = self.gated_future();
+        let (join, task) = self.spawn_registered(future);
         (gate, join, task)
     }
 
@@ -336,7 +358,7 @@ fn expect_ready(mut join: JoinHandle<Output>) {
 fn wake_by_value_races_poll_and_join() {
     loom::model(|| {
         let fx = Fixture::new(2);
-        let (gate, join, _) = fx.gated(2);
+        let (gate, join) = fx.gated();
 
         let queue = fx.queue.clone();
         let opener = thread::spawn(move || {
@@ -364,7 +386,7 @@ fn wake_by_value_races_poll_and_join() {
 fn wake_by_ref_races_poll() {
     loom::model(|| {
         let fx = Fixture::new(1);
-        let (gate, join, _) = fx.gated(2);
+        let (gate, join) = fx.gated();
 
         let queue = fx.queue.clone();
         let opener = thread::spawn(move || {
@@ -387,7 +409,7 @@ fn wake_by_ref_races_poll() {
 fn abort_races_wake_and_completion() {
     loom::model(|| {
         let fx = Fixture::new(2);
-        let (gate, join, _) = fx.gated(2);
+        let (gate, join) = fx.gated();
 
         let queue = fx.queue.clone();
         let opener = thread::spawn(move || {
@@ -427,7 +449,7 @@ fn abort_races_wake_and_completion() {
 fn join_handle_drop_races_completion() {
     loom::model(|| {
         let fx = Fixture::new(2);
-        let (gate, join, _) = fx.gated(2);
+        let (gate, join) = fx.gated();
         let waker = TestWaker::new();
 
         let queue = fx.queue.clone();
@@ -463,7 +485,7 @@ fn join_handle_drop_races_completion() {
 fn join_waker_registration_races_completion() {
     loom::model(|| {
         let fx = Fixture::new(2);
-        let (gate, join, _) = fx.gated(2);
+        let (gate, join) = fx.gated();
         let (a, b) = (TestWaker::new(), TestWaker::new());
 
         let queue = fx.queue.clone();
@@ -512,7 +534,7 @@ fn join_waker_registration_races_completion() {
     });
 }
 
-/// Shutdown (`RawTask::shutdown` + releasing the registry's reference) races a wake-up
+/// Shutdown (`TaskRef::shutdown` + releasing the registry's reference) races a wake-up
 /// and the runner: it drops the future in place when the task is idle or queued (the
 /// queued entry is then skipped), or marks it cancelled while it runs so the runner drops
 /// it after the poll. The `JoinHandle` then resolves either way.
@@ -520,7 +542,7 @@ fn join_waker_registration_races_completion() {
 fn shutdown_races_wake_and_poll() {
     loom::model(|| {
         let fx = Fixture::new(2);
-        let (gate, join, task) = fx.gated(3);
+        let (gate, join, task) = fx.gated_registered();
 
         let queue = fx.queue.clone();
         let opener = thread::spawn(move || {
@@ -530,7 +552,7 @@ fn shutdown_races_wake_and_poll() {
         let queue = fx.queue.clone();
         let shutter = thread::spawn(move || {
             task.shutdown();
-            task.drop_reference();
+            drop(task);
             match block_on(join) {
                 Ok(output) => assert_eq!(output.value, VALUE),
                 Err(error) => assert!(error.is_cancelled()),
@@ -553,7 +575,7 @@ fn shutdown_races_wake_and_poll() {
 fn requeued_task_runs_on_another_runner() {
     loom::model(|| {
         let fx = Fixture::new(1);
-        let (gate, join, _) = fx.gated(2);
+        let (gate, join) = fx.gated();
 
         let queue = fx.queue.clone();
         let opener = thread::spawn(move || {
@@ -585,7 +607,7 @@ fn abort_races_yield() {
             yielded: false,
             _alive: fx.futures.guard(),
         };
-        let (join, _) = fx.spawn(future, 2);
+        let join = fx.spawn(future);
 
         let queue = fx.queue.clone();
         let aborter = thread::spawn(move || {
@@ -624,7 +646,7 @@ fn stale_wake_races_completion() {
             outputs: fx.outputs.clone(),
             _alive: fx.futures.guard(),
         };
-        let (join, _) = fx.spawn(future, 2);
+        let join = fx.spawn(future);
 
         let queue = fx.queue.clone();
         let waker = thread::spawn(move || {

@@ -8,6 +8,8 @@ use std::future::Future;
 /// Spawns a task with options — today, a name shown by [`Handle::tasks`], in
 /// [`JoinError`](super::JoinError) messages and in slow-poll reports.
 ///
+/// # Examples
+///
 /// ```
 /// use ciranda_scheduler::{Scheduler, task::Builder};
 /// let sched = Scheduler::builder().worker_threads(1).build().unwrap();
@@ -55,7 +57,7 @@ impl<'a> Builder<'a> {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        handle.spawn_named(future, self.name_arc())
+        handle.spawn_with_name(future, self.name_arc())
     }
 
     /// Runs a blocking function on the current runtime's blocking pool, named.
@@ -69,6 +71,6 @@ impl<'a> Builder<'a> {
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
-        Handle::current().spawn_blocking_named(f, self.name_arc())
+        Handle::current().spawn_blocking_with_name(f, self.name_arc())
     }
 }

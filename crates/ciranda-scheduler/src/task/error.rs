@@ -8,6 +8,8 @@ use std::fmt;
 /// Why awaiting a [`JoinHandle`](super::JoinHandle) gave no value: the task was cancelled
 /// (aborted, or dropped at shutdown) or it panicked.
 ///
+/// # Examples
+///
 /// ```
 /// let sched = ciranda_scheduler::Scheduler::builder().worker_threads(1).build().unwrap();
 /// let handle = sched.spawn(async { panic!("boom") });

@@ -1,6 +1,6 @@
 //! Task identifiers.
 
-use std::cell::Cell;
+use crate::context;
 use std::fmt;
 use std::num::NonZeroU64;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -9,6 +9,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 ///
 /// Ids are handed out in blocks per thread, so they are unique but not ordered by spawn
 /// time across threads.
+///
+/// # Examples
 ///
 /// ```
 /// let sched = ciranda_scheduler::Scheduler::builder().worker_threads(1).build().unwrap();
@@ -23,24 +25,19 @@ pub struct TaskId(NonZeroU64);
 const BLOCK: u64 = 1024;
 static NEXT_BLOCK: AtomicU64 = AtomicU64::new(1);
 
-thread_local! {
-    static LOCAL_IDS: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
-}
-
 impl TaskId {
     pub(crate) fn next() -> TaskId {
-        let raw = LOCAL_IDS
-            .try_with(|ids| {
-                let (mut next, mut end) = ids.get();
-                if next == end {
-                    next = NEXT_BLOCK.fetch_add(BLOCK, Ordering::Relaxed);
-                    end = next + BLOCK;
-                }
-                ids.set((next + 1, end));
-                next
-            })
-            // During thread teardown the thread-local is gone: take a single id.
-            .unwrap_or_else(|_| NEXT_BLOCK.fetch_add(1, Ordering::Relaxed));
+        let raw = context::with_task_ids(|ids| {
+            let (mut next, mut end) = ids.get();
+            if next == end {
+                next = NEXT_BLOCK.fetch_add(BLOCK, Ordering::Relaxed);
+                end = next + BLOCK;
+            }
+            ids.set((next + 1, end));
+            next
+        })
+        // During thread teardown the thread-local is gone: take a single id.
+        .unwrap_or_else(|| NEXT_BLOCK.fetch_add(1, Ordering::Relaxed));
         TaskId(NonZeroU64::new(raw).expect("task id counter overflowed"))
     }
 

@@ -3,11 +3,13 @@
 
 use super::TaskId;
 use super::TaskName;
-use super::raw::RawTask;
+use super::raw::Header;
 use super::state::{CANCELLED, NOTIFIED, RUNNING};
 use std::fmt;
 
 /// What a live task is doing at the moment of the snapshot.
+///
+/// # Examples
 ///
 /// ```
 /// use ciranda_scheduler::task::TaskState;
@@ -27,6 +29,8 @@ pub enum TaskState {
 
 /// A snapshot of one live task: id, name and state.
 ///
+/// # Examples
+///
 /// ```
 /// let sched = ciranda_scheduler::Scheduler::builder().worker_threads(1).build().unwrap();
 /// let handle = ciranda_scheduler::task::Builder::new()
@@ -44,8 +48,7 @@ pub struct TaskInfo {
 }
 
 impl TaskInfo {
-    pub(crate) fn of(task: RawTask) -> TaskInfo {
-        let header = task.header();
+    pub(crate) fn of(header: &Header) -> TaskInfo {
         let snapshot = header.state.load();
         let state = if snapshot.is(CANCELLED) {
             TaskState::Cancelling

@@ -1,6 +1,6 @@
 //! `JoinHandle` and `AbortHandle`: the user's side of a task.
 
-use super::raw::RawTask;
+use super::raw::{Header, RawTask, TaskRef};
 use super::{JoinError, TaskId, state};
 use std::fmt;
 use std::future::Future;
@@ -16,6 +16,8 @@ use std::task::{Context, Poll};
 ///
 /// Awaiting a `JoinHandle` is cancel-safe: dropping the `.await` loses nothing, the handle can
 /// be awaited again.
+///
+/// # Examples
 ///
 /// ```
 /// let sched = ciranda_scheduler::Scheduler::builder().worker_threads(2).build().unwrap();
@@ -51,6 +53,8 @@ impl<T> JoinHandle<T> {
     /// handle then gives a cancelled [`JoinError`]. A task that already finished keeps its
     /// output.
     ///
+    /// # Examples
+    ///
     /// ```
     /// use std::future::pending;
     /// let sched = ciranda_scheduler::Scheduler::builder().worker_threads(1).build().unwrap();
@@ -59,17 +63,25 @@ impl<T> JoinHandle<T> {
     /// assert!(sched.block_on(handle).unwrap_err().is_cancelled());
     /// ```
     pub fn abort(&self) {
-        self.raw.remote_abort();
+        // SAFETY: the handle owns a reference.
+        unsafe { self.raw.remote_abort() };
+    }
+
+    fn header(&self) -> &Header {
+        // SAFETY: the handle owns a reference, which keeps the task alive while it is borrowed.
+        unsafe { self.raw.header() }
     }
 
     /// `true` once the task's future has finished or been dropped — asyncio's `task.done()`.
     pub fn is_finished(&self) -> bool {
-        self.raw.header().state.load().is(state::COMPLETE)
+        self.header().state.load().is(state::COMPLETE)
     }
 
     /// Waits until the task has finished *without* taking its output: `Ready` once
     /// [`is_finished`](Self::is_finished) is true, otherwise the waker is registered. For
     /// combinators such as `wait` that hand finished handles back to the caller.
+    ///
+    /// # Examples
     ///
     /// ```
     /// use std::future::poll_fn;
@@ -80,7 +92,7 @@ impl<T> JoinHandle<T> {
     /// assert_eq!(sched.block_on(handle).unwrap(), 5); // the output is still there
     /// ```
     pub fn poll_finished(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        if self.raw.header().can_read_output(cx.waker()) {
+        if self.header().can_read_output(cx.waker()) {
             Poll::Ready(())
         } else {
             Poll::Pending
@@ -90,23 +102,26 @@ impl<T> JoinHandle<T> {
     /// `true` once the task has finished with a [`JoinError`] (it panicked or was
     /// cancelled); `false` while it runs or when it produced a value.
     pub fn is_failed(&self) -> bool {
-        self.raw.header().state.load().is(state::FAILED)
+        self.header().state.load().is(state::FAILED)
     }
 
     /// A handle that can abort the task without owning its output.
     pub fn abort_handle(&self) -> AbortHandle {
-        self.raw.header().state.ref_inc();
-        AbortHandle { raw: self.raw }
+        self.header().state.ref_inc();
+        AbortHandle {
+            // SAFETY: `ref_inc` just made the reference the abort handle owns.
+            task: unsafe { TaskRef::from_raw(self.raw) },
+        }
     }
 
     /// The task's id.
     pub fn id(&self) -> TaskId {
-        self.raw.header().id
+        self.header().id
     }
 
     /// The task's name, if it was spawned with one.
     pub fn name(&self) -> Option<&str> {
-        self.raw.header().name.as_deref()
+        self.header().name.as_deref()
     }
 }
 
@@ -132,7 +147,8 @@ impl<T> Future for JoinHandle<T> {
 
 impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
-        self.raw.drop_join_handle();
+        // SAFETY: we are the task's JoinHandle, giving up its reference.
+        unsafe { self.raw.drop_join_handle() };
     }
 }
 
@@ -148,6 +164,8 @@ impl<T> fmt::Debug for JoinHandle<T> {
 
 /// A cloneable handle that can abort a task without owning its output.
 ///
+/// # Examples
+///
 /// ```
 /// use std::future::pending;
 /// let sched = ciranda_scheduler::Scheduler::builder().worker_threads(1).build().unwrap();
@@ -158,41 +176,36 @@ impl<T> fmt::Debug for JoinHandle<T> {
 /// assert!(abort.is_finished());
 /// ```
 pub struct AbortHandle {
-    raw: RawTask,
+    task: TaskRef,
 }
 
 impl AbortHandle {
     /// Requests cancellation; see [`JoinHandle::abort`].
     pub fn abort(&self) {
-        self.raw.remote_abort();
+        self.task.remote_abort();
     }
 
     /// `true` once the task's future has finished or been dropped.
     pub fn is_finished(&self) -> bool {
-        self.raw.header().state.load().is(state::COMPLETE)
+        self.task.header().state.load().is(state::COMPLETE)
     }
 
     /// The task's id.
     pub fn id(&self) -> TaskId {
-        self.raw.header().id
+        self.task.header().id
     }
 
     /// The task's name, if it was spawned with one.
     pub fn name(&self) -> Option<&str> {
-        self.raw.header().name.as_deref()
+        self.task.header().name.as_deref()
     }
 }
 
 impl Clone for AbortHandle {
     fn clone(&self) -> Self {
-        self.raw.header().state.ref_inc();
-        AbortHandle { raw: self.raw }
-    }
-}
-
-impl Drop for AbortHandle {
-    fn drop(&mut self) {
-        self.raw.drop_reference();
+        AbortHandle {
+            task: self.task.clone_ref(),
+        }
     }
 }
 

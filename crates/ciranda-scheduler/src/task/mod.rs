@@ -21,8 +21,13 @@
 //!
 //! References are held by the registry of live tasks (until the task is complete and swept),
 //! by each run-queue entry, by the `JoinHandle`, by each `AbortHandle` and by each `Waker`.
-//! A new task starts as `NOTIFIED | JOIN_INTEREST` with three references (registry, its
-//! first queue entry, its `JoinHandle`).
+//! Each holder is a type that owns its reference and releases it on drop: `TaskRef` (the
+//! registry's, an `AbortHandle`'s), `Notified` (a queue entry), `JoinHandle`, `Waker`. The
+//! untyped `RawTask` owns nothing, so its methods are `unsafe fn`s for those owners to call.
+//! A new task starts as `NOTIFIED | JOIN_INTEREST` with `REFS_REGISTERED` (three) references
+//! (registry, its first queue entry, its `JoinHandle`), handed out by `allocate_registered`
+//! as their owners; a blocking task, which the registry does not track, starts with
+//! `REFS_UNREGISTERED` (two).
 //!
 //! # Transitions
 //!

@@ -15,7 +15,7 @@
 
 use super::error::panic_message;
 use super::state::{self, JOIN_INTEREST, JOIN_WAKER, State, ToIdle, ToRunning};
-use super::{JoinError, TaskId, TaskName};
+use super::{JoinError, JoinHandle, TaskId, TaskName};
 use crate::loom::UnsafeCell;
 use crate::loom::atomic::AtomicPtr;
 use crate::report::{drop_caught, drop_payload, report};
@@ -95,7 +95,11 @@ impl<F: Future> Stage<F> {
     }
 }
 
-/// An untyped, non-owning pointer to a task. Reference counting is the caller's job.
+/// An untyped, non-owning pointer to a task: the vtable's view of it. It is `Copy` and owns
+/// nothing, so every method that touches the task is `unsafe`: the caller must hold a
+/// reference for the length of the call. The owners of references are typed: [`Notified`]
+/// (a queue entry), [`TaskRef`] (the registry's or an `AbortHandle`'s), `JoinHandle` and
+/// the task's `Waker`s.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) struct RawTask(NonNull<Header>);
 
@@ -107,9 +111,12 @@ unsafe impl Send for RawTask {}
 unsafe impl Sync for RawTask {}
 
 impl RawTask {
-    pub(crate) fn header(&self) -> &Header {
-        // SAFETY: by the module invariant the pointer is live while the caller holds a
-        // reference, which every caller of this method does.
+    /// # Safety
+    /// The caller holds a reference to the task for as long as it uses the returned header
+    /// (the lifetime `'a` is the caller's to bound).
+    pub(crate) unsafe fn header<'a>(self) -> &'a Header {
+        // SAFETY: by the module invariant the pointer is live while a reference is held, which
+        // the caller guarantees.
         unsafe { self.0.as_ref() }
     }
 
@@ -125,22 +132,36 @@ impl RawTask {
     }
 
     /// Releases one reference, freeing the task if it was the last.
-    pub(crate) fn drop_reference(self) {
-        if self.header().state.ref_dec() {
+    ///
+    /// # Safety
+    /// The caller holds a reference and gives it up: it must not touch the task afterwards.
+    pub(crate) unsafe fn drop_reference(self) {
+        // SAFETY: the caller's reference keeps the task alive until the decrement.
+        let header = unsafe { self.header() };
+        if header.state.ref_dec() {
             // SAFETY: the count reached zero: nobody else can reach the task any more.
-            unsafe { (self.header().vtable.dealloc)(self.0) }
+            unsafe { (header.vtable.dealloc)(self.0) }
         }
     }
 
     /// Frees a task whose count a state transition already brought to zero.
-    pub(crate) fn drop_reference_last(self) {
-        debug_assert_eq!(self.header().state.load().ref_count(), 0);
+    ///
+    /// # Safety
+    /// The caller's state transition released the last reference (the count is zero), and
+    /// nothing touches the task afterwards.
+    pub(crate) unsafe fn drop_reference_last(self) {
+        // SAFETY: with a count of zero nobody can free the task but us, so it is still live.
+        let header = unsafe { self.header() };
+        debug_assert_eq!(header.state.load().ref_count(), 0);
         // SAFETY: the count is zero: nobody else can reach the task any more.
-        unsafe { (self.header().vtable.dealloc)(self.0) }
+        unsafe { (header.vtable.dealloc)(self.0) }
     }
 
     /// Schedules the task, moving one reference the caller holds into the queue.
-    pub(crate) fn schedule(self) {
+    ///
+    /// # Safety
+    /// The caller holds a reference and transfers it to the queue entry.
+    pub(crate) unsafe fn schedule(self) {
         // SAFETY: the caller holds a reference that this call transfers.
         unsafe { (self.header().vtable.schedule)(self.0) }
     }
@@ -154,8 +175,12 @@ impl RawTask {
     }
 
     /// The `JoinHandle` is dropped; releases its reference too.
-    pub(crate) fn drop_join_handle(self) {
-        let header = self.header();
+    ///
+    /// # Safety
+    /// The caller is the task's `JoinHandle`, giving up its reference.
+    pub(crate) unsafe fn drop_join_handle(self) {
+        // SAFETY: the JoinHandle's reference keeps the task alive until released below.
+        let header = unsafe { self.header() };
         let prev = header.state.drop_join_interest();
         if prev.is(state::COMPLETE) {
             // SAFETY: the task completed while JOIN_INTEREST was set: the output is ours.
@@ -167,68 +192,199 @@ impl RawTask {
             let waker = header.join_waker.with_mut(|slot| unsafe { (*slot).take() });
             drop(waker);
         }
-        self.drop_reference();
+        // SAFETY: the JoinHandle's reference, given up as the caller promised.
+        unsafe { self.drop_reference() };
     }
 
     /// Shutdown: drops the future in place unless it is complete or running elsewhere.
-    pub(crate) fn shutdown(self) {
-        if self.header().state.transition_to_shutdown() {
+    ///
+    /// # Safety
+    /// The caller holds a reference for the length of the call.
+    pub(crate) unsafe fn shutdown(self) {
+        // SAFETY: the caller's reference keeps the task alive.
+        let header = unsafe { self.header() };
+        if header.state.transition_to_shutdown() {
             // SAFETY: `transition_to_shutdown` gave this thread `RUNNING`.
-            unsafe { (self.header().vtable.shutdown)(self.0) }
+            unsafe { (header.vtable.shutdown)(self.0) }
         }
     }
 
     /// Abort from a handle.
-    pub(crate) fn remote_abort(self) {
-        if self.header().state.transition_to_aborted() {
-            // The transition took a reference for the queue.
-            self.schedule();
+    ///
+    /// # Safety
+    /// The caller holds a reference for the length of the call.
+    pub(crate) unsafe fn remote_abort(self) {
+        // SAFETY: the caller's reference keeps the task alive.
+        if unsafe { self.header() }.state.transition_to_aborted() {
+            // SAFETY: the transition took a reference for the queue, which moves into it.
+            unsafe { self.schedule() };
         }
     }
 }
 
-/// A task in a run queue, owning one reference.
-pub(crate) struct Notified(RawTask);
+/// Initial references of a task tracked by the registry: the registry's, the first queue
+/// entry's and the `JoinHandle`'s.
+pub(crate) const REFS_REGISTERED: usize = 3;
+/// Initial references of a task nobody tracks (a blocking task): the first queue entry's and
+/// the `JoinHandle`'s.
+pub(crate) const REFS_UNREGISTERED: usize = 2;
+
+/// An owned reference to a task, released on drop: the registry's, an `AbortHandle`'s, or (as
+/// a [`Notified`]) a queue entry's. Unlike [`RawTask`] it is not `Copy`, and reading the task
+/// through it is safe.
+#[derive(Debug)]
+pub(crate) struct TaskRef(RawTask);
+
+impl TaskRef {
+    /// # Safety
+    /// The caller transfers one reference of `raw` to the new value.
+    pub(crate) unsafe fn from_raw(raw: RawTask) -> TaskRef {
+        TaskRef(raw)
+    }
+
+    /// Gives up ownership without releasing the reference (the caller now holds it).
+    pub(crate) fn into_raw(self) -> RawTask {
+        ManuallyDrop::new(self).0
+    }
+
+    pub(crate) fn as_ptr(&self) -> *mut Header {
+        self.0.as_ptr()
+    }
+
+    pub(crate) fn header(&self) -> &Header {
+        // SAFETY: we own a reference, which keeps the task alive while `self` is borrowed.
+        unsafe { self.0.header() }
+    }
+
+    /// A new owned reference to the same task.
+    pub(crate) fn clone_ref(&self) -> TaskRef {
+        self.header().state.ref_inc();
+        // SAFETY: `ref_inc` just made the reference the new value owns.
+        unsafe { TaskRef::from_raw(self.0) }
+    }
+
+    /// Shutdown: drops the future in place unless it is complete or running elsewhere.
+    pub(crate) fn shutdown(&self) {
+        // SAFETY: we own a reference.
+        unsafe { self.0.shutdown() }
+    }
+
+    /// Abort from a handle.
+    pub(crate) fn remote_abort(&self) {
+        // SAFETY: we own a reference.
+        unsafe { self.0.remote_abort() }
+    }
+}
+
+impl Drop for TaskRef {
+    fn drop(&mut self) {
+        // SAFETY: we own one reference and give it up; `self` is not used afterwards.
+        unsafe { self.0.drop_reference() };
+    }
+}
+
+/// A task in a run queue: an owned reference ([`TaskRef`]) that stands for "runnable".
+pub(crate) struct Notified(TaskRef);
 
 impl Notified {
     /// # Safety
     /// The caller transfers one reference of `raw` to the new value.
     pub(crate) unsafe fn from_raw(raw: RawTask) -> Notified {
-        Notified(raw)
+        // SAFETY: the caller transfers the reference, as `TaskRef::from_raw` requires.
+        Notified(unsafe { TaskRef::from_raw(raw) })
     }
 
     pub(crate) fn into_raw(self) -> RawTask {
-        ManuallyDrop::new(self).0
+        self.0.into_raw()
     }
 
-    pub(crate) fn raw(&self) -> RawTask {
-        self.0
+    pub(crate) fn header(&self) -> &Header {
+        self.0.header()
+    }
+
+    /// Shutdown of a queued task: drops the future in place unless it is complete or
+    /// running elsewhere. The queue's reference is released when `self` drops.
+    pub(crate) fn shutdown(&self) {
+        self.0.shutdown();
     }
 
     /// Polls (or cancels) the task, consuming the queue's reference; `true` when the task
     /// completed in this run.
     pub(crate) fn run(self) -> bool {
+        let vtable = self.header().vtable;
         let raw = self.into_raw();
         // SAFETY: we hold the queue's reference, which `poll` consumes.
-        unsafe { (raw.header().vtable.poll)(raw.0) }
-    }
-}
-
-impl Drop for Notified {
-    fn drop(&mut self) {
-        self.0.drop_reference();
+        unsafe { (vtable.poll)(raw.0) }
     }
 }
 
 impl std::fmt::Debug for Notified {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Notified({})", self.0.header().id)
+        write!(f, "Notified({})", self.header().id)
     }
 }
 
-/// Allocates a task holding `refs` references: the first queue entry's, the `JoinHandle`'s
-/// and, for tasks tracked by the registry, the registry's.
+/// A freshly allocated task, as its owners: the first queue entry and the `JoinHandle`.
+pub(crate) struct NewTask<T> {
+    pub(crate) notified: Notified,
+    pub(crate) join: JoinHandle<T>,
+}
+
+/// Allocates a task tracked by the registry: its three references come back as their
+/// owners — the registry's [`TaskRef`] (for `Registry::insert`), the first queue entry and
+/// the `JoinHandle`.
+pub(crate) fn allocate_registered<F, S>(
+    future: F,
+    scheduler: S,
+    id: TaskId,
+    name: Option<TaskName>,
+) -> (TaskRef, NewTask<F::Output>)
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+    S: Schedule,
+{
+    let raw = allocate_raw(future, scheduler, id, name, REFS_REGISTERED);
+    // SAFETY: `allocate_raw` made `REFS_REGISTERED` references: this one is the registry's;
+    // `owners` takes the other two.
+    let registry = unsafe { TaskRef::from_raw(raw) };
+    // SAFETY: as above.
+    (registry, unsafe { owners(raw) })
+}
+
+/// Allocates a task nobody tracks (a blocking task): its two references come back as their
+/// owners, the first queue entry and the `JoinHandle`.
 pub(crate) fn allocate<F, S>(
+    future: F,
+    scheduler: S,
+    id: TaskId,
+    name: Option<TaskName>,
+) -> NewTask<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+    S: Schedule,
+{
+    let raw = allocate_raw(future, scheduler, id, name, REFS_UNREGISTERED);
+    // SAFETY: `allocate_raw` made `REFS_UNREGISTERED` references, both taken by `owners`.
+    unsafe { owners(raw) }
+}
+
+/// # Safety
+/// The caller transfers two references of `raw`, a task whose output is `T`.
+unsafe fn owners<T>(raw: RawTask) -> NewTask<T> {
+    // SAFETY: one reference each, transferred by the caller; `T` is the output type.
+    unsafe {
+        NewTask {
+            notified: Notified::from_raw(raw),
+            join: JoinHandle::from_raw(raw),
+        }
+    }
+}
+
+/// Allocates a task holding `refs` references, owned by nobody yet: the caller hands each to
+/// its owner. [`REFS_REGISTERED`] and [`REFS_UNREGISTERED`] name the usual counts.
+pub(crate) fn allocate_raw<F, S>(
     future: F,
     scheduler: S,
     id: TaskId,
@@ -300,12 +456,14 @@ unsafe fn poll<F: Future, S: Schedule>(ptr: NonNull<Header>) -> bool {
     let cell = unsafe { cell::<F, S>(ptr) };
     match cell.header.state.transition_to_running() {
         ToRunning::Skip => {
-            raw.drop_reference();
+            // SAFETY: the queue's reference, which this run consumes.
+            unsafe { raw.drop_reference() };
             false
         }
         ToRunning::Cancel => {
             cell.cancel_and_complete();
-            raw.drop_reference();
+            // SAFETY: the queue's reference, which this run consumes.
+            unsafe { raw.drop_reference() };
             true
         }
         ToRunning::Poll => {
@@ -340,7 +498,8 @@ unsafe fn poll<F: Future, S: Schedule>(ptr: NonNull<Header>) -> bool {
                     }
                     ToIdle::Cancel => {
                         cell.cancel_and_complete();
-                        raw.drop_reference();
+                        // SAFETY: the queue's reference, which this run consumes.
+                        unsafe { raw.drop_reference() };
                         true
                     }
                 },
@@ -359,7 +518,8 @@ unsafe fn poll<F: Future, S: Schedule>(ptr: NonNull<Header>) -> bool {
                         }
                     };
                     cell.complete(outcome);
-                    raw.drop_reference();
+                    // SAFETY: the queue's reference, which this run consumes.
+                    unsafe { raw.drop_reference() };
                     true
                 }
                 Err(payload) => {
@@ -369,7 +529,8 @@ unsafe fn poll<F: Future, S: Schedule>(ptr: NonNull<Header>) -> bool {
                         drop_payload(again);
                     }
                     cell.complete(Stage::Panicked(payload));
-                    raw.drop_reference();
+                    // SAFETY: the queue's reference, which this run consumes.
+                    unsafe { raw.drop_reference() };
                     true
                 }
             }

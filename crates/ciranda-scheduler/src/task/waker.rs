@@ -17,35 +17,51 @@ pub(crate) unsafe fn waker_from_header(ptr: NonNull<Header>) -> Waker {
     unsafe { Waker::from_raw(RawWaker::new(ptr.as_ptr() as *const (), &VTABLE)) }
 }
 
-fn raw(data: *const ()) -> RawTask {
-    // SAFETY: every RawWaker with this vtable was built from a live task header, and each
-    // waker holds (or borrows) a reference that keeps it alive.
+/// # Safety
+/// `data` is the data pointer of a waker built by [`waker_from_header`] that is still live:
+/// it holds (or borrows) a reference, which keeps the task alive during the call.
+unsafe fn raw(data: *const ()) -> RawTask {
+    // SAFETY: such a pointer came from a live task header.
     unsafe { RawTask::from_ptr(data as *mut Header) }
 }
 
 unsafe fn clone(data: *const ()) -> RawWaker {
-    raw(data).header().state.ref_inc();
+    // SAFETY: `Waker` calls its vtable only with the data of a live waker of this vtable,
+    // whose reference keeps the task alive.
+    unsafe { raw(data).header() }.state.ref_inc();
     RawWaker::new(data, &VTABLE)
 }
 
 unsafe fn wake(data: *const ()) {
-    let task = raw(data);
-    match task.header().state.transition_to_notified_by_val() {
-        // The waker's reference moves into the run queue.
-        WakeAction::Submit => task.schedule(),
-        WakeAction::Dealloc => task.drop_reference_last(),
+    // SAFETY: as in `clone`; this waker owns its reference.
+    let task = unsafe { raw(data) };
+    // SAFETY: the waker's reference is live until one of the arms below releases it.
+    match unsafe { task.header() }
+        .state
+        .transition_to_notified_by_val()
+    {
+        // SAFETY: the waker's reference moves into the run queue.
+        WakeAction::Submit => unsafe { task.schedule() },
+        // SAFETY: the transition released the waker's reference, the last one.
+        WakeAction::Dealloc => unsafe { task.drop_reference_last() },
         WakeAction::Nothing => {}
     }
 }
 
 unsafe fn wake_by_ref(data: *const ()) {
-    let task = raw(data);
-    if task.header().state.transition_to_notified_by_ref() {
-        // The transition took a new reference for the queue.
-        task.schedule();
+    // SAFETY: as in `clone`.
+    let task = unsafe { raw(data) };
+    // SAFETY: the waker's reference keeps the task alive; it is not consumed here.
+    if unsafe { task.header() }
+        .state
+        .transition_to_notified_by_ref()
+    {
+        // SAFETY: the transition took a new reference for the queue, which moves into it.
+        unsafe { task.schedule() };
     }
 }
 
 unsafe fn drop_waker(data: *const ()) {
-    raw(data).drop_reference();
+    // SAFETY: as in `clone`; the dropped waker gives up the reference it owned.
+    unsafe { raw(data).drop_reference() };
 }

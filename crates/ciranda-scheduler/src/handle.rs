@@ -1,0 +1,195 @@
+//! `Handle`: a cheap clone of the runtime for spawning, running blocking work and blocking
+//! on a future from any thread.
+
+use crate::block_on;
+use crate::context::{self, EnterGuard};
+use crate::shared::{Reason, Shared};
+use crate::task::raw::{self, Notified, Schedule};
+use crate::task::{JoinError, JoinHandle, TaskId, TaskInfo, TaskName};
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+
+/// A handle to a running [`Scheduler`](crate::Scheduler): cheap to clone, `Send + Sync`, usable from any
+/// thread to spawn tasks, run blocking work, or block on a future.
+///
+/// A handle does not keep the scheduler running: once the [`Scheduler`](crate::Scheduler) is dropped or shut
+/// down, tasks spawned through a handle are cancelled at once (their `JoinHandle` reports
+/// a cancelled [`JoinError`]).
+///
+/// # Examples
+///
+/// ```
+/// let sched = ciranda_scheduler::Scheduler::builder().worker_threads(2).build().unwrap();
+/// let handle = sched.handle();
+/// let from_thread = std::thread::spawn(move || handle.block_on(handle.spawn(async { 7 })))
+///     .join()
+///     .unwrap();
+/// assert_eq!(from_thread.unwrap(), 7);
+/// ```
+#[derive(Clone)]
+pub struct Handle {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl fmt::Debug for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handle")
+            .field("workers", &self.shared.stealable.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Handle {
+    /// The handle of the runtime this thread runs in (a worker, a blocking thread, inside
+    /// `block_on`, or under [`Handle::enter`]) — asyncio's `get_running_loop()`.
+    ///
+    /// # Panics
+    ///
+    /// Outside any runtime, with a message saying where it may be called.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let sched = ciranda_scheduler::Scheduler::builder().worker_threads(1).build().unwrap();
+    /// let workers = sched.block_on(async { ciranda_scheduler::Handle::current().num_workers() });
+    /// assert_eq!(workers, 1);
+    /// ```
+    #[track_caller]
+    pub fn current() -> Handle {
+        Handle::try_current().expect(
+            "ciranda: Handle::current() called outside a runtime; call it from a task, from \
+             inside block_on, or after Handle::enter()",
+        )
+    }
+
+    /// The current runtime's handle, or `None` outside any runtime.
+    pub fn try_current() -> Option<Handle> {
+        context::current()
+    }
+
+    /// Makes this runtime current on this thread until the guard drops, so
+    /// [`Handle::current`] and [`spawn`](crate::spawn) work from plain threads.
+    pub fn enter(&self) -> EnterGuard {
+        context::enter(self.clone())
+    }
+
+    /// Spawns a task — asyncio's `create_task`. It starts running in the background at once;
+    /// the returned [`JoinHandle`] awaits its output. Dropping the handle detaches the task.
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.spawn_with_name(future, None)
+    }
+
+    /// [`spawn`](Self::spawn), with an optional name (`task::Builder` passes one).
+    pub(crate) fn spawn_with_name<F>(
+        &self,
+        future: F,
+        name: Option<TaskName>,
+    ) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let shared = &self.shared;
+        let id = TaskId::next();
+        let (registered, raw::NewTask { notified, join }) =
+            raw::allocate_registered(future, self.clone(), id, name);
+        let hint = shared
+            .current_worker_index()
+            .unwrap_or(id.as_u64() as usize);
+        match shared.registry.insert(registered, hint) {
+            Ok(()) => shared.schedule(notified, Reason::Woken),
+            Err(refused) => {
+                // Shut down: the registry is closed. Cancel right here.
+                refused.shutdown();
+                drop(refused);
+                drop(notified);
+            }
+        }
+        join
+    }
+
+    /// Runs a blocking function on the blocking pool — asyncio's `to_thread` /
+    /// `run_in_executor`. The pool grows up to `max_blocking_threads`; idle threads exit
+    /// after `blocking_keep_alive`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let sched = ciranda_scheduler::Scheduler::builder().worker_threads(1).build().unwrap();
+    /// let sum = sched.block_on(sched.handle().spawn_blocking(|| (1..=10).sum::<u32>()));
+    /// assert_eq!(sum.unwrap(), 55);
+    /// ```
+    pub fn spawn_blocking<F, R>(&self, f: F) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        self.shared.blocking.spawn(self, f, None)
+    }
+
+    /// [`spawn_blocking`](Self::spawn_blocking), with an optional name.
+    pub(crate) fn spawn_blocking_with_name<F, R>(
+        &self,
+        f: F,
+        name: Option<TaskName>,
+    ) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        self.shared.blocking.spawn(self, f, name)
+    }
+
+    /// Runs `future` to completion on the calling thread while the workers run everything
+    /// else. Use it from threads that are not workers (`main`, a plain thread, a blocking
+    /// task).
+    ///
+    /// While the future is pending the thread sleeps, after spinning for up to 20 µs when
+    /// its recent wake-ups came within 2 µs (a receiver fed by tasks on the workers): a sleep
+    /// and wake-up cost more than that. A thread whose wake-ups come later stops spinning
+    /// after a few waits, and spins only in a short trial every 512 waits after that.
+    ///
+    /// # Panics
+    ///
+    /// On a worker thread: blocking a worker would stall every task queued on it, or deadlock
+    /// if the future waits for one of them. Inside async code, `.await` the future instead.
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        block_on::block_on(self, future)
+    }
+
+    /// Snapshots of every live task (not yet completed) — asyncio's `all_tasks()`.
+    /// Blocking-pool tasks are not listed.
+    pub fn tasks(&self) -> Vec<TaskInfo> {
+        self.shared.registry.live_tasks()
+    }
+
+    /// The number of worker threads.
+    pub fn num_workers(&self) -> usize {
+        self.shared.stealable.len()
+    }
+
+    /// `true` when nothing runs and nothing is queued: every worker is parked, no blocking
+    /// task or `block_on` future is running.
+    pub fn is_idle(&self) -> bool {
+        self.shared.is_idle()
+    }
+}
+
+impl Schedule for Handle {
+    fn schedule(&self, task: Notified) {
+        self.shared.schedule(task, Reason::Woken);
+    }
+
+    fn requeue(&self, task: Notified) {
+        self.shared.schedule(task, Reason::Yielded);
+    }
+
+    fn unhandled_panic(&self, error: &JoinError) {
+        self.shared.report_unhandled_panic(error);
+    }
+}

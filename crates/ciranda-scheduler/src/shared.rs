@@ -1,0 +1,300 @@
+//! `Shared`: the state the workers, the handles and every task share, and the one place a
+//! woken task is queued (`Shared::schedule`).
+
+use crate::activity::{self, ActivityCount};
+use crate::blocking::BlockingPool;
+use crate::context;
+use crate::hooks::{PanicHook, ThreadHook, call_hook};
+use crate::idle::Idle;
+use crate::loom::atomic::{AtomicBool, Ordering::*, fence};
+use crate::loom::{Condvar, Mutex};
+use crate::park::Park;
+use crate::queue::Inject;
+use crate::registry::Registry;
+use crate::report::report;
+use crate::task::raw::Notified;
+use crate::task::{JoinError, TaskId};
+use crate::worker::{Stealable, Worker};
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The scheduler's configuration, as the builder left it.
+pub(crate) struct Config {
+    pub(crate) thread_name: String,
+    pub(crate) thread_stack_size: Option<usize>,
+    pub(crate) on_thread_start: Option<ThreadHook>,
+    pub(crate) on_thread_stop: Option<ThreadHook>,
+    pub(crate) slow_poll_threshold: Option<Duration>,
+    pub(crate) on_unhandled_panic: Option<PanicHook>,
+}
+
+/// Why a task is being queued: it decides where a worker puts it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Reason {
+    /// Spawned, or made runnable by a waker or an abort: on a worker it goes to the LIFO
+    /// slot, to run next.
+    Woken,
+    /// Woken while it ran (a yield, or its budget ran out), queued once its poll returned: it
+    /// goes to the back of the queue, never ahead of others.
+    Yielded,
+}
+
+/// State shared by the workers, the handles and every task.
+pub(crate) struct Shared {
+    pub(crate) stealable: Box<[Stealable]>,
+    pub(crate) injector: Inject,
+    pub(crate) idle: Idle,
+    pub(crate) park: Arc<dyn Park>,
+    pub(crate) registry: Registry,
+    pub(crate) blocking: BlockingPool,
+    pub(crate) config: Config,
+    shutdown: AtomicBool,
+    /// Threads polling a `block_on` future, or woken to poll it.
+    pub(crate) block_on_active: ActivityCount,
+    workers_exited: Mutex<usize>,
+    workers_exited_changed: Condvar,
+    /// Live tasks already reported by `slow_poll_threshold` (each is reported once); a task
+    /// leaves the set when it completes, so a long-running server does not accumulate ids.
+    slow_reported: Mutex<HashSet<TaskId>>,
+    /// `slow_reported` is not empty: completions skip its lock otherwise.
+    any_slow_reported: AtomicBool,
+}
+
+impl Shared {
+    pub(crate) fn new(
+        stealable: Box<[Stealable]>,
+        park: Arc<dyn Park>,
+        blocking: BlockingPool,
+        config: Config,
+    ) -> Shared {
+        let workers = stealable.len();
+        Shared {
+            idle: Idle::new(workers),
+            injector: Inject::new(),
+            registry: Registry::new(workers),
+            stealable,
+            park,
+            blocking,
+            config,
+            shutdown: AtomicBool::new(false),
+            block_on_active: ActivityCount::new(),
+            workers_exited: Mutex::new(0),
+            workers_exited_changed: Condvar::new(),
+            slow_reported: Mutex::new(HashSet::new()),
+            any_slow_reported: AtomicBool::new(false),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn is_shutdown(&self) -> bool {
+        self.shutdown.load(Relaxed)
+    }
+
+    pub(crate) fn notify_parked(&self) {
+        if let Some(worker) = self.idle.worker_to_notify() {
+            self.park.unpark(worker);
+        }
+    }
+
+    /// Queues a task: locally when called on one of this scheduler's workers, else through
+    /// the injector.
+    pub(crate) fn schedule(&self, task: Notified, reason: Reason) {
+        let task = context::with_worker(self, |worker| match worker {
+            Some(worker) => {
+                worker.schedule_local(task, reason);
+                None
+            }
+            None => Some(task),
+        });
+        if let Some(task) = task {
+            self.schedule_remote(task);
+        }
+    }
+
+    /// The worker index to shard a new task's registry entry by.
+    pub(crate) fn current_worker_index(&self) -> Option<usize> {
+        context::with_worker(self, |worker| worker.map(Worker::index))
+    }
+
+    /// Queues a task through the injector and wakes a parked worker for it.
+    pub(crate) fn schedule_remote(&self, task: Notified) {
+        self.injector.push(task);
+        self.notify_parked(); // fences SeqCst after the push
+        if self.shutdown.load(SeqCst) {
+            // Shutdown may already have drained the injector: nobody else will.
+            self.drain_injector();
+        }
+    }
+
+    /// Raises the shutdown flag; `false` if it was already raised (shutdown is under way).
+    pub(crate) fn begin_shutdown(&self) -> bool {
+        !self.shutdown.swap(true, SeqCst)
+    }
+
+    /// Waits until `total` workers have exited, or until `deadline`.
+    pub(crate) fn wait_for_workers(&self, total: usize, deadline: Option<Instant>) {
+        let mut exited = self.workers_exited.lock();
+        self.workers_exited_changed
+            .wait_while_until(&mut exited, deadline, |exited| *exited < total);
+    }
+
+    /// Drops every task in the injector (their queue references).
+    pub(crate) fn drain_injector(&self) {
+        while let Some(task) = self.injector.pop() {
+            drop(task);
+        }
+    }
+
+    /// Any queued task anywhere.
+    pub(crate) fn has_work(&self) -> bool {
+        fence(SeqCst);
+        !self.injector.is_empty() || self.stealable.iter().any(Stealable::has_work)
+    }
+
+    /// Nothing in the runtime can act: no worker unparked, no `block_on` future woken or
+    /// polled, no blocking call, no queued task — at one instant during the call. A double
+    /// collect of the activity words around the queues; see the `activity` module.
+    pub(crate) fn is_idle(&self) -> bool {
+        self.is_idle_unless_exited(false)
+    }
+
+    /// [`is_idle`](Self::is_idle); with `workers_gone`, workers count as parked whatever their
+    /// word says (they exited at shutdown, or are exiting and will not run a task again).
+    pub(crate) fn is_idle_unless_exited(&self, workers_gone: bool) -> bool {
+        let collect = || {
+            (
+                self.idle.word(),
+                self.block_on_active.word(),
+                self.blocking.activity_word(),
+            )
+        };
+        let all_inactive = |&(workers, block_on, blocking): &(u64, u64, u64)| {
+            (workers_gone || Idle::all_parked_in(workers))
+                && ActivityCount::count(block_on) == 0
+                && ActivityCount::count(blocking) == 0
+        };
+        activity::double_collect(collect, all_inactive, || !self.has_work())
+    }
+
+    pub(crate) fn worker_exited(&self) {
+        *self.workers_exited.lock() += 1;
+        self.workers_exited_changed.notify_all();
+    }
+
+    pub(crate) fn report_slow_poll(
+        &self,
+        id: TaskId,
+        name: Option<&str>,
+        took: Duration,
+        threshold: Duration,
+    ) {
+        {
+            let mut reported = self.slow_reported.lock();
+            if !reported.insert(id) {
+                return;
+            }
+            self.any_slow_reported.store(true, Relaxed);
+        }
+        let name = name.map(|n| format!(" ({n:?})")).unwrap_or_default();
+        report(format_args!(
+            "task {id}{name} ran for {took:?} in one poll (slow_poll_threshold is \
+             {threshold:?}); a long poll blocks its worker: move blocking work to spawn_blocking \
+             or add yields"
+        ));
+    }
+
+    /// A task timed by `slow_poll_threshold` completed: it is no longer remembered as
+    /// reported.
+    pub(crate) fn forget_slow_poll(&self, id: TaskId) {
+        if !self.any_slow_reported.load(Relaxed) {
+            return;
+        }
+        let mut reported = self.slow_reported.lock();
+        reported.remove(&id);
+        if reported.is_empty() {
+            self.any_slow_reported.store(false, Relaxed);
+        }
+    }
+
+    /// How many live tasks are remembered as reported slow (for tests).
+    #[cfg(test)]
+    pub(crate) fn slow_reported_len(&self) -> usize {
+        self.slow_reported.lock().len()
+    }
+
+    pub(crate) fn report_unhandled_panic(&self, error: &JoinError) {
+        match &self.config.on_unhandled_panic {
+            // Called on a worker, a blocking thread, or whichever thread drops a finished
+            // `JoinHandle`: its panic must not unwind into any of them.
+            Some(hook) => call_hook("on_unhandled_panic", || hook(error)),
+            None => report(format_args!(
+                "{error}; its JoinHandle was dropped, so nobody else will see this \
+                 (asyncio: \"Task exception was never retrieved\")"
+            )),
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::Shared;
+    use crate::Scheduler;
+    use std::time::{Duration, Instant};
+
+    /// How many tasks stay remembered as slow once the worker is done with them. A task's
+    /// completion is published (and its `JoinHandle` resolved) inside its last poll; the worker
+    /// forgets it just after that poll returns, so the caller may look a moment too early:
+    /// wait (generously) for the count to drop.
+    fn remembered_after_settling(shared: &Shared) -> usize {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let remembered = shared.slow_reported_len();
+            if remembered == 0 || Instant::now() >= deadline {
+                return remembered;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// A task reported by `slow_poll_threshold` is remembered (so it is reported once) only
+    /// while it lives: a long-running server must not accumulate the ids of every slow task
+    /// it ever ran (issue 15, defect 6).
+    #[test]
+    fn slow_poll_reports_forget_finished_tasks() {
+        let sched = Scheduler::builder()
+            .worker_threads(1)
+            .slow_poll_threshold(Duration::from_millis(1))
+            .build()
+            .unwrap();
+        let shared = sched.handle().shared.clone();
+        for _ in 0..5 {
+            let slow = sched.handle().spawn(async {
+                std::thread::sleep(Duration::from_millis(5));
+            });
+            sched.block_on(slow).unwrap();
+        }
+        assert_eq!(
+            remembered_after_settling(&shared),
+            0,
+            "finished tasks are forgotten"
+        );
+        // A live task that was slow once stays remembered: it is not reported again.
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let live = sched.handle().spawn(async move {
+            std::thread::sleep(Duration::from_millis(5));
+            crate::yield_now().await;
+            drop(tx);
+            std::future::pending::<()>().await;
+        });
+        assert!(rx.recv_timeout(Duration::from_secs(30)).is_err());
+        assert_eq!(shared.slow_reported_len(), 1);
+        live.abort();
+        assert!(sched.block_on(live).unwrap_err().is_cancelled());
+        assert_eq!(
+            remembered_after_settling(&shared),
+            0,
+            "an aborted task is forgotten too"
+        );
+    }
+}
