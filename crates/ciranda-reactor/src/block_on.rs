@@ -8,11 +8,12 @@ use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, Thread};
 
-/// The wake-up signal of one `block_on` call.
+/// The waker of one `block_on` call: it sets a flag and unparks the thread (or notifies the
+/// poller, when the thread waits in it).
 ///
 /// `std::sync::Arc` rather than the loom shim's: `Wake` is implemented for std's `Arc` only,
 /// and this signal is not part of a loom-modelled protocol.
-struct Signal {
+struct BlockOnWaker {
     /// Set by a wake; consumed before each poll.
     notified: AtomicBool,
     /// Set while the thread is (about to be) blocked in the reactor's poller.
@@ -22,7 +23,7 @@ struct Signal {
     reactor: ReactorRef,
 }
 
-impl Wake for Signal {
+impl Wake for BlockOnWaker {
     fn wake(self: Arc<Self>) {
         self.wake_by_ref();
     }
@@ -75,7 +76,7 @@ impl Wake for Unpark {
 pub fn block_on<F: Future>(future: F) -> F::Output {
     let reactor = Reactor::try_current().unwrap_or_else(Reactor::thread_default);
     let _guard = reactor.enter();
-    let signal = Arc::new(Signal {
+    let signal = Arc::new(BlockOnWaker {
         notified: AtomicBool::new(false),
         in_reactor: AtomicBool::new(false),
         thread: thread::current(),

@@ -8,44 +8,12 @@
 //! says `Pending` (having woken the task) they return `Pending`, so the task is rescheduled
 //! behind others. Outside a scheduler's task poll the budget is unlimited.
 
-use std::task::{Context, Poll};
-
 pub(crate) use ciranda_coop::poll_proceed;
-
-/// The signature budget hooks had before the budget moved to `ciranda-coop`.
-///
-/// ```
-/// use ciranda_reactor::coop::Hook;
-/// use std::task::{Context, Poll};
-///
-/// fn always(_cx: &mut Context<'_>) -> Poll<()> {
-///     Poll::Ready(())
-/// }
-/// let hook: Hook = always;
-/// # let _ = hook;
-/// ```
-pub type Hook = fn(&mut Context<'_>) -> Poll<()>;
-
-/// Does nothing: the reactor's leaf futures now spend the one budget in `ciranda-coop`, so
-/// there is no hook to install. Kept so that existing callers still compile.
-///
-/// # Examples
-///
-/// ```
-/// use std::task::{Context, Poll};
-///
-/// fn unlimited(_cx: &mut Context<'_>) -> Poll<()> {
-///     Poll::Ready(())
-/// }
-/// ciranda_reactor::coop::set_hook(unlimited); // no effect
-/// ```
-pub fn set_hook(hook: Hook) {
-    let _ = hook;
-}
 
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
+    use std::task::Context;
 
     #[test]
     fn no_budget_scope_means_unlimited() {

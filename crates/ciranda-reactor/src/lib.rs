@@ -64,7 +64,9 @@
 //! * **Timers.** A hierarchical timing wheel (see [`time`] for the structure and why it was
 //!   chosen over a B-tree or a heap); per reactor, with a per-reactor clock that can be paused
 //!   for tests and auto-advanced when everything is idle.
-//! * **Cooperative budget.** Leaf futures consult [`coop`]'s hook before making progress.
+//! * **Cooperative budget.** Leaf futures spend the scheduler's per-poll budget (the
+//!   `ciranda-coop` crate) before making progress, so a task that always finds its socket ready
+//!   still yields.
 //!
 //! Every socket type and `Sleep` finds its reactor through the thread's current reactor when it
 //! is created ([`Reactor::enter`], set by [`block_on`] and by the runtime) and keeps a
@@ -100,7 +102,7 @@
 
 mod block_on;
 mod clock;
-pub mod coop;
+mod coop;
 pub mod io;
 mod loom;
 pub mod net;

@@ -208,7 +208,7 @@ struct Inner {
     /// wheel lock where a wait is about to be stored, so a wait either sees it or is swept.
     runtime_shut_down: AtomicBool,
     poller: Poller,
-    registry: Mutex<Registry>,
+    sources: Mutex<Sources>,
     /// Held by the one thread inside `try_turn`.
     turn: Mutex<TurnState>,
     /// Mirrors "the turn lock is held"; changed only under `turn_waiters`' lock.
@@ -223,7 +223,8 @@ struct Inner {
     blocking_spawner: Option<BlockingSpawner>,
 }
 
-struct Registry {
+/// The registered I/O sources, by key (the slab index) and generation.
+struct Sources {
     slab: Slab<Arc<Source>>,
     generation: usize,
     /// Set when the last handle went: new registrations are refused.
@@ -301,7 +302,7 @@ impl ReactorBuilder {
                 handles: AtomicUsize::new(1),
                 runtime_shut_down: AtomicBool::new(false),
                 poller: Poller::new()?,
-                registry: Mutex::new(Registry {
+                sources: Mutex::new(Sources {
                     slab: Slab::new(),
                     generation: 0,
                     shut_down: false,
@@ -369,7 +370,7 @@ impl Drop for EnterGuard<'_> {
 impl fmt::Debug for Reactor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Reactor")
-            .field("registrations", &self.inner.registry.lock().slab.len())
+            .field("registrations", &self.inner.sources.lock().slab.len())
             .field("timers", &self.inner.timers.lock().wheel.len())
             .field("turning", &self.is_turning())
             .field("clock_paused", &self.is_clock_paused())
@@ -474,7 +475,7 @@ impl Reactor {
             return;
         }
         let sources: Vec<Arc<Source>> = {
-            let registry = inner.registry.lock();
+            let registry = inner.sources.lock();
             registry.slab.iter().map(|(_, s)| s.clone()).collect()
         };
         // A report of nothing: the waiters retry, and a retry that would wait again meets the
@@ -517,7 +518,7 @@ impl Reactor {
     fn shut_down(&self) {
         let inner = &*self.inner;
         let sources: Vec<Arc<Source>> = {
-            let mut registry = inner.registry.lock();
+            let mut registry = inner.sources.lock();
             registry.shut_down = true;
             registry.slab.iter().map(|(_, s)| s.clone()).collect()
         };
@@ -739,7 +740,7 @@ impl Reactor {
         wakers: &mut Vec<Waker>,
     ) -> usize {
         {
-            let registry = self.inner.registry.lock();
+            let registry = self.inner.sources.lock();
             for ev in events {
                 if ev.key == usize::MAX {
                     continue; // the poller's own notification
@@ -843,7 +844,7 @@ impl Reactor {
     /// returned source.
     pub(crate) unsafe fn register(&self, raw: RawFd) -> io::Result<Arc<Source>> {
         let source = {
-            let mut registry = self.inner.registry.lock();
+            let mut registry = self.inner.sources.lock();
             if registry.shut_down {
                 return Err(io::Error::other(crate::registration::RUNTIME_GONE_IO));
             }
@@ -872,7 +873,7 @@ impl Reactor {
         };
         if let Err(e) = added {
             self.inner
-                .registry
+                .sources
                 .lock()
                 .slab
                 .remove(source.key & INDEX_MASK);
@@ -891,7 +892,7 @@ impl Reactor {
             let _ = self.inner.poller.delete(fd);
         });
         {
-            let mut registry = self.inner.registry.lock();
+            let mut registry = self.inner.sources.lock();
             let index = source.key & INDEX_MASK;
             if registry
                 .slab
@@ -1085,7 +1086,7 @@ impl Reactor {
 
     /// Number of live registrations (for tests and `Debug`).
     pub fn registrations(&self) -> usize {
-        self.inner.registry.lock().slab.len()
+        self.inner.sources.lock().slab.len()
     }
 }
 

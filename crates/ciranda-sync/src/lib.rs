@@ -52,7 +52,7 @@
 //! permit, guard or sender of the same primitive, therefore cannot deadlock it.
 //!
 //! Leaf futures take part in the scheduler's cooperative budget, which lives in the
-//! `ciranda-coop` crate (see [`coop`]).
+//! `ciranda-coop` crate.
 //!
 //! All waiting is built on one waiter-queue core (a slab-backed FIFO of wakers under a
 //! `parking_lot` mutex); `Mutex`, `RwLock` and bounded `mpsc` sit on a batch semaphore built on
@@ -63,7 +63,7 @@ mod waiters;
 
 mod barrier;
 mod condition;
-pub mod coop;
+mod coop;
 mod event;
 pub mod mpsc;
 mod mutex;

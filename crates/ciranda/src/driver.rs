@@ -65,7 +65,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::task::Waker;
 use std::time::Duration;
 
-pub(crate) struct ReactorPark {
+pub(crate) struct ReactorParkHook {
     /// Not a handle: this hook lives as long as the scheduler's shared state, which any task
     /// waker kept somewhere keeps alive, and must not keep the reactor from shutting down
     /// once the runtime and its handles are gone. Whoever calls into the hook while the
@@ -89,9 +89,9 @@ struct BlockOnWaiters {
     parked: Vec<(usize, Waker)>,
 }
 
-impl ReactorPark {
-    pub(crate) fn new(reactor: ReactorRef, workers: usize) -> ReactorPark {
-        ReactorPark {
+impl ReactorParkHook {
+    pub(crate) fn new(reactor: ReactorRef, workers: usize) -> ReactorParkHook {
+        ReactorParkHook {
             reactor,
             parkers: ThreadParkers::new(workers),
             driving: (0..workers).map(|_| AtomicBool::new(false)).collect(),
@@ -174,7 +174,7 @@ impl ReactorPark {
     }
 }
 
-impl Park for ReactorPark {
+impl Park for ReactorParkHook {
     fn park(&self, cx: &ParkContext<'_>, timeout: Option<Duration>) {
         let worker = cx.worker();
         if timeout == Some(Duration::ZERO) {

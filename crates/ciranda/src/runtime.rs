@@ -1,6 +1,6 @@
 //! `Runtime`: the scheduler with the reactor plugged in — asyncio's event loop.
 
-use crate::driver::ReactorPark;
+use crate::driver::ReactorParkHook;
 use crate::task::{JoinError, JoinHandle, TaskInfo};
 use ciranda_reactor::Reactor;
 use std::fmt;
@@ -215,7 +215,6 @@ impl Builder {
     /// assert!(err.to_string().contains("thread_name"));
     /// ```
     pub fn build(self) -> io::Result<Runtime> {
-        install_coop_hooks();
         let reactor = Reactor::builder()
             .start_paused(self.start_paused)
             .blocking_spawner(Box::new(|job: Box<dyn FnOnce() + Send>| {
@@ -243,7 +242,7 @@ impl Builder {
                     start();
                 }
             })
-            .park_hook(move |workers| ReactorPark::new(for_park, workers))
+            .park_hook(move |workers| ReactorParkHook::new(for_park, workers))
             .build()?;
         let handle = Handle {
             scheduler: scheduler.handle(),
@@ -254,11 +253,6 @@ impl Builder {
             handle,
         })
     }
-}
-
-fn install_coop_hooks() {
-    ciranda_sync::coop::set_hook(ciranda_scheduler::coop::poll_proceed);
-    ciranda_reactor::coop::set_hook(ciranda_scheduler::coop::poll_proceed);
 }
 
 impl Runtime {
@@ -438,7 +432,7 @@ impl Handle {
         &self.scheduler
     }
 
-    pub(crate) fn spawn_named<F>(&self, future: F, name: &str) -> JoinHandle<F::Output>
+    pub(crate) fn spawn_with_name<F>(&self, future: F, name: &str) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,

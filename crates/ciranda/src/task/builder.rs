@@ -50,7 +50,7 @@ impl<'a> Builder<'a> {
         F::Output: Send + 'static,
     {
         match self.name {
-            Some(name) => handle.spawn_named(future, name),
+            Some(name) => handle.spawn_with_name(future, name),
             None => handle.spawn(future),
         }
     }
