@@ -102,6 +102,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod driver;
+pub mod fs;
 pub mod process;
 pub mod runtime;
 pub mod signal;
