@@ -123,17 +123,7 @@ pub mod net {
     pub use ciranda_reactor::net::*;
 }
 
-/// Async I/O traits and helpers: the `futures-io` traits, the `futures-util` extension
-/// traits (`read_line`, `write_all`, `flush`, `close`, …), buffered readers and writers, and
-/// [`Async`](crate::io::Async) for any other file descriptor.
-pub mod io {
-    pub use ciranda_reactor::Async;
-    pub use futures_io::{AsyncBufRead, AsyncRead, AsyncSeek, AsyncWrite};
-    pub use futures_util::io::{
-        AsyncBufReadExt, AsyncReadExt, AsyncSeekExt, AsyncWriteExt, BufReader, BufWriter, Lines,
-        ReadHalf, WriteHalf, copy, empty, repeat, sink,
-    };
-}
+pub mod io;
 
 /// Async iterators: `Stream`, its extension trait, and constructors.
 pub mod stream {
