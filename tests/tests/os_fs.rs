@@ -8,7 +8,10 @@ use std::io::{ErrorKind, SeekFrom};
 use std::path::PathBuf;
 
 fn rt() -> ciranda::Runtime {
-    ciranda::Runtime::builder().worker_threads(2).build().unwrap()
+    ciranda::Runtime::builder()
+        .worker_threads(2)
+        .build()
+        .unwrap()
 }
 
 /// A fresh directory for one test, removed when dropped.
@@ -40,7 +43,10 @@ fn path_functions_round_trip() {
         fs::write(&f, &data).await.unwrap();
         assert_eq!(fs::read(&f).await.unwrap(), data);
         assert_eq!(fs::metadata(&f).await.unwrap().len(), data.len() as u64);
-        assert_eq!(fs::copy(&f, d.join("y.bin")).await.unwrap(), data.len() as u64);
+        assert_eq!(
+            fs::copy(&f, d.join("y.bin")).await.unwrap(),
+            data.len() as u64
+        );
         fs::rename(d.join("y.bin"), d.join("z.bin")).await.unwrap();
         assert!(!fs::try_exists(d.join("y.bin")).await.unwrap());
         assert_eq!(fs::read(d.join("z.bin")).await.unwrap(), data);
@@ -107,7 +113,10 @@ fn file_small_writes_are_buffered_and_read_back_by_lines() {
         let writes = syscw() - writes_before;
         // ~1.1 MB in 64 KiB buffers: a few dozen write(2)s, not 100 000 (other tests in this
         // binary write too, hence the slack).
-        assert!(writes < 5_000, "{writes} write system calls for 100 000 small writes");
+        assert!(
+            writes < 5_000,
+            "{writes} write system calls for 100 000 small writes"
+        );
         drop(f);
 
         let mut lines = BufReader::new(File::open(&path).await.unwrap()).lines();
@@ -174,7 +183,10 @@ fn file_seek_read_write_set_len() {
             }
             ciranda::time::sleep(ciranda::time::Duration::from_millis(10)).await;
         }
-        panic!("buffered write lost at drop: {:?}", fs::read(&path).await.unwrap());
+        panic!(
+            "buffered write lost at drop: {:?}",
+            fs::read(&path).await.unwrap()
+        );
     });
 }
 
@@ -239,7 +251,11 @@ fn concurrent_appends_through_two_files_keep_every_line_whole() {
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 40_000);
         for who in ["A", "B"] {
-            let mine: Vec<&str> = lines.iter().copied().filter(|l| l.starts_with(who)).collect();
+            let mine: Vec<&str> = lines
+                .iter()
+                .copied()
+                .filter(|l| l.starts_with(who))
+                .collect();
             // Every line whole and each writer's lines in its own order.
             for (i, line) in mine.iter().enumerate() {
                 assert_eq!(*line, format!("{who}-{i:05}-{}", who.repeat(20)));

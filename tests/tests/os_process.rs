@@ -6,7 +6,10 @@ use ciranda::time::{Duration, sleep, timeout};
 use std::os::unix::process::ExitStatusExt;
 
 fn rt() -> ciranda::Runtime {
-    ciranda::Runtime::builder().worker_threads(2).build().unwrap()
+    ciranda::Runtime::builder()
+        .worker_threads(2)
+        .build()
+        .unwrap()
 }
 
 /// Zombie children of this process, from /proc.
@@ -77,9 +80,17 @@ fn wait_with_output_reads_both_pipes_while_they_fill() {
 #[test]
 fn exit_codes_and_signals_are_in_the_exit_status() {
     rt().block_on(async {
-        let st = Command::new("sh").args(["-c", "exit 3"]).status().await.unwrap();
+        let st = Command::new("sh")
+            .args(["-c", "exit 3"])
+            .status()
+            .await
+            .unwrap();
         assert_eq!((st.code(), st.signal()), (Some(3), None));
-        let st = Command::new("sh").args(["-c", "exit 0"]).status().await.unwrap();
+        let st = Command::new("sh")
+            .args(["-c", "exit 0"])
+            .status()
+            .await
+            .unwrap();
         assert!(st.success());
         let st = Command::new("sh")
             .args(["-c", "kill -TERM $$"])
@@ -126,23 +137,35 @@ fn fifty_children_awaited_at_once_without_a_thread_each() {
                     .unwrap()
             })
             .collect();
-        let waits = children.into_iter().map(|mut c| async move { c.wait().await });
+        let waits = children
+            .into_iter()
+            .map(|mut c| async move { c.wait().await });
         let all = ciranda::spawn(ciranda::gather(waits));
         sleep(Duration::from_millis(100)).await;
         let during = threads();
-        let statuses = timeout(Duration::from_secs(30), all).await.unwrap().unwrap();
+        let statuses = timeout(Duration::from_secs(30), all)
+            .await
+            .unwrap()
+            .unwrap();
         for (i, st) in statuses.into_iter().enumerate() {
             assert_eq!(st.unwrap().code(), Some(i as i32));
         }
         // The 50 waits are reactor registrations, not threads (slack for the blocking pool).
-        assert!(during <= before + 2, "threads: {before} before, {during} while waiting");
+        assert!(
+            during <= before + 2,
+            "threads: {before} before, {during} while waiting"
+        );
     });
 }
 
 #[test]
 fn kill_on_drop_kills_and_reaps() {
     rt().block_on(async {
-        let child = Command::new("sleep").arg("30").kill_on_drop(true).spawn().unwrap();
+        let child = Command::new("sleep")
+            .arg("30")
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
         let pid = child.id();
         let detached = Command::new("sleep").arg("0.1").spawn().unwrap();
         let detached_pid = detached.id();
@@ -203,7 +226,10 @@ fn bad_programs_are_errors_that_name_them() {
         assert_eq!(e.kind(), std::io::ErrorKind::NotFound);
         assert!(e.to_string().contains("no-such-program-ciranda-20"), "{e}");
 
-        let e = Command::new("/no/such/dir/prog").output().await.unwrap_err();
+        let e = Command::new("/no/such/dir/prog")
+            .output()
+            .await
+            .unwrap_err();
         assert!(e.to_string().contains("/no/such/dir/prog"), "{e}");
 
         // Not an executable (root is not refused, so the kernel's reason varies).

@@ -10,7 +10,10 @@ fn children_are_reaped_through_sigchld() {
     // SAFETY: the only test in this binary, run before any thread of ours reads the
     // environment.
     unsafe { std::env::set_var("CIRANDA_NO_PIDFD", "1") };
-    let rt = ciranda::Runtime::builder().worker_threads(2).build().unwrap();
+    let rt = ciranda::Runtime::builder()
+        .worker_threads(2)
+        .build()
+        .unwrap();
     rt.block_on(async {
         // 50 at once, exiting in a different order than awaited.
         let children: Vec<_> = (0..50)
@@ -21,7 +24,9 @@ fn children_are_reaped_through_sigchld() {
                     .unwrap()
             })
             .collect();
-        let waits = children.into_iter().map(|mut c| async move { c.wait().await });
+        let waits = children
+            .into_iter()
+            .map(|mut c| async move { c.wait().await });
         let statuses = timeout(Duration::from_secs(30), ciranda::gather(waits))
             .await
             .expect("a SIGCHLD-driven wait hung");
@@ -32,13 +37,18 @@ fn children_are_reaped_through_sigchld() {
         // Exited before the wait began: the first check after the listener is set up sees it.
         let mut child = Command::new("true").spawn().unwrap();
         sleep(Duration::from_millis(200)).await;
-        let st = timeout(Duration::from_secs(20), child.wait()).await.unwrap();
+        let st = timeout(Duration::from_secs(20), child.wait())
+            .await
+            .unwrap();
         assert!(st.unwrap().success());
 
-        let out = timeout(Duration::from_secs(20), Command::new("echo").arg("hi").output())
-            .await
-            .unwrap()
-            .unwrap();
+        let out = timeout(
+            Duration::from_secs(20),
+            Command::new("echo").arg("hi").output(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
         assert_eq!(out.stdout, b"hi\n");
     });
 }

@@ -6,7 +6,10 @@ use ciranda::time::{Duration, sleep, timeout};
 use std::io::ErrorKind;
 
 fn rt() -> ciranda::Runtime {
-    ciranda::Runtime::builder().worker_threads(2).build().unwrap()
+    ciranda::Runtime::builder()
+        .worker_threads(2)
+        .build()
+        .unwrap()
 }
 
 fn raise(signum: i32) {
@@ -22,13 +25,19 @@ fn a_self_raised_signal_reaches_two_listeners() {
         let waiter = ciranda::spawn(async move { b.recv().await });
         sleep(Duration::from_millis(50)).await;
         raise(libc::SIGUSR1);
-        assert_eq!(timeout(Duration::from_secs(20), a.recv()).await, Ok(Some(())));
+        assert_eq!(
+            timeout(Duration::from_secs(20), a.recv()).await,
+            Ok(Some(()))
+        );
         let b = timeout(Duration::from_secs(20), waiter).await.unwrap();
         assert_eq!(b.unwrap(), Some(()));
         // Consumed: the next recv waits for another delivery.
         assert!(timeout(Duration::from_millis(100), a.recv()).await.is_err());
         raise(libc::SIGUSR1);
-        assert_eq!(timeout(Duration::from_secs(20), a.next()).await, Ok(Some(())));
+        assert_eq!(
+            timeout(Duration::from_secs(20), a.next()).await,
+            Ok(Some(()))
+        );
     });
 }
 
@@ -38,7 +47,10 @@ fn a_delivery_while_nobody_awaits_is_not_lost() {
         let mut hup = signal(SignalKind::hangup()).unwrap();
         raise(libc::SIGHUP);
         sleep(Duration::from_millis(100)).await;
-        assert_eq!(timeout(Duration::from_secs(20), hup.recv()).await, Ok(Some(())));
+        assert_eq!(
+            timeout(Duration::from_secs(20), hup.recv()).await,
+            Ok(Some(()))
+        );
     });
 }
 

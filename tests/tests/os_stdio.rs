@@ -23,9 +23,13 @@ fn child() {
         out.write_all(b"\n").await.unwrap();
         // Many small writes, then one flush.
         for i in 0..1000 {
-            out.write_all(format!("out {i}\n").as_bytes()).await.unwrap();
+            out.write_all(format!("out {i}\n").as_bytes())
+                .await
+                .unwrap();
         }
-        out.write_all(format!("LINES {n}\n").as_bytes()).await.unwrap();
+        out.write_all(format!("LINES {n}\n").as_bytes())
+            .await
+            .unwrap();
         out.flush().await.unwrap();
         let mut err = ciranda::io::stderr();
         err.write_all(b"to stderr\n").await.unwrap();

@@ -86,6 +86,10 @@
 //! | `StreamReader`/`StreamWriter` methods | [`io`] extension traits |
 //! | async iterators | [`stream`] |
 //! | `loop.add_signal_handler(SIGINT, ...)` | [`signal::ctrl_c`] |
+//! | `loop.add_signal_handler(SIGTERM, ...)` | [`signal::unix::signal`] |
+//! | `asyncio.create_subprocess_exec` | [`process::Command`] |
+//! | `aiofiles`, `to_thread(open(...).read)` | [`fs`] |
+//! | `sys.stdin` / `sys.stdout` | [`io::stdin`], [`io::stdout`], [`io::stderr`] |
 //!
 //! `docs/asyncio.md` in the repository walks through each of them with the Python beside
 //! the Rust.

@@ -101,11 +101,12 @@ impl Stream for ReadDir {
                     self.state = State::Busy(crate::spawn_blocking(move || {
                         for _ in 0..BATCH {
                             match b.dir.next() {
-                                Some(entry) => b.entries.push_back(
-                                    entry
-                                        .map(|std| DirEntry { std })
-                                        .map_err(|e| super::path_error(e, "read directory", &b.path)),
-                                ),
+                                Some(entry) => {
+                                    b.entries
+                                        .push_back(entry.map(|std| DirEntry { std }).map_err(|e| {
+                                            super::path_error(e, "read directory", &b.path)
+                                        }))
+                                }
                                 None => {
                                     b.done = true;
                                     break;

@@ -64,7 +64,9 @@ pub struct File {
 
 impl fmt::Debug for File {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("File").field("std", &self.std).finish_non_exhaustive()
+        f.debug_struct("File")
+            .field("std", &self.std)
+            .finish_non_exhaustive()
     }
 }
 
@@ -130,7 +132,9 @@ enum State {
 }
 
 fn lost() -> io::Error {
-    io::Error::other("ciranda::fs::File: a blocking job of this file was lost (the runtime shut down or the job panicked)")
+    io::Error::other(
+        "ciranda::fs::File: a blocking job of this file was lost (the runtime shut down or the job panicked)",
+    )
 }
 
 impl File {
@@ -164,7 +168,11 @@ impl File {
     }
 
     /// Starts a blocking job owning `buf`.
-    fn start(&mut self, mut buf: Buf, job: impl FnOnce(&std::fs::File, &mut Buf) -> Op + Send + 'static) {
+    fn start(
+        &mut self,
+        mut buf: Buf,
+        job: impl FnOnce(&std::fs::File, &mut Buf) -> Op + Send + 'static,
+    ) {
         let std = self.std.clone();
         self.state = State::Busy(crate::spawn_blocking(move || {
             let op = job(&std, &mut buf);

@@ -88,7 +88,10 @@ pub async fn remove_file(path: impl AsRef<Path>) -> io::Result<()> {
 
 /// Creates a directory.
 pub async fn create_dir(path: impl AsRef<Path>) -> io::Result<()> {
-    on_path(path.as_ref(), "create directory", |p| std::fs::create_dir(p)).await
+    on_path(path.as_ref(), "create directory", |p| {
+        std::fs::create_dir(p)
+    })
+    .await
 }
 
 /// Creates a directory and every missing parent.
@@ -101,7 +104,10 @@ pub async fn create_dir_all(path: impl AsRef<Path>) -> io::Result<()> {
 
 /// Removes an empty directory.
 pub async fn remove_dir(path: impl AsRef<Path>) -> io::Result<()> {
-    on_path(path.as_ref(), "remove directory", |p| std::fs::remove_dir(p)).await
+    on_path(path.as_ref(), "remove directory", |p| {
+        std::fs::remove_dir(p)
+    })
+    .await
 }
 
 /// Removes a directory and everything in it.

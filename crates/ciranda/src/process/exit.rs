@@ -61,8 +61,9 @@ impl Watch {
             // The child is not reaped yet (we reap it), so its pid cannot have been reused.
             match pidfd_open(pid) {
                 Ok(fd) => {
-                    let fd = Async::new(fd)
-                        .map_err(|e| io::Error::new(e.kind(), format!("waiting for child {pid}: {e}")))?;
+                    let fd = Async::new(fd).map_err(|e| {
+                        io::Error::new(e.kind(), format!("waiting for child {pid}: {e}"))
+                    })?;
                     return Ok(Watch::Pidfd(fd));
                 }
                 Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {

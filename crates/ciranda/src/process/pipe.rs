@@ -9,10 +9,30 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 macro_rules! read_pipe {
-    ($name:ident, $std:ty, $what:literal) => {
+    ($name:ident, $std:ty, $what:literal, $field:literal) => {
         #[doc = concat!("The child's ", $what, ": a non-blocking pipe registered with the reactor (`AsyncRead`).")]
         ///
         /// Pipes are opened close-on-exec by std, so other children do not inherit them.
+        ///
+        /// ```
+        /// use ciranda::io::AsyncReadExt;
+        /// use ciranda::process::{Command, Stdio};
+        ///
+        /// ciranda::run(async {
+        ///     let mut child = Command::new("sh")
+        ///         .args(["-c", "echo out; echo err >&2"])
+        ///         .stdout(Stdio::piped())
+        ///         .stderr(Stdio::piped())
+        ///         .spawn()?;
+        #[doc = concat!("    let mut pipe: ciranda::process::", stringify!($name), " = child.", $field, ".take().unwrap();")]
+        ///     let mut text = String::new();
+        ///     pipe.read_to_string(&mut text).await?;
+        ///     assert!(text == "out\n" || text == "err\n");
+        ///     child.wait().await?;
+        ///     std::io::Result::Ok(())
+        /// })?;
+        /// # std::io::Result::Ok(())
+        /// ```
         pub struct $name {
             inner: Async<$std>,
         }
@@ -65,12 +85,38 @@ macro_rules! read_pipe {
     };
 }
 
-read_pipe!(ChildStdout, std::process::ChildStdout, "standard output");
-read_pipe!(ChildStderr, std::process::ChildStderr, "standard error");
+read_pipe!(
+    ChildStdout,
+    std::process::ChildStdout,
+    "standard output",
+    "stdout"
+);
+read_pipe!(
+    ChildStderr,
+    std::process::ChildStderr,
+    "standard error",
+    "stderr"
+);
 
 /// The child's standard input: a non-blocking pipe registered with the reactor (`AsyncWrite`).
 ///
 /// `close()` (or dropping it) closes the pipe, so the child reads end-of-file.
+///
+/// ```
+/// use ciranda::io::AsyncWriteExt;
+/// use ciranda::process::{Command, Stdio};
+///
+/// ciranda::run(async {
+///     let mut child = Command::new("wc").arg("-l").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn()?;
+///     let mut stdin: ciranda::process::ChildStdin = child.stdin.take().unwrap();
+///     stdin.write_all(b"a\nb\n").await?;
+///     stdin.close().await?;
+///     let out = child.wait_with_output().await?;
+///     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "2");
+///     std::io::Result::Ok(())
+/// })?;
+/// # std::io::Result::Ok(())
+/// ```
 pub struct ChildStdin {
     /// `None` once closed.
     inner: Option<Async<std::process::ChildStdin>>,

@@ -214,7 +214,9 @@ impl Listener {
             // signal-hook panics on these; a caller's bad input deserves an error.
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
-                format!("signal {signum} cannot be listened for (SIGKILL, SIGSTOP, SIGILL, SIGFPE, SIGSEGV and non-positive numbers are refused)"),
+                format!(
+                    "signal {signum} cannot be listened for (SIGKILL, SIGSTOP, SIGILL, SIGFPE, SIGSEGV and non-positive numbers are refused)"
+                ),
             ));
         }
         let (read, write) = UnixStream::pair()?;
@@ -251,7 +253,7 @@ impl Listener {
         let mut bytes = [0u8; 64];
         ready!(pipe.poll_read_with(cx, |mut p| p.read(&mut bytes)))?;
         // Coalesce whatever else is already queued, so one `recv` answers a burst.
-        while let Ok(n) = (&mut &*pipe.get_ref()).read(&mut bytes) {
+        while let Ok(n) = pipe.get_ref().read(&mut bytes) {
             if n < bytes.len() {
                 break;
             }
