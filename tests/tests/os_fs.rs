@@ -264,3 +264,46 @@ fn concurrent_appends_through_two_files_keep_every_line_whole() {
         }
     });
 }
+
+/// Polls `fut` once with a waker that does nothing, then drops it: a cancelled operation.
+fn poll_once_and_drop<F: std::future::Future>(fut: F) {
+    let mut fut = std::pin::pin!(fut);
+    let _ = fut
+        .as_mut()
+        .poll(&mut std::task::Context::from_waker(std::task::Waker::noop()));
+}
+
+#[test]
+fn cancelled_file_operations_leave_the_file_usable() {
+    let tmp = TempDir::new("cancel");
+    rt().block_on(async {
+        let path = tmp.0.join("f");
+        fs::write(&path, "0123456789").await.unwrap();
+        let mut f = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .await
+            .unwrap();
+        // A seek dropped while its job runs must not answer the next, different seek.
+        poll_once_and_drop(f.seek(SeekFrom::Start(5)));
+        assert_eq!(f.seek(SeekFrom::Start(1)).await.unwrap(), 1);
+        let mut one = [0; 1];
+        f.read_exact(&mut one).await.unwrap();
+        assert_eq!(&one, b"1");
+        // Nor may a dropped sync_all/set_len break the file.
+        f.write_all(b"ab").await.unwrap();
+        poll_once_and_drop(f.sync_all());
+        poll_once_and_drop(f.set_len(8));
+        assert_eq!(f.seek(SeekFrom::Current(0)).await.unwrap(), 4);
+        f.sync_all().await.unwrap();
+        // The dropped set_len may or may not have started before it was dropped.
+        let contents = fs::read(&path).await.unwrap();
+        assert!(
+            contents == b"01ab4567" || contents == b"01ab456789",
+            "{:?}",
+            String::from_utf8_lossy(&contents)
+        );
+        assert_eq!(f.metadata().await.unwrap().len(), contents.len() as u64);
+    });
+}

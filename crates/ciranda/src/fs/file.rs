@@ -9,6 +9,7 @@
 
 use crate::task::JoinHandle;
 use futures_io::{AsyncRead, AsyncSeek, AsyncWrite};
+use std::any::Any;
 use std::fmt;
 use std::future::Future;
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -58,8 +59,9 @@ pub struct File {
     state: State,
     /// The error of a write job, reported by the next write, flush or close.
     write_error: Option<io::Error>,
-    /// A seek job of ours is under way (its result is `poll_seek`'s).
-    seeking: bool,
+    /// The target of the seek job under way: its result answers a `poll_seek` for the same
+    /// target (a seek future dropped midway must not answer a different seek).
+    seeking: Option<SeekFrom>,
 }
 
 impl fmt::Debug for File {
@@ -123,6 +125,8 @@ enum Op {
     Read(io::Result<()>),
     Write(io::Result<()>),
     Seek(io::Result<u64>),
+    /// `sync_all`, `set_len`, `metadata`: the result, type-erased.
+    Other(io::Result<Box<dyn Any + Send>>),
 }
 
 enum State {
@@ -143,7 +147,7 @@ impl File {
             std,
             state: State::Idle(Some(Buf::default())),
             write_error: None,
-            seeking: false,
+            seeking: None,
         }
     }
 
@@ -199,6 +203,7 @@ impl File {
             return Poll::Ready(Ok(None));
         };
         let result = ready!(Pin::new(job).poll(cx));
+        self.seeking = None;
         match result {
             Ok((op, buf)) => {
                 self.state = State::Idle(Some(buf));
@@ -250,6 +255,7 @@ impl File {
     }
 
     /// Flushes, then runs `f` on the blocking pool with the file at our logical position.
+    /// Cancel-safe: the job is an ordinary job of this file, so a later operation waits for it.
     async fn after_flush<T: Send + 'static>(
         &mut self,
         f: impl FnOnce(&std::fs::File) -> io::Result<T> + Send + 'static,
@@ -257,15 +263,16 @@ impl File {
         std::future::poll_fn(|cx| self.poll_flush_inner(cx)).await?;
         let mut buf = self.take_buf();
         buf.discard_read();
-        let std = self.std.clone();
-        let job = crate::spawn_blocking(move || {
-            let result = buf.rewind(&std).and_then(|()| f(&std));
-            (result, buf)
+        self.start(buf, move |file, buf| {
+            let result = buf.rewind(file).and_then(|()| f(file));
+            Op::Other(result.map(|t| Box::new(t) as Box<dyn Any + Send>))
         });
-        self.state = State::Idle(None);
-        let (result, buf) = job.await?;
-        self.state = State::Idle(Some(buf));
-        result
+        match std::future::poll_fn(|cx| self.poll_job(cx)).await? {
+            Some(Op::Other(result)) => {
+                Ok(*result?.downcast::<T>().expect("the job started just above"))
+            }
+            _ => unreachable!("the job started just above returns Op::Other"),
+        }
     }
 
     /// Writes buffered data, then has the OS write data and metadata to the device.
@@ -403,36 +410,35 @@ impl AsyncSeek for File {
     ) -> Poll<io::Result<u64>> {
         let this = self.get_mut();
         loop {
-            if this.seeking {
-                let op = ready!(this.poll_job(cx));
-                if let Ok(Some(Op::Seek(result))) = op {
-                    this.seeking = false;
-                    return Poll::Ready(result);
+            if let Some(target) = this.seeking {
+                if !matches!(this.state, State::Busy(_)) {
+                    this.seeking = None;
+                    continue;
                 }
-                this.seeking = false;
-                op?;
+                // `poll_job` clears `seeking` when the job ends.
+                if let Some(Op::Seek(result)) = ready!(this.poll_job(cx))? {
+                    if target == pos {
+                        return Poll::Ready(result);
+                    }
+                }
                 continue;
             }
             ready!(this.poll_flush_inner(cx))?;
             let mut buf = this.take_buf();
             // Our logical position is the OS one less the read-ahead.
             buf.discard_read();
-            let pos = match pos {
-                SeekFrom::Current(n) => {
-                    let target = n - buf.ahead;
-                    buf.ahead = 0;
-                    SeekFrom::Current(target)
-                }
+            let os_pos = match pos {
+                SeekFrom::Current(n) => SeekFrom::Current(n - std::mem::take(&mut buf.ahead)),
                 other => {
                     buf.ahead = 0;
                     other
                 }
             };
-            this.seeking = true;
             this.start(buf, move |file, _| {
                 let mut file = file;
-                Op::Seek(file.seek(pos))
+                Op::Seek(file.seek(os_pos))
             });
+            this.seeking = Some(pos);
         }
     }
 }
