@@ -307,3 +307,15 @@ fn cancelled_file_operations_leave_the_file_usable() {
         assert_eq!(f.metadata().await.unwrap().len(), contents.len() as u64);
     });
 }
+
+#[test]
+fn file_and_read_dir_are_unpin_and_send() {
+    fn check<T: Unpin + Send + 'static>() {}
+    check::<File>();
+    check::<fs::ReadDir>();
+    check::<fs::DirEntry>();
+    check::<ciranda::io::Stdin>();
+    check::<ciranda::io::Stdout>();
+    check::<ciranda::process::Child>();
+    check::<ciranda::signal::unix::Signal>();
+}

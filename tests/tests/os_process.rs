@@ -158,22 +158,51 @@ fn fifty_children_awaited_at_once_without_a_thread_each() {
     });
 }
 
+fn gone(pid: u32) -> bool {
+    // A zombie keeps its /proc entry until it is reaped.
+    !std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
 #[test]
-fn kill_on_drop_kills_and_reaps() {
+fn dropped_children_are_killed_or_left_running_and_reaped_without_a_wait() {
     rt().block_on(async {
-        let child = Command::new("sleep")
+        let killed = Command::new("sleep")
             .arg("30")
             .kill_on_drop(true)
             .spawn()
             .unwrap();
-        let pid = child.id();
-        let detached = Command::new("sleep").arg("0.1").spawn().unwrap();
-        let detached_pid = detached.id();
-        drop(child);
+        let detached = Command::new("sleep").arg("0.2").spawn().unwrap();
+        let (killed_pid, detached_pid) = (killed.id(), detached.id());
+        drop(killed);
         drop(detached);
-        // Both end (one killed, one by itself) and are reaped: the orphan list is reaped at
-        // every spawn and wait, so keep spawning until /proc forgets them.
-        let gone = |pid: u32| !std::path::Path::new(&format!("/proc/{pid}")).exists();
+        // No further spawn or wait: a task of the runtime reaps each when it exits.
+        for _ in 0..400 {
+            if gone(killed_pid) && gone(detached_pid) {
+                return;
+            }
+            sleep(Duration::from_millis(50)).await;
+        }
+        panic!("dropped children not killed/reaped: {killed_pid} {detached_pid}");
+    });
+}
+
+#[test]
+fn children_dropped_outside_the_runtime_are_reaped_at_the_next_spawn() {
+    let rt = rt();
+    let (killed, detached) = rt.block_on(async {
+        (
+            Command::new("sleep")
+                .arg("30")
+                .kill_on_drop(true)
+                .spawn()
+                .unwrap(),
+            Command::new("sleep").arg("0.1").spawn().unwrap(),
+        )
+    });
+    let (pid, detached_pid) = (killed.id(), detached.id());
+    drop(killed); // outside the runtime: killed, then on the orphan list
+    drop(detached);
+    rt.block_on(async {
         for _ in 0..200 {
             if gone(pid) && gone(detached_pid) {
                 return;
@@ -181,7 +210,7 @@ fn kill_on_drop_kills_and_reaps() {
             Command::new("true").status().await.unwrap();
             sleep(Duration::from_millis(50)).await;
         }
-        panic!("dropped children were not killed/reaped: {pid} {detached_pid}");
+        panic!("orphans were not reaped: {pid} {detached_pid}");
     });
 }
 

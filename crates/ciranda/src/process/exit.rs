@@ -104,6 +104,15 @@ impl Reaper {
         self.child.as_mut().expect("child present until drop")
     }
 
+    /// A reaper of nothing (what a dropped `Child` leaves behind after handing its own on).
+    pub(crate) fn empty() -> Reaper {
+        Reaper {
+            child: None,
+            status: None,
+            watch: None,
+        }
+    }
+
     pub(crate) fn id(&self) -> u32 {
         self.child.as_ref().expect("child present until drop").id()
     }

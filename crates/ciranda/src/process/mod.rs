@@ -11,8 +11,10 @@
 //!   waiting children check for their exit with a non-blocking `waitpid`.
 //!
 //! Never a thread per child. A [`Child`] dropped before it was reaped (detached, or killed by
-//! `kill_on_drop`) joins a process-wide orphan list that is reaped, without blocking, whenever
-//! a child is spawned or a wait completes, so children do not pile up as zombies.
+//! `kill_on_drop`) is waited for by a small task of the current runtime, which reaps it when it
+//! exits. Dropped outside a runtime (or if that task is cancelled by a shutdown), it joins a
+//! process-wide orphan list that is reaped, without blocking, whenever a child is spawned or a
+//! wait completes. Either way children do not pile up as zombies.
 //!
 //! Setting the environment variable `CIRANDA_NO_PIDFD` (read once) forces the `SIGCHLD` path,
 //! for testing it on kernels that have pidfds.
@@ -267,8 +269,8 @@ impl Command {
 /// A running (or finished, not yet awaited) child process.
 ///
 /// Dropping it does not wait for it: it runs on (or is killed with
-/// [`Command::kill_on_drop`]) and is reaped later without blocking — see the
-/// [module docs](self).
+/// [`Command::kill_on_drop`]) and is reaped when it exits, by a task of the current runtime —
+/// see the [module docs](self).
 ///
 /// ```
 /// use ciranda::process::Command;
@@ -361,9 +363,20 @@ impl Child {
 
 impl Drop for Child {
     fn drop(&mut self) {
-        if self.kill_on_drop && !self.reaper.is_reaped() {
+        if self.reaper.is_reaped() {
+            return;
+        }
+        if self.kill_on_drop {
             let _ = self.reaper.kill();
         }
-        // The reaper's own drop hands an unreaped child to the orphan list.
+        // Inside a runtime, a task waits for the exit (through the reactor, like `wait`) and
+        // reaps it. Otherwise, or if that task is cancelled by a shutdown, the reaper's own
+        // drop hands the child to the orphan list.
+        if let Some(handle) = crate::Handle::try_current() {
+            let mut reaper = std::mem::replace(&mut self.reaper, Reaper::empty());
+            drop(handle.spawn(async move {
+                let _ = std::future::poll_fn(|cx| reaper.poll_wait(cx)).await;
+            }));
+        }
     }
 }
