@@ -1,6 +1,6 @@
-//! `ciranda::process` on its fallback for kernels without pidfds: one `SIGCHLD` listener per
-//! waiting child, woken by any child's exit (forced with `CIRANDA_NO_PIDFD`; alone in its
-//! file because it sets an environment variable and a process-wide `SIGCHLD` handler).
+//! `ciranda::process` on its fallback for kernels without pidfds: one `SIGCHLD` listener for
+//! the process, waking every waiting child (forced with `CIRANDA_NO_PIDFD`; alone in its file
+//! because it sets an environment variable and a process-wide `SIGCHLD` handler).
 
 use ciranda::process::Command;
 use ciranda::time::{Duration, sleep, timeout};
@@ -14,7 +14,11 @@ fn children_are_reaped_through_sigchld() {
         .worker_threads(2)
         .build()
         .unwrap();
+    let fds = || std::fs::read_dir("/proc/self/fd").unwrap().count();
     rt.block_on(async {
+        // Start the shared listener, so the count below compares like with like.
+        Command::new("true").status().await.unwrap();
+        let before = fds();
         // 50 at once, exiting in a different order than awaited.
         let children: Vec<_> = (0..50)
             .map(|i| {
@@ -50,5 +54,30 @@ fn children_are_reaped_through_sigchld() {
         .unwrap()
         .unwrap();
         assert_eq!(out.stdout, b"hi\n");
+    });
+
+    // The listener's task lived on `rt`; after it shuts down, a wait on another runtime starts
+    // a new one (a child of the first runtime, still running, is seen exiting too).
+    let mut running = rt.block_on(async { Command::new("sleep").arg("0.3").spawn().unwrap() });
+    drop(rt);
+    let rt2 = ciranda::Runtime::builder()
+        .worker_threads(1)
+        .build()
+        .unwrap();
+    rt2.block_on(async {
+        let st = timeout(Duration::from_secs(20), running.wait()).await;
+        assert!(
+            st.expect("wait hung after the driver's runtime shut down")
+                .unwrap()
+                .success()
+        );
+        let st = timeout(
+            Duration::from_secs(20),
+            Command::new("sh").args(["-c", "exit 4"]).status(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        assert_eq!(st.code(), Some(4));
     });
 }

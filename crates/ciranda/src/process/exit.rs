@@ -1,6 +1,6 @@
 //! Observing a child's exit through the reactor, and reaping the children nobody waits for.
 
-use crate::signal::unix::Listener;
+use super::sigchld::SigchldWait;
 use ciranda_reactor::Async;
 use parking_lot::Mutex;
 use std::io;
@@ -32,7 +32,7 @@ enum Watch {
     /// Readable once the child has exited.
     Pidfd(Async<OwnedFd>),
     /// Ready after any `SIGCHLD` since the last poll: then check with `waitpid(WNOHANG)`.
-    Sigchld(Listener),
+    Sigchld(SigchldWait),
 }
 
 fn pidfd_open(pid: u32) -> io::Result<OwnedFd> {
@@ -72,13 +72,13 @@ impl Watch {
                 Err(e) => return Err(e),
             }
         }
-        Ok(Watch::Sigchld(Listener::new(libc::SIGCHLD)?))
+        Ok(Watch::Sigchld(SigchldWait::new()?))
     }
 
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self {
             Watch::Pidfd(fd) => fd.poll_readable(cx),
-            Watch::Sigchld(listener) => listener.poll(cx),
+            Watch::Sigchld(wait) => wait.poll(cx),
         }
     }
 }

@@ -7,8 +7,9 @@
 //!
 //! * on Linux ≥ 5.3, a *pidfd* (`pidfd_open`) per waiting child, which becomes readable when the
 //!   child exits;
-//! * elsewhere (`pidfd_open` reports `ENOSYS`), a `SIGCHLD` listener: each delivery makes the
-//!   waiting children check for their exit with a non-blocking `waitpid`.
+//! * elsewhere (`pidfd_open` reports `ENOSYS`), one `SIGCHLD` listener for the whole process,
+//!   polled by one task: each delivery makes the waiting children check for their exit with a
+//!   non-blocking `waitpid`.
 //!
 //! Never a thread per child. A [`Child`] dropped before it was reaped (detached, or killed by
 //! `kill_on_drop`) is waited for by a small task of the current runtime, which reaps it when it
@@ -33,6 +34,7 @@
 
 mod exit;
 mod pipe;
+mod sigchld;
 
 pub use pipe::{ChildStderr, ChildStdin, ChildStdout};
 pub use std::process::{ExitStatus, Output, Stdio};
