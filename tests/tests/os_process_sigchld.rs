@@ -31,9 +31,18 @@ fn children_are_reaped_through_sigchld() {
         let waits = children
             .into_iter()
             .map(|mut c| async move { c.wait().await });
-        let statuses = timeout(Duration::from_secs(30), ciranda::gather(waits))
+        let all = ciranda::spawn(ciranda::gather(waits));
+        sleep(Duration::from_millis(100)).await;
+        // One listener for everybody: no descriptor (or thread) per waiting child.
+        let during = fds();
+        assert!(
+            during <= before + 4,
+            "fds: {before} before, {during} while 50 wait"
+        );
+        let statuses = timeout(Duration::from_secs(30), all)
             .await
-            .expect("a SIGCHLD-driven wait hung");
+            .expect("a SIGCHLD-driven wait hung")
+            .unwrap();
         for (i, st) in statuses.into_iter().enumerate() {
             assert_eq!(st.unwrap().code(), Some(i as i32));
         }
