@@ -4,6 +4,7 @@
 
 use ciranda::process::Command;
 use ciranda::time::{Duration, sleep, timeout};
+use std::future::Future;
 
 #[test]
 fn children_are_reaped_through_sigchld() {
@@ -88,5 +89,37 @@ fn children_are_reaped_through_sigchld() {
         .unwrap()
         .unwrap();
         assert_eq!(st.code(), Some(4));
+    });
+
+    // A waiter whose waker panics does not cost the other waiters their wake-up.
+    rt2.block_on(async {
+        struct Panics;
+        impl std::task::Wake for Panics {
+            fn wake(self: std::sync::Arc<Self>) {
+                panic!("a waker that panics");
+            }
+        }
+        let waker = std::task::Waker::from(std::sync::Arc::new(Panics));
+        let mut first = Command::new("sleep").arg("0.2").spawn().unwrap();
+        let mut second = Command::new("sleep").arg("0.2").spawn().unwrap();
+        {
+            let mut wait = std::pin::pin!(first.wait());
+            // Registered first, so woken first.
+            let polled = wait
+                .as_mut()
+                .poll(&mut std::task::Context::from_waker(&waker));
+            assert!(polled.is_pending());
+            // The timer is polled first: were `second` never woken, the timer's firing would
+            // not get to poll it (as a `timeout` would) and hide the lost wake-up.
+            let timer = std::pin::pin!(sleep(Duration::from_secs(10)));
+            let second_wait = std::pin::pin!(second.wait());
+            match futures_util::future::select(timer, second_wait).await {
+                futures_util::future::Either::Right((st, _)) => assert!(st.unwrap().success()),
+                futures_util::future::Either::Left(_) => {
+                    panic!("a panicking waker cost another waiter its wake-up")
+                }
+            }
+        }
+        assert!(first.wait().await.unwrap().success());
     });
 }

@@ -119,7 +119,8 @@ fn wake_all(driver_gone: bool) {
         std::mem::take(&mut hub.waiters)
     };
     for (_, waker) in wakers {
-        waker.wake();
+        // A panicking waker must not cost the others their wake-up (nor kill the driver).
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| waker.wake()));
     }
 }
 
