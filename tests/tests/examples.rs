@@ -435,6 +435,15 @@ fn stream_async_generator_and_adapters() {
 }
 
 #[test]
+fn sqlite_seed_scenario_streams_the_ten_rows() {
+    let rows: Vec<String> = (0..10)
+        .map(|i| format!("({}, 'Mensagem {i}')", i + 1))
+        .collect();
+    let list = format!("[{}]", rows.join(", "));
+    run("sqlite", &[]).assert_stdout(&[&list, "10 rows streamed from the blocking pool"]);
+}
+
+#[test]
 fn timeouts_cancel_the_inner_future() {
     const DROPPED: &str = "  (slow operation cancelled: its future was dropped)";
     run("timeouts", &[]).assert_stdout(&[

@@ -86,6 +86,10 @@
 //! | `StreamReader`/`StreamWriter` methods | [`io`] extension traits |
 //! | async iterators | [`stream`] |
 //! | `loop.add_signal_handler(SIGINT, ...)` | [`signal::ctrl_c`] |
+//! | `loop.add_signal_handler(SIGTERM, ...)` | [`signal::unix::signal`] |
+//! | `asyncio.create_subprocess_exec` | [`process::Command`] |
+//! | `aiofiles`, `to_thread(open(...).read)` | [`fs`] |
+//! | `sys.stdin` / `sys.stdout` | [`io::stdin`], [`io::stdout`], [`io::stderr`] |
 //!
 //! `docs/asyncio.md` in the repository walks through each of them with the Python beside
 //! the Rust.
@@ -102,6 +106,8 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod driver;
+pub mod fs;
+pub mod process;
 pub mod runtime;
 pub mod signal;
 pub mod task;
@@ -121,17 +127,7 @@ pub mod net {
     pub use ciranda_reactor::net::*;
 }
 
-/// Async I/O traits and helpers: the `futures-io` traits, the `futures-util` extension
-/// traits (`read_line`, `write_all`, `flush`, `close`, …), buffered readers and writers, and
-/// [`Async`](crate::io::Async) for any other file descriptor.
-pub mod io {
-    pub use ciranda_reactor::Async;
-    pub use futures_io::{AsyncBufRead, AsyncRead, AsyncSeek, AsyncWrite};
-    pub use futures_util::io::{
-        AsyncBufReadExt, AsyncReadExt, AsyncSeekExt, AsyncWriteExt, BufReader, BufWriter, Lines,
-        ReadHalf, WriteHalf, copy, empty, repeat, sink,
-    };
-}
+pub mod io;
 
 /// Async iterators: `Stream`, its extension trait, and constructors.
 pub mod stream {

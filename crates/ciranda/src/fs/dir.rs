@@ -1,0 +1,174 @@
+//! `read_dir` as a `Stream`, read in batches on the blocking pool.
+
+use crate::task::JoinHandle;
+use futures_core::Stream;
+use std::collections::VecDeque;
+use std::ffi::OsString;
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+/// Entries read per trip to the blocking pool.
+const BATCH: usize = 64;
+
+/// Opens a directory for listing; its entries come as a [`Stream`] (`.` and `..` excluded,
+/// in no particular order).
+///
+/// ```
+/// use ciranda::stream::StreamExt;
+///
+/// ciranda::run(async {
+///     let mut entries = ciranda::fs::read_dir("/proc/self").await?;
+///     let mut names = Vec::new();
+///     while let Some(entry) = entries.next().await {
+///         names.push(entry?.file_name());
+///     }
+///     assert!(names.iter().any(|n| n == "status"));
+///     std::io::Result::Ok(())
+/// })?;
+/// # std::io::Result::Ok(())
+/// ```
+pub async fn read_dir(path: impl AsRef<Path>) -> io::Result<ReadDir> {
+    let path = path.as_ref().to_owned();
+    let std = crate::spawn_blocking(move || {
+        std::fs::read_dir(&path)
+            .map(|dir| (dir, path.clone()))
+            .map_err(|e| super::path_error(e, "read directory", &path))
+    })
+    .await??;
+    Ok(ReadDir {
+        state: State::Idle(Some(Batch {
+            dir: std.0,
+            path: std.1,
+            entries: VecDeque::new(),
+            done: false,
+        })),
+    })
+}
+
+/// The entries of a directory: `Stream<Item = io::Result<DirEntry>>`. Made by [`read_dir`].
+///
+/// ```
+/// ciranda::run(async {
+///     let entries: ciranda::fs::ReadDir = ciranda::fs::read_dir("/").await?;
+///     # drop(entries);
+///     std::io::Result::Ok(())
+/// })?;
+/// # std::io::Result::Ok(())
+/// ```
+pub struct ReadDir {
+    state: State,
+}
+
+struct Batch {
+    dir: std::fs::ReadDir,
+    path: PathBuf,
+    entries: VecDeque<io::Result<DirEntry>>,
+    done: bool,
+}
+
+enum State {
+    /// `None` only after a blocking job was lost (panicked or cancelled by shutdown).
+    Idle(Option<Batch>),
+    Busy(JoinHandle<Batch>),
+}
+
+impl fmt::Debug for ReadDir {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReadDir").finish_non_exhaustive()
+    }
+}
+
+impl Stream for ReadDir {
+    type Item = io::Result<DirEntry>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        loop {
+            match &mut self.state {
+                State::Idle(batch) => {
+                    let Some(b) = batch else {
+                        return Poll::Ready(None);
+                    };
+                    if let Some(entry) = b.entries.pop_front() {
+                        return Poll::Ready(Some(entry));
+                    }
+                    if b.done {
+                        return Poll::Ready(None);
+                    }
+                    let mut b = batch.take().expect("checked above");
+                    self.state = State::Busy(crate::spawn_blocking(move || {
+                        for _ in 0..BATCH {
+                            match b.dir.next() {
+                                Some(entry) => {
+                                    b.entries
+                                        .push_back(entry.map(|std| DirEntry { std }).map_err(|e| {
+                                            super::path_error(e, "read directory", &b.path)
+                                        }))
+                                }
+                                None => {
+                                    b.done = true;
+                                    break;
+                                }
+                            }
+                        }
+                        b
+                    }));
+                }
+                State::Busy(job) => {
+                    let result = ready!(Pin::new(job).poll(cx));
+                    match result {
+                        Ok(batch) => self.state = State::Idle(Some(batch)),
+                        Err(e) => {
+                            self.state = State::Idle(None);
+                            return Poll::Ready(Some(Err(e.into())));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+use std::future::Future;
+
+/// One entry of a [`ReadDir`].
+///
+/// ```
+/// use ciranda::stream::StreamExt;
+///
+/// ciranda::run(async {
+///     let mut entries = ciranda::fs::read_dir("/").await?;
+///     let entry: ciranda::fs::DirEntry = entries.next().await.unwrap()?;
+///     assert_eq!(entry.path().parent(), Some(std::path::Path::new("/")));
+///     std::io::Result::Ok(())
+/// })?;
+/// # std::io::Result::Ok(())
+/// ```
+#[derive(Debug)]
+pub struct DirEntry {
+    std: std::fs::DirEntry,
+}
+
+impl DirEntry {
+    /// The directory's path joined with this entry's name.
+    pub fn path(&self) -> PathBuf {
+        self.std.path()
+    }
+
+    /// The entry's name, without its directory.
+    pub fn file_name(&self) -> OsString {
+        self.std.file_name()
+    }
+
+    /// The entry's metadata (not following a final symbolic link), on the blocking pool.
+    pub async fn metadata(&self) -> io::Result<super::Metadata> {
+        super::symlink_metadata(self.path()).await
+    }
+
+    /// The entry's type (usually known without a system call, from the directory listing).
+    pub async fn file_type(&self) -> io::Result<super::FileType> {
+        self.std.file_type()
+    }
+}

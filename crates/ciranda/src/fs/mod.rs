@@ -1,0 +1,139 @@
+//! Files and directories on the blocking pool — asyncio's `aiofiles` / `to_thread(open(...))`.
+//!
+//! Each function runs its `std::fs` counterpart with [`spawn_blocking`](crate::spawn_blocking),
+//! so the event loop keeps running. Errors keep the OS error's kind and say which operation
+//! failed on which path (`"cannot open \"/no/such\": No such file or directory (os error 2)"`).
+//! [`File`] buffers like `tokio::fs::File`, so small reads and writes do not each cost a
+//! trip to the blocking pool; [`read_dir`] yields entries as a `Stream`.
+//!
+//! Every function must be called (awaited) inside a ciranda runtime.
+//!
+//! ```
+//! ciranda::run(async {
+//!     let dir = std::env::temp_dir().join(format!("ciranda-fs-doc-{}", std::process::id()));
+//!     ciranda::fs::create_dir_all(&dir).await?;
+//!     ciranda::fs::write(dir.join("hello.txt"), "hi").await?;
+//!     assert_eq!(ciranda::fs::read_to_string(dir.join("hello.txt")).await?, "hi");
+//!     ciranda::fs::remove_dir_all(&dir).await?;
+//!     let e = ciranda::fs::read(dir.join("hello.txt")).await.unwrap_err();
+//!     assert!(e.to_string().contains("hello.txt"));
+//!     std::io::Result::Ok(())
+//! })?;
+//! # std::io::Result::Ok(())
+//! ```
+
+mod dir;
+mod file;
+
+pub use dir::{DirEntry, ReadDir, read_dir};
+pub use file::{File, OpenOptions};
+pub use std::fs::{FileType, Metadata, Permissions};
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// `e` with the operation and path named in its message, keeping its kind.
+pub(crate) fn path_error(e: io::Error, op: &str, path: &Path) -> io::Error {
+    io::Error::new(e.kind(), format!("cannot {op} {path:?}: {e}"))
+}
+
+/// Runs `f(path)` on the blocking pool, naming `op` and the path in its error.
+async fn on_path<T: Send + 'static>(
+    path: &Path,
+    op: &'static str,
+    f: impl FnOnce(&Path) -> io::Result<T> + Send + 'static,
+) -> io::Result<T> {
+    let path = path.to_owned();
+    crate::spawn_blocking(move || f(&path).map_err(|e| path_error(e, op, &path))).await?
+}
+
+/// Reads a whole file.
+pub async fn read(path: impl AsRef<Path>) -> io::Result<Vec<u8>> {
+    on_path(path.as_ref(), "read", |p| std::fs::read(p)).await
+}
+
+/// Reads a whole file as UTF-8 (`InvalidData` if it is not).
+pub async fn read_to_string(path: impl AsRef<Path>) -> io::Result<String> {
+    on_path(path.as_ref(), "read", |p| std::fs::read_to_string(p)).await
+}
+
+/// Creates or truncates a file and writes `contents` to it.
+pub async fn write(path: impl AsRef<Path>, contents: impl AsRef<[u8]>) -> io::Result<()> {
+    let contents = contents.as_ref().to_owned();
+    on_path(path.as_ref(), "write", move |p| std::fs::write(p, contents)).await
+}
+
+/// Copies a file's contents and permissions; returns the number of bytes copied.
+pub async fn copy(from: impl AsRef<Path>, to: impl AsRef<Path>) -> io::Result<u64> {
+    let to = to.as_ref().to_owned();
+    on_path(from.as_ref(), "copy", move |from| {
+        std::fs::copy(from, &to).map_err(|e| path_error(e, "copy to", &to))
+    })
+    .await
+}
+
+/// Renames a file or directory, replacing `to` if it is a file.
+pub async fn rename(from: impl AsRef<Path>, to: impl AsRef<Path>) -> io::Result<()> {
+    let to = to.as_ref().to_owned();
+    on_path(from.as_ref(), "rename", move |from| {
+        std::fs::rename(from, &to).map_err(|e| path_error(e, "rename to", &to))
+    })
+    .await
+}
+
+/// Removes a file.
+pub async fn remove_file(path: impl AsRef<Path>) -> io::Result<()> {
+    on_path(path.as_ref(), "remove file", |p| std::fs::remove_file(p)).await
+}
+
+/// Creates a directory.
+pub async fn create_dir(path: impl AsRef<Path>) -> io::Result<()> {
+    on_path(path.as_ref(), "create directory", |p| {
+        std::fs::create_dir(p)
+    })
+    .await
+}
+
+/// Creates a directory and every missing parent.
+pub async fn create_dir_all(path: impl AsRef<Path>) -> io::Result<()> {
+    on_path(path.as_ref(), "create directory", |p| {
+        std::fs::create_dir_all(p)
+    })
+    .await
+}
+
+/// Removes an empty directory.
+pub async fn remove_dir(path: impl AsRef<Path>) -> io::Result<()> {
+    on_path(path.as_ref(), "remove directory", |p| {
+        std::fs::remove_dir(p)
+    })
+    .await
+}
+
+/// Removes a directory and everything in it.
+pub async fn remove_dir_all(path: impl AsRef<Path>) -> io::Result<()> {
+    on_path(path.as_ref(), "remove directory", |p| {
+        std::fs::remove_dir_all(p)
+    })
+    .await
+}
+
+/// A path's metadata, following symbolic links.
+pub async fn metadata(path: impl AsRef<Path>) -> io::Result<Metadata> {
+    on_path(path.as_ref(), "stat", |p| std::fs::metadata(p)).await
+}
+
+/// A path's metadata, not following a final symbolic link.
+pub async fn symlink_metadata(path: impl AsRef<Path>) -> io::Result<Metadata> {
+    on_path(path.as_ref(), "stat", |p| std::fs::symlink_metadata(p)).await
+}
+
+/// The absolute path with every symbolic link resolved.
+pub async fn canonicalize(path: impl AsRef<Path>) -> io::Result<PathBuf> {
+    on_path(path.as_ref(), "canonicalize", |p| std::fs::canonicalize(p)).await
+}
+
+/// Whether the path exists (`Err` when that cannot be told, e.g. permission denied).
+pub async fn try_exists(path: impl AsRef<Path>) -> io::Result<bool> {
+    on_path(path.as_ref(), "stat", |p| p.try_exists()).await
+}

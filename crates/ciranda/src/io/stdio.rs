@@ -1,0 +1,322 @@
+//! The standard streams on the blocking pool.
+//!
+//! Reading a terminal or a pipe blocks, and there is no portable way to make fd 0 non-blocking
+//! without affecting other processes sharing it, so each stream hands its system calls to the
+//! blocking pool: `Stdin` reads up to 64 KiB per job and serves small reads from that buffer;
+//! `Stdout`/`Stderr` collect writes and write them in one job per buffer (on overflow, `flush`,
+//! `close` or drop).
+
+use crate::task::JoinHandle;
+use futures_io::{AsyncRead, AsyncWrite};
+use std::fmt;
+use std::future::Future;
+use std::io::{self, Read, Write};
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+/// Bytes read per job (at most).
+const READ_CHUNK: usize = 64 * 1024;
+/// Bytes of writes collected before a job writes them.
+const WRITE_BUFFER: usize = 8 * 1024;
+
+/// The process's standard input: `AsyncRead`, one blocking-pool job per 64 KiB. Wrap it in a
+/// [`BufReader`](crate::io::BufReader) for `lines()`.
+///
+/// A read in progress cannot be interrupted: if the handle is dropped while a job waits for
+/// input, that job (and the bytes it then reads) runs to completion on the pool, unseen.
+///
+/// ```no_run
+/// use ciranda::io::{AsyncBufReadExt, BufReader};
+/// use ciranda::stream::StreamExt;
+///
+/// #[ciranda::main]
+/// async fn main() -> std::io::Result<()> {
+///     let mut lines = BufReader::new(ciranda::io::stdin()).lines();
+///     while let Some(line) = lines.next().await {
+///         println!("got {}", line?);
+///     }
+///     Ok(())
+/// }
+/// ```
+pub struct Stdin {
+    state: ReadState,
+}
+
+struct ReadBuf {
+    data: Vec<u8>,
+    pos: usize,
+}
+
+enum ReadState {
+    /// `None` only after a job was lost.
+    Idle(Option<ReadBuf>),
+    Busy(JoinHandle<(io::Result<()>, ReadBuf)>),
+}
+
+/// A handle to the process's standard input (see [`Stdin`]).
+pub fn stdin() -> Stdin {
+    Stdin {
+        state: ReadState::Idle(Some(ReadBuf {
+            data: Vec::new(),
+            pos: 0,
+        })),
+    }
+}
+
+fn lost(what: &str) -> io::Error {
+    io::Error::other(format!(
+        "ciranda::io::{what}: a blocking job was lost (the runtime shut down or the job panicked)"
+    ))
+}
+
+impl fmt::Debug for Stdin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Stdin").finish_non_exhaustive()
+    }
+}
+
+impl AsyncRead for Stdin {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        dst: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        if dst.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        loop {
+            match &mut self.state {
+                ReadState::Idle(None) => return Poll::Ready(Err(lost("stdin"))),
+                ReadState::Idle(Some(buf)) if buf.pos < buf.data.len() => {
+                    let n = (buf.data.len() - buf.pos).min(dst.len());
+                    dst[..n].copy_from_slice(&buf.data[buf.pos..buf.pos + n]);
+                    buf.pos += n;
+                    return Poll::Ready(Ok(n));
+                }
+                ReadState::Idle(buf) => {
+                    let mut buf = buf.take().expect("matched Some above");
+                    self.state = ReadState::Busy(crate::spawn_blocking(move || {
+                        buf.data.resize(READ_CHUNK, 0);
+                        buf.pos = 0;
+                        let result = loop {
+                            match io::stdin().lock().read(&mut buf.data) {
+                                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                                other => break other,
+                            }
+                        };
+                        buf.data.truncate(*result.as_ref().unwrap_or(&0));
+                        (result.map(drop), buf)
+                    }));
+                }
+                ReadState::Busy(job) => {
+                    let done = ready!(Pin::new(job).poll(cx));
+                    let (result, buf) = match done {
+                        Ok(done) => done,
+                        Err(e) => {
+                            self.state = ReadState::Idle(None);
+                            return Poll::Ready(Err(e.into()));
+                        }
+                    };
+                    let eof = buf.data.is_empty();
+                    self.state = ReadState::Idle(Some(buf));
+                    result?;
+                    if eof {
+                        return Poll::Ready(Ok(0));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Which standard output stream a [`Writer`] writes to.
+#[derive(Clone, Copy)]
+enum Target {
+    Out,
+    Err,
+}
+
+impl Target {
+    fn write_all(self, bytes: &[u8]) -> io::Result<()> {
+        match self {
+            Target::Out => {
+                let mut out = io::stdout().lock();
+                out.write_all(bytes)?;
+                out.flush()
+            }
+            Target::Err => io::stderr().lock().write_all(bytes),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Target::Out => "stdout",
+            Target::Err => "stderr",
+        }
+    }
+}
+
+/// Collects writes and writes them on the blocking pool.
+struct Writer {
+    target: Target,
+    state: WriteState,
+    /// A failed write's error, reported by the next write or flush.
+    error: Option<io::Error>,
+}
+
+enum WriteState {
+    /// `None` only after a job was lost.
+    Idle(Option<Vec<u8>>),
+    Busy(JoinHandle<(io::Result<()>, Vec<u8>)>),
+}
+
+impl Writer {
+    fn new(target: Target) -> Writer {
+        Writer {
+            target,
+            state: WriteState::Idle(Some(Vec::new())),
+            error: None,
+        }
+    }
+
+    fn poll_idle(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<&mut Vec<u8>>> {
+        if let WriteState::Busy(job) = &mut self.state {
+            match ready!(Pin::new(job).poll(cx)) {
+                Ok((result, buf)) => {
+                    self.state = WriteState::Idle(Some(buf));
+                    if let Err(e) = result {
+                        self.error.get_or_insert(e);
+                    }
+                }
+                Err(e) => {
+                    self.state = WriteState::Idle(None);
+                    return Poll::Ready(Err(e.into()));
+                }
+            }
+        }
+        match &mut self.state {
+            WriteState::Idle(Some(buf)) => Poll::Ready(Ok(buf)),
+            WriteState::Idle(None) => Poll::Ready(Err(lost(self.target.name()))),
+            WriteState::Busy(_) => unreachable!("finished above"),
+        }
+    }
+
+    fn start(&mut self) {
+        let WriteState::Idle(buf) = &mut self.state else {
+            unreachable!("started only while idle");
+        };
+        let mut buf = buf.take().expect("idle with a buffer");
+        let target = self.target;
+        self.state = WriteState::Busy(crate::spawn_blocking(move || {
+            let result = target.write_all(&buf);
+            buf.clear();
+            (result, buf)
+        }));
+    }
+
+    fn poll_write(&mut self, cx: &mut Context<'_>, src: &[u8]) -> Poll<io::Result<usize>> {
+        loop {
+            ready!(self.poll_idle(cx))?;
+            if let Some(e) = self.error.take() {
+                return Poll::Ready(Err(e));
+            }
+            let WriteState::Idle(Some(buf)) = &mut self.state else {
+                unreachable!("idle with a buffer just above");
+            };
+            if buf.is_empty() || buf.len() + src.len() <= WRITE_BUFFER {
+                buf.extend_from_slice(src);
+                if buf.len() >= WRITE_BUFFER {
+                    self.start();
+                }
+                return Poll::Ready(Ok(src.len()));
+            }
+            // Would overflow: write what is buffered first, keeping `src` whole.
+            self.start();
+        }
+    }
+
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        loop {
+            let buf = ready!(self.poll_idle(cx))?;
+            if buf.is_empty() {
+                return Poll::Ready(self.error.take().map_or(Ok(()), Err));
+            }
+            self.start();
+        }
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        if let WriteState::Idle(Some(buf)) = &mut self.state {
+            if !buf.is_empty() {
+                let buf = std::mem::take(buf);
+                let target = self.target;
+                match crate::Handle::try_current() {
+                    Some(handle) => drop(handle.spawn_blocking(move || target.write_all(&buf))),
+                    None => drop(target.write_all(&buf)),
+                }
+            }
+        }
+    }
+}
+
+macro_rules! writer {
+    ($name:ident, $fn:ident, $target:expr, $what:literal) => {
+        #[doc = concat!("The process's standard ", $what, ": `AsyncWrite`, written on the blocking pool.")]
+        ///
+        /// Writes are collected (8 KiB) and written by one blocking job per buffer: `flush` (or
+        /// `close`) to have them appear now and to see write errors. Bytes still buffered when
+        /// the handle is dropped are written anyway. Output of several handles (or of
+        /// `println!`) may interleave between buffers, not inside one.
+        ///
+        /// ```
+        /// use ciranda::io::AsyncWriteExt;
+        ///
+        /// ciranda::run(async {
+        #[doc = concat!("    let mut out = ciranda::io::", stringify!($fn), "();")]
+        ///     out.write_all(b"hello from ciranda\n").await?;
+        ///     out.flush().await?;
+        ///     std::io::Result::Ok(())
+        /// })?;
+        /// # std::io::Result::Ok(())
+        /// ```
+        pub struct $name {
+            writer: Writer,
+        }
+
+        #[doc = concat!("A handle to the process's standard ", $what, " (see [`", stringify!($name), "`]).")]
+        pub fn $fn() -> $name {
+            $name {
+                writer: Writer::new($target),
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(stringify!($name)).finish_non_exhaustive()
+            }
+        }
+
+        impl AsyncWrite for $name {
+            fn poll_write(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                src: &[u8],
+            ) -> Poll<io::Result<usize>> {
+                self.get_mut().writer.poll_write(cx, src)
+            }
+
+            fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                self.get_mut().writer.poll_flush(cx)
+            }
+
+            fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                self.get_mut().writer.poll_flush(cx)
+            }
+        }
+    };
+}
+
+writer!(Stdout, stdout, Target::Out, "output");
+writer!(Stderr, stderr, Target::Err, "error");

@@ -1,0 +1,169 @@
+//! Observing a child's exit through the reactor, and reaping the children nobody waits for.
+
+use super::sigchld::SigchldWait;
+use ciranda_reactor::Async;
+use parking_lot::Mutex;
+use std::io;
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::process::ExitStatus;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::task::{Context, Poll, ready};
+
+/// Children dropped before they were reaped; reaped (without blocking) at every spawn and
+/// every completed wait.
+static ORPHANS: Mutex<Vec<std::process::Child>> = Mutex::new(Vec::new());
+
+/// Reaps every orphan that has exited.
+pub(crate) fn reap_orphans() {
+    let mut orphans = ORPHANS.lock();
+    // `Err` means it was reaped by someone else (waitpid(-1) in user code): nothing to keep.
+    orphans.retain_mut(|child| matches!(child.try_wait(), Ok(None)));
+}
+
+const UNKNOWN: u8 = 0;
+const PIDFD: u8 = 1;
+const SIGCHLD: u8 = 2;
+
+/// Which mechanism this process uses (decided at the first wait).
+static MECHANISM: AtomicU8 = AtomicU8::new(UNKNOWN);
+
+/// How one waiting child learns about its exit.
+enum Watch {
+    /// Readable once the child has exited.
+    Pidfd(Async<OwnedFd>),
+    /// Ready after any `SIGCHLD` since the last poll: then check with `waitpid(WNOHANG)`.
+    Sigchld(SigchldWait),
+}
+
+fn pidfd_open(pid: u32) -> io::Result<OwnedFd> {
+    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1; no memory
+    // is passed.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel just returned this descriptor to us; nobody else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+impl Watch {
+    fn new(pid: u32) -> io::Result<Watch> {
+        let mut mechanism = MECHANISM.load(Ordering::Relaxed);
+        if mechanism == UNKNOWN {
+            mechanism = if std::env::var_os("CIRANDA_NO_PIDFD").is_some() {
+                SIGCHLD
+            } else {
+                PIDFD
+            };
+            MECHANISM.store(mechanism, Ordering::Relaxed);
+        }
+        if mechanism == PIDFD {
+            // The child is not reaped yet (we reap it), so its pid cannot have been reused.
+            match pidfd_open(pid) {
+                Ok(fd) => {
+                    let fd = Async::new(fd).map_err(|e| {
+                        io::Error::new(e.kind(), format!("waiting for child {pid}: {e}"))
+                    })?;
+                    return Ok(Watch::Pidfd(fd));
+                }
+                Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {
+                    MECHANISM.store(SIGCHLD, Ordering::Relaxed);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(Watch::Sigchld(SigchldWait::new()?))
+    }
+
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self {
+            Watch::Pidfd(fd) => fd.poll_readable(cx),
+            Watch::Sigchld(wait) => wait.poll(cx),
+        }
+    }
+}
+
+/// A child's process and its exit, once known.
+pub(crate) struct Reaper {
+    /// `None` only while dropping.
+    child: Option<std::process::Child>,
+    status: Option<ExitStatus>,
+    watch: Option<Watch>,
+}
+
+impl Reaper {
+    pub(crate) fn new(child: std::process::Child) -> Reaper {
+        Reaper {
+            child: Some(child),
+            status: None,
+            watch: None,
+        }
+    }
+
+    fn child(&mut self) -> &mut std::process::Child {
+        self.child.as_mut().expect("child present until drop")
+    }
+
+    /// A reaper of nothing (what a dropped `Child` leaves behind after handing its own on).
+    pub(crate) fn empty() -> Reaper {
+        Reaper {
+            child: None,
+            status: None,
+            watch: None,
+        }
+    }
+
+    pub(crate) fn id(&self) -> u32 {
+        self.child.as_ref().expect("child present until drop").id()
+    }
+
+    pub(crate) fn is_reaped(&self) -> bool {
+        self.status.is_some()
+    }
+
+    pub(crate) fn kill(&mut self) -> io::Result<()> {
+        if self.status.is_some() {
+            return Ok(());
+        }
+        self.child().kill()
+    }
+
+    pub(crate) fn try_wait(&mut self) -> io::Result<Option<ExitStatus>> {
+        if self.status.is_none() {
+            if let Some(status) = self.child().try_wait()? {
+                self.status = Some(status);
+                self.watch = None;
+                reap_orphans();
+            }
+        }
+        Ok(self.status)
+    }
+
+    pub(crate) fn poll_wait(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<ExitStatus>> {
+        loop {
+            if let Some(status) = self.status {
+                return Poll::Ready(Ok(status));
+            }
+            // Set up the watch before checking, so an exit between the two is not missed.
+            if self.watch.is_none() {
+                self.watch = Some(Watch::new(self.id())?);
+            }
+            if let Some(status) = self.try_wait()? {
+                return Poll::Ready(Ok(status));
+            }
+            ready!(self.watch.as_mut().expect("set above").poll(cx))?;
+        }
+    }
+}
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        self.watch = None;
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        if self.status.is_none() && matches!(child.try_wait(), Ok(None)) {
+            ORPHANS.lock().push(child);
+        }
+    }
+}

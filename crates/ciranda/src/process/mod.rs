@@ -1,0 +1,384 @@
+//! Child processes — asyncio's `create_subprocess_exec`.
+//!
+//! [`Command`] has `std::process::Command`'s builder methods plus
+//! [`kill_on_drop`](Command::kill_on_drop); [`Child`]'s pipes are non-blocking descriptors
+//! registered with the reactor (they implement the `futures-io` traits), and its exit is
+//! observed through the reactor too:
+//!
+//! * on Linux ≥ 5.3, a *pidfd* (`pidfd_open`) per waiting child, which becomes readable when the
+//!   child exits;
+//! * elsewhere (`pidfd_open` reports `ENOSYS`), one `SIGCHLD` listener for the whole process,
+//!   polled by one task: each delivery makes the waiting children check for their exit with a
+//!   non-blocking `waitpid`.
+//!
+//! Never a thread per child. A [`Child`] dropped before it was reaped (detached, or killed by
+//! `kill_on_drop`) is waited for by a small task of the current runtime, which reaps it when it
+//! exits. Dropped outside a runtime (or if that task is cancelled by a shutdown), it joins a
+//! process-wide orphan list that is reaped, without blocking, whenever a child is spawned or a
+//! wait completes. Either way children do not pile up as zombies.
+//!
+//! Setting the environment variable `CIRANDA_NO_PIDFD` (read once) forces the `SIGCHLD` path,
+//! for testing it on kernels that have pidfds.
+//!
+//! ```
+//! use ciranda::process::Command;
+//!
+//! ciranda::run(async {
+//!     let out = Command::new("echo").arg("hello").output().await?;
+//!     assert!(out.status.success());
+//!     assert_eq!(out.stdout, b"hello\n");
+//!     std::io::Result::Ok(())
+//! })?;
+//! # std::io::Result::Ok(())
+//! ```
+
+mod exit;
+mod pipe;
+mod sigchld;
+
+pub use pipe::{ChildStderr, ChildStdin, ChildStdout};
+pub use std::process::{ExitStatus, Output, Stdio};
+
+use exit::Reaper;
+use futures_util::io::AsyncReadExt;
+use std::ffi::OsStr;
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::path::Path;
+
+/// A process builder: `std::process::Command`'s methods, spawning a [`Child`] whose pipes and
+/// exit are async.
+///
+/// ```
+/// use ciranda::process::{Command, Stdio};
+/// use ciranda::io::{AsyncReadExt, AsyncWriteExt};
+///
+/// ciranda::run(async {
+///     let mut child = Command::new("cat")
+///         .stdin(Stdio::piped())
+///         .stdout(Stdio::piped())
+///         .spawn()?;
+///     let mut stdin = child.stdin.take().unwrap();
+///     stdin.write_all(b"meow").await?;
+///     stdin.close().await?; // EOF for cat
+///     let mut echoed = String::new();
+///     child.stdout.take().unwrap().read_to_string(&mut echoed).await?;
+///     assert_eq!(echoed, "meow");
+///     assert!(child.wait().await?.success());
+///     std::io::Result::Ok(())
+/// })?;
+/// # std::io::Result::Ok(())
+/// ```
+pub struct Command {
+    std: std::process::Command,
+    kill_on_drop: bool,
+    stdin_set: bool,
+    stdout_set: bool,
+    stderr_set: bool,
+}
+
+impl fmt::Debug for Command {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.std.fmt(f)
+    }
+}
+
+impl Command {
+    /// A command running `program` (looked up in `PATH` if it has no slash), with the
+    /// parent's environment and working directory, and (for [`spawn`](Command::spawn) and
+    /// [`status`](Command::status)) its standard streams.
+    pub fn new(program: impl AsRef<OsStr>) -> Command {
+        Command {
+            std: std::process::Command::new(program),
+            kill_on_drop: false,
+            stdin_set: false,
+            stdout_set: false,
+            stderr_set: false,
+        }
+    }
+
+    /// Adds an argument.
+    pub fn arg(&mut self, arg: impl AsRef<OsStr>) -> &mut Command {
+        self.std.arg(arg);
+        self
+    }
+
+    /// Adds arguments.
+    pub fn args<I, S>(&mut self, args: I) -> &mut Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.std.args(args);
+        self
+    }
+
+    /// Sets an environment variable for the child.
+    pub fn env(&mut self, key: impl AsRef<OsStr>, val: impl AsRef<OsStr>) -> &mut Command {
+        self.std.env(key, val);
+        self
+    }
+
+    /// Sets several environment variables for the child.
+    pub fn envs<I, K, V>(&mut self, vars: I) -> &mut Command
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<OsStr>,
+        V: AsRef<OsStr>,
+    {
+        self.std.envs(vars);
+        self
+    }
+
+    /// Removes an environment variable from the child's environment.
+    pub fn env_remove(&mut self, key: impl AsRef<OsStr>) -> &mut Command {
+        self.std.env_remove(key);
+        self
+    }
+
+    /// Starts the child with an empty environment (plus what `env` adds).
+    pub fn env_clear(&mut self) -> &mut Command {
+        self.std.env_clear();
+        self
+    }
+
+    /// The child's working directory.
+    pub fn current_dir(&mut self, dir: impl AsRef<Path>) -> &mut Command {
+        self.std.current_dir(dir);
+        self
+    }
+
+    /// The child's standard input ([`Stdio::piped`] gives [`Child::stdin`]).
+    pub fn stdin(&mut self, cfg: impl Into<Stdio>) -> &mut Command {
+        self.std.stdin(cfg);
+        self.stdin_set = true;
+        self
+    }
+
+    /// The child's standard output ([`Stdio::piped`] gives [`Child::stdout`]).
+    pub fn stdout(&mut self, cfg: impl Into<Stdio>) -> &mut Command {
+        self.std.stdout(cfg);
+        self.stdout_set = true;
+        self
+    }
+
+    /// The child's standard error ([`Stdio::piped`] gives [`Child::stderr`]).
+    pub fn stderr(&mut self, cfg: impl Into<Stdio>) -> &mut Command {
+        self.std.stderr(cfg);
+        self.stderr_set = true;
+        self
+    }
+
+    /// Whether dropping the [`Child`] before it was reaped sends it `SIGKILL` (default:
+    /// `false`, the child runs on). Either way a dropped child is reaped, never left a zombie.
+    pub fn kill_on_drop(&mut self, kill_on_drop: bool) -> &mut Command {
+        self.kill_on_drop = kill_on_drop;
+        self
+    }
+
+    /// The program this command runs.
+    pub fn get_program(&self) -> &OsStr {
+        self.std.get_program()
+    }
+
+    /// Starts the child.
+    ///
+    /// # Errors
+    ///
+    /// When the program is empty (`InvalidInput`) or cannot be started (not found, not
+    /// executable, ...): the error's kind is the OS's and its message names the program. Also
+    /// when a pipe was asked for outside a ciranda runtime (pipes are registered with the
+    /// current runtime's reactor).
+    pub fn spawn(&mut self) -> io::Result<Child> {
+        let program = self.std.get_program().to_owned();
+        if program.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "cannot spawn a process: the program name is empty (Command::new(\"\"))",
+            ));
+        }
+        if ciranda_reactor::Reactor::try_current().is_none() {
+            return Err(io::Error::other(format!(
+                "cannot spawn {program:?}: there is no ciranda runtime on this thread (spawn inside `ciranda::run`, `Runtime::block_on` or a task)"
+            )));
+        }
+        exit::reap_orphans();
+        let mut std_child = self
+            .std
+            .spawn()
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot spawn {program:?}: {e}")))?;
+        // Register the pipes; if that fails, the child must not outlive us unreaped.
+        let pipes = (|| {
+            Ok::<_, io::Error>((
+                std_child.stdin.take().map(ChildStdin::new).transpose()?,
+                std_child.stdout.take().map(ChildStdout::new).transpose()?,
+                std_child.stderr.take().map(ChildStderr::new).transpose()?,
+            ))
+        })();
+        let reaper = Reaper::new(std_child);
+        let (stdin, stdout, stderr) = match pipes {
+            Ok(pipes) => pipes,
+            Err(e) => {
+                drop(Child {
+                    stdin: None,
+                    stdout: None,
+                    stderr: None,
+                    reaper,
+                    kill_on_drop: true,
+                });
+                return Err(e);
+            }
+        };
+        Ok(Child {
+            stdin,
+            stdout,
+            stderr,
+            reaper,
+            kill_on_drop: self.kill_on_drop,
+        })
+    }
+
+    /// Runs the child to completion and collects its output — `stdout` and `stderr` are piped
+    /// unless set, `stdin` is `/dev/null` unless set. The child is spawned at once; the future
+    /// reports any spawn error.
+    pub fn output(&mut self) -> impl Future<Output = io::Result<Output>> + Send + 'static {
+        if !self.stdin_set {
+            self.std.stdin(Stdio::null());
+        }
+        if !self.stdout_set {
+            self.std.stdout(Stdio::piped());
+        }
+        if !self.stderr_set {
+            self.std.stderr(Stdio::piped());
+        }
+        let child = self.spawn();
+        async move { child?.wait_with_output().await }
+    }
+
+    /// Runs the child to completion (standard streams inherited unless set) and returns its
+    /// exit status. The child is spawned at once; the future reports any spawn error.
+    pub fn status(&mut self) -> impl Future<Output = io::Result<ExitStatus>> + Send + 'static {
+        let child = self.spawn();
+        async move {
+            let mut child = child?;
+            child.stdin = None;
+            child.wait().await
+        }
+    }
+}
+
+/// A running (or finished, not yet awaited) child process.
+///
+/// Dropping it does not wait for it: it runs on (or is killed with
+/// [`Command::kill_on_drop`]) and is reaped when it exits, by a task of the current runtime —
+/// see the [module docs](self).
+///
+/// ```
+/// use ciranda::process::Command;
+/// use std::os::unix::process::ExitStatusExt;
+///
+/// ciranda::run(async {
+///     let mut child = Command::new("sleep").arg("30").spawn()?;
+///     assert!(child.try_wait()?.is_none());
+///     child.kill()?;
+///     let status = child.wait().await?;
+///     assert_eq!(status.signal(), Some(libc::SIGKILL));
+///     std::io::Result::Ok(())
+/// })?;
+/// # std::io::Result::Ok(())
+/// ```
+pub struct Child {
+    /// The child's standard input, if it was [`Stdio::piped`].
+    pub stdin: Option<ChildStdin>,
+    /// The child's standard output, if it was [`Stdio::piped`].
+    pub stdout: Option<ChildStdout>,
+    /// The child's standard error, if it was [`Stdio::piped`].
+    pub stderr: Option<ChildStderr>,
+    reaper: Reaper,
+    kill_on_drop: bool,
+}
+
+impl fmt::Debug for Child {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Child")
+            .field("pid", &self.id())
+            .field("stdin", &self.stdin)
+            .field("stdout", &self.stdout)
+            .field("stderr", &self.stderr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Child {
+    /// The child's process id.
+    pub fn id(&self) -> u32 {
+        self.reaper.id()
+    }
+
+    /// Waits for the child to exit and reaps it. Closes [`stdin`](Child::stdin) first (so a
+    /// child reading it sees end-of-file instead of both sides waiting for each other).
+    /// Cancel-safe; once reaped, returns the same status again.
+    ///
+    /// # Errors
+    ///
+    /// When polled outside a ciranda runtime, or the runtime shut down for good.
+    pub async fn wait(&mut self) -> io::Result<ExitStatus> {
+        self.stdin = None;
+        std::future::poll_fn(|cx| self.reaper.poll_wait(cx)).await
+    }
+
+    /// The exit status if the child has exited (reaping it), without waiting.
+    pub fn try_wait(&mut self) -> io::Result<Option<ExitStatus>> {
+        self.reaper.try_wait()
+    }
+
+    /// Sends `SIGKILL` and returns at once; [`wait`](Child::wait) reaps the child. `Ok` if it
+    /// had already been reaped.
+    pub fn kill(&mut self) -> io::Result<()> {
+        self.reaper.kill()
+    }
+
+    /// Closes stdin, reads stdout and stderr to their end (concurrently, so a child filling
+    /// one pipe while we read the other cannot deadlock) and waits for the exit.
+    pub async fn wait_with_output(mut self) -> io::Result<Output> {
+        async fn read_all<R: futures_io::AsyncRead + Unpin>(
+            pipe: Option<R>,
+        ) -> io::Result<Vec<u8>> {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                pipe.read_to_end(&mut bytes).await?;
+            }
+            Ok(bytes)
+        }
+        self.stdin = None;
+        let (stdout, stderr) = (self.stdout.take(), self.stderr.take());
+        let (status, stdout, stderr) =
+            futures_util::join!(self.wait(), read_all(stdout), read_all(stderr));
+        Ok(Output {
+            status: status?,
+            stdout: stdout?,
+            stderr: stderr?,
+        })
+    }
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        if self.reaper.is_reaped() {
+            return;
+        }
+        if self.kill_on_drop {
+            let _ = self.reaper.kill();
+        }
+        // Inside a runtime, a task waits for the exit (through the reactor, like `wait`) and
+        // reaps it. Otherwise, or if that task is cancelled by a shutdown, the reaper's own
+        // drop hands the child to the orphan list.
+        if let Some(handle) = crate::Handle::try_current() {
+            let mut reaper = std::mem::replace(&mut self.reaper, Reaper::empty());
+            drop(handle.spawn(async move {
+                let _ = std::future::poll_fn(|cx| reaper.poll_wait(cx)).await;
+            }));
+        }
+    }
+}
