@@ -15,10 +15,10 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 ///
 /// Through `eprintln!` where that is safe, so a test harness that captures output captures
 /// the report too; its panic on a failing stderr is caught. While the thread unwinds, a
-/// second panic would abort the process, so there the report goes straight to the stderr
-/// handle, whose error is ignored.
+/// second panic would abort the process, and with `panic = "abort"` any panic does: there
+/// the report goes straight to the stderr handle, whose error is ignored.
 pub(crate) fn report(message: fmt::Arguments<'_>) {
-    if std::thread::panicking() {
+    if cfg!(not(panic = "unwind")) || std::thread::panicking() {
         let _ = writeln!(std::io::stderr(), "ciranda: {message}");
     } else if let Err(payload) = catch_unwind(AssertUnwindSafe(|| eprintln!("ciranda: {message}")))
     {
