@@ -68,7 +68,7 @@ for round in $(seq "$repeat"); do
         if ! cargo test $(args_of "$suite") --quiet >"$log" 2>&1; then
             failures=$((failures + 1))
             echo "FAILED: $suite (round $round of $repeat)"
-            grep -E "^(test .* FAILED|---- |thread '.*' panicked|  left|  right|.*assertion)" "$log" \
+            grep -E "^(test .* FAILED|---- |thread '.*panicked|  left|  right|.*assertion)" "$log" \
                 | head -n 40 || true
         fi
     done
