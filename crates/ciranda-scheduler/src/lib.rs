@@ -54,6 +54,7 @@ mod report;
 mod scheduler;
 mod shared;
 mod spin;
+mod unhandled;
 mod worker;
 mod yield_now;
 
@@ -65,6 +66,7 @@ pub use context::EnterGuard;
 pub use handle::Handle;
 pub use scheduler::Scheduler;
 pub use task::{JoinError, JoinHandle, yield_now};
+pub use unhandled::UnhandledPanic;
 
 use std::future::Future;
 

@@ -14,6 +14,7 @@ use crate::registry::Registry;
 use crate::report::report;
 use crate::task::raw::Notified;
 use crate::task::{JoinError, TaskId};
+use crate::unhandled::{Fatal, UnhandledPanic};
 use crate::worker::{Stealable, Worker};
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -27,6 +28,7 @@ pub(crate) struct Config {
     pub(crate) on_thread_stop: Option<ThreadHook>,
     pub(crate) slow_poll_threshold: Option<Duration>,
     pub(crate) on_unhandled_panic: Option<PanicHook>,
+    pub(crate) unhandled_panic: UnhandledPanic,
 }
 
 /// Why a task is being queued: it decides where a worker puts it.
@@ -59,6 +61,8 @@ pub(crate) struct Shared {
     slow_reported: Mutex<HashSet<TaskId>>,
     /// `slow_reported` is not empty: completions skip its lock otherwise.
     any_slow_reported: AtomicBool,
+    /// Failed by an unhandled panic under `UnhandledPanic::ShutdownRuntime`.
+    pub(crate) fatal: Fatal,
 }
 
 impl Shared {
@@ -83,6 +87,7 @@ impl Shared {
             workers_exited_changed: Condvar::new(),
             slow_reported: Mutex::new(HashSet::new()),
             any_slow_reported: AtomicBool::new(false),
+            fatal: Fatal::new(),
         }
     }
 
@@ -232,6 +237,9 @@ impl Shared {
                 "{error}; its JoinHandle was dropped, so nobody else will see this \
                  (asyncio: \"Task exception was never retrieved\")"
             )),
+        }
+        if self.config.unhandled_panic == UnhandledPanic::ShutdownRuntime {
+            self.fatal.fail(error);
         }
     }
 }

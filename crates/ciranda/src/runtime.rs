@@ -160,6 +160,31 @@ impl Builder {
         self
     }
 
+    /// What to do with a panic in a task whose `JoinHandle` was dropped: the default,
+    /// [`UnhandledPanic::Ignore`](crate::UnhandledPanic::Ignore), reports it and carries
+    /// on; [`UnhandledPanic::ShutdownRuntime`](crate::UnhandledPanic::ShutdownRuntime)
+    /// makes `block_on` (and [`run`](crate::run)) panic with that task's message. A panic
+    /// whose `JoinHandle` is still held never counts: awaiting it returns the `JoinError`.
+    ///
+    /// ```
+    /// use ciranda::UnhandledPanic;
+    /// let rt = ciranda::Runtime::builder()
+    ///     .unhandled_panic(UnhandledPanic::ShutdownRuntime)
+    ///     .build()?;
+    /// let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+    ///     rt.block_on(async {
+    ///         drop(ciranda::spawn(async { panic!("lost") })); // detached
+    ///         std::future::pending::<()>().await
+    ///     })
+    /// }));
+    /// assert!(caught.unwrap_err().downcast::<String>().unwrap().contains("lost"));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn unhandled_panic(mut self, policy: crate::UnhandledPanic) -> Self {
+        self.scheduler = self.scheduler.unhandled_panic(policy);
+        self
+    }
+
     /// Called on every runtime thread (workers and blocking threads) when it starts, inside
     /// the runtime: [`Handle::current`] works there. A panic in it is caught and reported on
     /// stderr; the thread then serves as usual.
