@@ -10,6 +10,7 @@
 use crate::Handle;
 use crate::shared::Shared;
 use crate::spin::Policy;
+use crate::task::TaskId;
 use crate::worker::Worker;
 use std::cell::{Cell, RefCell};
 use std::ptr;
@@ -24,6 +25,8 @@ thread_local! {
     static SPIN_POLICY: Policy = const { Policy::new() };
     /// The thread's reserved block of task ids: `(next, end)`.
     static TASK_IDS: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
+    /// The task being polled on this thread (the parent of tasks it spawns).
+    static CURRENT_TASK: Cell<Option<TaskId>> = const { Cell::new(None) };
 }
 
 /// Makes a handle the thread's current one until dropped; returned by [`Handle::enter`].
@@ -132,4 +135,28 @@ pub(crate) fn with_spin_policy<R>(f: impl FnOnce(&Policy) -> R) -> Option<R> {
 /// Runs `f` with this thread's block of task ids; `None` once the thread is being torn down.
 pub(crate) fn with_task_ids<R>(f: impl FnOnce(&Cell<(u64, u64)>) -> R) -> Option<R> {
     TASK_IDS.try_with(f).ok()
+}
+
+/// The task being polled on this thread, if any.
+pub(crate) fn current_task() -> Option<TaskId> {
+    CURRENT_TASK.try_with(Cell::get).ok().flatten()
+}
+
+/// Marks `id` as the task being polled on this thread until the guard drops (which restores
+/// the previous one: a poll may run a nested `block_on` on a blocking thread).
+pub(crate) fn enter_task(id: TaskId) -> TaskGuard {
+    let previous = CURRENT_TASK
+        .try_with(|c| c.replace(Some(id)))
+        .ok()
+        .flatten();
+    TaskGuard(previous)
+}
+
+/// Restores the previously polled task; returned by [`enter_task`].
+pub(crate) struct TaskGuard(Option<TaskId>);
+
+impl Drop for TaskGuard {
+    fn drop(&mut self) {
+        let _ = CURRENT_TASK.try_with(|c| c.set(self.0));
+    }
 }

@@ -218,6 +218,14 @@ impl Builder {
         self
     }
 
+    /// Times every task poll, so [`Handle::dump`] shows each task's time in poll and time
+    /// since its last poll; off by default (two clock reads per poll). A
+    /// [`slow_poll_threshold`](Self::slow_poll_threshold) turns it on too.
+    pub fn task_timing(mut self, on: bool) -> Self {
+        self.scheduler = self.scheduler.task_timing(on);
+        self
+    }
+
     /// Starts with the clock paused (for tests): time only moves when every task is idle,
     /// and then jumps straight to the next timer; [`time::advance`](crate::time::advance)
     /// moves it by hand.
@@ -302,6 +310,7 @@ impl Runtime {
     }
 
     /// Spawns a task; see [`crate::spawn`].
+    #[track_caller]
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
@@ -311,6 +320,7 @@ impl Runtime {
     }
 
     /// Runs a blocking function on the blocking pool; see [`crate::spawn_blocking`].
+    #[track_caller]
     pub fn spawn_blocking<F, R>(&self, f: F) -> JoinHandle<R>
     where
         F: FnOnce() -> R + Send + 'static,
@@ -391,6 +401,7 @@ impl Handle {
     }
 
     /// Spawns a task; see [`crate::spawn`].
+    #[track_caller]
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
@@ -400,6 +411,7 @@ impl Handle {
     }
 
     /// Runs a blocking function on the blocking pool; see [`crate::spawn_blocking`].
+    #[track_caller]
     pub fn spawn_blocking<F, R>(&self, f: F) -> JoinHandle<R>
     where
         F: FnOnce() -> R + Send + 'static,
@@ -447,6 +459,40 @@ impl Handle {
         self.scheduler.tasks()
     }
 
+    /// A snapshot of the runtime's counters (tasks, queues, blocking threads, and per
+    /// worker polls, steals, parks, busy time); see [`RuntimeMetrics`](crate::RuntimeMetrics)
+    /// and `docs/observability.md`.
+    ///
+    /// ```
+    /// ciranda::run(async {
+    ///     ciranda::spawn(async {}).await.unwrap();
+    ///     let m = ciranda::Handle::current().metrics();
+    ///     assert!(m.spawned_tasks_count() >= 1);
+    ///     assert_eq!(m.num_workers(), ciranda::Handle::current().num_workers());
+    /// });
+    /// ```
+    pub fn metrics(&self) -> crate::RuntimeMetrics {
+        self.scheduler.metrics()
+    }
+
+    /// Every live task with its parent, spawn location, state and poll count; its `Display`
+    /// draws the tree of who spawned whom — asyncio's `pstree`. See
+    /// [`TaskDump`](crate::task::TaskDump).
+    ///
+    /// ```
+    /// ciranda::run(async {
+    ///     let waiter = ciranda::spawn(std::future::pending::<()>());
+    ///     let dump = ciranda::Handle::current().dump();
+    ///     let info = dump.tasks().iter().find(|t| t.id() == waiter.id()).unwrap();
+    ///     assert_eq!(info.location().file(), file!());
+    ///     println!("{dump}");
+    ///     waiter.abort();
+    /// });
+    /// ```
+    pub fn dump(&self) -> crate::task::TaskDump {
+        self.scheduler.dump()
+    }
+
     /// The number of worker threads.
     pub fn num_workers(&self) -> usize {
         self.scheduler.num_workers()
@@ -457,6 +503,7 @@ impl Handle {
         &self.scheduler
     }
 
+    #[track_caller]
     pub(crate) fn spawn_with_name<F>(&self, future: F, name: &str) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
