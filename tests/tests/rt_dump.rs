@@ -46,7 +46,7 @@ async fn every_spawning_api_records_the_users_line() {
         let set_line = line!() + 1;
         let in_set = set.spawn(pending::<()>());
         assert_at(&info(in_set.id()), set_line, Some(me));
-        let builder_line = line!() + 1;
+        let builder_line = line!() + 3;
         let built = ciranda::task::Builder::new()
             .name("b")
             .spawn(pending::<()>());

@@ -25,8 +25,6 @@ thread_local! {
     static SPIN_POLICY: Policy = const { Policy::new() };
     /// The thread's reserved block of task ids: `(next, end)`.
     static TASK_IDS: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
-    /// The task being polled on this thread (the parent of tasks it spawns).
-    static CURRENT_TASK: Cell<Option<TaskId>> = const { Cell::new(None) };
 }
 
 /// Makes a handle the thread's current one until dropped; returned by [`Handle::enter`].
@@ -137,26 +135,14 @@ pub(crate) fn with_task_ids<R>(f: impl FnOnce(&Cell<(u64, u64)>) -> R) -> Option
     TASK_IDS.try_with(f).ok()
 }
 
-/// The task being polled on this thread, if any.
+/// The task being polled on this thread, if it is a worker polling one (the parent of the
+/// tasks it spawns). The worker records it in its own struct around each run, so a poll
+/// costs no thread-local access; only a spawn looks it up.
 pub(crate) fn current_task() -> Option<TaskId> {
-    CURRENT_TASK.try_with(Cell::get).ok().flatten()
-}
-
-/// Marks `id` as the task being polled on this thread until the guard drops (which restores
-/// the previous one: a poll may run a nested `block_on` on a blocking thread).
-pub(crate) fn enter_task(id: TaskId) -> TaskGuard {
-    let previous = CURRENT_TASK
-        .try_with(|c| c.replace(Some(id)))
-        .ok()
-        .flatten();
-    TaskGuard(previous)
-}
-
-/// Restores the previously polled task; returned by [`enter_task`].
-pub(crate) struct TaskGuard(Option<TaskId>);
-
-impl Drop for TaskGuard {
-    fn drop(&mut self) {
-        let _ = CURRENT_TASK.try_with(|c| c.set(self.0));
+    let worker = CURRENT_WORKER.try_with(Cell::get).unwrap_or(ptr::null());
+    if worker.is_null() {
+        return None;
     }
+    // SAFETY: as in `with_worker`: the pointer is live while it is set on this thread.
+    unsafe { &*worker }.current_task()
 }

@@ -32,6 +32,7 @@ use crate::park::ParkContext;
 use crate::queue::{Local, Stealer};
 use crate::report::report;
 use crate::shared::{Reason, Shared};
+use crate::task::TaskId;
 use crate::task::raw::{Header, Notified, RawTask};
 use crate::timing::TaskTimes;
 use std::cell::Cell;
@@ -115,6 +116,8 @@ pub(crate) struct Worker {
     searching: Cell<bool>,
     rng: Cell<u64>,
     completed: Cell<usize>,
+    /// The task this worker is running (the parent of tasks spawned during its poll).
+    current_task: Cell<Option<TaskId>>,
     /// Start of the current busy stretch (since the last park), for `worker_busy_duration`.
     busy_since: Cell<Instant>,
 }
@@ -132,8 +135,14 @@ impl Worker {
                 0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1).wrapping_mul(0xA24B_AED4_963E_E407),
             ),
             completed: Cell::new(0),
+            current_task: Cell::new(None),
             busy_since: Cell::new(Instant::now()),
         }
+    }
+
+    /// The task this worker is running, if any.
+    pub(crate) fn current_task(&self) -> Option<TaskId> {
+        self.current_task.get()
     }
 
     /// This worker's index among the scheduler's workers.
@@ -300,10 +309,12 @@ impl Worker {
             shared.notify_parked();
         }
         self.count(|c| &c.polls);
+        self.current_task.set(Some(task.header().id));
         let completed = match &shared.times {
             None => coop::budget(|| task.run()),
             Some(times) => self.run_timed(task, times),
         };
+        self.current_task.set(None);
         if completed {
             self.completed.set(self.completed.get() + 1);
         }

@@ -192,7 +192,7 @@ fn dump_parents_and_locations() {
     let parent = sched.spawn(async move {
         let child_line = line!() + 1;
         let child = ciranda_scheduler::spawn(pending::<()>());
-        let named_line = line!() + 3;
+        let named_line = line!() + 1;
         let named = task::Builder::new().name("named").spawn(pending::<()>());
         tx.send((child.id(), child_line, named.id(), named_line))
             .unwrap();

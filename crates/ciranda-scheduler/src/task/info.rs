@@ -83,8 +83,9 @@ impl TaskInfo {
         self.timing = Some((busy, idle));
     }
 
-    /// The task that spawned this one: the task being polled on the spawning thread, or
-    /// `None` for a task spawned from outside any task (`block_on`, a plain thread).
+    /// The task that spawned this one: the task a worker of the same runtime was polling
+    /// when `spawn` was called, or `None` for a task spawned from outside any task (from
+    /// `block_on`, a plain thread, a blocking function, or a task of another runtime).
     pub fn parent(&self) -> Option<TaskId> {
         self.parent
     }

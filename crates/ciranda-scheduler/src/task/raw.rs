@@ -71,7 +71,7 @@ pub(crate) struct Header {
     join_waker: UnsafeCell<Option<Waker>>,
     /// Where the task was spawned (the user's line, through `#[track_caller]`).
     pub(crate) location: &'static Location<'static>,
-    /// The task that was being polled on the spawning thread, if any.
+    /// The task its worker was polling when this one was spawned, if any.
     pub(crate) parent: Option<TaskId>,
     /// Polls so far. Written only by the thread holding `RUNNING` (a load and a store, no
     /// read-modify-write), read by snapshots.
@@ -489,8 +489,6 @@ unsafe fn poll<F: Future, S: Schedule>(ptr: NonNull<Header>) -> bool {
             let mut cx = Context::from_waker(&waker);
             let polls = &cell.header.polls;
             polls.store(polls.load(Relaxed).wrapping_add(1), Relaxed);
-            // Tasks spawned during the poll name this one as their parent.
-            let current = crate::context::enter_task(cell.header.id);
             let result = cell.stage.with_mut(|stage| {
                 // SAFETY: we hold RUNNING, so the stage is exclusively ours.
                 let stage = unsafe { &mut *stage };
@@ -501,7 +499,6 @@ unsafe fn poll<F: Future, S: Schedule>(ptr: NonNull<Header>) -> bool {
                     _ => unreachable!("a task in RUNNING state always holds its future"),
                 }))
             });
-            drop(current);
             match result {
                 Ok(Poll::Pending) => match cell.header.state.transition_to_idle() {
                     ToIdle::Idle { dealloc } => {
