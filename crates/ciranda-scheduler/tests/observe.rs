@@ -1,6 +1,8 @@
 //! `Handle::metrics()` and `Handle::dump()`: the counters move as the runtime works, and the
 //! dump names each task's parent, spawn location and poll count.
 
+#![cfg(not(loom))]
+
 use ciranda_scheduler::{Handle, Scheduler, task, yield_now};
 use std::future::pending;
 use std::sync::mpsc;

@@ -2,6 +2,8 @@
 //! (detached task, or a handle dropped without reading the stored panic) makes `block_on`
 //! panic with that task's message; a panic whose handle is held and awaited does not.
 
+#![cfg(not(loom))]
+
 use ciranda_scheduler::{JoinHandle, Scheduler, UnhandledPanic, task};
 use std::future::pending;
 use std::panic::{AssertUnwindSafe, catch_unwind};
