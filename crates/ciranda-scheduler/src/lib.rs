@@ -57,6 +57,8 @@ mod scheduler;
 mod shared;
 mod spin;
 mod timing;
+#[cfg(feature = "tracing")]
+mod trace;
 mod unhandled;
 mod worker;
 mod yield_now;

@@ -76,6 +76,9 @@ pub(crate) struct Header {
     /// Polls so far. Written only by the thread holding `RUNNING` (a load and a store, no
     /// read-modify-write), read by snapshots.
     pub(crate) polls: AtomicU32,
+    /// The task's `tracing` span (feature `tracing` only).
+    #[cfg(feature = "tracing")]
+    pub(crate) span: crate::trace::TaskSpan,
 }
 
 #[repr(C)]
@@ -408,6 +411,10 @@ where
     F::Output: Send + 'static,
     S: Schedule,
 {
+    let location = Location::caller();
+    #[cfg(feature = "tracing")]
+    let span =
+        crate::trace::TaskSpan::new(id, name.as_deref(), refs == REFS_UNREGISTERED, location);
     let cell = Box::new(Cell {
         header: Header {
             state: State::new(refs),
@@ -416,9 +423,11 @@ where
             id,
             name,
             join_waker: UnsafeCell::new(None),
-            location: Location::caller(),
+            location,
             parent: crate::context::current_task(),
             polls: AtomicU32::new(0),
+            #[cfg(feature = "tracing")]
+            span,
         },
         scheduler,
         stage: UnsafeCell::new(Stage::Running(future)),
@@ -489,6 +498,9 @@ unsafe fn poll<F: Future, S: Schedule>(ptr: NonNull<Header>) -> bool {
             let mut cx = Context::from_waker(&waker);
             let polls = &cell.header.polls;
             polls.store(polls.load(Relaxed).wrapping_add(1), Relaxed);
+            // SAFETY: we hold RUNNING until after the guard is dropped below.
+            #[cfg(feature = "tracing")]
+            let entered = unsafe { cell.header.span.enter() };
             let result = cell.stage.with_mut(|stage| {
                 // SAFETY: we hold RUNNING, so the stage is exclusively ours.
                 let stage = unsafe { &mut *stage };
@@ -499,6 +511,8 @@ unsafe fn poll<F: Future, S: Schedule>(ptr: NonNull<Header>) -> bool {
                     _ => unreachable!("a task in RUNNING state always holds its future"),
                 }))
             });
+            #[cfg(feature = "tracing")]
+            drop(entered);
             match result {
                 Ok(Poll::Pending) => match cell.header.state.transition_to_idle() {
                     ToIdle::Idle { dealloc } => {
@@ -606,6 +620,11 @@ impl<F: Future, S: Schedule> Cell<F, S> {
     fn complete(&self, outcome: Stage<F>) {
         debug_assert!(!matches!(outcome, Stage::Running(_) | Stage::Consumed));
         let failed = outcome.is_failure();
+        // SAFETY: we hold RUNNING and no poll (so no entered guard) is in progress.
+        #[cfg(feature = "tracing")]
+        unsafe {
+            self.header.span.close()
+        };
         // SAFETY: we hold RUNNING, the stage is ours until COMPLETE is published below.
         self.stage.with_mut(|stage| unsafe { *stage = outcome });
         let prev = self.header.state.transition_to_complete(failed);
@@ -714,6 +733,8 @@ mod tests {
     use std::mem::size_of;
 
     #[test]
+    // The `tracing` feature adds the task's span to the header.
+    #[cfg(not(feature = "tracing"))]
     fn a_small_task_fits_in_120_bytes() {
         // A boxed future is 16 bytes, like an async block holding an `Arc` or two.
         type Small = Cell<std::pin::Pin<Box<dyn Future<Output = ()> + Send>>, Handle>;
