@@ -4,7 +4,8 @@
 //! Run it with `cargo run --example dump [ADDR]` (default `127.0.0.1:8889`; port 0 picks a
 //! free one — the address is printed), connect a few clients (`nc 127.0.0.1 8889`), then
 //! `kill -USR1 <pid>`: the tree shows the accept loop, one `conn` task per client under it
-//! and, under each, its `heartbeat` task. It stops on Ctrl+C.
+//! and, under each, its `heartbeat` task, with its spawn line, poll count, time in poll and
+//! time since its last poll. It stops on Ctrl+C.
 
 use ciranda::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use ciranda::net::{TcpListener, TcpStream};
@@ -48,8 +49,13 @@ async fn accept_loop(listener: TcpListener) {
     }
 }
 
-#[ciranda::main]
-async fn main() -> io::Result<()> {
+fn main() -> io::Result<()> {
+    // Task timing adds each task's time in poll and time since its last poll to the tree.
+    let rt = ciranda::Runtime::builder().task_timing(true).build()?;
+    rt.block_on(serve())
+}
+
+async fn serve() -> io::Result<()> {
     let addr = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:8889".to_string());
