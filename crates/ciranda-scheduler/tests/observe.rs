@@ -120,18 +120,22 @@ fn queue_depths() {
 fn steals_are_counted() {
     let sched = sched(2);
     let handle = sched.handle();
-    // A task on one worker spawns many tasks locally and keeps its worker busy: the other
-    // worker can only get them by stealing.
+    // A task spawns tasks onto its own worker, then blocks that worker until one of them has
+    // run: the other worker can only have got it by stealing.
     sched
         .block_on(sched.spawn(async {
+            let ran = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
             let spawned: Vec<_> = (0..64)
                 .map(|_| {
-                    ciranda_scheduler::spawn(async {
-                        std::thread::sleep(Duration::from_millis(1));
+                    let ran = ran.clone();
+                    ciranda_scheduler::spawn(async move {
+                        ran.store(true, std::sync::atomic::Ordering::SeqCst);
                     })
                 })
                 .collect();
-            std::thread::sleep(Duration::from_millis(50));
+            eventually("another worker runs a task", || {
+                ran.load(std::sync::atomic::Ordering::SeqCst)
+            });
             for h in spawned {
                 h.await.unwrap();
             }
@@ -275,13 +279,15 @@ fn poll_counts_and_timing() {
         pending::<()>().await
     });
     rx.recv().unwrap();
-    eventually("the tenth poll returns", || {
-        info(&handle, task.id()).state() == task::TaskState::Idle
+    // The task goes idle inside its last poll; the worker records the poll's time just
+    // after it returns.
+    eventually("the tenth poll returns and is timed", || {
+        let t = info(&handle, task.id());
+        t.state() == task::TaskState::Idle && t.busy_duration() >= Duration::from_millis(5)
     });
     let t = info(&handle, task.id());
     assert_eq!(t.poll_count(), 10);
     assert!(t.is_timed());
-    assert!(t.busy_duration() >= Duration::from_millis(5), "{t:?}");
     std::thread::sleep(Duration::from_millis(10));
     assert!(info(&handle, task.id()).idle_duration() >= Duration::from_millis(10));
     let text = handle.dump().to_string();
