@@ -45,14 +45,13 @@ impl TaskSpan {
             "runtime.spawn",
             kind = kind,
             task.id = id.as_u64(),
-            task.name = tracing::field::Empty,
+            // At creation: console-subscriber reads a task's fields only then (an `Option`
+            // records nothing when `None`).
+            task.name = name,
             loc.file = location.file(),
             loc.line = location.line(),
             loc.col = location.column(),
         );
-        if let Some(name) = name {
-            span.record("task.name", name);
-        }
         let span_id = span.id().map_or(0, |id| id.into_u64());
         TaskSpan {
             span: UnsafeCell::new(Some(span)),

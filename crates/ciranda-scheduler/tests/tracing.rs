@@ -66,12 +66,9 @@ impl Subscriber for Recorder {
         self.log.lock().unwrap().spans.insert(id, rec);
         Id::from_u64(id)
     }
-    fn record(&self, span: &Id, values: &Record<'_>) {
-        let mut log = self.log.lock().unwrap();
-        if let Some(rec) = log.spans.get_mut(&span.into_u64()) {
-            values.record(&mut Fields(&mut rec.fields));
-        }
-    }
+    // Fields recorded after creation are ignored, as console-subscriber ignores them: it
+    // reads a task's fields only when the span is created.
+    fn record(&self, _: &Id, _: &Record<'_>) {}
     fn record_follows_from(&self, _: &Id, _: &Id) {}
     fn event(&self, event: &Event<'_>) {
         if event.metadata().target() != "runtime::waker" {
