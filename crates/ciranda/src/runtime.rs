@@ -163,7 +163,7 @@ impl Builder {
     /// What to do with a panic in a task whose `JoinHandle` was dropped: the default,
     /// [`UnhandledPanic::Ignore`](crate::UnhandledPanic::Ignore), reports it and carries
     /// on; [`UnhandledPanic::ShutdownRuntime`](crate::UnhandledPanic::ShutdownRuntime)
-    /// makes `block_on` (and [`run`](crate::run)) panic with that task's message. A panic
+    /// makes `block_on` (and [`run`]) panic with that task's message. A panic
     /// whose `JoinHandle` is still held never counts: awaiting it returns the `JoinError`.
     ///
     /// ```
