@@ -615,3 +615,84 @@ fn echo_server_and_client_then_ctrl_c() {
         "echo_server exited with {status} after SIGINT; stdout {seen:?}; stderr:\n{stderr}"
     );
 }
+
+#[test]
+fn dump_prints_the_task_tree_on_sigusr1() {
+    use std::io::Write;
+    let mut server = example("dump");
+    server.arg("127.0.0.1:0");
+    let mut server = KillOnDrop(server.spawn().expect("start dump"));
+    let stderr = drain(server.0.stderr.take().unwrap());
+    let out = lines_of(server.0.stdout.take().unwrap());
+    let mut seen = Vec::new();
+    let serving = expect_line(&out, &mut seen, "serving on ");
+    let addr = serving["serving on ".len()..]
+        .split(' ')
+        .next()
+        .unwrap()
+        .to_string();
+    // Two clients, each echoed once: their `conn` and `heartbeat` tasks exist.
+    let clients: Vec<std::net::TcpStream> = (0..2)
+        .map(|_| {
+            let mut c = std::net::TcpStream::connect(&addr).expect("connect");
+            c.write_all(b"ping\n").unwrap();
+            let mut line = String::new();
+            BufReader::new(c.try_clone().unwrap())
+                .read_line(&mut line)
+                .unwrap();
+            assert_eq!(line, "ping\n");
+            c
+        })
+        .collect();
+    let pid = server.0.id().to_string();
+    let kill = Command::new("kill").args(["-USR1", &pid]).status().unwrap();
+    assert!(kill.success(), "kill -USR1 {pid} failed");
+    expect_line(&out, &mut seen, "--- ");
+    let start = seen.len();
+    expect_line(&out, &mut seen, "--- end ---");
+    let tree = &seen[start..seen.len() - 1];
+    let text = tree.join("\n");
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let accept = tree
+        .iter()
+        .position(|l| l.contains("\"accept loop\""))
+        .unwrap_or_else(|| panic!("no accept loop in:\n{text}"));
+    assert_eq!(
+        indent(&tree[accept]),
+        0,
+        "spawned by main: top level\n{text}"
+    );
+    assert!(tree[accept].contains("examples/dump.rs:"), "{text}");
+    let conns: Vec<_> = tree.iter().filter(|l| l.contains("\"conn ")).collect();
+    assert_eq!(conns.len(), 2, "{text}");
+    assert!(
+        conns.iter().all(|l| indent(l) == 2),
+        "under the accept loop\n{text}"
+    );
+    let beats: Vec<_> = tree
+        .iter()
+        .filter(|l| l.contains("\"heartbeat\""))
+        .collect();
+    assert_eq!(beats.len(), 2, "{text}");
+    assert!(
+        beats.iter().all(|l| indent(l) == 4),
+        "under their conn\n{text}"
+    );
+    // Each conn line is followed by its heartbeat.
+    for (i, l) in tree.iter().enumerate() {
+        if l.contains("\"conn ") {
+            assert!(tree[i + 1].contains("\"heartbeat\""), "{text}");
+        }
+    }
+    assert!(tree.iter().all(|l| l.contains(" polls=")), "{text}");
+    drop(clients);
+    let kill = Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    assert!(kill.success());
+    expect_line(&out, &mut seen, "Ctrl+C received");
+    let status = wait_with_timeout(&mut server.0, "dump after SIGINT", RUN_TIMEOUT);
+    let stderr = String::from_utf8_lossy(&stderr.join().unwrap()).into_owned();
+    assert!(
+        status.success(),
+        "dump exited with {status}; stderr:\n{stderr}"
+    );
+}

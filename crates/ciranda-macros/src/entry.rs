@@ -272,6 +272,14 @@ fn builder(options: &Options) -> TokenStream {
         let paused = syn::LitBool::new(paused, span);
         chain.extend(quote_spanned! {span=> .start_paused(#paused) });
     }
+    if let Some((shutdown, span)) = options.unhandled_panic {
+        let policy = if shutdown {
+            quote_spanned! {span=> ShutdownRuntime }
+        } else {
+            quote_spanned! {span=> Ignore }
+        };
+        chain.extend(quote_spanned! {span=> .unhandled_panic(::ciranda::UnhandledPanic::#policy) });
+    }
     chain
 }
 

@@ -19,6 +19,8 @@ pub(crate) struct Options {
     pub(crate) worker_threads: Option<(usize, Span)>,
     /// `start_paused = true|false` (tests only).
     pub(crate) start_paused: Option<(bool, Span)>,
+    /// `unhandled_panic = "shutdown"|"ignore"`: `true` for `"shutdown"`.
+    pub(crate) unhandled_panic: Option<(bool, Span)>,
 }
 
 /// An option name, as understood by [`parse`].
@@ -26,6 +28,7 @@ pub(crate) struct Options {
 enum Name {
     WorkerThreads,
     StartPaused,
+    UnhandledPanic,
 }
 
 impl Name {
@@ -33,6 +36,7 @@ impl Name {
         match ident {
             "worker_threads" => Some(Self::WorkerThreads),
             "start_paused" => Some(Self::StartPaused),
+            "unhandled_panic" => Some(Self::UnhandledPanic),
             _ => None,
         }
     }
@@ -41,6 +45,7 @@ impl Name {
         match self {
             Self::WorkerThreads => "worker_threads",
             Self::StartPaused => "start_paused",
+            Self::UnhandledPanic => "unhandled_panic",
         }
     }
 
@@ -49,6 +54,9 @@ impl Name {
         match self {
             Self::WorkerThreads => "`worker_threads = N` (an integer literal, at least 1)",
             Self::StartPaused => "`start_paused = true` or `start_paused = false`",
+            Self::UnhandledPanic => {
+                "`unhandled_panic = \"shutdown\"` or `unhandled_panic = \"ignore\"`"
+            }
         }
     }
 }
@@ -56,8 +64,13 @@ impl Name {
 /// The options `kind` accepts, for the "unknown option" message.
 fn known_options(kind: Kind) -> &'static str {
     match kind {
-        Kind::Main => "the only option is `worker_threads = N`",
-        Kind::Test => "the options are `worker_threads = N` and `start_paused = true|false`",
+        Kind::Main => {
+            "the options are `worker_threads = N` and `unhandled_panic = \"shutdown\"|\"ignore\"`"
+        }
+        Kind::Test => {
+            "the options are `worker_threads = N`, `start_paused = true|false` and \
+             `unhandled_panic = \"shutdown\"|\"ignore\"`"
+        }
     }
 }
 
@@ -111,7 +124,8 @@ pub(crate) fn parse(kind: Kind, args: TokenStream, errors: &mut Errors) -> Optio
             errors.push(syn::Error::new_spanned(
                 path,
                 "`start_paused` is only available in `#[ciranda::test]` (the virtual clock is \
-                 meant for tests); the only option of `#[ciranda::main]` is `worker_threads = N`",
+                 meant for tests); the options of `#[ciranda::main]` are `worker_threads = N` \
+                 and `unhandled_panic = \"shutdown\"|\"ignore\"`",
             ));
             continue;
         }
@@ -130,6 +144,7 @@ pub(crate) fn parse(kind: Kind, args: TokenStream, errors: &mut Errors) -> Optio
         let already_set = match name {
             Name::WorkerThreads => options.worker_threads.is_some(),
             Name::StartPaused => options.start_paused.is_some(),
+            Name::UnhandledPanic => options.unhandled_panic.is_some(),
         };
         if already_set {
             errors.push(syn::Error::new_spanned(
@@ -152,6 +167,18 @@ pub(crate) fn parse(kind: Kind, args: TokenStream, errors: &mut Errors) -> Optio
                 None => errors.push(syn::Error::new_spanned(
                     value,
                     "`start_paused` expects `true` or `false`",
+                )),
+            },
+            Name::UnhandledPanic => match literal(value) {
+                Some(Lit::Str(s)) if s.value() == "shutdown" => {
+                    options.unhandled_panic = Some((true, value.span()));
+                }
+                Some(Lit::Str(s)) if s.value() == "ignore" => {
+                    options.unhandled_panic = Some((false, value.span()));
+                }
+                _ => errors.push(syn::Error::new_spanned(
+                    value,
+                    "`unhandled_panic` expects `\"shutdown\"` or `\"ignore\"`",
                 )),
             },
         }

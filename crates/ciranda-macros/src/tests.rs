@@ -541,7 +541,9 @@ fn unknown_options_list_the_known_ones() {
         "flavor",
         "flavor",
     );
-    assert!(e.messages()[0].ends_with("the only option is `worker_threads = N`"));
+    assert!(e.messages()[0].ends_with(
+        "the options are `worker_threads = N` and `unhandled_panic = \"shutdown\"|\"ignore\"`"
+    ));
 
     let e = test_attr("threads = 2", "async fn t() {}");
     assert_option_error(
@@ -552,7 +554,7 @@ fn unknown_options_list_the_known_ones() {
     );
     assert!(
         e.messages()[0]
-            .ends_with("the options are `worker_threads = N` and `start_paused = true|false`")
+            .ends_with("the options are `worker_threads = N`, `start_paused = true|false` and `unhandled_panic = \"shutdown\"|\"ignore\"`")
     );
 
     let e = test_attr("ciranda::worker_threads = 2", "async fn t() {}");
@@ -674,7 +676,9 @@ fn unparsable_arguments() {
         "{message}"
     );
     assert!(
-        message.ends_with("(the only option is `worker_threads = N`)"),
+        message.ends_with(
+            "(the options are `worker_threads = N` and `unhandled_panic = \"shutdown\"|\"ignore\"`)"
+        ),
         "{message}"
     );
     assert_eq!(first, "4");
@@ -721,4 +725,41 @@ fn a_second_test_attribute_is_reported_and_dropped() {
         "#[cfg(test)]\n#[cfg_attr(test, allow(unused))]\nasync fn t() {}",
     );
     e.assert_no_errors();
+}
+
+#[test]
+fn unhandled_panic_option() {
+    let e = test_attr("unhandled_panic = \"shutdown\"", "async fn t() {}");
+    e.assert_no_errors();
+    assert!(
+        e.code().contains(
+            "::ciranda::Runtime::builder().unhandled_panic(::ciranda::UnhandledPanic::ShutdownRuntime).build()"
+        ),
+        "{}",
+        e.code()
+    );
+    let e = main_attr(
+        "worker_threads = 2, unhandled_panic = \"ignore\"",
+        "async fn main() {}",
+    );
+    e.assert_no_errors();
+    assert!(
+        e.code().contains(
+            ".worker_threads(2).unhandled_panic(::ciranda::UnhandledPanic::Ignore).build()"
+        ),
+        "{}",
+        e.code()
+    );
+    let e = test_attr("unhandled_panic = \"abort\"", "async fn t() {}");
+    let (message, first, _) = e.single_error();
+    assert_eq!(
+        message,
+        "`unhandled_panic` expects `\"shutdown\"` or `\"ignore\"`"
+    );
+    assert_eq!(first, "\"abort\"");
+    let e = test_attr(
+        "unhandled_panic = \"shutdown\", unhandled_panic = \"ignore\"",
+        "async fn t() {}",
+    );
+    assert!(e.messages()[0].starts_with("duplicate option `unhandled_panic`"));
 }

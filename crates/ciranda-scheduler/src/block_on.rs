@@ -31,6 +31,7 @@ use crate::loom::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use crate::park::{BlockOnContext, Parker};
 use crate::shared::Shared;
 use crate::spin;
+use crate::unhandled::UnhandledPanic;
 use std::future::Future;
 use std::pin::pin;
 use std::sync::Arc;
@@ -124,9 +125,13 @@ pub(crate) fn block_on<F: Future>(handle: &Handle, future: F) -> F::Output {
     let waker = Waker::from(thread.clone());
     let mut cx = Context::from_waker(&waker);
     let mut future = pin!(future);
+    // Registered before the first check, so a task failing the runtime later wakes us.
+    let _fatal = (shared.config.unhandled_panic == UnhandledPanic::ShutdownRuntime)
+        .then(|| shared.fatal.watch(&waker));
     // `Shared::is_idle`, except that workers that exited after shutdown count as parked.
     let is_idle = || shared.is_idle_unless_exited(shared.is_shutdown());
     loop {
+        shared.fatal.check();
         if let Poll::Ready(output) = coop::budget(|| future.as_mut().poll(&mut cx)) {
             drop(leave);
             return output;

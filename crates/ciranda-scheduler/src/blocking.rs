@@ -127,11 +127,18 @@ impl BlockingPool {
         }
     }
 
+    /// `(threads, idle threads)` of the pool (for metrics).
+    pub(crate) fn thread_counts(&self) -> (usize, usize) {
+        let state = self.inner.state.lock();
+        (state.threads, state.idle)
+    }
+
     /// The activity word of queued and running calls (see the `activity` module).
     pub(crate) fn activity_word(&self) -> u64 {
         self.inner.active.word()
     }
 
+    #[track_caller]
     pub(crate) fn spawn<F, R>(&self, handle: &Handle, f: F, name: Option<TaskName>) -> JoinHandle<R>
     where
         F: FnOnce() -> R + Send + 'static,

@@ -6,6 +6,7 @@ use crate::park::{Park, ThreadParkers};
 use crate::queue;
 use crate::shared::{Config, Shared};
 use crate::task::JoinError;
+use crate::unhandled::UnhandledPanic;
 use crate::worker::{Stealable, Worker};
 use crate::{Handle, Scheduler};
 use std::fmt;
@@ -44,6 +45,8 @@ pub struct Builder {
     make_park: Option<MakePark>,
     slow_poll_threshold: Option<Duration>,
     on_unhandled_panic: Option<PanicHook>,
+    unhandled_panic: UnhandledPanic,
+    task_timing: bool,
 }
 
 impl fmt::Debug for Builder {
@@ -55,6 +58,7 @@ impl fmt::Debug for Builder {
             .field("max_blocking_threads", &self.max_blocking_threads)
             .field("blocking_keep_alive", &self.blocking_keep_alive)
             .field("slow_poll_threshold", &self.slow_poll_threshold)
+            .field("unhandled_panic", &self.unhandled_panic)
             .finish_non_exhaustive()
     }
 }
@@ -80,6 +84,8 @@ impl Builder {
             make_park: None,
             slow_poll_threshold: None,
             on_unhandled_panic: None,
+            unhandled_panic: UnhandledPanic::Ignore,
+            task_timing: false,
         }
     }
 
@@ -154,6 +160,24 @@ impl Builder {
         self
     }
 
+    /// What to do when a task panics and its `JoinHandle` was dropped (see
+    /// [`UnhandledPanic`]); the default, [`UnhandledPanic::Ignore`], reports and carries on.
+    /// With [`UnhandledPanic::ShutdownRuntime`], `block_on` panics with that task's message.
+    /// The report (`on_unhandled_panic`, or stderr) is made under either policy.
+    pub fn unhandled_panic(mut self, policy: UnhandledPanic) -> Self {
+        self.unhandled_panic = policy;
+        self
+    }
+
+    /// Times every task poll, so the task dump ([`Handle::dump`]) shows each task's time in
+    /// poll and time since its last poll (`TaskInfo::busy_duration` / `idle_duration`).
+    /// Off by default: it costs two clock reads and a short lock per poll. A
+    /// [`slow_poll_threshold`](Self::slow_poll_threshold) turns it on as well.
+    pub fn task_timing(mut self, on: bool) -> Self {
+        self.task_timing = on;
+        self
+    }
+
     /// Starts the worker threads.
     ///
     /// # Errors
@@ -220,6 +244,8 @@ impl Builder {
             on_thread_stop: self.on_thread_stop,
             slow_poll_threshold: self.slow_poll_threshold,
             on_unhandled_panic: self.on_unhandled_panic,
+            unhandled_panic: self.unhandled_panic,
+            task_timing: self.task_timing,
         };
         let handle = Handle {
             shared: Arc::new(Shared::new(stealable.into(), park, blocking, config)),

@@ -10,6 +10,7 @@
 use crate::Handle;
 use crate::shared::Shared;
 use crate::spin::Policy;
+use crate::task::TaskId;
 use crate::worker::Worker;
 use std::cell::{Cell, RefCell};
 use std::ptr;
@@ -132,4 +133,16 @@ pub(crate) fn with_spin_policy<R>(f: impl FnOnce(&Policy) -> R) -> Option<R> {
 /// Runs `f` with this thread's block of task ids; `None` once the thread is being torn down.
 pub(crate) fn with_task_ids<R>(f: impl FnOnce(&Cell<(u64, u64)>) -> R) -> Option<R> {
     TASK_IDS.try_with(f).ok()
+}
+
+/// The task being polled on this thread, if it is a worker polling one (the parent of the
+/// tasks it spawns). The worker records it in its own struct around each run, so a poll
+/// costs no thread-local access; only a spawn looks it up.
+pub(crate) fn current_task() -> Option<TaskId> {
+    let worker = CURRENT_WORKER.try_with(Cell::get).unwrap_or(ptr::null());
+    if worker.is_null() {
+        return None;
+    }
+    // SAFETY: as in `with_worker`: the pointer is live while it is set on this thread.
+    unsafe { &*worker }.current_task()
 }

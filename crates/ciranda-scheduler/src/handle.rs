@@ -1,11 +1,12 @@
 //! `Handle`: a cheap clone of the runtime for spawning, running blocking work and blocking
 //! on a future from any thread.
 
+use crate::RuntimeMetrics;
 use crate::block_on;
 use crate::context::{self, EnterGuard};
 use crate::shared::{Reason, Shared};
 use crate::task::raw::{self, Notified, Schedule};
-use crate::task::{JoinError, JoinHandle, TaskId, TaskInfo, TaskName};
+use crate::task::{JoinError, JoinHandle, TaskDump, TaskId, TaskInfo, TaskName};
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
@@ -76,6 +77,7 @@ impl Handle {
 
     /// Spawns a task — asyncio's `create_task`. It starts running in the background at once;
     /// the returned [`JoinHandle`] awaits its output. Dropping the handle detaches the task.
+    #[track_caller]
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
@@ -85,6 +87,7 @@ impl Handle {
     }
 
     /// [`spawn`](Self::spawn), with an optional name (`task::Builder` passes one).
+    #[track_caller]
     pub(crate) fn spawn_with_name<F>(
         &self,
         future: F,
@@ -98,11 +101,16 @@ impl Handle {
         let id = TaskId::next();
         let (registered, raw::NewTask { notified, join }) =
             raw::allocate_registered(future, self.clone(), id, name);
-        let hint = shared
-            .current_worker_index()
-            .unwrap_or(id.as_u64() as usize);
+        let worker = shared.current_worker_index();
+        let hint = worker.unwrap_or(id.as_u64() as usize);
         match shared.registry.insert(registered, hint) {
-            Ok(()) => shared.schedule(notified, Reason::Woken),
+            Ok(()) => {
+                shared.counters.count_spawn(worker);
+                if let Some(times) = &shared.times {
+                    times.spawned(id);
+                }
+                shared.schedule(notified, Reason::Woken)
+            }
             Err(refused) => {
                 // Shut down: the registry is closed. Cancel right here.
                 refused.shutdown();
@@ -124,6 +132,7 @@ impl Handle {
     /// let sum = sched.block_on(sched.handle().spawn_blocking(|| (1..=10).sum::<u32>()));
     /// assert_eq!(sum.unwrap(), 55);
     /// ```
+    #[track_caller]
     pub fn spawn_blocking<F, R>(&self, f: F) -> JoinHandle<R>
     where
         F: FnOnce() -> R + Send + 'static,
@@ -133,6 +142,7 @@ impl Handle {
     }
 
     /// [`spawn_blocking`](Self::spawn_blocking), with an optional name.
+    #[track_caller]
     pub(crate) fn spawn_blocking_with_name<F, R>(
         &self,
         f: F,
@@ -165,7 +175,19 @@ impl Handle {
     /// Snapshots of every live task (not yet completed) — asyncio's `all_tasks()`.
     /// Blocking-pool tasks are not listed.
     pub fn tasks(&self) -> Vec<TaskInfo> {
-        self.shared.registry.live_tasks()
+        crate::dump::live_tasks(&self.shared)
+    }
+
+    /// A snapshot of the runtime's counters: tasks, queues, blocking threads and, per
+    /// worker, polls, steals, parks and busy time. See [`RuntimeMetrics`].
+    pub fn metrics(&self) -> RuntimeMetrics {
+        crate::metrics::snapshot(&self.shared)
+    }
+
+    /// Every live task with its parent, spawn location, state and poll count, drawn as a
+    /// tree by its `Display` — asyncio's `pstree`. See [`TaskDump`].
+    pub fn dump(&self) -> TaskDump {
+        TaskDump::new(crate::dump::live_tasks(&self.shared))
     }
 
     /// The number of worker threads.

@@ -45,15 +45,21 @@ mod block_on;
 mod blocking;
 mod builder;
 mod context;
+mod dump;
 mod handle;
 mod hooks;
 mod idle;
+mod metrics;
 mod queue;
 mod registry;
 mod report;
 mod scheduler;
 mod shared;
 mod spin;
+mod timing;
+#[cfg(feature = "tracing")]
+mod trace;
+mod unhandled;
 mod worker;
 mod yield_now;
 
@@ -63,8 +69,10 @@ mod loom_models;
 pub use builder::{Builder, MAX_WORKERS};
 pub use context::EnterGuard;
 pub use handle::Handle;
+pub use metrics::RuntimeMetrics;
 pub use scheduler::Scheduler;
 pub use task::{JoinError, JoinHandle, yield_now};
+pub use unhandled::UnhandledPanic;
 
 use std::future::Future;
 

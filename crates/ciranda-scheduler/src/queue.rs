@@ -69,6 +69,10 @@ mod imp {
         pub(crate) fn is_empty(&self) -> bool {
             self.0.is_empty()
         }
+        /// Tasks in the queue (for metrics).
+        pub(crate) fn len(&self) -> usize {
+            self.0.len()
+        }
     }
 
     impl Inject {
@@ -94,6 +98,10 @@ mod imp {
         #[inline]
         pub(crate) fn is_empty(&self) -> bool {
             self.0.is_empty()
+        }
+        /// Tasks in the queue (for metrics).
+        pub(crate) fn len(&self) -> usize {
+            self.0.len()
         }
     }
 }
@@ -142,6 +150,9 @@ mod imp {
         pub(crate) fn is_empty(&self) -> bool {
             self.0.lock().is_empty()
         }
+        pub(crate) fn len(&self) -> usize {
+            self.0.lock().len()
+        }
     }
 
     impl Inject {
@@ -166,6 +177,9 @@ mod imp {
         }
         pub(crate) fn is_empty(&self) -> bool {
             self.0.lock().is_empty()
+        }
+        pub(crate) fn len(&self) -> usize {
+            self.0.lock().len()
         }
     }
 }

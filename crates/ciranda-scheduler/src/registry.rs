@@ -166,6 +166,23 @@ impl Registry {
         out
     }
 
+    /// How many tasks have not completed: a walk over the live ones, like `live_tasks`.
+    pub(crate) fn live_count(&self) -> usize {
+        let mut count = 0;
+        for shard in self.shards.iter() {
+            let _walk = shard.sweep.lock();
+            let mut node = shard.head.load(Acquire);
+            while !node.is_null() && node != closed() {
+                // SAFETY: as in `live_tasks`: linked nodes hold a registry reference and stay
+                // linked while we hold the shard's sweep lock.
+                let header = unsafe { &*node };
+                count += usize::from(!header.state.load().is(COMPLETE));
+                node = header.registry_next.load(Relaxed);
+            }
+        }
+        count
+    }
+
     /// Shutdown: closes every shard, then cancels each task in place (dropping its future on
     /// this thread unless it is running elsewhere) and releases the registry's references.
     /// All shards are closed before any future is dropped, so tasks spawned by those drops

@@ -58,6 +58,7 @@ impl Scheduler {
     }
 
     /// Spawns a task; see [`Handle::spawn`].
+    #[track_caller]
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
@@ -67,6 +68,7 @@ impl Scheduler {
     }
 
     /// Runs a blocking function on the blocking pool; see [`Handle::spawn_blocking`].
+    #[track_caller]
     pub fn spawn_blocking<F, R>(&self, f: F) -> JoinHandle<R>
     where
         F: FnOnce() -> R + Send + 'static,

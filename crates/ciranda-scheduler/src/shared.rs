@@ -8,12 +8,15 @@ use crate::hooks::{PanicHook, ThreadHook, call_hook};
 use crate::idle::Idle;
 use crate::loom::atomic::{AtomicBool, Ordering::*, fence};
 use crate::loom::{Condvar, Mutex};
+use crate::metrics::Counters;
 use crate::park::Park;
 use crate::queue::Inject;
 use crate::registry::Registry;
 use crate::report::report;
 use crate::task::raw::Notified;
 use crate::task::{JoinError, TaskId};
+use crate::timing::TaskTimes;
+use crate::unhandled::{Fatal, UnhandledPanic};
 use crate::worker::{Stealable, Worker};
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -27,6 +30,8 @@ pub(crate) struct Config {
     pub(crate) on_thread_stop: Option<ThreadHook>,
     pub(crate) slow_poll_threshold: Option<Duration>,
     pub(crate) on_unhandled_panic: Option<PanicHook>,
+    pub(crate) unhandled_panic: UnhandledPanic,
+    pub(crate) task_timing: bool,
 }
 
 /// Why a task is being queued: it decides where a worker puts it.
@@ -59,6 +64,12 @@ pub(crate) struct Shared {
     slow_reported: Mutex<HashSet<TaskId>>,
     /// `slow_reported` is not empty: completions skip its lock otherwise.
     any_slow_reported: AtomicBool,
+    /// Failed by an unhandled panic under `UnhandledPanic::ShutdownRuntime`.
+    pub(crate) fatal: Fatal,
+    /// Per-worker counters for `Handle::metrics`.
+    pub(crate) counters: Counters,
+    /// Per-task times, when task timing is on.
+    pub(crate) times: Option<TaskTimes>,
 }
 
 impl Shared {
@@ -69,6 +80,8 @@ impl Shared {
         config: Config,
     ) -> Shared {
         let workers = stealable.len();
+        let times =
+            (config.task_timing || config.slow_poll_threshold.is_some()).then(TaskTimes::new);
         Shared {
             idle: Idle::new(workers),
             injector: Inject::new(),
@@ -83,6 +96,9 @@ impl Shared {
             workers_exited_changed: Condvar::new(),
             slow_reported: Mutex::new(HashSet::new()),
             any_slow_reported: AtomicBool::new(false),
+            fatal: Fatal::new(),
+            counters: Counters::new(workers),
+            times,
         }
     }
 
@@ -232,6 +248,9 @@ impl Shared {
                 "{error}; its JoinHandle was dropped, so nobody else will see this \
                  (asyncio: \"Task exception was never retrieved\")"
             )),
+        }
+        if self.config.unhandled_panic == UnhandledPanic::ShutdownRuntime {
+            self.fatal.fail(error);
         }
     }
 }

@@ -27,14 +27,18 @@ use crate::loom::atomic::{
     AtomicPtr,
     Ordering::{AcqRel, Relaxed},
 };
+use crate::metrics::{self, WorkerCounters};
 use crate::park::ParkContext;
 use crate::queue::{Local, Stealer};
 use crate::report::report;
 use crate::shared::{Reason, Shared};
+use crate::task::TaskId;
 use crate::task::raw::{Header, Notified, RawTask};
+use crate::timing::TaskTimes;
 use std::cell::Cell;
 use std::ptr;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
 /// How long the watcher — the one parked worker that sleeps with a timeout while another
@@ -81,6 +85,14 @@ impl Stealable {
         (!ptr.is_null()).then(|| unsafe { Notified::from_raw(RawTask::from_ptr(ptr)) })
     }
 
+    /// The LIFO slot holds a task.
+    pub(crate) fn has_lifo(&self) -> bool {
+        !self
+            .lifo
+            .load(crate::loom::atomic::Ordering::Relaxed)
+            .is_null()
+    }
+
     pub(crate) fn has_work(&self) -> bool {
         !self.queue.is_empty()
             || !self
@@ -104,6 +116,10 @@ pub(crate) struct Worker {
     searching: Cell<bool>,
     rng: Cell<u64>,
     completed: Cell<usize>,
+    /// The task this worker is running (the parent of tasks spawned during its poll).
+    current_task: Cell<Option<TaskId>>,
+    /// Start of the current busy stretch (since the last park), for `worker_busy_duration`.
+    busy_since: Cell<Instant>,
 }
 
 impl Worker {
@@ -119,7 +135,14 @@ impl Worker {
                 0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1).wrapping_mul(0xA24B_AED4_963E_E407),
             ),
             completed: Cell::new(0),
+            current_task: Cell::new(None),
+            busy_since: Cell::new(Instant::now()),
         }
+    }
+
+    /// The task this worker is running, if any.
+    pub(crate) fn current_task(&self) -> Option<TaskId> {
+        self.current_task.get()
     }
 
     /// This worker's index among the scheduler's workers.
@@ -159,6 +182,7 @@ impl Worker {
     }
 
     fn serve(self) {
+        self.busy_since.set(Instant::now());
         let _context = self.handle.enter();
         let current = context::set_worker(&self);
         if let Some(start) = &self.shared().config.on_thread_start {
@@ -260,6 +284,7 @@ impl Worker {
                     continue;
                 }
                 if let Some(task) = shared.stealable[victim].queue.steal_half_into(&self.local) {
+                    self.count(|c| &c.steals);
                     return Some(task);
                 }
             }
@@ -269,6 +294,7 @@ impl Worker {
                     continue;
                 }
                 if let Some(task) = shared.stealable[victim].take_lifo() {
+                    self.count(|c| &c.steals);
                     return Some(task);
                 }
             }
@@ -282,28 +308,51 @@ impl Worker {
             // The last searcher found work: more may be coming, so get another one looking.
             shared.notify_parked();
         }
-        let completed = match shared.config.slow_poll_threshold {
+        self.count(|c| &c.polls);
+        self.current_task.set(Some(task.header().id));
+        let completed = match &shared.times {
             None => coop::budget(|| task.run()),
-            Some(threshold) => self.run_timed(task, threshold),
+            Some(times) => self.run_timed(task, times),
         };
+        self.current_task.set(None);
         if completed {
             self.completed.set(self.completed.get() + 1);
         }
     }
 
-    fn run_timed(&self, task: Notified, threshold: Duration) -> bool {
+    /// Runs a task with task timing on (a `slow_poll_threshold`, or `task_timing`).
+    fn run_timed(&self, task: Notified, times: &TaskTimes) -> bool {
         let (id, name) = (task.header().id, task.header().name.clone());
         let started = Instant::now();
         let completed = coop::budget(|| task.run());
         let took = started.elapsed();
-        if took > threshold {
-            self.shared()
-                .report_slow_poll(id, name.as_deref(), took, threshold);
-        }
-        if completed {
-            self.shared().forget_slow_poll(id);
+        times.polled(id, started, took, completed);
+        if let Some(threshold) = self.shared().config.slow_poll_threshold {
+            if took > threshold {
+                self.shared()
+                    .report_slow_poll(id, name.as_deref(), took, threshold);
+            }
+            if completed {
+                self.shared().forget_slow_poll(id);
+            }
         }
         completed
+    }
+
+    /// Bumps one of this worker's counters (only this thread writes them).
+    #[inline]
+    fn count(&self, counter: impl FnOnce(&WorkerCounters) -> &AtomicU64) {
+        metrics::add(counter(&self.shared().counters.workers[self.index]), 1);
+    }
+
+    /// Publishes the busy time since `busy_since` and starts a new stretch at `now`.
+    fn publish_busy(&self, now: Instant) {
+        let stretch = now.saturating_duration_since(self.busy_since.replace(now));
+        let nanos = u64::try_from(stretch.as_nanos()).unwrap_or(u64::MAX);
+        metrics::add(
+            &self.shared().counters.workers[self.index].busy_nanos,
+            nanos,
+        );
     }
 
     fn park_context<'a>(&self, is_idle: &'a dyn Fn() -> bool) -> ParkContext<'a> {
@@ -314,6 +363,7 @@ impl Worker {
     }
 
     fn maintenance(&self) {
+        self.publish_busy(Instant::now());
         let shared = self.shared();
         shared.registry.report_completed(self.completed.replace(0));
         let is_idle = || false;
@@ -332,6 +382,7 @@ impl Worker {
     }
 
     fn park(&self) {
+        self.publish_busy(Instant::now());
         let shared = self.shared();
         shared.registry.report_completed(self.completed.replace(0));
         shared.registry.sweep_if_worthwhile();
@@ -348,6 +399,7 @@ impl Worker {
         // Re-check after registering: a task pushed before our registration was visible to
         // its notifier is visible to us now (both sides fence with SeqCst).
         if !shared.has_work() && !shared.is_shutdown() {
+            self.count(|c| &c.parks);
             let is_idle = || shared.is_idle();
             let watching = shared.idle.start_watching();
             hook_call.role = HookRole::Parked { watching };
@@ -364,6 +416,8 @@ impl Worker {
             }
         }
         hook_call.armed = false;
+        // Parked time is not busy time: the stretch starts again now.
+        self.busy_since.set(Instant::now());
         if !shared.idle.unpark_self(self.index) {
             // A notifier took us off the sleeper list and counted us as searching.
             self.searching.set(true);

@@ -113,6 +113,7 @@ pub mod signal;
 pub mod task;
 
 pub use ciranda_macros::{main, test};
+pub use ciranda_scheduler::{RuntimeMetrics, UnhandledPanic};
 pub use runtime::{EnterGuard, Handle, Runtime, run};
 pub use task::{gather, try_gather};
 

@@ -160,6 +160,31 @@ impl Builder {
         self
     }
 
+    /// What to do with a panic in a task whose `JoinHandle` was dropped: the default,
+    /// [`UnhandledPanic::Ignore`](crate::UnhandledPanic::Ignore), reports it and carries
+    /// on; [`UnhandledPanic::ShutdownRuntime`](crate::UnhandledPanic::ShutdownRuntime)
+    /// makes `block_on` (and [`run`]) panic with that task's message. A panic
+    /// whose `JoinHandle` is still held never counts: awaiting it returns the `JoinError`.
+    ///
+    /// ```
+    /// use ciranda::UnhandledPanic;
+    /// let rt = ciranda::Runtime::builder()
+    ///     .unhandled_panic(UnhandledPanic::ShutdownRuntime)
+    ///     .build()?;
+    /// let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+    ///     rt.block_on(async {
+    ///         drop(ciranda::spawn(async { panic!("lost") })); // detached
+    ///         std::future::pending::<()>().await
+    ///     })
+    /// }));
+    /// assert!(caught.unwrap_err().downcast::<String>().unwrap().contains("lost"));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn unhandled_panic(mut self, policy: crate::UnhandledPanic) -> Self {
+        self.scheduler = self.scheduler.unhandled_panic(policy);
+        self
+    }
+
     /// Called on every runtime thread (workers and blocking threads) when it starts, inside
     /// the runtime: [`Handle::current`] works there. A panic in it is caught and reported on
     /// stderr; the thread then serves as usual.
@@ -190,6 +215,14 @@ impl Builder {
     /// reported on stderr; the thread still exits and shutdown still returns.
     pub fn on_thread_stop(mut self, f: impl Fn() + Send + Sync + 'static) -> Self {
         self.scheduler = self.scheduler.on_thread_stop(f);
+        self
+    }
+
+    /// Times every task poll, so [`Handle::dump`] shows each task's time in poll and time
+    /// since its last poll; off by default (two clock reads per poll). A
+    /// [`slow_poll_threshold`](Self::slow_poll_threshold) turns it on too.
+    pub fn task_timing(mut self, on: bool) -> Self {
+        self.scheduler = self.scheduler.task_timing(on);
         self
     }
 
@@ -277,6 +310,7 @@ impl Runtime {
     }
 
     /// Spawns a task; see [`crate::spawn`].
+    #[track_caller]
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
@@ -286,6 +320,7 @@ impl Runtime {
     }
 
     /// Runs a blocking function on the blocking pool; see [`crate::spawn_blocking`].
+    #[track_caller]
     pub fn spawn_blocking<F, R>(&self, f: F) -> JoinHandle<R>
     where
         F: FnOnce() -> R + Send + 'static,
@@ -366,6 +401,7 @@ impl Handle {
     }
 
     /// Spawns a task; see [`crate::spawn`].
+    #[track_caller]
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
@@ -375,6 +411,7 @@ impl Handle {
     }
 
     /// Runs a blocking function on the blocking pool; see [`crate::spawn_blocking`].
+    #[track_caller]
     pub fn spawn_blocking<F, R>(&self, f: F) -> JoinHandle<R>
     where
         F: FnOnce() -> R + Send + 'static,
@@ -422,6 +459,40 @@ impl Handle {
         self.scheduler.tasks()
     }
 
+    /// A snapshot of the runtime's counters (tasks, queues, blocking threads, and per
+    /// worker polls, steals, parks, busy time); see [`RuntimeMetrics`](crate::RuntimeMetrics)
+    /// and `docs/observability.md`.
+    ///
+    /// ```
+    /// ciranda::run(async {
+    ///     ciranda::spawn(async {}).await.unwrap();
+    ///     let m = ciranda::Handle::current().metrics();
+    ///     assert!(m.spawned_tasks_count() >= 1);
+    ///     assert_eq!(m.num_workers(), ciranda::Handle::current().num_workers());
+    /// });
+    /// ```
+    pub fn metrics(&self) -> crate::RuntimeMetrics {
+        self.scheduler.metrics()
+    }
+
+    /// Every live task with its parent, spawn location, state and poll count; its `Display`
+    /// draws the tree of who spawned whom — asyncio's `pstree`. See
+    /// [`TaskDump`](crate::task::TaskDump).
+    ///
+    /// ```
+    /// ciranda::run(async {
+    ///     let waiter = ciranda::spawn(std::future::pending::<()>());
+    ///     let dump = ciranda::Handle::current().dump();
+    ///     let info = dump.tasks().iter().find(|t| t.id() == waiter.id()).unwrap();
+    ///     assert_eq!(info.location().file(), file!());
+    ///     println!("{dump}");
+    ///     waiter.abort();
+    /// });
+    /// ```
+    pub fn dump(&self) -> crate::task::TaskDump {
+        self.scheduler.dump()
+    }
+
     /// The number of worker threads.
     pub fn num_workers(&self) -> usize {
         self.scheduler.num_workers()
@@ -432,6 +503,7 @@ impl Handle {
         &self.scheduler
     }
 
+    #[track_caller]
     pub(crate) fn spawn_with_name<F>(&self, future: F, name: &str) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,

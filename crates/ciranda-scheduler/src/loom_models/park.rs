@@ -128,6 +128,8 @@ pub(super) fn runtime(workers: usize) -> (Handle, Vec<Worker>) {
         on_thread_stop: None,
         slow_poll_threshold: None,
         on_unhandled_panic: None,
+        unhandled_panic: crate::UnhandledPanic::Ignore,
+        task_timing: false,
     };
     let park: Arc<dyn Park> = Arc::new(ThreadParkers::new(workers));
     let mut shared = Shared::new(remotes.into(), park, blocking, config);

@@ -6,6 +6,9 @@ use super::TaskName;
 use super::raw::Header;
 use super::state::{CANCELLED, NOTIFIED, RUNNING};
 use std::fmt;
+use std::panic::Location;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
 
 /// What a live task is doing at the moment of the snapshot.
 ///
@@ -45,6 +48,11 @@ pub struct TaskInfo {
     id: TaskId,
     name: Option<TaskName>,
     state: TaskState,
+    parent: Option<TaskId>,
+    location: &'static Location<'static>,
+    polls: u32,
+    /// `(time in poll, time since the last poll ended)`, when task timing is on.
+    timing: Option<(Duration, Duration)>,
 }
 
 impl TaskInfo {
@@ -63,7 +71,53 @@ impl TaskInfo {
             id: header.id,
             name: header.name.clone(),
             state,
+            parent: header.parent,
+            location: header.location,
+            polls: header.polls.load(Relaxed),
+            timing: None,
         }
+    }
+
+    /// Adds the times measured by task timing (see `Builder::task_timing`).
+    pub(crate) fn set_timing(&mut self, busy: Duration, idle: Duration) {
+        self.timing = Some((busy, idle));
+    }
+
+    /// The task that spawned this one: the task a worker of the same runtime was polling
+    /// when `spawn` was called, or `None` for a task spawned from outside any task (from
+    /// `block_on`, a plain thread, a blocking function, or a task of another runtime).
+    pub fn parent(&self) -> Option<TaskId> {
+        self.parent
+    }
+
+    /// Where the task was spawned: the caller of `spawn`, `task::Builder::spawn`,
+    /// `spawn_blocking`, `TaskGroup::spawn`, `JoinSet::spawn` and the like (all
+    /// `#[track_caller]`).
+    pub fn location(&self) -> &'static Location<'static> {
+        self.location
+    }
+
+    /// How many times the task has been polled (wraps at `u32::MAX`).
+    pub fn poll_count(&self) -> u32 {
+        self.polls
+    }
+
+    /// Total time spent in the task's polls. Measured only while task timing is on
+    /// (`Builder::task_timing(true)`, or a `slow_poll_threshold`); zero otherwise, since
+    /// timing every poll costs two clock reads.
+    pub fn busy_duration(&self) -> Duration {
+        self.timing.map_or(Duration::ZERO, |(busy, _)| busy)
+    }
+
+    /// Time since the task's last poll ended (since its spawn if it was never polled) — how
+    /// long it has been waiting. Measured only while task timing is on; zero otherwise.
+    pub fn idle_duration(&self) -> Duration {
+        self.timing.map_or(Duration::ZERO, |(_, idle)| idle)
+    }
+
+    /// `true` when the busy and idle durations were measured (task timing is on).
+    pub fn is_timed(&self) -> bool {
+        self.timing.is_some()
     }
 
     /// The task's id.
@@ -88,6 +142,9 @@ impl fmt::Debug for TaskInfo {
             .field("id", &self.id.as_u64())
             .field("name", &self.name.as_deref())
             .field("state", &self.state)
+            .field("parent", &self.parent.map(TaskId::as_u64))
+            .field("location", &self.location)
+            .field("polls", &self.polls)
             .finish()
     }
 }

@@ -71,6 +71,7 @@ pub(crate) mod raw;
 pub(crate) mod state;
 mod waker;
 
+pub use crate::dump::TaskDump;
 pub use crate::yield_now::{YieldNow, yield_now};
 pub use builder::Builder;
 pub use error::JoinError;

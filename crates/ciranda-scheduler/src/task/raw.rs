@@ -22,9 +22,11 @@ use crate::report::{drop_caught, drop_payload, report};
 use std::any::Any;
 use std::future::Future;
 use std::mem::ManuallyDrop;
+use std::panic::Location;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 use std::task::{Context, Poll, Waker};
 
 /// What a task needs from whoever runs it.
@@ -67,6 +69,16 @@ pub(crate) struct Header {
     pub(crate) id: TaskId,
     pub(crate) name: Option<TaskName>,
     join_waker: UnsafeCell<Option<Waker>>,
+    /// Where the task was spawned (the user's line, through `#[track_caller]`).
+    pub(crate) location: &'static Location<'static>,
+    /// The task its worker was polling when this one was spawned, if any.
+    pub(crate) parent: Option<TaskId>,
+    /// Polls so far. Written only by the thread holding `RUNNING` (a load and a store, no
+    /// read-modify-write), read by snapshots.
+    pub(crate) polls: AtomicU32,
+    /// The task's `tracing` span (feature `tracing` only).
+    #[cfg(feature = "tracing")]
+    pub(crate) span: crate::trace::TaskSpan,
 }
 
 #[repr(C)]
@@ -333,6 +345,7 @@ pub(crate) struct NewTask<T> {
 /// Allocates a task tracked by the registry: its three references come back as their
 /// owners — the registry's [`TaskRef`] (for `Registry::insert`), the first queue entry and
 /// the `JoinHandle`.
+#[track_caller]
 pub(crate) fn allocate_registered<F, S>(
     future: F,
     scheduler: S,
@@ -354,6 +367,7 @@ where
 
 /// Allocates a task nobody tracks (a blocking task): its two references come back as their
 /// owners, the first queue entry and the `JoinHandle`.
+#[track_caller]
 pub(crate) fn allocate<F, S>(
     future: F,
     scheduler: S,
@@ -384,6 +398,7 @@ unsafe fn owners<T>(raw: RawTask) -> NewTask<T> {
 
 /// Allocates a task holding `refs` references, owned by nobody yet: the caller hands each to
 /// its owner. [`REFS_REGISTERED`] and [`REFS_UNREGISTERED`] name the usual counts.
+#[track_caller]
 pub(crate) fn allocate_raw<F, S>(
     future: F,
     scheduler: S,
@@ -396,6 +411,10 @@ where
     F::Output: Send + 'static,
     S: Schedule,
 {
+    let location = Location::caller();
+    #[cfg(feature = "tracing")]
+    let span =
+        crate::trace::TaskSpan::new(id, name.as_deref(), refs == REFS_UNREGISTERED, location);
     let cell = Box::new(Cell {
         header: Header {
             state: State::new(refs),
@@ -404,6 +423,11 @@ where
             id,
             name,
             join_waker: UnsafeCell::new(None),
+            location,
+            parent: crate::context::current_task(),
+            polls: AtomicU32::new(0),
+            #[cfg(feature = "tracing")]
+            span,
         },
         scheduler,
         stage: UnsafeCell::new(Stage::Running(future)),
@@ -472,6 +496,11 @@ unsafe fn poll<F: Future, S: Schedule>(ptr: NonNull<Header>) -> bool {
             // such a pointer; `ManuallyDrop` keeps us from releasing a reference we did not take.
             let waker = ManuallyDrop::new(unsafe { super::waker::waker_from_header(ptr) });
             let mut cx = Context::from_waker(&waker);
+            let polls = &cell.header.polls;
+            polls.store(polls.load(Relaxed).wrapping_add(1), Relaxed);
+            // SAFETY: we hold RUNNING until after the guard is dropped below.
+            #[cfg(feature = "tracing")]
+            let entered = unsafe { cell.header.span.enter() };
             let result = cell.stage.with_mut(|stage| {
                 // SAFETY: we hold RUNNING, so the stage is exclusively ours.
                 let stage = unsafe { &mut *stage };
@@ -482,6 +511,8 @@ unsafe fn poll<F: Future, S: Schedule>(ptr: NonNull<Header>) -> bool {
                     _ => unreachable!("a task in RUNNING state always holds its future"),
                 }))
             });
+            #[cfg(feature = "tracing")]
+            drop(entered);
             match result {
                 Ok(Poll::Pending) => match cell.header.state.transition_to_idle() {
                     ToIdle::Idle { dealloc } => {
@@ -589,6 +620,11 @@ impl<F: Future, S: Schedule> Cell<F, S> {
     fn complete(&self, outcome: Stage<F>) {
         debug_assert!(!matches!(outcome, Stage::Running(_) | Stage::Consumed));
         let failed = outcome.is_failure();
+        // SAFETY: we hold RUNNING and no poll (so no entered guard) is in progress.
+        #[cfg(feature = "tracing")]
+        unsafe {
+            self.header.span.close()
+        };
         // SAFETY: we hold RUNNING, the stage is ours until COMPLETE is published below.
         self.stage.with_mut(|stage| unsafe { *stage = outcome });
         let prev = self.header.state.transition_to_complete(failed);
@@ -690,21 +726,23 @@ impl Header {
     }
 }
 
-#[cfg(all(test, not(loom)))]
+// The `tracing` feature adds the task's span to the header: the sizes below are without it.
+#[cfg(all(test, not(loom), not(feature = "tracing")))]
 mod tests {
     use super::*;
     use crate::Handle;
     use std::mem::size_of;
 
     #[test]
-    fn a_small_task_fits_in_96_bytes() {
+    fn a_small_task_fits_in_120_bytes() {
         // A boxed future is 16 bytes, like an async block holding an `Arc` or two.
         type Small = Cell<std::pin::Pin<Box<dyn Future<Output = ()> + Send>>, Handle>;
-        // Header (56: the name is one pointer) + the scheduler handle (8) + a stage as large
-        // as the future plus its tag: a failure no longer stores a whole `JoinError`.
-        assert_eq!(size_of::<Header>(), 56, "the task header grew");
+        // Header (56: the name is one pointer; + 24 for the dump: spawn location, parent id,
+        // poll count) + the scheduler handle (8) + a stage as large as the future plus its
+        // tag: a failure no longer stores a whole `JoinError`.
+        assert_eq!(size_of::<Header>(), 80, "the task header grew");
         assert!(
-            size_of::<Small>() <= 96,
+            size_of::<Small>() <= 120,
             "the task cell is {} bytes",
             size_of::<Small>()
         );

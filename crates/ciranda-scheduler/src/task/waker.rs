@@ -28,13 +28,19 @@ unsafe fn raw(data: *const ()) -> RawTask {
 unsafe fn clone(data: *const ()) -> RawWaker {
     // SAFETY: `Waker` calls its vtable only with the data of a live waker of this vtable,
     // whose reference keeps the task alive.
-    unsafe { raw(data).header() }.state.ref_inc();
+    let header = unsafe { raw(data).header() };
+    #[cfg(feature = "tracing")]
+    crate::trace::waker_op(header, "waker.clone");
+    header.state.ref_inc();
     RawWaker::new(data, &VTABLE)
 }
 
 unsafe fn wake(data: *const ()) {
     // SAFETY: as in `clone`; this waker owns its reference.
     let task = unsafe { raw(data) };
+    // SAFETY: the waker's reference keeps the task alive here.
+    #[cfg(feature = "tracing")]
+    crate::trace::waker_op(unsafe { task.header() }, "waker.wake");
     // SAFETY: the waker's reference is live until one of the arms below releases it.
     match unsafe { task.header() }
         .state
@@ -51,6 +57,9 @@ unsafe fn wake(data: *const ()) {
 unsafe fn wake_by_ref(data: *const ()) {
     // SAFETY: as in `clone`.
     let task = unsafe { raw(data) };
+    // SAFETY: the waker's reference keeps the task alive here.
+    #[cfg(feature = "tracing")]
+    crate::trace::waker_op(unsafe { task.header() }, "waker.wake_by_ref");
     // SAFETY: the waker's reference keeps the task alive; it is not consumed here.
     if unsafe { task.header() }
         .state
@@ -62,6 +71,9 @@ unsafe fn wake_by_ref(data: *const ()) {
 }
 
 unsafe fn drop_waker(data: *const ()) {
+    // SAFETY: the dropped waker's reference keeps the task alive here.
+    #[cfg(feature = "tracing")]
+    crate::trace::waker_op(unsafe { raw(data).header() }, "waker.drop");
     // SAFETY: as in `clone`; the dropped waker gives up the reference it owned.
     unsafe { raw(data).drop_reference() };
 }

@@ -44,6 +44,7 @@ impl<'a> Builder<'a> {
     }
 
     /// Spawns on the runtime of `handle`.
+    #[track_caller]
     pub fn spawn_on<F>(self, future: F, handle: &crate::Handle) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,

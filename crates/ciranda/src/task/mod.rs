@@ -21,7 +21,7 @@ mod wait;
 
 pub use builder::Builder;
 pub use ciranda_scheduler::task::{
-    AbortHandle, JoinError, JoinHandle, TaskId, TaskInfo, TaskState, YieldNow, yield_now,
+    AbortHandle, JoinError, JoinHandle, TaskDump, TaskId, TaskInfo, TaskState, YieldNow, yield_now,
 };
 pub use gather::{gather, gather_handles, try_gather};
 pub use group::{GroupError, TaskGroup};
