@@ -161,11 +161,21 @@ impl<T> Async<T> {
     }
 
     /// Waits until the descriptor is readable (ready at once if it is now).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: a dropped wait withdraws its waker and consumes no readiness, so the next wait
+    /// sees the same report.
     pub async fn readable(&self) -> io::Result<()> {
         self.ready(READ).await
     }
 
     /// Waits until the descriptor is writable (ready at once if it is now).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: a dropped wait withdraws its waker and consumes no readiness, so the next wait
+    /// sees the same report.
     pub async fn writable(&self) -> io::Result<()> {
         self.ready(WRITE).await
     }
@@ -199,6 +209,8 @@ impl<T> Async<T> {
 
     /// Performs a read-like operation, waiting for readiness whenever it would block.
     ///
+    /// # Examples
+    ///
     /// ```
     /// use ciranda_reactor::Async;
     /// use std::net::UdpSocket;
@@ -214,12 +226,24 @@ impl<T> Async<T> {
     /// })?;
     /// # std::io::Result::Ok(())
     /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe as far as `op` is: `op` runs only inside a poll, and each run either completes
+    /// the future or reports `WouldBlock`. A dropped future therefore loses nothing, provided `op`
+    /// has no effect when it reports `WouldBlock` (true of `recv`, `read`, `accept` and the like).
+    /// Its waker is withdrawn on drop.
     pub async fn read_with<R>(&self, mut op: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
         self.wait(READ, |cx, waiter| self.poll_with(READ, cx, waiter, &mut op))
             .await
     }
 
     /// Performs a write-like operation, waiting for readiness whenever it would block.
+    ///
+    /// # Cancel safety
+    ///
+    /// As for [`read_with`](Async::read_with): a dropped future has written nothing, provided `op`
+    /// has no effect when it reports `WouldBlock` (true of `send`, `write` and the like).
     pub async fn write_with<R>(&self, mut op: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
         self.wait(WRITE, |cx, waiter| {
             self.poll_with(WRITE, cx, waiter, &mut op)

@@ -27,6 +27,10 @@ pub fn yield_now() -> YieldNow {
 /// let future: ciranda_scheduler::task::YieldNow = ciranda_scheduler::task::yield_now();
 /// # drop(future);
 /// ```
+///
+/// # Cancel safety
+///
+/// Nothing to lose: a `YieldNow` dropped before it completes only skips the yield.
 #[derive(Debug)]
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct YieldNow {

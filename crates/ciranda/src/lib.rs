@@ -153,6 +153,8 @@ use std::future::Future;
 ///
 /// Outside a runtime.
 ///
+/// # Examples
+///
 /// ```
 /// ciranda::run(async {
 ///     let task = ciranda::spawn(async { 1 + 1 });
@@ -174,6 +176,8 @@ where
 /// # Panics
 ///
 /// Outside a runtime.
+///
+/// # Examples
 ///
 /// ```
 /// ciranda::run(async {

@@ -56,6 +56,12 @@ impl fmt::Debug for TcpListener {
 
 impl TcpListener {
     /// Binds to the first address (of those `addr` resolves to) that works.
+    ///
+    /// # Cancel safety
+    ///
+    /// The only wait is resolving a host name: a future dropped before it completes has bound
+    /// nothing (a lookup already running on the blocking pool finishes there, its answer
+    /// discarded).
     pub async fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
         let reactor = Reactor::current_io()?;
         let addrs = resolve(&addr, &reactor).await?;
@@ -91,6 +97,11 @@ impl TcpListener {
     ///
     /// Any number of tasks may accept on one listener at once; a dropped `accept()` leaves
     /// nothing registered.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: a connection leaves the kernel's queue only in the poll that returns it, so a
+    /// dropped `accept()` loses none; it waits for the next `accept`. Nothing stays registered.
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         self.io
             .wait(READ, |cx, waiter| self.poll_accept_with(cx, waiter))
@@ -208,6 +219,14 @@ impl Stream for Incoming<'_> {
 /// })?;
 /// # std::io::Result::Ok(())
 /// ```
+///
+/// # Cancel safety
+///
+/// Reading and writing go through `futures-io`'s traits. The `read`, `read_vectored`, `write` and
+/// `write_vectored` futures of `AsyncReadExt`/`AsyncWriteExt` are cancel-safe: bytes move only in
+/// the poll that completes them, so a dropped one has moved none. Composite futures such as
+/// `read_exact`, `read_to_end` and `write_all` are not: a dropped one may already have moved part
+/// of the data (into your buffer, or out to the peer).
 pub struct TcpStream {
     io: Async<std::net::TcpStream>,
 }
@@ -222,6 +241,11 @@ impl TcpStream {
     /// Connects to `addr`: host names are resolved on the blocking spawner and every resolved
     /// address is tried in order; the last error is returned if none accepts (for a closed
     /// port, `ConnectionRefused`).
+    ///
+    /// # Cancel safety
+    ///
+    /// Not resumable: dropping the future closes the socket of the attempt in progress (the peer
+    /// may see a connection opened and closed at once); a new `connect` starts over.
     pub async fn connect<A: ToSocketAddrs>(addr: A) -> io::Result<TcpStream> {
         let reactor = Reactor::current_io()?;
         let addrs = resolve(&addr, &reactor).await?;
@@ -287,16 +311,30 @@ impl TcpStream {
     }
 
     /// Reads without consuming (`MSG_PEEK`), waiting for data.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: peeking consumes nothing, and a dropped wait leaves no waker behind.
     pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.io.read_with(|s| s.peek(buf)).await
     }
 
     /// Waits until the stream is reported readable.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: a dropped wait withdraws its waker and consumes no readiness, so the next wait
+    /// sees the same report.
     pub async fn readable(&self) -> io::Result<()> {
         self.io.readable().await
     }
 
     /// Waits until the stream is reported writable.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: a dropped wait withdraws its waker and consumes no readiness, so the next wait
+    /// sees the same report.
     pub async fn writable(&self) -> io::Result<()> {
         self.io.writable().await
     }
@@ -544,6 +582,8 @@ pub struct OwnedReadHalf {
 
 /// The write half of [`TcpStream::into_split`]; dropping it shuts the write side down.
 ///
+/// # Examples
+///
 /// ```
 /// use ciranda_reactor::net::tcp::OwnedWriteHalf;
 /// use ciranda_reactor::net::{TcpListener, TcpStream};
@@ -623,6 +663,10 @@ impl OwnedReadHalf {
     }
 
     /// Reads without consuming, waiting for data.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: peeking consumes nothing, and a dropped wait leaves no waker behind.
     pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.stream.peek(buf).await
     }
@@ -677,6 +721,8 @@ impl Drop for OwnedWriteHalf {
 pub struct ReadHalf<'a>(&'a TcpStream);
 
 /// The borrowed write half of [`TcpStream::split`].
+///
+/// # Examples
 ///
 /// ```
 /// use ciranda_reactor::net::tcp::WriteHalf;

@@ -39,6 +39,12 @@ impl fmt::Debug for UdpSocket {
 
 impl UdpSocket {
     /// Binds to the first address (of those `addr` resolves to) that works.
+    ///
+    /// # Cancel safety
+    ///
+    /// The only wait is resolving a host name: a future dropped before it completes has bound
+    /// nothing (a lookup already running on the blocking pool finishes there, its answer
+    /// discarded).
     pub async fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<UdpSocket> {
         let reactor = Reactor::current_io()?;
         let addrs = resolve(&addr, &reactor).await?;
@@ -71,12 +77,22 @@ impl UdpSocket {
 
     /// Sets the default peer for [`send`](UdpSocket::send) and [`recv`](UdpSocket::recv)
     /// (and filters incoming datagrams to that peer); the first resolved address that works.
+    ///
+    /// # Cancel safety
+    ///
+    /// The only wait is resolving a host name: a future dropped before it completes leaves the
+    /// default peer as it was.
     pub async fn connect<A: ToSocketAddrs>(&self, addr: A) -> io::Result<()> {
         let addrs = resolve(&addr, self.io.reactor()).await?;
         try_each(addrs, |a| async move { self.io.get_ref().connect(a) }).await
     }
 
     /// Sends a datagram to `target` (its first resolved address); returns the bytes sent.
+    ///
+    /// # Cancel safety
+    ///
+    /// A datagram goes out whole in the poll that completes the future, or not at all: a dropped
+    /// `send_to` has sent nothing (a host name being resolved is looked up in vain).
     pub async fn send_to<A: ToSocketAddrs>(&self, buf: &[u8], target: A) -> io::Result<usize> {
         let addrs = resolve(&target, self.io.reactor()).await?;
         let addr = addrs[0];
@@ -84,21 +100,40 @@ impl UdpSocket {
     }
 
     /// Receives a datagram; returns its length and sender.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: a datagram leaves the socket only in the poll that returns it, so a dropped
+    /// `recv_from` loses none.
     pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         self.io.read_with(|s| s.recv_from(buf)).await
     }
 
     /// Receives a datagram without consuming it.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: peeking consumes nothing, and a dropped wait leaves no waker behind.
     pub async fn peek_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         self.io.read_with(|s| s.peek_from(buf)).await
     }
 
     /// Sends a datagram to the connected peer.
+    ///
+    /// # Cancel safety
+    ///
+    /// A datagram goes out whole in the poll that completes the future, or not at all: a dropped
+    /// `send` has sent nothing.
     pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
         self.io.write_with(|s| s.send(buf)).await
     }
 
     /// Receives a datagram from the connected peer.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: a datagram leaves the socket only in the poll that returns it, so a dropped
+    /// `recv` loses none.
     pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.io.read_with(|s| s.recv(buf)).await
     }
@@ -158,11 +193,21 @@ impl UdpSocket {
     }
 
     /// Waits until the socket is reported readable.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: a dropped wait withdraws its waker and consumes no readiness, so the next wait
+    /// sees the same report.
     pub async fn readable(&self) -> io::Result<()> {
         self.io.readable().await
     }
 
     /// Waits until the socket is reported writable.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: a dropped wait withdraws its waker and consumes no readiness, so the next wait
+    /// sees the same report.
     pub async fn writable(&self) -> io::Result<()> {
         self.io.writable().await
     }

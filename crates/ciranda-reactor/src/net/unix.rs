@@ -76,6 +76,11 @@ impl UnixListener {
     ///
     /// Any number of tasks may accept on one listener at once; a dropped `accept()` leaves
     /// nothing registered.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: a connection leaves the kernel's queue only in the poll that returns it, so a
+    /// dropped `accept()` loses none; it waits for the next `accept`. Nothing stays registered.
     pub async fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
         self.io
             .wait(READ, |cx, waiter| self.poll_accept_with(cx, waiter))
@@ -178,6 +183,14 @@ impl Stream for UnixIncoming<'_> {
 /// })?;
 /// # std::io::Result::Ok(())
 /// ```
+///
+/// # Cancel safety
+///
+/// Reading and writing go through `futures-io`'s traits. The `read`, `read_vectored`, `write` and
+/// `write_vectored` futures of `AsyncReadExt`/`AsyncWriteExt` are cancel-safe: bytes move only in
+/// the poll that completes them, so a dropped one has moved none. Composite futures such as
+/// `read_exact`, `read_to_end` and `write_all` are not: a dropped one may already have moved part
+/// of the data (into your buffer, or out to the peer).
 pub struct UnixStream {
     io: Async<std::os::unix::net::UnixStream>,
 }
@@ -190,6 +203,11 @@ impl fmt::Debug for UnixStream {
 
 impl UnixStream {
     /// Connects to the socket at `path` without blocking the thread.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not resumable: dropping the future closes the socket of the attempt in progress (the peer
+    /// may see a connection opened and closed at once); a new `connect` starts over.
     pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
         let reactor = Reactor::current_io()?;
         let addr = SockAddr::unix(path)?;
@@ -263,11 +281,21 @@ impl UnixStream {
     }
 
     /// Waits until the stream is reported readable.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: a dropped wait withdraws its waker and consumes no readiness, so the next wait
+    /// sees the same report.
     pub async fn readable(&self) -> io::Result<()> {
         self.io.readable().await
     }
 
     /// Waits until the stream is reported writable.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: a dropped wait withdraws its waker and consumes no readiness, so the next wait
+    /// sees the same report.
     pub async fn writable(&self) -> io::Result<()> {
         self.io.writable().await
     }
@@ -419,6 +447,8 @@ pub struct OwnedReadHalf {
 }
 
 /// The write half of [`UnixStream::into_split`]; dropping it shuts the write side down.
+///
+/// # Examples
 ///
 /// ```
 /// use ciranda_reactor::net::unix::OwnedWriteHalf;

@@ -47,6 +47,8 @@ pub fn interval_at(start: Instant, period: Duration) -> Interval {
 
 /// What an [`Interval`] does when ticks were missed (the task was late).
 ///
+/// # Examples
+///
 /// ```
 /// use ciranda_reactor::time::{self, MissedTickBehavior};
 /// use std::time::Duration;
@@ -112,6 +114,11 @@ impl Interval {
     }
 
     /// Waits for the next tick and returns its scheduled instant.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: a tick is taken only in the poll that returns it, so a dropped `tick()` loses
+    /// none; the next `tick()` returns it.
     pub async fn tick(&mut self) -> Instant {
         poll_fn(|cx| self.poll_tick(cx)).await
     }

@@ -99,6 +99,11 @@ pub fn resume() {
 /// });
 /// # std::io::Result::Ok(())
 /// ```
+///
+/// # Cancel safety
+///
+/// The clock moves in the future's first poll: dropped before it, nothing happens; dropped after
+/// it, the clock stays moved.
 #[track_caller]
 pub fn advance(duration: Duration) -> impl Future<Output = ()> + Send + 'static {
     // The reactor is looked up when the future is first polled (the clock moves then); a

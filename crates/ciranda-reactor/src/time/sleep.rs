@@ -70,6 +70,11 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 ///     assert!(s.is_elapsed());
 /// });
 /// ```
+///
+/// # Cancel safety
+///
+/// Dropping a `Sleep` removes its timer and loses nothing else: a new [`sleep_until`] with the same
+/// [`deadline`](Sleep::deadline) resumes the wait.
 pub struct Sleep {
     /// `None` until bound (made outside any runtime and not polled yet).
     reactor: Option<ReactorRef>,

@@ -71,6 +71,12 @@ pub fn timeout_at<F: Future>(deadline: Instant, future: F) -> Timeout<F> {
 ///     assert_eq!(t.await, Ok(7));
 /// });
 /// ```
+///
+/// # Cancel safety
+///
+/// A `Timeout` owns its future: dropping it drops that future, so what is lost is what the inner
+/// future's own cancel safety says (nothing for a channel's `recv`, the place in the queue for
+/// `Mutex::lock`). When the deadline passes first, the inner future is not polled again.
 #[must_use = "futures do nothing unless polled"]
 pub struct Timeout<F> {
     future: F,

@@ -24,6 +24,13 @@ use std::task::{Context, Poll};
 /// let handle = sched.spawn(async { 6 * 7 });
 /// assert_eq!(sched.block_on(handle).unwrap(), 42);
 /// ```
+///
+/// # Cancel safety
+///
+/// A `JoinHandle` is itself the future, so dropping an unfinished `.await` on it (in a `select`, a
+/// timeout) drops the handle: the task is detached, not cancelled; it runs on and its output is
+/// dropped when it finishes. Poll `&mut handle` instead to keep the handle, and the output, for
+/// later; use [`abort`](JoinHandle::abort) to cancel.
 pub struct JoinHandle<T> {
     raw: RawTask,
     _output: PhantomData<T>,

@@ -32,6 +32,8 @@ const MAX_JOB: usize = 2 * 1024 * 1024;
 /// their errors. A `File` dropped with buffered writes still writes them (on the blocking pool,
 /// errors unseen).
 ///
+/// # Examples
+///
 /// ```
 /// use ciranda::fs::File;
 /// use ciranda::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
@@ -157,11 +159,21 @@ impl File {
     }
 
     /// Opens a file for reading.
+    ///
+    /// # Cancel safety
+    ///
+    /// The file is opened on the blocking pool; if the future is dropped after its first poll, the
+    /// opening still happens there and the file is closed again at once.
     pub async fn open(path: impl AsRef<Path>) -> io::Result<File> {
         OpenOptions::new().read(true).open(path).await
     }
 
     /// Creates (or truncates) a file for writing.
+    ///
+    /// # Cancel safety
+    ///
+    /// The file is opened on the blocking pool; if the future is dropped after its first poll, the
+    /// opening still happens there and the file is closed again at once.
     pub async fn create(path: impl AsRef<Path>) -> io::Result<File> {
         OpenOptions::new()
             .write(true)
@@ -276,21 +288,45 @@ impl File {
     }
 
     /// Writes buffered data, then has the OS write data and metadata to the device.
+    ///
+    /// # Cancel safety
+    ///
+    /// The job runs on the blocking pool and stays this file's own: a dropped future does not
+    /// interrupt it, the next operation on this `File` waits for it, and only its result (or error)
+    /// is lost.
     pub async fn sync_all(&mut self) -> io::Result<()> {
         self.after_flush(|f| f.sync_all()).await
     }
 
     /// Writes buffered data, then has the OS write the data (not all metadata) to the device.
+    ///
+    /// # Cancel safety
+    ///
+    /// The job runs on the blocking pool and stays this file's own: a dropped future does not
+    /// interrupt it, the next operation on this `File` waits for it, and only its result (or error)
+    /// is lost.
     pub async fn sync_data(&mut self) -> io::Result<()> {
         self.after_flush(|f| f.sync_data()).await
     }
 
     /// Truncates or extends the file to `size` bytes (the position is unchanged).
+    ///
+    /// # Cancel safety
+    ///
+    /// The job runs on the blocking pool and stays this file's own: a dropped future does not
+    /// interrupt it, the next operation on this `File` waits for it, and only its result (or error)
+    /// is lost.
     pub async fn set_len(&mut self, size: u64) -> io::Result<()> {
         self.after_flush(move |f| f.set_len(size)).await
     }
 
     /// The file's metadata (after writing buffered data).
+    ///
+    /// # Cancel safety
+    ///
+    /// The job runs on the blocking pool and stays this file's own: a dropped future does not
+    /// interrupt it, the next operation on this `File` waits for it, and only its result (or error)
+    /// is lost.
     pub async fn metadata(&mut self) -> io::Result<super::Metadata> {
         self.after_flush(|f| f.metadata()).await
     }
@@ -464,6 +500,8 @@ impl Drop for File {
 
 /// Options for opening a file: `std::fs::OpenOptions`, opened on the blocking pool.
 ///
+/// # Examples
+///
 /// ```
 /// ciranda::run(async {
 ///     let path = std::env::temp_dir().join(format!("ciranda-open-doc-{}", std::process::id()));
@@ -537,6 +575,11 @@ impl OpenOptions {
     }
 
     /// Opens `path` on the blocking pool; errors name the path.
+    ///
+    /// # Cancel safety
+    ///
+    /// The file is opened on the blocking pool; if the future is dropped after its first poll, the
+    /// opening still happens there and the file is closed again at once.
     pub async fn open(&self, path: impl AsRef<Path>) -> io::Result<File> {
         let options = self.std.clone();
         let std = super::on_path(path.as_ref(), "open", move |p| options.open(p)).await?;

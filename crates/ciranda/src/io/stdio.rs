@@ -25,6 +25,8 @@ const WRITE_BUFFER: usize = 8 * 1024;
 /// A read in progress cannot be interrupted: if the handle is dropped while a job waits for
 /// input, that job (and the bytes it then reads) runs to completion on the pool, unseen.
 ///
+/// # Examples
+///
 /// ```no_run
 /// use ciranda::io::{AsyncBufReadExt, BufReader};
 /// use ciranda::stream::StreamExt;
@@ -269,6 +271,8 @@ macro_rules! writer {
         /// `close`) to have them appear now and to see write errors. Bytes still buffered when
         /// the handle is dropped are written anyway. Output of several handles (or of
         /// `println!`) may interleave between buffers, not inside one.
+        ///
+        /// # Examples
         ///
         /// ```
         /// use ciranda::io::AsyncWriteExt;

@@ -14,6 +14,8 @@ macro_rules! read_pipe {
         ///
         /// Pipes are opened close-on-exec by std, so other children do not inherit them.
         ///
+        /// # Examples
+        ///
         /// ```
         /// use ciranda::io::AsyncReadExt;
         /// use ciranda::process::{Command, Stdio};
@@ -101,6 +103,8 @@ read_pipe!(
 /// The child's standard input: a non-blocking pipe registered with the reactor (`AsyncWrite`).
 ///
 /// `close()` (or dropping it) closes the pipe, so the child reads end-of-file.
+///
+/// # Examples
 ///
 /// ```
 /// use ciranda::io::AsyncWriteExt;
