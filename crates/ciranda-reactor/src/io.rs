@@ -34,11 +34,11 @@ use std::task::{Context, Poll, ready};
 /// # Examples
 ///
 /// ```
-/// use ciranda_reactor::Async;
-/// use futures_util::io::{AsyncReadExt, AsyncWriteExt};
+/// use ciranda::io::Async;
+/// use ciranda::io::{AsyncReadExt, AsyncWriteExt};
 /// use std::os::unix::net::UnixStream;
 ///
-/// ciranda_reactor::block_on(async {
+/// ciranda::run(async {
 ///     let (a, b) = UnixStream::pair()?;
 ///     let (mut a, mut b) = (Async::new(a)?, Async::new(b)?);
 ///     a.write_all(b"ping").await?;
@@ -212,10 +212,10 @@ impl<T> Async<T> {
     /// # Examples
     ///
     /// ```
-    /// use ciranda_reactor::Async;
+    /// use ciranda::io::Async;
     /// use std::net::UdpSocket;
     ///
-    /// ciranda_reactor::block_on(async {
+    /// ciranda::run(async {
     ///     let a = Async::new(UdpSocket::bind("127.0.0.1:0")?)?;
     ///     let b = UdpSocket::bind("127.0.0.1:0")?;
     ///     b.send_to(b"hi", a.get_ref().local_addr()?)?;

@@ -28,26 +28,23 @@ struct State {
 /// # Examples
 ///
 /// ```
-/// use ciranda_sync::Barrier;
+/// use ciranda::sync::Barrier;
 /// use std::sync::Arc;
-/// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
-/// #     struct T(std::thread::Thread);
-/// #     impl std::task::Wake for T { fn wake(self: std::sync::Arc<Self>) { self.0.unpark() } }
-/// #     let w = std::task::Waker::from(std::sync::Arc::new(T(std::thread::current())));
-/// #     let mut cx = std::task::Context::from_waker(&w);
-/// #     let mut f = std::pin::pin!(f);
-/// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v } std::thread::park() }
-/// # }
 ///
-/// let barrier = Arc::new(Barrier::new(3));
-/// let threads: Vec<_> = (0..3)
-///     .map(|_| {
-///         let b = barrier.clone();
-///         std::thread::spawn(move || block_on(b.wait()).is_leader())
-///     })
-///     .collect();
-/// let leaders = threads.into_iter().map(|t| t.join().unwrap()).filter(|&leader| leader).count();
-/// assert_eq!(leaders, 1);
+/// ciranda::run(async {
+///     let barrier = Arc::new(Barrier::new(3));
+///     let tasks: Vec<_> = (0..3)
+///         .map(|_| {
+///             let b = barrier.clone();
+///             ciranda::spawn(async move { b.wait().await.is_leader() })
+///         })
+///         .collect();
+///     let mut leaders = 0;
+///     for task in tasks {
+///         leaders += usize::from(task.await.unwrap());
+///     }
+///     assert_eq!(leaders, 1);
+/// });
 /// ```
 pub struct Barrier {
     parties: usize,
@@ -124,9 +121,10 @@ impl fmt::Debug for Barrier {
 /// # Examples
 ///
 /// ```
-/// use futures_util::FutureExt;
-/// let b = ciranda_sync::Barrier::new(1);
-/// assert!(b.wait().now_or_never().unwrap().is_leader());
+/// ciranda::run(async {
+///     let b = ciranda::sync::Barrier::new(1);
+///     assert!(b.wait().await.is_leader());
+/// });
 /// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct BarrierWait<'a> {
@@ -237,10 +235,11 @@ impl fmt::Debug for BarrierWait<'_> {
 /// # Examples
 ///
 /// ```
-/// use futures_util::FutureExt;
-/// let b = ciranda_sync::Barrier::new(1);
-/// let result = b.wait().now_or_never().unwrap();
-/// assert!(result.is_leader());
+/// ciranda::run(async {
+///     let b = ciranda::sync::Barrier::new(1);
+///     let result = b.wait().await;
+///     assert!(result.is_leader());
+/// });
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BarrierWaitResult {
@@ -259,7 +258,7 @@ impl BarrierWaitResult {
 /// # Examples
 ///
 /// ```
-/// let err = ciranda_sync::Barrier::try_new(0).unwrap_err();
+/// let err = ciranda::sync::Barrier::try_new(0).unwrap_err();
 /// assert_eq!(err.to_string(), "a barrier needs at least one party, got 0");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]

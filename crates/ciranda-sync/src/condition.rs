@@ -30,30 +30,23 @@ use crate::waiters::{Key, NeedWaker, WaitList, WakeList};
 /// # Examples
 ///
 /// ```
-/// use ciranda_sync::{Condition, Mutex};
+/// use ciranda::sync::{Condition, Mutex};
 /// use std::sync::Arc;
-/// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
-/// #     struct T(std::thread::Thread);
-/// #     impl std::task::Wake for T { fn wake(self: std::sync::Arc<Self>) { self.0.unpark() } }
-/// #     let w = std::task::Waker::from(std::sync::Arc::new(T(std::thread::current())));
-/// #     let mut cx = std::task::Context::from_waker(&w);
-/// #     let mut f = std::pin::pin!(f);
-/// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v } std::thread::park() }
-/// # }
 ///
-/// let state = Arc::new((Mutex::new(false), Condition::new()));
-/// let s2 = state.clone();
-/// let t = std::thread::spawn(move || block_on(async {
-///     let (lock, cond) = &*s2;
-///     *lock.lock().await = true;
-///     cond.notify_all();
-/// }));
-/// block_on(async {
+/// ciranda::run(async {
+///     let state = Arc::new((Mutex::new(false), Condition::new()));
+///     let s2 = state.clone();
+///     let setter = ciranda::spawn(async move {
+///         let (lock, cond) = &*s2;
+///         *lock.lock().await = true;
+///         cond.notify_all();
+///     });
 ///     let (lock, cond) = &*state;
 ///     let guard = cond.wait_while(lock.lock().await, |ready| !*ready).await;
 ///     assert!(*guard);
+///     drop(guard);
+///     setter.await.unwrap();
 /// });
-/// t.join().unwrap();
 /// ```
 pub struct Condition {
     waiters: ShimMutex<WaitList<bool>>,

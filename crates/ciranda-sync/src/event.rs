@@ -26,21 +26,12 @@ use crate::waiters::{Key, NeedWaker, WaitList, WakeList};
 /// # Examples
 ///
 /// ```
-/// use ciranda_sync::Event;
+/// use ciranda::sync::Event;
 /// use std::sync::Arc;
-/// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
-/// #     struct T(std::thread::Thread);
-/// #     impl std::task::Wake for T { fn wake(self: std::sync::Arc<Self>) { self.0.unpark() } }
-/// #     let w = std::task::Waker::from(std::sync::Arc::new(T(std::thread::current())));
-/// #     let mut cx = std::task::Context::from_waker(&w);
-/// #     let mut f = std::pin::pin!(f);
-/// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v } std::thread::park() }
-/// # }
-///
 /// let ev = Arc::new(Event::new());
 /// let ev2 = ev.clone();
 /// let t = std::thread::spawn(move || ev2.set());
-/// block_on(ev.wait());
+/// ciranda::run(ev.wait());
 /// assert!(ev.is_set());
 /// ev.clear();
 /// assert!(!ev.is_set());
@@ -118,11 +109,15 @@ impl fmt::Debug for Event {
 /// # Examples
 ///
 /// ```
-/// use futures_util::FutureExt;
-/// let ev = ciranda_sync::Event::new();
-/// assert!(ev.wait().now_or_never().is_none());
-/// ev.set();
-/// assert!(ev.wait().now_or_never().is_some());
+/// use std::time::Duration;
+///
+/// ciranda::run(async {
+///     let ev = ciranda::sync::Event::new();
+///     // Not set: the wait does not finish (the timeout drops it, losing nothing).
+///     assert!(ciranda::time::timeout(Duration::from_millis(10), ev.wait()).await.is_err());
+///     ev.set();
+///     ev.wait().await;
+/// });
 /// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct EventWait<'a> {

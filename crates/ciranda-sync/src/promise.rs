@@ -28,24 +28,18 @@ struct State<T> {
 /// # Examples
 ///
 /// ```
-/// use ciranda_sync::Promise;
+/// use ciranda::sync::Promise;
 /// use std::sync::Arc;
-/// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
-/// #     struct T(std::thread::Thread);
-/// #     impl std::task::Wake for T { fn wake(self: std::sync::Arc<Self>) { self.0.unpark() } }
-/// #     let w = std::task::Waker::from(std::sync::Arc::new(T(std::thread::current())));
-/// #     let mut cx = std::task::Context::from_waker(&w);
-/// #     let mut f = std::pin::pin!(f);
-/// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v } std::thread::park() }
-/// # }
 ///
-/// let p = Arc::new(Promise::new());
-/// let p2 = p.clone();
-/// let t = std::thread::spawn(move || block_on(p2.wait()));
-/// assert_eq!(p.set(String::from("done")), Ok(()));
-/// assert_eq!(p.set(String::from("again")), Err(String::from("again")));
-/// assert_eq!(t.join().unwrap(), "done");
-/// assert_eq!(p.try_get().as_deref(), Some("done"));
+/// ciranda::run(async {
+///     let p = Arc::new(Promise::new());
+///     let p2 = p.clone();
+///     let waiter = ciranda::spawn(async move { p2.wait().await });
+///     assert_eq!(p.set(String::from("done")), Ok(()));
+///     assert_eq!(p.set(String::from("again")), Err(String::from("again")));
+///     assert_eq!(waiter.await.unwrap(), "done");
+///     assert_eq!(p.try_get().as_deref(), Some("done"));
+/// });
 /// ```
 pub struct Promise<T> {
     is_set: AtomicBool,
@@ -137,11 +131,14 @@ impl<T: fmt::Debug> fmt::Debug for Promise<T> {
 /// # Examples
 ///
 /// ```
-/// use futures_util::FutureExt;
-/// let p = ciranda_sync::Promise::new();
-/// assert!(p.wait().now_or_never().is_none());
-/// p.set(1).unwrap();
-/// assert_eq!(p.wait().now_or_never(), Some(1));
+/// use std::time::Duration;
+///
+/// ciranda::run(async {
+///     let p = ciranda::sync::Promise::new();
+///     assert!(ciranda::time::timeout(Duration::from_millis(10), p.wait()).await.is_err());
+///     p.set(1).unwrap();
+///     assert_eq!(p.wait().await, 1);
+/// });
 /// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct PromiseWait<'a, T> {

@@ -101,18 +101,9 @@ impl<T> State<T> {
 /// # Examples
 ///
 /// ```
-/// use ciranda_sync::Queue;
-/// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
-/// #     struct T(std::thread::Thread);
-/// #     impl std::task::Wake for T { fn wake(self: std::sync::Arc<Self>) { self.0.unpark() } }
-/// #     let w = std::task::Waker::from(std::sync::Arc::new(T(std::thread::current())));
-/// #     let mut cx = std::task::Context::from_waker(&w);
-/// #     let mut f = std::pin::pin!(f);
-/// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v } std::thread::park() }
-/// # }
-///
+/// use ciranda::sync::Queue;
 /// let q = Queue::new(2);
-/// block_on(async {
+/// ciranda::run(async {
 ///     q.put("a").await;
 ///     q.put("b").await;
 ///     assert!(q.is_full());
@@ -319,11 +310,15 @@ impl<T> fmt::Debug for Queue<T> {
 /// # Examples
 ///
 /// ```
-/// use futures_util::FutureExt;
-/// let q = ciranda_sync::Queue::new(1);
-/// q.put(1).now_or_never().unwrap();
-/// assert!(q.put(2).now_or_never().is_none()); // full: the dropped put never enqueues 2
-/// assert_eq!(q.len(), 1);
+/// use std::time::Duration;
+///
+/// ciranda::run(async {
+///     let q = ciranda::sync::Queue::new(1);
+///     q.put(1).await;
+///     // Full: the put waits; dropped by the timeout, it never enqueues 2.
+///     assert!(ciranda::time::timeout(Duration::from_millis(10), q.put(2)).await.is_err());
+///     assert_eq!(q.len(), 1);
+/// });
 /// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct Put<'a, T> {
@@ -421,11 +416,14 @@ impl<T> fmt::Debug for Put<'_, T> {
 /// # Examples
 ///
 /// ```
-/// use futures_util::FutureExt;
-/// let q = ciranda_sync::Queue::new(0);
-/// assert!(q.get().now_or_never().is_none());
-/// q.try_put(3).unwrap();
-/// assert_eq!(q.get().now_or_never(), Some(3));
+/// use std::time::Duration;
+///
+/// ciranda::run(async {
+///     let q = ciranda::sync::Queue::new(0);
+///     assert!(ciranda::time::timeout(Duration::from_millis(10), q.get()).await.is_err());
+///     q.try_put(3).unwrap();
+///     assert_eq!(q.get().await, 3);
+/// });
 /// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct Get<'a, T> {
@@ -517,13 +515,17 @@ impl<T> fmt::Debug for Get<'_, T> {
 /// # Examples
 ///
 /// ```
-/// use futures_util::FutureExt;
-/// let q = ciranda_sync::Queue::new(0);
-/// q.try_put(1).unwrap();
-/// assert!(q.join().now_or_never().is_none());
-/// q.try_get().unwrap();
-/// q.task_done();
-/// assert!(q.join().now_or_never().is_some());
+/// use std::time::Duration;
+///
+/// ciranda::run(async {
+///     let q = ciranda::sync::Queue::new(0);
+///     q.try_put(1).unwrap();
+///     // One item not yet marked done: `join` waits.
+///     assert!(ciranda::time::timeout(Duration::from_millis(10), q.join()).await.is_err());
+///     q.try_get().unwrap();
+///     q.task_done();
+///     q.join().await;
+/// });
 /// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct Join<'a, T> {
@@ -595,7 +597,7 @@ impl<T> fmt::Debug for Join<'_, T> {
 /// # Examples
 ///
 /// ```
-/// let q = ciranda_sync::Queue::new(1);
+/// let q = ciranda::sync::Queue::new(1);
 /// q.try_put(1).unwrap();
 /// let err = q.try_put(2).unwrap_err();
 /// assert_eq!(err.to_string(), "queue is full (would block)");
@@ -630,7 +632,7 @@ impl<T> std::error::Error for TryPutError<T> {}
 /// # Examples
 ///
 /// ```
-/// let q = ciranda_sync::Queue::<u8>::new(0);
+/// let q = ciranda::sync::Queue::<u8>::new(0);
 /// assert_eq!(q.try_get().unwrap_err().to_string(), "queue is empty (would block)");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]

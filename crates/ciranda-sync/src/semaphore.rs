@@ -457,18 +457,9 @@ impl Drop for RawAcquire<'_> {
 /// # Examples
 ///
 /// ```
-/// use ciranda_sync::Semaphore;
-/// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
-/// #     struct T(std::thread::Thread);
-/// #     impl std::task::Wake for T { fn wake(self: std::sync::Arc<Self>) { self.0.unpark() } }
-/// #     let w = std::task::Waker::from(std::sync::Arc::new(T(std::thread::current())));
-/// #     let mut cx = std::task::Context::from_waker(&w);
-/// #     let mut f = std::pin::pin!(f);
-/// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v } std::thread::park() }
-/// # }
-///
+/// use ciranda::sync::Semaphore;
 /// let sem = Semaphore::new(2);
-/// block_on(async {
+/// ciranda::run(async {
 ///     let a = sem.acquire().await.unwrap();
 ///     let _b = sem.acquire().await.unwrap();
 ///     assert_eq!(sem.available_permits(), 0);
@@ -647,7 +638,7 @@ fn check_request(n: usize) {
 /// # Examples
 ///
 /// ```
-/// let sem = ciranda_sync::Semaphore::new(3);
+/// let sem = ciranda::sync::Semaphore::new(3);
 /// let permit = sem.try_acquire_many(2).unwrap();
 /// assert_eq!(permit.num_permits(), 2);
 /// permit.forget(); // the two permits are gone for good
@@ -691,7 +682,7 @@ impl fmt::Debug for SemaphorePermit<'_> {
 ///
 /// ```
 /// use std::sync::Arc;
-/// let sem = Arc::new(ciranda_sync::Semaphore::new(1));
+/// let sem = Arc::new(ciranda::sync::Semaphore::new(1));
 /// let permit = sem.clone().try_acquire_owned().unwrap();
 /// std::thread::spawn(move || drop(permit)).join().unwrap();
 /// assert_eq!(sem.available_permits(), 1);
@@ -738,17 +729,9 @@ impl fmt::Debug for OwnedSemaphorePermit {
 /// # Examples
 ///
 /// ```
-/// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
-/// #     struct T(std::thread::Thread);
-/// #     impl std::task::Wake for T { fn wake(self: std::sync::Arc<Self>) { self.0.unpark() } }
-/// #     let w = std::task::Waker::from(std::sync::Arc::new(T(std::thread::current())));
-/// #     let mut cx = std::task::Context::from_waker(&w);
-/// #     let mut f = std::pin::pin!(f);
-/// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v } std::thread::park() }
-/// # }
-/// let sem = ciranda_sync::Semaphore::new(1);
+/// let sem = ciranda::sync::Semaphore::new(1);
 /// sem.close();
-/// let err = block_on(sem.acquire()).unwrap_err();
+/// let err = ciranda::run(sem.acquire()).unwrap_err();
 /// assert_eq!(err.to_string(), "semaphore closed");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -767,7 +750,7 @@ impl std::error::Error for AcquireError {}
 /// # Examples
 ///
 /// ```
-/// use ciranda_sync::{Semaphore, TryAcquireError};
+/// use ciranda::sync::{Semaphore, TryAcquireError};
 /// let sem = Semaphore::new(0);
 /// assert_eq!(sem.try_acquire().unwrap_err(), TryAcquireError::NoPermits);
 /// sem.close();
@@ -806,7 +789,7 @@ impl std::error::Error for TryAcquireError {}
 /// # Examples
 ///
 /// ```
-/// use ciranda_sync::Semaphore;
+/// use ciranda::sync::Semaphore;
 /// let err = Semaphore::try_new(Semaphore::MAX_PERMITS + 1).unwrap_err();
 /// assert!(err.to_string().contains("MAX_PERMITS"));
 /// ```

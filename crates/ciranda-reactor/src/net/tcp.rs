@@ -20,26 +20,22 @@ use std::task::{Context, Poll, ready};
 /// # Examples
 ///
 /// ```
-/// use ciranda_reactor::net::{TcpListener, TcpStream};
-/// use futures_util::io::{AsyncReadExt, AsyncWriteExt};
+/// use ciranda::net::{TcpListener, TcpStream};
+/// use ciranda::io::{AsyncReadExt, AsyncWriteExt};
 ///
-/// ciranda_reactor::block_on(async {
+/// ciranda::run(async {
 ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
 ///     let addr = listener.local_addr()?;
-///     let client = async {
+///     let client = ciranda::spawn(async move {
 ///         let mut s = TcpStream::connect(addr).await?;
 ///         s.write_all(b"hello").await?;
 ///         std::io::Result::Ok(())
-///     };
-///     let server = async {
-///         let (mut s, _peer) = listener.accept().await?;
-///         let mut buf = [0; 5];
-///         s.read_exact(&mut buf).await?;
-///         std::io::Result::Ok(buf)
-///     };
-///     let (c, s) = futures_util::join!(client, server);
-///     c?;
-///     assert_eq!(&s?, b"hello");
+///     });
+///     let (mut s, _peer) = listener.accept().await?;
+///     let mut buf = [0; 5];
+///     s.read_exact(&mut buf).await?;
+///     assert_eq!(&buf, b"hello");
+///     client.await.unwrap()?;
 ///     std::io::Result::Ok(())
 /// })?;
 /// # std::io::Result::Ok(())
@@ -163,15 +159,16 @@ impl AsFd for TcpListener {
 /// # Examples
 ///
 /// ```
-/// use ciranda_reactor::net::{Incoming, TcpListener, TcpStream};
-/// use futures_util::StreamExt;
+/// use ciranda::net::{Incoming, TcpListener, TcpStream};
+/// use ciranda::stream::StreamExt;
 ///
-/// ciranda_reactor::block_on(async {
+/// ciranda::run(async {
 ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
 ///     let addr = listener.local_addr()?;
 ///     let mut incoming: Incoming<'_> = listener.incoming();
-///     let (client, accepted) = futures_util::join!(TcpStream::connect(addr), incoming.next());
-///     let (client, accepted) = (client?, accepted.unwrap()?);
+///     // The kernel completes the connection before anyone accepts it.
+///     let client = TcpStream::connect(addr).await?;
+///     let accepted = incoming.next().await.unwrap()?;
 ///     assert_eq!(client.local_addr()?, accepted.peer_addr()?);
 ///     std::io::Result::Ok(())
 /// })?;
@@ -201,11 +198,11 @@ impl Stream for Incoming<'_> {
 /// # Examples
 ///
 /// ```
-/// use ciranda_reactor::net::{TcpListener, TcpStream};
-/// use futures_util::io::{AsyncReadExt, AsyncWriteExt};
+/// use ciranda::net::{TcpListener, TcpStream};
+/// use ciranda::io::{AsyncReadExt, AsyncWriteExt};
 /// use std::net::Shutdown;
 ///
-/// ciranda_reactor::block_on(async {
+/// ciranda::run(async {
 ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
 ///     let mut client = TcpStream::connect(listener.local_addr()?).await?;
 ///     let (mut server, _) = listener.accept().await?;
@@ -355,7 +352,7 @@ impl TcpStream {
     }
 
     /// Splits into borrowed halves (a read half and a write half usable concurrently), without
-    /// a lock. With `futures_util::AsyncReadExt` in scope, call it as `TcpStream::split(&mut s)`:
+    /// a lock. With `AsyncReadExt` (`ciranda::io::AsyncReadExt`) in scope, call it as `TcpStream::split(&mut s)`:
     /// method syntax picks that trait's by-value `split`.
     pub fn split(&mut self) -> (ReadHalf<'_>, WriteHalf<'_>) {
         (ReadHalf(self), WriteHalf(self))
@@ -553,11 +550,11 @@ impl_async_write!(['a] WriteHalf<'a>, |h| h.0);
 /// # Examples
 ///
 /// ```
-/// use ciranda_reactor::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-/// use ciranda_reactor::net::{TcpListener, TcpStream};
-/// use futures_util::io::{AsyncReadExt, AsyncWriteExt};
+/// use ciranda::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+/// use ciranda::net::{TcpListener, TcpStream};
+/// use ciranda::io::{AsyncReadExt, AsyncWriteExt};
 ///
-/// ciranda_reactor::block_on(async {
+/// ciranda::run(async {
 ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
 ///     let client = TcpStream::connect(listener.local_addr()?).await?;
 ///     let (server, _) = listener.accept().await?;
@@ -585,11 +582,11 @@ pub struct OwnedReadHalf {
 /// # Examples
 ///
 /// ```
-/// use ciranda_reactor::net::tcp::OwnedWriteHalf;
-/// use ciranda_reactor::net::{TcpListener, TcpStream};
-/// use futures_util::io::{AsyncReadExt, AsyncWriteExt};
+/// use ciranda::net::tcp::OwnedWriteHalf;
+/// use ciranda::net::{TcpListener, TcpStream};
+/// use ciranda::io::{AsyncReadExt, AsyncWriteExt};
 ///
-/// ciranda_reactor::block_on(async {
+/// ciranda::run(async {
 ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
 ///     let client = TcpStream::connect(listener.local_addr()?).await?;
 ///     let (mut server, _) = listener.accept().await?;
@@ -615,10 +612,10 @@ pub struct OwnedWriteHalf {
 /// # Examples
 ///
 /// ```
-/// use ciranda_reactor::net::tcp::ReuniteError;
-/// use ciranda_reactor::net::{TcpListener, TcpStream};
+/// use ciranda::net::tcp::ReuniteError;
+/// use ciranda::net::{TcpListener, TcpStream};
 ///
-/// ciranda_reactor::block_on(async {
+/// ciranda::run(async {
 ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
 ///     let a = TcpStream::connect(listener.local_addr()?).await?;
 ///     let b = TcpStream::connect(listener.local_addr()?).await?;
@@ -697,11 +694,11 @@ impl Drop for OwnedWriteHalf {
 /// # Examples
 ///
 /// ```
-/// use ciranda_reactor::net::tcp::{ReadHalf, WriteHalf};
-/// use ciranda_reactor::net::{TcpListener, TcpStream};
-/// use futures_util::io::{AsyncReadExt, AsyncWriteExt};
+/// use ciranda::net::tcp::{ReadHalf, WriteHalf};
+/// use ciranda::net::{TcpListener, TcpStream};
+/// use ciranda::io::{AsyncReadExt, AsyncWriteExt};
 ///
-/// ciranda_reactor::block_on(async {
+/// ciranda::run(async {
 ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
 ///     let mut client = TcpStream::connect(listener.local_addr()?).await?;
 ///     let (mut server, _) = listener.accept().await?;
@@ -709,7 +706,7 @@ impl Drop for OwnedWriteHalf {
 ///     // `split` (which works too, behind a lock).
 ///     let (mut r, mut w): (ReadHalf<'_>, WriteHalf<'_>) = TcpStream::split(&mut server);
 ///     client.write_all(b"echo").await?;
-///     futures_util::io::copy((&mut r).take(4), &mut w).await?;
+///     ciranda::io::copy((&mut r).take(4), &mut w).await?;
 ///     let mut back = [0; 4];
 ///     client.read_exact(&mut back).await?;
 ///     assert_eq!(&back, b"echo");
@@ -725,11 +722,11 @@ pub struct ReadHalf<'a>(&'a TcpStream);
 /// # Examples
 ///
 /// ```
-/// use ciranda_reactor::net::tcp::WriteHalf;
-/// use ciranda_reactor::net::{TcpListener, TcpStream};
-/// use futures_util::io::AsyncWriteExt;
+/// use ciranda::net::tcp::WriteHalf;
+/// use ciranda::net::{TcpListener, TcpStream};
+/// use ciranda::io::AsyncWriteExt;
 ///
-/// ciranda_reactor::block_on(async {
+/// ciranda::run(async {
 ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
 ///     let mut client = TcpStream::connect(listener.local_addr()?).await?;
 ///     let (_r, mut w): (_, WriteHalf<'_>) = TcpStream::split(&mut client);

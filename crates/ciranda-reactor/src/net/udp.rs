@@ -14,9 +14,9 @@ use std::task::{Context, Poll};
 /// # Examples
 ///
 /// ```
-/// use ciranda_reactor::net::UdpSocket;
+/// use ciranda::net::UdpSocket;
 ///
-/// ciranda_reactor::block_on(async {
+/// ciranda::run(async {
 ///     let a = UdpSocket::bind("127.0.0.1:0").await?;
 ///     let b = UdpSocket::bind("127.0.0.1:0").await?;
 ///     a.send_to(b"ping", b.local_addr()?).await?;

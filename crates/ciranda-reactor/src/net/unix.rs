@@ -21,17 +21,18 @@ use std::task::{Context, Poll, ready};
 /// # Examples
 ///
 /// ```
-/// use ciranda_reactor::net::{UnixListener, UnixStream};
-/// use futures_util::io::{AsyncReadExt, AsyncWriteExt};
+/// use ciranda::net::{UnixListener, UnixStream};
+/// use ciranda::io::{AsyncReadExt, AsyncWriteExt};
 ///
 /// let dir = std::env::temp_dir().join(format!("ciranda-doc-{}", std::process::id()));
 /// std::fs::create_dir_all(&dir)?;
 /// let path = dir.join("listener.sock");
 /// let _ = std::fs::remove_file(&path);
-/// ciranda_reactor::block_on(async {
+/// ciranda::run(async {
 ///     let listener = UnixListener::bind(&path)?;
-///     let (client, accepted) = futures_util::join!(UnixStream::connect(&path), listener.accept());
-///     let (mut client, (mut server, _addr)) = (client?, accepted?);
+///     // The connection waits in the listener's backlog until accepted.
+///     let mut client = UnixStream::connect(&path).await?;
+///     let (mut server, _addr) = listener.accept().await?;
 ///     client.write_all(b"hi").await?;
 ///     let mut buf = [0; 2];
 ///     server.read_exact(&mut buf).await?;
@@ -132,17 +133,17 @@ impl AsFd for UnixListener {
 /// # Examples
 ///
 /// ```
-/// use ciranda_reactor::net::{UnixIncoming, UnixListener, UnixStream};
-/// use futures_util::StreamExt;
+/// use ciranda::net::{UnixIncoming, UnixListener, UnixStream};
+/// use ciranda::stream::StreamExt;
 ///
 /// let path = std::env::temp_dir().join(format!("ciranda-doc-inc-{}.sock", std::process::id()));
 /// let _ = std::fs::remove_file(&path);
-/// ciranda_reactor::block_on(async {
+/// ciranda::run(async {
 ///     let listener = UnixListener::bind(&path)?;
 ///     let mut incoming: UnixIncoming<'_> = listener.incoming();
-///     let (c, s) = futures_util::join!(UnixStream::connect(&path), incoming.next());
-///     c?;
-///     s.unwrap()?;
+///     let _client = UnixStream::connect(&path).await?;
+///     let server = incoming.next().await.unwrap()?;
+///     assert!(server.peer_addr().is_ok());
 ///     std::io::Result::Ok(())
 /// })?;
 /// std::fs::remove_file(&path)?;
@@ -169,10 +170,10 @@ impl Stream for UnixIncoming<'_> {
 /// # Examples
 ///
 /// ```
-/// use ciranda_reactor::net::UnixStream;
-/// use futures_util::io::{AsyncReadExt, AsyncWriteExt};
+/// use ciranda::net::UnixStream;
+/// use ciranda::io::{AsyncReadExt, AsyncWriteExt};
 ///
-/// ciranda_reactor::block_on(async {
+/// ciranda::run(async {
 ///     let (mut a, mut b) = UnixStream::pair()?;
 ///     a.write_all(b"abc").await?;
 ///     a.close().await?; // shuts the write side down
@@ -424,11 +425,11 @@ impl_async_write!([] OwnedWriteHalf, |h| &h.stream);
 /// # Examples
 ///
 /// ```
-/// use ciranda_reactor::net::unix::{OwnedReadHalf, OwnedWriteHalf};
-/// use ciranda_reactor::net::UnixStream;
-/// use futures_util::io::{AsyncReadExt, AsyncWriteExt};
+/// use ciranda::net::unix::{OwnedReadHalf, OwnedWriteHalf};
+/// use ciranda::net::UnixStream;
+/// use ciranda::io::{AsyncReadExt, AsyncWriteExt};
 ///
-/// ciranda_reactor::block_on(async {
+/// ciranda::run(async {
 ///     let (a, b) = UnixStream::pair()?;
 ///     let (mut r, w): (OwnedReadHalf, OwnedWriteHalf) = a.into_split();
 ///     drop(w); // shuts a's write side down
@@ -451,11 +452,11 @@ pub struct OwnedReadHalf {
 /// # Examples
 ///
 /// ```
-/// use ciranda_reactor::net::unix::OwnedWriteHalf;
-/// use ciranda_reactor::net::UnixStream;
-/// use futures_util::io::{AsyncReadExt, AsyncWriteExt};
+/// use ciranda::net::unix::OwnedWriteHalf;
+/// use ciranda::net::UnixStream;
+/// use ciranda::io::{AsyncReadExt, AsyncWriteExt};
 ///
-/// ciranda_reactor::block_on(async {
+/// ciranda::run(async {
 ///     let (a, mut b) = UnixStream::pair()?;
 ///     let (_r, mut w): (_, OwnedWriteHalf) = a.into_split();
 ///     w.write_all(b"end").await?;

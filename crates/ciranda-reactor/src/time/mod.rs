@@ -51,11 +51,11 @@ use std::task::Poll;
 /// # Examples
 ///
 /// ```
-/// use ciranda_reactor::time::{self, Instant};
+/// use ciranda::time::{self, Instant};
 /// use std::time::Duration;
 ///
-/// let reactor = ciranda_reactor::Reactor::new()?;
-/// let _guard = reactor.enter();
+/// let rt = ciranda::Runtime::new()?;
+/// let _guard = rt.enter();
 /// time::pause();
 /// let t = Instant::now();
 /// std::thread::sleep(Duration::from_millis(2));
@@ -87,12 +87,11 @@ pub fn resume() {
 /// # Examples
 ///
 /// ```
-/// use ciranda_reactor::time::{self, Instant};
+/// use ciranda::time::{self, Instant};
 /// use std::time::Duration;
 ///
-/// let reactor = ciranda_reactor::Reactor::builder().start_paused(true).build()?;
-/// let _guard = reactor.enter();
-/// ciranda_reactor::block_on(async {
+/// let rt = ciranda::Runtime::builder().start_paused(true).build()?;
+/// rt.block_on(async {
 ///     let t = Instant::now();
 ///     time::advance(Duration::from_secs(5)).await;
 ///     assert_eq!(t.elapsed(), Duration::from_secs(5));
