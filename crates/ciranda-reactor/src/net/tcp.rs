@@ -1,16 +1,18 @@
 //! TCP: `TcpListener`, `TcpStream` and its split halves.
 
 use super::addr::{ToSocketAddrs, resolve, try_each};
+use super::socket::{
+    connect_started, connected, connected_socket, incoming_stream, ip_ttl, socket_common,
+    std_conversions,
+};
 use crate::io::Async;
 use crate::reactor::{Reactor, ReactorRef};
 use crate::registration::{READ, Waiter};
-use futures_core::Stream;
 use futures_io::{AsyncRead, AsyncWrite};
 use socket2::{Domain, Protocol, Socket, Type};
 use std::fmt;
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};
 use std::net::{Shutdown, SocketAddr};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
@@ -44,11 +46,9 @@ pub struct TcpListener {
     io: Async<std::net::TcpListener>,
 }
 
-impl fmt::Debug for TcpListener {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.io.get_ref().fmt(f)
-    }
-}
+socket_common!(TcpListener, SocketAddr);
+std_conversions!(TcpListener, std::net::TcpListener);
+ip_ttl!(TcpListener);
 
 impl TcpListener {
     /// Binds to the first address (of those `addr` resolves to) that works.
@@ -73,19 +73,6 @@ impl TcpListener {
             }
         })
         .await
-    }
-
-    /// Wraps a std listener (made non-blocking) and registers it with the current reactor.
-    pub fn from_std(listener: std::net::TcpListener) -> io::Result<TcpListener> {
-        listener.set_nonblocking(true)?;
-        Ok(TcpListener {
-            io: Async::new_nonblocking(listener)?,
-        })
-    }
-
-    /// Deregisters and returns the std listener (still non-blocking).
-    pub fn into_std(self) -> io::Result<std::net::TcpListener> {
-        self.io.into_inner()
     }
 
     /// Accepts a connection. Errors (`EMFILE`, `ECONNABORTED`, ...) are returned; the listener
@@ -124,70 +111,31 @@ impl TcpListener {
     pub fn incoming(&self) -> Incoming<'_> {
         Incoming { listener: self }
     }
-
-    /// The address the listener is bound to.
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.io.get_ref().local_addr()
-    }
-
-    /// Sets `IP_TTL`.
-    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
-        self.io.get_ref().set_ttl(ttl)
-    }
-
-    /// `IP_TTL`.
-    pub fn ttl(&self) -> io::Result<u32> {
-        self.io.get_ref().ttl()
-    }
 }
 
-impl AsRawFd for TcpListener {
-    fn as_raw_fd(&self) -> RawFd {
-        self.io.as_raw_fd()
-    }
-}
-
-impl AsFd for TcpListener {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.io.as_fd()
-    }
-}
-
-/// The stream of incoming connections of a [`TcpListener`] (see
-/// [`TcpListener::incoming`]).
-///
-/// # Examples
-///
-/// ```
-/// use ciranda::net::{Incoming, TcpListener, TcpStream};
-/// use ciranda::stream::StreamExt;
-///
-/// ciranda::run(async {
-///     let listener = TcpListener::bind("127.0.0.1:0").await?;
-///     let addr = listener.local_addr()?;
-///     let mut incoming: Incoming<'_> = listener.incoming();
-///     // The kernel completes the connection before anyone accepts it.
-///     let client = TcpStream::connect(addr).await?;
-///     let accepted = incoming.next().await.unwrap()?;
-///     assert_eq!(client.local_addr()?, accepted.peer_addr()?);
-///     std::io::Result::Ok(())
-/// })?;
-/// # std::io::Result::Ok(())
-/// ```
-#[derive(Debug)]
-#[must_use = "streams do nothing unless polled"]
-pub struct Incoming<'a> {
-    listener: &'a TcpListener,
-}
-
-impl Stream for Incoming<'_> {
-    type Item = io::Result<TcpStream>;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.listener
-            .poll_accept(cx)
-            .map(|r| Some(r.map(|(s, _)| s)))
-    }
+incoming_stream! {
+    /// The stream of incoming connections of a [`TcpListener`] (see
+    /// [`TcpListener::incoming`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ciranda::net::{Incoming, TcpListener, TcpStream};
+    /// use ciranda::stream::StreamExt;
+    ///
+    /// ciranda::run(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+    ///     let addr = listener.local_addr()?;
+    ///     let mut incoming: Incoming<'_> = listener.incoming();
+    ///     // The kernel completes the connection before anyone accepts it.
+    ///     let client = TcpStream::connect(addr).await?;
+    ///     let accepted = incoming.next().await.unwrap()?;
+    ///     assert_eq!(client.local_addr()?, accepted.peer_addr()?);
+    ///     std::io::Result::Ok(())
+    /// })?;
+    /// # std::io::Result::Ok(())
+    /// ```
+    Incoming, TcpListener, TcpStream
 }
 
 /// A TCP connection (`asyncio.open_connection`'s reader and writer in one).
@@ -228,11 +176,10 @@ pub struct TcpStream {
     io: Async<std::net::TcpStream>,
 }
 
-impl fmt::Debug for TcpStream {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.io.get_ref().fmt(f)
-    }
-}
+socket_common!(TcpStream, SocketAddr);
+std_conversions!(TcpStream, std::net::TcpStream, into_std);
+connected_socket!(TcpStream, SocketAddr, shutdown);
+ip_ttl!(TcpStream);
 
 impl TcpStream {
     /// Connects to `addr`: host names are resolved on the blocking spawner and every resolved
@@ -262,21 +209,6 @@ impl TcpStream {
         })
     }
 
-    /// Deregisters and returns the std stream (still non-blocking).
-    pub fn into_std(self) -> io::Result<std::net::TcpStream> {
-        self.io.into_inner()
-    }
-
-    /// The remote address.
-    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.io.get_ref().peer_addr()
-    }
-
-    /// The local address.
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.io.get_ref().local_addr()
-    }
-
     /// Sets `TCP_NODELAY` (disables Nagle's algorithm).
     pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
         self.io.get_ref().set_nodelay(nodelay)
@@ -285,26 +217,6 @@ impl TcpStream {
     /// `TCP_NODELAY`.
     pub fn nodelay(&self) -> io::Result<bool> {
         self.io.get_ref().nodelay()
-    }
-
-    /// Sets `IP_TTL`.
-    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
-        self.io.get_ref().set_ttl(ttl)
-    }
-
-    /// `IP_TTL`.
-    pub fn ttl(&self) -> io::Result<u32> {
-        self.io.get_ref().ttl()
-    }
-
-    /// Shuts down the read side, the write side (the peer reads EOF) or both.
-    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        self.io.get_ref().shutdown(how)
-    }
-
-    /// Takes the pending socket error (`SO_ERROR`), if any.
-    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.io.get_ref().take_error()
     }
 
     /// Reads without consuming (`MSG_PEEK`), waiting for data.
@@ -444,38 +356,10 @@ fn nonblocking_tcp_socket(addr: SocketAddr) -> io::Result<Socket> {
 
 async fn connect_addr(addr: SocketAddr, reactor: ReactorRef) -> io::Result<TcpStream> {
     let socket = nonblocking_tcp_socket(addr)?;
-    match socket.connect(&addr.into()) {
-        Ok(()) => {}
-        // In progress; EINTR also leaves the connection going on asynchronously.
-        Err(e)
-            if e.raw_os_error() == Some(libc::EINPROGRESS)
-                || e.kind() == io::ErrorKind::WouldBlock
-                || e.kind() == io::ErrorKind::Interrupted => {}
-        Err(e) => return Err(e),
-    }
+    connect_started(socket.connect(&addr.into()))?;
     let io = Async::with_reactor(std::net::TcpStream::from(socket), reactor)?;
-    loop {
-        if let Some(e) = io.get_ref().take_error()? {
-            return Err(e);
-        }
-        match io.get_ref().peer_addr() {
-            Ok(_) => return Ok(TcpStream { io }),
-            Err(e) if e.kind() == io::ErrorKind::NotConnected => io.writable().await?,
-            Err(e) => return Err(e),
-        }
-    }
-}
-
-impl AsRawFd for TcpStream {
-    fn as_raw_fd(&self) -> RawFd {
-        self.io.as_raw_fd()
-    }
-}
-
-impl AsFd for TcpStream {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.io.as_fd()
-    }
+    connected(&io).await?;
+    Ok(TcpStream { io })
 }
 
 macro_rules! impl_async_read {

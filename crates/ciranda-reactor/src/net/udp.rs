@@ -1,12 +1,11 @@
 //! UDP: `UdpSocket`.
 
 use super::addr::{ToSocketAddrs, resolve, try_each};
+use super::socket::{connected_socket, ip_ttl, socket_common, std_conversions};
 use crate::io::Async;
 use crate::reactor::Reactor;
-use std::fmt;
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::task::{Context, Poll};
 
 /// A UDP socket (datagrams).
@@ -31,11 +30,10 @@ pub struct UdpSocket {
     io: Async<std::net::UdpSocket>,
 }
 
-impl fmt::Debug for UdpSocket {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.io.get_ref().fmt(f)
-    }
-}
+socket_common!(UdpSocket, SocketAddr);
+std_conversions!(UdpSocket, std::net::UdpSocket);
+connected_socket!(UdpSocket, SocketAddr);
+ip_ttl!(UdpSocket);
 
 impl UdpSocket {
     /// Binds to the first address (of those `addr` resolves to) that works.
@@ -60,19 +58,6 @@ impl UdpSocket {
             }
         })
         .await
-    }
-
-    /// Wraps a std socket (made non-blocking) and registers it with the current reactor.
-    pub fn from_std(socket: std::net::UdpSocket) -> io::Result<UdpSocket> {
-        socket.set_nonblocking(true)?;
-        Ok(UdpSocket {
-            io: Async::new_nonblocking(socket)?,
-        })
-    }
-
-    /// Deregisters and returns the std socket (still non-blocking).
-    pub fn into_std(self) -> io::Result<std::net::UdpSocket> {
-        self.io.into_inner()
     }
 
     /// Sets the default peer for [`send`](UdpSocket::send) and [`recv`](UdpSocket::recv)
@@ -157,16 +142,6 @@ impl UdpSocket {
         self.io.poll_write_with(cx, |s| s.send_to(buf, target))
     }
 
-    /// The local address.
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.io.get_ref().local_addr()
-    }
-
-    /// The connected peer's address.
-    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.io.get_ref().peer_addr()
-    }
-
     /// Sets `SO_BROADCAST`.
     pub fn set_broadcast(&self, on: bool) -> io::Result<()> {
         self.io.get_ref().set_broadcast(on)
@@ -175,21 +150,6 @@ impl UdpSocket {
     /// `SO_BROADCAST`.
     pub fn broadcast(&self) -> io::Result<bool> {
         self.io.get_ref().broadcast()
-    }
-
-    /// Sets `IP_TTL`.
-    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
-        self.io.get_ref().set_ttl(ttl)
-    }
-
-    /// `IP_TTL`.
-    pub fn ttl(&self) -> io::Result<u32> {
-        self.io.get_ref().ttl()
-    }
-
-    /// Takes the pending socket error (`SO_ERROR`), if any.
-    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.io.get_ref().take_error()
     }
 
     /// Waits until the socket is reported readable.
@@ -210,17 +170,5 @@ impl UdpSocket {
     /// sees the same report.
     pub async fn writable(&self) -> io::Result<()> {
         self.io.writable().await
-    }
-}
-
-impl AsRawFd for UdpSocket {
-    fn as_raw_fd(&self) -> RawFd {
-        self.io.as_raw_fd()
-    }
-}
-
-impl AsFd for UdpSocket {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.io.as_fd()
     }
 }

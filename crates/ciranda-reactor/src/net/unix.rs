@@ -1,15 +1,15 @@
 //! Unix-domain stream sockets: `UnixListener`, `UnixStream` and its split halves.
 
+use super::socket::{
+    connect_started, connected, connected_socket, incoming_stream, socket_common, std_conversions,
+};
 use crate::io::Async;
 use crate::reactor::{Reactor, ReactorRef};
 use crate::registration::{READ, Waiter};
-use futures_core::Stream;
 use futures_io::{AsyncRead, AsyncWrite};
 use socket2::{Domain, SockAddr, Socket, Type};
-use std::fmt;
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};
 use std::net::Shutdown;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
 use std::pin::Pin;
@@ -46,11 +46,8 @@ pub struct UnixListener {
     io: Async<std::os::unix::net::UnixListener>,
 }
 
-impl fmt::Debug for UnixListener {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.io.get_ref().fmt(f)
-    }
-}
+socket_common!(UnixListener, SocketAddr);
+std_conversions!(UnixListener, std::os::unix::net::UnixListener, from_std);
 
 impl UnixListener {
     /// Binds to a filesystem path (which must not exist) and registers with the current
@@ -62,14 +59,6 @@ impl UnixListener {
         l.set_nonblocking(true)?;
         Ok(UnixListener {
             io: Async::with_reactor(l, reactor)?,
-        })
-    }
-
-    /// Wraps a std listener (made non-blocking) and registers it with the current reactor.
-    pub fn from_std(listener: std::os::unix::net::UnixListener) -> io::Result<UnixListener> {
-        listener.set_nonblocking(true)?;
-        Ok(UnixListener {
-            io: Async::new_nonblocking(listener)?,
         })
     }
 
@@ -109,60 +98,31 @@ impl UnixListener {
     pub fn incoming(&self) -> UnixIncoming<'_> {
         UnixIncoming { listener: self }
     }
-
-    /// The bound address.
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.io.get_ref().local_addr()
-    }
 }
 
-impl AsRawFd for UnixListener {
-    fn as_raw_fd(&self) -> RawFd {
-        self.io.as_raw_fd()
-    }
-}
-
-impl AsFd for UnixListener {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.io.as_fd()
-    }
-}
-
-/// The stream of incoming connections of a [`UnixListener`].
-///
-/// # Examples
-///
-/// ```
-/// use ciranda::net::{UnixIncoming, UnixListener, UnixStream};
-/// use ciranda::stream::StreamExt;
-///
-/// let path = std::env::temp_dir().join(format!("ciranda-doc-inc-{}.sock", std::process::id()));
-/// let _ = std::fs::remove_file(&path);
-/// ciranda::run(async {
-///     let listener = UnixListener::bind(&path)?;
-///     let mut incoming: UnixIncoming<'_> = listener.incoming();
-///     let _client = UnixStream::connect(&path).await?;
-///     let server = incoming.next().await.unwrap()?;
-///     assert!(server.peer_addr().is_ok());
-///     std::io::Result::Ok(())
-/// })?;
-/// std::fs::remove_file(&path)?;
-/// # std::io::Result::Ok(())
-/// ```
-#[derive(Debug)]
-#[must_use = "streams do nothing unless polled"]
-pub struct UnixIncoming<'a> {
-    listener: &'a UnixListener,
-}
-
-impl Stream for UnixIncoming<'_> {
-    type Item = io::Result<UnixStream>;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.listener
-            .poll_accept(cx)
-            .map(|r| Some(r.map(|(s, _)| s)))
-    }
+incoming_stream! {
+    /// The stream of incoming connections of a [`UnixListener`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ciranda::net::{UnixIncoming, UnixListener, UnixStream};
+    /// use ciranda::stream::StreamExt;
+    ///
+    /// let path = std::env::temp_dir().join(format!("ciranda-doc-inc-{}.sock", std::process::id()));
+    /// let _ = std::fs::remove_file(&path);
+    /// ciranda::run(async {
+    ///     let listener = UnixListener::bind(&path)?;
+    ///     let mut incoming: UnixIncoming<'_> = listener.incoming();
+    ///     let _client = UnixStream::connect(&path).await?;
+    ///     let server = incoming.next().await.unwrap()?;
+    ///     assert!(server.peer_addr().is_ok());
+    ///     std::io::Result::Ok(())
+    /// })?;
+    /// std::fs::remove_file(&path)?;
+    /// # std::io::Result::Ok(())
+    /// ```
+    UnixIncoming, UnixListener, UnixStream
 }
 
 /// A Unix-domain stream connection; `AsyncRead + AsyncWrite`, also for `&UnixStream`.
@@ -196,11 +156,8 @@ pub struct UnixStream {
     io: Async<std::os::unix::net::UnixStream>,
 }
 
-impl fmt::Debug for UnixStream {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.io.get_ref().fmt(f)
-    }
-}
+socket_common!(UnixStream, SocketAddr);
+connected_socket!(UnixStream, SocketAddr, shutdown);
 
 impl UnixStream {
     /// Connects to the socket at `path` without blocking the thread.
@@ -215,25 +172,10 @@ impl UnixStream {
         // socket2 creates sockets close-on-exec.
         let socket = Socket::new(Domain::UNIX, Type::STREAM, None)?;
         socket.set_nonblocking(true)?;
-        match socket.connect(&addr) {
-            Ok(()) => {}
-            Err(e)
-                if e.raw_os_error() == Some(libc::EINPROGRESS)
-                    || e.kind() == io::ErrorKind::WouldBlock
-                    || e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
+        connect_started(socket.connect(&addr))?;
         let io = Async::with_reactor(std::os::unix::net::UnixStream::from(socket), reactor)?;
-        loop {
-            if let Some(e) = io.get_ref().take_error()? {
-                return Err(e);
-            }
-            match io.get_ref().peer_addr() {
-                Ok(_) => return Ok(UnixStream { io }),
-                Err(e) if e.kind() == io::ErrorKind::NotConnected => io.writable().await?,
-                Err(e) => return Err(e),
-            }
-        }
+        connected(&io).await?;
+        Ok(UnixStream { io })
     }
 
     /// A connected pair of streams.
@@ -259,26 +201,6 @@ impl UnixStream {
         Ok(UnixStream {
             io: Async::with_reactor(stream, reactor)?,
         })
-    }
-
-    /// The local address.
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.io.get_ref().local_addr()
-    }
-
-    /// The peer's address.
-    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.io.get_ref().peer_addr()
-    }
-
-    /// Shuts down the read side, the write side or both.
-    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        self.io.get_ref().shutdown(how)
-    }
-
-    /// Takes the pending socket error (`SO_ERROR`), if any.
-    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.io.get_ref().take_error()
     }
 
     /// Waits until the stream is reported readable.
@@ -341,18 +263,6 @@ impl UnixStream {
             Err(e) if e.kind() != io::ErrorKind::NotConnected => Poll::Ready(Err(e)),
             _ => Poll::Ready(Ok(())),
         }
-    }
-}
-
-impl AsRawFd for UnixStream {
-    fn as_raw_fd(&self) -> RawFd {
-        self.io.as_raw_fd()
-    }
-}
-
-impl AsFd for UnixStream {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.io.as_fd()
     }
 }
 
