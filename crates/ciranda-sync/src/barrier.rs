@@ -16,7 +16,7 @@ use core::task::{Context, Poll};
 
 use crate::coop;
 use crate::loom::Mutex;
-use crate::waiters::{Key, NeedWaker, WaitList, WakeList};
+use crate::waiters::{Key, Queued, WaitList, WakeList, poll_wait};
 
 struct State {
     arrived: usize,
@@ -152,32 +152,28 @@ impl Future for BarrierWait<'_> {
             return Poll::Ready(BarrierWaitResult { leader: true });
         }
         let barrier = this.barrier;
+        if let Some(key) = this.key {
+            let done = &mut this.done;
+            return poll_wait(
+                cx.waker(),
+                &mut this.key,
+                None,
+                || barrier.state.lock(),
+                |state, queued| {
+                    if *state.waiters.get(key) {
+                        (*queued, *done) = (None, true);
+                        let stale = state.waiters.remove(key).1;
+                        Queued::Done(BarrierWaitResult { leader: false }, stale)
+                    } else {
+                        Queued::Waiting(&mut state.waiters)
+                    }
+                },
+            );
+        }
         // A first arrival most likely waits: clone its waker before taking the lock.
-        let mut fresh = (this.key.is_none() && barrier.parties > 1).then(|| cx.waker().clone());
+        let mut fresh = (barrier.parties > 1).then(|| cx.waker().clone());
         loop {
             let mut state = barrier.state.lock();
-            if let Some(key) = this.key {
-                if *state.waiters.get(key) {
-                    let (_, stale) = state.waiters.remove(key);
-                    drop(state);
-                    drop(stale);
-                    this.key = None;
-                    this.done = true;
-                    return Poll::Ready(BarrierWaitResult { leader: false });
-                }
-                match state.waiters.update_waker(key, cx.waker(), &mut fresh) {
-                    Ok(stale) => {
-                        drop(state);
-                        drop(stale);
-                        return Poll::Pending;
-                    }
-                    Err(NeedWaker) => {
-                        drop(state);
-                        fresh = Some(cx.waker().clone());
-                        continue;
-                    }
-                }
-            }
             if state.arrived + 1 == barrier.parties {
                 state.arrived = 0;
                 let mut wakers = WakeList::new();

@@ -22,7 +22,7 @@ use core::task::{Context, Poll};
 use crate::coop;
 use crate::loom::Mutex as ShimMutex;
 use crate::mutex::{Mutex, MutexGuard};
-use crate::waiters::{Key, NeedWaker, WaitList, WakeList};
+use crate::waiters::{Key, Queued, WaitList, WakeList, poll_wait};
 
 /// A condition variable for async code: wait for a notification while temporarily giving up a
 /// [`Mutex`] guard.
@@ -174,26 +174,23 @@ impl Future for &mut CondWaiter<'_> {
         };
         // The first poll most likely waits: clone its waker before taking the lock (foreign
         // code). Later polls clone only for a new waker, with the lock released.
-        let mut fresh = (!self.polled).then(|| cx.waker().clone());
+        let fresh = (!self.polled).then(|| cx.waker().clone());
         self.polled = true;
-        loop {
-            let mut waiters = self.cond.waiters.lock();
-            if *waiters.get(key) {
-                drop(waiters);
-                return Poll::Ready(());
-            }
-            match waiters.update_waker(key, cx.waker(), &mut fresh) {
-                Ok(stale) => {
-                    drop(waiters);
-                    drop(stale);
-                    return Poll::Pending;
+        let cond = self.cond;
+        poll_wait(
+            cx.waker(),
+            &mut self.key,
+            fresh,
+            || cond.waiters.lock(),
+            |waiters, _| {
+                if *waiters.get(key) {
+                    // Stays in the list: `Drop` removes it (and passes a notification on if needed).
+                    Queued::Done((), None)
+                } else {
+                    Queued::Waiting(waiters)
                 }
-                Err(NeedWaker) => {
-                    drop(waiters);
-                    fresh = Some(cx.waker().clone());
-                }
-            }
-        }
+            },
+        )
     }
 }
 

@@ -19,7 +19,7 @@ use core::task::{Context, Poll};
 
 use crate::coop;
 use crate::loom::{AtomicBool, Mutex, Ordering};
-use crate::waiters::{Key, NeedWaker, WaitList, WakeList};
+use crate::waiters::{Key, Queued, WaitList, WakeList, poll_wait};
 
 /// A settable, clearable flag that tasks can wait on.
 ///
@@ -135,28 +135,20 @@ impl Future for EventWait<'_> {
         }
         let event = this.event;
         if let Some(key) = this.key {
-            let mut fresh = None;
-            loop {
-                let mut waiters = event.waiters.lock();
-                if *waiters.get(key) {
-                    let (_, stale) = waiters.remove(key);
-                    drop(waiters);
-                    drop(stale);
-                    this.key = None;
-                    return Poll::Ready(());
-                }
-                match waiters.update_waker(key, cx.waker(), &mut fresh) {
-                    Ok(stale) => {
-                        drop(waiters);
-                        drop(stale);
-                        return Poll::Pending;
+            return poll_wait(
+                cx.waker(),
+                &mut this.key,
+                None,
+                || event.waiters.lock(),
+                |waiters, queued| {
+                    if *waiters.get(key) {
+                        *queued = None;
+                        Queued::Done((), waiters.remove(key).1)
+                    } else {
+                        Queued::Waiting(waiters)
                     }
-                    Err(NeedWaker) => {
-                        drop(waiters);
-                        fresh = Some(cx.waker().clone());
-                    }
-                }
-            }
+                },
+            );
         }
         if event.flag.load(Ordering::Acquire) {
             return Poll::Ready(());

@@ -23,7 +23,7 @@ use core::task::{Context, Poll};
 
 use crate::coop;
 use crate::loom::{AtomicUsize, Mutex, MutexGuard, Ordering};
-use crate::waiters::{Key, NeedWaker, WaitList, WakeList};
+use crate::waiters::{Key, Queued, WaitList, WakeList, poll_wait};
 
 const NOTIFIED: usize = 0b01;
 const WAITING: usize = 0b10;
@@ -201,29 +201,21 @@ impl Future for Notified<'_> {
         }
         let notify = this.notify;
         if let Some(key) = this.key {
-            let mut fresh = None;
-            loop {
-                let mut waiters = notify.waiters.lock();
-                if let Slot::Notified(_) = waiters.get(key) {
-                    let (_, stale) = waiters.remove(key);
-                    drop(waiters);
-                    drop(stale);
-                    this.key = None;
-                    this.done = true;
-                    return Poll::Ready(());
-                }
-                match waiters.update_waker(key, cx.waker(), &mut fresh) {
-                    Ok(stale) => {
-                        drop(waiters);
-                        drop(stale);
-                        return Poll::Pending;
+            let done = &mut this.done;
+            return poll_wait(
+                cx.waker(),
+                &mut this.key,
+                None,
+                || notify.waiters.lock(),
+                |waiters, queued| {
+                    if let Slot::Notified(_) = waiters.get(key) {
+                        (*queued, *done) = (None, true);
+                        Queued::Done((), waiters.remove(key).1)
+                    } else {
+                        Queued::Waiting(waiters)
                     }
-                    Err(NeedWaker) => {
-                        drop(waiters);
-                        fresh = Some(cx.waker().clone());
-                    }
-                }
-            }
+                },
+            );
         }
         // Lock-free attempt: a notify_waiters since creation, or a stored permit.
         let mut state = notify.state.load(Ordering::Acquire);

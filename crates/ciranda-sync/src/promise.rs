@@ -16,7 +16,7 @@ use core::task::{Context, Poll};
 
 use crate::coop;
 use crate::loom::{AtomicBool, Mutex, Ordering};
-use crate::waiters::{Key, NeedWaker, WaitList, WakeList};
+use crate::waiters::{Key, Queued, WaitList, WakeList, poll_wait};
 
 struct State<T> {
     value: Option<T>,
@@ -155,39 +155,22 @@ impl<T: Clone> Future for PromiseWait<'_, T> {
             return Poll::Pending;
         }
         // A first poll of an unset promise is about to wait: clone before taking the lock.
-        let mut fresh = (this.key.is_none() && !this.promise.is_set()).then(|| cx.waker().clone());
-        loop {
-            let mut state = this.promise.state.lock();
-            if let Some(value) = &state.value {
-                let value = value.clone();
-                let stale = match this.key.take() {
-                    Some(key) => state.waiters.remove(key).1,
-                    None => None,
-                };
-                drop(state);
-                drop(stale);
-                return Poll::Ready(value);
-            }
-            // Wakers are cloned and dropped only with the lock released: that is foreign code.
-            let stale = match this.key {
-                Some(key) => state.waiters.update_waker(key, cx.waker(), &mut fresh),
-                None => match fresh.take() {
-                    Some(waker) => {
-                        this.key = Some(state.waiters.push_back(false, Some(waker)));
-                        Ok(None)
-                    }
-                    None => Err(NeedWaker),
-                },
-            };
-            drop(state);
-            match stale {
-                Ok(stale) => {
-                    drop(stale);
-                    return Poll::Pending;
+        let fresh = (this.key.is_none() && !this.promise.is_set()).then(|| cx.waker().clone());
+        let promise = this.promise;
+        poll_wait(
+            cx.waker(),
+            &mut this.key,
+            fresh,
+            || promise.state.lock(),
+            |state, queued| match &state.value {
+                Some(value) => {
+                    let value = value.clone();
+                    let stale = queued.take().and_then(|key| state.waiters.remove(key).1);
+                    Queued::Done(value, stale)
                 }
-                Err(NeedWaker) => fresh = Some(cx.waker().clone()),
-            }
-        }
+                None => Queued::Enqueue(&mut state.waiters, false),
+            },
+        )
     }
 }
 

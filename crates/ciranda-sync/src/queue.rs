@@ -31,7 +31,7 @@ use std::collections::VecDeque;
 
 use crate::coop;
 use crate::loom::Mutex;
-use crate::waiters::{Key, NeedWaker, WaitList, WakeList, discard};
+use crate::waiters::{Key, Queued, WaitList, WakeList, discard, poll_wait};
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 
 enum GetSlot<T> {
@@ -339,30 +339,25 @@ impl<T> Future for Put<'_, T> {
             return Poll::Pending;
         }
         let queue = this.queue;
+        if let Some(key) = this.key {
+            return poll_wait(
+                cx.waker(),
+                &mut this.key,
+                None,
+                || queue.state.lock(),
+                |state, queued| {
+                    if let PutSlot::Done = state.putters.get(key) {
+                        *queued = None;
+                        Queued::Done((), state.putters.remove(key).1)
+                    } else {
+                        Queued::Waiting(&mut state.putters)
+                    }
+                },
+            );
+        }
         let mut fresh = None;
         loop {
             let mut state = queue.state.lock();
-            if let Some(key) = this.key {
-                if let PutSlot::Done = state.putters.get(key) {
-                    let (_, stale) = state.putters.remove(key);
-                    drop(state);
-                    drop(stale);
-                    this.key = None;
-                    return Poll::Ready(());
-                }
-                match state.putters.update_waker(key, cx.waker(), &mut fresh) {
-                    Ok(stale) => {
-                        drop(state);
-                        drop(stale);
-                        return Poll::Pending;
-                    }
-                    Err(NeedWaker) => {
-                        drop(state);
-                        fresh = Some(cx.waker().clone());
-                        continue;
-                    }
-                }
-            }
             let Some(item) = this.item.take() else {
                 return Poll::Ready(());
             };
@@ -440,33 +435,28 @@ impl<T> Future for Get<'_, T> {
             return Poll::Pending;
         }
         let queue = this.queue;
+        if let Some(key) = this.key {
+            return poll_wait(
+                cx.waker(),
+                &mut this.key,
+                None,
+                || queue.state.lock(),
+                |state, queued| {
+                    if let GetSlot::Waiting = state.getters.get(key) {
+                        return Queued::Waiting(&mut state.getters);
+                    }
+                    let (GetSlot::Got(item), stale) = state.getters.remove(key) else {
+                        unreachable!()
+                    };
+                    *queued = None;
+                    state.taken += 1;
+                    Queued::Done(item, stale)
+                },
+            );
+        }
         let mut fresh = None;
         loop {
             let mut state = queue.state.lock();
-            if let Some(key) = this.key {
-                if let GetSlot::Waiting = state.getters.get(key) {
-                    match state.getters.update_waker(key, cx.waker(), &mut fresh) {
-                        Ok(stale) => {
-                            drop(state);
-                            drop(stale);
-                            return Poll::Pending;
-                        }
-                        Err(NeedWaker) => {
-                            drop(state);
-                            fresh = Some(cx.waker().clone());
-                            continue;
-                        }
-                    }
-                }
-                let (GetSlot::Got(item), stale) = state.getters.remove(key) else {
-                    unreachable!()
-                };
-                this.key = None;
-                state.taken += 1;
-                drop(state);
-                drop(stale);
-                return Poll::Ready(item);
-            }
             if let Some(item) = state.items.pop_front() {
                 state.taken += 1;
                 let mut wakers = WakeList::new();
@@ -541,36 +531,24 @@ impl<T> Future for Join<'_, T> {
         if coop::poll_proceed(cx).is_pending() {
             return Poll::Pending;
         }
-        let mut fresh = None;
-        loop {
-            let mut state = this.queue.state.lock();
-            let stale = if let Some(key) = this.key {
-                if *state.joiners.get(key) {
-                    let (_, stale) = state.joiners.remove(key);
-                    drop(state);
-                    drop(stale);
-                    this.key = None;
-                    return Poll::Ready(());
+        let queue = this.queue;
+        poll_wait(
+            cx.waker(),
+            &mut this.key,
+            None,
+            || queue.state.lock(),
+            |state, queued| {
+                match *queued {
+                    Some(key) if *state.joiners.get(key) => {
+                        *queued = None;
+                        return Queued::Done((), state.joiners.remove(key).1);
+                    }
+                    None if state.unfinished == 0 => return Queued::Done((), None),
+                    _ => {}
                 }
-                state.joiners.update_waker(key, cx.waker(), &mut fresh)
-            } else if state.unfinished == 0 {
-                return Poll::Ready(());
-            } else if let Some(waker) = fresh.take() {
-                this.key = Some(state.joiners.push_back(false, Some(waker)));
-                Ok(None)
-            } else {
-                Err(NeedWaker)
-            };
-            // Wakers are cloned and dropped only with the lock released (foreign code).
-            drop(state);
-            match stale {
-                Ok(stale) => {
-                    drop(stale);
-                    return Poll::Pending;
-                }
-                Err(NeedWaker) => fresh = Some(cx.waker().clone()),
-            }
-        }
+                Queued::Enqueue(&mut state.joiners, false)
+            },
+        )
     }
 }
 

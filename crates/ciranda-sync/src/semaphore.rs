@@ -35,7 +35,7 @@ use std::sync::Arc;
 
 use crate::coop;
 use crate::loom::{AtomicUsize, Mutex, MutexGuard, Ordering};
-use crate::waiters::{Key, NeedWaker, WaitList, WakeList};
+use crate::waiters::{Key, Queued, WaitList, WakeList};
 
 const CLOSED: usize = 0b01;
 const WAITERS: usize = 0b10;
@@ -278,7 +278,7 @@ impl RawSemaphore {
         key: &mut Option<Key>,
     ) -> Poll<Result<(), AcquireError>> {
         if let Some(k) = *key {
-            return self.poll_queued(cx, n, key, k);
+            return self.poll_waiter(cx, n, key, k);
         }
         if n == 0 {
             return Poll::Ready(if self.is_closed() {
@@ -351,46 +351,39 @@ impl RawSemaphore {
     }
 
     /// A later poll of the waiter that owns slot `k`.
-    fn poll_queued(
+    fn poll_waiter(
         &self,
         cx: &mut Context<'_>,
         n: usize,
         key: &mut Option<Key>,
         k: Key,
     ) -> Poll<Result<(), AcquireError>> {
-        let mut fresh = None;
-        loop {
-            let mut waiters = self.waiters.lock();
-            let need = waiters.get(k);
-            if need.closed {
-                let remaining = need.remaining;
-                let (_, stale) = waiters.remove(k);
-                *key = None;
-                drop(waiters);
-                drop(stale);
-                // Give back what had been assigned before the close.
+        // `Err(remaining)`: closed while `remaining` of the `n` permits were still missing.
+        let outcome = crate::waiters::poll_wait(
+            cx.waker(),
+            key,
+            None,
+            || self.waiters.lock(),
+            |waiters, queued| {
+                let need = waiters.get(k);
+                let outcome = if need.closed {
+                    Err(need.remaining)
+                } else if need.remaining == 0 {
+                    Ok(())
+                } else {
+                    return Queued::Waiting(waiters);
+                };
+                *queued = None;
+                Queued::Done(outcome, waiters.remove(k).1)
+            },
+        );
+        outcome.map(|outcome| {
+            // Give back what had been assigned before the close.
+            outcome.map_err(|remaining| {
                 self.release(n - remaining);
-                return Poll::Ready(Err(AcquireError(())));
-            }
-            if need.remaining == 0 {
-                let (_, stale) = waiters.remove(k);
-                *key = None;
-                drop(waiters);
-                drop(stale);
-                return Poll::Ready(Ok(()));
-            }
-            match waiters.update_waker(k, cx.waker(), &mut fresh) {
-                Ok(stale) => {
-                    drop(waiters);
-                    drop(stale);
-                    return Poll::Pending;
-                }
-                Err(NeedWaker) => {
-                    drop(waiters);
-                    fresh = Some(cx.waker().clone());
-                }
-            }
-        }
+                AcquireError(())
+            })
+        })
     }
 
     /// Drops a pending acquisition of `n` permits that owns slot `key`: whatever it had been
