@@ -6,8 +6,12 @@
 //!
 //! The read, write and readiness paths are not here: they stay with each type.
 
+use super::addr::{ToSocketAddrs, resolve, try_each};
 use crate::io::Async;
+use crate::reactor::Reactor;
 use std::io;
+use std::net::SocketAddr;
+use std::os::fd::AsFd;
 
 /// `Debug` (as the std socket), `AsRawFd`, `AsFd` and `local_addr` for `$ty`, a struct with
 /// an `io: Async<std socket>` field whose `local_addr` returns `$addr`.
@@ -204,4 +208,24 @@ pub(super) async fn connected<T: Connecting>(io: &Async<T>) -> io::Result<()> {
         }
         io.writable().await?;
     }
+}
+
+/// Binds a socket with `bind` to the first of the addresses `addr` resolves to that works,
+/// makes it non-blocking and registers it with the current reactor (the `bind` of
+/// `TcpListener` and `UdpSocket`).
+pub(super) async fn bind_first<A: ToSocketAddrs, S: AsFd>(
+    addr: A,
+    bind: fn(SocketAddr) -> io::Result<S>,
+) -> io::Result<Async<S>> {
+    let reactor = Reactor::current_io()?;
+    let addrs = resolve(&addr, &reactor).await?;
+    try_each(addrs, |a| {
+        let reactor = reactor.clone();
+        async move {
+            let socket = bind(a)?;
+            socket2::SockRef::from(&socket).set_nonblocking(true)?;
+            Async::with_reactor(socket, reactor)
+        }
+    })
+    .await
 }

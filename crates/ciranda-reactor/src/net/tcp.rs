@@ -2,8 +2,8 @@
 
 use super::addr::{ToSocketAddrs, resolve, try_each};
 use super::socket::{
-    connect_started, connected, connected_socket, incoming_stream, ip_ttl, socket_common,
-    std_conversions,
+    bind_first, connect_started, connected, connected_socket, incoming_stream, ip_ttl,
+    socket_common, std_conversions,
 };
 use crate::io::Async;
 use crate::reactor::{Reactor, ReactorRef};
@@ -59,20 +59,9 @@ impl TcpListener {
     /// nothing (a lookup already running on the blocking pool finishes there, its answer
     /// discarded).
     pub async fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
-        let reactor = Reactor::current_io()?;
-        let addrs = resolve(&addr, &reactor).await?;
-        try_each(addrs, |a| {
-            let reactor = reactor.clone();
-            async move {
-                // std sets SO_REUSEADDR and creates the socket close-on-exec.
-                let l = std::net::TcpListener::bind(a)?;
-                l.set_nonblocking(true)?;
-                Ok(TcpListener {
-                    io: Async::with_reactor(l, reactor)?,
-                })
-            }
-        })
-        .await
+        // std sets SO_REUSEADDR and creates the socket close-on-exec.
+        let io = bind_first(addr, std::net::TcpListener::bind).await?;
+        Ok(TcpListener { io })
     }
 
     /// Accepts a connection. Errors (`EMFILE`, `ECONNABORTED`, ...) are returned; the listener

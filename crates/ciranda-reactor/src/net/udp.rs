@@ -1,9 +1,8 @@
 //! UDP: `UdpSocket`.
 
 use super::addr::{ToSocketAddrs, resolve, try_each};
-use super::socket::{connected_socket, ip_ttl, socket_common, std_conversions};
+use super::socket::{bind_first, connected_socket, ip_ttl, socket_common, std_conversions};
 use crate::io::Async;
-use crate::reactor::Reactor;
 use std::io;
 use std::net::SocketAddr;
 use std::task::{Context, Poll};
@@ -44,20 +43,9 @@ impl UdpSocket {
     /// nothing (a lookup already running on the blocking pool finishes there, its answer
     /// discarded).
     pub async fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<UdpSocket> {
-        let reactor = Reactor::current_io()?;
-        let addrs = resolve(&addr, &reactor).await?;
-        try_each(addrs, |a| {
-            let reactor = reactor.clone();
-            async move {
-                // std creates the socket close-on-exec.
-                let s = std::net::UdpSocket::bind(a)?;
-                s.set_nonblocking(true)?;
-                Ok(UdpSocket {
-                    io: Async::with_reactor(s, reactor)?,
-                })
-            }
-        })
-        .await
+        // std creates the socket close-on-exec.
+        let io = bind_first(addr, std::net::UdpSocket::bind).await?;
+        Ok(UdpSocket { io })
     }
 
     /// Sets the default peer for [`send`](UdpSocket::send) and [`recv`](UdpSocket::recv)

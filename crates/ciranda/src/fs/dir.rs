@@ -35,8 +35,7 @@ const BATCH: usize = 64;
 ///
 /// # Cancel safety
 ///
-/// The operation runs on the blocking pool and is not interrupted: a future dropped after its first
-/// poll lets it finish there (a write or removal still happens), and only its result is lost.
+/// Not interrupted by a drop: see [`fs`](crate::fs#cancel-safety).
 pub async fn read_dir(path: impl AsRef<Path>) -> io::Result<ReadDir> {
     let path = path.as_ref().to_owned();
     let std = crate::spawn_blocking(move || {

@@ -56,6 +56,14 @@ const MAX_JOB: usize = 2 * 1024 * 1024;
 /// })?;
 /// # std::io::Result::Ok(())
 /// ```
+///
+/// # Cancel safety
+///
+/// Each operation that needs the blocking pool (a read or write past the buffer, `flush`,
+/// `seek`, `sync_all`, `set_len`, `metadata`) is a job that stays this file's own: a dropped
+/// future does not interrupt it, and the next operation on the `File` waits for it to finish
+/// (a write, `set_len` or sync still takes effect). What the dropped future would have
+/// returned, such as `metadata`'s answer, is lost.
 pub struct File {
     std: Arc<std::fs::File>,
     state: State,
@@ -162,8 +170,8 @@ impl File {
     ///
     /// # Cancel safety
     ///
-    /// The file is opened on the blocking pool; if the future is dropped after its first poll, the
-    /// opening still happens there and the file is closed again at once.
+    /// A dropped future still lets the opening finish on the blocking pool, then closes the
+    /// file.
     pub async fn open(path: impl AsRef<Path>) -> io::Result<File> {
         OpenOptions::new().read(true).open(path).await
     }
@@ -172,8 +180,8 @@ impl File {
     ///
     /// # Cancel safety
     ///
-    /// The file is opened on the blocking pool; if the future is dropped after its first poll, the
-    /// opening still happens there and the file is closed again at once.
+    /// A dropped future still lets the opening finish on the blocking pool, then closes the
+    /// file.
     pub async fn create(path: impl AsRef<Path>) -> io::Result<File> {
         OpenOptions::new()
             .write(true)
@@ -291,9 +299,7 @@ impl File {
     ///
     /// # Cancel safety
     ///
-    /// The job runs on the blocking pool and stays this file's own: a dropped future does not
-    /// interrupt it, the next operation on this `File` waits for it, and only its result (or error)
-    /// is lost.
+    /// As for every operation of a `File`: see [its docs](File#cancel-safety).
     pub async fn sync_all(&mut self) -> io::Result<()> {
         self.after_flush(|f| f.sync_all()).await
     }
@@ -302,9 +308,7 @@ impl File {
     ///
     /// # Cancel safety
     ///
-    /// The job runs on the blocking pool and stays this file's own: a dropped future does not
-    /// interrupt it, the next operation on this `File` waits for it, and only its result (or error)
-    /// is lost.
+    /// As for every operation of a `File`: see [its docs](File#cancel-safety).
     pub async fn sync_data(&mut self) -> io::Result<()> {
         self.after_flush(|f| f.sync_data()).await
     }
@@ -313,9 +317,7 @@ impl File {
     ///
     /// # Cancel safety
     ///
-    /// The job runs on the blocking pool and stays this file's own: a dropped future does not
-    /// interrupt it, the next operation on this `File` waits for it, and only its result (or error)
-    /// is lost.
+    /// As for every operation of a `File`: see [its docs](File#cancel-safety).
     pub async fn set_len(&mut self, size: u64) -> io::Result<()> {
         self.after_flush(move |f| f.set_len(size)).await
     }
@@ -324,9 +326,7 @@ impl File {
     ///
     /// # Cancel safety
     ///
-    /// The job runs on the blocking pool and stays this file's own: a dropped future does not
-    /// interrupt it, the next operation on this `File` waits for it, and only its result (or error)
-    /// is lost.
+    /// As for every operation of a `File`: see [its docs](File#cancel-safety).
     pub async fn metadata(&mut self) -> io::Result<super::Metadata> {
         self.after_flush(|f| f.metadata()).await
     }
@@ -578,8 +578,8 @@ impl OpenOptions {
     ///
     /// # Cancel safety
     ///
-    /// The file is opened on the blocking pool; if the future is dropped after its first poll, the
-    /// opening still happens there and the file is closed again at once.
+    /// A dropped future still lets the opening finish on the blocking pool, then closes the
+    /// file.
     pub async fn open(&self, path: impl AsRef<Path>) -> io::Result<File> {
         let options = self.std.clone();
         let std = super::on_path(path.as_ref(), "open", move |p| options.open(p)).await?;

@@ -21,6 +21,12 @@
 //! })?;
 //! # std::io::Result::Ok(())
 //! ```
+//!
+//! # Cancel safety
+//!
+//! An operation runs on the blocking pool and is not interrupted: a future dropped after its
+//! first poll lets the operation finish there (a write, copy or removal still happens), and
+//! only its result is lost. A future dropped before its first poll does nothing.
 
 mod dir;
 mod file;
@@ -51,8 +57,7 @@ async fn on_path<T: Send + 'static>(
 ///
 /// # Cancel safety
 ///
-/// The operation runs on the blocking pool and is not interrupted: a future dropped after its first
-/// poll lets it finish there (a write or removal still happens), and only its result is lost.
+/// Not interrupted by a drop: see the [module docs](self#cancel-safety).
 pub async fn read(path: impl AsRef<Path>) -> io::Result<Vec<u8>> {
     on_path(path.as_ref(), "read", |p| std::fs::read(p)).await
 }
@@ -61,8 +66,7 @@ pub async fn read(path: impl AsRef<Path>) -> io::Result<Vec<u8>> {
 ///
 /// # Cancel safety
 ///
-/// The operation runs on the blocking pool and is not interrupted: a future dropped after its first
-/// poll lets it finish there (a write or removal still happens), and only its result is lost.
+/// Not interrupted by a drop: see the [module docs](self#cancel-safety).
 pub async fn read_to_string(path: impl AsRef<Path>) -> io::Result<String> {
     on_path(path.as_ref(), "read", |p| std::fs::read_to_string(p)).await
 }
@@ -71,8 +75,7 @@ pub async fn read_to_string(path: impl AsRef<Path>) -> io::Result<String> {
 ///
 /// # Cancel safety
 ///
-/// The operation runs on the blocking pool and is not interrupted: a future dropped after its first
-/// poll lets it finish there (a write or removal still happens), and only its result is lost.
+/// Not interrupted by a drop: see the [module docs](self#cancel-safety).
 pub async fn write(path: impl AsRef<Path>, contents: impl AsRef<[u8]>) -> io::Result<()> {
     let contents = contents.as_ref().to_owned();
     on_path(path.as_ref(), "write", move |p| std::fs::write(p, contents)).await
@@ -82,8 +85,7 @@ pub async fn write(path: impl AsRef<Path>, contents: impl AsRef<[u8]>) -> io::Re
 ///
 /// # Cancel safety
 ///
-/// The operation runs on the blocking pool and is not interrupted: a future dropped after its first
-/// poll lets it finish there (a write or removal still happens), and only its result is lost.
+/// Not interrupted by a drop: see the [module docs](self#cancel-safety).
 pub async fn copy(from: impl AsRef<Path>, to: impl AsRef<Path>) -> io::Result<u64> {
     let to = to.as_ref().to_owned();
     on_path(from.as_ref(), "copy", move |from| {
@@ -96,8 +98,7 @@ pub async fn copy(from: impl AsRef<Path>, to: impl AsRef<Path>) -> io::Result<u6
 ///
 /// # Cancel safety
 ///
-/// The operation runs on the blocking pool and is not interrupted: a future dropped after its first
-/// poll lets it finish there (a write or removal still happens), and only its result is lost.
+/// Not interrupted by a drop: see the [module docs](self#cancel-safety).
 pub async fn rename(from: impl AsRef<Path>, to: impl AsRef<Path>) -> io::Result<()> {
     let to = to.as_ref().to_owned();
     on_path(from.as_ref(), "rename", move |from| {
@@ -110,8 +111,7 @@ pub async fn rename(from: impl AsRef<Path>, to: impl AsRef<Path>) -> io::Result<
 ///
 /// # Cancel safety
 ///
-/// The operation runs on the blocking pool and is not interrupted: a future dropped after its first
-/// poll lets it finish there (a write or removal still happens), and only its result is lost.
+/// Not interrupted by a drop: see the [module docs](self#cancel-safety).
 pub async fn remove_file(path: impl AsRef<Path>) -> io::Result<()> {
     on_path(path.as_ref(), "remove file", |p| std::fs::remove_file(p)).await
 }
@@ -120,8 +120,7 @@ pub async fn remove_file(path: impl AsRef<Path>) -> io::Result<()> {
 ///
 /// # Cancel safety
 ///
-/// The operation runs on the blocking pool and is not interrupted: a future dropped after its first
-/// poll lets it finish there (a write or removal still happens), and only its result is lost.
+/// Not interrupted by a drop: see the [module docs](self#cancel-safety).
 pub async fn create_dir(path: impl AsRef<Path>) -> io::Result<()> {
     on_path(path.as_ref(), "create directory", |p| {
         std::fs::create_dir(p)
@@ -133,8 +132,7 @@ pub async fn create_dir(path: impl AsRef<Path>) -> io::Result<()> {
 ///
 /// # Cancel safety
 ///
-/// The operation runs on the blocking pool and is not interrupted: a future dropped after its first
-/// poll lets it finish there (a write or removal still happens), and only its result is lost.
+/// Not interrupted by a drop: see the [module docs](self#cancel-safety).
 pub async fn create_dir_all(path: impl AsRef<Path>) -> io::Result<()> {
     on_path(path.as_ref(), "create directory", |p| {
         std::fs::create_dir_all(p)
@@ -146,8 +144,7 @@ pub async fn create_dir_all(path: impl AsRef<Path>) -> io::Result<()> {
 ///
 /// # Cancel safety
 ///
-/// The operation runs on the blocking pool and is not interrupted: a future dropped after its first
-/// poll lets it finish there (a write or removal still happens), and only its result is lost.
+/// Not interrupted by a drop: see the [module docs](self#cancel-safety).
 pub async fn remove_dir(path: impl AsRef<Path>) -> io::Result<()> {
     on_path(path.as_ref(), "remove directory", |p| {
         std::fs::remove_dir(p)
@@ -159,8 +156,7 @@ pub async fn remove_dir(path: impl AsRef<Path>) -> io::Result<()> {
 ///
 /// # Cancel safety
 ///
-/// The operation runs on the blocking pool and is not interrupted: a future dropped after its first
-/// poll lets it finish there (a write or removal still happens), and only its result is lost.
+/// Not interrupted by a drop: see the [module docs](self#cancel-safety).
 pub async fn remove_dir_all(path: impl AsRef<Path>) -> io::Result<()> {
     on_path(path.as_ref(), "remove directory", |p| {
         std::fs::remove_dir_all(p)
@@ -172,8 +168,7 @@ pub async fn remove_dir_all(path: impl AsRef<Path>) -> io::Result<()> {
 ///
 /// # Cancel safety
 ///
-/// The operation runs on the blocking pool and is not interrupted: a future dropped after its first
-/// poll lets it finish there (a write or removal still happens), and only its result is lost.
+/// Not interrupted by a drop: see the [module docs](self#cancel-safety).
 pub async fn metadata(path: impl AsRef<Path>) -> io::Result<Metadata> {
     on_path(path.as_ref(), "stat", |p| std::fs::metadata(p)).await
 }
@@ -182,8 +177,7 @@ pub async fn metadata(path: impl AsRef<Path>) -> io::Result<Metadata> {
 ///
 /// # Cancel safety
 ///
-/// The operation runs on the blocking pool and is not interrupted: a future dropped after its first
-/// poll lets it finish there (a write or removal still happens), and only its result is lost.
+/// Not interrupted by a drop: see the [module docs](self#cancel-safety).
 pub async fn symlink_metadata(path: impl AsRef<Path>) -> io::Result<Metadata> {
     on_path(path.as_ref(), "stat", |p| std::fs::symlink_metadata(p)).await
 }
@@ -192,8 +186,7 @@ pub async fn symlink_metadata(path: impl AsRef<Path>) -> io::Result<Metadata> {
 ///
 /// # Cancel safety
 ///
-/// The operation runs on the blocking pool and is not interrupted: a future dropped after its first
-/// poll lets it finish there (a write or removal still happens), and only its result is lost.
+/// Not interrupted by a drop: see the [module docs](self#cancel-safety).
 pub async fn canonicalize(path: impl AsRef<Path>) -> io::Result<PathBuf> {
     on_path(path.as_ref(), "canonicalize", |p| std::fs::canonicalize(p)).await
 }
@@ -202,8 +195,7 @@ pub async fn canonicalize(path: impl AsRef<Path>) -> io::Result<PathBuf> {
 ///
 /// # Cancel safety
 ///
-/// The operation runs on the blocking pool and is not interrupted: a future dropped after its first
-/// poll lets it finish there (a write or removal still happens), and only its result is lost.
+/// Not interrupted by a drop: see the [module docs](self#cancel-safety).
 pub async fn try_exists(path: impl AsRef<Path>) -> io::Result<bool> {
     on_path(path.as_ref(), "stat", |p| p.try_exists()).await
 }
