@@ -522,16 +522,6 @@ impl OwnedReadHalf {
         Ok(Arc::try_unwrap(self.stream).expect("the two halves hold the only references"))
     }
 
-    /// The remote address.
-    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.stream.peer_addr()
-    }
-
-    /// The local address.
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.stream.local_addr()
-    }
-
     /// Reads without consuming, waiting for data.
     ///
     /// # Cancel safety
@@ -542,17 +532,25 @@ impl OwnedReadHalf {
     }
 }
 
-impl OwnedWriteHalf {
-    /// The remote address.
-    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.stream.peer_addr()
-    }
+/// The addresses of the stream an owned half belongs to.
+macro_rules! half_addresses {
+    ($half:ident) => {
+        impl $half {
+            /// The remote address.
+            pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+                self.stream.peer_addr()
+            }
 
-    /// The local address.
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.stream.local_addr()
-    }
+            /// The local address.
+            pub fn local_addr(&self) -> io::Result<SocketAddr> {
+                self.stream.local_addr()
+            }
+        }
+    };
 }
+
+half_addresses!(OwnedReadHalf);
+half_addresses!(OwnedWriteHalf);
 
 impl Drop for OwnedWriteHalf {
     fn drop(&mut self) {
