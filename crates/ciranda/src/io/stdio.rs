@@ -22,8 +22,12 @@ const WRITE_BUFFER: usize = 8 * 1024;
 /// The process's standard input: `AsyncRead`, one blocking-pool job per 64 KiB. Wrap it in a
 /// [`BufReader`](crate::io::BufReader) for `lines()`.
 ///
-/// A read in progress cannot be interrupted: if the handle is dropped while a job waits for
-/// input, that job (and the bytes it then reads) runs to completion on the pool, unseen.
+/// # Cancel safety
+///
+/// Reading is cancel-safe: a read future (`AsyncReadExt::read`, a `lines()` step) dropped
+/// while a job waits for input leaves the job to this `Stdin`, and the next read returns what
+/// it read. A read in progress cannot be interrupted, though: if the `Stdin` itself is dropped
+/// meanwhile, the job (and the bytes it then reads) runs to completion on the pool, unseen.
 ///
 /// # Examples
 ///

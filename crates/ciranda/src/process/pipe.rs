@@ -35,6 +35,12 @@ macro_rules! read_pipe {
         /// })?;
         /// # std::io::Result::Ok(())
         /// ```
+        ///
+        /// # Cancel safety
+        ///
+        /// As for a socket: a `read` future moves bytes only in the poll that completes it, so a
+        /// dropped one has read nothing; a dropped `read_exact` or `read_to_end` may have read
+        /// part of the data into the buffer it was given.
         pub struct $name {
             inner: Async<$std>,
         }
@@ -121,6 +127,11 @@ read_pipe!(
 /// })?;
 /// # std::io::Result::Ok(())
 /// ```
+///
+/// # Cancel safety
+///
+/// As for a socket: a `write` future moves bytes only in the poll that completes it, so a
+/// dropped one has written nothing; a dropped `write_all` may have written part of the data.
 pub struct ChildStdin {
     /// `None` once closed.
     inner: Option<Async<std::process::ChildStdin>>,
