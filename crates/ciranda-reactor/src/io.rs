@@ -49,6 +49,13 @@ use std::task::{Context, Poll, ready};
 /// })?;
 /// # std::io::Result::Ok(())
 /// ```
+///
+/// # Cancel safety
+///
+/// Each waiting method says what a dropped future loses ([`readable`](Async::readable),
+/// [`read_with`](Async::read_with), ...). Through `AsyncRead`/`AsyncWrite`, bytes move only in
+/// the poll that completes a `read` or `write` future, so a dropped one has moved none; a
+/// dropped `read_exact` or `write_all` may have moved part of the data.
 pub struct Async<T> {
     reactor: ReactorRef,
     source: Arc<Source>,
