@@ -8,9 +8,9 @@
 //!
 //! # Why a timing wheel
 //!
-//! Timers are stored in a hierarchical timing wheel (6 levels x 64 slots, 1 ms resolution,
-//! ~2.2 years per turn of the top level, later deadlines in an overflow list re-sorted once per
-//! such epoch). Insert and cancel are O(1) (intrusive lists in a slab; a generation protects
+//! Timers are stored in a hierarchical timing wheel (`LEVELS` levels of `SLOTS` slots, both in
+//! `wheel.rs`, at 1 ms resolution, about 2.2 years per turn of the top level, later deadlines in
+//! an overflow list re-sorted once per such epoch). Insert and cancel are O(1) (intrusive lists in a slab; a generation protects
 //! against reuse of a cancelled slot), and the next deadline is found with one bitmap scan per
 //! level, which is what the poller needs before each wait. Each timer is moved at most once per
 //! level as its deadline approaches, so firing costs O(levels) per timer amortised.
