@@ -16,7 +16,7 @@ use core::task::{Context, Poll};
 
 use crate::coop;
 use crate::loom::Mutex;
-use crate::waiters::{Key, Queued, WaitList, WakeList, poll_wait};
+use crate::waiters::{Key, WaitList, WakeList, poll_wait};
 
 struct State {
     arrived: usize,
@@ -152,7 +152,7 @@ impl Future for BarrierWait<'_> {
             return Poll::Ready(BarrierWaitResult { leader: true });
         }
         let barrier = this.barrier;
-        if let Some(key) = this.key {
+        if this.key.is_some() {
             let done = &mut this.done;
             return poll_wait(
                 cx.waker(),
@@ -160,13 +160,12 @@ impl Future for BarrierWait<'_> {
                 None,
                 || barrier.state.lock(),
                 |state, queued| {
-                    if *state.waiters.get(key) {
-                        (*queued, *done) = (None, true);
-                        let stale = state.waiters.remove(key).1;
-                        Queued::Done(BarrierWaitResult { leader: false }, stale)
-                    } else {
-                        Queued::Waiting(&mut state.waiters)
-                    }
+                    state.waiters.finish_if(queued, |&released| {
+                        released.then(|| {
+                            *done = true;
+                            BarrierWaitResult { leader: false }
+                        })
+                    })
                 },
             );
         }

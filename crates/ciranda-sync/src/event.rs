@@ -19,7 +19,7 @@ use core::task::{Context, Poll};
 
 use crate::coop;
 use crate::loom::{AtomicBool, Mutex, Ordering};
-use crate::waiters::{Key, Queued, WaitList, WakeList, poll_wait};
+use crate::waiters::{Key, WaitList, WakeList, poll_wait};
 
 /// A settable, clearable flag that tasks can wait on.
 ///
@@ -134,20 +134,13 @@ impl Future for EventWait<'_> {
             return Poll::Pending;
         }
         let event = this.event;
-        if let Some(key) = this.key {
+        if this.key.is_some() {
             return poll_wait(
                 cx.waker(),
                 &mut this.key,
                 None,
                 || event.waiters.lock(),
-                |waiters, queued| {
-                    if *waiters.get(key) {
-                        *queued = None;
-                        Queued::Done((), waiters.remove(key).1)
-                    } else {
-                        Queued::Waiting(waiters)
-                    }
-                },
+                |waiters, queued| waiters.finish_if(queued, |&released| released.then_some(())),
             );
         }
         if event.flag.load(Ordering::Acquire) {

@@ -23,7 +23,7 @@ use core::task::{Context, Poll};
 
 use crate::coop;
 use crate::loom::{AtomicUsize, Mutex, MutexGuard, Ordering};
-use crate::waiters::{Key, Queued, WaitList, WakeList, poll_wait};
+use crate::waiters::{Key, WaitList, WakeList, poll_wait};
 
 const NOTIFIED: usize = 0b01;
 const WAITING: usize = 0b10;
@@ -200,7 +200,7 @@ impl Future for Notified<'_> {
             return Poll::Pending;
         }
         let notify = this.notify;
-        if let Some(key) = this.key {
+        if this.key.is_some() {
             let done = &mut this.done;
             return poll_wait(
                 cx.waker(),
@@ -208,12 +208,9 @@ impl Future for Notified<'_> {
                 None,
                 || notify.waiters.lock(),
                 |waiters, queued| {
-                    if let Slot::Notified(_) = waiters.get(key) {
-                        (*queued, *done) = (None, true);
-                        Queued::Done((), waiters.remove(key).1)
-                    } else {
-                        Queued::Waiting(waiters)
-                    }
+                    waiters.finish_if(queued, |slot| {
+                        matches!(slot, Slot::Notified(_)).then(|| *done = true)
+                    })
                 },
             );
         }

@@ -339,19 +339,15 @@ impl<T> Future for Put<'_, T> {
             return Poll::Pending;
         }
         let queue = this.queue;
-        if let Some(key) = this.key {
+        if this.key.is_some() {
             return poll_wait(
                 cx.waker(),
                 &mut this.key,
                 None,
                 || queue.state.lock(),
                 |state, queued| {
-                    if let PutSlot::Done = state.putters.get(key) {
-                        *queued = None;
-                        Queued::Done((), state.putters.remove(key).1)
-                    } else {
-                        Queued::Waiting(&mut state.putters)
-                    }
+                    let done = |slot: &PutSlot<T>| matches!(slot, PutSlot::Done).then_some(());
+                    state.putters.finish_if(queued, done)
                 },
             );
         }

@@ -35,7 +35,7 @@ use std::sync::Arc;
 
 use crate::coop;
 use crate::loom::{AtomicUsize, Mutex, MutexGuard, Ordering};
-use crate::waiters::{Key, Queued, WaitList, WakeList};
+use crate::waiters::{Key, WaitList, WakeList};
 
 const CLOSED: usize = 0b01;
 const WAITERS: usize = 0b10;
@@ -277,8 +277,8 @@ impl RawSemaphore {
         n: usize,
         key: &mut Option<Key>,
     ) -> Poll<Result<(), AcquireError>> {
-        if let Some(k) = *key {
-            return self.poll_waiter(cx, n, key, k);
+        if key.is_some() {
+            return self.poll_waiter(cx, n, key);
         }
         if n == 0 {
             return Poll::Ready(if self.is_closed() {
@@ -350,13 +350,12 @@ impl RawSemaphore {
         }
     }
 
-    /// A later poll of the waiter that owns slot `k`.
+    /// A later poll of the queued waiter `key`.
     fn poll_waiter(
         &self,
         cx: &mut Context<'_>,
         n: usize,
         key: &mut Option<Key>,
-        k: Key,
     ) -> Poll<Result<(), AcquireError>> {
         // `Err(remaining)`: closed while `remaining` of the `n` permits were still missing.
         let outcome = crate::waiters::poll_wait(
@@ -365,16 +364,13 @@ impl RawSemaphore {
             None,
             || self.waiters.lock(),
             |waiters, queued| {
-                let need = waiters.get(k);
-                let outcome = if need.closed {
-                    Err(need.remaining)
-                } else if need.remaining == 0 {
-                    Ok(())
-                } else {
-                    return Queued::Waiting(waiters);
-                };
-                *queued = None;
-                Queued::Done(outcome, waiters.remove(k).1)
+                waiters.finish_if(queued, |need| {
+                    if need.closed {
+                        Some(Err(need.remaining))
+                    } else {
+                        (need.remaining == 0).then_some(Ok(()))
+                    }
+                })
             },
         );
         outcome.map(|outcome| {

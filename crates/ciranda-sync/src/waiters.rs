@@ -173,6 +173,25 @@ impl<S> WaitList<S> {
         store_waker(&mut node.waker, waker, fresh)
     }
 
+    /// A [`poll_wait`] check for a waiter whose own state says when its wait is over: if
+    /// `output` makes something of the state of the queued waiter `*queued`, the waiter leaves
+    /// the list, `*queued` is cleared and the wait ends with that; otherwise it keeps waiting
+    /// here.
+    pub(crate) fn finish_if<T>(
+        &mut self,
+        queued: &mut Option<Key>,
+        output: impl FnOnce(&S) -> Option<T>,
+    ) -> Queued<'_, S, T> {
+        let key = queued.expect("only a queued waiter can finish");
+        match output(self.get(key)) {
+            Some(output) => {
+                *queued = None;
+                Queued::Done(output, self.remove(key).1)
+            }
+            None => Queued::Waiting(self),
+        }
+    }
+
     /// Takes `key` out of the FIFO (its slot stays allocated) and returns its waker for the
     /// caller to wake once the lock is released. A no-op for an unlinked slot.
     pub(crate) fn unlink(&mut self, key: Key) -> Option<Waker> {
