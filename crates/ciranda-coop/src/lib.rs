@@ -46,6 +46,8 @@ thread_local! {
 /// Runs `f` with a fresh budget of [`BUDGET`], restoring the previous one afterwards (also
 /// on panic). The scheduler calls it around every task poll.
 ///
+/// # Examples
+///
 /// ```
 /// let remaining = ciranda_coop::budget(ciranda_coop::remaining);
 /// assert_eq!(remaining, Some(ciranda_coop::BUDGET));
@@ -57,6 +59,8 @@ pub fn budget<R>(f: impl FnOnce() -> R) -> R {
 
 /// Runs `f` with a budget of `units` operations, restoring the previous one afterwards (also
 /// on panic). For tests and for executors that want a budget other than [`BUDGET`].
+///
+/// # Examples
 ///
 /// ```
 /// assert_eq!(ciranda_coop::with_budget(3, ciranda_coop::remaining), Some(3));
@@ -75,6 +79,8 @@ pub fn with_budget<R>(units: u8, f: impl FnOnce() -> R) -> R {
 
 /// The budget left in the current poll, `None` when unconstrained.
 ///
+/// # Examples
+///
 /// ```
 /// assert_eq!(ciranda_coop::remaining(), None);
 /// ```
@@ -87,6 +93,8 @@ pub fn remaining() -> Option<u8> {
 ///
 /// Call it when an operation is about to complete (before it takes anything: a read cannot
 /// be undone); if it turns out not to complete, give the unit back with [`refund`].
+///
+/// # Examples
 ///
 /// ```
 /// use std::task::{Context, Waker};
@@ -119,6 +127,8 @@ pub fn poll_proceed(cx: &mut Context<'_>) -> Poll<()> {
 }
 
 /// Gives back a unit taken by [`poll_proceed`] for an operation that did not complete.
+///
+/// # Examples
 ///
 /// ```
 /// use std::task::{Context, Waker};

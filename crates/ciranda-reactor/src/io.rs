@@ -34,11 +34,11 @@ use std::task::{Context, Poll, ready};
 /// # Examples
 ///
 /// ```
-/// use ciranda_reactor::Async;
-/// use futures_util::io::{AsyncReadExt, AsyncWriteExt};
+/// use ciranda::io::Async;
+/// use ciranda::io::{AsyncReadExt, AsyncWriteExt};
 /// use std::os::unix::net::UnixStream;
 ///
-/// ciranda_reactor::block_on(async {
+/// ciranda::run(async {
 ///     let (a, b) = UnixStream::pair()?;
 ///     let (mut a, mut b) = (Async::new(a)?, Async::new(b)?);
 ///     a.write_all(b"ping").await?;
@@ -49,6 +49,13 @@ use std::task::{Context, Poll, ready};
 /// })?;
 /// # std::io::Result::Ok(())
 /// ```
+///
+/// # Cancel safety
+///
+/// Each waiting method says what a dropped future loses ([`readable`](Async::readable),
+/// [`read_with`](Async::read_with), ...). Through `AsyncRead`/`AsyncWrite`, bytes move only in
+/// the poll that completes a `read` or `write` future, so a dropped one has moved none; a
+/// dropped `read_exact` or `write_all` may have moved part of the data.
 pub struct Async<T> {
     reactor: ReactorRef,
     source: Arc<Source>,
@@ -161,11 +168,21 @@ impl<T> Async<T> {
     }
 
     /// Waits until the descriptor is readable (ready at once if it is now).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: a dropped wait withdraws its waker and consumes no readiness, so the next wait
+    /// sees the same report.
     pub async fn readable(&self) -> io::Result<()> {
         self.ready(READ).await
     }
 
     /// Waits until the descriptor is writable (ready at once if it is now).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: a dropped wait withdraws its waker and consumes no readiness, so the next wait
+    /// sees the same report.
     pub async fn writable(&self) -> io::Result<()> {
         self.ready(WRITE).await
     }
@@ -199,11 +216,13 @@ impl<T> Async<T> {
 
     /// Performs a read-like operation, waiting for readiness whenever it would block.
     ///
+    /// # Examples
+    ///
     /// ```
-    /// use ciranda_reactor::Async;
+    /// use ciranda::io::Async;
     /// use std::net::UdpSocket;
     ///
-    /// ciranda_reactor::block_on(async {
+    /// ciranda::run(async {
     ///     let a = Async::new(UdpSocket::bind("127.0.0.1:0")?)?;
     ///     let b = UdpSocket::bind("127.0.0.1:0")?;
     ///     b.send_to(b"hi", a.get_ref().local_addr()?)?;
@@ -214,12 +233,24 @@ impl<T> Async<T> {
     /// })?;
     /// # std::io::Result::Ok(())
     /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe as far as `op` is: `op` runs only inside a poll, and each run either completes
+    /// the future or reports `WouldBlock`. A dropped future therefore loses nothing, provided `op`
+    /// has no effect when it reports `WouldBlock` (true of `recv`, `read`, `accept` and the like).
+    /// Its waker is withdrawn on drop.
     pub async fn read_with<R>(&self, mut op: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
         self.wait(READ, |cx, waiter| self.poll_with(READ, cx, waiter, &mut op))
             .await
     }
 
     /// Performs a write-like operation, waiting for readiness whenever it would block.
+    ///
+    /// # Cancel safety
+    ///
+    /// As for [`read_with`](Async::read_with): a dropped future has written nothing, provided `op`
+    /// has no effect when it reports `WouldBlock` (true of `send`, `write` and the like).
     pub async fn write_with<R>(&self, mut op: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
         self.wait(WRITE, |cx, waiter| {
             self.poll_with(WRITE, cx, waiter, &mut op)

@@ -81,9 +81,9 @@
 //! The contract a runtime's parking hook relies on (this is what `ciranda` does):
 //!
 //! * every worker thread [`enter`](Reactor::enter)s the runtime's reactor;
-//! * an idle worker calls [`try_turn(timeout, auto_advance)`](Reactor::try_turn) (with
-//!   [`AutoAdvance::WhenIdle`] and the runtime's idle check for a paused clock). `Some(_)`: it
-//!   waited in the poller (bounded by the next timer) and may have woken tasks, so it looks for
+//! * an idle worker calls [`try_turn`](Reactor::try_turn)`(timeout, auto_advance)` with
+//!   [`AutoAdvance::WhenIdle`]`(all_idle)`, `all_idle` being the runtime's idle check for a
+//!   paused clock. `Some(_)`: it waited in the poller (bounded by the next timer) and may have woken tasks, so it looks for
 //!   work again. `None`: another worker holds the poller, so it parks on its own condvar, and
 //!   may first register with [`wait_for_turn`](Reactor::wait_for_turn) to be woken when the
 //!   poller is free again;

@@ -42,6 +42,8 @@ const GENERATION_MASK: usize = usize::MAX >> INDEX_BITS;
 /// A function that runs a blocking job somewhere off the async threads (the runtime's blocking
 /// pool); used for host-name resolution.
 ///
+/// # Examples
+///
 /// ```
 /// use ciranda_reactor::BlockingSpawner;
 ///
@@ -101,6 +103,8 @@ pub struct Reactor {
 }
 
 /// Whether a [`Reactor::try_turn`] may jump a paused clock to the next timer deadline.
+///
+/// # Examples
 ///
 /// ```
 /// use ciranda_reactor::{AutoAdvance, Reactor};
@@ -450,6 +454,8 @@ impl Reactor {
     /// the runtime was shut down) instead of waiting for a turn that may never come. Waits
     /// already pending are woken so that they look again. Idempotent.
     ///
+    /// # Examples
+    ///
     /// ```
     /// use ciranda_reactor::Reactor;
     /// use std::time::Duration;
@@ -605,6 +611,8 @@ impl Reactor {
     /// miss it. Checked under the turn, the signal is seen if it was set before the check, and
     /// a notification sent after the check can only end our own wait (nobody else waits on the
     /// poller until our turn is over).
+    ///
+    /// # Examples
     ///
     /// ```
     /// use ciranda_reactor::{AutoAdvance, Reactor};

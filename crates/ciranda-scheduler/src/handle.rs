@@ -159,10 +159,11 @@ impl Handle {
     /// else. Use it from threads that are not workers (`main`, a plain thread, a blocking
     /// task).
     ///
-    /// While the future is pending the thread sleeps, after spinning for up to 20 µs when
-    /// its recent wake-ups came within 2 µs (a receiver fed by tasks on the workers): a sleep
-    /// and wake-up cost more than that. A thread whose wake-ups come later stops spinning
-    /// after a few waits, and spins only in a short trial every 512 waits after that.
+    /// While the future is pending the thread sleeps, after spinning for a few microseconds when
+    /// its recent wake-ups came that fast (a receiver fed by tasks on the workers): a sleep and
+    /// wake-up cost more than that. A thread whose wake-ups come later stops spinning after a
+    /// few waits, and spins only in an occasional short trial after that (the constants and
+    /// their reasons are in the scheduler's `spin` module).
     ///
     /// # Panics
     ///

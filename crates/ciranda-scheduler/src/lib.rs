@@ -19,8 +19,8 @@
 //!   task the running task just woke; tasks spawned or woken from outside go to a global
 //!   injector. Idle workers steal half of a random victim's queue.
 //! * **Fairness**: a worker takes from the injector every other tick while it holds tasks
-//!   (every 31 ticks in any case), runs at most 3 LIFO tasks in a row, and every task poll
-//!   has a [`coop`] budget of 128 operations.
+//!   (every `GLOBAL_INTERVAL` ticks in any case), runs at most `MAX_LIFO_STREAK` LIFO tasks
+//!   in a row, and every task poll has a [`coop`] budget of [`coop::BUDGET`] operations.
 //! * **Parking**: at most half the workers search for work at once; the rest park through a
 //!   [`park::Park`] hook (a condition variable by default; ciranda's facade plugs its I/O
 //!   reactor in there). No wake-up is lost and an idle scheduler uses no CPU. A `block_on`

@@ -139,7 +139,42 @@ impl BlockOnContext<'_> {
 /// * `park_block_on` returns once the `block_on` thread's parker has a token, and may return
 ///   spuriously.
 ///
-/// See [`ParkContext`] and [`BlockOnContext`] for examples.
+/// # Examples
+///
+/// A hook that counts how often workers park, and otherwise parks as the default does
+/// (more in [`ParkContext`] and [`BlockOnContext`]):
+///
+/// ```
+/// use ciranda_scheduler::park::{Park, ParkContext, ThreadParkers};
+/// use std::sync::Arc;
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use std::time::Duration;
+///
+/// struct Counting {
+///     inner: ThreadParkers,
+///     parks: Arc<AtomicUsize>,
+/// }
+///
+/// impl Park for Counting {
+///     fn park(&self, cx: &ParkContext<'_>, timeout: Option<Duration>) {
+///         self.parks.fetch_add(1, Ordering::Relaxed);
+///         self.inner.park(cx, timeout)
+///     }
+///     fn unpark(&self, worker: usize) {
+///         self.inner.unpark(worker)
+///     }
+/// }
+///
+/// let parks = Arc::new(AtomicUsize::new(0));
+/// let counter = parks.clone();
+/// let sched = ciranda_scheduler::Scheduler::builder()
+///     .worker_threads(2)
+///     .park_hook(move |workers| Counting { inner: ThreadParkers::new(workers), parks: counter })
+///     .build()
+///     .unwrap();
+/// assert_eq!(sched.block_on(sched.spawn(async { 1 })).unwrap(), 1);
+/// println!("workers parked {} times", parks.load(Ordering::Relaxed));
+/// ```
 pub trait Park: Send + Sync + 'static {
     /// Blocks the calling worker until `unpark(cx.worker())` or the timeout.
     fn park(&self, cx: &ParkContext<'_>, timeout: Option<Duration>);

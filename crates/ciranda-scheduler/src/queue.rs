@@ -7,7 +7,10 @@
 
 use crate::task::raw::Notified;
 
-/// How many tasks a steal takes from a queue of `len`: half, rounded up, at least one.
+/// The most tasks one steal takes from a queue that held `len` a moment ago (`len` is a racy
+/// snapshot): half, rounded up, at least one, counting the task handed back to run. crossbeam
+/// may take fewer (it takes at most this limit); the loom queue takes exactly this many of
+/// what it holds.
 fn half(len: usize) -> usize {
     len.div_ceil(2).max(1)
 }

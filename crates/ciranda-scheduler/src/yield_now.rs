@@ -10,9 +10,8 @@ use std::task::{Context, Poll};
 /// # Examples
 ///
 /// ```
-/// let sched = ciranda_scheduler::Scheduler::builder().worker_threads(1).build().unwrap();
-/// sched.block_on(async {
-///     ciranda_scheduler::task::yield_now().await;
+/// ciranda::run(async {
+///     ciranda::task::yield_now().await;
 /// });
 /// ```
 pub fn yield_now() -> YieldNow {
@@ -24,9 +23,13 @@ pub fn yield_now() -> YieldNow {
 /// # Examples
 ///
 /// ```
-/// let future: ciranda_scheduler::task::YieldNow = ciranda_scheduler::task::yield_now();
+/// let future: ciranda::task::YieldNow = ciranda::task::yield_now();
 /// # drop(future);
 /// ```
+///
+/// # Cancel safety
+///
+/// Nothing to lose: a `YieldNow` dropped before it completes only skips the yield.
 #[derive(Debug)]
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct YieldNow {

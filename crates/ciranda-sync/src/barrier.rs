@@ -16,7 +16,7 @@ use core::task::{Context, Poll};
 
 use crate::coop;
 use crate::loom::Mutex;
-use crate::waiters::{Key, NeedWaker, WaitList, WakeList};
+use crate::waiters::{Key, WaitList, WakeList, poll_wait};
 
 struct State {
     arrived: usize,
@@ -28,26 +28,23 @@ struct State {
 /// # Examples
 ///
 /// ```
-/// use ciranda_sync::Barrier;
+/// use ciranda::sync::Barrier;
 /// use std::sync::Arc;
-/// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
-/// #     struct T(std::thread::Thread);
-/// #     impl std::task::Wake for T { fn wake(self: std::sync::Arc<Self>) { self.0.unpark() } }
-/// #     let w = std::task::Waker::from(std::sync::Arc::new(T(std::thread::current())));
-/// #     let mut cx = std::task::Context::from_waker(&w);
-/// #     let mut f = std::pin::pin!(f);
-/// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v } std::thread::park() }
-/// # }
 ///
-/// let barrier = Arc::new(Barrier::new(3));
-/// let threads: Vec<_> = (0..3)
-///     .map(|_| {
-///         let b = barrier.clone();
-///         std::thread::spawn(move || block_on(b.wait()).is_leader())
-///     })
-///     .collect();
-/// let leaders = threads.into_iter().map(|t| t.join().unwrap()).filter(|&leader| leader).count();
-/// assert_eq!(leaders, 1);
+/// ciranda::run(async {
+///     let barrier = Arc::new(Barrier::new(3));
+///     let tasks: Vec<_> = (0..3)
+///         .map(|_| {
+///             let b = barrier.clone();
+///             ciranda::spawn(async move { b.wait().await.is_leader() })
+///         })
+///         .collect();
+///     let mut leaders = 0;
+///     for task in tasks {
+///         leaders += usize::from(task.await.unwrap());
+///     }
+///     assert_eq!(leaders, 1);
+/// });
 /// ```
 pub struct Barrier {
     parties: usize,
@@ -124,9 +121,10 @@ impl fmt::Debug for Barrier {
 /// # Examples
 ///
 /// ```
-/// use futures_util::FutureExt;
-/// let b = ciranda_sync::Barrier::new(1);
-/// assert!(b.wait().now_or_never().unwrap().is_leader());
+/// ciranda::run(async {
+///     let b = ciranda::sync::Barrier::new(1);
+///     assert!(b.wait().await.is_leader());
+/// });
 /// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct BarrierWait<'a> {
@@ -154,32 +152,27 @@ impl Future for BarrierWait<'_> {
             return Poll::Ready(BarrierWaitResult { leader: true });
         }
         let barrier = this.barrier;
+        if this.key.is_some() {
+            let done = &mut this.done;
+            return poll_wait(
+                cx.waker(),
+                &mut this.key,
+                None,
+                || barrier.state.lock(),
+                |state, queued| {
+                    state.waiters.finish_if(queued, |&released| {
+                        released.then(|| {
+                            *done = true;
+                            BarrierWaitResult { leader: false }
+                        })
+                    })
+                },
+            );
+        }
         // A first arrival most likely waits: clone its waker before taking the lock.
-        let mut fresh = (this.key.is_none() && barrier.parties > 1).then(|| cx.waker().clone());
+        let mut fresh = (barrier.parties > 1).then(|| cx.waker().clone());
         loop {
             let mut state = barrier.state.lock();
-            if let Some(key) = this.key {
-                if *state.waiters.get(key) {
-                    let (_, stale) = state.waiters.remove(key);
-                    drop(state);
-                    drop(stale);
-                    this.key = None;
-                    this.done = true;
-                    return Poll::Ready(BarrierWaitResult { leader: false });
-                }
-                match state.waiters.update_waker(key, cx.waker(), &mut fresh) {
-                    Ok(stale) => {
-                        drop(state);
-                        drop(stale);
-                        return Poll::Pending;
-                    }
-                    Err(NeedWaker) => {
-                        drop(state);
-                        fresh = Some(cx.waker().clone());
-                        continue;
-                    }
-                }
-            }
             if state.arrived + 1 == barrier.parties {
                 state.arrived = 0;
                 let mut wakers = WakeList::new();
@@ -237,10 +230,11 @@ impl fmt::Debug for BarrierWait<'_> {
 /// # Examples
 ///
 /// ```
-/// use futures_util::FutureExt;
-/// let b = ciranda_sync::Barrier::new(1);
-/// let result = b.wait().now_or_never().unwrap();
-/// assert!(result.is_leader());
+/// ciranda::run(async {
+///     let b = ciranda::sync::Barrier::new(1);
+///     let result = b.wait().await;
+///     assert!(result.is_leader());
+/// });
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BarrierWaitResult {
@@ -259,7 +253,7 @@ impl BarrierWaitResult {
 /// # Examples
 ///
 /// ```
-/// let err = ciranda_sync::Barrier::try_new(0).unwrap_err();
+/// let err = ciranda::sync::Barrier::try_new(0).unwrap_err();
 /// assert_eq!(err.to_string(), "a barrier needs at least one party, got 0");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -22,7 +22,7 @@ use core::task::{Context, Poll};
 use crate::coop;
 use crate::loom::Mutex as ShimMutex;
 use crate::mutex::{Mutex, MutexGuard};
-use crate::waiters::{Key, NeedWaker, WaitList, WakeList};
+use crate::waiters::{Key, Queued, WaitList, WakeList, poll_wait};
 
 /// A condition variable for async code: wait for a notification while temporarily giving up a
 /// [`Mutex`] guard.
@@ -30,30 +30,23 @@ use crate::waiters::{Key, NeedWaker, WaitList, WakeList};
 /// # Examples
 ///
 /// ```
-/// use ciranda_sync::{Condition, Mutex};
+/// use ciranda::sync::{Condition, Mutex};
 /// use std::sync::Arc;
-/// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
-/// #     struct T(std::thread::Thread);
-/// #     impl std::task::Wake for T { fn wake(self: std::sync::Arc<Self>) { self.0.unpark() } }
-/// #     let w = std::task::Waker::from(std::sync::Arc::new(T(std::thread::current())));
-/// #     let mut cx = std::task::Context::from_waker(&w);
-/// #     let mut f = std::pin::pin!(f);
-/// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v } std::thread::park() }
-/// # }
 ///
-/// let state = Arc::new((Mutex::new(false), Condition::new()));
-/// let s2 = state.clone();
-/// let t = std::thread::spawn(move || block_on(async {
-///     let (lock, cond) = &*s2;
-///     *lock.lock().await = true;
-///     cond.notify_all();
-/// }));
-/// block_on(async {
+/// ciranda::run(async {
+///     let state = Arc::new((Mutex::new(false), Condition::new()));
+///     let s2 = state.clone();
+///     let setter = ciranda::spawn(async move {
+///         let (lock, cond) = &*s2;
+///         *lock.lock().await = true;
+///         cond.notify_all();
+///     });
 ///     let (lock, cond) = &*state;
 ///     let guard = cond.wait_while(lock.lock().await, |ready| !*ready).await;
 ///     assert!(*guard);
+///     drop(guard);
+///     setter.await.unwrap();
 /// });
-/// t.join().unwrap();
 /// ```
 pub struct Condition {
     waiters: ShimMutex<WaitList<bool>>,
@@ -181,26 +174,23 @@ impl Future for &mut CondWaiter<'_> {
         };
         // The first poll most likely waits: clone its waker before taking the lock (foreign
         // code). Later polls clone only for a new waker, with the lock released.
-        let mut fresh = (!self.polled).then(|| cx.waker().clone());
+        let fresh = (!self.polled).then(|| cx.waker().clone());
         self.polled = true;
-        loop {
-            let mut waiters = self.cond.waiters.lock();
-            if *waiters.get(key) {
-                drop(waiters);
-                return Poll::Ready(());
-            }
-            match waiters.update_waker(key, cx.waker(), &mut fresh) {
-                Ok(stale) => {
-                    drop(waiters);
-                    drop(stale);
-                    return Poll::Pending;
+        let cond = self.cond;
+        poll_wait(
+            cx.waker(),
+            &mut self.key,
+            fresh,
+            || cond.waiters.lock(),
+            |waiters, _| {
+                if *waiters.get(key) {
+                    // Stays in the list: `Drop` removes it (and passes a notification on if needed).
+                    Queued::Done((), None)
+                } else {
+                    Queued::Waiting(waiters)
                 }
-                Err(NeedWaker) => {
-                    drop(waiters);
-                    fresh = Some(cx.waker().clone());
-                }
-            }
-        }
+            },
+        )
     }
 }
 

@@ -19,28 +19,19 @@ use core::task::{Context, Poll};
 
 use crate::coop;
 use crate::loom::{AtomicBool, Mutex, Ordering};
-use crate::waiters::{Key, NeedWaker, WaitList, WakeList};
+use crate::waiters::{Key, WaitList, WakeList, poll_wait};
 
 /// A settable, clearable flag that tasks can wait on.
 ///
 /// # Examples
 ///
 /// ```
-/// use ciranda_sync::Event;
+/// use ciranda::sync::Event;
 /// use std::sync::Arc;
-/// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
-/// #     struct T(std::thread::Thread);
-/// #     impl std::task::Wake for T { fn wake(self: std::sync::Arc<Self>) { self.0.unpark() } }
-/// #     let w = std::task::Waker::from(std::sync::Arc::new(T(std::thread::current())));
-/// #     let mut cx = std::task::Context::from_waker(&w);
-/// #     let mut f = std::pin::pin!(f);
-/// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v } std::thread::park() }
-/// # }
-///
 /// let ev = Arc::new(Event::new());
 /// let ev2 = ev.clone();
 /// let t = std::thread::spawn(move || ev2.set());
-/// block_on(ev.wait());
+/// ciranda::run(ev.wait());
 /// assert!(ev.is_set());
 /// ev.clear();
 /// assert!(!ev.is_set());
@@ -118,11 +109,15 @@ impl fmt::Debug for Event {
 /// # Examples
 ///
 /// ```
-/// use futures_util::FutureExt;
-/// let ev = ciranda_sync::Event::new();
-/// assert!(ev.wait().now_or_never().is_none());
-/// ev.set();
-/// assert!(ev.wait().now_or_never().is_some());
+/// use std::time::Duration;
+///
+/// ciranda::run(async {
+///     let ev = ciranda::sync::Event::new();
+///     // Not set: the wait does not finish (the timeout drops it, losing nothing).
+///     assert!(ciranda::time::timeout(Duration::from_millis(10), ev.wait()).await.is_err());
+///     ev.set();
+///     ev.wait().await;
+/// });
 /// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct EventWait<'a> {
@@ -139,29 +134,14 @@ impl Future for EventWait<'_> {
             return Poll::Pending;
         }
         let event = this.event;
-        if let Some(key) = this.key {
-            let mut fresh = None;
-            loop {
-                let mut waiters = event.waiters.lock();
-                if *waiters.get(key) {
-                    let (_, stale) = waiters.remove(key);
-                    drop(waiters);
-                    drop(stale);
-                    this.key = None;
-                    return Poll::Ready(());
-                }
-                match waiters.update_waker(key, cx.waker(), &mut fresh) {
-                    Ok(stale) => {
-                        drop(waiters);
-                        drop(stale);
-                        return Poll::Pending;
-                    }
-                    Err(NeedWaker) => {
-                        drop(waiters);
-                        fresh = Some(cx.waker().clone());
-                    }
-                }
-            }
+        if this.key.is_some() {
+            return poll_wait(
+                cx.waker(),
+                &mut this.key,
+                None,
+                || event.waiters.lock(),
+                |waiters, queued| waiters.finish_if(queued, |&released| released.then_some(())),
+            );
         }
         if event.flag.load(Ordering::Acquire) {
             return Poll::Ready(());

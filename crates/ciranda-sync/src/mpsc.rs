@@ -286,28 +286,19 @@ impl<T> Chan<T> {
 /// # Examples
 ///
 /// ```
-/// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
-/// #     struct T(std::thread::Thread);
-/// #     impl std::task::Wake for T { fn wake(self: std::sync::Arc<Self>) { self.0.unpark() } }
-/// #     let w = std::task::Waker::from(std::sync::Arc::new(T(std::thread::current())));
-/// #     let mut cx = std::task::Context::from_waker(&w);
-/// #     let mut f = std::pin::pin!(f);
-/// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v } std::thread::park() }
-/// # }
-/// let (tx, mut rx) = ciranda_sync::mpsc::channel(8);
-/// let t = std::thread::spawn(move || block_on(async {
-///     for i in 0..20 {
-///         tx.send(i).await.unwrap();
-///     }
-/// }));
-/// let mut got = Vec::new();
-/// block_on(async {
+/// ciranda::run(async {
+///     let (tx, mut rx) = ciranda::sync::mpsc::channel(8);
+///     ciranda::spawn(async move {
+///         for i in 0..20 {
+///             tx.send(i).await.unwrap();
+///         }
+///     });
+///     let mut got = Vec::new();
 ///     while let Some(i) = rx.recv().await {
 ///         got.push(i);
 ///     }
+///     assert_eq!(got, (0..20).collect::<Vec<_>>());
 /// });
-/// t.join().unwrap();
-/// assert_eq!(got, (0..20).collect::<Vec<_>>());
 /// ```
 pub fn channel<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
     assert!(cap >= 1, "mpsc::channel capacity must be at least 1, got 0");
@@ -326,11 +317,11 @@ pub fn channel<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
 /// # Examples
 ///
 /// ```
-/// let (tx, mut rx) = ciranda_sync::mpsc::unbounded_channel();
+/// let (tx, mut rx) = ciranda::sync::mpsc::unbounded_channel();
 /// tx.send("a").unwrap();
 /// drop(tx);
 /// assert_eq!(rx.try_recv(), Ok("a"));
-/// assert_eq!(rx.try_recv(), Err(ciranda_sync::mpsc::TryRecvError::Disconnected));
+/// assert_eq!(rx.try_recv(), Err(ciranda::sync::mpsc::TryRecvError::Disconnected));
 /// ```
 pub fn unbounded_channel<T>() -> (UnboundedSender<T>, UnboundedReceiver<T>) {
     let chan = Chan::new(None, usize::MAX);
@@ -348,7 +339,7 @@ pub fn unbounded_channel<T>() -> (UnboundedSender<T>, UnboundedReceiver<T>) {
 /// # Examples
 ///
 /// ```
-/// use ciranda_sync::mpsc::{self, TrySendError};
+/// use ciranda::sync::mpsc::{self, TrySendError};
 /// let (tx, _rx) = mpsc::channel(1);
 /// let tx2 = tx.clone();
 /// tx.try_send(1).unwrap();
@@ -449,7 +440,7 @@ impl<T> fmt::Debug for Sender<T> {
 /// # Examples
 ///
 /// ```
-/// let (tx, mut rx) = ciranda_sync::mpsc::channel::<u8>(4);
+/// let (tx, mut rx) = ciranda::sync::mpsc::channel::<u8>(4);
 /// tx.try_send(1).unwrap();
 /// rx.close();
 /// assert!(tx.try_send(2).is_err()); // closed: value given back
@@ -540,7 +531,7 @@ receiver_api!(Receiver, "mpsc::Receiver");
 /// # Examples
 ///
 /// ```
-/// let (tx, rx) = ciranda_sync::mpsc::unbounded_channel();
+/// let (tx, rx) = ciranda::sync::mpsc::unbounded_channel();
 /// drop(rx);
 /// assert_eq!(tx.send(5).unwrap_err().0, 5);
 /// ```
@@ -597,21 +588,14 @@ impl<T> fmt::Debug for UnboundedSender<T> {
 /// # Examples
 ///
 /// ```
-/// use futures_util::StreamExt;
-/// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
-/// #     struct T(std::thread::Thread);
-/// #     impl std::task::Wake for T { fn wake(self: std::sync::Arc<Self>) { self.0.unpark() } }
-/// #     let w = std::task::Waker::from(std::sync::Arc::new(T(std::thread::current())));
-/// #     let mut cx = std::task::Context::from_waker(&w);
-/// #     let mut f = std::pin::pin!(f);
-/// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v } std::thread::park() }
-/// # }
-/// let (tx, rx) = ciranda_sync::mpsc::unbounded_channel();
+/// use ciranda::stream::StreamExt;
+///
+/// let (tx, rx) = ciranda::sync::mpsc::unbounded_channel();
 /// for i in 0..3 {
 ///     tx.send(i).unwrap();
 /// }
 /// drop(tx);
-/// assert_eq!(block_on(rx.collect::<Vec<_>>()), [0, 1, 2]);
+/// assert_eq!(ciranda::run(rx.collect::<Vec<_>>()), [0, 1, 2]);
 /// ```
 pub struct UnboundedReceiver<T> {
     chan: Arc<Chan<T>>,
@@ -626,7 +610,7 @@ receiver_api!(UnboundedReceiver, "mpsc::UnboundedReceiver");
 /// # Examples
 ///
 /// ```
-/// let (tx, rx) = ciranda_sync::mpsc::unbounded_channel();
+/// let (tx, rx) = ciranda::sync::mpsc::unbounded_channel();
 /// drop(rx);
 /// let err = tx.send(String::from("x")).unwrap_err();
 /// assert_eq!(err.to_string(), "channel closed");
@@ -661,7 +645,7 @@ impl<T> std::error::Error for SendError<T> {}
 /// # Examples
 ///
 /// ```
-/// use ciranda_sync::mpsc::{self, TrySendError};
+/// use ciranda::sync::mpsc::{self, TrySendError};
 /// let (tx, rx) = mpsc::channel(1);
 /// tx.try_send(1).unwrap();
 /// assert_eq!(tx.try_send(2), Err(TrySendError::Full(2)));
@@ -710,7 +694,7 @@ impl<T> std::error::Error for TrySendError<T> {}
 /// # Examples
 ///
 /// ```
-/// use ciranda_sync::mpsc::{self, TryRecvError};
+/// use ciranda::sync::mpsc::{self, TryRecvError};
 /// let (tx, mut rx) = mpsc::channel::<u8>(1);
 /// assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
 /// drop(tx);

@@ -26,18 +26,9 @@ use crate::semaphore::{RawAcquire, RawSemaphore};
 /// # Examples
 ///
 /// ```
-/// use ciranda_sync::Mutex;
-/// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
-/// #     struct T(std::thread::Thread);
-/// #     impl std::task::Wake for T { fn wake(self: std::sync::Arc<Self>) { self.0.unpark() } }
-/// #     let w = std::task::Waker::from(std::sync::Arc::new(T(std::thread::current())));
-/// #     let mut cx = std::task::Context::from_waker(&w);
-/// #     let mut f = std::pin::pin!(f);
-/// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v } std::thread::park() }
-/// # }
-///
+/// use ciranda::sync::Mutex;
 /// let m = Mutex::new(0);
-/// block_on(async {
+/// ciranda::run(async {
 ///     *m.lock().await += 1;
 ///     let guard = m.lock().await;
 ///     assert!(m.try_lock().is_err());
@@ -154,7 +145,7 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
 /// # Examples
 ///
 /// ```
-/// let m = ciranda_sync::Mutex::new(vec![1]);
+/// let m = ciranda::sync::Mutex::new(vec![1]);
 /// let mut guard = m.try_lock().unwrap();
 /// guard.push(2);
 /// drop(guard);
@@ -171,7 +162,7 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
 /// ```compile_fail,E0277
 /// fn assert_sync<S: Sync>() {}
 /// // `std::sync::MutexGuard` is `Sync` but not `Send`.
-/// assert_sync::<ciranda_sync::MutexGuard<'static, std::sync::MutexGuard<'static, u8>>>();
+/// assert_sync::<ciranda::sync::MutexGuard<'static, std::sync::MutexGuard<'static, u8>>>();
 /// ```
 #[must_use = "the lock is released as soon as the guard is dropped"]
 pub struct MutexGuard<'a, T: ?Sized> {
@@ -230,7 +221,7 @@ impl<T: ?Sized + fmt::Display> fmt::Display for MutexGuard<'_, T> {
 ///
 /// ```
 /// use std::sync::Arc;
-/// let m = Arc::new(ciranda_sync::Mutex::new(1));
+/// let m = Arc::new(ciranda::sync::Mutex::new(1));
 /// let mut guard = m.clone().try_lock_owned().unwrap();
 /// std::thread::spawn(move || *guard += 1).join().unwrap();
 /// assert_eq!(*m.try_lock().unwrap(), 2);
@@ -244,7 +235,7 @@ impl<T: ?Sized + fmt::Display> fmt::Display for MutexGuard<'_, T> {
 /// ```compile_fail,E0277
 /// fn assert_sync<S: Sync>() {}
 /// // `std::sync::MutexGuard` is `Sync` but not `Send`.
-/// assert_sync::<ciranda_sync::OwnedMutexGuard<std::sync::MutexGuard<'static, u8>>>();
+/// assert_sync::<ciranda::sync::OwnedMutexGuard<std::sync::MutexGuard<'static, u8>>>();
 /// ```
 #[must_use = "the lock is released as soon as the guard is dropped"]
 pub struct OwnedMutexGuard<T: ?Sized> {
@@ -295,7 +286,7 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for OwnedMutexGuard<T> {
 /// # Examples
 ///
 /// ```
-/// let m = ciranda_sync::Mutex::new(());
+/// let m = ciranda::sync::Mutex::new(());
 /// let _g = m.try_lock().unwrap();
 /// assert_eq!(m.try_lock().unwrap_err().to_string(), "lock is held (would block)");
 /// ```

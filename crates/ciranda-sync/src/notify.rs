@@ -23,7 +23,7 @@ use core::task::{Context, Poll};
 
 use crate::coop;
 use crate::loom::{AtomicUsize, Mutex, MutexGuard, Ordering};
-use crate::waiters::{Key, NeedWaker, WaitList, WakeList};
+use crate::waiters::{Key, WaitList, WakeList, poll_wait};
 
 const NOTIFIED: usize = 0b01;
 const WAITING: usize = 0b10;
@@ -42,21 +42,12 @@ enum Slot {
 /// # Examples
 ///
 /// ```
-/// use ciranda_sync::Notify;
+/// use ciranda::sync::Notify;
 /// use std::sync::Arc;
-/// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
-/// #     struct T(std::thread::Thread);
-/// #     impl std::task::Wake for T { fn wake(self: std::sync::Arc<Self>) { self.0.unpark() } }
-/// #     let w = std::task::Waker::from(std::sync::Arc::new(T(std::thread::current())));
-/// #     let mut cx = std::task::Context::from_waker(&w);
-/// #     let mut f = std::pin::pin!(f);
-/// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v } std::thread::park() }
-/// # }
-///
 /// let notify = Arc::new(Notify::new());
 /// let n2 = notify.clone();
 /// let t = std::thread::spawn(move || n2.notify_one());
-/// block_on(notify.notified()); // returns whether the notify came before or after
+/// ciranda::run(notify.notified()); // returns whether the notify came before or after
 /// t.join().unwrap();
 /// ```
 pub struct Notify {
@@ -179,11 +170,15 @@ impl fmt::Debug for Notify {
 /// # Examples
 ///
 /// ```
-/// use futures_util::FutureExt;
-/// let notify = ciranda_sync::Notify::new();
-/// notify.notify_one(); // stored
-/// assert!(notify.notified().now_or_never().is_some());
-/// assert!(notify.notified().now_or_never().is_none());
+/// use std::time::Duration;
+///
+/// ciranda::run(async {
+///     let notify = ciranda::sync::Notify::new();
+///     notify.notify_one(); // stored
+///     notify.notified().await; // takes the stored notification at once
+///     let again = ciranda::time::timeout(Duration::from_millis(10), notify.notified()).await;
+///     assert!(again.is_err()); // nothing stored any more
+/// });
 /// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct Notified<'a> {
@@ -205,30 +200,19 @@ impl Future for Notified<'_> {
             return Poll::Pending;
         }
         let notify = this.notify;
-        if let Some(key) = this.key {
-            let mut fresh = None;
-            loop {
-                let mut waiters = notify.waiters.lock();
-                if let Slot::Notified(_) = waiters.get(key) {
-                    let (_, stale) = waiters.remove(key);
-                    drop(waiters);
-                    drop(stale);
-                    this.key = None;
-                    this.done = true;
-                    return Poll::Ready(());
-                }
-                match waiters.update_waker(key, cx.waker(), &mut fresh) {
-                    Ok(stale) => {
-                        drop(waiters);
-                        drop(stale);
-                        return Poll::Pending;
-                    }
-                    Err(NeedWaker) => {
-                        drop(waiters);
-                        fresh = Some(cx.waker().clone());
-                    }
-                }
-            }
+        if this.key.is_some() {
+            let done = &mut this.done;
+            return poll_wait(
+                cx.waker(),
+                &mut this.key,
+                None,
+                || notify.waiters.lock(),
+                |waiters, queued| {
+                    waiters.finish_if(queued, |slot| {
+                        matches!(slot, Slot::Notified(_)).then(|| *done = true)
+                    })
+                },
+            );
         }
         // Lock-free attempt: a notify_waiters since creation, or a stored permit.
         let mut state = notify.state.load(Ordering::Acquire);

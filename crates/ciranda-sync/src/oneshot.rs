@@ -39,17 +39,9 @@ type Shared<T> = Arc<Mutex<Inner<T>>>;
 /// # Examples
 ///
 /// ```
-/// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
-/// #     struct T(std::thread::Thread);
-/// #     impl std::task::Wake for T { fn wake(self: std::sync::Arc<Self>) { self.0.unpark() } }
-/// #     let w = std::task::Waker::from(std::sync::Arc::new(T(std::thread::current())));
-/// #     let mut cx = std::task::Context::from_waker(&w);
-/// #     let mut f = std::pin::pin!(f);
-/// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v } std::thread::park() }
-/// # }
-/// let (tx, rx) = ciranda_sync::oneshot::channel();
+/// let (tx, rx) = ciranda::sync::oneshot::channel();
 /// std::thread::spawn(move || tx.send(42).unwrap());
-/// assert_eq!(block_on(rx), Ok(42));
+/// assert_eq!(ciranda::run(rx), Ok(42));
 /// ```
 pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
     let shared = Arc::new(Mutex::new(Inner {
@@ -72,7 +64,7 @@ pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
 /// # Examples
 ///
 /// ```
-/// let (tx, rx) = ciranda_sync::oneshot::channel::<u8>();
+/// let (tx, rx) = ciranda::sync::oneshot::channel::<u8>();
 /// drop(rx);
 /// assert!(tx.is_closed());
 /// assert_eq!(tx.send(7), Err(7)); // the value comes back
@@ -165,7 +157,7 @@ impl<T> fmt::Debug for Sender<T> {
 /// # Examples
 ///
 /// ```
-/// use ciranda_sync::oneshot::{self, TryRecvError};
+/// use ciranda::sync::oneshot::{self, TryRecvError};
 /// let (tx, mut rx) = oneshot::channel();
 /// assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
 /// tx.send("hi").unwrap();
@@ -289,17 +281,9 @@ impl<T> fmt::Debug for Receiver<T> {
 /// # Examples
 ///
 /// ```
-/// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
-/// #     struct T(std::thread::Thread);
-/// #     impl std::task::Wake for T { fn wake(self: std::sync::Arc<Self>) { self.0.unpark() } }
-/// #     let w = std::task::Waker::from(std::sync::Arc::new(T(std::thread::current())));
-/// #     let mut cx = std::task::Context::from_waker(&w);
-/// #     let mut f = std::pin::pin!(f);
-/// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v } std::thread::park() }
-/// # }
-/// let (tx, rx) = ciranda_sync::oneshot::channel::<i32>();
+/// let (tx, rx) = ciranda::sync::oneshot::channel::<i32>();
 /// drop(tx);
-/// let err = block_on(rx).unwrap_err();
+/// let err = ciranda::run(rx).unwrap_err();
 /// assert_eq!(err.to_string(), "oneshot sender dropped without sending");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -318,7 +302,7 @@ impl std::error::Error for RecvError {}
 /// # Examples
 ///
 /// ```
-/// use ciranda_sync::oneshot::{self, TryRecvError};
+/// use ciranda::sync::oneshot::{self, TryRecvError};
 /// let (tx, mut rx) = oneshot::channel::<()>();
 /// drop(tx);
 /// assert_eq!(rx.try_recv(), Err(TryRecvError::Closed));

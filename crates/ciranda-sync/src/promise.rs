@@ -16,7 +16,7 @@ use core::task::{Context, Poll};
 
 use crate::coop;
 use crate::loom::{AtomicBool, Mutex, Ordering};
-use crate::waiters::{Key, NeedWaker, WaitList, WakeList};
+use crate::waiters::{Key, Queued, WaitList, WakeList, poll_wait};
 
 struct State<T> {
     value: Option<T>,
@@ -28,24 +28,18 @@ struct State<T> {
 /// # Examples
 ///
 /// ```
-/// use ciranda_sync::Promise;
+/// use ciranda::sync::Promise;
 /// use std::sync::Arc;
-/// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
-/// #     struct T(std::thread::Thread);
-/// #     impl std::task::Wake for T { fn wake(self: std::sync::Arc<Self>) { self.0.unpark() } }
-/// #     let w = std::task::Waker::from(std::sync::Arc::new(T(std::thread::current())));
-/// #     let mut cx = std::task::Context::from_waker(&w);
-/// #     let mut f = std::pin::pin!(f);
-/// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v } std::thread::park() }
-/// # }
 ///
-/// let p = Arc::new(Promise::new());
-/// let p2 = p.clone();
-/// let t = std::thread::spawn(move || block_on(p2.wait()));
-/// assert_eq!(p.set(String::from("done")), Ok(()));
-/// assert_eq!(p.set(String::from("again")), Err(String::from("again")));
-/// assert_eq!(t.join().unwrap(), "done");
-/// assert_eq!(p.try_get().as_deref(), Some("done"));
+/// ciranda::run(async {
+///     let p = Arc::new(Promise::new());
+///     let p2 = p.clone();
+///     let waiter = ciranda::spawn(async move { p2.wait().await });
+///     assert_eq!(p.set(String::from("done")), Ok(()));
+///     assert_eq!(p.set(String::from("again")), Err(String::from("again")));
+///     assert_eq!(waiter.await.unwrap(), "done");
+///     assert_eq!(p.try_get().as_deref(), Some("done"));
+/// });
 /// ```
 pub struct Promise<T> {
     is_set: AtomicBool,
@@ -137,11 +131,14 @@ impl<T: fmt::Debug> fmt::Debug for Promise<T> {
 /// # Examples
 ///
 /// ```
-/// use futures_util::FutureExt;
-/// let p = ciranda_sync::Promise::new();
-/// assert!(p.wait().now_or_never().is_none());
-/// p.set(1).unwrap();
-/// assert_eq!(p.wait().now_or_never(), Some(1));
+/// use std::time::Duration;
+///
+/// ciranda::run(async {
+///     let p = ciranda::sync::Promise::new();
+///     assert!(ciranda::time::timeout(Duration::from_millis(10), p.wait()).await.is_err());
+///     p.set(1).unwrap();
+///     assert_eq!(p.wait().await, 1);
+/// });
 /// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct PromiseWait<'a, T> {
@@ -158,39 +155,22 @@ impl<T: Clone> Future for PromiseWait<'_, T> {
             return Poll::Pending;
         }
         // A first poll of an unset promise is about to wait: clone before taking the lock.
-        let mut fresh = (this.key.is_none() && !this.promise.is_set()).then(|| cx.waker().clone());
-        loop {
-            let mut state = this.promise.state.lock();
-            if let Some(value) = &state.value {
-                let value = value.clone();
-                let stale = match this.key.take() {
-                    Some(key) => state.waiters.remove(key).1,
-                    None => None,
-                };
-                drop(state);
-                drop(stale);
-                return Poll::Ready(value);
-            }
-            // Wakers are cloned and dropped only with the lock released: that is foreign code.
-            let stale = match this.key {
-                Some(key) => state.waiters.update_waker(key, cx.waker(), &mut fresh),
-                None => match fresh.take() {
-                    Some(waker) => {
-                        this.key = Some(state.waiters.push_back(false, Some(waker)));
-                        Ok(None)
-                    }
-                    None => Err(NeedWaker),
-                },
-            };
-            drop(state);
-            match stale {
-                Ok(stale) => {
-                    drop(stale);
-                    return Poll::Pending;
+        let fresh = (this.key.is_none() && !this.promise.is_set()).then(|| cx.waker().clone());
+        let promise = this.promise;
+        poll_wait(
+            cx.waker(),
+            &mut this.key,
+            fresh,
+            || promise.state.lock(),
+            |state, queued| match &state.value {
+                Some(value) => {
+                    let value = value.clone();
+                    let stale = queued.take().and_then(|key| state.waiters.remove(key).1);
+                    Queued::Done(value, stale)
                 }
-                Err(NeedWaker) => fresh = Some(cx.waker().clone()),
-            }
-        }
+                None => Queued::Enqueue(&mut state.waiters, false),
+            },
+        )
     }
 }
 

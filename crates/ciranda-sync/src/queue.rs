@@ -31,7 +31,7 @@ use std::collections::VecDeque;
 
 use crate::coop;
 use crate::loom::Mutex;
-use crate::waiters::{Key, NeedWaker, WaitList, WakeList, discard};
+use crate::waiters::{Key, Queued, WaitList, WakeList, discard, poll_wait};
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 
 enum GetSlot<T> {
@@ -101,18 +101,9 @@ impl<T> State<T> {
 /// # Examples
 ///
 /// ```
-/// use ciranda_sync::Queue;
-/// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
-/// #     struct T(std::thread::Thread);
-/// #     impl std::task::Wake for T { fn wake(self: std::sync::Arc<Self>) { self.0.unpark() } }
-/// #     let w = std::task::Waker::from(std::sync::Arc::new(T(std::thread::current())));
-/// #     let mut cx = std::task::Context::from_waker(&w);
-/// #     let mut f = std::pin::pin!(f);
-/// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v } std::thread::park() }
-/// # }
-///
+/// use ciranda::sync::Queue;
 /// let q = Queue::new(2);
-/// block_on(async {
+/// ciranda::run(async {
 ///     q.put("a").await;
 ///     q.put("b").await;
 ///     assert!(q.is_full());
@@ -319,11 +310,15 @@ impl<T> fmt::Debug for Queue<T> {
 /// # Examples
 ///
 /// ```
-/// use futures_util::FutureExt;
-/// let q = ciranda_sync::Queue::new(1);
-/// q.put(1).now_or_never().unwrap();
-/// assert!(q.put(2).now_or_never().is_none()); // full: the dropped put never enqueues 2
-/// assert_eq!(q.len(), 1);
+/// use std::time::Duration;
+///
+/// ciranda::run(async {
+///     let q = ciranda::sync::Queue::new(1);
+///     q.put(1).await;
+///     // Full: the put waits; dropped by the timeout, it never enqueues 2.
+///     assert!(ciranda::time::timeout(Duration::from_millis(10), q.put(2)).await.is_err());
+///     assert_eq!(q.len(), 1);
+/// });
 /// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct Put<'a, T> {
@@ -344,30 +339,21 @@ impl<T> Future for Put<'_, T> {
             return Poll::Pending;
         }
         let queue = this.queue;
+        if this.key.is_some() {
+            return poll_wait(
+                cx.waker(),
+                &mut this.key,
+                None,
+                || queue.state.lock(),
+                |state, queued| {
+                    let done = |slot: &PutSlot<T>| matches!(slot, PutSlot::Done).then_some(());
+                    state.putters.finish_if(queued, done)
+                },
+            );
+        }
         let mut fresh = None;
         loop {
             let mut state = queue.state.lock();
-            if let Some(key) = this.key {
-                if let PutSlot::Done = state.putters.get(key) {
-                    let (_, stale) = state.putters.remove(key);
-                    drop(state);
-                    drop(stale);
-                    this.key = None;
-                    return Poll::Ready(());
-                }
-                match state.putters.update_waker(key, cx.waker(), &mut fresh) {
-                    Ok(stale) => {
-                        drop(state);
-                        drop(stale);
-                        return Poll::Pending;
-                    }
-                    Err(NeedWaker) => {
-                        drop(state);
-                        fresh = Some(cx.waker().clone());
-                        continue;
-                    }
-                }
-            }
             let Some(item) = this.item.take() else {
                 return Poll::Ready(());
             };
@@ -421,11 +407,14 @@ impl<T> fmt::Debug for Put<'_, T> {
 /// # Examples
 ///
 /// ```
-/// use futures_util::FutureExt;
-/// let q = ciranda_sync::Queue::new(0);
-/// assert!(q.get().now_or_never().is_none());
-/// q.try_put(3).unwrap();
-/// assert_eq!(q.get().now_or_never(), Some(3));
+/// use std::time::Duration;
+///
+/// ciranda::run(async {
+///     let q = ciranda::sync::Queue::new(0);
+///     assert!(ciranda::time::timeout(Duration::from_millis(10), q.get()).await.is_err());
+///     q.try_put(3).unwrap();
+///     assert_eq!(q.get().await, 3);
+/// });
 /// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct Get<'a, T> {
@@ -442,33 +431,28 @@ impl<T> Future for Get<'_, T> {
             return Poll::Pending;
         }
         let queue = this.queue;
+        if let Some(key) = this.key {
+            return poll_wait(
+                cx.waker(),
+                &mut this.key,
+                None,
+                || queue.state.lock(),
+                |state, queued| {
+                    if let GetSlot::Waiting = state.getters.get(key) {
+                        return Queued::Waiting(&mut state.getters);
+                    }
+                    let (GetSlot::Got(item), stale) = state.getters.remove(key) else {
+                        unreachable!()
+                    };
+                    *queued = None;
+                    state.taken += 1;
+                    Queued::Done(item, stale)
+                },
+            );
+        }
         let mut fresh = None;
         loop {
             let mut state = queue.state.lock();
-            if let Some(key) = this.key {
-                if let GetSlot::Waiting = state.getters.get(key) {
-                    match state.getters.update_waker(key, cx.waker(), &mut fresh) {
-                        Ok(stale) => {
-                            drop(state);
-                            drop(stale);
-                            return Poll::Pending;
-                        }
-                        Err(NeedWaker) => {
-                            drop(state);
-                            fresh = Some(cx.waker().clone());
-                            continue;
-                        }
-                    }
-                }
-                let (GetSlot::Got(item), stale) = state.getters.remove(key) else {
-                    unreachable!()
-                };
-                this.key = None;
-                state.taken += 1;
-                drop(state);
-                drop(stale);
-                return Poll::Ready(item);
-            }
             if let Some(item) = state.items.pop_front() {
                 state.taken += 1;
                 let mut wakers = WakeList::new();
@@ -517,13 +501,17 @@ impl<T> fmt::Debug for Get<'_, T> {
 /// # Examples
 ///
 /// ```
-/// use futures_util::FutureExt;
-/// let q = ciranda_sync::Queue::new(0);
-/// q.try_put(1).unwrap();
-/// assert!(q.join().now_or_never().is_none());
-/// q.try_get().unwrap();
-/// q.task_done();
-/// assert!(q.join().now_or_never().is_some());
+/// use std::time::Duration;
+///
+/// ciranda::run(async {
+///     let q = ciranda::sync::Queue::new(0);
+///     q.try_put(1).unwrap();
+///     // One item not yet marked done: `join` waits.
+///     assert!(ciranda::time::timeout(Duration::from_millis(10), q.join()).await.is_err());
+///     q.try_get().unwrap();
+///     q.task_done();
+///     q.join().await;
+/// });
 /// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct Join<'a, T> {
@@ -539,36 +527,24 @@ impl<T> Future for Join<'_, T> {
         if coop::poll_proceed(cx).is_pending() {
             return Poll::Pending;
         }
-        let mut fresh = None;
-        loop {
-            let mut state = this.queue.state.lock();
-            let stale = if let Some(key) = this.key {
-                if *state.joiners.get(key) {
-                    let (_, stale) = state.joiners.remove(key);
-                    drop(state);
-                    drop(stale);
-                    this.key = None;
-                    return Poll::Ready(());
+        let queue = this.queue;
+        poll_wait(
+            cx.waker(),
+            &mut this.key,
+            None,
+            || queue.state.lock(),
+            |state, queued| {
+                match *queued {
+                    Some(key) if *state.joiners.get(key) => {
+                        *queued = None;
+                        return Queued::Done((), state.joiners.remove(key).1);
+                    }
+                    None if state.unfinished == 0 => return Queued::Done((), None),
+                    _ => {}
                 }
-                state.joiners.update_waker(key, cx.waker(), &mut fresh)
-            } else if state.unfinished == 0 {
-                return Poll::Ready(());
-            } else if let Some(waker) = fresh.take() {
-                this.key = Some(state.joiners.push_back(false, Some(waker)));
-                Ok(None)
-            } else {
-                Err(NeedWaker)
-            };
-            // Wakers are cloned and dropped only with the lock released (foreign code).
-            drop(state);
-            match stale {
-                Ok(stale) => {
-                    drop(stale);
-                    return Poll::Pending;
-                }
-                Err(NeedWaker) => fresh = Some(cx.waker().clone()),
-            }
-        }
+                Queued::Enqueue(&mut state.joiners, false)
+            },
+        )
     }
 }
 
@@ -595,7 +571,7 @@ impl<T> fmt::Debug for Join<'_, T> {
 /// # Examples
 ///
 /// ```
-/// let q = ciranda_sync::Queue::new(1);
+/// let q = ciranda::sync::Queue::new(1);
 /// q.try_put(1).unwrap();
 /// let err = q.try_put(2).unwrap_err();
 /// assert_eq!(err.to_string(), "queue is full (would block)");
@@ -630,7 +606,7 @@ impl<T> std::error::Error for TryPutError<T> {}
 /// # Examples
 ///
 /// ```
-/// let q = ciranda_sync::Queue::<u8>::new(0);
+/// let q = ciranda::sync::Queue::<u8>::new(0);
 /// assert_eq!(q.try_get().unwrap_err().to_string(), "queue is empty (would block)");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -27,18 +27,9 @@ const MAX_READERS: usize = (u32::MAX >> 3) as usize;
 /// # Examples
 ///
 /// ```
-/// use ciranda_sync::RwLock;
-/// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
-/// #     struct T(std::thread::Thread);
-/// #     impl std::task::Wake for T { fn wake(self: std::sync::Arc<Self>) { self.0.unpark() } }
-/// #     let w = std::task::Waker::from(std::sync::Arc::new(T(std::thread::current())));
-/// #     let mut cx = std::task::Context::from_waker(&w);
-/// #     let mut f = std::pin::pin!(f);
-/// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v } std::thread::park() }
-/// # }
-///
+/// use ciranda::sync::RwLock;
 /// let lock = RwLock::new(5);
-/// block_on(async {
+/// ciranda::run(async {
 ///     {
 ///         let r1 = lock.read().await;
 ///         let r2 = lock.read().await;
@@ -151,7 +142,7 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLock<T> {
 /// # Examples
 ///
 /// ```
-/// let lock = ciranda_sync::RwLock::new(1);
+/// let lock = ciranda::sync::RwLock::new(1);
 /// let a = lock.try_read().unwrap();
 /// let b = lock.try_read().unwrap();
 /// assert_eq!(*a, *b);
@@ -192,7 +183,7 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLockReadGuard<'_, T> {
 /// # Examples
 ///
 /// ```
-/// let lock = ciranda_sync::RwLock::new(vec![1]);
+/// let lock = ciranda::sync::RwLock::new(vec![1]);
 /// lock.try_write().unwrap().push(2);
 /// assert_eq!(*lock.try_read().unwrap(), [1, 2]);
 /// ```

@@ -35,7 +35,7 @@ use std::sync::Arc;
 
 use crate::coop;
 use crate::loom::{AtomicUsize, Mutex, MutexGuard, Ordering};
-use crate::waiters::{Key, NeedWaker, WaitList, WakeList};
+use crate::waiters::{Key, WaitList, WakeList};
 
 const CLOSED: usize = 0b01;
 const WAITERS: usize = 0b10;
@@ -277,8 +277,8 @@ impl RawSemaphore {
         n: usize,
         key: &mut Option<Key>,
     ) -> Poll<Result<(), AcquireError>> {
-        if let Some(k) = *key {
-            return self.poll_queued(cx, n, key, k);
+        if key.is_some() {
+            return self.poll_waiter(cx, n, key);
         }
         if n == 0 {
             return Poll::Ready(if self.is_closed() {
@@ -350,47 +350,36 @@ impl RawSemaphore {
         }
     }
 
-    /// A later poll of the waiter that owns slot `k`.
-    fn poll_queued(
+    /// A later poll of the queued waiter `key`.
+    fn poll_waiter(
         &self,
         cx: &mut Context<'_>,
         n: usize,
         key: &mut Option<Key>,
-        k: Key,
     ) -> Poll<Result<(), AcquireError>> {
-        let mut fresh = None;
-        loop {
-            let mut waiters = self.waiters.lock();
-            let need = waiters.get(k);
-            if need.closed {
-                let remaining = need.remaining;
-                let (_, stale) = waiters.remove(k);
-                *key = None;
-                drop(waiters);
-                drop(stale);
-                // Give back what had been assigned before the close.
+        // `Err(remaining)`: closed while `remaining` of the `n` permits were still missing.
+        let outcome = crate::waiters::poll_wait(
+            cx.waker(),
+            key,
+            None,
+            || self.waiters.lock(),
+            |waiters, queued| {
+                waiters.finish_if(queued, |need| {
+                    if need.closed {
+                        Some(Err(need.remaining))
+                    } else {
+                        (need.remaining == 0).then_some(Ok(()))
+                    }
+                })
+            },
+        );
+        outcome.map(|outcome| {
+            // Give back what had been assigned before the close.
+            outcome.map_err(|remaining| {
                 self.release(n - remaining);
-                return Poll::Ready(Err(AcquireError(())));
-            }
-            if need.remaining == 0 {
-                let (_, stale) = waiters.remove(k);
-                *key = None;
-                drop(waiters);
-                drop(stale);
-                return Poll::Ready(Ok(()));
-            }
-            match waiters.update_waker(k, cx.waker(), &mut fresh) {
-                Ok(stale) => {
-                    drop(waiters);
-                    drop(stale);
-                    return Poll::Pending;
-                }
-                Err(NeedWaker) => {
-                    drop(waiters);
-                    fresh = Some(cx.waker().clone());
-                }
-            }
-        }
+                AcquireError(())
+            })
+        })
     }
 
     /// Drops a pending acquisition of `n` permits that owns slot `key`: whatever it had been
@@ -457,18 +446,9 @@ impl Drop for RawAcquire<'_> {
 /// # Examples
 ///
 /// ```
-/// use ciranda_sync::Semaphore;
-/// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
-/// #     struct T(std::thread::Thread);
-/// #     impl std::task::Wake for T { fn wake(self: std::sync::Arc<Self>) { self.0.unpark() } }
-/// #     let w = std::task::Waker::from(std::sync::Arc::new(T(std::thread::current())));
-/// #     let mut cx = std::task::Context::from_waker(&w);
-/// #     let mut f = std::pin::pin!(f);
-/// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v } std::thread::park() }
-/// # }
-///
+/// use ciranda::sync::Semaphore;
 /// let sem = Semaphore::new(2);
-/// block_on(async {
+/// ciranda::run(async {
 ///     let a = sem.acquire().await.unwrap();
 ///     let _b = sem.acquire().await.unwrap();
 ///     assert_eq!(sem.available_permits(), 0);
@@ -647,7 +627,7 @@ fn check_request(n: usize) {
 /// # Examples
 ///
 /// ```
-/// let sem = ciranda_sync::Semaphore::new(3);
+/// let sem = ciranda::sync::Semaphore::new(3);
 /// let permit = sem.try_acquire_many(2).unwrap();
 /// assert_eq!(permit.num_permits(), 2);
 /// permit.forget(); // the two permits are gone for good
@@ -691,7 +671,7 @@ impl fmt::Debug for SemaphorePermit<'_> {
 ///
 /// ```
 /// use std::sync::Arc;
-/// let sem = Arc::new(ciranda_sync::Semaphore::new(1));
+/// let sem = Arc::new(ciranda::sync::Semaphore::new(1));
 /// let permit = sem.clone().try_acquire_owned().unwrap();
 /// std::thread::spawn(move || drop(permit)).join().unwrap();
 /// assert_eq!(sem.available_permits(), 1);
@@ -738,17 +718,9 @@ impl fmt::Debug for OwnedSemaphorePermit {
 /// # Examples
 ///
 /// ```
-/// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
-/// #     struct T(std::thread::Thread);
-/// #     impl std::task::Wake for T { fn wake(self: std::sync::Arc<Self>) { self.0.unpark() } }
-/// #     let w = std::task::Waker::from(std::sync::Arc::new(T(std::thread::current())));
-/// #     let mut cx = std::task::Context::from_waker(&w);
-/// #     let mut f = std::pin::pin!(f);
-/// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v } std::thread::park() }
-/// # }
-/// let sem = ciranda_sync::Semaphore::new(1);
+/// let sem = ciranda::sync::Semaphore::new(1);
 /// sem.close();
-/// let err = block_on(sem.acquire()).unwrap_err();
+/// let err = ciranda::run(sem.acquire()).unwrap_err();
 /// assert_eq!(err.to_string(), "semaphore closed");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -767,7 +739,7 @@ impl std::error::Error for AcquireError {}
 /// # Examples
 ///
 /// ```
-/// use ciranda_sync::{Semaphore, TryAcquireError};
+/// use ciranda::sync::{Semaphore, TryAcquireError};
 /// let sem = Semaphore::new(0);
 /// assert_eq!(sem.try_acquire().unwrap_err(), TryAcquireError::NoPermits);
 /// sem.close();
@@ -806,7 +778,7 @@ impl std::error::Error for TryAcquireError {}
 /// # Examples
 ///
 /// ```
-/// use ciranda_sync::Semaphore;
+/// use ciranda::sync::Semaphore;
 /// let err = Semaphore::try_new(Semaphore::MAX_PERMITS + 1).unwrap_err();
 /// assert!(err.to_string().contains("MAX_PERMITS"));
 /// ```

@@ -32,7 +32,7 @@
 //! | occupied, linked    | yes      | owner on drop (cancel)                  |
 //! | occupied, unlinked  | no       | owner on completion or drop (hand-off)  |
 
-use core::task::Waker;
+use core::task::{Poll, Waker};
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 
@@ -162,7 +162,7 @@ impl<S> WaitList<S> {
     }
 
     /// Makes `waker` the one to wake for the queued waiter `key`; see [`store_waker`].
-    pub(crate) fn update_waker(
+    fn update_waker(
         &mut self,
         key: Key,
         waker: &Waker,
@@ -171,6 +171,25 @@ impl<S> WaitList<S> {
         let node = self.node_mut(key);
         debug_assert!(node.linked, "only a queued waiter has a waker to update");
         store_waker(&mut node.waker, waker, fresh)
+    }
+
+    /// A [`poll_wait`] check for a waiter whose own state says when its wait is over: if
+    /// `output` makes something of the state of the queued waiter `*queued`, the waiter leaves
+    /// the list, `*queued` is cleared and the wait ends with that; otherwise it keeps waiting
+    /// here.
+    pub(crate) fn finish_if<T>(
+        &mut self,
+        queued: &mut Option<Key>,
+        output: impl FnOnce(&S) -> Option<T>,
+    ) -> Queued<'_, S, T> {
+        let key = queued.expect("only a queued waiter can finish");
+        match output(self.get(key)) {
+            Some(output) => {
+                *queued = None;
+                Queued::Done(output, self.remove(key).1)
+            }
+            None => Queued::Waiting(self),
+        }
     }
 
     /// Takes `key` out of the FIFO (its slot stays allocated) and returns its waker for the
@@ -245,7 +264,7 @@ impl<S> WaitList<S> {
 /// [`store_waker`] needs an owned clone of the new waker: release the lock, clone it into
 /// `fresh`, and retry (re-checking the state, which may have changed meanwhile).
 #[derive(Debug)]
-pub(crate) struct NeedWaker;
+struct NeedWaker;
 
 /// Stores `waker` in `slot` (a waiter's waker slot, under the caller's lock) unless an
 /// equivalent one is already there.
@@ -255,7 +274,7 @@ pub(crate) struct NeedWaker;
 /// empty and a new waker to store, returns [`NeedWaker`]. On success, returns the replaced
 /// waker (or an unused `fresh`), which the caller must drop only after releasing the lock.
 #[must_use = "the returned waker must be dropped after the lock is released"]
-pub(crate) fn store_waker(
+fn store_waker(
     slot: &mut Option<Waker>,
     waker: &Waker,
     fresh: &mut Option<Waker>,
@@ -268,6 +287,64 @@ pub(crate) fn store_waker(
     match fresh.take() {
         Some(new) => Ok(slot.replace(new)),
         None => Err(NeedWaker),
+    }
+}
+
+/// What a waiting future's poll finds under the lock (see [`poll_wait`]).
+pub(crate) enum Queued<'a, S, T> {
+    /// The wait is over with `T`. If the waiter was removed from its list (and its key
+    /// cleared), the waker its slot still held goes here, to be dropped after unlocking.
+    Done(T, Option<Waker>),
+    /// Still waiting: keep the current waker for the queued waiter in this list.
+    Waiting(&'a mut WaitList<S>),
+    /// Waiting: if not queued yet, queue in this list with state `S` and the current waker;
+    /// otherwise as [`Waiting`](Queued::Waiting).
+    Enqueue(&'a mut WaitList<S>, S),
+}
+
+/// One poll of a waiting future, the loop every primitive needs: take the lock (`lock`), let
+/// `check` decide whether the wait is over, and otherwise keep `waker` for the waiter `key`
+/// (queuing it first, for [`Queued::Enqueue`]).
+///
+/// A waker that must be cloned is cloned with the lock released (its `clone` may call back
+/// into the primitive), and then everything is checked again; a replaced or removed waker is
+/// dropped after unlocking (its destructor is foreign code too). `fresh` is a clone the caller
+/// already made, if any (an unused one is also dropped after unlocking).
+pub(crate) fn poll_wait<G, S, T>(
+    waker: &Waker,
+    key: &mut Option<Key>,
+    mut fresh: Option<Waker>,
+    mut lock: impl FnMut() -> G,
+    mut check: impl for<'g> FnMut(&'g mut G, &mut Option<Key>) -> Queued<'g, S, T>,
+) -> Poll<T> {
+    loop {
+        let mut guard = lock();
+        let stale = match (check(&mut guard, key), *key) {
+            (Queued::Done(output, stale), _) => {
+                drop(guard);
+                drop(stale);
+                return Poll::Ready(output);
+            }
+            (Queued::Waiting(list) | Queued::Enqueue(list, _), Some(queued)) => {
+                list.update_waker(queued, waker, &mut fresh)
+            }
+            (Queued::Enqueue(list, state), None) => match fresh.take() {
+                Some(waker) => {
+                    *key = Some(list.push_back(state, Some(waker)));
+                    Ok(None)
+                }
+                None => Err(NeedWaker),
+            },
+            (Queued::Waiting(_), None) => unreachable!("only a queued waiter can keep waiting"),
+        };
+        drop(guard);
+        match stale {
+            Ok(stale) => {
+                drop(stale);
+                return Poll::Pending;
+            }
+            Err(NeedWaker) => fresh = Some(waker.clone()),
+        }
     }
 }
 
@@ -342,6 +419,11 @@ impl Drop for WakeOnDrop {
 }
 
 /// Drops a panic payload without letting its destructor (foreign code) unwind any further.
+///
+/// The scheduler has the same few lines (`report::drop_payload`). They stay twice on purpose:
+/// the only crate below both is `ciranda-coop`, whose one job is the budget, and this crate
+/// must not depend on the scheduler (it works on any executor). A shared crate for four lines
+/// would cost more than it saves.
 pub(crate) fn discard(payload: Box<dyn Any + Send>) {
     if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
         // Dropping this one could panic the same way: leak it instead.

@@ -12,7 +12,7 @@
 //! runs them. A driver woken by `unpark` needs no hand-off: the scheduler counted it as a
 //! searcher, and the last searcher to find work always wakes another worker, which parks
 //! into the free poller. When every worker is busy, each one still polls the reactor without
-//! blocking every 61 tasks (the scheduler's zero-timeout park; the reactor skips the poller in
+//! blocking every `EVENT_INTERVAL` ticks (the scheduler's zero-timeout park; the reactor skips the poller in
 //! such a turn while no descriptor is registered, and only fires due timers).
 //!
 //! Lost wake-ups are prevented by ordering: the driver sets its `driving` flag, then checks
@@ -28,7 +28,7 @@
 //!
 //! **`block_on` threads drive the reactor once the workers are gone.** While the scheduler
 //! runs, a thread in `Handle::block_on` parks on its own parker and leaves the poller to the
-//! workers: an idle worker always comes back to it, and busy ones poll it every 61 tasks.
+//! workers: an idle worker always comes back to it, and busy ones poll it every `EVENT_INTERVAL` ticks.
 //! (Letting `block_on` threads hold the poller as well would mean handing it back to a worker
 //! every time such a thread returns — an extra worker wake-up per `block_on` wait — for no
 //! gain while workers live.) When the scheduler shuts down, its workers leave for good, but a

@@ -154,6 +154,8 @@ use std::future::Future;
 ///
 /// Outside a runtime.
 ///
+/// # Examples
+///
 /// ```
 /// ciranda::run(async {
 ///     let task = ciranda::spawn(async { 1 + 1 });
@@ -175,6 +177,8 @@ where
 /// # Panics
 ///
 /// Outside a runtime.
+///
+/// # Examples
 ///
 /// ```
 /// ciranda::run(async {

@@ -19,6 +19,8 @@ use std::time::Duration;
 /// Dropping the runtime shuts it down: every unfinished task's future is dropped exactly
 /// once (their `JoinHandle`s report cancellation), then the reactor closes.
 ///
+/// # Examples
+///
 /// ```
 /// let rt = ciranda::Runtime::builder().worker_threads(2).build()?;
 /// let greeting = rt.block_on(async {
@@ -37,6 +39,8 @@ pub struct Runtime {
 
 /// A cheap, cloneable handle to a [`Runtime`]: spawn tasks, run blocking work, block on
 /// futures, list tasks — from any thread.
+///
+/// # Examples
 ///
 /// ```
 /// let rt = ciranda::Runtime::new()?;
@@ -68,6 +72,8 @@ impl fmt::Debug for Runtime {
 }
 
 /// Configures a [`Runtime`].
+///
+/// # Examples
 ///
 /// ```
 /// use std::time::Duration;
@@ -367,6 +373,8 @@ impl Handle {
     ///
     /// Outside a runtime, with a message saying where it can be called.
     ///
+    /// # Examples
+    ///
     /// ```
     /// ciranda::run(async {
     ///     let handle = ciranda::Handle::current();
@@ -435,6 +443,8 @@ impl Handle {
     /// that merely holds a `Handle` — fails at once instead of hanging: a timer panics, an
     /// I/O wait returns an `io::Error`, both saying that its runtime has been shut down
     /// (waits already pending there are woken and fail the same way).
+    ///
+    /// # Examples
     ///
     /// ```
     /// use std::time::Duration;
@@ -517,6 +527,8 @@ impl Handle {
 
 /// Keeps a runtime current on this thread; returned by [`Handle::enter`].
 ///
+/// # Examples
+///
 /// ```
 /// let rt = ciranda::Runtime::new()?;
 /// let _guard = rt.enter();
@@ -545,6 +557,8 @@ impl fmt::Debug for EnterGuard<'_> {
 ///
 /// If the runtime cannot start (for example the OS refuses threads), with the reason; and
 /// when called from inside a runtime worker.
+///
+/// # Examples
 ///
 /// ```
 /// let answer = ciranda::run(async {

@@ -31,12 +31,12 @@ mod sealed {
 /// # Examples
 ///
 /// ```
-/// use ciranda_reactor::net::{TcpListener, ToSocketAddrs};
+/// use ciranda::net::{TcpListener, ToSocketAddrs};
 ///
 /// async fn listen(addr: impl ToSocketAddrs) -> std::io::Result<TcpListener> {
 ///     TcpListener::bind(addr).await
 /// }
-/// ciranda_reactor::block_on(async {
+/// ciranda::run(async {
 ///     let l = listen("localhost:0").await?;
 ///     assert!(l.local_addr()?.ip().is_loopback());
 ///     std::io::Result::Ok(())

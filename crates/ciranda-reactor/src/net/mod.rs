@@ -11,6 +11,7 @@
 //! runtime's blocking pool), never on an async thread.
 
 mod addr;
+mod socket;
 pub mod tcp;
 mod udp;
 pub mod unix;

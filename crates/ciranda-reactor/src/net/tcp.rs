@@ -1,16 +1,18 @@
 //! TCP: `TcpListener`, `TcpStream` and its split halves.
 
 use super::addr::{ToSocketAddrs, resolve, try_each};
+use super::socket::{
+    bind_first, connect_started, connected, connected_socket, incoming_stream, ip_ttl,
+    socket_common, std_conversions,
+};
 use crate::io::Async;
 use crate::reactor::{Reactor, ReactorRef};
 use crate::registration::{READ, Waiter};
-use futures_core::Stream;
 use futures_io::{AsyncRead, AsyncWrite};
 use socket2::{Domain, Protocol, Socket, Type};
 use std::fmt;
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};
 use std::net::{Shutdown, SocketAddr};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
@@ -20,26 +22,22 @@ use std::task::{Context, Poll, ready};
 /// # Examples
 ///
 /// ```
-/// use ciranda_reactor::net::{TcpListener, TcpStream};
-/// use futures_util::io::{AsyncReadExt, AsyncWriteExt};
+/// use ciranda::net::{TcpListener, TcpStream};
+/// use ciranda::io::{AsyncReadExt, AsyncWriteExt};
 ///
-/// ciranda_reactor::block_on(async {
+/// ciranda::run(async {
 ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
 ///     let addr = listener.local_addr()?;
-///     let client = async {
+///     let client = ciranda::spawn(async move {
 ///         let mut s = TcpStream::connect(addr).await?;
 ///         s.write_all(b"hello").await?;
 ///         std::io::Result::Ok(())
-///     };
-///     let server = async {
-///         let (mut s, _peer) = listener.accept().await?;
-///         let mut buf = [0; 5];
-///         s.read_exact(&mut buf).await?;
-///         std::io::Result::Ok(buf)
-///     };
-///     let (c, s) = futures_util::join!(client, server);
-///     c?;
-///     assert_eq!(&s?, b"hello");
+///     });
+///     let (mut s, _peer) = listener.accept().await?;
+///     let mut buf = [0; 5];
+///     s.read_exact(&mut buf).await?;
+///     assert_eq!(&buf, b"hello");
+///     client.await.unwrap()?;
 ///     std::io::Result::Ok(())
 /// })?;
 /// # std::io::Result::Ok(())
@@ -48,42 +46,22 @@ pub struct TcpListener {
     io: Async<std::net::TcpListener>,
 }
 
-impl fmt::Debug for TcpListener {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.io.get_ref().fmt(f)
-    }
-}
+socket_common!(TcpListener, SocketAddr);
+std_conversions!(TcpListener, std::net::TcpListener);
+ip_ttl!(TcpListener);
 
 impl TcpListener {
     /// Binds to the first address (of those `addr` resolves to) that works.
+    ///
+    /// # Cancel safety
+    ///
+    /// The only wait is resolving a host name: a future dropped before it completes has bound
+    /// nothing (a lookup already running on the blocking pool finishes there, its answer
+    /// discarded).
     pub async fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
-        let reactor = Reactor::current_io()?;
-        let addrs = resolve(&addr, &reactor).await?;
-        try_each(addrs, |a| {
-            let reactor = reactor.clone();
-            async move {
-                // std sets SO_REUSEADDR and creates the socket close-on-exec.
-                let l = std::net::TcpListener::bind(a)?;
-                l.set_nonblocking(true)?;
-                Ok(TcpListener {
-                    io: Async::with_reactor(l, reactor)?,
-                })
-            }
-        })
-        .await
-    }
-
-    /// Wraps a std listener (made non-blocking) and registers it with the current reactor.
-    pub fn from_std(listener: std::net::TcpListener) -> io::Result<TcpListener> {
-        listener.set_nonblocking(true)?;
-        Ok(TcpListener {
-            io: Async::new_nonblocking(listener)?,
-        })
-    }
-
-    /// Deregisters and returns the std listener (still non-blocking).
-    pub fn into_std(self) -> io::Result<std::net::TcpListener> {
-        self.io.into_inner()
+        // std sets SO_REUSEADDR and creates the socket close-on-exec.
+        let io = bind_first(addr, std::net::TcpListener::bind).await?;
+        Ok(TcpListener { io })
     }
 
     /// Accepts a connection. Errors (`EMFILE`, `ECONNABORTED`, ...) are returned; the listener
@@ -91,6 +69,11 @@ impl TcpListener {
     ///
     /// Any number of tasks may accept on one listener at once; a dropped `accept()` leaves
     /// nothing registered.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: a connection leaves the kernel's queue only in the poll that returns it, so a
+    /// dropped `accept()` loses none; it waits for the next `accept`. Nothing stays registered.
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         self.io
             .wait(READ, |cx, waiter| self.poll_accept_with(cx, waiter))
@@ -117,69 +100,31 @@ impl TcpListener {
     pub fn incoming(&self) -> Incoming<'_> {
         Incoming { listener: self }
     }
-
-    /// The address the listener is bound to.
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.io.get_ref().local_addr()
-    }
-
-    /// Sets `IP_TTL`.
-    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
-        self.io.get_ref().set_ttl(ttl)
-    }
-
-    /// `IP_TTL`.
-    pub fn ttl(&self) -> io::Result<u32> {
-        self.io.get_ref().ttl()
-    }
 }
 
-impl AsRawFd for TcpListener {
-    fn as_raw_fd(&self) -> RawFd {
-        self.io.as_raw_fd()
-    }
-}
-
-impl AsFd for TcpListener {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.io.as_fd()
-    }
-}
-
-/// The stream of incoming connections of a [`TcpListener`] (see
-/// [`TcpListener::incoming`]).
-///
-/// # Examples
-///
-/// ```
-/// use ciranda_reactor::net::{Incoming, TcpListener, TcpStream};
-/// use futures_util::StreamExt;
-///
-/// ciranda_reactor::block_on(async {
-///     let listener = TcpListener::bind("127.0.0.1:0").await?;
-///     let addr = listener.local_addr()?;
-///     let mut incoming: Incoming<'_> = listener.incoming();
-///     let (client, accepted) = futures_util::join!(TcpStream::connect(addr), incoming.next());
-///     let (client, accepted) = (client?, accepted.unwrap()?);
-///     assert_eq!(client.local_addr()?, accepted.peer_addr()?);
-///     std::io::Result::Ok(())
-/// })?;
-/// # std::io::Result::Ok(())
-/// ```
-#[derive(Debug)]
-#[must_use = "streams do nothing unless polled"]
-pub struct Incoming<'a> {
-    listener: &'a TcpListener,
-}
-
-impl Stream for Incoming<'_> {
-    type Item = io::Result<TcpStream>;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.listener
-            .poll_accept(cx)
-            .map(|r| Some(r.map(|(s, _)| s)))
-    }
+incoming_stream! {
+    /// The stream of incoming connections of a [`TcpListener`] (see
+    /// [`TcpListener::incoming`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ciranda::net::{Incoming, TcpListener, TcpStream};
+    /// use ciranda::stream::StreamExt;
+    ///
+    /// ciranda::run(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+    ///     let addr = listener.local_addr()?;
+    ///     let mut incoming: Incoming<'_> = listener.incoming();
+    ///     // The kernel completes the connection before anyone accepts it.
+    ///     let client = TcpStream::connect(addr).await?;
+    ///     let accepted = incoming.next().await.unwrap()?;
+    ///     assert_eq!(client.local_addr()?, accepted.peer_addr()?);
+    ///     std::io::Result::Ok(())
+    /// })?;
+    /// # std::io::Result::Ok(())
+    /// ```
+    Incoming, TcpListener, TcpStream
 }
 
 /// A TCP connection (`asyncio.open_connection`'s reader and writer in one).
@@ -190,11 +135,11 @@ impl Stream for Incoming<'_> {
 /// # Examples
 ///
 /// ```
-/// use ciranda_reactor::net::{TcpListener, TcpStream};
-/// use futures_util::io::{AsyncReadExt, AsyncWriteExt};
+/// use ciranda::net::{TcpListener, TcpStream};
+/// use ciranda::io::{AsyncReadExt, AsyncWriteExt};
 /// use std::net::Shutdown;
 ///
-/// ciranda_reactor::block_on(async {
+/// ciranda::run(async {
 ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
 ///     let mut client = TcpStream::connect(listener.local_addr()?).await?;
 ///     let (mut server, _) = listener.accept().await?;
@@ -208,20 +153,32 @@ impl Stream for Incoming<'_> {
 /// })?;
 /// # std::io::Result::Ok(())
 /// ```
+///
+/// # Cancel safety
+///
+/// Reading and writing go through `futures-io`'s traits. The `read`, `read_vectored`, `write` and
+/// `write_vectored` futures of `AsyncReadExt`/`AsyncWriteExt` are cancel-safe: bytes move only in
+/// the poll that completes them, so a dropped one has moved none. Composite futures such as
+/// `read_exact`, `read_to_end` and `write_all` are not: a dropped one may already have moved part
+/// of the data (into your buffer, or out to the peer).
 pub struct TcpStream {
     io: Async<std::net::TcpStream>,
 }
 
-impl fmt::Debug for TcpStream {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.io.get_ref().fmt(f)
-    }
-}
+socket_common!(TcpStream, SocketAddr);
+std_conversions!(TcpStream, std::net::TcpStream, into_std);
+connected_socket!(TcpStream, SocketAddr, shutdown);
+ip_ttl!(TcpStream);
 
 impl TcpStream {
     /// Connects to `addr`: host names are resolved on the blocking spawner and every resolved
     /// address is tried in order; the last error is returned if none accepts (for a closed
     /// port, `ConnectionRefused`).
+    ///
+    /// # Cancel safety
+    ///
+    /// Not resumable: dropping the future closes the socket of the attempt in progress (the peer
+    /// may see a connection opened and closed at once); a new `connect` starts over.
     pub async fn connect<A: ToSocketAddrs>(addr: A) -> io::Result<TcpStream> {
         let reactor = Reactor::current_io()?;
         let addrs = resolve(&addr, &reactor).await?;
@@ -241,21 +198,6 @@ impl TcpStream {
         })
     }
 
-    /// Deregisters and returns the std stream (still non-blocking).
-    pub fn into_std(self) -> io::Result<std::net::TcpStream> {
-        self.io.into_inner()
-    }
-
-    /// The remote address.
-    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.io.get_ref().peer_addr()
-    }
-
-    /// The local address.
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.io.get_ref().local_addr()
-    }
-
     /// Sets `TCP_NODELAY` (disables Nagle's algorithm).
     pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
         self.io.get_ref().set_nodelay(nodelay)
@@ -266,37 +208,31 @@ impl TcpStream {
         self.io.get_ref().nodelay()
     }
 
-    /// Sets `IP_TTL`.
-    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
-        self.io.get_ref().set_ttl(ttl)
-    }
-
-    /// `IP_TTL`.
-    pub fn ttl(&self) -> io::Result<u32> {
-        self.io.get_ref().ttl()
-    }
-
-    /// Shuts down the read side, the write side (the peer reads EOF) or both.
-    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        self.io.get_ref().shutdown(how)
-    }
-
-    /// Takes the pending socket error (`SO_ERROR`), if any.
-    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.io.get_ref().take_error()
-    }
-
     /// Reads without consuming (`MSG_PEEK`), waiting for data.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: peeking consumes nothing, and a dropped wait leaves no waker behind.
     pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.io.read_with(|s| s.peek(buf)).await
     }
 
     /// Waits until the stream is reported readable.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: a dropped wait withdraws its waker and consumes no readiness, so the next wait
+    /// sees the same report.
     pub async fn readable(&self) -> io::Result<()> {
         self.io.readable().await
     }
 
     /// Waits until the stream is reported writable.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: a dropped wait withdraws its waker and consumes no readiness, so the next wait
+    /// sees the same report.
     pub async fn writable(&self) -> io::Result<()> {
         self.io.writable().await
     }
@@ -317,7 +253,7 @@ impl TcpStream {
     }
 
     /// Splits into borrowed halves (a read half and a write half usable concurrently), without
-    /// a lock. With `futures_util::AsyncReadExt` in scope, call it as `TcpStream::split(&mut s)`:
+    /// a lock. With `AsyncReadExt` (`ciranda::io::AsyncReadExt`) in scope, call it as `TcpStream::split(&mut s)`:
     /// method syntax picks that trait's by-value `split`.
     pub fn split(&mut self) -> (ReadHalf<'_>, WriteHalf<'_>) {
         (ReadHalf(self), WriteHalf(self))
@@ -409,38 +345,10 @@ fn nonblocking_tcp_socket(addr: SocketAddr) -> io::Result<Socket> {
 
 async fn connect_addr(addr: SocketAddr, reactor: ReactorRef) -> io::Result<TcpStream> {
     let socket = nonblocking_tcp_socket(addr)?;
-    match socket.connect(&addr.into()) {
-        Ok(()) => {}
-        // In progress; EINTR also leaves the connection going on asynchronously.
-        Err(e)
-            if e.raw_os_error() == Some(libc::EINPROGRESS)
-                || e.kind() == io::ErrorKind::WouldBlock
-                || e.kind() == io::ErrorKind::Interrupted => {}
-        Err(e) => return Err(e),
-    }
+    connect_started(socket.connect(&addr.into()))?;
     let io = Async::with_reactor(std::net::TcpStream::from(socket), reactor)?;
-    loop {
-        if let Some(e) = io.get_ref().take_error()? {
-            return Err(e);
-        }
-        match io.get_ref().peer_addr() {
-            Ok(_) => return Ok(TcpStream { io }),
-            Err(e) if e.kind() == io::ErrorKind::NotConnected => io.writable().await?,
-            Err(e) => return Err(e),
-        }
-    }
-}
-
-impl AsRawFd for TcpStream {
-    fn as_raw_fd(&self) -> RawFd {
-        self.io.as_raw_fd()
-    }
-}
-
-impl AsFd for TcpStream {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.io.as_fd()
-    }
+    connected(&io).await?;
+    Ok(TcpStream { io })
 }
 
 macro_rules! impl_async_read {
@@ -515,11 +423,11 @@ impl_async_write!(['a] WriteHalf<'a>, |h| h.0);
 /// # Examples
 ///
 /// ```
-/// use ciranda_reactor::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-/// use ciranda_reactor::net::{TcpListener, TcpStream};
-/// use futures_util::io::{AsyncReadExt, AsyncWriteExt};
+/// use ciranda::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+/// use ciranda::net::{TcpListener, TcpStream};
+/// use ciranda::io::{AsyncReadExt, AsyncWriteExt};
 ///
-/// ciranda_reactor::block_on(async {
+/// ciranda::run(async {
 ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
 ///     let client = TcpStream::connect(listener.local_addr()?).await?;
 ///     let (server, _) = listener.accept().await?;
@@ -544,12 +452,14 @@ pub struct OwnedReadHalf {
 
 /// The write half of [`TcpStream::into_split`]; dropping it shuts the write side down.
 ///
-/// ```
-/// use ciranda_reactor::net::tcp::OwnedWriteHalf;
-/// use ciranda_reactor::net::{TcpListener, TcpStream};
-/// use futures_util::io::{AsyncReadExt, AsyncWriteExt};
+/// # Examples
 ///
-/// ciranda_reactor::block_on(async {
+/// ```
+/// use ciranda::net::tcp::OwnedWriteHalf;
+/// use ciranda::net::{TcpListener, TcpStream};
+/// use ciranda::io::{AsyncReadExt, AsyncWriteExt};
+///
+/// ciranda::run(async {
 ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
 ///     let client = TcpStream::connect(listener.local_addr()?).await?;
 ///     let (mut server, _) = listener.accept().await?;
@@ -575,10 +485,10 @@ pub struct OwnedWriteHalf {
 /// # Examples
 ///
 /// ```
-/// use ciranda_reactor::net::tcp::ReuniteError;
-/// use ciranda_reactor::net::{TcpListener, TcpStream};
+/// use ciranda::net::tcp::ReuniteError;
+/// use ciranda::net::{TcpListener, TcpStream};
 ///
-/// ciranda_reactor::block_on(async {
+/// ciranda::run(async {
 ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
 ///     let a = TcpStream::connect(listener.local_addr()?).await?;
 ///     let b = TcpStream::connect(listener.local_addr()?).await?;
@@ -612,33 +522,35 @@ impl OwnedReadHalf {
         Ok(Arc::try_unwrap(self.stream).expect("the two halves hold the only references"))
     }
 
-    /// The remote address.
-    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.stream.peer_addr()
-    }
-
-    /// The local address.
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.stream.local_addr()
-    }
-
     /// Reads without consuming, waiting for data.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: peeking consumes nothing, and a dropped wait leaves no waker behind.
     pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.stream.peek(buf).await
     }
 }
 
-impl OwnedWriteHalf {
-    /// The remote address.
-    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.stream.peer_addr()
-    }
+/// The addresses of the stream an owned half belongs to.
+macro_rules! half_addresses {
+    ($half:ident) => {
+        impl $half {
+            /// The remote address.
+            pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+                self.stream.peer_addr()
+            }
 
-    /// The local address.
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.stream.local_addr()
-    }
+            /// The local address.
+            pub fn local_addr(&self) -> io::Result<SocketAddr> {
+                self.stream.local_addr()
+            }
+        }
+    };
 }
+
+half_addresses!(OwnedReadHalf);
+half_addresses!(OwnedWriteHalf);
 
 impl Drop for OwnedWriteHalf {
     fn drop(&mut self) {
@@ -653,11 +565,11 @@ impl Drop for OwnedWriteHalf {
 /// # Examples
 ///
 /// ```
-/// use ciranda_reactor::net::tcp::{ReadHalf, WriteHalf};
-/// use ciranda_reactor::net::{TcpListener, TcpStream};
-/// use futures_util::io::{AsyncReadExt, AsyncWriteExt};
+/// use ciranda::net::tcp::{ReadHalf, WriteHalf};
+/// use ciranda::net::{TcpListener, TcpStream};
+/// use ciranda::io::{AsyncReadExt, AsyncWriteExt};
 ///
-/// ciranda_reactor::block_on(async {
+/// ciranda::run(async {
 ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
 ///     let mut client = TcpStream::connect(listener.local_addr()?).await?;
 ///     let (mut server, _) = listener.accept().await?;
@@ -665,7 +577,7 @@ impl Drop for OwnedWriteHalf {
 ///     // `split` (which works too, behind a lock).
 ///     let (mut r, mut w): (ReadHalf<'_>, WriteHalf<'_>) = TcpStream::split(&mut server);
 ///     client.write_all(b"echo").await?;
-///     futures_util::io::copy((&mut r).take(4), &mut w).await?;
+///     ciranda::io::copy((&mut r).take(4), &mut w).await?;
 ///     let mut back = [0; 4];
 ///     client.read_exact(&mut back).await?;
 ///     assert_eq!(&back, b"echo");
@@ -678,12 +590,14 @@ pub struct ReadHalf<'a>(&'a TcpStream);
 
 /// The borrowed write half of [`TcpStream::split`].
 ///
-/// ```
-/// use ciranda_reactor::net::tcp::WriteHalf;
-/// use ciranda_reactor::net::{TcpListener, TcpStream};
-/// use futures_util::io::AsyncWriteExt;
+/// # Examples
 ///
-/// ciranda_reactor::block_on(async {
+/// ```
+/// use ciranda::net::tcp::WriteHalf;
+/// use ciranda::net::{TcpListener, TcpStream};
+/// use ciranda::io::AsyncWriteExt;
+///
+/// ciranda::run(async {
 ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
 ///     let mut client = TcpStream::connect(listener.local_addr()?).await?;
 ///     let (_r, mut w): (_, WriteHalf<'_>) = TcpStream::split(&mut client);

@@ -1,12 +1,10 @@
 //! UDP: `UdpSocket`.
 
 use super::addr::{ToSocketAddrs, resolve, try_each};
+use super::socket::{bind_first, connected_socket, ip_ttl, socket_common, std_conversions};
 use crate::io::Async;
-use crate::reactor::Reactor;
-use std::fmt;
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::task::{Context, Poll};
 
 /// A UDP socket (datagrams).
@@ -14,9 +12,9 @@ use std::task::{Context, Poll};
 /// # Examples
 ///
 /// ```
-/// use ciranda_reactor::net::UdpSocket;
+/// use ciranda::net::UdpSocket;
 ///
-/// ciranda_reactor::block_on(async {
+/// ciranda::run(async {
 ///     let a = UdpSocket::bind("127.0.0.1:0").await?;
 ///     let b = UdpSocket::bind("127.0.0.1:0").await?;
 ///     a.send_to(b"ping", b.local_addr()?).await?;
@@ -31,52 +29,43 @@ pub struct UdpSocket {
     io: Async<std::net::UdpSocket>,
 }
 
-impl fmt::Debug for UdpSocket {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.io.get_ref().fmt(f)
-    }
-}
+socket_common!(UdpSocket, SocketAddr);
+std_conversions!(UdpSocket, std::net::UdpSocket);
+connected_socket!(UdpSocket, SocketAddr);
+ip_ttl!(UdpSocket);
 
 impl UdpSocket {
     /// Binds to the first address (of those `addr` resolves to) that works.
+    ///
+    /// # Cancel safety
+    ///
+    /// The only wait is resolving a host name: a future dropped before it completes has bound
+    /// nothing (a lookup already running on the blocking pool finishes there, its answer
+    /// discarded).
     pub async fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<UdpSocket> {
-        let reactor = Reactor::current_io()?;
-        let addrs = resolve(&addr, &reactor).await?;
-        try_each(addrs, |a| {
-            let reactor = reactor.clone();
-            async move {
-                // std creates the socket close-on-exec.
-                let s = std::net::UdpSocket::bind(a)?;
-                s.set_nonblocking(true)?;
-                Ok(UdpSocket {
-                    io: Async::with_reactor(s, reactor)?,
-                })
-            }
-        })
-        .await
-    }
-
-    /// Wraps a std socket (made non-blocking) and registers it with the current reactor.
-    pub fn from_std(socket: std::net::UdpSocket) -> io::Result<UdpSocket> {
-        socket.set_nonblocking(true)?;
-        Ok(UdpSocket {
-            io: Async::new_nonblocking(socket)?,
-        })
-    }
-
-    /// Deregisters and returns the std socket (still non-blocking).
-    pub fn into_std(self) -> io::Result<std::net::UdpSocket> {
-        self.io.into_inner()
+        // std creates the socket close-on-exec.
+        let io = bind_first(addr, std::net::UdpSocket::bind).await?;
+        Ok(UdpSocket { io })
     }
 
     /// Sets the default peer for [`send`](UdpSocket::send) and [`recv`](UdpSocket::recv)
     /// (and filters incoming datagrams to that peer); the first resolved address that works.
+    ///
+    /// # Cancel safety
+    ///
+    /// The only wait is resolving a host name: a future dropped before it completes leaves the
+    /// default peer as it was.
     pub async fn connect<A: ToSocketAddrs>(&self, addr: A) -> io::Result<()> {
         let addrs = resolve(&addr, self.io.reactor()).await?;
         try_each(addrs, |a| async move { self.io.get_ref().connect(a) }).await
     }
 
     /// Sends a datagram to `target` (its first resolved address); returns the bytes sent.
+    ///
+    /// # Cancel safety
+    ///
+    /// A datagram goes out whole in the poll that completes the future, or not at all: a dropped
+    /// `send_to` has sent nothing (a host name being resolved is looked up in vain).
     pub async fn send_to<A: ToSocketAddrs>(&self, buf: &[u8], target: A) -> io::Result<usize> {
         let addrs = resolve(&target, self.io.reactor()).await?;
         let addr = addrs[0];
@@ -84,21 +73,40 @@ impl UdpSocket {
     }
 
     /// Receives a datagram; returns its length and sender.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: a datagram leaves the socket only in the poll that returns it, so a dropped
+    /// `recv_from` loses none.
     pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         self.io.read_with(|s| s.recv_from(buf)).await
     }
 
     /// Receives a datagram without consuming it.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: peeking consumes nothing, and a dropped wait leaves no waker behind.
     pub async fn peek_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         self.io.read_with(|s| s.peek_from(buf)).await
     }
 
     /// Sends a datagram to the connected peer.
+    ///
+    /// # Cancel safety
+    ///
+    /// A datagram goes out whole in the poll that completes the future, or not at all: a dropped
+    /// `send` has sent nothing.
     pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
         self.io.write_with(|s| s.send(buf)).await
     }
 
     /// Receives a datagram from the connected peer.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: a datagram leaves the socket only in the poll that returns it, so a dropped
+    /// `recv` loses none.
     pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.io.read_with(|s| s.recv(buf)).await
     }
@@ -122,16 +130,6 @@ impl UdpSocket {
         self.io.poll_write_with(cx, |s| s.send_to(buf, target))
     }
 
-    /// The local address.
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.io.get_ref().local_addr()
-    }
-
-    /// The connected peer's address.
-    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.io.get_ref().peer_addr()
-    }
-
     /// Sets `SO_BROADCAST`.
     pub fn set_broadcast(&self, on: bool) -> io::Result<()> {
         self.io.get_ref().set_broadcast(on)
@@ -142,40 +140,23 @@ impl UdpSocket {
         self.io.get_ref().broadcast()
     }
 
-    /// Sets `IP_TTL`.
-    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
-        self.io.get_ref().set_ttl(ttl)
-    }
-
-    /// `IP_TTL`.
-    pub fn ttl(&self) -> io::Result<u32> {
-        self.io.get_ref().ttl()
-    }
-
-    /// Takes the pending socket error (`SO_ERROR`), if any.
-    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.io.get_ref().take_error()
-    }
-
     /// Waits until the socket is reported readable.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: a dropped wait withdraws its waker and consumes no readiness, so the next wait
+    /// sees the same report.
     pub async fn readable(&self) -> io::Result<()> {
         self.io.readable().await
     }
 
     /// Waits until the socket is reported writable.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: a dropped wait withdraws its waker and consumes no readiness, so the next wait
+    /// sees the same report.
     pub async fn writable(&self) -> io::Result<()> {
         self.io.writable().await
-    }
-}
-
-impl AsRawFd for UdpSocket {
-    fn as_raw_fd(&self) -> RawFd {
-        self.io.as_raw_fd()
-    }
-}
-
-impl AsFd for UdpSocket {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.io.as_fd()
     }
 }

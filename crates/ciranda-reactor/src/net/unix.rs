@@ -1,15 +1,15 @@
 //! Unix-domain stream sockets: `UnixListener`, `UnixStream` and its split halves.
 
+use super::socket::{
+    connect_started, connected, connected_socket, incoming_stream, socket_common, std_conversions,
+};
 use crate::io::Async;
 use crate::reactor::{Reactor, ReactorRef};
 use crate::registration::{READ, Waiter};
-use futures_core::Stream;
 use futures_io::{AsyncRead, AsyncWrite};
 use socket2::{Domain, SockAddr, Socket, Type};
-use std::fmt;
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};
 use std::net::Shutdown;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
 use std::pin::Pin;
@@ -21,17 +21,18 @@ use std::task::{Context, Poll, ready};
 /// # Examples
 ///
 /// ```
-/// use ciranda_reactor::net::{UnixListener, UnixStream};
-/// use futures_util::io::{AsyncReadExt, AsyncWriteExt};
+/// use ciranda::net::{UnixListener, UnixStream};
+/// use ciranda::io::{AsyncReadExt, AsyncWriteExt};
 ///
 /// let dir = std::env::temp_dir().join(format!("ciranda-doc-{}", std::process::id()));
 /// std::fs::create_dir_all(&dir)?;
 /// let path = dir.join("listener.sock");
 /// let _ = std::fs::remove_file(&path);
-/// ciranda_reactor::block_on(async {
+/// ciranda::run(async {
 ///     let listener = UnixListener::bind(&path)?;
-///     let (client, accepted) = futures_util::join!(UnixStream::connect(&path), listener.accept());
-///     let (mut client, (mut server, _addr)) = (client?, accepted?);
+///     // The connection waits in the listener's backlog until accepted.
+///     let mut client = UnixStream::connect(&path).await?;
+///     let (mut server, _addr) = listener.accept().await?;
 ///     client.write_all(b"hi").await?;
 ///     let mut buf = [0; 2];
 ///     server.read_exact(&mut buf).await?;
@@ -45,11 +46,8 @@ pub struct UnixListener {
     io: Async<std::os::unix::net::UnixListener>,
 }
 
-impl fmt::Debug for UnixListener {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.io.get_ref().fmt(f)
-    }
-}
+socket_common!(UnixListener, SocketAddr);
+std_conversions!(UnixListener, std::os::unix::net::UnixListener, from_std);
 
 impl UnixListener {
     /// Binds to a filesystem path (which must not exist) and registers with the current
@@ -64,18 +62,15 @@ impl UnixListener {
         })
     }
 
-    /// Wraps a std listener (made non-blocking) and registers it with the current reactor.
-    pub fn from_std(listener: std::os::unix::net::UnixListener) -> io::Result<UnixListener> {
-        listener.set_nonblocking(true)?;
-        Ok(UnixListener {
-            io: Async::new_nonblocking(listener)?,
-        })
-    }
-
     /// Accepts a connection. Errors are returned; the listener stays usable.
     ///
     /// Any number of tasks may accept on one listener at once; a dropped `accept()` leaves
     /// nothing registered.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: a connection leaves the kernel's queue only in the poll that returns it, so a
+    /// dropped `accept()` loses none; it waits for the next `accept`. Nothing stays registered.
     pub async fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
         self.io
             .wait(READ, |cx, waiter| self.poll_accept_with(cx, waiter))
@@ -103,60 +98,31 @@ impl UnixListener {
     pub fn incoming(&self) -> UnixIncoming<'_> {
         UnixIncoming { listener: self }
     }
-
-    /// The bound address.
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.io.get_ref().local_addr()
-    }
 }
 
-impl AsRawFd for UnixListener {
-    fn as_raw_fd(&self) -> RawFd {
-        self.io.as_raw_fd()
-    }
-}
-
-impl AsFd for UnixListener {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.io.as_fd()
-    }
-}
-
-/// The stream of incoming connections of a [`UnixListener`].
-///
-/// # Examples
-///
-/// ```
-/// use ciranda_reactor::net::{UnixIncoming, UnixListener, UnixStream};
-/// use futures_util::StreamExt;
-///
-/// let path = std::env::temp_dir().join(format!("ciranda-doc-inc-{}.sock", std::process::id()));
-/// let _ = std::fs::remove_file(&path);
-/// ciranda_reactor::block_on(async {
-///     let listener = UnixListener::bind(&path)?;
-///     let mut incoming: UnixIncoming<'_> = listener.incoming();
-///     let (c, s) = futures_util::join!(UnixStream::connect(&path), incoming.next());
-///     c?;
-///     s.unwrap()?;
-///     std::io::Result::Ok(())
-/// })?;
-/// std::fs::remove_file(&path)?;
-/// # std::io::Result::Ok(())
-/// ```
-#[derive(Debug)]
-#[must_use = "streams do nothing unless polled"]
-pub struct UnixIncoming<'a> {
-    listener: &'a UnixListener,
-}
-
-impl Stream for UnixIncoming<'_> {
-    type Item = io::Result<UnixStream>;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.listener
-            .poll_accept(cx)
-            .map(|r| Some(r.map(|(s, _)| s)))
-    }
+incoming_stream! {
+    /// The stream of incoming connections of a [`UnixListener`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ciranda::net::{UnixIncoming, UnixListener, UnixStream};
+    /// use ciranda::stream::StreamExt;
+    ///
+    /// let path = std::env::temp_dir().join(format!("ciranda-doc-inc-{}.sock", std::process::id()));
+    /// let _ = std::fs::remove_file(&path);
+    /// ciranda::run(async {
+    ///     let listener = UnixListener::bind(&path)?;
+    ///     let mut incoming: UnixIncoming<'_> = listener.incoming();
+    ///     let _client = UnixStream::connect(&path).await?;
+    ///     let server = incoming.next().await.unwrap()?;
+    ///     assert!(server.peer_addr().is_ok());
+    ///     std::io::Result::Ok(())
+    /// })?;
+    /// std::fs::remove_file(&path)?;
+    /// # std::io::Result::Ok(())
+    /// ```
+    UnixIncoming, UnixListener, UnixStream
 }
 
 /// A Unix-domain stream connection; `AsyncRead + AsyncWrite`, also for `&UnixStream`.
@@ -164,10 +130,10 @@ impl Stream for UnixIncoming<'_> {
 /// # Examples
 ///
 /// ```
-/// use ciranda_reactor::net::UnixStream;
-/// use futures_util::io::{AsyncReadExt, AsyncWriteExt};
+/// use ciranda::net::UnixStream;
+/// use ciranda::io::{AsyncReadExt, AsyncWriteExt};
 ///
-/// ciranda_reactor::block_on(async {
+/// ciranda::run(async {
 ///     let (mut a, mut b) = UnixStream::pair()?;
 ///     a.write_all(b"abc").await?;
 ///     a.close().await?; // shuts the write side down
@@ -178,43 +144,38 @@ impl Stream for UnixIncoming<'_> {
 /// })?;
 /// # std::io::Result::Ok(())
 /// ```
+///
+/// # Cancel safety
+///
+/// Reading and writing go through `futures-io`'s traits. The `read`, `read_vectored`, `write` and
+/// `write_vectored` futures of `AsyncReadExt`/`AsyncWriteExt` are cancel-safe: bytes move only in
+/// the poll that completes them, so a dropped one has moved none. Composite futures such as
+/// `read_exact`, `read_to_end` and `write_all` are not: a dropped one may already have moved part
+/// of the data (into your buffer, or out to the peer).
 pub struct UnixStream {
     io: Async<std::os::unix::net::UnixStream>,
 }
 
-impl fmt::Debug for UnixStream {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.io.get_ref().fmt(f)
-    }
-}
+socket_common!(UnixStream, SocketAddr);
+connected_socket!(UnixStream, SocketAddr, shutdown);
 
 impl UnixStream {
     /// Connects to the socket at `path` without blocking the thread.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not resumable: dropping the future closes the socket of the attempt in progress (the peer
+    /// may see a connection opened and closed at once); a new `connect` starts over.
     pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
         let reactor = Reactor::current_io()?;
         let addr = SockAddr::unix(path)?;
         // socket2 creates sockets close-on-exec.
         let socket = Socket::new(Domain::UNIX, Type::STREAM, None)?;
         socket.set_nonblocking(true)?;
-        match socket.connect(&addr) {
-            Ok(()) => {}
-            Err(e)
-                if e.raw_os_error() == Some(libc::EINPROGRESS)
-                    || e.kind() == io::ErrorKind::WouldBlock
-                    || e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
+        connect_started(socket.connect(&addr))?;
         let io = Async::with_reactor(std::os::unix::net::UnixStream::from(socket), reactor)?;
-        loop {
-            if let Some(e) = io.get_ref().take_error()? {
-                return Err(e);
-            }
-            match io.get_ref().peer_addr() {
-                Ok(_) => return Ok(UnixStream { io }),
-                Err(e) if e.kind() == io::ErrorKind::NotConnected => io.writable().await?,
-                Err(e) => return Err(e),
-            }
-        }
+        connected(&io).await?;
+        Ok(UnixStream { io })
     }
 
     /// A connected pair of streams.
@@ -242,32 +203,22 @@ impl UnixStream {
         })
     }
 
-    /// The local address.
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.io.get_ref().local_addr()
-    }
-
-    /// The peer's address.
-    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.io.get_ref().peer_addr()
-    }
-
-    /// Shuts down the read side, the write side or both.
-    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        self.io.get_ref().shutdown(how)
-    }
-
-    /// Takes the pending socket error (`SO_ERROR`), if any.
-    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.io.get_ref().take_error()
-    }
-
     /// Waits until the stream is reported readable.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: a dropped wait withdraws its waker and consumes no readiness, so the next wait
+    /// sees the same report.
     pub async fn readable(&self) -> io::Result<()> {
         self.io.readable().await
     }
 
     /// Waits until the stream is reported writable.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: a dropped wait withdraws its waker and consumes no readiness, so the next wait
+    /// sees the same report.
     pub async fn writable(&self) -> io::Result<()> {
         self.io.writable().await
     }
@@ -312,18 +263,6 @@ impl UnixStream {
             Err(e) if e.kind() != io::ErrorKind::NotConnected => Poll::Ready(Err(e)),
             _ => Poll::Ready(Ok(())),
         }
-    }
-}
-
-impl AsRawFd for UnixStream {
-    fn as_raw_fd(&self) -> RawFd {
-        self.io.as_raw_fd()
-    }
-}
-
-impl AsFd for UnixStream {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.io.as_fd()
     }
 }
 
@@ -396,11 +335,11 @@ impl_async_write!([] OwnedWriteHalf, |h| &h.stream);
 /// # Examples
 ///
 /// ```
-/// use ciranda_reactor::net::unix::{OwnedReadHalf, OwnedWriteHalf};
-/// use ciranda_reactor::net::UnixStream;
-/// use futures_util::io::{AsyncReadExt, AsyncWriteExt};
+/// use ciranda::net::unix::{OwnedReadHalf, OwnedWriteHalf};
+/// use ciranda::net::UnixStream;
+/// use ciranda::io::{AsyncReadExt, AsyncWriteExt};
 ///
-/// ciranda_reactor::block_on(async {
+/// ciranda::run(async {
 ///     let (a, b) = UnixStream::pair()?;
 ///     let (mut r, w): (OwnedReadHalf, OwnedWriteHalf) = a.into_split();
 ///     drop(w); // shuts a's write side down
@@ -420,12 +359,14 @@ pub struct OwnedReadHalf {
 
 /// The write half of [`UnixStream::into_split`]; dropping it shuts the write side down.
 ///
-/// ```
-/// use ciranda_reactor::net::unix::OwnedWriteHalf;
-/// use ciranda_reactor::net::UnixStream;
-/// use futures_util::io::{AsyncReadExt, AsyncWriteExt};
+/// # Examples
 ///
-/// ciranda_reactor::block_on(async {
+/// ```
+/// use ciranda::net::unix::OwnedWriteHalf;
+/// use ciranda::net::UnixStream;
+/// use ciranda::io::{AsyncReadExt, AsyncWriteExt};
+///
+/// ciranda::run(async {
 ///     let (a, mut b) = UnixStream::pair()?;
 ///     let (_r, mut w): (_, OwnedWriteHalf) = a.into_split();
 ///     w.write_all(b"end").await?;

@@ -13,13 +13,11 @@ use std::time::Duration;
 /// # Examples
 ///
 /// ```
-/// use ciranda_reactor::time::{self, Instant};
-/// use ciranda_reactor::Reactor;
+/// use ciranda::time::{self, Instant};
 /// use std::time::Duration;
 ///
-/// let reactor = Reactor::builder().start_paused(true).build()?;
-/// let _guard = reactor.enter();
-/// ciranda_reactor::block_on(async {
+/// let rt = ciranda::Runtime::builder().start_paused(true).build()?;
+/// rt.block_on(async {
 ///     let start = Instant::now();
 ///     time::sleep(Duration::from_secs(3600)).await; // virtual: returns at once
 ///     assert_eq!(start.elapsed(), Duration::from_secs(3600));

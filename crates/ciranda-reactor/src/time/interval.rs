@@ -21,8 +21,8 @@ use std::time::Duration;
 /// ```
 /// use std::time::Duration;
 ///
-/// ciranda_reactor::block_on(async {
-///     let mut ticks = ciranda_reactor::time::interval(Duration::from_millis(2));
+/// ciranda::run(async {
+///     let mut ticks = ciranda::time::interval(Duration::from_millis(2));
 ///     let first = ticks.tick().await;
 ///     let second = ticks.tick().await;
 ///     assert_eq!(second - first, Duration::from_millis(2));
@@ -47,13 +47,14 @@ pub fn interval_at(start: Instant, period: Duration) -> Interval {
 
 /// What an [`Interval`] does when ticks were missed (the task was late).
 ///
+/// # Examples
+///
 /// ```
-/// use ciranda_reactor::time::{self, MissedTickBehavior};
+/// use ciranda::time::{self, MissedTickBehavior};
 /// use std::time::Duration;
 ///
-/// let reactor = ciranda_reactor::Reactor::builder().start_paused(true).build()?;
-/// let _guard = reactor.enter();
-/// ciranda_reactor::block_on(async {
+/// let rt = ciranda::Runtime::builder().start_paused(true).build()?;
+/// rt.block_on(async {
 ///     let mut iv = time::interval(Duration::from_secs(1));
 ///     iv.set_missed_tick_behavior(MissedTickBehavior::Skip);
 ///     let start = iv.tick().await;
@@ -79,11 +80,11 @@ pub enum MissedTickBehavior {
 /// # Examples
 ///
 /// ```
-/// use ciranda_reactor::time::{self, Interval, MissedTickBehavior};
-/// use futures_util::StreamExt;
+/// use ciranda::time::{self, Interval, MissedTickBehavior};
+/// use ciranda::stream::StreamExt;
 /// use std::time::Duration;
 ///
-/// ciranda_reactor::block_on(async {
+/// ciranda::run(async {
 ///     let mut iv: Interval = time::interval(Duration::from_millis(1));
 ///     iv.set_missed_tick_behavior(MissedTickBehavior::Delay);
 ///     let three: Vec<_> = iv.take(3).collect().await;
@@ -112,6 +113,11 @@ impl Interval {
     }
 
     /// Waits for the next tick and returns its scheduled instant.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: a tick is taken only in the poll that returns it, so a dropped `tick()` loses
+    /// none; the next `tick()` returns it.
     pub async fn tick(&mut self) -> Instant {
         poll_fn(|cx| self.poll_tick(cx)).await
     }

@@ -8,9 +8,9 @@
 //!
 //! # Why a timing wheel
 //!
-//! Timers are stored in a hierarchical timing wheel (6 levels x 64 slots, 1 ms resolution,
-//! ~2.2 years per turn of the top level, later deadlines in an overflow list re-sorted once per
-//! such epoch). Insert and cancel are O(1) (intrusive lists in a slab; a generation protects
+//! Timers are stored in a hierarchical timing wheel (`LEVELS` levels of `SLOTS` slots, both in
+//! `wheel.rs`, at 1 ms resolution, about 2.2 years per turn of the top level, later deadlines in
+//! an overflow list re-sorted once per such epoch). Insert and cancel are O(1) (intrusive lists in a slab; a generation protects
 //! against reuse of a cancelled slot), and the next deadline is found with one bitmap scan per
 //! level, which is what the poller needs before each wait. Each timer is moved at most once per
 //! level as its deadline approaches, so firing costs O(levels) per timer amortised.
@@ -51,11 +51,11 @@ use std::task::Poll;
 /// # Examples
 ///
 /// ```
-/// use ciranda_reactor::time::{self, Instant};
+/// use ciranda::time::{self, Instant};
 /// use std::time::Duration;
 ///
-/// let reactor = ciranda_reactor::Reactor::new()?;
-/// let _guard = reactor.enter();
+/// let rt = ciranda::Runtime::new()?;
+/// let _guard = rt.enter();
 /// time::pause();
 /// let t = Instant::now();
 /// std::thread::sleep(Duration::from_millis(2));
@@ -87,18 +87,22 @@ pub fn resume() {
 /// # Examples
 ///
 /// ```
-/// use ciranda_reactor::time::{self, Instant};
+/// use ciranda::time::{self, Instant};
 /// use std::time::Duration;
 ///
-/// let reactor = ciranda_reactor::Reactor::builder().start_paused(true).build()?;
-/// let _guard = reactor.enter();
-/// ciranda_reactor::block_on(async {
+/// let rt = ciranda::Runtime::builder().start_paused(true).build()?;
+/// rt.block_on(async {
 ///     let t = Instant::now();
 ///     time::advance(Duration::from_secs(5)).await;
 ///     assert_eq!(t.elapsed(), Duration::from_secs(5));
 /// });
 /// # std::io::Result::Ok(())
 /// ```
+///
+/// # Cancel safety
+///
+/// The clock moves in the future's first poll: dropped before it, nothing happens; dropped after
+/// it, the clock stays moved.
 #[track_caller]
 pub fn advance(duration: Duration) -> impl Future<Output = ()> + Send + 'static {
     // The reactor is looked up when the future is first polled (the clock moves then); a

@@ -29,9 +29,9 @@ use std::time::Duration;
 /// ```
 /// use std::time::Duration;
 ///
-/// ciranda_reactor::block_on(async {
+/// ciranda::run(async {
 ///     let start = std::time::Instant::now();
-///     ciranda_reactor::time::sleep(Duration::from_millis(20)).await;
+///     ciranda::time::sleep(Duration::from_millis(20)).await;
 ///     assert!(start.elapsed() >= Duration::from_millis(20));
 /// });
 /// ```
@@ -59,10 +59,10 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 /// # Examples
 ///
 /// ```
-/// use ciranda_reactor::time::{self, Instant, Sleep};
+/// use ciranda::time::{self, Instant, Sleep};
 /// use std::time::Duration;
 ///
-/// ciranda_reactor::block_on(async {
+/// ciranda::run(async {
 ///     let mut s: Sleep = time::sleep(Duration::from_secs(60));
 ///     assert!(!s.is_elapsed());
 ///     s.reset(Instant::now() + Duration::from_millis(1));
@@ -70,6 +70,11 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 ///     assert!(s.is_elapsed());
 /// });
 /// ```
+///
+/// # Cancel safety
+///
+/// Dropping a `Sleep` removes its timer and loses nothing else: a new [`sleep_until`] with the same
+/// [`deadline`](Sleep::deadline) resumes the wait.
 pub struct Sleep {
     /// `None` until bound (made outside any runtime and not polled yet).
     reactor: Option<ReactorRef>,

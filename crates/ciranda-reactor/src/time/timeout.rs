@@ -30,10 +30,10 @@ use std::time::Duration;
 /// # Examples
 ///
 /// ```
-/// use ciranda_reactor::time::{self, Elapsed};
+/// use ciranda::time::{self, Elapsed};
 /// use std::time::Duration;
 ///
-/// ciranda_reactor::block_on(async {
+/// ciranda::run(async {
 ///     let slow = time::sleep(Duration::from_secs(10));
 ///     let r: Result<(), Elapsed> = time::timeout(Duration::from_millis(5), slow).await;
 ///     assert!(r.is_err());
@@ -62,15 +62,21 @@ pub fn timeout_at<F: Future>(deadline: Instant, future: F) -> Timeout<F> {
 /// # Examples
 ///
 /// ```
-/// use ciranda_reactor::time::{timeout, Timeout};
+/// use ciranda::time::{timeout, Timeout};
 /// use std::future::Ready;
 /// use std::time::Duration;
 ///
-/// ciranda_reactor::block_on(async {
+/// ciranda::run(async {
 ///     let t: Timeout<Ready<u8>> = timeout(Duration::from_secs(1), std::future::ready(7));
 ///     assert_eq!(t.await, Ok(7));
 /// });
 /// ```
+///
+/// # Cancel safety
+///
+/// A `Timeout` owns its future: dropping it drops that future, so what is lost is what the inner
+/// future's own cancel safety says (nothing for a channel's `recv`, the place in the queue for
+/// `Mutex::lock`). When the deadline passes first, the inner future is not polled again.
 #[must_use = "futures do nothing unless polled"]
 pub struct Timeout<F> {
     future: F,
@@ -136,10 +142,10 @@ impl<F: Future> Future for Timeout<F> {
 /// # Examples
 ///
 /// ```
-/// use ciranda_reactor::time::{self, Elapsed};
+/// use ciranda::time::{self, Elapsed};
 /// use std::time::Duration;
 ///
-/// ciranda_reactor::block_on(async {
+/// ciranda::run(async {
 ///     let e: Elapsed = time::timeout(Duration::ZERO, std::future::pending::<()>())
 ///         .await
 ///         .unwrap_err();

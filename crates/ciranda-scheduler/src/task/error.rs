@@ -11,11 +11,12 @@ use std::fmt;
 /// # Examples
 ///
 /// ```
-/// let sched = ciranda_scheduler::Scheduler::builder().worker_threads(1).build().unwrap();
-/// let handle = sched.spawn(async { panic!("boom") });
-/// let err = sched.block_on(handle).unwrap_err();
-/// assert!(err.is_panic());
-/// assert_eq!(*err.into_panic().downcast::<&str>().unwrap(), "boom");
+/// ciranda::run(async {
+///     let handle = ciranda::spawn(async { panic!("boom") });
+///     let err = handle.await.unwrap_err();
+///     assert!(err.is_panic());
+///     assert_eq!(*err.into_panic().downcast::<&str>().unwrap(), "boom");
+/// });
 /// ```
 pub struct JoinError {
     id: TaskId,

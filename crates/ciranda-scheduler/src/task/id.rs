@@ -13,10 +13,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// # Examples
 ///
 /// ```
-/// let sched = ciranda_scheduler::Scheduler::builder().worker_threads(1).build().unwrap();
-/// let a = sched.spawn(async {});
-/// let b = sched.spawn(async {});
-/// assert_ne!(a.id(), b.id());
+/// ciranda::run(async {
+///     let a = ciranda::spawn(async {});
+///     let b = ciranda::spawn(async {});
+///     assert_ne!(a.id(), b.id());
+/// });
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TaskId(NonZeroU64);

@@ -15,7 +15,7 @@ use std::time::Duration;
 /// # Examples
 ///
 /// ```
-/// use ciranda_scheduler::task::TaskState;
+/// use ciranda::task::TaskState;
 /// assert_ne!(TaskState::Idle, TaskState::Running);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -35,13 +35,14 @@ pub enum TaskState {
 /// # Examples
 ///
 /// ```
-/// let sched = ciranda_scheduler::Scheduler::builder().worker_threads(1).build().unwrap();
-/// let handle = ciranda_scheduler::task::Builder::new()
-///     .name("sleeper")
-///     .spawn_on(std::future::pending::<()>(), &sched.handle());
-/// let tasks = sched.handle().tasks();
-/// let info = tasks.iter().find(|t| t.id() == handle.id()).unwrap();
-/// assert_eq!(info.name(), Some("sleeper"));
+/// ciranda::run(async {
+///     let handle = ciranda::task::Builder::new()
+///         .name("sleeper")
+///         .spawn(std::future::pending::<()>());
+///     let tasks = ciranda::Handle::current().tasks();
+///     let info = tasks.iter().find(|t| t.id() == handle.id()).unwrap();
+///     assert_eq!(info.name(), Some("sleeper"));
+/// });
 /// ```
 #[derive(Clone)]
 pub struct TaskInfo {

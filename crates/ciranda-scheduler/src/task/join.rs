@@ -20,10 +20,18 @@ use std::task::{Context, Poll};
 /// # Examples
 ///
 /// ```
-/// let sched = ciranda_scheduler::Scheduler::builder().worker_threads(2).build().unwrap();
-/// let handle = sched.spawn(async { 6 * 7 });
-/// assert_eq!(sched.block_on(handle).unwrap(), 42);
+/// ciranda::run(async {
+///     let handle = ciranda::spawn(async { 6 * 7 });
+///     assert_eq!(handle.await.unwrap(), 42);
+/// });
 /// ```
+///
+/// # Cancel safety
+///
+/// A `JoinHandle` is itself the future, so dropping an unfinished `.await` on it (in a `select`, a
+/// timeout) drops the handle: the task is detached, not cancelled; it runs on and its output is
+/// dropped when it finishes. Poll `&mut handle` instead to keep the handle, and the output, for
+/// later; use [`abort`](JoinHandle::abort) to cancel.
 pub struct JoinHandle<T> {
     raw: RawTask,
     _output: PhantomData<T>,
@@ -56,11 +64,11 @@ impl<T> JoinHandle<T> {
     /// # Examples
     ///
     /// ```
-    /// use std::future::pending;
-    /// let sched = ciranda_scheduler::Scheduler::builder().worker_threads(1).build().unwrap();
-    /// let handle = sched.spawn(pending::<()>());
-    /// handle.abort();
-    /// assert!(sched.block_on(handle).unwrap_err().is_cancelled());
+    /// ciranda::run(async {
+    ///     let handle = ciranda::spawn(std::future::pending::<()>());
+    ///     handle.abort();
+    ///     assert!(handle.await.unwrap_err().is_cancelled());
+    /// });
     /// ```
     pub fn abort(&self) {
         // SAFETY: the handle owns a reference.
@@ -85,11 +93,13 @@ impl<T> JoinHandle<T> {
     ///
     /// ```
     /// use std::future::poll_fn;
-    /// let sched = ciranda_scheduler::Scheduler::builder().worker_threads(1).build().unwrap();
-    /// let mut handle = sched.spawn(async { 5 });
-    /// sched.block_on(poll_fn(|cx| handle.poll_finished(cx)));
-    /// assert!(handle.is_finished());
-    /// assert_eq!(sched.block_on(handle).unwrap(), 5); // the output is still there
+    ///
+    /// ciranda::run(async {
+    ///     let mut handle = ciranda::spawn(async { 5 });
+    ///     poll_fn(|cx| handle.poll_finished(cx)).await;
+    ///     assert!(handle.is_finished());
+    ///     assert_eq!(handle.await.unwrap(), 5); // the output is still there
+    /// });
     /// ```
     pub fn poll_finished(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         if self.header().can_read_output(cx.waker()) {
@@ -167,13 +177,13 @@ impl<T> fmt::Debug for JoinHandle<T> {
 /// # Examples
 ///
 /// ```
-/// use std::future::pending;
-/// let sched = ciranda_scheduler::Scheduler::builder().worker_threads(1).build().unwrap();
-/// let handle = sched.spawn(pending::<()>());
-/// let abort = handle.abort_handle();
-/// abort.abort();
-/// assert!(sched.block_on(handle).unwrap_err().is_cancelled());
-/// assert!(abort.is_finished());
+/// ciranda::run(async {
+///     let handle = ciranda::spawn(std::future::pending::<()>());
+///     let abort = handle.abort_handle();
+///     abort.abort();
+///     assert!(handle.await.unwrap_err().is_cancelled());
+///     assert!(abort.is_finished());
+/// });
 /// ```
 pub struct AbortHandle {
     task: TaskRef,

@@ -16,6 +16,8 @@ const BATCH: usize = 64;
 /// Opens a directory for listing; its entries come as a [`Stream`] (`.` and `..` excluded,
 /// in no particular order).
 ///
+/// # Examples
+///
 /// ```
 /// use ciranda::stream::StreamExt;
 ///
@@ -30,6 +32,10 @@ const BATCH: usize = 64;
 /// })?;
 /// # std::io::Result::Ok(())
 /// ```
+///
+/// # Cancel safety
+///
+/// Not interrupted by a drop: see [`fs`](crate::fs#cancel-safety).
 pub async fn read_dir(path: impl AsRef<Path>) -> io::Result<ReadDir> {
     let path = path.as_ref().to_owned();
     let std = crate::spawn_blocking(move || {
@@ -49,6 +55,8 @@ pub async fn read_dir(path: impl AsRef<Path>) -> io::Result<ReadDir> {
 }
 
 /// The entries of a directory: `Stream<Item = io::Result<DirEntry>>`. Made by [`read_dir`].
+///
+/// # Examples
 ///
 /// ```
 /// ciranda::run(async {
@@ -135,6 +143,8 @@ use std::future::Future;
 
 /// One entry of a [`ReadDir`].
 ///
+/// # Examples
+///
 /// ```
 /// use ciranda::stream::StreamExt;
 ///
@@ -163,11 +173,20 @@ impl DirEntry {
     }
 
     /// The entry's metadata (not following a final symbolic link), on the blocking pool.
+    ///
+    /// # Cancel safety
+    ///
+    /// Nothing to lose: the call only reads; a dropped future lets it finish on the blocking pool
+    /// and drops the answer.
     pub async fn metadata(&self) -> io::Result<super::Metadata> {
         super::symlink_metadata(self.path()).await
     }
 
     /// The entry's type (usually known without a system call, from the directory listing).
+    ///
+    /// # Cancel safety
+    ///
+    /// Nothing to lose: the call only reads and completes in its first poll.
     pub async fn file_type(&self) -> io::Result<super::FileType> {
         self.std.file_type()
     }

@@ -32,6 +32,8 @@ const MAX_JOB: usize = 2 * 1024 * 1024;
 /// their errors. A `File` dropped with buffered writes still writes them (on the blocking pool,
 /// errors unseen).
 ///
+/// # Examples
+///
 /// ```
 /// use ciranda::fs::File;
 /// use ciranda::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
@@ -54,6 +56,14 @@ const MAX_JOB: usize = 2 * 1024 * 1024;
 /// })?;
 /// # std::io::Result::Ok(())
 /// ```
+///
+/// # Cancel safety
+///
+/// Each operation that needs the blocking pool (a read or write past the buffer, `flush`,
+/// `seek`, `sync_all`, `set_len`, `metadata`) is a job that stays this file's own: a dropped
+/// future does not interrupt it, and the next operation on the `File` waits for it to finish
+/// (a write, `set_len` or sync still takes effect). What the dropped future would have
+/// returned, such as `metadata`'s answer, is lost.
 pub struct File {
     std: Arc<std::fs::File>,
     state: State,
@@ -157,11 +167,21 @@ impl File {
     }
 
     /// Opens a file for reading.
+    ///
+    /// # Cancel safety
+    ///
+    /// A dropped future still lets the opening finish on the blocking pool, then closes the
+    /// file.
     pub async fn open(path: impl AsRef<Path>) -> io::Result<File> {
         OpenOptions::new().read(true).open(path).await
     }
 
     /// Creates (or truncates) a file for writing.
+    ///
+    /// # Cancel safety
+    ///
+    /// A dropped future still lets the opening finish on the blocking pool, then closes the
+    /// file.
     pub async fn create(path: impl AsRef<Path>) -> io::Result<File> {
         OpenOptions::new()
             .write(true)
@@ -276,21 +296,37 @@ impl File {
     }
 
     /// Writes buffered data, then has the OS write data and metadata to the device.
+    ///
+    /// # Cancel safety
+    ///
+    /// As for every operation of a `File`: see [its docs](File#cancel-safety).
     pub async fn sync_all(&mut self) -> io::Result<()> {
         self.after_flush(|f| f.sync_all()).await
     }
 
     /// Writes buffered data, then has the OS write the data (not all metadata) to the device.
+    ///
+    /// # Cancel safety
+    ///
+    /// As for every operation of a `File`: see [its docs](File#cancel-safety).
     pub async fn sync_data(&mut self) -> io::Result<()> {
         self.after_flush(|f| f.sync_data()).await
     }
 
     /// Truncates or extends the file to `size` bytes (the position is unchanged).
+    ///
+    /// # Cancel safety
+    ///
+    /// As for every operation of a `File`: see [its docs](File#cancel-safety).
     pub async fn set_len(&mut self, size: u64) -> io::Result<()> {
         self.after_flush(move |f| f.set_len(size)).await
     }
 
     /// The file's metadata (after writing buffered data).
+    ///
+    /// # Cancel safety
+    ///
+    /// As for every operation of a `File`: see [its docs](File#cancel-safety).
     pub async fn metadata(&mut self) -> io::Result<super::Metadata> {
         self.after_flush(|f| f.metadata()).await
     }
@@ -464,6 +500,8 @@ impl Drop for File {
 
 /// Options for opening a file: `std::fs::OpenOptions`, opened on the blocking pool.
 ///
+/// # Examples
+///
 /// ```
 /// ciranda::run(async {
 ///     let path = std::env::temp_dir().join(format!("ciranda-open-doc-{}", std::process::id()));
@@ -537,6 +575,11 @@ impl OpenOptions {
     }
 
     /// Opens `path` on the blocking pool; errors name the path.
+    ///
+    /// # Cancel safety
+    ///
+    /// A dropped future still lets the opening finish on the blocking pool, then closes the
+    /// file.
     pub async fn open(&self, path: impl AsRef<Path>) -> io::Result<File> {
         let options = self.std.clone();
         let std = super::on_path(path.as_ref(), "open", move |p| options.open(p)).await?;

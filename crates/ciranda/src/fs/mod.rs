@@ -21,6 +21,12 @@
 //! })?;
 //! # std::io::Result::Ok(())
 //! ```
+//!
+//! # Cancel safety
+//!
+//! An operation runs on the blocking pool and is not interrupted: a future dropped after its
+//! first poll lets the operation finish there (a write, copy or removal still happens), and
+//! only its result is lost. A future dropped before its first poll does nothing.
 
 mod dir;
 mod file;
@@ -48,22 +54,38 @@ async fn on_path<T: Send + 'static>(
 }
 
 /// Reads a whole file.
+///
+/// # Cancel safety
+///
+/// Not interrupted by a drop: see the [module docs](self#cancel-safety).
 pub async fn read(path: impl AsRef<Path>) -> io::Result<Vec<u8>> {
     on_path(path.as_ref(), "read", |p| std::fs::read(p)).await
 }
 
 /// Reads a whole file as UTF-8 (`InvalidData` if it is not).
+///
+/// # Cancel safety
+///
+/// Not interrupted by a drop: see the [module docs](self#cancel-safety).
 pub async fn read_to_string(path: impl AsRef<Path>) -> io::Result<String> {
     on_path(path.as_ref(), "read", |p| std::fs::read_to_string(p)).await
 }
 
 /// Creates or truncates a file and writes `contents` to it.
+///
+/// # Cancel safety
+///
+/// Not interrupted by a drop: see the [module docs](self#cancel-safety).
 pub async fn write(path: impl AsRef<Path>, contents: impl AsRef<[u8]>) -> io::Result<()> {
     let contents = contents.as_ref().to_owned();
     on_path(path.as_ref(), "write", move |p| std::fs::write(p, contents)).await
 }
 
 /// Copies a file's contents and permissions; returns the number of bytes copied.
+///
+/// # Cancel safety
+///
+/// Not interrupted by a drop: see the [module docs](self#cancel-safety).
 pub async fn copy(from: impl AsRef<Path>, to: impl AsRef<Path>) -> io::Result<u64> {
     let to = to.as_ref().to_owned();
     on_path(from.as_ref(), "copy", move |from| {
@@ -73,6 +95,10 @@ pub async fn copy(from: impl AsRef<Path>, to: impl AsRef<Path>) -> io::Result<u6
 }
 
 /// Renames a file or directory, replacing `to` if it is a file.
+///
+/// # Cancel safety
+///
+/// Not interrupted by a drop: see the [module docs](self#cancel-safety).
 pub async fn rename(from: impl AsRef<Path>, to: impl AsRef<Path>) -> io::Result<()> {
     let to = to.as_ref().to_owned();
     on_path(from.as_ref(), "rename", move |from| {
@@ -82,11 +108,19 @@ pub async fn rename(from: impl AsRef<Path>, to: impl AsRef<Path>) -> io::Result<
 }
 
 /// Removes a file.
+///
+/// # Cancel safety
+///
+/// Not interrupted by a drop: see the [module docs](self#cancel-safety).
 pub async fn remove_file(path: impl AsRef<Path>) -> io::Result<()> {
     on_path(path.as_ref(), "remove file", |p| std::fs::remove_file(p)).await
 }
 
 /// Creates a directory.
+///
+/// # Cancel safety
+///
+/// Not interrupted by a drop: see the [module docs](self#cancel-safety).
 pub async fn create_dir(path: impl AsRef<Path>) -> io::Result<()> {
     on_path(path.as_ref(), "create directory", |p| {
         std::fs::create_dir(p)
@@ -95,6 +129,10 @@ pub async fn create_dir(path: impl AsRef<Path>) -> io::Result<()> {
 }
 
 /// Creates a directory and every missing parent.
+///
+/// # Cancel safety
+///
+/// Not interrupted by a drop: see the [module docs](self#cancel-safety).
 pub async fn create_dir_all(path: impl AsRef<Path>) -> io::Result<()> {
     on_path(path.as_ref(), "create directory", |p| {
         std::fs::create_dir_all(p)
@@ -103,6 +141,10 @@ pub async fn create_dir_all(path: impl AsRef<Path>) -> io::Result<()> {
 }
 
 /// Removes an empty directory.
+///
+/// # Cancel safety
+///
+/// Not interrupted by a drop: see the [module docs](self#cancel-safety).
 pub async fn remove_dir(path: impl AsRef<Path>) -> io::Result<()> {
     on_path(path.as_ref(), "remove directory", |p| {
         std::fs::remove_dir(p)
@@ -111,6 +153,10 @@ pub async fn remove_dir(path: impl AsRef<Path>) -> io::Result<()> {
 }
 
 /// Removes a directory and everything in it.
+///
+/// # Cancel safety
+///
+/// Not interrupted by a drop: see the [module docs](self#cancel-safety).
 pub async fn remove_dir_all(path: impl AsRef<Path>) -> io::Result<()> {
     on_path(path.as_ref(), "remove directory", |p| {
         std::fs::remove_dir_all(p)
@@ -119,21 +165,37 @@ pub async fn remove_dir_all(path: impl AsRef<Path>) -> io::Result<()> {
 }
 
 /// A path's metadata, following symbolic links.
+///
+/// # Cancel safety
+///
+/// Not interrupted by a drop: see the [module docs](self#cancel-safety).
 pub async fn metadata(path: impl AsRef<Path>) -> io::Result<Metadata> {
     on_path(path.as_ref(), "stat", |p| std::fs::metadata(p)).await
 }
 
 /// A path's metadata, not following a final symbolic link.
+///
+/// # Cancel safety
+///
+/// Not interrupted by a drop: see the [module docs](self#cancel-safety).
 pub async fn symlink_metadata(path: impl AsRef<Path>) -> io::Result<Metadata> {
     on_path(path.as_ref(), "stat", |p| std::fs::symlink_metadata(p)).await
 }
 
 /// The absolute path with every symbolic link resolved.
+///
+/// # Cancel safety
+///
+/// Not interrupted by a drop: see the [module docs](self#cancel-safety).
 pub async fn canonicalize(path: impl AsRef<Path>) -> io::Result<PathBuf> {
     on_path(path.as_ref(), "canonicalize", |p| std::fs::canonicalize(p)).await
 }
 
 /// Whether the path exists (`Err` when that cannot be told, e.g. permission denied).
+///
+/// # Cancel safety
+///
+/// Not interrupted by a drop: see the [module docs](self#cancel-safety).
 pub async fn try_exists(path: impl AsRef<Path>) -> io::Result<bool> {
     on_path(path.as_ref(), "stat", |p| p.try_exists()).await
 }

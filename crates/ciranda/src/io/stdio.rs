@@ -22,8 +22,14 @@ const WRITE_BUFFER: usize = 8 * 1024;
 /// The process's standard input: `AsyncRead`, one blocking-pool job per 64 KiB. Wrap it in a
 /// [`BufReader`](crate::io::BufReader) for `lines()`.
 ///
-/// A read in progress cannot be interrupted: if the handle is dropped while a job waits for
-/// input, that job (and the bytes it then reads) runs to completion on the pool, unseen.
+/// # Cancel safety
+///
+/// Reading is cancel-safe: a read future (`AsyncReadExt::read`, a `lines()` step) dropped
+/// while a job waits for input leaves the job to this `Stdin`, and the next read returns what
+/// it read. A read in progress cannot be interrupted, though: if the `Stdin` itself is dropped
+/// meanwhile, the job (and the bytes it then reads) runs to completion on the pool, unseen.
+///
+/// # Examples
 ///
 /// ```no_run
 /// use ciranda::io::{AsyncBufReadExt, BufReader};
@@ -269,6 +275,8 @@ macro_rules! writer {
         /// `close`) to have them appear now and to see write errors. Bytes still buffered when
         /// the handle is dropped are written anyway. Output of several handles (or of
         /// `println!`) may interleave between buffers, not inside one.
+        ///
+        /// # Examples
         ///
         /// ```
         /// use ciranda::io::AsyncWriteExt;

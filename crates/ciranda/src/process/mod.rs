@@ -50,6 +50,8 @@ use std::path::Path;
 /// A process builder: `std::process::Command`'s methods, spawning a [`Child`] whose pipes and
 /// exit are async.
 ///
+/// # Examples
+///
 /// ```
 /// use ciranda::process::{Command, Stdio};
 /// use ciranda::io::{AsyncReadExt, AsyncWriteExt};
@@ -242,6 +244,13 @@ impl Command {
     /// Runs the child to completion and collects its output — `stdout` and `stderr` are piped
     /// unless set, `stdin` is `/dev/null` unless set. The child is spawned at once; the future
     /// reports any spawn error.
+    ///
+    /// # Cancel safety
+    ///
+    /// The child is spawned when `output` is called, not at the first poll. Dropping the future
+    /// drops the [`Child`] (and the output read so far): it is killed if
+    /// [`kill_on_drop`](Command::kill_on_drop) was set and left running otherwise, and in both
+    /// cases reaped by the runtime when it exits.
     pub fn output(&mut self) -> impl Future<Output = io::Result<Output>> + Send + 'static {
         if !self.stdin_set {
             self.std.stdin(Stdio::null());
@@ -258,6 +267,12 @@ impl Command {
 
     /// Runs the child to completion (standard streams inherited unless set) and returns its
     /// exit status. The child is spawned at once; the future reports any spawn error.
+    ///
+    /// # Cancel safety
+    ///
+    /// The child is spawned when `status` is called, not at the first poll. Dropping the future
+    /// drops the [`Child`]: it is killed if [`kill_on_drop`](Command::kill_on_drop) was set and
+    /// left running otherwise, and in both cases reaped by the runtime when it exits.
     pub fn status(&mut self) -> impl Future<Output = io::Result<ExitStatus>> + Send + 'static {
         let child = self.spawn();
         async move {
@@ -273,6 +288,8 @@ impl Command {
 /// Dropping it does not wait for it: it runs on (or is killed with
 /// [`Command::kill_on_drop`]) and is reaped when it exits, by a task of the current runtime —
 /// see the [module docs](self).
+///
+/// # Examples
 ///
 /// ```
 /// use ciranda::process::Command;
@@ -318,11 +335,15 @@ impl Child {
 
     /// Waits for the child to exit and reaps it. Closes [`stdin`](Child::stdin) first (so a
     /// child reading it sees end-of-file instead of both sides waiting for each other).
-    /// Cancel-safe; once reaped, returns the same status again.
     ///
     /// # Errors
     ///
     /// When polled outside a ciranda runtime, or the runtime shut down for good.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: the exit status is never lost; the child is reaped once and a later `wait` or
+    /// [`try_wait`](Child::try_wait) returns its status. [`stdin`](Child::stdin) stays closed.
     pub async fn wait(&mut self) -> io::Result<ExitStatus> {
         self.stdin = None;
         std::future::poll_fn(|cx| self.reaper.poll_wait(cx)).await
@@ -341,6 +362,12 @@ impl Child {
 
     /// Closes stdin, reads stdout and stderr to their end (concurrently, so a child filling
     /// one pipe while we read the other cannot deadlock) and waits for the exit.
+    ///
+    /// # Cancel safety
+    ///
+    /// This consumes the `Child`: dropping the future drops it and the output read so far. The
+    /// child is killed if [`kill_on_drop`](Command::kill_on_drop) was set and left running
+    /// otherwise, and in both cases reaped by the runtime when it exits.
     pub async fn wait_with_output(mut self) -> io::Result<Output> {
         async fn read_all<R: futures_io::AsyncRead + Unpin>(
             pipe: Option<R>,

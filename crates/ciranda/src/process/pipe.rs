@@ -14,6 +14,8 @@ macro_rules! read_pipe {
         ///
         /// Pipes are opened close-on-exec by std, so other children do not inherit them.
         ///
+        /// # Examples
+        ///
         /// ```
         /// use ciranda::io::AsyncReadExt;
         /// use ciranda::process::{Command, Stdio};
@@ -33,6 +35,12 @@ macro_rules! read_pipe {
         /// })?;
         /// # std::io::Result::Ok(())
         /// ```
+        ///
+        /// # Cancel safety
+        ///
+        /// As for a socket: a `read` future moves bytes only in the poll that completes it, so a
+        /// dropped one has read nothing; a dropped `read_exact` or `read_to_end` may have read
+        /// part of the data into the buffer it was given.
         pub struct $name {
             inner: Async<$std>,
         }
@@ -102,6 +110,8 @@ read_pipe!(
 ///
 /// `close()` (or dropping it) closes the pipe, so the child reads end-of-file.
 ///
+/// # Examples
+///
 /// ```
 /// use ciranda::io::AsyncWriteExt;
 /// use ciranda::process::{Command, Stdio};
@@ -117,6 +127,11 @@ read_pipe!(
 /// })?;
 /// # std::io::Result::Ok(())
 /// ```
+///
+/// # Cancel safety
+///
+/// As for a socket: a `write` future moves bytes only in the poll that completes it, so a
+/// dropped one has written nothing; a dropped `write_all` may have written part of the data.
 pub struct ChildStdin {
     /// `None` once closed.
     inner: Option<Async<std::process::ChildStdin>>,

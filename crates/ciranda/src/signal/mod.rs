@@ -29,6 +29,8 @@ use unix::Listener;
 ///
 /// When first polled outside a ciranda runtime.
 ///
+/// # Examples
+///
 /// ```no_run
 /// #[ciranda::main]
 /// async fn main() -> std::io::Result<()> {
@@ -46,6 +48,8 @@ pub fn ctrl_c() -> CtrlC {
 
 /// The future returned by [`ctrl_c`].
 ///
+/// # Examples
+///
 /// ```
 /// ciranda::run(async {
 ///     let interrupted: ciranda::signal::CtrlC = ciranda::signal::ctrl_c();
@@ -53,6 +57,11 @@ pub fn ctrl_c() -> CtrlC {
 ///     interrupted.await.unwrap();
 /// });
 /// ```
+///
+/// # Cancel safety
+///
+/// Dropping a `CtrlC` stops listening: a Ctrl+C delivered to it but not yet returned is lost, and a
+/// new [`ctrl_c`] sees only later ones.
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct CtrlC {
     state: Result<Listener, Option<io::Error>>,

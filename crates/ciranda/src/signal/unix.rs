@@ -18,6 +18,8 @@ use std::task::{Context, Poll, ready};
 
 /// Which signal to listen for.
 ///
+/// # Examples
+///
 /// ```
 /// use ciranda::signal::unix::SignalKind;
 /// assert_eq!(SignalKind::terminate().as_raw_value(), libc::SIGTERM);
@@ -111,6 +113,8 @@ impl From<i32> for SignalKind {
 /// `SIGILL`, `SIGFPE`, `SIGSEGV`) or a number that is not a signal; any error of making the
 /// socket pair.
 ///
+/// # Examples
+///
 /// ```
 /// use ciranda::signal::unix::{SignalKind, signal};
 ///
@@ -133,6 +137,8 @@ pub fn signal(kind: SignalKind) -> io::Result<Signal> {
 
 /// A listener of one signal: [`recv`](Signal::recv) it, or use it as a
 /// `Stream<Item = ()>`. Made by [`signal`].
+///
+/// # Examples
 ///
 /// ```
 /// use ciranda::signal::unix::{SignalKind, signal};
@@ -163,11 +169,14 @@ impl Signal {
     /// several deliveries since then count as one). `None` only when the runtime this
     /// listener waits in has shut down for good.
     ///
-    /// Cancel-safe: dropping the future loses no delivery.
-    ///
     /// # Panics
     ///
     /// When first polled outside a ciranda runtime.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: a delivery is taken only in the poll that returns it, so a dropped `recv()`
+    /// loses none.
     pub async fn recv(&mut self) -> Option<()> {
         std::future::poll_fn(|cx| self.poll_recv(cx)).await
     }

@@ -6,6 +6,8 @@ use std::future::Future;
 /// Spawns a task with a name, shown by [`Handle::tasks`](crate::Handle::tasks), in
 /// `JoinError` messages and in slow-poll reports.
 ///
+/// # Examples
+///
 /// ```
 /// ciranda::run(async {
 ///     let handle = ciranda::task::Builder::new().name("fetch").spawn(async { 7 });

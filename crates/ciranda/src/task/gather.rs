@@ -48,6 +48,8 @@ fn resume(error: JoinError) -> ! {
 ///
 /// Outside a runtime; and with a child's panic, as said above.
 ///
+/// # Examples
+///
 /// ```
 /// use std::time::Duration;
 /// ciranda::run(async {
@@ -59,6 +61,10 @@ fn resume(error: JoinError) -> ! {
 ///     assert_eq!(results, vec![1, 4, 9]); // input order, not completion order
 /// });
 /// ```
+///
+/// # Cancel safety
+///
+/// Dropping the future aborts every child still running and drops the outputs gathered so far.
 pub async fn gather<I, F>(futures: I) -> Vec<F::Output>
 where
     I: IntoIterator<Item = F>,
@@ -79,6 +85,8 @@ where
 /// Like [`gather`] for fallible futures, but fails fast: the first `Err` (in completion
 /// order) cancels the other children and is returned.
 ///
+/// # Examples
+///
 /// ```
 /// ciranda::run(async {
 ///     let ok: Result<Vec<u32>, String> =
@@ -92,6 +100,10 @@ where
 ///     assert_eq!(failed.unwrap_err(), "task 1 failed");
 /// });
 /// ```
+///
+/// # Cancel safety
+///
+/// Dropping the future aborts every child still running and drops the outputs gathered so far.
 pub async fn try_gather<I, F, T, E>(futures: I) -> Result<Vec<T>, E>
 where
     I: IntoIterator<Item = F>,
@@ -135,6 +147,8 @@ where
 /// Awaits already spawned tasks and returns every outcome in input order, panics and
 /// cancellations included as `JoinError`s (nothing is cancelled or resumed).
 ///
+/// # Examples
+///
 /// ```
 /// ciranda::run(async {
 ///     let handles = vec![
@@ -146,6 +160,11 @@ where
 ///     assert!(results[1].as_ref().unwrap_err().is_panic());
 /// });
 /// ```
+///
+/// # Cancel safety
+///
+/// Dropping the future drops the handles it was given: the tasks not yet awaited are detached (they
+/// run on, not cancelled), and the outputs collected so far are dropped.
 pub async fn gather_handles<T>(handles: Vec<JoinHandle<T>>) -> Vec<Result<T, JoinError>> {
     let mut out = Vec::with_capacity(handles.len());
     for handle in handles {

@@ -18,6 +18,8 @@ use std::pin::Pin;
 ///   `join` fail too, listed in [`GroupError::cancelled`].
 /// * Dropping the group (or the `join` future) cancels the members still running.
 ///
+/// # Examples
+///
 /// ```
 /// ciranda::run(async {
 ///     let mut group = ciranda::task::TaskGroup::new();
@@ -88,6 +90,11 @@ impl<T: Send + 'static, E: Send + 'static> TaskGroup<T, E> {
     }
 
     /// Waits for every member; see the type docs for the rules.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future cancels every member still running, as dropping the group does; the
+    /// outputs, errors and panics collected so far are dropped.
     pub async fn join(mut self) -> Result<Vec<T>, GroupError<E>> {
         let members = std::mem::take(&mut self.members);
         let aborts: Vec<AbortHandle> = members.iter().map(JoinHandle::abort_handle).collect();
@@ -178,6 +185,8 @@ impl<T, E> Drop for TaskGroup<T, E> {
 
 /// Every failure of a [`TaskGroup`]: errors returned, panics, and members cancelled from
 /// outside — asyncio's `ExceptionGroup`.
+///
+/// # Examples
 ///
 /// ```
 /// ciranda::run(async {

@@ -13,6 +13,8 @@ use std::task::{Context, Poll};
 /// Dropping the set aborts every task still in it (structured concurrency: nothing outlives
 /// its owner by accident).
 ///
+/// # Examples
+///
 /// ```
 /// ciranda::run(async {
 ///     let mut set = ciranda::task::JoinSet::new();
@@ -77,13 +79,23 @@ impl<T> JoinSet<T> {
     }
 
     /// Aborts every task and waits until all of them are gone.
+    ///
+    /// # Cancel safety
+    ///
+    /// Every task is aborted in the first poll. A future dropped after that leaves them aborted;
+    /// those not yet reaped stay in the set and come out of [`join_next`](Self::join_next) (as
+    /// cancelled, unless they finished first).
     pub async fn shutdown(&mut self) {
         self.abort_all();
         while self.join_next().await.is_some() {}
     }
 
-    /// Waits for the next task to finish; `None` once the set is empty. Cancel-safe:
-    /// dropping the future loses no result.
+    /// Waits for the next task to finish; `None` once the set is empty.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: a result leaves the set only in the poll that returns it, so a dropped
+    /// `join_next()` loses none.
     pub async fn join_next(&mut self) -> Option<Result<T, JoinError>> {
         poll_fn(|cx| self.poll_join_next(cx)).await
     }

@@ -9,6 +9,8 @@ use std::time::Duration;
 
 /// When [`wait`] returns — asyncio's `return_when`.
 ///
+/// # Examples
+///
 /// ```
 /// use ciranda::task::WaitFor;
 /// assert_ne!(WaitFor::FirstCompleted, WaitFor::AllCompleted);
@@ -28,6 +30,8 @@ pub enum WaitFor {
 /// `(done, pending)`, each in input order. Nothing is cancelled; a handle in `done` is
 /// finished and still holds its output.
 ///
+/// # Examples
+///
 /// ```
 /// use ciranda::task::{WaitFor, wait};
 /// use std::time::Duration;
@@ -43,6 +47,11 @@ pub enum WaitFor {
 ///     assert!(done.is_empty() && pending.len() == 1); // timed out
 /// });
 /// ```
+///
+/// # Cancel safety
+///
+/// Dropping the future drops the handles it was given: the tasks are detached (they run on, not
+/// cancelled) and their outputs are lost to you. Nothing else is changed.
 pub async fn wait<T>(
     mut handles: Vec<JoinHandle<T>>,
     mode: WaitFor,
@@ -80,6 +89,8 @@ pub async fn wait<T>(
 /// asyncio's `as_completed`. A child's panic is resumed when its turn comes; dropping the
 /// stream cancels the children still running.
 ///
+/// # Examples
+///
 /// ```
 /// use ciranda::stream::StreamExt;
 /// use std::time::Duration;
@@ -100,6 +111,12 @@ pub async fn wait<T>(
 ///     assert_eq!(order, vec![10, 20, 30]);
 /// });
 /// ```
+///
+/// # Cancel safety
+///
+/// Dropping the stream aborts the children still running; outputs not yet yielded are dropped.
+/// Dropping only a `next()` future loses nothing: an output is taken from the stream only in the
+/// poll that yields it.
 pub fn as_completed<I, F>(futures: I) -> AsCompleted<F::Output>
 where
     I: IntoIterator<Item = F>,
@@ -114,6 +131,8 @@ where
 }
 
 /// The stream returned by [`as_completed`].
+///
+/// # Examples
 ///
 /// ```
 /// use ciranda::stream::StreamExt;

@@ -1,0 +1,231 @@
+//! What the socket types share: each wraps one std socket in an [`Async`], and their `Debug`,
+//! descriptor impls, address and option accessors, std conversions and `incoming` streams are
+//! the same code over a different std type. The macros below write them once; each type's
+//! file says which it has. (Macros rather than a generic `Socket<K>`: the public types stay
+//! plain named structs, with their own docs and examples.)
+//!
+//! The read, write and readiness paths are not here: they stay with each type.
+
+use super::addr::{ToSocketAddrs, resolve, try_each};
+use crate::io::Async;
+use crate::reactor::Reactor;
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::AsFd;
+
+/// `Debug` (as the std socket), `AsRawFd`, `AsFd` and `local_addr` for `$ty`, a struct with
+/// an `io: Async<std socket>` field whose `local_addr` returns `$addr`.
+macro_rules! socket_common {
+    ($ty:ident, $addr:ty) => {
+        impl ::std::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                ::std::fmt::Debug::fmt(self.io.get_ref(), f)
+            }
+        }
+
+        impl ::std::os::fd::AsRawFd for $ty {
+            fn as_raw_fd(&self) -> ::std::os::fd::RawFd {
+                ::std::os::fd::AsRawFd::as_raw_fd(&self.io)
+            }
+        }
+
+        impl ::std::os::fd::AsFd for $ty {
+            fn as_fd(&self) -> ::std::os::fd::BorrowedFd<'_> {
+                ::std::os::fd::AsFd::as_fd(&self.io)
+            }
+        }
+
+        impl $ty {
+            /// The local address: the one the socket is bound to.
+            pub fn local_addr(&self) -> ::std::io::Result<$addr> {
+                self.io.get_ref().local_addr()
+            }
+        }
+    };
+}
+
+/// `from_std` and `into_std` for a socket that needs no connection (a listener, a UDP
+/// socket): `$ty { io: Async<$std> }`; or only one of them, when named.
+macro_rules! std_conversions {
+    ($ty:ident, $std:ty) => {
+        std_conversions!($ty, $std, from_std);
+        std_conversions!($ty, $std, into_std);
+    };
+    ($ty:ident, $std:ty, from_std) => {
+        impl $ty {
+            /// Wraps a std socket (made non-blocking) and registers it with the current
+            /// reactor.
+            pub fn from_std(socket: $std) -> ::std::io::Result<$ty> {
+                socket.set_nonblocking(true)?;
+                Ok($ty {
+                    io: $crate::io::Async::new_nonblocking(socket)?,
+                })
+            }
+        }
+    };
+    ($ty:ident, $std:ty, into_std) => {
+        impl $ty {
+            /// Deregisters and returns the std socket (still non-blocking).
+            pub fn into_std(self) -> ::std::io::Result<$std> {
+                self.io.into_inner()
+            }
+        }
+    };
+}
+
+/// `peer_addr`, `take_error` and (for streams, with `shutdown`) `shutdown` for a connected
+/// socket.
+macro_rules! connected_socket {
+    ($ty:ident, $addr:ty) => {
+        impl $ty {
+            /// The connected peer's address.
+            pub fn peer_addr(&self) -> ::std::io::Result<$addr> {
+                self.io.get_ref().peer_addr()
+            }
+
+            /// Takes the pending socket error (`SO_ERROR`), if any.
+            pub fn take_error(&self) -> ::std::io::Result<Option<::std::io::Error>> {
+                self.io.get_ref().take_error()
+            }
+        }
+    };
+    ($ty:ident, $addr:ty, shutdown) => {
+        connected_socket!($ty, $addr);
+
+        impl $ty {
+            /// Shuts down the read side, the write side (the peer reads EOF) or both.
+            pub fn shutdown(&self, how: ::std::net::Shutdown) -> ::std::io::Result<()> {
+                self.io.get_ref().shutdown(how)
+            }
+        }
+    };
+}
+
+/// `set_ttl` and `ttl` (`IP_TTL`) for an IP socket.
+macro_rules! ip_ttl {
+    ($ty:ident) => {
+        impl $ty {
+            /// Sets `IP_TTL`.
+            pub fn set_ttl(&self, ttl: u32) -> ::std::io::Result<()> {
+                self.io.get_ref().set_ttl(ttl)
+            }
+
+            /// `IP_TTL`.
+            pub fn ttl(&self) -> ::std::io::Result<u32> {
+                self.io.get_ref().ttl()
+            }
+        }
+    };
+}
+
+/// A listener's never-ending stream of accepted connections: `$name<'a>` borrowing a
+/// `$listener` (which has `poll_accept`) and yielding `io::Result<$stream>`. The attributes
+/// given (the docs) go on the struct.
+macro_rules! incoming_stream {
+    ($(#[$attr:meta])* $name:ident, $listener:ty, $stream:ty) => {
+        $(#[$attr])*
+        #[derive(Debug)]
+        #[must_use = "streams do nothing unless polled"]
+        pub struct $name<'a> {
+            listener: &'a $listener,
+        }
+
+        impl futures_core::Stream for $name<'_> {
+            type Item = ::std::io::Result<$stream>;
+
+            fn poll_next(
+                self: ::std::pin::Pin<&mut Self>,
+                cx: &mut ::std::task::Context<'_>,
+            ) -> ::std::task::Poll<Option<Self::Item>> {
+                self.listener
+                    .poll_accept(cx)
+                    .map(|r| Some(r.map(|(s, _)| s)))
+            }
+        }
+    };
+}
+
+pub(super) use {connected_socket, incoming_stream, ip_ttl, socket_common, std_conversions};
+
+/// A std stream socket whose non-blocking `connect` may still be in progress.
+pub(super) trait Connecting {
+    /// `SO_ERROR`.
+    fn take_error(&self) -> io::Result<Option<io::Error>>;
+    /// `Ok(true)` once connected, `Ok(false)` while the connection is in progress.
+    fn is_connected(&self) -> io::Result<bool>;
+}
+
+fn connected_from(peer: io::Result<impl Sized>) -> io::Result<bool> {
+    match peer {
+        Ok(_) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+impl Connecting for std::net::TcpStream {
+    fn take_error(&self) -> io::Result<Option<io::Error>> {
+        std::net::TcpStream::take_error(self)
+    }
+    fn is_connected(&self) -> io::Result<bool> {
+        connected_from(self.peer_addr())
+    }
+}
+
+impl Connecting for std::os::unix::net::UnixStream {
+    fn take_error(&self) -> io::Result<Option<io::Error>> {
+        std::os::unix::net::UnixStream::take_error(self)
+    }
+    fn is_connected(&self) -> io::Result<bool> {
+        connected_from(self.peer_addr())
+    }
+}
+
+/// The result of a non-blocking `connect`, with "in progress" (and `EINTR`, after which the
+/// connection also goes on asynchronously) as `Ok`.
+pub(super) fn connect_started(result: io::Result<()>) -> io::Result<()> {
+    match result {
+        Err(e)
+            if e.raw_os_error() == Some(libc::EINPROGRESS)
+                || e.kind() == io::ErrorKind::WouldBlock
+                || e.kind() == io::ErrorKind::Interrupted =>
+        {
+            Ok(())
+        }
+        other => other,
+    }
+}
+
+/// Waits until the connection `connect_started` let go on is established, or returns why it
+/// failed.
+pub(super) async fn connected<T: Connecting>(io: &Async<T>) -> io::Result<()> {
+    loop {
+        if let Some(e) = io.get_ref().take_error()? {
+            return Err(e);
+        }
+        if io.get_ref().is_connected()? {
+            return Ok(());
+        }
+        io.writable().await?;
+    }
+}
+
+/// Binds a socket with `bind` to the first of the addresses `addr` resolves to that works,
+/// makes it non-blocking and registers it with the current reactor (the `bind` of
+/// `TcpListener` and `UdpSocket`).
+pub(super) async fn bind_first<A: ToSocketAddrs, S: AsFd>(
+    addr: A,
+    bind: fn(SocketAddr) -> io::Result<S>,
+) -> io::Result<Async<S>> {
+    let reactor = Reactor::current_io()?;
+    let addrs = resolve(&addr, &reactor).await?;
+    try_each(addrs, |a| {
+        let reactor = reactor.clone();
+        async move {
+            let socket = bind(a)?;
+            socket2::SockRef::from(&socket).set_nonblocking(true)?;
+            Async::with_reactor(socket, reactor)
+        }
+    })
+    .await
+}
