@@ -106,6 +106,7 @@ mod coop;
 pub mod io;
 mod loom;
 pub mod net;
+mod poller;
 mod reactor;
 mod registration;
 pub mod time;

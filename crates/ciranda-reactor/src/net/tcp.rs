@@ -3,7 +3,7 @@
 use super::addr::{ToSocketAddrs, resolve, try_each};
 use crate::io::Async;
 use crate::reactor::{Reactor, ReactorRef};
-use crate::registration::{READ, Waiter};
+use crate::registration::{READ, WRITE, Waiter};
 use futures_core::Stream;
 use futures_io::{AsyncRead, AsyncWrite};
 use socket2::{Domain, Protocol, Socket, Type};
@@ -324,7 +324,7 @@ impl TcpStream {
     }
 
     fn poll_read_priv(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        self.io.poll_read_with(cx, |mut s| s.read(buf))
+        self.io.poll_stream(READ, cx, buf.len(), |mut s| s.read(buf))
     }
 
     fn poll_read_vectored_priv(
@@ -332,11 +332,12 @@ impl TcpStream {
         cx: &mut Context<'_>,
         bufs: &mut [IoSliceMut<'_>],
     ) -> Poll<io::Result<usize>> {
-        self.io.poll_read_with(cx, |mut s| s.read_vectored(bufs))
+        let len = bufs.iter().map(|b| b.len()).sum();
+        self.io.poll_stream(READ, cx, len, |mut s| s.read_vectored(bufs))
     }
 
     fn poll_write_priv(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.io.poll_write_with(cx, |mut s| s.write(buf))
+        self.io.poll_stream(WRITE, cx, buf.len(), |mut s| s.write(buf))
     }
 
     fn poll_write_vectored_priv(
@@ -344,7 +345,8 @@ impl TcpStream {
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        self.io.poll_write_with(cx, |mut s| s.write_vectored(bufs))
+        let len = bufs.iter().map(|b| b.len()).sum();
+        self.io.poll_stream(WRITE, cx, len, |mut s| s.write_vectored(bufs))
     }
 
     fn poll_close_priv(&self) -> Poll<io::Result<()>> {
