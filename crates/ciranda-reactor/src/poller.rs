@@ -8,8 +8,12 @@
 //! * the timeout is `epoll_wait`'s own, in milliseconds rounded up (the wheel's tick is a
 //!   millisecond, so a timer still never fires early);
 //! * the wake-up eventfd is registered edge-triggered too: each write is an edge, so it is
-//!   never read back (only if its counter would overflow), and a flag coalesces notifications
-//!   until the next wait returns.
+//!   never read back (only if its counter would overflow). A flag coalesces notifications
+//!   until the next wait returns, and a notification while no thread is inside (or entering)
+//!   `epoll_wait` writes nothing: the flag alone makes the next wait return at once. The
+//!   waiter raises `in_wait` and then reads the flag, the notifier raises the flag and then
+//!   reads `in_wait` (all `SeqCst`), so either the wait sees the flag or the notifier sees the
+//!   waiter and writes.
 //!
 //! Events also say whether the descriptor reported a hang-up, an error or urgent data
 //! ([`Event::exceptional`]): after one, a short read no longer proves that the socket was
@@ -43,7 +47,8 @@ pub(crate) const NOTIFY_KEY: usize = usize::MAX;
 
 /// Does a short transfer on a stream socket prove that its kernel buffer was drained (read)
 /// or filled (write)? Only where the poller reports hang-ups separately ([`Event::exceptional`]).
-pub(crate) const SHORT_TRANSFER_DRAINS: bool = cfg!(any(target_os = "linux", target_os = "android"));
+pub(crate) const SHORT_TRANSFER_DRAINS: bool =
+    cfg!(any(target_os = "linux", target_os = "android"));
 
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub(crate) use epoll::{Events, Poller};
@@ -61,9 +66,12 @@ mod epoll {
     /// Events a turn collects at most; more stay queued in the kernel for the next turn.
     const CAPACITY: usize = 1024;
 
-    const READ_FLAGS: u32 = (libc::EPOLLIN | libc::EPOLLPRI | libc::EPOLLHUP | libc::EPOLLERR | libc::EPOLLRDHUP) as u32;
+    const READ_FLAGS: u32 =
+        (libc::EPOLLIN | libc::EPOLLPRI | libc::EPOLLHUP | libc::EPOLLERR | libc::EPOLLRDHUP)
+            as u32;
     const WRITE_FLAGS: u32 = (libc::EPOLLOUT | libc::EPOLLHUP | libc::EPOLLERR) as u32;
-    const EXCEPTIONAL_FLAGS: u32 = (libc::EPOLLPRI | libc::EPOLLHUP | libc::EPOLLERR | libc::EPOLLRDHUP) as u32;
+    const EXCEPTIONAL_FLAGS: u32 =
+        (libc::EPOLLPRI | libc::EPOLLHUP | libc::EPOLLERR | libc::EPOLLRDHUP) as u32;
     const EDGE: u32 = libc::EPOLLET as u32;
 
     /// An epoll instance and its wake-up eventfd.
@@ -71,8 +79,11 @@ mod epoll {
     pub(crate) struct Poller {
         epoll: OwnedFd,
         wake: OwnedFd,
-        /// A notification was written and no wait has returned since.
+        /// A notification was made and no wait has returned since.
         notified: AtomicBool,
+        /// A thread is inside `wait`, from before it reads `notified` until `epoll_wait`
+        /// returned.
+        in_wait: AtomicBool,
     }
 
     /// The buffer one wait fills.
@@ -128,6 +139,7 @@ mod epoll {
                 epoll,
                 wake,
                 notified: AtomicBool::new(false),
+                in_wait: AtomicBool::new(false),
             };
             poller.ctl(
                 libc::EPOLL_CTL_ADD,
@@ -159,7 +171,8 @@ mod epoll {
         /// Turns on both directions of an added descriptor (one system call, once: this also
         /// reports what is ready already).
         pub(crate) fn arm(&self, fd: BorrowedFd<'_>, key: usize) -> io::Result<()> {
-            let interest = (libc::EPOLLIN | libc::EPOLLPRI | libc::EPOLLRDHUP | libc::EPOLLOUT) as u32;
+            let interest =
+                (libc::EPOLLIN | libc::EPOLLPRI | libc::EPOLLRDHUP | libc::EPOLLOUT) as u32;
             self.ctl(libc::EPOLL_CTL_MOD, fd.as_raw_fd(), interest | EDGE, key)
         }
 
@@ -169,8 +182,15 @@ mod epoll {
 
         /// Waits for events at most `timeout` (`None`: until one arrives or a notification).
         /// A signal interrupting the wait ends it with no events.
-        pub(crate) fn wait(&self, events: &mut Events, timeout: Option<Duration>) -> io::Result<()> {
+        pub(crate) fn wait(
+            &self,
+            events: &mut Events,
+            timeout: Option<Duration>,
+        ) -> io::Result<()> {
+            self.in_wait.store(true, SeqCst);
             let ms = match timeout {
+                // A notification made before this wait began: collect events, do not sleep.
+                _ if self.notified.load(SeqCst) => 0,
                 None => -1,
                 // Rounded up: waking before a deadline would only make the turn wait again.
                 Some(t) => {
@@ -189,8 +209,10 @@ mod epoll {
                     ms,
                 )
             };
-            // Whatever was notified before this point has ended this wait or is queued for
-            // the next one (the eventfd's edge stays in the ready list until collected).
+            self.in_wait.store(false, SeqCst);
+            // Whatever was notified before this point has ended this wait (by the flag or the
+            // eventfd) or is queued for the next one (an edge stays in the ready list until
+            // collected).
             self.notified.store(false, SeqCst);
             match check(n) {
                 Ok(n) => {
@@ -206,7 +228,7 @@ mod epoll {
         /// Ends the current wait, or the next one if nobody waits; coalesces until a wait
         /// returns.
         pub(crate) fn notify(&self) -> io::Result<()> {
-            if self.notified.swap(true, SeqCst) {
+            if self.notified.swap(true, SeqCst) || !self.in_wait.load(SeqCst) {
                 return Ok(());
             }
             let one = 1u64.to_ne_bytes();
@@ -260,12 +282,15 @@ mod portable {
         }
 
         pub(crate) fn iter(&self) -> impl Iterator<Item = Event> + '_ {
-            self.0.iter().filter(|ev| ev.key != NOTIFY_KEY).map(|ev| Event {
-                key: ev.key,
-                readable: ev.readable,
-                writable: ev.writable,
-                exceptional: ev.is_interrupt() || ev.is_err().unwrap_or(false),
-            })
+            self.0
+                .iter()
+                .filter(|ev| ev.key != NOTIFY_KEY)
+                .map(|ev| Event {
+                    key: ev.key,
+                    readable: ev.readable,
+                    writable: ev.writable,
+                    exceptional: ev.is_interrupt() || ev.is_err().unwrap_or(false),
+                })
         }
     }
 
@@ -293,7 +318,11 @@ mod portable {
             self.0.delete(fd)
         }
 
-        pub(crate) fn wait(&self, events: &mut Events, timeout: Option<Duration>) -> io::Result<()> {
+        pub(crate) fn wait(
+            &self,
+            events: &mut Events,
+            timeout: Option<Duration>,
+        ) -> io::Result<()> {
             self.0.wait(&mut events.0, timeout).map(drop)
         }
 
@@ -320,13 +349,41 @@ mod tests {
         poller.wait(&mut events, None).unwrap();
         assert!(events.iter().all(|e| e.key == NOTIFY_KEY));
         // Consumed: the next wait times out (the eventfd is never read back, its edge is).
-        poller.wait(&mut events, Some(Duration::from_millis(20))).unwrap();
-        assert_eq!(events.iter().count(), 0, "a consumed notification came back");
-        assert!(start.elapsed() >= Duration::from_millis(20), "the timeout ended early");
-        // And a later one still works.
+        poller
+            .wait(&mut events, Some(Duration::from_millis(20)))
+            .unwrap();
+        assert_eq!(
+            events.iter().count(),
+            0,
+            "a consumed notification came back"
+        );
+        assert!(
+            start.elapsed() >= Duration::from_millis(20),
+            "the timeout ended early"
+        );
+        // And a later one still works (with nobody waiting it is only a flag: no event, but
+        // this wait, which would otherwise sleep forever, returns at once).
         poller.notify().unwrap();
         poller.wait(&mut events, None).unwrap();
-        assert_eq!(events.iter().count(), 1);
+        assert!(events.iter().all(|e| e.key == NOTIFY_KEY));
+    }
+
+    #[test]
+    fn a_notification_ends_a_wait_in_progress() {
+        let poller = std::sync::Arc::new(Poller::new().unwrap());
+        for _ in 0..20 {
+            let waiter = {
+                let poller = poller.clone();
+                std::thread::spawn(move || {
+                    let mut events = Events::new();
+                    poller.wait(&mut events, None).unwrap();
+                })
+            };
+            // Sometimes before the wait begins, sometimes during it.
+            std::thread::sleep(Duration::from_millis(2));
+            poller.notify().unwrap();
+            waiter.join().unwrap();
+        }
     }
 
     #[test]
@@ -349,12 +406,17 @@ mod tests {
         std::io::Write::write_all(&mut &b, b"x").unwrap();
         poller.wait(&mut events, Some(Duration::ZERO)).unwrap();
         let got: Vec<Event> = events.iter().collect();
-        assert!(got.len() == 1 && got[0].readable && !got[0].exceptional, "{got:?}");
+        assert!(
+            got.len() == 1 && got[0].readable && !got[0].exceptional,
+            "{got:?}"
+        );
         drop(b);
         poller.wait(&mut events, Some(Duration::ZERO)).unwrap();
         let got: Vec<Event> = events.iter().collect();
-        assert!(got.len() == 1 && got[0].readable && got[0].exceptional, "{got:?}");
+        assert!(
+            got.len() == 1 && got[0].readable && got[0].exceptional,
+            "{got:?}"
+        );
         poller.delete(a.as_fd()).unwrap();
     }
-
 }

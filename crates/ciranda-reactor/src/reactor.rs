@@ -2,9 +2,9 @@
 
 use crate::clock::Clock;
 use crate::loom::{Arc, AtomicBool, AtomicUsize, Mutex};
+use crate::poller::{Event, Events, NOTIFY_KEY, Poller};
 use crate::registration::{Closed, Source, Waiter};
 use crate::wheel::{TimerKey, Wheel};
-use crate::poller::{Event, Events, NOTIFY_KEY, Poller};
 use slab::Slab;
 use std::cell::{OnceCell, RefCell};
 use std::fmt;

@@ -324,7 +324,8 @@ impl TcpStream {
     }
 
     fn poll_read_priv(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        self.io.poll_stream(READ, cx, buf.len(), |mut s| s.read(buf))
+        self.io
+            .poll_stream(READ, cx, buf.len(), |mut s| s.read(buf))
     }
 
     fn poll_read_vectored_priv(
@@ -333,11 +334,13 @@ impl TcpStream {
         bufs: &mut [IoSliceMut<'_>],
     ) -> Poll<io::Result<usize>> {
         let len = bufs.iter().map(|b| b.len()).sum();
-        self.io.poll_stream(READ, cx, len, |mut s| s.read_vectored(bufs))
+        self.io
+            .poll_stream(READ, cx, len, |mut s| s.read_vectored(bufs))
     }
 
     fn poll_write_priv(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.io.poll_stream(WRITE, cx, buf.len(), |mut s| s.write(buf))
+        self.io
+            .poll_stream(WRITE, cx, buf.len(), |mut s| s.write(buf))
     }
 
     fn poll_write_vectored_priv(
@@ -346,7 +349,8 @@ impl TcpStream {
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let len = bufs.iter().map(|b| b.len()).sum();
-        self.io.poll_stream(WRITE, cx, len, |mut s| s.write_vectored(bufs))
+        self.io
+            .poll_stream(WRITE, cx, len, |mut s| s.write_vectored(bufs))
     }
 
     fn poll_close_priv(&self) -> Poll<io::Result<()>> {
