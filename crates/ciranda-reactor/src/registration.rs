@@ -627,6 +627,140 @@ mod loom_tests {
         });
     }
 
+    /// What the peer does, in order, on the reactor thread.
+    #[derive(Clone, Copy, PartialEq)]
+    enum Peer {
+        Data,
+        Fin,
+    }
+
+    /// A byte-stream reader with the short-read rule: every read that returns data asks for
+    /// more than there is, so it records `drained`, and a read while `drained` matches the
+    /// fresh sample waits without asking the "kernel". A FIN is reported as exceptional (as
+    /// epoll's RDHUP) and, as in the kernel, a read that returns data says nothing about a
+    /// FIN behind it. The reader must get every piece of data and then EOF, whatever the
+    /// interleaving of arrivals, reports and reads.
+    fn short_reads_never_sleep_through_data_or_eof(peer: &'static [Peer]) {
+        loom::model(move || {
+            let source = Arc::new(Source::new(0, 1));
+            // The "socket": data not read yet, and whether the FIN arrived.
+            let buffered = Arc::new(AtomicUsize::new(0));
+            let fin = Arc::new(AtomicBool::new(false));
+            // The poller (armed from the start here): a queued edge and its flags.
+            let poller = Arc::new(Mutex::new(None::<bool>));
+            let turn = {
+                let (source, poller) = (source.clone(), poller.clone());
+                move || {
+                    let queued = poller.lock().take();
+                    if let Some(exceptional) = queued {
+                        let mut wakers = Vec::new();
+                        source.deliver(true, false, exceptional, &mut wakers);
+                        for w in wakers {
+                            w.wake();
+                        }
+                    }
+                }
+            };
+            let done = Arc::new(AtomicBool::new(false));
+            let reactor = {
+                let (buffered, fin, poller, done, turn) = (
+                    buffered.clone(),
+                    fin.clone(),
+                    poller.clone(),
+                    done.clone(),
+                    turn.clone(),
+                );
+                loom::thread::spawn(move || {
+                    for &what in peer {
+                        {
+                            // The arrival and its edge under the poller lock, as `ep->lock`
+                            // orders a wake-up callback against the collection. A queued
+                            // edge's flags are computed at collection from the state then;
+                            // or-ing them in is the same for our purpose.
+                            let mut p = poller.lock();
+                            match what {
+                                Peer::Data => {
+                                    buffered.fetch_add(1, SeqCst);
+                                }
+                                Peer::Fin => fin.store(true, SeqCst),
+                            }
+                            let exceptional = what == Peer::Fin || p.unwrap_or(false);
+                            *p = Some(exceptional);
+                        }
+                        turn();
+                    }
+                    done.store(true, SeqCst);
+                })
+            };
+
+            let flag = std::sync::Arc::new(Flag(AtomicBool::new(false)));
+            let waker = Waker::from(flag.clone());
+            let mut cx = Context::from_waker(&waker);
+            let data = peer.iter().filter(|&&p| p == Peer::Data).count();
+            let ends_with_fin = peer.contains(&Peer::Fin);
+            let mut got = 0;
+            loop {
+                if !ends_with_fin && got == data {
+                    break;
+                }
+                let since = source.reports(READ);
+                let read = if source.is_drained(READ, since) {
+                    None // skipped: the kernel would say EAGAIN
+                } else {
+                    // One atomic read in the kernel: the FIN is looked at first, and the data
+                    // that came before it is then there to take.
+                    let at_fin = fin.load(SeqCst);
+                    let n = buffered.swap(0, SeqCst);
+                    if n > 0 {
+                        Some(n)
+                    } else if at_fin {
+                        Some(0)
+                    } else {
+                        None
+                    }
+                };
+                match read {
+                    Some(0) => break,
+                    Some(n) => {
+                        got += n;
+                        source.mark_drained(READ, since); // short: asked for more
+                        continue;
+                    }
+                    None => {}
+                }
+                flag.0.store(false, SeqCst);
+                let ok = || Ok(());
+                match source.poll_ready_since(READ, &mut cx, since, Waiter::Latest, ok, ok) {
+                    Poll::Ready(r) => r.unwrap(),
+                    Poll::Pending => {
+                        while !flag.0.load(SeqCst) {
+                            if done.load(SeqCst) {
+                                turn();
+                                assert!(
+                                    flag.0.load(SeqCst),
+                                    "the peer is done but the waiting reader was never woken"
+                                );
+                            }
+                            loom::thread::yield_now();
+                        }
+                    }
+                }
+            }
+            assert_eq!(got, data, "EOF before all the data");
+            reactor.join().unwrap();
+        });
+    }
+
+    #[test]
+    fn short_reads_two_arrivals() {
+        short_reads_never_sleep_through_data_or_eof(&[Peer::Data, Peer::Data]);
+    }
+
+    #[test]
+    fn short_read_then_fin() {
+        short_reads_never_sleep_through_data_or_eof(&[Peer::Data, Peer::Fin]);
+    }
+
     #[test]
     fn one_arrival() {
         reads_never_sleep_through_data(1);
