@@ -326,6 +326,19 @@ fn poll_io<R>(
 /// page).
 const MAX_RW_COUNT: usize = 0x7fff_f000;
 
+/// The length to give [`poll_transfer`] for a vectored transfer: the bytes of all buffers,
+/// or, when there are more buffers than one `readv`/`writev` takes (std passes at most
+/// `IOV_MAX`), a length no transfer counts as short against.
+pub(crate) fn vectored_len<B: std::ops::Deref<Target = [u8]>>(bufs: &[B]) -> usize {
+    const IOV_MAX: usize = 1024;
+    let total = bufs.iter().map(|b| b.len()).sum();
+    if bufs.len() > IOV_MAX && total != 0 {
+        usize::MAX
+    } else {
+        total
+    }
+}
+
 /// [`poll_io`] for a byte stream's read or write of a `len`-byte buffer: a transfer shorter
 /// than `len` (but not empty) drained the kernel buffer, so it is recorded, and while no
 /// report arrived since, the next transfer waits without asking the kernel (whose answer

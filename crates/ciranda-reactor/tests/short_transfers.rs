@@ -7,7 +7,7 @@
 
 use ciranda_reactor::net::{TcpListener, TcpStream};
 use ciranda_reactor::{AutoAdvance, Reactor, block_on, time};
-use futures_io::AsyncRead;
+use futures_io::{AsyncRead, AsyncWrite};
 use futures_util::io::{AsyncReadExt, AsyncWriteExt};
 use std::future::Future;
 use std::io::{self, Read, Write};
@@ -301,4 +301,25 @@ fn request_reply_with_large_buffers_completes() {
         .expect("a request/reply exchange stalled");
         assert!((1..=2_000).contains(&served), "{served}");
     });
+}
+
+#[test]
+fn a_vectored_write_of_more_buffers_than_iov_max_is_not_taken_as_short() {
+    // std's `write_vectored` passes at most IOV_MAX (1024) buffers: 2 000 one-byte buffers
+    // write 1 024 bytes with the send buffer nearly empty. Taken as "short", the next write
+    // would wait for a writable edge that never comes.
+    let (reactor, _, waker) = setup();
+    let mut cx = Context::from_waker(&waker);
+    let (mut ours, mut peer) = pair(&reactor);
+    let bytes = [5u8; 2_000];
+    let slices: Vec<io::IoSlice<'_>> = bytes.chunks(1).map(io::IoSlice::new).collect();
+    for _ in 0..2 {
+        match Pin::new(&mut ours).poll_write_vectored(&mut cx, &slices) {
+            Poll::Ready(Ok(n)) => assert!(n > 0 && n <= 1_024, "{n}"),
+            other => panic!("the send buffer has room, got {other:?}"),
+        }
+    }
+    let mut got = [0u8; 2_048];
+    peer.read_exact(&mut got).unwrap();
+    assert!(got.iter().all(|&b| b == 5));
 }

@@ -333,7 +333,7 @@ impl TcpStream {
         cx: &mut Context<'_>,
         bufs: &mut [IoSliceMut<'_>],
     ) -> Poll<io::Result<usize>> {
-        let len = bufs.iter().map(|b| b.len()).sum();
+        let len = crate::io::vectored_len(bufs);
         self.io
             .poll_stream(READ, cx, len, |mut s| s.read_vectored(bufs))
     }
@@ -348,7 +348,7 @@ impl TcpStream {
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        let len = bufs.iter().map(|b| b.len()).sum();
+        let len = crate::io::vectored_len(bufs);
         self.io
             .poll_stream(WRITE, cx, len, |mut s| s.write_vectored(bufs))
     }
