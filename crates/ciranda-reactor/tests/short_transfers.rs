@@ -323,3 +323,40 @@ fn a_vectored_write_of_more_buffers_than_iov_max_is_not_taken_as_short() {
     peer.read_exact(&mut got).unwrap();
     assert!(got.iter().all(|&b| b == 5));
 }
+
+struct Panics;
+
+impl Wake for Panics {
+    fn wake(self: Arc<Self>) {
+        panic!("a waker that panics");
+    }
+}
+
+#[test]
+fn a_panicking_waker_stored_by_a_skipped_read_breaks_nothing() {
+    let (reactor, count, waker) = setup();
+    let mut cx = Context::from_waker(&waker);
+    let (mut ours, mut peer) = pair(&reactor);
+    let mut buf = [0u8; 64];
+    assert!(poll_read(&mut ours, &mut cx, &mut buf).is_pending());
+    peer.write_all(b"abc").unwrap();
+    turn_until_woken(&reactor, &count, 1);
+    let Poll::Ready(Ok(3)) = poll_read(&mut ours, &mut cx, &mut buf) else {
+        panic!("the data first");
+    };
+    // Drained: this read stores the panicking waker without a system call.
+    let bad = Waker::from(Arc::new(Panics));
+    assert!(poll_read(&mut ours, &mut Context::from_waker(&bad), &mut buf).is_pending());
+    peer.write_all(b"def").unwrap();
+    // The turn wakes it; its panic stays inside the turn.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        reactor.try_turn(Some(Duration::from_millis(10)), AutoAdvance::Never);
+        match poll_read(&mut ours, &mut cx, &mut buf) {
+            Poll::Ready(Ok(3)) => break,
+            Poll::Pending => assert!(Instant::now() < deadline, "the data never came"),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(&buf[..3], b"def");
+}
