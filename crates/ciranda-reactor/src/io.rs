@@ -2,6 +2,7 @@
 
 use crate::coop;
 use crate::loom::Arc;
+use crate::poller::SHORT_TRANSFER_DRAINS;
 use crate::reactor::{Reactor, ReactorRef};
 use crate::registration::{READ, Source, WRITE, WaitKey, Waiter};
 use futures_io::{AsyncRead, AsyncWrite};
@@ -147,6 +148,21 @@ impl<T> Async<T> {
         mut op: impl FnMut(&T) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
         poll_io(&self.reactor, &self.source, dir, cx, waiter, || {
+            op(self.get_ref())
+        })
+    }
+
+    /// A read or write on a byte stream (TCP) whose short transfer proves that the kernel
+    /// buffer was drained in `dir` (see [`poll_transfer`]); `len` is the buffer's length and
+    /// `op` returns the bytes transferred.
+    pub(crate) fn poll_stream(
+        &self,
+        dir: usize,
+        cx: &mut Context<'_>,
+        len: usize,
+        mut op: impl FnMut(&T) -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
+        poll_transfer(&self.reactor, &self.source, dir, cx, len, || {
             op(self.get_ref())
         })
     }
@@ -333,6 +349,61 @@ fn poll_io<R>(
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             res => return Poll::Ready(res),
+        }
+    }
+}
+
+/// The most one `read`/`write` transfers on Linux (`MAX_RW_COUNT`, `INT_MAX` rounded down to a
+/// page).
+const MAX_RW_COUNT: usize = 0x7fff_f000;
+
+/// The length to give [`poll_transfer`] for a vectored transfer: the bytes of all buffers,
+/// or, when there are more buffers than one `readv`/`writev` takes (std passes at most
+/// `IOV_MAX`), a length no transfer counts as short against.
+pub(crate) fn vectored_len<B: std::ops::Deref<Target = [u8]>>(bufs: &[B]) -> usize {
+    const IOV_MAX: usize = 1024;
+    let total = bufs.iter().map(|b| b.len()).sum();
+    if bufs.len() > IOV_MAX && total != 0 {
+        usize::MAX
+    } else {
+        total
+    }
+}
+
+/// [`poll_io`] for a byte stream's read or write of a `len`-byte buffer: a transfer shorter
+/// than `len` (but not empty) drained the kernel buffer, so it is recorded, and while no
+/// report arrived since, the next transfer waits without asking the kernel (whose answer
+/// would be `EAGAIN`). See `registration` for why no readiness is lost.
+fn poll_transfer(
+    reactor: &Reactor,
+    source: &Source,
+    dir: usize,
+    cx: &mut Context<'_>,
+    len: usize,
+    mut op: impl FnMut() -> io::Result<usize>,
+) -> Poll<io::Result<usize>> {
+    ready!(coop::poll_proceed(cx));
+    loop {
+        let since = source.reports(dir);
+        // An empty buffer completes at once, drained or not.
+        if len != 0 && source.is_drained(dir, since) {
+            ready!(reactor.poll_ready_since(source, dir, cx, since, Waiter::Latest))?;
+            continue;
+        }
+        match op() {
+            Ok(n) => {
+                // Linux caps one transfer at `MAX_RW_COUNT`: shorter than a larger buffer
+                // proves nothing.
+                if n != 0 && n < len && len <= MAX_RW_COUNT && SHORT_TRANSFER_DRAINS {
+                    source.mark_drained(dir, since);
+                }
+                return Poll::Ready(Ok(n));
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                ready!(reactor.poll_ready_since(source, dir, cx, since, Waiter::Latest))?;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Poll::Ready(Err(e)),
         }
     }
 }

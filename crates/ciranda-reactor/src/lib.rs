@@ -1,5 +1,5 @@
-//! ciranda's reactor: I/O readiness on [`polling`], timers on a timing wheel, and the socket
-//! types tasks await.
+//! ciranda's reactor: I/O readiness on epoll (`polling` off Linux), timers on a timing wheel,
+//! and the socket types tasks await.
 //!
 //! The crate does not know the scheduler. Whoever owns threads drives a [`Reactor`] with
 //! [`Reactor::try_turn`] (one thread at a time waits in the poller, with the next timer as its
@@ -38,9 +38,12 @@
 //!
 //! # Design
 //!
-//! * **Registrations.** One `polling::Poller` per reactor, edge-triggered: a descriptor is
-//!   added with no interest, armed for both directions at its first wait and never re-armed,
-//!   so a wait costs no system call and a socket that never waits causes no event.
+//! * **Registrations.** One poller per reactor (epoll itself on Linux and Android, so a turn
+//!   is one `epoll_wait` and a notification while nobody waits is only a flag; `polling`
+//!   elsewhere), edge-triggered: a descriptor is added with no interest, armed for both
+//!   directions at its first wait and never re-armed, so a wait costs no system call and a
+//!   socket that never waits causes no event. A TCP read or write shorter than its buffer
+//!   ends the transfers in that direction until the next report (no `EAGAIN` round trip).
 //!   Registrations live in a `slab::Slab`; the poller key is the slab index tagged with a
 //!   generation, so an event that was already collected for a descriptor that has since been
 //!   deregistered can never wake a newer registration that reused the slot. Each registration
@@ -106,6 +109,7 @@ mod coop;
 pub mod io;
 mod loom;
 pub mod net;
+mod poller;
 mod reactor;
 mod registration;
 pub mod time;

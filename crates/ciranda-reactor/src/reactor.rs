@@ -2,9 +2,9 @@
 
 use crate::clock::Clock;
 use crate::loom::{Arc, AtomicBool, AtomicUsize, Mutex};
+use crate::poller::{Event, Events, NOTIFY_KEY, Poller};
 use crate::registration::{Closed, Source, Waiter};
 use crate::wheel::{TimerKey, Wheel};
-use polling::{Event, Events, PollMode, Poller};
 use slab::Slab;
 use std::cell::{OnceCell, RefCell};
 use std::fmt;
@@ -61,8 +61,8 @@ thread_local! {
     static THREAD_DEFAULT: OnceCell<Reactor> = const { OnceCell::new() };
 }
 
-/// An I/O and timer event loop: one `polling::Poller`, the registered descriptors, a timing
-/// wheel and a (possibly virtual) clock.
+/// An I/O and timer event loop: one poller (epoll on Linux), the registered descriptors, a
+/// timing wheel and a (possibly virtual) clock.
 ///
 /// A `Reactor` is a cheap handle (`Clone + Send + Sync`, an `Arc` inside). Whoever owns threads
 /// drives it with [`try_turn`](Reactor::try_turn): [`block_on`](crate::block_on) in this crate,
@@ -237,7 +237,7 @@ struct Sources {
 
 struct TurnState {
     events: Events,
-    ready: Vec<(Arc<Source>, bool, bool)>,
+    ready: Vec<(Arc<Source>, Event)>,
 }
 
 struct Timers {
@@ -488,7 +488,7 @@ impl Reactor {
         // flag (see `poll_ready_since`'s `may_wait`).
         let mut wakers = Vec::new();
         for source in &sources {
-            source.deliver(true, true, &mut wakers);
+            source.deliver(true, true, false, &mut wakers);
         }
         {
             // The entries stay (their keys must not read as fired); their wakers are swapped
@@ -671,14 +671,13 @@ impl Reactor {
 
         turn.events.clear();
         // A turn that must not block, with no descriptor registered, has nothing to ask the
-        // poller: skip it. Busy workers take such a turn every few dozen tasks, and each poller
-        // wait costs five system calls (the wait, plus `polling` resetting its timer and its
-        // wake-up descriptor). A notification is then left for the next blocking wait, whose
-        // purpose it is. A descriptor registered meanwhile loses nothing: it reports only
-        // after its first wait arms it, to whichever turn polls next.
+        // poller: skip it. Busy workers take such a turn every few dozen tasks. A notification
+        // is then left for the next blocking wait, whose purpose it is. A descriptor
+        // registered meanwhile loses nothing: it reports only after its first wait arms it,
+        // to whichever turn polls next.
         if wait != Some(Duration::ZERO) || self.registrations() != 0 {
-            // `wait` retries EINTR itself; another error (a broken poller) leaves no events,
-            // and the turn still fires timers.
+            // A signal ends the wait with no events, as does an error (a broken poller); the
+            // turn still fires timers.
             let _ = inner.poller.wait(&mut turn.events, wait);
         }
         inner.timers.lock().turner_bound = None;
@@ -744,25 +743,25 @@ impl Reactor {
     fn dispatch(
         &self,
         events: impl Iterator<Item = Event>,
-        ready: &mut Vec<(Arc<Source>, bool, bool)>,
+        ready: &mut Vec<(Arc<Source>, Event)>,
         wakers: &mut Vec<Waker>,
     ) -> usize {
         {
             let registry = self.inner.sources.lock();
             for ev in events {
-                if ev.key == usize::MAX {
+                if ev.key == NOTIFY_KEY {
                     continue; // the poller's own notification
                 }
                 if let Some(source) = registry.slab.get(ev.key & INDEX_MASK) {
                     if source.key == ev.key {
-                        ready.push((source.clone(), ev.readable, ev.writable));
+                        ready.push((source.clone(), ev));
                     }
                 }
             }
         }
         let n = ready.len();
-        for (source, readable, writable) in ready.drain(..) {
-            source.deliver(readable, writable, wakers);
+        for (source, ev) in ready.drain(..) {
+            source.deliver(ev.readable, ev.writable, ev.exceptional, wakers);
         }
         n
     }
@@ -874,11 +873,7 @@ impl Reactor {
         // SAFETY: the caller keeps `raw` open until `deregister` has deleted it from the poller
         // (our callers own the descriptor: `Async<T>` deregisters in its destructor before it
         // drops `T`), which is exactly `Poller::add`'s contract.
-        let added = unsafe {
-            self.inner
-                .poller
-                .add_with_mode(raw, Event::none(source.key), PollMode::Edge)
-        };
+        let added = unsafe { self.inner.poller.add(raw, source.key) };
         if let Err(e) = added {
             self.inner
                 .sources
@@ -964,9 +959,7 @@ impl Reactor {
         // the source is not closed; deregistration takes that lock before the owner closes
         // the descriptor, so the descriptor is open for the duration of this call.
         let fd = unsafe { BorrowedFd::borrow_raw(source.raw) };
-        self.inner
-            .poller
-            .modify_with_mode(fd, Event::all(source.key), PollMode::Edge)
+        self.inner.poller.arm(fd, source.key)
     }
 
     /// Polls a timer for `deadline`: `Ready(Ok)` once the clock reached it, `Ready(Err)` if

@@ -20,6 +20,16 @@
 //! moved and retries at once, or its waker is stored when the delivery takes the waiters.
 //! A report of an older change that is delivered after the sample only costs one retry.
 //!
+//! **A short transfer on a byte stream drains the direction.** A TCP read that returns fewer
+//! bytes than asked for emptied the receive queue, a short write filled the send buffer; the
+//! next attempt would fail with `EAGAIN`. The stream's I/O loop records the sample it made
+//! before such a transfer (`drained`), and while `reports` still equals it, the next attempt
+//! skips the system call and waits at once. This is the same argument as above: whatever
+//! arrives after the short transfer is reported after it. It stops holding when the kernel
+//! queue can hold more than one short read returns (data behind a peer's FIN or a pending
+//! error, before urgent data): the poller flags those reports as exceptional, and after the
+//! first one the source never skips again.
+//!
 //! A wait with no operation ([`Source::poll_ready`], behind `readable()`/`writable()`) asks
 //! the descriptor's level first (`poll(2)`, zero timeout), then waits as above: it returns as
 //! soon as the direction is ready, as a oneshot poller's re-arm would.
@@ -32,7 +42,8 @@
 //! | any      | `poll_ready_since(s)`, `reports != s`   | unchanged: `Ready`, the caller retries |
 //! | waiting  | `poll_ready_since(s)`, `reports == s`   | waiting: replace the slot's waker / the entry's waker unless it `will_wake` |
 //! | waiting  | a waiting future is dropped (`withdraw`) | its entry removed; idle if it was the last |
-//! | any      | report delivered (`deliver`)            | idle: `reports += 1`, slot and slab emptied (woken after the lock is released) |
+//! | any      | report delivered (`deliver`)            | idle: `reports += 1` (which also voids `drained`), slot and slab emptied (woken after the lock is released); an exceptional report sets `exceptional` for good |
+//! | any      | short transfer after sample `s`, not `exceptional` | unchanged; `drained = s` (lock-free) |
 //! | any      | deregistered or orphaned (`close`)      | closed: `reports += 1`, wakers handed out, waits fail |
 //!
 //! No waker is cloned, replaced or dropped under the lock: a waker's clone or drop may call
@@ -42,7 +53,7 @@
 //! source closed before the owner closes the descriptor, so nothing is delivered for a
 //! descriptor number that a new file may reuse.
 
-use crate::loom::{AtomicUsize, Mutex};
+use crate::loom::{AtomicBool, AtomicUsize, Mutex};
 use slab::Slab;
 use std::io;
 use std::os::fd::RawFd;
@@ -137,6 +148,11 @@ pub(crate) struct Source {
     /// Reports delivered per direction (also bumped by the close); written under `state`'s
     /// lock only.
     reports: [AtomicUsize; 2],
+    /// Per direction, the `reports` sample taken before a short transfer: while `reports`
+    /// still equals it, the direction is known to be drained (see the module docs).
+    drained: [AtomicUsize; 2],
+    /// The poller reported a hang-up, an error or urgent data: short transfers prove nothing.
+    exceptional: AtomicBool,
     state: Mutex<State>,
 }
 
@@ -146,6 +162,9 @@ impl Source {
             raw,
             key,
             reports: [AtomicUsize::new(0), AtomicUsize::new(0)],
+            // Never equal to a sample until a short transfer is recorded.
+            drained: [AtomicUsize::new(usize::MAX), AtomicUsize::new(usize::MAX)],
+            exceptional: AtomicBool::new(false),
             state: Mutex::new(State::default()),
         }
     }
@@ -157,6 +176,26 @@ impl Source {
         // Acquire: pairs with the Release increment, so that an attempt made after seeing a
         // report also sees what the reactor did before delivering it.
         self.reports[dir].load(Acquire)
+    }
+
+    /// Is `dir` known to be drained since `since` (a fresh sample) was taken: a short transfer
+    /// after that sample, and no report since?
+    #[inline]
+    pub(crate) fn is_drained(&self, dir: usize, since: usize) -> bool {
+        // Relaxed: any value read was stored by a transfer made after the sample it names,
+        // and `since` is current; a stale value only costs the system call.
+        self.drained[dir].load(Relaxed) == since
+    }
+
+    /// Records a short transfer in `dir` made after `since` was sampled, unless an exceptional
+    /// report was delivered (then a short read may have left data, an error or EOF behind).
+    #[inline]
+    pub(crate) fn mark_drained(&self, dir: usize, since: usize) {
+        // Acquire pairs with the Release of the delivery that set it: an exceptional report
+        // delivered before `since` was sampled is seen here.
+        if !self.exceptional.load(Acquire) {
+            self.drained[dir].store(since, Relaxed);
+        }
     }
 
     /// Waits for a report in `dir` delivered after `since` was sampled: `Ready` at once if
@@ -267,11 +306,22 @@ impl Source {
     }
 
     /// Records a report for the directions that are set: hands their wakers to `out` (the
-    /// caller wakes them after releasing every lock).
-    pub(crate) fn deliver(&self, readable: bool, writable: bool, out: &mut Vec<Waker>) {
+    /// caller wakes them after releasing every lock). `exceptional`: the report includes a
+    /// hang-up, an error or urgent data (see `drained`).
+    pub(crate) fn deliver(
+        &self,
+        readable: bool,
+        writable: bool,
+        exceptional: bool,
+        out: &mut Vec<Waker>,
+    ) {
         let mut state = self.state.lock();
         if state.closed.is_some() {
             return;
+        }
+        if exceptional {
+            // Before the counters' Release increments below (see `mark_drained`).
+            self.exceptional.store(true, Release);
         }
         for (dir, reported) in [(READ, readable), (WRITE, writable)] {
             if reported {
@@ -402,7 +452,7 @@ mod tests {
         );
 
         let mut out = Vec::new();
-        source.deliver(true, false, &mut out);
+        source.deliver(true, false, false, &mut out);
         assert_eq!((out.len(), source.waiting(READ)), (2, 0));
         // The delivery took k2's entry: its key is stale, withdrawing it touches nothing.
         assert!(wait(&source, Waiter::Latest).is_pending());
@@ -462,7 +512,7 @@ mod loom_tests {
                     let queued = core::mem::take(&mut poller.lock().1);
                     if queued {
                         let mut wakers = Vec::new();
-                        source.deliver(true, false, &mut wakers);
+                        source.deliver(true, false, false, &mut wakers);
                         for w in wakers {
                             w.wake();
                         }
@@ -560,7 +610,7 @@ mod loom_tests {
                 let source = source.clone();
                 loom::thread::spawn(move || {
                     let mut out = Vec::new();
-                    source.deliver(true, false, &mut out);
+                    source.deliver(true, false, false, &mut out);
                     out.len()
                 })
             };
@@ -575,6 +625,140 @@ mod loom_tests {
                 "a waker clone leaked"
             );
         });
+    }
+
+    /// What the peer does, in order, on the reactor thread.
+    #[derive(Clone, Copy, PartialEq)]
+    enum Peer {
+        Data,
+        Fin,
+    }
+
+    /// A byte-stream reader with the short-read rule: every read that returns data asks for
+    /// more than there is, so it records `drained`, and a read while `drained` matches the
+    /// fresh sample waits without asking the "kernel". A FIN is reported as exceptional (as
+    /// epoll's RDHUP) and, as in the kernel, a read that returns data says nothing about a
+    /// FIN behind it. The reader must get every piece of data and then EOF, whatever the
+    /// interleaving of arrivals, reports and reads.
+    fn short_reads_never_sleep_through_data_or_eof(peer: &'static [Peer]) {
+        loom::model(move || {
+            let source = Arc::new(Source::new(0, 1));
+            // The "socket": data not read yet, and whether the FIN arrived.
+            let buffered = Arc::new(AtomicUsize::new(0));
+            let fin = Arc::new(AtomicBool::new(false));
+            // The poller (armed from the start here): a queued edge and its flags.
+            let poller = Arc::new(Mutex::new(None::<bool>));
+            let turn = {
+                let (source, poller) = (source.clone(), poller.clone());
+                move || {
+                    let queued = poller.lock().take();
+                    if let Some(exceptional) = queued {
+                        let mut wakers = Vec::new();
+                        source.deliver(true, false, exceptional, &mut wakers);
+                        for w in wakers {
+                            w.wake();
+                        }
+                    }
+                }
+            };
+            let done = Arc::new(AtomicBool::new(false));
+            let reactor = {
+                let (buffered, fin, poller, done, turn) = (
+                    buffered.clone(),
+                    fin.clone(),
+                    poller.clone(),
+                    done.clone(),
+                    turn.clone(),
+                );
+                loom::thread::spawn(move || {
+                    for &what in peer {
+                        {
+                            // The arrival and its edge under the poller lock, as `ep->lock`
+                            // orders a wake-up callback against the collection. A queued
+                            // edge's flags are computed at collection from the state then;
+                            // or-ing them in is the same for our purpose.
+                            let mut p = poller.lock();
+                            match what {
+                                Peer::Data => {
+                                    buffered.fetch_add(1, SeqCst);
+                                }
+                                Peer::Fin => fin.store(true, SeqCst),
+                            }
+                            let exceptional = what == Peer::Fin || p.unwrap_or(false);
+                            *p = Some(exceptional);
+                        }
+                        turn();
+                    }
+                    done.store(true, SeqCst);
+                })
+            };
+
+            let flag = std::sync::Arc::new(Flag(AtomicBool::new(false)));
+            let waker = Waker::from(flag.clone());
+            let mut cx = Context::from_waker(&waker);
+            let data = peer.iter().filter(|&&p| p == Peer::Data).count();
+            let ends_with_fin = peer.contains(&Peer::Fin);
+            let mut got = 0;
+            loop {
+                if !ends_with_fin && got == data {
+                    break;
+                }
+                let since = source.reports(READ);
+                let read = if source.is_drained(READ, since) {
+                    None // skipped: the kernel would say EAGAIN
+                } else {
+                    // One atomic read in the kernel: the FIN is looked at first, and the data
+                    // that came before it is then there to take.
+                    let at_fin = fin.load(SeqCst);
+                    let n = buffered.swap(0, SeqCst);
+                    if n > 0 {
+                        Some(n)
+                    } else if at_fin {
+                        Some(0)
+                    } else {
+                        None
+                    }
+                };
+                match read {
+                    Some(0) => break,
+                    Some(n) => {
+                        got += n;
+                        source.mark_drained(READ, since); // short: asked for more
+                        continue;
+                    }
+                    None => {}
+                }
+                flag.0.store(false, SeqCst);
+                let ok = || Ok(());
+                match source.poll_ready_since(READ, &mut cx, since, Waiter::Latest, ok, ok) {
+                    Poll::Ready(r) => r.unwrap(),
+                    Poll::Pending => {
+                        while !flag.0.load(SeqCst) {
+                            if done.load(SeqCst) {
+                                turn();
+                                assert!(
+                                    flag.0.load(SeqCst),
+                                    "the peer is done but the waiting reader was never woken"
+                                );
+                            }
+                            loom::thread::yield_now();
+                        }
+                    }
+                }
+            }
+            assert_eq!(got, data, "EOF before all the data");
+            reactor.join().unwrap();
+        });
+    }
+
+    #[test]
+    fn short_reads_two_arrivals() {
+        short_reads_never_sleep_through_data_or_eof(&[Peer::Data, Peer::Data]);
+    }
+
+    #[test]
+    fn short_read_then_fin() {
+        short_reads_never_sleep_through_data_or_eof(&[Peer::Data, Peer::Fin]);
     }
 
     #[test]

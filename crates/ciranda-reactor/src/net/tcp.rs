@@ -7,7 +7,7 @@ use super::socket::{
 };
 use crate::io::Async;
 use crate::reactor::{Reactor, ReactorRef};
-use crate::registration::{READ, Waiter};
+use crate::registration::{READ, WRITE, Waiter};
 use futures_io::{AsyncRead, AsyncWrite};
 use socket2::{Domain, Protocol, Socket, Type};
 use std::fmt;
@@ -260,7 +260,8 @@ impl TcpStream {
     }
 
     fn poll_read_priv(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        self.io.poll_read_with(cx, |mut s| s.read(buf))
+        self.io
+            .poll_stream(READ, cx, buf.len(), |mut s| s.read(buf))
     }
 
     fn poll_read_vectored_priv(
@@ -268,11 +269,14 @@ impl TcpStream {
         cx: &mut Context<'_>,
         bufs: &mut [IoSliceMut<'_>],
     ) -> Poll<io::Result<usize>> {
-        self.io.poll_read_with(cx, |mut s| s.read_vectored(bufs))
+        let len = crate::io::vectored_len(bufs);
+        self.io
+            .poll_stream(READ, cx, len, |mut s| s.read_vectored(bufs))
     }
 
     fn poll_write_priv(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.io.poll_write_with(cx, |mut s| s.write(buf))
+        self.io
+            .poll_stream(WRITE, cx, buf.len(), |mut s| s.write(buf))
     }
 
     fn poll_write_vectored_priv(
@@ -280,7 +284,9 @@ impl TcpStream {
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        self.io.poll_write_with(cx, |mut s| s.write_vectored(bufs))
+        let len = crate::io::vectored_len(bufs);
+        self.io
+            .poll_stream(WRITE, cx, len, |mut s| s.write_vectored(bufs))
     }
 
     fn poll_close_priv(&self) -> Poll<io::Result<()>> {

@@ -1,0 +1,209 @@
+//! An HTTP "hello world" server that exits after serving a fixed number of requests, for
+//! counting its system calls (`strace -c -f`) and CPU time per request under `wrk` or
+//! `h2load`. The same hyper service as `benches/http.rs` (`hello_server`'s), served by
+//! ciranda (`ciranda_http::server::serve`), Tokio (hyper-util's auto builder) or smol (the
+//! auto builder over `CirandaIo`), each with 2 worker threads (`CIRANDA_BENCH_WORKERS`).
+//!
+//! ```text
+//! http_probe <ciranda|tokio|smol> <requests> &   # prints "listening on ADDR"
+//! wrk -t2 -c64 -d60s http://ADDR/                # or: h2load -n N -c64 -m10 -t1 http://ADDR/
+//! ```
+//!
+//! On exit it prints the requests served and this process's user + system CPU time per
+//! request (the load generator is another process and not counted).
+
+#[path = "../../crates/ciranda-http/examples/hello_server/service.rs"]
+mod service;
+
+use std::future::Future;
+use std::io::Write;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+static SERVED: AtomicU64 = AtomicU64::new(0);
+
+async fn counted(
+    req: hyper::Request<hyper::body::Incoming>,
+) -> Result<hyper::Response<service::HelloBody>, std::convert::Infallible> {
+    SERVED.fetch_add(1, Relaxed);
+    service::hello(req).await
+}
+
+fn workers() -> usize {
+    std::env::var("CIRANDA_BENCH_WORKERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2)
+}
+
+fn announce(addr: std::net::SocketAddr) {
+    println!("listening on {addr}");
+    std::io::stdout().flush().unwrap();
+}
+
+fn ciranda(workers: usize) -> Box<dyn std::any::Any> {
+    let rt = ciranda::Runtime::builder()
+        .worker_threads(workers)
+        .build()
+        .unwrap();
+    let listener = rt
+        .block_on(ciranda::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    announce(listener.local_addr().unwrap());
+    let service = hyper::service::service_fn(counted);
+    drop(rt.spawn(ciranda_http::server::serve(listener, service).into_future()));
+    Box::new(rt)
+}
+
+fn tokio(workers: usize) -> Box<dyn std::any::Any> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+        .unwrap();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    announce(listener.local_addr().unwrap());
+    rt.spawn(async move {
+        let mut builder =
+            hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+        builder.http1().timer(hyper_util::rt::TokioTimer::new());
+        builder.http2().timer(hyper_util::rt::TokioTimer::new());
+        let builder = Arc::new(builder);
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let _ = stream.set_nodelay(true);
+            let builder = builder.clone();
+            tokio::spawn(async move {
+                let io = hyper_util::rt::TokioIo::new(stream);
+                let service = hyper::service::service_fn(counted);
+                let _ = builder.serve_connection_with_upgrades(io, service).await;
+            });
+        }
+    });
+    Box::new(rt)
+}
+
+/// hyper's executor on smol.
+#[derive(Clone)]
+struct SmolExecutor(Arc<smol::Executor<'static>>);
+
+impl<F> hyper::rt::Executor<F> for SmolExecutor
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    fn execute(&self, future: F) {
+        self.0.spawn(future).detach();
+    }
+}
+
+/// hyper's timer on async-io.
+#[derive(Clone)]
+struct SmolTimer;
+
+struct SmolSleep(smol::Timer);
+
+impl Future for SmolSleep {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        Pin::new(&mut self.0).poll(cx).map(|_| ())
+    }
+}
+
+impl hyper::rt::Sleep for SmolSleep {}
+
+impl hyper::rt::Timer for SmolTimer {
+    fn sleep(&self, d: Duration) -> Pin<Box<dyn hyper::rt::Sleep>> {
+        Box::pin(SmolSleep(smol::Timer::after(d)))
+    }
+    fn sleep_until(&self, deadline: Instant) -> Pin<Box<dyn hyper::rt::Sleep>> {
+        Box::pin(SmolSleep(smol::Timer::at(deadline)))
+    }
+}
+
+fn smol(workers: usize) -> Box<dyn std::any::Any> {
+    let ex = Arc::new(smol::Executor::new());
+    for _ in 0..workers {
+        let ex = ex.clone();
+        std::thread::spawn(move || smol::block_on(ex.run(smol::future::pending::<()>())));
+    }
+    let listener = smol::block_on(smol::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    announce(listener.local_addr().unwrap());
+    let spawner = ex.clone();
+    ex.spawn(async move {
+        let mut builder =
+            hyper_util::server::conn::auto::Builder::new(SmolExecutor(spawner.clone()));
+        builder.http1().timer(SmolTimer);
+        builder.http2().timer(SmolTimer);
+        let builder = Arc::new(builder);
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let _ = stream.set_nodelay(true);
+            let builder = builder.clone();
+            spawner
+                .spawn(async move {
+                    let io = ciranda_http::rt::CirandaIo::new(stream);
+                    let service = hyper::service::service_fn(counted);
+                    let _ = builder.serve_connection_with_upgrades(io, service).await;
+                })
+                .detach();
+        }
+    })
+    .detach();
+    Box::new(ex)
+}
+
+/// This process's user + system CPU time so far.
+fn cpu_time() -> Duration {
+    let mut usage = std::mem::MaybeUninit::<[i64; 18]>::zeroed();
+    // SAFETY: `getrusage(RUSAGE_SELF)` fills a `struct rusage` (two `timeval`s then 14
+    // longs on 64-bit Linux: 18 `i64`s), which the zeroed buffer provides.
+    let usage = unsafe {
+        unsafe extern "C" {
+            fn getrusage(who: i32, usage: *mut [i64; 18]) -> i32;
+        }
+        getrusage(0, usage.as_mut_ptr());
+        usage.assume_init()
+    };
+    let tv = |s: i64, us: i64| Duration::from_secs(s as u64) + Duration::from_micros(us as u64);
+    tv(usage[0], usage[1]) + tv(usage[2], usage[3])
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (Some(runtime), Some(Ok(requests))) = (args.first(), args.get(1).map(|n| n.parse::<u64>()))
+    else {
+        eprintln!("usage: http_probe <ciranda|tokio|smol> <requests>");
+        std::process::exit(2);
+    };
+    let start = cpu_time();
+    let _server = match runtime.as_str() {
+        "ciranda" => ciranda(workers()),
+        "tokio" => tokio(workers()),
+        "smol" => smol(workers()),
+        other => {
+            eprintln!("unknown runtime {other}");
+            std::process::exit(2);
+        }
+    };
+    while SERVED.load(Relaxed) < requests {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let served = SERVED.load(Relaxed);
+    let cpu = cpu_time() - start;
+    println!(
+        "{runtime}: {served} requests, CPU {:.2} µs per request (user + system, server process)",
+        cpu.as_secs_f64() * 1e6 / served as f64
+    );
+    std::io::stdout().flush().unwrap();
+    // Connections are still open: leave without shutting the runtime down.
+    std::process::exit(0);
+}

@@ -1,0 +1,70 @@
+//! Contention on the reactor's one timer wheel: T plain threads (not workers), each entered
+//! in the same runtime, arm and cancel timers as fast as they can (poll a `sleep` once, which
+//! inserts it in the wheel under the wheel's mutex, then drop it, which removes it under the
+//! same mutex). Prints, per thread count, the total arm+cancel pairs per second and the cost
+//! of one pair. On a machine with fewer cores than threads this measures the lock's hand-off
+//! cost under oversubscription, not parallel scaling; see docs/scaling.md.
+//!
+//! ```text
+//! cargo build --release -p ciranda-benches --example timer_contention
+//! target/release/examples/timer_contention 1 2 4 8 16
+//! ```
+
+use std::future::Future;
+use std::pin::pin;
+use std::sync::{Arc, Barrier};
+use std::task::{Context, Waker};
+use std::time::{Duration, Instant};
+
+const PAIRS_PER_THREAD: usize = 200_000;
+
+fn run(rt: &ciranda::Runtime, threads: usize) -> f64 {
+    let barrier = Arc::new(Barrier::new(threads + 1));
+    let handle = rt.handle();
+    let workers: Vec<_> = (0..threads)
+        .map(|t| {
+            let (barrier, handle) = (barrier.clone(), handle.clone());
+            std::thread::spawn(move || {
+                let _entered = handle.enter();
+                let mut cx = Context::from_waker(Waker::noop());
+                barrier.wait();
+                for i in 0..PAIRS_PER_THREAD {
+                    // 1-101 s: spread over levels 1-2 of the wheel, as timeouts are, and never
+                    // due before the poll even when the thread is preempted.
+                    let ms = 1_000 + ((i * 7919 + t * 104_729) % 100_000) as u64;
+                    let mut sleep = pin!(ciranda::time::sleep(Duration::from_millis(ms)));
+                    assert!(sleep.as_mut().poll(&mut cx).is_pending());
+                }
+            })
+        })
+        .collect();
+    barrier.wait();
+    let start = Instant::now();
+    for w in workers {
+        w.join().unwrap();
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    (threads * PAIRS_PER_THREAD) as f64 / elapsed
+}
+
+fn main() {
+    let counts: Vec<usize> = std::env::args()
+        .skip(1)
+        .map(|a| a.parse().expect("thread counts"))
+        .collect();
+    let counts = if counts.is_empty() {
+        vec![1, 2, 4, 8, 16]
+    } else {
+        counts
+    };
+    let rt = ciranda::Runtime::builder()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    println!("| threads | arm+cancel pairs/s (all threads) | ns per pair (wall, per thread) |");
+    println!("|--:|--:|--:|");
+    for &t in &counts {
+        let rate = run(&rt, t);
+        println!("| {t} | {:.0} | {:.0} |", rate, t as f64 * 1e9 / rate);
+    }
+}

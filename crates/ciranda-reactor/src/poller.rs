@@ -1,0 +1,422 @@
+//! The readiness poller: what the reactor needs from the kernel and nothing more.
+//!
+//! On Linux and Android this is epoll used directly. `polling` (used elsewhere) re-arms a
+//! `timerfd` and its wake-up descriptor around every wait: five system calls (the wait, two
+//! `epoll_ctl`, a `timerfd_settime` and an eventfd `read`) where one does. Here:
+//!
+//! * every descriptor is registered edge-triggered and never re-armed;
+//! * the timeout is `epoll_wait`'s own, in milliseconds rounded up (the wheel's tick is a
+//!   millisecond, so a timer still never fires early);
+//! * the wake-up eventfd is registered edge-triggered too: each write is an edge, so it is
+//!   never read back (only if its counter would overflow). A flag coalesces notifications
+//!   until the next wait returns, and a notification while no thread is inside (or entering)
+//!   `epoll_wait` writes nothing: the flag alone makes the next wait return at once. The
+//!   waiter raises `in_wait` and then reads the flag, the notifier raises the flag and then
+//!   reads `in_wait` (all `SeqCst`), so either the wait sees the flag or the notifier sees the
+//!   waiter and writes.
+//!
+//! Events also say whether the descriptor reported a hang-up, an error or urgent data
+//! ([`Event::exceptional`]): after one, a short read no longer proves that the socket was
+//! drained (see `registration`).
+
+/// One readiness report: the registration key and the directions it concerns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Event {
+    pub(crate) key: usize,
+    pub(crate) readable: bool,
+    pub(crate) writable: bool,
+    /// A hang-up (either side), an error or urgent data was reported.
+    pub(crate) exceptional: bool,
+}
+
+impl Event {
+    /// A plain read report (tests).
+    #[cfg(test)]
+    pub(crate) fn readable(key: usize) -> Event {
+        Event {
+            key,
+            readable: true,
+            writable: false,
+            exceptional: false,
+        }
+    }
+}
+
+/// The key of the poller's own wake-up descriptor; never a registration's (see `register`).
+pub(crate) const NOTIFY_KEY: usize = usize::MAX;
+
+/// Does a short transfer on a stream socket prove that its kernel buffer was drained (read)
+/// or filled (write)? Only where the poller reports hang-ups separately ([`Event::exceptional`]).
+pub(crate) const SHORT_TRANSFER_DRAINS: bool =
+    cfg!(any(target_os = "linux", target_os = "android"));
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) use epoll::{Events, Poller};
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub(crate) use portable::{Events, Poller};
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+mod epoll {
+    use super::{Event, NOTIFY_KEY};
+    use std::io;
+    use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+    use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+    use std::time::Duration;
+
+    /// Events a turn collects at most; more stay queued in the kernel for the next turn.
+    const CAPACITY: usize = 1024;
+
+    const READ_FLAGS: u32 =
+        (libc::EPOLLIN | libc::EPOLLPRI | libc::EPOLLHUP | libc::EPOLLERR | libc::EPOLLRDHUP)
+            as u32;
+    const WRITE_FLAGS: u32 = (libc::EPOLLOUT | libc::EPOLLHUP | libc::EPOLLERR) as u32;
+    const EXCEPTIONAL_FLAGS: u32 =
+        (libc::EPOLLPRI | libc::EPOLLHUP | libc::EPOLLERR | libc::EPOLLRDHUP) as u32;
+    const EDGE: u32 = libc::EPOLLET as u32;
+
+    /// An epoll instance and its wake-up eventfd.
+    #[derive(Debug)]
+    pub(crate) struct Poller {
+        epoll: OwnedFd,
+        wake: OwnedFd,
+        /// A notification was made and no wait has returned since.
+        notified: AtomicBool,
+        /// A thread is inside `wait`, from before it reads `notified` until `epoll_wait`
+        /// returned.
+        in_wait: AtomicBool,
+    }
+
+    /// The buffer one wait fills.
+    pub(crate) struct Events {
+        list: Vec<libc::epoll_event>,
+    }
+
+    impl Events {
+        pub(crate) fn new() -> Events {
+            Events {
+                list: Vec::with_capacity(CAPACITY),
+            }
+        }
+
+        pub(crate) fn clear(&mut self) {
+            self.list.clear();
+        }
+
+        pub(crate) fn iter(&self) -> impl Iterator<Item = Event> + '_ {
+            self.list.iter().map(|ev| {
+                let flags = ev.events;
+                Event {
+                    key: ev.u64 as usize,
+                    readable: flags & READ_FLAGS != 0,
+                    writable: flags & WRITE_FLAGS != 0,
+                    exceptional: flags & EXCEPTIONAL_FLAGS != 0,
+                }
+            })
+        }
+    }
+
+    fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
+        if ret == -1 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(ret)
+        }
+    }
+
+    impl Poller {
+        pub(crate) fn new() -> io::Result<Poller> {
+            // SAFETY: plain system calls with no pointers; each returned descriptor is new
+            // and owned by exactly one `OwnedFd` from here on.
+            let (epoll, wake) = unsafe {
+                let epoll = OwnedFd::from_raw_fd(check(libc::epoll_create1(libc::EPOLL_CLOEXEC))?);
+                let wake = OwnedFd::from_raw_fd(check(libc::eventfd(
+                    0,
+                    libc::EFD_CLOEXEC | libc::EFD_NONBLOCK,
+                ))?);
+                (epoll, wake)
+            };
+            let poller = Poller {
+                epoll,
+                wake,
+                notified: AtomicBool::new(false),
+                in_wait: AtomicBool::new(false),
+            };
+            poller.ctl(
+                libc::EPOLL_CTL_ADD,
+                poller.wake.as_raw_fd(),
+                libc::EPOLLIN as u32 | EDGE,
+                NOTIFY_KEY,
+            )?;
+            Ok(poller)
+        }
+
+        fn ctl(&self, op: libc::c_int, fd: RawFd, events: u32, key: usize) -> io::Result<()> {
+            let mut ev = libc::epoll_event {
+                events,
+                u64: key as u64,
+            };
+            // SAFETY: `ev` is a valid `epoll_event` for the call's duration; the kernel only
+            // reads it. The descriptor numbers are plain integers to the call.
+            check(unsafe { libc::epoll_ctl(self.epoll.as_raw_fd(), op, fd, &mut ev) }).map(drop)
+        }
+
+        /// Adds `fd` edge-triggered with no interest (hang-ups and errors are still reported).
+        ///
+        /// # Safety
+        /// `fd` must stay open until [`delete`](Poller::delete) has returned for it.
+        pub(crate) unsafe fn add(&self, fd: RawFd, key: usize) -> io::Result<()> {
+            self.ctl(libc::EPOLL_CTL_ADD, fd, EDGE, key)
+        }
+
+        /// Turns on both directions of an added descriptor (one system call, once: this also
+        /// reports what is ready already).
+        pub(crate) fn arm(&self, fd: BorrowedFd<'_>, key: usize) -> io::Result<()> {
+            let interest =
+                (libc::EPOLLIN | libc::EPOLLPRI | libc::EPOLLRDHUP | libc::EPOLLOUT) as u32;
+            self.ctl(libc::EPOLL_CTL_MOD, fd.as_raw_fd(), interest | EDGE, key)
+        }
+
+        pub(crate) fn delete(&self, fd: BorrowedFd<'_>) -> io::Result<()> {
+            self.ctl(libc::EPOLL_CTL_DEL, fd.as_raw_fd(), 0, 0)
+        }
+
+        /// Waits for events at most `timeout` (`None`: until one arrives or a notification).
+        /// A signal interrupting the wait ends it with no events.
+        pub(crate) fn wait(
+            &self,
+            events: &mut Events,
+            timeout: Option<Duration>,
+        ) -> io::Result<()> {
+            self.in_wait.store(true, SeqCst);
+            let ms = match timeout {
+                // A notification made before this wait began: collect events, do not sleep.
+                _ if self.notified.load(SeqCst) => 0,
+                None => -1,
+                // Rounded up: waking before a deadline would only make the turn wait again.
+                Some(t) => {
+                    let ms = t.as_nanos().div_ceil(1_000_000);
+                    libc::c_int::try_from(ms).unwrap_or(libc::c_int::MAX)
+                }
+            };
+            events.list.clear();
+            // SAFETY: the buffer has room for `capacity` events and the kernel writes at most
+            // that many, initialising the first `n` it reports.
+            let n = unsafe {
+                libc::epoll_wait(
+                    self.epoll.as_raw_fd(),
+                    events.list.as_mut_ptr(),
+                    events.list.capacity() as libc::c_int,
+                    ms,
+                )
+            };
+            self.in_wait.store(false, SeqCst);
+            // Whatever was notified before this point has ended this wait (by the flag or the
+            // eventfd) or is queued for the next one (an edge stays in the ready list until
+            // collected).
+            self.notified.store(false, SeqCst);
+            match check(n) {
+                Ok(n) => {
+                    // SAFETY: the kernel initialised the first `n` entries (n <= capacity).
+                    unsafe { events.list.set_len(n as usize) };
+                    Ok(())
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(()),
+                Err(e) => Err(e),
+            }
+        }
+
+        /// Ends the current wait, or the next one if nobody waits; coalesces until a wait
+        /// returns.
+        pub(crate) fn notify(&self) -> io::Result<()> {
+            if self.notified.swap(true, SeqCst) || !self.in_wait.load(SeqCst) {
+                return Ok(());
+            }
+            let one = 1u64.to_ne_bytes();
+            loop {
+                // SAFETY: writes 8 bytes from a live buffer to our own eventfd.
+                let n = unsafe { libc::write(self.wake.as_raw_fd(), one.as_ptr().cast(), 8) };
+                if n == 8 {
+                    return Ok(());
+                }
+                let e = io::Error::last_os_error();
+                match e.kind() {
+                    io::ErrorKind::Interrupted => {}
+                    // The counter is at its maximum (never read back): reset it and write again.
+                    io::ErrorKind::WouldBlock => {
+                        let mut buf = [0u8; 8];
+                        // SAFETY: reads at most 8 bytes into a live buffer of 8.
+                        unsafe { libc::read(self.wake.as_raw_fd(), buf.as_mut_ptr().cast(), 8) };
+                    }
+                    _ => {
+                        self.notified.store(false, SeqCst);
+                        return Err(e);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+mod portable {
+    //! Elsewhere (kqueue, untested): `polling`, with the same interface.
+
+    use super::{Event, NOTIFY_KEY};
+    use polling::PollMode;
+    use std::io;
+    use std::os::fd::{BorrowedFd, RawFd};
+    use std::time::Duration;
+
+    #[derive(Debug)]
+    pub(crate) struct Poller(polling::Poller);
+
+    pub(crate) struct Events(polling::Events);
+
+    impl Events {
+        pub(crate) fn new() -> Events {
+            Events(polling::Events::new())
+        }
+
+        pub(crate) fn clear(&mut self) {
+            self.0.clear();
+        }
+
+        pub(crate) fn iter(&self) -> impl Iterator<Item = Event> + '_ {
+            self.0
+                .iter()
+                .filter(|ev| ev.key != NOTIFY_KEY)
+                .map(|ev| Event {
+                    key: ev.key,
+                    readable: ev.readable,
+                    writable: ev.writable,
+                    exceptional: ev.is_interrupt() || ev.is_err().unwrap_or(false),
+                })
+        }
+    }
+
+    impl Poller {
+        pub(crate) fn new() -> io::Result<Poller> {
+            polling::Poller::new().map(Poller)
+        }
+
+        /// # Safety
+        /// `fd` must stay open until [`delete`](Poller::delete) has returned for it.
+        pub(crate) unsafe fn add(&self, fd: RawFd, key: usize) -> io::Result<()> {
+            // SAFETY: forwarded from our caller.
+            unsafe {
+                self.0
+                    .add_with_mode(fd, polling::Event::none(key), PollMode::Edge)
+            }
+        }
+
+        pub(crate) fn arm(&self, fd: BorrowedFd<'_>, key: usize) -> io::Result<()> {
+            self.0
+                .modify_with_mode(fd, polling::Event::all(key), PollMode::Edge)
+        }
+
+        pub(crate) fn delete(&self, fd: BorrowedFd<'_>) -> io::Result<()> {
+            self.0.delete(fd)
+        }
+
+        pub(crate) fn wait(
+            &self,
+            events: &mut Events,
+            timeout: Option<Duration>,
+        ) -> io::Result<()> {
+            self.0.wait(&mut events.0, timeout).map(drop)
+        }
+
+        pub(crate) fn notify(&self) -> io::Result<()> {
+            self.0.notify()
+        }
+    }
+}
+
+#[cfg(all(test, not(loom), any(target_os = "linux", target_os = "android")))]
+mod tests {
+    use super::*;
+    use std::os::fd::{AsFd, AsRawFd};
+    use std::os::unix::net::UnixStream;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn notifications_coalesce_and_wake_the_next_wait() {
+        let poller = Poller::new().unwrap();
+        let mut events = Events::new();
+        poller.notify().unwrap();
+        poller.notify().unwrap();
+        let start = Instant::now();
+        poller.wait(&mut events, None).unwrap();
+        assert!(events.iter().all(|e| e.key == NOTIFY_KEY));
+        // Consumed: the next wait times out (the eventfd is never read back, its edge is).
+        poller
+            .wait(&mut events, Some(Duration::from_millis(20)))
+            .unwrap();
+        assert_eq!(
+            events.iter().count(),
+            0,
+            "a consumed notification came back"
+        );
+        assert!(
+            start.elapsed() >= Duration::from_millis(20),
+            "the timeout ended early"
+        );
+        // And a later one still works (with nobody waiting it is only a flag: no event, but
+        // this wait, which would otherwise sleep forever, returns at once).
+        poller.notify().unwrap();
+        poller.wait(&mut events, None).unwrap();
+        assert!(events.iter().all(|e| e.key == NOTIFY_KEY));
+    }
+
+    #[test]
+    fn a_notification_ends_a_wait_in_progress() {
+        let poller = std::sync::Arc::new(Poller::new().unwrap());
+        for _ in 0..20 {
+            let waiter = {
+                let poller = poller.clone();
+                std::thread::spawn(move || {
+                    let mut events = Events::new();
+                    poller.wait(&mut events, None).unwrap();
+                })
+            };
+            // Sometimes before the wait begins, sometimes during it.
+            std::thread::sleep(Duration::from_millis(2));
+            poller.notify().unwrap();
+            waiter.join().unwrap();
+        }
+    }
+
+    #[test]
+    fn an_armed_descriptor_reports_each_change_once_and_hang_ups_as_exceptional() {
+        let poller = Poller::new().unwrap();
+        let mut events = Events::new();
+        let (a, b) = UnixStream::pair().unwrap();
+        // SAFETY: `a` is deleted below before it is dropped.
+        unsafe { poller.add(a.as_raw_fd(), 7).unwrap() };
+        poller.wait(&mut events, Some(Duration::ZERO)).unwrap();
+        assert_eq!(events.iter().count(), 0, "no interest, no event");
+        poller.arm(a.as_fd(), 7).unwrap();
+        poller.wait(&mut events, Some(Duration::ZERO)).unwrap();
+        let got: Vec<Event> = events.iter().collect();
+        assert_eq!(got.len(), 1);
+        assert!(got[0].writable && !got[0].readable && !got[0].exceptional);
+        // Edge-triggered: nothing new, nothing reported.
+        poller.wait(&mut events, Some(Duration::ZERO)).unwrap();
+        assert_eq!(events.iter().count(), 0);
+        std::io::Write::write_all(&mut &b, b"x").unwrap();
+        poller.wait(&mut events, Some(Duration::ZERO)).unwrap();
+        let got: Vec<Event> = events.iter().collect();
+        assert!(
+            got.len() == 1 && got[0].readable && !got[0].exceptional,
+            "{got:?}"
+        );
+        drop(b);
+        poller.wait(&mut events, Some(Duration::ZERO)).unwrap();
+        let got: Vec<Event> = events.iter().collect();
+        assert!(
+            got.len() == 1 && got[0].readable && got[0].exceptional,
+            "{got:?}"
+        );
+        poller.delete(a.as_fd()).unwrap();
+    }
+}

@@ -1,0 +1,362 @@
+#![cfg(not(loom))]
+//! A TCP read shorter than its buffer (a write shorter than its data) drains the direction:
+//! the next transfer waits without asking the kernel until the poller reports something new.
+//! These tests drive the reactor turn by turn to pin down the orders in which that rule could
+//! lose readiness: data, a FIN or a reset arriving before or after the short transfer, and
+//! reports delivered before or after it.
+
+use ciranda_reactor::net::{TcpListener, TcpStream};
+use ciranda_reactor::{AutoAdvance, Reactor, block_on, time};
+use futures_io::{AsyncRead, AsyncWrite};
+use futures_util::io::{AsyncReadExt, AsyncWriteExt};
+use std::future::Future;
+use std::io::{self, Read, Write};
+use std::net::Shutdown;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::{Duration, Instant};
+
+struct Count(AtomicUsize);
+
+impl Wake for Count {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, SeqCst);
+    }
+}
+
+/// A connected pair: ours registered with `reactor`, the peer a blocking std socket.
+fn pair(reactor: &Reactor) -> (TcpStream, std::net::TcpStream) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let peer = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (ours, _) = listener.accept().unwrap();
+    let _entered = reactor.enter();
+    (TcpStream::from_std(ours).unwrap(), peer)
+}
+
+fn poll_read(s: &mut TcpStream, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+    Pin::new(s).poll_read(cx, buf)
+}
+
+/// Turns the reactor until `count` has been woken at least `at_least` times (loopback
+/// delivery is almost always immediate; the bound only turns a lost wake-up into a failure).
+fn turn_until_woken(reactor: &Reactor, count: &Count, at_least: usize) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while count.0.load(SeqCst) < at_least {
+        assert!(
+            Instant::now() < deadline,
+            "no readiness report within 10 s: a wake-up was lost"
+        );
+        reactor.try_turn(Some(Duration::from_millis(10)), AutoAdvance::Never);
+    }
+}
+
+/// A reactor and a waker that counts its wake-ups.
+fn setup() -> (Reactor, Arc<Count>, Waker) {
+    let reactor = Reactor::new().unwrap();
+    let count = Arc::new(Count(AtomicUsize::new(0)));
+    let waker = Waker::from(count.clone());
+    (reactor, count, waker)
+}
+
+#[test]
+fn a_fin_reported_before_a_short_read_is_still_read_as_eof() {
+    let (reactor, count, waker) = setup();
+    let mut cx = Context::from_waker(&waker);
+    let (mut ours, mut peer) = pair(&reactor);
+    let mut buf = [0u8; 64];
+    // Arms the registration: nothing there yet.
+    assert!(poll_read(&mut ours, &mut cx, &mut buf).is_pending());
+    peer.write_all(b"abc").unwrap();
+    peer.shutdown(Shutdown::Write).unwrap();
+    // Let the poller report data and FIN (usually one report, IN|RDHUP) before we read.
+    turn_until_woken(&reactor, &count, 1);
+    std::thread::sleep(Duration::from_millis(20));
+    reactor.try_turn(Some(Duration::ZERO), AutoAdvance::Never);
+    let Poll::Ready(Ok(3)) = poll_read(&mut ours, &mut cx, &mut buf) else {
+        panic!("the data first");
+    };
+    // A short read, but the FIN is behind it and no edge will come for it again: this read
+    // must ask the kernel (before the fix it waited forever).
+    match poll_read(&mut ours, &mut cx, &mut buf) {
+        Poll::Ready(Ok(0)) => {}
+        other => panic!("expected EOF after the short read, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_fin_after_a_short_read_wakes_the_reader() {
+    let (reactor, count, waker) = setup();
+    let mut cx = Context::from_waker(&waker);
+    let (mut ours, mut peer) = pair(&reactor);
+    let mut buf = [0u8; 64];
+    assert!(poll_read(&mut ours, &mut cx, &mut buf).is_pending());
+    peer.write_all(b"abc").unwrap();
+    turn_until_woken(&reactor, &count, 1);
+    let Poll::Ready(Ok(3)) = poll_read(&mut ours, &mut cx, &mut buf) else {
+        panic!("the data first");
+    };
+    // Drained: the next read waits (without a system call).
+    assert!(poll_read(&mut ours, &mut cx, &mut buf).is_pending());
+    peer.shutdown(Shutdown::Write).unwrap();
+    turn_until_woken(&reactor, &count, 2);
+    let Poll::Ready(Ok(0)) = poll_read(&mut ours, &mut cx, &mut buf) else {
+        panic!("EOF after the FIN");
+    };
+}
+
+#[test]
+fn data_arriving_between_a_short_read_and_the_next_poll_is_read() {
+    let (reactor, count, waker) = setup();
+    let mut cx = Context::from_waker(&waker);
+    let (mut ours, mut peer) = pair(&reactor);
+    let mut buf = [0u8; 64];
+    assert!(poll_read(&mut ours, &mut cx, &mut buf).is_pending());
+    for round in 1..=50u8 {
+        peer.write_all(&[round; 10]).unwrap();
+        // The report may or may not have been delivered before the read (nobody waits, so
+        // it wakes nobody); both must work.
+        if round % 2 == 0 {
+            std::thread::sleep(Duration::from_millis(2));
+            reactor.try_turn(Some(Duration::from_millis(5)), AutoAdvance::Never);
+        }
+        let mut got = 0;
+        while got < 10 {
+            match poll_read(&mut ours, &mut cx, &mut buf[got..]) {
+                Poll::Ready(Ok(n)) => {
+                    assert!(n > 0, "EOF in round {round}");
+                    got += n;
+                }
+                Poll::Ready(Err(e)) => panic!("{e}"),
+                Poll::Pending => turn_until_woken(&reactor, &count, count.0.load(SeqCst) + 1),
+            }
+        }
+        assert_eq!(&buf[..10], &[round; 10]);
+    }
+}
+
+#[test]
+fn a_peer_writing_exactly_the_buffer_size_never_stalls_the_reader() {
+    let (reactor, _, _) = setup();
+    let _entered = reactor.enter();
+    let (mut ours, peer) = pair(&reactor);
+    let writer = std::thread::spawn(move || {
+        let mut peer = peer;
+        for round in 0..200u32 {
+            peer.write_all(&[round as u8; 64]).unwrap();
+            let mut ack = [0u8; 1];
+            peer.read_exact(&mut ack).unwrap();
+        }
+    });
+    block_on(async {
+        let mut buf = [0u8; 64];
+        for round in 0..200u32 {
+            let r = time::timeout(Duration::from_secs(10), ours.read_exact(&mut buf)).await;
+            r.expect("a full-buffer message stalled the reader")
+                .unwrap();
+            assert_eq!(buf, [round as u8; 64]);
+            ours.write_all(b"k").await.unwrap();
+        }
+    });
+    writer.join().unwrap();
+}
+
+#[test]
+fn a_reset_after_a_short_read_is_reported() {
+    let (reactor, count, waker) = setup();
+    let mut cx = Context::from_waker(&waker);
+    let (mut ours, mut peer) = pair(&reactor);
+    let mut buf = [0u8; 64];
+    assert!(poll_read(&mut ours, &mut cx, &mut buf).is_pending());
+    peer.write_all(b"abc").unwrap();
+    turn_until_woken(&reactor, &count, 1);
+    let Poll::Ready(Ok(3)) = poll_read(&mut ours, &mut cx, &mut buf) else {
+        panic!("the data first");
+    };
+    // Drained: waits without a system call.
+    assert!(poll_read(&mut ours, &mut cx, &mut buf).is_pending());
+    // SO_LINGER 0: close sends RST.
+    socket2::SockRef::from(&peer)
+        .set_linger(Some(Duration::ZERO))
+        .unwrap();
+    drop(peer);
+    turn_until_woken(&reactor, &count, 2);
+    match poll_read(&mut ours, &mut cx, &mut buf) {
+        Poll::Ready(Err(e)) => assert_eq!(e.kind(), io::ErrorKind::ConnectionReset),
+        other => panic!("expected a reset, got {other:?}"),
+    }
+}
+
+#[test]
+fn short_writes_against_a_slow_reader_finish() {
+    let (reactor, _, _) = setup();
+    let _entered = reactor.enter();
+    let (mut ours, peer) = pair(&reactor);
+    const TOTAL: usize = 8 << 20;
+    let reader = std::thread::spawn(move || {
+        let mut peer = peer;
+        let mut buf = vec![0u8; 100_000];
+        let mut got = 0;
+        while got < TOTAL {
+            let n = peer.read(&mut buf).unwrap();
+            assert!(n > 0, "early EOF");
+            assert!(buf[..n].iter().all(|&b| b == 7));
+            got += n;
+            // Slow: the writer's buffer fills and its writes come back short.
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        got
+    });
+    block_on(async {
+        let data = vec![7u8; 1 << 20];
+        for _ in 0..TOTAL / data.len() {
+            let r = time::timeout(Duration::from_secs(30), ours.write_all(&data)).await;
+            r.expect("a writer stalled after a short write").unwrap();
+        }
+        ours.flush().await.unwrap();
+    });
+    assert_eq!(reader.join().unwrap(), TOTAL);
+}
+
+#[test]
+fn a_read_moved_to_another_task_wakes_the_new_one() {
+    let (reactor, count, waker) = setup();
+    let _entered = reactor.enter();
+    let (ours, mut peer) = pair(&reactor);
+    let ours = Arc::new(ours);
+    // Task A polls a read (short-drained state included) and is dropped from the picture;
+    // task B (block_on) polls the same read future afterwards.
+    let mut buf = [0u8; 64];
+    let mut read = Box::pin(async {
+        let mut s = &*ours;
+        let mut got = 0;
+        while got < 6 {
+            let n = s.read(&mut buf[got..]).await.unwrap();
+            assert!(n > 0);
+            got += n;
+        }
+        got
+    });
+    assert!(
+        read.as_mut()
+            .poll(&mut Context::from_waker(&waker))
+            .is_pending()
+    );
+    peer.write_all(b"abc").unwrap();
+    turn_until_woken(&reactor, &count, 1);
+    // A reads the short "abc" and waits again.
+    assert!(
+        read.as_mut()
+            .poll(&mut Context::from_waker(&waker))
+            .is_pending()
+    );
+    let writer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(50));
+        peer.write_all(b"def").unwrap();
+        peer
+    });
+    let got = block_on(async { time::timeout(Duration::from_secs(10), read).await });
+    assert_eq!(got.expect("the moved read was never woken"), 6);
+    assert_eq!(&buf[..6], b"abcdef");
+    drop(writer.join().unwrap());
+}
+
+#[test]
+fn request_reply_with_large_buffers_completes() {
+    // hyper's shape: each read asks for far more than a request, so every read is short.
+    let reactor = Reactor::new().unwrap();
+    let _entered = reactor.enter();
+    block_on(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = async {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut buf = vec![0u8; 8192];
+            let mut served = 0;
+            loop {
+                let n = s.read(&mut buf).await.unwrap();
+                if n == 0 {
+                    return served;
+                }
+                s.write_all(&buf[..n]).await.unwrap();
+                served += 1;
+            }
+        };
+        let client = async {
+            let mut c = TcpStream::connect(addr).await.unwrap();
+            let mut buf = vec![0u8; 8192];
+            for i in 0..2_000u32 {
+                let msg = i.to_le_bytes();
+                c.write_all(&msg).await.unwrap();
+                c.read_exact(&mut buf[..4]).await.unwrap();
+                assert_eq!(&buf[..4], &msg);
+            }
+            c.shutdown(Shutdown::Write).unwrap();
+        };
+        let (served, ()) = time::timeout(Duration::from_secs(30), async {
+            futures_util::join!(server, client)
+        })
+        .await
+        .expect("a request/reply exchange stalled");
+        assert!((1..=2_000).contains(&served), "{served}");
+    });
+}
+
+#[test]
+fn a_vectored_write_of_more_buffers_than_iov_max_is_not_taken_as_short() {
+    // std's `write_vectored` passes at most IOV_MAX (1024) buffers: 2 000 one-byte buffers
+    // write 1 024 bytes with the send buffer nearly empty. Taken as "short", the next write
+    // would wait for a writable edge that never comes.
+    let (reactor, _, waker) = setup();
+    let mut cx = Context::from_waker(&waker);
+    let (mut ours, mut peer) = pair(&reactor);
+    let bytes = [5u8; 2_000];
+    let slices: Vec<io::IoSlice<'_>> = bytes.chunks(1).map(io::IoSlice::new).collect();
+    for _ in 0..2 {
+        match Pin::new(&mut ours).poll_write_vectored(&mut cx, &slices) {
+            Poll::Ready(Ok(n)) => assert!(n > 0 && n <= 1_024, "{n}"),
+            other => panic!("the send buffer has room, got {other:?}"),
+        }
+    }
+    let mut got = [0u8; 2_048];
+    peer.read_exact(&mut got).unwrap();
+    assert!(got.iter().all(|&b| b == 5));
+}
+
+struct Panics;
+
+impl Wake for Panics {
+    fn wake(self: Arc<Self>) {
+        panic!("a waker that panics");
+    }
+}
+
+#[test]
+fn a_panicking_waker_stored_by_a_skipped_read_breaks_nothing() {
+    let (reactor, count, waker) = setup();
+    let mut cx = Context::from_waker(&waker);
+    let (mut ours, mut peer) = pair(&reactor);
+    let mut buf = [0u8; 64];
+    assert!(poll_read(&mut ours, &mut cx, &mut buf).is_pending());
+    peer.write_all(b"abc").unwrap();
+    turn_until_woken(&reactor, &count, 1);
+    let Poll::Ready(Ok(3)) = poll_read(&mut ours, &mut cx, &mut buf) else {
+        panic!("the data first");
+    };
+    // Drained: this read stores the panicking waker without a system call.
+    let bad = Waker::from(Arc::new(Panics));
+    assert!(poll_read(&mut ours, &mut Context::from_waker(&bad), &mut buf).is_pending());
+    peer.write_all(b"def").unwrap();
+    // The turn wakes it; its panic stays inside the turn.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        reactor.try_turn(Some(Duration::from_millis(10)), AutoAdvance::Never);
+        match poll_read(&mut ours, &mut cx, &mut buf) {
+            Poll::Ready(Ok(3)) => break,
+            Poll::Pending => assert!(Instant::now() < deadline, "the data never came"),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(&buf[..3], b"def");
+}
