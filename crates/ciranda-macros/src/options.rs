@@ -19,6 +19,25 @@ pub(crate) struct Options {
     pub(crate) worker_threads: Option<(usize, Span)>,
     /// `start_paused = true|false` (tests only).
     pub(crate) start_paused: Option<(bool, Span)>,
+    /// `flavor = "current_thread" | "multi_thread"`.
+    pub(crate) flavor: Option<(Flavor, Span)>,
+}
+
+/// The runtime flavor written in the attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flavor {
+    CurrentThread,
+    MultiThread,
+}
+
+impl Flavor {
+    /// The variant of `ciranda::Flavor`.
+    pub(crate) fn variant(self) -> &'static str {
+        match self {
+            Self::CurrentThread => "CurrentThread",
+            Self::MultiThread => "MultiThread",
+        }
+    }
 }
 
 /// An option name, as understood by [`parse`].
@@ -26,6 +45,7 @@ pub(crate) struct Options {
 enum Name {
     WorkerThreads,
     StartPaused,
+    Flavor,
 }
 
 impl Name {
@@ -33,6 +53,7 @@ impl Name {
         match ident {
             "worker_threads" => Some(Self::WorkerThreads),
             "start_paused" => Some(Self::StartPaused),
+            "flavor" => Some(Self::Flavor),
             _ => None,
         }
     }
@@ -41,6 +62,7 @@ impl Name {
         match self {
             Self::WorkerThreads => "worker_threads",
             Self::StartPaused => "start_paused",
+            Self::Flavor => "flavor",
         }
     }
 
@@ -49,6 +71,7 @@ impl Name {
         match self {
             Self::WorkerThreads => "`worker_threads = N` (an integer literal, at least 1)",
             Self::StartPaused => "`start_paused = true` or `start_paused = false`",
+            Self::Flavor => "`flavor = \"current_thread\"` or `flavor = \"multi_thread\"`",
         }
     }
 }
@@ -56,8 +79,13 @@ impl Name {
 /// The options `kind` accepts, for the "unknown option" message.
 fn known_options(kind: Kind) -> &'static str {
     match kind {
-        Kind::Main => "the only option is `worker_threads = N`",
-        Kind::Test => "the options are `worker_threads = N` and `start_paused = true|false`",
+        Kind::Main => {
+            "the options are `flavor = \"current_thread\"|\"multi_thread\"` and `worker_threads = N`"
+        }
+        Kind::Test => {
+            "the options are `flavor = \"current_thread\"|\"multi_thread\"`, `worker_threads = N` \
+             and `start_paused = true|false`"
+        }
     }
 }
 
@@ -111,7 +139,8 @@ pub(crate) fn parse(kind: Kind, args: TokenStream, errors: &mut Errors) -> Optio
             errors.push(syn::Error::new_spanned(
                 path,
                 "`start_paused` is only available in `#[ciranda::test]` (the virtual clock is \
-                 meant for tests); the only option of `#[ciranda::main]` is `worker_threads = N`",
+                 meant for tests); the options of `#[ciranda::main]` are `flavor = \"..\"` and \
+                 `worker_threads = N`",
             ));
             continue;
         }
@@ -130,6 +159,7 @@ pub(crate) fn parse(kind: Kind, args: TokenStream, errors: &mut Errors) -> Optio
         let already_set = match name {
             Name::WorkerThreads => options.worker_threads.is_some(),
             Name::StartPaused => options.start_paused.is_some(),
+            Name::Flavor => options.flavor.is_some(),
         };
         if already_set {
             errors.push(syn::Error::new_spanned(
@@ -154,9 +184,34 @@ pub(crate) fn parse(kind: Kind, args: TokenStream, errors: &mut Errors) -> Optio
                     "`start_paused` expects `true` or `false`",
                 )),
             },
+            Name::Flavor => match flavor(value) {
+                Ok(f) => options.flavor = Some((f, value.span())),
+                Err(e) => errors.push(e),
+            },
         }
     }
+    if let (Some((Flavor::CurrentThread, _)), Some((_, span))) =
+        (options.flavor, options.worker_threads)
+    {
+        errors.push(syn::Error::new(
+            span,
+            "`worker_threads` cannot be combined with `flavor = \"current_thread\"`: that \
+             runtime has no worker threads (every task runs on the calling thread)",
+        ));
+        options.worker_threads = None;
+    }
     options
+}
+
+fn flavor(expr: &Expr) -> syn::Result<Flavor> {
+    match literal(expr) {
+        Some(Lit::Str(s)) if s.value() == "current_thread" => Ok(Flavor::CurrentThread),
+        Some(Lit::Str(s)) if s.value() == "multi_thread" => Ok(Flavor::MultiThread),
+        _ => Err(syn::Error::new_spanned(
+            expr,
+            "`flavor` expects \"current_thread\" or \"multi_thread\" (a string literal)",
+        )),
+    }
 }
 
 /// A literal as written, looking through the invisible groups `macro_rules!` wraps around
