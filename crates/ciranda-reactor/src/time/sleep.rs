@@ -70,6 +70,7 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 ///     assert!(s.is_elapsed());
 /// });
 /// ```
+#[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct Sleep {
     /// `None` until bound (made outside any runtime and not polled yet).
     reactor: Option<ReactorRef>,
