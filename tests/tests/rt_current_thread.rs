@@ -218,10 +218,8 @@ fn program() -> Vec<String> {
         for t in tasks {
             t.await.unwrap();
         }
-        trace
-            .lock()
-            .unwrap()
-            .push(format!("counter {}", *lock.lock().await));
+        let counter = *lock.lock().await;
+        trace.lock().unwrap().push(format!("counter {counter}"));
     });
     taken(&trace)
 }
@@ -489,7 +487,12 @@ fn wakes_and_spawns_after_the_runtime_is_dropped_do_nothing_harmful() {
             .unwrap_err()
             .is_cancelled()
     );
-    let _ = never_ran;
+    assert!(
+        poll_once(never_ran)
+            .expect("finished")
+            .unwrap_err()
+            .is_cancelled()
+    );
     waker.wake_by_ref(); // a stale wake-up: nothing to run, nothing breaks
     waker.wake();
     let late = handle.spawn(async { 2 });

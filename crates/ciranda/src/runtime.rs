@@ -299,7 +299,8 @@ impl Runtime {
     }
 
     /// Runs `future` to completion on this thread — asyncio's `run_until_complete`. Tasks
-    /// it spawns run on the workers.
+    /// it spawns run on the workers; on the current-thread flavor, on this thread, in the
+    /// order they were spawned or woken (and only while some thread is in `block_on`).
     ///
     /// # Panics
     ///
