@@ -475,9 +475,9 @@ fn wakes_and_spawns_after_the_runtime_is_dropped_do_nothing_harmful() {
         let _guard = guard;
         StashWaker(task_stash).await
     });
+    rt.block_on(ciranda::task::yield_now());
     // Queued but never run (no block_on since): shutdown drops it too.
     let never_ran = rt.spawn(async { 1 });
-    rt.block_on(ciranda::task::yield_now());
     let waker = stash.lock().unwrap().take().expect("the task ran once");
     drop(rt);
     assert_eq!(dropped.load(SeqCst), 1, "shutdown dropped the future");
