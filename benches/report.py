@@ -88,6 +88,14 @@ WORKLOADS = {
         ("notify_one_w1", "500 wake-ups of 1 waiter by notify_one"),
         ("notify_one_w100", "500 wake-ups of 100 waiters by notify_one"),
     ],
+    # One thread: ciranda's Flavor::CurrentThread, Tokio's current_thread runtime, a smol
+    # Executor run by the block_on thread; everything started and awaited inside block_on.
+    "current_thread": [
+        ("yield_many", "200 tasks × 1 000 yields, on one thread"),
+        ("ping_pong", "1 000 task pairs, one message each way, on one thread"),
+        ("chained_spawn", "1 000 recursive spawns, on one thread"),
+        ("many_sleeps", "100 000 tasks sleeping seeded-random 0–10 ms, on one thread"),
+    ],
     "net": [
         ("tcp_echo", "32 connections × 2 000 round trips of 64 B"),
         ("accept", "one accepted connection: read 64 B, reply 2 B (per connection)"),

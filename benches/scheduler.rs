@@ -12,6 +12,11 @@
 //! * `yield_many`: 200 tasks × 1 000 `yield_now`.
 //! * `chained_spawn`: 1 000 recursive spawns, each from the previous task.
 //! * `spawn_blocking`: one task per worker, each 100 batches of 16 no-op blocking calls.
+//!
+//! `current_thread/*`: `yield_many`, `ping_pong` and `chained_spawn` on one thread — ciranda's
+//! `Flavor::CurrentThread`, Tokio's `current_thread` runtime and a smol `Executor` run by the
+//! `block_on` thread alone — with the work started and awaited inside `block_on` (nothing runs
+//! outside it on these runtimes).
 
 #[macro_use]
 mod common;
@@ -289,10 +294,97 @@ fn spawn_blocking(c: &mut Criterion) {
     g.finish();
 }
 
+fn current_thread_yield_many(c: &mut Criterion) {
+    const NUM_YIELD: usize = 1_000;
+    const TASKS: usize = 200;
+    let mut g = common::slow_group(c, "current_thread/yield_many");
+    each_runtime!(rt => {
+        let runtime = rt::Rt::current_thread();
+        g.bench_function(rt::NAME, |b| {
+            b.iter(|| {
+                runtime.block_on(async {
+                    let tasks: Vec<_> = (0..TASKS)
+                        .map(|_| {
+                            rt::spawn(async {
+                                for _ in 0..NUM_YIELD {
+                                    rt::yield_now().await;
+                                }
+                            })
+                        })
+                        .collect();
+                    for t in tasks {
+                        rt::join(t).await;
+                    }
+                })
+            })
+        });
+    });
+    g.finish();
+}
+
+fn current_thread_ping_pong(c: &mut Criterion) {
+    const NUM_PINGS: usize = 1_000;
+    let mut g = common::slow_group(c, "current_thread/ping_pong");
+    each_runtime!(rt => {
+        let runtime = rt::Rt::current_thread();
+        g.bench_function(rt::NAME, |b| {
+            b.iter(|| {
+                runtime.block_on(async {
+                    let pairs: Vec<_> = (0..NUM_PINGS)
+                        .map(|_| {
+                            rt::spawn(async {
+                                let (tx1, rx1) = rt::oneshot();
+                                let (tx2, rx2) = rt::oneshot();
+                                rt::detach(rt::spawn(async move {
+                                    rt::orecv(rx1).await;
+                                    rt::osend(tx2, ());
+                                }));
+                                rt::osend(tx1, ());
+                                rt::orecv(rx2).await;
+                            })
+                        })
+                        .collect();
+                    for p in pairs {
+                        rt::join(p).await;
+                    }
+                })
+            })
+        });
+    });
+    g.finish();
+}
+
+fn current_thread_chained_spawn(c: &mut Criterion) {
+    const ITER: usize = 1_000;
+    let mut g = common::slow_group(c, "current_thread/chained_spawn");
+    each_runtime!(rt => {
+        fn chain(done: rt::OTx<()>, n: usize) {
+            if n == 0 {
+                rt::osend(done, ());
+            } else {
+                rt::detach(rt::spawn(async move { chain(done, n - 1) }));
+            }
+        }
+
+        let runtime = rt::Rt::current_thread();
+        g.bench_function(rt::NAME, |b| {
+            b.iter(|| {
+                runtime.block_on(async {
+                    let (done_tx, done_rx) = rt::oneshot();
+                    rt::detach(rt::spawn(async move { chain(done_tx, ITER) }));
+                    rt::orecv(done_rx).await;
+                })
+            })
+        });
+    });
+    g.finish();
+}
+
 criterion_group! {
     name = scheduler;
     config = common::criterion();
     targets = spawn_many_local, spawn_many_remote_idle, spawn_many_remote_busy1,
-        spawn_many_remote_busy2, ping_pong, yield_many, chained_spawn, spawn_blocking
+        spawn_many_remote_busy2, ping_pong, yield_many, chained_spawn, spawn_blocking,
+        current_thread_yield_many, current_thread_ping_pong, current_thread_chained_spawn
 }
 criterion_main!(scheduler);

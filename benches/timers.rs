@@ -67,6 +67,31 @@ fn many_sleeps(c: &mut Criterion) {
     g.finish();
 }
 
+/// `many_sleeps` on one thread (ciranda's and Tokio's current-thread runtimes, a smol
+/// executor run by the `block_on` thread), spawned and awaited inside `block_on`.
+fn current_thread_many_sleeps(c: &mut Criterion) {
+    const TASKS: usize = 100_000;
+    let delays = Arc::new(durations(TASKS, 0x5EED, Duration::from_millis(10)));
+    let mut g = common::slow_group(c, "current_thread/many_sleeps");
+    each_runtime!(rt => {
+        let runtime = rt::Rt::current_thread();
+        g.bench_function(rt::NAME, |b| {
+            b.iter(|| {
+                runtime.block_on(async {
+                    let tasks: Vec<_> = delays
+                        .iter()
+                        .map(|&d| rt::spawn(async move { rt::sleep(d).await }))
+                        .collect();
+                    for t in tasks {
+                        rt::join(t).await;
+                    }
+                })
+            })
+        });
+    });
+    g.finish();
+}
+
 async fn quick_job() -> usize {
     1
 }
@@ -140,6 +165,6 @@ fn sleep_register_drop(c: &mut Criterion) {
 criterion_group! {
     name = timers;
     config = common::criterion();
-    targets = many_sleeps, timeout_ready, sleep_register_drop
+    targets = many_sleeps, timeout_ready, sleep_register_drop, current_thread_many_sleeps
 }
 criterion_main!(timers);

@@ -163,6 +163,14 @@ pub mod ciranda_rt {
                 .expect("ciranda runtime"))
         }
 
+        /// A current-thread runtime: tasks run only on the thread in `block_on`.
+        pub fn current_thread() -> Rt {
+            Rt(ciranda::Runtime::builder()
+                .flavor(ciranda::Flavor::CurrentThread)
+                .build()
+                .expect("ciranda runtime"))
+        }
+
         /// Runs `f` on this thread, the runtime being current.
         pub fn block_on<F: Future>(&self, f: F) -> F::Output {
             self.0.block_on(f)
@@ -370,6 +378,14 @@ pub mod tokio_rt {
         pub fn new(workers: usize) -> Rt {
             Rt(tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(workers)
+                .enable_all()
+                .build()
+                .expect("tokio runtime"))
+        }
+
+        /// Tokio's `current_thread` runtime: tasks run only on the thread in `block_on`.
+        pub fn current_thread() -> Rt {
+            Rt(tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .expect("tokio runtime"))
@@ -607,6 +623,8 @@ pub mod smol_rt {
         ex: Arc<Executor<'static>>,
         stop: Option<smol::channel::Sender<()>>,
         threads: Vec<thread::JoinHandle<()>>,
+        /// No worker threads: `block_on` runs the executor (`Executor::run`) itself.
+        drives: bool,
     }
 
     impl Rt {
@@ -633,13 +651,30 @@ pub mod smol_rt {
                 ex,
                 stop: Some(stop),
                 threads,
+                drives: false,
             }
         }
 
-        /// Runs `f` on this thread (async-io's `block_on`), the executor being current.
+        /// An executor run by one thread only, the one in `block_on` (smol's single-threaded
+        /// setup: `block_on(ex.run(..))`).
+        pub fn current_thread() -> Rt {
+            Rt {
+                ex: Arc::new(Executor::new()),
+                stop: None,
+                threads: Vec::new(),
+                drives: true,
+            }
+        }
+
+        /// Runs `f` on this thread (async-io's `block_on`), the executor being current; on a
+        /// [`current_thread`](Rt::current_thread) executor this thread runs its tasks too.
         pub fn block_on<F: Future>(&self, f: F) -> F::Output {
             let _enter = Enter::new(&self.ex);
-            smol::block_on(f)
+            if self.drives {
+                smol::block_on(self.ex.run(f))
+            } else {
+                smol::block_on(f)
+            }
         }
 
         /// Spawns from outside the runtime.

@@ -135,6 +135,8 @@ fn example(name: &str) -> Command {
     assert!(path.exists(), "example binary {} not found", path.display());
     let mut command = Command::new(path);
     command
+        // The flavor of `#[ciranda::main]` is the default one unless a test asks otherwise.
+        .env_remove("CIRANDA_FLAVOR")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -207,7 +209,10 @@ impl Run {
 
 /// Runs example `name` with `args` to completion and checks that it exited successfully.
 fn run(name: &str, args: &[&str]) -> Run {
-    let mut command = example(name);
+    run_with(name, args, example(name))
+}
+
+fn run_with(name: &str, args: &[&str], mut command: Command) -> Run {
     command.args(args);
     let start = Instant::now();
     let mut child = command
@@ -695,4 +700,93 @@ fn dump_prints_the_task_tree_on_sigusr1() {
         status.success(),
         "dump exited with {status}; stderr:\n{stderr}"
     );
+}
+
+/// Does `actual` match the expected line `golden`? Placeholders in `golden` stand for what
+/// real time decides: `<secs>` a number of seconds such as `2.0`, `<n>` a whole number.
+fn line_matches(golden: &str, actual: &str) -> bool {
+    let mut rest = actual;
+    let mut golden = golden;
+    loop {
+        let next = [("<secs>", true), ("<n>", false)]
+            .into_iter()
+            .filter_map(|(p, frac)| golden.find(p).map(|at| (at, p, frac)))
+            .min();
+        let Some((at, placeholder, fraction)) = next else {
+            return rest == golden;
+        };
+        let Some(after) = rest.strip_prefix(&golden[..at]) else {
+            return false;
+        };
+        let digits = |s: &str| s.len() - s.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        let mut taken = digits(after);
+        if taken == 0 {
+            return false;
+        }
+        if fraction {
+            let Some(frac) = after[taken..].strip_prefix('.') else {
+                return false;
+            };
+            let more = digits(frac);
+            if more == 0 {
+                return false;
+            }
+            taken += 1 + more;
+        }
+        rest = &after[taken..];
+        golden = &golden[at + placeholder.len()..];
+    }
+}
+
+#[test]
+fn line_matching_placeholders() {
+    assert!(line_matches("took <secs> s", "took 2.01 s"));
+    assert!(!line_matches("took <secs> s", "took 2 s"));
+    assert!(line_matches("(<n> ticks) <n>", "(16 ticks) 0"));
+    assert!(!line_matches("(<n> ticks)", "(x ticks)"));
+    assert!(!line_matches("a", "ab"));
+}
+
+/// On the current-thread flavor (`CIRANDA_FLAVOR=current_thread`, which `#[ciranda::main]`
+/// honours when the example names no flavor) every example runs its tasks in asyncio's
+/// order, so its output is exactly the one in `tests/tests/current_thread_output/NAME.txt`,
+/// line for line (only real-time measurements are placeholders). The interactive echo pair
+/// is checked by `echo_server_and_client_then_ctrl_c`, the signal-driven `dump` server by
+/// `dump_prints_the_task_tree_on_sigusr1`.
+#[test]
+fn every_example_prints_exactly_the_expected_lines_on_the_current_thread_flavor() {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let goldens = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/current_thread_output");
+    let mut checked = 0;
+    for name in ciranda_examples(workspace) {
+        if name == "echo_server" || name == "echo_client" || name == "dump" {
+            continue;
+        }
+        let golden_path = goldens.join(format!("{name}.txt"));
+        let golden = std::fs::read_to_string(&golden_path).unwrap_or_else(|e| {
+            panic!(
+                "no expected output for example `{name}` ({}): {e}",
+                golden_path.display()
+            )
+        });
+        let mut command = example(&name);
+        command.env("CIRANDA_FLAVOR", "current_thread");
+        let run = run_with(&name, &[], command);
+        let actual = run.lines();
+        let expected: Vec<&str> = golden.lines().collect();
+        let same = actual.len() == expected.len()
+            && expected
+                .iter()
+                .zip(&actual)
+                .all(|(g, a)| line_matches(g, a));
+        assert!(
+            same,
+            "example `{name}` on the current-thread flavor:\nexpected ({}):\n{golden}\ngot:\n{}\nstderr:\n{}",
+            golden_path.display(),
+            run.stdout,
+            run.stderr
+        );
+        checked += 1;
+    }
+    assert!(checked >= 15, "only {checked} examples checked");
 }

@@ -190,10 +190,17 @@ fn main() {
         .unwrap_or(2000);
 
     // 1. Drop with everything in flight.
-    for workers in [1, 2] {
+    // `0`: the current-thread flavor (tasks run on this thread, inside block_on).
+    for workers in [1, 2, 0] {
         let dropped = Arc::new(AtomicUsize::new(0));
+        let flavor = if workers == 0 {
+            ciranda::Flavor::CurrentThread
+        } else {
+            ciranda::Flavor::MultiThread
+        };
         let rt = Runtime::builder()
-            .worker_threads(workers)
+            .flavor(flavor)
+            .worker_threads(workers.max(1))
             .max_blocking_threads(2)
             .on_unhandled_panic(|_| {})
             .build()

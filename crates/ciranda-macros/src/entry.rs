@@ -260,9 +260,18 @@ fn mentions_impl(tokens: TokenStream) -> bool {
     })
 }
 
-/// The builder chain: `::ciranda::Runtime::builder().worker_threads(N).start_paused(B)`.
+/// The builder chain: `::ciranda::Runtime::builder().flavor(F).worker_threads(N).start_paused(B)`.
+/// Without a written flavor, `F` comes from the `CIRANDA_FLAVOR` environment variable at run
+/// time (multi-thread when it is unset).
 fn builder(options: &Options) -> TokenStream {
     let mut chain = quote! { ::ciranda::Runtime::builder() };
+    match options.flavor {
+        Some((flavor, span)) => {
+            let variant = syn::Ident::new(flavor.variant(), span);
+            chain.extend(quote_spanned! {span=> .flavor(::ciranda::Flavor::#variant) });
+        }
+        None => chain.extend(quote! { .flavor(::ciranda::__private::flavor_from_env()) }),
+    }
     if let Some((n, span)) = options.worker_threads {
         let mut n = proc_macro2::Literal::usize_unsuffixed(n);
         n.set_span(span);

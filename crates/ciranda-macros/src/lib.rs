@@ -47,7 +47,7 @@
 //!         };
 //!         return output;
 //!     };
-//!     let runtime = match ::ciranda::Runtime::builder().build() {
+//!     let runtime = match ::ciranda::Runtime::builder().flavor(/* CIRANDA_FLAVOR */).build() {
 //!         Ok(runtime) => runtime,
 //!         Err(error) => panic!("ciranda: failed to start the runtime: {}", error),
 //!     };
@@ -63,9 +63,19 @@
 //!
 //! Options:
 //!
+//! - `flavor = "current_thread"` or `flavor = "multi_thread"`: the runtime's flavor
+//!   (`ciranda::Flavor`). `current_thread` runs every task on the thread of `main`, in the
+//!   order tasks were spawned or woken — asyncio's order, so the program's output is the same
+//!   on every run. Without the option, the flavor comes from the environment variable
+//!   **`CIRANDA_FLAVOR`** (`current_thread` or `multi_thread`; unset or empty means
+//!   multi-thread; any other value panics naming the variable), read when the function starts:
+//!   `CIRANDA_FLAVOR=current_thread cargo test` runs a whole suite of `#[ciranda::test]`s on
+//!   the current-thread flavor without editing it. A written flavor always wins.
 //! - `worker_threads = N`: the number of worker threads (an integer literal, at least 1); the
 //!   default is the runtime builder's (one per CPU). `#[ciranda::main(worker_threads = 2)]`
-//!   becomes `::ciranda::Runtime::builder().worker_threads(2).build()`.
+//!   becomes `::ciranda::Runtime::builder().flavor(..).worker_threads(2).build()`. It cannot
+//!   be combined with `flavor = "current_thread"` (a compile error); on a current-thread
+//!   runtime chosen by `CIRANDA_FLAVOR` it is ignored.
 //!
 //! # `#[ciranda::test]`
 //!
@@ -109,7 +119,11 @@
 //!         };
 //!         return output;
 //!     };
-//!     let runtime = match ::ciranda::Runtime::builder().start_paused(true).build() {
+//!     let runtime = match ::ciranda::Runtime::builder()
+//!         .flavor(/* CIRANDA_FLAVOR */)
+//!         .start_paused(true)
+//!         .build()
+//!     {
 //!         Ok(runtime) => runtime,
 //!         Err(error) => panic!("ciranda: failed to start the runtime: {}", error),
 //!     };
@@ -119,7 +133,8 @@
 //!
 //! Options:
 //!
-//! - `worker_threads = N`: as for `#[ciranda::main]`.
+//! - `flavor = "current_thread" | "multi_thread"` and `worker_threads = N`: as for
+//!   `#[ciranda::main]` (including `CIRANDA_FLAVOR` when no flavor is written).
 //! - `start_paused = true|false`: start the runtime on the virtual clock
 //!   ([`Builder::start_paused`](https://docs.rs/ciranda/latest/ciranda/runtime/struct.Builder.html#method.start_paused));
 //!   `false`, like leaving the option out, uses the real clock.
@@ -165,6 +180,9 @@ use proc_macro::TokenStream;
 ///
 /// # Options
 ///
+/// - `flavor = "current_thread" | "multi_thread"`: the runtime's flavor; without it, the
+///   `CIRANDA_FLAVOR` environment variable's (multi-thread when unset). See the
+///   [crate documentation](crate).
 /// - `worker_threads = N` (an integer literal, at least 1): the number of worker threads;
 ///   without it, the builder's default (one per CPU).
 ///
@@ -195,6 +213,9 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// # Options
 ///
+/// - `flavor = "current_thread" | "multi_thread"`: the runtime's flavor; without it, the
+///   `CIRANDA_FLAVOR` environment variable's (multi-thread when unset), so
+///   `CIRANDA_FLAVOR=current_thread cargo test` runs a suite on the current-thread flavor.
 /// - `worker_threads = N` (an integer literal, at least 1): the number of worker threads;
 ///   without it, the builder's default.
 /// - `start_paused = true|false`: with `true`, the runtime starts on the virtual clock, which

@@ -21,6 +21,25 @@ pub(crate) struct Options {
     pub(crate) start_paused: Option<(bool, Span)>,
     /// `unhandled_panic = "shutdown"|"ignore"`: `true` for `"shutdown"`.
     pub(crate) unhandled_panic: Option<(bool, Span)>,
+    /// `flavor = "current_thread" | "multi_thread"`.
+    pub(crate) flavor: Option<(Flavor, Span)>,
+}
+
+/// The runtime flavor written in the attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flavor {
+    CurrentThread,
+    MultiThread,
+}
+
+impl Flavor {
+    /// The variant of `ciranda::Flavor`.
+    pub(crate) fn variant(self) -> &'static str {
+        match self {
+            Self::CurrentThread => "CurrentThread",
+            Self::MultiThread => "MultiThread",
+        }
+    }
 }
 
 /// An option name, as understood by [`parse`].
@@ -29,6 +48,7 @@ enum Name {
     WorkerThreads,
     StartPaused,
     UnhandledPanic,
+    Flavor,
 }
 
 impl Name {
@@ -37,6 +57,7 @@ impl Name {
             "worker_threads" => Some(Self::WorkerThreads),
             "start_paused" => Some(Self::StartPaused),
             "unhandled_panic" => Some(Self::UnhandledPanic),
+            "flavor" => Some(Self::Flavor),
             _ => None,
         }
     }
@@ -46,6 +67,7 @@ impl Name {
             Self::WorkerThreads => "worker_threads",
             Self::StartPaused => "start_paused",
             Self::UnhandledPanic => "unhandled_panic",
+            Self::Flavor => "flavor",
         }
     }
 
@@ -57,6 +79,7 @@ impl Name {
             Self::UnhandledPanic => {
                 "`unhandled_panic = \"shutdown\"` or `unhandled_panic = \"ignore\"`"
             }
+            Self::Flavor => "`flavor = \"current_thread\"` or `flavor = \"multi_thread\"`",
         }
     }
 }
@@ -65,11 +88,12 @@ impl Name {
 fn known_options(kind: Kind) -> &'static str {
     match kind {
         Kind::Main => {
-            "the options are `worker_threads = N` and `unhandled_panic = \"shutdown\"|\"ignore\"`"
+            "the options are `flavor = \"current_thread\"|\"multi_thread\"`, `worker_threads = N` \
+             and `unhandled_panic = \"shutdown\"|\"ignore\"`"
         }
         Kind::Test => {
-            "the options are `worker_threads = N`, `start_paused = true|false` and \
-             `unhandled_panic = \"shutdown\"|\"ignore\"`"
+            "the options are `flavor = \"current_thread\"|\"multi_thread\"`, `worker_threads = N`, \
+             `start_paused = true|false` and `unhandled_panic = \"shutdown\"|\"ignore\"`"
         }
     }
 }
@@ -124,8 +148,8 @@ pub(crate) fn parse(kind: Kind, args: TokenStream, errors: &mut Errors) -> Optio
             errors.push(syn::Error::new_spanned(
                 path,
                 "`start_paused` is only available in `#[ciranda::test]` (the virtual clock is \
-                 meant for tests); the options of `#[ciranda::main]` are `worker_threads = N` \
-                 and `unhandled_panic = \"shutdown\"|\"ignore\"`",
+                 meant for tests); the options of `#[ciranda::main]` are `flavor = \"..\"`, \
+                 `worker_threads = N` and `unhandled_panic = \"shutdown\"|\"ignore\"`",
             ));
             continue;
         }
@@ -145,6 +169,7 @@ pub(crate) fn parse(kind: Kind, args: TokenStream, errors: &mut Errors) -> Optio
             Name::WorkerThreads => options.worker_threads.is_some(),
             Name::StartPaused => options.start_paused.is_some(),
             Name::UnhandledPanic => options.unhandled_panic.is_some(),
+            Name::Flavor => options.flavor.is_some(),
         };
         if already_set {
             errors.push(syn::Error::new_spanned(
@@ -181,9 +206,34 @@ pub(crate) fn parse(kind: Kind, args: TokenStream, errors: &mut Errors) -> Optio
                     "`unhandled_panic` expects `\"shutdown\"` or `\"ignore\"`",
                 )),
             },
+            Name::Flavor => match flavor(value) {
+                Ok(f) => options.flavor = Some((f, value.span())),
+                Err(e) => errors.push(e),
+            },
         }
     }
+    if let (Some((Flavor::CurrentThread, _)), Some((_, span))) =
+        (options.flavor, options.worker_threads)
+    {
+        errors.push(syn::Error::new(
+            span,
+            "`worker_threads` cannot be combined with `flavor = \"current_thread\"`: that \
+             runtime has no worker threads (every task runs on the calling thread)",
+        ));
+        options.worker_threads = None;
+    }
     options
+}
+
+fn flavor(expr: &Expr) -> syn::Result<Flavor> {
+    match literal(expr) {
+        Some(Lit::Str(s)) if s.value() == "current_thread" => Ok(Flavor::CurrentThread),
+        Some(Lit::Str(s)) if s.value() == "multi_thread" => Ok(Flavor::MultiThread),
+        _ => Err(syn::Error::new_spanned(
+            expr,
+            "`flavor` expects \"current_thread\" or \"multi_thread\" (a string literal)",
+        )),
+    }
 }
 
 /// A literal as written, looking through the invisible groups `macro_rules!` wraps around

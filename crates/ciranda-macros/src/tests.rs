@@ -136,7 +136,7 @@ fn main_becomes_a_sync_fn_that_blocks_on_the_body() {
 
     let code = e.code();
     assert!(
-        code.contains("match::ciranda::Runtime::builder().build(){"),
+        code.contains("match::ciranda::Runtime::builder().flavor(::ciranda::__private::flavor_from_env()).build(){"),
         "{code}"
     );
     assert!(code.contains(RUNTIME_ERROR), "{code}");
@@ -175,7 +175,7 @@ fn main_worker_threads() {
     e.assert_no_errors();
     assert!(
         e.code()
-            .contains("::ciranda::Runtime::builder().worker_threads(4).build()"),
+            .contains("::ciranda::Runtime::builder().flavor(::ciranda::__private::flavor_from_env()).worker_threads(4).build()"),
         "{}",
         e.code()
     );
@@ -262,7 +262,7 @@ fn test_becomes_a_test_fn_with_a_fresh_runtime() {
     let code = e.code();
     // The runtime is built inside the test function itself: one per test.
     assert!(
-        code.contains("letruntime=match::ciranda::Runtime::builder().build(){"),
+        code.contains("letruntime=match::ciranda::Runtime::builder().flavor(::ciranda::__private::flavor_from_env()).build(){"),
         "{code}"
     );
     assert!(code.contains(RUNTIME_ERROR), "{code}");
@@ -310,7 +310,7 @@ fn test_start_paused() {
     e.assert_no_errors();
     assert!(
         e.code()
-            .contains("::ciranda::Runtime::builder().start_paused(true).build()"),
+            .contains("::ciranda::Runtime::builder().flavor(::ciranda::__private::flavor_from_env()).start_paused(true).build()"),
         "{}",
         e.code()
     );
@@ -319,7 +319,7 @@ fn test_start_paused() {
     e.assert_no_errors();
     assert!(
         e.code()
-            .contains("::ciranda::Runtime::builder().start_paused(false).build()"),
+            .contains("::ciranda::Runtime::builder().flavor(::ciranda::__private::flavor_from_env()).start_paused(false).build()"),
         "{}",
         e.code()
     );
@@ -335,7 +335,7 @@ fn test_with_both_options_in_any_order() {
         e.assert_no_errors();
         assert!(
             e.code().contains(
-                "::ciranda::Runtime::builder().worker_threads(1).start_paused(true).build()"
+                "::ciranda::Runtime::builder().flavor(::ciranda::__private::flavor_from_env()).worker_threads(1).start_paused(true).build()"
             ),
             "{}",
             e.code()
@@ -472,12 +472,12 @@ fn generics_are_reported() {
 #[test]
 fn every_problem_is_reported_at_once() {
     let e = test_attr(
-        "flavor = \"current_thread\", start_paused = 1",
+        "runtime = \"current_thread\", start_paused = 1",
         "fn bad<T>(x: T) {}",
     );
     let messages = e.messages();
     assert_eq!(messages.len(), 5, "{messages:?}");
-    assert!(messages[0].starts_with("unknown option `flavor`"));
+    assert!(messages[0].starts_with("unknown option `runtime`"));
     assert_eq!(messages[1], "`start_paused` expects `true` or `false`");
     assert!(messages[2].starts_with("the `async` keyword is missing"));
     assert_eq!(messages[3], "test functions cannot take arguments");
@@ -534,15 +534,15 @@ fn assert_option_error(e: &Expansion, message: &str, first: &str, last: &str) {
 
 #[test]
 fn unknown_options_list_the_known_ones() {
-    let e = main_attr("flavor = \"multi_thread\"", "async fn main() {}");
+    let e = main_attr("runtime = \"multi_thread\"", "async fn main() {}");
     assert_option_error(
         &e,
-        "unknown option `flavor` for `#[ciranda::main]`",
-        "flavor",
-        "flavor",
+        "unknown option `runtime` for `#[ciranda::main]`",
+        "runtime",
+        "runtime",
     );
     assert!(e.messages()[0].ends_with(
-        "the options are `worker_threads = N` and `unhandled_panic = \"shutdown\"|\"ignore\"`"
+        "the options are `flavor = \"current_thread\"|\"multi_thread\"`, `worker_threads = N` and `unhandled_panic = \"shutdown\"|\"ignore\"`"
     ));
 
     let e = test_attr("threads = 2", "async fn t() {}");
@@ -552,10 +552,9 @@ fn unknown_options_list_the_known_ones() {
         "threads",
         "threads",
     );
-    assert!(
-        e.messages()[0]
-            .ends_with("the options are `worker_threads = N`, `start_paused = true|false` and `unhandled_panic = \"shutdown\"|\"ignore\"`")
-    );
+    assert!(e.messages()[0].ends_with(
+        "`worker_threads = N`, `start_paused = true|false` and `unhandled_panic = \"shutdown\"|\"ignore\"`"
+    ));
 
     let e = test_attr("ciranda::worker_threads = 2", "async fn t() {}");
     assert_option_error(
@@ -676,13 +675,13 @@ fn unparsable_arguments() {
         "{message}"
     );
     assert!(
-        message.ends_with(
-            "(the options are `worker_threads = N` and `unhandled_panic = \"shutdown\"|\"ignore\"`)"
-        ),
+        message.ends_with("(the options are `flavor = \"current_thread\"|\"multi_thread\"`, `worker_threads = N` and `unhandled_panic = \"shutdown\"|\"ignore\"`)"),
         "{message}"
     );
     assert_eq!(first, "4");
-    assert!(e.code().contains("::ciranda::Runtime::builder().build()"));
+    assert!(e.code().contains(
+        "::ciranda::Runtime::builder().flavor(::ciranda::__private::flavor_from_env()).build()"
+    ));
 
     let e = test_attr("worker_threads = 2 start_paused = true", "async fn t() {}");
     let (message, first, _) = e.single_error();
@@ -732,9 +731,8 @@ fn unhandled_panic_option() {
     let e = test_attr("unhandled_panic = \"shutdown\"", "async fn t() {}");
     e.assert_no_errors();
     assert!(
-        e.code().contains(
-            "::ciranda::Runtime::builder().unhandled_panic(::ciranda::UnhandledPanic::ShutdownRuntime).build()"
-        ),
+        e.code()
+            .contains(".unhandled_panic(::ciranda::UnhandledPanic::ShutdownRuntime).build()"),
         "{}",
         e.code()
     );
@@ -762,4 +760,66 @@ fn unhandled_panic_option() {
         "async fn t() {}",
     );
     assert!(e.messages()[0].starts_with("duplicate option `unhandled_panic`"));
+}
+
+#[test]
+fn flavor_current_thread_and_multi_thread() {
+    for kind in [Kind::Main, Kind::Test] {
+        let e = run(kind, "flavor = \"current_thread\"", "async fn f() {}");
+        e.assert_no_errors();
+        assert!(
+            e.code().contains(
+                "::ciranda::Runtime::builder().flavor(::ciranda::Flavor::CurrentThread).build()"
+            ),
+            "{}",
+            e.code()
+        );
+        let e = run(
+            kind,
+            "worker_threads = 2, flavor = \"multi_thread\"",
+            "async fn f() {}",
+        );
+        e.assert_no_errors();
+        assert!(e.code().contains(
+            "::ciranda::Runtime::builder().flavor(::ciranda::Flavor::MultiThread).worker_threads(2).build()"
+        ));
+    }
+    let e = test_attr(
+        "flavor = \"current_thread\", start_paused = true",
+        "async fn f() {}",
+    );
+    e.assert_no_errors();
+    assert!(
+        e.code().contains(
+            "builder().flavor(::ciranda::Flavor::CurrentThread).start_paused(true).build()"
+        )
+    );
+}
+
+#[test]
+fn bad_flavors_are_reported() {
+    for value in ["\"single\"", "current_thread", "1", "\"CurrentThread\""] {
+        let e = main_attr(&format!("flavor = {value}"), "async fn main() {}");
+        let (message, _, _) = e.single_error();
+        assert!(
+            message.contains("`flavor` expects \"current_thread\" or \"multi_thread\""),
+            "{value}: {message}"
+        );
+    }
+    let e = test_attr(
+        "flavor = \"current_thread\", worker_threads = 2",
+        "async fn f() {}",
+    );
+    let (message, _, _) = e.single_error();
+    assert!(message.contains("cannot be combined with `flavor = \"current_thread\"`"));
+    // Expanded without the option that was refused.
+    assert!(
+        e.code()
+            .contains("builder().flavor(::ciranda::Flavor::CurrentThread).build()")
+    );
+    let e = test_attr(
+        "flavor = \"multi_thread\", flavor = \"multi_thread\"",
+        "async fn f() {}",
+    );
+    assert!(e.single_error().0.contains("duplicate option `flavor`"));
 }

@@ -53,6 +53,11 @@ impl Clock {
         }
     }
 
+    /// Time since the clock was created, virtual time included.
+    pub(crate) fn elapsed(&self) -> Duration {
+        self.now().saturating_duration_since(self.origin)
+    }
+
     /// The clock's current instant.
     pub(crate) fn now(&self) -> StdInstant {
         if !self.is_virtual.load(SeqCst) {

@@ -806,6 +806,18 @@ impl Reactor {
         crate::time::Instant::from_std(self.inner.clock.now())
     }
 
+    /// Time on the reactor's clock since the reactor was created (virtual while paused):
+    /// asyncio's `loop.time()`, starting at zero.
+    ///
+    /// ```
+    /// let reactor = ciranda_reactor::Reactor::builder().start_paused(true).build().unwrap();
+    /// reactor.advance_clock(std::time::Duration::from_secs(2));
+    /// assert_eq!(reactor.elapsed(), std::time::Duration::from_secs(2));
+    /// ```
+    pub fn elapsed(&self) -> Duration {
+        self.inner.clock.elapsed()
+    }
+
     /// Is the reactor's clock paused (virtual time)?
     pub fn is_clock_paused(&self) -> bool {
         self.inner.clock.is_paused()

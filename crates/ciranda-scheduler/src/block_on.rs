@@ -33,7 +33,7 @@ use crate::shared::Shared;
 use crate::spin;
 use crate::unhandled::UnhandledPanic;
 use std::future::Future;
-use std::pin::pin;
+use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 
@@ -104,6 +104,30 @@ impl Drop for LeaveOnUnwind<'_> {
 }
 
 pub(crate) fn block_on<F: Future>(handle: &Handle, future: F) -> F::Output {
+    if handle.shared.current_thread.is_some() && !handle.shared.is_shutdown() {
+        return crate::current_thread::block_on(handle, future);
+    }
+    match block_on_unless(handle, pin!(future), &|_| false) {
+        Some(output) => output,
+        None => unreachable!("block_on gave up without being asked to"),
+    }
+}
+
+/// Drives `future` on the calling thread until it completes, or until `give_up` (asked with
+/// the future's waker after each pending poll, before waiting) returns `true`: then `None`,
+/// and the future stays pinned where it is, to be driven otherwise. A `give_up` that will
+/// become true must make sure the waker is woken when it does.
+pub(crate) fn block_on_unless<F: Future>(
+    handle: &Handle,
+    mut future: Pin<&mut F>,
+    give_up: &dyn Fn(&Waker) -> bool,
+) -> Option<F::Output> {
+    assert!(
+        !crate::current_thread::driving(),
+        "ciranda: block_on called from inside a task of a current-thread runtime. That thread \
+         runs every task of its runtime and would stop while it waits; `.await` the future \
+         instead, or move the synchronous code to spawn_blocking first."
+    );
     assert!(
         !on_worker_thread(),
         "ciranda: block_on called on a runtime worker thread. Blocking a worker stalls every \
@@ -124,7 +148,6 @@ pub(crate) fn block_on<F: Future>(handle: &Handle, future: F) -> F::Output {
     let leave = LeaveOnUnwind(&thread);
     let waker = Waker::from(thread.clone());
     let mut cx = Context::from_waker(&waker);
-    let mut future = pin!(future);
     // Registered before the first check, so a task failing the runtime later wakes us.
     let _fatal = (shared.config.unhandled_panic == UnhandledPanic::ShutdownRuntime)
         .then(|| shared.fatal.watch(&waker));
@@ -134,7 +157,11 @@ pub(crate) fn block_on<F: Future>(handle: &Handle, future: F) -> F::Output {
         shared.fatal.check();
         if let Poll::Ready(output) = coop::budget(|| future.as_mut().poll(&mut cx)) {
             drop(leave);
-            return output;
+            return Some(output);
+        }
+        if give_up(&waker) {
+            drop(leave);
+            return None;
         }
         match thread.state.compare_exchange(POLLING, IDLE, SeqCst, SeqCst) {
             Ok(_) => {

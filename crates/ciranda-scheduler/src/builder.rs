@@ -1,6 +1,7 @@
 //! `Builder`: configuration of a [`Scheduler`].
 
 use crate::blocking::{BlockingConfig, BlockingPool};
+use crate::current_thread::CurrentThread;
 use crate::hooks::{PanicHook, ThreadHook};
 use crate::park::{Park, ThreadParkers};
 use crate::queue;
@@ -19,6 +20,42 @@ pub const MAX_WORKERS: usize = 1 << 15;
 
 type MakePark = Box<dyn FnOnce(usize) -> Arc<dyn Park>>;
 
+/// How a scheduler runs its tasks.
+///
+/// # Examples
+///
+/// ```
+/// use ciranda_scheduler::{Flavor, Scheduler};
+/// let sched = Scheduler::builder().flavor(Flavor::CurrentThread).build().unwrap();
+/// let order = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+/// let handles: Vec<_> = (0..5)
+///     .map(|i| {
+///         let order = order.clone();
+///         sched.spawn(async move { order.lock().unwrap().push(i) })
+///     })
+///     .collect();
+/// sched.block_on(async {
+///     for h in handles {
+///         h.await.unwrap();
+///     }
+/// });
+/// assert_eq!(*order.lock().unwrap(), [0, 1, 2, 3, 4]); // the order they were spawned
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Flavor {
+    /// Worker threads that steal work from each other (the default). Tasks run in parallel;
+    /// there is no order across tasks (each primitive still serves its waiters FIFO).
+    #[default]
+    MultiThread,
+    /// No worker threads: every task runs on the thread that calls `block_on`, one at a time,
+    /// in the order it was spawned or woken — asyncio's event loop. Timers that fire together
+    /// wake their tasks in deadline order, and with a paused clock a program's output is the
+    /// same on every run. Tasks run only while some thread is in `block_on`; `spawn_blocking`
+    /// still uses the blocking pool. `worker_threads` is ignored.
+    CurrentThread,
+}
+
 /// Configures and starts a [`Scheduler`].
 ///
 /// # Examples
@@ -35,6 +72,7 @@ type MakePark = Box<dyn FnOnce(usize) -> Arc<dyn Park>>;
 /// assert_eq!(sched.handle().num_workers(), 2);
 /// ```
 pub struct Builder {
+    flavor: Flavor,
     worker_threads: Option<usize>,
     thread_name: String,
     thread_stack_size: Option<usize>,
@@ -52,6 +90,7 @@ pub struct Builder {
 impl fmt::Debug for Builder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Builder")
+            .field("flavor", &self.flavor)
             .field("worker_threads", &self.worker_threads)
             .field("thread_name", &self.thread_name)
             .field("thread_stack_size", &self.thread_stack_size)
@@ -74,6 +113,7 @@ impl Builder {
     /// `ciranda-blocking`, up to 512 blocking threads kept 10 s when idle.
     pub fn new() -> Builder {
         Builder {
+            flavor: Flavor::MultiThread,
             worker_threads: None,
             thread_name: "ciranda".to_owned(),
             thread_stack_size: None,
@@ -87,6 +127,12 @@ impl Builder {
             unhandled_panic: UnhandledPanic::Ignore,
             task_timing: false,
         }
+    }
+
+    /// The flavor (default [`Flavor::MultiThread`]); see [`Flavor`].
+    pub fn flavor(mut self, flavor: Flavor) -> Self {
+        self.flavor = flavor;
+        self
     }
 
     /// Number of worker threads (default: `std::thread::available_parallelism()`). Zero is
@@ -197,11 +243,13 @@ impl Builder {
     /// assert!(err.to_string().contains("thread_name"));
     /// ```
     pub fn build(self) -> io::Result<Scheduler> {
+        let current_thread = self.flavor == Flavor::CurrentThread;
         let workers = match self.worker_threads {
+            _ if current_thread => 0,
             Some(n) => n,
             None => std::thread::available_parallelism().map_or(1, |n| n.get()),
         };
-        if workers == 0 {
+        if workers == 0 && !current_thread {
             return Err(invalid("worker_threads must be at least 1, got 0"));
         }
         if workers > MAX_WORKERS {
@@ -219,9 +267,11 @@ impl Builder {
                 self.thread_name
             )));
         }
+        // The current-thread driver is worker 0 of the hook.
+        let park_slots = workers.max(1);
         let park = match self.make_park {
-            Some(make) => make(workers),
-            None => Arc::new(ThreadParkers::new(workers)),
+            Some(make) => make(park_slots),
+            None => Arc::new(ThreadParkers::new(park_slots)),
         };
         let (locals, stealable): (Vec<_>, Vec<_>) = (0..workers)
             .map(|_| {
@@ -247,8 +297,14 @@ impl Builder {
             unhandled_panic: self.unhandled_panic,
             task_timing: self.task_timing,
         };
+        let mut shared = Shared::new(stealable.into(), park, blocking, config);
+        if current_thread {
+            shared.current_thread = Some(CurrentThread::new());
+            // The driver reports as worker 0 in `Handle::metrics`.
+            shared.counters = crate::metrics::Counters::new(1);
+        }
         let handle = Handle {
-            shared: Arc::new(Shared::new(stealable.into(), park, blocking, config)),
+            shared: Arc::new(shared),
         };
         let mut threads = Vec::with_capacity(workers);
         let mut spawn_error = None;

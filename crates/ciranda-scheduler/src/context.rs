@@ -135,13 +135,14 @@ pub(crate) fn with_task_ids<R>(f: impl FnOnce(&Cell<(u64, u64)>) -> R) -> Option
     TASK_IDS.try_with(f).ok()
 }
 
-/// The task being polled on this thread, if it is a worker polling one (the parent of the
-/// tasks it spawns). The worker records it in its own struct around each run, so a poll
+/// The task being polled on this thread, if it is a worker (or a current-thread driver)
+/// polling one (the parent of the tasks it spawns). The worker records it in its own struct around each run, so a poll
 /// costs no thread-local access; only a spawn looks it up.
 pub(crate) fn current_task() -> Option<TaskId> {
     let worker = CURRENT_WORKER.try_with(Cell::get).unwrap_or(ptr::null());
     if worker.is_null() {
-        return None;
+        // Not a worker: perhaps the driver of a current-thread runtime.
+        return crate::current_thread::current_task();
     }
     // SAFETY: as in `with_worker`: the pointer is live while it is set on this thread.
     unsafe { &*worker }.current_task()

@@ -36,10 +36,29 @@ pub struct Handle {
 impl fmt::Debug for Handle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Handle")
+            .field("flavor", &self.flavor())
             .field("workers", &self.shared.stealable.len())
             .finish_non_exhaustive()
     }
 }
+
+/// Two handles are equal when they belong to the same runtime — asyncio's
+/// `get_running_loop() is loop`.
+///
+/// ```
+/// let a = ciranda_scheduler::Scheduler::new().unwrap();
+/// let b = ciranda_scheduler::Scheduler::new().unwrap();
+/// assert_eq!(a.handle(), a.handle());
+/// assert_ne!(a.handle(), b.handle());
+/// assert!(a.block_on(async { ciranda_scheduler::Handle::current() == a.handle() }));
+/// ```
+impl PartialEq for Handle {
+    fn eq(&self, other: &Handle) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
+    }
+}
+
+impl Eq for Handle {}
 
 impl Handle {
     /// The handle of the runtime this thread runs in (a worker, a blocking thread, inside
@@ -165,10 +184,15 @@ impl Handle {
     /// few waits, and spins only in an occasional short trial after that (the constants and
     /// their reasons are in the scheduler's `spin` module).
     ///
+    /// On a [`Flavor::CurrentThread`](crate::Flavor) runtime the calling thread runs every
+    /// task while it waits (one thread at a time drives; a second thread calling `block_on`
+    /// meanwhile polls its own future and takes over when the first returns).
+    ///
     /// # Panics
     ///
     /// On a worker thread: blocking a worker would stall every task queued on it, or deadlock
     /// if the future waits for one of them. Inside async code, `.await` the future instead.
+    /// Likewise inside a task of a current-thread runtime (re-entrant `block_on`).
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         block_on::block_on(self, future)
     }
@@ -191,9 +215,25 @@ impl Handle {
         TaskDump::new(crate::dump::live_tasks(&self.shared))
     }
 
-    /// The number of worker threads.
+    /// The number of worker threads; 1 for [`Flavor::CurrentThread`](crate::Flavor) (the
+    /// thread in `block_on`).
     pub fn num_workers(&self) -> usize {
-        self.shared.stealable.len()
+        self.shared.stealable.len().max(1)
+    }
+
+    /// The runtime's flavor.
+    ///
+    /// ```
+    /// use ciranda_scheduler::{Flavor, Scheduler};
+    /// let sched = Scheduler::builder().flavor(Flavor::CurrentThread).build().unwrap();
+    /// assert_eq!(sched.handle().flavor(), Flavor::CurrentThread);
+    /// ```
+    pub fn flavor(&self) -> crate::Flavor {
+        if self.shared.current_thread.is_some() {
+            crate::Flavor::CurrentThread
+        } else {
+            crate::Flavor::MultiThread
+        }
     }
 
     /// `true` when nothing runs and nothing is queued: every worker is parked, no blocking

@@ -25,6 +25,9 @@
 //!   [`park::Park`] hook (a condition variable by default; ciranda's facade plugs its I/O
 //!   reactor in there). No wake-up is lost and an idle scheduler uses no CPU. A `block_on`
 //!   thread whose recent wake-ups came within microseconds spins briefly before it parks.
+//! * **Flavors**: [`Flavor::MultiThread`] (the default) is all of the above;
+//!   [`Flavor::CurrentThread`] runs every task on the thread in `block_on`, in the order
+//!   tasks were spawned or woken (asyncio's order), with the same tasks, handles and hook.
 //! * **Shutdown** drops every unfinished task's future exactly once; their `JoinHandle`s
 //!   then report cancellation.
 //!
@@ -45,6 +48,7 @@ mod block_on;
 mod blocking;
 mod builder;
 mod context;
+mod current_thread;
 mod dump;
 mod handle;
 mod hooks;
@@ -66,7 +70,7 @@ mod yield_now;
 #[cfg(all(test, loom))]
 mod loom_models;
 
-pub use builder::{Builder, MAX_WORKERS};
+pub use builder::{Builder, Flavor, MAX_WORKERS};
 pub use context::EnterGuard;
 pub use handle::Handle;
 pub use metrics::RuntimeMetrics;

@@ -89,16 +89,21 @@ pub(crate) fn snapshot(shared: &Shared) -> RuntimeMetrics {
         global_queue_depth: shared.injector.len(),
         blocking_threads,
         idle_blocking_threads,
-        workers: shared
-            .stealable
-            .iter()
-            .enumerate()
-            .map(|(i, s)| {
-                shared
-                    .counters
-                    .worker(i, s.queue.len() + usize::from(s.has_lifo()))
-            })
-            .collect(),
+        workers: if shared.current_thread.is_some() {
+            // The driver's run queue lives on its stack: its depth is not tracked.
+            vec![shared.counters.worker(0, 0)]
+        } else {
+            shared
+                .stealable
+                .iter()
+                .enumerate()
+                .map(|(i, s)| {
+                    shared
+                        .counters
+                        .worker(i, s.queue.len() + usize::from(s.has_lifo()))
+                })
+                .collect()
+        },
     }
 }
 
@@ -169,7 +174,9 @@ impl RuntimeMetrics {
         self.idle_blocking_threads
     }
 
-    /// Tasks queued on worker `worker` (its local queue and its LIFO slot).
+    /// Tasks queued on worker `worker` (its local queue and its LIFO slot). Always 0 on the
+    /// current-thread flavor, whose one run queue lives on the driving thread's stack (its
+    /// polls, parks and busy time are worker 0's).
     ///
     /// # Panics
     ///

@@ -109,6 +109,10 @@ impl Scheduler {
         for worker in 0..shared.stealable.len() {
             shared.park.unpark(worker);
         }
+        if shared.current_thread.is_some() {
+            // A thread driving it (through a handle) stops driving.
+            shared.park.unpark(0);
+        }
         // Shutting down from one of our own workers (a task dropped the scheduler): that
         // worker leaves its loop only after the current poll, so do not wait for it.
         let own_worker = shared.current_worker_index().is_some();

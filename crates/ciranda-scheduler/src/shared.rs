@@ -4,6 +4,7 @@
 use crate::activity::{self, ActivityCount};
 use crate::blocking::BlockingPool;
 use crate::context;
+use crate::current_thread::CurrentThread;
 use crate::hooks::{PanicHook, ThreadHook, call_hook};
 use crate::idle::Idle;
 use crate::loom::atomic::{AtomicBool, Ordering::*, fence};
@@ -70,6 +71,8 @@ pub(crate) struct Shared {
     pub(crate) counters: Counters,
     /// Per-task times, when task timing is on.
     pub(crate) times: Option<TaskTimes>,
+    /// The current-thread flavor's queues (`None`: the work-stealing flavor).
+    pub(crate) current_thread: Option<CurrentThread>,
 }
 
 impl Shared {
@@ -99,6 +102,7 @@ impl Shared {
             fatal: Fatal::new(),
             counters: Counters::new(workers),
             times,
+            current_thread: None,
         }
     }
 
@@ -116,6 +120,11 @@ impl Shared {
     /// Queues a task: locally when called on one of this scheduler's workers, else through
     /// the injector.
     pub(crate) fn schedule(&self, task: Notified, reason: Reason) {
+        if let Some(flavor) = &self.current_thread {
+            // One FIFO for spawns, wakes and yields alike (asyncio's `call_soon`).
+            flavor.schedule(self, task);
+            return;
+        }
         let task = context::with_worker(self, |worker| match worker {
             Some(worker) => {
                 worker.schedule_local(task, reason);
@@ -160,12 +169,20 @@ impl Shared {
         while let Some(task) = self.injector.pop() {
             drop(task);
         }
+        if let Some(flavor) = &self.current_thread {
+            flavor.drain_remote();
+        }
     }
 
     /// Any queued task anywhere.
     pub(crate) fn has_work(&self) -> bool {
         fence(SeqCst);
-        !self.injector.is_empty() || self.stealable.iter().any(Stealable::has_work)
+        !self.injector.is_empty()
+            || self.stealable.iter().any(Stealable::has_work)
+            || self
+                .current_thread
+                .as_ref()
+                .is_some_and(CurrentThread::has_remote_work)
     }
 
     /// Nothing in the runtime can act: no worker unparked, no `block_on` future woken or

@@ -220,3 +220,90 @@ fn repeated_start_and_shutdown() {
         s.shutdown_timeout(Duration::from_secs(10));
     }
 }
+
+/// The same guarantees on the current-thread flavor, whose queue lives with the thread that
+/// drives it: pending, queued-but-never-run and destructor-spawned tasks are all dropped once,
+/// their handles report cancellation, and later spawns are cancelled at once.
+#[test]
+fn current_thread_shutdown_drops_every_future_once() {
+    use ciranda_scheduler::Flavor;
+    for round in 0..20 {
+        let dropped = Arc::new(AtomicUsize::new(0));
+        let s = Scheduler::builder()
+            .flavor(Flavor::CurrentThread)
+            .build()
+            .unwrap();
+        let mut handles = Vec::new();
+        for i in 0..200 {
+            let guard = DropCounter(dropped.clone());
+            handles.push(s.spawn(async move {
+                let _guard = guard;
+                if i % 2 == 0 {
+                    pending::<()>().await;
+                }
+            }));
+        }
+        if round % 2 == 0 {
+            // Half the rounds run them once (odd ones finish), half never drive at all.
+            s.block_on(ciranda_scheduler::task::yield_now());
+        }
+        // Queued from another thread, never run.
+        let handle = s.handle();
+        let guard = DropCounter(dropped.clone());
+        let remote = std::thread::spawn(move || {
+            handle.spawn(async move {
+                let _guard = guard;
+            })
+        })
+        .join()
+        .unwrap();
+        let handle = s.handle();
+        if round % 4 == 1 {
+            s.shutdown_timeout(Duration::from_secs(10));
+        } else {
+            drop(s);
+        }
+        assert_eq!(dropped.load(SeqCst), 201, "round {round}");
+        assert!(remote.is_finished());
+        for h in handles {
+            assert!(h.is_finished());
+        }
+        let late = handle.spawn(async { 1 });
+        assert!(
+            late.is_finished(),
+            "spawned after shutdown: cancelled at once"
+        );
+        // block_on through a handle still runs its own future.
+        assert_eq!(handle.block_on(async { 2 }), 2);
+    }
+}
+
+#[test]
+fn current_thread_shutdown_while_another_thread_drives() {
+    use ciranda_scheduler::Flavor;
+    let s = Scheduler::builder()
+        .flavor(Flavor::CurrentThread)
+        .build()
+        .unwrap();
+    let handle = s.handle();
+    let (started_tx, started_rx) = std::sync::mpsc::channel();
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let guard = DropCounter(dropped.clone());
+    let driver = std::thread::spawn(move || {
+        // Drives until shutdown; then the pending future is just polled here, and this task's
+        // handle reports the cancellation.
+        handle.block_on(async move {
+            let task = ciranda_scheduler::spawn(async move {
+                let _guard = guard;
+                pending::<()>().await;
+            });
+            started_tx.send(()).unwrap();
+            task.await
+        })
+    });
+    started_rx.recv_timeout(Duration::from_secs(30)).unwrap();
+    drop(s);
+    let joined = driver.join().unwrap();
+    assert!(joined.unwrap_err().is_cancelled());
+    assert_eq!(dropped.load(SeqCst), 1);
+}

@@ -53,10 +53,12 @@ pub struct Condition {
 }
 
 impl Condition {
-    /// Creates a condition; it is not tied to any particular mutex.
-    pub fn new() -> Self {
-        Condition {
-            waiters: ShimMutex::new(WaitList::new()),
+    crate::loom::const_fn! {
+        /// Creates a condition; it is not tied to any particular mutex.
+        pub fn new() -> Self {
+            Condition {
+                waiters: ShimMutex::new(WaitList::new()),
+            }
         }
     }
 

@@ -43,11 +43,13 @@ pub struct Event {
 }
 
 impl Event {
-    /// Creates a cleared event.
-    pub fn new() -> Self {
-        Event {
-            flag: AtomicBool::new(false),
-            waiters: Mutex::new(WaitList::new()),
+    crate::loom::const_fn! {
+        /// Creates a cleared event.
+        pub fn new() -> Self {
+            Event {
+                flag: AtomicBool::new(false),
+                waiters: Mutex::new(WaitList::new()),
+            }
         }
     }
 

@@ -19,7 +19,7 @@ mod imp {
     pub(crate) type MutexGuard<'a, T> = parking_lot::MutexGuard<'a, T>;
 
     impl<T> Mutex<T> {
-        pub(crate) fn new(value: T) -> Self {
+        pub(crate) const fn new(value: T) -> Self {
             Mutex(parking_lot::Mutex::new(value))
         }
 
@@ -54,3 +54,21 @@ mod imp {
 }
 
 pub(crate) use imp::*;
+
+/// Defines functions that are `const fn` in normal builds and plain `fn` under `cfg(loom)`,
+/// whose primitives have no `const` constructors — one body for both, so that
+/// `static LOCK: Mutex<()> = Mutex::new(());` works and loom still builds.
+macro_rules! const_fn {
+    ($($(#[$attr:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty $body:block)*) => {
+        $(
+            #[cfg(not(loom))]
+            $(#[$attr])*
+            $vis const fn $name($($arg: $ty),*) -> $ret $body
+
+            #[cfg(loom)]
+            $(#[$attr])*
+            $vis fn $name($($arg: $ty),*) -> $ret $body
+        )*
+    };
+}
+pub(crate) use const_fn;

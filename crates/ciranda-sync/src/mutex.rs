@@ -49,11 +49,31 @@ unsafe impl<T: ?Sized + Send> Send for Mutex<T> {}
 unsafe impl<T: ?Sized + Send> Sync for Mutex<T> {}
 
 impl<T> Mutex<T> {
-    /// Creates an unlocked mutex holding `value`.
-    pub fn new(value: T) -> Self {
-        Mutex {
-            sem: RawSemaphore::new(1),
-            data: UnsafeCell::new(value),
+    crate::loom::const_fn! {
+        /// Creates an unlocked mutex holding `value`. A `const fn`, so a lock can be a
+        /// `static` — asyncio's module-level `lock = asyncio.Lock()`; so can every primitive
+        /// below:
+        ///
+        /// ```
+        /// use ciranda_sync::{Condition, Event, Mutex, Notify, Promise, RwLock, Semaphore};
+        /// static LOCK: Mutex<()> = Mutex::new(());
+        /// static TABLE: RwLock<Vec<u32>> = RwLock::new(Vec::new());
+        /// static PERMITS: Semaphore = Semaphore::new(3);
+        /// static READY: Event = Event::new();
+        /// static WAKE: Notify = Notify::new();
+        /// static CHANGED: Condition = Condition::new();
+        /// static CONFIG: Promise<String> = Promise::new();
+        ///
+        /// assert!(LOCK.try_lock().is_ok());
+        /// assert_eq!(PERMITS.available_permits(), 3);
+        /// assert!(!READY.is_set());
+        /// # let _ = (&TABLE, &WAKE, &CHANGED, &CONFIG);
+        /// ```
+        pub fn new(value: T) -> Self {
+            Mutex {
+                sem: RawSemaphore::new(1),
+                data: UnsafeCell::new(value),
+            }
         }
     }
 

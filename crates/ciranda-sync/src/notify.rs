@@ -56,11 +56,13 @@ pub struct Notify {
 }
 
 impl Notify {
-    /// Creates a `Notify` with no stored permit.
-    pub fn new() -> Self {
-        Notify {
-            state: AtomicUsize::new(0),
-            waiters: Mutex::new(WaitList::new()),
+    crate::loom::const_fn! {
+        /// Creates a `Notify` with no stored permit.
+        pub fn new() -> Self {
+            Notify {
+                state: AtomicUsize::new(0),
+                waiters: Mutex::new(WaitList::new()),
+            }
         }
     }
 

@@ -47,14 +47,16 @@ pub struct Promise<T> {
 }
 
 impl<T> Promise<T> {
-    /// Creates an empty promise.
-    pub fn new() -> Self {
-        Promise {
-            is_set: AtomicBool::new(false),
-            state: Mutex::new(State {
-                value: None,
-                waiters: WaitList::new(),
-            }),
+    crate::loom::const_fn! {
+        /// Creates an empty promise.
+        pub fn new() -> Self {
+            Promise {
+                is_set: AtomicBool::new(false),
+                state: Mutex::new(State {
+                    value: None,
+                    waiters: WaitList::new(),
+                }),
+            }
         }
     }
 

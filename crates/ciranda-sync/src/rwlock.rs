@@ -52,11 +52,13 @@ unsafe impl<T: ?Sized + Send> Send for RwLock<T> {}
 unsafe impl<T: ?Sized + Send + Sync> Sync for RwLock<T> {}
 
 impl<T> RwLock<T> {
-    /// Creates an unlocked lock holding `value`.
-    pub fn new(value: T) -> Self {
-        RwLock {
-            sem: RawSemaphore::new(MAX_READERS),
-            data: UnsafeCell::new(value),
+    crate::loom::const_fn! {
+        /// Creates an unlocked lock holding `value`.
+        pub fn new(value: T) -> Self {
+            RwLock {
+                sem: RawSemaphore::new(MAX_READERS),
+                data: UnsafeCell::new(value),
+            }
         }
     }
 

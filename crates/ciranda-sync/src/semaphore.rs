@@ -67,14 +67,18 @@ pub(crate) struct RawSemaphore {
 }
 
 impl RawSemaphore {
-    pub(crate) fn new(permits: usize) -> Self {
-        assert!(
-            permits <= MAX_PERMITS,
-            "a semaphore cannot hold more than Semaphore::MAX_PERMITS ({MAX_PERMITS}) permits, {permits} requested"
-        );
-        RawSemaphore {
-            state: AtomicUsize::new(permits << SHIFT),
-            waiters: Mutex::new(WaitList::new()),
+    crate::loom::const_fn! {
+        pub(crate) fn new(permits: usize) -> Self {
+            // A `const fn` cannot format the numbers into the message.
+            assert!(
+                permits <= MAX_PERMITS,
+                "a semaphore cannot hold more than Semaphore::MAX_PERMITS permits (use \
+                 Semaphore::try_new for an error)"
+            );
+            RawSemaphore {
+                state: AtomicUsize::new(permits << SHIFT),
+                waiters: Mutex::new(WaitList::new()),
+            }
         }
     }
 
@@ -466,14 +470,16 @@ impl Semaphore {
     /// The largest number of permits a semaphore can hold (`usize::MAX >> 3`).
     pub const MAX_PERMITS: usize = MAX_PERMITS;
 
-    /// Creates a semaphore with `permits` permits.
-    ///
-    /// # Panics
-    ///
-    /// If `permits > Semaphore::MAX_PERMITS`; use [`Semaphore::try_new`] to get an `Err`.
-    pub fn new(permits: usize) -> Self {
-        Semaphore {
-            raw: RawSemaphore::new(permits),
+    crate::loom::const_fn! {
+        /// Creates a semaphore with `permits` permits.
+        ///
+        /// # Panics
+        ///
+        /// If `permits > Semaphore::MAX_PERMITS`; use [`Semaphore::try_new`] to get an `Err`.
+        pub fn new(permits: usize) -> Self {
+            Semaphore {
+                raw: RawSemaphore::new(permits),
+            }
         }
     }
 

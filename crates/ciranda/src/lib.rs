@@ -113,7 +113,14 @@ pub mod signal;
 pub mod task;
 
 pub use ciranda_macros::{main, test};
+pub use ciranda_scheduler::Flavor;
 pub use ciranda_scheduler::{RuntimeMetrics, UnhandledPanic};
+
+/// What the macros' expansions call; not part of the API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::runtime::flavor_from_env;
+}
 pub use runtime::{EnterGuard, Handle, Runtime, run};
 pub use task::{gather, try_gather};
 

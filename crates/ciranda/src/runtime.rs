@@ -55,9 +55,28 @@ pub struct Handle {
     reactor: Reactor,
 }
 
+/// Two handles are equal when they belong to the same runtime — asyncio's
+/// `get_running_loop() is loop`.
+///
+/// ```
+/// let rt = ciranda::Runtime::new()?;
+/// let other = ciranda::Runtime::new()?;
+/// assert!(rt.block_on(async { ciranda::Handle::current() == rt.handle() }));
+/// assert_ne!(rt.handle(), other.handle());
+/// # Ok::<(), std::io::Error>(())
+/// ```
+impl PartialEq for Handle {
+    fn eq(&self, other: &Handle) -> bool {
+        self.scheduler == other.scheduler
+    }
+}
+
+impl Eq for Handle {}
+
 impl fmt::Debug for Handle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Handle")
+            .field("flavor", &self.scheduler.flavor())
             .field("workers", &self.scheduler.num_workers())
             .finish_non_exhaustive()
     }
@@ -73,6 +92,11 @@ impl fmt::Debug for Runtime {
 
 /// Configures a [`Runtime`].
 ///
+/// The options that belong to the scheduler are forwarded to
+/// [`ciranda_scheduler::Builder`] (one line each in the `forward_to_scheduler!` list below);
+/// the builder adds the reactor's (`start_paused`) and wraps the thread start hook so every
+/// runtime thread enters the reactor.
+///
 /// # Examples
 ///
 /// ```
@@ -84,6 +108,13 @@ impl fmt::Debug for Runtime {
 ///     .slow_poll_threshold(Duration::from_millis(100))
 ///     .build()?;
 /// # drop(rt);
+/// // asyncio's order: one thread, tasks run in the order they were spawned or woken.
+/// let rt = ciranda::Runtime::builder().flavor(ciranda::Flavor::CurrentThread).build()?;
+/// let order = rt.block_on(async {
+///     let tasks: Vec<_> = (0..3).map(|i| ciranda::spawn(async move { i })).collect();
+///     ciranda::gather(tasks).await
+/// });
+/// assert_eq!(order.into_iter().map(Result::unwrap).collect::<Vec<_>>(), [0, 1, 2]);
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub struct Builder {
@@ -109,6 +140,21 @@ impl Default for Builder {
     }
 }
 
+/// Defines `Builder` methods that pass their arguments on to the scheduler's builder method
+/// of the same name: `doc comment, fn name(arg: Type);` per option. Adding an option is one
+/// entry here.
+macro_rules! forward_to_scheduler {
+    ($($(#[$attr:meta])* fn $name:ident($($arg:ident: $ty:ty),*);)*) => {
+        $(
+            $(#[$attr])*
+            pub fn $name(mut self, $($arg: $ty),*) -> Self {
+                self.scheduler = self.scheduler.$name($($arg),*);
+                self
+            }
+        )*
+    };
+}
+
 impl Builder {
     /// The defaults: one worker per core, up to 512 blocking threads, a real clock.
     pub fn new() -> Builder {
@@ -119,76 +165,69 @@ impl Builder {
         }
     }
 
-    /// Number of worker threads (default: available parallelism; zero is rejected by
-    /// [`build`](Self::build)).
-    pub fn worker_threads(mut self, n: usize) -> Self {
-        self.scheduler = self.scheduler.worker_threads(n);
-        self
-    }
+    forward_to_scheduler! {
+        /// The flavor (default [`Flavor::MultiThread`](crate::Flavor)):
+        /// [`Flavor::CurrentThread`](crate::Flavor) runs every task on the thread in
+        /// `block_on`, in the order it was spawned or woken (asyncio's order); see
+        /// [`Flavor`](crate::Flavor).
+        fn flavor(flavor: crate::Flavor);
 
-    /// Prefix of thread names (`{name}-worker-{i}`, `{name}-blocking`); a name containing
-    /// a NUL byte is rejected by [`build`](Self::build).
-    pub fn thread_name(mut self, name: impl Into<String>) -> Self {
-        self.scheduler = self.scheduler.thread_name(name);
-        self
-    }
+        /// Number of worker threads (default: available parallelism; zero is rejected by
+        /// [`build`](Self::build)). Ignored by the current-thread flavor.
+        fn worker_threads(n: usize);
 
-    /// Stack size of every runtime thread.
-    pub fn thread_stack_size(mut self, bytes: usize) -> Self {
-        self.scheduler = self.scheduler.thread_stack_size(bytes);
-        self
-    }
+        /// Prefix of thread names (`{name}-worker-{i}`, `{name}-blocking`); a name containing
+        /// a NUL byte is rejected by [`build`](Self::build).
+        fn thread_name(name: impl Into<String>);
 
-    /// Upper bound of the blocking pool (default 512; zero is rejected by `build`).
-    pub fn max_blocking_threads(mut self, n: usize) -> Self {
-        self.scheduler = self.scheduler.max_blocking_threads(n);
-        self
-    }
+        /// Stack size of every runtime thread.
+        fn thread_stack_size(bytes: usize);
 
-    /// How long an idle blocking thread lingers (default 10 s).
-    pub fn blocking_keep_alive(mut self, keep_alive: Duration) -> Self {
-        self.scheduler = self.scheduler.blocking_keep_alive(keep_alive);
-        self
-    }
+        /// Upper bound of the blocking pool (default 512; zero is rejected by `build`).
+        fn max_blocking_threads(n: usize);
 
-    /// asyncio's debug mode: a task poll longer than `threshold` is reported once on stderr
-    /// with the task's id and name.
-    pub fn slow_poll_threshold(mut self, threshold: Duration) -> Self {
-        self.scheduler = self.scheduler.slow_poll_threshold(threshold);
-        self
-    }
+        /// How long an idle blocking thread lingers (default 10 s).
+        fn blocking_keep_alive(keep_alive: Duration);
 
-    /// Called with a detached task's panic (nobody else will see it); default: stderr. A
-    /// panic in the hook itself is caught and reported on stderr: it never takes a worker
-    /// down.
-    pub fn on_unhandled_panic(mut self, f: impl Fn(&JoinError) + Send + Sync + 'static) -> Self {
-        self.scheduler = self.scheduler.on_unhandled_panic(f);
-        self
-    }
+        /// asyncio's debug mode: a task poll longer than `threshold` is reported once on stderr
+        /// with the task's id and name.
+        fn slow_poll_threshold(threshold: Duration);
 
-    /// What to do with a panic in a task whose `JoinHandle` was dropped: the default,
-    /// [`UnhandledPanic::Ignore`](crate::UnhandledPanic::Ignore), reports it and carries
-    /// on; [`UnhandledPanic::ShutdownRuntime`](crate::UnhandledPanic::ShutdownRuntime)
-    /// makes `block_on` (and [`run`]) panic with that task's message. A panic
-    /// whose `JoinHandle` is still held never counts: awaiting it returns the `JoinError`.
-    ///
-    /// ```
-    /// use ciranda::UnhandledPanic;
-    /// let rt = ciranda::Runtime::builder()
-    ///     .unhandled_panic(UnhandledPanic::ShutdownRuntime)
-    ///     .build()?;
-    /// let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-    ///     rt.block_on(async {
-    ///         drop(ciranda::spawn(async { panic!("lost") })); // detached
-    ///         std::future::pending::<()>().await
-    ///     })
-    /// }));
-    /// assert!(caught.unwrap_err().downcast::<String>().unwrap().contains("lost"));
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    pub fn unhandled_panic(mut self, policy: crate::UnhandledPanic) -> Self {
-        self.scheduler = self.scheduler.unhandled_panic(policy);
-        self
+        /// Called with a detached task's panic (nobody else will see it); default: stderr. A
+        /// panic in the hook itself is caught and reported on stderr: it never takes a worker
+        /// down.
+        fn on_unhandled_panic(f: impl Fn(&JoinError) + Send + Sync + 'static);
+
+        /// Called on every runtime thread right before it exits. A panic in it is caught and
+        /// reported on stderr; the thread still exits and shutdown still returns.
+        fn on_thread_stop(f: impl Fn() + Send + Sync + 'static);
+
+        /// What to do with a panic in a task whose `JoinHandle` was dropped: the default,
+        /// [`UnhandledPanic::Ignore`](crate::UnhandledPanic::Ignore), reports it and carries
+        /// on; [`UnhandledPanic::ShutdownRuntime`](crate::UnhandledPanic::ShutdownRuntime)
+        /// makes `block_on` (and [`run`]) panic with that task's message. A panic
+        /// whose `JoinHandle` is still held never counts: awaiting it returns the `JoinError`.
+        ///
+        /// ```
+        /// use ciranda::UnhandledPanic;
+        /// let rt = ciranda::Runtime::builder()
+        ///     .unhandled_panic(UnhandledPanic::ShutdownRuntime)
+        ///     .build()?;
+        /// let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        ///     rt.block_on(async {
+        ///         drop(ciranda::spawn(async { panic!("lost") })); // detached
+        ///         std::future::pending::<()>().await
+        ///     })
+        /// }));
+        /// assert!(caught.unwrap_err().downcast::<String>().unwrap().contains("lost"));
+        /// # Ok::<(), std::io::Error>(())
+        /// ```
+        fn unhandled_panic(policy: crate::UnhandledPanic);
+
+        /// Times every task poll, so [`Handle::dump`] shows each task's time in poll and time
+        /// since its last poll; off by default (two clock reads per poll). A
+        /// [`slow_poll_threshold`](Self::slow_poll_threshold) turns it on too.
+        fn task_timing(on: bool);
     }
 
     /// Called on every runtime thread (workers and blocking threads) when it starts, inside
@@ -214,21 +253,6 @@ impl Builder {
     /// ```
     pub fn on_thread_start(mut self, f: impl Fn() + Send + Sync + 'static) -> Self {
         self.on_thread_start = Some(Arc::new(f));
-        self
-    }
-
-    /// Called on every runtime thread right before it exits. A panic in it is caught and
-    /// reported on stderr; the thread still exits and shutdown still returns.
-    pub fn on_thread_stop(mut self, f: impl Fn() + Send + Sync + 'static) -> Self {
-        self.scheduler = self.scheduler.on_thread_stop(f);
-        self
-    }
-
-    /// Times every task poll, so [`Handle::dump`] shows each task's time in poll and time
-    /// since its last poll; off by default (two clock reads per poll). A
-    /// [`slow_poll_threshold`](Self::slow_poll_threshold) turns it on too.
-    pub fn task_timing(mut self, on: bool) -> Self {
-        self.scheduler = self.scheduler.task_timing(on);
         self
     }
 
@@ -306,7 +330,8 @@ impl Runtime {
     }
 
     /// Runs `future` to completion on this thread — asyncio's `run_until_complete`. Tasks
-    /// it spawns run on the workers.
+    /// it spawns run on the workers; on the current-thread flavor, on this thread, in the
+    /// order they were spawned or woken (and only while some thread is in `block_on`).
     ///
     /// # Panics
     ///
@@ -503,9 +528,35 @@ impl Handle {
         self.scheduler.dump()
     }
 
-    /// The number of worker threads.
+    /// The number of worker threads (1 for the current-thread flavor).
     pub fn num_workers(&self) -> usize {
         self.scheduler.num_workers()
+    }
+
+    /// The runtime's flavor.
+    pub fn flavor(&self) -> crate::Flavor {
+        self.scheduler.flavor()
+    }
+
+    /// Time on the runtime's clock since the runtime started — asyncio's `loop.time()`
+    /// (which starts at an arbitrary point; this one starts at zero). It follows the
+    /// virtual clock when paused: [`time::advance`](crate::time::advance) and the
+    /// auto-advance of a paused runtime move it. For deadlines use
+    /// [`time::Instant::now`](crate::time::Instant::now), which reads the same clock.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let rt = ciranda::Runtime::builder().start_paused(true).build()?;
+    /// let handle = rt.handle();
+    /// let before = handle.time();
+    /// rt.block_on(ciranda::time::sleep(Duration::from_secs(5)));
+    /// let slept = handle.time() - before; // virtual time: no real wait
+    /// // Timers fire on the next millisecond tick at the latest, never early.
+    /// assert!(slept >= Duration::from_secs(5) && slept <= Duration::from_millis(5_001));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn time(&self) -> Duration {
+        self.reactor.elapsed()
     }
 
     /// The scheduler handle, for code that embeds only `ciranda-scheduler` APIs.
@@ -578,3 +629,27 @@ const _: () = {
     send_sync::<Handle>();
     send_sync::<Runtime>();
 };
+
+/// The environment variable that picks the flavor of `#[ciranda::main]` and
+/// `#[ciranda::test]` functions written without `flavor = ..`.
+pub(crate) const FLAVOR_VAR: &str = "CIRANDA_FLAVOR";
+
+/// The flavor for a `#[ciranda::main]` / `#[ciranda::test]` without `flavor = ..`:
+/// `CIRANDA_FLAVOR=current_thread` or `multi_thread`; unset or empty means multi-thread.
+/// (Used by the macros' expansion; not part of the API.)
+///
+/// # Panics
+///
+/// On any other value, naming the variable and the values it takes.
+#[doc(hidden)]
+pub fn flavor_from_env() -> crate::Flavor {
+    let value = std::env::var_os(FLAVOR_VAR).unwrap_or_default();
+    match value.to_str() {
+        Some("" | "multi_thread") => crate::Flavor::MultiThread,
+        Some("current_thread") => crate::Flavor::CurrentThread,
+        _ => panic!(
+            "ciranda: {FLAVOR_VAR} must be `current_thread` or `multi_thread` (or unset), got \
+             {value:?}"
+        ),
+    }
+}

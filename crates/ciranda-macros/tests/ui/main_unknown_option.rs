@@ -1,2 +1,2 @@
-#[ciranda::main(flavor = "multi_thread")]
+#[ciranda::main(runtime = "multi_thread")]
 async fn main() {}

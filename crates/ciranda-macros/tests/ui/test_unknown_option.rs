@@ -1,4 +1,4 @@
-#[ciranda::test(flavor = "current_thread")]
+#[ciranda::test(runtime = "current_thread")]
 async fn unknown_option() {}
 
 fn main() {}

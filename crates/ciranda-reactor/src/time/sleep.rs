@@ -75,6 +75,7 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 ///
 /// Dropping a `Sleep` removes its timer and loses nothing else: a new [`sleep_until`] with the same
 /// [`deadline`](Sleep::deadline) resumes the wait.
+#[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct Sleep {
     /// `None` until bound (made outside any runtime and not polled yet).
     reactor: Option<ReactorRef>,

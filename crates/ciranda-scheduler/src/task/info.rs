@@ -3,10 +3,11 @@
 
 use super::TaskId;
 use super::TaskName;
-use super::raw::Header;
+use super::raw::{Header, RawTask, TaskRef};
 use super::state::{CANCELLED, NOTIFIED, RUNNING};
 use std::fmt;
 use std::panic::Location;
+use std::ptr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
@@ -44,7 +45,6 @@ pub enum TaskState {
 ///     assert_eq!(info.name(), Some("sleeper"));
 /// });
 /// ```
-#[derive(Clone)]
 pub struct TaskInfo {
     id: TaskId,
     name: Option<TaskName>,
@@ -54,10 +54,34 @@ pub struct TaskInfo {
     polls: u32,
     /// `(time in poll, time since the last poll ended)`, when task timing is on.
     timing: Option<(Duration, Duration)>,
+    /// A reference to the task, for [`abort`](TaskInfo::abort) (like an `AbortHandle`'s: it
+    /// keeps the allocation, not the future, alive).
+    task: TaskRef,
+}
+
+impl Clone for TaskInfo {
+    fn clone(&self) -> Self {
+        TaskInfo {
+            id: self.id,
+            name: self.name.clone(),
+            state: self.state,
+            parent: self.parent,
+            location: self.location,
+            polls: self.polls,
+            timing: self.timing,
+            task: self.task.clone_ref(),
+        }
+    }
 }
 
 impl TaskInfo {
+    /// A snapshot of a task the caller holds a reference to.
     pub(crate) fn of(header: &Header) -> TaskInfo {
+        header.state.ref_inc();
+        // SAFETY: `ref_inc` just made the reference the snapshot owns; the header belongs
+        // to a live task (the caller holds a reference to it).
+        let task =
+            unsafe { TaskRef::from_raw(RawTask::from_ptr(ptr::from_ref(header).cast_mut())) };
         let snapshot = header.state.load();
         let state = if snapshot.is(CANCELLED) {
             TaskState::Cancelling
@@ -76,6 +100,7 @@ impl TaskInfo {
             location: header.location,
             polls: header.polls.load(Relaxed),
             timing: None,
+            task,
         }
     }
 
@@ -134,6 +159,23 @@ impl TaskInfo {
     /// What the task was doing when the snapshot was taken.
     pub fn state(&self) -> TaskState {
         self.state
+    }
+
+    /// Requests the task's cancellation, like [`AbortHandle::abort`](super::AbortHandle) —
+    /// asyncio's `for t in all_tasks(): t.cancel()`. It only flips the task's state word
+    /// (and queues the task if it was idle, so its future is dropped by the runtime); a task
+    /// that completed since the snapshot is left alone.
+    ///
+    /// ```
+    /// let sched = ciranda_scheduler::Scheduler::builder().worker_threads(1).build().unwrap();
+    /// let waiter = sched.spawn(std::future::pending::<()>());
+    /// for task in sched.handle().tasks() {
+    ///     task.abort();
+    /// }
+    /// assert!(sched.block_on(waiter).unwrap_err().is_cancelled());
+    /// ```
+    pub fn abort(&self) {
+        self.task.remote_abort();
     }
 }
 

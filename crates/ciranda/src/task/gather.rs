@@ -44,6 +44,13 @@ fn resume(error: JoinError) -> ! {
 /// `return_exceptions=True`). If a child panics, the other children are cancelled and the
 /// panic is resumed here. Dropping the returned future cancels every child.
 ///
+/// **Lazy**, unlike asyncio's: the children are spawned when the returned future is first
+/// polled, so `let _ = gather(..)` runs nothing (to start work at once, `spawn` it and gather
+/// the handles). The items are one type: a `JoinHandle<T>` is a future of
+/// `Result<T, JoinError>`, so to mix spawned tasks and plain futures, map the plain ones to the
+/// same type by boxing (`Box::pin(fut) as Pin<Box<dyn Future<Output = _> + Send>>`), or spawn
+/// them too and use [`gather_handles`].
+///
 /// # Panics
 ///
 /// Outside a runtime; and with a child's panic, as said above.

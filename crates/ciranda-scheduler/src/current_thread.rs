@@ -1,0 +1,535 @@
+//! The current-thread flavor: every task runs on the thread that calls `block_on`, in the
+//! order it was spawned or woken — asyncio's event loop (one thread, a FIFO ready queue,
+//! `call_soon`).
+//!
+//! It shares everything but the run loop with the work-stealing flavor: the task cell
+//! (`task/raw.rs`), the registry of live tasks, the blocking pool, `Handle`, `JoinHandle` and
+//! the parking hook. A runtime of this flavor has no worker threads; the thread inside
+//! `block_on` is its one *driver*:
+//!
+//! ```text
+//!  spawn / wake on the driver ──► RunQueue (FIFO) ──► run loop: pop, poll, repeat
+//!  spawn / wake elsewhere ──► remote queue + Park::unpark(0) ──┘   nothing ready:
+//!                                                                   Park::park(0) (I/O, timers)
+//! ```
+//!
+//! * **Which ready task runs next** is decided in one place, the [`RunQueue`] interface
+//!   (push and pop): the loop pops whatever it returns. [`Fifo`] is asyncio's order; a seeded,
+//!   replayable scheduler for deterministic simulation plugs in there by providing another
+//!   `RunQueue` (the loop, the wakers and the remote path do not change). The block_on
+//!   future itself is an entry of the same queue ([`Ready::BlockOn`]), so it takes its turn
+//!   like asyncio's main task.
+//! * **Wakes from other threads** (a blocking call that finished, another thread's spawn) go
+//!   to a thread-safe FIFO and unpark the driver through the parking hook as worker 0 — the
+//!   same hook the facade plugs its reactor into, so I/O and timers work. The driver moves
+//!   them into its run queue before each pop.
+//! * **I/O and timers**: the driver calls the hook with a zero timeout every
+//!   [`EVENT_INTERVAL`] polls, and with no timeout when nothing is ready; wakes made inside
+//!   the hook (timers, I/O) run on the driver, so they are queued in the order the reactor
+//!   delivers them (timers in deadline order).
+//! * **Paused clock**: the driver counts as active (in `block_on_active`) except while it
+//!   waits in the hook, and its idle predicate adds "its own queue is empty" to the runtime's,
+//!   so virtual time jumps only when nothing is ready and nothing is in flight. Everything
+//!   the driver does is then a function of the program: the output is deterministic.
+//! * **One driver at a time.** `block_on` on another thread while one drives polls its own
+//!   future on its own thread (tasks it spawns run on the driver) and takes the driver role
+//!   over when the driver leaves. `block_on` from inside a task of a current-thread runtime
+//!   panics: the driver would wait for itself.
+//! * **Between `block_on` calls** nothing runs: tasks spawned then wait in the remote queue
+//!   for the next `block_on` (as Tokio's current-thread runtime). Shutdown drops them.
+
+use crate::Handle;
+use crate::block_on;
+use crate::context::on_worker_thread;
+use crate::coop;
+use crate::loom::Mutex;
+use crate::loom::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
+use crate::metrics::{self, WorkerCounters};
+use crate::park::ParkContext;
+use crate::queue::Inject;
+use crate::shared::Shared;
+use crate::task::TaskId;
+use crate::task::raw::{Notified, RawTask, TaskRef};
+use crate::unhandled::UnhandledPanic;
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::{Pin, pin};
+use std::ptr;
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::{Duration, Instant};
+
+/// Polls between zero-timeout calls to the parking hook (I/O and timers) while tasks keep
+/// being ready; the work-stealing workers use the same interval.
+pub(crate) const EVENT_INTERVAL: u32 = crate::worker::EVENT_INTERVAL;
+
+/// The index the driver has in the parking hook (the hook is built for one "worker").
+const DRIVER: usize = 0;
+
+/// Something ready to run on the driver.
+pub(crate) enum Ready {
+    /// A task, with its queue reference.
+    Task(Notified),
+    /// The future passed to `block_on` (asyncio's main task).
+    BlockOn,
+}
+
+/// The one decision of the current-thread run loop: which ready entry runs next. The loop
+/// pushes every entry that becomes ready (in the order it does) and runs whatever `pop`
+/// returns. [`Fifo`] gives asyncio's order; a deterministic-simulation scheduler (a seeded,
+/// replayable choice among the ready entries) implements this trait instead.
+pub(crate) trait RunQueue {
+    /// An entry became ready (spawned, woken, yielded, or delivered from another thread).
+    fn push(&mut self, ready: Ready);
+    /// The entry to run next, or `None` when nothing is ready.
+    fn pop(&mut self) -> Option<Ready>;
+    /// `true` when nothing is ready.
+    fn is_empty(&self) -> bool;
+}
+
+/// asyncio's ready queue: first in, first out.
+#[derive(Default)]
+pub(crate) struct Fifo(VecDeque<Ready>);
+
+impl RunQueue for Fifo {
+    #[inline]
+    fn push(&mut self, ready: Ready) {
+        self.0.push_back(ready);
+    }
+    #[inline]
+    fn pop(&mut self) -> Option<Ready> {
+        self.0.pop_front()
+    }
+    #[inline]
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// The run queue the driver uses: change this line to plug in another order.
+type Queue = Fifo;
+
+/// The flavor's shared state (in `Shared`): what other threads reach.
+pub(crate) struct CurrentThread {
+    /// Tasks made ready off the driver thread (or while no thread drives), in arrival order.
+    remote: Inject,
+    /// The `block_on` future was woken off the driver thread.
+    block_on_woken: AtomicBool,
+    /// Which `block_on` call drives (its number): wakers of older calls are ignored.
+    generation: AtomicU64,
+    /// A thread holds the driver role.
+    driving: AtomicBool,
+    /// `block_on` threads waiting for the role (woken when it is released).
+    role_waiters: Mutex<Vec<Waker>>,
+}
+
+impl CurrentThread {
+    pub(crate) fn new() -> CurrentThread {
+        CurrentThread {
+            remote: Inject::new(),
+            block_on_woken: AtomicBool::new(false),
+            generation: AtomicU64::new(0),
+            driving: AtomicBool::new(false),
+            role_waiters: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Queues a task: on the driver's run queue when called on the driving thread, else on
+    /// the remote queue, unparking the driver.
+    pub(crate) fn schedule(&self, shared: &Shared, task: Notified) {
+        let task = with_driver(shared, |driver| match driver {
+            Some(driver) => {
+                driver.queue.borrow_mut().push(Ready::Task(task));
+                None
+            }
+            None => Some(task),
+        });
+        if let Some(task) = task {
+            // Once pushed, the task may run, complete and be freed on the driver before this
+            // call returns, and with it the last handle to `shared` (a waker consumed by its
+            // `wake` held the only reference): keep a reference until we are done here.
+            let _keep = keep_alive(&task);
+            self.remote.push(task);
+            shared.park.unpark(DRIVER);
+            if shared.is_shutdown() {
+                // Shutdown may already have drained the queue: nobody else will.
+                self.drain_remote();
+            }
+        }
+    }
+
+    /// Anything made ready from outside that the driver has not taken yet.
+    pub(crate) fn has_remote_work(&self) -> bool {
+        !self.remote.is_empty() || self.block_on_woken.load(SeqCst)
+    }
+
+    /// Drops every task in the remote queue (their queue references).
+    pub(crate) fn drain_remote(&self) {
+        while let Some(task) = self.remote.pop() {
+            drop(task);
+        }
+    }
+
+    /// Registers `waker` to be woken when the driver role is released; `true` if it is free.
+    fn wait_for_role(&self, waker: &Waker) -> bool {
+        {
+            let mut waiters = self.role_waiters.lock();
+            if !waiters.iter().any(|w| w.will_wake(waker)) {
+                waiters.push(waker.clone());
+            }
+        }
+        !self.driving.load(SeqCst)
+    }
+
+    fn try_acquire(&self) -> bool {
+        self.driving
+            .compare_exchange(false, true, SeqCst, SeqCst)
+            .is_ok()
+    }
+
+    fn release(&self) {
+        self.driving.store(false, SeqCst);
+        let waiters = std::mem::take(&mut *self.role_waiters.lock());
+        for waker in waiters {
+            // A waker we did not write must not unwind out of `block_on`'s exit.
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| waker.wake()));
+        }
+    }
+}
+
+/// A new reference to `task` (which keeps its scheduler handle, so `Shared`, alive).
+fn keep_alive(task: &Notified) -> TaskRef {
+    let header = task.header();
+    header.state.ref_inc();
+    // SAFETY: `ref_inc` just made the reference the `TaskRef` owns, to a task that `task`
+    // keeps alive for the length of this call.
+    unsafe { TaskRef::from_raw(RawTask::from_ptr(ptr::from_ref(header).cast_mut())) }
+}
+
+/// The driving thread's own state, on its stack while it drives.
+struct Driver {
+    shared: *const Shared,
+    queue: RefCell<Queue>,
+    /// `Ready::BlockOn` is in the queue.
+    block_on_queued: Cell<bool>,
+    /// Counted in `block_on_active` (all the time but the waits in the hook).
+    active: Cell<bool>,
+    generation: u64,
+    /// The task being polled (the parent of the tasks it spawns, for the dump).
+    current_task: Cell<Option<TaskId>>,
+}
+
+impl Driver {
+    fn wake_block_on(&self) {
+        if !self.block_on_queued.replace(true) {
+            self.queue.borrow_mut().push(Ready::BlockOn);
+        }
+    }
+
+    /// Moves what other threads made ready into the run queue, in arrival order.
+    fn pull_remote(&self, flavor: &CurrentThread) {
+        if flavor.block_on_woken.load(SeqCst) && flavor.block_on_woken.swap(false, SeqCst) {
+            self.wake_block_on();
+        }
+        if flavor.remote.is_empty() {
+            return;
+        }
+        let mut queue = self.queue.borrow_mut();
+        while let Some(task) = flavor.remote.pop() {
+            queue.push(Ready::Task(task));
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.queue.borrow().is_empty()
+    }
+}
+
+thread_local! {
+    /// The driver running on this thread, set while it drives.
+    static CURRENT_DRIVER: Cell<*const Driver> = const { Cell::new(ptr::null()) };
+}
+
+/// The driver of `shared` running on this thread, if any.
+fn with_driver<R>(shared: &Shared, f: impl FnOnce(Option<&Driver>) -> R) -> R {
+    let driver = CURRENT_DRIVER.try_with(Cell::get).unwrap_or(ptr::null());
+    if driver.is_null() {
+        return f(None);
+    }
+    // SAFETY: `CURRENT_DRIVER` is set only by `drive`, which clears it (through its guard)
+    // before the driver on its stack goes away, so a non-null pointer is live here.
+    let driver = unsafe { &*driver };
+    if ptr::eq(driver.shared, shared) {
+        f(Some(driver))
+    } else {
+        f(None)
+    }
+}
+
+/// The task the driver on this thread is polling, if any (see `context::current_task`).
+pub(crate) fn current_task() -> Option<TaskId> {
+    let driver = CURRENT_DRIVER.try_with(Cell::get).unwrap_or(ptr::null());
+    if driver.is_null() {
+        return None;
+    }
+    // SAFETY: as in `with_driver`: a non-null pointer is live on this thread.
+    unsafe { &*driver }.current_task.get()
+}
+
+/// `true` while this thread drives a current-thread runtime (any of them).
+pub(crate) fn driving() -> bool {
+    CURRENT_DRIVER
+        .try_with(|d| !d.get().is_null())
+        .unwrap_or(false)
+}
+
+/// Wakes the `block_on` future of one driving call.
+struct BlockOnWaker {
+    shared: Arc<Shared>,
+    generation: u64,
+}
+
+impl BlockOnWaker {
+    fn wake_up(&self) {
+        let Some(flavor) = self.shared.current_thread.as_ref() else {
+            return;
+        };
+        if flavor.generation.load(SeqCst) != self.generation {
+            return; // that block_on call is over
+        }
+        let local = with_driver(&self.shared, |driver| match driver {
+            Some(driver) if driver.generation == self.generation => {
+                driver.wake_block_on();
+                true
+            }
+            _ => false,
+        });
+        if !local && !flavor.block_on_woken.swap(true, SeqCst) {
+            self.shared.park.unpark(DRIVER);
+        }
+    }
+}
+
+impl Wake for BlockOnWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_up();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.wake_up();
+    }
+}
+
+/// `block_on` on a current-thread runtime: drive it, or wait for the role while polling the
+/// future here.
+pub(crate) fn block_on<F: Future>(handle: &Handle, future: F) -> F::Output {
+    assert!(
+        !driving(),
+        "ciranda: block_on called from inside a task of a current-thread runtime. That thread \
+         runs every task of the runtime, so it would wait for itself; `.await` the future \
+         instead, or move the synchronous code to spawn_blocking first."
+    );
+    assert!(
+        !on_worker_thread(),
+        "ciranda: block_on called on a runtime worker thread; `.await` the future instead."
+    );
+    let shared = &handle.shared;
+    let flavor = shared
+        .current_thread
+        .as_ref()
+        .expect("a current-thread runtime");
+    let mut future = pin!(future);
+    loop {
+        if shared.is_shutdown() {
+            // Nothing runs tasks any more: poll the future here, as on any runtime.
+            if let Some(output) = block_on::block_on_unless(handle, future.as_mut(), &|_| false) {
+                return output;
+            }
+            unreachable!("block_on gave up without being asked to");
+        }
+        if flavor.try_acquire() {
+            let role = Role(flavor);
+            let output = drive(handle, flavor, future.as_mut());
+            drop(role);
+            match output {
+                Some(output) => return output,
+                None => continue, // shut down under us
+            }
+        }
+        let waited = block_on::block_on_unless(handle, future.as_mut(), &|waker| {
+            flavor.wait_for_role(waker)
+        });
+        if let Some(output) = waited {
+            return output;
+        }
+    }
+}
+
+/// Releases the driver role, also on unwinding.
+struct Role<'a>(&'a CurrentThread);
+
+impl Drop for Role<'_> {
+    fn drop(&mut self) {
+        self.0.release();
+    }
+}
+
+/// Clears the thread's driver and hands its leftovers to the next one, also on unwinding.
+struct Leave<'a> {
+    shared: &'a Shared,
+    flavor: &'a CurrentThread,
+    driver: &'a Driver,
+}
+
+impl Drop for Leave<'_> {
+    fn drop(&mut self) {
+        let _ = CURRENT_DRIVER.try_with(|d| d.set(ptr::null()));
+        // Tasks still ready wait for the next driver, ahead of later arrivals.
+        self.driver.pull_remote(self.flavor);
+        let mut queue = self.driver.queue.borrow_mut();
+        while let Some(ready) = queue.pop() {
+            if let Ready::Task(task) = ready {
+                if self.shared.is_shutdown() {
+                    drop(task);
+                } else {
+                    self.flavor.remote.push(task);
+                }
+            }
+        }
+        drop(queue);
+        // Later wakes of this call's future are ignored.
+        self.flavor.generation.fetch_add(1, SeqCst);
+        self.flavor.block_on_woken.store(false, SeqCst);
+        if self.driver.active.get() {
+            self.shared.block_on_active.deactivate();
+        }
+        self.shared.park.notify_idle_change();
+    }
+}
+
+/// The run loop. `None` when the runtime shut down before the future finished.
+fn drive<F: Future>(
+    handle: &Handle,
+    flavor: &CurrentThread,
+    mut future: Pin<&mut F>,
+) -> Option<F::Output> {
+    let shared = &*handle.shared;
+    let _context = handle.enter();
+    let generation = flavor.generation.fetch_add(1, SeqCst) + 1;
+    let driver = Driver {
+        shared,
+        queue: RefCell::new(Queue::default()),
+        block_on_queued: Cell::new(false),
+        active: Cell::new(true),
+        generation,
+        current_task: Cell::new(None),
+    };
+    shared.block_on_active.activate();
+    CURRENT_DRIVER.with(|d| d.set(&driver));
+    let _leave = Leave {
+        shared,
+        flavor,
+        driver: &driver,
+    };
+    let waker = Waker::from(Arc::new(BlockOnWaker {
+        shared: handle.shared.clone(),
+        generation,
+    }));
+    let mut cx = Context::from_waker(&waker);
+    driver.wake_block_on();
+    let is_idle = || driver.is_empty() && !driver.block_on_queued.get() && shared.is_idle();
+    let park_cx = ParkContext {
+        worker: DRIVER,
+        is_idle: &is_idle,
+    };
+    // Registered before the first check, so an unhandled panic on another thread (a
+    // blocking task) wakes the driver.
+    let _fatal = (shared.config.unhandled_panic == UnhandledPanic::ShutdownRuntime)
+        .then(|| shared.fatal.watch(&waker));
+    // The driver is worker 0 of the metrics; one driver at a time writes them.
+    let counters = &shared.counters.workers[DRIVER];
+    let mut busy_since = Instant::now();
+    let mut polls: u32 = 0;
+    let mut completed = 0;
+    loop {
+        shared.fatal.check();
+        if shared.is_shutdown() {
+            return None;
+        }
+        driver.pull_remote(flavor);
+        let next = driver.queue.borrow_mut().pop();
+        match next {
+            Some(Ready::BlockOn) => {
+                driver.block_on_queued.set(false);
+                if let Poll::Ready(output) = coop::budget(|| future.as_mut().poll(&mut cx)) {
+                    shared.registry.report_completed(completed);
+                    return Some(output);
+                }
+            }
+            Some(Ready::Task(task)) => {
+                metrics::add(&counters.polls, 1);
+                driver.current_task.set(Some(task.header().id));
+                let done = run_task(shared, task);
+                driver.current_task.set(None);
+                if done {
+                    completed += 1;
+                }
+            }
+            None => {
+                shared
+                    .registry
+                    .report_completed(std::mem::take(&mut completed));
+                shared.registry.sweep_if_worthwhile();
+                // Waiting: not active, so a paused clock may jump (see the module docs).
+                driver.active.set(false);
+                shared.block_on_active.deactivate();
+                metrics::add(&counters.parks, 1);
+                publish_busy(counters, &mut busy_since);
+                shared.park.park(&park_cx, None);
+                busy_since = Instant::now();
+                shared.block_on_active.activate();
+                driver.active.set(true);
+                continue;
+            }
+        }
+        polls = polls.wrapping_add(1);
+        if polls % EVENT_INTERVAL == 0 {
+            publish_busy(counters, &mut busy_since);
+            // Ready tasks keep coming: still poll I/O and timers now and then.
+            shared.park.park(&park_cx, Some(Duration::ZERO));
+        }
+    }
+}
+
+/// Adds the busy stretch since `since` to the driver's busy time and starts a new one.
+fn publish_busy(counters: &WorkerCounters, since: &mut Instant) {
+    let now = Instant::now();
+    let stretch = now.saturating_duration_since(std::mem::replace(since, now));
+    metrics::add(
+        &counters.busy_nanos,
+        u64::try_from(stretch.as_nanos()).unwrap_or(u64::MAX),
+    );
+}
+
+/// Polls one task; `true` when it completed. With task timing on (a `slow_poll_threshold`
+/// or `task_timing`), as the work-stealing worker does: the poll is timed for the dump and
+/// a slow one reported.
+fn run_task(shared: &Shared, task: Notified) -> bool {
+    let Some(times) = &shared.times else {
+        return coop::budget(|| task.run());
+    };
+    let (id, name) = (task.header().id, task.header().name.clone());
+    let started = Instant::now();
+    let completed = coop::budget(|| task.run());
+    let took = started.elapsed();
+    times.polled(id, started, took, completed);
+    if let Some(threshold) = shared.config.slow_poll_threshold {
+        if took > threshold {
+            shared.report_slow_poll(id, name.as_deref(), took, threshold);
+        }
+        if completed {
+            shared.forget_slow_poll(id);
+        }
+    }
+    completed
+}
