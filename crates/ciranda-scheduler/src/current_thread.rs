@@ -49,7 +49,7 @@ use crate::park::ParkContext;
 use crate::queue::Inject;
 use crate::shared::Shared;
 use crate::task::TaskId;
-use crate::task::raw::{Notified, RawTask, TaskRef};
+use crate::task::raw::Notified;
 use crate::unhandled::UnhandledPanic;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -149,7 +149,7 @@ impl CurrentThread {
             // Once pushed, the task may run, complete and be freed on the driver before this
             // call returns, and with it the last handle to `shared` (a waker consumed by its
             // `wake` held the only reference): keep a reference until we are done here.
-            let _keep = keep_alive(&task);
+            let _keep = task.keep_alive();
             self.remote.push(task);
             shared.park.unpark(DRIVER);
             if shared.is_shutdown() {
@@ -196,15 +196,6 @@ impl CurrentThread {
             let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| waker.wake()));
         }
     }
-}
-
-/// A new reference to `task` (which keeps its scheduler handle, so `Shared`, alive).
-fn keep_alive(task: &Notified) -> TaskRef {
-    let header = task.header();
-    header.state.ref_inc();
-    // SAFETY: `ref_inc` just made the reference the `TaskRef` owns, to a task that `task`
-    // keeps alive for the length of this call.
-    unsafe { TaskRef::from_raw(RawTask::from_ptr(ptr::from_ref(header).cast_mut())) }
 }
 
 /// The driving thread's own state, on its stack while it drives.

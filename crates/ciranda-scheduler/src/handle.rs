@@ -245,7 +245,7 @@ impl Handle {
 
 impl Schedule for Handle {
     fn schedule(&self, task: Notified) {
-        self.shared.schedule(task, Reason::Woken);
+        self.shared.schedule_woken(task);
     }
 
     fn requeue(&self, task: Notified) {

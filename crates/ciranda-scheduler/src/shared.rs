@@ -120,21 +120,38 @@ impl Shared {
     /// Queues a task: locally when called on one of this scheduler's workers, else through
     /// the injector.
     pub(crate) fn schedule(&self, task: Notified, reason: Reason) {
+        if let Some(task) = self.schedule_here(task, reason) {
+            self.schedule_remote(task);
+        }
+    }
+
+    /// [`schedule`](Self::schedule) for a waker, whose reference went into `task`. The
+    /// handle this is called through lives in the task's cell and may be the last one to
+    /// `Shared`: once the task is in the injector another thread may run, complete and free
+    /// it, and `Shared` with it, while this call still uses `Shared`. So the remote path
+    /// keeps a reference to the task until it is done. (A spawn holds a handle of its own.)
+    pub(crate) fn schedule_woken(&self, task: Notified) {
+        if let Some(task) = self.schedule_here(task, Reason::Woken) {
+            let _keep = task.keep_alive();
+            self.schedule_remote(task);
+        }
+    }
+
+    /// Queues `task` on the current-thread flavor or on this thread's worker; gives it back
+    /// when it must go through the injector.
+    fn schedule_here(&self, task: Notified, reason: Reason) -> Option<Notified> {
         if let Some(flavor) = &self.current_thread {
             // One FIFO for spawns, wakes and yields alike (asyncio's `call_soon`).
             flavor.schedule(self, task);
-            return;
+            return None;
         }
-        let task = context::with_worker(self, |worker| match worker {
+        context::with_worker(self, |worker| match worker {
             Some(worker) => {
                 worker.schedule_local(task, reason);
                 None
             }
             None => Some(task),
-        });
-        if let Some(task) = task {
-            self.schedule_remote(task);
-        }
+        })
     }
 
     /// The worker index to shard a new task's registry entry by.

@@ -314,6 +314,14 @@ impl Notified {
         self.0.header()
     }
 
+    /// A new reference to the task. A waker's `wake` hands its own reference to the queue:
+    /// once the task is pushed, another thread may run, complete and free it, and with it
+    /// its scheduler handle, possibly the last one to the runtime's `Shared`. Whoever keeps
+    /// using `Shared` after the push holds one of these until done.
+    pub(crate) fn keep_alive(&self) -> TaskRef {
+        self.0.clone_ref()
+    }
+
     /// Shutdown of a queued task: drops the future in place unless it is complete or
     /// running elsewhere. The queue's reference is released when `self` drops.
     pub(crate) fn shutdown(&self) {
