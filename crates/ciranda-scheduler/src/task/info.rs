@@ -7,7 +7,6 @@ use super::raw::Header;
 use super::state::{CANCELLED, NOTIFIED, RUNNING};
 use std::fmt;
 use std::panic::Location;
-use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 /// What a live task is doing at the moment of the snapshot.
@@ -70,11 +69,11 @@ impl TaskInfo {
         };
         TaskInfo {
             id: header.id,
-            name: header.name.clone(),
+            name: header.name().cloned(),
             state,
             parent: header.parent,
-            location: header.location,
-            polls: header.polls.load(Relaxed),
+            location: header.location(),
+            polls: header.polls(),
             timing: None,
         }
     }
