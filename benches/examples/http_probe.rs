@@ -10,7 +10,8 @@
 //! ```
 //!
 //! On exit it prints the requests served and this process's user + system CPU time per
-//! request (the load generator is another process and not counted).
+//! request (the load generator is another process and not counted); for ciranda also the
+//! scheduler's polls, steals and parks per request (`RuntimeMetrics`).
 
 #[path = "../../crates/ciranda-http/examples/hello_server/service.rs"]
 mod service;
@@ -23,6 +24,8 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 static SERVED: AtomicU64 = AtomicU64::new(0);
+/// ciranda's handle, for its metrics at exit.
+static CIRANDA: std::sync::OnceLock<ciranda::Handle> = std::sync::OnceLock::new();
 
 async fn counted(
     req: hyper::Request<hyper::body::Incoming>,
@@ -52,6 +55,7 @@ fn ciranda(workers: usize) -> Box<dyn std::any::Any> {
         .block_on(ciranda::net::TcpListener::bind("127.0.0.1:0"))
         .unwrap();
     announce(listener.local_addr().unwrap());
+    let _ = CIRANDA.set(rt.handle());
     let service = hyper::service::service_fn(counted);
     drop(rt.spawn(ciranda_http::server::serve(listener, service).into_future()));
     Box::new(rt)
@@ -203,6 +207,17 @@ fn main() {
         "{runtime}: {served} requests, CPU {:.2} µs per request (user + system, server process)",
         cpu.as_secs_f64() * 1e6 / served as f64
     );
+    if let Some(handle) = CIRANDA.get() {
+        let m = handle.metrics();
+        let sum = |f: &dyn Fn(usize) -> u64| (0..m.num_workers()).map(f).sum::<u64>();
+        let per = |n: u64| n as f64 / served as f64;
+        println!(
+            "ciranda per request: {:.3} polls, {:.4} steals, {:.4} parks",
+            per(sum(&|w| m.worker_poll_count(w))),
+            per(sum(&|w| m.worker_steal_count(w))),
+            per(sum(&|w| m.worker_park_count(w))),
+        );
+    }
     std::io::stdout().flush().unwrap();
     // Connections are still open: leave without shutting the runtime down.
     std::process::exit(0);

@@ -509,7 +509,7 @@ fn run_task(shared: &Shared, task: Notified) -> bool {
     let Some(times) = &shared.times else {
         return coop::budget(|| task.run());
     };
-    let (id, name) = (task.header().id, task.header().name.clone());
+    let (id, name) = (task.header().id, task.header().name().cloned());
     let started = Instant::now();
     let completed = coop::budget(|| task.run());
     let took = started.elapsed();

@@ -322,7 +322,7 @@ impl Worker {
 
     /// Runs a task with task timing on (a `slow_poll_threshold`, or `task_timing`).
     fn run_timed(&self, task: Notified, times: &TaskTimes) -> bool {
-        let (id, name) = (task.header().id, task.header().name.clone());
+        let (id, name) = (task.header().id, task.header().name().cloned());
         let started = Instant::now();
         let completed = coop::budget(|| task.run());
         let took = started.elapsed();

@@ -8,7 +8,6 @@ use super::state::{CANCELLED, NOTIFIED, RUNNING};
 use std::fmt;
 use std::panic::Location;
 use std::ptr;
-use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 /// What a live task is doing at the moment of the snapshot.
@@ -94,11 +93,11 @@ impl TaskInfo {
         };
         TaskInfo {
             id: header.id,
-            name: header.name.clone(),
+            name: header.name().cloned(),
             state,
             parent: header.parent,
-            location: header.location,
-            polls: header.polls.load(Relaxed),
+            location: header.location(),
+            polls: header.polls(),
             timing: None,
             task,
         }

@@ -131,7 +131,7 @@ impl<T> JoinHandle<T> {
 
     /// The task's name, if it was spawned with one.
     pub fn name(&self) -> Option<&str> {
-        self.header().name.as_deref()
+        self.header().name().map(|name| &**name)
     }
 }
 
@@ -207,7 +207,7 @@ impl AbortHandle {
 
     /// The task's name, if it was spawned with one.
     pub fn name(&self) -> Option<&str> {
-        self.task.header().name.as_deref()
+        self.task.header().name().map(|name| &**name)
     }
 }
 

@@ -68,6 +68,7 @@ mod info;
 mod join;
 mod name;
 pub(crate) mod raw;
+mod site;
 pub(crate) mod state;
 mod waker;
 

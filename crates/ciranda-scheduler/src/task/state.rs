@@ -1,41 +1,59 @@
-//! The task's atomic state word: lifecycle bits and a reference count in one `usize`.
+//! The task's atomic state word: lifecycle bits, a reference count and the poll count in
+//! one `u64`.
 //!
-//! Keeping both in one word lets every transition below be a single compare-and-swap, so a
-//! wake, an abort, a completion and a `JoinHandle` drop racing each other always agree on
-//! who does what. The transition table lives in the [`task`](super) module docs.
+//! Keeping the first two in one word lets every transition below be a single
+//! compare-and-swap, so a wake, an abort, a completion and a `JoinHandle` drop racing each
+//! other always agree on who does what. The transition table lives in the [`task`](super)
+//! module docs. The poll count rides along in the high half: `transition_to_running` is a
+//! compare-and-swap anyway, so counting there is free, and the header needs no 32-bit field
+//! of its own (which alignment would round up to eight bytes).
+//!
+//! Layout, low to high: 7 lifecycle bits, 25 bits of reference count, 32 bits of polls.
 
-use crate::loom::atomic::{AtomicUsize, Ordering::*};
+use crate::loom::atomic::{AtomicU64, Ordering::*};
 
 /// The future is being polled (or cancelled) by exactly one thread, which owns the stage.
-pub(crate) const RUNNING: usize = 0b00_0001;
+pub(crate) const RUNNING: u64 = 0b00_0001;
 /// The future is gone: the output (or the error) is stored or already dropped.
-pub(crate) const COMPLETE: usize = 0b00_0010;
+pub(crate) const COMPLETE: u64 = 0b00_0010;
 /// A wake-up is pending: the task is in a run queue, or will be re-queued after its poll.
-pub(crate) const NOTIFIED: usize = 0b00_0100;
+pub(crate) const NOTIFIED: u64 = 0b00_0100;
 /// Abort or shutdown was requested; the next thread to hold `RUNNING` drops the future.
-pub(crate) const CANCELLED: usize = 0b00_1000;
+pub(crate) const CANCELLED: u64 = 0b00_1000;
 /// A `JoinHandle` exists and will read the output.
-pub(crate) const JOIN_INTEREST: usize = 0b01_0000;
+pub(crate) const JOIN_INTEREST: u64 = 0b01_0000;
 /// The join waker slot holds a waker and belongs to the runtime side until it is cleared.
-pub(crate) const JOIN_WAKER: usize = 0b10_0000;
+pub(crate) const JOIN_WAKER: u64 = 0b10_0000;
 /// Set together with `COMPLETE` when the output is a `JoinError` (panic or cancellation).
-pub(crate) const FAILED: usize = 0b100_0000;
+pub(crate) const FAILED: u64 = 0b100_0000;
 
-const LIFECYCLE_MASK: usize = RUNNING | COMPLETE | NOTIFIED | CANCELLED | FAILED;
-const REF_SHIFT: usize = 7;
-/// One reference in the count held in the high bits.
-pub(crate) const REF_ONE: usize = 1 << REF_SHIFT;
+const LIFECYCLE_MASK: u64 = RUNNING | COMPLETE | NOTIFIED | CANCELLED | FAILED;
+const REF_SHIFT: u32 = 7;
+/// One reference in the count held above the lifecycle bits.
+pub(crate) const REF_ONE: u64 = 1 << REF_SHIFT;
+const POLL_SHIFT: u32 = 32;
+const REF_MASK: u64 = (1 << (POLL_SHIFT - REF_SHIFT)) - 1;
+/// One poll in the count held in the high half.
+const POLL_ONE: u64 = 1 << POLL_SHIFT;
+/// `ref_inc` aborts once the count reaches this: far beyond any real use (each reference is
+/// a waker, queue entry or handle somebody stores), and half the field, so that concurrent
+/// increments cannot carry into the poll count before one of them sees it.
+const REF_LIMIT: u64 = REF_MASK / 2;
 
 /// A snapshot of the state word.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Snapshot(pub(crate) usize);
+pub(crate) struct Snapshot(pub(crate) u64);
 
 impl Snapshot {
-    pub(crate) fn is(self, bits: usize) -> bool {
+    pub(crate) fn is(self, bits: u64) -> bool {
         self.0 & bits == bits
     }
-    pub(crate) fn ref_count(self) -> usize {
-        self.0 >> REF_SHIFT
+    pub(crate) fn ref_count(self) -> u64 {
+        (self.0 >> REF_SHIFT) & REF_MASK
+    }
+    /// Polls so far (wrapping at `u32::MAX`).
+    pub(crate) fn polls(self) -> u32 {
+        (self.0 >> POLL_SHIFT) as u32
     }
 }
 
@@ -50,6 +68,7 @@ impl std::fmt::Debug for Snapshot {
             .field("join_waker", &self.is(JOIN_WAKER))
             .field("failed", &self.is(FAILED))
             .field("refs", &self.ref_count())
+            .field("polls", &self.polls())
             .finish()
     }
 }
@@ -89,13 +108,14 @@ pub(crate) enum WakeAction {
 }
 
 /// The state word.
-pub(crate) struct State(AtomicUsize);
+pub(crate) struct State(AtomicU64);
 
 impl State {
     /// A new task: queued once, with a `JoinHandle`, holding `refs` references.
     pub(crate) fn new(refs: usize) -> State {
-        State(AtomicUsize::new(
-            NOTIFIED | JOIN_INTEREST | (refs * REF_ONE),
+        debug_assert!((refs as u64) < REF_LIMIT);
+        State(AtomicU64::new(
+            NOTIFIED | JOIN_INTEREST | (refs as u64 * REF_ONE),
         ))
     }
 
@@ -104,7 +124,7 @@ impl State {
     }
 
     /// Applies `f` in a CAS loop; `f` returns `None` to stop without writing.
-    fn update<R>(&self, mut f: impl FnMut(Snapshot) -> (Option<usize>, R)) -> (Snapshot, R) {
+    fn update<R>(&self, mut f: impl FnMut(Snapshot) -> (Option<u64>, R)) -> (Snapshot, R) {
         let mut current = self.0.load(Acquire);
         loop {
             let (next, result) = f(Snapshot(current));
@@ -118,7 +138,8 @@ impl State {
         }
     }
 
-    /// A worker that popped the task from a queue takes the right to run it.
+    /// A worker that popped the task from a queue takes the right to run it; a poll (not a
+    /// cancellation) is counted in the same swap.
     pub(crate) fn transition_to_running(&self) -> ToRunning {
         self.update(|s| {
             debug_assert!(s.is(NOTIFIED), "a queued task must be NOTIFIED: {s:?}");
@@ -128,12 +149,11 @@ impl State {
                 return (None, ToRunning::Skip);
             }
             let next = (s.0 & !NOTIFIED) | RUNNING;
-            let action = if s.is(CANCELLED) {
-                ToRunning::Cancel
+            if s.is(CANCELLED) {
+                (Some(next), ToRunning::Cancel)
             } else {
-                ToRunning::Poll
-            };
-            (Some(next), action)
+                (Some(next.wrapping_add(POLL_ONE)), ToRunning::Poll)
+            }
         })
         .1
     }
@@ -306,9 +326,13 @@ impl State {
     }
 
     pub(crate) fn ref_inc(&self) {
-        let prev = self.0.fetch_add(REF_ONE, Relaxed);
-        // A count this large means references leak; stop before the counter wraps.
-        if prev > usize::MAX / 2 {
+        let prev = Snapshot(self.0.fetch_add(REF_ONE, Relaxed));
+        // A count this large means references leak; stop before the field overflows.
+        if prev.ref_count() >= REF_LIMIT {
+            crate::report::report(format_args!(
+                "task reference count overflow ({} references to one task): aborting",
+                prev.ref_count()
+            ));
             std::process::abort();
         }
     }
@@ -322,3 +346,42 @@ impl State {
 }
 
 const _: () = assert!(LIFECYCLE_MASK < REF_ONE);
+const _: () = assert!(REF_MASK << REF_SHIFT < POLL_ONE);
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn polls_are_counted_beside_the_references_without_touching_them() {
+        let state = State::new(3);
+        assert_eq!((state.load().ref_count(), state.load().polls()), (3, 0));
+        assert_eq!(state.transition_to_running(), ToRunning::Poll);
+        assert_eq!(state.load().polls(), 1);
+        // Re-queued by a wake during the poll: the reference moves to the queue.
+        assert!(!state.transition_to_notified_by_ref());
+        assert_eq!(state.transition_to_idle(), ToIdle::Requeue);
+        assert_eq!(state.transition_to_running(), ToRunning::Poll);
+        assert_eq!(state.transition_to_idle(), ToIdle::Idle { dealloc: false });
+        let s = state.load();
+        assert_eq!((s.ref_count(), s.polls()), (2, 2));
+        // An abort's run cancels instead of polling: not counted.
+        assert!(state.transition_to_aborted());
+        assert_eq!(state.transition_to_running(), ToRunning::Cancel);
+        assert_eq!(state.load().polls(), 2);
+    }
+
+    #[test]
+    fn the_poll_count_wraps_without_carrying_into_the_references() {
+        let state = State::new(2);
+        // Start just below the wrap.
+        state
+            .0
+            .fetch_add(u64::from(u32::MAX) << POLL_SHIFT, Relaxed);
+        assert_eq!(state.load().polls(), u32::MAX);
+        assert_eq!(state.transition_to_running(), ToRunning::Poll);
+        let s = state.load();
+        assert_eq!((s.polls(), s.ref_count()), (0, 2));
+        assert!(s.is(RUNNING | JOIN_INTEREST) && !s.is(NOTIFIED));
+    }
+}
