@@ -86,7 +86,7 @@ fn mpsc_bounded(c: &mut Criterion) {
         let runtime = rt::Rt::new(common::workers());
         g.bench_function(rt::NAME, |b| {
             b.iter(|| {
-                runtime.block_on(rt::join(rt::spawn(async {
+                runtime.block_on(rt::join(runtime.spawn(async {
                     let (tx, mut rx) = rt::bounded::<usize>(1024);
                     for _ in 0..16 {
                         let tx = tx.clone();
