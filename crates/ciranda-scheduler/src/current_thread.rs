@@ -495,32 +495,13 @@ fn drive<F: Future>(
 /// Adds the busy stretch since `since` to the driver's busy time and starts a new one.
 fn publish_busy(counters: &WorkerCounters, since: &mut Instant) {
     let now = Instant::now();
-    let stretch = now.saturating_duration_since(std::mem::replace(since, now));
-    metrics::add(
-        &counters.busy_nanos,
-        u64::try_from(stretch.as_nanos()).unwrap_or(u64::MAX),
-    );
+    metrics::add_busy(counters, std::mem::replace(since, now), now);
 }
 
-/// Polls one task; `true` when it completed. With task timing on (a `slow_poll_threshold`
-/// or `task_timing`), as the work-stealing worker does: the poll is timed for the dump and
-/// a slow one reported.
+/// Polls one task; `true` when it completed (timed as on the workers when task timing is on).
 fn run_task(shared: &Shared, task: Notified) -> bool {
-    let Some(times) = &shared.times else {
-        return coop::budget(|| task.run());
-    };
-    let (id, name) = (task.header().id, task.header().name().cloned());
-    let started = Instant::now();
-    let completed = coop::budget(|| task.run());
-    let took = started.elapsed();
-    times.polled(id, started, took, completed);
-    if let Some(threshold) = shared.config.slow_poll_threshold {
-        if took > threshold {
-            shared.report_slow_poll(id, name.as_deref(), took, threshold);
-        }
-        if completed {
-            shared.forget_slow_poll(id);
-        }
+    match &shared.times {
+        None => coop::budget(|| task.run()),
+        Some(times) => shared.run_timed(task, times),
     }
-    completed
 }

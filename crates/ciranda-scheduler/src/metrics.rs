@@ -12,7 +12,7 @@
 
 use crate::shared::Shared;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Counters of one worker, written only by that worker's thread.
 #[repr(align(128))]
@@ -29,6 +29,12 @@ pub(crate) struct WorkerCounters {
 #[inline]
 pub(crate) fn add(counter: &AtomicU64, n: u64) {
     counter.store(counter.load(Relaxed).wrapping_add(n), Relaxed);
+}
+
+/// Adds the busy stretch `from..to` to a worker's busy time (only its thread writes it).
+pub(crate) fn add_busy(counters: &WorkerCounters, from: Instant, to: Instant) {
+    let nanos = u64::try_from(to.saturating_duration_since(from).as_nanos()).unwrap_or(u64::MAX);
+    add(&counters.busy_nanos, nanos);
 }
 
 /// Spawns made off the workers: written by any thread, so a read-modify-write.

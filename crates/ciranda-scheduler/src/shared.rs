@@ -4,6 +4,7 @@
 use crate::activity::{self, ActivityCount};
 use crate::blocking::BlockingPool;
 use crate::context;
+use crate::coop;
 use crate::current_thread::CurrentThread;
 use crate::hooks::{PanicHook, ThreadHook, call_hook};
 use crate::idle::Idle;
@@ -167,6 +168,25 @@ impl Shared {
             // Shutdown may already have drained the injector: nobody else will.
             self.drain_injector();
         }
+    }
+
+    /// Polls `task` with task timing on (a `slow_poll_threshold`, or `task_timing`): the
+    /// poll is recorded for the dump and a slow one reported. `true` when it completed.
+    pub(crate) fn run_timed(&self, task: Notified, times: &TaskTimes) -> bool {
+        let (id, name) = (task.header().id, task.header().name().cloned());
+        let started = Instant::now();
+        let completed = coop::budget(|| task.run());
+        let took = started.elapsed();
+        times.polled(id, started, took, completed);
+        if let Some(threshold) = self.config.slow_poll_threshold {
+            if took > threshold {
+                self.report_slow_poll(id, name.as_deref(), took, threshold);
+            }
+            if completed {
+                self.forget_slow_poll(id);
+            }
+        }
+        completed
     }
 
     /// Raises the shutdown flag; `false` if it was already raised (shutdown is under way).

@@ -34,7 +34,6 @@ use crate::report::report;
 use crate::shared::{Reason, Shared};
 use crate::task::TaskId;
 use crate::task::raw::{Header, Notified, RawTask};
-use crate::timing::TaskTimes;
 use std::cell::Cell;
 use std::ptr;
 use std::sync::Arc;
@@ -312,31 +311,12 @@ impl Worker {
         self.current_task.set(Some(task.header().id));
         let completed = match &shared.times {
             None => coop::budget(|| task.run()),
-            Some(times) => self.run_timed(task, times),
+            Some(times) => shared.run_timed(task, times),
         };
         self.current_task.set(None);
         if completed {
             self.completed.set(self.completed.get() + 1);
         }
-    }
-
-    /// Runs a task with task timing on (a `slow_poll_threshold`, or `task_timing`).
-    fn run_timed(&self, task: Notified, times: &TaskTimes) -> bool {
-        let (id, name) = (task.header().id, task.header().name().cloned());
-        let started = Instant::now();
-        let completed = coop::budget(|| task.run());
-        let took = started.elapsed();
-        times.polled(id, started, took, completed);
-        if let Some(threshold) = self.shared().config.slow_poll_threshold {
-            if took > threshold {
-                self.shared()
-                    .report_slow_poll(id, name.as_deref(), took, threshold);
-            }
-            if completed {
-                self.shared().forget_slow_poll(id);
-            }
-        }
-        completed
     }
 
     /// Bumps one of this worker's counters (only this thread writes them).
@@ -347,12 +327,8 @@ impl Worker {
 
     /// Publishes the busy time since `busy_since` and starts a new stretch at `now`.
     fn publish_busy(&self, now: Instant) {
-        let stretch = now.saturating_duration_since(self.busy_since.replace(now));
-        let nanos = u64::try_from(stretch.as_nanos()).unwrap_or(u64::MAX);
-        metrics::add(
-            &self.shared().counters.workers[self.index].busy_nanos,
-            nanos,
-        );
+        let since = self.busy_since.replace(now);
+        metrics::add_busy(&self.shared().counters.workers[self.index], since, now);
     }
 
     fn park_context<'a>(&self, is_idle: &'a dyn Fn() -> bool) -> ParkContext<'a> {
