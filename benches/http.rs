@@ -20,13 +20,14 @@
 
 #[path = "../crates/ciranda-http/examples/hello_server/service.rs"]
 mod service;
+#[path = "common/smol_hyper.rs"]
+mod smol_hyper;
+use smol_hyper::{SmolExecutor, SmolTimer};
 
-use std::future::Future;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::process::Command;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A server that is running, and how to stop it.
 struct Running {
@@ -154,44 +155,6 @@ fn start_tokio(workers: usize) -> Running {
     Running {
         addr,
         stop: Box::new(move || rt.shutdown_timeout(Duration::from_secs(1))),
-    }
-}
-
-/// hyper's executor on smol.
-#[derive(Clone)]
-struct SmolExecutor(Arc<smol::Executor<'static>>);
-
-impl<F> hyper::rt::Executor<F> for SmolExecutor
-where
-    F: Future + Send + 'static,
-    F::Output: Send + 'static,
-{
-    fn execute(&self, future: F) {
-        self.0.spawn(future).detach();
-    }
-}
-
-/// hyper's timer on async-io.
-#[derive(Clone)]
-struct SmolTimer;
-
-struct SmolSleep(smol::Timer);
-
-impl Future for SmolSleep {
-    type Output = ();
-    fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
-        Pin::new(&mut self.0).poll(cx).map(|_| ())
-    }
-}
-
-impl hyper::rt::Sleep for SmolSleep {}
-
-impl hyper::rt::Timer for SmolTimer {
-    fn sleep(&self, d: Duration) -> Pin<Box<dyn hyper::rt::Sleep>> {
-        Box::pin(SmolSleep(smol::Timer::after(d)))
-    }
-    fn sleep_until(&self, deadline: Instant) -> Pin<Box<dyn hyper::rt::Sleep>> {
-        Box::pin(SmolSleep(smol::Timer::at(deadline)))
     }
 }
 

@@ -15,13 +15,14 @@
 
 #[path = "../../crates/ciranda-http/examples/hello_server/service.rs"]
 mod service;
+#[path = "../common/smol_hyper.rs"]
+mod smol_hyper;
+use smol_hyper::{SmolExecutor, SmolTimer};
 
-use std::future::Future;
 use std::io::Write;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 static SERVED: AtomicU64 = AtomicU64::new(0);
 /// ciranda's handle, for its metrics at exit.
@@ -91,44 +92,6 @@ fn tokio(workers: usize) -> Box<dyn std::any::Any> {
         }
     });
     Box::new(rt)
-}
-
-/// hyper's executor on smol.
-#[derive(Clone)]
-struct SmolExecutor(Arc<smol::Executor<'static>>);
-
-impl<F> hyper::rt::Executor<F> for SmolExecutor
-where
-    F: Future + Send + 'static,
-    F::Output: Send + 'static,
-{
-    fn execute(&self, future: F) {
-        self.0.spawn(future).detach();
-    }
-}
-
-/// hyper's timer on async-io.
-#[derive(Clone)]
-struct SmolTimer;
-
-struct SmolSleep(smol::Timer);
-
-impl Future for SmolSleep {
-    type Output = ();
-    fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
-        Pin::new(&mut self.0).poll(cx).map(|_| ())
-    }
-}
-
-impl hyper::rt::Sleep for SmolSleep {}
-
-impl hyper::rt::Timer for SmolTimer {
-    fn sleep(&self, d: Duration) -> Pin<Box<dyn hyper::rt::Sleep>> {
-        Box::pin(SmolSleep(smol::Timer::after(d)))
-    }
-    fn sleep_until(&self, deadline: Instant) -> Pin<Box<dyn hyper::rt::Sleep>> {
-        Box::pin(SmolSleep(smol::Timer::at(deadline)))
-    }
 }
 
 fn smol(workers: usize) -> Box<dyn std::any::Any> {
