@@ -97,20 +97,17 @@ pub(crate) fn on_worker_thread() -> bool {
         .unwrap_or(false)
 }
 
-/// The worker of `shared` running on this thread, if any.
+/// The worker of `shared` running on this thread, if any. Always inlined: it is on every
+/// wake's path, and its caller's closure is the rest of that path.
+#[inline(always)]
 pub(crate) fn with_worker<R>(shared: &Shared, f: impl FnOnce(Option<&Worker>) -> R) -> R {
     let worker = CURRENT_WORKER.try_with(Cell::get).unwrap_or(ptr::null());
-    if worker.is_null() {
-        return f(None);
-    }
     // SAFETY: `CURRENT_WORKER` is set only by `set_worker`, whose guard borrows the worker on
     // this very thread and clears the pointer before the borrow ends, so it is live here.
-    let worker = unsafe { &*worker };
-    if ptr::eq(worker.shared(), shared) {
-        f(Some(worker))
-    } else {
-        f(None)
-    }
+    let worker = unsafe { worker.as_ref() }.filter(|w| ptr::eq(w.shared(), shared));
+    // One call of `f`, so the compiler inlines the caller's closure instead of keeping it a
+    // function of its own.
+    f(worker)
 }
 
 /// Records that this thread serves the blocking pool `pool` (for the rest of its life).

@@ -6,9 +6,9 @@
 //! another writer): counting costs a poll or a spawn next to nothing. Spawns from outside the
 //! workers (a `block_on` thread, a plain thread) share one counter, on a line of its own;
 //! they already go through the shared injector. Busy time is measured per busy stretch —
-//! from the end of a park to the start of the next one — not per poll, and published at
-//! each park and every few dozen ticks (`EVENT_INTERVAL`), so a worker that never parks
-//! still reports it.
+//! from the end of a park to the start of the next one — not per poll; it and the poll
+//! count are kept in the worker and published at each park and every few dozen ticks
+//! (`EVENT_INTERVAL`), so a worker that never parks still reports them.
 
 use crate::shared::Shared;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -132,6 +132,10 @@ pub(crate) struct WorkerMetrics {
 /// ```
 /// let sched = ciranda_scheduler::Scheduler::builder().worker_threads(2).build().unwrap();
 /// sched.block_on(sched.spawn(async { ciranda_scheduler::yield_now().await })).unwrap();
+/// // Workers publish their poll counts and busy time when they park.
+/// while !sched.handle().is_idle() {
+///     std::thread::yield_now();
+/// }
 /// let m = sched.handle().metrics();
 /// assert_eq!(m.num_workers(), 2);
 /// assert!(m.spawned_tasks_count() >= 1);
@@ -193,6 +197,9 @@ impl RuntimeMetrics {
     }
 
     /// Task runs (polls, including runs that only dropped an aborted task) on `worker`.
+    ///
+    /// A worker publishes its count when it parks and every few dozen polls (like its busy
+    /// time), so a snapshot taken while it runs may miss its latest polls.
     ///
     /// # Panics
     ///

@@ -120,10 +120,9 @@ impl Shared {
 
     /// Queues a task: locally when called on one of this scheduler's workers, else through
     /// the injector.
+    #[inline]
     pub(crate) fn schedule(&self, task: Notified, reason: Reason) {
-        if let Some(task) = self.schedule_here(task, reason) {
-            self.schedule_remote(task);
-        }
+        self.schedule_task(task, reason, false);
     }
 
     /// [`schedule`](Self::schedule) for a waker, whose reference went into `task`. The
@@ -131,28 +130,37 @@ impl Shared {
     /// `Shared`: once the task is in the injector another thread may run, complete and free
     /// it, and `Shared` with it, while this call still uses `Shared`. So the remote path
     /// keeps a reference to the task until it is done. (A spawn holds a handle of its own.)
+    #[inline]
     pub(crate) fn schedule_woken(&self, task: Notified) {
-        if let Some(task) = self.schedule_here(task, Reason::Woken) {
-            let _keep = task.keep_alive();
-            self.schedule_remote(task);
-        }
+        self.schedule_task(task, Reason::Woken, true);
     }
 
-    /// Queues `task` on the current-thread flavor or on this thread's worker; gives it back
-    /// when it must go through the injector.
-    fn schedule_here(&self, task: Notified, reason: Reason) -> Option<Notified> {
+    /// Every wake's, yield's and spawn's path, kept to one body so the compiler inlines the
+    /// worker's local push into it (a second copy made it call a closure instead, about a
+    /// dozen instructions a yield; `benches/examples/poll_probe.rs` counts them).
+    fn schedule_task(&self, task: Notified, reason: Reason, keep_task_alive: bool) {
         if let Some(flavor) = &self.current_thread {
-            // One FIFO for spawns, wakes and yields alike (asyncio's `call_soon`).
-            flavor.schedule(self, task);
-            return None;
+            self.schedule_current_thread(flavor, task);
+            return;
         }
-        context::with_worker(self, |worker| match worker {
+        let remote = context::with_worker(self, |worker| match worker {
             Some(worker) => {
                 worker.schedule_local(task, reason);
                 None
             }
             None => Some(task),
-        })
+        });
+        if let Some(task) = remote {
+            let _keep = keep_task_alive.then(|| task.keep_alive());
+            self.schedule_remote(task);
+        }
+    }
+
+    /// One FIFO for spawns, wakes and yields alike (asyncio's `call_soon`). Out of line, so
+    /// the multi-thread flavor's schedule path stays small.
+    #[inline(never)]
+    fn schedule_current_thread(&self, flavor: &CurrentThread, task: Notified) {
+        flavor.schedule(self, task);
     }
 
     /// The worker index to shard a new task's registry entry by.

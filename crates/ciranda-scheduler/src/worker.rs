@@ -119,6 +119,10 @@ pub(crate) struct Worker {
     current_task: Cell<Option<TaskId>>,
     /// Start of the current busy stretch (since the last park), for `worker_busy_duration`.
     busy_since: Cell<Instant>,
+    /// Polls not yet added to this worker's counter: published with the busy time, so a
+    /// poll costs an increment of a field already in cache rather than a store to the
+    /// counter block (issue 19's per-poll cost, measured with `benches/examples/poll_probe.rs`).
+    unpublished_polls: Cell<u64>,
 }
 
 impl Worker {
@@ -136,6 +140,7 @@ impl Worker {
             completed: Cell::new(0),
             current_task: Cell::new(None),
             busy_since: Cell::new(Instant::now()),
+            unpublished_polls: Cell::new(0),
         }
     }
 
@@ -189,6 +194,7 @@ impl Worker {
             call_hook("on_thread_start", || start());
         }
         self.run_loop();
+        self.publish(Instant::now());
         drop(current);
         // Leftover queue entries only hold references: shutdown drops the futures.
         while let Some(task) = self.shared().stealable[self.index].take_lifo() {
@@ -307,7 +313,7 @@ impl Worker {
             // The last searcher found work: more may be coming, so get another one looking.
             shared.notify_parked();
         }
-        self.count(|c| &c.polls);
+        self.unpublished_polls.set(self.unpublished_polls.get() + 1);
         self.current_task.set(Some(task.header().id));
         let completed = match &shared.times {
             None => coop::budget(|| task.run()),
@@ -325,10 +331,13 @@ impl Worker {
         metrics::add(counter(&self.shared().counters.workers[self.index]), 1);
     }
 
-    /// Publishes the busy time since `busy_since` and starts a new stretch at `now`.
-    fn publish_busy(&self, now: Instant) {
+    /// Publishes the polls counted since the last call and the busy time since
+    /// `busy_since`, and starts a new busy stretch at `now`.
+    fn publish(&self, now: Instant) {
+        let counters = &self.shared().counters.workers[self.index];
+        metrics::add(&counters.polls, self.unpublished_polls.replace(0));
         let since = self.busy_since.replace(now);
-        metrics::add_busy(&self.shared().counters.workers[self.index], since, now);
+        metrics::add_busy(counters, since, now);
     }
 
     fn park_context<'a>(&self, is_idle: &'a dyn Fn() -> bool) -> ParkContext<'a> {
@@ -339,7 +348,7 @@ impl Worker {
     }
 
     fn maintenance(&self) {
-        self.publish_busy(Instant::now());
+        self.publish(Instant::now());
         let shared = self.shared();
         shared.registry.report_completed(self.completed.replace(0));
         let is_idle = || false;
@@ -358,7 +367,7 @@ impl Worker {
     }
 
     fn park(&self) {
-        self.publish_busy(Instant::now());
+        self.publish(Instant::now());
         let shared = self.shared();
         shared.registry.report_completed(self.completed.replace(0));
         shared.registry.sweep_if_worthwhile();
