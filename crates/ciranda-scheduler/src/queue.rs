@@ -15,6 +15,17 @@ fn half(len: usize) -> usize {
     len.div_ceil(2).max(1)
 }
 
+/// Most tasks one pull from the injector moves to a worker: enough that a flood of remote
+/// spawns reaches the workers in few pulls (each pull is a turn taken from local tasks),
+/// little enough that one worker does not hoard what the others could run.
+pub(crate) const MAX_INJECT_BATCH: usize = 256;
+
+/// A worker's fair share of an injector holding `len` tasks: `len / workers`, at least one
+/// and at most [`MAX_INJECT_BATCH`].
+fn inject_share(len: usize, workers: usize) -> usize {
+    (len / workers).clamp(1, MAX_INJECT_BATCH)
+}
+
 #[cfg(not(loom))]
 mod imp {
     use super::*;
@@ -85,15 +96,36 @@ mod imp {
         pub(crate) fn push(&self, task: Notified) {
             self.0.push(task);
         }
-        /// Takes a fair share (`len / workers`, at least one) into `dest`, returns one to run.
-        pub(crate) fn pop_batch_into(&self, dest: &Local, workers: usize) -> Option<Notified> {
+        /// Takes a fair share ([`inject_share`]) into `dest`; returns one to run and how many
+        /// went into `dest`.
+        ///
+        /// crossbeam moves at most 32 tasks per steal, and no further than the end of the
+        /// injector's current block; the rest of the share is taken with more steals, which
+        /// stop at the first contended or empty one (another worker takes it next).
+        pub(crate) fn pop_batch_into(
+            &self,
+            dest: &Local,
+            workers: usize,
+        ) -> Option<(Notified, usize)> {
             if self.0.is_empty() {
                 return None;
             }
-            settle(|| {
-                let limit = (self.0.len() / workers).max(1);
-                self.0.steal_batch_with_limit_and_pop(&dest.0, limit)
-            })
+            let share = inject_share(self.0.len(), workers);
+            // `dest` is the caller's own queue: what it gains is what the steals moved (less
+            // whatever thieves take meanwhile, which only makes this pull a little bigger).
+            let before = dest.0.len();
+            let first = settle(|| self.0.steal_batch_with_limit_and_pop(&dest.0, share))?;
+            loop {
+                let moved = dest.0.len().saturating_sub(before);
+                if moved + 1 >= share
+                    || !self
+                        .0
+                        .steal_batch_with_limit(&dest.0, share - 1 - moved)
+                        .is_success()
+                {
+                    return Some((first, moved));
+                }
+            }
         }
         pub(crate) fn pop(&self) -> Option<Notified> {
             settle(|| self.0.steal())
@@ -165,15 +197,20 @@ mod imp {
         pub(crate) fn push(&self, task: Notified) {
             self.0.lock().push_back(task);
         }
-        pub(crate) fn pop_batch_into(&self, dest: &Local, workers: usize) -> Option<Notified> {
+        pub(crate) fn pop_batch_into(
+            &self,
+            dest: &Local,
+            workers: usize,
+        ) -> Option<(Notified, usize)> {
             let mut batch: VecDeque<Notified> = {
                 let mut queue = self.0.lock();
-                let take = (queue.len() / workers).max(1).min(queue.len());
+                let take = inject_share(queue.len(), workers).min(queue.len());
                 queue.drain(..take).collect()
             };
             let first = batch.pop_front()?;
+            let moved = batch.len();
             dest.0.lock().extend(batch);
-            Some(first)
+            Some((first, moved))
         }
         pub(crate) fn pop(&self) -> Option<Notified> {
             self.0.lock().pop_front()
@@ -188,3 +225,63 @@ mod imp {
 }
 
 pub(crate) use imp::{Inject, Local, Stealer, local};
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::task::raw::{self, Schedule};
+    use crate::task::{JoinError, TaskId};
+
+    /// Tasks that only sit in queues here.
+    struct Unscheduled;
+
+    impl Schedule for Unscheduled {
+        fn schedule(&self, _task: Notified) {
+            unreachable!("queue tests never wake a task");
+        }
+        fn requeue(&self, _task: Notified) {
+            unreachable!("queue tests never run a task");
+        }
+        fn unhandled_panic(&self, error: &JoinError) {
+            panic!("no queue test task panics: {error}");
+        }
+    }
+
+    fn task() -> Notified {
+        raw::allocate(async {}, Unscheduled, TaskId::next(), None).notified
+    }
+
+    #[test]
+    fn an_injector_pull_takes_a_fair_share_beyond_one_steal() {
+        let injector = Inject::new();
+        for _ in 0..1_000 {
+            injector.push(task());
+        }
+        let (local, _stealer) = local();
+        // Two workers: half of 1 000, capped at MAX_INJECT_BATCH, the returned task included
+        // (crossbeam alone moves at most 32 per steal).
+        let (_first, moved) = injector.pop_batch_into(&local, 2).unwrap();
+        assert_eq!(moved, MAX_INJECT_BATCH - 1);
+        assert_eq!(local.len(), moved);
+        // A small injector: its share (len / workers, at least one).
+        let rest = 1_000 - MAX_INJECT_BATCH;
+        let (_first, moved) = injector.pop_batch_into(&local, 8).unwrap();
+        assert_eq!(moved + 1, rest / 8);
+    }
+
+    #[test]
+    fn an_injector_pull_counts_only_what_it_moved() {
+        let injector = Inject::new();
+        for _ in 0..10 {
+            injector.push(task());
+        }
+        let (local, _stealer) = local();
+        for _ in 0..5 {
+            local.push(task());
+        }
+        let (_first, moved) = injector.pop_batch_into(&local, 1).unwrap();
+        assert_eq!(moved, 9);
+        assert_eq!(local.len(), 14);
+        assert!(injector.pop_batch_into(&local, 1).is_none());
+    }
+}

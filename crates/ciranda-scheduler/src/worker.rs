@@ -6,7 +6,12 @@
 //!    [`GLOBAL_INTERVAL`] ticks in any case), so tasks spawned from outside wait at most a
 //!    tick or two even behind long polls (Tokio's self-tuned interval left 1 000 remote
 //!    spawns waiting ~70 ms behind a busy chain), while local tasks still get every other
-//!    tick; it takes a fair batch (its length / workers), not one task;
+//!    tick; it takes a fair batch (its length / workers, up to
+//!    [`MAX_INJECT_BATCH`](crate::queue::MAX_INJECT_BATCH)), not one task. After a batch of
+//!    `n` the every-other-tick look pauses for `n` ticks: those tasks are queued behind what
+//!    the worker already holds, so newer remote tasks gain nothing by being pulled sooner,
+//!    and a flood of remote spawns is taken in a few big pulls rather than one every other
+//!    tick, each touching the injector's lines that the spawning thread writes;
 //! 2. the LIFO slot — the task the running task just woke (message-passing latency) — at
 //!    most [`MAX_LIFO_STREAK`] times in a row, after which the slot is flushed to the queue;
 //! 3. the local queue, FIFO;
@@ -123,6 +128,8 @@ pub(crate) struct Worker {
     /// poll costs an increment of a field already in cache rather than a store to the
     /// counter block (issue 19's per-poll cost, measured with `benches/examples/poll_probe.rs`).
     unpublished_polls: Cell<u64>,
+    /// The tick from which the every-other-tick injector look resumes (after a batch).
+    inject_look_at: Cell<u32>,
 }
 
 impl Worker {
@@ -141,6 +148,7 @@ impl Worker {
             current_task: Cell::new(None),
             busy_since: Cell::new(Instant::now()),
             unpublished_polls: Cell::new(0),
+            inject_look_at: Cell::new(0),
         }
     }
 
@@ -237,7 +245,11 @@ impl Worker {
     fn next_task(&self, tick: u32) -> Option<Notified> {
         let own = &self.shared().stealable[self.index];
         // `is_empty` is two loads of a line that only remote spawns write.
-        if tick % GLOBAL_INTERVAL == 0 || (tick % 2 == 0 && !self.shared().injector.is_empty()) {
+        if tick % GLOBAL_INTERVAL == 0
+            || (tick % 2 == 0
+                && tick.wrapping_sub(self.inject_look_at.get()) as i32 >= 0
+                && !self.shared().injector.is_empty())
+        {
             if let Some(task) = self.pull_injector() {
                 return Some(task);
             }
@@ -257,9 +269,13 @@ impl Worker {
 
     fn pull_injector(&self) -> Option<Notified> {
         let shared = self.shared();
-        shared
+        let (task, moved) = shared
             .injector
-            .pop_batch_into(&self.local, shared.stealable.len())
+            .pop_batch_into(&self.local, shared.stealable.len())?;
+        // Wrapping tick arithmetic: `moved` is at most `MAX_INJECT_BATCH`, far below 2^31.
+        self.inject_look_at
+            .set(self.tick.get().wrapping_add(moved as u32));
+        Some(task)
     }
 
     fn next_random(&self) -> u64 {
