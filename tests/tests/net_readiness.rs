@@ -110,6 +110,58 @@ fn eof_right_behind_the_last_short_read_is_seen() {
 }
 
 #[test]
+fn full_reads_of_fixed_frames_then_eof_lose_nothing() {
+    // `read_exact` of fixed-size frames fills its buffer each time, so after the first
+    // `EAGAIN` the stream asks the kernel how much is left (`TCP_INQ`) and skips reads it
+    // says would fail. Frames come one, two or three per write; the peer closes only once
+    // every frame was read (so no FIN report rescues a read that slept through a frame),
+    // then the EOF must be read too.
+    const FRAME: usize = 64;
+    let rt = runtime();
+    rt.block_on(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        for round in 0..40usize {
+            let frames = 50 + round;
+            let (all_read, wait_all_read) = std::sync::mpsc::channel::<()>();
+            let writer = std::thread::spawn(move || {
+                use std::io::Write;
+                let mut c = std::net::TcpStream::connect(addr).unwrap();
+                c.set_nodelay(true).unwrap();
+                let mut sent = 0;
+                while sent < frames {
+                    let burst = (1 + (sent + round) % 3).min(frames - sent);
+                    let bytes: Vec<u8> = (sent..sent + burst)
+                        .flat_map(|f| [f as u8; FRAME])
+                        .collect();
+                    c.write_all(&bytes).unwrap();
+                    sent += burst;
+                    if sent % 7 == 0 {
+                        std::thread::sleep(Duration::from_micros(200));
+                    }
+                }
+                let _ = wait_all_read.recv();
+            });
+            let (mut s, _) = listener.accept().await.unwrap();
+            let read_all = async {
+                let mut frame = [0u8; FRAME];
+                for f in 0..frames {
+                    s.read_exact(&mut frame).await.unwrap();
+                    assert_eq!(frame, [f as u8; FRAME], "round {round} frame {f}");
+                }
+                all_read.send(()).unwrap();
+                s.read(&mut frame).await.unwrap()
+            };
+            let tail = timeout(Duration::from_secs(10), read_all)
+                .await
+                .unwrap_or_else(|_| panic!("round {round}: a read slept through a frame or EOF"));
+            assert_eq!(tail, 0, "round {round}: bytes after the last frame");
+            writer.join().unwrap();
+        }
+    });
+}
+
+#[test]
 fn many_tasks_reading_one_udp_socket_receive_every_datagram_once() {
     const READERS: usize = 8;
     const DATAGRAMS: usize = 4_000;

@@ -163,6 +163,21 @@ impl<T> Async<T> {
         mut op: impl FnMut(&T) -> io::Result<usize>,
     ) -> Poll<io::Result<usize>> {
         poll_transfer(&self.reactor, &self.source, dir, cx, len, || {
+            op(self.get_ref()).map(|n| (n, false))
+        })
+    }
+
+    /// [`poll_stream`](Self::poll_stream) whose `op` also says whether the kernel reported
+    /// its buffer drained (`TCP_INQ`), which proves it as a short transfer does.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    pub(crate) fn poll_stream_hinted(
+        &self,
+        dir: usize,
+        cx: &mut Context<'_>,
+        len: usize,
+        mut op: impl FnMut(&T) -> io::Result<(usize, bool)>,
+    ) -> Poll<io::Result<usize>> {
+        poll_transfer(&self.reactor, &self.source, dir, cx, len, || {
             op(self.get_ref())
         })
     }
@@ -373,14 +388,16 @@ pub(crate) fn vectored_len<B: std::ops::Deref<Target = [u8]>>(bufs: &[B]) -> usi
 /// [`poll_io`] for a byte stream's read or write of a `len`-byte buffer: a transfer shorter
 /// than `len` (but not empty) drained the kernel buffer, so it is recorded, and while no
 /// report arrived since, the next transfer waits without asking the kernel (whose answer
-/// would be `EAGAIN`). See `registration` for why no readiness is lost.
+/// would be `EAGAIN`). See `registration` for why no readiness is lost. `op` returns the
+/// bytes moved and whether the kernel itself reported the buffer drained (a non-empty
+/// transfer of any length; `net::inq`).
 fn poll_transfer(
     reactor: &Reactor,
     source: &Source,
     dir: usize,
     cx: &mut Context<'_>,
     len: usize,
-    mut op: impl FnMut() -> io::Result<usize>,
+    mut op: impl FnMut() -> io::Result<(usize, bool)>,
 ) -> Poll<io::Result<usize>> {
     ready!(coop::poll_proceed(cx));
     loop {
@@ -391,10 +408,11 @@ fn poll_transfer(
             continue;
         }
         match op() {
-            Ok(n) => {
+            Ok((n, reported_drained)) => {
                 // Linux caps one transfer at `MAX_RW_COUNT`: shorter than a larger buffer
                 // proves nothing.
-                if n != 0 && n < len && len <= MAX_RW_COUNT && SHORT_TRANSFER_DRAINS {
+                let short = n < len && len <= MAX_RW_COUNT;
+                if n != 0 && (short || reported_drained) && SHORT_TRANSFER_DRAINS {
                     source.mark_drained(dir, since);
                 }
                 return Poll::Ready(Ok(n));

@@ -11,6 +11,8 @@
 //! runtime's blocking pool), never on an async thread.
 
 mod addr;
+#[cfg(any(target_os = "linux", target_os = "android"))]
+mod inq;
 mod socket;
 pub mod tcp;
 mod udp;

@@ -1,6 +1,8 @@
 //! TCP: `TcpListener`, `TcpStream` and its split halves.
 
 use super::addr::{ToSocketAddrs, resolve, try_each};
+#[cfg(any(target_os = "linux", target_os = "android"))]
+use super::inq::InqHint;
 use super::socket::{
     bind_first, connect_started, connected, connected_socket, incoming_stream, ip_ttl,
     socket_common, std_conversions,
@@ -11,7 +13,7 @@ use crate::registration::{READ, WRITE, Waiter};
 use futures_io::{AsyncRead, AsyncWrite};
 use socket2::{Domain, Protocol, Socket, Type};
 use std::fmt;
-use std::io::{self, IoSlice, IoSliceMut, Read, Write};
+use std::io::{self, IoSlice, IoSliceMut, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -93,7 +95,7 @@ impl TcpListener {
     ) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
         let (stream, peer) = ready!(self.io.poll_with(READ, cx, waiter, accept_nonblocking))?;
         let io = Async::with_reactor(stream, self.io.reactor_ref().clone())?;
-        Poll::Ready(Ok((TcpStream { io }, peer)))
+        Poll::Ready(Ok((TcpStream::with_io(io), peer)))
     }
 
     /// The connections, as a `Stream` of `io::Result<TcpStream>` that never ends.
@@ -163,6 +165,9 @@ incoming_stream! {
 /// of the data (into your buffer, or out to the peer).
 pub struct TcpStream {
     io: Async<std::net::TcpStream>,
+    /// Whether reads ask the kernel how much is left (`TCP_INQ`; see `net::inq`).
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    inq: InqHint,
 }
 
 socket_common!(TcpStream, SocketAddr);
@@ -193,9 +198,15 @@ impl TcpStream {
 
     fn from_std_with(stream: std::net::TcpStream, reactor: ReactorRef) -> io::Result<TcpStream> {
         stream.set_nonblocking(true)?;
-        Ok(TcpStream {
-            io: Async::with_reactor(stream, reactor)?,
-        })
+        Ok(TcpStream::with_io(Async::with_reactor(stream, reactor)?))
+    }
+
+    fn with_io(io: Async<std::net::TcpStream>) -> TcpStream {
+        TcpStream {
+            io,
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            inq: InqHint::new(),
+        }
     }
 
     /// Sets `TCP_NODELAY` (disables Nagle's algorithm).
@@ -260,18 +271,38 @@ impl TcpStream {
     }
 
     fn poll_read_priv(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        self.io
-            .poll_stream(READ, cx, buf.len(), |mut s| s.read(buf))
+        self.poll_read_vectored_priv(cx, &mut [IoSliceMut::new(buf)])
     }
 
+    #[cfg(any(target_os = "linux", target_os = "android"))]
     fn poll_read_vectored_priv(
         &self,
         cx: &mut Context<'_>,
         bufs: &mut [IoSliceMut<'_>],
     ) -> Poll<io::Result<usize>> {
         let len = crate::io::vectored_len(bufs);
-        self.io
-            .poll_stream(READ, cx, len, |mut s| s.read_vectored(bufs))
+        if !crate::poller::SHORT_TRANSFER_DRAINS {
+            // The `polling` backend cannot use the hint (see `SHORT_TRANSFER_DRAINS`).
+            return self.io.poll_stream(READ, cx, len, |mut s| {
+                std::io::Read::read_vectored(&mut s, bufs)
+            });
+        }
+        self.io.poll_stream_hinted(READ, cx, len, |s| {
+            let received = self.inq.read(s, bufs, len)?;
+            Ok((received.len, received.drained))
+        })
+    }
+
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    fn poll_read_vectored_priv(
+        &self,
+        cx: &mut Context<'_>,
+        bufs: &mut [IoSliceMut<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let len = crate::io::vectored_len(bufs);
+        self.io.poll_stream(READ, cx, len, |mut s| {
+            std::io::Read::read_vectored(&mut s, bufs)
+        })
     }
 
     fn poll_write_priv(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
@@ -354,7 +385,7 @@ async fn connect_addr(addr: SocketAddr, reactor: ReactorRef) -> io::Result<TcpSt
     connect_started(socket.connect(&addr.into()))?;
     let io = Async::with_reactor(std::net::TcpStream::from(socket), reactor)?;
     connected(&io).await?;
-    Ok(TcpStream { io })
+    Ok(TcpStream::with_io(io))
 }
 
 macro_rules! impl_async_read {
