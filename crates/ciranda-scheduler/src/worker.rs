@@ -383,7 +383,10 @@ impl Worker {
     }
 
     fn park(&self) {
-        self.publish(Instant::now());
+        // Published before the worker can be seen parked, so a snapshot taken once the
+        // runtime is idle has every poll and all busy time in it.
+        let now = Instant::now();
+        self.publish(now);
         let shared = self.shared();
         shared.registry.report_completed(self.completed.replace(0));
         shared.registry.sweep_if_worthwhile();
@@ -399,7 +402,9 @@ impl Worker {
         };
         // Re-check after registering: a task pushed before our registration was visible to
         // its notifier is visible to us now (both sides fence with SeqCst).
+        let mut slept = false;
         if !shared.has_work() && !shared.is_shutdown() {
+            slept = true;
             self.count(|c| &c.parks);
             let is_idle = || shared.is_idle();
             let watching = shared.idle.start_watching();
@@ -417,8 +422,12 @@ impl Worker {
             }
         }
         hook_call.armed = false;
-        // Parked time is not busy time: the stretch starts again now.
-        self.busy_since.set(Instant::now());
+        // Parked time is not busy time: the stretch starts again now. A pass that found
+        // work at the re-check never left the stretch, which `publish` took up to `now`
+        // (the clock is read once per such pass: a worker may pass through here several
+        // times per request under HTTP load, and a clock read is most of the pass).
+        self.busy_since
+            .set(if slept { Instant::now() } else { now });
         if !shared.idle.unpark_self(self.index) {
             // A notifier took us off the sleeper list and counted us as searching.
             self.searching.set(true);
