@@ -14,6 +14,8 @@
 //! that sends nothing at all must not hold a task forever. After that, hyper's header-read
 //! timeout bounds each later request head (and idle keep-alive connections).
 
+mod head_timer;
+
 use crate::error::BoxError;
 use crate::rt::{CirandaExecutor, CirandaIo, CirandaTimer};
 use ciranda::net::{TcpListener, TcpStream};
@@ -365,6 +367,18 @@ async fn serve_connection<S, B>(
         stream,
         sleep: header_read_timeout.map(ciranda::time::sleep),
     });
+    // hyper's header-read timer on one sleep per connection instead of a wheel timer per
+    // request (see `head_timer`); the builder clone is a few reference counts.
+    let own_builder;
+    let builder = match header_read_timeout {
+        Some(_) => {
+            let mut b = auto::Builder::clone(&builder);
+            b.http1().timer(head_timer::HeadTimer::default());
+            own_builder = b;
+            &own_builder
+        }
+        None => &*builder,
+    };
     let mut conn = pin!(builder.serve_connection_with_upgrades(io, service));
     if serve_until_set(conn.as_mut(), &tracker.shutdown).await {
         return; // served until the peer closed (or the connection failed)

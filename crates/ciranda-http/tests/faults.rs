@@ -543,6 +543,8 @@ async fn bodies_over_one_connection(
     let conn = ciranda::spawn(conn);
     let mut bodies = Vec::new();
     for _ in 0..count {
+        // Ready again once the previous exchange is done (errors if the server closed it).
+        sender.ready().await.unwrap();
         let req = hyper::Request::get("/")
             .header("host", "localhost")
             .body(http_body_util::Empty::<Bytes>::new())
