@@ -11,7 +11,9 @@
 //!
 //! On exit it prints the requests served and this process's user + system CPU time per
 //! request (the load generator is another process and not counted); for ciranda also the
-//! scheduler's polls, steals and parks per request (`RuntimeMetrics`).
+//! scheduler's polls, steals and parks per request (`RuntimeMetrics`), and the heap
+//! allocations per request in steady state (a counting global allocator, read once a fifth
+//! of the requests are served and again at the end, so connection setup is left out).
 
 #[path = "../../crates/ciranda-http/examples/hello_server/service.rs"]
 mod service;
@@ -25,6 +27,41 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 static SERVED: AtomicU64 = AtomicU64::new(0);
+/// Heap allocations (`alloc`, `alloc_zeroed` and `realloc` calls) made by the whole process.
+static ALLOCS: AtomicU64 = AtomicU64::new(0);
+
+/// The system allocator, counting calls that hand out memory.
+struct Counting;
+
+// SAFETY: every method forwards to `System` with the caller's arguments unchanged; the
+// counter is a relaxed atomic and never allocates.
+unsafe impl std::alloc::GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Relaxed);
+        // SAFETY: the caller's contract for `alloc` is `System.alloc`'s.
+        unsafe { std::alloc::System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Relaxed);
+        // SAFETY: as for `alloc`.
+        unsafe { std::alloc::System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, size: usize) -> *mut u8 {
+        ALLOCS.fetch_add(1, Relaxed);
+        // SAFETY: `ptr` and `layout` come from this allocator, which is `System`'s.
+        unsafe { std::alloc::System.realloc(ptr, layout, size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        // SAFETY: `ptr` was allocated by `System` with `layout`.
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
 /// ciranda's handle, for its metrics at exit.
 static CIRANDA: std::sync::OnceLock<ciranda::Handle> = std::sync::OnceLock::new();
 
@@ -161,14 +198,24 @@ fn main() {
             std::process::exit(2);
         }
     };
+    // Steady state: allocations are counted from a fifth of the way in.
+    let warm = (requests / 5).max(1);
+    while SERVED.load(Relaxed) < warm {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let (warm_served, warm_allocs) = (SERVED.load(Relaxed), ALLOCS.load(Relaxed));
     while SERVED.load(Relaxed) < requests {
         std::thread::sleep(Duration::from_millis(1));
     }
-    let served = SERVED.load(Relaxed);
+    let (served, allocs) = (SERVED.load(Relaxed), ALLOCS.load(Relaxed));
     let cpu = cpu_time() - start;
     println!(
         "{runtime}: {served} requests, CPU {:.2} µs per request (user + system, server process)",
         cpu.as_secs_f64() * 1e6 / served as f64
+    );
+    println!(
+        "{runtime}: {:.2} allocations per request (steady state, whole process)",
+        (allocs - warm_allocs) as f64 / (served - warm_served).max(1) as f64
     );
     if let Some(handle) = CIRANDA.get() {
         let m = handle.metrics();

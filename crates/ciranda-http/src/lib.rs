@@ -11,6 +11,7 @@
 //! | `response.status`, `.headers`, `.text()`, `.read()` | [`Response::status`], [`Response::headers`], [`Response::text`], [`Response::bytes`], [`Response::chunks`] |
 //! | `aiohttp.ClientError` | [`Error`] |
 //! | `aiohttp.web` | [`server::serve`] |
+//! | `request.remote` | [`server::serve_with_remote`] (the service is made per connection from its [`server::RemoteAddr`]) |
 //!
 //! ```
 //! use ciranda_http::{Body, Client, server};

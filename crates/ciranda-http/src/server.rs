@@ -14,6 +14,8 @@
 //! that sends nothing at all must not hold a task forever. After that, hyper's header-read
 //! timeout bounds each later request head (and idle keep-alive connections).
 
+mod head_timer;
+
 use crate::error::BoxError;
 use crate::rt::{CirandaExecutor, CirandaIo, CirandaTimer};
 use ciranda::net::{TcpListener, TcpStream};
@@ -24,13 +26,13 @@ use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper_util::server::conn::auto;
 use std::fmt;
-use std::future::{Future, IntoFuture, Pending, pending};
+use std::future::{Future, IntoFuture, Pending, pending, poll_fn};
 use std::io::{self, IoSlice};
 use std::net::SocketAddr;
 use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 /// Serves `service` on every connection `listener` accepts, HTTP/1.1 and HTTP/2 (prior
@@ -42,6 +44,9 @@ use std::time::Duration;
 /// [`shutdown_timeout`](Serve::shutdown_timeout) and
 /// [`header_read_timeout`](Serve::header_read_timeout), then awaited: it runs until the
 /// shutdown signal completes (forever without one).
+///
+/// Requests reach `service` as hyper parsed them, with nothing added; a service that needs the
+/// peer's address is made per connection with [`serve_with_remote`].
 ///
 /// A malformed request is answered `400 Bad Request` by hyper and its connection closed; a
 /// failing connection never affects the others or the server.
@@ -83,9 +88,54 @@ where
     B::Data: Send,
     B::Error: Into<BoxError>,
 {
+    serve_with_remote(listener, move |_: RemoteAddr| service.clone())
+}
+
+/// Like [`serve`], but the service is made for each connection by `make_service`, which is
+/// given the peer's address (`request.remote` in aiohttp).
+///
+/// `make_service` runs once per accepted connection, before its first request; every request
+/// on that connection goes to the service it returned. Capturing the address in the service
+/// costs nothing per request, where putting it in each request's extensions would allocate
+/// for every request.
+///
+/// # Examples
+///
+/// ```
+/// use ciranda_http::server::{self, RemoteAddr};
+/// use http_body_util::Full;
+/// use hyper::body::Bytes;
+/// use hyper::service::service_fn;
+/// use std::convert::Infallible;
+///
+/// ciranda::run(async {
+///     let listener = ciranda::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+///     let url = format!("http://{}/", listener.local_addr().unwrap());
+///     let make_service = |RemoteAddr(peer)| {
+///         service_fn(move |_req| async move {
+///             Ok::<_, Infallible>(hyper::Response::new(Full::new(Bytes::from(peer.to_string()))))
+///         })
+///     };
+///     let server = ciranda::spawn(server::serve_with_remote(listener, make_service).into_future());
+///
+///     let body = ciranda_http::Client::new().get(&url).await.unwrap().text().await.unwrap();
+///     assert!(body.starts_with("127.0.0.1:"), "{body}");
+///     server.abort();
+/// });
+/// ```
+pub fn serve_with_remote<M, S, B>(listener: TcpListener, make_service: M) -> Serve<S, Pending<()>>
+where
+    M: Fn(RemoteAddr) -> S + Send + 'static,
+    S: hyper::service::Service<Request<Incoming>, Response = Response<B>> + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
     Serve {
         listener,
-        service,
+        make_service: Box::new(make_service),
         signal: pending(),
         shutdown_timeout: Duration::from_secs(10),
         header_read_timeout: Some(Duration::from_secs(30)),
@@ -94,7 +144,7 @@ where
 
 /// A server being configured; `.await` it (it implements [`IntoFuture`]) to run it.
 ///
-/// Made by [`serve`].
+/// Made by [`serve`] or [`serve_with_remote`].
 ///
 /// # Examples
 ///
@@ -119,7 +169,8 @@ where
 /// ```
 pub struct Serve<S, F> {
     listener: TcpListener,
-    service: S,
+    /// Makes each connection's service from its peer's address.
+    make_service: Box<dyn Fn(RemoteAddr) -> S + Send>,
     signal: F,
     shutdown_timeout: Duration,
     header_read_timeout: Option<Duration>,
@@ -146,7 +197,7 @@ impl<S, F> Serve<S, F> {
     {
         Serve {
             listener: self.listener,
-            service: self.service,
+            make_service: self.make_service,
             signal,
             shutdown_timeout: self.shutdown_timeout,
             header_read_timeout: self.header_read_timeout,
@@ -175,7 +226,7 @@ impl<S, F> Serve<S, F> {
 
 impl<S, B, F> IntoFuture for Serve<S, F>
 where
-    S: hyper::service::Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
+    S: hyper::service::Service<Request<Incoming>, Response = Response<B>> + Send + 'static,
     S::Future: Send + 'static,
     S::Error: Into<BoxError>,
     B: http_body::Body + Send + 'static,
@@ -193,7 +244,7 @@ where
 
 impl<S, B, F> Serve<S, F>
 where
-    S: hyper::service::Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
+    S: hyper::service::Service<Request<Incoming>, Response = Response<B>> + Send + 'static,
     S::Future: Send + 'static,
     S::Error: Into<BoxError>,
     B: http_body::Body + Send + 'static,
@@ -204,7 +255,7 @@ where
     async fn run(self) -> io::Result<()> {
         let Serve {
             listener,
-            service,
+            make_service,
             signal,
             shutdown_timeout,
             header_read_timeout,
@@ -235,10 +286,7 @@ where
                     let conn = serve_connection(
                         builder.clone(),
                         stream,
-                        WithRemote {
-                            inner: service.clone(),
-                            remote: peer,
-                        },
+                        make_service(RemoteAddr(peer)),
                         header_read_timeout,
                         guard,
                     );
@@ -265,7 +313,11 @@ where
     }
 }
 
-/// The peer's address, in every request's extensions (`request.remote` in aiohttp).
+/// A connection's peer address (`request.remote` in aiohttp), given to
+/// [`serve_with_remote`]'s `make_service` once per connection.
+///
+/// `serve` does not put it in requests' extensions (that would allocate on every request); a
+/// service that wants it there can insert it itself.
 ///
 /// # Examples
 ///
@@ -273,35 +325,18 @@ where
 /// use ciranda_http::server::RemoteAddr;
 /// use http_body_util::Full;
 /// use hyper::body::{Bytes, Incoming};
+/// use hyper::service::service_fn;
 ///
-/// async fn who(req: hyper::Request<Incoming>) -> Result<hyper::Response<Full<Bytes>>, std::convert::Infallible> {
-///     let RemoteAddr(peer) = *req.extensions().get::<RemoteAddr>().unwrap();
-///     Ok(hyper::Response::new(Full::new(Bytes::from(peer.to_string()))))
+/// async fn who(peer: RemoteAddr, _req: hyper::Request<Incoming>) -> Result<hyper::Response<Full<Bytes>>, std::convert::Infallible> {
+///     let RemoteAddr(addr) = peer;
+///     Ok(hyper::Response::new(Full::new(Bytes::from(addr.to_string()))))
 /// }
-/// # let _ = hyper::service::service_fn(who);
+/// // For `serve_with_remote`: one service per connection, the address captured.
+/// let make_service = |peer: RemoteAddr| service_fn(move |req| who(peer, req));
+/// # let _ = make_service(RemoteAddr(([127, 0, 0, 1], 80).into()));
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct RemoteAddr(pub SocketAddr);
-
-/// Inserts [`RemoteAddr`] into each request before the user's service sees it.
-struct WithRemote<S> {
-    inner: S,
-    remote: SocketAddr,
-}
-
-impl<S> hyper::service::Service<Request<Incoming>> for WithRemote<S>
-where
-    S: hyper::service::Service<Request<Incoming>>,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = S::Future;
-
-    fn call(&self, mut req: Request<Incoming>) -> S::Future {
-        req.extensions_mut().insert(RemoteAddr(self.remote));
-        self.inner.call(req)
-    }
-}
 
 fn is_per_connection(e: &io::Error) -> bool {
     matches!(
@@ -332,16 +367,52 @@ async fn serve_connection<S, B>(
         stream,
         sleep: header_read_timeout.map(ciranda::time::sleep),
     });
-    let mut conn = pin!(builder.serve_connection_with_upgrades(io, service));
-    {
-        let shutdown = pin!(tracker.shutdown.wait());
-        if let Either::Left(_) = select(conn.as_mut(), shutdown).await {
-            return; // served until the peer closed (or the connection failed)
+    // hyper's header-read timer on one sleep per connection instead of a wheel timer per
+    // request (see `head_timer`); the builder clone is a few reference counts.
+    let own_builder;
+    let builder = match header_read_timeout {
+        Some(_) => {
+            let mut b = auto::Builder::clone(&builder);
+            b.http1().timer(head_timer::HeadTimer::default());
+            own_builder = b;
+            &own_builder
         }
+        None => &*builder,
+    };
+    let mut conn = pin!(builder.serve_connection_with_upgrades(io, service));
+    if serve_until_set(conn.as_mut(), &tracker.shutdown).await {
+        return; // served until the peer closed (or the connection failed)
     }
     conn.as_mut().graceful_shutdown();
     let cancel = pin!(tracker.cancel.wait());
     let _ = select(conn, cancel).await;
+}
+
+/// Polls `conn` until it completes (`true`) or `shutdown` is set (`false`, `conn` not
+/// completed).
+///
+/// Polling an [`Event::wait`] takes the event's lock, which every connection shares, so
+/// once this task's waker is queued the event is read with one atomic load per poll instead.
+/// The wait is polled before `conn` whenever it must (re)register, while the task's
+/// cooperative budget is fresh: a wait refused by an exhausted budget does not queue the
+/// waker, and this task would then miss the shutdown.
+async fn serve_until_set<F: Future>(mut conn: Pin<&mut F>, shutdown: &Event) -> bool {
+    let mut wait = pin!(shutdown.wait());
+    // The waker queued in the event's wait list, once it is.
+    let mut queued: Option<Waker> = None;
+    poll_fn(|cx| {
+        let stale = queued.as_ref().is_none_or(|w| !w.will_wake(cx.waker()));
+        if stale || shutdown.is_set() {
+            if wait.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(false);
+            }
+            if stale {
+                queued = Some(cx.waker().clone());
+            }
+        }
+        conn.as_mut().poll(cx).map(|_| true)
+    })
+    .await
 }
 
 /// Counts live connections so a graceful shutdown can wait for the last one.

@@ -232,10 +232,8 @@ async fn hello_server_with(
         let stop = stop.clone();
         async move { stop.wait().await }
     };
-    let routes = Routes::new(1);
-    let service = hyper::service::service_fn(move |req| routes.clone().handle(req));
     let server = ciranda::spawn(
-        ciranda_http::server::serve(listener, service)
+        ciranda_http::server::serve_with_remote(listener, Routes::new(1).make_service())
             .header_read_timeout(header_timeout)
             .with_graceful_shutdown(signal)
             .into_future(),
@@ -527,4 +525,132 @@ async fn a_body_that_stalls_runs_into_the_client_timeout() {
     // The deadline counts from the start of the request, not from the head.
     assert_eq!(start.elapsed().as_secs(), 60);
     server.abort();
+}
+
+/// `count` keep-alive HTTP/1.1 requests over one new connection to `addr`: the connection's
+/// local address and each response's body.
+async fn bodies_over_one_connection(
+    addr: std::net::SocketAddr,
+    count: usize,
+) -> (std::net::SocketAddr, Vec<String>) {
+    use http_body_util::BodyExt;
+    let stream = TcpStream::connect(addr).await.unwrap();
+    let local = stream.local_addr().unwrap();
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(ciranda_http::rt::CirandaIo::new(stream))
+            .await
+            .unwrap();
+    let conn = ciranda::spawn(conn);
+    let mut bodies = Vec::new();
+    for _ in 0..count {
+        // Ready again once the previous exchange is done (errors if the server closed it).
+        sender.ready().await.unwrap();
+        let req = hyper::Request::get("/")
+            .header("host", "localhost")
+            .body(http_body_util::Empty::<Bytes>::new())
+            .unwrap();
+        let response = sender.send_request(req).await.unwrap();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        bodies.push(String::from_utf8(body.to_vec()).unwrap());
+    }
+    drop(sender);
+    conn.await.unwrap().unwrap();
+    (local, bodies)
+}
+
+/// Answers whether the request carries a `RemoteAddr` extension, and `tag`.
+fn extension_reporter(
+    tag: String,
+) -> impl hyper::service::Service<
+    hyper::Request<hyper::body::Incoming>,
+    Response = hyper::Response<Full<Bytes>>,
+    Error = Infallible,
+    Future = impl std::future::Future<Output = Result<hyper::Response<Full<Bytes>>, Infallible>> + Send,
+> + Clone
++ Send
++ 'static {
+    hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+        let has = req
+            .extensions()
+            .get::<ciranda_http::server::RemoteAddr>()
+            .is_some();
+        let body = format!("{tag} extension={has}");
+        async move { Ok::<_, Infallible>(hyper::Response::new(Full::new(Bytes::from(body)))) }
+    })
+}
+
+#[ciranda::test]
+async fn serve_with_remote_makes_one_service_per_connection_from_its_peer() {
+    use ciranda_http::server::RemoteAddr;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let made = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let make_service = {
+        let made = made.clone();
+        move |RemoteAddr(peer)| {
+            made.lock().unwrap().push(peer);
+            extension_reporter(peer.to_string())
+        }
+    };
+    let server = ciranda::spawn(
+        ciranda_http::server::serve_with_remote(listener, make_service)
+            .with_graceful_shutdown(std::future::pending())
+            .into_future(),
+    );
+    let (first, first_bodies) = bodies_over_one_connection(addr, 3).await;
+    let (second, second_bodies) = bodies_over_one_connection(addr, 2).await;
+    // Made once per connection (not per request), each time from that connection's peer; the
+    // requests themselves carry nothing extra.
+    assert_eq!(*made.lock().unwrap(), [first, second]);
+    assert_eq!(first_bodies, vec![format!("{first} extension=false"); 3]);
+    assert_eq!(second_bodies, vec![format!("{second} extension=false"); 2]);
+    server.abort();
+}
+
+#[ciranda::test]
+async fn serve_adds_nothing_to_requests() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = ciranda::spawn(
+        ciranda_http::server::serve(listener, extension_reporter("plain".into())).into_future(),
+    );
+    let (_, bodies) = bodies_over_one_connection(addr, 2).await;
+    assert_eq!(bodies, vec!["plain extension=false"; 2]);
+    server.abort();
+}
+
+#[ciranda::test]
+async fn graceful_shutdown_closes_idle_connections_that_served_many_requests() {
+    // Connections that have been polled many times (their shutdown wait registered long
+    // ago) and now sit idle in the client's pool must still see the shutdown: with an hour's
+    // shutdown timeout and header-read (idle) timeout, only their own reaction lets the
+    // server return.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    let stop = Arc::new(Event::new());
+    let signal = {
+        let stop = stop.clone();
+        async move { stop.wait().await }
+    };
+    let server = ciranda::spawn(
+        ciranda_http::server::serve(listener, extension_reporter("idle".into()))
+            .shutdown_timeout(Duration::from_secs(3600))
+            .header_read_timeout(Duration::from_secs(3600))
+            .with_graceful_shutdown(signal)
+            .into_future(),
+    );
+    let clients: Vec<Client> = (0..4).map(|_| Client::new()).collect();
+    for _ in 0..20 {
+        for client in &clients {
+            let body = client.get(&url).await.unwrap().text().await.unwrap();
+            assert_eq!(body, "idle extension=false");
+        }
+    }
+    stop.set();
+    timeout(Duration::from_secs(30), server)
+        .await
+        .expect("an idle connection missed the shutdown")
+        .unwrap()
+        .unwrap();
+    drop(clients);
 }

@@ -74,6 +74,14 @@ impl Routes {
         }
     }
 
+    /// For `serve_with_remote`: each connection's service.
+    pub fn make_service(self) -> impl Fn(RemoteAddr) -> RoutesFor + Send + 'static {
+        move |remote| RoutesFor {
+            routes: self.clone(),
+            remote,
+        }
+    }
+
     pub async fn handle(self, req: Request<Incoming>) -> Result<Response<TestBody>, Infallible> {
         let peer = req
             .extensions()
@@ -118,6 +126,28 @@ impl Routes {
     }
 }
 
+type BoxedResponse = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<Response<TestBody>, Infallible>> + Send>,
+>;
+
+/// `Routes` on one connection: the peer's address goes in every request's extensions (where
+/// the Tokio and TLS servers below put it too).
+pub struct RoutesFor {
+    routes: Routes,
+    remote: RemoteAddr,
+}
+
+impl hyper::service::Service<Request<Incoming>> for RoutesFor {
+    type Response = Response<TestBody>;
+    type Error = Infallible;
+    type Future = BoxedResponse;
+
+    fn call(&self, mut req: Request<Incoming>) -> BoxedResponse {
+        req.extensions_mut().insert(self.remote);
+        Box::pin(self.routes.clone().handle(req))
+    }
+}
+
 /// Our server, serving `routes` on a free loopback port until `stop` is set.
 pub async fn spawn_ciranda_server(
     routes: Routes,
@@ -135,9 +165,8 @@ pub async fn spawn_ciranda_server(
         let stop = stop.clone();
         async move { stop.wait().await }
     };
-    let service = hyper::service::service_fn(move |req| routes.clone().handle(req));
     let server = ciranda::spawn(
-        ciranda_http::server::serve(listener, service)
+        ciranda_http::server::serve_with_remote(listener, routes.make_service())
             .with_graceful_shutdown(signal)
             .into_future(),
     );
