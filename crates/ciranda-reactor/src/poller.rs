@@ -83,10 +83,10 @@ mod epoll {
 
     /// Whether `epoll_pwait2` works here: not known yet, yes, or no. The kernel does not
     /// change under a running process, so the first timed wait decides for every poller.
-    static PWAIT2: AtomicU8 = AtomicU8::new(PWAIT2_UNKNOWN);
-    const PWAIT2_UNKNOWN: u8 = 0;
+    pub(super) static PWAIT2: AtomicU8 = AtomicU8::new(PWAIT2_UNKNOWN);
+    pub(super) const PWAIT2_UNKNOWN: u8 = 0;
     const PWAIT2_YES: u8 = 1;
-    const PWAIT2_NO: u8 = 2;
+    pub(super) const PWAIT2_NO: u8 = 2;
 
     /// The kernel's `__kernel_timespec`: 64-bit fields on every ABI (unlike `libc::timespec`
     /// on 32-bit targets), which is what `epoll_pwait2` reads.
@@ -449,6 +449,37 @@ mod tests {
         poller.notify().unwrap();
         poller.wait(&mut events, None).unwrap();
         assert!(events.iter().all(|e| e.key == NOTIFY_KEY));
+    }
+
+    /// Timed waits end at or after their timeout, never before, with `epoll_pwait2` and with
+    /// the `epoll_wait` fallback (forced here: the machine may well have the newer call).
+    #[test]
+    fn timed_waits_never_end_early_with_either_system_call() {
+        use super::epoll::{PWAIT2, PWAIT2_NO, PWAIT2_UNKNOWN};
+        use std::sync::atomic::Ordering::Relaxed;
+        let poller = Poller::new().unwrap();
+        let mut events = Events::new();
+        let timeouts = [1, 250_000, 1_300_000, 2_700_001, 999_999].map(Duration::from_nanos);
+        let wait_all = |events: &mut Events| {
+            for t in timeouts {
+                let start = Instant::now();
+                poller.wait(events, Some(t)).unwrap();
+                assert!(start.elapsed() >= t, "a {t:?} wait ended early");
+                assert_eq!(events.iter().count(), 0);
+            }
+        };
+        wait_all(&mut events);
+        // The first timed wait of the process decided which call to use, for good.
+        let decided = PWAIT2.load(Relaxed);
+        assert_ne!(decided, PWAIT2_UNKNOWN);
+        PWAIT2.store(PWAIT2_NO, Relaxed);
+        wait_all(&mut events);
+        PWAIT2.store(decided, Relaxed);
+        // Either way a notification still ends a long wait.
+        poller.notify().unwrap();
+        poller
+            .wait(&mut events, Some(Duration::from_secs(60)))
+            .unwrap();
     }
 
     #[test]
