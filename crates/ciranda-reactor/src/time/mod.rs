@@ -9,7 +9,7 @@
 //! # Why a timing wheel
 //!
 //! Timers are stored in a hierarchical timing wheel (`LEVELS` levels of `SLOTS` slots, both in
-//! `wheel.rs`, at 1 ms resolution, about 2.2 years per turn of the top level, later deadlines in
+//! `wheel.rs`, at 250 µs resolution, about 200 days per turn of the top level, later deadlines in
 //! an overflow list re-sorted once per such epoch). Insert and cancel are O(1) (intrusive lists in a slab; a generation protects
 //! against reuse of a cancelled slot), and the next deadline is found with one bitmap scan per
 //! level, which is what the poller needs before each wait. Each timer is moved at most once per
