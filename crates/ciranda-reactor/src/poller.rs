@@ -10,7 +10,7 @@
 //!   next timer ends at its tick, not up to a millisecond later. Where that call is missing
 //!   (`ENOSYS`, or `EPERM` from a seccomp filter that predates it) the first wait finds out,
 //!   once for the process, and every wait uses `epoll_wait`, whose timeout is in milliseconds,
-//!   rounded up so that a timer still never fires early;
+//!   rounded up so that a timer still never fires early (Android always does: see `PWAIT2`);
 //! * the wake-up eventfd is registered edge-triggered too: each write is an edge, so it is
 //!   never read back (only if its counter would overflow). A flag coalesces notifications
 //!   until the next wait returns, and a notification while no thread is inside (or entering)
@@ -83,7 +83,13 @@ mod epoll {
 
     /// Whether `epoll_pwait2` works here: not known yet, yes, or no. The kernel does not
     /// change under a running process, so the first timed wait decides for every poller.
-    pub(super) static PWAIT2: AtomicU8 = AtomicU8::new(PWAIT2_UNKNOWN);
+    /// Never tried on Android, whose app sandbox kills a process that makes a system call
+    /// its seccomp filter does not list, rather than failing the call.
+    pub(super) static PWAIT2: AtomicU8 = AtomicU8::new(if cfg!(target_os = "android") {
+        PWAIT2_NO
+    } else {
+        PWAIT2_UNKNOWN
+    });
     pub(super) const PWAIT2_UNKNOWN: u8 = 0;
     const PWAIT2_YES: u8 = 1;
     pub(super) const PWAIT2_NO: u8 = 2;
