@@ -8,7 +8,13 @@
 //! Time never goes backwards: on resume the offset only ever grows (or stays), and while paused
 //! the frozen instant only moves forwards.
 //!
-//! The timer wheel counts whole milliseconds since the clock's `origin` (its creation).
+//! The timer wheel counts whole ticks of [`TICK`] (a quarter of a millisecond) since the
+//! clock's `origin` (its creation). A timer fires at the first tick at or after its deadline,
+//! so it is never early and at most a tick late (plus the poller's own slack). A finer tick
+//! would be later by less but would cascade timers through the wheel's levels more often (its
+//! first level spans 64 ticks, 16 ms at this tick) and wake the poller for more batches.
+//! A tick that divides a millisecond keeps whole-millisecond deadlines exact on a paused
+//! clock, which jumps to ticks.
 //!
 //! Most clocks are never paused, and every `sleep`, `timeout` and `Instant::now()` reads the
 //! clock, often from several workers at once. Until the first `pause()` (or for a clock
@@ -124,31 +130,40 @@ impl Clock {
         }
     }
 
-    /// Whole milliseconds from the origin to `instant`, rounded down (the wheel's "now").
+    /// Whole ticks from the origin to `instant`, rounded down (the wheel's "now").
     pub(crate) fn tick_floor(&self, instant: StdInstant) -> u64 {
-        millis_u64(instant.saturating_duration_since(self.origin))
+        ticks(instant.saturating_duration_since(self.origin)).0
     }
 
-    /// Milliseconds from the origin to `instant`, rounded up (a timer's tick: firing when the
-    /// floor of "now" reaches it is never early).
+    /// Ticks from the origin to `instant`, rounded up (a timer's tick: firing when the floor
+    /// of "now" reaches it is never early).
     pub(crate) fn tick_ceil(&self, instant: StdInstant) -> u64 {
-        let d = instant.saturating_duration_since(self.origin);
-        let ms = millis_u64(d);
-        if Duration::from_millis(ms) < d {
-            ms.saturating_add(1)
-        } else {
-            ms
-        }
+        let (whole, rest) = ticks(instant.saturating_duration_since(self.origin));
+        whole.saturating_add(u64::from(rest != 0))
     }
 
     /// The instant of a tick, saturating to the latest representable instant.
     pub(crate) fn instant_of_tick(&self, tick: u64) -> StdInstant {
-        add_or_max(self.origin, Duration::from_millis(tick))
+        let d = Duration::new(
+            tick / TICKS_PER_SEC,
+            (tick % TICKS_PER_SEC) as u32 * TICK_NANOS,
+        );
+        add_or_max(self.origin, d)
     }
 }
 
-fn millis_u64(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+/// The timer wheel's unit of time.
+pub(crate) const TICK: Duration = Duration::from_micros(250);
+const TICK_NANOS: u32 = TICK.subsec_nanos();
+const TICKS_PER_SEC: u64 = 1_000_000_000 / TICK_NANOS as u64;
+
+/// Whole ticks in `d` (saturating) and the nanoseconds left over.
+fn ticks(d: Duration) -> (u64, u32) {
+    let whole = d
+        .as_secs()
+        .saturating_mul(TICKS_PER_SEC)
+        .saturating_add(u64::from(d.subsec_nanos() / TICK_NANOS));
+    (whole, d.subsec_nanos() % TICK_NANOS)
 }
 
 /// `instant + d`, or a point about 30 years after `instant` when that overflows.
@@ -214,12 +229,33 @@ mod tests {
     #[test]
     fn ticks_round_the_right_way() {
         let c = Clock::new(true);
-        let t = c.now() + Duration::from_micros(1500);
-        assert_eq!(c.tick_floor(t), 1);
-        assert_eq!(c.tick_ceil(t), 2);
+        let t = c.now() + Duration::from_micros(1600);
+        assert_eq!(c.tick_floor(t), 6);
+        assert_eq!(c.tick_ceil(t), 7);
         let t = c.now() + Duration::from_millis(2);
-        assert_eq!(c.tick_ceil(t), 2);
+        assert_eq!((c.tick_floor(t), c.tick_ceil(t)), (8, 8));
         assert_eq!(c.tick_ceil(c.now() - Duration::from_millis(0)), 0);
+        let t = c.now() + Duration::new(3, 1);
+        assert_eq!((c.tick_floor(t), c.tick_ceil(t)), (12_000, 12_001));
+    }
+
+    /// A tick's instant is never before a deadline rounded up to it, and the first tick at
+    /// or after it: a timer fires at that instant, never earlier, at most a tick later.
+    #[test]
+    fn a_deadline_s_tick_is_the_first_at_or_after_it() {
+        let c = Clock::new(true);
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..10_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let deadline = c.now() + Duration::from_nanos(x % 5_000_000_000);
+            let tick = c.tick_ceil(deadline);
+            let at = c.instant_of_tick(tick);
+            assert!(at >= deadline, "tick {tick} at {at:?} before {deadline:?}");
+            assert!(at - deadline < TICK);
+            assert_eq!(c.tick_floor(at), tick);
+        }
     }
 
     #[test]

@@ -6,8 +6,11 @@
 //! `epoll_ctl`, a `timerfd_settime` and an eventfd `read`) where one does. Here:
 //!
 //! * every descriptor is registered edge-triggered and never re-armed;
-//! * the timeout is `epoll_wait`'s own, in milliseconds rounded up (the wheel's tick is a
-//!   millisecond, so a timer still never fires early);
+//! * the timeout is exact to the nanosecond with `epoll_pwait2` (Linux 5.11): a wait for the
+//!   next timer ends at its tick, not up to a millisecond later. Where that call is missing
+//!   (`ENOSYS`, or `EPERM` from a seccomp filter that predates it) the first wait finds out,
+//!   once for the process, and every wait uses `epoll_wait`, whose timeout is in milliseconds,
+//!   rounded up so that a timer still never fires early (Android always does: see `PWAIT2`);
 //! * the wake-up eventfd is registered edge-triggered too: each write is an edge, so it is
 //!   never read back (only if its counter would overflow). A flag coalesces notifications
 //!   until the next wait returns, and a notification while no thread is inside (or entering)
@@ -75,8 +78,29 @@ mod epoll {
     use super::{Event, NOTIFY_KEY};
     use std::io;
     use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
-    use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+    use std::sync::atomic::{AtomicBool, AtomicU8, Ordering::Relaxed, Ordering::SeqCst};
     use std::time::Duration;
+
+    /// Whether `epoll_pwait2` works here: not known yet, yes, or no. The kernel does not
+    /// change under a running process, so the first timed wait decides for every poller.
+    /// Never tried on Android, whose app sandbox kills a process that makes a system call
+    /// its seccomp filter does not list, rather than failing the call.
+    pub(super) static PWAIT2: AtomicU8 = AtomicU8::new(if cfg!(target_os = "android") {
+        PWAIT2_NO
+    } else {
+        PWAIT2_UNKNOWN
+    });
+    pub(super) const PWAIT2_UNKNOWN: u8 = 0;
+    const PWAIT2_YES: u8 = 1;
+    pub(super) const PWAIT2_NO: u8 = 2;
+
+    /// The kernel's `__kernel_timespec`: 64-bit fields on every ABI (unlike `libc::timespec`
+    /// on 32-bit targets), which is what `epoll_pwait2` reads.
+    #[repr(C)]
+    struct KernelTimespec {
+        tv_sec: i64,
+        tv_nsec: i64,
+    }
 
     /// Events a turn collects at most; more stay queued in the kernel for the next turn.
     const CAPACITY: usize = 1024;
@@ -203,27 +227,14 @@ mod epoll {
             timeout: Option<Duration>,
         ) -> io::Result<()> {
             self.in_wait.store(true, SeqCst);
-            let ms = match timeout {
-                // A notification made before this wait began: collect events, do not sleep.
-                _ if self.notified.load(SeqCst) => 0,
-                None => -1,
-                // Rounded up: waking before a deadline would only make the turn wait again.
-                Some(t) => {
-                    let ms = t.as_nanos().div_ceil(1_000_000);
-                    libc::c_int::try_from(ms).unwrap_or(libc::c_int::MAX)
-                }
+            // A notification made before this wait began: collect events, do not sleep.
+            let timeout = if self.notified.load(SeqCst) {
+                Some(Duration::ZERO)
+            } else {
+                timeout
             };
             events.list.clear();
-            // SAFETY: the buffer has room for `capacity` events and the kernel writes at most
-            // that many, initialising the first `n` it reports.
-            let n = unsafe {
-                libc::epoll_wait(
-                    self.epoll.as_raw_fd(),
-                    events.list.as_mut_ptr(),
-                    events.list.capacity() as libc::c_int,
-                    ms,
-                )
-            };
+            let n = self.epoll_wait(events, timeout);
             self.in_wait.store(false, SeqCst);
             // Whatever was notified before this point has ended this wait (by the flag or the
             // eventfd) or is queued for the next one (an edge stays in the ready list until
@@ -238,6 +249,60 @@ mod epoll {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(()),
                 Err(e) => Err(e),
             }
+        }
+
+        /// One wait into `events.list` (empty); returns the system call's result.
+        fn epoll_wait(&self, events: &mut Events, timeout: Option<Duration>) -> libc::c_int {
+            let epoll = self.epoll.as_raw_fd();
+            let buffer = events.list.as_mut_ptr();
+            let capacity = events.list.capacity() as libc::c_int;
+            if let Some(t) = timeout.filter(|t| !t.is_zero()) {
+                let known = PWAIT2.load(Relaxed);
+                if known != PWAIT2_NO {
+                    let ts = KernelTimespec {
+                        tv_sec: i64::try_from(t.as_secs()).unwrap_or(i64::MAX),
+                        tv_nsec: i64::from(t.subsec_nanos()),
+                    };
+                    // SAFETY: the buffer has room for `capacity` events and the kernel writes
+                    // at most that many, initialising the first `n` it reports; `ts` is a
+                    // valid `__kernel_timespec` it only reads; a null signal mask means none
+                    // (the size is then not read).
+                    let n = unsafe {
+                        libc::syscall(
+                            libc::SYS_epoll_pwait2,
+                            epoll,
+                            buffer,
+                            capacity,
+                            &ts as *const KernelTimespec,
+                            std::ptr::null::<libc::sigset_t>(),
+                            std::mem::size_of::<libc::sigset_t>(),
+                        )
+                    };
+                    let missing = n == -1
+                        && matches!(
+                            io::Error::last_os_error().raw_os_error(),
+                            Some(libc::ENOSYS | libc::EPERM)
+                        );
+                    if !missing {
+                        if known == PWAIT2_UNKNOWN {
+                            PWAIT2.store(PWAIT2_YES, Relaxed);
+                        }
+                        // A count of at most `capacity`, or -1.
+                        return n as libc::c_int;
+                    }
+                    PWAIT2.store(PWAIT2_NO, Relaxed);
+                }
+            }
+            let ms = match timeout {
+                None => -1,
+                // Rounded up: waking before a deadline would only make the turn wait again.
+                Some(t) => {
+                    let ms = t.as_nanos().div_ceil(1_000_000);
+                    libc::c_int::try_from(ms).unwrap_or(libc::c_int::MAX)
+                }
+            };
+            // SAFETY: as above, with a timeout in milliseconds.
+            unsafe { libc::epoll_wait(epoll, buffer, capacity, ms) }
         }
 
         /// Ends the current wait, or the next one if nobody waits; coalesces until a wait
@@ -390,6 +455,37 @@ mod tests {
         poller.notify().unwrap();
         poller.wait(&mut events, None).unwrap();
         assert!(events.iter().all(|e| e.key == NOTIFY_KEY));
+    }
+
+    /// Timed waits end at or after their timeout, never before, with `epoll_pwait2` and with
+    /// the `epoll_wait` fallback (forced here: the machine may well have the newer call).
+    #[test]
+    fn timed_waits_never_end_early_with_either_system_call() {
+        use super::epoll::{PWAIT2, PWAIT2_NO, PWAIT2_UNKNOWN};
+        use std::sync::atomic::Ordering::Relaxed;
+        let poller = Poller::new().unwrap();
+        let mut events = Events::new();
+        let timeouts = [1, 250_000, 1_300_000, 2_700_001, 999_999].map(Duration::from_nanos);
+        let wait_all = |events: &mut Events| {
+            for t in timeouts {
+                let start = Instant::now();
+                poller.wait(events, Some(t)).unwrap();
+                assert!(start.elapsed() >= t, "a {t:?} wait ended early");
+                assert_eq!(events.iter().count(), 0);
+            }
+        };
+        wait_all(&mut events);
+        // The first timed wait of the process decided which call to use, for good.
+        let decided = PWAIT2.load(Relaxed);
+        assert_ne!(decided, PWAIT2_UNKNOWN);
+        PWAIT2.store(PWAIT2_NO, Relaxed);
+        wait_all(&mut events);
+        PWAIT2.store(decided, Relaxed);
+        // Either way a notification still ends a long wait.
+        poller.notify().unwrap();
+        poller
+            .wait(&mut events, Some(Duration::from_secs(60)))
+            .unwrap();
     }
 
     #[test]

@@ -1,11 +1,13 @@
-//! A hierarchical timing wheel over integer millisecond ticks.
+//! A hierarchical timing wheel over integer ticks (the reactor's are a quarter of a
+//! millisecond, see `clock`).
 //!
 //! Six levels of 64 slots each. A slot of level `l` spans `64^l` ticks, so level 0 holds the
-//! timers of the current 64 ms block one millisecond per slot, level 1 the rest of the current
-//! 4 096 ms block in 64 ms slots, and so on up to level 5 whose slots span `2^30` ms (~12 days)
-//! and whose whole ring spans `2^36` ms (~2.2 years), an "epoch". Deadlines in a later epoch than
-//! the current time (years away, or the clamped "never" deadlines of `Duration::MAX` sleeps) sit
-//! in an unordered overflow list that is re-sorted into the wheel when time enters a new epoch.
+//! timers of the current 64-tick block (16 ms) one tick per slot, level 1 the rest of the
+//! current 4 096-tick block (~1 s) in 64-tick slots, and so on up to level 5 whose slots span
+//! `2^30` ticks (~3 days) and whose whole ring spans `2^36` ticks (~200 days), an "epoch".
+//! Deadlines in a later epoch than the current time (months away, or the clamped "never"
+//! deadlines of `Duration::MAX` sleeps) sit in an unordered overflow list that is re-sorted into
+//! the wheel when time enters a new epoch.
 //!
 //! Placement rule: a timer with deadline `d`, at current time `e < d`, lives at the level of the
 //! most significant 6-bit digit in which `d` and `e` differ, in the slot given by `d`'s digit at

@@ -423,3 +423,54 @@ fn many_paused_runtimes_in_parallel_do_not_interfere() {
         h.join().unwrap();
     }
 }
+
+/// The wheel's tick is a quarter of a millisecond: a paused clock jumps to the first tick at
+/// or after a sub-millisecond deadline, not to the next whole millisecond.
+#[test]
+fn sub_millisecond_deadlines_fire_at_the_next_quarter_millisecond_on_a_paused_clock() {
+    let reactor = paused();
+    let _g = reactor.enter();
+    block_on(async {
+        let start = Instant::now();
+        time::sleep(Duration::from_micros(1_600)).await;
+        assert_eq!(start.elapsed(), Duration::from_micros(1_750));
+        time::sleep(Duration::from_micros(250)).await;
+        assert_eq!(start.elapsed(), Duration::from_millis(2));
+        time::sleep(Duration::from_nanos(1)).await;
+        assert_eq!(start.elapsed(), Duration::from_micros(2_250));
+        // Whole milliseconds stay exact.
+        time::sleep(Duration::from_millis(7)).await;
+        assert_eq!(start.elapsed(), Duration::from_micros(9_250));
+    });
+}
+
+/// Sleeps of every sub-millisecond phase, on the real clock, all pending at once: none wakes
+/// before its deadline (the poller's timeout is now exact to the nanosecond, and the tick
+/// finer: both must still round the right way).
+#[test]
+fn sub_millisecond_sleeps_are_never_early_real_clock() {
+    let ds = durations(2_000, 4, 0x2545_f491_4f6c_dd1d);
+    block_on(async {
+        let all: FuturesUnordered<_> = ds
+            .iter()
+            .enumerate()
+            .map(|(i, d)| async move {
+                let start = std::time::Instant::now();
+                if i % 2 == 0 {
+                    time::sleep(*d).await;
+                } else {
+                    time::sleep_until(Instant::from_std(start) + *d).await;
+                }
+                let slept = start.elapsed();
+                assert!(slept >= *d, "woke after {slept:?} of a {d:?} sleep");
+            })
+            .collect();
+        all.collect::<Vec<()>>().await;
+        // One at a time too: then the poller's wait is what ends each sleep.
+        for d in &ds[..40] {
+            let start = std::time::Instant::now();
+            time::sleep(*d).await;
+            assert!(start.elapsed() >= *d);
+        }
+    });
+}

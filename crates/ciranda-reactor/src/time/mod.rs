@@ -9,7 +9,7 @@
 //! # Why a timing wheel
 //!
 //! Timers are stored in a hierarchical timing wheel (`LEVELS` levels of `SLOTS` slots, both in
-//! `wheel.rs`, at 1 ms resolution, about 2.2 years per turn of the top level, later deadlines in
+//! `wheel.rs`, at 250 µs resolution, about 200 days per turn of the top level, later deadlines in
 //! an overflow list re-sorted once per such epoch). Insert and cancel are O(1) (intrusive lists in a slab; a generation protects
 //! against reuse of a cancelled slot), and the next deadline is found with one bitmap scan per
 //! level, which is what the poller needs before each wait. Each timer is moved at most once per
@@ -19,10 +19,11 @@
 //! O(log n) per insert *and* per cancel and allocates tree nodes; a binary heap cannot cancel
 //! in O(1) without tombstones that linger until they reach the top. Network code mostly sets
 //! timeouts that are cancelled before they fire (every read with a deadline), so cheap cancel
-//! matters most, and that is the wheel's strength. The price is the 1 ms resolution: deadlines
-//! are rounded up to the next millisecond, so a timer never fires early and at most ~1 ms late
-//! (plus scheduling latency). One mutex guards the wheel per reactor; Tokio measured that
-//! sharding it did not pay, and the lock is held for O(1) work except while firing.
+//! matters most, and that is the wheel's strength. The price is the wheel's resolution:
+//! deadlines are rounded up to the next quarter of a millisecond, so a timer never fires early
+//! and at most 250 µs late (plus the kernel's timer slack, ~50 µs, and scheduling latency). One
+//! mutex guards the wheel per reactor; Tokio measured that sharding it did not pay, and the lock
+//! is held for O(1) work except while firing.
 
 mod instant;
 mod interval;
