@@ -380,11 +380,19 @@ fn level_ready(fd: RawFd, dir: usize) -> bool {
         events,
         revents: 0,
     };
-    // SAFETY: `poll_fd` is one valid, initialised `pollfd` that lives across the call, and
-    // `nfds` is 1; a zero timeout never blocks. `poll` only reads the descriptor number (a
-    // stale number yields POLLNVAL, not undefined behaviour).
-    let n = unsafe { libc::poll(&mut poll_fd, 1, 0) };
-    n != 0
+    loop {
+        // SAFETY: `poll_fd` is one valid, initialised `pollfd` that lives across the call, and
+        // `nfds` is 1; a zero timeout never blocks. `poll` only reads the descriptor number (a
+        // stale number yields POLLNVAL, not undefined behaviour).
+        let n = unsafe { libc::poll(&mut poll_fd, 1, 0) };
+        // A signal can interrupt even a zero-timeout poll: ask again rather than report a
+        // readiness nobody saw (a `readable()` would return `Ok` for nothing). Any other
+        // failure says ready, so the caller's operation runs and reports the error itself.
+        if n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+            continue;
+        }
+        return n != 0;
+    }
 }
 
 /// Under loom there is no kernel: the models drive readiness through reports only.
