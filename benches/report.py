@@ -22,8 +22,10 @@ not run) at the end. `--from-data` skips the first step, so
 
 reproduces docs/benchmarks.md exactly (benches/test_report.py checks that it does).
 
-Usage, after new runs:
-    python3 benches/report.py --criterion target-bench/criterion --out docs/benchmarks.md \
+Usage, after new runs (criterion resolves a relative CARGO_TARGET_DIR from the bench's own
+directory, so `CARGO_TARGET_DIR=target-bench` puts its output in benches/target-bench/criterion;
+move that directory aside between runs):
+    python3 benches/report.py --criterion benches/target-bench/criterion --out docs/benchmarks.md \
         --command "CARGO_TARGET_DIR=target-bench cargo bench -p ciranda-benches" \
         [--duration "14 min"] [--revision "abc1234 (clean)"] [--machine "..."] [--note "text"]
 """
