@@ -365,6 +365,12 @@ impl Worker {
 
     fn maintenance(&self) {
         self.publish(Instant::now());
+        // Keep the injector pause's mark within 2^31 ticks of the clock, so that the wrapping
+        // comparison in `next_task` never reads an old mark as a future one.
+        let tick = self.tick.get();
+        if tick.wrapping_sub(self.inject_look_at.get()) as i32 >= 0 {
+            self.inject_look_at.set(tick);
+        }
         let shared = self.shared();
         shared.registry.report_completed(self.completed.replace(0));
         let is_idle = || false;
