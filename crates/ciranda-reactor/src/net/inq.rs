@@ -111,9 +111,12 @@ fn recv_with_hint(stream: &TcpStream, bufs: &mut [IoSliceMut<'_>]) -> io::Result
     let mut control = ControlBuffer([MaybeUninit::uninit(); 32]);
     // SAFETY: `msghdr` is a plain C struct for which all-zero is a valid (empty) value.
     let mut msg: libc::msghdr = unsafe { mem::zeroed() };
-    // `IoSliceMut` is ABI-compatible with `iovec` on Unix (std guarantees it).
+    // `IoSliceMut` is ABI-compatible with `iovec` on Unix (std guarantees it). More than
+    // `IOV_MAX` buffers would fail with `EMSGSIZE`: pass the first `IOV_MAX`, as std's
+    // `read_vectored` does (the caller then never counts the read as short or drained).
+    const IOV_MAX: usize = 1024;
     msg.msg_iov = bufs.as_mut_ptr().cast();
-    msg.msg_iovlen = bufs.len() as _;
+    msg.msg_iovlen = bufs.len().min(IOV_MAX) as _;
     msg.msg_control = control.0.as_mut_ptr().cast();
     msg.msg_controllen = mem::size_of::<ControlBuffer>() as _;
     // SAFETY: `msg` points at `bufs` (live, writable, as long as the call) and at `control`
@@ -210,6 +213,19 @@ mod tests {
         // goes on to read the end of the stream.
         assert_eq!(read(&hint, &server, &mut buf), (4, false));
         assert_eq!(read(&hint, &server, &mut buf), (0, false));
+    }
+
+    #[test]
+    fn more_buffers_than_iov_max_are_read_into_the_first_iov_max() {
+        let (mut client, server) = pair();
+        let hint = InqHint::new();
+        switch_on(&hint, &mut client, &server);
+        client.write_all(&[5; 8]).unwrap();
+        let mut storage = vec![[0u8; 1]; 2_000];
+        let mut bufs: Vec<IoSliceMut<'_>> =
+            storage.iter_mut().map(|b| IoSliceMut::new(b)).collect();
+        let r = hint.read(&server, &mut bufs, usize::MAX).unwrap();
+        assert_eq!(r.len, 8);
     }
 
     #[test]
