@@ -8,6 +8,8 @@
 //!     target/release/examples/poll_probe 1 5
 //! ```
 //!
+//! `POLL_PROBE_PAD=1` gives each task a 256-byte future, so no two tasks share a cache line.
+//!
 //! With one worker the count is deterministic enough to compare two builds: instructions per
 //! poll = callgrind's total for `round` / (rounds × 200 × 1 001).
 
@@ -24,14 +26,28 @@ const YIELDS: usize = 1_000;
 /// One round of the workload; its own symbol so callgrind can count it alone.
 #[inline(never)]
 fn round(runtime: &rt::Rt, tx: &mpsc::SyncSender<()>, rx: &mpsc::Receiver<()>) {
+    let pad = std::env::var_os("POLL_PROBE_PAD").is_some();
     for _ in 0..TASKS {
         let tx = tx.clone();
-        rt::detach(runtime.spawn(async move {
-            for _ in 0..YIELDS {
-                rt::yield_now().await;
-            }
-            tx.send(()).unwrap();
-        }));
+        if pad {
+            // A 256-byte future: no two tasks' headers share a cache line.
+            let padding = [0u8; 256];
+            rt::detach(runtime.spawn(async move {
+                let padding = std::hint::black_box(padding);
+                for _ in 0..YIELDS {
+                    rt::yield_now().await;
+                }
+                std::hint::black_box(&padding);
+                tx.send(()).unwrap();
+            }));
+        } else {
+            rt::detach(runtime.spawn(async move {
+                for _ in 0..YIELDS {
+                    rt::yield_now().await;
+                }
+                tx.send(()).unwrap();
+            }));
+        }
     }
     for _ in 0..TASKS {
         rx.recv().unwrap();
