@@ -274,32 +274,20 @@ impl TcpStream {
         self.poll_read_vectored_priv(cx, &mut [IoSliceMut::new(buf)])
     }
 
-    #[cfg(any(target_os = "linux", target_os = "android"))]
     fn poll_read_vectored_priv(
         &self,
         cx: &mut Context<'_>,
         bufs: &mut [IoSliceMut<'_>],
     ) -> Poll<io::Result<usize>> {
         let len = crate::io::vectored_len(bufs);
-        if !crate::poller::SHORT_TRANSFER_DRAINS {
-            // The `polling` backend cannot use the hint (see `SHORT_TRANSFER_DRAINS`).
-            return self.io.poll_stream(READ, cx, len, |mut s| {
-                std::io::Read::read_vectored(&mut s, bufs)
+        // Only the epoll backend can use the kernel's hint (see `SHORT_TRANSFER_DRAINS`).
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        if crate::poller::SHORT_TRANSFER_DRAINS {
+            return self.io.poll_stream_hinted(READ, cx, len, |s| {
+                let received = self.inq.read(s, bufs, len)?;
+                Ok((received.len, received.drained))
             });
         }
-        self.io.poll_stream_hinted(READ, cx, len, |s| {
-            let received = self.inq.read(s, bufs, len)?;
-            Ok((received.len, received.drained))
-        })
-    }
-
-    #[cfg(not(any(target_os = "linux", target_os = "android")))]
-    fn poll_read_vectored_priv(
-        &self,
-        cx: &mut Context<'_>,
-        bufs: &mut [IoSliceMut<'_>],
-    ) -> Poll<io::Result<usize>> {
-        let len = crate::io::vectored_len(bufs);
         self.io.poll_stream(READ, cx, len, |mut s| {
             std::io::Read::read_vectored(&mut s, bufs)
         })
