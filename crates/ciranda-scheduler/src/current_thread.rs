@@ -49,7 +49,7 @@ use crate::park::ParkContext;
 use crate::queue::Inject;
 use crate::shared::Shared;
 use crate::task::TaskId;
-use crate::task::raw::Notified;
+use crate::task::raw::{Notified, RawTask};
 use crate::unhandled::UnhandledPanic;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -208,7 +208,8 @@ struct Driver {
     active: Cell<bool>,
     generation: u64,
     /// The task being polled (the parent of the tasks it spawns, for the dump).
-    current_task: Cell<Option<TaskId>>,
+    /// Kept as a pointer, as a worker does (see `Worker::current_task`).
+    current_task: Cell<Option<RawTask>>,
 }
 
 impl Driver {
@@ -265,7 +266,9 @@ pub(crate) fn current_task() -> Option<TaskId> {
         return None;
     }
     // SAFETY: as in `with_driver`: a non-null pointer is live on this thread.
-    unsafe { &*driver }.current_task.get()
+    let task = unsafe { &*driver }.current_task.get()?;
+    // SAFETY: set only while the driver runs the task on this thread (see `RawTask::id`).
+    Some(unsafe { task.id() })
 }
 
 /// `true` while this thread drives a current-thread runtime (any of them).
@@ -459,7 +462,7 @@ fn drive<F: Future>(
             }
             Some(Ready::Task(task)) => {
                 metrics::add(&counters.polls, 1);
-                driver.current_task.set(Some(task.header().id));
+                driver.current_task.set(Some(task.raw()));
                 let done = run_task(shared, task);
                 driver.current_task.set(None);
                 if done {

@@ -120,8 +120,9 @@ pub(crate) struct Worker {
     searching: Cell<bool>,
     rng: Cell<u64>,
     completed: Cell<usize>,
-    /// The task this worker is running (the parent of tasks spawned during its poll).
-    current_task: Cell<Option<TaskId>>,
+    /// The task this worker is running (the parent of tasks spawned during its poll). Kept
+    /// as a pointer: its id is read only when it spawns (see `RawTask::id`).
+    current_task: Cell<Option<RawTask>>,
     /// Start of the current busy stretch (since the last park), for `worker_busy_duration`.
     busy_since: Cell<Instant>,
     /// Polls not yet added to this worker's counter: published with the busy time, so a
@@ -154,7 +155,9 @@ impl Worker {
 
     /// The task this worker is running, if any.
     pub(crate) fn current_task(&self) -> Option<TaskId> {
-        self.current_task.get()
+        // SAFETY: the pointer is set only while `run_task` runs the task on this thread,
+        // which is where spawns that ask for it happen (see `RawTask::id`).
+        self.current_task.get().map(|task| unsafe { task.id() })
     }
 
     /// This worker's index among the scheduler's workers.
@@ -330,7 +333,7 @@ impl Worker {
             shared.notify_parked();
         }
         self.unpublished_polls.set(self.unpublished_polls.get() + 1);
-        self.current_task.set(Some(task.header().id));
+        self.current_task.set(Some(task.raw()));
         let completed = match &shared.times {
             None => coop::budget(|| task.run()),
             Some(times) => shared.run_timed(task, times),

@@ -60,10 +60,21 @@ pub(crate) struct Vtable {
 }
 
 /// The part of a task every handle can use without knowing its future's type.
+///
+/// # Layout
+///
+/// A poll touches the state word (twice, read-modify-write), the vtable, the scheduler
+/// handle and the future; nothing else in the header. Those hot words come last, next to
+/// the scheduler handle and the stage, and the words only a spawn, a join, the registry or
+/// a dump touch come first. Small tasks are allocated next to each other, and two workers
+/// often poll neighbours: with the hot words first, one task's state word shared a cache
+/// line with its neighbour's future, and that line moved between the cores on every poll
+/// (issue 19: 14 → 19 ns per poll with two workers in `benches/examples/poll_probe.rs`).
+/// Laid out this way, the cold words (and the allocator's chunk header) put 56 bytes
+/// between one task's hot words and the next one's, which keeps them apart in the 96- and
+/// 112-byte chunks that small tasks use.
 #[repr(C)]
 pub(crate) struct Header {
-    pub(crate) state: State,
-    vtable: &'static Vtable,
     /// Link in the scheduler's registry of live tasks (written by the registry only).
     pub(crate) registry_next: AtomicPtr<Header>,
     pub(crate) id: TaskId,
@@ -75,6 +86,8 @@ pub(crate) struct Header {
     /// The task's `tracing` span (feature `tracing` only).
     #[cfg(feature = "tracing")]
     pub(crate) span: crate::trace::TaskSpan,
+    pub(crate) state: State,
+    vtable: &'static Vtable,
 }
 
 #[repr(C)]
@@ -134,6 +147,25 @@ impl RawTask {
 
     pub(crate) fn as_ptr(self) -> *mut Header {
         self.0.as_ptr()
+    }
+
+    /// The task's id, read through the pointer without forming a reference to the header.
+    ///
+    /// A worker records the task it runs as a `RawTask` and reads the id only when the
+    /// task spawns (it is the child's parent); reading it on every poll would load a word
+    /// that sits among the header's cold words, next to the previous task's future (see
+    /// [`Header`]'s layout).
+    ///
+    /// # Safety
+    /// The allocation has not been freed: the caller holds a reference, or the task is
+    /// running on this thread. In the second case the id stays readable even while the
+    /// last reference's `dealloc` runs destructors, because `dealloc` drops the fields in
+    /// place, the id has no destructor, and the memory is freed only after them.
+    pub(crate) unsafe fn id(self) -> TaskId {
+        // SAFETY: the allocation is live (caller's contract) and `id` is never written
+        // after `allocate_raw`; the read forms no reference, so it cannot alias the
+        // `&mut`s that `dealloc`'s destructors hold on other fields.
+        unsafe { std::ptr::addr_of!((*self.0.as_ptr()).id).read() }
     }
 
     /// # Safety
@@ -310,6 +342,11 @@ impl Notified {
         self.0.into_raw()
     }
 
+    /// The task, without a reference: what a worker records as the task it runs.
+    pub(crate) fn raw(&self) -> RawTask {
+        (self.0).0
+    }
+
     pub(crate) fn header(&self) -> &Header {
         self.0.header()
     }
@@ -425,8 +462,6 @@ where
         crate::trace::TaskSpan::new(id, name.as_deref(), refs == REFS_UNREGISTERED, location);
     let cell = Box::new(Cell {
         header: Header {
-            state: State::new(refs),
-            vtable: vtable::<F, S>(),
             registry_next: AtomicPtr::new(std::ptr::null_mut()),
             id,
             site: Site::new(location, name),
@@ -434,6 +469,8 @@ where
             parent: crate::context::current_task(),
             #[cfg(feature = "tracing")]
             span,
+            state: State::new(refs),
+            vtable: vtable::<F, S>(),
         },
         scheduler,
         stage: UnsafeCell::new(Stage::Running(future)),
@@ -475,9 +512,25 @@ unsafe fn schedule<F: Future, S: Schedule>(ptr: NonNull<Header>) {
 }
 
 unsafe fn dealloc<F: Future, S>(ptr: NonNull<Header>) {
-    // SAFETY: the reference count reached zero: this is the only pointer left, and the
-    // allocation was made by `Box::new` in `allocate` with this exact type.
-    drop(unsafe { Box::from_raw(ptr.cast::<Cell<F, S>>().as_ptr()) });
+    /// Frees the memory when dropped, so a panicking field destructor does not leak it.
+    struct Free(*mut u8, std::alloc::Layout);
+    impl Drop for Free {
+        fn drop(&mut self) {
+            // SAFETY: `self.0` was allocated by the global allocator with layout `self.1`
+            // (see below) and is freed exactly once, here.
+            unsafe { std::alloc::dealloc(self.0, self.1) }
+        }
+    }
+    let cell = ptr.cast::<Cell<F, S>>().as_ptr();
+    // `Box::new` in `allocate_raw` allocated the cell with the global allocator and this
+    // exact layout.
+    let _free = Free(cell.cast(), std::alloc::Layout::new::<Cell<F, S>>());
+    // Dropped in place rather than through `Box::from_raw`: the worker running this task
+    // may read its id through a raw pointer while these destructors run (`RawTask::id`),
+    // which a `Box`'s uniqueness would forbid.
+    // SAFETY: the reference count reached zero: this is the only pointer left, the cell is
+    // initialized and is dropped once; `_free` releases the memory afterwards.
+    unsafe { std::ptr::drop_in_place(cell) };
 }
 
 unsafe fn poll<F: Future, S: Schedule>(ptr: NonNull<Header>) -> bool {
@@ -760,9 +813,14 @@ mod tests {
 
     #[test]
     fn a_small_task_fits_in_the_allocators_96_byte_class() {
-        // Header: state word (with the poll count), vtable, registry link, id, site (spawn
-        // location and name in one word), join waker (16), parent id.
+        // Header: registry link, id, site (spawn location and name in one word), join waker
+        // (16), parent id, then the hot words: state word (with the poll count), vtable.
         assert_eq!(size_of::<Header>(), 64, "the task header grew");
+        assert_eq!(
+            std::mem::offset_of!(Header, state),
+            48,
+            "the state word is no longer behind the cold words (see `Header`'s layout)"
+        );
         // A task awaiting `pending()`: the stage is the thin payload pointer plus its tag.
         // glibc serves a request of at most 88 bytes from a 96-byte chunk.
         let idle = async { std::future::pending::<()>().await };
