@@ -355,7 +355,6 @@ impl<T> Wheel<T> {
     }
 
     /// The wheel's current time: every deadline at or before it has fired.
-    #[cfg(all(test, not(loom)))]
     pub(crate) fn elapsed(&self) -> u64 {
         self.elapsed
     }
