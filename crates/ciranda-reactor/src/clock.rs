@@ -12,7 +12,7 @@
 //! clock's `origin` (its creation). A timer fires at the first tick at or after its deadline,
 //! so it is never early and at most a tick late (plus the poller's own slack). A finer tick
 //! would be later by less but would cascade timers through the wheel's levels more often (its
-//! first level spans 64 ticks, 16 ms at this tick) and wake the poller for more batches.
+//! first level spans 256 ticks, 64 ms at this tick) and wake the poller for more batches.
 //! A tick that divides a millisecond keeps whole-millisecond deadlines exact on a paused
 //! clock, which jumps to ticks.
 //!

@@ -9,7 +9,7 @@
 #[cfg(not(loom))]
 mod imp {
     pub(crate) use std::sync::Arc;
-    pub(crate) use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize};
+    pub(crate) use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize};
 
     /// `parking_lot::Mutex` behind the shim's interface.
     #[derive(Debug, Default)]
@@ -36,7 +36,7 @@ mod imp {
 #[cfg(loom)]
 mod imp {
     pub(crate) use loom::sync::Arc;
-    pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize};
+    pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize};
 
     /// `loom::sync::Mutex` behind the shim's interface (no poisoning).
     #[derive(Debug, Default)]

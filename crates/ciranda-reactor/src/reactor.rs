@@ -1,7 +1,7 @@
 //! The reactor: one poller, the registrations, the timers and the clock.
 
 use crate::clock::Clock;
-use crate::loom::{Arc, AtomicBool, AtomicUsize, Mutex};
+use crate::loom::{Arc, AtomicBool, AtomicU64, AtomicUsize, Mutex};
 use crate::poller::{Event, Events, NOTIFY_KEY, Poller};
 use crate::registration::{Closed, Source, Waiter};
 use crate::wheel::{TimerKey, Wheel};
@@ -13,7 +13,7 @@ use std::marker::PhantomData;
 use std::ops::Deref;
 use std::os::fd::{BorrowedFd, RawFd};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::Ordering::{AcqRel, Relaxed, SeqCst};
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release, SeqCst};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant as StdInstant};
 
@@ -223,6 +223,9 @@ struct Inner {
     /// paused clock does not jump while one is: the tasks they wake are not visible yet.
     waking: AtomicUsize,
     timers: Mutex<Timers>,
+    /// The wheel's time, published after each firing: a timer whose tick is at or before it
+    /// has fired, so a woken `Sleep` polled again knows it without the wheel's lock.
+    fired_through: AtomicU64,
     clock: Clock,
     blocking_spawner: Option<BlockingSpawner>,
 }
@@ -323,6 +326,7 @@ impl ReactorBuilder {
                     turner_bound: None,
                     shut_down: false,
                 }),
+                fired_through: AtomicU64::new(0),
                 clock: Clock::new(self.start_paused),
                 blocking_spawner: self.blocking_spawner,
             }),
@@ -644,7 +648,12 @@ impl Reactor {
         let wait = {
             let mut timers = inner.timers.lock();
             let now = inner.clock.now();
-            fire_due(&mut timers.wheel, inner.clock.tick_floor(now), &mut wakers);
+            fire_due(
+                &mut timers,
+                inner.clock.tick_floor(now),
+                &inner.fired_through,
+                &mut wakers,
+            );
             let next = timers.wheel.next_expiration();
             let (wait, bound) = if !wakers.is_empty() {
                 (Some(Duration::ZERO), next)
@@ -692,7 +701,7 @@ impl Reactor {
         {
             let mut timers = inner.timers.lock();
             let now_tick = inner.clock.tick_floor(inner.clock.now());
-            fire_due(&mut timers.wheel, now_tick, &mut wakers);
+            fire_due(&mut timers, now_tick, &inner.fired_through, &mut wakers);
             // Asked last, after everything this turn found: "idle" must hold at the jump.
             if paused && io_events == 0 && wakers.is_empty() && self.may_jump(&auto_advance) {
                 // Cascade points are not deadlines: keep jumping until something fires.
@@ -703,7 +712,7 @@ impl Reactor {
                     if !inner.clock.advance_to_tick(next) {
                         break; // resumed meanwhile: real time rules again
                     }
-                    fire_due(&mut timers.wheel, next, &mut wakers);
+                    fire_due(&mut timers, next, &inner.fired_through, &mut wakers);
                 }
             }
         }
@@ -846,7 +855,12 @@ impl Reactor {
         {
             let mut timers = self.inner.timers.lock();
             let now_tick = self.inner.clock.tick_floor(self.inner.clock.now());
-            fire_due(&mut timers.wheel, now_tick, &mut wakers);
+            fire_due(
+                &mut timers,
+                now_tick,
+                &self.inner.fired_through,
+                &mut wakers,
+            );
         }
         let n = wakers.len();
         for w in wakers {
@@ -988,10 +1002,18 @@ impl Reactor {
         deadline: StdInstant,
         cx: &mut Context<'_>,
     ) -> Poll<Result<(), RuntimeGone>> {
-        let now = self.inner.clock.now();
+        let clock = &self.inner.clock;
         match *key {
-            Some(k) => self.poll_armed_timer(key, k, now >= deadline, cx),
-            None if now >= deadline => Poll::Ready(Ok(())),
+            // Fired already (the usual case of a woken sleep): no wheel lock and no clock read.
+            // The wheel's time is the floor of a clock reading, so the clock has passed the
+            // deadline too. After the shutdown sweep the time is no longer published, so the
+            // timers it took (all after that time) do not take this path.
+            Some(_) if self.inner.fired_through.load(Acquire) >= clock.tick_ceil(deadline) => {
+                *key = None;
+                Poll::Ready(Ok(()))
+            }
+            Some(k) => self.poll_armed_timer(key, k, clock.now() >= deadline, cx),
+            None if clock.now() >= deadline => Poll::Ready(Ok(())),
             None => {
                 let tick = self.inner.clock.tick_ceil(deadline);
                 let waker = cx.waker().clone();
@@ -1103,8 +1125,19 @@ impl Reactor {
     }
 }
 
-fn fire_due(wheel: &mut Wheel<Waker>, now_tick: u64, out: &mut Vec<Waker>) {
-    wheel.advance(now_tick, |_, _, waker| out.push(waker));
+/// Fires the timers due at `now_tick` and publishes the wheel's new time in `fired_through`
+/// (written only when it moves: every turn calls this, most with nothing new). Not after the
+/// shutdown sweep: the timers it took did not fire, and must not look fired.
+fn fire_due(timers: &mut Timers, now_tick: u64, fired_through: &AtomicU64, out: &mut Vec<Waker>) {
+    let before = timers.wheel.elapsed();
+    timers
+        .wheel
+        .advance(now_tick, |_, _, waker| out.push(waker));
+    let after = timers.wheel.elapsed();
+    if after != before && !timers.shut_down {
+        // Release: a reader that sees the new time also sees the fired entries gone.
+        fired_through.store(after, Release);
+    }
 }
 
 /// Wakes a waker; a panicking waker must not take the reactor down with it (the task it belongs
@@ -1182,5 +1215,89 @@ mod tests {
         );
         reactor.deregister(&new);
         assert_eq!(reactor.registrations(), 0);
+    }
+
+    /// A timer that fired completes when polled again without the wheel's lock: the lock is
+    /// held here while another thread polls it (before `fired_through` that poll waited for
+    /// the lock, and this test timed out).
+    #[test]
+    fn a_fired_timer_completes_without_the_wheel_lock() {
+        let reactor = Reactor::builder().start_paused(true).build().unwrap();
+        let count = std::sync::Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(count.clone());
+        let deadline = reactor.inner.clock.now() + Duration::from_millis(3);
+        let mut key = None;
+        let mut cx = Context::from_waker(&waker);
+        assert!(reactor.poll_timer(&mut key, deadline, &mut cx).is_pending());
+        assert_eq!(reactor.advance_clock(Duration::from_millis(3)), 1);
+        assert_eq!(count.0.load(SeqCst), 1);
+
+        let held = reactor.inner.timers.lock();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let mut cx = Context::from_waker(Waker::noop());
+                let poll = reactor.poll_timer(&mut key, deadline, &mut cx);
+                tx.send(matches!(poll, Poll::Ready(Ok(())))).unwrap();
+            });
+            let done = rx.recv_timeout(Duration::from_secs(10));
+            drop(held);
+            assert_eq!(
+                done,
+                Ok(true),
+                "the fired timer waited for the wheel's lock"
+            );
+        });
+        assert_eq!(key, None);
+    }
+
+    /// The wheel's time published for that shortcut never makes a timer look fired before its
+    /// tick, nor after the shutdown sweep took it unfired.
+    #[test]
+    fn only_fired_timers_take_the_shortcut() {
+        let reactor = Reactor::builder().start_paused(true).build().unwrap();
+        let mut cx = Context::from_waker(Waker::noop());
+        let start = reactor.inner.clock.now();
+        let (early, late) = (
+            start + Duration::from_micros(2_100),
+            start + Duration::from_millis(5),
+        );
+        let (mut early_key, mut late_key) = (None, None);
+        assert!(
+            reactor
+                .poll_timer(&mut early_key, early, &mut cx)
+                .is_pending()
+        );
+        assert!(
+            reactor
+                .poll_timer(&mut late_key, late, &mut cx)
+                .is_pending()
+        );
+        // 2 ms: the early timer's tick (2.25 ms) is not reached yet.
+        assert_eq!(reactor.advance_clock(Duration::from_millis(2)), 0);
+        assert!(
+            reactor
+                .poll_timer(&mut early_key, early, &mut cx)
+                .is_pending()
+        );
+        assert!(early_key.is_some());
+        assert_eq!(reactor.advance_clock(Duration::from_micros(250)), 1);
+        assert!(matches!(
+            reactor.poll_timer(&mut early_key, early, &mut cx),
+            Poll::Ready(Ok(()))
+        ));
+        // The sweep takes the late timer unfired; time moving on afterwards must not make
+        // it look fired.
+        reactor.shut_down();
+        reactor.inner.clock.advance(Duration::from_secs(1));
+        let mut timers = reactor.inner.timers.lock();
+        let mut wakers = Vec::new();
+        let tick = reactor.inner.clock.tick_floor(reactor.inner.clock.now());
+        fire_due(&mut timers, tick, &reactor.inner.fired_through, &mut wakers);
+        drop(timers);
+        assert!(matches!(
+            reactor.poll_timer(&mut late_key, late, &mut cx),
+            Poll::Ready(Err(RuntimeGone(RUNTIME_GONE_TIMER)))
+        ));
     }
 }

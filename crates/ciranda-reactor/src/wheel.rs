@@ -1,21 +1,26 @@
 //! A hierarchical timing wheel over integer ticks (the reactor's are a quarter of a
 //! millisecond, see `clock`).
 //!
-//! Six levels of 64 slots each. A slot of level `l` spans `64^l` ticks, so level 0 holds the
-//! timers of the current 64-tick block (16 ms) one tick per slot, level 1 the rest of the
-//! current 4 096-tick block (~1 s) in 64-tick slots, and so on up to level 5 whose slots span
-//! `2^30` ticks (~3 days) and whose whole ring spans `2^36` ticks (~200 days), an "epoch".
+//! Six levels: level 0 has 256 slots of one tick, so it holds the timers of the current
+//! 256-tick block (64 ms), and levels 1 to 5 have 64 slots each, a slot of level `l` spanning
+//! `2^(8 + 6(l - 1))` ticks: level 1 holds the rest of the current `2^14`-tick block (~4 s) in
+//! 256-tick slots, and so on up to level 5 whose slots span `2^32` ticks (~12 days) and whose
+//! whole ring spans `2^38` ticks (~2 years), an "epoch". Level 0 is wider than the others
+//! because a timer whose deadline lies past the end of the current level-0 block is placed
+//! twice (it cascades): with 64 quarter-millisecond slots, a third of the 0–10 ms sleeps of a
+//! busy server did, with 256 about one in twelve.
 //! Deadlines in a later epoch than the current time (months away, or the clamped "never"
 //! deadlines of `Duration::MAX` sleeps) sit in an unordered overflow list that is re-sorted into
 //! the wheel when time enters a new epoch.
 //!
 //! Placement rule: a timer with deadline `d`, at current time `e < d`, lives at the level of the
-//! most significant 6-bit digit in which `d` and `e` differ, in the slot given by `d`'s digit at
+//! most significant digit (8 bits for level 0, 6 above) in which `d` and `e` differ, in the slot given by `d`'s digit at
 //! that level. Consequences used below:
 //!
 //! * every occupied slot of level `l` has a digit strictly greater than `e`'s digit at `l` (the
 //!   higher digits are equal and `d > e`), so the next slot of a level is simply its lowest
-//!   occupied bit, found with one `trailing_zeros` on the level's occupancy bitmap;
+//!   occupied bit, found with `trailing_zeros` on the level's occupancy bitmap (four words for
+//!   level 0, one above);
 //! * every timer at level `l` expires after every timer at a lower level, so the first non-empty
 //!   level holds the next expiry.
 //!
@@ -58,11 +63,51 @@ use slab::Slab;
 use std::ops::{Index, IndexMut};
 
 const LEVELS: usize = 6;
+/// Level 0 has 256 one-tick slots (64 ms at the reactor's tick), so that the common short
+/// sleeps (a few ms) rarely cross into level 1 and need a cascade; the upper levels have 64.
+const L0_BITS: u32 = 8;
+const L0_SLOTS: usize = 1 << L0_BITS;
 const SLOT_BITS: u32 = 6;
 const SLOTS: usize = 1 << SLOT_BITS;
+/// Slots of all levels, numbered level 0 first; each upper level fills one occupancy word.
+const ALL_SLOTS: usize = L0_SLOTS + SLOTS * (LEVELS - 1);
+const WORDS: usize = ALL_SLOTS / 64;
 /// Bits of time covered by the whole wheel: deadlines differing from the current time above
 /// these bits go to the overflow list.
-const WHEEL_BITS: u32 = SLOT_BITS * LEVELS as u32;
+const WHEEL_BITS: u32 = L0_BITS + SLOT_BITS * (LEVELS as u32 - 1);
+
+/// The lowest bit of time a level's digit covers.
+const fn level_shift(level: usize) -> u32 {
+    if level == 0 {
+        0
+    } else {
+        L0_BITS + SLOT_BITS * (level as u32 - 1)
+    }
+}
+
+/// Width of a level's digit.
+const fn level_bits(level: usize) -> u32 {
+    if level == 0 { L0_BITS } else { SLOT_BITS }
+}
+
+/// A slot's index among all levels' slots (and its bit in the occupancy words).
+const fn flat(level: usize, slot: usize) -> usize {
+    if level == 0 {
+        slot
+    } else {
+        L0_SLOTS + SLOTS * (level - 1) + slot
+    }
+}
+
+/// The occupancy words of a level.
+const fn level_words(level: usize) -> std::ops::Range<usize> {
+    if level == 0 {
+        0..L0_SLOTS / 64
+    } else {
+        let w = flat(level, 0) / 64;
+        w..w + 1
+    }
+}
 const NIL: usize = usize::MAX;
 
 /// log2 of the entries per chunk of [`Entries`]: 1 024 (72 KB of timers). Tiny under `cfg(test)`,
@@ -324,9 +369,10 @@ pub(crate) struct Wheel<T> {
     /// Current time in ticks: every timer with a deadline at or before it has fired.
     elapsed: u64,
     entries: Entries<Entry<T>>,
-    slots: [[List; SLOTS]; LEVELS],
-    /// Bit `s` of `occupied[l]` is set iff `slots[l][s]` is non-empty.
-    occupied: [u64; LEVELS],
+    /// Every level's slots, numbered by [`flat`].
+    slots: [List; ALL_SLOTS],
+    /// Bit `f % 64` of word `f / 64` is set iff `slots[f]` is non-empty.
+    occupied: [u64; WORDS],
     overflow: List,
     /// A lower bound of the overflow deadlines (exact after each re-sort; a cancel can only
     /// make it stale downwards, which costs one early, empty visit).
@@ -346,8 +392,8 @@ impl<T> Wheel<T> {
         Wheel {
             elapsed: 0,
             entries: Entries::new(),
-            slots: [[List::EMPTY; SLOTS]; LEVELS],
-            occupied: [0; LEVELS],
+            slots: [List::EMPTY; ALL_SLOTS],
+            occupied: [0; WORDS],
             overflow: List::EMPTY,
             overflow_min: u64::MAX,
             next_generation: 0,
@@ -355,7 +401,6 @@ impl<T> Wheel<T> {
     }
 
     /// The wheel's current time: every deadline at or before it has fired.
-    #[cfg(all(test, not(loom)))]
     pub(crate) fn elapsed(&self) -> u64 {
         self.elapsed
     }
@@ -439,17 +484,31 @@ impl<T> Wheel<T> {
         if diff >> WHEEL_BITS != 0 {
             return Place::Overflow;
         }
-        // Highest differing bit, rounded down to its level (`| (SLOTS - 1)` keeps level 0 for
-        // differences in the lowest digit).
-        let significant = 63 - (diff | (SLOTS as u64 - 1)).leading_zeros();
-        let level = (significant / SLOT_BITS) as usize;
-        let slot = ((deadline >> (SLOT_BITS * level as u32)) & (SLOTS as u64 - 1)) as usize;
+        // Highest differing bit, rounded down to its level (`| 1` keeps `leading_zeros` defined;
+        // level 0 takes every difference in its own digit).
+        let significant = 63 - (diff | 1).leading_zeros();
+        let level = if significant < L0_BITS {
+            0
+        } else {
+            1 + ((significant - L0_BITS) / SLOT_BITS) as usize
+        };
+        let digit_mask = (1u64 << level_bits(level)) - 1;
+        let slot = ((deadline >> level_shift(level)) & digit_mask) as usize;
         Place::Slot { level, slot }
+    }
+
+    fn set_occupied(&mut self, flat: usize, occupied: bool) {
+        let bit = 1u64 << (flat % 64);
+        if occupied {
+            self.occupied[flat / 64] |= bit;
+        } else {
+            self.occupied[flat / 64] &= !bit;
+        }
     }
 
     fn list_mut(&mut self, place: Place) -> &mut List {
         match place {
-            Place::Slot { level, slot } => &mut self.slots[level][slot],
+            Place::Slot { level, slot } => &mut self.slots[flat(level, slot)],
             Place::Overflow => &mut self.overflow,
         }
     }
@@ -474,7 +533,7 @@ impl<T> Wheel<T> {
             self.list_mut(place).tail = index;
         }
         match place {
-            Place::Slot { level, slot } => self.occupied[level] |= 1 << slot,
+            Place::Slot { level, slot } => self.set_occupied(flat(level, slot), true),
             Place::Overflow => {
                 self.overflow_min = self.overflow_min.min(self.entries[index].deadline)
             }
@@ -499,8 +558,8 @@ impl<T> Wheel<T> {
         }
         match place {
             Place::Slot { level, slot } => {
-                if self.slots[level][slot].is_empty() {
-                    self.occupied[level] &= !(1 << slot);
+                if self.slots[flat(level, slot)].is_empty() {
+                    self.set_occupied(flat(level, slot), false);
                 }
             }
             Place::Overflow => {
@@ -521,15 +580,20 @@ impl<T> Wheel<T> {
 
     fn next_expiration_place(&self) -> Option<(u64, Place)> {
         for level in 0..LEVELS {
-            let bits = self.occupied[level];
-            if bits != 0 {
-                let slot = bits.trailing_zeros() as usize;
-                let level_shift = SLOT_BITS * level as u32;
-                let block_mask = (1u64 << (level_shift + SLOT_BITS)) - 1;
-                let time = (self.elapsed & !block_mask) + ((slot as u64) << level_shift);
-                debug_assert!(time > self.elapsed, "occupied slot behind the wheel's time");
-                return Some((time, Place::Slot { level, slot }));
-            }
+            let words = level_words(level);
+            let first = words.start;
+            let Some((w, bits)) = words
+                .map(|w| (w, self.occupied[w]))
+                .find(|&(_, bits)| bits != 0)
+            else {
+                continue;
+            };
+            let slot = (w - first) * 64 + bits.trailing_zeros() as usize;
+            let shift = level_shift(level);
+            let block_mask = (1u64 << (shift + level_bits(level))) - 1;
+            let time = (self.elapsed & !block_mask) + ((slot as u64) << shift);
+            debug_assert!(time > self.elapsed, "occupied slot behind the wheel's time");
+            return Some((time, Place::Slot { level, slot }));
         }
         if !self.overflow.is_empty() {
             // The start of the epoch of the earliest overflow deadline: time jumps there in one
@@ -551,7 +615,7 @@ impl<T> Wheel<T> {
             self.elapsed = time;
             let list = std::mem::replace(self.list_mut(place), List::EMPTY);
             match place {
-                Place::Slot { level, slot } => self.occupied[level] &= !(1 << slot),
+                Place::Slot { level, slot } => self.set_occupied(flat(level, slot), false),
                 // Recomputed by `link` from the entries that stay in the overflow list.
                 Place::Overflow => self.overflow_min = u64::MAX,
             }
@@ -626,8 +690,12 @@ mod tests {
         // Same slab slot, new generation: the old key must not reach the new timer.
         assert!(!w.contains(a));
         assert!(w.contains(b));
-        assert_eq!(w.next_expiration(), Some(64));
+        assert_eq!(w.next_expiration(), Some(100));
         assert_eq!(w.remove(b), Some(2));
+        // Past level 0's block: the next expiration is the level-1 slot's start (a cascade).
+        let c = w.insert(300, 3).unwrap();
+        assert_eq!(w.next_expiration(), Some(256));
+        assert_eq!(w.remove(c), Some(3));
         assert_eq!(w.next_expiration(), None);
     }
 
@@ -675,6 +743,7 @@ mod tests {
     fn delta() -> impl Strategy<Value = u64> {
         prop_oneof![
             4 => 0u64..80,
+            2 => 0u64..600,
             3 => 0u64..5_000,
             2 => 0u64..(1 << 20),
             1 => 0u64..(1 << 40),
