@@ -598,7 +598,7 @@ mod loom_tests {
                 }
                 // The read would block.
                 flag.0.store(false, SeqCst);
-                let arm_once = |added| {
+                let arm_once = |added: bool| {
                     // The fake poller has no set to add to: arming is the first `EPOLL_CTL_ADD`.
                     assert!(!added, "an unadded source is armed by adding it");
                     arm.take().map_or(Ok(()), |arm| arm())
