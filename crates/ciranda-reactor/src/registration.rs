@@ -102,6 +102,19 @@ struct State {
     closed: Option<Closed>,
 }
 
+impl State {
+    /// Runs `arm` (told whether the descriptor is in the poller's set) unless the source is
+    /// armed already; after it succeeds the descriptor is both.
+    fn arm_once(&mut self, arm: impl FnOnce(bool) -> io::Result<()>) -> io::Result<()> {
+        if !self.armed {
+            arm(self.added)?;
+            self.armed = true;
+            self.added = true;
+        }
+        Ok(())
+    }
+}
+
 /// Why a source stopped waiting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Closed {
@@ -259,11 +272,9 @@ impl Source {
                 (Poll::Ready(Ok(())), Some(waker))
             } else if let Err(e) = may_wait() {
                 (Poll::Ready(Err(e)), Some(waker))
-            } else if let Err(e) = (!state.armed).then(|| arm(state.added)).unwrap_or(Ok(())) {
+            } else if let Err(e) = state.arm_once(arm) {
                 (Poll::Ready(Err(e)), Some(waker))
             } else {
-                state.armed = true;
-                state.added = true;
                 let waiters = &mut state.waiters[dir];
                 let spare = match waiter {
                     Waiter::Latest => match &mut waiters.latest {
