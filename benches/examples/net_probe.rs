@@ -14,7 +14,9 @@
 //!   task accepts each batch, spawns a task per connection that reads the request and writes
 //!   a 2-byte reply: 1 280 connections.
 //!
-//! Prints the work done and this process's user + system CPU time per unit of work.
+//! Prints the work done, this process's user + system CPU time per unit of work, and the
+//! wall time per unit of the part `benches/net.rs` times (all of `echo`'s round trips; the
+//! accepting and serving of each `accept` batch, without the blocking clients' set-up).
 
 #[allow(unused_macros, unused_imports)]
 #[path = "../common/mod.rs"]
@@ -49,6 +51,7 @@ macro_rules! echo {
                 }));
             }
         }));
+        let start = std::time::Instant::now();
         runtime.block_on(async {
             let clients: Vec<_> = (0..CONNS)
                 .map(|i| {
@@ -67,7 +70,7 @@ macro_rules! echo {
                 rt::join(t).await;
             }
         });
-        CONNS * ROUND_TRIPS
+        (CONNS * ROUND_TRIPS, start.elapsed())
     }};
 }
 
@@ -77,9 +80,11 @@ macro_rules! accept {
         let runtime = rt::Rt::new(common::workers());
         let listener = Arc::new(runtime.block_on(rt::bind()));
         let addr = rt::local_addr(&listener);
+        let mut served_in = std::time::Duration::ZERO;
         for _ in 0..ACCEPT_BATCHES {
             let clients: Vec<StdStream> = (0..BATCH).map(|_| client(addr)).collect();
             let listener = listener.clone();
+            let start = std::time::Instant::now();
             runtime.block_on(rt::join(runtime.spawn(async move {
                 let mut served = Vec::with_capacity(BATCH);
                 for _ in 0..BATCH {
@@ -94,13 +99,14 @@ macro_rules! accept {
                     rt::join(t).await;
                 }
             })));
+            served_in += start.elapsed();
             for mut c in clients {
                 let mut reply = [0u8; 2];
                 c.read_exact(&mut reply).expect("reply");
                 assert_eq!(&reply, b"ok");
             }
         }
-        ACCEPT_BATCHES * BATCH
+        (ACCEPT_BATCHES * BATCH, served_in)
     }};
 }
 
@@ -158,7 +164,7 @@ fn main() {
         std::process::exit(2);
     };
     let start = cpu_time();
-    let units = match (workload.as_str(), runtime.as_str()) {
+    let (units, wall) = match (workload.as_str(), runtime.as_str()) {
         ("echo", "ciranda") => echo!(ciranda_rt),
         ("echo", "tokio") => echo!(tokio_rt),
         ("echo", "smol") => echo!(smol_rt),
@@ -172,7 +178,9 @@ fn main() {
     };
     let cpu = cpu_time() - start;
     println!(
-        "{workload} {runtime}: {units} units, CPU {:.1} µs per unit (user + system, whole process)",
-        cpu.as_secs_f64() * 1e6 / units as f64
+        "{workload} {runtime}: {units} units, CPU {:.1} µs per unit (user + system, whole process), \
+         wall {:.2} µs per unit (the benchmark's timed part)",
+        cpu.as_secs_f64() * 1e6 / units as f64,
+        wall.as_secs_f64() * 1e6 / units as f64
     );
 }

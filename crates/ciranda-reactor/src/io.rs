@@ -89,11 +89,22 @@ impl<T: AsFd> Async<T> {
     }
 
     pub(crate) fn with_reactor(io: T, reactor: ReactorRef) -> io::Result<Async<T>> {
+        Self::register(io, reactor, true)
+    }
+
+    /// [`with_reactor`](Async::with_reactor) for a socket this crate made (accepted or
+    /// connecting), which the poller cannot refuse: it is added to the poller only at its
+    /// first wait, so one that never waits costs no `epoll_ctl` (see `Reactor::register`).
+    pub(crate) fn with_reactor_socket(io: T, reactor: ReactorRef) -> io::Result<Async<T>> {
+        Self::register(io, reactor, false)
+    }
+
+    fn register(io: T, reactor: ReactorRef, add_now: bool) -> io::Result<Async<T>> {
         let raw = io.as_fd().as_raw_fd();
         // SAFETY: `io` owns (or borrows for its whole life) the descriptor and lives inside the
         // returned `Async`, whose `Drop` and `into_inner` deregister before `io` is dropped or
         // handed back, so the descriptor stays open while registered.
-        let source = unsafe { reactor.register(raw)? };
+        let source = unsafe { reactor.register(raw, add_now)? };
         Ok(Async {
             reactor,
             source,

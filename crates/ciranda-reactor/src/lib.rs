@@ -40,9 +40,10 @@
 //!
 //! * **Registrations.** One poller per reactor (epoll itself on Linux and Android, so a turn
 //!   is one `epoll_wait` and a notification while nobody waits is only a flag; `polling`
-//!   elsewhere), edge-triggered: a descriptor is added with no interest, armed for both
-//!   directions at its first wait and never re-armed, so a wait costs no system call and a
-//!   socket that never waits causes no event. A TCP read or write shorter than its buffer
+//!   elsewhere), edge-triggered: a descriptor is added with no interest (an accepted or
+//!   connecting socket not even that), armed for both directions at its first wait and never
+//!   re-armed, so a wait costs no system call and a socket that never waits causes no event
+//!   (an accepted one, no `epoll_ctl`). A TCP read or write shorter than its buffer
 //!   ends the transfers in that direction until the next report (no `EAGAIN` round trip).
 //!   Registrations live in a `slab::Slab`; the poller key is the slab index tagged with a
 //!   generation, so an event that was already collected for a descriptor that has since been

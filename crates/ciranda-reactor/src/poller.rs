@@ -112,6 +112,9 @@ mod epoll {
     const EXCEPTIONAL_FLAGS: u32 =
         (libc::EPOLLPRI | libc::EPOLLHUP | libc::EPOLLERR | libc::EPOLLRDHUP) as u32;
     const EDGE: u32 = libc::EPOLLET as u32;
+    /// Both directions, a peer's FIN and urgent data (hang-ups and errors come regardless).
+    const INTEREST: u32 =
+        (libc::EPOLLIN | libc::EPOLLPRI | libc::EPOLLRDHUP | libc::EPOLLOUT) as u32;
 
     /// An epoll instance and its wake-up eventfd.
     #[derive(Debug)]
@@ -210,9 +213,16 @@ mod epoll {
         /// Turns on both directions of an added descriptor (one system call, once: this also
         /// reports what is ready already).
         pub(crate) fn arm(&self, fd: BorrowedFd<'_>, key: usize) -> io::Result<()> {
-            let interest =
-                (libc::EPOLLIN | libc::EPOLLPRI | libc::EPOLLRDHUP | libc::EPOLLOUT) as u32;
-            self.ctl(libc::EPOLL_CTL_MOD, fd.as_raw_fd(), interest | EDGE, key)
+            self.ctl(libc::EPOLL_CTL_MOD, fd.as_raw_fd(), INTEREST | EDGE, key)
+        }
+
+        /// Adds `fd` edge-triggered with both directions on: [`add`](Poller::add) and
+        /// [`arm`](Poller::arm) in one system call (which reports what is ready already).
+        ///
+        /// # Safety
+        /// As [`add`](Poller::add).
+        pub(crate) unsafe fn add_armed(&self, fd: RawFd, key: usize) -> io::Result<()> {
+            self.ctl(libc::EPOLL_CTL_ADD, fd, INTEREST | EDGE, key)
         }
 
         pub(crate) fn delete(&self, fd: BorrowedFd<'_>) -> io::Result<()> {
@@ -396,6 +406,16 @@ mod portable {
         pub(crate) fn arm(&self, fd: BorrowedFd<'_>, key: usize) -> io::Result<()> {
             self.0
                 .modify_with_mode(fd, polling::Event::all(key), PollMode::Edge)
+        }
+
+        /// # Safety
+        /// As [`add`](Poller::add).
+        pub(crate) unsafe fn add_armed(&self, fd: RawFd, key: usize) -> io::Result<()> {
+            // SAFETY: forwarded from our caller.
+            unsafe {
+                self.0
+                    .add_with_mode(fd, polling::Event::all(key), PollMode::Edge)
+            }
         }
 
         pub(crate) fn delete(&self, fd: BorrowedFd<'_>) -> io::Result<()> {

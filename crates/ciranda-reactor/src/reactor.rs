@@ -871,11 +871,14 @@ impl Reactor {
     }
 
     /// Registers a descriptor (edge-triggered, no interest until its first wait arms it).
+    /// `add_now`: add it to the poller here, so that a descriptor the poller refuses (a
+    /// regular file) fails now; otherwise (a socket, which epoll always takes) its first wait
+    /// adds it, and a socket that never waits costs no `epoll_ctl` at all.
     ///
     /// # Safety
     /// `raw` must stay open until [`deregister`](Reactor::deregister) has returned for the
     /// returned source.
-    pub(crate) unsafe fn register(&self, raw: RawFd) -> io::Result<Arc<Source>> {
+    pub(crate) unsafe fn register(&self, raw: RawFd, add_now: bool) -> io::Result<Arc<Source>> {
         let source = {
             let mut registry = self.inner.sources.lock();
             if registry.shut_down {
@@ -892,10 +895,17 @@ impl Reactor {
             }
             // Never `usize::MAX` (the poller's reserved key): the index is below INDEX_MASK.
             let key = (generation << INDEX_BITS) | index;
-            let source = Arc::new(Source::new(raw, key));
+            let source = Arc::new(if add_now {
+                Source::new(raw, key)
+            } else {
+                Source::unadded(raw, key)
+            });
             entry.insert(source.clone());
             source
         };
+        if !add_now {
+            return Ok(source);
+        }
         // SAFETY: the caller keeps `raw` open until `deregister` has deleted it from the poller
         // (our callers own the descriptor: `Async<T>` deregisters in its destructor before it
         // drops `T`), which is exactly `Poller::add`'s contract.
@@ -945,7 +955,13 @@ impl Reactor {
         cx: &mut Context<'_>,
         waiter: Waiter<'_>,
     ) -> Poll<io::Result<()>> {
-        source.poll_ready(dir, cx, waiter, || self.may_wait(), || self.arm(source))
+        source.poll_ready(
+            dir,
+            cx,
+            waiter,
+            || self.may_wait(),
+            |added| self.arm(source, added),
+        )
     }
 
     /// Waits for a report on `source` in `dir` after `since` (sampled before an operation
@@ -965,7 +981,7 @@ impl Reactor {
             since,
             waiter,
             || self.may_wait(),
-            || self.arm(source),
+            |added| self.arm(source, added),
         )
     }
 
@@ -978,14 +994,22 @@ impl Reactor {
         }
     }
 
-    /// Turns on both directions of `source`'s edge-triggered registration; called once, under
-    /// the source lock, while the source is registered.
-    fn arm(&self, source: &Source) -> io::Result<()> {
+    /// Turns on both directions of `source`'s edge-triggered registration, adding it to the
+    /// poller first unless `added`; called once, under the source lock, while the source is
+    /// registered.
+    fn arm(&self, source: &Source, added: bool) -> io::Result<()> {
         // SAFETY: `Source::poll_ready_since` calls this under the source lock and only while
         // the source is not closed; deregistration takes that lock before the owner closes
         // the descriptor, so the descriptor is open for the duration of this call.
         let fd = unsafe { BorrowedFd::borrow_raw(source.raw) };
-        self.inner.poller.arm(fd, source.key)
+        if added {
+            self.inner.poller.arm(fd, source.key)
+        } else {
+            // SAFETY: from here on the source counts as added, so its deregistration (which
+            // the owner runs before closing the descriptor) deletes it from the poller under
+            // the source lock: the descriptor stays open until then, `add_armed`'s contract.
+            unsafe { self.inner.poller.add_armed(source.raw, source.key) }
+        }
     }
 
     /// Polls a timer for `deadline`: `Ready(Ok)` once the clock reached it, `Ready(Err)` if
@@ -1173,11 +1197,11 @@ mod tests {
         let mut cx = Context::from_waker(&waker);
 
         // SAFETY: `a` outlives its registration (deregistered below, before `a` drops).
-        let old = unsafe { reactor.register(a.as_raw_fd()).unwrap() };
+        let old = unsafe { reactor.register(a.as_raw_fd(), true).unwrap() };
         let old_key = old.key;
         reactor.deregister(&old);
         // SAFETY: `b` outlives its registration (deregistered at the end of the test).
-        let new = unsafe { reactor.register(b.as_raw_fd()).unwrap() };
+        let new = unsafe { reactor.register(b.as_raw_fd(), true).unwrap() };
         assert_eq!(new.key & INDEX_MASK, old_key & INDEX_MASK, "slot reused");
         assert_ne!(new.key, old_key, "generation differs");
         let since = new.reports(READ);

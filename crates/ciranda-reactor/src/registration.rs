@@ -5,7 +5,10 @@
 //! changes (data arrived, buffer space freed, hang-up, error) and needs no re-arming, so a wait
 //! costs no system call. A descriptor is added with no interest and armed for both directions
 //! at its first wait (one `epoll_ctl`, which also reports what is already there): a socket
-//! that never waits costs the reactor no event. Each direction keeps:
+//! that never waits costs the reactor no event. A socket the crate made itself (accepted or
+//! connecting), which the poller cannot refuse, is not even added until that first wait,
+//! which then adds it armed: one that never waits costs no `epoll_ctl` at all, neither to
+//! add nor to delete. Each direction keeps:
 //!
 //! * `reports`: how many reports were delivered (a wrapping counter, atomic so that an I/O
 //!   operation can sample it without the lock);
@@ -92,7 +95,24 @@ struct State {
     waiters: [Waiters; 2],
     /// The poller reports this descriptor (set by the first wait; see `poll_ready_since`).
     armed: bool,
+    /// The descriptor is in the poller's set: from registration, or only from the first wait
+    /// for a source made with [`Source::unadded`] (then `close` has nothing to delete until
+    /// that wait).
+    added: bool,
     closed: Option<Closed>,
+}
+
+impl State {
+    /// Runs `arm` (told whether the descriptor is in the poller's set) unless the source is
+    /// armed already; after it succeeds the descriptor is both.
+    fn arm_once(&mut self, arm: impl FnOnce(bool) -> io::Result<()>) -> io::Result<()> {
+        if !self.armed {
+            arm(self.added)?;
+            self.armed = true;
+            self.added = true;
+        }
+        Ok(())
+    }
 }
 
 /// Why a source stopped waiting.
@@ -157,7 +177,19 @@ pub(crate) struct Source {
 }
 
 impl Source {
+    /// A source whose descriptor the caller has added to the poller (with no interest).
     pub(crate) fn new(raw: RawFd, key: usize) -> Self {
+        Self::with_added(raw, key, true)
+    }
+
+    /// A source whose descriptor is not in the poller yet: its first wait adds it, armed
+    /// (`arm` is called with `false`). A socket that never waits then costs neither the
+    /// `EPOLL_CTL_ADD` nor the `EPOLL_CTL_DEL`.
+    pub(crate) fn unadded(raw: RawFd, key: usize) -> Self {
+        Self::with_added(raw, key, false)
+    }
+
+    fn with_added(raw: RawFd, key: usize, added: bool) -> Self {
         Source {
             raw,
             key,
@@ -165,7 +197,10 @@ impl Source {
             // Never equal to a sample until a short transfer is recorded.
             drained: [AtomicUsize::new(usize::MAX), AtomicUsize::new(usize::MAX)],
             exceptional: AtomicBool::new(false),
-            state: Mutex::new(State::default()),
+            state: Mutex::new(State {
+                added,
+                ..State::default()
+            }),
         }
     }
 
@@ -209,6 +244,9 @@ impl Source {
     /// readiness. Arming checks the level, as every `epoll_ctl` does, so what arrived before
     /// is reported too.
     ///
+    /// `arm` is told whether the descriptor is in the poller's set already (else it adds it,
+    /// armed; see [`Source::unadded`]).
+    ///
     /// `may_wait` is asked under the lock right before a waker would be stored; its error
     /// fails the wait instead (the reactor's runtime shut down and nobody here drives it).
     ///
@@ -222,7 +260,7 @@ impl Source {
         since: usize,
         waiter: Waiter<'_>,
         may_wait: impl FnOnce() -> io::Result<()>,
-        arm: impl FnOnce() -> io::Result<()>,
+        arm: impl FnOnce(bool) -> io::Result<()>,
     ) -> Poll<io::Result<()>> {
         let waker = cx.waker().clone();
         let (poll, spare) = {
@@ -234,10 +272,9 @@ impl Source {
                 (Poll::Ready(Ok(())), Some(waker))
             } else if let Err(e) = may_wait() {
                 (Poll::Ready(Err(e)), Some(waker))
-            } else if let Err(e) = (!state.armed).then(arm).unwrap_or(Ok(())) {
+            } else if let Err(e) = state.arm_once(arm) {
                 (Poll::Ready(Err(e)), Some(waker))
             } else {
-                state.armed = true;
                 let waiters = &mut state.waiters[dir];
                 let spare = match waiter {
                     Waiter::Latest => match &mut waiters.latest {
@@ -296,7 +333,7 @@ impl Source {
         cx: &mut Context<'_>,
         waiter: Waiter<'_>,
         may_wait: impl FnOnce() -> io::Result<()>,
-        arm: impl FnOnce() -> io::Result<()>,
+        arm: impl FnOnce(bool) -> io::Result<()>,
     ) -> Poll<io::Result<()>> {
         let since = self.reports(dir);
         if self.state.lock().closed.is_none() && level_ready(self.raw, dir) {
@@ -331,8 +368,9 @@ impl Source {
         }
     }
 
-    /// Marks the source closed and runs `delete` (removal from the poller) under its lock;
-    /// returns the wakers still waiting, for the caller to wake. A second close does nothing.
+    /// Marks the source closed and runs `delete` (removal from the poller) under its lock if
+    /// the descriptor is in the poller's set; returns the wakers still waiting, for the caller
+    /// to wake. A second close does nothing.
     pub(crate) fn close(&self, why: Closed, delete: impl FnOnce()) -> Vec<Waker> {
         let mut state = self.state.lock();
         let mut wakers = Vec::new();
@@ -340,7 +378,9 @@ impl Source {
             return wakers;
         }
         state.closed = Some(why);
-        delete();
+        if state.added {
+            delete();
+        }
         for dir in [READ, WRITE] {
             // Keys taken before the close are stale from now on (see `WaitKey`).
             self.reports[dir].fetch_add(1, Release);
@@ -426,7 +466,7 @@ mod tests {
             since,
             waiter,
             || Ok(()),
-            || Ok(()),
+            |_| Ok(()),
         )
     }
 
@@ -503,10 +543,11 @@ mod loom_tests {
     /// `arrivals` pieces of data arrive on the reactor thread; the fake poller reports an
     /// edge per arrival once armed, and arming reports data already there (as `epoll_ctl`
     /// does). The task reads until it has them all, waiting whenever a read finds nothing;
-    /// the first wait arms the source.
+    /// the first wait arms the source, which (as for an accepted socket) is not in the poller
+    /// before it.
     fn reads_never_sleep_through_data(arrivals: usize) {
         loom::model(move || {
-            let source = Arc::new(Source::new(0, 1));
+            let source = Arc::new(Source::unadded(0, 1));
             // Data in the "socket" not read yet; whether the poller reports the descriptor;
             // an event the poller has queued and no turn has delivered yet.
             let buffered = Arc::new(AtomicUsize::new(0));
@@ -568,7 +609,11 @@ mod loom_tests {
                 }
                 // The read would block.
                 flag.0.store(false, SeqCst);
-                let arm_once = || arm.take().map_or(Ok(()), |arm| arm());
+                let arm_once = |added: bool| {
+                    // The fake poller has no set to add to: arming is the first `EPOLL_CTL_ADD`.
+                    assert!(!added, "an unadded source is armed by adding it");
+                    arm.take().map_or(Ok(()), |arm| arm())
+                };
                 let ok = || Ok(());
                 match source.poll_ready_since(READ, &mut cx, since, Waiter::Latest, ok, arm_once) {
                     Poll::Ready(r) => r.unwrap(),
@@ -611,7 +656,7 @@ mod loom_tests {
                 since,
                 Waiter::Keyed(&mut key),
                 || Ok(()),
-                || Ok(()),
+                |_| Ok(()),
             );
             assert!(first.is_pending());
             let reactor = {
@@ -738,7 +783,8 @@ mod loom_tests {
                 }
                 flag.0.store(false, SeqCst);
                 let ok = || Ok(());
-                match source.poll_ready_since(READ, &mut cx, since, Waiter::Latest, ok, ok) {
+                match source.poll_ready_since(READ, &mut cx, since, Waiter::Latest, ok, |_| Ok(()))
+                {
                     Poll::Ready(r) => r.unwrap(),
                     Poll::Pending => {
                         while !flag.0.load(SeqCst) {

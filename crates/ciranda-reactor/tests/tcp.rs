@@ -358,3 +358,103 @@ fn several_futures_waiting_on_one_socket_are_all_served() {
     })
     .unwrap();
 }
+
+/// The descriptor numbers in this process's epoll sets (the `tfd:` lines of each epoll
+/// descriptor's `/proc/self/fdinfo` entry).
+#[cfg(target_os = "linux")]
+fn in_an_epoll_set() -> Vec<i32> {
+    let mut fds = Vec::new();
+    for entry in std::fs::read_dir("/proc/self/fdinfo").unwrap().flatten() {
+        // A descriptor closed since the listing has no entry any more.
+        let Ok(info) = std::fs::read_to_string(entry.path()) else {
+            continue;
+        };
+        for line in info.lines() {
+            if let Some(rest) = line.strip_prefix("tfd:") {
+                fds.push(rest.split_whitespace().next().unwrap().parse().unwrap());
+            }
+        }
+    }
+    fds
+}
+
+/// A socket made by `accept` or `connect` enters the poller only at its first wait: one
+/// whose reads and writes never have to wait costs no `epoll_ctl`. A wait that follows still
+/// sees what arrives after it, and a connection that waits to connect is armed by that wait.
+#[cfg(target_os = "linux")]
+#[test]
+fn made_sockets_enter_the_poller_at_their_first_wait() {
+    use std::io::Write;
+    block_on(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let mut client = std::net::TcpStream::connect(addr)?;
+        client.set_nodelay(true)?;
+        client.write_all(b"req")?;
+        let (mut server, _) = listener.accept().await?;
+        let fd = server.as_raw_fd();
+        assert!(
+            !in_an_epoll_set().contains(&fd),
+            "an accepted socket is in the poller before any wait"
+        );
+        // The request is there already: reading it and replying waits for nothing.
+        let mut req = [0u8; 3];
+        server.read_exact(&mut req).await?;
+        server.write_all(b"ok").await?;
+        assert_eq!(&req, b"req");
+        assert!(
+            !in_an_epoll_set().contains(&fd),
+            "reads and writes that did not wait put the socket in the poller"
+        );
+
+        // Now a read that waits: the data comes from another thread after it started.
+        let writer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            client.write_all(b"late").unwrap();
+            client
+        });
+        let mut late = [0u8; 4];
+        time::timeout(Duration::from_secs(10), server.read_exact(&mut late))
+            .await
+            .expect("the waiting read was never woken")?;
+        assert_eq!(&late, b"late");
+        assert!(
+            in_an_epoll_set().contains(&fd),
+            "a socket that waited is not in the poller"
+        );
+        let mut client = writer.join().unwrap();
+
+        // Both directions are armed by that first wait: a later write wait is served too,
+        // and so is a peer's FIN after a read drained the socket.
+        client.write_all(b"x")?;
+        client.shutdown(Shutdown::Write)?;
+        let mut rest = Vec::new();
+        time::timeout(Duration::from_secs(10), server.read_to_end(&mut rest))
+            .await
+            .expect("EOF was never reported")?;
+        assert_eq!(rest, b"x");
+
+        // A connection made by `connect` that waits for the handshake is armed by that wait
+        // and then reads what arrives later.
+        let connected = TcpStream::connect(addr).await?;
+        let (mut accepted, _) = listener.accept().await?;
+        let mut connected = connected;
+        let reader = async {
+            let mut buf = [0u8; 2];
+            connected.read_exact(&mut buf).await.map(|_| buf)
+        };
+        let writer = async {
+            time::sleep(Duration::from_millis(20)).await;
+            accepted.write_all(b"hi").await
+        };
+        let (read, written) =
+            futures_util::join!(time::timeout(Duration::from_secs(10), reader), writer);
+        written?;
+        assert_eq!(
+            &read.expect("the connected socket's wait was never woken")?,
+            b"hi"
+        );
+        io::Result::Ok(())
+    })
+    .unwrap();
+}

@@ -107,3 +107,65 @@ fn unix_connect_to_missing_path_fails() {
     let err = block_on(UnixStream::connect(&path)).unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::NotFound, "{err}");
 }
+
+/// The descriptor numbers in this process's epoll sets (the `tfd:` lines of each epoll
+/// descriptor's `/proc/self/fdinfo` entry).
+#[cfg(target_os = "linux")]
+fn in_an_epoll_set() -> Vec<i32> {
+    let mut fds = Vec::new();
+    for entry in std::fs::read_dir("/proc/self/fdinfo").unwrap().flatten() {
+        let Ok(info) = std::fs::read_to_string(entry.path()) else {
+            continue;
+        };
+        for line in info.lines() {
+            if let Some(rest) = line.strip_prefix("tfd:") {
+                fds.push(rest.split_whitespace().next().unwrap().parse().unwrap());
+            }
+        }
+    }
+    fds
+}
+
+/// As for TCP: an accepted Unix stream enters the poller only at its first wait, and that
+/// wait is still woken by what arrives after it.
+#[cfg(target_os = "linux")]
+#[test]
+fn accepted_unix_streams_enter_the_poller_at_their_first_wait() {
+    use std::io::Write;
+    use std::os::fd::AsRawFd;
+    let path = sock_path("lazy");
+    block_on(async {
+        let listener = UnixListener::bind(&path)?;
+        let mut client = std::os::unix::net::UnixStream::connect(&path)?;
+        client.write_all(b"req")?;
+        let (mut server, _) = listener.accept().await?;
+        let fd = server.as_raw_fd();
+        let mut req = [0u8; 3];
+        server.read_exact(&mut req).await?;
+        assert_eq!(&req, b"req");
+        assert!(
+            !in_an_epoll_set().contains(&fd),
+            "an accepted stream that never waited is in the poller"
+        );
+        let writer = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            client.write_all(b"late").unwrap();
+        });
+        let mut late = [0u8; 4];
+        ciranda_reactor::time::timeout(
+            std::time::Duration::from_secs(10),
+            server.read_exact(&mut late),
+        )
+        .await
+        .expect("the waiting read was never woken")?;
+        assert_eq!(&late, b"late");
+        assert!(
+            in_an_epoll_set().contains(&fd),
+            "a stream that waited is not in the poller"
+        );
+        writer.join().unwrap();
+        io::Result::Ok(())
+    })
+    .unwrap();
+    std::fs::remove_file(&path).unwrap();
+}

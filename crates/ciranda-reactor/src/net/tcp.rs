@@ -94,7 +94,7 @@ impl TcpListener {
         waiter: Waiter<'_>,
     ) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
         let (stream, peer) = ready!(self.io.poll_with(READ, cx, waiter, accept_nonblocking))?;
-        let io = Async::with_reactor(stream, self.io.reactor_ref().clone())?;
+        let io = Async::with_reactor_socket(stream, self.io.reactor_ref().clone())?;
         Poll::Ready(Ok((TcpStream::with_io(io), peer)))
     }
 
@@ -371,7 +371,7 @@ fn nonblocking_tcp_socket(addr: SocketAddr) -> io::Result<Socket> {
 async fn connect_addr(addr: SocketAddr, reactor: ReactorRef) -> io::Result<TcpStream> {
     let socket = nonblocking_tcp_socket(addr)?;
     connect_started(socket.connect(&addr.into()))?;
-    let io = Async::with_reactor(std::net::TcpStream::from(socket), reactor)?;
+    let io = Async::with_reactor_socket(std::net::TcpStream::from(socket), reactor)?;
     connected(&io).await?;
     Ok(TcpStream::with_io(io))
 }

@@ -89,9 +89,9 @@ impl UnixListener {
         waiter: Waiter<'_>,
     ) -> Poll<io::Result<(UnixStream, SocketAddr)>> {
         let (stream, addr) = ready!(self.io.poll_with(READ, cx, waiter, |l| l.accept()))?;
-        Poll::Ready(
-            UnixStream::from_std_with(stream, self.io.reactor_ref().clone()).map(|s| (s, addr)),
-        )
+        stream.set_nonblocking(true)?;
+        let io = Async::with_reactor_socket(stream, self.io.reactor_ref().clone())?;
+        Poll::Ready(Ok((UnixStream { io }, addr)))
     }
 
     /// The connections, as a never-ending `Stream` of `io::Result<UnixStream>`.
@@ -173,7 +173,7 @@ impl UnixStream {
         let socket = Socket::new(Domain::UNIX, Type::STREAM, None)?;
         socket.set_nonblocking(true)?;
         connect_started(socket.connect(&addr))?;
-        let io = Async::with_reactor(std::os::unix::net::UnixStream::from(socket), reactor)?;
+        let io = Async::with_reactor_socket(std::os::unix::net::UnixStream::from(socket), reactor)?;
         connected(&io).await?;
         Ok(UnixStream { io })
     }
