@@ -1,8 +1,9 @@
 #![cfg(not(loom))]
-//! A worker that leaves the reactor's poller to run a task it was woken for hands the poller
-//! to an idle worker, so a task that then holds it (never yields) does not stop timers and
-//! I/O. Since issue 21 the scheduler's last searcher wakes another worker only when more
-//! tasks are queued, so nothing else would get an idle worker back into the poller.
+//! A worker woken out of the reactor's poller to run a task leaves the poller to an idle
+//! worker, so a task that then holds it (never yields) does not stop timers and I/O. Today
+//! the scheduler's last-searcher wake does that; a wake policy that drops it must hand the
+//! poller off some other way (issue 21 tried one: a last searcher that wakes another worker
+//! only when more tasks are queued failed this test at round 0).
 
 use ciranda::Runtime;
 use ciranda::time::sleep;

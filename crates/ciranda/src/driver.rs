@@ -9,8 +9,9 @@
 //! **A busy worker never starves I/O and timers.** The driver role is held only while parked:
 //! a worker that comes back from the reactor having woken tasks (I/O events, timers) first
 //! hands the role to a worker parked on its condvar, so the poller is watched again while it
-//! runs them. So does a driver woken by `unpark`: it leaves to run a task, and the scheduler
-//! wakes another worker only when more tasks are queued. When every worker is busy, each one still polls the reactor without
+//! runs them. A driver woken by `unpark` needs no hand-off: the scheduler counted it as a
+//! searcher, and the last searcher to find work always wakes another worker, which parks
+//! into the free poller. When every worker is busy, each one still polls the reactor without
 //! blocking every `EVENT_INTERVAL` ticks (the scheduler's zero-timeout park; the reactor skips the poller in
 //! such a turn while no descriptor is registered, and only fires due timers).
 //!
@@ -209,9 +210,9 @@ impl Park for ReactorParkHook {
             Some(woken) => {
                 // Any token that arrived meanwhile is stale: the scheduler re-checks its
                 // queues after every park.
-                let unparked = parker.try_park();
+                parker.try_park();
                 self.renotify_flagged_drivers(worker);
-                if woken > 0 || unparked {
+                if woken > 0 {
                     self.hand_off();
                 }
             }
