@@ -138,6 +138,11 @@ impl BlockOnContext<'_> {
 ///   tasks so a hook that drives I/O can poll for events even when no worker is ever idle.
 /// * `park_block_on` returns once the `block_on` thread's parker has a token, and may return
 ///   spuriously.
+/// * A task of this scheduler woken on the parking worker's own thread during `park` (a hook
+///   that drives I/O or timers runs their wakers there) is queued on that worker and wakes no
+///   other worker: the worker runs it once `park` returns, and then wakes one other worker if
+///   more than one task got queued. So `park` must return soon after it wakes such a task,
+///   not keep waiting.
 ///
 /// # Examples
 ///

@@ -131,6 +131,11 @@ pub(crate) struct Worker {
     unpublished_polls: Cell<u64>,
     /// The tick from which the every-other-tick injector look resumes (after a batch).
     inject_look_at: Cell<u32>,
+    /// `Some(n)` while this worker is inside the parking hook, `n` counting the tasks woken
+    /// there (by a hook that drives I/O and timers) and queued here. Those wake no other
+    /// worker during the call; one is woken after it if more than one task got queued (see
+    /// `announce_hook_wakes`).
+    hook_queued: Cell<Option<u32>>,
 }
 
 impl Worker {
@@ -150,6 +155,7 @@ impl Worker {
             busy_since: Cell::new(Instant::now()),
             unpublished_polls: Cell::new(0),
             inject_look_at: Cell::new(0),
+            hook_queued: Cell::new(None),
         }
     }
 
@@ -383,12 +389,26 @@ impl Worker {
             role: HookRole::Active {
                 searching: self.searching.get(),
             },
+            hook_queued: &self.hook_queued,
             armed: true,
         };
+        self.hook_queued.set(Some(0));
         shared
             .park
             .park(&self.park_context(&is_idle), Some(Duration::ZERO));
         hook_call.armed = false;
+        let queued = self.hook_queued.take().unwrap_or(0);
+        self.announce_hook_wakes(queued);
+    }
+
+    /// Tasks woken inside the parking hook were queued on this worker without waking anyone
+    /// (Tokio treats wakes from inside its driver the same way): this worker runs one of them
+    /// next, so only a second one is worth another worker. A searching worker is not asked:
+    /// when it runs its task it stops searching, and as the last searcher it wakes one.
+    fn announce_hook_wakes(&self, queued: u32) {
+        if queued > 1 && !self.searching.get() {
+            self.shared().notify_parked();
+        }
     }
 
     fn park(&self) {
@@ -407,6 +427,7 @@ impl Worker {
             shared,
             worker: self.index,
             role: HookRole::Parked { watching: false },
+            hook_queued: &self.hook_queued,
             armed: true,
         };
         // Re-check after registering: a task pushed before our registration was visible to
@@ -425,12 +446,14 @@ impl Worker {
                 shared.park.notify_idle_change();
             }
             let timeout = watching.then_some(LIFO_WATCH);
+            self.hook_queued.set(Some(0));
             shared.park.park(&self.park_context(&is_idle), timeout);
             if watching {
                 shared.idle.stop_watching();
             }
         }
         hook_call.armed = false;
+        let queued = self.hook_queued.take().unwrap_or(0);
         // Parked time is not busy time: the stretch starts again now. A pass that found
         // work at the re-check never left the stretch, which `publish` took up to `now`
         // (the clock is read once per such pass: a worker may pass through here several
@@ -441,12 +464,19 @@ impl Worker {
             // A notifier took us off the sleeper list and counted us as searching.
             self.searching.set(true);
         }
+        // Only now, off the sleeper list: while on it, the notification could pick this
+        // very worker.
+        self.announce_hook_wakes(queued);
     }
 
     /// Queues a task woken on this worker: into the LIFO slot, or at the back of the queue
     /// for a yield.
     pub(crate) fn schedule_local(&self, task: Notified, reason: Reason) {
         let shared = self.shared();
+        let hook_queued = self.hook_queued.get();
+        if let Some(queued) = hook_queued {
+            self.hook_queued.set(Some(queued + 1));
+        }
         if reason == Reason::Yielded {
             self.local.push(task);
             // A task is requeued once its poll has returned, so this worker runs its next
@@ -479,6 +509,10 @@ impl Worker {
                     .push(unsafe { Notified::from_raw(RawTask::from_ptr(previous)) });
             }
         }
+        if hook_queued.is_some() {
+            // Woken inside the parking hook: announced once the hook returns.
+            return;
+        }
         shared.notify_parked();
     }
 }
@@ -492,6 +526,9 @@ struct HookCall<'a> {
     shared: &'a Shared,
     worker: usize,
     role: HookRole,
+    /// The worker's count of tasks woken inside the hook: if the hook panics after queuing
+    /// some, nobody was told about them yet.
+    hook_queued: &'a Cell<Option<u32>>,
     armed: bool,
 }
 
@@ -513,7 +550,9 @@ impl Drop for HookCall<'_> {
             HookRole::Parked { watching } => idle.forget_dead(self.worker, watching),
             HookRole::Active { searching } => idle.forget_dead_active(searching),
         };
-        if resend {
+        // Tasks the hook queued here before panicking are stealable, but unannounced.
+        let queued = self.hook_queued.take().unwrap_or(0);
+        if resend || queued > 0 {
             // We are unwinding: a panic in the hook's `unpark` must not escape (that would
             // abort the process).
             let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
