@@ -96,17 +96,12 @@ mod imp {
         pub(crate) fn push(&self, task: Notified) {
             self.0.push(task);
         }
-        /// Takes a fair share ([`inject_share`]) into `dest`; returns one to run and how many
-        /// went into `dest`.
+        /// Takes a fair share ([`inject_share`]) into `dest` and returns one of it to run.
         ///
         /// crossbeam moves at most 32 tasks per steal, and no further than the end of the
         /// injector's current block; the rest of the share is taken with more steals, which
         /// stop at the first contended or empty one (another worker takes it next).
-        pub(crate) fn pop_batch_into(
-            &self,
-            dest: &Local,
-            workers: usize,
-        ) -> Option<(Notified, usize)> {
+        pub(crate) fn pop_batch_into(&self, dest: &Local, workers: usize) -> Option<Notified> {
             if self.0.is_empty() {
                 return None;
             }
@@ -123,7 +118,7 @@ mod imp {
                         .steal_batch_with_limit(&dest.0, share - 1 - moved)
                         .is_success()
                 {
-                    return Some((first, moved));
+                    return Some(first);
                 }
             }
         }
@@ -197,20 +192,15 @@ mod imp {
         pub(crate) fn push(&self, task: Notified) {
             self.0.lock().push_back(task);
         }
-        pub(crate) fn pop_batch_into(
-            &self,
-            dest: &Local,
-            workers: usize,
-        ) -> Option<(Notified, usize)> {
+        pub(crate) fn pop_batch_into(&self, dest: &Local, workers: usize) -> Option<Notified> {
             let mut batch: VecDeque<Notified> = {
                 let mut queue = self.0.lock();
                 let take = inject_share(queue.len(), workers).min(queue.len());
                 queue.drain(..take).collect()
             };
             let first = batch.pop_front()?;
-            let moved = batch.len();
             dest.0.lock().extend(batch);
-            Some((first, moved))
+            Some(first)
         }
         pub(crate) fn pop(&self) -> Option<Notified> {
             self.0.lock().pop_front()
@@ -260,17 +250,16 @@ mod tests {
         let (local, _stealer) = local();
         // Two workers: half of 1 000, capped at MAX_INJECT_BATCH, the returned task included
         // (crossbeam alone moves at most 32 per steal).
-        let (_first, moved) = injector.pop_batch_into(&local, 2).unwrap();
-        assert_eq!(moved, MAX_INJECT_BATCH - 1);
-        assert_eq!(local.len(), moved);
+        assert!(injector.pop_batch_into(&local, 2).is_some());
+        assert_eq!(local.len(), MAX_INJECT_BATCH - 1);
         // A small injector: its share (len / workers, at least one).
         let rest = 1_000 - MAX_INJECT_BATCH;
-        let (_first, moved) = injector.pop_batch_into(&local, 8).unwrap();
-        assert_eq!(moved + 1, rest / 8);
+        assert!(injector.pop_batch_into(&local, 8).is_some());
+        assert_eq!(local.len() - (MAX_INJECT_BATCH - 1) + 1, rest / 8);
     }
 
     #[test]
-    fn an_injector_pull_counts_only_what_it_moved() {
+    fn an_injector_pull_adds_its_share_to_what_the_queue_held() {
         let injector = Inject::new();
         for _ in 0..10 {
             injector.push(task());
@@ -279,8 +268,7 @@ mod tests {
         for _ in 0..5 {
             local.push(task());
         }
-        let (_first, moved) = injector.pop_batch_into(&local, 1).unwrap();
-        assert_eq!(moved, 9);
+        assert!(injector.pop_batch_into(&local, 1).is_some());
         assert_eq!(local.len(), 14);
         assert!(injector.pop_batch_into(&local, 1).is_none());
     }

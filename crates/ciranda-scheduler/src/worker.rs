@@ -7,11 +7,11 @@
 //!    tick or two even behind long polls (Tokio's self-tuned interval left 1 000 remote
 //!    spawns waiting ~70 ms behind a busy chain), while local tasks still get every other
 //!    tick; it takes a fair batch (its length / workers, up to
-//!    [`MAX_INJECT_BATCH`](crate::queue::MAX_INJECT_BATCH)), not one task. After a batch of
-//!    `n` the every-other-tick look pauses for `n` ticks: those tasks are queued behind what
-//!    the worker already holds, so newer remote tasks gain nothing by being pulled sooner,
-//!    and a flood of remote spawns is taken in a few big pulls rather than one every other
-//!    tick, each touching the injector's lines that the spawning thread writes;
+//!    [`MAX_INJECT_BATCH`](crate::queue::MAX_INJECT_BATCH)), not one task, so a flood of
+//!    remote spawns is taken in a few big pulls. (A pause of the look for `n` ticks after a
+//!    batch of `n` saved 10% on `spawn_many_remote_busy1` but cost 40–80% on
+//!    `spawn_many_remote_busy2`, whose remote tasks trickle in while every worker runs a
+//!    chain of long polls, and made its iterations bimodal; it was removed.);
 //! 2. the LIFO slot — the task the running task just woke (message-passing latency) — at
 //!    most [`MAX_LIFO_STREAK`] times in a row, after which the slot is flushed to the queue;
 //! 3. the local queue, FIFO;
@@ -129,8 +129,6 @@ pub(crate) struct Worker {
     /// poll costs an increment of a field already in cache rather than a store to the
     /// counter block (issue 19's per-poll cost, measured with `benches/examples/poll_probe.rs`).
     unpublished_polls: Cell<u64>,
-    /// The tick from which the every-other-tick injector look resumes (after a batch).
-    inject_look_at: Cell<u32>,
     /// `Some(n)` while this worker is inside the parking hook, `n` counting the tasks woken
     /// there (by a hook that drives I/O and timers) and queued here. Those wake no other
     /// worker during the call; one is woken after it if more than one task got queued (see
@@ -154,7 +152,6 @@ impl Worker {
             current_task: Cell::new(None),
             busy_since: Cell::new(Instant::now()),
             unpublished_polls: Cell::new(0),
-            inject_look_at: Cell::new(0),
             hook_queued: Cell::new(None),
         }
     }
@@ -254,11 +251,7 @@ impl Worker {
     fn next_task(&self, tick: u32) -> Option<Notified> {
         let own = &self.shared().stealable[self.index];
         // `is_empty` is two loads of a line that only remote spawns write.
-        if tick % GLOBAL_INTERVAL == 0
-            || (tick % 2 == 0
-                && tick.wrapping_sub(self.inject_look_at.get()) as i32 >= 0
-                && !self.shared().injector.is_empty())
-        {
+        if tick % GLOBAL_INTERVAL == 0 || (tick % 2 == 0 && !self.shared().injector.is_empty()) {
             if let Some(task) = self.pull_injector() {
                 return Some(task);
             }
@@ -278,13 +271,9 @@ impl Worker {
 
     fn pull_injector(&self) -> Option<Notified> {
         let shared = self.shared();
-        let (task, moved) = shared
+        shared
             .injector
-            .pop_batch_into(&self.local, shared.stealable.len())?;
-        // Wrapping tick arithmetic: `moved` is at most `MAX_INJECT_BATCH`, far below 2^31.
-        self.inject_look_at
-            .set(self.tick.get().wrapping_add(moved as u32));
-        Some(task)
+            .pop_batch_into(&self.local, shared.stealable.len())
     }
 
     fn next_random(&self) -> u64 {
@@ -374,12 +363,6 @@ impl Worker {
 
     fn maintenance(&self) {
         self.publish(Instant::now());
-        // Keep the injector pause's mark within 2^31 ticks of the clock, so that the wrapping
-        // comparison in `next_task` never reads an old mark as a future one.
-        let tick = self.tick.get();
-        if tick.wrapping_sub(self.inject_look_at.get()) as i32 >= 0 {
-            self.inject_look_at.set(tick);
-        }
         let shared = self.shared();
         shared.registry.report_completed(self.completed.replace(0));
         let is_idle = || false;
