@@ -16,7 +16,8 @@ The page is made in two steps, so that it can be made again without the criterio
 directories: the numbers are computed into a data file (--data, kept in the repository),
 and the page is rendered from that file plus the hand-written notes in --notes:
 `run.md` goes right after the run facts, `http.md` (the HTTP benchmark, which criterion does
-not run) at the end. `--from-data` skips the first step, so
+not run) after the tables, and `log.md` (dated A/B measurements made between full runs) at
+the end. `--from-data` skips the first step, so
 
     python3 benches/report.py --from-data benches/report-data.json
 
@@ -434,6 +435,9 @@ def render(data, notes_dir=NOTES):
     http_note = note(notes_dir, "http.md")
     if http_note is not None:
         out.append(http_note + "\n")
+    log_note = note(notes_dir, "log.md")
+    if log_note is not None:
+        out.append(log_note + "\n")
     return "\n".join(out)
 
 
