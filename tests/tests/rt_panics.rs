@@ -679,7 +679,7 @@ fn a_worker_that_dies_parked_gets_no_more_wake_ups() {
     within(60, "tasks keep running after a worker died parked", || {
         let other_asleep = AtomicBool::new(false);
         let waited = AtomicBool::new(false);
-        let (sched, died) = fragile_scheduler("rpd", move |cx, timeout| {
+        let (sched, died) = fragile_scheduler("rpz", move |cx, timeout| {
             if cx.worker() == 1 && timeout.is_none() {
                 other_asleep.store(true, SeqCst);
             }
