@@ -359,24 +359,11 @@ fn several_futures_waiting_on_one_socket_are_all_served() {
     .unwrap();
 }
 
-/// The descriptor numbers in this process's epoll sets (the `tfd:` lines of each epoll
-/// descriptor's `/proc/self/fdinfo` entry).
 #[cfg(target_os = "linux")]
-fn in_an_epoll_set() -> Vec<i32> {
-    let mut fds = Vec::new();
-    for entry in std::fs::read_dir("/proc/self/fdinfo").unwrap().flatten() {
-        // A descriptor closed since the listing has no entry any more.
-        let Ok(info) = std::fs::read_to_string(entry.path()) else {
-            continue;
-        };
-        for line in info.lines() {
-            if let Some(rest) = line.strip_prefix("tfd:") {
-                fds.push(rest.split_whitespace().next().unwrap().parse().unwrap());
-            }
-        }
-    }
-    fds
-}
+#[path = "support/epoll_set.rs"]
+mod epoll_set;
+#[cfg(target_os = "linux")]
+use epoll_set::in_an_epoll_set;
 
 /// A socket made by `accept` or `connect` enters the poller only at its first wait: one
 /// whose reads and writes never have to wait costs no `epoll_ctl`. A wait that follows still

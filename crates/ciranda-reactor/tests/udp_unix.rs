@@ -108,23 +108,11 @@ fn unix_connect_to_missing_path_fails() {
     assert_eq!(err.kind(), io::ErrorKind::NotFound, "{err}");
 }
 
-/// The descriptor numbers in this process's epoll sets (the `tfd:` lines of each epoll
-/// descriptor's `/proc/self/fdinfo` entry).
 #[cfg(target_os = "linux")]
-fn in_an_epoll_set() -> Vec<i32> {
-    let mut fds = Vec::new();
-    for entry in std::fs::read_dir("/proc/self/fdinfo").unwrap().flatten() {
-        let Ok(info) = std::fs::read_to_string(entry.path()) else {
-            continue;
-        };
-        for line in info.lines() {
-            if let Some(rest) = line.strip_prefix("tfd:") {
-                fds.push(rest.split_whitespace().next().unwrap().parse().unwrap());
-            }
-        }
-    }
-    fds
-}
+#[path = "support/epoll_set.rs"]
+mod epoll_set;
+#[cfg(target_os = "linux")]
+use epoll_set::in_an_epoll_set;
 
 /// As for TCP: an accepted Unix stream enters the poller only at its first wait, and that
 /// wait is still woken by what arrives after it.
