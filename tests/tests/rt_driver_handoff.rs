@@ -1,15 +1,27 @@
 #![cfg(not(loom))]
 //! A worker woken out of the reactor's poller to run a task leaves the poller to an idle
 //! worker, so a task that then holds it (never yields) does not stop timers and I/O. Today
-//! the scheduler's last-searcher wake does that; a wake policy that drops it must hand the
-//! poller off some other way (issue 21 tried one: a last searcher that wakes another worker
-//! only when more tasks are queued failed this test at round 0).
+//! the scheduler's last-searcher wake does that: the worker woken for the task is counted
+//! searching, and finding it, wakes another worker, which parks into the free poller. A wake
+//! policy that drops that wake-up must hand the poller off some other way (issue 21 tried
+//! two: a last searcher that wakes another worker only when more tasks are queued failed the
+//! second test at round 0 unless the driver offered the poller when the scheduler woke it).
 
 use ciranda::Runtime;
 use ciranda::time::sleep;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::time::{Duration, Instant};
+
+/// A task that never yields: it spins until `fired` is set elsewhere (`true`) or gives up
+/// after 10 s (`false`).
+async fn hog(fired: Arc<AtomicBool>) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !fired.load(SeqCst) && Instant::now() < deadline {
+        std::hint::spin_loop();
+    }
+    fired.load(SeqCst)
+}
 
 #[test]
 fn a_timer_fires_while_the_worker_woken_from_the_poller_runs_a_hog() {
@@ -24,16 +36,37 @@ fn a_timer_fires_while_the_worker_woken_from_the_poller_runs_a_hog() {
         // Both workers go idle: one waits in the poller for the sleep, the other on its
         // condition variable. (Not an assertion: any interleaving must pass.)
         std::thread::sleep(Duration::from_millis(5));
-        let hog = rt.spawn(async move {
-            // Never yields: spins until the timer fired elsewhere, or gives up.
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while !fired.load(SeqCst) && Instant::now() < deadline {
-                std::hint::spin_loop();
-            }
-            fired.load(SeqCst)
-        });
+        let hog_task = rt.spawn(hog(fired));
         assert!(
-            rt.block_on(hog).unwrap(),
+            rt.block_on(hog_task).unwrap(),
+            "round {round}: the sleep never fired while the hog ran"
+        );
+        rt.block_on(sleeper).unwrap();
+    }
+}
+
+/// The same, with the driver made the last worker to park, so that it is the one the hog's
+/// spawn wakes: one worker is held by a blocking task while the other watches (it parks with
+/// the LIFO-watch timeout, in the poller); after the blocking task ends the watcher's next
+/// timeout sends it round once more, and it parks last, into the free poller.
+#[test]
+fn a_timer_fires_while_the_last_parked_driver_runs_a_hog() {
+    for round in 0..10 {
+        let rt = Runtime::builder().worker_threads(2).build().unwrap();
+        let fired = Arc::new(AtomicBool::new(false));
+        let flag = fired.clone();
+        let sleeper = rt.spawn(async move {
+            sleep(Duration::from_millis(150)).await;
+            flag.store(true, SeqCst);
+        });
+        let blocker = rt.spawn(async {
+            std::thread::sleep(Duration::from_millis(20));
+        });
+        rt.block_on(blocker).unwrap();
+        std::thread::sleep(Duration::from_millis(30));
+        let hog_task = rt.spawn(hog(fired));
+        assert!(
+            rt.block_on(hog_task).unwrap(),
             "round {round}: the sleep never fired while the hog ran"
         );
         rt.block_on(sleeper).unwrap();
