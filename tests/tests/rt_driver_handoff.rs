@@ -8,6 +8,7 @@
 //! second test at round 0 unless the driver offered the poller when the scheduler woke it).
 
 use ciranda::Runtime;
+use ciranda::task::JoinHandle;
 use ciranda::time::sleep;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
@@ -23,25 +24,42 @@ async fn hog(fired: Arc<AtomicBool>) -> bool {
     fired.load(SeqCst)
 }
 
+/// A two-worker runtime, a task that sets the returned flag once a sleep of `after` fired,
+/// and that task's handle.
+fn runtime_with_sleeper(after: Duration) -> (Runtime, Arc<AtomicBool>, JoinHandle<()>) {
+    let rt = Runtime::builder().worker_threads(2).build().unwrap();
+    let fired = Arc::new(AtomicBool::new(false));
+    let flag = fired.clone();
+    let sleeper = rt.spawn(async move {
+        sleep(after).await;
+        flag.store(true, SeqCst);
+    });
+    (rt, fired, sleeper)
+}
+
+/// Spawns the hog next to the sleeper and checks that the sleep fired while it ran.
+fn hog_sees_the_timer_fire(
+    rt: &Runtime,
+    fired: Arc<AtomicBool>,
+    sleeper: JoinHandle<()>,
+    round: usize,
+) {
+    let hog_task = rt.spawn(hog(fired));
+    assert!(
+        rt.block_on(hog_task).unwrap(),
+        "round {round}: the sleep never fired while the hog ran"
+    );
+    rt.block_on(sleeper).unwrap();
+}
+
 #[test]
 fn a_timer_fires_while_the_worker_woken_from_the_poller_runs_a_hog() {
     for round in 0..20 {
-        let rt = Runtime::builder().worker_threads(2).build().unwrap();
-        let fired = Arc::new(AtomicBool::new(false));
-        let flag = fired.clone();
-        let sleeper = rt.spawn(async move {
-            sleep(Duration::from_millis(30)).await;
-            flag.store(true, SeqCst);
-        });
+        let (rt, fired, sleeper) = runtime_with_sleeper(Duration::from_millis(30));
         // Both workers go idle: one waits in the poller for the sleep, the other on its
         // condition variable. (Not an assertion: any interleaving must pass.)
         std::thread::sleep(Duration::from_millis(5));
-        let hog_task = rt.spawn(hog(fired));
-        assert!(
-            rt.block_on(hog_task).unwrap(),
-            "round {round}: the sleep never fired while the hog ran"
-        );
-        rt.block_on(sleeper).unwrap();
+        hog_sees_the_timer_fire(&rt, fired, sleeper, round);
     }
 }
 
@@ -52,23 +70,12 @@ fn a_timer_fires_while_the_worker_woken_from_the_poller_runs_a_hog() {
 #[test]
 fn a_timer_fires_while_the_last_parked_driver_runs_a_hog() {
     for round in 0..10 {
-        let rt = Runtime::builder().worker_threads(2).build().unwrap();
-        let fired = Arc::new(AtomicBool::new(false));
-        let flag = fired.clone();
-        let sleeper = rt.spawn(async move {
-            sleep(Duration::from_millis(150)).await;
-            flag.store(true, SeqCst);
-        });
+        let (rt, fired, sleeper) = runtime_with_sleeper(Duration::from_millis(150));
         let blocker = rt.spawn(async {
             std::thread::sleep(Duration::from_millis(20));
         });
         rt.block_on(blocker).unwrap();
         std::thread::sleep(Duration::from_millis(30));
-        let hog_task = rt.spawn(hog(fired));
-        assert!(
-            rt.block_on(hog_task).unwrap(),
-            "round {round}: the sleep never fired while the hog ran"
-        );
-        rt.block_on(sleeper).unwrap();
+        hog_sees_the_timer_fire(&rt, fired, sleeper, round);
     }
 }
