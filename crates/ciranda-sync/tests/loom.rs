@@ -398,6 +398,22 @@ mod mpsc {
         });
     }
 
+    /// The receiver stores the slot it frees (no sender was queued when it looked) racing a
+    /// sender that runs out of permits and queues: the sender takes the stored slot or is
+    /// handed it, never sleeps beside it.
+    #[test]
+    fn stored_slot_racing_a_queueing_sender() {
+        loom::model(|| {
+            let (tx, mut rx) = mpsc::channel(1);
+            tx.try_send(0).unwrap();
+            let t = thread::spawn(move || block_on(tx.send(1)).unwrap());
+            assert_eq!(rx.try_recv(), Ok(0));
+            assert_eq!(block_on(rx.recv()), Some(1));
+            t.join().unwrap();
+            assert_eq!(block_on(rx.recv()), None);
+        });
+    }
+
     /// Capacity 1, two messages: the sender waits for the receiver; order is kept.
     #[test]
     fn bounded_hand_off() {

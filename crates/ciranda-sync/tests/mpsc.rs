@@ -200,6 +200,99 @@ fn messages_taken_in_a_batch_keep_their_slots_until_returned() {
     assert_eq!(rest, [2, 3]);
 }
 
+/// The receiver's freed slots are kept off the semaphore until a sender runs out
+/// (`deferred_release.rs`): every way of sending, and `capacity`, must still see them.
+#[test]
+fn slots_freed_by_the_receiver_are_seen_by_every_send() {
+    let (tx, mut rx) = mpsc::channel(2);
+    tx.try_send(1).unwrap();
+    tx.try_send(2).unwrap();
+    assert_eq!(tx.capacity(), 0);
+    assert_eq!(rx.try_recv(), Ok(1));
+    assert_eq!(tx.capacity(), 1);
+    // try_send takes the stored slot.
+    tx.try_send(3).unwrap();
+    assert_eq!(tx.capacity(), 0);
+    assert_eq!(tx.try_send(9), Err(TrySendError::Full(9)));
+    assert_eq!(rx.try_recv(), Ok(2));
+    // So does an async send, at its first poll.
+    Task::new(tx.send(4)).ready().unwrap();
+    assert_eq!(rx.try_recv(), Ok(3));
+    assert_eq!(rx.try_recv(), Ok(4));
+    assert_eq!(tx.capacity(), 2);
+}
+
+/// A sender that queued while the receiver was storing freed slots is served by the next
+/// freed slot, and later slots are counted once the queue is empty again.
+#[test]
+fn queued_sender_is_served_then_slots_are_stored_again() {
+    let (tx, mut rx) = mpsc::channel(2);
+    tx.try_send(1).unwrap();
+    tx.try_send(2).unwrap();
+    let mut a = Task::new(tx.send(3));
+    let mut b = Task::new(tx.send(4));
+    a.pending();
+    b.pending();
+    assert_eq!(rx.try_recv(), Ok(1));
+    assert!(a.is_woken());
+    assert!(!b.is_woken());
+    a.ready().unwrap();
+    assert_eq!(rx.try_recv(), Ok(2));
+    assert!(b.is_woken());
+    b.ready().unwrap();
+    assert_eq!(tx.capacity(), 0);
+    for expected in [3, 4] {
+        assert_eq!(rx.try_recv(), Ok(expected));
+    }
+    assert_eq!(tx.capacity(), 2);
+    for round in 0..3 {
+        tx.try_send(round).unwrap();
+        tx.try_send(round + 10).unwrap();
+        assert_eq!(tx.capacity(), 0);
+        assert_eq!(rx.try_recv(), Ok(round));
+        assert_eq!(rx.try_recv(), Ok(round + 10));
+        assert_eq!(tx.capacity(), 2);
+    }
+}
+
+/// Many senders on threads, a small capacity, a slow receiver: no message is lost or
+/// duplicated and the bound holds, while slots move between stored and handed off.
+#[test]
+fn bound_holds_while_slots_are_stored_and_handed_off() {
+    const SENDERS: usize = 4;
+    const EACH: usize = 2_000;
+    let (tx, mut rx) = mpsc::channel(3);
+    let threads: Vec<_> = (0..SENDERS)
+        .map(|s| {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                block_on(async {
+                    for i in 0..EACH {
+                        tx.send(s * EACH + i).await.unwrap();
+                    }
+                })
+            })
+        })
+        .collect();
+    drop(tx);
+    let mut next = [0; SENDERS];
+    let mut got = 0;
+    while let Some(v) = block_on(rx.recv()) {
+        assert!(rx.len() <= 3, "more buffered than the capacity");
+        let (s, i) = (v / EACH, v % EACH);
+        assert_eq!(i, next[s], "sender {s}'s messages out of order");
+        next[s] += 1;
+        got += 1;
+        if got % 7 == 0 {
+            std::thread::yield_now();
+        }
+    }
+    assert_eq!(got, SENDERS * EACH);
+    for t in threads {
+        t.join().unwrap();
+    }
+}
+
 #[test]
 fn error_types_display() {
     let e: Box<dyn std::error::Error> = Box::new(TrySendError::Full(1));
