@@ -64,7 +64,6 @@ mod waiters;
 mod barrier;
 mod condition;
 mod coop;
-mod deferred_release;
 mod event;
 pub mod mpsc;
 mod mutex;

@@ -4,10 +4,7 @@
 //! Messages live in a `VecDeque` under a shim mutex together with the receiver's waker. A bounded
 //! channel adds a batch semaphore with `cap` permits: a send first acquires one permit (so
 //! blocked senders are served FIFO and a dropped `send` future passes its permit on), then
-//! pushes; the receiver releases one permit per message it returns. While no sender is queued
-//! those releases are stored on a cache line of the receiver's own (`DeferredRelease`) and
-//! added to the semaphore by the first sender that runs out, so that the semaphore's word is
-//! not written by both sides for every message.
+//! pushes; the receiver releases one permit per message it returns.
 //!
 //! The receiver takes messages in batches: when its own buffer is empty it swaps the whole
 //! shared queue into it under one lock, then serves from the buffer without locking, so
@@ -37,7 +34,6 @@ use std::collections::VecDeque;
 use futures_core::Stream;
 
 use crate::coop;
-use crate::deferred_release::DeferredRelease;
 use crate::event::{Event, EventWait};
 use crate::loom::{Arc, AtomicUsize, Mutex, MutexGuard, Ordering};
 use crate::semaphore::{RawAcquire, RawSemaphore, TryAcquireRaw};
@@ -85,9 +81,6 @@ impl<T> Batch<T> {
 struct Chan<T> {
     /// `None` for an unbounded channel.
     sem: Option<RawSemaphore>,
-    /// The slots the receiver frees, kept off the semaphore's cache line until a sender runs
-    /// out of permits or waits (`deferred_release.rs`).
-    freed: DeferredRelease,
     bound: usize,
     inner: Mutex<Inner<T>>,
     senders: AtomicUsize,
@@ -98,7 +91,6 @@ impl<T> Chan<T> {
     fn new(sem: Option<RawSemaphore>, bound: usize) -> Arc<Self> {
         Arc::new(Chan {
             sem,
-            freed: DeferredRelease::new(),
             bound,
             inner: Mutex::new(Inner {
                 queue: VecDeque::new(),
@@ -170,7 +162,7 @@ impl<T> Chan<T> {
         if let Some(sem) = &self.sem {
             if !taken.front_released {
                 taken.front_released = true;
-                self.freed.release(1, sem);
+                sem.release(1);
             }
             taken.front_released = false;
         }
@@ -370,10 +362,7 @@ impl<T> Sender<T> {
         let Some(sem) = &self.chan.sem else {
             unreachable!("a bounded channel always has a semaphore")
         };
-        if RawAcquire::with_deferred(sem, 1, &self.chan.freed)
-            .await
-            .is_err()
-        {
+        if RawAcquire::new(sem, 1).await.is_err() {
             return Err(SendError(value));
         }
         self.chan.push_with_permit(value)
@@ -384,7 +373,7 @@ impl<T> Sender<T> {
         let Some(sem) = &self.chan.sem else {
             unreachable!("a bounded channel always has a semaphore")
         };
-        match sem.try_acquire_deferred(1, &self.chan.freed) {
+        match sem.try_acquire(1) {
             Ok(()) => self
                 .chan
                 .push_with_permit(value)
@@ -413,7 +402,7 @@ impl<T> Sender<T> {
         self.chan
             .sem
             .as_ref()
-            .map_or(0, |sem| sem.available_permits() + self.chan.freed.count())
+            .map_or(0, RawSemaphore::available_permits)
     }
 
     /// The capacity the channel was created with.

@@ -17,10 +17,6 @@
 //!   zero permits, so the front waiter always gets the next released permit.
 //! * **Cancel.** A dropped acquire gives back whatever it had been assigned (all of it if it
 //!   was fully granted but never polled) through the same hand-off.
-//! * **Stored releases.** An acquirer given a [`DeferredRelease`] (the bounded channel's) also
-//!   counts the permits stored there: it takes them when the word runs short, and flags the
-//!   store before it queues, so releases go straight to the waiters from then on (the protocol
-//!   is in `deferred_release.rs`).
 //!
 //! | waiter state (in its slot)     | linked? | next step                                    |
 //! |--------------------------------|---------|----------------------------------------------|
@@ -38,7 +34,6 @@ use core::task::{Context, Poll};
 use std::sync::Arc;
 
 use crate::coop;
-use crate::deferred_release::DeferredRelease;
 use crate::loom::{AtomicUsize, Mutex, MutexGuard, Ordering};
 use crate::waiters::{Key, WaitList, WakeList};
 
@@ -117,35 +112,6 @@ impl RawSemaphore {
         }
     }
 
-    /// `try_acquire`, counting the permits stored in `deferred` too: when the word has too few,
-    /// the stored ones are added to it first.
-    pub(crate) fn try_acquire_deferred(
-        &self,
-        n: usize,
-        deferred: &DeferredRelease,
-    ) -> Result<(), TryAcquireRaw> {
-        match self.try_acquire(n) {
-            Err(TryAcquireRaw::NoPermits) => {
-                let stored = deferred.take();
-                if stored == 0 {
-                    return Err(TryAcquireRaw::NoPermits);
-                }
-                self.release(stored);
-                self.try_acquire(n)
-            }
-            done => done,
-        }
-    }
-
-    /// Releases `n` permits under the waiters lock (hand-off to the queued waiters), then,
-    /// still under it, tells `f` whether nobody is queued any more; wakes the served waiters
-    /// after unlocking.
-    pub(crate) fn release_then(&self, n: usize, f: impl FnOnce(bool)) {
-        let waiters = self.waiters.lock();
-        let wakers = self.assign_locked(n, waiters, f);
-        wakers.wake_all();
-    }
-
     /// Removes up to `n` available permits without waiting; returns how many were removed.
     pub(crate) fn forget_permits(&self, n: usize) -> usize {
         let mut state = self.state.load(Ordering::Acquire);
@@ -213,18 +179,7 @@ impl RawSemaphore {
     }
 
     /// Distributes `n` permits to the front waiters, stores the rest, wakes the served ones.
-    fn release_locked(&self, n: usize, waiters: MutexGuard<'_, WaitList<Need>>) {
-        self.assign_locked(n, waiters, |_| {}).wake_all();
-    }
-
-    /// `release_locked` up to the wake-ups, which it returns: runs `then` under the lock with
-    /// whether the queue is empty afterwards, then unlocks.
-    fn assign_locked(
-        &self,
-        n: usize,
-        mut waiters: MutexGuard<'_, WaitList<Need>>,
-        then: impl FnOnce(bool),
-    ) -> WakeList {
+    fn release_locked(&self, n: usize, mut waiters: MutexGuard<'_, WaitList<Need>>) {
         let mut rem = n;
         let mut wakers = WakeList::new();
         while rem > 0 {
@@ -242,9 +197,8 @@ impl RawSemaphore {
         } else {
             debug_assert_eq!(rem, 0, "permits left over while waiters are queued");
         }
-        then(waiters.is_empty());
         drop(waiters);
-        wakers
+        wakers.wake_all();
     }
 
     /// Called under the lock once the queue is empty: adds `rem` permits and clears `WAITERS`.
@@ -293,7 +247,6 @@ impl RawSemaphore {
         cx: &mut Context<'_>,
         n: usize,
         key: &mut Option<Key>,
-        deferred: Option<&DeferredRelease>,
     ) -> Poll<Result<(), AcquireError>> {
         if coop::poll_proceed(cx).is_pending() {
             return Poll::Pending;
@@ -316,7 +269,7 @@ impl RawSemaphore {
                 return Poll::Ready(Ok(()));
             }
         }
-        self.poll_acquire_slow(cx, n, key, deferred)
+        self.poll_acquire_slow(cx, n, key)
     }
 
     /// `poll_acquire` past the fast path (the budget is already spent): a later poll of a
@@ -327,7 +280,6 @@ impl RawSemaphore {
         cx: &mut Context<'_>,
         n: usize,
         key: &mut Option<Key>,
-        deferred: Option<&DeferredRelease>,
     ) -> Poll<Result<(), AcquireError>> {
         if key.is_some() {
             return self.poll_waiter(cx, n, key);
@@ -339,11 +291,7 @@ impl RawSemaphore {
                 Ok(())
             });
         }
-        let tried = match deferred {
-            Some(deferred) => self.try_acquire_deferred(n, deferred),
-            None => self.try_acquire(n),
-        };
-        match tried {
+        match self.try_acquire(n) {
             Ok(()) => return Poll::Ready(Ok(())),
             Err(TryAcquireRaw::Closed) => return Poll::Ready(Err(AcquireError(()))),
             Err(TryAcquireRaw::NoPermits) => {}
@@ -352,7 +300,7 @@ impl RawSemaphore {
         // that may call back into this semaphore). Declared before the guard, so that if it
         // goes unused it is dropped after the lock is released.
         let mut fresh = Some(cx.waker().clone());
-        let mut waiters = self.lock_flagging(deferred);
+        let mut waiters = self.waiters.lock();
         let mut state = self.state.load(Ordering::Acquire);
         loop {
             if state & CLOSED != 0 {
@@ -366,14 +314,7 @@ impl RawSemaphore {
                     Ordering::AcqRel,
                     Ordering::Acquire,
                 ) {
-                    Ok(_) => {
-                        // Not queueing after all: with nobody queued, releases may be stored
-                        // again (WAITERS was clear, so the queue is empty).
-                        if let Some(deferred) = deferred {
-                            deferred.clear_flag();
-                        }
-                        return Poll::Ready(Ok(()));
-                    }
+                    Ok(_) => return Poll::Ready(Ok(())),
                     Err(actual) => {
                         state = actual;
                         continue;
@@ -410,24 +351,6 @@ impl RawSemaphore {
                 ));
                 return Poll::Pending;
             }
-        }
-    }
-
-    /// Takes the waiters lock; with a `deferred` store, also raises its flag (later releases
-    /// come straight here) and adds whatever it held to the word before anything is decided,
-    /// so that no permit stays stored while this acquirer queues.
-    fn lock_flagging(&self, deferred: Option<&DeferredRelease>) -> MutexGuard<'_, WaitList<Need>> {
-        loop {
-            let waiters = self.waiters.lock();
-            let Some(deferred) = deferred else {
-                return waiters;
-            };
-            let stored = deferred.flag_and_take();
-            if stored == 0 {
-                return waiters;
-            }
-            // Served in order, like any release; then look again under a fresh lock.
-            self.release_locked(stored, waiters);
         }
     }
 
@@ -491,31 +414,11 @@ pub(crate) struct RawAcquire<'a> {
     sem: &'a RawSemaphore,
     n: usize,
     key: Option<Key>,
-    deferred: Option<&'a DeferredRelease>,
 }
 
 impl<'a> RawAcquire<'a> {
     pub(crate) fn new(sem: &'a RawSemaphore, n: usize) -> Self {
-        RawAcquire {
-            sem,
-            n,
-            key: None,
-            deferred: None,
-        }
-    }
-
-    /// An acquisition that also counts the permits stored in `deferred`.
-    pub(crate) fn with_deferred(
-        sem: &'a RawSemaphore,
-        n: usize,
-        deferred: &'a DeferredRelease,
-    ) -> Self {
-        RawAcquire {
-            sem,
-            n,
-            key: None,
-            deferred: Some(deferred),
-        }
+        RawAcquire { sem, n, key: None }
     }
 }
 
@@ -525,8 +428,7 @@ impl Future for RawAcquire<'_> {
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        this.sem
-            .poll_acquire(cx, this.n, &mut this.key, this.deferred)
+        this.sem.poll_acquire(cx, this.n, &mut this.key)
     }
 }
 

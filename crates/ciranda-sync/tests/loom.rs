@@ -398,9 +398,9 @@ mod mpsc {
         });
     }
 
-    /// The receiver stores the slot it frees (no sender was queued when it looked) racing a
-    /// sender that runs out of permits and queues: the sender takes the stored slot or is
-    /// handed it, never sleeps beside it.
+    /// The receiver freeing a slot (no sender queued when it looks) racing a sender that runs
+    /// out of permits and queues: the sender takes the free slot or is handed it, and never
+    /// sleeps beside it.
     #[test]
     fn stored_slot_racing_a_queueing_sender() {
         loom::model(|| {

@@ -200,8 +200,8 @@ fn messages_taken_in_a_batch_keep_their_slots_until_returned() {
     assert_eq!(rest, [2, 3]);
 }
 
-/// The receiver's freed slots are kept off the semaphore until a sender runs out
-/// (`deferred_release.rs`): every way of sending, and `capacity`, must still see them.
+/// A slot the receiver frees is seen at once by every way of sending, and by `capacity`
+/// (a guard for any scheme that frees slots lazily).
 #[test]
 fn slots_freed_by_the_receiver_are_seen_by_every_send() {
     let (tx, mut rx) = mpsc::channel(2);
@@ -222,8 +222,8 @@ fn slots_freed_by_the_receiver_are_seen_by_every_send() {
     assert_eq!(tx.capacity(), 2);
 }
 
-/// A sender that queued while the receiver was storing freed slots is served by the next
-/// freed slot, and later slots are counted once the queue is empty again.
+/// Queued senders are served by the next freed slots in order, and once the queue is empty
+/// again freed slots count as capacity.
 #[test]
 fn queued_sender_is_served_then_slots_are_stored_again() {
     let (tx, mut rx) = mpsc::channel(2);
@@ -256,7 +256,8 @@ fn queued_sender_is_served_then_slots_are_stored_again() {
 }
 
 /// Many senders on threads, a small capacity, a slow receiver: no message is lost or
-/// duplicated and the bound holds, while slots move between stored and handed off.
+/// duplicated, each sender's order is kept, and the bound holds while slots alternate between
+/// handed off (senders queued) and free.
 #[test]
 fn bound_holds_while_slots_are_stored_and_handed_off() {
     const SENDERS: usize = 4;
