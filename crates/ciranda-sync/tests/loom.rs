@@ -402,7 +402,7 @@ mod mpsc {
     /// out of permits and queues: the sender takes the free slot or is handed it, and never
     /// sleeps beside it.
     #[test]
-    fn stored_slot_racing_a_queueing_sender() {
+    fn free_slot_racing_a_queueing_sender() {
         loom::model(|| {
             let (tx, mut rx) = mpsc::channel(1);
             tx.try_send(0).unwrap();
