@@ -210,7 +210,7 @@ fn slots_freed_by_the_receiver_are_seen_by_every_send() {
     assert_eq!(tx.capacity(), 0);
     assert_eq!(rx.try_recv(), Ok(1));
     assert_eq!(tx.capacity(), 1);
-    // try_send takes the stored slot.
+    // try_send takes the freed slot.
     tx.try_send(3).unwrap();
     assert_eq!(tx.capacity(), 0);
     assert_eq!(tx.try_send(9), Err(TrySendError::Full(9)));
@@ -225,7 +225,7 @@ fn slots_freed_by_the_receiver_are_seen_by_every_send() {
 /// Queued senders are served by the next freed slots in order, and once the queue is empty
 /// again freed slots count as capacity.
 #[test]
-fn queued_sender_is_served_then_slots_are_stored_again() {
+fn queued_senders_are_served_in_order_then_freed_slots_count_again() {
     let (tx, mut rx) = mpsc::channel(2);
     tx.try_send(1).unwrap();
     tx.try_send(2).unwrap();
@@ -259,7 +259,7 @@ fn queued_sender_is_served_then_slots_are_stored_again() {
 /// duplicated, each sender's order is kept, and the bound holds while slots alternate between
 /// handed off (senders queued) and free.
 #[test]
-fn bound_holds_while_slots_are_stored_and_handed_off() {
+fn bound_holds_while_slots_alternate_between_hand_off_and_free() {
     const SENDERS: usize = 4;
     const EACH: usize = 2_000;
     let (tx, mut rx) = mpsc::channel(3);
