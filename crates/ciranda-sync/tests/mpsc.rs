@@ -125,38 +125,47 @@ fn unbounded_close() {
     assert_eq!(rx.try_recv(), Err(TryRecvError::Disconnected));
 }
 
-#[test]
-fn every_message_received_once_across_threads() {
-    let (tx, mut rx) = mpsc::channel(8);
-    let producers: Vec<_> = (0..4u64)
-        .map(|p| {
+/// Four sender threads × 2 000 messages into a channel of `capacity`, received on this
+/// thread (yielding every seventh message when `slow_receiver`): every message arrives once,
+/// each sender's in order, and no more than `capacity` are ever buffered.
+fn four_sender_threads(capacity: usize, slow_receiver: bool) {
+    const SENDERS: usize = 4;
+    const EACH: usize = 2_000;
+    let (tx, mut rx) = mpsc::channel(capacity);
+    let senders: Vec<_> = (0..SENDERS)
+        .map(|s| {
             let tx = tx.clone();
             std::thread::spawn(move || {
                 block_on(async {
-                    for i in 0..2000u64 {
-                        tx.send(p * 1_000_000 + i).await.unwrap();
+                    for i in 0..EACH {
+                        tx.send(s * EACH + i).await.unwrap();
                     }
                 })
             })
         })
         .collect();
     drop(tx);
-    let mut last = [None::<u64>; 4];
-    let mut count = 0;
-    block_on(async {
-        while let Some(v) = rx.recv().await {
-            let p = (v / 1_000_000) as usize;
-            let i = v % 1_000_000;
-            // Per-producer FIFO.
-            assert!(last[p].is_none_or(|l| l + 1 == i));
-            last[p] = Some(i);
-            count += 1;
+    let mut next = [0; SENDERS];
+    let mut got = 0;
+    while let Some(v) = block_on(rx.recv()) {
+        assert!(rx.len() <= capacity, "more buffered than the capacity");
+        let (s, i) = (v / EACH, v % EACH);
+        assert_eq!(i, next[s], "sender {s}'s messages out of order");
+        next[s] += 1;
+        got += 1;
+        if slow_receiver && got % 7 == 0 {
+            std::thread::yield_now();
         }
-    });
-    for p in producers {
-        p.join().unwrap();
     }
-    assert_eq!(count, 8000);
+    assert_eq!(got, SENDERS * EACH);
+    for t in senders {
+        t.join().unwrap();
+    }
+}
+
+#[test]
+fn every_message_received_once_across_threads() {
+    four_sender_threads(8, false);
 }
 
 #[test]
@@ -255,43 +264,11 @@ fn queued_senders_are_served_in_order_then_freed_slots_count_again() {
     }
 }
 
-/// Many senders on threads, a small capacity, a slow receiver: no message is lost or
-/// duplicated, each sender's order is kept, and the bound holds while slots alternate between
-/// handed off (senders queued) and free.
+/// Many senders on threads, a small capacity, a slow receiver: the bound and every
+/// sender's order hold while slots alternate between handed off (senders queued) and free.
 #[test]
 fn bound_holds_while_slots_alternate_between_hand_off_and_free() {
-    const SENDERS: usize = 4;
-    const EACH: usize = 2_000;
-    let (tx, mut rx) = mpsc::channel(3);
-    let threads: Vec<_> = (0..SENDERS)
-        .map(|s| {
-            let tx = tx.clone();
-            std::thread::spawn(move || {
-                block_on(async {
-                    for i in 0..EACH {
-                        tx.send(s * EACH + i).await.unwrap();
-                    }
-                })
-            })
-        })
-        .collect();
-    drop(tx);
-    let mut next = [0; SENDERS];
-    let mut got = 0;
-    while let Some(v) = block_on(rx.recv()) {
-        assert!(rx.len() <= 3, "more buffered than the capacity");
-        let (s, i) = (v / EACH, v % EACH);
-        assert_eq!(i, next[s], "sender {s}'s messages out of order");
-        next[s] += 1;
-        got += 1;
-        if got % 7 == 0 {
-            std::thread::yield_now();
-        }
-    }
-    assert_eq!(got, SENDERS * EACH);
-    for t in threads {
-        t.join().unwrap();
-    }
+    four_sender_threads(3, true);
 }
 
 #[test]
