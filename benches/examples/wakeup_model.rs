@@ -7,7 +7,7 @@
 //! target/release/examples/wakeup_model [workers ...]    # default: 1 2 4 8 16 32 64
 //! ```
 //!
-//! For each worker count, four shapes of `SPAWNS` no-op tasks, each shape `ROUNDS` times,
+//! For each worker count, six shapes of `SPAWNS` tasks, each shape `ROUNDS` times,
 //! every round starting with all workers parked:
 //!
 //! * `burst_in_task`: one task spawns them all, then awaits every handle;
@@ -78,11 +78,67 @@ fn settle(runtime: &ciranda::Runtime) -> Counts {
     }
 }
 
-fn round(runtime: &ciranda::Runtime, shape: &str) {
-    match shape {
-        "burst_in_task" => runtime.block_on(async {
-            ciranda::spawn(async {
-                let handles: Vec<_> = (0..SPAWNS).map(|_| ciranda::spawn(async {})).collect();
+/// Where the spawns come from, how they are paced, and what each task does.
+struct Shape {
+    name: &'static str,
+    /// Spawned by the main thread (remote spawns) rather than by a task.
+    outside: bool,
+    /// All spawned before any is awaited, rather than one spawned and awaited at a time.
+    burst: bool,
+    /// Each task keeps its core for `BUSY`; otherwise it does nothing.
+    busy: bool,
+}
+
+const SHAPES: [Shape; 6] = [
+    Shape {
+        name: "burst_in_task",
+        outside: false,
+        burst: true,
+        busy: false,
+    },
+    Shape {
+        name: "busy_burst_in_task",
+        outside: false,
+        burst: true,
+        busy: true,
+    },
+    Shape {
+        name: "trickle_in_task",
+        outside: false,
+        burst: false,
+        busy: false,
+    },
+    Shape {
+        name: "burst_outside",
+        outside: true,
+        burst: true,
+        busy: false,
+    },
+    Shape {
+        name: "busy_burst_outside",
+        outside: true,
+        burst: true,
+        busy: true,
+    },
+    Shape {
+        name: "trickle_outside",
+        outside: true,
+        burst: false,
+        busy: false,
+    },
+];
+
+fn round(runtime: &ciranda::Runtime, shape: &Shape) {
+    let busy_task = shape.busy;
+    let task = move || async move {
+        if busy_task {
+            busy();
+        }
+    };
+    match (shape.outside, shape.burst) {
+        (false, true) => runtime.block_on(async {
+            ciranda::spawn(async move {
+                let handles: Vec<_> = (0..SPAWNS).map(|_| ciranda::spawn(task())).collect();
                 for h in handles {
                     h.await.unwrap();
                 }
@@ -90,52 +146,28 @@ fn round(runtime: &ciranda::Runtime, shape: &str) {
             .await
             .unwrap();
         }),
-        "busy_burst_in_task" => runtime.block_on(async {
-            ciranda::spawn(async {
-                let handles: Vec<_> = (0..SPAWNS)
-                    .map(|_| ciranda::spawn(async { busy() }))
-                    .collect();
-                for h in handles {
-                    h.await.unwrap();
-                }
-            })
-            .await
-            .unwrap();
-        }),
-        "trickle_in_task" => runtime.block_on(async {
-            ciranda::spawn(async {
+        (false, false) => runtime.block_on(async {
+            ciranda::spawn(async move {
                 for _ in 0..SPAWNS {
-                    ciranda::spawn(async {}).await.unwrap();
+                    ciranda::spawn(task()).await.unwrap();
                 }
             })
             .await
             .unwrap();
         }),
-        "burst_outside" => {
-            let handles: Vec<_> = (0..SPAWNS).map(|_| runtime.spawn(async {})).collect();
+        (true, true) => {
+            let handles: Vec<_> = (0..SPAWNS).map(|_| runtime.spawn(task())).collect();
             runtime.block_on(async {
                 for h in handles {
                     h.await.unwrap();
                 }
             });
         }
-        "busy_burst_outside" => {
-            let handles: Vec<_> = (0..SPAWNS)
-                .map(|_| runtime.spawn(async { busy() }))
-                .collect();
-            runtime.block_on(async {
-                for h in handles {
-                    h.await.unwrap();
-                }
-            });
-        }
-        "trickle_outside" => {
+        (true, false) => {
             for _ in 0..SPAWNS {
-                let h = runtime.spawn(async {});
-                runtime.block_on(h).unwrap();
+                runtime.block_on(runtime.spawn(task())).unwrap();
             }
         }
-        _ => unreachable!("unknown shape {shape}"),
     }
 }
 
@@ -156,14 +188,6 @@ fn main() {
             args
         }
     };
-    let shapes = [
-        "burst_in_task",
-        "busy_burst_in_task",
-        "trickle_in_task",
-        "burst_outside",
-        "busy_burst_outside",
-        "trickle_outside",
-    ];
     println!(
         "per spawn, median of {ROUNDS} rounds of {SPAWNS} spawns (the trickle shapes' spawner \
          task or thread counted in)"
@@ -178,20 +202,21 @@ fn main() {
         // Idle parks over a settle window with no work, to subtract (normally none).
         let before = settle(&runtime);
         let idle = settle(&runtime).parks - before.parks;
-        for shape in shapes {
+        for shape in &SHAPES {
             let (mut parks, mut steals, mut polls) = (Vec::new(), Vec::new(), Vec::new());
             for _ in 0..ROUNDS {
                 let before = settle(&runtime);
                 round(&runtime, shape);
                 let after = settle(&runtime);
-                let per = |a: u64, b: u64| (a - b) as f64 / SPAWNS as f64;
-                parks.push(per(after.parks.saturating_sub(idle), before.parks));
-                steals.push(per(after.steals, before.steals));
-                polls.push(per(after.polls, before.polls));
+                let per = |n: u64| n as f64 / SPAWNS as f64;
+                parks.push(per((after.parks - before.parks).saturating_sub(idle)));
+                steals.push(per(after.steals - before.steals));
+                polls.push(per(after.polls - before.polls));
             }
             let parks = median(parks);
             println!(
-                "| {w} | `{shape}` | {:.0} | {parks:.3} | {:.3} | {:.3} |",
+                "| {w} | `{}` | {:.0} | {parks:.3} | {:.3} | {:.3} |",
+                shape.name,
                 parks * SPAWNS as f64,
                 median(steals),
                 median(polls)
