@@ -323,8 +323,16 @@ impl Worker {
 
     fn run_task(&self, task: Notified) {
         let shared = self.shared();
-        if self.searching.replace(false) && shared.idle.transition_from_searching() {
-            // The last searcher found work: more may be coming, so get another one looking.
+        if self.searching.replace(false)
+            && shared.idle.transition_from_searching()
+            && shared.has_work()
+        {
+            // The last searcher found work and more is queued: get another worker looking.
+            // A notifier that skipped its wake-up because we were searching pushed before
+            // reading the counter we just lowered, and `has_work` fences before reading the
+            // queues (both `SeqCst`): either it saw us gone and woke someone, or we see its
+            // task here. With nothing else queued, waking a worker would only have it find
+            // nothing and park again (two parks per wake-up on request/reply shapes).
             shared.notify_parked();
         }
         self.unpublished_polls.set(self.unpublished_polls.get() + 1);
