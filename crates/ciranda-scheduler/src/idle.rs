@@ -8,7 +8,8 @@
 //! * A searcher that finds work and was the last searcher wakes one more worker if any task
 //!   is still queued (it re-checks every queue after a `SeqCst` fence, so a notifier that
 //!   skipped its wake-up because it saw a searcher is either seen or saw the searcher gone),
-//!   so work that keeps arriving keeps being picked up in parallel.
+//!   so work that keeps arriving keeps being picked up in parallel. With nothing queued it
+//!   wakes one only while such wake-ups have been finding work (`extra_searcher.rs`).
 //! * A worker about to park first registers as parked, then re-checks every queue after a
 //!   `SeqCst` fence; a notifier pushes first, fences, then reads the counters. One of the
 //!   two always sees the other, so a wake-up is never lost.

@@ -50,6 +50,7 @@ mod builder;
 mod context;
 mod current_thread;
 mod dump;
+mod extra_searcher;
 mod handle;
 mod hooks;
 mod idle;

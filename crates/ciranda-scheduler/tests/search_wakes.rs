@@ -1,10 +1,11 @@
 #![cfg(not(loom))]
 //! How many workers one task wakes. A worker woken for a task is counted as searching; when
-//! it finds the task and was the last searcher, it wakes one more worker only if some task is
-//! still queued. Before issue 21 it always did, and on request/reply shapes that worker found
-//! nothing and parked again: two parks per wake-up (`sync_probe`'s `oneshot_rr`,
-//! `notify_one_w1`). Counted with a hook that counts `Park::unpark` calls, from a quiet point
-//! where every worker is blocked without a timeout (no watcher about).
+//! it finds the task and was the last searcher, it wakes one more worker if some task is
+//! still queued, and otherwise only while such extra searchers have been finding work
+//! (`extra_searcher.rs`). On request/reply shapes they find nothing and park again: two parks
+//! per wake-up (`sync_probe`'s `oneshot_rr`, `notify_one_w1`) until the rule learns that.
+//! Counted with a hook that counts `Park::unpark` calls, from a quiet point where every
+//! worker is blocked without a timeout (no watcher about).
 
 use ciranda_scheduler::Scheduler;
 use ciranda_scheduler::park::{Park, ParkContext, ThreadParkers};
@@ -65,13 +66,18 @@ fn scheduler(workers: usize) -> (Scheduler, Arc<Counts>) {
     (sched, counts)
 }
 
-/// One task spawned from outside while every worker sleeps wakes exactly one worker.
+/// One task spawned from outside while every worker sleeps wakes one worker, once the rule
+/// has seen its extra searchers find nothing: at first it wakes a second one (the old
+/// behaviour), within a few rounds only the occasional trial does.
 #[test]
 fn one_remote_task_wakes_one_worker() {
+    const ROUNDS: usize = 60;
+    const LEARNING: usize = 20;
     for workers in [2, 3, 4] {
         let (sched, counts) = scheduler(workers);
         let (done_tx, done_rx) = mpsc::channel();
-        for round in 0..20 {
+        let mut extra_after_learning = 0;
+        for round in 0..ROUNDS {
             wait_until("every worker is blocked", || {
                 counts.blocked.load(SeqCst) == workers
             });
@@ -84,12 +90,20 @@ fn one_remote_task_wakes_one_worker() {
             wait_until("every worker is blocked again", || {
                 counts.blocked.load(SeqCst) == workers
             });
-            assert_eq!(
-                counts.unparks.load(SeqCst) - before,
-                1,
-                "{workers} workers, round {round}"
+            let unparks = counts.unparks.load(SeqCst) - before;
+            assert!(
+                (1..=2).contains(&unparks),
+                "{workers} workers, round {round}: {unparks} wake-ups for one task"
             );
+            if round >= LEARNING && unparks == 2 {
+                extra_after_learning += 1;
+            }
         }
+        // One trial in 32 decisions: at most two in the last 40 rounds.
+        assert!(
+            extra_after_learning <= 2,
+            "{workers} workers: {extra_after_learning} extra wake-ups after learning"
+        );
     }
 }
 

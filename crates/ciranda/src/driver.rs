@@ -17,8 +17,8 @@
 //! | one task woken, or the scheduler's wake-up (`wanted`) | `offer_poller`: it goes straight back into the poller, still parked for the scheduler (it steals nothing and costs no scheduler wake-up) |
 //! | nothing (timeout, spurious)         | nothing: the driver parks again at once       |
 //!
-//! (The scheduler's last searcher wakes another worker only when tasks are still queued, so
-//! it no longer does this job; a hook that relied on it would leave a task that never yields
+//! (The scheduler's last searcher wakes another worker only when tasks are still queued, or
+//! while such wake-ups have been paying, so it no longer does this job; a hook that relied on it would leave a task that never yields
 //! alone with the timers: `tests/tests/rt_driver_handoff.rs`.) When every worker is busy,
 //! each one still polls the reactor without blocking every `EVENT_INTERVAL` ticks (the
 //! scheduler's zero-timeout park; the reactor skips the poller in such a turn while no
