@@ -294,10 +294,7 @@ impl Park for ReactorParkHook {
                 self.driving[worker].store(false, SeqCst);
                 return;
             }
-            let wait = match deadline {
-                None => None,
-                Some(deadline) => Some(deadline.saturating_duration_since(Instant::now())),
-            };
+            let wait = deadline.map(|deadline| deadline.saturating_duration_since(Instant::now()));
             let auto_advance = match timeout {
                 None => AutoAdvance::WhenIdle(&is_idle),
                 Some(_) => AutoAdvance::Never,
