@@ -5,11 +5,8 @@
 //! * At most half of the workers search (steal) at once, so a burst of wake-ups does not
 //!   turn every core into a thief hammering the same queues.
 //! * A new task wakes a parked worker only when nobody is searching: a searcher will find it.
-//! * A searcher that finds work and was the last searcher wakes one more worker if any task
-//!   is still queued (it re-checks every queue after a `SeqCst` fence, so a notifier that
-//!   skipped its wake-up because it saw a searcher is either seen or saw the searcher gone),
-//!   so work that keeps arriving keeps being picked up in parallel. With nothing queued it
-//!   wakes one only while such wake-ups have been finding work (`extra_searcher.rs`).
+//! * A searcher that finds work and was the last searcher wakes one more worker, so work that
+//!   keeps arriving keeps being picked up in parallel.
 //! * A worker about to park first registers as parked, then re-checks every queue after a
 //!   `SeqCst` fence; a notifier pushes first, fences, then reads the counters. One of the
 //!   two always sees the other, so a wake-up is never lost.

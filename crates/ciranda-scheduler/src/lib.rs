@@ -50,7 +50,6 @@ mod builder;
 mod context;
 mod current_thread;
 mod dump;
-mod extra_searcher;
 mod handle;
 mod hooks;
 mod idle;

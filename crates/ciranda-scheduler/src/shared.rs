@@ -6,7 +6,6 @@ use crate::blocking::BlockingPool;
 use crate::context;
 use crate::coop;
 use crate::current_thread::CurrentThread;
-use crate::extra_searcher::ExtraSearcher;
 use crate::hooks::{PanicHook, ThreadHook, call_hook};
 use crate::idle::Idle;
 use crate::loom::atomic::{AtomicBool, Ordering::*, fence};
@@ -53,8 +52,6 @@ pub(crate) struct Shared {
     pub(crate) stealable: Box<[Stealable]>,
     pub(crate) injector: Inject,
     pub(crate) idle: Idle,
-    /// Whether the last searcher wakes one more worker when nothing else is queued.
-    pub(crate) extra_searcher: ExtraSearcher,
     pub(crate) park: Arc<dyn Park>,
     pub(crate) registry: Registry,
     pub(crate) blocking: BlockingPool,
@@ -91,7 +88,6 @@ impl Shared {
             (config.task_timing || config.slow_poll_threshold.is_some()).then(TaskTimes::new);
         Shared {
             idle: Idle::new(workers),
-            extra_searcher: ExtraSearcher::new(workers),
             injector: Inject::new(),
             registry: Registry::new(workers),
             stealable,
@@ -118,15 +114,6 @@ impl Shared {
 
     pub(crate) fn notify_parked(&self) {
         if let Some(worker) = self.idle.worker_to_notify() {
-            self.park.unpark(worker);
-        }
-    }
-
-    /// [`notify_parked`](Self::notify_parked) for an extra searcher (see `extra_searcher`):
-    /// the worker woken is marked, so that what it finds is scored.
-    pub(crate) fn notify_parked_extra(&self) {
-        if let Some(worker) = self.idle.worker_to_notify() {
-            self.extra_searcher.mark(worker);
             self.park.unpark(worker);
         }
     }

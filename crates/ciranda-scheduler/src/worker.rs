@@ -323,22 +323,9 @@ impl Worker {
 
     fn run_task(&self, task: Notified) {
         let shared = self.shared();
-        if self.searching.replace(false) {
-            shared.extra_searcher.settle(self.index, true);
-            if shared.idle.transition_from_searching() {
-                // The last searcher found work. With more queued, another worker must look:
-                // a notifier that skipped its wake-up because we were searching pushed
-                // before reading the counter we just lowered, and `has_work` fences before
-                // reading the queues (both `SeqCst`): either it saw us gone and woke
-                // someone, or we see its task here. With nothing else queued, one more
-                // searcher pays only if work comes while it is awake: the adaptive rule in
-                // `extra_searcher` decides.
-                if shared.has_work() {
-                    shared.notify_parked();
-                } else if shared.extra_searcher.should_wake() {
-                    shared.notify_parked_extra();
-                }
-            }
+        if self.searching.replace(false) && shared.idle.transition_from_searching() {
+            // The last searcher found work: more may be coming, so get another one looking.
+            shared.notify_parked();
         }
         self.unpublished_polls.set(self.unpublished_polls.get() + 1);
         self.current_task.set(Some(task.raw()));
@@ -413,8 +400,6 @@ impl Worker {
         let now = Instant::now();
         self.publish(now);
         let shared = self.shared();
-        // An extra searcher that comes here found nothing to run.
-        shared.extra_searcher.settle(self.index, false);
         shared.registry.report_completed(self.completed.replace(0));
         shared.registry.sweep_if_worthwhile();
         shared

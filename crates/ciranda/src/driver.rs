@@ -3,39 +3,28 @@
 //!
 //! An idle worker tries to become the *driver*: the one thread blocked in the reactor's
 //! `Poller::wait` (with the next timer as timeout). Only one thread may wait on the poller,
-//! so the others park on their own condition variable. Unparking a worker raises its
-//! `wanted` flag, rings its parker (a doorbell) and, if that worker is the driver, wakes the
-//! poller with `notify()`. The flags, not the parker's token, say why a worker woke: a
-//! doorbell also rings for a hand-off.
+//! so the others park on their own condition variable. Unparking a worker sets its token and,
+//! if that worker is the driver, wakes the poller with `notify()`.
 //!
 //! **A busy worker never starves I/O and timers.** The driver role is held only while parked:
-//! a worker that leaves the poller to run tasks first makes sure another one watches it:
-//!
-//! | the driver comes back with          | to a worker parked on its condvar           |
-//! |-------------------------------------|---------------------------------------------|
-//! | several tasks woken by its turn     | `hand_off_to_scheduler`: it returns to the scheduler to share them, and drives when it parks again |
-//! | one task woken, or the scheduler's wake-up (`wanted`) | `offer_poller`: it goes straight back into the poller, still parked for the scheduler (it steals nothing and costs no scheduler wake-up) |
-//! | nothing (timeout, spurious)         | nothing: the driver parks again at once       |
-//!
-//! (The scheduler's last searcher wakes another worker only when tasks are still queued, or
-//! while such wake-ups have been paying, so it no longer does this job; a hook that relied on it would leave a task that never yields
-//! alone with the timers: `tests/tests/rt_driver_handoff.rs`.) When every worker is busy,
-//! each one still polls the reactor without blocking every `EVENT_INTERVAL` ticks (the
-//! scheduler's zero-timeout park; the reactor skips the poller in such a turn while no
-//! descriptor is registered, and only fires due timers).
+//! a worker that comes back from the reactor having woken tasks (I/O events, timers) first
+//! hands the role to a worker parked on its condvar, so the poller is watched again while it
+//! runs them. A driver woken by `unpark` needs no hand-off: the scheduler counted it as a
+//! searcher, and the last searcher to find work always wakes another worker, which parks
+//! into the free poller. When every worker is busy, each one still polls the reactor without
+//! blocking every `EVENT_INTERVAL` ticks (the scheduler's zero-timeout park; the reactor skips the poller in
+//! such a turn while no descriptor is registered, and only fires due timers).
 //!
 //! Lost wake-ups are prevented by ordering: the driver sets its `driving` flag, then checks
-//! `wanted`; `unpark` sets `wanted`, then reads `driving` (both `SeqCst`). Either the driver
-//! sees the flag and does not wait, or `unpark` sees `driving` and notifies the poller, whose
-//! notification is sticky until the next wait. A worker on its condvar checks both flags
-//! before each wait; the doorbell is rung after the flag is set, so it cannot sleep through
-//! either.
+//! its token; `unpark` sets the token, then reads the flag (both `SeqCst`). Either the driver
+//! sees the token and does not wait, or `unpark` sees the flag and notifies the poller, whose
+//! notification is sticky until the next wait.
 //!
 //! That notification can still be *consumed by another thread's turn* — a busy worker's
 //! zero-timeout maintenance turn that got the poller just before the flagged driver did. So
-//! after every turn, a worker that held the poller re-notifies it if some flagged driver is
-//! `wanted` (found by a stress test: 10 producers × 100 000 messages hung once in twenty runs
-//! before this).
+//! after every turn, a worker that held the poller re-notifies it if some flagged driver has
+//! a pending token (found by a stress test: 10 producers × 100 000 messages hung once in
+//! twenty runs before this).
 //!
 //! **`block_on` threads drive the reactor once the workers are gone.** While the scheduler
 //! runs, a thread in `Handle::block_on` parks on its own parker and leaves the poller to the
@@ -74,7 +63,7 @@ use ciranda_scheduler::park::{BlockOnContext, Park, ParkContext, ThreadParkers};
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::task::Waker;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub(crate) struct ReactorParkHook {
     /// Not a handle: this hook lives as long as the scheduler's shared state, which any task
@@ -84,13 +73,6 @@ pub(crate) struct ReactorParkHook {
     reactor: ReactorRef,
     parkers: ThreadParkers,
     driving: Box<[AtomicBool]>,
-    /// The scheduler called `unpark` for this worker and its park has not returned since.
-    /// The parkers' tokens are only doorbells (a hand-off rings them too); this flag is what
-    /// says "return to the scheduler".
-    wanted: Box<[AtomicBool]>,
-    /// This worker, parked on its condvar, was offered the poller (`offer_poller`): it goes
-    /// back into the reactor without returning to the scheduler. Written under `waiting`.
-    offered: Box<[AtomicBool]>,
     /// Workers parked on their condvar (not driving), for hand-offs.
     waiting: Mutex<Vec<usize>>,
     waiting_count: AtomicUsize,
@@ -112,9 +94,7 @@ impl ReactorParkHook {
         ReactorParkHook {
             reactor,
             parkers: ThreadParkers::new(workers),
-            driving: flags(workers),
-            wanted: flags(workers),
-            offered: flags(workers),
+            driving: (0..workers).map(|_| AtomicBool::new(false)).collect(),
             waiting: Mutex::new(Vec::with_capacity(workers)),
             waiting_count: AtomicUsize::new(0),
             block_on: Mutex::new(BlockOnWaiters {
@@ -156,56 +136,25 @@ impl ReactorParkHook {
     /// a worker about to wait in the poller (see the module docs).
     fn renotify_flagged_drivers(&self, me: usize) {
         let stranded = self.driving.iter().enumerate().any(|(worker, driving)| {
-            worker != me && driving.load(SeqCst) && self.wanted[worker].load(SeqCst)
+            worker != me && driving.load(SeqCst) && self.parkers.parker(worker).has_token()
         });
         if stranded {
             self.reactor.notify();
         }
     }
 
-    /// Sends a worker parked on its condvar, if there is one, back to the scheduler: several
-    /// tasks were woken here, and it may take some of them (it drives the poller again when
-    /// it next parks).
-    fn hand_off_to_scheduler(&self) {
+    /// Gives the driver role to a worker parked on its condvar, if there is one.
+    fn hand_off(&self) {
         if self.waiting_count.load(SeqCst) == 0 {
             return;
         }
         let next = self.waiting.lock().last().copied();
         if let Some(worker) = next {
-            self.wanted[worker].store(true, SeqCst);
             self.parkers.unpark(worker);
         }
     }
 
-    /// Offers the poller to a worker parked on its condvar, if there is one: it goes back into
-    /// the reactor without returning to the scheduler, so it stays parked there, steals
-    /// nothing, and costs no scheduler wake-up.
-    fn offer_poller(&self) {
-        if self.waiting_count.load(SeqCst) == 0 {
-            return;
-        }
-        let waiting = self.waiting.lock();
-        if let Some(&worker) = waiting.last() {
-            // Under `waiting`: the worker reads the offer under it as it leaves the list.
-            self.offered[worker].store(true, SeqCst);
-            self.parkers.unpark(worker);
-        }
-    }
-
-    /// Takes the scheduler's wake-up if one is pending (and the doorbell it rang).
-    fn take_wanted(&self, worker: usize) -> bool {
-        if self.wanted[worker].swap(false, SeqCst) {
-            self.parkers.parker(worker).try_park();
-            true
-        } else {
-            false
-        }
-    }
-
-    /// Parks `worker` on its condvar until the scheduler wants it, it is offered the poller
-    /// (`Offered`), or `deadline`. A doorbell without either (left over from an earlier
-    /// wake-up) parks again.
-    fn park_on_condvar(&self, worker: usize, deadline: Option<Instant>) -> CondvarWake {
+    fn park_on_condvar(&self, worker: usize, timeout: Option<Duration>) {
         {
             let mut waiting = self.waiting.lock();
             waiting.push(worker);
@@ -216,55 +165,13 @@ impl ReactorParkHook {
             // clock; we just went idle, so let it look again.
             self.reactor.notify();
         }
-        let parker = self.parkers.parker(worker);
-        let wake = loop {
-            if self.wanted[worker].load(SeqCst) {
-                break CondvarWake::Wanted;
-            }
-            if self.offered[worker].load(SeqCst) {
-                break CondvarWake::Offered;
-            }
-            let timeout = match deadline {
-                None => None,
-                Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
-                    Some(left) if !left.is_zero() => Some(left),
-                    _ => break CondvarWake::TimedOut,
-                },
-            };
-            parker.park_timeout(timeout);
-        };
+        self.parkers.parker(worker).park_timeout(timeout);
         let mut waiting = self.waiting.lock();
         if let Some(at) = waiting.iter().position(|&w| w == worker) {
             waiting.swap_remove(at);
             self.waiting_count.fetch_sub(1, SeqCst);
         }
-        let offered = self.offered[worker].swap(false, SeqCst);
-        drop(waiting);
-        match wake {
-            CondvarWake::Wanted if offered => {
-                // The scheduler wants us too: the poller goes to someone else.
-                self.offer_poller();
-                CondvarWake::Wanted
-            }
-            CondvarWake::TimedOut if offered => CondvarWake::Offered,
-            wake => wake,
-        }
     }
-}
-
-/// Why a worker left its condvar.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum CondvarWake {
-    /// The scheduler unparked it.
-    Wanted,
-    /// Another worker left the poller to run tasks and offered it.
-    Offered,
-    /// Its park's timeout (the LIFO watcher's) ran out.
-    TimedOut,
-}
-
-fn flags(workers: usize) -> Box<[AtomicBool]> {
-    (0..workers).map(|_| AtomicBool::new(false)).collect()
 }
 
 impl Park for ReactorParkHook {
@@ -281,56 +188,39 @@ impl Park for ReactorParkHook {
             }
             return;
         }
-        let deadline = timeout.and_then(|timeout| Instant::now().checked_add(timeout));
+        let parker = self.parkers.parker(worker);
+        if parker.try_park() {
+            return;
+        }
+        self.driving[worker].store(true, SeqCst);
+        if parker.try_park() {
+            self.driving[worker].store(false, SeqCst);
+            return;
+        }
         // A worker that parks with a timeout (the LIFO watcher) expects to look for work when
         // it ends: it must not jump the clock past that.
         let is_idle = || cx.runtime_is_idle();
-        loop {
-            if self.take_wanted(worker) {
-                return;
-            }
-            self.driving[worker].store(true, SeqCst);
-            if self.take_wanted(worker) {
-                self.driving[worker].store(false, SeqCst);
-                return;
-            }
-            let wait = deadline.map(|deadline| deadline.saturating_duration_since(Instant::now()));
-            let auto_advance = match timeout {
-                None => AutoAdvance::WhenIdle(&is_idle),
-                Some(_) => AutoAdvance::Never,
-            };
-            let turned = self.reactor.try_turn(wait, auto_advance);
-            self.driving[worker].store(false, SeqCst);
-            match turned {
-                Some(woken) => {
-                    // The scheduler re-checks its queues after every park: a wake-up that
-                    // arrived meanwhile is served by that.
-                    let wanted = self.take_wanted(worker);
-                    self.renotify_flagged_drivers(worker);
-                    // We leave the poller to run what woke us. Another worker must watch it
-                    // meanwhile, or a task that holds this worker would stall timers and I/O.
-                    // For one task that worker only needs to take the poller; for several it
-                    // comes back to the scheduler to share them (and drives when it parks).
-                    if woken > 1 {
-                        self.hand_off_to_scheduler();
-                    } else if woken == 1 || wanted {
-                        self.offer_poller();
-                    }
-                    return;
+        let auto_advance = match timeout {
+            None => AutoAdvance::WhenIdle(&is_idle),
+            Some(_) => AutoAdvance::Never,
+        };
+        let turned = self.reactor.try_turn(timeout, auto_advance);
+        self.driving[worker].store(false, SeqCst);
+        match turned {
+            Some(woken) => {
+                // Any token that arrived meanwhile is stale: the scheduler re-checks its
+                // queues after every park.
+                parker.try_park();
+                self.renotify_flagged_drivers(worker);
+                if woken > 0 {
+                    self.hand_off();
                 }
-                None => match self.park_on_condvar(worker, deadline) {
-                    CondvarWake::Offered => continue,
-                    CondvarWake::Wanted | CondvarWake::TimedOut => {
-                        self.take_wanted(worker);
-                        return;
-                    }
-                },
             }
+            None => self.park_on_condvar(worker, timeout),
         }
     }
 
     fn unpark(&self, worker: usize) {
-        self.wanted[worker].store(true, SeqCst);
         self.parkers.unpark(worker);
         if self.driving[worker].load(SeqCst) {
             self.reactor.notify();
