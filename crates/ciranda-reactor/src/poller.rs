@@ -7,7 +7,8 @@
 //!
 //! * every descriptor is registered edge-triggered and never re-armed;
 //! * the timeout is exact to the nanosecond with `epoll_pwait2` (Linux 5.11): a wait for the
-//!   next timer ends at its tick, not up to a millisecond later. Where that call is missing
+//!   next timer ends at its tick, not up to a millisecond later (and not up to the kernel's
+//!   default 50 µs timer slack later either: see `precise_timer_slack`). Where that call is missing
 //!   (`ENOSYS`, or `EPERM` from a seccomp filter that predates it) the first wait finds out,
 //!   once for the process, and every wait uses `epoll_wait`, whose timeout is in milliseconds,
 //!   rounded up so that a timer still never fires early (Android always does: see `PWAIT2`);
@@ -269,6 +270,7 @@ mod epoll {
             if let Some(t) = timeout.filter(|t| !t.is_zero()) {
                 let known = PWAIT2.load(Relaxed);
                 if known != PWAIT2_NO {
+                    precise_timer_slack();
                     let ts = KernelTimespec {
                         tv_sec: i64::try_from(t.as_secs()).unwrap_or(i64::MAX),
                         tv_nsec: i64::from(t.subsec_nanos()),
@@ -344,6 +346,25 @@ mod epoll {
                 }
             }
         }
+    }
+
+    /// Sets this thread's timer slack to one nanosecond, once per thread, before its first
+    /// timed wait. A timed sleep of a normal thread may end up to its slack (50 µs by
+    /// default) after its timeout, so that the kernel can batch wake-ups; a wait for a timer
+    /// would then fire it up to 50 µs late, on top of the wheel's tick. The slack is a
+    /// per-thread attribute: it also tightens other timed sleeps of a `block_on` thread that
+    /// waited here, which only makes them more precise.
+    fn precise_timer_slack() {
+        thread_local! {
+            static DONE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+        }
+        DONE.with(|done| {
+            if !done.replace(true) {
+                // SAFETY: `PR_SET_TIMERSLACK` takes an integer and touches no memory of ours;
+                // failure (an old kernel, a seccomp filter) leaves the default slack.
+                unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong) };
+            }
+        });
     }
 }
 

@@ -1,14 +1,13 @@
-//! A hierarchical timing wheel over integer ticks (the reactor's are a quarter of a
-//! millisecond, see `clock`).
+//! A hierarchical timing wheel over integer ticks (the reactor's are 62.5 µs, see `clock`).
 //!
-//! Six levels: level 0 has 256 slots of one tick, so it holds the timers of the current
-//! 256-tick block (64 ms), and levels 1 to 5 have 64 slots each, a slot of level `l` spanning
-//! `2^(8 + 6(l - 1))` ticks: level 1 holds the rest of the current `2^14`-tick block (~4 s) in
-//! 256-tick slots, and so on up to level 5 whose slots span `2^32` ticks (~12 days) and whose
-//! whole ring spans `2^38` ticks (~2 years), an "epoch". Level 0 is wider than the others
+//! Six levels: level 0 has 1 024 slots of one tick, so it holds the timers of the current
+//! 1 024-tick block (64 ms), and levels 1 to 5 have 64 slots each, a slot of level `l` spanning
+//! `2^(10 + 6(l - 1))` ticks: level 1 holds the rest of the current `2^16`-tick block (~4 s) in
+//! 1 024-tick slots, and so on up to level 5 whose slots span `2^34` ticks (~12 days) and whose
+//! whole ring spans `2^40` ticks (~2 years), an "epoch". Level 0 is wider than the others
 //! because a timer whose deadline lies past the end of the current level-0 block is placed
-//! twice (it cascades): with 64 quarter-millisecond slots, a third of the 0–10 ms sleeps of a
-//! busy server did, with 256 about one in twelve.
+//! twice (it cascades): with a 16 ms level 0, a third of the 0–10 ms sleeps of a busy server
+//! did, with 64 ms about one in twelve.
 //! Deadlines in a later epoch than the current time (months away, or the clamped "never"
 //! deadlines of `Duration::MAX` sleeps) sit in an unordered overflow list that is re-sorted into
 //! the wheel when time enters a new epoch.
@@ -63,9 +62,9 @@ use slab::Slab;
 use std::ops::{Index, IndexMut};
 
 const LEVELS: usize = 6;
-/// Level 0 has 256 one-tick slots (64 ms at the reactor's tick), so that the common short
+/// Level 0 has 1 024 one-tick slots (64 ms at the reactor's tick), so that the common short
 /// sleeps (a few ms) rarely cross into level 1 and need a cascade; the upper levels have 64.
-const L0_BITS: u32 = 8;
+const L0_BITS: u32 = 10;
 const L0_SLOTS: usize = 1 << L0_BITS;
 const SLOT_BITS: u32 = 6;
 const SLOTS: usize = 1 << SLOT_BITS;
@@ -693,8 +692,8 @@ mod tests {
         assert_eq!(w.next_expiration(), Some(100));
         assert_eq!(w.remove(b), Some(2));
         // Past level 0's block: the next expiration is the level-1 slot's start (a cascade).
-        let c = w.insert(300, 3).unwrap();
-        assert_eq!(w.next_expiration(), Some(256));
+        let c = w.insert(1_100, 3).unwrap();
+        assert_eq!(w.next_expiration(), Some(1_024));
         assert_eq!(w.remove(c), Some(3));
         assert_eq!(w.next_expiration(), None);
     }

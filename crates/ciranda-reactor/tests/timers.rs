@@ -424,23 +424,24 @@ fn many_paused_runtimes_in_parallel_do_not_interfere() {
     }
 }
 
-/// The wheel's tick is a quarter of a millisecond: a paused clock jumps to the first tick at
-/// or after a sub-millisecond deadline, not to the next whole millisecond.
+/// The wheel's tick is 62.5 µs: a paused clock jumps to the first tick at or after a
+/// sub-millisecond deadline, not to the next whole millisecond.
 #[test]
-fn sub_millisecond_deadlines_fire_at_the_next_quarter_millisecond_on_a_paused_clock() {
+fn sub_millisecond_deadlines_fire_at_the_next_tick_on_a_paused_clock() {
     let reactor = paused();
     let _g = reactor.enter();
     block_on(async {
         let start = Instant::now();
+        // 25.6 ticks: the 26th.
         time::sleep(Duration::from_micros(1_600)).await;
-        assert_eq!(start.elapsed(), Duration::from_micros(1_750));
+        assert_eq!(start.elapsed(), Duration::from_micros(1_625));
         time::sleep(Duration::from_micros(250)).await;
-        assert_eq!(start.elapsed(), Duration::from_millis(2));
+        assert_eq!(start.elapsed(), Duration::from_micros(1_875));
         time::sleep(Duration::from_nanos(1)).await;
-        assert_eq!(start.elapsed(), Duration::from_micros(2_250));
+        assert_eq!(start.elapsed(), Duration::from_nanos(1_937_500));
         // Whole milliseconds stay exact.
         time::sleep(Duration::from_millis(7)).await;
-        assert_eq!(start.elapsed(), Duration::from_micros(9_250));
+        assert_eq!(start.elapsed(), Duration::from_nanos(8_937_500));
     });
 }
 

@@ -9,8 +9,8 @@
 //! # Why a timing wheel
 //!
 //! Timers are stored in a hierarchical timing wheel (`LEVELS` levels of `SLOTS` slots, both in
-//! `wheel.rs`, at 250 µs resolution, about 200 days per turn of the top level, later deadlines in
-//! an overflow list re-sorted once per such epoch). Insert and cancel are O(1) (intrusive lists in a slab; a generation protects
+//! `wheel.rs`, at 62.5 µs resolution, about two years per turn of the top level, later deadlines
+//! in an overflow list re-sorted once per such epoch). Insert and cancel are O(1) (intrusive lists in a slab; a generation protects
 //! against reuse of a cancelled slot), and the next deadline is found with one bitmap scan per
 //! level, which is what the poller needs before each wait. Each timer is moved at most once per
 //! level as its deadline approaches, so firing costs O(levels) per timer amortised.
@@ -20,8 +20,9 @@
 //! in O(1) without tombstones that linger until they reach the top. Network code mostly sets
 //! timeouts that are cancelled before they fire (every read with a deadline), so cheap cancel
 //! matters most, and that is the wheel's strength. The price is the wheel's resolution:
-//! deadlines are rounded up to the next quarter of a millisecond, so a timer never fires early
-//! and at most 250 µs late (plus the kernel's timer slack, ~50 µs, and scheduling latency). One
+//! deadlines are rounded up to the wheel's next tick (62.5 µs), so a timer never fires early
+//! and at most a tick late, plus scheduling latency (on Linux the poller's waits are exact to
+//! the nanosecond, and a thread that waits there has its timer slack set to 1 ns). One
 //! mutex guards the wheel per reactor; Tokio measured that sharding it did not pay, and the lock
 //! is held for O(1) work except while firing.
 
