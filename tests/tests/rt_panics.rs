@@ -69,9 +69,11 @@ fn assert_all_workers_alive(rt: &Runtime, prefix: &str, workers: usize) {
     // Counted only now: a thread takes its name when it first runs (std names it from the
     // inside), and on a loaded machine a live worker may not have run before this point.
     // Read again until it matches: once in CI a count came out one thread short right after
-    // both workers had each run a spinning task, a transient miss whose cause was not found
-    // (120 reruns, with and without saturated cores, did not repeat it). A dead worker never
-    // comes back, so waiting cannot hide one.
+    // both workers had each run a spinning task (120 reruns did not repeat it). The likely
+    // cause is the kernel's listing of /proc/<pid>/task: a read that resumes after a thread
+    // that has exited meanwhile restarts by position, and skips a live thread when earlier
+    // ones exited too; the other tests' runtimes start and stop threads at the same time. A
+    // dead worker never comes back, so waiting cannot hide one.
     if std::fs::metadata("/proc/self/task").is_ok() {
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         loop {
