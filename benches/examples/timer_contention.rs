@@ -5,9 +5,14 @@
 //! of one pair. On a machine with fewer cores than threads this measures the lock's hand-off
 //! cost under oversubscription, not parallel scaling; see docs/scaling.md.
 //!
+//! With `TIMER_CONTENTION_SEPARATE=1` each thread enters a runtime of its own instead, so no
+//! two threads share a wheel or its lock: the bound a wheel per thread (or per worker) could
+//! reach on this machine.
+//!
 //! ```text
 //! cargo build --release -p ciranda-benches --example timer_contention
 //! target/release/examples/timer_contention 1 2 4 8 16
+//! TIMER_CONTENTION_SEPARATE=1 target/release/examples/timer_contention 1 2 4 8 16
 //! ```
 
 use std::future::Future;
@@ -18,12 +23,13 @@ use std::time::{Duration, Instant};
 
 const PAIRS_PER_THREAD: usize = 200_000;
 
-fn run(rt: &ciranda::Runtime, threads: usize) -> f64 {
+/// `runtimes`: thread `t` enters `runtimes[t % runtimes.len()]`.
+fn run(runtimes: &[ciranda::Runtime], threads: usize) -> f64 {
     let barrier = Arc::new(Barrier::new(threads + 1));
-    let handle = rt.handle();
     let workers: Vec<_> = (0..threads)
         .map(|t| {
-            let (barrier, handle) = (barrier.clone(), handle.clone());
+            let handle = runtimes[t % runtimes.len()].handle();
+            let barrier = barrier.clone();
             std::thread::spawn(move || {
                 let _entered = handle.enter();
                 let mut cx = Context::from_waker(Waker::noop());
@@ -57,14 +63,21 @@ fn main() {
     } else {
         counts
     };
-    let rt = ciranda::Runtime::builder()
-        .worker_threads(2)
-        .build()
-        .unwrap();
+    let separate = std::env::var_os("TIMER_CONTENTION_SEPARATE").is_some();
+    let runtime = || {
+        ciranda::Runtime::builder()
+            .worker_threads(2)
+            .build()
+            .unwrap()
+    };
+    let most = counts.iter().copied().max().unwrap_or(1);
+    let runtimes: Vec<_> = (0..if separate { most } else { 1 })
+        .map(|_| runtime())
+        .collect();
     println!("| threads | arm+cancel pairs/s (all threads) | ns per pair (wall, per thread) |");
     println!("|--:|--:|--:|");
     for &t in &counts {
-        let rate = run(&rt, t);
+        let rate = run(&runtimes, t);
         println!("| {t} | {:.0} | {:.0} |", rate, t as f64 * 1e9 / rate);
     }
 }
