@@ -75,18 +75,11 @@ fn assert_all_workers_alive(rt: &Runtime, prefix: &str, workers: usize) {
     // ones exited too; the other tests' runtimes start and stop threads at the same time. A
     // dead worker never comes back, so waiting cannot hide one.
     if std::fs::metadata("/proc/self/task").is_ok() {
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            let named = threads_named(&format!("{prefix}-worker"));
-            if named == workers {
-                break;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "a worker thread died: {named} threads named {prefix}-worker-*, {workers} expected"
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        let named = format!("{prefix}-worker");
+        wait_until(
+            &format!("a worker thread died: {workers} threads named {named}-* expected"),
+            || threads_named(&named) == workers,
+        );
     }
     let sum = rt.block_on(async {
         let hs: Vec<_> = (0..1000u64)
