@@ -36,6 +36,34 @@ fn resolved<T>(mut h: JoinHandle<T>) -> Result<T, ciranda::task::JoinError> {
     }
 }
 
+/// Counts a runtime's threads (workers and blocking threads) through its start and stop
+/// hooks. `threads_named` reads `/proc/self/task`, whose listing can skip a live thread while
+/// other threads exit, so a zero there could pass falsely; these counters cannot miss a
+/// thread that has not reached its end.
+#[derive(Clone, Default)]
+struct ThreadHooks {
+    started: Arc<AtomicUsize>,
+    stopped: Arc<AtomicUsize>,
+}
+
+impl ThreadHooks {
+    fn install(&self, builder: ciranda::runtime::Builder) -> ciranda::runtime::Builder {
+        let (started, stopped) = (self.started.clone(), self.stopped.clone());
+        builder
+            .on_thread_start(move || {
+                started.fetch_add(1, SeqCst);
+            })
+            .on_thread_stop(move || {
+                stopped.fetch_add(1, SeqCst);
+            })
+    }
+
+    /// `(started, stopped)`.
+    fn counts(&self) -> (usize, usize) {
+        (self.started.load(SeqCst), self.stopped.load(SeqCst))
+    }
+}
+
 fn threads_named(prefix: &str) -> usize {
     let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
         return 0;
@@ -58,7 +86,9 @@ fn shutdown_with_100_000_pending_tasks_timers_and_open_sockets() {
     const TASKS: usize = 100_000;
     const SOCKETS: usize = 200;
     within(120, "shutdown with 100 000 tasks", || {
-        let rt = Runtime::builder()
+        let hooks = ThreadHooks::default();
+        let rt = hooks
+            .install(Runtime::builder())
             .worker_threads(2)
             .thread_name("rsh")
             .build()
@@ -150,6 +180,12 @@ fn shutdown_with_100_000_pending_tasks_timers_and_open_sockets() {
                 other => panic!("socket left open by shutdown: {other:?}"),
             }
         }
+        let (started, stopped) = hooks.counts();
+        assert!(started >= 2, "both workers started: {started}");
+        assert_eq!(
+            stopped, started,
+            "every thread ended before shutdown returned"
+        );
         assert_eq!(threads_named("rsh-worker"), 0, "workers joined");
         eprintln!("shutdown of {TASKS} tasks took {took:?}");
     });
@@ -312,7 +348,9 @@ fn shutdown_repeatedly_and_both_ways() {
         for round in 0..40u64 {
             let dropped = Arc::new(AtomicUsize::new(0));
             let prefix = format!("rr{round}");
-            let rt = Runtime::builder()
+            let hooks = ThreadHooks::default();
+            let rt = hooks
+                .install(Runtime::builder())
                 .worker_threads(1 + (round as usize % 3))
                 .thread_name(prefix.clone())
                 .build()
@@ -347,6 +385,10 @@ fn shutdown_repeatedly_and_both_ways() {
                 let _ = resolved(h);
             }
             wait_until("blocking call finished", || blocking.is_finished());
+            wait_until("every thread ended", || {
+                let (started, stopped) = hooks.counts();
+                started > round as usize % 3 && stopped == started
+            });
             wait_until("threads gone", || threads_named(&format!("{prefix}-")) == 0);
         }
         // `run` twice in a row on one thread.
