@@ -1,7 +1,7 @@
 //! Helpers shared by the test files in `tests/`: each was copied into several of them before.
 
 use std::sync::Once;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Runs `f` on its own thread and returns its result, or panics naming `what` if it has not
 /// finished after `secs` seconds: a hang or a deadlock fails the test instead of stalling the
@@ -53,4 +53,47 @@ pub fn quiet_expected_panics(mark: &'static str) {
             }
         }));
     });
+}
+
+/// Waits until `cond` holds, checking every millisecond; panics naming `what` after 30 s.
+/// For states another thread reaches soon but not at once (a worker parking, a thread
+/// exiting).
+///
+/// ```
+/// let start = std::time::Instant::now();
+/// ciranda_tests::support::wait_until("a millisecond passed", || {
+///     start.elapsed() >= std::time::Duration::from_millis(1)
+/// });
+/// ```
+pub fn wait_until(what: &str, cond: impl Fn() -> bool) {
+    wait_until_within(30, what, cond);
+}
+
+/// [`wait_until`] with a deadline of `secs` seconds.
+///
+/// ```
+/// ciranda_tests::support::wait_until_within(1, "true", || true);
+/// ```
+pub fn wait_until_within(secs: u64, what: &str, cond: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out: {what}");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Live threads of this process whose name starts with `prefix` (0 where there is no
+/// `/proc/self/task`). The listing can skip a live thread while other threads exit: a count
+/// may come out low, never high.
+///
+/// ```
+/// assert_eq!(ciranda_tests::support::threads_named("no-thread-is-named-so"), 0);
+/// ```
+pub fn threads_named(prefix: &str) -> usize {
+    let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    dir.filter_map(|e| std::fs::read_to_string(e.ok()?.path().join("comm")).ok())
+        .filter(|comm| comm.starts_with(prefix))
+        .count()
 }

@@ -13,6 +13,7 @@
 
 use ciranda::Runtime;
 use ciranda::sync::mpsc;
+use ciranda_tests::support::wait_until_within;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
@@ -146,12 +147,9 @@ fn storm(rt: &Runtime, per_thread: usize, counts: &Arc<Counts>) -> (usize, usize
     (THREADS * per_thread * 2, peak.load(SeqCst))
 }
 
+/// `support::wait_until` with this file's longer deadline: its waits follow storms of work.
 fn wait_until(what: &str, cond: impl Fn() -> bool) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while !cond() {
-        assert!(std::time::Instant::now() < deadline, "timed out: {what}");
-        std::thread::sleep(Duration::from_millis(2));
-    }
+    wait_until_within(60, what, cond);
 }
 
 #[test]

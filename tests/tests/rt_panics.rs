@@ -10,7 +10,7 @@ use ciranda::io::AsyncWriteExt;
 use ciranda::net::{TcpListener, TcpStream};
 use ciranda::task::JoinHandle;
 use ciranda::time::sleep;
-use ciranda_tests::support::{quiet_expected_panics, within};
+use ciranda_tests::support::{quiet_expected_panics, threads_named, wait_until, within};
 use futures_util::io::AsyncRead;
 use std::future::{Future, pending, poll_fn};
 use std::pin::{Pin, pin};
@@ -22,16 +22,6 @@ use std::time::Duration;
 /// Every panic these tests provoke carries this marker; `quiet_expected_panics(MARK)` keeps
 /// them off stderr.
 const MARK: &str = "expected test panic";
-
-/// Live threads of this process whose name starts with `prefix`.
-fn threads_named(prefix: &str) -> usize {
-    let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
-        return 0;
-    };
-    dir.filter_map(|e| std::fs::read_to_string(e.ok()?.path().join("comm")).ok())
-        .filter(|comm| comm.starts_with(prefix))
-        .count()
-}
 
 fn runtime(prefix: &str, workers: usize, unhandled: Arc<AtomicUsize>) -> Runtime {
     quiet_expected_panics(MARK);
@@ -126,14 +116,6 @@ impl Wake for PanicWaker {
 fn panic_waker() -> (Arc<PanicWaker>, Waker) {
     let inner = Arc::new(PanicWaker(AtomicUsize::new(0)));
     (inner.clone(), Waker::from(inner))
-}
-
-fn wait_until(what: &str, cond: impl Fn() -> bool) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while !cond() {
-        assert!(std::time::Instant::now() < deadline, "timed out: {what}");
-        std::thread::sleep(Duration::from_millis(1));
-    }
 }
 
 #[test]

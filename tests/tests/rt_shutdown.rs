@@ -11,7 +11,7 @@ use ciranda::io::AsyncReadExt;
 use ciranda::net::{TcpListener, TcpStream};
 use ciranda::task::JoinHandle;
 use ciranda::time::sleep;
-use ciranda_tests::support::within;
+use ciranda_tests::support::{threads_named, wait_until, within};
 use std::future::{Future, pending};
 use std::io::Read;
 use std::pin::Pin;
@@ -61,23 +61,6 @@ impl ThreadHooks {
     /// `(started, stopped)`.
     fn counts(&self) -> (usize, usize) {
         (self.started.load(SeqCst), self.stopped.load(SeqCst))
-    }
-}
-
-fn threads_named(prefix: &str) -> usize {
-    let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
-        return 0;
-    };
-    dir.filter_map(|e| std::fs::read_to_string(e.ok()?.path().join("comm")).ok())
-        .filter(|comm| comm.starts_with(prefix))
-        .count()
-}
-
-fn wait_until(what: &str, cond: impl Fn() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out: {what}");
-        std::thread::sleep(Duration::from_millis(1));
     }
 }
 
