@@ -68,8 +68,12 @@ for round in $(seq "$repeat"); do
         if ! cargo test $(args_of "$suite") --quiet >"$log" 2>&1; then
             failures=$((failures + 1))
             echo "FAILED: $suite (round $round of $repeat)"
-            grep -E "^(test .* FAILED|---- |thread '.*panicked|  left|  right|.*assertion)" "$log" \
-                | head -n 40 || true
+            # A failure with no failed test in it is the build's or the harness's (a source
+            # edited while the rounds run, a crash, a timeout): show the log's end instead.
+            if ! grep -E "^(test .* FAILED|---- |thread '.*panicked|  left|  right|.*assertion)" \
+                "$log" | head -n 40; then
+                tail -n 20 "$log"
+            fi
         fi
     done
     echo "round $round of $repeat done: $failures failure(s) so far"

@@ -14,6 +14,7 @@ mod addr;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod inq;
 mod socket;
+mod stream;
 pub mod tcp;
 mod udp;
 pub mod unix;

@@ -4,7 +4,8 @@
 //! file says which it has. (Macros rather than a generic `Socket<K>`: the public types stay
 //! plain named structs, with their own docs and examples.)
 //!
-//! The read, write and readiness paths are not here: they stay with each type.
+//! The byte streams' `futures-io` impls are in `stream`; the read, write and readiness paths
+//! themselves stay with each type.
 
 use super::addr::{ToSocketAddrs, resolve, try_each};
 use crate::io::Async;

@@ -7,15 +7,14 @@ use super::socket::{
     bind_first, connect_started, connected, connected_socket, incoming_stream, ip_ttl,
     socket_common, std_conversions,
 };
+use super::stream::{StreamSocket, impl_async_read, impl_async_write};
 use crate::io::Async;
 use crate::reactor::{Reactor, ReactorRef};
 use crate::registration::{READ, WRITE, Waiter};
-use futures_io::{AsyncRead, AsyncWrite};
 use socket2::{Domain, Protocol, Socket, Type};
 use std::fmt;
 use std::io::{self, IoSlice, IoSliceMut, Write};
 use std::net::{Shutdown, SocketAddr};
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
@@ -269,12 +268,14 @@ impl TcpStream {
     pub fn split(&mut self) -> (ReadHalf<'_>, WriteHalf<'_>) {
         (ReadHalf(self), WriteHalf(self))
     }
+}
 
-    fn poll_read_priv(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        self.poll_read_vectored_priv(cx, &mut [IoSliceMut::new(buf)])
+impl StreamSocket for TcpStream {
+    fn poll_read(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        StreamSocket::poll_read_vectored(self, cx, &mut [IoSliceMut::new(buf)])
     }
 
-    fn poll_read_vectored_priv(
+    fn poll_read_vectored(
         &self,
         cx: &mut Context<'_>,
         bufs: &mut [IoSliceMut<'_>],
@@ -293,12 +294,12 @@ impl TcpStream {
         })
     }
 
-    fn poll_write_priv(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         self.io
             .poll_stream(WRITE, cx, buf.len(), |mut s| s.write(buf))
     }
 
-    fn poll_write_vectored_priv(
+    fn poll_write_vectored(
         &self,
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
@@ -308,11 +309,8 @@ impl TcpStream {
             .poll_stream(WRITE, cx, len, |mut s| s.write_vectored(bufs))
     }
 
-    fn poll_close_priv(&self) -> Poll<io::Result<()>> {
-        match self.shutdown(Shutdown::Write) {
-            Err(e) if e.kind() != io::ErrorKind::NotConnected => Poll::Ready(Err(e)),
-            _ => Poll::Ready(Ok(())),
-        }
+    fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.io.get_ref().shutdown(how)
     }
 }
 
@@ -376,72 +374,19 @@ async fn connect_addr(addr: SocketAddr, reactor: ReactorRef) -> io::Result<TcpSt
     Ok(TcpStream::with_io(io))
 }
 
-macro_rules! impl_async_read {
-    ([$($gen:tt)*] $t:ty, $get:expr) => {
-        impl<$($gen)*> AsyncRead for $t {
-            fn poll_read(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                buf: &mut [u8],
-            ) -> Poll<io::Result<usize>> {
-                let get: for<'x> fn(&'x $t) -> &'x TcpStream = $get;
-                get(&*self).poll_read_priv(cx, buf)
-            }
-
-            fn poll_read_vectored(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                bufs: &mut [IoSliceMut<'_>],
-            ) -> Poll<io::Result<usize>> {
-                let get: for<'x> fn(&'x $t) -> &'x TcpStream = $get;
-                get(&*self).poll_read_vectored_priv(cx, bufs)
-            }
-        }
-    };
+impl_async_read! { TcpStream:
+    [] TcpStream, |s| s;
+    ['a] &'a TcpStream, |s| *s;
+    [] OwnedReadHalf, |h| &h.stream;
+    ['a] ReadHalf<'a>, |h| h.0;
 }
 
-macro_rules! impl_async_write {
-    ([$($gen:tt)*] $t:ty, $get:expr) => {
-        impl<$($gen)*> AsyncWrite for $t {
-            fn poll_write(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                buf: &[u8],
-            ) -> Poll<io::Result<usize>> {
-                let get: for<'x> fn(&'x $t) -> &'x TcpStream = $get;
-                get(&*self).poll_write_priv(cx, buf)
-            }
-
-            fn poll_write_vectored(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                bufs: &[IoSlice<'_>],
-            ) -> Poll<io::Result<usize>> {
-                let get: for<'x> fn(&'x $t) -> &'x TcpStream = $get;
-                get(&*self).poll_write_vectored_priv(cx, bufs)
-            }
-
-            fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                // TCP has no user-space buffer here: every write went to the kernel.
-                Poll::Ready(Ok(()))
-            }
-
-            fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                let get: for<'x> fn(&'x $t) -> &'x TcpStream = $get;
-                get(&*self).poll_close_priv()
-            }
-        }
-    };
+impl_async_write! { TcpStream:
+    [] TcpStream, |s| s;
+    ['a] &'a TcpStream, |s| *s;
+    [] OwnedWriteHalf, |h| &h.stream;
+    ['a] WriteHalf<'a>, |h| h.0;
 }
-
-impl_async_read!([] TcpStream, |s| s);
-impl_async_read!(['a] &'a TcpStream, |s| *s);
-impl_async_read!([] OwnedReadHalf, |h| &h.stream);
-impl_async_read!(['a] ReadHalf<'a>, |h| h.0);
-impl_async_write!([] TcpStream, |s| s);
-impl_async_write!(['a] &'a TcpStream, |s| *s);
-impl_async_write!([] OwnedWriteHalf, |h| &h.stream);
-impl_async_write!(['a] WriteHalf<'a>, |h| h.0);
 
 /// The read half of [`TcpStream::into_split`].
 ///

@@ -3,16 +3,15 @@
 use super::socket::{
     connect_started, connected, connected_socket, incoming_stream, socket_common, std_conversions,
 };
+use super::stream::{StreamSocket, impl_async_read, impl_async_write};
 use crate::io::Async;
 use crate::reactor::{Reactor, ReactorRef};
 use crate::registration::{READ, Waiter};
-use futures_io::{AsyncRead, AsyncWrite};
 use socket2::{Domain, SockAddr, Socket, Type};
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};
 use std::net::Shutdown;
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
@@ -233,12 +232,14 @@ impl UnixStream {
             OwnedWriteHalf { stream: shared },
         )
     }
+}
 
-    fn poll_read_priv(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+impl StreamSocket for UnixStream {
+    fn poll_read(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         self.io.poll_read_with(cx, |mut s| s.read(buf))
     }
 
-    fn poll_read_vectored_priv(
+    fn poll_read_vectored(
         &self,
         cx: &mut Context<'_>,
         bufs: &mut [IoSliceMut<'_>],
@@ -246,11 +247,11 @@ impl UnixStream {
         self.io.poll_read_with(cx, |mut s| s.read_vectored(bufs))
     }
 
-    fn poll_write_priv(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         self.io.poll_write_with(cx, |mut s| s.write(buf))
     }
 
-    fn poll_write_vectored_priv(
+    fn poll_write_vectored(
         &self,
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
@@ -258,77 +259,22 @@ impl UnixStream {
         self.io.poll_write_with(cx, |mut s| s.write_vectored(bufs))
     }
 
-    fn poll_close_priv(&self) -> Poll<io::Result<()>> {
-        match self.shutdown(Shutdown::Write) {
-            Err(e) if e.kind() != io::ErrorKind::NotConnected => Poll::Ready(Err(e)),
-            _ => Poll::Ready(Ok(())),
-        }
+    fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.io.get_ref().shutdown(how)
     }
 }
 
-macro_rules! impl_async_read {
-    ([$($gen:tt)*] $t:ty, $get:expr) => {
-        impl<$($gen)*> AsyncRead for $t {
-            fn poll_read(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                buf: &mut [u8],
-            ) -> Poll<io::Result<usize>> {
-                let get: for<'x> fn(&'x $t) -> &'x UnixStream = $get;
-                get(&*self).poll_read_priv(cx, buf)
-            }
-
-            fn poll_read_vectored(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                bufs: &mut [IoSliceMut<'_>],
-            ) -> Poll<io::Result<usize>> {
-                let get: for<'x> fn(&'x $t) -> &'x UnixStream = $get;
-                get(&*self).poll_read_vectored_priv(cx, bufs)
-            }
-        }
-    };
+impl_async_read! { UnixStream:
+    [] UnixStream, |s| s;
+    ['a] &'a UnixStream, |s| *s;
+    [] OwnedReadHalf, |h| &h.stream;
 }
 
-macro_rules! impl_async_write {
-    ([$($gen:tt)*] $t:ty, $get:expr) => {
-        impl<$($gen)*> AsyncWrite for $t {
-            fn poll_write(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                buf: &[u8],
-            ) -> Poll<io::Result<usize>> {
-                let get: for<'x> fn(&'x $t) -> &'x UnixStream = $get;
-                get(&*self).poll_write_priv(cx, buf)
-            }
-
-            fn poll_write_vectored(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                bufs: &[IoSlice<'_>],
-            ) -> Poll<io::Result<usize>> {
-                let get: for<'x> fn(&'x $t) -> &'x UnixStream = $get;
-                get(&*self).poll_write_vectored_priv(cx, bufs)
-            }
-
-            fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                Poll::Ready(Ok(()))
-            }
-
-            fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                let get: for<'x> fn(&'x $t) -> &'x UnixStream = $get;
-                get(&*self).poll_close_priv()
-            }
-        }
-    };
+impl_async_write! { UnixStream:
+    [] UnixStream, |s| s;
+    ['a] &'a UnixStream, |s| *s;
+    [] OwnedWriteHalf, |h| &h.stream;
 }
-
-impl_async_read!([] UnixStream, |s| s);
-impl_async_read!(['a] &'a UnixStream, |s| *s);
-impl_async_read!([] OwnedReadHalf, |h| &h.stream);
-impl_async_write!([] UnixStream, |s| s);
-impl_async_write!(['a] &'a UnixStream, |s| *s);
-impl_async_write!([] OwnedWriteHalf, |h| &h.stream);
 
 /// The read half of [`UnixStream::into_split`].
 ///
