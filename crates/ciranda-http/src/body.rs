@@ -34,12 +34,37 @@ use std::task::{Context, Poll};
 /// ```
 pub struct Body {
     inner: UnsyncBoxBody<Bytes, BoxError>,
+    /// The whole body again, for a body made from bytes: what a redirect that keeps the
+    /// method (307, 308) sends to the next URL. `None` for a streamed or wrapped body, which
+    /// can be sent only once.
+    replay: Option<Bytes>,
 }
 
 impl Body {
     /// An empty body.
     pub fn empty() -> Body {
-        Body::wrap(Empty::<Bytes>::new())
+        Body {
+            replay: Some(Bytes::new()),
+            ..Body::wrap(Empty::<Bytes>::new())
+        }
+    }
+
+    /// A body of `bytes`, which a redirect can send again.
+    fn whole(bytes: Bytes) -> Body {
+        Body {
+            replay: Some(bytes.clone()),
+            ..Body::wrap(Full::new(bytes))
+        }
+    }
+
+    /// The same body again, if it was made from bytes (`Bytes` clones share the buffer) or
+    /// is known to be empty.
+    pub(crate) fn try_clone(&self) -> Option<Body> {
+        match &self.replay {
+            Some(bytes) => Some(Body::whole(bytes.clone())),
+            None if http_body::Body::is_end_stream(&self.inner) => Some(Body::empty()),
+            None => None,
+        }
     }
 
     /// A body sent as `stream` yields chunks (HTTP/1.1 chunked encoding, or HTTP/2 DATA
@@ -52,6 +77,7 @@ impl Body {
         let frames = stream.map(|chunk| chunk.map(Frame::data).map_err(Into::into));
         Body {
             inner: UnsyncBoxBody::new(StreamBody::new(frames)),
+            replay: None,
         }
     }
 
@@ -63,6 +89,7 @@ impl Body {
     {
         Body {
             inner: UnsyncBoxBody::new(body.map_err(Into::into)),
+            replay: None,
         }
     }
 }
@@ -105,7 +132,7 @@ macro_rules! from_bytes {
     ($($t:ty),*) => {$(
         impl From<$t> for Body {
             fn from(v: $t) -> Body {
-                Body::wrap(Full::new(Bytes::from(v)))
+                Body::whole(Bytes::from(v))
             }
         }
     )*};

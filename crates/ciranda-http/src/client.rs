@@ -3,12 +3,16 @@
 use crate::body::Body;
 use crate::connect::{ConnectError, Connector};
 use crate::error::{BoxError, Error, Kind, chain};
+use crate::redirect::{self, Resend};
 use crate::response::Response;
 use crate::rt::{CirandaExecutor, CirandaTimer};
 use bytes::Bytes;
 use ciranda::time::Instant;
 use http::header::{HeaderValue, USER_AGENT};
 use http::{Method, Request, Uri};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,6 +31,18 @@ type Pooled = hyper_util::client::legacy::Client<Connector, Body>;
 /// another's body finished may open a second connection rather than wait for that one
 /// (hyper-util's pool takes whichever of "connected" and "a connection came back" happens
 /// first); the spare then stays pooled.
+///
+/// # Redirects
+///
+/// Up to ten redirects are followed ([`ClientBuilder::max_redirects`]), as aiohttp does, and
+/// [`Response::url`] is the URL that answered last. 301 and 302 turn a `POST` into a `GET`
+/// without its body, 303 turns anything but `HEAD` into a `GET`, 307 and 308 keep the method
+/// and the body. A body that has to be sent again must be one the client can repeat (made
+/// from bytes or a string, or empty); otherwise, as for a redirect without a `Location`, the
+/// `3xx` response is returned. `Authorization`, `Proxy-Authorization`, `Cookie` and an
+/// explicit `Host` are not sent to another origin. A redirect's own body is read and
+/// discarded (up to 64 KiB, for at most a second) so that its connection can serve the next
+/// request.
 ///
 /// # Examples
 ///
@@ -47,6 +63,7 @@ pub struct Client {
 struct Config {
     timeout: Option<Duration>,
     user_agent: Option<HeaderValue>,
+    max_redirects: usize,
 }
 
 impl fmt::Debug for Client {
@@ -54,6 +71,7 @@ impl fmt::Debug for Client {
         f.debug_struct("Client")
             .field("timeout", &self.config.timeout)
             .field("user_agent", &self.config.user_agent)
+            .field("max_redirects", &self.config.max_redirects)
             .finish_non_exhaustive()
     }
 }
@@ -81,8 +99,8 @@ impl Client {
     ///
     /// # Errors
     /// An unparsable URL or a scheme other than `http`/`https` is an
-    /// [`is_invalid_url`](Error::is_invalid_url) error; connection, TLS and timeout failures
-    /// have their own kinds. A `4xx`/`5xx` status is *not* an error: look at
+    /// [`is_invalid_url`](Error::is_invalid_url) error; connection, TLS, timeout and redirect
+    /// failures have their own kinds. A `4xx`/`5xx` status is *not* an error: look at
     /// [`Response::status`].
     pub async fn get(&self, url: impl AsRef<str>) -> Result<Response, Error> {
         self.send(Method::GET, url.as_ref(), Body::empty()).await
@@ -104,6 +122,10 @@ impl Client {
     /// Sends any request: every method, header and body type. The URI must be absolute
     /// (`http://host/path`).
     ///
+    /// A 307 or 308 redirect resends the body, which only a [`Body`] made from bytes can do:
+    /// send a `Request<Body>` for that. Another body type is sent once, and such a redirect's
+    /// response is returned as it is.
+    ///
     /// # Errors
     /// As [`get`](Client::get).
     pub async fn request<B>(&self, request: Request<B>) -> Result<Response, Error>
@@ -112,7 +134,7 @@ impl Client {
         B::Error: Into<BoxError>,
     {
         let url = request.uri().to_string();
-        self.execute(request.map(Body::wrap), url).await
+        self.execute(request.map(into_body), url).await
     }
 
     async fn send(&self, method: Method, url: &str, body: Body) -> Result<Response, Error> {
@@ -125,27 +147,88 @@ impl Client {
         self.execute(request, url.to_owned()).await
     }
 
-    async fn execute(&self, mut request: Request<Body>, url: String) -> Result<Response, Error> {
+    async fn execute(&self, request: Request<Body>, url: String) -> Result<Response, Error> {
         check_url(request.uri()).map_err(|e| e.with_url(&url))?;
+        let (mut parts, mut body) = request.into_parts();
         if let Some(agent) = &self.config.user_agent {
-            request
-                .headers_mut()
+            parts
+                .headers
                 .entry(USER_AGENT)
                 .or_insert_with(|| agent.clone());
         }
         let deadline = self.config.timeout.map(|t| Instant::now() + t);
+        let max = self.config.max_redirects;
+        let mut url = url;
+        let mut followed = 0;
+        loop {
+            let resend = (max > 0).then(|| Resend::of(&parts, &body));
+            let response = self
+                .send_once(Request::from_parts(parts, body), &url, deadline)
+                .await?;
+            let Some(resend) = resend else {
+                return Ok(Response::new(response, url, deadline));
+            };
+            let hop = redirect::next(
+                response.status(),
+                response.headers(),
+                &url,
+                resend,
+                followed,
+                max,
+            )?;
+            let Some(hop) = hop else {
+                return Ok(Response::new(response, url, deadline));
+            };
+            drain(response.into_body(), deadline).await;
+            followed += 1;
+            (parts, body, url) = (hop.parts, hop.body, hop.url);
+        }
+    }
+
+    /// One exchange, without following redirects, within `deadline`.
+    async fn send_once(
+        &self,
+        request: Request<Body>,
+        url: &str,
+        deadline: Option<Instant>,
+    ) -> Result<http::Response<Incoming>, Error> {
         let pending = self.pooled.request(request);
         let result = match deadline {
             Some(deadline) => match ciranda::time::timeout_at(deadline, pending).await {
                 Ok(result) => result,
-                Err(_) => return Err(Error::new(Kind::Timeout, Some(url), None)),
+                Err(_) => return Err(Error::new(Kind::Timeout, Some(url.to_owned()), None)),
             },
             None => pending.await,
         };
-        match result {
-            Ok(response) => Ok(Response::new(response, url, deadline)),
-            Err(e) => Err(classify(e, url)),
-        }
+        result.map_err(|e| classify(e, url.to_owned()))
+    }
+}
+
+/// The most of a redirect's own body that is read (so its HTTP/1.1 connection goes back to the
+/// pool for the next hop) rather than dropped with its connection.
+const REDIRECT_BODY_DRAINED: usize = 64 * 1024;
+/// How long reading a redirect's body may take before the connection is dropped instead.
+const REDIRECT_BODY_WAIT: Duration = Duration::from_secs(1);
+
+/// Reads a redirect's small body to its end, within the request's deadline and
+/// [`REDIRECT_BODY_WAIT`]; a larger, slower or failing one is dropped (its connection closed).
+async fn drain(body: Incoming, deadline: Option<Instant>) {
+    let wait = Instant::now() + REDIRECT_BODY_WAIT;
+    let until = deadline.map_or(wait, |deadline| deadline.min(wait));
+    let limited = http_body_util::Limited::new(body, REDIRECT_BODY_DRAINED);
+    let _ = ciranda::time::timeout_at(until, limited.collect()).await;
+}
+
+/// `body` as a [`Body`]: itself if it is one (so it stays repeatable), else wrapped.
+fn into_body<B>(body: B) -> Body
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    let mut slot = Some(body);
+    match (&mut slot as &mut dyn Any).downcast_mut::<Option<Body>>() {
+        Some(ours) => ours.take().expect("the slot was just filled"),
+        None => Body::wrap(slot.take().expect("the slot was just filled")),
     }
 }
 
@@ -186,7 +269,7 @@ fn classify(e: hyper_util::client::legacy::Error, url: String) -> Error {
 /// Defaults: no overall timeout, no connect timeout (the operating system's), idle pooled
 /// connections closed after 90 s, the webpki root certificates, user agent
 /// `ciranda-http/VERSION`, HTTP/1.1 or HTTP/2 as ALPN decides over TLS and HTTP/1.1 over
-/// plain TCP.
+/// plain TCP, up to 10 redirects followed.
 ///
 /// # Examples
 ///
@@ -211,6 +294,7 @@ pub struct ClientBuilder {
     webpki_roots: bool,
     user_agent: Option<String>,
     http2_prior_knowledge: bool,
+    max_redirects: usize,
 }
 
 impl Default for ClientBuilder {
@@ -231,12 +315,13 @@ impl ClientBuilder {
             webpki_roots: true,
             user_agent: Some(concat!("ciranda-http/", env!("CARGO_PKG_VERSION")).to_owned()),
             http2_prior_knowledge: false,
+            max_redirects: 10,
         }
     }
 
-    /// The whole request — connecting, sending, the response head and reading the body
-    /// through [`Response`]'s methods — must finish within `timeout`, or fail with an
-    /// [`is_timeout`](Error::is_timeout) error.
+    /// The whole request — connecting, sending, the redirects followed, the last response's
+    /// head and reading its body through [`Response`]'s methods — must finish within
+    /// `timeout`, or fail with an [`is_timeout`](Error::is_timeout) error.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
@@ -279,6 +364,17 @@ impl ClientBuilder {
     /// header value makes [`build`](ClientBuilder::build) fail.
     pub fn user_agent(mut self, agent: &str) -> Self {
         self.user_agent = Some(agent.to_owned());
+        self
+    }
+
+    /// Follows at most `max` redirects per request (default 10, as aiohttp); one more is an
+    /// [`is_redirect`](Error::is_redirect) error. `0` follows none: a `3xx` response is
+    /// returned as it is.
+    ///
+    /// Which statuses are followed, and what the next request keeps (method, body, headers),
+    /// is aiohttp's and the browsers' rule: see [`Client`]'s "Redirects".
+    pub fn max_redirects(mut self, max: usize) -> Self {
+        self.max_redirects = max;
         self
     }
 
@@ -336,6 +432,7 @@ impl ClientBuilder {
             config: Arc::new(Config {
                 timeout: self.timeout,
                 user_agent,
+                max_redirects: self.max_redirects,
             }),
         })
     }

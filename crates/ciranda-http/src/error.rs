@@ -26,6 +26,9 @@ pub(crate) enum Kind {
     Decode,
     /// Building the client failed (an unusable root certificate, a bad user agent).
     Builder,
+    /// A redirect could not be followed: too many of them, or a `Location` that is not an
+    /// `http`/`https` URL.
+    Redirect,
 }
 
 /// An HTTP client error (`aiohttp.ClientError`): `Display` names the URL and the cause.
@@ -103,6 +106,14 @@ impl Error {
         self.kind == Kind::Builder
     }
 
+    /// A redirect could not be followed (aiohttp's `TooManyRedirects` and
+    /// `InvalidUrlRedirectClientError`): more than
+    /// [`max_redirects`](crate::ClientBuilder::max_redirects) of them, or a `Location` that is
+    /// not an `http`/`https` URL. [`url`](Error::url) is the URL whose response redirected.
+    pub fn is_redirect(&self) -> bool {
+        self.kind == Kind::Redirect
+    }
+
     /// The URL of the request that failed, if there was one.
     pub fn url(&self) -> Option<&str> {
         self.url.as_deref()
@@ -134,6 +145,7 @@ impl fmt::Display for Error {
             Kind::Body => "reading the response body failed",
             Kind::Decode => "response body is not UTF-8",
             Kind::Builder => "could not build the client",
+            Kind::Redirect => "redirect not followed",
         };
         if let Some(url) = &self.url {
             write!(f, "{url}: ")?;

@@ -9,6 +9,7 @@
 //! | `aiohttp.ClientSession()` | [`Client::new`], [`Client::builder`] |
 //! | `session.get(url)` / `session.post(url, data=)` | [`Client::get`], [`Client::post`], [`Client::request`] |
 //! | `response.status`, `.headers`, `.text()`, `.read()` | [`Response::status`], [`Response::headers`], [`Response::text`], [`Response::bytes`], [`Response::chunks`] |
+//! | `allow_redirects`, `max_redirects`, `response.url` | followed by default; [`ClientBuilder::max_redirects`], [`Response::url`] |
 //! | `aiohttp.ClientError` | [`Error`] |
 //! | `aiohttp.web` | [`server::serve`] |
 //! | `request.remote` | [`server::serve_with_remote`] (the service is made per connection from its [`server::RemoteAddr`]) |
@@ -43,6 +44,7 @@ mod body;
 mod client;
 mod connect;
 mod error;
+mod redirect;
 mod response;
 pub mod rt;
 pub mod server;
