@@ -53,3 +53,7 @@ pub use body::Body;
 pub use client::{Client, ClientBuilder};
 pub use error::Error;
 pub use response::{Chunks, Response};
+
+/// The rustls version this crate is built with, for the [`server::Serve::tls`] configuration
+/// (and anything else that must match it).
+pub use rustls;

@@ -4,6 +4,7 @@
 //!
 //! | state | leaves when | to |
 //! |---|---|---|
+//! | handshaking (only with [`Serve::tls`]) | the TLS handshake completes; or fails, or `header_read_timeout` passes, or shutdown cancels | detecting; closed |
 //! | detecting (HTTP/1.1 or the HTTP/2 preface) | the first bytes tell; or `header_read_timeout` passes | serving; closed |
 //! | serving | the peer closes; or shutdown starts | closed; draining |
 //! | draining (`graceful_shutdown`: finish requests in flight, accept no new ones) | the last response is sent; or `shutdown_timeout` passes | closed; cancelled |
@@ -21,6 +22,8 @@ use crate::rt::{CirandaExecutor, CirandaIo, CirandaTimer};
 use ciranda::net::{TcpListener, TcpStream};
 use ciranda::sync::{Event, Notify};
 use ciranda::time::Sleep;
+use futures_rustls::TlsAcceptor;
+use futures_rustls::server::TlsStream;
 use futures_util::future::{Either, select};
 use http::{Request, Response};
 use hyper::body::Incoming;
@@ -139,6 +142,7 @@ where
         signal: pending(),
         shutdown_timeout: Duration::from_secs(10),
         header_read_timeout: Some(Duration::from_secs(30)),
+        tls: None,
     }
 }
 
@@ -174,6 +178,7 @@ pub struct Serve<S, F> {
     signal: F,
     shutdown_timeout: Duration,
     header_read_timeout: Option<Duration>,
+    tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl<S, F> fmt::Debug for Serve<S, F> {
@@ -182,6 +187,7 @@ impl<S, F> fmt::Debug for Serve<S, F> {
             .field("listener", &self.listener)
             .field("shutdown_timeout", &self.shutdown_timeout)
             .field("header_read_timeout", &self.header_read_timeout)
+            .field("tls", &self.tls.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -201,6 +207,7 @@ impl<S, F> Serve<S, F> {
             signal,
             shutdown_timeout: self.shutdown_timeout,
             header_read_timeout: self.header_read_timeout,
+            tls: self.tls,
         }
     }
 
@@ -215,6 +222,57 @@ impl<S, F> Serve<S, F> {
     /// forever). A connection whose client is slower is closed.
     pub fn header_read_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
         self.header_read_timeout = timeout.into();
+        self
+    }
+
+    /// Serves HTTPS (aiohttp's `ssl_context`, asyncio's `start_server(ssl=)`): every
+    /// connection starts with a TLS handshake under `config`, which holds the certificate
+    /// chain and key. HTTP/2 and HTTP/1.1 are offered through ALPN unless `config` lists its
+    /// own `alpn_protocols`.
+    ///
+    /// The handshake counts against [`header_read_timeout`](Serve::header_read_timeout): a
+    /// client must finish it and send its first request head within that time. A failed
+    /// handshake (a client that does not trust the certificate, or speaks plain HTTP) closes
+    /// that connection only.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ciranda_http::rustls;
+    /// use http_body_util::Full;
+    /// use hyper::body::Bytes;
+    /// use std::sync::Arc;
+    ///
+    /// // A self-signed certificate for "localhost" (use your own in production).
+    /// let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    /// let cert = certified.cert.der().clone();
+    /// let key = rustls::pki_types::PrivateKeyDer::Pkcs8(certified.key_pair.serialize_der().into());
+    /// let provider = Arc::new(rustls::crypto::ring::default_provider());
+    /// let config = rustls::ServerConfig::builder_with_provider(provider)
+    ///     .with_safe_default_protocol_versions()
+    ///     .unwrap()
+    ///     .with_no_client_auth()
+    ///     .with_single_cert(vec![cert.clone()], key)
+    ///     .unwrap();
+    ///
+    /// ciranda::run(async move {
+    ///     let listener = ciranda::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    ///     let url = format!("https://localhost:{}/", listener.local_addr().unwrap().port());
+    ///     let service = hyper::service::service_fn(|_req| async {
+    ///         Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(Bytes::from("secret"))))
+    ///     });
+    ///     let server = ciranda_http::server::serve(listener, service).tls(Arc::new(config));
+    ///     let server = ciranda::spawn(server.into_future());
+    ///
+    ///     let client = ciranda_http::Client::builder().add_root_certificate(&cert).build().unwrap();
+    ///     let response = client.get(&url).await.unwrap();
+    ///     assert_eq!(response.version(), http::Version::HTTP_2); // chosen through ALPN
+    ///     assert_eq!(response.text().await.unwrap(), "secret");
+    ///     server.abort();
+    /// });
+    /// ```
+    pub fn tls(mut self, config: Arc<rustls::ServerConfig>) -> Self {
+        self.tls = Some(config);
         self
     }
 
@@ -259,7 +317,17 @@ where
             signal,
             shutdown_timeout,
             header_read_timeout,
+            tls,
         } = self;
+        let acceptor = tls.map(|config| {
+            if config.alpn_protocols.is_empty() {
+                let mut offered = rustls::ServerConfig::clone(&config);
+                offered.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+                TlsAcceptor::from(Arc::new(offered))
+            } else {
+                TlsAcceptor::from(config)
+            }
+        });
         let mut builder = auto::Builder::new(CirandaExecutor::new());
         builder
             .http1()
@@ -286,6 +354,7 @@ where
                     let conn = serve_connection(
                         builder.clone(),
                         stream,
+                        acceptor.clone(),
                         make_service(RemoteAddr(peer)),
                         header_read_timeout,
                         guard,
@@ -348,9 +417,12 @@ fn is_per_connection(e: &io::Error) -> bool {
     )
 }
 
+/// One connection's task: the TLS handshake if the server has one, then HTTP until the peer
+/// closes or the server shuts down. `active` counts the connection until the task ends.
 async fn serve_connection<S, B>(
     builder: Arc<auto::Builder<CirandaExecutor>>,
     stream: TcpStream,
+    tls: Option<TlsAcceptor>,
     service: S,
     header_read_timeout: Option<Duration>,
     active: Active,
@@ -363,21 +435,73 @@ async fn serve_connection<S, B>(
     B::Error: Into<BoxError>,
 {
     let tracker = &active.0;
-    let io = CirandaIo::new(HeadDeadline {
-        stream,
-        sleep: header_read_timeout.map(ciranda::time::sleep),
-    });
+    let mut sleep = header_read_timeout.map(ciranda::time::sleep);
+    match tls {
+        None => {
+            let io = HeadDeadline { stream, sleep };
+            serve_http(&builder, io, service, header_read_timeout, tracker).await;
+        }
+        Some(acceptor) => {
+            let Some(stream) = handshake(acceptor, stream, sleep.as_mut(), &tracker.cancel).await
+            else {
+                return;
+            };
+            let io = HeadDeadline { stream, sleep };
+            serve_http(&builder, io, service, header_read_timeout, tracker).await;
+        }
+    }
+}
+
+/// The server's side of a TLS handshake, given up (`None`) if it fails, if `deadline` passes
+/// first, or if the server cancels its connections.
+async fn handshake(
+    acceptor: TlsAcceptor,
+    stream: TcpStream,
+    deadline: Option<&mut Sleep>,
+    cancel: &Event,
+) -> Option<TlsStream<TcpStream>> {
+    let expired = async {
+        match deadline {
+            Some(sleep) => sleep.await,
+            None => pending().await,
+        }
+    };
+    let (expired, cancelled) = (pin!(expired), pin!(cancel.wait()));
+    match select(acceptor.accept(stream), select(expired, cancelled)).await {
+        Either::Left((Ok(stream), _)) => Some(stream),
+        Either::Left((Err(_), _)) | Either::Right(_) => None,
+    }
+}
+
+/// Serves HTTP/1.1 or HTTP/2 (as the first bytes tell) on `io` until the peer closes, or
+/// until the server shuts down (gracefully, then cancelled).
+async fn serve_http<I, S, B>(
+    builder: &auto::Builder<CirandaExecutor>,
+    io: HeadDeadline<I>,
+    service: S,
+    header_read_timeout: Option<Duration>,
+    tracker: &Tracker,
+) where
+    I: futures_io::AsyncRead + futures_io::AsyncWrite + Unpin + Send + 'static,
+    S: hyper::service::Service<Request<Incoming>, Response = Response<B>> + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
+    let io = CirandaIo::new(io);
     // hyper's header-read timer on one sleep per connection instead of a wheel timer per
     // request (see `head_timer`); the builder clone is a few reference counts.
     let own_builder;
     let builder = match header_read_timeout {
         Some(_) => {
-            let mut b = auto::Builder::clone(&builder);
+            let mut b = auto::Builder::clone(builder);
             b.http1().timer(head_timer::HeadTimer::default());
             own_builder = b;
             &own_builder
         }
-        None => &*builder,
+        None => builder,
     };
     let mut conn = pin!(builder.serve_connection_with_upgrades(io, service));
     if serve_until_set(conn.as_mut(), &tracker.shutdown).await {
@@ -445,14 +569,14 @@ impl Drop for Active {
     }
 }
 
-/// A TCP stream whose reads fail once the deadline for the first request head has passed,
-/// until the server first writes.
-struct HeadDeadline {
-    stream: TcpStream,
+/// A connection's stream (TCP, or TLS over TCP) whose reads fail once the deadline for the
+/// first request head has passed, until the server first writes.
+struct HeadDeadline<I> {
+    stream: I,
     sleep: Option<Sleep>,
 }
 
-impl HeadDeadline {
+impl<I> HeadDeadline<I> {
     fn wrote(&mut self, n: &Poll<io::Result<usize>>) {
         if matches!(n, Poll::Ready(Ok(n)) if *n > 0) {
             self.sleep = None;
@@ -460,7 +584,7 @@ impl HeadDeadline {
     }
 }
 
-impl futures_io::AsyncRead for HeadDeadline {
+impl<I: futures_io::AsyncRead + Unpin> futures_io::AsyncRead for HeadDeadline<I> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -482,7 +606,7 @@ impl futures_io::AsyncRead for HeadDeadline {
     }
 }
 
-impl futures_io::AsyncWrite for HeadDeadline {
+impl<I: futures_io::AsyncWrite + Unpin> futures_io::AsyncWrite for HeadDeadline<I> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,

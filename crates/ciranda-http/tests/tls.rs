@@ -1,12 +1,16 @@
 //! HTTPS: our client against a TLS server made from the `rt` pieces, with a self-signed
 //! certificate made by `rcgen` at start-up; ALPN picks HTTP/2 or HTTP/1.1; a missing root or
-//! a name the certificate does not cover is a clear `is_tls()` error.
+//! a name the certificate does not cover is a clear `is_tls()` error. Then `serve`'s own TLS
+//! (`Serve::tls`): ALPN, failed handshakes, and clients silent before or after the handshake.
 
 mod common;
 
-use ciranda_http::Client;
+use ciranda::time::Duration;
+use ciranda_http::{Client, rustls};
 use common::*;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use std::collections::HashSet;
+use std::sync::Arc;
 
 fn trusting(cert: &TestCert) -> Client {
     Client::builder()
@@ -99,4 +103,122 @@ async fn a_certificate_for_another_name_is_a_tls_error() {
     let err = trusting(&cert).get(&url).await.unwrap_err();
     assert!(err.is_tls(), "{err:?}");
     assert!(err.to_string().contains("certificate"), "{err}");
+}
+
+/// `serve(...).tls(config)` with `cert`; `alpn` empty leaves the choice to `serve`.
+async fn spawn_serve_tls(
+    cert: &TestCert,
+    alpn: &[&[u8]],
+    header_read_timeout: Duration,
+) -> std::net::SocketAddr {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![CertificateDer::from(cert.cert_der.clone())],
+            PrivateKeyDer::Pkcs8(cert.key_der.clone().into()),
+        )
+        .unwrap();
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    let listener = ciranda::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = ciranda_http::server::serve_with_remote(listener, Routes::new(1).make_service())
+        .header_read_timeout(header_read_timeout)
+        .tls(Arc::new(config));
+    drop(ciranda::spawn(server.into_future()));
+    addr
+}
+
+#[ciranda::test]
+async fn serve_speaks_https_with_http2_or_http1_as_alpn_decides() {
+    let cert = make_cert();
+    let client = trusting(&cert);
+    // No ALPN list of its own: `serve` offers both, and our client prefers HTTP/2.
+    let both = spawn_serve_tls(&cert, &[], Duration::from_secs(30)).await;
+    let r = client
+        .get(format!("https://localhost:{}/", both.port()))
+        .await
+        .unwrap();
+    assert_eq!(r.version(), http::Version::HTTP_2);
+    assert_eq!(r.text().await.unwrap(), "Hello, world!");
+    let peer = client
+        .get(format!("https://localhost:{}/peer", both.port()))
+        .await
+        .unwrap();
+    assert!(peer.text().await.unwrap().starts_with("127.0.0.1:"));
+
+    // The configuration's own list is kept.
+    let http1 = spawn_serve_tls(&cert, &[b"http/1.1"], Duration::from_secs(30)).await;
+    let r = client
+        .get(format!("https://localhost:{}/chunked", http1.port()))
+        .await
+        .unwrap();
+    assert_eq!(r.version(), http::Version::HTTP_11);
+    assert_eq!(
+        r.text().await.unwrap(),
+        "chunk-0\nchunk-1\nchunk-2\nchunk-3\nchunk-4\n"
+    );
+}
+
+#[ciranda::test]
+async fn a_failed_handshake_closes_only_its_connection() {
+    let cert = make_cert();
+    let addr = spawn_serve_tls(&cert, &[], Duration::from_secs(30)).await;
+    // Plain HTTP to the TLS port, then a client that does not trust the certificate.
+    let plain = Client::new()
+        .get(format!("http://localhost:{}/", addr.port()))
+        .await
+        .unwrap_err();
+    assert!(!plain.is_timeout(), "{plain:?}");
+    let untrusting = Client::new()
+        .get(format!("https://localhost:{}/", addr.port()))
+        .await
+        .unwrap_err();
+    assert!(untrusting.is_tls(), "{untrusting:?}");
+    // The server goes on serving.
+    let r = trusting(&cert)
+        .get(format!("https://localhost:{}/", addr.port()))
+        .await
+        .unwrap();
+    assert_eq!(r.text().await.unwrap(), "Hello, world!");
+}
+
+#[ciranda::test]
+async fn a_client_silent_before_or_after_the_handshake_is_closed_at_the_head_deadline() {
+    use ciranda::io::AsyncReadExt;
+    let cert = make_cert();
+    let addr = spawn_serve_tls(&cert, &[], Duration::from_millis(200)).await;
+
+    // Connects and never starts the handshake.
+    let mut silent = ciranda::net::TcpStream::connect(addr).await.unwrap();
+    let mut buf = [0u8; 64];
+    let read = ciranda::time::timeout(Duration::from_secs(20), silent.read(&mut buf))
+        .await
+        .expect("the server must close a connection that never starts its handshake");
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+
+    // Finishes the handshake and never sends a request.
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from(cert.cert_der.clone()))
+        .unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let tcp = ciranda::net::TcpStream::connect(addr).await.unwrap();
+    let mut tls = futures_rustls::TlsConnector::from(Arc::new(config))
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .expect("the handshake itself succeeds");
+    let read = ciranda::time::timeout(Duration::from_secs(20), tls.read(&mut buf))
+        .await
+        .expect("the server must close a connection that sends no request head");
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
 }
