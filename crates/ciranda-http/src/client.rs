@@ -8,7 +8,7 @@ use crate::response::Response;
 use crate::rt::{CirandaExecutor, CirandaTimer};
 use bytes::Bytes;
 use ciranda::time::Instant;
-use http::header::{HeaderValue, USER_AGENT};
+use http::header::{ACCEPT_ENCODING, HeaderValue, USER_AGENT};
 use http::{Method, Request, Uri};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
@@ -64,6 +64,7 @@ struct Config {
     timeout: Option<Duration>,
     user_agent: Option<HeaderValue>,
     max_redirects: usize,
+    auto_decompress: bool,
 }
 
 impl fmt::Debug for Client {
@@ -72,6 +73,7 @@ impl fmt::Debug for Client {
             .field("timeout", &self.config.timeout)
             .field("user_agent", &self.config.user_agent)
             .field("max_redirects", &self.config.max_redirects)
+            .field("auto_decompress", &self.config.auto_decompress)
             .finish_non_exhaustive()
     }
 }
@@ -156,6 +158,12 @@ impl Client {
                 .entry(USER_AGENT)
                 .or_insert_with(|| agent.clone());
         }
+        if self.config.auto_decompress {
+            parts
+                .headers
+                .entry(ACCEPT_ENCODING)
+                .or_insert(HeaderValue::from_static("gzip, deflate"));
+        }
         let deadline = self.config.timeout.map(|t| Instant::now() + t);
         let max = self.config.max_redirects;
         let mut url = url;
@@ -166,7 +174,12 @@ impl Client {
                 .send_once(Request::from_parts(parts, body), &url, deadline)
                 .await?;
             let Some(resend) = resend else {
-                return Ok(Response::new(response, url, deadline));
+                return Ok(Response::new(
+                    response,
+                    url,
+                    deadline,
+                    self.config.auto_decompress,
+                ));
             };
             let hop = redirect::next(
                 response.status(),
@@ -177,7 +190,12 @@ impl Client {
                 max,
             )?;
             let Some(hop) = hop else {
-                return Ok(Response::new(response, url, deadline));
+                return Ok(Response::new(
+                    response,
+                    url,
+                    deadline,
+                    self.config.auto_decompress,
+                ));
             };
             drain(response.into_body(), deadline).await;
             followed += 1;
@@ -269,7 +287,7 @@ fn classify(e: hyper_util::client::legacy::Error, url: String) -> Error {
 /// Defaults: no overall timeout, no connect timeout (the operating system's), idle pooled
 /// connections closed after 90 s, the webpki root certificates, user agent
 /// `ciranda-http/VERSION`, HTTP/1.1 or HTTP/2 as ALPN decides over TLS and HTTP/1.1 over
-/// plain TCP, up to 10 redirects followed.
+/// plain TCP, up to 10 redirects followed, `gzip` and `deflate` bodies decompressed.
 ///
 /// # Examples
 ///
@@ -295,6 +313,7 @@ pub struct ClientBuilder {
     user_agent: Option<String>,
     http2_prior_knowledge: bool,
     max_redirects: usize,
+    auto_decompress: bool,
 }
 
 impl Default for ClientBuilder {
@@ -316,6 +335,7 @@ impl ClientBuilder {
             user_agent: Some(concat!("ciranda-http/", env!("CARGO_PKG_VERSION")).to_owned()),
             http2_prior_knowledge: false,
             max_redirects: 10,
+            auto_decompress: true,
         }
     }
 
@@ -378,6 +398,17 @@ impl ClientBuilder {
         self
     }
 
+    /// Whether to ask for and undo compressed bodies (default `true`, aiohttp's
+    /// `auto_decompress`): requests say `Accept-Encoding: gzip, deflate` unless they set their
+    /// own, and a response whose `Content-Encoding` is `gzip` or `deflate` is decompressed by
+    /// [`Response`]'s body methods as it arrives (its headers stay as sent). Other codings
+    /// (`br`, `zstd`, several at once) are left as they came. With `false`, nothing is asked
+    /// for and every body is returned as received.
+    pub fn auto_decompress(mut self, enabled: bool) -> Self {
+        self.auto_decompress = enabled;
+        self
+    }
+
     /// Speaks HTTP/2 without negotiating it, to servers known to accept it (`curl
     /// --http2-prior-knowledge`); every request to a host shares one connection.
     pub fn http2_prior_knowledge(mut self) -> Self {
@@ -433,6 +464,7 @@ impl ClientBuilder {
                 timeout: self.timeout,
                 user_agent,
                 max_redirects: self.max_redirects,
+                auto_decompress: self.auto_decompress,
             }),
         })
     }

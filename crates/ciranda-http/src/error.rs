@@ -24,6 +24,9 @@ pub(crate) enum Kind {
     Body,
     /// The response body was not valid UTF-8 (`text()`).
     Decode,
+    /// The response body's `gzip` or `deflate` coding could not be undone (corrupt, or cut
+    /// short).
+    Decompress,
     /// Building the client failed (an unusable root certificate, a bad user agent).
     Builder,
     /// A redirect could not be followed: too many of them, or a `Location` that is not an
@@ -96,9 +99,9 @@ impl Error {
         self.kind == Kind::InvalidUrl
     }
 
-    /// Reading or decoding the response body failed.
+    /// Reading, decompressing or decoding the response body failed.
     pub fn is_body(&self) -> bool {
-        self.kind == Kind::Body || self.kind == Kind::Decode
+        matches!(self.kind, Kind::Body | Kind::Decode | Kind::Decompress)
     }
 
     /// Building the client failed.
@@ -144,6 +147,7 @@ impl fmt::Display for Error {
             Kind::Request => "request failed",
             Kind::Body => "reading the response body failed",
             Kind::Decode => "response body is not UTF-8",
+            Kind::Decompress => "could not decompress the response body",
             Kind::Builder => "could not build the client",
             Kind::Redirect => "redirect not followed",
         };

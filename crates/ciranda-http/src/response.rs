@@ -1,5 +1,6 @@
 //! `Response`: the status, the headers, and the body read whole or as a stream.
 
+use crate::decode::{self, Coding, Decoder};
 use crate::error::{Error, Kind};
 use bytes::{Bytes, BytesMut};
 use ciranda::time::{Instant, Sleep};
@@ -36,6 +37,8 @@ pub struct Response {
     inner: http::Response<Incoming>,
     url: String,
     deadline: Option<Instant>,
+    /// The content coding the body methods undo.
+    coding: Option<Coding>,
 }
 
 impl fmt::Debug for Response {
@@ -50,15 +53,23 @@ impl fmt::Debug for Response {
 }
 
 impl Response {
+    /// `decompress`: undo a `gzip` or `deflate` `Content-Encoding` in the body methods.
     pub(crate) fn new(
         inner: http::Response<Incoming>,
         url: String,
         deadline: Option<Instant>,
+        decompress: bool,
     ) -> Self {
+        let coding = if decompress {
+            Coding::of(inner.headers())
+        } else {
+            None
+        };
         Response {
             inner,
             url,
             deadline,
+            coding,
         }
     }
 
@@ -67,7 +78,8 @@ impl Response {
         self.inner.status()
     }
 
-    /// The headers (`response.headers`).
+    /// The headers (`response.headers`), as the server sent them: a body the client
+    /// decompresses keeps its `Content-Encoding` and `Content-Length` here.
     pub fn headers(&self) -> &HeaderMap {
         self.inner.headers()
     }
@@ -122,7 +134,10 @@ impl Response {
     }
 
     /// The body as a stream of chunks, as they arrive (`response.content.iter_chunked()`):
-    /// a body larger than memory can be processed piece by piece.
+    /// a body larger than memory can be processed piece by piece. A `gzip` or `deflate` body
+    /// is decompressed as it arrives (see [`ClientBuilder::auto_decompress`]).
+    ///
+    /// [`ClientBuilder::auto_decompress`]: crate::ClientBuilder::auto_decompress
     pub fn chunks(self) -> Chunks {
         Chunks {
             body: self.inner.into_body(),
@@ -131,10 +146,13 @@ impl Response {
                 .map(|d| Box::pin(ciranda::time::sleep_until(d))),
             url: self.url,
             done: false,
+            decoder: self.coding.map(Decoder::new),
+            compressed: Bytes::new(),
         }
     }
 
-    /// The `http::Response` inside, with hyper's body type.
+    /// The `http::Response` inside, with hyper's body type: the body as it came, not
+    /// decompressed.
     pub fn into_inner(self) -> http::Response<Incoming> {
         self.inner
     }
@@ -165,6 +183,10 @@ pub struct Chunks {
     sleep: Option<Pin<Box<Sleep>>>,
     url: String,
     done: bool,
+    /// Undoes the body's content coding, if the client does.
+    decoder: Option<Decoder>,
+    /// Received bytes the decoder has not been fed yet.
+    compressed: Bytes,
 }
 
 impl fmt::Debug for Chunks {
@@ -185,28 +207,47 @@ impl Stream for Chunks {
             if this.done {
                 return Poll::Ready(None);
             }
+            if let Some(decoder) = &mut this.decoder {
+                // A step at a time, so one poll's output stays bounded.
+                while !this.compressed.is_empty() {
+                    let step = this
+                        .compressed
+                        .split_to(this.compressed.len().min(decode::STEP));
+                    match decoder.feed(&step) {
+                        Ok(out) if out.is_empty() => {}
+                        Ok(out) => return Poll::Ready(Some(Ok(Bytes::from(out)))),
+                        Err(e) => return Poll::Ready(Some(Err(this.fail(Kind::Decompress, e)))),
+                    }
+                }
+            }
             match Pin::new(&mut this.body).poll_frame(cx) {
                 Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
                     Ok(data) if data.is_empty() => continue,
+                    Ok(data) if this.decoder.is_some() => {
+                        this.compressed = data;
+                        continue;
+                    }
                     Ok(data) => return Poll::Ready(Some(Ok(data))),
                     Err(_trailers) => continue,
                 },
                 Poll::Ready(Some(Err(e))) => {
-                    this.done = true;
                     let kind = if is_timeout(&e) {
                         Kind::Timeout
                     } else {
                         Kind::Body
                     };
-                    return Poll::Ready(Some(Err(Error::new(
-                        kind,
-                        Some(this.url.clone()),
-                        Some(e.into()),
-                    ))));
+                    return Poll::Ready(Some(Err(this.fail(kind, e))));
                 }
                 Poll::Ready(None) => {
                     this.done = true;
-                    return Poll::Ready(None);
+                    let Some(decoder) = &mut this.decoder else {
+                        return Poll::Ready(None);
+                    };
+                    return match decoder.finish() {
+                        Ok(out) if out.is_empty() => Poll::Ready(None),
+                        Ok(out) => Poll::Ready(Some(Ok(Bytes::from(out)))),
+                        Err(e) => Poll::Ready(Some(Err(this.fail(Kind::Decompress, e)))),
+                    };
                 }
                 Poll::Pending => {}
             }
@@ -222,6 +263,14 @@ impl Stream for Chunks {
             }
             return Poll::Pending;
         }
+    }
+}
+
+impl Chunks {
+    /// Ends the stream with an error of `kind` caused by `cause`.
+    fn fail(&mut self, kind: Kind, cause: impl Into<crate::error::BoxError>) -> Error {
+        self.done = true;
+        Error::new(kind, Some(self.url.clone()), Some(cause.into()))
     }
 }
 

@@ -1,0 +1,301 @@
+//! Content codings of response bodies (aiohttp's `auto_decompress`): `gzip` and `deflate`,
+//! undone chunk by chunk as the body arrives.
+//!
+//! A decoder is fed at most [`STEP`] compressed bytes at a time, so one step's output stays
+//! bounded (deflate expands at most about 1 032 to 1) however large the chunks the server
+//! sends. The end of the body is checked: a `gzip` member must end with its CRC and length,
+//! a `deflate` stream with its final block, or the body counts as cut short.
+
+use flate2::write::MultiGzDecoder;
+use flate2::{Decompress, FlushDecompress, Status};
+use http::HeaderMap;
+use http::header::CONTENT_ENCODING;
+use std::io::{self, Write};
+
+/// The most compressed bytes decoded in one step.
+pub(crate) const STEP: usize = 8 * 1024;
+
+/// A content coding the client undoes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Coding {
+    /// `gzip` (or `x-gzip`), RFC 1952; several members in a row are one body.
+    Gzip,
+    /// `deflate`: a zlib stream (RFC 1950) as the RFC says, or the raw deflate (RFC 1951)
+    /// that some servers send instead; the first two bytes tell which.
+    Deflate,
+}
+
+impl Coding {
+    /// The coding a response's `Content-Encoding` names, if it is exactly one the client
+    /// undoes; `None` for none, an unknown one or several (such a body is left as it came).
+    pub(crate) fn of(headers: &HeaderMap) -> Option<Coding> {
+        let mut values = headers.get_all(CONTENT_ENCODING).iter();
+        let value = values.next()?;
+        if values.next().is_some() {
+            return None;
+        }
+        let name = value.to_str().ok()?.trim();
+        if name.eq_ignore_ascii_case("gzip") || name.eq_ignore_ascii_case("x-gzip") {
+            Some(Coding::Gzip)
+        } else if name.eq_ignore_ascii_case("deflate") {
+            Some(Coding::Deflate)
+        } else {
+            None
+        }
+    }
+}
+
+/// Undoes one body's coding.
+pub(crate) struct Decoder {
+    state: State,
+}
+
+enum State {
+    Gzip {
+        /// Boxed: the gzip framing state is several times the size of the other variants.
+        decoder: Box<MultiGzDecoder<Vec<u8>>>,
+        fed: bool,
+    },
+    /// `deflate` before two bytes have come to tell a zlib stream from a raw one.
+    DeflateStart(Vec<u8>),
+    Deflate {
+        inflate: Decompress,
+        ended: bool,
+    },
+}
+
+impl Decoder {
+    pub(crate) fn new(coding: Coding) -> Decoder {
+        let state = match coding {
+            Coding::Gzip => State::Gzip {
+                decoder: Box::new(MultiGzDecoder::new(Vec::new())),
+                fed: false,
+            },
+            Coding::Deflate => State::DeflateStart(Vec::new()),
+        };
+        Decoder { state }
+    }
+
+    /// Decodes the next `input` (at most [`STEP`] bytes, for a bounded output); returns the
+    /// bytes it decoded, possibly none yet.
+    pub(crate) fn feed(&mut self, input: &[u8]) -> io::Result<Vec<u8>> {
+        debug_assert!(input.len() <= STEP, "fed in steps of at most STEP bytes");
+        match &mut self.state {
+            State::Gzip { decoder, fed } => {
+                *fed |= !input.is_empty();
+                decoder.write_all(input)?;
+                Ok(std::mem::take(decoder.get_mut()))
+            }
+            State::DeflateStart(start) => {
+                start.extend_from_slice(input);
+                if start.len() < 2 {
+                    return Ok(Vec::new());
+                }
+                let start = std::mem::take(start);
+                let zlib = is_zlib_header(start[0], start[1]);
+                self.state = State::Deflate {
+                    inflate: Decompress::new(zlib),
+                    ended: false,
+                };
+                self.feed(&start)
+            }
+            State::Deflate { inflate, ended } => {
+                let mut out = Vec::new();
+                inflate_into(inflate, ended, input, &mut out)?;
+                Ok(out)
+            }
+        }
+    }
+
+    /// The body has ended: checks that the compressed stream did too, and returns the last
+    /// decoded bytes. An empty body (a `HEAD` answer, a `304`) decodes to nothing.
+    pub(crate) fn finish(&mut self) -> io::Result<Vec<u8>> {
+        match &mut self.state {
+            State::Gzip { fed: false, .. } => Ok(Vec::new()),
+            State::Gzip { decoder, .. } => {
+                decoder.try_finish()?;
+                Ok(std::mem::take(decoder.get_mut()))
+            }
+            State::DeflateStart(start) if start.is_empty() => Ok(Vec::new()),
+            State::DeflateStart(_) | State::Deflate { ended: false, .. } => Err(corrupt(
+                "the body ends before its deflate stream does (cut short?)",
+            )),
+            State::Deflate { ended: true, .. } => Ok(Vec::new()),
+        }
+    }
+}
+
+/// Whether `b0 b1` begin a zlib stream (RFC 1950: method 8 with a window of at most 32 KiB,
+/// and a header check that is a multiple of 31) rather than raw deflate.
+fn is_zlib_header(b0: u8, b1: u8) -> bool {
+    b0 & 0x0f == 8 && b0 >> 4 <= 7 && (u16::from(b0) << 8 | u16::from(b1)) % 31 == 0
+}
+
+/// Inflates `input` into `out`. Bytes after the stream's end are ignored, as zlib's users
+/// (aiohttp's among them) do.
+fn inflate_into(
+    inflate: &mut Decompress,
+    ended: &mut bool,
+    mut input: &[u8],
+    out: &mut Vec<u8>,
+) -> io::Result<()> {
+    while !input.is_empty() && !*ended {
+        out.reserve(32 * 1024);
+        let (before_in, before_out) = (inflate.total_in(), out.len());
+        let status = inflate
+            .decompress_vec(input, out, FlushDecompress::None)
+            .map_err(|e| corrupt(&format!("corrupt deflate data: {e}")))?;
+        let used = usize::try_from(inflate.total_in() - before_in)
+            .expect("no more consumed than was given");
+        input = &input[used..];
+        match status {
+            Status::StreamEnd => *ended = true,
+            Status::Ok | Status::BufError if used == 0 && out.len() == before_out => {
+                return Err(corrupt("the deflate decoder made no progress"));
+            }
+            Status::Ok | Status::BufError => {}
+        }
+    }
+    Ok(())
+}
+
+fn corrupt(why: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, why.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flate2::Compression;
+    use flate2::write::{DeflateEncoder, GzEncoder, ZlibEncoder};
+
+    fn text() -> Vec<u8> {
+        (0..200_000u32)
+            .flat_map(|i| format!("line {i}\n").into_bytes())
+            .collect()
+    }
+
+    fn decode_in_pieces(coding: Coding, body: &[u8], piece: usize) -> io::Result<Vec<u8>> {
+        let mut decoder = Decoder::new(coding);
+        let mut out = Vec::new();
+        for chunk in body.chunks(piece) {
+            for step in chunk.chunks(STEP) {
+                out.extend(decoder.feed(step)?);
+            }
+        }
+        out.extend(decoder.finish()?);
+        Ok(out)
+    }
+
+    fn encoded(coding: &str, data: &[u8]) -> Vec<u8> {
+        match coding {
+            "gzip" => {
+                let mut e = GzEncoder::new(Vec::new(), Compression::default());
+                e.write_all(data).unwrap();
+                e.finish().unwrap()
+            }
+            "zlib" => {
+                let mut e = ZlibEncoder::new(Vec::new(), Compression::default());
+                e.write_all(data).unwrap();
+                e.finish().unwrap()
+            }
+            "raw" => {
+                let mut e = DeflateEncoder::new(Vec::new(), Compression::default());
+                e.write_all(data).unwrap();
+                e.finish().unwrap()
+            }
+            other => panic!("no encoder {other}"),
+        }
+    }
+
+    #[test]
+    fn every_coding_decodes_whatever_the_chunk_sizes() {
+        let data = text();
+        for (name, coding) in [
+            ("gzip", Coding::Gzip),
+            ("zlib", Coding::Deflate),
+            ("raw", Coding::Deflate),
+        ] {
+            let body = encoded(name, &data);
+            for piece in [1, 2, 7, 1000, STEP, body.len()] {
+                let out = decode_in_pieces(coding, &body, piece).unwrap();
+                assert!(out == data, "{name} in pieces of {piece}");
+            }
+        }
+    }
+
+    #[test]
+    fn one_step_of_output_is_bounded() {
+        // 16 MiB of zeros compress to about 16 KiB; no step may return more than deflate's
+        // ratio allows for STEP bytes of input.
+        let zeros = vec![0u8; 16 << 20];
+        let body = encoded("gzip", &zeros);
+        let mut decoder = Decoder::new(Coding::Gzip);
+        let mut total = 0;
+        for step in body.chunks(STEP) {
+            let out = decoder.feed(step).unwrap();
+            assert!(
+                out.len() <= STEP * 1100,
+                "{} bytes from one step",
+                out.len()
+            );
+            total += out.len();
+        }
+        total += decoder.finish().unwrap().len();
+        assert_eq!(total, zeros.len());
+    }
+
+    #[test]
+    fn concatenated_gzip_members_are_one_body() {
+        let mut body = encoded("gzip", b"first ");
+        body.extend(encoded("gzip", b"second"));
+        assert_eq!(
+            decode_in_pieces(Coding::Gzip, &body, 5).unwrap(),
+            b"first second"
+        );
+    }
+
+    #[test]
+    fn a_body_cut_short_is_an_error() {
+        let data = text();
+        for (name, coding) in [
+            ("gzip", Coding::Gzip),
+            ("zlib", Coding::Deflate),
+            ("raw", Coding::Deflate),
+        ] {
+            let body = encoded(name, &data);
+            for keep in [1, body.len() / 2, body.len() - 1] {
+                let result = decode_in_pieces(coding, &body[..keep], 4096);
+                assert!(result.is_err(), "{name} cut at {keep} decoded");
+            }
+        }
+    }
+
+    #[test]
+    fn garbage_is_an_error_and_an_empty_body_is_empty() {
+        let garbage = b"this is not compressed at all, not even a little".repeat(10);
+        assert!(decode_in_pieces(Coding::Gzip, &garbage, 100).is_err());
+        assert!(decode_in_pieces(Coding::Deflate, &garbage, 100).is_err());
+        assert_eq!(decode_in_pieces(Coding::Gzip, b"", 1).unwrap(), b"");
+        assert_eq!(decode_in_pieces(Coding::Deflate, b"", 1).unwrap(), b"");
+    }
+
+    #[test]
+    fn content_encoding_names_one_known_coding_or_nothing() {
+        let with = |values: &[&str]| {
+            let mut h = HeaderMap::new();
+            for v in values {
+                h.append(CONTENT_ENCODING, v.parse().unwrap());
+            }
+            Coding::of(&h)
+        };
+        assert_eq!(with(&["gzip"]), Some(Coding::Gzip));
+        assert_eq!(with(&["X-GZIP"]), Some(Coding::Gzip));
+        assert_eq!(with(&[" Deflate "]), Some(Coding::Deflate));
+        assert_eq!(with(&[]), None);
+        assert_eq!(with(&["br"]), None);
+        assert_eq!(with(&["identity"]), None);
+        assert_eq!(with(&["gzip", "gzip"]), None);
+        assert_eq!(with(&["gzip, br"]), None);
+    }
+}

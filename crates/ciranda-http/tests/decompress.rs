@@ -1,0 +1,185 @@
+//! The client's `auto_decompress`: `gzip` and `deflate` bodies undone as they arrive, what it
+//! asks the server for, what it leaves alone, and corrupt bodies.
+
+use bytes::Bytes;
+use ciranda::net::TcpListener;
+use ciranda::stream::StreamExt;
+use ciranda_http::Client;
+use flate2::Compression;
+use flate2::write::{DeflateEncoder, GzEncoder, ZlibEncoder};
+use http::{Method, Request, StatusCode, header};
+use http_body_util::{Empty, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use std::convert::Infallible;
+use std::io::Write;
+use std::net::SocketAddr;
+
+/// 1 MiB of text that compresses well.
+fn text() -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut i = 0u32;
+    while out.len() < 1 << 20 {
+        out.extend(format!("line {i}\n").into_bytes());
+        i += 1;
+    }
+    out
+}
+
+fn compress(coding: &str, data: &[u8]) -> Vec<u8> {
+    fn run<W: Write>(
+        mut w: W,
+        data: &[u8],
+        finish: impl FnOnce(W) -> std::io::Result<Vec<u8>>,
+    ) -> Vec<u8> {
+        w.write_all(data).unwrap();
+        finish(w).unwrap()
+    }
+    match coding {
+        "gzip" => run(GzEncoder::new(Vec::new(), Compression::fast()), data, |w| {
+            w.finish()
+        }),
+        "zlib" => run(
+            ZlibEncoder::new(Vec::new(), Compression::fast()),
+            data,
+            |w| w.finish(),
+        ),
+        "raw" => run(
+            DeflateEncoder::new(Vec::new(), Compression::fast()),
+            data,
+            |w| w.finish(),
+        ),
+        other => panic!("no encoder {other}"),
+    }
+}
+
+/// `GET /CODING` answers [`text`] compressed as CODING (`gzip`, `zlib` and `raw` are sent as
+/// `Content-Encoding: gzip`, `deflate`, `deflate`), `/corrupt` a gzip header over garbage,
+/// `/cut` a gzip body missing its end, `/br` bytes labelled `br`; every answer carries the
+/// request's `Accept-Encoding` (or `none`) in `x-accept-encoding`.
+async fn route(
+    request: hyper::Request<Incoming>,
+) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
+    let asked = request
+        .headers()
+        .get(header::ACCEPT_ENCODING)
+        .map_or("none".to_owned(), |v| v.to_str().unwrap().to_owned());
+    let (coding, body) = match request.uri().path() {
+        "/gzip" => ("gzip", compress("gzip", &text())),
+        "/zlib" => ("deflate", compress("zlib", &text())),
+        "/raw" => ("deflate", compress("raw", &text())),
+        "/corrupt" => {
+            let mut body = compress("gzip", b"")[..10].to_vec();
+            body.extend_from_slice(b"certainly not deflate data, just some bytes");
+            ("gzip", body)
+        }
+        "/cut" => {
+            let whole = compress("gzip", &text());
+            ("gzip", whole[..whole.len() / 2].to_vec())
+        }
+        "/br" => ("br", b"not really brotli".to_vec()),
+        _ => ("identity", b"plain".to_vec()),
+    };
+    let body = if request.method() == Method::HEAD {
+        Vec::new()
+    } else {
+        body
+    };
+    let mut response = hyper::Response::new(Full::new(Bytes::from(body)));
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_ENCODING, coding.parse().unwrap());
+    headers.insert("x-accept-encoding", asked.parse().unwrap());
+    Ok(response)
+}
+
+async fn server() -> (SocketAddr, ciranda::task::JoinHandle<std::io::Result<()>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task =
+        ciranda::spawn(ciranda_http::server::serve(listener, service_fn(route)).into_future());
+    (addr, task)
+}
+
+#[ciranda::test]
+async fn gzip_and_both_kinds_of_deflate_are_undone() {
+    let (addr, server) = server().await;
+    let client = Client::new();
+    for path in ["gzip", "zlib", "raw"] {
+        let response = client.get(format!("http://{addr}/{path}")).await.unwrap();
+        assert_eq!(response.headers()["x-accept-encoding"], "gzip, deflate");
+        // The headers stay as the server sent them.
+        assert_ne!(response.headers()[header::CONTENT_ENCODING], "identity");
+        let body = response.bytes().await.unwrap();
+        assert!(body == text(), "{path}: {} bytes", body.len());
+    }
+    server.abort();
+}
+
+#[ciranda::test]
+async fn a_large_body_arrives_in_bounded_chunks() {
+    let (addr, server) = server().await;
+    let mut chunks = Client::new()
+        .get(format!("http://{addr}/gzip"))
+        .await
+        .unwrap()
+        .chunks();
+    let (mut got, mut count) = (Vec::new(), 0);
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk.unwrap();
+        assert!(!chunk.is_empty());
+        got.extend_from_slice(&chunk);
+        count += 1;
+    }
+    assert!(got == text());
+    assert!(count > 1, "1 MiB came in {count} chunk(s)");
+    server.abort();
+}
+
+#[ciranda::test]
+async fn a_corrupt_or_cut_body_is_a_body_error() {
+    let (addr, server) = server().await;
+    let client = Client::new();
+    for path in ["corrupt", "cut"] {
+        let url = format!("http://{addr}/{path}");
+        let err = client.get(&url).await.unwrap().bytes().await.unwrap_err();
+        assert!(err.is_body(), "{path}: {err:?}");
+        assert!(!err.is_timeout() && !err.is_connect());
+        let message = err.to_string();
+        assert!(message.contains(&url), "{message}");
+        assert!(message.contains("decompress"), "{message}");
+    }
+    server.abort();
+}
+
+#[ciranda::test]
+async fn what_is_left_alone() {
+    let (addr, server) = server().await;
+    // Switched off: nothing asked for, the bytes as sent.
+    let raw = Client::builder().auto_decompress(false).build().unwrap();
+    let response = raw.get(format!("http://{addr}/gzip")).await.unwrap();
+    assert_eq!(response.headers()["x-accept-encoding"], "none");
+    assert_eq!(response.bytes().await.unwrap(), compress("gzip", &text()));
+
+    let client = Client::new();
+    // A coding the client does not know.
+    let br = client.get(format!("http://{addr}/br")).await.unwrap();
+    assert_eq!(br.bytes().await.unwrap(), "not really brotli");
+
+    // The request's own Accept-Encoding is kept.
+    let request = Request::get(format!("http://{addr}/plain"))
+        .header(header::ACCEPT_ENCODING, "identity")
+        .body(Empty::<Bytes>::new())
+        .unwrap();
+    let response = client.request(request).await.unwrap();
+    assert_eq!(response.headers()["x-accept-encoding"], "identity");
+    assert_eq!(response.text().await.unwrap(), "plain");
+
+    // An empty body labelled gzip (the answer to a HEAD) is empty, not an error.
+    let head = Request::head(format!("http://{addr}/gzip"))
+        .body(Empty::<Bytes>::new())
+        .unwrap();
+    let response = client.request(head).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.bytes().await.unwrap(), "");
+    server.abort();
+}
