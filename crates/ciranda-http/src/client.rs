@@ -2,6 +2,7 @@
 
 use crate::body::Body;
 use crate::connect::{ConnectError, Connector};
+use crate::cookies::Jar;
 use crate::error::{BoxError, Error, Kind, chain};
 use crate::redirect::{self, Resend};
 use crate::response::Response;
@@ -16,6 +17,7 @@ use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
+use url::Url;
 
 type Pooled = hyper_util::client::legacy::Client<Connector, Body>;
 
@@ -65,6 +67,8 @@ struct Config {
     user_agent: Option<HeaderValue>,
     max_redirects: usize,
     auto_decompress: bool,
+    /// `None` when the builder turned the jar off.
+    jar: Option<Jar>,
 }
 
 impl fmt::Debug for Client {
@@ -74,6 +78,7 @@ impl fmt::Debug for Client {
             .field("user_agent", &self.config.user_agent)
             .field("max_redirects", &self.config.max_redirects)
             .field("auto_decompress", &self.config.auto_decompress)
+            .field("cookie_jar", &self.config.jar.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -95,6 +100,30 @@ impl Client {
     /// Configures a client: timeouts, pool, extra root certificates, user agent.
     pub fn builder() -> ClientBuilder {
         ClientBuilder::new()
+    }
+
+    /// The cookies a request to `url` would carry from the jar, as `(name, value)` pairs
+    /// (aiohttp's `session.cookie_jar.filter_cookies(url)`). Empty when the jar is off or
+    /// `url` is not an absolute URL.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let client = ciranda_http::Client::new();
+    /// assert!(client.cookies("https://example.com/").is_empty());
+    /// ```
+    pub fn cookies(&self, url: &str) -> Vec<(String, String)> {
+        match (&self.config.jar, Url::parse(url)) {
+            (Some(jar), Ok(url)) => jar.values_for(&url),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Empties the cookie jar (aiohttp's `session.cookie_jar.clear()`).
+    pub fn clear_cookies(&self) {
+        if let Some(jar) = &self.config.jar {
+            jar.clear();
+        }
     }
 
     /// `GET url` (`session.get(url)`).
@@ -169,10 +198,19 @@ impl Client {
         let mut url = url;
         let mut followed = 0;
         loop {
+            // Taken before the jar adds its cookies: the next hop asks the jar again.
             let resend = (max > 0).then(|| Resend::of(&parts, &body));
+            let jar = self.config.jar.as_ref().and_then(|jar| {
+                let at = Url::parse(&parts.uri.to_string()).ok()?;
+                jar.add_to(&at, &mut parts.headers);
+                Some((jar, at))
+            });
             let response = self
                 .send_once(Request::from_parts(parts, body), &url, deadline)
                 .await?;
+            if let Some((jar, at)) = jar {
+                jar.keep_from(&at, response.headers());
+            }
             let Some(resend) = resend else {
                 return Ok(Response::new(
                     response,
@@ -287,7 +325,8 @@ fn classify(e: hyper_util::client::legacy::Error, url: String) -> Error {
 /// Defaults: no overall timeout, no connect timeout (the operating system's), idle pooled
 /// connections closed after 90 s, the webpki root certificates, user agent
 /// `ciranda-http/VERSION`, HTTP/1.1 or HTTP/2 as ALPN decides over TLS and HTTP/1.1 over
-/// plain TCP, up to 10 redirects followed, `gzip` and `deflate` bodies decompressed.
+/// plain TCP, up to 10 redirects followed, `gzip` and `deflate` bodies decompressed, a
+/// cookie jar.
 ///
 /// # Examples
 ///
@@ -314,6 +353,7 @@ pub struct ClientBuilder {
     http2_prior_knowledge: bool,
     max_redirects: usize,
     auto_decompress: bool,
+    cookie_jar: bool,
 }
 
 impl Default for ClientBuilder {
@@ -336,6 +376,7 @@ impl ClientBuilder {
             http2_prior_knowledge: false,
             max_redirects: 10,
             auto_decompress: true,
+            cookie_jar: true,
         }
     }
 
@@ -409,6 +450,19 @@ impl ClientBuilder {
         self
     }
 
+    /// Whether the client keeps cookies (default `true`, as aiohttp's session does): the
+    /// `Set-Cookie` headers of every response (redirects included) go into a jar that all
+    /// clones share, and each request carries the jar's cookies for its URL in `Cookie`,
+    /// after any the request sets itself. See [`Client::cookies`] and
+    /// [`Client::clear_cookies`].
+    ///
+    /// Unlike aiohttp's default jar, cookies from hosts named by an IP address are kept (as
+    /// browsers keep them, for that host only).
+    pub fn cookie_jar(mut self, enabled: bool) -> Self {
+        self.cookie_jar = enabled;
+        self
+    }
+
     /// Speaks HTTP/2 without negotiating it, to servers known to accept it (`curl
     /// --http2-prior-knowledge`); every request to a host shares one connection.
     pub fn http2_prior_knowledge(mut self) -> Self {
@@ -465,6 +519,7 @@ impl ClientBuilder {
                 user_agent,
                 max_redirects: self.max_redirects,
                 auto_decompress: self.auto_decompress,
+                jar: self.cookie_jar.then(Jar::new),
             }),
         })
     }

@@ -9,6 +9,7 @@
 //! | `aiohttp.ClientSession()` | [`Client::new`], [`Client::builder`] |
 //! | `session.get(url)` / `session.post(url, data=)` | [`Client::get`], [`Client::post`], [`Client::request`] |
 //! | `response.status`, `.headers`, `.text()`, `.read()` | [`Response::status`], [`Response::headers`], [`Response::text`], [`Response::bytes`], [`Response::chunks`] |
+//! | `session.cookie_jar` | on by default; [`ClientBuilder::cookie_jar`], [`Client::cookies`], [`Client::clear_cookies`] |
 //! | `auto_decompress` (gzip, deflate) | on by default; [`ClientBuilder::auto_decompress`] |
 //! | `allow_redirects`, `max_redirects`, `response.url` | followed by default; [`ClientBuilder::max_redirects`], [`Response::url`] |
 //! | `aiohttp.ClientError` | [`Error`] |
@@ -44,6 +45,7 @@
 mod body;
 mod client;
 mod connect;
+mod cookies;
 mod decode;
 mod error;
 mod redirect;

@@ -1,0 +1,229 @@
+//! The client's cookie jar (aiohttp's `CookieJar`): `Set-Cookie` answers are kept, and sent
+//! back in `Cookie` to the URLs they match.
+//!
+//! Storage and matching are RFC 6265's, by `cookie_store`: host-only and `Domain` cookies,
+//! `Path`, `Expires`/`Max-Age` (on the wall clock), `Secure` cookies only over `https`. Every
+//! clone of a [`Client`](crate::Client) shares one jar; the lock is never held across an
+//! `.await`.
+
+use cookie_store::CookieStore;
+use http::header::{COOKIE, HeaderMap, HeaderValue, SET_COOKIE};
+use std::collections::HashSet;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use url::Url;
+
+pub(crate) struct Jar {
+    store: Mutex<CookieStore>,
+}
+
+impl Jar {
+    pub(crate) fn new() -> Jar {
+        Jar {
+            store: Mutex::new(CookieStore::new()),
+        }
+    }
+
+    fn store(&self) -> MutexGuard<'_, CookieStore> {
+        // The store is consistent after every call (a panic in one cannot leave half an
+        // insert behind that matters more than losing the jar would).
+        self.store.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Puts the jar's cookies for `url` into `headers`' `Cookie`, after the ones the request
+    /// set itself; a name the request set is not sent twice.
+    pub(crate) fn add_to(&self, url: &Url, headers: &mut HeaderMap) {
+        let own: Vec<&str> = headers
+            .get_all(COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        let own_names: HashSet<&str> = own
+            .iter()
+            .flat_map(|v| v.split(';'))
+            .filter_map(|pair| pair.split('=').next())
+            .map(str::trim)
+            .collect();
+        let mut line = own.join("; ");
+        let before = line.len();
+        let store = self.store();
+        let mut matching = store.matches(url);
+        // RFC 6265 5.4: longer paths first; the store keeps no creation times, so names
+        // order the rest (the same jar always sends the same line).
+        matching.sort_by(|a, b| {
+            let (a_path, b_path): (&str, &str) = (a.path.as_ref(), b.path.as_ref());
+            b_path
+                .len()
+                .cmp(&a_path.len())
+                .then_with(|| a.name().cmp(b.name()))
+        });
+        for (name, value) in matching.iter().map(|c| c.name_value()) {
+            if own_names.contains(name) {
+                continue;
+            }
+            if !line.is_empty() {
+                line.push_str("; ");
+            }
+            line.push_str(name);
+            line.push('=');
+            line.push_str(value);
+        }
+        drop(store);
+        if line.len() == before {
+            return; // nothing from the jar: the request's own header stays as it was
+        }
+        // Names and values come from parsed `Set-Cookie` headers and the request's own
+        // header values, so the line is a valid header value; if not, nothing is added.
+        if let Ok(value) = HeaderValue::from_str(&line) {
+            headers.remove(COOKIE);
+            headers.insert(COOKIE, value);
+        }
+    }
+
+    /// Keeps the cookies a response from `url` sets. A `Set-Cookie` that does not parse, or
+    /// that `url` may not set (another domain), is ignored, as browsers do.
+    pub(crate) fn keep_from(&self, url: &Url, headers: &HeaderMap) {
+        let mut set = headers
+            .get_all(SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .peekable();
+        if set.peek().is_none() {
+            return;
+        }
+        let mut store = self.store();
+        for cookie in set {
+            let _ = store.parse(cookie, url);
+        }
+    }
+
+    /// The `(name, value)` pairs that a request to `url` would carry.
+    pub(crate) fn values_for(&self, url: &Url) -> Vec<(String, String)> {
+        let mut values: Vec<(String, String)> = self
+            .store()
+            .get_request_values(url)
+            .map(|(n, v)| (n.to_owned(), v.to_owned()))
+            .collect();
+        values.sort();
+        values
+    }
+
+    pub(crate) fn clear(&self) {
+        self.store().clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(s: &str) -> Url {
+        Url::parse(s).unwrap()
+    }
+
+    fn set(jar: &Jar, from: &str, cookies: &[&str]) {
+        let mut headers = HeaderMap::new();
+        for c in cookies {
+            headers.append(SET_COOKIE, c.parse().unwrap());
+        }
+        jar.keep_from(&url(from), &headers);
+    }
+
+    fn header_for(jar: &Jar, to: &str, own: Option<&str>) -> Option<String> {
+        let mut headers = HeaderMap::new();
+        if let Some(own) = own {
+            headers.insert(COOKIE, own.parse().unwrap());
+        }
+        jar.add_to(&url(to), &mut headers);
+        assert!(
+            headers.get_all(COOKIE).iter().count() <= 1,
+            "one Cookie header"
+        );
+        headers.get(COOKIE).map(|v| v.to_str().unwrap().to_owned())
+    }
+
+    #[test]
+    fn secure_cookies_go_over_https_only() {
+        let jar = Jar::new();
+        set(
+            &jar,
+            "https://example.com/",
+            &["token=1; Secure; Path=/", "open=2; Path=/"],
+        );
+        assert_eq!(
+            header_for(&jar, "http://example.com/", None).as_deref(),
+            Some("open=2")
+        );
+        assert_eq!(
+            header_for(&jar, "https://example.com/", None).as_deref(),
+            Some("open=2; token=1")
+        );
+    }
+
+    #[test]
+    fn longer_paths_come_first() {
+        let jar = Jar::new();
+        set(
+            &jar,
+            "http://example.com/",
+            &["z=root; Path=/", "a=deep; Path=/a/b", "m=mid; Path=/a"],
+        );
+        assert_eq!(
+            header_for(&jar, "http://example.com/a/b/c", None).as_deref(),
+            Some("a=deep; m=mid; z=root")
+        );
+    }
+
+    #[test]
+    fn domain_cookies_reach_subdomains_and_host_only_ones_do_not() {
+        let jar = Jar::new();
+        set(
+            &jar,
+            "http://www.example.com/",
+            &["wide=1; Domain=example.com; Path=/", "narrow=2; Path=/"],
+        );
+        assert_eq!(
+            header_for(&jar, "http://api.example.com/", None).as_deref(),
+            Some("wide=1")
+        );
+        // A host may not set cookies for an unrelated domain.
+        set(
+            &jar,
+            "http://www.example.com/",
+            &["evil=1; Domain=other.org; Path=/"],
+        );
+        assert_eq!(header_for(&jar, "http://other.org/", None), None);
+    }
+
+    #[test]
+    fn the_requests_own_header_is_kept_when_the_jar_has_nothing() {
+        let jar = Jar::new();
+        assert_eq!(header_for(&jar, "http://example.com/", None), None);
+        assert_eq!(
+            header_for(&jar, "http://example.com/", Some("a=1;b=2")).as_deref(),
+            Some("a=1;b=2")
+        );
+        set(
+            &jar,
+            "http://example.com/",
+            &["b=jar; Path=/", "c=jar; Path=/"],
+        );
+        assert_eq!(
+            header_for(&jar, "http://example.com/", Some("a=1;b=2")).as_deref(),
+            Some("a=1;b=2; c=jar")
+        );
+    }
+
+    #[test]
+    fn an_unparsable_set_cookie_is_ignored() {
+        let jar = Jar::new();
+        set(
+            &jar,
+            "http://example.com/",
+            &["no equals sign here", "ok=1; Path=/"],
+        );
+        assert_eq!(
+            jar.values_for(&url("http://example.com/")),
+            [("ok".to_owned(), "1".to_owned())]
+        );
+    }
+}

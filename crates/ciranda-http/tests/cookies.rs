@@ -1,0 +1,189 @@
+//! The client's cookie jar: cookies kept from responses (redirects included) and sent back
+//! where they match, the request's own `Cookie`, expiry, scoping, and switching it off.
+
+use bytes::Bytes;
+use ciranda::net::TcpListener;
+use ciranda_http::{Body, Client};
+use http::{Request, StatusCode, header};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+
+/// `/set/NAME=VALUE[;attributes]` answers with that `Set-Cookie` (`~` stands for `;` and `_`
+/// for a space in the path); `/hop` sets `via=redirect` and redirects to `/echo`; any other
+/// path answers the request's `Cookie` header, or `none`.
+async fn route(
+    request: hyper::Request<Incoming>,
+) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
+    let path = request.uri().path().to_owned();
+    let mut response = hyper::Response::new(Full::new(Bytes::new()));
+    if let Some(cookie) = path.strip_prefix("/set/") {
+        let cookie = cookie.replace('~', ";").replace('_', " ");
+        response
+            .headers_mut()
+            .insert(header::SET_COOKIE, cookie.parse().unwrap());
+    } else if path == "/hop" {
+        *response.status_mut() = StatusCode::FOUND;
+        let headers = response.headers_mut();
+        headers.insert(header::SET_COOKIE, "via=redirect; Path=/".parse().unwrap());
+        headers.insert(header::LOCATION, "/echo".parse().unwrap());
+    } else {
+        let sent = request
+            .headers()
+            .get_all(header::COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+            .join(" | ");
+        let sent = if sent.is_empty() {
+            "none".to_owned()
+        } else {
+            sent
+        };
+        *response.body_mut() = Full::new(Bytes::from(sent));
+    }
+    Ok(response)
+}
+
+async fn server() -> (SocketAddr, ciranda::task::JoinHandle<std::io::Result<()>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task =
+        ciranda::spawn(ciranda_http::server::serve(listener, service_fn(route)).into_future());
+    (addr, task)
+}
+
+async fn sent(client: &Client, url: String) -> String {
+    client.get(url).await.unwrap().text().await.unwrap()
+}
+
+#[ciranda::test]
+async fn a_cookie_set_is_sent_back_by_every_clone() {
+    let (addr, server) = server().await;
+    let client = Client::new();
+    assert_eq!(sent(&client, format!("http://{addr}/echo")).await, "none");
+    client
+        .get(format!("http://{addr}/set/session=abc~_Path=/"))
+        .await
+        .unwrap();
+    client
+        .get(format!("http://{addr}/set/theme=dark~_Path=/"))
+        .await
+        .unwrap();
+    let clone = client.clone();
+    assert_eq!(
+        sent(&clone, format!("http://{addr}/echo")).await,
+        "session=abc; theme=dark"
+    );
+    let mut kept = client.cookies(&format!("http://{addr}/echo"));
+    kept.sort();
+    assert_eq!(
+        kept,
+        [
+            ("session".into(), "abc".into()),
+            ("theme".into(), "dark".into())
+        ]
+    );
+    // Another host name is another cookie host, even on the same server.
+    assert_eq!(
+        sent(&client, format!("http://localhost:{}/echo", addr.port())).await,
+        "none"
+    );
+    client.clear_cookies();
+    assert_eq!(sent(&client, format!("http://{addr}/echo")).await, "none");
+    server.abort();
+}
+
+#[ciranda::test]
+async fn a_cookie_set_by_a_redirect_goes_with_the_next_hop() {
+    let (addr, server) = server().await;
+    let client = Client::new();
+    assert_eq!(
+        sent(&client, format!("http://{addr}/hop")).await,
+        "via=redirect"
+    );
+    server.abort();
+}
+
+#[ciranda::test]
+async fn path_and_expiry_decide_where_a_cookie_goes() {
+    let (addr, server) = server().await;
+    let client = Client::new();
+    client
+        .get(format!("http://{addr}/set/scoped=1~_Path=/area"))
+        .await
+        .unwrap();
+    assert_eq!(
+        sent(&client, format!("http://{addr}/area/page")).await,
+        "scoped=1"
+    );
+    assert_eq!(
+        sent(&client, format!("http://{addr}/elsewhere")).await,
+        "none"
+    );
+    client.clear_cookies();
+    // Without a Path, a cookie's path is the directory of the URL that set it (`/set`).
+    client
+        .get(format!("http://{addr}/set/plain=1"))
+        .await
+        .unwrap();
+    assert_eq!(sent(&client, format!("http://{addr}/set")).await, "plain=1");
+    assert_eq!(sent(&client, format!("http://{addr}/echo")).await, "none");
+    client.clear_cookies();
+
+    client
+        .get(format!("http://{addr}/set/short=1~_Path=/"))
+        .await
+        .unwrap();
+    assert_eq!(
+        sent(&client, format!("http://{addr}/echo")).await,
+        "short=1"
+    );
+    // The server expires it.
+    client
+        .get(format!("http://{addr}/set/short=~_Path=/~_Max-Age=0"))
+        .await
+        .unwrap();
+    assert_eq!(sent(&client, format!("http://{addr}/echo")).await, "none");
+    // (`Secure` is checked by the jar's unit tests: loopback hosts count as secure, as in
+    // browsers.)
+    server.abort();
+}
+
+#[ciranda::test]
+async fn the_requests_own_cookie_header_comes_first_and_wins() {
+    let (addr, server) = server().await;
+    let client = Client::new();
+    client
+        .get(format!("http://{addr}/set/a=jar~_Path=/"))
+        .await
+        .unwrap();
+    client
+        .get(format!("http://{addr}/set/b=jar~_Path=/"))
+        .await
+        .unwrap();
+    let request = Request::get(format!("http://{addr}/echo"))
+        .header(header::COOKIE, "mine=1; a=own")
+        .body(Body::empty())
+        .unwrap();
+    let echoed = client.request(request).await.unwrap().text().await.unwrap();
+    assert_eq!(echoed, "mine=1; a=own; b=jar");
+    server.abort();
+}
+
+#[ciranda::test]
+async fn a_client_without_a_jar_keeps_nothing() {
+    let (addr, server) = server().await;
+    let client = Client::builder().cookie_jar(false).build().unwrap();
+    client
+        .get(format!("http://{addr}/set/session=abc~_Path=/"))
+        .await
+        .unwrap();
+    assert_eq!(sent(&client, format!("http://{addr}/echo")).await, "none");
+    assert!(client.cookies(&format!("http://{addr}/echo")).is_empty());
+    // A redirect's cookie is not kept either.
+    assert_eq!(sent(&client, format!("http://{addr}/hop")).await, "none");
+    server.abort();
+}
