@@ -211,22 +211,17 @@ impl Client {
             if let Some((jar, at)) = jar {
                 jar.keep_from(&at, response.headers());
             }
-            let Some(resend) = resend else {
-                return Ok(Response::new(
-                    response,
-                    url,
-                    deadline,
-                    self.config.auto_decompress,
-                ));
+            let hop = match resend {
+                Some(resend) => redirect::next(
+                    response.status(),
+                    response.headers(),
+                    &url,
+                    resend,
+                    followed,
+                    max,
+                )?,
+                None => None,
             };
-            let hop = redirect::next(
-                response.status(),
-                response.headers(),
-                &url,
-                resend,
-                followed,
-                max,
-            )?;
             let Some(hop) = hop else {
                 return Ok(Response::new(
                     response,
