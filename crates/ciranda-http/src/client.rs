@@ -4,12 +4,14 @@ use crate::body::Body;
 use crate::connect::{ConnectError, Connector};
 use crate::cookies::Jar;
 use crate::error::{BoxError, Error, Kind, chain};
-use crate::redirect::{self, Resend};
+use crate::proxy::Proxies;
+use crate::redirect;
+use crate::resend::Resend;
 use crate::response::Response;
 use crate::rt::{CirandaExecutor, CirandaTimer};
 use bytes::Bytes;
 use ciranda::time::Instant;
-use http::header::{ACCEPT_ENCODING, HeaderValue, USER_AGENT};
+use http::header::{ACCEPT_ENCODING, HeaderValue, PROXY_AUTHORIZATION, USER_AGENT};
 use http::{Method, Request, Uri};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
@@ -32,7 +34,10 @@ type Pooled = hyper_util::client::legacy::Client<Connector, Body>;
 /// HTTP/2 connections are shared by concurrent requests. A request sent in the very instant
 /// another's body finished may open a second connection rather than wait for that one
 /// (hyper-util's pool takes whichever of "connected" and "a connection came back" happens
-/// first); the spare then stays pooled.
+/// first); the spare then stays pooled. A server may close a kept-alive connection just as
+/// a request goes out on it (its idle timeout): an idempotent request (`GET`, `HEAD`, `PUT`,
+/// `DELETE`, `OPTIONS`, `TRACE`) whose body can be repeated is then sent once more, on
+/// another connection; any other request returns the error.
 ///
 /// # Redirects
 ///
@@ -69,6 +74,8 @@ struct Config {
     auto_decompress: bool,
     /// `None` when the builder turned the jar off.
     jar: Option<Jar>,
+    /// Shared with the connector, which opens the connections to them.
+    proxies: Option<Arc<Proxies>>,
 }
 
 impl fmt::Debug for Client {
@@ -79,6 +86,7 @@ impl fmt::Debug for Client {
             .field("max_redirects", &self.config.max_redirects)
             .field("auto_decompress", &self.config.auto_decompress)
             .field("cookie_jar", &self.config.jar.is_some())
+            .field("proxied", &self.config.proxies.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -198,29 +206,34 @@ impl Client {
         let mut url = url;
         let mut followed = 0;
         loop {
-            // Taken before the jar adds its cookies: the next hop asks the jar again.
-            let resend = (max > 0).then(|| Resend::of(&parts, &body));
-            let jar = self.config.jar.as_ref().and_then(|jar| {
-                let at = Url::parse(&parts.uri.to_string()).ok()?;
-                jar.add_to(&at, &mut parts.headers);
-                Some((jar, at))
-            });
-            let response = self
-                .send_once(Request::from_parts(parts, body), &url, deadline)
-                .await?;
-            if let Some((jar, at)) = jar {
-                jar.keep_from(&at, response.headers());
-            }
-            let hop = match resend {
-                Some(resend) => redirect::next(
+            // Taken before the jar and the proxy add their headers: a retry or the next hop
+            // asks them again.
+            let resend = Resend::of(&parts, &body);
+            let uri = parts.uri.clone();
+            let response = match self.send_once(parts, body, &url, deadline).await {
+                Err(Failure::Stale(e)) => match resend.retry(&uri) {
+                    // The server closed a kept-alive connection just as the request went out
+                    // on it (its idle timeout, or a redirect answered without reading our
+                    // body): an idempotent request is sent once more, on another connection.
+                    Some((parts, body)) => self
+                        .send_once(parts, body, &url, deadline)
+                        .await
+                        .map_err(Failure::into_error)?,
+                    None => return Err(e),
+                },
+                result => result.map_err(Failure::into_error)?,
+            };
+            let hop = if max > 0 {
+                redirect::next(
                     response.status(),
                     response.headers(),
                     &url,
                     resend,
                     followed,
                     max,
-                )?,
-                None => None,
+                )?
+            } else {
+                None
             };
             let Some(hop) = hop else {
                 return Ok(Response::new(
@@ -236,23 +249,95 @@ impl Client {
         }
     }
 
-    /// One exchange, without following redirects, within `deadline`.
+    /// A plain `http` request sent to a proxy carries the proxy's credentials itself (an
+    /// `https` one is tunnelled, and the tunnel's `CONNECT` carries them).
+    fn add_proxy_credentials(&self, parts: &mut http::request::Parts) {
+        if parts.uri.scheme_str() != Some("http") {
+            return;
+        }
+        let Some(proxy) = self
+            .config
+            .proxies
+            .as_ref()
+            .and_then(|p| p.intercept(&parts.uri))
+        else {
+            return;
+        };
+        if let Some(auth) = proxy.basic_auth() {
+            parts
+                .headers
+                .entry(PROXY_AUTHORIZATION)
+                .or_insert_with(|| auth.clone());
+        }
+    }
+
+    /// One exchange, without following redirects, within `deadline`: the proxy's credentials
+    /// and the jar's cookies are added, and the cookies the response sets kept.
     async fn send_once(
         &self,
-        request: Request<Body>,
+        mut parts: http::request::Parts,
+        body: Body,
         url: &str,
         deadline: Option<Instant>,
-    ) -> Result<http::Response<Incoming>, Error> {
-        let pending = self.pooled.request(request);
+    ) -> Result<http::Response<Incoming>, Failure> {
+        self.add_proxy_credentials(&mut parts);
+        let jar = self.config.jar.as_ref().and_then(|jar| {
+            let at = Url::parse(&parts.uri.to_string()).ok()?;
+            jar.add_to(&at, &mut parts.headers);
+            Some((jar, at))
+        });
+        let pending = self.pooled.request(Request::from_parts(parts, body));
         let result = match deadline {
             Some(deadline) => match ciranda::time::timeout_at(deadline, pending).await {
                 Ok(result) => result,
-                Err(_) => return Err(Error::new(Kind::Timeout, Some(url.to_owned()), None)),
+                Err(_) => {
+                    let timeout = Error::new(Kind::Timeout, Some(url.to_owned()), None);
+                    return Err(Failure::Other(timeout));
+                }
             },
             None => pending.await,
         };
-        result.map_err(|e| classify(e, url.to_owned()))
+        match result {
+            Ok(response) => {
+                if let Some((jar, at)) = jar {
+                    jar.keep_from(&at, response.headers());
+                }
+                Ok(response)
+            }
+            Err(e) if closed_before_answering(&e) => {
+                Err(Failure::Stale(classify(e, url.to_owned())))
+            }
+            Err(e) => Err(Failure::Other(classify(e, url.to_owned()))),
+        }
     }
+}
+
+/// How one exchange failed.
+enum Failure {
+    /// The connection closed after the request went out and before any answer came: on a
+    /// kept-alive connection, the server had closed it (an idempotent request may be retried).
+    Stale(Error),
+    Other(Error),
+}
+
+impl Failure {
+    fn into_error(self) -> Error {
+        match self {
+            Failure::Stale(e) | Failure::Other(e) => e,
+        }
+    }
+}
+
+/// Whether hyper saw the connection end before a response began (`IncompleteMessage`).
+fn closed_before_answering(e: &hyper_util::client::legacy::Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if let Some(hyper) = c.downcast_ref::<hyper::Error>() {
+            return hyper.is_incomplete_message();
+        }
+        cause = c.source();
+    }
+    false
 }
 
 /// The most of a redirect's own body that is read (so its HTTP/1.1 connection goes back to the
@@ -321,7 +406,7 @@ fn classify(e: hyper_util::client::legacy::Error, url: String) -> Error {
 /// connections closed after 90 s, the webpki root certificates, user agent
 /// `ciranda-http/VERSION`, HTTP/1.1 or HTTP/2 as ALPN decides over TLS and HTTP/1.1 over
 /// plain TCP, up to 10 redirects followed, `gzip` and `deflate` bodies decompressed, a
-/// cookie jar.
+/// cookie jar, no proxy (the environment's only with [`trust_env`](ClientBuilder::trust_env)).
 ///
 /// # Examples
 ///
@@ -349,6 +434,9 @@ pub struct ClientBuilder {
     max_redirects: usize,
     auto_decompress: bool,
     cookie_jar: bool,
+    proxy: Option<String>,
+    no_proxy: String,
+    trust_env: bool,
 }
 
 impl Default for ClientBuilder {
@@ -372,6 +460,9 @@ impl ClientBuilder {
             max_redirects: 10,
             auto_decompress: true,
             cookie_jar: true,
+            proxy: None,
+            no_proxy: String::new(),
+            trust_env: false,
         }
     }
 
@@ -458,6 +549,38 @@ impl ClientBuilder {
         self
     }
 
+    /// Sends every request through the HTTP proxy at `url` (aiohttp's `proxy=`), say
+    /// `http://proxy.example:3128` or `http://user:password@proxy.example:3128`: plain `http`
+    /// requests go to it with their URI in absolute form, `https` ones through a `CONNECT`
+    /// tunnel, with the target's TLS inside. Credentials in the URL are sent as
+    /// `Proxy-Authorization: Basic`. Hosts listed by [`no_proxy`](ClientBuilder::no_proxy) are
+    /// reached directly. Overrides [`trust_env`](ClientBuilder::trust_env).
+    ///
+    /// Only `http://` proxies are supported: another scheme (`https://`, `socks5://`) or a URL
+    /// that does not parse makes [`build`](ClientBuilder::build) fail.
+    pub fn proxy(mut self, url: &str) -> Self {
+        self.proxy = Some(url.to_owned());
+        self
+    }
+
+    /// Destinations that bypass [`proxy`](ClientBuilder::proxy), in `NO_PROXY`'s syntax (as
+    /// curl reads it): comma-separated host names (each also covering its subdomains), IP
+    /// addresses and networks (`10.0.0.0/8`), or `*` for all.
+    pub fn no_proxy(mut self, list: &str) -> Self {
+        self.no_proxy = list.to_owned();
+        self
+    }
+
+    /// Whether to take the proxies from the environment when the client is built (default
+    /// `false`, as aiohttp's `trust_env`): `HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY` and
+    /// `NO_PROXY`, upper or lower case, as curl reads them (`HTTP_PROXY` is ignored when
+    /// `REQUEST_METHOD` says the process runs as a CGI script). Only `http://` proxies are
+    /// spoken to; a request routed to another kind fails with a connect error.
+    pub fn trust_env(mut self, enabled: bool) -> Self {
+        self.trust_env = enabled;
+        self
+    }
+
     /// Speaks HTTP/2 without negotiating it, to servers known to accept it (`curl
     /// --http2-prior-knowledge`); every request to a host shares one connection.
     pub fn http2_prior_knowledge(mut self) -> Self {
@@ -506,7 +629,14 @@ impl ClientBuilder {
             .pool_idle_timeout(self.pool_idle_timeout)
             .pool_max_idle_per_host(self.pool_max_idle_per_host)
             .http2_only(self.http2_prior_knowledge);
-        let pooled = pool.build(Connector::new(Arc::new(tls), self.connect_timeout));
+        let proxies = match (&self.proxy, self.trust_env) {
+            (Some(url), _) => Some(Proxies::fixed(url, &self.no_proxy).map_err(builder_err)?),
+            (None, true) => Some(Proxies::from_env()),
+            (None, false) => None,
+        }
+        .map(Arc::new);
+        let connector = Connector::new(Arc::new(tls), self.connect_timeout, proxies.clone());
+        let pooled = pool.build(connector);
         Ok(Client {
             pooled,
             config: Arc::new(Config {
@@ -515,6 +645,7 @@ impl ClientBuilder {
                 max_redirects: self.max_redirects,
                 auto_decompress: self.auto_decompress,
                 jar: self.cookie_jar.then(Jar::new),
+                proxies,
             }),
         })
     }

@@ -1,7 +1,9 @@
 //! The client's connector: name resolution on the blocking pool, every address tried,
-//! `TCP_NODELAY`, a connect timeout, and TLS through rustls with ALPN.
+//! `TCP_NODELAY`, a connect timeout, an HTTP proxy if one is configured (see `proxy`), and
+//! TLS through rustls with ALPN.
 
 use crate::error::{BoxError, Kind};
+use crate::proxy::{Proxies, proxy_address, tunnel};
 use crate::rt::CirandaIo;
 use ciranda::net::TcpStream;
 use ciranda::time::Instant;
@@ -28,7 +30,11 @@ pub(crate) struct ConnectError {
 }
 
 impl ConnectError {
-    fn new(kind: Kind, msg: impl Into<String>, source: Option<io::Error>) -> ConnectError {
+    pub(crate) fn new(
+        kind: Kind,
+        msg: impl Into<String>,
+        source: Option<io::Error>,
+    ) -> ConnectError {
         ConnectError {
             kind,
             msg: msg.into(),
@@ -49,18 +55,25 @@ impl std::error::Error for ConnectError {
     }
 }
 
-/// Opens plain or TLS connections for hyper-util's pooled client.
+/// Opens plain or TLS connections for hyper-util's pooled client, directly or through an
+/// HTTP proxy.
 #[derive(Clone)]
 pub(crate) struct Connector {
     tls: TlsConnector,
     connect_timeout: Option<Duration>,
+    proxies: Option<Arc<Proxies>>,
 }
 
 impl Connector {
-    pub(crate) fn new(tls: Arc<rustls::ClientConfig>, connect_timeout: Option<Duration>) -> Self {
+    pub(crate) fn new(
+        tls: Arc<rustls::ClientConfig>,
+        connect_timeout: Option<Duration>,
+        proxies: Option<Arc<Proxies>>,
+    ) -> Self {
         Connector {
             tls: TlsConnector::from(tls),
             connect_timeout,
+            proxies,
         }
     }
 }
@@ -106,25 +119,43 @@ impl Connector {
             .to_owned();
         let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
         let deadline = self.connect_timeout.map(|t| Instant::now() + t);
-        let tcp = match deadline {
-            Some(deadline) => {
-                ciranda::time::timeout_at(deadline, connect_tcp(&host, port, deadline))
-                    .await
-                    .map_err(|_| {
-                        ConnectError::new(
-                            Kind::Timeout,
-                            format!("connecting to {host}:{port} timed out"),
-                            None,
-                        )
-                    })??
+        let proxy = self.proxies.as_ref().and_then(|p| p.intercept(&uri));
+        let open = async {
+            let within = deadline.unwrap_or_else(far_future);
+            let Some(proxy) = &proxy else {
+                return connect_tcp(&host, port, within).await;
+            };
+            let (proxy_host, proxy_port) = proxy_address(proxy)?;
+            let mut tcp = connect_tcp(&proxy_host, proxy_port, within).await?;
+            if https {
+                tunnel(&mut tcp, &host, port, proxy.basic_auth()).await?;
             }
-            None => connect_tcp(&host, port, far_future()).await?,
+            Ok(tcp)
+        };
+        let tcp = match deadline {
+            Some(deadline) => ciranda::time::timeout_at(deadline, open)
+                .await
+                .map_err(|_| {
+                    let through = if proxy.is_some() {
+                        " through the proxy"
+                    } else {
+                        ""
+                    };
+                    ConnectError::new(
+                        Kind::Timeout,
+                        format!("connecting to {host}:{port}{through} timed out"),
+                        None,
+                    )
+                })??,
+            None => open.await?,
         };
         let _ = tcp.set_nodelay(true);
         if !https {
             return Ok(Conn {
                 io: CirandaIo::new(Stream::Plain(tcp)),
                 h2: false,
+                // hyper then writes the request's URI in absolute form, as a proxy needs.
+                proxied: proxy.is_some(),
             });
         }
         let name = ServerName::try_from(host.clone()).map_err(|e| {
@@ -158,6 +189,7 @@ impl Connector {
         Ok(Conn {
             io: CirandaIo::new(Stream::Tls(Box::new(tls))),
             h2,
+            proxied: false,
         })
     }
 }
@@ -275,15 +307,17 @@ impl futures_io::AsyncWrite for Stream {
     }
 }
 
-/// A connection handed to hyper: its I/O and whether ALPN chose HTTP/2.
+/// A connection handed to hyper: its I/O, whether ALPN chose HTTP/2, and whether it goes
+/// to a proxy that forwards plain HTTP requests (not through a tunnel).
 pub(crate) struct Conn {
     io: CirandaIo<Stream>,
     h2: bool,
+    proxied: bool,
 }
 
 impl Connection for Conn {
     fn connected(&self) -> Connected {
-        let connected = Connected::new();
+        let connected = Connected::new().proxy(self.proxied);
         if self.h2 {
             connected.negotiated_h2()
         } else {

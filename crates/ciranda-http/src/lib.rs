@@ -9,6 +9,7 @@
 //! | `aiohttp.ClientSession()` | [`Client::new`], [`Client::builder`] |
 //! | `session.get(url)` / `session.post(url, data=)` | [`Client::get`], [`Client::post`], [`Client::request`] |
 //! | `response.status`, `.headers`, `.text()`, `.read()` | [`Response::status`], [`Response::headers`], [`Response::text`], [`Response::bytes`], [`Response::chunks`] |
+//! | `proxy=`, `trust_env=True` | [`ClientBuilder::proxy`], [`ClientBuilder::no_proxy`], [`ClientBuilder::trust_env`] |
 //! | `session.cookie_jar` | on by default; [`ClientBuilder::cookie_jar`], [`Client::cookies`], [`Client::clear_cookies`] |
 //! | `auto_decompress` (gzip, deflate) | on by default; [`ClientBuilder::auto_decompress`] |
 //! | `allow_redirects`, `max_redirects`, `response.url` | followed by default; [`ClientBuilder::max_redirects`], [`Response::url`] |
@@ -48,7 +49,9 @@ mod connect;
 mod cookies;
 mod decode;
 mod error;
+mod proxy;
 mod redirect;
+mod resend;
 mod response;
 pub mod rt;
 pub mod server;

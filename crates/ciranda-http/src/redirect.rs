@@ -15,30 +15,10 @@
 
 use crate::body::Body;
 use crate::error::{Error, Kind};
+use crate::resend::Resend;
 use http::header::{self, HeaderMap, HeaderName};
-use http::{Extensions, Method, StatusCode, Uri, request};
+use http::{Method, StatusCode, Uri, request};
 use url::Url;
-
-/// What is needed to send a request again, taken before the request is sent.
-pub(crate) struct Resend {
-    method: Method,
-    headers: HeaderMap,
-    extensions: Extensions,
-    /// `None` if the body cannot be sent twice.
-    body: Option<Body>,
-}
-
-impl Resend {
-    /// A copy of `parts` and, if it can be sent again, of `body`.
-    pub(crate) fn of(parts: &request::Parts, body: &Body) -> Resend {
-        Resend {
-            method: parts.method.clone(),
-            headers: parts.headers.clone(),
-            extensions: parts.extensions.clone(),
-            body: body.try_clone(),
-        }
-    }
-}
 
 /// The request a redirect leads to.
 pub(crate) struct Hop {
@@ -158,11 +138,7 @@ pub(crate) fn next(
             headers.remove(name);
         }
     }
-    let mut parts = http::Request::new(()).into_parts().0;
-    parts.method = method;
-    parts.uri = uri;
-    parts.headers = headers;
-    parts.extensions = extensions;
+    let parts = Resend::parts(method, uri, headers, extensions);
     Ok(Some(Hop {
         parts,
         body,

@@ -654,3 +654,67 @@ async fn graceful_shutdown_closes_idle_connections_that_served_many_requests() {
         .unwrap();
     drop(clients);
 }
+
+/// A server that answers the first request on each connection (keeping it alive) and closes
+/// the connection, unanswered, when a second request arrives on it: the race of a server's
+/// idle timeout, made certain. Returns its URL and the requests it has read.
+async fn closes_kept_alive_connections() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    use ciranda::io::{AsyncBufReadExt, BufReader};
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let requests = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = requests.clone();
+    ciranda::spawn(async move {
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            let count = count.clone();
+            ciranda::spawn(async move {
+                let (read, mut write) = stream.into_split();
+                let mut read = BufReader::new(read);
+                for served in 0.. {
+                    // The request head (these requests have no body or a small one, read
+                    // with the head's Content-Length ignored: the connection closes anyway).
+                    loop {
+                        let mut line = String::new();
+                        if read.read_line(&mut line).await.unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                    }
+                    count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    if served == 1 {
+                        return; // closes both halves: no answer
+                    }
+                    let _ = write
+                        .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                        .await;
+                }
+            });
+        }
+    });
+    (url, requests)
+}
+
+#[ciranda::test]
+async fn an_idempotent_request_on_a_connection_closed_under_it_is_sent_again() {
+    let (url, requests) = closes_kept_alive_connections().await;
+    let client = Client::new();
+    let first = client.get(format!("{url}/a")).await.unwrap();
+    assert_eq!(first.text().await.unwrap(), "ok");
+    // Goes out on the kept-alive connection, which the server then closes: sent again on a
+    // new connection.
+    let second = client.get(format!("{url}/b")).await.unwrap();
+    assert_eq!(second.text().await.unwrap(), "ok");
+    assert_eq!(requests.load(std::sync::atomic::Ordering::SeqCst), 3);
+
+    // A POST is not idempotent: the failure is returned, the request not repeated.
+    let err = client.post(format!("{url}/c"), "once").await.unwrap_err();
+    assert!(
+        !err.is_connect() && !err.is_timeout() && !err.is_body(),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains(&format!("{url}/c")), "{err}");
+    assert_eq!(requests.load(std::sync::atomic::Ordering::SeqCst), 4);
+}

@@ -1,0 +1,155 @@
+//! HTTP proxies (aiohttp's `proxy=` and `trust_env=True`): which requests go through one, and
+//! the `CONNECT` tunnel that carries an `https` request through it.
+//!
+//! | target  | through the proxy                                                          |
+//! |---------|----------------------------------------------------------------------------|
+//! | `http`  | the request itself, its URI in absolute form, `Proxy-Authorization` added  |
+//! | `https` | a `CONNECT host:port` tunnel, then TLS with the target inside it           |
+//!
+//! Only `http://` proxies are spoken to; which destinations use one (and `NO_PROXY`'s
+//! exceptions, curl's rules) is hyper-util's `Matcher`.
+
+use crate::connect::ConnectError;
+use crate::error::Kind;
+use ciranda::io::{AsyncReadExt, AsyncWriteExt};
+use ciranda::net::TcpStream;
+use http::{HeaderValue, Uri};
+use hyper_util::client::proxy::matcher::{Intercept, Matcher};
+
+/// The proxies a client uses, by destination.
+pub(crate) struct Proxies {
+    matcher: Matcher,
+}
+
+/// The longest `CONNECT` response head read before the proxy is given up on.
+const MAX_CONNECT_HEAD: usize = 16 * 1024;
+
+impl Proxies {
+    /// The proxy `url` for every destination, except those `no_proxy` lists (curl's
+    /// `NO_PROXY` syntax).
+    ///
+    /// # Errors
+    /// A URL that does not parse or is not an `http://` URL, as a message.
+    pub(crate) fn fixed(url: &str, no_proxy: &str) -> Result<Proxies, String> {
+        let uri: Uri = url
+            .parse()
+            .map_err(|e| format!("the proxy URL {url:?} does not parse: {e}"))?;
+        if uri.scheme_str() != Some("http") || uri.host().is_none() {
+            return Err(format!(
+                "unsupported proxy URL {url:?}: only http://host:port proxies are supported"
+            ));
+        }
+        let matcher = Matcher::builder().all(url).no(no_proxy).build();
+        Ok(Proxies { matcher })
+    }
+
+    /// The proxies the environment names: `HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY` and
+    /// `NO_PROXY` (or their lowercase forms), read now.
+    pub(crate) fn from_env() -> Proxies {
+        Proxies {
+            matcher: Matcher::from_env(),
+        }
+    }
+
+    /// The proxy for a request to `target`, if it goes through one.
+    pub(crate) fn intercept(&self, target: &Uri) -> Option<Intercept> {
+        self.matcher.intercept(target)
+    }
+}
+
+/// The proxy's host and port, or why it cannot be used.
+pub(crate) fn proxy_address(proxy: &Intercept) -> Result<(String, u16), ConnectError> {
+    let uri = proxy.uri();
+    if uri.scheme_str() != Some("http") {
+        return Err(ConnectError::new(
+            Kind::Connect,
+            format!("unsupported proxy {uri}: only http:// proxies are supported"),
+            None,
+        ));
+    }
+    let host = uri.host().ok_or_else(|| {
+        ConnectError::new(Kind::Connect, format!("the proxy {uri} has no host"), None)
+    })?;
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    Ok((host, uri.port_u16().unwrap_or(80)))
+}
+
+/// Asks the proxy at the other end of `tcp` for a tunnel to `host:port` and waits for its
+/// answer; on `Ok` the stream carries the target's bytes.
+pub(crate) async fn tunnel(
+    tcp: &mut TcpStream,
+    host: &str,
+    port: u16,
+    auth: Option<&HeaderValue>,
+) -> Result<(), ConnectError> {
+    let authority = if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    };
+    let mut request = format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n").into_bytes();
+    if let Some(auth) = auth {
+        request.extend_from_slice(b"Proxy-Authorization: ");
+        request.extend_from_slice(auth.as_bytes());
+        request.extend_from_slice(b"\r\n");
+    }
+    request.extend_from_slice(b"\r\n");
+    let failed = |what: &str, e: std::io::Error| {
+        ConnectError::new(
+            Kind::Connect,
+            format!("{what} (tunnel to {authority})"),
+            Some(e),
+        )
+    };
+    tcp.write_all(&request)
+        .await
+        .map_err(|e| failed("sending CONNECT to the proxy failed", e))?;
+
+    // The proxy sends nothing after its head until the client speaks (TLS starts with the
+    // client's hello), so reading in chunks cannot swallow the target's first bytes.
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        if head.len() > MAX_CONNECT_HEAD {
+            return Err(ConnectError::new(
+                Kind::Connect,
+                format!("the proxy's answer to CONNECT {authority} has no end"),
+                None,
+            ));
+        }
+        let n = tcp
+            .read(&mut buf)
+            .await
+            .map_err(|e| failed("reading the proxy's answer failed", e))?;
+        if n == 0 {
+            return Err(ConnectError::new(
+                Kind::Connect,
+                format!("the proxy closed the connection instead of answering CONNECT {authority}"),
+                None,
+            ));
+        }
+        head.extend_from_slice(&buf[..n]);
+    }
+    let status_line = head.split(|&b| b == b'\n').next().unwrap_or_default();
+    let status_line = String::from_utf8_lossy(status_line).trim_end().to_owned();
+    let code = status_line
+        .strip_prefix("HTTP/1.")
+        .and_then(|rest| rest.get(2..5))
+        .and_then(|code| code.parse::<u16>().ok());
+    match code {
+        Some(200..=299) => Ok(()),
+        Some(_) => Err(ConnectError::new(
+            Kind::Connect,
+            format!("the proxy refused the tunnel to {authority}: {status_line}"),
+            None,
+        )),
+        None => Err(ConnectError::new(
+            Kind::Connect,
+            format!("the proxy's answer to CONNECT {authority} is not HTTP: {status_line:?}"),
+            None,
+        )),
+    }
+}
