@@ -417,6 +417,37 @@ fn is_per_connection(e: &io::Error) -> bool {
     )
 }
 
+/// The bounds `serve` puts on a connection's service, named once for the functions below.
+trait ConnectionService<B>:
+    hyper::service::Service<
+        Request<Incoming>,
+        Response = Response<B>,
+        Future: Send + 'static,
+        Error: Into<BoxError>,
+    > + Send
+    + 'static
+{
+}
+
+impl<S, B> ConnectionService<B> for S where
+    S: hyper::service::Service<
+            Request<Incoming>,
+            Response = Response<B>,
+            Future: Send + 'static,
+            Error: Into<BoxError>,
+        > + Send
+        + 'static
+{
+}
+
+/// The bounds `serve` puts on a response body.
+trait ResponseBody: http_body::Body<Data: Send, Error: Into<BoxError>> + Send + 'static {}
+
+impl<B> ResponseBody for B where
+    B: http_body::Body<Data: Send, Error: Into<BoxError>> + Send + 'static
+{
+}
+
 /// One connection's task: the TLS handshake if the server has one, then HTTP until the peer
 /// closes or the server shuts down. `active` counts the connection until the task ends.
 async fn serve_connection<S, B>(
@@ -427,12 +458,8 @@ async fn serve_connection<S, B>(
     header_read_timeout: Option<Duration>,
     active: Active,
 ) where
-    S: hyper::service::Service<Request<Incoming>, Response = Response<B>> + Send + 'static,
-    S::Future: Send + 'static,
-    S::Error: Into<BoxError>,
-    B: http_body::Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<BoxError>,
+    S: ConnectionService<B>,
+    B: ResponseBody,
 {
     let tracker = &active.0;
     let mut sleep = header_read_timeout.map(ciranda::time::sleep);
@@ -483,12 +510,8 @@ async fn serve_http<I, S, B>(
     tracker: &Tracker,
 ) where
     I: futures_io::AsyncRead + futures_io::AsyncWrite + Unpin + Send + 'static,
-    S: hyper::service::Service<Request<Incoming>, Response = Response<B>> + Send + 'static,
-    S::Future: Send + 'static,
-    S::Error: Into<BoxError>,
-    B: http_body::Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<BoxError>,
+    S: ConnectionService<B>,
+    B: ResponseBody,
 {
     let io = CirandaIo::new(io);
     // hyper's header-read timer on one sleep per connection instead of a wheel timer per

@@ -91,6 +91,10 @@ async fn serve_proxy(client: TcpStream, password: Option<&'static str>, seen: Se
     }
 }
 
+async fn text_of(client: &Client, url: &str) -> String {
+    client.get(url).await.unwrap().text().await.unwrap()
+}
+
 #[ciranda::test]
 async fn plain_requests_go_to_the_proxy_in_absolute_form() {
     let (addr, seen) = proxy(None).await;
@@ -99,13 +103,7 @@ async fn plain_requests_go_to_the_proxy_in_absolute_form() {
         .build()
         .unwrap();
     // The target's name is never resolved: the proxy answers.
-    let text = client
-        .get("http://target.invalid/some/path?q=1")
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = text_of(&client, "http://target.invalid/some/path?q=1").await;
     assert_eq!(
         text,
         "proxied GET http://target.invalid/some/path?q=1 HTTP/1.1 auth=none"
@@ -115,13 +113,7 @@ async fn plain_requests_go_to_the_proxy_in_absolute_form() {
         .proxy(&format!("http://user:secret@{addr}"))
         .build()
         .unwrap();
-    let text = with_password
-        .get("http://target.invalid/")
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = text_of(&with_password, "http://target.invalid/").await;
     // base64("user:secret")
     assert_eq!(
         text,
@@ -184,13 +176,7 @@ async fn no_proxy_hosts_are_reached_directly() {
         .no_proxy("example.org, 127.0.0.1")
         .build()
         .unwrap();
-    let text = client
-        .get(format!("http://{server}/"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = text_of(&client, &format!("http://{server}/")).await;
     assert_eq!(text, "Hello, world!");
     assert!(seen.lock().unwrap().is_empty());
     stop.set();
@@ -251,16 +237,8 @@ async fn trust_env_child() {
     if std::env::var_os(CHILD).is_none() {
         return;
     }
-    let text = Client::builder()
-        .trust_env(true)
-        .build()
-        .unwrap()
-        .get("http://target.invalid/env")
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let client = Client::builder().trust_env(true).build().unwrap();
+    let text = text_of(&client, "http://target.invalid/env").await;
     assert_eq!(
         text,
         "proxied GET http://target.invalid/env HTTP/1.1 auth=none"
