@@ -400,6 +400,24 @@ fn classify(e: hyper_util::client::legacy::Error, url: String) -> Error {
     Error::new(kind, Some(url), Some(Box::new(e)))
 }
 
+/// A proxy URL whose `Debug` hides the credentials it may carry (a builder printed in a log
+/// must not leak the proxy's password).
+#[derive(Clone)]
+struct ProxyUrl(String);
+
+impl fmt::Debug for ProxyUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let url = &self.0;
+        match (url.find("://"), url.rfind('@')) {
+            (Some(scheme_end), Some(at)) if at > scheme_end => {
+                let shown = format!("{}://***@{}", &url[..scheme_end], &url[at + 1..]);
+                fmt::Debug::fmt(&shown, f)
+            }
+            _ => fmt::Debug::fmt(url, f),
+        }
+    }
+}
+
 /// Builds a [`Client`] (`Client::builder()`).
 ///
 /// Defaults: no overall timeout, no connect timeout (the operating system's), idle pooled
@@ -434,7 +452,7 @@ pub struct ClientBuilder {
     max_redirects: usize,
     auto_decompress: bool,
     cookie_jar: bool,
-    proxy: Option<String>,
+    proxy: Option<ProxyUrl>,
     no_proxy: String,
     trust_env: bool,
 }
@@ -559,7 +577,7 @@ impl ClientBuilder {
     /// Only `http://` proxies are supported: another scheme (`https://`, `socks5://`) or a URL
     /// that does not parse makes [`build`](ClientBuilder::build) fail.
     pub fn proxy(mut self, url: &str) -> Self {
-        self.proxy = Some(url.to_owned());
+        self.proxy = Some(ProxyUrl(url.to_owned()));
         self
     }
 
@@ -630,7 +648,9 @@ impl ClientBuilder {
             .pool_max_idle_per_host(self.pool_max_idle_per_host)
             .http2_only(self.http2_prior_knowledge);
         let proxies = match (&self.proxy, self.trust_env) {
-            (Some(url), _) => Some(Proxies::fixed(url, &self.no_proxy).map_err(builder_err)?),
+            (Some(ProxyUrl(url)), _) => {
+                Some(Proxies::fixed(url, &self.no_proxy).map_err(builder_err)?)
+            }
             (None, true) => Some(Proxies::from_env()),
             (None, false) => None,
         }
@@ -648,5 +668,29 @@ impl ClientBuilder {
                 proxies,
             }),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_printed_builder_hides_the_proxys_password() {
+        let builder = ClientBuilder::new().proxy("http://user:secret@proxy.example:3128");
+        let printed = format!("{builder:?}");
+        assert!(
+            !printed.contains("secret") && !printed.contains("user"),
+            "{printed}"
+        );
+        assert!(
+            printed.contains("http://***@proxy.example:3128"),
+            "{printed}"
+        );
+        let plain = format!(
+            "{:?}",
+            ClientBuilder::new().proxy("http://proxy.example:3128")
+        );
+        assert!(plain.contains("http://proxy.example:3128"), "{plain}");
     }
 }
