@@ -91,13 +91,14 @@ impl Decoder {
                 if start.len() < 2 {
                     return Ok(Vec::new());
                 }
+                // At most one byte more than a step: the one kept from before.
                 let start = std::mem::take(start);
-                let zlib = is_zlib_header(start[0], start[1]);
-                self.state = State::Deflate {
-                    inflate: Decompress::new(zlib),
-                    ended: false,
-                };
-                self.feed(&start)
+                let mut inflate = Decompress::new(is_zlib_header(start[0], start[1]));
+                let mut ended = false;
+                let mut out = Vec::new();
+                inflate_into(&mut inflate, &mut ended, &start, &mut out)?;
+                self.state = State::Deflate { inflate, ended };
+                Ok(out)
             }
             State::Deflate { inflate, ended } => {
                 let mut out = Vec::new();
@@ -221,6 +222,21 @@ mod tests {
                 let out = decode_in_pieces(coding, &body, piece).unwrap();
                 assert!(out == data, "{name} in pieces of {piece}");
             }
+        }
+    }
+
+    #[test]
+    fn a_first_byte_alone_then_full_steps() {
+        let data = text();
+        for name in ["zlib", "raw"] {
+            let body = encoded(name, &data);
+            let mut decoder = Decoder::new(Coding::Deflate);
+            let mut out = decoder.feed(&body[..1]).unwrap();
+            for step in body[1..].chunks(STEP) {
+                out.extend(decoder.feed(step).unwrap());
+            }
+            out.extend(decoder.finish().unwrap());
+            assert!(out == data, "{name}");
         }
     }
 
