@@ -170,7 +170,21 @@ fn timers_firing_in_one_turn_wake_in_deadline_order() {
 
 /// A program with tasks, sleeps, a lock, a semaphore, a channel and an event: its trace.
 fn program() -> Vec<String> {
-    let rt = paused();
+    program_on(paused())
+}
+
+/// [`program`] on a paused runtime that runs ready tasks in `seed`'s order.
+fn seeded_program(seed: u64) -> Vec<String> {
+    let rt = Runtime::builder()
+        .flavor(Flavor::CurrentThread)
+        .start_paused(true)
+        .run_order_seed(seed)
+        .build()
+        .unwrap();
+    program_on(rt)
+}
+
+fn program_on(rt: Runtime) -> Vec<String> {
     let trace = log();
     let handle = rt.handle();
     rt.block_on(async {
@@ -232,6 +246,74 @@ fn the_same_program_prints_the_same_trace_fifty_times() {
     for run in 1..50 {
         assert_eq!(program(), first, "run {run} differs");
     }
+}
+
+#[test]
+fn a_seeded_order_replays_the_same_trace() {
+    for seed in [0, 1, 42, u64::MAX] {
+        let first = seeded_program(seed);
+        assert_eq!(first.len(), 8 * 3 + 1, "seed {seed}: {first:?}");
+        assert_eq!(first.last().unwrap(), "counter 8", "seed {seed}");
+        for run in 1..10 {
+            assert_eq!(
+                seeded_program(seed),
+                first,
+                "seed {seed}, run {run} differs"
+            );
+        }
+    }
+}
+
+#[test]
+fn seeds_explore_orders_that_fifo_never_shows() {
+    let fifo = program();
+    let traces: std::collections::HashSet<Vec<String>> = (0..16).map(seeded_program).collect();
+    assert!(traces.len() >= 2, "16 seeds gave one order: {traces:?}");
+    assert!(
+        traces.iter().any(|t| *t != fifo),
+        "every seed gave FIFO's order"
+    );
+}
+
+#[test]
+fn every_task_completes_in_a_seeded_order() {
+    for seed in 0..4 {
+        let rt = Runtime::builder()
+            .flavor(Flavor::CurrentThread)
+            .run_order_seed(seed)
+            .build()
+            .unwrap();
+        let done = Arc::new(AtomicUsize::new(0));
+        rt.block_on(async {
+            let (tx, mut rx) = mpsc::channel::<usize>(8);
+            for i in 0..2_000 {
+                let (tx, done) = (tx.clone(), done.clone());
+                drop(ciranda::spawn(async move {
+                    ciranda::task::yield_now().await;
+                    tx.send(i).await.unwrap();
+                    done.fetch_add(1, SeqCst);
+                }));
+            }
+            drop(tx);
+            let mut sum = 0;
+            while let Some(i) = rx.recv().await {
+                sum += i;
+            }
+            assert_eq!(sum, (0..2_000).sum::<usize>(), "seed {seed}");
+        });
+        assert_eq!(done.load(SeqCst), 2_000, "seed {seed}");
+    }
+}
+
+#[test]
+fn a_run_order_seed_needs_the_current_thread_flavor() {
+    let err = Runtime::builder()
+        .worker_threads(2)
+        .run_order_seed(1)
+        .build()
+        .unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    assert!(err.to_string().contains("run_order_seed"), "{err}");
 }
 
 #[test]

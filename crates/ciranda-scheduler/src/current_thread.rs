@@ -14,9 +14,10 @@
 //! ```
 //!
 //! * **Which ready task runs next** is decided in one place, the [`RunQueue`] interface
-//!   (push and pop): the loop pops whatever it returns. [`Fifo`] is asyncio's order; a seeded,
-//!   replayable scheduler for deterministic simulation plugs in there by providing another
-//!   `RunQueue` (the loop, the wakers and the remote path do not change). The block_on
+//!   (push and pop): the loop pops whatever it returns. [`Fifo`] is asyncio's order;
+//!   [`Seeded`] (`Builder::run_order_seed`) is a seeded, replayable pseudo-random order for
+//!   exploring interleavings in tests (the loop, the wakers and the remote path do not
+//!   change). The block_on
 //!   future itself is an entry of the same queue ([`Ready::BlockOn`]), so it takes its turn
 //!   like asyncio's main task.
 //! * **Wakes from other threads** (a blocking call that finished, another thread's spawn) go
@@ -107,8 +108,88 @@ impl RunQueue for Fifo {
     }
 }
 
-/// The run queue the driver uses: change this line to plug in another order.
-type Queue = Fifo;
+/// A seeded, replayable order: each `pop` takes a pseudo-random one of the ready entries,
+/// chosen by a generator started from the seed. The same seed and the same program (the same
+/// pushes, which a paused clock and no outside input make so) give the same order, so a run
+/// that went wrong can be replayed; other seeds explore other interleavings.
+pub(crate) struct Seeded {
+    ready: Vec<Ready>,
+    state: u64,
+}
+
+impl Seeded {
+    pub(crate) fn new(seed: u64) -> Seeded {
+        Seeded {
+            ready: Vec::new(),
+            state: seed,
+        }
+    }
+
+    /// splitmix64: every seed, 0 included, gives a well-mixed sequence.
+    fn next(&mut self) -> u64 {
+        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+}
+
+impl RunQueue for Seeded {
+    fn push(&mut self, ready: Ready) {
+        self.ready.push(ready);
+    }
+    fn pop(&mut self) -> Option<Ready> {
+        if self.ready.is_empty() {
+            return None;
+        }
+        // The modulo's bias (at most len / 2^64) does not matter for choosing an order.
+        let index = (self.next() % self.ready.len() as u64) as usize;
+        Some(self.ready.swap_remove(index))
+    }
+    fn is_empty(&self) -> bool {
+        self.ready.is_empty()
+    }
+}
+
+/// The run queue the driver uses: asyncio's FIFO, or the seeded order the builder asked for.
+pub(crate) enum Queue {
+    Fifo(Fifo),
+    Seeded(Seeded),
+}
+
+impl Queue {
+    fn new(seed: Option<u64>) -> Queue {
+        match seed {
+            None => Queue::Fifo(Fifo::default()),
+            Some(seed) => Queue::Seeded(Seeded::new(seed)),
+        }
+    }
+}
+
+impl RunQueue for Queue {
+    #[inline]
+    fn push(&mut self, ready: Ready) {
+        match self {
+            Queue::Fifo(q) => q.push(ready),
+            Queue::Seeded(q) => q.push(ready),
+        }
+    }
+    #[inline]
+    fn pop(&mut self) -> Option<Ready> {
+        match self {
+            Queue::Fifo(q) => q.pop(),
+            Queue::Seeded(q) => q.pop(),
+        }
+    }
+    #[inline]
+    fn is_empty(&self) -> bool {
+        match self {
+            Queue::Fifo(q) => q.is_empty(),
+            Queue::Seeded(q) => q.is_empty(),
+        }
+    }
+}
 
 /// The flavor's shared state (in `Shared`): what other threads reach.
 pub(crate) struct CurrentThread {
@@ -122,16 +203,20 @@ pub(crate) struct CurrentThread {
     driving: AtomicBool,
     /// `block_on` threads waiting for the role (woken when it is released).
     role_waiters: Mutex<Vec<Waker>>,
+    /// Runs ready entries in the seeded order instead of FIFO; each `block_on` call starts
+    /// the order from the seed again.
+    run_order_seed: Option<u64>,
 }
 
 impl CurrentThread {
-    pub(crate) fn new() -> CurrentThread {
+    pub(crate) fn new(run_order_seed: Option<u64>) -> CurrentThread {
         CurrentThread {
             remote: Inject::new(),
             block_on_woken: AtomicBool::new(false),
             generation: AtomicU64::new(0),
             driving: AtomicBool::new(false),
             role_waiters: Mutex::new(Vec::new()),
+            run_order_seed,
         }
     }
 
@@ -412,7 +497,7 @@ fn drive<F: Future>(
     let generation = flavor.generation.fetch_add(1, SeqCst) + 1;
     let driver = Driver {
         shared,
-        queue: RefCell::new(Queue::default()),
+        queue: RefCell::new(Queue::new(flavor.run_order_seed)),
         block_on_queued: Cell::new(false),
         active: Cell::new(true),
         generation,

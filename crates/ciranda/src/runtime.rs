@@ -228,6 +228,39 @@ impl Builder {
         /// since its last poll; off by default (two clock reads per poll). A
         /// [`slow_poll_threshold`](Self::slow_poll_threshold) turns it on too.
         fn task_timing(on: bool);
+
+        /// Current-thread flavor only: runs ready tasks in a pseudo-random order fixed by
+        /// `seed` instead of asyncio's FIFO, to test code against other interleavings; the
+        /// same seed replays the same order while the program's inputs are the same (a paused
+        /// clock, no real I/O). With the multi-thread flavor [`build`](Self::build) fails with
+        /// `InvalidInput`.
+        ///
+        /// ```
+        /// // Code that assumes one `yield_now` lets a just-spawned task run first: true in
+        /// // asyncio's FIFO order, not in every order.
+        /// use std::sync::Arc;
+        /// use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+        ///
+        /// fn child_ran_first(seed: Option<u64>) -> bool {
+        ///     let mut builder = ciranda::Runtime::builder().flavor(ciranda::Flavor::CurrentThread);
+        ///     if let Some(seed) = seed {
+        ///         builder = builder.run_order_seed(seed);
+        ///     }
+        ///     builder.build().unwrap().block_on(async {
+        ///         let ran = Arc::new(AtomicBool::new(false));
+        ///         let flag = ran.clone();
+        ///         let child = ciranda::spawn(async move { flag.store(true, SeqCst) });
+        ///         ciranda::task::yield_now().await;
+        ///         let first = ran.load(SeqCst);
+        ///         child.await.unwrap();
+        ///         first
+        ///     })
+        /// }
+        /// assert!(child_ran_first(None)); // FIFO: always
+        /// let seed = (0..64).find(|&s| !child_ran_first(Some(s))).expect("a seed breaks it");
+        /// assert!(!child_ran_first(Some(seed))); // and the same seed replays it
+        /// ```
+        fn run_order_seed(seed: u64);
     }
 
     /// Called on every runtime thread (workers and blocking threads) when it starts, inside
