@@ -281,6 +281,11 @@ fn builder(options: &Options) -> TokenStream {
         let paused = syn::LitBool::new(paused, span);
         chain.extend(quote_spanned! {span=> .start_paused(#paused) });
     }
+    if let Some((seed, span)) = options.run_order_seed {
+        let mut seed = proc_macro2::Literal::u64_unsuffixed(seed);
+        seed.set_span(span);
+        chain.extend(quote_spanned! {span=> .run_order_seed(#seed) });
+    }
     if let Some((shutdown, span)) = options.unhandled_panic {
         let policy = if shutdown {
             quote_spanned! {span=> ShutdownRuntime }

@@ -138,6 +138,10 @@
 //! - `start_paused = true|false`: start the runtime on the virtual clock
 //!   ([`Builder::start_paused`](https://docs.rs/ciranda/latest/ciranda/runtime/struct.Builder.html#method.start_paused));
 //!   `false`, like leaving the option out, uses the real clock.
+//! - `run_order_seed = N` (an integer literal; needs `flavor = "current_thread"` in the same
+//!   attribute): run ready tasks in the seeded, replayable order of
+//!   [`Builder::run_order_seed`](https://docs.rs/ciranda/latest/ciranda/runtime/struct.Builder.html#method.run_order_seed)
+//!   instead of FIFO.
 //!
 //! `#[should_panic]`, `#[ignore]` and every other attribute go on the generated test unchanged.
 //! Do not add `#[test]` yourself: `#[ciranda::test]` already does (a second test attribute is
@@ -153,7 +157,8 @@
 //!   cannot take arguments") or generics ("... cannot be generic");
 //! - an unknown option (the message lists the known ones), an option without a value, a value of
 //!   the wrong kind (`worker_threads = "4"`, `start_paused = 1`), `worker_threads = 0`, an option
-//!   given twice, `start_paused` on `#[ciranda::main]`;
+//!   given twice, `start_paused` or `run_order_seed` on `#[ciranda::main]`, `run_order_seed`
+//!   without `flavor = "current_thread"`;
 //! - `#[test]` next to `#[ciranda::test]`;
 //! - the attribute on something that is not a function.
 //!
@@ -221,6 +226,8 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
 /// - `start_paused = true|false`: with `true`, the runtime starts on the virtual clock, which
 ///   jumps to the next timer whenever every task is idle, so tests of timeouts and sleeps run
 ///   instantly and deterministically.
+/// - `run_order_seed = N` (with `flavor = "current_thread"`): ready tasks run in a
+///   pseudo-random order fixed by `N` instead of FIFO; the same seed replays it.
 ///
 /// # Example
 ///

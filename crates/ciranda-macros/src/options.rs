@@ -23,6 +23,8 @@ pub(crate) struct Options {
     pub(crate) unhandled_panic: Option<(bool, Span)>,
     /// `flavor = "current_thread" | "multi_thread"`.
     pub(crate) flavor: Option<(Flavor, Span)>,
+    /// `run_order_seed = N` (tests on the current-thread flavor only).
+    pub(crate) run_order_seed: Option<(u64, Span)>,
 }
 
 /// The runtime flavor written in the attribute.
@@ -49,6 +51,7 @@ enum Name {
     StartPaused,
     UnhandledPanic,
     Flavor,
+    RunOrderSeed,
 }
 
 impl Name {
@@ -58,6 +61,7 @@ impl Name {
             "start_paused" => Some(Self::StartPaused),
             "unhandled_panic" => Some(Self::UnhandledPanic),
             "flavor" => Some(Self::Flavor),
+            "run_order_seed" => Some(Self::RunOrderSeed),
             _ => None,
         }
     }
@@ -68,6 +72,7 @@ impl Name {
             Self::StartPaused => "start_paused",
             Self::UnhandledPanic => "unhandled_panic",
             Self::Flavor => "flavor",
+            Self::RunOrderSeed => "run_order_seed",
         }
     }
 
@@ -80,6 +85,7 @@ impl Name {
                 "`unhandled_panic = \"shutdown\"` or `unhandled_panic = \"ignore\"`"
             }
             Self::Flavor => "`flavor = \"current_thread\"` or `flavor = \"multi_thread\"`",
+            Self::RunOrderSeed => "`run_order_seed = N` (an integer literal)",
         }
     }
 }
@@ -93,7 +99,8 @@ fn known_options(kind: Kind) -> &'static str {
         }
         Kind::Test => {
             "the options are `flavor = \"current_thread\"|\"multi_thread\"`, `worker_threads = N`, \
-             `start_paused = true|false` and `unhandled_panic = \"shutdown\"|\"ignore\"`"
+             `start_paused = true|false`, `unhandled_panic = \"shutdown\"|\"ignore\"` and \
+             `run_order_seed = N`"
         }
     }
 }
@@ -144,6 +151,16 @@ pub(crate) fn parse(kind: Kind, args: TokenStream, errors: &mut Errors) -> Optio
             continue;
         };
 
+        if name == Name::RunOrderSeed && kind == Kind::Main {
+            errors.push(syn::Error::new_spanned(
+                path,
+                "`run_order_seed` is only available in `#[ciranda::test]` (a seeded run order is \
+                 for exploring interleavings in tests; a program can call \
+                 `Builder::run_order_seed`)",
+            ));
+            continue;
+        }
+
         if name == Name::StartPaused && kind == Kind::Main {
             errors.push(syn::Error::new_spanned(
                 path,
@@ -170,6 +187,7 @@ pub(crate) fn parse(kind: Kind, args: TokenStream, errors: &mut Errors) -> Optio
             Name::StartPaused => options.start_paused.is_some(),
             Name::UnhandledPanic => options.unhandled_panic.is_some(),
             Name::Flavor => options.flavor.is_some(),
+            Name::RunOrderSeed => options.run_order_seed.is_some(),
         };
         if already_set {
             errors.push(syn::Error::new_spanned(
@@ -210,6 +228,35 @@ pub(crate) fn parse(kind: Kind, args: TokenStream, errors: &mut Errors) -> Optio
                 Ok(f) => options.flavor = Some((f, value.span())),
                 Err(e) => errors.push(e),
             },
+            Name::RunOrderSeed => match literal(value) {
+                Some(Lit::Int(int)) if !int.base10_digits().starts_with('-') => {
+                    match int.base10_parse::<u64>() {
+                        Ok(seed) => options.run_order_seed = Some((seed, value.span())),
+                        Err(_) => errors.push(syn::Error::new_spanned(
+                            int,
+                            format!(
+                                "`run_order_seed = {}` does not fit in a u64",
+                                int.base10_digits()
+                            ),
+                        )),
+                    }
+                }
+                _ => errors.push(syn::Error::new_spanned(
+                    value,
+                    "`run_order_seed` expects a non-negative integer literal (e.g. \
+                     `run_order_seed = 7`)",
+                )),
+            },
+        }
+    }
+    if let Some((_, span)) = options.run_order_seed {
+        if !matches!(options.flavor, Some((Flavor::CurrentThread, _))) {
+            errors.push(syn::Error::new(
+                span,
+                "`run_order_seed` needs `flavor = \"current_thread\"` written in the same \
+                 attribute: with worker threads the order is the threads', not the scheduler's",
+            ));
+            options.run_order_seed = None;
         }
     }
     if let (Some((Flavor::CurrentThread, _)), Some((_, span))) =

@@ -553,7 +553,7 @@ fn unknown_options_list_the_known_ones() {
         "threads",
     );
     assert!(e.messages()[0].ends_with(
-        "`worker_threads = N`, `start_paused = true|false` and `unhandled_panic = \"shutdown\"|\"ignore\"`"
+        "`worker_threads = N`, `start_paused = true|false`, `unhandled_panic = \"shutdown\"|\"ignore\"` and `run_order_seed = N`"
     ));
 
     let e = test_attr("ciranda::worker_threads = 2", "async fn t() {}");
@@ -562,6 +562,86 @@ fn unknown_options_list_the_known_ones() {
         "unknown option `ciranda::worker_threads`",
         "ciranda",
         "worker_threads",
+    );
+}
+
+#[test]
+fn test_run_order_seed() {
+    let e = test_attr(
+        "flavor = \"current_thread\", run_order_seed = 7",
+        "async fn seeded() {}",
+    );
+    e.assert_no_errors();
+    assert!(
+        e.code().contains(
+            "::ciranda::Runtime::builder().flavor(::ciranda::Flavor::CurrentThread).run_order_seed(7).build()"
+        ),
+        "{}",
+        e.code()
+    );
+    let e = test_attr(
+        "run_order_seed = 18446744073709551615, flavor = \"current_thread\"",
+        "async fn largest() {}",
+    );
+    e.assert_no_errors();
+    assert!(
+        e.code().contains(".run_order_seed(18446744073709551615)"),
+        "{}",
+        e.code()
+    );
+}
+
+#[test]
+fn run_order_seed_needs_the_current_thread_flavor_written() {
+    for args in [
+        "run_order_seed = 7",
+        "flavor = \"multi_thread\", run_order_seed = 7",
+    ] {
+        let e = test_attr(args, "async fn t() {}");
+        assert_eq!(e.messages().len(), 1, "{args}: {:?}", e.messages());
+        assert!(
+            e.messages()[0].starts_with("`run_order_seed` needs `flavor = \"current_thread\"`"),
+            "{args}: {:?}",
+            e.messages()
+        );
+        assert!(!e.code().contains("run_order_seed"), "{args}");
+    }
+}
+
+#[test]
+fn run_order_seed_takes_a_non_negative_integer_literal() {
+    for value in ["\"7\"", "-1", "1.5", "true", "seed"] {
+        let args = format!("flavor = \"current_thread\", run_order_seed = {value}");
+        let e = test_attr(&args, "async fn t() {}");
+        assert_eq!(e.messages().len(), 1, "{value}: {:?}", e.messages());
+        assert!(
+            e.messages()[0].starts_with("`run_order_seed` expects a non-negative integer literal"),
+            "{value}: {:?}",
+            e.messages()
+        );
+    }
+    let e = test_attr(
+        "flavor = \"current_thread\", run_order_seed = 18446744073709551616",
+        "async fn t() {}",
+    );
+    assert!(
+        e.messages()[0].contains("does not fit in a u64"),
+        "{:?}",
+        e.messages()
+    );
+}
+
+#[test]
+fn run_order_seed_is_for_tests_only() {
+    let e = main_attr(
+        "flavor = \"current_thread\", run_order_seed = 1",
+        "async fn main() {}",
+    );
+    assert_option_error(
+        &e,
+        "`run_order_seed` is only available in `#[ciranda::test]`",
+        "run_order_seed",
+        "run_order_seed",
     );
 }
 
