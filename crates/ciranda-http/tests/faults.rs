@@ -657,34 +657,40 @@ async fn graceful_shutdown_closes_idle_connections_that_served_many_requests() {
 
 /// A server that answers the first request on each connection (keeping it alive) and closes
 /// the connection, unanswered, when a second request arrives on it: the race of a server's
-/// idle timeout, made certain. Returns its URL and the requests it has read.
-async fn closes_kept_alive_connections() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+/// idle timeout, made certain for every reused connection. Returns its URL and the requests it
+/// has read, each as (path, whether it closed the connection instead of answering).
+async fn closes_kept_alive_connections() -> (String, Arc<std::sync::Mutex<Vec<(String, bool)>>>) {
     use ciranda::io::{AsyncBufReadExt, BufReader};
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    let requests = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let count = requests.clone();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
     ciranda::spawn(async move {
         loop {
             let (stream, _) = listener.accept().await.unwrap();
-            let count = count.clone();
+            let log = log.clone();
             ciranda::spawn(async move {
                 let (read, mut write) = stream.into_split();
                 let mut read = BufReader::new(read);
                 for served in 0.. {
-                    // The request head (these requests have no body or a small one, read
-                    // with the head's Content-Length ignored: the connection closes anyway).
+                    // The request head; a body (the POSTs' few bytes) is left unread: the
+                    // connection closes anyway, or is read as a bad head and closed.
+                    let mut path = String::new();
                     loop {
                         let mut line = String::new();
                         if read.read_line(&mut line).await.unwrap_or(0) == 0 {
                             return;
                         }
+                        if path.is_empty() {
+                            path = line.split(' ').nth(1).unwrap_or("?").to_owned();
+                        }
                         if line == "\r\n" {
                             break;
                         }
                     }
-                    count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                    if served == 1 {
+                    let close = served == 1;
+                    log.lock().unwrap().push((path, close));
+                    if close {
                         return; // closes both halves: no answer
                     }
                     let _ = write
@@ -694,27 +700,58 @@ async fn closes_kept_alive_connections() -> (String, Arc<std::sync::atomic::Atom
             });
         }
     });
-    (url, requests)
+    (url, seen)
 }
 
 #[ciranda::test]
 async fn an_idempotent_request_on_a_connection_closed_under_it_is_sent_again() {
-    let (url, requests) = closes_kept_alive_connections().await;
+    let (url, seen) = closes_kept_alive_connections().await;
     let client = Client::new();
-    let first = client.get(format!("{url}/a")).await.unwrap();
-    assert_eq!(first.text().await.unwrap(), "ok");
-    // Goes out on the kept-alive connection, which the server then closes: sent again on a
-    // new connection.
-    let second = client.get(format!("{url}/b")).await.unwrap();
-    assert_eq!(second.text().await.unwrap(), "ok");
-    assert_eq!(requests.load(std::sync::atomic::Ordering::SeqCst), 3);
+    let times = |path: &str| {
+        seen.lock()
+            .unwrap()
+            .iter()
+            .filter(|(p, _)| p == path)
+            .count()
+    };
+    let closed = |path: &str| seen.lock().unwrap().iter().any(|(p, c)| p == path && *c);
+    // Each GET either gets a fresh connection (answered) or reuses the last one (closed by
+    // the server, then sent again on a new connection): it always succeeds. Whether a
+    // connection is back in the pool in time is the pool's race, so repeat until one was.
+    let mut retried = false;
+    for i in 0..100 {
+        let path = format!("/get{i}");
+        let response = client.get(format!("{url}{path}")).await.unwrap();
+        assert_eq!(response.text().await.unwrap(), "ok", "{path}");
+        if closed(&path) {
+            assert_eq!(times(&path), 2, "{path} was closed, so it was sent twice");
+            retried = true;
+            break;
+        }
+        assert_eq!(times(&path), 1, "{path}");
+        ciranda::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(retried, "no GET in 100 went out on a reused connection");
 
-    // A POST is not idempotent: the failure is returned, the request not repeated.
-    let err = client.post(format!("{url}/c"), "once").await.unwrap_err();
-    assert!(
-        !err.is_connect() && !err.is_timeout() && !err.is_body(),
-        "{err:?}"
-    );
-    assert!(err.to_string().contains(&format!("{url}/c")), "{err}");
-    assert_eq!(requests.load(std::sync::atomic::Ordering::SeqCst), 4);
+    // A POST is not idempotent: on a connection the server closes, the failure is returned
+    // and the request is not repeated.
+    let mut refused = false;
+    for i in 0..100 {
+        let path = format!("/post{i}");
+        let result = client.post(format!("{url}{path}"), "once").await;
+        assert_eq!(times(&path), 1, "{path} was sent once");
+        if closed(&path) {
+            let err = result.unwrap_err();
+            assert!(
+                !err.is_connect() && !err.is_timeout() && !err.is_body(),
+                "{err:?}"
+            );
+            assert!(err.to_string().contains(&path), "{err}");
+            refused = true;
+            break;
+        }
+        assert_eq!(result.unwrap().text().await.unwrap(), "ok", "{path}");
+        ciranda::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(refused, "no POST in 100 went out on a reused connection");
 }

@@ -43,7 +43,12 @@ async fn route(
     request: hyper::Request<Incoming>,
     port: u16,
 ) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
-    let path = request.uri().path().to_owned();
+    // Every route reads the whole request body first, as a well-behaved server does: one
+    // that answers without reading it closes the connection afterwards, racing the client's
+    // next request on it (the client retries only idempotent requests; see faults.rs).
+    let (request, body) = request.into_parts();
+    let body = body.collect().await.unwrap().to_bytes();
+    let path = request.uri.path().to_owned();
     let found = |to: &str| answer(StatusCode::FOUND, Some(to), "moved".into());
     Ok(match path.as_str() {
         "/loop" => found("/loop"),
@@ -56,7 +61,7 @@ async fn route(
         "/other-origin" => found(&format!("http://localhost:{port}/headers")),
         "/headers" => {
             let has = |name: &str| {
-                if request.headers().contains_key(name) {
+                if request.headers.contains_key(name) {
                     "yes"
                 } else {
                     "no"
@@ -72,12 +77,11 @@ async fn route(
             answer(StatusCode::OK, None, seen)
         }
         "/method" => {
-            let method = request.method().to_string();
+            let method = request.method.to_string();
             let length = request
-                .headers()
+                .headers
                 .get(header::CONTENT_LENGTH)
                 .map_or("-".to_owned(), |v| v.to_str().unwrap().to_owned());
-            let body = request.into_body().collect().await.unwrap().to_bytes();
             let text = format!("{method} {length} {}", String::from_utf8_lossy(&body));
             answer(StatusCode::OK, None, text)
         }
