@@ -188,6 +188,13 @@ mod tests {
         Ok(out)
     }
 
+    /// Each encoder of [`encoded`] and the coding that undoes it.
+    const ENCODINGS: [(&str, Coding); 3] = [
+        ("gzip", Coding::Gzip),
+        ("zlib", Coding::Deflate),
+        ("raw", Coding::Deflate),
+    ];
+
     fn encoded(coding: &str, data: &[u8]) -> Vec<u8> {
         match coding {
             "gzip" => {
@@ -212,11 +219,7 @@ mod tests {
     #[test]
     fn every_coding_decodes_whatever_the_chunk_sizes() {
         let data = text();
-        for (name, coding) in [
-            ("gzip", Coding::Gzip),
-            ("zlib", Coding::Deflate),
-            ("raw", Coding::Deflate),
-        ] {
+        for (name, coding) in ENCODINGS {
             let body = encoded(name, &data);
             for piece in [1, 2, 7, 1000, STEP, body.len()] {
                 let out = decode_in_pieces(coding, &body, piece).unwrap();
@@ -274,11 +277,7 @@ mod tests {
     #[test]
     fn a_body_cut_short_is_an_error() {
         let data = text();
-        for (name, coding) in [
-            ("gzip", Coding::Gzip),
-            ("zlib", Coding::Deflate),
-            ("raw", Coding::Deflate),
-        ] {
+        for (name, coding) in ENCODINGS {
             let body = encoded(name, &data);
             for keep in [1, body.len() / 2, body.len() - 1] {
                 let result = decode_in_pieces(coding, &body[..keep], 4096);

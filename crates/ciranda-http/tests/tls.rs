@@ -8,7 +8,7 @@ mod common;
 use ciranda::time::Duration;
 use ciranda_http::{Client, rustls};
 use common::*;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls_pki_types::{CertificateDer, ServerName};
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -111,17 +111,7 @@ async fn spawn_serve_tls(
     alpn: &[&[u8]],
     header_read_timeout: Duration,
 ) -> std::net::SocketAddr {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![CertificateDer::from(cert.cert_der.clone())],
-            PrivateKeyDer::Pkcs8(cert.key_der.clone().into()),
-        )
-        .unwrap();
-    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    let config = tls_server_config(cert, alpn);
     let listener = ciranda::net::TcpListener::bind("127.0.0.1:0")
         .await
         .unwrap();

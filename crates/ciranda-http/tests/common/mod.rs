@@ -262,11 +262,9 @@ pub fn make_cert() -> TestCert {
     }
 }
 
-/// An HTTPS server built from the `rt` pieces by hand: ciranda's `TcpListener`, rustls
-/// through `futures-rustls`, and hyper-util's auto builder over `CirandaIo`. `alpn` lists
-/// the protocols it offers.
-pub async fn spawn_tls_server(routes: Routes, cert: &TestCert, alpn: &[&[u8]]) -> SocketAddr {
-    use ciranda_http::rt::{CirandaExecutor, CirandaIo, CirandaTimer};
+/// A server TLS configuration presenting `cert`, offering the ALPN protocols `alpn` (none:
+/// the server's own choice).
+pub fn tls_server_config(cert: &TestCert, alpn: &[&[u8]]) -> rustls::ServerConfig {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -280,6 +278,15 @@ pub async fn spawn_tls_server(routes: Routes, cert: &TestCert, alpn: &[&[u8]]) -
         )
         .unwrap();
     config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    config
+}
+
+/// An HTTPS server built from the `rt` pieces by hand: ciranda's `TcpListener`, rustls
+/// through `futures-rustls`, and hyper-util's auto builder over `CirandaIo`. `alpn` lists
+/// the protocols it offers.
+pub async fn spawn_tls_server(routes: Routes, cert: &TestCert, alpn: &[&[u8]]) -> SocketAddr {
+    use ciranda_http::rt::{CirandaExecutor, CirandaIo, CirandaTimer};
+    let config = tls_server_config(cert, alpn);
     let acceptor = futures_rustls::TlsAcceptor::from(Arc::new(config));
     let listener = ciranda::net::TcpListener::bind("127.0.0.1:0")
         .await
