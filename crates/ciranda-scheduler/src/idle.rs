@@ -6,7 +6,9 @@
 //!   turn every core into a thief hammering the same queues.
 //! * A new task wakes a parked worker only when nobody is searching: a searcher will find it.
 //! * A searcher that finds work and was the last searcher wakes one more worker, so work that
-//!   keeps arriving keeps being picked up in parallel.
+//!   keeps arriving keeps being picked up in parallel. A searcher whose re-check after
+//!   registering as parked (below) finds work goes back to it still searching, so this rule
+//!   holds for it too (see [`Idle::unpark_self`]).
 //! * A worker about to park first registers as parked, then re-checks every queue after a
 //!   `SeqCst` fence; a notifier pushes first, fences, then reads the counters. One of the
 //!   two always sees the other, so a wake-up is never lost.
@@ -109,16 +111,26 @@ impl Idle {
     }
 
     /// A parked worker woke up on its own (work it saw, a timeout, I/O, shutdown): if it is
-    /// still listed as a sleeper, takes it off and counts it unparked (not searching) and
-    /// returns `true`. `false` means a notifier already did that and counted it searching.
-    pub(crate) fn unpark_self(&self, worker: usize) -> bool {
+    /// still listed as a sleeper, takes it off and counts it unparked, and searching again if
+    /// `resume_searching`. Returns whether the worker is searching now: `true` also when a
+    /// notifier already took it off the list (and counted it searching).
+    ///
+    /// `resume_searching` is for a searcher whose re-check after registering found work: the
+    /// notifier of that work may have seen it searching and woken nobody, while another
+    /// worker, seeing every worker parked, went to sleep for good rather than as the watcher.
+    /// Back as a searcher, the worker is the last searcher when it runs that work, and wakes
+    /// that sleeper (which then parks as the watcher); back as a plain active worker it
+    /// would wake nobody, and a task that never yields would leave the sleeper, and the
+    /// timers and I/O it would drive, asleep.
+    pub(crate) fn unpark_self(&self, worker: usize, resume_searching: bool) -> bool {
         let mut sleepers = self.sleepers.lock();
         let Some(at) = sleepers.iter().position(|&w| w == worker) else {
-            return false;
+            return true;
         };
         sleepers.swap_remove(at);
-        self.state.fetch_add(UNPARK, SeqCst);
-        true
+        self.state
+            .fetch_add(UNPARK | u64::from(resume_searching), SeqCst);
+        resume_searching
     }
 
     /// Takes a worker that died while registered as parked out of the bookkeeping: off the

@@ -402,9 +402,8 @@ impl Worker {
         let shared = self.shared();
         shared.registry.report_completed(self.completed.replace(0));
         shared.registry.sweep_if_worthwhile();
-        shared
-            .idle
-            .transition_to_parked(self.index, self.searching.replace(false));
+        let was_searching = self.searching.replace(false);
+        shared.idle.transition_to_parked(self.index, was_searching);
         // The hook may panic and kill this thread while it is registered as a sleeper.
         let mut hook_call = HookCall {
             shared,
@@ -443,10 +442,12 @@ impl Worker {
         // times per request under HTTP load, and a clock read is most of the pass).
         self.busy_since
             .set(if slept { Instant::now() } else { now });
-        if !shared.idle.unpark_self(self.index) {
-            // A notifier took us off the sleeper list and counted us as searching.
-            self.searching.set(true);
-        }
+        // A searcher whose re-check found work goes back to it searching (see
+        // `Idle::unpark_self`); a notifier that took us off the sleeper list counted us as
+        // searching too.
+        let resume_searching = was_searching && !slept;
+        self.searching
+            .set(shared.idle.unpark_self(self.index, resume_searching));
         // Only now, off the sleeper list: while on it, the notification could pick this
         // very worker.
         self.announce_hook_wakes(queued);

@@ -9,9 +9,11 @@
 //! **A busy worker never starves I/O and timers.** The driver role is held only while parked:
 //! a worker that comes back from the reactor having woken tasks (I/O events, timers) first
 //! hands the role to a worker parked on its condvar, so the poller is watched again while it
-//! runs them. A driver woken by `unpark` needs no hand-off: the scheduler counted it as a
-//! searcher, and the last searcher to find work always wakes another worker, which parks
-//! into the free poller. When every worker is busy, each one still polls the reactor without
+//! runs them (a worker that found the poller taken and lists itself for the hand-off only
+//! after that turn ended sees no turn running, and goes back to take the poller instead). A
+//! driver woken by `unpark` needs no hand-off: the scheduler counted it as a searcher, and
+//! the last searcher to find work always wakes another worker, which parks into the free
+//! poller. When every worker is busy, each one still polls the reactor without
 //! blocking every `EVENT_INTERVAL` ticks (the scheduler's zero-timeout park; the reactor skips the poller in
 //! such a turn while no descriptor is registered, and only fires due timers).
 //!
@@ -165,7 +167,16 @@ impl ReactorParkHook {
             // clock; we just went idle, so let it look again.
             self.reactor.notify();
         }
-        self.parkers.parker(worker).park_timeout(timeout);
+        // A driver coming back with events hands the poller to a worker it sees listed here;
+        // one whose turn ended before we were listed saw nobody, and would leave us asleep
+        // beside a free poller while it runs what it woke (for good, if that task never
+        // yields). So if no turn runs now, return instead: the scheduler looks for work and
+        // parks again, and this time we take the poller. (We list ourselves, then read
+        // `turning`; the driver clears `turning`, then reads the list's count: one of the two
+        // sees the other.)
+        if self.reactor.is_turning() {
+            self.parkers.parker(worker).park_timeout(timeout);
+        }
         let mut waiting = self.waiting.lock();
         if let Some(at) = waiting.iter().position(|&w| w == worker) {
             waiting.swap_remove(at);

@@ -113,7 +113,7 @@ fn idle_check_sees_a_worker_that_takes_a_task_after_registering_as_parked() {
                         thread::yield_now();
                     }
                 }
-                idle.unpark_self(0);
+                idle.unpark_self(0, false);
                 assert!(queued.swap(false, SeqCst), "the task was queued");
                 finished.store(true, SeqCst);
             })
