@@ -6,6 +6,12 @@
 //! policy that drops that wake-up must hand the poller off some other way (issue 21 tried
 //! two: a last searcher that wakes another worker only when more tasks are queued failed the
 //! second test at round 0 unless the driver offered the poller when the scheduler woke it).
+//!
+//! The first test also failed about once in 40 CI runs until a searcher whose re-check
+//! before parking found the hog went back to it still searching (so, as the last searcher,
+//! it woke the other worker, which had gone to sleep for good seeing every worker parked),
+//! and a worker that found the poller taken checked, after listing itself for the driver's
+//! hand-off, that the turn had not already ended (`CHANGELOG.md`).
 
 use ciranda::Runtime;
 use ciranda::task::JoinHandle;
