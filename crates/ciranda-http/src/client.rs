@@ -4,6 +4,7 @@ use crate::body::Body;
 use crate::connect::{ConnectError, Connector};
 use crate::cookies::Jar;
 use crate::error::{BoxError, Error, Kind, chain};
+use crate::options::RequestOptions;
 use crate::proxy::Proxies;
 use crate::redirect;
 use crate::resend::Resend;
@@ -41,7 +42,8 @@ type Pooled = hyper_util::client::legacy::Client<Connector, Body>;
 ///
 /// # Redirects
 ///
-/// Up to ten redirects are followed ([`ClientBuilder::max_redirects`]), as aiohttp does, and
+/// Up to ten redirects are followed ([`ClientBuilder::max_redirects`], or per request
+/// [`RequestOptions::max_redirects`]), as aiohttp does, and
 /// [`Response::url`] is the URL that answered last. 301 and 302 turn a `POST` into a `GET`
 /// without its body, 303 turns anything but `HEAD` into a `GET`, 307 and 308 keep the method
 /// and the body. A body that has to be sent again must be one the client can repeat (made
@@ -159,7 +161,8 @@ impl Client {
     }
 
     /// Sends any request: every method, header and body type. The URI must be absolute
-    /// (`http://host/path`).
+    /// (`http://host/path`). A [`RequestOptions`] in the request's extensions overrides the
+    /// client's redirect limit, timeout and decompression for this request.
     ///
     /// A 307 or 308 redirect resends the body, which only a [`Body`] made from bytes can do:
     /// send a `Request<Body>` for that. Another body type is sent once, and such a redirect's
@@ -189,20 +192,28 @@ impl Client {
     async fn execute(&self, request: Request<Body>, url: String) -> Result<Response, Error> {
         check_url(request.uri()).map_err(|e| e.with_url(&url))?;
         let (mut parts, mut body) = request.into_parts();
+        let options = parts
+            .extensions
+            .remove::<RequestOptions>()
+            .unwrap_or_default();
+        let auto_decompress = options
+            .auto_decompress
+            .unwrap_or(self.config.auto_decompress);
+        let timeout = options.timeout.unwrap_or(self.config.timeout);
         if let Some(agent) = &self.config.user_agent {
             parts
                 .headers
                 .entry(USER_AGENT)
                 .or_insert_with(|| agent.clone());
         }
-        if self.config.auto_decompress {
+        if auto_decompress {
             parts
                 .headers
                 .entry(ACCEPT_ENCODING)
                 .or_insert(HeaderValue::from_static("gzip, deflate"));
         }
-        let deadline = self.config.timeout.map(|t| Instant::now() + t);
-        let max = self.config.max_redirects;
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let max = options.max_redirects.unwrap_or(self.config.max_redirects);
         let mut url = url;
         let mut followed = 0;
         loop {
@@ -236,12 +247,7 @@ impl Client {
                 None
             };
             let Some(hop) = hop else {
-                return Ok(Response::new(
-                    response,
-                    url,
-                    deadline,
-                    self.config.auto_decompress,
-                ));
+                return Ok(Response::new(response, url, deadline, auto_decompress));
             };
             drain(response.into_body(), deadline).await;
             followed += 1;

@@ -13,6 +13,7 @@
 //! | `session.cookie_jar` | on by default; [`ClientBuilder::cookie_jar`], [`Client::cookies`], [`Client::clear_cookies`] |
 //! | `auto_decompress` (gzip, deflate) | on by default; [`ClientBuilder::auto_decompress`] |
 //! | `allow_redirects`, `max_redirects`, `response.url` | followed by default; [`ClientBuilder::max_redirects`], [`Response::url`] |
+//! | one request's `allow_redirects=`, `timeout=`, `auto_decompress=` | [`RequestOptions`] in the request's extensions |
 //! | `aiohttp.ClientError` | [`Error`] |
 //! | `aiohttp.web` | [`server::serve`] |
 //! | `request.remote` | [`server::serve_with_remote`] (the service is made per connection from its [`server::RemoteAddr`]) |
@@ -49,6 +50,7 @@ mod connect;
 mod cookies;
 mod decode;
 mod error;
+mod options;
 mod proxy;
 mod redirect;
 mod resend;
@@ -59,6 +61,7 @@ pub mod server;
 pub use body::Body;
 pub use client::{Client, ClientBuilder};
 pub use error::Error;
+pub use options::RequestOptions;
 pub use response::{Chunks, Response};
 
 /// The rustls version this crate is built with, for the [`server::Serve::tls`] configuration

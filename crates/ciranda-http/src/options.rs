@@ -1,0 +1,96 @@
+//! Per-request settings that override the client's (aiohttp's per-request keyword arguments).
+
+use std::time::Duration;
+
+/// Settings for one request that override the [`Client`](crate::Client)'s, as aiohttp's
+/// per-request `allow_redirects`, `max_redirects`, `timeout` and `auto_decompress` arguments
+/// do. Put it in the request's extensions and send the request with
+/// [`Client::request`](crate::Client::request); what it leaves unset keeps the client's
+/// setting.
+///
+/// # Examples
+///
+/// `session.get(url, allow_redirects=False, timeout=ClientTimeout(total=5))`:
+///
+/// ```no_run
+/// use ciranda_http::{Body, Client, RequestOptions};
+/// use std::time::Duration;
+///
+/// # ciranda::run(async {
+/// let client = Client::new();
+/// let request = http::Request::get("https://example.com/old")
+///     .extension(RequestOptions::new().max_redirects(0).timeout(Duration::from_secs(5)))
+///     .body(Body::empty())
+///     .unwrap();
+/// let response = client.request(request).await?;
+/// println!("{} -> {:?}", response.status(), response.headers().get("location"));
+/// # Ok::<(), ciranda_http::Error>(())
+/// # }).unwrap();
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestOptions {
+    pub(crate) max_redirects: Option<usize>,
+    pub(crate) timeout: Option<Option<Duration>>,
+    pub(crate) auto_decompress: Option<bool>,
+}
+
+impl RequestOptions {
+    /// Options that change nothing: every setting is the client's.
+    ///
+    /// ```
+    /// assert_eq!(ciranda_http::RequestOptions::new(), Default::default());
+    /// ```
+    pub fn new() -> RequestOptions {
+        RequestOptions::default()
+    }
+
+    /// Follow at most `max` redirects for this request; `0` returns a redirect as it is
+    /// (aiohttp's `allow_redirects=False`). See
+    /// [`ClientBuilder::max_redirects`](crate::ClientBuilder::max_redirects).
+    ///
+    /// ```
+    /// let options = ciranda_http::RequestOptions::new().max_redirects(0);
+    /// # drop(options);
+    /// ```
+    pub fn max_redirects(mut self, max: usize) -> Self {
+        self.max_redirects = Some(max);
+        self
+    }
+
+    /// This request — redirects and reading the body included — must finish within
+    /// `timeout`, instead of the client's [`timeout`](crate::ClientBuilder::timeout).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let options = ciranda_http::RequestOptions::new().timeout(Duration::from_secs(5));
+    /// # drop(options);
+    /// ```
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(Some(timeout));
+        self
+    }
+
+    /// This request has no time limit, whatever the client's
+    /// [`timeout`](crate::ClientBuilder::timeout) (aiohttp's `timeout=ClientTimeout(total=None)`).
+    ///
+    /// ```
+    /// let options = ciranda_http::RequestOptions::new().no_timeout();
+    /// # drop(options);
+    /// ```
+    pub fn no_timeout(mut self) -> Self {
+        self.timeout = Some(None);
+        self
+    }
+
+    /// Ask for and decompress a compressed body for this request, or not. See
+    /// [`ClientBuilder::auto_decompress`](crate::ClientBuilder::auto_decompress).
+    ///
+    /// ```
+    /// let options = ciranda_http::RequestOptions::new().auto_decompress(false);
+    /// # drop(options);
+    /// ```
+    pub fn auto_decompress(mut self, enabled: bool) -> Self {
+        self.auto_decompress = Some(enabled);
+        self
+    }
+}
