@@ -1,11 +1,15 @@
-//! Content codings of response bodies (aiohttp's `auto_decompress`): `gzip` and `deflate`,
-//! undone chunk by chunk as the body arrives.
+//! Content codings of response bodies (aiohttp's `auto_decompress`): `gzip`, `deflate` and
+//! `br`, undone chunk by chunk as the body arrives.
 //!
-//! A decoder is fed at most [`STEP`] compressed bytes at a time, so one step's output stays
-//! bounded (deflate expands at most about 1 032 to 1) however large the chunks the server
-//! sends. The end of the body is checked: a `gzip` member must end with its CRC and length,
-//! a `deflate` stream with its final block, or the body counts as cut short.
+//! A decoder takes at most [`STEP`] compressed bytes at a time, so one step's output stays
+//! bounded however large the chunks the server sends: deflate expands at most about 1 032
+//! to 1, and a brotli step stops at [`BROTLI_OUT`] bytes of output (brotli's ratio has no
+//! such bound), keeping the rest of its input and output for the next steps. The end of the
+//! body is checked: a `gzip` member must end with its CRC and length, a `deflate` or `br`
+//! stream with its final block, or the body counts as cut short.
 
+use brotli_decompressor::{BrotliDecompressStream, BrotliResult, BrotliState, StandardAlloc};
+use bytes::{Buf, Bytes};
 use flate2::write::MultiGzDecoder;
 use flate2::{Decompress, FlushDecompress, Status};
 use http::HeaderMap;
@@ -15,6 +19,9 @@ use std::io::{self, Write};
 /// The most compressed bytes decoded in one step.
 pub(crate) const STEP: usize = 8 * 1024;
 
+/// The most bytes one brotli step returns.
+pub(crate) const BROTLI_OUT: usize = 64 * 1024;
+
 /// A content coding the client undoes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Coding {
@@ -23,6 +30,9 @@ pub(crate) enum Coding {
     /// `deflate`: a zlib stream (RFC 1950) as the RFC says, or the raw deflate (RFC 1951)
     /// that some servers send instead; the first two bytes tell which.
     Deflate,
+    /// `br`, RFC 7932, with its standard window of at most 16 MiB (large-window streams,
+    /// which are not for HTTP, are refused).
+    Brotli,
 }
 
 impl Coding {
@@ -39,6 +49,8 @@ impl Coding {
             Some(Coding::Gzip)
         } else if name.eq_ignore_ascii_case("deflate") {
             Some(Coding::Deflate)
+        } else if name.eq_ignore_ascii_case("br") {
+            Some(Coding::Brotli)
         } else {
             None
         }
@@ -62,6 +74,15 @@ enum State {
         inflate: Decompress,
         ended: bool,
     },
+    Brotli {
+        /// Boxed: the decoder's state is a few hundred bytes.
+        state: Box<BrotliState<StandardAlloc, StandardAlloc, StandardAlloc>>,
+        /// Where a step writes, [`BROTLI_OUT`] bytes made once; a step returns a copy of
+        /// what it wrote.
+        out: Box<[u8]>,
+        fed: bool,
+        ended: bool,
+    },
 }
 
 impl Decoder {
@@ -72,14 +93,37 @@ impl Decoder {
                 fed: false,
             },
             Coding::Deflate => State::DeflateStart(Vec::new()),
+            Coding::Brotli => State::Brotli {
+                state: Box::new(BrotliState::new_strict(
+                    StandardAlloc::default(),
+                    StandardAlloc::default(),
+                    StandardAlloc::default(),
+                )),
+                out: vec![0; BROTLI_OUT].into_boxed_slice(),
+                fed: false,
+                ended: false,
+            },
         };
         Decoder { state }
     }
 
-    /// Decodes the next `input` (at most [`STEP`] bytes, for a bounded output); returns the
-    /// bytes it decoded, possibly none yet.
-    pub(crate) fn feed(&mut self, input: &[u8]) -> io::Result<Vec<u8>> {
-        debug_assert!(input.len() <= STEP, "fed in steps of at most STEP bytes");
+    /// One step: decodes from the front of `input`, taking away what it used (at most
+    /// [`STEP`] bytes), and returns what it decoded, possibly nothing yet. With `input`
+    /// empty it returns output still pending from earlier steps (a brotli step's output is
+    /// capped), or nothing. Call it until `input` is empty and it returns nothing.
+    pub(crate) fn feed(&mut self, input: &mut Bytes) -> io::Result<Vec<u8>> {
+        if let State::Brotli {
+            state,
+            out,
+            fed,
+            ended,
+        } = &mut self.state
+        {
+            *fed |= !input.is_empty();
+            return brotli_step(state, out, ended, input);
+        }
+        let step = input.split_to(input.len().min(STEP));
+        let input = &step[..];
         match &mut self.state {
             State::Gzip { decoder, fed } => {
                 *fed |= !input.is_empty();
@@ -105,11 +149,13 @@ impl Decoder {
                 inflate_into(inflate, ended, input, &mut out)?;
                 Ok(out)
             }
+            State::Brotli { .. } => unreachable!("handled above"),
         }
     }
 
     /// The body has ended: checks that the compressed stream did too, and returns the last
-    /// decoded bytes. An empty body (a `HEAD` answer, a `304`) decodes to nothing.
+    /// decoded bytes. Call it until it returns nothing (a brotli stream's last output may
+    /// take several calls). An empty body (a `HEAD` answer, a `304`) decodes to nothing.
     pub(crate) fn finish(&mut self) -> io::Result<Vec<u8>> {
         match &mut self.state {
             State::Gzip { fed: false, .. } => Ok(Vec::new()),
@@ -122,7 +168,66 @@ impl Decoder {
                 "the body ends before its deflate stream does (cut short?)",
             )),
             State::Deflate { ended: true, .. } => Ok(Vec::new()),
+            State::Brotli { fed: false, .. } => Ok(Vec::new()),
+            State::Brotli {
+                state, out, ended, ..
+            } => {
+                let out = brotli_step(state, out, ended, &mut Bytes::new())?;
+                if out.is_empty() && !*ended {
+                    return Err(corrupt(
+                        "the body ends before its brotli stream does (cut short?)",
+                    ));
+                }
+                Ok(out)
+            }
         }
+    }
+}
+
+/// One brotli step: at most [`STEP`] bytes of `input` in, at most `buffer.len()` bytes out.
+/// What it does not use stays in `input`; bytes after the stream's end are dropped, as
+/// [`inflate_into`] ignores them.
+fn brotli_step(
+    state: &mut BrotliState<StandardAlloc, StandardAlloc, StandardAlloc>,
+    buffer: &mut [u8],
+    ended: &mut bool,
+    input: &mut Bytes,
+) -> io::Result<Vec<u8>> {
+    if *ended {
+        input.clear();
+        return Ok(Vec::new());
+    }
+    let given = input.len().min(STEP);
+    let (mut available_in, mut input_offset) = (given, 0);
+    let (mut available_out, mut output_offset, mut total_out) = (buffer.len(), 0, 0);
+    let result = BrotliDecompressStream(
+        &mut available_in,
+        &mut input_offset,
+        &input[..given],
+        &mut available_out,
+        &mut output_offset,
+        buffer,
+        &mut total_out,
+        state,
+    );
+    input.advance(input_offset);
+    let out = buffer[..output_offset].to_vec();
+    match result {
+        BrotliResult::ResultFailure => Err(corrupt(&format!(
+            "corrupt brotli data ({:?})",
+            state.error_code
+        ))),
+        BrotliResult::ResultSuccess => {
+            *ended = true;
+            input.clear();
+            Ok(out)
+        }
+        BrotliResult::NeedsMoreInput | BrotliResult::NeedsMoreOutput
+            if given > 0 && input_offset == 0 && out.is_empty() =>
+        {
+            Err(corrupt("the brotli decoder made no progress"))
+        }
+        BrotliResult::NeedsMoreInput | BrotliResult::NeedsMoreOutput => Ok(out),
     }
 }
 
@@ -171,28 +276,56 @@ mod tests {
     use flate2::write::{DeflateEncoder, GzEncoder, ZlibEncoder};
 
     fn text() -> Vec<u8> {
-        (0..200_000u32)
+        (0..50_000u32)
             .flat_map(|i| format!("line {i}\n").into_bytes())
             .collect()
+    }
+
+    /// Feeds `chunk` as the response stream does: steps until the chunk is used up and no
+    /// output is pending; returns the largest step's output with the total.
+    fn feed_all(decoder: &mut Decoder, chunk: &[u8], out: &mut Vec<u8>) -> io::Result<usize> {
+        let mut input = Bytes::copy_from_slice(chunk);
+        let mut largest = 0;
+        loop {
+            let had_input = !input.is_empty();
+            let step = decoder.feed(&mut input)?;
+            if step.is_empty() && !had_input {
+                return Ok(largest);
+            }
+            largest = largest.max(step.len());
+            out.extend(step);
+        }
+    }
+
+    /// Ends the body as the response stream does: `finish` until it returns nothing.
+    fn finish_all(decoder: &mut Decoder, out: &mut Vec<u8>) -> io::Result<usize> {
+        let mut largest = 0;
+        loop {
+            let last = decoder.finish()?;
+            if last.is_empty() {
+                return Ok(largest);
+            }
+            largest = largest.max(last.len());
+            out.extend(last);
+        }
     }
 
     fn decode_in_pieces(coding: Coding, body: &[u8], piece: usize) -> io::Result<Vec<u8>> {
         let mut decoder = Decoder::new(coding);
         let mut out = Vec::new();
         for chunk in body.chunks(piece) {
-            for step in chunk.chunks(STEP) {
-                out.extend(decoder.feed(step)?);
-            }
+            feed_all(&mut decoder, chunk, &mut out)?;
         }
-        out.extend(decoder.finish()?);
+        finish_all(&mut decoder, &mut out)?;
         Ok(out)
     }
 
     /// Each encoder of [`encoded`] and the coding that undoes it.
-    const ENCODINGS: [(&str, Coding); 3] = [
+    const ENCODINGS: [(&str, Coding); 4] = [
         ("gzip", Coding::Gzip),
         ("zlib", Coding::Deflate),
         ("raw", Coding::Deflate),
+        ("br", Coding::Brotli),
     ];
 
     fn encoded(coding: &str, data: &[u8]) -> Vec<u8> {
@@ -211,6 +344,13 @@ mod tests {
                 let mut e = DeflateEncoder::new(Vec::new(), Compression::default());
                 e.write_all(data).unwrap();
                 e.finish().unwrap()
+            }
+            "br" => {
+                let mut body = Vec::new();
+                let mut e = brotli::CompressorWriter::new(&mut body, 4096, 5, 22);
+                e.write_all(data).unwrap();
+                drop(e);
+                body
             }
             other => panic!("no encoder {other}"),
         }
@@ -234,34 +374,38 @@ mod tests {
         for name in ["zlib", "raw"] {
             let body = encoded(name, &data);
             let mut decoder = Decoder::new(Coding::Deflate);
-            let mut out = decoder.feed(&body[..1]).unwrap();
+            let mut out = Vec::new();
+            feed_all(&mut decoder, &body[..1], &mut out).unwrap();
             for step in body[1..].chunks(STEP) {
-                out.extend(decoder.feed(step).unwrap());
+                feed_all(&mut decoder, step, &mut out).unwrap();
             }
-            out.extend(decoder.finish().unwrap());
+            finish_all(&mut decoder, &mut out).unwrap();
             assert!(out == data, "{name}");
         }
     }
 
     #[test]
     fn one_step_of_output_is_bounded() {
-        // 16 MiB of zeros compress to about 16 KiB; no step may return more than deflate's
-        // ratio allows for STEP bytes of input.
+        // 16 MiB of zeros compress to about 16 KiB with deflate and to a few bytes with
+        // brotli, which arrive in one chunk; no step may return more than deflate's ratio
+        // allows for STEP bytes of input, or than a brotli step's cap.
         let zeros = vec![0u8; 16 << 20];
-        let body = encoded("gzip", &zeros);
-        let mut decoder = Decoder::new(Coding::Gzip);
-        let mut total = 0;
-        for step in body.chunks(STEP) {
-            let out = decoder.feed(step).unwrap();
+        for (name, coding, cap) in [
+            ("gzip", Coding::Gzip, STEP * 1100),
+            ("br", Coding::Brotli, BROTLI_OUT),
+        ] {
+            let body = encoded(name, &zeros);
+            let mut decoder = Decoder::new(coding);
+            let mut out = Vec::new();
+            let largest = feed_all(&mut decoder, &body, &mut out)
+                .unwrap()
+                .max(finish_all(&mut decoder, &mut out).unwrap());
+            assert!(largest <= cap, "{name}: {largest} bytes from one step");
             assert!(
-                out.len() <= STEP * 1100,
-                "{} bytes from one step",
-                out.len()
+                out.len() == zeros.len() && out.iter().all(|&b| b == 0),
+                "{name}"
             );
-            total += out.len();
         }
-        total += decoder.finish().unwrap().len();
-        assert_eq!(total, zeros.len());
     }
 
     #[test]
@@ -291,8 +435,10 @@ mod tests {
         let garbage = b"this is not compressed at all, not even a little".repeat(10);
         assert!(decode_in_pieces(Coding::Gzip, &garbage, 100).is_err());
         assert!(decode_in_pieces(Coding::Deflate, &garbage, 100).is_err());
-        assert_eq!(decode_in_pieces(Coding::Gzip, b"", 1).unwrap(), b"");
-        assert_eq!(decode_in_pieces(Coding::Deflate, b"", 1).unwrap(), b"");
+        assert!(decode_in_pieces(Coding::Brotli, &garbage, 100).is_err());
+        for coding in [Coding::Gzip, Coding::Deflate, Coding::Brotli] {
+            assert_eq!(decode_in_pieces(coding, b"", 1).unwrap(), b"");
+        }
     }
 
     #[test]
@@ -308,7 +454,9 @@ mod tests {
         assert_eq!(with(&["X-GZIP"]), Some(Coding::Gzip));
         assert_eq!(with(&[" Deflate "]), Some(Coding::Deflate));
         assert_eq!(with(&[]), None);
-        assert_eq!(with(&["br"]), None);
+        assert_eq!(with(&["br"]), Some(Coding::Brotli));
+        assert_eq!(with(&["BR"]), Some(Coding::Brotli));
+        assert_eq!(with(&["zstd"]), None);
         assert_eq!(with(&["identity"]), None);
         assert_eq!(with(&["gzip", "gzip"]), None);
         assert_eq!(with(&["gzip, br"]), None);

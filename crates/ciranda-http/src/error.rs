@@ -24,7 +24,7 @@ pub(crate) enum Kind {
     Body,
     /// The response body was not valid UTF-8 (`text()`).
     Decode,
-    /// The response body's `gzip` or `deflate` coding could not be undone (corrupt, or cut
+    /// The response body's `gzip`, `deflate` or `br` coding could not be undone (corrupt, or cut
     /// short).
     Decompress,
     /// Building the client failed (an unusable root certificate, a bad user agent).

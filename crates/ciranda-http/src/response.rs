@@ -1,6 +1,6 @@
 //! `Response`: the status, the headers, and the body read whole or as a stream.
 
-use crate::decode::{self, Coding, Decoder};
+use crate::decode::{Coding, Decoder};
 use crate::error::{Error, Kind};
 use bytes::{Bytes, BytesMut};
 use ciranda::time::{Instant, Sleep};
@@ -53,7 +53,7 @@ impl fmt::Debug for Response {
 }
 
 impl Response {
-    /// `decompress`: undo a `gzip` or `deflate` `Content-Encoding` in the body methods.
+    /// `decompress`: undo a `gzip`, `deflate` or `br` `Content-Encoding` in the body methods.
     pub(crate) fn new(
         inner: http::Response<Incoming>,
         url: String,
@@ -134,8 +134,8 @@ impl Response {
     }
 
     /// The body as a stream of chunks, as they arrive (`response.content.iter_chunked()`):
-    /// a body larger than memory can be processed piece by piece. A `gzip` or `deflate` body
-    /// is decompressed as it arrives (see [`ClientBuilder::auto_decompress`]).
+    /// a body larger than memory can be processed piece by piece. A `gzip`, `deflate` or `br`
+    /// body is decompressed as it arrives (see [`ClientBuilder::auto_decompress`]).
     ///
     /// [`ClientBuilder::auto_decompress`]: crate::ClientBuilder::auto_decompress
     pub fn chunks(self) -> Chunks {
@@ -148,6 +148,7 @@ impl Response {
             done: false,
             decoder: self.coding.map(Decoder::new),
             compressed: Bytes::new(),
+            body_ended: false,
         }
     }
 
@@ -187,6 +188,8 @@ pub struct Chunks {
     decoder: Option<Decoder>,
     /// Received bytes the decoder has not been fed yet.
     compressed: Bytes,
+    /// The compressed body has ended; the decoder is being finished.
+    body_ended: bool,
 }
 
 impl fmt::Debug for Chunks {
@@ -208,16 +211,29 @@ impl Stream for Chunks {
                 return Poll::Ready(None);
             }
             if let Some(decoder) = &mut this.decoder {
-                // A step at a time, so one poll's output stays bounded.
-                while !this.compressed.is_empty() {
-                    let step = this
-                        .compressed
-                        .split_to(this.compressed.len().min(decode::STEP));
-                    match decoder.feed(&step) {
-                        Ok(out) if out.is_empty() => {}
-                        Ok(out) => return Poll::Ready(Some(Ok(Bytes::from(out)))),
+                // A step at a time, so one poll's output stays bounded; a step may also
+                // return output left over from the last one.
+                loop {
+                    let had_input = !this.compressed.is_empty();
+                    match decoder.feed(&mut this.compressed) {
+                        Ok(out) if !out.is_empty() => {
+                            return Poll::Ready(Some(Ok(Bytes::from(out))));
+                        }
+                        Ok(_) if had_input => {}
+                        Ok(_) => break,
                         Err(e) => return Poll::Ready(Some(Err(this.fail(Kind::Decompress, e)))),
                     }
+                }
+                if this.body_ended {
+                    // The decoder's last output, which may take several steps.
+                    return match decoder.finish() {
+                        Ok(out) if out.is_empty() => {
+                            this.done = true;
+                            Poll::Ready(None)
+                        }
+                        Ok(out) => Poll::Ready(Some(Ok(Bytes::from(out)))),
+                        Err(e) => Poll::Ready(Some(Err(this.fail(Kind::Decompress, e)))),
+                    };
                 }
             }
             match Pin::new(&mut this.body).poll_frame(cx) {
@@ -238,16 +254,13 @@ impl Stream for Chunks {
                     };
                     return Poll::Ready(Some(Err(this.fail(kind, e))));
                 }
+                Poll::Ready(None) if this.decoder.is_some() => {
+                    this.body_ended = true;
+                    continue;
+                }
                 Poll::Ready(None) => {
                     this.done = true;
-                    let Some(decoder) = &mut this.decoder else {
-                        return Poll::Ready(None);
-                    };
-                    return match decoder.finish() {
-                        Ok(out) if out.is_empty() => Poll::Ready(None),
-                        Ok(out) => Poll::Ready(Some(Ok(Bytes::from(out)))),
-                        Err(e) => Poll::Ready(Some(Err(this.fail(Kind::Decompress, e)))),
-                    };
+                    return Poll::Ready(None);
                 }
                 Poll::Pending => {}
             }

@@ -1,5 +1,5 @@
-//! The client's `auto_decompress`: `gzip` and `deflate` bodies undone as they arrive, what it
-//! asks the server for, what it leaves alone, and corrupt bodies.
+//! The client's `auto_decompress`: `gzip`, `deflate` and `br` bodies undone as they arrive,
+//! what it asks the server for, what it leaves alone, and corrupt bodies.
 
 use bytes::Bytes;
 use ciranda::net::TcpListener;
@@ -49,14 +49,27 @@ fn compress(coding: &str, data: &[u8]) -> Vec<u8> {
             data,
             |w| w.finish(),
         ),
+        "br" => {
+            let mut body = Vec::new();
+            run(
+                brotli::CompressorWriter::new(&mut body, 4096, 1, 22),
+                data,
+                |w| {
+                    drop(w);
+                    Ok(Vec::new())
+                },
+            );
+            body
+        }
         other => panic!("no encoder {other}"),
     }
 }
 
-/// `GET /CODING` answers [`text`] compressed as CODING (`gzip`, `zlib` and `raw` are sent as
-/// `Content-Encoding: gzip`, `deflate`, `deflate`), `/corrupt` a gzip header over garbage,
-/// `/cut` a gzip body missing its end, `/br` bytes labelled `br`; every answer carries the
-/// request's `Accept-Encoding` (or `none`) in `x-accept-encoding`.
+/// `GET /CODING` answers [`text`] compressed as CODING (`gzip`, `zlib`, `raw` and `br` are
+/// sent as `Content-Encoding: gzip`, `deflate`, `deflate`, `br`), `/corrupt` a gzip header
+/// over garbage, `/cut` a gzip body missing its end, `/br-corrupt` and `/br-cut` the same
+/// for `br`, `/zstd` bytes labelled `zstd` (a coding the client does not undo); every answer
+/// carries the request's `Accept-Encoding` (or `none`) in `x-accept-encoding`.
 async fn route(
     request: hyper::Request<Incoming>,
 ) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
@@ -77,7 +90,13 @@ async fn route(
             let whole = compress("gzip", &text());
             ("gzip", whole[..whole.len() / 2].to_vec())
         }
-        "/br" => ("br", b"not really brotli".to_vec()),
+        "/br" => ("br", compress("br", &text())),
+        "/br-corrupt" => ("br", b"certainly not brotli data, just some bytes".to_vec()),
+        "/br-cut" => {
+            let whole = compress("br", &text());
+            ("br", whole[..whole.len() / 2].to_vec())
+        }
+        "/zstd" => ("zstd", b"not really zstd".to_vec()),
         _ => ("identity", b"plain".to_vec()),
     };
     let body = if request.method() == Method::HEAD {
@@ -101,12 +120,12 @@ async fn server() -> (SocketAddr, ciranda::task::JoinHandle<std::io::Result<()>>
 }
 
 #[ciranda::test]
-async fn gzip_and_both_kinds_of_deflate_are_undone() {
+async fn gzip_both_kinds_of_deflate_and_brotli_are_undone() {
     let (addr, server) = server().await;
     let client = Client::new();
-    for path in ["gzip", "zlib", "raw"] {
+    for path in ["gzip", "zlib", "raw", "br"] {
         let response = client.get(format!("http://{addr}/{path}")).await.unwrap();
-        assert_eq!(response.headers()["x-accept-encoding"], "gzip, deflate");
+        assert_eq!(response.headers()["x-accept-encoding"], "gzip, deflate, br");
         // The headers stay as the server sent them.
         assert_ne!(response.headers()[header::CONTENT_ENCODING], "identity");
         let body = response.bytes().await.unwrap();
@@ -118,20 +137,22 @@ async fn gzip_and_both_kinds_of_deflate_are_undone() {
 #[ciranda::test]
 async fn a_large_body_arrives_in_bounded_chunks() {
     let (addr, server) = server().await;
-    let mut chunks = Client::new()
-        .get(format!("http://{addr}/gzip"))
-        .await
-        .unwrap()
-        .chunks();
-    let (mut got, mut count) = (Vec::new(), 0);
-    while let Some(chunk) = chunks.next().await {
-        let chunk = chunk.unwrap();
-        assert!(!chunk.is_empty());
-        got.extend_from_slice(&chunk);
-        count += 1;
+    for path in ["gzip", "br"] {
+        let mut chunks = Client::new()
+            .get(format!("http://{addr}/{path}"))
+            .await
+            .unwrap()
+            .chunks();
+        let (mut got, mut count) = (Vec::new(), 0);
+        while let Some(chunk) = chunks.next().await {
+            let chunk = chunk.unwrap();
+            assert!(!chunk.is_empty());
+            got.extend_from_slice(&chunk);
+            count += 1;
+        }
+        assert!(got == text(), "{path}");
+        assert!(count > 1, "{path}: 1 MiB came in {count} chunk(s)");
     }
-    assert!(got == text());
-    assert!(count > 1, "1 MiB came in {count} chunk(s)");
     server.abort();
 }
 
@@ -139,7 +160,7 @@ async fn a_large_body_arrives_in_bounded_chunks() {
 async fn a_corrupt_or_cut_body_is_a_body_error() {
     let (addr, server) = server().await;
     let client = Client::new();
-    for path in ["corrupt", "cut"] {
+    for path in ["corrupt", "cut", "br-corrupt", "br-cut"] {
         let url = format!("http://{addr}/{path}");
         let err = client.get(&url).await.unwrap().bytes().await.unwrap_err();
         assert!(err.is_body(), "{path}: {err:?}");
@@ -162,8 +183,8 @@ async fn what_is_left_alone() {
 
     let client = Client::new();
     // A coding the client does not know.
-    let br = client.get(format!("http://{addr}/br")).await.unwrap();
-    assert_eq!(br.bytes().await.unwrap(), "not really brotli");
+    let zstd = client.get(format!("http://{addr}/zstd")).await.unwrap();
+    assert_eq!(zstd.bytes().await.unwrap(), "not really zstd");
 
     // The request's own Accept-Encoding is kept.
     let request = Request::get(format!("http://{addr}/plain"))
