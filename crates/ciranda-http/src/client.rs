@@ -136,6 +136,44 @@ impl Client {
         }
     }
 
+    /// The cookie jar's contents, session cookies included, to keep for a later
+    /// [`load_cookies`](Client::load_cookies) (aiohttp's `session.cookie_jar.save(path)`;
+    /// write the bytes with `ciranda::fs::write`). The format is `cookie_store`'s JSON. An
+    /// empty jar's when the jar is off.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let client = ciranda_http::Client::new();
+    /// let saved = client.save_cookies();
+    /// // ... later, in another client or another process:
+    /// let restored = ciranda_http::Client::new();
+    /// restored.load_cookies(&saved).unwrap();
+    /// ```
+    pub fn save_cookies(&self) -> Vec<u8> {
+        match &self.config.jar {
+            Some(jar) => jar.save(),
+            None => Jar::new().save(),
+        }
+    }
+
+    /// Replaces the cookie jar's contents with cookies [`save_cookies`](Client::save_cookies)
+    /// made (aiohttp's `session.cookie_jar.load(path)`), leaving out those that have expired
+    /// since. Every clone of this client sees them.
+    ///
+    /// # Errors
+    /// `InvalidData` if `saved` is not a saved jar (the jar is then left as it was), and
+    /// `Unsupported` if this client's jar is off ([`ClientBuilder::cookie_jar`]).
+    pub fn load_cookies(&self, saved: &[u8]) -> std::io::Result<()> {
+        match &self.config.jar {
+            Some(jar) => jar.load(saved),
+            None => Err(std::io::Error::new(
+                std::io::ErrorKind::Unsupported,
+                "this client's cookie jar is off",
+            )),
+        }
+    }
+
     /// `GET url` (`session.get(url)`).
     ///
     /// # Errors

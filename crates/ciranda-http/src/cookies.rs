@@ -9,6 +9,7 @@
 use cookie_store::CookieStore;
 use http::header::{COOKIE, HeaderMap, HeaderValue, SET_COOKIE};
 use std::collections::HashSet;
+use std::io;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use url::Url;
 
@@ -109,6 +110,28 @@ impl Jar {
 
     pub(crate) fn clear(&self) {
         self.store().clear();
+    }
+
+    /// Every cookie in the jar, session cookies included, as `cookie_store`'s JSON.
+    /// Serialized under the lock into memory; the caller writes it wherever it likes.
+    pub(crate) fn save(&self) -> Vec<u8> {
+        let mut saved = Vec::new();
+        cookie_store::serde::json::save_incl_expired_and_nonpersistent(&self.store(), &mut saved)
+            .expect("cookies serialize to JSON in memory");
+        saved
+    }
+
+    /// Replaces the jar's cookies with those of `saved` (made by [`save`](Jar::save)),
+    /// leaving out the ones that have expired since. Parsed before the lock is taken.
+    pub(crate) fn load(&self, saved: &[u8]) -> io::Result<()> {
+        let loaded = cookie_store::serde::json::load(saved).map_err(|e| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("not a saved cookie jar: {e}"),
+            )
+        })?;
+        *self.store() = loaded;
+        Ok(())
     }
 }
 

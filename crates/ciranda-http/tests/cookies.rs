@@ -187,3 +187,85 @@ async fn a_client_without_a_jar_keeps_nothing() {
     assert_eq!(sent(&client, format!("http://{addr}/hop")).await, "none");
     server.abort();
 }
+
+#[ciranda::test]
+async fn a_saved_jar_loads_into_another_client() {
+    let (addr, server) = server().await;
+    let client = Client::new();
+    // A session cookie, a persistent one, and one that expires in a second.
+    for cookie in [
+        "session=abc~_Path=/",
+        "theme=dark~_Path=/~_Max-Age=3600",
+        "brief=1~_Path=/~_Max-Age=1",
+    ] {
+        client
+            .get(format!("http://{addr}/set/{cookie}"))
+            .await
+            .unwrap();
+    }
+    let saved = client.save_cookies();
+
+    let restored = Client::new();
+    restored.load_cookies(&saved).unwrap();
+    // (`brief` may have expired already on a loaded machine: not asserted here.)
+    let echoed = sent(&restored, format!("http://{addr}/echo")).await;
+    assert!(
+        echoed.contains("session=abc") && echoed.contains("theme=dark"),
+        "{echoed}"
+    );
+    // Loading replaces what the jar held.
+    restored
+        .get(format!("http://{addr}/set/other=x~_Path=/"))
+        .await
+        .unwrap();
+    restored.load_cookies(&saved).unwrap();
+    assert!(
+        !sent(&restored, format!("http://{addr}/echo"))
+            .await
+            .contains("other")
+    );
+
+    // A cookie that expired between saving and loading is left out of the jar, not only
+    // out of requests: saving again (which keeps expired cookies) shows it is gone. Max-Age
+    // counts on the wall clock, so this waits for it.
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let later = Client::new();
+    later.load_cookies(&saved).unwrap();
+    assert_eq!(
+        sent(&later, format!("http://{addr}/echo")).await,
+        "session=abc; theme=dark"
+    );
+    let saved_again = String::from_utf8(later.save_cookies()).unwrap();
+    assert!(
+        saved_again.contains("theme") && !saved_again.contains("brief"),
+        "{saved_again}"
+    );
+    assert!(String::from_utf8(saved).unwrap().contains("brief"));
+    server.abort();
+}
+
+#[ciranda::test]
+async fn loading_what_is_not_a_saved_jar_is_an_error_and_changes_nothing() {
+    let (addr, server) = server().await;
+    let client = Client::new();
+    client
+        .get(format!("http://{addr}/set/kept=yes~_Path=/"))
+        .await
+        .unwrap();
+    let err = client.load_cookies(b"{ not a jar").unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
+    assert_eq!(
+        sent(&client, format!("http://{addr}/echo")).await,
+        "kept=yes"
+    );
+
+    // Without a jar: nothing to save, nowhere to load.
+    let off = Client::builder().cookie_jar(false).build().unwrap();
+    let empty = off.save_cookies();
+    let fresh = Client::new();
+    fresh.load_cookies(&empty).unwrap();
+    assert_eq!(sent(&fresh, format!("http://{addr}/echo")).await, "none");
+    let err = off.load_cookies(&client.save_cookies()).unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::Unsupported);
+    server.abort();
+}
