@@ -1,15 +1,14 @@
 //! The client's cookie jar: cookies kept from responses (redirects included) and sent back
 //! where they match, the request's own `Cookie`, expiry, scoping, and switching it off.
 
+mod common;
+
 use bytes::Bytes;
-use ciranda::net::TcpListener;
 use ciranda_http::{Body, Client};
 use http::{Request, StatusCode, header};
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::service::service_fn;
 use std::convert::Infallible;
-use std::net::SocketAddr;
 
 /// `/set/NAME=VALUE[;attributes]` answers with that `Set-Cookie` (`~` stands for `;` and `_`
 /// for a space in the path); `/hop` sets `via=redirect` and redirects to `/echo`; any other
@@ -47,21 +46,13 @@ async fn route(
     Ok(response)
 }
 
-async fn server() -> (SocketAddr, ciranda::task::JoinHandle<std::io::Result<()>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let task =
-        ciranda::spawn(ciranda_http::server::serve(listener, service_fn(route)).into_future());
-    (addr, task)
-}
-
 async fn sent(client: &Client, url: String) -> String {
     client.get(url).await.unwrap().text().await.unwrap()
 }
 
 #[ciranda::test]
 async fn a_cookie_set_is_sent_back_by_every_clone() {
-    let (addr, server) = server().await;
+    let (addr, server) = common::serve_route(|request, _| route(request)).await;
     let client = Client::new();
     assert_eq!(sent(&client, format!("http://{addr}/echo")).await, "none");
     client
@@ -98,7 +89,7 @@ async fn a_cookie_set_is_sent_back_by_every_clone() {
 
 #[ciranda::test]
 async fn a_cookie_set_by_a_redirect_goes_with_the_next_hop() {
-    let (addr, server) = server().await;
+    let (addr, server) = common::serve_route(|request, _| route(request)).await;
     let client = Client::new();
     assert_eq!(
         sent(&client, format!("http://{addr}/hop")).await,
@@ -109,7 +100,7 @@ async fn a_cookie_set_by_a_redirect_goes_with_the_next_hop() {
 
 #[ciranda::test]
 async fn path_and_expiry_decide_where_a_cookie_goes() {
-    let (addr, server) = server().await;
+    let (addr, server) = common::serve_route(|request, _| route(request)).await;
     let client = Client::new();
     client
         .get(format!("http://{addr}/set/scoped=1~_Path=/area"))
@@ -154,7 +145,7 @@ async fn path_and_expiry_decide_where_a_cookie_goes() {
 
 #[ciranda::test]
 async fn the_requests_own_cookie_header_comes_first_and_wins() {
-    let (addr, server) = server().await;
+    let (addr, server) = common::serve_route(|request, _| route(request)).await;
     let client = Client::new();
     client
         .get(format!("http://{addr}/set/a=jar~_Path=/"))
@@ -175,7 +166,7 @@ async fn the_requests_own_cookie_header_comes_first_and_wins() {
 
 #[ciranda::test]
 async fn a_client_without_a_jar_keeps_nothing() {
-    let (addr, server) = server().await;
+    let (addr, server) = common::serve_route(|request, _| route(request)).await;
     let client = Client::builder().cookie_jar(false).build().unwrap();
     client
         .get(format!("http://{addr}/set/session=abc~_Path=/"))
@@ -190,7 +181,7 @@ async fn a_client_without_a_jar_keeps_nothing() {
 
 #[ciranda::test]
 async fn a_saved_jar_loads_into_another_client() {
-    let (addr, server) = server().await;
+    let (addr, server) = common::serve_route(|request, _| route(request)).await;
     let client = Client::new();
     // A session cookie, a persistent one, and one that expires in a second.
     for cookie in [
@@ -246,7 +237,7 @@ async fn a_saved_jar_loads_into_another_client() {
 
 #[ciranda::test]
 async fn loading_what_is_not_a_saved_jar_is_an_error_and_changes_nothing() {
-    let (addr, server) = server().await;
+    let (addr, server) = common::serve_route(|request, _| route(request)).await;
     let client = Client::new();
     client
         .get(format!("http://{addr}/set/kept=yes~_Path=/"))

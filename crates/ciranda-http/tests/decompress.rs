@@ -1,8 +1,9 @@
 //! The client's `auto_decompress`: `gzip`, `deflate` and `br` bodies undone as they arrive,
 //! what it asks the server for, what it leaves alone, and corrupt bodies.
 
+mod common;
+
 use bytes::Bytes;
-use ciranda::net::TcpListener;
 use ciranda::stream::StreamExt;
 use ciranda_http::Client;
 use flate2::Compression;
@@ -10,10 +11,8 @@ use flate2::write::{DeflateEncoder, GzEncoder, ZlibEncoder};
 use http::{Method, Request, StatusCode, header};
 use http_body_util::{Empty, Full};
 use hyper::body::Incoming;
-use hyper::service::service_fn;
 use std::convert::Infallible;
 use std::io::Write;
-use std::net::SocketAddr;
 
 /// 1 MiB of text that compresses well.
 fn text() -> Vec<u8> {
@@ -111,17 +110,9 @@ async fn route(
     Ok(response)
 }
 
-async fn server() -> (SocketAddr, ciranda::task::JoinHandle<std::io::Result<()>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let task =
-        ciranda::spawn(ciranda_http::server::serve(listener, service_fn(route)).into_future());
-    (addr, task)
-}
-
 #[ciranda::test]
 async fn gzip_both_kinds_of_deflate_and_brotli_are_undone() {
-    let (addr, server) = server().await;
+    let (addr, server) = common::serve_route(|request, _| route(request)).await;
     let client = Client::new();
     for path in ["gzip", "zlib", "raw", "br"] {
         let response = client.get(format!("http://{addr}/{path}")).await.unwrap();
@@ -136,7 +127,7 @@ async fn gzip_both_kinds_of_deflate_and_brotli_are_undone() {
 
 #[ciranda::test]
 async fn a_large_body_arrives_in_bounded_chunks() {
-    let (addr, server) = server().await;
+    let (addr, server) = common::serve_route(|request, _| route(request)).await;
     for path in ["gzip", "br"] {
         let mut chunks = Client::new()
             .get(format!("http://{addr}/{path}"))
@@ -158,7 +149,7 @@ async fn a_large_body_arrives_in_bounded_chunks() {
 
 #[ciranda::test]
 async fn a_corrupt_or_cut_body_is_a_body_error() {
-    let (addr, server) = server().await;
+    let (addr, server) = common::serve_route(|request, _| route(request)).await;
     let client = Client::new();
     for path in ["corrupt", "cut", "br-corrupt", "br-cut"] {
         let url = format!("http://{addr}/{path}");
@@ -174,7 +165,7 @@ async fn a_corrupt_or_cut_body_is_a_body_error() {
 
 #[ciranda::test]
 async fn what_is_left_alone() {
-    let (addr, server) = server().await;
+    let (addr, server) = common::serve_route(|request, _| route(request)).await;
     // Switched off: nothing asked for, the bytes as sent.
     let raw = Client::builder().auto_decompress(false).build().unwrap();
     let response = raw.get(format!("http://{addr}/gzip")).await.unwrap();

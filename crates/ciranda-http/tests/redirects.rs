@@ -1,15 +1,14 @@
 //! The client's redirects: chains, the method and body each status keeps, the limit, what is
 //! not followed, and the headers that stay with their origin.
 
+mod common;
+
 use bytes::Bytes;
-use ciranda::net::TcpListener;
 use ciranda_http::{Body, Client};
 use http::{Method, Request, StatusCode, header};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::service::service_fn;
 use std::convert::Infallible;
-use std::net::SocketAddr;
 
 fn answer(
     status: StatusCode,
@@ -106,19 +105,9 @@ async fn route(
     })
 }
 
-/// Serves [`route`] on a free loopback port; returns its address.
-async fn server() -> (SocketAddr, ciranda::task::JoinHandle<std::io::Result<()>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let port = addr.port();
-    let service = service_fn(move |request| route(request, port));
-    let task = ciranda::spawn(ciranda_http::server::serve(listener, service).into_future());
-    (addr, task)
-}
-
 #[ciranda::test]
 async fn a_chain_of_relative_redirects_is_followed_to_its_end() {
-    let (addr, server) = server().await;
+    let (addr, server) = common::serve_route(route).await;
     let response = Client::new()
         .get(format!("http://{addr}/hop/3"))
         .await
@@ -131,7 +120,7 @@ async fn a_chain_of_relative_redirects_is_followed_to_its_end() {
 
 #[ciranda::test]
 async fn max_redirects_is_the_most_followed_and_one_more_is_an_error() {
-    let (addr, server) = server().await;
+    let (addr, server) = common::serve_route(route).await;
     let client = Client::builder().max_redirects(2).build().unwrap();
     let two = client.get(format!("http://{addr}/hop/2")).await.unwrap();
     assert_eq!(two.text().await.unwrap(), "arrived");
@@ -158,7 +147,7 @@ async fn max_redirects_is_the_most_followed_and_one_more_is_an_error() {
 
 #[ciranda::test]
 async fn max_redirects_zero_returns_the_redirect_itself() {
-    let (addr, server) = server().await;
+    let (addr, server) = common::serve_route(route).await;
     let client = Client::builder().max_redirects(0).build().unwrap();
     let response = client.get(format!("http://{addr}/hop/1")).await.unwrap();
     assert_eq!(response.status(), StatusCode::FOUND);
@@ -181,7 +170,7 @@ async fn send(client: &Client, method: Method, url: String, body: Body) -> (Stat
 
 #[ciranda::test]
 async fn each_status_keeps_or_changes_the_method_and_body_as_browsers_do() {
-    let (addr, server) = server().await;
+    let (addr, server) = common::serve_route(route).await;
     let client = Client::new();
     let url = |status: u16| format!("http://{addr}/{status}");
     let ok = |text: &str| (StatusCode::OK, text.to_owned());
@@ -222,7 +211,7 @@ async fn each_status_keeps_or_changes_the_method_and_body_as_browsers_do() {
 
 #[ciranda::test]
 async fn a_body_that_cannot_be_sent_twice_stops_at_a_307() {
-    let (addr, server) = server().await;
+    let (addr, server) = common::serve_route(route).await;
     let client = Client::new();
     let streamed = || {
         Body::from_stream(ciranda::stream::iter(
@@ -260,7 +249,7 @@ async fn a_body_that_cannot_be_sent_twice_stops_at_a_307() {
 
 #[ciranda::test]
 async fn what_is_not_followed() {
-    let (addr, server) = server().await;
+    let (addr, server) = common::serve_route(route).await;
     let client = Client::new();
 
     let response = client
@@ -279,7 +268,7 @@ async fn what_is_not_followed() {
 
 #[ciranda::test]
 async fn locations_resolve_as_urls_do() {
-    let (addr, server) = server().await;
+    let (addr, server) = common::serve_route(route).await;
     let client = Client::new();
     let response = client
         .get(format!("http://{addr}/dir/sub/up"))
@@ -296,7 +285,7 @@ async fn locations_resolve_as_urls_do() {
 
 #[ciranda::test]
 async fn credentials_stay_with_their_origin() {
-    let (addr, server) = server().await;
+    let (addr, server) = common::serve_route(route).await;
     let client = Client::new();
     let with_credentials = |path: &str| {
         Request::get(format!("http://{addr}{path}"))
@@ -332,7 +321,7 @@ async fn credentials_stay_with_their_origin() {
 
 #[ciranda::test]
 async fn a_redirect_with_a_large_body_is_followed_without_reading_it_all() {
-    let (addr, server) = server().await;
+    let (addr, server) = common::serve_route(route).await;
     let client = Client::new();
     for _ in 0..3 {
         let response = client.get(format!("http://{addr}/big")).await.unwrap();

@@ -1,15 +1,14 @@
 //! `RequestOptions`: one request's redirect limit, timeout and decompression override the
 //! client's, and what the options leave unset stays the client's.
 
+mod common;
+
 use bytes::Bytes;
-use ciranda::net::TcpListener;
 use ciranda_http::{Body, Client, RequestOptions};
 use http::{Request, StatusCode, header};
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::service::service_fn;
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 /// How long `/slow` takes to answer.
@@ -47,14 +46,6 @@ async fn route(
     Ok(response)
 }
 
-async fn server() -> (SocketAddr, ciranda::task::JoinHandle<std::io::Result<()>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let task =
-        ciranda::spawn(ciranda_http::server::serve(listener, service_fn(route)).into_future());
-    (addr, task)
-}
-
 /// `GET url` carrying `options`.
 fn get(url: String, options: RequestOptions) -> Request<Body> {
     Request::get(url)
@@ -65,7 +56,7 @@ fn get(url: String, options: RequestOptions) -> Request<Body> {
 
 #[ciranda::test]
 async fn a_request_s_redirect_limit_overrides_the_client_s() {
-    let (addr, server) = server().await;
+    let (addr, server) = common::serve_route(|request, _| route(request)).await;
     let url = format!("http://{addr}/moved");
 
     // The client follows; this request does not (aiohttp's `allow_redirects=False`).
@@ -95,7 +86,7 @@ async fn a_request_s_redirect_limit_overrides_the_client_s() {
 
 #[ciranda::test]
 async fn a_request_s_timeout_overrides_the_client_s() {
-    let (addr, server) = server().await;
+    let (addr, server) = common::serve_route(|request, _| route(request)).await;
     let url = format!("http://{addr}/slow");
 
     // No limit on the client; a tenth of the answer's delay on the request.
@@ -123,7 +114,7 @@ async fn a_request_s_timeout_overrides_the_client_s() {
 
 #[ciranda::test]
 async fn a_request_s_decompression_setting_overrides_the_client_s() {
-    let (addr, server) = server().await;
+    let (addr, server) = common::serve_route(|request, _| route(request)).await;
     let url = format!("http://{addr}/accept");
     let accepted = |client: Client, options: RequestOptions| {
         let url = url.clone();

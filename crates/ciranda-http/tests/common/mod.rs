@@ -315,3 +315,23 @@ pub async fn spawn_tls_server(routes: Routes, cert: &TestCert, alpn: &[&[u8]]) -
     });
     addr
 }
+
+/// Serves `route(request, port)` — a plain route function, given the server's own port —
+/// with ciranda-http's `serve` on a free loopback port; returns the address and the server's
+/// task, which the test aborts when it is done.
+pub async fn serve_route<F, Fut>(
+    route: F,
+) -> (SocketAddr, ciranda::task::JoinHandle<std::io::Result<()>>)
+where
+    F: Fn(Request<Incoming>, u16) -> Fut + Copy + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<Response<Full<Bytes>>, Infallible>> + Send + 'static,
+{
+    let listener = ciranda::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let port = addr.port();
+    let service = hyper::service::service_fn(move |request| route(request, port));
+    let task = ciranda::spawn(ciranda_http::server::serve(listener, service).into_future());
+    (addr, task)
+}
