@@ -182,7 +182,36 @@ impl Client {
     /// failures have their own kinds. A `4xx`/`5xx` status is *not* an error: look at
     /// [`Response::status`].
     pub async fn get(&self, url: impl AsRef<str>) -> Result<Response, Error> {
-        self.send(Method::GET, url.as_ref(), Body::empty()).await
+        self.send(Method::GET, url.as_ref(), Body::empty(), None)
+            .await
+    }
+
+    /// `GET url` with this request's own settings (`session.get(url, allow_redirects=False,
+    /// timeout=...)`): see [`RequestOptions`].
+    ///
+    /// # Errors
+    /// As [`get`](Client::get).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use ciranda_http::{Client, RequestOptions};
+    /// # ciranda::run(async {
+    /// let client = Client::new();
+    /// let moved = client
+    ///     .get_with("https://example.com/old", RequestOptions::new().max_redirects(0))
+    ///     .await?;
+    /// println!("{:?}", moved.headers().get("location"));
+    /// # Ok::<(), ciranda_http::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn get_with(
+        &self,
+        url: impl AsRef<str>,
+        options: RequestOptions,
+    ) -> Result<Response, Error> {
+        self.send(Method::GET, url.as_ref(), Body::empty(), Some(options))
+            .await
     }
 
     /// `POST url` with `body` (`session.post(url, data=body)`): anything `Into<Body>` — bytes,
@@ -195,7 +224,22 @@ impl Client {
         url: impl AsRef<str>,
         body: impl Into<Body>,
     ) -> Result<Response, Error> {
-        self.send(Method::POST, url.as_ref(), body.into()).await
+        self.send(Method::POST, url.as_ref(), body.into(), None)
+            .await
+    }
+
+    /// `POST url` with `body` and this request's own settings (see [`RequestOptions`]).
+    ///
+    /// # Errors
+    /// As [`get`](Client::get).
+    pub async fn post_with(
+        &self,
+        url: impl AsRef<str>,
+        body: impl Into<Body>,
+        options: RequestOptions,
+    ) -> Result<Response, Error> {
+        self.send(Method::POST, url.as_ref(), body.into(), Some(options))
+            .await
     }
 
     /// Sends any request: every method, header and body type. The URI must be absolute
@@ -217,13 +261,22 @@ impl Client {
         self.execute(request.map(into_body), url).await
     }
 
-    async fn send(&self, method: Method, url: &str, body: Body) -> Result<Response, Error> {
+    async fn send(
+        &self,
+        method: Method,
+        url: &str,
+        body: Body,
+        options: Option<RequestOptions>,
+    ) -> Result<Response, Error> {
         let uri: Uri = url.parse().map_err(|e: http::uri::InvalidUri| {
             Error::new(Kind::InvalidUrl, Some(url.to_owned()), Some(e.into()))
         })?;
         let mut request = Request::new(body);
         *request.method_mut() = method;
         *request.uri_mut() = uri;
+        if let Some(options) = options {
+            request.extensions_mut().insert(options);
+        }
         self.execute(request, url.to_owned()).await
     }
 

@@ -4,9 +4,10 @@ use std::time::Duration;
 
 /// Settings for one request that override the [`Client`](crate::Client)'s, as aiohttp's
 /// per-request `allow_redirects`, `max_redirects`, `timeout` and `auto_decompress` arguments
-/// do. Put it in the request's extensions and send the request with
-/// [`Client::request`](crate::Client::request); what it leaves unset keeps the client's
-/// setting.
+/// do. Pass it to [`Client::get_with`](crate::Client::get_with) or
+/// [`Client::post_with`](crate::Client::post_with), or put it in a request's extensions and
+/// send that with [`Client::request`](crate::Client::request); what it leaves unset keeps
+/// the client's setting.
 ///
 /// # Examples
 ///

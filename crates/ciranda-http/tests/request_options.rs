@@ -139,3 +139,45 @@ async fn a_request_s_decompression_setting_overrides_the_client_s() {
     assert_eq!(accepted(plain, RequestOptions::new()).await, "none");
     server.abort();
 }
+
+#[ciranda::test]
+async fn get_with_and_post_with_carry_the_options() {
+    let (addr, server) = common::serve_route(|request, _| route(request)).await;
+    let client = Client::new();
+    let moved = client
+        .get_with(
+            format!("http://{addr}/moved"),
+            RequestOptions::new().max_redirects(0),
+        )
+        .await
+        .unwrap();
+    assert_eq!(moved.status(), StatusCode::FOUND);
+    assert_eq!(moved.text().await.unwrap(), "moved");
+
+    // A POST answered by a 302 is followed as a GET (the client's default) unless the
+    // options say not to follow.
+    let posted = client
+        .post_with(
+            format!("http://{addr}/moved"),
+            "data",
+            RequestOptions::new().max_redirects(0),
+        )
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), StatusCode::FOUND);
+    let followed = client
+        .post(format!("http://{addr}/moved"), "data")
+        .await
+        .unwrap();
+    assert_eq!(followed.text().await.unwrap(), "here");
+
+    let err = client
+        .get_with(
+            format!("http://{addr}/slow"),
+            RequestOptions::new().timeout(SLOW / 10),
+        )
+        .await
+        .unwrap_err();
+    assert!(err.is_timeout(), "{err:?}");
+    server.abort();
+}
