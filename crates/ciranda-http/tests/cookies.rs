@@ -9,6 +9,7 @@ use http::{Request, StatusCode, header};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use std::convert::Infallible;
+use std::net::SocketAddr;
 
 /// `/set/NAME=VALUE[;attributes]` answers with that `Set-Cookie` (`~` stands for `;` and `_`
 /// for a space in the path); `/hop` sets `via=redirect` and redirects to `/echo`; any other
@@ -46,6 +47,14 @@ async fn route(
     Ok(response)
 }
 
+/// Has the server set `cookie` (written as `/set/` takes it) in `client`'s jar.
+async fn set_cookie(client: &Client, addr: SocketAddr, cookie: &str) {
+    client
+        .get(format!("http://{addr}/set/{cookie}"))
+        .await
+        .unwrap();
+}
+
 async fn sent(client: &Client, url: String) -> String {
     client.get(url).await.unwrap().text().await.unwrap()
 }
@@ -55,14 +64,8 @@ async fn a_cookie_set_is_sent_back_by_every_clone() {
     let (addr, server) = common::serve_route(|request, _| route(request)).await;
     let client = Client::new();
     assert_eq!(sent(&client, format!("http://{addr}/echo")).await, "none");
-    client
-        .get(format!("http://{addr}/set/session=abc~_Path=/"))
-        .await
-        .unwrap();
-    client
-        .get(format!("http://{addr}/set/theme=dark~_Path=/"))
-        .await
-        .unwrap();
+    set_cookie(&client, addr, "session=abc~_Path=/").await;
+    set_cookie(&client, addr, "theme=dark~_Path=/").await;
     let clone = client.clone();
     assert_eq!(
         sent(&clone, format!("http://{addr}/echo")).await,
@@ -102,10 +105,7 @@ async fn a_cookie_set_by_a_redirect_goes_with_the_next_hop() {
 async fn path_and_expiry_decide_where_a_cookie_goes() {
     let (addr, server) = common::serve_route(|request, _| route(request)).await;
     let client = Client::new();
-    client
-        .get(format!("http://{addr}/set/scoped=1~_Path=/area"))
-        .await
-        .unwrap();
+    set_cookie(&client, addr, "scoped=1~_Path=/area").await;
     assert_eq!(
         sent(&client, format!("http://{addr}/area/page")).await,
         "scoped=1"
@@ -116,27 +116,18 @@ async fn path_and_expiry_decide_where_a_cookie_goes() {
     );
     client.clear_cookies();
     // Without a Path, a cookie's path is the directory of the URL that set it (`/set`).
-    client
-        .get(format!("http://{addr}/set/plain=1"))
-        .await
-        .unwrap();
+    set_cookie(&client, addr, "plain=1").await;
     assert_eq!(sent(&client, format!("http://{addr}/set")).await, "plain=1");
     assert_eq!(sent(&client, format!("http://{addr}/echo")).await, "none");
     client.clear_cookies();
 
-    client
-        .get(format!("http://{addr}/set/short=1~_Path=/"))
-        .await
-        .unwrap();
+    set_cookie(&client, addr, "short=1~_Path=/").await;
     assert_eq!(
         sent(&client, format!("http://{addr}/echo")).await,
         "short=1"
     );
     // The server expires it.
-    client
-        .get(format!("http://{addr}/set/short=~_Path=/~_Max-Age=0"))
-        .await
-        .unwrap();
+    set_cookie(&client, addr, "short=~_Path=/~_Max-Age=0").await;
     assert_eq!(sent(&client, format!("http://{addr}/echo")).await, "none");
     // (`Secure` is checked by the jar's unit tests: loopback hosts count as secure, as in
     // browsers.)
@@ -147,14 +138,8 @@ async fn path_and_expiry_decide_where_a_cookie_goes() {
 async fn the_requests_own_cookie_header_comes_first_and_wins() {
     let (addr, server) = common::serve_route(|request, _| route(request)).await;
     let client = Client::new();
-    client
-        .get(format!("http://{addr}/set/a=jar~_Path=/"))
-        .await
-        .unwrap();
-    client
-        .get(format!("http://{addr}/set/b=jar~_Path=/"))
-        .await
-        .unwrap();
+    set_cookie(&client, addr, "a=jar~_Path=/").await;
+    set_cookie(&client, addr, "b=jar~_Path=/").await;
     let request = Request::get(format!("http://{addr}/echo"))
         .header(header::COOKIE, "mine=1; a=own")
         .body(Body::empty())
@@ -168,10 +153,7 @@ async fn the_requests_own_cookie_header_comes_first_and_wins() {
 async fn a_client_without_a_jar_keeps_nothing() {
     let (addr, server) = common::serve_route(|request, _| route(request)).await;
     let client = Client::builder().cookie_jar(false).build().unwrap();
-    client
-        .get(format!("http://{addr}/set/session=abc~_Path=/"))
-        .await
-        .unwrap();
+    set_cookie(&client, addr, "session=abc~_Path=/").await;
     assert_eq!(sent(&client, format!("http://{addr}/echo")).await, "none");
     assert!(client.cookies(&format!("http://{addr}/echo")).is_empty());
     // A redirect's cookie is not kept either.
@@ -189,10 +171,7 @@ async fn a_saved_jar_loads_into_another_client() {
         "theme=dark~_Path=/~_Max-Age=3600",
         "brief=1~_Path=/~_Max-Age=1",
     ] {
-        client
-            .get(format!("http://{addr}/set/{cookie}"))
-            .await
-            .unwrap();
+        set_cookie(&client, addr, cookie).await;
     }
     let saved = client.save_cookies();
 
@@ -205,10 +184,7 @@ async fn a_saved_jar_loads_into_another_client() {
         "{echoed}"
     );
     // Loading replaces what the jar held.
-    restored
-        .get(format!("http://{addr}/set/other=x~_Path=/"))
-        .await
-        .unwrap();
+    set_cookie(&restored, addr, "other=x~_Path=/").await;
     restored.load_cookies(&saved).unwrap();
     assert!(
         !sent(&restored, format!("http://{addr}/echo"))
@@ -239,10 +215,7 @@ async fn a_saved_jar_loads_into_another_client() {
 async fn loading_what_is_not_a_saved_jar_is_an_error_and_changes_nothing() {
     let (addr, server) = common::serve_route(|request, _| route(request)).await;
     let client = Client::new();
-    client
-        .get(format!("http://{addr}/set/kept=yes~_Path=/"))
-        .await
-        .unwrap();
+    set_cookie(&client, addr, "kept=yes~_Path=/").await;
     let err = client.load_cookies(b"{ not a jar").unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
     assert_eq!(
