@@ -107,11 +107,27 @@ impl Decoder {
         Decoder { state }
     }
 
+    /// The next decoded bytes, from the front of `input` (taking away what it used) or from
+    /// output left pending by an earlier step; `None` once `input` is used up and nothing is
+    /// pending. One call returns one step's output, so it stays bounded.
+    pub(crate) fn next_chunk(&mut self, input: &mut Bytes) -> io::Result<Option<Vec<u8>>> {
+        loop {
+            let had_input = !input.is_empty();
+            let out = self.step(input)?;
+            if !out.is_empty() {
+                return Ok(Some(out));
+            }
+            if !had_input {
+                return Ok(None);
+            }
+        }
+    }
+
     /// One step: decodes from the front of `input`, taking away what it used (at most
     /// [`STEP`] bytes), and returns what it decoded, possibly nothing yet. With `input`
     /// empty it returns output still pending from earlier steps (a brotli step's output is
-    /// capped), or nothing. Call it until `input` is empty and it returns nothing.
-    pub(crate) fn feed(&mut self, input: &mut Bytes) -> io::Result<Vec<u8>> {
+    /// capped), or nothing.
+    fn step(&mut self, input: &mut Bytes) -> io::Result<Vec<u8>> {
         if let State::Brotli {
             state,
             out,
@@ -281,20 +297,16 @@ mod tests {
             .collect()
     }
 
-    /// Feeds `chunk` as the response stream does: steps until the chunk is used up and no
-    /// output is pending; returns the largest step's output with the total.
+    /// Feeds `chunk` as the response stream does, appending what it decodes to `out`;
+    /// returns the largest step's output.
     fn feed_all(decoder: &mut Decoder, chunk: &[u8], out: &mut Vec<u8>) -> io::Result<usize> {
         let mut input = Bytes::copy_from_slice(chunk);
         let mut largest = 0;
-        loop {
-            let had_input = !input.is_empty();
-            let step = decoder.feed(&mut input)?;
-            if step.is_empty() && !had_input {
-                return Ok(largest);
-            }
+        while let Some(step) = decoder.next_chunk(&mut input)? {
             largest = largest.max(step.len());
             out.extend(step);
         }
+        Ok(largest)
     }
 
     /// Ends the body as the response stream does: `finish` until it returns nothing.

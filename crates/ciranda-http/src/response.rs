@@ -211,18 +211,11 @@ impl Stream for Chunks {
                 return Poll::Ready(None);
             }
             if let Some(decoder) = &mut this.decoder {
-                // A step at a time, so one poll's output stays bounded; a step may also
-                // return output left over from the last one.
-                loop {
-                    let had_input = !this.compressed.is_empty();
-                    match decoder.feed(&mut this.compressed) {
-                        Ok(out) if !out.is_empty() => {
-                            return Poll::Ready(Some(Ok(Bytes::from(out))));
-                        }
-                        Ok(_) if had_input => {}
-                        Ok(_) => break,
-                        Err(e) => return Poll::Ready(Some(Err(this.fail(Kind::Decompress, e)))),
-                    }
+                // A step at a time, so one poll's output stays bounded.
+                match decoder.next_chunk(&mut this.compressed) {
+                    Ok(Some(out)) => return Poll::Ready(Some(Ok(Bytes::from(out)))),
+                    Ok(None) => {}
+                    Err(e) => return Poll::Ready(Some(Err(this.fail(Kind::Decompress, e)))),
                 }
                 if this.body_ended {
                     // The decoder's last output, which may take several steps.
