@@ -301,7 +301,7 @@ impl Client {
             parts
                 .headers
                 .entry(ACCEPT_ENCODING)
-                .or_insert(HeaderValue::from_static("gzip, deflate, br"));
+                .or_insert(HeaderValue::from_static("gzip, deflate, br, zstd"));
         }
         let deadline = timeout.map(|t| Instant::now() + t);
         let max = options.max_redirects.unwrap_or(self.config.max_redirects);
@@ -520,7 +520,7 @@ impl fmt::Debug for ProxyUrl {
 /// Defaults: no overall timeout, no connect timeout (the operating system's), idle pooled
 /// connections closed after 90 s, the webpki root certificates, user agent
 /// `ciranda-http/VERSION`, HTTP/1.1 or HTTP/2 as ALPN decides over TLS and HTTP/1.1 over
-/// plain TCP, up to 10 redirects followed, `gzip`, `deflate` and `br` bodies decompressed, a
+/// plain TCP, up to 10 redirects followed, `gzip`, `deflate`, `br` and `zstd` bodies decompressed, a
 /// cookie jar, no proxy (the environment's only with [`trust_env`](ClientBuilder::trust_env)).
 ///
 /// # Examples
@@ -641,11 +641,11 @@ impl ClientBuilder {
     }
 
     /// Whether to ask for and undo compressed bodies (default `true`, aiohttp's
-    /// `auto_decompress`, with aiohttp's optional Brotli support): requests say
-    /// `Accept-Encoding: gzip, deflate, br` unless they set their own, and a response whose
-    /// `Content-Encoding` is `gzip`, `deflate` or `br` is decompressed by [`Response`]'s body
-    /// methods as it arrives (its headers stay as sent). Other codings (`zstd`, several at
-    /// once) are left as they came. With `false`, nothing is asked for and every body is
+    /// `auto_decompress`, with aiohttp's optional Brotli and zstd support): requests say
+    /// `Accept-Encoding: gzip, deflate, br, zstd` unless they set their own, and a response
+    /// whose `Content-Encoding` is `gzip`, `deflate`, `br` or `zstd` is decompressed by
+    /// [`Response`]'s body methods as it arrives (its headers stay as sent). Other codings
+    /// (`compress`, several at once) are left as they came. With `false`, nothing is asked for and every body is
     /// returned as received.
     pub fn auto_decompress(mut self, enabled: bool) -> Self {
         self.auto_decompress = enabled;

@@ -1,12 +1,13 @@
-//! Content codings of response bodies (aiohttp's `auto_decompress`): `gzip`, `deflate` and
-//! `br`, undone chunk by chunk as the body arrives.
+//! Content codings of response bodies (aiohttp's `auto_decompress`): `gzip`, `deflate`, `br`
+//! and `zstd`, undone chunk by chunk as the body arrives.
 //!
 //! A decoder takes at most [`STEP`] compressed bytes at a time, so one step's output stays
 //! bounded however large the chunks the server sends: deflate expands at most about 1 032
-//! to 1, and a brotli step stops at [`BROTLI_OUT`] bytes of output (brotli's ratio has no
-//! such bound), keeping the rest of its input and output for the next steps. The end of the
-//! body is checked: a `gzip` member must end with its CRC and length, a `deflate` or `br`
-//! stream with its final block, or the body counts as cut short.
+//! to 1, and a brotli or zstd step stops at [`CAPPED_OUT`] bytes of output (their ratios have
+//! no such bound), keeping the rest of its input and output for the next steps. The end of
+//! the body is checked: a `gzip` member must end with its CRC and length, a `deflate` or `br`
+//! stream with its final block, a `zstd` body at the end of a frame, or the body counts as
+//! cut short.
 
 use brotli_decompressor::{BrotliDecompressStream, BrotliResult, BrotliState, StandardAlloc};
 use bytes::{Buf, Bytes};
@@ -15,12 +16,17 @@ use flate2::{Decompress, FlushDecompress, Status};
 use http::HeaderMap;
 use http::header::CONTENT_ENCODING;
 use std::io::{self, Write};
+use zstd::stream::raw::{DParameter, InBuffer, Operation, OutBuffer};
 
 /// The most compressed bytes decoded in one step.
 pub(crate) const STEP: usize = 8 * 1024;
 
-/// The most bytes one brotli step returns.
-pub(crate) const BROTLI_OUT: usize = 64 * 1024;
+/// The most bytes one brotli or zstd step returns.
+pub(crate) const CAPPED_OUT: usize = 64 * 1024;
+
+/// The largest zstd window accepted, as a power of two: 8 MiB, the limit RFC 9659 sets for
+/// the `zstd` content coding (a larger window is a memory cost the server imposes on us).
+const ZSTD_WINDOW_LOG_MAX: u32 = 23;
 
 /// A content coding the client undoes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,6 +39,9 @@ pub(crate) enum Coding {
     /// `br`, RFC 7932, with its standard window of at most 16 MiB (large-window streams,
     /// which are not for HTTP, are refused).
     Brotli,
+    /// `zstd`, RFC 8878, with a window of at most 8 MiB (RFC 9659); several frames in a row
+    /// are one body.
+    Zstd,
 }
 
 impl Coding {
@@ -51,6 +60,8 @@ impl Coding {
             Some(Coding::Deflate)
         } else if name.eq_ignore_ascii_case("br") {
             Some(Coding::Brotli)
+        } else if name.eq_ignore_ascii_case("zstd") {
+            Some(Coding::Zstd)
         } else {
             None
         }
@@ -77,11 +88,19 @@ enum State {
     Brotli {
         /// Boxed: the decoder's state is a few hundred bytes.
         state: Box<BrotliState<StandardAlloc, StandardAlloc, StandardAlloc>>,
-        /// Where a step writes, [`BROTLI_OUT`] bytes made once; a step returns a copy of
+        /// Where a step writes, [`CAPPED_OUT`] bytes made once; a step returns a copy of
         /// what it wrote.
         out: Box<[u8]>,
         fed: bool,
         ended: bool,
+    },
+    Zstd {
+        decoder: Box<zstd::stream::raw::Decoder<'static>>,
+        /// As for brotli.
+        out: Box<[u8]>,
+        fed: bool,
+        /// The last step ended a frame and left no output behind: the body may end here.
+        at_frame_end: bool,
     },
 }
 
@@ -99,9 +118,15 @@ impl Decoder {
                     StandardAlloc::default(),
                     StandardAlloc::default(),
                 )),
-                out: vec![0; BROTLI_OUT].into_boxed_slice(),
+                out: vec![0; CAPPED_OUT].into_boxed_slice(),
                 fed: false,
                 ended: false,
+            },
+            Coding::Zstd => State::Zstd {
+                decoder: Box::new(zstd_decoder()),
+                out: vec![0; CAPPED_OUT].into_boxed_slice(),
+                fed: false,
+                at_frame_end: true,
             },
         };
         Decoder { state }
@@ -125,18 +150,29 @@ impl Decoder {
 
     /// One step: decodes from the front of `input`, taking away what it used (at most
     /// [`STEP`] bytes), and returns what it decoded, possibly nothing yet. With `input`
-    /// empty it returns output still pending from earlier steps (a brotli step's output is
-    /// capped), or nothing.
+    /// empty it returns output still pending from earlier steps (a brotli or zstd step's
+    /// output is capped), or nothing.
     fn step(&mut self, input: &mut Bytes) -> io::Result<Vec<u8>> {
-        if let State::Brotli {
-            state,
-            out,
-            fed,
-            ended,
-        } = &mut self.state
-        {
-            *fed |= !input.is_empty();
-            return brotli_step(state, out, ended, input);
+        match &mut self.state {
+            State::Brotli {
+                state,
+                out,
+                fed,
+                ended,
+            } => {
+                *fed |= !input.is_empty();
+                return brotli_step(state, out, ended, input);
+            }
+            State::Zstd {
+                decoder,
+                out,
+                fed,
+                at_frame_end,
+            } => {
+                *fed |= !input.is_empty();
+                return zstd_step(decoder, out, at_frame_end, input);
+            }
+            _ => {}
         }
         let step = input.split_to(input.len().min(STEP));
         let input = &step[..];
@@ -165,13 +201,13 @@ impl Decoder {
                 inflate_into(inflate, ended, input, &mut out)?;
                 Ok(out)
             }
-            State::Brotli { .. } => unreachable!("handled above"),
+            State::Brotli { .. } | State::Zstd { .. } => unreachable!("handled above"),
         }
     }
 
     /// The body has ended: checks that the compressed stream did too, and returns the last
-    /// decoded bytes. Call it until it returns nothing (a brotli stream's last output may
-    /// take several calls). An empty body (a `HEAD` answer, a `304`) decodes to nothing.
+    /// decoded bytes. Call it until it returns nothing (a brotli or zstd stream's last
+    /// output may take several calls). An empty body (a `HEAD` answer, a `304`) decodes to nothing.
     pub(crate) fn finish(&mut self) -> io::Result<Vec<u8>> {
         match &mut self.state {
             State::Gzip { fed: false, .. } => Ok(Vec::new()),
@@ -196,8 +232,61 @@ impl Decoder {
                 }
                 Ok(out)
             }
+            State::Zstd { fed: false, .. } => Ok(Vec::new()),
+            State::Zstd {
+                decoder,
+                out,
+                at_frame_end,
+                ..
+            } => {
+                let out = zstd_step(decoder, out, at_frame_end, &mut Bytes::new())?;
+                if out.is_empty() && !*at_frame_end {
+                    return Err(corrupt("the body ends inside a zstd frame (cut short?)"));
+                }
+                Ok(out)
+            }
         }
     }
+}
+
+fn zstd_decoder() -> zstd::stream::raw::Decoder<'static> {
+    let mut decoder = zstd::stream::raw::Decoder::new()
+        .unwrap_or_else(|e| panic!("cannot make a zstd decoder (out of memory?): {e}"));
+    decoder
+        .set_parameter(DParameter::WindowLogMax(ZSTD_WINDOW_LOG_MAX))
+        .unwrap_or_else(|e| panic!("zstd refused a window limit of 8 MiB: {e}"));
+    decoder
+}
+
+/// One zstd step: at most [`STEP`] bytes of `input` in, at most `buffer.len()` bytes out.
+/// What it does not use stays in `input`. Frames may follow one another; `at_frame_end`
+/// says whether the last step that did anything left the decoder between two frames with
+/// nothing pending.
+fn zstd_step(
+    decoder: &mut zstd::stream::raw::Decoder<'static>,
+    buffer: &mut [u8],
+    at_frame_end: &mut bool,
+    input: &mut Bytes,
+) -> io::Result<Vec<u8>> {
+    let given = input.len().min(STEP);
+    let mut source = InBuffer::around(&input[..given]);
+    let mut sink = OutBuffer::around(buffer);
+    let hint = decoder
+        .run(&mut source, &mut sink)
+        .map_err(|e| corrupt(&format!("corrupt zstd data: {e}")))?;
+    let (used, written) = (source.pos(), sink.pos());
+    input.advance(used);
+    if used == 0 && written == 0 {
+        if given > 0 {
+            return Err(corrupt("the zstd decoder made no progress"));
+        }
+        // Nothing was pending: the decoder is where the last step left it (between frames it
+        // answers the size of the next frame's header, not 0).
+        return Ok(Vec::new());
+    }
+    // 0: the step completed a frame and flushed all of it.
+    *at_frame_end = hint == 0;
+    Ok(buffer[..written].to_vec())
 }
 
 /// One brotli step: at most [`STEP`] bytes of `input` in, at most `buffer.len()` bytes out.
@@ -333,11 +422,12 @@ mod tests {
     }
 
     /// Each encoder of [`encoded`] and the coding that undoes it.
-    const ENCODINGS: [(&str, Coding); 4] = [
+    const ENCODINGS: [(&str, Coding); 5] = [
         ("gzip", Coding::Gzip),
         ("zlib", Coding::Deflate),
         ("raw", Coding::Deflate),
         ("br", Coding::Brotli),
+        ("zstd", Coding::Zstd),
     ];
 
     fn encoded(coding: &str, data: &[u8]) -> Vec<u8> {
@@ -364,6 +454,7 @@ mod tests {
                 drop(e);
                 body
             }
+            "zstd" => zstd::encode_all(data, 3).unwrap(),
             other => panic!("no encoder {other}"),
         }
     }
@@ -399,12 +490,13 @@ mod tests {
     #[test]
     fn one_step_of_output_is_bounded() {
         // 16 MiB of zeros compress to about 16 KiB with deflate and to a few bytes with
-        // brotli, which arrive in one chunk; no step may return more than deflate's ratio
-        // allows for STEP bytes of input, or than a brotli step's cap.
+        // brotli or zstd, which arrive in one chunk; no step may return more than deflate's
+        // ratio allows for STEP bytes of input, or than a brotli or zstd step's cap.
         let zeros = vec![0u8; 16 << 20];
         for (name, coding, cap) in [
             ("gzip", Coding::Gzip, STEP * 1100),
-            ("br", Coding::Brotli, BROTLI_OUT),
+            ("br", Coding::Brotli, CAPPED_OUT),
+            ("zstd", Coding::Zstd, CAPPED_OUT),
         ] {
             let body = encoded(name, &zeros);
             let mut decoder = Decoder::new(coding);
@@ -431,6 +523,36 @@ mod tests {
     }
 
     #[test]
+    fn concatenated_zstd_frames_are_one_body() {
+        let mut body = encoded("zstd", b"first ");
+        body.extend(encoded("zstd", b"second"));
+        for piece in [1, 3, body.len()] {
+            assert_eq!(
+                decode_in_pieces(Coding::Zstd, &body, piece).unwrap(),
+                b"first second"
+            );
+        }
+    }
+
+    #[test]
+    fn a_zstd_window_over_8_mib_is_refused() {
+        // Streamed with no size pledged, the frame declares the window it was made with.
+        let make = |window_log: u32| {
+            let mut e = zstd::stream::write::Encoder::new(Vec::new(), 3).unwrap();
+            e.set_parameter(zstd::stream::raw::CParameter::WindowLog(window_log))
+                .unwrap();
+            e.write_all(&text()).unwrap();
+            e.finish().unwrap()
+        };
+        let fits = decode_in_pieces(Coding::Zstd, &make(ZSTD_WINDOW_LOG_MAX), 4096).unwrap();
+        assert!(fits == text());
+        let err = decode_in_pieces(Coding::Zstd, &make(ZSTD_WINDOW_LOG_MAX + 1), 4096)
+            .expect_err("a 16 MiB window decoded");
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        assert!(err.to_string().contains("zstd"), "{err}");
+    }
+
+    #[test]
     fn a_body_cut_short_is_an_error() {
         let data = text();
         for (name, coding) in ENCODINGS {
@@ -448,7 +570,8 @@ mod tests {
         assert!(decode_in_pieces(Coding::Gzip, &garbage, 100).is_err());
         assert!(decode_in_pieces(Coding::Deflate, &garbage, 100).is_err());
         assert!(decode_in_pieces(Coding::Brotli, &garbage, 100).is_err());
-        for coding in [Coding::Gzip, Coding::Deflate, Coding::Brotli] {
+        assert!(decode_in_pieces(Coding::Zstd, &garbage, 100).is_err());
+        for coding in [Coding::Gzip, Coding::Deflate, Coding::Brotli, Coding::Zstd] {
             assert_eq!(decode_in_pieces(coding, b"", 1).unwrap(), b"");
         }
     }
@@ -468,7 +591,9 @@ mod tests {
         assert_eq!(with(&[]), None);
         assert_eq!(with(&["br"]), Some(Coding::Brotli));
         assert_eq!(with(&["BR"]), Some(Coding::Brotli));
-        assert_eq!(with(&["zstd"]), None);
+        assert_eq!(with(&["zstd"]), Some(Coding::Zstd));
+        assert_eq!(with(&["ZSTD"]), Some(Coding::Zstd));
+        assert_eq!(with(&["compress"]), None);
         assert_eq!(with(&["identity"]), None);
         assert_eq!(with(&["gzip", "gzip"]), None);
         assert_eq!(with(&["gzip, br"]), None);

@@ -11,7 +11,7 @@
 //! | `response.status`, `.headers`, `.text()`, `.read()` | [`Response::status`], [`Response::headers`], [`Response::text`], [`Response::bytes`], [`Response::chunks`] |
 //! | `proxy=`, `trust_env=True` | [`ClientBuilder::proxy`], [`ClientBuilder::no_proxy`], [`ClientBuilder::trust_env`] |
 //! | `session.cookie_jar` | on by default; [`ClientBuilder::cookie_jar`], [`Client::cookies`], [`Client::clear_cookies`], [`Client::save_cookies`], [`Client::load_cookies`] |
-//! | `auto_decompress` (gzip, deflate, br) | on by default; [`ClientBuilder::auto_decompress`] |
+//! | `auto_decompress` (gzip, deflate, br, zstd) | on by default; [`ClientBuilder::auto_decompress`] |
 //! | `allow_redirects`, `max_redirects`, `response.url` | followed by default; [`ClientBuilder::max_redirects`], [`Response::url`] |
 //! | one request's `allow_redirects=`, `timeout=`, `auto_decompress=` | [`Client::get_with`], [`Client::post_with`] with [`RequestOptions`] (or it in a request's extensions) |
 //! | `aiohttp.ClientError` | [`Error`] |

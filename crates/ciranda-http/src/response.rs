@@ -53,7 +53,8 @@ impl fmt::Debug for Response {
 }
 
 impl Response {
-    /// `decompress`: undo a `gzip`, `deflate` or `br` `Content-Encoding` in the body methods.
+    /// `decompress`: undo a `gzip`, `deflate`, `br` or `zstd` `Content-Encoding` in the body
+    /// methods.
     pub(crate) fn new(
         inner: http::Response<Incoming>,
         url: String,
@@ -134,8 +135,8 @@ impl Response {
     }
 
     /// The body as a stream of chunks, as they arrive (`response.content.iter_chunked()`):
-    /// a body larger than memory can be processed piece by piece. A `gzip`, `deflate` or `br`
-    /// body is decompressed as it arrives (see [`ClientBuilder::auto_decompress`]).
+    /// a body larger than memory can be processed piece by piece. A `gzip`, `deflate`, `br`
+    /// or `zstd` body is decompressed as it arrives (see [`ClientBuilder::auto_decompress`]).
     ///
     /// [`ClientBuilder::auto_decompress`]: crate::ClientBuilder::auto_decompress
     pub fn chunks(self) -> Chunks {

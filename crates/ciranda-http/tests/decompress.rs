@@ -1,4 +1,5 @@
-//! The client's `auto_decompress`: `gzip`, `deflate` and `br` bodies undone as they arrive,
+//! The client's `auto_decompress`: `gzip`, `deflate`, `br` and `zstd` bodies undone as they
+//! arrive,
 //! what it asks the server for, what it leaves alone, and corrupt bodies.
 
 mod common;
@@ -60,15 +61,17 @@ fn compress(coding: &str, data: &[u8]) -> Vec<u8> {
             );
             body
         }
+        "zstd" => zstd::encode_all(data, 1).unwrap(),
         other => panic!("no encoder {other}"),
     }
 }
 
-/// `GET /CODING` answers [`text`] compressed as CODING (`gzip`, `zlib`, `raw` and `br` are
-/// sent as `Content-Encoding: gzip`, `deflate`, `deflate`, `br`), `/corrupt` a gzip header
-/// over garbage, `/cut` a gzip body missing its end, `/br-corrupt` and `/br-cut` the same
-/// for `br`, `/zstd` bytes labelled `zstd` (a coding the client does not undo); every answer
-/// carries the request's `Accept-Encoding` (or `none`) in `x-accept-encoding`.
+/// `GET /CODING` answers [`text`] compressed as CODING (`gzip`, `zlib`, `raw`, `br` and
+/// `zstd` are sent as `Content-Encoding: gzip`, `deflate`, `deflate`, `br`, `zstd`),
+/// `/corrupt` a gzip header over garbage, `/cut` a gzip body missing its end, `/br-corrupt`,
+/// `/br-cut`, `/zstd-corrupt` and `/zstd-cut` the same for `br` and `zstd`, `/compress`
+/// bytes labelled `compress` (a coding the client does not undo); every answer carries the
+/// request's `Accept-Encoding` (or `none`) in `x-accept-encoding`.
 async fn route(
     request: hyper::Request<Incoming>,
 ) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
@@ -95,7 +98,13 @@ async fn route(
             let whole = compress("br", &text());
             ("br", whole[..whole.len() / 2].to_vec())
         }
-        "/zstd" => ("zstd", b"not really zstd".to_vec()),
+        "/zstd" => ("zstd", compress("zstd", &text())),
+        "/zstd-corrupt" => ("zstd", b"certainly not zstd data, just some bytes".to_vec()),
+        "/zstd-cut" => {
+            let whole = compress("zstd", &text());
+            ("zstd", whole[..whole.len() / 2].to_vec())
+        }
+        "/compress" => ("compress", b"not really LZW".to_vec()),
         _ => ("identity", b"plain".to_vec()),
     };
     let body = if request.method() == Method::HEAD {
@@ -111,12 +120,15 @@ async fn route(
 }
 
 #[ciranda::test]
-async fn gzip_both_kinds_of_deflate_and_brotli_are_undone() {
+async fn gzip_both_kinds_of_deflate_brotli_and_zstd_are_undone() {
     let (addr, server) = common::serve_route(|request, _| route(request)).await;
     let client = Client::new();
-    for path in ["gzip", "zlib", "raw", "br"] {
+    for path in ["gzip", "zlib", "raw", "br", "zstd"] {
         let response = client.get(format!("http://{addr}/{path}")).await.unwrap();
-        assert_eq!(response.headers()["x-accept-encoding"], "gzip, deflate, br");
+        assert_eq!(
+            response.headers()["x-accept-encoding"],
+            "gzip, deflate, br, zstd"
+        );
         // The headers stay as the server sent them.
         assert_ne!(response.headers()[header::CONTENT_ENCODING], "identity");
         let body = response.bytes().await.unwrap();
@@ -128,7 +140,7 @@ async fn gzip_both_kinds_of_deflate_and_brotli_are_undone() {
 #[ciranda::test]
 async fn a_large_body_arrives_in_bounded_chunks() {
     let (addr, server) = common::serve_route(|request, _| route(request)).await;
-    for path in ["gzip", "br"] {
+    for path in ["gzip", "br", "zstd"] {
         let mut chunks = Client::new()
             .get(format!("http://{addr}/{path}"))
             .await
@@ -151,7 +163,14 @@ async fn a_large_body_arrives_in_bounded_chunks() {
 async fn a_corrupt_or_cut_body_is_a_body_error() {
     let (addr, server) = common::serve_route(|request, _| route(request)).await;
     let client = Client::new();
-    for path in ["corrupt", "cut", "br-corrupt", "br-cut"] {
+    for path in [
+        "corrupt",
+        "cut",
+        "br-corrupt",
+        "br-cut",
+        "zstd-corrupt",
+        "zstd-cut",
+    ] {
         let url = format!("http://{addr}/{path}");
         let err = client.get(&url).await.unwrap().bytes().await.unwrap_err();
         assert!(err.is_body(), "{path}: {err:?}");
@@ -174,8 +193,8 @@ async fn what_is_left_alone() {
 
     let client = Client::new();
     // A coding the client does not know.
-    let zstd = client.get(format!("http://{addr}/zstd")).await.unwrap();
-    assert_eq!(zstd.bytes().await.unwrap(), "not really zstd");
+    let lzw = client.get(format!("http://{addr}/compress")).await.unwrap();
+    assert_eq!(lzw.bytes().await.unwrap(), "not really LZW");
 
     // The request's own Accept-Encoding is kept.
     let request = Request::get(format!("http://{addr}/plain"))

@@ -129,12 +129,12 @@ async fn a_request_s_decompression_setting_overrides_the_client_s() {
     );
     assert_eq!(
         accepted(Client::new(), RequestOptions::new()).await,
-        "gzip, deflate, br"
+        "gzip, deflate, br, zstd"
     );
     let plain = Client::builder().auto_decompress(false).build().unwrap();
     assert_eq!(
         accepted(plain.clone(), RequestOptions::new().auto_decompress(true)).await,
-        "gzip, deflate, br"
+        "gzip, deflate, br, zstd"
     );
     assert_eq!(accepted(plain, RequestOptions::new()).await, "none");
     server.abort();
