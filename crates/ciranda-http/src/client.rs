@@ -5,7 +5,7 @@ use crate::connect::{ConnectError, Connector};
 use crate::cookies::Jar;
 use crate::error::{BoxError, Error, Kind, chain};
 use crate::options::RequestOptions;
-use crate::proxy::Proxies;
+use crate::proxy::{Proxies, ProxyUrl};
 use crate::redirect;
 use crate::resend::Resend;
 use crate::response::Response;
@@ -17,8 +17,9 @@ use http::{Method, Request, Uri};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use std::any::Any;
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use url::Url;
 
@@ -77,6 +78,19 @@ struct Config {
     /// `None` when the builder turned the jar off.
     jar: Option<Jar>,
     /// Shared with the connector, which opens the connections to them.
+    proxies: Option<Arc<Proxies>>,
+    /// What a pool of its own for a request's [`RequestOptions::proxy`] is made from.
+    pool_builder: hyper_util::client::legacy::Builder,
+    tls: Arc<rustls::ClientConfig>,
+    connect_timeout: Option<Duration>,
+    /// The pools made for per-request proxies, by proxy URL; kept as long as the client.
+    by_proxy: Mutex<HashMap<String, Route>>,
+}
+
+/// Where a request goes: a pool, and the proxies its connector uses.
+#[derive(Clone)]
+struct Route {
+    pooled: Pooled,
     proxies: Option<Arc<Proxies>>,
 }
 
@@ -303,6 +317,13 @@ impl Client {
                 .entry(ACCEPT_ENCODING)
                 .or_insert(HeaderValue::from_static("gzip, deflate, br, zstd"));
         }
+        let route = match &options.proxy {
+            Some(ProxyUrl(proxy)) => self.route_through(proxy).map_err(|e| e.with_url(&url))?,
+            None => Route {
+                pooled: self.pooled.clone(),
+                proxies: self.config.proxies.clone(),
+            },
+        };
         let deadline = timeout.map(|t| Instant::now() + t);
         let max = options.max_redirects.unwrap_or(self.config.max_redirects);
         let mut url = url;
@@ -312,13 +333,13 @@ impl Client {
             // asks them again.
             let resend = Resend::of(&parts, &body);
             let uri = parts.uri.clone();
-            let response = match self.send_once(parts, body, &url, deadline).await {
+            let response = match self.send_once(&route, parts, body, &url, deadline).await {
                 Err(Failure::Stale(e)) => match resend.retry(&uri) {
                     // The server closed a kept-alive connection just as the request went out
                     // on it (its idle timeout, or a redirect answered without reading our
                     // body): an idempotent request is sent once more, on another connection.
                     Some((parts, body)) => self
-                        .send_once(parts, body, &url, deadline)
+                        .send_once(&route, parts, body, &url, deadline)
                         .await
                         .map_err(Failure::into_error)?,
                     None => return Err(e),
@@ -346,18 +367,40 @@ impl Client {
         }
     }
 
+    /// The route through the proxy at `url` for one request's options: the pool made for it
+    /// by an earlier request, or a new one.
+    fn route_through(&self, url: &str) -> Result<Route, Error> {
+        let mut by_proxy = self
+            .config
+            .by_proxy
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(route) = by_proxy.get(url) {
+            return Ok(route.clone());
+        }
+        let proxies = Proxies::fixed(url, "")
+            .map(Arc::new)
+            .map_err(|msg| Error::new(Kind::Builder, None, Some(msg.into())))?;
+        let connector = Connector::new(
+            self.config.tls.clone(),
+            self.config.connect_timeout,
+            Some(proxies.clone()),
+        );
+        let route = Route {
+            pooled: self.config.pool_builder.build(connector),
+            proxies: Some(proxies),
+        };
+        by_proxy.insert(url.to_owned(), route.clone());
+        Ok(route)
+    }
+
     /// A plain `http` request sent to a proxy carries the proxy's credentials itself (an
     /// `https` one is tunnelled, and the tunnel's `CONNECT` carries them).
-    fn add_proxy_credentials(&self, parts: &mut http::request::Parts) {
+    fn add_proxy_credentials(route: &Route, parts: &mut http::request::Parts) {
         if parts.uri.scheme_str() != Some("http") {
             return;
         }
-        let Some(proxy) = self
-            .config
-            .proxies
-            .as_ref()
-            .and_then(|p| p.intercept(&parts.uri))
-        else {
+        let Some(proxy) = route.proxies.as_ref().and_then(|p| p.intercept(&parts.uri)) else {
             return;
         };
         if let Some(auth) = proxy.basic_auth() {
@@ -372,18 +415,19 @@ impl Client {
     /// and the jar's cookies are added, and the cookies the response sets kept.
     async fn send_once(
         &self,
+        route: &Route,
         mut parts: http::request::Parts,
         body: Body,
         url: &str,
         deadline: Option<Instant>,
     ) -> Result<http::Response<Incoming>, Failure> {
-        self.add_proxy_credentials(&mut parts);
+        Self::add_proxy_credentials(route, &mut parts);
         let jar = self.config.jar.as_ref().and_then(|jar| {
             let at = Url::parse(&parts.uri.to_string()).ok()?;
             jar.add_to(&at, &mut parts.headers);
             Some((jar, at))
         });
-        let pending = self.pooled.request(Request::from_parts(parts, body));
+        let pending = route.pooled.request(Request::from_parts(parts, body));
         let result = match deadline {
             Some(deadline) => match ciranda::time::timeout_at(deadline, pending).await {
                 Ok(result) => result,
@@ -495,24 +539,6 @@ fn classify(e: hyper_util::client::legacy::Error, url: String) -> Error {
         Kind::Request
     };
     Error::new(kind, Some(url), Some(Box::new(e)))
-}
-
-/// A proxy URL whose `Debug` hides the credentials it may carry (a builder printed in a log
-/// must not leak the proxy's password).
-#[derive(Clone)]
-struct ProxyUrl(String);
-
-impl fmt::Debug for ProxyUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let url = &self.0;
-        match (url.find("://"), url.rfind('@')) {
-            (Some(scheme_end), Some(at)) if at > scheme_end => {
-                let shown = format!("{}://***@{}", &url[..scheme_end], &url[at + 1..]);
-                fmt::Debug::fmt(&shown, f)
-            }
-            _ => fmt::Debug::fmt(url, f),
-        }
-    }
 }
 
 /// Builds a [`Client`] (`Client::builder()`).
@@ -670,7 +696,8 @@ impl ClientBuilder {
     /// requests go to it with their URI in absolute form, `https` ones through a `CONNECT`
     /// tunnel, with the target's TLS inside. Credentials in the URL are sent as
     /// `Proxy-Authorization: Basic`. Hosts listed by [`no_proxy`](ClientBuilder::no_proxy) are
-    /// reached directly. Overrides [`trust_env`](ClientBuilder::trust_env).
+    /// reached directly. Overrides [`trust_env`](ClientBuilder::trust_env). One request can
+    /// name its own proxy with [`RequestOptions::proxy`].
     ///
     /// Only `http://` proxies are supported: another scheme (`https://`, `socks5://`) or a URL
     /// that does not parse makes [`build`](ClientBuilder::build) fail.
@@ -753,7 +780,8 @@ impl ClientBuilder {
             (None, false) => None,
         }
         .map(Arc::new);
-        let connector = Connector::new(Arc::new(tls), self.connect_timeout, proxies.clone());
+        let tls = Arc::new(tls);
+        let connector = Connector::new(tls.clone(), self.connect_timeout, proxies.clone());
         let pooled = pool.build(connector);
         Ok(Client {
             pooled,
@@ -764,6 +792,10 @@ impl ClientBuilder {
                 auto_decompress: self.auto_decompress,
                 jar: self.cookie_jar.then(Jar::new),
                 proxies,
+                pool_builder: pool,
+                tls,
+                connect_timeout: self.connect_timeout,
+                by_proxy: Mutex::default(),
             }),
         })
     }

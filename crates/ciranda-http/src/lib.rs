@@ -13,7 +13,7 @@
 //! | `session.cookie_jar` | on by default; [`ClientBuilder::cookie_jar`], [`Client::cookies`], [`Client::clear_cookies`], [`Client::save_cookies`], [`Client::load_cookies`] |
 //! | `auto_decompress` (gzip, deflate, br, zstd) | on by default; [`ClientBuilder::auto_decompress`] |
 //! | `allow_redirects`, `max_redirects`, `response.url` | followed by default; [`ClientBuilder::max_redirects`], [`Response::url`] |
-//! | one request's `allow_redirects=`, `timeout=`, `auto_decompress=` | [`Client::get_with`], [`Client::post_with`] with [`RequestOptions`] (or it in a request's extensions) |
+//! | one request's `allow_redirects=`, `timeout=`, `auto_decompress=`, `proxy=` | [`Client::get_with`], [`Client::post_with`] with [`RequestOptions`] (or it in a request's extensions) |
 //! | `aiohttp.ClientError` | [`Error`] |
 //! | `aiohttp.web` | [`server::serve`] |
 //! | `request.remote` | [`server::serve_with_remote`] (the service is made per connection from its [`server::RemoteAddr`]) |

@@ -1,10 +1,11 @@
 //! Per-request settings that override the client's (aiohttp's per-request keyword arguments).
 
+use crate::proxy::ProxyUrl;
 use std::time::Duration;
 
 /// Settings for one request that override the [`Client`](crate::Client)'s, as aiohttp's
-/// per-request `allow_redirects`, `max_redirects`, `timeout` and `auto_decompress` arguments
-/// do. Pass it to [`Client::get_with`](crate::Client::get_with) or
+/// per-request `allow_redirects`, `max_redirects`, `timeout`, `auto_decompress` and `proxy`
+/// arguments do. Pass it to [`Client::get_with`](crate::Client::get_with) or
 /// [`Client::post_with`](crate::Client::post_with), or put it in a request's extensions and
 /// send that with [`Client::request`](crate::Client::request); what it leaves unset keeps
 /// the client's setting.
@@ -33,6 +34,7 @@ pub struct RequestOptions {
     pub(crate) max_redirects: Option<usize>,
     pub(crate) timeout: Option<Option<Duration>>,
     pub(crate) auto_decompress: Option<bool>,
+    pub(crate) proxy: Option<ProxyUrl>,
 }
 
 impl RequestOptions {
@@ -92,6 +94,25 @@ impl RequestOptions {
     /// ```
     pub fn auto_decompress(mut self, enabled: bool) -> Self {
         self.auto_decompress = Some(enabled);
+        self
+    }
+
+    /// Sends this request, and the redirects it follows, through the HTTP proxy at `url`
+    /// (aiohttp's per-request `proxy=`), in place of the client's proxy settings: every
+    /// destination goes through it, and neither [`no_proxy`](crate::ClientBuilder::no_proxy)
+    /// nor the environment is consulted. The URL has the form
+    /// [`ClientBuilder::proxy`](crate::ClientBuilder::proxy) takes; one it cannot use fails
+    /// the request with an error for which [`Error::is_builder`](crate::Error::is_builder)
+    /// holds. Connections made through it are pooled apart from the client's others, and
+    /// reused by later requests naming the same URL. The options' `Debug` hides the URL's
+    /// password.
+    ///
+    /// ```
+    /// let options = ciranda_http::RequestOptions::new().proxy("http://user:pw@proxy.example:3128");
+    /// assert!(!format!("{options:?}").contains("pw"));
+    /// ```
+    pub fn proxy(mut self, url: &str) -> Self {
+        self.proxy = Some(ProxyUrl(url.to_owned()));
         self
     }
 }

@@ -15,6 +15,25 @@ use ciranda::io::{AsyncReadExt, AsyncWriteExt};
 use ciranda::net::TcpStream;
 use http::{HeaderValue, Uri};
 use hyper_util::client::proxy::matcher::{Intercept, Matcher};
+use std::fmt;
+
+/// A proxy URL whose `Debug` hides the credentials it may carry (a builder or request options
+/// printed in a log must not leak the proxy's password).
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct ProxyUrl(pub(crate) String);
+
+impl fmt::Debug for ProxyUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let url = &self.0;
+        match (url.find("://"), url.rfind('@')) {
+            (Some(scheme_end), Some(at)) if at > scheme_end => {
+                let shown = format!("{}://***@{}", &url[..scheme_end], &url[at + 1..]);
+                fmt::Debug::fmt(&shown, f)
+            }
+            _ => fmt::Debug::fmt(url, f),
+        }
+    }
+}
 
 /// The proxies a client uses, by destination.
 pub(crate) struct Proxies {

@@ -1,15 +1,16 @@
 //! The client through an HTTP proxy: plain requests in absolute form, `https` through a
-//! `CONNECT` tunnel, credentials, a refused tunnel, `no_proxy`, bad proxy URLs, and
-//! `trust_env` reading `HTTP_PROXY` (in a child process, so no test changes this one's
-//! environment).
+//! `CONNECT` tunnel, credentials, a refused tunnel, `no_proxy`, bad proxy URLs, a proxy named
+//! by one request's options, and `trust_env` reading `HTTP_PROXY` (in a child process, so no
+//! test changes this one's environment).
 
 mod common;
 
 use ciranda::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use ciranda::net::{TcpListener, TcpStream};
-use ciranda_http::Client;
+use ciranda_http::{Client, RequestOptions};
 use common::*;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// What the test proxy saw: each request line.
@@ -20,17 +21,25 @@ type Seen = Arc<Mutex<Vec<String>>>;
 /// by the proxy itself with `proxied <request line> auth=<Proxy-Authorization or none>`,
 /// keeping the connection open for more.
 async fn proxy(password: Option<&'static str>) -> (SocketAddr, Seen) {
+    let (addr, seen, _) = counting_proxy(password).await;
+    (addr, seen)
+}
+
+/// [`proxy`], and the number of connections it has accepted.
+async fn counting_proxy(password: Option<&'static str>) -> (SocketAddr, Seen, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let seen: Seen = Arc::default();
-    let log = seen.clone();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let (log, count) = (seen.clone(), accepted.clone());
     ciranda::spawn(async move {
         loop {
             let (client, _) = listener.accept().await.unwrap();
+            count.fetch_add(1, Ordering::SeqCst);
             ciranda::spawn(serve_proxy(client, password, log.clone()));
         }
     });
-    (addr, seen)
+    (addr, seen, accepted)
 }
 
 async fn serve_proxy(client: TcpStream, password: Option<&'static str>, seen: Seen) {
@@ -192,6 +201,89 @@ fn only_http_proxies_are_accepted() {
         let err = Client::builder().proxy(url).build().unwrap_err();
         assert!(err.is_builder(), "{url}: {err:?}");
         assert!(err.to_string().contains("proxy"), "{url}: {err}");
+    }
+}
+
+#[ciranda::test]
+async fn one_request_can_name_its_own_proxy() {
+    let (own, own_seen, own_accepted) = counting_proxy(None).await;
+    let (client_proxy, client_seen) = proxy(None).await;
+    let (server, stop, _task) = spawn_ciranda_server(Routes::new(1)).await;
+    // The client's proxy is bypassed for 127.0.0.1; a request's own proxy is not.
+    let client = Client::builder()
+        .proxy(&format!("http://{client_proxy}"))
+        .no_proxy("127.0.0.1")
+        .build()
+        .unwrap();
+    let options = RequestOptions::new().proxy(&format!("http://user:secret@{own}"));
+    for path in ["first", "second"] {
+        let url = format!("http://{server}/{path}");
+        let text = client
+            .get_with(&url, options.clone())
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        // base64("user:secret")
+        assert_eq!(
+            text,
+            format!("proxied GET {url} HTTP/1.1 auth=Basic dXNlcjpzZWNyZXQ=")
+        );
+    }
+    // Both went over one pooled connection to that proxy.
+    assert_eq!(own_accepted.load(Ordering::SeqCst), 1);
+    assert_eq!(own_seen.lock().unwrap().len(), 2);
+    // Without the option, the client's own settings apply again: straight to the server.
+    let text = text_of(&client, &format!("http://{server}/")).await;
+    assert_eq!(text, "Hello, world!");
+    // And an address the client sends to its proxy goes there.
+    let text = text_of(&client, "http://target.invalid/").await;
+    assert_eq!(
+        text,
+        "proxied GET http://target.invalid/ HTTP/1.1 auth=none"
+    );
+    assert_eq!(client_seen.lock().unwrap().len(), 1);
+    assert_eq!(own_seen.lock().unwrap().len(), 2);
+    stop.set();
+}
+
+#[ciranda::test]
+async fn a_request_tunnels_https_through_its_own_proxy() {
+    let (port, cert) = tls_target().await;
+    let (addr, seen) = proxy(Some("Basic dXNlcjpzZWNyZXQ=")).await;
+    // The pool made for the request's proxy trusts what the client trusts.
+    let client = Client::builder()
+        .add_root_certificate(&cert.cert_der)
+        .build()
+        .unwrap();
+    let options = RequestOptions::new().proxy(&format!("http://user:secret@{addr}"));
+    let response = client
+        .get_with(format!("https://localhost:{port}/"), options)
+        .await
+        .unwrap();
+    assert_eq!(response.text().await.unwrap(), "Hello, world!");
+    assert_eq!(
+        seen.lock().unwrap().as_slice(),
+        [format!("CONNECT localhost:{port} HTTP/1.1")]
+    );
+}
+
+#[ciranda::test]
+async fn an_unusable_request_proxy_fails_that_request() {
+    let client = Client::new();
+    for proxy in ["socks5://127.0.0.1:1080", "not a url"] {
+        let err = client
+            .get_with("http://target.invalid/", RequestOptions::new().proxy(proxy))
+            .await
+            .unwrap_err();
+        assert!(err.is_builder(), "{proxy}: {err:?}");
+        let message = err.to_string();
+        assert!(message.contains("proxy"), "{proxy}: {message}");
+        assert!(
+            message.contains("http://target.invalid/"),
+            "{proxy}: {message}"
+        );
     }
 }
 
