@@ -1,6 +1,6 @@
 //! The client's connector: name resolution on the blocking pool, every address tried,
-//! `TCP_NODELAY`, a connect timeout, an HTTP proxy if one is configured (see `proxy`), and
-//! TLS through rustls with ALPN.
+//! `TCP_NODELAY`, a connect timeout, an HTTP proxy if one is configured (see `proxy`; TLS
+//! with the proxy itself for an `https://` one), and TLS through rustls with ALPN.
 
 use crate::error::{BoxError, Kind};
 use crate::proxy::{Proxies, proxy_address, tunnel};
@@ -60,6 +60,9 @@ impl std::error::Error for ConnectError {
 #[derive(Clone)]
 pub(crate) struct Connector {
     tls: TlsConnector,
+    /// TLS with an `https://` proxy: the same roots, HTTP/1.1 only (a `CONNECT` or a
+    /// forwarded request in absolute form is HTTP/1.1).
+    proxy_tls: TlsConnector,
     connect_timeout: Option<Duration>,
     proxies: Option<Arc<Proxies>>,
 }
@@ -70,8 +73,11 @@ impl Connector {
         connect_timeout: Option<Duration>,
         proxies: Option<Arc<Proxies>>,
     ) -> Self {
+        let mut proxy_tls = (*tls).clone();
+        proxy_tls.alpn_protocols = vec![b"http/1.1".to_vec()];
         Connector {
             tls: TlsConnector::from(tls),
+            proxy_tls: TlsConnector::from(Arc::new(proxy_tls)),
             connect_timeout,
             proxies,
         }
@@ -123,16 +129,23 @@ impl Connector {
         let open = async {
             let within = deadline.unwrap_or_else(far_future);
             let Some(proxy) = &proxy else {
-                return connect_tcp(&host, port, within).await;
+                let tcp = connect_tcp(&host, port, within).await?;
+                let _ = tcp.set_nodelay(true);
+                return Ok(Stream::Plain(tcp));
             };
-            let (proxy_host, proxy_port) = proxy_address(proxy)?;
-            let mut tcp = connect_tcp(&proxy_host, proxy_port, within).await?;
-            if https {
-                tunnel(&mut tcp, &host, port, proxy.basic_auth()).await?;
+            let address = proxy_address(proxy)?;
+            let tcp = connect_tcp(&address.host, address.port, within).await?;
+            let _ = tcp.set_nodelay(true);
+            let mut stream = Stream::Plain(tcp);
+            if address.tls {
+                stream = tls_with(&self.proxy_tls, &address.host, stream, "the proxy ").await?;
             }
-            Ok(tcp)
+            if https {
+                tunnel(&mut stream, &host, port, proxy.basic_auth()).await?;
+            }
+            Ok(stream)
         };
-        let tcp = match deadline {
+        let stream = match deadline {
             Some(deadline) => ciranda::time::timeout_at(deadline, open)
                 .await
                 .map_err(|_| {
@@ -149,23 +162,15 @@ impl Connector {
                 })??,
             None => open.await?,
         };
-        let _ = tcp.set_nodelay(true);
         if !https {
             return Ok(Conn {
-                io: CirandaIo::new(Stream::Plain(tcp)),
+                io: CirandaIo::new(stream),
                 h2: false,
                 // hyper then writes the request's URI in absolute form, as a proxy needs.
                 proxied: proxy.is_some(),
             });
         }
-        let name = ServerName::try_from(host.clone()).map_err(|e| {
-            ConnectError::new(
-                Kind::InvalidUrl,
-                format!("{host:?} is not a valid TLS server name: {e}"),
-                None,
-            )
-        })?;
-        let handshake = self.tls.connect(name, tcp);
+        let handshake = tls_with(&self.tls, &host, stream, "");
         let tls = match deadline {
             Some(deadline) => ciranda::time::timeout_at(deadline, handshake)
                 .await
@@ -175,23 +180,44 @@ impl Connector {
                         format!("TLS handshake with {host} timed out"),
                         None,
                     )
-                })?,
-            None => handshake.await,
-        }
-        .map_err(|e| {
-            ConnectError::new(
-                Kind::Tls,
-                format!("TLS handshake with {host} failed"),
-                Some(e),
-            )
-        })?;
-        let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
+                })??,
+            None => handshake.await?,
+        };
+        let h2 = match &tls {
+            Stream::Tls(tls) => tls.get_ref().1.alpn_protocol() == Some(b"h2"),
+            Stream::Plain(_) => unreachable!("tls_with returns a TLS stream"),
+        };
         Ok(Conn {
-            io: CirandaIo::new(Stream::Tls(Box::new(tls))),
+            io: CirandaIo::new(tls),
             h2,
             proxied: false,
         })
     }
+}
+
+/// A TLS handshake with `host` over `stream` (`what` names the peer in errors: "" for the
+/// target, "the proxy " for an `https://` proxy).
+async fn tls_with(
+    connector: &TlsConnector,
+    host: &str,
+    stream: Stream,
+    what: &str,
+) -> Result<Stream, ConnectError> {
+    let name = ServerName::try_from(host.to_owned()).map_err(|e| {
+        ConnectError::new(
+            Kind::InvalidUrl,
+            format!("{what}{host:?} is not a valid TLS server name: {e}"),
+            None,
+        )
+    })?;
+    let tls = connector.connect(name, stream).await.map_err(|e| {
+        ConnectError::new(
+            Kind::Tls,
+            format!("TLS handshake with {what}{host} failed"),
+            Some(e),
+        )
+    })?;
+    Ok(Stream::Tls(Box::new(tls)))
 }
 
 fn far_future() -> Instant {
@@ -250,10 +276,11 @@ async fn connect_tcp(host: &str, port: u16, deadline: Instant) -> Result<TcpStre
     ))
 }
 
-/// A TCP stream, or TLS over one.
+/// A TCP stream, or TLS over a stream: over TCP, or (the target's TLS through an `https://`
+/// proxy's tunnel) over the proxy's own TLS.
 enum Stream {
     Plain(TcpStream),
-    Tls(Box<futures_rustls::client::TlsStream<TcpStream>>),
+    Tls(Box<futures_rustls::client::TlsStream<Stream>>),
 }
 
 macro_rules! each {

@@ -6,13 +6,14 @@
 //! | `http`  | the request itself, its URI in absolute form, `Proxy-Authorization` added  |
 //! | `https` | a `CONNECT host:port` tunnel, then TLS with the target inside it           |
 //!
-//! Only `http://` proxies are spoken to; which destinations use one (and `NO_PROXY`'s
-//! exceptions, curl's rules) is hyper-util's `Matcher`.
+//! The proxy is spoken to over plain TCP (`http://` proxies) or over TLS of its own
+//! (`https://` proxies: the proxy's certificate is checked against the client's roots, and
+//! an `https` target's TLS then runs inside the proxy's). Which destinations use one (and
+//! `NO_PROXY`'s exceptions, curl's rules) is hyper-util's `Matcher`.
 
 use crate::connect::ConnectError;
 use crate::error::Kind;
-use ciranda::io::{AsyncReadExt, AsyncWriteExt};
-use ciranda::net::TcpStream;
+use ciranda::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use http::{HeaderValue, Uri};
 use hyper_util::client::proxy::matcher::{Intercept, Matcher};
 use std::fmt;
@@ -48,14 +49,14 @@ impl Proxies {
     /// `NO_PROXY` syntax).
     ///
     /// # Errors
-    /// A URL that does not parse or is not an `http://` URL, as a message.
+    /// A URL that does not parse or is not an `http://` or `https://` URL, as a message.
     pub(crate) fn fixed(url: &str, no_proxy: &str) -> Result<Proxies, String> {
         let uri: Uri = url
             .parse()
             .map_err(|e| format!("the proxy URL {url:?} does not parse: {e}"))?;
-        if uri.scheme_str() != Some("http") || uri.host().is_none() {
+        if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
             return Err(format!(
-                "unsupported proxy URL {url:?}: only http://host:port proxies are supported"
+                "unsupported proxy URL {url:?}: only http:// and https:// proxies are supported"
             ));
         }
         let matcher = Matcher::builder().all(url).no(no_proxy).build();
@@ -76,16 +77,28 @@ impl Proxies {
     }
 }
 
-/// The proxy's host and port, or why it cannot be used.
-pub(crate) fn proxy_address(proxy: &Intercept) -> Result<(String, u16), ConnectError> {
+/// Where a proxy is and how it is spoken to.
+pub(crate) struct ProxyAddress {
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    /// An `https://` proxy: TLS with the proxy itself first.
+    pub(crate) tls: bool,
+}
+
+/// The proxy's host and port (80 or 443 by default), or why it cannot be used.
+pub(crate) fn proxy_address(proxy: &Intercept) -> Result<ProxyAddress, ConnectError> {
     let uri = proxy.uri();
-    if uri.scheme_str() != Some("http") {
-        return Err(ConnectError::new(
-            Kind::Connect,
-            format!("unsupported proxy {uri}: only http:// proxies are supported"),
-            None,
-        ));
-    }
+    let tls = match uri.scheme_str() {
+        Some("http") => false,
+        Some("https") => true,
+        _ => {
+            return Err(ConnectError::new(
+                Kind::Connect,
+                format!("unsupported proxy {uri}: only http:// and https:// proxies are supported"),
+                None,
+            ));
+        }
+    };
     let host = uri.host().ok_or_else(|| {
         ConnectError::new(Kind::Connect, format!("the proxy {uri} has no host"), None)
     })?;
@@ -93,13 +106,14 @@ pub(crate) fn proxy_address(proxy: &Intercept) -> Result<(String, u16), ConnectE
         .trim_start_matches('[')
         .trim_end_matches(']')
         .to_owned();
-    Ok((host, uri.port_u16().unwrap_or(80)))
+    let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
+    Ok(ProxyAddress { host, port, tls })
 }
 
 /// Asks the proxy at the other end of `tcp` for a tunnel to `host:port` and waits for its
 /// answer; on `Ok` the stream carries the target's bytes.
-pub(crate) async fn tunnel(
-    tcp: &mut TcpStream,
+pub(crate) async fn tunnel<S: AsyncRead + AsyncWrite + Unpin>(
+    tcp: &mut S,
     host: &str,
     port: u16,
     auth: Option<&HeaderValue>,

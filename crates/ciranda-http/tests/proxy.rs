@@ -1,11 +1,11 @@
 //! The client through an HTTP proxy: plain requests in absolute form, `https` through a
 //! `CONNECT` tunnel, credentials, a refused tunnel, `no_proxy`, bad proxy URLs, a proxy named
-//! by one request's options, and `trust_env` reading `HTTP_PROXY` (in a child process, so no
+//! by one request's options, an `https://` proxy, and `trust_env` reading `HTTP_PROXY` (in a child process, so no
 //! test changes this one's environment).
 
 mod common;
 
-use ciranda::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use ciranda::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use ciranda::net::{TcpListener, TcpStream};
 use ciranda_http::{Client, RequestOptions};
 use common::*;
@@ -42,8 +42,34 @@ async fn counting_proxy(password: Option<&'static str>) -> (SocketAddr, Seen, Ar
     (addr, seen, accepted)
 }
 
-async fn serve_proxy(client: TcpStream, password: Option<&'static str>, seen: Seen) {
-    let (read, mut write) = client.into_split();
+/// [`proxy`] behind TLS (an `https://` proxy) presenting `cert`, for `localhost`.
+async fn tls_proxy(password: Option<&'static str>, cert: &TestCert) -> (u16, Seen) {
+    let config = tls_server_config(cert, &[b"http/1.1"]);
+    let acceptor = futures_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen: Seen = Arc::default();
+    let log = seen.clone();
+    ciranda::spawn(async move {
+        loop {
+            let (client, _) = listener.accept().await.unwrap();
+            let (acceptor, log) = (acceptor.clone(), log.clone());
+            ciranda::spawn(async move {
+                // A client that does not trust us ends just this connection.
+                if let Ok(tls) = acceptor.accept(client).await {
+                    serve_proxy(tls, password, log).await;
+                }
+            });
+        }
+    });
+    (port, seen)
+}
+
+async fn serve_proxy<S>(client: S, password: Option<&'static str>, seen: Seen)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let (read, mut write) = client.split();
     let mut read = BufReader::new(read);
     loop {
         let mut line = String::new();
@@ -83,7 +109,7 @@ async fn serve_proxy(client: TcpStream, password: Option<&'static str>, seen: Se
                 .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
                 .await
                 .unwrap();
-            let (mut up_read, mut up_write) = upstream.into_split();
+            let (mut up_read, mut up_write) = upstream.split();
             let to_target = ciranda::io::copy(&mut read, &mut up_write);
             let to_client = ciranda::io::copy(&mut up_read, &mut write);
             let _ = futures_util::future::join(to_target, to_client).await;
@@ -191,11 +217,58 @@ async fn no_proxy_hosts_are_reached_directly() {
     stop.set();
 }
 
+#[ciranda::test]
+async fn an_https_proxy_is_spoken_to_over_tls() {
+    let cert = make_cert();
+    let (proxy_port, seen) = tls_proxy(Some("Basic dXNlcjpzZWNyZXQ="), &cert).await;
+    let target = spawn_tls_server(Routes::new(1), &cert, &[b"h2", b"http/1.1"]).await;
+    let client = Client::builder()
+        .proxy(&format!("https://user:secret@localhost:{proxy_port}"))
+        .add_root_certificate(&cert.cert_der)
+        .build()
+        .unwrap();
+    // A plain request goes to the proxy, in absolute form, over the proxy's TLS...
+    let text = text_of(&client, "http://target.invalid/x").await;
+    assert_eq!(
+        text,
+        "proxied GET http://target.invalid/x HTTP/1.1 auth=Basic dXNlcjpzZWNyZXQ="
+    );
+    // ...and an https one through a tunnel, TLS with the target inside TLS with the proxy
+    // (ALPN with the target still picks HTTP/2).
+    let response = client
+        .get(format!("https://localhost:{}/", target.port()))
+        .await
+        .unwrap();
+    assert_eq!(response.version(), http::Version::HTTP_2);
+    assert_eq!(response.text().await.unwrap(), "Hello, world!");
+    assert_eq!(
+        seen.lock().unwrap().as_slice(),
+        [
+            "GET http://target.invalid/x HTTP/1.1".to_owned(),
+            format!("CONNECT localhost:{} HTTP/1.1", target.port())
+        ]
+    );
+}
+
+#[ciranda::test]
+async fn an_https_proxy_must_have_a_trusted_certificate() {
+    let (proxy_port, seen) = tls_proxy(None, &make_cert()).await;
+    let client = Client::builder()
+        .proxy(&format!("https://localhost:{proxy_port}"))
+        .build()
+        .unwrap();
+    let err = client.get("http://target.invalid/").await.unwrap_err();
+    assert!(err.is_tls(), "{err:?}");
+    assert!(err.to_string().contains("proxy"), "{err}");
+    assert!(seen.lock().unwrap().is_empty());
+}
+
 #[test]
-fn only_http_proxies_are_accepted() {
+fn only_http_and_https_proxies_are_accepted() {
     for url in [
         "socks5://127.0.0.1:1080",
-        "https://proxy.example:443",
+        "socks4://127.0.0.1:1080",
+        "ftp://proxy.example",
         "not a url",
     ] {
         let err = Client::builder().proxy(url).build().unwrap_err();
