@@ -696,13 +696,17 @@ impl ClientBuilder {
     /// requests go to it with their URI in absolute form, `https` ones through a `CONNECT`
     /// tunnel, with the target's TLS inside. An `https://` proxy is spoken to over TLS
     /// (its certificate checked against the client's roots, port 443 by default), with an
-    /// `https` target's TLS running inside the proxy's. Credentials in the URL are sent as
+    /// `https` target's TLS running inside the proxy's. A `socks5://` or `socks5h://` proxy
+    /// (port 1080 by default; credentials as RFC 1929's username and password) tunnels
+    /// every request, `http` ones included; `socks5://` resolves the target's name here and
+    /// sends the first address, `socks5h://` lets the proxy resolve it. Credentials in the URL are sent as
     /// `Proxy-Authorization: Basic`. Hosts listed by [`no_proxy`](ClientBuilder::no_proxy) are
     /// reached directly. Overrides [`trust_env`](ClientBuilder::trust_env). One request can
     /// name its own proxy with [`RequestOptions::proxy`].
     ///
-    /// Only `http://` and `https://` proxies are supported: another scheme (`socks5://`) or a
-    /// URL that does not parse makes [`build`](ClientBuilder::build) fail.
+    /// Only `http://`, `https://`, `socks5://` and `socks5h://` proxies are supported:
+    /// another scheme (`socks4://`) or a URL that does not parse makes
+    /// [`build`](ClientBuilder::build) fail.
     pub fn proxy(mut self, url: &str) -> Self {
         self.proxy = Some(ProxyUrl(url.to_owned()));
         self
@@ -719,8 +723,9 @@ impl ClientBuilder {
     /// Whether to take the proxies from the environment when the client is built (default
     /// `false`, as aiohttp's `trust_env`): `HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY` and
     /// `NO_PROXY`, upper or lower case, as curl reads them (`HTTP_PROXY` is ignored when
-    /// `REQUEST_METHOD` says the process runs as a CGI script). Only `http://` and `https://`
-    /// proxies are spoken to; a request routed to another kind fails with a connect error.
+    /// `REQUEST_METHOD` says the process runs as a CGI script). The kinds
+    /// [`proxy`](ClientBuilder::proxy) takes are spoken to; a request routed to another
+    /// (`socks4://`) fails with a connect error.
     pub fn trust_env(mut self, enabled: bool) -> Self {
         self.trust_env = enabled;
         self

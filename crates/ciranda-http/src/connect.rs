@@ -3,8 +3,9 @@
 //! with the proxy itself for an `https://` one), and TLS through rustls with ALPN.
 
 use crate::error::{BoxError, Kind};
-use crate::proxy::{Proxies, proxy_address, tunnel};
+use crate::proxy::{Proxies, ProxyKind, proxy_address, tunnel};
 use crate::rt::CirandaIo;
+use crate::socks::{SocksTarget, socks5_connect};
 use ciranda::net::TcpStream;
 use ciranda::time::Instant;
 use futures_rustls::TlsConnector;
@@ -126,26 +127,39 @@ impl Connector {
         let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
         let deadline = self.connect_timeout.map(|t| Instant::now() + t);
         let proxy = self.proxies.as_ref().and_then(|p| p.intercept(&uri));
+        // `forwarding`: a plain request goes to the proxy, which forwards it (not a tunnel).
         let open = async {
             let within = deadline.unwrap_or_else(far_future);
             let Some(proxy) = &proxy else {
                 let tcp = connect_tcp(&host, port, within).await?;
                 let _ = tcp.set_nodelay(true);
-                return Ok(Stream::Plain(tcp));
+                return Ok((Stream::Plain(tcp), false));
             };
             let address = proxy_address(proxy)?;
             let tcp = connect_tcp(&address.host, address.port, within).await?;
             let _ = tcp.set_nodelay(true);
             let mut stream = Stream::Plain(tcp);
-            if address.tls {
-                stream = tls_with(&self.proxy_tls, &address.host, stream, "the proxy ").await?;
+            match address.kind {
+                ProxyKind::Socks5 { remote_dns } => {
+                    let target = if remote_dns && host.parse::<IpAddr>().is_err() {
+                        SocksTarget::Name(&host, port)
+                    } else {
+                        SocksTarget::Address(resolve(&host, port).await?[0])
+                    };
+                    socks5_connect(&mut stream, target, proxy.raw_auth()).await?;
+                    return Ok((stream, false));
+                }
+                ProxyKind::Https => {
+                    stream = tls_with(&self.proxy_tls, &address.host, stream, "the proxy ").await?;
+                }
+                ProxyKind::Http => {}
             }
             if https {
                 tunnel(&mut stream, &host, port, proxy.basic_auth()).await?;
             }
-            Ok(stream)
+            Ok((stream, !https))
         };
-        let stream = match deadline {
+        let (stream, forwarding) = match deadline {
             Some(deadline) => ciranda::time::timeout_at(deadline, open)
                 .await
                 .map_err(|_| {
@@ -167,7 +181,7 @@ impl Connector {
                 io: CirandaIo::new(stream),
                 h2: false,
                 // hyper then writes the request's URI in absolute form, as a proxy needs.
-                proxied: proxy.is_some(),
+                proxied: forwarding,
             });
         }
         let handshake = tls_with(&self.tls, &host, stream, "");
@@ -224,30 +238,10 @@ fn far_future() -> Instant {
     Instant::now() + Duration::from_secs(86_400 * 365)
 }
 
-/// Resolves `host` (on the blocking pool unless it is an IP literal) and tries every address
+/// Resolves `host` (see [`resolve`]) and tries every address
 /// in order, giving each an equal share of the time left before `deadline`.
 async fn connect_tcp(host: &str, port: u16, deadline: Instant) -> Result<TcpStream, ConnectError> {
-    let addrs: Vec<SocketAddr> = match host.parse::<IpAddr>() {
-        Ok(ip) => vec![SocketAddr::new(ip, port)],
-        Err(_) => {
-            let name = host.to_owned();
-            ciranda::spawn_blocking(move || {
-                (name.as_str(), port).to_socket_addrs().map(Vec::from_iter)
-            })
-            .await
-            .map_err(|e| ConnectError::new(Kind::Connect, format!("resolving {host}: {e}"), None))?
-            .map_err(|e| {
-                ConnectError::new(Kind::Connect, format!("resolving {host} failed"), Some(e))
-            })?
-        }
-    };
-    if addrs.is_empty() {
-        return Err(ConnectError::new(
-            Kind::Connect,
-            format!("{host} resolved to no address"),
-            None,
-        ));
-    }
+    let addrs = resolve(host, port).await?;
     let mut last = None;
     for (i, addr) in addrs.iter().enumerate() {
         let left = deadline.saturating_duration_since(Instant::now());
@@ -274,6 +268,32 @@ async fn connect_tcp(host: &str, port: u16, deadline: Instant) -> Result<TcpStre
         format!("connecting to {addr} failed"),
         Some(e),
     ))
+}
+
+/// The addresses of `host` (on the blocking pool unless it is an IP literal); never empty.
+async fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, ConnectError> {
+    let addrs: Vec<SocketAddr> = match host.parse::<IpAddr>() {
+        Ok(ip) => vec![SocketAddr::new(ip, port)],
+        Err(_) => {
+            let name = host.to_owned();
+            ciranda::spawn_blocking(move || {
+                (name.as_str(), port).to_socket_addrs().map(Vec::from_iter)
+            })
+            .await
+            .map_err(|e| ConnectError::new(Kind::Connect, format!("resolving {host}: {e}"), None))?
+            .map_err(|e| {
+                ConnectError::new(Kind::Connect, format!("resolving {host} failed"), Some(e))
+            })?
+        }
+    };
+    if addrs.is_empty() {
+        return Err(ConnectError::new(
+            Kind::Connect,
+            format!("{host} resolved to no address"),
+            None,
+        ));
+    }
+    Ok(addrs)
 }
 
 /// A TCP stream, or TLS over a stream: over TCP, or (the target's TLS through an `https://`

@@ -57,6 +57,7 @@ mod resend;
 mod response;
 pub mod rt;
 pub mod server;
+mod socks;
 
 pub use body::Body;
 pub use client::{Client, ClientBuilder};

@@ -8,7 +8,8 @@
 //!
 //! The proxy is spoken to over plain TCP (`http://` proxies) or over TLS of its own
 //! (`https://` proxies: the proxy's certificate is checked against the client's roots, and
-//! an `https` target's TLS then runs inside the proxy's). Which destinations use one (and
+//! an `https` target's TLS then runs inside the proxy's). A `socks5://` or `socks5h://`
+//! proxy tunnels every request instead (see `socks`). Which destinations use one (and
 //! `NO_PROXY`'s exceptions, curl's rules) is hyper-util's `Matcher`.
 
 use crate::connect::ConnectError;
@@ -49,15 +50,14 @@ impl Proxies {
     /// `NO_PROXY` syntax).
     ///
     /// # Errors
-    /// A URL that does not parse or is not an `http://` or `https://` URL, as a message.
+    /// A URL that does not parse or is not an `http://`, `https://`, `socks5://` or
+    /// `socks5h://` URL, as a message.
     pub(crate) fn fixed(url: &str, no_proxy: &str) -> Result<Proxies, String> {
         let uri: Uri = url
             .parse()
             .map_err(|e| format!("the proxy URL {url:?} does not parse: {e}"))?;
-        if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
-            return Err(format!(
-                "unsupported proxy URL {url:?}: only http:// and https:// proxies are supported"
-            ));
+        if uri.scheme_str().and_then(ProxyKind::of).is_none() || uri.host().is_none() {
+            return Err(format!("unsupported proxy URL {url:?}: {SUPPORTED}"));
         }
         let matcher = Matcher::builder().all(url).no(no_proxy).build();
         Ok(Proxies { matcher })
@@ -77,27 +77,57 @@ impl Proxies {
     }
 }
 
+const SUPPORTED: &str = "only http://, https://, socks5:// and socks5h:// proxies are supported";
+
+/// How a proxy is spoken to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ProxyKind {
+    /// `http://`: plain TCP.
+    Http,
+    /// `https://`: TLS with the proxy itself first.
+    Https,
+    /// `socks5://` (`remote_dns: false`: the target's name is resolved here) or
+    /// `socks5h://` (the proxy resolves it).
+    Socks5 { remote_dns: bool },
+}
+
+impl ProxyKind {
+    fn of(scheme: &str) -> Option<ProxyKind> {
+        match scheme {
+            "http" => Some(ProxyKind::Http),
+            "https" => Some(ProxyKind::Https),
+            "socks5" => Some(ProxyKind::Socks5 { remote_dns: false }),
+            "socks5h" => Some(ProxyKind::Socks5 { remote_dns: true }),
+            _ => None,
+        }
+    }
+
+    fn default_port(self) -> u16 {
+        match self {
+            ProxyKind::Http => 80,
+            ProxyKind::Https => 443,
+            ProxyKind::Socks5 { .. } => 1080,
+        }
+    }
+}
+
 /// Where a proxy is and how it is spoken to.
 pub(crate) struct ProxyAddress {
     pub(crate) host: String,
     pub(crate) port: u16,
-    /// An `https://` proxy: TLS with the proxy itself first.
-    pub(crate) tls: bool,
+    pub(crate) kind: ProxyKind,
 }
 
-/// The proxy's host and port (80 or 443 by default), or why it cannot be used.
+/// The proxy's host, port (by default 80, 443 or 1080 as the scheme says) and kind, or why
+/// it cannot be used.
 pub(crate) fn proxy_address(proxy: &Intercept) -> Result<ProxyAddress, ConnectError> {
     let uri = proxy.uri();
-    let tls = match uri.scheme_str() {
-        Some("http") => false,
-        Some("https") => true,
-        _ => {
-            return Err(ConnectError::new(
-                Kind::Connect,
-                format!("unsupported proxy {uri}: only http:// and https:// proxies are supported"),
-                None,
-            ));
-        }
+    let Some(kind) = uri.scheme_str().and_then(ProxyKind::of) else {
+        return Err(ConnectError::new(
+            Kind::Connect,
+            format!("unsupported proxy {uri}: {SUPPORTED}"),
+            None,
+        ));
     };
     let host = uri.host().ok_or_else(|| {
         ConnectError::new(Kind::Connect, format!("the proxy {uri} has no host"), None)
@@ -106,8 +136,8 @@ pub(crate) fn proxy_address(proxy: &Intercept) -> Result<ProxyAddress, ConnectEr
         .trim_start_matches('[')
         .trim_end_matches(']')
         .to_owned();
-    let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
-    Ok(ProxyAddress { host, port, tls })
+    let port = uri.port_u16().unwrap_or(kind.default_port());
+    Ok(ProxyAddress { host, port, kind })
 }
 
 /// Asks the proxy at the other end of `tcp` for a tunnel to `host:port` and waits for its

@@ -1,6 +1,6 @@
 //! The client through an HTTP proxy: plain requests in absolute form, `https` through a
 //! `CONNECT` tunnel, credentials, a refused tunnel, `no_proxy`, bad proxy URLs, a proxy named
-//! by one request's options, an `https://` proxy, and `trust_env` reading `HTTP_PROXY` (in a child process, so no
+//! by one request's options, an `https://` proxy, SOCKS5 proxies, and `trust_env` reading `HTTP_PROXY` (in a child process, so no
 //! test changes this one's environment).
 
 mod common;
@@ -263,11 +263,184 @@ async fn an_https_proxy_must_have_a_trusted_certificate() {
     assert!(seen.lock().unwrap().is_empty());
 }
 
+/// A minimal SOCKS5 proxy (RFC 1928, RFC 1929). With `password` set it asks for username
+/// `user` and that password. It logs each connect request's target (`ipv4 A:P`, `ipv6 [A]:P`
+/// or `name H:P`), resolves names itself, and answers "connection refused" (reply 5) when
+/// `refuse` is set or the target cannot be reached; otherwise it relays bytes both ways.
+async fn socks_proxy(password: Option<&'static str>, refuse: bool) -> (SocketAddr, Seen) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen: Seen = Arc::default();
+    let log = seen.clone();
+    ciranda::spawn(async move {
+        loop {
+            let (client, _) = listener.accept().await.unwrap();
+            ciranda::spawn(serve_socks(client, password, refuse, log.clone()));
+        }
+    });
+    (addr, seen)
+}
+
+async fn serve_socks(mut client: TcpStream, password: Option<&str>, refuse: bool, seen: Seen) {
+    let mut head = [0u8; 2];
+    client.read_exact(&mut head).await.unwrap();
+    let mut methods = vec![0u8; usize::from(head[1])];
+    client.read_exact(&mut methods).await.unwrap();
+    if let Some(password) = password {
+        if !methods.contains(&2) {
+            let _ = client.write_all(&[5, 0xff]).await;
+            return;
+        }
+        client.write_all(&[5, 2]).await.unwrap();
+        let mut len = [0u8; 2];
+        client.read_exact(&mut len).await.unwrap();
+        let mut user = vec![0u8; usize::from(len[1])];
+        client.read_exact(&mut user).await.unwrap();
+        client.read_exact(&mut len[..1]).await.unwrap();
+        let mut pass = vec![0u8; usize::from(len[0])];
+        client.read_exact(&mut pass).await.unwrap();
+        if user != b"user" || pass != password.as_bytes() {
+            let _ = client.write_all(&[1, 1]).await;
+            return;
+        }
+        client.write_all(&[1, 0]).await.unwrap();
+    } else {
+        client.write_all(&[5, 0]).await.unwrap();
+    }
+    let mut request = [0u8; 4];
+    client.read_exact(&mut request).await.unwrap();
+    assert_eq!(request[..3], [5, 1, 0], "a CONNECT request");
+    let (shown, host) = match request[3] {
+        1 => {
+            let mut ip = [0u8; 4];
+            client.read_exact(&mut ip).await.unwrap();
+            let ip = std::net::Ipv4Addr::from(ip);
+            ("ipv4", ip.to_string())
+        }
+        4 => {
+            let mut ip = [0u8; 16];
+            client.read_exact(&mut ip).await.unwrap();
+            let ip = std::net::Ipv6Addr::from(ip);
+            ("ipv6", format!("[{ip}]"))
+        }
+        3 => {
+            let mut len = [0u8; 1];
+            client.read_exact(&mut len).await.unwrap();
+            let mut name = vec![0u8; usize::from(len[0])];
+            client.read_exact(&mut name).await.unwrap();
+            ("name", String::from_utf8(name).unwrap())
+        }
+        other => panic!("address type {other}"),
+    };
+    let mut port = [0u8; 2];
+    client.read_exact(&mut port).await.unwrap();
+    let target = format!("{host}:{}", u16::from_be_bytes(port));
+    seen.lock().unwrap().push(format!("{shown} {target}"));
+    let upstream = match refuse {
+        true => None,
+        false => TcpStream::connect(target.as_str()).await.ok(),
+    };
+    let Some(upstream) = upstream else {
+        let _ = client.write_all(&[5, 5, 0, 1, 0, 0, 0, 0, 0, 0]).await;
+        return;
+    };
+    // The bound address, a name this time: the client must read it to its end.
+    client
+        .write_all(&[5, 0, 0, 3, 5, b'p', b'r', b'o', b'x', b'y', 0x04, 0x38])
+        .await
+        .unwrap();
+    let (mut read, mut write) = client.split();
+    let (mut up_read, mut up_write) = upstream.split();
+    let to_target = ciranda::io::copy(&mut read, &mut up_write);
+    let to_client = ciranda::io::copy(&mut up_read, &mut write);
+    let _ = futures_util::future::join(to_target, to_client).await;
+}
+
+#[ciranda::test]
+async fn socks5h_tunnels_plain_and_tls_requests_with_the_name_unresolved() {
+    let (socks, seen) = socks_proxy(Some("pw"), false).await;
+    let (plain, stop, _task) = spawn_ciranda_server(Routes::new(1)).await;
+    let (tls_port, cert) = tls_target().await;
+    let client = Client::builder()
+        .proxy(&format!("socks5h://user:pw@{socks}"))
+        .add_root_certificate(&cert.cert_der)
+        .build()
+        .unwrap();
+    // Through the tunnel, no Proxy-Authorization reaches the target, and the request is in
+    // origin form (the server would answer an absolute one too; the proxy log shows the
+    // tunnel was used).
+    let text = text_of(&client, &format!("http://localhost:{}/", plain.port())).await;
+    assert_eq!(text, "Hello, world!");
+    let response = client
+        .get(format!("https://localhost:{tls_port}/"))
+        .await
+        .unwrap();
+    assert_eq!(response.version(), http::Version::HTTP_2);
+    assert_eq!(response.text().await.unwrap(), "Hello, world!");
+    assert_eq!(
+        seen.lock().unwrap().as_slice(),
+        [
+            format!("name localhost:{}", plain.port()),
+            format!("name localhost:{tls_port}")
+        ]
+    );
+    stop.set();
+}
+
+#[ciranda::test]
+async fn socks5_resolves_the_name_here_and_a_refusal_says_why() {
+    let (socks, seen) = socks_proxy(None, true).await;
+    let client = Client::builder()
+        .proxy(&format!("socks5://{socks}"))
+        .build()
+        .unwrap();
+    let err = client.get("http://localhost:4321/").await.unwrap_err();
+    assert!(err.is_connect(), "{err:?}");
+    let message = err.to_string();
+    assert!(
+        message.contains("connection refused by the target"),
+        "{message}"
+    );
+    // The first address this machine resolves `localhost` to, sent as an address.
+    use std::net::ToSocketAddrs;
+    let first = ("localhost", 4321)
+        .to_socket_addrs()
+        .unwrap()
+        .next()
+        .unwrap();
+    let expected = match first {
+        SocketAddr::V4(a) => format!("ipv4 {a}"),
+        SocketAddr::V6(a) => format!("ipv6 {a}"),
+    };
+    assert_eq!(seen.lock().unwrap().as_slice(), [expected]);
+}
+
+#[ciranda::test]
+async fn socks5_credentials_are_checked() {
+    let (socks, seen) = socks_proxy(Some("pw"), false).await;
+    for (url, why) in [
+        (
+            format!("socks5h://user:wrong@{socks}"),
+            "rejected the username and password",
+        ),
+        (
+            format!("socks5h://{socks}"),
+            "accepts none of the authentication methods offered",
+        ),
+    ] {
+        let client = Client::builder().proxy(&url).build().unwrap();
+        let err = client.get("http://target.invalid/").await.unwrap_err();
+        assert!(err.is_connect(), "{url}: {err:?}");
+        assert!(err.to_string().contains(why), "{url}: {err}");
+    }
+    assert!(seen.lock().unwrap().is_empty());
+}
+
 #[test]
-fn only_http_and_https_proxies_are_accepted() {
+fn only_http_https_and_socks5_proxies_are_accepted() {
     for url in [
-        "socks5://127.0.0.1:1080",
         "socks4://127.0.0.1:1080",
+        "socks4a://127.0.0.1:1080",
         "ftp://proxy.example",
         "not a url",
     ] {
@@ -345,7 +518,7 @@ async fn a_request_tunnels_https_through_its_own_proxy() {
 #[ciranda::test]
 async fn an_unusable_request_proxy_fails_that_request() {
     let client = Client::new();
-    for proxy in ["socks5://127.0.0.1:1080", "not a url"] {
+    for proxy in ["socks4://127.0.0.1:1080", "not a url"] {
         let err = client
             .get_with("http://target.invalid/", RequestOptions::new().proxy(proxy))
             .await
