@@ -109,10 +109,7 @@ where
                 .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
                 .await
                 .unwrap();
-            let (mut up_read, mut up_write) = upstream.split();
-            let to_target = ciranda::io::copy(&mut read, &mut up_write);
-            let to_client = ciranda::io::copy(&mut up_read, &mut write);
-            let _ = futures_util::future::join(to_target, to_client).await;
+            relay(read, write, upstream).await;
             return;
         }
         let body = format!("proxied {line} auth={auth}");
@@ -126,8 +123,31 @@ where
     }
 }
 
+/// Relays bytes between a client (its two halves) and `upstream`, both ways, until both
+/// directions end.
+async fn relay<R, W>(mut from_client: R, mut to_client: W, upstream: TcpStream)
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let (mut up_read, mut up_write) = upstream.split();
+    let to_target = ciranda::io::copy(&mut from_client, &mut up_write);
+    let to_client = ciranda::io::copy(&mut up_read, &mut to_client);
+    let _ = futures_util::future::join(to_target, to_client).await;
+}
+
 async fn text_of(client: &Client, url: &str) -> String {
     client.get(url).await.unwrap().text().await.unwrap()
+}
+
+/// `GET https://localhost:PORT/` of a [`tls_target`]: HTTP/2 by ALPN, and its greeting.
+async fn hello_over_h2(client: &Client, port: u16) {
+    let response = client
+        .get(format!("https://localhost:{port}/"))
+        .await
+        .unwrap();
+    assert_eq!(response.version(), http::Version::HTTP_2);
+    assert_eq!(response.text().await.unwrap(), "Hello, world!");
 }
 
 #[ciranda::test]
@@ -173,12 +193,7 @@ async fn https_goes_through_a_connect_tunnel() {
         .add_root_certificate(&cert.cert_der)
         .build()
         .unwrap();
-    let response = client
-        .get(format!("https://localhost:{port}/"))
-        .await
-        .unwrap();
-    assert_eq!(response.version(), http::Version::HTTP_2);
-    assert_eq!(response.text().await.unwrap(), "Hello, world!");
+    hello_over_h2(&client, port).await;
     assert_eq!(
         seen.lock().unwrap().as_slice(),
         [format!("CONNECT localhost:{port} HTTP/1.1")]
@@ -235,12 +250,7 @@ async fn an_https_proxy_is_spoken_to_over_tls() {
     );
     // ...and an https one through a tunnel, TLS with the target inside TLS with the proxy
     // (ALPN with the target still picks HTTP/2).
-    let response = client
-        .get(format!("https://localhost:{}/", target.port()))
-        .await
-        .unwrap();
-    assert_eq!(response.version(), http::Version::HTTP_2);
-    assert_eq!(response.text().await.unwrap(), "Hello, world!");
+    hello_over_h2(&client, target.port()).await;
     assert_eq!(
         seen.lock().unwrap().as_slice(),
         [
@@ -349,11 +359,8 @@ async fn serve_socks(mut client: TcpStream, password: Option<&str>, refuse: bool
         .write_all(&[5, 0, 0, 3, 5, b'p', b'r', b'o', b'x', b'y', 0x04, 0x38])
         .await
         .unwrap();
-    let (mut read, mut write) = client.split();
-    let (mut up_read, mut up_write) = upstream.split();
-    let to_target = ciranda::io::copy(&mut read, &mut up_write);
-    let to_client = ciranda::io::copy(&mut up_read, &mut write);
-    let _ = futures_util::future::join(to_target, to_client).await;
+    let (read, write) = client.split();
+    relay(read, write, upstream).await;
 }
 
 #[ciranda::test]
@@ -371,12 +378,7 @@ async fn socks5h_tunnels_plain_and_tls_requests_with_the_name_unresolved() {
     // tunnel was used).
     let text = text_of(&client, &format!("http://localhost:{}/", plain.port())).await;
     assert_eq!(text, "Hello, world!");
-    let response = client
-        .get(format!("https://localhost:{tls_port}/"))
-        .await
-        .unwrap();
-    assert_eq!(response.version(), http::Version::HTTP_2);
-    assert_eq!(response.text().await.unwrap(), "Hello, world!");
+    hello_over_h2(&client, tls_port).await;
     assert_eq!(
         seen.lock().unwrap().as_slice(),
         [
