@@ -22,10 +22,11 @@ pub(crate) enum Kind {
     Request,
     /// Reading the response body failed.
     Body,
-    /// The response body was not valid UTF-8 (`text()`).
+    /// The response body was not valid text in its charset (`text()`), or the charset was
+    /// unknown (`text_with`).
     Decode,
-    /// The response body's `gzip`, `deflate` or `br` coding could not be undone (corrupt, or cut
-    /// short).
+    /// The response body's `gzip`, `deflate`, `br` or `zstd` coding could not be undone
+    /// (corrupt, or cut short).
     Decompress,
     /// Building the client failed (an unusable root certificate, a bad user agent).
     Builder,
@@ -146,7 +147,7 @@ impl fmt::Display for Error {
             Kind::Timeout => "timed out",
             Kind::Request => "request failed",
             Kind::Body => "reading the response body failed",
-            Kind::Decode => "response body is not UTF-8",
+            Kind::Decode => "response body is not valid text in its charset",
             Kind::Decompress => "could not decompress the response body",
             Kind::Builder => "could not build the client",
             Kind::Redirect => "redirect not followed",

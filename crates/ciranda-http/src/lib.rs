@@ -9,6 +9,7 @@
 //! | `aiohttp.ClientSession()` | [`Client::new`], [`Client::builder`] |
 //! | `session.get(url)` / `session.post(url, data=)` | [`Client::get`], [`Client::post`], [`Client::request`] |
 //! | `response.status`, `.headers`, `.text()`, `.read()` | [`Response::status`], [`Response::headers`], [`Response::text`], [`Response::bytes`], [`Response::chunks`] |
+//! | `response.text(encoding=...)` | [`Response::text_with`] |
 //! | `proxy=`, `trust_env=True` | [`ClientBuilder::proxy`], [`ClientBuilder::no_proxy`], [`ClientBuilder::trust_env`] |
 //! | `session.cookie_jar` | on by default; [`ClientBuilder::cookie_jar`], [`Client::cookies`], [`Client::clear_cookies`], [`Client::save_cookies`], [`Client::load_cookies`] |
 //! | `auto_decompress` (gzip, deflate, br, zstd) | on by default; [`ClientBuilder::auto_decompress`] |
@@ -45,6 +46,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod body;
+mod charset;
 mod client;
 mod connect;
 mod cookies;

@@ -1,5 +1,6 @@
 //! `Response`: the status, the headers, and the body read whole or as a stream.
 
+use crate::charset;
 use crate::decode::{Coding, Decoder};
 use crate::error::{Error, Kind};
 use bytes::{Bytes, BytesMut};
@@ -123,15 +124,50 @@ impl Response {
         })
     }
 
-    /// The whole body as UTF-8 text (`await response.text()`).
+    /// The whole body as text (`await response.text()`), in the charset the `Content-Type`
+    /// header names (`text/html; charset=iso-8859-1`), UTF-8 when it names none or one that
+    /// is not known. A byte-order mark at the start overrides both (UTF-8 or UTF-16) and is
+    /// not part of the text. Charset names are the WHATWG Encoding Standard's labels, as
+    /// browsers read them (so `iso-8859-1` and `latin1` decode as `windows-1252`). Unlike
+    /// aiohttp, no charset is guessed from the bytes.
     ///
     /// # Errors
-    /// As [`bytes`](Response::bytes), and a body that is not UTF-8.
+    /// As [`bytes`](Response::bytes), and a body that is not valid text in its charset
+    /// ([`Error::is_body`]; aiohttp's `errors="strict"`): nothing is replaced.
     pub async fn text(self) -> Result<String, Error> {
+        let declared = charset::declared(self.inner.headers());
         let url = self.url.clone();
         let bytes = self.bytes().await?;
-        String::from_utf8(bytes.into())
-            .map_err(|e| Error::new(Kind::Decode, Some(url), Some(e.into())))
+        charset::decode(&bytes, declared.unwrap_or(encoding_rs::UTF_8))
+            .map_err(|why| Error::new(Kind::Decode, Some(url), None).with_detail(why))
+    }
+
+    /// The whole body as text in the charset `label` names, whatever the headers say
+    /// (aiohttp's `await response.text(encoding="windows-1251")`). A byte-order mark at the
+    /// start still overrides it, as in [`text`](Response::text).
+    ///
+    /// # Errors
+    /// As [`text`](Response::text), and a `label` that names no known charset
+    /// ([`Error::is_body`]), checked before the body is read.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # ciranda::run(async {
+    /// let response = ciranda_http::Client::new().get("http://example.com/cyrillic").await?;
+    /// let text = response.text_with("windows-1251").await?;
+    /// # Ok::<(), ciranda_http::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn text_with(self, label: &str) -> Result<String, Error> {
+        let url = self.url.clone();
+        let Some(encoding) = encoding_rs::Encoding::for_label(label.trim().as_bytes()) else {
+            return Err(Error::new(Kind::Decode, Some(url), None)
+                .with_detail(format!("no charset is named {label:?}")));
+        };
+        let bytes = self.bytes().await?;
+        charset::decode(&bytes, encoding)
+            .map_err(|why| Error::new(Kind::Decode, Some(url), None).with_detail(why))
     }
 
     /// The body as a stream of chunks, as they arrive (`response.content.iter_chunked()`):
