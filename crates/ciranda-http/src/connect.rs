@@ -1,6 +1,7 @@
 //! The client's connector: name resolution on the blocking pool, every address tried,
-//! `TCP_NODELAY`, a connect timeout, an HTTP proxy if one is configured (see `proxy`; TLS
-//! with the proxy itself for an `https://` one), and TLS through rustls with ALPN.
+//! `TCP_NODELAY`, a connect timeout, a proxy if one is configured (see `proxy`: HTTP, TLS
+//! with the proxy itself for an `https://` one, or a SOCKS5 tunnel, see `socks`), and TLS
+//! through rustls with ALPN.
 
 use crate::error::{BoxError, Kind};
 use crate::proxy::{Proxies, ProxyKind, proxy_address, tunnel};
@@ -150,7 +151,8 @@ impl Connector {
                     return Ok((stream, false));
                 }
                 ProxyKind::Https => {
-                    stream = tls_with(&self.proxy_tls, &address.host, stream, "the proxy ").await?;
+                    let tls = tls_with(&self.proxy_tls, &address.host, stream, "the proxy ");
+                    stream = Stream::Tls(Box::new(tls.await?));
                 }
                 ProxyKind::Http => {}
             }
@@ -197,12 +199,9 @@ impl Connector {
                 })??,
             None => handshake.await?,
         };
-        let h2 = match &tls {
-            Stream::Tls(tls) => tls.get_ref().1.alpn_protocol() == Some(b"h2"),
-            Stream::Plain(_) => unreachable!("tls_with returns a TLS stream"),
-        };
+        let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
         Ok(Conn {
-            io: CirandaIo::new(tls),
+            io: CirandaIo::new(Stream::Tls(Box::new(tls))),
             h2,
             proxied: false,
         })
@@ -216,7 +215,7 @@ async fn tls_with(
     host: &str,
     stream: Stream,
     what: &str,
-) -> Result<Stream, ConnectError> {
+) -> Result<futures_rustls::client::TlsStream<Stream>, ConnectError> {
     let name = ServerName::try_from(host.to_owned()).map_err(|e| {
         ConnectError::new(
             Kind::InvalidUrl,
@@ -224,14 +223,13 @@ async fn tls_with(
             None,
         )
     })?;
-    let tls = connector.connect(name, stream).await.map_err(|e| {
+    connector.connect(name, stream).await.map_err(|e| {
         ConnectError::new(
             Kind::Tls,
             format!("TLS handshake with {what}{host} failed"),
             Some(e),
         )
-    })?;
-    Ok(Stream::Tls(Box::new(tls)))
+    })
 }
 
 fn far_future() -> Instant {
