@@ -366,18 +366,29 @@ async fn serve_socks(mut client: TcpStream, password: Option<&str>, refuse: bool
 #[ciranda::test]
 async fn socks5h_tunnels_plain_and_tls_requests_with_the_name_unresolved() {
     let (socks, seen) = socks_proxy(Some("pw"), false).await;
-    let (plain, stop, _task) = spawn_ciranda_server(Routes::new(1)).await;
+    // The plain target answers with the request's URI as it arrived and its
+    // Proxy-Authorization header.
+    let (plain, server) = serve_route(|request, _| async move {
+        let auth = request
+            .headers()
+            .get("proxy-authorization")
+            .map_or("none".to_owned(), |v| v.to_str().unwrap().to_owned());
+        let said = format!("{} auth={auth}", request.uri());
+        Ok::<_, std::convert::Infallible>(hyper::Response::new(http_body_util::Full::new(
+            bytes::Bytes::from(said),
+        )))
+    })
+    .await;
     let (tls_port, cert) = tls_target().await;
     let client = Client::builder()
         .proxy(&format!("socks5h://user:pw@{socks}"))
         .add_root_certificate(&cert.cert_der)
         .build()
         .unwrap();
-    // Through the tunnel, no Proxy-Authorization reaches the target, and the request is in
-    // origin form (the server would answer an absolute one too; the proxy log shows the
-    // tunnel was used).
-    let text = text_of(&client, &format!("http://localhost:{}/", plain.port())).await;
-    assert_eq!(text, "Hello, world!");
+    // Through the tunnel the request is in origin form, and the proxy's credentials stay
+    // with the proxy.
+    let text = text_of(&client, &format!("http://localhost:{}/x?y=1", plain.port())).await;
+    assert_eq!(text, "/x?y=1 auth=none");
     hello_over_h2(&client, tls_port).await;
     assert_eq!(
         seen.lock().unwrap().as_slice(),
@@ -386,7 +397,7 @@ async fn socks5h_tunnels_plain_and_tls_requests_with_the_name_unresolved() {
             format!("name localhost:{tls_port}")
         ]
     );
-    stop.set();
+    server.abort();
 }
 
 #[ciranda::test]
