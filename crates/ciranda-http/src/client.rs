@@ -66,7 +66,8 @@ type Pooled = hyper_util::client::legacy::Client<Connector, Body>;
 /// ```
 #[derive(Clone)]
 pub struct Client {
-    pooled: Pooled,
+    /// The pool and proxies of every request that names no proxy of its own.
+    route: Route,
     config: Arc<Config>,
 }
 
@@ -77,8 +78,6 @@ struct Config {
     auto_decompress: bool,
     /// `None` when the builder turned the jar off.
     jar: Option<Jar>,
-    /// Shared with the connector, which opens the connections to them.
-    proxies: Option<Arc<Proxies>>,
     /// What a pool of its own for a request's [`RequestOptions::proxy`] is made from.
     pool_builder: hyper_util::client::legacy::Builder,
     tls: Arc<rustls::ClientConfig>,
@@ -91,7 +90,23 @@ struct Config {
 #[derive(Clone)]
 struct Route {
     pooled: Pooled,
+    /// Shared with the connector, which opens the connections to them.
     proxies: Option<Arc<Proxies>>,
+}
+
+impl Route {
+    fn new(
+        pool: &hyper_util::client::legacy::Builder,
+        tls: &Arc<rustls::ClientConfig>,
+        connect_timeout: Option<Duration>,
+        proxies: Option<Arc<Proxies>>,
+    ) -> Route {
+        let connector = Connector::new(tls.clone(), connect_timeout, proxies.clone());
+        Route {
+            pooled: pool.build(connector),
+            proxies,
+        }
+    }
 }
 
 impl fmt::Debug for Client {
@@ -102,7 +117,7 @@ impl fmt::Debug for Client {
             .field("max_redirects", &self.config.max_redirects)
             .field("auto_decompress", &self.config.auto_decompress)
             .field("cookie_jar", &self.config.jar.is_some())
-            .field("proxied", &self.config.proxies.is_some())
+            .field("proxied", &self.route.proxies.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -317,12 +332,13 @@ impl Client {
                 .entry(ACCEPT_ENCODING)
                 .or_insert(HeaderValue::from_static("gzip, deflate, br, zstd"));
         }
+        let own_route;
         let route = match &options.proxy {
-            Some(ProxyUrl(proxy)) => self.route_through(proxy).map_err(|e| e.with_url(&url))?,
-            None => Route {
-                pooled: self.pooled.clone(),
-                proxies: self.config.proxies.clone(),
-            },
+            Some(ProxyUrl(proxy)) => {
+                own_route = self.route_through(proxy).map_err(|e| e.with_url(&url))?;
+                &own_route
+            }
+            None => &self.route,
         };
         let deadline = timeout.map(|t| Instant::now() + t);
         let max = options.max_redirects.unwrap_or(self.config.max_redirects);
@@ -333,13 +349,13 @@ impl Client {
             // asks them again.
             let resend = Resend::of(&parts, &body);
             let uri = parts.uri.clone();
-            let response = match self.send_once(&route, parts, body, &url, deadline).await {
+            let response = match self.send_once(route, parts, body, &url, deadline).await {
                 Err(Failure::Stale(e)) => match resend.retry(&uri) {
                     // The server closed a kept-alive connection just as the request went out
                     // on it (its idle timeout, or a redirect answered without reading our
                     // body): an idempotent request is sent once more, on another connection.
                     Some((parts, body)) => self
-                        .send_once(&route, parts, body, &url, deadline)
+                        .send_once(route, parts, body, &url, deadline)
                         .await
                         .map_err(Failure::into_error)?,
                     None => return Err(e),
@@ -381,15 +397,13 @@ impl Client {
         let proxies = Proxies::fixed(url, "")
             .map(Arc::new)
             .map_err(|msg| Error::new(Kind::Builder, None, Some(msg.into())))?;
-        let connector = Connector::new(
-            self.config.tls.clone(),
-            self.config.connect_timeout,
-            Some(proxies.clone()),
+        let config = &self.config;
+        let route = Route::new(
+            &config.pool_builder,
+            &config.tls,
+            config.connect_timeout,
+            Some(proxies),
         );
-        let route = Route {
-            pooled: self.config.pool_builder.build(connector),
-            proxies: Some(proxies),
-        };
         by_proxy.insert(url.to_owned(), route.clone());
         Ok(route)
     }
@@ -546,8 +560,9 @@ fn classify(e: hyper_util::client::legacy::Error, url: String) -> Error {
 /// Defaults: no overall timeout, no connect timeout (the operating system's), idle pooled
 /// connections closed after 90 s, the webpki root certificates, user agent
 /// `ciranda-http/VERSION`, HTTP/1.1 or HTTP/2 as ALPN decides over TLS and HTTP/1.1 over
-/// plain TCP, up to 10 redirects followed, `gzip`, `deflate`, `br` and `zstd` bodies decompressed, a
-/// cookie jar, no proxy (the environment's only with [`trust_env`](ClientBuilder::trust_env)).
+/// plain TCP, up to 10 redirects followed, `gzip`, `deflate`, `br` and `zstd` bodies
+/// decompressed, a cookie jar, no proxy (the environment's only with
+/// [`trust_env`](ClientBuilder::trust_env)).
 ///
 /// # Examples
 ///
@@ -671,8 +686,8 @@ impl ClientBuilder {
     /// `Accept-Encoding: gzip, deflate, br, zstd` unless they set their own, and a response
     /// whose `Content-Encoding` is `gzip`, `deflate`, `br` or `zstd` is decompressed by
     /// [`Response`]'s body methods as it arrives (its headers stay as sent). Other codings
-    /// (`compress`, several at once) are left as they came. With `false`, nothing is asked for and every body is
-    /// returned as received.
+    /// (`compress`, several at once) are left as they came. With `false`, nothing is asked
+    /// for and every body is returned as received.
     pub fn auto_decompress(mut self, enabled: bool) -> Self {
         self.auto_decompress = enabled;
         self
@@ -694,15 +709,16 @@ impl ClientBuilder {
     /// Sends every request through the HTTP proxy at `url` (aiohttp's `proxy=`), say
     /// `http://proxy.example:3128` or `http://user:password@proxy.example:3128`: plain `http`
     /// requests go to it with their URI in absolute form, `https` ones through a `CONNECT`
-    /// tunnel, with the target's TLS inside. An `https://` proxy is spoken to over TLS
+    /// tunnel, with the target's TLS inside; credentials in the URL are sent as
+    /// `Proxy-Authorization: Basic`. An `https://` proxy is spoken to the same way over TLS
     /// (its certificate checked against the client's roots, port 443 by default), with an
     /// `https` target's TLS running inside the proxy's. A `socks5://` or `socks5h://` proxy
     /// (port 1080 by default; credentials as RFC 1929's username and password) tunnels
     /// every request, `http` ones included; `socks5://` resolves the target's name here and
-    /// sends the first address, `socks5h://` lets the proxy resolve it. Credentials in the URL are sent as
-    /// `Proxy-Authorization: Basic`. Hosts listed by [`no_proxy`](ClientBuilder::no_proxy) are
-    /// reached directly. Overrides [`trust_env`](ClientBuilder::trust_env). One request can
-    /// name its own proxy with [`RequestOptions::proxy`].
+    /// sends the first address, `socks5h://` lets the proxy resolve it. Hosts listed by
+    /// [`no_proxy`](ClientBuilder::no_proxy) are reached directly. Overrides
+    /// [`trust_env`](ClientBuilder::trust_env). One request can name its own proxy with
+    /// [`RequestOptions::proxy`].
     ///
     /// Only `http://`, `https://`, `socks5://` and `socks5h://` proxies are supported:
     /// another scheme (`socks4://`) or a URL that does not parse makes
@@ -788,17 +804,14 @@ impl ClientBuilder {
         }
         .map(Arc::new);
         let tls = Arc::new(tls);
-        let connector = Connector::new(tls.clone(), self.connect_timeout, proxies.clone());
-        let pooled = pool.build(connector);
         Ok(Client {
-            pooled,
+            route: Route::new(&pool, &tls, self.connect_timeout, proxies),
             config: Arc::new(Config {
                 timeout: self.timeout,
                 user_agent,
                 max_redirects: self.max_redirects,
                 auto_decompress: self.auto_decompress,
                 jar: self.cookie_jar.then(Jar::new),
-                proxies,
                 pool_builder: pool,
                 tls,
                 connect_timeout: self.connect_timeout,

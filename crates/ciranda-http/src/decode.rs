@@ -153,6 +153,9 @@ impl Decoder {
     /// empty it returns output still pending from earlier steps (a brotli or zstd step's
     /// output is capped), or nothing.
     fn step(&mut self, input: &mut Bytes) -> io::Result<Vec<u8>> {
+        // The capped codings take what they use from `input` themselves; the others take
+        // one step's worth here.
+        let mut next_step = || input.split_to(input.len().min(STEP));
         match &mut self.state {
             State::Brotli {
                 state,
@@ -161,7 +164,7 @@ impl Decoder {
                 ended,
             } => {
                 *fed |= !input.is_empty();
-                return brotli_step(state, out, ended, input);
+                brotli_step(state, out, ended, input)
             }
             State::Zstd {
                 decoder,
@@ -170,20 +173,16 @@ impl Decoder {
                 at_frame_end,
             } => {
                 *fed |= !input.is_empty();
-                return zstd_step(decoder, out, at_frame_end, input);
+                zstd_step(decoder, out, at_frame_end, input)
             }
-            _ => {}
-        }
-        let step = input.split_to(input.len().min(STEP));
-        let input = &step[..];
-        match &mut self.state {
             State::Gzip { decoder, fed } => {
-                *fed |= !input.is_empty();
-                decoder.write_all(input)?;
+                let step = next_step();
+                *fed |= !step.is_empty();
+                decoder.write_all(&step)?;
                 Ok(std::mem::take(decoder.get_mut()))
             }
             State::DeflateStart(start) => {
-                start.extend_from_slice(input);
+                start.extend_from_slice(&next_step());
                 if start.len() < 2 {
                     return Ok(Vec::new());
                 }
@@ -198,16 +197,16 @@ impl Decoder {
             }
             State::Deflate { inflate, ended } => {
                 let mut out = Vec::new();
-                inflate_into(inflate, ended, input, &mut out)?;
+                inflate_into(inflate, ended, &next_step(), &mut out)?;
                 Ok(out)
             }
-            State::Brotli { .. } | State::Zstd { .. } => unreachable!("handled above"),
         }
     }
 
     /// The body has ended: checks that the compressed stream did too, and returns the last
     /// decoded bytes. Call it until it returns nothing (a brotli or zstd stream's last
-    /// output may take several calls). An empty body (a `HEAD` answer, a `304`) decodes to nothing.
+    /// output may take several calls). An empty body (a `HEAD` answer, a `304`) decodes to
+    /// nothing.
     pub(crate) fn finish(&mut self) -> io::Result<Vec<u8>> {
         match &mut self.state {
             State::Gzip { fed: false, .. } => Ok(Vec::new()),

@@ -97,9 +97,8 @@ impl RequestOptions {
         self
     }
 
-    /// Sends this request, and the redirects it follows, through the HTTP proxy at `url`
-    /// (aiohttp's per-request `proxy=`; `https://` and SOCKS5 proxies too), in place of the
-    /// client's proxy settings: every
+    /// Sends this request, and the redirects it follows, through the proxy at `url`
+    /// (aiohttp's per-request `proxy=`), in place of the client's proxy settings: every
     /// destination goes through it, and neither [`no_proxy`](crate::ClientBuilder::no_proxy)
     /// nor the environment is consulted. The URL has the form
     /// [`ClientBuilder::proxy`](crate::ClientBuilder::proxy) takes; one it cannot use fails

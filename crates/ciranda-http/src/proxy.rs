@@ -140,10 +140,10 @@ pub(crate) fn proxy_address(proxy: &Intercept) -> Result<ProxyAddress, ConnectEr
     Ok(ProxyAddress { host, port, kind })
 }
 
-/// Asks the proxy at the other end of `tcp` for a tunnel to `host:port` and waits for its
+/// Asks the proxy at the other end of `stream` for a tunnel to `host:port` and waits for its
 /// answer; on `Ok` the stream carries the target's bytes.
 pub(crate) async fn tunnel<S: AsyncRead + AsyncWrite + Unpin>(
-    tcp: &mut S,
+    stream: &mut S,
     host: &str,
     port: u16,
     auth: Option<&HeaderValue>,
@@ -167,7 +167,8 @@ pub(crate) async fn tunnel<S: AsyncRead + AsyncWrite + Unpin>(
             Some(e),
         )
     };
-    tcp.write_all(&request)
+    stream
+        .write_all(&request)
         .await
         .map_err(|e| failed("sending CONNECT to the proxy failed", e))?;
 
@@ -183,7 +184,7 @@ pub(crate) async fn tunnel<S: AsyncRead + AsyncWrite + Unpin>(
                 None,
             ));
         }
-        let n = tcp
+        let n = stream
             .read(&mut buf)
             .await
             .map_err(|e| failed("reading the proxy's answer failed", e))?;

@@ -136,10 +136,7 @@ impl Response {
     /// ([`Error::is_body`]; aiohttp's `errors="strict"`): nothing is replaced.
     pub async fn text(self) -> Result<String, Error> {
         let declared = charset::declared(self.inner.headers());
-        let url = self.url.clone();
-        let bytes = self.bytes().await?;
-        charset::decode(&bytes, declared.unwrap_or(encoding_rs::UTF_8))
-            .map_err(|why| Error::new(Kind::Decode, Some(url), None).with_detail(why))
+        self.text_in(declared.unwrap_or(encoding_rs::UTF_8)).await
     }
 
     /// The whole body as text in the charset `label` names, whatever the headers say
@@ -160,11 +157,16 @@ impl Response {
     /// # }).unwrap();
     /// ```
     pub async fn text_with(self, label: &str) -> Result<String, Error> {
-        let url = self.url.clone();
         let Some(encoding) = encoding_rs::Encoding::for_label(label.trim().as_bytes()) else {
-            return Err(Error::new(Kind::Decode, Some(url), None)
+            return Err(Error::new(Kind::Decode, Some(self.url), None)
                 .with_detail(format!("no charset is named {label:?}")));
         };
+        self.text_in(encoding).await
+    }
+
+    /// The whole body decoded in `encoding` (or as its byte-order mark says).
+    async fn text_in(self, encoding: &'static encoding_rs::Encoding) -> Result<String, Error> {
+        let url = self.url.clone();
         let bytes = self.bytes().await?;
         charset::decode(&bytes, encoding)
             .map_err(|why| Error::new(Kind::Decode, Some(url), None).with_detail(why))

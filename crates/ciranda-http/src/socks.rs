@@ -68,35 +68,18 @@ pub(crate) async fn socks5_connect<S: AsyncRead + AsyncWrite + Unpin>(
     } else {
         &[VERSION, 1, NO_AUTH]
     };
-    stream
-        .write_all(greeting)
-        .await
-        .map_err(|e| failed("sending the SOCKS5 greeting failed", e))?;
     let mut chosen = [0u8; 2];
-    stream
-        .read_exact(&mut chosen)
+    exchange(stream, greeting, &mut chosen)
         .await
-        .map_err(|e| failed("reading the SOCKS5 proxy's greeting failed", e))?;
-    if chosen[0] != VERSION {
-        return Err(refused(format!(
-            "answered as version {}, not SOCKS5",
-            chosen[0]
-        )));
-    }
+        .map_err(|e| failed("the SOCKS5 greeting failed", e))?;
+    check_version(chosen[0]).map_err(refused)?;
     match (chosen[1], credentials) {
         (NO_AUTH, _) => {}
         (USER_PASS, Some(credentials)) => {
-            stream
-                .write_all(&credentials)
+            let mut status = [0u8; 2];
+            exchange(stream, &credentials, &mut status)
                 .await
                 .map_err(|e| failed("sending the SOCKS5 credentials failed", e))?;
-            let mut status = [0u8; 2];
-            stream.read_exact(&mut status).await.map_err(|e| {
-                failed(
-                    "reading the SOCKS5 proxy's answer to the credentials failed",
-                    e,
-                )
-            })?;
             if status[1] != 0 {
                 return Err(refused("rejected the username and password".to_owned()));
             }
@@ -118,21 +101,11 @@ pub(crate) async fn socks5_connect<S: AsyncRead + AsyncWrite + Unpin>(
         }
     }
 
-    stream
-        .write_all(&connect)
-        .await
-        .map_err(|e| failed("sending the SOCKS5 connect request failed", e))?;
     let mut head = [0u8; 4];
-    stream
-        .read_exact(&mut head)
+    exchange(stream, &connect, &mut head)
         .await
-        .map_err(|e| failed("reading the SOCKS5 proxy's answer failed", e))?;
-    if head[0] != VERSION {
-        return Err(refused(format!(
-            "answered as version {}, not SOCKS5",
-            head[0]
-        )));
-    }
+        .map_err(|e| failed("the SOCKS5 connect request failed", e))?;
+    check_version(head[0]).map_err(refused)?;
     if head[1] != 0 {
         return Err(refused(format!("refused: {}", reply_meaning(head[1]))));
     }
@@ -161,6 +134,25 @@ pub(crate) async fn socks5_connect<S: AsyncRead + AsyncWrite + Unpin>(
         .await
         .map_err(|e| failed("reading the SOCKS5 proxy's answer failed", e))?;
     Ok(())
+}
+
+/// Sends `request`, then reads the proxy's answer to it, of `reply`'s length.
+async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    request: &[u8],
+    reply: &mut [u8],
+) -> io::Result<()> {
+    stream.write_all(request).await?;
+    stream.read_exact(reply).await
+}
+
+/// An answer's first byte, the protocol version, must be SOCKS5's.
+fn check_version(version: u8) -> Result<(), String> {
+    if version == VERSION {
+        Ok(())
+    } else {
+        Err(format!("answered as version {version}, not SOCKS5"))
+    }
 }
 
 /// The connect request for `target`.

@@ -1,7 +1,7 @@
-//! The client through an HTTP proxy: plain requests in absolute form, `https` through a
-//! `CONNECT` tunnel, credentials, a refused tunnel, `no_proxy`, bad proxy URLs, a proxy named
-//! by one request's options, an `https://` proxy, SOCKS5 proxies, and `trust_env` reading `HTTP_PROXY` (in a child process, so no
-//! test changes this one's environment).
+//! The client through a proxy: plain requests in absolute form, `https` through a `CONNECT`
+//! tunnel, credentials, a refused tunnel, `no_proxy`, bad proxy URLs, a proxy named by one
+//! request's options, an `https://` proxy, SOCKS5 proxies, and `trust_env` reading
+//! `HTTP_PROXY` (in a child process, so no test changes this one's environment).
 
 mod common;
 
