@@ -192,12 +192,18 @@ async fn a_reset_mid_body_is_an_error_not_a_hang() {
     }
 }
 
+/// A new connection to `addr` that has sent `bytes`.
+async fn connect_and_send(addr: std::net::SocketAddr, bytes: &[u8]) -> TcpStream {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream.write_all(bytes).await.unwrap();
+    stream
+}
+
 /// Writes `bytes`, then waits (30 s at most) for the server to close the connection;
 /// returns what it sent.
 async fn send_and_wait_for_close(addr: std::net::SocketAddr, bytes: &[u8]) -> Vec<u8> {
     let bound = Duration::from_secs(30);
-    let mut stream = TcpStream::connect(addr).await.unwrap();
-    stream.write_all(bytes).await.unwrap();
+    let mut stream = connect_and_send(addr, bytes).await;
     let mut answer = Vec::new();
     let closed = timeout(bound, async {
         // A reset counts as closed too.
@@ -416,11 +422,7 @@ async fn hypers_header_timeout_runs_on_the_paused_clock() {
     let real = std::time::Instant::now();
 
     // Served once, then idle: hyper's keep-alive head timer closes it.
-    let mut stream = TcpStream::connect(addr).await.unwrap();
-    stream
-        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-        .await
-        .unwrap();
+    let mut stream = connect_and_send(addr, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
     let mut answer = Vec::new();
     let mut buf = [0u8; 1024];
     while !answer.ends_with(b"Hello, world!") {
@@ -446,15 +448,9 @@ async fn hypers_header_timeout_runs_on_the_paused_clock() {
     // could jump straight to this test's own bound while the accept was still in the
     // kernel, which counts as idle.
     ciranda::time::resume();
-    let mut half = TcpStream::connect(addr).await.unwrap();
-    half.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n")
-        .await
-        .unwrap();
-    let mut other = TcpStream::connect(addr).await.unwrap();
-    other
-        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
+    let mut half = connect_and_send(addr, b"GET / HTTP/1.1\r\nHost: x\r\n").await;
+    let close = b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    let mut other = connect_and_send(addr, close).await;
     let mut served = Vec::new();
     other.read_to_end(&mut served).await.unwrap();
     assert!(served.starts_with(b"HTTP/1.1 200"), "{served:?}");
