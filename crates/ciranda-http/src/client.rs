@@ -6,6 +6,7 @@ use crate::cookies::Jar;
 use crate::error::{BoxError, Error, Kind, chain};
 use crate::options::RequestOptions;
 use crate::proxy::{Proxies, ProxyUrl};
+use crate::recent::RecentlyUsed;
 use crate::redirect;
 use crate::resend::Resend;
 use crate::response::Response;
@@ -17,7 +18,6 @@ use http::{Method, Request, Uri};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use std::any::Any;
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -71,6 +71,10 @@ pub struct Client {
     config: Arc<Config>,
 }
 
+/// How many per-request proxy URLs keep a pool: a request through one more closes the pool
+/// of the one used least recently (its requests in flight finish on their connections).
+const MAX_PROXY_POOLS: usize = 32;
+
 struct Config {
     timeout: Option<Duration>,
     user_agent: Option<HeaderValue>,
@@ -82,8 +86,9 @@ struct Config {
     pool_builder: hyper_util::client::legacy::Builder,
     tls: Arc<rustls::ClientConfig>,
     connect_timeout: Option<Duration>,
-    /// The pools made for per-request proxies, by proxy URL; kept as long as the client.
-    by_proxy: Mutex<HashMap<String, Route>>,
+    /// The pools made for per-request proxies, by proxy URL: those of the
+    /// [`MAX_PROXY_POOLS`] URLs used most recently.
+    by_proxy: Mutex<RecentlyUsed<Route>>,
 }
 
 /// Where a request goes: a pool, and the proxies its connector uses.
@@ -391,21 +396,18 @@ impl Client {
             .by_proxy
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(route) = by_proxy.get(url) {
-            return Ok(route.clone());
-        }
-        let proxies = Proxies::fixed(url, "")
-            .map(Arc::new)
-            .map_err(|msg| Error::new(Kind::Builder, None, Some(msg.into())))?;
-        let config = &self.config;
-        let route = Route::new(
-            &config.pool_builder,
-            &config.tls,
-            config.connect_timeout,
-            Some(proxies),
-        );
-        by_proxy.insert(url.to_owned(), route.clone());
-        Ok(route)
+        by_proxy.get_or_try_insert_with(url, || {
+            let proxies = Proxies::fixed(url, "")
+                .map(Arc::new)
+                .map_err(|msg| Error::new(Kind::Builder, None, Some(msg.into())))?;
+            let config = &self.config;
+            Ok(Route::new(
+                &config.pool_builder,
+                &config.tls,
+                config.connect_timeout,
+                Some(proxies),
+            ))
+        })
     }
 
     /// A plain `http` request sent to a proxy carries the proxy's credentials itself (an
@@ -815,7 +817,7 @@ impl ClientBuilder {
                 pool_builder: pool,
                 tls,
                 connect_timeout: self.connect_timeout,
-                by_proxy: Mutex::default(),
+                by_proxy: Mutex::new(RecentlyUsed::new(MAX_PROXY_POOLS)),
             }),
         })
     }

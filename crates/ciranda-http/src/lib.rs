@@ -54,6 +54,7 @@ mod decode;
 mod error;
 mod options;
 mod proxy;
+mod recent;
 mod redirect;
 mod resend;
 mod response;

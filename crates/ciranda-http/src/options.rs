@@ -104,8 +104,10 @@ impl RequestOptions {
     /// [`ClientBuilder::proxy`](crate::ClientBuilder::proxy) takes; one it cannot use fails
     /// the request with an error for which [`Error::is_builder`](crate::Error::is_builder)
     /// holds. Connections made through it are pooled apart from the client's others, and
-    /// reused by later requests naming the same URL. The options' `Debug` hides the URL's
-    /// password.
+    /// reused by later requests naming the same URL. The client keeps such pools for the 32
+    /// proxy URLs used most recently: a program that rotates through more (a session id in
+    /// each username, say) closes the idle connections of the one used least recently
+    /// rather than keeping them all. The options' `Debug` hides the URL's password.
     ///
     /// ```
     /// let options = ciranda_http::RequestOptions::new().proxy("http://user:pw@proxy.example:3128");

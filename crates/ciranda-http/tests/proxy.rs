@@ -1,6 +1,6 @@
 //! The client through a proxy: plain requests in absolute form, `https` through a `CONNECT`
 //! tunnel, credentials, a refused tunnel, `no_proxy`, bad proxy URLs, a proxy named by one
-//! request's options, an `https://` proxy, SOCKS5 proxies, and `trust_env` reading
+//! request's options (and how many of their pools are kept), an `https://` proxy, SOCKS5 proxies, and `trust_env` reading
 //! `HTTP_PROXY` (in a child process, so no test changes this one's environment).
 
 mod common;
@@ -529,6 +529,54 @@ async fn a_request_tunnels_https_through_its_own_proxy() {
         seen.lock().unwrap().as_slice(),
         [format!("CONNECT localhost:{port} HTTP/1.1")]
     );
+}
+
+#[ciranda::test]
+async fn rotating_request_proxies_keep_pools_for_the_recent_ones_only() {
+    // A proxy that counts the connections whose client went away.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let closed = Arc::new(AtomicUsize::new(0));
+    let count = closed.clone();
+    ciranda::spawn(async move {
+        loop {
+            let (client, _) = listener.accept().await.unwrap();
+            let count = count.clone();
+            ciranda::spawn(async move {
+                serve_proxy(client, None, Seen::default()).await;
+                count.fetch_add(1, Ordering::SeqCst);
+            });
+        }
+    });
+    let client = Client::new();
+    let through =
+        |user: usize| RequestOptions::new().proxy(&format!("http://user{user}:pw@{addr}"));
+    let settle = || ciranda::time::sleep(std::time::Duration::from_millis(300));
+    // 32 proxy URLs (one per username, as proxy services rotate sessions): 32 pools, each
+    // keeping its idle connection.
+    for user in 0..32 {
+        let response = client
+            .get_with("http://target.invalid/", through(user))
+            .await
+            .unwrap();
+        assert!(response.text().await.unwrap().starts_with("proxied GET"));
+    }
+    settle().await;
+    assert_eq!(closed.load(Ordering::SeqCst), 0);
+    // The 33rd closes the pool of the one used least recently, and only that one.
+    let response = client
+        .get_with("http://target.invalid/", through(32))
+        .await
+        .unwrap();
+    assert!(response.text().await.unwrap().starts_with("proxied GET"));
+    for _ in 0..100 {
+        if closed.load(Ordering::SeqCst) > 0 {
+            break;
+        }
+        ciranda::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    settle().await;
+    assert_eq!(closed.load(Ordering::SeqCst), 1);
 }
 
 #[ciranda::test]
