@@ -242,8 +242,9 @@ impl Command {
     }
 
     /// Runs the child to completion and collects its output — `stdout` and `stderr` are piped
-    /// unless set, `stdin` is `/dev/null` unless set. The child is spawned at once; the future
-    /// reports any spawn error.
+    /// unless set, `stdin` is `/dev/null` unless set (for this child only: a later
+    /// [`spawn`](Command::spawn) still inherits the streams not set). The child is spawned at
+    /// once; the future reports any spawn error.
     ///
     /// # Cancel safety
     ///
@@ -262,6 +263,17 @@ impl Command {
             self.std.stderr(Stdio::piped());
         }
         let child = self.spawn();
+        // Those defaults were for this child only: std's builder keeps what it is given, so
+        // put back what `spawn` uses for a stream not set (inherit).
+        if !self.stdin_set {
+            self.std.stdin(Stdio::inherit());
+        }
+        if !self.stdout_set {
+            self.std.stdout(Stdio::inherit());
+        }
+        if !self.stderr_set {
+            self.std.stderr(Stdio::inherit());
+        }
         async move { child?.wait_with_output().await }
     }
 
