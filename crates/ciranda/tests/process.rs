@@ -1,6 +1,7 @@
 //! Child processes: the `Command` builder's defaults and what `output`/`status` leave behind.
 
-use ciranda::process::Command;
+use ciranda::process::{Command, Stdio};
+use std::time::Duration;
 
 /// `output()` pipes stdout/stderr and nulls stdin only for its own child: a later `spawn` of
 /// the same `Command` inherits the streams it did not set, as documented.
@@ -12,4 +13,21 @@ async fn output_does_not_change_what_a_later_spawn_inherits() {
     assert!(child.stdout.is_none(), "stdout left piped by output()");
     assert!(child.stderr.is_none(), "stderr left piped by output()");
     assert!(child.wait().await.unwrap().success());
+}
+
+/// `status()` hands out no pipes, so it must not hold one the child may fill: with stdout set
+/// to `piped`, a child writing more than a pipe's buffer still finishes.
+#[ciranda::test]
+async fn status_with_piped_stdout_does_not_wait_on_a_full_pipe() {
+    let status = ciranda::time::timeout(
+        Duration::from_secs(20),
+        Command::new("sh")
+            .args(["-c", "head -c 1000000 /dev/zero"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .status(),
+    )
+    .await
+    .expect("status() waited on a pipe nobody reads");
+    status.unwrap();
 }

@@ -280,6 +280,10 @@ impl Command {
     /// Runs the child to completion (standard streams inherited unless set) and returns its
     /// exit status. The child is spawned at once; the future reports any spawn error.
     ///
+    /// Nobody can read or write a pipe asked for here, so each one is closed before the wait:
+    /// a child writing to a piped stdout or stderr gets `EPIPE` (or `SIGPIPE`) instead of
+    /// blocking on a full pipe forever.
+    ///
     /// # Cancel safety
     ///
     /// The child is spawned when `status` is called, not at the first poll. Dropping the future
@@ -289,7 +293,10 @@ impl Command {
         let child = self.spawn();
         async move {
             let mut child = child?;
+            // Held while waiting, a pipe the child fills would block it, and us, for good.
             child.stdin = None;
+            child.stdout = None;
+            child.stderr = None;
             child.wait().await
         }
     }
