@@ -2,7 +2,8 @@
 //!
 //! Reading a terminal or a pipe blocks, and there is no portable way to make fd 0 non-blocking
 //! without affecting other processes sharing it, so each stream hands its system calls to the
-//! blocking pool: `Stdin` reads up to 64 KiB per job and serves small reads from that buffer;
+//! blocking pool: `Stdin` reads what the caller asked for (at most 64 KiB) per job, so a
+//! handle never holds bytes it did not return (std's shared buffer keeps the rest);
 //! `Stdout`/`Stderr` collect writes and write them in one job per buffer (on overflow, `flush`,
 //! `close` or drop).
 
@@ -19,8 +20,12 @@ const READ_CHUNK: usize = 64 * 1024;
 /// Bytes of writes collected before a job writes them.
 const WRITE_BUFFER: usize = 8 * 1024;
 
-/// The process's standard input: `AsyncRead`, one blocking-pool job per 64 KiB. Wrap it in a
-/// [`BufReader`](crate::io::BufReader) for `lines()`.
+/// The process's standard input: `AsyncRead`, one blocking-pool job per read (of at most
+/// 64 KiB). Wrap it in a [`BufReader`](crate::io::BufReader) for `lines()` and small reads.
+///
+/// Like `std::io::stdin()`, each [`stdin()`] is a handle to the one standard input: a job
+/// reads no more than the read that started it asked for, so dropping a handle loses nothing
+/// it did not return and the next handle (or a child process inheriting fd 0) reads on.
 ///
 /// # Cancel safety
 ///
@@ -101,8 +106,10 @@ impl AsyncRead for Stdin {
                 }
                 ReadState::Idle(buf) => {
                     let mut buf = buf.take().expect("matched Some above");
+                    // No more than asked: bytes read ahead would be lost with this handle.
+                    let want = dst.len().min(READ_CHUNK);
                     self.state = ReadState::Busy(crate::spawn_blocking(move || {
-                        buf.data.resize(READ_CHUNK, 0);
+                        buf.data.resize(want, 0);
                         buf.pos = 0;
                         let result = loop {
                             match io::stdin().lock().read(&mut buf.data) {
