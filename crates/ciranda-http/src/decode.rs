@@ -7,11 +7,12 @@
 //! no such bound), keeping the rest of its input and output for the next steps. The end of
 //! the body is checked: a `gzip` member must end with its CRC and length, a `deflate` or `br`
 //! stream with its final block, a `zstd` body at the end of a frame, or the body counts as
-//! cut short.
+//! cut short. Bytes after a `gzip` member that do not begin another, or after a `deflate` or
+//! `br` stream, are ignored (zero padding, a stray newline), as gzip(1) and zlib's users do.
 
 use brotli_decompressor::{BrotliDecompressStream, BrotliResult, BrotliState, StandardAlloc};
 use bytes::{Buf, Bytes};
-use flate2::write::MultiGzDecoder;
+use flate2::write::GzDecoder;
 use flate2::{Decompress, FlushDecompress, Status};
 use http::HeaderMap;
 use http::header::CONTENT_ENCODING;
@@ -31,7 +32,8 @@ const ZSTD_WINDOW_LOG_MAX: u32 = 23;
 /// A content coding the client undoes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Coding {
-    /// `gzip` (or `x-gzip`), RFC 1952; several members in a row are one body.
+    /// `gzip` (or `x-gzip`), RFC 1952; several members in a row are one body, and bytes
+    /// after a member that do not begin another are ignored.
     Gzip,
     /// `deflate`: a zlib stream (RFC 1950) as the RFC says, or the raw deflate (RFC 1951)
     /// that some servers send instead; the first two bytes tell which.
@@ -75,8 +77,11 @@ pub(crate) struct Decoder {
 
 enum State {
     Gzip {
-        /// Boxed: the gzip framing state is several times the size of the other variants.
-        decoder: Box<MultiGzDecoder<Vec<u8>>>,
+        /// The current member's decoder. Boxed: the gzip framing state is several times the
+        /// size of the other variants.
+        decoder: Box<GzDecoder<Vec<u8>>>,
+        /// Where in the body the next byte falls.
+        at: GzipAt,
         fed: bool,
     },
     /// `deflate` before two bytes have come to tell a zlib stream from a raw one.
@@ -108,7 +113,8 @@ impl Decoder {
     pub(crate) fn new(coding: Coding) -> Decoder {
         let state = match coding {
             Coding::Gzip => State::Gzip {
-                decoder: Box::new(MultiGzDecoder::new(Vec::new())),
+                decoder: Box::new(GzDecoder::new(Vec::new())),
+                at: GzipAt::Member,
                 fed: false,
             },
             Coding::Deflate => State::DeflateStart(Vec::new()),
@@ -175,10 +181,10 @@ impl Decoder {
                 *fed |= !input.is_empty();
                 zstd_step(decoder, out, at_frame_end, input)
             }
-            State::Gzip { decoder, fed } => {
+            State::Gzip { decoder, at, fed } => {
                 let step = next_step();
                 *fed |= !step.is_empty();
-                decoder.write_all(&step)?;
+                gzip_write(decoder, at, &step)?;
                 Ok(std::mem::take(decoder.get_mut()))
             }
             State::DeflateStart(start) => {
@@ -210,8 +216,13 @@ impl Decoder {
     pub(crate) fn finish(&mut self) -> io::Result<Vec<u8>> {
         match &mut self.state {
             State::Gzip { fed: false, .. } => Ok(Vec::new()),
-            State::Gzip { decoder, .. } => {
-                decoder.try_finish()?;
+            State::Gzip { decoder, at, .. } => {
+                if *at == GzipAt::Member {
+                    // Checks the member's CRC and length (an error if it is cut short);
+                    // once, as the decoder may not be used after it.
+                    decoder.try_finish()?;
+                    *at = GzipAt::Trailing;
+                }
                 Ok(std::mem::take(decoder.get_mut()))
             }
             State::DeflateStart(start) if start.is_empty() => Ok(Vec::new()),
@@ -246,6 +257,62 @@ impl Decoder {
             }
         }
     }
+}
+
+/// Where a `gzip` body's next byte falls.
+#[derive(Debug, PartialEq, Eq)]
+enum GzipAt {
+    /// In a member, its header included.
+    Member,
+    /// Just after a member: the first bytes seen (fewer than two) of what follows.
+    AfterMember(Vec<u8>),
+    /// In bytes after a member that do not begin another: ignored to the end.
+    Trailing,
+}
+
+/// The two bytes a gzip member begins with (RFC 1952 2.3.1).
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// Decodes `input` into `decoder`'s output, a member at a time: a member's end is checked
+/// (CRC and length), then the next begins if the bytes after it are a gzip header's, and
+/// the rest of the body is ignored if they are not.
+fn gzip_write(
+    decoder: &mut GzDecoder<Vec<u8>>,
+    at: &mut GzipAt,
+    mut input: &[u8],
+) -> io::Result<()> {
+    while !input.is_empty() {
+        match at {
+            GzipAt::Member => {
+                // 0 from a non-empty write: the member has ended, its CRC and length read.
+                let used = decoder.write(input)?;
+                if used == 0 {
+                    decoder.try_finish()?;
+                    *at = GzipAt::AfterMember(Vec::new());
+                }
+                input = &input[used..];
+            }
+            GzipAt::AfterMember(start) => {
+                let take = (GZIP_MAGIC.len() - start.len()).min(input.len());
+                start.extend_from_slice(&input[..take]);
+                input = &input[take..];
+                if start.len() < GZIP_MAGIC.len() {
+                    continue;
+                }
+                if start[..] != GZIP_MAGIC {
+                    *at = GzipAt::Trailing;
+                    continue;
+                }
+                // Another member: a new decoder, writing after what the last one wrote.
+                let written = std::mem::take(decoder.get_mut());
+                *decoder = GzDecoder::new(written);
+                decoder.write_all(&GZIP_MAGIC)?;
+                *at = GzipAt::Member;
+            }
+            GzipAt::Trailing => return Ok(()),
+        }
+    }
+    Ok(())
 }
 
 fn zstd_decoder() -> zstd::stream::raw::Decoder<'static> {
@@ -519,6 +586,40 @@ mod tests {
             decode_in_pieces(Coding::Gzip, &body, 5).unwrap(),
             b"first second"
         );
+    }
+
+    #[test]
+    fn bytes_after_a_gzip_member_that_start_no_other_are_ignored() {
+        // Zero padding and stray bytes after the last member: gzip(1) and the deflate and
+        // `br` decoders here ignore them; the body decoded so far is the whole body.
+        for tail in [
+            &b"\0\0\0\0"[..],
+            b"\n",
+            b"garbage after the member\r\n",
+            b"\x1f",
+        ] {
+            let mut body = encoded("gzip", b"first ");
+            body.extend(encoded("gzip", b"second"));
+            body.extend_from_slice(tail);
+            for piece in [1, 2, 5, body.len()] {
+                let out = decode_in_pieces(Coding::Gzip, &body, piece);
+                assert_eq!(
+                    out.unwrap(),
+                    b"first second",
+                    "{tail:?} in pieces of {piece}"
+                );
+            }
+        }
+        // A member that fails its check is still an error, and so is a second member cut
+        // short after its magic bytes.
+        let mut bad = encoded("gzip", b"first ");
+        let crc = bad.len() - 8;
+        bad[crc] ^= 1;
+        bad.extend(b"\0\0");
+        assert!(decode_in_pieces(Coding::Gzip, &bad, 3).is_err());
+        let mut cut = encoded("gzip", b"first ");
+        cut.extend([0x1f, 0x8b, 8]);
+        assert!(decode_in_pieces(Coding::Gzip, &cut, 3).is_err());
     }
 
     #[test]
