@@ -2,11 +2,12 @@
 //! back in `Cookie` to the URLs they match.
 //!
 //! Storage and matching are RFC 6265's, by `cookie_store`: host-only and `Domain` cookies,
-//! `Path`, `Expires`/`Max-Age` (on the wall clock), `Secure` cookies only over `https`. Every
-//! clone of a [`Client`](crate::Client) shares one jar; the lock is never held across an
-//! `.await`.
+//! `Path`, `Expires`/`Max-Age` (on the wall clock), `Secure` cookies only over `https`. The
+//! store has no public-suffix list, so a `Domain` of one label (`com`) stands in for one: it
+//! is kept only as the host's own name (see `scoped`). Every clone of a
+//! [`Client`](crate::Client) shares one jar; the lock is never held across an `.await`.
 
-use cookie_store::CookieStore;
+use cookie_store::{CookieStore, RawCookie};
 use http::header::{COOKIE, HeaderMap, HeaderValue, SET_COOKIE};
 use std::collections::HashSet;
 use std::io;
@@ -81,19 +82,20 @@ impl Jar {
     }
 
     /// Keeps the cookies a response from `url` sets. A `Set-Cookie` that does not parse, or
-    /// that `url` may not set (another domain), is ignored, as browsers do.
+    /// that `url` may not set (another domain, a top-level one), is ignored, as browsers do.
     pub(crate) fn keep_from(&self, url: &Url, headers: &HeaderMap) {
         let mut set = headers
             .get_all(SET_COOKIE)
             .iter()
-            .filter_map(|v| v.to_str().ok())
+            .filter_map(|v| RawCookie::parse(v.to_str().ok()?).ok())
+            .filter_map(|cookie| scoped(cookie, url))
             .peekable();
         if set.peek().is_none() {
             return;
         }
         let mut store = self.store();
         for cookie in set {
-            let _ = store.parse(cookie, url);
+            let _ = store.insert_raw(&cookie, url);
         }
     }
 
@@ -133,6 +135,28 @@ impl Jar {
         *self.store() = loaded;
         Ok(())
     }
+}
+
+/// `cookie` as the jar may keep it from `url`, or `None`. A `Domain` of a single label
+/// (`com`, `localhost`) would send the cookie to every host under it; without a public-suffix
+/// list such a domain is taken for one, as RFC 6265 5.3 step 5 treats them: kept only when it
+/// is the host's own name, and then as a host-only cookie.
+fn scoped<'c>(mut cookie: RawCookie<'c>, url: &Url) -> Option<RawCookie<'c>> {
+    // `domain()` has already lost a leading dot.
+    let Some(domain) = cookie.domain().map(str::trim) else {
+        return Some(cookie);
+    };
+    if domain.is_empty() || domain.contains('.') {
+        return Some(cookie);
+    }
+    if !url
+        .host_str()
+        .is_some_and(|host| host.eq_ignore_ascii_case(domain))
+    {
+        return None;
+    }
+    cookie.unset_domain();
+    Some(cookie)
 }
 
 #[cfg(test)]
@@ -215,6 +239,30 @@ mod tests {
             &["evil=1; Domain=other.org; Path=/"],
         );
         assert_eq!(header_for(&jar, "http://other.org/", None), None);
+    }
+
+    #[test]
+    fn a_domain_of_one_label_is_refused_unless_it_is_the_host() {
+        let jar = Jar::new();
+        // `Domain=com` would reach every `.com` host (no public-suffix list is at hand).
+        set(
+            &jar,
+            "http://evil.com/",
+            &["tld=1; Domain=com; Path=/", "dotted=1; Domain=.COM; Path=/"],
+        );
+        assert_eq!(header_for(&jar, "http://bank.com/", None), None);
+        assert_eq!(header_for(&jar, "http://evil.com/", None), None);
+        // The host's own name is kept as a host-only cookie (RFC 6265 5.3 step 5).
+        set(
+            &jar,
+            "http://localhost:8080/",
+            &["local=1; Domain=localhost; Path=/"],
+        );
+        assert_eq!(
+            header_for(&jar, "http://localhost/", None).as_deref(),
+            Some("local=1")
+        );
+        assert_eq!(header_for(&jar, "http://a.localhost/", None), None);
     }
 
     #[test]
