@@ -2,17 +2,18 @@
 //! back in `Cookie` to the URLs they match.
 //!
 //! Storage and matching are RFC 6265's, by `cookie_store`: host-only and `Domain` cookies,
-//! `Path`, `Expires`/`Max-Age` (on the wall clock), `Secure` cookies only over `https`. The
-//! store has no public-suffix list, so a `Domain` of one label (`com`) stands in for one: it
-//! is kept only as the host's own name (see `scoped`). Every clone of a
-//! [`Client`](crate::Client) shares one jar; the lock is never held across an `.await`.
+//! `Path`, `Expires`/`Max-Age` (on the wall clock), `Secure` cookies only over `https` (and
+//! kept only from it). The store has no public-suffix list, so a `Domain` of one label
+//! (`com`) stands in for one: it is kept only as the host's own name (see `scoped`). Every
+//! clone of a [`Client`](crate::Client) shares one jar; the lock is never held across an
+//! `.await`.
 
 use cookie_store::{CookieStore, RawCookie};
 use http::header::{COOKIE, HeaderMap, HeaderValue, SET_COOKIE};
 use std::collections::HashSet;
 use std::io;
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use url::Url;
+use url::{Host, Url};
 
 pub(crate) struct Jar {
     store: Mutex<CookieStore>,
@@ -82,7 +83,8 @@ impl Jar {
     }
 
     /// Keeps the cookies a response from `url` sets. A `Set-Cookie` that does not parse, or
-    /// that `url` may not set (another domain, a top-level one), is ignored, as browsers do.
+    /// that `url` may not set (another domain, a top-level one, `Secure` over plain http), is
+    /// ignored, as browsers do.
     pub(crate) fn keep_from(&self, url: &Url, headers: &HeaderMap) {
         let mut set = headers
             .get_all(SET_COOKIE)
@@ -137,11 +139,20 @@ impl Jar {
     }
 }
 
-/// `cookie` as the jar may keep it from `url`, or `None`. A `Domain` of a single label
-/// (`com`, `localhost`) would send the cookie to every host under it; without a public-suffix
-/// list such a domain is taken for one, as RFC 6265 5.3 step 5 treats them: kept only when it
-/// is the host's own name, and then as a host-only cookie.
+/// `cookie` as the jar may keep it from `url`, or `None`.
+///
+/// A `Secure` cookie is kept only from an origin the jar would send it to (https, or a
+/// loopback host): one set over plain http could come from anyone on the path, and https
+/// pages would trust it (RFC 6265bis, as browsers do).
+///
+/// A `Domain` of a single label (`com`, `localhost`) would send the cookie to every host
+/// under it; without a public-suffix list such a domain is taken for one, as RFC 6265 5.3
+/// step 5 treats them: kept only when it is the host's own name, and then as a host-only
+/// cookie.
 fn scoped<'c>(mut cookie: RawCookie<'c>, url: &Url) -> Option<RawCookie<'c>> {
+    if cookie.secure() == Some(true) && !is_secure(url) {
+        return None;
+    }
     // `domain()` has already lost a leading dot.
     let Some(domain) = cookie.domain().map(str::trim) else {
         return Some(cookie);
@@ -157,6 +168,18 @@ fn scoped<'c>(mut cookie: RawCookie<'c>, url: &Url) -> Option<RawCookie<'c>> {
     }
     cookie.unset_domain();
     Some(cookie)
+}
+
+/// Whether `url` may receive `Secure` cookies: `cookie_store`'s rule for sending them, https
+/// or a loopback host.
+fn is_secure(url: &Url) -> bool {
+    match url.host() {
+        _ if url.scheme() == "https" => true,
+        Some(Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        Some(Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
 }
 
 #[cfg(test)]
@@ -203,6 +226,27 @@ mod tests {
         assert_eq!(
             header_for(&jar, "https://example.com/", None).as_deref(),
             Some("open=2; token=1")
+        );
+    }
+
+    #[test]
+    fn a_secure_cookie_set_over_http_is_ignored() {
+        // Over plain http anyone on the path could plant it, and https pages would trust it.
+        let jar = Jar::new();
+        set(
+            &jar,
+            "http://example.com/",
+            &["planted=1; Secure; Path=/", "open=2; Path=/"],
+        );
+        assert_eq!(
+            header_for(&jar, "https://example.com/", None).as_deref(),
+            Some("open=2")
+        );
+        // The jar sends Secure cookies to loopback hosts over http, so it keeps theirs.
+        set(&jar, "http://127.0.0.1:8080/", &["local=1; Secure; Path=/"]);
+        assert_eq!(
+            header_for(&jar, "http://127.0.0.1:8080/", None).as_deref(),
+            Some("local=1")
         );
     }
 
