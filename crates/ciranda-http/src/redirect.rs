@@ -88,8 +88,12 @@ pub(crate) fn next(
     if followed >= max {
         return fail(format!("more than {max} redirects"));
     }
-    let Ok(location) = location.to_str() else {
-        return fail(format!("the Location header {location:?} is not text"));
+    // UTF-8, not only the visible ASCII `to_str` takes: servers send raw UTF-8 in a
+    // `Location`, and the URL parser percent-encodes it as browsers do.
+    let Ok(location) = std::str::from_utf8(location.as_bytes()) else {
+        return fail(format!(
+            "the Location header {location:?} is not UTF-8 text"
+        ));
     };
     let base = match Url::parse(current) {
         Ok(base) => base,

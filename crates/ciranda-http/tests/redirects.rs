@@ -35,6 +35,7 @@ fn answer(
 /// - `/ftp`: 302 to an `ftp://` URL;
 /// - `/dir/sub/up`: 302 to `../../method` (dot segments);
 /// - `/fragment`: 302 to `/method#part`;
+/// - `/utf8`: 302 to `/method?q=café`, the `é` as raw UTF-8 bytes (as some servers send it);
 /// - `/same-origin`: 302 to `/headers`; `/other-origin`: 302 to `http://localhost:PORT/headers`
 ///   (the same server under another host name, so another origin);
 /// - `/headers`: which of `Authorization`, `Cookie`, `X-Custom` and `Content-Type` arrived.
@@ -56,6 +57,7 @@ async fn route(
         "/ftp" => found("ftp://example.com/file"),
         "/dir/sub/up" => found("../../method"),
         "/fragment" => found("/method#part"),
+        "/utf8" => found("/method?q=caf\u{e9}"),
         "/same-origin" => found("/headers"),
         "/other-origin" => found(&format!("http://localhost:{port}/headers")),
         "/headers" => {
@@ -279,6 +281,11 @@ async fn locations_resolve_as_urls_do() {
 
     let response = client.get(format!("http://{addr}/fragment")).await.unwrap();
     assert_eq!(response.url(), format!("http://{addr}/method"));
+    assert_eq!(response.status(), StatusCode::OK);
+
+    // Raw UTF-8 is percent-encoded, as browsers and the URL standard do.
+    let response = client.get(format!("http://{addr}/utf8")).await.unwrap();
+    assert_eq!(response.url(), format!("http://{addr}/method?q=caf%C3%A9"));
     assert_eq!(response.status(), StatusCode::OK);
     server.abort();
 }
