@@ -24,6 +24,17 @@ const MAX_READERS: usize = (u32::MAX >> 3) as usize;
 /// An async reader-writer lock protecting a `T`: many readers or one writer, served in arrival
 /// order.
 ///
+/// # Deadlocks
+///
+/// Because waiters are served strictly in arrival order (no writer starves), a task must not
+/// wait for the lock while it holds a guard of it:
+///
+/// * a task holding a read guard that calls [`write`](RwLock::write) waits forever (there is
+///   no upgrade: drop the read guard first, and check again what it read);
+/// * a task holding a read guard that calls [`read`](RwLock::read) again waits forever if a
+///   writer queued in between (the second read queues behind the writer, which waits for the
+///   first read guard). Pass the guard down instead of locking again.
+///
 /// # Examples
 ///
 /// ```
