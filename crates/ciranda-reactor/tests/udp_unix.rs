@@ -157,3 +157,41 @@ fn accepted_unix_streams_enter_the_poller_at_their_first_wait() {
     .unwrap();
     std::fs::remove_file(&path).unwrap();
 }
+
+/// A non-blocking `connect` to a Unix listener whose backlog is full fails with `EAGAIN` and
+/// starts no connection (unlike TCP's `EINPROGRESS`). It used to count as started: the
+/// unconnected socket polls writable (and hung up) at once, so the wait for the connection
+/// spun forever inside one poll. It must fail instead.
+#[test]
+fn unix_connect_to_a_full_backlog_fails_instead_of_spinning() {
+    use socket2::{Domain, SockAddr, Socket, Type};
+    let path = sock_path("full");
+    let listener = Socket::new(Domain::UNIX, Type::STREAM, None).unwrap();
+    listener.bind(&SockAddr::unix(&path).unwrap()).unwrap();
+    listener.listen(0).unwrap();
+    // Fill the backlog: connect until the kernel refuses with EAGAIN.
+    let mut queued = Vec::new();
+    loop {
+        let s = Socket::new(Domain::UNIX, Type::STREAM, None).unwrap();
+        s.set_nonblocking(true).unwrap();
+        match s.connect(&SockAddr::unix(&path).unwrap()) {
+            Ok(()) => queued.push(s),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) => panic!("unexpected connect error: {e}"),
+        }
+        assert!(queued.len() < 1000, "the backlog never filled");
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let p = path.clone();
+    std::thread::spawn(move || {
+        let _ = tx.send(block_on(UnixStream::connect(&p)).map(drop));
+    });
+    let result = rx
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("connect to a full backlog hung");
+    let err = result.expect_err("connected although the backlog is full");
+    assert_eq!(err.kind(), io::ErrorKind::WouldBlock, "{err}");
+    drop(queued);
+    drop(listener);
+    std::fs::remove_file(&path).unwrap();
+}

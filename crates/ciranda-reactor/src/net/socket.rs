@@ -184,11 +184,14 @@ impl Connecting for std::os::unix::net::UnixStream {
 
 /// The result of a non-blocking `connect`, with "in progress" (and `EINTR`, after which the
 /// connection also goes on asynchronously) as `Ok`.
+///
+/// `EAGAIN` is an error: it starts no connection (a Unix listener's backlog is full, or no
+/// local port is free), and the unconnected socket polls writable at once, so waiting for
+/// the connection would spin forever.
 pub(super) fn connect_started(result: io::Result<()>) -> io::Result<()> {
     match result {
         Err(e)
             if e.raw_os_error() == Some(libc::EINPROGRESS)
-                || e.kind() == io::ErrorKind::WouldBlock
                 || e.kind() == io::ErrorKind::Interrupted =>
         {
             Ok(())

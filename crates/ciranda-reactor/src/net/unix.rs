@@ -161,6 +161,9 @@ connected_socket!(UnixStream, SocketAddr, shutdown);
 impl UnixStream {
     /// Connects to the socket at `path` without blocking the thread.
     ///
+    /// If the listener's backlog is full, this fails with `WouldBlock` (the kernel gives no
+    /// notice when room frees up); retry later.
+    ///
     /// # Cancel safety
     ///
     /// Not resumable: dropping the future closes the socket of the attempt in progress (the peer
