@@ -9,11 +9,12 @@
 //! | serving | the peer closes; or shutdown starts | closed; draining |
 //! | draining (`graceful_shutdown`: finish requests in flight, accept no new ones) | the last response is sent; or `shutdown_timeout` passes | closed; cancelled |
 //!
-//! Until the server first writes on a connection (its first response, or its HTTP/2
-//! settings), reads on it fail once `header_read_timeout` has passed since it was accepted:
-//! hyper's own header-read timeout only starts once HTTP/1.1 has been detected, and a client
-//! that sends nothing at all must not hold a task forever. After that, hyper's header-read
-//! timeout bounds each later request head (and idle keep-alive connections).
+//! Until the first request head has arrived on a connection (its service is called) or the
+//! server first writes on it (its HTTP/2 settings), reads on it fail once
+//! `header_read_timeout` has passed since it was accepted: hyper's own header-read timeout
+//! only starts once HTTP/1.1 has been detected, and a client that sends nothing at all must
+//! not hold a task forever. After that, hyper's header-read timeout bounds each later
+//! request head (and idle keep-alive connections); a request body is never bounded by it.
 
 mod head_timer;
 
@@ -34,7 +35,7 @@ use std::io::{self, IoSlice};
 use std::net::SocketAddr;
 use std::pin::{Pin, pin};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
@@ -463,9 +464,18 @@ async fn serve_connection<S, B>(
 {
     let tracker = &active.0;
     let mut sleep = header_read_timeout.map(ciranda::time::sleep);
+    let head = Arc::new(AtomicBool::new(false));
+    let service = MarkHead {
+        service,
+        head: head.clone(),
+    };
     match tls {
         None => {
-            let io = HeadDeadline { stream, sleep };
+            let io = HeadDeadline {
+                stream,
+                sleep,
+                head,
+            };
             serve_http(&builder, io, service, header_read_timeout, tracker).await;
         }
         Some(acceptor) => {
@@ -473,7 +483,11 @@ async fn serve_connection<S, B>(
             else {
                 return;
             };
-            let io = HeadDeadline { stream, sleep };
+            let io = HeadDeadline {
+                stream,
+                sleep,
+                head,
+            };
             serve_http(&builder, io, service, header_read_timeout, tracker).await;
         }
     }
@@ -592,11 +606,36 @@ impl Drop for Active {
     }
 }
 
+/// A connection's service, which notes in `head` that a request head has arrived (hyper
+/// calls it once the head is parsed), so that [`HeadDeadline`] stops bounding reads: what
+/// is read from then on is a body, which may take as long as the service waits for it.
+struct MarkHead<S> {
+    service: S,
+    head: Arc<AtomicBool>,
+}
+
+impl<S, R> hyper::service::Service<R> for MarkHead<S>
+where
+    S: hyper::service::Service<R>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn call(&self, req: R) -> S::Future {
+        // Relaxed: a lone flag, publishing no other data.
+        self.head.store(true, Ordering::Relaxed);
+        self.service.call(req)
+    }
+}
+
 /// A connection's stream (TCP, or TLS over TCP) whose reads fail once the deadline for the
-/// first request head has passed, until the server first writes.
+/// first request head has passed, until that head arrives (`head`, set by [`MarkHead`]) or
+/// the server first writes.
 struct HeadDeadline<I> {
     stream: I,
     sleep: Option<Sleep>,
+    head: Arc<AtomicBool>,
 }
 
 impl<I> HeadDeadline<I> {
@@ -616,6 +655,9 @@ impl<I: futures_io::AsyncRead + Unpin> futures_io::AsyncRead for HeadDeadline<I>
         let this = self.get_mut();
         if let Poll::Ready(r) = Pin::new(&mut this.stream).poll_read(cx, buf) {
             return Poll::Ready(r);
+        }
+        if this.sleep.is_some() && this.head.load(Ordering::Relaxed) {
+            this.sleep = None;
         }
         if let Some(sleep) = &mut this.sleep {
             if Pin::new(sleep).poll(cx).is_ready() {

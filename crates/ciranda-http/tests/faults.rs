@@ -766,3 +766,46 @@ async fn an_idempotent_request_on_a_connection_closed_under_it_is_sent_again() {
     }
     assert!(refused, "no POST in 100 went out on a reused connection");
 }
+
+/// The header-read timeout bounds the request head, not the body: a client that sent its
+/// head at once and then uploads slowly, to a service that reads the whole body before it
+/// answers, must get its answer. The first request's body used to be cut off once the
+/// timeout had passed since the connection was accepted (the server had written nothing
+/// yet, so reads still failed for want of a head).
+#[ciranda::test]
+async fn the_header_timeout_does_not_cut_off_a_slow_body_of_the_first_request() {
+    use http_body_util::BodyExt;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let service = hyper::service::service_fn(|req: hyper::Request<hyper::body::Incoming>| async {
+        let body = req.into_body().collect().await?.to_bytes();
+        Ok::<_, hyper::Error>(hyper::Response::new(Full::new(Bytes::from(format!(
+            "got {}",
+            body.len()
+        )))))
+    });
+    let server = ciranda::spawn(
+        ciranda_http::server::serve(listener, service)
+            .header_read_timeout(Duration::from_millis(500))
+            .into_future(),
+    );
+    let mut stream = connect_and_send(
+        addr,
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    // The body over 1.5 s, three times the header-read timeout.
+    for chunk in [b"ab", b"cd", b"ef"] {
+        ciranda::time::sleep(Duration::from_millis(500)).await;
+        stream.write_all(chunk).await.unwrap();
+    }
+    let mut answer = Vec::new();
+    timeout(Duration::from_secs(30), stream.read_to_end(&mut answer))
+        .await
+        .expect("the server neither answered nor closed")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
+    assert!(answer.ends_with("got 6"), "{answer:?}");
+    server.abort();
+}
