@@ -4,7 +4,7 @@
 //!
 //! | state | leaves when | to |
 //! |---|---|---|
-//! | handshaking (only with [`Serve::tls`]) | the TLS handshake completes; or fails, or `header_read_timeout` passes, or shutdown cancels | detecting; closed |
+//! | handshaking (only with [`Serve::tls`]) | the TLS handshake completes; or fails, or `header_read_timeout` passes, or shutdown starts | detecting; closed |
 //! | detecting (HTTP/1.1 or the HTTP/2 preface) | the first bytes tell; or `header_read_timeout` passes | serving; closed |
 //! | serving | the peer closes; or shutdown starts | closed; draining |
 //! | draining (`graceful_shutdown`: finish requests in flight, accept no new ones) | the last response is sent; or `shutdown_timeout` passes | closed; cancelled |
@@ -479,7 +479,7 @@ async fn serve_connection<S, B>(
             serve_http(&builder, io, service, header_read_timeout, tracker).await;
         }
         Some(acceptor) => {
-            let Some(stream) = handshake(acceptor, stream, sleep.as_mut(), &tracker.cancel).await
+            let Some(stream) = handshake(acceptor, stream, sleep.as_mut(), &tracker.shutdown).await
             else {
                 return;
             };
@@ -494,12 +494,13 @@ async fn serve_connection<S, B>(
 }
 
 /// The server's side of a TLS handshake, given up (`None`) if it fails, if `deadline` passes
-/// first, or if the server cancels its connections.
+/// first, or if the server starts to shut down (`shutdown`): a client still in its
+/// handshake has no request in flight for a graceful shutdown to wait for.
 async fn handshake(
     acceptor: TlsAcceptor,
     stream: TcpStream,
     deadline: Option<&mut Sleep>,
-    cancel: &Event,
+    shutdown: &Event,
 ) -> Option<TlsStream<TcpStream>> {
     let expired = async {
         match deadline {
@@ -507,8 +508,8 @@ async fn handshake(
             None => pending().await,
         }
     };
-    let (expired, cancelled) = (pin!(expired), pin!(cancel.wait()));
-    match select(acceptor.accept(stream), select(expired, cancelled)).await {
+    let (expired, shut_down) = (pin!(expired), pin!(shutdown.wait()));
+    match select(acceptor.accept(stream), select(expired, shut_down)).await {
         Either::Left((Ok(stream), _)) => Some(stream),
         Either::Left((Err(_), _)) | Either::Right(_) => None,
     }

@@ -212,3 +212,43 @@ async fn a_client_silent_before_or_after_the_handshake_is_closed_at_the_head_dea
         .expect("the server must close a connection that sends no request head");
     assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
 }
+
+/// A graceful shutdown does not wait for a client that has not finished its TLS handshake:
+/// it has no request in flight, as a plain-HTTP client that has sent nothing has none (and
+/// that connection is closed at once). With an hour's header-read and shutdown timeouts,
+/// only closing it lets the server return.
+#[ciranda::test]
+async fn graceful_shutdown_does_not_wait_for_a_client_mid_handshake() {
+    let cert = make_cert();
+    let listener = ciranda::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let stop = Arc::new(ciranda::sync::Event::new());
+    let signal = {
+        let stop = stop.clone();
+        async move { stop.wait().await }
+    };
+    let server = ciranda::spawn(
+        ciranda_http::server::serve_with_remote(listener, Routes::new(1).make_service())
+            .header_read_timeout(Duration::from_secs(3600))
+            .shutdown_timeout(Duration::from_secs(3600))
+            .tls(Arc::new(tls_server_config(&cert, &[])))
+            .with_graceful_shutdown(signal)
+            .into_future(),
+    );
+    // Connects and never starts the handshake; a request proves the server has accepted it.
+    let silent = ciranda::net::TcpStream::connect(addr).await.unwrap();
+    let r = trusting(&cert)
+        .get(format!("https://localhost:{}/", addr.port()))
+        .await
+        .unwrap();
+    assert_eq!(r.text().await.unwrap(), "Hello, world!");
+    stop.set();
+    ciranda::time::timeout(Duration::from_secs(20), server)
+        .await
+        .expect("the shutdown waited for a connection that never finished its handshake")
+        .unwrap()
+        .unwrap();
+    drop(silent);
+}
