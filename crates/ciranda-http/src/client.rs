@@ -345,7 +345,8 @@ impl Client {
             }
             None => &self.route,
         };
-        let deadline = timeout.map(|t| Instant::now() + t);
+        // Saturating: a huge timeout (`Duration::MAX`) means no limit, not an overflow panic.
+        let deadline = timeout.map(|t| Instant::now().saturating_add(t));
         let max = options.max_redirects.unwrap_or(self.config.max_redirects);
         let mut url = url;
         let mut followed = 0;

@@ -126,7 +126,10 @@ impl Connector {
             .trim_end_matches(']')
             .to_owned();
         let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
-        let deadline = self.connect_timeout.map(|t| Instant::now() + t);
+        // Saturating: a huge timeout (`Duration::MAX`) means no limit, not an overflow panic.
+        let deadline = self
+            .connect_timeout
+            .map(|t| Instant::now().saturating_add(t));
         let proxy = self.proxies.as_ref().and_then(|p| p.intercept(&uri));
         // `forwarding`: a plain request goes to the proxy, which forwards it (not a tunnel).
         let open = async {

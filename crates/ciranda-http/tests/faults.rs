@@ -809,3 +809,34 @@ async fn the_header_timeout_does_not_cut_off_a_slow_body_of_the_first_request() 
     assert!(answer.ends_with("got 6"), "{answer:?}");
     server.abort();
 }
+
+/// `Duration::MAX` as a timeout means "no limit" (as it does for `ciranda::time::timeout`):
+/// the request timeout, the connect timeout and a request's own timeout used to make the
+/// request panic with an `Instant` overflow.
+#[ciranda::test]
+async fn duration_max_timeouts_do_not_panic() {
+    let (addr, stop, server) = hello_server_with(Duration::from_secs(30)).await;
+    let url = format!("http://{addr}/");
+    let client = Client::builder()
+        .timeout(Duration::MAX)
+        .connect_timeout(Duration::MAX)
+        .build()
+        .unwrap();
+    let r = ciranda::spawn({
+        let (client, url) = (client.clone(), url.clone());
+        async move { client.get(&url).await.unwrap().text().await.unwrap() }
+    })
+    .await
+    .expect("a request with Duration::MAX timeouts panicked");
+    assert_eq!(r, "Hello, world!");
+    let options = ciranda_http::RequestOptions::new().timeout(Duration::MAX);
+    let r = ciranda::spawn(async move {
+        let response = Client::new().get_with(&url, options).await.unwrap();
+        response.text().await.unwrap()
+    })
+    .await
+    .expect("a request with a Duration::MAX timeout of its own panicked");
+    assert_eq!(r, "Hello, world!");
+    stop.set();
+    server.await.unwrap().unwrap();
+}
