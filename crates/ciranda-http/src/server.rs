@@ -333,7 +333,7 @@ where
         builder
             .http1()
             .timer(CirandaTimer::new())
-            .header_read_timeout(header_read_timeout);
+            .header_read_timeout(header_read_timeout.map(|t| t.min(LONGEST_HYPER_TIMEOUT)));
         builder.http2().timer(CirandaTimer::new());
         let builder = Arc::new(builder);
         let tracker = Arc::new(Tracker::default());
@@ -382,6 +382,10 @@ where
         Ok(())
     }
 }
+
+/// The longest header-read timeout handed to hyper, which adds it to the current instant
+/// unchecked (`Duration::MAX` would panic there): a hundred years, as good as forever.
+const LONGEST_HYPER_TIMEOUT: Duration = Duration::from_secs(100 * 365 * 86_400);
 
 /// A connection's peer address (`request.remote` in aiohttp), given to
 /// [`serve_with_remote`]'s `make_service` once per connection.

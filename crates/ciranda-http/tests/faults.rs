@@ -840,3 +840,18 @@ async fn duration_max_timeouts_do_not_panic() {
     stop.set();
     server.await.unwrap().unwrap();
 }
+
+/// `header_read_timeout(Duration::MAX)` means heads may take forever; it used to panic in
+/// every connection's task (hyper adds the timeout to the current instant unchecked), so
+/// every request was answered with a reset.
+#[ciranda::test]
+async fn a_duration_max_header_timeout_does_not_panic() {
+    let (addr, stop, server) = hello_server_with(Duration::MAX).await;
+    let client = Client::new();
+    for _ in 0..2 {
+        let r = client.get(format!("http://{addr}/")).await.unwrap();
+        assert_eq!(r.text().await.unwrap(), "Hello, world!");
+    }
+    stop.set();
+    server.await.unwrap().unwrap();
+}
