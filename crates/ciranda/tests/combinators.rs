@@ -195,6 +195,32 @@ async fn task_group_lists_members_aborted_from_outside() {
 }
 
 #[ciranda::test]
+async fn task_group_lists_a_member_aborted_from_outside_before_another_fails() {
+    let go = Arc::new(ciranda::sync::Event::new());
+    let mut group = TaskGroup::<(), String>::new();
+    let signal = go.clone();
+    let failing = group.spawn(async move {
+        signal.wait().await;
+        Err("failed".to_string())
+    });
+    let victim = group.spawn(pending());
+    victim.abort();
+    while !victim.is_finished() {
+        sleep(ms(1)).await;
+    }
+    go.set();
+    // Both outcomes are in before `join` looks: it meets the failure (the earlier member)
+    // first, and the victim, cancelled from outside before that failure, must not pass for
+    // one the group cancelled in answer to it.
+    while !failing.is_finished() {
+        sleep(ms(1)).await;
+    }
+    let error = group.join().await.unwrap_err();
+    assert_eq!(error.errors(), ["failed".to_string()]);
+    assert_eq!(error.cancelled(), [victim.id()]);
+}
+
+#[ciranda::test]
 async fn dropping_a_task_group_cancels_members() {
     let dropped = Arc::new(AtomicUsize::new(0));
     let mut group = TaskGroup::<(), ()>::new();

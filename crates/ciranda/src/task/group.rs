@@ -107,7 +107,6 @@ impl<T: Send + 'static, E: Send + 'static> TaskGroup<T, E> {
         };
         // Members the group itself cancelled after the first failure.
         let mut cancelled_by_group: Option<HashSet<usize>> = None;
-        let mut finished = vec![false; members.len()];
         let mut pending: FuturesUnordered<_> = members
             .into_iter()
             .enumerate()
@@ -116,7 +115,6 @@ impl<T: Send + 'static, E: Send + 'static> TaskGroup<T, E> {
         while let Some((index, id, outcome)) =
             poll_fn(|cx| Pin::new(&mut pending).poll_next(cx)).await
         {
-            finished[index] = true;
             let failed = match outcome {
                 Ok(Ok(value)) => {
                     results[index] = Some(value);
@@ -141,11 +139,15 @@ impl<T: Send + 'static, E: Send + 'static> TaskGroup<T, E> {
                 }
             };
             if failed && cancelled_by_group.is_none() {
+                // Only members still unfinished can be cancelled by the aborts below. One that
+                // already finished, though `join` has not read it yet (a member cancelled from
+                // outside just before this failure), keeps its own outcome: counting it as ours
+                // would drop it from `cancelled()`.
                 cancelled_by_group = Some(
-                    finished
+                    aborts
                         .iter()
                         .enumerate()
-                        .filter(|(_, done)| !**done)
+                        .filter(|(_, abort)| !abort.is_finished())
                         .map(|(i, _)| i)
                         .collect(),
                 );
