@@ -182,6 +182,34 @@ async fn task_group_first_error_cancels_and_keeps_every_failure() {
     assert!(text.contains("task group failed"), "{text}");
 }
 
+// Virtual clock: the failures come on the first polls, long before any timer can fire.
+#[ciranda::test(start_paused = true)]
+async fn task_group_failure_cancels_the_others_before_join() {
+    for panics in [false, true] {
+        let finished = Arc::new(AtomicUsize::new(0));
+        let mut group = TaskGroup::<(), String>::new();
+        group.spawn(async move {
+            if panics {
+                panic!("failed");
+            }
+            Err("failed".to_string())
+        });
+        let count = finished.clone();
+        group.spawn(async move {
+            sleep(ms(50)).await;
+            count.fetch_add(1, SeqCst);
+            Ok(())
+        });
+        // The owner is busy before it joins: as in asyncio, the failure cancels the sibling
+        // at once, not when `join` is reached.
+        sleep(ms(200)).await;
+        assert_eq!(finished.load(SeqCst), 0, "panics: {panics}");
+        let error = group.join().await.unwrap_err();
+        assert_eq!(error.errors().len() + error.panics().len(), 1);
+        assert!(error.cancelled().is_empty(), "{error:?}");
+    }
+}
+
 #[ciranda::test]
 async fn task_group_lists_members_aborted_from_outside() {
     let mut group = TaskGroup::<u32, String>::new();

@@ -7,13 +7,15 @@ use std::collections::HashSet;
 use std::fmt;
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
+use std::sync::Arc;
 
 /// A group of fallible tasks joined together — asyncio's `TaskGroup`.
 ///
 /// * [`join`](Self::join) returns the outputs in spawn order when every member succeeds.
-/// * The first error or panic cancels the other members; `join` still waits until each one
-///   has finished or had its future dropped, then returns a [`GroupError`] holding every
-///   error and panic that happened (asyncio's `ExceptionGroup`).
+/// * The first error or panic cancels the other members at once, as asyncio does, even
+///   before `join` is awaited; a member spawned after that is cancelled at once. `join`
+///   still waits until each one has finished or had its future dropped, then returns a
+///   [`GroupError`] holding every error and panic that happened (asyncio's `ExceptionGroup`).
 /// * A member aborted from outside (through the [`AbortHandle`] `spawn` returned) makes
 ///   `join` fail too, listed in [`GroupError::cancelled`].
 /// * Dropping the group (or the `join` future) cancels the members still running.
@@ -37,6 +39,76 @@ use std::pin::Pin;
 /// ```
 pub struct TaskGroup<T, E> {
     members: Vec<JoinHandle<Result<T, E>>>,
+    shared: Arc<Shared>,
+}
+
+/// What the group shares with its members, so that a failing member cancels the others
+/// itself instead of waiting for `join` to notice.
+#[derive(Default)]
+struct Shared(parking_lot::Mutex<SharedState>);
+
+#[derive(Default)]
+struct SharedState {
+    /// One per member, in spawn order (the member's index).
+    aborts: Vec<AbortHandle>,
+    /// Set at the first failure: the members the group cancelled then (those unfinished).
+    cancelled_by_group: Option<HashSet<usize>>,
+}
+
+impl Shared {
+    /// The first failure (of member `failed`) aborts every other member still unfinished and
+    /// records them; later calls do nothing.
+    fn fail(&self, failed: usize) {
+        let mut state = self.0.lock();
+        if state.cancelled_by_group.is_some() {
+            return;
+        }
+        // A member that already finished, even if `join` has not read it yet (one cancelled
+        // from outside just before this failure), keeps its own outcome: counting it as ours
+        // would drop it from `cancelled()`.
+        let unfinished: HashSet<usize> = state
+            .aborts
+            .iter()
+            .enumerate()
+            .filter(|(i, abort)| *i != failed && !abort.is_finished())
+            .map(|(i, _)| i)
+            .collect();
+        for i in &unfinished {
+            state.aborts[*i].abort();
+        }
+        state.cancelled_by_group = Some(unfinished);
+    }
+
+    /// `true` when the group cancelled member `index` after a failure.
+    fn cancelled_by_group(&self, index: usize) -> bool {
+        let state = self.0.lock();
+        state
+            .cancelled_by_group
+            .as_ref()
+            .is_some_and(|set| set.contains(&index))
+    }
+
+    fn abort_all(&self) {
+        for abort in &self.0.lock().aborts {
+            abort.abort();
+        }
+    }
+}
+
+/// Lives in a member's future: dropped after an `Err`, or while unwinding from a panic, it
+/// fails the group. Dropped with a pending future (a cancellation) it does nothing.
+struct FailOnDrop {
+    group: Arc<Shared>,
+    index: usize,
+    errored: bool,
+}
+
+impl Drop for FailOnDrop {
+    fn drop(&mut self) {
+        if self.errored || std::thread::panicking() {
+            self.group.fail(self.index);
+        }
+    }
 }
 
 impl<T, E> fmt::Debug for TaskGroup<T, E> {
@@ -58,6 +130,7 @@ impl<T, E> TaskGroup<T, E> {
     pub fn new() -> TaskGroup<T, E> {
         TaskGroup {
             members: Vec::new(),
+            shared: Arc::default(),
         }
     }
 
@@ -83,9 +156,27 @@ impl<T: Send + 'static, E: Send + 'static> TaskGroup<T, E> {
     where
         F: Future<Output = Result<T, E>> + Send + 'static,
     {
-        let handle = crate::spawn(future);
+        let index = self.members.len();
+        let group = self.shared.clone();
+        let handle = crate::spawn(async move {
+            let mut on_failure = FailOnDrop {
+                group,
+                index,
+                errored: false,
+            };
+            let output = future.await;
+            on_failure.errored = output.is_err();
+            output
+        });
         let abort = handle.abort_handle();
         self.members.push(handle);
+        let mut state = self.shared.0.lock();
+        state.aborts.push(abort.clone());
+        if let Some(cancelled) = &mut state.cancelled_by_group {
+            // The group already failed: asyncio refuses new tasks then; this one is cancelled.
+            abort.abort();
+            cancelled.insert(index);
+        }
         abort
     }
 
@@ -97,16 +188,13 @@ impl<T: Send + 'static, E: Send + 'static> TaskGroup<T, E> {
     /// outputs, errors and panics collected so far are dropped.
     pub async fn join(mut self) -> Result<Vec<T>, GroupError<E>> {
         let members = std::mem::take(&mut self.members);
-        let aborts: Vec<AbortHandle> = members.iter().map(JoinHandle::abort_handle).collect();
-        let _cancel_on_drop = CancelOnDrop(&aborts);
+        let _cancel_on_drop = CancelOnDrop(&self.shared);
         let mut results: Vec<Option<T>> = members.iter().map(|_| None).collect();
         let mut failure = GroupError {
             errors: Vec::new(),
             panics: Vec::new(),
             cancelled: Vec::new(),
         };
-        // Members the group itself cancelled after the first failure.
-        let mut cancelled_by_group: Option<HashSet<usize>> = None;
         let mut pending: FuturesUnordered<_> = members
             .into_iter()
             .enumerate()
@@ -129,31 +217,16 @@ impl<T: Send + 'static, E: Send + 'static> TaskGroup<T, E> {
                     true
                 }
                 Err(_cancelled) => {
-                    let ours = cancelled_by_group
-                        .as_ref()
-                        .is_some_and(|set| set.contains(&index));
-                    if !ours {
+                    if !self.shared.cancelled_by_group(index) {
                         failure.cancelled.push(id);
                     }
                     false
                 }
             };
-            if failed && cancelled_by_group.is_none() {
-                // Only members still unfinished can be cancelled by the aborts below. One that
-                // already finished, though `join` has not read it yet (a member cancelled from
-                // outside just before this failure), keeps its own outcome: counting it as ours
-                // would drop it from `cancelled()`.
-                cancelled_by_group = Some(
-                    aborts
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, abort)| !abort.is_finished())
-                        .map(|(i, _)| i)
-                        .collect(),
-                );
-                for abort in &aborts {
-                    abort.abort();
-                }
+            if failed {
+                // Usually done already by the member itself; not when its future panicked
+                // in its destructor after returning `Ok`.
+                self.shared.fail(index);
             }
         }
         if failure.errors.is_empty() && failure.panics.is_empty() && failure.cancelled.is_empty() {
@@ -167,13 +240,11 @@ impl<T: Send + 'static, E: Send + 'static> TaskGroup<T, E> {
     }
 }
 
-struct CancelOnDrop<'a>(&'a [AbortHandle]);
+struct CancelOnDrop<'a>(&'a Shared);
 
 impl Drop for CancelOnDrop<'_> {
     fn drop(&mut self) {
-        for abort in self.0 {
-            abort.abort();
-        }
+        self.0.abort_all();
     }
 }
 
