@@ -2,11 +2,13 @@
 //!
 //! | state   | `now()`                        | `advance(d)`     | `pause()`            | `resume()`                       |
 //! |---------|--------------------------------|------------------|----------------------|----------------------------------|
-//! | running | `std::time::Instant::now() + offset` | panics     | freeze at `now()`    | no-op                            |
-//! | paused  | the frozen instant             | frozen += d      | no-op                | offset so that time goes on from the frozen instant |
+//! | running | `base` + real time since `since` | panics         | freeze at `now()`    | no-op                            |
+//! | paused  | the frozen instant             | frozen += d      | no-op                | `base` = frozen, `since` = real now: time goes on from the frozen instant |
 //!
-//! Time never goes backwards: on resume the offset only ever grows (or stays), and while paused
-//! the frozen instant only moves forwards.
+//! Time never goes backwards: while paused the frozen instant only moves forwards, and on resume
+//! the clock runs on from it. It does not catch up with the real time that passed while paused:
+//! a clock paused for a second and resumed is a second behind one that was never paused, as in
+//! Tokio.
 //!
 //! The timer wheel counts whole ticks of [`TICK`] (62.5 µs, a sixteenth of a millisecond)
 //! since the clock's `origin` (its creation). A timer fires at the first tick at or after its
@@ -26,7 +28,7 @@
 //! real clock for the frozen instant. A reader that saw the flag clear both times read the
 //! real clock before the pause did, so its instant is not after the frozen one and time
 //! still never goes backwards across threads. Once set the flag stays set (a resumed clock
-//! may carry an offset) and `now()` takes the lock.
+//! may lag behind the real time) and `now()` takes the lock.
 
 use crate::loom::{AtomicBool, Mutex};
 use std::sync::atomic::Ordering::SeqCst;
@@ -36,8 +38,21 @@ use std::time::{Duration, Instant as StdInstant};
 struct State {
     /// `Some(now)` while paused.
     frozen: Option<StdInstant>,
-    /// Added to the real time while running (grows each time a paused clock was advanced).
-    offset: Duration,
+    /// While running, the clock reads `base` plus the real time elapsed since `since`: the
+    /// instant it was resumed at, and the real instant of that resume. An offset would not do:
+    /// a clock resumed behind the real time needs a negative one.
+    base: StdInstant,
+    since: StdInstant,
+}
+
+impl State {
+    /// The instant of a running clock.
+    fn running_now(&self) -> StdInstant {
+        add_or_max(
+            self.base,
+            StdInstant::now().saturating_duration_since(self.since),
+        )
+    }
 }
 
 /// A per-reactor clock (every test runtime has its own, so paused clocks do not interfere).
@@ -57,7 +72,8 @@ impl Clock {
             is_virtual: AtomicBool::new(start_paused),
             state: Mutex::new(State {
                 frozen: start_paused.then_some(origin),
-                offset: Duration::ZERO,
+                base: origin,
+                since: origin,
             }),
         }
     }
@@ -78,7 +94,7 @@ impl Clock {
         let state = self.state.lock();
         match state.frozen {
             Some(frozen) => frozen,
-            None => add_or_max(StdInstant::now(), state.offset),
+            None => state.running_now(),
         }
     }
 
@@ -92,7 +108,7 @@ impl Clock {
         // Before the real clock is read below: see the module docs.
         self.is_virtual.store(true, SeqCst);
         if state.frozen.is_none() {
-            state.frozen = Some(add_or_max(StdInstant::now(), state.offset));
+            state.frozen = Some(state.running_now());
         }
     }
 
@@ -100,10 +116,9 @@ impl Clock {
     pub(crate) fn resume(&self) {
         let mut state = self.state.lock();
         if let Some(frozen) = state.frozen.take() {
-            let real = StdInstant::now();
-            // If the real clock has already passed the frozen instant, keep the old offset:
-            // time then jumps forwards, never backwards.
-            state.offset = state.offset.max(frozen.saturating_duration_since(real));
+            // From where it stands: the real time that passed while paused is not added.
+            state.base = frozen;
+            state.since = StdInstant::now();
         }
     }
 

@@ -316,6 +316,35 @@ fn pause_and_resume_keep_time_monotonic() {
     assert!(Instant::now() >= b + Duration::from_millis(2));
 }
 
+/// `resume` runs the clock on from where it stood: the real time spent paused is not added,
+/// or every timer due within it would fire at once on resume.
+#[test]
+fn resume_goes_on_from_the_frozen_instant() {
+    let reactor = Reactor::new().unwrap();
+    let _g = reactor.enter();
+    let real_pause = Duration::from_millis(200);
+    time::pause();
+    let frozen = Instant::now();
+    let later = time::sleep(Duration::from_millis(100));
+    std::thread::sleep(real_pause);
+    time::resume();
+    let resumed = Instant::now();
+    assert!(
+        resumed - frozen < real_pause / 2,
+        "resume jumped {:?} ahead",
+        resumed - frozen
+    );
+    assert!(!later.is_elapsed());
+    // Paused again and advanced, it goes on from there too.
+    time::pause();
+    block_on(time::advance(Duration::from_secs(2)));
+    let advanced = Instant::now();
+    std::thread::sleep(real_pause);
+    time::resume();
+    assert!(Instant::now() - advanced < real_pause / 2);
+    block_on(later);
+}
+
 #[test]
 #[should_panic(expected = "the clock is not paused")]
 fn advance_on_a_running_clock_panics() {
