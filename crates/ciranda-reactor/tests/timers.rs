@@ -387,6 +387,31 @@ fn interval_missed_tick_behaviours() {
     });
 }
 
+/// An interval that is never late keeps its schedule whatever the missed-tick behaviour: a
+/// `Delay` interval must not drift by the wheel's rounding (a deadline fires at the first 62.5 µs
+/// tick at or after it) or by scheduling latency, only start over after a real stall.
+#[test]
+fn a_delay_interval_that_keeps_up_does_not_drift() {
+    let reactor = paused();
+    let _g = reactor.enter();
+    block_on(async {
+        // 60 Hz: 16 666 667 ns, not a whole number of wheel ticks.
+        let p = Duration::from_secs(1) / 60;
+        let mut iv = time::interval(p);
+        iv.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let start = iv.tick().await;
+        for k in 1..=120u32 {
+            assert_eq!(iv.tick().await - start, p * k, "tick {k}");
+        }
+        // A real stall still starts the schedule over.
+        time::advance(p * 3).await;
+        let late = iv.tick().await;
+        assert_eq!(late - start, p * 121);
+        let taken = Instant::now();
+        assert_eq!(iv.tick().await, taken + p);
+    });
+}
+
 #[test]
 #[should_panic(expected = "period must be non-zero")]
 fn zero_period_panics() {

@@ -8,6 +8,10 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
+/// How late a [`MissedTickBehavior::Delay`] tick may be taken and still count as on time (when
+/// the period is at least twice as long).
+const ON_TIME: Duration = Duration::from_millis(5);
+
 /// Ticks every `period`, the first tick at once (`tick().await`, or as a `Stream`).
 ///
 /// Made outside any runtime, it binds to the runtime that first polls it, as
@@ -69,7 +73,9 @@ pub enum MissedTickBehavior {
     /// Fire the missed ticks at once, one per `tick()`, to catch up (the default).
     #[default]
     Burst,
-    /// Start over: the next tick is one period after the late one was taken.
+    /// Start over: the next tick is one period after the late one was taken. A tick taken less
+    /// than 5 ms (or half a period, if that is shorter) after its instant is not late: the timer's
+    /// own rounding and scheduling latency do not make the interval drift.
     Delay,
     /// Drop the missed ticks: the next tick is the next multiple of the period after now.
     Skip,
@@ -130,7 +136,16 @@ impl Interval {
         let now = self.sleep.now();
         let next = match self.missed {
             MissedTickBehavior::Burst => scheduled.saturating_add(self.period),
-            MissedTickBehavior::Delay => now.saturating_add(self.period),
+            MissedTickBehavior::Delay => {
+                // Without this slack every tick would start over by the timer's lateness (up to
+                // a wheel tick of rounding, plus scheduling), and the interval would drift.
+                let slack = ON_TIME.min(self.period / 2);
+                if now.saturating_duration_since(scheduled) < slack {
+                    scheduled.saturating_add(self.period)
+                } else {
+                    now.saturating_add(self.period)
+                }
+            }
             MissedTickBehavior::Skip => {
                 let late = now.saturating_duration_since(scheduled);
                 let period = self.period.as_nanos();
