@@ -50,7 +50,8 @@ pub enum Flavor {
     MultiThread,
     /// No worker threads: every task runs on the thread that calls `block_on`, one at a time,
     /// in the order it was spawned or woken — asyncio's event loop. Timers that fire together
-    /// wake their tasks in deadline order, and with a paused clock a program's output is the
+    /// wake their tasks in deadline order (to the facade's 62.5 µs timer tick; within a tick,
+    /// in the order they were made), and with a paused clock a program's output is the
     /// same on every run. Tasks run only while some thread is in `block_on`; `spawn_blocking`
     /// still uses the blocking pool. `worker_threads` is ignored.
     CurrentThread,

@@ -27,7 +27,7 @@
 //! * **I/O and timers**: the driver calls the hook with a zero timeout every
 //!   [`EVENT_INTERVAL`] polls, and with no timeout when nothing is ready; wakes made inside
 //!   the hook (timers, I/O) run on the driver, so they are queued in the order the reactor
-//!   delivers them (timers in deadline order).
+//!   delivers them (timers in deadline order, to the reactor's tick).
 //! * **Paused clock**: the driver counts as active (in `block_on_active`) except while it
 //!   waits in the hook, and its idle predicate adds "its own queue is empty" to the runtime's,
 //!   so virtual time jumps only when nothing is ready and nothing is in flight. Everything
