@@ -4,11 +4,12 @@
 //! Storage and matching are RFC 6265's, by `cookie_store`: host-only and `Domain` cookies,
 //! `Path`, `Expires`/`Max-Age` (on the wall clock), `Secure` cookies only over `https` (and
 //! kept only from it). The store has no public-suffix list, so a `Domain` of one label
-//! (`com`) stands in for one: it is kept only as the host's own name (see `scoped`). Every
-//! clone of a [`Client`](crate::Client) shares one jar; the lock is never held across an
-//! `.await`.
+//! (`com`) stands in for one: it is kept only as the host's own name (see `scoped`). The jar
+//! keeps at most 180 cookies per domain and 3000 in all (see `cookie_limits`). Every clone of
+//! a [`Client`](crate::Client) shares one jar; the lock is never held across an `.await`.
 
-use cookie_store::{CookieStore, RawCookie};
+use crate::cookie_limits::{SetOrder, key_of};
+use cookie_store::{Cookie, CookieStore, RawCookie};
 use http::header::{COOKIE, HeaderMap, HeaderValue, SET_COOKIE};
 use std::collections::HashSet;
 use std::io;
@@ -16,20 +17,27 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use url::{Host, Url};
 
 pub(crate) struct Jar {
-    store: Mutex<CookieStore>,
+    cookies: Mutex<Cookies>,
+}
+
+/// The store, and when each of its cookies was set (for eviction).
+#[derive(Default)]
+struct Cookies {
+    store: CookieStore,
+    order: SetOrder,
 }
 
 impl Jar {
     pub(crate) fn new() -> Jar {
         Jar {
-            store: Mutex::new(CookieStore::new()),
+            cookies: Mutex::default(),
         }
     }
 
-    fn store(&self) -> MutexGuard<'_, CookieStore> {
+    fn cookies(&self) -> MutexGuard<'_, Cookies> {
         // The store is consistent after every call (a panic in one cannot leave half an
         // insert behind that matters more than losing the jar would).
-        self.store.lock().unwrap_or_else(PoisonError::into_inner)
+        self.cookies.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Puts the jar's cookies for `url` into `headers`' `Cookie`, after the ones the request
@@ -48,8 +56,8 @@ impl Jar {
             .collect();
         let mut line = own.join("; ");
         let before = line.len();
-        let store = self.store();
-        let mut matching = store.matches(url);
+        let cookies = self.cookies();
+        let mut matching = cookies.store.matches(url);
         // RFC 6265 5.4: longer paths first; the store keeps no creation times, so names
         // order the rest (the same jar always sends the same line).
         matching.sort_by(|a, b| {
@@ -70,7 +78,7 @@ impl Jar {
             line.push('=');
             line.push_str(value);
         }
-        drop(store);
+        drop(cookies);
         if line.len() == before {
             return; // nothing from the jar: the request's own header stays as it was
         }
@@ -95,16 +103,28 @@ impl Jar {
         if set.peek().is_none() {
             return;
         }
-        let mut store = self.store();
-        for cookie in set {
-            let _ = store.insert_raw(&cookie, url);
+        let mut cookies = self.cookies();
+        let Cookies { store, order } = &mut *cookies;
+        let mut domains = HashSet::new();
+        for raw in set {
+            // As `insert_raw` does, keeping the stored cookie's key for the eviction order.
+            let Ok(cookie) = Cookie::try_from_raw_cookie(&raw, url) else {
+                continue;
+            };
+            let key = key_of(&cookie);
+            if store.insert(cookie.into_owned(), url).is_ok() {
+                domains.insert(key.0.clone());
+                order.touch(key);
+            }
         }
+        order.evict(store, &domains);
     }
 
     /// The `(name, value)` pairs that a request to `url` would carry.
     pub(crate) fn values_for(&self, url: &Url) -> Vec<(String, String)> {
         let mut values: Vec<(String, String)> = self
-            .store()
+            .cookies()
+            .store
             .get_request_values(url)
             .map(|(n, v)| (n.to_owned(), v.to_owned()))
             .collect();
@@ -113,15 +133,20 @@ impl Jar {
     }
 
     pub(crate) fn clear(&self) {
-        self.store().clear();
+        let mut cookies = self.cookies();
+        cookies.store.clear();
+        cookies.order.clear();
     }
 
     /// Every cookie in the jar, session cookies included, as `cookie_store`'s JSON.
     /// Serialized under the lock into memory; the caller writes it wherever it likes.
     pub(crate) fn save(&self) -> Vec<u8> {
         let mut saved = Vec::new();
-        cookie_store::serde::json::save_incl_expired_and_nonpersistent(&self.store(), &mut saved)
-            .expect("cookies serialize to JSON in memory");
+        cookie_store::serde::json::save_incl_expired_and_nonpersistent(
+            &self.cookies().store,
+            &mut saved,
+        )
+        .expect("cookies serialize to JSON in memory");
         saved
     }
 
@@ -134,7 +159,9 @@ impl Jar {
                 format!("not a saved cookie jar: {e}"),
             )
         })?;
-        *self.store() = loaded;
+        let mut cookies = self.cookies();
+        cookies.store = loaded;
+        cookies.order.clear();
         Ok(())
     }
 }

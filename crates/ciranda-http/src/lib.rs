@@ -49,6 +49,7 @@ mod body;
 mod charset;
 mod client;
 mod connect;
+mod cookie_limits;
 mod cookies;
 mod decode;
 mod error;
