@@ -6,7 +6,8 @@
 //! |---|---|---|
 //! | handshaking (only with [`Serve::tls`]) | the TLS handshake completes; or fails, or `header_read_timeout` passes, or shutdown starts | detecting; closed |
 //! | detecting (HTTP/1.1 or the HTTP/2 preface) | the first bytes tell; or `header_read_timeout` passes | serving; closed |
-//! | serving | the peer closes; or shutdown starts | closed; draining |
+//! | serving | the peer closes; or shutdown starts; or no request has been in flight for `idle_timeout` | closed; draining; closing idle |
+//! | closing idle (`graceful_shutdown`: HTTP/2 sends GOAWAY; finish requests in flight, accept no new ones) | the connection ends; or shutdown starts; or `idle_timeout` passes again with no request in flight | closed; draining; closed |
 //! | draining (`graceful_shutdown`: finish requests in flight, accept no new ones) | the last response is sent; or `shutdown_timeout` passes | closed; cancelled |
 //!
 //! Until the first request head has arrived on a connection (its service is called) or the
@@ -15,6 +16,16 @@
 //! only starts once HTTP/1.1 has been detected, and a client that sends nothing at all must
 //! not hold a task forever. After that, hyper's header-read timeout bounds each later
 //! request head (and idle keep-alive connections); a request body is never bounded by it.
+//!
+//! A request is in flight from the moment hyper calls the service until its response body
+//! has been sent whole or dropped. A connection with none in flight for `idle_timeout`
+//! (HTTP/2 above all, which hyper never times out; HTTP/1.1 too, whose idle keep-alive
+//! connections hyper's header-read timeout usually closes first) is shut down gracefully,
+//! and dropped if it is still open, with still nothing in flight, `idle_timeout` later (a
+//! peer that never answers the PING of HTTP/2's graceful GOAWAY). The connection's service
+//! counts its requests and notes when the last one ended; one sleep per connection checks
+//! that count when it fires and is re-armed for the next deadline, so no timer is made or
+//! moved per request.
 
 mod head_timer;
 
@@ -22,7 +33,7 @@ use crate::error::BoxError;
 use crate::rt::{CirandaExecutor, CirandaIo, CirandaTimer};
 use ciranda::net::{TcpListener, TcpStream};
 use ciranda::sync::{Event, Notify};
-use ciranda::time::Sleep;
+use ciranda::time::{Instant, Sleep};
 use futures_rustls::TlsAcceptor;
 use futures_rustls::server::TlsStream;
 use futures_util::future::{Either, select};
@@ -35,8 +46,8 @@ use std::io::{self, IoSlice};
 use std::net::SocketAddr;
 use std::pin::{Pin, pin};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::task::{Context, Poll, Waker};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::task::{Context, Poll, Waker, ready};
 use std::time::Duration;
 
 /// Serves `service` on every connection `listener` accepts, HTTP/1.1 and HTTP/2 (prior
@@ -45,8 +56,9 @@ use std::time::Duration;
 /// `service` is a hyper [`Service`](hyper::service::Service), usually
 /// [`hyper::service::service_fn`]; it is cloned for each connection. The returned [`Serve`]
 /// is configured with [`with_graceful_shutdown`](Serve::with_graceful_shutdown),
-/// [`shutdown_timeout`](Serve::shutdown_timeout) and
-/// [`header_read_timeout`](Serve::header_read_timeout), then awaited: it runs until the
+/// [`shutdown_timeout`](Serve::shutdown_timeout),
+/// [`header_read_timeout`](Serve::header_read_timeout) and
+/// [`idle_timeout`](Serve::idle_timeout), then awaited: it runs until the
 /// shutdown signal completes (forever without one).
 ///
 /// Requests reach `service` as hyper parsed them, with nothing added; a service that needs the
@@ -143,6 +155,7 @@ where
         signal: pending(),
         shutdown_timeout: Duration::from_secs(10),
         header_read_timeout: Some(Duration::from_secs(30)),
+        idle_timeout: Some(Duration::from_secs(75)),
         tls: None,
     }
 }
@@ -179,6 +192,7 @@ pub struct Serve<S, F> {
     signal: F,
     shutdown_timeout: Duration,
     header_read_timeout: Option<Duration>,
+    idle_timeout: Option<Duration>,
     tls: Option<Arc<rustls::ServerConfig>>,
 }
 
@@ -188,6 +202,7 @@ impl<S, F> fmt::Debug for Serve<S, F> {
             .field("listener", &self.listener)
             .field("shutdown_timeout", &self.shutdown_timeout)
             .field("header_read_timeout", &self.header_read_timeout)
+            .field("idle_timeout", &self.idle_timeout)
             .field("tls", &self.tls.is_some())
             .finish_non_exhaustive()
     }
@@ -208,6 +223,7 @@ impl<S, F> Serve<S, F> {
             signal,
             shutdown_timeout: self.shutdown_timeout,
             header_read_timeout: self.header_read_timeout,
+            idle_timeout: self.idle_timeout,
             tls: self.tls,
         }
     }
@@ -223,6 +239,49 @@ impl<S, F> Serve<S, F> {
     /// forever). A connection whose client is slower is closed.
     pub fn header_read_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
         self.header_read_timeout = timeout.into();
+        self
+    }
+
+    /// How long a connection may have no request in flight before it is closed (default
+    /// 75 s, nginx's `keepalive_timeout`; `None` keeps it until the peer closes it or the
+    /// server shuts down).
+    ///
+    /// A request is in flight from the moment its head has been read until its response body
+    /// has been sent whole (or dropped): a slow request body or a long streaming response
+    /// never counts as idle. An idle connection is closed gracefully: HTTP/2 sends GOAWAY, so
+    /// a client opens a new connection for its next request, and a request that crosses the
+    /// GOAWAY is still served. One still open `idle_timeout` after that, with still nothing in
+    /// flight (a peer that never answers), is dropped. The time counts from the end of the
+    /// last request, or from the accept before the first.
+    ///
+    /// Hyper has no idle timeout of its own for HTTP/2, and `serve` sends no keep-alive
+    /// pings: without this, a client that opens HTTP/2 connections and then sends nothing
+    /// holds a task and its buffers per connection until the server shuts down. An idle
+    /// HTTP/1.1 keep-alive connection is closed by whichever of this and
+    /// [`header_read_timeout`](Serve::header_read_timeout) (30 s by default) passes first.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// # use http_body_util::Full;
+    /// # use hyper::body::Bytes;
+    ///
+    /// ciranda::run(async {
+    ///     let listener = ciranda::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    ///     let service = hyper::service::service_fn(|_req| async {
+    ///         Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(Bytes::new())))
+    ///     });
+    ///     let server = ciranda_http::server::serve(listener, service)
+    ///         // Close connections after 20 s without a request in flight.
+    ///         .idle_timeout(Duration::from_secs(20));
+    ///     // Or keep idle connections as long as their clients do:
+    ///     let server = server.idle_timeout(None);
+    ///     server.with_graceful_shutdown(async {}).await.unwrap();
+    /// });
+    /// ```
+    pub fn idle_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        self.idle_timeout = timeout.into();
         self
     }
 
@@ -318,6 +377,7 @@ where
             signal,
             shutdown_timeout,
             header_read_timeout,
+            idle_timeout,
             tls,
         } = self;
         let acceptor = tls.map(|config| {
@@ -358,6 +418,7 @@ where
                         acceptor.clone(),
                         make_service(RemoteAddr(peer)),
                         header_read_timeout,
+                        idle_timeout,
                         guard,
                     );
                     drop(ciranda::spawn(conn));
@@ -461,6 +522,7 @@ async fn serve_connection<S, B>(
     tls: Option<TlsAcceptor>,
     service: S,
     header_read_timeout: Option<Duration>,
+    idle_timeout: Option<Duration>,
     active: Active,
 ) where
     S: ConnectionService<B>,
@@ -469,9 +531,14 @@ async fn serve_connection<S, B>(
     let tracker = &active.0;
     let mut sleep = header_read_timeout.map(ciranda::time::sleep);
     let head = Arc::new(AtomicBool::new(false));
+    let activity = idle_timeout.map(|_| Arc::new(Activity::new()));
+    let idle = idle_timeout
+        .zip(activity.clone())
+        .map(|(t, a)| IdleWatch::new(a, t));
     let service = MarkHead {
         service,
         head: head.clone(),
+        activity,
     };
     match tls {
         None => {
@@ -480,7 +547,7 @@ async fn serve_connection<S, B>(
                 sleep,
                 head,
             };
-            serve_http(&builder, io, service, header_read_timeout, tracker).await;
+            serve_http(&builder, io, service, header_read_timeout, idle, tracker).await;
         }
         Some(acceptor) => {
             let Some(stream) = handshake(acceptor, stream, sleep.as_mut(), &tracker.shutdown).await
@@ -492,7 +559,7 @@ async fn serve_connection<S, B>(
                 sleep,
                 head,
             };
-            serve_http(&builder, io, service, header_read_timeout, tracker).await;
+            serve_http(&builder, io, service, header_read_timeout, idle, tracker).await;
         }
     }
 }
@@ -519,13 +586,15 @@ async fn handshake(
     }
 }
 
-/// Serves HTTP/1.1 or HTTP/2 (as the first bytes tell) on `io` until the peer closes, or
-/// until the server shuts down (gracefully, then cancelled).
+/// Serves HTTP/1.1 or HTTP/2 (as the first bytes tell) on `io` until the peer closes, until
+/// `idle` finds it idle (gracefully, then dropped if it stays idle), or until the server
+/// shuts down (gracefully, then cancelled).
 async fn serve_http<I, S, B>(
     builder: &auto::Builder<CirandaExecutor>,
     io: HeadDeadline<I>,
     service: S,
     header_read_timeout: Option<Duration>,
+    mut idle: Option<IdleWatch>,
     tracker: &Tracker,
 ) where
     I: futures_io::AsyncRead + futures_io::AsyncWrite + Unpin + Send + 'static,
@@ -546,23 +615,51 @@ async fn serve_http<I, S, B>(
         None => builder,
     };
     let mut conn = pin!(builder.serve_connection_with_upgrades(io, service));
-    if serve_until_set(conn.as_mut(), &tracker.shutdown).await {
-        return; // served until the peer closed (or the connection failed)
+    match serve_until(conn.as_mut(), &tracker.shutdown, idle.as_mut()).await {
+        Served::Done => return, // served until the peer closed (or the connection failed)
+        Served::ShutDown => {}
+        Served::Idle => {
+            // GOAWAY for HTTP/2; HTTP/1.1 closes once no response is being written.
+            conn.as_mut().graceful_shutdown();
+            if let Some(idle) = &mut idle {
+                idle.restart();
+            }
+            match serve_until(conn.as_mut(), &tracker.shutdown, idle.as_mut()).await {
+                // Closed; or still open and idle another `idle_timeout` later (an HTTP/2 peer
+                // that never answers the GOAWAY's PING): dropped.
+                Served::Done | Served::Idle => return,
+                Served::ShutDown => {}
+            }
+        }
     }
     conn.as_mut().graceful_shutdown();
     let cancel = pin!(tracker.cancel.wait());
     let _ = select(conn, cancel).await;
 }
 
-/// Polls `conn` until it completes (`true`) or `shutdown` is set (`false`, `conn` not
-/// completed).
+/// How [`serve_until`] ended.
+enum Served {
+    /// The connection completed.
+    Done,
+    /// The server is shutting down (the connection has not completed).
+    ShutDown,
+    /// The connection has had no request in flight for the idle timeout (and has not
+    /// completed).
+    Idle,
+}
+
+/// Polls `conn` until it completes, `shutdown` is set, or `idle` (if any) finds it idle.
 ///
 /// Polling an [`Event::wait`] takes the event's lock, which every connection shares, so
 /// once this task's waker is queued the event is read with one atomic load per poll instead.
 /// The wait is polled before `conn` whenever it must (re)register, while the task's
 /// cooperative budget is fresh: a wait refused by an exhausted budget does not queue the
 /// waker, and this task would then miss the shutdown.
-async fn serve_until_set<F: Future>(mut conn: Pin<&mut F>, shutdown: &Event) -> bool {
+async fn serve_until<F: Future>(
+    mut conn: Pin<&mut F>,
+    shutdown: &Event,
+    mut idle: Option<&mut IdleWatch>,
+) -> Served {
     let mut wait = pin!(shutdown.wait());
     // The waker queued in the event's wait list, once it is.
     let mut queued: Option<Waker> = None;
@@ -570,13 +667,19 @@ async fn serve_until_set<F: Future>(mut conn: Pin<&mut F>, shutdown: &Event) -> 
         let stale = queued.as_ref().is_none_or(|w| !w.will_wake(cx.waker()));
         if stale || shutdown.is_set() {
             if wait.as_mut().poll(cx).is_ready() {
-                return Poll::Ready(false);
+                return Poll::Ready(Served::ShutDown);
             }
             if stale {
                 queued = Some(cx.waker().clone());
             }
         }
-        conn.as_mut().poll(cx).map(|_| true)
+        if conn.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Served::Done);
+        }
+        match idle.as_deref_mut().map(|idle| idle.poll_idle(cx)) {
+            Some(Poll::Ready(())) => Poll::Ready(Served::Idle),
+            _ => Poll::Pending,
+        }
     })
     .await
 }
@@ -614,23 +717,223 @@ impl Drop for Active {
 /// A connection's service, which notes in `head` that a request head has arrived (hyper
 /// calls it once the head is parsed), so that [`HeadDeadline`] stops bounding reads: what
 /// is read from then on is a body, which may take as long as the service waits for it.
+///
+/// With an idle timeout it also counts the request in flight in `activity` until its
+/// response body is dropped (the guard goes from the response future into the body).
 struct MarkHead<S> {
     service: S,
     head: Arc<AtomicBool>,
+    activity: Option<Arc<Activity>>,
 }
 
-impl<S, R> hyper::service::Service<R> for MarkHead<S>
+impl<S, R, B> hyper::service::Service<R> for MarkHead<S>
 where
-    S: hyper::service::Service<R>,
+    S: hyper::service::Service<R, Response = Response<B>>,
 {
-    type Response = S::Response;
+    type Response = Response<Counted<B>>;
     type Error = S::Error;
-    type Future = S::Future;
+    type Future = CountedFuture<S::Future>;
 
-    fn call(&self, req: R) -> S::Future {
+    fn call(&self, req: R) -> Self::Future {
         // Relaxed: a lone flag, publishing no other data.
         self.head.store(true, Ordering::Relaxed);
-        self.service.call(req)
+        let guard = self.activity.as_ref().map(|activity| {
+            // Relaxed: hyper calls the service from the connection's task, the one that reads
+            // the count in `IdleWatch`.
+            activity.in_flight.fetch_add(1, Ordering::Relaxed);
+            InFlight(activity.clone())
+        });
+        CountedFuture {
+            future: self.service.call(req),
+            guard,
+        }
+    }
+}
+
+/// One connection's requests in flight, and when the last one ended.
+struct Activity {
+    /// Requests whose service has been called and whose response body is not dropped yet.
+    in_flight: AtomicUsize,
+    /// When a request last ended (or 0), in nanoseconds since `since`.
+    last_end: AtomicU64,
+    /// When the connection was accepted.
+    since: Instant,
+}
+
+impl Activity {
+    fn new() -> Activity {
+        Activity {
+            in_flight: AtomicUsize::new(0),
+            last_end: AtomicU64::new(0),
+            since: Instant::now(),
+        }
+    }
+
+    /// When the connection last became idle (its accept, or the end of its last request),
+    /// or `None` while a request is in flight.
+    fn idle_since(&self) -> Option<Instant> {
+        // Acquire: pairs with the release in `InFlight::drop`, so `last_end` is at least as
+        // recent as the end that brought the count down to what is read here.
+        if self.in_flight.load(Ordering::Acquire) != 0 {
+            return None;
+        }
+        let nanos = self.last_end.load(Ordering::Relaxed);
+        Some(self.since.saturating_add(Duration::from_nanos(nanos)))
+    }
+}
+
+/// One request in flight, counted in its connection's [`Activity`] until dropped.
+struct InFlight(Arc<Activity>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let activity = &*self.0;
+        let ended = Instant::now().saturating_duration_since(activity.since);
+        let ended = u64::try_from(ended.as_nanos()).unwrap_or(u64::MAX);
+        // The latest end wins: requests on an HTTP/2 connection end in other tasks. Noted
+        // before the count goes down, so a count of zero comes with this end.
+        activity.last_end.fetch_max(ended, Ordering::Relaxed);
+        activity.in_flight.fetch_sub(1, Ordering::Release);
+    }
+}
+
+/// A response future that hands its request's [`InFlight`] guard (if any) to the response
+/// body; dropped before it completes (an HTTP/2 stream reset), it drops the guard.
+struct CountedFuture<F> {
+    future: F,
+    guard: Option<InFlight>,
+}
+
+impl<F> CountedFuture<F> {
+    fn project(self: Pin<&mut Self>) -> (Pin<&mut F>, &mut Option<InFlight>) {
+        // SAFETY: `future` is structurally pinned: it is never moved out of a pinned
+        // `CountedFuture` (no method hands it out by value or as `&mut F`, and there is no
+        // `Drop` impl); `guard` is not pinned and is only taken out of its `Option`, which
+        // does not move `future`.
+        unsafe {
+            let this = self.get_unchecked_mut();
+            (Pin::new_unchecked(&mut this.future), &mut this.guard)
+        }
+    }
+}
+
+impl<F, B, E> Future for CountedFuture<F>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+{
+    type Output = Result<Response<Counted<B>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let (future, guard) = self.project();
+        let response = ready!(future.poll(cx))?;
+        let guard = guard.take();
+        Poll::Ready(Ok(response.map(|body| Counted {
+            body,
+            _guard: guard,
+        })))
+    }
+}
+
+/// A response body that keeps its request counted in flight until hyper drops it (sent
+/// whole, or given up).
+struct Counted<B> {
+    body: B,
+    _guard: Option<InFlight>,
+}
+
+impl<B> Counted<B> {
+    fn body(self: Pin<&mut Self>) -> Pin<&mut B> {
+        // SAFETY: `body` is structurally pinned: it is never moved out of a pinned `Counted`
+        // (no method hands it out by value or as `&mut B`, and there is no `Drop` impl).
+        unsafe { self.map_unchecked_mut(|this| &mut this.body) }
+    }
+}
+
+impl<B: http_body::Body> http_body::Body for Counted<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<B::Data>, B::Error>>> {
+        self.body().poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
+}
+
+/// Finds a connection idle: no request in flight for `timeout`, on one sleep that is
+/// re-armed when it fires early (a request ended since, or one is in flight). Polled only by
+/// the connection's task.
+struct IdleWatch {
+    activity: Arc<Activity>,
+    timeout: Duration,
+    /// Idle time counts from here at the earliest (moved by [`restart`](IdleWatch::restart)).
+    from: Instant,
+    sleep: Sleep,
+    /// The waker `sleep` is known to have queued in the wheel (with its current deadline).
+    queued: Option<Waker>,
+}
+
+impl IdleWatch {
+    fn new(activity: Arc<Activity>, timeout: Duration) -> IdleWatch {
+        let from = activity.since;
+        IdleWatch {
+            sleep: ciranda::time::sleep_until(from.saturating_add(timeout)),
+            activity,
+            timeout,
+            from,
+            queued: None,
+        }
+    }
+
+    /// Counts idle time afresh from now.
+    fn restart(&mut self) {
+        let now = Instant::now();
+        self.from = now;
+        self.sleep.reset(now.saturating_add(self.timeout));
+        self.queued = None;
+    }
+
+    /// Ready once the connection has had no request in flight for `timeout`.
+    ///
+    /// Polling the sleep takes the wheel's lock, which every worker shares; so, as in
+    /// `head_timer`, a poll that finds the sleep queued with this task's waker and not yet
+    /// due costs only a clock read.
+    fn poll_idle(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if self
+            .queued
+            .as_ref()
+            .is_some_and(|w| w.will_wake(cx.waker()))
+            && Instant::now() < self.sleep.deadline()
+        {
+            return Poll::Pending;
+        }
+        loop {
+            // With a unit of budget of its own, so a `Pending` means the waker is queued.
+            let polled = ciranda_coop::with_budget(1, || Pin::new(&mut self.sleep).poll(cx));
+            if polled.is_pending() {
+                self.queued = Some(cx.waker().clone());
+                return Poll::Pending;
+            }
+            self.queued = None;
+            let now = Instant::now();
+            let deadline = match self.activity.idle_since() {
+                Some(since) => since.max(self.from).saturating_add(self.timeout),
+                None => now.saturating_add(self.timeout), // busy: look again a period later
+            };
+            if deadline <= now {
+                return Poll::Ready(());
+            }
+            self.sleep.reset(deadline);
+        }
     }
 }
 

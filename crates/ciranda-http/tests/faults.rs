@@ -217,6 +217,8 @@ async fn send_and_wait_for_close(addr: std::net::SocketAddr, bytes: &[u8]) -> Ve
     answer
 }
 
+/// Our server with `Routes`, the given header-read timeout and no idle timeout (so that
+/// only hyper's header timer closes an idle HTTP/1.1 connection).
 async fn hello_server_with(
     header_timeout: Duration,
 ) -> (
@@ -234,6 +236,7 @@ async fn hello_server_with(
     let server = ciranda::spawn(
         ciranda_http::server::serve_with_remote(listener, Routes::new(1).make_service())
             .header_read_timeout(header_timeout)
+            .idle_timeout(None)
             .with_graceful_shutdown(signal)
             .into_future(),
     );
@@ -854,4 +857,241 @@ async fn a_duration_max_header_timeout_does_not_panic() {
     }
     stop.set();
     server.await.unwrap().unwrap();
+}
+
+// `Serve::idle_timeout`: HTTP/2 connections with no request in flight are closed. As above,
+// the clock is paused only once nothing is in flight through the kernel.
+
+/// Our server with `service` and the given idle timeout (`Default` leaves the default);
+/// counts the connections it accepts.
+enum Idle {
+    Default,
+    Set(Option<Duration>),
+}
+
+async fn idle_server<S>(
+    service: S,
+    idle: Idle,
+) -> (
+    std::net::SocketAddr,
+    Arc<std::sync::atomic::AtomicUsize>,
+    ciranda::task::JoinHandle<std::io::Result<()>>,
+)
+where
+    S: hyper::service::Service<
+            hyper::Request<hyper::body::Incoming>,
+            Response = hyper::Response<TestBody>,
+            Error = Infallible,
+            Future: Send + 'static,
+        > + Clone
+        + Send
+        + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let make_service = {
+        let accepted = accepted.clone();
+        move |_| {
+            accepted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            service.clone()
+        }
+    };
+    let server = ciranda_http::server::serve_with_remote(listener, make_service);
+    let server = match idle {
+        Idle::Default => server,
+        Idle::Set(timeout) => server.idle_timeout(timeout),
+    };
+    (addr, accepted, ciranda::spawn(server.into_future()))
+}
+
+/// `GET /` answers hello; `GET /slow` streams `chunk-0` to `chunk-9`, one a second.
+fn idle_routes() -> impl hyper::service::Service<
+    hyper::Request<hyper::body::Incoming>,
+    Response = hyper::Response<TestBody>,
+    Error = Infallible,
+    Future = impl std::future::Future<Output = Result<hyper::Response<TestBody>, Infallible>> + Send,
+> + Clone
++ Send
++ 'static {
+    use http_body_util::BodyExt;
+    hyper::service::service_fn(|req: hyper::Request<hyper::body::Incoming>| async move {
+        let body = if req.uri().path() == "/slow" {
+            let chunks = futures_util::stream::unfold(0, |i| async move {
+                if i == 10 {
+                    return None;
+                }
+                ciranda::time::sleep(Duration::from_secs(1)).await;
+                let frame = hyper::body::Frame::data(Bytes::from(format!("chunk-{i}\n")));
+                Some((Ok::<_, BoxError>(frame), i + 1))
+            });
+            http_body_util::StreamBody::new(chunks).boxed()
+        } else {
+            Full::new(Bytes::from("Hello, world!"))
+                .map_err(|e: Infallible| match e {})
+                .boxed()
+        };
+        Ok::<_, Infallible>(hyper::Response::new(body))
+    })
+}
+
+/// An HTTP/2 (prior knowledge) client connection to `addr`, made with hyper directly: its
+/// request sender and the task driving the connection, which ends when the server closes it.
+async fn h2_connection(
+    addr: std::net::SocketAddr,
+) -> (
+    hyper::client::conn::http2::SendRequest<http_body_util::Empty<Bytes>>,
+    ciranda::task::JoinHandle<Result<(), hyper::Error>>,
+) {
+    use ciranda_http::rt::{CirandaExecutor, CirandaIo, CirandaTimer};
+    let stream = TcpStream::connect(addr).await.unwrap();
+    let (sender, conn) = hyper::client::conn::http2::Builder::new(CirandaExecutor::new())
+        .timer(CirandaTimer::new())
+        .handshake(CirandaIo::new(stream))
+        .await
+        .unwrap();
+    (sender, ciranda::spawn(conn))
+}
+
+/// `GET path` over `sender`: the whole body, as text.
+async fn h2_get(
+    sender: &mut hyper::client::conn::http2::SendRequest<http_body_util::Empty<Bytes>>,
+    path: &str,
+) -> String {
+    use http_body_util::BodyExt;
+    sender.ready().await.unwrap();
+    let req = hyper::Request::get(format!("http://localhost{path}"))
+        .body(http_body_util::Empty::<Bytes>::new())
+        .unwrap();
+    let response = sender.send_request(req).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    String::from_utf8(body.to_vec()).unwrap()
+}
+
+#[ciranda::test]
+async fn an_idle_http2_connection_is_closed_after_the_default_idle_timeout() {
+    let (addr, accepted, server) = idle_server(idle_routes(), Idle::Default).await;
+    let (mut sender, conn) = h2_connection(addr).await;
+    assert_eq!(h2_get(&mut sender, "/").await, "Hello, world!");
+    ciranda::time::pause(); // the response is in: nothing in flight now
+    let start = ciranda::time::Instant::now();
+    let real = std::time::Instant::now();
+    // The client keeps its sender: only the server can end the connection (GOAWAY, then
+    // the close once the client has answered its PING).
+    let closed = timeout(Duration::from_secs(3600), conn).await;
+    assert!(closed.is_ok(), "the idle HTTP/2 connection was kept");
+    // 75 s after its request ended (a moment before the clock was paused).
+    let waited = start.elapsed();
+    assert!(
+        waited > Duration::from_secs(70) && waited <= Duration::from_secs(75),
+        "{waited:?}"
+    );
+    assert!(real.elapsed() < Duration::from_secs(60));
+    assert!(sender.ready().await.is_err(), "the sender still works");
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1);
+    server.abort();
+}
+
+/// The attack itself: a raw client that sends the HTTP/2 preface and its settings, then
+/// nothing, not even the answer to the PING of the server's graceful GOAWAY. It is sent
+/// GOAWAY after one idle timeout and dropped after a second.
+#[ciranda::test]
+async fn a_silent_http2_peer_is_sent_goaway_then_dropped() {
+    let (addr, _, server) =
+        idle_server(idle_routes(), Idle::Set(Some(Duration::from_secs(60)))).await;
+    let mut stream = connect_and_send(
+        addr,
+        b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00",
+    )
+    .await;
+    // The server's SETTINGS frame: it has read the preface, and the clock may stop.
+    let mut seen = vec![0u8; 9];
+    stream.read_exact(&mut seen).await.unwrap();
+    assert_eq!(seen[3], 4, "not a SETTINGS frame: {seen:?}");
+    ciranda::time::pause();
+    let start = ciranda::time::Instant::now();
+    let closed = timeout(Duration::from_secs(3600), async {
+        // A reset counts as closed too.
+        let _ = stream.read_to_end(&mut seen).await;
+    })
+    .await;
+    assert!(closed.is_ok(), "the silent HTTP/2 connection was kept");
+    // Idle from its accept (a moment before the pause): GOAWAY at 60 s, dropped at 120 s.
+    let waited = start.elapsed();
+    assert!(
+        waited > Duration::from_secs(115) && waited <= Duration::from_secs(120),
+        "{waited:?}"
+    );
+    // The frames it sent (9-byte headers): a GOAWAY (type 7) among them.
+    let mut types = Vec::new();
+    let mut at = 0;
+    while at + 9 <= seen.len() {
+        let len = usize::from(seen[at]) << 16
+            | usize::from(seen[at + 1]) << 8
+            | usize::from(seen[at + 2]);
+        types.push(seen[at + 3]);
+        at += 9 + len;
+    }
+    assert!(types.contains(&7), "no GOAWAY in frames of types {types:?}");
+    server.abort();
+}
+
+#[ciranda::test]
+async fn a_response_that_streams_longer_than_the_idle_timeout_is_completed() {
+    use http_body_util::BodyExt;
+    let idle = Duration::from_secs(2);
+    let (addr, _, server) = idle_server(idle_routes(), Idle::Set(Some(idle))).await;
+    let (mut sender, _conn) = h2_connection(addr).await;
+    sender.ready().await.unwrap();
+    let req = hyper::Request::get("http://localhost/slow")
+        .body(http_body_util::Empty::<Bytes>::new())
+        .unwrap();
+    let response = sender.send_request(req).await.unwrap();
+    assert_eq!(response.status(), 200);
+    // The head is in, so the request is in flight: nothing can count as idle from here, and
+    // the clock may stop. The body takes 10 s, five idle timeouts.
+    ciranda::time::pause();
+    let start = ciranda::time::Instant::now();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    let expected: String = (0..10).map(|i| format!("chunk-{i}\n")).collect();
+    assert_eq!(String::from_utf8(body.to_vec()).unwrap(), expected);
+    assert!(start.elapsed() >= 4 * idle, "{:?}", start.elapsed());
+    server.abort();
+}
+
+#[ciranda::test]
+async fn a_connection_with_requests_more_often_than_the_idle_timeout_stays_open() {
+    let idle = Duration::from_secs(2);
+    let (addr, accepted, server) = idle_server(idle_routes(), Idle::Set(Some(idle))).await;
+    let (mut sender, conn) = h2_connection(addr).await;
+    let start = ciranda::time::Instant::now();
+    for _ in 0..6 {
+        assert_eq!(h2_get(&mut sender, "/").await, "Hello, world!");
+        // Idle for three quarters of the timeout, on the paused clock.
+        ciranda::time::pause();
+        ciranda::time::sleep(idle * 3 / 4).await;
+        ciranda::time::resume();
+    }
+    assert!(start.elapsed() >= 2 * idle, "{:?}", start.elapsed());
+    assert_eq!(h2_get(&mut sender, "/").await, "Hello, world!");
+    assert!(!conn.is_finished(), "the connection was closed");
+    // Every request went over the one connection.
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1);
+    server.abort();
+}
+
+#[ciranda::test]
+async fn no_idle_timeout_keeps_an_idle_http2_connection() {
+    let (addr, accepted, server) = idle_server(idle_routes(), Idle::Set(None)).await;
+    let (mut sender, conn) = h2_connection(addr).await;
+    assert_eq!(h2_get(&mut sender, "/").await, "Hello, world!");
+    ciranda::time::pause();
+    // An hour: far past the default 75 s.
+    ciranda::time::sleep(Duration::from_secs(3600)).await;
+    ciranda::time::resume();
+    assert!(!conn.is_finished(), "the connection was closed");
+    assert_eq!(h2_get(&mut sender, "/").await, "Hello, world!");
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1);
+    server.abort();
 }
