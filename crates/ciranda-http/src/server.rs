@@ -797,23 +797,14 @@ impl Drop for InFlight {
     }
 }
 
-/// A response future that hands its request's [`InFlight`] guard (if any) to the response
-/// body; dropped before it completes (an HTTP/2 stream reset), it drops the guard.
-struct CountedFuture<F> {
-    future: F,
-    guard: Option<InFlight>,
-}
-
-impl<F> CountedFuture<F> {
-    fn project(self: Pin<&mut Self>) -> (Pin<&mut F>, &mut Option<InFlight>) {
-        // SAFETY: `future` is structurally pinned: it is never moved out of a pinned
-        // `CountedFuture` (no method hands it out by value or as `&mut F`, and there is no
-        // `Drop` impl); `guard` is not pinned and is only taken out of its `Option`, which
-        // does not move `future`.
-        unsafe {
-            let this = self.get_unchecked_mut();
-            (Pin::new_unchecked(&mut this.future), &mut this.guard)
-        }
+pin_project_lite::pin_project! {
+    /// A response future that hands its request's [`InFlight`] guard (if any) to the
+    /// response body; dropped before it completes (an HTTP/2 stream reset), it drops the
+    /// guard.
+    struct CountedFuture<F> {
+        #[pin]
+        future: F,
+        guard: Option<InFlight>,
     }
 }
 
@@ -824,9 +815,9 @@ where
     type Output = Result<Response<Counted<B>>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let (future, guard) = self.project();
-        let response = ready!(future.poll(cx))?;
-        let guard = guard.take();
+        let this = self.project();
+        let response = ready!(this.future.poll(cx))?;
+        let guard = this.guard.take();
         Poll::Ready(Ok(response.map(|body| Counted {
             body,
             _guard: guard,
@@ -834,18 +825,13 @@ where
     }
 }
 
-/// A response body that keeps its request counted in flight until hyper drops it (sent
-/// whole, or given up).
-struct Counted<B> {
-    body: B,
-    _guard: Option<InFlight>,
-}
-
-impl<B> Counted<B> {
-    fn body(self: Pin<&mut Self>) -> Pin<&mut B> {
-        // SAFETY: `body` is structurally pinned: it is never moved out of a pinned `Counted`
-        // (no method hands it out by value or as `&mut B`, and there is no `Drop` impl).
-        unsafe { self.map_unchecked_mut(|this| &mut this.body) }
+pin_project_lite::pin_project! {
+    /// A response body that keeps its request counted in flight until hyper drops it (sent
+    /// whole, or given up).
+    struct Counted<B> {
+        #[pin]
+        body: B,
+        _guard: Option<InFlight>,
     }
 }
 
@@ -857,7 +843,7 @@ impl<B: http_body::Body> http_body::Body for Counted<B> {
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<http_body::Frame<B::Data>, B::Error>>> {
-        self.body().poll_frame(cx)
+        self.project().body.poll_frame(cx)
     }
 
     fn is_end_stream(&self) -> bool {
