@@ -322,3 +322,48 @@ fn a_client_built_outside_a_runtime_works_inside_one() {
         });
     }
 }
+
+/// A response dropped half-read over HTTP/2 (the client resets its stream) leaves the
+/// connection able to stream the next bodies both ways.
+///
+/// Known defect, not fixed yet (README, "Not done yet"): against `serve` the next echo gets
+/// its head but no body (0 bytes in 30 s); against hyper's own server on Tokio the same
+/// client streams every round. hyper served through `CirandaIo` and `CirandaExecutor`
+/// directly also stalls, later (about 2.4 MB into the next echo), so the cause is in the
+/// runtime glue or below it, not only in `serve`. Run it with `--ignored`.
+#[ciranda::test]
+#[ignore = "known defect: HTTP/2 uploads stall on a connection after a stream reset (README)"]
+async fn a_stream_dropped_half_read_does_not_stall_the_next_ones_over_http2() {
+    let (addr, stop, server) = spawn_ciranda_server(Routes::new(1)).await;
+    let client = h2_client();
+    let base = format!("http://{addr}");
+    for round in 0..3 {
+        let response = client
+            .post(format!("{base}/echo"), Body::from_stream(big_stream()))
+            .await
+            .unwrap();
+        let mut chunks = response.chunks();
+        if round == 0 {
+            let first = ciranda::time::timeout(std::time::Duration::from_secs(20), chunks.next())
+                .await
+                .expect("the first echoed chunk arrives");
+            assert!(first.is_some());
+            continue; // dropped half-read: the client resets the stream
+        }
+        let mut checker = Checker::default();
+        let read = ciranda::time::timeout(std::time::Duration::from_secs(30), async {
+            while let Some(chunk) = chunks.next().await {
+                checker.check(&chunk.unwrap());
+            }
+        })
+        .await;
+        assert!(
+            read.is_ok(),
+            "round {round}: the echo stalled after {} bytes",
+            checker.seen
+        );
+        assert_eq!(checker.seen, BIG, "round {round}");
+    }
+    stop.set();
+    server.await.unwrap().unwrap();
+}
