@@ -27,7 +27,10 @@
 //! that count when it fires and is re-armed for the next deadline, so no timer is made or
 //! moved per request.
 
+mod armed_sleep;
 mod head_timer;
+
+use armed_sleep::ArmedSleep;
 
 use crate::error::BoxError;
 use crate::rt::{CirandaExecutor, CirandaIo, CirandaTimer};
@@ -863,20 +866,17 @@ struct IdleWatch {
     timeout: Duration,
     /// Idle time counts from here at the earliest (moved by [`restart`](IdleWatch::restart)).
     from: Instant,
-    sleep: Sleep,
-    /// The waker `sleep` is known to have queued in the wheel (with its current deadline).
-    queued: Option<Waker>,
+    sleep: ArmedSleep,
 }
 
 impl IdleWatch {
     fn new(activity: Arc<Activity>, timeout: Duration) -> IdleWatch {
         let from = activity.since;
         IdleWatch {
-            sleep: ciranda::time::sleep_until(from.saturating_add(timeout)),
+            sleep: ArmedSleep::until(from.saturating_add(timeout)),
             activity,
             timeout,
             from,
-            queued: None,
         }
     }
 
@@ -885,31 +885,15 @@ impl IdleWatch {
         let now = Instant::now();
         self.from = now;
         self.sleep.reset(now.saturating_add(self.timeout));
-        self.queued = None;
     }
 
     /// Ready once the connection has had no request in flight for `timeout`.
     ///
-    /// Polling the sleep takes the wheel's lock, which every worker shares; so, as in
-    /// `head_timer`, a poll that finds the sleep queued with this task's waker and not yet
-    /// due costs only a clock read.
+    /// Called on every poll of the connection: while the sleep is armed and not due this
+    /// costs a clock read (see `armed_sleep`).
     fn poll_idle(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        if self
-            .queued
-            .as_ref()
-            .is_some_and(|w| w.will_wake(cx.waker()))
-            && Instant::now() < self.sleep.deadline()
-        {
-            return Poll::Pending;
-        }
         loop {
-            // With a unit of budget of its own, so a `Pending` means the waker is queued.
-            let polled = ciranda_coop::with_budget(1, || Pin::new(&mut self.sleep).poll(cx));
-            if polled.is_pending() {
-                self.queued = Some(cx.waker().clone());
-                return Poll::Pending;
-            }
-            self.queued = None;
+            ready!(self.sleep.poll_due(cx));
             let now = Instant::now();
             let deadline = match self.activity.idle_since() {
                 Some(since) => since.max(self.from).saturating_add(self.timeout),

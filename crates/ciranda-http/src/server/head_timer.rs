@@ -16,10 +16,11 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use ciranda::time::{Instant, Sleep};
+use super::armed_sleep::ArmedSleep;
+use ciranda::time::Instant;
 
 /// hyper's [`Timer`](hyper::rt::Timer) for one server connection; see the module's docs.
 #[derive(Clone, Default)]
@@ -31,9 +32,7 @@ pub(super) struct HeadTimer {
 #[derive(Default)]
 struct Shared {
     /// Armed at its own deadline, the earliest of the deadlines wanted since it last fired.
-    sleep: Option<Sleep>,
-    /// The waker `sleep` is known to have queued in the wheel (with its current deadline).
-    queued: Option<Waker>,
+    sleep: Option<ArmedSleep>,
 }
 
 /// One of hyper's sleeps: done when `deadline` has passed.
@@ -48,34 +47,17 @@ impl Future for HeadSleep {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let deadline = self.deadline;
         let mut shared = self.shared.lock().unwrap_or_else(PoisonError::into_inner);
-        let Shared { sleep, queued } = &mut *shared;
-        let sleep = match sleep {
+        let sleep = match &mut shared.sleep {
             Some(sleep) if sleep.deadline() <= deadline => sleep,
             // No sleep yet, or armed later than we need: (re)arm at our deadline.
-            slot => {
-                *queued = None;
-                slot.insert(ciranda::time::sleep_until(deadline))
-            }
+            slot => slot.insert(ArmedSleep::until(deadline)),
         };
-        if queued.as_ref().is_some_and(|w| w.will_wake(cx.waker()))
-            && Instant::now() < sleep.deadline()
-        {
-            return Poll::Pending; // the wheel will wake this task when the sleep is due
-        }
         loop {
-            // With a unit of budget of its own, so a `Pending` means the waker is queued (a
-            // refusal by an exhausted budget would not queue it, and the fast path above
-            // would then wait for a wake-up that never comes).
-            let polled = ciranda_coop::with_budget(1, || Pin::new(&mut *sleep).poll(cx));
-            if polled.is_pending() {
-                *queued = Some(cx.waker().clone());
-                return Poll::Pending;
-            }
+            ready!(sleep.poll_due(cx));
             if sleep.deadline() >= deadline {
                 return Poll::Ready(());
             }
             // It fired for an earlier request's deadline: move it to ours.
-            *queued = None;
             sleep.reset(deadline);
         }
     }
