@@ -187,8 +187,8 @@ impl<T: Send + 'static, E: Send + 'static> TaskGroup<T, E> {
     /// Dropping the future cancels every member still running, as dropping the group does; the
     /// outputs, errors and panics collected so far are dropped.
     pub async fn join(mut self) -> Result<Vec<T>, GroupError<E>> {
+        // Dropping this future drops `self`, whose `Drop` cancels every member.
         let members = std::mem::take(&mut self.members);
-        let _cancel_on_drop = CancelOnDrop(&self.shared);
         let mut results: Vec<Option<T>> = members.iter().map(|_| None).collect();
         let mut failure = GroupError {
             errors: Vec::new(),
@@ -240,19 +240,10 @@ impl<T: Send + 'static, E: Send + 'static> TaskGroup<T, E> {
     }
 }
 
-struct CancelOnDrop<'a>(&'a Shared);
-
-impl Drop for CancelOnDrop<'_> {
-    fn drop(&mut self) {
-        self.0.abort_all();
-    }
-}
-
 impl<T, E> Drop for TaskGroup<T, E> {
     fn drop(&mut self) {
-        for member in &self.members {
-            member.abort();
-        }
+        // Through the shared handles: `join` has taken `members` out.
+        self.shared.abort_all();
     }
 }
 
