@@ -1,5 +1,6 @@
 //! `Body`: what a request (or a server's response) carries, whole or streamed.
 
+use crate::abandon::{self, ResponseLink, UploadLink};
 use crate::error::BoxError;
 use bytes::Bytes;
 use futures_core::Stream;
@@ -38,6 +39,9 @@ pub struct Body {
     /// method (307, 308) sends to the next URL. `None` for a streamed or wrapped body, which
     /// can be sent only once.
     replay: Option<Bytes>,
+    /// For a body sent as it is produced: fails the body once the response answering it is
+    /// dropped unread (see `abandon`).
+    upload: Option<UploadLink>,
 }
 
 impl Body {
@@ -78,6 +82,7 @@ impl Body {
         Body {
             inner: UnsyncBoxBody::new(StreamBody::new(frames)),
             replay: None,
+            upload: None,
         }
     }
 
@@ -90,7 +95,20 @@ impl Body {
         Body {
             inner: UnsyncBoxBody::new(body.map_err(Into::into)),
             replay: None,
+            upload: None,
         }
+    }
+
+    /// Links a body that is sent as it is produced to the response that will answer it:
+    /// dropping that response before its body ended stops the upload. A body made from
+    /// bytes (sent at once) or known to be empty gets no link.
+    pub(crate) fn link_to_response(&mut self) -> Option<ResponseLink> {
+        if self.replay.is_some() || http_body::Body::is_end_stream(&self.inner) {
+            return None;
+        }
+        let (upload, response) = abandon::link();
+        self.upload = Some(upload);
+        Some(response)
     }
 }
 
@@ -116,7 +134,27 @@ impl http_body::Body for Body {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        Pin::new(&mut self.inner).poll_frame(cx)
+        let Some(upload) = &self.upload else {
+            return Pin::new(&mut self.inner).poll_frame(cx);
+        };
+        if upload.is_abandoned(None) {
+            upload.upload_over();
+            return Poll::Ready(Some(Err(UploadLink::error().into())));
+        }
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        let upload = self.upload.as_ref().expect("checked above");
+        match polled {
+            // Registered before the check, so an abandon in between is not missed.
+            Poll::Pending if upload.is_abandoned(Some(cx)) => {
+                upload.upload_over();
+                Poll::Ready(Some(Err(UploadLink::error().into())))
+            }
+            Poll::Ready(None | Some(Err(_))) => {
+                upload.upload_over();
+                polled
+            }
+            polled => polled,
+        }
     }
 
     fn is_end_stream(&self) -> bool {

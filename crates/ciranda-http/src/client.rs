@@ -348,6 +348,9 @@ impl Client {
         // Saturating: a huge timeout (`Duration::MAX`) means no limit, not an overflow panic.
         let deadline = timeout.map(|t| Instant::now().saturating_add(t));
         let max = options.max_redirects.unwrap_or(self.config.max_redirects);
+        // Streamed bodies only (one that can be resent is never linked): the response that
+        // answers it stops its upload if dropped unread.
+        let mut upload = body.link_to_response();
         let mut url = url;
         let mut followed = 0;
         loop {
@@ -381,9 +384,17 @@ impl Client {
                 None
             };
             let Some(hop) = hop else {
-                return Ok(Response::new(response, url, deadline, auto_decompress));
+                return Ok(Response::new(
+                    response,
+                    url,
+                    deadline,
+                    auto_decompress,
+                    upload,
+                ));
             };
             drain(response.into_body(), deadline).await;
+            // The redirected exchange is over: stop what is left of its upload.
+            drop(upload.take());
             followed += 1;
             (parts, body, url) = (hop.parts, hop.body, hop.url);
         }

@@ -45,6 +45,7 @@
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
+mod abandon;
 mod body;
 mod charset;
 mod client;

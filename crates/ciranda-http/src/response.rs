@@ -1,5 +1,6 @@
 //! `Response`: the status, the headers, and the body read whole or as a stream.
 
+use crate::abandon::{LinkedBody, ResponseLink};
 use crate::charset;
 use crate::decode::{Coding, Decoder};
 use crate::error::{Error, Kind};
@@ -19,7 +20,10 @@ use std::task::{Context, Poll};
 /// client's [`timeout`](crate::ClientBuilder::timeout).
 ///
 /// Dropping a response before reading its body closes (HTTP/1.1) or resets (HTTP/2) that
-/// exchange instead of returning the connection to the pool.
+/// exchange instead of returning the connection to the pool. A request body streamed with
+/// [`Body::from_stream`](crate::Body::from_stream) that is still being sent then stops
+/// (hyper alone would go on sending it; over HTTP/2 that could stall the connection's
+/// other uploads).
 ///
 /// # Examples
 ///
@@ -35,7 +39,9 @@ use std::task::{Context, Poll};
 /// # }).unwrap();
 /// ```
 pub struct Response {
-    inner: http::Response<Incoming>,
+    /// hyper's body, linked to a streamed request body still being sent: dropped unread, it
+    /// stops that upload (see `abandon`).
+    inner: http::Response<LinkedBody>,
     url: String,
     deadline: Option<Instant>,
     /// The content coding the body methods undo.
@@ -61,6 +67,7 @@ impl Response {
         url: String,
         deadline: Option<Instant>,
         decompress: bool,
+        upload: Option<ResponseLink>,
     ) -> Self {
         let coding = if decompress {
             Coding::of(inner.headers())
@@ -68,7 +75,7 @@ impl Response {
             None
         };
         Response {
-            inner,
+            inner: inner.map(|body| LinkedBody::new(body, upload, deadline)),
             url,
             deadline,
             coding,
@@ -192,9 +199,9 @@ impl Response {
     }
 
     /// The `http::Response` inside, with hyper's body type: the body as it came, not
-    /// decompressed.
+    /// decompressed. A streamed request body goes on being sent whatever becomes of it.
     pub fn into_inner(self) -> http::Response<Incoming> {
-        self.inner
+        self.inner.map(LinkedBody::into_incoming)
     }
 }
 
@@ -219,7 +226,7 @@ impl Response {
 /// # }).unwrap();
 /// ```
 pub struct Chunks {
-    body: Incoming,
+    body: LinkedBody,
     sleep: Option<Pin<Box<Sleep>>>,
     url: String,
     done: bool,

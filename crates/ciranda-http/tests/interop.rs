@@ -323,23 +323,17 @@ fn a_client_built_outside_a_runtime_works_inside_one() {
     }
 }
 
-/// A response dropped half-read over HTTP/2 (the client resets its stream) leaves the
-/// connection able to stream the next bodies both ways.
+/// Three echoes of 10 MiB over one HTTP/2 connection; the first response is dropped after
+/// its first chunk, while its upload is still being sent. The next two must stream whole.
 ///
-/// Known defect, not fixed yet (README, "Not done yet"): against `serve` the next echo gets
-/// its head but no body (0 bytes in 30 s); against hyper's own server on Tokio the same
-/// client streams every round. hyper served through `CirandaIo` and `CirandaExecutor`
-/// directly also stalls, later (about 2.4 MB into the next echo), so the cause is in the
-/// runtime glue or below it, not only in `serve`. It is not the epoll backend's
-/// short-transfer readiness: with `--features ciranda/polling-backend` the echo stalls
-/// after 65 537 bytes, one HTTP/2 stream window, which points at flow-control capacity
-/// the reset stream keeps (its unread upload never released). Run it with `--ignored`.
-#[ciranda::test]
-#[ignore = "known defect: HTTP/2 uploads stall on a connection after a stream reset (README)"]
-async fn a_stream_dropped_half_read_does_not_stall_the_next_ones_over_http2() {
-    let (addr, stop, server) = spawn_ciranda_server(Routes::new(1)).await;
+/// hyper keeps sending a request body after its response is dropped, and over HTTP/2 the
+/// response data that keeps coming is discarded without giving the server stream credit:
+/// the echo stops reading, and the upload it no longer reads holds the server's whole
+/// connection window (1 MiB, as large as a stream's), so the next uploads crawl a byte at a
+/// time. hyper on Tokio at both ends stalls this way too. The client stops the upload when
+/// its response is dropped (`src/abandon.rs`): the stream is reset and the window freed.
+async fn abandoned_upload_leaves_the_connection_usable(base: &str) {
     let client = h2_client();
-    let base = format!("http://{addr}");
     for round in 0..3 {
         let response = client
             .post(format!("{base}/echo"), Body::from_stream(big_stream()))
@@ -367,6 +361,18 @@ async fn a_stream_dropped_half_read_does_not_stall_the_next_ones_over_http2() {
         );
         assert_eq!(checker.seen, BIG, "round {round}");
     }
+}
+
+#[ciranda::test]
+async fn an_upload_whose_response_is_dropped_stops_and_frees_the_http2_connection() {
+    let (addr, stop, server) = spawn_ciranda_server(Routes::new(1)).await;
+    abandoned_upload_leaves_the_connection_usable(&format!("http://{addr}")).await;
     stop.set();
     server.await.unwrap().unwrap();
+}
+
+#[ciranda::test]
+async fn an_upload_whose_response_is_dropped_stops_against_hyper_on_tokio_too() {
+    let server = TokioServer::start(Routes::new(1));
+    abandoned_upload_leaves_the_connection_usable(&format!("http://{}", server.addr)).await;
 }

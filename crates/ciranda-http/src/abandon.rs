@@ -1,0 +1,225 @@
+//! A response dropped before its body ended stops its request's upload.
+//!
+//! hyper goes on sending a streamed request body after the caller dropped the response that
+//! answers it. Over HTTP/2 the stream then stays open while the body is sent, and the response
+//! data that keeps arriving is thrown away without giving the server stream credit: a server
+//! that answers as it reads (an echo, a transcoder) stops reading, and the upload it no longer
+//! reads holds the server's connection window, which stalls every other upload on that
+//! connection. (hyper resets the stream itself only when the *response future* is dropped.)
+//!
+//! So a streamed request body and the response that answers it share a link: an
+//! [`UploadLink`] in the request [`Body`](crate::Body), a [`LinkedBody`] around the response's
+//! body. Dropping the response (or its [`Chunks`](crate::Chunks)) before its body ended marks
+//! the exchange abandoned and wakes the request body; its next poll fails with HTTP/2's
+//! `CANCEL`, which hyper turns into `RST_STREAM(CANCEL)` (HTTP/2) or a closed connection
+//! (HTTP/1.1). A body made from bytes is sent at once and gets no link.
+//!
+//! hyper polls the request body only when flow control lets it send: if the server had
+//! already stopped crediting the upload (an echo blocked on the response nobody read), the
+//! poll that fails would never come. So while the upload is still in progress, the dropped
+//! response's body is handed to a small task that reads and discards it: that gives the
+//! server stream credit again, the server reads on, the upload gets credit, polls the body
+//! and resets the stream, which ends the discarding task. It stops at the response deadline,
+//! or after [`DISCARD_LIMIT`] without one.
+//!
+//! | state     | event                                           | next state                   |
+//! |-----------|-------------------------------------------------|------------------------------|
+//! | linked    | the response body ended                         | finished: dropping is silent |
+//! | linked    | the raw response taken out (`into_incoming`)    | finished                     |
+//! | linked    | dropped, upload over (body ended, failed or dropped) | abandoned                |
+//! | linked    | dropped, upload in progress                     | abandoned, body discarded by a task |
+//! | abandoned | the request body polled                         | the poll fails (`CANCEL`)    |
+
+use bytes::Bytes;
+use ciranda::time::Instant;
+use futures_util::task::AtomicWaker;
+use http_body::{Body as _, Frame, SizeHint};
+use hyper::body::Incoming;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+/// How long an abandoned response is discarded, at most, when the request had no deadline.
+pub(crate) const DISCARD_LIMIT: Duration = Duration::from_secs(30);
+
+#[derive(Default)]
+struct Shared {
+    /// The response was dropped before its body ended.
+    abandoned: AtomicBool,
+    /// The request body is no longer being sent (it ended, failed or was dropped).
+    upload_over: AtomicBool,
+    body_waker: AtomicWaker,
+}
+
+/// The request body's end: asks whether the response was abandoned.
+pub(crate) struct UploadLink(Arc<Shared>);
+
+/// The response body's end of the link, around hyper's body.
+pub(crate) struct LinkedBody {
+    /// `None` only once taken out (`into_incoming`, or handed to the discarding task).
+    body: Option<Incoming>,
+    shared: Option<Arc<Shared>>,
+    deadline: Option<Instant>,
+}
+
+/// The response's end of [`link`], until the response arrives and [`LinkedBody`] takes it.
+pub(crate) struct ResponseLink(Arc<Shared>);
+
+/// A linked pair for one exchange.
+pub(crate) fn link() -> (UploadLink, ResponseLink) {
+    let shared = Arc::new(Shared::default());
+    (UploadLink(shared.clone()), ResponseLink(shared))
+}
+
+impl UploadLink {
+    /// Whether the response was abandoned. With `cx`, the body is about to return `Pending`:
+    /// its task is woken when the response is abandoned later.
+    pub(crate) fn is_abandoned(&self, cx: Option<&mut Context<'_>>) -> bool {
+        if let Some(cx) = cx {
+            self.0.body_waker.register(cx.waker());
+        }
+        // Acquire/Release pair with `LinkedBody`'s drop: a poll after the wake sees the flag.
+        self.0.abandoned.load(Ordering::Acquire)
+    }
+
+    /// The request body ended or failed: nothing is being sent any more.
+    pub(crate) fn upload_over(&self) {
+        self.0.upload_over.store(true, Ordering::Release);
+    }
+
+    /// The error the body fails with: HTTP/2's `CANCEL`, which hyper sends as the reset's
+    /// reason ("the stream is no longer needed").
+    pub(crate) fn error() -> h2::Error {
+        h2::Error::from(h2::Reason::CANCEL)
+    }
+}
+
+impl Drop for UploadLink {
+    fn drop(&mut self) {
+        self.upload_over();
+    }
+}
+
+impl LinkedBody {
+    /// `body`, linked to a request body through `link` (if it was streamed), read within
+    /// `deadline`.
+    pub(crate) fn new(
+        body: Incoming,
+        link: Option<ResponseLink>,
+        deadline: Option<Instant>,
+    ) -> Self {
+        LinkedBody {
+            body: Some(body),
+            shared: link.map(|l| l.0),
+            deadline,
+        }
+    }
+
+    /// hyper's body, unlinked: the upload goes on whatever becomes of it.
+    pub(crate) fn into_incoming(mut self) -> Incoming {
+        self.shared = None;
+        self.body.take().expect("the body is taken only once")
+    }
+
+    /// Drops the link without abandoning anything.
+    fn finish(&mut self) {
+        self.shared = None;
+    }
+}
+
+impl http_body::Body for LinkedBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let body = self.body.as_mut().expect("the body is taken only on drop");
+        let polled = Pin::new(body).poll_frame(cx);
+        if let Poll::Ready(None) = polled {
+            self.finish();
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.as_ref().is_none_or(|b| b.is_end_stream())
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body
+            .as_ref()
+            .map(|b| b.size_hint())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for LinkedBody {
+    fn drop(&mut self) {
+        let Some(shared) = self.shared.take() else {
+            return;
+        };
+        shared.abandoned.store(true, Ordering::Release);
+        shared.body_waker.wake();
+        if shared.upload_over.load(Ordering::Acquire) {
+            return; // hyper resets the stream itself once both halves are gone
+        }
+        let (Some(body), Some(runtime)) = (self.body.take(), ciranda::Handle::try_current()) else {
+            return;
+        };
+        let until = self
+            .deadline
+            .unwrap_or_else(|| Instant::now().saturating_add(DISCARD_LIMIT));
+        runtime.spawn(discard(body, until));
+    }
+}
+
+/// Reads `body` and throws it away until it ends or fails (the reset that the abandoned
+/// upload sends ends it), or until `until`.
+async fn discard(mut body: Incoming, until: Instant) {
+    let read_all = async {
+        while let Some(Ok(_)) = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await
+        {
+        }
+    };
+    let _ = ciranda::time::timeout_at(until, read_all).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+    use std::task::{Wake, Waker};
+
+    struct Count(AtomicUsize);
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn an_abandoned_upload_wakes_its_waiting_body_and_fails_with_cancel() {
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(count.clone());
+        let (upload, ResponseLink(shared)) = link();
+        assert!(!upload.is_abandoned(Some(&mut Context::from_waker(&waker))));
+        // What `LinkedBody`'s drop does first (its body needs a connection to exist).
+        shared.abandoned.store(true, Ordering::Release);
+        shared.body_waker.wake();
+        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+        assert!(upload.is_abandoned(None));
+        assert_eq!(UploadLink::error().reason(), Some(h2::Reason::CANCEL));
+    }
+
+    #[test]
+    fn a_dropped_request_body_counts_as_an_upload_that_is_over() {
+        let (upload, ResponseLink(shared)) = link();
+        assert!(!shared.upload_over.load(Ordering::Acquire));
+        drop(upload);
+        assert!(shared.upload_over.load(Ordering::Acquire));
+    }
+}
