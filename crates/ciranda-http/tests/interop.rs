@@ -376,3 +376,72 @@ async fn an_upload_whose_response_is_dropped_stops_against_hyper_on_tokio_too() 
     let server = TokioServer::start(Routes::new(1));
     abandoned_upload_leaves_the_connection_usable(&format!("http://{}", server.addr)).await;
 }
+
+/// How the server's read of an upload ended: the bytes it read, and whether the upload was
+/// cut short (an error: a reset stream or a closed connection) rather than ending.
+type UploadEnd = (usize, bool);
+
+/// A server whose `POST` answers at once with one chunk and then a body that never ends,
+/// while a task reads the request body and reports how that read ended on `ended`.
+async fn spawn_reading_server(
+    ended: ciranda::sync::mpsc::Sender<UploadEnd>,
+) -> (
+    std::net::SocketAddr,
+    ciranda::task::JoinHandle<std::io::Result<()>>,
+) {
+    let listener = ciranda::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let service = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+        let ended = ended.clone();
+        async move {
+            let mut body = req.into_body();
+            ciranda::spawn(async move {
+                let mut read = 0;
+                let cut = loop {
+                    match body.frame().await {
+                        Some(Ok(frame)) => read += frame.data_ref().map_or(0, |d| d.len()),
+                        Some(Err(_)) => break true,
+                        None => break false,
+                    }
+                };
+                let _ = ended.send((read, cut)).await;
+            });
+            let first = futures_util::stream::once(async {
+                Ok::<_, std::convert::Infallible>(hyper::body::Frame::data(Bytes::from("first")))
+            });
+            let body =
+                http_body_util::StreamBody::new(first.chain(futures_util::stream::pending()));
+            Ok::<_, std::convert::Infallible>(http::Response::new(body))
+        }
+    });
+    let task = ciranda::spawn(ciranda_http::server::serve(listener, service).into_future());
+    (addr, task)
+}
+
+/// Dropping a response after its first chunk cuts its upload short, over both protocols: an
+/// upload that sent 512 KiB and waits for more when the response is dropped fails on the
+/// server (a reset stream, a closed connection) instead of staying open.
+#[ciranda::test]
+async fn dropping_the_response_cuts_its_streamed_upload_short() {
+    for client in [h1_client(), h2_client()] {
+        let (tx, mut rx) = ciranda::sync::mpsc::channel(1);
+        let (addr, server) = spawn_reading_server(tx).await;
+        let stalled = big_stream().take(8).chain(futures_util::stream::pending());
+        let response = client
+            .post(format!("http://{addr}/"), Body::from_stream(stalled))
+            .await
+            .unwrap();
+        let mut chunks = response.chunks();
+        assert_eq!(chunks.next().await.unwrap().unwrap(), "first");
+        drop(chunks);
+        let (read, cut) = ciranda::time::timeout(std::time::Duration::from_secs(30), rx.recv())
+            .await
+            .expect("the server's read of the upload ends")
+            .unwrap();
+        assert!(cut, "the upload ended normally ({read} bytes)");
+        assert!(read <= 8 * CHUNK, "{read}");
+        server.abort();
+    }
+}
