@@ -27,6 +27,7 @@
 //! | linked    | the response body ended                         | finished: dropping is silent |
 //! | linked    | the raw response taken out (`into_incoming`)    | finished                     |
 //! | linked    | dropped, upload over (body ended, failed or dropped) | abandoned                |
+//! | linked    | no response body to take it (a redirect followed, an error) | abandoned         |
 //! | linked    | dropped, upload in progress                     | abandoned, body discarded by a task |
 //! | abandoned | the request body polled                         | the poll fails (`CANCEL`)    |
 
@@ -65,12 +66,36 @@ pub(crate) struct LinkedBody {
 }
 
 /// The response's end of [`link`], until the response arrives and [`LinkedBody`] takes it.
-pub(crate) struct ResponseLink(Arc<Shared>);
+/// Dropped without a body (a redirect followed, an error), it abandons the upload.
+pub(crate) struct ResponseLink(Option<Arc<Shared>>);
 
 /// A linked pair for one exchange.
 pub(crate) fn link() -> (UploadLink, ResponseLink) {
     let shared = Arc::new(Shared::default());
-    (UploadLink(shared.clone()), ResponseLink(shared))
+    (UploadLink(shared.clone()), ResponseLink(Some(shared)))
+}
+
+impl ResponseLink {
+    fn into_shared(mut self) -> Arc<Shared> {
+        self.0.take().expect("taken only here, once")
+    }
+}
+
+impl Drop for ResponseLink {
+    fn drop(&mut self) {
+        if let Some(shared) = &self.0 {
+            shared.abandon();
+        }
+    }
+}
+
+impl Shared {
+    /// Marks the exchange abandoned and wakes the request body if it waits.
+    fn abandon(&self) {
+        // Release: pairs with the request body's Acquire load after its wake.
+        self.abandoned.store(true, Ordering::Release);
+        self.body_waker.wake();
+    }
 }
 
 impl UploadLink {
@@ -112,7 +137,7 @@ impl LinkedBody {
     ) -> Self {
         LinkedBody {
             body: Some(body),
-            shared: link.map(|l| l.0),
+            shared: link.map(ResponseLink::into_shared),
             deadline,
         }
     }
@@ -162,8 +187,7 @@ impl Drop for LinkedBody {
         let Some(shared) = self.shared.take() else {
             return;
         };
-        shared.abandoned.store(true, Ordering::Release);
-        shared.body_waker.wake();
+        shared.abandon();
         if shared.upload_over.load(Ordering::Acquire) {
             return; // hyper resets the stream itself once both halves are gone
         }
@@ -205,11 +229,10 @@ mod tests {
     fn an_abandoned_upload_wakes_its_waiting_body_and_fails_with_cancel() {
         let count = Arc::new(Count(AtomicUsize::new(0)));
         let waker = Waker::from(count.clone());
-        let (upload, ResponseLink(shared)) = link();
+        let (upload, response) = link();
         assert!(!upload.is_abandoned(Some(&mut Context::from_waker(&waker))));
-        // What `LinkedBody`'s drop does first (its body needs a connection to exist).
-        shared.abandoned.store(true, Ordering::Release);
-        shared.body_waker.wake();
+        // Dropped with no body to take it (a redirect followed): abandoned.
+        drop(response);
         assert_eq!(count.0.load(Ordering::SeqCst), 1);
         assert!(upload.is_abandoned(None));
         assert_eq!(UploadLink::error().reason(), Some(h2::Reason::CANCEL));
@@ -217,7 +240,8 @@ mod tests {
 
     #[test]
     fn a_dropped_request_body_counts_as_an_upload_that_is_over() {
-        let (upload, ResponseLink(shared)) = link();
+        let (upload, response) = link();
+        let shared = response.into_shared();
         assert!(!shared.upload_over.load(Ordering::Acquire));
         drop(upload);
         assert!(shared.upload_over.load(Ordering::Acquire));
