@@ -60,8 +60,9 @@ use std::time::Duration;
 /// [`hyper::service::service_fn`]; it is cloned for each connection. The returned [`Serve`]
 /// is configured with [`with_graceful_shutdown`](Serve::with_graceful_shutdown),
 /// [`shutdown_timeout`](Serve::shutdown_timeout),
-/// [`header_read_timeout`](Serve::header_read_timeout) and
-/// [`idle_timeout`](Serve::idle_timeout), then awaited: it runs until the
+/// [`header_read_timeout`](Serve::header_read_timeout),
+/// [`idle_timeout`](Serve::idle_timeout), [`tls`](Serve::tls) and
+/// [`http2_receive_windows`](Serve::http2_receive_windows), then awaited: it runs until the
 /// shutdown signal completes (forever without one).
 ///
 /// Requests reach `service` as hyper parsed them, with nothing added; a service that needs the
@@ -160,6 +161,7 @@ where
         header_read_timeout: Some(Duration::from_secs(30)),
         idle_timeout: Some(Duration::from_secs(75)),
         tls: None,
+        http2_windows: (DEFAULT_HTTP2_STREAM_WINDOW, DEFAULT_HTTP2_CONNECTION_WINDOW),
     }
 }
 
@@ -197,6 +199,8 @@ pub struct Serve<S, F> {
     header_read_timeout: Option<Duration>,
     idle_timeout: Option<Duration>,
     tls: Option<Arc<rustls::ServerConfig>>,
+    /// HTTP/2 receive windows: each stream's, the connection's.
+    http2_windows: (u32, u32),
 }
 
 impl<S, F> fmt::Debug for Serve<S, F> {
@@ -207,6 +211,7 @@ impl<S, F> fmt::Debug for Serve<S, F> {
             .field("header_read_timeout", &self.header_read_timeout)
             .field("idle_timeout", &self.idle_timeout)
             .field("tls", &self.tls.is_some())
+            .field("http2_windows", &self.http2_windows)
             .finish_non_exhaustive()
     }
 }
@@ -228,6 +233,7 @@ impl<S, F> Serve<S, F> {
             header_read_timeout: self.header_read_timeout,
             idle_timeout: self.idle_timeout,
             tls: self.tls,
+            http2_windows: self.http2_windows,
         }
     }
 
@@ -339,6 +345,52 @@ impl<S, F> Serve<S, F> {
         self
     }
 
+    /// The HTTP/2 flow-control windows for what clients send (request bodies): how many
+    /// bytes one stream may have sent that its handler has not read yet (`stream`, default
+    /// 256 KiB), and how many all the streams of one connection may have together
+    /// (`connection`, default 2 MiB). Values above 2³¹ − 1, HTTP/2's largest window, are
+    /// lowered to it.
+    ///
+    /// An upload whose handler does not read it (yet: the handler waits for a permit, a lock,
+    /// a slow check; or an echo whose client stopped reading the response, which hyper's
+    /// and reqwest's clients do when they drop a response mid-upload and go on sending) holds
+    /// a whole stream window on its connection until it is read. The connection window must
+    /// leave room beside it, or every other upload on that connection stalls: with the
+    /// defaults, seven such uploads still leave a full stream window to an eighth. (hyper's
+    /// own defaults, 1 MiB for both, let one unread upload stall the connection.)
+    ///
+    /// A larger stream window lets one upload go faster over a long round trip (it sends
+    /// at most a window per round trip: 256 KiB is 26 MB/s at 10 ms, 2.6 MB/s at 100 ms); a
+    /// larger connection window lets a connection's unread uploads take more memory (at
+    /// most `connection` bytes per connection). HTTP/1.1 is not affected: its uploads are
+    /// paced by TCP, one at a time.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use http_body_util::Full;
+    /// # use hyper::body::Bytes;
+    /// ciranda::run(async {
+    ///     let listener = ciranda::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    ///     let service = hyper::service::service_fn(|_req| async {
+    ///         Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(Bytes::new())))
+    ///     });
+    ///     // Large uploads over long round trips: 1 MiB per stream, 16 MiB per connection.
+    ///     ciranda_http::server::serve(listener, service)
+    ///         .http2_receive_windows(1 << 20, 16 << 20)
+    ///         .with_graceful_shutdown(async {})
+    ///         .await
+    ///         .unwrap();
+    /// });
+    /// ```
+    pub fn http2_receive_windows(mut self, stream: u32, connection: u32) -> Self {
+        self.http2_windows = (
+            stream.min(MAX_HTTP2_WINDOW),
+            connection.min(MAX_HTTP2_WINDOW),
+        );
+        self
+    }
+
     /// The address the listener is bound to.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.listener.local_addr()
@@ -382,6 +434,7 @@ where
             header_read_timeout,
             idle_timeout,
             tls,
+            http2_windows: (stream_window, connection_window),
         } = self;
         let acceptor = tls.map(|config| {
             if config.alpn_protocols.is_empty() {
@@ -397,7 +450,11 @@ where
             .http1()
             .timer(CirandaTimer::new())
             .header_read_timeout(header_read_timeout.map(|t| t.min(LONGEST_HYPER_TIMEOUT)));
-        builder.http2().timer(CirandaTimer::new());
+        builder
+            .http2()
+            .timer(CirandaTimer::new())
+            .initial_stream_window_size(stream_window)
+            .initial_connection_window_size(connection_window);
         let builder = Arc::new(builder);
         let tracker = Arc::new(Tracker::default());
 
@@ -450,6 +507,17 @@ where
 /// The longest header-read timeout handed to hyper, which adds it to the current instant
 /// unchecked (`Duration::MAX` would panic there): a hundred years, as good as forever.
 const LONGEST_HYPER_TIMEOUT: Duration = Duration::from_secs(100 * 365 * 86_400);
+
+/// Each HTTP/2 stream's receive window by default: a quarter of hyper's (1 MiB), so that the
+/// connection's window holds eight of them (see [`Serve::http2_receive_windows`]).
+const DEFAULT_HTTP2_STREAM_WINDOW: u32 = 256 * 1024;
+
+/// Each HTTP/2 connection's receive window by default: eight stream windows, twice hyper's
+/// default (1 MiB) of unread upload per connection.
+const DEFAULT_HTTP2_CONNECTION_WINDOW: u32 = 8 * DEFAULT_HTTP2_STREAM_WINDOW;
+
+/// HTTP/2's largest flow-control window (RFC 9113, 6.9.1); h2 panics on a larger one.
+const MAX_HTTP2_WINDOW: u32 = (1 << 31) - 1;
 
 /// A connection's peer address (`request.remote` in aiohttp), given to
 /// [`serve_with_remote`]'s `make_service` once per connection.

@@ -328,10 +328,11 @@ fn a_client_built_outside_a_runtime_works_inside_one() {
 ///
 /// hyper keeps sending a request body after its response is dropped, and over HTTP/2 the
 /// response data that keeps coming is discarded without giving the server stream credit:
-/// the echo stops reading, and the upload it no longer reads holds the server's whole
-/// connection window (1 MiB, as large as a stream's), so the next uploads crawl a byte at a
-/// time. hyper on Tokio at both ends stalls this way too. The client stops the upload when
-/// its response is dropped (`src/abandon.rs`): the stream is reset and the window freed.
+/// the echo stops reading, and the upload it no longer reads holds a whole stream window.
+/// With hyper's defaults (hyper on Tokio) that is the whole connection window (1 MiB), so
+/// the next uploads crawl a byte at a time; `serve`'s connection window holds eight stream
+/// windows (`tests/http2_flow.rs`). The client stops the upload when its response is
+/// dropped (`src/abandon.rs`): the stream is reset and the window freed.
 async fn abandoned_upload_leaves_the_connection_usable(base: &str) {
     let client = h2_client();
     for round in 0..3 {
