@@ -257,7 +257,8 @@ impl<S, F> Serve<S, F> {
     ///
     /// A request is in flight from the moment its head has been read until its response body
     /// has been sent whole (or dropped): a slow request body or a long streaming response
-    /// never counts as idle. An idle connection is closed gracefully: HTTP/2 sends GOAWAY, so
+    /// never counts as idle. Over HTTP/1.1, bytes that arrive after the response was sent (a
+    /// handler that answers at once and reads the upload on) keep the connection busy too. An idle connection is closed gracefully: HTTP/2 sends GOAWAY, so
     /// a client opens a new connection for its next request, and a request that crosses the
     /// GOAWAY is still served. One still open `idle_timeout` after that, with still nothing in
     /// flight (a peer that never answers), is dropped. The time counts from the end of the
@@ -609,14 +610,13 @@ async fn serve_connection<S, B>(
     let service = MarkHead {
         service,
         head: head.clone(),
-        activity,
+        activity: activity.clone(),
     };
     match tls {
         None => {
             let io = HeadDeadline {
-                stream,
-                sleep,
-                head,
+                activity,
+                ..HeadDeadline::new(stream, sleep, head)
             };
             serve_http(&builder, io, service, header_read_timeout, idle, tracker).await;
         }
@@ -626,9 +626,8 @@ async fn serve_connection<S, B>(
                 return;
             };
             let io = HeadDeadline {
-                stream,
-                sleep,
-                head,
+                activity,
+                ..HeadDeadline::new(stream, sleep, head)
             };
             serve_http(&builder, io, service, header_read_timeout, idle, tracker).await;
         }
@@ -827,6 +826,9 @@ struct Activity {
     in_flight: AtomicUsize,
     /// When a request last ended (or 0), in nanoseconds since `since`.
     last_end: AtomicU64,
+    /// When an HTTP/1.1 connection last read bytes (or 0), in nanoseconds since `since`: a
+    /// request body still arriving after its response was sent keeps the connection busy.
+    last_read: AtomicU64,
     /// When the connection was accepted.
     since: Instant,
 }
@@ -836,6 +838,7 @@ impl Activity {
         Activity {
             in_flight: AtomicUsize::new(0),
             last_end: AtomicU64::new(0),
+            last_read: AtomicU64::new(0),
             since: Instant::now(),
         }
     }
@@ -848,8 +851,24 @@ impl Activity {
         if self.in_flight.load(Ordering::Acquire) != 0 {
             return None;
         }
-        let nanos = self.last_end.load(Ordering::Relaxed);
-        Some(self.since.saturating_add(Duration::from_nanos(nanos)))
+        let end = self.last_end.load(Ordering::Relaxed);
+        let read = self.last_read.load(Ordering::Relaxed);
+        Some(
+            self.since
+                .saturating_add(Duration::from_nanos(end.max(read))),
+        )
+    }
+
+    /// Notes that an HTTP/1.1 connection read bytes now.
+    fn note_read(&self) {
+        // Relaxed: only the connection's own task reads and writes it.
+        self.last_read
+            .fetch_max(self.nanos_since_start(), Ordering::Relaxed);
+    }
+
+    fn nanos_since_start(&self) -> u64 {
+        let elapsed = Instant::now().saturating_duration_since(self.since);
+        u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX)
     }
 }
 
@@ -859,8 +878,7 @@ struct InFlight(Arc<Activity>);
 impl Drop for InFlight {
     fn drop(&mut self) {
         let activity = &*self.0;
-        let ended = Instant::now().saturating_duration_since(activity.since);
-        let ended = u64::try_from(ended.as_nanos()).unwrap_or(u64::MAX);
+        let ended = activity.nanos_since_start();
         // The latest end wins: requests on an HTTP/2 connection end in other tasks. Noted
         // before the count goes down, so a count of zero comes with this end.
         activity.last_end.fetch_max(ended, Ordering::Relaxed);
@@ -978,10 +996,53 @@ impl IdleWatch {
 /// A connection's stream (TCP, or TLS over TCP) whose reads fail once the deadline for the
 /// first request head has passed, until that head arrives (`head`, set by [`MarkHead`]) or
 /// the server first writes.
+///
+/// With an idle timeout it also notes, on an HTTP/1.1 connection, when bytes were last read
+/// (`activity`): there a request body may still be arriving after its response was sent
+/// (a handler that answers at once and reads on), and only a request's bytes can arrive. An
+/// HTTP/2 connection (its first bytes are the client preface) is not noted: its peer may
+/// send frames (PING) that carry no request, and its request bodies keep their stream's
+/// response, and so the request, in flight anyway.
 struct HeadDeadline<I> {
     stream: I,
     sleep: Option<Sleep>,
     head: Arc<AtomicBool>,
+    /// `None` without an idle timeout, and once the connection turned out to be HTTP/2.
+    activity: Option<Arc<Activity>>,
+    /// Whether the protocol is known (from the first bytes read).
+    protocol_known: bool,
+}
+
+/// The start of the HTTP/2 client connection preface (RFC 9113, 3.4).
+const HTTP2_PREFACE: &[u8] = b"PRI * HTTP/2.0";
+
+impl<I> HeadDeadline<I> {
+    fn new(stream: I, sleep: Option<Sleep>, head: Arc<AtomicBool>) -> Self {
+        HeadDeadline {
+            stream,
+            sleep,
+            head,
+            activity: None,
+            protocol_known: false,
+        }
+    }
+
+    /// Notes `read` (the start of `buf` just filled) as activity on an HTTP/1.1 connection.
+    fn note_read(&mut self, read: &[u8]) {
+        if read.is_empty() {
+            return;
+        }
+        if !self.protocol_known {
+            self.protocol_known = true;
+            let n = read.len().min(HTTP2_PREFACE.len());
+            if read[..n] == HTTP2_PREFACE[..n] {
+                self.activity = None;
+            }
+        }
+        if let Some(activity) = &self.activity {
+            activity.note_read();
+        }
+    }
 }
 
 impl<I> HeadDeadline<I> {
@@ -1000,6 +1061,9 @@ impl<I: futures_io::AsyncRead + Unpin> futures_io::AsyncRead for HeadDeadline<I>
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         if let Poll::Ready(r) = Pin::new(&mut this.stream).poll_read(cx, buf) {
+            if let Ok(n) = r {
+                this.note_read(&buf[..n.min(buf.len())]);
+            }
             return Poll::Ready(r);
         }
         if this.sleep.is_some() && this.head.load(Ordering::Relaxed) {

@@ -1095,3 +1095,83 @@ async fn no_idle_timeout_keeps_an_idle_http2_connection() {
     assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1);
     server.abort();
 }
+
+/// A handler that answers an HTTP/1.1 upload at once and reads its body afterwards (in a
+/// task of its own): the body, arriving a byte every three quarters of an idle timeout, for
+/// four and a half timeouts after the response, is read whole. Before, the connection counted
+/// as idle from the response and was dropped after two timeouts, and the handler's read
+/// failed (`IncompleteMessage`).
+///
+/// (hyper itself does not end such a body when its last byte arrives: with the response
+/// already sent, the connection goes back to reading the next request head and the body's
+/// end comes with that head, or as an error with the connection's close. So the test counts
+/// bytes.)
+#[ciranda::test]
+async fn an_http1_upload_read_after_its_response_is_not_cut_by_the_idle_timeout() {
+    use http_body_util::BodyExt;
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    const LEN: usize = 6;
+    let idle = Duration::from_secs(2);
+    let read = Arc::new(AtomicUsize::new(0));
+    let (ended_tx, ended) = ciranda::sync::oneshot::channel::<Result<usize, String>>();
+    let ended_tx = Arc::new(std::sync::Mutex::new(Some(ended_tx)));
+    let service = {
+        let read = read.clone();
+        hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+            let (read, ended_tx) = (read.clone(), ended_tx.clone());
+            async move {
+                let mut body = req.into_body();
+                ciranda::spawn(async move {
+                    let end = loop {
+                        match body.frame().await {
+                            Some(Ok(frame)) => {
+                                let n = frame.data_ref().map_or(0, |d| d.len());
+                                read.fetch_add(n, SeqCst);
+                            }
+                            Some(Err(e)) => break Err(e.to_string()),
+                            None => break Ok(read.load(SeqCst)),
+                        }
+                    };
+                    if let Some(tx) = ended_tx.lock().unwrap().take() {
+                        let _ = tx.send(end);
+                    }
+                });
+                let ok = Full::new(Bytes::from("ok"))
+                    .map_err(|e: Infallible| match e {})
+                    .boxed();
+                Ok::<_, Infallible>(hyper::Response::new(ok))
+            }
+        })
+    };
+    let (addr, _, server) = idle_server(service, Idle::Set(Some(idle))).await;
+    let head = format!("POST /upload HTTP/1.1\r\nhost: localhost\r\ncontent-length: {LEN}\r\n\r\n");
+    let mut stream = connect_and_send(addr, head.as_bytes()).await;
+    // The whole response (its head and "ok"): from here no request is in flight.
+    let mut answer = Vec::new();
+    while !answer.ends_with(b"ok") {
+        let mut buf = [0u8; 256];
+        let n = stream.read(&mut buf).await.unwrap();
+        assert!(n > 0, "closed before answering: {answer:?}");
+        answer.extend_from_slice(&buf[..n]);
+    }
+    for sent in 1..=LEN {
+        // Three quarters of an idle timeout on the paused clock (nothing in the kernel).
+        ciranda::time::pause();
+        ciranda::time::sleep(idle * 3 / 4).await;
+        ciranda::time::resume();
+        stream.write_all(b"x").await.unwrap();
+        // Until the handler has read it, on the real clock.
+        timeout(Duration::from_secs(30), async {
+            while read.load(SeqCst) < sent {
+                ciranda::time::sleep(Duration::from_millis(1)).await;
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("byte {sent} was not read"));
+    }
+    assert_eq!(read.load(SeqCst), LEN);
+    // The read has not failed (the connection is open): `ended` has nothing yet.
+    let mut ended = std::pin::pin!(ended);
+    assert!(futures_util::poll!(ended.as_mut()).is_pending());
+    server.abort();
+}
