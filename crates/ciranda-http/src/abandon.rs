@@ -12,7 +12,9 @@
 //! body. Dropping the response (or its [`Chunks`](crate::Chunks)) before its body ended marks
 //! the exchange abandoned and wakes the request body; its next poll fails with HTTP/2's
 //! `CANCEL`, which hyper turns into `RST_STREAM(CANCEL)` (HTTP/2) or a closed connection
-//! (HTTP/1.1). A body made from bytes is sent at once and gets no link.
+//! (HTTP/1.1). A body made from bytes is sent at once and gets no link. A response with
+//! nothing left to read (an empty body: a server that acknowledges an upload at once and reads
+//! on) abandons nothing when dropped, just as reading it first would not.
 //!
 //! hyper polls the request body only when flow control lets it send: if the server had
 //! already stopped crediting the upload (an echo blocked on the response nobody read), the
@@ -24,7 +26,7 @@
 //!
 //! | state     | event                                           | next state                   |
 //! |-----------|-------------------------------------------------|------------------------------|
-//! | linked    | the response body ended                         | finished: dropping is silent |
+//! | linked    | the response body ended (or was empty)          | finished: dropping is silent |
 //! | linked    | the raw response taken out (`into_incoming`)    | finished                     |
 //! | linked    | dropped, upload over (body ended, failed or dropped) | abandoned                |
 //! | linked    | no response body to take it (a redirect followed, an error) | abandoned         |
@@ -92,7 +94,7 @@ impl Drop for ResponseLink {
 impl Shared {
     /// Marks the exchange abandoned and wakes the request body if it waits.
     fn abandon(&self) {
-        // Release: pairs with the request body's Acquire load after its wake.
+        // Acquire/Release pair with `UploadLink::is_abandoned`: a poll after the wake sees it.
         self.abandoned.store(true, Ordering::Release);
         self.body_waker.wake();
     }
@@ -105,7 +107,7 @@ impl UploadLink {
         if let Some(cx) = cx {
             self.0.body_waker.register(cx.waker());
         }
-        // Acquire/Release pair with `LinkedBody`'s drop: a poll after the wake sees the flag.
+        // Acquire/Release pair with `Shared::abandon`: a poll after the wake sees the flag.
         self.0.abandoned.load(Ordering::Acquire)
     }
 
@@ -187,6 +189,11 @@ impl Drop for LinkedBody {
         let Some(shared) = self.shared.take() else {
             return;
         };
+        if self.body.as_ref().is_none_or(|b| b.is_end_stream()) {
+            // Nothing was left to read (an empty body, or one read to its last byte without
+            // the poll that says so): the response was not abandoned.
+            return;
+        }
         shared.abandon();
         if shared.upload_over.load(Ordering::Acquire) {
             return; // hyper resets the stream itself once both halves are gone

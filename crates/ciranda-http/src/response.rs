@@ -23,7 +23,8 @@ use std::task::{Context, Poll};
 /// exchange instead of returning the connection to the pool. A request body streamed with
 /// [`Body::from_stream`](crate::Body::from_stream) that is still being sent then stops
 /// (hyper alone would go on sending it; over HTTP/2 that could stall the connection's
-/// other uploads).
+/// other uploads). A response whose body is empty has nothing left to read: dropping it
+/// leaves such an upload going, as a server that acknowledges an upload at once expects.
 ///
 /// # Examples
 ///

@@ -382,10 +382,23 @@ async fn an_upload_whose_response_is_dropped_stops_against_hyper_on_tokio_too() 
 /// cut short (an error: a reset stream or a closed connection) rather than ending.
 type UploadEnd = (usize, bool);
 
-/// A server whose `POST` answers at once with one chunk and then a body that never ends,
-/// while a task reads the request body and reports how that read ended on `ended`.
+/// What a reading server answers a request for a path with.
+type Answer = fn(&str) -> http::Response<TestBody>;
+
+/// One chunk at once, then a body that never ends.
+fn first_then_nothing(_path: &str) -> http::Response<TestBody> {
+    let first = futures_util::stream::once(async {
+        Ok::<_, BoxError>(hyper::body::Frame::data(Bytes::from("first")))
+    });
+    let body = http_body_util::StreamBody::new(first.chain(futures_util::stream::pending()));
+    http::Response::new(BodyExt::boxed(body))
+}
+
+/// A server that answers every request at once with `answer`, while a task reads the body of
+/// each `POST` and reports how that read ended on `ended`.
 async fn spawn_reading_server(
     ended: ciranda::sync::mpsc::Sender<UploadEnd>,
+    answer: Answer,
 ) -> (
     std::net::SocketAddr,
     ciranda::task::JoinHandle<std::io::Result<()>>,
@@ -397,24 +410,22 @@ async fn spawn_reading_server(
     let service = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
         let ended = ended.clone();
         async move {
-            let mut body = req.into_body();
-            ciranda::spawn(async move {
-                let mut read = 0;
-                let cut = loop {
-                    match body.frame().await {
-                        Some(Ok(frame)) => read += frame.data_ref().map_or(0, |d| d.len()),
-                        Some(Err(_)) => break true,
-                        None => break false,
-                    }
-                };
-                let _ = ended.send((read, cut)).await;
-            });
-            let first = futures_util::stream::once(async {
-                Ok::<_, std::convert::Infallible>(hyper::body::Frame::data(Bytes::from("first")))
-            });
-            let body =
-                http_body_util::StreamBody::new(first.chain(futures_util::stream::pending()));
-            Ok::<_, std::convert::Infallible>(http::Response::new(body))
+            let response = answer(req.uri().path());
+            if req.method() == http::Method::POST {
+                let mut body = req.into_body();
+                ciranda::spawn(async move {
+                    let mut read = 0;
+                    let cut = loop {
+                        match body.frame().await {
+                            Some(Ok(frame)) => read += frame.data_ref().map_or(0, |d| d.len()),
+                            Some(Err(_)) => break true,
+                            None => break false,
+                        }
+                    };
+                    let _ = ended.send((read, cut)).await;
+                });
+            }
+            Ok::<_, std::convert::Infallible>(response)
         }
     });
     let task = ciranda::spawn(ciranda_http::server::serve(listener, service).into_future());
@@ -428,7 +439,7 @@ async fn spawn_reading_server(
 async fn dropping_the_response_cuts_its_streamed_upload_short() {
     for client in [h1_client(), h2_client()] {
         let (tx, mut rx) = ciranda::sync::mpsc::channel(1);
-        let (addr, server) = spawn_reading_server(tx).await;
+        let (addr, server) = spawn_reading_server(tx, first_then_nothing).await;
         let stalled = big_stream().take(8).chain(futures_util::stream::pending());
         let response = client
             .post(format!("http://{addr}/"), Body::from_stream(stalled))
@@ -443,6 +454,53 @@ async fn dropping_the_response_cuts_its_streamed_upload_short() {
             .unwrap();
         assert!(cut, "the upload ended normally ({read} bytes)");
         assert!(read <= 8 * CHUNK, "{read}");
+        server.abort();
+    }
+}
+
+/// `200 OK` with an empty body, sent before the upload is read.
+fn empty_ok(_path: &str) -> http::Response<TestBody> {
+    http::Response::new(empty())
+}
+
+/// An upload of 8 chunks, a pause until `go` is set, then 8 chunks more.
+fn upload_in_two_halves(
+    go: Arc<ciranda::sync::Event>,
+) -> impl futures_core::Stream<Item = Result<Bytes, std::convert::Infallible>> + Send + 'static {
+    let pause = futures_util::stream::once(async move { go.wait().await })
+        .filter_map(|()| std::future::ready(None));
+    big_stream()
+        .take(8)
+        .chain(pause)
+        .chain(big_stream().skip(8).take(8))
+}
+
+/// A response whose body is empty has been read as soon as it arrives: dropping it without
+/// reading it must leave its upload going, as reading it would (and as hyper alone does). A
+/// server that acknowledges an upload at once and reads it on (an ingest endpoint) gets the
+/// whole of it, over both protocols.
+#[ciranda::test]
+async fn dropping_a_response_with_an_empty_body_leaves_its_upload_going() {
+    for client in [h1_client(), h2_client()] {
+        let (tx, mut rx) = ciranda::sync::mpsc::channel(1);
+        let (addr, server) = spawn_reading_server(tx, empty_ok).await;
+        let go = Arc::new(ciranda::sync::Event::new());
+        let response = client
+            .post(
+                format!("http://{addr}/"),
+                Body::from_stream(upload_in_two_halves(go.clone())),
+            )
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        drop(response);
+        go.set();
+        let (read, cut) = ciranda::time::timeout(std::time::Duration::from_secs(30), rx.recv())
+            .await
+            .expect("the server's read of the upload ends")
+            .unwrap();
+        assert!(!cut, "the upload was cut short after {read} bytes");
+        assert_eq!(read, 16 * CHUNK);
         server.abort();
     }
 }
