@@ -14,7 +14,8 @@
 //! `CANCEL`, which hyper turns into `RST_STREAM(CANCEL)` (HTTP/2) or a closed connection
 //! (HTTP/1.1). A body made from bytes is sent at once and gets no link. A response with
 //! nothing left to read (an empty body: a server that acknowledges an upload at once and reads
-//! on) abandons nothing when dropped, just as reading it first would not.
+//! on) abandons nothing when dropped, just as reading it first would not. A redirect that is
+//! followed ends its exchange whatever its body held: the client abandons that upload itself.
 //!
 //! hyper polls the request body only when flow control lets it send: if the server had
 //! already stopped crediting the upload (an echo blocked on the response nobody read), the
@@ -29,7 +30,7 @@
 //! | linked    | the response body ended (or was empty)          | finished: dropping is silent |
 //! | linked    | the raw response taken out (`into_incoming`)    | finished                     |
 //! | linked    | dropped, upload over (body ended, failed or dropped) | abandoned                |
-//! | linked    | no response body to take it (a redirect followed, an error) | abandoned         |
+//! | linked    | a redirect followed (`abandon`), or no response (an error) | abandoned          |
 //! | linked    | dropped, upload in progress                     | abandoned, body discarded by a task |
 //! | abandoned | the request body polled                         | the poll fails (`CANCEL`)    |
 
@@ -78,6 +79,15 @@ pub(crate) fn link() -> (UploadLink, ResponseLink) {
 }
 
 impl ResponseLink {
+    /// The exchange is over whatever its response's body holds (a redirect was followed): a
+    /// request body still being sent fails at its next poll. (Dropping the link does the
+    /// same; this says so where it matters.)
+    pub(crate) fn abandon(mut self) {
+        if let Some(shared) = self.0.take() {
+            shared.abandon();
+        }
+    }
+
     fn into_shared(mut self) -> Arc<Shared> {
         self.0.take().expect("taken only here, once")
     }

@@ -52,7 +52,8 @@ type Pooled = hyper_util::client::legacy::Client<Connector, Body>;
 /// `3xx` response is returned. `Authorization`, `Proxy-Authorization`, `Cookie` and an
 /// explicit `Host` are not sent to another origin. A redirect's own body is read and
 /// discarded (up to 64 KiB, for at most a second) so that its connection can serve the next
-/// request.
+/// request. A streamed body still being sent when its redirect is followed is stopped (its
+/// HTTP/2 stream reset, its HTTP/1.1 connection closed): nothing will answer it any more.
 ///
 /// # Examples
 ///
@@ -393,8 +394,11 @@ impl Client {
                 ));
             };
             drain(response.into_body(), deadline).await;
-            // The redirected exchange is over: stop what is left of its upload.
-            drop(upload.take());
+            // The redirected exchange is over: stop what is left of its upload (its response
+            // was read to the end, so dropping it abandons nothing).
+            if let Some(link) = upload.take() {
+                link.abandon();
+            }
             followed += 1;
             (parts, body, url) = (hop.parts, hop.body, hop.url);
         }

@@ -504,3 +504,42 @@ async fn dropping_a_response_with_an_empty_body_leaves_its_upload_going() {
         server.abort();
     }
 }
+
+/// `303 See Other` for a `POST`, without reading it; `200 done` for the `GET` that follows.
+fn see_other(path: &str) -> http::Response<TestBody> {
+    if path == "/done" {
+        return http::Response::new(BodyExt::boxed(
+            http_body_util::Full::new(Bytes::from("done")).map_err(|e| match e {}),
+        ));
+    }
+    http::Response::builder()
+        .status(303)
+        .header("location", "/done")
+        .body(empty())
+        .unwrap()
+}
+
+/// A `303` answering a streamed upload ends that exchange: the client follows it with a
+/// `GET`, and the upload to the first URL, which nothing will answer any more, is cut short
+/// (a reset stream, a closed connection) instead of going on in the background.
+#[ciranda::test]
+async fn a_redirect_stops_the_streamed_upload_it_answered() {
+    for client in [h1_client(), h2_client()] {
+        let (tx, mut rx) = ciranda::sync::mpsc::channel(1);
+        let (addr, server) = spawn_reading_server(tx, see_other).await;
+        let stalled = big_stream().take(8).chain(futures_util::stream::pending());
+        let response = client
+            .post(format!("http://{addr}/upload"), Body::from_stream(stalled))
+            .await
+            .unwrap();
+        assert_eq!(response.url(), format!("http://{addr}/done"));
+        assert_eq!(response.text().await.unwrap(), "done");
+        let (read, cut) = ciranda::time::timeout(std::time::Duration::from_secs(30), rx.recv())
+            .await
+            .expect("the server's read of the first upload ends")
+            .unwrap();
+        assert!(cut, "the upload ended normally ({read} bytes)");
+        assert!(read <= 8 * CHUNK, "{read}");
+        server.abort();
+    }
+}
