@@ -319,3 +319,67 @@ fn file_and_read_dir_are_unpin_and_send() {
     check::<ciranda::process::Child>();
     check::<ciranda::signal::unix::Signal>();
 }
+
+/// A runtime whose blocking pool has one thread, held for a second by a blocking call: a job
+/// spawned meanwhile stays queued, and a shutdown begun meanwhile finds it still queued.
+fn rt_with_busy_blocking_pool() -> ciranda::Runtime {
+    let rt = ciranda::Runtime::builder()
+        .worker_threads(1)
+        .max_blocking_threads(1)
+        .build()
+        .unwrap();
+    let (started_tx, started_rx) = std::sync::mpsc::channel();
+    drop(rt.spawn_blocking(move || {
+        started_tx.send(()).unwrap();
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    }));
+    started_rx.recv().unwrap();
+    rt
+}
+
+/// A `File` dropped with buffered writes at the end of `block_on` has its write queued on the
+/// blocking pool; the runtime's shutdown right after must not cancel it: the data reaches the
+/// file (as with Python's files, or Tokio's, whose file writes run even at shutdown).
+#[test]
+fn buffered_writes_of_a_dropped_file_survive_the_runtime_shutting_down() {
+    let tmp = TempDir::new("drop-at-shutdown");
+    let path = tmp.0.join("f");
+    let rt = rt_with_busy_blocking_pool();
+    let mut f = File::from_std(std::fs::File::create(&path).unwrap());
+    rt.block_on(async {
+        f.write_all(b"hello").await.unwrap();
+        drop(f); // buffered: its write is queued behind the busy pool thread
+    });
+    drop(rt);
+    assert_eq!(std::fs::read(&path).unwrap(), b"hello");
+}
+
+/// The same for a write job already started (a write larger than the buffer) when the `File`
+/// is dropped, and for a `File` held by a task that the shutdown cancels.
+#[test]
+fn write_jobs_queued_at_shutdown_and_files_of_cancelled_tasks_reach_the_disk() {
+    let tmp = TempDir::new("jobs-at-shutdown");
+    let big_path = tmp.0.join("big");
+    let held_path = tmp.0.join("held");
+    let big: Vec<u8> = (0..3 * 64 * 1024 + 5).map(|i| (i % 251) as u8).collect();
+    let rt = rt_with_busy_blocking_pool();
+    let mut f = File::from_std(std::fs::File::create(&big_path).unwrap());
+    let mut held = File::from_std(std::fs::File::create(&held_path).unwrap());
+    rt.block_on(async {
+        // Larger than the buffer: accepted at once, as one write job queued on the pool.
+        f.write_all(&big).await.unwrap();
+        drop(f);
+    });
+    let (tx, rx) = std::sync::mpsc::channel();
+    drop(rt.spawn(async move {
+        held.write_all(b"held by a task").await.unwrap();
+        tx.send(()).unwrap();
+        std::future::pending::<()>().await;
+        drop(held);
+    }));
+    rx.recv().unwrap();
+    drop(rt);
+    let big_ok = std::fs::read(&big_path).unwrap() == big;
+    assert_eq!(std::fs::read(&held_path).unwrap(), b"held by a task");
+    assert!(big_ok, "the queued write job was lost");
+}

@@ -30,7 +30,10 @@ const MAX_JOB: usize = 2 * 1024 * 1024;
 ///
 /// Writes are buffered: call `flush` (or `close`, `sync_all`) to have them written and to see
 /// their errors. A `File` dropped with buffered writes still writes them (on the blocking pool,
-/// errors unseen).
+/// errors unseen), and so does a write job under way: even if the runtime shuts down before
+/// the blocking pool gets to them, the shutdown writes them itself instead of dropping them.
+/// Other jobs (`set_len`, `sync_all`, ...) still queued at a shutdown are dropped unrun, like
+/// every blocking call not yet started.
 ///
 /// # Examples
 ///
@@ -204,17 +207,14 @@ impl File {
         }));
     }
 
-    /// Starts writing the buffered data.
+    /// Starts writing the buffered data. Unlike the other jobs, a write is not lost if the
+    /// blocking pool drops it unrun (see [`PendingWrite`]).
     fn start_write(&mut self, buf: Buf) {
-        self.start(buf, |file, buf| {
-            let result = buf.rewind(file).and_then(|()| {
-                let mut file = file;
-                file.write_all(&buf.data)
-            });
-            buf.data.clear();
-            buf.kind = Kind::Empty;
-            Op::Write(result)
-        });
+        let mut pending = PendingWrite::new(self.std.clone(), buf);
+        self.state = State::Busy(crate::spawn_blocking(move || {
+            let (result, buf) = pending.write();
+            (Op::Write(result), buf)
+        }));
     }
 
     /// Waits for a job to finish; its write error is kept, other results are returned.
@@ -479,19 +479,59 @@ impl AsyncSeek for File {
     }
 }
 
+/// Buffered bytes on their way to the file, owned by a blocking job: written when the job
+/// runs, or, if the blocking pool drops the job without running it (a runtime shutting down
+/// cancels the jobs still queued, and refuses new ones), by this value's drop, on the thread
+/// that drops it. So bytes a `write` accepted reach the file even when the runtime shuts down
+/// right after (as Tokio's file writes do, with its "mandatory" blocking jobs).
+struct PendingWrite {
+    std: Arc<std::fs::File>,
+    /// `None` once written.
+    buf: Option<Buf>,
+}
+
+impl PendingWrite {
+    fn new(std: Arc<std::fs::File>, buf: Buf) -> PendingWrite {
+        PendingWrite {
+            std,
+            buf: Some(buf),
+        }
+    }
+
+    /// Moves the OS position back over discarded read-ahead, then writes the data; returns
+    /// the emptied buffer.
+    fn write(&mut self) -> (io::Result<()>, Buf) {
+        let mut buf = self.buf.take().expect("a pending write is written once");
+        let result = buf.rewind(&self.std).and_then(|()| {
+            let mut file = &*self.std;
+            file.write_all(&buf.data)
+        });
+        buf.data.clear();
+        buf.kind = Kind::Empty;
+        (result, buf)
+    }
+}
+
+impl Drop for PendingWrite {
+    fn drop(&mut self) {
+        if self.buf.is_some() {
+            // Nobody is left to see the error (the job, and the `File` waiting for it, are
+            // gone), as for any write of a dropped `File`.
+            let _ = self.write();
+        }
+    }
+}
+
 impl Drop for File {
     fn drop(&mut self) {
+        // A job under way (a write among them) is the blocking pool's: it runs, or its
+        // `PendingWrite` writes when dropped unrun.
         if let State::Idle(Some(buf)) = &mut self.state {
             if buf.kind == Kind::Write && !buf.data.is_empty() {
-                let buf = std::mem::take(buf);
-                let std = self.std.clone();
-                let write = move || {
-                    let mut buf = buf;
-                    let _ = buf.rewind(&std).and_then(|()| (&*std).write_all(&buf.data));
-                };
+                let pending = PendingWrite::new(self.std.clone(), std::mem::take(buf));
                 match crate::Handle::try_current() {
-                    Some(handle) => drop(handle.spawn_blocking(write)),
-                    None => write(),
+                    Some(handle) => drop(handle.spawn_blocking(move || drop(pending))),
+                    None => drop(pending),
                 }
             }
         }

@@ -26,7 +26,9 @@
 //!
 //! An operation runs on the blocking pool and is not interrupted: a future dropped after its
 //! first poll lets the operation finish there (a write, copy or removal still happens), and
-//! only its result is lost. A future dropped before its first poll does nothing.
+//! only its result is lost. A future dropped before its first poll does nothing. A runtime
+//! that shuts down drops the blocking calls not yet started, these among them, except the
+//! writes of a [`File`] (its buffered bytes reach the file: see [`File`]).
 
 mod dir;
 mod file;
