@@ -283,3 +283,36 @@ fn env_and_current_dir_reach_the_child() {
         assert_eq!(String::from_utf8(out.stdout).unwrap(), "forty-two\n/tmp\n");
     });
 }
+
+/// A wait begun in one runtime, given up, and taken up again in another runtime after the
+/// first shut down: the exit is watched from the runtime that waits now, as on the `SIGCHLD`
+/// fallback (`os_process_sigchld.rs`), instead of failing with "the runtime ... has been shut
+/// down" because the first wait's pidfd was registered with the first runtime's reactor.
+#[test]
+fn a_wait_taken_up_in_another_runtime_after_the_first_shut_down() {
+    let first = rt();
+    let (mut child, stdin) = first.block_on(async {
+        let mut child = Command::new("sh")
+            .args(["-c", "read line; exit 3"])
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Held by us, not closed by `wait`: the child cannot exit before we drop it.
+        let stdin = child.stdin.take().unwrap();
+        assert!(
+            timeout(Duration::from_millis(50), child.wait())
+                .await
+                .is_err()
+        );
+        (child, stdin)
+    });
+    drop(first);
+    rt().block_on(async {
+        drop(stdin); // end of file: the child exits
+        let st = timeout(Duration::from_secs(20), child.wait())
+            .await
+            .expect("the wait hung")
+            .expect("the wait failed");
+        assert_eq!(st.code(), Some(3));
+    });
+}

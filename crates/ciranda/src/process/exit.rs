@@ -140,6 +140,7 @@ impl Reaper {
     }
 
     pub(crate) fn poll_wait(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<ExitStatus>> {
+        let mut renewed = false;
         loop {
             if let Some(status) = self.status {
                 return Poll::Ready(Ok(status));
@@ -147,11 +148,20 @@ impl Reaper {
             // Set up the watch before checking, so an exit between the two is not missed.
             if self.watch.is_none() {
                 self.watch = Some(Watch::new(self.id())?);
+                renewed = true;
             }
             if let Some(status) = self.try_wait()? {
                 return Poll::Ready(Ok(status));
             }
-            ready!(self.watch.as_mut().expect("set above").poll(cx))?;
+            match ready!(self.watch.as_mut().expect("set above").poll(cx)) {
+                Ok(()) => {}
+                // A watch made by an earlier wait fails when that wait's runtime has shut down
+                // (a pidfd is registered with the reactor of the runtime that first waited):
+                // the child is no runtime's, so watch it again from this one. A fresh watch
+                // that fails is reported (polled outside a runtime, or this one shut down).
+                Err(_) if !renewed => self.watch = None,
+                Err(e) => return Poll::Ready(Err(e)),
+            }
         }
     }
 }

@@ -355,6 +355,10 @@ impl Child {
     /// Waits for the child to exit and reaps it. Closes [`stdin`](Child::stdin) first (so a
     /// child reading it sees end-of-file instead of both sides waiting for each other).
     ///
+    /// The exit is watched through the reactor of the runtime that first polls a wait; a wait
+    /// taken up in another runtime after that one shut down watches from the new one (unlike
+    /// the pipes, which stay registered with the runtime that spawned the child).
+    ///
     /// # Errors
     ///
     /// When polled outside a ciranda runtime, or the runtime shut down for good.
