@@ -316,3 +316,37 @@ fn a_wait_taken_up_in_another_runtime_after_the_first_shut_down() {
         assert_eq!(st.code(), Some(3));
     });
 }
+
+/// A child reaped behind ciranda's back (another library's `waitpid`): `wait` and `try_wait`
+/// report `ECHILD` instead of hanging or inventing a status.
+#[test]
+fn a_child_reaped_by_someone_else_is_an_echild_error() {
+    rt().block_on(async {
+        for wait_first in [false, true] {
+            let mut child = Command::new("sh")
+                .args(["-c", "read line"])
+                .stdin(Stdio::piped())
+                .spawn()
+                .unwrap();
+            // Held by us, not closed by `wait`: the child cannot exit before we drop it.
+            let stdin = child.stdin.take().unwrap();
+            if wait_first {
+                // A watch already set up when the child goes.
+                let waited = timeout(Duration::from_millis(1), child.wait()).await;
+                assert!(waited.is_err());
+            }
+            drop(stdin);
+            let pid = child.id() as libc::pid_t;
+            let mut raw = 0;
+            // SAFETY: waits for our own child by its pid; `raw` is a valid out-pointer.
+            assert_eq!(unsafe { libc::waitpid(pid, &mut raw, 0) }, pid);
+            let e = timeout(Duration::from_secs(20), child.wait())
+                .await
+                .expect("the wait hung")
+                .unwrap_err();
+            assert_eq!(e.raw_os_error(), Some(libc::ECHILD), "{e}");
+            let e = child.try_wait().unwrap_err();
+            assert_eq!(e.raw_os_error(), Some(libc::ECHILD), "{e}");
+        }
+    });
+}

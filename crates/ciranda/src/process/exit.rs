@@ -147,7 +147,17 @@ impl Reaper {
             }
             // Set up the watch before checking, so an exit between the two is not missed.
             if self.watch.is_none() {
-                self.watch = Some(Watch::new(self.id())?);
+                match Watch::new(self.id()) {
+                    Ok(watch) => self.watch = Some(watch),
+                    Err(e) => {
+                        // `pidfd_open` says `ESRCH` for a child reaped behind our back; the
+                        // check says so as `std` does (`ECHILD`), or finds the exit.
+                        if let Some(status) = self.try_wait()? {
+                            return Poll::Ready(Ok(status));
+                        }
+                        return Poll::Ready(Err(e));
+                    }
+                }
                 renewed = true;
             }
             if let Some(status) = self.try_wait()? {

@@ -361,7 +361,9 @@ impl Child {
     ///
     /// # Errors
     ///
-    /// When polled outside a ciranda runtime, or the runtime shut down for good.
+    /// When polled outside a ciranda runtime, or the runtime shut down for good. When the
+    /// child was reaped by someone else (a `waitpid(-1, ...)` or `SIGCHLD` set to `SIG_IGN`
+    /// elsewhere in the process): the OS's `ECHILD`, as from `std::process::Child::wait`.
     ///
     /// # Cancel safety
     ///
