@@ -350,3 +350,46 @@ fn a_child_reaped_by_someone_else_is_an_echild_error() {
         }
     });
 }
+
+/// A wait begun in a current-thread runtime that is then left idle (alive, but nobody calls
+/// its `block_on`, so nobody drives its reactor), and taken up in another runtime: the exit is
+/// watched from the runtime that waits now, instead of through the idle one's reactor, where
+/// the wait would hang until that runtime is dropped.
+#[test]
+fn a_wait_taken_up_in_another_runtime_while_the_first_sits_idle() {
+    let idle = ciranda::Runtime::builder()
+        .flavor(ciranda::Flavor::CurrentThread)
+        .build()
+        .unwrap();
+    let (mut child, stdin) = idle.block_on(async {
+        let mut child = Command::new("sh")
+            .args(["-c", "read line; exit 6"])
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Held by us, not closed by `wait`: the child cannot exit before we drop it.
+        let stdin = child.stdin.take().unwrap();
+        assert!(
+            timeout(Duration::from_millis(50), child.wait())
+                .await
+                .is_err()
+        );
+        (child, stdin)
+    });
+    rt().block_on(async {
+        drop(stdin); // end of file: the child exits
+        // The timer is polled first: a `timeout` polls the wait when it fires, which would
+        // find the exit and hide a wait that was never woken.
+        let timer = std::pin::pin!(sleep(Duration::from_secs(20)));
+        let wait = std::pin::pin!(child.wait());
+        match futures_util::future::select(timer, wait).await {
+            futures_util::future::Either::Right((st, _)) => {
+                assert_eq!(st.expect("the wait failed").code(), Some(6));
+            }
+            futures_util::future::Either::Left(_) => {
+                panic!("the wait was never woken: its exit watch sat on the idle runtime")
+            }
+        }
+    });
+    drop(idle);
+}

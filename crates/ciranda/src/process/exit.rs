@@ -75,6 +75,17 @@ impl Watch {
         Ok(Watch::Sigchld(SigchldWait::new()?))
     }
 
+    /// Whether this watch reports through another reactor than the current one: a pidfd
+    /// registered by a wait polled in another runtime, which may be idle (a current-thread
+    /// runtime outside `block_on`) or gone. The `SIGCHLD` hub follows its waiters by itself.
+    fn is_elsewhere(&self) -> bool {
+        match self {
+            Watch::Pidfd(fd) => ciranda_reactor::Reactor::try_current()
+                .is_some_and(|current| !current.ptr_eq(fd.reactor())),
+            Watch::Sigchld(_) => false,
+        }
+    }
+
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self {
             Watch::Pidfd(fd) => fd.poll_readable(cx),
@@ -144,6 +155,11 @@ impl Reaper {
         loop {
             if let Some(status) = self.status {
                 return Poll::Ready(Ok(status));
+            }
+            // Watch from the runtime that waits now: the one a wait polled earlier may not
+            // drive its reactor any more.
+            if self.watch.as_ref().is_some_and(Watch::is_elsewhere) {
+                self.watch = None;
             }
             // Set up the watch before checking, so an exit between the two is not missed.
             if self.watch.is_none() {

@@ -11,6 +11,11 @@
 //!   polled by one task: each delivery makes the waiting children check for their exit with a
 //!   non-blocking `waitpid`.
 //!
+//! The `SIGCHLD` listener's task runs on the runtime of the first wait that needed it, and
+//! moves to another only when that runtime shuts down: a current-thread runtime left idle
+//! (outside its `block_on`) while it holds the task delays the waits of every other runtime
+//! until it runs again or is dropped.
+//!
 //! Never a thread per child. A [`Child`] dropped before it was reaped (detached, or killed by
 //! `kill_on_drop`) is waited for by a small task of the current runtime, which reaps it when it
 //! exits. Dropped outside a runtime (or if that task is cancelled by a shutdown), it joins a
@@ -355,9 +360,11 @@ impl Child {
     /// Waits for the child to exit and reaps it. Closes [`stdin`](Child::stdin) first (so a
     /// child reading it sees end-of-file instead of both sides waiting for each other).
     ///
-    /// The exit is watched through the reactor of the runtime that first polls a wait; a wait
-    /// taken up in another runtime after that one shut down watches from the new one (unlike
-    /// the pipes, which stay registered with the runtime that spawned the child).
+    /// The exit is watched through the reactor of the runtime that polls the wait: a wait
+    /// given up in one runtime and taken up in another watches from the new one, whether the
+    /// first still runs, sits idle or has shut down (unlike the pipes, which stay registered
+    /// with the runtime that spawned the child). On the `SIGCHLD` fallback, see the
+    /// [module docs](self) for the one exception.
     ///
     /// # Errors
     ///
