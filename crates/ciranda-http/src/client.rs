@@ -17,6 +17,7 @@ use http::header::{ACCEPT_ENCODING, HeaderValue, PROXY_AUTHORIZATION, USER_AGENT
 use http::{Method, Request, Uri};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
+use hyper_util::client::legacy::connect::capture_connection;
 use std::any::Any;
 use std::fmt;
 use std::sync::{Arc, Mutex};
@@ -37,9 +38,17 @@ type Pooled = hyper_util::client::legacy::Client<Connector, Body>;
 /// another's body finished may open a second connection rather than wait for that one
 /// (hyper-util's pool takes whichever of "connected" and "a connection came back" happens
 /// first); the spare then stays pooled. A server may close a kept-alive connection just as
-/// a request goes out on it (its idle timeout): an idempotent request (`GET`, `HEAD`, `PUT`,
-/// `DELETE`, `OPTIONS`, `TRACE`) whose body can be repeated is then sent once more, on
-/// another connection; any other request returns the error.
+/// a request goes out on it (its idle timeout), or an HTTP/2 server's GOAWAY (its graceful
+/// shutdown, say in a rolling deploy) may fail a request sent as it arrived: an idempotent
+/// request (`GET`, `HEAD`, `PUT`, `DELETE`, `OPTIONS`, `TRACE`) whose body can be repeated
+/// (made from bytes or a string, or empty) is then sent once more, on another connection;
+/// any other request returns the error. (A stream above the GOAWAY's last-stream-id was not
+/// processed, but hyper fails a stream it had just sent below it with the same error, so the
+/// server may have processed the request.) A request whose HTTP/2 stream the server refused
+/// (`REFUSED_STREAM`) was not processed: it is sent once more whatever its method, if its
+/// body can be repeated, on the connection the pool gives. Requests that come after a GOAWAY
+/// go out on a new connection (one sent in the instant it arrives may fail with it, and is
+/// then sent again or not as above).
 ///
 /// # Redirects
 ///
@@ -360,17 +369,27 @@ impl Client {
             let resend = Resend::of(&parts, &body);
             let uri = parts.uri.clone();
             let response = match self.send_once(route, parts, body, &url, deadline).await {
-                Err(Failure::Stale(e)) => match resend.retry(&uri) {
-                    // The server closed a kept-alive connection just as the request went out
-                    // on it (its idle timeout, or a redirect answered without reading our
-                    // body): an idempotent request is sent once more, on another connection.
-                    Some((parts, body)) => self
-                        .send_once(route, parts, body, &url, deadline)
+                Ok(response) => response,
+                Err(failure) => {
+                    let again = match &failure {
+                        // The connection went away under the request (an HTTP/1.1 server's
+                        // idle timeout, a redirect answered without reading our body, an
+                        // HTTP/2 server's GOAWAY): the server may have acted on it, so only
+                        // an idempotent request is sent once more, on another connection.
+                        Failure::Stale(_) => resend.retry(&uri),
+                        // The server refused the HTTP/2 stream: it did not process the
+                        // request, so any request is sent once more.
+                        Failure::Refused(_) => resend.again(&uri),
+                        Failure::Other(_) => None,
+                    };
+                    let Some((parts, body)) = again else {
+                        return Err(failure.into_error());
+                    };
+                    // Once: a second failure of any kind is returned.
+                    self.send_once(route, parts, body, &url, deadline)
                         .await
-                        .map_err(Failure::into_error)?,
-                    None => return Err(e),
-                },
-                result => result.map_err(Failure::into_error)?,
+                        .map_err(Failure::into_error)?
+                }
             };
             let hop = if max > 0 {
                 redirect::next(
@@ -459,7 +478,10 @@ impl Client {
             jar.add_to(&at, &mut parts.headers);
             Some((jar, at))
         });
-        let pending = route.pooled.request(Request::from_parts(parts, body));
+        let mut request = Request::from_parts(parts, body);
+        // The connection the request goes out on, to retire it if it went away under it.
+        let connection = capture_connection(&mut request);
+        let pending = route.pooled.request(request);
         let result = match deadline {
             Some(deadline) => match ciranda::time::timeout_at(deadline, pending).await {
                 Ok(result) => result,
@@ -478,8 +500,15 @@ impl Client {
                 Ok(response)
             }
             Err(e) if closed_before_answering(&e) => {
+                // The pool must not hand this connection to the retry: after a GOAWAY, hyper
+                // notices that an HTTP/2 connection takes no more streams only when a request
+                // reaches it, and may fail that request too, unsent.
+                if let Some(connected) = &*connection.connection_metadata() {
+                    connected.poison();
+                }
                 Err(Failure::Stale(classify(e, url.to_owned())))
             }
+            Err(e) if refused(&e) => Err(Failure::Refused(classify(e, url.to_owned()))),
             Err(e) => Err(Failure::Other(classify(e, url.to_owned()))),
         }
     }
@@ -487,26 +516,58 @@ impl Client {
 
 /// How one exchange failed.
 enum Failure {
-    /// The connection closed after the request went out and before any answer came: on a
-    /// kept-alive connection, the server had closed it (an idempotent request may be retried).
+    /// The connection went away under the request before any answer came: an HTTP/1.1
+    /// connection closed (on a kept-alive one, the server had closed it), or an HTTP/2
+    /// server's GOAWAY. The server may have acted on it: an idempotent request may be retried.
     Stale(Error),
+    /// The server refused the request's HTTP/2 stream: it did not process it, and any request
+    /// may be retried.
+    Refused(Error),
     Other(Error),
 }
 
 impl Failure {
     fn into_error(self) -> Error {
         match self {
-            Failure::Stale(e) | Failure::Other(e) => e,
+            Failure::Stale(e) | Failure::Refused(e) | Failure::Other(e) => e,
         }
     }
 }
 
-/// Whether hyper saw the connection end before a response began (`IncompleteMessage`).
+/// Whether the connection went away before a response began: hyper saw an HTTP/1.1
+/// connection end (`IncompleteMessage`), or an HTTP/2 server's GOAWAY failed the request.
+///
+/// h2 fails a request with the server's GOAWAY when its stream is above the GOAWAY's
+/// last-stream-id (not processed, RFC 9113 6.8) or was to be opened after it (never sent);
+/// but hyper also fails with it a request whose stream it had just sent when the GOAWAY
+/// arrived (its dispatch task checks the connection again after each new stream), which the
+/// server may have processed and answered. The error is the same in all three cases, so a
+/// GOAWAY proves nothing about the request: it is treated as a closed connection.
 fn closed_before_answering(e: &hyper_util::client::legacy::Error) -> bool {
     let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(c) = cause {
         if let Some(hyper) = c.downcast_ref::<hyper::Error>() {
-            return hyper.is_incomplete_message();
+            if hyper.is_incomplete_message() {
+                return true;
+            }
+        }
+        if let Some(h2) = c.downcast_ref::<h2::Error>() {
+            return h2.is_go_away() && h2.is_remote();
+        }
+        cause = c.source();
+    }
+    false
+}
+
+/// Whether the server reset the request's HTTP/2 stream with `REFUSED_STREAM`: it did not
+/// process the request (RFC 9113 8.7). Only the stream's own reset carries that code.
+fn refused(e: &hyper_util::client::legacy::Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if let Some(h2) = c.downcast_ref::<h2::Error>() {
+            return h2.is_reset()
+                && h2.is_remote()
+                && h2.reason() == Some(h2::Reason::REFUSED_STREAM);
         }
         cause = c.source();
     }

@@ -1,5 +1,5 @@
 //! What the client keeps of a request to send it again: to the URL a redirect names, or once
-//! more after the server closed a kept-alive connection under it.
+//! more after the connection went away under it or the server refused its HTTP/2 stream.
 
 use crate::body::Body;
 use http::{Extensions, HeaderMap, Method, Uri, request};
@@ -26,7 +26,8 @@ impl Resend {
     }
 
     /// The same request to `uri` again, if its method is idempotent (RFC 9110 9.2.2: sending
-    /// it twice means what sending it once does) and its body can be repeated.
+    /// it twice means what sending it once does) and its body can be repeated: for a request
+    /// the server may or may not have acted on.
     pub(crate) fn retry(&self, uri: &Uri) -> Option<(request::Parts, Body)> {
         let idempotent = matches!(
             self.method,
@@ -40,6 +41,12 @@ impl Resend {
         if !idempotent {
             return None;
         }
+        self.again(uri)
+    }
+
+    /// The same request to `uri` again, whatever its method, if its body can be repeated: for
+    /// a request the server said it did not process (RFC 9113 8.7: a refused stream).
+    pub(crate) fn again(&self, uri: &Uri) -> Option<(request::Parts, Body)> {
         let body = self.body.as_ref()?.try_clone()?;
         let parts = Resend::parts(
             self.method.clone(),
