@@ -258,7 +258,8 @@ impl<S, F> Serve<S, F> {
     /// A request is in flight from the moment its head has been read until its response body
     /// has been sent whole (or dropped): a slow request body or a long streaming response
     /// never counts as idle. Over HTTP/1.1, bytes that arrive after the response was sent (a
-    /// handler that answers at once and reads the upload on) keep the connection busy too. An idle connection is closed gracefully: HTTP/2 sends GOAWAY, so
+    /// handler that answers at once and reads the upload on) keep the connection busy too.
+    /// An idle connection is closed gracefully: HTTP/2 sends GOAWAY, so
     /// a client opens a new connection for its next request, and a request that crosses the
     /// GOAWAY is still served. One still open `idle_timeout` after that, with still nothing in
     /// flight (a peer that never answers), is dropped. The time counts from the end of the
