@@ -3,7 +3,7 @@
 use crate::body::Body;
 use crate::connect::{ConnectError, Connector};
 use crate::cookies::Jar;
-use crate::error::{BoxError, Error, Kind, chain};
+use crate::error::{BoxError, Error, Kind, causes, chain};
 use crate::options::RequestOptions;
 use crate::proxy::{Proxies, ProxyUrl};
 use crate::recent::RecentlyUsed;
@@ -544,17 +544,15 @@ impl Failure {
 /// server may have processed and answered. The error is the same in all three cases, so a
 /// GOAWAY proves nothing about the request: it is treated as a closed connection.
 fn closed_before_answering(e: &hyper_util::client::legacy::Error) -> bool {
-    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(c) = cause {
-        if let Some(hyper) = c.downcast_ref::<hyper::Error>() {
-            if hyper.is_incomplete_message() {
-                return true;
-            }
+    for c in causes(e) {
+        if c.downcast_ref::<hyper::Error>()
+            .is_some_and(hyper::Error::is_incomplete_message)
+        {
+            return true;
         }
         if let Some(h2) = c.downcast_ref::<h2::Error>() {
             return h2.is_go_away() && h2.is_remote();
         }
-        cause = c.source();
     }
     false
 }
@@ -562,16 +560,11 @@ fn closed_before_answering(e: &hyper_util::client::legacy::Error) -> bool {
 /// Whether the server reset the request's HTTP/2 stream with `REFUSED_STREAM`: it did not
 /// process the request (RFC 9113 8.7). Only the stream's own reset carries that code.
 fn refused(e: &hyper_util::client::legacy::Error) -> bool {
-    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(c) = cause {
-        if let Some(h2) = c.downcast_ref::<h2::Error>() {
-            return h2.is_reset()
-                && h2.is_remote()
-                && h2.reason() == Some(h2::Reason::REFUSED_STREAM);
-        }
-        cause = c.source();
-    }
-    false
+    causes(e)
+        .find_map(|c| c.downcast_ref::<h2::Error>())
+        .is_some_and(|h2| {
+            h2.is_reset() && h2.is_remote() && h2.reason() == Some(h2::Reason::REFUSED_STREAM)
+        })
 }
 
 /// The most of a redirect's own body that is read (so its HTTP/1.1 connection goes back to the
@@ -618,13 +611,11 @@ fn check_url(uri: &Uri) -> Result<(), Error> {
 
 /// Turns the pool's error into ours, keeping the connector's verdict on what failed.
 fn classify(e: hyper_util::client::legacy::Error, url: String) -> Error {
-    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
-    while let Some(c) = cause {
-        if let Some(connect) = c.downcast_ref::<ConnectError>() {
-            let (kind, detail) = (connect.kind, chain(connect));
-            return Error::new(kind, Some(url), Some(Box::new(e))).with_detail(detail);
-        }
-        cause = c.source();
+    let verdict = causes(&e)
+        .find_map(|c| c.downcast_ref::<ConnectError>())
+        .map(|connect| (connect.kind, chain(connect)));
+    if let Some((kind, detail)) = verdict {
+        return Error::new(kind, Some(url), Some(Box::new(e))).with_detail(detail);
     }
     let kind = if e.is_connect() {
         Kind::Connect

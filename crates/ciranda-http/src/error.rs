@@ -163,14 +163,19 @@ impl fmt::Display for Error {
     }
 }
 
+/// `e`, then each error it wraps (its `source()`, and that one's, ...).
+pub(crate) fn causes<'a>(
+    e: &'a (dyn StdError + 'static),
+) -> impl Iterator<Item = &'a (dyn StdError + 'static)> {
+    std::iter::successors(Some(e), |&c| c.source())
+}
+
 /// An error and its causes on one line (hyper's errors wrap the I/O error that says why).
 pub(crate) fn chain(e: &(dyn StdError + 'static)) -> String {
     let mut out = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
+    for c in causes(e).skip(1) {
         out.push_str(": ");
         out.push_str(&c.to_string());
-        cause = c.source();
     }
     out
 }

@@ -3,7 +3,7 @@
 use crate::abandon::{LinkedBody, ResponseLink};
 use crate::charset;
 use crate::decode::{Coding, Decoder};
-use crate::error::{Error, Kind};
+use crate::error::{Error, Kind, causes};
 use bytes::{Bytes, BytesMut};
 use ciranda::time::{Instant, Sleep};
 use futures_core::Stream;
@@ -328,14 +328,8 @@ impl Chunks {
 }
 
 fn is_timeout(e: &hyper::Error) -> bool {
-    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(c) = cause {
-        if let Some(io) = c.downcast_ref::<std::io::Error>() {
-            if io.kind() == std::io::ErrorKind::TimedOut {
-                return true;
-            }
-        }
-        cause = c.source();
-    }
-    e.is_timeout()
+    causes(e).any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+    }) || e.is_timeout()
 }
