@@ -284,6 +284,25 @@ fn env_and_current_dir_reach_the_child() {
     });
 }
 
+/// A child that exits with `code` once its stdin closes, whose stdin we hold (`wait` cannot
+/// close it), and on which a wait was begun and given up (so it has set up its watch).
+async fn waiting_child_held_by_stdin(
+    code: i32,
+) -> (ciranda::process::Child, ciranda::process::ChildStdin) {
+    let mut child = Command::new("sh")
+        .args(["-c", &format!("read line; exit {code}")])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdin = child.stdin.take().unwrap();
+    assert!(
+        timeout(Duration::from_millis(50), child.wait())
+            .await
+            .is_err()
+    );
+    (child, stdin)
+}
+
 /// A wait begun in one runtime, given up, and taken up again in another runtime after the
 /// first shut down: the exit is watched from the runtime that waits now, as on the `SIGCHLD`
 /// fallback (`os_process_sigchld.rs`), instead of failing with "the runtime ... has been shut
@@ -291,21 +310,7 @@ fn env_and_current_dir_reach_the_child() {
 #[test]
 fn a_wait_taken_up_in_another_runtime_after_the_first_shut_down() {
     let first = rt();
-    let (mut child, stdin) = first.block_on(async {
-        let mut child = Command::new("sh")
-            .args(["-c", "read line; exit 3"])
-            .stdin(Stdio::piped())
-            .spawn()
-            .unwrap();
-        // Held by us, not closed by `wait`: the child cannot exit before we drop it.
-        let stdin = child.stdin.take().unwrap();
-        assert!(
-            timeout(Duration::from_millis(50), child.wait())
-                .await
-                .is_err()
-        );
-        (child, stdin)
-    });
+    let (mut child, stdin) = first.block_on(async { waiting_child_held_by_stdin(3).await });
     drop(first);
     rt().block_on(async {
         drop(stdin); // end of file: the child exits
@@ -361,21 +366,7 @@ fn a_wait_taken_up_in_another_runtime_while_the_first_sits_idle() {
         .flavor(ciranda::Flavor::CurrentThread)
         .build()
         .unwrap();
-    let (mut child, stdin) = idle.block_on(async {
-        let mut child = Command::new("sh")
-            .args(["-c", "read line; exit 6"])
-            .stdin(Stdio::piped())
-            .spawn()
-            .unwrap();
-        // Held by us, not closed by `wait`: the child cannot exit before we drop it.
-        let stdin = child.stdin.take().unwrap();
-        assert!(
-            timeout(Duration::from_millis(50), child.wait())
-                .await
-                .is_err()
-        );
-        (child, stdin)
-    });
+    let (mut child, stdin) = idle.block_on(async { waiting_child_held_by_stdin(6).await });
     rt().block_on(async {
         drop(stdin); // end of file: the child exits
         // The timer is polled first: a `timeout` polls the wait when it fires, which would
