@@ -23,7 +23,8 @@
 //! response's body is handed to a small task that reads and discards it: that gives the
 //! server stream credit again, the server reads on, the upload gets credit, polls the body
 //! and resets the stream, which ends the discarding task. It stops at the response deadline,
-//! or after [`DISCARD_LIMIT`] without one.
+//! or after [`DISCARD_LIMIT`] without one. The task runs on the runtime that drops the
+//! response, or on the one the response arrived on if the dropping thread runs none.
 //!
 //! | state     | event                                           | next state                   |
 //! |-----------|-------------------------------------------------|------------------------------|
@@ -66,6 +67,9 @@ pub(crate) struct LinkedBody {
     body: Option<Incoming>,
     shared: Option<Arc<Shared>>,
     deadline: Option<Instant>,
+    /// The runtime the response arrived on, for the discarding task when the response is
+    /// dropped on a thread that runs none (only kept for a linked, streamed upload).
+    runtime: Option<ciranda::Handle>,
 }
 
 /// The response's end of [`link`], until the response arrives and [`LinkedBody`] takes it.
@@ -147,10 +151,13 @@ impl LinkedBody {
         link: Option<ResponseLink>,
         deadline: Option<Instant>,
     ) -> Self {
+        let shared = link.map(ResponseLink::into_shared);
+        let runtime = shared.as_ref().and_then(|_| ciranda::Handle::try_current());
         LinkedBody {
             body: Some(body),
-            shared: link.map(ResponseLink::into_shared),
+            shared,
             deadline,
+            runtime,
         }
     }
 
@@ -208,7 +215,10 @@ impl Drop for LinkedBody {
         if shared.upload_over.load(Ordering::Acquire) {
             return; // hyper resets the stream itself once both halves are gone
         }
-        let (Some(body), Some(runtime)) = (self.body.take(), ciranda::Handle::try_current()) else {
+        // The current runtime if there is one, else the one the response arrived on (a
+        // response handed to a plain thread and dropped there).
+        let runtime = ciranda::Handle::try_current().or_else(|| self.runtime.take());
+        let (Some(body), Some(runtime)) = (self.body.take(), runtime) else {
             return;
         };
         let until = self

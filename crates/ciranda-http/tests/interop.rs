@@ -333,7 +333,7 @@ fn a_client_built_outside_a_runtime_works_inside_one() {
 /// the next uploads crawl a byte at a time; `serve`'s connection window holds eight stream
 /// windows (`tests/http2_flow.rs`). The client stops the upload when its response is
 /// dropped (`src/abandon.rs`): the stream is reset and the window freed.
-async fn abandoned_upload_leaves_the_connection_usable(base: &str) {
+async fn abandoned_upload_leaves_the_connection_usable(base: &str, drop_off_runtime: bool) {
     let client = h2_client();
     for round in 0..3 {
         let response = client
@@ -346,6 +346,12 @@ async fn abandoned_upload_leaves_the_connection_usable(base: &str) {
                 .await
                 .expect("the first echoed chunk arrives");
             assert!(first.is_some());
+            if drop_off_runtime {
+                // Let the upload fill the windows the unread echo leaves it, then drop the
+                // response on a thread that runs no runtime.
+                ciranda::time::sleep(std::time::Duration::from_millis(500)).await;
+                std::thread::spawn(move || drop(chunks)).join().unwrap();
+            }
             continue; // dropped half-read: the client resets the stream
         }
         let mut checker = Checker::default();
@@ -367,7 +373,7 @@ async fn abandoned_upload_leaves_the_connection_usable(base: &str) {
 #[ciranda::test]
 async fn an_upload_whose_response_is_dropped_stops_and_frees_the_http2_connection() {
     let (addr, stop, server) = spawn_ciranda_server(Routes::new(1)).await;
-    abandoned_upload_leaves_the_connection_usable(&format!("http://{addr}")).await;
+    abandoned_upload_leaves_the_connection_usable(&format!("http://{addr}"), false).await;
     stop.set();
     server.await.unwrap().unwrap();
 }
@@ -375,7 +381,17 @@ async fn an_upload_whose_response_is_dropped_stops_and_frees_the_http2_connectio
 #[ciranda::test]
 async fn an_upload_whose_response_is_dropped_stops_against_hyper_on_tokio_too() {
     let server = TokioServer::start(Routes::new(1));
-    abandoned_upload_leaves_the_connection_usable(&format!("http://{}", server.addr)).await;
+    abandoned_upload_leaves_the_connection_usable(&format!("http://{}", server.addr), false).await;
+}
+
+/// The same with the half-read response dropped on a plain thread: the body is still
+/// discarded (on the runtime it arrived on) until the reset ends the upload. Against hyper's
+/// default windows (1 MiB per stream and per connection), where the unread upload holds the
+/// whole connection window.
+#[ciranda::test]
+async fn an_upload_whose_response_is_dropped_outside_any_runtime_stops_too() {
+    let server = TokioServer::start(Routes::new(1));
+    abandoned_upload_leaves_the_connection_usable(&format!("http://{}", server.addr), true).await;
 }
 
 /// How the server's read of an upload ended: the bytes it read, and whether the upload was
