@@ -1,8 +1,8 @@
 //! The sync workloads of `benches/sync.rs` and `benches/shapes.rs` without criterion, one
 //! runtime and one workload per process, so that `valgrind --tool=callgrind`, `strace -c -f`
-//! and `/usr/bin/time -v` see only that workload. Prints the median, minimum and maximum time
-//! per iteration and, for ciranda, the workers' polls, parks and steals per iteration (from
-//! the runtime's metrics).
+//! and `/usr/bin/time -v` see only that workload. Prints the median, minimum, 90th and 99th
+//! percentiles, maximum and mean time per iteration and, for ciranda, the workers' polls,
+//! parks and steals per iteration (from the runtime's metrics).
 //!
 //! ```text
 //! cargo build --release -p ciranda-benches --example sync_probe
@@ -11,8 +11,9 @@
 //!
 //! `runtime` is `ciranda`, `tokio` or `smol`; `workload` is one of `notify_one_w{W}`
 //! (W waiters, 500 wake-ups), `oneshot_rr` (1 000 round trips), `mpsc_p{P}_c{C}` (P senders
-//! share 16 000 messages into capacity C, received in `block_on`) and `mpsc_p{P}_c{C}_in_task`
-//! (the same received in a spawned task).
+//! share 16 000 messages into capacity C, received in `block_on`), `mpsc_p{P}_c{C}_in_task`
+//! (the same received in a spawned task) and `semaphore` (`semaphore_contended`: 5 permits,
+//! 6 tasks × 1 000 acquire/release).
 
 #[path = "../common/mod.rs"]
 #[macro_use]
@@ -35,6 +36,7 @@ enum Workload {
         waiters: usize,
     },
     Oneshot,
+    Semaphore,
     Mpsc {
         producers: usize,
         capacity: usize,
@@ -50,6 +52,9 @@ fn parse(name: &str) -> Workload {
     }
     if name == "oneshot_rr" {
         return Workload::Oneshot;
+    }
+    if name == "semaphore" {
+        return Workload::Semaphore;
     }
     if let Some(rest) = name.strip_prefix("mpsc_p") {
         let (rest, in_task) = match rest.strip_suffix("_in_task") {
@@ -73,10 +78,13 @@ fn report(label: &str, times: &mut [Duration], before: Counters, after: Counters
     times.sort();
     let n = times.len() as u64;
     println!(
-        "{label}: median {:?} min {:?} max {:?} over {} iterations; per iteration: polls {} parks {} steals {}",
+        "{label}: median {:?} min {:?} p90 {:?} p99 {:?} max {:?} mean {:?} over {} iterations; per iteration: polls {} parks {} steals {}",
         times[times.len() / 2],
         times[0],
+        times[times.len() * 9 / 10],
+        times[times.len() * 99 / 100],
         times[times.len() - 1],
+        times.iter().sum::<Duration>() / times.len() as u32,
         n,
         (after.0 - before.0) / n,
         (after.1 - before.1) / n,
@@ -134,6 +142,36 @@ macro_rules! probe {
                             let (otx, orx) = rt::oneshot();
                             rt::send(&tx, otx).await;
                             rt::orecv(orx).await;
+                        }
+                    })
+                };
+                for _ in 0..$iters / 10 {
+                    one();
+                }
+                let before = counters();
+                for _ in 0..$iters {
+                    let start = Instant::now();
+                    one();
+                    times.push(start.elapsed());
+                }
+                report(&label, &mut times, before, counters());
+            }
+            Workload::Semaphore => {
+                let sem = Arc::new(rt::Semaphore::new(5));
+                let one = || {
+                    runtime.block_on(async {
+                        let tasks: Vec<_> = (0..6)
+                            .map(|_| {
+                                let sem = sem.clone();
+                                rt::spawn(async move {
+                                    for _ in 0..1_000 {
+                                        drop(black_box(rt::acquire(&sem).await));
+                                    }
+                                })
+                            })
+                            .collect();
+                        for t in tasks {
+                            rt::join(t).await;
                         }
                     })
                 };
