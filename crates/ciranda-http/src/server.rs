@@ -15,7 +15,8 @@
 //! `header_read_timeout` has passed since it was accepted: hyper's own header-read timeout
 //! only starts once HTTP/1.1 has been detected, and a client that sends nothing at all must
 //! not hold a task forever. After that, hyper's header-read timeout bounds each later
-//! request head (and idle keep-alive connections); a request body is never bounded by it.
+//! request head (and idle keep-alive connections); a request body is never bounded by it
+//! (a handler bounds its reads with [`BodyTimeout`]).
 //!
 //! A request is in flight from the moment hyper calls the service until its response body
 //! has been sent whole or dropped. A connection with none in flight for `idle_timeout`
@@ -28,9 +29,11 @@
 //! moved per request.
 
 mod armed_sleep;
+mod body_timeout;
 mod head_timer;
 
 use armed_sleep::ArmedSleep;
+pub use body_timeout::BodyTimeout;
 
 use crate::error::BoxError;
 use crate::rt::{CirandaExecutor, CirandaIo, CirandaTimer};
