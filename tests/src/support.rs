@@ -97,3 +97,108 @@ pub fn threads_named(prefix: &str) -> usize {
         .filter(|comm| comm.starts_with(prefix))
         .count()
 }
+
+/// What a [`hooked_waker`]'s copies share: its hooks and counters.
+struct Hooks {
+    on_clone: Box<dyn Fn() + Send + Sync>,
+    // In a mutex only to make `Hooks` `Sync`, as a waker must be.
+    on_drop: std::sync::Mutex<Option<Box<dyn FnOnce() + Send>>>,
+    stats: std::sync::Arc<WakerStats>,
+}
+
+/// Observes a [`hooked_waker`] without keeping it alive.
+#[derive(Debug, Default)]
+pub struct WakerStats {
+    clones: std::sync::atomic::AtomicUsize,
+    dropped: std::sync::atomic::AtomicBool,
+}
+
+impl WakerStats {
+    /// How many times the waker was cloned.
+    pub fn clones(&self) -> usize {
+        self.clones.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Whether some copy of the waker is still alive (held by a primitive, or by the test).
+    pub fn alive(&self) -> bool {
+        !self.dropped.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Drop for Hooks {
+    fn drop(&mut self) {
+        if let Some(f) = self.on_drop.get_mut().unwrap().take() {
+            f();
+        }
+        self.stats
+            .dropped
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// A waker whose every `clone` runs `on_clone`, and whose last copy runs `on_drop` when it is
+/// dropped (or consumed by `wake`). Waking does nothing else: the tests that use it poll by
+/// hand. Foreign code of the kind users' wakers run: a primitive that clones or drops a waker
+/// while it holds its own lock deadlocks when `on_clone` or `on_drop` calls back into it.
+///
+/// ```
+/// use std::sync::atomic::{AtomicBool, Ordering};
+/// use std::sync::Arc;
+/// let dropped = Arc::new(AtomicBool::new(false));
+/// let flag = dropped.clone();
+/// let (waker, stats) =
+///     ciranda_tests::support::hooked_waker(|| {}, move || flag.store(true, Ordering::SeqCst));
+/// let copy = waker.clone();
+/// assert_eq!(stats.clones(), 1);
+/// drop(waker);
+/// assert!(stats.alive() && !dropped.load(Ordering::SeqCst));
+/// drop(copy);
+/// assert!(!stats.alive() && dropped.load(Ordering::SeqCst));
+/// ```
+pub fn hooked_waker(
+    on_clone: impl Fn() + Send + Sync + 'static,
+    on_drop: impl FnOnce() + Send + 'static,
+) -> (std::task::Waker, std::sync::Arc<WakerStats>) {
+    let stats = std::sync::Arc::new(WakerStats::default());
+    let hooks = std::sync::Arc::new(Hooks {
+        on_clone: Box::new(on_clone),
+        on_drop: std::sync::Mutex::new(Some(Box::new(on_drop))),
+        stats: stats.clone(),
+    });
+    let raw = std::task::RawWaker::new(std::sync::Arc::into_raw(hooks).cast(), &HOOKED_VTABLE);
+    // SAFETY: `raw` owns one strong count of an `Arc<Hooks>`, and HOOKED_VTABLE treats the
+    // data pointer exactly as that (see the functions below).
+    (unsafe { std::task::Waker::from_raw(raw) }, stats)
+}
+
+static HOOKED_VTABLE: std::task::RawWakerVTable =
+    std::task::RawWakerVTable::new(clone_hooked, wake_hooked, wake_hooked_by_ref, drop_hooked);
+
+unsafe fn clone_hooked(data: *const ()) -> std::task::RawWaker {
+    let data = data.cast::<Hooks>();
+    // SAFETY: `data` came from `Arc::into_raw` and the caller's waker still owns its count.
+    unsafe { std::sync::Arc::increment_strong_count(data) };
+    // SAFETY: as above, the pointee is alive while the caller's waker is.
+    let hooks = unsafe { &*data };
+    hooks
+        .stats
+        .clones
+        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    (hooks.on_clone)();
+    std::task::RawWaker::new(data.cast(), &HOOKED_VTABLE)
+}
+
+unsafe fn wake_hooked(data: *const ()) {
+    // SAFETY: `wake` consumes the waker: both calls use its one count.
+    unsafe {
+        wake_hooked_by_ref(data);
+        drop_hooked(data);
+    }
+}
+
+unsafe fn wake_hooked_by_ref(_data: *const ()) {}
+
+unsafe fn drop_hooked(data: *const ()) {
+    // SAFETY: gives back the count owned by the waker being dropped.
+    unsafe { std::sync::Arc::decrement_strong_count(data.cast::<Hooks>()) };
+}

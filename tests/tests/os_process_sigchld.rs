@@ -4,7 +4,10 @@
 
 use ciranda::process::Command;
 use ciranda::time::{Duration, sleep, timeout};
+use ciranda_tests::support::{hooked_waker, within};
 use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
 
 #[test]
 fn children_are_reaped_through_sigchld() {
@@ -121,5 +124,57 @@ fn children_are_reaped_through_sigchld() {
             }
         }
         assert!(first.wait().await.unwrap().success());
+    });
+
+    // A waiter whose waker's clone polls another child's wait (the hub's lock) and whose drop
+    // spawns a child: a clone or drop under the hub's lock deadlocks, caught by `within`.
+    within(30, "a SIGCHLD wait with a re-entrant waker", move || {
+        rt2.block_on(async {
+            let other = Arc::new(Mutex::new(
+                Command::new("sleep").arg("0.1").spawn().unwrap(),
+            ));
+            let polled = other.clone();
+            let (waker, stats) = hooked_waker(
+                move || {
+                    let mut other = polled.lock().unwrap();
+                    let mut wait = std::pin::pin!(other.wait());
+                    let _ = wait.as_mut().poll(&mut Context::from_waker(Waker::noop()));
+                },
+                || drop(Command::new("true").spawn().unwrap()),
+            );
+            let mut child = Command::new("sh")
+                .args(["-c", "sleep 0.2; exit 3"])
+                .spawn()
+                .unwrap();
+            let mut wait = std::pin::pin!(child.wait());
+            assert!(
+                wait.as_mut()
+                    .poll(&mut Context::from_waker(&waker))
+                    .is_pending()
+            );
+            drop(waker);
+            assert!(stats.alive(), "the hub holds the waker");
+            let status = loop {
+                // Re-polled with another waker, which replaces (and drops) the hooked one.
+                if let Poll::Ready(st) = wait.as_mut().poll(&mut Context::from_waker(Waker::noop()))
+                {
+                    break st.unwrap();
+                }
+                sleep(Duration::from_millis(1)).await;
+            };
+            assert_eq!(status.code(), Some(3));
+            assert!(!stats.alive());
+            let mut other = Arc::into_inner(other)
+                .expect("the hooked waker is gone")
+                .into_inner()
+                .unwrap();
+            assert!(
+                timeout(Duration::from_secs(20), other.wait())
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .success()
+            );
+        });
     });
 }

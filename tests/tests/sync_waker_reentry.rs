@@ -13,11 +13,12 @@
 use ciranda::sync::{
     Barrier, Condition, Event, Mutex, Notify, Promise, Queue, RwLock, Semaphore, mpsc, oneshot,
 };
+use ciranda_tests::support::{WakerStats, hooked_waker};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, mpsc as std_mpsc};
-use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 /// Runs `body` on its own thread; fails (instead of hanging) if it does not finish in 10 s.
@@ -39,88 +40,12 @@ fn no_deadlock(body: impl FnOnce() + Send + 'static) {
     }
 }
 
-/// What a [`hooked`] waker's data points at (behind an `Arc`, one count per waker copy).
-struct Hooks {
-    on_clone: Box<dyn Fn() + Send + Sync>,
-    // In a mutex only to make `Hooks` `Sync`, as a waker must be.
-    on_drop: std::sync::Mutex<Option<Box<dyn FnOnce() + Send>>>,
-    stats: Arc<Stats>,
-}
-
-/// Observes a hooked waker without keeping it alive.
-#[derive(Default)]
-struct Stats {
-    clones: AtomicUsize,
-    dropped: AtomicBool,
-}
-
-impl Stats {
-    fn clones(&self) -> usize {
-        self.clones.load(SeqCst)
-    }
-    /// Whether some copy of the waker is still alive (held by the primitive, or by us).
-    fn alive(&self) -> bool {
-        !self.dropped.load(SeqCst)
-    }
-}
-
-impl Drop for Hooks {
-    fn drop(&mut self) {
-        if let Some(f) = self.on_drop.get_mut().unwrap().take() {
-            f();
-        }
-        self.stats.dropped.store(true, SeqCst);
-    }
-}
-
-/// A waker whose every `clone` runs `on_clone`, and whose last copy runs `on_drop` when it is
-/// dropped (or consumed by `wake`).
+/// A waker whose `clone` runs `on_clone` and whose last copy runs `on_drop`.
 fn hooked(
     on_clone: impl Fn() + Send + Sync + 'static,
     on_drop: impl FnOnce() + Send + 'static,
-) -> (Waker, Arc<Stats>) {
-    let stats = Arc::new(Stats::default());
-    let hooks = Arc::new(Hooks {
-        on_clone: Box::new(on_clone),
-        on_drop: std::sync::Mutex::new(Some(Box::new(on_drop))),
-        stats: stats.clone(),
-    });
-    let raw = RawWaker::new(Arc::into_raw(hooks).cast(), &VTABLE);
-    // SAFETY: `raw` owns one strong count of an `Arc<Hooks>`, and VTABLE treats the data
-    // pointer exactly as that (see the functions below).
-    (unsafe { Waker::from_raw(raw) }, stats)
-}
-
-static VTABLE: RawWakerVTable = RawWakerVTable::new(clone_raw, wake_raw, wake_by_ref_raw, drop_raw);
-
-unsafe fn clone_raw(data: *const ()) -> RawWaker {
-    let data = data.cast::<Hooks>();
-    // SAFETY: `data` came from `Arc::into_raw` and the caller's waker still owns its count.
-    unsafe { Arc::increment_strong_count(data) };
-    // SAFETY: as above, the pointee is alive while the caller's waker is.
-    let hooks = unsafe { &*data };
-    hooks.stats.clones.fetch_add(1, SeqCst);
-    (hooks.on_clone)();
-    RawWaker::new(data.cast(), &VTABLE)
-}
-
-unsafe fn wake_raw(data: *const ()) {
-    // SAFETY: `wake` consumes the waker: both calls use its one count.
-    unsafe {
-        wake_by_ref_raw(data);
-        drop_raw(data);
-    }
-}
-
-unsafe fn wake_by_ref_raw(data: *const ()) {
-    // SAFETY: the caller's waker owns a count, so the pointee is alive.
-    // Waking does nothing: these tests poll by hand.
-    let _hooks = unsafe { &*data.cast::<Hooks>() };
-}
-
-unsafe fn drop_raw(data: *const ()) {
-    // SAFETY: gives back the count owned by the waker being dropped.
-    unsafe { Arc::decrement_strong_count(data.cast::<Hooks>()) };
+) -> (Waker, Arc<WakerStats>) {
+    hooked_waker(on_clone, on_drop)
 }
 
 fn nothing() {}
