@@ -141,3 +141,47 @@ async fn serve_answers_a_stalled_upload_with_its_handlers_timeout_over_both_prot
     }
     server.abort();
 }
+
+/// A handler that answers an HTTP/1.1 upload at once and reads its body afterwards: hyper
+/// ends such a body only with the connection's next request head, but it says its last
+/// byte is in (`is_end_stream`), and `BodyTimeout` ends there instead of timing out.
+#[ciranda::test]
+async fn a_body_read_after_its_response_ends_at_its_last_byte() {
+    use ciranda::io::{AsyncReadExt, AsyncWriteExt};
+    let (read_tx, mut read_rx) = mpsc::channel::<Result<usize, String>>(1);
+    let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
+        let read_tx = read_tx.clone();
+        async move {
+            let body = BodyTimeout::new(req.into_body(), Duration::from_secs(1));
+            ciranda::spawn(async move {
+                let read = body.collect().await.map(|all| all.to_bytes().len());
+                let _ = read_tx.send(read.map_err(|e| e.to_string())).await;
+            });
+            Ok::<_, Infallible>(hyper::Response::new(Full::new(Bytes::from("ok"))))
+        }
+    });
+    let listener = ciranda::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = ciranda::spawn(server::serve(listener, service).into_future());
+    let mut stream = ciranda::net::TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(b"POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    while !answer.ends_with(b"ok") {
+        let mut buf = [0u8; 256];
+        let n = stream.read(&mut buf).await.unwrap();
+        assert!(n > 0, "closed before answering: {answer:?}");
+        answer.extend_from_slice(&buf[..n]);
+    }
+    stream.write_all(b"hello").await.unwrap();
+    let read = ciranda::time::timeout(Duration::from_secs(20), read_rx.recv())
+        .await
+        .expect("the handler's read ended")
+        .unwrap();
+    assert_eq!(read, Ok(5));
+    server.abort();
+}

@@ -38,6 +38,12 @@ pin_project_lite::pin_project! {
     /// applies between frames (from the read that finds nothing until the next frame), not
     /// to the whole body, and only while the body is being read.
     ///
+    /// A body that says its end is reached ([`is_end_stream`](Body::is_end_stream)) ends
+    /// without another poll of the inner body. That matters for hyper's HTTP/1.1 server: a
+    /// body with a `Content-Length` whose response was sent before it was read says so at its
+    /// last byte, but its poll only ends with the connection's next request head, so waiting
+    /// on it would time out.
+    ///
     /// After the error the body reports its end. The error's source chain holds no other
     /// error; its message names the limit. Once a handler stops reading a body, hyper closes
     /// the HTTP/1.1 connection after the response (or resets the HTTP/2 stream).
@@ -152,6 +158,12 @@ where
             State::Waiting(deadline) => Some(deadline),
             State::Idle => None,
         };
+        if this.body.is_end_stream() {
+            // Its last byte is in: nothing more to wait for, even if its poll would wait
+            // (hyper's HTTP/1.1 body whose response was sent first; see the type's docs).
+            *this.state = State::Idle;
+            return Poll::Ready(None);
+        }
         if let Poll::Ready(frame) = this.body.poll_frame(cx) {
             *this.state = State::Idle;
             return Poll::Ready(frame.map(|result| result.map_err(Into::into)));
