@@ -195,3 +195,38 @@ fn unix_connect_to_a_full_backlog_fails_instead_of_spinning() {
     drop(listener);
     std::fs::remove_file(&path).unwrap();
 }
+
+/// A name that starts with a NUL byte is an abstract address (Linux): no file, gone with the
+/// socket. `UnixStream::connect` took such names, but `UnixListener::bind` refused them
+/// ("paths must not contain interior null bytes"), so a server on an abstract name (as Tokio's
+/// `UnixListener::bind("\0name")` makes) could not be written.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+#[test]
+fn unix_listener_binds_an_abstract_name() {
+    #[cfg(target_os = "android")]
+    use std::os::android::net::SocketAddrExt;
+    #[cfg(target_os = "linux")]
+    use std::os::linux::net::SocketAddrExt;
+    let name = format!("ciranda-{}-abstract", std::process::id());
+    let path = format!("\0{name}");
+    block_on(async {
+        let listener = UnixListener::bind(&path)?;
+        assert_eq!(
+            listener.local_addr()?.as_abstract_name(),
+            Some(name.as_bytes())
+        );
+        let mut client = UnixStream::connect(&path).await?;
+        let (mut server, _) = listener.accept().await?;
+        client.write_all(b"abstract").await?;
+        client.close().await?;
+        let mut got = Vec::new();
+        server.read_to_end(&mut got).await?;
+        assert_eq!(got, b"abstract");
+        // Nothing was created in the filesystem, and the name is taken while bound.
+        assert!(!std::path::Path::new(&name).exists());
+        let e = UnixListener::bind(&path).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::AddrInUse, "{e}");
+        io::Result::Ok(())
+    })
+    .unwrap();
+}

@@ -15,6 +15,14 @@ use std::path::Path;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
+/// The `listen(2)` backlog of a bound [`UnixListener`], as std's `UnixListener::bind` uses:
+/// -1 asks Linux for its maximum (`net.core.somaxconn`).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const LISTEN_BACKLOG: libc::c_int = -1;
+/// The `listen(2)` backlog of a bound [`UnixListener`].
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+const LISTEN_BACKLOG: libc::c_int = 128;
+
 /// A Unix-domain stream listener.
 ///
 /// # Examples
@@ -51,13 +59,21 @@ std_conversions!(UnixListener, std::os::unix::net::UnixListener, from_std);
 impl UnixListener {
     /// Binds to a filesystem path (which must not exist) and registers with the current
     /// reactor.
+    ///
+    /// On Linux and Android a path that starts with a NUL byte (`"\0name"`) is an abstract
+    /// address instead: nothing is created in the filesystem and the name is free again when
+    /// the listener is dropped. [`UnixStream::connect`] takes the same names.
     pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixListener> {
         let reactor = Reactor::current_io()?;
-        // std creates the socket close-on-exec.
-        let l = std::os::unix::net::UnixListener::bind(path)?;
-        l.set_nonblocking(true)?;
+        // socket2's address, unlike std's `UnixListener::bind`, takes abstract names (as
+        // `UnixStream::connect` does), and its sockets are close-on-exec.
+        let addr = SockAddr::unix(path)?;
+        let socket = Socket::new(Domain::UNIX, Type::STREAM, None)?;
+        socket.set_nonblocking(true)?;
+        socket.bind(&addr)?;
+        socket.listen(LISTEN_BACKLOG)?;
         Ok(UnixListener {
-            io: Async::with_reactor(l, reactor)?,
+            io: Async::with_reactor(socket.into(), reactor)?,
         })
     }
 
