@@ -72,7 +72,34 @@ impl UdpSocket {
         self.io.write_with(|s| s.send_to(buf, addr)).await
     }
 
-    /// Receives a datagram; returns its length and sender.
+    /// Receives a datagram; returns the number of bytes written into `buf` and the sender.
+    ///
+    /// A datagram longer than `buf` is truncated: `buf` gets its first `buf.len()` bytes, that
+    /// length is returned, and the rest of the datagram is discarded (as in Tokio and std; no
+    /// error says so). Size `buf` for the largest datagram you expect (65 507 bytes holds any
+    /// UDP payload over IPv4).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ciranda::net::UdpSocket;
+    ///
+    /// ciranda::run(async {
+    ///     let a = UdpSocket::bind("127.0.0.1:0").await?;
+    ///     let b = UdpSocket::bind("127.0.0.1:0").await?;
+    ///     a.send_to(b"0123456789", b.local_addr()?).await?;
+    ///     a.send_to(b"next", b.local_addr()?).await?;
+    ///     let mut small = [0; 4];
+    ///     // Truncated: the first four bytes; the other six are gone.
+    ///     assert_eq!(b.recv_from(&mut small).await?.0, 4);
+    ///     assert_eq!(&small, b"0123");
+    ///     let mut buf = [0; 64];
+    ///     let (n, _) = b.recv_from(&mut buf).await?;
+    ///     assert_eq!(&buf[..n], b"next");
+    ///     std::io::Result::Ok(())
+    /// })?;
+    /// # std::io::Result::Ok(())
+    /// ```
     ///
     /// # Cancel safety
     ///
@@ -82,7 +109,8 @@ impl UdpSocket {
         self.io.read_with(|s| s.recv_from(buf)).await
     }
 
-    /// Receives a datagram without consuming it.
+    /// Receives a datagram without consuming it; returns the number of bytes written into
+    /// `buf` and the sender. A datagram longer than `buf` fills `buf` and stays queued whole.
     ///
     /// # Cancel safety
     ///
@@ -101,7 +129,9 @@ impl UdpSocket {
         self.io.write_with(|s| s.send(buf)).await
     }
 
-    /// Receives a datagram from the connected peer.
+    /// Receives a datagram from the connected peer; returns the number of bytes written into
+    /// `buf`. A datagram longer than `buf` is truncated, the rest discarded (see
+    /// [`recv_from`](UdpSocket::recv_from)).
     ///
     /// # Cancel safety
     ///
@@ -111,7 +141,9 @@ impl UdpSocket {
         self.io.read_with(|s| s.recv(buf)).await
     }
 
-    /// Polls for a datagram; returns its length and sender.
+    /// Polls for a datagram; returns the number of bytes written into `buf` and the sender. A
+    /// datagram longer than `buf` is truncated, the rest discarded (see
+    /// [`recv_from`](UdpSocket::recv_from)).
     pub fn poll_recv_from(
         &self,
         cx: &mut Context<'_>,
