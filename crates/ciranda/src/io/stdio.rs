@@ -169,6 +169,32 @@ impl Target {
     }
 }
 
+/// Bytes a blocking job is to write to a standard stream. A runtime that shuts down cancels
+/// the jobs still queued, dropping them unrun: the bytes, which a `poll_write` already
+/// reported written, are then written by this drop, on the thread that shuts down.
+struct Pending {
+    target: Target,
+    buf: Vec<u8>,
+}
+
+impl Pending {
+    /// Writes the bytes (once: they are cleared, whatever the outcome).
+    fn write(&mut self) -> io::Result<()> {
+        let result = self.target.write_all(&self.buf);
+        self.buf.clear();
+        result
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if !self.buf.is_empty() {
+            // Nobody is left to report an error to.
+            let _ = self.write();
+        }
+    }
+}
+
 /// Collects writes and writes them on the blocking pool.
 struct Writer {
     target: Target,
@@ -218,12 +244,14 @@ impl Writer {
         let WriteState::Idle(buf) = &mut self.state else {
             unreachable!("started only while idle");
         };
-        let mut buf = buf.take().expect("idle with a buffer");
-        let target = self.target;
+        let buf = buf.take().expect("idle with a buffer");
+        let mut pending = Pending {
+            target: self.target,
+            buf,
+        };
         self.state = WriteState::Busy(crate::spawn_blocking(move || {
-            let result = target.write_all(&buf);
-            buf.clear();
-            (result, buf)
+            let result = pending.write();
+            (result, std::mem::take(&mut pending.buf))
         }));
     }
 
@@ -263,11 +291,14 @@ impl Drop for Writer {
     fn drop(&mut self) {
         if let WriteState::Idle(Some(buf)) = &mut self.state {
             if !buf.is_empty() {
-                let buf = std::mem::take(buf);
-                let target = self.target;
+                let mut pending = Pending {
+                    target: self.target,
+                    buf: std::mem::take(buf),
+                };
                 match crate::Handle::try_current() {
-                    Some(handle) => drop(handle.spawn_blocking(move || target.write_all(&buf))),
-                    None => drop(target.write_all(&buf)),
+                    Some(handle) => drop(handle.spawn_blocking(move || drop(pending.write()))),
+                    // Written by the drop, here.
+                    None => drop(pending),
                 }
             }
         }
@@ -280,7 +311,9 @@ macro_rules! writer {
         ///
         /// Writes are collected (8 KiB) and written by one blocking job per buffer: `flush` (or
         /// `close`) to have them appear now and to see write errors. Bytes still buffered when
-        /// the handle is dropped are written anyway. Output of several handles (or of
+        /// the handle is dropped are written anyway, as are those of a job that a runtime
+        /// shutting down cancelled before it ran (by the thread that shuts it down). Output of
+        /// several handles (or of
         /// `println!`) may interleave between buffers, not inside one.
         ///
         /// # Examples
