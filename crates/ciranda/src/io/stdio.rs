@@ -34,6 +34,12 @@ const WRITE_BUFFER: usize = 8 * 1024;
 /// it read. A read in progress cannot be interrupted, though: if the `Stdin` itself is dropped
 /// meanwhile, the job (and the bytes it then reads) runs to completion on the pool, unseen.
 ///
+/// Nor does a runtime's shutdown interrupt it: shutting down waits for the blocking pool's
+/// running calls, so a program whose main future returns (on Ctrl-C, after a timeout) while a
+/// read waits for input that does not come does not exit until a line (or EOF) arrives. This
+/// is Tokio's limitation too. To end such a program, use
+/// [`Runtime::shutdown_timeout`](crate::Runtime::shutdown_timeout), or `std::process::exit`.
+///
 /// # Examples
 ///
 /// ```no_run
