@@ -319,8 +319,7 @@ macro_rules! writer {
         /// `close`) to have them appear now and to see write errors. Bytes still buffered when
         /// the handle is dropped are written anyway, as are those of a job that a runtime
         /// shutting down cancelled before it ran (by the thread that shuts it down). Output of
-        /// several handles (or of
-        /// `println!`) may interleave between buffers, not inside one.
+        /// several handles (or of `println!`) may interleave between buffers, not inside one.
         ///
         /// # Examples
         ///
