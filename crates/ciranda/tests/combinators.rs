@@ -248,6 +248,21 @@ async fn task_group_lists_a_member_aborted_from_outside_before_another_fails() {
     assert_eq!(error.cancelled(), [victim.id()]);
 }
 
+// Current-thread: FIFO, so the abort is requested before either member runs, and the failing
+// member (spawned first) fails before the worker gets to drop the victim's future.
+#[ciranda::test(flavor = "current_thread")]
+async fn task_group_lists_a_member_whose_outside_abort_is_still_pending_when_another_fails() {
+    let mut group = TaskGroup::<(), String>::new();
+    group.spawn(async { Err("failed".to_string()) });
+    let victim = group.spawn(pending());
+    // Aborted from outside; its future is dropped only when the loop reaches it, after the
+    // first member has failed. The group must not take that cancellation for its own.
+    victim.abort();
+    let error = group.join().await.unwrap_err();
+    assert_eq!(error.errors(), ["failed".to_string()]);
+    assert_eq!(error.cancelled(), [victim.id()], "{error:?}");
+}
+
 #[ciranda::test]
 async fn dropping_a_task_group_cancels_members() {
     let dropped = Arc::new(AtomicUsize::new(0));

@@ -200,6 +200,28 @@ impl AbortHandle {
         self.task.header().state.load().is(state::COMPLETE)
     }
 
+    /// `true` once cancellation was requested — by [`abort`](Self::abort) on any handle of
+    /// the task, or by the runtime's shutdown — even if the future has not been dropped yet
+    /// (it is dropped at the task's next scheduling point). A task that was already finished
+    /// when the abort came keeps `false`; one aborted while its last poll was running keeps
+    /// `true` even if that poll produced the output.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// ciranda::run(async {
+    ///     let handle = ciranda::spawn(std::future::pending::<()>());
+    ///     let abort = handle.abort_handle();
+    ///     assert!(!abort.is_abort_requested());
+    ///     abort.abort();
+    ///     assert!(abort.is_abort_requested());
+    ///     assert!(handle.await.unwrap_err().is_cancelled());
+    /// });
+    /// ```
+    pub fn is_abort_requested(&self) -> bool {
+        self.task.header().state.load().is(state::CANCELLED)
+    }
+
     /// The task's id.
     pub fn id(&self) -> TaskId {
         self.task.header().id

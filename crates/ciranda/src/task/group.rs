@@ -65,12 +65,15 @@ impl Shared {
         }
         // A member that already finished, even if `join` has not read it yet (one cancelled
         // from outside just before this failure), keeps its own outcome: counting it as ours
-        // would drop it from `cancelled()`.
+        // would drop it from `cancelled()`. So does one aborted from outside whose future is
+        // not dropped yet (it waits in a run queue for that): the abort came first.
         let unfinished: HashSet<usize> = state
             .aborts
             .iter()
             .enumerate()
-            .filter(|(i, abort)| *i != failed && !abort.is_finished())
+            .filter(|(i, abort)| {
+                *i != failed && !abort.is_finished() && !abort.is_abort_requested()
+            })
             .map(|(i, _)| i)
             .collect();
         for i in &unfinished {
