@@ -34,3 +34,38 @@ fn leaf_futures_yield_when_the_budget_is_spent() {
 }
 
 use std::future::Future;
+
+#[test]
+fn a_spent_budget_does_not_pass_for_an_elapsed_timeout() {
+    use ciranda_reactor::time::{Duration, timeout};
+    let polls = Cell::new(0u32);
+    let got = block_on(async {
+        let (mut a, mut b) = ciranda_reactor::net::UnixStream::pair()?;
+        a.write_all(&[7; 64]).await?;
+        // asyncio's `wait_for(q.get(), 0)` drain: every byte is there, so every read is ready
+        // on its first real poll and none may time out.
+        let drain = async {
+            let mut got = 0;
+            let mut buf = [0; 1];
+            while let Ok(read) = timeout(Duration::ZERO, b.read_exact(&mut buf)).await {
+                read?;
+                got += 1;
+                if got == 64 {
+                    break;
+                }
+            }
+            std::io::Result::Ok(got)
+        };
+        // A fresh budget of 4 on every poll of the outer future, as a scheduler opens one per
+        // task poll: the fifth read of a poll is refused by the budget, not by the deadline.
+        let mut drain = std::pin::pin!(drain);
+        std::future::poll_fn(|cx| {
+            polls.set(polls.get() + 1);
+            ciranda_coop::with_budget(4, || drain.as_mut().poll(cx))
+        })
+        .await
+    })
+    .unwrap();
+    assert_eq!(got, 64, "the drain took a budget refusal for a timeout");
+    assert!(polls.get() >= 16, "only {} polls", polls.get());
+}

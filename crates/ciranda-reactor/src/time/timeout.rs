@@ -1,6 +1,7 @@
 //! `timeout`: a deadline around any future.
 
 use super::{Instant, Sleep};
+use crate::coop;
 
 use std::error::Error;
 use std::fmt;
@@ -14,7 +15,10 @@ use std::time::Duration;
 ///
 /// The inner future is polled once before the deadline is looked at: with
 /// `Duration::ZERO` the result is `Ok` only if the future is ready on its first poll. On expiry
-/// the inner future is dropped (cancelled) when the `Timeout` is.
+/// the inner future is dropped (cancelled) when the `Timeout` is. A poll that finds the task's
+/// cooperative budget already spent does not count: ciranda's futures inside refuse to complete
+/// then, so the `Timeout` yields and looks again with a fresh budget (a
+/// `timeout(Duration::ZERO, rx.recv())` drain loop does not stop at the budget's end).
 ///
 /// The deadline is fixed now, on the current reactor's clock (the real clock outside any
 /// runtime). The timer itself is set up only if the inner future has to wait, on the reactor
@@ -122,14 +126,25 @@ impl<F: Future> Future for Timeout<F> {
         let this = unsafe { self.get_unchecked_mut() };
         // SAFETY: see above; `this.future` stays pinned for the life of the `Timeout`.
         let future = unsafe { Pin::new_unchecked(&mut this.future) };
+        // Spent before the inner future was even polled: its leaf futures refuse to complete
+        // (however ready they are), so its `Pending` says nothing, and a deadline that has
+        // passed (`Duration::ZERO`) must not turn that refusal into `Elapsed`.
+        let budget_spent_before = coop::remaining() == Some(0);
         if let Poll::Ready(out) = future.poll(cx) {
             return Poll::Ready(Ok(out));
+        }
+        if budget_spent_before {
+            // Yield instead (as a refused leaf does: the task is woken and polled again with
+            // a fresh budget), then the inner future gets a real poll before the deadline is
+            // looked at.
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
         }
         let deadline = this.deadline;
         // Bound to the polling thread's reactor by its first poll.
         let sleep = this.sleep.get_or_insert_with(|| Sleep::new(None, deadline));
-        // The deadline does not consult the budget: a future that used the budget up must still
-        // be able to time out.
+        // The deadline does not consult the budget: a future that used the budget up in this
+        // poll must still be able to time out.
         match sleep.poll_deadline(cx) {
             Poll::Ready(()) => Poll::Ready(Err(Elapsed(()))),
             Poll::Pending => Poll::Pending,
