@@ -8,7 +8,7 @@
 //! says `Pending` (having woken the task) they return `Pending`, so the task is rescheduled
 //! behind others. Outside a scheduler's task poll the budget is unlimited.
 
-pub(crate) use ciranda_coop::{poll_proceed, remaining};
+pub(crate) use ciranda_coop::{poll_proceed, refund, remaining};
 
 #[cfg(all(test, not(loom)))]
 mod tests {

@@ -69,3 +69,43 @@ fn a_spent_budget_does_not_pass_for_an_elapsed_timeout() {
     assert_eq!(got, 64, "the drain took a budget refusal for a timeout");
     assert!(polls.get() >= 16, "only {} polls", polls.get());
 }
+
+#[test]
+fn timers_that_are_not_due_spend_no_budget() {
+    use ciranda_reactor::time::{Duration, interval, sleep};
+    let polls = Cell::new(0u32);
+    block_on(async {
+        // Ten sleeps and ten intervals (past their first tick), all 30 ms from due, polled
+        // together on every poll with a budget of 4: a timer that is not due completes no
+        // operation and must not spend the budget, or the fifth one is refused, wakes the task
+        // at once, and the task spins until the timers fire instead of sleeping.
+        let mut sleeps: Vec<_> = (0..10).map(|_| sleep(Duration::from_millis(30))).collect();
+        let mut intervals: Vec<_> = (0..10)
+            .map(|_| interval(Duration::from_millis(30)))
+            .collect();
+        for ticks in &mut intervals {
+            ticks.tick().await;
+        }
+        std::future::poll_fn(|cx| {
+            polls.set(polls.get() + 1);
+            ciranda_coop::with_budget(4, || {
+                let mut due = 0;
+                for s in &mut sleeps {
+                    due += usize::from(std::pin::Pin::new(s).poll(cx).is_ready());
+                }
+                for ticks in &mut intervals {
+                    due += usize::from(ticks.poll_tick(cx).is_ready());
+                }
+                if due > 0 {
+                    std::task::Poll::Ready(())
+                } else {
+                    std::task::Poll::Pending
+                }
+            })
+        })
+        .await
+    });
+    // One poll to set the timers, one (or a few, if they fire in different turns) when they
+    // are due; a task spinning on refusals polls thousands of times in 30 ms.
+    assert!(polls.get() <= 12, "{} polls", polls.get());
+}

@@ -131,7 +131,11 @@ impl Interval {
     /// Polls for the next tick.
     pub fn poll_tick(&mut self, cx: &mut Context<'_>) -> Poll<Instant> {
         ready!(coop::poll_proceed(cx));
-        ready!(self.sleep.poll_deadline(cx));
+        if self.sleep.poll_deadline(cx).is_pending() {
+            // No tick taken: the unit goes back (see `Sleep`'s `poll`).
+            coop::refund();
+            return Poll::Pending;
+        }
         let scheduled = self.sleep.deadline();
         let now = self.sleep.now();
         let next = match self.missed {

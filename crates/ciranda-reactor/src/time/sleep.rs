@@ -170,10 +170,18 @@ impl Future for Sleep {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
-        if !this.elapsed {
-            ready!(coop::poll_proceed(cx));
+        if this.elapsed {
+            return Poll::Ready(());
         }
-        this.poll_deadline(cx)
+        ready!(coop::poll_proceed(cx));
+        let poll = this.poll_deadline(cx);
+        if poll.is_pending() {
+            // Not due: nothing completed, so the unit goes back. Spent, it would make a task
+            // that polls many pending timers at once refuse the rest, wake itself and spin
+            // (and keep a paused clock from ever jumping) instead of sleeping.
+            coop::refund();
+        }
+        poll
     }
 }
 
