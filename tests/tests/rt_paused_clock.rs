@@ -125,3 +125,58 @@ fn a_sleep_made_in_block_on_takes_exactly_its_virtual_time_on_a_fresh_paused_run
         assert_eq!(slept, Duration::from_secs(5), "round {round}");
     }
 }
+
+/// Synchronous code calls back into async code (`Handle::block_on` inside `spawn_blocking`, the
+/// docs' pattern) and waits for a task that sleeps: while that `block_on` waits, the blocking
+/// call does nothing, so the clock must jump. Counting the call as busy the whole time kept
+/// the runtime from ever looking idle: the sleep never ended and the test hung.
+#[test]
+fn a_blocking_call_waiting_in_block_on_lets_the_clock_jump() {
+    for flavor in [ciranda::Flavor::MultiThread, ciranda::Flavor::CurrentThread] {
+        let slept =
+            ciranda_tests::support::within(20, "block_on inside spawn_blocking", move || {
+                let rt = Runtime::builder()
+                    .flavor(flavor)
+                    .start_paused(true)
+                    .build()
+                    .unwrap();
+                rt.block_on(async {
+                    let start = Instant::now();
+                    let late = ciranda::spawn(async {
+                        sleep(Duration::from_secs(5)).await;
+                        7
+                    });
+                    let handle = ciranda::Handle::current();
+                    let got = ciranda::spawn_blocking(move || {
+                        handle.block_on(async move {
+                            sleep(Duration::from_secs(1)).await;
+                            late.await.unwrap()
+                        })
+                    })
+                    .await
+                    .unwrap();
+                    (got, start.elapsed())
+                })
+            });
+        assert_eq!(slept, (7, Duration::from_secs(5)), "{flavor:?}");
+    }
+}
+
+/// The same for a `block_on` nested in the future of another `block_on` on one thread: the
+/// outer one cannot go on before the inner one returns, so it must not hold the clock still.
+#[test]
+fn a_block_on_nested_in_another_lets_the_clock_jump() {
+    let slept = ciranda_tests::support::within(20, "nested block_on", || {
+        let rt = paused_runtime(1);
+        let handle = rt.handle();
+        rt.block_on(async move {
+            let start = Instant::now();
+            let inner = handle.block_on(async {
+                sleep(Duration::from_secs(3)).await;
+                Instant::now()
+            });
+            (inner - start, start.elapsed())
+        })
+    });
+    assert_eq!(slept, (Duration::from_secs(3), Duration::from_secs(3)));
+}

@@ -25,7 +25,7 @@
 //! [`Park::unpark_block_on`]: crate::park::Park::unpark_block_on
 
 use crate::Handle;
-use crate::context::on_worker_thread;
+use crate::context::{self, Busy, on_worker_thread};
 use crate::coop;
 use crate::loom::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use crate::park::{BlockOnContext, Parker};
@@ -146,6 +146,8 @@ pub(crate) fn block_on_unless<F: Future>(
     });
     shared.block_on_active.activate();
     let leave = LeaveOnUnwind(&thread);
+    // While its future is polled, a `block_on` nested in it waits for us (see `suspend`).
+    let _busy = context::enter_busy(shared, Busy::BlockOn);
     let waker = Waker::from(thread.clone());
     let mut cx = Context::from_waker(&waker);
     // Registered before the first check, so a task failing the runtime later wakes us.
@@ -166,6 +168,9 @@ pub(crate) fn block_on_unless<F: Future>(
         match thread.state.compare_exchange(POLLING, IDLE, SeqCst, SeqCst) {
             Ok(_) => {
                 shared.block_on_active.deactivate();
+                // What this thread is nested in waits too: a blocking call that called us, an
+                // outer `block_on` whose future did. Our own entry (the last) is counted above.
+                let suspended = context::suspend(shared, 1);
                 shared.park.notify_idle_change();
                 // A wake-up that comes within microseconds is cheaper to spin for than to
                 // sleep through (see `spin`); otherwise the hook decides how to wait.
@@ -182,6 +187,8 @@ pub(crate) fn block_on_unless<F: Future>(
                 if thread.state.swap(POLLING, SeqCst) == IDLE {
                     shared.block_on_active.activate();
                 }
+                // Counted again only now that this thread is (counted as) active itself.
+                drop(suspended);
             }
             // Woken during the poll: still counted active, poll again at once.
             Err(_) => thread.state.store(POLLING, SeqCst),

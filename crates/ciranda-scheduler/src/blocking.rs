@@ -133,6 +133,16 @@ impl BlockingPool {
         (state.threads, state.idle)
     }
 
+    /// A running call waits (in a `block_on` of this runtime): not counted active meanwhile.
+    pub(crate) fn suspend_call(&self) {
+        self.inner.active.deactivate();
+    }
+
+    /// The call that [`suspend_call`](Self::suspend_call) took off goes on: counted again.
+    pub(crate) fn resume_call(&self) {
+        self.inner.active.activate();
+    }
+
     /// The activity word of queued and running calls (see the `activity` module).
     pub(crate) fn activity_word(&self) -> u64 {
         self.inner.active.word()
@@ -288,7 +298,11 @@ impl Inner {
                     }
                 }
                 drop(state);
-                task.run();
+                {
+                    // A `block_on` inside the call may take it off the count while it waits.
+                    let _busy = context::enter_busy(&handle.shared, context::Busy::BlockingCall);
+                    task.run();
+                }
                 self.active.deactivate();
                 handle.shared.park.notify_idle_change();
                 state = self.state.lock();

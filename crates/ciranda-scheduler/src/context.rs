@@ -17,6 +17,10 @@ use std::ptr;
 
 thread_local! {
     static CURRENT: RefCell<Option<Handle>> = const { RefCell::new(None) };
+    /// What this thread is busy with for a runtime while it runs user code, innermost last:
+    /// a blocking call, a `block_on` whose future is being polled. Each is counted active for
+    /// the paused clock; a `block_on` that waits inside them holds them up (see [`suspend`]).
+    static BUSY: RefCell<Vec<(*const Shared, Busy)>> = const { RefCell::new(Vec::new()) };
     /// The worker running on this thread, set while `Worker::run` borrows it.
     static CURRENT_WORKER: Cell<*const Worker> = const { Cell::new(ptr::null()) };
     /// The blocking pool this thread serves, as an identity only (never dereferenced).
@@ -143,4 +147,80 @@ pub(crate) fn current_task() -> Option<TaskId> {
     }
     // SAFETY: as in `with_worker`: the pointer is live while it is set on this thread.
     unsafe { &*worker }.current_task()
+}
+
+/// Something a thread is busy with for a runtime, counted active while it lasts (see the
+/// `activity` module).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Busy {
+    /// Polling a `block_on` future (`Shared::block_on_active`).
+    BlockOn,
+    /// Running a call of the blocking pool (the pool's activity count).
+    BlockingCall,
+}
+
+/// Records that this thread is busy with `busy` for `shared` until the guard drops.
+pub(crate) fn enter_busy(shared: &Shared, busy: Busy) -> BusyGuard {
+    let _ = BUSY.try_with(|stack| stack.borrow_mut().push((ptr::from_ref(shared), busy)));
+    BusyGuard(std::marker::PhantomData)
+}
+
+/// Pops the entry [`enter_busy`] pushed; guards nest.
+pub(crate) struct BusyGuard(std::marker::PhantomData<*const ()>);
+
+impl Drop for BusyGuard {
+    fn drop(&mut self) {
+        let _ = BUSY.try_with(|stack| stack.borrow_mut().pop());
+    }
+}
+
+/// A thread about to wait in a `block_on` of `shared` stops counting, for that runtime, as
+/// busy with what it is nested in — the blocking call it runs, the outer `block_on`s whose
+/// futures are being polled: none of them can go on before this wait ends, so they must not
+/// keep a paused clock from jumping to the timer it waits for. `own_frames` innermost entries
+/// are the waiting `block_on`'s own (counted by itself) and are left alone. The counts come
+/// back when the returned guard drops (after the wait, or if it unwinds).
+pub(crate) fn suspend(shared: &Shared, own_frames: usize) -> Suspended<'_> {
+    let (mut block_ons, mut calls) = (0, 0);
+    let _ = BUSY.try_with(|stack| {
+        let stack = stack.borrow();
+        let enclosing = &stack[..stack.len().saturating_sub(own_frames)];
+        for &(owner, busy) in enclosing {
+            if ptr::eq(owner, shared) {
+                match busy {
+                    Busy::BlockOn => block_ons += 1,
+                    Busy::BlockingCall => calls += 1,
+                }
+            }
+        }
+    });
+    for _ in 0..block_ons {
+        shared.block_on_active.deactivate();
+    }
+    for _ in 0..calls {
+        shared.blocking.suspend_call();
+    }
+    Suspended {
+        shared,
+        block_ons,
+        calls,
+    }
+}
+
+/// Counts back what [`suspend`] took off, when dropped.
+pub(crate) struct Suspended<'a> {
+    shared: &'a Shared,
+    block_ons: usize,
+    calls: usize,
+}
+
+impl Drop for Suspended<'_> {
+    fn drop(&mut self) {
+        for _ in 0..self.calls {
+            self.shared.blocking.resume_call();
+        }
+        for _ in 0..self.block_ons {
+            self.shared.block_on_active.activate();
+        }
+    }
 }

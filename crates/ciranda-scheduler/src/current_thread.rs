@@ -41,7 +41,7 @@
 
 use crate::Handle;
 use crate::block_on;
-use crate::context::on_worker_thread;
+use crate::context::{self, on_worker_thread};
 use crate::coop;
 use crate::loom::Mutex;
 use crate::loom::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
@@ -562,12 +562,15 @@ fn drive<F: Future>(
                 // Waiting: not active, so a paused clock may jump (see the module docs).
                 driver.active.set(false);
                 shared.block_on_active.deactivate();
+                // So is what this thread is nested in (a blocking call driving from inside).
+                let suspended = context::suspend(shared, 0);
                 metrics::add(&counters.parks, 1);
                 publish_busy(counters, &mut busy_since);
                 shared.park.park(&park_cx, None);
                 busy_since = Instant::now();
                 shared.block_on_active.activate();
                 driver.active.set(true);
+                drop(suspended);
                 continue;
             }
         }
