@@ -103,6 +103,41 @@ async fn dropping_gather_cancels_children() {
 }
 
 #[ciranda::test]
+async fn gather_cancels_the_children_it_spawned_when_its_input_panics() {
+    // `gather(urls.map(|u| fetch(u.parse().unwrap())))` with a bad third item: the panic
+    // comes out of the input iterator while `gather` spawns, after two children started.
+    // They belong to the `gather` that is unwinding, so they are cancelled with it, not
+    // left running detached where nobody can reach them.
+    for fallible in [false, true] {
+        let dropped = Arc::new(AtomicUsize::new(0));
+        let d = dropped.clone();
+        let children = (0..4).map(move |i| {
+            assert!(i != 2, "bad input {i}");
+            let guard = DropCounter(d.clone());
+            async move {
+                let _guard = guard;
+                pending::<Result<(), ()>>().await
+            }
+        });
+        let gathering = ciranda::spawn(async move {
+            if fallible {
+                let _ = ciranda::try_gather(children).await;
+            } else {
+                ciranda::gather(children).await;
+            }
+        });
+        assert!(gathering.await.unwrap_err().is_panic());
+        for _ in 0..100 {
+            if dropped.load(SeqCst) == 2 {
+                break;
+            }
+            sleep(ms(5)).await;
+        }
+        assert_eq!(dropped.load(SeqCst), 2, "try_gather: {fallible}");
+    }
+}
+
+#[ciranda::test]
 async fn try_gather_fails_fast_and_cancels_the_rest() {
     let dropped = Arc::new(AtomicUsize::new(0));
     let d = dropped.clone();

@@ -24,9 +24,17 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    let handles: Vec<_> = futures.into_iter().map(crate::spawn).collect();
-    let aborts = handles.iter().map(JoinHandle::abort_handle).collect();
-    (handles, AbortOnDrop(aborts))
+    // Each child is under the guard from the moment it is spawned: if the input iterator
+    // panics part-way (a `map` closure that unwraps bad input), the children already started
+    // are cancelled as the panic unwinds, instead of running on detached.
+    let mut cancel = AbortOnDrop(Vec::new());
+    let mut handles = Vec::new();
+    for future in futures {
+        let handle = crate::spawn(future);
+        cancel.0.push(handle.abort_handle());
+        handles.push(handle);
+    }
+    (handles, cancel)
 }
 
 /// Panics with the child's panic, or reports a child cancelled from outside.
