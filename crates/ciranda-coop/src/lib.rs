@@ -126,6 +126,39 @@ pub fn poll_proceed(cx: &mut Context<'_>) -> Poll<()> {
     }
 }
 
+/// The shape of every leaf future's poll: spends one unit with [`poll_proceed`] (returning
+/// `Pending`, the task woken, once the budget is spent), then polls the operation `op`, and
+/// gives the unit back with [`refund`] if `op` returns `Pending`: only completed operations
+/// count. A task that polls many pending operations at once (a `select` over a hundred
+/// channels) must not have the later ones refused, or it wakes itself and spins instead of
+/// sleeping.
+///
+/// # Examples
+///
+/// ```
+/// use std::task::{Context, Poll, Waker};
+/// let mut cx = Context::from_waker(Waker::noop());
+/// ciranda_coop::with_budget(1, || {
+///     // Not ready: the unit comes back.
+///     assert!(ciranda_coop::proceed(&mut cx, |_| Poll::<()>::Pending).is_pending());
+///     assert_eq!(ciranda_coop::remaining(), Some(1));
+///     // Ready: spent.
+///     assert!(ciranda_coop::proceed(&mut cx, |_| Poll::Ready(())).is_ready());
+///     assert_eq!(ciranda_coop::remaining(), Some(0));
+/// });
+/// ```
+#[inline]
+pub fn proceed<T>(cx: &mut Context<'_>, op: impl FnOnce(&mut Context<'_>) -> Poll<T>) -> Poll<T> {
+    if poll_proceed(cx).is_pending() {
+        return Poll::Pending;
+    }
+    let polled = op(cx);
+    if polled.is_pending() {
+        refund();
+    }
+    polled
+}
+
 /// Gives back a unit taken by [`poll_proceed`] for an operation that did not complete.
 ///
 /// # Examples

@@ -3,16 +3,15 @@
 //! The reactor does not depend on the scheduler, yet its leaf futures (socket reads and writes,
 //! accepts, timers) take part in the scheduler's per-poll budget so that a task that always
 //! finds its socket ready still yields now and then. The budget lives in the `ciranda-coop`
-//! crate, below both: leaf futures call [`ciranda_coop::poll_proceed`] directly, *before* they
-//! perform the operation (a read cannot be undone once it has consumed bytes), and when it
-//! says `Pending` (having woken the task) they return `Pending`, so the task is rescheduled
-//! behind others. Outside a scheduler's task poll the budget is unlimited.
+//! crate, below both: leaf futures poll through [`ciranda_coop::proceed`], which spends a unit
+//! *before* the operation is performed (a read cannot be undone once it has consumed bytes)
+//! and gives it back when the operation does not complete; when the budget is spent it says
+//! `Pending` (having woken the task), so the task is rescheduled behind others. Outside a scheduler's task poll the budget is unlimited.
 
-pub(crate) use ciranda_coop::{poll_proceed, refund, remaining};
+pub(crate) use ciranda_coop::{proceed, remaining};
 
 #[cfg(all(test, not(loom)))]
 mod tests {
-    use super::*;
     use std::task::Context;
 
     #[test]
@@ -20,7 +19,7 @@ mod tests {
         let waker = std::task::Waker::noop();
         let mut cx = Context::from_waker(waker);
         for _ in 0..=ciranda_coop::BUDGET {
-            assert!(poll_proceed(&mut cx).is_ready());
+            assert!(ciranda_coop::poll_proceed(&mut cx).is_ready());
         }
     }
 }

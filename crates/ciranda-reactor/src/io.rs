@@ -353,7 +353,7 @@ fn inner_mut<T>(io: &mut Option<T>) -> &mut T {
     io.as_mut().expect("Async used after into_inner")
 }
 
-/// The I/O loop behind every `*_with` method: spends one unit of the cooperative budget, then
+/// The I/O loop behind every `*_with` method: under one unit of the cooperative budget,
 /// runs `op` until it does not report `WouldBlock`, waiting for a report in `dir` (with the
 /// waker stored as `waiter` says) whenever it does. The report count is sampled before each
 /// attempt (see `registration`), so a readiness change during the attempt is never slept
@@ -366,17 +366,19 @@ fn poll_io<R>(
     mut waiter: Waiter<'_>,
     mut op: impl FnMut() -> io::Result<R>,
 ) -> Poll<io::Result<R>> {
-    ready!(coop::poll_proceed(cx));
-    loop {
-        let since = source.reports(dir);
-        match op() {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                ready!(reactor.poll_ready_since(source, dir, cx, since, waiter.reborrow()))?;
+    // Only a completed operation spends its unit (see `coop`).
+    coop::proceed(cx, |cx| {
+        loop {
+            let since = source.reports(dir);
+            match op() {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    ready!(reactor.poll_ready_since(source, dir, cx, since, waiter.reborrow()))?;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                res => return Poll::Ready(res),
             }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            res => return Poll::Ready(res),
         }
-    }
+    })
 }
 
 /// The most one `read`/`write` transfers on Linux (`MAX_RW_COUNT`, `INT_MAX` rounded down to a
@@ -410,31 +412,33 @@ fn poll_transfer(
     len: usize,
     mut op: impl FnMut() -> io::Result<(usize, bool)>,
 ) -> Poll<io::Result<usize>> {
-    ready!(coop::poll_proceed(cx));
-    loop {
-        let since = source.reports(dir);
-        // An empty buffer completes at once, drained or not.
-        if len != 0 && source.is_drained(dir, since) {
-            ready!(reactor.poll_ready_since(source, dir, cx, since, Waiter::Latest))?;
-            continue;
-        }
-        match op() {
-            Ok((n, reported_drained)) => {
-                // Linux caps one transfer at `MAX_RW_COUNT`: shorter than a larger buffer
-                // proves nothing.
-                let short = n < len && len <= MAX_RW_COUNT;
-                if n != 0 && (short || reported_drained) && SHORT_TRANSFER_DRAINS {
-                    source.mark_drained(dir, since);
-                }
-                return Poll::Ready(Ok(n));
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+    // Only a completed operation spends its unit (see `coop`).
+    coop::proceed(cx, |cx| {
+        loop {
+            let since = source.reports(dir);
+            // An empty buffer completes at once, drained or not.
+            if len != 0 && source.is_drained(dir, since) {
                 ready!(reactor.poll_ready_since(source, dir, cx, since, Waiter::Latest))?;
+                continue;
             }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Poll::Ready(Err(e)),
+            match op() {
+                Ok((n, reported_drained)) => {
+                    // Linux caps one transfer at `MAX_RW_COUNT`: shorter than a larger buffer
+                    // proves nothing.
+                    let short = n < len && len <= MAX_RW_COUNT;
+                    if n != 0 && (short || reported_drained) && SHORT_TRANSFER_DRAINS {
+                        source.mark_drained(dir, since);
+                    }
+                    return Poll::Ready(Ok(n));
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    ready!(reactor.poll_ready_since(source, dir, cx, since, Waiter::Latest))?;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Poll::Ready(Err(e)),
+            }
         }
-    }
+    })
 }
 
 impl<T> Drop for Async<T> {

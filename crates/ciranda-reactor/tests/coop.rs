@@ -109,3 +109,68 @@ fn timers_that_are_not_due_spend_no_budget() {
     // are due; a task spinning on refusals polls thousands of times in 30 ms.
     assert!(polls.get() <= 12, "{} polls", polls.get());
 }
+
+/// A socket read or write that waits completes nothing and spends no budget: a task that
+/// polls more waiting sockets than its budget at once must not have the rest refused (each
+/// refusal wakes the task at once, and it spins instead of sleeping).
+#[test]
+fn waiting_socket_operations_spend_no_budget() {
+    let polls = Cell::new(0u32);
+    block_on(async {
+        // Ten idle pairs: nothing to read. Ten writers into full buffers: no room.
+        let pairs: Vec<_> = (0..10)
+            .map(|_| ciranda_reactor::net::UnixStream::pair())
+            .collect::<std::io::Result<_>>()?;
+        let mut readers: Vec<_> = pairs.into_iter().map(|(a, b)| (a, b)).collect();
+        let mut writers = Vec::new();
+        for _ in 0..10 {
+            let (mut w, r) = ciranda_reactor::net::UnixStream::pair()?;
+            let chunk = [0u8; 65536];
+            // Fill until the kernel says no more (a write would wait).
+            while futures_util::poll!(w.write(&chunk)).is_ready() {}
+            writers.push((w, r));
+        }
+        let (mut wake_tx, wake_rx) = std::os::unix::net::UnixStream::pair()?;
+        let mut wake_rx = ciranda_reactor::net::UnixStream::from_std(wake_rx)?;
+        let timer = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(30));
+            std::io::Write::write_all(&mut wake_tx, b"x").unwrap();
+            wake_tx
+        });
+        let mut buf = [0u8; 16];
+        let mut wake_buf = [0u8; 1];
+        std::future::poll_fn(|cx| {
+            polls.set(polls.get() + 1);
+            if polls.get() > 10_000 {
+                // Spinning on refusals: the wake-up byte's read is refused every time.
+                return std::task::Poll::Ready(Err(std::io::Error::other("spinning")));
+            }
+            ciranda_coop::with_budget(4, || {
+                for (_, b) in &mut readers {
+                    assert!(
+                        std::pin::Pin::new(&mut b.read(&mut buf))
+                            .poll(cx)
+                            .is_pending()
+                    );
+                }
+                for (w, _) in &mut writers {
+                    assert!(
+                        std::pin::Pin::new(&mut w.write(&[1; 16]))
+                            .poll(cx)
+                            .is_pending()
+                    );
+                }
+                std::pin::Pin::new(&mut wake_rx.read(&mut wake_buf)).poll(cx)
+            })
+        })
+        .await
+        .map(drop)
+        .unwrap_or_else(|e| panic!("{e} after {} polls", polls.get()));
+        drop(timer.join().unwrap());
+        std::io::Result::Ok(())
+    })
+    .unwrap();
+    // One poll to wait, one (or a few) when the byte arrives; a task spinning on refusals
+    // polls thousands of times in 30 ms.
+    assert!(polls.get() <= 12, "{} polls", polls.get());
+}

@@ -141,22 +141,26 @@ impl Future for BarrierWait<'_> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<BarrierWaitResult> {
         let this = self.get_mut();
         assert!(!this.done, "BarrierWait polled after completion");
-        if coop::poll_proceed(cx).is_pending() {
-            return Poll::Pending;
-        }
-        if this.led {
+        coop::proceed(cx, |cx| this.poll_arrival(cx))
+    }
+}
+
+impl BarrierWait<'_> {
+    /// The poll past the budget check.
+    fn poll_arrival(&mut self, cx: &mut Context<'_>) -> Poll<BarrierWaitResult> {
+        if self.led {
             // The generation was released by this arrival; a waker's panic unwound out of the
             // poll that did it. The leader's result is still this future's to return.
-            this.led = false;
-            this.done = true;
+            self.led = false;
+            self.done = true;
             return Poll::Ready(BarrierWaitResult { leader: true });
         }
-        let barrier = this.barrier;
-        if this.key.is_some() {
-            let done = &mut this.done;
+        let barrier = self.barrier;
+        if self.key.is_some() {
+            let done = &mut self.done;
             return poll_wait(
                 cx.waker(),
-                &mut this.key,
+                &mut self.key,
                 None,
                 || barrier.state.lock(),
                 |state, queued| {
@@ -184,10 +188,10 @@ impl Future for BarrierWait<'_> {
                 drop(fresh);
                 // Recorded before waking: a waker's panic unwinds out of this poll, and a
                 // later poll must return the leader's result, not arrive again.
-                this.led = true;
+                self.led = true;
                 wakers.wake_all();
-                this.led = false;
-                this.done = true;
+                self.led = false;
+                self.done = true;
                 return Poll::Ready(BarrierWaitResult { leader: true });
             }
             // This arrival waits: it needs its own waker clone, made with the lock released
@@ -198,7 +202,7 @@ impl Future for BarrierWait<'_> {
                 continue;
             };
             state.arrived += 1;
-            this.key = Some(state.waiters.push_back(false, Some(waker)));
+            self.key = Some(state.waiters.push_back(false, Some(waker)));
             return Poll::Pending;
         }
     }

@@ -168,31 +168,30 @@ impl Future for &mut CondWaiter<'_> {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if coop::poll_proceed(cx).is_pending() {
-            return Poll::Pending;
-        }
-        let Some(key) = self.key else {
-            return Poll::Ready(());
-        };
-        // The first poll most likely waits: clone its waker before taking the lock (foreign
-        // code). Later polls clone only for a new waker, with the lock released.
-        let fresh = (!self.polled).then(|| cx.waker().clone());
-        self.polled = true;
-        let cond = self.cond;
-        poll_wait(
-            cx.waker(),
-            &mut self.key,
-            fresh,
-            || cond.waiters.lock(),
-            |waiters, _| {
-                if *waiters.get(key) {
-                    // Stays in the list: `Drop` removes it (and passes a notification on if needed).
-                    Queued::Done((), None)
-                } else {
-                    Queued::Waiting(waiters)
-                }
-            },
-        )
+        coop::proceed(cx, |cx| {
+            let Some(key) = self.key else {
+                return Poll::Ready(());
+            };
+            // The first poll most likely waits: clone its waker before taking the lock (foreign
+            // code). Later polls clone only for a new waker, with the lock released.
+            let fresh = (!self.polled).then(|| cx.waker().clone());
+            self.polled = true;
+            let cond = self.cond;
+            poll_wait(
+                cx.waker(),
+                &mut self.key,
+                fresh,
+                || cond.waiters.lock(),
+                |waiters, _| {
+                    if *waiters.get(key) {
+                        // Stays in the list: `Drop` removes it (and passes a notification on if needed).
+                        Queued::Done((), None)
+                    } else {
+                        Queued::Waiting(waiters)
+                    }
+                },
+            )
+        })
     }
 }
 

@@ -132,31 +132,30 @@ impl Future for EventWait<'_> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
-        if coop::poll_proceed(cx).is_pending() {
-            return Poll::Pending;
-        }
-        let event = this.event;
-        if this.key.is_some() {
-            return poll_wait(
-                cx.waker(),
-                &mut this.key,
-                None,
-                || event.waiters.lock(),
-                |waiters, queued| waiters.finish_if(queued, |&released| released.then_some(())),
-            );
-        }
-        if event.flag.load(Ordering::Acquire) {
-            return Poll::Ready(());
-        }
-        // About to wait: clone the waker before taking the lock (its `clone` may call `set`).
-        // Declared before the guard, so an unused clone is dropped after unlocking.
-        let fresh = cx.waker().clone();
-        let mut waiters = event.waiters.lock();
-        if event.flag.load(Ordering::Acquire) {
-            return Poll::Ready(());
-        }
-        this.key = Some(waiters.push_back(false, Some(fresh)));
-        Poll::Pending
+        coop::proceed(cx, |cx| {
+            let event = this.event;
+            if this.key.is_some() {
+                return poll_wait(
+                    cx.waker(),
+                    &mut this.key,
+                    None,
+                    || event.waiters.lock(),
+                    |waiters, queued| waiters.finish_if(queued, |&released| released.then_some(())),
+                );
+            }
+            if event.flag.load(Ordering::Acquire) {
+                return Poll::Ready(());
+            }
+            // About to wait: clone the waker before taking the lock (its `clone` may call `set`).
+            // Declared before the guard, so an unused clone is dropped after unlocking.
+            let fresh = cx.waker().clone();
+            let mut waiters = event.waiters.lock();
+            if event.flag.load(Ordering::Acquire) {
+                return Poll::Ready(());
+            }
+            this.key = Some(waiters.push_back(false, Some(fresh)));
+            Poll::Pending
+        })
     }
 }
 

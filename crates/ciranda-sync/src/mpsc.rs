@@ -187,21 +187,20 @@ impl<T> Chan<T> {
     }
 
     fn poll_recv(&self, taken: &mut Batch<T>, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        if coop::poll_proceed(cx).is_pending() {
-            return Poll::Pending;
-        }
-        let inner = match self.next_or_locked(taken) {
-            Ok(value) => return Poll::Ready(Some(value)),
-            Err(inner) => inner,
-        };
-        if inner.tx_gone || inner.rx_closed {
-            return Poll::Ready(None);
-        }
-        if matches!(&inner.rx_waker, Some(w) if w.will_wake(cx.waker())) {
-            return Poll::Pending;
-        }
-        drop(inner);
-        self.park(taken, cx)
+        coop::proceed(cx, |cx| {
+            let inner = match self.next_or_locked(taken) {
+                Ok(value) => return Poll::Ready(Some(value)),
+                Err(inner) => inner,
+            };
+            if inner.tx_gone || inner.rx_closed {
+                return Poll::Ready(None);
+            }
+            if matches!(&inner.rx_waker, Some(w) if w.will_wake(cx.waker())) {
+                return Poll::Pending;
+            }
+            drop(inner);
+            self.park(taken, cx)
+        })
     }
 
     /// `poll_recv` with a waker that is not stored yet. The clone is made, and the waker it

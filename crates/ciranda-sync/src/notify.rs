@@ -198,79 +198,78 @@ impl Future for Notified<'_> {
         if this.done {
             return Poll::Ready(());
         }
-        if coop::poll_proceed(cx).is_pending() {
-            return Poll::Pending;
-        }
-        let notify = this.notify;
-        if this.key.is_some() {
-            let done = &mut this.done;
-            return poll_wait(
-                cx.waker(),
-                &mut this.key,
-                None,
-                || notify.waiters.lock(),
-                |waiters, queued| {
-                    waiters.finish_if(queued, |slot| {
-                        matches!(slot, Slot::Notified(_)).then(|| *done = true)
-                    })
-                },
-            );
-        }
-        // Lock-free attempt: a notify_waiters since creation, or a stored permit.
-        let mut state = notify.state.load(Ordering::Acquire);
-        loop {
-            if state & !(NOTIFIED | WAITING) != this.generation {
-                this.done = true;
-                return Poll::Ready(());
+        coop::proceed(cx, |cx| {
+            let notify = this.notify;
+            if this.key.is_some() {
+                let done = &mut this.done;
+                return poll_wait(
+                    cx.waker(),
+                    &mut this.key,
+                    None,
+                    || notify.waiters.lock(),
+                    |waiters, queued| {
+                        waiters.finish_if(queued, |slot| {
+                            matches!(slot, Slot::Notified(_)).then(|| *done = true)
+                        })
+                    },
+                );
             }
-            if state & NOTIFIED == 0 {
-                break;
-            }
-            match notify.state.compare_exchange_weak(
-                state,
-                state & !NOTIFIED,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => {
+            // Lock-free attempt: a notify_waiters since creation, or a stored permit.
+            let mut state = notify.state.load(Ordering::Acquire);
+            loop {
+                if state & !(NOTIFIED | WAITING) != this.generation {
                     this.done = true;
                     return Poll::Ready(());
                 }
-                Err(actual) => state = actual,
+                if state & NOTIFIED == 0 {
+                    break;
+                }
+                match notify.state.compare_exchange_weak(
+                    state,
+                    state & !NOTIFIED,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                ) {
+                    Ok(_) => {
+                        this.done = true;
+                        return Poll::Ready(());
+                    }
+                    Err(actual) => state = actual,
+                }
             }
-        }
-        // About to wait: clone the waker before taking the lock (its `clone` may notify us).
-        // Declared before the guard, so an unused clone is dropped after unlocking.
-        let mut fresh = Some(cx.waker().clone());
-        let mut waiters = notify.waiters.lock();
-        let mut state = notify.state.load(Ordering::Acquire);
-        loop {
-            if state & !(NOTIFIED | WAITING) != this.generation {
-                this.done = true;
-                return Poll::Ready(());
-            }
-            let new = if state & NOTIFIED != 0 {
-                state & !NOTIFIED
-            } else {
-                state | WAITING
-            };
-            match notify.state.compare_exchange_weak(
-                state,
-                new,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) if state & NOTIFIED != 0 => {
+            // About to wait: clone the waker before taking the lock (its `clone` may notify us).
+            // Declared before the guard, so an unused clone is dropped after unlocking.
+            let mut fresh = Some(cx.waker().clone());
+            let mut waiters = notify.waiters.lock();
+            let mut state = notify.state.load(Ordering::Acquire);
+            loop {
+                if state & !(NOTIFIED | WAITING) != this.generation {
                     this.done = true;
                     return Poll::Ready(());
                 }
-                Ok(_) => {
-                    this.key = Some(waiters.push_back(Slot::Waiting, fresh.take()));
-                    return Poll::Pending;
+                let new = if state & NOTIFIED != 0 {
+                    state & !NOTIFIED
+                } else {
+                    state | WAITING
+                };
+                match notify.state.compare_exchange_weak(
+                    state,
+                    new,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                ) {
+                    Ok(_) if state & NOTIFIED != 0 => {
+                        this.done = true;
+                        return Poll::Ready(());
+                    }
+                    Ok(_) => {
+                        this.key = Some(waiters.push_back(Slot::Waiting, fresh.take()));
+                        return Poll::Pending;
+                    }
+                    Err(actual) => state = actual,
                 }
-                Err(actual) => state = actual,
             }
-        }
+        })
     }
 }
 

@@ -204,21 +204,20 @@ impl<T> Future for Receiver<T> {
     type Output = Result<T, RecvError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        if coop::poll_proceed(cx).is_pending() {
-            return Poll::Pending;
-        }
-        let mut inner = self.shared.lock();
-        if let Some(value) = inner.value.take() {
-            return Poll::Ready(Ok(value));
-        }
-        if inner.tx_gone || inner.rx_closed {
-            return Poll::Ready(Err(RecvError(())));
-        }
-        if matches!(&inner.rx_waker, Some(w) if w.will_wake(cx.waker())) {
-            return Poll::Pending;
-        }
-        drop(inner);
-        self.park(cx)
+        coop::proceed(cx, |cx| {
+            let mut inner = self.shared.lock();
+            if let Some(value) = inner.value.take() {
+                return Poll::Ready(Ok(value));
+            }
+            if inner.tx_gone || inner.rx_closed {
+                return Poll::Ready(Err(RecvError(())));
+            }
+            if matches!(&inner.rx_waker, Some(w) if w.will_wake(cx.waker())) {
+                return Poll::Pending;
+            }
+            drop(inner);
+            self.park(cx)
+        })
     }
 }
 

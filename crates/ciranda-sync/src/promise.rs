@@ -153,26 +153,25 @@ impl<T: Clone> Future for PromiseWait<'_, T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
         let this = self.get_mut();
-        if coop::poll_proceed(cx).is_pending() {
-            return Poll::Pending;
-        }
-        // A first poll of an unset promise is about to wait: clone before taking the lock.
-        let fresh = (this.key.is_none() && !this.promise.is_set()).then(|| cx.waker().clone());
-        let promise = this.promise;
-        poll_wait(
-            cx.waker(),
-            &mut this.key,
-            fresh,
-            || promise.state.lock(),
-            |state, queued| match &state.value {
-                Some(value) => {
-                    let value = value.clone();
-                    let stale = queued.take().and_then(|key| state.waiters.remove(key).1);
-                    Queued::Done(value, stale)
-                }
-                None => Queued::Enqueue(&mut state.waiters, false),
-            },
-        )
+        coop::proceed(cx, |cx| {
+            // A first poll of an unset promise is about to wait: clone before taking the lock.
+            let fresh = (this.key.is_none() && !this.promise.is_set()).then(|| cx.waker().clone());
+            let promise = this.promise;
+            poll_wait(
+                cx.waker(),
+                &mut this.key,
+                fresh,
+                || promise.state.lock(),
+                |state, queued| match &state.value {
+                    Some(value) => {
+                        let value = value.clone();
+                        let stale = queued.take().and_then(|key| state.waiters.remove(key).1);
+                        Queued::Done(value, stale)
+                    }
+                    None => Queued::Enqueue(&mut state.waiters, false),
+                },
+            )
+        })
     }
 }
 

@@ -335,51 +335,50 @@ impl<T> Future for Put<'_, T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
-        if coop::poll_proceed(cx).is_pending() {
-            return Poll::Pending;
-        }
-        let queue = this.queue;
-        if this.key.is_some() {
-            return poll_wait(
-                cx.waker(),
-                &mut this.key,
-                None,
-                || queue.state.lock(),
-                |state, queued| {
-                    let done = |slot: &PutSlot<T>| matches!(slot, PutSlot::Done).then_some(());
-                    state.putters.finish_if(queued, done)
-                },
-            );
-        }
-        let mut fresh = None;
-        loop {
-            let mut state = queue.state.lock();
-            let Some(item) = this.item.take() else {
-                return Poll::Ready(());
-            };
-            let mut wakers = WakeList::new();
-            let result = match queue.put_now(&mut state, item, &mut wakers) {
-                Ok(()) => Poll::Ready(()),
-                Err(item) => match fresh.take() {
-                    Some(waker) => {
-                        this.key =
-                            Some(state.putters.push_back(PutSlot::Waiting(item), Some(waker)));
-                        Poll::Pending
-                    }
-                    None => {
-                        // The put has to wait, so it needs a clone of its waker, which is made
-                        // with the lock released (foreign code); then it tries again.
-                        this.item = Some(item);
-                        drop(state);
-                        fresh = Some(cx.waker().clone());
-                        continue;
-                    }
-                },
-            };
-            drop(state);
-            wakers.wake_all();
-            return result;
-        }
+        coop::proceed(cx, |cx| {
+            let queue = this.queue;
+            if this.key.is_some() {
+                return poll_wait(
+                    cx.waker(),
+                    &mut this.key,
+                    None,
+                    || queue.state.lock(),
+                    |state, queued| {
+                        let done = |slot: &PutSlot<T>| matches!(slot, PutSlot::Done).then_some(());
+                        state.putters.finish_if(queued, done)
+                    },
+                );
+            }
+            let mut fresh = None;
+            loop {
+                let mut state = queue.state.lock();
+                let Some(item) = this.item.take() else {
+                    return Poll::Ready(());
+                };
+                let mut wakers = WakeList::new();
+                let result = match queue.put_now(&mut state, item, &mut wakers) {
+                    Ok(()) => Poll::Ready(()),
+                    Err(item) => match fresh.take() {
+                        Some(waker) => {
+                            this.key =
+                                Some(state.putters.push_back(PutSlot::Waiting(item), Some(waker)));
+                            Poll::Pending
+                        }
+                        None => {
+                            // The put has to wait, so it needs a clone of its waker, which is made
+                            // with the lock released (foreign code); then it tries again.
+                            this.item = Some(item);
+                            drop(state);
+                            fresh = Some(cx.waker().clone());
+                            continue;
+                        }
+                    },
+                };
+                drop(state);
+                wakers.wake_all();
+                return result;
+            }
+        })
     }
 }
 
@@ -427,49 +426,48 @@ impl<T> Future for Get<'_, T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
         let this = self.get_mut();
-        if coop::poll_proceed(cx).is_pending() {
-            return Poll::Pending;
-        }
-        let queue = this.queue;
-        if let Some(key) = this.key {
-            return poll_wait(
-                cx.waker(),
-                &mut this.key,
-                None,
-                || queue.state.lock(),
-                |state, queued| {
-                    if let GetSlot::Waiting = state.getters.get(key) {
-                        return Queued::Waiting(&mut state.getters);
-                    }
-                    let (GetSlot::Got(item), stale) = state.getters.remove(key) else {
-                        unreachable!()
-                    };
-                    *queued = None;
-                    state.taken += 1;
-                    Queued::Done(item, stale)
-                },
-            );
-        }
-        let mut fresh = None;
-        loop {
-            let mut state = queue.state.lock();
-            if let Some(item) = state.items.pop_front() {
-                state.taken += 1;
-                let mut wakers = WakeList::new();
-                state.admit_putters(queue.maxsize, &mut wakers);
-                drop(state);
-                return Poll::Ready(queue.wake_admitted(wakers, item));
+        coop::proceed(cx, |cx| {
+            let queue = this.queue;
+            if let Some(key) = this.key {
+                return poll_wait(
+                    cx.waker(),
+                    &mut this.key,
+                    None,
+                    || queue.state.lock(),
+                    |state, queued| {
+                        if let GetSlot::Waiting = state.getters.get(key) {
+                            return Queued::Waiting(&mut state.getters);
+                        }
+                        let (GetSlot::Got(item), stale) = state.getters.remove(key) else {
+                            unreachable!()
+                        };
+                        *queued = None;
+                        state.taken += 1;
+                        Queued::Done(item, stale)
+                    },
+                );
             }
-            // The get has to wait: its waker clone is made with the lock released (foreign
-            // code), then it tries again.
-            let Some(waker) = fresh.take() else {
-                drop(state);
-                fresh = Some(cx.waker().clone());
-                continue;
-            };
-            this.key = Some(state.getters.push_back(GetSlot::Waiting, Some(waker)));
-            return Poll::Pending;
-        }
+            let mut fresh = None;
+            loop {
+                let mut state = queue.state.lock();
+                if let Some(item) = state.items.pop_front() {
+                    state.taken += 1;
+                    let mut wakers = WakeList::new();
+                    state.admit_putters(queue.maxsize, &mut wakers);
+                    drop(state);
+                    return Poll::Ready(queue.wake_admitted(wakers, item));
+                }
+                // The get has to wait: its waker clone is made with the lock released (foreign
+                // code), then it tries again.
+                let Some(waker) = fresh.take() else {
+                    drop(state);
+                    fresh = Some(cx.waker().clone());
+                    continue;
+                };
+                this.key = Some(state.getters.push_back(GetSlot::Waiting, Some(waker)));
+                return Poll::Pending;
+            }
+        })
     }
 }
 
@@ -524,27 +522,26 @@ impl<T> Future for Join<'_, T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
-        if coop::poll_proceed(cx).is_pending() {
-            return Poll::Pending;
-        }
-        let queue = this.queue;
-        poll_wait(
-            cx.waker(),
-            &mut this.key,
-            None,
-            || queue.state.lock(),
-            |state, queued| {
-                match *queued {
-                    Some(key) if *state.joiners.get(key) => {
-                        *queued = None;
-                        return Queued::Done((), state.joiners.remove(key).1);
+        coop::proceed(cx, |cx| {
+            let queue = this.queue;
+            poll_wait(
+                cx.waker(),
+                &mut this.key,
+                None,
+                || queue.state.lock(),
+                |state, queued| {
+                    match *queued {
+                        Some(key) if *state.joiners.get(key) => {
+                            *queued = None;
+                            return Queued::Done((), state.joiners.remove(key).1);
+                        }
+                        None if state.unfinished == 0 => return Queued::Done((), None),
+                        _ => {}
                     }
-                    None if state.unfinished == 0 => return Queued::Done((), None),
-                    _ => {}
-                }
-                Queued::Enqueue(&mut state.joiners, false)
-            },
-        )
+                    Queued::Enqueue(&mut state.joiners, false)
+                },
+            )
+        })
     }
 }
 

@@ -248,28 +248,27 @@ impl RawSemaphore {
         n: usize,
         key: &mut Option<Key>,
     ) -> Poll<Result<(), AcquireError>> {
-        if coop::poll_proceed(cx).is_pending() {
-            return Poll::Pending;
-        }
-        if key.is_none() && n > 0 {
-            // The uncontended first poll, small enough to inline into `lock()` and friends.
-            let state = self.state.load(Ordering::Acquire);
-            if state & (WAITERS | CLOSED) == 0
-                && state >> SHIFT >= n
-                && self
-                    .state
-                    .compare_exchange_weak(
-                        state,
-                        state - (n << SHIFT),
-                        Ordering::AcqRel,
-                        Ordering::Acquire,
-                    )
-                    .is_ok()
-            {
-                return Poll::Ready(Ok(()));
+        coop::proceed(cx, |cx| {
+            if key.is_none() && n > 0 {
+                // The uncontended first poll, small enough to inline into `lock()` and friends.
+                let state = self.state.load(Ordering::Acquire);
+                if state & (WAITERS | CLOSED) == 0
+                    && state >> SHIFT >= n
+                    && self
+                        .state
+                        .compare_exchange_weak(
+                            state,
+                            state - (n << SHIFT),
+                            Ordering::AcqRel,
+                            Ordering::Acquire,
+                        )
+                        .is_ok()
+                {
+                    return Poll::Ready(Ok(()));
+                }
             }
-        }
-        self.poll_acquire_slow(cx, n, key)
+            self.poll_acquire_slow(cx, n, key)
+        })
     }
 
     /// `poll_acquire` past the fast path (the budget is already spent): a later poll of a

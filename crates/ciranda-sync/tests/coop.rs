@@ -57,3 +57,89 @@ fn budget_is_consumed_per_operation() {
         assert_eq!(*m.try_lock().unwrap(), 3);
     });
 }
+
+/// Operations that wait complete nothing and spend no budget: a task that polls more pending
+/// operations than its budget in one poll (a `select` over many channels) must not have the
+/// later ones refused, which would wake it at once and make it spin instead of sleeping.
+#[test]
+fn pending_operations_spend_no_budget() {
+    use ciranda_sync::{Barrier, Condition, Notify, Promise};
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::task::{Context, Waker};
+
+    let m = Mutex::new(0);
+    let held = m.try_lock().unwrap();
+    let sem = Semaphore::new(0);
+    let ev = Event::new();
+    let q = Queue::<u8>::new(1);
+    let full = Queue::new(1);
+    full.try_put(0u8).unwrap();
+    q.try_put(0).unwrap();
+    let (_tx, mut rx) = mpsc::unbounded_channel::<u8>();
+    let (btx, mut brx) = mpsc::channel::<u8>(1);
+    btx.try_send(0).unwrap();
+    let (_otx, orx) = oneshot::channel::<u8>();
+    let notify = Notify::new();
+    let promise = Promise::<u8>::new();
+    let barrier = Barrier::new(2);
+    let cond = Condition::new();
+    let cond_lock = Mutex::new(());
+    let cond_guard = cond_lock.try_lock().unwrap();
+    let taken = q.try_get().unwrap();
+    assert_eq!(taken, 0);
+
+    let mut futures: Vec<Pin<Box<dyn Future<Output = ()> + '_>>> = vec![
+        Box::pin(async {
+            let _ = m.lock().await;
+        }),
+        Box::pin(async {
+            let _ = sem.acquire().await;
+        }),
+        Box::pin(ev.wait()),
+        Box::pin(async {
+            let _ = q.get().await;
+        }),
+        Box::pin(full.put(1)),
+        Box::pin(async {
+            let _ = rx.recv().await;
+        }),
+        Box::pin(async {
+            let _ = btx.send(1).await;
+        }),
+        Box::pin(async {
+            let _ = orx.await;
+        }),
+        Box::pin(notify.notified()),
+        Box::pin(async {
+            let _ = promise.wait().await;
+        }),
+        Box::pin(async {
+            let _ = barrier.wait().await;
+        }),
+        Box::pin(async {
+            let _ = cond.wait(cond_guard).await;
+        }),
+    ];
+    let mut cx = Context::from_waker(Waker::noop());
+    // Twice: the first poll of each queues it, the second finds it queued.
+    for round in 0..2 {
+        with_budget(1, || {
+            for (i, f) in futures.iter_mut().enumerate() {
+                assert!(
+                    f.as_mut().poll(&mut cx).is_pending(),
+                    "future {i} completed"
+                );
+                assert_eq!(
+                    ciranda_coop::remaining(),
+                    Some(1),
+                    "round {round}: pending future {i} spent the budget"
+                );
+            }
+        });
+    }
+    drop(futures);
+    drop(held);
+    // The receiver of the bounded channel is still usable: nothing was lost.
+    assert_eq!(brx.try_recv(), Ok(0));
+}

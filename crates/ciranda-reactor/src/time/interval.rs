@@ -130,12 +130,8 @@ impl Interval {
 
     /// Polls for the next tick.
     pub fn poll_tick(&mut self, cx: &mut Context<'_>) -> Poll<Instant> {
-        ready!(coop::poll_proceed(cx));
-        if self.sleep.poll_deadline(cx).is_pending() {
-            // No tick taken: the unit goes back (see `Sleep`'s `poll`).
-            coop::refund();
-            return Poll::Pending;
-        }
+        // No tick taken, the unit goes back (see `Sleep`'s `poll`).
+        ready!(coop::proceed(cx, |cx| self.sleep.poll_deadline(cx)));
         let scheduled = self.sleep.deadline();
         let now = self.sleep.now();
         let next = match self.missed {

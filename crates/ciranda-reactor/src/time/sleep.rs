@@ -173,15 +173,10 @@ impl Future for Sleep {
         if this.elapsed {
             return Poll::Ready(());
         }
-        ready!(coop::poll_proceed(cx));
-        let poll = this.poll_deadline(cx);
-        if poll.is_pending() {
-            // Not due: nothing completed, so the unit goes back. Spent, it would make a task
-            // that polls many pending timers at once refuse the rest, wake itself and spin
-            // (and keep a paused clock from ever jumping) instead of sleeping.
-            coop::refund();
-        }
-        poll
+        // Not due, the unit goes back: spent, it would make a task that polls many pending
+        // timers at once refuse the rest, wake itself and spin (and keep a paused clock from
+        // ever jumping) instead of sleeping.
+        coop::proceed(cx, |cx| this.poll_deadline(cx))
     }
 }
 

@@ -139,19 +139,17 @@ impl<T> Future for JoinHandle<T> {
     type Output = Result<T, JoinError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        std::task::ready!(crate::coop::poll_proceed(cx));
-        let mut out: Poll<Result<T, JoinError>> = Poll::Pending;
-        // SAFETY: `out` has the task's output type and we are its JoinHandle.
-        unsafe {
-            self.raw.try_read_output(
-                &mut out as *mut Poll<Result<T, JoinError>> as *mut (),
-                cx.waker(),
-            )
-        };
-        if out.is_pending() {
-            crate::coop::refund();
-        }
-        out
+        crate::coop::proceed(cx, |cx| {
+            let mut out: Poll<Result<T, JoinError>> = Poll::Pending;
+            // SAFETY: `out` has the task's output type and we are its JoinHandle.
+            unsafe {
+                self.raw.try_read_output(
+                    &mut out as *mut Poll<Result<T, JoinError>> as *mut (),
+                    cx.waker(),
+                )
+            };
+            out
+        })
     }
 }
 
