@@ -118,10 +118,9 @@ fn waiting_socket_operations_spend_no_budget() {
     let polls = Cell::new(0u32);
     block_on(async {
         // Ten idle pairs: nothing to read. Ten writers into full buffers: no room.
-        let pairs: Vec<_> = (0..10)
+        let mut readers: Vec<_> = (0..10)
             .map(|_| ciranda_reactor::net::UnixStream::pair())
             .collect::<std::io::Result<_>>()?;
-        let mut readers: Vec<_> = pairs.into_iter().map(|(a, b)| (a, b)).collect();
         let mut writers = Vec::new();
         for _ in 0..10 {
             let (mut w, r) = ciranda_reactor::net::UnixStream::pair()?;
