@@ -183,6 +183,35 @@ fn bad_addresses_are_errors_not_hangs() {
 }
 
 #[test]
+fn addresses_that_do_not_parse_or_resolve_are_named_in_the_error() {
+    block_on(async {
+        // An empty host or a broken IPv6 bracket never parses: refused before any lookup.
+        for bad in [":80", "[::1:80", "[::1", "::1]:80"] {
+            let e = TcpStream::connect(bad).await.unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{bad}: {e}");
+            assert!(e.to_string().contains(&format!("{bad:?}")), "{bad}: {e}");
+            let e = TcpListener::bind(bad).await.unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{bad}: {e}");
+            assert!(e.to_string().contains(&format!("{bad:?}")), "{bad}: {e}");
+        }
+        // A name that does not resolve (".invalid" is reserved, RFC 2606): the error says
+        // which one, in every spelling of the address.
+        let e = TcpStream::connect("no-such-host.invalid:80")
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("\"no-such-host.invalid\""), "{e}");
+        let e = TcpStream::connect(String::from("no-such-host.invalid:80"))
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("\"no-such-host.invalid\""), "{e}");
+        let e = TcpListener::bind(("no-such-host.invalid", 80))
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("\"no-such-host.invalid\""), "{e}");
+    });
+}
+
+#[test]
 fn into_split_halves_work_from_separate_futures() {
     block_on(async {
         let listener = TcpListener::bind("127.0.0.1:0").await?;

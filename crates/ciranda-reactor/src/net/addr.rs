@@ -94,6 +94,17 @@ impl sealed::Sealed for str {
                 format!("invalid socket address {self:?}: expected \"host:port\""),
             )));
         };
+        // A host name is never empty and never bracketed: brackets enclose an IPv6 literal,
+        // and `"[ip]:port"` with a valid literal already parsed above. Looking such a host up
+        // could only fail, with a resolver message that does not say why.
+        if host.is_empty() || host.contains(['[', ']']) {
+            return Resolution::Done(Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "invalid socket address {self:?}: expected \"host:port\" or \"[ipv6]:port\""
+                ),
+            )));
+        }
         match port.parse::<u16>() {
             Ok(port) => (host, port).to_resolution(),
             Err(_) => Resolution::Done(Err(io::Error::new(
@@ -181,8 +192,16 @@ pub(crate) async fn resolve<A: ToSocketAddrs + ?Sized>(
             }));
             let completer = Completer(slot.clone());
             reactor.spawn_blocking(Box::new(move || {
+                // The resolver's own message ("Name or service not known") does not say
+                // which name: with several addresses in play the caller could not tell.
                 let result = std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), port))
-                    .map(|it| it.collect());
+                    .map(|it| it.collect())
+                    .map_err(|e| {
+                        io::Error::new(
+                            e.kind(),
+                            format!("cannot resolve host {host:?} (port {port}): {e}"),
+                        )
+                    });
                 completer.complete(result);
             }))?;
             poll_fn(|cx| {
