@@ -253,7 +253,10 @@ impl Inner {
             Err(error) => {
                 if state.threads == 0 {
                     // Nobody could ever run the queued task: fail loudly instead of hanging.
-                    panic!("ciranda: cannot spawn a blocking-pool thread: {error}");
+                    panic!(
+                        "ciranda: cannot spawn a blocking-pool thread{}: {error}",
+                        crate::builder::with_stack_size(config.stack_size)
+                    );
                 }
                 // Existing threads will get to the queued task when they finish theirs.
             }

@@ -153,7 +153,10 @@ impl Builder {
         self
     }
 
-    /// Stack size of every thread the scheduler starts.
+    /// Stack size of every thread the scheduler starts. A size the OS refuses fails
+    /// [`build`](Self::build) (the first worker cannot start), or, with the current-thread
+    /// flavor, the first `spawn_blocking` (which panics); either way the message names this
+    /// option.
     pub fn thread_stack_size(mut self, bytes: usize) -> Self {
         self.thread_stack_size = Some(bytes);
         self
@@ -279,7 +282,9 @@ impl Builder {
     /// `InvalidInput` for zero (or more than [`MAX_WORKERS`]) worker threads, zero
     /// blocking threads, a [`run_order_seed`](Self::run_order_seed) without the
     /// current-thread flavor, or a [`thread_name`](Self::thread_name) containing a NUL byte
-    /// (the OS cannot name a thread that); the OS error if a thread cannot be spawned.
+    /// (the OS cannot name a thread that); the OS error's kind, with a message naming the
+    /// thread (and [`thread_stack_size`](Self::thread_stack_size) if set), if a thread cannot
+    /// be spawned.
     ///
     /// # Examples
     ///
@@ -374,7 +379,16 @@ impl Builder {
             match builder.spawn(move || worker.run()) {
                 Ok(thread) => threads.push(thread),
                 Err(error) => {
-                    spawn_error = Some(error);
+                    // The OS's own message ("Invalid argument") does not say what was
+                    // refused; the option most likely at fault is named beside it.
+                    spawn_error = Some(io::Error::new(
+                        error.kind(),
+                        format!(
+                            "cannot start worker thread {}-worker-{index}{}: {error}",
+                            config.thread_name,
+                            with_stack_size(config.thread_stack_size)
+                        ),
+                    ));
                     break;
                 }
             }
@@ -386,6 +400,14 @@ impl Builder {
             None => Ok(scheduler),
         }
     }
+}
+
+/// `" with thread_stack_size(N)"` when the option is set, for the message of a thread the OS
+/// refused to start: a stack size it cannot give is the usual reason.
+pub(crate) fn with_stack_size(stack_size: Option<usize>) -> String {
+    stack_size.map_or_else(String::new, |bytes| {
+        format!(" with thread_stack_size({bytes})")
+    })
 }
 
 fn invalid(message: &str) -> io::Error {

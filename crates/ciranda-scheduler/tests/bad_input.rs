@@ -61,3 +61,32 @@ fn polling_a_join_handle_after_completion_panics() {
     assert!(std::pin::Pin::new(&mut h).poll(&mut cx).is_ready());
     let _ = std::pin::Pin::new(&mut h).poll(&mut cx);
 }
+
+#[test]
+fn a_stack_size_the_os_refuses_is_an_error_naming_the_option() {
+    // No OS gives a thread a stack of `usize::MAX` bytes: the first worker cannot start.
+    let err = Scheduler::builder()
+        .worker_threads(1)
+        .thread_stack_size(usize::MAX)
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("thread_stack_size"), "{err}");
+    assert!(err.to_string().contains("worker"), "{err}");
+}
+
+#[test]
+fn a_stack_size_the_os_refuses_names_the_option_when_the_blocking_pool_starts() {
+    // The current-thread flavor starts no thread in `build`: the first blocking thread is
+    // the first one the OS refuses, and `spawn_blocking` panics saying why.
+    let s = Scheduler::builder()
+        .flavor(ciranda_scheduler::Flavor::CurrentThread)
+        .thread_stack_size(usize::MAX)
+        .build()
+        .unwrap();
+    let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        s.block_on(async { ciranda_scheduler::spawn_blocking(|| 1).await })
+    }))
+    .unwrap_err();
+    let message = panic.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(message.contains("thread_stack_size"), "{message}");
+}

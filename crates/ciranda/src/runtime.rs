@@ -180,7 +180,9 @@ impl Builder {
         /// a NUL byte is rejected by [`build`](Self::build).
         fn thread_name(name: impl Into<String>);
 
-        /// Stack size of every runtime thread.
+        /// Stack size of every runtime thread. A size the OS refuses makes
+        /// [`build`](Self::build) fail (or, on the current-thread flavor, the first
+        /// `spawn_blocking` panic) with a message naming this option.
         fn thread_stack_size(bytes: usize);
 
         /// Upper bound of the blocking pool (default 512; zero is rejected by `build`).
