@@ -301,6 +301,13 @@ impl<T> Chan<T> {
 /// ```
 pub fn channel<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
     assert!(cap >= 1, "mpsc::channel capacity must be at least 1, got 0");
+    // Checked here, not only by the semaphore underneath, whose message would name a
+    // semaphore the caller never made and point at a `try_new` that is not theirs.
+    assert!(
+        cap <= crate::semaphore::MAX_PERMITS,
+        "mpsc::channel capacity must be at most Semaphore::MAX_PERMITS ({}), got {cap}",
+        crate::semaphore::MAX_PERMITS
+    );
     let chan = Chan::new(Some(RawSemaphore::new(cap)), cap);
     (
         Sender { chan: chan.clone() },

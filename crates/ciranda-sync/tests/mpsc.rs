@@ -16,6 +16,12 @@ fn zero_capacity_panics() {
 }
 
 #[test]
+#[should_panic(expected = "mpsc::channel capacity must be at most Semaphore::MAX_PERMITS")]
+fn capacity_beyond_the_maximum_panics_naming_the_channel() {
+    let _ = mpsc::channel::<u8>(ciranda_sync::Semaphore::MAX_PERMITS + 1);
+}
+
+#[test]
 fn bounded_send_waits_for_room_fifo() {
     let (tx, mut rx) = mpsc::channel(1);
     tx.try_send(0).unwrap();
