@@ -19,10 +19,81 @@ use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll};
 
+use core::ops::DerefMut;
+use std::sync::Arc;
+
 use crate::coop;
 use crate::loom::Mutex as ShimMutex;
-use crate::mutex::{Mutex, MutexGuard};
+use crate::mutex::{Mutex, MutexGuard, OwnedMutexGuard};
 use crate::waiters::{Key, Queued, WaitList, WakeList, poll_wait};
+
+/// A guard of a ciranda [`Mutex`] that [`Condition::wait`] can release and take again: a
+/// [`MutexGuard`] (from [`Mutex::lock`]) or an [`OwnedMutexGuard`] (from
+/// [`Mutex::lock_owned`]). `wait` gives back a guard of the same kind. Sealed: implemented
+/// for those two only.
+///
+/// # Examples
+///
+/// ```
+/// use ciranda::sync::{Condition, Mutex};
+/// use std::sync::Arc;
+///
+/// ciranda::run(async {
+///     let ready = Arc::new(Mutex::new(false));
+///     let cond = Arc::new(Condition::new());
+///     // An owned guard belongs to no borrow, so the task can own everything it waits on.
+///     let waiter = ciranda::spawn({
+///         let (ready, cond) = (ready.clone(), cond.clone());
+///         async move { *cond.wait_while(ready.lock_owned().await, |r| !*r).await }
+///     });
+///     *ready.lock().await = true;
+///     cond.notify_all();
+///     assert!(waiter.await.unwrap());
+/// });
+/// ```
+pub trait ConditionGuard: DerefMut + sealed::Sealed {}
+
+impl<T: ?Sized> ConditionGuard for MutexGuard<'_, T> {}
+impl<T: ?Sized> ConditionGuard for OwnedMutexGuard<T> {}
+
+mod sealed {
+    use core::future::Future;
+
+    /// How [`Condition::wait`](super::Condition::wait) releases a guard and takes the same
+    /// mutex again.
+    pub trait Sealed: Sized {
+        /// What stays of the guard while it is released: the mutex to lock again.
+        type Mutex;
+        /// Releases the guard, keeping its mutex.
+        fn unlock(self) -> Self::Mutex;
+        /// Waits for the mutex again (FIFO, like any `lock`).
+        fn relock(mutex: Self::Mutex) -> impl Future<Output = Self>;
+    }
+}
+
+impl<'a, T: ?Sized> sealed::Sealed for MutexGuard<'a, T> {
+    type Mutex = &'a Mutex<T>;
+
+    fn unlock(self) -> &'a Mutex<T> {
+        MutexGuard::mutex(&self)
+    }
+
+    fn relock(mutex: &'a Mutex<T>) -> impl Future<Output = Self> {
+        mutex.lock()
+    }
+}
+
+impl<T: ?Sized> sealed::Sealed for OwnedMutexGuard<T> {
+    type Mutex = Arc<Mutex<T>>;
+
+    fn unlock(self) -> Arc<Mutex<T>> {
+        OwnedMutexGuard::mutex(&self).clone()
+    }
+
+    fn relock(mutex: Arc<Mutex<T>>) -> impl Future<Output = Self> {
+        mutex.lock_owned()
+    }
+}
 
 /// A condition variable for async code: wait for a notification while temporarily giving up a
 /// [`Mutex`] guard.
@@ -63,7 +134,8 @@ impl Condition {
     }
 
     /// Releases `guard`, waits for a notification, re-takes the same mutex and returns the new
-    /// guard. Spurious wake-ups do not happen, but the protected state may have changed again by
+    /// guard, of the same kind: `guard` may come from [`Mutex::lock`] or
+    /// [`Mutex::lock_owned`] (see [`ConditionGuard`]) of any mutex. Spurious wake-ups do not happen, but the protected state may have changed again by
     /// the time the mutex is re-taken: re-check it (or use [`wait_while`](Condition::wait_while)).
     ///
     /// # Cancel safety
@@ -72,16 +144,16 @@ impl Condition {
     /// dropped: the mutex stays unlocked. A notification the dropped waiter had already received
     /// goes to the next waiter; if it was re-taking the mutex, its place in the mutex's queue goes
     /// to the next task.
-    pub async fn wait<'a, T: ?Sized>(&self, guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
-        let mutex: &'a Mutex<T> = MutexGuard::mutex(&guard);
+    pub async fn wait<G: ConditionGuard>(&self, guard: G) -> G {
         let mut waiter = CondWaiter {
             cond: self,
             key: Some(self.waiters.lock().push_back(false, None)),
             polled: false,
         };
-        drop(guard);
+        // Queued first, released second: a notify right after the unlock finds the slot.
+        let mutex = guard.unlock();
         (&mut waiter).await;
-        let guard = mutex.lock().await;
+        let guard = G::relock(mutex).await;
         waiter.finish();
         guard
     }
@@ -93,13 +165,10 @@ impl Condition {
     ///
     /// As for [`wait`](Condition::wait): dropping the future leaves the mutex unlocked (the guard
     /// was moved in) and passes on a notification it had received.
-    pub async fn wait_while<'a, T: ?Sized, F>(
-        &self,
-        mut guard: MutexGuard<'a, T>,
-        mut condition: F,
-    ) -> MutexGuard<'a, T>
+    pub async fn wait_while<G, F>(&self, mut guard: G, mut condition: F) -> G
     where
-        F: FnMut(&mut T) -> bool,
+        G: ConditionGuard,
+        F: FnMut(&mut G::Target) -> bool,
     {
         while condition(&mut *guard) {
             guard = self.wait(guard).await;

@@ -75,7 +75,7 @@ mod rwlock;
 mod semaphore;
 
 pub use barrier::{Barrier, BarrierWait, BarrierWaitResult, ZeroPartiesError};
-pub use condition::Condition;
+pub use condition::{Condition, ConditionGuard};
 pub use event::{Event, EventWait};
 pub use mutex::{Mutex, MutexGuard, OwnedMutexGuard, TryLockError};
 pub use notify::{Notified, Notify};

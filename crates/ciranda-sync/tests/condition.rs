@@ -118,3 +118,60 @@ fn notify_all_and_wait_while_across_threads() {
         assert_eq!(w.join().unwrap(), 10);
     }
 }
+
+#[test]
+fn owned_guards_wait_too() {
+    // `lock_owned` guards (the ones a task can keep across a move) wait like borrowed ones:
+    // released while waiting, re-taken before `wait` returns, notifications in order.
+    let m = Arc::new(Mutex::new(Vec::new()));
+    let c = Condition::new();
+    let mut first = Task::new({
+        let (m, c) = (m.clone(), &c);
+        async move {
+            let mut g = c.wait(m.lock_owned().await).await;
+            g.push(1);
+        }
+    });
+    let mut second = Task::new({
+        let (m, c) = (m.clone(), &c);
+        async move {
+            let mut g = c.wait_while(m.lock_owned().await, |v| v.is_empty()).await;
+            g.push(2);
+        }
+    });
+    first.pending();
+    second.pending();
+    assert!(
+        m.try_lock().is_ok(),
+        "a waiting owned guard releases the mutex"
+    );
+    c.notify_one();
+    first.ready();
+    c.notify_one();
+    second.ready();
+    assert_eq!(*m.try_lock().unwrap(), [1, 2]);
+}
+
+#[test]
+fn owned_guards_wait_in_spawned_tasks_across_threads() {
+    // The future of a wait on an owned guard is `Send + 'static`: it can move to a thread.
+    fn assert_send_static<F: std::future::Future + Send + 'static>(f: F) -> F {
+        f
+    }
+    let state = Arc::new((Arc::new(Mutex::new(false)), Condition::new()));
+    let waiter = {
+        let state = state.clone();
+        let fut = assert_send_static(async move {
+            let (m, c) = &*state;
+            *c.wait_while(m.clone().lock_owned().await, |ready| !*ready)
+                .await
+        });
+        std::thread::spawn(move || block_on(fut))
+    };
+    block_on(async {
+        let (m, c) = &*state;
+        *m.lock().await = true;
+        c.notify_all();
+    });
+    assert!(waiter.join().unwrap());
+}
