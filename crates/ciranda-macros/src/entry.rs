@@ -297,6 +297,25 @@ fn builder(options: &Options) -> TokenStream {
     chain
 }
 
+/// For `worker_threads = N`: a constant assertion that `N` is at most the scheduler's
+/// `MAX_WORKERS`, so that a count no runtime can have is a compile error at the literal
+/// rather than a panic when the program starts. (The limit lives in the scheduler, which this
+/// crate cannot depend on; the facade re-exports it for the expansion.)
+fn worker_threads_limit(options: &Options) -> TokenStream {
+    let Some((n, span)) = options.worker_threads else {
+        return TokenStream::new();
+    };
+    let mut n = proc_macro2::Literal::usize_unsuffixed(n);
+    n.set_span(span);
+    quote_spanned! {span=>
+        const _: () = ::core::assert!(
+            #n <= ::ciranda::__private::MAX_WORKERS,
+            "`worker_threads` is larger than a ciranda runtime can be \
+             (at most `ciranda_scheduler::MAX_WORKERS` worker threads)"
+        );
+    }
+}
+
 /// The expansion of a well-formed function.
 fn generate(kind: Kind, options: &Options, function: EntryFn) -> TokenStream {
     let EntryFn {
@@ -337,11 +356,13 @@ fn generate(kind: Kind, options: &Options, function: EntryFn) -> TokenStream {
     };
 
     let builder = builder(options);
+    let limits = worker_threads_limit(options);
     quote! {
         #test_attr
         #(#attrs)*
         #vis #sig {
             #(#inner_attrs)*
+            #limits
             let #body_var = #future;
             let #runtime_var = match #builder.build() {
                 ::core::result::Result::Ok(#runtime_var) => #runtime_var,

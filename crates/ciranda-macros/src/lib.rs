@@ -71,9 +71,10 @@
 //!   multi-thread; any other value panics naming the variable), read when the function starts:
 //!   `CIRANDA_FLAVOR=current_thread cargo test` runs a whole suite of `#[ciranda::test]`s on
 //!   the current-thread flavor without editing it. A written flavor always wins.
-//! - `worker_threads = N`: the number of worker threads (an integer literal, at least 1); the
-//!   default is the runtime builder's (one per CPU). `#[ciranda::main(worker_threads = 2)]`
-//!   becomes `::ciranda::Runtime::builder().flavor(..).worker_threads(2).build()`. It cannot
+//! - `worker_threads = N`: the number of worker threads (an integer literal, at least 1 and at
+//!   most `ciranda_scheduler::MAX_WORKERS`); the default is the runtime builder's (one per
+//!   CPU). `#[ciranda::main(worker_threads = 2)]` becomes
+//!   `::ciranda::Runtime::builder().flavor(..).worker_threads(2).build()`. It cannot
 //!   be combined with `flavor = "current_thread"` (a compile error); on a current-thread
 //!   runtime chosen by `CIRANDA_FLAVOR` it is ignored.
 //!
@@ -156,7 +157,8 @@
 //! - a function with arguments ("the main function cannot take arguments", "test functions
 //!   cannot take arguments") or generics ("... cannot be generic");
 //! - an unknown option (the message lists the known ones), an option without a value, a value of
-//!   the wrong kind (`worker_threads = "4"`, `start_paused = 1`), `worker_threads = 0`, an option
+//!   the wrong kind (`worker_threads = "4"`, `start_paused = 1`), `worker_threads = 0` or above
+//!   the scheduler's `MAX_WORKERS` (a constant assertion in the expansion), an option
 //!   given twice, `start_paused` or `run_order_seed` on `#[ciranda::main]`, `run_order_seed`
 //!   without `flavor = "current_thread"`;
 //! - `#[test]` next to `#[ciranda::test]`;

@@ -192,6 +192,26 @@ fn main_worker_threads() {
 }
 
 #[test]
+fn worker_threads_above_the_scheduler_maximum_is_a_compile_error() {
+    // A constant assertion against the scheduler's limit: a count no runtime can have fails
+    // the build at the literal (UI case `main_worker_threads_above_the_maximum`) instead of
+    // panicking when the program or test starts. It is inside the function, so it also holds
+    // for `#[ciranda::test]`s (compiled only under `cargo test`).
+    for e in [
+        main_attr("worker_threads = 100000", "async fn main() {}"),
+        test_attr("worker_threads = 100000", "async fn t() {}"),
+    ] {
+        e.assert_no_errors();
+        assert!(
+            e.code()
+                .contains("{const_:()=::core::assert!(100000<=::ciranda::__private::MAX_WORKERS,"),
+            "{}",
+            e.code()
+        );
+    }
+}
+
+#[test]
 fn main_without_options_keeps_the_builder_defaults() {
     let code = main_attr("", "async fn main() {}").code();
     assert!(!code.contains("worker_threads"));

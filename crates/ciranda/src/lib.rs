@@ -120,6 +120,7 @@ pub use ciranda_scheduler::{RuntimeMetrics, UnhandledPanic};
 #[doc(hidden)]
 pub mod __private {
     pub use crate::runtime::flavor_from_env;
+    pub use ciranda_scheduler::MAX_WORKERS;
 }
 pub use runtime::{EnterGuard, Handle, Runtime, run};
 pub use task::{gather, try_gather};

@@ -1,0 +1,2 @@
+#[ciranda::main(worker_threads = 100000)]
+async fn main() {}
