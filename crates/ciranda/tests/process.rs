@@ -31,3 +31,29 @@ async fn status_with_piped_stdout_does_not_wait_on_a_full_pipe() {
     .expect("status() waited on a pipe nobody reads");
     status.unwrap();
 }
+
+/// A working directory that does not exist fails the spawn with the OS's "No such file or
+/// directory", which alone reads as if the program were missing: the message names the
+/// directory too.
+#[ciranda::test]
+async fn a_missing_working_directory_is_named_in_the_error() {
+    let missing = std::env::temp_dir().join("ciranda-no-such-directory-for-process-test");
+    let err = Command::new("true")
+        .current_dir(&missing)
+        .spawn()
+        .map(drop)
+        .unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+    let message = err.to_string();
+    assert!(message.contains("\"true\""), "{message}");
+    assert!(
+        message.contains(&format!("{:?}", missing.display().to_string())),
+        "{message}"
+    );
+    // Without `current_dir` the message stays about the program.
+    let err = Command::new("ciranda-no-such-program")
+        .spawn()
+        .map(drop)
+        .unwrap_err();
+    assert!(!err.to_string().contains("directory \""), "{err}");
+}

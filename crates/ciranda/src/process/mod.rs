@@ -194,7 +194,9 @@ impl Command {
     /// # Errors
     ///
     /// When the program is empty (`InvalidInput`) or cannot be started (not found, not
-    /// executable, ...): the error's kind is the OS's and its message names the program. Also
+    /// executable, a [`current_dir`](Command::current_dir) that does not exist, ...): the
+    /// error's kind is the OS's and its message names the program (and the working directory,
+    /// when one was set). Also
     /// when a pipe was asked for outside a ciranda runtime (pipes are registered with the
     /// current runtime's reactor).
     pub fn spawn(&mut self) -> io::Result<Child> {
@@ -211,10 +213,15 @@ impl Command {
             )));
         }
         exit::reap_orphans();
-        let mut std_child = self
-            .std
-            .spawn()
-            .map_err(|e| io::Error::new(e.kind(), format!("cannot spawn {program:?}: {e}")))?;
+        let mut std_child = self.std.spawn().map_err(|e| {
+            // A missing working directory also comes back as "No such file or directory",
+            // which alone reads as a missing program: name the directory when one was set.
+            let message = match self.std.get_current_dir() {
+                Some(dir) => format!("cannot spawn {program:?} in directory {dir:?}: {e}"),
+                None => format!("cannot spawn {program:?}: {e}"),
+            };
+            io::Error::new(e.kind(), message)
+        })?;
         // Register the pipes; if that fails, the child must not outlive us unreaped.
         let pipes = (|| {
             Ok::<_, io::Error>((
