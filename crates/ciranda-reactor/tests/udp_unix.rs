@@ -230,3 +230,23 @@ fn unix_listener_binds_an_abstract_name() {
     })
     .unwrap();
 }
+
+/// A filesystem path with a NUL byte inside cannot be a socket path: the kernel would stop
+/// at the NUL and bind (or connect to) the shorter path in front of it, silently. Only an
+/// abstract name, which starts with NUL, may carry NUL bytes.
+#[test]
+fn unix_path_with_an_interior_nul_is_an_error_not_a_shorter_path() {
+    let short = sock_path("nul");
+    let mut with_nul = short.clone().into_os_string();
+    with_nul.push("\0rest");
+    block_on(async {
+        let e = UnixListener::bind(&with_nul).map(drop).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{e}");
+        assert!(e.to_string().contains("NUL"), "{e}");
+        assert!(!short.exists(), "bind created the path cut at the NUL");
+        let e = UnixStream::connect(&with_nul).await.map(drop).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{e}");
+        assert!(e.to_string().contains("NUL"), "{e}");
+    });
+    let _ = std::fs::remove_file(&short);
+}

@@ -53,6 +53,25 @@ pub struct UnixListener {
     io: Async<std::os::unix::net::UnixListener>,
 }
 
+/// The address of `path`. A path with a NUL byte that does not start with one is refused:
+/// the kernel reads a filesystem path only up to its first NUL, so it would bind or connect
+/// to the shorter path in front of it, silently (std refuses such paths too). A name that
+/// starts with NUL is an abstract address, which may contain NUL bytes anywhere.
+fn unix_addr(path: &Path) -> io::Result<SockAddr> {
+    use std::os::unix::ffi::OsStrExt;
+    let bytes = path.as_os_str().as_bytes();
+    if bytes.first() != Some(&0) && bytes.contains(&0) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "unix socket path {path:?} contains a NUL byte (only an abstract name, which \
+                 starts with \"\\0\", may)"
+            ),
+        ));
+    }
+    SockAddr::unix(path)
+}
+
 socket_common!(UnixListener, SocketAddr);
 std_conversions!(UnixListener, std::os::unix::net::UnixListener, from_std);
 
@@ -62,12 +81,13 @@ impl UnixListener {
     ///
     /// On Linux and Android a path that starts with a NUL byte (`"\0name"`) is an abstract
     /// address instead: nothing is created in the filesystem and the name is free again when
-    /// the listener is dropped. [`UnixStream::connect`] takes the same names.
+    /// the listener is dropped. [`UnixStream::connect`] takes the same names. Any other
+    /// path with a NUL byte in it is an `InvalidInput` error (the kernel would cut it there).
     pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixListener> {
         let reactor = Reactor::current_io()?;
         // socket2's address, unlike std's `UnixListener::bind`, takes abstract names (as
         // `UnixStream::connect` does), and its sockets are close-on-exec.
-        let addr = SockAddr::unix(path)?;
+        let addr = unix_addr(path.as_ref())?;
         let socket = Socket::new(Domain::UNIX, Type::STREAM, None)?;
         socket.set_nonblocking(true)?;
         socket.bind(&addr)?;
@@ -186,7 +206,7 @@ impl UnixStream {
     /// may see a connection opened and closed at once); a new `connect` starts over.
     pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
         let reactor = Reactor::current_io()?;
-        let addr = SockAddr::unix(path)?;
+        let addr = unix_addr(path.as_ref())?;
         // socket2 creates sockets close-on-exec.
         let socket = Socket::new(Domain::UNIX, Type::STREAM, None)?;
         socket.set_nonblocking(true)?;
