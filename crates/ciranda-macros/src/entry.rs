@@ -114,8 +114,9 @@ pub(crate) fn expand(kind: Kind, args: TokenStream, item: TokenStream) -> TokenS
         }
         return with_original(errors, item);
     }
-    if kind == Kind::Test {
-        remove_test_attributes(&mut function.attrs, &mut errors);
+    match kind {
+        Kind::Test => remove_test_attributes(&mut function.attrs, &mut errors),
+        Kind::Main => remove_main_attributes(&mut function.attrs, &mut errors),
     }
 
     let mut out = errors.to_compile_error();
@@ -229,6 +230,33 @@ fn remove_test_attributes(attrs: &mut Vec<Attribute>, errors: &mut Errors) {
                 attr,
                 "a second test attribute is supplied: `#[ciranda::test]` already marks the \
                  function as a test; remove this attribute",
+            ));
+            false
+        } else {
+            true
+        }
+    });
+}
+
+/// Is `attr` a main attribute: `#[ciranda::main]`, `#[tokio::main]`, `#[main]`...?
+fn is_main_attribute(attr: &Attribute) -> bool {
+    attr.path()
+        .segments
+        .last()
+        .is_some_and(|segment| segment.ident == "main")
+}
+
+/// `#[ciranda::main]` already turns the `async fn` into one that runs on a runtime: a second
+/// main attribute would see the generated function, which is no longer `async`, and report
+/// the `async` keyword as missing when the user wrote it. Reported as what it is, and removed
+/// from the expansion so that it causes no further errors.
+fn remove_main_attributes(attrs: &mut Vec<Attribute>, errors: &mut Errors) {
+    attrs.retain(|attr| {
+        if is_main_attribute(attr) {
+            errors.push(syn::Error::new_spanned(
+                attr,
+                "a second main attribute is supplied: `#[ciranda::main]` already runs the \
+                 function on a runtime; remove this attribute",
             ));
             false
         } else {

@@ -161,7 +161,8 @@
 //!   the scheduler's `MAX_WORKERS` (a constant assertion in the expansion), an option
 //!   given twice, `start_paused` or `run_order_seed` on `#[ciranda::main]`, `run_order_seed`
 //!   without `flavor = "current_thread"`;
-//! - `#[test]` next to `#[ciranda::test]`;
+//! - `#[test]` next to `#[ciranda::test]`, or a second main attribute (`#[ciranda::main]`,
+//!   `#[tokio::main]`) next to `#[ciranda::main]`;
 //! - the attribute on something that is not a function.
 //!
 //! When the function itself is wrong, the original function is still emitted next to the error

@@ -827,6 +827,27 @@ fn a_second_test_attribute_is_reported_and_dropped() {
 }
 
 #[test]
+fn a_second_main_attribute_is_reported_and_dropped() {
+    // Left in place, a second main attribute would expand the generated function, which is
+    // no longer `async`, and report "the `async` keyword is missing" on an `async fn`.
+    for extra in ["#[ciranda::main]", "#[tokio::main]", "#[main]"] {
+        let e = main_attr("", &format!("#[inline]\n{extra}\nasync fn main() {{}}"));
+        let (message, first, last) = e.single_error();
+        assert!(
+            message.starts_with("a second main attribute is supplied"),
+            "{message}"
+        );
+        let attribute = &extra[1..];
+        assert_eq!(
+            (first, last),
+            ("#", attribute),
+            "from `#` to the bracketed group"
+        );
+        assert_eq!(attr_paths(e.function()), ["inline"], "{extra}");
+    }
+}
+
+#[test]
 fn unhandled_panic_option() {
     let e = test_attr("unhandled_panic = \"shutdown\"", "async fn t() {}");
     e.assert_no_errors();

@@ -1,0 +1,3 @@
+#[ciranda::main]
+#[ciranda::main]
+async fn main() {}
