@@ -134,9 +134,10 @@ impl Condition {
     }
 
     /// Releases `guard`, waits for a notification, re-takes the same mutex and returns the new
-    /// guard, of the same kind: `guard` may come from [`Mutex::lock`] or
-    /// [`Mutex::lock_owned`] (see [`ConditionGuard`]) of any mutex. Spurious wake-ups do not happen, but the protected state may have changed again by
-    /// the time the mutex is re-taken: re-check it (or use [`wait_while`](Condition::wait_while)).
+    /// guard, of the same kind: `guard` may come from [`Mutex::lock`] or [`Mutex::lock_owned`]
+    /// (see [`ConditionGuard`]) of any mutex. Spurious wake-ups do not happen, but the
+    /// protected state may have changed again by the time the mutex is re-taken: re-check it
+    /// (or use [`wait_while`](Condition::wait_while)).
     ///
     /// # Cancel safety
     ///
@@ -253,7 +254,8 @@ impl Future for &mut CondWaiter<'_> {
                 || cond.waiters.lock(),
                 |waiters, _| {
                     if *waiters.get(key) {
-                        // Stays in the list: `Drop` removes it (and passes a notification on if needed).
+                        // Stays in the list: `Drop` removes it (and passes a notification on
+                        // if needed).
                         Queued::Done((), None)
                     } else {
                         Queued::Waiting(waiters)
