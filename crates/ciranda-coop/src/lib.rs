@@ -4,9 +4,10 @@
 //! that always has data) never returns `Pending` on its own, and would keep its worker
 //! forever. Each task poll therefore gets a budget of [`BUDGET`] operations: the scheduler
 //! opens it with [`budget`] around every poll, and ciranda's leaf futures (join handles,
-//! channels, locks, sockets, timers) spend one unit through [`poll_proceed`] each time they
-//! are about to complete. Once the budget is spent they return `Pending` after waking their
-//! task, which sends the task to the back of its run queue.
+//! channels, locks, sockets, timers) spend one unit each time they complete an operation,
+//! polling through [`proceed`] (a [`poll_proceed`] before the operation, a [`refund`] when it
+//! turns out not to complete). Once the budget is spent they return `Pending` after waking
+//! their task, which sends the task to the back of its run queue.
 //!
 //! Outside a budget scope (in a foreign executor, or in `block_on`'s future before the
 //! scheduler opens one) the budget is unlimited.
