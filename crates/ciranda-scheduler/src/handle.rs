@@ -237,7 +237,8 @@ impl Handle {
     }
 
     /// `true` when nothing runs and nothing is queued: every worker is parked, no blocking
-    /// task or `block_on` future is running.
+    /// task or `block_on` future is running (a blocking task or `block_on` future that waits
+    /// in a nested `block_on` of this runtime counts as waiting, not running).
     pub fn is_idle(&self) -> bool {
         self.shared.is_idle()
     }
