@@ -114,10 +114,7 @@ pub(crate) fn expand(kind: Kind, args: TokenStream, item: TokenStream) -> TokenS
         }
         return with_original(errors, item);
     }
-    match kind {
-        Kind::Test => remove_test_attributes(&mut function.attrs, &mut errors),
-        Kind::Main => remove_main_attributes(&mut function.attrs, &mut errors),
-    }
+    remove_second_entry_attributes(kind, &mut function.attrs, &mut errors);
 
     let mut out = errors.to_compile_error();
     out.extend(generate(kind, &options, function));
@@ -211,53 +208,38 @@ fn check_signature(kind: Kind, sig: &Signature, errors: &mut Errors) -> Result<(
     if ok { Ok(()) } else { Err(()) }
 }
 
-/// Is `attr` a test attribute: `#[test]`, `#[core::prelude::v1::test]`, `#[ciranda::test]`,
-/// `#[tokio::test]`...?
-fn is_test_attribute(attr: &Attribute) -> bool {
+/// Does `attr` name the attribute `name` by its last segment: `#[test]`,
+/// `#[core::prelude::v1::test]`, `#[ciranda::test]`, `#[tokio::test]` for `test`;
+/// `#[ciranda::main]`, `#[tokio::main]`, `#[main]` for `main`?
+fn is_entry_attribute(attr: &Attribute, name: &str) -> bool {
     attr.path()
         .segments
         .last()
-        .is_some_and(|segment| segment.ident == "test")
+        .is_some_and(|segment| segment.ident == name)
 }
 
-/// `#[ciranda::test]` adds `#[test]` itself: a second test attribute would register the function
-/// twice (or, for another runtime's attribute, run it on two runtimes). Reported, and removed
-/// from the expansion so that it causes no further errors.
-fn remove_test_attributes(attrs: &mut Vec<Attribute>, errors: &mut Errors) {
+/// Reports and removes a second entry attribute of `kind`'s sort, so that it causes no
+/// further errors. `#[ciranda::test]` adds `#[test]` itself: a second test attribute would
+/// register the function twice (or, for another runtime's attribute, run it on two
+/// runtimes). `#[ciranda::main]` already turns the `async fn` into one that runs on a
+/// runtime: a second main attribute would see the generated function, which is no longer
+/// `async`, and report the `async` keyword as missing when the user wrote it.
+fn remove_second_entry_attributes(kind: Kind, attrs: &mut Vec<Attribute>, errors: &mut Errors) {
+    let (name, message) = match kind {
+        Kind::Test => (
+            "test",
+            "a second test attribute is supplied: `#[ciranda::test]` already marks the \
+             function as a test; remove this attribute",
+        ),
+        Kind::Main => (
+            "main",
+            "a second main attribute is supplied: `#[ciranda::main]` already runs the \
+             function on a runtime; remove this attribute",
+        ),
+    };
     attrs.retain(|attr| {
-        if is_test_attribute(attr) {
-            errors.push(syn::Error::new_spanned(
-                attr,
-                "a second test attribute is supplied: `#[ciranda::test]` already marks the \
-                 function as a test; remove this attribute",
-            ));
-            false
-        } else {
-            true
-        }
-    });
-}
-
-/// Is `attr` a main attribute: `#[ciranda::main]`, `#[tokio::main]`, `#[main]`...?
-fn is_main_attribute(attr: &Attribute) -> bool {
-    attr.path()
-        .segments
-        .last()
-        .is_some_and(|segment| segment.ident == "main")
-}
-
-/// `#[ciranda::main]` already turns the `async fn` into one that runs on a runtime: a second
-/// main attribute would see the generated function, which is no longer `async`, and report
-/// the `async` keyword as missing when the user wrote it. Reported as what it is, and removed
-/// from the expansion so that it causes no further errors.
-fn remove_main_attributes(attrs: &mut Vec<Attribute>, errors: &mut Errors) {
-    attrs.retain(|attr| {
-        if is_main_attribute(attr) {
-            errors.push(syn::Error::new_spanned(
-                attr,
-                "a second main attribute is supplied: `#[ciranda::main]` already runs the \
-                 function on a runtime; remove this attribute",
-            ));
+        if is_entry_attribute(attr, name) {
+            errors.push(syn::Error::new_spanned(attr, message));
             false
         } else {
             true
