@@ -223,11 +223,6 @@ struct Inner {
     /// paused clock does not jump while one is: the tasks they wake are not visible yet.
     waking: AtomicUsize,
     timers: Mutex<Timers>,
-    /// Timers dropped while another thread held `timers` (see `cancel_timer`): removed by
-    /// the next holder of `timers` that drains them.
-    deferred_cancels: Mutex<Vec<TimerKey>>,
-    /// `deferred_cancels` is not empty (changed under its lock; read without it as a hint).
-    has_deferred_cancels: AtomicBool,
     /// The wheel's time, published after each firing: a timer whose tick is at or before it
     /// has fired, so a woken `Sleep` polled again knows it without the wheel's lock.
     fired_through: AtomicU64,
@@ -326,8 +321,6 @@ impl ReactorBuilder {
                 turning: AtomicBool::new(false),
                 turn_waiters: Mutex::new(Vec::new()),
                 waking: AtomicUsize::new(0),
-                deferred_cancels: Mutex::new(Vec::new()),
-                has_deferred_cancels: AtomicBool::new(false),
                 timers: Mutex::new(Timers {
                     wheel: Wheel::new(),
                     turner_bound: None,
@@ -652,10 +645,8 @@ impl Reactor {
         let paused = inner.clock.is_paused();
 
         // Fire what is due already, and work out how long the poller may sleep.
-        let (wait, dropped) = {
+        let wait = {
             let mut timers = inner.timers.lock();
-            // Dropped timers leave first: their deadlines must not bound the wait.
-            let dropped = self.drain_deferred_cancels(&mut timers);
             let now = inner.clock.now();
             fire_due(
                 &mut timers,
@@ -683,7 +674,7 @@ impl Reactor {
                 (timeout, None)
             };
             timers.turner_bound = Some(bound);
-            (wait, dropped)
+            wait
         };
         let wait = if woken() { Some(Duration::ZERO) } else { wait };
 
@@ -699,7 +690,6 @@ impl Reactor {
             let _ = inner.poller.wait(&mut turn.events, wait);
         }
         inner.timers.lock().turner_bound = None;
-        drop(dropped);
 
         // I/O readiness.
         let io_events = {
@@ -708,9 +698,8 @@ impl Reactor {
         };
 
         // Timers due now; with auto-advance, jump a paused clock to the next deadline.
-        let dropped = {
+        {
             let mut timers = inner.timers.lock();
-            let dropped = self.drain_deferred_cancels(&mut timers);
             let now_tick = inner.clock.tick_floor(inner.clock.now());
             fire_due(&mut timers, now_tick, &inner.fired_through, &mut wakers);
             // Asked last, after everything this turn found: "idle" must hold at the jump.
@@ -726,9 +715,7 @@ impl Reactor {
                     fire_due(&mut timers, next, &inner.fired_through, &mut wakers);
                 }
             }
-            dropped
-        };
-        drop(dropped);
+        }
 
         let woken = wakers.len();
         if woken > 0 {
@@ -1063,13 +1050,11 @@ impl Reactor {
                     drop(timers);
                     return Poll::Ready(Err(RuntimeGone(RUNTIME_SHUT_DOWN_TIMER)));
                 }
-                let drained = self.drain_deferred_cancels(&mut timers);
                 match timers.wheel.insert(tick, waker) {
                     // The wheel already passed that tick, so the clock passed the deadline.
                     Err(waker) => {
                         drop(timers);
                         drop(waker);
-                        drop(drained);
                         Poll::Ready(Ok(()))
                     }
                     Ok(k) => {
@@ -1080,7 +1065,6 @@ impl Reactor {
                             None => false,
                         };
                         drop(timers);
-                        drop(drained);
                         if notify {
                             self.notify();
                         }
@@ -1137,50 +1121,12 @@ impl Reactor {
     }
 
     /// Removes a pending timer (no-op if it fired); its waker is dropped after the lock.
-    ///
-    /// A cancel that finds the wheel's lock held by another thread does not wait for it: it
-    /// leaves the key for the next holder to remove (`drain_deferred_cancels`: the next
-    /// insert, cancel or turn), so a sleep made and dropped at once takes the shared lock
-    /// once, not twice, when two workers meet on it. Until then the entry stays in the wheel:
-    /// if it fires first, its task gets one spurious wake-up. On a paused clock the cancel
-    /// always waits for the lock, so a dropped timer never draws the clock's jump.
     pub(crate) fn cancel_timer(&self, key: TimerKey) {
-        let inner = &*self.inner;
-        let timers = if inner.clock.is_paused() {
-            Some(inner.timers.lock())
-        } else {
-            inner.timers.try_lock()
+        let removed = {
+            let mut timers = self.inner.timers.lock();
+            timers.wheel.remove(key)
         };
-        let Some(mut timers) = timers else {
-            let mut deferred = inner.deferred_cancels.lock();
-            deferred.push(key);
-            inner.has_deferred_cancels.store(true, Relaxed);
-            return;
-        };
-        let removed = timers.wheel.remove(key);
-        let drained = self.drain_deferred_cancels(&mut timers);
-        drop(timers);
-        // Wakers are foreign code: dropped with the lock released.
         drop(removed);
-        drop(drained);
-    }
-
-    /// Removes the timers `cancel_timer` left for the holder of `timers`; returns their
-    /// wakers, to be dropped once the lock is released.
-    fn drain_deferred_cancels(&self, timers: &mut Timers) -> Vec<Waker> {
-        let inner = &*self.inner;
-        // A hint: a key pushed after this read is drained by a later holder.
-        if !inner.has_deferred_cancels.load(Relaxed) {
-            return Vec::new();
-        }
-        let keys = {
-            let mut deferred = inner.deferred_cancels.lock();
-            inner.has_deferred_cancels.store(false, Relaxed);
-            std::mem::take(&mut *deferred)
-        };
-        keys.into_iter()
-            .filter_map(|key| timers.wheel.remove(key))
-            .collect()
     }
 
     /// Runs a blocking job on the configured blocking spawner, or on a new thread.
@@ -1327,53 +1273,6 @@ mod tests {
             );
         });
         assert_eq!(key, None);
-    }
-
-    /// A timer cancelled while another thread holds the wheel's lock does not wait for it:
-    /// the key is left for the next holder, which removes it (and drops its waker) when it
-    /// inserts, cancels or turns.
-    #[test]
-    fn a_cancel_that_finds_the_wheel_locked_is_left_for_the_next_holder() {
-        let reactor = Reactor::builder().build().unwrap();
-        let count = std::sync::Arc::new(Count(AtomicUsize::new(0)));
-        let waker = Waker::from(count.clone());
-        let far = reactor.inner.clock.now() + Duration::from_secs(60);
-        let mut key = None;
-        let mut cx = Context::from_waker(&waker);
-        assert!(reactor.poll_timer(&mut key, far, &mut cx).is_pending());
-        assert_eq!(
-            std::sync::Arc::strong_count(&count),
-            3,
-            "the wheel holds a clone"
-        );
-
-        let held = reactor.inner.timers.lock();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::scope(|s| {
-            s.spawn(|| {
-                reactor.cancel_timer(key.take().unwrap());
-                tx.send(()).unwrap();
-            });
-            let done = rx.recv_timeout(Duration::from_secs(10));
-            drop(held);
-            assert_eq!(done, Ok(()), "the cancel waited for the wheel's lock");
-        });
-        // Still in the wheel, its waker alive, until a holder drains it.
-        assert_eq!(reactor.inner.timers.lock().wheel.len(), 1);
-        assert_eq!(std::sync::Arc::strong_count(&count), 3);
-
-        // The next insert removes it.
-        let mut other = None;
-        let mut noop = Context::from_waker(Waker::noop());
-        assert!(reactor.poll_timer(&mut other, far, &mut noop).is_pending());
-        assert_eq!(reactor.inner.timers.lock().wheel.len(), 1);
-        assert_eq!(
-            std::sync::Arc::strong_count(&count),
-            2,
-            "its waker was dropped"
-        );
-        reactor.cancel_timer(other.take().unwrap());
-        assert_eq!(reactor.inner.timers.lock().wheel.len(), 0);
     }
 
     /// The wheel's time published for that shortcut never makes a timer look fired before its
