@@ -29,7 +29,10 @@ use std::task::{Context, Poll, ready};
 /// [`Reactor`]'s "Shut down"), a wait fails with an `io::Error` saying so.
 ///
 /// `Async<T>` implements [`AsyncRead`]/[`AsyncWrite`] when `T: Read`/`Write`, and so does
-/// `&Async<T>` when `&T: Read`/`Write` (sockets). There is deliberately no `get_mut`: swapping
+/// `&Async<T>` when `&T: Read`/`Write` (sockets). Their `poll_close` only flushes: it does not
+/// shut a socket's write side down (`T` is any `Write`), so a peer waiting for the end of the
+/// stream waits until the object is dropped; the crate's `TcpStream` and `UnixStream` do shut
+/// it down on close, and `shutdown(Write)` on the inner socket does it for any `Async`. There is deliberately no `get_mut`: swapping
 /// the inner object would leave a stale registration behind; use [`into_inner`](Async::into_inner).
 ///
 /// # Examples

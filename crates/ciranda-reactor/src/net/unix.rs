@@ -83,6 +83,9 @@ impl UnixListener {
     /// address instead: nothing is created in the filesystem and the name is free again when
     /// the listener is dropped. [`UnixStream::connect`] takes the same names. Any other
     /// path with a NUL byte in it is an `InvalidInput` error (the kernel would cut it there).
+    ///
+    /// A filesystem path stays after the listener is dropped (as with `std` and Tokio):
+    /// remove the file before binding the same path again.
     pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixListener> {
         let reactor = Reactor::current_io()?;
         // socket2's address, unlike std's `UnixListener::bind`, takes abstract names (as

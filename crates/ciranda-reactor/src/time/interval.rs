@@ -74,8 +74,9 @@ pub enum MissedTickBehavior {
     #[default]
     Burst,
     /// Start over: the next tick is one period after the late one was taken. A tick taken less
-    /// than 5 ms (or half a period, if that is shorter) after its instant is not late: the timer's
-    /// own rounding and scheduling latency do not make the interval drift.
+    /// than `ON_TIME` (a few milliseconds, or half a period if that is shorter) after its
+    /// instant is not late: the timer's own rounding and scheduling latency do not make the
+    /// interval drift.
     Delay,
     /// Drop the missed ticks: the next tick is the next multiple of the period after now.
     Skip,
