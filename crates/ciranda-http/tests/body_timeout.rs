@@ -3,11 +3,14 @@
 //! over both protocols with a client whose upload stalls.
 #![cfg(not(loom))]
 
+mod common;
+
 use bytes::Bytes;
 use ciranda::sync::mpsc;
 use ciranda::time::{Duration, Instant};
 use ciranda_http::server::{self, BodyTimeout};
 use ciranda_http::{Body, Client};
+use common::read_until_ends_with;
 use futures_util::StreamExt;
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::{Frame, Incoming};
@@ -147,7 +150,7 @@ async fn serve_answers_a_stalled_upload_with_its_handlers_timeout_over_both_prot
 /// byte is in (`is_end_stream`), and `BodyTimeout` ends there instead of timing out.
 #[ciranda::test]
 async fn a_body_read_after_its_response_ends_at_its_last_byte() {
-    use ciranda::io::{AsyncReadExt, AsyncWriteExt};
+    use ciranda::io::AsyncWriteExt;
     let (read_tx, mut read_rx) = mpsc::channel::<Result<usize, String>>(1);
     let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
         let read_tx = read_tx.clone();
@@ -170,13 +173,7 @@ async fn a_body_read_after_its_response_ends_at_its_last_byte() {
         .write_all(b"POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\n\r\n")
         .await
         .unwrap();
-    let mut answer = Vec::new();
-    while !answer.ends_with(b"ok") {
-        let mut buf = [0u8; 256];
-        let n = stream.read(&mut buf).await.unwrap();
-        assert!(n > 0, "closed before answering: {answer:?}");
-        answer.extend_from_slice(&buf[..n]);
-    }
+    read_until_ends_with(&mut stream, b"ok").await;
     stream.write_all(b"hello").await.unwrap();
     let read = ciranda::time::timeout(Duration::from_secs(20), read_rx.recv())
         .await

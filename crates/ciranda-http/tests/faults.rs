@@ -426,13 +426,7 @@ async fn hypers_header_timeout_runs_on_the_paused_clock() {
 
     // Served once, then idle: hyper's keep-alive head timer closes it.
     let mut stream = connect_and_send(addr, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
-    let mut answer = Vec::new();
-    let mut buf = [0u8; 1024];
-    while !answer.ends_with(b"Hello, world!") {
-        let n = stream.read(&mut buf).await.unwrap();
-        assert!(n > 0, "{answer:?}");
-        answer.extend_from_slice(&buf[..n]);
-    }
+    let mut answer = read_until_ends_with(&mut stream, b"Hello, world!").await;
     assert!(answer.starts_with(b"HTTP/1.1 200"));
     ciranda::time::pause(); // nothing in flight now
     let start = ciranda::time::Instant::now();
@@ -1147,13 +1141,7 @@ async fn an_http1_upload_read_after_its_response_is_not_cut_by_the_idle_timeout(
     let head = format!("POST /upload HTTP/1.1\r\nhost: localhost\r\ncontent-length: {LEN}\r\n\r\n");
     let mut stream = connect_and_send(addr, head.as_bytes()).await;
     // The whole response (its head and "ok"): from here no request is in flight.
-    let mut answer = Vec::new();
-    while !answer.ends_with(b"ok") {
-        let mut buf = [0u8; 256];
-        let n = stream.read(&mut buf).await.unwrap();
-        assert!(n > 0, "closed before answering: {answer:?}");
-        answer.extend_from_slice(&buf[..n]);
-    }
+    read_until_ends_with(&mut stream, b"ok").await;
     for sent in 1..=LEN {
         // Three quarters of an idle timeout on the paused clock (nothing in the kernel).
         ciranda::time::pause();

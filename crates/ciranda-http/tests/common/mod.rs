@@ -335,3 +335,17 @@ where
     let task = ciranda::spawn(ciranda_http::server::serve(listener, service).into_future());
     (addr, task)
 }
+
+/// Reads from `stream` until what it has read ends with `end` (a whole response whose body
+/// ends so); panics if the peer closes first. Returns everything read.
+pub async fn read_until_ends_with(stream: &mut ciranda::net::TcpStream, end: &[u8]) -> Vec<u8> {
+    use ciranda::io::AsyncReadExt;
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !answer.ends_with(end) {
+        let n = stream.read(&mut buf).await.unwrap();
+        assert!(n > 0, "closed before answering: {answer:?}");
+        answer.extend_from_slice(&buf[..n]);
+    }
+    answer
+}
