@@ -5,6 +5,17 @@ use ciranda_reactor::block_on;
 use futures_util::io::{AsyncReadExt, AsyncWriteExt};
 use std::cell::Cell;
 
+/// Polls `fut` to completion with a fresh budget of `units` on every poll, as a scheduler
+/// opens one per task poll, counting the polls in `polls`.
+async fn with_budget_per_poll<F: Future>(units: u8, polls: &Cell<u32>, fut: F) -> F::Output {
+    let mut fut = std::pin::pin!(fut);
+    std::future::poll_fn(|cx| {
+        polls.set(polls.get() + 1);
+        ciranda_coop::with_budget(units, || fut.as_mut().poll(cx))
+    })
+    .await
+}
+
 #[test]
 fn leaf_futures_yield_when_the_budget_is_spent() {
     let polls = Cell::new(0u32);
@@ -19,14 +30,7 @@ fn leaf_futures_yield_when_the_budget_is_spent() {
             }
             std::io::Result::Ok(())
         };
-        // A fresh budget of 4 on every poll of the outer future, as a scheduler opens one per
-        // task poll.
-        let mut read_all = std::pin::pin!(read_all);
-        std::future::poll_fn(|cx| {
-            polls.set(polls.get() + 1);
-            ciranda_coop::with_budget(4, || read_all.as_mut().poll(cx))
-        })
-        .await
+        with_budget_per_poll(4, &polls, read_all).await
     })
     .unwrap();
     // 64 ready reads at 4 per poll: at least 16 polls, so the task yielded in between.
@@ -56,14 +60,8 @@ fn a_spent_budget_does_not_pass_for_an_elapsed_timeout() {
             }
             std::io::Result::Ok(got)
         };
-        // A fresh budget of 4 on every poll of the outer future, as a scheduler opens one per
-        // task poll: the fifth read of a poll is refused by the budget, not by the deadline.
-        let mut drain = std::pin::pin!(drain);
-        std::future::poll_fn(|cx| {
-            polls.set(polls.get() + 1);
-            ciranda_coop::with_budget(4, || drain.as_mut().poll(cx))
-        })
-        .await
+        // The fifth read of a poll is refused by the budget, not by the deadline.
+        with_budget_per_poll(4, &polls, drain).await
     })
     .unwrap();
     assert_eq!(got, 64, "the drain took a budget refusal for a timeout");
@@ -86,24 +84,21 @@ fn timers_that_are_not_due_spend_no_budget() {
         for ticks in &mut intervals {
             ticks.tick().await;
         }
-        std::future::poll_fn(|cx| {
-            polls.set(polls.get() + 1);
-            ciranda_coop::with_budget(4, || {
-                let mut due = 0;
-                for s in &mut sleeps {
-                    due += usize::from(std::pin::Pin::new(s).poll(cx).is_ready());
-                }
-                for ticks in &mut intervals {
-                    due += usize::from(ticks.poll_tick(cx).is_ready());
-                }
-                if due > 0 {
-                    std::task::Poll::Ready(())
-                } else {
-                    std::task::Poll::Pending
-                }
-            })
-        })
-        .await
+        let all = std::future::poll_fn(|cx| {
+            let mut due = 0;
+            for s in &mut sleeps {
+                due += usize::from(std::pin::Pin::new(s).poll(cx).is_ready());
+            }
+            for ticks in &mut intervals {
+                due += usize::from(ticks.poll_tick(cx).is_ready());
+            }
+            if due > 0 {
+                std::task::Poll::Ready(())
+            } else {
+                std::task::Poll::Pending
+            }
+        });
+        with_budget_per_poll(4, &polls, all).await
     });
     // One poll to set the timers, one (or a few, if they fire in different turns) when they
     // are due; a task spinning on refusals polls thousands of times in 30 ms.
@@ -138,33 +133,31 @@ fn waiting_socket_operations_spend_no_budget() {
         });
         let mut buf = [0u8; 16];
         let mut wake_buf = [0u8; 1];
-        std::future::poll_fn(|cx| {
-            polls.set(polls.get() + 1);
+        let all = std::future::poll_fn(|cx| {
             if polls.get() > 10_000 {
                 // Spinning on refusals: the wake-up byte's read is refused every time.
                 return std::task::Poll::Ready(Err(std::io::Error::other("spinning")));
             }
-            ciranda_coop::with_budget(4, || {
-                for (_, b) in &mut readers {
-                    assert!(
-                        std::pin::Pin::new(&mut b.read(&mut buf))
-                            .poll(cx)
-                            .is_pending()
-                    );
-                }
-                for (w, _) in &mut writers {
-                    assert!(
-                        std::pin::Pin::new(&mut w.write(&[1; 16]))
-                            .poll(cx)
-                            .is_pending()
-                    );
-                }
-                std::pin::Pin::new(&mut wake_rx.read(&mut wake_buf)).poll(cx)
-            })
-        })
-        .await
-        .map(drop)
-        .unwrap_or_else(|e| panic!("{e} after {} polls", polls.get()));
+            for (_, b) in &mut readers {
+                assert!(
+                    std::pin::Pin::new(&mut b.read(&mut buf))
+                        .poll(cx)
+                        .is_pending()
+                );
+            }
+            for (w, _) in &mut writers {
+                assert!(
+                    std::pin::Pin::new(&mut w.write(&[1; 16]))
+                        .poll(cx)
+                        .is_pending()
+                );
+            }
+            std::pin::Pin::new(&mut wake_rx.read(&mut wake_buf)).poll(cx)
+        });
+        with_budget_per_poll(4, &polls, all)
+            .await
+            .map(drop)
+            .unwrap_or_else(|e| panic!("{e} after {} polls", polls.get()));
         drop(timer.join().unwrap());
         std::io::Result::Ok(())
     })
