@@ -114,6 +114,7 @@ mod poller;
 mod reactor;
 mod registration;
 pub mod time;
+mod timer_shards;
 mod wheel;
 
 pub use block_on::block_on;

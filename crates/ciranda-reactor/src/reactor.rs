@@ -1,10 +1,11 @@
 //! The reactor: one poller, the registrations, the timers and the clock.
 
 use crate::clock::Clock;
-use crate::loom::{Arc, AtomicBool, AtomicU64, AtomicUsize, Mutex};
+use crate::loom::{Arc, AtomicBool, AtomicUsize, Mutex};
 use crate::poller::{Event, Events, NOTIFY_KEY, Poller};
 use crate::registration::{Closed, Source, Waiter};
-use crate::wheel::{TimerKey, Wheel};
+use crate::timer_shards::{ShardOfThread, TimerShards};
+use crate::wheel::TimerKey;
 use slab::Slab;
 use std::cell::{OnceCell, RefCell};
 use std::fmt;
@@ -13,7 +14,7 @@ use std::marker::PhantomData;
 use std::ops::Deref;
 use std::os::fd::{BorrowedFd, RawFd};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release, SeqCst};
+use std::sync::atomic::Ordering::{AcqRel, Relaxed, SeqCst};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant as StdInstant};
 
@@ -222,10 +223,8 @@ struct Inner {
     /// Turns that ended and are still waking their wakers (after releasing the poller). A
     /// paused clock does not jump while one is: the tasks they wake are not visible yet.
     waking: AtomicUsize,
-    timers: Mutex<Timers>,
-    /// The wheel's time, published after each firing: a timer whose tick is at or before it
-    /// has fired, so a woken `Sleep` polled again knows it without the wheel's lock.
-    fired_through: AtomicU64,
+    /// One wheel per shard (per worker in a runtime), see `timer_shards`.
+    timers: TimerShards,
     clock: Clock,
     blocking_spawner: Option<BlockingSpawner>,
 }
@@ -241,15 +240,6 @@ struct Sources {
 struct TurnState {
     events: Events,
     ready: Vec<(Arc<Source>, Event)>,
-}
-
-struct Timers {
-    wheel: Wheel<Waker>,
-    /// `Some(bound)` while a thread waits in the poller: `bound` is the tick its wait ends at
-    /// (`None`: not bounded by a timer). A timer inserted before the bound notifies the poller.
-    turner_bound: Option<Option<u64>>,
-    /// Set when the last handle went: the wheel was emptied and timers fail.
-    shut_down: bool,
 }
 
 /// Configures a [`Reactor`].
@@ -272,6 +262,8 @@ struct Timers {
 pub struct ReactorBuilder {
     start_paused: bool,
     blocking_spawner: Option<BlockingSpawner>,
+    timer_shards: usize,
+    timer_shard_of_thread: Option<ShardOfThread>,
 }
 
 impl fmt::Debug for ReactorBuilder {
@@ -279,6 +271,8 @@ impl fmt::Debug for ReactorBuilder {
         f.debug_struct("ReactorBuilder")
             .field("start_paused", &self.start_paused)
             .field("blocking_spawner", &self.blocking_spawner.is_some())
+            .field("timer_shards", &self.timer_shards.max(1))
+            .field("timer_shard_of_thread", &self.timer_shard_of_thread.is_some())
             .finish()
     }
 }
@@ -298,6 +292,52 @@ impl ReactorBuilder {
         spawner: impl Fn(Box<dyn FnOnce() + Send>) + Send + Sync + 'static,
     ) -> Self {
         self.blocking_spawner = Some(Box::new(spawner));
+        self
+    }
+
+    /// Splits the timers into `shards` timing wheels, each behind its own lock (default and
+    /// minimum: one). A timer goes to the wheel of the thread that first polls it, so threads
+    /// on different shards arm and cancel timers without meeting on a lock; every turn fires
+    /// all of them. A runtime gives each worker its shard (see
+    /// [`timer_shard_of_thread`](Self::timer_shard_of_thread)).
+    ///
+    /// ```
+    /// use ciranda_reactor::Reactor;
+    ///
+    /// let reactor = Reactor::builder().timer_shards(4).build()?;
+    /// ciranda_reactor::block_on(async {
+    ///     ciranda_reactor::time::sleep(std::time::Duration::from_millis(1)).await;
+    /// });
+    /// # drop(reactor);
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn timer_shards(mut self, shards: usize) -> Self {
+        self.timer_shards = shards;
+        self
+    }
+
+    /// Which shard a thread's timers go to: `Some(i)` puts them in shard `i` modulo the
+    /// number of shards; threads for which it returns `None` are spread round-robin. A
+    /// scheduler passes its worker index (the `ciranda` runtime passes
+    /// `ciranda_scheduler::worker_index`). Called each time a thread arms a timer, so it
+    /// should be a thread-local read.
+    ///
+    /// ```
+    /// use ciranda_reactor::Reactor;
+    ///
+    /// thread_local!(static WORKER: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) });
+    /// let reactor = Reactor::builder()
+    ///     .timer_shards(2)
+    ///     .timer_shard_of_thread(|| WORKER.with(|w| w.get()))
+    ///     .build()?;
+    /// # drop(reactor);
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn timer_shard_of_thread(
+        mut self,
+        shard_of_thread: impl Fn() -> Option<usize> + Send + Sync + 'static,
+    ) -> Self {
+        self.timer_shard_of_thread = Some(Box::new(shard_of_thread));
         self
     }
 
@@ -321,12 +361,7 @@ impl ReactorBuilder {
                 turning: AtomicBool::new(false),
                 turn_waiters: Mutex::new(Vec::new()),
                 waking: AtomicUsize::new(0),
-                timers: Mutex::new(Timers {
-                    wheel: Wheel::new(),
-                    turner_bound: None,
-                    shut_down: false,
-                }),
-                fired_through: AtomicU64::new(0),
+                timers: TimerShards::new(self.timer_shards, self.timer_shard_of_thread),
                 clock: Clock::new(self.start_paused),
                 blocking_spawner: self.blocking_spawner,
             }),
@@ -379,7 +414,7 @@ impl fmt::Debug for Reactor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Reactor")
             .field("registrations", &self.inner.sources.lock().slab.len())
-            .field("timers", &self.inner.timers.lock().wheel.len())
+            .field("timers", &self.inner.timers.pending())
             .field("turning", &self.is_turning())
             .field("clock_paused", &self.is_clock_paused())
             .finish()
@@ -448,7 +483,9 @@ impl Reactor {
 
     /// Has the last handle gone (see "Shut down")? Timers then fail and I/O waits error.
     pub fn is_shut_down(&self) -> bool {
-        self.inner.timers.lock().shut_down
+        // The sweep sets every shard's flag, the first one first.
+        let first = self.inner.timers.iter().next();
+        first.is_some_and(|shard| shard.lock().shut_down)
     }
 
     /// Tells the reactor that the runtime owning it has shut down: its own threads no longer
@@ -494,10 +531,10 @@ impl Reactor {
         for source in &sources {
             source.deliver(true, true, false, &mut wakers);
         }
-        {
+        for shard in inner.timers.iter() {
             // The entries stay (their keys must not read as fired); their wakers are swapped
             // for a no-op one, which is cloned without running foreign code.
-            let mut timers = inner.timers.lock();
+            let mut timers = shard.lock();
             for waker in timers.wheel.values_mut() {
                 wakers.push(std::mem::replace(waker, Waker::noop().clone()));
             }
@@ -542,8 +579,8 @@ impl Reactor {
                 let _ = inner.poller.delete(fd);
             }));
         }
-        {
-            let mut timers = inner.timers.lock();
+        for shard in inner.timers.iter() {
+            let mut timers = shard.lock();
             timers.shut_down = true;
             wakers.extend(timers.wheel.take_all());
         }
@@ -645,19 +682,16 @@ impl Reactor {
         let paused = inner.clock.is_paused();
 
         // Fire what is due already, and work out how long the poller may sleep.
-        let wait = {
-            let mut timers = inner.timers.lock();
-            let now = inner.clock.now();
-            fire_due(
-                &mut timers,
-                inner.clock.tick_floor(now),
-                &inner.fired_through,
-                &mut wakers,
-            );
-            let next = timers.wheel.next_expiration();
-            let (wait, bound) = if !wakers.is_empty() {
-                (Some(Duration::ZERO), next)
-            } else if paused {
+        let now = inner.clock.now();
+        inner
+            .timers
+            .fire_due(inner.clock.tick_floor(now), &mut wakers);
+        let wait = if !wakers.is_empty() || timeout == Some(Duration::ZERO) {
+            // A turn that does not block: no deadline bounds it, no new timer must end it.
+            Some(Duration::ZERO)
+        } else {
+            let next = inner.timers.begin_wait();
+            let (wait, bound) = if paused {
                 if next.is_some() && self.may_jump(&auto_advance) {
                     (Some(Duration::ZERO), next)
                 } else {
@@ -673,7 +707,7 @@ impl Reactor {
             } else {
                 (timeout, None)
             };
-            timers.turner_bound = Some(bound);
+            inner.timers.bound_wait(bound);
             wait
         };
         let wait = if woken() { Some(Duration::ZERO) } else { wait };
@@ -689,7 +723,7 @@ impl Reactor {
             // turn still fires timers.
             let _ = inner.poller.wait(&mut turn.events, wait);
         }
-        inner.timers.lock().turner_bound = None;
+        inner.timers.end_wait();
 
         // I/O readiness.
         let io_events = {
@@ -698,22 +732,22 @@ impl Reactor {
         };
 
         // Timers due now; with auto-advance, jump a paused clock to the next deadline.
-        {
-            let mut timers = inner.timers.lock();
-            let now_tick = inner.clock.tick_floor(inner.clock.now());
-            fire_due(&mut timers, now_tick, &inner.fired_through, &mut wakers);
-            // Asked last, after everything this turn found: "idle" must hold at the jump.
-            if paused && io_events == 0 && wakers.is_empty() && self.may_jump(&auto_advance) {
-                // Cascade points are not deadlines: keep jumping until something fires.
-                while wakers.is_empty() {
-                    let Some(next) = timers.wheel.next_expiration() else {
-                        break;
-                    };
-                    if !inner.clock.advance_to_tick(next) {
-                        break; // resumed meanwhile: real time rules again
-                    }
-                    fire_due(&mut timers, next, &inner.fired_through, &mut wakers);
+        let now_tick = inner.clock.tick_floor(inner.clock.now());
+        inner.timers.fire_due(now_tick, &mut wakers);
+        // Asked last, after everything this turn found: "idle" must hold at the jump.
+        if paused && io_events == 0 && wakers.is_empty() && self.may_jump(&auto_advance) {
+            let mut all = inner.timers.lock_all();
+            // What was armed since the line above, then the jumps. Cascade points are not
+            // deadlines: keep jumping until something fires.
+            all.fire_due(now_tick, &mut wakers);
+            while wakers.is_empty() {
+                let Some(next) = all.next_expiration() else {
+                    break;
+                };
+                if !inner.clock.advance_to_tick(next) {
+                    break; // resumed meanwhile: real time rules again
                 }
+                all.fire_due(next, &mut wakers);
             }
         }
 
@@ -852,16 +886,8 @@ impl Reactor {
     pub fn advance_clock(&self, by: Duration) -> usize {
         self.inner.clock.advance(by);
         let mut wakers = Vec::new();
-        {
-            let mut timers = self.inner.timers.lock();
-            let now_tick = self.inner.clock.tick_floor(self.inner.clock.now());
-            fire_due(
-                &mut timers,
-                now_tick,
-                &self.inner.fired_through,
-                &mut wakers,
-            );
-        }
+        let now_tick = self.inner.clock.tick_floor(self.inner.clock.now());
+        self.inner.timers.fire_all(now_tick, &mut wakers);
         let n = wakers.len();
         for w in wakers {
             wake_quietly(w);
@@ -1032,7 +1058,7 @@ impl Reactor {
             // The wheel's time is the floor of a clock reading, so the clock has passed the
             // deadline too. After the shutdown sweep the time is no longer published, so the
             // timers it took (all after that time) do not take this path.
-            Some(_) if self.inner.fired_through.load(Acquire) >= clock.tick_ceil(deadline) => {
+            Some(k) if self.inner.timers.of_key(k).has_fired_through(clock.tick_ceil(deadline)) => {
                 *key = None;
                 Poll::Ready(Ok(()))
             }
@@ -1041,7 +1067,9 @@ impl Reactor {
             None => {
                 let tick = self.inner.clock.tick_ceil(deadline);
                 let waker = cx.waker().clone();
-                let mut timers = self.inner.timers.lock();
+                let shards = &self.inner.timers;
+                let shard = shards.for_this_thread();
+                let mut timers = shard.lock();
                 if timers.shut_down {
                     drop(timers);
                     return Poll::Ready(Err(RuntimeGone(RUNTIME_GONE_TIMER)));
@@ -1050,20 +1078,15 @@ impl Reactor {
                     drop(timers);
                     return Poll::Ready(Err(RuntimeGone(RUNTIME_SHUT_DOWN_TIMER)));
                 }
-                match timers.wheel.insert(tick, waker) {
+                match shards.insert(shard, &mut timers, tick, waker) {
                     // The wheel already passed that tick, so the clock passed the deadline.
                     Err(waker) => {
                         drop(timers);
                         drop(waker);
                         Poll::Ready(Ok(()))
                     }
-                    Ok(k) => {
+                    Ok((k, notify)) => {
                         *key = Some(k);
-                        let notify = match timers.turner_bound {
-                            Some(None) => true,
-                            Some(Some(bound)) => tick < bound,
-                            None => false,
-                        };
                         drop(timers);
                         if notify {
                             self.notify();
@@ -1086,7 +1109,7 @@ impl Reactor {
         let mut fresh = None;
         loop {
             let (poll, spare) = {
-                let mut timers = self.inner.timers.lock();
+                let mut timers = self.inner.timers.of_key(k).lock();
                 if timers.shut_down {
                     (Poll::Ready(Err(RuntimeGone(RUNTIME_GONE_TIMER))), None)
                 } else if !timers.wheel.contains(k) {
@@ -1122,10 +1145,7 @@ impl Reactor {
 
     /// Removes a pending timer (no-op if it fired); its waker is dropped after the lock.
     pub(crate) fn cancel_timer(&self, key: TimerKey) {
-        let removed = {
-            let mut timers = self.inner.timers.lock();
-            timers.wheel.remove(key)
-        };
+        let removed = self.inner.timers.of_key(key).lock().wheel.remove(key);
         drop(removed);
     }
 
@@ -1146,21 +1166,6 @@ impl Reactor {
     /// Number of live registrations (for tests and `Debug`).
     pub fn registrations(&self) -> usize {
         self.inner.sources.lock().slab.len()
-    }
-}
-
-/// Fires the timers due at `now_tick` and publishes the wheel's new time in `fired_through`
-/// (written only when it moves: every turn calls this, most with nothing new). Not after the
-/// shutdown sweep: the timers it took did not fire, and must not look fired.
-fn fire_due(timers: &mut Timers, now_tick: u64, fired_through: &AtomicU64, out: &mut Vec<Waker>) {
-    let before = timers.wheel.elapsed();
-    timers
-        .wheel
-        .advance(now_tick, |_, _, waker| out.push(waker));
-    let after = timers.wheel.elapsed();
-    if after != before && !timers.shut_down {
-        // Release: a reader that sees the new time also sees the fired entries gone.
-        fired_through.store(after, Release);
     }
 }
 
@@ -1256,7 +1261,7 @@ mod tests {
         assert_eq!(reactor.advance_clock(Duration::from_millis(3)), 1);
         assert_eq!(count.0.load(SeqCst), 1);
 
-        let held = reactor.inner.timers.lock();
+        let held = reactor.inner.timers.of_key(key.unwrap()).lock();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::scope(|s| {
             s.spawn(|| {
@@ -1314,11 +1319,9 @@ mod tests {
         // it look fired.
         reactor.shut_down();
         reactor.inner.clock.advance(Duration::from_secs(1));
-        let mut timers = reactor.inner.timers.lock();
         let mut wakers = Vec::new();
         let tick = reactor.inner.clock.tick_floor(reactor.inner.clock.now());
-        fire_due(&mut timers, tick, &reactor.inner.fired_through, &mut wakers);
-        drop(timers);
+        reactor.inner.timers.fire_all(tick, &mut wakers);
         assert!(matches!(
             reactor.poll_timer(&mut late_key, late, &mut cx),
             Poll::Ready(Err(RuntimeGone(RUNTIME_GONE_TIMER)))

@@ -322,10 +322,26 @@ impl<E> IndexMut<usize> for Entries<E> {
 }
 
 /// Identifies one timer in a [`Wheel`]; stale keys (fired or cancelled timers) are recognised.
+/// A key also names its wheel's shard (see [`Wheel::for_shard`]), so an owner of several wheels
+/// finds the one to cancel in; the fields are packed so that `Option<TimerKey>` stays three
+/// words in every `Sleep`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct TimerKey {
-    index: usize,
+    index: u32,
+    shard: u32,
     generation: u64,
+}
+
+impl TimerKey {
+    /// The shard of the wheel that handed the key out.
+    pub(crate) fn shard(self) -> usize {
+        self.shard as usize
+    }
+}
+
+/// An entry's index as a key stores it.
+fn index_of(index: usize) -> u32 {
+    u32::try_from(index).expect("ciranda: more than 4 294 967 295 timers pending in one wheel")
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -367,6 +383,8 @@ impl List {
 pub(crate) struct Wheel<T> {
     /// Current time in ticks: every timer with a deadline at or before it has fired.
     elapsed: u64,
+    /// Stamped into every key, see [`TimerKey::shard`].
+    shard: u32,
     entries: Entries<Entry<T>>,
     /// Every level's slots, numbered by [`flat`].
     slots: [List; ALL_SLOTS],
@@ -388,8 +406,14 @@ impl<T> Default for Wheel<T> {
 impl<T> Wheel<T> {
     /// An empty wheel at time 0.
     pub(crate) fn new() -> Self {
+        Self::for_shard(0)
+    }
+
+    /// An empty wheel at time 0 whose keys name `shard`.
+    pub(crate) fn for_shard(shard: u32) -> Self {
         Wheel {
             elapsed: 0,
+            shard,
             entries: Entries::new(),
             slots: [List::EMPTY; ALL_SLOTS],
             occupied: [0; WORDS],
@@ -426,7 +450,11 @@ impl<T> Wheel<T> {
             value,
         });
         self.link(index);
-        Ok(TimerKey { index, generation })
+        Ok(TimerKey {
+            index: index_of(index),
+            shard: self.shard,
+            generation,
+        })
     }
 
     /// Cancels a timer; `None` if it already fired or was cancelled.
@@ -434,8 +462,8 @@ impl<T> Wheel<T> {
         if !self.contains(key) {
             return None;
         }
-        self.unlink(key.index);
-        Some(self.entries.remove(key.index).value)
+        self.unlink(key.index as usize);
+        Some(self.entries.remove(key.index as usize).value)
     }
 
     /// Removes every pending timer and returns their payloads (the reactor shutting down).
@@ -444,7 +472,7 @@ impl<T> Wheel<T> {
         let fresh = Wheel {
             elapsed: self.elapsed,
             next_generation: self.next_generation,
-            ..Wheel::new()
+            ..Wheel::for_shard(self.shard)
         };
         let old = std::mem::replace(self, fresh);
         let mut values = Vec::with_capacity(old.entries.len());
@@ -465,14 +493,16 @@ impl<T> Wheel<T> {
     /// Is this timer still pending?
     pub(crate) fn contains(&self, key: TimerKey) -> bool {
         self.entries
-            .get(key.index)
-            .is_some_and(|e| e.generation == key.generation)
+            .get(key.index as usize)
+            .is_some_and(|e| key.shard == self.shard && e.generation == key.generation)
     }
 
     /// The payload of a pending timer.
     pub(crate) fn get_mut(&mut self, key: TimerKey) -> Option<&mut T> {
-        match self.entries.get_mut(key.index) {
-            Some(e) if e.generation == key.generation => Some(&mut e.value),
+        match self.entries.get_mut(key.index as usize) {
+            Some(e) if key.shard == self.shard && e.generation == key.generation => {
+                Some(&mut e.value)
+            }
             _ => None,
         }
     }
@@ -624,7 +654,8 @@ impl<T> Wheel<T> {
                 if self.entries[cursor].deadline <= self.elapsed {
                     let entry = self.entries.remove(cursor);
                     let key = TimerKey {
-                        index: cursor,
+                        index: index_of(cursor),
+                        shard: self.shard,
                         generation: entry.generation,
                     };
                     fire(key, entry.deadline, entry.value);

@@ -275,6 +275,23 @@ impl Builder {
         self
     }
 
+    /// How many worker threads [`build`](Self::build) would start: 0 for the current-thread
+    /// flavor, else the configured count (which `build` checks) or the available parallelism.
+    ///
+    /// ```
+    /// use ciranda_scheduler::{Flavor, Scheduler};
+    ///
+    /// assert_eq!(Scheduler::builder().worker_threads(3).num_workers(), 3);
+    /// assert_eq!(Scheduler::builder().flavor(Flavor::CurrentThread).num_workers(), 0);
+    /// ```
+    pub fn num_workers(&self) -> usize {
+        match self.worker_threads {
+            _ if self.flavor == Flavor::CurrentThread => 0,
+            Some(n) => n,
+            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        }
+    }
+
     /// Starts the worker threads.
     ///
     /// # Errors
@@ -298,11 +315,7 @@ impl Builder {
     /// ```
     pub fn build(self) -> io::Result<Scheduler> {
         let current_thread = self.flavor == Flavor::CurrentThread;
-        let workers = match self.worker_threads {
-            _ if current_thread => 0,
-            Some(n) => n,
-            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
-        };
+        let workers = self.num_workers();
         if workers == 0 && !current_thread {
             return Err(invalid("worker_threads must be at least 1, got 0"));
         }

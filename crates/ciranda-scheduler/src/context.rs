@@ -101,6 +101,14 @@ pub(crate) fn on_worker_thread() -> bool {
         .unwrap_or(false)
 }
 
+/// The index of the worker (of any scheduler) running on this thread, if any.
+pub(crate) fn worker_index() -> Option<usize> {
+    let worker = CURRENT_WORKER.try_with(Cell::get).unwrap_or(ptr::null());
+    // SAFETY: as in `with_worker`: the pointer is set only while `set_worker`'s guard borrows
+    // the worker on this thread, and cleared before that borrow ends.
+    unsafe { worker.as_ref() }.map(Worker::index)
+}
+
 /// The worker of `shared` running on this thread, if any. Always inlined: it is on every
 /// wake's path, and its caller's closure is the rest of that path.
 #[inline(always)]

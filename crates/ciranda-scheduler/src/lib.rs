@@ -106,6 +106,23 @@ where
     Handle::current().spawn(future)
 }
 
+/// The index (`0..num_workers`) of the worker thread calling it, in the scheduler it works
+/// for; `None` on every other thread: a `block_on` caller, the blocking pool, a plain
+/// thread, the current-thread flavor. Meant for sharding per-worker state: the `ciranda`
+/// runtime gives each worker a timer wheel of its own with it. A thread-local read.
+///
+/// # Examples
+///
+/// ```
+/// let sched = ciranda_scheduler::Scheduler::builder().worker_threads(2).build().unwrap();
+/// assert_eq!(ciranda_scheduler::worker_index(), None);
+/// let index = sched.block_on(async { ciranda_scheduler::spawn(async { ciranda_scheduler::worker_index() }).await });
+/// assert!(matches!(index.unwrap(), Some(0 | 1)));
+/// ```
+pub fn worker_index() -> Option<usize> {
+    context::worker_index()
+}
+
 /// Runs a blocking function on the current runtime's blocking pool; see
 /// [`Handle::spawn_blocking`].
 ///

@@ -1,0 +1,457 @@
+//! The reactor's timers, sharded: one wheel and one lock per shard (per worker, in the
+//! runtime), so that workers arming and cancelling timers at the same time do not meet on a
+//! lock.
+//!
+//! A timer lives in the shard of the thread that armed it (its key names the shard, so a
+//! cancel from any thread finds it). Whoever turns the reactor fires every shard and bounds
+//! its wait by the earliest deadline of all of them; two atomics per shard and one for the
+//! reactor let it do that without taking the lock of a shard with nothing due:
+//!
+//! * `next_hint`, per shard: a lower bound of the wheel's next expiration (`u64::MAX`: empty).
+//!   An insert lowers it (`fetch_min`) under the shard's lock; a firing, or a turn about to
+//!   wait, recomputes it exactly under the same lock. A cancel leaves it alone, so it may be
+//!   stale downwards, which costs one early look at the shard and never a late timer.
+//! * `fired_through`, per shard: the wheel's time after its last firing, so a woken `Sleep`
+//!   learns that it fired without the lock (see `Reactor::poll_timer`).
+//! * `wait_bound`, per reactor: while a thread waits in the poller, the tick its wait ends at
+//!   (`UNBOUNDED`: no timer bounds it; `NOT_WAITING`: nobody waits, or the wait does not
+//!   block). A timer inserted before it must notify the poller.
+//!
+//! The wait and an insert race like this:
+//!
+//! | the turn about to wait                          | an insert at tick `t` into shard `s`   |
+//! |-------------------------------------------------|----------------------------------------|
+//! | 1. `wait_bound = UNBOUNDED`                     | a. under `s`'s lock: insert, then      |
+//! | 2. each shard: read `next_hint` with a          |    `next_hint.fetch_min(t)` (`AcqRel`) |
+//! |    read-modify-write (`AcqRel`); if finite,     | b. read `wait_bound`; notify if        |
+//! |    lock the shard and read its wheel            |    `t < bound`                         |
+//! | 3. `wait_bound = min` of step 2                 |                                        |
+//!
+//! Both sides touch `s`'s hint with a read-modify-write, so one reads the other's. If a. reads
+//! step 2's (step 2 missed the timer), it synchronises with the turn: step 1 happens before b.,
+//! so b. reads `UNBOUNDED` or step 3's bound, and notifies whenever the wait ends after `t`.
+//! If step 2 reads a.'s, the turn sees `t`. (A plain load in step 2 would need `SeqCst` on
+//! both sides, the store-buffering pattern, which loom cannot check.) The loom model at the
+//! end of this file checks the race.
+
+use crate::loom::{AtomicU64, Mutex, MutexGuard};
+use crate::wheel::{TimerKey, Wheel};
+use std::cell::Cell;
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
+use std::task::Waker;
+
+/// `wait_bound` when no thread waits in the poller: no insert notifies.
+const NOT_WAITING: u64 = 0;
+/// `wait_bound` when a thread waits with no timer bounding its wait: every insert notifies.
+const UNBOUNDED: u64 = u64::MAX;
+/// `next_hint` of an empty shard.
+const EMPTY: u64 = u64::MAX;
+
+/// Which shard a thread's timers go to: `Some(worker index)` on a runtime's worker.
+pub(crate) type ShardOfThread = Box<dyn Fn() -> Option<usize> + Send + Sync>;
+
+/// Every shard of one reactor, and the bound of the current poller wait.
+pub(crate) struct TimerShards {
+    shards: Box<[Shard]>,
+    wait_bound: AtomicU64,
+    shard_of_thread: Option<ShardOfThread>,
+}
+
+/// One wheel and what lets a turn skip it. Aligned to keep two shards' hot atomics and locks
+/// off one cache line (128: adjacent-line prefetching pairs lines on x86).
+#[repr(align(128))]
+pub(crate) struct Shard {
+    timers: Mutex<Timers>,
+    /// The wheel's time, published after each firing: a timer of this shard whose tick is at
+    /// or before it has fired, so a woken `Sleep` polled again knows it without the lock.
+    fired_through: AtomicU64,
+    next_hint: AtomicU64,
+}
+
+/// What a shard's lock guards.
+pub(crate) struct Timers {
+    pub(crate) wheel: Wheel<Waker>,
+    /// Set when the reactor's last handle went: the wheel was emptied and timers fail.
+    pub(crate) shut_down: bool,
+}
+
+thread_local! {
+    /// The shard a thread without a worker index uses, assigned round-robin on first use.
+    static THREAD_SEED: Cell<Option<usize>> = const { Cell::new(None) };
+}
+
+/// Hands out [`THREAD_SEED`]s (a plain std atomic: a counter no model needs to see).
+static NEXT_THREAD_SEED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+impl TimerShards {
+    /// `count` shards (at least one); `shard_of_thread` picks a thread's shard (modulo
+    /// `count`) where it knows one, other threads are spread round-robin.
+    pub(crate) fn new(count: usize, shard_of_thread: Option<ShardOfThread>) -> TimerShards {
+        let count = count.clamp(1, u32::MAX as usize);
+        TimerShards {
+            shards: (0..count)
+                .map(|i| Shard {
+                    timers: Mutex::new(Timers {
+                        wheel: Wheel::for_shard(i as u32),
+                        shut_down: false,
+                    }),
+                    fired_through: AtomicU64::new(0),
+                    next_hint: AtomicU64::new(EMPTY),
+                })
+                .collect(),
+            wait_bound: AtomicU64::new(NOT_WAITING),
+            shard_of_thread,
+        }
+    }
+
+    /// Every shard, in index order (the order to lock several in).
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Shard> {
+        self.shards.iter()
+    }
+
+    /// The shard that handed out `key`.
+    pub(crate) fn of_key(&self, key: TimerKey) -> &Shard {
+        &self.shards[key.shard()]
+    }
+
+    /// The shard this thread arms timers in.
+    pub(crate) fn for_this_thread(&self) -> &Shard {
+        let n = self.shards.len();
+        if n == 1 {
+            return &self.shards[0];
+        }
+        let index = self
+            .shard_of_thread
+            .as_ref()
+            .and_then(|f| f())
+            .unwrap_or_else(thread_seed);
+        &self.shards[index % n]
+    }
+
+    /// Adds a timer under `shard`'s lock (`timers` is its guard). `Ok((key, notify))`:
+    /// `notify` says that a thread waits in the poller past `tick` and must be woken to
+    /// shorten its wait. `Err(waker)`: the shard's wheel already passed `tick` (the clock
+    /// passed the deadline).
+    pub(crate) fn insert(
+        &self,
+        shard: &Shard,
+        timers: &mut Timers,
+        tick: u64,
+        waker: Waker,
+    ) -> Result<(TimerKey, bool), Waker> {
+        let key = timers.wheel.insert(tick, waker)?;
+        shard.next_hint.fetch_min(tick, AcqRel);
+        let notify = tick < self.wait_bound.load(Acquire);
+        Ok((key, notify))
+    }
+
+    /// Fires, in every shard, the timers due at `now_tick` (skipping, without its lock, a
+    /// shard whose hint says nothing is due) into `out`.
+    pub(crate) fn fire_due(&self, now_tick: u64, out: &mut Vec<Waker>) {
+        for shard in self.iter() {
+            if shard.next_hint.load(Acquire) <= now_tick {
+                shard.fire_due(&mut shard.lock(), now_tick, out);
+            }
+        }
+    }
+
+    /// Fires every shard at `now_tick`, whatever its hint says (a paused clock moved by hand).
+    pub(crate) fn fire_all(&self, now_tick: u64, out: &mut Vec<Waker>) {
+        for shard in self.iter() {
+            shard.fire_due(&mut shard.lock(), now_tick, out);
+        }
+    }
+
+    /// A thread is about to wait in the poller: from now on every insert notifies it, until
+    /// [`bound_wait`](Self::bound_wait). Returns the earliest expiration of all shards
+    /// (exact: each shard that may hold a timer is looked at under its lock).
+    pub(crate) fn begin_wait(&self) -> Option<u64> {
+        self.wait_bound.store(UNBOUNDED, Release);
+        self.next_expiration()
+    }
+
+    /// The waiting thread's wait ends at `tick` (`None`: no timer bounds it).
+    pub(crate) fn bound_wait(&self, tick: Option<u64>) {
+        self.wait_bound.store(tick.unwrap_or(UNBOUNDED), Release);
+    }
+
+    /// The wait is over: inserts no longer notify.
+    pub(crate) fn end_wait(&self) {
+        self.wait_bound.store(NOT_WAITING, Release);
+    }
+
+    /// The earliest expiration of all shards, refreshing their hints; `None` if none holds a
+    /// timer.
+    pub(crate) fn next_expiration(&self) -> Option<u64> {
+        let mut earliest = None::<u64>;
+        for shard in self.iter() {
+            // A read-modify-write that changes nothing: see the table at the top.
+            if shard.next_hint.fetch_min(EMPTY, AcqRel) == EMPTY {
+                continue;
+            }
+            let timers = shard.lock();
+            let next = timers.wheel.next_expiration();
+            shard.next_hint.store(next.unwrap_or(EMPTY), Release);
+            if let Some(next) = next {
+                earliest = Some(earliest.map_or(next, |e| e.min(next)));
+            }
+        }
+        earliest
+    }
+
+    /// Locks every shard, in index order, for a paused clock's jump.
+    pub(crate) fn lock_all(&self) -> AllShards<'_> {
+        AllShards {
+            guards: self.iter().map(|shard| (shard, shard.lock())).collect(),
+        }
+    }
+
+    /// Pending timers in all shards.
+    pub(crate) fn pending(&self) -> usize {
+        self.iter().map(|shard| shard.lock().wheel.len()).sum()
+    }
+}
+
+impl Shard {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Timers> {
+        self.timers.lock()
+    }
+
+    /// Has the wheel's time reached `tick` (so a timer of this shard at `tick` fired)?
+    pub(crate) fn has_fired_through(&self, tick: u64) -> bool {
+        self.fired_through.load(Acquire) >= tick
+    }
+
+    /// Fires the timers due at `now_tick` (`timers` is this shard's guard), publishes the
+    /// wheel's new time in `fired_through` (written only when it moves) and refreshes the hint.
+    /// After the shutdown sweep the time is not published: the timers it took did not fire,
+    /// and must not look fired.
+    pub(crate) fn fire_due(&self, timers: &mut Timers, now_tick: u64, out: &mut Vec<Waker>) {
+        let before = timers.wheel.elapsed();
+        timers.wheel.advance(now_tick, |_, _, waker| out.push(waker));
+        let after = timers.wheel.elapsed();
+        if after != before && !timers.shut_down {
+            // Release: a reader that sees the new time also sees the fired entries gone.
+            self.fired_through.store(after, Release);
+        }
+        let next = timers.wheel.next_expiration().unwrap_or(EMPTY);
+        if self.next_hint.load(Relaxed) != next {
+            self.next_hint.store(next, Release);
+        }
+    }
+}
+
+/// Every shard locked (see [`TimerShards::lock_all`]).
+pub(crate) struct AllShards<'a> {
+    guards: Vec<(&'a Shard, MutexGuard<'a, Timers>)>,
+}
+
+impl AllShards<'_> {
+    /// The earliest expiration of all shards.
+    pub(crate) fn next_expiration(&self) -> Option<u64> {
+        self.guards
+            .iter()
+            .filter_map(|(_, timers)| timers.wheel.next_expiration())
+            .min()
+    }
+
+    /// Fires every shard at `now_tick`.
+    pub(crate) fn fire_due(&mut self, now_tick: u64, out: &mut Vec<Waker>) {
+        for (shard, timers) in &mut self.guards {
+            shard.fire_due(timers, now_tick, out);
+        }
+    }
+}
+
+/// This thread's round-robin shard seed.
+fn thread_seed() -> usize {
+    THREAD_SEED
+        .try_with(|seed| match seed.get() {
+            Some(s) => s,
+            None => {
+                let s = NEXT_THREAD_SEED.fetch_add(1, Relaxed);
+                seed.set(Some(s));
+                s
+            }
+        })
+        // A thread being torn down: any shard is correct.
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+impl TimerShards {
+    /// Shard `i` (tests pick shards explicitly).
+    fn shard(&self, i: usize) -> &Shard {
+        &self.shards[i]
+    }
+
+    /// Adds a timer at `tick` to shard `i`; `Some(notify)` if it was added.
+    fn insert_into(&self, i: usize, tick: u64) -> Option<(TimerKey, bool)> {
+        let shard = self.shard(i);
+        let mut timers = shard.lock();
+        self.insert(shard, &mut timers, tick, Waker::noop().clone()).ok()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::sync::atomic::Ordering::SeqCst;
+    use std::time::Duration;
+
+    thread_local!(static HINT: Cell<Option<usize>> = const { Cell::new(None) });
+
+    #[test]
+    fn a_thread_arms_in_its_own_shard_and_cancels_from_anywhere() {
+        let shards = TimerShards::new(3, Some(Box::new(|| HINT.with(Cell::get))));
+        let mut keys = Vec::new();
+        for hint in [0, 1, 2, 4] {
+            HINT.with(|h| h.set(Some(hint)));
+            let shard = shards.for_this_thread();
+            let (key, _) = shards
+                .insert(shard, &mut shard.lock(), 10 + hint as u64, Waker::noop().clone())
+                .unwrap();
+            assert_eq!(key.shard(), hint % 3);
+            keys.push(key);
+        }
+        assert_eq!(shards.pending(), 4);
+        // Another thread, another hint: the key still names the right wheel.
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                HINT.with(|h| h.set(Some(0)));
+                for key in &keys {
+                    assert!(shards.of_key(*key).lock().wheel.remove(*key).is_some());
+                }
+            });
+        });
+        assert_eq!(shards.pending(), 0);
+    }
+
+    #[test]
+    fn a_key_of_one_shard_is_stale_in_another() {
+        let shards = TimerShards::new(2, None);
+        let (key, _) = shards.insert_into(0, 5).unwrap();
+        // Same index and generation in shard 1's wheel: the shard field tells them apart.
+        let (other, _) = shards.insert_into(1, 5).unwrap();
+        assert_ne!(key, other);
+        assert!(!shards.shard(1).lock().wheel.contains(key));
+        assert!(shards.shard(0).lock().wheel.contains(key));
+    }
+
+    #[test]
+    fn every_shard_fires_in_one_turn_and_the_wait_sees_the_earliest() {
+        let shards = TimerShards::new(4, None);
+        for (i, tick) in [(0, 40), (1, 10), (2, 30), (3, 20)] {
+            shards.insert_into(i, tick).unwrap();
+        }
+        assert_eq!(shards.begin_wait(), Some(10));
+        shards.end_wait();
+        let mut fired = Vec::new();
+        shards.fire_due(25, &mut fired);
+        assert_eq!(fired.len(), 2);
+        assert!(shards.shard(1).has_fired_through(10));
+        assert!(shards.shard(3).has_fired_through(20));
+        assert!(!shards.shard(2).has_fired_through(30));
+        assert_eq!(shards.next_expiration(), Some(30));
+        shards.fire_due(40, &mut fired);
+        assert_eq!(fired.len(), 4);
+        assert_eq!(shards.next_expiration(), None);
+    }
+
+    /// A cancel leaves the hint low; the next exact look repairs it, so a turn does not keep
+    /// waking for a timer that is gone.
+    #[test]
+    fn a_cancelled_timer_costs_one_look() {
+        let shards = TimerShards::new(2, None);
+        let (key, _) = shards.insert_into(1, 7).unwrap();
+        assert!(shards.shard(1).lock().wheel.remove(key).is_some());
+        assert_eq!(shards.shard(1).next_hint.load(SeqCst), 7);
+        assert_eq!(shards.begin_wait(), None);
+        assert_eq!(shards.shard(1).next_hint.load(SeqCst), EMPTY);
+    }
+
+    /// A turn with nothing due in a shard does not take its lock: a thread holding it (a
+    /// worker arming timers) does not hold up the turn.
+    #[test]
+    fn a_turn_passes_a_busy_shard_with_nothing_due() {
+        let shards = TimerShards::new(2, None);
+        shards.insert_into(0, 100).unwrap();
+        shards.insert_into(1, 5).unwrap();
+        let held = shards.shard(0).lock();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let mut fired = Vec::new();
+                shards.fire_due(50, &mut fired);
+                tx.send(fired.len()).unwrap();
+            });
+            let done = rx.recv_timeout(Duration::from_secs(10));
+            drop(held);
+            assert_eq!(done, Ok(1), "the turn waited for a shard with nothing due");
+        });
+    }
+
+    #[test]
+    fn inserts_notify_a_wait_they_end_early() {
+        let shards = TimerShards::new(2, None);
+        // Nobody waits: no insert notifies.
+        assert!(!shards.insert_into(0, 1).unwrap().1);
+        assert_eq!(shards.begin_wait(), Some(1));
+        shards.bound_wait(Some(100));
+        assert!(shards.insert_into(1, 50).unwrap().1);
+        assert!(!shards.insert_into(1, 100).unwrap().1);
+        assert!(!shards.insert_into(0, 150).unwrap().1);
+        shards.bound_wait(None);
+        assert!(shards.insert_into(0, 1_000_000).unwrap().1);
+        shards.end_wait();
+        assert!(!shards.insert_into(1, 2).unwrap().1);
+    }
+}
+
+#[cfg(all(test, loom))]
+mod loom_tests {
+    //! The race of the table at the top: a turn computing its wait while another thread arms
+    //! an earlier timer in another shard. Either the wait's bound covers the timer or the
+    //! insert notifies the poller; never neither.
+
+    use super::*;
+    use crate::loom::Arc;
+
+    /// `existing`: a timer already in the inserting shard (its hint is finite, so the turn
+    /// takes that shard's lock) or not (the turn passes it on its hint alone).
+    fn wait_or_notify(existing: Option<u64>) {
+        loom::model(move || {
+            // A wheel's slot table is built on the stack before it moves into its shard: more
+            // than a model thread's default stack.
+            let body = move || {
+                let shards = Arc::new(TimerShards::new(2, None));
+                shards.insert_into(0, 20).unwrap();
+                if let Some(tick) = existing {
+                    shards.insert_into(1, tick).unwrap();
+                }
+                let inserting = shards.clone();
+                let inserter = loom::thread::spawn(move || inserting.insert_into(1, 5).unwrap().1);
+                let next = shards.begin_wait();
+                shards.bound_wait(next);
+                let bound = next.unwrap_or(u64::MAX);
+                let notified = inserter.join().unwrap();
+                assert!(
+                    bound <= 5 || notified,
+                    "the wait ends at {bound} and nobody told it of the timer at 5"
+                );
+            };
+            let turner = loom::thread::Builder::new().stack_size(1 << 22).spawn(body);
+            turner.unwrap().join().unwrap();
+        });
+    }
+
+    #[test]
+    fn an_insert_into_an_empty_shard_bounds_or_notifies_the_wait() {
+        wait_or_notify(None);
+    }
+
+    #[test]
+    fn an_insert_into_a_busy_shard_bounds_or_notifies_the_wait() {
+        wait_or_notify(Some(30));
+    }
+}
