@@ -66,8 +66,10 @@
 //!   starve I/O: any other idle thread takes the next turn, and [`Reactor::wait_for_turn`] lets
 //!   threads that found the poller busy sleep until it is free.
 //! * **Timers.** A hierarchical timing wheel (see [`time`] for the structure and why it was
-//!   chosen over a B-tree or a heap); per reactor, with a per-reactor clock that can be paused
-//!   for tests and auto-advanced when everything is idle.
+//!   chosen over a B-tree or a heap), one per shard
+//!   ([`ReactorBuilder::timer_shards`]: a runtime gives each worker its own, so workers arm and
+//!   cancel timers without meeting on a lock; every turn fires them all), with a per-reactor
+//!   clock that can be paused for tests and auto-advanced when everything is idle.
 //! * **Cooperative budget.** Leaf futures spend the scheduler's per-poll budget (the
 //!   `ciranda-coop` crate) before making progress, so a task that always finds its socket ready
 //!   still yields.

@@ -1063,9 +1063,12 @@ impl Reactor {
                 Poll::Ready(Ok(()))
             }
             Some(k) => self.poll_armed_timer(key, k, clock.now() >= deadline, cx),
-            None if clock.now() >= deadline => Poll::Ready(Ok(())),
             None => {
-                let tick = self.inner.clock.tick_ceil(deadline);
+                let now = clock.now();
+                if now >= deadline {
+                    return Poll::Ready(Ok(()));
+                }
+                let tick = clock.tick_ceil(deadline);
                 let waker = cx.waker().clone();
                 let shards = &self.inner.timers;
                 let shard = shards.for_this_thread();
@@ -1078,7 +1081,7 @@ impl Reactor {
                     drop(timers);
                     return Poll::Ready(Err(RuntimeGone(RUNTIME_SHUT_DOWN_TIMER)));
                 }
-                match shards.insert(shard, &mut timers, tick, waker) {
+                match shards.insert(shard, &mut timers, clock.tick_floor(now), tick, waker) {
                     // The wheel already passed that tick, so the clock passed the deadline.
                     Err(waker) => {
                         drop(timers);

@@ -12,7 +12,10 @@
 //!   wait, recomputes it exactly under the same lock. A cancel leaves it alone, so it may be
 //!   stale downwards, which costs one early look at the shard and never a late timer.
 //! * `fired_through`, per shard: the wheel's time after its last firing, so a woken `Sleep`
-//!   learns that it fired without the lock (see `Reactor::poll_timer`).
+//!   learns that it fired without the lock (see `Reactor::poll_timer`). A turn also advances
+//!   a shard whose time lags `LAG_TICKS` behind, even with nothing due: a wheel places a
+//!   timer by its distance from the wheel's time, so in a wheel left behind a short timer
+//!   lands on a coarse level and pays cascades. An empty wheel catches up at its next insert.
 //! * `wait_bound`, per reactor: while a thread waits in the poller, the tick its wait ends at
 //!   (`UNBOUNDED`: no timer bounds it; `NOT_WAITING`: nobody waits, or the wait does not
 //!   block). A timer inserted before it must notify the poller.
@@ -46,6 +49,8 @@ const NOT_WAITING: u64 = 0;
 const UNBOUNDED: u64 = u64::MAX;
 /// `next_hint` of an empty shard.
 const EMPTY: u64 = u64::MAX;
+/// How far (in ticks, 4 ms) a shard's time may lag the clock before a turn advances it.
+const LAG_TICKS: u64 = 64;
 
 /// Which shard a thread's timers go to: `Some(worker index)` on a runtime's worker.
 pub(crate) type ShardOfThread = Box<dyn Fn() -> Option<usize> + Send + Sync>;
@@ -128,7 +133,8 @@ impl TimerShards {
         &self.shards[index % n]
     }
 
-    /// Adds a timer under `shard`'s lock (`timers` is its guard). `Ok((key, notify))`:
+    /// Adds a timer at `tick` under `shard`'s lock (`timers` is its guard; `now_tick` the
+    /// clock's tick, before `tick`). `Ok((key, notify))`:
     /// `notify` says that a thread waits in the poller past `tick` and must be woken to
     /// shorten its wait. `Err(waker)`: the shard's wheel already passed `tick` (the clock
     /// passed the deadline).
@@ -136,20 +142,27 @@ impl TimerShards {
         &self,
         shard: &Shard,
         timers: &mut Timers,
+        now_tick: u64,
         tick: u64,
         waker: Waker,
     ) -> Result<(TimerKey, bool), Waker> {
+        if timers.wheel.is_empty() && !timers.shut_down {
+            // Nothing to fire: bring the wheel's time up to the clock so that the timer is
+            // placed by its real distance (see `LAG_TICKS`).
+            shard.fire_due(timers, now_tick, &mut Vec::new());
+        }
         let key = timers.wheel.insert(tick, waker)?;
         shard.next_hint.fetch_min(tick, AcqRel);
         let notify = tick < self.wait_bound.load(Acquire);
         Ok((key, notify))
     }
 
-    /// Fires, in every shard, the timers due at `now_tick` (skipping, without its lock, a
-    /// shard whose hint says nothing is due) into `out`.
+    /// Fires, in every shard, the timers due at `now_tick` into `out`, skipping without its
+    /// lock a shard whose hint says nothing is due and whose time does not lag.
     pub(crate) fn fire_due(&self, now_tick: u64, out: &mut Vec<Waker>) {
         for shard in self.iter() {
-            if shard.next_hint.load(Acquire) <= now_tick {
+            let lags = now_tick.saturating_sub(shard.fired_through.load(Relaxed)) > LAG_TICKS;
+            if lags || shard.next_hint.load(Acquire) <= now_tick {
                 shard.fire_due(&mut shard.lock(), now_tick, out);
             }
         }
@@ -289,7 +302,7 @@ impl TimerShards {
     fn insert_into(&self, i: usize, tick: u64) -> Option<(TimerKey, bool)> {
         let shard = self.shard(i);
         let mut timers = shard.lock();
-        self.insert(shard, &mut timers, tick, Waker::noop().clone()).ok()
+        self.insert(shard, &mut timers, 0, tick, Waker::noop().clone()).ok()
     }
 }
 
@@ -309,7 +322,7 @@ mod tests {
             HINT.with(|h| h.set(Some(hint)));
             let shard = shards.for_this_thread();
             let (key, _) = shards
-                .insert(shard, &mut shard.lock(), 10 + hint as u64, Waker::noop().clone())
+                .insert(shard, &mut shard.lock(), 0, 10 + hint as u64, Waker::noop().clone())
                 .unwrap();
             assert_eq!(key.shard(), hint % 3);
             keys.push(key);
@@ -389,6 +402,31 @@ mod tests {
             drop(held);
             assert_eq!(done, Ok(1), "the turn waited for a shard with nothing due");
         });
+    }
+
+    /// A wheel whose only timers are far off is still brought up to the clock by turns, and
+    /// an empty one at its next insert: a short timer then goes to the finest level.
+    #[test]
+    fn wheels_keep_up_with_the_clock() {
+        let shards = TimerShards::new(2, None);
+        shards.insert_into(0, 1_000_000).unwrap();
+        let mut fired = Vec::new();
+        shards.fire_due(LAG_TICKS, &mut fired);
+        assert_eq!(shards.shard(0).lock().wheel.elapsed(), 0, "no lag yet");
+        shards.fire_due(10_000, &mut fired);
+        assert!(fired.is_empty());
+        assert_eq!(shards.shard(0).lock().wheel.elapsed(), 10_000);
+        assert!(shards.shard(0).has_fired_through(10_000));
+        assert_eq!(shards.shard(1).lock().wheel.elapsed(), 10_000, "empty, but lagging");
+
+        let empty = TimerShards::new(1, None);
+        let shard = empty.shard(0);
+        let tick = 20_000;
+        let (key, _) = empty
+            .insert(shard, &mut shard.lock(), tick, tick + 3, Waker::noop().clone())
+            .unwrap();
+        assert_eq!(shard.lock().wheel.elapsed(), tick);
+        assert!(shard.lock().wheel.contains(key));
     }
 
     #[test]

@@ -433,6 +433,11 @@ impl<T> Wheel<T> {
         self.entries.len()
     }
 
+    /// No pending timer?
+    pub(crate) fn is_empty(&self) -> bool {
+        self.entries.len() == 0
+    }
+
     /// Adds a timer. A deadline that is not in the future (`deadline <= elapsed`) is refused
     /// and the value handed back: the caller treats the timer as fired.
     pub(crate) fn insert(&mut self, deadline: u64, value: T) -> Result<TimerKey, T> {

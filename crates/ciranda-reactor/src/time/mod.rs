@@ -22,9 +22,12 @@
 //! matters most, and that is the wheel's strength. The price is the wheel's resolution:
 //! deadlines are rounded up to the wheel's next tick (62.5 µs), so a timer never fires early
 //! and at most a tick late, plus scheduling latency (on Linux the poller's waits are exact to
-//! the nanosecond, and a thread that waits there has its timer slack set to 1 ns). One
-//! mutex guards the wheel per reactor; Tokio measured that sharding it did not pay, and the lock
-//! is held for O(1) work except while firing.
+//! the nanosecond, and a thread that waits there has its timer slack set to 1 ns). A runtime's
+//! reactor keeps one wheel per worker, each behind its own mutex, held for O(1) work except
+//! while firing: a timer goes to the wheel of the worker that polls it first, so workers arming
+//! timers at once do not contend (see [`ReactorBuilder::timer_shards`]).
+//!
+//! [`ReactorBuilder::timer_shards`]: crate::ReactorBuilder::timer_shards
 
 mod instant;
 mod interval;
