@@ -1,17 +1,19 @@
-//! Contention on the reactor's one timer wheel: T plain threads (not workers), each entered
+//! Contention on the reactor's timer wheels: T plain threads (not workers), each entered
 //! in the same runtime, arm and cancel timers as fast as they can (poll a `sleep` once, which
-//! inserts it in the wheel under the wheel's mutex, then drop it, which removes it under the
-//! same mutex). Prints, per thread count, the total arm+cancel pairs per second and the cost
-//! of one pair. On a machine with fewer cores than threads this measures the lock's hand-off
-//! cost under oversubscription, not parallel scaling; see docs/scaling.md.
+//! inserts it in a wheel under that wheel's mutex, then drop it, which removes it under the
+//! same mutex). The runtime has one wheel per worker, and plain threads are spread over them
+//! round-robin, so T threads share `TIMER_CONTENTION_WORKERS` wheels (default 2). Prints,
+//! per thread count, the total arm+cancel pairs per second and the cost of one pair. On a
+//! machine with fewer cores than threads this measures the locks' hand-off cost under
+//! oversubscription, not parallel scaling; see docs/scaling.md.
 //!
 //! With `TIMER_CONTENTION_SEPARATE=1` each thread enters a runtime of its own instead, so no
-//! two threads share a wheel or its lock: the bound a wheel per thread (or per worker) could
-//! reach on this machine.
+//! two threads share a wheel, a lock or a poller.
 //!
 //! ```text
 //! cargo build --release -p ciranda-benches --example timer_contention
 //! target/release/examples/timer_contention 1 2 4 8 16
+//! TIMER_CONTENTION_WORKERS=16 target/release/examples/timer_contention 1 2 4 8 16
 //! TIMER_CONTENTION_SEPARATE=1 target/release/examples/timer_contention 1 2 4 8 16
 //! ```
 
@@ -64,9 +66,11 @@ fn main() {
         counts
     };
     let separate = std::env::var_os("TIMER_CONTENTION_SEPARATE").is_some();
+    let workers: usize = std::env::var("TIMER_CONTENTION_WORKERS")
+        .map_or(2, |w| w.parse().expect("TIMER_CONTENTION_WORKERS: a worker count"));
     let runtime = || {
         ciranda::Runtime::builder()
-            .worker_threads(2)
+            .worker_threads(workers)
             .build()
             .unwrap()
     };
