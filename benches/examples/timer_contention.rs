@@ -66,8 +66,9 @@ fn main() {
         counts
     };
     let separate = std::env::var_os("TIMER_CONTENTION_SEPARATE").is_some();
-    let workers: usize = std::env::var("TIMER_CONTENTION_WORKERS")
-        .map_or(2, |w| w.parse().expect("TIMER_CONTENTION_WORKERS: a worker count"));
+    let workers: usize = std::env::var("TIMER_CONTENTION_WORKERS").map_or(2, |w| {
+        w.parse().expect("TIMER_CONTENTION_WORKERS: a worker count")
+    });
     let runtime = || {
         ciranda::Runtime::builder()
             .worker_threads(workers)

@@ -36,7 +36,10 @@ fn timers_on_every_worker_wake_in_deadline_order_under_the_paused_clock() {
                 let woken = woken.clone();
                 tasks.push(ciranda::spawn(async move {
                     sleep(Duration::from_secs(secs + 1)).await;
-                    woken.lock().await.push(((secs + 1) * 1000, start.elapsed()));
+                    woken
+                        .lock()
+                        .await
+                        .push(((secs + 1) * 1000, start.elapsed()));
                 }));
                 // Spread the tasks over the workers before the next one arms.
                 ciranda::task::yield_now().await;
@@ -66,6 +69,8 @@ fn timers_on_every_worker_wake_in_deadline_order_under_the_paused_clock() {
 /// A sleep armed on one worker and polled, cancelled or completed on other threads: its
 /// key finds its wheel from anywhere, and a wheel that lost its timers bounds no wait.
 #[test]
+// The tasks hand their armed sleeps back to be awaited or dropped elsewhere, on purpose.
+#[allow(clippy::async_yields_async)]
 fn sleeps_move_between_threads_and_are_cancelled_anywhere() {
     let rt = Runtime::builder().worker_threads(2).build().unwrap();
     rt.block_on(async {
@@ -150,6 +155,9 @@ fn a_nearer_timer_on_another_wheel_ends_the_pollers_wait() {
             far.abort();
             start.elapsed()
         });
-        assert!(took < Duration::from_secs(5), "the 2 ms sleep took {took:?}");
+        assert!(
+            took < Duration::from_secs(5),
+            "the 2 ms sleep took {took:?}"
+        );
     }
 }

@@ -272,7 +272,10 @@ impl fmt::Debug for ReactorBuilder {
             .field("start_paused", &self.start_paused)
             .field("blocking_spawner", &self.blocking_spawner.is_some())
             .field("timer_shards", &self.timer_shards.max(1))
-            .field("timer_shard_of_thread", &self.timer_shard_of_thread.is_some())
+            .field(
+                "timer_shard_of_thread",
+                &self.timer_shard_of_thread.is_some(),
+            )
             .finish()
     }
 }
@@ -1058,7 +1061,13 @@ impl Reactor {
             // The wheel's time is the floor of a clock reading, so the clock has passed the
             // deadline too. After the shutdown sweep the time is no longer published, so the
             // timers it took (all after that time) do not take this path.
-            Some(k) if self.inner.timers.of_key(k).has_fired_through(clock.tick_ceil(deadline)) => {
+            Some(k)
+                if self
+                    .inner
+                    .timers
+                    .of_key(k)
+                    .has_fired_through(clock.tick_ceil(deadline)) =>
+            {
                 *key = None;
                 Poll::Ready(Ok(()))
             }

@@ -241,7 +241,9 @@ impl Shard {
     /// and must not look fired.
     pub(crate) fn fire_due(&self, timers: &mut Timers, now_tick: u64, out: &mut Vec<Waker>) {
         let before = timers.wheel.elapsed();
-        timers.wheel.advance(now_tick, |_, _, waker| out.push(waker));
+        timers
+            .wheel
+            .advance(now_tick, |_, _, waker| out.push(waker));
         let after = timers.wheel.elapsed();
         if after != before && !timers.shut_down {
             // Release: a reader that sees the new time also sees the fired entries gone.
@@ -302,7 +304,8 @@ impl TimerShards {
     fn insert_into(&self, i: usize, tick: u64) -> Option<(TimerKey, bool)> {
         let shard = self.shard(i);
         let mut timers = shard.lock();
-        self.insert(shard, &mut timers, 0, tick, Waker::noop().clone()).ok()
+        self.insert(shard, &mut timers, 0, tick, Waker::noop().clone())
+            .ok()
     }
 }
 
@@ -322,7 +325,13 @@ mod tests {
             HINT.with(|h| h.set(Some(hint)));
             let shard = shards.for_this_thread();
             let (key, _) = shards
-                .insert(shard, &mut shard.lock(), 0, 10 + hint as u64, Waker::noop().clone())
+                .insert(
+                    shard,
+                    &mut shard.lock(),
+                    0,
+                    10 + hint as u64,
+                    Waker::noop().clone(),
+                )
                 .unwrap();
             assert_eq!(key.shard(), hint % 3);
             keys.push(key);
@@ -417,13 +426,23 @@ mod tests {
         assert!(fired.is_empty());
         assert_eq!(shards.shard(0).lock().wheel.elapsed(), 10_000);
         assert!(shards.shard(0).has_fired_through(10_000));
-        assert_eq!(shards.shard(1).lock().wheel.elapsed(), 10_000, "empty, but lagging");
+        assert_eq!(
+            shards.shard(1).lock().wheel.elapsed(),
+            10_000,
+            "empty, but lagging"
+        );
 
         let empty = TimerShards::new(1, None);
         let shard = empty.shard(0);
         let tick = 20_000;
         let (key, _) = empty
-            .insert(shard, &mut shard.lock(), tick, tick + 3, Waker::noop().clone())
+            .insert(
+                shard,
+                &mut shard.lock(),
+                tick,
+                tick + 3,
+                Waker::noop().clone(),
+            )
             .unwrap();
         assert_eq!(shard.lock().wheel.elapsed(), tick);
         assert!(shard.lock().wheel.contains(key));

@@ -317,7 +317,11 @@ impl Builder {
             .start_paused(self.start_paused)
             // A timer wheel per worker: workers arm and cancel timers without meeting on a
             // lock. Other threads (a `block_on` caller, the blocking pool) share them.
-            .timer_shards(self.scheduler.num_workers().clamp(1, ciranda_scheduler::MAX_WORKERS))
+            .timer_shards(
+                self.scheduler
+                    .num_workers()
+                    .clamp(1, ciranda_scheduler::MAX_WORKERS),
+            )
             .timer_shard_of_thread(ciranda_scheduler::worker_index)
             .blocking_spawner(Box::new(|job: Box<dyn FnOnce() + Send>| {
                 // Resolve on the pool of whatever runtime the caller runs in; a plain
