@@ -3,7 +3,7 @@
 //! one interface (a `Mutex` whose `lock()` returns the guard directly). See
 //! `docs/CONVENTIONS.md`.
 //!
-//! Models: the `#[cfg(all(test, loom))]` module of `registration.rs`. Run them with
+//! Models: the `#[cfg(all(test, loom))]` modules of `registration.rs` and `timer_shards.rs`. Run them with
 //! `CARGO_TARGET_DIR=target/loom RUSTFLAGS="--cfg loom -C debug-assertions" LOOM_MAX_PREEMPTIONS=2 cargo test -p ciranda-reactor --release --lib --tests`
 
 #[cfg(not(loom))]

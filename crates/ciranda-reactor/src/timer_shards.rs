@@ -34,8 +34,9 @@
 //! step 2's (step 2 missed the timer), it synchronises with the turn: step 1 happens before b.,
 //! so b. reads `UNBOUNDED` or step 3's bound, and notifies whenever the wait ends after `t`.
 //! If step 2 reads a.'s, the turn sees `t`. (A plain load in step 2 would need `SeqCst` on
-//! both sides, the store-buffering pattern, which loom cannot check.) The loom model at the
-//! end of this file checks the race.
+//! both sides, the store-buffering pattern; loom treats `SeqCst` as acquire/release and
+//! reports that version as a missed notification.) The loom model at the end of this file
+//! checks the race.
 
 use crate::loom::{AtomicU64, Mutex, MutexGuard};
 use crate::wheel::{TimerKey, Wheel};
