@@ -123,7 +123,19 @@ fn a_sleep_armed_on_a_worker_wakes_a_plain_thread_that_awaits_it() {
                 }))
                 .unwrap();
             let start = std::time::Instant::now();
-            std::thread::spawn(move || park_on(armed)).join().unwrap();
+            let first_pending = std::thread::spawn(move || {
+                let mut armed = armed;
+                let pending = {
+                    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+                    armed.as_mut().poll(&mut Context::from_waker(&waker)).is_pending()
+                };
+                park_on(armed);
+                pending
+            })
+            .join()
+            .unwrap();
+            // Still pending where it moved to: the waker swap is what the test exercises.
+            assert!(first_pending, "round {round}: fired before it moved");
             let took = start.elapsed();
             assert!(took < PROMPT, "round {round}: the moved sleep took {took:?}");
         }
