@@ -475,28 +475,62 @@ mod loom_tests {
     use super::*;
     use crate::loom::Arc;
 
-    /// `existing`: a timer already in the inserting shard (its hint is finite, so the turn
-    /// takes that shard's lock) or not (the turn passes it on its hint alone).
-    fn wait_or_notify(existing: Option<u64>) {
+    /// What the inserting shard (shard 1) holds before the race.
+    #[derive(Clone, Copy)]
+    enum Before {
+        /// Nothing: the turn passes it on its hint alone.
+        Empty,
+        /// A timer at this tick: its hint is finite, so the turn takes that shard's lock.
+        Timer(u64),
+        /// A timer at this tick, cancelled: the wheel is empty but its hint stale (finite),
+        /// so the insert's catch-up rewrites the hint with a plain store under the lock.
+        Cancelled(u64),
+    }
+
+    /// The turn computes its wait (after a non-blocking firing at `now_tick`, as `try_turn`
+    /// does before it blocks) while another thread arms a timer at `now_tick + 5` in shard 1
+    /// (clock read at `now_tick`: a wheel left behind catches up in the insert).
+    fn wait_or_notify(before: Before, now_tick: u64) {
         loom::model(move || {
             // A wheel's slot table is built on the stack before it moves into its shard: more
             // than a model thread's default stack.
             let body = move || {
                 let shards = Arc::new(TimerShards::new(2, None));
-                shards.insert_into(0, 20).unwrap();
-                if let Some(tick) = existing {
-                    shards.insert_into(1, tick).unwrap();
+                shards.insert_into(0, now_tick + 20).unwrap();
+                match before {
+                    Before::Empty => {}
+                    Before::Timer(tick) => {
+                        shards.insert_into(1, now_tick + tick).unwrap();
+                    }
+                    Before::Cancelled(tick) => {
+                        let (key, _) = shards.insert_into(1, now_tick + tick).unwrap();
+                        assert!(shards.shard(1).lock().wheel.remove(key).is_some());
+                    }
                 }
+                let at = now_tick + 5;
                 let inserting = shards.clone();
-                let inserter = loom::thread::spawn(move || inserting.insert_into(1, 5).unwrap().1);
+                let inserter = loom::thread::spawn(move || {
+                    let shard = inserting.shard(1);
+                    let mut timers = shard.lock();
+                    let waker = Waker::noop().clone();
+                    inserting
+                        .insert(shard, &mut timers, now_tick, at, waker)
+                        .unwrap()
+                        .1
+                });
+                let mut fired = Vec::new();
+                shards.fire_due(now_tick, &mut fired);
+                assert!(fired.is_empty());
                 let next = shards.begin_wait();
                 shards.bound_wait(next);
                 let bound = next.unwrap_or(u64::MAX);
                 let notified = inserter.join().unwrap();
                 assert!(
-                    bound <= 5 || notified,
-                    "the wait ends at {bound} and nobody told it of the timer at 5"
+                    bound <= at || notified,
+                    "the wait ends at {bound} and nobody told it of the timer at {at}"
                 );
+                // Whatever the interleaving, the hint stays a lower bound of shard 1's timer.
+                assert!(shards.shard(1).next_hint.load(Acquire) <= at);
             };
             let turner = loom::thread::Builder::new().stack_size(1 << 22).spawn(body);
             turner.unwrap().join().unwrap();
@@ -505,11 +539,25 @@ mod loom_tests {
 
     #[test]
     fn an_insert_into_an_empty_shard_bounds_or_notifies_the_wait() {
-        wait_or_notify(None);
+        wait_or_notify(Before::Empty, 0);
     }
 
     #[test]
     fn an_insert_into_a_busy_shard_bounds_or_notifies_the_wait() {
-        wait_or_notify(Some(30));
+        wait_or_notify(Before::Timer(30), 0);
+    }
+
+    /// The insert's catch-up (an empty wheel brought up to the clock) rewrites a stale hint
+    /// with a plain store between the turn's read of it and the insert's own `fetch_min`.
+    #[test]
+    fn an_insert_that_catches_up_a_wheel_with_a_stale_hint_bounds_or_notifies_the_wait() {
+        wait_or_notify(Before::Cancelled(30), LAG_TICKS + 1);
+    }
+
+    /// The turn's firing before the wait locks the lagging shards (`LAG_TICKS`) and rewrites
+    /// their hints while the insert runs.
+    #[test]
+    fn an_insert_racing_the_turns_catch_up_firing_bounds_or_notifies_the_wait() {
+        wait_or_notify(Before::Timer(30), LAG_TICKS + 1);
     }
 }
