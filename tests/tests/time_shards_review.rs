@@ -127,7 +127,10 @@ fn a_sleep_armed_on_a_worker_wakes_a_plain_thread_that_awaits_it() {
                 let mut armed = armed;
                 let pending = {
                     let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
-                    armed.as_mut().poll(&mut Context::from_waker(&waker)).is_pending()
+                    armed
+                        .as_mut()
+                        .poll(&mut Context::from_waker(&waker))
+                        .is_pending()
                 };
                 park_on(armed);
                 pending
@@ -137,7 +140,10 @@ fn a_sleep_armed_on_a_worker_wakes_a_plain_thread_that_awaits_it() {
             // Still pending where it moved to: the waker swap is what the test exercises.
             assert!(first_pending, "round {round}: fired before it moved");
             let took = start.elapsed();
-            assert!(took < PROMPT, "round {round}: the moved sleep took {took:?}");
+            assert!(
+                took < PROMPT,
+                "round {round}: the moved sleep took {took:?}"
+            );
         }
         far.abort();
     });
@@ -202,7 +208,10 @@ fn paused_jumps_take_every_wheel_in_order_and_are_exact() {
             for &(ms, at) in &log {
                 let want = Duration::from_millis(ms);
                 if ms <= 50 {
-                    assert_eq!(at, want, "{workers} workers: the {ms} ms timer woke at {at:?}");
+                    assert_eq!(
+                        at, want,
+                        "{workers} workers: the {ms} ms timer woke at {at:?}"
+                    );
                 } else {
                     // Passed over by the advance to 150 ms: woken then, not before.
                     assert_eq!(
