@@ -320,3 +320,55 @@ fn a_runtime_dropped_with_timers_in_every_wheel_fails_them_all() {
         }
     });
 }
+
+/// Many plain threads at once (each its own round-robin wheel), each sleeping short and
+/// cancelling sleeps armed on the others, while the workers sit in the poller bounded by a far
+/// timer: every sleep ends at or after its deadline, and none waits for the far timer.
+#[test]
+fn concurrent_plain_threads_arm_and_cancel_in_every_wheel() {
+    within(120, "concurrent plain-thread sleeps", || {
+        let rt = Runtime::builder().worker_threads(2).build().unwrap();
+        let far = rt.spawn(sleep(Duration::from_secs(30)));
+        std::thread::sleep(Duration::from_millis(5));
+        let handed = Arc::new(Mutex::new(Vec::new()));
+        let worst = std::thread::scope(|s| {
+            let threads: Vec<_> = (0..6u64)
+                .map(|t| {
+                    let rt = &rt;
+                    let handed = handed.clone();
+                    s.spawn(move || {
+                        let _entered = rt.enter();
+                        let mut worst = Duration::ZERO;
+                        for i in 0..40u64 {
+                            // One armed here, cancelled on whichever thread takes it (long:
+                            // it must still be pending when polled, on a loaded machine too).
+                            let mut spare = Box::pin(sleep(Duration::from_secs(10 + i % 3)));
+                            let mut cx = Context::from_waker(Waker::noop());
+                            assert!(spare.as_mut().poll(&mut cx).is_pending());
+                            let other = {
+                                let mut handed = handed.lock().unwrap();
+                                handed.push(spare);
+                                if handed.len() > 3 { handed.pop() } else { None }
+                            };
+                            drop(other);
+                            let want = Duration::from_millis(1 + (i + t) % 4);
+                            let start = std::time::Instant::now();
+                            park_on(sleep(want));
+                            let took = start.elapsed();
+                            assert!(took >= want, "slept {took:?} of {want:?}");
+                            worst = worst.max(took - want);
+                        }
+                        worst
+                    })
+                })
+                .collect();
+            threads
+                .into_iter()
+                .map(|t| t.join().unwrap())
+                .max()
+                .unwrap()
+        });
+        assert!(worst < PROMPT, "a sleep ended {worst:?} late");
+        far.abort();
+    });
+}
