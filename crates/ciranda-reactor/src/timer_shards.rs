@@ -449,6 +449,100 @@ mod tests {
         assert!(shard.lock().wheel.contains(key));
     }
 
+    #[derive(Clone, Debug)]
+    enum Op {
+        /// Arm a timer `d` ticks after the clock in shard `s` (the insert's catch-up included).
+        Insert(usize, u64),
+        /// Cancel the `i`-th pending timer (modulo), from its key's shard.
+        Cancel(usize),
+        /// The clock moves on `d` ticks; a turn fires what is due (hint-skipping, lag catch-up).
+        Turn(u64),
+        /// A turn about to wait computes its bound.
+        Wait,
+        /// A paused clock moved by hand: every shard fired.
+        FireAll(u64),
+    }
+
+    fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+        use proptest::prelude::*;
+        prop_oneof![
+            4 => (0..3usize, prop_oneof![1..8u64, 1..200u64, 1..100_000u64])
+                .prop_map(|(s, d)| Op::Insert(s, d)),
+            2 => any::<usize>().prop_map(Op::Cancel),
+            3 => prop_oneof![0..4u64, 0..100u64, 0..5_000u64].prop_map(Op::Turn),
+            1 => Just(Op::Wait),
+            1 => (0..300u64).prop_map(Op::FireAll),
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// Against a model of pending timers: the lock-free "fired" shortcut never says a
+        /// pending timer fired (whatever the catch-ups did to its wheel's time), every hint
+        /// stays a lower bound of its shard's next timer, a turn fires every timer due in
+        /// every shard and nothing early, and the wait's bound is the earliest deadline.
+        #[test]
+        fn shards_match_a_model(ops in proptest::collection::vec(op(), 1..150)) {
+            use proptest::prelude::*;
+            let shards = TimerShards::new(3, None);
+            let mut now = 0u64;
+            let mut pending: Vec<(TimerKey, u64)> = Vec::new();
+            let mut fired = Vec::new();
+            for op in ops {
+                match op {
+                    Op::Insert(i, d) => {
+                        let shard = shards.shard(i);
+                        let mut timers = shard.lock();
+                        let tick = now + d;
+                        let (key, _) = shards
+                            .insert(shard, &mut timers, now, tick, Waker::noop().clone())
+                            .expect("a wheel is never ahead of the clock");
+                        pending.push((key, tick));
+                    }
+                    Op::Cancel(i) if !pending.is_empty() => {
+                        let (key, _) = pending.swap_remove(i % pending.len());
+                        prop_assert!(shards.of_key(key).lock().wheel.remove(key).is_some());
+                    }
+                    Op::Cancel(_) => {}
+                    Op::Turn(d) | Op::FireAll(d) => {
+                        now += d;
+                        fired.clear();
+                        if matches!(op, Op::Turn(_)) {
+                            shards.fire_due(now, &mut fired);
+                        } else {
+                            shards.fire_all(now, &mut fired);
+                        }
+                        let due = pending.iter().filter(|(_, t)| *t <= now).count();
+                        prop_assert_eq!(fired.len(), due, "due timers left pending at {}", now);
+                        pending.retain(|(_, t)| *t > now);
+                    }
+                    Op::Wait => {
+                        let next = shards.begin_wait();
+                        shards.end_wait();
+                        let earliest = pending.iter().map(|(_, t)| *t).min();
+                        // A wheel may report a cascade point before the deadline (even at or
+                        // before `now`, in a wheel a turn did not advance: the wait is then
+                        // zero and the next firing cascades), never after it.
+                        prop_assert_eq!(next.is_some(), earliest.is_some());
+                        if let (Some(n), Some(e)) = (next, earliest) {
+                            prop_assert!(n <= e, "bound {} for {} at {}", n, e, now);
+                        }
+                    }
+                }
+                for (key, tick) in &pending {
+                    let shard = shards.of_key(*key);
+                    prop_assert!(
+                        !shard.has_fired_through(*tick),
+                        "pending timer at {} looks fired (now {})", tick, now
+                    );
+                    prop_assert!(shard.next_hint.load(SeqCst) <= *tick);
+                    prop_assert!(shard.lock().wheel.contains(*key));
+                }
+            }
+        }
+    }
+
     #[test]
     fn inserts_notify_a_wait_they_end_early() {
         let shards = TimerShards::new(2, None);
