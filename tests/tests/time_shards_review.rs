@@ -372,3 +372,42 @@ fn concurrent_plain_threads_arm_and_cancel_in_every_wheel() {
         far.abort();
     });
 }
+
+/// After the runtime is dropped, `Handle::block_on` threads drive the reactor themselves:
+/// several at once, each sleeping in its own round-robin wheel, one of them waiting in the
+/// poller for its own (longer) timer. Every sleep ends at or after its deadline and promptly.
+#[test]
+fn block_on_threads_drive_every_wheel_after_the_runtime_is_dropped() {
+    within(120, "handle block_on sleeps after shutdown", || {
+        let rt = Runtime::builder().worker_threads(4).build().unwrap();
+        let handle = rt.handle();
+        drop(rt);
+        let worst = std::thread::scope(|s| {
+            let threads: Vec<_> = (0..4u64)
+                .map(|t| {
+                    let handle = handle.clone();
+                    s.spawn(move || {
+                        let mut worst = Duration::ZERO;
+                        for i in 0..10u64 {
+                            // Thread 0 sleeps longest: its wait must not hold up the others.
+                            let want =
+                                Duration::from_millis(if t == 0 { 200 } else { 5 + (i + t) % 7 });
+                            let start = std::time::Instant::now();
+                            handle.block_on(sleep(want));
+                            let took = start.elapsed();
+                            assert!(took >= want, "slept {took:?} of {want:?}");
+                            worst = worst.max(took - want);
+                        }
+                        worst
+                    })
+                })
+                .collect();
+            threads
+                .into_iter()
+                .map(|t| t.join().unwrap())
+                .max()
+                .unwrap()
+        });
+        assert!(worst < PROMPT, "a sleep ended {worst:?} late");
+    });
+}
