@@ -374,24 +374,32 @@ fn concurrent_plain_threads_arm_and_cancel_in_every_wheel() {
 }
 
 /// After the runtime is dropped, `Handle::block_on` threads drive the reactor themselves:
-/// several at once, each sleeping in its own round-robin wheel, one of them waiting in the
-/// poller for its own (longer) timer. Every sleep ends at or after its deadline and promptly.
+/// one waits for a message under a 30 s timeout (its timer bounds its waits in the poller),
+/// three others sleep briefly at once, each in its own round-robin wheel. Every sleep ends at
+/// or after its deadline and promptly: an insert into another wheel ends the long wait.
 #[test]
 fn block_on_threads_drive_every_wheel_after_the_runtime_is_dropped() {
     within(120, "handle block_on sleeps after shutdown", || {
         let rt = Runtime::builder().worker_threads(4).build().unwrap();
         let handle = rt.handle();
         drop(rt);
+        let (done_tx, done_rx) = ciranda::sync::oneshot::channel::<()>();
+        let waiter = {
+            let handle = handle.clone();
+            std::thread::spawn(move || {
+                handle.block_on(ciranda::time::timeout(Duration::from_secs(30), done_rx))
+            })
+        };
+        // Let the waiter take the poller with its 30 s timer.
+        std::thread::sleep(Duration::from_millis(20));
         let worst = std::thread::scope(|s| {
-            let threads: Vec<_> = (0..4u64)
+            let threads: Vec<_> = (1..4u64)
                 .map(|t| {
                     let handle = handle.clone();
                     s.spawn(move || {
                         let mut worst = Duration::ZERO;
                         for i in 0..10u64 {
-                            // Thread 0 sleeps longest: its wait must not hold up the others.
-                            let want =
-                                Duration::from_millis(if t == 0 { 200 } else { 5 + (i + t) % 7 });
+                            let want = Duration::from_millis(5 + (i + t) % 7);
                             let start = std::time::Instant::now();
                             handle.block_on(sleep(want));
                             let took = start.elapsed();
@@ -408,6 +416,9 @@ fn block_on_threads_drive_every_wheel_after_the_runtime_is_dropped() {
                 .max()
                 .unwrap()
         });
+        done_tx.send(()).unwrap();
+        let got = waiter.join().unwrap();
+        assert!(matches!(got, Ok(Ok(()))), "the waiter timed out");
         assert!(worst < PROMPT, "a sleep ended {worst:?} late");
     });
 }
