@@ -424,3 +424,45 @@ fn block_on_threads_drive_every_wheel_after_the_runtime_is_dropped() {
         assert!(worst < PROMPT, "a sleep ended {worst:?} late");
     });
 }
+
+/// Paused clock: intervals on every worker (each tick re-arms the interval's sleep with
+/// `reset`, in the wheel of whichever worker polls it then) tick exactly on their schedule.
+#[test]
+fn intervals_on_every_worker_tick_on_schedule_under_the_paused_clock() {
+    within(120, "paused intervals", || {
+        let rt = Runtime::builder()
+            .worker_threads(4)
+            .start_paused(true)
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let start = Instant::now();
+            let tasks: Vec<_> = (0..8u64)
+                .map(|i| {
+                    ciranda::spawn(async move {
+                        let period = Duration::from_millis(3 + i * 2);
+                        let mut interval = ciranda::time::interval_at(start + period, period);
+                        let mut late = Vec::new();
+                        for k in 1..=20u32 {
+                            let at = interval.tick().await;
+                            let now = start.elapsed();
+                            if at != start + period * k || now != period * k {
+                                late.push((k, at - start, now));
+                            }
+                            // Give other tasks (and workers) the next poll.
+                            ciranda::task::yield_now().await;
+                        }
+                        (period, late)
+                    })
+                })
+                .collect();
+            for task in tasks {
+                let (period, late) = task.await.unwrap();
+                assert!(
+                    late.is_empty(),
+                    "interval of {period:?}: off schedule {late:?}"
+                );
+            }
+        });
+    });
+}
