@@ -316,12 +316,9 @@ impl Builder {
         let reactor = Reactor::builder()
             .start_paused(self.start_paused)
             // A timer wheel per worker: workers arm and cancel timers without meeting on a
-            // lock. Other threads (a `block_on` caller, the blocking pool) share them.
-            .timer_shards(
-                self.scheduler
-                    .num_workers()
-                    .clamp(1, ciranda_scheduler::MAX_WORKERS),
-            )
+            // lock. Other threads (a `block_on` caller, the blocking pool) share them. Past
+            // `MAX_TIMER_WHEELS` workers share wheels (each is about 22 KB even when empty).
+            .timer_shards(self.scheduler.num_workers().clamp(1, MAX_TIMER_WHEELS))
             .timer_shard_of_thread(ciranda_scheduler::worker_index)
             .blocking_spawner(Box::new(|job: Box<dyn FnOnce() + Send>| {
                 // Resolve on the pool of whatever runtime the caller runs in; a plain
@@ -360,6 +357,10 @@ impl Builder {
         })
     }
 }
+
+/// The most timer wheels a runtime keeps: one per worker up to this many workers, then
+/// worker `i` uses wheel `i % MAX_TIMER_WHEELS`.
+const MAX_TIMER_WHEELS: usize = 256;
 
 impl Runtime {
     /// A runtime with the default configuration.
