@@ -27,6 +27,21 @@ pub fn within<T: Send + 'static>(
     }
 }
 
+/// The message of a panic payload (`panic!` with a literal gives a `&str`, with arguments a
+/// `String`); empty for any other payload.
+///
+/// ```
+/// let caught = std::panic::catch_unwind(|| panic!("lost {}", 7)).unwrap_err();
+/// assert_eq!(ciranda_tests::support::panic_message(&*caught), "lost 7");
+/// ```
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_default()
+}
+
 /// Installs, once per process, a panic hook that stays silent for panics whose message
 /// contains `mark` (the ones a test provokes on purpose) and reports every other panic as
 /// usual. Call it at the start of each test that panics on purpose; the first call's `mark`
@@ -42,13 +57,7 @@ pub fn quiet_expected_panics(mark: &'static str) {
     ONCE.call_once(|| {
         let default = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            let payload = info.payload();
-            let message = payload
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_default();
-            if !message.contains(mark) {
+            if !panic_message(info.payload()).contains(mark) {
                 default(info);
             }
         }));

@@ -10,18 +10,10 @@
 
 use ciranda::Runtime;
 use ciranda::time::{Duration, interval, sleep, timeout};
-use ciranda_tests::support::within;
+use ciranda_tests::support::{panic_message, within};
 use std::sync::mpsc;
 
 const GONE: &str = "belongs to a runtime that has been shut down";
-
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_default()
-}
 
 fn runtime(workers: usize) -> Runtime {
     Runtime::builder().worker_threads(workers).build().unwrap()

@@ -7,7 +7,7 @@
 
 use ciranda::Runtime;
 use ciranda::time::{Instant, sleep};
-use ciranda_tests::support::within;
+use ciranda_tests::support::{panic_message, within};
 use std::future::Future;
 use std::pin::pin;
 use std::sync::{Arc, Mutex};
@@ -233,14 +233,6 @@ fn paused_jumps_take_every_wheel_in_order_and_are_exact() {
 
 const GONE: &str = "belongs to a runtime that has been shut down";
 
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_default()
-}
-
 /// A runtime dropped with sleeps pending in every wheel: the sleeps awaited in another
 /// runtime all fail (none completes, none hangs), and so does each armed sleep polled later.
 #[test]
@@ -354,11 +346,7 @@ fn concurrent_plain_threads_arm_and_cancel_in_every_wheel() {
                             };
                             drop(other);
                             let want = Duration::from_millis(1 + (i + t) % 4);
-                            let start = std::time::Instant::now();
-                            park_on(sleep(want));
-                            let took = start.elapsed();
-                            assert!(took >= want, "slept {took:?} of {want:?}");
-                            worst = worst.max(took - want);
+                            worst = worst.max(lateness(want, || park_on(sleep(want))));
                         }
                         worst
                     })
@@ -402,11 +390,7 @@ fn block_on_threads_drive_every_wheel_after_the_runtime_is_dropped() {
                         let mut worst = Duration::ZERO;
                         for i in 0..10u64 {
                             let want = Duration::from_millis(5 + (i + t) % 7);
-                            let start = std::time::Instant::now();
-                            handle.block_on(sleep(want));
-                            let took = start.elapsed();
-                            assert!(took >= want, "slept {took:?} of {want:?}");
-                            worst = worst.max(took - want);
+                            worst = worst.max(lateness(want, || handle.block_on(sleep(want))));
                         }
                         worst
                     })
@@ -465,4 +449,14 @@ fn intervals_on_every_worker_tick_on_schedule_under_the_paused_clock() {
             }
         });
     });
+}
+
+/// Runs `wait` (a sleep of `want`), checks that it did not end early and returns how late it
+/// ended.
+fn lateness(want: Duration, wait: impl FnOnce()) -> Duration {
+    let start = std::time::Instant::now();
+    wait();
+    let took = start.elapsed();
+    assert!(took >= want, "slept {took:?} of {want:?}");
+    took - want
 }
