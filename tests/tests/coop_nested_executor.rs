@@ -170,3 +170,38 @@ fn a_task_looping_over_ready_receives_still_yields_once_per_budget() {
         });
     });
 }
+
+/// `timeout` yields instead of reporting `Elapsed` when the budget was spent before its poll
+/// (the inner future's refusals say nothing). In code that polls in place that yield must
+/// count as a refusal too, or a passed deadline around a future that never touches the
+/// budget is never reported.
+#[test]
+fn a_timeout_in_a_foreign_block_on_inside_a_task_elapses_after_the_budget_is_spent() {
+    within(30, "a timeout in a foreign block_on inside a task", || {
+        let rt = Runtime::builder().worker_threads(1).build().unwrap();
+        rt.block_on(async {
+            ciranda::spawn(async {
+                let (tx, mut rx) = mpsc::unbounded_channel();
+                let polls = AtomicUsize::new(0);
+                foreign_block_on(
+                    async {
+                        // Spend the task's budget.
+                        for i in 0..usize::from(ciranda_scheduler::coop::BUDGET) {
+                            tx.send(i).unwrap();
+                            rx.recv().await.unwrap();
+                        }
+                        let waited = ciranda::time::timeout(
+                            std::time::Duration::ZERO,
+                            std::future::pending::<()>(),
+                        )
+                        .await;
+                        assert!(waited.is_err(), "a passed deadline must elapse");
+                    },
+                    &polls,
+                );
+            })
+            .await
+            .unwrap();
+        });
+    });
+}

@@ -8,7 +8,7 @@
 //! and gives it back when the operation does not complete; when the budget is spent it says
 //! `Pending` (having woken the task), so the task is rescheduled behind others. Outside a scheduler's task poll the budget is unlimited.
 
-pub(crate) use ciranda_coop::{proceed, remaining};
+pub(crate) use ciranda_coop::{poll_proceed, proceed, refund, remaining};
 
 #[cfg(all(test, not(loom)))]
 mod tests {

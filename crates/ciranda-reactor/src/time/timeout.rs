@@ -134,11 +134,15 @@ impl<F: Future> Future for Timeout<F> {
             return Poll::Ready(Ok(out));
         }
         if budget_spent_before {
-            // Yield instead (as a refused leaf does: the task is woken and polled again with
-            // a fresh budget), then the inner future gets a real poll before the deadline is
-            // looked at.
-            cx.waker().wake_by_ref();
-            return Poll::Pending;
+            // Yield instead, as a refused leaf does (the task is woken and polled again with
+            // a fresh budget), so the inner future gets a real poll before the deadline is
+            // looked at. The yield is a refusal of the budget's: code that polls in place
+            // (a foreign `block_on` in a task) gets the budget refilled after enough of
+            // them, and then the deadline is looked at instead of yielding for ever.
+            if coop::poll_proceed(cx).is_pending() {
+                return Poll::Pending;
+            }
+            coop::refund(); // refilled: nothing was spent here
         }
         let deadline = this.deadline;
         // Bound to the polling thread's reactor by its first poll.
