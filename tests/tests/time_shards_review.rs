@@ -324,39 +324,26 @@ fn concurrent_plain_threads_arm_and_cancel_in_every_wheel() {
         let rt = Runtime::builder().worker_threads(2).build().unwrap();
         let far = rt.spawn(sleep(Duration::from_secs(30)));
         std::thread::sleep(Duration::from_millis(5));
-        let handed = Arc::new(Mutex::new(Vec::new()));
-        let worst = std::thread::scope(|s| {
-            let threads: Vec<_> = (0..6u64)
-                .map(|t| {
-                    let rt = &rt;
-                    let handed = handed.clone();
-                    s.spawn(move || {
-                        let _entered = rt.enter();
-                        let mut worst = Duration::ZERO;
-                        for i in 0..40u64 {
-                            // One armed here, cancelled on whichever thread takes it (long:
-                            // it must still be pending when polled, on a loaded machine too).
-                            let mut spare = Box::pin(sleep(Duration::from_secs(10 + i % 3)));
-                            let mut cx = Context::from_waker(Waker::noop());
-                            assert!(spare.as_mut().poll(&mut cx).is_pending());
-                            let other = {
-                                let mut handed = handed.lock().unwrap();
-                                handed.push(spare);
-                                if handed.len() > 3 { handed.pop() } else { None }
-                            };
-                            drop(other);
-                            let want = Duration::from_millis(1 + (i + t) % 4);
-                            worst = worst.max(lateness(want, || park_on(sleep(want))));
-                        }
-                        worst
-                    })
-                })
-                .collect();
-            threads
-                .into_iter()
-                .map(|t| t.join().unwrap())
-                .max()
-                .unwrap()
+        let handed = Mutex::new(Vec::new());
+        let worst = worst_across_threads(0..6, |t| {
+            let _entered = rt.enter();
+            let mut worst = Duration::ZERO;
+            for i in 0..40u64 {
+                // One armed here, cancelled on whichever thread takes it (long: it must still
+                // be pending when polled, on a loaded machine too).
+                let mut spare = Box::pin(sleep(Duration::from_secs(10 + i % 3)));
+                let mut cx = Context::from_waker(Waker::noop());
+                assert!(spare.as_mut().poll(&mut cx).is_pending());
+                let other = {
+                    let mut handed = handed.lock().unwrap();
+                    handed.push(spare);
+                    if handed.len() > 3 { handed.pop() } else { None }
+                };
+                drop(other);
+                let want = Duration::from_millis(1 + (i + t) % 4);
+                worst = worst.max(lateness(want, || park_on(sleep(want))));
+            }
+            worst
         });
         assert!(worst < PROMPT, "a sleep ended {worst:?} late");
         far.abort();
@@ -382,25 +369,13 @@ fn block_on_threads_drive_every_wheel_after_the_runtime_is_dropped() {
         };
         // Let the waiter take the poller with its 30 s timer.
         std::thread::sleep(Duration::from_millis(20));
-        let worst = std::thread::scope(|s| {
-            let threads: Vec<_> = (1..4u64)
-                .map(|t| {
-                    let handle = handle.clone();
-                    s.spawn(move || {
-                        let mut worst = Duration::ZERO;
-                        for i in 0..10u64 {
-                            let want = Duration::from_millis(5 + (i + t) % 7);
-                            worst = worst.max(lateness(want, || handle.block_on(sleep(want))));
-                        }
-                        worst
-                    })
-                })
-                .collect();
-            threads
-                .into_iter()
-                .map(|t| t.join().unwrap())
-                .max()
-                .unwrap()
+        let worst = worst_across_threads(1..4, |t| {
+            let mut worst = Duration::ZERO;
+            for i in 0..10u64 {
+                let want = Duration::from_millis(5 + (i + t) % 7);
+                worst = worst.max(lateness(want, || handle.block_on(sleep(want))));
+            }
+            worst
         });
         done_tx.send(()).unwrap();
         let got = waiter.join().unwrap();
@@ -449,6 +424,27 @@ fn intervals_on_every_worker_tick_on_schedule_under_the_paused_clock() {
             }
         });
     });
+}
+
+/// Runs `thread(t)` on a scoped thread for each `t` in `ids`, all at once, and returns the
+/// largest lateness they report.
+fn worst_across_threads(
+    ids: std::ops::Range<u64>,
+    thread: impl Fn(u64) -> Duration + Sync,
+) -> Duration {
+    std::thread::scope(|s| {
+        let threads: Vec<_> = ids
+            .map(|t| {
+                let thread = &thread;
+                s.spawn(move || thread(t))
+            })
+            .collect();
+        threads
+            .into_iter()
+            .map(|t| t.join().unwrap())
+            .max()
+            .expect("at least one thread")
+    })
 }
 
 /// Runs `wait` (a sleep of `want`), checks that it did not end early and returns how late it
