@@ -80,8 +80,14 @@ impl InqHint {
 }
 
 fn plain_read(stream: &TcpStream, bufs: &mut [IoSliceMut<'_>]) -> io::Result<Received> {
+    let len = match bufs {
+        // One buffer (every `poll_read`): std's `read` is a `recv`, whose path through the
+        // kernel is shorter than `readv`'s (no iovec copied in, no file-position lookup).
+        [buf] => (&*stream).read(buf)?,
+        _ => (&*stream).read_vectored(bufs)?,
+    };
     Ok(Received {
-        len: (&*stream).read_vectored(bufs)?,
+        len,
         drained: false,
     })
 }

@@ -289,8 +289,10 @@ impl StreamSocket for TcpStream {
                 Ok((received.len, received.drained))
             });
         }
-        self.io.poll_stream(READ, cx, len, |mut s| {
-            std::io::Read::read_vectored(&mut s, bufs)
+        self.io.poll_stream(READ, cx, len, |mut s| match bufs {
+            // One buffer: `recv`, a shorter path through the kernel than `readv`'s.
+            [buf] => std::io::Read::read(&mut s, buf),
+            _ => std::io::Read::read_vectored(&mut s, bufs),
         })
     }
 
