@@ -979,8 +979,8 @@ impl IdleWatch {
 
     /// Ready once the connection has had no request in flight for `timeout`.
     ///
-    /// Called on every poll of the connection: while the sleep is armed and not due this
-    /// costs a clock read (see `armed_sleep`).
+    /// Called on every poll of the connection: while the sleep is armed and not fired this
+    /// costs an atomic load (see `armed_sleep`).
     fn poll_idle(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         loop {
             ready!(self.sleep.poll_due(cx));

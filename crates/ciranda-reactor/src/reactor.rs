@@ -1061,13 +1061,7 @@ impl Reactor {
             // The wheel's time is the floor of a clock reading, so the clock has passed the
             // deadline too. After the shutdown sweep the time is no longer published, so the
             // timers it took (all after that time) do not take this path.
-            Some(k)
-                if self
-                    .inner
-                    .timers
-                    .of_key(k)
-                    .has_fired_through(clock.tick_ceil(deadline)) =>
-            {
+            Some(k) if self.timer_fired(k) => {
                 *key = None;
                 Poll::Ready(Ok(()))
             }
@@ -1153,6 +1147,16 @@ impl Reactor {
             drop(fresh);
             return poll;
         }
+    }
+
+    /// Has the wheel fired the timer `key`? One atomic load, no clock read and no lock: the
+    /// wheel's time is published when it moves, and a timer due at or before it was taken out
+    /// and its waker woken (or is being woken).
+    pub(crate) fn timer_fired(&self, key: TimerKey) -> bool {
+        self.inner
+            .timers
+            .of_key(key)
+            .has_fired_through(key.deadline())
     }
 
     /// Removes a pending timer (no-op if it fired); its waker is dropped after the lock.

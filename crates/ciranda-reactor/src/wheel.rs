@@ -59,6 +59,7 @@
 //! wheel keeps chunk 0, the spare and the chunks its pending timers sit in.
 
 use slab::Slab;
+use std::num::NonZeroU64;
 use std::ops::{Index, IndexMut};
 
 const LEVELS: usize = 6;
@@ -323,13 +324,16 @@ impl<E> IndexMut<usize> for Entries<E> {
 
 /// Identifies one timer in a [`Wheel`]; stale keys (fired or cancelled timers) are recognised.
 /// A key also names its wheel's shard (see [`Wheel::for_shard`]), so an owner of several wheels
-/// finds the one to cancel in; the fields are packed so that `Option<TimerKey>` stays three
-/// words in every `Sleep`.
+/// finds the one to cancel in, and carries its timer's deadline tick, so an owner learns
+/// whether the timer fired by comparing it with the wheel's published time. The fields are
+/// packed so that `Option<TimerKey>` stays three words in every `Sleep` (the deadline is never
+/// tick 0: a timer is only inserted later than the wheel's time, which starts at 0).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct TimerKey {
     index: u32,
     shard: u32,
     generation: u64,
+    deadline: NonZeroU64,
 }
 
 impl TimerKey {
@@ -337,6 +341,16 @@ impl TimerKey {
     pub(crate) fn shard(self) -> usize {
         self.shard as usize
     }
+
+    /// The tick the timer is due at.
+    pub(crate) fn deadline(self) -> u64 {
+        self.deadline.get()
+    }
+}
+
+/// A pending timer's deadline as a key stores it: later than the wheel's time, so not 0.
+fn deadline_of(deadline: u64) -> NonZeroU64 {
+    NonZeroU64::new(deadline).expect("a pending timer is due after tick 0")
 }
 
 /// An entry's index as a key stores it.
@@ -459,6 +473,7 @@ impl<T> Wheel<T> {
             index: index_of(index),
             shard: self.shard,
             generation,
+            deadline: deadline_of(deadline),
         })
     }
 
@@ -662,6 +677,7 @@ impl<T> Wheel<T> {
                         index: index_of(cursor),
                         shard: self.shard,
                         generation: entry.generation,
+                        deadline: deadline_of(entry.deadline),
                     };
                     fire(key, entry.deadline, entry.value);
                 } else {
@@ -732,6 +748,19 @@ mod tests {
         assert_eq!(w.next_expiration(), Some(1_024));
         assert_eq!(w.remove(c), Some(3));
         assert_eq!(w.next_expiration(), None);
+    }
+
+    #[test]
+    fn keys_carry_their_deadline_and_stay_three_words_as_options() {
+        let mut w = Wheel::new();
+        assert_eq!(w.insert(1, 'a').unwrap().deadline(), 1);
+        assert_eq!(w.insert(70_000, 'b').unwrap().deadline(), 70_000);
+        let mut fired = Vec::new();
+        w.advance(70_000, |key, deadline, v| {
+            fired.push((key.deadline(), deadline, v))
+        });
+        assert_eq!(fired, [(1, 1, 'a'), (70_000, 70_000, 'b')]);
+        assert_eq!(std::mem::size_of::<Option<TimerKey>>(), 24);
     }
 
     #[test]

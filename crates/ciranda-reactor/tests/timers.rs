@@ -111,6 +111,55 @@ fn sleep_is_never_early() {
     });
 }
 
+/// Polls `fut` once with a waker that counts its wake-ups.
+fn poll_once<F: Future + Unpin>(fut: &mut F, wakes: &Arc<Counter>) -> Poll<F::Output> {
+    let waker = Waker::from(wakes.clone());
+    std::pin::Pin::new(fut).poll(&mut Context::from_waker(&waker))
+}
+
+#[derive(Default)]
+struct Counter(AtomicUsize);
+
+impl Wake for Counter {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn has_fired_turns_true_when_the_wheel_fires_the_sleep_not_when_the_clock_passes() {
+    block_on(async {
+        let wakes = Arc::new(Counter::default());
+        let mut s = time::sleep(Duration::from_millis(10));
+        assert!(!s.has_fired(), "not polled: no timer in the wheel");
+        assert!(poll_once(&mut s, &wakes).is_pending());
+        assert!(!s.has_fired());
+        // The clock passes the deadline while nothing turns this thread's reactor.
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(s.is_elapsed(), "is_elapsed reads the clock");
+        assert!(!s.has_fired(), "has_fired asks the wheel only");
+        assert_eq!(wakes.0.load(Ordering::SeqCst), 0);
+        // Waiting for another sleep turns the wheel past both deadlines.
+        time::sleep(Duration::from_millis(5)).await;
+        assert!(s.has_fired());
+        assert_eq!(
+            wakes.0.load(Ordering::SeqCst),
+            1,
+            "firing woke the first sleep's waker"
+        );
+        assert!(poll_once(&mut s, &wakes).is_ready());
+        assert!(s.has_fired());
+        // Moved, it waits again, and has not fired until the wheel reaches the new deadline.
+        s.reset(Instant::now() + Duration::from_millis(10));
+        assert!(!s.has_fired());
+        assert!(poll_once(&mut s, &wakes).is_pending());
+        assert!(!s.has_fired());
+        time::sleep(Duration::from_millis(30)).await;
+        assert!(s.has_fired());
+        assert_eq!(wakes.0.load(Ordering::SeqCst), 2);
+    });
+}
+
 struct DropFlag(Arc<AtomicBool>);
 
 impl Drop for DropFlag {

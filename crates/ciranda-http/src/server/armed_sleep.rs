@@ -1,6 +1,7 @@
 //! `ArmedSleep`: a sleep polled by one task that remembers whether the wheel holds that
-//! task's waker, so a poll that finds it armed and not yet due costs a clock read instead of
-//! the wheel's lock, which every worker shares. `serve`'s per-connection timers (hyper's
+//! task's waker, so a poll that finds it armed and not yet fired costs one atomic load
+//! ([`Sleep::has_fired`]) instead of a clock read and the wheel's lock, which every worker
+//! shares. `serve`'s per-connection timers (hyper's
 //! header-read timer, the idle timeout) are polled on every poll of their connection.
 
 use std::future::Future;
@@ -34,15 +35,16 @@ impl ArmedSleep {
         self.sleep.reset(deadline);
     }
 
-    /// Ready once the deadline has passed.
+    /// Ready once the deadline has passed: once the wheel fired the sleep, or a poll of it
+    /// (the first one, or one with a new waker) found the clock past the deadline.
     pub(super) fn poll_due(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         if self
             .queued
             .as_ref()
             .is_some_and(|w| w.will_wake(cx.waker()))
-            && Instant::now() < self.sleep.deadline()
+            && !self.sleep.has_fired()
         {
-            return Poll::Pending; // the wheel will wake this task when the sleep is due
+            return Poll::Pending; // the wheel will wake this task when it fires the sleep
         }
         // With a unit of budget of its own, so a `Pending` means the waker is queued (a
         // refusal by an exhausted budget would not queue it, and the fast path above would

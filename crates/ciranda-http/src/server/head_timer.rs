@@ -8,7 +8,7 @@
 //! so one sleep per connection, armed at the earliest deadline still wanted, serves them all:
 //! a later deadline is picked up when that sleep fires, about once per timeout period instead
 //! of twice per request. A poll that finds the sleep armed with this task's waker and not yet
-//! due costs a clock read and an uncontended lock.
+//! fired costs an atomic load and an uncontended lock.
 //!
 //! All sleeps of one `HeadTimer` must be polled by one task (hyper's connection task): the
 //! shared sleep holds one waker.

@@ -118,6 +118,42 @@ impl Sleep {
         self.elapsed || self.now() >= self.deadline
     }
 
+    /// Has the runtime's timer wheel fired this sleep? True once the wheel, turning past the
+    /// deadline, has woken (or is waking) the task that last polled the sleep, or once a poll
+    /// returned `Ready`.
+    ///
+    /// Unlike [`is_elapsed`](Sleep::is_elapsed) it reads no clock: one atomic load. It is what a
+    /// future that polls a `Sleep` on every one of its own polls can ask first: while it is
+    /// `false` and the sleep was last polled with the same waker, that waker is still queued in
+    /// the wheel and will be woken, so the poll can be skipped. A sleep whose deadline passed
+    /// but that the wheel has not reached yet (the runtime moves it when it turns its
+    /// reactor), or that was never polled, or reset since its last poll, has not fired.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ciranda::time::{self, Instant};
+    /// use std::time::Duration;
+    ///
+    /// ciranda::run(async {
+    ///     let mut s = time::sleep(Duration::from_millis(1));
+    ///     assert!(!s.has_fired()); // not polled yet: no timer in the wheel
+    ///     (&mut s).await;
+    ///     assert!(s.has_fired());
+    ///     s.reset(Instant::now() + Duration::from_secs(60));
+    ///     assert!(!s.has_fired());
+    /// });
+    /// ```
+    pub fn has_fired(&self) -> bool {
+        if self.elapsed {
+            return true;
+        }
+        match (&self.key, &self.reactor) {
+            (Some(key), Some(reactor)) => reactor.timer_fired(*key),
+            _ => false,
+        }
+    }
+
     /// The clock of the reactor this sleep belongs to (the current one, or the real clock,
     /// while unbound).
     pub(crate) fn now(&self) -> Instant {
