@@ -112,24 +112,15 @@ fn sleep_is_never_early() {
 }
 
 /// Polls `fut` once with a waker that counts its wake-ups.
-fn poll_once<F: Future + Unpin>(fut: &mut F, wakes: &Arc<Counter>) -> Poll<F::Output> {
+fn poll_once<F: Future + Unpin>(fut: &mut F, wakes: &Arc<CountWake>) -> Poll<F::Output> {
     let waker = Waker::from(wakes.clone());
     std::pin::Pin::new(fut).poll(&mut Context::from_waker(&waker))
-}
-
-#[derive(Default)]
-struct Counter(AtomicUsize);
-
-impl Wake for Counter {
-    fn wake(self: Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
 }
 
 #[test]
 fn has_fired_turns_true_when_the_wheel_fires_the_sleep_not_when_the_clock_passes() {
     block_on(async {
-        let wakes = Arc::new(Counter::default());
+        let wakes = Arc::new(CountWake(AtomicUsize::new(0)));
         let mut s = time::sleep(Duration::from_millis(10));
         assert!(!s.has_fired(), "not polled: no timer in the wheel");
         assert!(poll_once(&mut s, &wakes).is_pending());
