@@ -66,6 +66,7 @@ mod condition;
 mod coop;
 mod event;
 pub mod mpsc;
+mod mpsc_queue;
 mod mutex;
 mod notify;
 pub mod oneshot;
