@@ -66,7 +66,6 @@ mod condition;
 mod coop;
 mod event;
 pub mod mpsc;
-mod mpsc_queue;
 mod mutex;
 mod notify;
 pub mod oneshot;

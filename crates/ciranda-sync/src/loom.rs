@@ -8,25 +8,8 @@
 
 #[cfg(not(loom))]
 mod imp {
-    pub(crate) use std::hint::spin_loop;
     pub(crate) use std::sync::Arc;
-    pub(crate) use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
-
-    /// `core::cell::UnsafeCell` with loom's closure-based access API.
-    #[derive(Debug)]
-    pub(crate) struct UnsafeCell<T>(core::cell::UnsafeCell<T>);
-
-    impl<T> UnsafeCell<T> {
-        pub(crate) const fn new(value: T) -> Self {
-            UnsafeCell(core::cell::UnsafeCell::new(value))
-        }
-
-        /// Runs `f` with a raw pointer to the contents; the caller rules out concurrent
-        /// access, as with `core::cell::UnsafeCell::get`.
-        pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
-            f(self.0.get())
-        }
-    }
+    pub(crate) use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
     /// `parking_lot::Mutex` behind the shim's interface.
     #[derive(Debug, Default)]
@@ -48,14 +31,8 @@ mod imp {
 
 #[cfg(loom)]
 mod imp {
-    pub(crate) use loom::cell::UnsafeCell;
     pub(crate) use loom::sync::Arc;
-    pub(crate) use loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
-
-    /// A spinning wait gives the other model threads a turn.
-    pub(crate) fn spin_loop() {
-        loom::thread::yield_now();
-    }
+    pub(crate) use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
     /// `loom::sync::Mutex` behind the shim's interface (no poisoning).
     #[derive(Debug, Default)]

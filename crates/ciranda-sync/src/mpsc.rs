@@ -1,14 +1,15 @@
 //! Multi-producer, single-consumer channels: bounded ([`channel`]) and unbounded
 //! ([`unbounded_channel`]).
 //!
-//! Messages go through a lock-free queue of blocks ([`mpsc_queue`](crate::mpsc_queue)): a
-//! send claims a slot with one compare-and-swap of the queue's tail and writes its message;
-//! the receiver reads slots in order from a head of its own. A send and a receive never meet
-//! on a lock, and a receiver that is not waiting costs a send nothing more: the receiver
-//! waits by setting a flag in the same tail word, which the next claim sees and clears. A
-//! bounded channel adds a batch semaphore with `cap` permits: a send first acquires one permit
-//! (so blocked senders are served FIFO and a dropped `send` future passes its permit on), then
+//! Messages live in a `VecDeque` under a shim mutex together with the receiver's waker. A bounded
+//! channel adds a batch semaphore with `cap` permits: a send first acquires one permit (so
+//! blocked senders are served FIFO and a dropped `send` future passes its permit on), then
 //! pushes; the receiver releases one permit per message it returns.
+//!
+//! The receiver takes messages in batches: when its own buffer is empty it swaps the whole
+//! shared queue into it under one lock, then serves from the buffer without locking, so
+//! senders meet the receiver on the lock once per batch instead of once per message. A message
+//! in the receiver's buffer keeps its permit until it is returned: the bound still counts it.
 //!
 //! Closing works like Tokio's:
 //!
@@ -19,102 +20,102 @@
 //! | last sender dropped       | —                                        | drains what is buffered, then `None` |
 //!
 //! A send that acquired its permit just before the receiver closed fails too (its value comes
-//! back in the `SendError`): closing closes the queue, whose claims check for the close in
-//! the same compare-and-swap, so after the close nothing more is enqueued, and a claim made
-//! before it is drained like any other message.
+//! back in the `SendError`): after the close is observed nothing more is enqueued.
 //!
 //! Wakers that panic: closing publishes the whole closed state (semaphore, queue, `closed()`
 //! event) before waking anybody; a `recv` whose freeing of a slot wakes a panicking sender
-//! keeps its message in the receiver for the next `recv` (the bound may be exceeded by that
+//! keeps its message first in the batch for the next `recv` (the bound may be exceeded by that
 //! one message until then).
 
 use core::fmt;
 use core::task::{Context, Poll, Waker};
+use std::collections::VecDeque;
 
 use futures_core::Stream;
 
 use crate::coop;
 use crate::event::{Event, EventWait};
-use crate::loom::{Arc, AtomicBool, AtomicUsize, Mutex, Ordering, spin_loop};
-use crate::mpsc_queue::{Head, MessageQueue, Pop, Pushed};
+use crate::loom::{Arc, AtomicUsize, Mutex, MutexGuard, Ordering};
 use crate::semaphore::{RawAcquire, RawSemaphore, TryAcquireRaw};
 use crate::waiters::{WakeList, WakeOnDrop};
 
-/// Looks at a claimed slot before the receiver waits for its sender.
-const CLAIMED_SPINS: u32 = if cfg!(loom) { 1 } else { 64 };
-
-/// What the receiver owns: its head of the queue, and the message it took out of the queue
-/// and has not returned yet.
-struct RxState<T> {
-    head: Head<T>,
-    item: Option<T>,
-    /// `item`'s slot was already handed on to the senders: freeing it woke a sender whose
-    /// waker panicked, and the message stayed here to be returned next.
-    released: bool,
+struct Inner<T> {
+    queue: VecDeque<T>,
+    rx_waker: Option<Waker>,
+    rx_closed: bool,
+    tx_gone: bool,
 }
 
-/// Why the receiver got no message.
-enum Nothing {
-    /// Nothing queued; `closed`: closed by the receiver, so nothing ever will be.
-    Empty { closed: bool },
-    /// A sender is writing the next message.
-    Claimed,
+impl<T> Inner<T> {
+    /// Moves everything queued into the receiver's empty batch `taken`; `false` if nothing is.
+    fn take_batch(&mut self, taken: &mut Batch<T>) -> bool {
+        debug_assert!(
+            taken.items.is_empty() && !taken.front_released,
+            "a batch is taken only once the last one is served"
+        );
+        if self.queue.is_empty() {
+            return false;
+        }
+        core::mem::swap(&mut self.queue, &mut taken.items);
+        true
+    }
 }
 
-/// What a channel's handles share.
+/// The receiver's own batch of messages, taken from the shared queue in one go.
+struct Batch<T> {
+    items: VecDeque<T>,
+    /// The front message's slot was already handed on to the senders: freeing it woke a
+    /// sender whose waker panicked, and the message stayed here to be returned next.
+    front_released: bool,
+}
+
+impl<T> Batch<T> {
+    fn new() -> Self {
+        Batch {
+            items: VecDeque::new(),
+            front_released: false,
+        }
+    }
+}
+
 struct Chan<T> {
     /// `None` for an unbounded channel.
     sem: Option<RawSemaphore>,
     bound: usize,
-    queue: MessageQueue<T>,
-    /// The waker of a receiver that waits (the queue's `RX_WAITING` flag says so); taken by
-    /// the sender that clears the flag. Locked only around storing and taking it.
-    rx_waker: Mutex<Option<Waker>>,
-    /// Set (with `Release`) by the last sender's drop, after its last push.
-    tx_gone: AtomicBool,
+    inner: Mutex<Inner<T>>,
     senders: AtomicUsize,
     rx_closed_event: Event,
 }
 
 impl<T> Chan<T> {
-    fn new(sem: Option<RawSemaphore>, bound: usize) -> (Arc<Self>, RxState<T>) {
-        let (queue, head) = MessageQueue::new();
-        let chan = Arc::new(Chan {
+    fn new(sem: Option<RawSemaphore>, bound: usize) -> Arc<Self> {
+        Arc::new(Chan {
             sem,
             bound,
-            queue,
-            rx_waker: Mutex::new(None),
-            tx_gone: AtomicBool::new(false),
+            inner: Mutex::new(Inner {
+                queue: VecDeque::new(),
+                rx_waker: None,
+                rx_closed: false,
+                tx_gone: false,
+            }),
             senders: AtomicUsize::new(1),
             rx_closed_event: Event::new(),
-        });
-        let rx = RxState {
-            head,
-            item: None,
-            released: false,
-        };
-        (chan, rx)
+        })
     }
 
-    /// Enqueues `value` unless the receiver closed; wakes the receiver if it waits.
+    /// Enqueues `value` unless the receiver closed; wakes the receiver.
     fn push(&self, value: T) -> Result<(), T> {
-        match self.queue.push(value) {
-            Pushed::Queued(rx_waiting) => {
-                if rx_waiting {
-                    self.wake_rx();
-                }
-                Ok(())
-            }
-            Pushed::Closed(value) => Err(value),
+        let mut inner = self.inner.lock();
+        if inner.rx_closed {
+            return Err(value);
         }
-    }
-
-    /// Wakes the waiting receiver: its flag was just cleared by this thread.
-    fn wake_rx(&self) {
-        let waker = self.rx_waker.lock().take();
+        inner.queue.push_back(value);
+        let waker = inner.rx_waker.take();
+        drop(inner);
         if let Some(waker) = waker {
             waker.wake();
         }
+        Ok(())
     }
 
     /// Bounded push after a permit was acquired: on failure the permit goes back.
@@ -136,127 +137,108 @@ impl<T> Chan<T> {
     }
 
     fn drop_sender(&self) {
-        // AcqRel: the last sender's drop comes after every other sender's pushes.
         if self.senders.fetch_sub(1, Ordering::AcqRel) != 1 {
             return;
         }
-        self.tx_gone.store(true, Ordering::Release);
-        // A read-modify-write of the tail word, ordered with the receiver's `wait`: either it
-        // finds the receiver waiting and wakes it, or the receiver's `wait` comes after it and
-        // sees `tx_gone`.
-        if self.queue.take_rx_waiting() {
-            self.wake_rx();
+        let mut inner = self.inner.lock();
+        inner.tx_gone = true;
+        let waker = inner.rx_waker.take();
+        drop(inner);
+        if let Some(waker) = waker {
+            waker.wake();
         }
     }
 
-    /// The next message, freeing its slot.
+    /// Returns the next message of the receiver's batch `taken`, freeing its slot.
     ///
-    /// The slot is freed *before* the message leaves `rx.item`: freeing it may wake a parked
+    /// The slot is freed *before* the message leaves the batch: freeing it may wake a parked
     /// sender, and if that sender's waker panics, the panic unwinds out of `recv` with the
-    /// message still in `rx.item` (marked as already freed), so the next `recv` returns it.
-    /// Nothing is lost; the bound may be exceeded by that one message meanwhile.
-    fn next(&self, rx: &mut RxState<T>) -> Result<T, Nothing> {
-        if rx.item.is_none() {
-            match rx.head.pop(&self.queue) {
-                Pop::Value(value) => rx.item = Some(value),
-                Pop::Empty { closed } => return Err(Nothing::Empty { closed }),
-                Pop::Claimed => return Err(Nothing::Claimed),
-            }
+    /// message still at the front of the batch (marked as already freed), so the next `recv`
+    /// returns it. Nothing is lost; the bound may be exceeded by that one message meanwhile.
+    fn pop_taken(&self, taken: &mut Batch<T>) -> Option<T> {
+        if taken.items.is_empty() {
+            return None;
         }
         if let Some(sem) = &self.sem {
-            if !rx.released {
-                rx.released = true;
+            if !taken.front_released {
+                taken.front_released = true;
                 sem.release(1);
             }
-            rx.released = false;
+            taken.front_released = false;
         }
-        Ok(rx
-            .item
-            .take()
-            .expect("the receiver's message was just filled"))
+        taken.items.pop_front()
     }
 
-    /// [`next`](Self::next), giving a sender that claimed the next slot a moment to finish
-    /// writing it (a few instructions away, unless its thread was preempted) before the
-    /// caller waits for it.
-    fn next_soon(&self, rx: &mut RxState<T>) -> Result<T, Nothing> {
-        let mut tries = 0;
-        loop {
-            match self.next(rx) {
-                Err(Nothing::Claimed) if tries < CLAIMED_SPINS => {
-                    tries += 1;
-                    spin_loop();
-                }
-                other => return other,
-            }
+    /// The next message: from the batch, else from a fresh batch of the shared queue. With
+    /// nothing queued, returns the lock still held, so the caller decides (end of stream, or
+    /// register its waker) without a gap in which a send could slip by unseen.
+    fn next_or_locked(&self, taken: &mut Batch<T>) -> Result<T, MutexGuard<'_, Inner<T>>> {
+        if let Some(value) = self.pop_taken(taken) {
+            return Ok(value);
         }
+        let mut inner = self.inner.lock();
+        if !inner.take_batch(taken) {
+            return Err(inner);
+        }
+        drop(inner);
+        Ok(self
+            .pop_taken(taken)
+            .expect("a batch just taken is not empty"))
     }
 
-    /// With nothing queued: has every sender gone? Their pushes all came before, and the
-    /// `Acquire` here makes them visible to the receiver's next look.
-    fn senders_gone(&self) -> bool {
-        self.tx_gone.load(Ordering::Acquire)
-    }
-
-    fn poll_recv(&self, rx: &mut RxState<T>, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        coop::proceed(cx, |cx| match self.next_soon(rx) {
-            Ok(value) => Poll::Ready(Some(value)),
-            Err(Nothing::Empty { closed: true }) => Poll::Ready(None),
-            Err(Nothing::Empty { closed: false }) if self.senders_gone() => {
-                Poll::Ready(self.next(rx).ok())
+    fn poll_recv(&self, taken: &mut Batch<T>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        coop::proceed(cx, |cx| {
+            let inner = match self.next_or_locked(taken) {
+                Ok(value) => return Poll::Ready(Some(value)),
+                Err(inner) => inner,
+            };
+            if inner.tx_gone || inner.rx_closed {
+                return Poll::Ready(None);
             }
-            // Nothing queued, or the next message still being written.
-            Err(_) => self.park(rx, cx),
+            if matches!(&inner.rx_waker, Some(w) if w.will_wake(cx.waker())) {
+                return Poll::Pending;
+            }
+            drop(inner);
+            self.park(taken, cx)
         })
     }
 
-    /// `poll_recv` with nothing to take: stores the waker, sets the queue's waiting flag, and
-    /// looks again (see `mpsc_queue`'s docs for why that second look cannot miss a push). A
-    /// new waker is cloned, and the one it replaces dropped, with the lock released: a
-    /// waker's `clone` or `drop` is foreign code, which may even send on this channel.
+    /// `poll_recv` with a waker that is not stored yet. The clone is made, and the waker it
+    /// replaces dropped, with the lock released (foreign code; a waker's `clone` may even send
+    /// on this channel), so everything is checked again once the lock is re-taken.
     #[inline(never)]
-    fn park(&self, rx: &mut RxState<T>, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        let stored = matches!(&*self.rx_waker.lock(), Some(w) if w.will_wake(cx.waker()));
-        if !stored {
-            let fresh = cx.waker().clone();
-            let stale = self.rx_waker.lock().replace(fresh);
-            drop(stale);
-        }
-        rx.head.wait(&self.queue);
-        let found = match self.next(rx) {
-            // Its sender wakes us once it is written.
-            Err(Nothing::Claimed) => return Poll::Pending,
-            Err(Nothing::Empty { closed: false }) if !self.senders_gone() => {
-                return Poll::Pending;
-            }
-            Ok(value) => Some(value),
-            Err(Nothing::Empty { closed: true }) => None,
-            Err(Nothing::Empty { closed: false }) => self.next(rx).ok(),
+    fn park(&self, taken: &mut Batch<T>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        // Declared before the guard: if unused, it is dropped after the lock is released.
+        let fresh = cx.waker().clone();
+        let mut inner = match self.next_or_locked(taken) {
+            Ok(value) => return Poll::Ready(Some(value)),
+            Err(inner) => inner,
         };
-        // Not waiting after all: the next push need not wake us.
-        self.queue.take_rx_waiting();
-        Poll::Ready(found)
+        if inner.tx_gone || inner.rx_closed {
+            return Poll::Ready(None);
+        }
+        let stale = inner.rx_waker.replace(fresh);
+        drop(inner);
+        drop(stale);
+        Poll::Pending
     }
 
-    fn try_recv(&self, rx: &mut RxState<T>) -> Result<T, TryRecvError> {
-        match self.next(rx) {
-            Ok(value) => Ok(value),
-            // Being written: not there yet.
-            Err(Nothing::Claimed) => Err(TryRecvError::Empty),
-            Err(Nothing::Empty { closed: true }) => Err(TryRecvError::Disconnected),
-            Err(Nothing::Empty { closed: false }) if self.senders_gone() => {
-                self.next(rx).map_err(|_| TryRecvError::Disconnected)
+    fn try_recv(&self, taken: &mut Batch<T>) -> Result<T, TryRecvError> {
+        self.next_or_locked(taken).map_err(|inner| {
+            if inner.tx_gone || inner.rx_closed {
+                TryRecvError::Disconnected
+            } else {
+                TryRecvError::Empty
             }
-            Err(Nothing::Empty { closed: false }) => Err(TryRecvError::Empty),
-        }
+        })
     }
 
     /// Publishes every part of the closed state — the semaphore (parked sends fail), the
     /// queue (later pushes fail), the `closed()` event — and only then wakes anybody, so a
     /// waker that panics cannot leave the channel half closed.
     ///
-    /// The semaphore is closed first: once the queue is closed, a failed push returns its
-    /// permit to a semaphore with no waiters left, which wakes nobody (and cannot panic).
+    /// The semaphore is closed first: once `rx_closed` is set, a failed push returns its permit
+    /// to a semaphore with no waiters left, which wakes nobody (and cannot panic).
     fn close(&self) {
         let mut wakers = WakeList::new();
         self.close_deferred(&mut wakers);
@@ -268,26 +250,28 @@ impl<T> Chan<T> {
         if let Some(sem) = &self.sem {
             sem.close_deferred(wakers);
         }
-        self.queue.close();
+        self.inner.lock().rx_closed = true;
         self.rx_closed_event.set_deferred(wakers);
     }
 
-    fn len(&self, rx: &RxState<T>) -> usize {
-        usize::from(rx.item.is_some()) + rx.head.len(&self.queue)
+    fn len(&self, taken: &Batch<T>) -> usize {
+        taken.items.len() + self.inner.lock().queue.len()
     }
 
-    fn drop_receiver(&self, rx: &mut RxState<T>) {
+    fn drop_receiver(&self) {
         let mut wakers = WakeList::new();
         self.close_deferred(&mut wakers);
         // The guard wakes the parked senders and `closed()` waiters even if a destructor below
         // (a message's, or a waker's) panics.
         let wake_at_end = WakeOnDrop(Some(wakers));
+        let mut inner = self.inner.lock();
+        let drained = core::mem::take(&mut inner.queue);
         // The receiver's own waker is of no use any more; it may even own a sender (a cycle
         // through the channel). Dropped after unlocking, like every waker.
-        let own = self.rx_waker.lock().take();
+        let own = inner.rx_waker.take();
+        drop(inner);
         drop(own);
-        // Closed, the queue takes no more messages: every buffered one is dropped here.
-        rx.head.close_and_drain(&self.queue);
+        drop(drained);
         drop(wake_at_end);
     }
 }
@@ -324,8 +308,14 @@ pub fn channel<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
         "mpsc::channel capacity must be at most Semaphore::MAX_PERMITS ({}), got {cap}",
         crate::semaphore::MAX_PERMITS
     );
-    let (chan, rx) = Chan::new(Some(RawSemaphore::new(cap)), cap);
-    (Sender { chan: chan.clone() }, Receiver { chan, rx })
+    let chan = Chan::new(Some(RawSemaphore::new(cap)), cap);
+    (
+        Sender { chan: chan.clone() },
+        Receiver {
+            chan,
+            taken: Batch::new(),
+        },
+    )
 }
 
 /// Creates an unbounded channel: `send` never waits.
@@ -340,10 +330,13 @@ pub fn channel<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
 /// assert_eq!(rx.try_recv(), Err(ciranda::sync::mpsc::TryRecvError::Disconnected));
 /// ```
 pub fn unbounded_channel<T>() -> (UnboundedSender<T>, UnboundedReceiver<T>) {
-    let (chan, rx) = Chan::new(None, usize::MAX);
+    let chan = Chan::new(None, usize::MAX);
     (
         UnboundedSender { chan: chan.clone() },
-        UnboundedReceiver { chan, rx },
+        UnboundedReceiver {
+            chan,
+            taken: Batch::new(),
+        },
     )
 }
 
@@ -461,12 +454,12 @@ impl<T> fmt::Debug for Sender<T> {
 /// ```
 pub struct Receiver<T> {
     chan: Arc<Chan<T>>,
-    /// The receiver's head of the queue and the message it holds.
-    rx: RxState<T>,
+    /// Messages already moved out of the shared queue, in order (see `Inner::take_batch`).
+    taken: Batch<T>,
 }
 
-/// The receiving API, the same for both receivers: each is a `Chan` plus the receiver's own
-/// state (its head of the queue), so the code is written once, here.
+/// The receiving API, the same for both receivers: each is a `Chan` plus the batch of messages
+/// it has already taken out of the shared queue, so the code is written once, here.
 macro_rules! receiver_api {
     ($receiver:ident, $debug_name:literal) => {
         impl<T> $receiver<T> {
@@ -478,18 +471,18 @@ macro_rules! receiver_api {
             /// Cancel-safe: a message leaves the channel only in the poll that returns it, so
             /// dropping the future loses no message: it stays first for the next `recv`.
             pub async fn recv(&mut self) -> Option<T> {
-                core::future::poll_fn(|cx| self.chan.poll_recv(&mut self.rx, cx)).await
+                core::future::poll_fn(|cx| self.chan.poll_recv(&mut self.taken, cx)).await
             }
 
             /// Polls for the next message (the building block of `recv` and of the `Stream`
             /// impl).
             pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
-                self.chan.poll_recv(&mut self.rx, cx)
+                self.chan.poll_recv(&mut self.taken, cx)
             }
 
             /// Takes a message if one is buffered.
             pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
-                self.chan.try_recv(&mut self.rx)
+                self.chan.try_recv(&mut self.taken)
             }
 
             /// Closes the channel for senders; what is already buffered can still be received.
@@ -499,7 +492,7 @@ macro_rules! receiver_api {
 
             /// The number of buffered messages.
             pub fn len(&self) -> usize {
-                self.chan.len(&self.rx)
+                self.chan.len(&self.taken)
             }
 
             /// `true` when no message is buffered.
@@ -517,13 +510,13 @@ macro_rules! receiver_api {
 
             fn poll_next(self: core::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
                 let this = self.get_mut();
-                this.chan.poll_recv(&mut this.rx, cx)
+                this.chan.poll_recv(&mut this.taken, cx)
             }
         }
 
         impl<T> Drop for $receiver<T> {
             fn drop(&mut self) {
-                self.chan.drop_receiver(&mut self.rx);
+                self.chan.drop_receiver();
             }
         }
 
@@ -612,8 +605,8 @@ impl<T> fmt::Debug for UnboundedSender<T> {
 /// ```
 pub struct UnboundedReceiver<T> {
     chan: Arc<Chan<T>>,
-    /// The receiver's head of the queue and the message it holds.
-    rx: RxState<T>,
+    /// Messages already moved out of the shared queue, in order (see `Inner::take_batch`).
+    taken: Batch<T>,
 }
 
 receiver_api!(UnboundedReceiver, "mpsc::UnboundedReceiver");

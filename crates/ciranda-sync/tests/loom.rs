@@ -414,65 +414,6 @@ mod mpsc {
         });
     }
 
-    /// Two senders crossing a block boundary of the message queue (three slots a block under
-    /// loom) while the receiver reads and waits: one sender claims the block's last slot and
-    /// installs the next block while the other waits on the mark. Every message arrives once,
-    /// each sender's in order.
-    #[test]
-    fn two_senders_across_a_block_boundary() {
-        loom::model(|| {
-            let (tx, mut rx) = mpsc::unbounded_channel();
-            tx.send(0).unwrap();
-            let tx2 = tx.clone();
-            let t1 = thread::spawn(move || {
-                tx.send(10).unwrap();
-                tx.send(11).unwrap();
-            });
-            let t2 = thread::spawn(move || tx2.send(20).unwrap());
-            let mut got = Vec::new();
-            while let Some(v) = block_on(rx.recv()) {
-                got.push(v);
-            }
-            t1.join().unwrap();
-            t2.join().unwrap();
-            assert_eq!(got.len(), 4);
-            assert_eq!(got[0], 0);
-            let ones: Vec<_> = got.iter().filter(|v| **v / 10 == 1).collect();
-            assert_eq!(ones, [&10, &11]);
-            assert!(got.contains(&20));
-        });
-    }
-
-    /// The receiver dropped while a sender pushes across a block boundary: every message is
-    /// either refused (its value back) or dropped exactly once, by the receiver's drain or by
-    /// the sender's failed push; blocks are freed (loom reports a leaked tracked object).
-    #[test]
-    fn receiver_drop_racing_pushes_across_a_block_boundary() {
-        struct Counted(Arc<AtomicUsize>);
-        impl Drop for Counted {
-            fn drop(&mut self) {
-                self.0.fetch_add(1, Ordering::SeqCst);
-            }
-        }
-        loom::model(|| {
-            let drops = Arc::new(AtomicUsize::new(0));
-            let (tx, rx) = mpsc::unbounded_channel();
-            tx.send(Counted(drops.clone())).unwrap();
-            tx.send(Counted(drops.clone())).unwrap();
-            let d = drops.clone();
-            let t = thread::spawn(move || {
-                for _ in 0..2 {
-                    if let Err(refused) = tx.send(Counted(d.clone())) {
-                        drop(refused);
-                    }
-                }
-            });
-            drop(rx);
-            t.join().unwrap();
-            assert_eq!(drops.load(Ordering::SeqCst), 4);
-        });
-    }
-
     /// Capacity 1, two messages: the sender waits for the receiver; order is kept.
     #[test]
     fn bounded_hand_off() {
