@@ -242,9 +242,7 @@ impl Shard {
     /// and must not look fired.
     pub(crate) fn fire_due(&self, timers: &mut Timers, now_tick: u64, out: &mut Vec<Waker>) {
         let before = timers.wheel.elapsed();
-        timers
-            .wheel
-            .advance(now_tick, |_, _, waker| out.push(waker));
+        timers.wheel.advance(now_tick, |_, waker| out.push(waker));
         let after = timers.wheel.elapsed();
         if after != before && !timers.shut_down {
             // Release: a reader that sees the new time also sees the fired entries gone.

@@ -654,9 +654,9 @@ impl<T> Wheel<T> {
         None
     }
 
-    /// Advances the wheel's time to `now`, calling `fire(key, deadline, value)` for every timer
-    /// whose deadline is at or before `now`, in non-decreasing deadline order.
-    pub(crate) fn advance(&mut self, now: u64, mut fire: impl FnMut(TimerKey, u64, T)) {
+    /// Advances the wheel's time to `now`, calling `fire(key, value)` for every timer whose
+    /// deadline (`key.deadline()`) is at or before `now`, in non-decreasing deadline order.
+    pub(crate) fn advance(&mut self, now: u64, mut fire: impl FnMut(TimerKey, T)) {
         while let Some((time, place)) = self.next_expiration_place() {
             if time > now {
                 break;
@@ -679,7 +679,7 @@ impl<T> Wheel<T> {
                         generation: entry.generation,
                         deadline: deadline_of(entry.deadline),
                     };
-                    fire(key, entry.deadline, entry.value);
+                    fire(key, entry.value);
                 } else {
                     self.link(cursor);
                 }
@@ -700,7 +700,7 @@ mod tests {
 
     fn drain(wheel: &mut Wheel<u32>, now: u64) -> Vec<(u64, u32)> {
         let mut out = Vec::new();
-        wheel.advance(now, |_, d, v| out.push((d, v)));
+        wheel.advance(now, |key, v| out.push((key.deadline(), v)));
         out
     }
 
@@ -756,10 +756,8 @@ mod tests {
         assert_eq!(w.insert(1, 'a').unwrap().deadline(), 1);
         assert_eq!(w.insert(70_000, 'b').unwrap().deadline(), 70_000);
         let mut fired = Vec::new();
-        w.advance(70_000, |key, deadline, v| {
-            fired.push((key.deadline(), deadline, v))
-        });
-        assert_eq!(fired, [(1, 1, 'a'), (70_000, 70_000, 'b')]);
+        w.advance(70_000, |key, v| fired.push((key.deadline(), v)));
+        assert_eq!(fired, [(1, 'a'), (70_000, 'b')]);
         assert_eq!(std::mem::size_of::<Option<TimerKey>>(), 24);
     }
 

@@ -24,7 +24,7 @@
 //! | `UNSUPPORTED` | plain read                            | `UNSUPPORTED`                |
 
 use crate::loom::AtomicU8;
-use std::io::{self, IoSliceMut, Read};
+use std::io::{self, IoSliceMut};
 use std::mem::{self, MaybeUninit};
 use std::net::TcpStream;
 use std::os::fd::AsRawFd;
@@ -80,14 +80,8 @@ impl InqHint {
 }
 
 fn plain_read(stream: &TcpStream, bufs: &mut [IoSliceMut<'_>]) -> io::Result<Received> {
-    let len = match bufs {
-        // One buffer (every `poll_read`): std's `read` is a `recv`, whose path through the
-        // kernel is shorter than `readv`'s (no iovec copied in, no file-position lookup).
-        [buf] => (&*stream).read(buf)?,
-        _ => (&*stream).read_vectored(bufs)?,
-    };
     Ok(Received {
-        len,
+        len: super::tcp::read_into(stream, bufs)?,
         drained: false,
     })
 }

@@ -270,6 +270,19 @@ impl TcpStream {
     }
 }
 
+/// One read from `stream` into `bufs`. One buffer (every `poll_read`) is read with std's
+/// `read`, a `recv`, whose path through the kernel is shorter than `readv`'s (no iovec copied
+/// in, no file-position lookup).
+pub(super) fn read_into(
+    mut stream: &std::net::TcpStream,
+    bufs: &mut [IoSliceMut<'_>],
+) -> io::Result<usize> {
+    match bufs {
+        [buf] => std::io::Read::read(&mut stream, buf),
+        _ => std::io::Read::read_vectored(&mut stream, bufs),
+    }
+}
+
 impl StreamSocket for TcpStream {
     fn poll_read(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         StreamSocket::poll_read_vectored(self, cx, &mut [IoSliceMut::new(buf)])
@@ -289,11 +302,7 @@ impl StreamSocket for TcpStream {
                 Ok((received.len, received.drained))
             });
         }
-        self.io.poll_stream(READ, cx, len, |mut s| match bufs {
-            // One buffer: `recv`, a shorter path through the kernel than `readv`'s.
-            [buf] => std::io::Read::read(&mut s, buf),
-            _ => std::io::Read::read_vectored(&mut s, bufs),
-        })
+        self.io.poll_stream(READ, cx, len, |s| read_into(s, bufs))
     }
 
     fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
