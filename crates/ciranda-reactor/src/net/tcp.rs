@@ -7,7 +7,7 @@ use super::socket::{
     bind_first, connect_started, connected, connected_socket, incoming_stream, ip_ttl,
     socket_common, std_conversions,
 };
-use super::stream::{StreamSocket, impl_async_read, impl_async_write};
+use super::stream::{StreamSocket, impl_async_read, impl_async_write, write_gathered};
 use crate::io::Async;
 use crate::reactor::{Reactor, ReactorRef};
 use crate::registration::{READ, WRITE, Waiter};
@@ -317,7 +317,7 @@ impl StreamSocket for TcpStream {
     ) -> Poll<io::Result<usize>> {
         let len = crate::io::vectored_len(bufs);
         self.io
-            .poll_stream(WRITE, cx, len, |mut s| s.write_vectored(bufs))
+            .poll_stream(WRITE, cx, len, |s| write_gathered(s, bufs, len))
     }
 
     fn shutdown(&self, how: Shutdown) -> io::Result<()> {

@@ -3,7 +3,7 @@
 use super::socket::{
     connect_started, connected, connected_socket, incoming_stream, socket_common, std_conversions,
 };
-use super::stream::{StreamSocket, impl_async_read, impl_async_write};
+use super::stream::{StreamSocket, impl_async_read, impl_async_write, write_gathered};
 use crate::io::Async;
 use crate::reactor::{Reactor, ReactorRef};
 use crate::registration::{READ, Waiter};
@@ -298,7 +298,9 @@ impl StreamSocket for UnixStream {
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        self.io.poll_write_with(cx, |mut s| s.write_vectored(bufs))
+        let len = crate::io::vectored_len(bufs);
+        self.io
+            .poll_write_with(cx, |s| write_gathered(s, bufs, len))
     }
 
     fn shutdown(&self, how: Shutdown) -> io::Result<()> {
