@@ -220,6 +220,80 @@ fn short_writes_against_a_slow_reader_finish() {
 }
 
 #[test]
+fn small_vectored_writes_against_a_slow_reader_arrive_whole_and_in_order() {
+    // Two small buffers per write (hyper's head and body) are gathered into one `send`;
+    // against a reader that falls behind, those sends come back short and the writer waits
+    // for writable edges, taking the rest from the front of the buffers as `writev` would.
+    let (reactor, _, _) = setup();
+    let _entered = reactor.enter();
+    // Small socket buffers, so the reader's pauses fill them.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let peer = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    socket2::SockRef::from(&peer)
+        .set_recv_buffer_size(16 << 10)
+        .unwrap();
+    let (ours, _) = listener.accept().unwrap();
+    socket2::SockRef::from(&ours)
+        .set_send_buffer_size(16 << 10)
+        .unwrap();
+    let mut ours = TcpStream::from_std(ours).unwrap();
+    const MESSAGES: usize = 40_000;
+    const HEAD: usize = 107;
+    const BODY: usize = 13;
+    let message = |i: usize| -> Vec<u8> {
+        (0..HEAD + BODY)
+            .map(|j| (i.wrapping_mul(31) + j) as u8)
+            .collect()
+    };
+    let reader = std::thread::spawn(move || {
+        let mut peer = peer;
+        let mut got = vec![0u8; HEAD + BODY];
+        for i in 0..MESSAGES {
+            peer.read_exact(&mut got).unwrap();
+            assert_eq!(got, message(i), "message {i}");
+            if i % 1_000 == 0 {
+                // Fall behind now and then: the send buffer fills and sends come back short.
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+        let mut rest = Vec::new();
+        peer.read_to_end(&mut rest).unwrap();
+        rest.len()
+    });
+    block_on(async {
+        let mut shorts = 0;
+        for i in 0..MESSAGES {
+            let whole = message(i);
+            let mut at = 0;
+            while at < whole.len() {
+                let (head, body) = whole.split_at(HEAD.max(at));
+                let bufs = [
+                    io::IoSlice::new(&head[at.min(HEAD)..]),
+                    io::IoSlice::new(body),
+                ];
+                let bufs = if at < HEAD { &bufs[..] } else { &bufs[1..] };
+                let write = futures_util::future::poll_fn(|cx| {
+                    Pin::new(&mut ours).poll_write_vectored(cx, bufs)
+                });
+                let n = time::timeout(Duration::from_secs(30), write)
+                    .await
+                    .expect("a writer stalled after a short write")
+                    .unwrap();
+                assert!(n > 0);
+                shorts += usize::from(at + n < whole.len());
+                at += n;
+            }
+        }
+        ours.close().await.unwrap();
+        assert!(
+            shorts > 0,
+            "the reader never fell behind far enough for a short write"
+        );
+    });
+    assert_eq!(reader.join().unwrap(), 0, "bytes after the last message");
+}
+
+#[test]
 fn a_read_moved_to_another_task_wakes_the_new_one() {
     let (reactor, count, waker) = setup();
     let _entered = reactor.enter();
