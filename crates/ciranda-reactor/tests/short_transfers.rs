@@ -266,14 +266,11 @@ fn small_vectored_writes_against_a_slow_reader_arrive_whole_and_in_order() {
             let whole = message(i);
             let mut at = 0;
             while at < whole.len() {
-                let (head, body) = whole.split_at(HEAD.max(at));
-                let bufs = [
-                    io::IoSlice::new(&head[at.min(HEAD)..]),
-                    io::IoSlice::new(body),
-                ];
-                let bufs = if at < HEAD { &bufs[..] } else { &bufs[1..] };
+                // What is left of the head (empty once it is sent) and of the body.
+                let (head, body) = whole[at..].split_at(HEAD.saturating_sub(at));
+                let bufs = [io::IoSlice::new(head), io::IoSlice::new(body)];
                 let write = futures_util::future::poll_fn(|cx| {
-                    Pin::new(&mut ours).poll_write_vectored(cx, bufs)
+                    Pin::new(&mut ours).poll_write_vectored(cx, &bufs)
                 });
                 let n = time::timeout(Duration::from_secs(30), write)
                     .await

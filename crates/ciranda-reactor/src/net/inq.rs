@@ -81,7 +81,7 @@ impl InqHint {
 
 fn plain_read(stream: &TcpStream, bufs: &mut [IoSliceMut<'_>]) -> io::Result<Received> {
     Ok(Received {
-        len: super::tcp::read_into(stream, bufs)?,
+        len: super::stream::read_into(stream, bufs)?,
         drained: false,
     })
 }

@@ -47,6 +47,19 @@ pub(super) trait StreamSocket {
     }
 }
 
+/// One read from `socket` into `bufs`. One buffer (every `poll_read`) is read with `read` (a
+/// `recv` on a TCP socket), whose path through the kernel is shorter than `readv`'s (no iovec
+/// copied in, no file-position lookup).
+pub(super) fn read_into(
+    mut socket: impl io::Read,
+    bufs: &mut [IoSliceMut<'_>],
+) -> io::Result<usize> {
+    match bufs {
+        [buf] => socket.read(buf),
+        _ => socket.read_vectored(bufs),
+    }
+}
+
 /// Writes of several buffers holding at most this many bytes together are gathered into one
 /// and made with one `send` (TCP) or `write` (Unix), not `writev`: the kernel's `writev` path
 /// copies the iovec array in and goes through the file layer first, which costs more than

@@ -7,7 +7,7 @@ use super::socket::{
     bind_first, connect_started, connected, connected_socket, incoming_stream, ip_ttl,
     socket_common, std_conversions,
 };
-use super::stream::{StreamSocket, impl_async_read, impl_async_write, write_gathered};
+use super::stream::{StreamSocket, impl_async_read, impl_async_write, read_into, write_gathered};
 use crate::io::Async;
 use crate::reactor::{Reactor, ReactorRef};
 use crate::registration::{READ, WRITE, Waiter};
@@ -267,19 +267,6 @@ impl TcpStream {
     /// method syntax picks that trait's by-value `split`.
     pub fn split(&mut self) -> (ReadHalf<'_>, WriteHalf<'_>) {
         (ReadHalf(self), WriteHalf(self))
-    }
-}
-
-/// One read from `stream` into `bufs`. One buffer (every `poll_read`) is read with std's
-/// `read`, a `recv`, whose path through the kernel is shorter than `readv`'s (no iovec copied
-/// in, no file-position lookup).
-pub(super) fn read_into(
-    mut stream: &std::net::TcpStream,
-    bufs: &mut [IoSliceMut<'_>],
-) -> io::Result<usize> {
-    match bufs {
-        [buf] => std::io::Read::read(&mut stream, buf),
-        _ => std::io::Read::read_vectored(&mut stream, bufs),
     }
 }
 

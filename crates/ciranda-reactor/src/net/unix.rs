@@ -3,7 +3,7 @@
 use super::socket::{
     connect_started, connected, connected_socket, incoming_stream, socket_common, std_conversions,
 };
-use super::stream::{StreamSocket, impl_async_read, impl_async_write, write_gathered};
+use super::stream::{StreamSocket, impl_async_read, impl_async_write, read_into, write_gathered};
 use crate::io::Async;
 use crate::reactor::{Reactor, ReactorRef};
 use crate::registration::{READ, Waiter};
@@ -286,7 +286,7 @@ impl StreamSocket for UnixStream {
         cx: &mut Context<'_>,
         bufs: &mut [IoSliceMut<'_>],
     ) -> Poll<io::Result<usize>> {
-        self.io.poll_read_with(cx, |mut s| s.read_vectored(bufs))
+        self.io.poll_read_with(cx, |s| read_into(s, bufs))
     }
 
     fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
