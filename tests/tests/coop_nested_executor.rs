@@ -141,8 +141,13 @@ fn a_task_looping_over_ready_receives_still_yields_once_per_budget() {
             let other_ran = Arc::new(AtomicUsize::new(0));
             let seen = other_ran.clone();
             let looper = ciranda::spawn(async move {
+                // Start only once the counter runs: spawned after this task, on a loaded
+                // machine it could otherwise come in after the whole loop.
+                while seen.load(SeqCst) == 0 {
+                    ciranda::task::yield_now().await;
+                }
                 let mut interleavings = 0;
-                let mut last = 0;
+                let mut last = seen.load(SeqCst);
                 for _ in 0..OPERATIONS {
                     rx.recv().await.unwrap();
                     let now = seen.load(SeqCst);

@@ -205,7 +205,7 @@ fn dump_parents_and_locations() {
         let named = task::Builder::new().name("named").spawn(pending::<()>());
         tx.send((child.id(), child_line, named.id(), named_line))
             .unwrap();
-        std::mem::forget((child, named));
+        drop((child, named)); // detached: the tasks stay, waiting
         pending::<()>().await
     });
     let (child, child_line, named, named_line) = rx.recv().unwrap();
