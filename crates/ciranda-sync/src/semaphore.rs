@@ -11,12 +11,24 @@
 //!   clear.
 //! * **No barging.** While `WAITERS` is set every fast path fails over to the locked path, and
 //!   the locked path queues new arrivals behind the existing waiters.
-//! * **Direct hand-off.** A release with waiters present (taken under the lock) assigns the
-//!   permits to the front waiters in order, possibly partially to the first one that needs more
-//!   than there is. Invariant (under the lock): while the queue is non-empty the atomic holds
-//!   zero permits, so the front waiter always gets the next released permit.
+//! * **Direct hand-off.** Released permits go to the front waiters in order, possibly
+//!   partially to the first one that needs more than there is, under the lock.
+//! * **Deposits.** A release that finds `WAITERS` set adds its permits to the word (one CAS,
+//!   `WAITERS` stays set) and hands them out itself only if the lock is free; otherwise the
+//!   thread holding the lock does, after it lets go. While `WAITERS` is set the word's permits
+//!   are such deposits: owed to the queue, never taken by an acquire, not counted as
+//!   available. Every thread that releases the lock looks at the word again after a `SeqCst`
+//!   fence, as every depositor does before it tries the lock, so one of the two always sees
+//!   the deposit and the other the free lock: no deposit is stranded. A release never waits
+//!   for the lock while waiters are queued (the receiver of a full channel frees a slot
+//!   without queueing behind the senders that are queueing up).
 //! * **Cancel.** A dropped acquire gives back whatever it had been assigned (all of it if it
 //!   was fully granted but never polled) through the same hand-off.
+//!
+//! | the word                 | permits in it are                                  |
+//! |--------------------------|----------------------------------------------------|
+//! | `WAITERS` clear          | available: the fast paths take and add them        |
+//! | `WAITERS` set            | deposits owed to the queue, handed out by the lock holder |
 //!
 //! | waiter state (in its slot)     | linked? | next step                                    |
 //! |--------------------------------|---------|----------------------------------------------|
@@ -30,11 +42,11 @@
 use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
-use core::task::{Context, Poll};
+use core::task::{Context, Poll, Waker};
 use std::sync::Arc;
 
 use crate::coop;
-use crate::loom::{AtomicUsize, Mutex, MutexGuard, Ordering};
+use crate::loom::{AtomicUsize, Mutex, MutexGuard, Ordering, fence};
 use crate::waiters::{Key, WaitList, WakeList};
 
 const CLOSED: usize = 0b01;
@@ -83,7 +95,13 @@ impl RawSemaphore {
     }
 
     pub(crate) fn available_permits(&self) -> usize {
-        self.state.load(Ordering::Acquire) >> SHIFT
+        let state = self.state.load(Ordering::Acquire);
+        // With waiters queued, the word's permits are deposits owed to them.
+        if state & WAITERS != 0 {
+            0
+        } else {
+            state >> SHIFT
+        }
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -116,6 +134,9 @@ impl RawSemaphore {
     pub(crate) fn forget_permits(&self, n: usize) -> usize {
         let mut state = self.state.load(Ordering::Acquire);
         loop {
+            if state & WAITERS != 0 {
+                return 0; // deposits are owed to the queue, not available
+            }
             let take = (state >> SHIFT).min(n);
             match self.state.compare_exchange_weak(
                 state,
@@ -154,34 +175,112 @@ impl RawSemaphore {
         self.release_slow(n);
     }
 
-    /// `release` when the single CAS did not do: retries, checks the limit, hands off.
+    /// `release` when the single CAS did not do: retries, checks the limit, and with waiters
+    /// queued hands the permits to them, or deposits them for the thread holding the lock.
     #[inline(never)]
     fn release_slow(&self, n: usize) {
         let mut state = self.state.load(Ordering::Acquire);
         while state & WAITERS == 0 {
-            let permits = state >> SHIFT;
-            assert!(
-                n <= MAX_PERMITS - permits,
-                "adding {n} permits would exceed Semaphore::MAX_PERMITS ({MAX_PERMITS}); {permits} are available"
-            );
-            match self.state.compare_exchange_weak(
+            match self.add_to_word(state, n) {
+                Ok(()) => return,
+                Err(actual) => state = actual,
+            }
+        }
+        if let Some(waiters) = self.waiters.try_lock() {
+            self.release_locked(n, waiters);
+            return;
+        }
+        // The lock is taken: deposit, and leave the hand-off to its holder if it still is.
+        loop {
+            match self.add_to_word(state, n) {
+                Ok(()) if state & WAITERS == 0 => return, // the queue emptied meanwhile
+                Ok(()) => break,
+                Err(actual) => state = actual,
+            }
+        }
+        self.hand_off_deposits();
+    }
+
+    /// One CAS adding `n` permits to the word `state` (available ones, or a deposit while
+    /// `WAITERS` is set); panics past `MAX_PERMITS`.
+    fn add_to_word(&self, state: usize, n: usize) -> Result<(), usize> {
+        let permits = state >> SHIFT;
+        assert!(
+            n <= MAX_PERMITS - permits,
+            "adding {n} permits would exceed Semaphore::MAX_PERMITS ({MAX_PERMITS}); {permits} are available"
+        );
+        self.state
+            .compare_exchange_weak(
                 state,
                 state + (n << SHIFT),
                 Ordering::AcqRel,
                 Ordering::Acquire,
+            )
+            .map(drop)
+    }
+
+    /// Hands the deposits to the queue if there are any and the lock is free, and wakes the
+    /// waiters served. Called by a depositor, and by every thread that held the lock without
+    /// handing deposits out before it let go.
+    fn hand_off_deposits(&self) {
+        let mut wakers = WakeList::new();
+        self.collect_deposits(&mut wakers);
+        wakers.wake_all();
+    }
+
+    /// The look after letting go of the lock: deposits made while it was held were left to
+    /// the holder. Hands them out under the lock, which may be held by another thread by now:
+    /// then that thread makes the same look once it lets go. The fence pairs with the
+    /// depositor's (in this same function): of a deposit and a release of the lock, whichever
+    /// comes second in the fences' order sees the other.
+    fn collect_deposits(&self, wakers: &mut WakeList) {
+        loop {
+            fence(Ordering::SeqCst);
+            let state = self.state.load(Ordering::Acquire);
+            if state & WAITERS == 0 || state >> SHIFT == 0 {
+                return;
+            }
+            let Some(mut waiters) = self.waiters.try_lock() else {
+                return;
+            };
+            let owed = self.take_deposits();
+            self.distribute(owed, &mut waiters, wakers);
+        }
+    }
+
+    /// Under the lock: takes the permits deposited for the queue out of the word.
+    fn take_deposits(&self) -> usize {
+        let mut state = self.state.load(Ordering::Acquire);
+        loop {
+            if state & WAITERS == 0 || state >> SHIFT == 0 {
+                return 0;
+            }
+            match self.state.compare_exchange_weak(
+                state,
+                state & !(MAX_PERMITS << SHIFT),
+                Ordering::AcqRel,
+                Ordering::Acquire,
             ) {
-                Ok(_) => return,
+                Ok(_) => return state >> SHIFT,
                 Err(actual) => state = actual,
             }
         }
-        let waiters = self.waiters.lock();
-        self.release_locked(n, waiters);
     }
 
     /// Distributes `n` permits to the front waiters, stores the rest, wakes the served ones.
     fn release_locked(&self, n: usize, mut waiters: MutexGuard<'_, WaitList<Need>>) {
-        let mut rem = n;
         let mut wakers = WakeList::new();
+        let owed = self.take_deposits();
+        self.distribute(n + owed, &mut waiters, &mut wakers);
+        drop(waiters);
+        self.collect_deposits(&mut wakers);
+        wakers.wake_all();
+    }
+
+    /// Under the lock: assigns `n` permits to the front waiters in order, collecting the
+    /// wakers of those fully served; once the queue is empty, the rest becomes available.
+    fn distribute(&self, n: usize, waiters: &mut WaitList<Need>, wakers: &mut WakeList) {
+        let mut rem = n;
         while rem > 0 {
             let Some(key) = waiters.front() else { break };
             let need = waiters.get_mut(key);
@@ -197,11 +296,10 @@ impl RawSemaphore {
         } else {
             debug_assert_eq!(rem, 0, "permits left over while waiters are queued");
         }
-        drop(waiters);
-        wakers.wake_all();
     }
 
-    /// Called under the lock once the queue is empty: adds `rem` permits and clears `WAITERS`.
+    /// Called under the lock once the queue is empty: adds `rem` permits and clears `WAITERS`
+    /// (deposits made meanwhile become available with it).
     fn store_leftover_and_clear_waiters(&self, rem: usize) {
         let mut state = self.state.load(Ordering::Acquire);
         loop {
@@ -299,6 +397,21 @@ impl RawSemaphore {
         // that may call back into this semaphore). Declared before the guard, so that if it
         // goes unused it is dropped after the lock is released.
         let mut fresh = Some(cx.waker().clone());
+        let outcome = self.queue_up(n, key, &mut fresh);
+        // Releases that found the lock taken while we queued left their deposits to us (they
+        // may be this very waiter's, then its waker is woken at once).
+        self.hand_off_deposits();
+        outcome
+    }
+
+    /// The locked part of a first poll that could not take its permits: takes them if they
+    /// came meanwhile, else takes what is there and queues for the rest.
+    fn queue_up(
+        &self,
+        n: usize,
+        key: &mut Option<Key>,
+        fresh: &mut Option<Waker>,
+    ) -> Poll<Result<(), AcquireError>> {
         let mut waiters = self.waiters.lock();
         let mut state = self.state.load(Ordering::Acquire);
         loop {
@@ -320,13 +433,16 @@ impl RawSemaphore {
                     }
                 }
             }
-            // Take what is there (zero when waiters are already queued) and queue up for the
-            // rest; setting WAITERS in the same CAS stops every fast path.
-            let take = permits.min(n);
+            // With no queue, take what is there and queue up for the rest; setting WAITERS in
+            // the same CAS stops every fast path. Behind a queue take nothing: the word's
+            // permits are deposits owed to the waiters ahead, and queueing needs no write to
+            // it (every other writer holds the lock, fails on WAITERS or only deposits).
+            let take = if state & WAITERS == 0 {
+                permits.min(n)
+            } else {
+                0
+            };
             let new = (state & CLOSED) | WAITERS | ((permits - take) << SHIFT);
-            // With WAITERS already set the word cannot change while we hold the lock (every
-            // writer either takes the lock or fails on WAITERS, and it holds zero permits), so
-            // queueing behind the others needs no write to it.
             let queued = new == state
                 || match self.state.compare_exchange_weak(
                     state,
@@ -376,6 +492,8 @@ impl RawSemaphore {
                 })
             },
         );
+        // Deposits made while this poll held the lock were left to it.
+        self.hand_off_deposits();
         outcome.map(|outcome| {
             // Give back what had been assigned before the close.
             outcome.map_err(|remaining| {
@@ -401,6 +519,7 @@ impl RawSemaphore {
                 self.store_leftover_and_clear_waiters(0);
             }
             drop(waiters);
+            self.hand_off_deposits();
         }
         // The waker of a cancelled waiter may own a permit: drop it only now, unlocked.
         drop(stale);

@@ -158,6 +158,88 @@ mod semaphore {
         });
     }
 
+    /// A release while the waiter holds the lock to queue up deposits its permit; one of the
+    /// two hands it out (the waiter after letting go of the lock, or the releaser). So the
+    /// waiter is served at its first poll or its waker is woken: a deposit left stranded
+    /// would leave it pending with nobody to wake it.
+    #[test]
+    fn release_deposited_while_a_waiter_queues_is_handed_out() {
+        loom::model(|| {
+            let sem = Arc::new(Semaphore::new(0));
+            let s2 = sem.clone();
+            let releaser = thread::spawn(move || s2.add_permits(1));
+            let (flag, waker) = flag_waker();
+            let mut acquire = pin!(sem.acquire());
+            let first = acquire.as_mut().poll(&mut Context::from_waker(&waker));
+            releaser.join().unwrap();
+            match first {
+                Poll::Ready(permit) => permit.unwrap().forget(),
+                Poll::Pending => {
+                    assert!(flag.0.load(Ordering::SeqCst), "the deposit was stranded");
+                    match acquire.as_mut().poll(&mut Context::from_waker(&waker)) {
+                        Poll::Ready(permit) => permit.unwrap().forget(),
+                        Poll::Pending => panic!("woken but not served"),
+                    }
+                }
+            }
+            assert_eq!(sem.available_permits(), 0);
+        });
+    }
+
+    /// A deposit racing the cancel of the only waiter: the cancel empties the queue, and the
+    /// deposited permit becomes available rather than owed to nobody.
+    #[test]
+    fn deposit_racing_the_last_waiters_cancel_becomes_available() {
+        loom::model(|| {
+            let sem = Arc::new(Semaphore::new(0));
+            let s2 = sem.clone();
+            let canceller = thread::spawn(move || {
+                // Queued (or served at once, then the permit comes back on drop).
+                let _ = poll_once_then_drop(s2.acquire());
+            });
+            sem.add_permits(1);
+            canceller.join().unwrap();
+            assert_eq!(sem.available_permits(), 1);
+            assert!(sem.try_acquire().is_ok());
+        });
+    }
+
+    /// Two waiters and two releases from two threads while both waiters may be queueing:
+    /// each waiter gets one permit, in order, and none is left over or lost.
+    #[test]
+    fn two_deposits_two_waiters() {
+        loom::model(|| {
+            let sem = Arc::new(Semaphore::new(0));
+            let s1 = sem.clone();
+            let w1 = thread::spawn(move || block_on(s1.acquire()).unwrap().forget());
+            let s2 = sem.clone();
+            let r = thread::spawn(move || s2.add_permits(1));
+            sem.add_permits(1);
+            block_on(sem.acquire()).unwrap().forget();
+            w1.join().unwrap();
+            r.join().unwrap();
+            assert_eq!(sem.available_permits(), 0);
+        });
+    }
+
+    /// Two releases at once for a queued waiter that needs both: one hands its permit out
+    /// under the lock while the other, finding the lock taken, deposits; the first must pass
+    /// the deposit on after letting go, or the waiter is never served.
+    #[test]
+    fn two_releases_racing_for_a_queued_batch_waiter() {
+        loom::model(|| {
+            let sem = Arc::new(Semaphore::new(0));
+            let s1 = sem.clone();
+            let waiter = thread::spawn(move || block_on(s1.acquire_many(2)).unwrap().forget());
+            let s2 = sem.clone();
+            let releaser = thread::spawn(move || s2.add_permits(1));
+            sem.add_permits(1);
+            releaser.join().unwrap();
+            waiter.join().unwrap();
+            assert_eq!(sem.available_permits(), 0);
+        });
+    }
+
     /// A batch waiter gets partial permits from two concurrent releases.
     #[test]
     fn acquire_many_collects_from_concurrent_releases() {

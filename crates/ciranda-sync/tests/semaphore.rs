@@ -172,3 +172,41 @@ fn threads_never_exceed_the_limit() {
     }
     assert_eq!(sem.available_permits(), 3);
 }
+
+/// Releases from several threads while waiters on several others keep queueing, so that
+/// some releases find the waiter lock taken and deposit their permit for its holder: every
+/// permit reaches a waiter (a lost one leaves a waiter parked, and the test fails after 60 s
+/// instead of hanging) and none is left over. The narrow interleaving in which a deposit
+/// could be stranded is the loom models' job (`tests/loom.rs`, `semaphore::*deposit*`).
+#[test]
+fn releases_deposited_under_contention_all_reach_waiters() {
+    use std::sync::mpsc;
+    use std::time::Duration;
+    const THREADS: usize = 4;
+    const EACH: usize = 20_000;
+    let sem = Arc::new(Semaphore::new(0));
+    let (done_tx, done_rx) = mpsc::channel();
+    for _ in 0..THREADS {
+        let (waiter, done) = (sem.clone(), done_tx.clone());
+        std::thread::spawn(move || {
+            block_on(async {
+                for _ in 0..EACH {
+                    waiter.acquire().await.unwrap().forget();
+                }
+            });
+            done.send(()).unwrap();
+        });
+        let releaser = sem.clone();
+        std::thread::spawn(move || {
+            for _ in 0..EACH {
+                releaser.add_permits(1);
+            }
+        });
+    }
+    for _ in 0..THREADS {
+        done_rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("a waiter was never served: a released permit was lost");
+    }
+    assert_eq!(sem.available_permits(), 0);
+}
