@@ -308,7 +308,7 @@ pub fn channel<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
         "mpsc::channel capacity must be at most Semaphore::MAX_PERMITS ({}), got {cap}",
         crate::semaphore::MAX_PERMITS
     );
-    let chan = Chan::new(Some(RawSemaphore::new(cap)), cap);
+    let chan = Chan::new(Some(RawSemaphore::with_deposits(cap)), cap);
     (
         Sender { chan: chan.clone() },
         Receiver {

@@ -13,22 +13,24 @@
 //!   the locked path queues new arrivals behind the existing waiters.
 //! * **Direct hand-off.** Released permits go to the front waiters in order, possibly
 //!   partially to the first one that needs more than there is, under the lock.
-//! * **Deposits.** A release that finds `WAITERS` set adds its permits to the word (one CAS,
-//!   `WAITERS` stays set) and hands them out itself only if the lock is free; otherwise the
-//!   thread holding the lock does, after it lets go. While `WAITERS` is set the word's permits
+//! * **Deposits** (a semaphore made by `with_deposits`: the bounded channel's). A release
+//!   that finds `WAITERS` set adds its permits to the word (one CAS, `WAITERS` stays set)
+//!   and hands them out itself only if the lock is free; otherwise the thread holding the
+//!   lock does, after it lets go. While `WAITERS` is set the word's permits
 //!   are such deposits: owed to the queue, never taken by an acquire, not counted as
 //!   available. Every thread that releases the lock looks at the word again after a `SeqCst`
 //!   fence, as every depositor does before it tries the lock, so one of the two always sees
-//!   the deposit and the other the free lock: no deposit is stranded. A release never waits
-//!   for the lock while waiters are queued (the receiver of a full channel frees a slot
-//!   without queueing behind the senders that are queueing up).
+//!   the deposit and the other the free lock: no deposit is stranded. Such a release never
+//!   waits for the lock (the receiver of a full channel frees a slot without queueing
+//!   behind the senders that are queueing up). Without deposits, a release with waiters
+//!   queued takes the lock and hands off.
 //! * **Cancel.** A dropped acquire gives back whatever it had been assigned (all of it if it
 //!   was fully granted but never polled) through the same hand-off.
 //!
 //! | the word                 | permits in it are                                  |
 //! |--------------------------|----------------------------------------------------|
 //! | `WAITERS` clear          | available: the fast paths take and add them        |
-//! | `WAITERS` set            | deposits owed to the queue, handed out by the lock holder |
+//! | `WAITERS` set            | deposits owed to the queue, handed out by the lock holder (zero without deposits) |
 //!
 //! | waiter state (in its slot)     | linked? | next step                                    |
 //! |--------------------------------|---------|----------------------------------------------|
@@ -76,6 +78,8 @@ pub(crate) enum TryAcquireRaw {
 pub(crate) struct RawSemaphore {
     state: AtomicUsize,
     waiters: Mutex<WaitList<Need>>,
+    /// Whether a release may deposit (see the module docs) instead of waiting for the lock.
+    deposits: bool,
 }
 
 impl RawSemaphore {
@@ -90,7 +94,19 @@ impl RawSemaphore {
             RawSemaphore {
                 state: AtomicUsize::new(permits << SHIFT),
                 waiters: Mutex::new(WaitList::new()),
+                deposits: false,
             }
+        }
+
+        /// A semaphore whose releases deposit their permits when they find waiters queued
+        /// and the lock taken: for a single releaser that everything waits on (a channel's
+        /// receiver), which must not queue behind the waiters it serves. A lock's unlock
+        /// hands off faster through the lock itself (measured: `Mutex` contention rows 20%
+        /// slower with deposits), so `Mutex`, `RwLock` and `Semaphore` do not deposit.
+        pub(crate) fn with_deposits(permits: usize) -> Self {
+            let mut sem = Self::new(permits);
+            sem.deposits = true;
+            sem
         }
     }
 
@@ -186,6 +202,11 @@ impl RawSemaphore {
                 Err(actual) => state = actual,
             }
         }
+        if !self.deposits {
+            let waiters = self.waiters.lock();
+            self.release_locked(n, waiters);
+            return;
+        }
         if let Some(waiters) = self.waiters.try_lock() {
             self.release_locked(n, waiters);
             return;
@@ -223,6 +244,9 @@ impl RawSemaphore {
     /// waiters served. Called by a depositor, and by every thread that held the lock without
     /// handing deposits out before it let go.
     fn hand_off_deposits(&self) {
+        if !self.deposits {
+            return;
+        }
         let mut wakers = WakeList::new();
         self.collect_deposits(&mut wakers);
         wakers.wake_all();
@@ -234,6 +258,9 @@ impl RawSemaphore {
     /// depositor's (in this same function): of a deposit and a release of the lock, whichever
     /// comes second in the fences' order sees the other.
     fn collect_deposits(&self, wakers: &mut WakeList) {
+        if !self.deposits {
+            return;
+        }
         loop {
             fence(Ordering::SeqCst);
             let state = self.state.load(Ordering::Acquire);
@@ -922,3 +949,142 @@ impl fmt::Display for TooManyPermitsError {
 }
 
 impl std::error::Error for TooManyPermitsError {}
+
+/// loom models of the deposits, on the raw semaphore that makes them (the channel's): the
+/// public `Semaphore` does not deposit. Leaving out any one of the four looks after letting
+/// go of the lock (after `queue_up`, `poll_waiter`, `cancel`, `release_locked`) makes one of
+/// them fail: a deposit stranded with nobody to hand it out.
+#[cfg(all(test, loom))]
+mod deposit_models {
+    use super::{RawAcquire, RawSemaphore};
+    use core::future::Future;
+    use core::pin::pin;
+    use core::task::{Context, Poll, Waker};
+    use loom::future::block_on;
+    use loom::sync::Arc;
+    use loom::sync::atomic::{AtomicBool, Ordering};
+    use loom::thread;
+
+    /// A waker that records whether it was woken (a loom atomic, so loom sees the hand-over).
+    struct Flag(AtomicBool);
+
+    impl std::task::Wake for Flag {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+
+    fn flag_waker() -> (std::sync::Arc<Flag>, Waker) {
+        let flag = std::sync::Arc::new(Flag(AtomicBool::new(false)));
+        (flag.clone(), Waker::from(flag))
+    }
+
+    /// A release while the waiter holds the lock to queue up: whichever of the two comes
+    /// second sees the other, so the waiter is served at its first poll or woken.
+    #[test]
+    fn release_racing_a_waiter_that_queues() {
+        loom::model(|| {
+            let sem = Arc::new(RawSemaphore::with_deposits(0));
+            let s2 = sem.clone();
+            let releaser = thread::spawn(move || s2.release(1));
+            let (flag, waker) = flag_waker();
+            let mut acquire = pin!(RawAcquire::new(&sem, 1));
+            let first = acquire.as_mut().poll(&mut Context::from_waker(&waker));
+            releaser.join().unwrap();
+            if first.is_pending() {
+                assert!(flag.0.load(Ordering::SeqCst), "the deposit was stranded");
+                let again = acquire.as_mut().poll(&mut Context::from_waker(&waker));
+                assert!(matches!(again, Poll::Ready(Ok(()))), "woken but not served");
+            }
+            assert_eq!(sem.available_permits(), 0);
+        });
+    }
+
+    /// A deposit racing the cancel of the only waiter: the queue empties and the permit
+    /// becomes available rather than owed to nobody.
+    #[test]
+    fn deposit_racing_the_last_waiters_cancel() {
+        loom::model(|| {
+            let sem = Arc::new(RawSemaphore::with_deposits(0));
+            let s2 = sem.clone();
+            let canceller = thread::spawn(move || {
+                let mut acquire = pin!(RawAcquire::new(&s2, 1));
+                let mut cx = Context::from_waker(Waker::noop());
+                if let Poll::Ready(Ok(())) = acquire.as_mut().poll(&mut cx) {
+                    s2.release(1); // served at once: the permit goes back
+                }
+            });
+            sem.release(1);
+            canceller.join().unwrap();
+            assert_eq!(sem.available_permits(), 1);
+            assert!(sem.try_acquire(1).is_ok());
+        });
+    }
+
+    /// Two releases at once for a queued waiter that needs both: one hands its permit out
+    /// under the lock while the other deposits; the first passes the deposit on.
+    #[test]
+    fn two_releases_for_a_queued_batch_waiter() {
+        loom::model(|| {
+            let sem = Arc::new(RawSemaphore::with_deposits(0));
+            let s1 = sem.clone();
+            let waiter = thread::spawn(move || block_on(RawAcquire::new(&s1, 2)).unwrap());
+            let s2 = sem.clone();
+            let releaser = thread::spawn(move || s2.release(1));
+            sem.release(1);
+            releaser.join().unwrap();
+            waiter.join().unwrap();
+            assert_eq!(sem.available_permits(), 0);
+        });
+    }
+
+    /// A waiter cancelled while a release deposits, with a second waiter behind it: the
+    /// cancel (holding the lock) passes the deposit on to the one behind.
+    #[test]
+    fn release_racing_a_cancel_with_a_waiter_behind() {
+        loom::model(|| {
+            let sem = Arc::new(RawSemaphore::with_deposits(0));
+            let s1 = sem.clone();
+            let canceller = thread::spawn(move || {
+                let mut acquire = pin!(RawAcquire::new(&s1, 1));
+                let mut cx = Context::from_waker(Waker::noop());
+                if let Poll::Ready(Ok(())) = acquire.as_mut().poll(&mut cx) {
+                    s1.release(1);
+                }
+            });
+            let s2 = sem.clone();
+            let waiter = thread::spawn(move || block_on(RawAcquire::new(&s2, 1)).unwrap());
+            sem.release(1);
+            canceller.join().unwrap();
+            waiter.join().unwrap();
+            assert_eq!(sem.available_permits(), 0);
+        });
+    }
+
+    /// A queued waiter re-polled (the lock taken again by `poll_waiter`) while a release
+    /// deposits: the re-poll hands the deposit out after letting go.
+    #[test]
+    fn release_racing_a_waiters_repoll() {
+        loom::model(|| {
+            let sem = Arc::new(RawSemaphore::with_deposits(0));
+            let (flag, waker) = flag_waker();
+            let mut acquire = pin!(RawAcquire::new(&sem, 1));
+            assert!(
+                acquire
+                    .as_mut()
+                    .poll(&mut Context::from_waker(&waker))
+                    .is_pending()
+            );
+            let s2 = sem.clone();
+            let releaser = thread::spawn(move || s2.release(1));
+            let second = acquire.as_mut().poll(&mut Context::from_waker(&waker));
+            releaser.join().unwrap();
+            if second.is_pending() {
+                assert!(flag.0.load(Ordering::SeqCst), "the deposit was stranded");
+                let again = acquire.as_mut().poll(&mut Context::from_waker(&waker));
+                assert!(matches!(again, Poll::Ready(Ok(()))), "woken but not served");
+            }
+            assert_eq!(sem.available_permits(), 0);
+        });
+    }
+}

@@ -158,12 +158,11 @@ mod semaphore {
         });
     }
 
-    /// A release while the waiter holds the lock to queue up deposits its permit; one of the
-    /// two hands it out (the waiter after letting go of the lock, or the releaser). So the
-    /// waiter is served at its first poll or its waker is woken: a deposit left stranded
-    /// would leave it pending with nobody to wake it.
+    /// A release racing a waiter's first poll: the waiter is served at that poll or its
+    /// waker is woken, and a re-poll is served. (The bounded channel's semaphore deposits
+    /// releases that find the lock taken; its models are in `src/semaphore.rs`.)
     #[test]
-    fn release_deposited_while_a_waiter_queues_is_handed_out() {
+    fn release_racing_a_waiters_first_poll() {
         loom::model(|| {
             let sem = Arc::new(Semaphore::new(0));
             let s2 = sem.clone();
@@ -175,7 +174,7 @@ mod semaphore {
             match first {
                 Poll::Ready(permit) => permit.unwrap().forget(),
                 Poll::Pending => {
-                    assert!(flag.0.load(Ordering::SeqCst), "the deposit was stranded");
+                    assert!(flag.0.load(Ordering::SeqCst), "pending, and nobody woke it");
                     match acquire.as_mut().poll(&mut Context::from_waker(&waker)) {
                         Poll::Ready(permit) => permit.unwrap().forget(),
                         Poll::Pending => panic!("woken but not served"),
@@ -186,10 +185,9 @@ mod semaphore {
         });
     }
 
-    /// A deposit racing the cancel of the only waiter: the cancel empties the queue, and the
-    /// deposited permit becomes available rather than owed to nobody.
+    /// A release racing the cancel of the only waiter: the permit ends up available.
     #[test]
-    fn deposit_racing_the_last_waiters_cancel_becomes_available() {
+    fn release_racing_the_last_waiters_cancel() {
         loom::model(|| {
             let sem = Arc::new(Semaphore::new(0));
             let s2 = sem.clone();
@@ -205,9 +203,9 @@ mod semaphore {
     }
 
     /// Two waiters and two releases from two threads while both waiters may be queueing:
-    /// each waiter gets one permit, in order, and none is left over or lost.
+    /// each waiter gets one permit and none is left over or lost.
     #[test]
-    fn two_deposits_two_waiters() {
+    fn two_releases_two_waiters() {
         loom::model(|| {
             let sem = Arc::new(Semaphore::new(0));
             let s1 = sem.clone();
@@ -222,9 +220,7 @@ mod semaphore {
         });
     }
 
-    /// Two releases at once for a queued waiter that needs both: one hands its permit out
-    /// under the lock while the other, finding the lock taken, deposits; the first must pass
-    /// the deposit on after letting go, or the waiter is never served.
+    /// Two releases at once for a waiter that needs both: it is served.
     #[test]
     fn two_releases_racing_for_a_queued_batch_waiter() {
         loom::model(|| {

@@ -173,13 +173,11 @@ fn threads_never_exceed_the_limit() {
     assert_eq!(sem.available_permits(), 3);
 }
 
-/// Releases from several threads while waiters on several others keep queueing, so that
-/// some releases find the waiter lock taken and deposit their permit for its holder: every
+/// Releases from several threads while waiters on several others keep queueing: every
 /// permit reaches a waiter (a lost one leaves a waiter parked, and the test fails after 60 s
-/// instead of hanging) and none is left over. The narrow interleaving in which a deposit
-/// could be stranded is the loom models' job (`tests/loom.rs`, `semaphore::*deposit*`).
+/// instead of hanging) and none is left over.
 #[test]
-fn releases_deposited_under_contention_all_reach_waiters() {
+fn releases_under_contention_all_reach_waiters() {
     use std::sync::mpsc;
     use std::time::Duration;
     const THREADS: usize = 4;
