@@ -297,7 +297,11 @@ impl RawSemaphore {
     /// Distributes `n` permits to the front waiters, stores the rest, wakes the served ones.
     fn release_locked(&self, n: usize, mut waiters: MutexGuard<'_, WaitList<Need>>) {
         let mut wakers = WakeList::new();
-        let owed = self.take_deposits();
+        let owed = if self.deposits {
+            self.take_deposits()
+        } else {
+            0
+        };
         self.distribute(n + owed, &mut waiters, &mut wakers);
         drop(waiters);
         self.collect_deposits(&mut wakers);
