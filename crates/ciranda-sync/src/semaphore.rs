@@ -244,9 +244,6 @@ impl RawSemaphore {
     /// waiters served. Called by a depositor, and by every thread that held the lock without
     /// handing deposits out before it let go.
     fn hand_off_deposits(&self) {
-        if !self.deposits {
-            return;
-        }
         let mut wakers = WakeList::new();
         self.collect_deposits(&mut wakers);
         wakers.wake_all();
@@ -983,6 +980,31 @@ mod deposit_models {
         (flag.clone(), Waker::from(flag))
     }
 
+    /// After a poll that raced a release: a waiter left pending was woken, and its next poll
+    /// is served (a deposit stranded with nobody to hand it out fails here).
+    fn served_or_woken(
+        poll: Poll<Result<(), super::AcquireError>>,
+        flag: &Flag,
+        acquire: core::pin::Pin<&mut RawAcquire<'_>>,
+        waker: &Waker,
+    ) {
+        if poll.is_pending() {
+            assert!(flag.0.load(Ordering::SeqCst), "the deposit was stranded");
+            let again = acquire.poll(&mut Context::from_waker(waker));
+            assert!(matches!(again, Poll::Ready(Ok(()))), "woken but not served");
+        }
+    }
+
+    /// One poll of an acquire of one permit, then a drop (a cancelled wait); a permit
+    /// served at once goes back.
+    fn poll_once_then_cancel(sem: &RawSemaphore) {
+        let mut acquire = pin!(RawAcquire::new(sem, 1));
+        let mut cx = Context::from_waker(Waker::noop());
+        if let Poll::Ready(Ok(())) = acquire.as_mut().poll(&mut cx) {
+            sem.release(1);
+        }
+    }
+
     /// A release while the waiter holds the lock to queue up: whichever of the two comes
     /// second sees the other, so the waiter is served at its first poll or woken.
     #[test]
@@ -995,11 +1017,7 @@ mod deposit_models {
             let mut acquire = pin!(RawAcquire::new(&sem, 1));
             let first = acquire.as_mut().poll(&mut Context::from_waker(&waker));
             releaser.join().unwrap();
-            if first.is_pending() {
-                assert!(flag.0.load(Ordering::SeqCst), "the deposit was stranded");
-                let again = acquire.as_mut().poll(&mut Context::from_waker(&waker));
-                assert!(matches!(again, Poll::Ready(Ok(()))), "woken but not served");
-            }
+            served_or_woken(first, &flag, acquire, &waker);
             assert_eq!(sem.available_permits(), 0);
         });
     }
@@ -1011,13 +1029,7 @@ mod deposit_models {
         loom::model(|| {
             let sem = Arc::new(RawSemaphore::with_deposits(0));
             let s2 = sem.clone();
-            let canceller = thread::spawn(move || {
-                let mut acquire = pin!(RawAcquire::new(&s2, 1));
-                let mut cx = Context::from_waker(Waker::noop());
-                if let Poll::Ready(Ok(())) = acquire.as_mut().poll(&mut cx) {
-                    s2.release(1); // served at once: the permit goes back
-                }
-            });
+            let canceller = thread::spawn(move || poll_once_then_cancel(&s2));
             sem.release(1);
             canceller.join().unwrap();
             assert_eq!(sem.available_permits(), 1);
@@ -1049,13 +1061,7 @@ mod deposit_models {
         loom::model(|| {
             let sem = Arc::new(RawSemaphore::with_deposits(0));
             let s1 = sem.clone();
-            let canceller = thread::spawn(move || {
-                let mut acquire = pin!(RawAcquire::new(&s1, 1));
-                let mut cx = Context::from_waker(Waker::noop());
-                if let Poll::Ready(Ok(())) = acquire.as_mut().poll(&mut cx) {
-                    s1.release(1);
-                }
-            });
+            let canceller = thread::spawn(move || poll_once_then_cancel(&s1));
             let s2 = sem.clone();
             let waiter = thread::spawn(move || block_on(RawAcquire::new(&s2, 1)).unwrap());
             sem.release(1);
@@ -1083,11 +1089,7 @@ mod deposit_models {
             let releaser = thread::spawn(move || s2.release(1));
             let second = acquire.as_mut().poll(&mut Context::from_waker(&waker));
             releaser.join().unwrap();
-            if second.is_pending() {
-                assert!(flag.0.load(Ordering::SeqCst), "the deposit was stranded");
-                let again = acquire.as_mut().poll(&mut Context::from_waker(&waker));
-                assert!(matches!(again, Poll::Ready(Ok(()))), "woken but not served");
-            }
+            served_or_woken(second, &flag, acquire, &waker);
             assert_eq!(sem.available_permits(), 0);
         });
     }
