@@ -112,6 +112,34 @@ mod imp {
 
 pub(crate) use imp::*;
 
+/// A cell whose accesses loom checks for races; in normal builds a plain `UnsafeCell` with
+/// loom's closure API, so one body serves both.
+#[cfg(not(loom))]
+#[derive(Debug)]
+pub(crate) struct UnsafeCell<T>(core::cell::UnsafeCell<T>);
+
+#[cfg(not(loom))]
+impl<T> UnsafeCell<T> {
+    pub(crate) const fn new(value: T) -> Self {
+        UnsafeCell(core::cell::UnsafeCell::new(value))
+    }
+
+    /// Runs `f` on a shared pointer to the contents.
+    #[inline(always)]
+    pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+        f(self.0.get())
+    }
+
+    /// Runs `f` on a mutable pointer to the contents.
+    #[inline(always)]
+    pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+        f(self.0.get())
+    }
+}
+
+#[cfg(loom)]
+pub(crate) use loom::cell::UnsafeCell;
+
 /// Defines functions that are `const fn` in normal builds and plain `fn` under `cfg(loom)`,
 /// whose primitives have no `const` constructors — one body for both, so that
 /// `static LOCK: Mutex<()> = Mutex::new(());` works and loom still builds.

@@ -24,6 +24,13 @@
 //!   waits for the lock (the receiver of a full channel frees a slot without queueing
 //!   behind the senders that are queueing up). Without deposits, a release with waiters
 //!   queued takes the lock and hands off.
+//! * **Returns** (a semaphore made by `for_channel`: the ring channel's). The receiver's
+//!   releases (`give_back`) are only counted, on a cache line of their own, while nobody is
+//!   queued; a sender whose fast path finds the word short moves that count into the word
+//!   (`collect_returns`). Queueing sets a flag in the same counter and takes the count in the
+//!   same read-modify-write (under the waiter lock), and a give-back that finds the flag set
+//!   releases at once, so a counted permit is never missed by a waiter. `available_permits`
+//!   adds the count.
 //! * **Cancel.** A dropped acquire gives back whatever it had been assigned (all of it if it
 //!   was fully granted but never polled) through the same hand-off.
 //!
@@ -80,7 +87,21 @@ pub(crate) struct RawSemaphore {
     waiters: Mutex<WaitList<Need>>,
     /// Whether a release may deposit (see the module docs) instead of waiting for the lock.
     deposits: bool,
+    /// The receiver's permits given back lazily (see the module docs); the bounded channel's
+    /// semaphore only.
+    returns: Option<Box<Returns>>,
 }
+
+/// `count << 1 | QUEUED`: permits given back by [`RawSemaphore::give_back`] and not yet in
+/// the word, and whether waiters are (about to be) queued. On its own cache line: the receiver
+/// writes it for every message, the senders read it only when the word runs dry.
+#[derive(Debug)]
+#[repr(align(128))]
+struct Returns(AtomicUsize);
+
+/// The flag in [`Returns`]: set under the waiter lock before anybody queues, cleared when the
+/// queue empties. While it is set, the receiver hands its permits over at once.
+const QUEUED: usize = 1;
 
 impl RawSemaphore {
     crate::loom::const_fn! {
@@ -95,6 +116,7 @@ impl RawSemaphore {
                 state: AtomicUsize::new(permits << SHIFT),
                 waiters: Mutex::new(WaitList::new()),
                 deposits: false,
+                returns: None,
             }
         }
 
@@ -110,13 +132,99 @@ impl RawSemaphore {
         }
     }
 
+    /// The bounded channel's semaphore: deposits, and permits given back by the receiver
+    /// ([`give_back`](Self::give_back)) kept off the word until a sender needs them.
+    pub(crate) fn for_channel(permits: usize) -> Self {
+        let mut sem = Self::with_deposits(permits);
+        sem.returns = Some(Box::new(Returns(AtomicUsize::new(0))));
+        sem
+    }
+
+    /// The receiver's release of `n` permits. While nobody waits they are only counted, on a
+    /// line the senders read when the word runs dry ([`collect_returns`](Self::collect_returns)),
+    /// instead of a write to the word the senders take permits from: a full channel's sender
+    /// and receiver then do not pass that line back and forth for every message. With waiters
+    /// queued, or about to queue, they go through `release` at once. Which of a give-back and
+    /// a queuing comes first is decided by the one word both read-modify-write.
+    #[inline]
+    pub(crate) fn give_back(&self, n: usize) {
+        let Some(returns) = &self.returns else {
+            return self.release(n);
+        };
+        let prev = returns.0.fetch_add(n << 1, Ordering::AcqRel);
+        if prev & QUEUED != 0 {
+            self.flush_returns(returns);
+        }
+    }
+
+    #[cold]
+    fn flush_returns(&self, returns: &Returns) {
+        let given = returns.0.fetch_and(QUEUED, Ordering::AcqRel) >> 1;
+        self.release(given);
+    }
+
+    /// Moves the given-back permits into the word, unless waiters are queued (then the
+    /// receiver hands its permits over itself, and the ones counted before the queuing went
+    /// to the queue). Returns whether any moved.
+    fn collect_returns(&self) -> bool {
+        let Some(returns) = &self.returns else {
+            return false;
+        };
+        let mut given = returns.0.load(Ordering::Relaxed);
+        loop {
+            if given & QUEUED != 0 || given >> 1 == 0 {
+                return false;
+            }
+            match returns
+                .0
+                .compare_exchange_weak(given, 0, Ordering::AcqRel, Ordering::Relaxed)
+            {
+                Ok(_) => {
+                    self.release(given >> 1);
+                    return true;
+                }
+                Err(actual) => given = actual,
+            }
+        }
+    }
+
+    /// Permits given back and not yet collected (0 while the flag is set: then there are none
+    /// to speak of, the receiver passes them on).
+    fn returned_permits(&self) -> usize {
+        self.returns.as_ref().map_or(0, |returns| {
+            let given = returns.0.load(Ordering::Acquire);
+            if given & QUEUED != 0 { 0 } else { given >> 1 }
+        })
+    }
+
+    /// Under the waiter lock, before queuing: sets the flag and moves what was given back
+    /// into the word (available, or a deposit for the queue, which the caller hands out).
+    fn mark_queued(&self) {
+        let Some(returns) = &self.returns else { return };
+        let given = returns.0.swap(QUEUED, Ordering::AcqRel) >> 1;
+        if given == 0 {
+            return;
+        }
+        let mut state = self.state.load(Ordering::Acquire);
+        while let Err(actual) = self.add_to_word(state, given) {
+            state = actual;
+        }
+    }
+
+    /// Under the waiter lock, with the queue empty: the receiver may count its permits again.
+    fn unmark_queued(&self) {
+        if let Some(returns) = &self.returns {
+            returns.0.fetch_and(!QUEUED, Ordering::AcqRel);
+        }
+    }
+
     pub(crate) fn available_permits(&self) -> usize {
         let state = self.state.load(Ordering::Acquire);
         // With waiters queued, the word's permits are deposits owed to them.
         if state & WAITERS != 0 {
             0
         } else {
-            state >> SHIFT
+            (state >> SHIFT) + self.returned_permits()
         }
     }
 
@@ -131,7 +239,14 @@ impl RawSemaphore {
             if state & CLOSED != 0 {
                 return Err(TryAcquireRaw::Closed);
             }
-            if (state & WAITERS != 0 && n > 0) || state >> SHIFT < n {
+            if state & WAITERS != 0 && n > 0 {
+                return Err(TryAcquireRaw::NoPermits);
+            }
+            if state >> SHIFT < n {
+                if self.collect_returns() {
+                    state = self.state.load(Ordering::Acquire);
+                    continue;
+                }
                 return Err(TryAcquireRaw::NoPermits);
             }
             match self.state.compare_exchange_weak(
@@ -341,10 +456,11 @@ impl RawSemaphore {
                 .state
                 .compare_exchange_weak(state, new, Ordering::AcqRel, Ordering::Acquire)
             {
-                Ok(_) => return,
+                Ok(_) => break,
                 Err(actual) => state = actual,
             }
         }
+        self.unmark_queued();
     }
 
     /// Closes the semaphore: every queued waiter fails, permits they had been partially assigned
@@ -441,9 +557,13 @@ impl RawSemaphore {
         fresh: &mut Option<Waker>,
     ) -> Poll<Result<(), AcquireError>> {
         let mut waiters = self.waiters.lock();
+        self.mark_queued();
         let mut state = self.state.load(Ordering::Acquire);
         loop {
             if state & CLOSED != 0 {
+                if waiters.is_empty() {
+                    self.unmark_queued();
+                }
                 return Poll::Ready(Err(AcquireError(())));
             }
             let permits = state >> SHIFT;
@@ -454,7 +574,11 @@ impl RawSemaphore {
                     Ordering::AcqRel,
                     Ordering::Acquire,
                 ) {
-                    Ok(_) => return Poll::Ready(Ok(())),
+                    Ok(_) => {
+                        // `WAITERS` was clear: nobody is queued.
+                        self.unmark_queued();
+                        return Poll::Ready(Ok(()));
+                    }
                     Err(actual) => {
                         state = actual;
                         continue;

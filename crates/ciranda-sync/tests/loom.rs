@@ -414,6 +414,46 @@ mod mpsc {
         });
     }
 
+    /// A bounded send racing the receiver's watch and park (the ring's fences): the message
+    /// is never left beside a parked receiver.
+    #[test]
+    fn bounded_send_racing_park() {
+        loom::model(|| {
+            let (tx, mut rx) = mpsc::channel(2);
+            let t = thread::spawn(move || block_on(tx.send(7)).unwrap());
+            assert_eq!(block_on(rx.recv()), Some(7));
+            assert_eq!(block_on(rx.recv()), None);
+            t.join().unwrap();
+        });
+    }
+
+    /// The last bounded sender leaving racing the receiver's park: `None`, not a hang.
+    #[test]
+    fn bounded_last_sender_drop_racing_park() {
+        loom::model(|| {
+            let (tx, mut rx) = mpsc::channel::<u8>(1);
+            let t = thread::spawn(move || drop(tx));
+            assert_eq!(block_on(rx.recv()), None);
+            t.join().unwrap();
+        });
+    }
+
+    /// The receiver dropped while a send is enqueueing: the message is dropped exactly once,
+    /// by the receiver or with the channel, and the send either succeeded or got it back.
+    #[test]
+    fn receiver_drop_racing_send() {
+        loom::model(|| {
+            let value = std::sync::Arc::new(());
+            let (tx, rx) = mpsc::channel(1);
+            let sent = value.clone();
+            // Sent, or failed with the value back (dropped here); either way it is counted.
+            let t = thread::spawn(move || drop(block_on(tx.send(sent))));
+            drop(rx);
+            t.join().unwrap();
+            assert_eq!(std::sync::Arc::strong_count(&value), 1);
+        });
+    }
+
     /// Capacity 1, two messages: the sender waits for the receiver; order is kept.
     #[test]
     fn bounded_hand_off() {

@@ -174,6 +174,81 @@ fn every_message_received_once_across_threads() {
     four_sender_threads(8, false);
 }
 
+/// Capacities whose ring is one slot, a few, and a non-power of two (rounded up, with the
+/// bound still `capacity`): every index is reused many times over.
+#[test]
+fn every_message_received_once_at_small_capacities() {
+    for capacity in [1, 2, 5] {
+        four_sender_threads(capacity, false);
+    }
+}
+
+/// A channel too large for a ring (4 KiB messages × 64 slots is above 256 KiB, and so is
+/// `MAX_PERMITS` of anything) runs on the locked core with the same behaviour.
+#[test]
+fn a_channel_too_large_for_a_ring_behaves_the_same() {
+    let (tx, mut rx) = mpsc::channel::<[u8; 4096]>(64);
+    for i in 0..64 {
+        tx.try_send([i; 4096]).unwrap();
+    }
+    assert!(matches!(tx.try_send([0; 4096]), Err(TrySendError::Full(_))));
+    assert_eq!(tx.capacity(), 0);
+    let mut waiting = Task::new(tx.send([99; 4096]));
+    waiting.pending();
+    assert_eq!(rx.try_recv().unwrap()[0], 0);
+    assert!(waiting.is_woken());
+    waiting.ready().unwrap();
+    rx.close();
+    let mut expected = (1..64).chain([99]);
+    while let Ok(message) = rx.try_recv() {
+        assert_eq!(Some(message[0]), expected.next());
+    }
+    assert_eq!(expected.next(), None);
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Disconnected));
+
+    let (tx, rx) = mpsc::channel(ciranda_sync::Semaphore::MAX_PERMITS);
+    assert_eq!(tx.max_capacity(), ciranda_sync::Semaphore::MAX_PERMITS);
+    for i in 0..1000 {
+        tx.try_send(i).unwrap();
+    }
+    assert_eq!(rx.len(), 1000);
+    drop(tx);
+    let got: Vec<_> = block_on(rx.collect());
+    assert_eq!(got, (0..1000).collect::<Vec<_>>());
+}
+
+/// The receiver dropped while senders on other threads keep sending: every message is
+/// dropped once, those sent before the drop by the receiver, those still being enqueued with
+/// the channel, and every send after it fails with its value back.
+#[test]
+fn receiver_dropped_under_concurrent_sends_drops_every_message() {
+    let value = Arc::new(());
+    let (tx, mut rx) = mpsc::channel(4);
+    let senders: Vec<_> = (0..3)
+        .map(|_| {
+            let tx = tx.clone();
+            let value = value.clone();
+            std::thread::spawn(move || {
+                block_on(async {
+                    let mut sent = 0;
+                    while tx.send(value.clone()).await.is_ok() {
+                        sent += 1;
+                    }
+                    sent
+                })
+            })
+        })
+        .collect();
+    drop(tx);
+    for _ in 0..500 {
+        drop(block_on(rx.recv()).unwrap());
+    }
+    drop(rx);
+    let sent: usize = senders.into_iter().map(|t| t.join().unwrap()).sum();
+    assert!(sent >= 500);
+    assert_eq!(Arc::strong_count(&value), 1);
+}
+
 #[test]
 fn dropped_receiver_drops_buffered_values() {
     let v = Arc::new(());
