@@ -1,16 +1,23 @@
 //! The bounded channel's message ring: many senders write, one receiver reads, no lock.
 //!
 //! The ring does not count free slots itself. The channel's semaphore does: a sender holds a
-//! permit from before it claims an index until the receiver has emptied that index's slot, and
-//! there are no more permits than slots. So when index `i` is claimed, the message `i - len`
-//! that used the same slot has been taken, and the claim never waits.
+//! permit from before it claims an index until the receiver has taken that index's message,
+//! and there are no more permits than slots. So when index `i` is claimed, the message
+//! `i - len` that used the same slot has been taken, and the claim never waits.
+//!
+//! Each slot carries a stamp: `i + 1` once message `i` is in it (0 before the slot's first
+//! message). The receiver at index `i` waits for stamp `i + 1`; it never writes a slot while
+//! it receives, so the slots' cache lines move from the receiver to the senders as a read
+//! share, not as a modified line.
 //!
 //! | step                   | who            | what                                             |
 //! |------------------------|----------------|--------------------------------------------------|
 //! | `claim`                | a sender       | `fetch_add` on the claim counter: the next index |
-//! | `publish(i, v)`        | that sender    | writes the slot, then sets its `full` flag       |
-//! | `take(i)`              | the receiver   | reads `full`; if set, moves the value out, clears it |
+//! | `publish(i, v)`        | that sender    | writes the slot, then stamps it `i + 1`          |
+//! | `take(i)`              | the receiver   | reads the stamp; if `i + 1`, moves the value out |
 //! | `close`                | the receiver   | sets `CLOSED` in the counter; later claims fail  |
+//! | `take_leaving(i)`      | the receiver, going away | `take`, then clears the stamp          |
+//! | `receiver_left_at(h)`  | the receiver, going away | every message from `h` on not cleared is dropped with the ring |
 //!
 //! Closing returns the number of claims made before it: the receiver drains exactly those
 //! (each will be published; its sender is between two lines of `send`), so a send either
@@ -18,7 +25,7 @@
 
 use core::mem::MaybeUninit;
 
-use crate::loom::{AtomicBool, AtomicUsize, Ordering, UnsafeCell};
+use crate::loom::{AtomicUsize, Ordering, UnsafeCell};
 
 /// The most memory a ring takes: channels whose ring would be larger use the locked core.
 const MAX_RING_BYTES: usize = 256 * 1024;
@@ -28,9 +35,9 @@ const CLOSED: usize = 1;
 /// One claim in the counter (the index lives above the `CLOSED` bit).
 const CLAIM: usize = 2;
 
-/// A slot: `full` says whether `value` holds a message.
+/// A slot: `stamp` is one more than the index of the last message written to `value`.
 struct Slot<T> {
-    full: AtomicBool,
+    stamp: AtomicUsize,
     value: UnsafeCell<MaybeUninit<T>>,
 }
 
@@ -42,10 +49,12 @@ pub(super) struct Ring<T> {
     slots: Box<[Slot<T>]>,
     mask: usize,
     claims: Claims,
+    /// Where the receiver stopped taking when it went away; `usize::MAX` while it is there.
+    receiver_left_at: AtomicUsize,
 }
 
 // SAFETY: a slot's value is written by the one sender that claimed its index and read by the
-// one receiver after it saw `full` (a release/acquire pair), and moved between threads only
+// one receiver after it saw the stamp (a release/acquire pair), and moved between threads only
 // by value: the same requirements as sending `T` through any channel.
 unsafe impl<T: Send> Send for Ring<T> {}
 // SAFETY: as above; `&Ring` only lets a sender write a slot it claimed and the receiver read
@@ -60,14 +69,14 @@ impl<T> Ring<T> {
             .is_some_and(|bytes| bytes <= MAX_RING_BYTES)
     }
 
-    /// A ring with room for at least `cap` messages (rounded up to a power of two).
+    /// A ring with room for at least `cap` messages (rounded up to a power of two); `cap`
+    /// must [`fit`](Self::fits).
     pub(super) fn new(cap: usize) -> Self {
-        let len = cap
-            .checked_next_power_of_two()
-            .expect("ring capacity fits in usize");
+        debug_assert!(Self::fits(cap), "a ring for {cap} messages is too large");
+        let len = cap.next_power_of_two();
         let slots = (0..len)
             .map(|_| Slot {
-                full: AtomicBool::new(false),
+                stamp: AtomicUsize::new(0),
                 value: UnsafeCell::new(MaybeUninit::uninit()),
             })
             .collect();
@@ -75,6 +84,7 @@ impl<T> Ring<T> {
             slots,
             mask: len - 1,
             claims: Claims(AtomicUsize::new(0)),
+            receiver_left_at: AtomicUsize::new(usize::MAX),
         }
     }
 
@@ -93,39 +103,56 @@ impl<T> Ring<T> {
     /// # Safety
     ///
     /// `index` came from [`claim`](Self::claim) on this ring, is published once, and the
-    /// caller held a permit from before the claim (so the slot's previous message was taken).
+    /// caller has held a permit since before the claim (so the slot's previous message was
+    /// taken, and that take happened before this write).
     #[inline]
     pub(super) unsafe fn publish(&self, index: usize, value: T) {
         let slot = &self.slots[index & self.mask];
         debug_assert!(
-            !slot.full.load(Ordering::Relaxed),
-            "a claimed slot is empty"
+            slot.stamp.load(Ordering::Relaxed) <= index,
+            "a claimed slot still holds a message from this round or later"
         );
-        // SAFETY: the claim made this sender the slot's only writer, and the receiver reads it
-        // only after seeing `full`, set below.
+        // SAFETY: the claim made this sender the slot's only writer; the receiver reads the
+        // value only after seeing the stamp, set below, and took the previous one before the
+        // permit this sender holds was given back.
         slot.value.with_mut(|p| unsafe { (*p).write(value) });
-        slot.full.store(true, Ordering::Release);
+        slot.stamp.store(index.wrapping_add(1), Ordering::Release);
     }
 
-    /// Takes the message at `index` if it is published. Only the receiver calls this: in index
-    /// order while it receives, and once more for every index left when it goes away.
+    /// Whether message `index` is published (the receiver's look while it watches or parks).
+    #[inline]
+    pub(super) fn is_published(&self, index: usize) -> bool {
+        self.slots[index & self.mask].stamp.load(Ordering::Acquire) == index.wrapping_add(1)
+    }
+
+    /// Takes message `index` if it is published. Only the receiver calls this, once per
+    /// index, in index order.
     #[inline]
     pub(super) fn take(&self, index: usize) -> Option<T> {
-        let slot = &self.slots[index & self.mask];
-        if !slot.full.load(Ordering::Acquire) {
+        if !self.is_published(index) {
             return None;
         }
-        // SAFETY: `full` (acquired above) says the sender's write is complete and visible; the
-        // receiver is the only reader, and moves the value out once before clearing the flag.
-        let value = slot.value.with(|p| unsafe { (*p).assume_init_read() });
-        slot.full.store(false, Ordering::Relaxed);
+        let slot = &self.slots[index & self.mask];
+        // SAFETY: the stamp (acquired above) says the sender's write of message `index` is
+        // complete and visible; the receiver takes each index once, and the slot is written
+        // again only after the permit it gives back for this message.
+        Some(slot.value.with(|p| unsafe { (*p).assume_init_read() }))
+    }
+
+    /// [`take`](Self::take) by a receiver that is going away, which may skip indices still
+    /// being published: clears the stamp, so that the ring's drop knows this one is gone.
+    pub(super) fn take_leaving(&self, index: usize) -> Option<T> {
+        let value = self.take(index)?;
+        self.slots[index & self.mask]
+            .stamp
+            .store(0, Ordering::Relaxed);
         Some(value)
     }
 
-    /// Whether the message at `index` is published (the receiver's look before parking).
-    #[inline]
-    pub(super) fn is_published(&self, index: usize) -> bool {
-        self.slots[index & self.mask].full.load(Ordering::Acquire)
+    /// Records where a receiver that is going away stopped: messages from `head` on that it
+    /// did not take are dropped with the ring.
+    pub(super) fn receiver_left_at(&self, head: usize) {
+        self.receiver_left_at.store(head, Ordering::Relaxed);
     }
 
     /// Claims made so far (an upper bound on the messages sent: some may be unpublished).
@@ -134,28 +161,25 @@ impl<T> Ring<T> {
     }
 
     /// Closes the ring; returns how many indices were claimed before (all to be published).
-    /// Idempotent: a second close returns the same number.
+    /// Called once: the receiver remembers the answer.
     pub(super) fn close(&self) -> usize {
         let prev = self.claims.0.fetch_or(CLOSED, Ordering::Relaxed);
-        if prev & CLOSED != 0 {
-            // Claims after the first close moved the counter on; they do not count.
-            unreachable_second_close()
-        }
+        debug_assert_eq!(prev & CLOSED, 0, "the ring is closed once");
         prev / CLAIM
     }
 }
 
-#[cold]
-fn unreachable_second_close() -> ! {
-    unreachable!("the receiver closes the ring once and remembers where it ended")
-}
-
 impl<T> Drop for Ring<T> {
     fn drop(&mut self) {
+        // The receiver's half holds the ring, so it recorded where it stopped before this.
+        let head = self.receiver_left_at.load(Ordering::Relaxed);
         for slot in self.slots.iter_mut() {
-            if slot.full.load(Ordering::Relaxed) {
-                // SAFETY: `&mut self`: no sender or receiver is left; `full` says the value
-                // was written and not taken.
+            let stamp = slot.stamp.load(Ordering::Relaxed);
+            // Message `stamp - 1` was written here (a cleared stamp, 0, is never above).
+            if stamp > head {
+                // SAFETY: `&mut self`: no sender or receiver is left. Message `stamp - 1` is
+                // at or past where the receiver stopped and was not cleared by it: nobody
+                // took it.
                 slot.value.with_mut(|p| unsafe { (*p).assume_init_drop() });
             }
         }

@@ -48,9 +48,21 @@ struct RxState {
     tx_gone: bool,
 }
 
+/// Keeps what senders write for every message (the semaphore's word) off the lines the
+/// receiver writes when it parks, and off the `Arc`'s counts.
+#[repr(align(128))]
+pub(super) struct SenderLine<T>(pub(super) T);
+
+impl<T> core::ops::Deref for SenderLine<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
 /// The state a ring channel's halves share.
 pub(super) struct RingChan<T> {
-    pub(super) sem: RawSemaphore,
+    pub(super) sem: SenderLine<RawSemaphore>,
     ring: Ring<T>,
     pub(super) bound: usize,
     /// Set under `rx` by a receiver that registered its waker and found nothing; cleared by
@@ -70,7 +82,7 @@ impl<T> RingChan<T> {
     /// The shared state of a channel of capacity `cap`, which must [`fit`](Self::fits).
     pub(super) fn new(cap: usize) -> Arc<Self> {
         Arc::new(RingChan {
-            sem: RawSemaphore::for_channel(cap),
+            sem: SenderLine(RawSemaphore::for_channel(cap)),
             ring: Ring::new(cap),
             bound: cap,
             rx_parked: AtomicBool::new(false),
@@ -216,7 +228,8 @@ impl<T> RingRx<T> {
 
     #[inline(never)]
     fn park(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        let chan = Arc::clone(&self.chan);
+        // Borrowed, not cloned: the `Arc`'s counts are written by nobody else per message.
+        let chan = &*self.chan;
         let mut rx = chan.rx.lock();
         let mut stale = None;
         if !matches!(&rx.rx_waker, Some(w) if w.will_wake(cx.waker())) {
@@ -226,15 +239,16 @@ impl<T> RingRx<T> {
             rx = chan.rx.lock();
             stale = rx.rx_waker.replace(fresh);
         }
-        if self.drained(&rx) {
-            drop(rx);
-            drop(stale);
+        let drained = self.drained(&rx);
+        if !drained {
+            chan.rx_parked.store(true, Ordering::Relaxed);
+        }
+        drop(rx);
+        drop(stale);
+        if drained {
             // The last sender may have published just before it left.
             return Poll::Ready(self.next());
         }
-        chan.rx_parked.store(true, Ordering::Relaxed);
-        drop(rx);
-        drop(stale);
         fence(Ordering::SeqCst);
         match self.next() {
             Some(value) => Poll::Ready(Some(value)),
@@ -289,8 +303,9 @@ impl<T> Drop for RingRx<T> {
         let wake_at_end = WakeOnDrop(Some(wakers));
         let end = self.end.expect("closed above");
         // Messages still being published are dropped with the ring, by the last sender.
+        self.chan.ring.receiver_left_at(self.head);
         let drained: Vec<T> = (self.head..end)
-            .filter_map(|index| self.chan.ring.take(index))
+            .filter_map(|index| self.chan.ring.take_leaving(index))
             .collect();
         self.head = end;
         // The receiver's own waker is of no use any more; it may even own a sender (a cycle
