@@ -127,9 +127,15 @@ impl<T> Core<T> {
     }
 
     /// Enqueues `value` for a sender holding a permit.
-    fn push(&self, value: T) -> Result<(), SendError<T>> {
+    ///
+    /// # Safety
+    ///
+    /// The caller took one permit from [`sem`](Self::sem) for this message and has not given
+    /// it back (the ring's slots are reused on the strength of it).
+    unsafe fn push(&self, value: T) -> Result<(), SendError<T>> {
         match self {
-            Core::Ring(chan) => chan.push(value),
+            // SAFETY: the caller's permit, passed on (this function's contract).
+            Core::Ring(chan) => unsafe { chan.push(value) },
             Core::Locked(chan) => chan.push_with_permit(value),
         }
     }
@@ -254,16 +260,18 @@ impl<T> Sender<T> {
         if RawAcquire::new(self.chan.sem(), 1).await.is_err() {
             return Err(SendError(value));
         }
-        self.chan.push(value)
+        // SAFETY: the permit acquired just above is this message's.
+        unsafe { self.chan.push(value) }
     }
 
     /// Enqueues `value` if there is room now and no other sender is waiting.
     pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
         match self.chan.sem().try_acquire(1) {
-            Ok(()) => self
-                .chan
-                .push(value)
-                .map_err(|SendError(v)| TrySendError::Closed(v)),
+            Ok(()) => {
+                // SAFETY: the permit just taken is this message's.
+                let pushed = unsafe { self.chan.push(value) };
+                pushed.map_err(|SendError(v)| TrySendError::Closed(v))
+            }
             Err(TryAcquireRaw::NoPermits) => Err(TrySendError::Full(value)),
             Err(TryAcquireRaw::Closed) => Err(TrySendError::Closed(value)),
         }

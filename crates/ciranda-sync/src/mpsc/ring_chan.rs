@@ -97,14 +97,19 @@ impl<T> RingChan<T> {
 
     /// Enqueues `value` for a sender holding a permit; gives the permit back and fails if the
     /// receiver closed the channel first.
+    ///
+    /// # Safety
+    ///
+    /// The caller took one permit from `self.sem` for this message and has not given it back:
+    /// the permit is what guarantees that the slot of the index claimed here is empty.
     #[inline]
-    pub(super) fn push(&self, value: T) -> Result<(), SendError<T>> {
+    pub(super) unsafe fn push(&self, value: T) -> Result<(), SendError<T>> {
         let Some(index) = self.ring.claim() else {
             self.sem.release(1);
             return Err(SendError(value));
         };
-        // SAFETY: `index` was just claimed, is published only here, and the caller has held a
-        // permit since before the claim.
+        // SAFETY: `index` was just claimed and is published only here, and the caller has held
+        // a permit since before the claim (this function's contract).
         unsafe { self.ring.publish(index, value) };
         fence(Ordering::SeqCst);
         if self.rx_parked.load(Ordering::Relaxed) {
