@@ -340,8 +340,9 @@ pub struct Receiver<T> {
     rx: BoundedRx<T>,
 }
 
-/// The receiving API, the same for both receivers: each is a `Chan` plus the batch of messages
-/// it has already taken out of the shared queue, so the code is written once, here.
+/// The receiving API, the same for both receivers: each holds its core's receiving half
+/// (`BoundedRx` or `LockedRx`) in `rx`, with the same methods, so the code is written once,
+/// here.
 macro_rules! receiver_api {
     ($receiver:ident, $debug_name:literal) => {
         impl<T> $receiver<T> {

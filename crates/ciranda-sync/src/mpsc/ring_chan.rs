@@ -312,7 +312,6 @@ impl<T> Drop for RingRx<T> {
         let drained: Vec<T> = (self.head..end)
             .filter_map(|index| self.chan.ring.take_leaving(index))
             .collect();
-        self.head = end;
         // The receiver's own waker is of no use any more; it may even own a sender (a cycle
         // through the channel). Dropped after unlocking, like every waker.
         let own = self.chan.rx.lock().rx_waker.take();
