@@ -14,6 +14,11 @@
 //! share 16 000 messages into capacity C, received in `block_on`), `mpsc_p{P}_c{C}_in_task`
 //! (the same received in a spawned task) and `semaphore` (`semaphore_contended`: 5 permits,
 //! 6 tasks × 1 000 acquire/release).
+//!
+//! `SYNC_PROBE_PER_WORKER=1` prints each worker's counters where the sums are taken;
+//! `SYNC_PROBE_EACH=1` prints every measured iteration of the channel workloads with its own
+//! polls, parks and steals (a process that mixes fast and slow iterations shows which is
+//! which).
 
 #[path = "../common/mod.rs"]
 #[macro_use]
@@ -217,10 +222,22 @@ macro_rules! probe {
                     one();
                 }
                 let before = counters();
+                let each = std::env::var_os("SYNC_PROBE_EACH").is_some();
                 for _ in 0..$iters {
+                    let c0 = if each { counters() } else { (0, 0, 0) };
                     let start = Instant::now();
                     one();
                     times.push(start.elapsed());
+                    if each {
+                        let c1 = counters();
+                        println!(
+                            "  {:?} polls {} parks {} steals {}",
+                            times[times.len() - 1],
+                            c1.0 - c0.0,
+                            c1.1 - c0.1,
+                            c1.2 - c0.2
+                        );
+                    }
                 }
                 report(&label, &mut times, before, counters());
             }
