@@ -223,20 +223,23 @@ macro_rules! probe {
                 }
                 let before = counters();
                 let each = std::env::var_os("SYNC_PROBE_EACH").is_some();
+                // With `each`: the counters after the previous iteration (one snapshot serves
+                // as the end of one iteration and the start of the next).
+                let mut last = before;
                 for _ in 0..$iters {
-                    let c0 = if each { counters() } else { (0, 0, 0) };
                     let start = Instant::now();
                     one();
                     times.push(start.elapsed());
                     if each {
-                        let c1 = counters();
+                        let now = counters();
                         println!(
                             "  {:?} polls {} parks {} steals {}",
                             times[times.len() - 1],
-                            c1.0 - c0.0,
-                            c1.1 - c0.1,
-                            c1.2 - c0.2
+                            now.0 - last.0,
+                            now.1 - last.1,
+                            now.2 - last.2
                         );
+                        last = now;
                     }
                 }
                 report(&label, &mut times, before, counters());

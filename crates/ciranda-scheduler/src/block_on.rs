@@ -172,8 +172,9 @@ pub(crate) fn block_on_unless<F: Future>(
                 // outer `block_on` whose future did. Our own entry (the last) is counted above.
                 let suspended = context::suspend(shared, 1);
                 shared.park.notify_idle_change();
-                // A wake-up that comes within microseconds is cheaper to spin for than to
-                // sleep through (see `spin`); otherwise the hook decides how to wait.
+                // A wake-up that comes within a few tens of microseconds is cheaper to spin
+                // for than to sleep through (see `spin`); otherwise the hook decides how to
+                // wait.
                 if !spin::spin_for_token(&thread.parker) {
                     shared.park.park_block_on(&BlockOnContext {
                         parker: &thread.parker,
