@@ -296,6 +296,103 @@ mod oneshot {
             t.join().unwrap();
         });
     }
+
+    /// A waiting receiver re-polled with a new waker while the value is sent: the sender
+    /// claims whichever waker is published, and the re-poll never leaves one unwoken.
+    #[test]
+    fn repoll_with_new_waker_racing_send() {
+        loom::model(|| {
+            let (tx, rx) = oneshot::channel();
+            repoll_with_new_waker(rx, move || tx.send(1).unwrap());
+        });
+    }
+
+    /// The sender dropped unsent while the receiver waits: the receiver wakes with
+    /// `RecvError`, and the channel is freed once (a leaked `Arc` fails the model).
+    #[test]
+    fn sender_drop_racing_waiting_receiver() {
+        loom::model(|| {
+            let (tx, rx) = oneshot::channel::<Arc<()>>();
+            let t = thread::spawn(move || drop(tx));
+            assert!(block_on(rx).is_err());
+            t.join().unwrap();
+        });
+    }
+
+    /// A send racing the drop of a receiver that has registered its waker: the value is
+    /// returned or dropped exactly once, and the receiver's waker is not woken after it
+    /// was dropped (loom checks the cell accesses).
+    #[test]
+    fn send_racing_drop_of_a_waiting_receiver() {
+        loom::model(|| {
+            let value = Arc::new(());
+            let (tx, rx) = oneshot::channel();
+            let v2 = value.clone();
+            let t = thread::spawn(move || tx.send(v2).map_err(drop).is_ok());
+            assert!(matches!(
+                poll_once_then_drop(rx),
+                Poll::Pending | Poll::Ready(Ok(_))
+            ));
+            let _sent = t.join().unwrap();
+            assert_eq!(Arc::strong_count(&value), 1);
+        });
+    }
+
+    /// The sender waits in `closed()` while the receiver is dropped: the wait ends.
+    #[test]
+    fn receiver_drop_racing_closed_wait() {
+        loom::model(|| {
+            let (mut tx, rx) = oneshot::channel::<Arc<()>>();
+            let t = thread::spawn(move || {
+                block_on(tx.closed());
+                assert!(tx.is_closed());
+            });
+            drop(rx);
+            t.join().unwrap();
+        });
+    }
+
+    /// `close` racing `send`: a value sent before the close is still received, one sent
+    /// after comes back to the sender — never both, never neither.
+    #[test]
+    fn close_racing_send() {
+        loom::model(|| {
+            let (tx, mut rx) = oneshot::channel();
+            let t = thread::spawn(move || tx.send(5).is_ok());
+            rx.close();
+            let sent = t.join().unwrap();
+            match rx.try_recv() {
+                Ok(v) => {
+                    assert!(sent);
+                    assert_eq!(v, 5);
+                }
+                Err(oneshot::TryRecvError::Closed) => assert!(!sent),
+                Err(e) => panic!("after the sender finished: {e:?}"),
+            }
+        });
+    }
+
+    /// Both handles dropped at once while each has a waker registered (the receiver in
+    /// `recv`, the sender in `closed()`): the channel is freed exactly once, by whichever
+    /// releases second, with the value inside dropped once.
+    #[test]
+    fn both_handles_dropped_with_wakers_registered() {
+        loom::model(|| {
+            let value = Arc::new(());
+            let (mut tx, rx) = oneshot::channel::<Arc<()>>();
+            assert!(poll_once_then_drop(tx.closed()).is_pending());
+            let v2 = value.clone();
+            let t = thread::spawn(move || {
+                let mut rx = rx;
+                let mut cx = Context::from_waker(std::task::Waker::noop());
+                let _ = std::pin::Pin::new(&mut rx).poll(&mut cx);
+                drop(rx);
+            });
+            let _ = tx.send(v2);
+            t.join().unwrap();
+            assert_eq!(Arc::strong_count(&value), 1);
+        });
+    }
 }
 
 mod mpsc {
