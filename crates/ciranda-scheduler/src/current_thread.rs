@@ -344,6 +344,11 @@ fn with_driver<R>(shared: &Shared, f: impl FnOnce(Option<&Driver>) -> R) -> R {
     }
 }
 
+/// `Some(DRIVER)` (the driver's index in the metrics) while this thread drives `shared`.
+pub(crate) fn driver_index(shared: &Shared) -> Option<usize> {
+    with_driver(shared, |driver| driver.map(|_| DRIVER))
+}
+
 /// The task the driver on this thread is polling, if any (see `context::current_task`).
 pub(crate) fn current_task() -> Option<TaskId> {
     let driver = CURRENT_DRIVER.try_with(Cell::get).unwrap_or(ptr::null());

@@ -116,15 +116,37 @@ impl Handle {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let shared = &self.shared;
+        Handle::spawn_owned(self.clone(), future, name)
+    }
+
+    /// Spawns `future` with `handle` as the task's own reference to its scheduler, so a
+    /// caller that owns a handle already (the free [`spawn`](crate::spawn), from
+    /// [`Handle::current`]) does not clone it once more and drop its own: two fewer
+    /// read-modify-writes of the runtime's shared reference count per spawn.
+    #[track_caller]
+    pub(crate) fn spawn_owned<F>(
+        handle: Handle,
+        future: F,
+        name: Option<TaskName>,
+    ) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let shared_ptr = Arc::as_ptr(&handle.shared);
         let id = TaskId::next();
         let (registered, raw::NewTask { notified, join }) =
-            raw::allocate_registered(future, self.clone(), id, name);
+            raw::allocate_registered(future, handle, id, name);
+        // SAFETY: the task's cell owns `handle`, so the `Shared` lives as long as the cell,
+        // which is freed only with the task's last reference (the handle is dropped in
+        // `dealloc`). `join` is one of those references and is held until this function
+        // returns, after the last use of `shared`.
+        let shared = unsafe { &*shared_ptr };
         let worker = shared.current_worker_index();
         let hint = worker.unwrap_or(id.as_u64() as usize);
         match shared.registry.insert(registered, hint) {
             Ok(()) => {
-                shared.counters.count_spawn(worker);
+                shared.counters.count_spawn(shared.spawn_counter(worker));
                 if let Some(times) = &shared.times {
                     times.spawned(id);
                 }

@@ -103,7 +103,7 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    Handle::current().spawn(future)
+    Handle::spawn_owned(Handle::current(), future, None)
 }
 
 /// The index (`0..num_workers`) of the worker thread calling it, in the scheduler it works

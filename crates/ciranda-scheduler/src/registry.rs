@@ -106,7 +106,11 @@ impl Registry {
         }
         // The list owns the reference now; `drain` and the sweep release it.
         let _linked = task.into_raw();
-        let pushed = shard.pushed_since_sweep.fetch_add(1, Relaxed) + 1;
+        // An estimate that only decides when to sweep: a load and a store, not a
+        // read-modify-write, so two spawners racing on one shard may count one push (the
+        // sweep then comes a push later).
+        let pushed = shard.pushed_since_sweep.load(Relaxed) + 1;
+        shard.pushed_since_sweep.store(pushed, Relaxed);
         if pushed >= MIN_SWEEP && pushed >= shard.survivors.load(Relaxed) {
             // A spawner never waits: if another thread is sweeping this shard, that is enough.
             if let Some(sweeping) = shard.sweep.try_lock() {

@@ -168,6 +168,17 @@ impl Shared {
         context::with_worker(self, |worker| worker.map(Worker::index))
     }
 
+    /// Which per-thread spawn counter the calling thread may write (it is its only writer):
+    /// a worker's own, or the current-thread driver's while this thread drives. `None`:
+    /// the shared remote counter, a read-modify-write.
+    #[inline]
+    pub(crate) fn spawn_counter(&self, worker: Option<usize>) -> Option<usize> {
+        if worker.is_some() || self.current_thread.is_none() {
+            return worker;
+        }
+        crate::current_thread::driver_index(self)
+    }
+
     /// Queues a task through the injector and wakes a parked worker for it.
     pub(crate) fn schedule_remote(&self, task: Notified) {
         self.injector.push(task);

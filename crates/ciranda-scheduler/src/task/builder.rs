@@ -48,7 +48,7 @@ impl<'a> Builder<'a> {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.spawn_on(future, &Handle::current())
+        Handle::spawn_owned(Handle::current(), future, self.name_arc())
     }
 
     /// Spawns on the runtime of `handle`.
