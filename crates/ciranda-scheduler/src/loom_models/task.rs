@@ -477,6 +477,36 @@ fn join_handle_drop_races_completion() {
     });
 }
 
+/// A `JoinHandle` dropped without ever being polled (a detached spawn) races the task's
+/// completion: the handle's one-step release (no join waker published) against the runner's
+/// completion, which drops the output itself and releases in one step when it finds the
+/// handle gone, or stores it for the handle otherwise. The output is dropped exactly once,
+/// by one side, and the task freed exactly once, by whoever releases last.
+#[test]
+fn unpolled_join_handle_drop_races_completion() {
+    loom::model(|| {
+        let fx = Fixture::new(2);
+        let (gate, join) = fx.gated();
+
+        let queue = fx.queue.clone();
+        let opener = thread::spawn(move || {
+            gate.open(WakeBy::Value);
+            queue.helper_done();
+        });
+        let queue = fx.queue.clone();
+        let dropper = thread::spawn(move || {
+            drop(join);
+            queue.helper_done();
+        });
+
+        fx.queue.run();
+        opener.join().unwrap();
+        dropper.join().unwrap();
+        assert_eq!(fx.outputs.made(), 1);
+        fx.check();
+    });
+}
+
 /// The `JoinHandle` polls with waker A, then with a different waker B (taking the slot
 /// back with `unset_join_waker` and publishing B), racing completion. Whichever waker is
 /// registered when the task completes is woken exactly once, a replaced one never, and a

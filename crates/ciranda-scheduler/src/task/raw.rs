@@ -225,6 +225,21 @@ impl RawTask {
     pub(crate) unsafe fn drop_join_handle(self) {
         // SAFETY: the JoinHandle's reference keeps the task alive until released below.
         let header = unsafe { self.header() };
+        if !header.state.load().is(JOIN_WAKER) {
+            // JOIN_WAKER is clear, and only this handle sets it: the slot is ours (empty
+            // unless a registration lost to completion left a waker there).
+            // SAFETY: as just argued.
+            let stale = header.join_waker.with_mut(|slot| unsafe { (*slot).take() });
+            if let Some(last) = header.state.drop_join_handle_fast() {
+                if last {
+                    // SAFETY: that was the last reference.
+                    unsafe { (header.vtable.dealloc)(self.0) };
+                }
+                drop(stale);
+                return;
+            }
+            drop(stale);
+        }
         let prev = header.state.drop_join_interest();
         if prev.is(state::COMPLETE) {
             // SAFETY: the task completed while JOIN_INTEREST was set: the output is ours.
@@ -525,6 +540,16 @@ unsafe fn dealloc<F: Future, S>(ptr: NonNull<Header>) {
     // `Box::new` in `allocate_raw` allocated the cell with the global allocator and this
     // exact layout.
     let _free = Free(cell.cast(), std::alloc::Layout::new::<Cell<F, S>>());
+    // Under loom the free counts as a write of the cell's data, so an access by a thread
+    // whose release of its reference the freeing thread did not acquire (or an access
+    // after the free) is reported as a race.
+    #[cfg(loom)]
+    {
+        // SAFETY: as below: the cell is live and this is the only pointer left.
+        let cell = unsafe { &*cell };
+        cell.stage.with_mut(|_| ());
+        cell.header.join_waker.with_mut(|_| ());
+    }
     // Dropped in place rather than through `Box::from_raw`: the worker running this task
     // may read its id through a raw pointer while these destructors run (`RawTask::id`),
     // which a `Box`'s uniqueness would forbid.
@@ -605,9 +630,8 @@ unsafe fn poll<F: Future, S: Schedule>(ptr: NonNull<Header>) -> bool {
                             Stage::Panicked(Box::new(payload))
                         }
                     };
-                    cell.complete(outcome);
                     // SAFETY: the queue's reference, which this run consumes.
-                    unsafe { raw.drop_reference() };
+                    unsafe { cell.complete_and_release(outcome, raw) };
                     true
                 }
                 Err(payload) => {
@@ -616,9 +640,8 @@ unsafe fn poll<F: Future, S: Schedule>(ptr: NonNull<Header>) -> bool {
                     if let Err(again) = cell.drop_future() {
                         drop_payload(again);
                     }
-                    cell.complete(Stage::Panicked(Box::new(payload)));
                     // SAFETY: the queue's reference, which this run consumes.
-                    unsafe { raw.drop_reference() };
+                    unsafe { cell.complete_and_release(Stage::Panicked(Box::new(payload)), raw) };
                     true
                 }
             }
@@ -672,6 +695,36 @@ impl<F: Future, S: Schedule> Cell<F, S> {
         self.complete(outcome);
     }
 
+    /// [`complete`](Self::complete), then the release of the reference the run holds.
+    ///
+    /// A task whose `JoinHandle` is gone (a detached task: `JOIN_INTEREST` is never set
+    /// again) has no reader for its output and no join waker: the output is dropped at once,
+    /// and completion and the release are published in one read-modify-write instead of two.
+    ///
+    /// # Safety
+    /// The caller holds RUNNING and gives up `raw`'s reference (the queue's, which the run
+    /// consumes); the task may be freed on return.
+    unsafe fn complete_and_release(&self, outcome: Stage<F>, raw: RawTask) {
+        if self.header.state.load().is(JOIN_INTEREST) {
+            self.complete(outcome);
+            // SAFETY: the reference the caller gives up.
+            unsafe { raw.drop_reference() };
+            return;
+        }
+        let failed = outcome.is_failure();
+        // SAFETY: we hold RUNNING and no poll (so no entered guard) is in progress.
+        #[cfg(feature = "tracing")]
+        unsafe {
+            self.header.span.close()
+        };
+        // The stage is already `Consumed` (the future was dropped in place).
+        self.discard(outcome);
+        if self.header.state.complete_and_release(failed) {
+            // SAFETY: that was the last reference; nothing here touches the cell after.
+            unsafe { (self.header.vtable.dealloc)(raw.0) };
+        }
+    }
+
     /// Stores the outcome (`Finished`, `Cancelled` or `Panicked`) and publishes completion.
     /// The caller holds RUNNING.
     fn complete(&self, outcome: Stage<F>) {
@@ -719,6 +772,11 @@ impl<F: Future, S: Schedule> Cell<F, S> {
         let stage = self
             .stage
             .with_mut(|stage| unsafe { std::mem::replace(&mut *stage, Stage::Consumed) });
+        self.discard(stage);
+    }
+
+    /// Drops an outcome nobody will read; a panic in it is reported as unhandled.
+    fn discard(&self, stage: Stage<F>) {
         match stage {
             Stage::Panicked(payload) => {
                 let error = self.header.join_error(Some(*payload));

@@ -183,9 +183,31 @@ impl State {
     /// `JOIN_INTEREST` / `JOIN_WAKER` as they were.
     pub(crate) fn transition_to_complete(&self, failed: bool) -> Snapshot {
         let failed = if failed { FAILED } else { 0 };
-        let prev = Snapshot(self.0.fetch_xor(RUNNING | COMPLETE | failed, AcqRel));
-        debug_assert!(prev.is(RUNNING) && !prev.is(COMPLETE));
+        // RUNNING is set and COMPLETE and FAILED are clear, so adding flips them: one
+        // `lock xadd`, where a `fetch_xor` whose result is used compiles to a CAS loop.
+        let delta = (COMPLETE | failed).wrapping_sub(RUNNING);
+        let prev = Snapshot(self.0.fetch_add(delta, AcqRel));
+        debug_assert!(prev.is(RUNNING) && !prev.is(COMPLETE) && !prev.is(FAILED));
         prev
+    }
+
+    /// [`transition_to_complete`](Self::transition_to_complete) for a task without a
+    /// `JoinHandle` (`JOIN_INTEREST` clear, so nothing is read after completion), releasing
+    /// the reference the run holds in the same read-modify-write. `true` when that
+    /// reference was the last.
+    pub(crate) fn complete_and_release(&self, failed: bool) -> bool {
+        let failed = if failed { FAILED } else { 0 };
+        let delta = (COMPLETE | failed).wrapping_sub(RUNNING + REF_ONE);
+        // AcqRel: the release of a reference, as in `ref_dec`.
+        let prev = Snapshot(self.0.fetch_add(delta, AcqRel));
+        debug_assert!(
+            prev.is(RUNNING)
+                && !prev.is(COMPLETE)
+                && !prev.is(FAILED)
+                && !prev.is(JOIN_INTEREST)
+                && prev.ref_count() >= 1
+        );
+        prev.ref_count() == 1
     }
 
     /// A waker consumed by `wake()`: schedules the task, or releases the waker's reference.
@@ -286,6 +308,28 @@ impl State {
             (Some(next), ())
         })
         .0
+    }
+
+    /// The fast path of a `JoinHandle` drop, for a task not complete whose handle has no
+    /// waker published (a detached spawn): clears `JOIN_INTEREST` and releases the handle's
+    /// reference in one compare-and-swap, where the slow path takes two read-modify-writes.
+    /// `None` (nothing changed) once the task is complete or `JOIN_WAKER` is set: the slow
+    /// path must run. `Some(last)`: whether the released reference was the last one.
+    pub(crate) fn drop_join_handle_fast(&self) -> Option<bool> {
+        let mut current = self.0.load(Acquire);
+        loop {
+            let s = Snapshot(current);
+            if s.is(COMPLETE) || s.is(JOIN_WAKER) {
+                return None;
+            }
+            debug_assert!(s.is(JOIN_INTEREST) && s.ref_count() >= 1);
+            let next = (current & !JOIN_INTEREST) - REF_ONE;
+            // AcqRel: the release of a reference, as in `ref_dec`.
+            match self.0.compare_exchange_weak(current, next, AcqRel, Acquire) {
+                Ok(_) => return Some(s.ref_count() == 1),
+                Err(actual) => current = actual,
+            }
+        }
     }
 
     /// The `JoinHandle` publishes the waker it just wrote. Fails (returning the state) when
