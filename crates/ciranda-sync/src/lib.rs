@@ -56,7 +56,9 @@
 //!
 //! All waiting is built on one waiter-queue core (a slab-backed FIFO of wakers under a
 //! `parking_lot` mutex); `Mutex`, `RwLock` and bounded `mpsc` sit on a batch semaphore built on
-//! it, whose uncontended paths are a single CAS.
+//! it, whose uncontended paths are a single CAS. The exception is [`oneshot`], whose one waiter
+//! per side needs no queue: its handles share a state word and a waker cell each, with no lock
+//! (the module's docs spell out who owns which cell when).
 
 mod loom;
 mod waiters;
