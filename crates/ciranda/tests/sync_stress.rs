@@ -150,11 +150,9 @@ async fn oneshot_handles_racing_on_two_workers() {
                             drop(v);
                             returned.fetch_add(1, SeqCst);
                         }
-                        (sent, got) => panic!(
-                            "send {:?} but try_recv {:?}",
-                            sent.is_ok(),
-                            got.map(|_| ())
-                        ),
+                        (sent, got) => {
+                            panic!("send {:?} but try_recv {:?}", sent.is_ok(), got.map(|_| ()))
+                        }
                     }
                 }));
             }
