@@ -262,10 +262,12 @@ impl<T> Sender<T> {
                         .then(|| unsafe { take_waker(&inner.tx_waker) })
                         .flatten();
                     self.shared.release(TX_RELEASED, RX_RELEASED);
-                    drop(own);
+                    // The receiver first: a panic in our own waker's destructor must not
+                    // cost it its wake-up.
                     if let Some(waker) = rx_waker {
                         waker.wake();
                     }
+                    drop(own);
                     return Ok(());
                 }
                 Err(actual) => cur = actual,

@@ -86,3 +86,36 @@ fn across_threads() {
         t.join().unwrap();
     }
 }
+
+/// A waker whose drop panics: the sender's own `closed()` waker, dropped when it sends.
+fn waker_that_panics_on_drop() -> std::task::Waker {
+    use std::task::{RawWaker, RawWakerVTable, Waker};
+    fn clone(_: *const ()) -> RawWaker {
+        RawWaker::new(std::ptr::null(), &VTABLE)
+    }
+    fn noop(_: *const ()) {}
+    fn drop_panics(_: *const ()) {
+        panic!("closed() waker dropped");
+    }
+    static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, noop, noop, drop_panics);
+    // SAFETY: the vtable's functions ignore the data pointer, which is null.
+    unsafe { Waker::from_raw(RawWaker::new(std::ptr::null(), &VTABLE)) }
+}
+
+#[test]
+fn a_panicking_closed_waker_does_not_cost_the_receiver_its_wake_up() {
+    let (mut tx, rx) = oneshot::channel();
+    let mut rx = Task::new(rx);
+    rx.pending();
+    {
+        let waker = std::mem::ManuallyDrop::new(waker_that_panics_on_drop());
+        let mut cx = std::task::Context::from_waker(&waker);
+        assert!(tx.poll_closed(&mut cx).is_pending());
+    }
+    // The send publishes the value, wakes the receiver, then drops the stored clone of the
+    // panicking waker: the panic reaches the sender, after the wake-up.
+    let sent = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || tx.send(5)));
+    assert!(sent.is_err(), "the waker's drop panicked into send");
+    assert!(rx.is_woken());
+    assert_eq!(rx.ready(), Ok(5));
+}
