@@ -48,6 +48,18 @@ pub fn workers() -> usize {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
 }
 
+/// A probe's summary of its timings: median, 10th and 90th percentiles, in microseconds.
+pub fn summary(mut times: Vec<std::time::Duration>) -> String {
+    times.sort();
+    let at = |q: usize| times[(times.len() - 1) * q / 100].as_secs_f64() * 1e6;
+    format!(
+        "median {:7.1} µs  p10 {:7.1}  p90 {:7.1}",
+        at(50),
+        at(10),
+        at(90)
+    )
+}
+
 /// `CIRANDA_BENCH_QUICK=1`: a smoke run (few samples, short measurement).
 pub fn quick() -> bool {
     std::env::var("CIRANDA_BENCH_QUICK").is_ok_and(|v| !v.is_empty() && v != "0")

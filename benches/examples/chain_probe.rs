@@ -18,22 +18,10 @@ mod common;
 
 use std::sync::Mutex;
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// When the first task of the current chain was polled.
 static FIRST_POLL: Mutex<Option<Instant>> = Mutex::new(None);
-
-/// Median, 10th and 90th percentiles, in microseconds.
-fn summary(mut times: Vec<Duration>) -> String {
-    times.sort();
-    let at = |q: usize| times[(times.len() - 1) * q / 100].as_secs_f64() * 1e6;
-    format!(
-        "median {:7.1} µs  p10 {:7.1}  p90 {:7.1}",
-        at(50),
-        at(10),
-        at(90)
-    )
-}
 
 macro_rules! probe {
     ($rt:ident, $len:expr, $iters:expr) => {{
@@ -67,10 +55,10 @@ macro_rules! probe {
             end_wake.push(returned - sent);
         }
         println!("{} chain of {}, {} iterations", rt::NAME, $len, $iters);
-        println!("  whole iteration          {}", summary(total));
-        println!("  spawn → first poll       {}", summary(start_wake));
-        println!("  the chain                {}", summary(chain_run));
-        println!("  last send → recv returns {}", summary(end_wake));
+        println!("  whole iteration          {}", common::summary(total));
+        println!("  spawn → first poll       {}", common::summary(start_wake));
+        println!("  the chain                {}", common::summary(chain_run));
+        println!("  last send → recv returns {}", common::summary(end_wake));
     }};
 }
 

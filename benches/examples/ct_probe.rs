@@ -13,19 +13,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
-use std::time::{Duration, Instant};
-
-/// Median, 10th and 90th percentiles, in microseconds.
-fn summary(mut times: Vec<Duration>) -> String {
-    times.sort();
-    let at = |q: usize| times[(times.len() - 1) * q / 100].as_secs_f64() * 1e6;
-    format!(
-        "median {:7.1} µs  p10 {:7.1}  p90 {:7.1}",
-        at(50),
-        at(10),
-        at(90)
-    )
-}
+use std::time::Instant;
 
 macro_rules! probe {
     ($rt:ident, $workload:expr, $batches:expr) => {{
@@ -74,7 +62,12 @@ macro_rules! probe {
             }
             times.push(start.elapsed());
         }
-        println!("{:8} {:14} {}", stringify!($rt), $workload, summary(times));
+        println!(
+            "{:8} {:14} {}",
+            stringify!($rt),
+            $workload,
+            common::summary(times)
+        );
     }};
 }
 
