@@ -1,9 +1,10 @@
 //! A one-shot channel: one value, from one [`Sender`] to one [`Receiver`].
 //!
 //! The two handles share one allocation: a state word, the value's cell and one waker cell
-//! per side. There is no lock: every step is a read-modify-write of the state word, and the
-//! common life of a channel — a send, one wait, the receiver's drop — costs three of them
-//! and no reference count (the state word counts the two handles too).
+//! per side. There is no lock: every change of state is a read-modify-write of the state
+//! word (a poll that finds the value reads it), and the common life of a channel — a send,
+//! one wait, the receiver's drop — costs three of them and no reference count (the state
+//! word counts the two handles too).
 //!
 //! # The state word
 //!
