@@ -144,6 +144,23 @@ unsafe fn take_waker(cell: &UnsafeCell<Option<Waker>>) -> Option<Waker> {
     cell.with_mut(|w| unsafe { (*w).take() })
 }
 
+/// The waker in `cell` if `bit` is among `claimed`, the waker bits this side just cleared
+/// with a read-modify-write; `None` otherwise (the cell is not ours then).
+///
+/// # Safety
+/// `claimed` holds only bits this side cleared itself, so a cell whose bit it has is ours.
+unsafe fn take_claimed(
+    claimed: usize,
+    bit: usize,
+    cell: &UnsafeCell<Option<Waker>>,
+) -> Option<Waker> {
+    if claimed & bit == 0 {
+        return None;
+    }
+    // SAFETY: the caller cleared the cell's bit: the cell is ours.
+    unsafe { take_waker(cell) }
+}
+
 /// Replaces the waker in `cell`, returning the old one.
 ///
 /// # Safety
@@ -211,17 +228,13 @@ impl<T> Sender<T> {
         // The send is this handle's end: it releases the channel itself.
         let this = ManuallyDrop::new(self);
         let inner = this.shared.inner();
-        if inner.state.load(Acquire) & RX_CLOSED != 0 {
-            this.finish();
-            return Err(value);
-        }
         // SAFETY: `SENT` is not published, so the value cell is the sender's.
         inner.value.with_mut(|v| unsafe { *v = Some(value) });
         match this.publish(SENT) {
             Ok(()) => Ok(()),
             Err(()) => {
-                // The receiver closed in between: `SENT` was never published, so the cell
-                // is still ours.
+                // The receiver closed first: `SENT` was never published, so the cell is
+                // still ours.
                 // SAFETY: as above.
                 let value = inner.value.with_mut(|v| unsafe { (*v).take() });
                 this.finish();
@@ -254,14 +267,10 @@ impl<T> Sender<T> {
                     return Ok(());
                 }
                 Ok(_) => {
-                    // SAFETY: we cleared the bits of the cells we take from.
-                    let rx_waker = (claims & RX_WAKER != 0)
-                        .then(|| unsafe { take_waker(&inner.rx_waker) })
-                        .flatten();
+                    // SAFETY: `claims` are the bits this compare-and-swap cleared.
+                    let rx_waker = unsafe { take_claimed(claims, RX_WAKER, &inner.rx_waker) };
                     // SAFETY: as above.
-                    let own = (claims & TX_WAKER != 0)
-                        .then(|| unsafe { take_waker(&inner.tx_waker) })
-                        .flatten();
+                    let own = unsafe { take_claimed(claims, TX_WAKER, &inner.tx_waker) };
                     self.shared.release(TX_RELEASED, RX_RELEASED);
                     // The receiver first: a panic in our own waker's destructor must not
                     // cost it its wake-up.
@@ -281,11 +290,9 @@ impl<T> Sender<T> {
     fn finish(&self) {
         let inner = self.shared.inner();
         let prev = inner.state.fetch_and(!TX_WAKER, Acquire);
-        // SAFETY: we cleared the bit, so the cell is ours. (With the bit clear the receiver
-        // may be moving the waker out: it claimed it when it closed.)
-        let own = (prev & TX_WAKER != 0)
-            .then(|| unsafe { take_waker(&inner.tx_waker) })
-            .flatten();
+        // SAFETY: `prev` had the bit if we cleared it. (With the bit clear the receiver may
+        // be moving the waker out: it claimed it when it closed.)
+        let own = unsafe { take_claimed(prev, TX_WAKER, &inner.tx_waker) };
         self.shared.release(TX_RELEASED, RX_RELEASED);
         drop(own);
     }
@@ -428,11 +435,9 @@ impl<T> Receiver<T> {
                 Err(actual) => cur = actual,
             }
         }
-        if cur & TX_WAKER != 0 {
-            // SAFETY: we cleared the bit: the cell is ours.
-            if let Some(waker) = unsafe { take_waker(&inner.tx_waker) } {
-                waker.wake();
-            }
+        // SAFETY: the compare-and-swap above cleared the bits `cur` has.
+        if let Some(waker) = unsafe { take_claimed(cur, TX_WAKER, &inner.tx_waker) } {
+            waker.wake();
         }
     }
 
@@ -550,14 +555,10 @@ impl<T> Drop for Receiver<T> {
                 Err(actual) => cur = actual,
             }
         }
-        // SAFETY: we cleared the bits of the cells we take from.
-        let tx_waker = (cur & TX_WAKER != 0)
-            .then(|| unsafe { take_waker(&inner.tx_waker) })
-            .flatten();
+        // SAFETY: the compare-and-swap above cleared the waker bits `cur` has.
+        let tx_waker = unsafe { take_claimed(cur, TX_WAKER, &inner.tx_waker) };
         // SAFETY: as above.
-        let own = (cur & RX_WAKER != 0)
-            .then(|| unsafe { take_waker(&inner.rx_waker) })
-            .flatten();
+        let own = unsafe { take_claimed(cur, RX_WAKER, &inner.rx_waker) };
         self.shared.release(RX_RELEASED, TX_RELEASED);
         // The guard wakes the sender even if a destructor below panics (`wake_all` then drops
         // a waker's panic rather than aborting).

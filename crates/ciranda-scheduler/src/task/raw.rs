@@ -225,12 +225,13 @@ impl RawTask {
     pub(crate) unsafe fn drop_join_handle(self) {
         // SAFETY: the JoinHandle's reference keeps the task alive until released below.
         let header = unsafe { self.header() };
-        if !header.state.load().is(JOIN_WAKER) {
+        let current = header.state.load();
+        if !current.is(JOIN_WAKER) {
             // JOIN_WAKER is clear, and only this handle sets it: the slot is ours (empty
             // unless a registration lost to completion left a waker there).
             // SAFETY: as just argued.
             let stale = header.join_waker.with_mut(|slot| unsafe { (*slot).take() });
-            if let Some(last) = header.state.drop_join_handle_fast() {
+            if let Some(last) = header.state.drop_join_handle_fast(current) {
                 if last {
                     // SAFETY: that was the last reference.
                     unsafe { (header.vtable.dealloc)(self.0) };
@@ -712,11 +713,7 @@ impl<F: Future, S: Schedule> Cell<F, S> {
             return;
         }
         let failed = outcome.is_failure();
-        // SAFETY: we hold RUNNING and no poll (so no entered guard) is in progress.
-        #[cfg(feature = "tracing")]
-        unsafe {
-            self.header.span.close()
-        };
+        self.close_span();
         // The stage is already `Consumed` (the future was dropped in place).
         self.discard(outcome);
         if self.header.state.complete_and_release(failed) {
@@ -725,16 +722,22 @@ impl<F: Future, S: Schedule> Cell<F, S> {
         }
     }
 
+    /// Closes the task's `tracing` span as it completes. The caller holds RUNNING.
+    #[inline]
+    fn close_span(&self) {
+        // SAFETY: the caller holds RUNNING and no poll (so no entered guard) is in progress.
+        #[cfg(feature = "tracing")]
+        unsafe {
+            self.header.span.close()
+        };
+    }
+
     /// Stores the outcome (`Finished`, `Cancelled` or `Panicked`) and publishes completion.
     /// The caller holds RUNNING.
     fn complete(&self, outcome: Stage<F>) {
         debug_assert!(!matches!(outcome, Stage::Running(_) | Stage::Consumed));
         let failed = outcome.is_failure();
-        // SAFETY: we hold RUNNING and no poll (so no entered guard) is in progress.
-        #[cfg(feature = "tracing")]
-        unsafe {
-            self.header.span.close()
-        };
+        self.close_span();
         // SAFETY: we hold RUNNING, the stage is ours until COMPLETE is published below.
         self.stage.with_mut(|stage| unsafe { *stage = outcome });
         let prev = self.header.state.transition_to_complete(failed);

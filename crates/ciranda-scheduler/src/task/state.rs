@@ -315,8 +315,9 @@ impl State {
     /// reference in one compare-and-swap, where the slow path takes two read-modify-writes.
     /// `None` (nothing changed) once the task is complete or `JOIN_WAKER` is set: the slow
     /// path must run. `Some(last)`: whether the released reference was the last one.
-    pub(crate) fn drop_join_handle_fast(&self) -> Option<bool> {
-        let mut current = self.0.load(Acquire);
+    /// `current` is the caller's snapshot, the compare-and-swap's first guess.
+    pub(crate) fn drop_join_handle_fast(&self, current: Snapshot) -> Option<bool> {
+        let mut current = current.0;
         loop {
             let s = Snapshot(current);
             if s.is(COMPLETE) || s.is(JOIN_WAKER) {
