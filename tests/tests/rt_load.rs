@@ -257,3 +257,83 @@ fn spawn_storm_while_workers_are_saturated() {
         rt.block_on(b).unwrap();
     }
 }
+
+/// Live heap bytes once the workers had time to finish what they do on going idle.
+fn settled_live_bytes(bound: usize) -> usize {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let live = live_bytes();
+        if live <= bound || std::time::Instant::now() > deadline {
+            return live;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn a_finished_burst_beside_many_live_tasks_is_freed_once_the_runtime_idles() {
+    // The registry unlinks completed tasks in bounded steps; a runtime that goes idle must
+    // still finish the walk before its workers sleep, or the burst's task cells stay
+    // allocated until something else runs. Nothing runs here after the burst.
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let rt = Runtime::builder().worker_threads(2).build().unwrap();
+    rt.block_on(async {
+        for _ in 0..50_000 {
+            drop(ciranda::spawn(std::future::pending::<()>()));
+        }
+    });
+    let with_live_tasks = live_bytes();
+    // The burst's tasks all wait while they are spawned, so no walk on the spawn path finds
+    // any of them finished; they finish together afterwards, and only the workers going
+    // idle can unlink them.
+    let go = Arc::new(ciranda::sync::Event::new());
+    rt.block_on(async {
+        for _ in 0..200_000 {
+            let go = go.clone();
+            drop(ciranda::spawn(async move { go.wait().await }));
+        }
+    });
+    go.set();
+    // 200 000 finished cells are about 20 MB.
+    let after = settled_live_bytes(with_live_tasks + 2 * MB);
+    assert!(
+        after <= with_live_tasks + 2 * MB,
+        "the burst's finished tasks were not freed: {} KB live with the 50 000 waiting \
+         tasks, {} KB after the burst",
+        with_live_tasks / 1024,
+        after / 1024
+    );
+}
+
+#[test]
+fn a_current_thread_runtime_that_never_idles_still_frees_finished_tasks() {
+    // The driver reports completions while it stays busy, so the registry's spawn-side
+    // walks (which wait for reported completions) keep the finished tasks bounded.
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let rt = Runtime::builder()
+        .flavor(ciranda::Flavor::CurrentThread)
+        .build()
+        .unwrap();
+    let before = live_bytes();
+    let peak = rt.block_on(async {
+        let mut peak = 0;
+        for i in 0..300_000u32 {
+            drop(ciranda::spawn(async move { i }));
+            if i % 16 == 0 {
+                // Requeued behind the tasks just spawned: the queue never empties, so the
+                // driver never goes idle.
+                ciranda::task::yield_now().await;
+            }
+            if i % 10_000 == 0 {
+                peak = peak.max(live_bytes().saturating_sub(before));
+            }
+        }
+        peak
+    });
+    // Unswept, 300 000 finished cells would be about 30 MB.
+    assert!(
+        peak <= 8 * MB,
+        "finished tasks piled up while the driver stayed busy: {} KB above the start",
+        peak / 1024
+    );
+}

@@ -563,7 +563,7 @@ fn drive<F: Future>(
                 shared
                     .registry
                     .report_completed(std::mem::take(&mut completed));
-                shared.registry.sweep_if_worthwhile();
+                shared.registry.sweep_if_worthwhile(|| !shared.has_work());
                 // Waiting: not active, so a paused clock may jump (see the module docs).
                 driver.active.set(false);
                 shared.block_on_active.deactivate();
@@ -582,6 +582,11 @@ fn drive<F: Future>(
         polls = polls.wrapping_add(1);
         if polls % EVENT_INTERVAL == 0 {
             publish_busy(counters, &mut busy_since);
+            // A driver that never runs out of tasks still reports its completions: the
+            // registry's laps wait for them (see `registry`).
+            shared
+                .registry
+                .report_completed(std::mem::take(&mut completed));
             // Ready tasks keep coming: still poll I/O and timers now and then.
             shared.park.park(&park_cx, Some(Duration::ZERO));
         }

@@ -2,19 +2,41 @@
 //!
 //! Spawning must not take a lock, so the registry is a set of lock-free push-only lists
 //! (one shard per worker, so a worker's spawns touch a cache line no one else writes) with
-//! *lazy removal*: a task that completes stays linked, and a sweep later unlinks completed
-//! tasks in bulk and releases the registry's reference to each. Sweeps run when a shard has
-//! seen more pushes than it had survivors at the last sweep, and when a worker goes idle and
-//! the tasks completed since the last sweep reach a quarter of the live ones. Both keep the
-//! cost amortised O(1) per task and the completed-but-linked tasks a bounded fraction of the
-//! live ones, so memory returns once a burst of tasks is over.
+//! *lazy removal*: a task that completes stays linked, and sweeps later unlink completed
+//! tasks and release the registry's reference to each. A sweep reads every node it passes
+//! (a cache miss for a task nobody touched lately), so it walks the list in bounded *steps*
+//! of at most [`SPAWN_STEP`] or [`IDLE_STEP`] nodes, each resuming where the previous one
+//! stopped; a walk from the head to the end is a *lap*. With whole-list sweeps, one spawn
+//! among 400 000 live tasks took 7 ms (`benches/examples/spawn_stall_probe.rs`).
+//!
+//! Laps are asked for, and steps taken, by:
+//!
+//! | who | asks for a lap when | then steps |
+//! |---|---|---|
+//! | a spawn (its shard) | the shard saw as many pushes since its last lap began as that lap kept (at least [`MIN_SWEEP`]), and the completions reported reach a quarter of the shard's linked tasks | [`SPAWN_STEP`] nodes every [`STEP_EVERY`] pushes while the lap lasts, never waiting for the lock |
+//! | a worker going idle (every shard) | the completions reported since the last such request reach a quarter of all linked tasks | [`IDLE_STEP`] nodes at a time until the lap is over or work arrives, waiting for a spawner's step if need be |
+//!
+//! Workers and the current-thread driver report completions in batches (every
+//! `EVENT_INTERVAL` polls and when they go idle). Both rules keep the walking amortised O(1)
+//! per task and the completed-but-linked tasks a bounded fraction of the live ones. A spawn
+//! walks at most one step; a worker going idle stops between steps as soon as work is
+//! queued, and otherwise finishes the lap before it sleeps, so a finished burst's memory
+//! returns even if nothing runs afterwards (the idle worker may be the last one awake, which
+//! is why it waits for the lock instead of skipping a shard a spawner is stepping through).
 //!
 //! # Invariants
 //!
 //! * The registry holds one reference to every task linked in it, so a linked node is never
 //!   freed.
-//! * Nodes are pushed at the head with a CAS; only a thread holding the shard's `sweep` lock
-//!   unlinks nodes or walks the list, so a walker never meets a node being unlinked.
+//! * Spawners push nodes at the head with a CAS and touch no other link. Only a thread
+//!   holding the shard's `sweep` lock reads or writes the links between nodes, or moves the
+//!   head anywhere but to a newly pushed node; so a walker never meets a node being
+//!   unlinked. (A step that unlinks the head does so with a CAS, which fails if a spawner
+//!   pushed meanwhile; a push that raced with that CAS links its node in front of whatever
+//!   the head is when its own CAS succeeds, so the list stays whole.)
+//! * The step cursor (`Sweep::resume_after`) is a node that is linked, or null (start the
+//!   next step at the head). It is kept, never unlinked, by the step that stores it, and
+//!   `drain` resets it before it takes the list.
 //! * Shutdown first sets the `closing` flag, then swaps each head for the [`closed`]
 //!   sentinel: from then on `insert` fails, so a task spawned during or after shutdown is
 //!   cancelled by its spawner and nothing is ever linked into a registry nobody will drain
@@ -26,15 +48,22 @@
 //!   before any task is cancelled, so whoever observes a cancellation (an `Acquire` of the
 //!   task's state) also observes the flag.
 
+use crate::loom::Mutex;
 use crate::loom::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering::*};
-use crate::loom::{Mutex, MutexGuard};
 use crate::task::TaskInfo;
 use crate::task::raw::{Header, RawTask, TaskRef};
 use crate::task::state::COMPLETE;
 use std::ptr;
 
-/// Pushes a shard absorbs before it considers a sweep, whatever its size.
+/// Pushes a shard absorbs before it considers a lap, whatever its size.
 const MIN_SWEEP: usize = 256;
+/// Pushes between two steps of a lap under way, on the spawn path.
+const STEP_EVERY: usize = 64;
+/// Nodes a step on the spawn path visits at most: about 8 per push while a lap is under way,
+/// and tens of microseconds when every node misses the cache.
+const SPAWN_STEP: usize = 512;
+/// Nodes a step of a worker going idle visits at most, in each shard.
+const IDLE_STEP: usize = 4096;
 
 /// The head of a closed shard. Task headers are 8-byte aligned, so 1 is never a task.
 fn closed() -> *mut Header {
@@ -45,17 +74,45 @@ pub(crate) struct Registry {
     shards: Box<[Shard]>,
     /// Set by `drain` before it closes any shard; `insert` refuses once it is set.
     closing: AtomicBool,
-    /// Completions reported by workers since the last full sweep (an estimate).
+    /// Completions reported by workers and not yet taken off by a step (an estimate: a step
+    /// may free a task whose completion is reported later).
     completed_unswept: AtomicUsize,
 }
 
 #[repr(align(128))]
 struct Shard {
     head: AtomicPtr<Header>,
-    pushed_since_sweep: AtomicUsize,
-    survivors: AtomicUsize,
-    sweep: Mutex<()>,
+    /// Pushes ever made (a load and a store, not a read-modify-write: two spawners racing on
+    /// one shard may count one push). Only decides when to step.
+    pushed: AtomicUsize,
+    /// `pushed` at which a spawn looks at this shard's laps again.
+    next_step_at: AtomicUsize,
+    /// `pushed` when the current lap began, and the nodes the last finished lap kept: the
+    /// shard's linked tasks are about `kept + pushed - lap_began`.
+    lap_began: AtomicUsize,
+    kept: AtomicUsize,
+    /// Laps asked for, and the requests the last finished lap answered (it answers those
+    /// made before it began): a lap is due while they differ.
+    laps_requested: AtomicUsize,
+    laps_answered: AtomicUsize,
+    sweep: Mutex<Sweep>,
 }
+
+/// Where the walk of a shard stands; only read and written under the shard's `sweep` lock.
+struct Sweep {
+    /// The node after which the next step starts (see the module's invariants), or null for
+    /// the head.
+    resume_after: *mut Header,
+    /// Nodes kept so far in the current lap.
+    kept_this_lap: usize,
+    /// `laps_requested` when the current lap began.
+    answers: usize,
+}
+
+// SAFETY: `resume_after` points to a task header that the registry keeps linked (and so
+// alive) while it is stored, and it is only dereferenced by the thread holding the lock that
+// owns the `Sweep`; task headers are shared between threads anyway (`Sync` atomics).
+unsafe impl Send for Sweep {}
 
 impl Registry {
     pub(crate) fn new(shards: usize) -> Registry {
@@ -63,9 +120,17 @@ impl Registry {
             shards: (0..shards.max(1))
                 .map(|_| Shard {
                     head: AtomicPtr::new(ptr::null_mut()),
-                    pushed_since_sweep: AtomicUsize::new(0),
-                    survivors: AtomicUsize::new(0),
-                    sweep: Mutex::new(()),
+                    pushed: AtomicUsize::new(0),
+                    next_step_at: AtomicUsize::new(MIN_SWEEP),
+                    lap_began: AtomicUsize::new(0),
+                    kept: AtomicUsize::new(0),
+                    laps_requested: AtomicUsize::new(0),
+                    laps_answered: AtomicUsize::new(0),
+                    sweep: Mutex::new(Sweep {
+                        resume_after: ptr::null_mut(),
+                        kept_this_lap: 0,
+                        answers: 0,
+                    }),
                 })
                 .collect(),
             closing: AtomicBool::new(false),
@@ -104,50 +169,75 @@ impl Registry {
                 Err(actual) => head = actual,
             }
         }
-        // The list owns the reference now; `drain` and the sweep release it.
+        // The list owns the reference now; the steps and `drain` release it.
         let _linked = task.into_raw();
-        // An estimate that only decides when to sweep: a load and a store, not a
-        // read-modify-write, so two spawners racing on one shard may count one push (the
-        // sweep then comes a push later).
-        let pushed = shard.pushed_since_sweep.load(Relaxed) + 1;
-        shard.pushed_since_sweep.store(pushed, Relaxed);
-        if pushed >= MIN_SWEEP && pushed >= shard.survivors.load(Relaxed) {
-            // A spawner never waits: if another thread is sweeping this shard, that is enough.
-            if let Some(sweeping) = shard.sweep.try_lock() {
-                shard.sweep_completed(sweeping);
-            }
+        let pushed = shard.pushed.load(Relaxed).wrapping_add(1);
+        shard.pushed.store(pushed, Relaxed);
+        if pushed.wrapping_sub(shard.next_step_at.load(Relaxed)) as isize >= 0 {
+            self.step_on_spawn(shard, pushed);
         }
         Ok(())
     }
 
-    /// Unlinks completed tasks everywhere once enough of them accumulated to be worth a walk
-    /// over the live ones.
-    pub(crate) fn sweep_if_worthwhile(&self) {
+    /// The spawn path's part in the sweeping: go on with a lap that is due, or ask for one
+    /// once the shard has seen as many pushes since its last lap began as that lap kept and
+    /// enough completions were reported to be worth a walk.
+    #[cold]
+    fn step_on_spawn(&self, shard: &Shard, pushed: usize) {
+        // Looked at again a little later whatever happens here (a step that stops sets its
+        // own), so a spawner does not retry a lock someone holds on every push.
+        shard
+            .next_step_at
+            .store(pushed.wrapping_add(STEP_EVERY), Relaxed);
+        if !shard.lap_due() {
+            let since = pushed.wrapping_sub(shard.lap_began.load(Relaxed));
+            let worth = since >= shard.kept.load(Relaxed).max(MIN_SWEEP)
+                && self.completed_unswept.load(Relaxed).saturating_mul(4) >= shard.linked();
+            if !worth {
+                return;
+            }
+            shard.laps_requested.fetch_add(1, Relaxed);
+        }
+        // A spawner never waits: if another thread is stepping through this shard, a later
+        // push tries again.
+        if let Some(mut sweep) = shard.sweep.try_lock() {
+            shard.step(&mut sweep, SPAWN_STEP);
+        }
+    }
+
+    /// Called by a worker going idle: once the completions reported since the last such
+    /// request reach a quarter of the linked tasks, asks every shard for a lap; then steps
+    /// through each shard whose lap is due, until the lap is over or `keep_going` says that
+    /// work arrived (checked between steps, so new work waits one step at most, while an
+    /// idle runtime still gives a finished burst's memory back before it sleeps).
+    pub(crate) fn sweep_if_worthwhile(&self, keep_going: impl Fn() -> bool) {
         let completed = self.completed_unswept.load(Relaxed);
-        if completed == 0 {
-            return;
+        if completed > 0 {
+            let linked: usize = self.shards.iter().map(Shard::linked).sum();
+            if completed.saturating_mul(4) >= linked
+                && self
+                    .completed_unswept
+                    .compare_exchange(completed, 0, Relaxed, Relaxed)
+                    .is_ok()
+            {
+                for shard in self.shards.iter() {
+                    shard.laps_requested.fetch_add(1, Relaxed);
+                }
+            }
         }
-        let linked: usize = self
-            .shards
-            .iter()
-            .map(|s| s.survivors.load(Relaxed) + s.pushed_since_sweep.load(Relaxed))
-            .sum();
-        if completed.saturating_mul(4) < linked {
-            return;
-        }
-        if self
-            .completed_unswept
-            .compare_exchange(completed, 0, Relaxed, Relaxed)
-            .is_err()
-        {
-            return; // another worker is sweeping or more completions arrived: next time
-        }
-        // The counter was reset above, so nothing would trigger this sweep again: every shard
-        // must be swept now, waiting for a spawner's sweep of the same shard if need be.
-        // (Skipping a busy shard kept a burst's completed tasks linked — and their memory
-        // held — until the next burst.)
         for shard in self.shards.iter() {
-            shard.sweep_completed(shard.sweep.lock());
+            if !shard.lap_due() {
+                continue;
+            }
+            // Waits for a spawner's step (bounded) rather than skipping the shard: this
+            // worker may be the last to go idle, and nobody else would finish the lap.
+            let mut sweep = shard.sweep.lock();
+            loop {
+                shard.step(&mut sweep, IDLE_STEP);
+                if !shard.lap_due() || !keep_going() {
+                    break;
+                }
+            }
         }
     }
 
@@ -197,9 +287,15 @@ impl Registry {
             .shards
             .iter()
             .map(|shard| {
-                let _walk = shard.sweep.lock();
-                shard.pushed_since_sweep.store(0, Relaxed);
-                shard.survivors.store(0, Relaxed);
+                let mut sweep = shard.sweep.lock();
+                // The walk's cursor points into the list about to be taken.
+                sweep.resume_after = ptr::null_mut();
+                sweep.kept_this_lap = 0;
+                shard.kept.store(0, Relaxed);
+                shard.lap_began.store(shard.pushed.load(Relaxed), Relaxed);
+                shard
+                    .laps_answered
+                    .store(shard.laps_requested.load(Relaxed), Relaxed);
                 shard.head.swap(closed(), AcqRel)
             })
             .collect();
@@ -217,62 +313,139 @@ impl Registry {
 }
 
 impl Shard {
-    /// Unlinks the completed tasks; the caller holds the shard's sweep lock.
-    fn sweep_completed(&self, _sweeping: MutexGuard<'_, ()>) {
-        self.pushed_since_sweep.store(0, Relaxed);
-        let mut node = self.head.load(Acquire);
-        loop {
-            if node.is_null() || node == closed() {
-                return;
-            }
-            match self
-                .head
-                .compare_exchange_weak(node, ptr::null_mut(), Acquire, Acquire)
-            {
-                Ok(_) => break,
-                Err(actual) => node = actual,
-            }
-        }
-        let mut kept_head: *mut Header = ptr::null_mut();
-        let mut kept_tail: Option<RawTask> = None;
-        let mut kept = 0;
-        while !node.is_null() {
-            // SAFETY: the list was taken whole under the sweep lock; each node carries a
-            // registry reference, which `task` now owns.
-            let task = unsafe { TaskRef::from_raw(RawTask::from_ptr(node)) };
-            node = task.header().registry_next.load(Relaxed);
-            if task.header().state.load().is(COMPLETE) {
-                drop(task);
-            } else {
-                // The list keeps the reference.
-                let task = task.into_raw();
-                match kept_tail {
-                    None => kept_head = task.as_ptr(),
-                    // SAFETY: `tail` is a node kept in the list, which holds its reference.
-                    Some(tail) => unsafe { tail.header() }
-                        .registry_next
-                        .store(task.as_ptr(), Relaxed),
-                }
-                kept_tail = Some(task);
-                kept += 1;
-            }
-        }
-        if let Some(tail) = kept_tail {
-            // Put the survivors back in front of whatever was pushed meanwhile.
-            let mut head = self.head.load(Relaxed);
+    /// A lap was asked for that no finished lap has answered.
+    fn lap_due(&self) -> bool {
+        self.laps_requested.load(Relaxed) != self.laps_answered.load(Relaxed)
+    }
+
+    /// About how many tasks are linked here.
+    fn linked(&self) -> usize {
+        let since = self
+            .pushed
+            .load(Relaxed)
+            .wrapping_sub(self.lap_began.load(Relaxed));
+        self.kept.load(Relaxed).saturating_add(since)
+    }
+
+    /// Visits up to `budget` nodes from where the last step stopped, unlinking completed
+    /// tasks and releasing the registry's reference to each. The caller holds the shard's
+    /// sweep lock (`sweep`).
+    fn step(&self, sweep: &mut Sweep, budget: usize) {
+        let mut visited = 0;
+        let mut prev = sweep.resume_after;
+        if prev.is_null() {
+            // A lap begins at the head, and answers the requests made so far.
+            self.lap_began.store(self.pushed.load(Relaxed), Relaxed);
+            sweep.kept_this_lap = 0;
+            sweep.answers = self.laps_requested.load(Relaxed);
+            // Completed nodes at the head leave by CAS: a spawner may be pushing.
             loop {
-                // SAFETY: `tail` is a node kept in the list, which holds its reference.
-                unsafe { tail.header() }.registry_next.store(head, Relaxed);
-                match self
-                    .head
-                    .compare_exchange_weak(head, kept_head, AcqRel, Relaxed)
-                {
-                    Ok(_) => break,
-                    Err(actual) => head = actual,
+                let head = self.head.load(Acquire);
+                if head.is_null() || head == closed() {
+                    return self.finish_lap(sweep);
                 }
+                if visited == budget {
+                    return self.pause(sweep, ptr::null_mut());
+                }
+                visited += 1;
+                // SAFETY: `head` is linked (it holds a registry reference) and only this
+                // thread, holding the sweep lock, may unlink it.
+                let header = unsafe { &*head };
+                if !header.state.load().is(COMPLETE) {
+                    prev = head;
+                    sweep.kept_this_lap += 1;
+                    break;
+                }
+                let next = header.registry_next.load(Relaxed);
+                if self
+                    .head
+                    .compare_exchange(head, next, AcqRel, Acquire)
+                    .is_ok()
+                {
+                    // SAFETY: unlinked: the registry's reference is ours to release.
+                    drop(unsafe { TaskRef::from_raw(RawTask::from_ptr(head)) });
+                }
+                // Else a spawner pushed in front: look at the new head (this node is now
+                // behind it and is reached from its predecessor).
             }
         }
-        self.survivors.store(kept, Relaxed);
+        // From here on `prev` is a kept node; its successors are unlinked by rewriting its
+        // link, which no spawner touches.
+        loop {
+            // SAFETY: `prev` is linked and kept (module invariants); we hold the sweep lock.
+            let prev_header = unsafe { &*prev };
+            let node = prev_header.registry_next.load(Relaxed);
+            if node.is_null() {
+                return self.finish_lap(sweep);
+            }
+            if visited == budget {
+                return self.pause(sweep, prev);
+            }
+            visited += 1;
+            // SAFETY: `node` is linked, as its predecessor's link says, and only this thread
+            // may unlink it.
+            let header = unsafe { &*node };
+            if header.state.load().is(COMPLETE) {
+                prev_header
+                    .registry_next
+                    .store(header.registry_next.load(Relaxed), Relaxed);
+                // SAFETY: unlinked: the registry's reference is ours to release.
+                drop(unsafe { TaskRef::from_raw(RawTask::from_ptr(node)) });
+            } else {
+                prev = node;
+                sweep.kept_this_lap += 1;
+            }
+        }
+    }
+
+    /// The step ran out of budget after `resume_after`: the next one goes on from there,
+    /// [`STEP_EVERY`] pushes from now if a spawn takes it.
+    fn pause(&self, sweep: &mut Sweep, resume_after: *mut Header) {
+        sweep.resume_after = resume_after;
+        self.next_step_at
+            .store(self.pushed.load(Relaxed).wrapping_add(STEP_EVERY), Relaxed);
+    }
+
+    /// The walk reached the end: the lap answered the requests made before it began, and the
+    /// spawn path looks again once as many pushes came as it kept (so walking stays
+    /// proportional to spawning), and at least [`MIN_SWEEP`].
+    fn finish_lap(&self, sweep: &mut Sweep) {
+        sweep.resume_after = ptr::null_mut();
+        let kept = sweep.kept_this_lap;
+        self.kept.store(kept, Relaxed);
+        self.laps_answered.store(sweep.answers, Relaxed);
+        let pushed = self.pushed.load(Relaxed);
+        self.next_step_at
+            .store(pushed.wrapping_add(kept.max(MIN_SWEEP)), Relaxed);
+    }
+}
+
+/// What the loom models need to drive and inspect the walk directly.
+#[cfg(all(test, loom))]
+impl Registry {
+    /// Nodes linked in shard `shard`, completed or not.
+    pub(crate) fn linked_in(&self, shard: usize) -> usize {
+        let shard = &self.shards[shard];
+        let _walk = shard.sweep.lock();
+        let mut count = 0;
+        let mut node = shard.head.load(Acquire);
+        while !node.is_null() && node != closed() {
+            count += 1;
+            // SAFETY: as in `live_tasks`.
+            node = unsafe { &*node }.registry_next.load(Relaxed);
+        }
+        count
+    }
+
+    /// One step of at most `budget` nodes through shard `shard`, asking for a lap first if
+    /// none is due.
+    pub(crate) fn step_in(&self, shard: usize, budget: usize) {
+        let shard = &self.shards[shard];
+        if !shard.lap_due() {
+            shard.laps_requested.fetch_add(1, Relaxed);
+        }
+        let mut sweep = shard.sweep.lock();
+        shard.step(&mut sweep, budget);
     }
 }
 

@@ -79,3 +79,75 @@ fn a_spawn_after_an_observed_shutdown_cancellation_is_refused_in_every_shard() {
         assert_eq!(drops.made(), drops.dropped(), "every future dropped once");
     });
 }
+
+/// Links a task that has already completed (cancelled in place), as a task that finished
+/// while linked looks to a walk.
+fn link_completed(registry: &Registry, drops: &DropCounter) -> JoinHandle<()> {
+    let guard = drops.guard();
+    let future = async move {
+        let _guard = guard;
+        pending::<()>().await;
+    };
+    let (registered, raw::NewTask { notified, join }) =
+        raw::allocate_registered(future, Unscheduled, TaskId::next(), None);
+    registered.shutdown();
+    assert!(registry.insert(registered, 0).is_ok());
+    drop(notified);
+    join
+}
+
+#[test]
+fn a_step_unlinking_the_head_races_a_push() {
+    // The head is a completed task: the walk unlinks it with a CAS while a spawner pushes
+    // in front of it. Either way the list must keep both live tasks and lose the finished
+    // one exactly once.
+    loom::model(|| {
+        let registry = Arc::new(Registry::new(1));
+        let drops = DropCounter::default();
+        let (live_1, _) = spawn_into(&registry, 0, &drops);
+        let finished = link_completed(&registry, &drops);
+        let spawner = {
+            let (registry, drops) = (registry.clone(), drops.clone());
+            thread::spawn(move || spawn_into(&registry, 0, &drops).0)
+        };
+        registry.step_in(0, usize::MAX);
+        let live_2 = spawner.join().unwrap();
+        assert_eq!(registry.live_count(), 2, "a live task went missing");
+        // The pusher's node may have hidden the finished one from that step; the next lap
+        // finds it.
+        registry.step_in(0, usize::MAX);
+        assert_eq!(
+            registry.linked_in(0),
+            2,
+            "the finished task is still linked"
+        );
+        drop((live_1, live_2, finished));
+        registry.drain();
+        assert_eq!(drops.made(), drops.dropped(), "every future dropped once");
+    });
+}
+
+#[test]
+fn a_paused_walk_resumes_after_its_kept_node_while_pushes_go_on() {
+    // [finished, live, finished]: a step of one node unlinks the head and stops; the next
+    // step resumes behind the kept live node while a spawner pushes at the head.
+    loom::model(|| {
+        let registry = Arc::new(Registry::new(1));
+        let drops = DropCounter::default();
+        let first = link_completed(&registry, &drops);
+        let (live_1, _) = spawn_into(&registry, 0, &drops);
+        let last = link_completed(&registry, &drops);
+        registry.step_in(0, 2);
+        let spawner = {
+            let (registry, drops) = (registry.clone(), drops.clone());
+            thread::spawn(move || spawn_into(&registry, 0, &drops).0)
+        };
+        registry.step_in(0, usize::MAX);
+        let live_2 = spawner.join().unwrap();
+        assert_eq!(registry.live_count(), 2, "a live task went missing");
+        assert_eq!(registry.linked_in(0), 2, "a finished task is still linked");
+        drop((first, live_1, last, live_2));
+        registry.drain();
+        assert_eq!(drops.made(), drops.dropped(), "every future dropped once");
+    });
+}
