@@ -563,7 +563,10 @@ fn drive<F: Future>(
                 shared
                     .registry
                     .report_completed(std::mem::take(&mut completed));
-                shared.registry.sweep_if_worthwhile(|| !shared.has_work());
+                // The driver is the only thread that runs tasks: nobody else goes idle later.
+                shared
+                    .registry
+                    .sweep_if_worthwhile(|| !shared.has_work(), || false);
                 // Waiting: not active, so a paused clock may jump (see the module docs).
                 driver.active.set(false);
                 shared.block_on_active.deactivate();

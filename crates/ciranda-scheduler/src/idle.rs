@@ -183,6 +183,11 @@ impl Idle {
         self.watching.load(SeqCst)
     }
 
+    /// Some worker other than the caller (which is unparked) is unparked.
+    pub(crate) fn others_unparked(&self) -> bool {
+        unparked(self.state.load(SeqCst)) > 1
+    }
+
     /// Every worker is parked.
     pub(crate) fn all_parked(&self) -> bool {
         Self::all_parked_in(self.word())

@@ -14,7 +14,7 @@
 //! | who | asks for a lap when | then steps |
 //! |---|---|---|
 //! | a spawn (its shard) | the shard saw as many pushes since its last lap began as that lap kept (at least [`MIN_SWEEP`]), and the completions reported reach a quarter of the shard's linked tasks | [`SPAWN_STEP`] nodes every [`STEP_EVERY`] pushes while the lap lasts, never waiting for the lock |
-//! | a worker going idle (every shard) | the completions reported since the last such request reach a quarter of all linked tasks | [`IDLE_STEP`] nodes at a time until the lap is over or work arrives, waiting for a spawner's step if need be |
+//! | a worker going idle (every shard) | the completions reported since the last such request reach a quarter of all linked tasks | [`IDLE_STEP`] nodes at a time until the lap is over or work arrives; the last worker awake waits out a spawner's step |
 //!
 //! Workers and the current-thread driver report completions in batches (every
 //! `EVENT_INTERVAL` polls and when they go idle). Both rules keep the walking amortised O(1)
@@ -22,7 +22,7 @@
 //! walks at most one step; a worker going idle stops between steps as soon as work is
 //! queued, and otherwise finishes the lap before it sleeps, so a finished burst's memory
 //! returns even if nothing runs afterwards (the idle worker may be the last one awake, which
-//! is why it waits for the lock instead of skipping a shard a spawner is stepping through).
+//! is why it waits out a spawner's step instead of skipping that shard).
 //!
 //! # Invariants
 //!
@@ -95,6 +95,8 @@ struct Shard {
     /// made before it began): a lap is due while they differ.
     laps_requested: AtomicUsize,
     laps_answered: AtomicUsize,
+    /// A worker going idle holds `sweep` and steps until the lap is over or work arrives.
+    idle_walking: AtomicBool,
     sweep: Mutex<Sweep>,
 }
 
@@ -126,6 +128,7 @@ impl Registry {
                     kept: AtomicUsize::new(0),
                     laps_requested: AtomicUsize::new(0),
                     laps_answered: AtomicUsize::new(0),
+                    idle_walking: AtomicBool::new(false),
                     sweep: Mutex::new(Sweep {
                         resume_after: ptr::null_mut(),
                         kept_this_lap: 0,
@@ -210,7 +213,12 @@ impl Registry {
     /// through each shard whose lap is due, until the lap is over or `keep_going` says that
     /// work arrived (checked between steps, so new work waits one step at most, while an
     /// idle runtime still gives a finished burst's memory back before it sleeps).
-    pub(crate) fn sweep_if_worthwhile(&self, keep_going: impl Fn() -> bool) {
+    /// `others_awake`: some other worker has not gone idle yet.
+    pub(crate) fn sweep_if_worthwhile(
+        &self,
+        keep_going: impl Fn() -> bool,
+        others_awake: impl Fn() -> bool,
+    ) {
         let completed = self.completed_unswept.load(Relaxed);
         if completed > 0 {
             let linked: usize = self.shards.iter().map(Shard::linked).sum();
@@ -229,15 +237,26 @@ impl Registry {
             if !shard.lap_due() {
                 continue;
             }
-            // Waits for a spawner's step (bounded) rather than skipping the shard: this
-            // worker may be the last to go idle, and nobody else would finish the lap.
-            let mut sweep = shard.sweep.lock();
+            let mut sweep = match shard.sweep.try_lock() {
+                Some(sweep) => sweep,
+                // Another idle worker walking this shard finishes the lap (or stops because
+                // work arrived, and steps again at its next park).
+                None if shard.idle_walking.load(Relaxed) => continue,
+                // A spawner is taking a step. Awake workers go idle again later and go on
+                // with the lap; the last one awake waits the step out (it is short), or
+                // nobody would finish the lap if the spawner stops here. Only then: a
+                // waiter blocked on the lock costs the spawner a futex wake at its unlock.
+                None if others_awake() => continue,
+                None => shard.sweep.lock(),
+            };
+            shard.idle_walking.store(true, Relaxed);
             loop {
                 shard.step(&mut sweep, IDLE_STEP);
                 if !shard.lap_due() || !keep_going() {
                     break;
                 }
             }
+            shard.idle_walking.store(false, Relaxed);
         }
     }
 

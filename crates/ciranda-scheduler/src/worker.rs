@@ -401,7 +401,9 @@ impl Worker {
         self.publish(now);
         let shared = self.shared();
         shared.registry.report_completed(self.completed.replace(0));
-        shared.registry.sweep_if_worthwhile(|| !shared.has_work());
+        shared
+            .registry
+            .sweep_if_worthwhile(|| !shared.has_work(), || shared.idle.others_unparked());
         let was_searching = self.searching.replace(false);
         shared.idle.transition_to_parked(self.index, was_searching);
         // The hook may panic and kill this thread while it is registered as a sleeper.
