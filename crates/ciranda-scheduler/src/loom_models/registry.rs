@@ -9,7 +9,7 @@
 use super::DropCounter;
 use crate::loom::Arc;
 use crate::registry::Registry;
-use crate::task::raw::{self, Notified, Schedule};
+use crate::task::raw::{self, Notified, Schedule, TaskRef};
 use crate::task::{JoinError, JoinHandle, TaskId};
 use loom::thread;
 use std::future::pending;
@@ -29,9 +29,9 @@ impl Schedule for Unscheduled {
     }
 }
 
-/// Spawns like `Handle::spawn_with_name`: links the task into shard `hint`, or cancels it on
-/// the spot when the registry refuses. The queue entry is dropped unrun.
-fn spawn_into(registry: &Registry, hint: usize, drops: &DropCounter) -> (JoinHandle<()>, bool) {
+/// A task whose future waits forever and counts its drop: the registry's reference, the
+/// first queue entry's and the `JoinHandle`.
+fn new_task(drops: &DropCounter) -> (TaskRef, Notified, JoinHandle<()>) {
     let guard = drops.guard();
     let future = async move {
         let _guard = guard;
@@ -39,6 +39,13 @@ fn spawn_into(registry: &Registry, hint: usize, drops: &DropCounter) -> (JoinHan
     };
     let (registered, raw::NewTask { notified, join }) =
         raw::allocate_registered(future, Unscheduled, TaskId::next(), None);
+    (registered, notified, join)
+}
+
+/// Spawns like `Handle::spawn_with_name`: links the task into shard `hint`, or cancels it on
+/// the spot when the registry refuses. The queue entry is dropped unrun.
+fn spawn_into(registry: &Registry, hint: usize, drops: &DropCounter) -> (JoinHandle<()>, bool) {
+    let (registered, notified, join) = new_task(drops);
     let linked = match registry.insert(registered, hint) {
         Ok(()) => true,
         Err(refused) => {
@@ -83,13 +90,7 @@ fn a_spawn_after_an_observed_shutdown_cancellation_is_refused_in_every_shard() {
 /// Links a task that has already completed (cancelled in place), as a task that finished
 /// while linked looks to a walk.
 fn link_completed(registry: &Registry, drops: &DropCounter) -> JoinHandle<()> {
-    let guard = drops.guard();
-    let future = async move {
-        let _guard = guard;
-        pending::<()>().await;
-    };
-    let (registered, raw::NewTask { notified, join }) =
-        raw::allocate_registered(future, Unscheduled, TaskId::next(), None);
+    let (registered, notified, join) = new_task(drops);
     registered.shutdown();
     assert!(registry.insert(registered, 0).is_ok());
     drop(notified);
