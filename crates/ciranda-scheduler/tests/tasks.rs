@@ -19,6 +19,7 @@ fn sched(workers: usize) -> Scheduler {
 }
 
 /// Counts drops, to observe that a future (or output) was dropped exactly once.
+#[derive(Debug)]
 struct DropCounter(Arc<AtomicUsize>);
 impl Drop for DropCounter {
     fn drop(&mut self) {
@@ -355,4 +356,68 @@ fn poll_finished_keeps_the_output_and_is_failed_reports_errors() {
     assert_eq!(s.block_on(ok).unwrap(), 1);
     assert!(s.block_on(bad).unwrap_err().is_panic());
     assert!(s.block_on(cancelled).unwrap_err().is_cancelled());
+}
+
+/// The task's stage has no tag (the state word says what it holds), so who drops what is
+/// decided by the protocol alone: each future and each output is dropped exactly once,
+/// whether the handle takes the output, leaves it and is dropped, or polls a task that was
+/// cancelled or panicked, and a handle that returned its output and is dropped later
+/// drops nothing more.
+#[test]
+fn every_future_and_output_is_dropped_exactly_once_whoever_takes_it() {
+    let s = sched(2);
+    let futures = Arc::new(AtomicUsize::new(0));
+    let outputs = Arc::new(AtomicUsize::new(0));
+    let task = |fail: bool| {
+        let guard = DropCounter(futures.clone());
+        let outputs = outputs.clone();
+        s.spawn(async move {
+            let _guard = guard;
+            yield_now().await;
+            assert!(!fail, "failing on purpose");
+            DropCounter(outputs)
+        })
+    };
+    // Taken through the handle, then dropped by the caller; the handle is dropped later.
+    let mut taken = task(false);
+    let output = s.block_on(&mut taken).unwrap();
+    assert_eq!(outputs.load(SeqCst), 0, "taking the output dropped it");
+    drop(output);
+    drop(taken);
+    assert_eq!(outputs.load(SeqCst), 1);
+    // Finished, never read: the handle's drop drops it.
+    let mut left = task(false);
+    s.block_on(std::future::poll_fn(|cx| left.poll_finished(cx)));
+    assert_eq!(outputs.load(SeqCst), 1);
+    drop(left);
+    assert_eq!(outputs.load(SeqCst), 2);
+    // A panic's payload, read through the handle, and one left unread.
+    let mut failed = task(true);
+    assert!(s.block_on(&mut failed).unwrap_err().is_panic());
+    drop(failed);
+    let mut unread = task(true);
+    s.block_on(std::future::poll_fn(|cx| unread.poll_finished(cx)));
+    drop(unread);
+    // A cancelled task, read and unread.
+    let gate = |_: ()| {
+        let guard = DropCounter(futures.clone());
+        s.spawn(async move {
+            let _guard = guard;
+            pending::<()>().await
+        })
+    };
+    let mut cancelled = gate(());
+    cancelled.abort();
+    assert!(s.block_on(&mut cancelled).unwrap_err().is_cancelled());
+    drop(cancelled);
+    let mut quiet = gate(());
+    quiet.abort();
+    s.block_on(std::future::poll_fn(|cx| quiet.poll_finished(cx)));
+    drop(quiet);
+    assert_eq!(futures.load(SeqCst), 6, "each future dropped once");
+    assert_eq!(
+        outputs.load(SeqCst),
+        2,
+        "each finished task's output dropped once"
+    );
 }

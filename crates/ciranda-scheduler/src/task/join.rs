@@ -6,6 +6,7 @@ use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
+use std::ptr::NonNull;
 use std::task::{Context, Poll};
 
 /// An owned permission to await a task's output — asyncio's `Task` object.
@@ -33,9 +34,17 @@ use std::task::{Context, Poll};
 /// dropped when it finishes. Poll `&mut handle` instead to keep the handle, and the output, for
 /// later; use [`abort`](JoinHandle::abort) to cancel.
 pub struct JoinHandle<T> {
-    raw: RawTask,
+    /// The task's header, with [`OUTPUT_TAKEN`] set in the address once this handle has
+    /// returned the output. The task's stage has no tag to say that (see `raw::Stage`), and
+    /// a flag beside the pointer would make every handle two words.
+    task: NonNull<Header>,
     _output: PhantomData<T>,
 }
+
+/// The low bit of [`JoinHandle::task`]: the handle has taken the output. A header is aligned
+/// to eight bytes, so the bit is clear in its address.
+const OUTPUT_TAKEN: usize = 1;
+const _: () = assert!(std::mem::align_of::<Header>() > OUTPUT_TAKEN);
 
 // SAFETY: the handle only moves `T` out of the task (needs `T: Send`) and otherwise uses the
 // task's thread-safe state protocol.
@@ -51,9 +60,21 @@ impl<T> JoinHandle<T> {
     /// The caller transfers the task's `JoinHandle` reference, and `T` is the task's output.
     pub(crate) unsafe fn from_raw(raw: RawTask) -> JoinHandle<T> {
         JoinHandle {
-            raw,
+            task: NonNull::new(raw.as_ptr()).expect("a task pointer is not null"),
             _output: PhantomData,
         }
+    }
+
+    /// The task, without this handle's mark.
+    fn raw(&self) -> RawTask {
+        let ptr = self.task.as_ptr().map_addr(|addr| addr & !OUTPUT_TAKEN);
+        // SAFETY: `ptr` is the task's header address (from `RawTask::as_ptr`) with the mark
+        // cleared, which is exactly what `from_raw` stored.
+        unsafe { RawTask::from_ptr(ptr) }
+    }
+
+    fn output_taken(&self) -> bool {
+        self.task.addr().get() & OUTPUT_TAKEN != 0
     }
 
     /// Requests cancellation — asyncio's `task.cancel()`. The future is dropped at its next
@@ -72,12 +93,12 @@ impl<T> JoinHandle<T> {
     /// ```
     pub fn abort(&self) {
         // SAFETY: the handle owns a reference.
-        unsafe { self.raw.remote_abort() };
+        unsafe { self.raw().remote_abort() };
     }
 
     fn header(&self) -> &Header {
         // SAFETY: the handle owns a reference, which keeps the task alive while it is borrowed.
-        unsafe { self.raw.header() }
+        unsafe { self.raw().header() }
     }
 
     /// `true` once the task's future has finished or been dropped — asyncio's `task.done()`.
@@ -120,7 +141,7 @@ impl<T> JoinHandle<T> {
         self.header().state.ref_inc();
         AbortHandle {
             // SAFETY: `ref_inc` just made the reference the abort handle owns.
-            task: unsafe { TaskRef::from_raw(self.raw) },
+            task: unsafe { TaskRef::from_raw(self.raw()) },
         }
     }
 
@@ -139,15 +160,24 @@ impl<T> Future for JoinHandle<T> {
     type Output = Result<T, JoinError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        assert!(
+            !this.output_taken(),
+            "JoinHandle polled after it already returned the task's output"
+        );
         crate::coop::proceed(cx, |cx| {
             let mut out: Poll<Result<T, JoinError>> = Poll::Pending;
-            // SAFETY: `out` has the task's output type and we are its JoinHandle.
+            // SAFETY: `out` has the task's output type, we are its JoinHandle, and we have
+            // not taken the output (checked above).
             unsafe {
-                self.raw.try_read_output(
+                this.raw().try_read_output(
                     &mut out as *mut Poll<Result<T, JoinError>> as *mut (),
                     cx.waker(),
                 )
             };
+            if out.is_ready() {
+                this.task = this.task.map_addr(|addr| addr | OUTPUT_TAKEN);
+            }
             out
         })
     }
@@ -156,7 +186,7 @@ impl<T> Future for JoinHandle<T> {
 impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
         // SAFETY: we are the task's JoinHandle, giving up its reference.
-        unsafe { self.raw.drop_join_handle() };
+        unsafe { self.raw().drop_join_handle(self.output_taken()) };
     }
 }
 

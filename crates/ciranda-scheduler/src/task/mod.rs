@@ -2,6 +2,9 @@
 //!
 //! A task is a single allocation holding a header (state word, vtable, id, name, join
 //! waker), the scheduler handle and a *stage* that holds first the future, then its output.
+//! The stage is an untagged union: the state word (`COMPLETE`, `FAILED`) says which is
+//! there, and a `JoinHandle` that returned the output marks itself so that its drop does
+//! not drop it again.
 //! The waker's data pointer is the task itself: cloning a waker bumps the reference count,
 //! waking allocates nothing.
 //!
@@ -47,7 +50,7 @@
 //! | `abort`                    | `RUNNING`               | `+ CANCELLED \| NOTIFIED`            | the runner drops it after the poll    |
 //! | shutdown                   | idle or `NOTIFIED`      | `RUNNING \| CANCELLED`               | drop the future in place, complete    |
 //! | `JoinHandle` dropped       | not `COMPLETE`          | clears `JOIN_INTEREST`, `JOIN_WAKER` | the completer drops the output        |
-//! | `JoinHandle` dropped       | `COMPLETE`              | clears `JOIN_INTEREST`               | the handle drops the output           |
+//! | `JoinHandle` dropped       | `COMPLETE`              | clears `JOIN_INTEREST`               | the handle drops an unread output     |
 //!
 //! Every transition is one compare-and-swap on the word, so racing wakes, aborts,
 //! completions and handle drops always agree on who drops the future (exactly once) and who
