@@ -60,7 +60,7 @@ impl<T> JoinHandle<T> {
     /// The caller transfers the task's `JoinHandle` reference, and `T` is the task's output.
     pub(crate) unsafe fn from_raw(raw: RawTask) -> JoinHandle<T> {
         JoinHandle {
-            task: NonNull::new(raw.as_ptr()).expect("a task pointer is not null"),
+            task: raw.as_non_null(),
             _output: PhantomData,
         }
     }

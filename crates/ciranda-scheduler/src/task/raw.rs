@@ -170,6 +170,10 @@ impl RawTask {
         self.0.as_ptr()
     }
 
+    pub(crate) fn as_non_null(self) -> NonNull<Header> {
+        self.0
+    }
+
     /// The task's id, read through the pointer without forming a reference to the header.
     ///
     /// A worker records the task it runs as a `RawTask` and reads the id only when the
