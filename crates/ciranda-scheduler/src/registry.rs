@@ -193,7 +193,7 @@ impl Registry {
             .next_step_at
             .store(pushed.wrapping_add(STEP_EVERY), Relaxed);
         if !shard.lap_due() {
-            let since = pushed.wrapping_sub(shard.lap_began.load(Relaxed));
+            let since = pushes_since(pushed, shard.lap_began.load(Relaxed));
             let worth = since >= shard.kept.load(Relaxed).max(MIN_SWEEP)
                 && self.completed_unswept.load(Relaxed).saturating_mul(4) >= shard.linked();
             if !worth {
@@ -221,7 +221,11 @@ impl Registry {
     ) {
         let completed = self.completed_unswept.load(Relaxed);
         if completed > 0 {
-            let linked: usize = self.shards.iter().map(Shard::linked).sum();
+            let linked = self
+                .shards
+                .iter()
+                .map(Shard::linked)
+                .fold(0, usize::saturating_add);
             if completed.saturating_mul(4) >= linked
                 && self
                     .completed_unswept
@@ -271,7 +275,9 @@ impl Registry {
                 // while we hold the shard's sweep lock.
                 let header = unsafe { &*node };
                 if !header.state.load().is(COMPLETE) {
-                    out.push(TaskInfo::of(header));
+                    // SAFETY: as above, the registry's reference keeps the task alive; `node`
+                    // is the pointer the task was linked with, from `RawTask::as_ptr`.
+                    out.push(unsafe { TaskInfo::of(RawTask::from_ptr(node)) });
                 }
                 node = header.registry_next.load(Relaxed);
             }
@@ -331,6 +337,17 @@ impl Registry {
     }
 }
 
+/// Pushes counted since `mark`, an earlier reading of a shard's `pushed`; 0 when `mark` is
+/// ahead of `pushed`. That happens: `pushed` and the mark are read one after the other, and
+/// a lap may begin between the two reads (storing a newer `lap_began`); and two spawners
+/// racing on one shard may store an older count over a newer one. The wrapped difference
+/// would then read as nearly `usize::MAX` pushes (it made a worker's sum of the shards
+/// overflow, which panics in a debug build).
+fn pushes_since(pushed: usize, mark: usize) -> usize {
+    let since = pushed.wrapping_sub(mark);
+    if since as isize >= 0 { since } else { 0 }
+}
+
 impl Shard {
     /// A lap was asked for that no finished lap has answered.
     fn lap_due(&self) -> bool {
@@ -339,10 +356,7 @@ impl Shard {
 
     /// About how many tasks are linked here.
     fn linked(&self) -> usize {
-        let since = self
-            .pushed
-            .load(Relaxed)
-            .wrapping_sub(self.lap_began.load(Relaxed));
+        let since = pushes_since(self.pushed.load(Relaxed), self.lap_began.load(Relaxed));
         self.kept.load(Relaxed).saturating_add(since)
     }
 
@@ -471,5 +485,40 @@ impl Registry {
 impl Drop for Registry {
     fn drop(&mut self) {
         self.drain();
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    /// A lap that began between a reader's two loads, or a spawner's stale store, leaves
+    /// `lap_began` ahead of `pushed`: that is no pushes since, not nearly `usize::MAX`.
+    #[test]
+    fn a_mark_ahead_of_the_push_count_counts_no_pushes() {
+        let registry = Registry::new(2);
+        for shard in registry.shards.iter() {
+            shard.pushed.store(5, Relaxed);
+            shard.lap_began.store(10, Relaxed);
+            shard.kept.store(3, Relaxed);
+            assert_eq!(shard.linked(), 3);
+        }
+        // The idle worker's sum over the shards (it overflowed here, a panic in debug).
+        registry.report_completed(1);
+        registry.sweep_if_worthwhile(|| true, || false);
+        assert!(registry.shards.iter().all(|shard| !shard.lap_due()));
+        // Two completions reach a quarter of the 6 linked tasks: every shard gets a lap,
+        // which finishes at once on an empty list.
+        registry.report_completed(1);
+        registry.sweep_if_worthwhile(|| true, || false);
+        assert!(registry.shards.iter().all(|shard| !shard.lap_due()));
+        assert!(
+            registry
+                .shards
+                .iter()
+                .all(|shard| shard.kept.load(Relaxed) == 0)
+        );
+        assert_eq!(pushes_since(7, 5), 2);
+        assert_eq!(pushes_since(2, usize::MAX - 1), 4);
     }
 }

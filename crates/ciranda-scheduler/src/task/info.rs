@@ -3,11 +3,10 @@
 
 use super::TaskId;
 use super::TaskName;
-use super::raw::{Header, RawTask, TaskRef};
+use super::raw::{RawTask, TaskRef};
 use super::state::{CANCELLED, NOTIFIED, RUNNING};
 use std::fmt;
 use std::panic::Location;
-use std::ptr;
 use std::time::Duration;
 
 /// What a live task is doing at the moment of the snapshot.
@@ -74,13 +73,21 @@ impl Clone for TaskInfo {
 }
 
 impl TaskInfo {
-    /// A snapshot of a task the caller holds a reference to.
-    pub(crate) fn of(header: &Header) -> TaskInfo {
+    /// A snapshot of `task`.
+    ///
+    /// Takes the task's own pointer, not a `&Header`: the snapshot's reference may turn out
+    /// to be the last one, and the release that frees the whole cell must go through a
+    /// pointer that may access the whole cell, which one made from a header reference may
+    /// not (Miri's aliasing models report that as undefined behaviour).
+    ///
+    /// # Safety
+    /// The caller holds a reference to `task` for the duration of the call.
+    pub(crate) unsafe fn of(task: RawTask) -> TaskInfo {
+        // SAFETY: the caller's reference keeps the task alive during this call.
+        let header = unsafe { task.header() };
         header.state.ref_inc();
-        // SAFETY: `ref_inc` just made the reference the snapshot owns; the header belongs
-        // to a live task (the caller holds a reference to it).
-        let task =
-            unsafe { TaskRef::from_raw(RawTask::from_ptr(ptr::from_ref(header).cast_mut())) };
+        // SAFETY: `ref_inc` just made the reference the snapshot owns.
+        let task = unsafe { TaskRef::from_raw(task) };
         let snapshot = header.state.load();
         let state = if snapshot.is(CANCELLED) {
             TaskState::Cancelling
