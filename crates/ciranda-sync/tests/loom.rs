@@ -568,6 +568,37 @@ mod mpsc {
             t.join().unwrap();
         });
     }
+
+    /// A sender that took its permit early and claims late: with capacity 2 (a ring of two
+    /// slots), A's permit is one nobody gave back, and A may claim index 3 after B's two
+    /// messages went through the other permit, so its slot's previous message (index 1) was
+    /// read by the receiver with nothing A holds ordering that read before A's write. The
+    /// claim counter has to order it (loom reports the slot's write as a race otherwise).
+    #[test]
+    fn early_permit_late_claim() {
+        loom::model(|| {
+            let (tx, mut rx) = mpsc::channel(2);
+            tx.try_send(0).unwrap();
+            let tx_b = tx.clone();
+            let a = thread::spawn(move || block_on(tx.send(9)).unwrap());
+            let b = thread::spawn(move || {
+                block_on(async {
+                    tx_b.send(1).await.unwrap();
+                    tx_b.send(2).await.unwrap();
+                })
+            });
+            let mut got = Vec::new();
+            for _ in 0..4 {
+                got.push(block_on(rx.recv()).unwrap());
+            }
+            let at = |v| got.iter().position(|&x| x == v).unwrap();
+            assert_eq!(got[0], 0);
+            assert!(at(1) < at(2), "one sender's messages in order: {got:?}");
+            assert!(got.contains(&9), "{got:?}");
+            a.join().unwrap();
+            b.join().unwrap();
+        });
+    }
 }
 
 mod queue {

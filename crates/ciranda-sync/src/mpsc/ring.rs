@@ -92,9 +92,16 @@ impl<T> Ring<T> {
     /// permit of the channel's semaphore, and publish the index.
     #[inline]
     pub(super) fn claim(&self) -> Option<usize> {
-        // Relaxed: the slot's reuse is ordered by the permit, and `close` is a read-modify-
-        // write of the same counter, so each claim is either before or after it.
-        let prev = self.claims.0.fetch_add(CLAIM, Ordering::Relaxed);
+        // AcqRel, not Relaxed: the permit this sender holds orders its write after the
+        // receiver's take of the message its *permit* last carried, which need not be the
+        // one that used this index's slot (a permit taken early can claim late). Claims
+        // `i - len ..= i` are `len + 1` claims over at most `len` permits, so one permit
+        // carried two of them: its second claimant saw the take of the first, which is at or
+        // after the take of `i - len`, and every later claim synchronizes with it through
+        // this counter. (Miri reported the race with `Relaxed`; on x86 the instruction is
+        // the same.) `close` is a read-modify-write of the same counter, so each claim is
+        // either before or after it.
+        let prev = self.claims.0.fetch_add(CLAIM, Ordering::AcqRel);
         (prev & CLOSED == 0).then_some(prev / CLAIM)
     }
 
