@@ -40,7 +40,9 @@ impl Site {
         }
     }
 
-    fn named(&self) -> Option<&Named> {
+    /// The box's pointer, with the provenance `Box::leak` gave it (so `drop` may free
+    /// through it, which a pointer made from a `&Named` may not).
+    fn named_ptr(&self) -> Option<NonNull<Named>> {
         if self.0.addr().get() & NAMED == 0 {
             return None;
         }
@@ -48,9 +50,13 @@ impl Site {
             // The tag bit is set, so clearing it leaves the (non-null) box address.
             std::num::NonZeroUsize::new(addr.get() & !NAMED).expect("a box address is non-null")
         });
+        Some(ptr.cast::<Named>())
+    }
+
+    fn named(&self) -> Option<&Named> {
         // SAFETY: a tagged pointer comes from `Box::leak` in `new`, and the box lives until
         // `drop`; `&self` keeps it alive for the returned borrow.
-        Some(unsafe { ptr.cast::<Named>().as_ref() })
+        self.named_ptr().map(|ptr| unsafe { ptr.as_ref() })
     }
 
     pub(crate) fn location(&self) -> &'static Location<'static> {
@@ -68,10 +74,10 @@ impl Site {
 
 impl Drop for Site {
     fn drop(&mut self) {
-        if let Some(named) = self.named() {
-            let ptr = NonNull::from(named).as_ptr();
-            // SAFETY: the box was leaked in `new` and is freed only here, once.
-            drop(unsafe { Box::from_raw(ptr) });
+        if let Some(ptr) = self.named_ptr() {
+            // SAFETY: the box was leaked in `new` and is freed only here, once, through the
+            // pointer `Box::leak` returned.
+            drop(unsafe { Box::from_raw(ptr.as_ptr()) });
         }
     }
 }
