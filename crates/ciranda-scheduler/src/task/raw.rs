@@ -678,8 +678,9 @@ unsafe fn poll<F: Future, S: Schedule>(ptr: NonNull<Header>) -> bool {
                             Outcome::Panicked(Box::new(payload))
                         }
                     };
-                    // SAFETY: the queue's reference, which this run consumes.
-                    unsafe { cell.complete_and_release(outcome, raw) };
+                    // SAFETY: `raw` is this cell's task; the queue's reference, which this
+                    // run consumes.
+                    unsafe { Cell::<F, S>::complete_and_release(outcome, raw) };
                     true
                 }
                 Err(payload) => {
@@ -688,8 +689,10 @@ unsafe fn poll<F: Future, S: Schedule>(ptr: NonNull<Header>) -> bool {
                     if let Err(again) = cell.drop_future() {
                         drop_payload(again);
                     }
-                    // SAFETY: the queue's reference, which this run consumes.
-                    unsafe { cell.complete_and_release(Outcome::Panicked(Box::new(payload)), raw) };
+                    let outcome = Outcome::Panicked(Box::new(payload));
+                    // SAFETY: `raw` is this cell's task; the queue's reference, which this
+                    // run consumes.
+                    unsafe { Cell::<F, S>::complete_and_release(outcome, raw) };
                     true
                 }
             }
@@ -786,24 +789,31 @@ impl<F: Future, S: Schedule> Cell<F, S> {
     /// again) has no reader for its output and no join waker: the output is dropped at once,
     /// and completion and the release are published in one read-modify-write instead of two.
     ///
+    /// Takes the task, not `&self`: a reference argument must stay valid until its function
+    /// returns (Rust's aliasing rules protect it), and this call may free the cell.
+    ///
     /// # Safety
-    /// The caller holds RUNNING and gives up `raw`'s reference (the queue's, which the run
-    /// consumes); the task may be freed on return.
-    unsafe fn complete_and_release(&self, outcome: Outcome<F::Output>, raw: RawTask) {
-        if self.header.state.load().is(JOIN_INTEREST) {
-            self.complete(outcome);
+    /// `raw` is this cell's task. The caller holds RUNNING and gives up `raw`'s reference
+    /// (the queue's, which the run consumes); the task may be freed on return.
+    unsafe fn complete_and_release(outcome: Outcome<F::Output>, raw: RawTask) {
+        // SAFETY: the caller's reference keeps the cell alive until it is released below;
+        // this borrow is a local, unused after the release.
+        let this = unsafe { cell::<F, S>(raw.0) };
+        if this.header.state.load().is(JOIN_INTEREST) {
+            this.complete(outcome);
             // SAFETY: the reference the caller gives up.
             unsafe { raw.drop_reference() };
             return;
         }
         let failed = outcome.is_failure();
-        self.close_span();
+        this.close_span();
         // The outcome never enters the stage, which stays empty (the future was dropped in
         // place): nobody will read it.
-        self.discard(outcome);
-        if self.header.state.complete_and_release(failed) {
+        this.discard(outcome);
+        let dealloc = this.header.vtable.dealloc;
+        if this.header.state.complete_and_release(failed) {
             // SAFETY: that was the last reference; nothing here touches the cell after.
-            unsafe { (self.header.vtable.dealloc)(raw.0) };
+            unsafe { dealloc(raw.0) };
         }
     }
 
