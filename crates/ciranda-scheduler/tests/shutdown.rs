@@ -147,19 +147,30 @@ fn shutdown_cancels_queued_blocking_tasks_and_waits_for_running_ones() {
         .build()
         .unwrap();
     let ran = Arc::new(AtomicUsize::new(0));
+    // Dropped with the queued closure, which shutdown drops without running it.
+    let queued_dropped = Arc::new(AtomicUsize::new(0));
     let (started_tx, started_rx) = std::sync::mpsc::channel();
-    let r = ran.clone();
+    let (r, dropped) = (ran.clone(), queued_dropped.clone());
     let running = s.spawn_blocking(move || {
         started_tx.send(()).unwrap();
-        std::thread::sleep(Duration::from_millis(50));
+        // Finishes once shutdown has dealt with the queue (not after a fixed pause, which a
+        // slow or loaded machine outlasts before `drop(s)` even starts). If the queue is never
+        // drained, the queued closure runs after this one and the assertion below fails.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while dropped.load(SeqCst) == 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
         r.fetch_add(1, SeqCst);
     });
     started_rx.recv().unwrap();
     let r = ran.clone();
+    let guard = DropCounter(queued_dropped.clone());
     let queued = s.spawn_blocking(move || {
+        let _guard = guard;
         r.fetch_add(100, SeqCst);
     });
     drop(s);
+    assert_eq!(queued_dropped.load(SeqCst), 1);
     assert_eq!(
         ran.load(SeqCst),
         1,
