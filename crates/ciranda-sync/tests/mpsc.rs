@@ -131,12 +131,13 @@ fn unbounded_close() {
     assert_eq!(rx.try_recv(), Err(TryRecvError::Disconnected));
 }
 
-/// Four sender threads × 2 000 messages into a channel of `capacity`, received on this
-/// thread (yielding every seventh message when `slow_receiver`): every message arrives once,
-/// each sender's in order, and no more than `capacity` are ever buffered.
+/// Four sender threads × 2 000 messages (100 under Miri, which interprets every step) into a
+/// channel of `capacity`, received on this thread (yielding every seventh message when
+/// `slow_receiver`): every message arrives once, each sender's in order, and no more than
+/// `capacity` are ever buffered.
 fn four_sender_threads(capacity: usize, slow_receiver: bool) {
     const SENDERS: usize = 4;
-    const EACH: usize = 2_000;
+    const EACH: usize = if cfg!(miri) { 100 } else { 2_000 };
     let (tx, mut rx) = mpsc::channel(capacity);
     let senders: Vec<_> = (0..SENDERS)
         .map(|s| {
