@@ -8,8 +8,8 @@
 #   scripts/miri.sh [SUITE...]
 #
 # SUITE is `crate:test-target` or `crate:lib`. Default: the scheduler's unit tests and its
-# task, blocking, shutdown and unhandled-panic tests, and the sync crate's unit tests and the
-# primitives' tests. Needs a nightly toolchain with the `miri` component (`MIRI_TOOLCHAIN`
+# task, blocking, shutdown, unhandled-panic, observability (the task listing and dump) and
+# parking-hook tests, and the sync crate's unit tests and the primitives' tests. Needs a nightly toolchain with the `miri` component (`MIRI_TOOLCHAIN`
 # names it, default `nightly`; the script tries `rustup component add` once if it is
 # missing). Builds into `target/miri` (or `$CARGO_TARGET_DIR`).
 #
@@ -36,7 +36,8 @@ export CARGO_INCREMENTAL=0
 suites=("$@")
 if [ ${#suites[@]} -eq 0 ]; then
     suites=(ciranda-scheduler:lib ciranda-scheduler:tasks ciranda-scheduler:blocking
-        ciranda-scheduler:shutdown ciranda-scheduler:unhandled_panic ciranda-sync:lib)
+        ciranda-scheduler:shutdown ciranda-scheduler:unhandled_panic ciranda-scheduler:observe
+        ciranda-scheduler:hook_wakes ciranda-sync:lib)
     for test in barrier condition event mpsc mutex notify oneshot promise queue rwlock semaphore; do
         suites+=("ciranda-sync:$test")
     done
