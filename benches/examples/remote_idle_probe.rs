@@ -7,7 +7,8 @@
 //! ```
 //!
 //! Prints, per ciranda instance, its median iteration and the median per-iteration deltas of
-//! each worker's parks, polls and steals; then every instance's median for ciranda and Tokio.
+//! each worker's parks, polls and steals; then every instance's median for ciranda, Tokio and
+//! smol (instances of the three alternate).
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -103,25 +104,33 @@ fn ciranda_instance(iters: usize) -> Duration {
     med
 }
 
-fn tokio_instance(iters: usize) -> Duration {
-    use common::tokio_rt as rt;
-    let runtime = rt::Rt::new(common::workers());
-    let mut times = Vec::with_capacity(iters);
-    let mut handles = Vec::with_capacity(NUM_SPAWN);
-    for _ in 0..iters {
-        let start = Instant::now();
-        for _ in 0..NUM_SPAWN {
-            handles.push(runtime.spawn(async {}));
-        }
-        runtime.block_on(async {
-            for h in handles.drain(..) {
-                rt::join(h).await;
+/// The bench's iteration on a fresh instance of another runtime (`$rt`: a facade module of
+/// `benches/common`): the median of `iters` iterations.
+macro_rules! other_instance {
+    ($name:ident, $rt:ident) => {
+        fn $name(iters: usize) -> Duration {
+            use common::$rt as rt;
+            let runtime = rt::Rt::new(common::workers());
+            let mut times = Vec::with_capacity(iters);
+            let mut handles = Vec::with_capacity(NUM_SPAWN);
+            for _ in 0..iters {
+                let start = Instant::now();
+                for _ in 0..NUM_SPAWN {
+                    handles.push(runtime.spawn(async {}));
+                }
+                runtime.block_on(async {
+                    for h in handles.drain(..) {
+                        rt::join(h).await;
+                    }
+                });
+                times.push(start.elapsed());
             }
-        });
-        times.push(start.elapsed());
-    }
-    median(times)
+            median(times)
+        }
+    };
 }
+other_instance!(tokio_instance, tokio_rt);
+other_instance!(smol_instance, smol_rt);
 
 /// The spawning loop alone while the one worker is held by a spinning task, so nothing
 /// consumes the injector: the remote spawn's cost without a consumer on another core.
@@ -171,10 +180,11 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let instances: usize = args.next().map_or(10, |a| a.parse().expect("instances"));
     let iters: usize = args.next().map_or(30, |a| a.parse().expect("iters"));
-    let (mut ciranda, mut tokio) = (Vec::new(), Vec::new());
+    let (mut ciranda, mut tokio, mut smol) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..instances {
         ciranda.push(ciranda_instance(iters));
         tokio.push(tokio_instance(iters));
+        smol.push(smol_instance(iters));
     }
     let show = |name: &str, v: &[Duration]| {
         let list: Vec<String> = v
@@ -189,4 +199,5 @@ fn main() {
     };
     show("ciranda", &ciranda);
     show("tokio", &tokio);
+    show("smol", &smol);
 }
