@@ -12,8 +12,9 @@
 //! `runtime` is `ciranda`, `tokio` or `smol`; `workload` is one of `notify_one_w{W}`
 //! (W waiters, 500 wake-ups), `oneshot_rr` (1 000 round trips), `mpsc_p{P}_c{C}` (P senders
 //! share 16 000 messages into capacity C, received in `block_on`), `mpsc_p{P}_c{C}_in_task`
-//! (the same received in a spawned task) and `semaphore` (`semaphore_contended`: 5 permits,
-//! 6 tasks × 1 000 acquire/release).
+//! (the same received in a spawned task), `semaphore` (`semaphore_contended`: 5 permits,
+//! 6 tasks × 1 000 acquire/release) and `mutex_t{T}` (`mutex_contended`'s shape: T tasks ×
+//! 1 000 lock/increment/unlock).
 //!
 //! `SYNC_PROBE_PER_WORKER=1` prints each worker's counters where the sums are taken;
 //! `SYNC_PROBE_EACH=1` prints every measured iteration of the channel workloads with its own
@@ -42,6 +43,9 @@ enum Workload {
     },
     Oneshot,
     Semaphore,
+    Mutex {
+        tasks: usize,
+    },
     Mpsc {
         producers: usize,
         capacity: usize,
@@ -60,6 +64,11 @@ fn parse(name: &str) -> Workload {
     }
     if name == "semaphore" {
         return Workload::Semaphore;
+    }
+    if let Some(t) = name.strip_prefix("mutex_t") {
+        return Workload::Mutex {
+            tasks: t.parse().expect("mutex_t<tasks>"),
+        };
     }
     if let Some(rest) = name.strip_prefix("mpsc_p") {
         let (rest, in_task) = match rest.strip_suffix("_in_task") {
@@ -177,6 +186,36 @@ macro_rules! probe {
                             .collect();
                         for t in tasks {
                             rt::join(t).await;
+                        }
+                    })
+                };
+                for _ in 0..$iters / 10 {
+                    one();
+                }
+                let before = counters();
+                for _ in 0..$iters {
+                    let start = Instant::now();
+                    one();
+                    times.push(start.elapsed());
+                }
+                report(&label, &mut times, before, counters());
+            }
+            Workload::Mutex { tasks } => {
+                let mutex = Arc::new(rt::Mutex::new(0u64));
+                let one = || {
+                    runtime.block_on(async {
+                        let handles: Vec<_> = (0..tasks)
+                            .map(|_| {
+                                let mutex = mutex.clone();
+                                rt::spawn(async move {
+                                    for _ in 0..1_000 {
+                                        *rt::lock(&mutex).await += 1;
+                                    }
+                                })
+                            })
+                            .collect();
+                        for h in handles {
+                            rt::join(h).await;
                         }
                     })
                 };
