@@ -22,6 +22,13 @@
 //! Closing returns the number of claims made before it: the receiver drains exactly those
 //! (each will be published; its sender is between two lines of `send`), so a send either
 //! claimed before the close and is received, or fails and gets its value back.
+//!
+//! Indices count modulo `2^(usize::BITS - 1)`, the claim counter's room above the `CLOSED`
+//! bit: after [`LAST_INDEX`] comes 0 ([`next_index`]), and the receiver's head, the end and
+//! the ring's drop compare indices by their distance ([`distance`]), never by `<`. A 32-bit
+//! target wraps after 2^31 messages. Every index in use is within one ring's length of the
+//! receiver's head (behind it: taken; ahead: claimed under a permit), so distances below the
+//! ring's length are unambiguous.
 
 use core::mem::MaybeUninit;
 
@@ -34,8 +41,23 @@ const MAX_RING_BYTES: usize = 256 * 1024;
 const CLOSED: usize = 1;
 /// One claim in the counter (the index lives above the `CLOSED` bit).
 const CLAIM: usize = 2;
+/// The highest index: the claim counter holds `usize::MAX / CLAIM + 1` of them, then wraps.
+pub(super) const LAST_INDEX: usize = usize::MAX / CLAIM;
 
-/// A slot: `stamp` is one more than the index of the last message written to `value`.
+/// The index after `index` (0 after [`LAST_INDEX`], as the claim counter wraps).
+#[inline]
+pub(super) fn next_index(index: usize) -> usize {
+    index.wrapping_add(1) & LAST_INDEX
+}
+
+/// How many indices from `from` on come before `to`: `to - from` modulo the index space.
+#[inline]
+pub(super) fn distance(from: usize, to: usize) -> usize {
+    to.wrapping_sub(from) & LAST_INDEX
+}
+
+/// A slot: `stamp` is one more than the index of the last message written to `value` (an
+/// index is at most [`LAST_INDEX`], so the stamp never wraps to 0, which means "none").
 struct Slot<T> {
     stamp: AtomicUsize,
     value: UnsafeCell<MaybeUninit<T>>,
@@ -88,6 +110,17 @@ impl<T> Ring<T> {
         }
     }
 
+    /// A ring whose first message gets index `first` (tests: the wrap of the claim counter
+    /// is reached without sending half of `usize::MAX` messages).
+    #[cfg(test)]
+    pub(super) fn starting_at(cap: usize, first: usize) -> Self {
+        let ring = Self::new(cap);
+        ring.claims
+            .0
+            .store((first & LAST_INDEX) * CLAIM, Ordering::Relaxed);
+        ring
+    }
+
     /// The next index to write, or `None` once the ring is closed. The caller must hold a
     /// permit of the channel's semaphore, and publish the index.
     #[inline]
@@ -116,7 +149,11 @@ impl<T> Ring<T> {
     pub(super) unsafe fn publish(&self, index: usize, value: T) {
         let slot = &self.slots[index & self.mask];
         debug_assert!(
-            slot.stamp.load(Ordering::Relaxed) <= index,
+            {
+                let stamp = slot.stamp.load(Ordering::Relaxed);
+                // None yet, or one a whole number of laps (at least one) behind.
+                stamp == 0 || (stamp - 1 != index && distance(stamp - 1, index) & self.mask == 0)
+            },
             "a claimed slot still holds a message from this round or later"
         );
         // SAFETY: the claim made this sender the slot's only writer; the receiver reads the
@@ -156,18 +193,19 @@ impl<T> Ring<T> {
         Some(value)
     }
 
-    /// Records where a receiver that is going away stopped: messages from `head` on that it
-    /// did not take are dropped with the ring.
+    /// Records where a receiver that is going away stopped: messages from `head` on (up to a
+    /// ring's length past it) that it did not take are dropped with the ring.
     pub(super) fn receiver_left_at(&self, head: usize) {
         self.receiver_left_at.store(head, Ordering::Relaxed);
     }
 
-    /// Claims made so far (an upper bound on the messages sent: some may be unpublished).
+    /// The index the next claim gets: the end of the claims made so far (an upper bound on
+    /// the messages sent: some may be unpublished).
     pub(super) fn claimed(&self) -> usize {
         self.claims.0.load(Ordering::Relaxed) / CLAIM
     }
 
-    /// Closes the ring; returns how many indices were claimed before (all to be published).
+    /// Closes the ring; returns the end of the indices claimed before (all to be published).
     /// Called once: the receiver remembers the answer.
     pub(super) fn close(&self) -> usize {
         let prev = self.claims.0.fetch_or(CLOSED, Ordering::Relaxed);
@@ -178,15 +216,22 @@ impl<T> Ring<T> {
 
 impl<T> Drop for Ring<T> {
     fn drop(&mut self) {
-        // The receiver's half holds the ring, so it recorded where it stopped before this.
+        // The receiver's half holds the ring, so it recorded where it stopped before this (if
+        // its drop did not unwind first: then what is left here leaks).
         let head = self.receiver_left_at.load(Ordering::Relaxed);
+        if head == usize::MAX {
+            return;
+        }
+        let len = self.slots.len();
         for slot in self.slots.iter_mut() {
             let stamp = slot.stamp.load(Ordering::Relaxed);
-            // Message `stamp - 1` was written here (a cleared stamp, 0, is never above).
-            if stamp > head {
+            // Message `stamp - 1` was written here (0: none, or cleared by the receiver). A
+            // message the receiver took is behind `head`, at a distance from it of nearly the
+            // whole index space, not below `len`.
+            if stamp != 0 && distance(head, stamp - 1) < len {
                 // SAFETY: `&mut self`: no sender or receiver is left. Message `stamp - 1` is
-                // at or past where the receiver stopped and was not cleared by it: nobody
-                // took it.
+                // at or past where the receiver stopped (and within the claims it left in
+                // flight, at most a ring's length) and was not cleared by it: nobody took it.
                 slot.value.with_mut(|p| unsafe { (*p).assume_init_drop() });
             }
         }

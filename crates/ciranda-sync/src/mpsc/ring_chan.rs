@@ -27,7 +27,7 @@
 
 use core::task::{Context, Poll, Waker};
 
-use super::ring::Ring;
+use super::ring::{self, Ring};
 use super::{SendError, TryRecvError};
 use crate::coop;
 use crate::event::Event;
@@ -93,6 +93,27 @@ impl<T> RingChan<T> {
             senders: AtomicUsize::new(1),
             rx_closed_event: Event::new(),
         })
+    }
+
+    /// A channel and its receiver whose first message gets index `first` (see
+    /// [`Ring::starting_at`]).
+    #[cfg(test)]
+    fn starting_at(cap: usize, first: usize) -> (Arc<Self>, RingRx<T>) {
+        let chan = Arc::new(RingChan {
+            sem: SenderLine(RawSemaphore::for_channel(cap)),
+            ring: Ring::starting_at(cap, first),
+            bound: cap,
+            rx_parked: AtomicBool::new(false),
+            rx: Mutex::new(RxState {
+                rx_waker: None,
+                tx_gone: false,
+            }),
+            senders: AtomicUsize::new(1),
+            rx_closed_event: Event::new(),
+        });
+        let mut rx = RingRx::new(chan.clone());
+        rx.head = first & ring::LAST_INDEX;
+        (chan, rx)
     }
 
     /// Enqueues `value` for a sender holding a permit; gives the permit back and fails if the
@@ -183,7 +204,7 @@ impl<T> RingRx<T> {
             return None;
         }
         let value = self.chan.ring.take(self.head)?;
-        self.head += 1;
+        self.head = ring::next_index(self.head);
         // Kept here while its slot is handed on: if a sender's waker panics there, the
         // message is not lost but returned by the next `recv`.
         self.stash = Some(value);
@@ -295,7 +316,7 @@ impl<T> RingRx<T> {
 
     pub(super) fn len(&self) -> usize {
         let end = self.end.unwrap_or_else(|| self.chan.ring.claimed());
-        end - self.head + usize::from(self.stash.is_some())
+        ring::distance(self.head, end) + usize::from(self.stash.is_some())
     }
 }
 
@@ -309,8 +330,13 @@ impl<T> Drop for RingRx<T> {
         let end = self.end.expect("closed above");
         // Messages still being published are dropped with the ring, by the last sender.
         self.chan.ring.receiver_left_at(self.head);
-        let drained: Vec<T> = (self.head..end)
-            .filter_map(|index| self.chan.ring.take_leaving(index))
+        let mut index = self.head;
+        let drained: Vec<T> = (0..ring::distance(self.head, end))
+            .filter_map(|_| {
+                let value = self.chan.ring.take_leaving(index);
+                index = ring::next_index(index);
+                value
+            })
             .collect();
         // The receiver's own waker is of no use any more; it may even own a sender (a cycle
         // through the channel). Dropped after unlocking, like every waker.
@@ -318,5 +344,89 @@ impl<T> Drop for RingRx<T> {
         drop(own);
         drop(drained);
         drop(wake_at_end);
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize as StdAtomicUsize;
+
+    use super::ring::LAST_INDEX;
+
+    /// Sends `value` as `Sender::try_send` does.
+    fn send<T>(chan: &RingChan<T>, value: T) {
+        chan.sem.try_acquire(1).expect("a free slot");
+        // SAFETY: the permit just taken is this message's.
+        unsafe { chan.push(value) }.unwrap_or_else(|_| panic!("the receiver is there"));
+    }
+
+    /// A message that counts its drops.
+    struct Counted(std::sync::Arc<StdAtomicUsize>);
+
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The claim counter wraps (after 2^31 messages on a 32-bit target): messages keep
+    /// arriving, in order, and the receiver counts them right across the wrap.
+    #[test]
+    fn messages_pass_the_wrap_of_the_index() {
+        let (chan, mut rx) = RingChan::starting_at(4, LAST_INDEX - 9);
+        let mut next = 0;
+        for round in 0..8 {
+            for k in 0..3 {
+                send(&chan, round * 3 + k);
+            }
+            assert_eq!(rx.len(), 3, "round {round}");
+            for _ in 0..3 {
+                assert_eq!(rx.try_recv(), Ok(next), "round {round}");
+                next += 1;
+            }
+            assert_eq!(rx.len(), 0, "round {round}");
+            assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+        }
+    }
+
+    /// The receiver dropped soon after the wrap, with messages left in the ring and one still
+    /// being published: each message is dropped exactly once (none taken before the wrap is
+    /// dropped again, none left behind leaks).
+    #[test]
+    fn receiver_drop_after_the_wrap_drops_each_message_once() {
+        for left in 0..3 {
+            let drops = std::sync::Arc::new(StdAtomicUsize::new(0));
+            let (chan, mut rx) = RingChan::starting_at(4, LAST_INDEX - 5);
+            let mut sent = 0;
+            // Indices LAST_INDEX - 5 ..= LAST_INDEX, 0, 1 sent and received, two at a time
+            // (the slots of LAST_INDEX - 1 and LAST_INDEX keep those messages' stamps).
+            for _ in 0..4 {
+                for _ in 0..2 {
+                    send(&chan, Counted(drops.clone()));
+                    sent += 1;
+                }
+                drop(rx.try_recv().unwrap());
+                drop(rx.try_recv().unwrap());
+            }
+            // `left` messages published and not received, and one claimed and published
+            // only after the receiver is gone.
+            for _ in 0..left {
+                send(&chan, Counted(drops.clone()));
+                sent += 1;
+            }
+            chan.sem.try_acquire(1).unwrap();
+            let late = chan.ring.claim().expect("not closed yet");
+            drop(rx);
+            // SAFETY: claimed just above under the permit taken before it.
+            unsafe { chan.ring.publish(late, Counted(drops.clone())) };
+            sent += 1;
+            drop(chan);
+            assert_eq!(
+                drops.load(Ordering::Relaxed),
+                sent,
+                "{left} left in the ring"
+            );
+        }
     }
 }
