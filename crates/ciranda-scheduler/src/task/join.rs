@@ -277,3 +277,137 @@ impl fmt::Debug for AbortHandle {
             .finish()
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use crate::task::raw::{self, Notified, Schedule};
+    use crate::task::{JoinError, JoinHandle, TaskId};
+    use std::future::Future;
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+    use std::pin::Pin;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+    use std::task::{Context, RawWaker, RawWakerVTable, Waker};
+
+    /// What became of the task: its cell freed (its scheduler value dropped), its output
+    /// dropped.
+    #[derive(Default)]
+    struct Counts {
+        freed: AtomicUsize,
+        outputs_dropped: AtomicUsize,
+    }
+
+    /// The task's scheduler value: dropped exactly when the cell is freed. These tasks are
+    /// run by hand and never woken.
+    struct Sched(Arc<Counts>);
+
+    impl Drop for Sched {
+        fn drop(&mut self) {
+            self.0.freed.fetch_add(1, SeqCst);
+        }
+    }
+
+    impl Schedule for Sched {
+        fn schedule(&self, _task: Notified) {
+            unreachable!("these tasks are never woken");
+        }
+        fn requeue(&self, _task: Notified) {
+            unreachable!("these tasks complete in their first poll");
+        }
+        fn unhandled_panic(&self, error: &JoinError) {
+            panic!("no task here panics: {error}");
+        }
+    }
+
+    struct Output(Arc<Counts>);
+
+    impl Drop for Output {
+        fn drop(&mut self) {
+            self.0.outputs_dropped.fetch_add(1, SeqCst);
+        }
+    }
+
+    /// A foreign waker whose destructor panics once while `armed` is set.
+    fn waker_with_panicking_drop(armed: &'static AtomicBool) -> Waker {
+        unsafe fn clone(data: *const ()) -> RawWaker {
+            RawWaker::new(data, &VTABLE)
+        }
+        unsafe fn wake(data: *const ()) {
+            // SAFETY: `wake` consumes the waker, as `drop_waker` does.
+            unsafe { drop_waker(data) }
+        }
+        unsafe fn wake_by_ref(_: *const ()) {}
+        unsafe fn drop_waker(data: *const ()) {
+            // SAFETY: the data pointer is the `&'static AtomicBool` given below.
+            let armed = unsafe { &*data.cast::<AtomicBool>() };
+            if armed.swap(false, SeqCst) {
+                panic!("a waker's destructor panics");
+            }
+        }
+        static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, wake, wake_by_ref, drop_waker);
+        let data = (armed as *const AtomicBool).cast::<()>();
+        // SAFETY: the functions above keep the `RawWaker` contract: the data is `'static` and
+        // the waker owns nothing.
+        unsafe { Waker::from_raw(RawWaker::new(data, &VTABLE)) }
+    }
+
+    /// A queued task (not yet run) that finishes in its first poll, with its handle polled
+    /// once with `waker`, so the handle's clone of it is in the join waker slot.
+    fn task_with_registered_waker(
+        counts: &Arc<Counts>,
+        waker: &Waker,
+    ) -> (Notified, JoinHandle<Output>) {
+        let output = Output(counts.clone());
+        let future = async move { output };
+        let raw::NewTask { notified, mut join } =
+            raw::allocate(future, Sched(counts.clone()), TaskId::next(), None);
+        let polled = Pin::new(&mut join).poll(&mut Context::from_waker(waker));
+        assert!(polled.is_pending(), "the task has not run yet");
+        (notified, join)
+    }
+
+    /// A `JoinHandle` dropped before its task finishes takes its waker back from the slot and
+    /// drops it. That destructor is foreign code: when it panics, the handle must still have
+    /// released its reference, or the task is never freed.
+    #[test]
+    fn a_panicking_waker_dropped_by_the_join_handle_does_not_leak_the_task() {
+        let armed: &'static AtomicBool = Box::leak(Box::new(AtomicBool::new(false)));
+        let waker = waker_with_panicking_drop(armed);
+        let counts = Arc::new(Counts::default());
+        let (notified, join) = task_with_registered_waker(&counts, &waker);
+        armed.store(true, SeqCst);
+        let dropped = catch_unwind(AssertUnwindSafe(move || drop(join)));
+        assert!(
+            dropped.is_err(),
+            "the waker's panic reaches the handle's owner"
+        );
+        assert!(notified.run(), "the task finishes in its first poll");
+        assert_eq!(
+            counts.outputs_dropped.load(SeqCst),
+            1,
+            "the detached output"
+        );
+        assert_eq!(counts.freed.load(SeqCst), 1, "the task was freed");
+    }
+
+    /// The same after the task finished: the runtime woke the handle's waker and handed the
+    /// slot back, so the handle's drop finds its waker there (with `JOIN_WAKER` clear) and
+    /// drops it; the unread output must be dropped and the task freed all the same.
+    #[test]
+    fn a_panicking_waker_left_after_completion_does_not_leak_the_output() {
+        let armed: &'static AtomicBool = Box::leak(Box::new(AtomicBool::new(false)));
+        let waker = waker_with_panicking_drop(armed);
+        let counts = Arc::new(Counts::default());
+        let (notified, join) = task_with_registered_waker(&counts, &waker);
+        assert!(notified.run(), "the task finishes in its first poll");
+        assert!(join.is_finished());
+        armed.store(true, SeqCst);
+        let dropped = catch_unwind(AssertUnwindSafe(move || drop(join)));
+        assert!(
+            dropped.is_err(),
+            "the waker's panic reaches the handle's owner"
+        );
+        assert_eq!(counts.outputs_dropped.load(SeqCst), 1, "the unread output");
+        assert_eq!(counts.freed.load(SeqCst), 1, "the task was freed");
+    }
+}

@@ -252,20 +252,25 @@ impl RawTask {
         // SAFETY: the JoinHandle's reference keeps the task alive until released below.
         let header = unsafe { self.header() };
         let current = header.state.load();
+        // The waker this handle left in the slot, taken back when the slot is ours. It is
+        // dropped last, after every transition and the release of the handle's reference:
+        // it is foreign code, and a destructor that panics must not skip them (the task, and
+        // an unread output, would never be freed).
+        let mut waker = None;
         if !current.is(JOIN_WAKER) {
-            // JOIN_WAKER is clear, and only this handle sets it: the slot is ours (empty
-            // unless a registration lost to completion left a waker there).
+            // JOIN_WAKER is clear, and only this handle sets it: the slot is ours (it holds
+            // a waker when a registration lost to completion, or when the runtime woke the
+            // registered waker and handed the slot back).
             // SAFETY: as just argued.
-            let stale = header.join_waker.with_mut(|slot| unsafe { (*slot).take() });
+            waker = header.join_waker.with_mut(|slot| unsafe { (*slot).take() });
             if let Some(last) = header.state.drop_join_handle_fast(current) {
                 if last {
                     // SAFETY: that was the last reference.
                     unsafe { (header.vtable.dealloc)(self.0) };
                 }
-                drop(stale);
+                drop(waker);
                 return;
             }
-            drop(stale);
         }
         let prev = header.state.drop_join_interest();
         if prev.is(state::COMPLETE) && !output_taken {
@@ -274,13 +279,15 @@ impl RawTask {
             unsafe { (header.vtable.drop_output)(self.0) };
         }
         if !(prev.is(state::COMPLETE) && prev.is(JOIN_WAKER)) {
-            // The slot is ours: the runtime no longer reads it (or never will).
+            // The slot is ours: the runtime no longer reads it (or never will). It is empty
+            // if the waker was taken above: only this handle fills it.
             // SAFETY: ownership of the join waker slot as argued just above.
-            let waker = header.join_waker.with_mut(|slot| unsafe { (*slot).take() });
-            drop(waker);
+            let left = header.join_waker.with_mut(|slot| unsafe { (*slot).take() });
+            waker = waker.or(left);
         }
         // SAFETY: the JoinHandle's reference, given up as the caller promised.
         unsafe { self.drop_reference() };
+        drop(waker);
     }
 
     /// Shutdown: drops the future in place unless it is complete or running elsewhere.
