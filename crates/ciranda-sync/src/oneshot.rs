@@ -395,7 +395,10 @@ pub struct Receiver<T> {
     shared: Shared<T>,
     /// Which waker the `rx_waker` cell holds while `RX_WAKER` is set (its data and vtable
     /// pointers, as `Waker::will_wake` compares them), so a re-poll with the same waker
-    /// needs no read-modify-write.
+    /// needs no read-modify-write. The stored clone's, not the polling waker's: a clone may
+    /// have data of its own, and the waker it was cloned from may be gone by the next poll,
+    /// its address reused by another task's waker. The clone, in the cell, is alive whenever
+    /// the bit is seen set, so an equal identity is the same waker, as in `will_wake`.
     registered: Option<(usize, usize)>,
 }
 
@@ -483,6 +486,7 @@ impl<T> Receiver<T> {
             cur = prev & !RX_WAKER;
         }
         self.registered = None;
+        let stored = identity(&fresh);
         // SAFETY: the bit is clear, cleared by us or never set: the cell is ours.
         let stale = unsafe { put_waker(&inner.rx_waker, fresh) };
         loop {
@@ -501,7 +505,7 @@ impl<T> Receiver<T> {
                 Err(actual) => cur = actual,
             }
         }
-        self.registered = Some(identity(waker));
+        self.registered = Some(stored);
         drop(stale);
         Ok(())
     }

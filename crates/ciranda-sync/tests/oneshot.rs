@@ -119,3 +119,116 @@ fn a_panicking_closed_waker_does_not_cost_the_receiver_its_wake_up() {
     assert!(rx.is_woken());
     assert_eq!(rx.ready(), Ok(5));
 }
+
+/// An executor's task slot, which it reuses for another task once one finishes (as a slab
+/// does). The waker it lends for a poll names the slot (its data pointer); a clone of that
+/// waker is an owning waker of its own, a box naming the task then in the slot — a different
+/// data pointer, as the `RawWakerVTable` contract allows.
+mod slot_waker {
+    use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+    use std::sync::{Arc, Mutex};
+    use std::task::{RawWaker, RawWakerVTable, Waker};
+
+    pub struct Slot(pub Mutex<Arc<AtomicBool>>);
+
+    /// The waker lent for a poll of the task now in `slot`.
+    pub fn lent(slot: &Slot) -> Waker {
+        // SAFETY: the vtable's functions take the data pointer for a `&Slot`, which the
+        // caller's borrow keeps alive as long as the waker.
+        unsafe { Waker::from_raw(RawWaker::new(slot as *const Slot as *const (), &LENT)) }
+    }
+
+    static LENT: RawWakerVTable = RawWakerVTable::new(lent_clone, lent_wake, lent_wake, noop);
+    static OWNED: RawWakerVTable =
+        RawWakerVTable::new(owned_clone, owned_wake, owned_wake_by_ref, owned_drop);
+
+    fn noop(_: *const ()) {}
+
+    fn task_in(slot: *const ()) -> Arc<AtomicBool> {
+        // SAFETY: a lent waker's data is a live `&Slot`.
+        let slot = unsafe { &*(slot as *const Slot) };
+        slot.0.lock().unwrap().clone()
+    }
+
+    fn owned(task: Arc<AtomicBool>) -> RawWaker {
+        RawWaker::new(Box::into_raw(Box::new(task)) as *const (), &OWNED)
+    }
+
+    fn lent_clone(slot: *const ()) -> RawWaker {
+        owned(task_in(slot))
+    }
+
+    fn lent_wake(slot: *const ()) {
+        task_in(slot).store(true, SeqCst);
+    }
+
+    fn owned_clone(data: *const ()) -> RawWaker {
+        // SAFETY: an owned waker's data is its box, alive until `owned_drop`/`owned_wake`.
+        owned(unsafe { &*(data as *const Arc<AtomicBool>) }.clone())
+    }
+
+    fn owned_wake(data: *const ()) {
+        owned_wake_by_ref(data);
+        owned_drop(data);
+    }
+
+    fn owned_wake_by_ref(data: *const ()) {
+        // SAFETY: as in `owned_clone`.
+        unsafe { &*(data as *const Arc<AtomicBool>) }.store(true, SeqCst);
+    }
+
+    fn owned_drop(data: *const ()) {
+        // SAFETY: the box made in `owned`, dropped once (the waker's last use).
+        drop(unsafe { Box::from_raw(data as *mut Arc<AtomicBool>) });
+    }
+}
+
+/// A receiver polled by one task, then by another that runs in the reused slot of the first
+/// (the first task gave up on it, or was cancelled): the second task's waker has the data and
+/// vtable of the first's, but the waker stored by the first poll is the first task's own
+/// clone, which wakes only the first task. The re-poll must store the new waker: the send then
+/// wakes the task that waits now.
+#[test]
+fn a_waker_with_the_identity_of_an_earlier_one_is_stored_again() {
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+    use std::sync::{Arc, Mutex};
+    use std::task::Context;
+
+    let (first, second) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let slot = slot_waker::Slot(Mutex::new(first.clone()));
+    let (tx, mut rx) = oneshot::channel::<u8>();
+
+    let waker = slot_waker::lent(&slot);
+    assert!(
+        Pin::new(&mut rx)
+            .poll(&mut Context::from_waker(&waker))
+            .is_pending()
+    );
+    drop(waker);
+
+    // The first task is gone; the slot runs the second, which polls the receiver now.
+    *slot.0.lock().unwrap() = second.clone();
+    let waker = slot_waker::lent(&slot);
+    assert!(
+        Pin::new(&mut rx)
+            .poll(&mut Context::from_waker(&waker))
+            .is_pending()
+    );
+    drop(waker);
+
+    tx.send(7).unwrap();
+    assert!(
+        second.load(SeqCst),
+        "the waiting task was not woken (the first task's waker was)"
+    );
+    let waker = slot_waker::lent(&slot);
+    assert_eq!(
+        Pin::new(&mut rx).poll(&mut Context::from_waker(&waker)),
+        std::task::Poll::Ready(Ok(7))
+    );
+}
