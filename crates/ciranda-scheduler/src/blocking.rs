@@ -100,13 +100,14 @@ impl<F: FnOnce() -> R, R> Future for BlockingTask<F> {
 struct BlockingSchedule(Handle);
 
 impl Schedule for BlockingSchedule {
-    fn schedule(&self, task: Notified) {
+    unsafe fn schedule(_this: *const Self, task: Notified) {
         debug_assert!(false, "a blocking task is never re-scheduled");
         drop(task);
     }
 
-    fn requeue(&self, task: Notified) {
-        self.schedule(task);
+    unsafe fn requeue(this: *const Self, task: Notified) {
+        // SAFETY: forwarded from the caller.
+        unsafe { Self::schedule(this, task) }
     }
 
     fn unhandled_panic(&self, error: &JoinError) {

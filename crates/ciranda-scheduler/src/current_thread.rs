@@ -50,7 +50,7 @@ use crate::park::ParkContext;
 use crate::queue::Inject;
 use crate::shared::Shared;
 use crate::task::TaskId;
-use crate::task::raw::{Notified, RawTask};
+use crate::task::raw::{Notified, RawTask, TaskRef};
 use crate::unhandled::UnhandledPanic;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -222,26 +222,29 @@ impl CurrentThread {
 
     /// Queues a task: on the driver's run queue when called on the driving thread, else on
     /// the remote queue, unparking the driver.
-    pub(crate) fn schedule(&self, shared: &Shared, task: Notified) {
+    ///
+    /// Once on the remote queue, the task may run, complete and be freed on the driver before
+    /// this call returns, and with it the last handle to `shared` (a waker consumed by its
+    /// `wake` held the only reference): a reference to the task keeps both alive, and is
+    /// returned, for the caller to drop once it no longer borrows `shared` (`self` included,
+    /// which lives in it) nor the task's cell.
+    #[must_use = "the keep-alive must outlive every borrow of `Shared` and of the task's cell"]
+    pub(crate) fn schedule(&self, shared: &Shared, task: Notified) -> Option<TaskRef> {
         let task = with_driver(shared, |driver| match driver {
             Some(driver) => {
                 driver.queue.borrow_mut().push(Ready::Task(task));
                 None
             }
             None => Some(task),
-        });
-        if let Some(task) = task {
-            // Once pushed, the task may run, complete and be freed on the driver before this
-            // call returns, and with it the last handle to `shared` (a waker consumed by its
-            // `wake` held the only reference): keep a reference until we are done here.
-            let _keep = task.keep_alive();
-            self.remote.push(task);
-            shared.park.unpark(DRIVER);
-            if shared.is_shutdown() {
-                // Shutdown may already have drained the queue: nobody else will.
-                self.drain_remote();
-            }
+        })?;
+        let keep = task.keep_alive();
+        self.remote.push(task);
+        shared.park.unpark(DRIVER);
+        if shared.is_shutdown() {
+            // Shutdown may already have drained the queue: nobody else will.
+            self.drain_remote();
         }
+        Some(keep)
     }
 
     /// Anything made ready from outside that the driver has not taken yet.

@@ -266,13 +266,36 @@ impl Handle {
     }
 }
 
+impl Handle {
+    /// A wake's or a yield's push, through the handle in the task's cell.
+    ///
+    /// # Safety
+    /// As for [`Schedule::schedule`]: `this` is the handle in `task`'s cell, live until
+    /// `task` is queued.
+    #[inline]
+    unsafe fn schedule_from_task(this: *const Handle, task: Notified, reason: Reason) {
+        // SAFETY: `this` is live here (the caller's contract). `Shared` is reached through
+        // the `Arc`'s pointer and no reference to the handle outlives this statement: the
+        // handle may be freed with the task once it is queued. `Shared` itself stays alive
+        // while it is used below: a worker of this scheduler holds it, or else the
+        // keep-alive that `schedule_from_task` returns does.
+        let shared = unsafe { &*Arc::as_ptr(&(*this).shared) };
+        let keep_alive = shared.schedule_from_task(task, reason);
+        // Released only now that nothing borrows `Shared` or the task's cell: it may be the
+        // task's last reference, and the handle it frees may be the last one to `Shared`.
+        drop(keep_alive);
+    }
+}
+
 impl Schedule for Handle {
-    fn schedule(&self, task: Notified) {
-        self.shared.schedule_woken(task);
+    unsafe fn schedule(this: *const Self, task: Notified) {
+        // SAFETY: forwarded from the caller.
+        unsafe { Handle::schedule_from_task(this, task, Reason::Woken) }
     }
 
-    fn requeue(&self, task: Notified) {
-        self.shared.schedule(task, Reason::Yielded);
+    unsafe fn requeue(this: *const Self, task: Notified) {
+        // SAFETY: forwarded from the caller.
+        unsafe { Handle::schedule_from_task(this, task, Reason::Yielded) }
     }
 
     fn unhandled_panic(&self, error: &JoinError) {

@@ -226,10 +226,10 @@ mod tests {
     struct Unscheduled;
 
     impl Schedule for Unscheduled {
-        fn schedule(&self, _task: Notified) {
+        unsafe fn schedule(_this: *const Self, _task: Notified) {
             unreachable!("queue tests never wake a task");
         }
-        fn requeue(&self, _task: Notified) {
+        unsafe fn requeue(_this: *const Self, _task: Notified) {
             unreachable!("queue tests never run a task");
         }
         fn unhandled_panic(&self, error: &JoinError) {

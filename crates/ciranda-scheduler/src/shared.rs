@@ -15,7 +15,7 @@ use crate::park::Park;
 use crate::queue::Inject;
 use crate::registry::Registry;
 use crate::report::report;
-use crate::task::raw::Notified;
+use crate::task::raw::{Notified, TaskRef};
 use crate::task::{JoinError, TaskId};
 use crate::timing::TaskTimes;
 use crate::unhandled::{Fatal, UnhandledPanic};
@@ -119,29 +119,39 @@ impl Shared {
     }
 
     /// Queues a task: locally when called on one of this scheduler's workers, else through
-    /// the injector.
+    /// the injector. The caller keeps `Shared` alive by other means (a spawn holds the new
+    /// task's `JoinHandle`, and the task's cell holds a handle).
     #[inline]
     pub(crate) fn schedule(&self, task: Notified, reason: Reason) {
-        self.schedule_task(task, reason, false);
+        drop(self.schedule_task(task, reason, false));
     }
 
-    /// [`schedule`](Self::schedule) for a waker, whose reference went into `task`. The
-    /// handle this is called through lives in the task's cell and may be the last one to
-    /// `Shared`: once the task is in the injector another thread may run, complete and free
-    /// it, and `Shared` with it, while this call still uses `Shared`. So the remote path
-    /// keeps a reference to the task until it is done. (A spawn holds a handle of its own.)
+    /// [`schedule`](Self::schedule) through the task's own handle (a wake, a yield), whose
+    /// reference went into `task`. That handle lives in the task's cell and may be the last
+    /// one to `Shared`: once the task is queued another thread may run, complete and free it,
+    /// and `Shared` with it. On a worker of this scheduler the worker holds `Shared`; the
+    /// remote paths keep a reference to the task while they use `Shared`, and return it. The
+    /// caller drops it once it holds no reference to `Shared` nor into the task's cell: a
+    /// reference argument must stay valid until its function returns, so this call's own
+    /// `&self` must not be the one the release frees.
     #[inline]
-    pub(crate) fn schedule_woken(&self, task: Notified) {
-        self.schedule_task(task, Reason::Woken, true);
+    #[must_use = "the keep-alive must outlive every borrow of `Shared` and of the task's cell"]
+    pub(crate) fn schedule_from_task(&self, task: Notified, reason: Reason) -> Option<TaskRef> {
+        self.schedule_task(task, reason, true)
     }
 
     /// Every wake's, yield's and spawn's path, kept to one body so the compiler inlines the
     /// worker's local push into it (a second copy made it call a closure instead, about a
-    /// dozen instructions a yield; `benches/examples/poll_probe.rs` counts them).
-    fn schedule_task(&self, task: Notified, reason: Reason, keep_task_alive: bool) {
+    /// dozen instructions a yield; `benches/examples/poll_probe.rs` counts them). Returns the
+    /// keep-alive of [`schedule_from_task`](Self::schedule_from_task).
+    fn schedule_task(
+        &self,
+        task: Notified,
+        reason: Reason,
+        keep_task_alive: bool,
+    ) -> Option<TaskRef> {
         if let Some(flavor) = &self.current_thread {
-            self.schedule_current_thread(flavor, task);
-            return;
+            return self.schedule_current_thread(flavor, task);
         }
         let remote = context::with_worker(self, |worker| match worker {
             Some(worker) => {
@@ -151,16 +161,19 @@ impl Shared {
             None => Some(task),
         });
         if let Some(task) = remote {
-            let _keep = keep_task_alive.then(|| task.keep_alive());
+            let keep = keep_task_alive.then(|| task.keep_alive());
             self.schedule_remote(task);
+            return keep;
         }
+        None
     }
 
     /// One FIFO for spawns, wakes and yields alike (asyncio's `call_soon`). Out of line, so
-    /// the multi-thread flavor's schedule path stays small.
+    /// the multi-thread flavor's schedule path stays small. Returns the keep-alive of a push
+    /// from another thread (see [`CurrentThread::schedule`]).
     #[inline(never)]
-    fn schedule_current_thread(&self, flavor: &CurrentThread, task: Notified) {
-        flavor.schedule(self, task);
+    fn schedule_current_thread(&self, flavor: &CurrentThread, task: Notified) -> Option<TaskRef> {
+        flavor.schedule(self, task)
     }
 
     /// The worker index to shard a new task's registry entry by.

@@ -18,10 +18,10 @@ use std::future::pending;
 struct Unscheduled;
 
 impl Schedule for Unscheduled {
-    fn schedule(&self, _task: Notified) {
+    unsafe fn schedule(_this: *const Self, _task: Notified) {
         unreachable!("the registry model never wakes a task");
     }
-    fn requeue(&self, _task: Notified) {
+    unsafe fn requeue(_this: *const Self, _task: Notified) {
         unreachable!("the registry model never runs a task");
     }
     fn unhandled_panic(&self, error: &JoinError) {

@@ -91,12 +91,25 @@ struct TestSchedule {
     _freed: DropGuard,
 }
 
-impl Schedule for TestSchedule {
-    fn schedule(&self, task: Notified) {
-        self.queue.push(task);
+impl TestSchedule {
+    /// # Safety
+    /// `this` is live when the call begins (it may be freed once `task` is queued).
+    unsafe fn push(this: *const Self, task: Notified) {
+        // SAFETY: `this` is live here; the queue it leads to is the fixture's too, which
+        // keeps it alive after the task (and this value) may be freed.
+        let queue = unsafe { &*Arc::as_ptr(&(*this).queue) };
+        queue.push(task);
     }
-    fn requeue(&self, task: Notified) {
-        self.queue.push(task);
+}
+
+impl Schedule for TestSchedule {
+    unsafe fn schedule(this: *const Self, task: Notified) {
+        // SAFETY: forwarded from the caller.
+        unsafe { Self::push(this, task) }
+    }
+    unsafe fn requeue(this: *const Self, task: Notified) {
+        // SAFETY: forwarded from the caller.
+        unsafe { Self::push(this, task) }
     }
     fn unhandled_panic(&self, error: &JoinError) {
         panic!("no model task panics: {error}");

@@ -308,10 +308,10 @@ mod tests {
     }
 
     impl Schedule for Sched {
-        fn schedule(&self, _task: Notified) {
+        unsafe fn schedule(_this: *const Self, _task: Notified) {
             unreachable!("these tasks are never woken");
         }
-        fn requeue(&self, _task: Notified) {
+        unsafe fn requeue(_this: *const Self, _task: Notified) {
             unreachable!("these tasks complete in their first poll");
         }
         fn unhandled_panic(&self, error: &JoinError) {

@@ -30,12 +30,28 @@ use std::ptr::NonNull;
 use std::task::{Context, Poll, Waker};
 
 /// What a task needs from whoever runs it.
+///
+/// `schedule` and `requeue` take the scheduler value by pointer, not `&self`: it lives in
+/// the task's cell, and the reference the task is queued with may be the task's last (a
+/// waker consumed by `wake`, the runner's after a yield). Once queued, the task may be run,
+/// completed and freed by another thread before the call returns, and a reference argument
+/// must stay valid until its function returns (Rust's aliasing rules protect it; Miri
+/// reports the free as undefined behaviour).
 pub(crate) trait Schedule: Send + Sync + 'static {
     /// Queues a task that a waker (or an abort) made runnable.
-    fn schedule(&self, task: Notified);
+    ///
+    /// # Safety
+    /// `this` points at the scheduler value in `task`'s cell, live when the call begins. It
+    /// may be freed as soon as `task` is queued: the implementation reads what it needs
+    /// through `this` first, and neither uses `this` nor keeps a reference made from it
+    /// after giving `task` away.
+    unsafe fn schedule(this: *const Self, task: Notified);
     /// Queues a task that was woken while it ran (a yield, or a budget-forced yield): it goes
     /// to the back of the queue, never ahead of others.
-    fn requeue(&self, task: Notified);
+    ///
+    /// # Safety
+    /// As for [`schedule`](Self::schedule).
+    unsafe fn requeue(this: *const Self, task: Notified);
     /// A task panicked and nobody will ever read the panic: report it. Must not unwind (it
     /// is called on workers and from `drop`); the scheduler calls the user's hook under
     /// `catch_unwind`.
@@ -555,12 +571,23 @@ unsafe fn cell<'a, F: Future, S>(ptr: NonNull<Header>) -> &'a Cell<F, S> {
     unsafe { ptr.cast::<Cell<F, S>>().as_ref() }
 }
 
+/// The scheduler value of the cell at `ptr`, as a pointer: [`Schedule::schedule`] and
+/// [`Schedule::requeue`] take it so, since the task may be freed before they return.
+///
+/// # Safety
+/// `ptr` is the header of a live `Cell<F, S>`.
+unsafe fn scheduler<F: Future, S>(ptr: NonNull<Header>) -> *const S {
+    let cell = ptr.cast::<Cell<F, S>>().as_ptr();
+    // SAFETY: the cell is live (caller's contract); no reference to it is formed.
+    unsafe { std::ptr::addr_of!((*cell).scheduler) }
+}
+
 unsafe fn schedule<F: Future, S: Schedule>(ptr: NonNull<Header>) {
-    // SAFETY: the caller holds a reference, which moves into the `Notified`.
-    let cell = unsafe { cell::<F, S>(ptr) };
-    // SAFETY: that reference is transferred, as `from_raw` requires.
-    cell.scheduler
-        .schedule(unsafe { Notified::from_raw(RawTask(ptr)) });
+    // SAFETY: the caller holds a reference, so the cell is live.
+    let scheduler = unsafe { scheduler::<F, S>(ptr) };
+    // SAFETY: the caller's reference is transferred to the `Notified`, as `from_raw`
+    // requires; `scheduler` is that task's scheduler value, live until the task is queued.
+    unsafe { S::schedule(scheduler, Notified::from_raw(RawTask(ptr))) }
 }
 
 unsafe fn dealloc<F: Future, S>(ptr: NonNull<Header>) {
@@ -660,8 +687,13 @@ unsafe fn poll<F: Future, S: Schedule>(ptr: NonNull<Header>) -> bool {
                         false
                     }
                     ToIdle::Requeue => {
-                        // SAFETY: our reference moves into the queue.
-                        cell.scheduler.requeue(unsafe { Notified::from_raw(raw) });
+                        // The task may be freed before `requeue` returns (our reference
+                        // may be its last): `cell` is not used again.
+                        // SAFETY: we still hold our reference, so the cell is live.
+                        let scheduler = unsafe { scheduler::<F, S>(ptr) };
+                        // SAFETY: our reference moves into the queue, as `from_raw`
+                        // requires; `scheduler` is the task's, live until it is queued.
+                        unsafe { S::requeue(scheduler, Notified::from_raw(raw)) };
                         false
                     }
                     ToIdle::Cancel => {
