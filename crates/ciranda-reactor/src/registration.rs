@@ -35,7 +35,10 @@
 //!
 //! A wait with no operation ([`Source::poll_ready`], behind `readable()`/`writable()`) asks
 //! the descriptor's level first (`poll(2)`, zero timeout), then waits as above: it returns as
-//! soon as the direction is ready, as a oneshot poller's re-arm would.
+//! soon as the direction is ready, as a oneshot poller's re-arm would. A level found ready
+//! voids the direction's `drained` mark: what made it ready may be reported only at the
+//! reactor's next turn, and the transfer that follows must ask the kernel, not wait for
+//! that report (a caller retrying without yielding would otherwise spin).
 //!
 //! State machine of one direction (under the source lock):
 //!
@@ -47,6 +50,7 @@
 //! | waiting  | a waiting future is dropped (`withdraw`) | its entry removed; idle if it was the last |
 //! | any      | report delivered (`deliver`)            | idle: `reports += 1` (which also voids `drained`), slot and slab emptied (woken after the lock is released); an exceptional report sets `exceptional` for good |
 //! | any      | short transfer after sample `s`, not `exceptional` | unchanged; `drained = s` (lock-free) |
+//! | any      | `poll_ready` finds the level ready       | unchanged; `drained` voided (lock-free) |
 //! | any      | deregistered or orphaned (`close`)      | closed: `reports += 1`, wakers handed out, waits fail |
 //!
 //! No waker is cloned, replaced or dropped under the lock: a waker's clone or drop may call
@@ -337,6 +341,11 @@ impl Source {
     ) -> Poll<io::Result<()>> {
         let since = self.reports(dir);
         if self.state.lock().closed.is_none() && level_ready(self.raw, dir) {
+            // What made the descriptor ready may not be reported yet (until the reactor's next
+            // turn), and a drained mark would make the caller's next transfer wait for that
+            // report instead of asking the kernel: a caller that then retries without
+            // yielding would spin. Void it; a stale void only costs one system call.
+            self.drained[dir].store(usize::MAX, Relaxed);
             return Poll::Ready(Ok(()));
         }
         self.poll_ready_since(dir, cx, since, waiter, may_wait, arm)

@@ -431,3 +431,75 @@ fn a_panicking_waker_stored_by_a_skipped_read_breaks_nothing() {
     }
     assert_eq!(&buf[..3], b"def");
 }
+
+/// Blocks until the kernel reports `events` on `fd` (`poll(2)`, bounded at 10 s): the state
+/// of the socket itself, with the reactor not turned meanwhile.
+fn wait_for_level(fd: std::os::fd::RawFd, events: libc::c_short) {
+    let mut pfd = libc::pollfd {
+        fd,
+        events,
+        revents: 0,
+    };
+    // SAFETY: one valid `pollfd` that lives across the call; `fd` is open (the caller's).
+    let n = unsafe { libc::poll(&mut pfd, 1, 10_000) };
+    assert_eq!(n, 1, "the kernel never reported {events:#x}");
+}
+
+#[test]
+fn readable_after_a_short_read_means_the_next_read_reads() {
+    // `readable()` asks the descriptor's level; the read after a short one waits for the
+    // next report without asking the kernel. Data that arrives between the two is readable
+    // at once, but its report comes only with the reactor's next turn: a task that waits with
+    // `readable()` and then tries a read without yielding (a read polled once) must get the
+    // data, not `Pending` again and again (a spin that, on one thread, never lets the
+    // reactor turn).
+    use futures_util::FutureExt;
+    use std::os::fd::AsRawFd;
+    let (reactor, _, _) = setup();
+    let _entered = reactor.enter();
+    let (mut ours, mut peer) = pair(&reactor);
+    block_on(async {
+        let mut buf = [0u8; 64];
+        peer.write_all(b"abc").unwrap();
+        // Short: the direction counts as drained until the next report.
+        assert_eq!(ours.read(&mut buf).await.unwrap(), 3);
+        peer.write_all(b"def").unwrap();
+        wait_for_level(ours.as_raw_fd(), libc::POLLIN);
+        for _ in 0..1_000 {
+            ours.readable().await.unwrap();
+            if let Some(read) = ours.read(&mut buf).now_or_never() {
+                assert_eq!(read.unwrap(), 3);
+                assert_eq!(&buf[..3], b"def");
+                return;
+            }
+        }
+        panic!("readable() returned a thousand times and no read read the data");
+    });
+}
+
+#[test]
+fn writable_after_a_short_write_means_the_next_write_writes() {
+    // As above for writes: a write shorter than its buffer marks the direction full; once
+    // the peer has read and `writable()` says so, a write polled once must write.
+    use futures_util::FutureExt;
+    use std::os::fd::AsRawFd;
+    let (reactor, _, _) = setup();
+    let _entered = reactor.enter();
+    let (mut ours, mut peer) = pair(&reactor);
+    block_on(async {
+        let big = vec![9u8; 64 << 20];
+        let n = ours.write(&big).await.unwrap();
+        assert!(n < big.len(), "a 64 MiB write was not short");
+        let mut sink = vec![0u8; n];
+        peer.read_exact(&mut sink).unwrap();
+        wait_for_level(ours.as_raw_fd(), libc::POLLOUT);
+        for _ in 0..1_000 {
+            ours.writable().await.unwrap();
+            if let Some(written) = ours.write(b"x").now_or_never() {
+                assert_eq!(written.unwrap(), 1);
+                return;
+            }
+        }
+        panic!("writable() returned a thousand times and no write wrote");
+    });
+}
