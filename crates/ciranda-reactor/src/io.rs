@@ -196,6 +196,12 @@ impl<T> Async<T> {
         })
     }
 
+    /// Forgets a short transfer's drained mark in `dir`: the caller saw the direction ready
+    /// some other way (see `Source::void_drained`).
+    pub(crate) fn void_drained(&self, dir: usize) {
+        self.source.void_drained(dir);
+    }
+
     /// Polls for read readiness: `Ready` at once if the descriptor is readable now (its level
     /// is asked with `poll(2)`), else once the poller reports it readable. Readiness can be
     /// spurious: retry the operation and wait again on `WouldBlock`. As for every `poll_*`

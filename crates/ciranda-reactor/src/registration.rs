@@ -237,6 +237,17 @@ impl Source {
         }
     }
 
+    /// Forgets a short transfer's mark in `dir`: something other than a report proved the
+    /// direction ready (its level, a peek that found data), and the next transfer must ask
+    /// the kernel; a caller that retried it without yielding would otherwise spin until the
+    /// reactor's next turn. A void that races a new mark only costs one system call.
+    #[inline]
+    pub(crate) fn void_drained(&self, dir: usize) {
+        // Relaxed: the caller's own next transfer is ordered after this store by program
+        // order (or by whatever moved the task to another thread).
+        self.drained[dir].store(usize::MAX, Relaxed);
+    }
+
     /// Waits for a report in `dir` delivered after `since` was sampled: `Ready` at once if
     /// one already was (the caller retries its operation), else `Pending` with the waker
     /// stored where `waiter` says.
@@ -342,10 +353,8 @@ impl Source {
         let since = self.reports(dir);
         if self.state.lock().closed.is_none() && level_ready(self.raw, dir) {
             // What made the descriptor ready may not be reported yet (until the reactor's next
-            // turn), and a drained mark would make the caller's next transfer wait for that
-            // report instead of asking the kernel: a caller that then retries without
-            // yielding would spin. Void it; a stale void only costs one system call.
-            self.drained[dir].store(usize::MAX, Relaxed);
+            // turn): the caller's next transfer must ask the kernel, not wait for that report.
+            self.void_drained(dir);
             return Poll::Ready(Ok(()));
         }
         self.poll_ready_since(dir, cx, since, waiter, may_wait, arm)

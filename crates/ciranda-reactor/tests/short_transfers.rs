@@ -503,3 +503,27 @@ fn writable_after_a_short_write_means_the_next_write_writes() {
         panic!("writable() returned a thousand times and no write wrote");
     });
 }
+
+#[test]
+fn a_peek_that_finds_data_after_a_short_read_means_the_next_read_reads() {
+    // `peek` always asks the kernel; a read after a short one does not until the next
+    // report. Once a peek has returned data, a read polled once must take it.
+    use futures_util::FutureExt;
+    use std::os::fd::AsRawFd;
+    let (reactor, _, _) = setup();
+    let _entered = reactor.enter();
+    let (mut ours, mut peer) = pair(&reactor);
+    block_on(async {
+        let mut buf = [0u8; 64];
+        peer.write_all(b"abc").unwrap();
+        assert_eq!(ours.read(&mut buf).await.unwrap(), 3);
+        peer.write_all(b"def").unwrap();
+        wait_for_level(ours.as_raw_fd(), libc::POLLIN);
+        assert_eq!(ours.peek(&mut buf).await.unwrap(), 3);
+        let read = ours.read(&mut buf).now_or_never();
+        let n = read
+            .expect("peek saw data, but the read that followed waited without asking")
+            .unwrap();
+        assert_eq!(&buf[..n], b"def");
+    });
+}

@@ -224,7 +224,12 @@ impl TcpStream {
     ///
     /// Cancel-safe: peeking consumes nothing, and a dropped wait leaves no waker behind.
     pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.io.read_with(|s| s.peek(buf)).await
+        let n = self.io.read_with(|s| s.peek(buf)).await?;
+        if n != 0 {
+            // The data is there: a read after a short one must not wait for its report.
+            self.io.void_drained(READ);
+        }
+        Ok(n)
     }
 
     /// Waits until the stream is reported readable.
