@@ -527,3 +527,43 @@ fn a_peek_that_finds_data_after_a_short_read_means_the_next_read_reads() {
         assert_eq!(&buf[..n], b"def");
     });
 }
+
+/// `TCP_INQ`, which ciranda's reads switch on for themselves (after a read that filled its
+/// buffer and a failed one), is off again on the std stream `into_std` hands out: that code's
+/// own `recvmsg` calls did not ask for a control message with every read.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+#[test]
+fn into_std_switches_off_the_receive_queue_hint_its_reads_switched_on() {
+    use std::os::fd::AsRawFd;
+    fn inq(stream: &std::net::TcpStream) -> libc::c_int {
+        let mut value: libc::c_int = -1;
+        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: a valid descriptor, and pointers to a live `c_int` and its length.
+        let rc = unsafe {
+            libc::getsockopt(
+                stream.as_raw_fd(),
+                libc::SOL_TCP,
+                libc::TCP_INQ,
+                (&mut value as *mut libc::c_int).cast(),
+                &mut len,
+            )
+        };
+        assert_eq!(rc, 0, "getsockopt(TCP_INQ): {}", io::Error::last_os_error());
+        value
+    }
+
+    let (reactor, _count, waker) = setup();
+    let (mut ours, mut peer) = pair(&reactor);
+    let mut cx = Context::from_waker(&waker);
+    let mut buf = [0u8; 4];
+    peer.write_all(b"0123").unwrap();
+    wait_for_level(ours.as_raw_fd(), libc::POLLIN);
+    assert!(matches!(
+        poll_read(&mut ours, &mut cx, &mut buf),
+        Poll::Ready(Ok(4))
+    ));
+    // A full read, then one that finds nothing: the hint goes on.
+    assert!(poll_read(&mut ours, &mut cx, &mut buf).is_pending());
+    let std_stream = ours.into_std().unwrap();
+    assert_eq!(inq(&std_stream), 0, "TCP_INQ left on");
+}

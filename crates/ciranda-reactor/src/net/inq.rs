@@ -50,6 +50,17 @@ impl InqHint {
         InqHint(AtomicU8::new(OFF))
     }
 
+    /// Switches the option off again if this hint switched it on: the stream is handed to
+    /// code that did not ask for it (`into_std`), whose own `recvmsg` calls would otherwise
+    /// receive a `TCP_CM_INQ` control message with every read.
+    pub(crate) fn release(&self, stream: &TcpStream) -> io::Result<()> {
+        if self.0.load(Relaxed) == ON {
+            set_inq(stream, 0)?;
+            self.0.store(OFF, Relaxed);
+        }
+        Ok(())
+    }
+
     /// Reads into `bufs` (whose lengths add up to `len`) from `stream`.
     pub(crate) fn read(
         &self,
@@ -88,18 +99,29 @@ fn plain_read(stream: &TcpStream, bufs: &mut [IoSliceMut<'_>]) -> io::Result<Rec
 
 /// Switches `TCP_INQ` on; the state to keep.
 fn enable(stream: &TcpStream) -> u8 {
-    let on: libc::c_int = 1;
+    if set_inq(stream, 1).is_ok() {
+        ON
+    } else {
+        UNSUPPORTED
+    }
+}
+
+fn set_inq(stream: &TcpStream, value: libc::c_int) -> io::Result<()> {
     // SAFETY: a valid descriptor, and a pointer to a live `c_int` with its exact size.
     let rc = unsafe {
         libc::setsockopt(
             stream.as_raw_fd(),
             libc::SOL_TCP,
             libc::TCP_INQ,
-            (&on as *const libc::c_int).cast(),
+            (&value as *const libc::c_int).cast(),
             mem::size_of::<libc::c_int>() as libc::socklen_t,
         )
     };
-    if rc == 0 { ON } else { UNSUPPORTED }
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
 }
 
 /// Room for one control message carrying an `int`, aligned for `cmsghdr`.

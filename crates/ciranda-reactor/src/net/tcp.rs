@@ -170,7 +170,6 @@ pub struct TcpStream {
 }
 
 socket_common!(TcpStream, SocketAddr);
-std_conversions!(TcpStream, std::net::TcpStream, into_std);
 connected_socket!(TcpStream, SocketAddr, shutdown);
 ip_ttl!(TcpStream);
 
@@ -198,6 +197,15 @@ impl TcpStream {
     fn from_std_with(stream: std::net::TcpStream, reactor: ReactorRef) -> io::Result<TcpStream> {
         stream.set_nonblocking(true)?;
         Ok(TcpStream::with_io(Async::with_reactor(stream, reactor)?))
+    }
+
+    /// Deregisters and returns the std stream (still non-blocking), with `TCP_INQ` switched
+    /// off again if ciranda's reads had switched it on (see `net::inq`).
+    pub fn into_std(self) -> io::Result<std::net::TcpStream> {
+        let stream = self.io.into_inner()?;
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        self.inq.release(&stream)?;
+        Ok(stream)
     }
 
     fn with_io(io: Async<std::net::TcpStream>) -> TcpStream {
