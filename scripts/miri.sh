@@ -32,6 +32,10 @@ if ! cargo "+$toolchain" miri --version >/dev/null 2>&1; then
 fi
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target/miri}
 export CARGO_INCREMENTAL=0
+# Interpreted, a panic's backtrace takes long enough to capture that a test waiting with a
+# wall-clock bound for a panic to be reported (`unhandled_panic_goes_to_the_hook`, 10 s)
+# can run out when the caller's environment asks for backtraces.
+export RUST_BACKTRACE=0
 
 suites=("$@")
 if [ ${#suites[@]} -eq 0 ]; then
