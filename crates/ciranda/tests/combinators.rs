@@ -429,3 +429,51 @@ async fn gather_handles_reports_every_outcome() {
     assert!(results[1].as_ref().unwrap_err().is_panic());
     assert!(results[2].as_ref().unwrap_err().is_cancelled());
 }
+
+/// A cleanup guard that runs async code on a current-thread runtime from its `Drop` while the
+/// test (or program) unwinds from a panic: the members are polled on the unwinding thread.
+/// That thread's panic is not theirs: members that return `Ok` must not fail the group (it
+/// used to treat every member that finished as panicked, cancel the others, and then panic
+/// in `join` itself), while a member that does fail still counts.
+#[test]
+fn task_group_driven_from_a_destructor_during_a_panic_sees_only_its_own_failures() {
+    struct Cleanup(std::sync::mpsc::Sender<String>);
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            assert!(std::thread::panicking());
+            let rt = ciranda::Runtime::builder()
+                .flavor(ciranda::Flavor::CurrentThread)
+                .build()
+                .unwrap();
+            let joined = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                rt.block_on(async {
+                    let mut group = TaskGroup::<u32, String>::new();
+                    group.spawn(async { Ok(1) });
+                    group.spawn(async {
+                        ciranda::task::yield_now().await;
+                        Ok(2)
+                    });
+                    let ok = format!("{:?}", group.join().await);
+
+                    let mut group = TaskGroup::<u32, String>::new();
+                    group.spawn(async {
+                        ciranda::task::yield_now().await;
+                        Err("failed".to_string())
+                    });
+                    group.spawn(pending());
+                    let failed = group.join().await.unwrap_err();
+                    format!("{ok}; {:?}", failed.errors())
+                })
+            }));
+            let report = joined.unwrap_or_else(|_| "join panicked".to_string());
+            self.0.send(report).unwrap();
+        }
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let unwound = std::panic::catch_unwind(move || {
+        let _cleanup = Cleanup(tx);
+        panic!("the test body fails");
+    });
+    assert!(unwound.is_err());
+    assert_eq!(rx.recv().unwrap(), r#"Ok([1, 2]); ["failed"]"#);
+}

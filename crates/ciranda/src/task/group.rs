@@ -104,11 +104,15 @@ struct FailOnDrop {
     group: Arc<Shared>,
     index: usize,
     errored: bool,
+    /// The thread was unwinding already when the member was last polled: a runtime driven
+    /// from a destructor during a panic (`block_on` in a cleanup guard, on the current-thread
+    /// flavor). Only a panic that began since then is the member's own.
+    unwinding: bool,
 }
 
 impl Drop for FailOnDrop {
     fn drop(&mut self) {
-        if self.errored || std::thread::panicking() {
+        if self.errored || (std::thread::panicking() && !self.unwinding) {
             self.group.fail(self.index);
         }
     }
@@ -166,8 +170,14 @@ impl<T: Send + 'static, E: Send + 'static> TaskGroup<T, E> {
                 group,
                 index,
                 errored: false,
+                unwinding: false,
             };
-            let output = future.await;
+            let mut future = std::pin::pin!(future);
+            let output = poll_fn(|cx| {
+                on_failure.unwinding = std::thread::panicking();
+                future.as_mut().poll(cx)
+            })
+            .await;
             on_failure.errored = output.is_err();
             output
         });
