@@ -48,6 +48,7 @@
 //! Deliberate consequence of strict FIFO: a large `acquire_many` at the front holds back smaller
 //! requests behind it even when they could be served (no overtaking).
 
+use core::cell::Cell;
 use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
@@ -538,13 +539,24 @@ impl RawSemaphore {
             Err(TryAcquireRaw::NoPermits) => {}
         }
         // About to wait: clone the waker before taking the lock (its `clone` is foreign code
-        // that may call back into this semaphore). Declared before the guard, so that if it
-        // goes unused it is dropped after the lock is released.
+        // that may call back into this semaphore, and even add the permits we lack).
         let mut fresh = Some(cx.waker().clone());
         let outcome = self.queue_up(n, key, &mut fresh);
+        // Permits taken without queuing are this poll's alone (no slot holds them): if the
+        // foreign code below panics, they go back.
+        let taken = if let Poll::Ready(Ok(())) = outcome {
+            n
+        } else {
+            0
+        };
+        let refund = Refund::new(self, taken);
+        // An unused clone is dropped now, with the lock released (its destructor is foreign
+        // code too).
+        drop(fresh);
         // Releases that found the lock taken while we queued left their deposits to us (they
         // may be this very waiter's, then its waker is woken at once).
         self.hand_off_deposits();
+        refund.keep();
         outcome
     }
 
@@ -628,7 +640,12 @@ impl RawSemaphore {
         n: usize,
         key: &mut Option<Key>,
     ) -> Poll<Result<(), AcquireError>> {
-        // `Err(remaining)`: closed while `remaining` of the `n` permits were still missing.
+        // Once the wait is over the slot is gone, and the permits it had been assigned are
+        // this poll's alone: `refund` holds them until the poll returns them (granted) or
+        // gives them back (closed: those assigned before the close), also if foreign code
+        // panics first (a waker clone left unused by `poll_wait`, or a waiter's waker woken
+        // by the hand-off below).
+        let refund = Refund::new(self, 0);
         let outcome = crate::waiters::poll_wait(
             cx.waker(),
             key,
@@ -637,22 +654,23 @@ impl RawSemaphore {
             |waiters, queued| {
                 waiters.finish_if(queued, |need| {
                     if need.closed {
-                        Some(Err(need.remaining))
+                        refund.hold(n - need.remaining);
+                        Some(Err(AcquireError(())))
+                    } else if need.remaining == 0 {
+                        refund.hold(n);
+                        Some(Ok(()))
                     } else {
-                        (need.remaining == 0).then_some(Ok(()))
+                        None
                     }
                 })
             },
         );
         // Deposits made while this poll held the lock were left to it.
         self.hand_off_deposits();
-        outcome.map(|outcome| {
-            // Give back what had been assigned before the close.
-            outcome.map_err(|remaining| {
-                self.release(n - remaining);
-                AcquireError(())
-            })
-        })
+        if let Poll::Ready(Ok(())) = outcome {
+            refund.keep();
+        }
+        outcome
     }
 
     /// Drops a pending acquisition of `n` permits that owns slot `key`: whatever it had been
@@ -675,6 +693,43 @@ impl RawSemaphore {
         }
         // The waker of a cancelled waiter may own a permit: drop it only now, unlocked.
         drop(stale);
+    }
+}
+
+/// Permits a poll of a [`RawAcquire`] has got but not returned yet. No slot holds them any
+/// more, so if the poll unwinds before it returns them, nothing else ever gives them back;
+/// and in between it runs foreign code: it drops a waker clone it did not need (whose
+/// destructor may release a guard and wake a panicking waker) and hands out deposits (waking
+/// other waiters' wakers). Dropped, this releases the permits it holds, so that a poll that
+/// unwinds keeps none, as a dropped acquire keeps none; [`keep`](Refund::keep) hands them to
+/// the caller instead.
+struct Refund<'a> {
+    sem: &'a RawSemaphore,
+    permits: Cell<usize>,
+}
+
+impl<'a> Refund<'a> {
+    fn new(sem: &'a RawSemaphore, permits: usize) -> Self {
+        Refund {
+            sem,
+            permits: Cell::new(permits),
+        }
+    }
+
+    /// The poll has got `permits` (replacing what it held before).
+    fn hold(&self, permits: usize) {
+        self.permits.set(permits);
+    }
+
+    /// The poll returns its permits to its caller.
+    fn keep(self) {
+        core::mem::forget(self);
+    }
+}
+
+impl Drop for Refund<'_> {
+    fn drop(&mut self) {
+        self.sem.release(self.permits.get());
     }
 }
 
@@ -1089,6 +1144,7 @@ mod deposit_models {
     use loom::sync::Arc;
     use loom::sync::atomic::{AtomicBool, Ordering};
     use loom::thread;
+    use std::panic::{AssertUnwindSafe, catch_unwind};
 
     /// A waker that records whether it was woken (a loom atomic, so loom sees the hand-over).
     struct Flag(AtomicBool);
@@ -1192,6 +1248,55 @@ mod deposit_models {
             canceller.join().unwrap();
             waiter.join().unwrap();
             assert_eq!(sem.available_permits(), 0);
+        });
+    }
+
+    /// A waker that panics when woken (a plain `std` waker: nothing for loom to see).
+    struct Panics;
+
+    impl std::task::Wake for Panics {
+        fn wake(self: std::sync::Arc<Self>) {
+            panic!("expected test panic: waker");
+        }
+    }
+
+    /// A granted waiter re-polled while a release deposits for the waiter behind it, whose
+    /// waker panics: the re-poll hands the deposit out after letting go, the panic unwinds
+    /// out of the poll, and the permit the poll had been granted goes back with it (the
+    /// poll's result is lost, so nobody else would ever return it).
+    #[test]
+    fn repoll_of_a_granted_waiter_whose_hand_off_panics() {
+        loom::model(|| {
+            let sem = Arc::new(RawSemaphore::with_deposits(0));
+            let noop = &mut Context::from_waker(Waker::noop());
+            let mut first = pin!(RawAcquire::new(&sem, 1));
+            assert!(first.as_mut().poll(noop).is_pending());
+            let panics = Waker::from(std::sync::Arc::new(Panics));
+            // Boxed, so that it can be dropped before the end.
+            let mut second = Box::pin(RawAcquire::new(&sem, 1));
+            assert!(
+                second
+                    .as_mut()
+                    .poll(&mut Context::from_waker(&panics))
+                    .is_pending()
+            );
+            sem.release(1); // grants `first`
+            let s2 = sem.clone();
+            let releaser = thread::spawn(move || {
+                // Handing the permit to `second` itself panics here.
+                let _ = catch_unwind(AssertUnwindSafe(|| s2.release(1)));
+            });
+            // Err: the hand-off woke `second`, and its panic went on into this poll.
+            let polled = catch_unwind(AssertUnwindSafe(|| first.as_mut().poll(noop)));
+            releaser.join().unwrap();
+            // `second` was handed the other permit: its drop gives it back.
+            drop(second);
+            match polled {
+                Ok(Poll::Ready(Ok(()))) => sem.release(1),
+                Ok(other) => panic!("a granted waiter polled to {other:?}"),
+                Err(_) => {}
+            }
+            assert_eq!(sem.available_permits(), 2, "a permit was lost");
         });
     }
 

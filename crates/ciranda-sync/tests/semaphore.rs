@@ -209,3 +209,83 @@ fn releases_under_contention_all_reach_waiters() {
     }
     assert_eq!(sem.available_permits(), 0);
 }
+
+/// A waker whose `clone` adds a permit to `SEM_FOR_CLONE`'s semaphore (foreign code calling
+/// back, as the waker docs allow) and whose clones panic when dropped (as a waker's drop does
+/// when it owns a guard whose release wakes a panicking waker).
+mod clone_grants {
+    use std::task::{RawWaker, RawWakerVTable, Waker};
+
+    use ciranda_sync::Semaphore;
+
+    static ORIGINAL: RawWakerVTable = RawWakerVTable::new(clone, noop, noop, noop);
+    static CLONE: RawWakerVTable = RawWakerVTable::new(clone, noop, noop, drop_panics);
+
+    unsafe fn clone(data: *const ()) -> RawWaker {
+        // SAFETY: `data` is the `&'static Semaphore` that `waker` put there.
+        let sem = unsafe { &*data.cast::<Semaphore>() };
+        sem.add_permits(1);
+        RawWaker::new(data, &CLONE)
+    }
+
+    unsafe fn noop(_: *const ()) {}
+
+    unsafe fn drop_panics(_: *const ()) {
+        panic!("expected test panic: waker drop");
+    }
+
+    /// The waker for `sem`: the original drops quietly, its clones do not.
+    pub fn waker(sem: &'static Semaphore) -> Waker {
+        let data = (sem as *const Semaphore).cast::<()>();
+        // SAFETY: every vtable function keeps the contract of `RawWaker` (the data is a
+        // `'static` reference, nothing to free).
+        unsafe { Waker::from_raw(RawWaker::new(data, &ORIGINAL)) }
+    }
+}
+
+/// Polls `fut` with `waker`, expecting the poll to panic (the waker's clone being dropped).
+fn poll_expecting_panic<F: std::future::Future>(
+    fut: std::pin::Pin<&mut F>,
+    waker: &std::task::Waker,
+) {
+    let mut cx = std::task::Context::from_waker(waker);
+    let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fut.poll(&mut cx)));
+    let payload = polled
+        .err()
+        .expect("the unused clone was dropped in the poll");
+    assert_eq!(
+        payload.downcast_ref::<&str>(),
+        Some(&"expected test panic: waker drop")
+    );
+}
+
+/// A first poll that finds no permit clones its waker to queue up; the clone adds a permit, so
+/// the poll takes it instead, then drops the unused clone, which panics. The poll never returns
+/// the permit to its caller, so it must give it back.
+#[test]
+fn a_first_poll_that_unwinds_after_taking_its_permit_gives_it_back() {
+    let sem: &'static Semaphore = Box::leak(Box::new(Semaphore::new(0)));
+    let waker = clone_grants::waker(sem);
+    let mut acquire = Box::pin(sem.acquire());
+    poll_expecting_panic(acquire.as_mut(), &waker);
+    assert_eq!(sem.available_permits(), 1, "the permit taken was kept");
+    drop(acquire);
+    assert_eq!(sem.available_permits(), 1);
+    assert!(sem.try_acquire().is_ok());
+}
+
+/// A queued waiter re-polled with a new waker clones it with the lock released; the clone's
+/// permit grants the waiter, the poll sees the grant, then drops the unused clone, which
+/// panics. The granted permit must not be lost with the poll's result.
+#[test]
+fn a_repoll_that_unwinds_after_its_grant_gives_the_permit_back() {
+    let sem: &'static Semaphore = Box::leak(Box::new(Semaphore::new(0)));
+    let mut acquire = Box::pin(sem.acquire());
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    assert!(acquire.as_mut().poll(&mut cx).is_pending());
+    poll_expecting_panic(acquire.as_mut(), &clone_grants::waker(sem));
+    assert_eq!(sem.available_permits(), 1, "the granted permit was kept");
+    drop(acquire);
+    assert_eq!(sem.available_permits(), 1);
+    assert!(sem.try_acquire().is_ok());
+}
