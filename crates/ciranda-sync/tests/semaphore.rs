@@ -264,7 +264,8 @@ fn poll_expecting_panic<F: std::future::Future>(
 /// the permit to its caller, so it must give it back.
 #[test]
 fn a_first_poll_that_unwinds_after_taking_its_permit_gives_it_back() {
-    let sem: &'static Semaphore = Box::leak(Box::new(Semaphore::new(0)));
+    static SEM: Semaphore = Semaphore::new(0);
+    let sem = &SEM;
     let waker = clone_grants::waker(sem);
     let mut acquire = Box::pin(sem.acquire());
     poll_expecting_panic(acquire.as_mut(), &waker);
@@ -279,7 +280,8 @@ fn a_first_poll_that_unwinds_after_taking_its_permit_gives_it_back() {
 /// panics. The granted permit must not be lost with the poll's result.
 #[test]
 fn a_repoll_that_unwinds_after_its_grant_gives_the_permit_back() {
-    let sem: &'static Semaphore = Box::leak(Box::new(Semaphore::new(0)));
+    static SEM: Semaphore = Semaphore::new(0);
+    let sem = &SEM;
     let mut acquire = Box::pin(sem.acquire());
     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
     assert!(acquire.as_mut().poll(&mut cx).is_pending());
