@@ -477,3 +477,58 @@ fn task_group_driven_from_a_destructor_during_a_panic_sees_only_its_own_failures
     assert!(unwound.is_err());
     assert_eq!(rx.recv().unwrap(), r#"Ok([1, 2]); ["failed"]"#);
 }
+
+/// Results come out in the order the tasks finished, also for tasks that finished before the
+/// set was polled (as in asyncio's `as_completed` and Tokio's `JoinSet`): the set used to poll
+/// those in insertion order, and returned the first spawned first.
+#[ciranda::test]
+async fn join_set_returns_tasks_finished_before_it_is_polled_in_completion_order() {
+    let mut set = JoinSet::new();
+    let mut gates = Vec::new();
+    let mut tasks = Vec::new();
+    for i in 0..4u32 {
+        let gate = Arc::new(ciranda::sync::Event::new());
+        let opened = gate.clone();
+        tasks.push(set.spawn(async move {
+            opened.wait().await;
+            i
+        }));
+        gates.push(gate);
+    }
+    // The last spawned finishes first; each finishes before the next gate opens.
+    for i in (0..4).rev() {
+        gates[i].set();
+        while !tasks[i].is_finished() {
+            ciranda::task::yield_now().await;
+        }
+    }
+    let mut order = Vec::new();
+    while let Some(result) = set.join_next().await {
+        order.push(result.unwrap());
+    }
+    assert_eq!(order, [3, 2, 1, 0]);
+}
+
+/// The same through `as_completed`, iterated only after every child finished. Current-thread:
+/// a child finishes in the poll that logs it, so the log is the completion order.
+#[ciranda::test(flavor = "current_thread")]
+async fn as_completed_yields_children_finished_before_the_first_poll_in_completion_order() {
+    let finished = Arc::new(parking_lot::Mutex::new(Vec::new()));
+    let log = finished.clone();
+    let stream = ciranda::task::as_completed((0..4u32).map(move |i| {
+        let log = log.clone();
+        async move {
+            for _ in 0..4 - i {
+                ciranda::task::yield_now().await;
+            }
+            log.lock().push(i);
+            i
+        }
+    }));
+    while finished.lock().len() < 4 {
+        ciranda::task::yield_now().await;
+    }
+    let expected = finished.lock().clone();
+    assert_eq!(expected, [3, 2, 1, 0]);
+    assert_eq!(stream.collect::<Vec<_>>().await, expected);
+}
