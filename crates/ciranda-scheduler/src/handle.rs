@@ -277,13 +277,11 @@ impl Handle {
         // SAFETY: `this` is live here (the caller's contract). `Shared` is reached through
         // the `Arc`'s pointer and no reference to the handle outlives this statement: the
         // handle may be freed with the task once it is queued. `Shared` itself stays alive
-        // while it is used below: a worker of this scheduler holds it, or else the
-        // keep-alive that `schedule_from_task` returns does.
-        let shared = unsafe { &*Arc::as_ptr(&(*this).shared) };
-        let keep_alive = shared.schedule_from_task(task, reason);
-        // Released only now that nothing borrows `Shared` or the task's cell: it may be the
-        // task's last reference, and the handle it frees may be the last one to `Shared`.
-        drop(keep_alive);
+        // while it is used: a worker of this scheduler holds it, or else the keep-alive that
+        // `Shared::schedule_from_task` takes on its remote path does, released last.
+        let shared = unsafe { Arc::as_ptr(&(*this).shared) };
+        // SAFETY: `shared` is live now, reached from the handle in `task`'s cell.
+        unsafe { Shared::schedule_from_task(shared, task, reason) }
     }
 }
 
@@ -294,8 +292,16 @@ impl Schedule for Handle {
     }
 
     unsafe fn requeue(this: *const Self, task: Notified) {
-        // SAFETY: forwarded from the caller.
-        unsafe { Handle::schedule_from_task(this, task, Reason::Yielded) }
+        // A yield is queued by whoever is polling the task: one of this scheduler's workers,
+        // or the current-thread driver, which runs inside a `block_on` of this scheduler. Both
+        // hold `Shared` for the whole call, so, unlike a wake's, this push needs no keep-alive
+        // of the task; `Shared::schedule` is the spawn's path, whose local push the compiler
+        // inlines (through `schedule_from_task` it made an out-of-line call of about ten more
+        // instructions a yield: `benches/examples/poll_probe.rs` under callgrind).
+        // SAFETY: `this` is live here (the caller's contract), and no reference to the
+        // handle outlives this statement.
+        let shared = unsafe { &*Arc::as_ptr(&(*this).shared) };
+        shared.schedule(task, Reason::Yielded);
     }
 
     fn unhandled_panic(&self, error: &JoinError) {

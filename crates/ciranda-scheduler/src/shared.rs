@@ -120,40 +120,58 @@ impl Shared {
 
     /// Queues a task: locally when called on one of this scheduler's workers, else through
     /// the injector. The caller keeps `Shared` alive by other means (a spawn holds the new
-    /// task's `JoinHandle`, and the task's cell holds a handle).
+    /// task's `JoinHandle`; a yield is queued by the worker or current-thread driver polling
+    /// the task, which holds `Shared`).
     #[inline]
     pub(crate) fn schedule(&self, task: Notified, reason: Reason) {
-        drop(self.schedule_task(task, reason, false));
+        // SAFETY: `self` is live for the whole call, and the remote path's keep-alive is not
+        // asked for.
+        unsafe { Shared::schedule_task(self, task, reason, false) }
     }
 
-    /// [`schedule`](Self::schedule) through the task's own handle (a wake, a yield), whose
-    /// reference went into `task`. That handle lives in the task's cell and may be the last
-    /// one to `Shared`: once the task is queued another thread may run, complete and free it,
-    /// and `Shared` with it. On a worker of this scheduler the worker holds `Shared`; the
-    /// remote paths keep a reference to the task while they use `Shared`, and return it. The
-    /// caller drops it once it holds no reference to `Shared` nor into the task's cell: a
-    /// reference argument must stay valid until its function returns, so this call's own
-    /// `&self` must not be the one the release frees.
+    /// [`schedule`](Self::schedule) through the task's own handle (a wake), whose reference
+    /// went into `task`. That handle lives in the task's cell and may be the last one to
+    /// `Shared`: once the task is queued another thread may run, complete and free it, and
+    /// `Shared` with it. On a worker of this scheduler the worker holds `Shared`; the remote
+    /// paths keep a reference to the task while they use `Shared`, and release it only once
+    /// no reference to `Shared` is in use, hence `this` by pointer: a reference argument must
+    /// stay valid until its function returns.
+    ///
+    /// # Safety
+    /// `this` points at a live `Shared` when the call begins, reached from the handle in
+    /// `task`'s cell (or kept alive by the caller).
     #[inline]
-    #[must_use = "the keep-alive must outlive every borrow of `Shared` and of the task's cell"]
-    pub(crate) fn schedule_from_task(&self, task: Notified, reason: Reason) -> Option<TaskRef> {
-        self.schedule_task(task, reason, true)
+    pub(crate) unsafe fn schedule_from_task(this: *const Shared, task: Notified, reason: Reason) {
+        // SAFETY: forwarded from the caller; the keep-alive is asked for.
+        unsafe { Shared::schedule_task(this, task, reason, true) }
     }
 
     /// Every wake's, yield's and spawn's path, kept to one body so the compiler inlines the
     /// worker's local push into it (a second copy made it call a closure instead, about a
-    /// dozen instructions a yield; `benches/examples/poll_probe.rs` counts them). Returns the
-    /// keep-alive of [`schedule_from_task`](Self::schedule_from_task).
-    fn schedule_task(
-        &self,
+    /// dozen instructions a yield; `benches/examples/poll_probe.rs` counts them). `this` is a
+    /// pointer so that the remote path's keep-alive, released last, is released under no
+    /// reference argument to `Shared` (returning it to the caller instead cost the local path
+    /// about four instructions a call).
+    ///
+    /// # Safety
+    /// `this` points at a live `Shared` when the call begins; unless `keep_task_alive`, the
+    /// caller keeps it alive until the call returns.
+    unsafe fn schedule_task(
+        this: *const Shared,
         task: Notified,
         reason: Reason,
         keep_task_alive: bool,
-    ) -> Option<TaskRef> {
-        if let Some(flavor) = &self.current_thread {
-            return self.schedule_current_thread(flavor, task);
+    ) {
+        // SAFETY: live now (the caller's contract). A local reference, not a protected
+        // argument: after the keep-alive's release below it is not used again.
+        let shared = unsafe { &*this };
+        if let Some(flavor) = &shared.current_thread {
+            let keep = shared.schedule_current_thread(flavor, task);
+            // Released after the call above returned: nothing borrows `Shared` any more.
+            drop(keep);
+            return;
         }
-        let remote = context::with_worker(self, |worker| match worker {
+        let remote = context::with_worker(shared, |worker| match worker {
             Some(worker) => {
                 worker.schedule_local(task, reason);
                 None
@@ -162,10 +180,11 @@ impl Shared {
         });
         if let Some(task) = remote {
             let keep = keep_task_alive.then(|| task.keep_alive());
-            self.schedule_remote(task);
-            return keep;
+            shared.schedule_remote(task);
+            // Last: it may be the task's last reference, and the handle that frees may be
+            // the last one to `Shared`.
+            drop(keep);
         }
-        None
     }
 
     /// One FIFO for spawns, wakes and yields alike (asyncio's `call_soon`). Out of line, so
