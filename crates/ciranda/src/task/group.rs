@@ -82,6 +82,11 @@ impl Shared {
         state.cancelled_by_group = Some(unfinished);
     }
 
+    /// `true` once a member has failed.
+    fn failed(&self) -> bool {
+        self.0.lock().cancelled_by_group.is_some()
+    }
+
     /// `true` when the group cancelled member `index` after a failure.
     fn cancelled_by_group(&self, index: usize) -> bool {
         let state = self.0.lock();
@@ -166,6 +171,11 @@ impl<T: Send + 'static, E: Send + 'static> TaskGroup<T, E> {
         let index = self.members.len();
         let group = self.shared.clone();
         let handle = crate::spawn(async move {
+            if group.failed() {
+                // Spawned into a failed group: `spawn` aborts this member as soon as it has
+                // its handle, but a worker may reach the task first; the future must not start.
+                return std::future::pending().await;
+            }
             let mut on_failure = FailOnDrop {
                 group,
                 index,
