@@ -1300,6 +1300,48 @@ mod deposit_models {
         });
     }
 
+    /// `close` racing a release that finds the batch waiter queued: `close` hands nothing
+    /// out (and does not look for deposits after it lets go), but it clears `WAITERS`
+    /// under the lock, so a deposit made while it held the lock becomes available with it;
+    /// one assigned to the waiter before comes back when the failed waiter is polled.
+    #[test]
+    fn close_racing_a_deposit() {
+        loom::model(|| {
+            let sem = Arc::new(RawSemaphore::with_deposits(0));
+            let mut waiter = Box::pin(RawAcquire::new(&sem, 2));
+            let noop = &mut Context::from_waker(Waker::noop());
+            assert!(waiter.as_mut().poll(noop).is_pending());
+            let s2 = sem.clone();
+            let releaser = thread::spawn(move || s2.release(1));
+            sem.close();
+            releaser.join().unwrap();
+            assert!(matches!(waiter.as_mut().poll(noop), Poll::Ready(Err(_))));
+            drop(waiter);
+            assert_eq!(sem.available_permits(), 1, "the released permit was lost");
+        });
+    }
+
+    /// The receiver's two give-backs racing a sender that needs both and queues: each is
+    /// counted before the queuing (and moved into the word by it) or released at once
+    /// after it; the sender is served either way.
+    #[test]
+    fn give_backs_racing_a_queueing_batch_waiter() {
+        loom::model(|| {
+            let sem = Arc::new(RawSemaphore::for_channel(2));
+            sem.try_acquire(2).unwrap();
+            let s2 = sem.clone();
+            let receiver = thread::spawn(move || {
+                s2.give_back(1);
+                s2.give_back(1);
+            });
+            block_on(RawAcquire::new(&sem, 2)).unwrap();
+            receiver.join().unwrap();
+            assert_eq!(sem.available_permits(), 0);
+            sem.release(2);
+            assert_eq!(sem.available_permits(), 2);
+        });
+    }
+
     /// A queued waiter re-polled (the lock taken again by `poll_waiter`) while a release
     /// deposits: the re-poll hands the deposit out after letting go.
     #[test]
