@@ -32,7 +32,9 @@
 //!   releases at once, so a counted permit is never missed by a waiter. `available_permits`
 //!   adds the count.
 //! * **Cancel.** A dropped acquire gives back whatever it had been assigned (all of it if it
-//!   was fully granted but never polled) through the same hand-off.
+//!   was fully granted but never polled) through the same hand-off. So does a poll that got
+//!   its permits and then unwinds before returning them (a waker's `drop` or `wake`, which
+//!   it runs in between, panicking): see `Refund`.
 //!
 //! | the word                 | permits in it are                                  |
 //! |--------------------------|----------------------------------------------------|
