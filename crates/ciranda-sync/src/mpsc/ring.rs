@@ -112,7 +112,7 @@ impl<T> Ring<T> {
 
     /// A ring whose first message gets index `first` (tests: the wrap of the claim counter
     /// is reached without sending half of `usize::MAX` messages).
-    #[cfg(test)]
+    #[cfg(all(test, not(loom)))]
     pub(super) fn starting_at(cap: usize, first: usize) -> Self {
         let ring = Self::new(cap);
         ring.claims
