@@ -564,3 +564,50 @@ fn a_member_spawned_after_the_group_failed_never_starts() {
     }
     assert_eq!(started.load(SeqCst), 0);
 }
+
+/// `try_gather` returns the first `Err` in completion order, also when several children failed
+/// before the gather looked at any of them: it used to return the one spawned first. The input
+/// iterator holds the gather's thread (not a worker) while child 1, then child 0, fail.
+#[test]
+fn try_gather_returns_the_error_that_happened_first() {
+    use std::sync::atomic::AtomicBool;
+    let rt = ciranda::Runtime::builder()
+        .flavor(ciranda::Flavor::MultiThread)
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let gates = [
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(AtomicBool::new(false)),
+        ];
+        let handle = ciranda::Handle::current();
+        let children = (0..3usize).map(move |i| {
+            if i == 2 {
+                // Children 0 and 1 are spawned and waiting: 1 fails, then 0.
+                for (gate, live) in [(&gates[1], 1), (&gates[0], 0)] {
+                    gate.store(true, SeqCst);
+                    while handle.tasks().len() > live {
+                        std::thread::yield_now();
+                    }
+                }
+            }
+            let gate = gates[i.min(1)].clone();
+            async move {
+                if i == 2 {
+                    return pending().await;
+                }
+                while !gate.load(SeqCst) {
+                    ciranda::task::yield_now().await;
+                }
+                Err(if i == 0 {
+                    "spawned first"
+                } else {
+                    "failed first"
+                })
+            }
+        });
+        let result: Result<Vec<()>, &str> = ciranda::try_gather(children).await;
+        assert_eq!(result.unwrap_err(), "failed first");
+    });
+}

@@ -1,41 +1,8 @@
 //! `gather`, `try_gather`, `gather_handles`: asyncio's `gather`.
 
-use super::{AbortHandle, JoinError, JoinHandle};
-use futures_core::Stream;
-use futures_util::stream::FuturesUnordered;
+use super::{JoinError, JoinHandle, JoinSet};
 use std::convert::Infallible;
-use std::future::{Future, poll_fn};
-use std::pin::Pin;
-
-/// Aborts the tasks it holds when dropped: a gather that is dropped cancels its children.
-struct AbortOnDrop(Vec<AbortHandle>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        for handle in &self.0 {
-            handle.abort();
-        }
-    }
-}
-
-fn spawn_all<I, F>(futures: I) -> (Vec<JoinHandle<F::Output>>, AbortOnDrop)
-where
-    I: IntoIterator<Item = F>,
-    F: Future + Send + 'static,
-    F::Output: Send + 'static,
-{
-    // Each child is under the guard from the moment it is spawned: if the input iterator
-    // panics part-way (a `map` closure that unwraps bad input), the children already started
-    // are cancelled as the panic unwinds, instead of running on detached.
-    let mut cancel = AbortOnDrop(Vec::new());
-    let mut handles = Vec::new();
-    for future in futures {
-        let handle = crate::spawn(future);
-        cancel.0.push(handle.abort_handle());
-        handles.push(handle);
-    }
-    (handles, cancel)
-}
+use std::future::Future;
 
 /// Panics with the child's panic, or reports a child cancelled from outside.
 fn resume(error: JoinError) -> ! {
@@ -130,8 +97,10 @@ where
 }
 
 /// Spawns every future, then collects outputs in input order while watching completions in
-/// any order: the first `Err` or panic, whichever child it comes from, ends the wait at once
-/// (the siblings are aborted by `AbortOnDrop`).
+/// the order they happen: the first `Err` or panic, whichever child it comes from, ends the
+/// wait at once. The children live in a `JoinSet`, so that whatever ends this function (a
+/// return, a panic, even one of the input iterator's part-way, or the future dropped) aborts
+/// those still running.
 async fn collect_in_order<I, F, T, E>(futures: I) -> Result<Vec<T>, E>
 where
     I: IntoIterator<Item = F>,
@@ -139,17 +108,15 @@ where
     T: Send + 'static,
     E: Send + 'static,
 {
-    let (handles, _cancel_on_drop) = spawn_all(futures);
-    let mut slots: Vec<Option<T>> = handles.iter().map(|_| None).collect();
-    let mut pending: FuturesUnordered<_> = handles
-        .into_iter()
-        .enumerate()
-        .map(|(index, handle)| async move { (index, handle.await) })
-        .collect();
-    while let Some((index, result)) = poll_fn(|cx| Pin::new(&mut pending).poll_next(cx)).await {
-        match result {
-            Ok(Ok(value)) => slots[index] = Some(value),
-            Ok(Err(error)) => return Err(error),
+    let mut children = JoinSet::new();
+    for (index, future) in futures.into_iter().enumerate() {
+        children.spawn(async move { (index, future.await) });
+    }
+    let mut slots: Vec<Option<T>> = (0..children.len()).map(|_| None).collect();
+    while let Some(joined) = children.join_next().await {
+        match joined {
+            Ok((index, Ok(value))) => slots[index] = Some(value),
+            Ok((_, Err(error))) => return Err(error),
             Err(error) => resume(error),
         }
     }
