@@ -611,3 +611,44 @@ fn try_gather_returns_the_error_that_happened_first() {
         assert_eq!(result.unwrap_err(), "failed first");
     });
 }
+
+/// `GroupError::errors` lists the errors in the order they happened, also when they all
+/// happened before `join` was reached: it used to list them in spawn order. Member 0 is still
+/// in its poll when member 1 fails (so the group's abort comes too late for it), and fails
+/// second.
+#[test]
+fn task_group_lists_errors_in_the_order_they_happened() {
+    use std::sync::atomic::AtomicBool;
+    let rt = ciranda::Runtime::builder()
+        .flavor(ciranda::Flavor::MultiThread)
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let running = Arc::new(AtomicBool::new(false));
+        let release = Arc::new(AtomicBool::new(false));
+        let mut group = TaskGroup::<(), &str>::new();
+        let (started, released) = (running.clone(), release.clone());
+        let second = group.spawn(async move {
+            // Holds its worker, inside one poll, until released.
+            started.store(true, SeqCst);
+            while !released.load(SeqCst) {
+                std::thread::yield_now();
+            }
+            Err("failed second")
+        });
+        while !running.load(SeqCst) {
+            std::thread::yield_now();
+        }
+        let first = group.spawn(async { Err("failed first") });
+        while !first.is_finished() {
+            std::thread::yield_now();
+        }
+        release.store(true, SeqCst);
+        while !second.is_finished() {
+            std::thread::yield_now();
+        }
+        let error = group.join().await.unwrap_err();
+        assert_eq!(error.errors(), ["failed first", "failed second"]);
+    });
+}

@@ -1,12 +1,9 @@
 //! `TaskGroup`: asyncio's `TaskGroup` — structured concurrency with every failure kept.
 
-use super::{AbortHandle, JoinError, JoinHandle, TaskId};
-use futures_core::Stream;
-use futures_util::stream::FuturesUnordered;
-use std::collections::HashSet;
+use super::{AbortHandle, JoinError, JoinSet, TaskId};
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::future::{Future, poll_fn};
-use std::pin::Pin;
 use std::sync::Arc;
 
 /// A group of fallible tasks joined together — asyncio's `TaskGroup`.
@@ -38,7 +35,12 @@ use std::sync::Arc;
 /// });
 /// ```
 pub struct TaskGroup<T, E> {
-    members: Vec<JoinHandle<Result<T, E>>>,
+    /// Each member's output with its index. A `JoinSet` from the spawn on, so that `join`
+    /// meets the outcomes in the order they happened, even those that happened before it was
+    /// reached; its `Drop` cancels the members still running.
+    members: JoinSet<(usize, Result<T, E>)>,
+    /// The index of each member, for the outcomes that are `JoinError`s.
+    index_of: HashMap<TaskId, usize>,
     shared: Arc<Shared>,
 }
 
@@ -95,12 +97,6 @@ impl Shared {
             .as_ref()
             .is_some_and(|set| set.contains(&index))
     }
-
-    fn abort_all(&self) {
-        for abort in &self.0.lock().aborts {
-            abort.abort();
-        }
-    }
 }
 
 /// Lives in a member's future: dropped after an `Err`, or while unwinding from a panic, it
@@ -126,7 +122,7 @@ impl Drop for FailOnDrop {
 impl<T, E> fmt::Debug for TaskGroup<T, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TaskGroup")
-            .field("members", &self.members.len())
+            .field("members", &self.len())
             .finish()
     }
 }
@@ -141,19 +137,20 @@ impl<T, E> TaskGroup<T, E> {
     /// An empty group.
     pub fn new() -> TaskGroup<T, E> {
         TaskGroup {
-            members: Vec::new(),
+            members: JoinSet::new(),
+            index_of: HashMap::new(),
             shared: Arc::default(),
         }
     }
 
     /// Members spawned so far.
     pub fn len(&self) -> usize {
-        self.members.len()
+        self.index_of.len()
     }
 
     /// `true` when nothing was spawned.
     pub fn is_empty(&self) -> bool {
-        self.members.is_empty()
+        self.index_of.is_empty()
     }
 }
 
@@ -168,7 +165,7 @@ impl<T: Send + 'static, E: Send + 'static> TaskGroup<T, E> {
     where
         F: Future<Output = Result<T, E>> + Send + 'static,
     {
-        let index = self.members.len();
+        let index = self.len();
         let group = self.shared.clone();
         let handle = crate::spawn(async move {
             if group.failed() {
@@ -189,10 +186,10 @@ impl<T: Send + 'static, E: Send + 'static> TaskGroup<T, E> {
             })
             .await;
             on_failure.errored = output.is_err();
-            output
+            (index, output)
         });
-        let abort = handle.abort_handle();
-        self.members.push(handle);
+        self.index_of.insert(handle.id(), index);
+        let abort = self.members.insert(handle);
         let mut state = self.shared.0.lock();
         state.aborts.push(abort.clone());
         if let Some(cancelled) = &mut state.cancelled_by_group {
@@ -210,40 +207,35 @@ impl<T: Send + 'static, E: Send + 'static> TaskGroup<T, E> {
     /// Dropping the future cancels every member still running, as dropping the group does; the
     /// outputs, errors and panics collected so far are dropped.
     pub async fn join(mut self) -> Result<Vec<T>, GroupError<E>> {
-        // Dropping this future drops `self`, whose `Drop` cancels every member.
-        let members = std::mem::take(&mut self.members);
-        let mut results: Vec<Option<T>> = members.iter().map(|_| None).collect();
+        // Dropping this future drops `self`, whose `members` set cancels the members still
+        // running.
+        let mut results: Vec<Option<T>> = (0..self.len()).map(|_| None).collect();
         let mut failure = GroupError {
             errors: Vec::new(),
             panics: Vec::new(),
             cancelled: Vec::new(),
         };
-        let mut pending: FuturesUnordered<_> = members
-            .into_iter()
-            .enumerate()
-            .map(|(index, handle)| async move { (index, handle.id(), handle.await) })
-            .collect();
-        while let Some((index, id, outcome)) =
-            poll_fn(|cx| Pin::new(&mut pending).poll_next(cx)).await
-        {
-            let failed = match outcome {
-                Ok(Ok(value)) => {
+        while let Some(outcome) = self.members.join_next().await {
+            let (index, failed) = match outcome {
+                Ok((index, Ok(value))) => {
                     results[index] = Some(value);
-                    false
+                    (index, false)
                 }
-                Ok(Err(error)) => {
+                Ok((index, Err(error))) => {
                     failure.errors.push(error);
-                    true
+                    (index, true)
                 }
-                Err(error) if error.is_panic() => {
-                    failure.panics.push(error);
-                    true
-                }
-                Err(_cancelled) => {
-                    if !self.shared.cancelled_by_group(index) {
-                        failure.cancelled.push(id);
+                Err(error) => {
+                    let index = self.index_of[&error.id()];
+                    if error.is_panic() {
+                        failure.panics.push(error);
+                        (index, true)
+                    } else {
+                        if !self.shared.cancelled_by_group(index) {
+                            failure.cancelled.push(error.id());
+                        }
+                        (index, false)
                     }
-                    false
                 }
             };
             if failed {
@@ -260,13 +252,6 @@ impl<T: Send + 'static, E: Send + 'static> TaskGroup<T, E> {
         } else {
             Err(failure)
         }
-    }
-}
-
-impl<T, E> Drop for TaskGroup<T, E> {
-    fn drop(&mut self) {
-        // Through the shared handles: `join` has taken `members` out.
-        self.shared.abort_all();
     }
 }
 
