@@ -157,21 +157,21 @@ impl BarrierWait<'_> {
         }
         let barrier = self.barrier;
         if self.key.is_some() {
-            let done = &mut self.done;
-            return poll_wait(
+            let polled = poll_wait(
                 cx.waker(),
                 &mut self.key,
                 None,
                 || barrier.state.lock(),
-                |state, queued| {
-                    state.waiters.finish_if(queued, |&released| {
-                        released.then(|| {
-                            *done = true;
-                            BarrierWaitResult { leader: false }
-                        })
+                |state, queued, hold| {
+                    state.waiters.finish_if(queued, hold, |&released| {
+                        released.then_some(BarrierWaitResult { leader: false })
                     })
                 },
             );
+            // Set only once the slot is gone: a poll that unwinds before leaves the release in
+            // the slot, for a re-poll to return.
+            self.done = polled.is_ready();
+            return polled;
         }
         // A first arrival most likely waits: clone its waker before taking the lock.
         let mut fresh = (barrier.parties > 1).then(|| cx.waker().clone());

@@ -252,7 +252,8 @@ impl Future for &mut CondWaiter<'_> {
                 &mut self.key,
                 fresh,
                 || cond.waiters.lock(),
-                |waiters, _| {
+                // Nothing is taken out of the slot here, so there is nothing to hold.
+                |waiters, _, _| {
                     if *waiters.get(key) {
                         // Stays in the list: `Drop` removes it (and passes a notification on
                         // if needed).

@@ -140,7 +140,9 @@ impl Future for EventWait<'_> {
                     &mut this.key,
                     None,
                     || event.waiters.lock(),
-                    |waiters, queued| waiters.finish_if(queued, |&released| released.then_some(())),
+                    |waiters, queued, hold| {
+                        waiters.finish_if(queued, hold, |&released| released.then_some(()))
+                    },
                 );
             }
             if event.flag.load(Ordering::Acquire) {

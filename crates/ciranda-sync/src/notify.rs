@@ -201,18 +201,21 @@ impl Future for Notified<'_> {
         coop::proceed(cx, |cx| {
             let notify = this.notify;
             if this.key.is_some() {
-                let done = &mut this.done;
-                return poll_wait(
+                let polled = poll_wait(
                     cx.waker(),
                     &mut this.key,
                     None,
                     || notify.waiters.lock(),
-                    |waiters, queued| {
-                        waiters.finish_if(queued, |slot| {
-                            matches!(slot, Slot::Notified(_)).then(|| *done = true)
+                    |waiters, queued, hold| {
+                        waiters.finish_if(queued, hold, |slot| {
+                            matches!(slot, Slot::Notified(_)).then_some(())
                         })
                     },
                 );
+                // Set only once the slot is gone: a poll that unwinds before leaves the
+                // notification in the slot, for a re-poll to return or `Drop` to pass on.
+                this.done = polled.is_ready();
+                return polled;
             }
             // Lock-free attempt: a notify_waiters since creation, or a stored permit.
             let mut state = notify.state.load(Ordering::Acquire);

@@ -162,7 +162,8 @@ impl<T: Clone> Future for PromiseWait<'_, T> {
                 &mut this.key,
                 fresh,
                 || promise.state.lock(),
-                |state, queued| match &state.value {
+                // Nothing is taken (the value is cloned), so there is nothing to hold.
+                |state, queued, _| match &state.value {
                     Some(value) => {
                         let value = value.clone();
                         let stale = queued.take().and_then(|key| state.waiters.remove(key).1);

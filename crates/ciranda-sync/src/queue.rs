@@ -343,9 +343,9 @@ impl<T> Future for Put<'_, T> {
                     &mut this.key,
                     None,
                     || queue.state.lock(),
-                    |state, queued| {
+                    |state, queued, hold| {
                         let done = |slot: &PutSlot<T>| matches!(slot, PutSlot::Done).then_some(());
-                        state.putters.finish_if(queued, done)
+                        state.putters.finish_if(queued, hold, done)
                     },
                 );
             }
@@ -434,9 +434,13 @@ impl<T> Future for Get<'_, T> {
                     &mut this.key,
                     None,
                     || queue.state.lock(),
-                    |state, queued| {
+                    |state, queued, hold| {
                         if let GetSlot::Waiting = state.getters.get(key) {
                             return Queued::Waiting(&mut state.getters);
+                        }
+                        // The item stays in the slot until no waker is left to drop.
+                        if let Some(stale) = state.getters.hold(key, hold) {
+                            return Queued::Over(stale);
                         }
                         let (GetSlot::Got(item), stale) = state.getters.remove(key) else {
                             unreachable!()
@@ -529,9 +533,13 @@ impl<T> Future for Join<'_, T> {
                 &mut this.key,
                 None,
                 || queue.state.lock(),
-                |state, queued| {
+                |state, queued, hold| {
                     match *queued {
                         Some(key) if *state.joiners.get(key) => {
+                            // Released: stays so in the slot until no waker is left to drop.
+                            if let Some(stale) = state.joiners.hold(key, hold) {
+                                return Queued::Over(stale);
+                            }
                             *queued = None;
                             return Queued::Done((), state.joiners.remove(key).1);
                         }

@@ -645,28 +645,35 @@ impl RawSemaphore {
         // Once the wait is over the slot is gone, and the permits it had been assigned are
         // this poll's alone: `refund` holds them until the poll returns them (granted) or
         // gives them back (closed: those assigned before the close), also if foreign code
-        // panics first (a waker clone left unused by `poll_wait`, or a waiter's waker woken
-        // by the hand-off below).
+        // panics first (a waiter's waker woken by the hand-off below). `poll_wait` drops a
+        // waker clone it left unused before the slot goes, so nothing runs in between.
         let refund = Refund::new(self, 0);
         let outcome = crate::waiters::poll_wait(
             cx.waker(),
             key,
             None,
             || self.waiters.lock(),
-            |waiters, queued| {
-                waiters.finish_if(queued, |need| {
+            |waiters, queued, hold| {
+                waiters.finish_if(queued, hold, |need| {
                     if need.closed {
-                        refund.hold(n - need.remaining);
-                        Some(Err(AcquireError(())))
-                    } else if need.remaining == 0 {
-                        refund.hold(n);
-                        Some(Ok(()))
+                        // The permits assigned before the close.
+                        Some(Err(n - need.remaining))
                     } else {
-                        None
+                        (need.remaining == 0).then_some(Ok(()))
                     }
                 })
             },
         );
+        let outcome = outcome.map(|outcome| match outcome {
+            Ok(()) => {
+                refund.hold(n);
+                Ok(())
+            }
+            Err(assigned) => {
+                refund.hold(assigned);
+                Err(AcquireError(()))
+            }
+        });
         // Deposits made while this poll held the lock were left to it.
         self.hand_off_deposits();
         if let Poll::Ready(Ok(())) = outcome {

@@ -24,6 +24,12 @@
 //! out of the list ([`store_waker`], [`remove`](WaitList::remove)) is handed back to the caller
 //! to drop after unlocking.
 //!
+//! Such a drop may panic, so no poll drops a waker after it has taken its grant out of its
+//! slot (the grant would be lost with the unwinding poll's result): while it has one to drop,
+//! [`poll_wait`] has its check leave the grant where it is ([`Queued::Over`]), drops the waker
+//! and takes the lock again. If the drop panics, the grant is still the future's: a re-poll
+//! returns it, a drop hands it on like a cancelled waiter's.
+//!
 //! Slot life cycle:
 //!
 //! | slot state          | in FIFO? | who frees it                            |
@@ -175,21 +181,38 @@ impl<S> WaitList<S> {
 
     /// A [`poll_wait`] check for a waiter whose own state says when its wait is over: if
     /// `output` makes something of the state of the queued waiter `*queued`, the waiter leaves
-    /// the list, `*queued` is cleared and the wait ends with that; otherwise it keeps waiting
-    /// here.
+    /// the list, `*queued` is cleared and the wait ends with that (unless the poll must
+    /// [`hold`](WaitList::hold) first); otherwise it keeps waiting here. `output` may be called
+    /// without its result being used, so it must not have side effects.
     pub(crate) fn finish_if<T>(
         &mut self,
         queued: &mut Option<Key>,
+        hold: bool,
         output: impl FnOnce(&S) -> Option<T>,
     ) -> Queued<'_, S, T> {
         let key = queued.expect("only a queued waiter can finish");
         match output(self.get(key)) {
             Some(output) => {
+                if let Some(stale) = self.hold(key, hold) {
+                    return Queued::Over(stale);
+                }
                 *queued = None;
                 Queued::Done(output, self.remove(key).1)
             }
             None => Queued::Waiting(self),
         }
+    }
+
+    /// For a [`poll_wait`] check that found the wait of `key` over: whether it must leave the
+    /// grant in the slot for now, and return [`Queued::Over`] with the waker returned here.
+    /// It must when the poll has a waker clone to drop (`hold`), or when the slot still holds
+    /// a waker (taken out here, to be dropped too): a waker's drop may panic, and a grant
+    /// taken out of its slot before it would be lost with the unwinding poll's result. `None`:
+    /// nothing is left to drop, the check may take the grant (and [`remove`](WaitList::remove)
+    /// the slot, which then hands back no waker).
+    pub(crate) fn hold(&mut self, key: Key, hold: bool) -> Option<Option<Waker>> {
+        let waker = &mut self.node_mut(key).waker;
+        (hold || waker.is_some()).then(|| waker.take())
     }
 
     /// Takes `key` out of the FIFO (its slot stays allocated) and returns its waker for the
@@ -293,8 +316,13 @@ fn store_waker(
 /// What a waiting future's poll finds under the lock (see [`poll_wait`]).
 pub(crate) enum Queued<'a, S, T> {
     /// The wait is over with `T`. If the waiter was removed from its list (and its key
-    /// cleared), the waker its slot still held goes here, to be dropped after unlocking.
+    /// cleared), the waker its slot still held goes here, to be dropped after unlocking; a
+    /// check that took a grant out of the slot must leave none (see [`WaitList::hold`]).
     Done(T, Option<Waker>),
+    /// The wait is over, but the grant stays in the waiter's slot until the poll has dropped
+    /// this waker (taken out of the slot) and its unused clone, with the lock released; then it
+    /// checks again.
+    Over(Option<Waker>),
     /// Still waiting: keep the current waker for the queued waiter in this list.
     Waiting(&'a mut WaitList<S>),
     /// Waiting: if not queued yet, queue in this list with state `S` and the current waker;
@@ -310,20 +338,33 @@ pub(crate) enum Queued<'a, S, T> {
 /// into the primitive), and then everything is checked again; a replaced or removed waker is
 /// dropped after unlocking (its destructor is foreign code too). `fresh` is a clone the caller
 /// already made, if any (an unused one is also dropped after unlocking).
+///
+/// `check`'s last argument, `hold`, says that the poll has such a clone: a check that would
+/// end the wait by taking a grant out of the waiter's slot must then leave it there and return
+/// [`Queued::Over`] (see [`WaitList::hold`]). So the clone is dropped before the grant is
+/// taken, and if its destructor panics, the grant is still in the slot. That costs one more
+/// round of the lock, but only to a poll that cloned a waker and then found its wait over;
+/// a poll with nothing to drop takes its grant at once.
 pub(crate) fn poll_wait<G, S, T>(
     waker: &Waker,
     key: &mut Option<Key>,
     mut fresh: Option<Waker>,
     mut lock: impl FnMut() -> G,
-    mut check: impl for<'g> FnMut(&'g mut G, &mut Option<Key>) -> Queued<'g, S, T>,
+    mut check: impl for<'g> FnMut(&'g mut G, &mut Option<Key>, bool) -> Queued<'g, S, T>,
 ) -> Poll<T> {
     loop {
         let mut guard = lock();
-        let stale = match (check(&mut guard, key), *key) {
+        let stale = match (check(&mut guard, key, fresh.is_some()), *key) {
             (Queued::Done(output, stale), _) => {
                 drop(guard);
                 drop(stale);
                 return Poll::Ready(output);
+            }
+            (Queued::Over(stale), _) => {
+                drop(guard);
+                drop(stale);
+                drop(fresh.take());
+                continue;
             }
             (Queued::Waiting(list) | Queued::Enqueue(list, _), Some(queued)) => {
                 list.update_waker(queued, waker, &mut fresh)

@@ -72,3 +72,20 @@ fn generations_are_reusable_across_threads() {
     let total: usize = handles.into_iter().map(|h| h.join().unwrap()).sum();
     assert_eq!(total, 200);
 }
+
+/// A queued arrival re-polled with a new waker clones it with the lock released; the clone
+/// completes the generation (another arrival, the leader); the poll then drops the unused
+/// clone, which panics. The arrival was released: a re-poll returns its (non-leader) result.
+#[test]
+fn an_arrival_whose_repoll_unwinds_after_its_release_returns_its_result() {
+    let b = Arc::new(Barrier::new(2));
+    let mut arrival = Task::new(b.wait());
+    arrival.pending();
+    let waker = common::calls_back_on_clone({
+        let b = b.clone();
+        move || assert!(Task::new(b.wait()).ready().is_leader())
+    });
+    arrival.poll_panics_with(&waker);
+    assert!(!arrival.ready().is_leader());
+    assert_eq!(b.n_waiting(), 0);
+}

@@ -49,3 +49,22 @@ fn set_from_another_thread() {
         t.join().unwrap();
     }
 }
+
+/// A queued waiter re-polled with a new waker clones it with the lock released; the clone sets
+/// the event (releasing the waiter) and clears it again; the poll then drops the unused clone,
+/// which panics. The waiter was released and stays released: a re-poll returns.
+#[test]
+fn a_waiter_whose_repoll_unwinds_after_its_release_stays_released() {
+    let ev = Arc::new(Event::new());
+    let mut waiter = Task::new(ev.wait());
+    waiter.pending();
+    let waker = common::calls_back_on_clone({
+        let ev = ev.clone();
+        move || {
+            ev.set();
+            ev.clear();
+        }
+    });
+    waiter.poll_panics_with(&waker);
+    waiter.ready();
+}

@@ -266,6 +266,17 @@ mod event {
             t.join().unwrap();
         });
     }
+
+    /// A waiter re-polled with a new waker while `set` runs: a release found after the clone
+    /// stays in the slot until the clone is dropped, then the poll returns.
+    #[test]
+    fn repoll_with_new_waker_racing_set() {
+        loom::model(|| {
+            let ev = Arc::new(Event::new());
+            let e2 = ev.clone();
+            repoll_with_new_waker(ev.wait(), move || e2.set());
+        });
+    }
 }
 
 mod oneshot {
@@ -659,6 +670,18 @@ mod queue {
             assert!(q.is_empty());
         });
     }
+
+    /// A queued getter re-polled with a new waker while a put hands it the item: a grant found
+    /// after the clone stays in the slot until the clone is dropped, then the poll takes it.
+    #[test]
+    fn repoll_with_new_waker_racing_put() {
+        loom::model(|| {
+            let q = Arc::new(Queue::new(0));
+            let q2 = q.clone();
+            repoll_with_new_waker(q.get(), move || q2.try_put(5).unwrap());
+            assert!(q.is_empty());
+        });
+    }
 }
 
 mod rwlock {
@@ -761,6 +784,20 @@ mod barrier {
             let (tx, ty) = t.join().unwrap();
             assert!(x ^ tx);
             assert!(y ^ ty);
+        });
+    }
+
+    /// An arrival re-polled with a new waker while the last one arrives: a release found after
+    /// the clone stays in the slot until the clone is dropped, then the poll returns.
+    #[test]
+    fn repoll_with_new_waker_racing_the_last_arrival() {
+        loom::model(|| {
+            let b = Arc::new(Barrier::new(2));
+            let b2 = b.clone();
+            repoll_with_new_waker(b.wait(), move || {
+                block_on(b2.wait());
+            });
+            assert_eq!(b.n_waiting(), 0);
         });
     }
 }

@@ -108,3 +108,36 @@ fn ping_pong_between_threads() {
     });
     t.join().unwrap();
 }
+
+/// A queued waiter re-polled with a new waker clones it with the lock released; the clone's
+/// `notify_one` picks this waiter; the poll then drops the unused clone, which panics. The
+/// notification must stay the waiter's: dropped now, it passes it on (here: stores it).
+#[test]
+fn a_waiter_dropped_after_its_repoll_unwound_passes_its_notification_on() {
+    let n = Arc::new(Notify::new());
+    let mut waiter = Task::new(n.notified());
+    waiter.pending();
+    let waker = common::calls_back_on_clone({
+        let n = n.clone();
+        move || n.notify_one()
+    });
+    waiter.poll_panics_with(&waker);
+    drop(waiter);
+    Task::new(n.notified()).ready();
+}
+
+/// As above, re-polled after the panic: it returns, and nothing is stored.
+#[test]
+fn a_waiter_whose_repoll_unwound_returns_its_notification_once() {
+    let n = Arc::new(Notify::new());
+    let mut waiter = Task::new(n.notified());
+    waiter.pending();
+    let waker = common::calls_back_on_clone({
+        let n = n.clone();
+        move || n.notify_one()
+    });
+    waiter.poll_panics_with(&waker);
+    waiter.ready();
+    drop(waiter);
+    Task::new(n.notified()).pending();
+}

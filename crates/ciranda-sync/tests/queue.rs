@@ -181,3 +181,56 @@ fn producers_and_consumers_on_threads() {
         .collect();
     assert_eq!(all, expected);
 }
+
+/// A queued getter re-polled with a new waker clones it with the lock released; the clone puts
+/// an item, which goes to the getter; the poll then drops the unused clone, which panics. The
+/// item must stay the getter's: a re-poll returns it.
+#[test]
+fn a_getter_whose_repoll_unwinds_after_its_item_came_keeps_it() {
+    let q = Arc::new(Queue::new(0));
+    let mut get = Task::new(q.get());
+    get.pending();
+    let waker = common::calls_back_on_clone({
+        let q = q.clone();
+        move || q.try_put(7).unwrap()
+    });
+    get.poll_panics_with(&waker);
+    assert_eq!(get.ready(), 7);
+    assert!(q.is_empty());
+}
+
+/// As above, but the getter is dropped after the panic: the item goes back to the queue.
+#[test]
+fn a_getter_dropped_after_its_repoll_unwound_gives_its_item_back() {
+    let q = Arc::new(Queue::new(0));
+    let mut get = Task::new(q.get());
+    get.pending();
+    let waker = common::calls_back_on_clone({
+        let q = q.clone();
+        move || q.try_put(7).unwrap()
+    });
+    get.poll_panics_with(&waker);
+    drop(get);
+    assert_eq!(q.try_get(), Ok(7));
+}
+
+/// A queued `join` re-polled with a new waker: the clone marks the last item done (releasing
+/// the joiner) and puts another; the poll drops the unused clone, which panics. The joiner was
+/// released and stays released: a re-poll returns.
+#[test]
+fn a_joiner_whose_repoll_unwinds_after_its_release_stays_released() {
+    let q = Arc::new(Queue::new(0));
+    q.try_put(1).unwrap();
+    q.try_get().unwrap();
+    let mut join = Task::new(q.join());
+    join.pending();
+    let waker = common::calls_back_on_clone({
+        let q = q.clone();
+        move || {
+            q.task_done();
+            q.try_put(2).unwrap();
+        }
+    });
+    join.poll_panics_with(&waker);
+    join.ready();
+}

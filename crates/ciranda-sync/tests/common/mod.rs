@@ -85,3 +85,65 @@ impl<F: Future> Task<F> {
         self.wakes() > 0
     }
 }
+
+/// A foreign waker that calls back into a primitive and panics when a clone is dropped: its
+/// `clone` runs `on_clone` (foreign code may, as the waker docs allow), and the clones it makes
+/// panic when dropped (as a waker's drop does when it owns a guard whose release wakes a
+/// panicking waker). The waker returned drops quietly, and waking a clone does not panic.
+pub fn calls_back_on_clone(on_clone: impl Fn() + Send + Sync + 'static) -> Waker {
+    use std::task::{RawWaker, RawWakerVTable};
+
+    type Callback = Box<dyn Fn() + Send + Sync>;
+    static ORIGINAL: RawWakerVTable = RawWakerVTable::new(clone, wake, noop, release);
+    static CLONE: RawWakerVTable = RawWakerVTable::new(clone, wake, noop, release_panics);
+
+    unsafe fn clone(data: *const ()) -> RawWaker {
+        let data = data.cast::<Callback>();
+        // SAFETY: `data` came from `Arc::into_raw` and the waker being cloned holds a count.
+        unsafe {
+            Arc::increment_strong_count(data);
+            (*data)();
+        }
+        RawWaker::new(data.cast(), &CLONE)
+    }
+
+    unsafe fn wake(data: *const ()) {
+        // SAFETY: waking consumes the waker and its count.
+        unsafe { release(data) }
+    }
+
+    unsafe fn noop(_: *const ()) {}
+
+    unsafe fn release(data: *const ()) {
+        // SAFETY: the waker being dropped holds one count of the `Arc`.
+        drop(unsafe { Arc::from_raw(data.cast::<Callback>()) });
+    }
+
+    unsafe fn release_panics(data: *const ()) {
+        // SAFETY: as in `release`; the count goes first, so that the panic leaks nothing.
+        unsafe { release(data) };
+        panic!("expected test panic: waker drop");
+    }
+
+    let callback: Callback = Box::new(on_clone);
+    let data = Arc::into_raw(Arc::new(callback)).cast::<()>();
+    // SAFETY: every vtable function keeps the contract of `RawWaker`: each waker owns one
+    // count of the `Arc` behind `data`, which is `Send + Sync`.
+    unsafe { Waker::from_raw(RawWaker::new(data, &ORIGINAL)) }
+}
+
+impl<F: Future> Task<F> {
+    /// Polls once with `waker` instead of the counting one, expecting the poll to panic in the
+    /// drop of a [`calls_back_on_clone`] waker's clone.
+    #[track_caller]
+    pub fn poll_panics_with(&mut self, waker: &Waker) {
+        let mut cx = Context::from_waker(waker);
+        let fut = self.fut.as_mut();
+        let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fut.poll(&mut cx)));
+        let payload = polled.err().expect("the poll dropped a clone of the waker");
+        assert_eq!(
+            payload.downcast_ref::<&str>(),
+            Some(&"expected test panic: waker drop")
+        );
+    }
+}
