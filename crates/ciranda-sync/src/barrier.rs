@@ -16,7 +16,7 @@ use core::task::{Context, Poll};
 
 use crate::coop;
 use crate::loom::Mutex;
-use crate::waiters::{Key, WaitList, WakeList, poll_wait};
+use crate::waiters::{Key, WaitList, WakeList, WakeOnDrop, poll_wait};
 
 struct State {
     arrived: usize,
@@ -185,11 +185,14 @@ impl BarrierWait<'_> {
                     .grant_front(&mut wakers, |released| *released = true)
                 {}
                 drop(state);
-                drop(fresh);
-                // Recorded before waking: a waker's panic unwinds out of this poll, and a
-                // later poll must return the leader's result, not arrive again.
+                // Recorded before any foreign code runs (the unused clone's drop, the wakers):
+                // a panic unwinds out of this poll, and a later poll must return the leader's
+                // result, not arrive again.
                 self.led = true;
-                wakers.wake_all();
+                // The released arrivals are woken even if the drop panics.
+                let wakers = WakeOnDrop(Some(wakers));
+                drop(fresh);
+                drop(wakers);
                 self.led = false;
                 self.done = true;
                 return Poll::Ready(BarrierWaitResult { leader: true });

@@ -262,6 +262,13 @@ impl Future for Notified<'_> {
                     Ordering::Acquire,
                 ) {
                     Ok(_) if state & NOTIFIED != 0 => {
+                        // The permit is this poll's now; the unused clone is dropped with the
+                        // lock released (foreign code), and if that panics, the permit goes
+                        // back (as a dropped future passes on a notification it received).
+                        drop(waiters);
+                        let give_back = GiveBack(notify);
+                        drop(fresh);
+                        core::mem::forget(give_back);
                         this.done = true;
                         return Poll::Ready(());
                     }
@@ -273,6 +280,16 @@ impl Future for Notified<'_> {
                 }
             }
         })
+    }
+}
+
+/// Gives back the `notify_one` permit a first poll took, if the poll unwinds before returning
+/// it: to the first waiter, or stored again.
+struct GiveBack<'a>(&'a Notify);
+
+impl Drop for GiveBack<'_> {
+    fn drop(&mut self) {
+        self.0.notify_one();
     }
 }
 

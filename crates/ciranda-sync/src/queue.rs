@@ -26,12 +26,12 @@
 use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
-use core::task::{Context, Poll};
+use core::task::{Context, Poll, Waker};
 use std::collections::VecDeque;
 
 use crate::coop;
 use crate::loom::Mutex;
-use crate::waiters::{Key, Queued, WaitList, WakeList, discard, poll_wait};
+use crate::waiters::{Key, Queued, WaitList, WakeList, WakeOnDrop, discard, poll_wait};
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 
 enum GetSlot<T> {
@@ -230,15 +230,22 @@ impl<T> Queue<T> {
         let mut wakers = WakeList::new();
         state.admit_putters(self.maxsize, &mut wakers);
         drop(state);
-        Ok(self.wake_admitted(wakers, item))
+        Ok(self.wake_admitted(wakers, None, item))
     }
 
-    /// Wakes the putters that a `get` of `item` admitted, then returns `item`. If one of their
-    /// wakers panics, the panic goes on into the caller, which then never receives `item`: so
-    /// `item` first goes back to the first waiting getter or to the front of the queue (where
-    /// it may leave `len()` one above `maxsize`, as a cancelled getter's put-back does).
-    fn wake_admitted(&self, wakers: WakeList, item: T) -> T {
-        let Err(panic) = catch_unwind(AssertUnwindSafe(|| wakers.wake_all())) else {
+    /// Drops `unused` (a waker clone the `get` made to queue up, then did not need) and wakes
+    /// the putters that a `get` of `item` admitted, then returns `item`. If one of those
+    /// panics, the panic goes on into the caller, which then never receives `item`: so `item`
+    /// first goes back to the first waiting getter or to the front of the queue (where it may
+    /// leave `len()` one above `maxsize`, as a cancelled getter's put-back does).
+    fn wake_admitted(&self, wakers: WakeList, unused: Option<Waker>, item: T) -> T {
+        let foreign = || {
+            // The putters are woken even if the drop panics (its panic is the one reported).
+            let wakers = WakeOnDrop(Some(wakers));
+            drop(unused);
+            drop(wakers);
+        };
+        let Err(panic) = catch_unwind(AssertUnwindSafe(foreign)) else {
             return item;
         };
         let mut state = self.state.lock();
@@ -459,7 +466,7 @@ impl<T> Future for Get<'_, T> {
                     let mut wakers = WakeList::new();
                     state.admit_putters(queue.maxsize, &mut wakers);
                     drop(state);
-                    return Poll::Ready(queue.wake_admitted(wakers, item));
+                    return Poll::Ready(queue.wake_admitted(wakers, fresh, item));
                 }
                 // The get has to wait: its waker clone is made with the lock released (foreign
                 // code), then it tries again.

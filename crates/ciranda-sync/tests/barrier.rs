@@ -89,3 +89,19 @@ fn an_arrival_whose_repoll_unwinds_after_its_release_returns_its_result() {
     assert!(!arrival.ready().is_leader());
     assert_eq!(b.n_waiting(), 0);
 }
+
+/// The leader's first poll cloned its waker before it knew it would lead; it drops the unused
+/// clone after releasing the generation, and the drop panics. The released arrivals are woken
+/// all the same, and a re-poll returns the leader's result (it does not arrive again).
+#[test]
+fn a_leader_whose_unused_waker_clone_panics_wakes_the_generation_and_leads() {
+    let b = Barrier::new(2);
+    let mut first = Task::new(b.wait());
+    first.pending();
+    let mut leader = Task::new(b.wait());
+    leader.poll_panics_with(&common::calls_back_on_clone(|| {}));
+    assert!(first.is_woken());
+    assert!(!first.ready().is_leader());
+    assert!(leader.ready().is_leader());
+    assert_eq!(b.n_waiting(), 0);
+}

@@ -141,3 +141,20 @@ fn a_waiter_whose_repoll_unwound_returns_its_notification_once() {
     drop(waiter);
     Task::new(n.notified()).pending();
 }
+
+/// A first poll with no permit stored clones its waker to queue up; the clone's `notify_one`
+/// stores the permit, which the poll takes instead, then drops the unused clone, which panics.
+/// The poll never returned: the permit goes back (a re-poll or another waiter gets it).
+#[test]
+fn a_first_poll_that_unwinds_after_taking_the_permit_gives_it_back() {
+    let n = Arc::new(Notify::new());
+    let waker = common::calls_back_on_clone({
+        let n = n.clone();
+        move || n.notify_one()
+    });
+    let mut waiter = Task::new(n.notified());
+    waiter.poll_panics_with(&waker);
+    drop(waiter);
+    Task::new(n.notified()).ready();
+    Task::new(n.notified()).pending();
+}

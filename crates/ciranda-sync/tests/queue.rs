@@ -214,6 +214,25 @@ fn a_getter_dropped_after_its_repoll_unwound_gives_its_item_back() {
     assert_eq!(q.try_get(), Ok(7));
 }
 
+/// A first poll of a getter on an empty queue clones its waker to queue up; the clone puts an
+/// item, which the poll takes instead, then drops the unused clone, which panics. The poll never
+/// returns the item, so it must go back to the queue.
+#[test]
+fn a_first_get_that_unwinds_after_taking_its_item_gives_it_back() {
+    let q = Arc::new(Queue::new(0));
+    let waker = common::calls_back_on_clone({
+        let q = q.clone();
+        move || q.try_put(7).unwrap()
+    });
+    let mut get = Task::new(q.get());
+    get.poll_panics_with(&waker);
+    drop(get);
+    assert_eq!(q.try_get(), Ok(7));
+    // Taken once, so marked done once.
+    q.task_done();
+    block_on(q.join());
+}
+
 /// A queued `join` re-polled with a new waker: the clone marks the last item done (releasing
 /// the joiner) and puts another; the poll drops the unused clone, which panics. The joiner was
 /// released and stays released: a re-poll returns.
