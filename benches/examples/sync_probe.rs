@@ -106,6 +106,26 @@ fn report(label: &str, times: &mut [Duration], before: Counters, after: Counters
     );
 }
 
+/// Runs `one` a tenth of `iters` times to warm up, then `iters` times timed, and reports.
+fn measure(
+    iters: usize,
+    mut one: impl FnMut(),
+    counters: &dyn Fn() -> Counters,
+    label: &str,
+    times: &mut Vec<Duration>,
+) {
+    for _ in 0..iters / 10 {
+        one();
+    }
+    let before = counters();
+    for _ in 0..iters {
+        let start = Instant::now();
+        one();
+        times.push(start.elapsed());
+    }
+    report(label, times, before, counters());
+}
+
 macro_rules! probe {
     ($rt:ident, $workload:expr, $iters:expr, $counters:expr) => {{
         use crate::common::$rt as rt;
@@ -132,16 +152,7 @@ macro_rules! probe {
                         rt::notify_one(&notify);
                     }
                 };
-                for _ in 0..$iters / 10 {
-                    one();
-                }
-                let before = counters();
-                for _ in 0..$iters {
-                    let start = Instant::now();
-                    one();
-                    times.push(start.elapsed());
-                }
-                report(&label, &mut times, before, counters());
+                measure($iters, one, &counters, &label, &mut times);
             }
             Workload::Oneshot => {
                 let (tx, mut rx) = rt::bounded::<rt::OTx<()>>(10);
@@ -159,16 +170,7 @@ macro_rules! probe {
                         }
                     })
                 };
-                for _ in 0..$iters / 10 {
-                    one();
-                }
-                let before = counters();
-                for _ in 0..$iters {
-                    let start = Instant::now();
-                    one();
-                    times.push(start.elapsed());
-                }
-                report(&label, &mut times, before, counters());
+                measure($iters, one, &counters, &label, &mut times);
             }
             Workload::Semaphore => {
                 let sem = Arc::new(rt::Semaphore::new(5));
@@ -189,16 +191,7 @@ macro_rules! probe {
                         }
                     })
                 };
-                for _ in 0..$iters / 10 {
-                    one();
-                }
-                let before = counters();
-                for _ in 0..$iters {
-                    let start = Instant::now();
-                    one();
-                    times.push(start.elapsed());
-                }
-                report(&label, &mut times, before, counters());
+                measure($iters, one, &counters, &label, &mut times);
             }
             Workload::Mutex { tasks } => {
                 let mutex = Arc::new(rt::Mutex::new(0u64));
@@ -219,16 +212,7 @@ macro_rules! probe {
                         }
                     })
                 };
-                for _ in 0..$iters / 10 {
-                    one();
-                }
-                let before = counters();
-                for _ in 0..$iters {
-                    let start = Instant::now();
-                    one();
-                    times.push(start.elapsed());
-                }
-                report(&label, &mut times, before, counters());
+                measure($iters, one, &counters, &label, &mut times);
             }
             Workload::Mpsc {
                 producers,
