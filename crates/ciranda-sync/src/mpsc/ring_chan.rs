@@ -81,9 +81,13 @@ impl<T> RingChan<T> {
 
     /// The shared state of a channel of capacity `cap`, which must [`fit`](Self::fits).
     pub(super) fn new(cap: usize) -> Arc<Self> {
+        Self::with_ring(cap, Ring::new(cap))
+    }
+
+    fn with_ring(cap: usize, ring: Ring<T>) -> Arc<Self> {
         Arc::new(RingChan {
             sem: SenderLine(RawSemaphore::for_channel(cap)),
-            ring: Ring::new(cap),
+            ring,
             bound: cap,
             rx_parked: AtomicBool::new(false),
             rx: Mutex::new(RxState {
@@ -99,18 +103,7 @@ impl<T> RingChan<T> {
     /// [`Ring::starting_at`]).
     #[cfg(all(test, not(loom)))]
     fn starting_at(cap: usize, first: usize) -> (Arc<Self>, RingRx<T>) {
-        let chan = Arc::new(RingChan {
-            sem: SenderLine(RawSemaphore::for_channel(cap)),
-            ring: Ring::starting_at(cap, first),
-            bound: cap,
-            rx_parked: AtomicBool::new(false),
-            rx: Mutex::new(RxState {
-                rx_waker: None,
-                tx_gone: false,
-            }),
-            senders: AtomicUsize::new(1),
-            rx_closed_event: Event::new(),
-        });
+        let chan = Self::with_ring(cap, Ring::starting_at(cap, first));
         let mut rx = RingRx::new(chan.clone());
         rx.head = first & ring::LAST_INDEX;
         (chan, rx)
