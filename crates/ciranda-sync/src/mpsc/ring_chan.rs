@@ -323,13 +323,11 @@ impl<T> Drop for RingRx<T> {
         let end = self.end.expect("closed above");
         // Messages still being published are dropped with the ring, by the last sender.
         self.chan.ring.receiver_left_at(self.head);
-        let mut index = self.head;
-        let drained: Vec<T> = (0..ring::distance(self.head, end))
-            .filter_map(|_| {
-                let value = self.chan.ring.take_leaving(index);
-                index = ring::next_index(index);
-                value
-            })
+        let indices =
+            core::iter::successors(Some(self.head), |&index| Some(ring::next_index(index)));
+        let drained: Vec<T> = indices
+            .take(ring::distance(self.head, end))
+            .filter_map(|index| self.chan.ring.take_leaving(index))
             .collect();
         // The receiver's own waker is of no use any more; it may even own a sender (a cycle
         // through the channel). Dropped after unlocking, like every waker.
