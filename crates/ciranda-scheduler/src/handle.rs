@@ -266,29 +266,16 @@ impl Handle {
     }
 }
 
-impl Handle {
-    /// A wake's or a yield's push, through the handle in the task's cell.
-    ///
-    /// # Safety
-    /// As for [`Schedule::schedule`]: `this` is the handle in `task`'s cell, live until
-    /// `task` is queued.
-    #[inline]
-    unsafe fn schedule_from_task(this: *const Handle, task: Notified, reason: Reason) {
+impl Schedule for Handle {
+    unsafe fn schedule(this: *const Self, task: Notified) {
         // SAFETY: `this` is live here (the caller's contract). `Shared` is reached through
         // the `Arc`'s pointer and no reference to the handle outlives this statement: the
         // handle may be freed with the task once it is queued. `Shared` itself stays alive
         // while it is used: a worker of this scheduler holds it, or else the keep-alive that
-        // `Shared::schedule_from_task` takes on its remote path does, released last.
+        // `Shared::schedule_woken` takes on its remote path does, released last.
         let shared = unsafe { Arc::as_ptr(&(*this).shared) };
         // SAFETY: `shared` is live now, reached from the handle in `task`'s cell.
-        unsafe { Shared::schedule_from_task(shared, task, reason) }
-    }
-}
-
-impl Schedule for Handle {
-    unsafe fn schedule(this: *const Self, task: Notified) {
-        // SAFETY: forwarded from the caller.
-        unsafe { Handle::schedule_from_task(this, task, Reason::Woken) }
+        unsafe { Shared::schedule_woken(shared, task) }
     }
 
     unsafe fn requeue(this: *const Self, task: Notified) {
@@ -296,7 +283,7 @@ impl Schedule for Handle {
         // or the current-thread driver, which runs inside a `block_on` of this scheduler. Both
         // hold `Shared` for the whole call, so, unlike a wake's, this push needs no keep-alive
         // of the task; `Shared::schedule` is the spawn's path, whose local push the compiler
-        // inlines (through `schedule_from_task` it made an out-of-line call of about ten more
+        // inlines (through `schedule_woken` it made an out-of-line call of about ten more
         // instructions a yield: `benches/examples/poll_probe.rs` under callgrind).
         // SAFETY: `this` is live here (the caller's contract), and no reference to the
         // handle outlives this statement.

@@ -141,9 +141,9 @@ impl Shared {
     /// `this` points at a live `Shared` when the call begins, reached from the handle in
     /// `task`'s cell (or kept alive by the caller).
     #[inline]
-    pub(crate) unsafe fn schedule_from_task(this: *const Shared, task: Notified, reason: Reason) {
+    pub(crate) unsafe fn schedule_woken(this: *const Shared, task: Notified) {
         // SAFETY: forwarded from the caller; the keep-alive is asked for.
-        unsafe { Shared::schedule_task(this, task, reason, true) }
+        unsafe { Shared::schedule_task(this, task, Reason::Woken, true) }
     }
 
     /// Every wake's, yield's and spawn's path, kept to one body so the compiler inlines the
