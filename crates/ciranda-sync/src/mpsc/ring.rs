@@ -223,17 +223,50 @@ impl<T> Drop for Ring<T> {
             return;
         }
         let len = self.slots.len();
-        for slot in self.slots.iter_mut() {
+        let mut left = LeftBehind {
+            slots: self.slots.iter_mut(),
+            head,
+            len,
+        };
+        left.drop_messages();
+    }
+}
+
+/// The slots a ring's drop has yet to look at for messages nobody took. A message's destructor
+/// may panic: the guard's own drop, run as that panic unwinds, then drops the messages in the
+/// slots after it (as a `Vec`'s drop does; a second panic there aborts the process, as it does
+/// in a `Vec`).
+struct LeftBehind<'a, T> {
+    slots: core::slice::IterMut<'a, Slot<T>>,
+    /// Where the receiver stopped taking.
+    head: usize,
+    /// The ring's length.
+    len: usize,
+}
+
+impl<T> LeftBehind<'_, T> {
+    fn drop_messages(&mut self) {
+        // Each slot leaves the iterator before its message is dropped, so the guard's drop
+        // does not drop a message whose destructor panicked a second time.
+        for slot in self.slots.by_ref() {
             let stamp = slot.stamp.load(Ordering::Relaxed);
             // Message `stamp - 1` was written here (0: none, or cleared by the receiver). A
             // message the receiver took is behind `head`, at a distance from it of nearly the
             // whole index space, not below `len`.
-            if stamp != 0 && distance(head, stamp - 1) < len {
-                // SAFETY: `&mut self`: no sender or receiver is left. Message `stamp - 1` is
-                // at or past where the receiver stopped (and within the claims it left in
-                // flight, at most a ring's length) and was not cleared by it: nobody took it.
+            if stamp != 0 && distance(self.head, stamp - 1) < self.len {
+                // SAFETY: the ring is being dropped (`&mut`): no sender or receiver is left.
+                // Message `stamp - 1` is at or past where the receiver stopped (and within the
+                // claims it left in flight, at most a ring's length) and was not cleared by
+                // it: nobody took it, and this slot is looked at once.
                 slot.value.with_mut(|p| unsafe { (*p).assume_init_drop() });
             }
         }
+    }
+}
+
+impl<T> Drop for LeftBehind<'_, T> {
+    fn drop(&mut self) {
+        // Empty unless a message's destructor panicked in `drop_messages`.
+        self.drop_messages();
     }
 }

@@ -361,6 +361,66 @@ mod tests {
         }
     }
 
+    /// A message that counts its drops, and whose drop then panics if `panics`.
+    struct PanicsOnDrop {
+        drops: std::sync::Arc<StdAtomicUsize>,
+        panics: bool,
+    }
+
+    impl Drop for PanicsOnDrop {
+        fn drop(&mut self) {
+            self.drops.fetch_add(1, Ordering::Relaxed);
+            if self.panics {
+                panic!("expected test panic: message drop");
+            }
+        }
+    }
+
+    /// Messages left behind when the channel goes: three published before the receiver is
+    /// dropped (it drops them) and three claimed before and published after (dropped with the
+    /// ring, by the last sender). Whichever one's destructor panics, the panic reaches the drop
+    /// that ran it and every other message is still dropped.
+    #[test]
+    fn a_message_whose_drop_panics_does_not_leak_the_others() {
+        const EARLY: usize = 3;
+        const LATE: usize = 3;
+        for bad in 0..EARLY + LATE {
+            let drops = std::sync::Arc::new(StdAtomicUsize::new(0));
+            let message = |k: usize| PanicsOnDrop {
+                drops: drops.clone(),
+                panics: k == bad,
+            };
+            let (chan, rx) = RingChan::starting_at(8, 0);
+            for k in 0..EARLY {
+                send(&chan, message(k));
+            }
+            let late: Vec<usize> = (0..LATE)
+                .map(|_| {
+                    chan.sem.try_acquire(1).unwrap();
+                    chan.ring.claim().expect("not closed yet")
+                })
+                .collect();
+            let mut panics = 0;
+            let unwound = |f: &mut dyn FnMut()| {
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).is_err()
+            };
+            let mut rx = Some(rx);
+            panics += usize::from(unwound(&mut || drop(rx.take())));
+            for (k, index) in (EARLY..).zip(late) {
+                // SAFETY: claimed above under the permit taken before it.
+                unsafe { chan.ring.publish(index, message(k)) };
+            }
+            let mut chan = Some(chan);
+            panics += usize::from(unwound(&mut || drop(chan.take())));
+            assert_eq!(panics, 1, "message {bad} panics");
+            assert_eq!(
+                drops.load(Ordering::Relaxed),
+                EARLY + LATE,
+                "message {bad} panics"
+            );
+        }
+    }
+
     /// The claim counter wraps (after 2^31 messages on a 32-bit target): messages keep
     /// arriving, in order, and the receiver counts them right across the wrap.
     #[test]
