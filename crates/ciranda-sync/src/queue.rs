@@ -382,7 +382,15 @@ impl<T> Future for Put<'_, T> {
                     },
                 };
                 drop(state);
-                wakers.wake_all();
+                // Foreign code from here on: the drop of a clone made to queue up and then not
+                // used, and the wake-up of a getter handed the item. Each may panic, and a
+                // second panic while the first unwinds would abort the process: so the clone
+                // goes first, and if its drop panics the getter is woken as that unwinds (a
+                // wake's panic then is dropped); otherwise a wake's panic goes on alone. The
+                // item is in the queue or the getter's slot either way.
+                let wakers = WakeOnDrop(Some(wakers));
+                drop(fresh);
+                drop(wakers);
                 return result;
             }
         })

@@ -253,3 +253,87 @@ fn a_joiner_whose_repoll_unwinds_after_its_release_stays_released() {
     join.poll_panics_with(&waker);
     join.ready();
 }
+
+/// The environment variable that makes
+/// `a_first_put_whose_hand_off_wake_and_unused_clone_both_panic_does_not_abort`'s child run
+/// the scenario instead of spawning it.
+const PUT_HAND_OFF_CHILD: &str = "CIRANDA_TEST_QUEUE_PUT_HAND_OFF_CHILD";
+
+/// A first `put` on a full queue clones its waker to queue up; the clone takes the queued item
+/// and queues a getter whose waker panics when woken, so the put hands its item to that getter
+/// instead; the getter's wake-up panics, and so does the drop of the unused clone. Two panics
+/// in one poll: the second, run while the first unwinds, aborted the process, so the scenario
+/// runs in a child process of this test binary. The poll must unwind once, with the getter
+/// holding the item and the put complete.
+#[test]
+fn a_first_put_whose_hand_off_wake_and_unused_clone_both_panic_does_not_abort() {
+    if std::env::var_os(PUT_HAND_OFF_CHILD).is_some() {
+        put_hand_off_scenario();
+        println!("put hand-off scenario: unwound once, nothing lost");
+        return;
+    }
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "a_first_put_whose_hand_off_wake_and_unused_clone_both_panic_does_not_abort",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(PUT_HAND_OFF_CHILD, "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("put hand-off scenario: unwound once"),
+        "child failed ({:?}); its stdout:\n{stdout}\nits stderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn put_hand_off_scenario() {
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::sync::Mutex;
+    use std::task::{Context, Poll, Wake, Waker};
+
+    struct PanicsOnWake;
+
+    impl Wake for PanicsOnWake {
+        fn wake(self: Arc<Self>) {
+            panic!("expected test panic: waker wake");
+        }
+    }
+
+    type Getter = Pin<Box<ciranda_sync::Get<'static, u32>>>;
+    // The getter queued from the clone's callback borrows the queue for as long as it lives.
+    let q: &'static Queue<u32> = Box::leak(Box::new(Queue::new(1)));
+    q.try_put(1).unwrap();
+    let getter: Arc<Mutex<Option<Getter>>> = Arc::default();
+    let waker = common::calls_back_on_clone({
+        let getter = getter.clone();
+        move || {
+            let mut getter = getter.lock().unwrap();
+            if getter.is_some() {
+                return;
+            }
+            assert_eq!(q.try_get(), Ok(1));
+            let mut get = Box::pin(q.get());
+            let panics_on_wake = Waker::from(Arc::new(PanicsOnWake));
+            let polled = get.as_mut().poll(&mut Context::from_waker(&panics_on_wake));
+            assert!(polled.is_pending(), "the queue is empty");
+            *getter = Some(get);
+        }
+    });
+    let mut put = Task::new(q.put(2));
+    put.poll_panics_with(&waker);
+    let mut get = getter
+        .lock()
+        .unwrap()
+        .take()
+        .expect("queued from the clone");
+    let polled = get.as_mut().poll(&mut Context::from_waker(Waker::noop()));
+    assert_eq!(polled, Poll::Ready(2), "the item went to the getter");
+    put.ready();
+    assert!(q.is_empty());
+}
