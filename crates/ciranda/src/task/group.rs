@@ -1,20 +1,26 @@
 //! `TaskGroup`: asyncio's `TaskGroup` — structured concurrency with every failure kept.
 
+use super::join_set::Inserter;
 use super::{AbortHandle, JoinError, JoinSet, TaskId};
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::future::{Future, poll_fn};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 /// A group of fallible tasks joined together — asyncio's `TaskGroup`.
 ///
 /// * [`join`](Self::join) returns the outputs in spawn order when every member succeeds.
 /// * The first error or panic cancels the other members at once, as asyncio does, even
-///   before `join` is awaited; a member spawned after that is cancelled at once. `join`
-///   still waits until each one has finished or had its future dropped, then returns a
-///   [`GroupError`] holding every error and panic that happened (asyncio's `ExceptionGroup`).
+///   before `join` is awaited; a member the owner spawns after that is cancelled at once
+///   (a [`GroupSpawner`] refuses it). `join` still waits until each one has finished or had
+///   its future dropped, then returns a [`GroupError`] holding every error and panic that
+///   happened (asyncio's `ExceptionGroup`).
 /// * A member aborted from outside (through the [`AbortHandle`] `spawn` returned) makes
 ///   `join` fail too, listed in [`GroupError::cancelled`].
+/// * Members can join the group from anywhere while it runs, also from inside another member
+///   and while `join` waits (asyncio's `tg.create_task` inside the `async with` block):
+///   through a [`GroupSpawner`] from [`spawner`](Self::spawner). `join` waits for them too.
 /// * Dropping the group (or the `join` future) cancels the members still running.
 ///
 /// # Examples
@@ -38,23 +44,36 @@ pub struct TaskGroup<T, E> {
     /// Each member's output with its index. A `JoinSet` from the spawn on, so that `join`
     /// meets the outcomes in the order they happened, even those that happened before it was
     /// reached; its `Drop` cancels the members still running.
-    members: JoinSet<(usize, Result<T, E>)>,
-    /// The index of each member, for the outcomes that are `JoinError`s.
-    index_of: HashMap<TaskId, usize>,
+    members: JoinSet<Member<T, E>>,
+    /// How every spawn, the owner's too, adds its member to `members`.
+    inserter: Inserter<Member<T, E>>,
     shared: Arc<Shared>,
 }
 
-/// What the group shares with its members, so that a failing member cancels the others
-/// itself instead of waiting for `join` to notice.
+/// A member's output, with its index (its place in spawn order).
+type Member<T, E> = (usize, Result<T, E>);
+
+/// What the group shares with its members and spawners, so that a failing member cancels
+/// the others itself instead of waiting for `join` to notice, and a spawner knows whether
+/// the group still takes members.
 #[derive(Default)]
 struct Shared(parking_lot::Mutex<SharedState>);
 
 #[derive(Default)]
 struct SharedState {
-    /// One per member, in spawn order (the member's index).
-    aborts: Vec<AbortHandle>,
+    /// One per member, with its index.
+    aborts: Vec<(usize, AbortHandle)>,
+    /// Each member's index, for the outcomes that are `JoinError`s.
+    index_of: HashMap<TaskId, usize>,
     /// Set at the first failure: the members the group cancelled then (those unfinished).
     cancelled_by_group: Option<HashSet<usize>>,
+    /// The next member's index; also the number of members so far.
+    next_index: usize,
+    /// Spawns that took an index and have not yet added their member to the set: `join`
+    /// must not finish while one is under way.
+    in_flight: usize,
+    /// `join` finished or the group was dropped: spawners are refused.
+    closed: bool,
 }
 
 impl Shared {
@@ -72,14 +91,15 @@ impl Shared {
         let unfinished: HashSet<usize> = state
             .aborts
             .iter()
-            .enumerate()
             .filter(|(i, abort)| {
                 *i != failed && !abort.is_finished() && !abort.is_abort_requested()
             })
-            .map(|(i, _)| i)
+            .map(|(i, _)| *i)
             .collect();
-        for i in &unfinished {
-            state.aborts[*i].abort();
+        for (i, abort) in &state.aborts {
+            if unfinished.contains(i) {
+                abort.abort();
+            }
         }
         state.cancelled_by_group = Some(unfinished);
     }
@@ -119,6 +139,95 @@ impl Drop for FailOnDrop {
     }
 }
 
+/// Ends a spawn's time in flight, also when spawning unwound (outside a runtime): `join`
+/// may be waiting for it.
+struct InFlight<'a, T, E> {
+    shared: &'a Shared,
+    inserter: &'a Inserter<Member<T, E>>,
+}
+
+impl<T, E> Drop for InFlight<'_, T, E> {
+    fn drop(&mut self) {
+        self.shared.0.lock().in_flight -= 1;
+        // After the decrement, so that a `join` woken by it sees the member in the set or
+        // the count at zero.
+        self.inserter.signal();
+    }
+}
+
+/// Spawns member `future` into the group; the owner's spawns and a spawner's go through
+/// here. `refuse_after_failure`: a spawner's spawn into a failed group is refused, as
+/// asyncio's `create_task` is; the owner's is cancelled at once (its `spawn` returns a handle).
+#[track_caller]
+fn spawn_member<T, E, F>(
+    shared: &Arc<Shared>,
+    inserter: &Inserter<Member<T, E>>,
+    future: F,
+    refuse_after_failure: bool,
+) -> Result<AbortHandle, SpawnError<F>>
+where
+    T: Send + 'static,
+    E: Send + 'static,
+    F: Future<Output = Result<T, E>> + Send + 'static,
+{
+    let index = {
+        let mut state = shared.0.lock();
+        if state.closed {
+            return Err(SpawnError {
+                future,
+                finished: true,
+            });
+        }
+        if refuse_after_failure && state.cancelled_by_group.is_some() {
+            return Err(SpawnError {
+                future,
+                finished: false,
+            });
+        }
+        state.in_flight += 1;
+        state.next_index += 1;
+        state.next_index - 1
+    };
+    let _in_flight = InFlight { shared, inserter };
+    let group = shared.clone();
+    let handle = crate::spawn(async move {
+        if group.failed() {
+            // Spawned into a failed group: the spawn aborts this member as soon as it has
+            // its handle, but a worker may reach the task first; the future must not start.
+            return std::future::pending().await;
+        }
+        let mut on_failure = FailOnDrop {
+            group,
+            index,
+            errored: false,
+            unwinding: false,
+        };
+        let mut future = std::pin::pin!(future);
+        let output = poll_fn(|cx| {
+            on_failure.unwinding = std::thread::panicking();
+            future.as_mut().poll(cx)
+        })
+        .await;
+        on_failure.errored = output.is_err();
+        (index, output)
+    });
+    let abort = handle.abort_handle();
+    {
+        let mut state = shared.0.lock();
+        state.index_of.insert(handle.id(), index);
+        state.aborts.push((index, abort.clone()));
+        if let Some(cancelled) = &mut state.cancelled_by_group {
+            // The group failed meanwhile (or before, for the owner's spawn): cancelled.
+            abort.abort();
+            cancelled.insert(index);
+        }
+    }
+    // Before `_in_flight` ends: `join` finishes only when no spawn is in flight and the set
+    // has nothing new.
+    inserter.insert_quietly(handle);
+    Ok(abort)
+}
+
 impl<T, E> fmt::Debug for TaskGroup<T, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TaskGroup")
@@ -136,26 +245,56 @@ impl<T, E> Default for TaskGroup<T, E> {
 impl<T, E> TaskGroup<T, E> {
     /// An empty group.
     pub fn new() -> TaskGroup<T, E> {
+        let mut members = JoinSet::new();
+        let inserter = members.inserter();
         TaskGroup {
-            members: JoinSet::new(),
-            index_of: HashMap::new(),
+            members,
+            inserter,
             shared: Arc::default(),
         }
     }
 
-    /// Members spawned so far.
+    /// Members spawned so far, through [`spawn`](Self::spawn) and the group's spawners.
     pub fn len(&self) -> usize {
-        self.index_of.len()
+        self.shared.0.lock().next_index
     }
 
     /// `true` when nothing was spawned.
     pub fn is_empty(&self) -> bool {
-        self.index_of.is_empty()
+        self.len() == 0
+    }
+
+    /// A handle that spawns members into this group from anywhere: from inside a member, or
+    /// from another task while [`join`](Self::join) waits — asyncio's `tg.create_task` where
+    /// `tg` was passed along. It can be cloned and sent to other tasks.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ciranda::task::TaskGroup;
+    ///
+    /// ciranda::run(async {
+    ///     let mut group = TaskGroup::<u32, String>::new();
+    ///     let spawner = group.spawner();
+    ///     group.spawn(async move {
+    ///         // A member adds a sibling; `join` waits for it too.
+    ///         spawner.spawn(async { Ok(2) }).expect("the group is running");
+    ///         Ok(1)
+    ///     });
+    ///     assert_eq!(group.join().await.unwrap(), vec![1, 2]);
+    /// });
+    /// ```
+    pub fn spawner(&self) -> GroupSpawner<T, E> {
+        GroupSpawner {
+            inserter: self.inserter.clone(),
+            shared: self.shared.clone(),
+        }
     }
 }
 
 impl<T: Send + 'static, E: Send + 'static> TaskGroup<T, E> {
-    /// Spawns a member on the current runtime.
+    /// Spawns a member on the current runtime. Into a group where a member failed already,
+    /// the member is cancelled at once (asyncio refuses it; [`GroupSpawner::spawn`] does too).
     ///
     /// # Panics
     ///
@@ -165,42 +304,14 @@ impl<T: Send + 'static, E: Send + 'static> TaskGroup<T, E> {
     where
         F: Future<Output = Result<T, E>> + Send + 'static,
     {
-        let index = self.len();
-        let group = self.shared.clone();
-        let handle = crate::spawn(async move {
-            if group.failed() {
-                // Spawned into a failed group: `spawn` aborts this member as soon as it has
-                // its handle, but a worker may reach the task first; the future must not start.
-                return std::future::pending().await;
-            }
-            let mut on_failure = FailOnDrop {
-                group,
-                index,
-                errored: false,
-                unwinding: false,
-            };
-            let mut future = std::pin::pin!(future);
-            let output = poll_fn(|cx| {
-                on_failure.unwinding = std::thread::panicking();
-                future.as_mut().poll(cx)
-            })
-            .await;
-            on_failure.errored = output.is_err();
-            (index, output)
-        });
-        self.index_of.insert(handle.id(), index);
-        let abort = self.members.insert(handle);
-        let mut state = self.shared.0.lock();
-        state.aborts.push(abort.clone());
-        if let Some(cancelled) = &mut state.cancelled_by_group {
-            // The group already failed: asyncio refuses new tasks then; this one is cancelled.
-            abort.abort();
-            cancelled.insert(index);
+        match spawn_member(&self.shared, &self.inserter, future, false) {
+            Ok(abort) => abort,
+            Err(_) => unreachable!("a group is open while its owner holds it"),
         }
-        abort
     }
 
-    /// Waits for every member; see the type docs for the rules.
+    /// Waits for every member, also those spawned while it waits; see the type docs for
+    /// the rules. Once it returns, the group's spawners are refused.
     ///
     /// # Cancel safety
     ///
@@ -209,15 +320,18 @@ impl<T: Send + 'static, E: Send + 'static> TaskGroup<T, E> {
     pub async fn join(mut self) -> Result<Vec<T>, GroupError<E>> {
         // Dropping this future drops `self`, whose `members` set cancels the members still
         // running.
-        let mut results: Vec<Option<T>> = (0..self.len()).map(|_| None).collect();
+        let mut results: Vec<Option<T>> = Vec::new();
         let mut failure = GroupError {
             errors: Vec::new(),
             panics: Vec::new(),
             cancelled: Vec::new(),
         };
-        while let Some(outcome) = self.members.join_next().await {
+        while let Some(outcome) = poll_fn(|cx| self.poll_outcome(cx)).await {
             let (index, failed) = match outcome {
                 Ok((index, Ok(value))) => {
+                    if results.len() <= index {
+                        results.resize_with(index + 1, || None);
+                    }
                     results[index] = Some(value);
                     (index, false)
                 }
@@ -226,7 +340,7 @@ impl<T: Send + 'static, E: Send + 'static> TaskGroup<T, E> {
                     (index, true)
                 }
                 Err(error) => {
-                    let index = self.index_of[&error.id()];
+                    let index = self.shared.0.lock().index_of[&error.id()];
                     if error.is_panic() {
                         failure.panics.push(error);
                         (index, true)
@@ -245,6 +359,7 @@ impl<T: Send + 'static, E: Send + 'static> TaskGroup<T, E> {
             }
         }
         if failure.errors.is_empty() && failure.panics.is_empty() && failure.cancelled.is_empty() {
+            results.resize_with(self.len(), || None);
             Ok(results
                 .into_iter()
                 .map(|r| r.expect("every member succeeded"))
@@ -253,7 +368,172 @@ impl<T: Send + 'static, E: Send + 'static> TaskGroup<T, E> {
             Err(failure)
         }
     }
+
+    /// The next member's outcome; `None` once every member is done and no spawn is under
+    /// way, which closes the group to spawners in the same step.
+    fn poll_outcome(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Member<T, E>, JoinError>>> {
+        loop {
+            match self.members.poll_join_next(cx) {
+                Poll::Ready(None) => {}
+                other => return other,
+            }
+            {
+                let mut state = self.shared.0.lock();
+                // A spawn adds its member before it leaves flight, so under this lock
+                // "none in flight and nothing new" means no member is left to come.
+                if state.in_flight == 0 && !self.members.has_incoming() {
+                    state.closed = true;
+                    return Poll::Ready(None);
+                }
+            }
+            // A spawn is under way: its end signals the set.
+            if self.members.park(cx.waker()) {
+                return Poll::Pending;
+            }
+        }
+    }
 }
+
+impl<T, E> Drop for TaskGroup<T, E> {
+    fn drop(&mut self) {
+        // Spawners are refused from now on; `members`' drop (next) cancels the members.
+        self.shared.0.lock().closed = true;
+    }
+}
+
+/// Spawns members into a [`TaskGroup`] from anywhere — asyncio's `tg.create_task` on a
+/// group passed to another coroutine. Made by [`TaskGroup::spawner`]; cloneable and `Send`.
+///
+/// A spawner is refused once the group is done (its `join` returned, or it was dropped) and
+/// once a member has failed (the group is cancelling the others), as asyncio's
+/// `create_task` is; the future comes back in the [`SpawnError`].
+///
+/// # Examples
+///
+/// ```
+/// use ciranda::task::TaskGroup;
+///
+/// ciranda::run(async {
+///     let group = TaskGroup::<u32, String>::new();
+///     let spawner = group.spawner();
+///     // Another task adds members while `join` waits.
+///     let feeder = ciranda::spawn(async move {
+///         for i in 0..3 {
+///             spawner.spawn(async move { Ok(i) }).unwrap();
+///         }
+///     });
+///     // The group is empty until the feeder runs, so wait for it before joining: `join`
+///     // returns as soon as no member is left, as asyncio's `TaskGroup` does.
+///     feeder.await.unwrap();
+///     assert_eq!(group.join().await.unwrap(), vec![0, 1, 2]);
+/// });
+/// ```
+pub struct GroupSpawner<T, E> {
+    inserter: Inserter<Member<T, E>>,
+    shared: Arc<Shared>,
+}
+
+impl<T, E> Clone for GroupSpawner<T, E> {
+    fn clone(&self) -> Self {
+        GroupSpawner {
+            inserter: self.inserter.clone(),
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<T, E> fmt::Debug for GroupSpawner<T, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.shared.0.lock();
+        f.debug_struct("GroupSpawner")
+            .field("members", &state.next_index)
+            .field("closed", &state.closed)
+            .field("failed", &state.cancelled_by_group.is_some())
+            .finish()
+    }
+}
+
+impl<T: Send + 'static, E: Send + 'static> GroupSpawner<T, E> {
+    /// Spawns a member into the group on the current runtime. Its output takes its place in
+    /// `join`'s vector by spawn order, among the owner's spawns and other spawners'.
+    ///
+    /// # Errors
+    ///
+    /// [`SpawnError`], with the future, when the group is done or a member has failed.
+    ///
+    /// # Panics
+    ///
+    /// Outside a runtime.
+    #[track_caller]
+    pub fn spawn<F>(&self, future: F) -> Result<AbortHandle, SpawnError<F>>
+    where
+        F: Future<Output = Result<T, E>> + Send + 'static,
+    {
+        spawn_member(&self.shared, &self.inserter, future, true)
+    }
+}
+
+/// A [`GroupSpawner::spawn`] the group refused, with the future it did not spawn — asyncio's
+/// `RuntimeError` from `create_task` on a finished or shutting-down `TaskGroup`.
+///
+/// # Examples
+///
+/// ```
+/// use ciranda::task::TaskGroup;
+///
+/// ciranda::run(async {
+///     let group = TaskGroup::<(), ()>::new();
+///     let spawner = group.spawner();
+///     group.join().await.unwrap();
+///     let refused = spawner.spawn(async { Ok(()) }).unwrap_err();
+///     assert!(refused.is_finished());
+///     let _future = refused.into_future(); // not lost: given back
+/// });
+/// ```
+pub struct SpawnError<F> {
+    future: F,
+    finished: bool,
+}
+
+impl<F> SpawnError<F> {
+    /// `true` when the group is done: its `join` returned or it was dropped.
+    pub fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    /// `true` when a member failed and the group is cancelling the others.
+    pub fn is_shutting_down(&self) -> bool {
+        !self.finished
+    }
+
+    /// The future that was not spawned.
+    pub fn into_future(self) -> F {
+        self.future
+    }
+}
+
+impl<F> fmt::Debug for SpawnError<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SpawnError")
+            .field("finished", &self.finished)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F> fmt::Display for SpawnError<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.finished {
+            f.write_str("the task group is finished: its join returned or it was dropped")
+        } else {
+            f.write_str("the task group is shutting down: a member failed")
+        }
+    }
+}
+
+impl<F> std::error::Error for SpawnError<F> {}
 
 /// Every failure of a [`TaskGroup`]: errors returned, panics, and members cancelled from
 /// outside — asyncio's `ExceptionGroup`.

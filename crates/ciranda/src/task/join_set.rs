@@ -1,7 +1,7 @@
 //! `JoinSet`: a dynamic set of tasks awaited in completion order.
 
 use super::{AbortHandle, JoinError, JoinHandle};
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
@@ -38,6 +38,13 @@ pub struct JoinSet<T> {
     /// taken for the task that reuses its slot.
     next_key: u64,
     ready: Arc<Ready>,
+    /// Entries added through [`Inserter`]s and not yet given a slot; `None` until the first
+    /// [`inserter`](Self::inserter) call, so that a set nobody inserts into from outside
+    /// never takes this lock.
+    incoming: Option<Arc<Incoming<T>>>,
+    /// The slot of each entry that came through an inserter, by key (its waker was made
+    /// before it had a slot, so its wakes queue [`REMOTE`]).
+    remote_slots: HashMap<u64, usize>,
 }
 
 struct Entry<T> {
@@ -52,6 +59,14 @@ struct Entry<T> {
 
 /// The entries whose task finished (or whose waker fired), in the order of those wakes, and
 /// the waker of the `join_next` waiting for one.
+///
+/// An item is `(slot, key)`, with two kinds of slot that are not indices:
+///
+/// | slot | queued by | means |
+/// |---|---|---|
+/// | an index | a local entry's waker | that entry's task finished (or its waker fired) |
+/// | [`REMOTE`] | the waker of an entry added by an [`Inserter`] | the same, for the entry with that key |
+/// | [`SIGNAL`] | [`Inserter::signal`] | nothing finished: look at the inserters' entries |
 #[derive(Default)]
 struct Ready(parking_lot::Mutex<ReadyState>);
 
@@ -61,7 +76,35 @@ struct ReadyState {
     waiter: Option<Waker>,
 }
 
+/// The slot of the items queued by entries that came through an [`Inserter`]: their wakers
+/// were made before the set gave them a slot.
+const REMOTE: usize = usize::MAX;
+
+/// The slot of an item that only wakes the set ([`Inserter::signal`]).
+const SIGNAL: usize = usize::MAX - 1;
+
+/// Keys of entries added through an [`Inserter`] start here, apart from the set's own.
+const REMOTE_KEYS: u64 = 1 << 63;
+
 impl Ready {
+    /// Queues `item` without waking anyone; the caller wakes the set later.
+    fn push_quietly(&self, item: (usize, u64)) {
+        self.0.lock().queue.push_back(item);
+    }
+
+    /// Queues `item` and wakes the waiting `join_next`, outside the lock (a waker is
+    /// foreign code).
+    fn push(&self, item: (usize, u64)) {
+        let waiter = {
+            let mut state = self.0.lock();
+            state.queue.push_back(item);
+            state.waiter.take()
+        };
+        if let Some(waiter) = waiter {
+            waiter.wake();
+        }
+    }
+
     /// Leaves `waker` to be woken by the next entry queued; `false` when one is queued
     /// already. The waker is cloned and dropped outside the lock: it is foreign code.
     fn park(&self, waker: &Waker) -> bool {
@@ -100,15 +143,71 @@ impl Wake for EntryWaker {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        let waiter = {
-            let mut state = self.ready.0.lock();
-            state.queue.push_back((self.slot, self.key));
-            state.waiter.take()
-        };
-        // Outside the lock: a waker is foreign code.
-        if let Some(waiter) = waiter {
-            waiter.wake();
+        self.ready.push((self.slot, self.key));
+    }
+}
+
+/// What a set's [`Inserter`]s share with it.
+struct Incoming<T>(parking_lot::Mutex<IncomingState<T>>);
+
+struct IncomingState<T> {
+    /// Entries inserted and not yet moved into the set's slots, with their keys and wakers.
+    entries: Vec<(u64, JoinHandle<T>, Waker)>,
+    next_key: u64,
+    /// The set was dropped: what is inserted now is aborted at once.
+    closed: bool,
+}
+
+/// Adds tasks to a [`JoinSet`] without borrowing it, from any thread (for `TaskGroup`'s
+/// spawner). A task added after the set was dropped is aborted at once, as the set's drop
+/// would have done.
+pub(crate) struct Inserter<T> {
+    ready: Arc<Ready>,
+    incoming: Arc<Incoming<T>>,
+}
+
+impl<T> Clone for Inserter<T> {
+    fn clone(&self) -> Self {
+        Inserter {
+            ready: self.ready.clone(),
+            incoming: self.incoming.clone(),
         }
+    }
+}
+
+impl<T> Inserter<T> {
+    /// Adds `handle` to the set. Wakes nobody, so that it can run under the caller's lock:
+    /// call [`signal`](Self::signal) once that lock is released.
+    pub(crate) fn insert_quietly(&self, mut handle: JoinHandle<T>) {
+        let mut incoming = self.incoming.0.lock();
+        if incoming.closed {
+            drop(incoming);
+            handle.abort();
+            return; // the handle drops outside the lock
+        }
+        let key = incoming.next_key;
+        incoming.next_key += 1;
+        let waker = Waker::from(Arc::new(EntryWaker {
+            ready: self.ready.clone(),
+            slot: REMOTE,
+            key,
+        }));
+        // Registering our own waker runs none of the user's code. The entry goes in under
+        // the same lock as its key was taken, so a wake that arrives before the set moves
+        // it (from the task's worker, at any moment after this poll) finds it there.
+        if handle
+            .poll_finished(&mut Context::from_waker(&waker))
+            .is_ready()
+        {
+            self.ready.push_quietly((REMOTE, key));
+        }
+        incoming.entries.push((key, handle, waker));
+    }
+
+    /// Wakes the set's `join_next` (or makes its next [`JoinSet::park`] fail), so that it
+    /// looks at what was inserted.
+    pub(crate) fn signal(&self) {
+        self.ready.push((SIGNAL, 0));
     }
 }
 
@@ -133,7 +232,70 @@ impl<T> JoinSet<T> {
             len: 0,
             next_key: 0,
             ready: Arc::default(),
+            incoming: None,
+            remote_slots: HashMap::new(),
         }
+    }
+
+    /// A handle that adds tasks to this set from elsewhere.
+    pub(crate) fn inserter(&mut self) -> Inserter<T> {
+        let incoming = self.incoming.get_or_insert_with(|| {
+            Arc::new(Incoming(parking_lot::Mutex::new(IncomingState {
+                entries: Vec::new(),
+                next_key: REMOTE_KEYS,
+                closed: false,
+            })))
+        });
+        Inserter {
+            ready: self.ready.clone(),
+            incoming: incoming.clone(),
+        }
+    }
+
+    /// `true` when an [`Inserter`] added a task that `join_next` has not seen yet.
+    pub(crate) fn has_incoming(&self) -> bool {
+        self.incoming
+            .as_ref()
+            .is_some_and(|incoming| !incoming.0.lock().entries.is_empty())
+    }
+
+    /// Leaves `waker` to be woken by the next task that finishes or the next
+    /// [`Inserter::signal`]; `false` when one of those is queued already.
+    pub(crate) fn park(&self, waker: &Waker) -> bool {
+        self.ready.park(waker)
+    }
+
+    /// Gives the entries that came through inserters their slots; `false` when there were
+    /// none. With none and an empty set, every queued item is stale and is dropped: a
+    /// signal left behind would otherwise keep `park` from parking.
+    fn move_incoming(&mut self) -> bool {
+        let Some(incoming) = &self.incoming else {
+            return false;
+        };
+        let moved = {
+            let mut incoming = incoming.0.lock();
+            if incoming.entries.is_empty() && self.len == 0 {
+                // Under the inserters' lock: an insertion queues its item under it too.
+                self.ready.0.lock().queue.clear();
+                return false;
+            }
+            std::mem::take(&mut incoming.entries)
+        };
+        let any = !moved.is_empty();
+        for (key, handle, waker) in moved {
+            let slot = self.free_slot();
+            self.entries[slot] = Some(Entry { handle, key, waker });
+            self.remote_slots.insert(key, slot);
+            self.len += 1;
+        }
+        any
+    }
+
+    fn free_slot(&mut self) -> usize {
+        self.free.pop().unwrap_or_else(|| {
+            self.entries.push(None);
+            self.entries.len() - 1
+        })
     }
 
     /// Tasks not yet returned by [`join_next`](Self::join_next).
@@ -149,10 +311,7 @@ impl<T> JoinSet<T> {
     /// Adds an already spawned task.
     pub fn insert(&mut self, mut handle: JoinHandle<T>) -> AbortHandle {
         let abort = handle.abort_handle();
-        let slot = self.free.pop().unwrap_or_else(|| {
-            self.entries.push(None);
-            self.entries.len() - 1
-        });
+        let slot = self.free_slot();
         let key = self.next_key;
         self.next_key += 1;
         let waker = Waker::from(Arc::new(EntryWaker {
@@ -176,6 +335,11 @@ impl<T> JoinSet<T> {
     pub fn abort_all(&self) {
         for entry in self.entries.iter().flatten() {
             entry.handle.abort();
+        }
+        if let Some(incoming) = &self.incoming {
+            for (_, handle, _) in &incoming.0.lock().entries {
+                handle.abort();
+            }
         }
     }
 
@@ -203,16 +367,34 @@ impl<T> JoinSet<T> {
 
     /// Polls for the next finished task.
     pub fn poll_join_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<T, JoinError>>> {
-        if self.len == 0 {
-            return Poll::Ready(None);
-        }
         loop {
+            if self.len == 0 && !self.move_incoming() {
+                return Poll::Ready(None);
+            }
             let next = self.ready.0.lock().queue.pop_front();
             let Some((slot, key)) = next else {
                 if self.ready.park(cx.waker()) {
                     return Poll::Pending;
                 }
                 continue; // an entry was queued meanwhile
+            };
+            let slot = match slot {
+                SIGNAL => {
+                    self.move_incoming();
+                    continue;
+                }
+                REMOTE => {
+                    let mut found = self.remote_slots.get(&key).copied();
+                    // Not moved yet, or returned already (then its key is gone for good).
+                    if found.is_none() && self.move_incoming() {
+                        found = self.remote_slots.get(&key).copied();
+                    }
+                    match found {
+                        Some(slot) => slot,
+                        None => continue,
+                    }
+                }
+                slot => slot,
             };
             let Some(entry) = self.entries[slot].as_mut().filter(|entry| entry.key == key) else {
                 continue; // the task was returned already; its slot may hold another now
@@ -229,6 +411,9 @@ impl<T> JoinSet<T> {
                     self.entries[slot] = None;
                     self.free.push(slot);
                     self.len -= 1;
+                    if key >= REMOTE_KEYS {
+                        self.remote_slots.remove(&key);
+                    }
                     return Poll::Ready(Some(output));
                 }
                 Poll::Pending => {
@@ -269,5 +454,15 @@ impl<T: Send + 'static> JoinSet<T> {
 impl<T> Drop for JoinSet<T> {
     fn drop(&mut self) {
         self.abort_all();
+        if let Some(incoming) = &self.incoming {
+            // Later insertions are aborted by the inserter; these are dropped here, since an
+            // inserter may outlive the set (inside one of these very tasks).
+            let left = {
+                let mut incoming = incoming.0.lock();
+                incoming.closed = true;
+                std::mem::take(&mut incoming.entries)
+            };
+            drop(left);
+        }
     }
 }

@@ -24,6 +24,6 @@ pub use ciranda_scheduler::task::{
     AbortHandle, JoinError, JoinHandle, TaskDump, TaskId, TaskInfo, TaskState, YieldNow, yield_now,
 };
 pub use gather::{gather, gather_handles, try_gather};
-pub use group::{GroupError, TaskGroup};
+pub use group::{GroupError, GroupSpawner, SpawnError, TaskGroup};
 pub use join_set::JoinSet;
 pub use wait::{AsCompleted, WaitFor, as_completed, wait};
