@@ -3,8 +3,8 @@
 //!
 //! Storage and matching are RFC 6265's, by `cookie_store`: host-only and `Domain` cookies,
 //! `Path`, `Expires`/`Max-Age` (on the wall clock), `Secure` cookies only over `https` (and
-//! kept only from it). The store has no public-suffix list, so a `Domain` of one label
-//! (`com`) stands in for one: it is kept only as the host's own name (see `scoped`). The jar
+//! kept only from it). A `Domain` that is a public suffix (`com`, `co.uk`, `github.io`, by
+//! the `psl` crate's copy of the list) is kept only as the host's own name (see `scoped`). The jar
 //! keeps at most 180 cookies per domain and 3000 in all (see `cookie_limits`). Every clone of
 //! a [`Client`](crate::Client) shares one jar; the lock is never held across an `.await`.
 
@@ -172,10 +172,10 @@ impl Jar {
 /// loopback host): one set over plain http could come from anyone on the path, and https
 /// pages would trust it (RFC 6265bis, as browsers do).
 ///
-/// A `Domain` of a single label (`com`, `localhost`) would send the cookie to every host
-/// under it; without a public-suffix list such a domain is taken for one, as RFC 6265 5.3
-/// step 5 treats them: kept only when it is the host's own name, and then as a host-only
-/// cookie.
+/// A `Domain` that is a public suffix (`com`, `co.uk`, `github.io`; a single label the list
+/// does not know, `localhost`, counts as one by the list's default rule) would send the
+/// cookie to every site under it. RFC 6265 5.3 step 5: such a cookie is kept only when the
+/// domain is the host's own name, and then as a host-only cookie.
 fn scoped<'c>(mut cookie: RawCookie<'c>, url: &Url) -> Option<RawCookie<'c>> {
     if cookie.secure() == Some(true) && !is_secure(url) {
         return None;
@@ -184,17 +184,29 @@ fn scoped<'c>(mut cookie: RawCookie<'c>, url: &Url) -> Option<RawCookie<'c>> {
     let Some(domain) = cookie.domain().map(str::trim) else {
         return Some(cookie);
     };
-    if domain.is_empty() || domain.contains('.') {
+    // Lower case and punycode, as the list and `url`'s host are; an IP address or a name
+    // that is not one is left to the store's domain matching, which refuses it.
+    let Ok(Host::Domain(domain)) = Host::parse(domain) else {
+        return Some(cookie);
+    };
+    if !is_public_suffix(&domain) {
         return Some(cookie);
     }
     if !url
         .host_str()
-        .is_some_and(|host| host.eq_ignore_ascii_case(domain))
+        .is_some_and(|host| host.eq_ignore_ascii_case(&domain))
     {
         return None;
     }
     cookie.unset_domain();
     Some(cookie)
+}
+
+/// `true` when `domain` (lower case, punycode) is a suffix under which anyone may register
+/// names.
+fn is_public_suffix(domain: &str) -> bool {
+    let domain = domain.strip_suffix('.').unwrap_or(domain);
+    psl::suffix(domain.as_bytes()).is_some_and(|suffix| suffix.as_bytes() == domain.as_bytes())
 }
 
 /// Whether `url` may receive `Secure` cookies: `cookie_store`'s rule for sending them, https
@@ -315,7 +327,7 @@ mod tests {
     #[test]
     fn a_domain_of_one_label_is_refused_unless_it_is_the_host() {
         let jar = Jar::new();
-        // `Domain=com` would reach every `.com` host (no public-suffix list is at hand).
+        // `Domain=com` would reach every `.com` host.
         set(
             &jar,
             "http://evil.com/",
@@ -334,6 +346,45 @@ mod tests {
             Some("local=1")
         );
         assert_eq!(header_for(&jar, "http://a.localhost/", None), None);
+    }
+
+    #[test]
+    fn a_domain_that_is_a_public_suffix_is_refused_unless_it_is_the_host() {
+        let jar = Jar::new();
+        for (from, domain) in [
+            ("http://evil.co.uk/", "co.uk"),
+            ("http://evil.co.uk/", ".CO.UK"),
+            ("https://evil.github.io/", "github.io"),
+            ("http://evil.xn--p1ai/", "рф"),
+        ] {
+            set(&jar, from, &[&format!("super=1; Domain={domain}; Path=/")]);
+        }
+        for to in [
+            "http://bank.co.uk/",
+            "http://evil.co.uk/",
+            "https://victim.github.io/",
+            "http://bank.xn--p1ai/",
+        ] {
+            assert_eq!(header_for(&jar, to, None), None, "{to}");
+        }
+        // A registrable domain under a suffix of two labels still takes `Domain` cookies.
+        set(
+            &jar,
+            "http://www.example.co.uk/",
+            &["wide=1; Domain=example.co.uk; Path=/"],
+        );
+        assert_eq!(
+            header_for(&jar, "http://api.example.co.uk/", None).as_deref(),
+            Some("wide=1")
+        );
+        assert_eq!(header_for(&jar, "http://other.co.uk/", None), None);
+        // The suffix's own host keeps the cookie, host-only (RFC 6265 5.3 step 5).
+        set(&jar, "http://co.uk/", &["own=1; Domain=co.uk; Path=/"]);
+        assert_eq!(
+            header_for(&jar, "http://co.uk/", None).as_deref(),
+            Some("own=1")
+        );
+        assert_eq!(header_for(&jar, "http://x.co.uk/", None), None);
     }
 
     #[test]
