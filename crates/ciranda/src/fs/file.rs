@@ -463,16 +463,27 @@ impl AsyncSeek for File {
             let mut buf = this.take_buf();
             // Our logical position is the OS one less the read-ahead.
             buf.discard_read();
-            let os_pos = match pos {
-                SeekFrom::Current(n) => SeekFrom::Current(n - std::mem::take(&mut buf.ahead)),
-                other => {
-                    buf.ahead = 0;
-                    other
-                }
-            };
-            this.start(buf, move |file, _| {
+            this.start(buf, move |file, buf| {
+                let os_pos = match pos {
+                    SeekFrom::Current(n) => match n.checked_sub(buf.ahead) {
+                        Some(n) => SeekFrom::Current(n),
+                        // Below `i64::MIN` from a position no file offset can exceed.
+                        None => {
+                            return Op::Seek(Err(io::Error::new(
+                                io::ErrorKind::InvalidInput,
+                                "invalid seek to a negative or overflowing position",
+                            )));
+                        }
+                    },
+                    other => other,
+                };
                 let mut file = file;
-                Op::Seek(file.seek(os_pos))
+                let result = file.seek(os_pos);
+                // A refused seek leaves the OS position where it was, still ahead of ours.
+                if result.is_ok() {
+                    buf.ahead = 0;
+                }
+                Op::Seek(result)
             });
             this.seeking = Some(pos);
         }
