@@ -11,6 +11,7 @@
 //! | `wait(..., return_when=)` | [`wait`] with [`WaitFor`] |
 //! | `as_completed` | [`as_completed`] |
 //! | a dynamic set of tasks | [`JoinSet`] |
+//! | `gather(*aws)` (eager) | [`gather`] → [`Gather`], [`try_gather`] → [`TryGather`] |
 //! | `gather(..., return_exceptions=True)` on tasks | [`gather_handles`] |
 
 mod builder;
@@ -23,7 +24,7 @@ pub use builder::Builder;
 pub use ciranda_scheduler::task::{
     AbortHandle, JoinError, JoinHandle, TaskDump, TaskId, TaskInfo, TaskState, YieldNow, yield_now,
 };
-pub use gather::{gather, gather_handles, try_gather};
+pub use gather::{Gather, TryGather, gather, gather_handles, try_gather};
 pub use group::{GroupError, GroupSpawner, SpawnError, TaskGroup};
 pub use join_set::JoinSet;
 pub use wait::{AsCompleted, WaitFor, as_completed, wait};
