@@ -66,7 +66,14 @@ impl Watch {
                     })?;
                     return Ok(Watch::Pidfd(fd));
                 }
-                Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {
+                // No pidfds in this kernel, or a sandbox (seccomp) that refuses the call:
+                // `pidfd_open` itself never says `EPERM` or `EACCES`.
+                Err(e)
+                    if matches!(
+                        e.raw_os_error(),
+                        Some(libc::ENOSYS | libc::EPERM | libc::EACCES)
+                    ) =>
+                {
                     MECHANISM.store(SIGCHLD, Ordering::Relaxed);
                 }
                 Err(e) => return Err(e),

@@ -7,9 +7,9 @@
 //!
 //! * on Linux ≥ 5.3, a *pidfd* (`pidfd_open`) per waiting child, which becomes readable when the
 //!   child exits;
-//! * elsewhere (`pidfd_open` reports `ENOSYS`), one `SIGCHLD` listener for the whole process,
-//!   polled by one task: each delivery makes the waiting children check for their exit with a
-//!   non-blocking `waitpid`.
+//! * elsewhere (`pidfd_open` reports `ENOSYS`, or `EPERM`/`EACCES` from a seccomp sandbox that
+//!   refuses it), one `SIGCHLD` listener for the whole process, polled by one task: each
+//!   delivery makes the waiting children check for their exit with a non-blocking `waitpid`.
 //!
 //! The `SIGCHLD` listener's task runs on the runtime of the first wait that needed it, and
 //! moves to another only when that runtime shuts down: a current-thread runtime left idle
