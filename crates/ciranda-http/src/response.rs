@@ -253,6 +253,12 @@ impl Stream for Chunks {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
+        // The deadline first: a body that never makes the reader wait (it has all arrived,
+        // it arrives faster than it is read, or the decoder has output pending) would
+        // otherwise never reach the check below, which runs only when nothing is ready.
+        if !this.done && this.sleep.as_ref().is_some_and(|s| s.is_elapsed()) {
+            return Poll::Ready(Some(Err(this.timed_out())));
+        }
         loop {
             if this.done {
                 return Poll::Ready(None);
@@ -306,12 +312,7 @@ impl Stream for Chunks {
             }
             if let Some(sleep) = &mut this.sleep {
                 if sleep.as_mut().poll(cx).is_ready() {
-                    this.done = true;
-                    return Poll::Ready(Some(Err(Error::new(
-                        Kind::Timeout,
-                        Some(this.url.clone()),
-                        None,
-                    ))));
+                    return Poll::Ready(Some(Err(this.timed_out())));
                 }
             }
             return Poll::Pending;
@@ -320,6 +321,12 @@ impl Stream for Chunks {
 }
 
 impl Chunks {
+    /// Ends the stream with the client's timeout.
+    fn timed_out(&mut self) -> Error {
+        self.done = true;
+        Error::new(Kind::Timeout, Some(self.url.clone()), None)
+    }
+
     /// Ends the stream with an error of `kind` caused by `cause`.
     fn fail(&mut self, kind: Kind, cause: impl Into<crate::error::BoxError>) -> Error {
         self.done = true;

@@ -1163,3 +1163,77 @@ async fn an_http1_upload_read_after_its_response_is_not_cut_by_the_idle_timeout(
     assert!(futures_util::poll!(ended.as_mut()).is_pending());
     server.abort();
 }
+
+/// A server that sends one whole response at once (head and a body of `body_len` bytes) to
+/// each request on its first connection, then keeps the connection open.
+async fn eager_server(body_len: usize) -> (String, ciranda::task::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    let server = ciranda::spawn(async move {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        stream.readable().await.unwrap();
+        let mut answer =
+            format!("HTTP/1.1 200 OK\r\ncontent-length: {body_len}\r\n\r\n").into_bytes();
+        answer.extend((0..body_len).map(pattern));
+        stream.write_all(&answer).await.unwrap();
+        std::future::pending::<()>().await;
+        drop(stream);
+    });
+    (url, server)
+}
+
+/// The client's timeout covers reading the body even when the body never makes the reader
+/// wait (it arrived whole, or arrives faster than it is read): a body read after the deadline
+/// is a timeout, not data. It used to be checked only when the body had nothing ready.
+#[ciranda::test]
+async fn a_body_read_after_the_deadline_is_a_timeout_even_if_it_has_all_arrived() {
+    let (url, server) = eager_server(100).await;
+    let client = Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let response = client.get(&url).await.unwrap();
+    assert_eq!(response.status(), 200);
+    // Let the body arrive (it came with the head), then let the deadline pass.
+    ciranda::time::sleep(Duration::from_millis(100)).await;
+    ciranda::time::pause();
+    ciranda::time::sleep(Duration::from_secs(61)).await;
+    let outcome = timeout(Duration::from_secs(3600), response.bytes())
+        .await
+        .expect("reading the body hung");
+    let err = outcome.expect_err("the body was returned after the client's deadline");
+    assert!(err.is_timeout(), "{err:?}");
+    server.abort();
+}
+
+/// The same for a body read chunk by chunk: chunks before the deadline, then a timeout.
+#[ciranda::test]
+async fn a_slow_reader_of_a_body_that_is_always_ready_runs_into_the_client_timeout() {
+    use ciranda::stream::StreamExt;
+    let (url, server) = eager_server(4 * 1024 * 1024).await;
+    let client = Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let mut chunks = client.get(&url).await.unwrap().chunks();
+    let first = chunks.next().await.expect("a first chunk").unwrap();
+    assert!(!first.is_empty());
+    ciranda::time::pause();
+    // A slow consumer: the deadline passes while it works on the first chunk.
+    ciranda::time::sleep(Duration::from_secs(61)).await;
+    let mut after = 0;
+    let err = loop {
+        match timeout(Duration::from_secs(3600), chunks.next())
+            .await
+            .expect("reading the body hung")
+        {
+            Some(Ok(chunk)) => after += chunk.len(),
+            Some(Err(e)) => break e,
+            None => panic!("the whole body ({after} more bytes) was read after the deadline"),
+        }
+    };
+    assert!(err.is_timeout(), "{err:?}");
+    assert_eq!(after, 0, "chunks were returned after the deadline");
+    assert!(chunks.next().await.is_none());
+    server.abort();
+}
