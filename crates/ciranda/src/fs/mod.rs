@@ -45,6 +45,22 @@ pub(crate) fn path_error(e: io::Error, op: &str, path: &Path) -> io::Error {
     io::Error::new(e.kind(), format!("cannot {op} {path:?}: {e}"))
 }
 
+/// Runs `f(from, to)` on the blocking pool, naming `op` and both paths in its error: the OS
+/// does not say which of the two failed, so neither is blamed alone.
+async fn on_paths<T: Send + 'static>(
+    from: &Path,
+    to: &Path,
+    op: &'static str,
+    f: impl FnOnce(&Path, &Path) -> io::Result<T> + Send + 'static,
+) -> io::Result<T> {
+    let (from, to) = (from.to_owned(), to.to_owned());
+    crate::spawn_blocking(move || {
+        f(&from, &to)
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot {op} {from:?} to {to:?}: {e}")))
+    })
+    .await?
+}
+
 /// Runs `f(path)` on the blocking pool, naming `op` and the path in its error.
 async fn on_path<T: Send + 'static>(
     path: &Path,
@@ -89,9 +105,8 @@ pub async fn write(path: impl AsRef<Path>, contents: impl AsRef<[u8]>) -> io::Re
 ///
 /// Not interrupted by a drop: see the [module docs](self#cancel-safety).
 pub async fn copy(from: impl AsRef<Path>, to: impl AsRef<Path>) -> io::Result<u64> {
-    let to = to.as_ref().to_owned();
-    on_path(from.as_ref(), "copy", move |from| {
-        std::fs::copy(from, &to).map_err(|e| path_error(e, "copy to", &to))
+    on_paths(from.as_ref(), to.as_ref(), "copy", |from, to| {
+        std::fs::copy(from, to)
     })
     .await
 }
@@ -102,9 +117,8 @@ pub async fn copy(from: impl AsRef<Path>, to: impl AsRef<Path>) -> io::Result<u6
 ///
 /// Not interrupted by a drop: see the [module docs](self#cancel-safety).
 pub async fn rename(from: impl AsRef<Path>, to: impl AsRef<Path>) -> io::Result<()> {
-    let to = to.as_ref().to_owned();
-    on_path(from.as_ref(), "rename", move |from| {
-        std::fs::rename(from, &to).map_err(|e| path_error(e, "rename to", &to))
+    on_paths(from.as_ref(), to.as_ref(), "rename", |from, to| {
+        std::fs::rename(from, to)
     })
     .await
 }
