@@ -375,9 +375,11 @@ impl Child {
     ///
     /// # Errors
     ///
-    /// When polled outside a ciranda runtime, or the runtime shut down for good. When the
-    /// child was reaped by someone else (a `waitpid(-1, ...)` or `SIGCHLD` set to `SIG_IGN`
-    /// elsewhere in the process): the OS's `ECHILD`, as from `std::process::Child::wait`.
+    /// When polled outside a ciranda runtime, or the runtime shut down for good (on the
+    /// `SIGCHLD` fallback, also in a `Handle::block_on` of a runtime that has shut down, when
+    /// the listener's task has to be started: no task of it can run). When the child was
+    /// reaped by someone else (a `waitpid(-1, ...)` or `SIGCHLD` set to `SIG_IGN` elsewhere in
+    /// the process): the OS's `ECHILD`, as from `std::process::Child::wait`.
     ///
     /// # Cancel safety
     ///

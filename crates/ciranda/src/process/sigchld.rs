@@ -6,12 +6,16 @@
 //! registration is seen as a newer generation (no lost wake-up). The driver task lives on the
 //! runtime of the first waiter; if that runtime shuts down, the driver's guard bumps the
 //! generation and wakes everybody, and the next waiter to poll starts a new driver on its own
-//! runtime (the bump makes every waiter check again, covering deliveries in between).
+//! runtime (the bump makes every waiter check again, covering deliveries in between). A waiter
+//! whose own runtime has shut down (polled in a `Handle::block_on` after the shutdown) cannot
+//! host a driver: its wait fails when it would have to start one.
 
 use crate::signal::unix::Listener;
 use parking_lot::Mutex;
 use std::collections::BTreeMap;
 use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, Waker};
 
 struct Hub {
@@ -48,7 +52,7 @@ impl SigchldWait {
         };
         drop(hub);
         if let Some(start) = driver {
-            start();
+            start()?;
         }
         Ok(wait)
     }
@@ -68,7 +72,7 @@ impl SigchldWait {
         drop(hub);
         drop(replaced);
         if let Some(start) = driver {
-            start();
+            start()?;
         }
         if ready {
             Poll::Ready(Ok(()))
@@ -87,8 +91,11 @@ impl Drop for SigchldWait {
 
 /// If no driver runs, makes its listener (under the lock, so deliveries from now on are
 /// recorded) and returns the spawn to run once the lock is released (a spawn refused by a
-/// shutting-down runtime drops the task at once, and its guard takes the lock).
-fn ensure_driver(hub: &mut Hub) -> io::Result<Option<impl FnOnce() + use<>>> {
+/// shutting-down runtime drops the task at once, and its guard takes the lock). The spawn
+/// fails when the task is gone before it returns: this runtime runs no task any more (it has
+/// shut down; a `Handle::block_on` may still drive its reactor), so no driver can live on it,
+/// and a waiter that went on would start and lose one driver after another without end.
+fn ensure_driver(hub: &mut Hub) -> io::Result<Option<impl FnOnce() -> io::Result<()> + use<>>> {
     if hub.driver {
         return Ok(None);
     }
@@ -97,7 +104,8 @@ fn ensure_driver(hub: &mut Hub) -> io::Result<Option<impl FnOnce() + use<>>> {
     let mut listener = Listener::new(libc::SIGCHLD)?;
     hub.driver = true;
     Ok(Some(move || {
-        let guard = DriverGuard;
+        let gone = Arc::new(AtomicBool::new(false));
+        let guard = DriverGuard(gone.clone());
         drop(handle.spawn(async move {
             let _guard = guard;
             while std::future::poll_fn(|cx| listener.poll(cx)).await.is_ok() {
@@ -105,6 +113,12 @@ fn ensure_driver(hub: &mut Hub) -> io::Result<Option<impl FnOnce() + use<>>> {
                 wake_all(false);
             }
         }));
+        if gone.load(Ordering::Acquire) {
+            return Err(io::Error::other(
+                "waiting for a child process: the runtime has shut down, and the SIGCHLD listener's task cannot run on it",
+            ));
+        }
+        Ok(())
     }))
 }
 
@@ -125,10 +139,12 @@ fn wake_all(driver_gone: bool) {
 }
 
 /// Dropped with the driver task (its runtime shut down): lets the next waiter start another.
-struct DriverGuard;
+/// Its flag tells the spawn whether that happened before the spawn returned.
+struct DriverGuard(Arc<AtomicBool>);
 
 impl Drop for DriverGuard {
     fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
         wake_all(true);
     }
 }
