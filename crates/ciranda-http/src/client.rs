@@ -625,6 +625,10 @@ fn classify(e: hyper_util::client::legacy::Error, url: String) -> Error {
     Error::new(kind, Some(url), Some(Box::new(e)))
 }
 
+/// The longest idle timeout handed to the pool, whose expiry task adds it to the current
+/// instant unchecked (`Duration::MAX` would panic there): a hundred years, as good as forever.
+const LONGEST_POOL_IDLE: Duration = Duration::from_secs(100 * 365 * 86_400);
+
 /// Builds a [`Client`] (`Client::builder()`).
 ///
 /// Defaults: no overall timeout, no connect timeout (the operating system's), idle pooled
@@ -707,7 +711,7 @@ impl ClientBuilder {
         self
     }
 
-    /// Idle pooled connections are closed after `timeout`.
+    /// Idle pooled connections are closed after `timeout` (`Duration::MAX`: never).
     pub fn pool_idle_timeout(mut self, timeout: Duration) -> Self {
         self.pool_idle_timeout = Some(timeout);
         self
@@ -862,7 +866,8 @@ impl ClientBuilder {
         let mut pool = hyper_util::client::legacy::Client::builder(CirandaExecutor::new());
         pool.timer(CirandaTimer::new())
             .pool_timer(CirandaTimer::new())
-            .pool_idle_timeout(self.pool_idle_timeout)
+            // hyper-util's expiry task adds the timeout to the current instant unchecked.
+            .pool_idle_timeout(self.pool_idle_timeout.map(|t| t.min(LONGEST_POOL_IDLE)))
             .pool_max_idle_per_host(self.pool_max_idle_per_host)
             .http2_only(self.http2_prior_knowledge);
         let proxies = match (&self.proxy, self.trust_env) {

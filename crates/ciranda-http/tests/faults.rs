@@ -838,6 +838,39 @@ async fn duration_max_timeouts_do_not_panic() {
     server.await.unwrap().unwrap();
 }
 
+/// `pool_idle_timeout(Duration::MAX)` means idle connections are kept for good. The pool's
+/// expiry task (hyper-util's, spawned when the first connection goes back to the pool) adds
+/// the timeout to the current instant unchecked: it used to panic there, in a task of its
+/// own, which a runtime that shuts down on unhandled panics turns into a crash.
+#[test]
+fn a_duration_max_pool_idle_timeout_does_not_panic() {
+    let panics = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let rt = {
+        let panics = panics.clone();
+        ciranda::Runtime::builder()
+            .on_unhandled_panic(move |e| panics.lock().unwrap().push(format!("{e:?}")))
+            .build()
+            .unwrap()
+    };
+    rt.block_on(async {
+        let (addr, stop, server) = hello_server_with(Duration::from_secs(30)).await;
+        let client = Client::builder()
+            .pool_idle_timeout(Duration::MAX)
+            .build()
+            .unwrap();
+        for _ in 0..3 {
+            let r = client.get(format!("http://{addr}/")).await.unwrap();
+            assert_eq!(r.text().await.unwrap(), "Hello, world!");
+            // Time for the connection to go back to the pool and its expiry task to run.
+            ciranda::time::sleep(Duration::from_millis(50)).await;
+        }
+        stop.set();
+        server.await.unwrap().unwrap();
+    });
+    let panics = panics.lock().unwrap();
+    assert!(panics.is_empty(), "background tasks panicked: {panics:?}");
+}
+
 /// `header_read_timeout(Duration::MAX)` means heads may take forever; it used to panic in
 /// every connection's task (hyper adds the timeout to the current instant unchecked), so
 /// every request was answered with a reset.
