@@ -62,8 +62,9 @@ fn refuse_pidfd_open() {
     };
     // SAFETY: prctl with integer arguments only changes this thread's no_new_privs flag, which
     // installing a filter without privileges requires.
+    let rc = unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
     assert_eq!(
-        unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) },
+        rc,
         0,
         "PR_SET_NO_NEW_PRIVS: {}",
         std::io::Error::last_os_error()
