@@ -196,9 +196,8 @@ impl Command {
     /// When the program is empty (`InvalidInput`) or cannot be started (not found, not
     /// executable, a [`current_dir`](Command::current_dir) that does not exist, ...): the
     /// error's kind is the OS's and its message names the program (and the working directory,
-    /// when one was set). Also
-    /// when a pipe was asked for outside a ciranda runtime (pipes are registered with the
-    /// current runtime's reactor).
+    /// when one was set). Also outside a ciranda runtime, before anything is started: the
+    /// child's pipes and its exit are watched by the current runtime's reactor.
     pub fn spawn(&mut self) -> io::Result<Child> {
         let program = self.std.get_program().to_owned();
         if program.is_empty() {
