@@ -1,11 +1,12 @@
 //! `TaskGroup`: asyncio's `TaskGroup` — structured concurrency with every failure kept.
 
 use super::join_set::Inserter;
-use super::{AbortHandle, JoinError, JoinSet, TaskId};
+use super::{AbortHandle, JoinError, JoinHandle, JoinSet, TaskId};
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::future::{Future, poll_fn};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 
 /// A group of fallible tasks joined together — asyncio's `TaskGroup`.
@@ -57,7 +58,11 @@ type Member<T, E> = (usize, Result<T, E>);
 /// the others itself instead of waiting for `join` to notice, and a spawner knows whether
 /// the group still takes members.
 #[derive(Default)]
-struct Shared(parking_lot::Mutex<SharedState>);
+struct Shared {
+    state: parking_lot::Mutex<SharedState>,
+    /// The next member's index; also the number of members so far.
+    next_index: AtomicUsize,
+}
 
 #[derive(Default)]
 struct SharedState {
@@ -67,8 +72,6 @@ struct SharedState {
     index_of: HashMap<TaskId, usize>,
     /// Set at the first failure: the members the group cancelled then (those unfinished).
     cancelled_by_group: Option<HashSet<usize>>,
-    /// The next member's index; also the number of members so far.
-    next_index: usize,
     /// Spawns that took an index and have not yet added their member to the set: `join`
     /// must not finish while one is under way.
     in_flight: usize,
@@ -80,7 +83,7 @@ impl Shared {
     /// The first failure (of member `failed`) aborts every other member still unfinished and
     /// records them; later calls do nothing.
     fn fail(&self, failed: usize) {
-        let mut state = self.0.lock();
+        let mut state = self.state.lock();
         if state.cancelled_by_group.is_some() {
             return;
         }
@@ -106,12 +109,12 @@ impl Shared {
 
     /// `true` once a member has failed.
     fn failed(&self) -> bool {
-        self.0.lock().cancelled_by_group.is_some()
+        self.state.lock().cancelled_by_group.is_some()
     }
 
     /// `true` when the group cancelled member `index` after a failure.
     fn cancelled_by_group(&self, index: usize) -> bool {
-        let state = self.0.lock();
+        let state = self.state.lock();
         state
             .cancelled_by_group
             .as_ref()
@@ -148,47 +151,26 @@ struct InFlight<'a, T, E> {
 
 impl<T, E> Drop for InFlight<'_, T, E> {
     fn drop(&mut self) {
-        self.shared.0.lock().in_flight -= 1;
+        self.shared.state.lock().in_flight -= 1;
         // After the decrement, so that a `join` woken by it sees the member in the set or
         // the count at zero.
         self.inserter.signal();
     }
 }
 
-/// Spawns member `future` into the group; the owner's spawns and a spawner's go through
-/// here. `refuse_after_failure`: a spawner's spawn into a failed group is refused, as
-/// asyncio's `create_task` is; the owner's is cancelled at once (its `spawn` returns a handle).
+/// Spawns member `future` on the current runtime with the next index and records it; the
+/// caller adds the handle to the group's set (the owner directly, a spawner through the
+/// inserter).
 #[track_caller]
-fn spawn_member<T, E, F>(
-    shared: &Arc<Shared>,
-    inserter: &Inserter<Member<T, E>>,
-    future: F,
-    refuse_after_failure: bool,
-) -> Result<AbortHandle, SpawnError<F>>
+fn spawn_member<T, E, F>(shared: &Arc<Shared>, future: F) -> (JoinHandle<Member<T, E>>, AbortHandle)
 where
     T: Send + 'static,
     E: Send + 'static,
     F: Future<Output = Result<T, E>> + Send + 'static,
 {
-    let index = {
-        let mut state = shared.0.lock();
-        if state.closed {
-            return Err(SpawnError {
-                future,
-                finished: true,
-            });
-        }
-        if refuse_after_failure && state.cancelled_by_group.is_some() {
-            return Err(SpawnError {
-                future,
-                finished: false,
-            });
-        }
-        state.in_flight += 1;
-        state.next_index += 1;
-        state.next_index - 1
-    };
-    let _in_flight = InFlight { shared, inserter };
+    // Unique among concurrent spawners by the atomic alone; `join` reads the total only once
+    // no spawn is in flight.
+    let index = shared.next_index.fetch_add(1, Ordering::Relaxed);
     let group = shared.clone();
     let handle = crate::spawn(async move {
         if group.failed() {
@@ -212,20 +194,16 @@ where
         (index, output)
     });
     let abort = handle.abort_handle();
-    {
-        let mut state = shared.0.lock();
-        state.index_of.insert(handle.id(), index);
-        state.aborts.push((index, abort.clone()));
-        if let Some(cancelled) = &mut state.cancelled_by_group {
-            // The group failed meanwhile (or before, for the owner's spawn): cancelled.
-            abort.abort();
-            cancelled.insert(index);
-        }
+    let mut state = shared.state.lock();
+    state.index_of.insert(handle.id(), index);
+    state.aborts.push((index, abort.clone()));
+    if let Some(cancelled) = &mut state.cancelled_by_group {
+        // The group failed meanwhile (or before, for the owner's spawn): cancelled.
+        abort.abort();
+        cancelled.insert(index);
     }
-    // Before `_in_flight` ends: `join` finishes only when no spawn is in flight and the set
-    // has nothing new.
-    inserter.insert_quietly(handle);
-    Ok(abort)
+    drop(state);
+    (handle, abort)
 }
 
 impl<T, E> fmt::Debug for TaskGroup<T, E> {
@@ -256,7 +234,7 @@ impl<T, E> TaskGroup<T, E> {
 
     /// Members spawned so far, through [`spawn`](Self::spawn) and the group's spawners.
     pub fn len(&self) -> usize {
-        self.shared.0.lock().next_index
+        self.shared.next_index.load(Ordering::Relaxed)
     }
 
     /// `true` when nothing was spawned.
@@ -304,10 +282,11 @@ impl<T: Send + 'static, E: Send + 'static> TaskGroup<T, E> {
     where
         F: Future<Output = Result<T, E>> + Send + 'static,
     {
-        match spawn_member(&self.shared, &self.inserter, future, false) {
-            Ok(abort) => abort,
-            Err(_) => unreachable!("a group is open while its owner holds it"),
-        }
+        // No spawn of the owner's can race `join`'s end (`join` takes the group), so it goes
+        // straight into the set, without the spawners' in-flight count.
+        let (handle, abort) = spawn_member(&self.shared, future);
+        self.members.insert(handle);
+        abort
     }
 
     /// Waits for every member, also those spawned while it waits; see the type docs for
@@ -340,7 +319,7 @@ impl<T: Send + 'static, E: Send + 'static> TaskGroup<T, E> {
                     (index, true)
                 }
                 Err(error) => {
-                    let index = self.shared.0.lock().index_of[&error.id()];
+                    let index = self.shared.state.lock().index_of[&error.id()];
                     if error.is_panic() {
                         failure.panics.push(error);
                         (index, true)
@@ -381,7 +360,7 @@ impl<T: Send + 'static, E: Send + 'static> TaskGroup<T, E> {
                 other => return other,
             }
             {
-                let mut state = self.shared.0.lock();
+                let mut state = self.shared.state.lock();
                 // A spawn adds its member before it leaves flight, so under this lock
                 // "none in flight and nothing new" means no member is left to come.
                 if state.in_flight == 0 && !self.members.has_incoming() {
@@ -400,7 +379,7 @@ impl<T: Send + 'static, E: Send + 'static> TaskGroup<T, E> {
 impl<T, E> Drop for TaskGroup<T, E> {
     fn drop(&mut self) {
         // Spawners are refused from now on; `members`' drop (next) cancels the members.
-        self.shared.0.lock().closed = true;
+        self.shared.state.lock().closed = true;
     }
 }
 
@@ -447,9 +426,9 @@ impl<T, E> Clone for GroupSpawner<T, E> {
 
 impl<T, E> fmt::Debug for GroupSpawner<T, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = self.shared.0.lock();
+        let state = self.shared.state.lock();
         f.debug_struct("GroupSpawner")
-            .field("members", &state.next_index)
+            .field("members", &self.shared.next_index.load(Ordering::Relaxed))
             .field("closed", &state.closed)
             .field("failed", &state.cancelled_by_group.is_some())
             .finish()
@@ -472,7 +451,31 @@ impl<T: Send + 'static, E: Send + 'static> GroupSpawner<T, E> {
     where
         F: Future<Output = Result<T, E>> + Send + 'static,
     {
-        spawn_member(&self.shared, &self.inserter, future, true)
+        {
+            let mut state = self.shared.state.lock();
+            if state.closed {
+                return Err(SpawnError {
+                    future,
+                    finished: true,
+                });
+            }
+            if state.cancelled_by_group.is_some() {
+                return Err(SpawnError {
+                    future,
+                    finished: false,
+                });
+            }
+            state.in_flight += 1;
+        }
+        let _in_flight = InFlight {
+            shared: &self.shared,
+            inserter: &self.inserter,
+        };
+        let (handle, abort) = spawn_member(&self.shared, future);
+        // Before `_in_flight` ends: `join` finishes only when no spawn is in flight and the
+        // set has nothing new.
+        self.inserter.insert_quietly(handle);
+        Ok(abort)
     }
 }
 
