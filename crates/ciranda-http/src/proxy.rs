@@ -167,8 +167,14 @@ pub(crate) async fn tunnel<S: AsyncRead + AsyncWrite + Unpin>(
             Some(e),
         )
     };
+    // Flushed: through an `https://` proxy the request may sit in the TLS session's buffer
+    // (a write the socket could not take at once), and the answer would never come.
     stream
         .write_all(&request)
+        .await
+        .map_err(|e| failed("sending CONNECT to the proxy failed", e))?;
+    stream
+        .flush()
         .await
         .map_err(|e| failed("sending CONNECT to the proxy failed", e))?;
 

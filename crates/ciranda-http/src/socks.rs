@@ -143,6 +143,8 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
     reply: &mut [u8],
 ) -> io::Result<()> {
     stream.write_all(request).await?;
+    // A proxy reached over TLS may hold the request in the session's buffer until a flush.
+    stream.flush().await?;
     stream.read_exact(reply).await
 }
 
