@@ -182,7 +182,7 @@ pub(crate) async fn tunnel<S: AsyncRead + AsyncWrite + Unpin>(
     // client's hello), so reading in chunks cannot swallow the target's first bytes.
     let mut head = Vec::new();
     let mut buf = [0u8; 1024];
-    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+    while !head_is_complete(&head) {
         if head.len() > MAX_CONNECT_HEAD {
             return Err(ConnectError::new(
                 Kind::Connect,
@@ -222,4 +222,10 @@ pub(crate) async fn tunnel<S: AsyncRead + AsyncWrite + Unpin>(
             None,
         )),
     }
+}
+
+/// `true` once `head` holds the empty line that ends an answer's head. Lines end with CRLF or,
+/// as RFC 9112 2.2 lets a recipient accept, a lone LF (some small proxies send those).
+fn head_is_complete(head: &[u8]) -> bool {
+    head.windows(2).any(|w| w == b"\n\n") || head.windows(3).any(|w| w == b"\n\r\n")
 }

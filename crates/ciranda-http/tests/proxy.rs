@@ -218,6 +218,43 @@ async fn a_refused_tunnel_is_a_connect_error_that_says_why() {
 }
 
 #[ciranda::test]
+async fn a_connect_answer_with_bare_lf_line_ends_opens_the_tunnel() {
+    // RFC 9112 2.2: a recipient may take a lone LF for a line end; some small proxies send
+    // them. The client must not wait for a CRLF CRLF that never comes.
+    let (port, cert) = tls_target().await;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    ciranda::spawn(async move {
+        let (client, _) = listener.accept().await.unwrap();
+        let (read, mut write) = client.split();
+        let mut read = BufReader::new(read);
+        let mut line = String::new();
+        read.read_line(&mut line).await.unwrap();
+        let target = line.split(' ').nth(1).unwrap().to_owned();
+        loop {
+            let mut header = String::new();
+            read.read_line(&mut header).await.unwrap();
+            if header.trim_end().is_empty() {
+                break;
+            }
+        }
+        let upstream = TcpStream::connect(target).await.unwrap();
+        write
+            .write_all(b"HTTP/1.0 200 Connection established\nProxy-Agent: tiny\n\n")
+            .await
+            .unwrap();
+        relay(read, write, upstream).await;
+    });
+    let client = Client::builder()
+        .proxy(&format!("http://{addr}"))
+        .add_root_certificate(&cert.cert_der)
+        .connect_timeout(std::time::Duration::from_secs(20))
+        .build()
+        .unwrap();
+    hello_over_h2(&client, port).await;
+}
+
+#[ciranda::test]
 async fn no_proxy_hosts_are_reached_directly() {
     let (proxy_addr, seen) = proxy(None).await;
     let (server, stop, _task) = spawn_ciranda_server(Routes::new(1)).await;
