@@ -2,7 +2,7 @@
 //!
 //! | state   | `now()`                        | `advance(d)`     | `pause()`            | `resume()`                       |
 //! |---------|--------------------------------|------------------|----------------------|----------------------------------|
-//! | running | `base` + real time since `since` | panics         | freeze at `now()`    | no-op                            |
+//! | running | `base` + real time since `since` | panics         | freeze at `now()` rounded up to a tick | no-op          |
 //! | paused  | the frozen instant             | frozen += d      | no-op                | `base` = frozen, `since` = real now: time goes on from the frozen instant |
 //!
 //! Time never goes backwards: while paused the frozen instant only moves forwards, and on resume
@@ -102,13 +102,22 @@ impl Clock {
         self.is_virtual.load(SeqCst) && self.state.lock().frozen.is_some()
     }
 
-    /// Freezes the clock at its current instant (no-op when already paused).
+    /// Freezes the clock at its current instant rounded up to a tick (no-op when already
+    /// paused).
+    ///
+    /// Rounded up, so that the virtual clock stands on the wheel's tick grid as a clock
+    /// created paused does: a deadline a whole number of ticks away (any whole millisecond)
+    /// is then a tick itself, and `advance` to it, or a jump, fires it exactly there. Frozen
+    /// inside a tick, every such deadline would round up to the next tick: `advance(d)`
+    /// would not fire a `sleep(d)` armed after the pause, and a jump would overshoot it.
+    /// Forwards by less than a tick, so time still never goes backwards.
     pub(crate) fn pause(&self) {
         let mut state = self.state.lock();
         // Before the real clock is read below: see the module docs.
         self.is_virtual.store(true, SeqCst);
         if state.frozen.is_none() {
-            state.frozen = Some(state.running_now());
+            let now = state.running_now();
+            state.frozen = Some(self.instant_of_tick(self.tick_ceil(now)).max(now));
         }
     }
 

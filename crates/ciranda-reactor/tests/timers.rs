@@ -569,3 +569,48 @@ fn sub_millisecond_sleeps_are_never_early_real_clock() {
         }
     });
 }
+
+/// A clock paused while running (`time::pause()` at the top of a test, not `start_paused`)
+/// freezes at a real instant that falls anywhere inside a wheel tick. A sleep armed then and
+/// an `advance` by its exact duration must still fire it, and auto-advance must land on its
+/// deadline, not on the tick after it.
+#[test]
+fn a_clock_paused_while_running_fires_sleeps_at_their_exact_deadlines() {
+    for _ in 0..20 {
+        let reactor = Reactor::new().unwrap();
+        let _g = reactor.enter();
+        // Let the real clock run into some tick before pausing.
+        std::thread::sleep(Duration::from_micros(37));
+        time::pause();
+        let counter = Arc::new(CountWake(AtomicUsize::new(0)));
+        let waker = Waker::from(counter.clone());
+        let mut cx = Context::from_waker(&waker);
+        let start = Instant::now();
+        let mut s = pin!(time::sleep(Duration::from_secs(1)));
+        assert!(s.as_mut().poll(&mut cx).is_pending());
+        assert_eq!(
+            reactor.advance_clock(Duration::from_secs(1)),
+            1,
+            "a sleep due at the advanced-to instant was not woken"
+        );
+        assert_eq!(counter.0.load(Ordering::SeqCst), 1);
+        assert!(s.as_mut().poll(&mut cx).is_ready());
+        assert_eq!(start.elapsed(), Duration::from_secs(1));
+
+        block_on(async {
+            let t = Instant::now();
+            time::sleep(Duration::from_millis(250)).await;
+            assert_eq!(t.elapsed(), Duration::from_millis(250));
+        });
+
+        // Resumed and paused again: the same.
+        time::resume();
+        std::thread::sleep(Duration::from_micros(53));
+        time::pause();
+        block_on(async {
+            let t = Instant::now();
+            time::sleep(Duration::from_secs(3)).await;
+            assert_eq!(t.elapsed(), Duration::from_secs(3));
+        });
+    }
+}

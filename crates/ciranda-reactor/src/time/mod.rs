@@ -50,6 +50,10 @@ use std::task::Poll;
 /// Pauses the current reactor's clock (no-op if already paused): `Instant::now()` stands still
 /// and timers fire only through [`advance`] or auto-advance.
 ///
+/// The clock freezes at the current instant rounded up to the timer wheel's tick (62.5 µs),
+/// as a clock started paused stands on one: a `sleep(d)` of whole milliseconds armed after the
+/// pause fires at exactly `d`, through `advance(d)` or auto-advance.
+///
 /// # Panics
 /// Outside a runtime (the panic points at the caller).
 ///
