@@ -16,7 +16,14 @@ use std::cell::{Cell, RefCell};
 use std::ptr;
 
 thread_local! {
-    static CURRENT: RefCell<Option<Handle>> = const { RefCell::new(None) };
+    /// The runtimes entered on this thread and not yet left, innermost (current) last, each
+    /// with the number of the guard that entered it.
+    static CURRENT: RefCell<Entered> = const {
+        RefCell::new(Entered {
+            stack: Vec::new(),
+            next_guard: 0,
+        })
+    };
     /// What this thread is busy with for a runtime while it runs user code, innermost last:
     /// a blocking call, a `block_on` whose future is being polled. Each is counted active for
     /// the paused clock; a `block_on` that waits inside them holds them up (see [`suspend`]).
@@ -32,7 +39,10 @@ thread_local! {
 }
 
 /// Makes a handle the thread's current one until dropped; returned by [`Handle::enter`].
-/// Guards nest: dropping one restores the handle that was current before it.
+/// Guards nest: the current handle is the one of the latest guard still alive, so dropping
+/// the latest guard restores the handle that was current before it, and a guard dropped out
+/// of order (before a later one) only takes its own handle out: once every guard is gone,
+/// no runtime is left current.
 ///
 /// # Examples
 ///
@@ -44,7 +54,8 @@ thread_local! {
 /// ```
 #[must_use = "the handle stops being current when the guard is dropped"]
 pub struct EnterGuard {
-    previous: Option<Handle>,
+    /// The number of this guard's entry in `CURRENT`.
+    number: u64,
     // Entering is per thread: the guard must be dropped on the thread that made it.
     _not_send: std::marker::PhantomData<*const ()>,
 }
@@ -55,27 +66,47 @@ impl std::fmt::Debug for EnterGuard {
     }
 }
 
+/// The thread's entered runtimes (see `CURRENT`). A guard removes its own entry wherever it
+/// is, so guards dropped out of order (kept in structs, say) cannot leave a runtime current
+/// that no guard holds any more — nor keep it alive in this thread-local.
+struct Entered {
+    stack: Vec<(u64, Handle)>,
+    next_guard: u64,
+}
+
 pub(crate) fn enter(handle: Handle) -> EnterGuard {
-    let previous = CURRENT.with(|current| current.borrow_mut().replace(handle));
+    let number = CURRENT.with(|current| {
+        let mut current = current.borrow_mut();
+        let number = current.next_guard;
+        current.next_guard = number.wrapping_add(1);
+        current.stack.push((number, handle));
+        number
+    });
     EnterGuard {
-        previous,
+        number,
         _not_send: std::marker::PhantomData,
     }
 }
 
 pub(crate) fn current() -> Option<Handle> {
     CURRENT
-        .try_with(|current| current.borrow().clone())
+        .try_with(|current| current.borrow().stack.last().map(|(_, h)| h.clone()))
         .ok()
         .flatten()
 }
 
 impl Drop for EnterGuard {
     fn drop(&mut self) {
-        let previous = self.previous.take();
-        // The restored value is dropped outside the borrow: dropping a handle can run code.
-        let _replaced =
-            CURRENT.try_with(|current| std::mem::replace(&mut *current.borrow_mut(), previous));
+        // The removed handle is dropped outside the borrow: dropping a handle can run code.
+        let _removed = CURRENT.try_with(|current| {
+            let mut current = current.borrow_mut();
+            // Normally the last entry; searched from there for a guard dropped out of order.
+            let index = current
+                .stack
+                .iter()
+                .rposition(|(number, _)| *number == self.number)?;
+            Some(current.stack.remove(index))
+        });
     }
 }
 

@@ -320,6 +320,36 @@ fn current_handle_inside_tasks() {
 }
 
 #[test]
+fn enter_guards_dropped_out_of_order_leave_the_right_runtime_current() {
+    use ciranda_scheduler::Handle;
+    let (a, b, c) = (sched(1), sched(1), sched(1));
+    // The earlier guard goes first: the later one is still alive, so its runtime stays
+    // current, and once both are gone nothing is.
+    let guard_a = a.handle().enter();
+    let guard_b = b.handle().enter();
+    drop(guard_a);
+    assert!(
+        Handle::try_current() == Some(b.handle()),
+        "b's guard is alive"
+    );
+    drop(guard_b);
+    assert!(Handle::try_current().is_none(), "a runtime is left current");
+    // Three deep, the middle one first.
+    let guard_a = a.handle().enter();
+    let guard_b = b.handle().enter();
+    let guard_c = c.handle().enter();
+    drop(guard_b);
+    assert!(Handle::try_current() == Some(c.handle()));
+    drop(guard_c);
+    assert!(
+        Handle::try_current() == Some(a.handle()),
+        "b's guard is gone"
+    );
+    drop(guard_a);
+    assert!(Handle::try_current().is_none());
+}
+
+#[test]
 #[should_panic(expected = "outside a runtime")]
 fn current_outside_panics_with_message() {
     let _ = ciranda_scheduler::Handle::current();
