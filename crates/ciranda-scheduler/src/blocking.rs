@@ -172,7 +172,20 @@ impl BlockingPool {
         inner.active.activate();
         state.queue.push_back(notified);
         if state.searching == 0 {
-            Inner::wake_or_start(inner, &mut state, handle);
+            if let Err(message) = Inner::wake_or_start(inner, &mut state, handle) {
+                // No thread at all, and none could start: nobody would ever run the call.
+                // Take it back (it is the last one queued: the pool had no thread to leave
+                // others behind) and fail loudly, instead of keeping it queued to run at some
+                // later spawn, or never, with the pool counted busy meanwhile.
+                let refused = state.queue.pop_back();
+                drop(state);
+                if let Some(task) = refused {
+                    task.shutdown();
+                    drop(task);
+                    inner.active.deactivate();
+                }
+                panic!("{message}");
+            }
         }
         join
     }
@@ -221,19 +234,31 @@ impl BlockingPool {
 impl Inner {
     /// Makes one more thread search the queue: wakes an idle one, else starts one if the
     /// pool is below its limit (else every thread is busy and the first to finish takes the
-    /// queue's head).
-    fn wake_or_start(this: &Arc<Inner>, state: &mut PoolState, handle: &Handle) {
+    /// queue's head). `Err` with the message to panic with when the pool has no thread and
+    /// the OS refused to start one.
+    fn wake_or_start(
+        this: &Arc<Inner>,
+        state: &mut PoolState,
+        handle: &Handle,
+    ) -> Result<(), String> {
         if state.idle > 0 {
             state.idle -= 1;
             state.wakeups += 1;
             state.searching += 1;
             this.work_available.notify_one();
+            Ok(())
         } else if state.threads < this.config.max_threads {
-            Inner::start_thread(this, state, handle);
+            Inner::start_thread(this, state, handle)
+        } else {
+            Ok(())
         }
     }
 
-    fn start_thread(this: &Arc<Inner>, state: &mut PoolState, handle: &Handle) {
+    fn start_thread(
+        this: &Arc<Inner>,
+        state: &mut PoolState,
+        handle: &Handle,
+    ) -> Result<(), String> {
         // Reap threads that exited on their own.
         state.exited.retain(|t| !t.is_finished());
         let id = state.next_thread_id;
@@ -250,17 +275,16 @@ impl Inner {
                 state.threads += 1;
                 state.searching += 1;
                 state.running.insert(id, thread);
+                Ok(())
             }
-            Err(error) => {
-                if state.threads == 0 {
-                    // Nobody could ever run the queued task: fail loudly instead of hanging.
-                    panic!(
-                        "ciranda: cannot spawn a blocking-pool thread{}: {error}",
-                        crate::builder::with_stack_size(config.stack_size)
-                    );
-                }
-                // Existing threads will get to the queued task when they finish theirs.
-            }
+            // Nobody could ever run the queued task: the caller fails loudly instead of
+            // hanging.
+            Err(error) if state.threads == 0 => Err(format!(
+                "ciranda: cannot spawn a blocking-pool thread{}: {error}",
+                crate::builder::with_stack_size(config.stack_size)
+            )),
+            // Existing threads will get to the queued task when they finish theirs.
+            Err(_) => Ok(()),
         }
     }
 
@@ -298,7 +322,8 @@ impl Inner {
                     state.searching -= 1;
                     if state.searching == 0 && !state.queue.is_empty() && !state.shutdown {
                         // Pass the baton before running a call that may block for long.
-                        Inner::wake_or_start(&self, &mut state, &handle);
+                        // (This thread is in the pool, so a refused start is no error.)
+                        let _ = Inner::wake_or_start(&self, &mut state, &handle);
                     }
                 }
                 drop(state);

@@ -90,3 +90,34 @@ fn a_stack_size_the_os_refuses_names_the_option_when_the_blocking_pool_starts() 
     let message = panic.downcast_ref::<String>().cloned().unwrap_or_default();
     assert!(message.contains("thread_stack_size"), "{message}");
 }
+
+#[test]
+fn a_blocking_call_no_thread_could_start_for_is_not_left_queued() {
+    // The first blocking thread cannot start: `spawn_blocking` panics, and the call it
+    // refused must be gone with it, not wait in the queue to run later (or keep the runtime
+    // from ever looking idle, which stops a paused clock).
+    let s = Scheduler::builder()
+        .flavor(ciranda_scheduler::Flavor::CurrentThread)
+        .thread_stack_size(usize::MAX)
+        .build()
+        .unwrap();
+    let captured = std::sync::Arc::new(());
+    for _ in 0..2 {
+        let held = captured.clone();
+        let refused = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            s.handle().spawn_blocking(move || drop(held))
+        }));
+        let message = refused
+            .unwrap_err()
+            .downcast_ref::<String>()
+            .cloned()
+            .unwrap_or_default();
+        assert!(message.contains("thread_stack_size"), "{message}");
+        assert_eq!(
+            std::sync::Arc::strong_count(&captured),
+            1,
+            "the refused call is still held by the pool"
+        );
+        assert!(s.handle().is_idle(), "a refused call counts as queued");
+    }
+}
