@@ -250,3 +250,20 @@ fn unix_path_with_an_interior_nul_is_an_error_not_a_shorter_path() {
     });
     let _ = std::fs::remove_file(&short);
 }
+
+/// An empty path is neither a filesystem path nor an abstract name (which starts with NUL).
+/// Linux took an empty address as a request to autobind: `UnixListener::bind("")` succeeded,
+/// on a random abstract name no client could know, so a server whose socket path came from an
+/// unset setting started without a word and was unreachable; `UnixStream::connect("")` failed
+/// with a bare "Invalid argument". Both are `InvalidInput` errors that say the path is empty.
+#[test]
+fn an_empty_unix_socket_path_is_an_error_not_an_autobound_name() {
+    block_on(async {
+        let e = UnixListener::bind("").map(drop).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{e}");
+        assert!(e.to_string().contains("empty"), "{e}");
+        let e = UnixStream::connect("").await.map(drop).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{e}");
+        assert!(e.to_string().contains("empty"), "{e}");
+    });
+}

@@ -56,10 +56,19 @@ pub struct UnixListener {
 /// The address of `path`. A path with a NUL byte that does not start with one is refused:
 /// the kernel reads a filesystem path only up to its first NUL, so it would bind or connect
 /// to the shorter path in front of it, silently (std refuses such paths too). A name that
-/// starts with NUL is an abstract address, which may contain NUL bytes anywhere.
+/// starts with NUL is an abstract address, which may contain NUL bytes anywhere. An empty
+/// path is refused too: it is neither, and Linux would take it as a request to autobind (a
+/// listener on a random abstract name no client knows; a connect failing with a bare
+/// `EINVAL`).
 fn unix_addr(path: &Path) -> io::Result<SockAddr> {
     use std::os::unix::ffi::OsStrExt;
     let bytes = path.as_os_str().as_bytes();
+    if bytes.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "unix socket path is empty (an abstract name starts with \"\\0\")",
+        ));
+    }
     if bytes.first() != Some(&0) && bytes.contains(&0) {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -82,7 +91,8 @@ impl UnixListener {
     /// On Linux and Android a path that starts with a NUL byte (`"\0name"`) is an abstract
     /// address instead: nothing is created in the filesystem and the name is free again when
     /// the listener is dropped. [`UnixStream::connect`] takes the same names. Any other
-    /// path with a NUL byte in it is an `InvalidInput` error (the kernel would cut it there).
+    /// path with a NUL byte in it is an `InvalidInput` error (the kernel would cut it there),
+    /// and so is an empty path.
     ///
     /// A filesystem path stays after the listener is dropped (as with `std` and Tokio):
     /// remove the file before binding the same path again.
