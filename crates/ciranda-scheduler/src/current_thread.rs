@@ -541,6 +541,7 @@ fn drive<F: Future>(
     loop {
         shared.fatal.check();
         if shared.is_shutdown() {
+            publish_busy(counters, &mut busy_since);
             return None;
         }
         driver.pull_remote(flavor);
@@ -550,6 +551,8 @@ fn drive<F: Future>(
                 driver.block_on_queued.set(false);
                 if let Poll::Ready(output) = coop::budget(|| future.as_mut().poll(&mut cx)) {
                     shared.registry.report_completed(completed);
+                    // The stretch since the last park or tick: the next driver starts its own.
+                    publish_busy(counters, &mut busy_since);
                     return Some(output);
                 }
             }

@@ -91,6 +91,35 @@ fn a_parked_worker_counts_its_parks_and_busy_time() {
 }
 
 #[test]
+fn a_current_thread_driver_publishes_its_busy_time_when_block_on_returns() {
+    // The driver never runs out of ready entries here (the task, then the woken `block_on`
+    // future), so it never parks: its busy stretch must still count once `block_on` returns,
+    // as a worker's does when it exits.
+    let sched = Scheduler::builder()
+        .flavor(ciranda_scheduler::Flavor::CurrentThread)
+        .build()
+        .unwrap();
+    let spun = sched.block_on(async {
+        ciranda_scheduler::spawn(async {
+            let started = Instant::now();
+            while started.elapsed() < Duration::from_millis(30) {
+                std::hint::spin_loop();
+            }
+            started.elapsed()
+        })
+        .await
+        .unwrap()
+    });
+    let m = sched.handle().metrics();
+    assert_eq!(m.worker_poll_count(0), 1, "{m:?}");
+    // The task's poll lies inside the driver's busy stretch, whatever the load.
+    assert!(
+        m.worker_busy_duration(0) >= spun,
+        "{m:?}, the task spun {spun:?}"
+    );
+}
+
+#[test]
 fn queue_depths() {
     let sched = sched(1);
     let (started_tx, started_rx) = mpsc::channel();
