@@ -56,8 +56,13 @@ const GENERATION_MASK: usize = usize::MAX >> INDEX_BITS;
 pub type BlockingSpawner = Box<dyn Fn(Box<dyn FnOnce() + Send>) + Send + Sync>;
 
 thread_local! {
-    /// The reactor entered on this thread (see [`Reactor::enter`]).
-    static CURRENT: RefCell<Option<Reactor>> = const { RefCell::new(None) };
+    /// The reactors entered on this thread (see [`Reactor::enter`]).
+    static CURRENT: RefCell<Entered> = const {
+        RefCell::new(Entered {
+            stack: Vec::new(),
+            next_guard: 0,
+        })
+    };
     /// The reactor `block_on` uses on this thread when none is entered.
     static THREAD_DEFAULT: OnceCell<Reactor> = const { OnceCell::new() };
 }
@@ -391,9 +396,18 @@ impl ReactorBuilder {
 /// ```
 #[must_use = "the reactor is current only while the guard lives"]
 pub struct EnterGuard<'a> {
-    previous: Option<Reactor>,
+    /// Names this guard's entry in the thread's stack.
+    number: u64,
     /// Borrows the reactor and is `!Send`: the guard restores *this* thread's state.
     _marker: PhantomData<(&'a Reactor, *const ())>,
+}
+
+/// The reactors entered on a thread, oldest first, each with its guard's number: the current
+/// one is the latest whose guard is alive. Guards kept in structures can be dropped in any
+/// order; each removes its own entry, wherever it sits.
+struct Entered {
+    stack: Vec<(u64, Reactor)>,
+    next_guard: u64,
 }
 
 impl fmt::Debug for EnterGuard<'_> {
@@ -404,12 +418,19 @@ impl fmt::Debug for EnterGuard<'_> {
 
 impl Drop for EnterGuard<'_> {
     fn drop(&mut self) {
-        let previous = self.previous.take();
         // `try_with`: during thread teardown the slot may already be gone; nothing to restore.
-        // The handle replaced is dropped after the slot's borrow ends: if it was the last one,
+        // The handle removed is dropped after the slot's borrow ends: if it was the last one,
         // the reactor shuts down and wakes wakers, which may look up the current reactor.
-        let replaced = CURRENT.try_with(|c| std::mem::replace(&mut *c.borrow_mut(), previous));
-        drop(replaced);
+        let removed = CURRENT.try_with(|c| {
+            let mut entered = c.borrow_mut();
+            // Normally the last entry; searched from there for a guard dropped out of order.
+            let index = entered
+                .stack
+                .iter()
+                .rposition(|(number, _)| *number == self.number)?;
+            Some(entered.stack.remove(index).1)
+        });
+        drop(removed);
     }
 }
 
@@ -435,12 +456,19 @@ impl Reactor {
         ReactorBuilder::default()
     }
 
-    /// Makes this reactor the thread's current one; the previous one is restored when the guard
-    /// drops. Guards nest (drop them in reverse order).
+    /// Makes this reactor the thread's current one while the guard lives. Guards nest, and may
+    /// be dropped in any order: the current reactor is the one of the latest guard still alive
+    /// (none once every guard is gone).
     pub fn enter(&self) -> EnterGuard<'_> {
-        let previous = CURRENT.with(|c| c.borrow_mut().replace(self.clone()));
+        let number = CURRENT.with(|c| {
+            let mut entered = c.borrow_mut();
+            let number = entered.next_guard;
+            entered.next_guard = number.wrapping_add(1);
+            entered.stack.push((number, self.clone()));
+            number
+        });
         EnterGuard {
-            previous,
+            number,
             _marker: PhantomData,
         }
     }
@@ -461,7 +489,7 @@ impl Reactor {
 
     /// The thread's current reactor, if any.
     pub fn try_current() -> Option<Reactor> {
-        CURRENT.try_with(|c| c.borrow().clone()).ok().flatten()
+        Self::with_current(Reactor::clone)
     }
 
     /// A reference to the current reactor for a socket or timer, or an `io::Error` naming
@@ -597,7 +625,7 @@ impl Reactor {
     /// Runs `f` with the current reactor without cloning the handle.
     pub(crate) fn with_current<R>(f: impl FnOnce(&Reactor) -> R) -> Option<R> {
         CURRENT
-            .try_with(|c| c.borrow().as_ref().map(f))
+            .try_with(|c| c.borrow().stack.last().map(|(_, reactor)| f(reactor)))
             .ok()
             .flatten()
     }

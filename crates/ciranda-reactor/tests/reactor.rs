@@ -348,3 +348,20 @@ fn a_read_that_would_block_waits_at_once() {
         "{failed} reads found nothing for {ROUNDS} waits: more than one per wait"
     );
 }
+
+#[test]
+fn enter_guards_dropped_out_of_order_leave_the_right_reactor_current() {
+    let a = Reactor::new().unwrap();
+    let b = Reactor::new().unwrap();
+    let guard_a = a.enter();
+    let guard_b = b.enter();
+    assert!(Reactor::current().ptr_eq(&b));
+    // A guard kept in a structure may go first: b's guard is alive, so b stays current.
+    drop(guard_a);
+    assert!(Reactor::current().ptr_eq(&b), "b's guard is alive");
+    drop(guard_b);
+    // No guard left: nothing is current, and the thread holds neither reactor.
+    assert!(Reactor::try_current().is_none());
+    drop(a);
+    drop(b);
+}
