@@ -44,7 +44,7 @@ use crate::block_on;
 use crate::context::{self, on_worker_thread};
 use crate::coop;
 use crate::loom::Mutex;
-use crate::loom::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
+use crate::loom::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst, fence};
 use crate::metrics::{self, WorkerCounters};
 use crate::park::ParkContext;
 use crate::queue::Inject;
@@ -484,6 +484,13 @@ impl Drop for Leave<'_> {
             }
         }
         drop(queue);
+        // A shutdown that ran whole between a check above and its push has drained the queue
+        // already: nobody else would drop what was pushed after (as in `schedule`). The fence
+        // orders the pushes before the look, against `begin_shutdown`'s swap.
+        fence(SeqCst);
+        if self.shared.is_shutdown() {
+            self.flavor.drain_remote();
+        }
         // Later wakes of this call's future are ignored.
         self.flavor.generation.fetch_add(1, SeqCst);
         self.flavor.block_on_woken.store(false, SeqCst);
