@@ -50,6 +50,11 @@ const NOT_WAITING: u64 = 0;
 const UNBOUNDED: u64 = u64::MAX;
 /// `next_hint` of an empty shard.
 const EMPTY: u64 = u64::MAX;
+/// The latest tick a timer is armed at, one before [`EMPTY`] so that a shard holding a timer
+/// never looks empty. Later deadlines (past about 36.5 million years of clock time, such as
+/// `Duration::from_millis(u64::MAX)`, whose ticks saturate) are "never", as the clamped
+/// deadlines of `Duration::MAX` sleeps are: they fire when the clock reaches this tick.
+const LAST_TICK: u64 = EMPTY - 1;
 /// How far (in ticks, 4 ms) a shard's time may lag the clock before a turn advances it.
 const LAG_TICKS: u64 = 64;
 
@@ -134,8 +139,8 @@ impl TimerShards {
         &self.shards[index % n]
     }
 
-    /// Adds a timer at `tick` under `shard`'s lock (`timers` is its guard; `now_tick` the
-    /// clock's tick, before `tick`). `Ok((key, notify))`:
+    /// Adds a timer at `tick` (at most [`LAST_TICK`]) under `shard`'s lock (`timers` is its
+    /// guard; `now_tick` the clock's tick, before `tick`). `Ok((key, notify))`:
     /// `notify` says that a thread waits in the poller past `tick` and must be woken to
     /// shorten its wait. `Err(waker)`: the shard's wheel already passed `tick` (the clock
     /// passed the deadline).
@@ -147,6 +152,9 @@ impl TimerShards {
         tick: u64,
         waker: Waker,
     ) -> Result<(TimerKey, bool), Waker> {
+        // At `EMPTY` the hint below would not move: a turn would skip the shard and wait
+        // without a bound, for ever on a paused clock.
+        let tick = tick.min(LAST_TICK);
         if timers.wheel.is_empty() && !timers.shut_down {
             // Nothing to fire: bring the wheel's time up to the clock so that the timer is
             // placed by its real distance (see `LAG_TICKS`).
@@ -539,6 +547,21 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A tick that saturated (a deadline past the clock's range) must not leave the shard's
+    /// hint at `EMPTY`: the wait would skip the shard and never end on a paused clock.
+    #[test]
+    fn a_timer_past_the_clock_s_range_bounds_the_wait() {
+        let shards = TimerShards::new(2, None);
+        let (key, _) = shards.insert_into(1, u64::MAX).unwrap();
+        assert_eq!(key.deadline(), LAST_TICK);
+        assert!(shards.begin_wait().is_some_and(|t| t <= LAST_TICK));
+        shards.end_wait();
+        let mut fired = Vec::new();
+        shards.fire_all(LAST_TICK, &mut fired);
+        assert_eq!(fired.len(), 1);
+        assert!(shards.shard(1).has_fired_through(key.deadline()));
     }
 
     #[test]

@@ -264,6 +264,41 @@ fn duration_max_does_not_panic() {
     });
 }
 
+/// Durations that do not overflow an `Instant` but lie past the end of the wheel's tick range
+/// (about 36.5 million years: `Duration::from_millis(u64::MAX)`, a common "no timeout") are
+/// "never" like `Duration::MAX`: on a paused clock auto-advance must still jump to them. Their
+/// tick once saturated to the value a shard's hint uses for "empty", so the shard looked empty
+/// to the turn computing its wait, which then waited for ever.
+#[test]
+fn deadlines_past_the_wheel_s_range_are_jumped_to_on_a_paused_clock() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for far in [
+            Duration::from_millis(u64::MAX),
+            Duration::from_secs(u64::MAX / 8),
+        ] {
+            let reactor = paused();
+            let _g = reactor.enter();
+            block_on(async {
+                let start = Instant::now();
+                let r = time::timeout(far, std::future::pending::<()>()).await;
+                assert!(r.is_err());
+                assert!(start.elapsed() > Duration::from_secs(86_400 * 365 * 1_000_000));
+                // The clock stands at the end of the wheel's range: timers set there fire at
+                // once instead of hanging.
+                time::sleep(far).await;
+                time::sleep(Duration::from_millis(1)).await;
+            });
+        }
+        tx.send(()).unwrap();
+    });
+    assert_eq!(
+        rx.recv_timeout(Duration::from_secs(60)),
+        Ok(()),
+        "auto-advance never reached a far deadline"
+    );
+}
+
 #[test]
 fn auto_advance_jumps_to_the_next_timer() {
     let reactor = paused();

@@ -13,7 +13,9 @@ use std::time::Duration;
 /// Waits for `duration` on the current reactor's clock (`asyncio.sleep`).
 ///
 /// Huge durations (up to `Duration::MAX`) do not overflow: the deadline saturates about 30 years
-/// ahead.
+/// ahead. A deadline past the timer wheel's range (about 36 million years after the runtime
+/// started, e.g. `Duration::from_millis(u64::MAX)`) is "never" too: a paused clock jumps to
+/// the end of that range and fires it there.
 ///
 /// The deadline is fixed now. Inside a runtime the sleep belongs to its reactor and clock;
 /// made outside any runtime, it counts from now on the real clock and binds to the runtime
