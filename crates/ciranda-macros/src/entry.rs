@@ -107,6 +107,7 @@ pub(crate) fn expand(kind: Kind, args: TokenStream, item: TokenStream) -> TokenS
         }
     };
 
+    remove_const(kind, &mut function.sig, &mut errors);
     if check_signature(kind, &function.sig, &mut errors).is_err() {
         let sig = &function.sig;
         if kind == Kind::Main && sig.ident == "main" && sig.asyncness.is_some() {
@@ -160,6 +161,34 @@ fn with_original_nested_in_main(errors: Errors, item: TokenStream) -> TokenStrea
     out
 }
 
+/// How the messages name the function: "the main function", "a `#[ciranda::main]` function"
+/// or "test functions".
+fn subject(kind: Kind, sig: &Signature) -> &'static str {
+    match kind {
+        Kind::Main if sig.ident == "main" => "the main function",
+        Kind::Main => "a `#[ciranda::main]` function",
+        Kind::Test => "test functions",
+    }
+}
+
+/// Reports and removes `const`: rustc rejects `const async fn`, and the expansion (it builds a
+/// runtime and blocks on it) cannot be `const` either, so keeping the keyword turned one
+/// mistake into a list of "cannot call non-const ..." errors at the attribute. Without it the
+/// function expands as usual and this error is the only one.
+fn remove_const(kind: Kind, sig: &mut Signature, errors: &mut Errors) {
+    if let Some(constness) = sig.constness.take() {
+        errors.push(syn::Error::new_spanned(
+            constness,
+            format!(
+                "{} cannot be `const` (`{}` builds a runtime and blocks on it when the \
+                 function is called); remove `const`",
+                subject(kind, sig),
+                kind.attr()
+            ),
+        ));
+    }
+}
+
 /// Checks what makes the function impossible to expand. Every problem is recorded; `Err` means
 /// at least one was found.
 fn check_signature(kind: Kind, sig: &Signature, errors: &mut Errors) -> Result<(), ()> {
@@ -176,12 +205,7 @@ fn check_signature(kind: Kind, sig: &Signature, errors: &mut Errors) -> Result<(
         ));
         ok = false;
     }
-    // "the main function" / "a `#[ciranda::main]` function" / "test functions".
-    let subject = match kind {
-        Kind::Main if sig.ident == "main" => "the main function",
-        Kind::Main => "a `#[ciranda::main]` function",
-        Kind::Test => "test functions",
-    };
+    let subject = subject(kind, sig);
     if !sig.inputs.is_empty() || sig.variadic.is_some() {
         let mut message = format!("{subject} cannot take arguments");
         if kind == Kind::Main {

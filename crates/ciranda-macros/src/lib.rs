@@ -156,6 +156,7 @@
 //!   declaration", at `fn`;
 //! - a function with arguments ("the main function cannot take arguments", "test functions
 //!   cannot take arguments") or generics ("... cannot be generic");
+//! - a `const` function ("... cannot be `const`", at `const`);
 //! - an unknown option (the message lists the known ones), an option without a value, a value of
 //!   the wrong kind (`worker_threads = "4"`, `start_paused = 1`), `worker_threads = 0` or above
 //!   the scheduler's `MAX_WORKERS` (a constant assertion in the expansion), an option

@@ -490,6 +490,32 @@ fn generics_are_reported() {
 }
 
 #[test]
+fn const_is_reported_at_const() {
+    // `const async fn` is not a function rustc accepts, and the expansion (a runtime built and
+    // blocked on) cannot be `const`: without this error the user got a list of "cannot call
+    // non-const ..." errors pointing at the attribute.
+    let e = main_attr("", "const async fn main() {}");
+    let (message, first, last) = e.single_error();
+    assert!(
+        message.starts_with("the main function cannot be `const`"),
+        "{message}"
+    );
+    assert_eq!((first, last), ("const", "const"));
+    assert!(e.function().sig.constness.is_none(), "{}", e.code());
+
+    let e = test_attr("worker_threads = 2", "pub const async fn t() {}");
+    let (message, first, _) = e.single_error();
+    assert!(
+        message.starts_with("test functions cannot be `const`"),
+        "{message}"
+    );
+    assert_eq!(first, "const");
+    let f = e.function();
+    assert!(f.sig.constness.is_none() && f.sig.asyncness.is_none());
+    assert!(e.code().contains(".worker_threads(2)"), "{}", e.code());
+}
+
+#[test]
 fn every_problem_is_reported_at_once() {
     let e = test_attr(
         "runtime = \"current_thread\", start_paused = 1",

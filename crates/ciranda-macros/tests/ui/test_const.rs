@@ -1,0 +1,4 @@
+#[ciranda::test]
+const async fn constant() {}
+
+fn main() {}
