@@ -18,6 +18,9 @@ use std::time::Duration;
 /// ```
 ///
 /// `busy` and `idle` show `-` unless task timing is on (`Builder::task_timing(true)`).
+/// A task more than 32 levels deep is drawn at the indentation of level 32, with
+/// ` depth=<n>` at the end of its line: a chain of spawns thousands deep would otherwise take
+/// space quadratic in its length (about 10 GB for 100 000 tasks).
 ///
 /// # Examples
 ///
@@ -90,10 +93,14 @@ impl fmt::Display for Time {
     }
 }
 
+/// The deepest level drawn by indentation (two spaces a level); deeper tasks are drawn at this
+/// one with their depth written out, so the dump's size stays linear in its number of tasks.
+const MAX_INDENT_DEPTH: usize = 32;
+
 fn line(f: &mut fmt::Formatter<'_>, depth: usize, task: &TaskInfo) -> fmt::Result {
     let timed = task.is_timed();
     let location = task.location();
-    writeln!(
+    write!(
         f,
         "{:indent$}{} {} {} {}:{} polls={} busy={} idle={}",
         "",
@@ -106,8 +113,12 @@ fn line(f: &mut fmt::Formatter<'_>, depth: usize, task: &TaskInfo) -> fmt::Resul
         task.poll_count(),
         Time(timed.then(|| task.busy_duration())),
         Time(timed.then(|| task.idle_duration())),
-        indent = depth * 2,
-    )
+        indent = depth.min(MAX_INDENT_DEPTH) * 2,
+    )?;
+    if depth > MAX_INDENT_DEPTH {
+        write!(f, " depth={depth}")?;
+    }
+    f.write_str("\n")
 }
 
 impl fmt::Display for TaskDump {

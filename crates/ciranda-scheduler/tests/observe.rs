@@ -337,3 +337,89 @@ fn sched_untimed_dump() -> String {
     h.abort();
     text
 }
+
+/// A `fmt::Write` that refuses to grow past `limit` bytes.
+struct Bounded {
+    text: String,
+    limit: usize,
+}
+
+impl std::fmt::Write for Bounded {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        if self.text.len() + s.len() > self.limit {
+            return Err(std::fmt::Error);
+        }
+        self.text.push_str(s);
+        Ok(())
+    }
+}
+
+/// One link of a chain of spawns: each task spawns the next (`remaining` more) and waits for
+/// ever; the last one's id is sent by its spawner.
+fn link(
+    remaining: usize,
+    last: mpsc::Sender<task::TaskId>,
+) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        if remaining > 0 {
+            let next = ciranda_scheduler::spawn(link(remaining - 1, last.clone()));
+            if remaining == 1 {
+                last.send(next.id()).unwrap();
+            }
+        }
+        drop(last);
+        pending::<()>().await
+    })
+}
+
+/// A chain of 100 000 spawns (each task spawned by the one before) is drawn without
+/// overflowing the stack and in a size linear in the number of tasks: indenting each line
+/// by its depth drew about 10 GB for it (the sum of the depths), so printing the dump of
+/// a program stuck in a deep recursion of spawns ran out of memory.
+#[test]
+fn a_deep_chain_of_spawns_is_drawn_in_linear_size() {
+    const DEPTH: usize = 100_000;
+    let sched = sched(1);
+    let (tx, rx) = mpsc::channel();
+    let root = sched.spawn(link(DEPTH, tx));
+    let deepest = rx.recv_timeout(Duration::from_secs(120)).unwrap();
+    let dump = sched.handle().dump();
+    assert_eq!(dump.tasks().len(), DEPTH + 1);
+    // A line is about a hundred bytes without its indentation.
+    let limit = (DEPTH + 1) * 400;
+    let mut out = Bounded {
+        text: String::new(),
+        limit,
+    };
+    assert!(
+        std::fmt::write(&mut out, format_args!("{dump}")).is_ok(),
+        "the dump of a {DEPTH}-deep chain is larger than {limit} bytes"
+    );
+    let text = out.text;
+    assert_eq!(text.lines().count(), DEPTH + 1);
+    assert!(
+        text.starts_with(&format!("{} - ", root.id())),
+        "{}",
+        &text[..200]
+    );
+    let second = text.lines().nth(1).unwrap();
+    assert!(
+        second.starts_with("  ") && !second.starts_with("   "),
+        "{second}"
+    );
+    // Down to 32 levels a task is indented by its depth; below, at 32 levels with its depth
+    // written out.
+    let lines: Vec<&str> = text.lines().collect();
+    let indent = |line: &str| line.len() - line.trim_start().len();
+    assert_eq!(indent(lines[32]), 64, "{}", lines[32]);
+    assert!(!lines[32].contains("depth="), "{}", lines[32]);
+    assert_eq!(indent(lines[33]), 64, "{}", lines[33]);
+    assert!(lines[33].ends_with(" depth=33"), "{}", lines[33]);
+    let last = text.lines().last().unwrap();
+    assert_eq!(indent(last), 64, "{last}");
+    assert!(
+        last.trim_start().starts_with(&format!("{deepest} - ")),
+        "{last}"
+    );
+    assert!(last.ends_with(&format!(" depth={DEPTH}")), "{last}");
+}
