@@ -589,14 +589,23 @@ impl<T> fmt::Debug for Receiver<T> {
 /// let (tx, rx) = ciranda::sync::oneshot::channel::<i32>();
 /// drop(tx);
 /// let err = ciranda::run(rx).unwrap_err();
-/// assert_eq!(err.to_string(), "oneshot sender dropped without sending");
+/// assert_eq!(
+///     err.to_string(),
+///     "oneshot channel closed without a value (the sender was dropped without sending, \
+///      or the receiver was closed)"
+/// );
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecvError(());
 
 impl fmt::Display for RecvError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("oneshot sender dropped without sending")
+        // Both causes: the error does not record which one it was, and a receiver closed
+        // with the sender still alive must not be told that the sender was dropped.
+        f.write_str(
+            "oneshot channel closed without a value (the sender was dropped without sending, \
+             or the receiver was closed)",
+        )
     }
 }
 

@@ -36,6 +36,22 @@ fn sender_dropped_is_an_error() {
     assert!(err.to_string().contains("dropped"));
 }
 
+/// A receiver closed before a value arrived gets `RecvError` while the sender is still alive:
+/// its message must not say that the sender was dropped.
+#[test]
+fn recv_error_after_close_does_not_blame_a_live_sender() {
+    let (tx, mut rx) = oneshot::channel::<u8>();
+    rx.close();
+    let err = block_on(&mut rx).unwrap_err();
+    let message = err.to_string();
+    assert!(message.contains("closed"), "{message}");
+    assert!(
+        !message.starts_with("oneshot sender dropped"),
+        "the sender is alive: {message}"
+    );
+    assert_eq!(tx.send(1), Err(1));
+}
+
 #[test]
 fn receiver_dropped_gives_value_back() {
     let (tx, rx) = oneshot::channel();
