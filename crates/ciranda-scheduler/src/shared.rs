@@ -20,7 +20,6 @@ use crate::task::{JoinError, TaskId};
 use crate::timing::TaskTimes;
 use crate::unhandled::{Fatal, UnhandledPanic};
 use crate::worker::{Stealable, Worker};
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -61,11 +60,6 @@ pub(crate) struct Shared {
     pub(crate) block_on_active: ActivityCount,
     workers_exited: Mutex<usize>,
     workers_exited_changed: Condvar,
-    /// Live tasks already reported by `slow_poll_threshold` (each is reported once); a task
-    /// leaves the set when it completes, so a long-running server does not accumulate ids.
-    slow_reported: Mutex<HashSet<TaskId>>,
-    /// `slow_reported` is not empty: completions skip its lock otherwise.
-    any_slow_reported: AtomicBool,
     /// Failed by an unhandled panic under `UnhandledPanic::ShutdownRuntime`.
     pub(crate) fatal: Fatal,
     /// Per-worker counters for `Handle::metrics`.
@@ -98,8 +92,6 @@ impl Shared {
             block_on_active: ActivityCount::new(),
             workers_exited: Mutex::new(0),
             workers_exited_changed: Condvar::new(),
-            slow_reported: Mutex::new(HashSet::new()),
-            any_slow_reported: AtomicBool::new(false),
             fatal: Fatal::new(),
             counters: Counters::new(workers),
             times,
@@ -228,13 +220,12 @@ impl Shared {
         let started = Instant::now();
         let completed = coop::budget(|| task.run());
         let took = started.elapsed();
-        times.polled(id, started, took, completed);
-        if let Some(threshold) = self.config.slow_poll_threshold {
-            if took > threshold {
+        // The table remembers the tasks reported (each is reported once) until they complete,
+        // so a long-running server does not accumulate ids.
+        let threshold = self.config.slow_poll_threshold;
+        if times.polled(id, started, took, completed, threshold) {
+            if let Some(threshold) = threshold {
                 self.report_slow_poll(id, name.as_deref(), took, threshold);
-            }
-            if completed {
-                self.forget_slow_poll(id);
             }
         }
         completed
@@ -310,13 +301,6 @@ impl Shared {
         took: Duration,
         threshold: Duration,
     ) {
-        {
-            let mut reported = self.slow_reported.lock();
-            if !reported.insert(id) {
-                return;
-            }
-            self.any_slow_reported.store(true, Relaxed);
-        }
         let name = name.map(|n| format!(" ({n:?})")).unwrap_or_default();
         report(format_args!(
             "task {id}{name} ran for {took:?} in one poll (slow_poll_threshold is \
@@ -325,23 +309,10 @@ impl Shared {
         ));
     }
 
-    /// A task timed by `slow_poll_threshold` completed: it is no longer remembered as
-    /// reported.
-    pub(crate) fn forget_slow_poll(&self, id: TaskId) {
-        if !self.any_slow_reported.load(Relaxed) {
-            return;
-        }
-        let mut reported = self.slow_reported.lock();
-        reported.remove(&id);
-        if reported.is_empty() {
-            self.any_slow_reported.store(false, Relaxed);
-        }
-    }
-
     /// How many live tasks are remembered as reported slow (for tests).
-    #[cfg(test)]
+    #[cfg(all(test, not(loom)))]
     pub(crate) fn slow_reported_len(&self) -> usize {
-        self.slow_reported.lock().len()
+        self.times.as_ref().map_or(0, TaskTimes::reported_slow_len)
     }
 
     pub(crate) fn report_unhandled_panic(&self, error: &JoinError) {
