@@ -32,7 +32,8 @@ if [ ${#suites[@]} -eq 0 ]; then
         [ "$name" = rt_shutdown_leakcheck ] && continue
         suites+=("ciranda-tests:$name")
     done
-    suites+=(ciranda:runtime ciranda:combinators ciranda:sync_stress)
+    suites+=(ciranda:runtime ciranda:combinators ciranda:task_group_spawner ciranda:gather_eager
+        ciranda:sync_stress)
 fi
 
 args_of() {
