@@ -15,6 +15,16 @@ impl Drop for DropCounter {
     }
 }
 
+/// A multi-thread runtime with two workers, whatever `CIRANDA_FLAVOR` says: for the races
+/// that only two workers can run.
+fn two_workers() -> ciranda::Runtime {
+    ciranda::Runtime::builder()
+        .flavor(ciranda::Flavor::MultiThread)
+        .worker_threads(2)
+        .build()
+        .unwrap()
+}
+
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
@@ -539,11 +549,7 @@ async fn as_completed_yields_children_finished_before_the_first_poll_in_completi
 /// happen on the current-thread flavor.
 #[test]
 fn a_member_spawned_after_the_group_failed_never_starts() {
-    let rt = ciranda::Runtime::builder()
-        .flavor(ciranda::Flavor::MultiThread)
-        .worker_threads(2)
-        .build()
-        .unwrap();
+    let rt = two_workers();
     let started = Arc::new(AtomicUsize::new(0));
     for _ in 0..2000 {
         rt.block_on(async {
@@ -571,11 +577,7 @@ fn a_member_spawned_after_the_group_failed_never_starts() {
 #[test]
 fn try_gather_returns_the_error_that_happened_first() {
     use std::sync::atomic::AtomicBool;
-    let rt = ciranda::Runtime::builder()
-        .flavor(ciranda::Flavor::MultiThread)
-        .worker_threads(2)
-        .build()
-        .unwrap();
+    let rt = two_workers();
     rt.block_on(async {
         let gates = [
             Arc::new(AtomicBool::new(false)),
@@ -619,11 +621,7 @@ fn try_gather_returns_the_error_that_happened_first() {
 #[test]
 fn task_group_lists_errors_in_the_order_they_happened() {
     use std::sync::atomic::AtomicBool;
-    let rt = ciranda::Runtime::builder()
-        .flavor(ciranda::Flavor::MultiThread)
-        .worker_threads(2)
-        .build()
-        .unwrap();
+    let rt = two_workers();
     rt.block_on(async {
         let running = Arc::new(AtomicBool::new(false));
         let release = Arc::new(AtomicBool::new(false));
