@@ -90,12 +90,18 @@
 //! * an idle worker calls [`try_turn`](Reactor::try_turn)`(timeout, auto_advance)` with
 //!   [`AutoAdvance::WhenIdle`]`(all_idle)`, `all_idle` being the runtime's idle check for a
 //!   paused clock. `Some(_)`: it waited in the poller (bounded by the next timer) and may have woken tasks, so it looks for
-//!   work again. `None`: another worker holds the poller, so it parks on its own condvar, and
-//!   may first register with [`wait_for_turn`](Reactor::wait_for_turn) to be woken when the
-//!   poller is free again;
+//!   work again. `None`: another thread holds the poller, so it parks on its own condvar. It
+//!   must be woken when the poller is free again: by that thread, if it is a worker of the glue
+//!   that hands the poller over, or else by registering with
+//!   [`wait_for_turn`](Reactor::wait_for_turn) first (any thread may turn a reactor it
+//!   entered, and a [`block_on`] there knows nothing of the glue's workers);
 //! * to wake a parked worker: if it is the one inside `try_turn` (the glue records this around
 //!   the call; [`is_turning`](Reactor::is_turning) tells whether anyone is), call
-//!   [`notify`](Reactor::notify); otherwise signal its condvar;
+//!   [`notify`](Reactor::notify); otherwise signal its condvar. A notification ends whichever
+//!   turn is in the poller, so one meant for a worker that has not got the poller yet can be
+//!   spent by another thread's turn: after a turn, notify again if such a worker has a wake-up
+//!   pending (or have it check its own signal inside the turn, with
+//!   [`try_turn_unless`](Reactor::try_turn_unless));
 //! * `all_idle` is `true` only when no task is queued or running anywhere: then a paused clock
 //!   jumps to the next timer (`#[ciranda::test(start_paused = true)]`).
 //!

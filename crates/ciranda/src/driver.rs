@@ -59,12 +59,23 @@
 //!   like a worker does, so it cannot strand a worker on its way out either.
 //! * `wait_for_turn` registers the waker only while a turn is running; if the turn ended in
 //!   between, the thread just loops and takes the poller itself.
+//!
+//! **Turns that hand nothing over.** Only a parked worker in the poller (flagged `driving` for
+//! its whole turn) hands the poller over or comes back to it. Any other holder leaves without
+//! looking at the hand-off list: a busy worker's zero-timeout turn, or a thread outside the
+//! scheduler turning this reactor (`ciranda_reactor::block_on` on a thread that entered the
+//! runtime). A worker that finds the poller taken while no other worker is flagged therefore
+//! also asks the reactor to wake it when that turn ends (`Reactor::wait_for_turn`), and takes
+//! the poller then. One that sees another worker flagged leaves it to that one, which gets the
+//! poller or finds it taken and looks the same way after clearing its flag (of workers failing
+//! at once, the last to clear its flag sees none flagged).
 
 use ciranda_reactor::{AutoAdvance, ReactorRef};
 use ciranda_scheduler::park::{BlockOnContext, Park, ParkContext, ThreadParkers};
 use parking_lot::Mutex;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
-use std::task::Waker;
+use std::task::{Wake, Waker};
 use std::time::Duration;
 
 pub(crate) struct ReactorParkHook {
@@ -73,8 +84,11 @@ pub(crate) struct ReactorParkHook {
     /// once the runtime and its handles are gone. Whoever calls into the hook while the
     /// reactor matters holds a handle: a worker (entered for life), a `Handle::block_on`.
     reactor: ReactorRef,
-    parkers: ThreadParkers,
+    parkers: Arc<ThreadParkers>,
     driving: Box<[AtomicBool]>,
+    /// Per worker, a waker that unparks it, for `Reactor::wait_for_turn` (see "Turns that
+    /// hand nothing over" in the module docs).
+    turn_ended: Box<[Waker]>,
     /// Workers parked on their condvar (not driving), for hand-offs.
     waiting: Mutex<Vec<usize>>,
     waiting_count: AtomicUsize,
@@ -93,10 +107,20 @@ struct BlockOnWaiters {
 
 impl ReactorParkHook {
     pub(crate) fn new(reactor: ReactorRef, workers: usize) -> ReactorParkHook {
+        let parkers = Arc::new(ThreadParkers::new(workers));
+        let turn_ended = (0..workers)
+            .map(|worker| {
+                Waker::from(Arc::new(UnparkWorker {
+                    parkers: parkers.clone(),
+                    worker,
+                }))
+            })
+            .collect();
         ReactorParkHook {
             reactor,
-            parkers: ThreadParkers::new(workers),
+            parkers,
             driving: (0..workers).map(|_| AtomicBool::new(false)).collect(),
+            turn_ended,
             waiting: Mutex::new(Vec::with_capacity(workers)),
             waiting_count: AtomicUsize::new(0),
             block_on: Mutex::new(BlockOnWaiters {
@@ -156,6 +180,14 @@ impl ReactorParkHook {
         }
     }
 
+    /// Is a worker other than `worker` flagged as driving (inside or entering its turn)?
+    fn other_worker_driving(&self, worker: usize) -> bool {
+        self.driving
+            .iter()
+            .enumerate()
+            .any(|(other, driving)| other != worker && driving.load(SeqCst))
+    }
+
     fn park_on_condvar(&self, worker: usize, timeout: Option<Duration>) {
         {
             let mut waiting = self.waiting.lock();
@@ -174,7 +206,15 @@ impl ReactorParkHook {
         // parks again, and this time we take the poller. (We list ourselves, then read
         // `turning`; the driver clears `turning`, then reads the list's count: one of the two
         // sees the other.)
-        if self.reactor.is_turning() {
+        //
+        // Only a flagged driver hands over, though: if no other worker is flagged, the turn
+        // is a busy worker's zero-timeout one or another thread's (see "Turns that hand
+        // nothing over"), so the reactor itself wakes us when it ends; if it ended already,
+        // return as above.
+        let turning = self.reactor.is_turning()
+            && (self.other_worker_driving(worker)
+                || self.reactor.wait_for_turn(&self.turn_ended[worker]));
+        if turning {
             self.parkers.parker(worker).park_timeout(timeout);
         }
         let mut waiting = self.waiting.lock();
@@ -182,6 +222,24 @@ impl ReactorParkHook {
             waiting.swap_remove(at);
             self.waiting_count.fetch_sub(1, SeqCst);
         }
+    }
+}
+
+/// Unparks one worker: the waker a worker registers with `Reactor::wait_for_turn`. A wake
+/// after the worker already left its condvar leaves a token, which only makes its next park
+/// return at once.
+struct UnparkWorker {
+    parkers: Arc<ThreadParkers>,
+    worker: usize,
+}
+
+impl Wake for UnparkWorker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.parkers.parker(self.worker).unpark();
     }
 }
 
