@@ -389,7 +389,8 @@ fn queue_get_that_wakes_a_panicking_putter_keeps_its_item() {
         let err = got.expect_err("the putter's waker panics inside get");
         assert!(err.is_panic(), "{err}");
         assert_eq!(putter.wakes(), 1);
-        // The admitted put is complete; the taken item is back at the front.
+        // The taken item is back at the front; the admitted put brings its item in at its
+        // next poll.
         assert!(putter.poll_now().is_ready());
         assert_eq!(queue.try_get().unwrap(), 1);
         assert_eq!(queue.try_get().unwrap(), 2);

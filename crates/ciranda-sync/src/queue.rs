@@ -2,14 +2,18 @@
 //! and `task_done`/`join` accounting.
 //!
 //! Everything lives in one record under a shim mutex: the items, a [`WaitList`] of getters, one
-//! of putters, one of `join` waiters, and two counters.
+//! of putters, one of `join` waiters, and three counters.
 //!
-//! * A `put` with getters waiting hands its item **directly** to the first getter (the item is
-//!   written into the getter's slot); otherwise it appends if there is room; otherwise it queues
-//!   *with its item in its slot*. A `get` that frees room moves the first waiting putter's item
-//!   into the queue. So items enter in the order their `put`s arrived, and a `put` is complete
-//!   the moment its item enters the queue — dropping a `put` future whose item has not entered
-//!   drops the item (it is never enqueued).
+//! * A `put` with getters waiting (and no putter ahead of it) hands its item **directly** to
+//!   the first getter (the item is written into the getter's slot); otherwise it appends if
+//!   there is room; otherwise it queues *with its item in its slot*.
+//! * A `get` that frees room **admits** the first waiting putter: the room is promised to it
+//!   (`reserved`), and its item enters when that `put` is polled again, handed to a waiting
+//!   getter or appended. So a `put` is complete exactly when its future returns `Ready`, and a
+//!   `put` dropped before that never enqueues its item, admitted or not (an admitted one's room
+//!   passes to the next waiting putter): as with asyncio's `Queue` and Tokio's bounded channel,
+//!   a `put` that lost a `select!` did not put. Putters are admitted in arrival order; the
+//!   items of putters admitted together enter in the order their `put`s are polled.
 //! * A getter dropped after an item was handed to it passes the item to the next getter, or
 //!   puts it back at the *front* of the queue (it is older than everything there). Deliberate
 //!   exception: that put-back may leave `len()` one above `maxsize` per cancelled getter until
@@ -18,10 +22,10 @@
 //!   returned by `get` minus `task_done`s. `task_done` panics when `taken` is zero: it was called
 //!   more often than items were taken (and therefore than items were put).
 //!
-//! | getter slot  | meaning                         | putter slot | meaning                      |
-//! |--------------|---------------------------------|-------------|------------------------------|
-//! | `Waiting`    | queued, queue was empty         | `Waiting(v)`| queued with its item `v`     |
-//! | `Got(v)`     | handed `v`, not yet returned    | `Done`      | item entered the queue       |
+//! | getter slot  | meaning                         | putter slot       | meaning                         |
+//! |--------------|---------------------------------|-------------------|---------------------------------|
+//! | `Waiting`    | queued, queue was empty         | `v`, not admitted | queued with its item `v`        |
+//! | `Got(v)`     | handed `v`, not yet returned    | `v`, admitted     | unlinked, a room is reserved; `v` enters at the next poll |
 
 use core::fmt;
 use core::future::Future;
@@ -39,9 +43,10 @@ enum GetSlot<T> {
     Got(T),
 }
 
-enum PutSlot<T> {
-    Waiting(T),
-    Done,
+/// A waiting putter's slot: its item, and whether a room has been promised to it.
+struct PutSlot<T> {
+    item: T,
+    admitted: bool,
 }
 
 struct State<T> {
@@ -51,23 +56,39 @@ struct State<T> {
     joiners: WaitList<bool>,
     unfinished: usize,
     taken: usize,
+    /// Rooms promised to admitted putters whose items have not entered yet.
+    reserved: usize,
 }
 
 impl<T> State<T> {
-    /// Moves waiting putters' items into the queue while there is room.
+    /// Whether an item may enter without taking a room promised to an admitted putter.
+    fn has_room(&self, maxsize: usize) -> bool {
+        maxsize == 0 || self.items.len() + self.reserved < maxsize
+    }
+
+    /// Admits waiting putters, in arrival order, while there is room: each is promised a room
+    /// and woken to bring its item in.
     fn admit_putters(&mut self, maxsize: usize, wakers: &mut WakeList) {
-        while maxsize == 0 || self.items.len() < maxsize {
+        while self.has_room(maxsize) {
             let Some(key) = self.putters.front() else {
                 break;
             };
-            let PutSlot::Waiting(item) =
-                core::mem::replace(self.putters.get_mut(key), PutSlot::Done)
-            else {
-                unreachable!("a queued putter always holds its item")
-            };
-            self.items.push_back(item);
-            self.unfinished += 1;
+            self.putters.get_mut(key).admitted = true;
+            self.reserved += 1;
             wakers.push(self.putters.unlink(key));
+        }
+    }
+
+    /// An admitted putter's item enters: to the first waiting getter, else at the back (into
+    /// the room promised to it). If a getter took it, that room is free again for the next
+    /// waiting putter.
+    fn enter_admitted(&mut self, item: T, maxsize: usize, wakers: &mut WakeList) {
+        self.reserved -= 1;
+        self.unfinished += 1;
+        if let Some(item) = self.hand_to_getter(item, wakers) {
+            self.items.push_back(item);
+        } else {
+            self.admit_putters(maxsize, wakers);
         }
     }
 
@@ -131,6 +152,7 @@ impl<T> Queue<T> {
                 joiners: WaitList::new(),
                 unfinished: 0,
                 taken: 0,
+                reserved: 0,
             }),
         }
     }
@@ -155,19 +177,22 @@ impl<T> Queue<T> {
         self.len() == 0
     }
 
-    /// `true` when the queue is bounded and holds `maxsize` items (or more, see module docs).
+    /// `true` when the queue is bounded and has no room for another item: it holds `maxsize`
+    /// items (or more, see the module docs), or the room left is promised to waiting `put`s
+    /// that a `get` admitted and that have not been polled since. [`try_put`](Queue::try_put)
+    /// fails while it is `true`.
     pub fn is_full(&self) -> bool {
-        self.maxsize != 0 && self.len() >= self.maxsize
+        self.maxsize != 0 && !self.state.lock().has_room(self.maxsize)
     }
 
     /// Puts `item` at the back, waiting for room if the queue is full.
     ///
     /// # Cancel safety
     ///
-    /// Dropping the future before its item has entered the queue drops the item (it is never
-    /// enqueued) and gives up its place among waiting putters. Once the item has entered the queue
-    /// the put is complete, even if the future was not polled since; dropping it then removes
-    /// nothing.
+    /// The item enters the queue only in a poll that returns `Ready`. Dropping the future
+    /// before that drops the item (it is never enqueued) and gives up its place among waiting
+    /// putters; if a `get` had already made room for it, that room passes to the next waiting
+    /// putter. So a `put` that loses a `select!` (or a `timeout`) has not put its item.
     pub fn put(&self, item: T) -> Put<'_, T> {
         Put {
             queue: self,
@@ -176,8 +201,8 @@ impl<T> Queue<T> {
         }
     }
 
-    /// Puts `item` at the back if there is room now (and no putter is waiting); gives it back
-    /// otherwise.
+    /// Puts `item` at the back if there is room now (and no putter is waiting or admitted
+    /// ahead of it); gives it back otherwise.
     pub fn try_put(&self, item: T) -> Result<(), TryPutError<T>> {
         let mut wakers = WakeList::new();
         let mut state = self.state.lock();
@@ -187,9 +212,12 @@ impl<T> Queue<T> {
         result.map_err(TryPutError)
     }
 
-    /// Under the lock: hands `item` to a waiting getter or appends it if there is room (and no
-    /// putter waits ahead); gives it back otherwise.
+    /// Under the lock: unless a putter waits ahead, hands `item` to a waiting getter or
+    /// appends it if there is room; gives it back otherwise.
     fn put_now(&self, state: &mut State<T>, item: T, wakers: &mut WakeList) -> Result<(), T> {
+        if !state.putters.is_empty() {
+            return Err(item);
+        }
         let item = match state.hand_to_getter(item, wakers) {
             None => {
                 state.unfinished += 1;
@@ -197,7 +225,7 @@ impl<T> Queue<T> {
             }
             Some(item) => item,
         };
-        if state.putters.is_empty() && (self.maxsize == 0 || state.items.len() < self.maxsize) {
+        if state.has_room(self.maxsize) {
             state.items.push_back(item);
             state.unfinished += 1;
             Ok(())
@@ -344,17 +372,29 @@ impl<T> Future for Put<'_, T> {
         let this = self.get_mut();
         coop::proceed(cx, |cx| {
             let queue = this.queue;
-            if this.key.is_some() {
-                return poll_wait(
+            if let Some(key) = this.key {
+                let entered = poll_wait(
                     cx.waker(),
                     &mut this.key,
                     None,
                     || queue.state.lock(),
                     |state, queued, hold| {
-                        let done = |slot: &PutSlot<T>| matches!(slot, PutSlot::Done).then_some(());
-                        state.putters.finish_if(queued, hold, done)
+                        if !state.putters.get(key).admitted {
+                            return Queued::Waiting(&mut state.putters);
+                        }
+                        // Admitted: the item stays in the slot until no waker is left to drop.
+                        if let Some(stale) = state.putters.hold(key, hold) {
+                            return Queued::Over(stale);
+                        }
+                        let (slot, stale) = state.putters.remove(key);
+                        *queued = None;
+                        let mut wakers = WakeList::new();
+                        state.enter_admitted(slot.item, queue.maxsize, &mut wakers);
+                        Queued::Done(wakers, stale)
                     },
                 );
+                // The item is in: wake the getter handed it, or the putters admitted after it.
+                return entered.map(WakeList::wake_all);
             }
             let mut fresh = None;
             loop {
@@ -367,8 +407,11 @@ impl<T> Future for Put<'_, T> {
                     Ok(()) => Poll::Ready(()),
                     Err(item) => match fresh.take() {
                         Some(waker) => {
-                            this.key =
-                                Some(state.putters.push_back(PutSlot::Waiting(item), Some(waker)));
+                            let slot = PutSlot {
+                                item,
+                                admitted: false,
+                            };
+                            this.key = Some(state.putters.push_back(slot, Some(waker)));
                             Poll::Pending
                         }
                         None => {
@@ -399,12 +442,23 @@ impl<T> Future for Put<'_, T> {
 
 impl<T> Drop for Put<'_, T> {
     fn drop(&mut self) {
-        if let Some(key) = self.key.take() {
-            let slot = self.queue.state.lock().putters.remove(key);
-            // A `Waiting(item)` slot's item and the waker are dropped here, outside the lock;
-            // the item was never enqueued.
-            drop(slot);
+        let Some(key) = self.key.take() else { return };
+        let mut state = self.queue.state.lock();
+        let (slot, stale) = state.putters.remove(key);
+        let mut wakers = WakeList::new();
+        if slot.admitted {
+            // The room promised to it passes to the next waiting putter.
+            state.reserved -= 1;
+            state.admit_putters(self.queue.maxsize, &mut wakers);
         }
+        drop(state);
+        // Foreign code, outside the lock: the waker a still-queued slot held, the item (never
+        // enqueued), and the wake-ups of putters admitted in its place, which happen even if
+        // one of those destructors panics.
+        let wakers = WakeOnDrop(Some(wakers));
+        drop(stale);
+        drop(slot);
+        drop(wakers);
     }
 }
 

@@ -649,6 +649,31 @@ mod queue {
         });
     }
 
+    /// A put on a full queue, polled once and dropped while a get makes room: its item never
+    /// enters, whether the get came before its poll (the put was ready at once) or after (it
+    /// was admitted and dropped before its next poll); and no room stays promised to it.
+    #[test]
+    fn admitted_put_dropped_racing_get() {
+        loom::model(|| {
+            let q = Arc::new(Queue::new(1));
+            q.try_put(0).unwrap();
+            let q2 = q.clone();
+            let t = thread::spawn(move || q2.try_get());
+            let put = poll_once_then_drop(q.put(1));
+            assert_eq!(t.join().unwrap(), Ok(0));
+            if put.is_ready() {
+                assert_eq!(q.try_get(), Ok(1));
+            } else {
+                assert!(q.try_get().is_err(), "a dropped put never enqueues");
+            }
+            assert!(
+                q.try_put(2).is_ok(),
+                "no room stays promised to a dropped put"
+            );
+            assert_eq!(q.try_get(), Ok(2));
+        });
+    }
+
     /// A getter cancelled while a put hands it the item: the item is not lost.
     #[test]
     fn cancelled_get_racing_put() {

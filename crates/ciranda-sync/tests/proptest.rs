@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::task::Poll;
 
-use ciranda_sync::{Queue, Semaphore, SemaphorePermit};
+use ciranda_sync::{Put, Queue, Semaphore, SemaphorePermit};
 use common::Task;
 use futures_util::FutureExt;
 use proptest::prelude::*;
@@ -98,6 +98,9 @@ enum QueueOp {
     CheckJoin,
 }
 
+/// The model's blocked putters in arrival order: (task, value, admitted).
+type Putters<'q> = Vec<(Task<Put<'q, u32>>, u32, bool)>;
+
 fn queue_op() -> impl Strategy<Value = QueueOp> {
     prop_oneof![
         Just(QueueOp::TryPut),
@@ -111,26 +114,39 @@ fn queue_op() -> impl Strategy<Value = QueueOp> {
 }
 
 proptest! {
-    /// The queue behaves like a model FIFO (with FIFO putters and never-enqueued cancelled
-    /// puts), and `join` completes exactly when `task_done` has matched every put.
+    /// The queue behaves like a model FIFO (with FIFO putters, admitted in arrival order when a
+    /// get makes room, whose items enter only when they are polled again, and never-enqueued
+    /// cancelled puts, admitted or not), and `join` completes exactly when `task_done` has
+    /// matched every put.
     #[test]
     fn queue_matches_model(maxsize in 0usize..=3, ops in proptest::collection::vec(queue_op(), 1..80)) {
         let q = Queue::new(maxsize);
         let mut next = 0u32;
         let mut items: VecDeque<u32> = VecDeque::new();
-        // Blocked putters in arrival order: (task, value).
-        let mut putters: Vec<(Task<_>, u32)> = Vec::new();
+        let mut putters: Putters<'_> = Vec::new();
         let mut puts = 0usize;
         let mut taken = 0usize;
         let mut done = 0usize;
         let full = |len: usize| maxsize != 0 && len >= maxsize;
+        // Rooms promised to admitted putters.
+        let reserved = |putters: &Putters<'_>| putters.iter().filter(|p| p.2).count();
+        // Admits the first waiting putters while there is room; each must have been woken.
+        let admit = |putters: &mut Putters<'_>, len: usize| -> Result<(), TestCaseError> {
+            while !full(len + reserved(&*putters)) {
+                let Some(p) = putters.iter_mut().find(|p| !p.2) else { break };
+                prop_assert!(p.0.is_woken(), "an admitted putter is woken");
+                p.2 = true;
+            }
+            Ok(())
+        };
         for op in ops {
+            let waiting = putters.iter().any(|p| !p.2);
             match op {
                 QueueOp::TryPut => {
                     let v = next;
                     next += 1;
                     let r = q.try_put(v);
-                    if full(items.len()) || !putters.is_empty() {
+                    if full(items.len() + reserved(&putters)) || waiting {
                         prop_assert!(r.is_err());
                         prop_assert_eq!(r.unwrap_err().into_inner(), v);
                     } else {
@@ -143,9 +159,9 @@ proptest! {
                     let v = next;
                     next += 1;
                     let mut t = Task::new(q.put(v));
-                    if full(items.len()) || !putters.is_empty() {
+                    if full(items.len() + reserved(&putters)) || waiting {
                         t.pending();
-                        putters.push((t, v));
+                        putters.push((t, v, false));
                     } else {
                         t.ready();
                         items.push_back(v);
@@ -159,14 +175,7 @@ proptest! {
                         Some(v) => {
                             prop_assert_eq!(r, Ok(v));
                             taken += 1;
-                            // Room for the first blocked putter (FIFO).
-                            if !putters.is_empty() && !full(items.len()) {
-                                let (t, pv) = putters.remove(0);
-                                prop_assert!(t.is_woken());
-                                items.push_back(pv);
-                                puts += 1;
-                                drop(t); // already complete: dropping it changes nothing
-                            }
+                            admit(&mut putters, items.len())?;
                         }
                     }
                 }
@@ -180,12 +189,24 @@ proptest! {
                     }
                 }
                 QueueOp::CancelPut(i) if !putters.is_empty() => {
-                    // Its item must never show up.
-                    putters.remove(i % putters.len());
+                    // Its item must never show up, even if it was admitted; an admitted one's
+                    // room passes on.
+                    let (_, _, admitted) = putters.remove(i % putters.len());
+                    if admitted {
+                        admit(&mut putters, items.len())?;
+                    }
                 }
                 QueueOp::PollPut(i) if !putters.is_empty() => {
                     let i = i % putters.len();
-                    putters[i].0.pending();
+                    if putters[i].2 {
+                        // Admitted: its item enters now, into the room promised to it.
+                        let (mut t, v, _) = putters.remove(i);
+                        t.ready();
+                        items.push_back(v);
+                        puts += 1;
+                    } else {
+                        putters[i].0.pending();
+                    }
                 }
                 QueueOp::CheckJoin => {
                     let joined = q.join().now_or_never().is_some();
@@ -194,7 +215,7 @@ proptest! {
                 _ => {}
             }
             prop_assert_eq!(q.len(), items.len());
-            prop_assert_eq!(q.is_full(), full(items.len()));
+            prop_assert_eq!(q.is_full(), full(items.len() + reserved(&putters)));
         }
         drop(putters);
         // Drain: FIFO order is what the model says.

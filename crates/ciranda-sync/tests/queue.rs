@@ -83,23 +83,66 @@ fn putters_served_fifo_and_dropped_put_never_enqueues() {
     drop(b);
     assert_eq!(q.try_get(), Ok(0));
     assert!(a.is_woken());
+    assert!(!c.is_woken());
     a.ready();
     assert_eq!(q.try_get(), Ok(1));
     assert!(c.is_woken());
-    assert_eq!(q.try_get(), Ok(3));
     c.ready();
+    assert_eq!(q.try_get(), Ok(3));
     assert!(q.try_get().is_err());
 }
 
+/// A `get` that makes room admits the first waiting `put`, but its item enters only when that
+/// `put` is polled again: a `put` dropped before then (it lost a `select!`, a `timeout` fired)
+/// has not put, as with asyncio's `Queue` and Tokio's bounded channel; the room it was
+/// promised passes to the next waiting putter, and nobody else takes it meanwhile.
 #[test]
-fn put_admitted_before_poll_counts_as_done() {
+fn an_admitted_put_dropped_before_its_next_poll_never_enqueues() {
     let q = Queue::new(1);
     q.try_put(0).unwrap();
     let mut a = Task::new(q.put(1));
+    let mut b = Task::new(q.put(2));
     a.pending();
+    b.pending();
     assert_eq!(q.try_get(), Ok(0));
-    drop(a); // its item already entered the queue
-    assert_eq!(q.try_get(), Ok(1));
+    assert!(a.is_woken());
+    assert_eq!(q.len(), 0);
+    assert!(q.is_full(), "the room is promised to the admitted put");
+    assert_eq!(q.try_put(9).unwrap_err().into_inner(), 9);
+    assert!(!b.is_woken());
+    drop(a);
+    assert!(
+        b.is_woken(),
+        "the dropped put's room passes to the next putter"
+    );
+    b.ready();
+    assert_eq!(q.try_get(), Ok(2));
+    assert!(q.try_get().is_err(), "the dropped put's item never entered");
+}
+
+/// An admitted `put` whose item enters while a getter waits hands it to that getter, and the
+/// room it was promised goes to the next waiting putter.
+#[test]
+fn an_admitted_put_hands_its_item_to_a_getter_that_came_meanwhile() {
+    let q = Queue::new(1);
+    q.try_put(0).unwrap();
+    let mut a = Task::new(q.put(1));
+    let mut b = Task::new(q.put(2));
+    a.pending();
+    b.pending();
+    assert_eq!(q.try_get(), Ok(0));
+    let mut g = Task::new(q.get());
+    g.pending();
+    a.ready();
+    assert!(g.is_woken());
+    assert!(b.is_woken());
+    assert_eq!(g.ready(), 1);
+    b.ready();
+    assert_eq!(q.try_get(), Ok(2));
+    q.task_done();
+    q.task_done();
+    q.task_done();
+    assert!(Task::new(q.join()).poll().is_ready());
 }
 
 #[test]
