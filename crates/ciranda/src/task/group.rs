@@ -60,8 +60,12 @@ type Member<T, E> = (usize, Result<T, E>);
 #[derive(Default)]
 struct Shared {
     state: parking_lot::Mutex<SharedState>,
-    /// The next member's index; also the number of members so far.
+    /// The next member's index: the number of indices taken so far, including those in
+    /// `never_spawned`.
     next_index: AtomicUsize,
+    /// Indices taken by spawns that panicked before their task existed (outside a runtime):
+    /// no member has them, so `len` leaves them out and `join` skips them.
+    never_spawned: AtomicUsize,
 }
 
 #[derive(Default)]
@@ -105,6 +109,14 @@ impl Shared {
             }
         }
         state.cancelled_by_group = Some(unfinished);
+    }
+
+    /// Members spawned so far: the indices taken, less those no member has.
+    fn members(&self) -> usize {
+        let never_spawned = self.never_spawned.load(Ordering::Relaxed);
+        self.next_index
+            .load(Ordering::Relaxed)
+            .saturating_sub(never_spawned)
     }
 
     /// `true` once a member has failed.
@@ -158,6 +170,16 @@ impl<T, E> Drop for InFlight<'_, T, E> {
     }
 }
 
+/// Counts an index whose spawn panicked (outside a runtime) as taken by no member; forgotten
+/// once the task exists.
+struct NeverSpawned<'a>(&'a Shared);
+
+impl Drop for NeverSpawned<'_> {
+    fn drop(&mut self) {
+        self.0.never_spawned.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
 /// Spawns member `future` on the current runtime with the next index and records it; the
 /// caller adds the handle to the group's set (the owner directly, a spawner through the
 /// inserter).
@@ -171,6 +193,10 @@ where
     // Unique among concurrent spawners by the atomic alone; `join` reads the total only once
     // no spawn is in flight.
     let index = shared.next_index.fetch_add(1, Ordering::Relaxed);
+    // Outside a runtime the spawn panics and no member gets `index`, but the group lives on
+    // (a spawner's panic is its caller's): the index is counted as never spawned unless the
+    // task exists.
+    let never_spawned = NeverSpawned(shared);
     let group = shared.clone();
     let handle = crate::spawn(async move {
         if group.failed() {
@@ -193,6 +219,7 @@ where
         on_failure.errored = output.is_err();
         (index, output)
     });
+    std::mem::forget(never_spawned);
     let abort = handle.abort_handle();
     let mut state = shared.state.lock();
     state.index_of.insert(handle.id(), index);
@@ -234,7 +261,7 @@ impl<T, E> TaskGroup<T, E> {
 
     /// Members spawned so far, through [`spawn`](Self::spawn) and the group's spawners.
     pub fn len(&self) -> usize {
-        self.shared.next_index.load(Ordering::Relaxed)
+        self.shared.members()
     }
 
     /// `true` when nothing was spawned.
@@ -338,11 +365,15 @@ impl<T: Send + 'static, E: Send + 'static> TaskGroup<T, E> {
             }
         }
         if failure.errors.is_empty() && failure.panics.is_empty() && failure.cancelled.is_empty() {
-            results.resize_with(self.len(), || None);
-            Ok(results
-                .into_iter()
-                .map(|r| r.expect("every member succeeded"))
-                .collect())
+            // Every member succeeded; the indices left empty are those of spawns that panicked
+            // before their task existed.
+            let outputs: Vec<T> = results.into_iter().flatten().collect();
+            assert_eq!(
+                outputs.len(),
+                self.len(),
+                "ciranda: TaskGroup::join is missing a member's output"
+            );
+            Ok(outputs)
         } else {
             Err(failure)
         }
@@ -428,7 +459,7 @@ impl<T, E> fmt::Debug for GroupSpawner<T, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = self.shared.state.lock();
         f.debug_struct("GroupSpawner")
-            .field("members", &self.shared.next_index.load(Ordering::Relaxed))
+            .field("members", &self.shared.members())
             .field("closed", &state.closed)
             .field("failed", &state.cancelled_by_group.is_some())
             .finish()
