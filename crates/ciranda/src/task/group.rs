@@ -70,11 +70,14 @@ struct Shared {
 
 #[derive(Default)]
 struct SharedState {
-    /// One per member, with its index.
-    aborts: Vec<(usize, AbortHandle)>,
-    /// Each member's index, for the outcomes that are `JoinError`s.
+    /// Each member whose outcome `join` has not taken yet, by index. `join` forgets a member
+    /// as it takes its outcome: an `AbortHandle` keeps the task's whole allocation (sized for
+    /// its future) alive, so a long-lived group would otherwise hold every finished member's.
+    aborts: HashMap<usize, AbortHandle>,
+    /// The index of each member in `aborts`, for the outcomes that are `JoinError`s.
     index_of: HashMap<TaskId, usize>,
-    /// Set at the first failure: the members the group cancelled then (those unfinished).
+    /// Set at the first failure: the members the group cancelled then (those unfinished) whose
+    /// outcome `join` has not taken yet.
     cancelled_by_group: Option<HashSet<usize>>,
     /// Spawns that took an index and have not yet added their member to the set: `join`
     /// must not finish while one is under way.
@@ -98,8 +101,8 @@ impl Shared {
         let unfinished: HashSet<usize> = state
             .aborts
             .iter()
-            .filter(|(i, abort)| {
-                *i != failed && !abort.is_finished() && !abort.is_abort_requested()
+            .filter(|&(&i, abort)| {
+                i != failed && !abort.is_finished() && !abort.is_abort_requested()
             })
             .map(|(i, _)| *i)
             .collect();
@@ -124,13 +127,22 @@ impl Shared {
         self.state.lock().cancelled_by_group.is_some()
     }
 
-    /// `true` when the group cancelled member `index` after a failure.
-    fn cancelled_by_group(&self, index: usize) -> bool {
-        let state = self.state.lock();
+    /// The index of the member that ran as task `id`, whose outcome `join` has not taken yet.
+    fn index_of(&self, id: TaskId) -> usize {
+        self.state.lock().index_of[&id]
+    }
+
+    /// `join` took member `index`'s outcome: the group forgets the member. `true` when the
+    /// group had cancelled it after a failure.
+    fn joined(&self, index: usize) -> bool {
+        let mut state = self.state.lock();
+        if let Some(abort) = state.aborts.remove(&index) {
+            state.index_of.remove(&abort.id());
+        }
         state
             .cancelled_by_group
-            .as_ref()
-            .is_some_and(|set| set.contains(&index))
+            .as_mut()
+            .is_some_and(|set| set.remove(&index))
     }
 }
 
@@ -223,7 +235,7 @@ where
     let abort = handle.abort_handle();
     let mut state = shared.state.lock();
     state.index_of.insert(handle.id(), index);
-    state.aborts.push((index, abort.clone()));
+    state.aborts.insert(index, abort.clone());
     if let Some(cancelled) = &mut state.cancelled_by_group {
         // The group failed meanwhile (or before, for the owner's spawn): cancelled.
         abort.abort();
@@ -335,6 +347,7 @@ impl<T: Send + 'static, E: Send + 'static> TaskGroup<T, E> {
         while let Some(outcome) = poll_fn(|cx| self.poll_outcome(cx)).await {
             let (index, failed) = match outcome {
                 Ok((index, Ok(value))) => {
+                    self.shared.joined(index);
                     if results.len() <= index {
                         results.resize_with(index + 1, || None);
                     }
@@ -342,16 +355,18 @@ impl<T: Send + 'static, E: Send + 'static> TaskGroup<T, E> {
                     (index, false)
                 }
                 Ok((index, Err(error))) => {
+                    self.shared.joined(index);
                     failure.errors.push(error);
                     (index, true)
                 }
                 Err(error) => {
-                    let index = self.shared.state.lock().index_of[&error.id()];
+                    let index = self.shared.index_of(error.id());
+                    let cancelled_by_group = self.shared.joined(index);
                     if error.is_panic() {
                         failure.panics.push(error);
                         (index, true)
                     } else {
-                        if !self.shared.cancelled_by_group(index) {
+                        if !cancelled_by_group {
                             failure.cancelled.push(error.id());
                         }
                         (index, false)
