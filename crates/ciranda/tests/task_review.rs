@@ -1,6 +1,11 @@
-//! Task combinators at their edges: a group spawner used where it cannot spawn.
+//! Task combinators at their edges: a group spawner used where it cannot spawn, and a
+//! spawner racing the drop of its group.
 
 use ciranda::task::TaskGroup;
+use std::future::pending;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::time::{Duration, Instant};
 
 /// The text of a panic payload.
 fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
@@ -29,4 +34,85 @@ async fn a_spawner_that_panicked_outside_a_runtime_leaves_the_group_whole() {
     let members = group.len();
     assert_eq!(group.join().await.unwrap(), vec![1, 3]);
     assert_eq!(members, 2, "the spawn that panicked is no member");
+}
+
+/// A multi-thread runtime with two workers, whatever `CIRANDA_FLAVOR` says: the race below
+/// needs a spawner on a worker while another thread drops the group.
+fn two_workers() -> ciranda::Runtime {
+    ciranda::Runtime::builder()
+        .flavor(ciranda::Flavor::MultiThread)
+        .worker_threads(2)
+        .build()
+        .unwrap()
+}
+
+/// Counts the member futures alive: made with one, dropped with it (run, cancelled or given
+/// back by a refused spawn).
+struct Alive(Arc<AtomicUsize>);
+
+impl Alive {
+    fn new(count: &Arc<AtomicUsize>) -> Alive {
+        count.fetch_add(1, SeqCst);
+        Alive(count.clone())
+    }
+}
+
+impl Drop for Alive {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, SeqCst);
+    }
+}
+
+/// Dropping a group cancels every member, also one a spawner on another thread adds at that
+/// very moment: the spawner either is refused or has its member cancelled. The set closed to
+/// spawners only after it had aborted what they had added, so a member added in between was
+/// neither aborted nor refused: it ran on after its group was gone (here, for ever). Many
+/// members wait to be aborted, so the drop holds the set's list long enough for the feeder's
+/// next insertion to queue on its lock (and, by the lock's fairness, be handed it the moment
+/// the aborts are done, in that very gap).
+#[test]
+fn a_member_added_while_the_group_is_dropped_is_cancelled() {
+    const WAITING: usize = 10_000;
+    let rt = two_workers();
+    for _ in 0..20 {
+        rt.block_on(async {
+            let alive = Arc::new(AtomicUsize::new(0));
+            let feeding = Arc::new(AtomicBool::new(false));
+            let group = TaskGroup::<(), ()>::new();
+            let spawner = group.spawner();
+            let member = |alive: &Arc<AtomicUsize>| {
+                let alive = Alive::new(alive);
+                async move {
+                    let _alive = alive;
+                    pending::<Result<(), ()>>().await
+                }
+            };
+            for _ in 0..WAITING {
+                spawner.spawn(member(&alive)).unwrap();
+            }
+            let feeder = {
+                let (alive, feeding) = (alive.clone(), feeding.clone());
+                ciranda::spawn(async move {
+                    while spawner.spawn(member(&alive)).is_ok() {
+                        feeding.store(true, SeqCst);
+                    }
+                })
+            };
+            // This thread is no worker: it drops the group while the feeder adds members.
+            while !feeding.load(SeqCst) {
+                std::thread::yield_now();
+            }
+            drop(group);
+            feeder.await.unwrap();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while alive.load(SeqCst) > 0 {
+                assert!(
+                    Instant::now() < deadline,
+                    "{} member(s) still running after their group was dropped",
+                    alive.load(SeqCst)
+                );
+                ciranda::task::yield_now().await;
+            }
+        });
+    }
 }

@@ -453,15 +453,23 @@ impl<T: Send + 'static> JoinSet<T> {
 
 impl<T> Drop for JoinSet<T> {
     fn drop(&mut self) {
-        self.abort_all();
+        for entry in self.entries.iter().flatten() {
+            entry.handle.abort();
+        }
         if let Some(incoming) = &self.incoming {
-            // Later insertions are aborted by the inserter; these are dropped here, since an
-            // inserter may outlive the set (inside one of these very tasks).
+            // Closed in the critical section that takes the entries inserted so far: an
+            // insertion is either among them, aborted here, or finds the set closed and aborts
+            // its task itself. (Aborting them under one lock and closing under the next let an
+            // insertion in between escape both.) They are dropped here, not left to the last
+            // inserter, since an inserter may outlive the set (inside one of these very tasks).
             let left = {
                 let mut incoming = incoming.0.lock();
                 incoming.closed = true;
                 std::mem::take(&mut incoming.entries)
             };
+            for (_, handle, _) in &left {
+                handle.abort();
+            }
             drop(left);
         }
     }
