@@ -1,5 +1,5 @@
-//! Task combinators at their edges: a group spawner used where it cannot spawn, and a
-//! spawner racing the drop of its group.
+//! Task combinators at their edges: a group spawner used where it cannot spawn, a spawner
+//! racing the drop of its group, and where `as_completed` says its children were spawned.
 
 use ciranda::task::TaskGroup;
 use std::future::pending;
@@ -115,4 +115,21 @@ fn a_member_added_while_the_group_is_dropped_is_cancelled() {
             }
         });
     }
+}
+
+/// `as_completed`'s children are spawned where it is called, as `gather`'s are: the task dump
+/// (`Handle::tasks`, `Handle::dump`) showed ciranda's own source file for them instead.
+#[ciranda::test]
+async fn as_completed_spawns_its_children_at_the_line_that_called_it() {
+    let stream = ciranda::task::as_completed((0..2).map(|_| pending::<()>()));
+    let line = line!() - 1;
+    let tasks = ciranda::Handle::current().tasks();
+    let children = tasks
+        .iter()
+        .filter(|task| {
+            task.location().file().ends_with("task_review.rs") && task.location().line() == line
+        })
+        .count();
+    assert_eq!(children, 2, "{tasks:?}");
+    drop(stream);
 }

@@ -87,7 +87,13 @@ pub async fn wait<T>(
 
 /// Runs every future as its own task and yields their outputs in completion order —
 /// asyncio's `as_completed`. A child's panic is resumed when its turn comes; dropping the
-/// stream cancels the children still running.
+/// stream cancels the children still running. The children are spawned at the call, and the
+/// task dump ([`Handle::dump`](crate::Handle::dump)) shows the caller's line as where.
+///
+/// # Panics
+///
+/// Outside a runtime, at the call. When a child panicked (its panic is resumed) or was
+/// cancelled from outside, where the stream reaches that child's turn.
 ///
 /// # Examples
 ///
@@ -117,6 +123,7 @@ pub async fn wait<T>(
 /// Dropping the stream aborts the children still running; outputs not yet yielded are dropped.
 /// Dropping only a `next()` future loses nothing: an output is taken from the stream only in the
 /// poll that yields it.
+#[track_caller]
 pub fn as_completed<I, F>(futures: I) -> AsCompleted<F::Output>
 where
     I: IntoIterator<Item = F>,
