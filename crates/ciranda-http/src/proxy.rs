@@ -53,11 +53,13 @@ impl Proxies {
     /// A URL that does not parse or is not an `http://`, `https://`, `socks5://` or
     /// `socks5h://` URL, as a message.
     pub(crate) fn fixed(url: &str, no_proxy: &str) -> Result<Proxies, String> {
+        // The URL as the messages show it: without its password, as `ProxyUrl`'s `Debug`.
+        let shown = ProxyUrl(url.to_owned());
         let uri: Uri = url
             .parse()
-            .map_err(|e| format!("the proxy URL {url:?} does not parse: {e}"))?;
+            .map_err(|e| format!("the proxy URL {shown:?} does not parse: {e}"))?;
         if uri.scheme_str().and_then(ProxyKind::of).is_none() || uri.host().is_none() {
-            return Err(format!("unsupported proxy URL {url:?}: {SUPPORTED}"));
+            return Err(format!("unsupported proxy URL {shown:?}: {SUPPORTED}"));
         }
         let matcher = Matcher::builder().all(url).no(no_proxy).build();
         Ok(Proxies { matcher })

@@ -634,6 +634,31 @@ async fn an_unusable_request_proxy_fails_that_request() {
     }
 }
 
+#[ciranda::test]
+async fn an_unusable_proxy_urls_password_stays_out_of_its_error() {
+    let client = Client::new();
+    for proxy in [
+        "socks4://user:secret@127.0.0.1:1080",
+        "http://user:secret@proxy example:3128",
+    ] {
+        let built = Client::builder().proxy(proxy).build().unwrap_err();
+        let per_request = client
+            .get_with("http://target.invalid/", RequestOptions::new().proxy(proxy))
+            .await
+            .unwrap_err();
+        for err in [built, per_request] {
+            assert!(err.is_builder(), "{err:?}");
+            let (shown, debug) = (err.to_string(), format!("{err:?}"));
+            assert!(
+                !shown.contains("secret") && !debug.contains("secret"),
+                "{debug}"
+            );
+            // Still says which proxy.
+            assert!(shown.contains("***@"), "{shown}");
+        }
+    }
+}
+
 /// Set in the child process that `trust_env_reads_http_proxy` starts.
 const CHILD: &str = "CIRANDA_HTTP_PROXY_TEST_CHILD";
 
