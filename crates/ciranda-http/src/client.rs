@@ -11,6 +11,7 @@ use crate::redirect;
 use crate::resend::Resend;
 use crate::response::Response;
 use crate::rt::{CirandaExecutor, CirandaTimer};
+use crate::userinfo;
 use bytes::Bytes;
 use ciranda::time::Instant;
 use http::header::{ACCEPT_ENCODING, HeaderValue, PROXY_AUTHORIZATION, USER_AGENT};
@@ -63,6 +64,13 @@ type Pooled = hyper_util::client::legacy::Client<Connector, Body>;
 /// discarded (up to 64 KiB, for at most a second) so that its connection can serve the next
 /// request. A streamed body still being sent when its redirect is followed is stopped (its
 /// HTTP/2 stream reset, its HTTP/1.1 connection closed): nothing will answer it any more.
+///
+/// # Credentials in the URL
+///
+/// A URL's userinfo (`http://user:password@host/`, percent-encoded) is sent as
+/// `Authorization: Basic`, as aiohttp does, unless the request sets its own `Authorization`;
+/// the URL itself goes out, and is shown by [`Response::url`] and [`Error`], without it. A
+/// redirect keeps that header within the origin and drops it on leaving, as an explicit one.
 ///
 /// # Examples
 ///
@@ -313,7 +321,9 @@ impl Client {
         options: Option<RequestOptions>,
     ) -> Result<Response, Error> {
         let uri: Uri = url.parse().map_err(|e: http::uri::InvalidUri| {
-            Error::new(Kind::InvalidUrl, Some(url.to_owned()), Some(e.into()))
+            // Not the password, if the URL has one.
+            let shown = userinfo::without_userinfo(url).unwrap_or_else(|| url.to_owned());
+            Error::new(Kind::InvalidUrl, Some(shown), Some(e.into()))
         })?;
         let mut request = Request::new(body);
         *request.method_mut() = method;
@@ -324,9 +334,11 @@ impl Client {
         self.execute(request, url.to_owned()).await
     }
 
-    async fn execute(&self, request: Request<Body>, url: String) -> Result<Response, Error> {
-        check_url(request.uri()).map_err(|e| e.with_url(&url))?;
+    async fn execute(&self, request: Request<Body>, mut url: String) -> Result<Response, Error> {
         let (mut parts, mut body) = request.into_parts();
+        // First: the URL is shown (errors, `Response::url`) only without its credentials.
+        take_userinfo(&mut parts, &mut url)?;
+        check_url(&parts.uri).map_err(|e| e.with_url(&url))?;
         let options = parts
             .extensions
             .remove::<RequestOptions>()
@@ -361,7 +373,6 @@ impl Client {
         // Streamed bodies only (one that can be resent is never linked): the response that
         // answers it stops its upload if dropped unread.
         let mut upload = body.link_to_response();
-        let mut url = url;
         let mut followed = 0;
         loop {
             // Taken before the jar and the proxy add their headers: a retry or the next hop
@@ -420,6 +431,8 @@ impl Client {
             }
             followed += 1;
             (parts, body, url) = (hop.parts, hop.body, hop.url);
+            // A `Location` with credentials: sent to its own origin, as the first URL's are.
+            take_userinfo(&mut parts, &mut url)?;
         }
     }
 
@@ -593,6 +606,14 @@ where
         Some(ours) => ours.take().expect("the slot was just filled"),
         None => Body::wrap(slot.take().expect("the slot was just filled")),
     }
+}
+
+/// Takes the credentials out of the request's URL into `Authorization` (see `userinfo`).
+fn take_userinfo(parts: &mut http::request::Parts, url: &mut String) -> Result<(), Error> {
+    userinfo::take(parts, url).map_err(|why| {
+        let shown = userinfo::without_userinfo(url.as_str()).unwrap_or_default();
+        Error::new(Kind::InvalidUrl, Some(shown), Some(why.into()))
+    })
 }
 
 /// Rejects what the pool would otherwise turn into a vague error (or what must never reach a

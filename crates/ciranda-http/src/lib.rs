@@ -63,6 +63,7 @@ mod response;
 pub mod rt;
 pub mod server;
 mod socks;
+mod userinfo;
 
 pub use body::Body;
 pub use client::{Client, ClientBuilder};

@@ -99,7 +99,8 @@ impl Response {
         self.inner.version()
     }
 
-    /// The URL this response answers.
+    /// The URL this response answers (after any redirects; without the credentials a URL
+    /// may carry, which went as `Authorization`).
     pub fn url(&self) -> &str {
         &self.url
     }
