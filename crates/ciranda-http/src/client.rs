@@ -338,6 +338,14 @@ impl Client {
         let (mut parts, mut body) = request.into_parts();
         // First: the URL is shown (errors, `Response::url`) only without its credentials.
         take_userinfo(&mut parts, &mut url)?;
+        if !url.is_ascii() {
+            // Raw UTF-8 in the path or query (which `Uri` takes, and hyper would write into
+            // the request line as it is): percent-encoded, as a redirect's `Location` is.
+            url = percent_encode_non_ascii(&url);
+            parts.uri = url.parse().map_err(|e: http::uri::InvalidUri| {
+                Error::new(Kind::InvalidUrl, Some(url.clone()), Some(e.into()))
+            })?;
+        }
         check_url(&parts.uri).map_err(|e| e.with_url(&url))?;
         let options = parts
             .extensions
@@ -606,6 +614,23 @@ where
         Some(ours) => ours.take().expect("the slot was just filled"),
         None => Body::wrap(slot.take().expect("the slot was just filled")),
     }
+}
+
+/// `url` with every byte outside ASCII percent-encoded (`/café` is `/caf%C3%A9`), as the URL
+/// standard encodes raw UTF-8 in a path, query or fragment.
+fn percent_encode_non_ascii(url: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut out = String::with_capacity(url.len() * 3);
+    for &byte in url.as_bytes() {
+        if byte.is_ascii() {
+            out.push(char::from(byte));
+        } else {
+            out.push('%');
+            out.push(char::from(HEX[usize::from(byte >> 4)]));
+            out.push(char::from(HEX[usize::from(byte & 0x0f)]));
+        }
+    }
+    out
 }
 
 /// Takes the credentials out of the request's URL into `Authorization` (see `userinfo`).
