@@ -229,7 +229,8 @@ impl Client {
     /// `GET url` (`session.get(url)`).
     ///
     /// # Errors
-    /// An unparsable URL or a scheme other than `http`/`https` is an
+    /// An unparsable URL, a scheme other than `http`/`https` or a port that is not a number
+    /// from 0 to 65535 is an
     /// [`is_invalid_url`](Error::is_invalid_url) error; connection, TLS, timeout and redirect
     /// failures have their own kinds. A `4xx`/`5xx` status is *not* an error: look at
     /// [`Response::status`].
@@ -642,17 +643,38 @@ fn take_userinfo(parts: &mut http::request::Parts, url: &mut String) -> Result<(
 }
 
 /// Rejects what the pool would otherwise turn into a vague error (or what must never reach a
-/// connector): no scheme, a scheme other than http/https, no host.
+/// connector): no scheme, a scheme other than http/https, no host, a port that is not one.
 fn check_url(uri: &Uri) -> Result<(), Error> {
     let reason = match uri.scheme_str() {
         None => "the URL has no scheme (expected http:// or https://)".to_owned(),
         Some("http" | "https") if uri.host().is_none_or(str::is_empty) => {
             "the URL has no host".to_owned()
         }
-        Some("http" | "https") => return Ok(()),
+        Some("http" | "https") => match uri.authority().and_then(|a| bad_port(a.as_str())) {
+            None => return Ok(()),
+            Some(port) => format!("the URL's port {port:?} is not a number from 0 to 65535"),
+        },
         Some(other) => format!("unsupported scheme {other:?} (http and https are)"),
     };
     Err(Error::new(Kind::InvalidUrl, None, Some(reason.into())))
+}
+
+/// The port of `authority` if it is written but is no port number (`99999`, `8o80`).
+/// `http::Uri` takes any such authority, then reads no port from it, so the connector and
+/// the `Host` header would fall back to the scheme's default port: another service than the
+/// one named. An empty port (`host:`) is the default one (RFC 3986 3.2.3).
+pub(crate) fn bad_port(authority: &str) -> Option<&str> {
+    let host_port = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    // An IPv6 literal's colons are inside its brackets.
+    let after_host = host_port
+        .rfind(']')
+        .map_or(host_port, |end| &host_port[end + 1..]);
+    let (_, port) = after_host.rsplit_once(':')?;
+    let digits = !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit());
+    let fits = digits && port.parse::<u16>().is_ok();
+    (!port.is_empty() && !fits).then_some(port)
 }
 
 /// Turns the pool's error into ours, keeping the connector's verdict on what failed.
@@ -841,8 +863,8 @@ impl ClientBuilder {
     /// [`RequestOptions::proxy`].
     ///
     /// Only `http://`, `https://`, `socks5://` and `socks5h://` proxies are supported:
-    /// another scheme (`socks4://`) or a URL that does not parse makes
-    /// [`build`](ClientBuilder::build) fail.
+    /// another scheme (`socks4://`), a URL that does not parse or a port that is not a number
+    /// from 0 to 65535 makes [`build`](ClientBuilder::build) fail.
     pub fn proxy(mut self, url: &str) -> Self {
         self.proxy = Some(ProxyUrl(url.to_owned()));
         self
@@ -945,6 +967,27 @@ impl ClientBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_port_that_is_no_port_number_is_found() {
+        for (authority, bad) in [
+            ("example.com", None),
+            ("example.com:8080", None),
+            ("example.com:0", None),
+            ("example.com:65535", None),
+            ("example.com:", None),
+            ("user:pw@example.com:443", None),
+            ("[::1]:8443", None),
+            ("[::1]", None),
+            ("example.com:65536", Some("65536")),
+            ("example.com:99999", Some("99999")),
+            ("example.com:8o80", Some("8o80")),
+            ("example.com:+80", Some("+80")),
+            ("[::1]:x", Some("x")),
+        ] {
+            assert_eq!(bad_port(authority), bad, "{authority}");
+        }
+    }
 
     #[test]
     fn a_printed_builder_hides_the_proxys_password() {

@@ -12,6 +12,7 @@
 //! proxy tunnels every request instead (see `socks`). Which destinations use one (and
 //! `NO_PROXY`'s exceptions, curl's rules) is hyper-util's `Matcher`.
 
+use crate::client::bad_port;
 use crate::connect::ConnectError;
 use crate::error::Kind;
 use ciranda::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -60,6 +61,12 @@ impl Proxies {
             .map_err(|e| format!("the proxy URL {shown:?} does not parse: {e}"))?;
         if uri.scheme_str().and_then(ProxyKind::of).is_none() || uri.host().is_none() {
             return Err(format!("unsupported proxy URL {shown:?}: {SUPPORTED}"));
+        }
+        // Not the scheme's default port instead (see `bad_port`).
+        if let Some(port) = uri.authority().and_then(|a| bad_port(a.as_str())) {
+            return Err(format!(
+                "the proxy URL {shown:?} has a port {port:?} that is not a number from 0 to 65535"
+            ));
         }
         let matcher = Matcher::builder().all(url).no(no_proxy).build();
         Ok(Proxies { matcher })

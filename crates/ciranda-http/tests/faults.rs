@@ -131,6 +131,39 @@ async fn bad_urls_are_errors_never_panics() {
     );
 }
 
+#[ciranda::test]
+async fn a_port_that_is_no_port_number_is_an_invalid_url_not_the_default_port() {
+    // `http::Uri` takes these, then reads no port from them: the request went to port 80.
+    let client = Client::new();
+    for url in [
+        "http://127.0.0.1:99999/",
+        "http://127.0.0.1:65536/",
+        "http://127.0.0.1:8o80/",
+        "https://localhost:44x3/path",
+        "http://[::1]:port/",
+    ] {
+        let err = client.get(url).await.unwrap_err();
+        assert!(err.is_invalid_url(), "{url:?}: {err:?}");
+        let message = err.to_string();
+        assert!(
+            message.contains(url) && message.contains("port"),
+            "{url:?}: {message}"
+        );
+        let request = http::Request::get(url)
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        let err = client.request(request).await.unwrap_err();
+        assert!(err.is_invalid_url(), "{url:?}: {err:?}");
+    }
+    // A proxy's port likewise.
+    let err = Client::builder()
+        .proxy("http://127.0.0.1:99999")
+        .build()
+        .unwrap_err();
+    assert!(err.is_builder(), "{err:?}");
+    assert!(err.to_string().contains("\"99999\""), "{err}");
+}
+
 /// Sends a response head announcing 100 000 bytes, then some of them, then ends the
 /// connection: by closing it (`reset: false`) or by resetting it (closing with the request
 /// unread makes the kernel send RST).
