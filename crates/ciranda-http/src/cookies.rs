@@ -43,18 +43,20 @@ impl Jar {
     /// Puts the jar's cookies for `url` into `headers`' `Cookie`, after the ones the request
     /// set itself; a name the request set is not sent twice.
     pub(crate) fn add_to(&self, url: &Url, headers: &mut HeaderMap) {
-        let own: Vec<&str> = headers
+        // As bytes: the request's own values may hold what is not visible ASCII (a UTF-8
+        // value, as browsers send them), and are kept as they are whatever they hold.
+        let own: Vec<&[u8]> = headers
             .get_all(COOKIE)
             .iter()
-            .filter_map(|v| v.to_str().ok())
+            .map(HeaderValue::as_bytes)
             .collect();
-        let own_names: HashSet<&str> = own
+        let own_names: HashSet<&[u8]> = own
             .iter()
-            .flat_map(|v| v.split(';'))
-            .filter_map(|pair| pair.split('=').next())
-            .map(str::trim)
+            .flat_map(|v| v.split(|&b| b == b';'))
+            .filter_map(|pair| pair.split(|&b| b == b'=').next())
+            .map(<[u8]>::trim_ascii)
             .collect();
-        let mut line = own.join("; ");
+        let mut line = own.join(b"; ".as_slice());
         let before = line.len();
         let cookies = self.cookies();
         let mut matching = cookies.store.matches(url);
@@ -68,15 +70,15 @@ impl Jar {
                 .then_with(|| a.name().cmp(b.name()))
         });
         for (name, value) in matching.iter().map(|c| c.name_value()) {
-            if own_names.contains(name) {
+            if own_names.contains(name.as_bytes()) {
                 continue;
             }
             if !line.is_empty() {
-                line.push_str("; ");
+                line.extend_from_slice(b"; ");
             }
-            line.push_str(name);
-            line.push('=');
-            line.push_str(value);
+            line.extend_from_slice(name.as_bytes());
+            line.push(b'=');
+            line.extend_from_slice(value.as_bytes());
         }
         drop(cookies);
         if line.len() == before {
@@ -84,7 +86,7 @@ impl Jar {
         }
         // Names and values come from parsed `Set-Cookie` headers and the request's own
         // header values, so the line is a valid header value; if not, nothing is added.
-        if let Ok(value) = HeaderValue::from_str(&line) {
+        if let Ok(value) = HeaderValue::from_bytes(&line) {
             headers.remove(COOKIE);
             headers.insert(COOKIE, value);
         }

@@ -34,7 +34,7 @@ async fn route(
             .headers()
             .get_all(header::COOKIE)
             .iter()
-            .map(|v| v.to_str().unwrap().to_owned())
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
             .collect::<Vec<_>>()
             .join(" | ");
         let sent = if sent.is_empty() {
@@ -146,6 +146,23 @@ async fn the_requests_own_cookie_header_comes_first_and_wins() {
         .unwrap();
     let echoed = client.request(request).await.unwrap().text().await.unwrap();
     assert_eq!(echoed, "mine=1; a=own; b=jar");
+    server.abort();
+}
+
+#[ciranda::test]
+async fn the_requests_own_cookie_header_is_kept_whatever_bytes_it_holds() {
+    let (addr, server) = common::serve_route(|request, _| route(request)).await;
+    let client = Client::new();
+    set_cookie(&client, addr, "b=jar~_Path=/").await;
+    set_cookie(&client, addr, "c=jar~_Path=/").await;
+    // UTF-8 in a value, as browsers send it: a valid header value, but not visible ASCII.
+    let own = header::HeaderValue::from_bytes("name=caf\u{e9}; b=own".as_bytes()).unwrap();
+    let request = Request::get(format!("http://{addr}/echo"))
+        .header(header::COOKIE, own)
+        .body(Body::empty())
+        .unwrap();
+    let echoed = client.request(request).await.unwrap().text().await.unwrap();
+    assert_eq!(echoed, "name=caf\u{e9}; b=own; c=jar");
     server.abort();
 }
 
