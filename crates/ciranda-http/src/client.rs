@@ -468,14 +468,21 @@ impl Client {
     }
 
     /// A plain `http` request sent to a proxy carries the proxy's credentials itself (an
-    /// `https` one is tunnelled, and the tunnel's `CONNECT` carries them).
+    /// `https` one is tunnelled, and the tunnel's `CONNECT` carries them). A tunnelled
+    /// request (`https` through an HTTP proxy, anything through a SOCKS5 one) is read by the
+    /// target, not the proxy: a `Proxy-Authorization` of its own is not sent on to the target.
     fn add_proxy_credentials(route: &Route, parts: &mut http::request::Parts) {
-        if parts.uri.scheme_str() != Some("http") {
-            return;
-        }
         let Some(proxy) = route.proxies.as_ref().and_then(|p| p.intercept(&parts.uri)) else {
             return;
         };
+        let socks = proxy
+            .uri()
+            .scheme_str()
+            .is_some_and(|scheme| scheme.starts_with("socks"));
+        if parts.uri.scheme_str() != Some("http") || socks {
+            parts.headers.remove(PROXY_AUTHORIZATION);
+            return;
+        }
         if let Some(auth) = proxy.basic_auth() {
             parts
                 .headers
@@ -858,7 +865,10 @@ impl ClientBuilder {
     /// (port 1080 by default; credentials as RFC 1929's username and password) tunnels
     /// every request, `http` ones included; `socks5://` resolves the target's name here and
     /// sends the first address, `socks5h://` lets the proxy resolve it. Hosts listed by
-    /// [`no_proxy`](ClientBuilder::no_proxy) are reached directly. Overrides
+    /// [`no_proxy`](ClientBuilder::no_proxy) are reached directly. A request's own
+    /// `Proxy-Authorization` goes to a proxy that forwards it (plain `http` through an HTTP
+    /// proxy) and is never sent on to a target through a tunnel: put the proxy's credentials
+    /// in its URL. Overrides
     /// [`trust_env`](ClientBuilder::trust_env). One request can name its own proxy with
     /// [`RequestOptions::proxy`].
     ///

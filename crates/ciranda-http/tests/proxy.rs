@@ -659,6 +659,83 @@ async fn an_unusable_proxy_urls_password_stays_out_of_its_error() {
     }
 }
 
+/// A TLS server for `localhost` (HTTP/1.1) that answers every request with its head.
+async fn tls_echo_head_target(cert: &TestCert) -> u16 {
+    let config = tls_server_config(cert, &[b"http/1.1"]);
+    let acceptor = futures_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    ciranda::spawn(async move {
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            let acceptor = acceptor.clone();
+            ciranda::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(stream).await else {
+                    return;
+                };
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !head.ends_with(b"\r\n\r\n") {
+                    match tls.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    head.len()
+                );
+                let _ = tls.write_all(answer.as_bytes()).await;
+                let _ = tls.write_all(&head).await;
+                let _ = tls.flush().await;
+            });
+        }
+    });
+    port
+}
+
+#[ciranda::test]
+async fn a_requests_own_proxy_authorization_is_not_sent_through_a_tunnel() {
+    let cert = make_cert();
+    let port = tls_echo_head_target(&cert).await;
+    let (addr, seen) = proxy(None).await;
+    let client = Client::builder()
+        .proxy(&format!("http://{addr}"))
+        .add_root_certificate(&cert.cert_der)
+        .build()
+        .unwrap();
+    let with_header = |url: String| {
+        http::Request::get(url)
+            .header(http::header::PROXY_AUTHORIZATION, "Basic bWU6cHc=")
+            .body(ciranda_http::Body::empty())
+            .unwrap()
+    };
+    // Tunnelled: the target reads the request, and never sees the proxy's header.
+    let response = client
+        .request(with_header(format!("https://localhost:{port}/")))
+        .await
+        .unwrap();
+    let head = response.text().await.unwrap();
+    assert!(head.starts_with("GET / HTTP/1.1\r\n"), "{head}");
+    assert!(
+        !head.to_ascii_lowercase().contains("proxy-authorization"),
+        "{head}"
+    );
+    assert_eq!(
+        seen.lock().unwrap().as_slice(),
+        [format!("CONNECT localhost:{port} HTTP/1.1")]
+    );
+    // Forwarded by the proxy itself: the header is for it, and goes.
+    let response = client
+        .request(with_header("http://target.invalid/".to_owned()))
+        .await
+        .unwrap();
+    assert_eq!(
+        response.text().await.unwrap(),
+        "proxied GET http://target.invalid/ HTTP/1.1 auth=Basic bWU6cHc="
+    );
+}
+
 /// Set in the child process that `trust_env_reads_http_proxy` starts.
 const CHILD: &str = "CIRANDA_HTTP_PROXY_TEST_CHILD";
 
