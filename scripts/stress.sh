@@ -33,7 +33,8 @@ if [ ${#suites[@]} -eq 0 ]; then
         suites+=("ciranda-tests:$name")
     done
     suites+=(ciranda:runtime ciranda:combinators ciranda:task_group_spawner ciranda:gather_eager
-        ciranda:sync_stress)
+        ciranda:sync_stress ciranda:task_review ciranda:task_group_memory
+        ciranda:driver_foreign_turn)
 fi
 
 args_of() {
