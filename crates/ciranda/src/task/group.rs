@@ -5,6 +5,7 @@ use super::{AbortHandle, JoinError, JoinHandle, JoinSet, TaskId};
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::future::{Future, poll_fn};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
@@ -68,17 +69,52 @@ struct Shared {
     never_spawned: AtomicUsize,
 }
 
+/// How many successful members `join` forgets at once: a finished member's task stays
+/// allocated until its batch is forgotten (or the group ends).
+const FORGET_BATCH: usize = 32;
+
+/// Hashes the group's keys: member indices and task ids, both handed out in sequence (by the
+/// group and by the runtime), never chosen by a peer, so no flooding to defend against. A
+/// multiply-shift spreads sequential keys over the table; SipHash showed in the time of a
+/// group of trivial members (measurement log in `docs/benchmarks.md`, 2026-12-06 12:40).
+type SequentialKeys = BuildHasherDefault<MultiplyShift>;
+
+/// The hasher of [`SequentialKeys`]: one multiplication by an odd constant (2^64 / φ) per
+/// integer written.
+#[derive(Default)]
+struct MultiplyShift(u64);
+
+impl Hasher for MultiplyShift {
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.write_u64(u64::from(byte));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 #[derive(Default)]
 struct SharedState {
     /// Each member whose outcome `join` has not taken yet, by index. `join` forgets a member
     /// as it takes its outcome: an `AbortHandle` keeps the task's whole allocation (sized for
     /// its future) alive, so a long-lived group would otherwise hold every finished member's.
-    aborts: HashMap<usize, AbortHandle>,
+    aborts: HashMap<usize, AbortHandle, SequentialKeys>,
     /// The index of each member in `aborts`, for the outcomes that are `JoinError`s.
-    index_of: HashMap<TaskId, usize>,
+    index_of: HashMap<TaskId, usize, SequentialKeys>,
     /// Set at the first failure: the members the group cancelled then (those unfinished) whose
     /// outcome `join` has not taken yet.
-    cancelled_by_group: Option<HashSet<usize>>,
+    cancelled_by_group: Option<HashSet<usize, SequentialKeys>>,
     /// Spawns that took an index and have not yet added their member to the set: `join`
     /// must not finish while one is under way.
     in_flight: usize,
@@ -98,7 +134,7 @@ impl Shared {
         // from outside just before this failure), keeps its own outcome: counting it as ours
         // would drop it from `cancelled()`. So does one aborted from outside whose future is
         // not dropped yet (it waits in a run queue for that): the abort came first.
-        let unfinished: HashSet<usize> = state
+        let unfinished: HashSet<usize, SequentialKeys> = state
             .aborts
             .iter()
             .filter(|&(&i, abort)| {
@@ -130,6 +166,20 @@ impl Shared {
     /// The index of the member that ran as task `id`, whose outcome `join` has not taken yet.
     fn index_of(&self, id: TaskId) -> usize {
         self.state.lock().index_of[&id]
+    }
+
+    /// `join` took the outcomes of the members in `indices`, all successes: the group forgets
+    /// them (and empties `indices`).
+    fn forget(&self, indices: &mut Vec<usize>) {
+        let mut state = self.state.lock();
+        for index in indices.drain(..) {
+            if let Some(abort) = state.aborts.remove(&index) {
+                state.index_of.remove(&abort.id());
+            }
+            if let Some(cancelled) = &mut state.cancelled_by_group {
+                cancelled.remove(&index);
+            }
+        }
     }
 
     /// `join` took member `index`'s outcome: the group forgets the member. `true` when the
@@ -344,10 +394,16 @@ impl<T: Send + 'static, E: Send + 'static> TaskGroup<T, E> {
             panics: Vec::new(),
             cancelled: Vec::new(),
         };
+        // Members that succeeded, for the group to forget a batch at a time (one lock per
+        // batch rather than per member).
+        let mut succeeded = Vec::new();
         while let Some(outcome) = poll_fn(|cx| self.poll_outcome(cx)).await {
             let (index, failed) = match outcome {
                 Ok((index, Ok(value))) => {
-                    self.shared.joined(index);
+                    succeeded.push(index);
+                    if succeeded.len() == FORGET_BATCH {
+                        self.shared.forget(&mut succeeded);
+                    }
                     if results.len() <= index {
                         results.resize_with(index + 1, || None);
                     }
