@@ -92,6 +92,20 @@ fn putters_served_fifo_and_dropped_put_never_enqueues() {
     assert!(q.try_get().is_err());
 }
 
+type PutTask<'q> = Task<ciranda_sync::Put<'q, u32>>;
+
+/// Fills `q` (of size 1) with 0, queues `put(1)` then `put(2)`, and takes the 0 with
+/// `try_get`, which admits `put(1)`: returns the two puts, both pending.
+fn admit_first_of_two_putters(q: &Queue<u32>) -> (PutTask<'_>, PutTask<'_>) {
+    q.try_put(0).unwrap();
+    let mut a = Task::new(q.put(1));
+    let mut b = Task::new(q.put(2));
+    a.pending();
+    b.pending();
+    assert_eq!(q.try_get(), Ok(0));
+    (a, b)
+}
+
 /// A `get` that makes room admits the first waiting `put`, but its item enters only when that
 /// `put` is polled again: a `put` dropped before then (it lost a `select!`, a `timeout` fired)
 /// has not put, as with asyncio's `Queue` and Tokio's bounded channel; the room it was
@@ -99,12 +113,7 @@ fn putters_served_fifo_and_dropped_put_never_enqueues() {
 #[test]
 fn an_admitted_put_dropped_before_its_next_poll_never_enqueues() {
     let q = Queue::new(1);
-    q.try_put(0).unwrap();
-    let mut a = Task::new(q.put(1));
-    let mut b = Task::new(q.put(2));
-    a.pending();
-    b.pending();
-    assert_eq!(q.try_get(), Ok(0));
+    let (a, mut b) = admit_first_of_two_putters(&q);
     assert!(a.is_woken());
     assert_eq!(q.len(), 0);
     assert!(q.is_full(), "the room is promised to the admitted put");
@@ -125,12 +134,7 @@ fn an_admitted_put_dropped_before_its_next_poll_never_enqueues() {
 #[test]
 fn an_admitted_put_hands_its_item_to_a_getter_that_came_meanwhile() {
     let q = Queue::new(1);
-    q.try_put(0).unwrap();
-    let mut a = Task::new(q.put(1));
-    let mut b = Task::new(q.put(2));
-    a.pending();
-    b.pending();
-    assert_eq!(q.try_get(), Ok(0));
+    let (mut a, mut b) = admit_first_of_two_putters(&q);
     let mut g = Task::new(q.get());
     g.pending();
     a.ready();
