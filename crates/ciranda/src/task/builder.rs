@@ -59,6 +59,10 @@ impl<'a> Builder<'a> {
     }
 
     /// Runs a blocking function on the current runtime's blocking pool, named.
+    ///
+    /// # Panics
+    ///
+    /// Outside a runtime, as [`spawn_blocking`](crate::spawn_blocking) does.
     #[track_caller]
     pub fn spawn_blocking<F, R>(self, f: F) -> JoinHandle<R>
     where

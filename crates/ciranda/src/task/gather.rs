@@ -12,7 +12,10 @@ use std::task::{Context, Poll, ready};
 fn resume(error: JoinError) -> ! {
     match error.try_into_panic() {
         Ok(payload) => std::panic::resume_unwind(payload),
-        Err(error) => panic!("ciranda::gather: a child task was cancelled: {error}"),
+        Err(error) => panic!(
+            "ciranda::gather/try_gather: a child task was cancelled from outside the gather \
+             (its AbortHandle, Handle::tasks, or a runtime shutdown): {error}"
+        ),
     }
 }
 
@@ -43,7 +46,10 @@ fn resume(error: JoinError) -> ! {
 /// # Panics
 ///
 /// With the input iterator's panic, at the call; with a child's panic, where the `Gather` is
-/// awaited; and when a `Gather` built outside a runtime is first polled outside one too.
+/// awaited; there too when a child was cancelled from outside the gather (through its
+/// `AbortHandle`, [`Handle::tasks`](crate::Handle::tasks) or a runtime shutdown), since the
+/// gather has no output to give for it; and when a `Gather` built outside a runtime is first
+/// polled outside one too.
 ///
 /// # Examples
 ///

@@ -48,6 +48,12 @@ pub enum WaitFor {
 /// });
 /// ```
 ///
+/// # Panics
+///
+/// With a `timeout`, as [`sleep`](crate::time::sleep) does: when polled where no runtime is
+/// current, or after the runtime shut down for good (the timeout is a sleep on the runtime's
+/// timer). Without one it needs no runtime.
+///
 /// # Cancel safety
 ///
 /// Dropping the future drops the handles it was given: the tasks are detached (they run on, not
