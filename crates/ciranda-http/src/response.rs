@@ -202,6 +202,8 @@ impl Response {
 
     /// The `http::Response` inside, with hyper's body type: the body as it came, not
     /// decompressed. A streamed request body goes on being sent whatever becomes of it.
+    /// The client's (or the request's) `timeout` no longer applies to the body read from
+    /// hyper's type: wrap those reads in [`ciranda::time::timeout`] if they need one.
     pub fn into_inner(self) -> http::Response<Incoming> {
         self.inner.map(LinkedBody::into_incoming)
     }
