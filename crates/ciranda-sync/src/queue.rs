@@ -179,8 +179,9 @@ impl<T> Queue<T> {
 
     /// `true` when the queue is bounded and has no room for another item: it holds `maxsize`
     /// items (or more, see the module docs), or the room left is promised to waiting `put`s
-    /// that a `get` admitted and that have not been polled since. [`try_put`](Queue::try_put)
-    /// fails while it is `true`.
+    /// that a `get` admitted and that have not been polled since. While it is `true`,
+    /// [`try_put`](Queue::try_put) fails unless a `get` waits (that `get` takes the item
+    /// directly).
     pub fn is_full(&self) -> bool {
         self.maxsize != 0 && !self.state.lock().has_room(self.maxsize)
     }
