@@ -173,24 +173,25 @@ impl Shared {
     fn forget(&self, indices: &mut Vec<usize>) {
         let mut state = self.state.lock();
         for index in indices.drain(..) {
-            if let Some(abort) = state.aborts.remove(&index) {
-                state.index_of.remove(&abort.id());
-            }
-            if let Some(cancelled) = &mut state.cancelled_by_group {
-                cancelled.remove(&index);
-            }
+            state.forget(index);
         }
     }
 
     /// `join` took member `index`'s outcome: the group forgets the member. `true` when the
     /// group had cancelled it after a failure.
     fn joined(&self, index: usize) -> bool {
-        let mut state = self.state.lock();
-        if let Some(abort) = state.aborts.remove(&index) {
-            state.index_of.remove(&abort.id());
+        self.state.lock().forget(index)
+    }
+}
+
+impl SharedState {
+    /// Forgets member `index` (its `AbortHandle`, its index entry, its mark in the cancelled
+    /// set); `true` when the group had cancelled it after a failure.
+    fn forget(&mut self, index: usize) -> bool {
+        if let Some(abort) = self.aborts.remove(&index) {
+            self.index_of.remove(&abort.id());
         }
-        state
-            .cancelled_by_group
+        self.cancelled_by_group
             .as_mut()
             .is_some_and(|set| set.remove(&index))
     }
