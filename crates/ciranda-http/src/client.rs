@@ -98,6 +98,8 @@ struct Config {
     user_agent: Option<HeaderValue>,
     max_redirects: usize,
     auto_decompress: bool,
+    /// The largest body `Response::bytes` and `text` read (`usize::MAX`: no limit).
+    max_body_size: usize,
     /// `None` when the builder turned the jar off.
     jar: Option<Jar>,
     /// What a pool of its own for a request's [`RequestOptions::proxy`] is made from.
@@ -139,6 +141,7 @@ impl fmt::Debug for Client {
             .field("user_agent", &self.config.user_agent)
             .field("max_redirects", &self.config.max_redirects)
             .field("auto_decompress", &self.config.auto_decompress)
+            .field("max_body_size", &self.config.max_body_size)
             .field("cookie_jar", &self.config.jar.is_some())
             .field("proxied", &self.route.proxies.is_some())
             .finish_non_exhaustive()
@@ -297,7 +300,7 @@ impl Client {
 
     /// Sends any request: every method, header and body type. The URI must be absolute
     /// (`http://host/path`). A [`RequestOptions`] in the request's extensions overrides the
-    /// client's redirect limit, timeout and decompression for this request.
+    /// client's redirect limit, timeout, decompression, body limit and proxy for this request.
     ///
     /// A 307 or 308 redirect resends the body, which only a [`Body`] made from bytes can do:
     /// send a `Request<Body>` for that. Another body type is sent once, and such a redirect's
@@ -356,6 +359,7 @@ impl Client {
             .auto_decompress
             .unwrap_or(self.config.auto_decompress);
         let timeout = options.timeout.unwrap_or(self.config.timeout);
+        let max_body_size = options.max_body_size.unwrap_or(self.config.max_body_size);
         if let Some(agent) = &self.config.user_agent {
             parts
                 .headers
@@ -429,6 +433,7 @@ impl Client {
                     url,
                     deadline,
                     auto_decompress,
+                    max_body_size,
                     upload,
                 ));
             };
@@ -710,8 +715,9 @@ const LONGEST_POOL_IDLE: Duration = Duration::from_secs(100 * 365 * 86_400);
 /// connections closed after 90 s, the webpki root certificates, user agent
 /// `ciranda-http/VERSION`, HTTP/1.1 or HTTP/2 as ALPN decides over TLS and HTTP/1.1 over
 /// plain TCP, up to 10 redirects followed, `gzip`, `deflate`, `br` and `zstd` bodies
-/// decompressed, a cookie jar, no proxy (the environment's only with
-/// [`trust_env`](ClientBuilder::trust_env)).
+/// decompressed, no limit on a body read whole (see
+/// [`max_body_size`](ClientBuilder::max_body_size)), a cookie jar, no proxy (the
+/// environment's only with [`trust_env`](ClientBuilder::trust_env)).
 ///
 /// # Examples
 ///
@@ -738,6 +744,7 @@ pub struct ClientBuilder {
     http2_prior_knowledge: bool,
     max_redirects: usize,
     auto_decompress: bool,
+    max_body_size: usize,
     cookie_jar: bool,
     proxy: Option<ProxyUrl>,
     no_proxy: String,
@@ -764,6 +771,7 @@ impl ClientBuilder {
             http2_prior_knowledge: false,
             max_redirects: 10,
             auto_decompress: true,
+            max_body_size: usize::MAX,
             cookie_jar: true,
             proxy: None,
             no_proxy: String::new(),
@@ -839,6 +847,37 @@ impl ClientBuilder {
     /// for and every body is returned as received.
     pub fn auto_decompress(mut self, enabled: bool) -> Self {
         self.auto_decompress = enabled;
+        self
+    }
+
+    /// [`Response::bytes`], [`Response::text`] and [`Response::text_with`] refuse a body
+    /// larger than `bytes` with an [`is_body_too_large`](Error::is_body_too_large) error
+    /// (default: no limit, as in aiohttp and reqwest). The limit counts the bytes these
+    /// methods would return: a body the client decompresses (see
+    /// [`auto_decompress`](ClientBuilder::auto_decompress)) is refused as soon as its
+    /// decompressed bytes pass it, so a small compressed body that inflates to gigabytes (a
+    /// decompression bomb) costs at most the limit and one decoding step's output (a few
+    /// MiB), not all the memory there is; a body returned as it came is also refused at once
+    /// when its `Content-Length` is larger. [`Response::chunks`] is not limited: it holds one
+    /// chunk at a time, and a program reading it counts what it keeps. One request can set
+    /// its own limit with [`RequestOptions::max_body_size`].
+    ///
+    /// There is no default limit because any number chosen here would break some program
+    /// that reads a large body whole on purpose (a download, a data export), which aiohttp
+    /// and reqwest programs do without a second thought; a client that reads bodies from
+    /// servers it does not trust should set one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let client = ciranda_http::Client::builder()
+    ///     .max_body_size(16 * 1024 * 1024)
+    ///     .build()
+    ///     .unwrap();
+    /// # drop(client);
+    /// ```
+    pub fn max_body_size(mut self, bytes: usize) -> Self {
+        self.max_body_size = bytes;
         self
     }
 
@@ -964,6 +1003,7 @@ impl ClientBuilder {
                 user_agent,
                 max_redirects: self.max_redirects,
                 auto_decompress: self.auto_decompress,
+                max_body_size: self.max_body_size,
                 jar: self.cookie_jar.then(Jar::new),
                 pool_builder: pool,
                 tls,

@@ -28,6 +28,9 @@ pub(crate) enum Kind {
     /// The response body's `gzip`, `deflate`, `br` or `zstd` coding could not be undone
     /// (corrupt, or cut short).
     Decompress,
+    /// The response body is larger than the limit set for reading it whole
+    /// (`max_body_size`).
+    BodyTooLarge,
     /// Building the client failed (an unusable root certificate, a bad user agent).
     Builder,
     /// A redirect could not be followed: too many of them, or a `Location` that is not an
@@ -100,9 +103,38 @@ impl Error {
         self.kind == Kind::InvalidUrl
     }
 
-    /// Reading, decompressing or decoding the response body failed.
+    /// Reading, decompressing or decoding the response body failed (a body over
+    /// [`max_body_size`](crate::ClientBuilder::max_body_size) included).
     pub fn is_body(&self) -> bool {
-        matches!(self.kind, Kind::Body | Kind::Decode | Kind::Decompress)
+        matches!(
+            self.kind,
+            Kind::Body | Kind::Decode | Kind::Decompress | Kind::BodyTooLarge
+        )
+    }
+
+    /// The response body is larger than the limit
+    /// [`ClientBuilder::max_body_size`](crate::ClientBuilder::max_body_size) (or
+    /// [`RequestOptions::max_body_size`](crate::RequestOptions::max_body_size)) sets for
+    /// [`Response::bytes`](crate::Response::bytes) and the `text` methods: its
+    /// `Content-Length` said so, or its bytes (decompressed, if the client undoes its
+    /// coding) went past the limit. Such an error is also a body error
+    /// ([`is_body`](Error::is_body)); its message names the limit.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # ciranda::run(async {
+    /// let client = ciranda_http::Client::builder().max_body_size(1 << 20).build()?;
+    /// match client.get("http://example.com/huge").await?.bytes().await {
+    ///     Ok(body) => println!("{} bytes", body.len()),
+    ///     Err(e) if e.is_body_too_large() => println!("too large: {e}"),
+    ///     Err(e) => return Err(e),
+    /// }
+    /// # Ok::<(), ciranda_http::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn is_body_too_large(&self) -> bool {
+        self.kind == Kind::BodyTooLarge
     }
 
     /// Building the client failed.
@@ -149,6 +181,7 @@ impl fmt::Display for Error {
             Kind::Body => "reading the response body failed",
             Kind::Decode => "response body is not valid text in its charset",
             Kind::Decompress => "could not decompress the response body",
+            Kind::BodyTooLarge => "the response body is larger than its limit",
             Kind::Builder => "could not build the client",
             Kind::Redirect => "redirect not followed",
         };

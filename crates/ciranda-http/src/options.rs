@@ -5,7 +5,7 @@ use std::time::Duration;
 
 /// Settings for one request that override the [`Client`](crate::Client)'s, as aiohttp's
 /// per-request `allow_redirects`, `max_redirects`, `timeout`, `auto_decompress` and `proxy`
-/// arguments do. Pass it to [`Client::get_with`](crate::Client::get_with) or
+/// arguments do (and, with no aiohttp counterpart, the limit on a body read whole). Pass it to [`Client::get_with`](crate::Client::get_with) or
 /// [`Client::post_with`](crate::Client::post_with), or put it in a request's extensions and
 /// send that with [`Client::request`](crate::Client::request); what it leaves unset keeps
 /// the client's setting.
@@ -35,6 +35,7 @@ pub struct RequestOptions {
     pub(crate) timeout: Option<Option<Duration>>,
     pub(crate) auto_decompress: Option<bool>,
     pub(crate) proxy: Option<ProxyUrl>,
+    pub(crate) max_body_size: Option<usize>,
 }
 
 impl RequestOptions {
@@ -115,6 +116,20 @@ impl RequestOptions {
     /// ```
     pub fn proxy(mut self, url: &str) -> Self {
         self.proxy = Some(ProxyUrl(url.to_owned()));
+        self
+    }
+
+    /// [`Response::bytes`](crate::Response::bytes) and the `text` methods refuse a body of
+    /// this request larger than `bytes`, in place of the client's
+    /// [`max_body_size`](crate::ClientBuilder::max_body_size) (`usize::MAX`: no limit). See
+    /// there for what counts.
+    ///
+    /// ```
+    /// let options = ciranda_http::RequestOptions::new().max_body_size(64 * 1024 * 1024);
+    /// # drop(options);
+    /// ```
+    pub fn max_body_size(mut self, bytes: usize) -> Self {
+        self.max_body_size = Some(bytes);
         self
     }
 }

@@ -47,6 +47,8 @@ pub struct Response {
     deadline: Option<Instant>,
     /// The content coding the body methods undo.
     coding: Option<Coding>,
+    /// The largest body `bytes` and `text` return (`usize::MAX`: no limit).
+    max_body_size: usize,
 }
 
 impl fmt::Debug for Response {
@@ -68,6 +70,7 @@ impl Response {
         url: String,
         deadline: Option<Instant>,
         decompress: bool,
+        max_body_size: usize,
         upload: Option<ResponseLink>,
     ) -> Self {
         let coding = if decompress {
@@ -80,6 +83,7 @@ impl Response {
             url,
             deadline,
             coding,
+            max_body_size,
         }
     }
 
@@ -105,16 +109,40 @@ impl Response {
         &self.url
     }
 
-    /// The whole body (`await response.read()`).
+    /// The whole body (`await response.read()`), decompressed as
+    /// [`chunks`](Response::chunks) says.
     ///
     /// # Errors
-    /// The connection failing or the client's timeout passing while the body is read.
+    /// The connection failing or the client's timeout passing while the body is read, and
+    /// a body larger than the client's (or the request's)
+    /// [`max_body_size`](crate::ClientBuilder::max_body_size)
+    /// ([`Error::is_body_too_large`]): refused as soon as what has been read passes it, or
+    /// before reading anything if the body's `Content-Length` is already larger (when the
+    /// body is returned as it came; a compressed body's length says nothing of what it
+    /// decompresses to).
     pub async fn bytes(self) -> Result<Bytes, Error> {
+        let limit = self.max_body_size;
+        // A body is at least as long as its `Content-Length` (hyper fails one that ends
+        // sooner); only hyper's own hint, so a `HEAD` answer's length, with no body, counts
+        // for nothing.
+        let announced = self.inner.body().size_hint().lower();
+        if self.coding.is_none() && announced > u64::try_from(limit).unwrap_or(u64::MAX) {
+            let what = format!("the response body's Content-Length, {announced} bytes,");
+            return Err(too_large(self.url, &what, limit));
+        }
+        let url = self.url.clone();
         let mut chunks = self.chunks();
         let mut first: Option<Bytes> = None;
         let mut more: Option<BytesMut> = None;
+        let mut total: usize = 0;
         while let Some(chunk) = poll_fn(|cx| Pin::new(&mut chunks).poll_next(cx)).await {
             let chunk = chunk?;
+            // Checked before the chunk is kept: at most `limit` bytes are ever held, besides
+            // the chunk in hand.
+            total = total.saturating_add(chunk.len());
+            if total > limit {
+                return Err(too_large(url, "the response body", limit));
+            }
             match (&mut first, &mut more) {
                 (None, _) => first = Some(chunk),
                 (Some(head), None) => {
@@ -141,7 +169,9 @@ impl Response {
     /// aiohttp, no charset is guessed from the bytes.
     ///
     /// # Errors
-    /// As [`bytes`](Response::bytes), and a body that is not valid text in its charset
+    /// As [`bytes`](Response::bytes) (a body over
+    /// [`max_body_size`](crate::ClientBuilder::max_body_size) included), and a body that is
+    /// not valid text in its charset
     /// ([`Error::is_body`]; aiohttp's `errors="strict"`): nothing is replaced.
     pub async fn text(self) -> Result<String, Error> {
         let declared = charset::declared(self.inner.headers());
@@ -184,8 +214,11 @@ impl Response {
     /// The body as a stream of chunks, as they arrive (`response.content.iter_chunked()`):
     /// a body larger than memory can be processed piece by piece. A `gzip`, `deflate`, `br`
     /// or `zstd` body is decompressed as it arrives (see [`ClientBuilder::auto_decompress`]).
+    /// [`ClientBuilder::max_body_size`] does not apply: the stream holds one chunk at a
+    /// time, and the reader decides how much of it to keep.
     ///
     /// [`ClientBuilder::auto_decompress`]: crate::ClientBuilder::auto_decompress
+    /// [`ClientBuilder::max_body_size`]: crate::ClientBuilder::max_body_size
     pub fn chunks(self) -> Chunks {
         Chunks {
             body: self.inner.into_body(),
@@ -335,6 +368,13 @@ impl Chunks {
         self.done = true;
         Error::new(kind, Some(self.url.clone()), Some(cause.into()))
     }
+}
+
+/// The error for a body over `limit` bytes; `what` says which measure of it passed.
+fn too_large(url: String, what: &str, limit: usize) -> Error {
+    Error::new(Kind::BodyTooLarge, Some(url), None).with_detail(format!(
+        "{what} is over the limit of {limit} bytes (max_body_size)"
+    ))
 }
 
 fn is_timeout(e: &hyper::Error) -> bool {
