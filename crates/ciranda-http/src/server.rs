@@ -4,7 +4,7 @@
 //!
 //! | state | leaves when | to |
 //! |---|---|---|
-//! | handshaking (only with [`Serve::tls`]) | the TLS handshake completes; or fails, or `header_read_timeout` passes, or shutdown starts | detecting; closed |
+//! | handshaking (only with [`Serve::tls`]) | the TLS handshake completes; or fails, or `header_read_timeout` or `idle_timeout` passes, or shutdown starts | detecting; closed |
 //! | detecting (HTTP/1.1 or the HTTP/2 preface) | the first bytes tell; or `header_read_timeout` passes | serving; closed |
 //! | serving | the peer closes; or shutdown starts; or no request has been in flight for `idle_timeout` | closed; draining; closing idle |
 //! | closing idle (`graceful_shutdown`: HTTP/2 sends GOAWAY; finish requests in flight, accept no new ones) | the connection ends; or shutdown starts; or `idle_timeout` passes again with no request in flight | closed; draining; closed |
@@ -305,9 +305,11 @@ impl<S, F> Serve<S, F> {
     /// own `alpn_protocols`.
     ///
     /// The handshake counts against [`header_read_timeout`](Serve::header_read_timeout): a
-    /// client must finish it and send its first request head within that time. A failed
-    /// handshake (a client that does not trust the certificate, or speaks plain HTTP) closes
-    /// that connection only.
+    /// client must finish it and send its first request head within that time. It counts
+    /// against [`idle_timeout`](Serve::idle_timeout) too (a connection has no request in
+    /// flight before its handshake ends), which bounds it when there is no header-read
+    /// timeout. A failed handshake (a client that does not trust the certificate, or speaks
+    /// plain HTTP) closes that connection only.
     ///
     /// # Examples
     ///
@@ -608,7 +610,7 @@ async fn serve_connection<S, B>(
     let mut sleep = header_read_timeout.map(ciranda::time::sleep);
     let head = Arc::new(AtomicBool::new(false));
     let activity = idle_timeout.map(|_| Arc::new(Activity::new()));
-    let idle = idle_timeout
+    let mut idle = idle_timeout
         .zip(activity.clone())
         .map(|(t, a)| IdleWatch::new(a, t));
     let service = MarkHead {
@@ -625,8 +627,14 @@ async fn serve_connection<S, B>(
             serve_http(&builder, io, service, header_read_timeout, idle, tracker).await;
         }
         Some(acceptor) => {
-            let Some(stream) = handshake(acceptor, stream, sleep.as_mut(), &tracker.shutdown).await
-            else {
+            let handshake = handshake(
+                acceptor,
+                stream,
+                sleep.as_mut(),
+                idle.as_mut(),
+                &tracker.shutdown,
+            );
+            let Some(stream) = handshake.await else {
                 return;
             };
             let io = HeadDeadline {
@@ -639,19 +647,30 @@ async fn serve_connection<S, B>(
 }
 
 /// The server's side of a TLS handshake, given up (`None`) if it fails, if `deadline` passes
-/// first, or if the server starts to shut down (`shutdown`): a client still in its
-/// handshake has no request in flight for a graceful shutdown to wait for.
+/// first, if `idle` finds the connection idle first (it has had no request since its accept,
+/// as a plain-HTTP connection that sends nothing is closed then), or if the server starts to
+/// shut down (`shutdown`): a client still in its handshake has no request in flight for a
+/// graceful shutdown to wait for.
 async fn handshake(
     acceptor: TlsAcceptor,
     stream: TcpStream,
     deadline: Option<&mut Sleep>,
+    idle: Option<&mut IdleWatch>,
     shutdown: &Event,
 ) -> Option<TlsStream<TcpStream>> {
     let expired = async {
-        match deadline {
-            Some(sleep) => sleep.await,
-            None => pending().await,
-        }
+        let mut idle = idle;
+        let deadline = async {
+            match deadline {
+                Some(sleep) => sleep.await,
+                None => pending().await,
+            }
+        };
+        let idle = poll_fn(|cx| match idle.as_deref_mut() {
+            Some(idle) => idle.poll_idle(cx),
+            None => Poll::Pending,
+        });
+        select(pin!(deadline), pin!(idle)).await;
     };
     let (expired, shut_down) = (pin!(expired), pin!(shutdown.wait()));
     match select(acceptor.accept(stream), select(expired, shut_down)).await {
