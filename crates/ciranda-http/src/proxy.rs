@@ -27,14 +27,39 @@ pub(crate) struct ProxyUrl(pub(crate) String);
 
 impl fmt::Debug for ProxyUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let url = &self.0;
-        match (url.find("://"), url.rfind('@')) {
-            (Some(scheme_end), Some(at)) if at > scheme_end => {
-                let shown = format!("{}://***@{}", &url[..scheme_end], &url[at + 1..]);
-                fmt::Debug::fmt(&shown, f)
-            }
-            _ => fmt::Debug::fmt(url, f),
-        }
+        fmt::Debug::fmt(&hide_userinfo(&self.0), f)
+    }
+}
+
+/// `url` as a message may show it: its userinfo (`user:password@`), if it has one, replaced
+/// by `***` (`http://***@proxy.example:3128`), so a log shows that there were credentials
+/// but not what they were. For proxy URLs and for a redirect's `Location`, which may be
+/// malformed or relative, so the authority is found as the URL standard finds it: after a
+/// scheme and any slashes (`https:user:pw@host` and `http:\\host` have one too), or after
+/// two slashes with no scheme (`//user:pw@host`), up to the first `/`, `\`, `?` or `#`; its
+/// userinfo ends at its last `@`.
+pub(crate) fn hide_userinfo(url: &str) -> String {
+    let is_scheme = |scheme: &str| {
+        let mut bytes = scheme.bytes();
+        bytes.next().is_some_and(|b| b.is_ascii_alphabetic())
+            && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+    };
+    let scheme_len = url
+        .find(':')
+        .filter(|&colon| is_scheme(&url[..colon]))
+        .map_or(0, |colon| colon + 1);
+    let after_scheme = &url[scheme_len..];
+    let slashes = after_scheme.len() - after_scheme.trim_start_matches(['/', '\\']).len();
+    if scheme_len == 0 && slashes < 2 {
+        // A path, not an authority.
+        return url.to_owned();
+    }
+    let start = scheme_len + slashes;
+    let rest = &url[start..];
+    let end = rest.find(['/', '\\', '?', '#']).unwrap_or(rest.len());
+    match rest[..end].rfind('@') {
+        Some(at) => format!("{}***@{}", &url[..start], &rest[at + 1..]),
+        None => url.to_owned(),
     }
 }
 
@@ -237,4 +262,43 @@ pub(crate) async fn tunnel<S: AsyncRead + AsyncWrite + Unpin>(
 /// as RFC 9112 2.2 lets a recipient accept, a lone LF (some small proxies send those).
 fn head_is_complete(head: &[u8]) -> bool {
     head.windows(2).any(|w| w == b"\n\n") || head.windows(3).any(|w| w == b"\n\r\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_userinfo_is_hidden_wherever_the_url_standard_finds_an_authority() {
+        for (url, shown) in [
+            (
+                "http://user:pw@proxy.example:3128",
+                "http://***@proxy.example:3128",
+            ),
+            ("socks5h://pw@[::1]:1080", "socks5h://***@[::1]:1080"),
+            ("http://proxy.example:3128", "http://proxy.example:3128"),
+            // The path, query and fragment stay as they are, `@`s and all.
+            (
+                "http://u:pw@host/a@b?c@d#e@f",
+                "http://***@host/a@b?c@d#e@f",
+            ),
+            ("http://host/a@b", "http://host/a@b"),
+            ("http://a:b@c:pw@host/", "http://***@host/"),
+            // Forms a `Location` may take.
+            ("//u:pw@host/x", "//***@host/x"),
+            ("https:u:pw@host/", "https:***@host/"),
+            ("http:\\\\u:pw@host\\x@y", "http:\\\\***@host\\x@y"),
+            ("/a@b", "/a@b"),
+            ("a@b", "a@b"),
+            ("?q=a@b", "?q=a@b"),
+            ("user:pw@host", "user:***@host"),
+            ("", ""),
+        ] {
+            assert_eq!(hide_userinfo(url), shown, "{url}");
+            assert_eq!(
+                format!("{:?}", ProxyUrl(url.to_owned())),
+                format!("{shown:?}")
+            );
+        }
+    }
 }

@@ -15,6 +15,7 @@
 
 use crate::body::Body;
 use crate::error::{Error, Kind};
+use crate::proxy::hide_userinfo;
 use crate::resend::Resend;
 use http::header::{self, HeaderMap, HeaderName};
 use http::{Method, StatusCode, Uri, request};
@@ -91,21 +92,25 @@ pub(crate) fn next(
     // UTF-8, not only the visible ASCII `to_str` takes: servers send raw UTF-8 in a
     // `Location`, and the URL parser percent-encodes it as browsers do.
     let Ok(location) = std::str::from_utf8(location.as_bytes()) else {
-        return fail(format!(
-            "the Location header {location:?} is not UTF-8 text"
-        ));
+        // Shown without its credentials, as every `Location` below.
+        let shown = hide_userinfo(&String::from_utf8_lossy(location.as_bytes()));
+        return fail(format!("the Location header {shown:?} is not UTF-8 text"));
     };
+    // A `Location` may carry credentials (`http://user:password@host/`): the messages
+    // below, which end up in logs, show it without them.
+    let shown = hide_userinfo(location);
     let base = match Url::parse(current) {
         Ok(base) => base,
         Err(e) => return fail(format!("the URL redirected from does not parse: {e}")),
     };
     let mut target = match base.join(location) {
         Ok(target) => target,
-        Err(e) => return fail(format!("the Location {location:?} is not a URL: {e}")),
+        Err(e) => return fail(format!("the Location {shown:?} is not a URL: {e}")),
     };
     if !matches!(target.scheme(), "http" | "https") {
         return fail(format!(
-            "redirected to {target}: only http and https URLs are followed"
+            "redirected to {}: only http and https URLs are followed",
+            hide_userinfo(target.as_str())
         ));
     }
     // The fragment belongs to the client, never to a request.
@@ -113,9 +118,7 @@ pub(crate) fn next(
     let uri: Uri = match target.as_str().parse() {
         Ok(uri) => uri,
         Err(e) => {
-            return fail(format!(
-                "the Location {location:?} is not a usable URI: {e}"
-            ));
+            return fail(format!("the Location {shown:?} is not a usable URI: {e}"));
         }
     };
 

@@ -192,3 +192,62 @@ async fn errors_do_not_show_a_urls_password() {
         );
     }
 }
+
+/// A server that answers a request for `/N` with a `302` to the `N`th of `locations`, as raw
+/// bytes, and closes the connection.
+async fn redirect_server(locations: &'static [&'static [u8]]) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    ciranda::spawn(async move {
+        loop {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            ciranda::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !head.ends_with(b"\r\n\r\n") {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let head = String::from_utf8(head).unwrap();
+                let path = head.split(' ').nth(1).unwrap();
+                let n: usize = path[1..].parse().unwrap();
+                let mut answer = b"HTTP/1.1 302 Found\r\nLocation: ".to_vec();
+                answer.extend_from_slice(locations[n]);
+                answer.extend_from_slice(b"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                let _ = stream.write_all(&answer).await;
+            });
+        }
+    });
+    addr
+}
+
+#[ciranda::test]
+async fn a_redirects_error_does_not_show_its_locations_password() {
+    // Each is a Location the client will not follow, for a reason its message gives.
+    static LOCATIONS: &[&[u8]] = &[
+        // Not a URL: the port is out of range.
+        b"http://user:secret@127.0.0.1:99999/",
+        b"//user:secret@127.0.0.1:99999/",
+        b"https:user:secret@127.0.0.1:99999/",
+        // A scheme the client does not follow.
+        b"ftp://user:secret@example.invalid/file",
+        // Not UTF-8.
+        b"http://user:secret@ex\xe9mple.invalid/",
+    ];
+    let addr = redirect_server(LOCATIONS).await;
+    let client = Client::new();
+    for (n, location) in LOCATIONS.iter().enumerate() {
+        let err = client.get(format!("http://{addr}/{n}")).await.unwrap_err();
+        let location = String::from_utf8_lossy(location);
+        assert!(err.is_redirect(), "{location}: {err:?}");
+        let (shown, debug) = (err.to_string(), format!("{err:?}"));
+        assert!(
+            !shown.contains("secret") && !debug.contains("secret"),
+            "{location}: {shown} / {debug}"
+        );
+        // Still says where it was sent, and that there were credentials.
+        assert!(shown.contains("***@"), "{location}: {shown}");
+    }
+}
