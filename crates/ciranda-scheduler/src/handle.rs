@@ -9,6 +9,7 @@ use crate::task::raw::{self, Notified, Schedule};
 use crate::task::{JoinError, JoinHandle, TaskDump, TaskId, TaskInfo, TaskName};
 use std::fmt;
 use std::future::Future;
+use std::panic::Location;
 use std::sync::Arc;
 
 /// A handle to a running [`Scheduler`](crate::Scheduler): cheap to clone, `Send + Sync`, usable from any
@@ -119,11 +120,40 @@ impl Handle {
         Handle::spawn_owned(self.clone(), future, name)
     }
 
+    /// [`spawn`](Self::spawn), but the task reports `location` as its spawn location (in
+    /// [`tasks`](Self::tasks), [`dump`](Self::dump) and its tracing span) instead of this
+    /// call's line. For code that spawns on its caller's behalf after the call that asked
+    /// for it has returned (a future that spawns when first polled): that call takes
+    /// `Location::caller()` under `#[track_caller]` and passes it here.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let sched = ciranda_scheduler::Scheduler::builder().worker_threads(1).build().unwrap();
+    /// let handle = sched.handle();
+    /// let asked_here = std::panic::Location::caller();
+    /// let task = handle.spawn_at(std::future::pending::<()>(), asked_here);
+    /// assert_eq!(handle.tasks()[0].location(), asked_here);
+    /// task.abort();
+    /// ```
+    pub fn spawn_at<F>(
+        &self,
+        future: F,
+        location: &'static Location<'static>,
+    ) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        Handle::spawn_owned_at(self.clone(), future, None, location)
+    }
+
     /// Spawns `future` with `handle` as the task's own reference to its scheduler, so a
     /// caller that owns a handle already (the free [`spawn`](crate::spawn), from
     /// [`Handle::current`]) does not clone it once more and drop its own: two fewer
     /// read-modify-writes of the runtime's shared reference count per spawn.
     #[track_caller]
+    #[inline]
     pub(crate) fn spawn_owned<F>(
         handle: Handle,
         future: F,
@@ -133,10 +163,24 @@ impl Handle {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
+        Handle::spawn_owned_at(handle, future, name, Location::caller())
+    }
+
+    /// [`spawn_owned`](Self::spawn_owned), with the spawn location given.
+    fn spawn_owned_at<F>(
+        handle: Handle,
+        future: F,
+        name: Option<TaskName>,
+        location: &'static Location<'static>,
+    ) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
         let shared_ptr = Arc::as_ptr(&handle.shared);
         let id = TaskId::next();
         let (registered, raw::NewTask { notified, join }) =
-            raw::allocate_registered(future, handle, id, name);
+            raw::allocate_registered_at(future, handle, id, name, location);
         // SAFETY: the task's cell owns `handle`, so the `Shared` lives as long as the cell,
         // which is freed only with the task's last reference (the handle is dropped in
         // `dealloc`). `join` is one of those references and is held until this function

@@ -1,5 +1,6 @@
 //! Task combinators at their edges: a group spawner used where it cannot spawn, a spawner
-//! racing the drop of its group, and where `as_completed` says its children were spawned.
+//! racing the drop of its group, and where `as_completed` and a gather built outside a
+//! runtime say their children were spawned.
 
 use ciranda::task::TaskGroup;
 use std::future::pending;
@@ -133,4 +134,36 @@ async fn as_completed_spawns_its_children_at_the_line_that_called_it() {
         .count();
     assert_eq!(children, 2, "{tasks:?}");
     drop(stream);
+}
+
+/// A gather built where no runtime is current spawns its children at its first poll, inside
+/// the runtime, but they were still asked for at the line that built it: the task dump
+/// (`Handle::tasks`, `Handle::dump`) gave ciranda's own `src/task/gather.rs` as their spawn
+/// location instead, the line of the deferred spawn.
+#[test]
+fn a_gather_built_outside_a_runtime_shows_its_callers_line_as_its_childrens_location() {
+    let mut gathering = ciranda::gather((0..2).map(|_| pending::<()>()));
+    let line = line!() - 1;
+    let rt = ciranda::Runtime::new().unwrap();
+    rt.block_on(async {
+        // One poll spawns the children, which stay pending.
+        std::future::poll_fn(|cx| {
+            assert!(std::pin::Pin::new(&mut gathering).poll(cx).is_pending());
+            std::task::Poll::Ready(())
+        })
+        .await;
+        let tasks = ciranda::Handle::current().tasks();
+        let children = tasks
+            .iter()
+            .filter(|task| {
+                task.location().file().ends_with("task_review.rs") && task.location().line() == line
+            })
+            .count();
+        assert_eq!(children, 2, "{tasks:?}");
+        let dump = ciranda::Handle::current().dump().to_string();
+        let here = format!("task_review.rs:{line} ");
+        assert_eq!(dump.matches(&here).count(), 2, "{dump}");
+        assert!(!dump.contains("gather.rs"), "{dump}");
+    });
+    drop(gathering);
 }

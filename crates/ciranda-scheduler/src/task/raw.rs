@@ -453,9 +453,8 @@ pub(crate) struct NewTask<T> {
     pub(crate) join: JoinHandle<T>,
 }
 
-/// Allocates a task tracked by the registry: its three references come back as their
-/// owners — the registry's [`TaskRef`] (for `Registry::insert`), the first queue entry and
-/// the `JoinHandle`.
+/// [`allocate_registered_at`] at the caller's location: the loom models' way in.
+#[cfg(all(test, loom))]
 #[track_caller]
 pub(crate) fn allocate_registered<F, S>(
     future: F,
@@ -468,7 +467,25 @@ where
     F::Output: Send + 'static,
     S: Schedule,
 {
-    let raw = allocate_raw(future, scheduler, id, name, REFS_REGISTERED);
+    allocate_registered_at(future, scheduler, id, name, Location::caller())
+}
+
+/// Allocates a task tracked by the registry, which reports `location` as its spawn location:
+/// its three references come back as their owners — the registry's [`TaskRef`] (for
+/// `Registry::insert`), the first queue entry and the `JoinHandle`.
+pub(crate) fn allocate_registered_at<F, S>(
+    future: F,
+    scheduler: S,
+    id: TaskId,
+    name: Option<TaskName>,
+    location: &'static Location<'static>,
+) -> (TaskRef, NewTask<F::Output>)
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+    S: Schedule,
+{
+    let raw = allocate_raw(future, scheduler, id, name, REFS_REGISTERED, location);
     // SAFETY: `allocate_raw` made `REFS_REGISTERED` references: this one is the registry's;
     // `owners` takes the other two.
     let registry = unsafe { TaskRef::from_raw(raw) };
@@ -490,7 +507,14 @@ where
     F::Output: Send + 'static,
     S: Schedule,
 {
-    let raw = allocate_raw(future, scheduler, id, name, REFS_UNREGISTERED);
+    let raw = allocate_raw(
+        future,
+        scheduler,
+        id,
+        name,
+        REFS_UNREGISTERED,
+        Location::caller(),
+    );
     // SAFETY: `allocate_raw` made `REFS_UNREGISTERED` references, both taken by `owners`.
     unsafe { owners(raw) }
 }
@@ -508,21 +532,21 @@ unsafe fn owners<T>(raw: RawTask) -> NewTask<T> {
 }
 
 /// Allocates a task holding `refs` references, owned by nobody yet: the caller hands each to
-/// its owner. [`REFS_REGISTERED`] and [`REFS_UNREGISTERED`] name the usual counts.
-#[track_caller]
+/// its owner. [`REFS_REGISTERED`] and [`REFS_UNREGISTERED`] name the usual counts. `location`
+/// is the spawn location the task reports.
 pub(crate) fn allocate_raw<F, S>(
     future: F,
     scheduler: S,
     id: TaskId,
     name: Option<TaskName>,
     refs: usize,
+    location: &'static Location<'static>,
 ) -> RawTask
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
     S: Schedule,
 {
-    let location = Location::caller();
     #[cfg(feature = "tracing")]
     let span =
         crate::trace::TaskSpan::new(id, name.as_deref(), refs == REFS_UNREGISTERED, location);

@@ -292,10 +292,19 @@ impl<T: Send + 'static, E: Send + 'static> Collect<T, E> {
                 }
             }
             None => {
+                // The children are spawned by the first poll, but they were asked for here:
+                // the task dump shows this call's caller as their spawn location, as it does
+                // for an eager gather.
+                let location = std::panic::Location::caller();
                 let futures: Vec<F> = futures.into_iter().collect();
                 let spawn = move |children: &mut Children<T, E>| {
+                    if futures.is_empty() {
+                        return; // nothing to spawn: no runtime needed
+                    }
+                    let runtime = ciranda_scheduler::Handle::current();
                     for (index, future) in futures.into_iter().enumerate() {
-                        children.spawn(async move { (index, future.await) });
+                        let child = async move { (index, future.await) };
+                        children.insert(runtime.spawn_at(child, location));
                     }
                 };
                 Collect {
@@ -311,7 +320,7 @@ impl<T: Send + 'static, E: Send + 'static> Collect<T, E> {
 impl<T, E> Collect<T, E> {
     fn poll_collect(&mut self, cx: &mut Context<'_>) -> Poll<Result<Vec<T>, E>> {
         if let Some(spawn) = self.unspawned.take() {
-            // Polled outside any runtime, this panics at the first spawn.
+            // Polled outside any runtime, this panics before the first spawn.
             spawn(&mut self.children);
             self.slots = Some(empty_slots(self.children.len()));
         }
