@@ -21,6 +21,8 @@ const VERSION: u8 = 5;
 const NO_AUTH: u8 = 0x00;
 const USER_PASS: u8 = 0x02;
 const NO_ACCEPTABLE: u8 = 0xff;
+/// The version of RFC 1929's username/password subnegotiation, which its reply repeats.
+const USER_PASS_VERSION: u8 = 1;
 const CONNECT: u8 = 1;
 const IPV4: u8 = 1;
 const DOMAIN: u8 = 3;
@@ -80,6 +82,15 @@ pub(crate) async fn socks5_connect<S: AsyncRead + AsyncWrite + Unpin>(
             exchange(stream, &credentials, &mut status)
                 .await
                 .map_err(|e| failed("sending the SOCKS5 credentials failed", e))?;
+            // A reply of another version is not RFC 1929's: its status byte cannot be taken
+            // to mean "accepted".
+            if status[0] != USER_PASS_VERSION {
+                return Err(refused(format!(
+                    "answered the username and password as subnegotiation version {}, not \
+                     {USER_PASS_VERSION} (RFC 1929)",
+                    status[0]
+                )));
+            }
             if status[1] != 0 {
                 return Err(refused("rejected the username and password".to_owned()));
             }
@@ -194,7 +205,7 @@ fn credentials_request((user, password): (&str, &str)) -> Result<Vec<u8>, String
             .map_err(|_| format!("cannot be sent a {what} of {} bytes", value.len()))
     };
     let (user_len, password_len) = (field("username", user)?, field("password", password)?);
-    let mut request = vec![1, user_len];
+    let mut request = vec![USER_PASS_VERSION, user_len];
     request.extend_from_slice(user.as_bytes());
     request.push(password_len);
     request.extend_from_slice(password.as_bytes());

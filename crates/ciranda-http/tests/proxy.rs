@@ -486,6 +486,89 @@ async fn socks5_credentials_are_checked() {
     assert!(seen.lock().unwrap().is_empty());
 }
 
+/// A SOCKS5 proxy that asks for a username and password and answers them with `reply`
+/// whatever they are; then, for a connect request (logged in `seen` as `connect`), it
+/// answers success and, as the target, answers the request with a `200` whose body is
+/// `through`.
+async fn socks_replying(reply: [u8; 2]) -> (SocketAddr, Seen) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen: Seen = Arc::default();
+    let log = seen.clone();
+    ciranda::spawn(async move {
+        loop {
+            let (mut client, _) = listener.accept().await.unwrap();
+            let log = log.clone();
+            ciranda::spawn(async move {
+                let mut head = [0u8; 2];
+                client.read_exact(&mut head).await.unwrap();
+                let mut methods = vec![0u8; usize::from(head[1])];
+                client.read_exact(&mut methods).await.unwrap();
+                client.write_all(&[5, 2]).await.unwrap();
+                let mut len = [0u8; 2];
+                client.read_exact(&mut len).await.unwrap();
+                let mut user = vec![0u8; usize::from(len[1])];
+                client.read_exact(&mut user).await.unwrap();
+                client.read_exact(&mut len[..1]).await.unwrap();
+                let mut pass = vec![0u8; usize::from(len[0])];
+                client.read_exact(&mut pass).await.unwrap();
+                client.write_all(&reply).await.unwrap();
+                // A client that refused the reply closes the connection here.
+                let mut request = [0u8; 5];
+                if client.read_exact(&mut request).await.is_err() {
+                    return;
+                }
+                let mut rest = vec![0u8; usize::from(request[4]) + 2];
+                client.read_exact(&mut rest).await.unwrap();
+                log.lock().unwrap().push("connect".to_owned());
+                client
+                    .write_all(&[5, 0, 0, 1, 127, 0, 0, 1, 0, 80])
+                    .await
+                    .unwrap();
+                read_until_ends_with(&mut client, b"\r\n\r\n").await;
+                let _ = client
+                    .write_all(
+                        b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\nConnection: close\r\n\r\nthrough",
+                    )
+                    .await;
+            });
+        }
+    });
+    (addr, seen)
+}
+
+#[ciranda::test]
+async fn a_socks5_password_reply_of_another_version_is_refused() {
+    // RFC 1929's reply is version 1, then 0 for accepted: that one opens the tunnel.
+    let (socks, seen) = socks_replying([1, 0]).await;
+    let client = Client::builder()
+        .proxy(&format!("socks5h://user:pw@{socks}"))
+        .build()
+        .unwrap();
+    assert_eq!(text_of(&client, "http://target.invalid/").await, "through");
+    assert_eq!(seen.lock().unwrap().as_slice(), ["connect"]);
+
+    // Version 5 (SOCKS5's own, which a confused proxy might send) and 0: not an answer to
+    // the credentials, so no tunnel is asked for.
+    for version in [5, 0] {
+        let (socks, seen) = socks_replying([version, 0]).await;
+        let client = Client::builder()
+            .proxy(&format!("socks5h://user:pw@{socks}"))
+            .build()
+            .unwrap();
+        let err = client.get("http://target.invalid/").await.unwrap_err();
+        assert!(err.is_connect(), "{err:?}");
+        let message = err.to_string();
+        assert!(
+            message.contains(&format!(
+                "subnegotiation version {version}, not 1 (RFC 1929)"
+            )),
+            "{message}"
+        );
+        assert!(seen.lock().unwrap().is_empty());
+    }
+}
+
 #[test]
 fn only_http_https_and_socks5_proxies_are_accepted() {
     for url in [
