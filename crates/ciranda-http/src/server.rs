@@ -172,6 +172,12 @@ where
 ///
 /// Made by [`serve`] or [`serve_with_remote`].
 ///
+/// Dropping the running server's future (aborting its task, say) stops it as a graceful
+/// shutdown does, without waiting: the listener closes, idle connections are closed, requests
+/// in flight may finish within [`shutdown_timeout`](Serve::shutdown_timeout) (from the drop),
+/// then what is left is dropped. A graceful shutdown under way when the future is dropped
+/// goes on the same way.
+///
 /// # Examples
 ///
 /// ```
@@ -463,7 +469,13 @@ where
             .initial_stream_window_size(stream_window)
             .initial_connection_window_size(connection_window);
         let builder = Arc::new(builder);
-        let tracker = Arc::new(Tracker::default());
+        let tracker = Arc::new(Tracker {
+            shutdown_timeout,
+            ..Tracker::default()
+        });
+        // Dropped before the end (the task aborted, a `select!` lost), the server leaves its
+        // connections to shut down on their own.
+        let mut abandon = Abandon(Some(tracker.clone()));
 
         let mut signal = pin!(signal);
         loop {
@@ -507,6 +519,7 @@ where
             tracker.cancel.set();
             tracker.all_finished().await;
         }
+        abandon.0 = None;
         Ok(())
     }
 }
@@ -727,7 +740,11 @@ async fn serve_http<I, S, B>(
     }
     conn.as_mut().graceful_shutdown();
     let cancel = pin!(tracker.cancel.wait());
-    let _ = select(conn, cancel).await;
+    let abandoned = pin!(async {
+        tracker.abandoned.wait().await;
+        ciranda::time::sleep(tracker.shutdown_timeout).await;
+    });
+    let _ = select(conn, select(cancel, abandoned)).await;
 }
 
 /// How [`serve_until`] ended.
@@ -782,8 +799,30 @@ async fn serve_until<F: Future>(
 struct Tracker {
     active: AtomicUsize,
     idle: Notify,
+    /// Set when a graceful shutdown starts.
     shutdown: Event,
+    /// Set when the graceful shutdown's time is up: what is left is dropped.
     cancel: Event,
+    /// Set when the server's future was dropped before it returned: nobody is left to set
+    /// `cancel`, so each connection gives its drain `shutdown_timeout` from then.
+    abandoned: Event,
+    shutdown_timeout: Duration,
+}
+
+/// Shuts the connections down if the server's future is dropped before it returns (while it
+/// accepts, or while it waits for a graceful shutdown): as hyper-util's `GracefulShutdown`
+/// does when it is dropped, but bounded by the server's `shutdown_timeout`. Without this, a
+/// dropped server's connections went on serving requests, for ever with no idle timeout.
+struct Abandon(Option<Arc<Tracker>>);
+
+impl Drop for Abandon {
+    fn drop(&mut self) {
+        if let Some(tracker) = self.0.take() {
+            // `abandoned` first: a connection that sees the shutdown then finds it set.
+            tracker.abandoned.set();
+            tracker.shutdown.set();
+        }
+    }
 }
 
 impl Tracker {
