@@ -65,6 +65,14 @@ type Pooled = hyper_util::client::legacy::Client<Connector, Body>;
 /// request. A streamed body still being sent when its redirect is followed is stopped (its
 /// HTTP/2 stream reset, its HTTP/1.1 connection closed): nothing will answer it any more.
 ///
+/// # URLs outside ASCII
+///
+/// A URL written with characters outside ASCII is sent as the URL standard serializes it, as
+/// browsers and aiohttp's yarl send it: `http://café.example/ü` goes to
+/// `xn--caf-dma.example` (IDNA) with the path `/%C3%BC`, and [`Response::url`] shows it so.
+/// Such a URL is also normalized as the standard says (`.` and `..` segments, a default
+/// port); an ASCII URL is sent exactly as written.
+///
 /// # Credentials in the URL
 ///
 /// A URL's userinfo (`http://user:password@host/`, percent-encoded) is sent as
@@ -324,18 +332,23 @@ impl Client {
         body: Body,
         options: Option<RequestOptions>,
     ) -> Result<Response, Error> {
-        let uri: Uri = url.parse().map_err(|e: http::uri::InvalidUri| {
-            // Not the password, if the URL has one.
+        // Not the password, if the URL has one.
+        let invalid = |e: BoxError| {
             let shown = userinfo::without_userinfo(url).unwrap_or_else(|| url.to_owned());
-            Error::new(Kind::InvalidUrl, Some(shown), Some(e.into()))
-        })?;
+            Error::new(Kind::InvalidUrl, Some(shown), Some(e))
+        };
+        // Before `Uri` reads it: `Uri` refuses a non-ASCII host or userinfo.
+        let url = encode_non_ascii(url).map_err(|e| invalid(e.into()))?;
+        let uri: Uri = url
+            .parse()
+            .map_err(|e: http::uri::InvalidUri| invalid(e.into()))?;
         let mut request = Request::new(body);
         *request.method_mut() = method;
         *request.uri_mut() = uri;
         if let Some(options) = options {
             request.extensions_mut().insert(options);
         }
-        self.execute(request, url.to_owned()).await
+        self.execute(request, url.into_owned()).await
     }
 
     async fn execute(&self, request: Request<Body>, mut url: String) -> Result<Response, Error> {
@@ -343,12 +356,14 @@ impl Client {
         // First: the URL is shown (errors, `Response::url`) only without its credentials.
         take_userinfo(&mut parts, &mut url)?;
         if !url.is_ascii() {
-            // Raw UTF-8 in the path or query (which `Uri` takes, and hyper would write into
-            // the request line as it is): percent-encoded, as a redirect's `Location` is.
-            url = percent_encode_non_ascii(&url);
-            parts.uri = url.parse().map_err(|e: http::uri::InvalidUri| {
-                Error::new(Kind::InvalidUrl, Some(url.clone()), Some(e.into()))
-            })?;
+            // Raw UTF-8 in the path or query of a request's own `Uri` (which `Uri` takes, and
+            // hyper would write into the request line as it is).
+            let invalid = |e: BoxError| Error::new(Kind::InvalidUrl, Some(url.clone()), Some(e));
+            let encoded = encode_non_ascii(&url).map_err(|e| invalid(e.into()))?;
+            parts.uri = encoded
+                .parse()
+                .map_err(|e: http::uri::InvalidUri| invalid(e.into()))?;
+            url = encoded.into_owned();
         }
         check_url(&parts.uri).map_err(|e| e.with_url(&url))?;
         let options = parts
@@ -629,21 +644,22 @@ where
     }
 }
 
-/// `url` with every byte outside ASCII percent-encoded (`/café` is `/caf%C3%A9`), as the URL
-/// standard encodes raw UTF-8 in a path, query or fragment.
-fn percent_encode_non_ascii(url: &str) -> String {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let mut out = String::with_capacity(url.len() * 3);
-    for &byte in url.as_bytes() {
-        if byte.is_ascii() {
-            out.push(char::from(byte));
-        } else {
-            out.push('%');
-            out.push(char::from(HEX[usize::from(byte >> 4)]));
-            out.push(char::from(HEX[usize::from(byte & 0x0f)]));
-        }
+/// `url` as it can be sent: an ASCII URL as it is written, byte for byte; one with
+/// characters outside ASCII as the URL standard (the `url` crate, as for a redirect's
+/// `Location`; browsers and aiohttp's yarl alike) serializes it: a host in IDNA's ASCII form
+/// (`café.example` is `xn--caf-dma.example`), raw UTF-8 in the userinfo, path, query or
+/// fragment percent-encoded (`/café` is `/caf%C3%A9`). That serialization also normalizes
+/// what else the URL standard normalizes (dot segments, a default port, the host's case),
+/// as it would in the same URL reached through a redirect.
+///
+/// # Errors
+/// A non-ASCII URL that the URL standard does not parse (no scheme, a host that IDNA
+/// refuses).
+fn encode_non_ascii(url: &str) -> Result<std::borrow::Cow<'_, str>, url::ParseError> {
+    if url.is_ascii() {
+        return Ok(std::borrow::Cow::Borrowed(url));
     }
-    out
+    Ok(std::borrow::Cow::Owned(Url::parse(url)?.into()))
 }
 
 /// Takes the credentials out of the request's URL into `Authorization` (see `userinfo`).
