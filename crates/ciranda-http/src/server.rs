@@ -31,9 +31,11 @@
 mod armed_sleep;
 mod body_timeout;
 mod head_timer;
+mod request_bytes;
 
 use armed_sleep::ArmedSleep;
 pub use body_timeout::BodyTimeout;
+use request_bytes::RequestBytes;
 
 use crate::error::BoxError;
 use crate::rt::{CirandaExecutor, CirandaIo, CirandaTimer};
@@ -266,9 +268,10 @@ impl<S, F> Serve<S, F> {
     ///
     /// A request is in flight from the moment its head has been read until its response body
     /// has been sent whole (or dropped): a slow request body or a long streaming response
-    /// never counts as idle. Over HTTP/1.1, bytes that arrive after the response was sent (a
-    /// handler that answers at once and reads the upload on) keep the connection busy too.
-    /// An idle connection is closed gracefully: HTTP/2 sends GOAWAY, so
+    /// never counts as idle. A request's bytes that arrive after its response was sent (a
+    /// handler that answers at once and reads the upload on) keep the connection busy too:
+    /// over HTTP/1.1 any bytes, over HTTP/2 the frames of requests (a client that sends
+    /// nothing but keep-alive PINGs is idle). An idle connection is closed gracefully: HTTP/2 sends GOAWAY, so
     /// a client opens a new connection for its next request, and a request that crosses the
     /// GOAWAY is still served. One still open `idle_timeout` after that, with still nothing in
     /// flight (a peer that never answers), is dropped. The time counts from the end of the
@@ -888,8 +891,8 @@ struct Activity {
     in_flight: AtomicUsize,
     /// When a request last ended (or 0), in nanoseconds since `since`.
     last_end: AtomicU64,
-    /// When an HTTP/1.1 connection last read bytes (or 0), in nanoseconds since `since`: a
-    /// request body still arriving after its response was sent keeps the connection busy.
+    /// When the connection last read a request's bytes (or 0), in nanoseconds since `since`:
+    /// a request body still arriving after its response was sent keeps the connection busy.
     last_read: AtomicU64,
     /// When the connection was accepted.
     since: Instant,
@@ -921,7 +924,7 @@ impl Activity {
         )
     }
 
-    /// Notes that an HTTP/1.1 connection read bytes now.
+    /// Notes that the connection read a request's bytes now.
     fn note_read(&self) {
         // Relaxed: only the connection's own task reads and writes it.
         self.last_read
@@ -1059,24 +1062,20 @@ impl IdleWatch {
 /// first request head has passed, until that head arrives (`head`, set by [`MarkHead`]) or
 /// the server first writes.
 ///
-/// With an idle timeout it also notes, on an HTTP/1.1 connection, when bytes were last read
-/// (`activity`): there a request body may still be arriving after its response was sent
-/// (a handler that answers at once and reads on), and only a request's bytes can arrive. An
-/// HTTP/2 connection (its first bytes are the client preface) is not noted: its peer may
-/// send frames (PING) that carry no request, and its request bodies keep their stream's
-/// response, and so the request, in flight anyway.
+/// With an idle timeout it also notes when a request's bytes were last read (`activity`): a
+/// request body may still be arriving after its response was sent (a handler that answers at
+/// once and reads on). On HTTP/1.1 every byte read is a request's; on HTTP/2 only the frames
+/// of requests count (DATA, HEADERS, CONTINUATION), not those that carry none (a keep-alive
+/// PING, SETTINGS, WINDOW_UPDATE), so a client that only pings is still idle.
 struct HeadDeadline<I> {
     stream: I,
     sleep: Option<Sleep>,
     head: Arc<AtomicBool>,
-    /// `None` without an idle timeout, and once the connection turned out to be HTTP/2.
+    /// `None` without an idle timeout.
     activity: Option<Arc<Activity>>,
-    /// Whether the protocol is known (from the first bytes read).
-    protocol_known: bool,
+    /// Which of the bytes read are a request's.
+    request_bytes: RequestBytes,
 }
-
-/// The start of the HTTP/2 client connection preface (RFC 9113, 3.4).
-const HTTP2_PREFACE: &[u8] = b"PRI * HTTP/2.0";
 
 impl<I> HeadDeadline<I> {
     fn new(stream: I, sleep: Option<Sleep>, head: Arc<AtomicBool>) -> Self {
@@ -1085,24 +1084,16 @@ impl<I> HeadDeadline<I> {
             sleep,
             head,
             activity: None,
-            protocol_known: false,
+            request_bytes: RequestBytes::default(),
         }
     }
 
-    /// Notes `read` (the start of `buf` just filled) as activity on an HTTP/1.1 connection.
+    /// Notes `read` (the start of `buf` just filled) as activity if it holds a request's bytes.
     fn note_read(&mut self, read: &[u8]) {
-        if read.is_empty() {
-            return;
-        }
-        if !self.protocol_known {
-            self.protocol_known = true;
-            let n = read.len().min(HTTP2_PREFACE.len());
-            if read[..n] == HTTP2_PREFACE[..n] {
-                self.activity = None;
-            }
-        }
         if let Some(activity) = &self.activity {
-            activity.note_read();
+            if self.request_bytes.read(read) {
+                activity.note_read();
+            }
         }
     }
 }

@@ -174,3 +174,126 @@ async fn a_dropped_server_cancels_what_outlives_its_shutdown_timeout() {
         "a request stuck past the shutdown timeout kept its dropped server's connection"
     );
 }
+
+/// An HTTP/2 (prior knowledge) connection made with hyper directly, with a streamed request
+/// body type; `ping` makes the client send a keep-alive PING at that interval, even while idle.
+async fn h2_client(
+    addr: std::net::SocketAddr,
+    ping: Option<Duration>,
+) -> (
+    hyper::client::conn::http2::SendRequest<UploadBody>,
+    ciranda::task::JoinHandle<Result<(), hyper::Error>>,
+) {
+    use ciranda_http::rt::{CirandaExecutor, CirandaIo, CirandaTimer};
+    let stream = TcpStream::connect(addr).await.unwrap();
+    let mut builder = hyper::client::conn::http2::Builder::new(CirandaExecutor::new());
+    builder.timer(CirandaTimer::new());
+    if let Some(interval) = ping {
+        builder
+            .keep_alive_interval(interval)
+            .keep_alive_while_idle(true);
+    }
+    let (sender, conn) = builder.handshake(CirandaIo::new(stream)).await.unwrap();
+    (sender, ciranda::spawn(conn))
+}
+
+type UploadBody = http_body_util::combinators::BoxBody<bytes::Bytes, std::io::Error>;
+
+/// Over HTTP/1.1 a request body still arriving after its response was sent keeps the
+/// connection busy (an earlier fix); over HTTP/2 only the response counted, so the idle timeout
+/// sent GOAWAY under an upload its handler was still reading, and dropped the connection, and
+/// the upload, one more idle timeout later. A request's frames (DATA, HEADERS) now count as
+/// activity on HTTP/2 too; PINGs and other control frames still do not.
+#[ciranda::test]
+async fn an_http2_upload_read_after_its_response_is_not_cut_by_the_idle_timeout() {
+    use http_body_util::BodyExt;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    const CHUNKS: usize = 40;
+    const CHUNK: usize = 1000;
+    let received = Arc::new(AtomicUsize::new(0));
+    let ended = Arc::new(ciranda::sync::Event::new());
+    // Answers at once ("accepted"), then reads the upload on in a task of its own.
+    let service = {
+        let (received, ended) = (received.clone(), ended.clone());
+        hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+            let (received, ended) = (received.clone(), ended.clone());
+            async move {
+                ciranda::spawn(async move {
+                    let mut body = req.into_body();
+                    while let Some(Ok(frame)) = body.frame().await {
+                        if let Ok(data) = frame.into_data() {
+                            received.fetch_add(data.len(), Ordering::SeqCst);
+                        }
+                    }
+                    ended.set();
+                });
+                Ok::<_, std::convert::Infallible>(hyper::Response::new(http_body_util::Full::new(
+                    bytes::Bytes::from("accepted"),
+                )))
+            }
+        })
+    };
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = ciranda::spawn(
+        ciranda_http::server::serve(listener, service)
+            .idle_timeout(Duration::from_millis(500))
+            .into_future(),
+    );
+    let (mut sender, conn) = h2_client(addr, None).await;
+    // 40 chunks, one every 50 ms: 2 s in all, four idle timeouts.
+    let chunks = futures_util::stream::unfold(0, |i| async move {
+        if i == CHUNKS {
+            return None;
+        }
+        ciranda::time::sleep(Duration::from_millis(50)).await;
+        let frame = hyper::body::Frame::data(bytes::Bytes::from(vec![b'x'; CHUNK]));
+        Some((Ok::<_, std::io::Error>(frame), i + 1))
+    });
+    let body: UploadBody = http_body_util::StreamBody::new(chunks).boxed();
+    let request = hyper::Request::post("http://localhost/")
+        .body(body)
+        .unwrap();
+    let response = timeout(Duration::from_secs(20), sender.send_request(request))
+        .await
+        .unwrap()
+        .unwrap();
+    let answer = response.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(&answer[..], b"accepted");
+    timeout(Duration::from_secs(20), ended.wait())
+        .await
+        .expect("the upload never ended");
+    assert_eq!(
+        received.load(Ordering::SeqCst),
+        CHUNKS * CHUNK,
+        "the upload was cut"
+    );
+    server.abort();
+    drop(conn);
+}
+
+/// What the fix above must not change: a client that sends nothing but keep-alive PINGs is
+/// still idle, and is closed.
+#[ciranda::test]
+async fn an_http2_client_that_only_pings_is_still_closed_as_idle() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let service = hyper::service::service_fn(|_req: hyper::Request<hyper::body::Incoming>| async {
+        Ok::<_, std::convert::Infallible>(hyper::Response::new(http_body_util::Full::new(
+            bytes::Bytes::from("hello"),
+        )))
+    });
+    let server = ciranda::spawn(
+        ciranda_http::server::serve(listener, service)
+            .idle_timeout(Duration::from_millis(300))
+            .into_future(),
+    );
+    let (_sender, conn) = h2_client(addr, Some(Duration::from_millis(50))).await;
+    // The connection task ends when the server closes the connection.
+    timeout(Duration::from_secs(20), conn)
+        .await
+        .expect("a client sending only PINGs kept its connection past the idle timeout")
+        .unwrap()
+        .ok();
+    server.abort();
+}

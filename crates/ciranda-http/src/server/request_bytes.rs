@@ -1,0 +1,182 @@
+//! `RequestBytes`: tells, from the bytes a server connection reads, which of them belong to
+//! requests, for the idle timeout: a request body still arriving after its response was sent
+//! keeps a connection busy, a client's keep-alive PING does not.
+//!
+//! | seen so far | bytes read | counts as a request's |
+//! |---|---|---|
+//! | a prefix of the HTTP/2 client preface | more of the preface | no (not known yet) |
+//! | a prefix of the preface | anything else | yes: HTTP/1.1, where every byte is a request's |
+//! | the whole preface (HTTP/2) | a frame (header or payload) | only of DATA, HEADERS and CONTINUATION frames |
+//!
+//! HTTP/2 frames are followed by their 9-byte headers (RFC 9113, 4.1) across reads of any
+//! size; nothing is buffered but a header cut between two reads. A peer that sends frames the
+//! protocol does not allow is answered by h2, which closes the connection: what this counts
+//! then does not matter.
+
+/// The HTTP/2 client connection preface (RFC 9113, 3.4).
+const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// An HTTP/2 frame header's length (RFC 9113, 4.1).
+const FRAME_HEADER: usize = 9;
+
+/// Frame types that carry a request: its body (DATA), its head or trailers (HEADERS,
+/// CONTINUATION).
+fn carries_request(kind: u8) -> bool {
+    matches!(kind, 0x0 | 0x1 | 0x9)
+}
+
+/// Reads of one connection, from its first byte; see the module's docs.
+pub(super) enum RequestBytes {
+    /// This many bytes of the preface have arrived, nothing else.
+    Detecting(usize),
+    /// HTTP/1.1: every byte read is a request's.
+    Http1,
+    /// HTTP/2, past the preface.
+    Http2(Frames),
+}
+
+/// Where an HTTP/2 connection's reads are in its frames.
+pub(super) struct Frames {
+    /// The part of the frame header read so far (`header_len` bytes of it).
+    header: [u8; FRAME_HEADER],
+    header_len: usize,
+    /// Payload bytes of the current frame still to come.
+    payload_left: usize,
+    /// Whether the current frame carries a request.
+    carrying: bool,
+}
+
+impl Default for RequestBytes {
+    fn default() -> Self {
+        RequestBytes::Detecting(0)
+    }
+}
+
+impl RequestBytes {
+    /// Takes in the next bytes the connection read; `true` if any of them are a request's.
+    pub(super) fn read(&mut self, mut bytes: &[u8]) -> bool {
+        if let RequestBytes::Detecting(matched) = *self {
+            let n = bytes.len().min(PREFACE.len() - matched);
+            if bytes[..n] != PREFACE[matched..matched + n] {
+                *self = RequestBytes::Http1;
+            } else if matched + n < PREFACE.len() {
+                *self = RequestBytes::Detecting(matched + n);
+                return false;
+            } else {
+                *self = RequestBytes::Http2(Frames {
+                    header: [0; FRAME_HEADER],
+                    header_len: 0,
+                    payload_left: 0,
+                    carrying: false,
+                });
+                bytes = &bytes[n..];
+            }
+        }
+        match self {
+            RequestBytes::Detecting(_) => false,
+            RequestBytes::Http1 => !bytes.is_empty(),
+            RequestBytes::Http2(frames) => frames.read(bytes),
+        }
+    }
+}
+
+impl Frames {
+    fn read(&mut self, mut bytes: &[u8]) -> bool {
+        let mut request = false;
+        while !bytes.is_empty() {
+            if self.payload_left > 0 {
+                let n = self.payload_left.min(bytes.len());
+                request |= self.carrying;
+                self.payload_left -= n;
+                bytes = &bytes[n..];
+                continue;
+            }
+            let n = (FRAME_HEADER - self.header_len).min(bytes.len());
+            self.header[self.header_len..self.header_len + n].copy_from_slice(&bytes[..n]);
+            self.header_len += n;
+            bytes = &bytes[n..];
+            if self.header_len == FRAME_HEADER {
+                self.header_len = 0;
+                let [a, b, c, kind, ..] = self.header;
+                self.payload_left = usize::from(a) << 16 | usize::from(b) << 8 | usize::from(c);
+                self.carrying = carries_request(kind);
+                // A frame with no payload still counts (an empty DATA frame that ends a body).
+                request |= self.carrying;
+            }
+        }
+        request
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(kind: u8, payload: usize) -> Vec<u8> {
+        let mut f = vec![
+            (payload >> 16) as u8,
+            (payload >> 8) as u8,
+            payload as u8,
+            kind,
+            0,
+            0,
+            0,
+            0,
+            1,
+        ];
+        f.resize(FRAME_HEADER + payload, 0xAB);
+        f
+    }
+
+    #[test]
+    fn http1_bytes_count_once_they_differ_from_the_preface() {
+        let mut seen = RequestBytes::default();
+        // "P" could start either; "PUT" cannot be the preface.
+        assert!(!seen.read(b"P"));
+        assert!(seen.read(b"UT / HTTP/1.1\r\n"));
+        assert!(seen.read(b"x"));
+        assert!(!seen.read(b""));
+        let mut seen = RequestBytes::default();
+        assert!(seen.read(b"GET / HTTP/1.1\r\n"));
+    }
+
+    #[test]
+    fn http2_counts_request_frames_only_across_any_split() {
+        // The preface, SETTINGS, PING, WINDOW_UPDATE (none a request's), then HEADERS, DATA,
+        // an empty DATA, CONTINUATION (each a request's), then PING again.
+        let control = [frame(0x4, 6), frame(0x6, 8), frame(0x8, 4)];
+        let requests = [
+            frame(0x1, 20),
+            frame(0x0, 300),
+            frame(0x0, 0),
+            frame(0x9, 5),
+        ];
+        let mut all = PREFACE.to_vec();
+        let mut kinds = Vec::new(); // (start, end, is a request's) of every frame
+        for (f, request) in control
+            .iter()
+            .map(|f| (f, false))
+            .chain(requests.iter().map(|f| (f, true)))
+            .chain([(&frame(0x6, 8), false)])
+        {
+            kinds.push((all.len(), all.len() + f.len(), request));
+            all.extend_from_slice(f);
+        }
+        for step in [1, 2, 7, 9, 10, 64, all.len()] {
+            let mut seen = RequestBytes::default();
+            for (i, piece) in all.chunks(step).enumerate() {
+                let (start, end) = (i * step, i * step + piece.len());
+                // A request's if it holds the last byte of a request frame's header or any
+                // of its payload.
+                let expected = kinds
+                    .iter()
+                    .any(|&(s, e, request)| request && s + FRAME_HEADER - 1 < end && start < e);
+                assert_eq!(
+                    seen.read(piece),
+                    expected,
+                    "step {step}, bytes {start}..{end}"
+                );
+            }
+        }
+    }
+}
