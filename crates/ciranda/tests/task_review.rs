@@ -1,5 +1,5 @@
-//! Task combinators at their edges: a group spawner used where it cannot spawn, a spawner
-//! racing the drop of its group, and where `as_completed` and a gather built outside a
+//! Task combinators at their edges: a group spawner used where it cannot spawn, spawners
+//! racing the drop of their group, and where `as_completed` and a gather built outside a
 //! runtime say their children were spawned.
 
 use ciranda::task::TaskGroup;
@@ -116,6 +116,87 @@ fn a_member_added_while_the_group_is_dropped_is_cancelled() {
                 ciranda::task::yield_now().await;
             }
         });
+    }
+}
+
+/// A member whose spawn is under way while its group is dropped never runs: its task may
+/// exist before the spawner's insertion finds the set closed and aborts it, and a worker that
+/// reached it in between used to poll it once, since its start check looked at "a member
+/// failed", not at "the group is closed".
+///
+/// The runtime's only worker is kept busy (by a task that waits for `release`) while plain
+/// threads feed the group through spawners and the group is dropped; the worker is released
+/// only after that. Every start check of this round's members therefore comes after the group
+/// was closed, so with the fix no member's future is ever polled, whatever the timing: any
+/// poll is the defect. The old code polled one in about one round in four (a feeder between
+/// its spawn and its insertion when the worker came back), so 200 rounds catch it in every run.
+#[test]
+fn a_member_whose_spawn_is_under_way_while_the_group_is_dropped_never_runs() {
+    const FEEDERS: usize = 3;
+    let rt = ciranda::Runtime::builder()
+        .flavor(ciranda::Flavor::MultiThread)
+        .worker_threads(1)
+        .build()
+        .unwrap();
+    // Spins until `done`, failing the test after a generous bound instead of hanging.
+    let wait_until = |done: &dyn Fn() -> bool, what: &str| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !done() {
+            assert!(Instant::now() < deadline, "timed out waiting until {what}");
+            std::thread::yield_now();
+        }
+    };
+    let polled = Arc::new(AtomicUsize::new(0));
+    for round in 0..200 {
+        let alive = Arc::new(AtomicUsize::new(0));
+        let (busy, release) = (
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(AtomicBool::new(false)),
+        );
+        {
+            let (busy, release) = (busy.clone(), release.clone());
+            // Blocks the worker on purpose: no member can be polled until `release`.
+            rt.spawn(async move {
+                busy.store(true, SeqCst);
+                while !release.load(SeqCst) {
+                    std::thread::yield_now();
+                }
+            });
+        }
+        wait_until(&|| busy.load(SeqCst), "the worker is busy");
+        let group = TaskGroup::<(), ()>::new();
+        let spawned = Arc::new(AtomicUsize::new(0));
+        std::thread::scope(|scope| {
+            for _ in 0..FEEDERS {
+                let spawner = group.spawner();
+                let (alive, polled, spawned) = (alive.clone(), polled.clone(), spawned.clone());
+                let rt = &rt;
+                scope.spawn(move || {
+                    let _runtime = rt.enter();
+                    loop {
+                        let (alive, polled) = (Alive::new(&alive), polled.clone());
+                        let member = async move {
+                            let _alive = alive;
+                            polled.fetch_add(1, SeqCst);
+                            pending::<Result<(), ()>>().await
+                        };
+                        if spawner.spawn(member).is_err() {
+                            break; // the group is gone
+                        }
+                        spawned.fetch_add(1, SeqCst);
+                    }
+                });
+            }
+            wait_until(&|| spawned.load(SeqCst) >= FEEDERS, "the feeders spawn");
+            drop(group);
+            release.store(true, SeqCst);
+        });
+        wait_until(&|| alive.load(SeqCst) == 0, "every member was cancelled");
+        assert_eq!(
+            polled.load(SeqCst),
+            0,
+            "round {round}: a member ran after its group was dropped"
+        );
     }
 }
 

@@ -158,9 +158,11 @@ impl Shared {
             .saturating_sub(never_spawned)
     }
 
-    /// `true` once a member has failed.
-    fn failed(&self) -> bool {
-        self.state.lock().cancelled_by_group.is_some()
+    /// `true` once a member has failed or the group is closed (dropped): a member starting
+    /// now must not run, its abort is on its way.
+    fn refuses_start(&self) -> bool {
+        let state = self.state.lock();
+        state.closed || state.cancelled_by_group.is_some()
     }
 
     /// The index of the member that ran as task `id`, whose outcome `join` has not taken yet.
@@ -262,9 +264,13 @@ where
     let never_spawned = NeverSpawned(shared);
     let group = shared.clone();
     let handle = crate::spawn(async move {
-        if group.failed() {
+        if group.refuses_start() {
             // Spawned into a failed group: the spawn aborts this member as soon as it has
             // its handle, but a worker may reach the task first; the future must not start.
+            // Likewise when the group was dropped while this member's spawn was under way
+            // (its spawner saw it open): the spawner's insertion into the closed set, or the
+            // set's drop, aborts it. (`closed` set by `join`'s end cannot be seen here: `join`
+            // ends only once every member has finished.)
             return std::future::pending().await;
         }
         let mut on_failure = FailOnDrop {
