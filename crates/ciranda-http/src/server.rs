@@ -483,10 +483,12 @@ where
         let mut signal = pin!(signal);
         loop {
             let accepted = {
+                // The signal first: polled after `accept`, it was seen only when no connection
+                // was waiting, so a steady flood of connections kept the server accepting.
                 let accept = pin!(listener.accept());
-                match select(accept, signal.as_mut()).await {
-                    Either::Left((accepted, _)) => accepted,
-                    Either::Right(((), _)) => break,
+                match select(signal.as_mut(), accept).await {
+                    Either::Left(((), _)) => break,
+                    Either::Right((accepted, _)) => accepted,
                 }
             };
             match accepted {

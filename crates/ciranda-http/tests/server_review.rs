@@ -297,3 +297,48 @@ async fn an_http2_client_that_only_pings_is_still_closed_as_idle() {
         .ok();
     server.abort();
 }
+
+/// The accept loop polled `accept` before the shutdown signal and took the signal only when
+/// no connection was waiting: connections queued when the signal completed were all still
+/// accepted (and served), and under a steady flood of connections (when a graceful shutdown
+/// is most wanted) the signal was never seen. The signal is polled first now.
+#[ciranda::test]
+async fn a_completed_shutdown_signal_stops_accepting_even_with_connections_waiting() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    const QUEUED: usize = 100; // under std's listen backlog (128)
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    // Connections the kernel completed, waiting in the backlog for the server to accept them.
+    let mut queued = Vec::new();
+    for _ in 0..QUEUED {
+        queued.push(TcpStream::connect(addr).await.unwrap());
+    }
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let make_service = {
+        let accepted = accepted.clone();
+        move |_| {
+            accepted.fetch_add(1, Ordering::SeqCst);
+            Routes::new(1).make_service()(ciranda_http::server::RemoteAddr(addr))
+        }
+    };
+    // The signal has completed before the server starts (it fired in the middle of a flood).
+    let stop = Arc::new(ciranda::sync::Event::new());
+    stop.set();
+    let signal = {
+        let stop = stop.clone();
+        async move { stop.wait().await }
+    };
+    let served = ciranda_http::server::serve_with_remote(listener, make_service)
+        .shutdown_timeout(Duration::from_secs(5))
+        .with_graceful_shutdown(signal);
+    timeout(Duration::from_secs(20), served.into_future())
+        .await
+        .expect("the server did not return")
+        .unwrap();
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        0,
+        "connections were accepted after the shutdown signal had completed"
+    );
+    drop(queued);
+}
