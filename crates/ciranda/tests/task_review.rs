@@ -248,3 +248,50 @@ fn a_gather_built_outside_a_runtime_shows_its_callers_line_as_its_childrens_loca
     });
     drop(gathering);
 }
+
+/// A `fmt::Write` that spawns a member into the group for every piece of text it is given.
+struct SpawningWriter<'a> {
+    spawner: &'a ciranda::task::GroupSpawner<u32, ()>,
+    spawned: u32,
+}
+
+impl std::fmt::Write for SpawningWriter<'_> {
+    fn write_str(&mut self, _: &str) -> std::fmt::Result {
+        self.spawned += 1;
+        let value = self.spawned;
+        self.spawner
+            .spawn(async move { Ok(value) })
+            .map_err(|_| std::fmt::Error)?;
+        Ok(())
+    }
+}
+
+/// A spawner's `Debug` writes into the caller's formatter, which may be any code at all,
+/// including code that spawns into the same group. It used to write while holding the group's
+/// lock, so such a writer deadlocked on its first spawn.
+#[test]
+fn a_spawners_debug_output_may_spawn_into_its_group() {
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = ciranda::Runtime::new().expect("runtime");
+        let outcome = runtime.block_on(async {
+            let group = TaskGroup::<u32, ()>::new();
+            let spawner = group.spawner();
+            let mut writer = SpawningWriter {
+                spawner: &spawner,
+                spawned: 0,
+            };
+            std::fmt::write(&mut writer, format_args!("{spawner:?}")).expect("every spawn works");
+            let spawned = writer.spawned;
+            drop(spawner);
+            (spawned, group.join().await.expect("no member fails"))
+        });
+        let _ = done.send(outcome);
+    });
+    let (spawned, mut outputs) = finished
+        .recv_timeout(Duration::from_secs(30))
+        .expect("formatting a GroupSpawner into a writer that spawns into its group deadlocked");
+    assert!(spawned > 0, "the writer was called");
+    outputs.sort_unstable();
+    assert_eq!(outputs, (1..=spawned).collect::<Vec<_>>());
+}

@@ -535,11 +535,16 @@ impl<T, E> Clone for GroupSpawner<T, E> {
 
 impl<T, E> fmt::Debug for GroupSpawner<T, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = self.shared.state.lock();
+        // Copied out first: the formatter is the caller's code and must not run under the
+        // group's lock.
+        let (closed, failed) = {
+            let state = self.shared.state.lock();
+            (state.closed, state.cancelled_by_group.is_some())
+        };
         f.debug_struct("GroupSpawner")
             .field("members", &self.shared.members())
-            .field("closed", &state.closed)
-            .field("failed", &state.cancelled_by_group.is_some())
+            .field("closed", &closed)
+            .field("failed", &failed)
             .finish()
     }
 }
