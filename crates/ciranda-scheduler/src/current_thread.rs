@@ -252,6 +252,11 @@ impl CurrentThread {
         !self.remote.is_empty() || self.block_on_woken.load(SeqCst)
     }
 
+    /// Tasks in the remote queue (for `RuntimeMetrics::global_queue_depth`).
+    pub(crate) fn remote_len(&self) -> usize {
+        self.remote.len()
+    }
+
     /// Drops every task in the remote queue (their queue references).
     pub(crate) fn drain_remote(&self) {
         while let Some(task) = self.remote.pop() {

@@ -10,6 +10,7 @@
 //! count are kept in the worker and published at each park and every few dozen ticks
 //! (`EVENT_INTERVAL`), so a worker that never parks still reports them.
 
+use crate::current_thread::CurrentThread;
 use crate::shared::Shared;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
@@ -92,7 +93,13 @@ pub(crate) fn snapshot(shared: &Shared) -> RuntimeMetrics {
     RuntimeMetrics {
         alive_tasks: shared.registry.live_count(),
         spawned_tasks: shared.counters.spawned(),
-        global_queue_depth: shared.injector.len(),
+        // The current-thread flavor queues what comes from outside its driver in a queue of
+        // its own (the injector stays empty there): count both.
+        global_queue_depth: shared.injector.len()
+            + shared
+                .current_thread
+                .as_ref()
+                .map_or(0, CurrentThread::remote_len),
         blocking_threads,
         idle_blocking_threads,
         workers: if shared.current_thread.is_some() {
@@ -169,7 +176,9 @@ impl RuntimeMetrics {
     }
 
     /// Tasks waiting in the global (injector) queue: spawned or woken from outside the
-    /// workers and not yet taken by one.
+    /// workers and not yet taken by one. On the current-thread flavor: tasks spawned or woken
+    /// off the driving thread (or while no thread is inside `block_on`) that the driver has
+    /// not yet taken.
     pub fn global_queue_depth(&self) -> usize {
         self.global_queue_depth
     }
