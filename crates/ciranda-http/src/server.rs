@@ -31,11 +31,11 @@
 mod armed_sleep;
 mod body_timeout;
 mod head_timer;
-mod request_bytes;
+mod traffic;
 
 use armed_sleep::ArmedSleep;
 pub use body_timeout::BodyTimeout;
-use request_bytes::RequestBytes;
+use traffic::Traffic;
 
 use crate::error::BoxError;
 use crate::rt::{CirandaExecutor, CirandaIo, CirandaTimer};
@@ -893,9 +893,11 @@ struct Activity {
     in_flight: AtomicUsize,
     /// When a request last ended (or 0), in nanoseconds since `since`.
     last_end: AtomicU64,
-    /// When the connection last read a request's bytes (or 0), in nanoseconds since `since`:
-    /// a request body still arriving after its response was sent keeps the connection busy.
-    last_read: AtomicU64,
+    /// When the connection last read a request's bytes or wrote a response's (or 0), in
+    /// nanoseconds since `since`: a request body still arriving after its response was sent,
+    /// or a response still being written after hyper dropped its body (it does so once it has
+    /// taken the last frame, which may be the whole body), keeps the connection busy.
+    last_transfer: AtomicU64,
     /// When the connection was accepted.
     since: Instant,
 }
@@ -905,7 +907,7 @@ impl Activity {
         Activity {
             in_flight: AtomicUsize::new(0),
             last_end: AtomicU64::new(0),
-            last_read: AtomicU64::new(0),
+            last_transfer: AtomicU64::new(0),
             since: Instant::now(),
         }
     }
@@ -919,18 +921,25 @@ impl Activity {
             return None;
         }
         let end = self.last_end.load(Ordering::Relaxed);
-        let read = self.last_read.load(Ordering::Relaxed);
+        let transfer = self.last_transfer.load(Ordering::Relaxed);
         Some(
             self.since
-                .saturating_add(Duration::from_nanos(end.max(read))),
+                .saturating_add(Duration::from_nanos(end.max(transfer))),
         )
     }
 
-    /// Notes that the connection read a request's bytes now.
-    fn note_read(&self) {
+    /// Notes that the connection read a request's bytes or wrote a response's now.
+    fn note_transfer(&self) {
         // Relaxed: only the connection's own task reads and writes it.
-        self.last_read
+        self.last_transfer
             .fetch_max(self.nanos_since_start(), Ordering::Relaxed);
+    }
+
+    /// Whether a request is in flight (its end will be noted then: a transfer need not be).
+    fn busy(&self) -> bool {
+        // Relaxed: a count seen late only makes a transfer noted that need not have been, or
+        // one not noted that comes just before an end noted with a later time.
+        self.in_flight.load(Ordering::Relaxed) != 0
     }
 
     fn nanos_since_start(&self) -> u64 {
@@ -1064,19 +1073,21 @@ impl IdleWatch {
 /// first request head has passed, until that head arrives (`head`, set by [`MarkHead`]) or
 /// the server first writes.
 ///
-/// With an idle timeout it also notes when a request's bytes were last read (`activity`): a
-/// request body may still be arriving after its response was sent (a handler that answers at
-/// once and reads on). On HTTP/1.1 every byte read is a request's; on HTTP/2 only the frames
-/// of requests count (DATA, HEADERS, CONTINUATION), not those that carry none (a keep-alive
-/// PING, SETTINGS, WINDOW_UPDATE), so a client that only pings is still idle.
+/// With an idle timeout it also notes when a request's bytes were last read or a response's
+/// written (`activity`): a request body may still be arriving after its response was sent (a
+/// handler that answers at once and reads on), and a response may still be being written
+/// after hyper dropped its body (a large body in one frame to a slow reader). On HTTP/1.1
+/// every byte is a request's or a response's; on HTTP/2 only the frames of messages count
+/// (DATA, HEADERS, CONTINUATION), not those that carry none (a keep-alive PING and its
+/// answer, SETTINGS, WINDOW_UPDATE), so a client that only pings is still idle.
 struct HeadDeadline<I> {
     stream: I,
     sleep: Option<Sleep>,
     head: Arc<AtomicBool>,
     /// `None` without an idle timeout.
     activity: Option<Arc<Activity>>,
-    /// Which of the bytes read are a request's.
-    request_bytes: RequestBytes,
+    /// Which of the bytes read and written are a request's or a response's.
+    traffic: Traffic,
 }
 
 impl<I> HeadDeadline<I> {
@@ -1086,24 +1097,38 @@ impl<I> HeadDeadline<I> {
             sleep,
             head,
             activity: None,
-            request_bytes: RequestBytes::default(),
+            traffic: Traffic::default(),
         }
     }
 
     /// Notes `read` (the start of `buf` just filled) as activity if it holds a request's bytes.
     fn note_read(&mut self, read: &[u8]) {
         if let Some(activity) = &self.activity {
-            if self.request_bytes.read(read) {
-                activity.note_read();
+            if self.traffic.read(read) {
+                activity.note_transfer();
+            }
+        }
+    }
+
+    /// Notes a write of the first `n` bytes of `bufs` as activity if it holds a response's
+    /// bytes and no request is in flight (while one is, its end is noted later anyway).
+    fn note_write<'a>(&mut self, bufs: impl IntoIterator<Item = &'a [u8]>, n: usize) {
+        if let Some(activity) = &self.activity {
+            if self.traffic.wrote(bufs, n) && !activity.busy() {
+                activity.note_transfer();
             }
         }
     }
 }
 
 impl<I> HeadDeadline<I> {
-    fn wrote(&mut self, n: &Poll<io::Result<usize>>) {
-        if matches!(n, Poll::Ready(Ok(n)) if *n > 0) {
-            self.sleep = None;
+    /// After a write of `bufs` that returned `n`.
+    fn wrote<'a>(&mut self, bufs: impl IntoIterator<Item = &'a [u8]>, n: &Poll<io::Result<usize>>) {
+        if let Poll::Ready(Ok(n)) = *n {
+            if n > 0 {
+                self.sleep = None;
+            }
+            self.note_write(bufs, n);
         }
     }
 }
@@ -1144,7 +1169,7 @@ impl<I: futures_io::AsyncWrite + Unpin> futures_io::AsyncWrite for HeadDeadline<
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let r = Pin::new(&mut this.stream).poll_write(cx, buf);
-        this.wrote(&r);
+        this.wrote([buf], &r);
         r
     }
 
@@ -1155,7 +1180,7 @@ impl<I: futures_io::AsyncWrite + Unpin> futures_io::AsyncWrite for HeadDeadline<
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let r = Pin::new(&mut this.stream).poll_write_vectored(cx, bufs);
-        this.wrote(&r);
+        this.wrote(bufs.iter().map(|buf| &**buf), &r);
         r
     }
 

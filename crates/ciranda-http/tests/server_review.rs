@@ -342,3 +342,113 @@ async fn a_completed_shutdown_signal_stops_accepting_even_with_connections_waiti
     );
     drop(queued);
 }
+
+/// A server answering every request with `size` bytes in one frame (a file read into memory:
+/// `Full<Bytes>`), with the given idle timeout.
+async fn big_response_server(
+    size: usize,
+    idle: Duration,
+) -> (
+    std::net::SocketAddr,
+    ciranda::task::JoinHandle<std::io::Result<()>>,
+) {
+    let body = bytes::Bytes::from(vec![b'z'; size]);
+    let service = hyper::service::service_fn(move |_req: hyper::Request<hyper::body::Incoming>| {
+        let body = body.clone();
+        async move {
+            Ok::<_, std::convert::Infallible>(hyper::Response::new(http_body_util::Full::new(body)))
+        }
+    });
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = ciranda::spawn(
+        ciranda_http::server::serve(listener, service)
+            .idle_timeout(idle)
+            .into_future(),
+    );
+    (addr, server)
+}
+
+/// A request counted as in flight until hyper dropped its response body, which it does as
+/// soon as it has taken the last frame, before writing it: a large body in one frame (a file
+/// read into memory) to a client that reads slower than the idle timeout counted as idle from
+/// the start, and the idle timeout closed the connection under it, cutting the response. Bytes
+/// of a response written count as activity now.
+#[ciranda::test]
+async fn a_large_response_to_a_slow_reader_is_not_cut_by_the_idle_timeout() {
+    const SIZE: usize = 48 << 20; // well past what loopback's socket buffers hold
+    let (addr, server) = big_response_server(SIZE, Duration::from_secs(1)).await;
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    // About 5 s for the whole body (1 MiB every 100 ms): five idle timeouts, with room for a
+    // loaded machine's stalls inside each.
+    let mut got = 0usize;
+    let mut buf = vec![0u8; 64 * 1024];
+    let read_all = timeout(Duration::from_secs(60), async {
+        let mut budget = 0usize;
+        loop {
+            let n = stream.read(&mut buf).await.unwrap_or(0);
+            if n == 0 {
+                break;
+            }
+            got += n;
+            budget += n;
+            if budget >= 1 << 20 {
+                budget = 0;
+                ciranda::time::sleep(Duration::from_millis(100)).await;
+            }
+            if got > SIZE {
+                break; // the head and the whole body
+            }
+        }
+    })
+    .await;
+    assert!(read_all.is_ok(), "the response never ended");
+    assert!(
+        got > SIZE,
+        "the response was cut after {got} of {SIZE} body bytes (and its head)"
+    );
+    server.abort();
+}
+
+/// The same over HTTP/2: the stream's last DATA is handed to h2 whole and sent as the
+/// client's window allows, long after hyper dropped the body.
+#[ciranda::test]
+async fn a_large_http2_response_to_a_slow_reader_is_not_cut_by_the_idle_timeout() {
+    use http_body_util::BodyExt;
+    const SIZE: usize = 48 << 20;
+    let (addr, server) = big_response_server(SIZE, Duration::from_secs(1)).await;
+    let (mut sender, conn) = h2_client(addr, None).await;
+    let request = hyper::Request::get("http://localhost/")
+        .body(http_body_util::Empty::new().map_err(|e| match e {}).boxed())
+        .unwrap();
+    let response = timeout(Duration::from_secs(20), sender.send_request(request))
+        .await
+        .unwrap()
+        .unwrap();
+    let mut body = response.into_body();
+    let mut got = 0usize;
+    let read_all = timeout(Duration::from_secs(60), async {
+        let mut budget = 0usize;
+        // The client's window opens only as this reads: about 5 s for the whole body.
+        while let Some(frame) = body.frame().await {
+            let Ok(frame) = frame else { break };
+            if let Ok(data) = frame.into_data() {
+                got += data.len();
+                budget += data.len();
+            }
+            if budget >= 1 << 20 {
+                budget = 0;
+                ciranda::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    })
+    .await;
+    assert!(read_all.is_ok(), "the response never ended");
+    assert_eq!(got, SIZE, "the response was cut");
+    server.abort();
+    drop(conn);
+}

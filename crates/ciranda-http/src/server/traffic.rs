@@ -1,6 +1,7 @@
-//! `RequestBytes`: tells, from the bytes a server connection reads, which of them belong to
-//! requests, for the idle timeout: a request body still arriving after its response was sent
-//! keeps a connection busy, a client's keep-alive PING does not.
+//! `Traffic`: tells, from the bytes a server connection reads and writes, which of them belong
+//! to requests and responses, for the idle timeout: a request body still arriving after its
+//! response was sent, or a response still being written after hyper took its last frame,
+//! keeps a connection busy; a client's keep-alive PING (and the server's answer) does not.
 //!
 //! | seen so far | bytes read | counts as a request's |
 //! |---|---|---|
@@ -8,10 +9,13 @@
 //! | a prefix of the preface | anything else | yes: HTTP/1.1, where every byte is a request's |
 //! | the whole preface (HTTP/2) | a frame (header or payload) | only of DATA, HEADERS and CONTINUATION frames |
 //!
-//! HTTP/2 frames are followed by their 9-byte headers (RFC 9113, 4.1) across reads of any
-//! size; nothing is buffered but a header cut between two reads. A peer that sends frames the
-//! protocol does not allow is answered by h2, which closes the connection: what this counts
-//! then does not matter.
+//! Bytes written count the same way: on HTTP/1.1 all of them (hyper writes only responses), on
+//! HTTP/2 those of DATA, HEADERS and CONTINUATION frames (the server's stream has no preface).
+//!
+//! HTTP/2 frames are followed by their 9-byte headers (RFC 9113, 4.1) across reads and writes
+//! of any size; nothing is buffered but a header cut between two of them. A peer that sends
+//! frames the protocol does not allow is answered by h2, which closes the connection: what this
+//! counts then does not matter.
 
 /// The HTTP/2 client connection preface (RFC 9113, 3.4).
 const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -19,23 +23,24 @@ const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 /// An HTTP/2 frame header's length (RFC 9113, 4.1).
 const FRAME_HEADER: usize = 9;
 
-/// Frame types that carry a request: its body (DATA), its head or trailers (HEADERS,
-/// CONTINUATION).
-fn carries_request(kind: u8) -> bool {
+/// Frame types that carry a request or a response: its body (DATA), its head or trailers
+/// (HEADERS, CONTINUATION).
+fn carries_message(kind: u8) -> bool {
     matches!(kind, 0x0 | 0x1 | 0x9)
 }
 
-/// Reads of one connection, from its first byte; see the module's docs.
-pub(super) enum RequestBytes {
+/// Reads and writes of one connection, from its first byte; see the module's docs.
+pub(super) enum Traffic {
     /// This many bytes of the preface have arrived, nothing else.
     Detecting(usize),
-    /// HTTP/1.1: every byte read is a request's.
+    /// HTTP/1.1: every byte read is a request's, every byte written a response's.
     Http1,
-    /// HTTP/2, past the preface.
-    Http2(Frames),
+    /// HTTP/2, past the preface: where the reads and the writes are in their frames.
+    Http2 { reads: Frames, writes: Frames },
 }
 
-/// Where an HTTP/2 connection's reads are in its frames.
+/// Where one direction of an HTTP/2 connection is in its frames.
+#[derive(Default)]
 pub(super) struct Frames {
     /// The part of the frame header read so far (`header_len` bytes of it).
     header: [u8; FRAME_HEADER],
@@ -46,42 +51,67 @@ pub(super) struct Frames {
     carrying: bool,
 }
 
-impl Default for RequestBytes {
+impl Default for Traffic {
     fn default() -> Self {
-        RequestBytes::Detecting(0)
+        Traffic::Detecting(0)
     }
 }
 
-impl RequestBytes {
+impl Traffic {
     /// Takes in the next bytes the connection read; `true` if any of them are a request's.
     pub(super) fn read(&mut self, mut bytes: &[u8]) -> bool {
-        if let RequestBytes::Detecting(matched) = *self {
+        if let Traffic::Detecting(matched) = *self {
             let n = bytes.len().min(PREFACE.len() - matched);
             if bytes[..n] != PREFACE[matched..matched + n] {
-                *self = RequestBytes::Http1;
+                *self = Traffic::Http1;
             } else if matched + n < PREFACE.len() {
-                *self = RequestBytes::Detecting(matched + n);
+                *self = Traffic::Detecting(matched + n);
                 return false;
             } else {
-                *self = RequestBytes::Http2(Frames {
-                    header: [0; FRAME_HEADER],
-                    header_len: 0,
-                    payload_left: 0,
-                    carrying: false,
-                });
+                *self = Traffic::Http2 {
+                    reads: Frames::default(),
+                    writes: Frames::default(),
+                };
                 bytes = &bytes[n..];
             }
         }
         match self {
-            RequestBytes::Detecting(_) => false,
-            RequestBytes::Http1 => !bytes.is_empty(),
-            RequestBytes::Http2(frames) => frames.read(bytes),
+            Traffic::Detecting(_) => false,
+            Traffic::Http1 => !bytes.is_empty(),
+            Traffic::Http2 { reads, .. } => reads.take(bytes),
+        }
+    }
+
+    /// Takes in the next bytes the connection wrote (the first `n` of `bufs`); `true` if any
+    /// of them are a response's.
+    pub(super) fn wrote<'a>(
+        &mut self,
+        bufs: impl IntoIterator<Item = &'a [u8]>,
+        mut n: usize,
+    ) -> bool {
+        match self {
+            // Before the protocol is known hyper writes nothing; count it if it ever does.
+            Traffic::Detecting(_) | Traffic::Http1 => n > 0,
+            Traffic::Http2 { writes, .. } => {
+                let mut response = false;
+                for buf in bufs {
+                    if n == 0 {
+                        break;
+                    }
+                    let part = &buf[..n.min(buf.len())];
+                    n -= part.len();
+                    response |= writes.take(part);
+                }
+                response
+            }
         }
     }
 }
 
 impl Frames {
-    fn read(&mut self, mut bytes: &[u8]) -> bool {
+    /// Takes in the direction's next bytes; `true` if any of them are a request's or a
+    /// response's.
+    fn take(&mut self, mut bytes: &[u8]) -> bool {
         let mut request = false;
         while !bytes.is_empty() {
             if self.payload_left > 0 {
@@ -99,7 +129,7 @@ impl Frames {
                 self.header_len = 0;
                 let [a, b, c, kind, ..] = self.header;
                 self.payload_left = usize::from(a) << 16 | usize::from(b) << 8 | usize::from(c);
-                self.carrying = carries_request(kind);
+                self.carrying = carries_message(kind);
                 // A frame with no payload still counts (an empty DATA frame that ends a body).
                 request |= self.carrying;
             }
@@ -130,13 +160,13 @@ mod tests {
 
     #[test]
     fn http1_bytes_count_once_they_differ_from_the_preface() {
-        let mut seen = RequestBytes::default();
+        let mut seen = Traffic::default();
         // "P" could start either; "PUT" cannot be the preface.
         assert!(!seen.read(b"P"));
         assert!(seen.read(b"UT / HTTP/1.1\r\n"));
         assert!(seen.read(b"x"));
         assert!(!seen.read(b""));
-        let mut seen = RequestBytes::default();
+        let mut seen = Traffic::default();
         assert!(seen.read(b"GET / HTTP/1.1\r\n"));
     }
 
@@ -163,7 +193,7 @@ mod tests {
             all.extend_from_slice(f);
         }
         for step in [1, 2, 7, 9, 10, 64, all.len()] {
-            let mut seen = RequestBytes::default();
+            let mut seen = Traffic::default();
             for (i, piece) in all.chunks(step).enumerate() {
                 let (start, end) = (i * step, i * step + piece.len());
                 // A request's if it holds the last byte of a request frame's header or any
@@ -178,5 +208,28 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn writes_count_responses_only_across_partial_and_vectored_writes() {
+        let mut http1 = Traffic::default();
+        assert!(http1.read(b"GET / HTTP/1.1\r\n\r\n"));
+        assert!(http1.wrote([&b"HTTP/1.1 200 OK\r\n"[..]], 5));
+        assert!(!http1.wrote([&b"HTTP/1.1 200 OK\r\n"[..]], 0));
+
+        let mut http2 = Traffic::default();
+        assert!(!http2.read(PREFACE));
+        // SETTINGS, a PING ack: not a response's. Written two buffers at a time, the first
+        // write cut short inside the PING's header.
+        let (settings, ping) = (frame(0x4, 6), frame(0x6, 8));
+        assert!(!http2.wrote([&settings[..], &ping[..]], settings.len() + 4));
+        assert!(!http2.wrote([&ping[4..]], ping.len() - 4));
+        // HEADERS and DATA: a response's, even when a write ends inside the DATA's header and
+        // the next holds only its payload.
+        let (headers, data) = (frame(0x1, 10), frame(0x0, 100));
+        assert!(http2.wrote([&headers[..], &data[..3]], headers.len() + 3));
+        assert!(http2.wrote([&data[3..]], data.len() - 3));
+        // A GOAWAY after them is not.
+        assert!(!http2.wrote([&frame(0x7, 8)[..]], FRAME_HEADER + 8));
     }
 }
