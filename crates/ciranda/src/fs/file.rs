@@ -6,10 +6,17 @@
 //! would overflow or on `flush`/`close`/`seek`/`sync_all`, one job per buffer. A caller's
 //! write is never split over two jobs when it fits the buffer, so `O_APPEND` writers sharing a
 //! file do not interleave inside one `write_all` of a line.
+//!
+//! A write (or a seek, `metadata`, ...) after a read moves the OS position back over the bytes
+//! read ahead and not returned, so that it acts where the caller's position is. A file that
+//! cannot seek (a FIFO, a terminal, a serial port) cannot be moved back: there the read-ahead
+//! is set aside instead and returned by the next reads, whose data came before anything read
+//! later.
 
 use crate::task::JoinHandle;
 use futures_io::{AsyncRead, AsyncSeek, AsyncWrite};
 use std::any::Any;
+use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -34,6 +41,11 @@ const MAX_JOB: usize = 2 * 1024 * 1024;
 /// the blocking pool gets to them, the shutdown writes them itself instead of dropping them.
 /// Other jobs (`set_len`, `sync_all`, ...) still queued at a shutdown are dropped unrun, like
 /// every blocking call not yet started.
+///
+/// Reads fetch at least 64 KiB at a time and serve small reads from what was read ahead. A
+/// write, seek or other operation after a read acts at the position the reads reached, not at
+/// the end of the read-ahead; on a file that cannot seek (a FIFO, a terminal, a serial port)
+/// the read-ahead is kept for the next reads instead.
 ///
 /// # Examples
 ///
@@ -94,6 +106,12 @@ struct Buf {
     /// Bytes the OS file position is ahead of ours (read ahead, then discarded): the next job
     /// that writes or seeks relative moves back first.
     ahead: i64,
+    /// Whether the OS file can seek; found out by the first read job (read-ahead comes only
+    /// from reads).
+    seekable: Option<bool>,
+    /// Read-ahead of a file that cannot seek, set aside when the buffer was needed for
+    /// something else: the next reads return it first.
+    kept: VecDeque<u8>,
 }
 
 #[derive(Default, PartialEq, Eq, Clone, Copy)]
@@ -113,10 +131,16 @@ impl Buf {
         }
     }
 
-    /// Drops read-ahead data, remembering how far the OS position is ahead.
+    /// Drops read-ahead data, remembering how far the OS position is ahead; on a file that
+    /// cannot seek, where nothing can move the position back, sets it aside for the next
+    /// reads instead.
     fn discard_read(&mut self) {
         if self.kind == Kind::Read {
-            self.ahead += self.unread() as i64;
+            if self.seekable == Some(false) {
+                self.kept.extend(&self.data[self.pos..]);
+            } else {
+                self.ahead += self.unread() as i64;
+            }
             self.data.clear();
             self.pos = 0;
             self.kind = Kind::Empty;
@@ -351,6 +375,13 @@ impl AsyncRead for File {
                 }
             }
             let buf = ready!(this.poll_idle(cx))?;
+            if !buf.kept.is_empty() {
+                let n = buf.kept.len().min(dst.len());
+                for (to, from) in dst.iter_mut().zip(buf.kept.drain(..n)) {
+                    *to = from;
+                }
+                return Poll::Ready(Ok(n));
+            }
             if buf.unread() > 0 {
                 let n = buf.unread().min(dst.len());
                 dst[..n].copy_from_slice(&buf.data[buf.pos..buf.pos + n]);
@@ -371,6 +402,10 @@ impl AsyncRead for File {
                 buf.data.clear();
                 buf.pos = 0;
                 buf.kind = Kind::Read;
+                if buf.seekable.is_none() {
+                    let mut file = file;
+                    buf.seekable = Some(file.stream_position().is_ok());
+                }
                 let result = buf.rewind(file).and_then(|()| {
                     buf.data.resize(want, 0);
                     let mut file = file;
@@ -482,6 +517,7 @@ impl AsyncSeek for File {
                 // A refused seek leaves the OS position where it was, still ahead of ours.
                 if result.is_ok() {
                     buf.ahead = 0;
+                    buf.kept.clear();
                 }
                 Op::Seek(result)
             });
