@@ -72,6 +72,10 @@ struct PoolState {
     /// module docs); includes the unconsumed `wakeups`.
     searching: usize,
     shutdown: bool,
+    /// Threads that left the pool (no longer in `threads`, so a new thread may start in
+    /// their place) and are still running `on_thread_stop`: shutdown waits for them too, up
+    /// to its deadline, so that joining them afterwards is immediate.
+    stopping: usize,
     next_thread_id: usize,
     running: HashMap<usize, std::thread::JoinHandle<()>>,
     /// Threads that left on their own (keep-alive): joined later.
@@ -212,7 +216,7 @@ impl BlockingPool {
             inner
                 .thread_exited
                 .wait_while_until(&mut state, deadline, |state| {
-                    state.threads > usize::from(own_thread)
+                    state.threads + state.stopping > usize::from(own_thread)
                 });
             let running = std::mem::take(&mut state.running);
             let mut all: Vec<_> = state.exited.drain(..).collect();
@@ -368,9 +372,19 @@ impl Inner {
             }
         }
         state.threads -= 1;
+        state.stopping += 1;
         leaving.counted = true;
-        self.thread_exited.notify_all();
         drop(state);
+        /// Counts the thread out of `stopping` once its stop hook is over (a hook's panic is
+        /// contained, but count it out on any way out).
+        struct Stopped<'a>(&'a Inner);
+        impl Drop for Stopped<'_> {
+            fn drop(&mut self) {
+                self.0.state.lock().stopping -= 1;
+                self.0.thread_exited.notify_all();
+            }
+        }
+        let _stopped = Stopped(&self);
         if let Some(stop) = &self.config.on_thread_stop {
             call_hook("on_thread_stop", || stop());
         }

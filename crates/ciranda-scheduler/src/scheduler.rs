@@ -83,8 +83,9 @@ impl Scheduler {
     }
 
     /// Shuts down, waiting at most `timeout` for workers to finish their current poll and
-    /// for running blocking tasks. Threads still busy after the timeout are detached; their
-    /// tasks are cancelled as soon as the poll returns.
+    /// for running blocking tasks (and for the threads' `on_thread_stop` hooks). Threads
+    /// still busy after the timeout are detached; their tasks are cancelled as soon as the
+    /// poll returns.
     ///
     /// # Examples
     ///

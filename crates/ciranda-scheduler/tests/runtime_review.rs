@@ -4,6 +4,11 @@
 #![cfg(not(loom))]
 
 use ciranda_scheduler::{Flavor, Scheduler};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// A generous bound for anything that should finish at once.
+const HANG: Duration = Duration::from_secs(10);
 
 fn current_thread() -> Scheduler {
     Scheduler::builder()
@@ -32,4 +37,57 @@ fn current_thread_global_queue_depth_counts_tasks_waiting_for_the_driver() {
         sched.block_on(h).unwrap();
     }
     assert_eq!(sched.handle().metrics().global_queue_depth(), 0);
+}
+
+/// A blocking thread counted itself out of the pool before it ran `on_thread_stop`, so
+/// `shutdown_timeout` saw no thread left and then joined it with no bound: a slow stop hook
+/// (flushing a log, closing a connection) held `shutdown_timeout` for as long as it took.
+/// Worker threads were already waited for only up to the timeout.
+#[test]
+fn shutdown_timeout_does_not_wait_past_its_timeout_for_a_blocking_threads_stop_hook() {
+    use std::sync::{Arc, Mutex};
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let release_rx = Arc::new(Mutex::new(release_rx));
+    let (stopped_tx, stopped_rx) = mpsc::channel::<()>();
+    let stopped_tx = Mutex::new(stopped_tx);
+    let sched = Scheduler::builder()
+        .worker_threads(1)
+        .on_thread_stop(move || {
+            let name = std::thread::current().name().unwrap_or("").to_owned();
+            if name.ends_with("-blocking") {
+                // A slow stop hook: it ends when the test lets it (or after a minute).
+                let _ = release_rx.lock().unwrap().recv_timeout(Duration::from_secs(60));
+                let _ = stopped_tx.lock().unwrap().send(());
+            }
+        })
+        .build()
+        .unwrap();
+    // Two blocking threads: one idle at shutdown, one running a call that ends at once.
+    let (running_tx, running_rx) = mpsc::channel::<()>();
+    let (finish_tx, finish_rx) = mpsc::channel::<()>();
+    let first = sched.spawn_blocking(move || {
+        running_tx.send(()).unwrap();
+        let _ = finish_rx.recv_timeout(HANG);
+    });
+    running_rx.recv_timeout(HANG).unwrap();
+    sched.block_on(sched.spawn_blocking(|| ())).unwrap();
+    drop(finish_tx);
+    sched.block_on(first).unwrap();
+    let (returned_tx, returned_rx) = mpsc::channel();
+    let shutting_down = std::thread::spawn(move || {
+        sched.shutdown_timeout(Duration::from_millis(200));
+        returned_tx.send(()).unwrap();
+    });
+    let returned = returned_rx.recv_timeout(HANG);
+    // Let the hooks finish either way, so the test ends.
+    drop(release_tx);
+    shutting_down.join().unwrap();
+    assert!(
+        returned.is_ok(),
+        "shutdown_timeout(200 ms) still waited for on_thread_stop after {HANG:?}"
+    );
+    // The hooks still ran, once per blocking thread.
+    for _ in 0..2 {
+        stopped_rx.recv_timeout(HANG).unwrap();
+    }
 }

@@ -416,7 +416,8 @@ impl Runtime {
     }
 
     /// Shuts down — asyncio's `loop.close()` — waiting at most `timeout` for workers to
-    /// finish their current poll and for running blocking calls.
+    /// finish their current poll and for running blocking calls (and for the threads'
+    /// `on_thread_stop` hooks).
     pub fn shutdown_timeout(mut self, timeout: Duration) {
         if let Some(scheduler) = self.scheduler.take() {
             let _reactor = self.handle.reactor.enter();
