@@ -6,12 +6,19 @@
 //! handle never holds bytes it did not return (std's shared buffer keeps the rest);
 //! `Stdout`/`Stderr` collect writes and write them in one job per buffer (on overflow, `flush`,
 //! `close` or drop).
+//!
+//! The descriptor may be non-blocking all the same: `O_NONBLOCK` belongs to the open file
+//! description, shared with every process holding the same terminal or pipe (Node.js sets it on
+//! the pipes it gives its children; a program sharing the terminal may leave it set). A job
+//! whose `read` or `write` says `EAGAIN` then waits for the descriptor with `poll(2)` and
+//! tries again, so neither side ever sees `WouldBlock` and no accepted byte is dropped.
 
 use crate::task::JoinHandle;
 use futures_io::{AsyncRead, AsyncWrite};
 use std::fmt;
 use std::future::Future;
 use std::io::{self, Read, Write};
+use std::os::fd::RawFd;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
@@ -26,6 +33,10 @@ const WRITE_BUFFER: usize = 8 * 1024;
 /// Like `std::io::stdin()`, each [`stdin()`] is a handle to the one standard input: a job
 /// reads no more than the read that started it asked for, so dropping a handle loses nothing
 /// it did not return and the next handle (or a child process inheriting fd 0) reads on.
+///
+/// A standard input made non-blocking by someone sharing it (`O_NONBLOCK` belongs to the
+/// terminal's or pipe's open file description, not to this process) is waited for with
+/// `poll(2)` in the job: a read waits for input, never fails with `WouldBlock`.
 ///
 /// # Cancel safety
 ///
@@ -120,6 +131,11 @@ impl AsyncRead for Stdin {
                         let result = loop {
                             match io::stdin().lock().read(&mut buf.data) {
                                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                                    if let Err(e) = wait_ready(libc::STDIN_FILENO, libc::POLLIN) {
+                                        break Err(e);
+                                    }
+                                }
                                 other => break other,
                             }
                         };
@@ -160,10 +176,10 @@ impl Target {
         match self {
             Target::Out => {
                 let mut out = io::stdout().lock();
-                out.write_all(bytes)?;
-                out.flush()
+                write_all_waiting(&mut out, bytes, libc::STDOUT_FILENO)?;
+                flush_waiting(&mut out, libc::STDOUT_FILENO)
             }
-            Target::Err => io::stderr().lock().write_all(bytes),
+            Target::Err => write_all_waiting(&mut io::stderr().lock(), bytes, libc::STDERR_FILENO),
         }
     }
 
@@ -171,6 +187,54 @@ impl Target {
         match self {
             Target::Out => "stdout",
             Target::Err => "stderr",
+        }
+    }
+}
+
+/// In a blocking job: waits until `fd` (a standard stream someone made non-blocking) is ready
+/// for `events`. Also returns when the descriptor is in error or hung up: the next `read` or
+/// `write` then reports it (end of file, `EPIPE`).
+fn wait_ready(fd: RawFd, events: libc::c_short) -> io::Result<()> {
+    let mut pollfd = libc::pollfd {
+        fd,
+        events,
+        revents: 0,
+    };
+    loop {
+        // SAFETY: `pollfd` is one valid, writable `struct pollfd`, and the count says one.
+        if unsafe { libc::poll(&mut pollfd, 1, -1) } >= 0 {
+            return Ok(());
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+/// `write_all`, waiting out `WouldBlock` on a non-blocking descriptor. Each `write` either
+/// takes bytes or fails having taken none (std's buffered stdout keeps that rule too), so
+/// nothing is written twice or skipped.
+fn write_all_waiting(to: &mut impl Write, mut bytes: &[u8], fd: RawFd) -> io::Result<()> {
+    while !bytes.is_empty() {
+        match to.write(bytes) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => wait_ready(fd, libc::POLLOUT)?,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// `flush`, waiting out `WouldBlock` (what a failed flush wrote leaves std's buffer).
+fn flush_waiting(to: &mut impl Write, fd: RawFd) -> io::Result<()> {
+    loop {
+        match to.flush() {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => wait_ready(fd, libc::POLLOUT)?,
+            other => return other,
         }
     }
 }
@@ -320,6 +384,10 @@ macro_rules! writer {
         /// the handle is dropped are written anyway, as are those of a job that a runtime
         /// shutting down cancelled before it ran (by the thread that shuts it down). Output of
         /// several handles (or of `println!`) may interleave between buffers, not inside one.
+        ///
+        /// A descriptor made non-blocking by someone sharing it (`O_NONBLOCK` belongs to the
+        /// terminal's or pipe's open file description) is waited for with `poll(2)` when full:
+        /// writes never fail with `WouldBlock` and no buffered byte is dropped.
         ///
         /// # Examples
         ///

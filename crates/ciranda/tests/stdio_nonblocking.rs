@@ -1,0 +1,163 @@
+//! `ciranda::io::{stdin, stdout}` when the descriptor behind the stream is non-blocking.
+//!
+//! `O_NONBLOCK` belongs to the open file description, which a process shares with everyone
+//! holding the same terminal or pipe: a parent (Node.js sets it on the pipes it hands to
+//! children), a shell, or another program on the same terminal may have set it. Each test
+//! re-runs this binary as a child whose stream is a pipe made non-blocking, and fails (rather
+//! than hangs) if the child does not finish.
+
+use std::io::{Read, Write};
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Bytes the child writes to its stdout: well past a pipe's 64 KiB.
+const PAYLOAD: usize = 1 << 20;
+
+/// A pipe as (read end, write end), both close-on-exec.
+fn pipe() -> (OwnedFd, OwnedFd) {
+    let mut fds = [0; 2];
+    // SAFETY: `fds` has room for the two descriptors pipe2(2) writes.
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+    // SAFETY: pipe2(2) just opened both descriptors; each is owned once, here.
+    unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
+}
+
+/// Sets `O_NONBLOCK` on the file description behind `fd` (shared with every duplicate).
+fn set_nonblocking(fd: i32, on: bool) {
+    // SAFETY: F_GETFL/F_SETFL on a descriptor this process holds; no memory is passed.
+    unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        assert!(flags >= 0);
+        let flags = if on {
+            flags | libc::O_NONBLOCK
+        } else {
+            flags & !libc::O_NONBLOCK
+        };
+        assert_eq!(libc::fcntl(fd, libc::F_SETFL, flags), 0);
+    }
+}
+
+/// Runs this binary's test `name` as a child with the env var `CIRANDA_NB_CHILD` set, waits at
+/// most a minute for it, and returns its stderr (it must succeed).
+fn run_child(name: &str, stdin: Stdio, stdout: Stdio, after_spawn: impl FnOnce()) -> String {
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .env("CIRANDA_NB_CHILD", "1")
+        .stdin(stdin)
+        .stdout(stdout)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        stderr.read_to_string(&mut text).unwrap();
+        text
+    });
+    after_spawn();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("the child hung: {}", reader.join().unwrap());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let stderr = reader.join().unwrap();
+    assert!(status.success(), "the child failed ({status}):\n{stderr}");
+    stderr
+}
+
+/// A large write to a non-blocking stdout pipe that the reader empties slowly: the blocking
+/// job's `write` says `EAGAIN` once the pipe is full. That came out of `poll_write`/`flush` as
+/// an `Err(WouldBlock)` (which an `AsyncWrite` never returns: it means "pending"), and the
+/// rest of the buffer was dropped.
+#[test]
+fn a_large_write_to_a_nonblocking_stdout_pipe_is_written_whole() {
+    if std::env::var_os("CIRANDA_NB_CHILD").is_some() {
+        use ciranda::io::AsyncWriteExt;
+        // The pipe is the child's own here: libtest's lines before and after this body are
+        // written while it blocks.
+        set_nonblocking(1, true);
+        let result = ciranda::run(async {
+            let payload: Vec<u8> = (0..PAYLOAD).map(|i| b'a' + (i % 26) as u8).collect();
+            let mut out = ciranda::io::stdout();
+            out.write_all(b"\n<<").await?;
+            out.write_all(&payload).await?;
+            out.write_all(b">>\n").await?;
+            out.flush().await
+        });
+        set_nonblocking(1, false);
+        result.expect("writing to a non-blocking stdout");
+        return;
+    }
+    let (read, write) = pipe();
+    let mut read = std::fs::File::from(read);
+    let mut got = Vec::new();
+    run_child(
+        "a_large_write_to_a_nonblocking_stdout_pipe_is_written_whole",
+        Stdio::null(),
+        Stdio::from(write),
+        || {
+            // Let the child fill the pipe before anything is read.
+            std::thread::sleep(Duration::from_millis(300));
+            read.read_to_end(&mut got).unwrap();
+        },
+    );
+    let start = got
+        .windows(2)
+        .position(|w| w == b"<<")
+        .expect("no start mark")
+        + 2;
+    let end = got
+        .windows(2)
+        .rposition(|w| w == b">>")
+        .expect("no end mark");
+    let body = &got[start..end];
+    assert_eq!(body.len(), PAYLOAD, "bytes lost on the way");
+    assert!(
+        body.iter()
+            .enumerate()
+            .all(|(i, &b)| b == b'a' + (i % 26) as u8),
+        "the payload came out garbled"
+    );
+}
+
+/// A read of a non-blocking stdin pipe before its writer wrote anything: the blocking job's
+/// `read` says `EAGAIN`, which came out of `poll_read` as an `Err(WouldBlock)` instead of a
+/// wait for the input.
+#[test]
+fn a_read_of_a_nonblocking_empty_stdin_pipe_waits_for_input() {
+    if std::env::var_os("CIRANDA_NB_CHILD").is_some() {
+        use ciranda::io::AsyncReadExt;
+        let input = ciranda::run(async {
+            let mut input = Vec::new();
+            ciranda::io::stdin().read_to_end(&mut input).await?;
+            std::io::Result::Ok(input)
+        })
+        .expect("reading a non-blocking stdin");
+        assert_eq!(input, b"late input\n");
+        eprintln!("STDIN-OK");
+        return;
+    }
+    let (read, write) = pipe();
+    set_nonblocking(std::os::fd::AsRawFd::as_raw_fd(&read), true);
+    let mut write = Some(std::fs::File::from(write));
+    let stderr = run_child(
+        "a_read_of_a_nonblocking_empty_stdin_pipe_waits_for_input",
+        Stdio::from(read),
+        Stdio::null(),
+        || {
+            // Input arrives well after the child started reading.
+            std::thread::sleep(Duration::from_millis(300));
+            // `EPIPE` if the child already gave up: its failure is reported below.
+            let _ = write.take().unwrap().write_all(b"late input\n");
+        },
+    );
+    assert!(stderr.contains("STDIN-OK"), "{stderr}");
+}
