@@ -11,7 +11,9 @@
 //!
 //! * A thread that was just woken or started and has not yet taken a call is *searching*.
 //! * A push wakes an idle thread (or starts one) only when no thread is searching: a
-//!   searching thread is about to take from the queue anyway.
+//!   searching thread is about to take from the queue anyway. A thread started and still in
+//!   its `on_thread_start` hook is not "about to" (a user hook may take seconds): while only
+//!   such threads search, a push still wakes an idle thread if there is one.
 //! * A searching thread that takes a call and leaves calls behind passes the baton: it
 //!   wakes (or starts) the next thread before it runs its call.
 //! * A thread that finishes a call takes the next queued one without waking anybody.
@@ -71,6 +73,9 @@ struct PoolState {
     /// Threads woken or started that have not yet taken a call nor gone idle (see the
     /// module docs); includes the unconsumed `wakeups`.
     searching: usize,
+    /// Of the `searching` threads, those started and still in their `on_thread_start` hook:
+    /// a user hook may take long, so these are not about to take from the queue.
+    starting: usize,
     shutdown: bool,
     /// Threads that left the pool (no longer in `threads`, so a new thread may start in
     /// their place) and are still running `on_thread_stop`: shutdown waits for them too, up
@@ -80,6 +85,16 @@ struct PoolState {
     running: HashMap<usize, std::thread::JoinHandle<()>>,
     /// Threads that left on their own (keep-alive): joined later.
     exited: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl PoolState {
+    /// A call just queued needs a thread to be woken or started for it: no thread is about to
+    /// search the queue. A thread still in its start hook does not count while an idle one
+    /// could be woken instead (the hook may take long); with no idle thread, it takes the
+    /// call when its hook ends, as a busy thread does when its call ends.
+    fn needs_searcher(&self) -> bool {
+        self.searching == 0 || (self.searching == self.starting && self.idle > 0)
+    }
 }
 
 /// The future of a blocking task: calls the function on its first poll.
@@ -175,7 +190,7 @@ impl BlockingPool {
         }
         inner.active.activate();
         state.queue.push_back(notified);
-        if state.searching == 0 {
+        if state.needs_searcher() {
             if let Err(message) = Inner::wake_or_start(inner, &mut state, handle) {
                 // No thread at all, and none could start: nobody would ever run the call.
                 // Take it back (it is the last one queued: the pool had no thread to leave
@@ -278,6 +293,7 @@ impl Inner {
             Ok(thread) => {
                 state.threads += 1;
                 state.searching += 1;
+                state.starting += 1;
                 state.running.insert(id, thread);
                 Ok(())
             }
@@ -316,15 +332,16 @@ impl Inner {
         if let Some(start) = &self.config.on_thread_start {
             call_hook("on_thread_start", || start());
         }
-        // Started by `start_thread`, which counted this thread as searching.
+        // Started by `start_thread`, which counted this thread as searching and starting.
         let mut searching = true;
         let mut state = self.state.lock();
+        state.starting -= 1;
         loop {
             while let Some(task) = state.queue.pop_front() {
                 if searching {
                     searching = false;
                     state.searching -= 1;
-                    if state.searching == 0 && !state.queue.is_empty() && !state.shutdown {
+                    if state.needs_searcher() && !state.queue.is_empty() && !state.shutdown {
                         // Pass the baton before running a call that may block for long.
                         // (This thread is in the pool, so a refused start is no error.)
                         let _ = Inner::wake_or_start(&self, &mut state, &handle);

@@ -91,3 +91,69 @@ fn shutdown_timeout_does_not_wait_past_its_timeout_for_a_blocking_threads_stop_h
         stopped_rx.recv_timeout(HANG).unwrap();
     }
 }
+
+/// Polls `cond` until it holds, for at most [`HANG`].
+fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + HANG;
+    while !cond() {
+        assert!(std::time::Instant::now() < deadline, "{what}: not after {HANG:?}");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// A blocking thread still in its `on_thread_start` hook counted as searching the queue, and
+/// a call queued while a thread searches wakes nobody (the searcher takes it). A slow start
+/// hook (opening a per-thread database connection) so kept a new call queued behind it while
+/// another pool thread sat idle.
+#[test]
+fn a_slow_on_thread_start_does_not_hold_calls_back_from_an_idle_blocking_thread() {
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use std::sync::{Arc, Mutex};
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let release_rx = Mutex::new(release_rx);
+    let blocking_starts = Arc::new(AtomicUsize::new(0));
+    let starts = blocking_starts.clone();
+    let sched = Scheduler::builder()
+        .worker_threads(1)
+        .max_blocking_threads(2)
+        .on_thread_start(move || {
+            let name = std::thread::current().name().unwrap_or("").to_owned();
+            if name.ends_with("-blocking") && starts.fetch_add(1, SeqCst) == 1 {
+                // The second blocking thread's start is slow: it ends when the test lets it.
+                let _ = release_rx.lock().unwrap().recv_timeout(Duration::from_secs(60));
+            }
+        })
+        .build()
+        .unwrap();
+    let handle = sched.handle();
+    // The first thread runs a call that waits for the test...
+    let (running_tx, running_rx) = mpsc::channel::<()>();
+    let (finish_tx, finish_rx) = mpsc::channel::<()>();
+    let first = sched.spawn_blocking(move || {
+        running_tx.send(()).unwrap();
+        let _ = finish_rx.recv_timeout(HANG);
+    });
+    running_rx.recv_timeout(HANG).unwrap();
+    // ...so the next call starts a second thread, which stays in its start hook. The first
+    // thread takes that call when its own ends, then goes idle.
+    let second = sched.spawn_blocking(|| ());
+    eventually("the second thread starting", || {
+        blocking_starts.load(SeqCst) == 2
+    });
+    drop(finish_tx);
+    sched.block_on(first).unwrap();
+    sched.block_on(second).unwrap();
+    eventually("the first thread idle", || {
+        handle.metrics().idle_blocking_threads() == 1
+    });
+    // A new call: the idle thread is there to run it.
+    let (ran_tx, ran_rx) = mpsc::channel::<()>();
+    let third = sched.spawn_blocking(move || ran_tx.send(()).unwrap());
+    let ran = ran_rx.recv_timeout(HANG);
+    drop(release_tx);
+    assert!(
+        ran.is_ok(),
+        "a call waited {HANG:?} for a thread in its start hook while another thread was idle"
+    );
+    sched.block_on(third).unwrap();
+}
