@@ -269,13 +269,15 @@ impl<S, F> Serve<S, F> {
     /// A request is in flight from the moment its head has been read until its response body
     /// has been sent whole (or dropped): a slow request body or a long streaming response
     /// never counts as idle. A request's bytes that arrive after its response was sent (a
-    /// handler that answers at once and reads the upload on) keep the connection busy too:
-    /// over HTTP/1.1 any bytes, over HTTP/2 the frames of requests (a client that sends
-    /// nothing but keep-alive PINGs is idle). An idle connection is closed gracefully: HTTP/2 sends GOAWAY, so
-    /// a client opens a new connection for its next request, and a request that crosses the
-    /// GOAWAY is still served. One still open `idle_timeout` after that, with still nothing in
-    /// flight (a peer that never answers), is dropped. The time counts from the end of the
-    /// last request, or from the accept before the first.
+    /// handler that answers at once and reads the upload on), and a response's bytes still
+    /// being written after hyper took its last frame (a large body in one frame to a slow
+    /// reader), keep the connection busy too: over HTTP/1.1 any bytes, over HTTP/2 the frames
+    /// of requests and responses (a client that sends nothing but keep-alive PINGs is idle).
+    /// An idle connection is closed gracefully: HTTP/2 sends GOAWAY, so a client opens a new
+    /// connection for its next request, and a request that crosses the GOAWAY is still
+    /// served. One still open `idle_timeout` after that, with still nothing in flight (a peer
+    /// that never answers), is dropped. The time counts from the end of the last request (or
+    /// its last bytes), or from the accept before the first.
     ///
     /// Hyper has no idle timeout of its own for HTTP/2, and `serve` sends no keep-alive
     /// pings: without this, a client that opens HTTP/2 connections and then sends nothing
