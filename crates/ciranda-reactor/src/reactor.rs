@@ -459,18 +459,44 @@ impl Reactor {
     /// Makes this reactor the thread's current one while the guard lives. Guards nest, and may
     /// be dropped in any order: the current reactor is the one of the latest guard still alive
     /// (none once every guard is gone).
+    ///
+    /// # Panics
+    /// During the thread's teardown, from a thread-local's destructor that runs after this
+    /// thread's reactor context is gone; [`try_enter`](Reactor::try_enter) returns `None`
+    /// there instead.
     pub fn enter(&self) -> EnterGuard<'_> {
-        let number = CURRENT.with(|c| {
-            let mut entered = c.borrow_mut();
-            let number = entered.next_guard;
-            entered.next_guard = number.wrapping_add(1);
-            entered.stack.push((number, self.clone()));
-            number
-        });
-        EnterGuard {
+        self.try_enter()
+            .expect("ciranda: Reactor::enter during thread teardown: the reactor context is gone")
+    }
+
+    /// Like [`enter`](Reactor::enter), but `None` instead of a panic when the thread's reactor
+    /// context is already gone: a thread-local's destructor that runs late in the thread's
+    /// teardown (dropping a runtime kept in a thread-local, say).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ciranda_reactor::Reactor;
+    /// let reactor = Reactor::new()?;
+    /// let guard = reactor.try_enter().expect("an ordinary thread has its context");
+    /// assert!(Reactor::current().ptr_eq(&reactor));
+    /// drop(guard);
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn try_enter(&self) -> Option<EnterGuard<'_>> {
+        let number = CURRENT
+            .try_with(|c| {
+                let mut entered = c.borrow_mut();
+                let number = entered.next_guard;
+                entered.next_guard = number.wrapping_add(1);
+                entered.stack.push((number, self.clone()));
+                number
+            })
+            .ok()?;
+        Some(EnterGuard {
             number,
             _marker: PhantomData,
-        }
+        })
     }
 
     /// The thread's current reactor.

@@ -75,17 +75,29 @@ struct Entered {
 }
 
 pub(crate) fn enter(handle: Handle) -> EnterGuard {
-    let number = CURRENT.with(|current| {
-        let mut current = current.borrow_mut();
-        let number = current.next_guard;
-        current.next_guard = number.wrapping_add(1);
-        current.stack.push((number, handle));
-        number
-    });
-    EnterGuard {
+    try_enter(handle).expect(
+        "ciranda: Handle::enter during thread teardown: this thread's runtime context is gone",
+    )
+}
+
+/// Like [`enter`], but `None` when the thread's context is already gone: a thread-local's
+/// destructor that runs late in the thread's teardown (a runtime kept in a thread-local and
+/// dropped there). `CURRENT.with` would panic there, and a panic in a thread-local's
+/// destructor aborts the process.
+pub(crate) fn try_enter(handle: Handle) -> Option<EnterGuard> {
+    let number = CURRENT
+        .try_with(|current| {
+            let mut current = current.borrow_mut();
+            let number = current.next_guard;
+            current.next_guard = number.wrapping_add(1);
+            current.stack.push((number, handle));
+            number
+        })
+        .ok()?;
+    Some(EnterGuard {
         number,
         _not_send: std::marker::PhantomData,
-    }
+    })
 }
 
 pub(crate) fn current() -> Option<Handle> {

@@ -127,8 +127,10 @@ impl Scheduler {
                 let _ = thread.join();
             }
         }
-        // Futures dropped below may look up the current runtime.
-        let _context = self.handle.enter();
+        // Futures dropped below may look up the current runtime. Not while the thread is torn
+        // down (a scheduler kept in a thread-local): its context is gone, and `enter` would
+        // panic in a thread-local's destructor, which aborts the process.
+        let _context = crate::context::try_enter(self.handle.clone());
         shared.drain_injector();
         shared.registry.drain();
         shared.drain_injector();

@@ -56,7 +56,10 @@ fn shutdown_timeout_does_not_wait_past_its_timeout_for_a_blocking_threads_stop_h
             let name = std::thread::current().name().unwrap_or("").to_owned();
             if name.ends_with("-blocking") {
                 // A slow stop hook: it ends when the test lets it (or after a minute).
-                let _ = release_rx.lock().unwrap().recv_timeout(Duration::from_secs(60));
+                let _ = release_rx
+                    .lock()
+                    .unwrap()
+                    .recv_timeout(Duration::from_secs(60));
                 let _ = stopped_tx.lock().unwrap().send(());
             }
         })
@@ -96,7 +99,10 @@ fn shutdown_timeout_does_not_wait_past_its_timeout_for_a_blocking_threads_stop_h
 fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
     let deadline = std::time::Instant::now() + HANG;
     while !cond() {
-        assert!(std::time::Instant::now() < deadline, "{what}: not after {HANG:?}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: not after {HANG:?}"
+        );
         std::thread::sleep(Duration::from_millis(1));
     }
 }
@@ -120,7 +126,10 @@ fn a_slow_on_thread_start_does_not_hold_calls_back_from_an_idle_blocking_thread(
             let name = std::thread::current().name().unwrap_or("").to_owned();
             if name.ends_with("-blocking") && starts.fetch_add(1, SeqCst) == 1 {
                 // The second blocking thread's start is slow: it ends when the test lets it.
-                let _ = release_rx.lock().unwrap().recv_timeout(Duration::from_secs(60));
+                let _ = release_rx
+                    .lock()
+                    .unwrap()
+                    .recv_timeout(Duration::from_secs(60));
             }
         })
         .build()
@@ -156,4 +165,72 @@ fn a_slow_on_thread_start_does_not_hold_calls_back_from_an_idle_blocking_thread(
         "a call waited {HANG:?} for a thread in its start hook while another thread was idle"
     );
     sched.block_on(third).unwrap();
+}
+
+thread_local! {
+    static SCHEDULER: std::cell::RefCell<Option<Scheduler>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+const TLS_CHILD: &str = "CIRANDA_SCHEDULER_THREAD_LOCAL_CHILD";
+
+/// A scheduler kept in a thread-local is dropped by its destructor when the thread exits,
+/// possibly after the thread's runtime context is gone (thread-locals are destroyed in
+/// reverse order of first use, and `block_on` uses the context after the slot was set up).
+/// Shutdown entered the context to drop the tasks' futures; that panicked there, and a panic
+/// in a thread-local's destructor aborts the process. Run in a child process (this binary
+/// again), since an abort cannot be caught.
+#[test]
+fn a_scheduler_in_a_thread_local_is_dropped_at_thread_exit() {
+    const NAME: &str = "a_scheduler_in_a_thread_local_is_dropped_at_thread_exit";
+    const DONE: &str = "thread-local scheduler dropped";
+    if std::env::var_os(TLS_CHILD).is_some() {
+        for flavor in [Flavor::CurrentThread, Flavor::MultiThread] {
+            std::thread::spawn(move || {
+                SCHEDULER.with(|slot| {
+                    let sched = Scheduler::builder()
+                        .flavor(flavor)
+                        .worker_threads(1)
+                        .build()
+                        .unwrap();
+                    *slot.borrow_mut() = Some(sched);
+                });
+                SCHEDULER.with(|slot| {
+                    let slot = slot.borrow();
+                    let sched = slot.as_ref().unwrap();
+                    drop(sched.spawn(std::future::pending::<()>()));
+                    let answer = sched
+                        .block_on(async { ciranda_scheduler::spawn(async { 42 }).await.unwrap() });
+                    assert_eq!(answer, 42);
+                });
+            })
+            .join()
+            .unwrap();
+        }
+        println!("{DONE}");
+        return;
+    }
+    let mut process = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", NAME, "--nocapture", "--test-threads=1"])
+        .env(TLS_CHILD, "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while process.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() >= deadline {
+            let _ = process.kill();
+            let _ = process.wait();
+            panic!("the child process hung");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let output = process.wait_with_output().unwrap();
+    assert!(
+        output.status.success() && String::from_utf8_lossy(&output.stdout).contains(DONE),
+        "the child process failed ({}):\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
 }

@@ -420,7 +420,8 @@ impl Runtime {
     /// `on_thread_stop` hooks).
     pub fn shutdown_timeout(mut self, timeout: Duration) {
         if let Some(scheduler) = self.scheduler.take() {
-            let _reactor = self.handle.reactor.enter();
+            // As in `drop`: not entered during the thread's teardown.
+            let _reactor = self.handle.reactor.try_enter();
             scheduler.shutdown_timeout(timeout);
         }
     }
@@ -429,8 +430,12 @@ impl Runtime {
 impl Drop for Runtime {
     fn drop(&mut self) {
         if let Some(scheduler) = self.scheduler.take() {
-            // Futures dropped during shutdown may deregister sockets and timers.
-            let _reactor = self.handle.reactor.enter();
+            // Futures dropped during shutdown may deregister sockets and timers. A runtime
+            // kept in a thread-local may be dropped after the thread's reactor context is gone:
+            // `enter` would panic there, which aborts the process in a thread-local's
+            // destructor. Sockets and timers hold their reactor anyway; only
+            // `Reactor::current()` in a destructor then finds nothing.
+            let _reactor = self.handle.reactor.try_enter();
             drop(scheduler);
         }
     }
