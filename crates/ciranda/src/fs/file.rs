@@ -15,6 +15,7 @@
 
 use crate::task::JoinHandle;
 use futures_io::{AsyncRead, AsyncSeek, AsyncWrite};
+use parking_lot::Mutex;
 use std::any::Any;
 use std::collections::VecDeque;
 use std::fmt;
@@ -23,7 +24,7 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll, Wake, Waker, ready};
 
 /// Bytes at least read per blocking job.
 const READ_CHUNK: usize = 64 * 1024;
@@ -79,6 +80,10 @@ const MAX_JOB: usize = 2 * 1024 * 1024;
 /// future does not interrupt it, and the next operation on the `File` waits for it to finish
 /// (a write, `set_len` or sync still takes effect). What the dropped future would have
 /// returned, such as `metadata`'s answer, is lost.
+///
+/// A `File` split into a read half and a write half
+/// ([`AsyncReadExt::split`](crate::io::AsyncReadExt::split)) may be used by two tasks: a half
+/// that waits for the other's job is woken when it ends, as is the half that started it.
 pub struct File {
     std: Arc<std::fs::File>,
     state: State,
@@ -87,6 +92,60 @@ pub struct File {
     /// The target of the seek job under way: its result answers a `poll_seek` for the same
     /// target (a seek future dropped midway must not answer a different seek).
     seeking: Option<SeekFrom>,
+    /// Whoever waits for the job under way (see [`JobWakers`]).
+    job_wakers: Arc<JobWakers>,
+}
+
+/// The wakers of every poll waiting for a file's job. A join handle keeps one waker, the
+/// latest poll's; two tasks polling one `File` (the halves of `split`) both wait for its one
+/// job, so the join handle is given this set's waker, which wakes them all.
+#[derive(Default)]
+struct JobWakers(Mutex<Vec<Waker>>);
+
+impl JobWakers {
+    /// Polls `job` on behalf of `cx`'s waker, which joins the set.
+    fn poll<F: Future + Unpin>(
+        self: &Arc<Self>,
+        job: &mut F,
+        cx: &mut Context<'_>,
+    ) -> Poll<F::Output> {
+        // Cloned, and a duplicate dropped, outside the lock: a waker's clone or drop may be
+        // foreign code that calls back into this file's task.
+        let mine = cx.waker().clone();
+        let duplicate = {
+            let mut wakers = self.0.lock();
+            if wakers.iter().any(|w| w.will_wake(&mine)) {
+                Some(mine)
+            } else {
+                wakers.push(mine);
+                None
+            }
+        };
+        drop(duplicate);
+        let all = Waker::from(Arc::clone(self));
+        Pin::new(job).poll(&mut Context::from_waker(&all))
+    }
+}
+
+impl Wake for JobWakers {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        let wakers = std::mem::take(&mut *self.0.lock());
+        // Every waiter is woken even if one's waker panics; the first panic goes on after.
+        let mut panic = None;
+        for waker in wakers {
+            if let Err(p) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| waker.wake()))
+            {
+                panic.get_or_insert(p);
+            }
+        }
+        if let Some(p) = panic {
+            std::panic::resume_unwind(p);
+        }
+    }
 }
 
 impl fmt::Debug for File {
@@ -185,6 +244,7 @@ impl File {
             state: State::Idle(Some(Buf::default())),
             write_error: None,
             seeking: None,
+            job_wakers: Arc::default(),
         }
     }
 
@@ -246,7 +306,7 @@ impl File {
         let State::Busy(job) = &mut self.state else {
             return Poll::Ready(Ok(None));
         };
-        let result = ready!(Pin::new(job).poll(cx));
+        let result = ready!(self.job_wakers.poll(job, cx));
         self.seeking = None;
         match result {
             Ok((op, buf)) => {
