@@ -1090,6 +1090,13 @@ struct HeadDeadline<I> {
     activity: Option<Arc<Activity>>,
     /// Which of the bytes read and written are a request's or a response's.
     traffic: Traffic,
+    /// A write or flush returned `Pending` since the last write noted as activity. On
+    /// HTTP/1.1 only then can a write come long after the request's end (the peer reads
+    /// slowly and the socket fills); a write that goes through at once follows the end noted
+    /// when hyper dropped the body, so it skips the clock read (one per response otherwise).
+    /// HTTP/2 writes are always noted: a slow reader holds back its window, so h2 waits
+    /// without ever meeting a full socket.
+    write_waited: bool,
 }
 
 impl<I> HeadDeadline<I> {
@@ -1100,6 +1107,7 @@ impl<I> HeadDeadline<I> {
             head,
             activity: None,
             traffic: Traffic::default(),
+            write_waited: false,
         }
     }
 
@@ -1113,10 +1121,15 @@ impl<I> HeadDeadline<I> {
     }
 
     /// Notes a write of the first `n` bytes of `bufs` as activity if it holds a response's
-    /// bytes and no request is in flight (while one is, its end is noted later anyway).
+    /// bytes, may have waited for the peer (see `write_waited`), and no request is in flight
+    /// (while one is, its end is noted later anyway).
     fn note_write<'a>(&mut self, bufs: impl IntoIterator<Item = &'a [u8]>, n: usize) {
         if let Some(activity) = &self.activity {
-            if self.traffic.wrote(bufs, n) && !activity.busy() {
+            // Always told: on HTTP/2 it follows the frames across writes.
+            let response = self.traffic.wrote(bufs, n);
+            let may_have_waited = self.write_waited || self.traffic.is_http2();
+            if response && may_have_waited && !activity.busy() {
+                self.write_waited = false;
                 activity.note_transfer();
             }
         }
@@ -1126,11 +1139,15 @@ impl<I> HeadDeadline<I> {
 impl<I> HeadDeadline<I> {
     /// After a write of `bufs` that returned `n`.
     fn wrote<'a>(&mut self, bufs: impl IntoIterator<Item = &'a [u8]>, n: &Poll<io::Result<usize>>) {
-        if let Poll::Ready(Ok(n)) = *n {
-            if n > 0 {
-                self.sleep = None;
+        match *n {
+            Poll::Ready(Ok(n)) => {
+                if n > 0 {
+                    self.sleep = None;
+                }
+                self.note_write(bufs, n);
             }
-            self.note_write(bufs, n);
+            Poll::Pending => self.write_waited = true,
+            Poll::Ready(Err(_)) => {}
         }
     }
 }
@@ -1187,7 +1204,12 @@ impl<I: futures_io::AsyncWrite + Unpin> futures_io::AsyncWrite for HeadDeadline<
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
+        let this = self.get_mut();
+        let r = Pin::new(&mut this.stream).poll_flush(cx);
+        if r.is_pending() {
+            this.write_waited = true;
+        }
+        r
     }
 
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

@@ -82,6 +82,11 @@ impl Traffic {
         }
     }
 
+    /// Whether the connection speaks HTTP/2 (its preface has arrived).
+    pub(super) fn is_http2(&self) -> bool {
+        matches!(self, Traffic::Http2 { .. })
+    }
+
     /// Takes in the next bytes the connection wrote (the first `n` of `bufs`); `true` if any
     /// of them are a response's.
     pub(super) fn wrote<'a>(
