@@ -34,7 +34,8 @@ if [ ${#suites[@]} -eq 0 ]; then
     done
     suites+=(ciranda:runtime ciranda:combinators ciranda:task_group_spawner ciranda:gather_eager
         ciranda:sync_stress ciranda:task_review ciranda:task_group_memory
-        ciranda:driver_foreign_turn)
+        ciranda:driver_foreign_turn ciranda:fs_split ciranda:runtime_thread_local
+        ciranda-scheduler:runtime_review ciranda-http:server_review)
 fi
 
 args_of() {
