@@ -182,6 +182,17 @@ impl Connecting for std::os::unix::net::UnixStream {
     }
 }
 
+/// The `listen(2)` backlog of a bound `TcpListener` or `UnixListener`: -1 asks Linux for its
+/// maximum (`net.core.somaxconn`, 4096 by default since Linux 5.4), as std's
+/// `UnixListener::bind` does. std's `TcpListener::bind` uses 128, so a burst of more than 129
+/// connections arriving before the accept loop got to them had its SYNs dropped, and each of
+/// those clients waited for a retransmission (1 s, then 3 s, …) while the queue stayed full.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(super) const LISTEN_BACKLOG: libc::c_int = -1;
+/// The `listen(2)` backlog of a bound `TcpListener` or `UnixListener`.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub(super) const LISTEN_BACKLOG: libc::c_int = 128;
+
 /// The result of a non-blocking `connect`, with "in progress" (and `EINTR`, after which the
 /// connection also goes on asynchronously) as `Ok`.
 ///

@@ -4,8 +4,8 @@ use super::addr::{ToSocketAddrs, resolve, try_each};
 #[cfg(any(target_os = "linux", target_os = "android"))]
 use super::inq::InqHint;
 use super::socket::{
-    bind_first, connect_started, connected, connected_socket, incoming_stream, ip_ttl,
-    socket_common, std_conversions,
+    LISTEN_BACKLOG, bind_first, connect_started, connected, connected_socket, incoming_stream,
+    ip_ttl, socket_common, std_conversions,
 };
 use super::stream::{StreamSocket, impl_async_read, impl_async_write, read_into, write_gathered};
 use crate::io::Async;
@@ -54,14 +54,18 @@ ip_ttl!(TcpListener);
 impl TcpListener {
     /// Binds to the first address (of those `addr` resolves to) that works.
     ///
+    /// The socket is close-on-exec with `SO_REUSEADDR` set, as std's, but its `listen(2)`
+    /// backlog is the system's maximum (`net.core.somaxconn` on Linux) rather than std's 128:
+    /// a burst of connections that arrives before the accept loop gets to them waits in the
+    /// kernel's queue instead of having its SYNs dropped and retried a second later.
+    ///
     /// # Cancel safety
     ///
     /// The only wait is resolving a host name: a future dropped before it completes has bound
     /// nothing (a lookup already running on the blocking pool finishes there, its answer
     /// discarded).
     pub async fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
-        // std sets SO_REUSEADDR and creates the socket close-on-exec.
-        let io = bind_first(addr, std::net::TcpListener::bind).await?;
+        let io = bind_first(addr, bind_listener).await?;
         Ok(TcpListener { io })
     }
 
@@ -361,6 +365,16 @@ fn accept_nonblocking(
 
 /// A close-on-exec TCP socket that is non-blocking before `connect`, so it cannot block: one
 /// `socket` call where the type takes the flag.
+/// A listening TCP socket bound to `addr`: what std's `TcpListener::bind` makes (close-on-exec,
+/// `SO_REUSEADDR` on Unix), but listening with [`LISTEN_BACKLOG`] instead of std's 128.
+fn bind_listener(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+    let socket = nonblocking_tcp_socket(addr)?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    Ok(socket.into())
+}
+
 fn nonblocking_tcp_socket(addr: SocketAddr) -> io::Result<Socket> {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     let socket = Socket::new(

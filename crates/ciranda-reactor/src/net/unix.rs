@@ -1,7 +1,8 @@
 //! Unix-domain stream sockets: `UnixListener`, `UnixStream` and its split halves.
 
 use super::socket::{
-    connect_started, connected, connected_socket, incoming_stream, socket_common, std_conversions,
+    LISTEN_BACKLOG, connect_started, connected, connected_socket, incoming_stream, socket_common,
+    std_conversions,
 };
 use super::stream::{StreamSocket, impl_async_read, impl_async_write, read_into, write_gathered};
 use crate::io::Async;
@@ -14,14 +15,6 @@ use std::os::unix::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
-
-/// The `listen(2)` backlog of a bound [`UnixListener`], as std's `UnixListener::bind` uses:
-/// -1 asks Linux for its maximum (`net.core.somaxconn`).
-#[cfg(any(target_os = "linux", target_os = "android"))]
-const LISTEN_BACKLOG: libc::c_int = -1;
-/// The `listen(2)` backlog of a bound [`UnixListener`].
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
-const LISTEN_BACKLOG: libc::c_int = 128;
 
 /// A Unix-domain stream listener.
 ///
