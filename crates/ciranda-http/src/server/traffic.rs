@@ -126,20 +126,35 @@ impl Frames {
                 bytes = &bytes[n..];
                 continue;
             }
+            // The common case: a whole header in these bytes, read in place.
+            if self.header_len == 0 {
+                if let Some((header, rest)) = bytes.split_first_chunk::<FRAME_HEADER>() {
+                    request |= self.start_frame(header);
+                    bytes = rest;
+                    continue;
+                }
+            }
+            // A header cut between two reads or writes: gather it.
             let n = (FRAME_HEADER - self.header_len).min(bytes.len());
             self.header[self.header_len..self.header_len + n].copy_from_slice(&bytes[..n]);
             self.header_len += n;
             bytes = &bytes[n..];
             if self.header_len == FRAME_HEADER {
                 self.header_len = 0;
-                let [a, b, c, kind, ..] = self.header;
-                self.payload_left = usize::from(a) << 16 | usize::from(b) << 8 | usize::from(c);
-                self.carrying = carries_message(kind);
-                // A frame with no payload still counts (an empty DATA frame that ends a body).
-                request |= self.carrying;
+                let header = self.header;
+                request |= self.start_frame(&header);
             }
         }
         request
+    }
+
+    /// Starts the frame `header` announces; `true` if it carries a message (a frame with no
+    /// payload counts too: an empty DATA frame that ends a body).
+    fn start_frame(&mut self, header: &[u8; FRAME_HEADER]) -> bool {
+        let [a, b, c, kind, ..] = *header;
+        self.payload_left = usize::from(a) << 16 | usize::from(b) << 8 | usize::from(c);
+        self.carrying = carries_message(kind);
+        self.carrying
     }
 }
 
