@@ -228,6 +228,11 @@ struct Inner {
     /// Turns that ended and are still waking their wakers (after releasing the poller). A
     /// paused clock does not jump while one is: the tasks they wake are not visible yet.
     waking: AtomicUsize,
+    /// Jobs given to `spawn_blocking` (host-name lookups) that have not ended. A paused clock
+    /// does not jump while one runs: the task awaiting it looks idle, but its wake-up is on
+    /// the way, and a reactor without a blocking spawner runs the job on a thread of its own
+    /// that no idle check can see.
+    blocking_jobs: AtomicUsize,
     /// One wheel per shard (per worker in a runtime), see `timer_shards`.
     timers: TimerShards,
     clock: Clock,
@@ -369,6 +374,7 @@ impl ReactorBuilder {
                 turning: AtomicBool::new(false),
                 turn_waiters: Mutex::new(Vec::new()),
                 waking: AtomicUsize::new(0),
+                blocking_jobs: AtomicUsize::new(0),
                 timers: TimerShards::new(self.timer_shards, self.timer_shard_of_thread),
                 clock: Clock::new(self.start_paused),
                 blocking_spawner: self.blocking_spawner,
@@ -829,11 +835,16 @@ impl Reactor {
     }
 
     /// May a turn jump the paused clock now? Never while an earlier turn is still waking its
-    /// tasks: the runtime's idle check cannot see those tasks yet.
+    /// tasks (the runtime's idle check cannot see those tasks yet), nor while a blocking job
+    /// of ours runs (its end wakes a task; see `blocking_jobs`).
     fn may_jump(&self, auto_advance: &AutoAdvance<'_>) -> bool {
         match auto_advance {
             AutoAdvance::Never => false,
-            AutoAdvance::WhenIdle(is_idle) => self.inner.waking.load(SeqCst) == 0 && is_idle(),
+            AutoAdvance::WhenIdle(is_idle) => {
+                self.inner.waking.load(SeqCst) == 0
+                    && self.inner.blocking_jobs.load(SeqCst) == 0
+                    && is_idle()
+            }
         }
     }
 
@@ -1220,7 +1231,21 @@ impl Reactor {
     }
 
     /// Runs a blocking job on the configured blocking spawner, or on a new thread.
+    ///
+    /// The job counts in `blocking_jobs` until it has run or been dropped, whatever it woke
+    /// first: a paused clock does not jump meanwhile.
     pub(crate) fn spawn_blocking(&self, job: Box<dyn FnOnce() + Send>) -> io::Result<()> {
+        self.inner.blocking_jobs.fetch_add(1, SeqCst);
+        let counted = CountedJob {
+            job: Some(job),
+            _in_flight: BlockingJobInFlight(self.object_ref()),
+        };
+        let job: Box<dyn FnOnce() + Send> = Box::new(move || {
+            let mut counted = counted;
+            if let Some(job) = counted.job.take() {
+                job();
+            }
+        });
         match &self.inner.blocking_spawner {
             Some(spawner) => {
                 spawner(job);
@@ -1236,6 +1261,26 @@ impl Reactor {
     /// Number of live registrations (for tests and `Debug`).
     pub fn registrations(&self) -> usize {
         self.inner.sources.lock().slab.len()
+    }
+}
+
+/// A job of [`Reactor::spawn_blocking`] with its place in `blocking_jobs`. Fields drop in
+/// order: a job dropped unrun (a spawner that refuses it, a thread that cannot start) first
+/// drops its closure, which wakes whoever awaited it, and only then counts itself out.
+struct CountedJob {
+    job: Option<Box<dyn FnOnce() + Send>>,
+    _in_flight: BlockingJobInFlight,
+}
+
+/// Counts one blocking job out when dropped; the last one out notifies the poller, so that a
+/// turn that did not jump the paused clock because of it looks again.
+struct BlockingJobInFlight(ReactorRef);
+
+impl Drop for BlockingJobInFlight {
+    fn drop(&mut self) {
+        if self.0.inner.blocking_jobs.fetch_sub(1, SeqCst) == 1 {
+            self.0.notify();
+        }
     }
 }
 
