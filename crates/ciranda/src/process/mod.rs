@@ -22,6 +22,10 @@
 //! process-wide orphan list that is reaped, without blocking, whenever a child is spawned or a
 //! wait completes. Either way children do not pile up as zombies.
 //!
+//! A pipeline (`a | b`) hands one child's pipe to the next with `Stdio::try_from(pipe)`
+//! ([`ChildStdout`], [`ChildStderr`] or [`ChildStdin`]): the pipe leaves the reactor and is
+//! made blocking again, as the next child's program expects.
+//!
 //! Setting the environment variable `CIRANDA_NO_PIDFD` (read once) forces the `SIGCHLD` path,
 //! for testing it on kernels that have pidfds.
 //!

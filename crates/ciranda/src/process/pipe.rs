@@ -85,6 +85,47 @@ macro_rules! read_pipe {
             }
         }
 
+        #[doc = concat!("Hands the pipe to another child (as its stdin, say), as a shell's `|` does: the \
+            pipe leaves the reactor and is made blocking again, since the next child's program \
+            expects a blocking descriptor (`cat` fails with `EAGAIN` on a non-blocking one).")]
+        ///
+        /// # Errors
+        ///
+        /// When the descriptor's flags cannot be read or set.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use ciranda::process::{Command, Stdio};
+        ///
+        /// ciranda::run(async {
+        ///     // sh -c 'echo hello; echo hello >&2' | tr a-z A-Z, one of its streams piped on
+        ///     let mut first = Command::new("sh")
+        ///         .args(["-c", "echo hello; echo hello >&2"])
+        #[doc = concat!("        .", $field, "(Stdio::piped())")]
+        ///         .spawn()?;
+        #[doc = concat!("    let pipe = first.", $field, ".take().unwrap();")]
+        ///     let upper = Command::new("tr")
+        ///         .args(["a-z", "A-Z"])
+        ///         .stdin(Stdio::try_from(pipe)?)
+        ///         .output()
+        ///         .await?;
+        ///     first.wait().await?;
+        ///     assert_eq!(upper.stdout, b"HELLO\n");
+        ///     std::io::Result::Ok(())
+        /// })?;
+        /// # std::io::Result::Ok(())
+        /// ```
+        impl TryFrom<$name> for std::process::Stdio {
+            type Error = io::Error;
+
+            fn try_from(pipe: $name) -> io::Result<std::process::Stdio> {
+                let pipe = pipe.inner.into_inner()?;
+                set_blocking(pipe.as_fd())?;
+                Ok(pipe.into())
+            }
+        }
+
         impl AsRawFd for $name {
             fn as_raw_fd(&self) -> RawFd {
                 self.inner.as_raw_fd()
@@ -153,6 +194,70 @@ impl ChildStdin {
             )),
         }
     }
+}
+
+/// Hands the pipe to another child (as its stdout, say): the pipe leaves the reactor and is
+/// made blocking again, since the other child's program expects a blocking descriptor.
+///
+/// # Errors
+///
+/// `BrokenPipe` if the pipe was closed; an OS error when the descriptor's flags cannot be
+/// read or set.
+///
+/// # Examples
+///
+/// ```
+/// use ciranda::process::{Command, Stdio};
+///
+/// ciranda::run(async {
+///     // echo hello | tr a-z A-Z, built from the reading end: `tr` starts first.
+///     let mut upper = Command::new("tr")
+///         .args(["a-z", "A-Z"])
+///         .stdin(Stdio::piped())
+///         .stdout(Stdio::piped())
+///         .spawn()?;
+///     let pipe = upper.stdin.take().unwrap();
+///     Command::new("echo").arg("hello").stdout(Stdio::try_from(pipe)?).status().await?;
+///     let out = upper.wait_with_output().await?;
+///     assert_eq!(out.stdout, b"HELLO\n");
+///     std::io::Result::Ok(())
+/// })?;
+/// # std::io::Result::Ok(())
+/// ```
+impl TryFrom<ChildStdin> for std::process::Stdio {
+    type Error = io::Error;
+
+    fn try_from(mut pipe: ChildStdin) -> io::Result<std::process::Stdio> {
+        let pipe = pipe
+            .inner
+            .take()
+            .ok_or_else(|| {
+                io::Error::new(io::ErrorKind::BrokenPipe, "the child's stdin was closed")
+            })?
+            .into_inner()?;
+        set_blocking(pipe.as_fd())?;
+        Ok(pipe.into())
+    }
+}
+
+/// Clears `O_NONBLOCK` on a pipe end this process alone holds (std opens them close-on-exec),
+/// before another child inherits it.
+fn set_blocking(fd: BorrowedFd<'_>) -> io::Result<()> {
+    let raw = fd.as_raw_fd();
+    // SAFETY: `fcntl(F_GETFL)` on a descriptor that `fd` borrows, so it is open for the call;
+    // it reads the status flags and touches no memory.
+    let flags = unsafe { libc::fcntl(raw, libc::F_GETFL) };
+    if flags == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    if flags & libc::O_NONBLOCK != 0 {
+        // SAFETY: as above; `F_SETFL` with the same flags less `O_NONBLOCK` changes only the
+        // blocking mode of this open file description.
+        if unsafe { libc::fcntl(raw, libc::F_SETFL, flags & !libc::O_NONBLOCK) } == -1 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
 }
 
 impl fmt::Debug for ChildStdin {
