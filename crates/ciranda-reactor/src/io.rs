@@ -207,18 +207,27 @@ impl<T> Async<T> {
     /// spurious: retry the operation and wait again on `WouldBlock`. As for every `poll_*`
     /// method, only the waker of the most recent call (per direction) is kept and woken; to
     /// wait from several tasks at once, use [`readable`](Async::readable).
+    ///
+    /// Readiness found spends a unit of the task's cooperative budget, as a completed read
+    /// does: a loop that waits for readiness and then performs the operation itself still
+    /// yields once the budget is spent (this returns `Pending` then, with the task woken).
     pub fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.reactor
-            .poll_ready(&self.source, READ, cx, Waiter::Latest)
+        coop::proceed(cx, |cx| {
+            self.reactor
+                .poll_ready(&self.source, READ, cx, Waiter::Latest)
+        })
     }
 
     /// Polls for write readiness (see [`poll_readable`](Async::poll_readable)).
     pub fn poll_writable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.reactor
-            .poll_ready(&self.source, WRITE, cx, Waiter::Latest)
+        coop::proceed(cx, |cx| {
+            self.reactor
+                .poll_ready(&self.source, WRITE, cx, Waiter::Latest)
+        })
     }
 
-    /// Waits until the descriptor is readable (ready at once if it is now).
+    /// Waits until the descriptor is readable (ready at once if it is now; readiness spends a
+    /// unit of the cooperative budget, see [`poll_readable`](Async::poll_readable)).
     ///
     /// # Cancel safety
     ///
@@ -228,7 +237,8 @@ impl<T> Async<T> {
         self.ready(READ).await
     }
 
-    /// Waits until the descriptor is writable (ready at once if it is now).
+    /// Waits until the descriptor is writable (ready at once if it is now; readiness spends a
+    /// unit of the cooperative budget, see [`poll_readable`](Async::poll_readable)).
     ///
     /// # Cancel safety
     ///
@@ -242,8 +252,12 @@ impl<T> Async<T> {
         &self,
         dir: usize,
     ) -> Keyed<'_, impl FnMut(&mut Context<'_>, Waiter<'_>) -> Poll<io::Result<()>>> {
+        // Only readiness found spends its unit (see `coop`): a loop over `readable()` and an
+        // operation of the caller's own, on a socket that stays ready, must still yield.
         self.wait(dir, move |cx, waiter| {
-            self.reactor.poll_ready(&self.source, dir, cx, waiter)
+            coop::proceed(cx, |cx| {
+                self.reactor.poll_ready(&self.source, dir, cx, waiter)
+            })
         })
     }
 

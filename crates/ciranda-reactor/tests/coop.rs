@@ -166,3 +166,39 @@ fn waiting_socket_operations_spend_no_budget() {
     // polls thousands of times in 30 ms.
     assert!(polls.get() <= 12, "{} polls", polls.get());
 }
+
+/// `readable()`/`writable()` (and `Async::poll_readable`/`poll_writable`) are leaf futures too:
+/// one that is ready at once spends a unit, so a loop that waits for readiness and then does
+/// the operation itself (`Async`'s documented pattern, or a `socket2::SockRef` send or
+/// receive on a ciranda socket) still yields once per budget. They spent nothing, so such a
+/// loop over a socket that stays ready never yielded: on one worker nothing else ran again.
+#[test]
+fn readiness_waits_that_are_ready_spend_the_budget() {
+    use std::io::{Read, Write};
+    let polls = Cell::new(0u32);
+    block_on(async {
+        let (mut a, b) = ciranda_reactor::net::UnixStream::pair()?;
+        // `b` has bytes to read for the whole loop; both ends have room to write.
+        futures_util::io::AsyncWriteExt::write_all(&mut a, &[7; 64]).await?;
+        let (c, mut d) = std::os::unix::net::UnixStream::pair()?;
+        let c = ciranda_reactor::Async::new(c)?;
+        d.write_all(&[9; 64])?;
+        let loops = async {
+            for _ in 0..16 {
+                a.writable().await?;
+                b.readable().await?;
+                c.writable().await?;
+                std::future::poll_fn(|cx| c.poll_readable(cx)).await?;
+                std::future::poll_fn(|cx| c.poll_writable(cx)).await?;
+            }
+            let mut byte = [0; 1];
+            (&*c.get_ref()).read_exact(&mut byte)?;
+            std::io::Result::Ok(())
+        };
+        with_budget_per_poll(4, &polls, loops).await
+    })
+    .unwrap();
+    // 80 ready waits at 4 per poll: at least 20 polls; they spent nothing before, and the
+    // whole loop ran in one poll.
+    assert!(polls.get() >= 20, "only {} polls", polls.get());
+}
