@@ -303,7 +303,29 @@ impl<T> Sender<T> {
     }
 
     /// Polls for the receiver being dropped or closed.
+    ///
+    /// Like every leaf future of this crate, it takes part in the cooperative budget: once
+    /// the receiver is gone it is always ready, and a task looping over it still yields when
+    /// its budget is spent (it wakes itself and returns `Pending`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::future::poll_fn;
+    ///
+    /// ciranda::run(async {
+    ///     let (mut tx, rx) = ciranda::sync::oneshot::channel::<u8>();
+    ///     drop(rx);
+    ///     poll_fn(|cx| tx.poll_closed(cx)).await;
+    ///     assert!(tx.is_closed());
+    /// });
+    /// ```
     pub fn poll_closed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        coop::proceed(cx, |cx| self.poll_closed_now(cx))
+    }
+
+    /// The closed check of `poll_closed`, under the cooperative budget.
+    fn poll_closed_now(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         let inner = self.shared.inner();
         let mut cur = inner.state.load(Acquire);
         if cur & RX_CLOSED != 0 {

@@ -143,3 +143,70 @@ fn pending_operations_spend_no_budget() {
     // The receiver of the bounded channel is still usable: nothing was lost.
     assert_eq!(brx.try_recv(), Ok(0));
 }
+
+/// `oneshot::Sender::closed` is a leaf future like the others: once the receiver is gone it is
+/// always ready, so a loop over it must still yield when the budget is spent (it did not: it
+/// returned `Ready` with no budget check, and a task looping over it kept its worker).
+#[test]
+fn a_ready_oneshot_closed_yields_when_the_budget_is_spent() {
+    let (mut tx, rx) = oneshot::channel::<u8>();
+    drop(rx);
+    with_budget(0, || {
+        let mut closed = Task::new(tx.closed());
+        closed.pending();
+        assert!(closed.is_woken(), "a yielding future must wake itself");
+    });
+    with_budget(2, || {
+        let mut closed = Task::new(tx.closed());
+        closed.ready();
+        assert_eq!(
+            ciranda_coop::remaining(),
+            Some(1),
+            "a completed closed() spends a unit"
+        );
+    });
+    // Waiting spends nothing.
+    let (mut tx, _rx) = oneshot::channel::<u8>();
+    with_budget(1, || {
+        Task::new(tx.closed()).pending();
+        assert_eq!(ciranda_coop::remaining(), Some(1));
+    });
+}
+
+/// What the budget is for: on a current-thread runtime, a task that loops over an already
+/// completed `closed()` until another task sets a flag must let that task run. Without the
+/// budget check it never yielded and the runtime hung (caught by the watchdog).
+#[test]
+fn a_loop_over_a_completed_oneshot_closed_lets_other_tasks_run() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Duration;
+
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = ciranda::Runtime::builder()
+            .flavor(ciranda::Flavor::CurrentThread)
+            .build()
+            .expect("a runtime");
+        rt.block_on(async {
+            let (mut tx, rx) = oneshot::channel::<u8>();
+            drop(rx);
+            let stop = Arc::new(AtomicBool::new(false));
+            let setter = ciranda::spawn({
+                let stop = stop.clone();
+                async move { stop.store(true, Ordering::SeqCst) }
+            });
+            let mut rounds = 0u64;
+            while !stop.load(Ordering::SeqCst) {
+                tx.closed().await;
+                rounds += 1;
+            }
+            setter.await.expect("the setter ran");
+            assert!(rounds >= 1);
+        });
+        let _ = done_tx.send(());
+    });
+    done_rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("watchdog: the loop over closed() never let the other task run");
+}
