@@ -192,7 +192,7 @@ fn readiness_waits_that_are_ready_spend_the_budget() {
                 std::future::poll_fn(|cx| c.poll_writable(cx)).await?;
             }
             let mut byte = [0; 1];
-            (&*c.get_ref()).read_exact(&mut byte)?;
+            c.get_ref().read_exact(&mut byte)?;
             std::io::Result::Ok(())
         };
         with_budget_per_poll(4, &polls, loops).await
