@@ -97,17 +97,16 @@ fn limited(bytes: usize) -> Client {
     Client::builder().max_body_size(bytes).build().unwrap()
 }
 
+/// The error of reading `url`'s body whole with `bytes()`, which must fail.
+async fn read_refused(client: &Client, url: String) -> ciranda_http::Error {
+    client.get(url).await.unwrap().bytes().await.unwrap_err()
+}
+
 #[ciranda::test]
 async fn a_gzip_bomb_is_refused_once_its_decompressed_bytes_pass_the_limit() {
     let base = server().await;
     let client = limited(MIB);
-    let err = client
-        .get(format!("{base}/bomb"))
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap_err();
+    let err = read_refused(&client, format!("{base}/bomb")).await;
     assert!(err.is_body_too_large() && err.is_body(), "{err:?}");
     assert!(err.to_string().contains("limit of 1048576 bytes"), "{err}");
     let err = client
@@ -121,21 +120,9 @@ async fn a_gzip_bomb_is_refused_once_its_decompressed_bytes_pass_the_limit() {
 
     // Refused while the body is still arriving: this one is cut short after more than the
     // limit decompresses, and reading it to its end would fail as cut short instead.
-    let err = client
-        .get(format!("{base}/bomb-cut"))
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap_err();
+    let err = read_refused(&client, format!("{base}/bomb-cut")).await;
     assert!(err.is_body_too_large(), "{err:?}");
-    let cut = Client::new()
-        .get(format!("{base}/bomb-cut"))
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap_err();
+    let cut = read_refused(&Client::new(), format!("{base}/bomb-cut")).await;
     assert!(cut.is_body() && !cut.is_body_too_large(), "{cut:?}");
 }
 
@@ -151,13 +138,7 @@ async fn a_body_at_the_limit_is_read_and_one_byte_more_is_refused() {
             .await
             .unwrap();
         assert_eq!(body.len(), 1000, "{kind}");
-        let err = limited(999)
-            .get(format!("{base}/{kind}/1000"))
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap_err();
+        let err = read_refused(&limited(999), format!("{base}/{kind}/1000")).await;
         assert!(err.is_body_too_large(), "{kind}: {err:?}");
         assert!(
             err.to_string().contains("limit of 999 bytes"),
@@ -174,13 +155,7 @@ async fn a_content_length_over_the_limit_is_refused_before_the_body_is_read() {
     let base = server().await;
     // Only 10 of the 1 000 000 announced bytes come: reading them would end in a body cut
     // short, not in this error.
-    let err = limited(1000)
-        .get(format!("{base}/announced"))
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap_err();
+    let err = read_refused(&limited(1000), format!("{base}/announced")).await;
     assert!(err.is_body_too_large(), "{err:?}");
     let message = err.to_string();
     assert!(
@@ -192,13 +167,7 @@ async fn a_content_length_over_the_limit_is_refused_before_the_body_is_read() {
         message.starts_with(&format!("{base}/announced: ")),
         "{message}"
     );
-    let cut = Client::new()
-        .get(format!("{base}/announced"))
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap_err();
+    let cut = read_refused(&Client::new(), format!("{base}/announced")).await;
     assert!(cut.is_body() && !cut.is_body_too_large(), "{cut:?}");
 
     // A `HEAD` answer has no body, whatever length it announces.
