@@ -97,14 +97,25 @@ pub(crate) struct RawSemaphore {
 
 /// `count << 1 | QUEUED`: permits given back by [`RawSemaphore::give_back`] and not yet in
 /// the word, and whether waiters are (about to be) queued. On its own cache line: the receiver
-/// writes it for every message, the senders read it only when the word runs dry.
+/// writes it for every message, the senders read it only when the word runs dry. The second
+/// field is the channel's capacity, the most permits there can be.
 #[derive(Debug)]
 #[repr(align(128))]
-struct Returns(AtomicUsize);
+struct Returns(AtomicUsize, usize);
 
 /// The flag in [`Returns`]: set under the waiter lock before anybody queues, cleared when the
 /// queue empties. While it is set, the receiver hands its permits over at once.
 const QUEUED: usize = 1;
+
+/// The permits the word `state` makes available: none while waiters are queued (its permits
+/// are then deposits owed to them).
+fn available_in(state: usize) -> usize {
+    if state & WAITERS != 0 {
+        0
+    } else {
+        state >> SHIFT
+    }
+}
 
 impl RawSemaphore {
     crate::loom::const_fn! {
@@ -139,7 +150,7 @@ impl RawSemaphore {
     /// ([`give_back`](Self::give_back)) kept off the word until a sender needs them.
     pub(crate) fn for_channel(permits: usize) -> Self {
         let mut sem = Self::with_deposits(permits);
-        sem.returns = Some(Box::new(Returns(AtomicUsize::new(0))));
+        sem.returns = Some(Box::new(Returns(AtomicUsize::new(0), permits)));
         sem
     }
 
@@ -191,15 +202,6 @@ impl RawSemaphore {
         }
     }
 
-    /// Permits given back and not yet collected (0 while the flag is set: then there are none
-    /// to speak of, the receiver passes them on).
-    fn returned_permits(&self) -> usize {
-        self.returns.as_ref().map_or(0, |returns| {
-            let given = returns.0.load(Ordering::Acquire);
-            if given & QUEUED != 0 { 0 } else { given >> 1 }
-        })
-    }
-
     /// Under the waiter lock, before queuing: sets the flag and moves what was given back
     /// into the word (available, or a deposit for the queue, which the caller hands out).
     fn mark_queued(&self) {
@@ -222,12 +224,29 @@ impl RawSemaphore {
     }
 
     pub(crate) fn available_permits(&self) -> usize {
-        let state = self.state.load(Ordering::Acquire);
-        // With waiters queued, the word's permits are deposits owed to them.
-        if state & WAITERS != 0 {
-            0
-        } else {
-            (state >> SHIFT) + self.returned_permits()
+        let Some(returns) = &self.returns else {
+            return available_in(self.state.load(Ordering::Acquire));
+        };
+        // The free permits are in two counters: the word, and the permits given back and
+        // not yet collected (0 while the flag is set: then the receiver passes them on). A
+        // permit moves from the first to the second (a send takes it, the receiver gives it
+        // back) and back (a sender collects), so two plain reads could count one permit twice
+        // — `capacity()` above the channel's capacity. The count is read on both sides of the
+        // word and the pair used only if the count did not move: it held that value when the
+        // word was read. (A count that moved and came back to the same value in between — a
+        // collect and as many give-backs, all while this thread was descheduled — could
+        // still count a permit twice: hence the cap.)
+        loop {
+            let before = returns.0.load(Ordering::Acquire);
+            let state = self.state.load(Ordering::Acquire);
+            if returns.0.load(Ordering::Acquire) != before {
+                continue;
+            }
+            let returned = if before & QUEUED != 0 { 0 } else { before >> 1 };
+            let in_word = available_in(state);
+            // With waiters queued, nothing is available (see `available_in`).
+            let returned = if state & WAITERS != 0 { 0 } else { returned };
+            return (in_word + returned).min(returns.1);
         }
     }
 

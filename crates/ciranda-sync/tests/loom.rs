@@ -442,6 +442,76 @@ mod mpsc {
         });
     }
 
+    /// `Sender::capacity` racing a message's whole trip through a ring channel of one slot
+    /// (sent, received, its slot given back): the slot is counted free once at most. It read
+    /// the semaphore's word and then the receiver's count of slots given back, so a slot that
+    /// left the word and came back through that count between the two reads counted twice,
+    /// and `capacity()` said 2 on a channel of capacity 1.
+    #[test]
+    fn capacity_counts_a_returning_slot_once() {
+        loom::model(|| {
+            let (tx, mut rx) = mpsc::channel(1);
+            let tx2 = tx.clone();
+            let t = thread::spawn(move || {
+                tx2.try_send(1).unwrap();
+                assert_eq!(rx.try_recv(), Ok(1));
+            });
+            let free = tx.capacity();
+            assert!(free <= tx.max_capacity(), "capacity() said {free}");
+            t.join().unwrap();
+            assert_eq!(tx.capacity(), 1);
+        });
+    }
+
+    /// As above with a message already buffered in a channel of two slots: while another
+    /// thread sends one message and receives the older one, one slot at most is ever free,
+    /// and `capacity()` must not say 2 (which is no more than the capacity, so only reading
+    /// the two counters as a pair prevents it).
+    #[test]
+    fn capacity_is_a_count_the_channel_had() {
+        loom::model(|| {
+            let (tx, mut rx) = mpsc::channel(2);
+            tx.try_send(1).unwrap();
+            let tx2 = tx.clone();
+            let t = thread::spawn(move || {
+                tx2.try_send(2).unwrap();
+                assert_eq!(rx.try_recv(), Ok(1));
+                rx
+            });
+            let free = tx.capacity();
+            assert!(
+                free <= 1,
+                "capacity() said {free}; at most one slot was ever free"
+            );
+            let _rx = t.join().unwrap();
+            assert_eq!(tx.capacity(), 1);
+        });
+    }
+
+    /// The other way round: a sender collecting the slots the receiver gave back (from their
+    /// count into the word) while `capacity()` reads. One slot is free before, none after the
+    /// send; `capacity()` must not count the collected slot in both places.
+    #[test]
+    fn capacity_counts_a_collected_slot_once() {
+        loom::model(|| {
+            let (tx, mut rx) = mpsc::channel(2);
+            tx.try_send(1).unwrap();
+            tx.try_send(2).unwrap();
+            assert_eq!(rx.try_recv(), Ok(1));
+            let tx2 = tx.clone();
+            let t = thread::spawn(move || tx2.capacity());
+            // The word is empty and the count holds one slot: this send collects it.
+            tx.try_send(3).unwrap();
+            let free = t.join().unwrap();
+            assert!(
+                free <= 1,
+                "capacity() said {free}; at most one slot was ever free"
+            );
+            assert_eq!(tx.capacity(), 0);
+            assert_eq!(rx.try_recv(), Ok(2));
+        });
+    }
+
     /// Two senders racing for one slot: every message arrives exactly once.
     #[test]
     fn two_senders_one_slot() {

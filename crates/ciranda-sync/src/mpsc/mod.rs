@@ -291,7 +291,23 @@ impl<T> Sender<T> {
         self.chan.rx_closed_event().wait()
     }
 
-    /// The number of messages that can be sent right now without waiting.
+    /// The number of messages that can be sent right now without waiting: never more than
+    /// [`max_capacity`](Sender::max_capacity), so `max_capacity() - capacity()` is the number
+    /// of messages in the channel (or being sent). Read while other threads send and receive,
+    /// it is a count the channel had during the call (bar a reading thread descheduled
+    /// through an exact round of sends and receives, which can make it larger, never above
+    /// `max_capacity()`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, mut rx) = ciranda::sync::mpsc::channel::<u8>(4);
+    /// tx.try_send(1).unwrap();
+    /// assert_eq!(tx.capacity(), 3);
+    /// assert_eq!(tx.max_capacity() - tx.capacity(), 1); // one message in the channel
+    /// assert_eq!(rx.try_recv(), Ok(1));
+    /// assert_eq!(tx.capacity(), 4);
+    /// ```
     pub fn capacity(&self) -> usize {
         self.chan.sem().available_permits()
     }
