@@ -135,9 +135,11 @@ impl Condition {
 
     /// Releases `guard`, waits for a notification, re-takes the same mutex and returns the new
     /// guard, of the same kind: `guard` may come from [`Mutex::lock`] or [`Mutex::lock_owned`]
-    /// (see [`ConditionGuard`]) of any mutex. Spurious wake-ups do not happen, but the
-    /// protected state may have changed again by the time the mutex is re-taken: re-check it
-    /// (or use [`wait_while`](Condition::wait_while)).
+    /// (see [`ConditionGuard`]) of any mutex. A wait returns only after a notification: one
+    /// sent to it, or one handed on by a waiter dropped after receiving it (see *Cancel
+    /// safety*; that includes a share of a [`notify_all`](Condition::notify_all) made before
+    /// this wait began). Either way the protected state may have changed again by the time the
+    /// mutex is re-taken: re-check it (or use [`wait_while`](Condition::wait_while)).
     ///
     /// # Cancel safety
     ///
