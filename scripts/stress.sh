@@ -35,7 +35,8 @@ if [ ${#suites[@]} -eq 0 ]; then
     suites+=(ciranda:runtime ciranda:combinators ciranda:task_group_spawner ciranda:gather_eager
         ciranda:sync_stress ciranda:task_review ciranda:task_group_memory
         ciranda:driver_foreign_turn ciranda:fs_split ciranda:runtime_thread_local
-        ciranda-scheduler:runtime_review ciranda-http:server_review)
+        ciranda-scheduler:runtime_review ciranda-http:server_review
+        ciranda-reactor:paused_clock_lookup ciranda-sync:coop)
 fi
 
 args_of() {
