@@ -3,8 +3,8 @@
 //! `Content-Length` announces more before anything is read); a body exactly at the limit,
 //! a `HEAD` answer's length and `chunks()` are not limited.
 
-use ciranda::io::{AsyncReadExt, AsyncWriteExt};
-use ciranda::net::TcpListener;
+mod common;
+
 use ciranda::stream::StreamExt;
 use ciranda_http::{Client, RequestOptions};
 use flate2::Compression;
@@ -67,30 +67,8 @@ fn respond(path: &str) -> Vec<u8> {
 /// A server that answers each connection's request with [`respond`], as raw bytes, and
 /// closes it; returns its URL's start (`http://127.0.0.1:PORT`).
 async fn server() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    ciranda::spawn(async move {
-        loop {
-            let (mut stream, _) = listener.accept().await.unwrap();
-            ciranda::spawn(async move {
-                let mut head = Vec::new();
-                let mut buf = [0u8; 1024];
-                while !head.ends_with(b"\r\n\r\n") {
-                    let n = stream.read(&mut buf).await.unwrap();
-                    if n == 0 {
-                        return;
-                    }
-                    head.extend_from_slice(&buf[..n]);
-                }
-                let head = String::from_utf8(head).unwrap();
-                let path = head.split(' ').nth(1).unwrap();
-                // The client may have given up (a refused body) and closed its end.
-                let _ = stream.write_all(&respond(path)).await;
-                drop(stream);
-            });
-        }
-    });
-    base
+    let addr = common::serve_raw_heads(|head| respond(common::target_of(head))).await;
+    format!("http://{addr}")
 }
 
 fn limited(bytes: usize) -> Client {

@@ -6,7 +6,6 @@
 mod common;
 
 use bytes::Bytes;
-use ciranda::io::{AsyncReadExt, AsyncWriteExt};
 use ciranda::net::TcpListener;
 use ciranda_http::{Body, Client};
 use http::{Request, header};
@@ -18,30 +17,16 @@ use std::net::SocketAddr;
 /// A server (or a forwarding proxy: it does not care which) that answers every request with
 /// its head, as it arrived, and closes the connection.
 async fn echo_head_server() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    ciranda::spawn(async move {
-        loop {
-            let (mut stream, _) = listener.accept().await.unwrap();
-            ciranda::spawn(async move {
-                let mut head = Vec::new();
-                let mut buf = [0u8; 1024];
-                while !head.ends_with(b"\r\n\r\n") {
-                    match stream.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => head.extend_from_slice(&buf[..n]),
-                    }
-                }
-                let answer = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                    head.len()
-                );
-                let _ = stream.write_all(answer.as_bytes()).await;
-                let _ = stream.write_all(&head).await;
-            });
-        }
-    });
-    addr
+    common::serve_raw_heads(|head| {
+        let mut answer = format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            head.len()
+        )
+        .into_bytes();
+        answer.extend_from_slice(head);
+        answer
+    })
+    .await
 }
 
 /// The value of the header `name` in the request head `head`, if it is there.
@@ -196,31 +181,14 @@ async fn errors_do_not_show_a_urls_password() {
 /// A server that answers a request for `/N` with a `302` to the `N`th of `locations`, as raw
 /// bytes, and closes the connection.
 async fn redirect_server(locations: &'static [&'static [u8]]) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    ciranda::spawn(async move {
-        loop {
-            let (mut stream, _) = listener.accept().await.unwrap();
-            ciranda::spawn(async move {
-                let mut head = Vec::new();
-                let mut buf = [0u8; 1024];
-                while !head.ends_with(b"\r\n\r\n") {
-                    match stream.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => head.extend_from_slice(&buf[..n]),
-                    }
-                }
-                let head = String::from_utf8(head).unwrap();
-                let path = head.split(' ').nth(1).unwrap();
-                let n: usize = path[1..].parse().unwrap();
-                let mut answer = b"HTTP/1.1 302 Found\r\nLocation: ".to_vec();
-                answer.extend_from_slice(locations[n]);
-                answer.extend_from_slice(b"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-                let _ = stream.write_all(&answer).await;
-            });
-        }
-    });
-    addr
+    common::serve_raw_heads(move |head| {
+        let n: usize = common::target_of(head)[1..].parse().unwrap();
+        let mut answer = b"HTTP/1.1 302 Found\r\nLocation: ".to_vec();
+        answer.extend_from_slice(locations[n]);
+        answer.extend_from_slice(b"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        answer
+    })
+    .await
 }
 
 #[ciranda::test]

@@ -349,3 +349,46 @@ pub async fn read_until_ends_with(stream: &mut ciranda::net::TcpStream, end: &[u
     }
     answer
 }
+
+/// A server of raw bytes: for each connection it reads the request head (up to its blank
+/// line), writes `answer(head)` and closes the connection. A connection that closes or fails
+/// before its head is complete is dropped; a failed write is ignored (the client may have
+/// given up). For answers hyper would not write: wrong lengths, odd headers, bombs.
+pub async fn serve_raw_heads<F>(answer: F) -> SocketAddr
+where
+    F: Fn(&[u8]) -> Vec<u8> + Send + Sync + 'static,
+{
+    use ciranda::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = ciranda::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let answer = Arc::new(answer);
+    ciranda::spawn(async move {
+        loop {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let answer = answer.clone();
+            ciranda::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !head.ends_with(b"\r\n\r\n") {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let _ = stream.write_all(&answer(&head)).await;
+            });
+        }
+    });
+    addr
+}
+
+/// The request target (path and query) of a raw request head.
+pub fn target_of(head: &[u8]) -> &str {
+    std::str::from_utf8(head)
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+}
