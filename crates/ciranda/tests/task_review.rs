@@ -200,20 +200,26 @@ fn a_member_whose_spawn_is_under_way_while_the_group_is_dropped_never_runs() {
     }
 }
 
+/// Asserts that `expected` of the current runtime's live tasks were spawned at `line` of this
+/// file (the message lists the tasks).
+fn assert_live_tasks_spawned_at(line: u32, expected: usize) {
+    let tasks = ciranda::Handle::current().tasks();
+    let count = tasks
+        .iter()
+        .filter(|task| {
+            task.location().file().ends_with("task_review.rs") && task.location().line() == line
+        })
+        .count();
+    assert_eq!(count, expected, "{tasks:?}");
+}
+
 /// `as_completed`'s children are spawned where it is called, as `gather`'s are: the task dump
 /// (`Handle::tasks`, `Handle::dump`) showed ciranda's own source file for them instead.
 #[ciranda::test]
 async fn as_completed_spawns_its_children_at_the_line_that_called_it() {
     let stream = ciranda::task::as_completed((0..2).map(|_| pending::<()>()));
     let line = line!() - 1;
-    let tasks = ciranda::Handle::current().tasks();
-    let children = tasks
-        .iter()
-        .filter(|task| {
-            task.location().file().ends_with("task_review.rs") && task.location().line() == line
-        })
-        .count();
-    assert_eq!(children, 2, "{tasks:?}");
+    assert_live_tasks_spawned_at(line, 2);
     drop(stream);
 }
 
@@ -233,14 +239,7 @@ fn a_gather_built_outside_a_runtime_shows_its_callers_line_as_its_childrens_loca
             std::task::Poll::Ready(())
         })
         .await;
-        let tasks = ciranda::Handle::current().tasks();
-        let children = tasks
-            .iter()
-            .filter(|task| {
-                task.location().file().ends_with("task_review.rs") && task.location().line() == line
-            })
-            .count();
-        assert_eq!(children, 2, "{tasks:?}");
+        assert_live_tasks_spawned_at(line, 2);
         let dump = ciranda::Handle::current().dump().to_string();
         let here = format!("task_review.rs:{line} ");
         assert_eq!(dump.matches(&here).count(), 2, "{dump}");
