@@ -11,6 +11,17 @@
 //! | `MAX_READERS`, no waiters | none             | one CAS             | one CAS            |
 //! | `MAX_READERS - k`         | `k` readers      | one CAS if no queue | queue (collects)   |
 //! | 0                         | one writer       | queue               | queue              |
+//!
+//! [`RwLockWriteGuard::downgrade`] turns the writer's `MAX_READERS` permits into a reader's one
+//! by releasing `MAX_READERS - 1` of them through the same FIFO hand-off as any release: the
+//! one kept is never free, so no writer can take the lock in between, and the released ones
+//! go to the front of the queue in order.
+//!
+//! | queue when the writer downgrades  | what the released permits do                           |
+//! |-----------------------------------|--------------------------------------------------------|
+//! | empty                             | become available: `read()` and `try_read` take them    |
+//! | readers only                      | every queued reader is served; the rest are available  |
+//! | readers `R…` (or none), writer `W` | each `R` ahead of `W` is served; `W` collects the rest and waits for the kept permit and those readers; waiters behind `W` (readers too) keep waiting |
 
 use core::cell::UnsafeCell;
 use core::fmt;
@@ -222,6 +233,59 @@ impl<T: ?Sized> DerefMut for RwLockWriteGuard<'_, T> {
     fn deref_mut(&mut self) -> &mut T {
         // SAFETY: the guard holds every permit and `&mut self` is exclusive.
         unsafe { &mut *self.lock.data.get() }
+    }
+}
+
+impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
+    /// Atomically turns this write lock into a read lock: the value it wrote is what the read
+    /// guard (and every other reader) sees, and no writer can take the lock in between.
+    ///
+    /// What it does to the waiters follows the lock's FIFO order, as if the writer had
+    /// released everything but one reader's share:
+    ///
+    /// * readers queued ahead of the first queued writer get their read locks at once and
+    ///   read alongside the returned guard (with no writer queued, that is every queued
+    ///   reader, and later readers get in at once too);
+    /// * the first queued writer stays first: it gets the lock once the returned guard and
+    ///   the readers served before it are dropped. Readers queued behind it, and readers
+    ///   arriving later, keep waiting for it (no reader overtakes a queued writer), so
+    ///   `try_read` fails while it waits.
+    ///
+    /// The returned guard is an ordinary read guard: the [deadlock rules](RwLock#deadlocks)
+    /// apply to it (reading again while holding it waits forever if a writer is queued).
+    ///
+    /// # Panics
+    ///
+    /// Waking a served reader runs its waker; if that panics, the panic goes on into the
+    /// caller after every served reader was woken, and the read lock is released while it
+    /// unwinds (the lock stays usable).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ciranda::sync::RwLock;
+    ///
+    /// let lock = RwLock::new(1);
+    /// ciranda::run(async {
+    ///     let mut w = lock.write().await;
+    ///     *w = 2;
+    ///     let r = w.downgrade();
+    ///     // Still no writer can get in, but other readers can.
+    ///     assert!(lock.try_write().is_err());
+    ///     assert_eq!(*lock.read().await, 2);
+    ///     assert_eq!(*r, 2);
+    /// });
+    /// ```
+    pub fn downgrade(self) -> RwLockReadGuard<'a, T> {
+        let lock = self.lock;
+        // The write guard's permits now belong to the read guard (one) and to the release
+        // below (the rest): its own drop must not release them.
+        core::mem::forget(self);
+        // Made before the release, whose wake-ups may unwind: the kept permit is then
+        // released with it.
+        let read = RwLockReadGuard { lock };
+        lock.sem.release(MAX_READERS - 1);
+        read
     }
 }
 

@@ -804,6 +804,74 @@ mod rwlock {
             assert!(lock.try_write().is_ok());
         });
     }
+
+    /// A loom cell the lock can share (`RwLock<T>: Sync` needs `T: Sync`); every access goes
+    /// through a guard, and loom checks each is causally ordered after the last write.
+    struct Shared(loom::cell::UnsafeCell<usize>);
+
+    // SAFETY: the cell is only accessed through the lock's guards: written under a write
+    // guard, read under a read guard.
+    unsafe impl Sync for Shared {}
+
+    impl Shared {
+        fn get(&self) -> usize {
+            // SAFETY: called under a guard of the lock (see `Sync` above).
+            self.0.with(|p| unsafe { *p })
+        }
+
+        fn set(&self, value: usize) {
+            // SAFETY: called under a write guard of the lock.
+            self.0.with_mut(|p| unsafe { *p = value })
+        }
+    }
+
+    /// A downgrade racing a writer and a reader, each of which may queue behind the writer
+    /// that downgrades or come after. No writer gets in between the write and the read guard:
+    /// the read guard sees its own write, the other writer never runs while the read guard
+    /// lives, and it sees the value before that write or after it (loom's cell checks each
+    /// access is ordered after the last write). The racing reader sees one of the writes.
+    #[test]
+    fn downgrade_racing_a_reader_and_a_writer() {
+        loom::model(|| {
+            let lock = Arc::new(RwLock::new(Shared(loom::cell::UnsafeCell::new(0))));
+            let reading = Arc::new(loom::sync::atomic::AtomicBool::new(false));
+            let writer = thread::spawn({
+                let (lock, reading) = (lock.clone(), reading.clone());
+                move || {
+                    let g = block_on(lock.write());
+                    assert!(
+                        !reading.load(Ordering::SeqCst),
+                        "a writer got in while the downgraded guard lives"
+                    );
+                    let seen = g.get();
+                    assert!(seen == 0 || seen == 1, "saw {seen}");
+                    g.set(2);
+                }
+            });
+            let reader = thread::spawn({
+                let lock = lock.clone();
+                move || {
+                    let seen = block_on(lock.read()).get();
+                    assert!(seen <= 2, "saw {seen}");
+                }
+            });
+            {
+                let g = block_on(lock.write());
+                g.set(1);
+                let r = g.downgrade();
+                reading.store(true, Ordering::SeqCst);
+                assert_eq!(
+                    r.get(),
+                    1,
+                    "a write landed between the downgrade's two halves"
+                );
+                reading.store(false, Ordering::SeqCst);
+            }
+            writer.join().unwrap();
+            reader.join().unwrap();
+            assert!(lock.try_write().is_ok());
+        });
+    }
 }
 
 mod condition {

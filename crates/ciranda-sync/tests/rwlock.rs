@@ -114,3 +114,154 @@ fn threads_read_and_write() {
     }
     assert_eq!(*lock.try_read().unwrap(), (1000, 1000));
 }
+
+#[test]
+fn a_downgraded_write_is_read_by_the_guard_and_by_other_readers_at_once() {
+    let lock = Arc::new(RwLock::new(0));
+    let mut w = lock.try_write().unwrap();
+    *w = 7;
+    let r = w.downgrade();
+    assert_eq!(*r, 7);
+    // Other readers share the lock with the downgraded guard, on this thread and another.
+    assert_eq!(*lock.try_read().unwrap(), 7);
+    let other = std::thread::spawn({
+        let lock = lock.clone();
+        move || *block_on(lock.read())
+    });
+    assert_eq!(other.join().unwrap(), 7);
+    assert!(lock.try_write().is_err());
+    drop(r);
+    assert!(lock.try_write().is_ok());
+}
+
+#[test]
+fn a_queued_writer_does_not_get_in_between_a_downgrade() {
+    let lock = RwLock::new(0);
+    let mut g = lock.try_write().unwrap();
+    let mut w = Task::new(async {
+        let mut g = lock.write().await;
+        let seen = *g;
+        *g = 2;
+        seen
+    });
+    w.pending();
+    *g = 1;
+    let r = g.downgrade();
+    assert!(
+        !w.is_woken(),
+        "the writer got in between the write and the read guard"
+    );
+    assert_eq!(*r, 1);
+    // The queued writer stays first: later readers wait for it.
+    assert!(lock.try_read().is_err());
+    w.pending();
+    drop(r);
+    assert!(w.is_woken());
+    assert_eq!(w.ready(), 1);
+    assert_eq!(*lock.try_read().unwrap(), 2);
+}
+
+/// Queue: reader `a`, writer `w`, reader `b`. The downgrade serves `a` (ahead of the writer)
+/// at once; `w` gets the lock when both read guards are gone; `b` waits for `w`.
+#[test]
+fn a_downgrade_serves_the_readers_queued_ahead_of_the_first_writer_only() {
+    let lock = RwLock::new(Vec::new());
+    let mut g = lock.try_write().unwrap();
+    let mut a = Task::new(lock.read());
+    let mut w = Task::new(async { lock.write().await.push('w') });
+    let mut b = Task::new(async { lock.read().await.clone() });
+    a.pending();
+    w.pending();
+    b.pending();
+    g.push('d');
+    let r = g.downgrade();
+    assert!(a.is_woken());
+    assert!(!w.is_woken());
+    assert!(!b.is_woken());
+    let a_guard = a.ready();
+    assert_eq!(*a_guard, ['d']);
+    assert_eq!(*r, ['d']);
+    b.pending();
+    drop(r);
+    assert!(
+        !w.is_woken(),
+        "the writer waits for the reader served with the downgrade"
+    );
+    drop(a_guard);
+    assert!(w.is_woken());
+    assert!(!b.is_woken());
+    b.pending();
+    w.ready();
+    assert!(b.is_woken());
+    assert_eq!(b.ready(), ['d', 'w']);
+}
+
+/// With only readers queued, a downgrade serves them all and later readers get in at once.
+#[test]
+fn a_downgrade_with_only_readers_queued_serves_them_all() {
+    let lock = RwLock::new(3);
+    let g = lock.try_write().unwrap();
+    let mut readers: Vec<_> = (0..3).map(|_| Task::new(lock.read())).collect();
+    for r in &mut readers {
+        r.pending();
+    }
+    let r = g.downgrade();
+    let guards: Vec<_> = readers
+        .iter_mut()
+        .map(|t| {
+            assert!(t.is_woken());
+            t.ready()
+        })
+        .collect();
+    assert!(guards.iter().all(|g| **g == 3));
+    assert_eq!(*lock.try_read().unwrap(), 3);
+    assert!(lock.try_write().is_err());
+    drop((r, guards));
+    assert!(lock.try_write().is_ok());
+}
+
+/// A writer queued first (ahead of a reader) gets the lock right after the downgraded guard
+/// goes; the reader behind it waits.
+#[test]
+fn a_writer_queued_first_is_next_after_the_downgraded_guard() {
+    let lock = RwLock::new(0);
+    let g = lock.try_write().unwrap();
+    let mut w = Task::new(lock.write());
+    let mut b = Task::new(lock.read());
+    w.pending();
+    b.pending();
+    let r = g.downgrade();
+    assert!(!w.is_woken());
+    assert!(!b.is_woken());
+    drop(r);
+    assert!(w.is_woken());
+    assert!(!b.is_woken());
+    drop(w.ready());
+    assert!(b.is_woken());
+    drop(b.ready());
+}
+
+/// The downgraded guard's release, when it wakes a served reader whose waker panics: the
+/// panic reaches the caller, and the read guard is released while it unwinds.
+#[test]
+fn a_downgrade_whose_wake_up_panics_leaves_the_lock_usable() {
+    struct Panics;
+    impl std::task::Wake for Panics {
+        fn wake(self: Arc<Self>) {
+            panic!("expected test panic: waker");
+        }
+    }
+    let lock = RwLock::new(0);
+    let g = lock.try_write().unwrap();
+    let mut reader = std::pin::pin!(lock.read());
+    let waker = std::task::Waker::from(Arc::new(Panics));
+    let mut cx = std::task::Context::from_waker(&waker);
+    assert!(reader.as_mut().poll(&mut cx).is_pending());
+    let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(g.downgrade())));
+    assert!(unwound.is_err());
+    // The reader was served; once it is done, the lock is free.
+    let served = reader.as_mut().poll(&mut cx);
+    assert!(matches!(&served, std::task::Poll::Ready(guard) if **guard == 0));
+    drop(served);
+    assert!(lock.try_write().is_ok());
+}
