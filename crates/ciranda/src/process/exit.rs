@@ -76,6 +76,11 @@ impl Watch {
                 {
                     MECHANISM.store(SIGCHLD, Ordering::Relaxed);
                 }
+                // No descriptor free for the pidfd (this process's table, or the system's):
+                // transient, so this one wait listens for `SIGCHLD` (whose listener needs no new
+                // descriptor once running, see `sigchld::reserve`) and the next one tries a
+                // pidfd again.
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {}
                 Err(e) => return Err(e),
             }
         }

@@ -10,6 +10,9 @@
 //! * elsewhere (`pidfd_open` reports `ENOSYS`, or `EPERM`/`EACCES` from a seccomp sandbox that
 //!   refuses it), one `SIGCHLD` listener for the whole process, polled by one task: each
 //!   delivery makes the waiting children check for their exit with a non-blocking `waitpid`.
+//!   A wait whose `pidfd_open` finds no descriptor free (`EMFILE`, `ENFILE`) uses it too, for
+//!   that wait only; its listener runs on a socket pair that every spawn sets aside while no
+//!   listener runs (so a process that spawns children holds two descriptors more).
 //!
 //! The `SIGCHLD` listener's task runs on the runtime of the first wait that needed it, and
 //! moves to another only when that runtime shuts down: a current-thread runtime left idle
@@ -233,6 +236,9 @@ impl Command {
                 std_child.stderr.take().map(ChildStderr::new).transpose()?,
             ))
         })();
+        // A socket pair set aside now lets a wait that later finds no descriptor free for its
+        // pidfd fall back to `SIGCHLD`, whose listener needs one (see `sigchld::reserve`).
+        sigchld::reserve();
         let reaper = Reaper::new(std_child);
         let (stdin, stdout, stderr) = match pipes {
             Ok(pipes) => pipes,

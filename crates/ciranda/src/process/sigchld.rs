@@ -9,11 +9,18 @@
 //! runtime (the bump makes every waiter check again, covering deliveries in between). A waiter
 //! whose own runtime has shut down (polled in a `Handle::block_on` after the shutdown) cannot
 //! host a driver: its wait fails when it would have to start one.
+//!
+//! A process that waits through pidfds also comes here for one wait whose `pidfd_open` found
+//! the descriptor table full (`EMFILE`, `ENFILE`). The listener needs a socket pair, which it
+//! could not open then either, so every spawn sets one pair aside while no driver runs
+//! ([`reserve`]); a driver starts on that pair, and the next spawn after a driver's runtime
+//! shut down sets aside another.
 
 use crate::signal::unix::Listener;
 use parking_lot::Mutex;
 use std::collections::BTreeMap;
 use std::io;
+use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, Waker};
@@ -23,6 +30,8 @@ struct Hub {
     driver: bool,
     next_key: u64,
     waiters: BTreeMap<u64, Waker>,
+    /// A socket pair for the next driver's listener (see [`reserve`]).
+    spare: Option<(UnixStream, UnixStream)>,
 }
 
 static HUB: Mutex<Hub> = Mutex::new(Hub {
@@ -30,7 +39,20 @@ static HUB: Mutex<Hub> = Mutex::new(Hub {
     driver: false,
     next_key: 0,
     waiters: BTreeMap::new(),
+    spare: None,
 });
+
+/// Sets a socket pair aside for the listener of a driver that is not running yet, so that a
+/// wait that falls back here because no descriptor was free can still start one. Called at
+/// every spawn; a no-op while a driver runs or a pair is set aside (and when no pair can be
+/// opened: a wait then opens its own, or fails as before).
+pub(crate) fn reserve() {
+    let mut hub = HUB.lock();
+    if hub.driver || hub.spare.is_some() {
+        return;
+    }
+    hub.spare = UnixStream::pair().ok();
+}
 
 /// One child's wait on the shared listener.
 pub(crate) struct SigchldWait {
@@ -101,7 +123,10 @@ fn ensure_driver(hub: &mut Hub) -> io::Result<Option<impl FnOnce() -> io::Result
     }
     let handle = crate::Handle::try_current()
         .ok_or_else(|| io::Error::other("waiting for a child process outside a ciranda runtime"))?;
-    let mut listener = Listener::new(libc::SIGCHLD)?;
+    let mut listener = match hub.spare.take() {
+        Some((read, write)) => Listener::with_pair(libc::SIGCHLD, read, write)?,
+        None => Listener::new(libc::SIGCHLD)?,
+    };
     hub.driver = true;
     Ok(Some(move || {
         let gone = Arc::new(AtomicBool::new(false));

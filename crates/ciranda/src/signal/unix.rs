@@ -229,6 +229,17 @@ impl Listener {
             ));
         }
         let (read, write) = UnixStream::pair()?;
+        Listener::with_pair(signum, read, write)
+    }
+
+    /// [`new`](Listener::new) over a socket pair made earlier (`signum` is not checked again:
+    /// the caller passes one `new` accepts). It opens no descriptor, so it works when the
+    /// process has none to spare.
+    pub(crate) fn with_pair(
+        signum: i32,
+        read: UnixStream,
+        write: UnixStream,
+    ) -> io::Result<Listener> {
         read.set_nonblocking(true)?;
         write.set_nonblocking(true)?;
         let id = signal_hook::low_level::pipe::register(signum, write).map_err(|e| {
