@@ -5,7 +5,8 @@
 //! blocking pool: `Stdin` reads what the caller asked for (at most 64 KiB) per job, so a
 //! handle never holds bytes it did not return (std's shared buffer keeps the rest);
 //! `Stdout`/`Stderr` collect writes and write them in one job per buffer (on overflow, `flush`,
-//! `close` or drop).
+//! `close` or drop). One write takes at most 2 MiB (a short write, as Tokio's cap of one job), so
+//! a huge write is not copied whole into the buffer.
 //!
 //! The descriptor may be non-blocking all the same: `O_NONBLOCK` belongs to the open file
 //! description, shared with every process holding the same terminal or pipe (Node.js sets it on
@@ -26,6 +27,9 @@ use std::task::{Context, Poll, ready};
 const READ_CHUNK: usize = 64 * 1024;
 /// Bytes of writes collected before a job writes them.
 const WRITE_BUFFER: usize = 8 * 1024;
+/// The most one `poll_write` takes (into an empty buffer): a larger write returns this short
+/// count, and `write_all` goes on with the rest, so the copy stays bounded.
+const MAX_WRITE: usize = 2 * 1024 * 1024;
 
 /// The process's standard input: `AsyncRead`, one blocking-pool job per read (of at most
 /// 64 KiB). Wrap it in a [`BufReader`](crate::io::BufReader) for `lines()` and small reads.
@@ -335,11 +339,12 @@ impl Writer {
                 unreachable!("idle with a buffer just above");
             };
             if buf.is_empty() || buf.len() + src.len() <= WRITE_BUFFER {
-                buf.extend_from_slice(src);
+                let taken = &src[..src.len().min(MAX_WRITE)];
+                buf.extend_from_slice(taken);
                 if buf.len() >= WRITE_BUFFER {
                     self.start();
                 }
-                return Poll::Ready(Ok(src.len()));
+                return Poll::Ready(Ok(taken.len()));
             }
             // Would overflow: write what is buffered first, keeping `src` whole.
             self.start();
@@ -380,7 +385,9 @@ macro_rules! writer {
         #[doc = concat!("The process's standard ", $what, ": `AsyncWrite`, written on the blocking pool.")]
         ///
         /// Writes are collected (8 KiB) and written by one blocking job per buffer: `flush` (or
-        /// `close`) to have them appear now and to see write errors. Bytes still buffered when
+        /// `close`) to have them appear now and to see write errors. One write takes at most
+        /// 2 MiB and reports that short count (`write_all` writes on), so a huge write is not
+        /// copied whole. Bytes still buffered when
         /// the handle is dropped are written anyway, as are those of a job that a runtime
         /// shutting down cancelled before it ran (by the thread that shuts it down). Output of
         /// several handles (or of `println!`) may interleave between buffers, not inside one.
