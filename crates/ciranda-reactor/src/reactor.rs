@@ -608,6 +608,14 @@ impl Reactor {
         }
     }
 
+    /// Has the runtime owning this reactor said that it shut down
+    /// ([`set_runtime_shut_down`](Reactor::set_runtime_shut_down))? From then on only a thread
+    /// inside a `block_on` that entered this reactor can wait on it. Lets a caller whose wait
+    /// failed tell that cause from others.
+    pub fn is_runtime_shut_down(&self) -> bool {
+        self.inner.runtime_shut_down.load(SeqCst)
+    }
+
     /// Is this reactor the thread's current one?
     fn is_current(&self) -> bool {
         Self::with_current(|current| current.ptr_eq(self)).unwrap_or(false)

@@ -23,7 +23,9 @@ use unix::Listener;
 /// # Errors
 ///
 /// When the signal handler or its pipe cannot be set up (the error is reported on the
-/// first poll), or when the runtime it waits in has shut down for good.
+/// first poll), or, with kind `BrokenPipe`, when the runtime it was first polled in has shut
+/// down (polled afterwards in another runtime, or outside a `block_on` through a handle of
+/// that runtime): nothing reports its signals any more.
 ///
 /// # Panics
 ///

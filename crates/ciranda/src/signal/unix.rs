@@ -204,6 +204,17 @@ impl Stream for Signal {
 /// The panic of a listener first polled outside any runtime.
 pub(crate) const NO_RUNTIME: &str = "ciranda::signal: polled outside a ciranda runtime; await it inside `ciranda::run`, `Runtime::block_on` or `#[ciranda::main]` (or a task they run)";
 
+/// The error of a listener whose runtime has shut down.
+const RUNTIME_GONE: &str = "ciranda::signal: the runtime this signal listener was first polled in has shut down, so nothing will report its signals any more; listening for signals needs a running runtime (make the listener, or call `ctrl_c()`, in the runtime that awaits it)";
+
+/// Does `reactor` refuse waits here because its runtime has shut down (for good, or for every
+/// thread outside a `block_on` through one of its handles)?
+fn runtime_gone(reactor: &ciranda_reactor::Reactor) -> bool {
+    reactor.is_shut_down()
+        || (reactor.is_runtime_shut_down()
+            && !ciranda_reactor::Reactor::try_current().is_some_and(|c| c.ptr_eq(reactor)))
+}
+
 /// A signal-hook registration writing into a socket pair whose read end is registered with
 /// the reactor of the first poll (so listeners can be made anywhere).
 pub(crate) struct Listener {
@@ -271,7 +282,14 @@ impl Listener {
     pub(crate) fn poll(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let pipe = self.pipe()?;
         let mut bytes = [0u8; 64];
-        ready!(pipe.poll_read_with(cx, |mut p| p.read(&mut bytes)))?;
+        if let Err(e) = ready!(pipe.poll_read_with(cx, |mut p| p.read(&mut bytes))) {
+            // The reactor's own message speaks of sockets the caller never made.
+            return Poll::Ready(Err(if runtime_gone(pipe.reactor()) {
+                io::Error::new(io::ErrorKind::BrokenPipe, RUNTIME_GONE)
+            } else {
+                e
+            }));
+        }
         // Coalesce whatever else is already queued, so one `recv` answers a burst.
         while let Ok(n) = pipe.get_ref().read(&mut bytes) {
             if n < bytes.len() {
