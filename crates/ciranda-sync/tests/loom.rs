@@ -231,6 +231,87 @@ mod notify {
             assert_eq!(fresh.as_mut().poll(&mut cx).is_ready(), first.is_pending());
         });
     }
+
+    /// `enable` racing `notify_one`, then the first poll (with a waker that records wake-ups)
+    /// while the notifier may still be running: the notification is stored and taken by
+    /// `enable`, or handed to the enabled waiter; if the first poll is still pending, the
+    /// notification must wake its waker, and a poll after that returns. Exactly one
+    /// notification exists: a later waiter finds nothing.
+    #[test]
+    fn enable_racing_notify_one_then_first_poll() {
+        loom::model(|| {
+            let n = Arc::new(Notify::new());
+            let t = thread::spawn({
+                let n = n.clone();
+                move || n.notify_one()
+            });
+            let mut notified = pin!(n.notified());
+            let enabled = notified.as_mut().enable();
+            let (flag, waker) = flag_waker();
+            let first = notified.as_mut().poll(&mut Context::from_waker(&waker));
+            assert!(
+                !enabled || first.is_ready(),
+                "enable said ready, the poll did not"
+            );
+            t.join().unwrap();
+            if first.is_pending() {
+                assert!(
+                    flag.0.load(Ordering::SeqCst),
+                    "the notification woke nobody"
+                );
+                assert!(
+                    notified
+                        .as_mut()
+                        .poll(&mut Context::from_waker(&waker))
+                        .is_ready()
+                );
+            }
+            let mut later = pin!(n.notified());
+            assert!(!later.as_mut().enable(), "a second notification appeared");
+        });
+    }
+
+    /// Two enabled, never polled waiters; the first is dropped while `notify_one` picks a
+    /// waiter. The notification reaches the second either way: directly (the first was gone)
+    /// or passed on by the first's drop. Nothing is stored besides.
+    #[test]
+    fn enabled_waiter_dropped_racing_notify_one() {
+        loom::model(|| {
+            let n = Arc::new(Notify::new());
+            let mut first = Box::pin(n.notified());
+            let mut second = pin!(n.notified());
+            assert!(!first.as_mut().enable());
+            assert!(!second.as_mut().enable());
+            let t = thread::spawn({
+                let n = n.clone();
+                move || n.notify_one()
+            });
+            drop(first);
+            t.join().unwrap();
+            assert!(second.as_mut().enable(), "the notification was lost");
+            let mut later = pin!(n.notified());
+            assert!(!later.as_mut().enable(), "the notification was duplicated");
+        });
+    }
+
+    /// An enabled waiter polled on another thread, with one waker and then a new one (cloned
+    /// with the lock released), racing `notify_one`: the enable already queued it, so the
+    /// notification is its, and it reaches the poll or the waker stored last.
+    #[test]
+    fn enabled_then_polled_with_new_wakers_racing_notify_one() {
+        loom::model(|| {
+            let n = Arc::new(Notify::new());
+            let mut notified = Box::pin(n.notified());
+            assert!(!notified.as_mut().enable());
+            let n2 = n.clone();
+            repoll_with_new_waker(notified, move || n2.notify_one());
+            let mut later = pin!(n.notified());
+            assert!(
+                !later.as_mut().enable(),
+                "the notification was stored as well"
+            );
+        });
+    }
 }
 
 mod event {

@@ -158,3 +158,252 @@ fn a_first_poll_that_unwinds_after_taking_the_permit_gives_it_back() {
     Task::new(n.notified()).ready();
     Task::new(n.notified()).pending();
 }
+
+/// Enabled-but-unpolled waiters take their FIFO place among polled ones: `notify_one` goes to
+/// the first registered, polled or not.
+#[test]
+fn notify_one_serves_enabled_and_polled_waiters_in_registration_order() {
+    let n = Notify::new();
+    let mut a = Task::new(n.notified());
+    let mut b = Task::new(n.notified());
+    let mut c = Task::new(n.notified());
+    let mut d = Task::new(n.notified());
+    assert!(!a.future().enable());
+    b.pending();
+    assert!(!c.future().enable());
+    d.pending();
+    n.notify_one();
+    assert!(
+        a.future().enable(),
+        "the first enabled waiter has the notification"
+    );
+    assert!(!b.is_woken());
+    b.pending();
+    assert!(!c.future().enable());
+    n.notify_one();
+    assert!(b.is_woken());
+    assert!(!c.future().enable());
+    n.notify_one();
+    assert!(!d.is_woken());
+    // `c` was enabled, never polled: its first poll returns.
+    c.ready();
+    n.notify_one();
+    assert!(d.is_woken());
+    d.ready();
+    b.ready();
+    a.ready();
+    // Every notification went to a waiter: nothing stored.
+    Task::new(n.notified()).pending();
+}
+
+/// A `notify_one` between `enable` and the first poll is this future's: it is not stored as
+/// the permit, not given to a later waiter, and the first poll returns it.
+#[test]
+fn a_notify_one_between_enable_and_the_first_poll_completes_the_first_poll() {
+    let n = Notify::new();
+    let mut a = Task::new(n.notified());
+    assert!(!a.future().enable());
+    n.notify_one();
+    let mut later = Task::new(n.notified());
+    later.pending();
+    assert!(!later.is_woken());
+    a.ready();
+    later.pending();
+    Task::new(n.notified()).pending();
+}
+
+/// An enabled future polled before any notification stores the waker: a `notify_one` then
+/// wakes it.
+#[test]
+fn an_enabled_future_polled_later_is_woken_by_the_notification() {
+    let n = Notify::new();
+    let mut a = Task::new(n.notified());
+    assert!(!a.future().enable());
+    a.pending();
+    assert!(!a.is_woken());
+    n.notify_one();
+    assert!(a.is_woken());
+    a.ready();
+}
+
+/// `enable` on a polled future keeps the waker the poll registered.
+#[test]
+fn enable_after_a_poll_keeps_the_waker() {
+    let n = Notify::new();
+    let mut a = Task::new(n.notified());
+    a.pending();
+    assert!(!a.future().enable());
+    n.notify_one();
+    assert!(a.is_woken());
+    assert!(a.future().enable());
+    a.ready();
+}
+
+/// `enable` reports what a poll would find at once, and takes it as the poll would.
+#[test]
+fn enable_returns_whether_the_future_is_ready() {
+    let n = Notify::new();
+    // The stored permit: taken by the first call.
+    n.notify_one();
+    let mut a = Task::new(n.notified());
+    assert!(a.future().enable());
+    assert!(a.future().enable(), "a ready future stays ready");
+    a.ready();
+    assert!(
+        !Task::new(n.notified()).future().enable(),
+        "the permit was taken"
+    );
+    // A notify_waiters since creation, whether it came before or after `enable`.
+    let mut before = Task::new(n.notified());
+    let mut after = Task::new(n.notified());
+    assert!(!after.future().enable());
+    n.notify_waiters();
+    assert!(before.future().enable());
+    assert!(after.future().enable());
+    before.ready();
+    after.ready();
+    // notify_waiters stores nothing, and a completed future is ready.
+    let mut c = Task::new(n.notified());
+    assert!(!c.future().enable());
+    drop(c);
+    let mut done = Task::new(n.notified());
+    n.notify_one();
+    done.ready();
+    assert!(done.future().enable());
+}
+
+/// An enabled, never polled future dropped after a `notify_one` picked it passes the
+/// notification on: to the next waiter, or stored as the permit.
+#[test]
+fn an_enabled_future_dropped_after_a_grant_passes_it_on() {
+    let n = Notify::new();
+    let mut a = Task::new(n.notified());
+    let mut b = Task::new(n.notified());
+    assert!(!a.future().enable());
+    b.pending();
+    n.notify_one();
+    assert!(!b.is_woken());
+    drop(a);
+    assert!(b.is_woken());
+    b.ready();
+
+    let mut c = Task::new(n.notified());
+    assert!(!c.future().enable());
+    n.notify_one();
+    drop(c);
+    Task::new(n.notified()).ready();
+    Task::new(n.notified()).pending();
+}
+
+/// Once `enable` returned `true` the notification is the future's: dropping it then passes
+/// nothing on. An enabled future dropped before any notification takes nothing with it.
+#[test]
+fn an_enabled_future_that_returned_true_keeps_its_notification() {
+    let n = Notify::new();
+    let mut a = Task::new(n.notified());
+    assert!(!a.future().enable());
+    drop(a);
+    n.notify_one();
+    let mut b = Task::new(n.notified());
+    assert!(
+        b.future().enable(),
+        "the permit was stored, not given to the dropped future"
+    );
+    drop(b);
+    Task::new(n.notified()).pending();
+}
+
+/// The first poll of an enabled future clones its waker with the lock released; the clone
+/// calls `notify_one`, which picks this future (it is queued); the poll then drops the unused
+/// clone, which panics. The notification stays the future's: dropped, it passes it on.
+#[test]
+fn an_enabled_future_whose_first_poll_unwound_passes_its_notification_on() {
+    let n = Arc::new(Notify::new());
+    let mut a = Task::new(n.notified());
+    assert!(!a.future().enable());
+    let waker = common::calls_back_on_clone({
+        let n = n.clone();
+        move || n.notify_one()
+    });
+    a.poll_panics_with(&waker);
+    drop(a);
+    Task::new(n.notified()).ready();
+    Task::new(n.notified()).pending();
+}
+
+/// As above, then `enable` and a poll: the notification is returned once.
+#[test]
+fn an_enabled_future_whose_first_poll_unwound_returns_its_notification_once() {
+    let n = Arc::new(Notify::new());
+    let mut a = Task::new(n.notified());
+    assert!(!a.future().enable());
+    let waker = common::calls_back_on_clone({
+        let n = n.clone();
+        move || n.notify_one()
+    });
+    a.poll_panics_with(&waker);
+    assert!(a.future().enable());
+    a.ready();
+    drop(a);
+    Task::new(n.notified()).pending();
+}
+
+/// The first poll of the second of two enabled futures clones its waker, and the clone calls
+/// `notify_one`: that goes to the first (ahead in line), and the second stays queued with the
+/// clone as its waker, which the next `notify_one` wakes.
+#[test]
+fn a_waker_clone_that_notifies_serves_the_enabled_future_ahead() {
+    let n = Arc::new(Notify::new());
+    let mut a = Task::new(n.notified());
+    let mut b = Task::new(n.notified());
+    assert!(!a.future().enable());
+    assert!(!b.future().enable());
+    let clones_notify = common::calls_back_on_clone({
+        let n = n.clone();
+        move || n.notify_one()
+    });
+    let mut cx = std::task::Context::from_waker(&clones_notify);
+    assert!(b.future().poll(&mut cx).is_pending());
+    assert!(a.future().enable());
+    assert!(!b.future().enable());
+    // The stored clone (the waker to wake) is consumed by the wake-up: no panicking drop.
+    n.notify_one();
+    assert!(b.future().enable());
+    b.ready();
+    a.ready();
+    Task::new(n.notified()).pending();
+}
+
+/// A waker whose destructor calls back into the `Notify`: the waker an enabled future's first
+/// poll stored is dropped by the wake-up with no lock held (else the callback would deadlock),
+/// and its `notify_one` goes to the next waiter.
+#[test]
+fn a_waker_whose_drop_notifies_is_dropped_outside_the_lock() {
+    struct DropNotifies(Arc<Notify>);
+    impl std::task::Wake for DropNotifies {
+        fn wake(self: Arc<Self>) {}
+    }
+    impl Drop for DropNotifies {
+        fn drop(&mut self) {
+            self.0.notify_one();
+        }
+    }
+    let n = Arc::new(Notify::new());
+    let mut a = Task::new(n.notified());
+    let mut b = Task::new(n.notified());
+    assert!(!a.future().enable());
+    assert!(!b.future().enable());
+    {
+        let waker = std::task::Waker::from(Arc::new(DropNotifies(n.clone())));
+        let mut cx = std::task::Context::from_waker(&waker);
+        assert!(a.future().poll(&mut cx).is_pending());
+        // Our waker goes; the clone in the slot is the last one.
+    }
+    n.notify_one();
+    // The wake-up consumed the last clone, whose drop notified `b`.
+    assert!(a.future().enable());
+    assert!(b.future().enable());
+    a.ready();
+    b.ready();
+    Task::new(n.notified()).pending();
+}

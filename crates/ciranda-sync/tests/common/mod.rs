@@ -76,6 +76,11 @@ impl<F: Future> Task<F> {
         }
     }
 
+    /// The future itself, pinned: to call its own methods between polls.
+    pub fn future(&mut self) -> Pin<&mut F> {
+        self.fut.as_mut()
+    }
+
     /// How many times this task was woken so far.
     pub fn wakes(&self) -> usize {
         self.count.0.load(Ordering::SeqCst)
