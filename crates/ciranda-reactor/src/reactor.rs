@@ -1232,6 +1232,50 @@ impl Reactor {
             .has_fired_through(key.deadline())
     }
 
+    /// Moves a pending timer to `deadline` with the waker it holds, so that the task that last
+    /// polled it is woken at the new deadline without polling it again (at once if that has
+    /// passed). `*key` becomes the new key, or `None` when nothing is held any more: the timer
+    /// fired or was swept, the deadline has passed, or the runtime shut down and this thread
+    /// cannot wait (the next poll then reports that, as it would have).
+    pub(crate) fn reset_timer(&self, key: &mut Option<TimerKey>, deadline: StdInstant) {
+        let Some(old) = key.take() else {
+            return;
+        };
+        let clock = &self.inner.clock;
+        let now = clock.now();
+        let shards = &self.inner.timers;
+        // The timer stays in its shard: one lock for the move.
+        let shard = shards.of_key(old);
+        let mut timers = shard.lock();
+        let Some(waker) = timers.wheel.remove(old) else {
+            return;
+        };
+        let (wake, drop_waker) = if now >= deadline {
+            (Some(waker), None)
+        } else if timers.shut_down || self.refuses_waits_here() {
+            (None, Some(waker))
+        } else {
+            let tick = clock.tick_ceil(deadline);
+            match shards.insert(shard, &mut timers, clock.tick_floor(now), tick, waker) {
+                // The wheel already passed that tick, so the clock passed the deadline.
+                Err(waker) => (Some(waker), None),
+                Ok((k, notify)) => {
+                    *key = Some(k);
+                    drop(timers);
+                    if notify {
+                        self.notify();
+                    }
+                    return;
+                }
+            }
+        };
+        drop(timers);
+        drop(drop_waker);
+        if let Some(waker) = wake {
+            wake_quietly(waker);
+        }
+    }
+
     /// Removes a pending timer (no-op if it fired); its waker is dropped after the lock.
     pub(crate) fn cancel_timer(&self, key: TimerKey) {
         let removed = self.inner.timers.of_key(key).lock().wheel.remove(key);

@@ -29,7 +29,10 @@ impl ArmedSleep {
         self.sleep.deadline()
     }
 
-    /// Moves the deadline (the wheel's entry is then re-armed at the next poll).
+    /// Moves the deadline. The sleep keeps the waker it queued, now for the new deadline, but
+    /// a deadline that has passed wakes it at once and leaves nothing queued: so `queued` is
+    /// forgotten and the next poll looks (with the same waker it finds the entry and clones
+    /// nothing).
     pub(super) fn reset(&mut self, deadline: Instant) {
         self.queued = None;
         self.sleep.reset(deadline);

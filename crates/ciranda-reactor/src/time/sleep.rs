@@ -126,10 +126,12 @@ impl Sleep {
     ///
     /// Unlike [`is_elapsed`](Sleep::is_elapsed) it reads no clock: one atomic load. It is what a
     /// future that polls a `Sleep` on every one of its own polls can ask first: while it is
-    /// `false` and the sleep was last polled with the same waker, that waker is still queued in
-    /// the wheel and will be woken, so the poll can be skipped. A sleep whose deadline passed
-    /// but that the wheel has not reached yet (the runtime moves it when it turns its
-    /// reactor), or that was never polled, or reset since its last poll, has not fired.
+    /// `false` and the sleep was last polled with the same waker and not reset since, that
+    /// waker is still queued in the wheel and will be woken, so the poll can be skipped. A
+    /// sleep whose deadline passed but that the wheel has not reached yet (the runtime moves it
+    /// when it turns its reactor), or that was never polled, or reset since its last poll, has
+    /// not fired. (A [`reset`](Sleep::reset) to a deadline that has passed wakes the waker at
+    /// once and leaves nothing queued: poll after a reset.)
     ///
     /// # Examples
     ///
@@ -166,10 +168,17 @@ impl Sleep {
     }
 
     /// Moves the deadline (forwards or backwards); the sleep waits again.
+    ///
+    /// A sleep that is waiting keeps the waker of its last poll for the new deadline: that task
+    /// is woken when the new deadline comes (at once, if it has passed) even if it does not
+    /// poll the sleep again meanwhile (it may wait on something else first). A sleep that has
+    /// completed or was never polled holds no waker; its next poll registers one.
     pub fn reset(&mut self, deadline: Instant) {
-        self.cancel();
         self.deadline = deadline;
         self.elapsed = false;
+        if let Some(reactor) = &self.reactor {
+            reactor.reset_timer(&mut self.key, deadline.into_std());
+        }
     }
 
     fn cancel(&mut self) {
