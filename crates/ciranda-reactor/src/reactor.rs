@@ -1244,22 +1244,20 @@ impl Reactor {
         let clock = &self.inner.clock;
         let now = clock.now();
         let shards = &self.inner.timers;
-        // The timer stays in its shard: one lock for the move.
+        // The timer stays in its shard and its slab entry: one lock, no allocation.
         let shard = shards.of_key(old);
         let mut timers = shard.lock();
-        let Some(waker) = timers.wheel.remove(old) else {
-            return;
-        };
-        let (wake, drop_waker) = if now >= deadline {
-            (Some(waker), None)
+        let (wake, dropped) = if now >= deadline {
+            (timers.wheel.remove(old), None)
         } else if timers.shut_down || self.refuses_waits_here() {
-            (None, Some(waker))
+            (None, timers.wheel.remove(old))
         } else {
-            let tick = clock.tick_ceil(deadline);
-            match shards.insert(shard, &mut timers, clock.tick_floor(now), tick, waker) {
+            match shards.reschedule(shard, &mut timers, old, clock.tick_ceil(deadline)) {
+                // Fired or swept: nothing is held any more.
+                None => (None, None),
                 // The wheel already passed that tick, so the clock passed the deadline.
-                Err(waker) => (Some(waker), None),
-                Ok((k, notify)) => {
+                Some(Err(waker)) => (Some(waker), None),
+                Some(Ok((k, notify))) => {
                     *key = Some(k);
                     drop(timers);
                     if notify {
@@ -1270,7 +1268,7 @@ impl Reactor {
             }
         };
         drop(timers);
-        drop(drop_waker);
+        drop(dropped);
         if let Some(waker) = wake {
             wake_quietly(waker);
         }

@@ -166,6 +166,31 @@ impl TimerShards {
         Ok((key, notify))
     }
 
+    /// Moves the pending timer `key` of `shard` (`timers` is its guard) to `tick` (at most
+    /// [`LAST_TICK`]), keeping its waker: `Some(Ok((key, notify)))` with its new key and
+    /// `notify` as [`insert`](Self::insert) says; `Some(Err(waker))` when the wheel already
+    /// passed `tick` (the timer is removed); `None` when it fired or was cancelled. The entry
+    /// stays where it is in the slab, so this does not share `insert`'s code (which the poll
+    /// that arms a timer inlines).
+    pub(crate) fn reschedule(
+        &self,
+        shard: &Shard,
+        timers: &mut Timers,
+        key: TimerKey,
+        tick: u64,
+    ) -> Option<Result<(TimerKey, bool), Waker>> {
+        let tick = tick.min(LAST_TICK);
+        // The wheel holds this timer, so it is not empty and needs no catching up (a turn
+        // advances a lagging shard).
+        let key = match timers.wheel.reschedule(key, tick)? {
+            Ok(key) => key,
+            Err(waker) => return Some(Err(waker)),
+        };
+        shard.next_hint.fetch_min(tick, AcqRel);
+        let notify = tick < self.wait_bound.load(Acquire);
+        Some(Ok((key, notify)))
+    }
+
     /// Fires, in every shard, the timers due at `now_tick` into `out`, skipping without its
     /// lock a shard whose hint says nothing is due and whose time does not lag.
     pub(crate) fn fire_due(&self, now_tick: u64, out: &mut Vec<Waker>) {

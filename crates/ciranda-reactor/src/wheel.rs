@@ -486,6 +486,39 @@ impl<T> Wheel<T> {
         Some(self.entries.remove(key.index as usize).value)
     }
 
+    /// Moves a pending timer to `deadline`, keeping its entry and payload: `Some(Ok(key))`
+    /// with its new key (the old one goes stale). A deadline that is not in the future removes
+    /// the timer and hands the payload back (`Some(Err(value))`), as `insert` refuses one.
+    /// `None` if the timer already fired or was cancelled.
+    pub(crate) fn reschedule(
+        &mut self,
+        key: TimerKey,
+        deadline: u64,
+    ) -> Option<Result<TimerKey, T>> {
+        if !self.contains(key) {
+            return None;
+        }
+        if deadline <= self.elapsed {
+            return self.remove(key).map(Err);
+        }
+        let index = key.index as usize;
+        self.unlink(index);
+        let generation = self.next_generation;
+        self.next_generation = self.next_generation.wrapping_add(1);
+        {
+            let entry = &mut self.entries[index];
+            entry.deadline = deadline;
+            entry.generation = generation;
+        }
+        self.link(index);
+        Some(Ok(TimerKey {
+            index: key.index,
+            shard: self.shard,
+            generation,
+            deadline: deadline_of(deadline),
+        }))
+    }
+
     /// Removes every pending timer and returns their payloads (the reactor shutting down).
     /// The time and the key generations carry on, so every key handed out so far stays stale.
     pub(crate) fn take_all(&mut self) -> Vec<T> {
@@ -590,6 +623,10 @@ impl<T> Wheel<T> {
     }
 
     /// Removes the entry from its list (the entry itself stays in the slab).
+    ///
+    /// Always inlined: `remove` (every cancelled timer) kept it inline while it was its only
+    /// caller, and `reschedule` must not cost `remove` a call.
+    #[inline(always)]
     fn unlink(&mut self, index: usize) {
         let (prev, next, place) = {
             let e = &self.entries[index];
@@ -800,6 +837,7 @@ mod tests {
         Insert(u64),
         Cancel(usize),
         Advance(u64),
+        Reschedule(usize, u64),
     }
 
     fn delta() -> impl Strategy<Value = u64> {
@@ -818,6 +856,7 @@ mod tests {
             5 => delta().prop_map(Op::Insert),
             2 => any::<usize>().prop_map(Op::Cancel),
             3 => delta().prop_map(Op::Advance),
+            2 => (any::<usize>(), delta()).prop_map(|(i, d)| Op::Reschedule(i, d)),
         ]
     }
 
@@ -857,6 +896,30 @@ mod tests {
                             prop_assert_eq!(wheel.remove(key), Some(id));
                             prop_assert!(model.remove(&(deadline, id)).is_some());
                             prop_assert_eq!(wheel.remove(key), None);
+                        }
+                    }
+                    Op::Reschedule(i, d) => {
+                        if !live.is_empty() {
+                            // Earlier or later than before; `d == 0` is a deadline now, refused.
+                            let deadline = now.saturating_add(d);
+                            let (old, id, key) = live.swap_remove(i % live.len());
+                            prop_assert!(model.remove(&(old, id)).is_some());
+                            match wheel.reschedule(key, deadline) {
+                                Some(Ok(new)) => {
+                                    prop_assert!(deadline > now);
+                                    prop_assert_eq!(new.deadline(), deadline);
+                                    prop_assert!(!wheel.contains(key), "the old key is stale");
+                                    model.insert((deadline, id), new);
+                                    live.push((deadline, id, new));
+                                }
+                                Some(Err(v)) => {
+                                    prop_assert_eq!(v, id);
+                                    prop_assert!(deadline <= now);
+                                    prop_assert!(!wheel.contains(key));
+                                }
+                                None => prop_assert!(false, "a live timer was not found"),
+                            }
+                            prop_assert!(wheel.reschedule(key, deadline.max(now + 1)).is_none());
                         }
                     }
                     Op::Advance(d) => {
