@@ -6,8 +6,8 @@
 //! |---|---|---|
 //! | handshaking (only with [`Serve::tls`]) | the TLS handshake completes; or fails, or `header_read_timeout` or `idle_timeout` passes, or shutdown starts | detecting; closed |
 //! | detecting (HTTP/1.1 or the HTTP/2 preface) | the first bytes tell; or `header_read_timeout` passes | serving; closed |
-//! | serving | the peer closes; or shutdown starts; or no request has been in flight for `idle_timeout` | closed; draining; closing idle |
-//! | closing idle (`graceful_shutdown`: HTTP/2 sends GOAWAY; finish requests in flight, accept no new ones) | the connection ends; or shutdown starts; or `idle_timeout` passes again with no request in flight | closed; draining; closed |
+//! | serving | the peer closes; or shutdown starts; or no request has been in flight for `idle_timeout`; or the peer has taken none of what waits for it for `send_timeout` | closed; draining; closing idle; closed |
+//! | closing idle (`graceful_shutdown`: HTTP/2 sends GOAWAY; finish requests in flight, accept no new ones) | the connection ends; or shutdown starts; or `idle_timeout` passes again with no request in flight, or `send_timeout` with the peer taking nothing | closed; draining; closed |
 //! | draining (`graceful_shutdown`: finish requests in flight, accept no new ones) | the last response is sent; or `shutdown_timeout` passes | closed; cancelled |
 //!
 //! Until the first request head has arrived on a connection (its service is called) or the
@@ -27,6 +27,15 @@
 //! counts its requests and notes when the last one ended; one sleep per connection checks
 //! that count when it fires and is re-armed for the next deadline, so no timer is made or
 //! moved per request.
+//!
+//! The send timeout (nginx's `send_timeout`) bounds the time the peer takes none of what
+//! waits for it: a response body that handed hyper a frame and has not been asked for the
+//! next one (hyper asks once it can write on), or a write the socket does not accept. The
+//! bodies and the stream count those waits, and the waits that ended, in one atomic; a
+//! second sleep per connection, armed only while a request is in flight or a wait is under
+//! way, drops the connection when a look finds a wait and the count unchanged since the
+//! look one `send_timeout` before. A body slow to make its frames is asked and pending, so
+//! it waits for its handler, not for the peer, and is never cut.
 
 mod armed_sleep;
 mod body_timeout;
@@ -66,9 +75,9 @@ use std::time::Duration;
 /// is configured with [`with_graceful_shutdown`](Serve::with_graceful_shutdown),
 /// [`shutdown_timeout`](Serve::shutdown_timeout),
 /// [`header_read_timeout`](Serve::header_read_timeout),
-/// [`idle_timeout`](Serve::idle_timeout), [`tls`](Serve::tls) and
-/// [`http2_receive_windows`](Serve::http2_receive_windows), then awaited: it runs until the
-/// shutdown signal completes (forever without one).
+/// [`idle_timeout`](Serve::idle_timeout), [`send_timeout`](Serve::send_timeout),
+/// [`tls`](Serve::tls) and [`http2_receive_windows`](Serve::http2_receive_windows), then
+/// awaited: it runs until the shutdown signal completes (forever without one).
 ///
 /// Requests reach `service` as hyper parsed them, with nothing added; a service that needs the
 /// peer's address is made per connection with [`serve_with_remote`].
@@ -165,6 +174,7 @@ where
         shutdown_timeout: Duration::from_secs(10),
         header_read_timeout: Some(Duration::from_secs(30)),
         idle_timeout: Some(Duration::from_secs(75)),
+        send_timeout: Some(Duration::from_secs(60)),
         tls: None,
         http2_windows: (DEFAULT_HTTP2_STREAM_WINDOW, DEFAULT_HTTP2_CONNECTION_WINDOW),
     }
@@ -209,6 +219,7 @@ pub struct Serve<S, F> {
     shutdown_timeout: Duration,
     header_read_timeout: Option<Duration>,
     idle_timeout: Option<Duration>,
+    send_timeout: Option<Duration>,
     tls: Option<Arc<rustls::ServerConfig>>,
     /// HTTP/2 receive windows: each stream's, the connection's.
     http2_windows: (u32, u32),
@@ -221,6 +232,7 @@ impl<S, F> fmt::Debug for Serve<S, F> {
             .field("shutdown_timeout", &self.shutdown_timeout)
             .field("header_read_timeout", &self.header_read_timeout)
             .field("idle_timeout", &self.idle_timeout)
+            .field("send_timeout", &self.send_timeout)
             .field("tls", &self.tls.is_some())
             .field("http2_windows", &self.http2_windows)
             .finish_non_exhaustive()
@@ -243,6 +255,7 @@ impl<S, F> Serve<S, F> {
             shutdown_timeout: self.shutdown_timeout,
             header_read_timeout: self.header_read_timeout,
             idle_timeout: self.idle_timeout,
+            send_timeout: self.send_timeout,
             tls: self.tls,
             http2_windows: self.http2_windows,
         }
@@ -307,6 +320,58 @@ impl<S, F> Serve<S, F> {
     /// ```
     pub fn idle_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
         self.idle_timeout = timeout.into();
+        self
+    }
+
+    /// How long a client may take none of a response's data before its connection is
+    /// dropped (default 60 s, nginx's `send_timeout`; `None` waits for it forever).
+    ///
+    /// As nginx's, it bounds the time between two successive transfers to the client, not
+    /// the whole response: a download of any size to a client that keeps reading is never
+    /// cut. It counts only while the connection has something to send that the client is not
+    /// taking: a response whose last frame hyper has not written on (HTTP/1.1: its write
+    /// buffer has not drained into the socket; HTTP/2: the client gives the stream no
+    /// flow-control window), or bytes the socket does not accept. A response body that is
+    /// slow to produce its frames (server-sent events every five minutes) is not the
+    /// client's doing and is never cut, nor is a connection waiting for its handler.
+    ///
+    /// The connection is dropped, not closed gracefully: its peer is not reading. The
+    /// progress of all of a connection's responses is counted together: an HTTP/2 client
+    /// that takes data on one stream keeps a stalled stream beside it alive.
+    ///
+    /// A stall is noticed between `send_timeout` and twice `send_timeout` after the last
+    /// data the client took: one timer per connection, armed only while a request is in
+    /// flight or a write is waiting, looks for progress once per `send_timeout`, so no clock
+    /// is read and no timer set per request or per frame.
+    ///
+    /// Without it, a client that asks for a long streamed response (a large download built
+    /// from a stream) and stops reading holds its connection's task, descriptor and buffers
+    /// until the server shuts down: [`idle_timeout`](Serve::idle_timeout) never runs while a
+    /// request is in flight. (A response's last bytes, left unwritten after hyper dropped
+    /// its body, are bounded by the idle timeout too.)
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// # use http_body_util::Full;
+    /// # use hyper::body::Bytes;
+    ///
+    /// ciranda::run(async {
+    ///     let listener = ciranda::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    ///     let service = hyper::service::service_fn(|_req| async {
+    ///         Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(Bytes::new())))
+    ///     });
+    ///     let server = ciranda_http::server::serve(listener, service)
+    ///         // Drop connections whose client takes no response data for 20 s.
+    ///         .send_timeout(Duration::from_secs(20));
+    ///     // Or wait for slow readers as long as they stay connected:
+    ///     let server = server.send_timeout(None);
+    ///     server.with_graceful_shutdown(async {}).await.unwrap();
+    /// });
+    /// ```
+    pub fn send_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        self.send_timeout = timeout.into();
         self
     }
 
@@ -451,9 +516,15 @@ where
             shutdown_timeout,
             header_read_timeout,
             idle_timeout,
+            send_timeout,
             tls,
             http2_windows: (stream_window, connection_window),
         } = self;
+        let timeouts = Timeouts {
+            header_read: header_read_timeout,
+            idle: idle_timeout,
+            send: send_timeout,
+        };
         let acceptor = tls.map(|config| {
             if config.alpn_protocols.is_empty() {
                 let mut offered = rustls::ServerConfig::clone(&config);
@@ -503,8 +574,7 @@ where
                         stream,
                         acceptor.clone(),
                         make_service(RemoteAddr(peer)),
-                        header_read_timeout,
-                        idle_timeout,
+                        timeouts,
                         guard,
                     );
                     drop(ciranda::spawn(conn));
@@ -619,20 +689,30 @@ async fn serve_connection<S, B>(
     stream: TcpStream,
     tls: Option<TlsAcceptor>,
     service: S,
-    header_read_timeout: Option<Duration>,
-    idle_timeout: Option<Duration>,
+    timeouts: Timeouts,
     active: Active,
 ) where
     S: ConnectionService<B>,
     B: ResponseBody,
 {
     let tracker = &active.0;
+    let header_read_timeout = timeouts.header_read;
     let mut sleep = header_read_timeout.map(ciranda::time::sleep);
     let head = Arc::new(AtomicBool::new(false));
-    let activity = idle_timeout.map(|_| Arc::new(Activity::new()));
-    let mut idle = idle_timeout
+    let activity = (timeouts.idle.is_some() || timeouts.send.is_some()).then(|| {
+        Arc::new(Activity::new(
+            timeouts.idle.is_some(),
+            timeouts.send.is_some(),
+        ))
+    });
+    let mut idle = timeouts
+        .idle
         .zip(activity.clone())
         .map(|(t, a)| IdleWatch::new(a, t));
+    let send = timeouts
+        .send
+        .zip(activity.clone())
+        .map(|(t, a)| SendWatch::new(a, t));
     let service = MarkHead {
         service,
         head: head.clone(),
@@ -640,11 +720,9 @@ async fn serve_connection<S, B>(
     };
     match tls {
         None => {
-            let io = HeadDeadline {
-                activity,
-                ..HeadDeadline::new(stream, sleep, head)
-            };
-            serve_http(&builder, io, service, header_read_timeout, idle, tracker).await;
+            let io = HeadDeadline::new(stream, sleep, head).watched(activity);
+            let watches = Watches { idle, send };
+            serve_http(&builder, io, service, header_read_timeout, watches, tracker).await;
         }
         Some(acceptor) => {
             let handshake = handshake(
@@ -657,11 +735,9 @@ async fn serve_connection<S, B>(
             let Some(stream) = handshake.await else {
                 return;
             };
-            let io = HeadDeadline {
-                activity,
-                ..HeadDeadline::new(stream, sleep, head)
-            };
-            serve_http(&builder, io, service, header_read_timeout, idle, tracker).await;
+            let io = HeadDeadline::new(stream, sleep, head).watched(activity);
+            let watches = Watches { idle, send };
+            serve_http(&builder, io, service, header_read_timeout, watches, tracker).await;
         }
     }
 }
@@ -707,7 +783,7 @@ async fn serve_http<I, S, B>(
     io: HeadDeadline<I>,
     service: S,
     header_read_timeout: Option<Duration>,
-    mut idle: Option<IdleWatch>,
+    mut watches: Watches,
     tracker: &Tracker,
 ) where
     I: futures_io::AsyncRead + futures_io::AsyncWrite + Unpin + Send + 'static,
@@ -728,19 +804,21 @@ async fn serve_http<I, S, B>(
         None => builder,
     };
     let mut conn = pin!(builder.serve_connection_with_upgrades(io, service));
-    match serve_until(conn.as_mut(), &tracker.shutdown, idle.as_mut()).await {
-        Served::Done => return, // served until the peer closed (or the connection failed)
+    match serve_until(conn.as_mut(), &tracker.shutdown, &mut watches).await {
+        // Served until the peer closed (or the connection failed); or the peer stopped
+        // taking what is sent to it: dropped.
+        Served::Done | Served::Stalled => return,
         Served::ShutDown => {}
         Served::Idle => {
             // GOAWAY for HTTP/2; HTTP/1.1 closes once no response is being written.
             conn.as_mut().graceful_shutdown();
-            if let Some(idle) = &mut idle {
+            if let Some(idle) = &mut watches.idle {
                 idle.restart();
             }
-            match serve_until(conn.as_mut(), &tracker.shutdown, idle.as_mut()).await {
+            match serve_until(conn.as_mut(), &tracker.shutdown, &mut watches).await {
                 // Closed; or still open and idle another `idle_timeout` later (an HTTP/2 peer
-                // that never answers the GOAWAY's PING): dropped.
-                Served::Done | Served::Idle => return,
+                // that never answers the GOAWAY's PING), or stalled: dropped.
+                Served::Done | Served::Idle | Served::Stalled => return,
                 Served::ShutDown => {}
             }
         }
@@ -763,9 +841,26 @@ enum Served {
     /// The connection has had no request in flight for the idle timeout (and has not
     /// completed).
     Idle,
+    /// The peer has taken none of what the connection has to send for the send timeout.
+    Stalled,
 }
 
-/// Polls `conn` until it completes, `shutdown` is set, or `idle` (if any) finds it idle.
+/// A connection's timeouts, as configured on [`Serve`].
+#[derive(Clone, Copy)]
+struct Timeouts {
+    header_read: Option<Duration>,
+    idle: Option<Duration>,
+    send: Option<Duration>,
+}
+
+/// The watches [`serve_until`] polls beside the connection (each `None` if its timeout is).
+struct Watches {
+    idle: Option<IdleWatch>,
+    send: Option<SendWatch>,
+}
+
+/// Polls `conn` until it completes, `shutdown` is set, the idle watch (if any) finds it
+/// idle, or the send watch (if any) finds it stalled.
 ///
 /// Polling an [`Event::wait`] takes the event's lock, which every connection shares, so
 /// once this task's waker is queued the event is read with one atomic load per poll instead.
@@ -775,7 +870,7 @@ enum Served {
 async fn serve_until<F: Future>(
     mut conn: Pin<&mut F>,
     shutdown: &Event,
-    mut idle: Option<&mut IdleWatch>,
+    watches: &mut Watches,
 ) -> Served {
     let mut wait = pin!(shutdown.wait());
     // The waker queued in the event's wait list, once it is.
@@ -793,8 +888,11 @@ async fn serve_until<F: Future>(
         if conn.as_mut().poll(cx).is_ready() {
             return Poll::Ready(Served::Done);
         }
-        match idle.as_deref_mut().map(|idle| idle.poll_idle(cx)) {
-            Some(Poll::Ready(())) => Poll::Ready(Served::Idle),
+        if let Some(Poll::Ready(())) = watches.idle.as_mut().map(|idle| idle.poll_idle(cx)) {
+            return Poll::Ready(Served::Idle);
+        }
+        match watches.send.as_mut().map(|send| send.poll_stalled(cx)) {
+            Some(Poll::Ready(())) => Poll::Ready(Served::Stalled),
             _ => Poll::Pending,
         }
     })
@@ -857,8 +955,8 @@ impl Drop for Active {
 /// calls it once the head is parsed), so that [`HeadDeadline`] stops bounding reads: what
 /// is read from then on is a body, which may take as long as the service waits for it.
 ///
-/// With an idle timeout it also counts the request in flight in `activity` until its
-/// response body is dropped (the guard goes from the response future into the body).
+/// With an idle or send timeout it also counts the request in flight in `activity` until
+/// its response body is dropped (the guard goes from the response future into the body).
 struct MarkHead<S> {
     service: S,
     head: Arc<AtomicBool>,
@@ -902,16 +1000,56 @@ struct Activity {
     last_transfer: AtomicU64,
     /// When the connection was accepted.
     since: Instant,
+    /// Whether the idle timeout is on: only then are `last_end` and `last_transfer` kept.
+    idle: bool,
+    /// Whether the send timeout is on: only then is `sending` kept.
+    send: bool,
+    /// What waits for the peer to take data, and how often a wait ended, for the send
+    /// timeout ([`SendWatch`]). The low 32 bits count the waits under way: responses whose
+    /// body handed hyper a frame and has not been asked for the next one yet (hyper asks
+    /// only once it can write on: HTTP/1.1 once its write buffer has room, HTTP/2 once the
+    /// stream has flow-control window), plus one while a write to the socket is blocked.
+    /// The high 32 bits (wrapping) count the waits that ended (the body was asked again or
+    /// dropped, the socket took bytes). A wait begins with `+ 1` and ends with
+    /// `+ WAIT_ENDED`, so any event changes the value: one seen unchanged a send timeout
+    /// apart, with a wait under way, means the peer took nothing in between.
+    sending: AtomicU64,
 }
 
+/// Added to [`Activity::sending`] when a wait ends: one less under way (low half), one more
+/// ended (high half, by the carry).
+const WAIT_ENDED: u64 = (1 << 32) - 1;
+
 impl Activity {
-    fn new() -> Activity {
+    fn new(idle: bool, send: bool) -> Activity {
         Activity {
             in_flight: AtomicUsize::new(0),
             last_end: AtomicU64::new(0),
             last_transfer: AtomicU64::new(0),
             since: Instant::now(),
+            idle,
+            send,
+            sending: AtomicU64::new(0),
         }
+    }
+
+    /// Notes that a wait for the peer began (see `sending`).
+    fn wait_began(&self) {
+        // Relaxed: a lone counter; the watch only compares values a send timeout apart.
+        self.sending.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Notes that a wait for the peer ended (see `sending`).
+    fn wait_ended(&self) {
+        self.sending.fetch_add(WAIT_ENDED, Ordering::Relaxed);
+    }
+
+    /// Whether a request is in flight or a wait for the peer is under way: the send watch
+    /// is armed only then.
+    #[inline(always)]
+    fn sending(&self) -> bool {
+        self.in_flight.load(Ordering::Relaxed) != 0
+            || waits(self.sending.load(Ordering::Relaxed)) != 0
     }
 
     /// When the connection last became idle (its accept, or the end of its last request),
@@ -950,17 +1088,44 @@ impl Activity {
     }
 }
 
+/// The waits under way in a value of [`Activity::sending`].
+fn waits(sending: u64) -> u32 {
+    sending as u32 // the low half, by definition
+}
+
 /// One request in flight, counted in its connection's [`Activity`] until dropped.
+///
+/// One pointer: hyper moves the response future that holds it, with a `memcpy` once the
+/// future outgrows what the compiler copies inline (a flag here cost HTTP/2 one more
+/// `memcpy`, about 75 instructions, per request).
 struct InFlight(Arc<Activity>);
 
 impl Drop for InFlight {
     fn drop(&mut self) {
         let activity = &*self.0;
-        let ended = activity.nanos_since_start();
-        // The latest end wins: requests on an HTTP/2 connection end in other tasks. Noted
-        // before the count goes down, so a count of zero comes with this end.
-        activity.last_end.fetch_max(ended, Ordering::Relaxed);
+        if activity.idle {
+            let ended = activity.nanos_since_start();
+            // The latest end wins: requests on an HTTP/2 connection end in other tasks.
+            // Noted before the count goes down, so a count of zero comes with this end.
+            activity.last_end.fetch_max(ended, Ordering::Relaxed);
+        }
         activity.in_flight.fetch_sub(1, Ordering::Release);
+    }
+}
+
+/// A response body's [`InFlight`] guard, which notes whether the body handed hyper a frame
+/// and has not been asked for the next one yet (a wait counted in [`Activity::sending`]).
+struct BodyGuard {
+    in_flight: InFlight,
+    handed: bool,
+}
+
+impl Drop for BodyGuard {
+    fn drop(&mut self) {
+        // Before the request's end (`InFlight`'s drop, after this).
+        if self.handed {
+            self.in_flight.0.wait_ended();
+        }
     }
 }
 
@@ -984,21 +1149,22 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let response = ready!(this.future.poll(cx))?;
-        let guard = this.guard.take();
-        Poll::Ready(Ok(response.map(|body| Counted {
-            body,
-            _guard: guard,
-        })))
+        let guard = this.guard.take().map(|in_flight| BodyGuard {
+            in_flight,
+            handed: false,
+        });
+        Poll::Ready(Ok(response.map(|body| Counted { body, guard })))
     }
 }
 
 pin_project_lite::pin_project! {
     /// A response body that keeps its request counted in flight until hyper drops it (sent
-    /// whole, or given up).
+    /// whole, or given up), and with a send timeout notes in the guard when it hands hyper a
+    /// frame and when hyper asks for the next one.
     struct Counted<B> {
         #[pin]
         body: B,
-        _guard: Option<InFlight>,
+        guard: Option<BodyGuard>,
     }
 }
 
@@ -1006,11 +1172,29 @@ impl<B: http_body::Body> http_body::Body for Counted<B> {
     type Data = B::Data;
     type Error = B::Error;
 
+    #[inline]
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<http_body::Frame<B::Data>, B::Error>>> {
-        self.project().body.poll_frame(cx)
+        let this = self.project();
+        let Some(guard) = this.guard.as_mut().filter(|g| g.in_flight.0.send) else {
+            return this.body.poll_frame(cx);
+        };
+        let activity = &*guard.in_flight.0;
+        // Asked for a frame: hyper could write on since it took the last one.
+        if guard.handed {
+            guard.handed = false;
+            activity.wait_ended();
+        }
+        let polled = this.body.poll_frame(cx);
+        if let Poll::Ready(Some(Ok(_))) = &polled {
+            // Until hyper asks again (or drops the body), it waits for the peer. The last
+            // frame too: over HTTP/2 hyper holds it until the stream has window for it.
+            guard.handed = true;
+            activity.wait_began();
+        }
+        polled
     }
 
     fn is_end_stream(&self) -> bool {
@@ -1071,6 +1255,93 @@ impl IdleWatch {
     }
 }
 
+/// Finds a connection stalled: something waits for the peer to take data (see
+/// [`Activity::sending`]) and nothing changed for `timeout`. One sleep, armed only while a
+/// request is in flight or a wait is under way, looks every `timeout` whether the count of
+/// waits moved since its last look; so a stall is found between one and two `timeout`s
+/// after the peer last took data. Polled only by the connection's task.
+struct SendWatch {
+    activity: Arc<Activity>,
+    timeout: Duration,
+    /// Made at the first arming (many connections never need it).
+    sleep: Option<ArmedSleep>,
+    /// Whether `sleep` is counting to the next look.
+    armed: bool,
+    /// `activity.sending` at the last look (or the arming).
+    seen: u64,
+}
+
+impl SendWatch {
+    fn new(activity: Arc<Activity>, timeout: Duration) -> SendWatch {
+        SendWatch {
+            activity,
+            timeout,
+            sleep: None,
+            armed: false,
+            seen: 0,
+        }
+    }
+
+    /// Ready once the peer has taken none of what waits for it for `timeout`.
+    ///
+    /// Called on every poll of the connection: disarmed it costs two atomic loads, armed and
+    /// not fired one (see `armed_sleep`). It reads the clock only when it arms or fires.
+    #[inline(always)]
+    fn poll_stalled(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if !self.armed && !self.activity.sending() {
+            return Poll::Pending; // nothing to watch
+        }
+        self.poll_watching(cx)
+    }
+
+    /// [`poll_stalled`](SendWatch::poll_stalled) with something to watch.
+    #[inline(never)]
+    fn poll_watching(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if !self.armed {
+            self.arm();
+        }
+        let Some(sleep) = &mut self.sleep else {
+            return Poll::Pending; // made by `arm`
+        };
+        ready!(sleep.poll_due(cx));
+        self.look(cx)
+    }
+
+    /// Starts counting to the first look.
+    #[inline(never)]
+    fn arm(&mut self) {
+        let deadline = Instant::now().saturating_add(self.timeout);
+        match &mut self.sleep {
+            Some(sleep) => sleep.reset(deadline),
+            None => self.sleep = Some(ArmedSleep::until(deadline)),
+        }
+        self.armed = true;
+        self.seen = self.activity.sending.load(Ordering::Relaxed);
+    }
+
+    /// A look, the sleep having fired: stalled, disarmed, or counting to the next look.
+    #[inline(never)]
+    fn look(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let Some(sleep) = &mut self.sleep else {
+            return Poll::Pending; // made by `arm`
+        };
+        loop {
+            let now = self.activity.sending.load(Ordering::Relaxed);
+            if waits(now) != 0 && now == self.seen {
+                return Poll::Ready(());
+            }
+            if !self.activity.sending() {
+                // Nothing to watch: armed again at the next poll that finds something.
+                self.armed = false;
+                return Poll::Pending;
+            }
+            self.seen = now;
+            sleep.reset(Instant::now().saturating_add(self.timeout));
+            ready!(sleep.poll_due(cx));
+        }
+    }
+}
+
 /// A connection's stream (TCP, or TLS over TCP) whose reads fail once the deadline for the
 /// first request head has passed, until that head arrives (`head`, set by [`MarkHead`]) or
 /// the server first writes.
@@ -1082,12 +1353,21 @@ impl IdleWatch {
 /// every byte is a request's or a response's; on HTTP/2 only the frames of messages count
 /// (DATA, HEADERS, CONTINUATION), not those that carry none (a keep-alive PING and its
 /// answer, SETTINGS, WINDOW_UPDATE), so a client that only pings is still idle.
+///
+/// With a send timeout it notes in `send` when a write blocks (the socket is full) and when
+/// the socket takes bytes again: a response's last bytes may still be waiting for the peer
+/// after hyper dropped its body.
 struct HeadDeadline<I> {
     stream: I,
     sleep: Option<Sleep>,
     head: Arc<AtomicBool>,
     /// `None` without an idle timeout.
     activity: Option<Arc<Activity>>,
+    /// `None` without a send timeout.
+    send: Option<Arc<Activity>>,
+    /// A write or flush returned `Pending` and none has gone through since (a wait counted
+    /// in `send`'s `sending`).
+    send_blocked: bool,
     /// Which of the bytes read and written are a request's or a response's.
     traffic: Traffic,
     /// A write or flush returned `Pending` since the last write noted as activity. On
@@ -1106,8 +1386,44 @@ impl<I> HeadDeadline<I> {
             sleep,
             head,
             activity: None,
+            send: None,
+            send_blocked: false,
             traffic: Traffic::default(),
             write_waited: false,
+        }
+    }
+
+    /// Notes transfers in `activity` for its idle timeout and its send timeout (those it has).
+    fn watched(mut self, activity: Option<Arc<Activity>>) -> Self {
+        if let Some(activity) = activity {
+            if activity.send {
+                self.send = Some(activity.clone());
+            }
+            if activity.idle {
+                self.activity = Some(activity);
+            }
+        }
+        self
+    }
+
+    /// After a write or flush returned `Pending`: the peer is not taking bytes.
+    fn blocked(&mut self) {
+        self.write_waited = true;
+        if !self.send_blocked {
+            if let Some(send) = &self.send {
+                self.send_blocked = true;
+                send.wait_began();
+            }
+        }
+    }
+
+    /// After a write or flush went through: the peer took bytes, if it had stopped.
+    fn unblocked(&mut self) {
+        if self.send_blocked {
+            self.send_blocked = false;
+            if let Some(send) = &self.send {
+                send.wait_ended();
+            }
         }
     }
 
@@ -1143,10 +1459,11 @@ impl<I> HeadDeadline<I> {
             Poll::Ready(Ok(n)) => {
                 if n > 0 {
                     self.sleep = None;
+                    self.unblocked();
                 }
                 self.note_write(bufs, n);
             }
-            Poll::Pending => self.write_waited = true,
+            Poll::Pending => self.blocked(),
             Poll::Ready(Err(_)) => {}
         }
     }
@@ -1206,8 +1523,12 @@ impl<I: futures_io::AsyncWrite + Unpin> futures_io::AsyncWrite for HeadDeadline<
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         let r = Pin::new(&mut this.stream).poll_flush(cx);
-        if r.is_pending() {
-            this.write_waited = true;
+        match r {
+            Poll::Pending => this.blocked(),
+            // hyper and h2 flush once their own buffers are written: a flush that goes
+            // through after one that did not means the socket took the rest (TLS's records).
+            Poll::Ready(Ok(())) => this.unblocked(),
+            Poll::Ready(Err(_)) => {}
         }
         r
     }

@@ -40,6 +40,7 @@ impl ArmedSleep {
 
     /// Ready once the deadline has passed: once the wheel fired the sleep, or a poll of it
     /// (the first one, or one with a new waker) found the clock past the deadline.
+    #[inline]
     pub(super) fn poll_due(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         if self
             .queued
