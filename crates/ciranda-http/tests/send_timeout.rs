@@ -2,8 +2,6 @@
 //! dropped; a response slow to produce its frames, or a client that keeps reading, is not
 //! cut. Real sockets and real time, with bounds many times the timeouts.
 
-mod common;
-
 use bytes::Bytes;
 use ciranda::io::{AsyncReadExt, AsyncWriteExt};
 use ciranda::net::{TcpListener, TcpStream};
