@@ -36,7 +36,9 @@ if [ ${#suites[@]} -eq 0 ]; then
         ciranda:sync_stress ciranda:task_review ciranda:task_group_memory
         ciranda:driver_foreign_turn ciranda:fs_split ciranda:runtime_thread_local
         ciranda-scheduler:runtime_review ciranda-http:server_review
-        ciranda-reactor:paused_clock_lookup ciranda-sync:coop)
+        ciranda-reactor:paused_clock_lookup ciranda-sync:coop ciranda-http:send_timeout
+        ciranda-reactor:sleep_reset ciranda:process_pidfd_emfile ciranda-sync:notify
+        ciranda-sync:rwlock)
 fi
 
 args_of() {
