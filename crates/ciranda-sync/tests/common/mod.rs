@@ -152,3 +152,69 @@ impl<F: Future> Task<F> {
         );
     }
 }
+
+struct PanicsOnWake(AtomicUsize);
+
+impl Wake for PanicsOnWake {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        panic!("expected test panic: wake");
+    }
+}
+
+/// A waker that counts its wake-ups and panics in each ("expected test panic: wake"); the
+/// returned closure reads the count.
+pub fn panics_on_wake() -> (Waker, impl Fn() -> usize) {
+    let count = Arc::new(PanicsOnWake(AtomicUsize::new(0)));
+    let read = {
+        let count = count.clone();
+        move || count.0.load(Ordering::SeqCst)
+    };
+    (Waker::from(count), read)
+}
+
+struct CallsBackOnDrop(Option<Box<dyn FnOnce() + Send + Sync>>);
+
+impl Wake for CallsBackOnDrop {
+    fn wake(self: Arc<Self>) {}
+}
+
+impl Drop for CallsBackOnDrop {
+    fn drop(&mut self) {
+        if let Some(on_drop) = self.0.take() {
+            on_drop();
+        }
+    }
+}
+
+/// A foreign waker that runs `on_drop` when its last clone is dropped (a waker owning a guard
+/// whose release calls back into the primitive); waking it does nothing.
+pub fn calls_back_on_drop(on_drop: impl FnOnce() + Send + Sync + 'static) -> Waker {
+    Waker::from(Arc::new(CallsBackOnDrop(Some(Box::new(on_drop)))))
+}
+
+impl<F: Future> Task<F> {
+    /// Polls once with `waker` instead of the counting one.
+    pub fn poll_with(&mut self, waker: &Waker) -> Poll<F::Output> {
+        self.fut.as_mut().poll(&mut Context::from_waker(waker))
+    }
+
+    /// Polls once and expects the poll to panic; returns the panic's message.
+    #[track_caller]
+    pub fn poll_panics(&mut self) -> String {
+        let mut cx = Context::from_waker(&self.waker);
+        let fut = self.fut.as_mut();
+        let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fut.poll(&mut cx)));
+        let payload = polled.err().expect("the poll panicked");
+        panic_message(&*payload)
+    }
+}
+
+/// The message of a panic payload (`&str` or `String`).
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .expect("a panic message")
+}
