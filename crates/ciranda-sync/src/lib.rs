@@ -82,7 +82,9 @@ pub use event::{Event, EventWait};
 pub use mutex::{Mutex, MutexGuard, OwnedMutexGuard, TryLockError};
 pub use notify::{Notified, Notify};
 pub use promise::{Promise, PromiseWait};
-pub use queue::{Get, Join, Put, Queue, TryGetError, TryPutError};
+pub use queue::{
+    Get, GetChecked, Join, Put, PutChecked, Queue, QueueShutDown, TryGetError, TryPutError,
+};
 pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 pub use semaphore::{
     AcquireError, OwnedSemaphorePermit, Semaphore, SemaphorePermit, TooManyPermitsError,

@@ -21,11 +21,24 @@
 //! * `unfinished` counts puts minus `task_done`s (what `join` waits on); `taken` counts items
 //!   returned by `get` minus `task_done`s. `task_done` panics when `taken` is zero: it was called
 //!   more often than items were taken (and therefore than items were put).
+//! * `shutdown` (asyncio 3.13's `shutdown()`) sets a flag under the lock: from then on no item
+//!   enters (`put_now` fails, an admitted putter fails at its next poll and gives its room
+//!   back), every queued putter is unlinked as `ShutDown` and woken to fail with its item, and
+//!   every queued getter (there are only any while the queue is empty) is unlinked as
+//!   `ShutDown` and woken: at its next poll it takes an item if one is queued by then (a
+//!   cancelled getter's put-back), else it fails. A getter already handed an item (`Got(v)`)
+//!   keeps it. `get`s take the items still queued, then fail. `shutdown_immediate` does the
+//!   same and also drops every queued item, counting each as done (`unfinished` drops by their
+//!   number; `taken` is untouched: `task_done` still answers for items taken before); from
+//!   then on an item given back by a cancelled getter is dropped and counted done as well, so
+//!   nothing is ever queued again. The flag is only read under the lock the operation already
+//!   holds, on the paths that would fail or wait: the fast paths cost one more branch.
 //!
 //! | getter slot  | meaning                         | putter slot       | meaning                         |
 //! |--------------|---------------------------------|-------------------|---------------------------------|
-//! | `Waiting`    | queued, queue was empty         | `v`, not admitted | queued with its item `v`        |
-//! | `Got(v)`     | handed `v`, not yet returned    | `v`, admitted     | unlinked, a room is reserved; `v` enters at the next poll |
+//! | `Waiting`    | queued, queue was empty         | `v`, `Waiting`    | queued with its item `v`        |
+//! | `Got(v)`     | handed `v`, not yet returned    | `v`, `Admitted`   | unlinked, a room is reserved; `v` enters at the next poll (unless the queue was shut down by then: the room is given back and `v` handed back) |
+//! | `ShutDown`   | unlinked by a shutdown: takes an item still queued at the next poll, else fails | `v`, `ShutDown` | unlinked by a shutdown: fails at the next poll, handing `v` back |
 
 use core::fmt;
 use core::future::Future;
@@ -41,12 +54,24 @@ use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 enum GetSlot<T> {
     Waiting,
     Got(T),
+    /// Woken by a shutdown with nothing handed to it.
+    ShutDown,
 }
 
-/// A waiting putter's slot: its item, and whether a room has been promised to it.
+/// A waiting putter's slot: its item, and what became of its wait.
 struct PutSlot<T> {
     item: T,
-    admitted: bool,
+    status: PutStatus,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum PutStatus {
+    /// Queued, waiting for room.
+    Waiting,
+    /// Unlinked, a room is promised to it.
+    Admitted,
+    /// Unlinked by a shutdown: the put fails.
+    ShutDown,
 }
 
 struct State<T> {
@@ -58,6 +83,10 @@ struct State<T> {
     taken: usize,
     /// Rooms promised to admitted putters whose items have not entered yet.
     reserved: usize,
+    /// `shutdown` or `shutdown_immediate` was called: no item enters any more.
+    shut_down: bool,
+    /// `shutdown_immediate` was called: the queue was emptied and stays empty.
+    drained: bool,
 }
 
 impl<T> State<T> {
@@ -73,7 +102,7 @@ impl<T> State<T> {
             let Some(key) = self.putters.front() else {
                 break;
             };
-            self.putters.get_mut(key).admitted = true;
+            self.putters.get_mut(key).status = PutStatus::Admitted;
             self.reserved += 1;
             wakers.push(self.putters.unlink(key));
         }
@@ -94,10 +123,25 @@ impl<T> State<T> {
 
     /// Returns an item that was taken but never reached its caller: to the first waiting
     /// getter, else to the front of the queue (it is older than everything there; this may
-    /// leave `len()` one above `maxsize`, see the module docs).
-    fn give_back(&mut self, item: T, wakers: &mut WakeList) {
-        if let Some(item) = self.hand_to_getter(item, wakers) {
-            self.items.push_front(item);
+    /// leave `len()` one above `maxsize`, see the module docs). After `shutdown_immediate` no
+    /// item may be queued: it is counted done instead (as the queued ones were) and returned,
+    /// for the caller to drop once the lock is released.
+    #[must_use = "a returned item must be dropped after the lock is released"]
+    fn give_back(&mut self, item: T, wakers: &mut WakeList) -> Option<T> {
+        let item = self.hand_to_getter(item, wakers)?;
+        if self.drained {
+            self.unfinished -= 1;
+            self.release_joiners(wakers);
+            return Some(item);
+        }
+        self.items.push_front(item);
+        None
+    }
+
+    /// Releases every `join` waiter if no put item is left unfinished.
+    fn release_joiners(&mut self, wakers: &mut WakeList) {
+        if self.unfinished == 0 {
+            while self.joiners.grant_front(wakers, |done| *done = true) {}
         }
     }
 
@@ -153,6 +197,8 @@ impl<T> Queue<T> {
                 unfinished: 0,
                 taken: 0,
                 reserved: 0,
+                shut_down: false,
+                drained: false,
             }),
         }
     }
@@ -194,16 +240,43 @@ impl<T> Queue<T> {
     /// before that drops the item (it is never enqueued) and gives up its place among waiting
     /// putters; if a `get` had already made room for it, that room passes to the next waiting
     /// putter. So a `put` that loses a `select!` (or a `timeout`) has not put its item.
+    ///
+    /// # Panics
+    ///
+    /// When polled on a queue that was [shut down](Queue::shutdown) before the item entered
+    /// (also while it waited for room: the shutdown wakes it), where asyncio raises
+    /// `QueueShutDown`. The item is dropped first. Use [`put_checked`](Queue::put_checked) to
+    /// get the item back in an error instead.
     pub fn put(&self, item: T) -> Put<'_, T> {
-        Put {
-            queue: self,
-            item: Some(item),
-            key: None,
-        }
+        Put(PutOp::new(self, item))
+    }
+
+    /// Like [`put`](Queue::put), but on a queue that was [shut down](Queue::shutdown) before
+    /// the item entered (also while it waited for room) the future returns
+    /// `Err(QueueShutDown(item))`, handing the item back, instead of panicking. Cancel safety
+    /// is `put`'s.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ciranda::sync::Queue;
+    ///
+    /// ciranda::run(async {
+    ///     let q = Queue::new(1);
+    ///     assert!(q.put_checked("a").await.is_ok());
+    ///     q.shutdown();
+    ///     let err = q.put_checked("b").await.unwrap_err();
+    ///     assert_eq!(err.into_inner(), "b");
+    ///     assert_eq!(q.len(), 1);
+    /// });
+    /// ```
+    pub fn put_checked(&self, item: T) -> PutChecked<'_, T> {
+        PutChecked(PutOp::new(self, item))
     }
 
     /// Puts `item` at the back if there is room now (and no putter is waiting or admitted
-    /// ahead of it); gives it back otherwise.
+    /// ahead of it) and the queue was not [shut down](Queue::shutdown); gives it back
+    /// otherwise ([`is_shut_down`](Queue::is_shut_down) tells the two failures apart).
     pub fn try_put(&self, item: T) -> Result<(), TryPutError<T>> {
         let mut wakers = WakeList::new();
         let mut state = self.state.lock();
@@ -216,7 +289,7 @@ impl<T> Queue<T> {
     /// Under the lock: unless a putter waits ahead, hands `item` to a waiting getter or
     /// appends it if there is room; gives it back otherwise.
     fn put_now(&self, state: &mut State<T>, item: T, wakers: &mut WakeList) -> Result<(), T> {
-        if !state.putters.is_empty() {
+        if state.shut_down || !state.putters.is_empty() {
             return Err(item);
         }
         let item = match state.hand_to_getter(item, wakers) {
@@ -237,23 +310,56 @@ impl<T> Queue<T> {
 
     /// Removes and returns the front item, waiting for one if the queue is empty.
     ///
+    /// After a [`shutdown`](Queue::shutdown) it still returns the items queued before it.
+    ///
     /// # Cancel safety
     ///
     /// Cancel-safe: an item handed to a getter whose future is then dropped goes to the next
     /// getter, or back to the front of the queue (which may leave `len()` one above `maxsize` until
-    /// the next `get`s); no item is lost.
+    /// the next `get`s); no item is lost. (After
+    /// [`shutdown_immediate`](Queue::shutdown_immediate) such an item is dropped and counted
+    /// done, as the queued ones were.)
+    ///
+    /// # Panics
+    ///
+    /// When polled on a queue that was [shut down](Queue::shutdown) and is empty (also while
+    /// it waited: the shutdown wakes it), where asyncio raises `QueueShutDown`. Use
+    /// [`get_checked`](Queue::get_checked) to get an error instead.
     pub fn get(&self) -> Get<'_, T> {
-        Get {
-            queue: self,
-            key: None,
-        }
+        Get(GetOp::new(self))
     }
 
-    /// Removes and returns the front item if there is one.
+    /// Like [`get`](Queue::get), but on a queue that was [shut down](Queue::shutdown) and is
+    /// empty (also while it waited) the future returns `Err(QueueShutDown(()))` instead of
+    /// panicking. Cancel safety is `get`'s.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ciranda::sync::Queue;
+    ///
+    /// ciranda::run(async {
+    ///     let q = Queue::new(0);
+    ///     q.put(1).await;
+    ///     q.shutdown();
+    ///     // Items queued before the shutdown are still handed out...
+    ///     assert_eq!(q.get_checked().await, Ok(1));
+    ///     // ...then every get fails.
+    ///     assert!(q.get_checked().await.is_err());
+    /// });
+    /// ```
+    pub fn get_checked(&self) -> GetChecked<'_, T> {
+        GetChecked(GetOp::new(self))
+    }
+
+    /// Removes and returns the front item if there is one. The error says whether the queue
+    /// is also [shut down](TryGetError::is_shut_down) (then no item will ever come).
     pub fn try_get(&self) -> Result<T, TryGetError> {
         let mut state = self.state.lock();
         let Some(item) = state.items.pop_front() else {
-            return Err(TryGetError(()));
+            return Err(TryGetError {
+                shut_down: state.shut_down,
+            });
         };
         state.taken += 1;
         let mut wakers = WakeList::new();
@@ -280,9 +386,13 @@ impl<T> Queue<T> {
         let mut state = self.state.lock();
         state.taken -= 1;
         let mut more = WakeList::new();
-        state.give_back(item, &mut more);
+        let dropped = state.give_back(item, &mut more);
         drop(state);
-        if let Err(again) = catch_unwind(AssertUnwindSafe(|| more.wake_all())) {
+        if let Err(again) = catch_unwind(AssertUnwindSafe(|| {
+            let more = WakeOnDrop(Some(more));
+            drop(dropped);
+            drop(more);
+        })) {
             // The first panic is the one to report.
             discard(again);
         }
@@ -304,11 +414,118 @@ impl<T> Queue<T> {
         state.taken -= 1;
         state.unfinished -= 1;
         let mut wakers = WakeList::new();
-        if state.unfinished == 0 {
-            while state.joiners.grant_front(&mut wakers, |done| *done = true) {}
-        }
+        state.release_joiners(&mut wakers);
         drop(state);
         wakers.wake_all();
+    }
+
+    /// Shuts the queue down, like asyncio 3.13's `Queue.shutdown()`: from now on every put
+    /// fails ([`put`](Queue::put) panics, [`put_checked`](Queue::put_checked) and
+    /// [`try_put`](Queue::try_put) hand the item back), including the puts waiting for room,
+    /// which are woken (a put a `get` had already made room for but that was not polled since
+    /// fails as well). Gets go on taking the items still queued; once the queue is empty they
+    /// fail ([`get`](Queue::get) panics, [`get_checked`](Queue::get_checked) and
+    /// [`try_get`](Queue::try_get) return an error), and the gets waiting on the empty queue
+    /// are woken to fail (unless an item a cancelled get gave back is there for them). A get
+    /// that had already been handed an item still returns it. `task_done` and `join` work as
+    /// before. Calling it again does nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ciranda::sync::Queue;
+    ///
+    /// ciranda::run(async {
+    ///     let q = Queue::new(0);
+    ///     q.put("job").await;
+    ///     q.shutdown();
+    ///     assert!(q.is_shut_down());
+    ///     assert!(q.try_put("late").is_err());
+    ///     assert_eq!(q.get().await, "job");
+    ///     q.task_done();
+    ///     assert!(q.get_checked().await.is_err());
+    ///     q.join().await;
+    /// });
+    /// ```
+    pub fn shutdown(&self) {
+        self.shut_down(false);
+    }
+
+    /// Shuts the queue down like [`shutdown`](Queue::shutdown) and also drops every queued
+    /// item, counting each as done, like asyncio 3.13's `Queue.shutdown(immediate=True)`
+    /// (which calls `task_done` for each): [`join`](Queue::join) then returns once the items
+    /// already taken are marked done. Items already handed to a get are still returned by it;
+    /// one handed back by a cancelled get is dropped and counted done. It also works after a
+    /// plain `shutdown` (dropping what is left); calling it again does nothing. The items are
+    /// dropped on the calling thread, after the waiting puts and gets were woken.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ciranda::sync::Queue;
+    ///
+    /// ciranda::run(async {
+    ///     let q = Queue::new(0);
+    ///     for job in 0..3 {
+    ///         q.put(job).await;
+    ///     }
+    ///     assert_eq!(q.get().await, 0); // taken, not yet done
+    ///     q.shutdown_immediate();
+    ///     assert!(q.is_empty()); // 1 and 2 were dropped and counted done
+    ///     q.task_done(); // job 0
+    ///     q.join().await;
+    /// });
+    /// ```
+    pub fn shutdown_immediate(&self) {
+        self.shut_down(true);
+    }
+
+    /// `true` once [`shutdown`](Queue::shutdown) or
+    /// [`shutdown_immediate`](Queue::shutdown_immediate) was called.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = ciranda::sync::Queue::<u8>::new(0);
+    /// assert!(!q.is_shut_down());
+    /// q.shutdown();
+    /// assert!(q.is_shut_down());
+    /// ```
+    pub fn is_shut_down(&self) -> bool {
+        self.state.lock().shut_down
+    }
+
+    fn shut_down(&self, immediate: bool) {
+        let mut wakers = WakeList::new();
+        let mut state = self.state.lock();
+        state.shut_down = true;
+        // Queued putters fail with their item; admitted ones find the flag at their next poll.
+        while state
+            .putters
+            .grant_front(&mut wakers, |slot| slot.status = PutStatus::ShutDown)
+        {}
+        let dropped = if immediate {
+            state.drained = true;
+            let items = core::mem::take(&mut state.items);
+            // Each dropped item counts as done (asyncio calls `task_done` for each).
+            state.unfinished -= items.len();
+            state.release_joiners(&mut wakers);
+            items
+        } else {
+            VecDeque::new()
+        };
+        // Getters only wait on an empty queue: nothing is left for them.
+        debug_assert!(state.getters.is_empty() || state.items.is_empty());
+        while state
+            .getters
+            .grant_front(&mut wakers, |slot| *slot = GetSlot::ShutDown)
+        {}
+        drop(state);
+        // Foreign code, outside the lock: the items' destructors, and the wake-ups, which
+        // happen even if one of those panics.
+        let wakers = WakeOnDrop(Some(wakers));
+        drop(dropped);
+        drop(wakers);
     }
 
     /// Waits until every item ever put has been marked with [`task_done`](Queue::task_done).
@@ -337,40 +554,30 @@ impl<T> fmt::Debug for Queue<T> {
             .field("maxsize", &self.maxsize)
             .field("len", &state.items.len())
             .field("unfinished", &state.unfinished)
+            .field("shut_down", &state.shut_down)
             .finish()
     }
 }
 
-/// The future returned by [`Queue::put`].
-///
-/// # Examples
-///
-/// ```
-/// use std::time::Duration;
-///
-/// ciranda::run(async {
-///     let q = ciranda::sync::Queue::new(1);
-///     q.put(1).await;
-///     // Full: the put waits; dropped by the timeout, it never enqueues 2.
-///     assert!(ciranda::time::timeout(Duration::from_millis(10), q.put(2)).await.is_err());
-///     assert_eq!(q.len(), 1);
-/// });
-/// ```
-#[must_use = "futures do nothing unless polled"]
-pub struct Put<'a, T> {
+/// A put in progress, shared by [`Put`] and [`PutChecked`]: `Err(item)` when the queue was shut
+/// down before the item entered.
+struct PutOp<'a, T> {
     queue: &'a Queue<T>,
     item: Option<T>,
     key: Option<Key>,
 }
 
-// The item is moved, never pinned.
-impl<T> Unpin for Put<'_, T> {}
+impl<'a, T> PutOp<'a, T> {
+    fn new(queue: &'a Queue<T>, item: T) -> Self {
+        PutOp {
+            queue,
+            item: Some(item),
+            key: None,
+        }
+    }
 
-impl<T> Future for Put<'_, T> {
-    type Output = ();
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = self.get_mut();
+    fn poll_put(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), T>> {
+        let this = self;
         coop::proceed(cx, |cx| {
             let queue = this.queue;
             if let Some(key) = this.key {
@@ -380,37 +587,54 @@ impl<T> Future for Put<'_, T> {
                     None,
                     || queue.state.lock(),
                     |state, queued, hold| {
-                        if !state.putters.get(key).admitted {
+                        if state.putters.get(key).status == PutStatus::Waiting {
                             return Queued::Waiting(&mut state.putters);
                         }
-                        // Admitted: the item stays in the slot until no waker is left to drop.
+                        // Admitted or shut down: the item stays in the slot until no waker is
+                        // left to drop.
                         if let Some(stale) = state.putters.hold(key, hold) {
                             return Queued::Over(stale);
                         }
                         let (slot, stale) = state.putters.remove(key);
                         *queued = None;
-                        let mut wakers = WakeList::new();
-                        state.enter_admitted(slot.item, queue.maxsize, &mut wakers);
-                        Queued::Done(wakers, stale)
+                        if slot.status == PutStatus::Admitted {
+                            if !state.shut_down {
+                                let mut wakers = WakeList::new();
+                                state.enter_admitted(slot.item, queue.maxsize, &mut wakers);
+                                return Queued::Done(Ok(wakers), stale);
+                            }
+                            // Shut down since it was admitted: the room goes unused.
+                            state.reserved -= 1;
+                        }
+                        Queued::Done(Err(slot.item), stale)
                     },
                 );
                 // The item is in: wake the getter handed it, or the putters admitted after it.
-                return entered.map(WakeList::wake_all);
+                return entered.map(|entered| entered.map(WakeList::wake_all));
             }
             let mut fresh = None;
             loop {
                 let mut state = queue.state.lock();
                 let Some(item) = this.item.take() else {
-                    return Poll::Ready(());
+                    return Poll::Ready(Ok(()));
                 };
                 let mut wakers = WakeList::new();
                 let result = match queue.put_now(&mut state, item, &mut wakers) {
-                    Ok(()) => Poll::Ready(()),
+                    Ok(()) => Poll::Ready(Ok(())),
+                    Err(item) if state.shut_down => {
+                        // Refused. The item stays in the future until the unused clone (if
+                        // any) is dropped, with the lock released: if that drop panics, a
+                        // re-poll still hands the item back.
+                        this.item = Some(item);
+                        drop(state);
+                        drop(fresh);
+                        return Poll::Ready(Err(this.item.take().expect("just stored")));
+                    }
                     Err(item) => match fresh.take() {
                         Some(waker) => {
                             let slot = PutSlot {
                                 item,
-                                admitted: false,
+                                status: PutStatus::Waiting,
                             };
                             this.key = Some(state.putters.push_back(slot, Some(waker)));
                             Poll::Pending
@@ -431,7 +655,8 @@ impl<T> Future for Put<'_, T> {
                 // second panic while the first unwinds would abort the process: so the clone
                 // goes first, and if its drop panics the getter is woken as that unwinds (a
                 // wake's panic then is dropped); otherwise a wake's panic goes on alone. The
-                // item is in the queue or the getter's slot either way.
+                // item is in the queue or the getter's slot either way (or, refused by a
+                // shutdown, handed back).
                 let wakers = WakeOnDrop(Some(wakers));
                 drop(fresh);
                 drop(wakers);
@@ -441,13 +666,13 @@ impl<T> Future for Put<'_, T> {
     }
 }
 
-impl<T> Drop for Put<'_, T> {
+impl<T> Drop for PutOp<'_, T> {
     fn drop(&mut self) {
         let Some(key) = self.key.take() else { return };
         let mut state = self.queue.state.lock();
         let (slot, stale) = state.putters.remove(key);
         let mut wakers = WakeList::new();
-        if slot.admitted {
+        if slot.status == PutStatus::Admitted {
             // The room promised to it passes to the next waiting putter.
             state.reserved -= 1;
             state.admit_putters(self.queue.maxsize, &mut wakers);
@@ -463,11 +688,189 @@ impl<T> Drop for Put<'_, T> {
     }
 }
 
+/// The future returned by [`Queue::put`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// ciranda::run(async {
+///     let q = ciranda::sync::Queue::new(1);
+///     q.put(1).await;
+///     // Full: the put waits; dropped by the timeout, it never enqueues 2.
+///     assert!(ciranda::time::timeout(Duration::from_millis(10), q.put(2)).await.is_err());
+///     assert_eq!(q.len(), 1);
+/// });
+/// ```
+#[must_use = "futures do nothing unless polled"]
+pub struct Put<'a, T>(PutOp<'a, T>);
+
+// The item is moved, never pinned.
+impl<T> Unpin for Put<'_, T> {}
+
+impl<T> Future for Put<'_, T> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        match self.get_mut().0.poll_put(cx) {
+            Poll::Ready(Ok(())) => Poll::Ready(()),
+            Poll::Ready(Err(item)) => {
+                drop(item);
+                panic!(
+                    "Queue::put on a queue that was shut down \
+                     (use Queue::put_checked to handle shutdown)"
+                );
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
 impl<T> fmt::Debug for Put<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Put")
-            .field("registered", &self.key.is_some())
+            .field("registered", &self.0.key.is_some())
             .finish()
+    }
+}
+
+/// The future returned by [`Queue::put_checked`]: [`Put`], with the shutdown of the queue as
+/// an error that hands the item back.
+///
+/// # Examples
+///
+/// ```
+/// use ciranda::sync::Queue;
+///
+/// ciranda::run(async {
+///     let q = Queue::new(1);
+///     q.put(1).await;
+///     let waiting = q.put_checked(2); // the queue is full: it will wait
+///     q.shutdown();
+///     assert_eq!(waiting.await.unwrap_err().into_inner(), 2);
+/// });
+/// ```
+#[must_use = "futures do nothing unless polled"]
+pub struct PutChecked<'a, T>(PutOp<'a, T>);
+
+// The item is moved, never pinned.
+impl<T> Unpin for PutChecked<'_, T> {}
+
+impl<T> Future for PutChecked<'_, T> {
+    type Output = Result<(), QueueShutDown<T>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.get_mut()
+            .0
+            .poll_put(cx)
+            .map(|result| result.map_err(QueueShutDown))
+    }
+}
+
+impl<T> fmt::Debug for PutChecked<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PutChecked")
+            .field("registered", &self.0.key.is_some())
+            .finish()
+    }
+}
+
+/// A get in progress, shared by [`Get`] and [`GetChecked`]: `Err(())` when the queue was shut
+/// down and is empty.
+struct GetOp<'a, T> {
+    queue: &'a Queue<T>,
+    key: Option<Key>,
+}
+
+impl<'a, T> GetOp<'a, T> {
+    fn new(queue: &'a Queue<T>) -> Self {
+        GetOp { queue, key: None }
+    }
+
+    fn poll_get(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, ()>> {
+        let this = self;
+        coop::proceed(cx, |cx| {
+            let queue = this.queue;
+            if let Some(key) = this.key {
+                return poll_wait(
+                    cx.waker(),
+                    &mut this.key,
+                    None,
+                    || queue.state.lock(),
+                    |state, queued, hold| {
+                        if let GetSlot::Waiting = state.getters.get(key) {
+                            return Queued::Waiting(&mut state.getters);
+                        }
+                        // The item (or the shutdown) stays in the slot until no waker is left
+                        // to drop.
+                        if let Some(stale) = state.getters.hold(key, hold) {
+                            return Queued::Over(stale);
+                        }
+                        let (slot, stale) = state.getters.remove(key);
+                        *queued = None;
+                        let item = match slot {
+                            GetSlot::Got(item) => item,
+                            // Woken by a shutdown: an item given back since then is its (no
+                            // putter waits any more, so there is none to admit).
+                            GetSlot::ShutDown => match state.items.pop_front() {
+                                Some(item) => item,
+                                None => return Queued::Done(Err(()), stale),
+                            },
+                            GetSlot::Waiting => unreachable!(),
+                        };
+                        state.taken += 1;
+                        Queued::Done(Ok(item), stale)
+                    },
+                );
+            }
+            let mut fresh = None;
+            loop {
+                let mut state = queue.state.lock();
+                if let Some(item) = state.items.pop_front() {
+                    state.taken += 1;
+                    let mut wakers = WakeList::new();
+                    state.admit_putters(queue.maxsize, &mut wakers);
+                    drop(state);
+                    return Poll::Ready(Ok(queue.wake_admitted(wakers, fresh, item)));
+                }
+                if state.shut_down {
+                    drop(state);
+                    drop(fresh);
+                    return Poll::Ready(Err(()));
+                }
+                // The get has to wait: its waker clone is made with the lock released (foreign
+                // code), then it tries again.
+                let Some(waker) = fresh.take() else {
+                    drop(state);
+                    fresh = Some(cx.waker().clone());
+                    continue;
+                };
+                this.key = Some(state.getters.push_back(GetSlot::Waiting, Some(waker)));
+                return Poll::Pending;
+            }
+        })
+    }
+}
+
+impl<T> Drop for GetOp<'_, T> {
+    fn drop(&mut self) {
+        let Some(key) = self.key.take() else { return };
+        let mut state = self.queue.state.lock();
+        let (slot, stale) = state.getters.remove(key);
+        let mut wakers = WakeList::new();
+        let dropped = match slot {
+            GetSlot::Got(item) => state.give_back(item, &mut wakers),
+            GetSlot::Waiting | GetSlot::ShutDown => None,
+        };
+        drop(state);
+        // Foreign code, outside the lock: the waker a still-queued slot held, an item dropped
+        // because the queue was shut down immediately, and the wake-ups (of the getter handed
+        // the item, or of `join`s), which happen even if one of those destructors panics.
+        let wakers = WakeOnDrop(Some(wakers));
+        drop(stale);
+        drop(dropped);
+        drop(wakers);
     }
 }
 
@@ -486,84 +889,64 @@ impl<T> fmt::Debug for Put<'_, T> {
 /// });
 /// ```
 #[must_use = "futures do nothing unless polled"]
-pub struct Get<'a, T> {
-    queue: &'a Queue<T>,
-    key: Option<Key>,
-}
+pub struct Get<'a, T>(GetOp<'a, T>);
 
 impl<T> Future for Get<'_, T> {
     type Output = T;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
-        let this = self.get_mut();
-        coop::proceed(cx, |cx| {
-            let queue = this.queue;
-            if let Some(key) = this.key {
-                return poll_wait(
-                    cx.waker(),
-                    &mut this.key,
-                    None,
-                    || queue.state.lock(),
-                    |state, queued, hold| {
-                        if let GetSlot::Waiting = state.getters.get(key) {
-                            return Queued::Waiting(&mut state.getters);
-                        }
-                        // The item stays in the slot until no waker is left to drop.
-                        if let Some(stale) = state.getters.hold(key, hold) {
-                            return Queued::Over(stale);
-                        }
-                        let (GetSlot::Got(item), stale) = state.getters.remove(key) else {
-                            unreachable!()
-                        };
-                        *queued = None;
-                        state.taken += 1;
-                        Queued::Done(item, stale)
-                    },
-                );
-            }
-            let mut fresh = None;
-            loop {
-                let mut state = queue.state.lock();
-                if let Some(item) = state.items.pop_front() {
-                    state.taken += 1;
-                    let mut wakers = WakeList::new();
-                    state.admit_putters(queue.maxsize, &mut wakers);
-                    drop(state);
-                    return Poll::Ready(queue.wake_admitted(wakers, fresh, item));
-                }
-                // The get has to wait: its waker clone is made with the lock released (foreign
-                // code), then it tries again.
-                let Some(waker) = fresh.take() else {
-                    drop(state);
-                    fresh = Some(cx.waker().clone());
-                    continue;
-                };
-                this.key = Some(state.getters.push_back(GetSlot::Waiting, Some(waker)));
-                return Poll::Pending;
-            }
-        })
-    }
-}
-
-impl<T> Drop for Get<'_, T> {
-    fn drop(&mut self) {
-        let Some(key) = self.key.take() else { return };
-        let mut state = self.queue.state.lock();
-        let (slot, stale) = state.getters.remove(key);
-        let mut wakers = WakeList::new();
-        if let GetSlot::Got(item) = slot {
-            state.give_back(item, &mut wakers);
+        match self.get_mut().0.poll_get(cx) {
+            Poll::Ready(Ok(item)) => Poll::Ready(item),
+            Poll::Ready(Err(())) => panic!(
+                "Queue::get on a queue that was shut down and is empty \
+                 (use Queue::get_checked to handle shutdown)"
+            ),
+            Poll::Pending => Poll::Pending,
         }
-        drop(state);
-        drop(stale);
-        wakers.wake_all();
     }
 }
 
 impl<T> fmt::Debug for Get<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Get")
-            .field("registered", &self.key.is_some())
+            .field("registered", &self.0.key.is_some())
+            .finish()
+    }
+}
+
+/// The future returned by [`Queue::get_checked`]: [`Get`], with a shut-down, empty queue as an
+/// error.
+///
+/// # Examples
+///
+/// ```
+/// use ciranda::sync::Queue;
+///
+/// ciranda::run(async {
+///     let q = Queue::<u32>::new(0);
+///     let waiting = q.get_checked(); // the queue is empty: it will wait
+///     q.shutdown();
+///     assert!(waiting.await.is_err());
+/// });
+/// ```
+#[must_use = "futures do nothing unless polled"]
+pub struct GetChecked<'a, T>(GetOp<'a, T>);
+
+impl<T> Future for GetChecked<'_, T> {
+    type Output = Result<T, QueueShutDown>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.get_mut()
+            .0
+            .poll_get(cx)
+            .map(|result| result.map_err(QueueShutDown))
+    }
+}
+
+impl<T> fmt::Debug for GetChecked<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GetChecked")
+            .field("registered", &self.0.key.is_some())
             .finish()
     }
 }
@@ -676,7 +1059,7 @@ impl<T> fmt::Display for TryPutError<T> {
 
 impl<T> std::error::Error for TryPutError<T> {}
 
-/// [`Queue::try_get`] found the queue empty.
+/// [`Queue::try_get`] found the queue empty (and maybe [shut down](TryGetError::is_shut_down)).
 ///
 /// # Examples
 ///
@@ -685,12 +1068,79 @@ impl<T> std::error::Error for TryPutError<T> {}
 /// assert_eq!(q.try_get().unwrap_err().to_string(), "queue is empty (would block)");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TryGetError(());
+pub struct TryGetError {
+    shut_down: bool,
+}
+
+impl TryGetError {
+    /// `true` when the queue was also [shut down](Queue::shutdown): no item will ever come.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = ciranda::sync::Queue::<u8>::new(0);
+    /// assert!(!q.try_get().unwrap_err().is_shut_down());
+    /// q.shutdown();
+    /// let err = q.try_get().unwrap_err();
+    /// assert!(err.is_shut_down());
+    /// assert_eq!(err.to_string(), "queue is shut down and empty");
+    /// ```
+    pub fn is_shut_down(&self) -> bool {
+        self.shut_down
+    }
+}
 
 impl fmt::Display for TryGetError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("queue is empty (would block)")
+        f.write_str(if self.shut_down {
+            "queue is shut down and empty"
+        } else {
+            "queue is empty (would block)"
+        })
     }
 }
 
 impl std::error::Error for TryGetError {}
+
+/// The queue was [shut down](Queue::shutdown), like asyncio 3.13's `QueueShutDown`: the error of
+/// [`Queue::put_checked`] (the item that was not put is given back in field `0`) and of
+/// [`Queue::get_checked`] (shut down and empty; field `0` is `()`).
+///
+/// # Examples
+///
+/// ```
+/// use ciranda::sync::{Queue, QueueShutDown};
+///
+/// ciranda::run(async {
+///     let q = Queue::new(0);
+///     q.shutdown();
+///     let err: QueueShutDown<&str> = q.put_checked("x").await.unwrap_err();
+///     assert_eq!(err.to_string(), "queue is shut down");
+///     assert_eq!(err.into_inner(), "x");
+///     let err: QueueShutDown = q.get_checked().await.unwrap_err();
+///     assert_eq!(err, QueueShutDown(()));
+/// });
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct QueueShutDown<T = ()>(pub T);
+
+impl<T> QueueShutDown<T> {
+    /// The item that was not put (`()` for a get).
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> fmt::Debug for QueueShutDown<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("QueueShutDown").finish_non_exhaustive()
+    }
+}
+
+impl<T> fmt::Display for QueueShutDown<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("queue is shut down")
+    }
+}
+
+impl<T> std::error::Error for QueueShutDown<T> {}

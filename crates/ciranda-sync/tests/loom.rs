@@ -858,6 +858,74 @@ mod queue {
             assert!(q.is_empty());
         });
     }
+
+    /// A get waiting on an empty queue while a put and a shutdown race: the put succeeds
+    /// exactly when it came before the shutdown, and then the get has its item (handed over or
+    /// taken from the queue, before or after the shutdown); otherwise the put has its item back
+    /// and the get fails. Nothing is lost or left queued.
+    #[test]
+    fn shutdown_racing_blocked_get_and_put() {
+        loom::model(|| {
+            let q = Arc::new(Queue::new(0));
+            let q1 = q.clone();
+            let shut = thread::spawn(move || q1.shutdown());
+            let q2 = q.clone();
+            let put = thread::spawn(move || block_on(q2.put_checked(5)).map_err(|e| e.0));
+            let got = block_on(q.get_checked());
+            shut.join().unwrap();
+            match put.join().unwrap() {
+                Ok(()) => assert_eq!(got, Ok(5)),
+                Err(item) => {
+                    assert_eq!(item, 5);
+                    assert!(got.is_err());
+                }
+            }
+            assert!(q.try_get().unwrap_err().is_shut_down());
+        });
+    }
+
+    /// A put blocked on a full queue, a get making room (admitting it) and a shutdown racing:
+    /// the put either got in before the shutdown (its item is queued) or fails with its item;
+    /// either way no room stays promised to it.
+    #[test]
+    fn shutdown_racing_blocked_put_and_get() {
+        loom::model(|| {
+            let q = Arc::new(Queue::new(1));
+            q.try_put(0).unwrap();
+            let q1 = q.clone();
+            let shut = thread::spawn(move || q1.shutdown());
+            let q2 = q.clone();
+            let put = thread::spawn(move || block_on(q2.put_checked(1)).map_err(|e| e.0));
+            assert_eq!(q.try_get(), Ok(0));
+            shut.join().unwrap();
+            match put.join().unwrap() {
+                Ok(()) => assert_eq!(q.try_get(), Ok(1)),
+                Err(item) => assert_eq!(item, 1),
+            }
+            assert!(q.try_get().unwrap_err().is_shut_down());
+            assert!(!q.is_full(), "no room stays promised to a failed put");
+        });
+    }
+
+    /// `shutdown_immediate` (dropping a queued item, counted done) racing the `task_done` of
+    /// the taken one, with `join` waiting: join always returns, nothing stays queued.
+    #[test]
+    fn shutdown_immediate_racing_join_and_task_done() {
+        loom::model(|| {
+            let q = Arc::new(Queue::new(0));
+            q.try_put(1).unwrap();
+            q.try_put(2).unwrap();
+            assert_eq!(q.try_get(), Ok(1));
+            let q1 = q.clone();
+            let shut = thread::spawn(move || q1.shutdown_immediate());
+            let q2 = q.clone();
+            let done = thread::spawn(move || q2.task_done());
+            block_on(q.join());
+            shut.join().unwrap();
+            done.join().unwrap();
+            assert!(q.is_empty());
+        });
+    }
 }
 
 mod rwlock {

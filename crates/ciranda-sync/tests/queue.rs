@@ -384,3 +384,496 @@ fn put_hand_off_scenario() {
     put.ready();
     assert!(q.is_empty());
 }
+
+// ---- shutdown (asyncio 3.13's `Queue.shutdown`) ----
+
+use ciranda_sync::QueueShutDown;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Runs `f`, expecting it to panic with a message containing `expected`.
+#[track_caller]
+fn panics_with<R>(expected: &str, f: impl FnOnce() -> R) {
+    let payload = catch_unwind(AssertUnwindSafe(f))
+        .err()
+        .expect("expected a panic");
+    let message = payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default();
+    assert!(message.contains(expected), "panic message: {message:?}");
+}
+
+const GET_SHUT_DOWN: &str = "Queue::get on a queue that was shut down and is empty \
+                             (use Queue::get_checked to handle shutdown)";
+const PUT_SHUT_DOWN: &str =
+    "Queue::put on a queue that was shut down (use Queue::put_checked to handle shutdown)";
+
+/// An item that counts its drops.
+#[derive(Debug)]
+struct Counted(u32, Arc<AtomicUsize>);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.1.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn shutdown_refuses_puts_and_lets_gets_drain_then_fail() {
+    let q = Queue::new(0);
+    q.try_put(1).unwrap();
+    q.try_put(2).unwrap();
+    assert!(!q.is_shut_down());
+    q.shutdown();
+    assert!(q.is_shut_down());
+    assert_eq!(q.try_put(3).unwrap_err().into_inner(), 3);
+    assert_eq!(
+        block_on(q.put_checked(4)).unwrap_err().into_inner(),
+        4,
+        "the item is handed back"
+    );
+    assert_eq!(q.len(), 2);
+    assert_eq!(block_on(q.get()), 1, "items queued before are still got");
+    assert_eq!(block_on(q.get_checked()), Ok(2));
+    assert_eq!(block_on(q.get_checked()), Err(QueueShutDown(())));
+    let err = q.try_get().unwrap_err();
+    assert!(err.is_shut_down());
+    assert_eq!(err.to_string(), "queue is shut down and empty");
+    // Idempotent.
+    q.shutdown();
+    assert!(q.is_shut_down());
+    assert!(q.try_get().unwrap_err().is_shut_down());
+    // task_done and join still work.
+    q.task_done();
+    q.task_done();
+    block_on(q.join());
+}
+
+#[test]
+fn try_get_error_tells_empty_from_shut_down() {
+    let q = Queue::<u8>::new(0);
+    let err = q.try_get().unwrap_err();
+    assert!(!err.is_shut_down());
+    assert_eq!(err.to_string(), "queue is empty (would block)");
+    q.try_put(1).unwrap();
+    q.shutdown();
+    assert_eq!(q.try_get(), Ok(1));
+    assert!(q.try_get().unwrap_err().is_shut_down());
+}
+
+#[test]
+fn queue_shut_down_error_traits() {
+    let err = QueueShutDown(5u8);
+    assert_eq!(err.to_string(), "queue is shut down");
+    assert_eq!(format!("{err:?}"), "QueueShutDown { .. }");
+    let boxed: Box<dyn std::error::Error> = Box::new(QueueShutDown(()));
+    assert_eq!(boxed.to_string(), "queue is shut down");
+    assert_eq!(err.clone().into_inner(), 5);
+}
+
+#[test]
+fn plain_put_on_a_shut_down_queue_panics_and_drops_its_item() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let q = Queue::new(0);
+    q.shutdown();
+    panics_with(PUT_SHUT_DOWN, || block_on(q.put(Counted(1, drops.clone()))));
+    assert_eq!(drops.load(Ordering::SeqCst), 1);
+    assert!(q.is_empty());
+}
+
+#[test]
+fn plain_get_gets_queued_items_then_panics() {
+    let q = Queue::new(0);
+    q.try_put(1).unwrap();
+    q.shutdown();
+    assert_eq!(block_on(q.get()), 1);
+    panics_with(GET_SHUT_DOWN, || block_on(q.get()));
+}
+
+/// Putters waiting for room are woken by the shutdown and fail with their own items; the queued
+/// item stays for the gets.
+#[test]
+fn shutdown_wakes_blocked_putters() {
+    let q = Queue::new(1);
+    q.try_put(0).unwrap();
+    let mut a = Task::new(q.put_checked(1));
+    let mut b = Task::new(q.put(2));
+    let mut c = Task::new(q.put_checked(3));
+    a.pending();
+    b.pending();
+    c.pending();
+    q.shutdown();
+    assert!(a.is_woken() && b.is_woken() && c.is_woken());
+    // Polled out of order: each gets its own item back.
+    assert_eq!(c.ready().unwrap_err().into_inner(), 3);
+    panics_with(PUT_SHUT_DOWN, || b.poll());
+    assert_eq!(a.ready().unwrap_err().into_inner(), 1);
+    assert_eq!(q.len(), 1);
+    assert_eq!(q.try_get(), Ok(0));
+    assert!(q.try_get().unwrap_err().is_shut_down());
+}
+
+/// A put that a `get` made room for but that was not polled since fails once the queue is shut
+/// down, and the room is given back.
+#[test]
+fn an_admitted_put_polled_after_shutdown_fails_and_frees_its_room() {
+    let q = Queue::new(1);
+    q.try_put(0).unwrap();
+    let mut a = Task::new(q.put_checked(1));
+    a.pending();
+    assert_eq!(q.try_get(), Ok(0));
+    assert!(a.is_woken(), "admitted");
+    assert!(q.is_full(), "the room is promised to the admitted put");
+    q.shutdown();
+    assert_eq!(a.ready().unwrap_err().into_inner(), 1);
+    assert!(!q.is_full());
+    assert!(q.is_empty());
+    // Same, but the admitted put is dropped instead.
+    let q = Queue::new(1);
+    q.try_put(0).unwrap();
+    let mut a = Task::new(q.put(1));
+    a.pending();
+    assert_eq!(q.try_get(), Ok(0));
+    q.shutdown();
+    drop(a);
+    assert!(!q.is_full());
+    assert!(q.is_empty());
+}
+
+/// Getters waiting on the empty queue are woken by the shutdown and fail.
+#[test]
+fn shutdown_wakes_blocked_getters() {
+    let q = Queue::<u32>::new(0);
+    let mut a = Task::new(q.get_checked());
+    let mut b = Task::new(q.get());
+    a.pending();
+    b.pending();
+    q.shutdown();
+    assert!(a.is_woken() && b.is_woken());
+    assert_eq!(a.ready(), Err(QueueShutDown(())));
+    panics_with(GET_SHUT_DOWN, || b.poll());
+}
+
+/// A getter already handed an item keeps it through both kinds of shutdown.
+#[test]
+fn a_getter_handed_an_item_before_shutdown_keeps_it() {
+    for immediate in [false, true] {
+        let q = Queue::new(0);
+        let mut get = Task::new(q.get());
+        get.pending();
+        q.try_put(7).unwrap();
+        if immediate {
+            q.shutdown_immediate();
+        } else {
+            q.shutdown();
+        }
+        assert_eq!(get.ready(), 7);
+        q.task_done();
+        block_on(q.join());
+    }
+}
+
+/// A getter dropped after it was handed an item, once the queue is shut down: the item goes to
+/// a getter woken by the shutdown (it would otherwise fail), or stays queued.
+#[test]
+fn a_cancelled_getters_item_goes_to_the_next_getter_or_stays_queued_after_shutdown() {
+    let q = Queue::new(0);
+    let mut a = Task::new(q.get());
+    let mut b = Task::new(q.get_checked());
+    a.pending();
+    b.pending();
+    q.try_put(1).unwrap(); // handed to a
+    q.shutdown(); // b is woken with nothing
+    drop(a);
+    assert_eq!(b.ready(), Ok(1));
+    assert!(q.try_get().unwrap_err().is_shut_down());
+
+    let q = Queue::new(0);
+    let mut a = Task::new(q.get());
+    a.pending();
+    q.try_put(1).unwrap();
+    q.shutdown();
+    drop(a);
+    assert_eq!(q.len(), 1);
+    assert_eq!(q.try_get(), Ok(1));
+}
+
+#[test]
+fn shutdown_immediate_drops_queued_items_and_counts_them_done() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let q = Queue::new(0);
+    for i in 0..4 {
+        q.try_put(Counted(i, drops.clone())).unwrap();
+    }
+    let taken = q.try_get().unwrap();
+    assert_eq!(taken.0, 0);
+    let mut join = Task::new(q.join());
+    join.pending();
+    q.shutdown_immediate();
+    assert!(q.is_shut_down());
+    assert!(q.is_empty());
+    assert_eq!(
+        drops.load(Ordering::SeqCst),
+        3,
+        "the queued items were dropped"
+    );
+    assert!(q.try_get().unwrap_err().is_shut_down());
+    join.pending(); // the taken item is not done yet
+    drop(taken);
+    q.task_done();
+    assert!(join.is_woken());
+    join.ready();
+    panics_with("task_done() called more times", || q.task_done());
+}
+
+#[test]
+fn shutdown_immediate_releases_a_waiting_join_when_nothing_was_taken() {
+    let q = Queue::new(0);
+    q.try_put(1).unwrap();
+    q.try_put(2).unwrap();
+    let mut join = Task::new(q.join());
+    join.pending();
+    q.shutdown_immediate();
+    assert!(join.is_woken());
+    join.ready();
+    block_on(q.join());
+}
+
+#[test]
+fn shutdown_immediate_after_shutdown_drains_and_repeats_are_no_ops() {
+    let q = Queue::new(0);
+    q.try_put(1).unwrap();
+    q.try_put(2).unwrap();
+    q.shutdown();
+    assert_eq!(q.len(), 2);
+    q.shutdown_immediate();
+    assert!(q.is_empty());
+    block_on(q.join());
+    q.shutdown_immediate();
+    q.shutdown();
+    assert!(q.is_shut_down() && q.is_empty());
+    block_on(q.join());
+}
+
+/// After `shutdown_immediate`, an item given back by a cancelled getter is dropped and counted
+/// done, not queued.
+#[test]
+fn a_cancelled_getters_item_after_shutdown_immediate_is_dropped_and_counted_done() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let q = Queue::new(0);
+    let mut get = Task::new(q.get());
+    get.pending();
+    q.try_put(Counted(1, drops.clone())).unwrap();
+    let mut join = Task::new(q.join());
+    join.pending();
+    q.shutdown_immediate();
+    join.pending(); // the getter's item is not done
+    drop(get);
+    assert_eq!(drops.load(Ordering::SeqCst), 1);
+    assert!(q.is_empty());
+    assert!(join.is_woken());
+    join.ready();
+}
+
+/// Checked futures dropped before completing keep the cancel promises: a put never enqueues, a
+/// get passes its item on.
+#[test]
+fn cancelled_checked_futures_lose_nothing() {
+    let q = Queue::new(1);
+    q.try_put(0).unwrap();
+    let mut put = Task::new(q.put_checked(1));
+    put.pending();
+    drop(put);
+    assert_eq!(q.try_get(), Ok(0));
+    assert!(q.try_get().is_err(), "the dropped put never enqueued");
+
+    let mut a = Task::new(q.get_checked());
+    let mut b = Task::new(q.get_checked());
+    a.pending();
+    b.pending();
+    q.try_put(5).unwrap();
+    drop(a);
+    assert!(b.is_woken());
+    assert_eq!(b.ready(), Ok(5));
+
+    // A checked get woken by the shutdown and dropped unpolled loses nothing either.
+    let mut a = Task::new(q.get_checked());
+    a.pending();
+    q.shutdown();
+    drop(a);
+    assert!(q.try_get().unwrap_err().is_shut_down());
+}
+
+/// On a runtime: tasks blocked in `put_checked` on a full queue and in `get_checked` on an empty
+/// one all fail when another task shuts the queues down; plain `put`/`get` tasks panic with the
+/// documented message. (The sleep only makes it likely that they are blocked by then; the
+/// outcome is the same if they are not.)
+#[test]
+fn shutdown_on_a_runtime_fails_blocked_tasks() {
+    ciranda::run(async {
+        let full = Arc::new(Queue::new(1));
+        let empty = Arc::new(Queue::<u32>::new(0));
+        full.put(0).await;
+        let putters: Vec<_> = (1..=3)
+            .map(|i| {
+                let q = full.clone();
+                ciranda::spawn(async move { q.put_checked(i).await })
+            })
+            .collect();
+        let getters: Vec<_> = (0..3)
+            .map(|_| {
+                let q = empty.clone();
+                ciranda::spawn(async move { q.get_checked().await })
+            })
+            .collect();
+        let plain_put = ciranda::spawn({
+            let q = full.clone();
+            async move { q.put(9).await }
+        });
+        let plain_get = ciranda::spawn({
+            let q = empty.clone();
+            async move { q.get().await }
+        });
+        ciranda::time::sleep(std::time::Duration::from_millis(20)).await;
+        full.shutdown();
+        empty.shutdown_immediate();
+        for (i, putter) in (1..=3).zip(putters) {
+            let err = putter.await.expect("no panic").unwrap_err();
+            assert_eq!(err.into_inner(), i);
+        }
+        for getter in getters {
+            assert_eq!(getter.await.expect("no panic"), Err(QueueShutDown(())));
+        }
+        let err = plain_put.await.unwrap_err();
+        assert!(err.is_panic());
+        assert!(err.panic_message().unwrap().contains(PUT_SHUT_DOWN));
+        let err = plain_get.await.unwrap_err();
+        assert!(err.is_panic());
+        assert!(err.panic_message().unwrap().contains(GET_SHUT_DOWN));
+        assert_eq!(full.get().await, 0);
+        assert!(full.get_checked().await.is_err());
+    });
+}
+
+// ---- shutdown and wakers we did not write ----
+
+struct PanicsOnWake;
+
+impl std::task::Wake for PanicsOnWake {
+    fn wake(self: Arc<Self>) {
+        panic!("expected test panic: waker wake");
+    }
+}
+
+/// A blocked getter whose waker panics when the shutdown wakes it: the panic goes on into the
+/// `shutdown` caller, yet the flag is set and every other waiter was woken.
+#[test]
+fn shutdown_wakes_everyone_even_if_a_waker_panics() {
+    use std::task::{Context, Waker};
+    let q = Queue::<u32>::new(0);
+    let mut bad = Box::pin(q.get_checked());
+    let waker = Waker::from(Arc::new(PanicsOnWake));
+    assert!(std::future::Future::poll(bad.as_mut(), &mut Context::from_waker(&waker)).is_pending());
+    let mut good = Task::new(q.get_checked());
+    good.pending();
+    panics_with("expected test panic: waker wake", || q.shutdown());
+    assert!(q.is_shut_down());
+    assert!(good.is_woken());
+    assert_eq!(good.ready(), Err(QueueShutDown(())));
+    let polled = std::future::Future::poll(bad.as_mut(), &mut Context::from_waker(Waker::noop()));
+    assert_eq!(polled, std::task::Poll::Ready(Err(QueueShutDown(()))));
+}
+
+/// An item whose drop panics, dropped by `shutdown_immediate`: the panic goes on into the caller,
+/// and the waiting `join` was still released.
+#[test]
+fn shutdown_immediate_wakes_join_even_if_an_item_drop_panics() {
+    struct PanicsOnDrop;
+    impl Drop for PanicsOnDrop {
+        fn drop(&mut self) {
+            panic!("expected test panic: item drop");
+        }
+    }
+    let q = Queue::new(0);
+    q.try_put(PanicsOnDrop).unwrap();
+    let mut join = Task::new(q.join());
+    join.pending();
+    panics_with("expected test panic: item drop", || q.shutdown_immediate());
+    assert!(join.is_woken());
+    join.ready();
+    assert!(q.is_empty());
+}
+
+/// A first `get_checked` on an empty queue clones its waker to queue up; the clone shuts the
+/// queue down, so the retry fails instead of queuing, and the poll then drops the unused clone,
+/// which panics. A re-poll fails cleanly; nothing is left queued.
+#[test]
+fn a_first_get_whose_waker_clone_shuts_the_queue_down() {
+    let q = Arc::new(Queue::<u32>::new(0));
+    let waker = common::calls_back_on_clone({
+        let q = q.clone();
+        move || q.shutdown()
+    });
+    let mut get = Task::new(q.get_checked());
+    get.poll_panics_with(&waker);
+    assert_eq!(get.ready(), Err(QueueShutDown(())));
+}
+
+/// A queued getter re-polled with a new waker: the clone shuts the queue down (the getter is
+/// woken with nothing); the poll drops the unused clone, which panics. A re-poll fails.
+#[test]
+fn a_queued_getter_whose_waker_clone_shuts_the_queue_down() {
+    let q = Arc::new(Queue::<u32>::new(0));
+    let mut get = Task::new(q.get_checked());
+    get.pending();
+    let waker = common::calls_back_on_clone({
+        let q = q.clone();
+        move || q.shutdown_immediate()
+    });
+    get.poll_panics_with(&waker);
+    assert_eq!(get.ready(), Err(QueueShutDown(())));
+}
+
+/// A queued putter re-polled with a new waker: the clone shuts the queue down (the putter is
+/// woken to fail); the poll drops the unused clone, which panics. The item stays the putter's:
+/// a re-poll hands it back.
+#[test]
+fn a_queued_putter_whose_waker_clone_shuts_the_queue_down_keeps_its_item() {
+    let q = Arc::new(Queue::new(1));
+    q.try_put(0).unwrap();
+    let mut put = Task::new(q.put_checked(1));
+    put.pending();
+    let waker = common::calls_back_on_clone({
+        let q = q.clone();
+        move || q.shutdown()
+    });
+    put.poll_panics_with(&waker);
+    assert_eq!(put.ready().unwrap_err().into_inner(), 1);
+    assert_eq!(q.try_get(), Ok(0));
+}
+
+/// A first `put_checked` on a full queue clones its waker to queue up; the clone shuts the
+/// queue down, so the retry fails; the poll then drops the unused clone, which panics. The item
+/// must not be lost with the unwinding poll's result: a re-poll hands it back.
+#[test]
+fn a_first_put_whose_waker_clone_shuts_the_queue_down_keeps_its_item() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let q = Arc::new(Queue::new(1));
+    q.try_put(Counted(0, drops.clone())).unwrap();
+    let waker = common::calls_back_on_clone({
+        let q = q.clone();
+        move || q.shutdown()
+    });
+    let mut put = Task::new(q.put_checked(Counted(1, drops.clone())));
+    put.poll_panics_with(&waker);
+    assert_eq!(
+        drops.load(Ordering::SeqCst),
+        0,
+        "the refused item was not dropped"
+    );
+    assert_eq!(put.ready().unwrap_err().into_inner().0, 1);
+    assert_eq!(q.len(), 1);
+    assert_eq!(q.try_get().map(|c| c.0).ok(), Some(0));
+}
