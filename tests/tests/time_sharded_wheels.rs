@@ -78,7 +78,9 @@ fn sleeps_move_between_threads_and_are_cancelled_anywhere() {
         let mut armed = Vec::new();
         for i in 0..64u64 {
             let handle = ciranda::spawn(async move {
-                let mut sleep = Box::pin(sleep(Duration::from_millis(20 + i % 7)));
+                // Long enough that no preemption between making and polling it (a loaded
+                // machine's) lets it expire before its first poll arms it.
+                let mut sleep = Box::pin(sleep(Duration::from_millis(1_000 + i % 7)));
                 let mut cx = Context::from_waker(Waker::noop());
                 assert!(sleep.as_mut().poll(&mut cx).is_pending());
                 sleep
