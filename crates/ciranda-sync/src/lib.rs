@@ -76,7 +76,10 @@ mod queue;
 mod rwlock;
 mod semaphore;
 
-pub use barrier::{Barrier, BarrierWait, BarrierWaitResult, ZeroPartiesError};
+pub use barrier::{
+    Barrier, BarrierWait, BarrierWaitChecked, BarrierWaitResult, BrokenBarrierError,
+    ZeroPartiesError,
+};
 pub use condition::{Condition, ConditionGuard};
 pub use event::{Event, EventWait};
 pub use mutex::{Mutex, MutexGuard, OwnedMutexGuard, TryLockError};

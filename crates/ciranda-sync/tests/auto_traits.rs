@@ -5,9 +5,10 @@
 //! pinned by the `compile_fail` doctests on `MutexGuard` and `OwnedMutexGuard`.
 
 use ciranda_sync::{
-    Barrier, BarrierWait, Condition, Event, EventWait, Mutex, MutexGuard, Notified, Notify,
-    OwnedMutexGuard, OwnedSemaphorePermit, Promise, PromiseWait, Queue, RwLock, RwLockReadGuard,
-    RwLockWriteGuard, Semaphore, SemaphorePermit, mpsc, oneshot,
+    Barrier, BarrierWait, BarrierWaitChecked, BrokenBarrierError, Condition, Event, EventWait,
+    Mutex, MutexGuard, Notified, Notify, OwnedMutexGuard, OwnedSemaphorePermit, Promise,
+    PromiseWait, Queue, RwLock, RwLockReadGuard, RwLockWriteGuard, Semaphore, SemaphorePermit,
+    mpsc, oneshot,
 };
 use std::cell::Cell;
 
@@ -27,6 +28,8 @@ fn primitives_and_their_futures_are_send_and_sync() {
     both::<Condition>();
     both::<Barrier>();
     both::<BarrierWait<'static>>();
+    both::<BarrierWaitChecked<'static>>();
+    both::<BrokenBarrierError>();
     both::<Promise<u8>>();
     both::<PromiseWait<'static, u8>>();
     both::<Queue<u8>>();

@@ -1112,6 +1112,60 @@ mod barrier {
             assert_eq!(b.n_waiting(), 0);
         });
     }
+
+    /// `abort` racing a generation's last arrival: the generation completes for both parties
+    /// (one leader) or fails for both, never one of each, and nobody is left waiting.
+    #[test]
+    fn abort_racing_the_last_arrival() {
+        loom::model(|| {
+            let b = Arc::new(Barrier::new(2));
+            let b2 = b.clone();
+            let party = thread::spawn(move || block_on(b2.wait_checked()));
+            let b3 = b.clone();
+            let aborter = thread::spawn(move || b3.abort());
+            let mine = block_on(b.wait_checked());
+            let theirs = party.join().unwrap();
+            aborter.join().unwrap();
+            match (mine, theirs) {
+                (Ok(x), Ok(y)) => assert!(x.is_leader() ^ y.is_leader()),
+                (Err(_), Err(_)) => {}
+                other => panic!("half released, half failed: {other:?}"),
+            }
+            assert!(b.is_broken());
+            assert_eq!(b.n_waiting(), 0);
+        });
+    }
+
+    /// `reset` racing two arrivals that retry when failed: an arrival queued before the reset
+    /// fails, one after it counts in the new generation; both end in one generation with one
+    /// leader, and the barrier is not broken.
+    #[test]
+    fn reset_racing_waiters() {
+        async fn until_released(b: &Barrier) -> (bool, usize) {
+            let mut failures = 0;
+            loop {
+                match b.wait_checked().await {
+                    Ok(r) => return (r.is_leader(), failures),
+                    Err(_) => failures += 1,
+                }
+            }
+        }
+        loom::model(|| {
+            let b = Arc::new(Barrier::new(2));
+            let b2 = b.clone();
+            let party = thread::spawn(move || block_on(until_released(&b2)));
+            let b3 = b.clone();
+            let resetter = thread::spawn(move || b3.reset());
+            let (x, x_failed) = block_on(until_released(&b));
+            let (y, y_failed) = party.join().unwrap();
+            resetter.join().unwrap();
+            assert!(x ^ y, "one leader per generation");
+            // Only an arrival queued when the reset came fails, and only once.
+            assert!(x_failed + y_failed <= 1);
+            assert!(!b.is_broken());
+            assert_eq!(b.n_waiting(), 0);
+        });
+    }
 }
 
 mod promise {
