@@ -6,9 +6,9 @@
 
 use ciranda_sync::{
     Barrier, BarrierWait, BarrierWaitChecked, BrokenBarrierError, Condition, Event, EventWait,
-    Mutex, MutexGuard, Notified, Notify, OwnedMutexGuard, OwnedSemaphorePermit, Promise,
-    PromiseWait, Queue, RwLock, RwLockReadGuard, RwLockWriteGuard, Semaphore, SemaphorePermit,
-    mpsc, oneshot,
+    Get, GetChecked, Join, Mutex, MutexGuard, Notified, Notify, OwnedMutexGuard,
+    OwnedSemaphorePermit, Promise, PromiseWait, Put, PutChecked, Queue, QueueShutDown, RwLock,
+    RwLockReadGuard, RwLockWriteGuard, Semaphore, SemaphorePermit, mpsc, oneshot,
 };
 use std::cell::Cell;
 
@@ -33,6 +33,12 @@ fn primitives_and_their_futures_are_send_and_sync() {
     both::<Promise<u8>>();
     both::<PromiseWait<'static, u8>>();
     both::<Queue<u8>>();
+    both::<Put<'static, u8>>();
+    both::<PutChecked<'static, u8>>();
+    both::<Get<'static, u8>>();
+    both::<GetChecked<'static, u8>>();
+    both::<Join<'static, u8>>();
+    both::<QueueShutDown<u8>>();
     both::<oneshot::Sender<u8>>();
     both::<oneshot::Receiver<u8>>();
     both::<mpsc::Sender<u8>>();
