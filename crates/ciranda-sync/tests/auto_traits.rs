@@ -5,10 +5,10 @@
 //! pinned by the `compile_fail` doctests on `MutexGuard` and `OwnedMutexGuard`.
 
 use ciranda_sync::{
-    Barrier, BarrierWait, BarrierWaitChecked, BrokenBarrierError, Condition, Event, EventWait,
-    Get, GetChecked, Join, Mutex, MutexGuard, Notified, Notify, OwnedMutexGuard,
-    OwnedSemaphorePermit, Promise, PromiseWait, Put, PutChecked, Queue, QueueShutDown, RwLock,
-    RwLockReadGuard, RwLockWriteGuard, Semaphore, SemaphorePermit, mpsc, oneshot,
+    Barrier, BarrierWait, BarrierWaitChecked, BrokenBarrierError, Condition, Event, EventWait, Get,
+    GetChecked, Join, Mutex, MutexGuard, Notified, Notify, OwnedMutexGuard, OwnedSemaphorePermit,
+    Promise, PromiseWait, Put, PutChecked, Queue, QueueShutDown, RwLock, RwLockReadGuard,
+    RwLockWriteGuard, Semaphore, SemaphorePermit, mpsc, oneshot,
 };
 use std::cell::Cell;
 
