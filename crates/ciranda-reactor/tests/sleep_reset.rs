@@ -27,6 +27,11 @@ fn counter() -> (Arc<CountWake>, Waker) {
     (count, waker)
 }
 
+/// Polls `sleep` once with `waker`.
+fn poll_with(sleep: &mut Sleep, waker: &Waker) -> Poll<()> {
+    Pin::new(sleep).poll(&mut Context::from_waker(waker))
+}
+
 fn wakes(count: &CountWake) -> usize {
     count.0.load(Ordering::SeqCst)
 }
@@ -56,11 +61,7 @@ fn a_reset_sleep_wakes_its_last_waker_at_the_new_deadline_without_another_poll()
     let _entered = reactor.enter();
     let (count, waker) = counter();
     let mut sleep = time::sleep(Duration::from_secs(3600));
-    assert!(
-        Pin::new(&mut sleep)
-            .poll(&mut Context::from_waker(&waker))
-            .is_pending()
-    );
+    assert!(poll_with(&mut sleep, &waker).is_pending());
     sleep.reset(Instant::now() + Duration::from_millis(10));
     // Not polled again.
     assert_eq!(reactor.advance_clock(Duration::from_millis(5)), 0);
@@ -68,11 +69,7 @@ fn a_reset_sleep_wakes_its_last_waker_at_the_new_deadline_without_another_poll()
     assert_eq!(reactor.advance_clock(Duration::from_millis(10)), 1);
     assert_eq!(wakes(&count), 1, "not woken at the new deadline");
     assert!(sleep.has_fired());
-    assert!(
-        Pin::new(&mut sleep)
-            .poll(&mut Context::from_waker(&waker))
-            .is_ready()
-    );
+    assert!(poll_with(&mut sleep, &waker).is_ready());
     // Nothing is left in the wheel: the old deadline wakes nobody.
     assert_eq!(reactor.advance_clock(Duration::from_secs(3600)), 0);
     assert_eq!(wakes(&count), 1);
@@ -84,11 +81,7 @@ fn a_sleep_reset_later_is_not_woken_at_its_old_deadline() {
     let _entered = reactor.enter();
     let (count, waker) = counter();
     let mut sleep = time::sleep(Duration::from_millis(10));
-    assert!(
-        Pin::new(&mut sleep)
-            .poll(&mut Context::from_waker(&waker))
-            .is_pending()
-    );
+    assert!(poll_with(&mut sleep, &waker).is_pending());
     sleep.reset(Instant::now() + Duration::from_secs(60));
     assert_eq!(reactor.advance_clock(Duration::from_millis(20)), 0);
     assert_eq!(wakes(&count), 0, "woken at the old deadline");
@@ -102,21 +95,13 @@ fn a_sleep_reset_to_a_passed_deadline_wakes_its_waker_at_once() {
     let _entered = reactor.enter();
     let (count, waker) = counter();
     let mut sleep = time::sleep(Duration::from_secs(3600));
-    assert!(
-        Pin::new(&mut sleep)
-            .poll(&mut Context::from_waker(&waker))
-            .is_pending()
-    );
+    assert!(poll_with(&mut sleep, &waker).is_pending());
     let start = Instant::now();
     reactor.advance_clock(Duration::from_secs(1));
     sleep.reset(start);
     assert_eq!(wakes(&count), 1, "a passed deadline did not wake the waker");
     assert!(sleep.is_elapsed());
-    assert!(
-        Pin::new(&mut sleep)
-            .poll(&mut Context::from_waker(&waker))
-            .is_ready()
-    );
+    assert!(poll_with(&mut sleep, &waker).is_ready());
     assert_eq!(reactor.advance_clock(Duration::from_secs(3600)), 0);
     assert_eq!(wakes(&count), 1);
 }
@@ -130,30 +115,14 @@ fn a_completed_or_unpolled_sleep_holds_no_waker_after_a_reset() {
     let mut never_polled = time::sleep(Duration::from_millis(10));
     never_polled.reset(Instant::now() + Duration::from_millis(20));
     let mut done = time::sleep(Duration::from_millis(10));
-    assert!(
-        Pin::new(&mut done)
-            .poll(&mut Context::from_waker(&waker))
-            .is_pending()
-    );
+    assert!(poll_with(&mut done, &waker).is_pending());
     assert_eq!(reactor.advance_clock(Duration::from_millis(10)), 1);
-    assert!(
-        Pin::new(&mut done)
-            .poll(&mut Context::from_waker(&waker))
-            .is_ready()
-    );
+    assert!(poll_with(&mut done, &waker).is_ready());
     done.reset(Instant::now() + Duration::from_millis(10));
     assert_eq!(reactor.advance_clock(Duration::from_secs(1)), 0);
     assert_eq!(wakes(&count), 1);
-    assert!(
-        Pin::new(&mut done)
-            .poll(&mut Context::from_waker(&waker))
-            .is_ready()
-    );
-    assert!(
-        Pin::new(&mut never_polled)
-            .poll(&mut Context::from_waker(&waker))
-            .is_ready()
-    );
+    assert!(poll_with(&mut done, &waker).is_ready());
+    assert!(poll_with(&mut never_polled, &waker).is_ready());
 }
 
 /// The task's shape: poll a far sleep, reset it near, then wait on something else (here:
