@@ -116,14 +116,18 @@ fn a_sleep_armed_on_a_worker_wakes_a_plain_thread_that_awaits_it() {
         for round in 0..20u64 {
             let armed = rt
                 .block_on(rt.spawn(async move {
-                    let mut s = Box::pin(sleep(Duration::from_millis(15 + round % 5)));
+                    // Long enough to be still pending on the plain thread even when a loaded
+                    // machine delays that thread's start (15 ms did not survive stress.sh).
+                    let made = std::time::Instant::now();
+                    let mut s = Box::pin(sleep(Duration::from_millis(250 + round % 5)));
                     let mut cx = Context::from_waker(Waker::noop());
                     assert!(s.as_mut().poll(&mut cx).is_pending());
-                    s
+                    (s, made)
                 }))
                 .unwrap();
+            let (armed, made) = armed;
             let start = std::time::Instant::now();
-            let first_pending = std::thread::spawn(move || {
+            let (first_pending, age) = std::thread::spawn(move || {
                 let mut armed = armed;
                 let pending = {
                     let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
@@ -132,13 +136,17 @@ fn a_sleep_armed_on_a_worker_wakes_a_plain_thread_that_awaits_it() {
                         .poll(&mut Context::from_waker(&waker))
                         .is_pending()
                 };
+                let age = made.elapsed();
                 park_on(armed);
-                pending
+                (pending, age)
             })
             .join()
             .unwrap();
             // Still pending where it moved to: the waker swap is what the test exercises.
-            assert!(first_pending, "round {round}: fired before it moved");
+            assert!(
+                first_pending,
+                "round {round}: fired before it moved, {age:?} after it was made"
+            );
             let took = start.elapsed();
             assert!(
                 took < PROMPT,
