@@ -5,7 +5,7 @@ mod common;
 
 use std::sync::Arc;
 
-use ciranda_sync::Notify;
+use ciranda_sync::{Notified, Notify};
 use common::{Task, block_on};
 
 #[test]
@@ -313,12 +313,10 @@ fn an_enabled_future_that_returned_true_keeps_its_notification() {
     Task::new(n.notified()).pending();
 }
 
-/// The first poll of an enabled future clones its waker with the lock released; the clone
-/// calls `notify_one`, which picks this future (it is queued); the poll then drops the unused
-/// clone, which panics. The notification stays the future's: dropped, it passes it on.
-#[test]
-fn an_enabled_future_whose_first_poll_unwound_passes_its_notification_on() {
-    let n = Arc::new(Notify::new());
+/// An enabled future of `n` whose first poll unwound: the poll cloned a waker whose clone
+/// calls `notify_one` (which picks this queued future), then dropped the unused clone, which
+/// panicked.
+fn enabled_and_unwound_by_its_clone(n: &Arc<Notify>) -> Task<Notified<'_>> {
     let mut a = Task::new(n.notified());
     assert!(!a.future().enable());
     let waker = common::calls_back_on_clone({
@@ -326,6 +324,16 @@ fn an_enabled_future_whose_first_poll_unwound_passes_its_notification_on() {
         move || n.notify_one()
     });
     a.poll_panics_with(&waker);
+    a
+}
+
+/// The first poll of an enabled future clones its waker with the lock released; the clone
+/// calls `notify_one`, which picks this future (it is queued); the poll then drops the unused
+/// clone, which panics. The notification stays the future's: dropped, it passes it on.
+#[test]
+fn an_enabled_future_whose_first_poll_unwound_passes_its_notification_on() {
+    let n = Arc::new(Notify::new());
+    let a = enabled_and_unwound_by_its_clone(&n);
     drop(a);
     Task::new(n.notified()).ready();
     Task::new(n.notified()).pending();
@@ -335,13 +343,7 @@ fn an_enabled_future_whose_first_poll_unwound_passes_its_notification_on() {
 #[test]
 fn an_enabled_future_whose_first_poll_unwound_returns_its_notification_once() {
     let n = Arc::new(Notify::new());
-    let mut a = Task::new(n.notified());
-    assert!(!a.future().enable());
-    let waker = common::calls_back_on_clone({
-        let n = n.clone();
-        move || n.notify_one()
-    });
-    a.poll_panics_with(&waker);
+    let mut a = enabled_and_unwound_by_its_clone(&n);
     assert!(a.future().enable());
     a.ready();
     drop(a);
