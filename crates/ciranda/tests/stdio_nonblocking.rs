@@ -6,22 +6,16 @@
 //! re-runs this binary as a child whose stream is a pipe made non-blocking, and fails (rather
 //! than hangs) if the child does not finish.
 
+#[path = "common/child.rs"]
+mod child;
+
+use child::{between_marks, pipe, run_child};
 use std::io::{Read, Write};
-use std::os::fd::{FromRawFd, OwnedFd};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Stdio;
+use std::time::Duration;
 
 /// Bytes the child writes to its stdout: well past a pipe's 64 KiB.
 const PAYLOAD: usize = 1 << 20;
-
-/// A pipe as (read end, write end), both close-on-exec.
-fn pipe() -> (OwnedFd, OwnedFd) {
-    let mut fds = [0; 2];
-    // SAFETY: `fds` has room for the two descriptors pipe2(2) writes.
-    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
-    // SAFETY: pipe2(2) just opened both descriptors; each is owned once, here.
-    unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
-}
 
 /// Sets `O_NONBLOCK` on the file description behind `fd` (shared with every duplicate).
 fn set_nonblocking(fd: i32, on: bool) {
@@ -38,54 +32,19 @@ fn set_nonblocking(fd: i32, on: bool) {
     }
 }
 
-/// Runs this binary's test `name` as a child with the env var `CIRANDA_NB_CHILD` set, waits at
-/// most a minute for it, and returns its stderr (it must succeed).
-fn run_child(name: &str, stdin: Stdio, stdout: Stdio, after_spawn: impl FnOnce()) -> String {
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", name, "--nocapture", "--test-threads=1"])
-        .env("CIRANDA_NB_CHILD", "1")
-        .stdin(stdin)
-        .stdout(stdout)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut text = String::new();
-        stderr.read_to_string(&mut text).unwrap();
-        text
-    });
-    after_spawn();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            child.kill().unwrap();
-            child.wait().unwrap();
-            panic!("the child hung: {}", reader.join().unwrap());
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let stderr = reader.join().unwrap();
-    assert!(status.success(), "the child failed ({status}):\n{stderr}");
-    stderr
-}
-
 /// A large write to a non-blocking stdout pipe that the reader empties slowly: the blocking
 /// job's `write` says `EAGAIN` once the pipe is full. That came out of `poll_write`/`flush` as
 /// an `Err(WouldBlock)` (which an `AsyncWrite` never returns: it means "pending"), and the
 /// rest of the buffer was dropped.
 #[test]
 fn a_large_write_to_a_nonblocking_stdout_pipe_is_written_whole() {
-    if std::env::var_os("CIRANDA_NB_CHILD").is_some() {
+    if child::is_child() {
         use ciranda::io::AsyncWriteExt;
         // The pipe is the child's own here: libtest's lines before and after this body are
         // written while it blocks.
         set_nonblocking(1, true);
         let result = ciranda::run(async {
-            let payload: Vec<u8> = (0..PAYLOAD).map(|i| b'a' + (i % 26) as u8).collect();
+            let payload = child::payload(PAYLOAD);
             let mut out = ciranda::io::stdout();
             out.write_all(b"\n<<").await?;
             out.write_all(&payload).await?;
@@ -98,27 +57,25 @@ fn a_large_write_to_a_nonblocking_stdout_pipe_is_written_whole() {
     }
     let (read, write) = pipe();
     let mut read = std::fs::File::from(read);
-    let mut got = Vec::new();
+    let mut output = None;
     run_child(
         "a_large_write_to_a_nonblocking_stdout_pipe_is_written_whole",
         Stdio::null(),
         Stdio::from(write),
         || {
-            // Let the child fill the pipe before anything is read.
-            std::thread::sleep(Duration::from_millis(300));
-            read.read_to_end(&mut got).unwrap();
+            // Read on a thread of its own, so that a hung child fails the wait in
+            // `run_child` instead of blocking this read for ever.
+            output = Some(std::thread::spawn(move || {
+                // Let the child fill the pipe before anything is read.
+                std::thread::sleep(Duration::from_millis(300));
+                let mut got = Vec::new();
+                read.read_to_end(&mut got).unwrap();
+                got
+            }));
         },
     );
-    let start = got
-        .windows(2)
-        .position(|w| w == b"<<")
-        .expect("no start mark")
-        + 2;
-    let end = got
-        .windows(2)
-        .rposition(|w| w == b">>")
-        .expect("no end mark");
-    let body = &got[start..end];
+    let got = output.unwrap().join().unwrap();
+    let body = between_marks(&got);
     assert_eq!(body.len(), PAYLOAD, "bytes lost on the way");
     assert!(
         body.iter()
@@ -133,7 +90,7 @@ fn a_large_write_to_a_nonblocking_stdout_pipe_is_written_whole() {
 /// wait for the input.
 #[test]
 fn a_read_of_a_nonblocking_empty_stdin_pipe_waits_for_input() {
-    if std::env::var_os("CIRANDA_NB_CHILD").is_some() {
+    if child::is_child() {
         use ciranda::io::AsyncReadExt;
         let input = ciranda::run(async {
             let mut input = Vec::new();
