@@ -1235,8 +1235,14 @@ impl Reactor {
     /// Moves a pending timer to `deadline` with the waker it holds, so that the task that last
     /// polled it is woken at the new deadline without polling it again (at once if that has
     /// passed). `*key` becomes the new key, or `None` when nothing is held any more: the timer
-    /// fired or was swept, the deadline has passed, or the runtime shut down and this thread
-    /// cannot wait (the next poll then reports that, as it would have).
+    /// fired or was swept (the runtime's last handle went), or the deadline has passed.
+    ///
+    /// Whether the *resetting* thread could wait on this reactor does not matter: it waits for
+    /// nothing, the task whose waker the entry holds does. After the runtime shut down
+    /// (`set_runtime_shut_down`) the entries that remain hold the wakers of `block_on` threads
+    /// that still drive the reactor (a poll anywhere else fails instead of queueing one), or
+    /// the no-op wakers of the sweep, whose tasks were woken to look again; either way the
+    /// entry moves. A later poll on a thread that cannot wait still fails, as it would have.
     pub(crate) fn reset_timer(&self, key: &mut Option<TimerKey>, deadline: StdInstant) {
         let Some(old) = key.take() else {
             return;
@@ -1247,16 +1253,15 @@ impl Reactor {
         // The timer stays in its shard and its slab entry: one lock, no allocation.
         let shard = shards.of_key(old);
         let mut timers = shard.lock();
-        let (wake, dropped) = if now >= deadline {
-            (timers.wheel.remove(old), None)
-        } else if timers.shut_down || self.refuses_waits_here() {
-            (None, timers.wheel.remove(old))
+        let wake = if now >= deadline {
+            timers.wheel.remove(old)
         } else {
+            // A wheel swept by the shutdown holds nothing: `reschedule` finds no entry.
             match shards.reschedule(shard, &mut timers, old, clock.tick_ceil(deadline)) {
                 // Fired or swept: nothing is held any more.
-                None => (None, None),
+                None => None,
                 // The wheel already passed that tick, so the clock passed the deadline.
-                Some(Err(waker)) => (Some(waker), None),
+                Some(Err(waker)) => Some(waker),
                 Some(Ok((k, notify))) => {
                     *key = Some(k);
                     drop(timers);
@@ -1268,7 +1273,6 @@ impl Reactor {
             }
         };
         drop(timers);
-        drop(dropped);
         if let Some(waker) = wake {
             wake_quietly(waker);
         }

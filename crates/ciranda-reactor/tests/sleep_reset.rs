@@ -189,3 +189,88 @@ fn a_sleep_reset_from_another_thread_wakes_the_waiting_task_real_clock() {
         "woken early"
     );
 }
+
+/// After its runtime shut down (`set_runtime_shut_down`), a reactor is still driven by the
+/// threads that entered it (a `block_on` through a handle), and a sleep polled there holds that
+/// thread's waker. A reset from a thread that does not drive the reactor used to remove the
+/// entry and drop that waker without waking it, as if the resetting thread were the one to
+/// wait: the waiter was woken neither at the new deadline nor at the old one.
+#[test]
+fn a_reset_from_outside_a_shut_down_runtime_keeps_the_waker_of_a_thread_that_drives_it() {
+    let reactor = paused();
+    reactor.set_runtime_shut_down();
+    let (count, waker) = counter();
+    let mut sleep = {
+        let _entered = reactor.enter();
+        let mut sleep = time::sleep(Duration::from_secs(3600));
+        assert!(poll_with(&mut sleep, &waker).is_pending());
+        sleep
+    };
+    // No reactor entered here: this thread could not wait on the sleep itself.
+    sleep.reset(reactor.now() + Duration::from_millis(10));
+    assert_eq!(wakes(&count), 0, "woken before the new deadline");
+    assert_eq!(reactor.advance_clock(Duration::from_millis(10)), 1);
+    assert_eq!(wakes(&count), 1, "not woken at the new deadline");
+    {
+        let _entered = reactor.enter();
+        assert!(poll_with(&mut sleep, &waker).is_ready());
+    }
+    // A poll on a thread that cannot wait still fails, whoever reset the sleep in between.
+    {
+        let _entered = reactor.enter();
+        sleep.reset(reactor.now() + Duration::from_secs(60));
+        assert!(poll_with(&mut sleep, &waker).is_pending());
+    }
+    sleep.reset(reactor.now() + Duration::from_secs(120));
+    let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        poll_with(&mut sleep, &waker)
+    }));
+    assert!(
+        polled.is_err(),
+        "a poll outside the shut-down runtime waited"
+    );
+}
+
+/// The same with a real `block_on` on the real clock: it waits in the poller for its sleep's
+/// hour while another thread, outside the runtime, resets the sleep to 20 ms. The old code
+/// dropped the `block_on`'s waker and left it waiting for the hour.
+#[test]
+fn a_block_on_after_shutdown_is_woken_at_a_deadline_reset_from_outside() {
+    let reactor = Reactor::new().unwrap();
+    reactor.set_runtime_shut_down();
+    let sleep = Arc::new(Mutex::new(None::<Sleep>));
+    let (polled, was_polled) = mpsc::channel();
+    let waiter = {
+        let sleep = sleep.clone();
+        let reactor = reactor.clone();
+        std::thread::spawn(move || {
+            let _entered = reactor.enter();
+            block_on(poll_fn(|cx| {
+                let mut slot = sleep.lock().unwrap();
+                let first = slot.is_none();
+                let s = slot.get_or_insert_with(|| time::sleep(Duration::from_secs(3600)));
+                let poll = Pin::new(s).poll(cx);
+                if first {
+                    assert!(poll.is_pending());
+                    polled.send(()).unwrap();
+                }
+                poll
+            }));
+        })
+    };
+    was_polled.recv_timeout(Duration::from_secs(60)).unwrap();
+    // Let the waiting thread settle in the poller.
+    std::thread::sleep(Duration::from_millis(50));
+    let reset_at = std::time::Instant::now();
+    sleep
+        .lock()
+        .unwrap()
+        .as_mut()
+        .unwrap()
+        .reset(Instant::now() + Duration::from_millis(20));
+    within_a_minute(move || waiter.join().unwrap());
+    assert!(
+        reset_at.elapsed() >= Duration::from_millis(20),
+        "woken early"
+    );
+}
