@@ -486,6 +486,9 @@ mod tests {
         Insert(usize, u64),
         /// Cancel the `i`-th pending timer (modulo), from its key's shard.
         Cancel(usize),
+        /// Move the `i`-th pending timer (modulo) to `d` ticks after the clock, in its shard
+        /// (`Sleep::reset`; earlier or later than before, `d == 0` a deadline now).
+        Reschedule(usize, u64),
         /// The clock moves on `d` ticks; a turn fires what is due (hint-skipping, lag catch-up).
         Turn(u64),
         /// A turn about to wait computes its bound.
@@ -500,6 +503,8 @@ mod tests {
             4 => (0..3usize, prop_oneof![1..8u64, 1..200u64, 1..100_000u64])
                 .prop_map(|(s, d)| Op::Insert(s, d)),
             2 => any::<usize>().prop_map(Op::Cancel),
+            2 => (any::<usize>(), prop_oneof![0..8u64, 0..200u64, 0..100_000u64])
+                .prop_map(|(i, d)| Op::Reschedule(i, d)),
             3 => prop_oneof![0..4u64, 0..100u64, 0..5_000u64].prop_map(Op::Turn),
             1 => Just(Op::Wait),
             1 => (0..300u64).prop_map(Op::FireAll),
@@ -536,6 +541,28 @@ mod tests {
                         prop_assert!(shards.of_key(key).lock().wheel.remove(key).is_some());
                     }
                     Op::Cancel(_) => {}
+                    Op::Reschedule(i, d) if !pending.is_empty() => {
+                        let (key, _) = pending.swap_remove(i % pending.len());
+                        let shard = shards.of_key(key);
+                        let mut timers = shard.lock();
+                        let tick = now + d;
+                        match shards.reschedule(shard, &mut timers, key, tick) {
+                            Some(Ok((new, _))) => {
+                                prop_assert!(tick > timers.wheel.elapsed());
+                                prop_assert_eq!(new.shard(), key.shard(), "moved to another shard");
+                                prop_assert_eq!(new.deadline(), tick);
+                                prop_assert!(!timers.wheel.contains(key), "the old key is live");
+                                pending.push((new, tick));
+                            }
+                            // Refused as `insert` refuses it: the wheel's time passed the tick.
+                            Some(Err(_)) => {
+                                prop_assert!(tick <= timers.wheel.elapsed());
+                                prop_assert!(!timers.wheel.contains(key));
+                            }
+                            None => prop_assert!(false, "a pending timer was not found"),
+                        }
+                    }
+                    Op::Reschedule(..) => {}
                     Op::Turn(d) | Op::FireAll(d) => {
                         now += d;
                         fired.clear();
@@ -625,6 +652,9 @@ mod loom_tests {
         /// A timer at this tick, cancelled: the wheel is empty but its hint stale (finite),
         /// so the insert's catch-up rewrites the hint with a plain store under the lock.
         Cancelled(u64),
+        /// A timer at this tick, which the other thread moves to the earlier tick instead of
+        /// inserting one (`Sleep::reset`, through `reschedule`).
+        Moved(u64),
     }
 
     /// The turn computes its wait (after a non-blocking firing at `now_tick`, as `try_turn`
@@ -637,26 +667,36 @@ mod loom_tests {
             let body = move || {
                 let shards = Arc::new(TimerShards::new(2, None));
                 shards.insert_into(0, now_tick + 20).unwrap();
-                match before {
-                    Before::Empty => {}
+                let moved = match before {
+                    Before::Empty => None,
                     Before::Timer(tick) => {
                         shards.insert_into(1, now_tick + tick).unwrap();
+                        None
                     }
                     Before::Cancelled(tick) => {
                         let (key, _) = shards.insert_into(1, now_tick + tick).unwrap();
                         assert!(shards.shard(1).lock().wheel.remove(key).is_some());
+                        None
                     }
-                }
+                    Before::Moved(tick) => Some(shards.insert_into(1, now_tick + tick).unwrap().0),
+                };
                 let at = now_tick + 5;
                 let inserting = shards.clone();
                 let inserter = loom::thread::spawn(move || {
                     let shard = inserting.shard(1);
                     let mut timers = shard.lock();
-                    let waker = Waker::noop().clone();
-                    inserting
-                        .insert(shard, &mut timers, now_tick, at, waker)
-                        .unwrap()
-                        .1
+                    match moved {
+                        Some(key) => {
+                            let moved = inserting.reschedule(shard, &mut timers, key, at);
+                            moved.expect("pending").expect("in the future").1
+                        }
+                        None => {
+                            let waker = Waker::noop().clone();
+                            let inserted =
+                                inserting.insert(shard, &mut timers, now_tick, at, waker);
+                            inserted.unwrap().1
+                        }
+                    }
                 });
                 let mut fired = Vec::new();
                 shards.fire_due(now_tick, &mut fired);
@@ -699,5 +739,18 @@ mod loom_tests {
     #[test]
     fn an_insert_racing_the_turns_catch_up_firing_bounds_or_notifies_the_wait() {
         wait_or_notify(Before::Timer(30), LAG_TICKS + 1);
+    }
+
+    /// A reset that moves a timer earlier publishes it as an insert does: the turn that
+    /// computed its wait from the old tick is notified, or its bound saw the new one.
+    #[test]
+    fn a_timer_moved_earlier_bounds_or_notifies_the_wait() {
+        wait_or_notify(Before::Moved(30), 0);
+    }
+
+    /// The same while the turn's firing catches the lagging shard up.
+    #[test]
+    fn a_timer_moved_earlier_during_the_turns_catch_up_firing_bounds_or_notifies_the_wait() {
+        wait_or_notify(Before::Moved(30), LAG_TICKS + 1);
     }
 }
