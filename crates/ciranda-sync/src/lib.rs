@@ -88,7 +88,7 @@ pub use promise::{Promise, PromiseWait};
 pub use queue::{
     Get, GetChecked, Join, Put, PutChecked, Queue, QueueShutDown, TryGetError, TryPutError,
 };
-pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+pub use rwlock::{RwLock, RwLockReadGuard, RwLockUpgradableReadGuard, RwLockWriteGuard};
 pub use semaphore::{
     AcquireError, OwnedSemaphorePermit, Semaphore, SemaphorePermit, TooManyPermitsError,
     TryAcquireError,

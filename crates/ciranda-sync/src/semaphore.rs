@@ -31,6 +31,11 @@
 //!   same read-modify-write (under the waiter lock), and a give-back that finds the flag set
 //!   releases at once, so a counted permit is never missed by a waiter. `available_permits`
 //!   adds the count.
+//! * **Overtaking** ([`RawOvertake`], an `RwLock`'s upgrade only). An acquire that goes
+//!   ahead of the queue: its first poll takes the permits the front waiter has collected
+//!   (only the front waiter can hold any) and queues at the front for the rest. The waiter
+//!   it overtook collects again from later releases; nothing else changes, and no other
+//!   path looks at it (`Need::requested` is its only addition to the waiters' state).
 //! * **Cancel.** A dropped acquire gives back whatever it had been assigned (all of it if it
 //!   was fully granted but never polled) through the same hand-off. So does a poll that got
 //!   its permits and then unwinds before returning them (a waker's `drop` or `wake`, which
@@ -72,6 +77,9 @@ pub(crate) const MAX_PERMITS: usize = usize::MAX >> 3;
 struct Need {
     /// Permits still missing; 0 means fully granted.
     remaining: usize,
+    /// Permits asked for: `requested - remaining` have been assigned to the waiter. Read
+    /// only by an overtaking acquire ([`RawOvertake`]), which takes the front waiter's.
+    requested: usize,
     /// Set by `close` on waiters that had not been granted.
     closed: bool,
 }
@@ -645,6 +653,7 @@ impl RawSemaphore {
                 *key = Some(waiters.push_back(
                     Need {
                         remaining: n - take,
+                        requested: n,
                         closed: false,
                     },
                     fresh.take(),
@@ -722,6 +731,152 @@ impl RawSemaphore {
         // The waker of a cancelled waiter may own a permit: drop it only now, unlocked.
         drop(stale);
     }
+
+    /// Takes `n` permits ahead of every queued waiter without waiting, or none: free permits,
+    /// or with waiters queued the permits the front waiter has collected (see
+    /// [`RawOvertake`]; it collects them again from later releases). Wakes nobody.
+    pub(crate) fn try_acquire_overtaking(&self, n: usize) -> bool {
+        self.check_overtaking(n);
+        if self.try_acquire(n).is_ok() {
+            return true;
+        }
+        let mut waiters = self.waiters.lock();
+        let mut state = self.state.load(Ordering::Acquire);
+        loop {
+            if state & CLOSED != 0 {
+                return false;
+            }
+            if state & WAITERS != 0 {
+                return take_collected(&mut waiters, n, true) == n;
+            }
+            if state >> SHIFT < n {
+                return false;
+            }
+            match self.state.compare_exchange_weak(
+                state,
+                state - (n << SHIFT),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return true,
+                Err(actual) => state = actual,
+            }
+        }
+    }
+
+    /// Overtaking needs the invariants of a plain semaphore: no permits in the word while
+    /// waiters are queued (no deposits, no returns), and a request that can wait.
+    fn check_overtaking(&self, n: usize) {
+        debug_assert!(
+            !self.deposits && self.returns.is_none(),
+            "an overtaking acquire on a depositing semaphore"
+        );
+        debug_assert!(n > 0, "an overtaking acquire of no permits");
+    }
+
+    /// The first poll of a [`RawOvertake`] of `n` permits: takes them at once if it can,
+    /// otherwise queues at the front for the rest. Like `poll_acquire_slow`'s first poll, it
+    /// clones the waker before taking the lock and drops an unused clone after letting go.
+    fn poll_overtake(
+        &self,
+        cx: &mut Context<'_>,
+        n: usize,
+        key: &mut Option<Key>,
+    ) -> Poll<Result<(), AcquireError>> {
+        self.check_overtaking(n);
+        match self.try_acquire(n) {
+            Ok(()) => return Poll::Ready(Ok(())),
+            Err(TryAcquireRaw::Closed) => return Poll::Ready(Err(AcquireError(()))),
+            Err(TryAcquireRaw::NoPermits) => {}
+        }
+        let mut fresh = Some(cx.waker().clone());
+        let outcome = self.overtake(n, key, &mut fresh);
+        // Permits taken without queuing are this poll's alone: if the unused clone's
+        // destructor panics, they go back.
+        let taken = if let Poll::Ready(Ok(())) = outcome {
+            n
+        } else {
+            0
+        };
+        let refund = Refund::new(self, taken);
+        drop(fresh);
+        refund.keep();
+        outcome
+    }
+
+    /// The locked part of [`poll_overtake`](Self::poll_overtake). With nobody queued it is
+    /// `queue_up` (take what is there, queue for the rest, first in line anyway). With
+    /// waiters queued it takes the permits the front waiter has collected (only the front one
+    /// can have any: releases go to the front, and only a waiter that finds the queue empty
+    /// takes permits when it queues) and, if those are not enough, queues *ahead* of it for
+    /// the rest. So the permits released from then on come here first.
+    fn overtake(
+        &self,
+        n: usize,
+        key: &mut Option<Key>,
+        fresh: &mut Option<Waker>,
+    ) -> Poll<Result<(), AcquireError>> {
+        let mut waiters = self.waiters.lock();
+        let mut state = self.state.load(Ordering::Acquire);
+        loop {
+            if state & CLOSED != 0 {
+                return Poll::Ready(Err(AcquireError(())));
+            }
+            let permits = state >> SHIFT;
+            let (take, new) = if state & WAITERS != 0 {
+                debug_assert_eq!(permits, 0, "permits in the word while waiters are queued");
+                let take = take_collected(&mut waiters, n, false);
+                if take == n {
+                    return Poll::Ready(Ok(()));
+                }
+                (take, state)
+            } else if permits >= n {
+                (n, state - (n << SHIFT))
+            } else {
+                // Setting WAITERS in the same CAS stops every fast path.
+                (permits, (state & CLOSED) | WAITERS)
+            };
+            if new != state {
+                if let Err(actual) = self.state.compare_exchange_weak(
+                    state,
+                    new,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                ) {
+                    state = actual;
+                    continue;
+                }
+                if take == n {
+                    return Poll::Ready(Ok(()));
+                }
+            }
+            *key = Some(waiters.push_front(
+                Need {
+                    remaining: n - take,
+                    requested: n,
+                    closed: false,
+                },
+                fresh.take(),
+            ));
+            return Poll::Pending;
+        }
+    }
+}
+
+/// Under the lock, with waiters queued: takes up to `n` of the permits the front waiter has
+/// collected (all or nothing if `all_or_nothing`), which it must then collect again. Returns
+/// how many it took.
+fn take_collected(waiters: &mut WaitList<Need>, n: usize, all_or_nothing: bool) -> usize {
+    let front = waiters
+        .front()
+        .expect("WAITERS is set under the lock only while waiters are queued");
+    let need = waiters.get_mut(front);
+    let take = (need.requested - need.remaining).min(n);
+    if all_or_nothing && take < n {
+        return 0;
+    }
+    need.remaining += take;
+    take
 }
 
 /// Permits a poll of a [`RawAcquire`] has got but not returned yet. No slot holds them any
@@ -787,6 +942,55 @@ impl Future for RawAcquire<'_> {
 
 impl Drop for RawAcquire<'_> {
     #[inline]
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            self.sem.cancel(self.n, key);
+        }
+    }
+}
+
+/// The leaf future acquiring `n` permits from a [`RawSemaphore`] *ahead of* every waiter
+/// queued when it is first polled: an `RwLock`'s upgrade, which already holds a permit that
+/// a queued writer waits for, so waiting behind that writer would deadlock.
+///
+/// Its first poll takes the permits the front waiter has collected and queues at the front
+/// for the rest (see `RawSemaphore::overtake`); from then on it is an ordinary waiter: later
+/// polls and its drop (cancel: what it was assigned goes to the next waiters, the one it
+/// overtook first) are `RawAcquire`'s. Waiters queued after its first poll queue behind it.
+/// Only for a semaphore that neither deposits nor counts returns, and never closes.
+#[derive(Debug)]
+pub(crate) struct RawOvertake<'a> {
+    sem: &'a RawSemaphore,
+    n: usize,
+    key: Option<Key>,
+}
+
+impl<'a> RawOvertake<'a> {
+    pub(crate) fn new(sem: &'a RawSemaphore, n: usize) -> Self {
+        RawOvertake { sem, n, key: None }
+    }
+}
+
+impl Future for RawOvertake<'_> {
+    type Output = Result<(), AcquireError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let (sem, n, key) = (this.sem, this.n, &mut this.key);
+        coop::proceed(cx, |cx| {
+            if key.is_some() {
+                // `poll_acquire_slow` polls a queued waiter (`poll_waiter`), which so keeps
+                // its one caller and stays inlined there (measured: called out of line, every
+                // contended acquire of every semaphore paid about ten instructions more).
+                sem.poll_acquire_slow(cx, n, key)
+            } else {
+                sem.poll_overtake(cx, n, key)
+            }
+        })
+    }
+}
+
+impl Drop for RawOvertake<'_> {
     fn drop(&mut self) {
         if let Some(key) = self.key.take() {
             self.sem.cancel(self.n, key);

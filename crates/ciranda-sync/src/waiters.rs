@@ -152,6 +152,27 @@ impl<S> WaitList<S> {
         Key(index)
     }
 
+    /// Puts a waiter at the *front* of the queue, ahead of every queued waiter, and returns its
+    /// key. Only for the one kind of waiter allowed to overtake the queue (an `RwLock`'s
+    /// upgrade, see `RawSemaphore::poll_overtake`); `waker` as for
+    /// [`push_back`](WaitList::push_back).
+    pub(crate) fn push_front(&mut self, state: S, waker: Option<Waker>) -> Key {
+        let key = self.push_back(state, waker);
+        if self.head != key.0 {
+            // At least two waiters: move the new tail to the head.
+            let old_head = self.head;
+            let prev = self.node(key).prev;
+            self.node_mut(Key(prev)).next = NIL;
+            self.tail = prev;
+            let node = self.node_mut(key);
+            node.prev = NIL;
+            node.next = old_head;
+            self.node_mut(Key(old_head)).prev = key.0;
+            self.head = key.0;
+        }
+        key
+    }
+
     /// The first queued waiter, if any.
     pub(crate) fn front(&self) -> Option<Key> {
         (self.head != NIL).then_some(Key(self.head))
@@ -500,6 +521,32 @@ mod tests {
         let _ = list.remove(d);
         assert!(list.is_empty());
         assert_eq!(list.front(), None);
+    }
+
+    #[test]
+    fn push_front_goes_ahead_of_the_queue() {
+        let mut list = WaitList::new();
+        let a = list.push_front('a', None);
+        assert_eq!(list.front(), Some(a));
+        list.push_back('b', None);
+        list.push_front('c', None);
+        assert_eq!(list.len(), 3);
+        let mut order = Vec::new();
+        while let Some(key) = list.front() {
+            order.push(list.remove(key).0);
+        }
+        assert_eq!(order, ['c', 'a', 'b']);
+        assert!(list.is_empty());
+        // Links stay consistent after a front insertion into a one-waiter list.
+        let d = list.push_back('d', None);
+        let e = list.push_front('e', None);
+        let f = list.push_back('f', None);
+        assert_eq!(list.remove(d).0, 'd');
+        assert_eq!(list.front(), Some(e));
+        assert_eq!(list.remove(e).0, 'e');
+        assert_eq!(list.front(), Some(f));
+        assert_eq!(list.remove(f).0, 'f');
+        assert!(list.is_empty());
     }
 
     #[test]

@@ -1021,6 +1021,84 @@ mod rwlock {
             assert!(lock.try_write().is_ok());
         });
     }
+
+    /// An upgrade racing a reader's release (the reader may also come after the upgrade, or
+    /// queue behind it): the upgrade waits for the reader's release, and the reader never
+    /// reads while the upgraded guard writes (loom's cell checks the accesses are ordered).
+    /// Both locks are free at the end.
+    #[test]
+    fn upgrade_racing_a_readers_release() {
+        loom::model(|| {
+            let lock = Arc::new(RwLock::new(Shared(loom::cell::UnsafeCell::new(0))));
+            let reader = thread::spawn({
+                let lock = lock.clone();
+                move || {
+                    let seen = block_on(lock.read()).get();
+                    assert!(seen <= 1, "saw {seen}");
+                }
+            });
+            {
+                let u = block_on(lock.upgradable_read());
+                assert_eq!(u.get(), 0);
+                let w = block_on(u.upgrade());
+                w.set(1);
+            }
+            reader.join().unwrap();
+            assert!(lock.try_upgradable_read().is_ok());
+            assert!(lock.try_write().is_ok());
+        });
+    }
+
+    /// An upgrade racing a writer that queues while the upgradable guard is held (before
+    /// the upgrade's first poll, or after it): the upgrade never waits behind the writer (it
+    /// would wait forever: loom reports the deadlock) and the writer never gets in between
+    /// the upgradable read and the upgraded write: it sees that write.
+    #[test]
+    fn upgrade_racing_a_queued_writer() {
+        loom::model(|| {
+            let lock = Arc::new(RwLock::new(Shared(loom::cell::UnsafeCell::new(0))));
+            let u = lock.try_upgradable_read().unwrap();
+            let writer = thread::spawn({
+                let lock = lock.clone();
+                move || {
+                    let g = block_on(lock.write());
+                    assert_eq!(g.get(), 1, "the writer got in before the upgrade");
+                    g.set(2);
+                }
+            });
+            {
+                assert_eq!(u.get(), 0);
+                let w = block_on(u.upgrade());
+                w.set(1);
+            }
+            writer.join().unwrap();
+            assert_eq!(lock.try_read().unwrap().get(), 2);
+            assert!(lock.try_upgradable_read().is_ok());
+        });
+    }
+
+    /// An upgrade polled once and dropped while a reader takes and releases its read lock
+    /// (which may be granted to the upgrade at any point of the cancel): every permit comes
+    /// back and nobody is left waiting — the reader finishes, a writer gets the lock, and
+    /// the upgradable lock is free (a lost permit or wake-up is a deadlock loom reports).
+    #[test]
+    fn cancelled_upgrade_racing_a_readers_release() {
+        loom::model(|| {
+            let lock = Arc::new(RwLock::new(Shared(loom::cell::UnsafeCell::new(0))));
+            let u = lock.try_upgradable_read().unwrap();
+            let reader = thread::spawn({
+                let lock = lock.clone();
+                move || drop(block_on(lock.read()))
+            });
+            if let Poll::Ready(w) = poll_once_then_drop(u.upgrade()) {
+                w.set(1);
+            }
+            drop(block_on(lock.write()));
+            reader.join().unwrap();
+            assert!(lock.try_upgradable_read().is_ok());
+            assert!(lock.try_write().is_ok());
+        });
+    }
 }
 
 mod condition {
