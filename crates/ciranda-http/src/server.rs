@@ -290,7 +290,9 @@ impl<S, F> Serve<S, F> {
     /// connection for its next request, and a request that crosses the GOAWAY is still
     /// served. One still open `idle_timeout` after that, with still nothing in flight (a peer
     /// that never answers), is dropped. The time counts from the end of the last request (or
-    /// its last bytes), or from the accept before the first.
+    /// its last bytes), or from the accept before the first. A request in flight is never cut
+    /// by it, whatever its length: with zero, a connection is closed as soon as it has none
+    /// in flight (a new one at once, unless its first request head has already arrived).
     ///
     /// Hyper has no idle timeout of its own for HTTP/2, and `serve` sends no keep-alive
     /// pings: without this, a client that opens HTTP/2 connections and then sends nothing
@@ -342,7 +344,9 @@ impl<S, F> Serve<S, F> {
     /// A stall is noticed between `send_timeout` and twice `send_timeout` after the last
     /// data the client took: one timer per connection, armed only while a request is in
     /// flight or a write is waiting, looks for progress once per `send_timeout`, so no clock
-    /// is read and no timer set per request or per frame.
+    /// is read and no timer set per request or per frame. A timeout shorter than a
+    /// millisecond counts as one millisecond (zero, then, drops a connection whose peer
+    /// takes nothing for a millisecond).
     ///
     /// Without it, a client that asks for a long streamed response (a large download built
     /// from a stream) and stops reading holds its connection's task, descriptor and buffers
@@ -1206,6 +1210,14 @@ impl<B: http_body::Body> http_body::Body for Counted<B> {
     }
 }
 
+/// The shortest time a connection's watch waits before it looks again while a request is in
+/// flight: a `send_timeout` shorter than this counts as this, and the idle watch looks again
+/// no sooner at a busy connection. Shorter, a sleep could be due again by the time it was
+/// armed (zero, a few nanoseconds: at once), and the watch re-armed it in a loop that never
+/// left the connection's poll, so the handler it held (HTTP/1.1 polls it in the same task)
+/// never ran again. A millisecond is 16 ticks of the timer wheel.
+const SHORTEST_LOOK: Duration = Duration::from_millis(1);
+
 /// Finds a connection idle: no request in flight for `timeout`, on one sleep that is
 /// re-armed when it fires early (a request ended since, or one is in flight). Polled only by
 /// the connection's task.
@@ -1243,10 +1255,14 @@ impl IdleWatch {
         loop {
             ready!(self.sleep.poll_due(cx));
             let now = Instant::now();
-            let deadline = match self.activity.idle_since() {
-                Some(since) => since.max(self.from).saturating_add(self.timeout),
-                None => now.saturating_add(self.timeout), // busy: look again a period later
+            let Some(since) = self.activity.idle_since() else {
+                // Busy, so not idle whatever the timeout: look again a period later, and not
+                // sooner than `SHORTEST_LOOK` (a zero timeout found a busy connection idle).
+                self.sleep
+                    .reset(now.saturating_add(self.timeout.max(SHORTEST_LOOK)));
+                continue;
             };
+            let deadline = since.max(self.from).saturating_add(self.timeout);
             if deadline <= now {
                 return Poll::Ready(());
             }
@@ -1275,7 +1291,10 @@ impl SendWatch {
     fn new(activity: Arc<Activity>, timeout: Duration) -> SendWatch {
         SendWatch {
             activity,
-            timeout,
+            // A look finds a stall only if the count is unchanged since the last one: a zero
+            // timeout's sleep was due again as soon as it was armed, so with a request in
+            // flight and nothing waiting, the look re-armed it for ever in one poll.
+            timeout: timeout.max(SHORTEST_LOOK),
             sleep: None,
             armed: false,
             seen: 0,
