@@ -31,9 +31,11 @@
 //! The send timeout (nginx's `send_timeout`) bounds the time the peer takes none of what
 //! waits for it: a response body that handed hyper a frame and has not been asked for the
 //! next one (hyper asks once it can write on), or a write the socket does not accept. The
-//! bodies and the stream count those waits, and the waits that ended, in one atomic; a
+//! bodies and the stream count those waits, and the waits that ended, in one atomic; over
+//! HTTP/2 the stream also counts its writes of responses' frames (a frame larger than the
+//! peer's window goes out a window at a time, with no body asked and no write blocked); a
 //! second sleep per connection, armed only while a request is in flight or a wait is under
-//! way, drops the connection when a look finds a wait and the count unchanged since the
+//! way, drops the connection when a look finds a wait and both counts unchanged since the
 //! look one `send_timeout` before. A body slow to make its frames is asked and pending, so
 //! it waits for its handler, not for the peer, and is never cut.
 
@@ -1018,6 +1020,13 @@ struct Activity {
     /// `+ WAIT_ENDED`, so any event changes the value: one seen unchanged a send timeout
     /// apart, with a wait under way, means the peer took nothing in between.
     sending: AtomicU64,
+    /// How many writes carried an HTTP/2 response's frames (DATA, HEADERS, CONTINUATION),
+    /// for the send timeout: over HTTP/2 the peer's flow-control window paces a frame larger
+    /// than the window, not the socket (which need never fill), and hyper asks the body for
+    /// its next frame only once h2 has sent nearly all of the last one, so a client that
+    /// keeps taking a large frame shows only here. Written by the connection's task alone
+    /// (its stream's writes), so a load and a store, wrapping.
+    took: AtomicU64,
 }
 
 /// Added to [`Activity::sending`] when a wait ends: one less under way (low half), one more
@@ -1034,6 +1043,7 @@ impl Activity {
             idle,
             send,
             sending: AtomicU64::new(0),
+            took: AtomicU64::new(0),
         }
     }
 
@@ -1046,6 +1056,14 @@ impl Activity {
     /// Notes that a wait for the peer ended (see `sending`).
     fn wait_ended(&self) {
         self.sending.fetch_add(WAIT_ENDED, Ordering::Relaxed);
+    }
+
+    /// Notes that the connection wrote an HTTP/2 response's frames (see `took`).
+    fn took_frames(&self) {
+        // Relaxed, and no read-modify-write: only the connection's task writes it, and the
+        // watch only compares values a send timeout apart.
+        let took = self.took.load(Ordering::Relaxed);
+        self.took.store(took.wrapping_add(1), Ordering::Relaxed);
     }
 
     /// Whether a request is in flight or a wait for the peer is under way: the send watch
@@ -1285,6 +1303,8 @@ struct SendWatch {
     armed: bool,
     /// `activity.sending` at the last look (or the arming).
     seen: u64,
+    /// `activity.took` at the last look (or the arming).
+    seen_took: u64,
 }
 
 impl SendWatch {
@@ -1298,6 +1318,7 @@ impl SendWatch {
             sleep: None,
             armed: false,
             seen: 0,
+            seen_took: 0,
         }
     }
 
@@ -1336,6 +1357,7 @@ impl SendWatch {
         }
         self.armed = true;
         self.seen = self.activity.sending.load(Ordering::Relaxed);
+        self.seen_took = self.activity.took.load(Ordering::Relaxed);
     }
 
     /// A look, the sleep having fired: stalled, disarmed, or counting to the next look.
@@ -1346,7 +1368,8 @@ impl SendWatch {
         };
         loop {
             let now = self.activity.sending.load(Ordering::Relaxed);
-            if waits(now) != 0 && now == self.seen {
+            let took = self.activity.took.load(Ordering::Relaxed);
+            if waits(now) != 0 && now == self.seen && took == self.seen_took {
                 return Poll::Ready(());
             }
             if !self.activity.sending() {
@@ -1355,6 +1378,7 @@ impl SendWatch {
                 return Poll::Pending;
             }
             self.seen = now;
+            self.seen_took = took;
             sleep.reset(Instant::now().saturating_add(self.timeout));
             ready!(sleep.poll_due(cx));
         }
@@ -1375,7 +1399,9 @@ impl SendWatch {
 ///
 /// With a send timeout it notes in `send` when a write blocks (the socket is full) and when
 /// the socket takes bytes again: a response's last bytes may still be waiting for the peer
-/// after hyper dropped its body.
+/// after hyper dropped its body. On HTTP/2 it also counts the writes that carry a response's
+/// frames: a large frame goes out a window at a time as the peer takes it, with no body
+/// asked meanwhile and, the window being smaller than the socket's buffers, no write blocked.
 struct HeadDeadline<I> {
     stream: I,
     sleep: Option<Sleep>,
@@ -1448,22 +1474,38 @@ impl<I> HeadDeadline<I> {
 
     /// Notes `read` (the start of `buf` just filled) as activity if it holds a request's bytes.
     fn note_read(&mut self, read: &[u8]) {
-        if let Some(activity) = &self.activity {
-            if self.traffic.read(read) {
+        if self.activity.is_none() && self.send.is_none() {
+            return;
+        }
+        // Told with either timeout: the send timeout needs to know HTTP/2 (its preface).
+        if self.traffic.read(read) {
+            if let Some(activity) = &self.activity {
                 activity.note_transfer();
             }
         }
     }
 
-    /// Notes a write of the first `n` bytes of `bufs` as activity if it holds a response's
-    /// bytes, may have waited for the peer (see `write_waited`), and no request is in flight
-    /// (while one is, its end is noted later anyway).
+    /// Notes a write of the first `n` bytes of `bufs` if it holds a response's bytes: for the
+    /// send timeout, on HTTP/2, as frames the peer's window let through (see
+    /// `Activity::took`); for the idle timeout, as activity if it may have waited for the
+    /// peer (see `write_waited`) and no request is in flight (while one is, its end is noted
+    /// later anyway).
     fn note_write<'a>(&mut self, bufs: impl IntoIterator<Item = &'a [u8]>, n: usize) {
+        if self.activity.is_none() && self.send.is_none() {
+            return;
+        }
+        // Always told: on HTTP/2 it follows the frames across writes.
+        if !self.traffic.wrote(bufs, n) {
+            return;
+        }
+        let http2 = self.traffic.is_http2();
+        if http2 {
+            if let Some(send) = &self.send {
+                send.took_frames();
+            }
+        }
         if let Some(activity) = &self.activity {
-            // Always told: on HTTP/2 it follows the frames across writes.
-            let response = self.traffic.wrote(bufs, n);
-            let may_have_waited = self.write_waited || self.traffic.is_http2();
-            if response && may_have_waited && !activity.busy() {
+            if (self.write_waited || http2) && !activity.busy() {
                 self.write_waited = false;
                 activity.note_transfer();
             }

@@ -26,6 +26,8 @@ enum Answer {
     Slow { n: usize, gap: Duration },
     /// One frame of `size` bytes (`Full`).
     Whole { size: usize },
+    /// `n` frames of `size` bytes, each ready as soon as it is asked for.
+    Frames { n: usize, size: usize },
 }
 
 fn body(answer: Answer) -> Body {
@@ -50,6 +52,13 @@ fn body(answer: Answer) -> Body {
             http_body_util::StreamBody::new(frames).boxed()
         }
         Answer::Whole { size } => http_body_util::Full::new(Bytes::from(vec![b'w'; size])).boxed(),
+        Answer::Frames { n, size } => {
+            let frames = futures_util::stream::iter(
+                (0..n)
+                    .map(move |_| Ok::<_, Infallible>(Frame::data(Bytes::from(vec![b'f'; size])))),
+            );
+            http_body_util::StreamBody::new(frames).boxed()
+        }
     }
 }
 
@@ -135,10 +144,25 @@ async fn h2_client(
     hyper::client::conn::http2::SendRequest<http_body_util::Empty<Bytes>>,
     ciranda::task::JoinHandle<Result<(), hyper::Error>>,
 ) {
+    h2_client_with_window(addr, None).await
+}
+
+/// [`h2_client`], with each stream's receive window `window` bytes if given (hyper's 2 MiB
+/// otherwise).
+async fn h2_client_with_window(
+    addr: SocketAddr,
+    window: Option<u32>,
+) -> (
+    hyper::client::conn::http2::SendRequest<http_body_util::Empty<Bytes>>,
+    ciranda::task::JoinHandle<Result<(), hyper::Error>>,
+) {
     use ciranda_http::rt::{CirandaExecutor, CirandaIo, CirandaTimer};
     let stream = TcpStream::connect(addr).await.unwrap();
     let mut builder = hyper::client::conn::http2::Builder::new(CirandaExecutor::new());
     builder.timer(CirandaTimer::new());
+    if let Some(window) = window {
+        builder.initial_stream_window_size(window);
+    }
     let (sender, conn) = builder.handshake(CirandaIo::new(stream)).await.unwrap();
     (sender, ciranda::spawn(conn))
 }
@@ -324,4 +348,37 @@ async fn without_a_send_timeout_a_stalled_client_keeps_its_connection() {
     .expect("the stream did not go on");
     drop(stream);
     server.abort();
+}
+
+/// Over HTTP/2 a body frame larger than the client's window goes out a window at a time, as
+/// the client takes it; hyper hands it to h2, asks the body for the next frame at once, and
+/// holds that one until h2 has sent nearly all of the first. With a 16 KiB window the socket
+/// never fills and no body is asked for the second or so a 1 MiB frame takes to reach this
+/// client, which reads about 1 MB/s: the send timeout took it for a client that stopped
+/// reading and cut the response (after one to two timeouts: at 912 KiB of the 2 MiB in one
+/// run). The writes of DATA frames count as the client taking data now.
+#[ciranda::test]
+async fn large_frames_to_a_slowly_reading_http2_client_are_not_cut() {
+    const FRAME: usize = 1 << 20;
+    const N: usize = 2;
+    let (addr, server) = server(Answer::Frames { n: N, size: FRAME }, Some(SEND), None).await;
+    let (mut sender, conn) = h2_client_with_window(addr, Some(16 * 1024)).await;
+    let mut body = h2_get(&mut sender).await;
+    let got = timeout(Duration::from_secs(60), async {
+        let mut got = 0;
+        while let Some(frame) = body.frame().await {
+            let frame = frame.unwrap_or_else(|e| panic!("the response was cut at {got}: {e}"));
+            if let Ok(data) = frame.into_data() {
+                got += data.len();
+            }
+            // About 1 MB/s: each read gives the server some 8-16 KiB of window back.
+            ciranda::time::sleep(Duration::from_millis(10)).await;
+        }
+        got
+    })
+    .await
+    .expect("the response never ended");
+    assert_eq!(got, N * FRAME, "the response was cut");
+    server.abort();
+    drop(conn);
 }
