@@ -208,3 +208,49 @@ fn a_sleep_waiting_in_another_runtime_fails_when_its_runtime_shuts_down_under_a_
     });
     assert!(message.contains(GONE), "{message}");
 }
+
+/// After its runtime is dropped, a `Handle::block_on` still drives the reactor and may wait on
+/// its timers. A sleep it waits on, reset from a thread outside the runtime, used to lose that
+/// `block_on`'s waker (the reset removed the timer because the *resetting* thread could not
+/// wait on the reactor): the `block_on` was woken neither at the new deadline nor at the old.
+#[test]
+fn a_handle_block_on_is_woken_at_a_deadline_reset_from_outside_after_its_runtime_is_dropped() {
+    use ciranda::time::{Instant, Sleep};
+    use std::sync::{Arc, Mutex};
+    within(
+        60,
+        "block_on after its runtime, sleep reset from outside",
+        || {
+            let a = runtime(1);
+            let handle = a.handle();
+            drop(a);
+            let shared = Arc::new(Mutex::new(None::<Sleep>));
+            let (polled_tx, polled_rx) = mpsc::channel();
+            let waiter = {
+                let shared = shared.clone();
+                std::thread::spawn(move || {
+                    handle.block_on(std::future::poll_fn(|cx| {
+                        let mut slot = shared.lock().unwrap();
+                        let first = slot.is_none();
+                        let s = slot.get_or_insert_with(|| sleep(Duration::from_secs(3600)));
+                        let poll = std::future::Future::poll(std::pin::Pin::new(s), cx);
+                        if first {
+                            assert!(poll.is_pending());
+                            polled_tx.send(()).unwrap();
+                        }
+                        poll
+                    }))
+                })
+            };
+            polled_rx.recv().unwrap();
+            let reset_at = std::time::Instant::now();
+            let deadline = Instant::now() + Duration::from_millis(50);
+            shared.lock().unwrap().as_mut().unwrap().reset(deadline);
+            waiter.join().unwrap();
+            assert!(
+                reset_at.elapsed() >= Duration::from_millis(50),
+                "woken early"
+            );
+        },
+    );
+}
