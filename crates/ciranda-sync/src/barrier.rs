@@ -258,10 +258,17 @@ impl Barrier {
 
 impl fmt::Debug for Barrier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Both read in one look under the lock: `abort` empties the generation as it breaks the
+        // barrier, so two looks could show arrivals waiting at a broken barrier. The lock is
+        // released before formatting (the formatter's writer is foreign code).
+        let (waiting, broken) = {
+            let state = self.state.lock();
+            (state.arrived, state.broken)
+        };
         f.debug_struct("Barrier")
             .field("parties", &self.parties)
-            .field("waiting", &self.n_waiting())
-            .field("broken", &self.is_broken())
+            .field("waiting", &waiting)
+            .field("broken", &broken)
             .finish()
     }
 }
@@ -525,3 +532,37 @@ impl fmt::Display for BrokenBarrierError {
 }
 
 impl std::error::Error for BrokenBarrierError {}
+
+/// A loom model of `Debug` racing `abort`: the one look under the lock shows the barrier as it
+/// was before the abort or after it, never half of each (two looks, one per field, showed an
+/// arrival waiting at a broken barrier).
+#[cfg(all(test, loom))]
+mod debug_model {
+    use super::Barrier;
+    use core::future::Future;
+    use core::pin::pin;
+    use core::task::{Context, Waker};
+    use loom::sync::Arc;
+    use loom::thread;
+
+    #[test]
+    fn debug_racing_abort_shows_one_state() {
+        loom::model(|| {
+            let b = Arc::new(Barrier::new(2));
+            let mut arrival = pin!(b.wait_checked());
+            let polled = arrival
+                .as_mut()
+                .poll(&mut Context::from_waker(Waker::noop()));
+            assert!(polled.is_pending(), "the first of two arrivals waits");
+            let b2 = b.clone();
+            let aborter = thread::spawn(move || b2.abort());
+            let shown = format!("{:?}", *b);
+            aborter.join().unwrap();
+            assert!(
+                shown == "Barrier { parties: 2, waiting: 1, broken: false }"
+                    || shown == "Barrier { parties: 2, waiting: 0, broken: true }",
+                "a state the barrier never had: {shown}"
+            );
+        });
+    }
+}

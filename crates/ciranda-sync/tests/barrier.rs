@@ -376,3 +376,51 @@ fn a_waker_whose_drop_aborts_the_barrier_does_not_deadlock_it() {
     assert_eq!(y.wakes(), 1);
     assert!(y.ready().is_err());
 }
+
+/// `Debug` reads the barrier in one look under its lock, and writes with the lock released. A
+/// formatter's writer that aborts the barrier between two fields (standing in for another
+/// thread's abort at that point) neither deadlocks nor mixes the states before and after the
+/// abort. The old code read `waiting` and `broken` under two locks, one per field, and showed
+/// an arrival waiting at a broken barrier (`waiting: 1, broken: true`), a state it never has.
+#[test]
+fn debug_shows_one_state_even_if_aborted_while_formatting() {
+    use std::fmt::Write;
+
+    struct AbortsAtWaiting<'a> {
+        barrier: &'a Barrier,
+        out: String,
+    }
+
+    impl Write for AbortsAtWaiting<'_> {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            if s.contains("waiting") {
+                self.barrier.abort();
+            }
+            self.out.push_str(s);
+            Ok(())
+        }
+    }
+
+    let shown = common::within_10s(|| {
+        let b = Barrier::new(2);
+        let mut arrival = Task::new(b.wait_checked());
+        arrival.pending();
+        assert_eq!(
+            format!("{b:?}"),
+            "Barrier { parties: 2, waiting: 1, broken: false }"
+        );
+        let mut writer = AbortsAtWaiting {
+            barrier: &b,
+            out: String::new(),
+        };
+        write!(writer, "{b:?}").unwrap();
+        assert!(b.is_broken(), "the writer aborted the barrier");
+        assert!(arrival.ready().is_err());
+        assert_eq!(
+            format!("{b:?}"),
+            "Barrier { parties: 2, waiting: 0, broken: true }"
+        );
+        writer.out
+    });
+    assert_eq!(shown, "Barrier { parties: 2, waiting: 1, broken: false }");
+}

@@ -218,3 +218,24 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         .or_else(|| payload.downcast_ref::<String>().cloned())
         .expect("a panic message")
 }
+
+/// Runs `body` on a thread of its own and returns its result; fails the test if the body has
+/// not finished after 10 s (a deadlock: the thread is left behind). A panic in the body goes on
+/// into the caller.
+pub fn within_10s<R: Send + 'static>(body: impl FnOnce() -> R + Send + 'static) -> R {
+    let (done, finished) = std::sync::mpsc::channel::<()>();
+    let thread = std::thread::spawn(move || {
+        // Dropped, disconnecting the channel, when the body returns or unwinds.
+        let _done = done;
+        body()
+    });
+    let waited = finished.recv_timeout(std::time::Duration::from_secs(10));
+    assert!(
+        waited != Err(std::sync::mpsc::RecvTimeoutError::Timeout),
+        "not finished after 10 s: deadlocked"
+    );
+    match thread.join() {
+        Ok(result) => result,
+        Err(payload) => std::panic::resume_unwind(payload),
+    }
+}
