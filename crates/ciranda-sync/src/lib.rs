@@ -86,7 +86,8 @@ pub use mutex::{Mutex, MutexGuard, OwnedMutexGuard, TryLockError};
 pub use notify::{Notified, Notify};
 pub use promise::{Promise, PromiseWait};
 pub use queue::{
-    Get, GetChecked, Join, Put, PutChecked, Queue, QueueShutDown, TryGetError, TryPutError,
+    Get, GetChecked, Join, Put, PutChecked, Queue, QueueShutDown, TryGetError, TryPutCheckedError,
+    TryPutError,
 };
 pub use rwlock::{RwLock, RwLockReadGuard, RwLockUpgradableReadGuard, RwLockWriteGuard};
 pub use semaphore::{

@@ -276,14 +276,51 @@ impl<T> Queue<T> {
 
     /// Puts `item` at the back if there is room now (and no putter is waiting or admitted
     /// ahead of it) and the queue was not [shut down](Queue::shutdown); gives it back
-    /// otherwise ([`is_shut_down`](Queue::is_shut_down) tells the two failures apart).
+    /// otherwise. [`TryPutError`] does not say which of the two failed (its message says
+    /// "full"): [`try_put_checked`](Queue::try_put_checked) does.
     pub fn try_put(&self, item: T) -> Result<(), TryPutError<T>> {
+        self.try_put_checked(item)
+            .map_err(|err| TryPutError(err.into_inner()))
+    }
+
+    /// Like [`try_put`](Queue::try_put), but the error says why the item was not put: the
+    /// queue was [full](TryPutCheckedError::Full) (a later put may succeed) or
+    /// [shut down](TryPutCheckedError::ShutDown) (no put ever will; asyncio's `put_nowait`
+    /// raises `QueueShutDown` there). Which one is decided under the lock the put itself
+    /// takes; [`is_shut_down`](Queue::is_shut_down), asked after a failed `try_put`, may see
+    /// a [`shutdown`](Queue::shutdown) that came after a refusal for want of room. A queue
+    /// that is shut down and full reports `ShutDown`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ciranda::sync::{Queue, TryPutCheckedError};
+    ///
+    /// let q = Queue::new(1);
+    /// q.try_put_checked("a").unwrap();
+    /// let err = q.try_put_checked("b").unwrap_err();
+    /// assert!(matches!(err, TryPutCheckedError::Full("b")));
+    /// assert_eq!(err.to_string(), "queue is full (would block)");
+    /// q.shutdown();
+    /// let err = q.try_put_checked("c").unwrap_err();
+    /// assert!(err.is_shut_down());
+    /// assert_eq!(err.to_string(), "queue is shut down");
+    /// assert_eq!(err.into_inner(), "c");
+    /// ```
+    pub fn try_put_checked(&self, item: T) -> Result<(), TryPutCheckedError<T>> {
         let mut wakers = WakeList::new();
         let mut state = self.state.lock();
         let result = self.put_now(&mut state, item, &mut wakers);
+        let shut_down = state.shut_down;
         drop(state);
         wakers.wake_all();
-        result.map_err(TryPutError)
+        result.map_err(|item| {
+            if shut_down {
+                TryPutCheckedError::ShutDown(item)
+            } else {
+                TryPutCheckedError::Full(item)
+            }
+        })
     }
 
     /// Under the lock: unless a putter waits ahead, hands `item` to a waiting getter or
@@ -420,15 +457,20 @@ impl<T> Queue<T> {
     }
 
     /// Shuts the queue down, like asyncio 3.13's `Queue.shutdown()`: from now on every put
-    /// fails ([`put`](Queue::put) panics, [`put_checked`](Queue::put_checked) and
-    /// [`try_put`](Queue::try_put) hand the item back), including the puts waiting for room,
-    /// which are woken (a put a `get` had already made room for but that was not polled since
-    /// fails as well). Gets go on taking the items still queued; once the queue is empty they
-    /// fail ([`get`](Queue::get) panics, [`get_checked`](Queue::get_checked) and
-    /// [`try_get`](Queue::try_get) return an error), and the gets waiting on the empty queue
-    /// are woken to fail (unless an item a cancelled get gave back is there for them). A get
-    /// that had already been handed an item still returns it. `task_done` and `join` work as
-    /// before. Calling it again does nothing.
+    /// fails ([`put`](Queue::put) panics, [`put_checked`](Queue::put_checked),
+    /// [`try_put`](Queue::try_put) and [`try_put_checked`](Queue::try_put_checked) hand the
+    /// item back), including the puts waiting for room, which are woken (a put a `get` had
+    /// already made room for but that was not polled since fails as well). Gets go on taking
+    /// the items still queued; once the queue is empty they fail ([`get`](Queue::get) panics,
+    /// [`get_checked`](Queue::get_checked) and [`try_get`](Queue::try_get) return an error),
+    /// and the gets waiting on the empty queue are woken to fail (unless an item a cancelled
+    /// get gave back is there for them). A get that had already been handed an item still
+    /// returns it. `task_done` and `join` work as before. Calling it again does nothing.
+    ///
+    /// # Panics
+    ///
+    /// If a waiter's waker panics, after every waiter has been woken and the queue is shut
+    /// down (see the crate docs on wakers that panic).
     ///
     /// # Examples
     ///
@@ -457,7 +499,13 @@ impl<T> Queue<T> {
     /// already taken are marked done. Items already handed to a get are still returned by it;
     /// one handed back by a cancelled get is dropped and counted done. It also works after a
     /// plain `shutdown` (dropping what is left); calling it again does nothing. The items are
-    /// dropped on the calling thread, after the waiting puts and gets were woken.
+    /// dropped on the calling thread with the lock released, just before the waiting puts,
+    /// gets and joins are woken (they are woken even if a drop panics).
+    ///
+    /// # Panics
+    ///
+    /// If a waiter's waker or a dropped item's destructor panics, once the queue is shut down
+    /// and emptied and every waiter has been woken.
     ///
     /// # Examples
     ///
@@ -549,12 +597,17 @@ impl<T> Default for Queue<T> {
 
 impl<T> fmt::Debug for Queue<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = self.state.lock();
+        // One look under the lock, released before formatting: the formatter's writer is
+        // foreign code, and one that calls back into the queue must not deadlock on it.
+        let (len, unfinished, shut_down) = {
+            let state = self.state.lock();
+            (state.items.len(), state.unfinished, state.shut_down)
+        };
         f.debug_struct("Queue")
             .field("maxsize", &self.maxsize)
-            .field("len", &state.items.len())
-            .field("unfinished", &state.unfinished)
-            .field("shut_down", &state.shut_down)
+            .field("len", &len)
+            .field("unfinished", &unfinished)
+            .field("shut_down", &shut_down)
             .finish()
     }
 }
@@ -1024,7 +1077,9 @@ impl<T> fmt::Debug for Join<'_, T> {
     }
 }
 
-/// [`Queue::try_put`] found the queue full; the item is given back in field `0`.
+/// [`Queue::try_put`] found the queue full, or [shut down](Queue::shutdown); the item is given
+/// back in field `0`. Its message says "full" in both cases:
+/// [`Queue::try_put_checked`] tells them apart.
 ///
 /// # Examples
 ///
@@ -1058,6 +1113,70 @@ impl<T> fmt::Display for TryPutError<T> {
 }
 
 impl<T> std::error::Error for TryPutError<T> {}
+
+/// Why [`Queue::try_put_checked`] did not put its item; either way the item is given back.
+///
+/// # Examples
+///
+/// ```
+/// use ciranda::sync::{Queue, TryPutCheckedError};
+///
+/// let q = Queue::new(0);
+/// q.shutdown();
+/// match q.try_put_checked(1) {
+///     Err(TryPutCheckedError::ShutDown(item)) => assert_eq!(item, 1),
+///     other => panic!("a shut-down queue takes nothing: {other:?}"),
+/// }
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub enum TryPutCheckedError<T> {
+    /// The queue had no room (or putters were waiting for room ahead of this one): a later
+    /// put may succeed.
+    Full(T),
+    /// The queue was [shut down](Queue::shutdown): no put will ever succeed.
+    ShutDown(T),
+}
+
+impl<T> TryPutCheckedError<T> {
+    /// `true` for [`ShutDown`](TryPutCheckedError::ShutDown): the queue will never take an
+    /// item again.
+    pub fn is_shut_down(&self) -> bool {
+        matches!(self, TryPutCheckedError::ShutDown(_))
+    }
+
+    /// `true` for [`Full`](TryPutCheckedError::Full): the queue had no room.
+    pub fn is_full(&self) -> bool {
+        matches!(self, TryPutCheckedError::Full(_))
+    }
+
+    /// The item that was not put.
+    pub fn into_inner(self) -> T {
+        match self {
+            TryPutCheckedError::Full(item) | TryPutCheckedError::ShutDown(item) => item,
+        }
+    }
+}
+
+impl<T> fmt::Debug for TryPutCheckedError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple(match self {
+            TryPutCheckedError::Full(_) => "Full",
+            TryPutCheckedError::ShutDown(_) => "ShutDown",
+        })
+        .finish_non_exhaustive()
+    }
+}
+
+impl<T> fmt::Display for TryPutCheckedError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TryPutCheckedError::Full(_) => "queue is full (would block)",
+            TryPutCheckedError::ShutDown(_) => "queue is shut down",
+        })
+    }
+}
+
+impl<T> std::error::Error for TryPutCheckedError<T> {}
 
 /// [`Queue::try_get`] found the queue empty (and maybe [shut down](TryGetError::is_shut_down)).
 ///

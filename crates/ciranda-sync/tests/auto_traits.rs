@@ -8,7 +8,7 @@ use ciranda_sync::{
     Barrier, BarrierWait, BarrierWaitChecked, BrokenBarrierError, Condition, Event, EventWait, Get,
     GetChecked, Join, Mutex, MutexGuard, Notified, Notify, OwnedMutexGuard, OwnedSemaphorePermit,
     Promise, PromiseWait, Put, PutChecked, Queue, QueueShutDown, RwLock, RwLockReadGuard,
-    RwLockWriteGuard, Semaphore, SemaphorePermit, mpsc, oneshot,
+    RwLockWriteGuard, Semaphore, SemaphorePermit, TryPutCheckedError, mpsc, oneshot,
 };
 use std::cell::Cell;
 
@@ -39,6 +39,7 @@ fn primitives_and_their_futures_are_send_and_sync() {
     both::<GetChecked<'static, u8>>();
     both::<Join<'static, u8>>();
     both::<QueueShutDown<u8>>();
+    both::<TryPutCheckedError<u8>>();
     both::<oneshot::Sender<u8>>();
     both::<oneshot::Receiver<u8>>();
     both::<mpsc::Sender<u8>>();

@@ -877,3 +877,100 @@ fn a_first_put_whose_waker_clone_shuts_the_queue_down_keeps_its_item() {
     assert_eq!(q.len(), 1);
     assert_eq!(q.try_get().map(|c| c.0).ok(), Some(0));
 }
+
+// ---- try_put_checked, Debug ----
+
+use ciranda_sync::TryPutCheckedError;
+
+/// `try_put_checked` says why it refused: `Full` while the queue has no room (also when the
+/// room a get made is promised to a waiting put), `ShutDown` once the queue is shut down (full
+/// or not); the item comes back either way. `try_put` refuses the same items, with a
+/// `TryPutError` that cannot tell.
+#[test]
+fn try_put_checked_tells_full_from_shut_down() {
+    let q = Queue::new(1);
+    // With a getter waiting, the item is handed to it.
+    let mut get = Task::new(q.get());
+    get.pending();
+    q.try_put_checked(1).unwrap();
+    assert!(get.is_woken());
+    assert_eq!(get.ready(), 1);
+    q.try_put_checked(2).unwrap();
+    let full = q.try_put_checked(3).unwrap_err();
+    assert!(full.is_full() && !full.is_shut_down());
+    assert_eq!(full, TryPutCheckedError::Full(3));
+    assert_eq!(full.to_string(), "queue is full (would block)");
+    assert_eq!(format!("{full:?}"), "Full(..)");
+    assert_eq!(full.into_inner(), 3);
+    // A get makes room for a waiting put: the room is promised to it.
+    let mut put = Task::new(q.put(4));
+    put.pending();
+    assert_eq!(q.try_get(), Ok(2));
+    assert!(put.is_woken());
+    assert_eq!(q.try_put_checked(5), Err(TryPutCheckedError::Full(5)));
+    put.ready();
+    // Shut down while full: `ShutDown`, not `Full`.
+    q.shutdown();
+    let shut = q.try_put_checked(6).unwrap_err();
+    assert!(shut.is_shut_down() && !shut.is_full());
+    assert_eq!(shut, TryPutCheckedError::ShutDown(6));
+    assert_eq!(shut.to_string(), "queue is shut down");
+    assert_eq!(format!("{shut:?}"), "ShutDown(..)");
+    assert_eq!(shut.clone().into_inner(), 6);
+    let boxed: Box<dyn std::error::Error> = Box::new(shut);
+    assert_eq!(boxed.to_string(), "queue is shut down");
+    assert_eq!(q.try_put(7).unwrap_err().into_inner(), 7);
+    // Shut down and empty: still `ShutDown`.
+    assert_eq!(q.try_get(), Ok(4));
+    assert_eq!(q.try_put_checked(8), Err(TryPutCheckedError::ShutDown(8)));
+    assert!(q.is_empty());
+    // Nothing refused was counted: the three items put (and taken) are the ones to mark done.
+    for _ in 0..3 {
+        q.task_done();
+    }
+    block_on(q.join());
+}
+
+/// `Debug` writes with the queue's lock released: a formatter's writer that calls back into the
+/// queue (foreign code, as a waker is) does not deadlock, and the fields are one look at the
+/// queue from before the call-back. The old code held the lock while writing, and such a
+/// writer hung.
+#[test]
+fn debug_writes_with_the_lock_released() {
+    use std::fmt::Write;
+
+    struct PutsAtLen<'a> {
+        queue: &'a Queue<u32>,
+        out: String,
+    }
+
+    impl Write for PutsAtLen<'_> {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            if s == "len" {
+                self.queue.try_put(9).unwrap();
+            }
+            self.out.push_str(s);
+            Ok(())
+        }
+    }
+
+    let shown = common::within_10s(|| {
+        let q = Queue::new(0);
+        q.try_put(1).unwrap();
+        let mut writer = PutsAtLen {
+            queue: &q,
+            out: String::new(),
+        };
+        write!(writer, "{q:?}").unwrap();
+        assert_eq!(q.len(), 2, "the writer's put went in");
+        assert_eq!(
+            format!("{q:?}"),
+            "Queue { maxsize: 0, len: 2, unfinished: 2, shut_down: false }"
+        );
+        writer.out
+    });
+    assert_eq!(
+        shown,
+        "Queue { maxsize: 0, len: 1, unfinished: 1, shut_down: false }"
+    );
+}
