@@ -312,6 +312,23 @@ mod notify {
             );
         });
     }
+
+    /// `enable` racing `notify_waiters` on a future created before it: the future completes
+    /// (at the enable, or found by the next one), and nothing is stored for a later waiter.
+    #[test]
+    fn enable_racing_notify_waiters() {
+        loom::model(|| {
+            let n = Arc::new(Notify::new());
+            let mut notified = pin!(n.notified());
+            let n2 = n.clone();
+            let t = thread::spawn(move || n2.notify_waiters());
+            let _ = notified.as_mut().enable();
+            t.join().unwrap();
+            assert!(notified.as_mut().enable(), "the notify_waiters was missed");
+            let mut later = pin!(n.notified());
+            assert!(!later.as_mut().enable(), "notify_waiters stored a permit");
+        });
+    }
 }
 
 mod event {
@@ -926,6 +943,57 @@ mod queue {
             assert!(q.is_empty());
         });
     }
+
+    /// `shutdown_immediate` racing the drop of a getter that had been handed an item, with
+    /// `join` waiting: the item is given back before the shutdown (then drained with the
+    /// queue) or after it (then dropped and counted done at once); either way `join` returns
+    /// and nothing stays queued.
+    #[test]
+    fn shutdown_immediate_racing_a_cancelled_getters_give_back() {
+        loom::model(|| {
+            let q = Arc::new(Queue::new(0));
+            let mut get = Box::pin(q.get());
+            let polled = get
+                .as_mut()
+                .poll(&mut Context::from_waker(std::task::Waker::noop()));
+            assert!(polled.is_pending());
+            q.try_put(1).unwrap(); // handed to the getter
+            let q1 = q.clone();
+            let shut = thread::spawn(move || q1.shutdown_immediate());
+            drop(get);
+            block_on(q.join());
+            shut.join().unwrap();
+            assert!(q.is_empty());
+            assert!(q.try_get().unwrap_err().is_shut_down());
+        });
+    }
+
+    /// A queued getter re-polled with a new waker while the queue is shut down: the shutdown
+    /// reaches the new waker or the re-poll itself.
+    #[test]
+    fn shutdown_racing_a_getters_repoll_with_new_waker() {
+        loom::model(|| {
+            let q = Arc::new(Queue::<u32>::new(0));
+            let q2 = q.clone();
+            repoll_with_new_waker(q.get_checked(), move || q2.shutdown());
+            assert!(q.try_get().unwrap_err().is_shut_down());
+        });
+    }
+
+    /// A putter queued on a full queue, re-polled with a new waker while the queue is shut
+    /// down: it is woken on the new waker (or sees the shutdown itself) and its item never
+    /// enters.
+    #[test]
+    fn shutdown_racing_a_putters_repoll_with_new_waker() {
+        loom::model(|| {
+            let q = Arc::new(Queue::new(1));
+            q.try_put(0).unwrap();
+            let q2 = q.clone();
+            repoll_with_new_waker(q.put_checked(1), move || q2.shutdown());
+            assert_eq!(q.try_get(), Ok(0));
+            assert!(q.try_get().unwrap_err().is_shut_down());
+        });
+    }
 }
 
 mod rwlock {
@@ -1242,6 +1310,44 @@ mod barrier {
             assert!(x_failed + y_failed <= 1);
             assert!(!b.is_broken());
             assert_eq!(b.n_waiting(), 0);
+        });
+    }
+
+    /// `reset` racing the withdrawal (drop) of a queued arrival: the count ends at zero
+    /// either way (a failed arrival no longer counts; a withdrawn one is not failed), and a
+    /// full round works afterwards.
+    #[test]
+    fn reset_racing_a_withdrawal() {
+        loom::model(|| {
+            let b = Arc::new(Barrier::new(2));
+            let mut first = Box::pin(b.wait_checked());
+            let polled = first
+                .as_mut()
+                .poll(&mut Context::from_waker(std::task::Waker::noop()));
+            assert!(polled.is_pending());
+            let b1 = b.clone();
+            let resetter = thread::spawn(move || b1.reset());
+            drop(first);
+            resetter.join().unwrap();
+            assert_eq!(b.n_waiting(), 0);
+            assert!(!b.is_broken());
+            let b2 = b.clone();
+            let party = thread::spawn(move || block_on(b2.wait()).is_leader());
+            let mine = block_on(b.wait()).is_leader();
+            assert!(mine ^ party.join().unwrap());
+        });
+    }
+
+    /// An arrival re-polled with a new waker while the barrier is aborted: the abort reaches
+    /// the new waker or the re-poll itself, and nobody is left counted.
+    #[test]
+    fn abort_racing_a_repoll_with_new_waker() {
+        loom::model(|| {
+            let b = Arc::new(Barrier::new(2));
+            let b2 = b.clone();
+            repoll_with_new_waker(b.wait_checked(), move || b2.abort());
+            assert_eq!(b.n_waiting(), 0);
+            assert!(b.is_broken());
         });
     }
 }
