@@ -705,20 +705,13 @@ async fn serve_connection<S, B>(
     let header_read_timeout = timeouts.header_read;
     let mut sleep = header_read_timeout.map(ciranda::time::sleep);
     let head = Arc::new(AtomicBool::new(false));
-    let activity = (timeouts.idle.is_some() || timeouts.send.is_some()).then(|| {
-        Arc::new(Activity::new(
-            timeouts.idle.is_some(),
-            timeouts.send.is_some(),
-        ))
-    });
-    let mut idle = timeouts
-        .idle
-        .zip(activity.clone())
-        .map(|(t, a)| IdleWatch::new(a, t));
-    let send = timeouts
-        .send
-        .zip(activity.clone())
-        .map(|(t, a)| SendWatch::new(a, t));
+    // Kept with no timeout too: its count of requests in flight is what `StreamBatch` reads.
+    let activity = Arc::new(Activity::new(
+        timeouts.idle.is_some(),
+        timeouts.send.is_some(),
+    ));
+    let mut idle = timeouts.idle.map(|t| IdleWatch::new(activity.clone(), t));
+    let send = timeouts.send.map(|t| SendWatch::new(activity.clone(), t));
     let service = MarkHead {
         service,
         head: head.clone(),
@@ -726,8 +719,12 @@ async fn serve_connection<S, B>(
     };
     match tls {
         None => {
-            let io = HeadDeadline::new(stream, sleep, head).watched(activity);
-            let watches = Watches { idle, send };
+            let io = HeadDeadline::new(stream, sleep, head).watched(&activity);
+            let watches = Watches {
+                idle,
+                send,
+                batch: StreamBatch::new(activity),
+            };
             serve_http(&builder, io, service, header_read_timeout, watches, tracker).await;
         }
         Some(acceptor) => {
@@ -741,8 +738,12 @@ async fn serve_connection<S, B>(
             let Some(stream) = handshake.await else {
                 return;
             };
-            let io = HeadDeadline::new(stream, sleep, head).watched(activity);
-            let watches = Watches { idle, send };
+            let io = HeadDeadline::new(stream, sleep, head).watched(&activity);
+            let watches = Watches {
+                idle,
+                send,
+                batch: StreamBatch::new(activity),
+            };
             serve_http(&builder, io, service, header_read_timeout, watches, tracker).await;
         }
     }
@@ -863,6 +864,46 @@ struct Timeouts {
 struct Watches {
     idle: Option<IdleWatch>,
     send: Option<SendWatch>,
+    batch: StreamBatch,
+}
+
+/// Lets an HTTP/2 connection's ready streams finish before the connection's task writes.
+///
+/// hyper runs each HTTP/2 stream as a task of its own, and a stream that completes wakes the
+/// connection's task to write its frames. A task woken from a worker runs next there (the
+/// LIFO slot), so the connection wrote each response as soon as its stream was done while its
+/// other streams sat ready in the queue behind it: about one write per response. While two
+/// or more requests are in flight, the connection's task, once woken, first yields to the
+/// back of the queue (every other poll, so it cannot yield for ever): the streams queued
+/// before it finish, and one write takes all their frames. HTTP/1.1 never has two requests
+/// in flight (hyper serves them one after another), so it never yields here.
+struct StreamBatch {
+    activity: Arc<Activity>,
+    /// The last poll yielded: this one polls the connection.
+    yielded: bool,
+}
+
+impl StreamBatch {
+    fn new(activity: Arc<Activity>) -> StreamBatch {
+        StreamBatch {
+            activity,
+            yielded: false,
+        }
+    }
+
+    /// Whether this poll should yield (the task is woken) instead of polling the connection.
+    fn yield_first(&mut self, cx: &mut Context<'_>) -> bool {
+        if std::mem::take(&mut self.yielded) {
+            return false;
+        }
+        // Relaxed: a hint; the connection's task is polled again either way.
+        if self.activity.in_flight.load(Ordering::Relaxed) < 2 {
+            return false;
+        }
+        self.yielded = true;
+        cx.waker().wake_by_ref();
+        true
+    }
 }
 
 /// Polls `conn` until it completes, `shutdown` is set, the idle watch (if any) finds it
@@ -890,6 +931,9 @@ async fn serve_until<F: Future>(
             if stale {
                 queued = Some(cx.waker().clone());
             }
+        }
+        if watches.batch.yield_first(cx) {
+            return Poll::Pending;
         }
         if conn.as_mut().poll(cx).is_ready() {
             return Poll::Ready(Served::Done);
@@ -961,12 +1005,12 @@ impl Drop for Active {
 /// calls it once the head is parsed), so that [`HeadDeadline`] stops bounding reads: what
 /// is read from then on is a body, which may take as long as the service waits for it.
 ///
-/// With an idle or send timeout it also counts the request in flight in `activity` until
-/// its response body is dropped (the guard goes from the response future into the body).
+/// It also counts the request in flight in `activity` until its response body is dropped
+/// (the guard goes from the response future into the body).
 struct MarkHead<S> {
     service: S,
     head: Arc<AtomicBool>,
-    activity: Option<Arc<Activity>>,
+    activity: Arc<Activity>,
 }
 
 impl<S, R, B> hyper::service::Service<R> for MarkHead<S>
@@ -980,15 +1024,12 @@ where
     fn call(&self, req: R) -> Self::Future {
         // Relaxed: a lone flag, publishing no other data.
         self.head.store(true, Ordering::Relaxed);
-        let guard = self.activity.as_ref().map(|activity| {
-            // Relaxed: hyper calls the service from the connection's task, the one that reads
-            // the count in `IdleWatch`.
-            activity.in_flight.fetch_add(1, Ordering::Relaxed);
-            InFlight(activity.clone())
-        });
+        // Relaxed: hyper calls the service from the connection's task, the one that reads
+        // the count in `IdleWatch` and `StreamBatch`.
+        self.activity.in_flight.fetch_add(1, Ordering::Relaxed);
         CountedFuture {
             future: self.service.call(req),
-            guard,
+            guard: Some(InFlight(self.activity.clone())),
         }
     }
 }
@@ -1439,14 +1480,12 @@ impl<I> HeadDeadline<I> {
     }
 
     /// Notes transfers in `activity` for its idle timeout and its send timeout (those it has).
-    fn watched(mut self, activity: Option<Arc<Activity>>) -> Self {
-        if let Some(activity) = activity {
-            if activity.send {
-                self.send = Some(activity.clone());
-            }
-            if activity.idle {
-                self.activity = Some(activity);
-            }
+    fn watched(mut self, activity: &Arc<Activity>) -> Self {
+        if activity.send {
+            self.send = Some(activity.clone());
+        }
+        if activity.idle {
+            self.activity = Some(activity.clone());
         }
         self
     }
