@@ -6,9 +6,8 @@
 mod common;
 
 use bytes::Bytes;
-use ciranda::net::{TcpListener, TcpStream};
+use ciranda::net::TcpListener;
 use ciranda::time::{Duration, timeout};
-use ciranda_http::rt::{CirandaExecutor, CirandaIo, CirandaTimer};
 use common::*;
 use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::Incoming;
@@ -30,20 +29,6 @@ async fn start_server() -> std::net::SocketAddr {
         ciranda_http::server::serve(listener, service).into_future(),
     ));
     addr
-}
-
-/// An HTTP/2 (prior knowledge) connection to `addr`; the task driving it is detached.
-async fn h2_sender(
-    addr: std::net::SocketAddr,
-) -> hyper::client::conn::http2::SendRequest<TestBody> {
-    let stream = TcpStream::connect(addr).await.unwrap();
-    let (sender, conn) = hyper::client::conn::http2::Builder::new(CirandaExecutor::new())
-        .timer(CirandaTimer::new())
-        .handshake(CirandaIo::new(stream))
-        .await
-        .unwrap();
-    drop(ciranda::spawn(conn));
-    sender
 }
 
 /// `GET path` over `sender`: the response body as text.

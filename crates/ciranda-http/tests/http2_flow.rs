@@ -5,10 +5,8 @@
 mod common;
 
 use bytes::Bytes;
-use ciranda::net::TcpStream;
 use ciranda::sync::Event;
 use ciranda::time::{Duration, sleep, timeout};
-use ciranda_http::rt::{CirandaExecutor, CirandaIo, CirandaTimer};
 use common::*;
 use futures_util::StreamExt;
 use http_body_util::{BodyExt, Full, StreamBody};
@@ -36,21 +34,6 @@ async fn count(mut body: Incoming) -> Result<usize, hyper::Error> {
         n += frame?.data_ref().map_or(0, Bytes::len);
     }
     Ok(n)
-}
-
-/// An HTTP/2 (prior knowledge) connection to `addr` with hyper's client on ciranda; the task
-/// driving it is detached.
-async fn h2_sender(
-    addr: std::net::SocketAddr,
-) -> hyper::client::conn::http2::SendRequest<TestBody> {
-    let stream = TcpStream::connect(addr).await.unwrap();
-    let (sender, conn) = hyper::client::conn::http2::Builder::new(CirandaExecutor::new())
-        .timer(CirandaTimer::new())
-        .handshake(CirandaIo::new(stream))
-        .await
-        .unwrap();
-    drop(ciranda::spawn(conn));
-    sender
 }
 
 /// `POST path` with `body` over `sender`: the response's text.

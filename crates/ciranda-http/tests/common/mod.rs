@@ -392,3 +392,17 @@ pub fn target_of(head: &[u8]) -> &str {
         .nth(1)
         .unwrap()
 }
+
+/// An HTTP/2 (prior knowledge) connection to `addr` with hyper's client on ciranda; the task
+/// driving it is detached.
+pub async fn h2_sender(addr: SocketAddr) -> hyper::client::conn::http2::SendRequest<TestBody> {
+    let stream = ciranda::net::TcpStream::connect(addr).await.unwrap();
+    let (sender, conn) =
+        hyper::client::conn::http2::Builder::new(ciranda_http::rt::CirandaExecutor::new())
+            .timer(ciranda_http::rt::CirandaTimer::new())
+            .handshake(ciranda_http::rt::CirandaIo::new(stream))
+            .await
+            .unwrap();
+    drop(ciranda::spawn(conn));
+    sender
+}
