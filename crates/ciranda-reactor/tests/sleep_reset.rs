@@ -55,6 +55,31 @@ fn within_a_minute(f: impl FnOnce() + Send + 'static) {
     }
 }
 
+/// Once `waiter` has polled `sleep` (it says so on `was_polled`) and settled in the poller,
+/// resets the sleep to 20 ms from now from this thread, and expects `waiter` to finish within
+/// a minute, not before the new deadline.
+fn reset_to_20ms_and_join(
+    sleep: &Mutex<Option<Sleep>>,
+    was_polled: &mpsc::Receiver<()>,
+    waiter: std::thread::JoinHandle<()>,
+) {
+    was_polled.recv_timeout(Duration::from_secs(60)).unwrap();
+    // Let the waiting thread settle in the poller.
+    std::thread::sleep(Duration::from_millis(50));
+    let reset_at = std::time::Instant::now();
+    sleep
+        .lock()
+        .unwrap()
+        .as_mut()
+        .unwrap()
+        .reset(Instant::now() + Duration::from_millis(20));
+    within_a_minute(move || waiter.join().unwrap());
+    assert!(
+        reset_at.elapsed() >= Duration::from_millis(20),
+        "woken early"
+    );
+}
+
 #[test]
 fn a_reset_sleep_wakes_its_last_waker_at_the_new_deadline_without_another_poll() {
     let reactor = paused();
@@ -173,21 +198,7 @@ fn a_sleep_reset_from_another_thread_wakes_the_waiting_task_real_clock() {
             }));
         })
     };
-    was_polled.recv_timeout(Duration::from_secs(60)).unwrap();
-    // Let the waiting thread settle in the poller.
-    std::thread::sleep(Duration::from_millis(50));
-    let reset_at = std::time::Instant::now();
-    sleep
-        .lock()
-        .unwrap()
-        .as_mut()
-        .unwrap()
-        .reset(Instant::now() + Duration::from_millis(20));
-    within_a_minute(move || waiter.join().unwrap());
-    assert!(
-        reset_at.elapsed() >= Duration::from_millis(20),
-        "woken early"
-    );
+    reset_to_20ms_and_join(&sleep, &was_polled, waiter);
 }
 
 /// After its runtime shut down (`set_runtime_shut_down`), a reactor is still driven by the
@@ -258,19 +269,5 @@ fn a_block_on_after_shutdown_is_woken_at_a_deadline_reset_from_outside() {
             }));
         })
     };
-    was_polled.recv_timeout(Duration::from_secs(60)).unwrap();
-    // Let the waiting thread settle in the poller.
-    std::thread::sleep(Duration::from_millis(50));
-    let reset_at = std::time::Instant::now();
-    sleep
-        .lock()
-        .unwrap()
-        .as_mut()
-        .unwrap()
-        .reset(Instant::now() + Duration::from_millis(20));
-    within_a_minute(move || waiter.join().unwrap());
-    assert!(
-        reset_at.elapsed() >= Duration::from_millis(20),
-        "woken early"
-    );
+    reset_to_20ms_and_join(&sleep, &was_polled, waiter);
 }
