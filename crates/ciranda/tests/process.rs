@@ -57,3 +57,40 @@ async fn a_missing_working_directory_is_named_in_the_error() {
         .unwrap_err();
     assert!(!err.to_string().contains("directory \""), "{err}");
 }
+
+/// An environment variable the child could not receive as given fails the spawn, naming it.
+/// The environment reaches the child as `NAME=value` entries split at the first `=`, so
+/// `env("A=B", "c")` would reach it as `A` set to `B=c`, and an empty name as an entry no
+/// lookup finds, both silently (asyncio refuses them: "illegal environment variable name"); a
+/// NUL byte was refused without saying which variable holds it.
+#[ciranda::test]
+async fn an_environment_variable_the_child_cannot_receive_is_an_error_naming_it() {
+    for (name, value, problem) in [
+        ("A=B", "c", "'=' in its name"),
+        ("", "c", "empty name"),
+        ("A\0B", "c", "NUL byte in its name"),
+        ("A", "c\0d", "NUL byte in its value"),
+    ] {
+        let err = Command::new("sh")
+            .args(["-c", "echo \"A=[$A]\""])
+            .env(name, value)
+            .output()
+            .await
+            .map(|out| String::from_utf8_lossy(&out.stdout).into_owned())
+            .unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput, "{err}");
+        let message = err.to_string();
+        assert!(message.contains(&format!("{name:?}")), "{message}");
+        assert!(message.contains(problem), "{message}");
+        assert!(message.contains("\"sh\""), "{message}");
+    }
+    // A removal of such a name reaches nobody; an '=' in a value is fine.
+    let out = Command::new("sh")
+        .args(["-c", "echo \"$A\""])
+        .env("A", "b=c")
+        .env_remove("X=Y")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.stdout, b"b=c\n");
+}

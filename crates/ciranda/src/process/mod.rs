@@ -128,13 +128,14 @@ impl Command {
         self
     }
 
-    /// Sets an environment variable for the child.
+    /// Sets an environment variable for the child. A name that is empty or holds `=`, or a
+    /// NUL byte in the name or value, makes [`spawn`](Command::spawn) fail naming it.
     pub fn env(&mut self, key: impl AsRef<OsStr>, val: impl AsRef<OsStr>) -> &mut Command {
         self.std.env(key, val);
         self
     }
 
-    /// Sets several environment variables for the child.
+    /// Sets several environment variables for the child (checked as [`env`](Command::env)'s).
     pub fn envs<I, K, V>(&mut self, vars: I) -> &mut Command
     where
         I: IntoIterator<Item = (K, V)>,
@@ -203,8 +204,11 @@ impl Command {
     /// When the program is empty (`InvalidInput`) or cannot be started (not found, not
     /// executable, a [`current_dir`](Command::current_dir) that does not exist, ...): the
     /// error's kind is the OS's and its message names the program (and the working directory,
-    /// when one was set). Also outside a ciranda runtime, before anything is started: the
-    /// child's pipes and its exit are watched by the current runtime's reactor.
+    /// when one was set). `InvalidInput` naming the variable for an environment variable the
+    /// child could not receive as given: a name that is empty or holds `=` (the child would
+    /// see another variable: `env("A=B", "c")` sets `A` to `B=c`), or a NUL byte in its name
+    /// or value. Also outside a ciranda runtime, before anything is started: the child's pipes
+    /// and its exit are watched by the current runtime's reactor.
     pub fn spawn(&mut self) -> io::Result<Child> {
         let program = self.std.get_program().to_owned();
         if program.is_empty() {
@@ -213,6 +217,7 @@ impl Command {
                 "cannot spawn a process: the program name is empty (Command::new(\"\"))",
             ));
         }
+        check_env(&program, &self.std)?;
         if ciranda_reactor::Reactor::try_current().is_none() {
             return Err(io::Error::other(format!(
                 "cannot spawn {program:?}: there is no ciranda runtime on this thread (spawn inside `ciranda::run`, `Runtime::block_on` or a task)"
@@ -321,6 +326,35 @@ impl Command {
             child.wait().await
         }
     }
+}
+
+/// Refuses an environment variable the child could not receive as given. The environment
+/// reaches the child as `NAME=value` entries, which the child splits at the first `=`: a name
+/// holding `=`, or an empty one, would arrive as another variable (or one no lookup finds), and
+/// std passes both on silently. A NUL byte would end the entry early; std refuses it, but
+/// without saying which variable holds it.
+fn check_env(program: &OsStr, std: &std::process::Command) -> io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    for (name, value) in std.get_envs() {
+        // `None` is a removal (`env_remove`): nothing reaches the child.
+        let Some(value) = value else { continue };
+        let problem = if name.is_empty() {
+            "has an empty name"
+        } else if name.as_bytes().contains(&b'=') {
+            "has '=' in its name (the child would see the name up to it, the rest in the value)"
+        } else if name.as_bytes().contains(&0) {
+            "has a NUL byte in its name"
+        } else if value.as_bytes().contains(&0) {
+            "has a NUL byte in its value"
+        } else {
+            continue;
+        };
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("cannot spawn {program:?}: the environment variable {name:?} {problem}"),
+        ));
+    }
+    Ok(())
 }
 
 /// A running (or finished, not yet awaited) child process.
