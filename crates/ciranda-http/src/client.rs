@@ -20,6 +20,7 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper_util::client::legacy::connect::capture_connection;
 use std::any::Any;
+use std::error::Error as _;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -38,9 +39,10 @@ type Pooled = hyper_util::client::legacy::Client<Connector, Body>;
 /// HTTP/2 connections are shared by concurrent requests. A request sent in the very instant
 /// another's body finished may open a second connection rather than wait for that one
 /// (hyper-util's pool takes whichever of "connected" and "a connection came back" happens
-/// first); the spare then stays pooled. A server may close a kept-alive connection just as
-/// a request goes out on it (its idle timeout), or an HTTP/2 server's GOAWAY (its graceful
-/// shutdown, say in a rolling deploy) may fail a request sent as it arrived: an idempotent
+/// first); the spare then stays pooled. A server may close (or reset) a kept-alive
+/// connection just as a request goes out on it (its idle timeout; over TLS, with or without
+/// a `close_notify`), or an HTTP/2 server's GOAWAY (its graceful shutdown, say in a rolling
+/// deploy) may fail a request sent as it arrived: an idempotent
 /// request (`GET`, `HEAD`, `PUT`, `DELETE`, `OPTIONS`, `TRACE`) whose body can be repeated
 /// (made from bytes or a string, or empty) is then sent once more, on another connection;
 /// any other request returns the error. (A stream above the GOAWAY's last-stream-id was not
@@ -566,8 +568,9 @@ impl Client {
 /// How one exchange failed.
 enum Failure {
     /// The connection went away under the request before any answer came: an HTTP/1.1
-    /// connection closed (on a kept-alive one, the server had closed it), or an HTTP/2
-    /// server's GOAWAY. The server may have acted on it: an idempotent request may be retried.
+    /// connection closed or reset (on a kept-alive one, the server had closed it), over TLS
+    /// with or without `close_notify`, or an HTTP/2 connection's GOAWAY or end. The server may
+    /// have acted on it: an idempotent request may be retried.
     Stale(Error),
     /// The server refused the request's HTTP/2 stream: it did not process it, and any request
     /// may be retried.
@@ -584,7 +587,15 @@ impl Failure {
 }
 
 /// Whether the connection went away before a response began: hyper saw an HTTP/1.1
-/// connection end (`IncompleteMessage`), or an HTTP/2 server's GOAWAY failed the request.
+/// connection end (`IncompleteMessage`), the connection's I/O failed because the peer's end
+/// went away (see [`went_away`]), or an HTTP/2 server's GOAWAY failed the request.
+///
+/// A server that closes a kept-alive connection does not always end it cleanly: over TLS it
+/// may close the TCP connection without a `close_notify` (rustls then reads an unexpected
+/// EOF), and a server that closes with the request unread in its buffer sends a reset. hyper
+/// reports both as the connection's I/O error, not as an incomplete message, though they
+/// mean the same. (The connector's own I/O errors, a TLS handshake cut short, are connect
+/// errors, not a connection that went away under a request.)
 ///
 /// h2 fails a request with the server's GOAWAY when its stream is above the GOAWAY's
 /// last-stream-id (not processed, RFC 9113 6.8) or was to be opened after it (never sent);
@@ -593,17 +604,36 @@ impl Failure {
 /// server may have processed and answered. The error is the same in all three cases, so a
 /// GOAWAY proves nothing about the request: it is treated as a closed connection.
 fn closed_before_answering(e: &hyper_util::client::legacy::Error) -> bool {
+    let on_a_connection = !e.is_connect();
     for c in causes(e) {
-        if c.downcast_ref::<hyper::Error>()
-            .is_some_and(hyper::Error::is_incomplete_message)
-        {
-            return true;
+        if let Some(hyper) = c.downcast_ref::<hyper::Error>() {
+            if hyper.is_incomplete_message() {
+                return true;
+            }
+            // The connection's own I/O (an error of the request's body is the user's).
+            let io = hyper
+                .source()
+                .and_then(|s| s.downcast_ref::<std::io::Error>());
+            if on_a_connection && !hyper.is_user() && io.is_some_and(went_away) {
+                return true;
+            }
         }
         if let Some(h2) = c.downcast_ref::<h2::Error>() {
             return h2.is_go_away() && h2.is_remote();
         }
     }
     false
+}
+
+/// Whether an I/O error on a connection means the peer's end went away: a TCP reset or
+/// abort, a write to a closed connection, a TLS session ended without `close_notify`
+/// (rustls's unexpected EOF), or an HTTP/2 connection that ended (h2's broken pipe).
+fn went_away(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionReset, UnexpectedEof};
+    matches!(
+        e.kind(),
+        UnexpectedEof | ConnectionReset | ConnectionAborted | BrokenPipe
+    )
 }
 
 /// Whether the server reset the request's HTTP/2 stream with `REFUSED_STREAM`: it did not

@@ -2,6 +2,7 @@
 //! last-stream-id of a GOAWAY (a graceful shutdown, say in a rolling deploy) and streams reset
 //! with `REFUSED_STREAM`. The server here is written frame by frame, so each test decides
 //! exactly which stream is answered, refused or left above a GOAWAY, and counts what arrives.
+//! Beside them, a connection that ends under a request with no GOAWAY at all.
 
 use bytes::Bytes;
 use ciranda::io::{AsyncReadExt, AsyncWriteExt};
@@ -24,6 +25,9 @@ enum Act {
     AnswerAfterGoAway,
     /// `RST_STREAM` with `REFUSED_STREAM`, as soon as its headers arrive.
     Refuse,
+    /// The connection closed, with no GOAWAY, as soon as its headers arrive (a server that
+    /// died, a balancer that cut it): never answered.
+    Close,
 }
 
 /// One request the server read: on which of its connections (0 for the first accepted), on
@@ -92,7 +96,8 @@ fn go_away(last: u32) -> Vec<u8> {
 }
 
 /// Reads frames until the client closes the connection (it does once a GOAWAY left it with
-/// no stream open: the server never closes first, so what it sent is always read).
+/// no stream open: the server closes first only for [`Act::Close`], having sent nothing since
+/// its last answer).
 async fn serve_connection(mut stream: TcpStream, conn: usize, script: Script, log: Log) {
     let mut preface = [0u8; 24];
     if stream.read_exact(&mut preface).await.is_err() {
@@ -140,6 +145,7 @@ async fn serve_connection(mut stream: TcpStream, conn: usize, script: Script, lo
                     Act::Refuse => {
                         out = frame(RST_STREAM, 0, id, &REFUSED_STREAM.to_be_bytes());
                     }
+                    Act::Close => return,
                     Act::Answer | Act::AnswerAfterGoAway => {}
                 }
             }
@@ -340,4 +346,32 @@ async fn requests_after_a_goaway_go_out_on_a_new_connection() {
         assert_eq!(trace(&log)[i..], [(i, 1, Act::AnswerAfterGoAway)]);
         assert_eq!(log.lock().unwrap()[i].body, body.as_bytes());
     }
+}
+
+/// A connection that ends under a request with no GOAWAY (a server that died, a balancer
+/// that cut it; h2 fails its streams with a broken pipe): as for an HTTP/1.1 connection closed
+/// under it, an idempotent request is sent once more, on a new connection, and a `POST`
+/// returns the error, sent once.
+#[ciranda::test]
+async fn an_idempotent_request_on_a_connection_that_ends_under_it_is_sent_again() {
+    use Act::*;
+    let (url, log) = raw_h2_server(|_, nth| if nth == 0 { Answer } else { Close }).await;
+    let client = h2_client();
+
+    let first = client.get(format!("{url}/first")).await.unwrap();
+    assert_eq!(first.text().await.unwrap(), "ok");
+    let second = client.get(format!("{url}/second")).await.unwrap();
+    assert_eq!(second.text().await.unwrap(), "ok");
+    assert_eq!(trace(&log), [(0, 1, Answer), (0, 3, Close), (1, 1, Answer)]);
+
+    let err = client
+        .post(format!("{url}/post"), "payload")
+        .await
+        .unwrap_err();
+    assert_eq!(trace(&log)[3..], [(1, 3, Close)]);
+    assert!(
+        !err.is_connect() && !err.is_timeout() && !err.is_body(),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("/post"), "{err}");
 }
