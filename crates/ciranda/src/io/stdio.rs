@@ -3,7 +3,8 @@
 //! Reading a terminal or a pipe blocks, and there is no portable way to make fd 0 non-blocking
 //! without affecting other processes sharing it, so each stream hands its system calls to the
 //! blocking pool: `Stdin` reads what the caller asked for (at most 64 KiB) per job, so a
-//! handle never holds bytes it did not return (std's shared buffer keeps the rest);
+//! handle never holds bytes it did not return (std's shared buffer keeps the rest, including
+//! what it read ahead for a read of less than 8 KiB);
 //! `Stdout`/`Stderr` collect writes and write them in one job per buffer (on overflow, `flush`,
 //! `close` or drop). One write takes at most 2 MiB (a short write, as Tokio's cap of one job), so
 //! a huge write is not copied whole into the buffer.
@@ -35,8 +36,13 @@ const MAX_WRITE: usize = 2 * 1024 * 1024;
 /// 64 KiB). Wrap it in a [`BufReader`](crate::io::BufReader) for `lines()` and small reads.
 ///
 /// Like `std::io::stdin()`, each [`stdin()`] is a handle to the one standard input: a job
-/// reads no more than the read that started it asked for, so dropping a handle loses nothing
-/// it did not return and the next handle (or a child process inheriting fd 0) reads on.
+/// takes no more than the read that started it asked for, so dropping a handle loses nothing
+/// it did not return and the next handle reads on. The job reads through std's shared stdin
+/// buffer, though, which fills up to 8 KiB at a time for a read asking for less: what it reads
+/// ahead goes to this process's next read (std's or ours), not to a child process that
+/// inherits fd 0, exactly as after `std::io::stdin().read(..)`. Reads of 8 KiB or more (a
+/// [`BufReader`](crate::io::BufReader)'s) go to the descriptor directly once that buffer is
+/// empty.
 ///
 /// A standard input made non-blocking by someone sharing it (`O_NONBLOCK` belongs to the
 /// terminal's or pipe's open file description, not to this process) is waited for with
