@@ -201,8 +201,8 @@ pub(crate) struct CurrentThread {
     generation: AtomicU64,
     /// A thread holds the driver role.
     driving: AtomicBool,
-    /// `block_on` threads waiting for the role (woken when it is released).
-    role_waiters: Mutex<Vec<Waker>>,
+    /// `block_on` calls waiting for the role (woken when it is released; see [`RoleWait`]).
+    role_waiters: Mutex<RoleWaiters>,
     /// Runs ready entries in the seeded order instead of FIFO; each `block_on` call starts
     /// the order from the seed again.
     run_order_seed: Option<u64>,
@@ -215,7 +215,7 @@ impl CurrentThread {
             block_on_woken: AtomicBool::new(false),
             generation: AtomicU64::new(0),
             driving: AtomicBool::new(false),
-            role_waiters: Mutex::new(Vec::new()),
+            role_waiters: Mutex::new(RoleWaiters::default()),
             run_order_seed,
         }
     }
@@ -264,15 +264,16 @@ impl CurrentThread {
         }
     }
 
-    /// Registers `waker` to be woken when the driver role is released; `true` if it is free.
-    fn wait_for_role(&self, waker: &Waker) -> bool {
-        {
-            let mut waiters = self.role_waiters.lock();
-            if !waiters.iter().any(|w| w.will_wake(waker)) {
-                waiters.push(waker.clone());
-            }
+    /// A place among the role waiters for one wait of a `block_on` call that polls its future
+    /// on its own thread while another thread drives (see [`RoleWait`]).
+    fn role_wait(&self) -> RoleWait<'_> {
+        let mut waiters = self.role_waiters.lock();
+        let ticket = waiters.next_ticket;
+        waiters.next_ticket = ticket.wrapping_add(1);
+        RoleWait {
+            flavor: self,
+            ticket,
         }
-        !self.driving.load(SeqCst)
     }
 
     fn try_acquire(&self) -> bool {
@@ -283,11 +284,57 @@ impl CurrentThread {
 
     fn release(&self) {
         self.driving.store(false, SeqCst);
-        let waiters = std::mem::take(&mut *self.role_waiters.lock());
-        for waker in waiters {
+        let waiters = std::mem::take(&mut self.role_waiters.lock().wakers);
+        for (_, waker) in waiters {
             // A waker we did not write must not unwind out of `block_on`'s exit.
             let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| waker.wake()));
         }
+    }
+}
+
+/// The `block_on` calls waiting for the driver role, for [`CurrentThread::release`] to wake.
+#[derive(Default)]
+struct RoleWaiters {
+    /// Each waiting call's waker, under the ticket of its [`RoleWait`].
+    wakers: Vec<(u64, Waker)>,
+    next_ticket: u64,
+}
+
+/// One wait of a `block_on` call for the driver role while another thread drives. Its waker
+/// is listed for the driver's release to wake, and taken off the list when the wait ends
+/// (the future finished, or the role was free): a listed waker holds the runtime's shared
+/// state, so one left behind per call kept memory for as long as the driver kept the role (a
+/// server's `main`: for good), made each later wait scan a longer list, and, left there by a
+/// wait that ended in a shutdown, kept the runtime's state alive after its last handle.
+struct RoleWait<'a> {
+    flavor: &'a CurrentThread,
+    ticket: u64,
+}
+
+impl RoleWait<'_> {
+    /// Lists `waker` to be woken when the driver role is released (once until that release);
+    /// `true` if the role is free.
+    fn register(&self, waker: &Waker) -> bool {
+        let flavor = self.flavor;
+        {
+            let mut waiters = flavor.role_waiters.lock();
+            if !waiters.wakers.iter().any(|(t, _)| *t == self.ticket) {
+                waiters.wakers.push((self.ticket, waker.clone()));
+            }
+        }
+        !flavor.driving.load(SeqCst)
+    }
+}
+
+impl Drop for RoleWait<'_> {
+    fn drop(&mut self) {
+        let removed = {
+            let mut waiters = self.flavor.role_waiters.lock();
+            let at = waiters.wakers.iter().position(|(t, _)| *t == self.ticket);
+            at.map(|at| waiters.wakers.swap_remove(at))
+        };
+        // Dropped with the lock released, as every waker the runtime lets go of.
+        drop(removed);
     }
 }
 
@@ -448,9 +495,10 @@ pub(crate) fn block_on<F: Future>(handle: &Handle, future: F) -> F::Output {
                 None => continue, // shut down under us
             }
         }
-        let waited = block_on::block_on_unless(handle, future.as_mut(), &|waker| {
-            flavor.wait_for_role(waker)
-        });
+        let wait = flavor.role_wait();
+        let waited =
+            block_on::block_on_unless(handle, future.as_mut(), &|waker| wait.register(waker));
+        drop(wait);
         if let Some(output) = waited {
             return output;
         }
@@ -625,5 +673,60 @@ fn run_task(shared: &Shared, task: Notified) -> bool {
     match &shared.times {
         None => coop::budget(|| task.run()),
         Some(times) => shared.run_timed(task, times),
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use crate::{Flavor, Scheduler};
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering::SeqCst;
+    use std::time::{Duration, Instant};
+
+    /// A `block_on` made while another thread holds the driver role polls its future on its
+    /// own thread and lists its waker, to take the role over if the driver leaves first. The
+    /// waker stayed listed after the call returned, until the driver left: beside a driver
+    /// that keeps the role (a server's `main`), every such call that waited once left its
+    /// waker behind, with a reference to the runtime's shared state.
+    #[test]
+    fn block_on_calls_beside_a_driver_leave_no_waker_behind() {
+        let sched = Scheduler::builder()
+            .flavor(Flavor::CurrentThread)
+            .build()
+            .unwrap();
+        let handle = sched.handle();
+        let gate = handle.spawn(std::future::pending::<()>());
+        let open = gate.abort_handle();
+        let driver = std::thread::spawn({
+            let handle = handle.clone();
+            move || handle.block_on(gate)
+        });
+        let flavor = handle.shared.current_thread.as_ref().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !flavor.driving.load(SeqCst) {
+            assert!(Instant::now() < deadline, "the other thread never drove");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let references = Arc::strong_count(&handle.shared);
+        for i in 0..100 {
+            // Pending once (the yield wakes it at once): the call waits for the role once.
+            let out = handle.block_on(async move {
+                crate::yield_now().await;
+                i
+            });
+            assert_eq!(out, i);
+        }
+        assert_eq!(
+            flavor.role_waiters.lock().wakers.len(),
+            0,
+            "a returned block_on left its waker listed for the driver role"
+        );
+        assert_eq!(
+            Arc::strong_count(&handle.shared),
+            references,
+            "returned block_on calls still hold the runtime"
+        );
+        open.abort();
+        assert!(driver.join().unwrap().unwrap_err().is_cancelled());
     }
 }
