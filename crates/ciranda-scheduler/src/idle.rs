@@ -41,8 +41,26 @@ pub(crate) struct Idle {
     state: AtomicU64,
     /// A parked worker sleeps with the LIFO-watch timeout.
     watching: AtomicBool,
-    sleepers: Mutex<Vec<usize>>,
+    sleepers: Mutex<Sleepers>,
     num_workers: usize,
+}
+
+/// The workers registered as parked, and those a notifier took off that list.
+struct Sleepers {
+    /// Registered as parked (`transition_to_parked`), newest last.
+    parked: Vec<usize>,
+    /// Taken off `parked` by a notifier, which counted them unparked and searching and is
+    /// waking them. Each leaves this list when it finds itself taken off (`unpark_self`), when
+    /// it dies (`forget_dead`), or when the hook's `unpark` failed (`unpark_failed`).
+    notified: Vec<usize>,
+}
+
+impl Sleepers {
+    /// Takes `worker` off `notified`; `false` if it was not there.
+    fn take_notified(&mut self, worker: usize) -> bool {
+        let at = self.notified.iter().position(|&w| w == worker);
+        at.map(|at| self.notified.swap_remove(at)).is_some()
+    }
 }
 
 fn searching(state: u64) -> usize {
@@ -58,7 +76,10 @@ impl Idle {
         Idle {
             state: AtomicU64::new((num_workers as u64) << UNPARKED_SHIFT),
             watching: AtomicBool::new(false),
-            sleepers: Mutex::new(Vec::with_capacity(num_workers)),
+            sleepers: Mutex::new(Sleepers {
+                parked: Vec::with_capacity(num_workers),
+                notified: Vec::with_capacity(num_workers),
+            }),
             num_workers,
         }
     }
@@ -79,9 +100,23 @@ impl Idle {
         if !self.should_wake_one() {
             return None;
         }
-        let worker = sleepers.pop()?;
+        let worker = sleepers.parked.pop()?;
+        sleepers.notified.push(worker);
         self.state.fetch_add(UNPARK | 1, SeqCst);
         Some(worker)
+    }
+
+    /// The hook's `unpark` of `worker`, chosen by [`worker_to_notify`](Idle::worker_to_notify),
+    /// panicked: the worker may sleep on, counted searching, and a notifier wakes nobody while
+    /// someone searches, so no later wake-up would reach any worker. Unless it woke up by
+    /// itself since (and took the notification as its own), it goes back to the parked list
+    /// and counts, for the next notifier to wake.
+    pub(crate) fn unpark_failed(&self, worker: usize) {
+        let mut sleepers = self.sleepers.lock();
+        if sleepers.take_notified(worker) {
+            self.state.fetch_sub(ONE_UNPARKED | 1, SeqCst);
+            sleepers.parked.push(worker);
+        }
     }
 
     /// Starts searching if fewer than half of the workers already do.
@@ -107,7 +142,7 @@ impl Idle {
         let mut sleepers = self.sleepers.lock();
         let dec = ONE_UNPARKED | u64::from(is_searching);
         self.state.fetch_sub(dec, SeqCst);
-        sleepers.push(worker);
+        sleepers.parked.push(worker);
     }
 
     /// A parked worker woke up on its own (work it saw, a timeout, I/O, shutdown): if it is
@@ -124,10 +159,12 @@ impl Idle {
     /// timers and I/O it would drive, asleep.
     pub(crate) fn unpark_self(&self, worker: usize, resume_searching: bool) -> bool {
         let mut sleepers = self.sleepers.lock();
-        let Some(at) = sleepers.iter().position(|&w| w == worker) else {
+        let Some(at) = sleepers.parked.iter().position(|&w| w == worker) else {
+            // A notifier took us off the list and counted us searching.
+            sleepers.take_notified(worker);
             return true;
         };
-        sleepers.swap_remove(at);
+        sleepers.parked.swap_remove(at);
         self.state
             .fetch_add(UNPARK | u64::from(resume_searching), SeqCst);
         resume_searching
@@ -141,12 +178,13 @@ impl Idle {
     /// picked it: that wake-up must go to another worker.
     pub(crate) fn forget_dead(&self, worker: usize, was_watching: bool) -> bool {
         let mut sleepers = self.sleepers.lock();
-        let notified = match sleepers.iter().position(|&w| w == worker) {
+        let notified = match sleepers.parked.iter().position(|&w| w == worker) {
             Some(at) => {
-                sleepers.swap_remove(at);
+                sleepers.parked.swap_remove(at);
                 false
             }
             None => {
+                sleepers.take_notified(worker);
                 self.state.fetch_sub(ONE_UNPARKED | 1, SeqCst);
                 true
             }
@@ -206,10 +244,12 @@ impl Idle {
 
 #[cfg(all(test, loom))]
 impl Idle {
-    /// `(searching, unparked, sleepers)`, for the loom models' end-of-run checks.
+    /// `(searching, unparked, listed)` (`listed`: parked or notified), for the loom models'
+    /// end-of-run checks.
     pub(crate) fn counts_for_model(&self) -> (usize, usize, usize) {
         let sleepers = self.sleepers.lock();
         let state = self.state.load(SeqCst);
-        (searching(state), unparked(state), sleepers.len())
+        let listed = sleepers.parked.len() + sleepers.notified.len();
+        (searching(state), unparked(state), listed)
     }
 }

@@ -35,6 +35,19 @@ pub(crate) struct Config {
     pub(crate) task_timing: bool,
 }
 
+/// Armed around the hook's `unpark` of the worker a notifier chose: dropped only if that call
+/// unwinds (it is forgotten otherwise), when it gives the worker back (`Idle::unpark_failed`).
+struct UnparkFailed<'a> {
+    idle: &'a Idle,
+    worker: usize,
+}
+
+impl Drop for UnparkFailed<'_> {
+    fn drop(&mut self) {
+        self.idle.unpark_failed(self.worker);
+    }
+}
+
 /// Why a task is being queued: it decides where a worker puts it.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum Reason {
@@ -106,7 +119,14 @@ impl Shared {
 
     pub(crate) fn notify_parked(&self) {
         if let Some(worker) = self.idle.worker_to_notify() {
+            // The hook's `unpark` is user code: if it panics, the worker it did not wake goes
+            // back to the sleepers (the panic goes on to the caller, as before).
+            let failed = UnparkFailed {
+                idle: &self.idle,
+                worker,
+            };
             self.park.unpark(worker);
+            std::mem::forget(failed);
         }
     }
 

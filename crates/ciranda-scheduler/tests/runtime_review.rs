@@ -234,3 +234,70 @@ fn a_scheduler_in_a_thread_local_is_dropped_at_thread_exit() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// A parking hook whose `unpark` panics once, the first time after it is armed.
+struct PanicsOnceInUnpark {
+    inner: ciranda_scheduler::park::ThreadParkers,
+    armed: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl ciranda_scheduler::park::Park for PanicsOnceInUnpark {
+    fn park(&self, cx: &ciranda_scheduler::park::ParkContext<'_>, timeout: Option<Duration>) {
+        self.inner.park(cx, timeout);
+    }
+    fn unpark(&self, worker: usize) {
+        if self.armed.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            panic!("the test's unpark hook panics once");
+        }
+        self.inner.unpark(worker);
+    }
+}
+
+/// A hook's `unpark` is user code. A notifier takes the worker it wakes off the sleeper list
+/// and counts it as searching before calling `unpark`; when that call panicked, the worker
+/// slept on counted as searching, and since a notifier wakes nobody while a worker searches,
+/// no task spawned from outside ever ran again. The worker now goes back to the sleepers.
+#[test]
+fn a_panicking_unpark_hook_does_not_leave_new_work_unannounced() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+    let armed = Arc::new(AtomicBool::new(false));
+    let sched = Scheduler::builder()
+        .worker_threads(2)
+        .park_hook({
+            let armed = armed.clone();
+            move |workers| PanicsOnceInUnpark {
+                inner: ciranda_scheduler::park::ThreadParkers::new(workers),
+                armed,
+            }
+        })
+        .build()
+        .unwrap();
+    assert_eq!(sched.block_on(sched.spawn(async { 1 })).unwrap(), 1);
+    // Both workers asleep for good: the next spawn from outside calls `unpark`. (A watcher
+    // sleeps a few milliseconds at most, then parks for good as well.)
+    eventually("both workers parked", || sched.handle().is_idle());
+    std::thread::sleep(Duration::from_millis(50));
+    eventually("both workers parked", || sched.handle().is_idle());
+    armed.store(true, SeqCst);
+    let spawned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sched.spawn(async {})));
+    assert!(spawned.is_err(), "the hook's panic reaches the spawner");
+    // Spawned from outside afterwards: each one runs.
+    let handle = sched.handle();
+    let (done_tx, done_rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for i in 0..10 {
+            let out = handle.block_on(handle.spawn(async move { i }));
+            if done_tx.send(out.unwrap()).is_err() {
+                return;
+            }
+        }
+    });
+    for i in 0..10 {
+        assert_eq!(
+            done_rx.recv_timeout(HANG),
+            Ok(i),
+            "a spawn from outside never ran"
+        );
+    }
+}

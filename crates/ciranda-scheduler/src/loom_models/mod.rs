@@ -6,6 +6,8 @@
 //!   spawner that saw it.
 //! * [`park`]: the `Parker` token, and the idle protocol (`Idle` + parkers + run queues)
 //!   driven by real `Worker`s: no wake-up is ever lost.
+//! * [`unpark`]: a notifier whose call into the hook's `unpark` failed gives the worker it
+//!   chose back, so a later wake-up still reaches a worker.
 //! * [`activity`]: the idle check that lets a paused clock jump never says "idle" while a
 //!   task is in flight.
 //!
@@ -20,6 +22,7 @@ mod activity;
 mod park;
 mod registry;
 mod task;
+mod unpark;
 
 use std::future::Future;
 use std::pin::pin;
