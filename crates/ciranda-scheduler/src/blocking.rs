@@ -354,7 +354,11 @@ impl Inner {
                     task.run();
                 }
                 self.active.deactivate();
-                handle.shared.park.notify_idle_change();
+                // User code (the parking hook's): a panic must not end this thread between
+                // two calls, since a call queued meanwhile counts on it to take that call.
+                call_hook("Park::notify_idle_change", || {
+                    handle.shared.park.notify_idle_change();
+                });
                 state = self.state.lock();
             }
             if searching {

@@ -1,5 +1,6 @@
 //! `Scheduler`: the owner of the worker threads; dropping it shuts the runtime down.
 
+use crate::hooks::call_hook;
 use crate::{Builder, Handle, JoinHandle};
 use std::fmt;
 use std::future::Future;
@@ -105,14 +106,17 @@ impl Scheduler {
         if !shared.begin_shutdown() {
             return;
         }
-        // Before the workers go: a hook driving I/O lets `block_on` threads take over.
-        shared.park.shutdown();
+        // Before the workers go: a hook driving I/O lets `block_on` threads take over. The
+        // hook's methods are user code: one that panics must not stop the shutdown half-way
+        // (the flag raised but workers left asleep, every future kept, the blocking pool
+        // running), so a panic is reported and the shutdown goes on.
+        call_hook("Park::shutdown", || shared.park.shutdown());
         for worker in 0..shared.stealable.len() {
-            shared.park.unpark(worker);
+            call_hook("Park::unpark", || shared.park.unpark(worker));
         }
         if shared.current_thread.is_some() {
             // A thread driving it (through a handle) stops driving.
-            shared.park.unpark(0);
+            call_hook("Park::unpark", || shared.park.unpark(0));
         }
         // Shutting down from one of our own workers (a task dropped the scheduler): that
         // worker leaves its loop only after the current poll, so do not wait for it.

@@ -301,3 +301,132 @@ fn a_panicking_unpark_hook_does_not_leave_new_work_unannounced() {
         );
     }
 }
+
+/// A parking hook whose `shutdown` panics, and whose `notify_idle_change` panics once on a
+/// blocking thread after it is armed.
+struct PanickyHook {
+    inner: ciranda_scheduler::park::ThreadParkers,
+    armed: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl ciranda_scheduler::park::Park for PanickyHook {
+    fn park(&self, cx: &ciranda_scheduler::park::ParkContext<'_>, timeout: Option<Duration>) {
+        self.inner.park(cx, timeout);
+    }
+    fn unpark(&self, worker: usize) {
+        self.inner.unpark(worker);
+    }
+    fn notify_idle_change(&self) {
+        let on_blocking_thread = std::thread::current()
+            .name()
+            .is_some_and(|name| name.ends_with("-blocking"));
+        if on_blocking_thread && self.armed.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            panic!("the test's notify_idle_change hook panics once");
+        }
+    }
+    fn shutdown(&self) {
+        panic!("the test's shutdown hook panics");
+    }
+}
+
+fn panicky_scheduler(
+    armed: &std::sync::Arc<std::sync::atomic::AtomicBool>,
+    builder: ciranda_scheduler::Builder,
+) -> Scheduler {
+    let armed = armed.clone();
+    builder
+        .park_hook(move |workers| PanickyHook {
+            inner: ciranda_scheduler::park::ThreadParkers::new(workers),
+            armed,
+        })
+        .build()
+        .unwrap()
+}
+
+/// The parking hook's `shutdown` is user code. When it panicked, dropping the scheduler
+/// unwound right after raising the shutdown flag: the workers were never woken to leave
+/// (their stop hooks never ran), no unfinished task's future was dropped, and the blocking
+/// pool was never shut down. The panic is reported and the shutdown goes on.
+#[test]
+fn a_panicking_shutdown_hook_does_not_stop_the_shutdown_half_way() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+    struct SetOnDrop(Arc<AtomicBool>);
+    impl Drop for SetOnDrop {
+        fn drop(&mut self) {
+            self.0.store(true, SeqCst);
+        }
+    }
+    let stopped = Arc::new(AtomicUsize::new(0));
+    let counter = stopped.clone();
+    let sched = panicky_scheduler(
+        &Arc::new(AtomicBool::new(false)),
+        Scheduler::builder()
+            .worker_threads(2)
+            .thread_name("rvs")
+            .on_thread_stop(move || {
+                if std::thread::current()
+                    .name()
+                    .is_some_and(|name| name.contains("-worker-"))
+                {
+                    counter.fetch_add(1, SeqCst);
+                }
+            }),
+    );
+    let dropped = Arc::new(AtomicBool::new(false));
+    let guard = SetOnDrop(dropped.clone());
+    let pending = sched.spawn(async move {
+        let _guard = guard;
+        std::future::pending::<()>().await;
+    });
+    let shut_down = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(sched)));
+    assert!(shut_down.is_ok(), "dropping the scheduler panicked");
+    assert!(
+        dropped.load(SeqCst),
+        "the pending task's future was not dropped"
+    );
+    assert!(pending.is_finished(), "the pending task did not finish");
+    assert_eq!(stopped.load(SeqCst), 2, "not every worker left");
+}
+
+/// The parking hook's `notify_idle_change` is user code, called by a blocking thread after
+/// each call. When it panicked, the thread died between two calls; a call queued meanwhile
+/// (the pool at its limit) waited for that thread to take it, and nobody else would until
+/// the next `spawn_blocking`. The panic is reported and the thread carries on.
+#[test]
+fn a_panicking_notify_idle_change_does_not_strand_a_queued_blocking_call() {
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+    let armed = Arc::new(AtomicBool::new(false));
+    let sched = panicky_scheduler(
+        &armed,
+        Scheduler::builder()
+            .worker_threads(1)
+            .max_blocking_threads(1),
+    );
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let (started_tx, started_rx) = mpsc::channel::<()>();
+    let first = sched.spawn_blocking(move || {
+        started_tx.send(()).unwrap();
+        let _ = release_rx.recv_timeout(Duration::from_secs(60));
+        1
+    });
+    started_rx.recv_timeout(HANG).unwrap();
+    // Queued behind the first: the pool is at its limit.
+    let second = sched.spawn_blocking(|| 2);
+    armed.store(true, std::sync::atomic::Ordering::SeqCst);
+    release_tx.send(()).unwrap();
+    let handle = sched.handle();
+    let (done_tx, done_rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done_tx.send(handle.block_on(second).unwrap());
+    });
+    assert_eq!(
+        done_rx.recv_timeout(HANG),
+        Ok(2),
+        "the queued call never ran"
+    );
+    assert_eq!(sched.block_on(first).unwrap(), 1);
+    // The shutdown hook panics too: contained (see the test above).
+    drop(sched);
+}
