@@ -11,16 +11,8 @@
 //! | `enable` (first)  | CAS `NOTIFIED` away, or queue        | queue at the back, with no waker    |
 //! | `notify_waiters`  | bump generation                      | bump generation, grant all          |
 //!
-//! Each waiter takes a ticket when it queues (its place in arrival order; tickets are never
-//! reused). `notify_one` grants the front waiter by freeing its slot and publishing its ticket
-//! in `granted`: the queue is FIFO (nobody is put in front), so the ticket of every waiter it
-//! grants is larger than the last. A woken waiter's re-poll reads `granted` without the lock:
-//! a ticket at or below it, with no `notify_waiters` since the future's creation, is a
-//! `notify_one` grant, and the poll returns at once (the slot is already free). Otherwise the
-//! poll takes the lock and looks at its slot: a slot that is gone, or that holds another
-//! waiter's ticket, was freed by a `notify_one` grant; a slot of its own is still waiting, or
-//! was granted by `notify_waiters` (which leaves the slots in place, marked). A future dropped
-//! with a `notify_one` grant it never returned passes the notification to the next waiter or
+//! Waiter slot states: `Waiting` → `Notified(by_one)`; a future dropped in `Notified(true)`
+//! (granted by `notify_one` but never returned) passes the notification to the next waiter or
 //! stores it as the permit. A [`Notified`] future remembers the generation it was created in, so
 //! a `notify_waiters` that happens after its creation completes it even if it had not been
 //! polled yet (the "create, check condition, await" pattern never loses a wake-up).
@@ -38,9 +30,8 @@
 //! | future state               | slot            | `enable`               | poll                  | drop                        |
 //! |----------------------------|-----------------|------------------------|-----------------------|-----------------------------|
 //! | new                        | none            | checks, may queue      | checks, may queue     | nothing                     |
-//! | queued (polled or enabled) | its ticket      | `false`, slot kept     | stores waker, pending | leaves the queue            |
-//! | granted by `notify_one`    | freed           | `true`, done           | ready, done           | passes the notification on  |
-//! | granted by `notify_waiters`| marked `all`    | `true`, done           | ready, done           | frees the slot              |
+//! | queued (polled or enabled) | `Waiting`       | `false`, slot kept     | stores waker, pending | leaves the queue            |
+//! | granted                    | `Notified(_)`   | `true`, done           | ready, done           | passes a `notify_one` on    |
 //! | done                       | none            | `true`                 | ready                 | nothing                     |
 
 use core::fmt;
@@ -49,66 +40,18 @@ use core::pin::Pin;
 use core::task::{Context, Poll, Waker};
 
 use crate::coop;
-use crate::loom::{AtomicU64, AtomicUsize, Mutex, MutexGuard, Ordering};
+use crate::loom::{AtomicUsize, Mutex, MutexGuard, Ordering};
 use crate::waiters::{Key, Queued, WaitList, WakeList, poll_wait};
 
 const NOTIFIED: usize = 0b01;
 const WAITING: usize = 0b10;
 const GEN_ONE: usize = 0b100;
 
-/// A queued waiter's slot. A `notify_one` grant frees the slot instead of marking it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Slot {
-    /// The waiter's ticket: its place in arrival order, which tells its slot from a newer
-    /// waiter's that took the same slot after a `notify_one` grant freed it.
-    ticket: u64,
-    /// Granted by `notify_waiters` (and unlinked); the owner frees the slot.
-    all: bool,
-}
-
-/// The waiters, under the `Notify`'s lock.
-#[derive(Debug)]
-struct Waiters {
-    list: WaitList<Slot>,
-    /// The next waiter's ticket (tickets start at 1; `granted` starts at 0).
-    next_ticket: u64,
-}
-
-impl Waiters {
-    /// Queues a waiter at the back; returns its key and its ticket.
-    fn push(&mut self, waker: Option<Waker>) -> (Key, u64) {
-        let ticket = self.next_ticket;
-        self.next_ticket += 1;
-        let slot = Slot { ticket, all: false };
-        (self.list.push_back(slot, waker), ticket)
-    }
-
-    /// Whether `key`'s slot is still the waiter's with `ticket`: not freed by a `notify_one`
-    /// grant (and not taken by a newer waiter since).
-    fn owns(&self, key: Key, ticket: u64) -> bool {
-        self.list
-            .try_get(key)
-            .is_some_and(|slot| slot.ticket == ticket)
-    }
-
-    /// A [`poll_wait`] check for the queued waiter `*queued` with `ticket`: over if a
-    /// `notify_one` freed its slot, or if `notify_waiters` marked it; else still waiting.
-    fn check(&mut self, queued: &mut Option<Key>, hold: bool, ticket: u64) -> Queued<'_, Slot, ()> {
-        let key = queued.expect("only a queued waiter is checked");
-        if self.owns(key, ticket) {
-            return self
-                .list
-                .finish_if(queued, hold, |slot| slot.all.then_some(()));
-        }
-        // A `notify_one` grant: nothing is left in the list to take, and the grant stays
-        // this future's (its ticket) until the key is cleared. With a clone to drop, drop it
-        // before the key goes (as `WaitList::hold` has every grant wait).
-        if hold {
-            return Queued::Over(None);
-        }
-        *queued = None;
-        Queued::Done((), None)
-    }
+enum Slot {
+    Waiting,
+    /// `true` when granted by `notify_one` (a permit to pass on if dropped).
+    Notified(bool),
 }
 
 /// Wakes tasks: [`notify_one`](Notify::notify_one) wakes the first waiter or stores one permit,
@@ -127,10 +70,7 @@ impl Waiters {
 /// ```
 pub struct Notify {
     state: AtomicUsize,
-    /// The ticket of the last waiter `notify_one` granted (0: none yet). Written under the
-    /// lock, read by re-polls without it.
-    granted: AtomicU64,
-    waiters: Mutex<Waiters>,
+    waiters: Mutex<WaitList<Slot>>,
 }
 
 impl Notify {
@@ -139,11 +79,7 @@ impl Notify {
         pub fn new() -> Self {
             Notify {
                 state: AtomicUsize::new(0),
-                granted: AtomicU64::new(0),
-                waiters: Mutex::new(Waiters {
-                    list: WaitList::new(),
-                    next_ticket: 1,
-                }),
+                waiters: Mutex::new(WaitList::new()),
             }
         }
     }
@@ -165,7 +101,6 @@ impl Notify {
             notify: self,
             generation: self.state.load(Ordering::Acquire) & !(NOTIFIED | WAITING),
             key: None,
-            ticket: 0,
             done: false,
         }
     }
@@ -195,15 +130,10 @@ impl Notify {
         self.notify_one_locked(waiters);
     }
 
-    fn notify_one_locked(&self, mut waiters: MutexGuard<'_, Waiters>) {
+    fn notify_one_locked(&self, mut waiters: MutexGuard<'_, WaitList<Slot>>) {
         let mut wakers = WakeList::new();
-        if let Some(front) = waiters.list.front() {
-            let (slot, waker) = waiters.list.remove(front);
-            debug_assert!(!slot.all, "a queued waiter is not granted yet");
-            // Release: the waiter that reads its ticket here sees what came before this call.
-            self.granted.store(slot.ticket, Ordering::Release);
-            wakers.push(waker);
-            if waiters.list.is_empty() {
+        if waiters.grant_front(&mut wakers, |s| *s = Slot::Notified(true)) {
+            if waiters.is_empty() {
                 self.state.fetch_and(!WAITING, Ordering::AcqRel);
             }
         } else {
@@ -235,24 +165,10 @@ impl Notify {
         let mut waiters = self.waiters.lock();
         self.state.fetch_add(GEN_ONE, Ordering::AcqRel);
         let mut wakers = WakeList::new();
-        while waiters.list.grant_front(&mut wakers, |s| s.all = true) {}
+        while waiters.grant_front(&mut wakers, |s| *s = Slot::Notified(false)) {}
         self.state.fetch_and(!WAITING, Ordering::AcqRel);
         drop(waiters);
         wakers.wake_all();
-    }
-}
-
-/// Under loom, every model checks that no slot outlives its waiter: each `Notified` borrows
-/// the `Notify`, so all are gone (completed or dropped) by the time it drops. (Not in other
-/// builds: a `Notified` leaked with `mem::forget` keeps its slot, which is allowed.)
-#[cfg(loom)]
-impl Drop for Notify {
-    fn drop(&mut self) {
-        assert_eq!(
-            self.waiters.lock().list.occupied(),
-            0,
-            "a waiter's slot outlived it"
-        );
     }
 }
 
@@ -293,8 +209,6 @@ pub struct Notified<'a> {
     notify: &'a Notify,
     generation: usize,
     key: Option<Key>,
-    /// The ticket it queued with (while `key` is set).
-    ticket: u64,
     done: bool,
 }
 
@@ -309,16 +223,16 @@ impl Future for Notified<'_> {
         coop::proceed(cx, |cx| {
             let notify = this.notify;
             if this.key.is_some() {
-                if this.granted_by_one() {
-                    return Poll::Ready(());
-                }
-                let ticket = this.ticket;
                 let polled = poll_wait(
                     cx.waker(),
                     &mut this.key,
                     None,
                     || notify.waiters.lock(),
-                    |waiters, queued, hold| waiters.check(queued, hold, ticket),
+                    |waiters, queued, hold| {
+                        waiters.finish_if(queued, hold, |slot| {
+                            matches!(slot, Slot::Notified(_)).then_some(())
+                        })
+                    },
                 );
                 // Set only once the slot is gone: a poll that unwinds before leaves the
                 // notification in the slot, for a re-poll to return or `Drop` to pass on.
@@ -388,13 +302,12 @@ impl Notified<'_> {
         if this.key.is_none() {
             return this.ready_without_lock() || this.register(None);
         }
-        if this.granted_by_one() {
-            return true;
-        }
         let notify = this.notify;
         loop {
             let mut waiters = notify.waiters.lock();
-            let found = waiters.check(&mut this.key, false, this.ticket);
+            let found = waiters.finish_if(&mut this.key, false, |slot| {
+                matches!(slot, Slot::Notified(_)).then_some(())
+            });
             match found {
                 Queued::Done((), stale) => {
                     this.done = true;
@@ -404,8 +317,8 @@ impl Notified<'_> {
                     return true;
                 }
                 // The slot still held a waker, to be dropped before the grant is taken (a
-                // granted slot holds none today: `notify_waiters` unlinks it, which takes its
-                // waker out, and `notify_one` frees it).
+                // granted slot holds none today: `notify_one` and `notify_waiters` unlink it,
+                // which takes its waker out).
                 Queued::Over(stale) => {
                     drop(waiters);
                     drop(stale);
@@ -413,27 +326,6 @@ impl Notified<'_> {
                 Queued::Waiting(_) | Queued::Enqueue(..) => return false,
             }
         }
-    }
-
-    /// The look of a queued future's re-poll or `enable`, without the lock: whether a
-    /// `notify_one` granted it. If so the future is done (its slot is already free).
-    ///
-    /// A ticket at or below `granted` was granted: `notify_one` grants in ticket order, and
-    /// only `notify_waiters` takes a waiter out of line otherwise. So the generation is read
-    /// after `granted`, and the answer is yes only if no `notify_waiters` came since the
-    /// future's creation: a `notify_waiters` before the grant read here is seen (the
-    /// acquire orders its bump before this read), and one after it came too late to take
-    /// this waiter. When it is no, the lock decides.
-    fn granted_by_one(&mut self) -> bool {
-        let notify = self.notify;
-        if notify.granted.load(Ordering::Acquire) < self.ticket
-            || notify.state.load(Ordering::Acquire) & !(NOTIFIED | WAITING) != self.generation
-        {
-            return false;
-        }
-        self.key = None;
-        self.done = true;
-        true
     }
 
     /// The first look of a first poll or `enable`, without the lock: a `notify_waiters` since
@@ -501,9 +393,7 @@ impl Notified<'_> {
                     return true;
                 }
                 Ok(_) => {
-                    let (key, ticket) = waiters.push(fresh.take());
-                    self.key = Some(key);
-                    self.ticket = ticket;
+                    self.key = Some(waiters.push_back(Slot::Waiting, fresh.take()));
                     return false;
                 }
                 Err(actual) => state = actual,
@@ -527,16 +417,15 @@ impl Drop for Notified<'_> {
         let Some(key) = self.key.take() else { return };
         let notify = self.notify;
         let mut waiters = notify.waiters.lock();
-        if !waiters.owns(key, self.ticket) {
-            // A `notify_one` grant this future never returned (the grant freed the slot).
+        let (slot, stale) = waiters.remove(key);
+        if slot == Slot::Notified(true) {
             notify.notify_one_locked(waiters);
-            return;
+        } else {
+            if waiters.is_empty() {
+                notify.state.fetch_and(!WAITING, Ordering::AcqRel);
+            }
+            drop(waiters);
         }
-        let (_, stale) = waiters.list.remove(key);
-        if waiters.list.is_empty() {
-            notify.state.fetch_and(!WAITING, Ordering::AcqRel);
-        }
-        drop(waiters);
         // Foreign code: dropped only once the lock is released.
         drop(stale);
     }
@@ -548,75 +437,5 @@ impl fmt::Debug for Notified<'_> {
             .field("registered", &self.key.is_some())
             .field("done", &self.done)
             .finish()
-    }
-}
-
-#[cfg(all(test, not(loom)))]
-mod tests {
-    use super::*;
-    use std::pin::pin;
-    use std::task::Waker;
-
-    fn poll(notified: Pin<&mut Notified<'_>>) -> Poll<()> {
-        notified.poll(&mut Context::from_waker(Waker::noop()))
-    }
-
-    fn occupied(notify: &Notify) -> usize {
-        notify.waiters.lock().list.occupied()
-    }
-
-    /// A waiter granted by `notify_waiters` whose ticket a later `notify_one` grant passes
-    /// (granted to a newer waiter) is not a `notify_one` grant: its slot is still there, and
-    /// its re-poll frees it.
-    #[test]
-    fn a_notify_waiters_grant_passed_by_a_later_notify_one_frees_its_slot() {
-        let notify = Notify::new();
-        let mut first = pin!(notify.notified());
-        assert!(poll(first.as_mut()).is_pending());
-        notify.notify_waiters();
-        let mut second = pin!(notify.notified());
-        assert!(poll(second.as_mut()).is_pending());
-        notify.notify_one(); // to `second`; `granted` is now past `first`'s ticket
-        assert_eq!(occupied(&notify), 1, "only `first`'s marked slot is left");
-        assert!(poll(first.as_mut()).is_ready());
-        assert_eq!(occupied(&notify), 0, "`first`'s slot was not freed");
-        assert!(poll(second.as_mut()).is_ready());
-        assert_eq!(occupied(&notify), 0);
-    }
-
-    /// A waiter granted by `notify_one` whose freed slot a newer waiter took, polled again
-    /// after a `notify_waiters` (so the look without the lock cannot decide): it completes
-    /// without taking the newer waiter's slot, which its owner then frees.
-    #[test]
-    fn a_notify_one_grant_does_not_claim_the_slot_a_newer_waiter_took() {
-        let notify = Notify::new();
-        let mut first = pin!(notify.notified());
-        assert!(poll(first.as_mut()).is_pending());
-        notify.notify_one(); // to `first`, whose slot is freed
-        let mut second = pin!(notify.notified());
-        assert!(poll(second.as_mut()).is_pending()); // takes the freed slot
-        assert_eq!(first.key, second.key, "the slot was not reused");
-        notify.notify_waiters(); // marks `second`; `first` must still tell its grant
-        assert!(poll(first.as_mut()).is_ready());
-        assert_eq!(occupied(&notify), 1, "`first` freed `second`'s slot");
-        assert!(poll(second.as_mut()).is_ready());
-        assert_eq!(occupied(&notify), 0);
-        // Nothing was stored: the `notify_one` went to `first`.
-        let mut later = pin!(notify.notified());
-        assert!(!later.as_mut().enable());
-    }
-
-    /// A `notify_one` grant dropped unreturned after a `notify_waiters` is still passed on.
-    #[test]
-    fn a_notify_one_grant_dropped_after_a_notify_waiters_is_passed_on() {
-        let notify = Notify::new();
-        let mut first = Box::pin(notify.notified());
-        assert!(poll(first.as_mut()).is_pending());
-        notify.notify_one();
-        notify.notify_waiters();
-        drop(first);
-        let mut later = pin!(notify.notified());
-        assert!(later.as_mut().enable(), "the notification was lost");
-        assert_eq!(occupied(&notify), 0);
     }
 }

@@ -99,12 +99,6 @@ impl<S> WaitList<S> {
         self.linked == 0
     }
 
-    /// The number of allocated slots: queued waiters and granted ones not yet claimed.
-    #[cfg(any(test, loom))]
-    pub(crate) fn occupied(&self) -> usize {
-        self.occupied
-    }
-
     /// The number of queued waiters.
     #[allow(dead_code)]
     pub(crate) fn len(&self) -> usize {
@@ -187,16 +181,6 @@ impl<S> WaitList<S> {
     /// The state of `key`'s slot.
     pub(crate) fn get(&self, key: Key) -> &S {
         &self.node(key).state
-    }
-
-    /// The state of `key`'s slot, or `None` if that slot is free (or was given back with the
-    /// list's memory). For a primitive whose granter frees a waiter's slot itself: the waiter
-    /// then tells its own slot from a newer waiter's by something its state records.
-    pub(crate) fn try_get(&self, key: Key) -> Option<&S> {
-        match self.slots.get(key.0) {
-            Some(Slot::Occupied(node)) => Some(&node.state),
-            _ => None,
-        }
     }
 
     /// The state of `key`'s slot, mutably.

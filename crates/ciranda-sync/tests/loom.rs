@@ -313,42 +313,6 @@ mod notify {
         });
     }
 
-    /// A queued waiter's re-poll (which looks for a `notify_one` grant without the lock)
-    /// racing a `notify_waiters` on one thread and, on another, a newer waiter that queues
-    /// and is granted by a `notify_one` (so the last grant's ticket is past the first's): the
-    /// first completes through its slot, whatever came first, and no slot outlives its waiter
-    /// (the `Notify`'s drop checks that under loom).
-    #[test]
-    fn repoll_racing_notify_waiters_and_a_newer_grant() {
-        loom::model(|| {
-            let n = Arc::new(Notify::new());
-            let mut cx = Context::from_waker(std::task::Waker::noop());
-            let mut first = Box::pin(n.notified());
-            assert!(first.as_mut().poll(&mut cx).is_pending());
-            let all = thread::spawn({
-                let n = n.clone();
-                move || n.notify_waiters()
-            });
-            let newer = thread::spawn({
-                let n = n.clone();
-                move || {
-                    let mut cx = Context::from_waker(std::task::Waker::noop());
-                    let mut second = Box::pin(n.notified());
-                    let _ = second.as_mut().poll(&mut cx);
-                    n.notify_one();
-                    let _ = second.as_mut().poll(&mut cx);
-                }
-            });
-            let _ = first.as_mut().poll(&mut cx);
-            all.join().unwrap();
-            newer.join().unwrap();
-            assert!(
-                first.as_mut().poll(&mut cx).is_ready(),
-                "first missed its wake-up"
-            );
-        });
-    }
-
     /// `enable` racing `notify_waiters` on a future created before it: the future completes
     /// (at the enable, or found by the next one), and nothing is stored for a later waiter.
     #[test]
