@@ -39,7 +39,8 @@ if [ ${#suites[@]} -eq 0 ]; then
         ciranda-reactor:paused_clock_lookup ciranda-sync:coop ciranda-http:send_timeout
         ciranda-reactor:sleep_reset ciranda:process_pidfd_emfile ciranda-sync:notify
         ciranda-sync:rwlock ciranda-sync:queue ciranda-sync:barrier
-        ciranda-http:short_timeouts ciranda-http:http2_batching ciranda-http:stale_connections)
+        ciranda-http:short_timeouts ciranda-http:http2_batching ciranda-http:stale_connections
+        ciranda-scheduler:current_thread_memory)
 fi
 
 args_of() {
