@@ -833,8 +833,13 @@ impl ClientBuilder {
         self
     }
 
-    /// Resolving the host, connecting and the TLS handshake must finish within `timeout`
-    /// (shared among the host's addresses, tried in turn).
+    /// Resolving the host, connecting and the TLS handshake must finish within `timeout`.
+    ///
+    /// Without it a connection attempt still never waits long on one address: the host's
+    /// addresses are tried in RFC 8305's order (its families alternating), and an attempt not
+    /// answered within 250 ms gets the next address tried beside it ("Happy Eyeballs");
+    /// the first to connect is used. So a first address that drops packets costs 250 ms,
+    /// not the system's connect timeout of about two minutes.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = Some(timeout);
         self

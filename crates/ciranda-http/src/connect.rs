@@ -1,5 +1,5 @@
-//! The client's connector: name resolution on the blocking pool, every address tried,
-//! `TCP_NODELAY`, a connect timeout, a proxy if one is configured (see `proxy`: HTTP, TLS
+//! The client's connector: name resolution on the blocking pool, every address tried (the
+//! next one beside a slow attempt, as RFC 8305's Happy Eyeballs do), `TCP_NODELAY`, a connect timeout, a proxy if one is configured (see `proxy`: HTTP, TLS
 //! with the proxy itself for an `https://` one, or a SOCKS5 tunnel, see `socks`), and TLS
 //! through rustls with ALPN.
 
@@ -10,11 +10,14 @@ use crate::socks::{SocksTarget, socks5_connect};
 use ciranda::net::TcpStream;
 use ciranda::time::Instant;
 use futures_rustls::TlsConnector;
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use hyper::Uri;
 use hyper_util::client::legacy::connect::{Connected, Connection};
 use rustls_pki_types::ServerName;
+use std::collections::VecDeque;
 use std::fmt;
-use std::future::Future;
+use std::future::{Future, poll_fn};
 use std::io::{self, IoSlice};
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::pin::Pin;
@@ -239,36 +242,103 @@ fn far_future() -> Instant {
     Instant::now() + Duration::from_secs(86_400 * 365)
 }
 
-/// Resolves `host` (see [`resolve`]) and tries every address
-/// in order, giving each an equal share of the time left before `deadline`.
+/// How long a connection attempt runs alone before the next address is tried beside it: RFC
+/// 8305's "Connection Attempt Delay", whose recommended 250 ms curl and hyper-util use too. A
+/// first address that drops packets (an IPv6 route that goes nowhere, a firewall) then costs
+/// that, not the system's connect timeout of about two minutes.
+const ATTEMPT_DELAY: Duration = Duration::from_millis(250);
+
+/// Resolves `host` (see [`resolve`]) and connects to the first of its addresses that answers
+/// (see [`connect_any`]) before `deadline`.
 async fn connect_tcp(host: &str, port: u16, deadline: Instant) -> Result<TcpStream, ConnectError> {
-    let addrs = resolve(host, port).await?;
-    let mut last = None;
-    for (i, addr) in addrs.iter().enumerate() {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let share = left / (addrs.len() - i) as u32;
-        match ciranda::time::timeout(share, TcpStream::connect(*addr)).await {
-            Ok(Ok(stream)) => return Ok(stream),
-            Ok(Err(e)) => last = Some((*addr, e)),
-            Err(_) => {
-                last = Some((
-                    *addr,
-                    io::Error::new(io::ErrorKind::TimedOut, "connect timed out"),
-                ))
+    let addrs = interleave(resolve(host, port).await?);
+    connect_any(addrs, deadline, ATTEMPT_DELAY)
+        .await
+        .map_err(|(addr, e)| {
+            let kind = if e.kind() == io::ErrorKind::TimedOut {
+                Kind::Timeout
+            } else {
+                Kind::Connect
+            };
+            ConnectError::new(kind, format!("connecting to {addr} failed"), Some(e))
+        })
+}
+
+/// RFC 8305's order: the first address's family first, then the two families alternating,
+/// each family's addresses in the resolver's order. A host whose first family is unreachable
+/// gets its other family's first address as the second attempt.
+fn interleave(addrs: Vec<SocketAddr>) -> Vec<SocketAddr> {
+    let Some(first) = addrs.first() else {
+        return addrs;
+    };
+    let first_v6 = first.is_ipv6();
+    let (mut preferred, mut other): (VecDeque<_>, VecDeque<_>) =
+        addrs.into_iter().partition(|a| a.is_ipv6() == first_v6);
+    let mut order = Vec::with_capacity(preferred.len() + other.len());
+    while !(preferred.is_empty() && other.is_empty()) {
+        order.extend(preferred.pop_front());
+        order.extend(other.pop_front());
+    }
+    order
+}
+
+/// Connects to one of `addrs` (tried in order, never empty) before `deadline`: an attempt that
+/// fails starts the next at once, and one still running after `delay` gets the next beside it
+/// (it keeps running); the first connection made wins and the other attempts are dropped.
+/// The error is the last failure's, or `TimedOut` at the deadline, with its address.
+async fn connect_any(
+    addrs: Vec<SocketAddr>,
+    deadline: Instant,
+    delay: Duration,
+) -> Result<TcpStream, (SocketAddr, io::Error)> {
+    let mut waiting = addrs.into_iter();
+    let first = waiting.next().expect("at least one address to try");
+    let attempt = |addr: SocketAddr| async move { (addr, TcpStream::connect(addr).await) };
+    let mut running = FuturesUnordered::new();
+    running.push(attempt(first));
+    let mut latest = first;
+    let mut failure: Option<(SocketAddr, io::Error)> = None;
+    let mut next_attempt = ciranda::time::sleep(delay);
+    let mut expired = ciranda::time::sleep_until(deadline);
+    loop {
+        enum Step {
+            Finished(SocketAddr, io::Result<TcpStream>),
+            DelayOver,
+            Expired,
+        }
+        let step = poll_fn(|cx| {
+            if let Poll::Ready(Some((addr, result))) = running.poll_next_unpin(cx) {
+                return Poll::Ready(Step::Finished(addr, result));
+            }
+            if Pin::new(&mut expired).poll(cx).is_ready() {
+                return Poll::Ready(Step::Expired);
+            }
+            if Pin::new(&mut next_attempt).poll(cx).is_ready() {
+                return Poll::Ready(Step::DelayOver);
+            }
+            Poll::Pending
+        })
+        .await;
+        match step {
+            Step::Finished(_, Ok(stream)) => return Ok(stream),
+            Step::Finished(addr, Err(e)) => failure = Some((addr, e)),
+            Step::DelayOver => {}
+            Step::Expired => {
+                let timed_out = io::Error::new(io::ErrorKind::TimedOut, "connect timed out");
+                return Err((latest, timed_out));
             }
         }
+        match waiting.next() {
+            Some(addr) => {
+                running.push(attempt(addr));
+                latest = addr;
+                next_attempt.reset(Instant::now() + delay);
+            }
+            // Nothing left to start: wait for the attempts still running (or the deadline).
+            None if !running.is_empty() => next_attempt.reset(far_future()),
+            None => return Err(failure.expect("every attempt failed, the last with an error")),
+        }
     }
-    let (addr, e) = last.expect("at least one address was tried");
-    let kind = if e.kind() == io::ErrorKind::TimedOut {
-        Kind::Timeout
-    } else {
-        Kind::Connect
-    };
-    Err(ConnectError::new(
-        kind,
-        format!("connecting to {addr} failed"),
-        Some(e),
-    ))
 }
 
 /// The addresses of `host` (on the blocking pool unless it is an IP literal); never empty.
@@ -412,5 +482,124 @@ impl hyper::rt::Write for Conn {
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         hyper::rt::Write::poll_shutdown(Pin::new(&mut self.get_mut().io), cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A listener whose accept queue (a backlog of 0: one connection) is full: Linux drops
+    /// the SYNs of further connections, and a connect to it goes unanswered (the client
+    /// retransmits for about two minutes). The Tokio runtime only makes the listener, with
+    /// the backlog neither std nor ciranda lets one choose; the returned values keep it full.
+    fn unanswering() -> (
+        tokio::runtime::Runtime,
+        tokio::net::TcpListener,
+        std::net::TcpStream,
+        SocketAddr,
+    ) {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .build()
+            .unwrap();
+        let _enter = rt.enter();
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let listener = socket.listen(0).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let filler = std::net::TcpStream::connect(addr).unwrap();
+        let probe = std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(500));
+        assert!(
+            probe.is_err(),
+            "the full listener answered: no unanswered address here"
+        );
+        (rt, listener, filler, addr)
+    }
+
+    /// An address nothing listens on: refused at once.
+    fn refusing() -> SocketAddr {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap()
+    }
+
+    fn within_a_minute<T>(f: impl Future<Output = T>) -> T {
+        ciranda::run(async {
+            ciranda::time::timeout(Duration::from_secs(60), f)
+                .await
+                .expect("still connecting after a minute")
+        })
+    }
+
+    #[test]
+    fn a_first_address_that_never_answers_costs_the_attempt_delay_not_the_connect_timeout() {
+        let (_rt, _full, _filler, silent) = unanswering();
+        within_a_minute(async {
+            let good = ciranda::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .unwrap();
+            let good_addr = good.local_addr().unwrap();
+            let stream = connect_any(vec![silent, good_addr], far_future(), ATTEMPT_DELAY)
+                .await
+                .expect("the second address answers");
+            assert_eq!(stream.peer_addr().unwrap(), good_addr);
+        });
+    }
+
+    #[test]
+    fn a_refused_address_starts_the_next_attempt_at_once() {
+        within_a_minute(async {
+            let good = ciranda::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .unwrap();
+            let good_addr = good.local_addr().unwrap();
+            // No delay would start the second attempt before the minute is out.
+            let hour = Duration::from_secs(3600);
+            let stream = connect_any(vec![refusing(), good_addr], far_future(), hour)
+                .await
+                .expect("the second address answers");
+            assert_eq!(stream.peer_addr().unwrap(), good_addr);
+        });
+    }
+
+    #[test]
+    fn every_address_refusing_returns_the_last_failure() {
+        let (first, last) = (refusing(), refusing());
+        within_a_minute(async {
+            let (addr, e) = connect_any(vec![first, last], far_future(), ATTEMPT_DELAY)
+                .await
+                .expect_err("nothing listens");
+            assert_eq!(addr, last);
+            assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused);
+        });
+    }
+
+    #[test]
+    fn the_deadline_ends_unanswered_attempts_as_timed_out() {
+        let (_rt, _full, _filler, silent) = unanswering();
+        within_a_minute(async {
+            let deadline = Instant::now() + Duration::from_millis(300);
+            let (addr, e) = connect_any(vec![silent, silent], deadline, ATTEMPT_DELAY)
+                .await
+                .expect_err("nothing answers");
+            assert_eq!(addr, silent);
+            assert_eq!(e.kind(), io::ErrorKind::TimedOut);
+        });
+    }
+
+    #[test]
+    fn interleave_alternates_families_from_the_first_address_s() {
+        let v6 =
+            |last: u16| SocketAddr::new(IpAddr::from([0x2001, 0xdb8, 0, 0, 0, 0, 0, last]), 80);
+        let v4 = |last: u8| SocketAddr::new(IpAddr::from([192, 0, 2, last]), 80);
+        assert_eq!(
+            interleave(vec![v6(1), v6(2), v4(1), v4(2), v4(3)]),
+            vec![v6(1), v4(1), v6(2), v4(2), v4(3)]
+        );
+        assert_eq!(
+            interleave(vec![v4(1), v6(1), v4(2)]),
+            vec![v4(1), v6(1), v4(2)]
+        );
+        assert_eq!(interleave(vec![v4(1), v4(2)]), vec![v4(1), v4(2)]);
     }
 }
