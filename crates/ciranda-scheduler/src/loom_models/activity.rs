@@ -15,23 +15,14 @@ use crate::loom::atomic::{AtomicBool, Ordering::SeqCst};
 use loom::thread;
 
 use super::block_on;
-use super::park::runtime;
+use super::park::{Turning, runtime};
 
 /// `spawn` is called before the check; the task's body sets `finished` when it runs.
 fn check_races_a_task(spawn_child: bool) {
     loom::model(move || {
-        let (handle, mut workers) = runtime(1);
-        let worker = workers.pop().unwrap();
-        let stop = LoomArc::new(AtomicBool::new(false));
+        let (handle, workers) = runtime(1);
+        let turning = Turning::start(&handle, workers);
         let finished = LoomArc::new(AtomicBool::new(false));
-        let worker_thread = {
-            let stop = stop.clone();
-            thread::spawn(move || {
-                while !stop.load(SeqCst) {
-                    worker.turn();
-                }
-            })
-        };
 
         let done = finished.clone();
         let (parent, child) = if spawn_child {
@@ -60,9 +51,7 @@ fn check_races_a_task(spawn_child: bool) {
             None => child.unwrap(),
         };
         block_on(child).unwrap();
-        stop.store(true, SeqCst);
-        handle.shared.park.unpark(0);
-        worker_thread.join().unwrap();
+        turning.stop();
         handle.shared.registry.drain();
     });
 }

@@ -147,15 +147,18 @@ pub(super) fn runtime(workers: usize) -> (Handle, Vec<Worker>) {
     (handle, workers)
 }
 
-/// Worker threads turn (find a task and run it, or park) until told to stop; the model
-/// thread spawns `tasks` tasks from outside (through the injector) and awaits each.
-/// Every worker starts unparked and not searching, so the spawns race workers that are
-/// looking at their queues, registering as parked, re-checking, and sleeping.
-fn spawned_tasks_always_run(workers: usize, tasks: usize) {
-    loom::model(move || {
-        let (handle, worker_list) = runtime(workers);
+/// Worker threads, each turning (find a task and run it, or park) until [`Turning::stop`].
+pub(super) struct Turning {
+    handle: Handle,
+    stop: LoomArc<AtomicBool>,
+    threads: Vec<thread::JoinHandle<()>>,
+}
+
+impl Turning {
+    /// Starts a thread per worker of `handle`'s runtime.
+    pub(super) fn start(handle: &Handle, workers: Vec<Worker>) -> Turning {
         let stop = LoomArc::new(AtomicBool::new(false));
-        let threads: Vec<_> = worker_list
+        let threads = workers
             .into_iter()
             .map(|worker| {
                 let stop = stop.clone();
@@ -166,21 +169,41 @@ fn spawned_tasks_always_run(workers: usize, tasks: usize) {
                 })
             })
             .collect();
+        Turning {
+            handle: handle.clone(),
+            stop,
+            threads,
+        }
+    }
+
+    /// Like a shutdown: raises the flag, then unparks every worker (a token if it is not
+    /// asleep yet) so each one sees the flag, and joins the threads.
+    pub(super) fn stop(self) {
+        self.stop.store(true, SeqCst);
+        for worker in 0..self.threads.len() {
+            self.handle.shared.park.unpark(worker);
+        }
+        for thread in self.threads {
+            thread.join().unwrap();
+        }
+    }
+}
+
+/// Worker threads turn until told to stop; the model thread spawns `tasks` tasks from
+/// outside (through the injector) and awaits each.
+/// Every worker starts unparked and not searching, so the spawns race workers that are
+/// looking at their queues, registering as parked, re-checking, and sleeping.
+fn spawned_tasks_always_run(workers: usize, tasks: usize) {
+    loom::model(move || {
+        let (handle, worker_list) = runtime(workers);
+        let turning = Turning::start(&handle, worker_list);
 
         let joins: Vec<_> = (0..tasks).map(|i| handle.spawn(async move { i })).collect();
         for (i, join) in joins.into_iter().enumerate() {
             assert_eq!(block_on(join).unwrap(), i);
         }
 
-        // Like a shutdown: raise the flag, then unpark every worker (a token if it is not
-        // asleep yet) so each one sees the flag.
-        stop.store(true, SeqCst);
-        for worker in 0..threads.len() {
-            handle.shared.park.unpark(worker);
-        }
-        for thread in threads {
-            thread.join().unwrap();
-        }
+        turning.stop();
         // Every worker left its loop awake: it is counted unparked and listed nowhere as a
         // sleeper (a drifting count would make a later notifier skip a sleeper).
         let (searching, unparked, sleepers) = handle.shared.idle.counts_for_model();

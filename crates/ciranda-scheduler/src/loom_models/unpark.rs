@@ -3,10 +3,7 @@
 //! `Shared::notify_parked`'s guard), racing the worker's own return from `park`.
 
 use super::block_on;
-use super::park::runtime;
-use crate::loom::Arc as LoomArc;
-use crate::loom::atomic::{AtomicBool, Ordering::SeqCst};
-use loom::thread;
+use super::park::{Turning, runtime};
 
 /// A later spawn must still reach the worker: without the give-back the chosen worker stays
 /// counted searching while it sleeps, the later notifier wakes nobody, and loom reports the
@@ -15,29 +12,14 @@ use loom::thread;
 fn a_failed_unpark_gives_the_worker_back() {
     loom::model(|| {
         let (handle, workers) = runtime(1);
-        let stop = LoomArc::new(AtomicBool::new(false));
-        let threads: Vec<_> = workers
-            .into_iter()
-            .map(|worker| {
-                let stop = stop.clone();
-                thread::spawn(move || {
-                    while !stop.load(SeqCst) {
-                        worker.turn();
-                    }
-                })
-            })
-            .collect();
+        let turning = Turning::start(&handle, workers);
         let idle = &handle.shared.idle;
         if let Some(chosen) = idle.worker_to_notify() {
             // The hook's `unpark(chosen)` would run here, and it panicked.
             idle.unpark_failed(chosen);
         }
         assert_eq!(block_on(handle.spawn(async { 7 })).unwrap(), 7);
-        stop.store(true, SeqCst);
-        handle.shared.park.unpark(0);
-        for thread in threads {
-            thread.join().unwrap();
-        }
+        turning.stop();
         let (searching, unparked, sleepers) = idle.counts_for_model();
         assert_eq!(unparked, 1, "the worker is counted unparked");
         assert_eq!(sleepers, 0, "the worker is left on no sleeper list");
