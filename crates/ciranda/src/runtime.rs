@@ -417,11 +417,18 @@ impl Runtime {
 
     /// Shuts down — asyncio's `loop.close()` — waiting at most `timeout` for workers to
     /// finish their current poll and for running blocking calls (and for the threads'
-    /// `on_thread_stop` hooks).
+    /// `on_thread_stop` hooks). Bytes a [`fs::File`](crate::fs::File) or a standard output
+    /// stream accepted and had not started writing are still written; a write to a pipe, a
+    /// FIFO or a terminal is waited for no longer than `timeout` either.
     pub fn shutdown_timeout(mut self, timeout: Duration) {
         if let Some(scheduler) = self.scheduler.take() {
             // As in `drop`: not entered during the thread's teardown.
             let _reactor = self.handle.reactor.try_enter();
+            // Such writes, whose jobs the shutdown drops unrun, are made by the drop: bounded
+            // by the deadline where they may wait for a reader (see `io::late_write`).
+            let _deadline = crate::io::late_write::ShutdownDeadline::enter(
+                std::time::Instant::now().checked_add(timeout),
+            );
             scheduler.shutdown_timeout(timeout);
         }
     }

@@ -21,6 +21,7 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
 use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -39,7 +40,11 @@ const MAX_JOB: usize = 2 * 1024 * 1024;
 /// Writes are buffered: call `flush` (or `close`, `sync_all`) to have them written and to see
 /// their errors. A `File` dropped with buffered writes still writes them (on the blocking pool,
 /// errors unseen), and so does a write job under way: even if the runtime shuts down before
-/// the blocking pool gets to them, the shutdown writes them itself instead of dropping them.
+/// the blocking pool gets to them, the shutdown writes them itself instead of dropping them
+/// (within [`Runtime::shutdown_timeout`](crate::Runtime::shutdown_timeout), a write to anything
+/// but a regular file — a pipe, a FIFO, a terminal, where it may wait for a reader for good —
+/// runs on a thread of its own, waited for until the timeout and then left to finish on its
+/// own, as a blocking call still running then is).
 /// Other jobs (`set_len`, `sync_all`, ...) still queued at a shutdown are dropped unrun, like
 /// every blocking call not yet started.
 ///
@@ -621,10 +626,12 @@ impl PendingWrite {
 
 impl Drop for PendingWrite {
     fn drop(&mut self) {
-        if self.buf.is_some() {
+        if let Some(buf) = self.buf.take() {
             // Nobody is left to see the error (the job, and the `File` waiting for it, are
-            // gone), as for any write of a dropped `File`.
-            let _ = self.write();
+            // gone), as for any write of a dropped `File`. In place, unless a
+            // `shutdown_timeout` must not wait for it past its deadline (see `late_write`).
+            let mut rest = PendingWrite::new(Arc::clone(&self.std), buf);
+            crate::io::late_write::write(self.std.as_raw_fd(), move || drop(rest.write()));
         }
     }
 }

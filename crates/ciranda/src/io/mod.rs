@@ -5,6 +5,7 @@
 //! [`stdin`], [`stdout`] and [`stderr`] are the process's standard streams, served by the
 //! blocking pool (asyncio's `sys.stdin`/`sys.stdout` in async code).
 
+pub(crate) mod late_write;
 mod stdio;
 
 pub use ciranda_reactor::Async;

@@ -193,6 +193,13 @@ impl Target {
         }
     }
 
+    fn fd(self) -> RawFd {
+        match self {
+            Target::Out => libc::STDOUT_FILENO,
+            Target::Err => libc::STDERR_FILENO,
+        }
+    }
+
     fn name(self) -> &'static str {
         match self {
             Target::Out => "stdout",
@@ -269,8 +276,13 @@ impl Pending {
 impl Drop for Pending {
     fn drop(&mut self) {
         if !self.buf.is_empty() {
-            // Nobody is left to report an error to.
-            let _ = self.write();
+            // Nobody is left to report an error to. In place, unless a `shutdown_timeout`
+            // must not wait for it past its deadline (see `late_write`).
+            let mut rest = Pending {
+                target: self.target,
+                buf: std::mem::take(&mut self.buf),
+            };
+            super::late_write::write(self.target.fd(), move || drop(rest.write()));
         }
     }
 }
@@ -393,10 +405,13 @@ macro_rules! writer {
         /// Writes are collected (8 KiB) and written by one blocking job per buffer: `flush` (or
         /// `close`) to have them appear now and to see write errors. One write takes at most
         /// 2 MiB and reports that short count (`write_all` writes on), so a huge write is not
-        /// copied whole. Bytes still buffered when
-        /// the handle is dropped are written anyway, as are those of a job that a runtime
-        /// shutting down cancelled before it ran (by the thread that shuts it down). Output of
-        /// several handles (or of `println!`) may interleave between buffers, not inside one.
+        /// copied whole. Bytes still buffered when the handle is dropped are written anyway, as
+        /// are those of a job that a runtime shutting down cancelled before it ran (by the
+        /// thread that shuts it down; within
+        /// [`Runtime::shutdown_timeout`](crate::Runtime::shutdown_timeout), unless the stream is
+        /// a regular file, by a thread of their own, waited for no longer than the timeout).
+        /// Output of several handles (or of `println!`) may interleave between buffers, not
+        /// inside one.
         ///
         /// A descriptor made non-blocking by someone sharing it (`O_NONBLOCK` belongs to the
         /// terminal's or pipe's open file description) is waited for with `poll(2)` when full:
