@@ -51,3 +51,62 @@ async fn copy_and_rename_of_a_missing_source_do_not_blame_the_destination() {
         "{e}"
     );
 }
+
+/// On a runtime that has shut down (a `Handle::block_on` after it) a blocking call never
+/// runs. The error said only "task 7 was cancelled": neither the operation, nor the path,
+/// nor why. It names all three now, keeping the kind `JoinError`'s conversion gives.
+#[test]
+fn calls_after_the_runtime_shut_down_name_the_operation_the_path_and_the_shutdown() {
+    let tmp = TempDir::new("shut-down");
+    let f = tmp.0.join("f");
+    std::fs::write(&f, "x").unwrap();
+    let rt = ciranda::Runtime::new().unwrap();
+    let handle = rt.handle();
+    let mut file = rt.block_on(ciranda::fs::File::open(&f)).unwrap();
+    drop(rt);
+    let (errors, file_errors) = handle.block_on(async {
+        use ciranda::io::AsyncReadExt;
+        let errors = [
+            ("read", f.clone(), ciranda::fs::read(&f).await.unwrap_err()),
+            (
+                "stat",
+                f.clone(),
+                ciranda::fs::metadata(&f).await.unwrap_err(),
+            ),
+            (
+                "open",
+                f.clone(),
+                ciranda::fs::File::open(&f).await.unwrap_err(),
+            ),
+            (
+                "read directory",
+                tmp.0.clone(),
+                ciranda::fs::read_dir(&tmp.0).await.unwrap_err(),
+            ),
+            (
+                "copy",
+                f.clone(),
+                ciranda::fs::copy(&f, tmp.0.join("g")).await.unwrap_err(),
+            ),
+        ];
+        let mut buf = [0u8; 1];
+        let file_errors = [
+            file.read(&mut buf).await.unwrap_err(),
+            file.read(&mut buf).await.unwrap_err(),
+        ];
+        (errors, file_errors)
+    });
+    for (op, path, e) in errors {
+        let message = e.to_string();
+        assert!(
+            message.starts_with(&format!("cannot {op} {path:?}")),
+            "{message}"
+        );
+        assert!(message.contains("runtime shut down"), "{message}");
+    }
+    for e in file_errors {
+        let message = e.to_string();
+        assert!(message.starts_with("ciranda::fs::File: "), "{message}");
+        assert!(message.contains("runtime shut down"), "{message}");
+    }
+}

@@ -38,16 +38,17 @@ const BATCH: usize = 64;
 /// Not interrupted by a drop: see [`fs`](crate::fs#cancel-safety).
 pub async fn read_dir(path: impl AsRef<Path>) -> io::Result<ReadDir> {
     let path = path.as_ref().to_owned();
-    let std = crate::spawn_blocking(move || {
-        std::fs::read_dir(&path)
-            .map(|dir| (dir, path.clone()))
-            .map_err(|e| super::path_error(e, "read directory", &path))
+    let job_path = path.clone();
+    let dir = crate::spawn_blocking(move || {
+        std::fs::read_dir(&job_path).map_err(|e| super::path_error(e, "read directory", &job_path))
     })
-    .await??;
+    .await
+    .map_err(|e| super::path_error(super::job_error(e), "read directory", &path))??;
     Ok(ReadDir {
+        path: path.clone(),
         state: State::Idle(Some(Batch {
-            dir: std.0,
-            path: std.1,
+            dir,
+            path,
             entries: VecDeque::new(),
             done: false,
         })),
@@ -67,6 +68,8 @@ pub async fn read_dir(path: impl AsRef<Path>) -> io::Result<ReadDir> {
 /// # std::io::Result::Ok(())
 /// ```
 pub struct ReadDir {
+    /// The directory, for the error of a batch the runtime's shutdown dropped.
+    path: PathBuf,
     state: State,
 }
 
@@ -130,7 +133,9 @@ impl Stream for ReadDir {
                         Ok(batch) => self.state = State::Idle(Some(batch)),
                         Err(e) => {
                             self.state = State::Idle(None);
-                            return Poll::Ready(Some(Err(e.into())));
+                            let e = super::job_error(e);
+                            let e = super::path_error(e, "read directory", &self.path);
+                            return Poll::Ready(Some(Err(e)));
                         }
                     }
                 }

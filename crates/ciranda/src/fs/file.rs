@@ -324,7 +324,11 @@ impl File {
             }
             Err(e) => {
                 self.state = State::Idle(None);
-                Poll::Ready(Err(e.into()))
+                let e = super::job_error(e);
+                Poll::Ready(Err(io::Error::new(
+                    e.kind(),
+                    format!("ciranda::fs::File: {e}"),
+                )))
             }
         }
     }
