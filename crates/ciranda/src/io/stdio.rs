@@ -413,6 +413,13 @@ macro_rules! writer {
         /// Output of several handles (or of `println!`) may interleave between buffers, not
         /// inside one.
         ///
+        #[doc = concat!("Each [`", stringify!($fn), "()`] is a handle with a buffer of its own, and handles do not")]
+        /// wait for each other: a handle dropped with bytes buffered hands them to a blocking
+        /// job, which may run after the job of a handle made later. So a fresh handle per write
+        #[doc = concat!("(`", stringify!($fn), "().write_all(..)` once per line in a loop) can print lines out of")]
+        /// order, as Tokio's handles can: keep one handle and reuse it, or `flush` a handle
+        /// before dropping it.
+        ///
         /// A descriptor made non-blocking by someone sharing it (`O_NONBLOCK` belongs to the
         /// terminal's or pipe's open file description) is waited for with `poll(2)` when full:
         /// writes never fail with `WouldBlock` and no buffered byte is dropped.
