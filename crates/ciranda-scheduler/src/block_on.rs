@@ -99,7 +99,7 @@ impl Drop for LeaveOnUnwind<'_> {
         if self.0.state.swap(DONE, SeqCst) != IDLE {
             self.0.shared.block_on_active.deactivate();
         }
-        self.0.shared.park.notify_idle_change();
+        self.0.shared.notify_idle_change();
     }
 }
 
@@ -171,7 +171,7 @@ pub(crate) fn block_on_unless<F: Future>(
                 // What this thread is nested in waits too: a blocking call that called us, an
                 // outer `block_on` whose future did. Our own entry (the last) is counted above.
                 let suspended = context::suspend(shared, 1);
-                shared.park.notify_idle_change();
+                shared.notify_idle_change();
                 // A wake-up that comes within a few tens of microseconds is cheaper to spin
                 // for than to sleep through (see `spin`); otherwise the hook decides how to
                 // wait.

@@ -354,11 +354,9 @@ impl Inner {
                     task.run();
                 }
                 self.active.deactivate();
-                // User code (the parking hook's): a panic must not end this thread between
-                // two calls, since a call queued meanwhile counts on it to take that call.
-                call_hook("Park::notify_idle_change", || {
-                    handle.shared.park.notify_idle_change();
-                });
+                // A panic in the hook must not end this thread between two calls, since a
+                // call queued meanwhile counts on it to take that call: contained there.
+                handle.shared.notify_idle_change();
                 state = self.state.lock();
             }
             if searching {

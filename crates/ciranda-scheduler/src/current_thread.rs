@@ -550,7 +550,7 @@ impl Drop for Leave<'_> {
         if self.driver.active.get() {
             self.shared.block_on_active.deactivate();
         }
-        self.shared.park.notify_idle_change();
+        self.shared.notify_idle_change();
     }
 }
 

@@ -117,6 +117,17 @@ impl Shared {
         self.shutdown.load(Relaxed)
     }
 
+    /// Tells the parking hook that a `block_on` future or a blocking call stopped running.
+    /// The hook is user code, called here on threads that are not workers (a `block_on`
+    /// caller's, a blocking thread): its panic is reported and contained, since it would
+    /// otherwise replace the caller's result, or abort the process when `block_on` leaves
+    /// by unwinding.
+    pub(crate) fn notify_idle_change(&self) {
+        call_hook("Park::notify_idle_change", || {
+            self.park.notify_idle_change()
+        });
+    }
+
     pub(crate) fn notify_parked(&self) {
         if let Some(worker) = self.idle.worker_to_notify() {
             // The hook's `unpark` is user code: if it panics, the worker it did not wake goes

@@ -430,3 +430,87 @@ fn a_panicking_notify_idle_change_does_not_strand_a_queued_blocking_call() {
     // The shutdown hook panics too: contained (see the test above).
     drop(sched);
 }
+
+/// A parking hook whose `notify_idle_change` panics every time it is called on a thread that
+/// is not the runtime's own (a `block_on` caller's).
+struct PanicsOffRuntime {
+    inner: ciranda_scheduler::park::ThreadParkers,
+}
+
+impl ciranda_scheduler::park::Park for PanicsOffRuntime {
+    fn park(&self, cx: &ciranda_scheduler::park::ParkContext<'_>, timeout: Option<Duration>) {
+        self.inner.park(cx, timeout);
+    }
+    fn unpark(&self, worker: usize) {
+        self.inner.unpark(worker);
+    }
+    fn notify_idle_change(&self) {
+        let on_runtime_thread = std::thread::current()
+            .name()
+            .is_some_and(|name| name.starts_with("rvi-"));
+        if !on_runtime_thread {
+            panic!("the test's notify_idle_change hook panics off the runtime's threads");
+        }
+    }
+}
+
+/// `block_on` tells the parking hook when its future stops running. That call was not
+/// contained: a hook panicking there replaced `block_on`'s result with the hook's panic, and
+/// when the future itself panicked, the hook's second panic during the unwinding aborted
+/// the process. Now the hook's panic is reported and `block_on` returns (or unwinds with the
+/// future's own panic), on both flavors.
+#[test]
+fn a_panicking_notify_idle_change_does_not_replace_block_ons_result() {
+    for flavor in [Flavor::MultiThread, Flavor::CurrentThread] {
+        let sched = Scheduler::builder()
+            .flavor(flavor)
+            .worker_threads(2)
+            .thread_name("rvi")
+            .park_hook(|workers| PanicsOffRuntime {
+                inner: ciranda_scheduler::park::ThreadParkers::new(workers),
+            })
+            .build()
+            .unwrap();
+        // Ready at once: the hook is told on the way out.
+        assert_eq!(sched.block_on(async { 7 }), 7, "{flavor:?}");
+        // Pending first: told when the future goes idle, and again on the way out.
+        let task = sched.spawn(async {
+            for _ in 0..3 {
+                yield_once().await;
+            }
+            8
+        });
+        assert_eq!(sched.block_on(task).unwrap(), 8, "{flavor:?}");
+        // The future panics: `block_on` unwinds with that panic, not the hook's (nor aborts).
+        let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            sched.block_on(async { panic!("the future's own panic") })
+        }))
+        .expect_err("block_on returned from a panicking future");
+        assert_eq!(
+            unwound.downcast_ref::<&str>().copied(),
+            Some("the future's own panic"),
+            "{flavor:?}"
+        );
+        // And the runtime still works.
+        assert_eq!(
+            sched.block_on(sched.spawn(async { 9 })).unwrap(),
+            9,
+            "{flavor:?}"
+        );
+    }
+}
+
+/// Pending once, then ready (without depending on a runtime's yield helper).
+async fn yield_once() {
+    let mut yielded = false;
+    std::future::poll_fn(|cx| {
+        if yielded {
+            std::task::Poll::Ready(())
+        } else {
+            yielded = true;
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        }
+    })
+    .await
+}
