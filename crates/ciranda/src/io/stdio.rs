@@ -107,6 +107,13 @@ fn lost(what: &str) -> io::Error {
     ))
 }
 
+/// The error of the job that did not complete (the runtime shut down before running it),
+/// naming the stream: a `JoinError` alone says only "task 7 was cancelled".
+fn job_error(what: &str, e: crate::task::JoinError) -> io::Error {
+    let e = crate::fs::job_error(e);
+    io::Error::new(e.kind(), format!("ciranda::io::{what}: {e}"))
+}
+
 impl fmt::Debug for Stdin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Stdin").finish_non_exhaustive()
@@ -159,7 +166,7 @@ impl AsyncRead for Stdin {
                         Ok(done) => done,
                         Err(e) => {
                             self.state = ReadState::Idle(None);
-                            return Poll::Ready(Err(e.into()));
+                            return Poll::Ready(Err(job_error("stdin", e)));
                         }
                     };
                     let eof = buf.data.is_empty();
@@ -321,7 +328,7 @@ impl Writer {
                 }
                 Err(e) => {
                     self.state = WriteState::Idle(None);
-                    return Poll::Ready(Err(e.into()));
+                    return Poll::Ready(Err(job_error(self.target.name(), e)));
                 }
             }
         }
