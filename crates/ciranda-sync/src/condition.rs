@@ -211,8 +211,11 @@ impl Default for Condition {
 
 impl fmt::Debug for Condition {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Counted under the lock, written with it released: the writer is the caller's code
+        // and may notify this condition.
+        let waiting = self.waiters.lock().len();
         f.debug_struct("Condition")
-            .field("waiting", &self.waiters.lock().len())
+            .field("waiting", &waiting)
             .finish()
     }
 }

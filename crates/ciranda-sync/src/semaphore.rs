@@ -1018,9 +1018,21 @@ impl Drop for RawOvertake<'_> {
 ///     assert_eq!(sem.available_permits(), 1);
 /// });
 /// ```
-#[derive(Debug)]
 pub struct Semaphore {
     raw: RawSemaphore,
+}
+
+impl fmt::Debug for Semaphore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Read first, written after: the writer is the caller's code and may call back into the
+        // semaphore, so it must not run under the waiter lock (a derived `Debug` would format
+        // the waiter list under it).
+        let (available, closed) = (self.available_permits(), self.is_closed());
+        f.debug_struct("Semaphore")
+            .field("available_permits", &available)
+            .field("closed", &closed)
+            .finish()
+    }
 }
 
 impl Semaphore {

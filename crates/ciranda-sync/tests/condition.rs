@@ -175,3 +175,42 @@ fn owned_guards_wait_in_spawned_tasks_across_threads() {
     });
     assert!(waiter.join().unwrap());
 }
+
+/// `Debug` counts the waiters under the condition's lock and writes with it released: the
+/// writer is the caller's code. The count's guard used to live until the end of the
+/// formatting statement, so a writer that notified the condition hung.
+#[test]
+fn debug_writes_with_the_lock_released() {
+    use std::fmt::Write;
+
+    struct NotifiesAtEachWrite<'a> {
+        cond: &'a Condition,
+        out: String,
+    }
+
+    impl Write for NotifiesAtEachWrite<'_> {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            self.cond.notify_one();
+            self.out.push_str(s);
+            Ok(())
+        }
+    }
+
+    let shown = common::within_10s(|| {
+        let m = Mutex::new(());
+        let c = Condition::new();
+        let mut waiter = Task::new(async {
+            let _g = c.wait(m.lock().await).await;
+        });
+        waiter.pending();
+        let mut writer = NotifiesAtEachWrite {
+            cond: &c,
+            out: String::new(),
+        };
+        write!(writer, "{c:?}").unwrap();
+        waiter.ready(); // notified by the writer
+        assert_eq!(format!("{c:?}"), "Condition { waiting: 0 }");
+        writer.out
+    });
+    assert_eq!(shown, "Condition { waiting: 1 }");
+}

@@ -291,3 +291,44 @@ fn a_repoll_that_unwinds_after_its_grant_gives_the_permit_back() {
     assert_eq!(sem.available_permits(), 1);
     assert!(sem.try_acquire().is_ok());
 }
+
+/// `Debug` shows the free permits and whether the semaphore is closed, read before anything is
+/// written: the writer is the caller's code and may call back into the semaphore. The derived
+/// `Debug` printed the internal state word and waiter list, with the semaphore's waiter lock
+/// held while it wrote them, so a writer that closed the semaphore (or gave a permit back with
+/// a waiter queued) hung.
+#[test]
+fn debug_shows_the_permits_and_writes_with_the_lock_released() {
+    use std::fmt::Write;
+
+    struct ClosesAtEachWrite<'a> {
+        sem: &'a Semaphore,
+        out: String,
+    }
+
+    impl Write for ClosesAtEachWrite<'_> {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            self.sem.close();
+            self.out.push_str(s);
+            Ok(())
+        }
+    }
+
+    let shown = common::within_10s(|| {
+        let sem = Semaphore::new(2);
+        let held = sem.try_acquire().unwrap();
+        let mut writer = ClosesAtEachWrite {
+            sem: &sem,
+            out: String::new(),
+        };
+        write!(writer, "{sem:?}").unwrap();
+        assert!(sem.is_closed(), "the writer's close went through");
+        drop(held);
+        assert_eq!(
+            format!("{sem:?}"),
+            "Semaphore { available_permits: 2, closed: true }"
+        );
+        writer.out
+    });
+    assert_eq!(shown, "Semaphore { available_permits: 1, closed: false }");
+}
