@@ -414,6 +414,77 @@ async fn wait_modes() {
     assert!(done.is_empty() && rest.is_empty());
 }
 
+/// `WaitFor::FirstError` ends at a task that ends in a `JoinError`, a cancellation as much as
+/// a panic (API.md), and not at a task that returns a value. Virtual clock: the abort comes at
+/// 10 ms, the slow task would finish only at 60 s.
+#[ciranda::test(start_paused = true)]
+async fn wait_first_error_returns_at_a_cancellation_not_at_a_success() {
+    let quick = ciranda::spawn(async { 1 });
+    let victim = ciranda::spawn(pending::<i32>());
+    let slow = ciranda::spawn(async {
+        sleep(Duration::from_secs(60)).await;
+        3
+    });
+    let abort = victim.abort_handle();
+    let aborter = ciranda::spawn(async move {
+        sleep(ms(10)).await;
+        abort.abort();
+    });
+    let (done, rest) = wait(vec![quick, victim, slow], WaitFor::FirstError, None).await;
+    assert_eq!((done.len(), rest.len()), (2, 1));
+    assert!(
+        !done[0].is_failed(),
+        "the success is done, but did not end the wait"
+    );
+    assert!(done[1].is_failed());
+    assert!(!rest[0].is_finished());
+    aborter.await.unwrap();
+    let mut done = done.into_iter();
+    assert_eq!(done.next().unwrap().await.unwrap(), 1);
+    assert!(done.next().unwrap().await.unwrap_err().is_cancelled());
+    rest[0].abort();
+}
+
+/// `as_completed` resumes a child's panic when its turn comes (after the child that finished
+/// before it), and dropping the stream — here in the unwinding of the task that iterated it —
+/// cancels the children still running. Virtual clock: the children finish 10 ms apart.
+#[ciranda::test(start_paused = true)]
+async fn as_completed_resumes_a_panic_in_its_turn_and_its_drop_cancels_the_rest() {
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let d = dropped.clone();
+    let consumer = ciranda::spawn(async move {
+        let mut stream = ciranda::task::as_completed((0..3u64).map(move |i| {
+            let guard = DropCounter(d.clone());
+            async move {
+                let _guard = guard;
+                match i {
+                    0 => {
+                        sleep(ms(10)).await;
+                        0
+                    }
+                    1 => {
+                        sleep(ms(20)).await;
+                        panic!("child 1 failed")
+                    }
+                    _ => pending::<u64>().await,
+                }
+            }
+        }));
+        assert_eq!(stream.next().await, Some(0));
+        stream.next().await
+    });
+    let err = consumer.await.unwrap_err();
+    assert_eq!(err.panic_message().as_deref(), Some("child 1 failed"));
+    // The pending child can only have dropped its guard by being cancelled.
+    for _ in 0..100 {
+        if dropped.load(SeqCst) == 3 {
+            break;
+        }
+        sleep(ms(5)).await;
+    }
+    assert_eq!(dropped.load(SeqCst), 3);
+}
+
 // Virtual clock: the timers fire one deadline at a time, each seen before the next, however
 // late a loaded machine runs the threads (real 10 ms gaps inverted about once in 20 runs).
 #[ciranda::test(start_paused = true)]
