@@ -220,6 +220,39 @@ fn error_types_are_std_errors_with_messages() {
     assert_eq!(io.kind(), ErrorKind::TimedOut);
 }
 
+/// A cancelled task's `JoinError` converted to `io::Error` was of kind `Interrupted`, which
+/// std's I/O helpers and the usual retry loops take as "try again". A file operation that the
+/// runtime's shutdown cancelled fails the same way on every retry, so such a loop spun for
+/// good. The kind is `Other` now, as a panic's is, with the `JoinError` inside.
+#[test]
+fn a_cancelled_tasks_io_error_does_not_ask_for_a_retry() {
+    let rt = Runtime::builder().worker_threads(1).build().unwrap();
+    let h = rt.spawn(std::future::pending::<()>());
+    h.abort();
+    let err = rt.block_on(h).unwrap_err();
+    assert!(err.is_cancelled());
+    let io: std::io::Error = err.into();
+    assert_eq!(io.kind(), ErrorKind::Other);
+    let inner = io
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<ciranda::task::JoinError>())
+        .expect("the JoinError inside the io::Error");
+    assert!(inner.is_cancelled());
+    // The case that spun: a retry-on-Interrupted loop around a file read, after the shutdown.
+    let handle = rt.handle();
+    drop(rt);
+    let mut tries = 0;
+    let e = loop {
+        tries += 1;
+        match handle.block_on(ciranda::fs::read("Cargo.toml")) {
+            Err(e) if e.kind() == ErrorKind::Interrupted && tries < 100 => continue,
+            other => break other.expect_err("a read on a shut-down runtime"),
+        }
+    };
+    assert_eq!(tries, 1, "retried {tries} times: {e}");
+    assert_eq!(e.kind(), ErrorKind::Other, "{e}");
+}
+
 #[test]
 fn a_panicking_thread_start_hook_is_reported_not_a_hang() {
     // The hook's panic is caught and reported on stderr; every thread then serves as usual.

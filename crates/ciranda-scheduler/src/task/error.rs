@@ -145,13 +145,28 @@ impl fmt::Debug for JoinError {
 
 impl std::error::Error for JoinError {}
 
+/// An `io::Error` of kind [`Other`](std::io::ErrorKind::Other) whose inner error is the
+/// `JoinError` (reach it with [`get_ref`](std::io::Error::get_ref) and `downcast_ref`), for a
+/// cancellation as for a panic.
+///
+/// Not [`Interrupted`](std::io::ErrorKind::Interrupted) for a cancellation: that kind means
+/// "try again", and std's I/O helpers and the usual retry loops do, while a blocking call
+/// the runtime's shutdown cancelled fails the same way on every retry.
+///
+/// # Examples
+///
+/// ```
+/// ciranda::run(async {
+///     let handle = ciranda::spawn(std::future::pending::<()>());
+///     handle.abort();
+///     let err: std::io::Error = handle.await.unwrap_err().into();
+///     assert_eq!(err.kind(), std::io::ErrorKind::Other);
+///     let inner = err.get_ref().unwrap().downcast_ref::<ciranda::task::JoinError>();
+///     assert!(inner.unwrap().is_cancelled());
+/// });
+/// ```
 impl From<JoinError> for std::io::Error {
     fn from(err: JoinError) -> std::io::Error {
-        let kind = if err.is_cancelled() {
-            std::io::ErrorKind::Interrupted
-        } else {
-            std::io::ErrorKind::Other
-        };
-        std::io::Error::new(kind, err.to_string())
+        std::io::Error::other(err)
     }
 }
