@@ -4,6 +4,7 @@ use crate::body::Body;
 use crate::connect::{ConnectError, Connector};
 use crate::cookies::Jar;
 use crate::error::{BoxError, Error, Kind, causes, chain};
+use crate::limit::{ForRequest, HostLimits};
 use crate::options::RequestOptions;
 use crate::proxy::{Proxies, ProxyUrl};
 use crate::recent::RecentlyUsed;
@@ -116,6 +117,8 @@ struct Config {
     pool_builder: hyper_util::client::legacy::Builder,
     tls: Arc<rustls::ClientConfig>,
     connect_timeout: Option<Duration>,
+    /// Connections per host in each pool (`None`: no limit).
+    max_connections_per_host: Option<usize>,
     /// The pools made for per-request proxies, by proxy URL: those of the
     /// [`MAX_PROXY_POOLS`] URLs used most recently.
     by_proxy: Mutex<RecentlyUsed<Route>>,
@@ -135,8 +138,11 @@ impl Route {
         tls: &Arc<rustls::ClientConfig>,
         connect_timeout: Option<Duration>,
         proxies: Option<Arc<Proxies>>,
+        max_connections_per_host: Option<usize>,
     ) -> Route {
-        let connector = Connector::new(tls.clone(), connect_timeout, proxies.clone());
+        // Each pool counts its own connections: through another proxy they go elsewhere.
+        let limits = max_connections_per_host.map(HostLimits::new);
+        let connector = Connector::new(tls.clone(), connect_timeout, proxies.clone(), limits);
         Route {
             pooled: pool.build(connector),
             proxies,
@@ -485,6 +491,7 @@ impl Client {
                 &config.tls,
                 config.connect_timeout,
                 Some(proxies),
+                config.max_connections_per_host,
             ))
         })
     }
@@ -532,7 +539,9 @@ impl Client {
         let mut request = Request::from_parts(parts, body);
         // The connection the request goes out on, to retire it if it went away under it.
         let connection = capture_connection(&mut request);
-        let pending = route.pooled.request(request);
+        // Polled as this request's, so that a connect it started and no longer needs (the
+        // pool gave it an idle connection first) stops waiting for a slot (see `limit`).
+        let pending = ForRequest::new(route.pooled.request(request));
         let result = match deadline {
             Some(deadline) => match ciranda::time::timeout_at(deadline, pending).await {
                 Ok(result) => result,
@@ -757,7 +766,9 @@ const LONGEST_POOL_IDLE: Duration = Duration::from_secs(100 * 365 * 86_400);
 
 /// Builds a [`Client`] (`Client::builder()`).
 ///
-/// Defaults: no overall timeout, no connect timeout (the operating system's), idle pooled
+/// Defaults: no overall timeout, no connect timeout (the operating system's), no limit on
+/// the connections to one host (see
+/// [`max_connections_per_host`](ClientBuilder::max_connections_per_host)), idle pooled
 /// connections closed after 90 s, the webpki root certificates, user agent
 /// `ciranda-http/VERSION`, HTTP/1.1 or HTTP/2 as ALPN decides over TLS and HTTP/1.1 over
 /// plain TCP, up to 10 redirects followed, `gzip`, `deflate`, `br` and `zstd` bodies
@@ -795,6 +806,7 @@ pub struct ClientBuilder {
     proxy: Option<ProxyUrl>,
     no_proxy: String,
     trust_env: bool,
+    max_connections_per_host: usize,
 }
 
 impl Default for ClientBuilder {
@@ -822,6 +834,7 @@ impl ClientBuilder {
             proxy: None,
             no_proxy: String::new(),
             trust_env: false,
+            max_connections_per_host: usize::MAX,
         }
     }
 
@@ -854,6 +867,63 @@ impl ClientBuilder {
     /// At most `max` idle connections are kept per host (0 disables reuse).
     pub fn pool_max_idle_per_host(mut self, max: usize) -> Self {
         self.pool_max_idle_per_host = max;
+        self
+    }
+
+    /// Keeps at most `max` connections open at once to any one host, that is scheme, host
+    /// and port (aiohttp's `TCPConnector(limit_per_host=max)`). Default: no limit, as before
+    /// this setting existed and as in reqwest.
+    ///
+    /// A request that finds its host's connections all taken waits, behind the requests
+    /// that came first, until one of them comes back to the pool for it or one closes and
+    /// leaves room for a new one. That wait counts against the request's
+    /// [`timeout`](ClientBuilder::timeout), not against
+    /// [`connect_timeout`](ClientBuilder::connect_timeout), which starts when the
+    /// connection does. The limit is on connections, not requests: an HTTP/2 connection
+    /// carries any number of requests at once (over TLS, until a host is known to speak
+    /// HTTP/2, up to `max` connections may start at once; those that lose the race to be its
+    /// HTTP/2 connection are closed). Every open connection counts, idle pooled
+    /// ones included, until it closes; so does one whose response body is not yet read to
+    /// its end (or dropped), so a program that holds `max` unread responses from one host
+    /// and asks it for one more waits for that request's timeout (without one, for ever).
+    /// Connections made through a [`RequestOptions::proxy`] are counted apart, per proxy.
+    ///
+    /// Without a limit, a program that starts 10 000 requests to one host at once opens
+    /// 10 000 connections, and may run out of file descriptors (`EMFILE`) or be turned away by
+    /// the server: such a program should set one. There is no default limit because one
+    /// would make a program that holds more responses open at once than the default (long
+    /// polls, streams read side by side) wait where it worked before. `max` must be at least
+    /// 1 ([`build`](ClientBuilder::build) fails on 0); `usize::MAX` is no limit.
+    ///
+    /// # Examples
+    ///
+    /// A hundred requests at once, over at most four connections:
+    ///
+    /// ```
+    /// use ciranda_http::{Client, server};
+    /// use http_body_util::Full;
+    /// use hyper::body::Bytes;
+    /// use hyper::service::service_fn;
+    ///
+    /// ciranda::run(async {
+    ///     let listener = ciranda::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    ///     let url = format!("http://{}/", listener.local_addr().unwrap());
+    ///     let service = service_fn(|_req| async {
+    ///         Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(Bytes::from("hi"))))
+    ///     });
+    ///     ciranda::spawn(server::serve(listener, service).into_future());
+    ///
+    ///     let client = Client::builder().max_connections_per_host(4).build().unwrap();
+    ///     let bodies = ciranda::gather((0..100).map(|_| {
+    ///         let (client, url) = (client.clone(), url.clone());
+    ///         async move { client.get(&url).await?.text().await }
+    ///     }))
+    ///     .await;
+    ///     assert!(bodies.iter().all(|body| body.as_deref().ok() == Some("hi")));
+    /// });
+    /// ```
+    pub fn max_connections_per_host(mut self, max: usize) -> Self {
+        self.max_connections_per_host = max;
         self
     }
 
@@ -999,10 +1069,20 @@ impl ClientBuilder {
     /// Builds the client.
     ///
     /// # Errors
-    /// An added root certificate that rustls cannot use, or a user agent that is not a valid
-    /// header value ([`Error::is_builder`]).
+    /// An added root certificate that rustls cannot use, a user agent that is not a valid
+    /// header value, or a [`max_connections_per_host`](ClientBuilder::max_connections_per_host)
+    /// of 0 ([`Error::is_builder`]).
     pub fn build(self) -> Result<Client, Error> {
         let builder_err = |msg: String| Error::new(Kind::Builder, None, Some(msg.into()));
+        let max_connections_per_host = match self.max_connections_per_host {
+            0 => {
+                return Err(builder_err(
+                    "max_connections_per_host must be at least 1".into(),
+                ));
+            }
+            max if max > crate::limit::MOST => None,
+            max => Some(max),
+        };
         let mut roots = rustls::RootCertStore::empty();
         if self.webpki_roots {
             roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
@@ -1048,7 +1128,13 @@ impl ClientBuilder {
         .map(Arc::new);
         let tls = Arc::new(tls);
         Ok(Client {
-            route: Route::new(&pool, &tls, self.connect_timeout, proxies),
+            route: Route::new(
+                &pool,
+                &tls,
+                self.connect_timeout,
+                proxies,
+                max_connections_per_host,
+            ),
             config: Arc::new(Config {
                 timeout: self.timeout,
                 user_agent,
@@ -1059,6 +1145,7 @@ impl ClientBuilder {
                 pool_builder: pool,
                 tls,
                 connect_timeout: self.connect_timeout,
+                max_connections_per_host,
                 by_proxy: Mutex::new(RecentlyUsed::new(MAX_PROXY_POOLS)),
             }),
         })

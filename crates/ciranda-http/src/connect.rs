@@ -4,6 +4,7 @@
 //! through rustls with ALPN.
 
 use crate::error::{BoxError, Kind};
+use crate::limit::{HostLimits, RequestId, Slot};
 use crate::proxy::{Proxies, ProxyKind, proxy_address, tunnel};
 use crate::rt::CirandaIo;
 use crate::socks::{SocksTarget, socks5_connect};
@@ -70,6 +71,8 @@ pub(crate) struct Connector {
     proxy_tls: TlsConnector,
     connect_timeout: Option<Duration>,
     proxies: Option<Arc<Proxies>>,
+    /// The slots a connection takes first, if the client limits connections per host.
+    limits: Option<Arc<HostLimits>>,
 }
 
 impl Connector {
@@ -77,6 +80,7 @@ impl Connector {
         tls: Arc<rustls::ClientConfig>,
         connect_timeout: Option<Duration>,
         proxies: Option<Arc<Proxies>>,
+        limits: Option<Arc<HostLimits>>,
     ) -> Self {
         let mut proxy_tls = (*tls).clone();
         proxy_tls.alpn_protocols = vec![b"http/1.1".to_vec()];
@@ -85,6 +89,7 @@ impl Connector {
             proxy_tls: TlsConnector::from(Arc::new(proxy_tls)),
             connect_timeout,
             proxies,
+            limits,
         }
     }
 }
@@ -100,11 +105,25 @@ impl tower_service::Service<Uri> for Connector {
 
     fn call(&mut self, uri: Uri) -> Self::Future {
         let this = self.clone();
-        Box::pin(async move { this.connect(uri).await.map_err(BoxError::from) })
+        // hyper-util calls this from the poll of the request that needs the connection.
+        let request = RequestId::current();
+        Box::pin(async move { this.open(uri, request).await.map_err(BoxError::from) })
     }
 }
 
 impl Connector {
+    /// A connection for `request`: once the host has room for it, if connections are limited
+    /// (see `limit`; the connect timeout starts after that wait), with its slot in it.
+    async fn open(self, uri: Uri, request: RequestId) -> Result<Conn, ConnectError> {
+        let slot = match self.limits.clone() {
+            Some(limits) => Some(limits.slot(&uri, request).await?),
+            None => None,
+        };
+        let mut conn = self.connect(uri).await?;
+        conn._slot = slot;
+        Ok(conn)
+    }
+
     async fn connect(self, uri: Uri) -> Result<Conn, ConnectError> {
         let https = match uri.scheme_str() {
             Some("https") => true,
@@ -190,6 +209,7 @@ impl Connector {
                 h2: false,
                 // hyper then writes the request's URI in absolute form, as a proxy needs.
                 proxied: forwarding,
+                _slot: None,
             });
         }
         let handshake = tls_with(&self.tls, &host, stream, "");
@@ -210,6 +230,7 @@ impl Connector {
             io: CirandaIo::new(Stream::Tls(Box::new(tls))),
             h2,
             proxied: false,
+            _slot: None,
         })
     }
 }
@@ -425,12 +446,14 @@ impl futures_io::AsyncWrite for Stream {
     }
 }
 
-/// A connection handed to hyper: its I/O, whether ALPN chose HTTP/2, and whether it goes
-/// to a proxy that forwards plain HTTP requests (not through a tunnel).
+/// A connection handed to hyper: its I/O, whether ALPN chose HTTP/2, whether it goes
+/// to a proxy that forwards plain HTTP requests (not through a tunnel), and its place among
+/// its host's connections if they are limited (given back when hyper drops it: closed).
 pub(crate) struct Conn {
     io: CirandaIo<Stream>,
     h2: bool,
     proxied: bool,
+    _slot: Option<Slot>,
 }
 
 impl Connection for Conn {
