@@ -187,17 +187,17 @@ pub(crate) fn with_task_ids<R>(f: impl FnOnce(&Cell<(u64, u64)>) -> R) -> Option
     TASK_IDS.try_with(f).ok()
 }
 
-/// The task being polled on this thread, if it is a worker (or a current-thread driver)
-/// polling one (the parent of the tasks it spawns). The worker records it in its own struct around each run, so a poll
-/// costs no thread-local access; only a spawn looks it up.
-pub(crate) fn current_task() -> Option<TaskId> {
-    let worker = CURRENT_WORKER.try_with(Cell::get).unwrap_or(ptr::null());
-    if worker.is_null() {
-        // Not a worker: perhaps the driver of a current-thread runtime.
-        return crate::current_thread::current_task();
-    }
-    // SAFETY: as in `with_worker`: the pointer is live while it is set on this thread.
-    unsafe { &*worker }.current_task()
+/// For a spawn onto `shared` from this thread: the index of the worker when this thread is one
+/// of `shared`'s workers, and the task being polled here by a worker or current-thread driver
+/// *of `shared`*, the new task's parent. A task of another runtime is no parent: it is not
+/// in this runtime's task list. The worker records its task in its own struct around each run,
+/// so a poll costs no thread-local access; only a spawn looks it up (once, for both).
+pub(crate) fn spawner(shared: &Shared) -> (Option<usize>, Option<TaskId>) {
+    with_worker(shared, |worker| match worker {
+        Some(worker) => (Some(worker.index()), worker.current_task()),
+        // Not one of its workers: perhaps the driver of a current-thread runtime.
+        None => (None, crate::current_thread::current_task(shared)),
+    })
 }
 
 /// Something a thread is busy with for a runtime, counted active while it lasts (see the

@@ -404,16 +404,14 @@ pub(crate) fn driver_index(shared: &Shared) -> Option<usize> {
     with_driver(shared, |driver| driver.map(|_| DRIVER))
 }
 
-/// The task the driver on this thread is polling, if any (see `context::current_task`).
-pub(crate) fn current_task() -> Option<TaskId> {
-    let driver = CURRENT_DRIVER.try_with(Cell::get).unwrap_or(ptr::null());
-    if driver.is_null() {
-        return None;
-    }
-    // SAFETY: as in `with_driver`: a non-null pointer is live on this thread.
-    let task = unsafe { &*driver }.current_task.get()?;
-    // SAFETY: set only while the driver runs the task on this thread (see `RawTask::id`).
-    Some(unsafe { task.id() })
+/// The task the driver of `shared` on this thread is polling, if any (see
+/// `context::spawner`).
+pub(crate) fn current_task(shared: &Shared) -> Option<TaskId> {
+    with_driver(shared, |driver| {
+        let task = driver?.current_task.get()?;
+        // SAFETY: set only while the driver runs the task on this thread (see `RawTask::id`).
+        Some(unsafe { task.id() })
+    })
 }
 
 /// `true` while this thread drives a current-thread runtime (any of them).

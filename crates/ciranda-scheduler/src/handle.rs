@@ -177,16 +177,16 @@ impl Handle {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
+        let (worker, parent) = crate::context::spawner(&handle.shared);
         let shared_ptr = Arc::as_ptr(&handle.shared);
         let id = TaskId::next();
         let (registered, raw::NewTask { notified, join }) =
-            raw::allocate_registered_at(future, handle, id, name, location);
+            raw::allocate_registered_at(future, handle, id, name, location, parent);
         // SAFETY: the task's cell owns `handle`, so the `Shared` lives as long as the cell,
         // which is freed only with the task's last reference (the handle is dropped in
         // `dealloc`). `join` is one of those references and is held until this function
         // returns, after the last use of `shared`.
         let shared = unsafe { &*shared_ptr };
-        let worker = shared.current_worker_index();
         let hint = worker.unwrap_or(id.as_u64() as usize);
         match shared.registry.insert(registered, hint) {
             Ok(()) => {

@@ -3,7 +3,7 @@
 
 #![cfg(not(loom))]
 
-use ciranda_scheduler::{Handle, Scheduler, task, yield_now};
+use ciranda_scheduler::{Flavor, Handle, Scheduler, task, yield_now};
 use std::future::pending;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -291,6 +291,43 @@ fn orphans_go_to_the_top_level() {
         text.lines().any(|l| l.starts_with(&format!("{orphan} - "))),
         "the orphan is at the top level:\n{text}"
     );
+}
+
+/// A parent is a task of the same runtime. A task of runtime A that spawns on runtime B's
+/// handle (a server handing work to a runtime of its own) is not listed in B: B's task has no
+/// parent, as `TaskInfo::parent` says. It was given A's task, an id that B's `tasks()` never
+/// lists, both when A's task ran on a worker and on a current-thread driver.
+#[test]
+fn a_task_of_another_runtime_is_no_parent() {
+    let b = sched(1);
+    let b_handle = b.handle();
+    for flavor in [Flavor::MultiThread, Flavor::CurrentThread] {
+        let a = Scheduler::builder()
+            .flavor(flavor)
+            .worker_threads(1)
+            .build()
+            .unwrap();
+        let to_b = b_handle.clone();
+        let spawner = a.spawn(async move {
+            let across = to_b.spawn(pending::<()>());
+            let within = ciranda_scheduler::spawn(pending::<()>());
+            (across, within)
+        });
+        let spawner_id = spawner.id();
+        let (across, within) = a.block_on(spawner).unwrap();
+        assert_eq!(
+            info(&b_handle, across.id()).parent(),
+            None,
+            "spawned on B by a task of A ({flavor:?})"
+        );
+        assert_eq!(
+            info(&a.handle(), within.id()).parent(),
+            Some(spawner_id),
+            "spawned on A by a task of A ({flavor:?})"
+        );
+        across.abort();
+        within.abort();
+    }
 }
 
 #[test]

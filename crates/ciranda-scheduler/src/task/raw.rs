@@ -97,7 +97,8 @@ pub(crate) struct Header {
     /// Where the task was spawned (the user's line, through `#[track_caller]`) and its name.
     site: Site,
     join_waker: UnsafeCell<Option<Waker>>,
-    /// The task its worker was polling when this one was spawned, if any.
+    /// The task of the same runtime that a worker (or the current-thread driver) was polling
+    /// when this one was spawned, if any.
     pub(crate) parent: Option<TaskId>,
     /// The task's `tracing` span (feature `tracing` only).
     #[cfg(feature = "tracing")]
@@ -467,11 +468,11 @@ where
     F::Output: Send + 'static,
     S: Schedule,
 {
-    allocate_registered_at(future, scheduler, id, name, Location::caller())
+    allocate_registered_at(future, scheduler, id, name, Location::caller(), None)
 }
 
-/// Allocates a task tracked by the registry, which reports `location` as its spawn location:
-/// its three references come back as their owners — the registry's [`TaskRef`] (for
+/// Allocates a task tracked by the registry, which reports `location` as its spawn location
+/// and `parent` as the task that spawned it: its three references come back as their owners — the registry's [`TaskRef`] (for
 /// `Registry::insert`), the first queue entry and the `JoinHandle`.
 pub(crate) fn allocate_registered_at<F, S>(
     future: F,
@@ -479,13 +480,22 @@ pub(crate) fn allocate_registered_at<F, S>(
     id: TaskId,
     name: Option<TaskName>,
     location: &'static Location<'static>,
+    parent: Option<TaskId>,
 ) -> (TaskRef, NewTask<F::Output>)
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
     S: Schedule,
 {
-    let raw = allocate_raw(future, scheduler, id, name, REFS_REGISTERED, location);
+    let raw = allocate_raw(
+        future,
+        scheduler,
+        id,
+        name,
+        REFS_REGISTERED,
+        location,
+        parent,
+    );
     // SAFETY: `allocate_raw` made `REFS_REGISTERED` references: this one is the registry's;
     // `owners` takes the other two.
     let registry = unsafe { TaskRef::from_raw(raw) };
@@ -514,6 +524,8 @@ where
         name,
         REFS_UNREGISTERED,
         Location::caller(),
+        // Never listed (task lists come from the registry): no parent to record.
+        None,
     );
     // SAFETY: `allocate_raw` made `REFS_UNREGISTERED` references, both taken by `owners`.
     unsafe { owners(raw) }
@@ -533,7 +545,7 @@ unsafe fn owners<T>(raw: RawTask) -> NewTask<T> {
 
 /// Allocates a task holding `refs` references, owned by nobody yet: the caller hands each to
 /// its owner. [`REFS_REGISTERED`] and [`REFS_UNREGISTERED`] name the usual counts. `location`
-/// is the spawn location the task reports.
+/// is the spawn location the task reports, `parent` the task that spawned it.
 pub(crate) fn allocate_raw<F, S>(
     future: F,
     scheduler: S,
@@ -541,6 +553,7 @@ pub(crate) fn allocate_raw<F, S>(
     name: Option<TaskName>,
     refs: usize,
     location: &'static Location<'static>,
+    parent: Option<TaskId>,
 ) -> RawTask
 where
     F: Future + Send + 'static,
@@ -556,7 +569,7 @@ where
             id,
             site: Site::new(location, name),
             join_waker: UnsafeCell::new(None),
-            parent: crate::context::current_task(),
+            parent,
             #[cfg(feature = "tracing")]
             span,
             state: State::new(refs),
