@@ -10,12 +10,38 @@
 //!   *span* id of the task (console-subscriber looks the task up by it).
 //!
 //! Without the feature this module is not compiled and the task header has no span field.
+//!
+//! The subscriber is foreign code, like a hook, and it is called from places nothing may
+//! unwind out of: a worker's run of a task (out of which a panic killed the worker and left
+//! the task marked running for good), a completion, a shutdown, a waker (where a panic lost
+//! the wake-up or the waker's reference). Every call into it goes through
+//! [`subscriber_call`]: a panic is reported on stderr, and the task goes on untraced for that
+//! call.
 
-use crate::task::TaskId;
+use crate::report::{drop_payload, report};
 use crate::task::raw::Header;
 use crate::task::state::COMPLETE;
+use crate::task::{TaskId, panic_message};
 use std::cell::UnsafeCell;
-use std::panic::Location;
+use std::panic::{AssertUnwindSafe, Location, catch_unwind};
+
+/// Runs `call`, a call into the subscriber (`what` it does, for the report, about task `id`
+/// when known). A panic in it is caught and reported on stderr; `None` then.
+fn subscriber_call<R>(what: &str, id: Option<TaskId>, call: impl FnOnce() -> R) -> Option<R> {
+    let payload = match catch_unwind(AssertUnwindSafe(call)) {
+        Ok(value) => return Some(value),
+        Err(payload) => payload,
+    };
+    let message = panic_message(&*payload).unwrap_or("<non-string payload>");
+    let task = id.map(|id| format!(" of task {id}")).unwrap_or_default();
+    report(format_args!(
+        "the tracing subscriber panicked {what}{task}: {message}; the panic was caught and \
+         the task goes on"
+    ));
+    // The payload's destructor is user code as well: contain it too.
+    drop_payload(payload);
+    None
+}
 
 /// The span of one task, in its header.
 pub(crate) struct TaskSpan {
@@ -39,19 +65,23 @@ impl TaskSpan {
     ) -> TaskSpan {
         let kind = if blocking { "blocking" } else { "task" };
         // No parent: a task outlives the poll (or the span) that spawned it.
-        let span = tracing::trace_span!(
-            target: "runtime::task",
-            parent: None,
-            "runtime.spawn",
-            kind = kind,
-            task.id = id.as_u64(),
-            // At creation: console-subscriber reads a task's fields only then (an `Option`
-            // records nothing when `None`).
-            task.name = name,
-            loc.file = location.file(),
-            loc.line = location.line(),
-            loc.col = location.column(),
-        );
+        let make = || {
+            tracing::trace_span!(
+                target: "runtime::task",
+                parent: None,
+                "runtime.spawn",
+                kind = kind,
+                task.id = id.as_u64(),
+                // At creation: console-subscriber reads a task's fields only then (an `Option`
+                // records nothing when `None`).
+                task.name = name,
+                loc.file = location.file(),
+                loc.line = location.line(),
+                loc.col = location.column(),
+            )
+        };
+        let span = subscriber_call("creating the span", Some(id), make)
+            .unwrap_or_else(tracing::Span::none);
         let span_id = span.id().map_or(0, |id| id.into_u64());
         TaskSpan {
             span: UnsafeCell::new(Some(span)),
@@ -59,25 +89,44 @@ impl TaskSpan {
         }
     }
 
-    /// Enters the span for one poll.
+    /// Enters the span for one poll (of task `id`); give the guard to [`exit`] after it.
     ///
     /// # Safety
     /// The caller holds the task's `RUNNING` bit until the guard is dropped, and does not
     /// call [`close`](Self::close) meanwhile.
-    pub(crate) unsafe fn enter(&self) -> Option<tracing::span::Entered<'_>> {
+    pub(crate) unsafe fn enter(&self, id: TaskId) -> Option<tracing::span::Entered<'_>> {
         // SAFETY: RUNNING makes this thread the only one touching the slot.
-        unsafe { (*self.span.get()).as_ref() }.map(tracing::Span::enter)
+        let span = unsafe { (*self.span.get()).as_ref() }?;
+        subscriber_call("entering the span", Some(id), || span.enter())
     }
 
-    /// Closes the span: the task is complete.
+    /// Closes the span (of task `id`): the task is complete.
     ///
     /// # Safety
     /// The caller holds the task's `RUNNING` bit, and no guard of [`enter`](Self::enter) is
     /// alive.
-    pub(crate) unsafe fn close(&self) {
+    pub(crate) unsafe fn close(&self, id: TaskId) {
         // SAFETY: as above.
-        let span = unsafe { (*self.span.get()).take() };
-        drop(span);
+        if let Some(span) = unsafe { (*self.span.get()).take() } {
+            subscriber_call("closing the span", Some(id), || drop(span));
+        }
+    }
+}
+
+impl Drop for TaskSpan {
+    /// A task freed before it completed (a blocking task whose queue entry was dropped) still
+    /// has its span: closing it calls the subscriber too.
+    fn drop(&mut self) {
+        if let Some(span) = self.span.get_mut().take() {
+            subscriber_call("closing the span", None, || drop(span));
+        }
+    }
+}
+
+/// Leaves the span entered by [`TaskSpan::enter`] for a poll of task `id`.
+pub(crate) fn exit(entered: Option<tracing::span::Entered<'_>>, id: TaskId) {
+    if let Some(entered) = entered {
+        subscriber_call("leaving the span", Some(id), || drop(entered));
     }
 }
 
@@ -88,5 +137,7 @@ pub(crate) fn waker_op(header: &Header, op: &'static str) {
     if span_id == 0 || header.state.load().is(COMPLETE) {
         return;
     }
-    tracing::trace!(target: "runtime::waker", op = op, task.id = span_id);
+    subscriber_call("recording a waker event", Some(header.id), || {
+        tracing::trace!(target: "runtime::waker", op = op, task.id = span_id);
+    });
 }

@@ -7,10 +7,11 @@
 
 #![cfg(all(feature = "tracing", not(loom)))]
 
-use ciranda_scheduler::{Scheduler, task, yield_now};
+use ciranda_scheduler::{Flavor, Scheduler, task, yield_now};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock, mpsc};
+use std::time::Duration;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Metadata, Subscriber};
@@ -63,7 +64,11 @@ impl Subscriber for Recorder {
             ..SpanRec::default()
         };
         attrs.record(&mut Fields(&mut rec.fields));
+        let name = rec.fields.get("task.name").cloned();
         self.log.lock().unwrap().spans.insert(id, rec);
+        if name.as_deref() == Some("panic-on-new-span") {
+            panic!("expected subscriber panic in new_span");
+        }
         Id::from_u64(id)
     }
     // Fields recorded after creation are ignored, as console-subscriber ignores them: it
@@ -78,16 +83,26 @@ impl Subscriber for Recorder {
         event.record(&mut Fields(&mut fields));
         let op = fields.get("op").cloned().unwrap_or_default();
         let id = fields["task.id"].parse().unwrap();
+        let panics = op == "waker.wake_by_ref" && self.named(id, "panic-on-wake");
         self.log.lock().unwrap().waker_events.push((op, id));
+        if panics {
+            panic!("expected subscriber panic in a waker event");
+        }
     }
     fn enter(&self, span: &Id) {
         if let Some(rec) = self.log.lock().unwrap().spans.get_mut(&span.into_u64()) {
             rec.enters += 1;
         }
+        if self.named(span.into_u64(), "panic-on-enter") {
+            panic!("expected subscriber panic in enter");
+        }
     }
     fn exit(&self, span: &Id) {
         if let Some(rec) = self.log.lock().unwrap().spans.get_mut(&span.into_u64()) {
             rec.exits += 1;
+        }
+        if self.named(span.into_u64(), "panic-on-exit") {
+            panic!("expected subscriber panic in exit");
         }
     }
     fn try_close(&self, span: Id) -> bool {
@@ -95,7 +110,22 @@ impl Subscriber for Recorder {
         if let Some(rec) = self.log.lock().unwrap().spans.get_mut(&span.into_u64()) {
             rec.closed = true;
         }
+        if self.named(span.into_u64(), "panic-on-close") {
+            panic!("expected subscriber panic in try_close");
+        }
         true
+    }
+}
+
+impl Recorder {
+    /// Is span `span` the span of a task named `name`? (The log's lock is released before
+    /// the caller panics, so a panic never poisons it.)
+    fn named(&self, span: u64, name: &str) -> bool {
+        let log = self.log.lock().unwrap();
+        log.spans
+            .get(&span)
+            .and_then(|rec| rec.fields.get("task.name"))
+            .is_some_and(|n| n == name)
     }
 }
 
@@ -219,4 +249,56 @@ fn a_cancelled_task_closes_its_span() {
     pending.abort();
     assert!(sched.block_on(pending).unwrap_err().is_cancelled());
     assert!(span_of(id).1.closed);
+}
+
+/// Awaits `join` on a thread of its own, for at most 30 s: a task whose worker died in the
+/// middle of its run stays running for good, and its `JoinHandle` never completes.
+fn join_within<T: Send + 'static>(
+    sched: &Scheduler,
+    join: task::JoinHandle<T>,
+) -> Result<T, task::JoinError> {
+    let handle = sched.handle();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(handle.block_on(join));
+    });
+    rx.recv_timeout(Duration::from_secs(30))
+        .expect("the task never completed, or block_on unwound (a subscriber panic escaped)")
+}
+
+/// The subscriber is foreign code, like a hook: a panic in it (creating, entering, leaving or
+/// closing a task's span, or recording a waker event) is reported and goes no further. It
+/// unwound out of the worker's run of the task, which killed the worker and left the task
+/// marked running for good (its `JoinHandle` never completed; on the current-thread flavor it
+/// unwound out of `block_on`); out of `spawn`; and, from a waker event, into the task.
+#[test]
+fn a_panicking_subscriber_takes_down_neither_the_task_nor_its_worker() {
+    recorder();
+    for flavor in [Flavor::MultiThread, Flavor::CurrentThread] {
+        let sched = Scheduler::builder()
+            .flavor(flavor)
+            .worker_threads(1)
+            .build()
+            .unwrap();
+        for name in [
+            "panic-on-new-span",
+            "panic-on-enter",
+            "panic-on-exit",
+            "panic-on-close",
+            "panic-on-wake",
+        ] {
+            let join = task::Builder::new().name(name).spawn_on(
+                async {
+                    yield_now().await;
+                    7
+                },
+                &sched.handle(),
+            );
+            let output = join_within(&sched, join);
+            assert_eq!(output.ok(), Some(7), "{name}, {flavor:?}");
+        }
+        // The runtime's only worker still runs tasks.
+        let join = sched.spawn(async { 8 });
+        assert_eq!(join_within(&sched, join).ok(), Some(8), "{flavor:?}");
+    }
 }

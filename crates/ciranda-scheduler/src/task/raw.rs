@@ -702,7 +702,7 @@ unsafe fn poll<F: Future, S: Schedule>(ptr: NonNull<Header>) -> bool {
             let mut cx = Context::from_waker(&waker);
             // SAFETY: we hold RUNNING until after the guard is dropped below.
             #[cfg(feature = "tracing")]
-            let entered = unsafe { cell.header.span.enter() };
+            let entered = unsafe { cell.header.span.enter(cell.header.id) };
             let result = cell.stage.with_mut(|stage| {
                 // SAFETY: we hold RUNNING, so the stage is exclusively ours.
                 let stage = unsafe { &mut *stage };
@@ -713,7 +713,7 @@ unsafe fn poll<F: Future, S: Schedule>(ptr: NonNull<Header>) -> bool {
                 catch_unwind(AssertUnwindSafe(|| future.poll(&mut cx)))
             });
             #[cfg(feature = "tracing")]
-            drop(entered);
+            crate::trace::exit(entered, cell.header.id);
             match result {
                 Ok(Poll::Pending) => match cell.header.state.transition_to_idle() {
                     ToIdle::Idle { dealloc } => {
@@ -899,7 +899,7 @@ impl<F: Future, S: Schedule> Cell<F, S> {
         // SAFETY: the caller holds RUNNING and no poll (so no entered guard) is in progress.
         #[cfg(feature = "tracing")]
         unsafe {
-            self.header.span.close()
+            self.header.span.close(self.header.id)
         };
     }
 
