@@ -77,6 +77,10 @@
 //!   `::ciranda::Runtime::builder().flavor(..).worker_threads(2).build()`. It cannot
 //!   be combined with `flavor = "current_thread"` (a compile error); on a current-thread
 //!   runtime chosen by `CIRANDA_FLAVOR` it is ignored.
+//! - `unhandled_panic = "shutdown" | "ignore"`: what a panic in a detached task does
+//!   ([`Builder::unhandled_panic`](https://docs.rs/ciranda/latest/ciranda/runtime/struct.Builder.html#method.unhandled_panic)).
+//!   With `"shutdown"` the runtime fails and the function panics with that task's message;
+//!   `"ignore"`, like leaving the option out, reports the panic on stderr and carries on.
 //!
 //! # `#[ciranda::test]`
 //!
@@ -134,8 +138,10 @@
 //!
 //! Options:
 //!
-//! - `flavor = "current_thread" | "multi_thread"` and `worker_threads = N`: as for
-//!   `#[ciranda::main]` (including `CIRANDA_FLAVOR` when no flavor is written).
+//! - `flavor = "current_thread" | "multi_thread"`, `worker_threads = N` and
+//!   `unhandled_panic = "shutdown" | "ignore"`: as for `#[ciranda::main]` (including
+//!   `CIRANDA_FLAVOR` when no flavor is written); with `"shutdown"`, a test fails when a task
+//!   it detached panics.
 //! - `start_paused = true|false`: start the runtime on the virtual clock
 //!   ([`Builder::start_paused`](https://docs.rs/ciranda/latest/ciranda/runtime/struct.Builder.html#method.start_paused));
 //!   `false`, like leaving the option out, uses the real clock.
@@ -194,6 +200,9 @@ use proc_macro::TokenStream;
 ///   [crate documentation](crate).
 /// - `worker_threads = N` (an integer literal, at least 1): the number of worker threads;
 ///   without it, the builder's default (one per CPU).
+/// - `unhandled_panic = "shutdown" | "ignore"`: with `"shutdown"`, a panic in a detached task
+///   fails the runtime and the function panics with that task's message; `"ignore"` (the
+///   default) reports it and carries on.
 ///
 /// # Example
 ///
@@ -227,6 +236,8 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
 ///   `CIRANDA_FLAVOR=current_thread cargo test` runs a suite on the current-thread flavor.
 /// - `worker_threads = N` (an integer literal, at least 1): the number of worker threads;
 ///   without it, the builder's default.
+/// - `unhandled_panic = "shutdown" | "ignore"`: with `"shutdown"`, a panic in a task the test
+///   detached fails the test; `"ignore"` (the default) reports it and carries on.
 /// - `start_paused = true|false`: with `true`, the runtime starts on the virtual clock, which
 ///   jumps to the next timer whenever every task is idle, so tests of timeouts and sleeps run
 ///   instantly and deterministically.

@@ -219,7 +219,7 @@ impl RuntimeMetrics {
     }
 
     /// Successful steals by `worker`: each took a batch (about half) of another worker's
-    /// queue, or its LIFO slot, or a batch of the global queue while searching.
+    /// queue, or its LIFO slot. Batches taken from the global queue are not steals.
     ///
     /// # Panics
     ///
