@@ -1569,7 +1569,9 @@ impl<I> HeadDeadline<I> {
     }
 }
 
-impl<I: futures_io::AsyncRead + Unpin> futures_io::AsyncRead for HeadDeadline<I> {
+impl<I: futures_io::AsyncRead + futures_io::AsyncWrite + Unpin> futures_io::AsyncRead
+    for HeadDeadline<I>
+{
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -1587,6 +1589,11 @@ impl<I: futures_io::AsyncRead + Unpin> futures_io::AsyncRead for HeadDeadline<I>
         }
         if let Some(sleep) = &mut this.sleep {
             if Pin::new(sleep).poll(cx).is_ready() {
+                // Nothing has been written (the deadline goes with the first write), so
+                // nothing is cut off: a TLS peer is told the connection ends
+                // (`close_notify`), and sees a clean close rather than a truncated one. One
+                // try, as the connection is dropped next: an idle socket has room for it.
+                let _ = Pin::new(&mut this.stream).poll_close(cx);
                 return Poll::Ready(Err(io::Error::new(
                     io::ErrorKind::TimedOut,
                     "the client did not send a request head in time",
