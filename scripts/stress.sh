@@ -40,7 +40,8 @@ if [ ${#suites[@]} -eq 0 ]; then
         ciranda-reactor:sleep_reset ciranda:process_pidfd_emfile ciranda-sync:notify
         ciranda-sync:rwlock ciranda-sync:queue ciranda-sync:barrier
         ciranda-http:short_timeouts ciranda-http:http2_batching ciranda-http:stale_connections
-        ciranda-scheduler:current_thread_memory ciranda:late_writes ciranda:stdout_late_write)
+        ciranda-scheduler:current_thread_memory ciranda:late_writes ciranda:stdout_late_write
+        ciranda-http:connection_limit)
 fi
 
 args_of() {
