@@ -1,33 +1,13 @@
 //! `ciranda::fs::File` split into a read half and a write half used by two tasks.
 
+#[path = "common/pipes.rs"]
+mod pipes;
+
 use ciranda::fs::OpenOptions;
 use ciranda::io::{AsyncReadExt, AsyncWriteExt};
-use std::ffi::CString;
+use pipes::Fifo;
 use std::io::Write;
-use std::os::unix::ffi::OsStrExt;
 use std::time::Duration;
-
-/// A FIFO in a directory of its own, removed on drop.
-struct Fifo(std::path::PathBuf);
-
-impl Fifo {
-    fn new(name: &str) -> Fifo {
-        let dir =
-            std::env::temp_dir().join(format!("ciranda-fs-split-{name}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("fifo");
-        let c_path = CString::new(path.as_os_str().as_bytes()).unwrap();
-        // SAFETY: `c_path` is a NUL-terminated path that lives across the call.
-        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
-        Fifo(path)
-    }
-}
-
-impl Drop for Fifo {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(self.0.parent().unwrap());
-    }
-}
 
 /// A `File` split into halves used by two tasks (`AsyncReadExt::split`): the reader's read
 /// job waits for data, the writer's `write` waits for that job to end before it can use the
@@ -37,17 +17,17 @@ impl Drop for Fifo {
 /// during a job.
 #[ciranda::test]
 async fn split_halves_polled_by_two_tasks_are_both_woken() {
-    let fifo = Fifo::new("split");
+    let fifo = Fifo::new("fs-split-split");
     // Linux opens a FIFO `O_RDWR` without waiting for a peer.
     let file = OpenOptions::new()
         .read(true)
         .write(true)
-        .open(&fifo.0)
+        .open(fifo.path())
         .await
         .unwrap();
     let mut peer = std::fs::OpenOptions::new()
         .write(true)
-        .open(&fifo.0)
+        .open(fifo.path())
         .unwrap();
     let (mut reader, mut writer) = file.split();
     let reading = ciranda::spawn(async move {

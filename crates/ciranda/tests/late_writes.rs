@@ -2,35 +2,18 @@
 //! by that drop. `Runtime::shutdown_timeout` must still return by its deadline when such a
 //! write waits for a reader that never comes.
 
+#[path = "common/busy_pool.rs"]
+mod busy_pool;
+#[path = "common/pipes.rs"]
+mod pipes;
+
+use busy_pool::runtime_with_busy_blocking_pool;
 use ciranda::fs::File;
 use ciranda::io::AsyncWriteExt;
-use std::ffi::CString;
-use std::io::{ErrorKind, Read, Write};
-use std::os::unix::ffi::OsStrExt;
+use pipes::{Fifo, fill, read_until_tail};
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::time::{Duration, Instant};
-
-/// A FIFO in a directory of its own, removed on drop.
-struct Fifo(std::path::PathBuf);
-
-impl Fifo {
-    fn new(name: &str) -> Fifo {
-        let dir =
-            std::env::temp_dir().join(format!("ciranda-late-writes-{name}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("fifo");
-        let c_path = CString::new(path.as_os_str().as_bytes()).unwrap();
-        // SAFETY: `c_path` is a NUL-terminated path that lives across the call.
-        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
-        Fifo(path)
-    }
-}
-
-impl Drop for Fifo {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(self.0.parent().unwrap());
-    }
-}
 
 /// A `File` on a full FIFO, dropped with buffered bytes while the blocking pool's one thread
 /// is busy: its write job is still queued when `shutdown_timeout` begins, which drops it, and
@@ -39,50 +22,30 @@ impl Drop for Fifo {
 /// the bytes still arrive once the reader reads.
 #[test]
 fn shutdown_timeout_returns_while_a_dropped_files_write_waits_for_a_reader() {
-    let fifo = Fifo::new("full");
+    let fifo = Fifo::new("late-writes-full");
     // The reader: opened first and non-blocking, so that neither open waits; kept open so
     // that a write to the full FIFO waits instead of failing with `EPIPE`. It reads nothing
     // until the end.
     let mut reader = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK)
-        .open(&fifo.0)
+        .open(fifo.path())
         .unwrap();
     // Fill the FIFO through a non-blocking writer of its own.
-    let mut filler = std::fs::OpenOptions::new()
+    let filler = std::fs::OpenOptions::new()
         .write(true)
         .custom_flags(libc::O_NONBLOCK)
-        .open(&fifo.0)
+        .open(fifo.path())
         .unwrap();
-    // Pages first, then single bytes, so that not even the 4 bytes below fit.
-    let mut filled = 0;
-    let bytes = [b'f'; 4096];
-    for size in [bytes.len(), 1] {
-        loop {
-            match filler.write(&bytes[..size]) {
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                Err(e) => panic!("filling the FIFO: {e}"),
-            }
-        }
-    }
+    // Not even the 4 bytes below fit.
+    let filled = fill(filler.as_raw_fd());
     let file = std::fs::OpenOptions::new()
         .write(true)
-        .open(&fifo.0)
+        .open(fifo.path())
         .unwrap();
 
     // The blocking pool's one thread is busy for 3 s: the dropped file's job stays queued.
-    let rt = ciranda::Runtime::builder()
-        .worker_threads(1)
-        .max_blocking_threads(1)
-        .build()
-        .unwrap();
-    let (started_tx, started_rx) = std::sync::mpsc::channel();
-    drop(rt.spawn_blocking(move || {
-        started_tx.send(()).unwrap();
-        std::thread::sleep(Duration::from_secs(3));
-    }));
-    started_rx.recv().unwrap();
+    let rt = runtime_with_busy_blocking_pool(Duration::from_secs(3));
     let mut file = File::from_std(file);
     rt.block_on(async move {
         file.write_all(b"tail").await.unwrap(); // buffered
@@ -98,19 +61,7 @@ fn shutdown_timeout_returns_while_a_dropped_files_write_waits_for_a_reader() {
     let returned = done_rx.recv_timeout(Duration::from_secs(10));
 
     // Now read: the waiting write goes through, on whichever thread holds it.
-    let mut got = Vec::new();
-    let until = Instant::now() + Duration::from_secs(30);
-    while !got.ends_with(b"tail") && Instant::now() < until {
-        let mut chunk = [0u8; 64 * 1024];
-        match reader.read(&mut chunk) {
-            Ok(n) if n > 0 => got.extend_from_slice(&chunk[..n]),
-            Ok(_) => std::thread::sleep(Duration::from_millis(5)),
-            Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                std::thread::sleep(Duration::from_millis(5))
-            }
-            Err(e) => panic!("reading the FIFO: {e}"),
-        }
-    }
+    let got = read_until_tail(&mut reader, b"tail");
     shutdown.join().unwrap();
     drop(filler);
     let took = returned.expect(
@@ -139,17 +90,7 @@ fn shutdown_timeout_still_writes_a_dropped_files_bytes_to_a_regular_file_before_
     ));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("f");
-    let rt = ciranda::Runtime::builder()
-        .worker_threads(1)
-        .max_blocking_threads(1)
-        .build()
-        .unwrap();
-    let (started_tx, started_rx) = std::sync::mpsc::channel();
-    drop(rt.spawn_blocking(move || {
-        started_tx.send(()).unwrap();
-        std::thread::sleep(Duration::from_secs(1));
-    }));
-    started_rx.recv().unwrap();
+    let rt = runtime_with_busy_blocking_pool(Duration::from_secs(1));
     let mut file = File::from_std(std::fs::File::create(&path).unwrap());
     rt.block_on(async move {
         file.write_all(b"kept").await.unwrap();

@@ -8,29 +8,17 @@
 
 #[path = "common/child.rs"]
 mod child;
+#[path = "common/pipes.rs"]
+mod pipes;
 
 use child::{between_marks, pipe, run_child};
+use pipes::set_nonblocking;
 use std::io::{Read, Write};
 use std::process::Stdio;
 use std::time::Duration;
 
 /// Bytes the child writes to its stdout: well past a pipe's 64 KiB.
 const PAYLOAD: usize = 1 << 20;
-
-/// Sets `O_NONBLOCK` on the file description behind `fd` (shared with every duplicate).
-fn set_nonblocking(fd: i32, on: bool) {
-    // SAFETY: F_GETFL/F_SETFL on a descriptor this process holds; no memory is passed.
-    unsafe {
-        let flags = libc::fcntl(fd, libc::F_GETFL);
-        assert!(flags >= 0);
-        let flags = if on {
-            flags | libc::O_NONBLOCK
-        } else {
-            flags & !libc::O_NONBLOCK
-        };
-        assert_eq!(libc::fcntl(fd, libc::F_SETFL, flags), 0);
-    }
-}
 
 /// A large write to a non-blocking stdout pipe that the reader empties slowly: the blocking
 /// job's `write` says `EAGAIN` once the pipe is full. That came out of `poll_write`/`flush` as

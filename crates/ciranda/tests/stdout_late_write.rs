@@ -2,25 +2,16 @@
 //! stdout is a full pipe: `Runtime::shutdown_timeout` must still return by its deadline. This
 //! binary's fd 1 is replaced by a pipe for the test, so it holds this single test.
 
-use ciranda::io::AsyncWriteExt;
-use std::io::{ErrorKind, Read};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::time::{Duration, Instant};
+#[path = "common/busy_pool.rs"]
+mod busy_pool;
+#[path = "common/pipes.rs"]
+mod pipes;
 
-/// Sets or clears `O_NONBLOCK` on the file description behind `fd`.
-fn set_nonblocking(fd: i32, on: bool) {
-    // SAFETY: F_GETFL/F_SETFL on a descriptor this process holds; no memory is passed.
-    unsafe {
-        let flags = libc::fcntl(fd, libc::F_GETFL);
-        assert!(flags >= 0);
-        let flags = if on {
-            flags | libc::O_NONBLOCK
-        } else {
-            flags & !libc::O_NONBLOCK
-        };
-        assert_eq!(libc::fcntl(fd, libc::F_SETFL, flags), 0);
-    }
-}
+use busy_pool::runtime_with_busy_blocking_pool;
+use ciranda::io::AsyncWriteExt;
+use pipes::{fill, read_until_tail, set_nonblocking};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::time::Duration;
 
 /// As `late_writes.rs` does for a `File` on a FIFO: a `Stdout` dropped with a buffered byte
 /// while the blocking pool's one thread is busy leaves a queued job, which the shutdown drops;
@@ -39,37 +30,12 @@ fn shutdown_timeout_returns_while_a_dropped_stdouts_write_waits_for_a_reader() {
     assert_eq!(unsafe { libc::dup2(write.as_raw_fd(), 1) }, 1);
     drop(write);
 
-    // Fill the pipe: pages, then single bytes, until it takes nothing more.
+    // Fill the pipe until it takes nothing more.
     set_nonblocking(1, true);
-    let mut filled = 0;
-    let bytes = [b'f'; 4096];
-    for size in [bytes.len(), 1] {
-        loop {
-            // SAFETY: writes `size` bytes of `bytes`, which holds at least that many.
-            let n = unsafe { libc::write(1, bytes.as_ptr().cast(), size) };
-            if n < 0 {
-                assert_eq!(
-                    std::io::Error::last_os_error().kind(),
-                    ErrorKind::WouldBlock
-                );
-                break;
-            }
-            filled += n as usize;
-        }
-    }
+    let filled = fill(1);
     set_nonblocking(1, false);
 
-    let rt = ciranda::Runtime::builder()
-        .worker_threads(1)
-        .max_blocking_threads(1)
-        .build()
-        .unwrap();
-    let (started_tx, started_rx) = std::sync::mpsc::channel();
-    drop(rt.spawn_blocking(move || {
-        started_tx.send(()).unwrap();
-        std::thread::sleep(Duration::from_secs(3));
-    }));
-    started_rx.recv().unwrap();
+    let rt = runtime_with_busy_blocking_pool(Duration::from_secs(3));
     rt.block_on(async {
         let mut out = ciranda::io::stdout();
         out.write_all(b"tail").await.unwrap(); // buffered
@@ -86,19 +52,7 @@ fn shutdown_timeout_returns_while_a_dropped_stdouts_write_waits_for_a_reader() {
     // Now read: the waiting write goes through, on whichever thread holds it.
     let mut reader = std::fs::File::from(read);
     set_nonblocking(reader.as_raw_fd(), true);
-    let mut got = Vec::new();
-    let until = Instant::now() + Duration::from_secs(30);
-    while !got.ends_with(b"tail") && Instant::now() < until {
-        let mut chunk = [0u8; 64 * 1024];
-        match reader.read(&mut chunk) {
-            Ok(n) if n > 0 => got.extend_from_slice(&chunk[..n]),
-            Ok(_) => std::thread::sleep(Duration::from_millis(5)),
-            Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                std::thread::sleep(Duration::from_millis(5))
-            }
-            Err(e) => panic!("reading the pipe: {e}"),
-        }
-    }
+    let got = read_until_tail(&mut reader, b"tail");
     shutdown.join().unwrap();
     // SAFETY: dup2 of the saved descriptor back onto fd 1.
     assert_eq!(unsafe { libc::dup2(saved.as_raw_fd(), 1) }, 1);
