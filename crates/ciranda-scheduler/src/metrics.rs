@@ -254,11 +254,16 @@ impl RuntimeMetrics {
     fn worker(&self, worker: usize) -> &WorkerMetrics {
         match self.workers.get(worker) {
             Some(w) => w,
+            // A `RuntimeMetrics::default()` has no workers: "numbered 0 to 0" would be wrong.
+            None if self.workers.is_empty() => panic!(
+                "ciranda: worker index {worker} is out of range: these metrics have no workers \
+                 (a `RuntimeMetrics::default()`, not read from a runtime)"
+            ),
             None => panic!(
                 "ciranda: worker index {worker} is out of range: the runtime has {} worker(s), \
                  numbered 0 to {}",
                 self.workers.len(),
-                self.workers.len().saturating_sub(1)
+                self.workers.len() - 1
             ),
         }
     }

@@ -211,6 +211,13 @@ fn a_worker_index_out_of_range_panics() {
     sched.handle().metrics().worker_poll_count(3);
 }
 
+/// A `RuntimeMetrics::default()` has no workers; its panic said they were "numbered 0 to 0".
+#[test]
+#[should_panic(expected = "worker index 0 is out of range: these metrics have no workers")]
+fn a_worker_index_of_default_metrics_panics_saying_there_are_no_workers() {
+    ciranda_scheduler::RuntimeMetrics::default().worker_poll_count(0);
+}
+
 fn info(handle: &Handle, id: task::TaskId) -> task::TaskInfo {
     handle
         .dump()
