@@ -18,29 +18,23 @@
 //! [`subscriber_call`]: a panic is reported on stderr, and the task goes on untraced for that
 //! call.
 
-use crate::report::{drop_payload, report};
+use crate::report::report;
+use crate::task::TaskId;
 use crate::task::raw::Header;
 use crate::task::state::COMPLETE;
-use crate::task::{TaskId, panic_message};
 use std::cell::UnsafeCell;
-use std::panic::{AssertUnwindSafe, Location, catch_unwind};
+use std::panic::Location;
 
 /// Runs `call`, a call into the subscriber (`what` it does, for the report, about task `id`
 /// when known). A panic in it is caught and reported on stderr; `None` then.
 fn subscriber_call<R>(what: &str, id: Option<TaskId>, call: impl FnOnce() -> R) -> Option<R> {
-    let payload = match catch_unwind(AssertUnwindSafe(call)) {
-        Ok(value) => return Some(value),
-        Err(payload) => payload,
-    };
-    let message = panic_message(&*payload).unwrap_or("<non-string payload>");
-    let task = id.map(|id| format!(" of task {id}")).unwrap_or_default();
-    report(format_args!(
-        "the tracing subscriber panicked {what}{task}: {message}; the panic was caught and \
-         the task goes on"
-    ));
-    // The payload's destructor is user code as well: contain it too.
-    drop_payload(payload);
-    None
+    crate::hooks::contain(call, |message| {
+        let task = id.map(|id| format!(" of task {id}")).unwrap_or_default();
+        report(format_args!(
+            "the tracing subscriber panicked {what}{task}: {message}; the panic was caught and \
+             the task goes on"
+        ));
+    })
 }
 
 /// The span of one task, in its header.
