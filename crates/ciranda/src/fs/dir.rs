@@ -43,7 +43,9 @@ pub async fn read_dir(path: impl AsRef<Path>) -> io::Result<ReadDir> {
         std::fs::read_dir(&job_path).map_err(|e| super::path_error(e, "read directory", &job_path))
     })
     .await
-    .map_err(|e| super::path_error(super::job_error(e), "read directory", &path))??;
+    .map_err(|e| {
+        super::path_error(crate::task::blocking_call_error(e), "read directory", &path)
+    })??;
     Ok(ReadDir {
         path: path.clone(),
         state: State::Idle(Some(Batch {
@@ -133,7 +135,7 @@ impl Stream for ReadDir {
                         Ok(batch) => self.state = State::Idle(Some(batch)),
                         Err(e) => {
                             self.state = State::Idle(None);
-                            let e = super::job_error(e);
+                            let e = crate::task::blocking_call_error(e);
                             let e = super::path_error(e, "read directory", &self.path);
                             return Poll::Ready(Some(Err(e)));
                         }

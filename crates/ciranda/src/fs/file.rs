@@ -324,7 +324,7 @@ impl File {
             }
             Err(e) => {
                 self.state = State::Idle(None);
-                let e = super::job_error(e);
+                let e = crate::task::blocking_call_error(e);
                 Poll::Ready(Err(io::Error::new(
                     e.kind(),
                     format!("ciranda::fs::File: {e}"),

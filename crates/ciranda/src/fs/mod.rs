@@ -37,7 +37,7 @@ pub use dir::{DirEntry, ReadDir, read_dir};
 pub use file::{File, OpenOptions};
 pub use std::fs::{FileType, Metadata, Permissions};
 
-use crate::task::JoinError;
+use crate::task::blocking_call_error;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -50,19 +50,6 @@ pub(crate) fn path_error(e: io::Error, op: &str, path: &Path) -> io::Error {
 /// not say which of the two failed, so neither is blamed alone.
 fn paths_error(e: io::Error, op: &str, from: &Path, to: &Path) -> io::Error {
     io::Error::new(e.kind(), format!("cannot {op} {from:?} to {to:?}: {e}"))
-}
-
-/// The error of a blocking call that did not complete: the runtime shut down before running
-/// it (its `JoinError` says only "task 7 was cancelled"). The kind is the one `JoinError`
-/// converts to; the message says what happened.
-pub(crate) fn job_error(e: JoinError) -> io::Error {
-    let why = if e.is_cancelled() {
-        "the runtime shut down before running the blocking call"
-    } else {
-        "the blocking call panicked"
-    };
-    let e = io::Error::from(e);
-    io::Error::new(e.kind(), format!("{why} ({e})"))
 }
 
 /// Runs `f(from, to)` on the blocking pool, naming `op` and both paths in its error.
@@ -78,7 +65,7 @@ async fn on_paths<T: Send + 'static>(
         f(&job_from, &job_to).map_err(|e| paths_error(e, op, &job_from, &job_to))
     })
     .await
-    .map_err(|e| paths_error(job_error(e), op, &from, &to))?
+    .map_err(|e| paths_error(blocking_call_error(e), op, &from, &to))?
 }
 
 /// Runs `f(path)` on the blocking pool, naming `op` and the path in its error.
@@ -91,7 +78,7 @@ async fn on_path<T: Send + 'static>(
     let job_path = path.clone();
     crate::spawn_blocking(move || f(&job_path).map_err(|e| path_error(e, op, &job_path)))
         .await
-        .map_err(|e| path_error(job_error(e), op, &path))?
+        .map_err(|e| path_error(blocking_call_error(e), op, &path))?
 }
 
 /// Reads a whole file.

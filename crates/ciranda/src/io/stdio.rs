@@ -110,7 +110,7 @@ fn lost(what: &str) -> io::Error {
 /// The error of the job that did not complete (the runtime shut down before running it),
 /// naming the stream: a `JoinError` alone says only "task 7 was cancelled".
 fn job_error(what: &str, e: crate::task::JoinError) -> io::Error {
-    let e = crate::fs::job_error(e);
+    let e = crate::task::blocking_call_error(e);
     io::Error::new(e.kind(), format!("ciranda::io::{what}: {e}"))
 }
 

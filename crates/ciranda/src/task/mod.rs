@@ -28,3 +28,17 @@ pub use gather::{Gather, TryGather, gather, gather_handles, try_gather};
 pub use group::{GroupError, GroupSpawner, SpawnError, TaskGroup};
 pub use join_set::JoinSet;
 pub use wait::{AsCompleted, WaitFor, as_completed, wait};
+
+/// The error of a blocking call (a `fs` operation, a standard stream's read or write) that
+/// did not complete: the runtime shut down before running it, or it panicked. Its
+/// `JoinError` alone says only "task 7 was cancelled"; the kind stays the one `JoinError`
+/// converts to.
+pub(crate) fn blocking_call_error(e: JoinError) -> std::io::Error {
+    let why = if e.is_cancelled() {
+        "the runtime shut down before running the blocking call"
+    } else {
+        "the blocking call panicked"
+    };
+    let e = std::io::Error::from(e);
+    std::io::Error::new(e.kind(), format!("{why} ({e})"))
+}
