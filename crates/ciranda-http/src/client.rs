@@ -879,7 +879,8 @@ impl ClientBuilder {
     /// leaves room for a new one. That wait counts against the request's
     /// [`timeout`](ClientBuilder::timeout), not against
     /// [`connect_timeout`](ClientBuilder::connect_timeout), which starts when the
-    /// connection does. The limit is on connections, not requests: an HTTP/2 connection
+    /// connection does. A request dropped while it waits gives its place in line up, and
+    /// one dropped while its connection is being made frees that connection's place. The limit is on connections, not requests: an HTTP/2 connection
     /// carries any number of requests at once (over TLS, until a host is known to speak
     /// HTTP/2, up to `max` connections may start at once; those that lose the race to be its
     /// HTTP/2 connection are closed). Every open connection counts, idle pooled
