@@ -29,6 +29,17 @@ fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
+/// Waits up to half a second (100 × 5 ms) for `dropped` to reach `n`, then asserts it did.
+async fn expect_drops(dropped: &AtomicUsize, n: usize, what: &str) {
+    for _ in 0..100 {
+        if dropped.load(SeqCst) == n {
+            break;
+        }
+        sleep(ms(5)).await;
+    }
+    assert_eq!(dropped.load(SeqCst), n, "{what}");
+}
+
 #[ciranda::test]
 async fn gather_keeps_input_order_and_errors_in_place() {
     let results = ciranda::gather((0..5u64).map(|i| async move {
@@ -77,13 +88,7 @@ async fn gather_resumes_a_child_panic_and_cancels_siblings() {
     let err = outcome.unwrap_err();
     assert_eq!(err.panic_message().as_deref(), Some("child 1 failed"));
     // The two pending siblings were cancelled (and the panicking one dropped).
-    for _ in 0..100 {
-        if dropped.load(SeqCst) == 3 {
-            break;
-        }
-        sleep(ms(5)).await;
-    }
-    assert_eq!(dropped.load(SeqCst), 3);
+    expect_drops(&dropped, 3, "the children's futures dropped").await;
 }
 
 #[ciranda::test]
@@ -103,13 +108,7 @@ async fn dropping_gather_cancels_children() {
     sleep(ms(20)).await;
     gathering.abort();
     assert!(gathering.await.unwrap_err().is_cancelled());
-    for _ in 0..100 {
-        if dropped.load(SeqCst) == 4 {
-            break;
-        }
-        sleep(ms(5)).await;
-    }
-    assert_eq!(dropped.load(SeqCst), 4);
+    expect_drops(&dropped, 4, "the children's futures dropped").await;
 }
 
 #[ciranda::test]
@@ -137,13 +136,7 @@ async fn gather_cancels_the_children_it_spawned_when_its_input_panics() {
             }
         });
         assert!(gathering.await.unwrap_err().is_panic());
-        for _ in 0..100 {
-            if dropped.load(SeqCst) == 2 {
-                break;
-            }
-            sleep(ms(5)).await;
-        }
-        assert_eq!(dropped.load(SeqCst), 2, "try_gather: {fallible}");
+        expect_drops(&dropped, 2, &format!("try_gather: {fallible}")).await;
     }
 }
 
@@ -170,13 +163,7 @@ async fn try_gather_fails_fast_and_cancels_the_rest() {
         start.elapsed() < Duration::from_secs(30),
         "did not wait for the slow ones"
     );
-    for _ in 0..100 {
-        if dropped.load(SeqCst) == 4 {
-            break;
-        }
-        sleep(ms(5)).await;
-    }
-    assert_eq!(dropped.load(SeqCst), 4);
+    expect_drops(&dropped, 4, "the children's futures dropped").await;
 }
 
 #[ciranda::test]
@@ -320,13 +307,7 @@ async fn dropping_a_task_group_cancels_members() {
         });
     }
     drop(group);
-    for _ in 0..100 {
-        if dropped.load(SeqCst) == 3 {
-            break;
-        }
-        sleep(ms(5)).await;
-    }
-    assert_eq!(dropped.load(SeqCst), 3);
+    expect_drops(&dropped, 3, "the children's futures dropped").await;
 }
 
 // Virtual clock: the timers fire one deadline at a time, each seen before the next, however
@@ -513,13 +494,7 @@ async fn as_completed_resumes_a_panic_in_its_turn_and_its_drop_cancels_the_rest(
     let err = consumer.await.unwrap_err();
     assert_eq!(err.panic_message().as_deref(), Some("child 1 failed"));
     // The pending child can only have dropped its guard by being cancelled.
-    for _ in 0..100 {
-        if dropped.load(SeqCst) == 3 {
-            break;
-        }
-        sleep(ms(5)).await;
-    }
-    assert_eq!(dropped.load(SeqCst), 3);
+    expect_drops(&dropped, 3, "the children's futures dropped").await;
 }
 
 // Virtual clock: the timers fire one deadline at a time, each seen before the next, however
