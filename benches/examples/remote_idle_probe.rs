@@ -4,11 +4,14 @@
 //!
 //! ```text
 //! remote_idle_probe [instances] [iters]     # defaults: 10 instances, 30 iterations
+//! CIRANDA_ONLY=1 remote_idle_probe ...       # ciranda's instances only (for A/B of builds)
 //! ```
 //!
 //! Prints, per ciranda instance, its median iteration and the median per-iteration deltas of
 //! each worker's parks, polls and steals; then every instance's median for ciranda, Tokio and
-//! smol (instances of the three alternate).
+//! smol (instances of the three alternate). With `CIRANDA_ONLY` set, ciranda's instances run
+//! back to back, so two builds alternated a few instances at a time compare under the same
+//! host conditions (`perf record` then sees ciranda alone, too).
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -181,10 +184,13 @@ fn main() {
     let instances: usize = args.next().map_or(10, |a| a.parse().expect("instances"));
     let iters: usize = args.next().map_or(30, |a| a.parse().expect("iters"));
     let (mut ciranda, mut tokio, mut smol) = (Vec::new(), Vec::new(), Vec::new());
+    let ciranda_only = std::env::var_os("CIRANDA_ONLY").is_some();
     for _ in 0..instances {
         ciranda.push(ciranda_instance(iters));
-        tokio.push(tokio_instance(iters));
-        smol.push(smol_instance(iters));
+        if !ciranda_only {
+            tokio.push(tokio_instance(iters));
+            smol.push(smol_instance(iters));
+        }
     }
     let show = |name: &str, v: &[Duration]| {
         let list: Vec<String> = v
@@ -198,6 +204,8 @@ fn main() {
         );
     };
     show("ciranda", &ciranda);
-    show("tokio", &tokio);
-    show("smol", &smol);
+    if !ciranda_only {
+        show("tokio", &tokio);
+        show("smol", &smol);
+    }
 }

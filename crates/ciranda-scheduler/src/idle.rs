@@ -19,10 +19,23 @@
 //!   worker paying a wake-up for every slot it fills (see `Worker::schedule_local`).
 //!
 //! The counters live in one atomic word (`searching` in bits 0–15, `unparked` in bits 16–31)
-//! so a notifier decides with a single load; the list of sleepers is behind a mutex taken only
-//! when a worker parks or must be woken. The upper half is the generation of unparks: every
-//! transition of a worker from parked to unparked bumps it in the same atomic step, so the
-//! idle check can tell that a word read twice was not touched in between (see `activity`).
+//! so a notifier decides with a single load. The upper half is the generation of unparks:
+//! every transition of a worker from parked to unparked bumps it in the same atomic step, so
+//! the idle check can tell that a word read twice was not touched in between (see `activity`).
+//!
+//! The list of parked workers is behind a mutex taken only when a worker parks, when one must
+//! be woken, and when one wakes by itself. A worker woken by a notifier claims that
+//! notification without the lock (which the notifier, typically a spawner from outside,
+//! takes next), through a flag per worker:
+//!
+//! | step                                              | `notified[w]`                    |
+//! |---------------------------------------------------|----------------------------------|
+//! | a notifier takes `w` off the list                 | set, under the lock, after the counts |
+//! | `w` leaves `park` (`unpark_self`)                 | swapped off; was it unset, `w` locks and leaves the list |
+//! | the hook's `unpark(w)` panicked (`unpark_failed`) | swapped off under the lock; was it set, `w` goes back on the list |
+//! | `w` died in the hook (`forget_dead`)              | cleared under the lock           |
+//!
+//! Exactly one swap sees a set flag, so a notification is claimed once.
 
 use crate::activity::{COUNT_BITS, GENERATION_ONE};
 use crate::loom::Mutex;
@@ -41,27 +54,21 @@ pub(crate) struct Idle {
     state: AtomicU64,
     /// A parked worker sleeps with the LIFO-watch timeout.
     watching: AtomicBool,
-    sleepers: Mutex<Sleepers>,
+    /// Registered as parked (`transition_to_parked`), newest last.
+    parked: Mutex<Vec<usize>>,
+    /// Per worker: a notifier took it off `parked`, counted it unparked and searching, and is
+    /// waking it, and nobody has claimed that notification yet. Set under the `parked` lock;
+    /// cleared by whoever swaps it first: the worker on its way out of `park`
+    /// (`unpark_self`, without the lock: the common path of a wake-up), the notifier whose
+    /// call into the hook failed (`unpark_failed`), or the worker's death (`forget_dead`).
+    notified: Box<[NotifiedFlag]>,
     num_workers: usize,
 }
 
-/// The workers registered as parked, and those a notifier took off that list.
-struct Sleepers {
-    /// Registered as parked (`transition_to_parked`), newest last.
-    parked: Vec<usize>,
-    /// Taken off `parked` by a notifier, which counted them unparked and searching and is
-    /// waking them. Each leaves this list when it finds itself taken off (`unpark_self`), when
-    /// it dies (`forget_dead`), or when the hook's `unpark` failed (`unpark_failed`).
-    notified: Vec<usize>,
-}
-
-impl Sleepers {
-    /// Takes `worker` off `notified`; `false` if it was not there.
-    fn take_notified(&mut self, worker: usize) -> bool {
-        let at = self.notified.iter().position(|&w| w == worker);
-        at.map(|at| self.notified.swap_remove(at)).is_some()
-    }
-}
+/// A worker's `notified` flag, on a cache line of its own: the small allocation would
+/// otherwise share lines with whatever the allocator put next to it.
+#[repr(align(128))]
+struct NotifiedFlag(AtomicBool);
 
 fn searching(state: u64) -> usize {
     (state & SEARCHING_MASK) as usize
@@ -76,10 +83,10 @@ impl Idle {
         Idle {
             state: AtomicU64::new((num_workers as u64) << UNPARKED_SHIFT),
             watching: AtomicBool::new(false),
-            sleepers: Mutex::new(Sleepers {
-                parked: Vec::with_capacity(num_workers),
-                notified: Vec::with_capacity(num_workers),
-            }),
+            parked: Mutex::new(Vec::with_capacity(num_workers)),
+            notified: (0..num_workers)
+                .map(|_| NotifiedFlag(AtomicBool::new(false)))
+                .collect(),
             num_workers,
         }
     }
@@ -96,13 +103,17 @@ impl Idle {
         if !self.should_wake_one() {
             return None;
         }
-        let mut sleepers = self.sleepers.lock();
+        let mut parked = self.parked.lock();
         if !self.should_wake_one() {
             return None;
         }
-        let worker = sleepers.parked.pop()?;
-        sleepers.notified.push(worker);
+        let worker = parked.pop()?;
         self.state.fetch_add(UNPARK | 1, SeqCst);
+        // After the counts: a worker that claims this sees itself counted searching. A swap
+        // rather than a store (on x86 both are one `xchg`): loom misses the order the lock
+        // gives from a store made under it to a thread that did an RMW on the same atomic
+        // before taking the lock (tokio-rs/loom#424), and reports a lost claim that cannot be.
+        self.notified[worker].0.swap(true, SeqCst);
         Some(worker)
     }
 
@@ -112,10 +123,10 @@ impl Idle {
     /// itself since (and took the notification as its own), it goes back to the parked list
     /// and counts, for the next notifier to wake.
     pub(crate) fn unpark_failed(&self, worker: usize) {
-        let mut sleepers = self.sleepers.lock();
-        if sleepers.take_notified(worker) {
+        let mut parked = self.parked.lock();
+        if self.notified[worker].0.swap(false, SeqCst) {
             self.state.fetch_sub(ONE_UNPARKED | 1, SeqCst);
-            sleepers.parked.push(worker);
+            parked.push(worker);
         }
     }
 
@@ -139,10 +150,10 @@ impl Idle {
 
     /// Registers `worker` as parked. The caller must re-check every queue afterwards.
     pub(crate) fn transition_to_parked(&self, worker: usize, is_searching: bool) {
-        let mut sleepers = self.sleepers.lock();
+        let mut parked = self.parked.lock();
         let dec = ONE_UNPARKED | u64::from(is_searching);
         self.state.fetch_sub(dec, SeqCst);
-        sleepers.parked.push(worker);
+        parked.push(worker);
     }
 
     /// A parked worker woke up on its own (work it saw, a timeout, I/O, shutdown): if it is
@@ -158,13 +169,19 @@ impl Idle {
     /// would wake nobody, and a task that never yields would leave the sleeper, and the
     /// timers and I/O it would drive, asleep.
     pub(crate) fn unpark_self(&self, worker: usize, resume_searching: bool) -> bool {
-        let mut sleepers = self.sleepers.lock();
-        let Some(at) = sleepers.parked.iter().position(|&w| w == worker) else {
-            // A notifier took us off the list and counted us searching.
-            sleepers.take_notified(worker);
+        // A notifier took us off the list and counted us searching: the usual way out of a
+        // sleep, taken without the lock (a spawner from outside takes it to notify).
+        if self.notified[worker].0.swap(false, SeqCst) {
+            return true;
+        }
+        let mut parked = self.parked.lock();
+        let Some(at) = parked.iter().position(|&w| w == worker) else {
+            // Notified since the swap above, under the lock we now hold.
+            let claimed = self.notified[worker].0.swap(false, SeqCst);
+            debug_assert!(claimed, "worker {worker} is neither parked nor notified");
             return true;
         };
-        sleepers.parked.swap_remove(at);
+        parked.swap_remove(at);
         self.state
             .fetch_add(UNPARK | u64::from(resume_searching), SeqCst);
         resume_searching
@@ -177,19 +194,19 @@ impl Idle {
     /// watcher role, which another worker may now take. Returns `true` when a notifier had
     /// picked it: that wake-up must go to another worker.
     pub(crate) fn forget_dead(&self, worker: usize, was_watching: bool) -> bool {
-        let mut sleepers = self.sleepers.lock();
-        let notified = match sleepers.parked.iter().position(|&w| w == worker) {
+        let mut parked = self.parked.lock();
+        let notified = match parked.iter().position(|&w| w == worker) {
             Some(at) => {
-                sleepers.parked.swap_remove(at);
+                parked.swap_remove(at);
                 false
             }
             None => {
-                sleepers.take_notified(worker);
+                self.notified[worker].0.swap(false, SeqCst);
                 self.state.fetch_sub(ONE_UNPARKED | 1, SeqCst);
                 true
             }
         };
-        drop(sleepers);
+        drop(parked);
         if was_watching {
             self.stop_watching();
         }
@@ -247,9 +264,10 @@ impl Idle {
     /// `(searching, unparked, listed)` (`listed`: parked or notified), for the loom models'
     /// end-of-run checks.
     pub(crate) fn counts_for_model(&self) -> (usize, usize, usize) {
-        let sleepers = self.sleepers.lock();
+        let parked = self.parked.lock();
         let state = self.state.load(SeqCst);
-        let listed = sleepers.parked.len() + sleepers.notified.len();
+        let notified = self.notified.iter().filter(|n| n.0.load(SeqCst)).count();
+        let listed = parked.len() + notified;
         (searching(state), unparked(state), listed)
     }
 }
