@@ -60,6 +60,11 @@ pub(crate) const EVENT_INTERVAL: u32 = 61;
 pub(crate) const MAX_LIFO_STREAK: u8 = 3;
 
 /// What other threads may take from a worker: its queue's stealing end and its LIFO slot.
+///
+/// Aligned to 128 bytes (a cache-line pair, what x86's adjacent-line prefetcher moves
+/// together): each worker swaps its own LIFO slot on every wake it makes and every task it
+/// takes, and two workers' slots in one line made every such swap a transfer of that line.
+#[repr(align(128))]
 pub(crate) struct Stealable {
     /// The stealing end of the worker's local queue.
     pub(crate) queue: Stealer,
