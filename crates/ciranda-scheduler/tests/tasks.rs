@@ -75,6 +75,55 @@ fn panic_is_caught_and_worker_survives() {
     assert_eq!(s.block_on(s.spawn(async { 5 })).unwrap(), 5);
 }
 
+/// `Display` and `Debug` of a panic's `JoinError` copy the message out before they write:
+/// the writer is the caller's code, and one that formats the same error again (a logger that
+/// prints a value's `Debug` beside its `Display`, say) used to deadlock on the payload's
+/// lock, held through the whole formatting statement.
+#[test]
+fn join_error_formats_with_the_payloads_lock_released() {
+    use std::fmt::Write;
+
+    struct FormatsItAgain<'a> {
+        err: &'a JoinError,
+        out: String,
+        again: Vec<String>,
+    }
+
+    impl Write for FormatsItAgain<'_> {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            self.again.push(format!("{:?}", self.err));
+            self.out.push_str(s);
+            Ok(())
+        }
+    }
+
+    let s = sched(1);
+    let err = s.block_on(s.spawn(async { panic!("kaboom") })).unwrap_err();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut writer = FormatsItAgain {
+            err: &err,
+            out: String::new(),
+            again: Vec::new(),
+        };
+        write!(writer, "{err}|{err:?}").unwrap();
+        let _ = tx.send((writer.out, writer.again, format!("{err:?}")));
+    });
+    let (shown, again, debug) = rx.recv_timeout(Duration::from_secs(10)).expect(
+        "formatting a JoinError through a writer that formats it again deadlocked (or panicked)",
+    );
+    assert!(
+        debug.starts_with("JoinError::Panic(") && debug.ends_with(", \"kaboom\")"),
+        "{debug}"
+    );
+    assert!(shown.contains("panicked: kaboom|"), "{shown}");
+    assert!(shown.ends_with(&debug), "{shown}");
+    assert!(
+        !again.is_empty() && again.iter().all(|d| *d == debug),
+        "{again:?}"
+    );
+}
+
 #[test]
 fn panic_error_names_the_task() {
     let s = sched(1);

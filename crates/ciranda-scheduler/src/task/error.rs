@@ -116,12 +116,14 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> Option<&str> {
         .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
 }
 
+// Display and Debug copy the message out (`panic_message`) before they write: the payload's
+// lock must not be held while the formatter's writer, which may format this error again, runs.
 impl fmt::Display for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.fmt_task(f)?;
         match &self.repr {
             Repr::Cancelled => f.write_str(" was cancelled"),
-            Repr::Panic(payload) => match panic_message(&**payload.lock()) {
+            Repr::Panic(_) => match self.panic_message() {
                 Some(message) => write!(f, " panicked: {message}"),
                 None => f.write_str(" panicked"),
             },
@@ -133,11 +135,13 @@ impl fmt::Debug for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.repr {
             Repr::Cancelled => write!(f, "JoinError::Cancelled({:?})", self.id),
-            Repr::Panic(payload) => write!(
+            Repr::Panic(_) => write!(
                 f,
                 "JoinError::Panic({:?}, {:?})",
                 self.id,
-                panic_message(&**payload.lock()).unwrap_or("<non-string payload>")
+                self.panic_message()
+                    .as_deref()
+                    .unwrap_or("<non-string payload>")
             ),
         }
     }
