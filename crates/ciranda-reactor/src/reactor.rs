@@ -442,9 +442,14 @@ impl Drop for EnterGuard<'_> {
 
 impl fmt::Debug for Reactor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Read first, each lock on its own: a temporary guard in the chain below would be held
+        // while the other locks are taken and while the formatter's writer (user code, which
+        // may use this reactor) runs.
+        let registrations = self.inner.sources.lock().slab.len();
+        let timers = self.inner.timers.pending();
         f.debug_struct("Reactor")
-            .field("registrations", &self.inner.sources.lock().slab.len())
-            .field("timers", &self.inner.timers.pending())
+            .field("registrations", &registrations)
+            .field("timers", &timers)
             .field("turning", &self.is_turning())
             .field("clock_paused", &self.is_clock_paused())
             .finish()

@@ -365,3 +365,45 @@ fn enter_guards_dropped_out_of_order_leave_the_right_reactor_current() {
     drop(a);
     drop(b);
 }
+
+/// `Debug` reads the registration and timer counts first and writes with no lock held: the
+/// writer is the caller's code, and one that formats the reactor again (or registers a socket
+/// with it) used to deadlock on the registrations' lock, held through the whole statement.
+#[test]
+fn debug_writes_with_no_lock_held() {
+    use std::fmt::Write;
+
+    struct FormatsItAgain<'a> {
+        reactor: &'a Reactor,
+        out: String,
+        again: usize,
+    }
+
+    impl Write for FormatsItAgain<'_> {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            let again = format!("{:?}", self.reactor);
+            assert!(again.starts_with("Reactor {"), "{again}");
+            self.again += 1;
+            self.out.push_str(s);
+            Ok(())
+        }
+    }
+
+    let (tx, rx) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        let reactor = Reactor::new().unwrap();
+        let mut writer = FormatsItAgain {
+            reactor: &reactor,
+            out: String::new(),
+            again: 0,
+        };
+        write!(writer, "{reactor:?}").unwrap();
+        let _ = tx.send((writer.out, writer.again));
+    });
+    let (shown, again) = rx.recv_timeout(Duration::from_secs(10)).expect(
+        "formatting a Reactor through a writer that formats it again deadlocked (or panicked)",
+    );
+    assert!(shown.starts_with("Reactor { registrations: "), "{shown}");
+    assert!(shown.contains("timers: 0"), "{shown}");
+    assert!(again > 0);
+}
