@@ -23,9 +23,10 @@
 //! every transition of a worker from parked to unparked bumps it in the same atomic step, so
 //! the idle check can tell that a word read twice was not touched in between (see `activity`).
 //!
-//! The list of parked workers is behind a mutex taken only when a worker parks, when one must
-//! be woken, and when one wakes by itself. A worker woken by a notifier claims that
-//! notification without the lock (which the notifier, typically a spawner from outside,
+//! The list of parked workers is behind a mutex taken when a worker parks, when one must be
+//! woken, when one wakes before a notifier flagged it (by itself, or ahead of the flag), and
+//! on the failure paths. A worker woken by a notifier claims that notification without the
+//! lock (which the notifier, typically a spawner from outside,
 //! takes next), through a flag per worker:
 //!
 //! | step                                              | `notified[w]`                    |
@@ -122,6 +123,11 @@ impl Idle {
     /// someone searches, so no later wake-up would reach any worker. Unless it woke up by
     /// itself since (and took the notification as its own), it goes back to the parked list
     /// and counts, for the next notifier to wake.
+    ///
+    /// The flag taken back may be a later notifier's (the worker claimed ours, parked again and
+    /// was picked again before this call): the counts undone are then that notification's,
+    /// and the worker, listed again, takes itself off the list when that notifier's `unpark`
+    /// wakes it, as a worker that woke by itself does.
     pub(crate) fn unpark_failed(&self, worker: usize) {
         let mut parked = self.parked.lock();
         if self.notified[worker].0.swap(false, SeqCst) {
@@ -201,7 +207,10 @@ impl Idle {
                 false
             }
             None => {
-                self.notified[worker].0.swap(false, SeqCst);
+                // Off the list means notified and unclaimed: the worker claims only on its
+                // way out of `park`, and `unpark_failed` lists it again when it takes a flag.
+                let claimed = self.notified[worker].0.swap(false, SeqCst);
+                debug_assert!(claimed, "worker {worker} is neither parked nor notified");
                 self.state.fetch_sub(ONE_UNPARKED | 1, SeqCst);
                 true
             }
