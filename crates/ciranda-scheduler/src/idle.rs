@@ -26,8 +26,8 @@
 //! The list of parked workers is behind a mutex taken when a worker parks, when one must be
 //! woken, when one wakes before a notifier flagged it (by itself, or ahead of the flag), and
 //! on the failure paths. A worker woken by a notifier claims that notification without the
-//! lock (which the notifier, typically a spawner from outside,
-//! takes next), through a flag per worker:
+//! lock (which the next notifier, typically a spawner from outside, needs), through a flag
+//! per worker:
 //!
 //! | step                                              | `notified[w]`                    |
 //! |---------------------------------------------------|----------------------------------|
