@@ -17,9 +17,9 @@
 //! 1 000 lock/increment/unlock).
 //!
 //! `SYNC_PROBE_PER_WORKER=1` prints each worker's counters where the sums are taken;
-//! `SYNC_PROBE_EACH=1` prints every measured iteration of the channel workloads with its own
-//! polls, parks and steals (a process that mixes fast and slow iterations shows which is
-//! which).
+//! `SYNC_PROBE_EACH=1` prints every measured iteration with its own polls, parks and steals
+//! (a process that mixes fast and slow iterations shows which is which; the counters are
+//! read between iterations, which the next iteration's start may feel).
 
 #[path = "../common/mod.rs"]
 #[macro_use]
@@ -107,6 +107,7 @@ fn report(label: &str, times: &mut [Duration], before: Counters, after: Counters
 }
 
 /// Runs `one` a tenth of `iters` times to warm up, then `iters` times timed, and reports.
+/// With `SYNC_PROBE_EACH`, prints every timed iteration with its own counters.
 fn measure(
     iters: usize,
     mut one: impl FnMut(),
@@ -118,10 +119,25 @@ fn measure(
         one();
     }
     let before = counters();
+    let each = std::env::var_os("SYNC_PROBE_EACH").is_some();
+    // With `each`: the counters after the previous iteration (one snapshot serves as the end
+    // of one iteration and the start of the next).
+    let mut last = before;
     for _ in 0..iters {
         let start = Instant::now();
         one();
         times.push(start.elapsed());
+        if each {
+            let now = counters();
+            println!(
+                "  {:?} polls {} parks {} steals {}",
+                times[times.len() - 1],
+                now.0 - last.0,
+                now.1 - last.1,
+                now.2 - last.2
+            );
+            last = now;
+        }
     }
     report(label, times, before, counters());
 }
@@ -241,31 +257,7 @@ macro_rules! probe {
                         runtime.block_on(body())
                     }
                 };
-                for _ in 0..$iters / 10 {
-                    one();
-                }
-                let before = counters();
-                let each = std::env::var_os("SYNC_PROBE_EACH").is_some();
-                // With `each`: the counters after the previous iteration (one snapshot serves
-                // as the end of one iteration and the start of the next).
-                let mut last = before;
-                for _ in 0..$iters {
-                    let start = Instant::now();
-                    one();
-                    times.push(start.elapsed());
-                    if each {
-                        let now = counters();
-                        println!(
-                            "  {:?} polls {} parks {} steals {}",
-                            times[times.len() - 1],
-                            now.0 - last.0,
-                            now.1 - last.1,
-                            now.2 - last.2
-                        );
-                        last = now;
-                    }
-                }
-                report(&label, &mut times, before, counters());
+                measure($iters, one, &counters, &label, &mut times);
             }
         }
     }};
