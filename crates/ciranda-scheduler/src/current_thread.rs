@@ -46,7 +46,7 @@ use crate::coop;
 use crate::loom::Mutex;
 use crate::loom::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst, fence};
 use crate::metrics::{self, WorkerCounters};
-use crate::park::ParkContext;
+use crate::park::{ParkContext, Parker};
 use crate::queue::Inject;
 use crate::shared::Shared;
 use crate::task::TaskId;
@@ -276,6 +276,30 @@ impl CurrentThread {
         }
     }
 
+    /// Waits until no other thread holds the driver role, or until `deadline`: a thread that
+    /// drives this runtime through a handle leaves once its current poll is over and it sees
+    /// the shutdown (which has unparked it), as a worker does. Returns at once on the thread
+    /// that holds the role (a task or the `block_on` future shutting its own runtime down):
+    /// that one leaves only after the shutdown returns.
+    pub(crate) fn wait_for_driver(&self, deadline: Option<Instant>) {
+        if !self.driving.load(SeqCst) || HOLDING.with(|holding| ptr::eq(holding.get(), self)) {
+            return;
+        }
+        let waiter = Arc::new(UnparkWaiter(Parker::new()));
+        let waker = Waker::from(waiter.clone());
+        let wait = self.role_wait();
+        while !wait.register(&waker) {
+            let timeout = match deadline {
+                None => None,
+                Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
+                    Some(left) if !left.is_zero() => Some(left),
+                    _ => return,
+                },
+            };
+            waiter.0.park_timeout(timeout);
+        }
+    }
+
     fn try_acquire(&self) -> bool {
         self.driving
             .compare_exchange(false, true, SeqCst, SeqCst)
@@ -284,6 +308,8 @@ impl CurrentThread {
 
     fn release(&self) {
         self.driving.store(false, SeqCst);
+        // Registered under this lock, then `driving` read: either the waiter sees the role
+        // free or its waker is taken here.
         let waiters = std::mem::take(&mut self.role_waiters.lock().wakers);
         for (_, waker) in waiters {
             // A waker we did not write must not unwind out of `block_on`'s exit.
@@ -338,6 +364,18 @@ impl Drop for RoleWait<'_> {
     }
 }
 
+/// The waker of [`CurrentThread::wait_for_driver`]: unparks the shutting-down thread.
+struct UnparkWaiter(Parker);
+
+impl Wake for UnparkWaiter {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
 /// The driving thread's own state, on its stack while it drives.
 struct Driver {
     shared: *const Shared,
@@ -381,6 +419,10 @@ impl Driver {
 thread_local! {
     /// The driver running on this thread, set while it drives.
     static CURRENT_DRIVER: Cell<*const Driver> = const { Cell::new(ptr::null()) };
+    /// The runtime whose driver role this thread holds (see [`Role`]): from before `drive`
+    /// until the role is released, a little longer than `CURRENT_DRIVER`. Destructor-free, so
+    /// readable while the thread is torn down.
+    static HOLDING: Cell<*const CurrentThread> = const { Cell::new(ptr::null()) };
 }
 
 /// The driver of `shared` running on this thread, if any.
@@ -485,7 +527,7 @@ pub(crate) fn block_on<F: Future>(handle: &Handle, future: F) -> F::Output {
             unreachable!("block_on gave up without being asked to");
         }
         if flavor.try_acquire() {
-            let role = Role(flavor);
+            let role = Role::held(flavor);
             let output = drive(handle, flavor, future.as_mut());
             drop(role);
             match output {
@@ -503,12 +545,27 @@ pub(crate) fn block_on<F: Future>(handle: &Handle, future: F) -> F::Output {
     }
 }
 
-/// Releases the driver role, also on unwinding.
-struct Role<'a>(&'a CurrentThread);
+/// Holds the driver role for this thread (see [`HOLDING`]) and releases it, also on
+/// unwinding.
+struct Role<'a> {
+    flavor: &'a CurrentThread,
+    /// What `HOLDING` said before (null unless a parking hook's `notify_idle_change`, run
+    /// by a driver that is leaving, called `block_on` on another runtime): restored on drop.
+    previous: *const CurrentThread,
+}
+
+impl<'a> Role<'a> {
+    /// The role was just acquired by this thread.
+    fn held(flavor: &'a CurrentThread) -> Role<'a> {
+        let previous = HOLDING.with(|holding| holding.replace(ptr::from_ref(flavor)));
+        Role { flavor, previous }
+    }
+}
 
 impl Drop for Role<'_> {
     fn drop(&mut self) {
-        self.0.release();
+        HOLDING.with(|holding| holding.set(self.previous));
+        self.flavor.release();
     }
 }
 

@@ -8,9 +8,10 @@ use std::time::{Duration, Instant};
 
 /// The work-stealing scheduler: worker threads, their run queues, the blocking pool.
 ///
-/// Dropping it shuts it down: workers stop after their current poll, every unfinished
-/// task's future is dropped exactly once, and the blocking pool's threads are joined (a
-/// blocking function that is already running is waited for; use
+/// Dropping it shuts it down: workers stop after their current poll (on the current-thread
+/// flavor, so does a thread driving it in `Handle::block_on`), every unfinished task's
+/// future is dropped exactly once, and the blocking pool's threads are joined (a blocking
+/// function that is already running is waited for; use
 /// [`shutdown_timeout`](Scheduler::shutdown_timeout) to bound that wait).
 ///
 /// # Examples
@@ -83,10 +84,10 @@ impl Scheduler {
         self.handle.block_on(future)
     }
 
-    /// Shuts down, waiting at most `timeout` for workers to finish their current poll and
-    /// for running blocking tasks (and for the threads' `on_thread_stop` hooks). Threads
-    /// still busy after the timeout are detached; their tasks are cancelled as soon as the
-    /// poll returns.
+    /// Shuts down, waiting at most `timeout` for workers (or the thread driving a
+    /// current-thread scheduler) to finish their current poll and for running blocking tasks
+    /// (and for the threads' `on_thread_stop` hooks). Threads still busy after the timeout
+    /// are detached; their tasks are cancelled as soon as the poll returns.
     ///
     /// # Examples
     ///
@@ -114,9 +115,12 @@ impl Scheduler {
         for worker in 0..shared.stealable.len() {
             call_hook("Park::unpark", || shared.park.unpark(worker));
         }
-        if shared.current_thread.is_some() {
-            // A thread driving it (through a handle) stops driving.
+        if let Some(flavor) = &shared.current_thread {
+            // A thread driving it (through a handle) stops driving, once its current poll is
+            // over, as a worker does: wait for that, so that every future is dropped below,
+            // before the shutdown returns (not on the driving thread itself).
             call_hook("Park::unpark", || shared.park.unpark(0));
+            flavor.wait_for_driver(deadline);
         }
         // Shutting down from one of our own workers (a task dropped the scheduler): that
         // worker leaves its loop only after the current poll, so do not wait for it.
