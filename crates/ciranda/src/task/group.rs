@@ -199,21 +199,24 @@ impl SharedState {
     }
 }
 
-/// Lives in a member's future: dropped after an `Err`, or while unwinding from a panic, it
-/// fails the group. Dropped with a pending future (a cancellation) it does nothing.
+/// Lives in a member's future: dropped after an `Err`, or by the unwinding of a panic out of
+/// the member's own poll, it fails the group. Dropped with a pending future (a cancellation)
+/// it does nothing.
 struct FailOnDrop {
     group: Arc<Shared>,
     index: usize,
     errored: bool,
-    /// The thread was unwinding already when the member was last polled: a runtime driven
-    /// from a destructor during a panic (`block_on` in a cleanup guard, on the current-thread
-    /// flavor). Only a panic that began since then is the member's own.
-    unwinding: bool,
+    /// Set around each poll of the member's future, and still set when it drops only if that
+    /// poll unwound: the member panicked. Whether the thread is panicking says nothing here:
+    /// a runtime may be driven from a destructor during an unrelated panic (`block_on` in a
+    /// cleanup guard, on the current-thread flavor, or a runtime dropped while its owner
+    /// unwinds), and the members it polls or cancels then are not failing.
+    polling: bool,
 }
 
 impl Drop for FailOnDrop {
     fn drop(&mut self) {
-        if self.errored || (std::thread::panicking() && !self.unwinding) {
+        if self.errored || self.polling {
             self.group.fail(self.index);
         }
     }
@@ -277,12 +280,14 @@ where
             group,
             index,
             errored: false,
-            unwinding: false,
+            polling: false,
         };
         let mut future = std::pin::pin!(future);
         let output = poll_fn(|cx| {
-            on_failure.unwinding = std::thread::panicking();
-            future.as_mut().poll(cx)
+            on_failure.polling = true;
+            let poll = future.as_mut().poll(cx);
+            on_failure.polling = false;
+            poll
         })
         .await;
         on_failure.errored = output.is_err();
