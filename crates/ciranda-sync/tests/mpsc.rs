@@ -413,3 +413,47 @@ fn capacity_read_under_traffic_never_exceeds_max_capacity() {
         "capacity() above max_capacity()"
     );
 }
+
+/// Polls with `waker`, expecting the poll to panic in the drop of the waker's unused clone
+/// (a [`common::calls_back_on_clone`] waker).
+fn poll_recv_panics<T>(
+    poll: impl FnOnce(&mut std::task::Context<'_>) -> std::task::Poll<Option<T>>,
+    waker: &std::task::Waker,
+) {
+    let mut cx = std::task::Context::from_waker(waker);
+    let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| poll(&mut cx)));
+    let payload = polled.err().expect("the poll dropped the unused clone");
+    assert_eq!(
+        payload.downcast_ref::<&str>(),
+        Some(&"expected test panic: waker drop")
+    );
+}
+
+/// A receive that has to wait clones its waker with the channel's lock released; here the
+/// clone sends, so the receive finds a message after all and drops the unused clone, whose
+/// drop panics. The message must not leave with the unwinding poll: the next receive gets
+/// it. (The locked core, under the unbounded channel and a bounded one too large for a ring;
+/// a ring receiver stores its clone and only then looks for a message.)
+#[test]
+fn a_receive_whose_unused_waker_clone_panics_keeps_the_message() {
+    let (tx, mut rx) = mpsc::unbounded_channel::<u32>();
+    let waker = common::calls_back_on_clone(move || tx.send(5).unwrap());
+    poll_recv_panics(|cx| rx.poll_recv(cx), &waker);
+    assert_eq!(
+        rx.try_recv(),
+        Ok(5),
+        "the message left with the unwinding poll"
+    );
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+
+    let (tx, mut rx) = mpsc::channel::<[u8; 4096]>(64);
+    let sender = tx.clone();
+    let waker = common::calls_back_on_clone(move || tx.try_send([5; 4096]).unwrap());
+    poll_recv_panics(|cx| rx.poll_recv(cx), &waker);
+    assert_eq!(
+        rx.try_recv().map(|message| message[0]),
+        Ok(5),
+        "the message left with the unwinding poll"
+    );
+    assert_eq!(sender.capacity(), 64, "its slot was given back once");
+}

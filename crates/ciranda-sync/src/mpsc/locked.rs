@@ -179,21 +179,24 @@ impl<T> LockedChan<T> {
     /// `poll_recv` with a waker that is not stored yet. The clone is made, and the waker it
     /// replaces dropped, with the lock released (foreign code; a waker's `clone` may even send
     /// on this channel), so everything is checked again once the lock is re-taken.
+    ///
+    /// If a message came meanwhile (or the channel ended), the clone goes unused, and it is
+    /// dropped before the message is taken: its destructor may panic, and a message taken
+    /// first would leave with the unwinding poll. So it stays queued for the next `recv`.
     #[inline(never)]
     fn park(&self, taken: &mut Batch<T>, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        // Declared before the guard: if unused, it is dropped after the lock is released.
         let fresh = cx.waker().clone();
-        let mut inner = match self.next_or_locked(taken) {
-            Ok(value) => return Poll::Ready(Some(value)),
-            Err(inner) => inner,
-        };
-        if inner.tx_gone || inner.rx_closed {
-            return Poll::Ready(None);
+        let mut inner = self.inner.lock();
+        if taken.items.is_empty() && inner.queue.is_empty() && !inner.tx_gone && !inner.rx_closed {
+            let stale = inner.rx_waker.replace(fresh);
+            drop(inner);
+            drop(stale);
+            return Poll::Pending;
         }
-        let stale = inner.rx_waker.replace(fresh);
         drop(inner);
-        drop(stale);
-        Poll::Pending
+        drop(fresh);
+        // Only this receiver takes messages out, so what was queued is still there.
+        Poll::Ready(self.next_or_locked(taken).ok())
     }
 
     fn try_recv(&self, taken: &mut Batch<T>) -> Result<T, TryRecvError> {
