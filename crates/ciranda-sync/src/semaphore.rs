@@ -676,6 +676,12 @@ impl RawSemaphore {
         // panics first (a waiter's waker woken by the hand-off below). `poll_wait` drops a
         // waker clone it left unused before the slot goes, so nothing runs in between.
         let refund = Refund::new(self, 0);
+        // Releases that found the lock taken while this poll held it leave their deposits to
+        // it. Handed out when the poll ends, also if it unwinds first: the new waker's clone
+        // and the replaced waker's drop (foreign code) run between and after its lock holds,
+        // and deposits skipped there would wait, with the waiters they are owed to, for a
+        // release that may never come.
+        let deposits = HandOffDeposits(self);
         let outcome = crate::waiters::poll_wait(
             cx.waker(),
             key,
@@ -703,7 +709,7 @@ impl RawSemaphore {
             }
         });
         // Deposits made while this poll held the lock were left to it.
-        self.hand_off_deposits();
+        drop(deposits);
         if let Poll::Ready(Ok(())) = outcome {
             refund.keep();
         }
@@ -913,6 +919,17 @@ impl<'a> Refund<'a> {
 impl Drop for Refund<'_> {
     fn drop(&mut self) {
         self.sem.release(self.permits.get());
+    }
+}
+
+/// Hands out the deposits left to a poll that held the waiter lock
+/// ([`RawSemaphore::hand_off_deposits`]) when dropped: when the poll is done with the lock,
+/// or while it unwinds (then a waker's panic in the hand-off is dropped, see `wake_all`).
+struct HandOffDeposits<'a>(&'a RawSemaphore);
+
+impl Drop for HandOffDeposits<'_> {
+    fn drop(&mut self) {
+        self.0.hand_off_deposits();
     }
 }
 
@@ -1541,6 +1558,64 @@ mod deposit_models {
                 Err(_) => {}
             }
             assert_eq!(sem.available_permits(), 2, "a permit was lost");
+        });
+    }
+
+    /// A waker whose last copy panics when it is dropped (a plain `std` waker).
+    struct PanicsOnDrop;
+
+    impl std::task::Wake for PanicsOnDrop {
+        fn wake(self: std::sync::Arc<Self>) {}
+    }
+
+    impl Drop for PanicsOnDrop {
+        fn drop(&mut self) {
+            panic!("expected test panic: waker drop");
+        }
+    }
+
+    /// A queued waiter re-polled with a new waker while a release deposits: the waker it
+    /// replaces is dropped after the poll let go of the lock, and that drop panics. The
+    /// deposit left to the poll is handed out all the same (the waiter is granted and woken
+    /// through its new waker), not stranded in the word with the waiter queued for good.
+    #[test]
+    fn release_racing_a_repoll_whose_replaced_waker_panics() {
+        loom::model(|| {
+            let sem = Arc::new(RawSemaphore::with_deposits(0));
+            let mut acquire = Box::pin(RawAcquire::new(&sem, 1));
+            let old = Waker::from(std::sync::Arc::new(PanicsOnDrop));
+            assert!(
+                acquire
+                    .as_mut()
+                    .poll(&mut Context::from_waker(&old))
+                    .is_pending()
+            );
+            // The waiter's slot holds the last copy now.
+            drop(old);
+            let s2 = sem.clone();
+            let releaser = thread::spawn(move || {
+                // A release that comes before the re-poll's lock grants the waiter and wakes
+                // the old waker, whose drop then panics here.
+                let _ = catch_unwind(AssertUnwindSafe(|| s2.release(1)));
+            });
+            let (flag, waker) = flag_waker();
+            let polled = catch_unwind(AssertUnwindSafe(|| {
+                acquire.as_mut().poll(&mut Context::from_waker(&waker))
+            }));
+            releaser.join().unwrap();
+            match polled {
+                Ok(Poll::Ready(Ok(()))) => {}
+                Ok(other) => panic!("a re-poll that replaced no waker polled to {other:?}"),
+                Err(_) => {
+                    // The new waker was stored before the old one was dropped.
+                    assert!(flag.0.load(Ordering::SeqCst), "the deposit was stranded");
+                    let again = acquire.as_mut().poll(&mut Context::from_waker(&waker));
+                    assert!(matches!(again, Poll::Ready(Ok(()))), "woken but not served");
+                }
+            }
+            sem.release(1);
+            drop(acquire);
+            assert_eq!(sem.available_permits(), 1, "a permit was lost");
         });
     }
 
