@@ -272,12 +272,15 @@ impl<T> Sender<T> {
                     // SAFETY: as above.
                     let own = unsafe { take_claimed(claims, TX_WAKER, &inner.tx_waker) };
                     self.shared.release(TX_RELEASED, RX_RELEASED);
-                    // The receiver first: a panic in our own waker's destructor must not
-                    // cost it its wake-up.
-                    if let Some(waker) = rx_waker {
-                        waker.wake();
-                    }
+                    // The guard wakes the receiver even if our own waker's destructor panics
+                    // (a panic of that wake-up is then dropped). The other way round, a
+                    // wake-up's panic would drop our waker while unwinding, and a second
+                    // panic there aborts the process.
+                    let mut wakers = WakeList::new();
+                    wakers.push(rx_waker);
+                    let wake_at_end = WakeOnDrop(Some(wakers));
                     drop(own);
+                    drop(wake_at_end);
                     return Ok(());
                 }
                 Err(actual) => cur = actual,

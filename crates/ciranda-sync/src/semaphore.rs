@@ -64,7 +64,7 @@ use std::sync::Arc;
 
 use crate::coop;
 use crate::loom::{AtomicUsize, Mutex, MutexGuard, Ordering, fence};
-use crate::waiters::{Key, WaitList, WakeList};
+use crate::waiters::{Key, WaitList, WakeList, WakeOnDrop};
 
 const CLOSED: usize = 0b01;
 const WAITERS: usize = 0b10;
@@ -437,17 +437,28 @@ impl RawSemaphore {
     }
 
     /// Distributes `n` permits to the front waiters, stores the rest, wakes the served ones.
-    fn release_locked(&self, n: usize, mut waiters: MutexGuard<'_, WaitList<Need>>) {
+    fn release_locked(&self, n: usize, waiters: MutexGuard<'_, WaitList<Need>>) {
         let mut wakers = WakeList::new();
+        self.release_locked_deferred(n, waiters, &mut wakers);
+        wakers.wake_all();
+    }
+
+    /// `release_locked`, with the served waiters' wakers left in `wakers` for the caller to
+    /// wake (after it has dropped what it must drop first).
+    fn release_locked_deferred(
+        &self,
+        n: usize,
+        mut waiters: MutexGuard<'_, WaitList<Need>>,
+        wakers: &mut WakeList,
+    ) {
         let owed = if self.deposits {
             self.take_deposits()
         } else {
             0
         };
-        self.distribute(n + owed, &mut waiters, &mut wakers);
+        self.distribute(n + owed, &mut waiters, wakers);
         drop(waiters);
-        self.collect_deposits(&mut wakers);
-        wakers.wake_all();
+        self.collect_deposits(wakers);
     }
 
     /// Under the lock: assigns `n` permits to the front waiters in order, collecting the
@@ -722,20 +733,26 @@ impl RawSemaphore {
         let mut waiters = self.waiters.lock();
         let (need, stale) = waiters.remove(key);
         let assigned = n - need.remaining;
+        let mut wakers = WakeList::new();
         if need.closed {
             drop(waiters);
             self.release(assigned);
         } else if assigned > 0 {
-            self.release_locked(assigned, waiters);
+            self.release_locked_deferred(assigned, waiters, &mut wakers);
         } else {
             if waiters.is_empty() {
                 self.store_leftover_and_clear_waiters(0);
             }
             drop(waiters);
-            self.hand_off_deposits();
+            self.collect_deposits(&mut wakers);
         }
-        // The waker of a cancelled waiter may own a permit: drop it only now, unlocked.
+        // The waker of a cancelled waiter may own a permit: dropped only now, unlocked. And
+        // before the waiters served are woken, which happens even if that drop panics (a
+        // wake's panic is then dropped): the other way round, a wake's panic would drop it
+        // while unwinding, and a second panic there aborts the process.
+        let wakers = WakeOnDrop(Some(wakers));
         drop(stale);
+        drop(wakers);
     }
 
     /// Takes `n` permits ahead of every queued waiter without waiting, or none: free permits,

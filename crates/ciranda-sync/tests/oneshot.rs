@@ -248,3 +248,35 @@ fn a_waker_with_the_identity_of_an_earlier_one_is_stored_again() {
         std::task::Poll::Ready(Ok(7))
     );
 }
+
+/// A send wakes a receiver whose waker panics, and the sender's own `closed()` waker panics
+/// when dropped. That drop came after the wake-up, while its panic unwound, and the second
+/// panic aborted the process (hence a child process). The send must unwind once, with the
+/// value delivered and the receiver woken.
+#[test]
+fn a_send_whose_wake_up_and_closed_waker_drop_both_panic_does_not_abort() {
+    common::in_child_process(
+        "a_send_whose_wake_up_and_closed_waker_drop_both_panic_does_not_abort",
+        || {
+            let (mut tx, rx) = oneshot::channel::<u32>();
+            let mut rx = Task::new(rx);
+            let (panics, wakes) = common::panics_on_wake();
+            assert!(rx.poll_with(&panics).is_pending());
+            {
+                let waker = std::mem::ManuallyDrop::new(waker_that_panics_on_drop());
+                let mut cx = std::task::Context::from_waker(&waker);
+                assert!(tx.poll_closed(&mut cx).is_pending());
+            }
+            let sent = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || tx.send(5)));
+            assert_eq!(
+                common::panic_message(&*sent.unwrap_err()),
+                "closed() waker dropped"
+            );
+            assert_eq!(wakes(), 1, "the receiver was woken all the same");
+            assert_eq!(
+                rx.poll_with(std::task::Waker::noop()),
+                std::task::Poll::Ready(Ok(5))
+            );
+        },
+    );
+}

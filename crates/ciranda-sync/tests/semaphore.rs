@@ -332,3 +332,40 @@ fn debug_shows_the_permits_and_writes_with_the_lock_released() {
     });
     assert_eq!(shown, "Semaphore { available_permits: 1, closed: false }");
 }
+
+/// A waiter that needs two permits and was assigned one is cancelled: that permit goes to the
+/// waiter behind it, whose waker panics when woken, and the cancelled waiter's own waker
+/// panics when dropped. That drop came after the wake-up, while its panic unwound, and the
+/// second panic aborted the process (hence a child process). The cancel must unwind once,
+/// with the permit handed on and its new owner woken.
+#[test]
+fn a_cancel_whose_waker_drop_and_hand_off_wake_both_panic_does_not_abort() {
+    common::in_child_process(
+        "a_cancel_whose_waker_drop_and_hand_off_wake_both_panic_does_not_abort",
+        || {
+            let sem = Semaphore::new(0);
+            let mut first = Task::new(sem.acquire_many(2));
+            let clones_panic_on_drop = common::calls_back_on_clone(|| {});
+            assert!(first.poll_with(&clones_panic_on_drop).is_pending());
+            let (panics, wakes) = common::panics_on_wake();
+            let mut behind = Task::new(sem.acquire());
+            assert!(behind.poll_with(&panics).is_pending());
+            drop(panics);
+            sem.add_permits(1); // assigned to `first`, which still needs one more
+            assert_eq!(wakes(), 0);
+            let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+                drop(first);
+            }));
+            assert_eq!(
+                common::panic_message(&*dropped.unwrap_err()),
+                "expected test panic: waker drop"
+            );
+            assert_eq!(wakes(), 1, "the waiter behind was woken all the same");
+            match behind.poll_with(std::task::Waker::noop()) {
+                std::task::Poll::Ready(Ok(permit)) => assert_eq!(permit.num_permits(), 1),
+                _ => panic!("the permit was handed on"),
+            }
+            assert_eq!(sem.available_permits(), 1);
+        },
+    );
+}

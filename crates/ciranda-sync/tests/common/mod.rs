@@ -239,3 +239,29 @@ pub fn within_10s<R: Send + 'static>(body: impl FnOnce() -> R + Send + 'static) 
         Err(payload) => std::panic::resume_unwind(payload),
     }
 }
+
+/// Runs `scenario` in a child process of this test binary, which re-runs the test named
+/// `test` (the caller, which must call this first): a process abort there (a panic while
+/// unwinding) then fails the test instead of killing the whole test binary. Under Miri, which
+/// starts no processes, the scenario runs in this one.
+pub fn in_child_process(test: &str, scenario: impl FnOnce()) {
+    const CHILD: &str = "CIRANDA_SYNC_TEST_CHILD";
+    const DONE: &str = "child scenario done";
+    if cfg!(miri) || std::env::var_os(CHILD).is_some() {
+        scenario();
+        println!("{DONE}");
+        return;
+    }
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", test, "--nocapture", "--test-threads=1"])
+        .env(CHILD, "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains(DONE),
+        "child failed ({:?}); its stdout:\n{stdout}\nits stderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
