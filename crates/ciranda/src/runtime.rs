@@ -514,7 +514,10 @@ impl Handle {
     /// synchronous code calls into async code (for instance from `spawn_blocking`).
     ///
     /// While the runtime runs, its workers drive I/O and timers and this thread just sleeps
-    /// until the future is woken. After the runtime has shut down (or while it shuts down)
+    /// until the future is woken. The current-thread flavor has no workers: this thread runs
+    /// the runtime's tasks, I/O and timers while it waits, unless another thread in
+    /// `block_on` does already (then it polls its own future here, and takes over when that
+    /// thread's `block_on` returns). After the runtime has shut down (or while it shuts down)
     /// the handle still keeps the reactor alive, and this thread drives it itself: timers
     /// fire and sockets work as before, one `block_on` thread in the poller at a time. Tasks
     /// spawned then are cancelled at once, and host-name lookups (which need the blocking
