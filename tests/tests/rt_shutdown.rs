@@ -668,3 +668,64 @@ fn shutdown_timeout_bounds_the_wait_for_stuck_work() {
         assert!(resolved(stuck_blocking).is_ok());
     });
 }
+
+/// A value that stops its background task and waits for it when dropped (synchronous
+/// cleanup through `Handle::block_on`), owned by a task still pending at shutdown. The
+/// shutdown drops that task's future on the shutting-down thread, where `block_on` is
+/// allowed, and the wait must end there: the background task, not reached by the drain yet,
+/// is cancelled where its `JoinHandle` is polled. The wait used to last for ever (the drain
+/// that would drop the background task is the call that waits), so dropping the runtime, or
+/// the end of `ciranda::run`, never returned.
+#[test]
+fn a_destructor_that_stops_and_awaits_a_background_task_does_not_hang_shutdown() {
+    struct Service {
+        handle: ciranda::Handle,
+        ticker: Option<JoinHandle<()>>,
+        stopped: std::sync::mpsc::Sender<bool>,
+    }
+    impl Drop for Service {
+        fn drop(&mut self) {
+            let ticker = self.ticker.take().expect("dropped once");
+            ticker.abort();
+            let outcome = self.handle.block_on(ticker);
+            let _ = self
+                .stopped
+                .send(outcome.is_err_and(|error| error.is_cancelled()));
+        }
+    }
+    const SERVICES: usize = 10;
+    for workers in [1, 2] {
+        let dropped = Arc::new(AtomicUsize::new(0));
+        let (stopped_tx, stopped_rx) = std::sync::mpsc::channel();
+        let rt = Runtime::builder().worker_threads(workers).build().unwrap();
+        let counted = dropped.clone();
+        rt.block_on(async move {
+            for _ in 0..SERVICES {
+                let ticks = Counted(counted.clone());
+                let ticker = ciranda::spawn(async move {
+                    let _ticks = ticks;
+                    loop {
+                        sleep(Duration::from_millis(1)).await;
+                    }
+                });
+                let service = Service {
+                    handle: ciranda::Handle::current(),
+                    ticker: Some(ticker),
+                    stopped: stopped_tx.clone(),
+                };
+                let owner = Counted(counted.clone());
+                // Spawned after its ticker: the drain (newest first in a shard) meets it first.
+                drop(ciranda::spawn(async move {
+                    let _service = service;
+                    let _owner = owner;
+                    pending::<()>().await
+                }));
+            }
+            sleep(Duration::from_millis(5)).await;
+        });
+        within(30, "dropping the runtime", move || drop(rt));
+        assert_eq!(dropped.load(SeqCst), 2 * SERVICES, "{workers} workers");
+        let stopped: Vec<bool> = stopped_rx.iter().collect();
+        assert_eq!(stopped, vec![true; SERVICES], "{workers} workers");
+    }
+}

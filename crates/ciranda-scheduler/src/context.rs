@@ -32,6 +32,9 @@ thread_local! {
     static CURRENT_WORKER: Cell<*const Worker> = const { Cell::new(ptr::null()) };
     /// The blocking pool this thread serves, as an identity only (never dereferenced).
     static BLOCKING_POOL: Cell<*const ()> = const { Cell::new(ptr::null()) };
+    /// The runtime whose shutdown is dropping its unfinished tasks on this thread right now
+    /// (see [`enter_drain`]), as an identity only (never dereferenced).
+    static DRAINING: Cell<*const ()> = const { Cell::new(ptr::null()) };
     /// Optimistic start: a thread's first waits spin, and the score soon says whether to go on.
     static SPIN_POLICY: Policy = const { Policy::new() };
     /// The thread's reserved block of task ids: `(next, end)`.
@@ -175,6 +178,38 @@ pub(crate) fn serves_blocking_pool<T>(pool: *const T) -> bool {
     BLOCKING_POOL
         .try_with(|p| ptr::eq(p.get(), pool.cast()))
         .unwrap_or(false)
+}
+
+/// Records that this thread drops the unfinished tasks of `shared` (its shutdown's drain)
+/// until the guard drops; a nested drain (a destructor dropping another runtime) is current
+/// until its own guard drops.
+pub(crate) fn enter_drain(shared: &Shared) -> DrainGuard {
+    let me = ptr::from_ref(shared).cast::<()>();
+    DrainGuard(DRAINING.try_with(|d| d.replace(me)).ok())
+}
+
+/// Restores the drain that was current before [`enter_drain`].
+pub(crate) struct DrainGuard(Option<*const ()>);
+
+impl Drop for DrainGuard {
+    fn drop(&mut self) {
+        if let Some(previous) = self.0 {
+            let _ = DRAINING.try_with(|d| d.set(previous));
+        }
+    }
+}
+
+/// `true` while a shutdown drops unfinished tasks on this thread (any runtime's): one
+/// thread-local read, for `JoinHandle::poll`'s pending path.
+#[inline]
+pub(crate) fn draining() -> bool {
+    DRAINING.try_with(|d| !d.get().is_null()).unwrap_or(false)
+}
+
+/// `true` while the shutdown of `shared` drops its unfinished tasks on this thread.
+pub(crate) fn drains(shared: &Shared) -> bool {
+    let me = ptr::from_ref(shared).cast::<()>();
+    DRAINING.try_with(|d| ptr::eq(d.get(), me)).unwrap_or(false)
 }
 
 /// Runs `f` with this thread's spin policy; `None` once the thread is being torn down.

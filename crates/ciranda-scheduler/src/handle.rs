@@ -338,4 +338,8 @@ impl Schedule for Handle {
     fn unhandled_panic(&self, error: &JoinError) {
         self.shared.report_unhandled_panic(error);
     }
+
+    fn drains_here(&self) -> bool {
+        crate::context::drains(&self.shared)
+    }
 }

@@ -14,6 +14,12 @@ use std::time::{Duration, Instant};
 /// function that is already running is waited for; use
 /// [`shutdown_timeout`](Scheduler::shutdown_timeout) to bound that wait).
 ///
+/// The unfinished futures are dropped on the thread that shuts down, one after another. A
+/// destructor among them may wait there, through [`Handle::block_on`], for another task of
+/// this scheduler (say, a guard that stops and awaits the task it started): that task,
+/// which will never run again, is cancelled as its `JoinHandle` is polled, so the wait ends
+/// with a cancelled [`JoinError`](crate::JoinError) instead of lasting for ever.
+///
 /// # Examples
 ///
 /// ```
@@ -140,7 +146,14 @@ impl Scheduler {
         // panic in a thread-local's destructor, which aborts the process.
         let _context = crate::context::try_enter(self.handle.clone());
         shared.drain_injector();
-        shared.registry.drain();
+        {
+            // A destructor the drain runs may wait, in `block_on`, for another task of this
+            // runtime that the drain has not reached yet: that task's `JoinHandle` then
+            // cancels it in place, as the drain would, instead of waiting for ever for the
+            // drain it is called from (see `RawTask::cancel_if_drained_here`).
+            let _draining = crate::context::enter_drain(&shared);
+            shared.registry.drain();
+        }
         shared.drain_injector();
         shared.blocking.shutdown(deadline);
     }

@@ -318,3 +318,117 @@ fn current_thread_shutdown_while_another_thread_drives() {
     assert!(joined.unwrap_err().is_cancelled());
     assert_eq!(dropped.load(SeqCst), 1);
 }
+
+/// How a destructor waits for another task.
+#[derive(Clone, Copy, Debug)]
+enum Wait {
+    /// `block_on(handle)`.
+    Join,
+    /// `abort()`, then `block_on(handle)`.
+    AbortThenJoin,
+    /// `block_on(poll_fn(|cx| handle.poll_finished(cx)))`, then the handle's state.
+    PollFinished,
+}
+
+/// Waits, in its destructor, for another task of the same runtime through `Handle::block_on`
+/// (synchronous cleanup: a guard that stops and awaits the task it started), and reports
+/// whether that wait saw the task cancelled.
+struct AwaitsOnDrop {
+    handle: ciranda_scheduler::Handle,
+    task: Option<ciranda_scheduler::JoinHandle<()>>,
+    wait: Wait,
+    cancelled: std::sync::mpsc::Sender<bool>,
+}
+
+impl Drop for AwaitsOnDrop {
+    fn drop(&mut self) {
+        let mut task = self.task.take().expect("dropped once");
+        let cancelled = match self.wait {
+            Wait::Join => self.handle.block_on(task).is_err_and(|e| e.is_cancelled()),
+            Wait::AbortThenJoin => {
+                task.abort();
+                self.handle.block_on(task).is_err_and(|e| e.is_cancelled())
+            }
+            Wait::PollFinished => {
+                self.handle
+                    .block_on(std::future::poll_fn(|cx| task.poll_finished(cx)));
+                task.is_finished() && task.is_failed()
+            }
+        };
+        let _ = self.cancelled.send(cancelled);
+    }
+}
+
+/// A destructor that the shutdown runs may `block_on` (the shutting-down thread is not a
+/// worker) until another unfinished task of the same runtime is done, aborted first or not.
+/// That task never runs again, and its future is dropped by the same drain that runs the
+/// waiting destructor, after it: the wait was for ever, and dropping the runtime never
+/// returned (as soon as the drain reached a waiting task before the one it waits for). The
+/// awaited task is now cancelled where its `JoinHandle` is polled. A chain of such tasks,
+/// each waiting for the one spawned before it, on both flavors and with one and two
+/// registry shards (so the drain meets them in several orders).
+#[test]
+fn a_destructor_that_waits_for_another_task_during_shutdown_does_not_hang() {
+    use ciranda_scheduler::Flavor;
+    const CHAIN: usize = 20;
+    let setups = [
+        (Flavor::MultiThread, 1, Wait::Join),
+        (Flavor::MultiThread, 2, Wait::AbortThenJoin),
+        (Flavor::MultiThread, 2, Wait::PollFinished),
+        (Flavor::CurrentThread, 1, Wait::Join),
+        (Flavor::CurrentThread, 1, Wait::AbortThenJoin),
+    ];
+    for (round, (flavor, workers, wait)) in setups.into_iter().enumerate() {
+        let sched = Scheduler::builder()
+            .flavor(flavor)
+            .worker_threads(workers)
+            .build()
+            .unwrap();
+        let handle = sched.handle();
+        let dropped = Arc::new(AtomicUsize::new(0));
+        let (cancelled_tx, cancelled_rx) = std::sync::mpsc::channel();
+        let guard = DropCounter(dropped.clone());
+        // The first task waits for good; every later one, when dropped, waits for the one
+        // before it.
+        let mut last = sched.spawn(async move {
+            let _guard = guard;
+            pending::<()>().await;
+        });
+        for _ in 0..CHAIN {
+            let waits = AwaitsOnDrop {
+                handle: handle.clone(),
+                task: Some(last),
+                wait,
+                cancelled: cancelled_tx.clone(),
+            };
+            let guard = DropCounter(dropped.clone());
+            last = sched.spawn(async move {
+                let _waits = waits;
+                let _guard = guard;
+                pending::<()>().await;
+            });
+        }
+        drop(cancelled_tx);
+        if flavor == Flavor::MultiThread {
+            // Let the workers poll them once, so they wait in their future, not queued.
+            sched.block_on(ciranda_scheduler::task::yield_now());
+        }
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            drop(sched);
+            done_tx.send(()).unwrap();
+        });
+        done_rx
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("round {round} ({wait:?}): dropping the runtime hung"));
+        assert_eq!(dropped.load(SeqCst), CHAIN + 1, "round {round}");
+        let seen: Vec<bool> = cancelled_rx.iter().collect();
+        assert_eq!(seen, vec![true; CHAIN], "round {round} ({wait:?})");
+        assert!(last.is_finished(), "round {round}");
+        let late = handle.spawn(async {});
+        assert!(
+            late.is_finished(),
+            "spawned after shutdown: cancelled at once"
+        );
+    }
+}

@@ -56,6 +56,12 @@ pub(crate) trait Schedule: Send + Sync + 'static {
     /// is called on workers and from `drop`); the scheduler calls the user's hook under
     /// `catch_unwind`.
     fn unhandled_panic(&self, error: &JoinError);
+    /// `true` while this thread runs the shutdown drain that drops this scheduler's
+    /// unfinished tasks (a destructor it calls is on the stack). The default: never (a
+    /// scheduler without such a drain, the blocking pool's).
+    fn drains_here(&self) -> bool {
+        false
+    }
 }
 
 pub(crate) struct Vtable {
@@ -73,6 +79,8 @@ pub(crate) struct Vtable {
     drop_output: unsafe fn(NonNull<Header>),
     /// Drops the future in place; the caller won `RUNNING` through `transition_to_shutdown`.
     shutdown: unsafe fn(NonNull<Header>),
+    /// Cancels the task in place if this thread runs its scheduler's shutdown drain.
+    cancel_if_drained_here: unsafe fn(NonNull<Header>),
 }
 
 /// The part of a task every handle can use without knowing its future's type.
@@ -250,6 +258,20 @@ impl RawTask {
     pub(crate) unsafe fn schedule(self) {
         // SAFETY: the caller holds a reference that this call transfers.
         unsafe { (self.header().vtable.schedule)(self.0) }
+    }
+
+    /// Cancels the task (drops its future in place, unless it is complete or running
+    /// elsewhere) if this thread is running the shutdown drain of the task's scheduler, which
+    /// would drop it anyway. Its `JoinHandle` calls this when it finds the task unfinished:
+    /// the handle is being awaited by a destructor the drain runs (in a `block_on`, since the
+    /// shutting-down thread is not a worker), and the task, which will never run again, would
+    /// otherwise be dropped only after that wait, by the drain the wait is called from.
+    ///
+    /// # Safety
+    /// The caller holds a reference for the length of the call.
+    pub(crate) unsafe fn cancel_if_drained_here(self) {
+        // SAFETY: the caller's reference keeps the task alive.
+        unsafe { (self.header().vtable.cancel_if_drained_here)(self.0) }
     }
 
     /// # Safety
@@ -597,6 +619,7 @@ where
         try_read_output: try_read_output::<F, S>,
         drop_output: drop_output::<F, S>,
         shutdown: shutdown::<F, S>,
+        cancel_if_drained_here: cancel_if_drained_here::<F, S>,
     }
 }
 
@@ -779,6 +802,17 @@ unsafe fn poll<F: Future, S: Schedule>(ptr: NonNull<Header>) -> bool {
 unsafe fn shutdown<F: Future, S: Schedule>(ptr: NonNull<Header>) {
     // SAFETY: the caller holds a reference (the registry's) and RUNNING.
     unsafe { cell::<F, S>(ptr) }.cancel_and_complete();
+}
+
+/// # Safety
+/// The caller holds a reference to the task for the length of the call.
+unsafe fn cancel_if_drained_here<F: Future, S: Schedule>(ptr: NonNull<Header>) {
+    // SAFETY: the caller's reference keeps the cell alive; the borrow ends here.
+    let drained_here = unsafe { cell::<F, S>(ptr) }.scheduler.drains_here();
+    if drained_here {
+        // SAFETY: the caller's reference, as `shutdown` requires.
+        unsafe { RawTask(ptr).shutdown() };
+    }
 }
 
 /// # Safety
