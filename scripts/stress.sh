@@ -41,7 +41,8 @@ if [ ${#suites[@]} -eq 0 ]; then
         ciranda-sync:rwlock ciranda-sync:queue ciranda-sync:barrier
         ciranda-http:short_timeouts ciranda-http:http2_batching ciranda-http:stale_connections
         ciranda-scheduler:current_thread_memory ciranda:late_writes ciranda:stdout_late_write
-        ciranda-http:connection_limit ciranda-sync:foreign_wakers)
+        ciranda-http:connection_limit ciranda-sync:foreign_wakers
+        ciranda-scheduler:shutdown)
 fi
 
 args_of() {
