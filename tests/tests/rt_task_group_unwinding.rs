@@ -92,21 +92,7 @@ fn a_member_that_panics_on_an_unwinding_thread_still_fails_its_group_at_once() {
     let runtime = rt.clone();
     let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
         let _cleanup = Cleanup(Some(Box::new(move || {
-            let report = runtime.block_on(async {
-                let mut group = TaskGroup::<u32, String>::new();
-                let sibling = group.spawn(pending());
-                group.spawn(async { panic!("the member's own panic") });
-                // Both run once; the panic cancels the sibling before `join` is polled.
-                ciranda::task::yield_now().await;
-                ciranda::task::yield_now().await;
-                let cancelled_at_once = sibling.is_finished();
-                let error = group.join().await.unwrap_err();
-                (
-                    cancelled_at_once,
-                    error.panics().len(),
-                    error.cancelled().len(),
-                )
-            });
+            let report = runtime.block_on(a_member_panics("the member's own panic"));
             tx.send(report).unwrap();
         })));
         panic!("the test body fails (expected by this test)");
@@ -122,19 +108,26 @@ fn a_member_that_panics_fails_its_group_at_once() {
         .flavor(ciranda::Flavor::CurrentThread)
         .build()
         .unwrap();
-    let report = rt.block_on(async {
-        let mut group = TaskGroup::<u32, String>::new();
-        let sibling = group.spawn(pending());
-        group.spawn(async { panic!("the member's own panic (expected by this test)") });
-        ciranda::task::yield_now().await;
-        ciranda::task::yield_now().await;
-        let cancelled_at_once = sibling.is_finished();
-        let error = group.join().await.unwrap_err();
-        (
-            cancelled_at_once,
-            error.panics().len(),
-            error.cancelled().len(),
-        )
-    });
+    let report = rt.block_on(a_member_panics(
+        "the member's own panic (expected by this test)",
+    ));
     assert_eq!(report, (true, 1, 0));
+}
+
+/// A group of a pending sibling and a member that panics with `message`: whether the sibling
+/// was cancelled before `join` was polled (both run once first), then the number of panics
+/// and of cancellations `join`'s error lists.
+async fn a_member_panics(message: &'static str) -> (bool, usize, usize) {
+    let mut group = TaskGroup::<u32, String>::new();
+    let sibling = group.spawn(pending());
+    group.spawn(async move { panic!("{message}") });
+    ciranda::task::yield_now().await;
+    ciranda::task::yield_now().await;
+    let cancelled_at_once = sibling.is_finished();
+    let error = group.join().await.unwrap_err();
+    (
+        cancelled_at_once,
+        error.panics().len(),
+        error.cancelled().len(),
+    )
 }

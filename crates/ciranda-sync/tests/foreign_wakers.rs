@@ -279,51 +279,49 @@ fn channels_a_waker_whose_clone_panics() {
     assert_eq!(rx.ready().len(), 1);
 
     let (tx, rx) = mpsc::unbounded_channel::<u32>();
-    let mut rx = Task::new(RecvAllUnbounded(rx));
+    let mut rx = Task::new(RecvAll(rx));
     poll_clone_panics(&mut rx);
     tx.send(1).unwrap();
     drop(tx);
     assert_eq!(rx.ready(), [1]);
 }
 
-/// Receives every message of a bounded channel; a future that can be polled again after a
-/// poll that unwound (an `async fn` could not).
-struct RecvAll<T>(mpsc::Receiver<T>);
+/// The two receiver types [`RecvAll`] drains.
+trait PollRecv: Unpin {
+    type Item;
+    fn poll_next(&mut self, cx: &mut Context<'_>) -> std::task::Poll<Option<Self::Item>>;
+}
 
-impl<T> Future for RecvAll<T> {
-    type Output = Vec<T>;
+impl<T> PollRecv for mpsc::Receiver<T> {
+    type Item = T;
+    fn poll_next(&mut self, cx: &mut Context<'_>) -> std::task::Poll<Option<T>> {
+        self.poll_recv(cx)
+    }
+}
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> std::task::Poll<Vec<T>> {
+impl<T> PollRecv for mpsc::UnboundedReceiver<T> {
+    type Item = T;
+    fn poll_next(&mut self, cx: &mut Context<'_>) -> std::task::Poll<Option<T>> {
+        self.poll_recv(cx)
+    }
+}
+
+/// Receives every message of a channel; a future that can be polled again after a poll that
+/// unwound (an `async fn` could not).
+struct RecvAll<R>(R);
+
+impl<R: PollRecv> Future for RecvAll<R> {
+    type Output = Vec<R::Item>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> std::task::Poll<Vec<R::Item>> {
         let rx = &mut self.get_mut().0;
         let mut got = Vec::new();
         loop {
-            match rx.poll_recv(cx) {
+            match rx.poll_next(cx) {
                 std::task::Poll::Ready(Some(message)) => got.push(message),
                 std::task::Poll::Ready(None) => return std::task::Poll::Ready(got),
                 // Messages taken in a poll that then waits would be lost: none are sent
                 // between the polls here.
-                std::task::Poll::Pending => {
-                    assert!(got.is_empty());
-                    return std::task::Poll::Pending;
-                }
-            }
-        }
-    }
-}
-
-/// [`RecvAll`] for an unbounded channel.
-struct RecvAllUnbounded<T>(mpsc::UnboundedReceiver<T>);
-
-impl<T> Future for RecvAllUnbounded<T> {
-    type Output = Vec<T>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> std::task::Poll<Vec<T>> {
-        let rx = &mut self.get_mut().0;
-        let mut got = Vec::new();
-        loop {
-            match rx.poll_recv(cx) {
-                std::task::Poll::Ready(Some(message)) => got.push(message),
-                std::task::Poll::Ready(None) => return std::task::Poll::Ready(got),
                 std::task::Poll::Pending => {
                     assert!(got.is_empty());
                     return std::task::Poll::Pending;
