@@ -29,12 +29,7 @@ impl Drop for Cleanup {
 /// the group only when its own poll unwinds.
 #[test]
 fn a_member_aborted_on_an_unwinding_thread_does_not_fail_its_group() {
-    let rt = Arc::new(
-        ciranda::Runtime::builder()
-            .flavor(ciranda::Flavor::CurrentThread)
-            .build()
-            .unwrap(),
-    );
+    let rt = Arc::new(current_thread());
     let gate = Arc::new(ciranda::sync::Event::new());
     let sibling_ran = Arc::new(AtomicBool::new(false));
     let mut group = TaskGroup::<u32, String>::new();
@@ -82,12 +77,7 @@ fn a_member_aborted_on_an_unwinding_thread_does_not_fail_its_group() {
 /// it panics in a poll on a thread that was already unwinding.
 #[test]
 fn a_member_that_panics_on_an_unwinding_thread_still_fails_its_group_at_once() {
-    let rt = Arc::new(
-        ciranda::Runtime::builder()
-            .flavor(ciranda::Flavor::CurrentThread)
-            .build()
-            .unwrap(),
-    );
+    let rt = Arc::new(current_thread());
     let (tx, rx) = std::sync::mpsc::channel();
     let runtime = rt.clone();
     let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
@@ -104,10 +94,7 @@ fn a_member_that_panics_on_an_unwinding_thread_still_fails_its_group_at_once() {
 /// And on a thread that is not unwinding, a member's panic fails the group at once too.
 #[test]
 fn a_member_that_panics_fails_its_group_at_once() {
-    let rt = ciranda::Runtime::builder()
-        .flavor(ciranda::Flavor::CurrentThread)
-        .build()
-        .unwrap();
+    let rt = current_thread();
     let report = rt.block_on(a_member_panics(
         "the member's own panic (expected by this test)",
     ));
@@ -130,4 +117,12 @@ async fn a_member_panics(message: &'static str) -> (bool, usize, usize) {
         error.panics().len(),
         error.cancelled().len(),
     )
+}
+
+/// A current-thread runtime: the flavor a cleanup guard drives with `block_on`.
+fn current_thread() -> ciranda::Runtime {
+    ciranda::Runtime::builder()
+        .flavor(ciranda::Flavor::CurrentThread)
+        .build()
+        .unwrap()
 }

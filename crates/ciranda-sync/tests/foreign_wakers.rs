@@ -53,16 +53,23 @@ fn poll_clone_panics<F: Future>(task: &mut Task<F>) {
     assert_eq!(common::panic_message(&*payload), CLONE_PANIC);
 }
 
+/// Two futures made by `wait`, each polled with a [`clone_panics`] waker: `queued` on a
+/// re-poll (its first poll queued it with a good waker), `first` on its first poll.
+#[track_caller]
+fn queued_and_first<F: Future>(wait: impl Fn() -> F) -> (Task<F>, Task<F>) {
+    let mut queued = Task::new(wait());
+    queued.pending();
+    poll_clone_panics(&mut queued);
+    let mut first = Task::new(wait());
+    poll_clone_panics(&mut first);
+    (queued, first)
+}
+
 #[test]
 fn notify_a_waker_whose_clone_panics() {
     let notify = Notify::new();
-    let mut queued = Task::new(notify.notified());
-    queued.pending();
-    // A re-poll with a new waker: it keeps its place and its old waker.
-    poll_clone_panics(&mut queued);
-    // A first poll: it never queued.
-    let mut first = Task::new(notify.notified());
-    poll_clone_panics(&mut first);
+    // `queued`'s re-poll keeps its place and its old waker; `first` never queued.
+    let (mut queued, mut first) = queued_and_first(|| notify.notified());
     notify.notify_one();
     assert_eq!(queued.wakes(), 1, "the old waker was kept");
     queued.ready();
@@ -74,22 +81,14 @@ fn notify_a_waker_whose_clone_panics() {
 #[test]
 fn event_and_promise_a_waker_whose_clone_panics() {
     let event = Event::new();
-    let mut queued = Task::new(event.wait());
-    queued.pending();
-    poll_clone_panics(&mut queued);
-    let mut first = Task::new(event.wait());
-    poll_clone_panics(&mut first);
+    let (mut queued, mut first) = queued_and_first(|| event.wait());
     event.set();
     assert_eq!(queued.wakes(), 1, "the old waker was kept");
     queued.ready();
     first.ready();
 
     let promise = Promise::new();
-    let mut queued = Task::new(promise.wait());
-    queued.pending();
-    poll_clone_panics(&mut queued);
-    let mut first = Task::new(promise.wait());
-    poll_clone_panics(&mut first);
+    let (mut queued, mut first) = queued_and_first(|| promise.wait());
     promise.set(3).unwrap();
     assert_eq!(queued.wakes(), 1, "the old waker was kept");
     assert_eq!(queued.ready(), 3);
@@ -122,11 +121,7 @@ fn semaphore_and_mutex_a_waker_whose_clone_panics() {
 
     let mutex = Mutex::new(0u32);
     let held = mutex.try_lock().unwrap();
-    let mut queued = Task::new(mutex.lock());
-    queued.pending();
-    poll_clone_panics(&mut queued);
-    let mut first = Task::new(mutex.lock());
-    poll_clone_panics(&mut first);
+    let (queued, first) = queued_and_first(|| mutex.lock());
     let mut behind = Task::new(mutex.lock());
     behind.pending();
     drop(queued);
