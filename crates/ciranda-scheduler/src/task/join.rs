@@ -126,12 +126,21 @@ impl<T> JoinHandle<T> {
         if self.header().can_read_output(cx.waker()) {
             Poll::Ready(())
         } else {
-            if crate::context::draining() {
-                // As in `poll`: a destructor the shutdown's drain runs waits for this task.
-                // SAFETY: we are the task's JoinHandle, holding a reference.
-                unsafe { self.raw().cancel_if_drained_here() };
-            }
+            self.cancel_if_drained_here();
             Poll::Pending
+        }
+    }
+
+    /// Called by a poll that found the task unfinished. If a shutdown is dropping unfinished
+    /// tasks on this thread, one of the destructors it runs waits for this task (through
+    /// `block_on`): the task will never run again, and the drain would drop it only after this
+    /// wait. It is cancelled here if it is that runtime's; the completion wakes the poll's
+    /// waker. Off the drain: one thread-local read.
+    #[inline]
+    fn cancel_if_drained_here(&self) {
+        if crate::context::draining() {
+            // SAFETY: we are the task's JoinHandle, holding a reference.
+            unsafe { self.raw().cancel_if_drained_here() };
         }
     }
 
@@ -182,13 +191,8 @@ impl<T> Future for JoinHandle<T> {
             };
             if out.is_ready() {
                 this.task = this.task.map_addr(|addr| addr | OUTPUT_TAKEN);
-            } else if crate::context::draining() {
-                // A shutdown is dropping unfinished tasks on this thread, and one of the
-                // destructors it runs waits for this task (through `block_on`): the task will
-                // never run again, and the drain would drop it only after this wait. Cancel
-                // it here if it is that runtime's; the completion wakes `cx`'s waker.
-                // SAFETY: we are the task's JoinHandle, holding a reference.
-                unsafe { this.raw().cancel_if_drained_here() };
+            } else {
+                this.cancel_if_drained_here();
             }
             out
         })
