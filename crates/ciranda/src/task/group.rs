@@ -7,7 +7,7 @@ use std::fmt;
 use std::future::{Future, poll_fn};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 
 /// A group of fallible tasks joined together — asyncio's `TaskGroup`.
@@ -52,8 +52,15 @@ pub struct TaskGroup<T, E> {
     shared: Arc<Shared>,
 }
 
-/// A member's output, with its index (its place in spawn order).
-type Member<T, E> = (usize, Result<T, E>);
+/// A member's output, with its index (its place in spawn order); an error carries its place
+/// among the group's errors.
+type Member<T, E> = (usize, Result<T, (ErrorOrder, E)>);
+
+/// When a member's error happened: taken by the member as its future returns the error,
+/// before its task is finished. The set meets outcomes in the order their tasks' completions
+/// were announced, which a member finishing on another worker can overtake between its task's
+/// end and its announcement; `join` sorts the errors by this instead.
+type ErrorOrder = u64;
 
 /// What the group shares with its members and spawners, so that a failing member cancels
 /// the others itself instead of waiting for `join` to notice, and a spawner knows whether
@@ -67,6 +74,8 @@ struct Shared {
     /// Indices taken by spawns that panicked before their task existed (outside a runtime):
     /// no member has them, so `len` leaves them out and `join` skips them.
     never_spawned: AtomicUsize,
+    /// The next error's [`ErrorOrder`].
+    next_error: AtomicU64,
 }
 
 /// How many successful members `join` forgets at once: a finished member's task stays
@@ -291,6 +300,12 @@ where
         })
         .await;
         on_failure.errored = output.is_err();
+        let output = output.map_err(|error| {
+            // Relaxed: the order is between errors; each member's own happens-before with
+            // `join` comes from its task's completion.
+            let order = on_failure.group.next_error.fetch_add(1, Ordering::Relaxed);
+            (order, error)
+        });
         (index, output)
     });
     std::mem::forget(never_spawned);
@@ -406,6 +421,7 @@ impl<T: Send + 'static, E: Send + 'static> TaskGroup<T, E> {
             panics: Vec::new(),
             cancelled: Vec::new(),
         };
+        let mut errors: Vec<(ErrorOrder, E)> = Vec::new();
         // Members that succeeded, for the group to forget a batch at a time (one lock per
         // batch rather than per member).
         let mut succeeded = Vec::new();
@@ -424,7 +440,7 @@ impl<T: Send + 'static, E: Send + 'static> TaskGroup<T, E> {
                 }
                 Ok((index, Err(error))) => {
                     self.shared.joined(index);
-                    failure.errors.push(error);
+                    errors.push(error);
                     (index, true)
                 }
                 Err(error) => {
@@ -447,6 +463,8 @@ impl<T: Send + 'static, E: Send + 'static> TaskGroup<T, E> {
                 self.shared.fail(index);
             }
         }
+        errors.sort_unstable_by_key(|&(order, _)| order);
+        failure.errors = errors.into_iter().map(|(_, error)| error).collect();
         if failure.errors.is_empty() && failure.panics.is_empty() && failure.cancelled.is_empty() {
             // Every member succeeded; the indices left empty are those of spawns that panicked
             // before their task existed.
