@@ -573,8 +573,11 @@ fn task_group_driven_from_a_destructor_during_a_panic_sees_only_its_own_failures
 
 /// Results come out in the order the tasks finished, also for tasks that finished before the
 /// set was polled (as in asyncio's `as_completed` and Tokio's `JoinSet`): the set used to poll
-/// those in insertion order, and returned the first spawned first.
-#[ciranda::test]
+/// those in insertion order, and returned the first spawned first. Current-thread: a task's
+/// completion reaches the set within the run that finishes it, before the body resumes. On
+/// workers, `is_finished` turns true a moment before the set is woken, and a worker preempted
+/// in between lets the next task overtake it.
+#[ciranda::test(flavor = "current_thread")]
 async fn join_set_returns_tasks_finished_before_it_is_polled_in_completion_order() {
     let mut set = JoinSet::new();
     let mut gates = Vec::new();
@@ -655,45 +658,52 @@ fn a_member_spawned_after_the_group_failed_never_starts() {
 }
 
 /// `try_gather` returns the first `Err` in completion order, also when several children failed
-/// before the gather looked at any of them: it used to return the one spawned first. The input
-/// iterator holds the gather's thread (not a worker) while child 1, then child 0, fail.
+/// before the gather looked at any of them: it used to return the one spawned first. Child 1
+/// fails, then child 0, on the workers, while the gather waits unpolled after one poll. Child 0
+/// is released only once the gather has been woken by child 1's outcome: a task is finished
+/// (for `is_finished` and the task list) a moment before that wake, and a worker preempted in
+/// between would let child 0 overtake it (the same race hit a `TaskGroup` test in CI).
 #[test]
 fn try_gather_returns_the_error_that_happened_first() {
-    use std::sync::atomic::AtomicBool;
+    struct CountWakes(AtomicUsize);
+    impl std::task::Wake for CountWakes {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, SeqCst);
+        }
+    }
     let rt = two_workers();
     rt.block_on(async {
         let gates = [
-            Arc::new(AtomicBool::new(false)),
-            Arc::new(AtomicBool::new(false)),
+            Arc::new(ciranda::sync::Event::new()),
+            Arc::new(ciranda::sync::Event::new()),
         ];
-        let handle = ciranda::Handle::current();
-        let children = (0..3usize).map(move |i| {
-            if i == 2 {
-                // Children 0 and 1 are spawned and waiting: 1 fails, then 0.
-                for (gate, live) in [(&gates[1], 1), (&gates[0], 0)] {
-                    gate.store(true, SeqCst);
-                    while handle.tasks().len() > live {
-                        std::thread::yield_now();
-                    }
-                }
-            }
-            let gate = gates[i.min(1)].clone();
+        let opened = gates.clone();
+        let mut gathering = ciranda::try_gather((0..2usize).map(move |i| {
+            let gate = opened[i].clone();
             async move {
-                if i == 2 {
-                    return pending().await;
-                }
-                while !gate.load(SeqCst) {
-                    ciranda::task::yield_now().await;
-                }
-                Err(if i == 0 {
+                gate.wait().await;
+                Err::<(), _>(if i == 0 {
                     "spawned first"
                 } else {
                     "failed first"
                 })
             }
-        });
-        let result: Result<Vec<()>, &str> = ciranda::try_gather(children).await;
-        assert_eq!(result.unwrap_err(), "failed first");
+        }));
+        let wakes = Arc::new(CountWakes(AtomicUsize::new(0)));
+        let waker = std::task::Waker::from(wakes.clone());
+        let first_poll =
+            std::pin::Pin::new(&mut gathering).poll(&mut std::task::Context::from_waker(&waker));
+        assert!(first_poll.is_pending());
+        gates[1].set();
+        while wakes.0.load(SeqCst) == 0 {
+            std::thread::yield_now();
+        }
+        gates[0].set();
+        let handle = ciranda::Handle::current();
+        while !handle.tasks().is_empty() {
+            std::thread::yield_now();
+        }
+        assert_eq!(gathering.await.unwrap_err(), "failed first");
     });
 }
 
