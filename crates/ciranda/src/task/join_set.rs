@@ -10,6 +10,11 @@ use std::task::{Context, Poll, Wake, Waker};
 
 /// A set of spawned tasks whose results arrive in completion order.
 ///
+/// Completion order is the order in which the runtime tells the set that its tasks finished,
+/// which it does right after each task's end. Two tasks that finish at nearly the same moment
+/// on different workers may arrive in either order, even when one's
+/// [`is_finished`](AbortHandle::is_finished) turned true first.
+///
 /// Dropping the set aborts every task still in it (structured concurrency: nothing outlives
 /// its owner by accident).
 ///
