@@ -729,3 +729,156 @@ fn a_destructor_that_stops_and_awaits_a_background_task_does_not_hang_shutdown()
         assert_eq!(stopped, vec![true; SERVICES], "{workers} workers");
     }
 }
+
+/// How a [`Fleet`]'s destructor stops its background tasks and waits for them.
+#[derive(Clone, Copy, Debug)]
+enum StopAll {
+    /// `JoinSet::shutdown` (abort, then `join_next` until empty).
+    JoinSetShutdown,
+    /// `abort_all`, then `join_next` until empty, checking each outcome.
+    JoinSetJoinNext,
+    /// Each handle aborted, then `task::wait(.., AllCompleted)`.
+    Wait,
+    /// The tasks are a `TaskGroup`'s members; `join` without aborting them (the shutdown
+    /// cancels them).
+    TaskGroupJoin,
+}
+
+/// Background tasks owned by a value that stops them and waits for all of them when dropped,
+/// through a combinator that awaits handles with wakers of its own. Like `Service` above,
+/// owned by a task still pending at shutdown: the drain drops it before the tasks, and the
+/// wait must end in the drain, by cancelling the tasks the drain has not reached.
+struct Fleet {
+    handle: ciranda::Handle,
+    how: StopAll,
+    set: ciranda::task::JoinSet<()>,
+    handles: Vec<JoinHandle<()>>,
+    group: Option<ciranda::task::TaskGroup<(), ()>>,
+    /// How many of the tasks the wait saw cancelled.
+    cancelled: std::sync::mpsc::Sender<usize>,
+}
+
+impl Drop for Fleet {
+    fn drop(&mut self) {
+        let mut set = std::mem::take(&mut self.set);
+        let handles = std::mem::take(&mut self.handles);
+        let cancelled = match self.how {
+            StopAll::JoinSetShutdown => {
+                let before = set.len();
+                self.handle.block_on(set.shutdown());
+                assert!(set.is_empty());
+                before
+            }
+            StopAll::JoinSetJoinNext => {
+                set.abort_all();
+                self.handle.block_on(async {
+                    let mut cancelled = 0;
+                    while let Some(outcome) = set.join_next().await {
+                        cancelled += usize::from(outcome.is_err_and(|e| e.is_cancelled()));
+                    }
+                    cancelled
+                })
+            }
+            StopAll::Wait => {
+                for h in &handles {
+                    h.abort();
+                }
+                let (done, left) = self.handle.block_on(ciranda::task::wait(
+                    handles,
+                    ciranda::task::WaitFor::AllCompleted,
+                    None,
+                ));
+                assert!(left.is_empty());
+                done.into_iter()
+                    .map(resolved)
+                    .filter(|outcome| outcome.as_ref().is_err_and(|e| e.is_cancelled()))
+                    .count()
+            }
+            StopAll::TaskGroupJoin => {
+                let group = self.group.take().expect("dropped once");
+                let error = self.handle.block_on(group.join()).unwrap_err();
+                assert!(error.errors().is_empty() && error.panics().is_empty());
+                error.cancelled().len()
+            }
+        };
+        let _ = self.cancelled.send(cancelled);
+    }
+}
+
+/// A destructor run by the shutdown's drain that stops a set of background tasks and waits
+/// for them through a `JoinSet` (which waits on its tasks' wake-ups, not by polling the
+/// handles) used to wait for ever: the drain, which would drop the tasks, is the call that
+/// waits. They are cancelled on the spot now, as a plain `JoinHandle` wait's are. `wait`
+/// polls every handle at its first poll, which cancelled them already; it is here so that it
+/// stays so. (`gather`, `try_gather`, `as_completed` and `TaskGroup` wait through a
+/// `JoinSet`.)
+#[test]
+fn a_destructor_that_waits_for_a_set_of_tasks_does_not_hang_shutdown() {
+    const FLEETS: usize = 4;
+    const TASKS: usize = 5;
+    for how in [
+        StopAll::JoinSetShutdown,
+        StopAll::JoinSetJoinNext,
+        StopAll::Wait,
+        StopAll::TaskGroupJoin,
+    ] {
+        for flavor in [None, Some(1), Some(2)] {
+            let dropped = Arc::new(AtomicUsize::new(0));
+            let (cancelled_tx, cancelled_rx) = std::sync::mpsc::channel();
+            let rt = match flavor {
+                None => Runtime::builder()
+                    .flavor(ciranda::Flavor::CurrentThread)
+                    .build()
+                    .unwrap(),
+                Some(workers) => Runtime::builder().worker_threads(workers).build().unwrap(),
+            };
+            let counted = dropped.clone();
+            rt.block_on(async move {
+                for _ in 0..FLEETS {
+                    let mut fleet = Fleet {
+                        handle: ciranda::Handle::current(),
+                        how,
+                        set: ciranda::task::JoinSet::new(),
+                        handles: Vec::new(),
+                        group: Some(ciranda::task::TaskGroup::new()),
+                        cancelled: cancelled_tx.clone(),
+                    };
+                    for _ in 0..TASKS {
+                        let ticks = Counted(counted.clone());
+                        let ticker = async move {
+                            let _ticks = ticks;
+                            loop {
+                                sleep(Duration::from_millis(1)).await;
+                            }
+                        };
+                        match how {
+                            StopAll::Wait => fleet.handles.push(ciranda::spawn(ticker)),
+                            StopAll::TaskGroupJoin => {
+                                let group = fleet.group.as_mut().unwrap();
+                                group.spawn(async move {
+                                    ticker.await;
+                                    Ok(())
+                                });
+                            }
+                            _ => drop(fleet.set.spawn(ticker)),
+                        }
+                    }
+                    let owner = Counted(counted.clone());
+                    // Spawned after its tasks: the drain (newest first in a shard) meets it
+                    // first.
+                    drop(ciranda::spawn(async move {
+                        let _fleet = fleet;
+                        let _owner = owner;
+                        pending::<()>().await
+                    }));
+                }
+                sleep(Duration::from_millis(5)).await;
+            });
+            within(30, "dropping the runtime", move || drop(rt));
+            let case = format!("{how:?}, workers {flavor:?}");
+            assert_eq!(dropped.load(SeqCst), FLEETS * (TASKS + 1), "{case}");
+            let cancelled: Vec<usize> = cancelled_rx.iter().collect();
+            assert_eq!(cancelled, vec![TASKS; FLEETS], "{case}");
+        }
+    }
+}

@@ -84,3 +84,29 @@ pub use id::TaskId;
 pub use info::{TaskInfo, TaskState};
 pub use join::{AbortHandle, JoinHandle};
 pub(crate) use name::TaskName;
+
+/// `true` while a runtime's shutdown is dropping its unfinished tasks on this thread (the
+/// drain of `Runtime`'s drop, `shutdown_timeout` and the like), so inside a destructor that
+/// the drain runs.
+///
+/// For combinators that wait on [`JoinHandle`]s through wakers of their own (a set that
+/// polls a handle only once its task's completion woke it): during the drain a task not yet
+/// reached will never run again and nothing will wake them, but polling its handle there
+/// cancels it on the spot when it belongs to the runtime being drained (as
+/// [`JoinHandle`]'s own poll does). Such a combinator polls each handle it still waits for
+/// when this is `true` and it is about to return `Pending`. One thread-local read.
+///
+/// # Examples
+///
+/// ```
+/// use ciranda_scheduler::task::in_shutdown_drain;
+///
+/// assert!(!in_shutdown_drain());
+/// let sched = ciranda_scheduler::Scheduler::new()?;
+/// assert!(!sched.block_on(async { in_shutdown_drain() }));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[inline]
+pub fn in_shutdown_drain() -> bool {
+    crate::context::draining()
+}

@@ -296,6 +296,25 @@ impl<T> JoinSet<T> {
         any
     }
 
+    /// Inside a runtime's shutdown drain (a destructor the drain runs, waiting on this set
+    /// through `block_on`): the set's tasks that the drain has not reached will never run
+    /// again, so no wake would ever come for them. Polling each handle cancels those of the
+    /// runtime being drained on the spot, and their completions queue them here. `true` when
+    /// that queued any. Off the drain: one thread-local read.
+    fn cancel_drained(&mut self) -> bool {
+        if !ciranda_scheduler::task::in_shutdown_drain() {
+            return false;
+        }
+        self.move_incoming();
+        for entry in self.entries.iter_mut().flatten() {
+            // Registers the entry's own waker again (already there): its wake queues it.
+            let _ = entry
+                .handle
+                .poll_finished(&mut Context::from_waker(&entry.waker));
+        }
+        !self.ready.0.lock().queue.is_empty()
+    }
+
     fn free_slot(&mut self) -> usize {
         self.free.pop().unwrap_or_else(|| {
             self.entries.push(None);
@@ -378,6 +397,9 @@ impl<T> JoinSet<T> {
             }
             let next = self.ready.0.lock().queue.pop_front();
             let Some((slot, key)) = next else {
+                if self.cancel_drained() {
+                    continue;
+                }
                 if self.ready.park(cx.waker()) {
                     return Poll::Pending;
                 }
