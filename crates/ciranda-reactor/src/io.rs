@@ -152,6 +152,13 @@ impl<T> Async<T> {
         }
     }
 
+    /// Removes the waker entry of a wait of ours on `dir` that `key` names (as dropping the
+    /// future of [`wait`](Async::wait) does), for a waiting object that is not such a future
+    /// (a listener's `incoming()` stream).
+    pub(crate) fn withdraw(&self, dir: usize, key: &mut WaitKey) {
+        self.source.withdraw(dir, key);
+    }
+
     /// Runs a non-blocking operation in `dir` until it does not report `WouldBlock`, waiting
     /// through `waiter` (see [`poll_io`]).
     pub(crate) fn poll_with<R>(

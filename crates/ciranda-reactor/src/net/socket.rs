@@ -120,8 +120,13 @@ macro_rules! ip_ttl {
 }
 
 /// A listener's never-ending stream of accepted connections: `$name<'a>` borrowing a
-/// `$listener` (which has `poll_accept`) and yielding `io::Result<$stream>`. The attributes
-/// given (the docs) go on the struct.
+/// `$listener` (which has `poll_accept_with` and an `io: Async<_>` field) and yielding
+/// `io::Result<$stream>`. The attributes given (the docs) go on the struct.
+///
+/// The stream waits with an entry of its own in the listener's waiters, as an `accept()`
+/// future does, and withdraws it when dropped: several streams of one listener (accept loops
+/// in several tasks) are each woken when a connection waits. Through the `poll_accept` slot
+/// only the stream polled last was, and the others slept through every connection.
 macro_rules! incoming_stream {
     ($(#[$attr:meta])* $name:ident, $listener:ty, $stream:ty) => {
         $(#[$attr])*
@@ -129,6 +134,17 @@ macro_rules! incoming_stream {
         #[must_use = "streams do nothing unless polled"]
         pub struct $name<'a> {
             listener: &'a $listener,
+            /// This stream's entry among the listener's read waiters.
+            key: $crate::registration::WaitKey,
+        }
+
+        impl<'a> $name<'a> {
+            fn new(listener: &'a $listener) -> Self {
+                $name {
+                    listener,
+                    key: $crate::registration::WaitKey::default(),
+                }
+            }
         }
 
         impl futures_core::Stream for $name<'_> {
@@ -138,9 +154,18 @@ macro_rules! incoming_stream {
                 self: ::std::pin::Pin<&mut Self>,
                 cx: &mut ::std::task::Context<'_>,
             ) -> ::std::task::Poll<Option<Self::Item>> {
-                self.listener
-                    .poll_accept(cx)
+                let this = self.get_mut();
+                this.listener
+                    .poll_accept_with(cx, $crate::registration::Waiter::Keyed(&mut this.key))
                     .map(|r| Some(r.map(|(s, _)| s)))
+            }
+        }
+
+        impl Drop for $name<'_> {
+            fn drop(&mut self) {
+                self.listener
+                    .io
+                    .withdraw($crate::registration::READ, &mut self.key);
             }
         }
     };

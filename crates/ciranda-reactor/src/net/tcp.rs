@@ -102,8 +102,13 @@ impl TcpListener {
     }
 
     /// The connections, as a `Stream` of `io::Result<TcpStream>` that never ends.
+    ///
+    /// Like [`accept`](Self::accept), and unlike [`poll_accept`](Self::poll_accept), each
+    /// stream waits with a waker of its own: several streams of one listener, polled by
+    /// several tasks at once, are all woken when connections wait, and a dropped stream
+    /// leaves nothing registered.
     pub fn incoming(&self) -> Incoming<'_> {
-        Incoming { listener: self }
+        Incoming::new(self)
     }
 }
 

@@ -136,8 +136,13 @@ impl UnixListener {
     }
 
     /// The connections, as a never-ending `Stream` of `io::Result<UnixStream>`.
+    ///
+    /// Like [`accept`](Self::accept), and unlike [`poll_accept`](Self::poll_accept), each
+    /// stream waits with a waker of its own: several streams of one listener, polled by
+    /// several tasks at once, are all woken when connections wait, and a dropped stream
+    /// leaves nothing registered.
     pub fn incoming(&self) -> UnixIncoming<'_> {
-        UnixIncoming { listener: self }
+        UnixIncoming::new(self)
     }
 }
 
