@@ -180,3 +180,57 @@ fn a_block_on_nested_in_another_lets_the_clock_jump() {
     });
     assert_eq!(slept, (Duration::from_secs(3), Duration::from_secs(3)));
 }
+
+/// The blocking pool is full (`max_blocking_threads(2)`) and both its threads wait in
+/// `Handle::block_on` for sleeps, while more calls wait in its queue for a thread. Those calls
+/// cannot start before a sleep ends, so they must not hold the clock still: counting them as
+/// active kept the runtime from ever looking idle, and the sleeps, the calls and `block_on`
+/// waited for ever.
+#[test]
+fn calls_queued_behind_a_full_pool_of_waiting_calls_let_the_clock_jump() {
+    for flavor in [ciranda::Flavor::MultiThread, ciranda::Flavor::CurrentThread] {
+        let (finished, took) =
+            ciranda_tests::support::within(20, "a full blocking pool", move || {
+                let rt = Runtime::builder()
+                    .flavor(flavor)
+                    .max_blocking_threads(2)
+                    .start_paused(true)
+                    .build()
+                    .unwrap();
+                rt.block_on(async {
+                    let start = Instant::now();
+                    let calls: Vec<_> = (1..=5u64)
+                        .map(|i| {
+                            let handle = ciranda::Handle::current();
+                            ciranda::spawn_blocking(move || {
+                                handle.block_on(async move {
+                                    sleep(Duration::from_secs(i)).await;
+                                    (i, start.elapsed())
+                                })
+                            })
+                        })
+                        .collect();
+                    let mut finished = Vec::new();
+                    for call in calls {
+                        finished.push(call.await.unwrap());
+                    }
+                    (finished, start.elapsed())
+                })
+            });
+        // Two threads, FIFO: calls 1 and 2 start at 0 s; 3 starts when 1 ends (1 s) and ends
+        // at 4 s; 4 starts when 2 ends (2 s) and ends at 6 s; 5 starts at 4 s, ends at 9 s.
+        let secs = |s| Duration::from_secs(s);
+        assert_eq!(
+            finished,
+            [
+                (1, secs(1)),
+                (2, secs(2)),
+                (3, secs(4)),
+                (4, secs(6)),
+                (5, secs(9))
+            ],
+            "{flavor:?}"
+        );
+        assert_eq!(took, secs(9), "{flavor:?}");
+    }
+}

@@ -58,7 +58,8 @@ struct Inner {
     state: Mutex<PoolState>,
     work_available: Condvar,
     thread_exited: Condvar,
-    /// Tasks queued or running: the pool is idle when this is zero.
+    /// Calls running (less those suspended) and queued calls a thread can take (see
+    /// [`PoolState::counted_queued`]): the pool is idle when this is zero.
     active: ActivityCount,
     config: BlockingConfig,
 }
@@ -77,6 +78,15 @@ struct PoolState {
     /// a user hook may take long, so these are not about to take from the queue.
     starting: usize,
     shutdown: bool,
+    /// Running calls that wait in a `block_on` of this runtime (`suspend_call`): not counted
+    /// in `active` meanwhile.
+    suspended: usize,
+    /// How many of the queued calls `active` counts: all of them, unless the pool is
+    /// [`stranded`](Self::stranded), then none. A call queued behind a full pool whose every
+    /// thread waits in `block_on` cannot start before one of those waits ends, which (on a
+    /// paused clock) may take virtual time to pass: counted, it would keep the clock still,
+    /// and the waits it needs would never end.
+    counted_queued: usize,
     /// Threads that left the pool (no longer in `threads`, so a new thread may start in
     /// their place) and are still running `on_thread_stop`: shutdown waits for them too, up
     /// to its deadline, so that joining them afterwards is immediate.
@@ -88,6 +98,15 @@ struct PoolState {
 }
 
 impl PoolState {
+    /// No thread can take a queued call before a running call's `block_on` wait ends: the
+    /// pool is at its limit, and every thread runs a call that is suspended.
+    fn stranded(&self, max_threads: usize) -> bool {
+        self.threads >= max_threads
+            && self.idle == 0
+            && self.searching == 0
+            && self.suspended == self.threads
+    }
+
     /// A call just queued needs a thread to be woken or started for it: no thread is about to
     /// search the queue. A thread still in its start hook does not count while an idle one
     /// could be woken instead (the hook may take long); with no idle thread, it takes the
@@ -153,14 +172,25 @@ impl BlockingPool {
         (state.threads, state.idle)
     }
 
-    /// A running call waits (in a `block_on` of this runtime): not counted active meanwhile.
+    /// A running call waits (in a `block_on` of this runtime): not counted active meanwhile,
+    /// nor are the queued calls once no thread is left to take them.
     pub(crate) fn suspend_call(&self) {
-        self.inner.active.deactivate();
+        let inner = &self.inner;
+        let mut state = inner.state.lock();
+        state.suspended += 1;
+        inner.active.deactivate();
+        inner.recount_queued(&mut state);
     }
 
-    /// The call that [`suspend_call`](Self::suspend_call) took off goes on: counted again.
+    /// The call that [`suspend_call`](Self::suspend_call) took off goes on: counted again,
+    /// and so are the queued calls (its thread takes them when it is done).
     pub(crate) fn resume_call(&self) {
-        self.inner.active.activate();
+        let inner = &self.inner;
+        let mut state = inner.state.lock();
+        state.suspended -= 1;
+        // Before the queued ones are counted: the count must not pass through zero.
+        inner.active.activate();
+        inner.recount_queued(&mut state);
     }
 
     /// The activity word of queued and running calls (see the `activity` module).
@@ -188,7 +218,6 @@ impl BlockingPool {
             drop(notified);
             return join;
         }
-        inner.active.activate();
         state.queue.push_back(notified);
         if state.needs_searcher() {
             if let Err(message) = Inner::wake_or_start(inner, &mut state, handle) {
@@ -201,11 +230,12 @@ impl BlockingPool {
                 if let Some(task) = refused {
                     task.shutdown();
                     drop(task);
-                    inner.active.deactivate();
                 }
                 panic!("{message}");
             }
         }
+        // After the wake-up or start above, which may have made the pool able to take it.
+        inner.recount_queued(&mut state);
         join
     }
 
@@ -216,12 +246,13 @@ impl BlockingPool {
             let mut state = inner.state.lock();
             state.shutdown = true;
             inner.work_available.notify_all();
-            state.queue.drain(..).collect()
+            let queued = state.queue.drain(..).collect();
+            inner.recount_queued(&mut state);
+            queued
         };
         for task in queued {
             task.shutdown();
             drop(task);
-            inner.active.deactivate();
         }
         // Shutting down from one of our own threads (a blocking call dropped the runtime):
         // that thread finishes its call after we return, so do not wait for it.
@@ -250,7 +281,63 @@ impl BlockingPool {
     }
 }
 
+/// For the loom models, which cannot run the pool's real threads (`std::thread`): the pool
+/// counts a thread that runs a call, or stops counting it.
+#[cfg(all(test, loom))]
+impl BlockingPool {
+    /// One more thread, busy with a running call.
+    pub(crate) fn model_thread_running_a_call(&self) {
+        let mut state = self.inner.state.lock();
+        state.threads += 1;
+        self.inner.active.activate();
+        self.inner.recount_queued(&mut state);
+    }
+
+    /// A thread made by [`model_thread_running_a_call`](Self::model_thread_running_a_call)
+    /// finished its call and left without taking another.
+    pub(crate) fn model_thread_left(&self) {
+        let mut state = self.inner.state.lock();
+        state.threads -= 1;
+        self.inner.recount_queued(&mut state);
+        self.inner.active.deactivate();
+    }
+
+    /// Active calls, running and queued, as the idle check reads them.
+    pub(crate) fn model_active(&self) -> u64 {
+        ActivityCount::count(self.activity_word())
+    }
+}
+
 impl Inner {
+    /// Brings `active`'s share of queued calls to what [`PoolState::counted_queued`] says it
+    /// must be, after a change to the queue or to what the threads are doing. Counts come
+    /// before discounts, so that the total never dips to zero on the way.
+    fn recount_queued(&self, state: &mut PoolState) {
+        let target = if state.stranded(self.config.max_threads) {
+            0
+        } else {
+            state.queue.len()
+        };
+        while state.counted_queued < target {
+            self.active.activate();
+            state.counted_queued += 1;
+        }
+        while state.counted_queued > target {
+            self.active.deactivate();
+            state.counted_queued -= 1;
+        }
+    }
+
+    /// A thread took the queue's head to run it: the call is counted as running from now on,
+    /// taking over its count as a queued call if it had one.
+    fn take_queued(&self, state: &mut PoolState) {
+        if state.counted_queued > state.queue.len() {
+            state.counted_queued -= 1;
+        } else {
+            self.active.activate();
+        }
+    }
+
     /// Makes one more thread search the queue: wakes an idle one, else starts one if the
     /// pool is below its limit (else every thread is busy and the first to finish takes the
     /// queue's head). `Err` with the message to panic with when the pool has no thread and
@@ -338,6 +425,7 @@ impl Inner {
         state.starting -= 1;
         loop {
             while let Some(task) = state.queue.pop_front() {
+                self.take_queued(&mut state);
                 if searching {
                     searching = false;
                     state.searching -= 1;

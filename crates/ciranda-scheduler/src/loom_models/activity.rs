@@ -123,3 +123,61 @@ fn idle_check_sees_a_worker_that_takes_a_task_after_registering_as_parked() {
         worker.join().unwrap();
     });
 }
+
+/// The blocking pool's share of the idle check: a call queued behind a full pool whose only
+/// thread waits in `block_on` (its call suspended) is not counted, so a paused clock can jump
+/// to the timer that wait needs; once the wait ends, the queued call is counted again before
+/// anything else can act. A spawn racing the suspension must end in the same counts whatever
+/// the order, and the count must never be left behind (the final drain returns it to zero).
+#[test]
+fn a_call_queued_behind_suspended_calls_is_not_counted_until_one_resumes() {
+    loom::model(|| {
+        let (handle, _workers) = runtime(1);
+        let pool = &handle.shared.blocking;
+        // The model runtime's pool has `max_threads` 1: this thread fills it.
+        pool.model_thread_running_a_call();
+        let suspender = {
+            let handle = handle.clone();
+            thread::spawn(move || handle.shared.blocking.suspend_call())
+        };
+        let queued = pool.spawn(&handle, || 7, None);
+        suspender.join().unwrap();
+        assert_eq!(
+            pool.model_active(),
+            0,
+            "the only thread waits and the queued call cannot start: nothing is active"
+        );
+        let resumer = {
+            let handle = handle.clone();
+            thread::spawn(move || handle.shared.blocking.resume_call())
+        };
+        // Once the resumption has counted anything, the count never falls back to zero
+        // (which an idle check would take for "nothing can act").
+        let first = pool.model_active();
+        let second = pool.model_active();
+        assert!(
+            first == 0 || second > 0,
+            "the count fell back to zero during a resumption: {first} then {second}"
+        );
+        resumer.join().unwrap();
+        assert_eq!(
+            pool.model_active(),
+            2,
+            "the resumed call and the queued one"
+        );
+        pool.model_thread_left();
+        assert_eq!(
+            pool.model_active(),
+            1,
+            "the queued call, a thread free for it"
+        );
+        pool.shutdown(None);
+        assert_eq!(
+            pool.model_active(),
+            0,
+            "the shutdown cancelled the queued call"
+        );
+        drop(queued);
+        handle.shared.registry.drain();
+    });
+}
