@@ -20,7 +20,7 @@ use std::any::Any;
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read, Seek, SeekFrom};
 use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::pin::Pin;
@@ -52,6 +52,13 @@ const MAX_JOB: usize = 2 * 1024 * 1024;
 /// write, seek or other operation after a read acts at the position the reads reached, not at
 /// the end of the read-ahead; on a file that cannot seek (a FIFO, a terminal, a serial port)
 /// the read-ahead is kept for the next reads instead.
+///
+/// The descriptor may be in non-blocking mode: a FIFO opened with `O_NONBLOCK` (so that
+/// opening it does not wait for the other end) and given to [`File::from_std`], or a pipe
+/// inherited from a process that set the flag, which belongs to the open file description.
+/// A job whose read or write would block then waits for the descriptor with `poll(2)` and
+/// tries again, as a blocking one would have waited: reads and writes never fail with
+/// `WouldBlock`, and no buffered byte is dropped.
 ///
 /// # Examples
 ///
@@ -481,6 +488,10 @@ impl AsyncRead for File {
                     loop {
                         match file.read(&mut buf.data) {
                             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                            // A descriptor in non-blocking mode (see `File`'s docs): wait.
+                            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                                crate::io::wait_ready(file.as_raw_fd(), libc::POLLIN)?;
+                            }
                             other => break other,
                         }
                     }
@@ -619,8 +630,9 @@ impl PendingWrite {
     fn write(&mut self) -> (io::Result<()>, Buf) {
         let mut buf = self.buf.take().expect("a pending write is written once");
         let result = buf.rewind(&self.std).and_then(|()| {
+            // Waits out `WouldBlock` on a descriptor in non-blocking mode (see `File`'s docs).
             let mut file = &*self.std;
-            file.write_all(&buf.data)
+            crate::io::write_all_waiting(&mut file, &buf.data, self.std.as_raw_fd())
         });
         buf.data.clear();
         buf.kind = Kind::Empty;

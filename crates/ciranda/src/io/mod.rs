@@ -15,3 +15,4 @@ pub use futures_util::io::{
     ReadHalf, WriteHalf, copy, empty, repeat, sink,
 };
 pub use stdio::{Stderr, Stdin, Stdout, stderr, stdin, stdout};
+pub(crate) use stdio::{wait_ready, write_all_waiting};

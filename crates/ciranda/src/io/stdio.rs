@@ -218,7 +218,7 @@ impl Target {
 /// In a blocking job: waits until `fd` (a standard stream someone made non-blocking) is ready
 /// for `events`. Also returns when the descriptor is in error or hung up: the next `read` or
 /// `write` then reports it (end of file, `EPIPE`).
-fn wait_ready(fd: RawFd, events: libc::c_short) -> io::Result<()> {
+pub(crate) fn wait_ready(fd: RawFd, events: libc::c_short) -> io::Result<()> {
     let mut pollfd = libc::pollfd {
         fd,
         events,
@@ -239,7 +239,11 @@ fn wait_ready(fd: RawFd, events: libc::c_short) -> io::Result<()> {
 /// `write_all`, waiting out `WouldBlock` on a non-blocking descriptor. Each `write` either
 /// takes bytes or fails having taken none (std's buffered stdout keeps that rule too), so
 /// nothing is written twice or skipped.
-fn write_all_waiting(to: &mut impl Write, mut bytes: &[u8], fd: RawFd) -> io::Result<()> {
+pub(crate) fn write_all_waiting(
+    to: &mut impl Write,
+    mut bytes: &[u8],
+    fd: RawFd,
+) -> io::Result<()> {
     while !bytes.is_empty() {
         match to.write(bytes) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
