@@ -124,9 +124,19 @@ fn a_child_that_exits_before_anyone_awaits_it() {
     });
 }
 
+/// The 50 waits are reactor registrations, not a thread each. `/proc/self/task` counts every
+/// thread of the test process, and the other tests of this file run at the same time with
+/// their own runtimes: once in CI the count rose by 3 (the slack was 2) while this runtime's
+/// own threads did not grow. So this runtime's blocking threads are counted by name, and the
+/// process's total only has to stay far below one thread per wait.
 #[test]
 fn fifty_children_awaited_at_once_without_a_thread_each() {
-    rt().block_on(async {
+    let rt = ciranda::Runtime::builder()
+        .worker_threads(2)
+        .thread_name("fifty-waits")
+        .build()
+        .unwrap();
+    rt.block_on(async {
         let threads = || std::fs::read_dir("/proc/self/task").unwrap().count();
         let before = threads();
         let children: Vec<_> = (0..50)
@@ -150,9 +160,11 @@ fn fifty_children_awaited_at_once_without_a_thread_each() {
         for (i, st) in statuses.into_iter().enumerate() {
             assert_eq!(st.unwrap().code(), Some(i as i32));
         }
-        // The 50 waits are reactor registrations, not threads (slack for the blocking pool).
+        // Slack for the blocking pool, and for the other tests' threads.
+        let blocking = ciranda_tests::support::threads_named("fifty-waits-blo");
+        assert!(blocking <= 2, "{blocking} blocking threads while waiting");
         assert!(
-            during <= before + 2,
+            during < before + 25,
             "threads: {before} before, {during} while waiting"
         );
     });
