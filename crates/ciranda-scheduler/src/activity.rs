@@ -29,12 +29,14 @@
 //! |----------------------------|----------------------------|-------------------------------|
 //! | `Idle`'s state             | unparked workers           | a worker is unparked          |
 //! | `Shared::block_on_active`  | `block_on` threads         | a `block_on` future is woken or starts |
-//! | the blocking pool's count  | blocking calls             | a call is queued              |
+//! | the blocking pool's count  | blocking calls running, and queued ones a thread can take | a call is queued, or a thread can take one again |
 //!
 //! A `block_on` that waits inside a blocking call or inside another `block_on`'s future on
 //! the same thread (synchronous code calling back into async code) takes what it is nested in
 //! off these counts for as long as it waits (`context::suspend`): neither can go on before
 //! the wait ends, so neither may keep a paused clock from jumping to the timer it waits for.
+//! For the same reason, calls queued behind a full blocking pool whose every call waits so
+//! are not counted either: no thread can take them before one of those waits ends.
 //!
 //! The loom model `loom_models/activity.rs` checks the decision against a worker that takes
 //! a woken task, a `block_on` thread and a blocking call.

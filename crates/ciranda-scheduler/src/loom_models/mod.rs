@@ -9,7 +9,8 @@
 //! * [`unpark`]: a notifier whose call into the hook's `unpark` failed gives the worker it
 //!   chose back, so a later wake-up still reaches a worker.
 //! * [`activity`]: the idle check that lets a paused clock jump never says "idle" while a
-//!   task is in flight.
+//!   task is in flight; the blocking pool's count of queued calls follows whether a thread
+//!   can take them.
 //!
 //! Run with
 //! `RUSTFLAGS="--cfg loom -C debug-assertions" LOOM_MAX_PREEMPTIONS=2 cargo test -p ciranda-scheduler --release --lib --tests`.
