@@ -18,6 +18,11 @@ use std::task::{Context, Poll, Wake, Waker};
 /// Dropping the set aborts every task still in it (structured concurrency: nothing outlives
 /// its owner by accident).
 ///
+/// Awaited (through `Handle::block_on`) in a destructor that a runtime's shutdown runs while
+/// it drops unfinished tasks, the set cancels its tasks of that runtime that the shutdown has
+/// not reached yet, as a `JoinHandle` awaited there does: they would never run again, and the
+/// wait would last for ever.
+///
 /// # Examples
 ///
 /// ```
