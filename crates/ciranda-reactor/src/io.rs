@@ -152,6 +152,13 @@ impl<T> Async<T> {
         }
     }
 
+    /// Reports `dir` as the poller would: every wait in that direction wakes and retries. For
+    /// a state change of our own making that the kernel does not report (see the sockets'
+    /// `shutdown`).
+    pub(crate) fn report(&self, dir: usize) {
+        self.reactor.report(&self.source, dir);
+    }
+
     /// Removes the waker entry of a wait of ours on `dir` that `key` names (as dropping the
     /// future of [`wait`](Async::wait) does), for a waiting object that is not such a future
     /// (a listener's `incoming()` stream).

@@ -3,7 +3,7 @@
 use crate::clock::Clock;
 use crate::loom::{Arc, AtomicBool, AtomicUsize, Mutex};
 use crate::poller::{Event, Events, NOTIFY_KEY, Poller};
-use crate::registration::{Closed, Source, Waiter};
+use crate::registration::{Closed, READ, Source, WRITE, Waiter};
 use crate::timer_shards::{ShardOfThread, TimerShards};
 use crate::wheel::TimerKey;
 use slab::Slab;
@@ -1048,6 +1048,16 @@ impl Reactor {
                 registry.slab.remove(index);
             }
         }
+        for w in wakers {
+            wake_quietly(w);
+        }
+    }
+
+    /// Delivers a report for `dir` of `source` that the poller did not make (see
+    /// [`Async::report`](crate::io::Async)): the waiters retry, after every lock is released.
+    pub(crate) fn report(&self, source: &Source, dir: usize) {
+        let mut wakers = Vec::new();
+        source.deliver(dir == READ, dir == WRITE, false, &mut wakers);
         for w in wakers {
             wake_quietly(w);
         }

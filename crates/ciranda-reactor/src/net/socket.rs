@@ -95,8 +95,20 @@ macro_rules! connected_socket {
 
         impl $ty {
             /// Shuts down the read side, the write side (the peer reads EOF) or both.
+            ///
+            /// A write waiting for buffer space in another task (the peer not reading) then
+            /// fails with `BrokenPipe`, as a blocking `write` would, and a `writable()` wait
+            /// returns.
             pub fn shutdown(&self, how: ::std::net::Shutdown) -> ::std::io::Result<()> {
-                self.io.get_ref().shutdown(how)
+                self.io.get_ref().shutdown(how)?;
+                if how != ::std::net::Shutdown::Read {
+                    // The kernel may report nothing for it: a Unix stream's poll shows neither
+                    // writable nor a hang-up for a send shutdown alone, and its buffer is still
+                    // full, so a waiting write would sleep until the peer reads, for good if it
+                    // never does. Have every wait in the write direction retry.
+                    self.io.report($crate::registration::WRITE);
+                }
+                Ok(())
             }
         }
     };

@@ -330,7 +330,8 @@ impl StreamSocket for TcpStream {
     }
 
     fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        self.io.get_ref().shutdown(how)
+        // The inherent method: it also wakes a write waiting in another task.
+        TcpStream::shutdown(self, how)
     }
 }
 

@@ -312,7 +312,8 @@ impl StreamSocket for UnixStream {
     }
 
     fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        self.io.get_ref().shutdown(how)
+        // The inherent method: it also wakes a write waiting in another task.
+        UnixStream::shutdown(self, how)
     }
 }
 
