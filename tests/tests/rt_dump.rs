@@ -69,9 +69,11 @@ async fn every_spawning_api_records_the_users_line() {
     via_handle.abort();
 }
 
-/// The id of the task this runs in: the parent of what it spawns.
+/// The id of the task this runs in: the parent of what it spawns. The probe waits until it is
+/// aborted: a probe that could finish might be run to its end by another worker (stolen from
+/// this one's LIFO slot) before the dump below is taken, and the dump lists only live tasks.
 fn info_of_current() -> TaskId {
-    let probe = ciranda::spawn(async {});
+    let probe = ciranda::spawn(pending::<()>());
     let parent = info(probe.id()).parent().expect("spawned from a task");
     probe.abort();
     parent
