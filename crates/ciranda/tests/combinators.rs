@@ -29,12 +29,11 @@ fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
-/// Waits up to half a second (100 × 5 ms) for `dropped` to reach `n`, then asserts it did.
+/// Waits up to ten seconds for `dropped` to reach `n`, then asserts it did. (Half a second,
+/// as it was, is short for a loaded machine: the drops need a worker each.)
 async fn expect_drops(dropped: &AtomicUsize, n: usize, what: &str) {
-    for _ in 0..100 {
-        if dropped.load(SeqCst) == n {
-            break;
-        }
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while dropped.load(SeqCst) != n && std::time::Instant::now() < deadline {
         sleep(ms(5)).await;
     }
     assert_eq!(dropped.load(SeqCst), n, "{what}");
@@ -91,21 +90,33 @@ async fn gather_resumes_a_child_panic_and_cancels_siblings() {
     expect_drops(&dropped, 3, "the children's futures dropped").await;
 }
 
+/// The gather runs in a task that is aborted once every child has started. (It was aborted
+/// after a 20 ms sleep: on a loaded machine the task could still be unpolled then, so the
+/// abort dropped it before it had made any child, and no guard was ever dropped.)
 #[ciranda::test]
 async fn dropping_gather_cancels_children() {
     let dropped = Arc::new(AtomicUsize::new(0));
-    let d = dropped.clone();
+    let started = Arc::new(AtomicUsize::new(0));
+    let (d, s) = (dropped.clone(), started.clone());
     let gathering = ciranda::spawn(async move {
         ciranda::gather((0..4).map(move |_| {
-            let guard = DropCounter(d.clone());
+            let (guard, started) = (DropCounter(d.clone()), s.clone());
             async move {
                 let _guard = guard;
+                started.fetch_add(1, SeqCst);
                 pending::<()>().await;
             }
         }))
         .await
     });
-    sleep(ms(20)).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while started.load(SeqCst) < 4 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the children never started"
+        );
+        sleep(ms(1)).await;
+    }
     gathering.abort();
     assert!(gathering.await.unwrap_err().is_cancelled());
     expect_drops(&dropped, 4, "the children's futures dropped").await;
