@@ -17,7 +17,7 @@ use ciranda_scheduler::park::{Park, ParkContext, ThreadParkers};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
-use std::sync::{Arc, Mutex, OnceLock, mpsc};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, mpsc};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
@@ -113,14 +113,31 @@ fn unparks_after_hook_wakes(workers: usize, tasks: usize, panic_after_waking: bo
         .build()
         .unwrap();
     let (done_tx, done_rx) = mpsc::channel();
+    // With a worker for each task, each task holds its worker (inside its poll) until every
+    // task has started. Otherwise worker 0 could finish its task and park before the worker
+    // woken for the second task (a searcher) had started that task: a searcher that finds
+    // work wakes another parked worker to keep looking, and that wake of worker 0 would count
+    // as a second unpark. A preempted thread makes that order likely enough to fail the test.
+    let together = (workers >= tasks).then(|| Arc::new((Mutex::new(0usize), Condvar::new())));
     for _ in 0..tasks {
-        let (state, done) = (state.clone(), done_tx.clone());
+        let (state, done, together) = (state.clone(), done_tx.clone(), together.clone());
         sched.handle().spawn(async move {
             WaitForEvent {
                 state,
                 registered: false,
             }
             .await;
+            if let Some(together) = together {
+                // Bounded: if no other worker ever runs the other task, the unpark count
+                // shows it.
+                let (started, all_in) = &*together;
+                let mut started = started.lock().unwrap();
+                *started += 1;
+                all_in.notify_all();
+                let _ = all_in
+                    .wait_timeout_while(started, Duration::from_secs(10), |n| *n < tasks)
+                    .unwrap();
+            }
             done.send(()).unwrap();
         });
     }
