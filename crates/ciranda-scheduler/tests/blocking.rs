@@ -10,14 +10,24 @@ use std::time::Duration;
 fn returns_the_value_and_keeps_the_loop_running() {
     let s = Scheduler::builder().worker_threads(1).build().unwrap();
     let (out, ticks) = s.block_on(async {
-        let slow = ciranda_scheduler::spawn_blocking(|| {
-            std::thread::sleep(Duration::from_millis(50));
+        // The blocking call ends only once a task has run on the worker: the worker is free
+        // while it runs. (It slept 50 ms instead, and a thread preempted for that long before
+        // its first check saw it finished with no task run.)
+        let (ran_tx, ran_rx) = std::sync::mpsc::channel::<()>();
+        let slow = ciranda_scheduler::spawn_blocking(move || {
+            ran_rx
+                .recv_timeout(Duration::from_secs(60))
+                .expect("no task ran on the worker while the blocking call ran");
             "slept"
         });
-        // The worker is free while the blocking call runs.
         let mut ticks = 0;
         while !slow.is_finished() {
-            ciranda_scheduler::spawn(async {}).await.unwrap();
+            let ran = ran_tx.clone();
+            ciranda_scheduler::spawn(async move {
+                let _ = ran.send(());
+            })
+            .await
+            .unwrap();
             ticks += 1;
         }
         (slow.await.unwrap(), ticks)
