@@ -366,8 +366,10 @@ fn a_join_handle_waker_that_panics_is_contained() {
         wakers.push(count);
     }
     gate.set();
-    wait_until("every task finished", || {
-        handles.iter().all(|h| h.is_finished())
+    // A task is finished (`is_finished`) a moment before its worker calls the join waker, so
+    // the wait is for the wakers: every one called, and so every task finished.
+    wait_until("every join waker called", || {
+        wakers.iter().all(|w| w.0.load(SeqCst) > 0)
     });
     for (i, h) in handles.into_iter().enumerate() {
         // The completing worker called the panicking waker; the output is still there.
