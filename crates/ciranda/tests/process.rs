@@ -94,3 +94,48 @@ async fn an_environment_variable_the_child_cannot_receive_is_an_error_naming_it(
         .unwrap();
     assert_eq!(out.stdout, b"b=c\n");
 }
+
+/// A NUL byte in an argument (a path from user input, say), the program name or the working
+/// directory fails the spawn naming the input (and an argument's position): the child could not
+/// receive it, so std refuses it, but keeps a placeholder in its place and says only "nul byte
+/// found in provided data": with many arguments the caller had to guess, and a program or
+/// directory with a NUL was named as `"<string-with-nul>"`.
+#[ciranda::test]
+async fn a_nul_byte_in_an_argument_the_program_or_the_directory_is_an_error_naming_it() {
+    let err = Command::new("cat")
+        .args(["--", "ok.txt", "bad\0name.txt", "also\0bad.txt"])
+        .output()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput, "{err}");
+    let message = err.to_string();
+    assert!(message.contains("\"cat\""), "{message}");
+    assert!(
+        message.contains(r#"argument 3 "bad\0name.txt""#),
+        "{message}"
+    );
+    assert!(message.contains("NUL"), "{message}");
+    assert!(!message.contains("<string-with-nul>"), "{message}");
+
+    let mut command = Command::new("c\0at");
+    assert_eq!(command.get_program(), "c\0at");
+    let err = command.spawn().map(drop).unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput, "{err}");
+    let message = err.to_string();
+    assert!(message.contains(r#""c\0at""#), "{message}");
+    assert!(message.contains("program name"), "{message}");
+    assert!(!message.contains("<string-with-nul>"), "{message}");
+
+    let err = Command::new("true")
+        .current_dir("/tmp\0x")
+        .status()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput, "{err}");
+    let message = err.to_string();
+    assert!(
+        message.contains(r#"working directory "/tmp\0x""#),
+        "{message}"
+    );
+    assert!(!message.contains("<string-with-nul>"), "{message}");
+}

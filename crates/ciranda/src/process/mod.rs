@@ -90,6 +90,20 @@ pub struct Command {
     stdin_set: bool,
     stdout_set: bool,
     stderr_set: bool,
+    /// The program as given: std keeps a placeholder (`"<string-with-nul>"`) for a name with
+    /// a NUL byte, which `get_program` and the spawn error would show instead.
+    program: std::ffi::OsString,
+    /// The first input with a NUL byte (the program, an argument and its position `argv[n]`,
+    /// the working directory), which `spawn` refuses naming it: std refuses it too, but keeps
+    /// only a placeholder for it, and its message ("nul byte found in provided data") names
+    /// nothing.
+    nul: Option<String>,
+}
+
+/// Whether `s` holds a NUL byte (which no C string passed to `exec` can carry).
+fn has_nul(s: &OsStr) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    s.as_bytes().contains(&0)
 }
 
 impl fmt::Debug for Command {
@@ -103,8 +117,11 @@ impl Command {
     /// parent's environment and working directory, and (for [`spawn`](Command::spawn) and
     /// [`status`](Command::status)) its standard streams.
     pub fn new(program: impl AsRef<OsStr>) -> Command {
+        let program = program.as_ref();
         Command {
             std: std::process::Command::new(program),
+            program: program.to_owned(),
+            nul: has_nul(program).then(|| "the program name".to_owned()),
             kill_on_drop: false,
             stdin_set: false,
             stdout_set: false,
@@ -112,19 +129,26 @@ impl Command {
         }
     }
 
-    /// Adds an argument.
+    /// Adds an argument. One with a NUL byte makes [`spawn`](Command::spawn) fail naming it.
     pub fn arg(&mut self, arg: impl AsRef<OsStr>) -> &mut Command {
+        let arg = arg.as_ref();
+        if self.nul.is_none() && has_nul(arg) {
+            let position = self.std.get_args().len() + 1;
+            self.nul = Some(format!("argument {position} {arg:?}"));
+        }
         self.std.arg(arg);
         self
     }
 
-    /// Adds arguments.
+    /// Adds arguments (checked as [`arg`](Command::arg)'s).
     pub fn args<I, S>(&mut self, args: I) -> &mut Command
     where
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        self.std.args(args);
+        for arg in args {
+            self.arg(arg);
+        }
         self
     }
 
@@ -158,8 +182,13 @@ impl Command {
         self
     }
 
-    /// The child's working directory.
+    /// The child's working directory. One with a NUL byte makes [`spawn`](Command::spawn)
+    /// fail naming it.
     pub fn current_dir(&mut self, dir: impl AsRef<Path>) -> &mut Command {
+        let dir = dir.as_ref();
+        if self.nul.is_none() && has_nul(dir.as_os_str()) {
+            self.nul = Some(format!("the working directory {dir:?}"));
+        }
         self.std.current_dir(dir);
         self
     }
@@ -194,7 +223,7 @@ impl Command {
 
     /// The program this command runs.
     pub fn get_program(&self) -> &OsStr {
-        self.std.get_program()
+        &self.program
     }
 
     /// Starts the child.
@@ -207,10 +236,12 @@ impl Command {
     /// when one was set). `InvalidInput` naming the variable for an environment variable the
     /// child could not receive as given: a name that is empty or holds `=` (the child would
     /// see another variable: `env("A=B", "c")` sets `A` to `B=c`), or a NUL byte in its name
-    /// or value. Also outside a ciranda runtime, before anything is started: the child's pipes
+    /// or value. `InvalidInput` naming it for a NUL byte in the program name, an argument
+    /// (with its position) or the working directory (std refuses those too, with a message
+    /// that names none of them). Also outside a ciranda runtime, before anything is started: the child's pipes
     /// and its exit are watched by the current runtime's reactor.
     pub fn spawn(&mut self) -> io::Result<Child> {
-        let program = self.std.get_program().to_owned();
+        let program = self.program.clone();
         if program.is_empty() {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -218,6 +249,14 @@ impl Command {
             ));
         }
         check_env(&program, &self.std)?;
+        if let Some(what) = &self.nul {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "cannot spawn {program:?}: {what} has a NUL byte (no C string passed to exec can hold one)"
+                ),
+            ));
+        }
         if ciranda_reactor::Reactor::try_current().is_none() {
             return Err(io::Error::other(format!(
                 "cannot spawn {program:?}: there is no ciranda runtime on this thread (spawn inside `ciranda::run`, `Runtime::block_on` or a task)"
