@@ -42,7 +42,8 @@ if [ ${#suites[@]} -eq 0 ]; then
         ciranda-http:short_timeouts ciranda-http:http2_batching ciranda-http:stale_connections
         ciranda-scheduler:current_thread_memory ciranda:late_writes ciranda:stdout_late_write
         ciranda-http:connection_limit ciranda-sync:foreign_wakers
-        ciranda-scheduler:shutdown)
+        ciranda-scheduler:shutdown ciranda-reactor:incoming_shared ciranda-reactor:local_shutdown
+        ciranda:fs_nonblocking)
 fi
 
 args_of() {
