@@ -60,6 +60,12 @@ const MAX_JOB: usize = 2 * 1024 * 1024;
 /// tries again, as a blocking one would have waited: reads and writes never fail with
 /// `WouldBlock`, and no buffered byte is dropped.
 ///
+/// A read of a pipe, FIFO or terminal waits on a blocking-pool thread until data or end of
+/// file comes (in either mode). Meanwhile the `File`'s other operations, through any handle
+/// or split half, wait behind that read, and a runtime shutting down waits for it too (for
+/// good when dropped; [`Runtime::shutdown_timeout`](crate::Runtime::shutdown_timeout) bounds
+/// it), as for [`io::stdin`](crate::io::stdin).
+///
 /// # Examples
 ///
 /// ```
