@@ -35,6 +35,7 @@
 //! | linked    | dropped, upload in progress                     | abandoned, body discarded by a task |
 //! | abandoned | the request body polled                         | the poll fails (`CANCEL`)    |
 
+use crate::in_use::InUse;
 use bytes::Bytes;
 use ciranda::time::Instant;
 use futures_util::task::AtomicWaker;
@@ -70,6 +71,9 @@ pub(crate) struct LinkedBody {
     /// The runtime the response arrived on, for the discarding task when the response is
     /// dropped on a thread that runs none (only kept for a linked, streamed upload).
     runtime: Option<ciranda::Handle>,
+    /// The exchange's place among the connections in use, if they are limited: given back
+    /// when the body ends or fails, or is dropped or taken out (`into_incoming`).
+    in_use: Option<InUse>,
 }
 
 /// The response's end of [`link`], until the response arrives and [`LinkedBody`] takes it.
@@ -150,26 +154,32 @@ impl LinkedBody {
         body: Incoming,
         link: Option<ResponseLink>,
         deadline: Option<Instant>,
+        in_use: Option<InUse>,
     ) -> Self {
         let shared = link.map(ResponseLink::into_shared);
         let runtime = shared.as_ref().and_then(|_| ciranda::Handle::try_current());
+        // A body with nothing to read (a `HEAD`'s, a 204's) leaves its connection free now.
+        let in_use = in_use.filter(|_| !body.is_end_stream());
         LinkedBody {
             body: Some(body),
             shared,
             deadline,
             runtime,
+            in_use,
         }
     }
 
     /// hyper's body, unlinked: the upload goes on whatever becomes of it.
     pub(crate) fn into_incoming(mut self) -> Incoming {
         self.shared = None;
+        self.in_use = None;
         self.body.take().expect("the body is taken only once")
     }
 
-    /// Drops the link without abandoning anything.
+    /// Drops the link without abandoning anything, and gives back the place in use.
     fn finish(&mut self) {
         self.shared = None;
+        self.in_use = None;
     }
 }
 
@@ -183,8 +193,11 @@ impl http_body::Body for LinkedBody {
     ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
         let body = self.body.as_mut().expect("the body is taken only on drop");
         let polled = Pin::new(body).poll_frame(cx);
-        if let Poll::Ready(None) = polled {
-            self.finish();
+        match &polled {
+            Poll::Ready(None) => self.finish(),
+            // The exchange failed: its connection is gone.
+            Poll::Ready(Some(Err(_))) => self.in_use = None,
+            _ => {}
         }
         polled
     }

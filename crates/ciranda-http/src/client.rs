@@ -4,6 +4,7 @@ use crate::body::Body;
 use crate::connect::{ConnectError, Connector};
 use crate::cookies::Jar;
 use crate::error::{BoxError, Error, Kind, causes, chain};
+use crate::in_use::{InUse, InUseLimit};
 use crate::limit::{ForRequest, HostLimits};
 use crate::options::RequestOptions;
 use crate::proxy::{Proxies, ProxyUrl};
@@ -23,6 +24,9 @@ use hyper_util::client::legacy::connect::capture_connection;
 use std::any::Any;
 use std::error::Error as _;
 use std::fmt;
+use std::future::{Future, poll_fn};
+use std::pin::pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use url::Url;
@@ -119,6 +123,11 @@ struct Config {
     connect_timeout: Option<Duration>,
     /// Connections per host in each pool (`None`: no limit).
     max_connections_per_host: Option<usize>,
+    /// The connections in use at once across every pool (`None`: no limit).
+    in_use: Option<Arc<InUseLimit>>,
+    /// Every connection speaks HTTP/2 (`http2_prior_knowledge`): the in-use limit counts its
+    /// exchanges to one host as one.
+    http2_only: bool,
     /// The pools made for per-request proxies, by proxy URL: those of the
     /// [`MAX_PROXY_POOLS`] URLs used most recently.
     by_proxy: Mutex<RecentlyUsed<Route>>,
@@ -127,6 +136,8 @@ struct Config {
 /// Where a request goes: a pool, and the proxies its connector uses.
 #[derive(Clone)]
 struct Route {
+    /// Tells this pool's hosts from another's (the in-use limit counts them apart).
+    id: usize,
     pooled: Pooled,
     /// Shared with the connector, which opens the connections to them.
     proxies: Option<Arc<Proxies>>,
@@ -143,7 +154,9 @@ impl Route {
         // Each pool counts its own connections: through another proxy they go elsewhere.
         let limits = max_connections_per_host.map(HostLimits::new);
         let connector = Connector::new(tls.clone(), connect_timeout, proxies.clone(), limits);
+        static NEXT_ID: AtomicUsize = AtomicUsize::new(0);
         Route {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             pooled: pool.build(connector),
             proxies,
         }
@@ -415,7 +428,10 @@ impl Client {
             // asks them again.
             let resend = Resend::of(&parts, &body);
             let uri = parts.uri.clone();
-            let response = match self.send_once(route, parts, body, &url, deadline).await {
+            // The exchange's place among the connections in use, if they are limited.
+            let mut in_use = None;
+            let sent = self.send_once(route, parts, body, &url, deadline, &mut in_use);
+            let response = match sent.await {
                 Ok(response) => response,
                 Err(failure) => {
                     let again = match &failure {
@@ -432,8 +448,13 @@ impl Client {
                     let Some((parts, body)) = again else {
                         return Err(failure.into_error());
                     };
-                    // Once: a second failure of any kind is returned.
-                    self.send_once(route, parts, body, &url, deadline)
+                    // Once: a second failure of any kind is returned. In the place the first
+                    // try had, if it got one: a retry does not wait behind those who came
+                    // after it.
+                    if let Some(in_use) = &mut in_use {
+                        in_use.reconnecting();
+                    }
+                    self.send_once(route, parts, body, &url, deadline, &mut in_use)
                         .await
                         .map_err(Failure::into_error)?
                 }
@@ -458,9 +479,12 @@ impl Client {
                     auto_decompress,
                     max_body_size,
                     upload,
+                    in_use,
                 ));
             };
             drain(response.into_body(), deadline).await;
+            // Its connection is free again (or closed, if the body was not read to its end).
+            drop(in_use);
             // The redirected exchange is over: stop what is left of its upload (its response
             // was read to the end, so dropping it abandons nothing).
             if let Some(link) = upload.take() {
@@ -521,7 +545,10 @@ impl Client {
     }
 
     /// One exchange, without following redirects, within `deadline`: the proxy's credentials
-    /// and the jar's cookies are added, and the cookies the response sets kept.
+    /// and the jar's cookies are added, and the cookies the response sets kept. In `in_use`,
+    /// its place among the connections in use if they are limited (see `in_use`): taken, if
+    /// it is not there yet, before the pool is asked for a connection; the caller holds it
+    /// until the response's body ends.
     async fn send_once(
         &self,
         route: &Route,
@@ -529,6 +556,7 @@ impl Client {
         body: Body,
         url: &str,
         deadline: Option<Instant>,
+        in_use: &mut Option<InUse>,
     ) -> Result<http::Response<Incoming>, Failure> {
         Self::add_proxy_credentials(route, &mut parts);
         let jar = self.config.jar.as_ref().and_then(|jar| {
@@ -539,18 +567,52 @@ impl Client {
         let mut request = Request::from_parts(parts, body);
         // The connection the request goes out on, to retire it if it went away under it.
         let connection = capture_connection(&mut request);
-        // Polled as this request's, so that a connect it started and no longer needs (the
-        // pool gave it an idle connection first) stops waiting for a slot (see `limit`).
-        let pending = ForRequest::new(route.pooled.request(request));
+        let exchange = async {
+            if let (true, Some(limit)) = (in_use.is_none(), &self.config.in_use) {
+                *in_use = Some(limit.enter(route.id, request.uri()).await);
+            }
+            // Polled as this request's, so that a connect it started and no longer needs (the
+            // pool gave it an idle connection first) stops waiting for a slot (see `limit`).
+            let mut pending = pin!(ForRequest::new(route.pooled.request(request)));
+            poll_fn(|cx| {
+                let polled = pending.as_mut().poll(cx);
+                // The pool gives the connection before the request goes out on it: one that
+                // speaks HTTP/2 is shared, and so is its place among those in use.
+                if let Some(in_use) = in_use.as_mut().filter(|u| !u.is_settled()) {
+                    let h2 = connection
+                        .connection_metadata()
+                        .as_ref()
+                        .map(|c| self.config.http2_only || c.is_negotiated_h2());
+                    if let Some(h2) = h2 {
+                        in_use.connected(h2);
+                    }
+                }
+                polled
+            })
+            .await
+        };
         let result = match deadline {
-            Some(deadline) => match ciranda::time::timeout_at(deadline, pending).await {
+            Some(deadline) => match ciranda::time::timeout_at(deadline, exchange).await {
                 Ok(result) => result,
                 Err(_) => {
-                    let timeout = Error::new(Kind::Timeout, Some(url.to_owned()), None);
+                    let mut timeout = Error::new(Kind::Timeout, Some(url.to_owned()), None);
+                    if let (None, Some(limit)) = (&*in_use, &self.config.in_use) {
+                        let per_host = match self.config.max_connections_per_host {
+                            Some(max) => {
+                                format!(", or all {max} to this host (max_connections_per_host),")
+                            }
+                            None => String::new(),
+                        };
+                        timeout = timeout.with_detail(format!(
+                            "timed out waiting for a connection: all {} allowed \
+                             (max_connections){per_host} were in use",
+                            limit.max(),
+                        ));
+                    }
                     return Err(Failure::Other(timeout));
                 }
             },
-            None => pending.await,
+            None => exchange.await,
         };
         match result {
             Ok(response) => {
@@ -767,8 +829,9 @@ const LONGEST_POOL_IDLE: Duration = Duration::from_secs(100 * 365 * 86_400);
 /// Builds a [`Client`] (`Client::builder()`).
 ///
 /// Defaults: no overall timeout, no connect timeout (the operating system's), no limit on
-/// the connections to one host (see
-/// [`max_connections_per_host`](ClientBuilder::max_connections_per_host)), idle pooled
+/// the connections to one host or in all (see
+/// [`max_connections_per_host`](ClientBuilder::max_connections_per_host) and
+/// [`max_connections`](ClientBuilder::max_connections)), idle pooled
 /// connections closed after 90 s, the webpki root certificates, user agent
 /// `ciranda-http/VERSION`, HTTP/1.1 or HTTP/2 as ALPN decides over TLS and HTTP/1.1 over
 /// plain TCP, up to 10 redirects followed, `gzip`, `deflate`, `br` and `zstd` bodies
@@ -807,6 +870,7 @@ pub struct ClientBuilder {
     no_proxy: String,
     trust_env: bool,
     max_connections_per_host: usize,
+    max_connections: usize,
 }
 
 impl Default for ClientBuilder {
@@ -835,6 +899,7 @@ impl ClientBuilder {
             no_proxy: String::new(),
             trust_env: false,
             max_connections_per_host: usize::MAX,
+            max_connections: usize::MAX,
         }
     }
 
@@ -888,6 +953,7 @@ impl ClientBuilder {
     /// its end (or dropped), so a program that holds `max` unread responses from one host
     /// and asks it for one more waits for that request's timeout (without one, for ever).
     /// Connections made through a [`RequestOptions::proxy`] are counted apart, per proxy.
+    /// For a limit on all hosts together, see [`max_connections`](ClientBuilder::max_connections).
     ///
     /// Without a limit, a program that starts 10 000 requests to one host at once opens
     /// 10 000 connections, and may run out of file descriptors (`EMFILE`) or be turned away by
@@ -925,6 +991,84 @@ impl ClientBuilder {
     /// ```
     pub fn max_connections_per_host(mut self, max: usize) -> Self {
         self.max_connections_per_host = max;
+        self
+    }
+
+    /// Keeps at most `max` connections *in use* at once, to all hosts together (aiohttp's
+    /// `TCPConnector(limit=max)`, which counts the same way). Default: no limit, as before
+    /// this setting existed and as in reqwest.
+    ///
+    /// A connection is in use from the moment a request asks for one until its response's
+    /// body has been read to its end (or the response is dropped, or the request fails);
+    /// idle pooled connections do not count, so keep-alive connections to one host never hold
+    /// back a request to another (the pool cannot close an idle connection on demand, so a
+    /// limit on *open* connections would make such a request wait until they expire idle).
+    /// The open connections are the ones in use plus the idle ones, which
+    /// [`pool_idle_timeout`](ClientBuilder::pool_idle_timeout) and
+    /// [`pool_max_idle_per_host`](ClientBuilder::pool_max_idle_per_host) bound. An HTTP/2
+    /// connection carries any number of requests at once and counts once: the requests in
+    /// flight to an HTTP/2 host share one place, and a request to a host that already has
+    /// one goes ahead without waiting. (A request learns that its host speaks HTTP/2 when its
+    /// first connection is made, over TLS through ALPN: until one has, each request to the
+    /// host takes a place of its own, and gives it back once it sees HTTP/2.)
+    ///
+    /// A request that finds every place taken waits, behind the requests that came first,
+    /// until one is given back. The wait counts against the request's
+    /// [`timeout`](ClientBuilder::timeout) (or [`RequestOptions::timeout`]), and ends with an
+    /// [`is_timeout`](Error::is_timeout) error whose message says it was waiting for a
+    /// connection; without a timeout it may wait for ever, for instance while the program
+    /// holds `max` responses it has not read. A request dropped while it waits gives its place
+    /// in line up. With [`max_connections_per_host`](ClientBuilder::max_connections_per_host)
+    /// as well, a request whose host has that many connections in use waits for its host
+    /// without taking a place from the others, and requests for other hosts behind it in line
+    /// go first. Every pool counts against the one limit, those made for
+    /// [`RequestOptions::proxy`] included. A response taken apart with
+    /// [`Response::into_inner`] gives its place back then, whatever becomes of its body.
+    ///
+    /// There is no default limit (aiohttp's is 100) because aiohttp pairs its own with a
+    /// five-minute default timeout, and this client has no default timeout: a default limit
+    /// would make a program that holds more responses open at once than it (long polls,
+    /// streams read side by side) hang where it worked before. `max` must be at least 1
+    /// ([`build`](ClientBuilder::build) fails on 0); `usize::MAX` is no limit.
+    ///
+    /// # Examples
+    ///
+    /// Sixty requests to three servers at once, with at most four connections in use:
+    ///
+    /// ```
+    /// use ciranda_http::{Client, server};
+    /// use http_body_util::Full;
+    /// use hyper::body::Bytes;
+    /// use hyper::service::service_fn;
+    /// use std::time::Duration;
+    ///
+    /// ciranda::run(async {
+    ///     let mut urls = Vec::new();
+    ///     for _ in 0..3 {
+    ///         let listener = ciranda::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    ///         urls.push(format!("http://{}/", listener.local_addr().unwrap()));
+    ///         let service = service_fn(|_req| async {
+    ///             let body = Full::new(Bytes::from("hi"));
+    ///             Ok::<_, std::convert::Infallible>(hyper::Response::new(body))
+    ///         });
+    ///         ciranda::spawn(server::serve(listener, service).into_future());
+    ///     }
+    ///
+    ///     let client = Client::builder()
+    ///         .max_connections(4)
+    ///         .timeout(Duration::from_secs(30))
+    ///         .build()
+    ///         .unwrap();
+    ///     let bodies = ciranda::gather((0..60).map(|i| {
+    ///         let (client, url) = (client.clone(), urls[i % 3].clone());
+    ///         async move { client.get(&url).await?.text().await }
+    ///     }))
+    ///     .await;
+    ///     assert!(bodies.iter().all(|body| body.as_deref().ok() == Some("hi")));
+    /// });
+    /// ```
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.max_connections = max;
         self
     }
 
@@ -1072,7 +1216,7 @@ impl ClientBuilder {
     /// # Errors
     /// An added root certificate that rustls cannot use, a user agent that is not a valid
     /// header value, or a [`max_connections_per_host`](ClientBuilder::max_connections_per_host)
-    /// of 0 ([`Error::is_builder`]).
+    /// or [`max_connections`](ClientBuilder::max_connections) of 0 ([`Error::is_builder`]).
     pub fn build(self) -> Result<Client, Error> {
         let builder_err = |msg: String| Error::new(Kind::Builder, None, Some(msg.into()));
         let max_connections_per_host = match self.max_connections_per_host {
@@ -1083,6 +1227,11 @@ impl ClientBuilder {
             }
             max if max > crate::limit::MOST => None,
             max => Some(max),
+        };
+        let in_use = match self.max_connections {
+            0 => return Err(builder_err("max_connections must be at least 1".into())),
+            usize::MAX => None,
+            max => Some(InUseLimit::new(max, max_connections_per_host)),
         };
         let mut roots = rustls::RootCertStore::empty();
         if self.webpki_roots {
@@ -1147,6 +1296,8 @@ impl ClientBuilder {
                 tls,
                 connect_timeout: self.connect_timeout,
                 max_connections_per_host,
+                in_use,
+                http2_only: self.http2_prior_knowledge,
                 by_proxy: Mutex::new(RecentlyUsed::new(MAX_PROXY_POOLS)),
             }),
         })

@@ -54,6 +54,7 @@ mod cookie_limits;
 mod cookies;
 mod decode;
 mod error;
+mod in_use;
 mod limit;
 mod options;
 mod proxy;

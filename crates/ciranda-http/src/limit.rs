@@ -36,14 +36,14 @@ pub(crate) const MOST: usize = Semaphore::MAX_PERMITS;
 /// What the limit counts connections per: the scheme's security, host and port (a port left
 /// out is the scheme's default).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-struct HostKey {
+pub(crate) struct HostKey {
     https: bool,
     host: String,
     port: u16,
 }
 
 impl HostKey {
-    fn of(uri: &Uri) -> HostKey {
+    pub(crate) fn of(uri: &Uri) -> HostKey {
         let https = uri.scheme_str() == Some("https");
         HostKey {
             https,

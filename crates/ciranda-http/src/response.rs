@@ -4,6 +4,7 @@ use crate::abandon::{LinkedBody, ResponseLink};
 use crate::charset;
 use crate::decode::{Coding, Decoder};
 use crate::error::{Error, Kind, causes};
+use crate::in_use::InUse;
 use bytes::{Bytes, BytesMut};
 use ciranda::time::{Instant, Sleep};
 use futures_core::Stream;
@@ -72,6 +73,7 @@ impl Response {
         decompress: bool,
         max_body_size: usize,
         upload: Option<ResponseLink>,
+        in_use: Option<InUse>,
     ) -> Self {
         let coding = if decompress {
             Coding::of(inner.headers())
@@ -79,7 +81,7 @@ impl Response {
             None
         };
         Response {
-            inner: inner.map(|body| LinkedBody::new(body, upload, deadline)),
+            inner: inner.map(|body| LinkedBody::new(body, upload, deadline, in_use)),
             url,
             deadline,
             coding,
