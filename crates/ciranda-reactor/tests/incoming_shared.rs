@@ -15,28 +15,13 @@ use futures_util::io::AsyncReadExt;
 use futures_util::stream::StreamExt;
 use std::io;
 use std::sync::Arc;
-use std::sync::mpsc;
 use std::time::Duration;
 
 const ACCEPTORS: usize = 3;
 
-/// Runs `body` on a thread and fails the test if it has not finished within `limit`.
-fn with_watchdog(limit: Duration, body: impl FnOnce() + Send + 'static) {
-    let (done, finished) = mpsc::channel();
-    let thread = std::thread::spawn(move || {
-        body();
-        let _ = done.send(());
-    });
-    match finished.recv_timeout(limit) {
-        Ok(()) => thread.join().unwrap(),
-        Err(mpsc::RecvTimeoutError::Disconnected) => {
-            if let Err(panic) = thread.join() {
-                std::panic::resume_unwind(panic);
-            }
-        }
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("hung for {limit:?}"),
-    }
-}
+#[path = "support/watchdog.rs"]
+mod watchdog;
+use watchdog::with_watchdog;
 
 fn runtime(flavor: Flavor) -> Runtime {
     Runtime::builder()

@@ -5,27 +5,11 @@
 
 use ciranda_reactor::net::TcpStream;
 use ciranda_reactor::{Reactor, block_on, time};
-use std::sync::mpsc;
 use std::time::Duration;
 
-/// Runs `body` on a thread and fails the test if it has not finished within `limit`.
-fn with_watchdog(limit: Duration, body: impl FnOnce() + Send + 'static) {
-    let (done, finished) = mpsc::channel();
-    let thread = std::thread::spawn(move || {
-        body();
-        let _ = done.send(());
-    });
-    match finished.recv_timeout(limit) {
-        Ok(()) => thread.join().unwrap(),
-        Err(mpsc::RecvTimeoutError::Disconnected) => {
-            // The body panicked: report its panic.
-            if let Err(panic) = thread.join() {
-                std::panic::resume_unwind(panic);
-            }
-        }
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("hung for {limit:?}"),
-    }
-}
+#[path = "support/watchdog.rs"]
+mod watchdog;
+use watchdog::with_watchdog;
 
 #[test]
 fn a_paused_clock_does_not_jump_while_a_lookup_is_in_flight() {
