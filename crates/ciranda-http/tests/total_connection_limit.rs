@@ -5,7 +5,8 @@
 //! gives its place up; a wait past the request's timeout is a timeout error that says so; an
 //! unread response keeps its place and an empty one does not; requests to an HTTP/2 host
 //! share one place; with `max_connections_per_host`, a request waiting for its host does not
-//! hold a place others could use.
+//! hold a place others could use; a request sent again after its connection ended under it
+//! keeps its place; requests through their own proxy count against the same limit.
 //!
 //! Every test runs under a watchdog thread that aborts the process if it hangs.
 
@@ -612,4 +613,34 @@ async fn a_request_sent_again_on_a_new_connection_keeps_its_place() {
     assert_eq!(bodies[0].as_deref().unwrap(), "ok");
     assert_eq!(bodies[1].as_deref().unwrap(), "ok");
     assert_eq!(stats.log(), vec![10, 11, 2]);
+}
+
+#[ciranda::test]
+async fn requests_through_their_own_proxy_count_against_the_same_limit() {
+    let _watchdog = guard();
+    let stats = Stats::new(1);
+    let host = start(&stats, None).await;
+    // Answers requests for any target itself, as a forwarding proxy would pass them on.
+    let proxy = start(&stats, None).await;
+    let through = format!("http://{}", proxy.addr);
+    let client = limited(1).build().unwrap();
+    let holder = spawn_get(&client, host.url("/hold"));
+    stats.holding(1).await;
+    // The proxy's pool is another pool, but the place is the client's.
+    let target = "http://target.invalid/log/5";
+    let e = client
+        .get_with(target, short().proxy(&through))
+        .await
+        .unwrap_err();
+    assert!(e.is_timeout(), "{e}");
+    assert!(e.to_string().contains("waiting for a connection"), "{e}");
+    assert_eq!(proxy.accepted(), 0);
+    stats.release.set();
+    assert_eq!(holder.await.unwrap(), "ok");
+    let answer = client
+        .get_with(target, generous().proxy(&through))
+        .await
+        .unwrap();
+    assert_eq!(answer.text().await.unwrap(), "ok");
+    assert_eq!(stats.log(), vec![5]);
 }
