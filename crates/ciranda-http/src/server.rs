@@ -12,9 +12,10 @@
 //!
 //! Until the first request head has arrived on a connection (its service is called) or the
 //! server first writes on it (its HTTP/2 settings), reads on it fail once
-//! `header_read_timeout` has passed since it was accepted: hyper's own header-read timeout
-//! only starts once HTTP/1.1 has been detected, and a client that sends nothing at all must
-//! not hold a task forever. After that, hyper's header-read timeout bounds each later
+//! `header_read_timeout` has passed since it was accepted, or once a graceful shutdown has
+//! started (such a client has no request in flight to wait for): hyper's own header-read
+//! timeout only starts once HTTP/1.1 has been detected, and a client that sends nothing at
+//! all must not hold a task forever. After that, hyper's header-read timeout bounds each later
 //! request head (and idle keep-alive connections); a request body is never bounded by it
 //! (a handler bounds its reads with [`BodyTimeout`]).
 //!
@@ -705,6 +706,9 @@ async fn serve_connection<S, B>(
     let header_read_timeout = timeouts.header_read;
     let mut sleep = header_read_timeout.map(ciranda::time::sleep);
     let head = Arc::new(AtomicBool::new(false));
+    // Set when the server shuts down: a first request head not complete by then (and with
+    // nothing written) is not waited for.
+    let cut = Arc::new(AtomicBool::new(false));
     // Kept with no timeout too: its count of requests in flight is what `StreamBatch` reads.
     let activity = Arc::new(Activity::new(
         timeouts.idle.is_some(),
@@ -719,11 +723,12 @@ async fn serve_connection<S, B>(
     };
     match tls {
         None => {
-            let io = HeadDeadline::new(stream, sleep, head).watched(&activity);
+            let io = HeadDeadline::new(stream, sleep, head, cut.clone()).watched(&activity);
             let watches = Watches {
                 idle,
                 send,
                 batch: StreamBatch::new(activity),
+                cut,
             };
             serve_http(&builder, io, service, header_read_timeout, watches, tracker).await;
         }
@@ -738,11 +743,12 @@ async fn serve_connection<S, B>(
             let Some(stream) = handshake.await else {
                 return;
             };
-            let io = HeadDeadline::new(stream, sleep, head).watched(&activity);
+            let io = HeadDeadline::new(stream, sleep, head, cut.clone()).watched(&activity);
             let watches = Watches {
                 idle,
                 send,
                 batch: StreamBatch::new(activity),
+                cut,
             };
             serve_http(&builder, io, service, header_read_timeout, watches, tracker).await;
         }
@@ -830,6 +836,10 @@ async fn serve_http<I, S, B>(
             }
         }
     }
+    // A client whose first request head has not arrived has no request in flight: its reads
+    // fail from here on (see `HeadDeadline`), as a client still in its TLS handshake is let
+    // go. Relaxed: set and read by this task alone.
+    watches.cut.store(true, Ordering::Relaxed);
     conn.as_mut().graceful_shutdown();
     let cancel = pin!(tracker.cancel.wait());
     let abandoned = pin!(async {
@@ -865,6 +875,8 @@ struct Watches {
     idle: Option<IdleWatch>,
     send: Option<SendWatch>,
     batch: StreamBatch,
+    /// Set when the server shuts down (read by [`HeadDeadline`]).
+    cut: Arc<AtomicBool>,
 }
 
 /// Lets an HTTP/2 connection's ready streams finish before the connection's task writes.
@@ -1447,6 +1459,15 @@ struct HeadDeadline<I> {
     stream: I,
     sleep: Option<Sleep>,
     head: Arc<AtomicBool>,
+    /// Set when the server shuts down (see `serve_http`): until the first request head has
+    /// arrived or the server has written, reads fail from then on, as they do once the
+    /// deadline has passed. hyper's graceful shutdown closes an HTTP/1.1 connection at once
+    /// only between requests; in its first head it waits for the head, so a client that had
+    /// sent part of one held the shutdown for the whole `shutdown_timeout`.
+    cut: Arc<AtomicBool>,
+    /// Whether the server has written anything on the connection (its HTTP/2 settings, a
+    /// response).
+    wrote: bool,
     /// `None` without an idle timeout.
     activity: Option<Arc<Activity>>,
     /// `None` without a send timeout.
@@ -1466,11 +1487,13 @@ struct HeadDeadline<I> {
 }
 
 impl<I> HeadDeadline<I> {
-    fn new(stream: I, sleep: Option<Sleep>, head: Arc<AtomicBool>) -> Self {
+    fn new(stream: I, sleep: Option<Sleep>, head: Arc<AtomicBool>, cut: Arc<AtomicBool>) -> Self {
         HeadDeadline {
             stream,
             sleep,
             head,
+            cut,
+            wrote: false,
             activity: None,
             send: None,
             send_blocked: false,
@@ -1559,6 +1582,7 @@ impl<I> HeadDeadline<I> {
             Poll::Ready(Ok(n)) => {
                 if n > 0 {
                     self.sleep = None;
+                    self.wrote = true;
                     self.unblocked();
                 }
                 self.note_write(bufs, n);
@@ -1587,18 +1611,32 @@ impl<I: futures_io::AsyncRead + futures_io::AsyncWrite + Unpin> futures_io::Asyn
         if this.sleep.is_some() && this.head.load(Ordering::Relaxed) {
             this.sleep = None;
         }
-        if let Some(sleep) = &mut this.sleep {
-            if Pin::new(sleep).poll(cx).is_ready() {
-                // Nothing has been written (the deadline goes with the first write), so
-                // nothing is cut off: a TLS peer is told the connection ends
-                // (`close_notify`), and sees a clean close rather than a truncated one. One
-                // try, as the connection is dropped next: an idle socket has room for it.
-                let _ = Pin::new(&mut this.stream).poll_close(cx);
-                return Poll::Ready(Err(io::Error::new(
+        let expired = match &mut this.sleep {
+            Some(sleep) => Pin::new(sleep).poll(cx).is_ready(),
+            None => false,
+        };
+        // Relaxed: `cut` is set by this connection's task; `head` is a lone flag.
+        let shut_down = !expired
+            && !this.wrote
+            && this.cut.load(Ordering::Relaxed)
+            && !this.head.load(Ordering::Relaxed);
+        if expired || shut_down {
+            // Nothing has been written (the deadline goes with the first write), so
+            // nothing is cut off: a TLS peer is told the connection ends
+            // (`close_notify`), and sees a clean close rather than a truncated one. One
+            // try, as the connection is dropped next: an idle socket has room for it.
+            let _ = Pin::new(&mut this.stream).poll_close(cx);
+            return Poll::Ready(Err(if expired {
+                io::Error::new(
                     io::ErrorKind::TimedOut,
                     "the client did not send a request head in time",
-                )));
-            }
+                )
+            } else {
+                io::Error::new(
+                    io::ErrorKind::ConnectionAborted,
+                    "the server shut down before the client sent a request head",
+                )
+            }));
         }
         Poll::Pending
     }

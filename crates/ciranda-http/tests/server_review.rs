@@ -452,3 +452,112 @@ async fn a_large_http2_response_to_a_slow_reader_is_not_cut_by_the_idle_timeout(
     server.abort();
     drop(conn);
 }
+
+/// A server answering `GET /` at once, with an hour's header-read and shutdown timeouts and no
+/// idle timeout, so that only the shutdown itself can end a connection; over TLS with `cert`.
+/// Returns its address, the event that starts its graceful shutdown and its task.
+async fn patient_server(
+    cert: Option<&TestCert>,
+) -> (
+    std::net::SocketAddr,
+    Arc<ciranda::sync::Event>,
+    ciranda::task::JoinHandle<std::io::Result<()>>,
+) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let stop = Arc::new(ciranda::sync::Event::new());
+    let signal = {
+        let stop = stop.clone();
+        async move { stop.wait().await }
+    };
+    let mut serve =
+        ciranda_http::server::serve_with_remote(listener, Routes::new(1).make_service())
+            .header_read_timeout(Duration::from_secs(3600))
+            .idle_timeout(None)
+            .shutdown_timeout(Duration::from_secs(3600));
+    if let Some(cert) = cert {
+        serve = serve.tls(Arc::new(tls_server_config(cert, &[])));
+    }
+    let server = ciranda::spawn(serve.with_graceful_shutdown(signal).into_future());
+    (addr, stop, server)
+}
+
+/// Part of a first request head: the request line and the start of a header.
+const PART_OF_A_HEAD: &[u8] = b"GET / HTTP/1.1\r\nHost: loc";
+
+/// A graceful shutdown waits for requests in flight only: a client that has sent nothing is
+/// closed at once (hyper-util stops detecting the protocol), as is one still in its TLS
+/// handshake. hyper's HTTP/1.1 graceful shutdown, though, closes a connection at once only
+/// between requests; in its first request head it waits for the rest of the head, so a
+/// client that had sent part of one (a slow or stalled client, a slowloris) held the shutdown
+/// for the whole `shutdown_timeout` (here an hour; the server never returned). Its reads now
+/// fail once the shutdown starts, and the connection closes.
+#[ciranda::test]
+async fn graceful_shutdown_does_not_wait_for_a_client_in_its_first_request_head() {
+    let (addr, stop, server) = patient_server(None).await;
+    let mut partial = TcpStream::connect(addr).await.unwrap();
+    partial.write_all(PART_OF_A_HEAD).await.unwrap();
+    // A whole request on another connection is answered (the server has accepted the first
+    // one by then), and a kept-alive connection between requests closes at once anyway.
+    let mut whole = TcpStream::connect(addr).await.unwrap();
+    whole
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    read_answer(&mut whole, b"Hello, world!").await;
+    // Time for the partial head's connection to read what it was sent.
+    ciranda::time::sleep(Duration::from_millis(100)).await;
+
+    stop.set();
+    timeout(Duration::from_secs(20), server)
+        .await
+        .expect("the shutdown waited for a client in the middle of its first request head")
+        .unwrap()
+        .unwrap();
+    assert!(
+        closed_within(&mut partial, Duration::from_secs(20)).await,
+        "a client in its first request head outlived the server"
+    );
+    assert!(closed_within(&mut whole, Duration::from_secs(20)).await);
+}
+
+/// The same over TLS: the client in its first request head is told the connection ends
+/// (`close_notify`, a clean end of stream) and the server returns.
+#[ciranda::test]
+async fn graceful_shutdown_closes_a_tls_client_in_its_first_request_head_cleanly() {
+    use rustls_pki_types::{CertificateDer, ServerName};
+    let cert = make_cert();
+    let (addr, stop, server) = patient_server(Some(&cert)).await;
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from(cert.cert_der.clone()))
+        .unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let mut tls = futures_rustls::TlsConnector::from(Arc::new(config))
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .unwrap();
+    tls.write_all(PART_OF_A_HEAD).await.unwrap();
+    tls.flush().await.unwrap();
+    // Time for the server to read it (the handshake shows the connection was accepted).
+    ciranda::time::sleep(Duration::from_millis(100)).await;
+
+    stop.set();
+    timeout(Duration::from_secs(20), server)
+        .await
+        .expect("the shutdown waited for a TLS client in the middle of its first request head")
+        .unwrap()
+        .unwrap();
+    let mut buf = [0u8; 64];
+    let read = timeout(Duration::from_secs(20), tls.read(&mut buf))
+        .await
+        .expect("the connection outlived the server");
+    // With `close_notify`: rustls reads a close without one as `UnexpectedEof`.
+    assert!(matches!(read, Ok(0)), "{read:?}");
+}
