@@ -43,7 +43,7 @@ if [ ${#suites[@]} -eq 0 ]; then
         ciranda-scheduler:current_thread_memory ciranda:late_writes ciranda:stdout_late_write
         ciranda-http:connection_limit ciranda-sync:foreign_wakers
         ciranda-scheduler:shutdown ciranda-reactor:incoming_shared ciranda-reactor:local_shutdown
-        ciranda:fs_nonblocking ciranda-http:total_connection_limit)
+        ciranda:fs_nonblocking ciranda-http:total_connection_limit ciranda-scheduler:hook_wakes)
 fi
 
 args_of() {

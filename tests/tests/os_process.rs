@@ -50,7 +50,9 @@ fn ten_mib_through_cat_both_ways_without_deadlock() {
             stdin.close().await.unwrap();
         });
         let mut echoed = Vec::new();
-        timeout(Duration::from_secs(60), stdout.read_to_end(&mut echoed))
+        // A deadlock waits for ever; the bound is only there to end the test. A debug build
+        // starved of CPU took up to 51 s of wall time (on 1–2 s of CPU), so it is generous.
+        timeout(Duration::from_secs(300), stdout.read_to_end(&mut echoed))
             .await
             .expect("deadlock: echo did not finish")
             .unwrap();
