@@ -260,7 +260,8 @@ fn spawn_storm_while_workers_are_saturated() {
 
 /// Live heap bytes once the workers had time to finish what they do on going idle.
 fn settled_live_bytes(bound: usize) -> usize {
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    // Returns as soon as the bound is met; the deadline only ends a test that failed.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
     loop {
         let live = live_bytes();
         if live <= bound || std::time::Instant::now() > deadline {
