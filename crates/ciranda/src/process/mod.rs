@@ -29,6 +29,14 @@
 //! ([`ChildStdout`], [`ChildStderr`] or [`ChildStdin`]): the pipe leaves the reactor and is
 //! made blocking again, as the next child's program expects.
 //!
+//! The Unix options of `std::os::unix::process::CommandExt` (and of Tokio's `Command`) are
+//! methods of [`Command`] itself: [`process_group`](Command::process_group) (asyncio's
+//! `process_group=`; `0` keeps a terminal's Ctrl+C from reaching the child),
+//! [`uid`](Command::uid), [`gid`](Command::gid), [`arg0`](Command::arg0) and the `unsafe`
+//! [`pre_exec`](Command::pre_exec) (for what the others do not cover, such as asyncio's
+//! `start_new_session=True`: `setsid` in the child). [`as_std`](Command::as_std) shows the
+//! underlying `std::process::Command` read-only.
+//!
 //! Setting the environment variable `CIRANDA_NO_PIDFD` (read once) forces the `SIGCHLD` path,
 //! for testing it on kernels that have pidfds.
 //!
@@ -221,6 +229,196 @@ impl Command {
         self
     }
 
+    /// Runs the child in process group `pgid` (`setpgid` in the child, before `exec`; std's
+    /// [`CommandExt::process_group`]): `0` puts it in a new group of its own, with its pid as
+    /// the group id (asyncio's `process_group=0`); another value joins that existing group.
+    ///
+    /// A child in its own group does not get the signals a terminal sends to the foreground
+    /// group (`SIGINT` from Ctrl+C, `SIGQUIT` from `Ctrl+\`), so it can be shut down in order
+    /// instead, and `kill(-pgid, signal)` reaches it and everything it started in the group.
+    ///
+    /// [`CommandExt::process_group`]: std::os::unix::process::CommandExt::process_group
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ciranda::process::Command;
+    /// use std::os::unix::process::ExitStatusExt;
+    ///
+    /// ciranda::run(async {
+    ///     let mut child = Command::new("sleep").arg("30").process_group(0).spawn()?;
+    ///     let pgid = child.id() as libc::pid_t;
+    ///     // SAFETY: `kill` takes no pointers; `-pgid` names the group the child leads.
+    ///     assert_eq!(unsafe { libc::kill(-pgid, libc::SIGTERM) }, 0);
+    ///     assert_eq!(child.wait().await?.signal(), Some(libc::SIGTERM));
+    ///     std::io::Result::Ok(())
+    /// })?;
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn process_group(&mut self, pgid: i32) -> &mut Command {
+        std::os::unix::process::CommandExt::process_group(&mut self.std, pgid);
+        self
+    }
+
+    /// Runs the child as user `uid` (`setuid` in the child, before `exec`; std's
+    /// [`CommandExt::uid`]). Changing to another user needs the privilege to (root, or
+    /// `CAP_SETUID`): without it [`spawn`](Command::spawn) fails with `PermissionDenied`
+    /// (`EPERM`). Run from root, the child also loses root's supplementary groups (std drops
+    /// them before `setuid`); its group stays the parent's unless [`gid`](Command::gid) sets
+    /// another.
+    ///
+    /// [`CommandExt::uid`]: std::os::unix::process::CommandExt::uid
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ciranda::process::Command;
+    ///
+    /// ciranda::run(async {
+    ///     // SAFETY: `getuid` takes no arguments and cannot fail.
+    ///     let uid = unsafe { libc::getuid() };
+    ///     let out = Command::new("id").arg("-u").uid(uid).output().await?;
+    ///     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), uid.to_string());
+    ///     std::io::Result::Ok(())
+    /// })?;
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn uid(&mut self, uid: u32) -> &mut Command {
+        std::os::unix::process::CommandExt::uid(&mut self.std, uid);
+        self
+    }
+
+    /// Runs the child with group id `gid` (`setgid` in the child, before `exec` and before
+    /// [`uid`](Command::uid)'s `setuid`; std's [`CommandExt::gid`]). Changing to another group
+    /// needs the privilege to: without it [`spawn`](Command::spawn) fails with
+    /// `PermissionDenied` (`EPERM`).
+    ///
+    /// [`CommandExt::gid`]: std::os::unix::process::CommandExt::gid
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ciranda::process::Command;
+    ///
+    /// ciranda::run(async {
+    ///     // SAFETY: `getgid` takes no arguments and cannot fail.
+    ///     let gid = unsafe { libc::getgid() };
+    ///     let out = Command::new("id").arg("-g").gid(gid).output().await?;
+    ///     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), gid.to_string());
+    ///     std::io::Result::Ok(())
+    /// })?;
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn gid(&mut self, gid: u32) -> &mut Command {
+        std::os::unix::process::CommandExt::gid(&mut self.std, gid);
+        self
+    }
+
+    /// Sets the child's `argv[0]` — what it sees as its own name (a shell's `$0`, what `ps`
+    /// shows) — instead of the program name (std's [`CommandExt::arg0`]). The program to run
+    /// is still [`new`](Command::new)'s, looked up in `PATH` as before, and
+    /// [`get_program`](Command::get_program) still returns it. One with a NUL byte makes
+    /// [`spawn`](Command::spawn) fail naming it.
+    ///
+    /// [`CommandExt::arg0`]: std::os::unix::process::CommandExt::arg0
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ciranda::process::Command;
+    ///
+    /// ciranda::run(async {
+    ///     let out = Command::new("sh")
+    ///         .arg0("my-worker")
+    ///         .args(["-c", "echo \"$0\""])
+    ///         .output()
+    ///         .await?;
+    ///     assert_eq!(out.stdout, b"my-worker\n");
+    ///     std::io::Result::Ok(())
+    /// })?;
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn arg0(&mut self, arg0: impl AsRef<OsStr>) -> &mut Command {
+        let arg0 = arg0.as_ref();
+        if self.nul.is_none() && has_nul(arg0) {
+            self.nul = Some(format!("argv[0] (arg0) {arg0:?}"));
+        }
+        std::os::unix::process::CommandExt::arg0(&mut self.std, arg0);
+        self
+    }
+
+    /// Schedules `f` to run in the child after `fork` and before `exec` (std's
+    /// [`CommandExt::pre_exec`]): after the standard streams are in place and
+    /// [`gid`](Command::gid), [`uid`](Command::uid), [`current_dir`](Command::current_dir) and
+    /// [`process_group`](Command::process_group) are applied. Several closures run in the
+    /// order they were added. An `Err` from one stops the child before `exec`, and
+    /// [`spawn`](Command::spawn) fails with its OS error code (the kind and the `os error N`
+    /// in the message; only the code crosses from the child, so an error that has none
+    /// arrives as `EINVAL`, `InvalidInput`).
+    ///
+    /// # Safety
+    ///
+    /// `f` runs in a copy of the process made by `fork`, in which only the thread that spawned
+    /// exists: a lock another thread held (the allocator's, stdio's, a `Mutex`) stays locked
+    /// forever there. A ciranda runtime runs several threads, so `f` must only do what is
+    /// async-signal-safe (`man 7 signal-safety`): plain system calls, no allocation, no locks,
+    /// no `println!`. The file descriptors, memory and so on it touches are the child's copies;
+    /// changing them does not affect the parent.
+    ///
+    /// [`CommandExt::pre_exec`]: std::os::unix::process::CommandExt::pre_exec
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ciranda::process::Command;
+    ///
+    /// ciranda::run(async {
+    ///     let mut command = Command::new("true");
+    ///     // SAFETY: the closure only calls `setsid`, which is async-signal-safe.
+    ///     unsafe {
+    ///         command.pre_exec(|| {
+    ///             // A new session: no controlling terminal for the child.
+    ///             if libc::setsid() == -1 {
+    ///                 return Err(std::io::Error::last_os_error());
+    ///             }
+    ///             Ok(())
+    ///         });
+    ///     }
+    ///     assert!(command.status().await?.success());
+    ///     std::io::Result::Ok(())
+    /// })?;
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub unsafe fn pre_exec<F>(&mut self, f: F) -> &mut Command
+    where
+        F: FnMut() -> io::Result<()> + Send + Sync + 'static,
+    {
+        // SAFETY: our caller promises what std's `pre_exec` asks for (see `# Safety`).
+        unsafe { std::os::unix::process::CommandExt::pre_exec(&mut self.std, f) };
+        self
+    }
+
+    /// The `std::process::Command` this builds, to read what was set (`get_args`, `get_envs`,
+    /// `get_current_dir`). Read-only: a mutable one would let arguments and streams in past
+    /// this builder's checks and bookkeeping. An input holding a NUL byte shows there as std's
+    /// placeholder `"<string-with-nul>"` ([`get_program`](Command::get_program) returns the
+    /// program as given).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ciranda::process::Command;
+    ///
+    /// let mut command = Command::new("ls");
+    /// command.args(["-l", "/tmp"]).current_dir("/");
+    /// let args: Vec<_> = command.as_std().get_args().collect();
+    /// assert_eq!(args, ["-l", "/tmp"]);
+    /// assert_eq!(command.as_std().get_current_dir(), Some(std::path::Path::new("/")));
+    /// ```
+    pub fn as_std(&self) -> &std::process::Command {
+        &self.std
+    }
+
     /// The program this command runs.
     pub fn get_program(&self) -> &OsStr {
         &self.program
@@ -237,9 +435,13 @@ impl Command {
     /// child could not receive as given: a name that is empty or holds `=` (the child would
     /// see another variable: `env("A=B", "c")` sets `A` to `B=c`), or a NUL byte in its name
     /// or value. `InvalidInput` naming it for a NUL byte in the program name, an argument
-    /// (with its position) or the working directory (std refuses those too, with a message
-    /// that names none of them). Also outside a ciranda runtime, before anything is started: the child's pipes
-    /// and its exit are watched by the current runtime's reactor.
+    /// (with its position), [`arg0`](Command::arg0) or the working directory (std refuses
+    /// those too, with a message that names none of them). `PermissionDenied` (`EPERM`) for a
+    /// [`uid`](Command::uid) or [`gid`](Command::gid) the child may not take, or a
+    /// [`process_group`](Command::process_group) that is no group of this session; the error
+    /// of a [`pre_exec`](Command::pre_exec) closure that failed (see there). Also outside a
+    /// ciranda runtime, before anything is started: the child's pipes and its exit are watched
+    /// by the current runtime's reactor.
     pub fn spawn(&mut self) -> io::Result<Child> {
         let program = self.program.clone();
         if program.is_empty() {
