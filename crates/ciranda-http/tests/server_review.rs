@@ -561,3 +561,86 @@ async fn graceful_shutdown_closes_a_tls_client_in_its_first_request_head_cleanly
     // With `close_notify`: rustls reads a close without one as `UnexpectedEof`.
     assert!(matches!(read, Ok(0)), "{read:?}");
 }
+
+/// Counts itself dropped, slowly: its drop takes 100 ms (a handler's cleanup: returning a
+/// connection to a pool, flushing a log), and the count goes up at its end.
+struct SlowDrop(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for SlowDrop {
+    fn drop(&mut self) {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// A graceful shutdown that runs out of time cancels what is left, and then `serve` returns.
+/// Over HTTP/1.1 a request's handler lives in its connection's task and is dropped with it;
+/// over HTTP/2 hyper runs each handler in a task of its own, which the connection's end only
+/// wakes, so `serve` returned while those handlers were still being dropped (or not yet
+/// polled): a program that closes its database pool or exits its runtime after `serve` met
+/// handlers still alive. `serve` now returns once the handlers of the connections it cancelled
+/// are dropped. Two workers drop the two handlers while a third runs the server's task.
+#[ciranda::test(flavor = "multi_thread", worker_threads = 4)]
+async fn serve_returns_after_the_http2_handlers_it_cancelled_are_dropped() {
+    use http_body_util::BodyExt;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let (called, dropped) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let service = {
+        let (called, dropped) = (called.clone(), dropped.clone());
+        hyper::service::service_fn(move |_req: hyper::Request<hyper::body::Incoming>| {
+            let (called, dropped) = (called.clone(), dropped.clone());
+            async move {
+                let _cleanup = SlowDrop(dropped);
+                called.fetch_add(1, Ordering::SeqCst);
+                std::future::pending::<()>().await; // never answers
+                Ok::<_, std::convert::Infallible>(hyper::Response::new(http_body_util::Empty::<
+                    bytes::Bytes,
+                >::new()))
+            }
+        })
+    };
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let stop = Arc::new(ciranda::sync::Event::new());
+    let signal = {
+        let stop = stop.clone();
+        async move { stop.wait().await }
+    };
+    let server = ciranda::spawn(
+        ciranda_http::server::serve(listener, service)
+            .shutdown_timeout(Duration::from_millis(100))
+            .with_graceful_shutdown(signal)
+            .into_future(),
+    );
+    let (sender, _conn) = h2_client(addr, None).await;
+    let _requests: Vec<_> = (0..2)
+        .map(|_| {
+            let mut sender = sender.clone();
+            let request = hyper::Request::get(format!("http://{addr}/"))
+                .body(UploadBody::new(
+                    http_body_util::Empty::new().map_err(|e| match e {}),
+                ))
+                .unwrap();
+            ciranda::spawn(async move { sender.send_request(request).await.map(|_| ()) })
+        })
+        .collect();
+    timeout(Duration::from_secs(20), async {
+        while called.load(Ordering::SeqCst) < 2 {
+            ciranda::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("the two requests never reached their handler");
+
+    stop.set();
+    timeout(Duration::from_secs(20), server)
+        .await
+        .expect("the server did not return")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        dropped.load(Ordering::SeqCst),
+        2,
+        "serve returned before the HTTP/2 handlers it cancelled were dropped"
+    );
+}
