@@ -440,7 +440,9 @@ impl<S, F> Serve<S, F> {
     /// bytes one stream may have sent that its handler has not read yet (`stream`, default
     /// 256 KiB), and how many all the streams of one connection may have together
     /// (`connection`, default 2 MiB). Values above 2³¹ − 1, HTTP/2's largest window, are
-    /// lowered to it.
+    /// lowered to it; values below 65 535, the window every HTTP/2 connection starts with,
+    /// are raised to it (a stream window of 0 would stall every upload for good, and a
+    /// connection window cannot start below it).
     ///
     /// An upload whose handler does not read it (yet: the handler waits for a permit, a lock,
     /// a slow check; or an echo whose client stopped reading the response, which hyper's
@@ -476,8 +478,8 @@ impl<S, F> Serve<S, F> {
     /// ```
     pub fn http2_receive_windows(mut self, stream: u32, connection: u32) -> Self {
         self.http2_windows = (
-            stream.min(MAX_HTTP2_WINDOW),
-            connection.min(MAX_HTTP2_WINDOW),
+            stream.clamp(MIN_HTTP2_WINDOW, MAX_HTTP2_WINDOW),
+            connection.clamp(MIN_HTTP2_WINDOW, MAX_HTTP2_WINDOW),
         );
         self
     }
@@ -623,6 +625,9 @@ const DEFAULT_HTTP2_CONNECTION_WINDOW: u32 = 8 * DEFAULT_HTTP2_STREAM_WINDOW;
 
 /// HTTP/2's largest flow-control window (RFC 9113, 6.9.1); h2 panics on a larger one.
 const MAX_HTTP2_WINDOW: u32 = (1 << 31) - 1;
+/// HTTP/2's initial window (RFC 9113, 6.9.2): every connection's window starts there, and a
+/// smaller stream window only slows uploads down (to nothing, at 0).
+const MIN_HTTP2_WINDOW: u32 = 65_535;
 
 /// A connection's peer address (`request.remote` in aiohttp), given to
 /// [`serve_with_remote`]'s `make_service` once per connection.

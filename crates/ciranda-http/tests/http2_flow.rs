@@ -158,6 +158,40 @@ async fn http2_receive_windows_sets_the_stream_window_clients_see() {
     assert!(held <= 64 * 1024 + 16 * 1024, "{held} bytes parked");
 }
 
+/// Windows below HTTP/2's initial 65 535 bytes are raised to it: with a stream window of 0 an
+/// upload never started, and with a connection window of 0 it stopped after the first
+/// 64 KiB, for good (the handler read all it was given).
+#[ciranda::test]
+async fn http2_receive_windows_of_zero_are_raised_to_the_initial_window() {
+    const UPLOAD: usize = 1024 * 1024;
+    let service = hyper::service::service_fn(|req: http::Request<Incoming>| async move {
+        let n = count(req.into_body()).await?;
+        Ok::<_, hyper::Error>(http::Response::new(Full::new(Bytes::from(n.to_string()))))
+    });
+    for windows in [(0, 0), (0, 1 << 20), (1 << 20, 0)] {
+        let listener = ciranda::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = ciranda_http::server::serve(listener, service)
+            .http2_receive_windows(windows.0, windows.1)
+            .into_future();
+        let server = ciranda::spawn(server);
+        let mut sender = h2_sender(addr).await;
+        let sent = Arc::new(AtomicUsize::new(0));
+        let body = counted_upload(UPLOAD, sent.clone());
+        let read = timeout(Duration::from_secs(30), post(&mut sender, "/", body)).await;
+        assert_eq!(
+            read.unwrap_or_else(|_| panic!(
+                "windows {windows:?}: the upload stalled after {} bytes",
+                sent.load(Ordering::SeqCst)
+            )),
+            UPLOAD.to_string()
+        );
+        server.abort();
+    }
+}
+
 /// The same through an echo whose client drops the response halfway, as hyper's client (and
 /// reqwest) leave it: the client keeps sending the upload, the echo stops reading it once the
 /// dropped response's stream window is spent, and the next uploads on that connection must
