@@ -14,26 +14,11 @@ use ciranda::io::{AsyncReadExt, AsyncWriteExt};
 use std::io::{Read, Write};
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
-use std::sync::mpsc;
 use std::time::Duration;
 
-/// Runs `body` on a thread and fails the test if it has not finished within `limit`.
-fn with_watchdog(limit: Duration, body: impl FnOnce() + Send + 'static) {
-    let (done, finished) = mpsc::channel();
-    let thread = std::thread::spawn(move || {
-        body();
-        let _ = done.send(());
-    });
-    match finished.recv_timeout(limit) {
-        Ok(()) => thread.join().unwrap(),
-        Err(mpsc::RecvTimeoutError::Disconnected) => {
-            if let Err(panic) = thread.join() {
-                std::panic::resume_unwind(panic);
-            }
-        }
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("hung for {limit:?}"),
-    }
-}
+#[path = "support/watchdog.rs"]
+mod watchdog;
+use watchdog::with_watchdog;
 
 /// A FIFO in a fresh temporary directory (removed with the returned guard).
 struct Fifo {

@@ -6,8 +6,10 @@ use std::io;
 use std::os::unix::process::ExitStatusExt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
 use std::time::Duration;
+
+#[path = "support/watchdog.rs"]
+mod watchdog;
 
 /// Runs `body` in a ciranda runtime on its own thread; fails the test if it has not finished
 /// within `limit` (a generous bound: these tests start a few short children).
@@ -15,20 +17,7 @@ fn with_watchdog<F>(limit: Duration, body: impl FnOnce() -> F + Send + 'static)
 where
     F: std::future::Future<Output = ()> + Send + 'static,
 {
-    let (done, finished) = mpsc::channel();
-    let thread = std::thread::spawn(move || {
-        ciranda::run(body());
-        let _ = done.send(());
-    });
-    match finished.recv_timeout(limit) {
-        Ok(()) => thread.join().unwrap(),
-        Err(mpsc::RecvTimeoutError::Disconnected) => {
-            if let Err(panic) = thread.join() {
-                std::panic::resume_unwind(panic);
-            }
-        }
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("hung for {limit:?}"),
-    }
+    watchdog::with_watchdog(limit, move || ciranda::run(body()));
 }
 
 const LIMIT: Duration = Duration::from_secs(120);
