@@ -525,19 +525,10 @@ async fn graceful_shutdown_does_not_wait_for_a_client_in_its_first_request_head(
 /// (`close_notify`, a clean end of stream) and the server returns.
 #[ciranda::test]
 async fn graceful_shutdown_closes_a_tls_client_in_its_first_request_head_cleanly() {
-    use rustls_pki_types::{CertificateDer, ServerName};
+    use rustls_pki_types::ServerName;
     let cert = make_cert();
     let (addr, stop, server) = patient_server(Some(&cert)).await;
-    let mut roots = rustls::RootCertStore::empty();
-    roots
-        .add(CertificateDer::from(cert.cert_der.clone()))
-        .unwrap();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let config = tls_client_config(&cert);
     let tcp = TcpStream::connect(addr).await.unwrap();
     let mut tls = futures_rustls::TlsConnector::from(Arc::new(config))
         .connect(ServerName::try_from("localhost").unwrap(), tcp)

@@ -6,9 +6,9 @@
 mod common;
 
 use ciranda::time::Duration;
-use ciranda_http::{Client, rustls};
+use ciranda_http::Client;
 use common::*;
-use rustls_pki_types::{CertificateDer, ServerName};
+use rustls_pki_types::ServerName;
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -192,16 +192,7 @@ async fn a_client_silent_before_or_after_the_handshake_is_closed_at_the_head_dea
     assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
 
     // Finishes the handshake and never sends a request.
-    let mut roots = rustls::RootCertStore::empty();
-    roots
-        .add(CertificateDer::from(cert.cert_der.clone()))
-        .unwrap();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let config = tls_client_config(&cert);
     let tcp = ciranda::net::TcpStream::connect(addr).await.unwrap();
     let mut tls = futures_rustls::TlsConnector::from(Arc::new(config))
         .connect(ServerName::try_from("localhost").unwrap(), tcp)

@@ -281,6 +281,23 @@ pub fn tls_server_config(cert: &TestCert, alpn: &[&[u8]]) -> rustls::ServerConfi
     config
 }
 
+/// A client TLS configuration that trusts `cert` alone, for a raw TLS client (not
+/// `ciranda_http::Client`) talking to a server that presents it.
+pub fn tls_client_config(cert: &TestCert) -> rustls::ClientConfig {
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(rustls_pki_types::CertificateDer::from(
+            cert.cert_der.clone(),
+        ))
+        .unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth()
+}
+
 /// An HTTPS server built from the `rt` pieces by hand: ciranda's `TcpListener`, rustls
 /// through `futures-rustls`, and hyper-util's auto builder over `CirandaIo`. `alpn` lists
 /// the protocols it offers.
