@@ -6,9 +6,14 @@
 //! the two sockets, their read and write paths, stays in each socket's `StreamSocket` impl:
 //! TCP's treats a short transfer as proof that the kernel buffer is drained (and reads
 //! `TCP_INQ` where it can), which a Unix stream must not.
+//!
+//! Both write through [`NoSigpipe`], so a write to a stream that can no longer send fails with
+//! `BrokenPipe` and never raises `SIGPIPE`, whatever its size or number of buffers.
 
+use socket2::SockRef;
 use std::io::{self, IoSlice, IoSliceMut};
 use std::net::Shutdown;
+use std::os::fd::AsFd;
 use std::task::{Context, Poll};
 
 /// The read and write paths of a connected byte-stream socket, through a shared reference (so a
@@ -60,17 +65,53 @@ pub(super) fn read_into(
     }
 }
 
+/// The flags of every write to a stream socket: `MSG_NOSIGNAL` where the target has it.
+///
+/// Without it, a write to a stream whose write side is shut down (by us, or by a peer that
+/// reset the connection) fails with `EPIPE` *and* sends `SIGPIPE` to the writing thread, which
+/// kills the process unless the signal is ignored. Rust's `main` ignores it, but a program that
+/// restores the default (the command-line idiom for quiet exits on a closed pipe) or a host
+/// that is not a Rust program does not. std passes the flag only in `TcpStream::write` (and,
+/// since 2025, `UnixStream::write`); its `write_vectored` is a `writev`, which cannot.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const SEND_FLAGS: libc::c_int = libc::MSG_NOSIGNAL;
+/// The flags of every write to a stream socket (no `MSG_NOSIGNAL` on this target).
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+const SEND_FLAGS: libc::c_int = 0;
+
+/// A connected stream socket written with `send` and `sendmsg` and [`SEND_FLAGS`] rather than
+/// `write` and `writev`: the same transfer, but a write that fails with `BrokenPipe` raises no
+/// `SIGPIPE`.
+pub(super) struct NoSigpipe<'a, S>(pub(super) &'a S);
+
+impl<S: AsFd> io::Write for NoSigpipe<'_, S> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        SockRef::from(self.0).send_with_flags(buf, SEND_FLAGS)
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        // At most `IOV_MAX` buffers, as std's `writev` passes (more fail with `EMSGSIZE`);
+        // `vectored_len` never counts such a write as short.
+        const IOV_MAX: usize = 1024;
+        let bufs = &bufs[..bufs.len().min(IOV_MAX)];
+        SockRef::from(self.0).send_vectored_with_flags(bufs, SEND_FLAGS)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Writes of several buffers holding at most this many bytes together are gathered into one
-/// and made with one `send` (TCP) or `write` (Unix), not `writev`: the kernel's `writev` path
-/// copies the iovec array in and goes through the file layer first, which costs more than
-/// copying a few hundred bytes here. hyper writes an HTTP/1.1 response's head and a small
-/// body as two buffers.
+/// and made with one `send`, not a `sendmsg`: the kernel's `sendmsg` path copies the message
+/// header and the iovec array in, which costs more than copying a few hundred bytes here.
+/// hyper writes an HTTP/1.1 response's head and a small body as two buffers.
 const GATHER_LIMIT: usize = 512;
 
 /// One write of `bufs` (`len` bytes, as [`vectored_len`](crate::io::vectored_len) counts them)
-/// to `socket`: a single buffer with `write` (a `send`), a few small ones gathered into one
-/// first, larger ones with `write_vectored`. Like `writev`, a short write takes its bytes from
-/// the front of `bufs`.
+/// to `socket` (a [`NoSigpipe`]): a single buffer with `write` (a `send`), a few small ones
+/// gathered into one first, larger ones with `write_vectored` (a `sendmsg`). Like `writev`, a
+/// short write takes its bytes from the front of `bufs`.
 pub(super) fn write_gathered(
     mut socket: impl io::Write,
     bufs: &[IoSlice<'_>],

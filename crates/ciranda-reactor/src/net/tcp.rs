@@ -7,7 +7,9 @@ use super::socket::{
     LISTEN_BACKLOG, bind_first, connect_started, connected, connected_socket, incoming_stream,
     ip_ttl, socket_common, std_conversions,
 };
-use super::stream::{StreamSocket, impl_async_read, impl_async_write, read_into, write_gathered};
+use super::stream::{
+    NoSigpipe, StreamSocket, impl_async_read, impl_async_write, read_into, write_gathered,
+};
 use crate::io::Async;
 use crate::reactor::{Reactor, ReactorRef};
 use crate::registration::{READ, WRITE, Waiter};
@@ -316,7 +318,7 @@ impl StreamSocket for TcpStream {
 
     fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         self.io
-            .poll_stream(WRITE, cx, buf.len(), |mut s| s.write(buf))
+            .poll_stream(WRITE, cx, buf.len(), |s| NoSigpipe(s).write(buf))
     }
 
     fn poll_write_vectored(
@@ -326,7 +328,7 @@ impl StreamSocket for TcpStream {
     ) -> Poll<io::Result<usize>> {
         let len = crate::io::vectored_len(bufs);
         self.io
-            .poll_stream(WRITE, cx, len, |s| write_gathered(s, bufs, len))
+            .poll_stream(WRITE, cx, len, |s| write_gathered(NoSigpipe(s), bufs, len))
     }
 
     fn shutdown(&self, how: Shutdown) -> io::Result<()> {

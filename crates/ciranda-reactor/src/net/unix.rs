@@ -4,7 +4,9 @@ use super::socket::{
     LISTEN_BACKLOG, connect_started, connected, connected_socket, incoming_stream, socket_common,
     std_conversions,
 };
-use super::stream::{StreamSocket, impl_async_read, impl_async_write, read_into, write_gathered};
+use super::stream::{
+    NoSigpipe, StreamSocket, impl_async_read, impl_async_write, read_into, write_gathered,
+};
 use crate::io::Async;
 use crate::reactor::{Reactor, ReactorRef};
 use crate::registration::{READ, Waiter};
@@ -298,7 +300,7 @@ impl StreamSocket for UnixStream {
     }
 
     fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.io.poll_write_with(cx, |mut s| s.write(buf))
+        self.io.poll_write_with(cx, |s| NoSigpipe(s).write(buf))
     }
 
     fn poll_write_vectored(
@@ -308,7 +310,7 @@ impl StreamSocket for UnixStream {
     ) -> Poll<io::Result<usize>> {
         let len = crate::io::vectored_len(bufs);
         self.io
-            .poll_write_with(cx, |s| write_gathered(s, bufs, len))
+            .poll_write_with(cx, |s| write_gathered(NoSigpipe(s), bufs, len))
     }
 
     fn shutdown(&self, how: Shutdown) -> io::Result<()> {
