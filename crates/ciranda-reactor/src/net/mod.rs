@@ -1,4 +1,4 @@
-//! TCP, UDP and Unix-domain sockets driven by the reactor.
+//! TCP, UDP and Unix-domain (stream and datagram) sockets driven by the reactor.
 //!
 //! Every socket is non-blocking and close-on-exec, registered with the reactor that is current
 //! when it is created (outside any: an error saying "there is no ciranda runtime on this
@@ -18,8 +18,10 @@ mod stream;
 pub mod tcp;
 mod udp;
 pub mod unix;
+mod unix_datagram;
 
 pub use addr::ToSocketAddrs;
 pub use tcp::{Incoming, TcpListener, TcpStream};
 pub use udp::UdpSocket;
 pub use unix::{UnixIncoming, UnixListener, UnixStream};
+pub use unix_datagram::UnixDatagram;

@@ -65,7 +65,8 @@ pub(super) fn read_into(
     }
 }
 
-/// The flags of every write to a stream socket: `MSG_NOSIGNAL` where the target has it.
+/// The flags of every write to a stream socket (and of every `UnixDatagram` send):
+/// `MSG_NOSIGNAL` where the target has it.
 ///
 /// Without it, a write to a stream whose write side is shut down (by us, or by a peer that
 /// reset the connection) fails with `EPIPE` *and* sends `SIGPIPE` to the writing thread, which
@@ -74,10 +75,10 @@ pub(super) fn read_into(
 /// that is not a Rust program does not. std passes the flag only in `TcpStream::write` (and,
 /// since 2025, `UnixStream::write`); its `write_vectored` is a `writev`, which cannot.
 #[cfg(any(target_os = "linux", target_os = "android"))]
-const SEND_FLAGS: libc::c_int = libc::MSG_NOSIGNAL;
+pub(super) const SEND_FLAGS: libc::c_int = libc::MSG_NOSIGNAL;
 /// The flags of every write to a stream socket (no `MSG_NOSIGNAL` on this target).
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
-const SEND_FLAGS: libc::c_int = 0;
+pub(super) const SEND_FLAGS: libc::c_int = 0;
 
 /// A connected stream socket written with `send` and `sendmsg` and [`SEND_FLAGS`] rather than
 /// `write` and `writev`: the same transfer, but a write that fails with `BrokenPipe` raises no

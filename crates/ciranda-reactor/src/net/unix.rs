@@ -55,7 +55,7 @@ pub struct UnixListener {
 /// path is refused too: it is neither, and Linux would take it as a request to autobind (a
 /// listener on a random abstract name no client knows; a connect failing with a bare
 /// `EINVAL`).
-fn unix_addr(path: &Path) -> io::Result<SockAddr> {
+pub(super) fn unix_addr(path: &Path) -> io::Result<SockAddr> {
     use std::os::unix::ffi::OsStrExt;
     let bytes = path.as_os_str().as_bytes();
     if bytes.is_empty() {

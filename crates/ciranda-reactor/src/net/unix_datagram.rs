@@ -1,0 +1,241 @@
+//! Unix-domain datagram sockets: `UnixDatagram`.
+
+use super::socket::{connected_socket, socket_common, std_conversions};
+use super::stream::SEND_FLAGS;
+use super::unix::unix_addr;
+use crate::io::Async;
+use crate::reactor::{Reactor, ReactorRef};
+use socket2::{Domain, SockRef, Socket, Type};
+use std::io;
+use std::os::fd::OwnedFd;
+use std::os::unix::net::SocketAddr;
+use std::path::Path;
+use std::task::{Context, Poll};
+
+/// A Unix-domain datagram socket: messages with their boundaries kept, between processes on
+/// one machine, reliable and in order (the kernel never drops or reorders them; a sender
+/// waits when the receiver's queue is full).
+///
+/// A socket is bound to a path ([`bind`](UnixDatagram::bind)), unbound
+/// ([`unbound`](UnixDatagram::unbound): it can send, and can receive only once it is
+/// connected to a peer that sends back), or one of a connected [`pair`](UnixDatagram::pair).
+/// Paths that start with a NUL byte are abstract names (Linux and Android), as for
+/// [`UnixListener::bind`](super::UnixListener::bind).
+///
+/// Several tasks may send and receive on one socket at once (every method takes `&self`):
+/// each datagram goes to one receiver, whole.
+///
+/// # Examples
+///
+/// ```
+/// use ciranda::net::UnixDatagram;
+///
+/// ciranda::run(async {
+///     let (a, b) = UnixDatagram::pair()?;
+///     a.send(b"one").await?;
+///     a.send(b"two").await?;
+///     let mut buf = [0; 16];
+///     let n = b.recv(&mut buf).await?;
+///     assert_eq!(&buf[..n], b"one"); // boundaries kept: one datagram per `recv`
+///     let n = b.recv(&mut buf).await?;
+///     assert_eq!(&buf[..n], b"two");
+///     std::io::Result::Ok(())
+/// })?;
+/// # std::io::Result::Ok(())
+/// ```
+pub struct UnixDatagram {
+    io: Async<std::os::unix::net::UnixDatagram>,
+}
+
+socket_common!(UnixDatagram, SocketAddr);
+std_conversions!(UnixDatagram, std::os::unix::net::UnixDatagram);
+connected_socket!(UnixDatagram, SocketAddr, shutdown);
+
+impl UnixDatagram {
+    /// Binds a socket to a filesystem path (which must not exist) or an abstract name, and
+    /// registers it with the current reactor.
+    ///
+    /// As for [`UnixListener::bind`](super::UnixListener::bind): a path that starts with a NUL
+    /// byte is an abstract name (Linux and Android); any other path with a NUL byte, and an
+    /// empty path, is an `InvalidInput` error; a filesystem path stays after the socket is
+    /// dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ciranda::net::UnixDatagram;
+    ///
+    /// let path = std::env::temp_dir().join(format!("ciranda-doc-dgram-{}.sock", std::process::id()));
+    /// let _ = std::fs::remove_file(&path);
+    /// ciranda::run(async {
+    ///     let server = UnixDatagram::bind(&path)?;
+    ///     let client = UnixDatagram::unbound()?;
+    ///     client.send_to(b"ping", &path).await?;
+    ///     let mut buf = [0; 16];
+    ///     let (n, from) = server.recv_from(&mut buf).await?;
+    ///     assert_eq!(&buf[..n], b"ping");
+    ///     assert!(from.is_unnamed()); // the client never bound a name
+    ///     std::io::Result::Ok(())
+    /// })?;
+    /// std::fs::remove_file(&path)?;
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixDatagram> {
+        let reactor = Reactor::current_io()?;
+        // socket2's address takes abstract names, which std's `UnixDatagram::bind` does not;
+        // its sockets are close-on-exec.
+        let addr = unix_addr(path.as_ref())?;
+        let socket = Socket::new(Domain::UNIX, Type::DGRAM, None)?;
+        socket.bind(&addr)?;
+        Self::from_socket(socket, reactor)
+    }
+
+    /// A socket bound to no name: it can send to any named socket, and receive from a peer it
+    /// [`connect`](UnixDatagram::connect)ed to (replies to an unnamed sender have nowhere to
+    /// go).
+    pub fn unbound() -> io::Result<UnixDatagram> {
+        let reactor = Reactor::current_io()?;
+        Self::from_socket(Socket::new(Domain::UNIX, Type::DGRAM, None)?, reactor)
+    }
+
+    /// A pair of sockets connected to each other.
+    pub fn pair() -> io::Result<(UnixDatagram, UnixDatagram)> {
+        let reactor = Reactor::current_io()?;
+        let (a, b) = std::os::unix::net::UnixDatagram::pair()?;
+        Ok((
+            Self::from_std_with(a, reactor.clone())?,
+            Self::from_std_with(b, reactor)?,
+        ))
+    }
+
+    fn from_socket(socket: Socket, reactor: ReactorRef) -> io::Result<UnixDatagram> {
+        let std = std::os::unix::net::UnixDatagram::from(OwnedFd::from(socket));
+        Self::from_std_with(std, reactor)
+    }
+
+    fn from_std_with(
+        socket: std::os::unix::net::UnixDatagram,
+        reactor: ReactorRef,
+    ) -> io::Result<UnixDatagram> {
+        socket.set_nonblocking(true)?;
+        Ok(UnixDatagram {
+            io: Async::with_reactor(socket, reactor)?,
+        })
+    }
+
+    /// Sets the default peer for [`send`](UnixDatagram::send) and
+    /// [`recv`](UnixDatagram::recv); incoming datagrams from other sockets are then refused.
+    /// Takes the same names as [`bind`](UnixDatagram::bind). A Unix datagram `connect` does not
+    /// wait: it fails at once (`NotFound`, `ConnectionRefused`) when nothing is bound there.
+    pub fn connect(&self, path: impl AsRef<Path>) -> io::Result<()> {
+        let addr = unix_addr(path.as_ref())?;
+        SockRef::from(self.io.get_ref()).connect(&addr)
+    }
+
+    /// Sends a datagram to the connected peer; returns the bytes sent (all of them: a datagram
+    /// goes whole or not at all). Waits while the peer's queue is full.
+    ///
+    /// # Cancel safety
+    ///
+    /// A datagram goes out whole in the poll that completes the future, or not at all: a dropped
+    /// `send` has sent nothing.
+    pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
+        self.io
+            .write_with(|s| SockRef::from(s).send_with_flags(buf, SEND_FLAGS))
+            .await
+    }
+
+    /// Sends a datagram to the socket bound at `path` (a filesystem path or an abstract name,
+    /// as for [`bind`](UnixDatagram::bind)). Waits while that socket's queue is full.
+    ///
+    /// # Cancel safety
+    ///
+    /// As for [`send`](UnixDatagram::send): a dropped `send_to` has sent nothing.
+    pub async fn send_to(&self, buf: &[u8], path: impl AsRef<Path>) -> io::Result<usize> {
+        let addr = unix_addr(path.as_ref())?;
+        self.io
+            .write_with(|s| SockRef::from(s).send_to_with_flags(buf, &addr, SEND_FLAGS))
+            .await
+    }
+
+    /// Receives a datagram from the connected peer; returns the number of bytes written into
+    /// `buf`. A datagram longer than `buf` is truncated: `buf` gets its first `buf.len()`
+    /// bytes and the rest is discarded (as with std and Tokio; no error says so).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: a datagram leaves the socket only in the poll that returns it, so a dropped
+    /// `recv` loses none.
+    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.io.read_with(|s| s.recv(buf)).await
+    }
+
+    /// Receives a datagram; returns the number of bytes written into `buf` and the sender's
+    /// address (unnamed for an unbound or paired sender). Truncates as
+    /// [`recv`](UnixDatagram::recv) does.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe, as [`recv`](UnixDatagram::recv).
+    pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        self.io.read_with(|s| s.recv_from(buf)).await
+    }
+
+    /// Polls to send a datagram to the connected peer. As for every `poll_*` method, only the
+    /// waker of the most recent call in each direction is woken; use
+    /// [`send`](UnixDatagram::send) to wait from several tasks.
+    pub fn poll_send(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.io
+            .poll_write_with(cx, |s| SockRef::from(s).send_with_flags(buf, SEND_FLAGS))
+    }
+
+    /// Polls to send a datagram to the socket bound at `path`. Only the most recent waker is
+    /// woken (see [`poll_send`](UnixDatagram::poll_send)).
+    pub fn poll_send_to(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+        path: impl AsRef<Path>,
+    ) -> Poll<io::Result<usize>> {
+        let addr = unix_addr(path.as_ref())?;
+        self.io.poll_write_with(cx, |s| {
+            SockRef::from(s).send_to_with_flags(buf, &addr, SEND_FLAGS)
+        })
+    }
+
+    /// Polls for a datagram from the connected peer. Only the most recent waker is woken (see
+    /// [`poll_send`](UnixDatagram::poll_send)); truncates as [`recv`](UnixDatagram::recv).
+    pub fn poll_recv(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        self.io.poll_read_with(cx, |s| s.recv(buf))
+    }
+
+    /// Polls for a datagram and its sender. Only the most recent waker is woken (see
+    /// [`poll_send`](UnixDatagram::poll_send)); truncates as [`recv`](UnixDatagram::recv).
+    pub fn poll_recv_from(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<(usize, SocketAddr)>> {
+        self.io.poll_read_with(cx, |s| s.recv_from(buf))
+    }
+
+    /// Waits until the socket is reported readable.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: a dropped wait withdraws its waker and consumes no readiness, so the next wait
+    /// sees the same report.
+    pub async fn readable(&self) -> io::Result<()> {
+        self.io.readable().await
+    }
+
+    /// Waits until the socket is reported writable.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: a dropped wait withdraws its waker and consumes no readiness, so the next wait
+    /// sees the same report.
+    pub async fn writable(&self) -> io::Result<()> {
+        self.io.writable().await
+    }
+}
