@@ -99,7 +99,9 @@ impl Jar {
         let mut set = headers
             .get_all(SET_COOKIE)
             .iter()
-            .filter_map(|v| RawCookie::parse(v.to_str().ok()?).ok())
+            // As UTF-8, not `to_str` (visible ASCII only): a value holding UTF-8, which
+            // browsers keep, is kept too (`add_to` sends it back as the same bytes).
+            .filter_map(|v| RawCookie::parse(std::str::from_utf8(v.as_bytes()).ok()?).ok())
             .filter_map(|cookie| scoped(cookie, url))
             .peekable();
         if set.peek().is_none() {
@@ -289,6 +291,38 @@ mod tests {
             header_for(&jar, "http://127.0.0.1:8080/", None).as_deref(),
             Some("local=1")
         );
+    }
+
+    #[test]
+    fn a_set_cookie_holding_utf8_is_kept_and_sent_back_as_sent() {
+        // Browsers, aiohttp and reqwest keep it; `to_str` (visible ASCII only) dropped it.
+        let jar = Jar::new();
+        set(
+            &jar,
+            "http://example.com/",
+            &["user=José; Path=/", "plain=1; Path=/"],
+        );
+        assert_eq!(
+            jar.values_for(&url("http://example.com/")),
+            [
+                ("plain".to_owned(), "1".to_owned()),
+                ("user".to_owned(), "José".to_owned())
+            ]
+        );
+        let mut headers = HeaderMap::new();
+        jar.add_to(&url("http://example.com/"), &mut headers);
+        assert_eq!(
+            headers.get(COOKIE).map(HeaderValue::as_bytes),
+            Some("plain=1; user=José".as_bytes())
+        );
+        // Bytes that are not UTF-8 are still ignored.
+        let mut headers = HeaderMap::new();
+        headers.append(
+            SET_COOKIE,
+            HeaderValue::from_bytes(b"latin=Jos\xe9; Path=/").unwrap(),
+        );
+        jar.keep_from(&url("http://example.com/"), &headers);
+        assert_eq!(jar.values_for(&url("http://example.com/")).len(), 2);
     }
 
     #[test]
