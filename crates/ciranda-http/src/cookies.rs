@@ -2,11 +2,12 @@
 //! back in `Cookie` to the URLs they match.
 //!
 //! Storage and matching are RFC 6265's, by `cookie_store`: host-only and `Domain` cookies,
-//! `Path`, `Expires`/`Max-Age` (on the wall clock), `Secure` cookies only over `https` (and
-//! kept only from it). A `Domain` that is a public suffix (`com`, `co.uk`, `github.io`, by
-//! the `psl` crate's copy of the list) is kept only as the host's own name (see `scoped`). The jar
-//! keeps at most 180 cookies per domain and 3000 in all (see `cookie_limits`). Every clone of
-//! a [`Client`](crate::Client) shares one jar; the lock is never held across an `.await`.
+//! `Path`, `Expires`/`Max-Age` (on the wall clock), `Secure` cookies only over `https` (kept
+//! only from it, and not replaced or deleted from plain http: see `shadows_secure`). A
+//! `Domain` that is a public suffix (`com`, `co.uk`, `github.io`, by the `psl` crate's copy of
+//! the list) is kept only as the host's own name (see `scoped`). The jar keeps at most 180
+//! cookies per domain and 3000 in all (see `cookie_limits`). Every clone of a
+//! [`Client`](crate::Client) shares one jar; the lock is never held across an `.await`.
 
 use crate::cookie_limits::{SetOrder, key_of};
 use cookie_store::{Cookie, CookieStore, RawCookie};
@@ -93,8 +94,8 @@ impl Jar {
     }
 
     /// Keeps the cookies a response from `url` sets. A `Set-Cookie` that does not parse, or
-    /// that `url` may not set (another domain, a top-level one, `Secure` over plain http), is
-    /// ignored, as browsers do.
+    /// that `url` may not set (another domain, a top-level one, `Secure` over plain http, one
+    /// that would replace a `Secure` cookie from plain http), is ignored, as browsers do.
     pub(crate) fn keep_from(&self, url: &Url, headers: &HeaderMap) {
         let mut set = headers
             .get_all(SET_COOKIE)
@@ -107,6 +108,7 @@ impl Jar {
         if set.peek().is_none() {
             return;
         }
+        let from_secure = is_secure(url);
         let mut cookies = self.cookies();
         let Cookies { store, order } = &mut *cookies;
         let mut domains = HashSet::new();
@@ -115,6 +117,9 @@ impl Jar {
             let Ok(cookie) = Cookie::try_from_raw_cookie(&raw, url) else {
                 continue;
             };
+            if !from_secure && cookie.secure() != Some(true) && shadows_secure(store, &cookie) {
+                continue;
+            }
             let key = key_of(&cookie);
             if store.insert(cookie.into_owned(), url).is_ok() {
                 domains.insert(key.0.clone());
@@ -206,6 +211,41 @@ fn scoped<'c>(mut cookie: RawCookie<'c>, url: &Url) -> Option<RawCookie<'c>> {
     Some(cookie)
 }
 
+/// Whether `store` holds a live `Secure` cookie that `cookie`, set from an origin the jar
+/// does not send `Secure` cookies to, would replace or shadow: one of the same name whose
+/// domain domain-matches `cookie`'s (or the other way round) and whose path `cookie`'s path
+/// path-matches. RFC 6265bis 5.7 ("leave secure cookies alone"), as browsers do: otherwise
+/// anyone on the path of one plain-http request could replace (or, expired, delete) the
+/// session cookie an https site set, and the https site would then be sent theirs.
+fn shadows_secure(store: &CookieStore, cookie: &Cookie<'_>) -> bool {
+    let domain = String::from(&cookie.domain);
+    let path: &str = cookie.path.as_ref();
+    store.iter_unexpired().any(|old| {
+        let old_domain = String::from(&old.domain);
+        old.secure() == Some(true)
+            && old.name() == cookie.name()
+            && (domain_matches(&old_domain, &domain) || domain_matches(&domain, &old_domain))
+            && path_matches(path, old.path.as_ref())
+    })
+}
+
+/// RFC 6265 5.1.3: `string` domain-matches `domain` (both lower case, as the store keeps
+/// them): the same, or `string` a host name ending in `.` and `domain`.
+fn domain_matches(string: &str, domain: &str) -> bool {
+    let is_address = string.starts_with('[') || string.parse::<std::net::IpAddr>().is_ok();
+    string == domain
+        || (!is_address
+            && string
+                .strip_suffix(domain)
+                .is_some_and(|head| head.ends_with('.')))
+}
+
+/// RFC 6265 5.1.4: `path` path-matches `cookie_path`: the same, or below it.
+fn path_matches(path: &str, cookie_path: &str) -> bool {
+    path.strip_prefix(cookie_path)
+        .is_some_and(|rest| rest.is_empty() || cookie_path.ends_with('/') || rest.starts_with('/'))
+}
+
 /// `true` when `domain` (lower case, punycode) is a suffix under which anyone may register
 /// names.
 fn is_public_suffix(domain: &str) -> bool {
@@ -291,6 +331,56 @@ mod tests {
             header_for(&jar, "http://127.0.0.1:8080/", None).as_deref(),
             Some("local=1")
         );
+    }
+
+    #[test]
+    fn plain_http_cannot_replace_or_delete_a_secure_cookie() {
+        // RFC 6265bis 5.7: anyone on the path of a plain-http request could otherwise swap
+        // the https site's session cookie for theirs, which the https site is then sent.
+        let jar = Jar::new();
+        set(
+            &jar,
+            "https://example.com/",
+            &["session=good; Secure; Path=/"],
+        );
+        let https = |jar: &Jar| header_for(jar, "https://example.com/app", None);
+        for (from, planted) in [
+            ("http://example.com/", "session=evil; Path=/"),
+            ("http://example.com/", "session=evil"),
+            (
+                "http://www.example.com/",
+                "session=evil; Domain=example.com; Path=/",
+            ),
+            ("http://example.com/", "session=evil; Path=/app"),
+            ("http://example.com/", "session=; Max-Age=0; Path=/"),
+        ] {
+            set(&jar, from, &[planted]);
+            assert_eq!(
+                https(&jar).as_deref(),
+                Some("session=good"),
+                "{planted} from {from}"
+            );
+        }
+        // Another name, or a path the Secure cookie's does not cover, is not its business;
+        // and https itself may replace it.
+        set(&jar, "http://example.com/", &["theme=dark; Path=/"]);
+        let jar2 = Jar::new();
+        set(
+            &jar2,
+            "https://example.com/",
+            &["session=good; Secure; Path=/admin"],
+        );
+        set(&jar2, "http://example.com/", &["session=open; Path=/"]);
+        assert_eq!(
+            header_for(&jar2, "https://example.com/admin", None).as_deref(),
+            Some("session=good; session=open")
+        );
+        set(
+            &jar,
+            "https://example.com/",
+            &["session=new; Secure; Path=/"],
+        );
+        assert_eq!(https(&jar).as_deref(), Some("session=new; theme=dark"));
     }
 
     #[test]
