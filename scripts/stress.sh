@@ -43,7 +43,8 @@ if [ ${#suites[@]} -eq 0 ]; then
         ciranda-scheduler:current_thread_memory ciranda:late_writes ciranda:stdout_late_write
         ciranda-http:connection_limit ciranda-sync:foreign_wakers
         ciranda-scheduler:shutdown ciranda-reactor:incoming_shared ciranda-reactor:local_shutdown
-        ciranda:fs_nonblocking ciranda-http:total_connection_limit ciranda-scheduler:hook_wakes)
+        ciranda:fs_nonblocking ciranda-http:total_connection_limit ciranda-scheduler:hook_wakes
+        ciranda-reactor:unix_datagram)
 fi
 
 args_of() {
