@@ -17,6 +17,11 @@ use std::io;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use url::{Host, Url};
 
+/// The most bytes a cookie's name and value may hold together (RFC 6265bis, Chromium and
+/// Firefox): a site cannot make the client send back, or keep, more per cookie than a browser
+/// would.
+const MAX_NAME_AND_VALUE: usize = 4096;
+
 pub(crate) struct Jar {
     cookies: Mutex<Cookies>,
 }
@@ -93,9 +98,10 @@ impl Jar {
         }
     }
 
-    /// Keeps the cookies a response from `url` sets. A `Set-Cookie` that does not parse, or
-    /// that `url` may not set (another domain, a top-level one, `Secure` over plain http, one
-    /// that would replace a `Secure` cookie from plain http), is ignored, as browsers do.
+    /// Keeps the cookies a response from `url` sets. A `Set-Cookie` that does not parse, whose
+    /// name and value are over [`MAX_NAME_AND_VALUE`] bytes, or that `url` may not set
+    /// (another domain, a top-level one, `Secure` over plain http, one that would replace a
+    /// `Secure` cookie from plain http), is ignored, as browsers do.
     pub(crate) fn keep_from(&self, url: &Url, headers: &HeaderMap) {
         let mut set = headers
             .get_all(SET_COOKIE)
@@ -103,6 +109,8 @@ impl Jar {
             // As UTF-8, not `to_str` (visible ASCII only): a value holding UTF-8, which
             // browsers keep, is kept too (`add_to` sends it back as the same bytes).
             .filter_map(|v| RawCookie::parse(std::str::from_utf8(v.as_bytes()).ok()?).ok())
+            // RFC 6265bis's parsing, as browsers do: a larger one is ignored whole.
+            .filter(|cookie| cookie.name().len() + cookie.value().len() <= MAX_NAME_AND_VALUE)
             .filter_map(|cookie| scoped(cookie, url))
             .peekable();
         if set.peek().is_none() {
@@ -413,6 +421,32 @@ mod tests {
         );
         jar.keep_from(&url("http://example.com/"), &headers);
         assert_eq!(jar.values_for(&url("http://example.com/")).len(), 2);
+    }
+
+    #[test]
+    fn a_cookie_over_4096_bytes_of_name_and_value_is_ignored() {
+        // As browsers do: a site cannot make the client keep and send back more per cookie
+        // (180 such per domain made a Cookie line of megabytes that servers refuse).
+        let jar = Jar::new();
+        let fits = format!("fits={}; Path=/", "a".repeat(MAX_NAME_AND_VALUE - 4));
+        let over = format!("over={}; Path=/", "b".repeat(MAX_NAME_AND_VALUE - 3));
+        set(
+            &jar,
+            "http://example.com/",
+            &[&fits, &over, "small=1; Path=/"],
+        );
+        let kept: Vec<(String, usize)> = jar
+            .values_for(&url("http://example.com/"))
+            .into_iter()
+            .map(|(name, value)| (name, value.len()))
+            .collect();
+        assert_eq!(
+            kept,
+            [
+                ("fits".to_owned(), MAX_NAME_AND_VALUE - 4),
+                ("small".to_owned(), 1)
+            ]
+        );
     }
 
     #[test]
