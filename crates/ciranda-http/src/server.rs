@@ -246,8 +246,9 @@ impl<S, F> Serve<S, F> {
     /// Shuts the server down gracefully when `signal` completes (say
     /// [`ciranda::signal::ctrl_c`]): stop accepting (new connections are refused), let the
     /// requests in flight finish within [`shutdown_timeout`](Serve::shutdown_timeout), cancel
-    /// what is left, and return once the handlers it cancelled have been dropped (over HTTP/2
-    /// each runs in a task of its own, given up to 5 s more to be dropped).
+    /// what is left, and return once the handlers of its connections have been dropped, those
+    /// it cancelled and those whose client went away (over HTTP/2 each runs in a task of its
+    /// own, given up to 5 s more to be dropped).
     pub fn with_graceful_shutdown<G>(self, signal: G) -> Serve<S, G>
     where
         G: Future<Output = ()> + Send + 'static,
@@ -736,9 +737,8 @@ async fn serve_connection<S, B>(
                 batch: StreamBatch::new(activity.clone()),
                 cut,
             };
-            if serve_http(&builder, io, service, header_read_timeout, watches, tracker).await {
-                handlers_dropped(&activity).await;
-            }
+            serve_http(&builder, io, service, header_read_timeout, watches, tracker).await;
+            handlers_dropped(&activity).await;
         }
         Some(acceptor) => {
             let handshake = handshake(
@@ -758,9 +758,8 @@ async fn serve_connection<S, B>(
                 batch: StreamBatch::new(activity.clone()),
                 cut,
             };
-            if serve_http(&builder, io, service, header_read_timeout, watches, tracker).await {
-                handlers_dropped(&activity).await;
-            }
+            serve_http(&builder, io, service, header_read_timeout, watches, tracker).await;
+            handlers_dropped(&activity).await;
         }
     }
 }
@@ -798,15 +797,21 @@ async fn handshake(
     }
 }
 
-/// After a shutdown cancelled a connection (its future dropped): waits until the requests it
-/// had in flight are dropped too, for at most [`HANDLER_DROP_WAIT`]. Over HTTP/2 hyper runs
+/// After a connection ended (its future dropped), however it ended: waits until the requests
+/// it had in flight are dropped too, for at most [`HANDLER_DROP_WAIT`]. Over HTTP/2 hyper runs
 /// each request's handler and response body in a task of its own, which the connection's
 /// end only wakes to drop them; without this wait `serve` could return while some were
 /// still alive (a handler holding a database connection, a file, a permit the program
-/// releases next). Over HTTP/1.1 they were in the connection's future, and the count is
-/// already zero. A poll every millisecond, on this rare path only, instead of a wake-up
-/// from every request's end.
+/// releases next): after a shutdown cancelled the connection, and as well when the client
+/// closed or reset it (or it failed) during the shutdown's drain, or just before the
+/// shutdown. Over HTTP/1.1 they were in the connection's future, and the count is already
+/// zero. One atomic load per connection; a poll every millisecond only while handlers are
+/// still alive, instead of a wake-up from every request's end.
 async fn handlers_dropped(activity: &Activity) {
+    // Acquire: pairs with the release in `InFlight::drop`.
+    if activity.in_flight.load(Ordering::Acquire) == 0 {
+        return;
+    }
     let _ = ciranda::time::timeout(HANDLER_DROP_WAIT, async {
         // Acquire: pairs with the release in `InFlight::drop`.
         while activity.in_flight.load(Ordering::Acquire) != 0 {
@@ -822,7 +827,7 @@ const HANDLER_DROP_WAIT: Duration = Duration::from_secs(5);
 
 /// Serves HTTP/1.1 or HTTP/2 (as the first bytes tell) on `io` until the peer closes, until
 /// `idle` finds it idle (gracefully, then dropped if it stays idle), or until the server
-/// shuts down (gracefully, then cancelled). Returns whether the shutdown cancelled it.
+/// shuts down (gracefully, then cancelled).
 async fn serve_http<I, S, B>(
     builder: &auto::Builder<CirandaExecutor>,
     io: HeadDeadline<I>,
@@ -830,8 +835,7 @@ async fn serve_http<I, S, B>(
     header_read_timeout: Option<Duration>,
     mut watches: Watches,
     tracker: &Tracker,
-) -> bool
-where
+) where
     I: futures_io::AsyncRead + futures_io::AsyncWrite + Unpin + Send + 'static,
     S: ConnectionService<B>,
     B: ResponseBody,
@@ -853,7 +857,7 @@ where
     match serve_until(conn.as_mut(), &tracker.shutdown, &mut watches).await {
         // Served until the peer closed (or the connection failed); or the peer stopped
         // taking what is sent to it: dropped.
-        Served::Done | Served::Stalled => return false,
+        Served::Done | Served::Stalled => return,
         Served::ShutDown => {}
         Served::Idle => {
             // GOAWAY for HTTP/2; HTTP/1.1 closes once no response is being written.
@@ -864,7 +868,7 @@ where
             match serve_until(conn.as_mut(), &tracker.shutdown, &mut watches).await {
                 // Closed; or still open and idle another `idle_timeout` later (an HTTP/2 peer
                 // that never answers the GOAWAY's PING), or stalled: dropped.
-                Served::Done | Served::Idle | Served::Stalled => return false,
+                Served::Done | Served::Idle | Served::Stalled => return,
                 Served::ShutDown => {}
             }
         }
@@ -879,10 +883,7 @@ where
         tracker.abandoned.wait().await;
         ciranda::time::sleep(tracker.shutdown_timeout).await;
     });
-    matches!(
-        select(conn, select(cancel, abandoned)).await,
-        Either::Right(_)
-    )
+    let _ = select(conn, select(cancel, abandoned)).await;
 }
 
 /// How [`serve_until`] ended.

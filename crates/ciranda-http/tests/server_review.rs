@@ -184,8 +184,18 @@ async fn h2_client(
     hyper::client::conn::http2::SendRequest<UploadBody>,
     ciranda::task::JoinHandle<Result<(), hyper::Error>>,
 ) {
+    h2_client_on(TcpStream::connect(addr).await.unwrap(), ping).await
+}
+
+/// [`h2_client`] on a stream already connected.
+async fn h2_client_on(
+    stream: TcpStream,
+    ping: Option<Duration>,
+) -> (
+    hyper::client::conn::http2::SendRequest<UploadBody>,
+    ciranda::task::JoinHandle<Result<(), hyper::Error>>,
+) {
     use ciranda_http::rt::{CirandaExecutor, CirandaIo, CirandaTimer};
-    let stream = TcpStream::connect(addr).await.unwrap();
     let mut builder = hyper::client::conn::http2::Builder::new(CirandaExecutor::new());
     builder.timer(CirandaTimer::new());
     if let Some(interval) = ping {
@@ -564,16 +574,18 @@ impl Drop for SlowDrop {
     }
 }
 
-/// A graceful shutdown that runs out of time cancels what is left, and then `serve` returns.
-/// Over HTTP/1.1 a request's handler lives in its connection's task and is dropped with it;
-/// over HTTP/2 hyper runs each handler in a task of its own, which the connection's end only
-/// wakes, so `serve` returned while those handlers were still being dropped (or not yet
-/// polled): a program that closes its database pool or exits its runtime after `serve` met
-/// handlers still alive. `serve` now returns once the handlers of the connections it cancelled
-/// are dropped. Two workers drop the two handlers while a third runs the server's task.
-#[ciranda::test(flavor = "multi_thread", worker_threads = 4)]
-async fn serve_returns_after_the_http2_handlers_it_cancelled_are_dropped() {
-    use http_body_util::BodyExt;
+/// A server with graceful shutdown (on `stop`) whose handlers never answer: each holds a
+/// [`SlowDrop`] on `dropped` and counts itself in `called` once running. Returns the server's
+/// address, `called`, `dropped`, `stop` and the server's task.
+async fn never_answering_server(
+    shutdown_timeout: Duration,
+) -> (
+    std::net::SocketAddr,
+    Arc<std::sync::atomic::AtomicUsize>,
+    Arc<std::sync::atomic::AtomicUsize>,
+    Arc<ciranda::sync::Event>,
+    ciranda::task::JoinHandle<std::io::Result<()>>,
+) {
     use std::sync::atomic::{AtomicUsize, Ordering};
     let (called, dropped) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
     let service = {
@@ -599,12 +611,34 @@ async fn serve_returns_after_the_http2_handlers_it_cancelled_are_dropped() {
     };
     let server = ciranda::spawn(
         ciranda_http::server::serve(listener, service)
-            .shutdown_timeout(Duration::from_millis(100))
+            .shutdown_timeout(shutdown_timeout)
             .with_graceful_shutdown(signal)
             .into_future(),
     );
-    let (sender, _conn) = h2_client(addr, None).await;
-    let _requests: Vec<_> = (0..2)
+    (addr, called, dropped, stop, server)
+}
+
+/// Sends `n` HTTP/2 requests on one connection to [`never_answering_server`]'s `addr`, and
+/// returns once all `n` handlers run. Returns a second descriptor of the client's socket (its
+/// `shutdown` ends the connection under hyper: hyper's HTTP/2 client keeps a connection with
+/// streams open even once its tasks are dropped), the client connection's task and the
+/// requests' tasks.
+async fn requests_in_flight(
+    addr: std::net::SocketAddr,
+    called: &std::sync::atomic::AtomicUsize,
+    n: usize,
+) -> (
+    std::net::TcpStream,
+    ciranda::task::JoinHandle<Result<(), hyper::Error>>,
+    Vec<ciranda::task::JoinHandle<Result<(), hyper::Error>>>,
+) {
+    use http_body_util::BodyExt;
+    use std::sync::atomic::Ordering;
+    let socket = std::net::TcpStream::connect(addr).unwrap();
+    let closer = socket.try_clone().unwrap();
+    let stream = TcpStream::from_std(socket).unwrap();
+    let (sender, conn) = h2_client_on(stream, None).await;
+    let requests: Vec<_> = (0..n)
         .map(|_| {
             let mut sender = sender.clone();
             let request = hyper::Request::get(format!("http://{addr}/"))
@@ -616,12 +650,28 @@ async fn serve_returns_after_the_http2_handlers_it_cancelled_are_dropped() {
         })
         .collect();
     timeout(Duration::from_secs(20), async {
-        while called.load(Ordering::SeqCst) < 2 {
+        while called.load(Ordering::SeqCst) < n {
             ciranda::time::sleep(Duration::from_millis(5)).await;
         }
     })
     .await
-    .expect("the two requests never reached their handler");
+    .expect("the requests never reached their handler");
+    (closer, conn, requests)
+}
+
+/// A graceful shutdown that runs out of time cancels what is left, and then `serve` returns.
+/// Over HTTP/1.1 a request's handler lives in its connection's task and is dropped with it;
+/// over HTTP/2 hyper runs each handler in a task of its own, which the connection's end only
+/// wakes, so `serve` returned while those handlers were still being dropped (or not yet
+/// polled): a program that closes its database pool or exits its runtime after `serve` met
+/// handlers still alive. `serve` now returns once the handlers of the connections it cancelled
+/// are dropped. Two workers drop the two handlers while a third runs the server's task.
+#[ciranda::test(flavor = "multi_thread", worker_threads = 4)]
+async fn serve_returns_after_the_http2_handlers_it_cancelled_are_dropped() {
+    use std::sync::atomic::Ordering;
+    let (addr, called, dropped, stop, server) =
+        never_answering_server(Duration::from_millis(100)).await;
+    let (_closer, _conn, _requests) = requests_in_flight(addr, &called, 2).await;
 
     stop.set();
     timeout(Duration::from_secs(20), server)
@@ -633,5 +683,33 @@ async fn serve_returns_after_the_http2_handlers_it_cancelled_are_dropped() {
         dropped.load(Ordering::SeqCst),
         2,
         "serve returned before the HTTP/2 handlers it cancelled were dropped"
+    );
+}
+
+/// The same when the connection ends otherwise during the shutdown's drain: the client goes
+/// away (closes its connection after the GOAWAY, a load balancer, a client's own timeout).
+/// The connection's future then completes with its handlers' tasks only woken, and `serve`
+/// returned while they were still being dropped: only a connection the shutdown cancelled was
+/// waited for. Every connection's task now waits for its requests in flight to be dropped.
+#[ciranda::test(flavor = "multi_thread", worker_threads = 4)]
+async fn serve_returns_after_the_http2_handlers_of_a_connection_the_client_closed_are_dropped() {
+    use std::sync::atomic::Ordering;
+    // Long enough that only the client's close ends the connection.
+    let (addr, called, dropped, stop, server) =
+        never_answering_server(Duration::from_secs(3600)).await;
+    let (closer, _conn, _requests) = requests_in_flight(addr, &called, 2).await;
+
+    stop.set();
+    // The client goes away: the server reads the end of the connection.
+    closer.shutdown(std::net::Shutdown::Both).unwrap();
+    timeout(Duration::from_secs(20), server)
+        .await
+        .expect("the server did not return")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        dropped.load(Ordering::SeqCst),
+        2,
+        "serve returned before the HTTP/2 handlers of a connection its client closed were dropped"
     );
 }
