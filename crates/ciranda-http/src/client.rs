@@ -128,6 +128,14 @@ struct Config {
     /// Every connection speaks HTTP/2 (`http2_prior_knowledge`): the in-use limit counts its
     /// exchanges to one host as one.
     http2_only: bool,
+    /// The pool keeps HTTP/2 connections for the exchanges that follow, so that the exchanges
+    /// to one host share one (and one place of the in-use limit). Not with
+    /// `pool_max_idle_per_host(0)` (hyper-util's pool is then off and every exchange makes a
+    /// connection of its own, HTTP/2 too) nor with a zero `pool_idle_timeout` (the next
+    /// exchange's checkout finds the connection expired and makes another): counted as
+    /// shared there, each exchange opened a connection of its own under one place, without
+    /// bound.
+    http2_shared: bool,
     /// The pools made for per-request proxies, by proxy URL: those of the
     /// [`MAX_PROXY_POOLS`] URLs used most recently.
     by_proxy: Mutex<RecentlyUsed<Route>>,
@@ -579,10 +587,11 @@ impl Client {
                 // The pool gives the connection before the request goes out on it: one that
                 // speaks HTTP/2 is shared, and so is its place among those in use.
                 if let Some(in_use) = in_use.as_mut().filter(|u| !u.is_settled()) {
-                    let h2 = connection
-                        .connection_metadata()
-                        .as_ref()
-                        .map(|c| self.config.http2_only || c.is_negotiated_h2());
+                    let h2 = connection.connection_metadata().as_ref().map(|c| {
+                        // On a connection of its own (the pool keeps none), it keeps its
+                        // own place, whatever its protocol.
+                        self.config.http2_shared && (self.config.http2_only || c.is_negotiated_h2())
+                    });
                     if let Some(h2) = h2 {
                         in_use.connected(h2);
                     }
@@ -1010,7 +1019,10 @@ impl ClientBuilder {
     /// flight to an HTTP/2 host share one place, and a request to a host that already has
     /// one goes ahead without waiting. (A request learns that its host speaks HTTP/2 when its
     /// first connection is made, over TLS through ALPN: until one has, each request to the
-    /// host takes a place of its own, and gives it back once it sees HTTP/2.)
+    /// host takes a place of its own, and gives it back once it sees HTTP/2.) With
+    /// `pool_max_idle_per_host(0)` or a zero `pool_idle_timeout` the pool keeps no
+    /// connection for the requests that follow, so HTTP/2 requests make connections of their
+    /// own too, and each takes a place of its own.
     ///
     /// A request that finds every place taken waits, behind the requests that came first,
     /// until one is given back. The wait counts against the request's
@@ -1298,6 +1310,8 @@ impl ClientBuilder {
                 max_connections_per_host,
                 in_use,
                 http2_only: self.http2_prior_knowledge,
+                http2_shared: self.pool_max_idle_per_host > 0
+                    && self.pool_idle_timeout != Some(Duration::ZERO),
                 by_proxy: Mutex::new(RecentlyUsed::new(MAX_PROXY_POOLS)),
             }),
         })

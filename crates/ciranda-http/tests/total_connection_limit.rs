@@ -4,9 +4,10 @@
 //! served; an idle pooled connection holds nobody back; a request dropped while it waits
 //! gives its place up; a wait past the request's timeout is a timeout error that says so; an
 //! unread response keeps its place and an empty one does not; requests to an HTTP/2 host
-//! share one place; with `max_connections_per_host`, a request waiting for its host does not
-//! hold a place others could use; a request sent again after its connection ended under it
-//! keeps its place; requests through their own proxy count against the same limit.
+//! share one place (and take one each when the pool keeps no connection); with
+//! `max_connections_per_host`, a request waiting for its host does not hold a place others
+//! could use; a request sent again after its connection ended under it keeps its place;
+//! requests through their own proxy count against the same limit.
 //!
 //! Every test runs under a watchdog thread that aborts the process if it hangs.
 
@@ -478,6 +479,61 @@ async fn requests_to_an_http2_host_share_one_place() {
     assert!(bodies.iter().all(|b| b.as_deref().ok() == Some("ok")));
     assert_eq!(stats.most(), 20);
     assert_eq!(server.accepted(), 1);
+}
+
+/// With the pool off (`pool_max_idle_per_host(0)`) or a zero idle timeout, hyper-util keeps
+/// no HTTP/2 connection for the requests that follow: each makes its own. The requests to an
+/// HTTP/2 host were still counted as sharing one place, so every request after the first
+/// joined the host's group without waiting and opened a connection of its own: six held at
+/// once under a limit of two. Each takes a place of its own now.
+#[ciranda::test]
+async fn http2_requests_take_a_place_each_when_the_pool_keeps_no_connection() {
+    let _watchdog = guard();
+    let cert = make_cert();
+    // (negotiated with ALPN, pool_max_idle_per_host, pool_idle_timeout)
+    let cases = [
+        (false, 0, Duration::from_secs(90)),
+        (true, 0, Duration::from_secs(90)),
+        (false, usize::MAX, Duration::ZERO),
+    ];
+    for (alpn, max_idle, idle_timeout) in cases {
+        let case = format!("ALPN {alpn}, max idle {max_idle}, idle timeout {idle_timeout:?}");
+        let stats = Stats::new(1);
+        let server = start(&stats, alpn.then_some(&cert)).await;
+        let mut builder = limited(2)
+            .pool_max_idle_per_host(max_idle)
+            .pool_idle_timeout(idle_timeout);
+        builder = if alpn {
+            builder.add_root_certificate(&cert.cert_der)
+        } else {
+            builder.http2_prior_knowledge()
+        };
+        let client = builder.build().unwrap();
+        let url = if alpn {
+            server.tls_url("/hold")
+        } else {
+            server.url("/hold")
+        };
+        let held: Vec<_> = (0..6).map(|_| spawn_get(&client, url.clone())).collect();
+        stats.holding(2).await;
+        // Time for a third to arrive, were it let through.
+        ciranda::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(
+            stats.holding.load(SeqCst),
+            2,
+            "{case}: held beyond the limit"
+        );
+        assert!(
+            server.accepted() <= 2,
+            "{case}: {} connections",
+            server.accepted()
+        );
+        stats.release.set();
+        for h in held {
+            assert_eq!(h.await.unwrap(), "ok");
+        }
+        assert_eq!(stats.most(), 2, "{case}");
+    }
 }
 
 #[ciranda::test]
