@@ -3,8 +3,9 @@
 use super::addr::{ToSocketAddrs, resolve, try_each};
 use super::socket::{bind_first, connected_socket, ip_ttl, socket_common, std_conversions};
 use crate::io::Async;
+use socket2::SockRef;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::task::{Context, Poll};
 
 /// A UDP socket (datagrams).
@@ -119,6 +120,47 @@ impl UdpSocket {
         self.io.read_with(|s| s.peek_from(buf)).await
     }
 
+    /// Receives a datagram from the connected peer without consuming it; returns the number of
+    /// bytes written into `buf`. A datagram longer than `buf` fills `buf` and stays queued
+    /// whole: a later [`recv`](UdpSocket::recv) with room enough gets all of it.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: peeking consumes nothing, and a dropped wait leaves no waker behind.
+    pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.io.read_with(|s| s.peek(buf)).await
+    }
+
+    /// The sender of the next datagram, waiting for one if none is queued; consumes nothing
+    /// and copies no data (a zero-length datagram has a sender too, and a long one is left
+    /// queued whole).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ciranda::net::UdpSocket;
+    ///
+    /// ciranda::run(async {
+    ///     let a = UdpSocket::bind("127.0.0.1:0").await?;
+    ///     let b = UdpSocket::bind("127.0.0.1:0").await?;
+    ///     a.send_to(b"hello", b.local_addr()?).await?;
+    ///     // Decide what to do with the datagram by who sent it, before reading it.
+    ///     assert_eq!(b.peek_sender().await?, a.local_addr()?);
+    ///     let mut buf = [0; 16];
+    ///     let (n, from) = b.recv_from(&mut buf).await?;
+    ///     assert_eq!((&buf[..n], from), (&b"hello"[..], a.local_addr()?));
+    ///     std::io::Result::Ok(())
+    /// })?;
+    /// # std::io::Result::Ok(())
+    /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: peeking consumes nothing, and a dropped wait leaves no waker behind.
+    pub async fn peek_sender(&self) -> io::Result<SocketAddr> {
+        self.io.read_with(peek_sender).await
+    }
+
     /// Sends a datagram to the connected peer.
     ///
     /// # Cancel safety
@@ -144,6 +186,10 @@ impl UdpSocket {
     /// Polls for a datagram; returns the number of bytes written into `buf` and the sender. A
     /// datagram longer than `buf` is truncated, the rest discarded (see
     /// [`recv_from`](UdpSocket::recv_from)).
+    ///
+    /// As for every `poll_*` method, only the waker of the most recent call in each direction
+    /// (receiving and peeking share one, sending the other) is kept and woken; to wait from
+    /// several tasks at once, use [`recv_from`](UdpSocket::recv_from).
     pub fn poll_recv_from(
         &self,
         cx: &mut Context<'_>,
@@ -152,7 +198,42 @@ impl UdpSocket {
         self.io.poll_read_with(cx, |s| s.recv_from(buf))
     }
 
-    /// Polls to send a datagram to `target`.
+    /// Polls for a datagram from the connected peer; returns the number of bytes written into
+    /// `buf`. Truncates as [`recv`](UdpSocket::recv) does.
+    ///
+    /// Only the waker of the most recent call in each direction is woken (see
+    /// [`poll_recv_from`](UdpSocket::poll_recv_from)).
+    pub fn poll_recv(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        self.io.poll_read_with(cx, |s| s.recv(buf))
+    }
+
+    /// Polls for a datagram without consuming it; returns the number of bytes written into
+    /// `buf` and the sender. A datagram longer than `buf` fills `buf` and stays queued whole.
+    ///
+    /// Only the waker of the most recent call in each direction is woken (see
+    /// [`poll_recv_from`](UdpSocket::poll_recv_from)).
+    pub fn poll_peek_from(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<(usize, SocketAddr)>> {
+        self.io.poll_read_with(cx, |s| s.peek_from(buf))
+    }
+
+    /// Polls to send a datagram to the connected peer; returns the bytes sent.
+    ///
+    /// Only the waker of the most recent call in each direction is woken (see
+    /// [`poll_recv_from`](UdpSocket::poll_recv_from)); to wait from several tasks at once, use
+    /// [`send`](UdpSocket::send).
+    pub fn poll_send(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.io.poll_write_with(cx, |s| s.send(buf))
+    }
+
+    /// Polls to send a datagram to `target`; returns the bytes sent.
+    ///
+    /// Only the waker of the most recent call in each direction is woken (see
+    /// [`poll_recv_from`](UdpSocket::poll_recv_from)); to wait from several tasks at once, use
+    /// [`send_to`](UdpSocket::send_to).
     pub fn poll_send_to(
         &self,
         cx: &mut Context<'_>,
@@ -170,6 +251,98 @@ impl UdpSocket {
     /// `SO_BROADCAST`.
     pub fn broadcast(&self) -> io::Result<bool> {
         self.io.get_ref().broadcast()
+    }
+
+    /// Joins the IPv4 multicast group `multiaddr` on the local interface with address
+    /// `interface` (`IP_ADD_MEMBERSHIP`); [`Ipv4Addr::UNSPECIFIED`] lets the system choose one
+    /// by its routes. Datagrams sent to the group (and to this socket's port) are then received.
+    ///
+    /// Errors are the system's: on Linux, `multiaddr` not a multicast address is
+    /// [`InvalidInput`](io::ErrorKind::InvalidInput), a group already joined on that interface
+    /// [`AddrInUse`](io::ErrorKind::AddrInUse), and an `interface` that is no local address
+    /// (or, unspecified, no route to the group) `ENODEV`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ciranda::net::UdpSocket;
+    /// use std::net::Ipv4Addr;
+    ///
+    /// ciranda::run(async {
+    ///     let socket = UdpSocket::bind("0.0.0.0:0").await?;
+    ///     let group = Ipv4Addr::new(239, 255, 10, 20);
+    ///     // Members on the loopback interface: datagrams sent to the group through it (see
+    ///     // `socket2`'s `set_multicast_if_v4`) arrive here.
+    ///     socket.join_multicast_v4(group, Ipv4Addr::LOCALHOST)?;
+    ///     socket.set_multicast_loop_v4(true)?;
+    ///     assert!(socket.multicast_loop_v4()?);
+    ///     // A unicast address is no group: the system's error is returned.
+    ///     assert!(socket.join_multicast_v4(Ipv4Addr::LOCALHOST, Ipv4Addr::LOCALHOST).is_err());
+    ///     socket.leave_multicast_v4(group, Ipv4Addr::LOCALHOST)?;
+    ///     std::io::Result::Ok(())
+    /// })?;
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn join_multicast_v4(&self, multiaddr: Ipv4Addr, interface: Ipv4Addr) -> io::Result<()> {
+        self.io.get_ref().join_multicast_v4(&multiaddr, &interface)
+    }
+
+    /// Leaves the IPv4 multicast group `multiaddr` on the interface with address `interface`
+    /// (`IP_DROP_MEMBERSHIP`), as joined by
+    /// [`join_multicast_v4`](UdpSocket::join_multicast_v4). A group not joined there is the
+    /// system's error (on Linux [`AddrNotAvailable`](io::ErrorKind::AddrNotAvailable)).
+    pub fn leave_multicast_v4(&self, multiaddr: Ipv4Addr, interface: Ipv4Addr) -> io::Result<()> {
+        self.io.get_ref().leave_multicast_v4(&multiaddr, &interface)
+    }
+
+    /// Joins the IPv6 multicast group `multiaddr` on the interface with index `interface`
+    /// (`IPV6_ADD_MEMBERSHIP`); `0` lets the system choose one by its routes. Errors are the
+    /// system's (on Linux: a non-multicast `multiaddr` is
+    /// [`InvalidInput`](io::ErrorKind::InvalidInput), an unknown interface index `ENODEV`).
+    pub fn join_multicast_v6(&self, multiaddr: &Ipv6Addr, interface: u32) -> io::Result<()> {
+        self.io.get_ref().join_multicast_v6(multiaddr, interface)
+    }
+
+    /// Leaves the IPv6 multicast group `multiaddr` on the interface with index `interface`
+    /// (`IPV6_DROP_MEMBERSHIP`), as joined by
+    /// [`join_multicast_v6`](UdpSocket::join_multicast_v6).
+    pub fn leave_multicast_v6(&self, multiaddr: &Ipv6Addr, interface: u32) -> io::Result<()> {
+        self.io.get_ref().leave_multicast_v6(multiaddr, interface)
+    }
+
+    /// Sets `IP_MULTICAST_LOOP`: whether IPv4 multicast datagrams this socket sends are looped
+    /// back to members on this host (on by default).
+    pub fn set_multicast_loop_v4(&self, on: bool) -> io::Result<()> {
+        self.io.get_ref().set_multicast_loop_v4(on)
+    }
+
+    /// `IP_MULTICAST_LOOP` (see [`set_multicast_loop_v4`](UdpSocket::set_multicast_loop_v4)).
+    pub fn multicast_loop_v4(&self) -> io::Result<bool> {
+        self.io.get_ref().multicast_loop_v4()
+    }
+
+    /// Sets `IP_MULTICAST_TTL`: how many hops the IPv4 multicast datagrams this socket sends
+    /// may take (1 by default: the local network only). Values over 255 are the system's error
+    /// (on Linux [`InvalidInput`](io::ErrorKind::InvalidInput)).
+    pub fn set_multicast_ttl_v4(&self, ttl: u32) -> io::Result<()> {
+        self.io.get_ref().set_multicast_ttl_v4(ttl)
+    }
+
+    /// `IP_MULTICAST_TTL` (see [`set_multicast_ttl_v4`](UdpSocket::set_multicast_ttl_v4)).
+    pub fn multicast_ttl_v4(&self) -> io::Result<u32> {
+        self.io.get_ref().multicast_ttl_v4()
+    }
+
+    /// Sets `IPV6_MULTICAST_LOOP`: whether IPv6 multicast datagrams this socket sends are
+    /// looped back to members on this host (on by default). An IPv6 socket option: on an IPv4
+    /// socket, the system's error.
+    pub fn set_multicast_loop_v6(&self, on: bool) -> io::Result<()> {
+        self.io.get_ref().set_multicast_loop_v6(on)
+    }
+
+    /// `IPV6_MULTICAST_LOOP` (see [`set_multicast_loop_v6`](UdpSocket::set_multicast_loop_v6)).
+    pub fn multicast_loop_v6(&self) -> io::Result<bool> {
+        self.io.get_ref().multicast_loop_v6()
     }
 
     /// Waits until the socket is reported readable.
@@ -191,4 +364,13 @@ impl UdpSocket {
     pub async fn writable(&self) -> io::Result<()> {
         self.io.writable().await
     }
+}
+
+/// The sender of the datagram at the head of `socket`'s queue, consuming nothing: a peek into
+/// no buffer (socket2's, which also copes with Windows reporting that as truncation).
+fn peek_sender(socket: &std::net::UdpSocket) -> io::Result<SocketAddr> {
+    SockRef::from(socket)
+        .peek_sender()?
+        .as_socket()
+        .ok_or_else(|| io::Error::other("ciranda: a UDP datagram's sender is not an IP address"))
 }
