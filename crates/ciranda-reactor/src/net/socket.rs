@@ -114,6 +114,34 @@ macro_rules! connected_socket {
     };
 }
 
+/// `readable` and `writable` for `$ty`, a struct with an `io: Async<_>` field; `$what` names
+/// it in their docs ("stream", "socket").
+macro_rules! readiness_waits {
+    ($ty:ident, $what:literal) => {
+        impl $ty {
+            #[doc = concat!("Waits until the ", $what, " is reported readable.")]
+            ///
+            /// # Cancel safety
+            ///
+            /// Cancel-safe: a dropped wait withdraws its waker and consumes no readiness, so the
+            /// next wait sees the same report.
+            pub async fn readable(&self) -> ::std::io::Result<()> {
+                self.io.readable().await
+            }
+
+            #[doc = concat!("Waits until the ", $what, " is reported writable.")]
+            ///
+            /// # Cancel safety
+            ///
+            /// Cancel-safe: a dropped wait withdraws its waker and consumes no readiness, so the
+            /// next wait sees the same report.
+            pub async fn writable(&self) -> ::std::io::Result<()> {
+                self.io.writable().await
+            }
+        }
+    };
+}
+
 /// `set_ttl` and `ttl` (`IP_TTL`) for an IP socket.
 macro_rules! ip_ttl {
     ($ty:ident) => {
@@ -183,7 +211,9 @@ macro_rules! incoming_stream {
     };
 }
 
-pub(super) use {connected_socket, incoming_stream, ip_ttl, socket_common, std_conversions};
+pub(super) use {
+    connected_socket, incoming_stream, ip_ttl, readiness_waits, socket_common, std_conversions,
+};
 
 /// A std stream socket whose non-blocking `connect` may still be in progress.
 pub(super) trait Connecting {

@@ -5,7 +5,7 @@ use super::addr::{ToSocketAddrs, resolve, try_each};
 use super::inq::InqHint;
 use super::socket::{
     LISTEN_BACKLOG, bind_first, connect_started, connected, connected_socket, incoming_stream,
-    ip_ttl, socket_common, std_conversions,
+    ip_ttl, readiness_waits, socket_common, std_conversions,
 };
 use super::stream::{
     NoSigpipe, StreamSocket, impl_async_read, impl_async_write, read_into, write_gathered,
@@ -181,6 +181,7 @@ pub struct TcpStream {
 }
 
 socket_common!(TcpStream, SocketAddr);
+readiness_waits!(TcpStream, "stream");
 connected_socket!(TcpStream, SocketAddr, shutdown);
 ip_ttl!(TcpStream);
 
@@ -249,26 +250,6 @@ impl TcpStream {
             self.io.void_drained(READ);
         }
         Ok(n)
-    }
-
-    /// Waits until the stream is reported readable.
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel-safe: a dropped wait withdraws its waker and consumes no readiness, so the next wait
-    /// sees the same report.
-    pub async fn readable(&self) -> io::Result<()> {
-        self.io.readable().await
-    }
-
-    /// Waits until the stream is reported writable.
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel-safe: a dropped wait withdraws its waker and consumes no readiness, so the next wait
-    /// sees the same report.
-    pub async fn writable(&self) -> io::Result<()> {
-        self.io.writable().await
     }
 
     /// Splits into owned halves that can move to different tasks. Dropping the write half

@@ -1,7 +1,9 @@
 //! UDP: `UdpSocket`.
 
 use super::addr::{ToSocketAddrs, resolve, try_each};
-use super::socket::{bind_first, connected_socket, ip_ttl, socket_common, std_conversions};
+use super::socket::{
+    bind_first, connected_socket, ip_ttl, readiness_waits, socket_common, std_conversions,
+};
 use crate::io::Async;
 use socket2::SockRef;
 use std::io;
@@ -31,6 +33,7 @@ pub struct UdpSocket {
 }
 
 socket_common!(UdpSocket, SocketAddr);
+readiness_waits!(UdpSocket, "socket");
 std_conversions!(UdpSocket, std::net::UdpSocket);
 connected_socket!(UdpSocket, SocketAddr);
 ip_ttl!(UdpSocket);
@@ -343,26 +346,6 @@ impl UdpSocket {
     /// `IPV6_MULTICAST_LOOP` (see [`set_multicast_loop_v6`](UdpSocket::set_multicast_loop_v6)).
     pub fn multicast_loop_v6(&self) -> io::Result<bool> {
         self.io.get_ref().multicast_loop_v6()
-    }
-
-    /// Waits until the socket is reported readable.
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel-safe: a dropped wait withdraws its waker and consumes no readiness, so the next wait
-    /// sees the same report.
-    pub async fn readable(&self) -> io::Result<()> {
-        self.io.readable().await
-    }
-
-    /// Waits until the socket is reported writable.
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel-safe: a dropped wait withdraws its waker and consumes no readiness, so the next wait
-    /// sees the same report.
-    pub async fn writable(&self) -> io::Result<()> {
-        self.io.writable().await
     }
 }
 

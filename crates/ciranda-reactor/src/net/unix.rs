@@ -1,8 +1,8 @@
 //! Unix-domain stream sockets: `UnixListener`, `UnixStream` and its split halves.
 
 use super::socket::{
-    LISTEN_BACKLOG, connect_started, connected, connected_socket, incoming_stream, socket_common,
-    std_conversions,
+    LISTEN_BACKLOG, connect_started, connected, connected_socket, incoming_stream, readiness_waits,
+    socket_common, std_conversions,
 };
 use super::stream::{
     NoSigpipe, StreamSocket, impl_async_read, impl_async_write, read_into, write_gathered,
@@ -205,6 +205,7 @@ pub struct UnixStream {
 }
 
 socket_common!(UnixStream, SocketAddr);
+readiness_waits!(UnixStream, "stream");
 connected_socket!(UnixStream, SocketAddr, shutdown);
 
 impl UnixStream {
@@ -252,26 +253,6 @@ impl UnixStream {
         Ok(UnixStream {
             io: Async::with_reactor(stream, reactor)?,
         })
-    }
-
-    /// Waits until the stream is reported readable.
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel-safe: a dropped wait withdraws its waker and consumes no readiness, so the next wait
-    /// sees the same report.
-    pub async fn readable(&self) -> io::Result<()> {
-        self.io.readable().await
-    }
-
-    /// Waits until the stream is reported writable.
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel-safe: a dropped wait withdraws its waker and consumes no readiness, so the next wait
-    /// sees the same report.
-    pub async fn writable(&self) -> io::Result<()> {
-        self.io.writable().await
     }
 
     /// Splits into owned halves; dropping the write half shuts the write side down.

@@ -1,6 +1,6 @@
 //! Unix-domain datagram sockets: `UnixDatagram`.
 
-use super::socket::{connected_socket, socket_common, std_conversions};
+use super::socket::{connected_socket, readiness_waits, socket_common, std_conversions};
 use super::stream::SEND_FLAGS;
 use super::unix::unix_addr;
 use crate::io::Async;
@@ -48,6 +48,7 @@ pub struct UnixDatagram {
 }
 
 socket_common!(UnixDatagram, SocketAddr);
+readiness_waits!(UnixDatagram, "socket");
 std_conversions!(UnixDatagram, std::os::unix::net::UnixDatagram);
 connected_socket!(UnixDatagram, SocketAddr, shutdown);
 
@@ -217,25 +218,5 @@ impl UnixDatagram {
         buf: &mut [u8],
     ) -> Poll<io::Result<(usize, SocketAddr)>> {
         self.io.poll_read_with(cx, |s| s.recv_from(buf))
-    }
-
-    /// Waits until the socket is reported readable.
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel-safe: a dropped wait withdraws its waker and consumes no readiness, so the next wait
-    /// sees the same report.
-    pub async fn readable(&self) -> io::Result<()> {
-        self.io.readable().await
-    }
-
-    /// Waits until the socket is reported writable.
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel-safe: a dropped wait withdraws its waker and consumes no readiness, so the next wait
-    /// sees the same report.
-    pub async fn writable(&self) -> io::Result<()> {
-        self.io.writable().await
     }
 }
