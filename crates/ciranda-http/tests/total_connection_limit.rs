@@ -338,9 +338,18 @@ async fn an_idle_connection_to_one_host_holds_no_request_to_another_back() {
     let options = RequestOptions::new().timeout(Duration::from_secs(20));
     let other = client.get_with(hosts[1].url("/"), options).await.unwrap();
     assert_eq!(other.text().await.unwrap(), "ok");
-    // The idle connection was kept, and serves its host again.
+    // Its host is served again. Whether by the first connection depends on hyper-util's
+    // pool having taken it back, which its connection task does after the body ended and
+    // nothing here can wait for: on a loaded machine the request may find the pool empty and
+    // connect again (it did, about once in 20 runs under stress-ng, with the limit switched
+    // off too). Either way the limit let it through and held no request back.
     assert_eq!(get_text(&client, &hosts[0].url("/")).await.unwrap(), "ok");
-    assert_eq!((hosts[0].accepted(), hosts[1].accepted()), (1, 1));
+    assert_eq!(hosts[1].accepted(), 1);
+    assert!(
+        (1..=2).contains(&hosts[0].accepted()),
+        "{} connections to the first host for two requests",
+        hosts[0].accepted()
+    );
 }
 
 #[ciranda::test]
