@@ -230,6 +230,41 @@ pub(crate) async fn resolve<A: ToSocketAddrs + ?Sized>(
     Ok(addrs)
 }
 
+/// Resolves `addr` to its socket addresses (asyncio's `loop.getaddrinfo`, Tokio's
+/// `lookup_host`), in the resolver's order.
+///
+/// Host names are looked up with the system resolver on the runtime's blocking pool, never on
+/// an async thread; an address that is already numeric (`"127.0.0.1:80"`, a `SocketAddr`)
+/// costs no lookup. Errors name the host and port; an argument that is not `"host:port"` (or
+/// `(host, port)`) is an `InvalidInput` error that says so, without a lookup. A name that
+/// resolves to nothing is an `InvalidInput` error too. Outside a runtime it fails at once, with
+/// the error every socket constructor gives there (it says where to make one).
+///
+/// # Examples
+///
+/// ```
+/// use ciranda::net::lookup_host;
+///
+/// ciranda::run(async {
+///     let mut addrs = lookup_host("localhost:8080").await?;
+///     assert!(addrs.all(|a| a.ip().is_loopback() && a.port() == 8080));
+///     let numeric: Vec<_> = lookup_host(("10.0.0.1", 53)).await?.collect();
+///     assert_eq!(numeric, ["10.0.0.1:53".parse().unwrap()]);
+///     assert!(lookup_host("no-port-here").await.is_err());
+///     std::io::Result::Ok(())
+/// })?;
+/// # std::io::Result::Ok(())
+/// ```
+///
+/// # Cancel safety
+///
+/// A future dropped while the name is being looked up returns nothing; the lookup already
+/// running on the blocking pool finishes there and its answer is discarded.
+pub async fn lookup_host<A: ToSocketAddrs>(addr: A) -> io::Result<std::vec::IntoIter<SocketAddr>> {
+    let reactor = Reactor::current_io()?;
+    Ok(resolve(&addr, &reactor).await?.into_iter())
+}
+
 /// Tries `op` on each address in order; the last error if all fail.
 pub(crate) async fn try_each<T, F, Fut>(addrs: Vec<SocketAddr>, mut op: F) -> io::Result<T>
 where
