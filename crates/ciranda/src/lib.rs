@@ -83,6 +83,8 @@
 //! | `asyncio.to_thread` | [`spawn_blocking`] |
 //! | `Lock`, `Semaphore`, `Event`, `Condition`, `Barrier`, `Queue`, `Future` | [`sync`] |
 //! | `start_server` / `open_connection` | [`net::TcpListener`], [`net::TcpStream`] |
+//! | `create_datagram_endpoint` | [`net::UdpSocket`], [`net::UnixDatagram`] |
+//! | `loop.getaddrinfo` | [`net::lookup_host`] |
 //! | `StreamReader`/`StreamWriter` methods | [`io`] extension traits |
 //! | async iterators | [`stream`] |
 //! | `loop.add_signal_handler(SIGINT, ...)` | [`signal::ctrl_c`] |
