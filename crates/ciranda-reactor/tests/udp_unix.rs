@@ -267,3 +267,42 @@ fn an_empty_unix_socket_path_is_an_error_not_an_autobound_name() {
         assert!(e.to_string().contains("empty"), "{e}");
     });
 }
+
+#[test]
+fn unix_listener_and_stream_into_std_hand_back_working_sockets() {
+    let path = sock_path("into-std");
+    block_on(async {
+        let listener = UnixListener::bind(&path)?;
+        let mut client = UnixStream::connect(&path).await?;
+        let (server, _) = listener.accept().await?;
+        // Both handed back deregistered and still non-blocking.
+        let listener = listener.into_std()?;
+        let mut server = server.into_std()?;
+        client.write_all(b"ping").await?;
+        let mut buf = [0; 4];
+        loop {
+            match std::io::Read::read(&mut server, &mut buf) {
+                Ok(n) => {
+                    assert_eq!(&buf[..n], b"ping");
+                    break;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        assert_eq!(
+            listener.accept().unwrap_err().kind(),
+            io::ErrorKind::WouldBlock,
+            "the listener is still non-blocking"
+        );
+        // And can be wrapped again.
+        let again = UnixListener::from_std(listener)?;
+        let _second = UnixStream::connect(&path).await?;
+        again.accept().await?;
+        io::Result::Ok(())
+    })
+    .unwrap();
+    let _ = std::fs::remove_file(&path);
+}

@@ -77,7 +77,7 @@ pub(super) fn unix_addr(path: &Path) -> io::Result<SockAddr> {
 }
 
 socket_common!(UnixListener, SocketAddr);
-std_conversions!(UnixListener, std::os::unix::net::UnixListener, from_std);
+std_conversions!(UnixListener, std::os::unix::net::UnixListener);
 
 impl UnixListener {
     /// Binds to a filesystem path (which must not exist) and registers with the current
@@ -243,6 +243,12 @@ impl UnixStream {
     /// Wraps a std stream (made non-blocking) and registers it with the current reactor.
     pub fn from_std(stream: std::os::unix::net::UnixStream) -> io::Result<UnixStream> {
         Self::from_std_with(stream, Reactor::current_io()?)
+    }
+
+    /// Deregisters and returns the std stream (still non-blocking). A [split](Self::into_split)
+    /// stream cannot be turned back: the halves share it.
+    pub fn into_std(self) -> io::Result<std::os::unix::net::UnixStream> {
+        self.io.into_inner()
     }
 
     fn from_std_with(
