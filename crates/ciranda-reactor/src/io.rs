@@ -422,11 +422,14 @@ fn poll_io<R>(
 /// page).
 const MAX_RW_COUNT: usize = 0x7fff_f000;
 
+/// The most buffers one vectored transfer passes to the kernel (Linux's `IOV_MAX`; std's
+/// `readv`/`writev` pass at most this many, and so does the streams' `sendmsg`).
+pub(crate) const IOV_MAX: usize = 1024;
+
 /// The length to give [`poll_transfer`] for a vectored transfer: the bytes of all buffers,
 /// or, when there are more buffers than one `readv`/`writev` takes (std passes at most
 /// `IOV_MAX`), a length no transfer counts as short against.
 pub(crate) fn vectored_len<B: std::ops::Deref<Target = [u8]>>(bufs: &[B]) -> usize {
-    const IOV_MAX: usize = 1024;
     let total = bufs.iter().map(|b| b.len()).sum();
     if bufs.len() > IOV_MAX && total != 0 {
         usize::MAX

@@ -93,8 +93,7 @@ impl<S: AsFd> io::Write for NoSigpipe<'_, S> {
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         // At most `IOV_MAX` buffers, as std's `writev` passes (more fail with `EMSGSIZE`);
         // `vectored_len` never counts such a write as short.
-        const IOV_MAX: usize = 1024;
-        let bufs = &bufs[..bufs.len().min(IOV_MAX)];
+        let bufs = &bufs[..bufs.len().min(crate::io::IOV_MAX)];
         SockRef::from(self.0).send_vectored_with_flags(bufs, SEND_FLAGS)
     }
 
