@@ -7,7 +7,7 @@ use ciranda_reactor::block_on;
 use ciranda_reactor::net::UdpSocket;
 use std::future::{Future, poll_fn};
 use std::io;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -207,15 +207,6 @@ fn only_the_most_recent_poll_recv_waker_is_woken() {
     });
 }
 
-/// A socket that sends IPv4 multicast through the loopback interface (ciranda, like Tokio,
-/// leaves `IP_MULTICAST_IF` to socket2).
-fn loopback_multicast_sender() -> io::Result<std::net::UdpSocket> {
-    let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None)?;
-    s.set_multicast_if_v4(&Ipv4Addr::LOCALHOST)?;
-    s.bind(&SocketAddr::from((Ipv4Addr::LOCALHOST, 0)).into())?;
-    Ok(s.into())
-}
-
 #[test]
 fn a_member_on_loopback_receives_the_group_and_stops_after_leaving() {
     with_watchdog(Duration::from_secs(30), || {
@@ -224,7 +215,11 @@ fn a_member_on_loopback_receives_the_group_and_stops_after_leaving() {
             let member = UdpSocket::bind("0.0.0.0:0").await?;
             let port = member.local_addr()?.port();
             member.join_multicast_v4(group, Ipv4Addr::LOCALHOST)?;
-            let sender = UdpSocket::from_std(loopback_multicast_sender()?)?;
+            let sender = UdpSocket::bind("127.0.0.1:0").await?;
+            assert_eq!(sender.multicast_if_v4()?, Ipv4Addr::UNSPECIFIED);
+            // Out through loopback, where the member joined.
+            sender.set_multicast_if_v4(Ipv4Addr::LOCALHOST)?;
+            assert_eq!(sender.multicast_if_v4()?, Ipv4Addr::LOCALHOST);
             sender.set_multicast_loop_v4(true)?;
             assert!(sender.multicast_loop_v4()?);
             sender.send_to(b"to the group", (group, port)).await?;
@@ -337,6 +332,15 @@ fn multicast_options_read_back_what_was_set() {
                 io::ErrorKind::InvalidInput
             );
             assert_eq!(s.multicast_ttl_v4()?, 42);
+            // No local interface has a TEST-NET-3 address.
+            #[cfg(target_os = "linux")]
+            assert_eq!(
+                s.set_multicast_if_v4(Ipv4Addr::new(203, 0, 113, 77))
+                    .unwrap_err()
+                    .kind(),
+                io::ErrorKind::AddrNotAvailable
+            );
+            assert_eq!(s.multicast_if_v4()?, Ipv4Addr::UNSPECIFIED);
 
             let s6 = UdpSocket::bind("[::1]:0").await?;
             assert!(s6.multicast_loop_v6()?);
@@ -344,6 +348,13 @@ fn multicast_options_read_back_what_was_set() {
             assert!(!s6.multicast_loop_v6()?);
             s6.set_multicast_loop_v6(true)?;
             assert!(s6.multicast_loop_v6()?);
+            assert_eq!(s6.multicast_if_v6()?, 0);
+            // Index 1 is the loopback interface on Linux.
+            #[cfg(target_os = "linux")]
+            {
+                s6.set_multicast_if_v6(1)?;
+                assert_eq!(s6.multicast_if_v6()?, 1);
+            }
             io::Result::Ok(())
         })
         .unwrap();

@@ -16,6 +16,7 @@ mod inq;
 mod socket;
 mod stream;
 pub mod tcp;
+mod try_io;
 mod udp;
 pub mod unix;
 mod unix_datagram;

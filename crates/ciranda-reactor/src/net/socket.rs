@@ -142,6 +142,31 @@ macro_rules! readiness_waits {
     };
 }
 
+/// `peer_addr`, `local_addr` and `AsRef<$stream>` for `$half`, an owned half of a split
+/// `$stream` (a struct with a `stream: Arc<$stream>` field) whose addresses are `$addr`.
+macro_rules! owned_half {
+    ($half:ident, $stream:ident, $addr:ty) => {
+        impl $half {
+            /// The remote address of the stream this half belongs to.
+            pub fn peer_addr(&self) -> ::std::io::Result<$addr> {
+                self.stream.peer_addr()
+            }
+
+            /// The local address of the stream this half belongs to.
+            pub fn local_addr(&self) -> ::std::io::Result<$addr> {
+                self.stream.local_addr()
+            }
+        }
+
+        /// The stream this half belongs to (its options, its descriptor).
+        impl AsRef<$stream> for $half {
+            fn as_ref(&self) -> &$stream {
+                &self.stream
+            }
+        }
+    };
+}
+
 /// `set_ttl` and `ttl` (`IP_TTL`) for an IP socket.
 macro_rules! ip_ttl {
     ($ty:ident) => {
@@ -212,7 +237,8 @@ macro_rules! incoming_stream {
 }
 
 pub(super) use {
-    connected_socket, incoming_stream, ip_ttl, readiness_waits, socket_common, std_conversions,
+    connected_socket, incoming_stream, ip_ttl, owned_half, readiness_waits, socket_common,
+    std_conversions,
 };
 
 /// A std stream socket whose non-blocking `connect` may still be in progress.

@@ -5,11 +5,12 @@ use super::addr::{ToSocketAddrs, resolve, try_each};
 use super::inq::InqHint;
 use super::socket::{
     LISTEN_BACKLOG, bind_first, connect_started, connected, connected_socket, incoming_stream,
-    ip_ttl, readiness_waits, socket_common, std_conversions,
+    ip_ttl, owned_half, readiness_waits, socket_common, std_conversions,
 };
 use super::stream::{
     NoSigpipe, StreamSocket, impl_async_read, impl_async_write, read_into, write_gathered,
 };
+use super::try_io::{try_reads, try_writes};
 use crate::io::Async;
 use crate::reactor::{Reactor, ReactorRef};
 use crate::registration::{READ, WRITE, Waiter};
@@ -19,6 +20,7 @@ use std::io::{self, IoSlice, IoSliceMut, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
+use std::time::Duration;
 
 /// A TCP server socket (`asyncio.start_server`).
 ///
@@ -166,6 +168,36 @@ incoming_stream! {
 /// # std::io::Result::Ok(())
 /// ```
 ///
+/// Waiting for readiness yourself, as with Tokio: `readable()` (or `writable()`), then
+/// `try_read` (or `try_write`) until it says `WouldBlock`.
+///
+/// ```
+/// use ciranda::net::{TcpListener, TcpStream};
+/// use std::io::ErrorKind;
+///
+/// ciranda::run(async {
+///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+///     let client = TcpStream::connect(listener.local_addr()?).await?;
+///     let (server, _) = listener.accept().await?;
+///     let mut buf = [0; 16];
+///     assert_eq!(server.try_read(&mut buf).unwrap_err().kind(), ErrorKind::WouldBlock);
+///     client.writable().await?;
+///     assert_eq!(client.try_write(b"ping")?, 4);
+///     let mut got = Vec::new();
+///     while got.len() < 4 {
+///         server.readable().await?;
+///         match server.try_read(&mut buf) {
+///             Ok(n) => got.extend_from_slice(&buf[..n]),
+///             Err(e) if e.kind() == ErrorKind::WouldBlock => continue, // a spurious report
+///             Err(e) => return Err(e),
+///         }
+///     }
+///     assert_eq!(got, b"ping");
+///     std::io::Result::Ok(())
+/// })?;
+/// # std::io::Result::Ok(())
+/// ```
+///
 /// # Cancel safety
 ///
 /// Reading and writing go through `futures-io`'s traits. The `read`, `read_vectored`, `write` and
@@ -236,6 +268,49 @@ impl TcpStream {
     /// `TCP_NODELAY`.
     pub fn nodelay(&self) -> io::Result<bool> {
         self.io.get_ref().nodelay()
+    }
+
+    /// Sets `SO_LINGER` to zero: closing the stream (dropping it) then discards what is still
+    /// unsent and resets the connection (the peer's next read fails with
+    /// `ConnectionReset`) instead of the usual orderly close, and the socket skips
+    /// `TIME_WAIT`. For a server shedding a misbehaving client or a proxy passing on a reset.
+    ///
+    /// There is no `set_linger` with a non-zero time, as in Tokio (which deprecated it):
+    /// with one, closing blocks the thread until the data is sent or the time is up, and the
+    /// thread is a worker's. To know that the peer got everything, shut the write side down
+    /// and read until it closes too.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ciranda::net::{TcpListener, TcpStream};
+    /// use ciranda::io::AsyncReadExt;
+    /// use std::io::ErrorKind;
+    /// use std::time::Duration;
+    ///
+    /// ciranda::run(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+    ///     let mut client = TcpStream::connect(listener.local_addr()?).await?;
+    ///     let (server, _) = listener.accept().await?;
+    ///     server.set_zero_linger()?;
+    ///     assert_eq!(server.linger()?, Some(Duration::ZERO));
+    ///     drop(server);
+    ///     let mut buf = [0; 8];
+    ///     let err = client.read(&mut buf).await.unwrap_err();
+    ///     assert_eq!(err.kind(), ErrorKind::ConnectionReset);
+    ///     std::io::Result::Ok(())
+    /// })?;
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn set_zero_linger(&self) -> io::Result<()> {
+        socket2::SockRef::from(self.io.get_ref()).set_linger(Some(Duration::ZERO))
+    }
+
+    /// `SO_LINGER`: `None` for the usual close (the default), `Some(Duration::ZERO)` after
+    /// [`set_zero_linger`](TcpStream::set_zero_linger) (or whatever a socket made elsewhere
+    /// was given).
+    pub fn linger(&self) -> io::Result<Option<Duration>> {
+        socket2::SockRef::from(self.io.get_ref()).linger()
     }
 
     /// Reads without consuming (`MSG_PEEK`), waiting for data.
@@ -402,6 +477,18 @@ impl_async_write! { TcpStream:
     ['a] WriteHalf<'a>, |h| h.0;
 }
 
+try_reads! { std::net::TcpStream:
+    [] TcpStream, |s| &s.io;
+    [] OwnedReadHalf, |h| &h.stream.io, readable;
+    ['a] ReadHalf<'a>, |h| &h.0.io, readable;
+}
+
+try_writes! { std::net::TcpStream:
+    [] TcpStream, |s| &s.io;
+    [] OwnedWriteHalf, |h| &h.stream.io, writable;
+    ['a] WriteHalf<'a>, |h| &h.0.io, writable;
+}
+
 /// The read half of [`TcpStream::into_split`].
 ///
 /// # Examples
@@ -516,25 +603,8 @@ impl OwnedReadHalf {
     }
 }
 
-/// The addresses of the stream an owned half belongs to.
-macro_rules! half_addresses {
-    ($half:ident) => {
-        impl $half {
-            /// The remote address.
-            pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-                self.stream.peer_addr()
-            }
-
-            /// The local address.
-            pub fn local_addr(&self) -> io::Result<SocketAddr> {
-                self.stream.local_addr()
-            }
-        }
-    };
-}
-
-half_addresses!(OwnedReadHalf);
-half_addresses!(OwnedWriteHalf);
+owned_half!(OwnedReadHalf, TcpStream, SocketAddr);
+owned_half!(OwnedWriteHalf, TcpStream, SocketAddr);
 
 impl Drop for OwnedWriteHalf {
     fn drop(&mut self) {
@@ -592,3 +662,18 @@ pub struct ReadHalf<'a>(&'a TcpStream);
 /// ```
 #[derive(Debug)]
 pub struct WriteHalf<'a>(&'a TcpStream);
+
+/// The stream a borrowed half belongs to.
+macro_rules! borrowed_half {
+    ($half:ident) => {
+        /// The stream this half borrows (its addresses, options and descriptor).
+        impl AsRef<TcpStream> for $half<'_> {
+            fn as_ref(&self) -> &TcpStream {
+                self.0
+            }
+        }
+    };
+}
+
+borrowed_half!(ReadHalf);
+borrowed_half!(WriteHalf);

@@ -4,6 +4,7 @@ use super::addr::{ToSocketAddrs, resolve, try_each};
 use super::socket::{
     bind_first, connected_socket, ip_ttl, readiness_waits, socket_common, std_conversions,
 };
+use super::try_io::attempt;
 use crate::io::Async;
 use socket2::SockRef;
 use std::io;
@@ -246,6 +247,76 @@ impl UdpSocket {
         self.io.poll_write_with(cx, |s| s.send_to(buf, target))
     }
 
+    /// Sends a datagram to the connected peer without waiting: the bytes sent, or a
+    /// `WouldBlock` error when the send buffer is full (pair it with
+    /// [`writable`](UdpSocket::writable)).
+    pub fn try_send(&self, buf: &[u8]) -> io::Result<usize> {
+        attempt(|| self.io.get_ref().send(buf))
+    }
+
+    /// Sends a datagram to `target` without waiting (see [`try_send`](UdpSocket::try_send)).
+    pub fn try_send_to(&self, buf: &[u8], target: SocketAddr) -> io::Result<usize> {
+        attempt(|| self.io.get_ref().send_to(buf, target))
+    }
+
+    /// Receives a queued datagram from the connected peer without waiting: the number of
+    /// bytes written into `buf`, or a `WouldBlock` error when none is queued (pair it with
+    /// [`readable`](UdpSocket::readable)). Truncates as [`recv`](UdpSocket::recv) does.
+    pub fn try_recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        attempt(|| self.io.get_ref().recv(buf))
+    }
+
+    /// Receives a queued datagram and its sender without waiting, or a `WouldBlock` error
+    /// when none is queued. Truncates as [`recv_from`](UdpSocket::recv_from) does.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ciranda::net::UdpSocket;
+    /// use std::io::ErrorKind;
+    ///
+    /// ciranda::run(async {
+    ///     let a = UdpSocket::bind("127.0.0.1:0").await?;
+    ///     let b = UdpSocket::bind("127.0.0.1:0").await?;
+    ///     let mut buf = [0; 16];
+    ///     assert_eq!(b.try_recv_from(&mut buf).unwrap_err().kind(), ErrorKind::WouldBlock);
+    ///     a.try_send_to(b"one", b.local_addr()?)?;
+    ///     let (n, from) = loop {
+    ///         b.readable().await?;
+    ///         match b.try_recv_from(&mut buf) {
+    ///             Err(e) if e.kind() == ErrorKind::WouldBlock => continue, // spurious report
+    ///             got => break got?,
+    ///         }
+    ///     };
+    ///     assert_eq!((&buf[..n], from), (&b"one"[..], a.local_addr()?));
+    ///     std::io::Result::Ok(())
+    /// })?;
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn try_recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        attempt(|| self.io.get_ref().recv_from(buf))
+    }
+
+    /// Copies the next queued datagram from the connected peer into `buf` without consuming
+    /// it or waiting, or a `WouldBlock` error when none is queued (see
+    /// [`peek`](UdpSocket::peek)).
+    pub fn try_peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        attempt(|| self.io.get_ref().peek(buf))
+    }
+
+    /// Copies the next queued datagram into `buf` and returns its sender, without consuming
+    /// it or waiting, or a `WouldBlock` error when none is queued (see
+    /// [`peek_from`](UdpSocket::peek_from)).
+    pub fn try_peek_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        attempt(|| self.io.get_ref().peek_from(buf))
+    }
+
+    /// The sender of the next queued datagram, without consuming it or waiting, or a
+    /// `WouldBlock` error when none is queued (see [`peek_sender`](UdpSocket::peek_sender)).
+    pub fn try_peek_sender(&self) -> io::Result<SocketAddr> {
+        attempt(|| peek_sender(self.io.get_ref()))
+    }
+
     /// Sets `SO_BROADCAST`.
     pub fn set_broadcast(&self, on: bool) -> io::Result<()> {
         self.io.get_ref().set_broadcast(on)
@@ -275,7 +346,7 @@ impl UdpSocket {
     ///     let socket = UdpSocket::bind("0.0.0.0:0").await?;
     ///     let group = Ipv4Addr::new(239, 255, 10, 20);
     ///     // Members on the loopback interface: datagrams sent to the group through it (see
-    ///     // `socket2`'s `set_multicast_if_v4`) arrive here.
+    ///     // `set_multicast_if_v4`) arrive here.
     ///     socket.join_multicast_v4(group, Ipv4Addr::LOCALHOST)?;
     ///     socket.set_multicast_loop_v4(true)?;
     ///     assert!(socket.multicast_loop_v4()?);
@@ -334,6 +405,53 @@ impl UdpSocket {
     /// `IP_MULTICAST_TTL` (see [`set_multicast_ttl_v4`](UdpSocket::set_multicast_ttl_v4)).
     pub fn multicast_ttl_v4(&self) -> io::Result<u32> {
         self.io.get_ref().multicast_ttl_v4()
+    }
+
+    /// Sets `IP_MULTICAST_IF`: the local interface, by its address, that IPv4 multicast
+    /// datagrams this socket sends go out through ([`Ipv4Addr::UNSPECIFIED`]: the system
+    /// chooses by its routes, the default). An address that is no local interface's is the
+    /// system's error (on Linux [`AddrNotAvailable`](io::ErrorKind::AddrNotAvailable)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ciranda::net::UdpSocket;
+    /// use std::net::Ipv4Addr;
+    ///
+    /// ciranda::run(async {
+    ///     let group = Ipv4Addr::new(239, 255, 10, 21);
+    ///     let member = UdpSocket::bind("0.0.0.0:0").await?;
+    ///     member.join_multicast_v4(group, Ipv4Addr::LOCALHOST)?;
+    ///     let sender = UdpSocket::bind("127.0.0.1:0").await?;
+    ///     sender.set_multicast_if_v4(Ipv4Addr::LOCALHOST)?; // out through loopback
+    ///     assert_eq!(sender.multicast_if_v4()?, Ipv4Addr::LOCALHOST);
+    ///     sender.send_to(b"to all", (group, member.local_addr()?.port())).await?;
+    ///     let mut buf = [0; 16];
+    ///     let n = member.recv(&mut buf).await?;
+    ///     assert_eq!(&buf[..n], b"to all");
+    ///     std::io::Result::Ok(())
+    /// })?;
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn set_multicast_if_v4(&self, interface: Ipv4Addr) -> io::Result<()> {
+        SockRef::from(self.io.get_ref()).set_multicast_if_v4(&interface)
+    }
+
+    /// `IP_MULTICAST_IF` (see [`set_multicast_if_v4`](UdpSocket::set_multicast_if_v4)).
+    pub fn multicast_if_v4(&self) -> io::Result<Ipv4Addr> {
+        SockRef::from(self.io.get_ref()).multicast_if_v4()
+    }
+
+    /// Sets `IPV6_MULTICAST_IF`: the index of the interface that IPv6 multicast datagrams this
+    /// socket sends go out through (`0`: the system chooses, the default). An IPv6 socket
+    /// option: on an IPv4 socket, the system's error.
+    pub fn set_multicast_if_v6(&self, interface: u32) -> io::Result<()> {
+        SockRef::from(self.io.get_ref()).set_multicast_if_v6(interface)
+    }
+
+    /// `IPV6_MULTICAST_IF` (see [`set_multicast_if_v6`](UdpSocket::set_multicast_if_v6)).
+    pub fn multicast_if_v6(&self) -> io::Result<u32> {
+        SockRef::from(self.io.get_ref()).multicast_if_v6()
     }
 
     /// Sets `IPV6_MULTICAST_LOOP`: whether IPv6 multicast datagrams this socket sends are

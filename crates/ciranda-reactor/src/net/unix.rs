@@ -1,16 +1,18 @@
 //! Unix-domain stream sockets: `UnixListener`, `UnixStream` and its split halves.
 
 use super::socket::{
-    LISTEN_BACKLOG, connect_started, connected, connected_socket, incoming_stream, readiness_waits,
-    socket_common, std_conversions,
+    LISTEN_BACKLOG, connect_started, connected, connected_socket, incoming_stream, owned_half,
+    readiness_waits, socket_common, std_conversions,
 };
 use super::stream::{
     NoSigpipe, StreamSocket, impl_async_read, impl_async_write, read_into, write_gathered,
 };
+use super::try_io::{try_reads, try_writes};
 use crate::io::Async;
 use crate::reactor::{Reactor, ReactorRef};
 use crate::registration::{READ, Waiter};
 use socket2::{Domain, SockAddr, Socket, Type};
+use std::fmt;
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};
 use std::net::Shutdown;
 use std::os::unix::net::SocketAddr;
@@ -245,8 +247,8 @@ impl UnixStream {
         Self::from_std_with(stream, Reactor::current_io()?)
     }
 
-    /// Deregisters and returns the std stream (still non-blocking). A [split](Self::into_split)
-    /// stream cannot be turned back: the halves share it.
+    /// Deregisters and returns the std stream (still non-blocking). A
+    /// [split](Self::into_split) stream's halves are [reunited](OwnedReadHalf::reunite) first.
     pub fn into_std(self) -> io::Result<std::os::unix::net::UnixStream> {
         self.io.into_inner()
     }
@@ -261,14 +263,18 @@ impl UnixStream {
         })
     }
 
-    /// Splits into owned halves; dropping the write half shuts the write side down.
+    /// Splits into owned halves that can move to different tasks. Dropping the write half
+    /// shuts the write side down (the peer reads EOF); [`OwnedReadHalf::reunite`] joins them.
     pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
         let shared = Arc::new(self);
         (
             OwnedReadHalf {
                 stream: shared.clone(),
             },
-            OwnedWriteHalf { stream: shared },
+            OwnedWriteHalf {
+                stream: shared,
+                shutdown_on_drop: true,
+            },
         )
     }
 }
@@ -316,6 +322,16 @@ impl_async_write! { UnixStream:
     [] UnixStream, |s| s;
     ['a] &'a UnixStream, |s| *s;
     [] OwnedWriteHalf, |h| &h.stream;
+}
+
+try_reads! { std::os::unix::net::UnixStream:
+    [] UnixStream, |s| &s.io;
+    [] OwnedReadHalf, |h| &h.stream.io, readable;
+}
+
+try_writes! { std::os::unix::net::UnixStream:
+    [] UnixStream, |s| &s.io;
+    [] OwnedWriteHalf, |h| &h.stream.io, writable;
 }
 
 /// The read half of [`UnixStream::into_split`].
@@ -369,10 +385,79 @@ pub struct OwnedReadHalf {
 #[derive(Debug)]
 pub struct OwnedWriteHalf {
     stream: Arc<UnixStream>,
+    /// False once [`OwnedReadHalf::reunite`] took the halves back.
+    shutdown_on_drop: bool,
 }
+
+/// The halves given to [`OwnedReadHalf::reunite`] came from different streams; here they are
+/// back.
+///
+/// # Examples
+///
+/// ```
+/// use ciranda::net::unix::ReuniteError;
+/// use ciranda::net::UnixStream;
+///
+/// ciranda::run(async {
+///     let (a, b) = UnixStream::pair()?;
+///     let (ra, _wa) = a.into_split();
+///     let (_rb, wb) = b.into_split();
+///     let err: ReuniteError = ra.reunite(wb).unwrap_err();
+///     assert!(err.to_string().contains("not from the same"));
+///     std::io::Result::Ok(())
+/// })?;
+/// # std::io::Result::Ok(())
+/// ```
+#[derive(Debug)]
+pub struct ReuniteError(pub OwnedReadHalf, pub OwnedWriteHalf);
+
+impl fmt::Display for ReuniteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("tried to reunite halves that are not from the same UnixStream")
+    }
+}
+
+impl std::error::Error for ReuniteError {}
+
+impl OwnedReadHalf {
+    /// Joins the halves back into the stream, if they belong together; the write side stays
+    /// open.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ciranda::net::UnixStream;
+    /// use ciranda::io::{AsyncReadExt, AsyncWriteExt};
+    ///
+    /// ciranda::run(async {
+    ///     let (a, mut b) = UnixStream::pair()?;
+    ///     let (r, w) = a.into_split();
+    ///     let mut a = r.reunite(w).expect("halves of the same stream");
+    ///     a.write_all(b"still open").await?;
+    ///     let mut got = [0; 10];
+    ///     b.read_exact(&mut got).await?;
+    ///     assert_eq!(&got, b"still open");
+    ///     std::io::Result::Ok(())
+    /// })?;
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn reunite(self, mut other: OwnedWriteHalf) -> Result<UnixStream, ReuniteError> {
+        if !Arc::ptr_eq(&self.stream, &other.stream) {
+            return Err(ReuniteError(self, other));
+        }
+        other.shutdown_on_drop = false;
+        drop(other);
+        Ok(Arc::try_unwrap(self.stream).expect("the two halves hold the only references"))
+    }
+}
+
+owned_half!(OwnedReadHalf, UnixStream, SocketAddr);
+owned_half!(OwnedWriteHalf, UnixStream, SocketAddr);
 
 impl Drop for OwnedWriteHalf {
     fn drop(&mut self) {
-        let _ = self.stream.shutdown(Shutdown::Write);
+        if self.shutdown_on_drop {
+            let _ = self.stream.shutdown(Shutdown::Write);
+        }
     }
 }

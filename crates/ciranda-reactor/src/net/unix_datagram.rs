@@ -2,6 +2,7 @@
 
 use super::socket::{connected_socket, readiness_waits, socket_common, std_conversions};
 use super::stream::SEND_FLAGS;
+use super::try_io::attempt;
 use super::unix::unix_addr;
 use crate::io::Async;
 use crate::reactor::{Reactor, ReactorRef};
@@ -180,6 +181,52 @@ impl UnixDatagram {
     /// Cancel-safe, as [`recv`](UnixDatagram::recv).
     pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         self.io.read_with(|s| s.recv_from(buf)).await
+    }
+
+    /// Sends a datagram to the connected peer without waiting: the bytes sent, or a
+    /// `WouldBlock` error when the peer's queue is full (pair it with
+    /// [`writable`](UnixDatagram::writable)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ciranda::net::UnixDatagram;
+    /// use std::io::ErrorKind;
+    ///
+    /// ciranda::run(async {
+    ///     let (a, b) = UnixDatagram::pair()?;
+    ///     let mut buf = [0; 8];
+    ///     assert_eq!(b.try_recv(&mut buf).unwrap_err().kind(), ErrorKind::WouldBlock);
+    ///     assert_eq!(a.try_send(b"now")?, 3);
+    ///     b.readable().await?;
+    ///     assert_eq!(b.try_recv(&mut buf)?, 3);
+    ///     assert_eq!(&buf[..3], b"now");
+    ///     std::io::Result::Ok(())
+    /// })?;
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn try_send(&self, buf: &[u8]) -> io::Result<usize> {
+        attempt(|| SockRef::from(self.io.get_ref()).send_with_flags(buf, SEND_FLAGS))
+    }
+
+    /// Sends a datagram to the socket bound at `path` without waiting (see
+    /// [`try_send`](UnixDatagram::try_send)).
+    pub fn try_send_to(&self, buf: &[u8], path: impl AsRef<Path>) -> io::Result<usize> {
+        let addr = unix_addr(path.as_ref())?;
+        attempt(|| SockRef::from(self.io.get_ref()).send_to_with_flags(buf, &addr, SEND_FLAGS))
+    }
+
+    /// Receives a queued datagram from the connected peer without waiting, or a `WouldBlock`
+    /// error when none is queued (pair it with [`readable`](UnixDatagram::readable)).
+    /// Truncates as [`recv`](UnixDatagram::recv) does.
+    pub fn try_recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        attempt(|| self.io.get_ref().recv(buf))
+    }
+
+    /// Receives a queued datagram and its sender without waiting, or a `WouldBlock` error when
+    /// none is queued. Truncates as [`recv`](UnixDatagram::recv) does.
+    pub fn try_recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        attempt(|| self.io.get_ref().recv_from(buf))
     }
 
     /// Polls to send a datagram to the connected peer. As for every `poll_*` method, only the
