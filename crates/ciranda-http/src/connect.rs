@@ -47,6 +47,17 @@ impl ConnectError {
             source,
         }
     }
+
+    /// This error, met while resolving or connecting to the proxy at `proxy`: its message
+    /// says that it was the proxy (`connecting to proxy http://host:port: ...`), so it is not
+    /// taken for the target's; its kind and source stay as they were. (A proxy's URI as the
+    /// matcher hands it over carries no credentials.)
+    fn on_the_way_to(mut self, proxy: &Uri) -> ConnectError {
+        let scheme = proxy.scheme_str().unwrap_or("http");
+        let authority = proxy.authority().map_or("", |a| a.as_str());
+        self.msg = format!("connecting to proxy {scheme}://{authority}: {}", self.msg);
+        self
+    }
 }
 
 impl fmt::Display for ConnectError {
@@ -162,7 +173,9 @@ impl Connector {
                 return Ok((Stream::Plain(tcp), false));
             };
             let address = proxy_address(proxy)?;
-            let tcp = connect_tcp(&address.host, address.port, within).await?;
+            let tcp = connect_tcp(&address.host, address.port, within)
+                .await
+                .map_err(|e| e.on_the_way_to(proxy.uri()))?;
             let _ = tcp.set_nodelay(true);
             let mut stream = Stream::Plain(tcp);
             match address.kind {

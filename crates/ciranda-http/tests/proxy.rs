@@ -1,5 +1,5 @@
 //! The client through a proxy: plain requests in absolute form, `https` through a `CONNECT`
-//! tunnel, credentials, a refused tunnel, `no_proxy`, bad proxy URLs, a proxy named by one
+//! tunnel, credentials, a refused tunnel, an unreachable proxy, `no_proxy`, bad proxy URLs, a proxy named by one
 //! request's options (and how many of their pools are kept), an `https://` proxy, SOCKS5 proxies, and `trust_env` reading
 //! `HTTP_PROXY` (in a child process, so no test changes this one's environment).
 
@@ -267,6 +267,43 @@ async fn no_proxy_hosts_are_reached_directly() {
     assert_eq!(text, "Hello, world!");
     assert!(seen.lock().unwrap().is_empty());
     stop.set();
+}
+
+/// An address nothing listens on (connections to it are refused at once).
+fn closed_port() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap()
+}
+
+#[ciranda::test]
+async fn an_unreachable_proxy_s_error_says_it_is_the_proxy() {
+    let addr = closed_port();
+    for scheme in ["http", "socks5h"] {
+        let proxy = format!("{scheme}://{addr}");
+        let client = Client::builder().proxy(&proxy).build().unwrap();
+        // A plain target (forwarded) and a TLS one (tunnelled): the same first step fails.
+        for target in ["http://target.invalid/", "https://target.invalid/"] {
+            let err = client.get(target).await.unwrap_err();
+            assert!(err.is_connect() && !err.is_tls(), "{err:?}");
+            assert!(!err.is_timeout(), "{err:?}");
+            let message = err.to_string();
+            assert!(
+                message.contains(&format!("connecting to proxy {proxy}")),
+                "{message}"
+            );
+            assert!(message.contains(target), "{message}");
+            // The chain still leads to the socket's error.
+            let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&err);
+            let mut refused = false;
+            while let Some(c) = cause {
+                refused |= c
+                    .downcast_ref::<std::io::Error>()
+                    .is_some_and(|e| e.kind() == std::io::ErrorKind::ConnectionRefused);
+                cause = c.source();
+            }
+            assert!(refused, "no ConnectionRefused in the chain: {err:?}");
+        }
+    }
 }
 
 #[ciranda::test]
