@@ -1198,8 +1198,23 @@ impl ClientBuilder {
     }
 
     /// Destinations that bypass [`proxy`](ClientBuilder::proxy), in `NO_PROXY`'s syntax (as
-    /// curl reads it): comma-separated host names (each also covering its subdomains), IP
-    /// addresses and networks (`10.0.0.0/8`), or `*` for all.
+    /// curl and Python's `urllib` read it): comma-separated host names (each also covering
+    /// its subdomains; a leading dot changes nothing), IP addresses (an IPv6 one bare or in
+    /// brackets: `::1`, `[::1]`) and networks (`10.0.0.0/8`), or `*` for all. A name or
+    /// address may name a port (`example.com:8080`, `.example.com:8080`, `10.1.2.3:8080`,
+    /// `[::1]:8080`), and then bypasses that port only; a URL without a port has its
+    /// scheme's (80 or 443). Names are not resolved: an address entry covers URLs that
+    /// name the address. Entries that cannot be read (`example.com:99999`) are ignored.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let client = ciranda_http::Client::builder()
+    ///     .proxy("http://proxy.example:3128")
+    ///     .no_proxy("localhost, .internal.example, 10.0.0.0/8, [::1]:8080")
+    ///     .build()?;
+    /// # Ok::<(), ciranda_http::Error>(())
+    /// ```
     pub fn no_proxy(mut self, list: &str) -> Self {
         self.no_proxy = list.to_owned();
         self
@@ -1207,7 +1222,8 @@ impl ClientBuilder {
 
     /// Whether to take the proxies from the environment when the client is built (default
     /// `false`, as aiohttp's `trust_env`): `HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY` and
-    /// `NO_PROXY`, upper or lower case, as curl reads them (`HTTP_PROXY` is ignored when
+    /// `NO_PROXY`, upper or lower case, as curl reads them, `NO_PROXY` with the forms
+    /// [`no_proxy`](ClientBuilder::no_proxy) takes (`HTTP_PROXY` is ignored when
     /// `REQUEST_METHOD` says the process runs as a CGI script). The kinds
     /// [`proxy`](ClientBuilder::proxy) takes are spoken to; a request routed to another
     /// (`socks4://`) fails with a connect error.

@@ -56,6 +56,7 @@ mod decode;
 mod error;
 mod in_use;
 mod limit;
+mod no_proxy;
 mod options;
 mod proxy;
 mod recent;

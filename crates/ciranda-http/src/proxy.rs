@@ -9,12 +9,14 @@
 //! The proxy is spoken to over plain TCP (`http://` proxies) or over TLS of its own
 //! (`https://` proxies: the proxy's certificate is checked against the client's roots, and
 //! an `https` target's TLS then runs inside the proxy's). A `socks5://` or `socks5h://`
-//! proxy tunnels every request instead (see `socks`). Which destinations use one (and
-//! `NO_PROXY`'s exceptions, curl's rules) is hyper-util's `Matcher`.
+//! proxy tunnels every request instead (see `socks`). Which destinations use one is
+//! hyper-util's `Matcher`; `NO_PROXY`'s exceptions are read by `no_proxy` (curl's rules, and
+//! Python's ports and bracketed IPv6 addresses, which the matcher does not read).
 
 use crate::client::bad_port;
 use crate::connect::ConnectError;
 use crate::error::Kind;
+use crate::no_proxy::NoProxy;
 use ciranda::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use http::{HeaderValue, Uri};
 use hyper_util::client::proxy::matcher::{Intercept, Matcher};
@@ -66,14 +68,16 @@ pub(crate) fn hide_userinfo(url: &str) -> String {
 /// The proxies a client uses, by destination.
 pub(crate) struct Proxies {
     matcher: Matcher,
+    /// The destinations that bypass the matcher's proxies.
+    no_proxy: NoProxy,
 }
 
 /// The longest `CONNECT` response head read before the proxy is given up on.
 const MAX_CONNECT_HEAD: usize = 16 * 1024;
 
 impl Proxies {
-    /// The proxy `url` for every destination, except those `no_proxy` lists (curl's
-    /// `NO_PROXY` syntax).
+    /// The proxy `url` for every destination, except those `no_proxy` lists (`NO_PROXY`'s
+    /// syntax, see `no_proxy`).
     ///
     /// # Errors
     /// A URL that does not parse or is not an `http://`, `https://`, `socks5://` or
@@ -93,20 +97,33 @@ impl Proxies {
                 "the proxy URL {shown:?} has a port {port:?} that is not a number from 0 to 65535"
             ));
         }
-        let matcher = Matcher::builder().all(url).no(no_proxy).build();
-        Ok(Proxies { matcher })
+        let matcher = Matcher::builder().all(url).build();
+        Ok(Proxies {
+            matcher,
+            no_proxy: NoProxy::parse(no_proxy),
+        })
     }
 
     /// The proxies the environment names: `HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY` and
     /// `NO_PROXY` (or their lowercase forms), read now.
     pub(crate) fn from_env() -> Proxies {
+        // The matcher reads `NO_PROXY` too, by curl's rules, which `NoProxy` keeps: what it
+        // bypasses, `NoProxy` bypasses already.
+        let no_proxy = ["NO_PROXY", "no_proxy"]
+            .into_iter()
+            .find_map(|name| std::env::var(name).ok())
+            .unwrap_or_default();
         Proxies {
             matcher: Matcher::from_env(),
+            no_proxy: NoProxy::parse(&no_proxy),
         }
     }
 
     /// The proxy for a request to `target`, if it goes through one.
     pub(crate) fn intercept(&self, target: &Uri) -> Option<Intercept> {
+        if self.no_proxy.matches(target) {
+            return None;
+        }
         self.matcher.intercept(target)
     }
 }

@@ -307,6 +307,39 @@ async fn an_unreachable_proxy_s_error_says_it_is_the_proxy() {
 }
 
 #[ciranda::test]
+async fn no_proxy_entries_with_a_port_or_brackets_bypass_only_what_they_name() {
+    let (proxy_addr, seen) = proxy(None).await;
+    let (server, stop, _task) = spawn_ciranda_server(Routes::new(1)).await;
+    let (port, closed) = (server.port(), closed_port().port());
+    let client = Client::builder()
+        .proxy(&format!("http://{proxy_addr}"))
+        .no_proxy(&format!("127.0.0.1:{port}, [::1]:{closed}"))
+        .build()
+        .unwrap();
+    // That address on that port: reached directly.
+    let direct = text_of(&client, &format!("http://127.0.0.1:{port}/")).await;
+    assert_eq!(direct, "Hello, world!");
+    // Another port, another address: through the proxy (which answers itself).
+    for url in [
+        format!("http://127.0.0.1:{closed}/"),
+        format!("http://127.0.0.2:{port}/"),
+        format!("http://[::1]:{port}/"),
+    ] {
+        let text = text_of(&client, &url).await;
+        assert_eq!(text, format!("proxied GET {url} HTTP/1.1 auth=none"));
+    }
+    // The bracketed address on its port: tried directly, and nothing listens there.
+    let err = client
+        .get(format!("http://[::1]:{closed}/"))
+        .await
+        .unwrap_err();
+    assert!(err.is_connect(), "{err:?}");
+    assert!(!err.to_string().contains("proxy"), "{err}");
+    assert_eq!(seen.lock().unwrap().len(), 3);
+    stop.set();
+}
+
+#[ciranda::test]
 async fn an_https_proxy_is_spoken_to_over_tls() {
     let cert = make_cert();
     let (proxy_port, seen) = tls_proxy(Some("Basic dXNlcjpzZWNyZXQ="), &cert).await;
@@ -866,7 +899,7 @@ async fn trust_env_reads_http_proxy() {
         .args(["--exact", "trust_env_child", "--ignored", "--nocapture"])
         .env(CHILD, "1")
         .env("HTTP_PROXY", format!("http://{addr}"))
-        .env("NO_PROXY", "")
+        .env("NO_PROXY", "target.invalid:8080")
         .env_remove("http_proxy")
         .env_remove("no_proxy")
         .env_remove("ALL_PROXY")
@@ -891,7 +924,7 @@ async fn trust_env_reads_http_proxy() {
     );
 }
 
-/// Runs only as `trust_env_reads_http_proxy`'s child, with `HTTP_PROXY` set.
+/// Runs only as `trust_env_reads_http_proxy`'s child, with `HTTP_PROXY` and `NO_PROXY` set.
 #[ciranda::test]
 #[ignore = "run by trust_env_reads_http_proxy in a child process"]
 async fn trust_env_child() {
@@ -904,6 +937,9 @@ async fn trust_env_child() {
         text,
         "proxied GET http://target.invalid/env HTTP/1.1 auth=none"
     );
+    // `NO_PROXY` names this port: reached directly, and the name does not resolve.
+    let bypassed = client.get("http://target.invalid:8080/env").await;
+    assert!(bypassed.unwrap_err().is_connect());
     // Without trust_env the environment is not read: the name does not resolve.
     let direct = Client::new().get("http://target.invalid/env").await;
     assert!(direct.unwrap_err().is_connect());
