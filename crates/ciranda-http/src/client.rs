@@ -566,6 +566,8 @@ impl Client {
         deadline: Option<Instant>,
         in_use: &mut Option<InUse>,
     ) -> Result<http::Response<Incoming>, Failure> {
+        // One spelling per host for the pool, as the limits count hosts (see the function).
+        without_default_port(&mut parts.uri);
         Self::add_proxy_credentials(route, &mut parts);
         let jar = self.config.jar.as_ref().and_then(|jar| {
             let at = Url::parse(&parts.uri.to_string()).ok()?;
@@ -795,6 +797,48 @@ fn check_url(uri: &Uri) -> Result<(), Error> {
         Some(other) => format!("unsupported scheme {other:?} (http and https are)"),
     };
     Err(Error::new(Kind::InvalidUrl, None, Some(reason.into())))
+}
+
+/// Leaves out of `uri` a port its scheme implies: `:443` after an `https` host, `:80` after
+/// an `http` one, or an empty port (`host:`), however written (`:0443` too).
+///
+/// hyper-util's pool keys connections by scheme and authority as written, so `https://h/`
+/// and `https://h:443/` would get a connection each, while the connection limits
+/// (`limit::HostKey`) count them as one host: an HTTP/2 host's one shared place in
+/// `max_connections` could then cover two connections, and HTTP/2 requests spelled both
+/// ways would not share one. Without the port both reach the pool as one. The request
+/// sent is the same: hyper-util writes `Host` without a default port already, and an
+/// HTTP/2 `:authority` or an absolute-form target may leave it out (RFC 9110 4.2.3, 7.2),
+/// as the URL standard's serialization does.
+fn without_default_port(uri: &mut Uri) {
+    let default = match uri.scheme_str() {
+        Some("https") => 443,
+        Some("http") => 80,
+        _ => return,
+    };
+    let Some(authority) = uri.authority() else {
+        return;
+    };
+    let written = authority.as_str();
+    // An IPv6 literal's colons are inside its brackets.
+    let host_end = written.rfind(']').map_or(0, |end| end + 1);
+    let Some(colon) = written[host_end..].rfind(':').map(|at| host_end + at) else {
+        return;
+    };
+    let port = &written[colon + 1..];
+    let digits = port.bytes().all(|b| b.is_ascii_digit());
+    if !(digits && (port.is_empty() || port.parse::<u16>() == Ok(default))) {
+        return;
+    }
+    let Ok(shorter) = http::uri::Authority::try_from(&written[..colon]) else {
+        return;
+    };
+    let mut parts = uri.clone().into_parts();
+    parts.authority = Some(shorter);
+    // The parts of a valid URI with another valid authority: this does not fail.
+    if let Ok(rebuilt) = Uri::from_parts(parts) {
+        *uri = rebuilt;
+    }
 }
 
 /// The port of `authority` if it is written but is no port number (`99999`, `8o80`).
@@ -1356,6 +1400,39 @@ mod tests {
             ("[::1]:x", Some("x")),
         ] {
             assert_eq!(bad_port(authority), bad, "{authority}");
+        }
+    }
+
+    #[test]
+    fn a_default_port_is_left_out_for_the_pool() {
+        for (written, sent) in [
+            ("https://h/", "https://h/"),
+            ("https://h:443/", "https://h/"),
+            ("https://H:443/a?b=1", "https://H/a?b=1"),
+            ("https://h:0443/", "https://h/"),
+            ("https://h:/", "https://h/"),
+            ("https://user:pw@h:443/", "https://user:pw@h/"),
+            ("https://[::1]:443/", "https://[::1]/"),
+            ("https://[::1]/", "https://[::1]/"),
+            ("http://h:80/x", "http://h/x"),
+            ("http://127.0.0.1:80/", "http://127.0.0.1/"),
+            // Another port, or another scheme's default, stays.
+            ("https://h:80/", "https://h:80/"),
+            ("http://h:443/", "http://h:443/"),
+            ("https://h:8443/", "https://h:8443/"),
+            ("https://[::1]:8443/", "https://[::1]:8443/"),
+            ("http://h:8080/", "http://h:8080/"),
+            ("http://[::443]/", "http://[::443]/"),
+        ] {
+            let mut uri: Uri = written.parse().unwrap();
+            without_default_port(&mut uri);
+            assert_eq!(uri, sent, "{written}");
+            // The limits already counted both spellings as one host.
+            assert_eq!(
+                crate::limit::HostKey::of(&uri),
+                crate::limit::HostKey::of(&written.parse().unwrap()),
+                "{written}"
+            );
         }
     }
 

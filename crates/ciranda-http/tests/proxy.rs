@@ -200,6 +200,87 @@ async fn https_goes_through_a_connect_tunnel() {
     );
 }
 
+/// A proxy that answers every `CONNECT`, whatever port it names, with a tunnel to
+/// `127.0.0.1:port`: a target on a local port can be reached as `https://localhost/` (443).
+/// It records each request line, and counts the connections it accepts.
+async fn tunnelling_to(port: u16) -> (SocketAddr, Seen, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen: Seen = Arc::default();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let (log, count) = (seen.clone(), accepted.clone());
+    ciranda::spawn(async move {
+        loop {
+            let (client, _) = listener.accept().await.unwrap();
+            count.fetch_add(1, Ordering::SeqCst);
+            let log = log.clone();
+            ciranda::spawn(async move {
+                let (read, mut write) = client.split();
+                let mut read = BufReader::new(read);
+                let mut line = String::new();
+                read.read_line(&mut line).await.unwrap();
+                log.lock().unwrap().push(line.trim_end().to_owned());
+                loop {
+                    let mut header = String::new();
+                    read.read_line(&mut header).await.unwrap();
+                    if header.trim_end().is_empty() {
+                        break;
+                    }
+                }
+                let upstream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+                write
+                    .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                    .await
+                    .unwrap();
+                relay(read, write, upstream).await;
+            });
+        }
+    });
+    (addr, seen, accepted)
+}
+
+#[ciranda::test]
+async fn https_requests_with_and_without_the_default_port_share_one_http2_connection() {
+    // hyper-util's pool keys connections by the authority as written; the connection limits
+    // count `localhost` and `localhost:443` as one host, and so must the pool: otherwise
+    // each spelling opens its own HTTP/2 connection (under `max_connections`' one place).
+    let (port, cert) = tls_target().await;
+    let (addr, seen, accepted) = tunnelling_to(port).await;
+    let client = Client::builder()
+        .proxy(&format!("http://{addr}"))
+        .add_root_certificate(&cert.cert_der)
+        .max_connections(1)
+        .timeout(std::time::Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let spellings = [
+        "https://localhost/",
+        "https://localhost:443/",
+        "https://LOCALHOST:443/",
+        "https://localhost:/",
+        "https://localhost:0443/",
+    ];
+    for url in spellings {
+        let response = client.get(url).await.unwrap();
+        assert_eq!(response.version(), http::Version::HTTP_2, "{url}");
+        assert_eq!(response.text().await.unwrap(), "Hello, world!");
+    }
+    // And at once, on the connection the pool now holds.
+    let bodies = ciranda::gather(spellings.into_iter().cycle().take(20).map(|url| {
+        let client = client.clone();
+        async move { client.get(url).await?.text().await }
+    }))
+    .await;
+    for body in bodies {
+        assert_eq!(body.unwrap(), "Hello, world!");
+    }
+    assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        seen.lock().unwrap().as_slice(),
+        ["CONNECT localhost:443 HTTP/1.1"]
+    );
+}
+
 #[ciranda::test]
 async fn a_refused_tunnel_is_a_connect_error_that_says_why() {
     let (port, cert) = tls_target().await;
