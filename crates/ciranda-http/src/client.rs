@@ -1166,7 +1166,9 @@ impl ClientBuilder {
     /// whose `Content-Encoding` is `gzip`, `deflate`, `br` or `zstd` is decompressed by
     /// [`Response`]'s body methods as it arrives (its headers stay as sent). Other codings
     /// (`compress`, several at once) are left as they came. With `false`, nothing is asked
-    /// for and every body is returned as received.
+    /// for and every body is returned as received. A body that is corrupt or cut short is
+    /// a body error; so is one with more than 64 KiB after the end of its compressed data
+    /// (less, padding as gzip(1) allows it, is ignored).
     pub fn auto_decompress(mut self, enabled: bool) -> Self {
         self.auto_decompress = enabled;
         self

@@ -8,7 +8,10 @@
 //! the body is checked: a `gzip` member must end with its CRC and length, a `deflate` or `br`
 //! stream with its final block, a `zstd` body at the end of a frame, or the body counts as
 //! cut short. Bytes after a `gzip` member that do not begin another, or after a `deflate` or
-//! `br` stream, are ignored (zero padding, a stray newline), as gzip(1) and zlib's users do.
+//! `br` stream, are ignored (zero padding, a stray newline), as gzip(1) and zlib's users do,
+//! up to [`MAX_IGNORED`] of them: more is an error, not bytes read and dropped for as long
+//! as the server sends them (`max_body_size` counts decoded bytes, and these decode to
+//! nothing).
 
 use brotli_decompressor::{BrotliDecompressStream, BrotliResult, BrotliState, StandardAlloc};
 use bytes::{Buf, Bytes};
@@ -24,6 +27,10 @@ pub(crate) const STEP: usize = 8 * 1024;
 
 /// The most bytes one brotli or zstd step returns.
 pub(crate) const CAPPED_OUT: usize = 64 * 1024;
+
+/// The most bytes after the end of a compressed body that are ignored; one more is an error.
+/// Padding is a few bytes, or a block (gzip(1) on a tape pads to 512 bytes, `tar` to 10 KiB).
+pub(crate) const MAX_IGNORED: usize = 64 * 1024;
 
 /// The largest zstd window accepted, as a power of two: 8 MiB, the limit RFC 9659 sets for
 /// the `zstd` content coding (a larger window is a memory cost the server imposes on us).
@@ -73,6 +80,8 @@ impl Coding {
 /// Undoes one body's coding.
 pub(crate) struct Decoder {
     state: State,
+    /// Bytes after the end of the compressed data, ignored so far (see [`MAX_IGNORED`]).
+    ignored: usize,
 }
 
 enum State {
@@ -135,7 +144,7 @@ impl Decoder {
                 at_frame_end: true,
             },
         };
-        Decoder { state }
+        Decoder { state, ignored: 0 }
     }
 
     /// The next decoded bytes, from the front of `input` (taking away what it used) or from
@@ -159,9 +168,22 @@ impl Decoder {
     /// empty it returns output still pending from earlier steps (a brotli or zstd step's
     /// output is capped), or nothing.
     fn step(&mut self, input: &mut Bytes) -> io::Result<Vec<u8>> {
+        let out = self.decode(input)?;
+        if self.ignored > MAX_IGNORED {
+            return Err(corrupt(&format!(
+                "more than {} KiB follow the end of the compressed data",
+                MAX_IGNORED / 1024
+            )));
+        }
+        Ok(out)
+    }
+
+    /// [`step`](Decoder::step) before the check of what it ignored.
+    fn decode(&mut self, input: &mut Bytes) -> io::Result<Vec<u8>> {
         // The capped codings take what they use from `input` themselves; the others take
         // one step's worth here.
         let mut next_step = || input.split_to(input.len().min(STEP));
+        let ignored = &mut self.ignored;
         match &mut self.state {
             State::Brotli {
                 state,
@@ -170,7 +192,7 @@ impl Decoder {
                 ended,
             } => {
                 *fed |= !input.is_empty();
-                brotli_step(state, out, ended, input)
+                brotli_step(state, out, ended, input, ignored)
             }
             State::Zstd {
                 decoder,
@@ -184,7 +206,7 @@ impl Decoder {
             State::Gzip { decoder, at, fed } => {
                 let step = next_step();
                 *fed |= !step.is_empty();
-                gzip_write(decoder, at, &step)?;
+                gzip_write(decoder, at, &step, ignored)?;
                 Ok(std::mem::take(decoder.get_mut()))
             }
             State::DeflateStart(start) => {
@@ -197,13 +219,13 @@ impl Decoder {
                 let mut inflate = Decompress::new(is_zlib_header(start[0], start[1]));
                 let mut ended = false;
                 let mut out = Vec::new();
-                inflate_into(&mut inflate, &mut ended, &start, &mut out)?;
+                *ignored += inflate_into(&mut inflate, &mut ended, &start, &mut out)?;
                 self.state = State::Deflate { inflate, ended };
                 Ok(out)
             }
             State::Deflate { inflate, ended } => {
                 let mut out = Vec::new();
-                inflate_into(inflate, ended, &next_step(), &mut out)?;
+                *ignored += inflate_into(inflate, ended, &next_step(), &mut out)?;
                 Ok(out)
             }
         }
@@ -234,7 +256,7 @@ impl Decoder {
             State::Brotli {
                 state, out, ended, ..
             } => {
-                let out = brotli_step(state, out, ended, &mut Bytes::new())?;
+                let out = brotli_step(state, out, ended, &mut Bytes::new(), &mut self.ignored)?;
                 if out.is_empty() && !*ended {
                     return Err(corrupt(
                         "the body ends before its brotli stream does (cut short?)",
@@ -275,11 +297,12 @@ const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
 /// Decodes `input` into `decoder`'s output, a member at a time: a member's end is checked
 /// (CRC and length), then the next begins if the bytes after it are a gzip header's, and
-/// the rest of the body is ignored if they are not.
+/// the rest of the body is ignored (counted in `ignored`) if they are not.
 fn gzip_write(
     decoder: &mut GzDecoder<Vec<u8>>,
     at: &mut GzipAt,
     mut input: &[u8],
+    ignored: &mut usize,
 ) -> io::Result<()> {
     while !input.is_empty() {
         match at {
@@ -300,6 +323,7 @@ fn gzip_write(
                     continue;
                 }
                 if start[..] != GZIP_MAGIC {
+                    *ignored += start.len();
                     *at = GzipAt::Trailing;
                     continue;
                 }
@@ -309,7 +333,10 @@ fn gzip_write(
                 decoder.write_all(&GZIP_MAGIC)?;
                 *at = GzipAt::Member;
             }
-            GzipAt::Trailing => return Ok(()),
+            GzipAt::Trailing => {
+                *ignored += input.len();
+                return Ok(());
+            }
         }
     }
     Ok(())
@@ -356,15 +383,17 @@ fn zstd_step(
 }
 
 /// One brotli step: at most [`STEP`] bytes of `input` in, at most `buffer.len()` bytes out.
-/// What it does not use stays in `input`; bytes after the stream's end are dropped, as
-/// [`inflate_into`] ignores them.
+/// What it does not use stays in `input`; bytes after the stream's end are dropped (counted
+/// in `ignored`), as [`inflate_into`] ignores them.
 fn brotli_step(
     state: &mut BrotliState<StandardAlloc, StandardAlloc, StandardAlloc>,
     buffer: &mut [u8],
     ended: &mut bool,
     input: &mut Bytes,
+    ignored: &mut usize,
 ) -> io::Result<Vec<u8>> {
     if *ended {
+        *ignored += input.len();
         input.clear();
         return Ok(Vec::new());
     }
@@ -390,6 +419,7 @@ fn brotli_step(
         ))),
         BrotliResult::ResultSuccess => {
             *ended = true;
+            *ignored += input.len();
             input.clear();
             Ok(out)
         }
@@ -409,13 +439,13 @@ fn is_zlib_header(b0: u8, b1: u8) -> bool {
 }
 
 /// Inflates `input` into `out`. Bytes after the stream's end are ignored, as zlib's users
-/// (aiohttp's among them) do.
+/// (aiohttp's among them) do; returns how many.
 fn inflate_into(
     inflate: &mut Decompress,
     ended: &mut bool,
     mut input: &[u8],
     out: &mut Vec<u8>,
-) -> io::Result<()> {
+) -> io::Result<usize> {
     while !input.is_empty() && !*ended {
         out.reserve(32 * 1024);
         let (before_in, before_out) = (inflate.total_in(), out.len());
@@ -433,7 +463,7 @@ fn inflate_into(
             Status::Ok | Status::BufError => {}
         }
     }
-    Ok(())
+    Ok(input.len())
 }
 
 fn corrupt(why: &str) -> io::Error {
@@ -620,6 +650,38 @@ mod tests {
         let mut cut = encoded("gzip", b"first ");
         cut.extend([0x1f, 0x8b, 8]);
         assert!(decode_in_pieces(Coding::Gzip, &cut, 3).is_err());
+    }
+
+    #[test]
+    fn up_to_64_kib_after_the_end_are_ignored_and_more_is_an_error() {
+        // zstd is left out: what follows a frame must be another frame.
+        for (encoder, coding) in &ENCODINGS[..4] {
+            // Zeros (padding) and bytes that are no gzip magic, in every piece size.
+            for filler in [0u8, b'x'] {
+                let mut body = encoded(encoder, b"the body");
+                let end = body.len();
+                body.resize(end + MAX_IGNORED, filler);
+                for piece in [1000, STEP, body.len()] {
+                    let out = decode_in_pieces(*coding, &body, piece);
+                    assert_eq!(out.unwrap(), b"the body", "{encoder}, {piece}");
+                }
+                body.push(filler);
+                for piece in [1000, STEP, body.len()] {
+                    let err = decode_in_pieces(*coding, &body, piece).unwrap_err();
+                    assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+                    assert!(
+                        err.to_string().contains("more than 64 KiB follow the end"),
+                        "{encoder}, {piece}: {err}"
+                    );
+                }
+            }
+        }
+        // Counted after the last gzip member, not the first.
+        let mut body = encoded("gzip", b"first ");
+        body.extend(encoded("gzip", &vec![b'y'; 2 * MAX_IGNORED]));
+        body.extend(vec![0; MAX_IGNORED]);
+        let out = decode_in_pieces(Coding::Gzip, &body, 4096).unwrap();
+        assert_eq!(out.len(), 6 + 2 * MAX_IGNORED);
     }
 
     #[test]

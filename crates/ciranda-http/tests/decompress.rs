@@ -69,7 +69,9 @@ fn compress(coding: &str, data: &[u8]) -> Vec<u8> {
 /// `GET /CODING` answers [`text`] compressed as CODING (`gzip`, `zlib`, `raw`, `br` and
 /// `zstd` are sent as `Content-Encoding: gzip`, `deflate`, `deflate`, `br`, `zstd`),
 /// `/corrupt` a gzip header over garbage, `/cut` a gzip body missing its end, `/br-corrupt`,
-/// `/br-cut`, `/zstd-corrupt` and `/zstd-cut` the same for `br` and `zstd`, `/compress`
+/// `/br-cut`, `/zstd-corrupt` and `/zstd-cut` the same for `br` and `zstd`,
+/// `/padded-CODING` and `/trailing-CODING` (`gzip`, `zlib`, `br`) the text compressed, then
+/// 64 KiB of zeros or 1 MiB of them, `/compress`
 /// bytes labelled `compress` (a coding the client does not undo); every answer carries the
 /// request's `Accept-Encoding` (or `none`) in `x-accept-encoding`.
 async fn route(
@@ -105,6 +107,18 @@ async fn route(
             ("zstd", whole[..whole.len() / 2].to_vec())
         }
         "/compress" => ("compress", b"not really LZW".to_vec()),
+        path if path.starts_with("/padded-") || path.starts_with("/trailing-") => {
+            let (kind, encoder) = path[1..].split_once('-').unwrap();
+            let coding = if encoder == "zlib" {
+                "deflate"
+            } else {
+                encoder
+            };
+            let mut body = compress(encoder, &text());
+            let after = if kind == "padded" { 64 * 1024 } else { 1 << 20 };
+            body.resize(body.len() + after, 0);
+            (coding, body)
+        }
         _ => ("identity", b"plain".to_vec()),
     };
     let body = if request.method() == Method::HEAD {
@@ -178,6 +192,34 @@ async fn a_corrupt_or_cut_body_is_a_body_error() {
         let message = err.to_string();
         assert!(message.contains(&url), "{message}");
         assert!(message.contains("decompress"), "{message}");
+    }
+    server.abort();
+}
+
+#[ciranda::test]
+async fn bytes_after_the_compressed_data_are_ignored_up_to_64_kib() {
+    let (addr, server) = common::serve_route(|request, _| route(request)).await;
+    let client = Client::new();
+    for coding in ["gzip", "zlib", "br"] {
+        let padded = format!("http://{addr}/padded-{coding}");
+        let body = client.get(&padded).await.unwrap().bytes().await.unwrap();
+        assert!(body == text(), "{coding}: {} bytes", body.len());
+
+        // A megabyte of them is not padding: the body is refused, not read to its end.
+        let trailing = format!("http://{addr}/trailing-{coding}");
+        let response = client.get(&trailing).await.unwrap();
+        let err = response.bytes().await.unwrap_err();
+        assert!(
+            err.is_body() && !err.is_body_too_large(),
+            "{coding}: {err:?}"
+        );
+        let message = err.to_string();
+        assert!(message.contains(&trailing), "{message}");
+        assert!(message.contains("decompress"), "{message}");
+        assert!(
+            message.contains("more than 64 KiB follow the end"),
+            "{message}"
+        );
     }
     server.abort();
 }
