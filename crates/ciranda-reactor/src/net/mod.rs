@@ -16,6 +16,7 @@ mod inq;
 mod socket;
 mod stream;
 pub mod tcp;
+mod tcp_socket;
 mod try_io;
 mod udp;
 pub mod unix;
@@ -23,6 +24,7 @@ mod unix_datagram;
 
 pub use addr::{ToSocketAddrs, lookup_host};
 pub use tcp::{Incoming, TcpListener, TcpStream};
+pub use tcp_socket::TcpSocket;
 pub use udp::UdpSocket;
 pub use unix::{UnixIncoming, UnixListener, UnixStream};
 pub use unix_datagram::UnixDatagram;

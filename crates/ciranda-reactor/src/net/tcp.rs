@@ -73,6 +73,16 @@ impl TcpListener {
         Ok(TcpListener { io })
     }
 
+    /// A listener from a socket that is listening and non-blocking (`TcpSocket::listen`).
+    pub(super) fn from_listening(
+        listener: std::net::TcpListener,
+        reactor: ReactorRef,
+    ) -> io::Result<TcpListener> {
+        Ok(TcpListener {
+            io: Async::with_reactor(listener, reactor)?,
+        })
+    }
+
     /// Accepts a connection. Errors (`EMFILE`, `ECONNABORTED`, ...) are returned; the listener
     /// stays usable.
     ///
@@ -252,7 +262,8 @@ impl TcpStream {
         Ok(stream)
     }
 
-    fn with_io(io: Async<std::net::TcpStream>) -> TcpStream {
+    /// A stream from a connected socket registered with a reactor (also `TcpSocket::connect`'s).
+    pub(super) fn with_io(io: Async<std::net::TcpStream>) -> TcpStream {
         TcpStream {
             io,
             #[cfg(any(target_os = "linux", target_os = "android"))]
