@@ -18,6 +18,7 @@ mod stream;
 pub mod tcp;
 mod tcp_socket;
 mod try_io;
+mod ucred;
 mod udp;
 pub mod unix;
 mod unix_datagram;

@@ -8,6 +8,7 @@ use super::stream::{
     NoSigpipe, StreamSocket, impl_async_read, impl_async_write, read_into, write_gathered,
 };
 use super::try_io::{try_reads, try_writes};
+pub use super::ucred::UCred;
 use crate::io::Async;
 use crate::reactor::{Reactor, ReactorRef};
 use crate::registration::{READ, Waiter};
@@ -15,6 +16,7 @@ use socket2::{Domain, SockAddr, Socket, Type};
 use std::fmt;
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};
 use std::net::Shutdown;
+use std::os::fd::AsFd;
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -261,6 +263,12 @@ impl UnixStream {
         Ok(UnixStream {
             io: Async::with_reactor(stream, reactor)?,
         })
+    }
+
+    /// The credentials of the peer (its user, group and, where the system says, process),
+    /// as the kernel recorded them when the connection was made (`SO_PEERCRED`).
+    pub fn peer_cred(&self) -> io::Result<UCred> {
+        super::ucred::peer_cred(self.io.get_ref().as_fd())
     }
 
     /// Splits into owned halves that can move to different tasks. Dropping the write half
