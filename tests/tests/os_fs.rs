@@ -216,6 +216,52 @@ fn read_dir_streams_ten_thousand_entries() {
 }
 
 #[test]
+fn read_dir_entries_know_their_type_without_following_links() {
+    let tmp = TempDir::new("entry-types");
+    let dir = tmp.0.clone();
+    std::fs::File::create(dir.join("file")).unwrap();
+    std::fs::create_dir(dir.join("dir")).unwrap();
+    std::os::unix::fs::symlink(dir.join("dir"), dir.join("link")).unwrap();
+    std::os::unix::fs::symlink(dir.join("nowhere"), dir.join("dangling")).unwrap();
+    rt().block_on(async {
+        let mut entries = fs::read_dir(&dir).await.unwrap();
+        let mut listed = Vec::new();
+        while let Some(entry) = entries.next().await {
+            listed.push(entry.unwrap());
+        }
+        let mut kinds: Vec<(String, &str)> = Vec::new();
+        for entry in &listed {
+            let t = entry.file_type().await.unwrap();
+            let kind = if t.is_symlink() {
+                "symlink"
+            } else if t.is_dir() {
+                "dir"
+            } else if t.is_file() {
+                "file"
+            } else {
+                "other"
+            };
+            kinds.push((entry.file_name().into_string().unwrap(), kind));
+        }
+        kinds.sort();
+        assert_eq!(
+            kinds,
+            [
+                ("dangling".to_string(), "symlink"),
+                ("dir".to_string(), "dir"),
+                ("file".to_string(), "file"),
+                ("link".to_string(), "symlink"),
+            ]
+        );
+        // The type is the one found when the entry was listed (as std's, from the listing).
+        let file = listed.iter().find(|e| e.file_name() == "file").unwrap();
+        std::fs::remove_file(dir.join("file")).unwrap();
+        std::fs::create_dir(dir.join("file")).unwrap();
+        assert!(file.file_type().await.unwrap().is_file());
+    });
+}
+
+#[test]
 fn concurrent_appends_through_two_files_keep_every_line_whole() {
     let tmp = TempDir::new("append");
     let path = tmp.0.join("log");

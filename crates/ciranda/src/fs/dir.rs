@@ -115,10 +115,9 @@ impl Stream for ReadDir {
                         for _ in 0..BATCH {
                             match b.dir.next() {
                                 Some(entry) => {
-                                    b.entries
-                                        .push_back(entry.map(|std| DirEntry { std }).map_err(|e| {
-                                            super::path_error(e, "read directory", &b.path)
-                                        }))
+                                    b.entries.push_back(entry.map(DirEntry::new).map_err(|e| {
+                                        super::path_error(e, "read directory", &b.path)
+                                    }))
                                 }
                                 None => {
                                     b.done = true;
@@ -166,9 +165,19 @@ use std::future::Future;
 #[derive(Debug)]
 pub struct DirEntry {
     std: std::fs::DirEntry,
+    /// The entry's type, asked on the blocking pool with the listing: where the directory
+    /// does not say (`DT_UNKNOWN`: some XFS, NFS and FUSE file systems), std asks with an
+    /// `lstat`, which must not run on a worker. `None` if that failed (the entry went away).
+    file_type: Option<super::FileType>,
 }
 
 impl DirEntry {
+    /// An entry read on the blocking pool (this runs there).
+    fn new(std: std::fs::DirEntry) -> DirEntry {
+        let file_type = std.file_type().ok();
+        DirEntry { std, file_type }
+    }
+
     /// The directory's path joined with this entry's name.
     pub fn path(&self) -> PathBuf {
         self.std.path()
@@ -189,12 +198,18 @@ impl DirEntry {
         super::symlink_metadata(self.path()).await
     }
 
-    /// The entry's type (usually known without a system call, from the directory listing).
+    /// The entry's type (not following a symbolic link), as found when the entry was listed:
+    /// from the listing itself, or by an `lstat` made then on the blocking pool where the
+    /// file system does not say. If that failed, it is asked again, on the blocking pool.
     ///
     /// # Cancel safety
     ///
-    /// Nothing to lose: the call only reads and completes in its first poll.
+    /// Nothing to lose: the call only reads (a dropped retry lets it finish on the blocking
+    /// pool and drops the answer).
     pub async fn file_type(&self) -> io::Result<super::FileType> {
-        self.std.file_type()
+        match self.file_type {
+            Some(known) => Ok(known),
+            None => Ok(super::symlink_metadata(self.path()).await?.file_type()),
+        }
     }
 }
