@@ -142,10 +142,54 @@ macro_rules! readiness_waits {
     };
 }
 
-/// `peer_addr`, `local_addr` and `AsRef<$stream>` for `$half`, an owned half of a split
-/// `$stream` (a struct with a `stream: Arc<$stream>` field) whose addresses are `$addr`.
-macro_rules! owned_half {
-    ($half:ident, $stream:ident, $addr:ty) => {
+/// What the owned halves of a split `$stream` share, in the module that defines them as
+/// `OwnedReadHalf { stream: Arc<$stream> }` and `OwnedWriteHalf { stream: Arc<$stream>,
+/// shutdown_on_drop: bool }`: their addresses (`$addr`) and `AsRef<$stream>`, the write
+/// half's shutdown on drop, and `OwnedReadHalf::reunite` with its error, `ReuniteError`, on
+/// which the attributes given (its docs) go.
+macro_rules! owned_halves {
+    ($(#[$attr:meta])* $stream:ident, $addr:ty) => {
+        owned_halves!(@half OwnedReadHalf, $stream, $addr);
+        owned_halves!(@half OwnedWriteHalf, $stream, $addr);
+
+        $(#[$attr])*
+        #[derive(Debug)]
+        pub struct ReuniteError(pub OwnedReadHalf, pub OwnedWriteHalf);
+
+        impl ::std::fmt::Display for ReuniteError {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(concat!(
+                    "tried to reunite halves that are not from the same ",
+                    stringify!($stream)
+                ))
+            }
+        }
+
+        impl ::std::error::Error for ReuniteError {}
+
+        impl OwnedReadHalf {
+            /// Joins the halves back into the stream, with its write side still open, if
+            /// they belong together; otherwise both come back in the error.
+            pub fn reunite(self, mut other: OwnedWriteHalf) -> Result<$stream, ReuniteError> {
+                if !::std::sync::Arc::ptr_eq(&self.stream, &other.stream) {
+                    return Err(ReuniteError(self, other));
+                }
+                other.shutdown_on_drop = false;
+                drop(other);
+                Ok(::std::sync::Arc::try_unwrap(self.stream)
+                    .expect("the two halves hold the only references"))
+            }
+        }
+
+        impl Drop for OwnedWriteHalf {
+            fn drop(&mut self) {
+                if self.shutdown_on_drop {
+                    let _ = self.stream.shutdown(::std::net::Shutdown::Write);
+                }
+            }
+        }
+    };
+    (@half $half:ident, $stream:ident, $addr:ty) => {
         impl $half {
             /// The remote address of the stream this half belongs to.
             pub fn peer_addr(&self) -> ::std::io::Result<$addr> {
@@ -237,7 +281,7 @@ macro_rules! incoming_stream {
 }
 
 pub(super) use {
-    connected_socket, incoming_stream, ip_ttl, owned_half, readiness_waits, socket_common,
+    connected_socket, incoming_stream, ip_ttl, owned_halves, readiness_waits, socket_common,
     std_conversions,
 };
 

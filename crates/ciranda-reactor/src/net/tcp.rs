@@ -5,7 +5,7 @@ use super::addr::{ToSocketAddrs, resolve, try_each};
 use super::inq::InqHint;
 use super::socket::{
     LISTEN_BACKLOG, bind_first, connect_started, connected, connected_socket, incoming_stream,
-    ip_ttl, owned_half, readiness_waits, socket_common, std_conversions,
+    ip_ttl, owned_halves, readiness_waits, socket_common, std_conversions,
 };
 use super::stream::{
     NoSigpipe, StreamSocket, impl_async_read, impl_async_write, read_into, write_gathered,
@@ -15,7 +15,6 @@ use crate::io::Async;
 use crate::reactor::{Reactor, ReactorRef};
 use crate::registration::{READ, WRITE, Waiter};
 use socket2::{Domain, Protocol, Socket, Type};
-use std::fmt;
 use std::io::{self, IoSlice, IoSliceMut, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::sync::Arc;
@@ -561,49 +560,7 @@ pub struct OwnedWriteHalf {
     shutdown_on_drop: bool,
 }
 
-/// The halves given to [`OwnedReadHalf::reunite`] came from different streams; here they are
-/// back.
-///
-/// # Examples
-///
-/// ```
-/// use ciranda::net::tcp::ReuniteError;
-/// use ciranda::net::{TcpListener, TcpStream};
-///
-/// ciranda::run(async {
-///     let listener = TcpListener::bind("127.0.0.1:0").await?;
-///     let a = TcpStream::connect(listener.local_addr()?).await?;
-///     let b = TcpStream::connect(listener.local_addr()?).await?;
-///     let (ra, _wa) = a.into_split();
-///     let (_rb, wb) = b.into_split();
-///     let err: ReuniteError = ra.reunite(wb).unwrap_err();
-///     assert!(err.to_string().contains("not from the same"));
-///     std::io::Result::Ok(())
-/// })?;
-/// # std::io::Result::Ok(())
-/// ```
-#[derive(Debug)]
-pub struct ReuniteError(pub OwnedReadHalf, pub OwnedWriteHalf);
-
-impl fmt::Display for ReuniteError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("tried to reunite halves that are not from the same TcpStream")
-    }
-}
-
-impl std::error::Error for ReuniteError {}
-
 impl OwnedReadHalf {
-    /// Joins the halves back into the stream, if they belong together.
-    pub fn reunite(self, mut other: OwnedWriteHalf) -> Result<TcpStream, ReuniteError> {
-        if !Arc::ptr_eq(&self.stream, &other.stream) {
-            return Err(ReuniteError(self, other));
-        }
-        other.shutdown_on_drop = false;
-        drop(other);
-        Ok(Arc::try_unwrap(self.stream).expect("the two halves hold the only references"))
-    }
-
     /// Reads without consuming, waiting for data.
     ///
     /// # Cancel safety
@@ -614,15 +571,29 @@ impl OwnedReadHalf {
     }
 }
 
-owned_half!(OwnedReadHalf, TcpStream, SocketAddr);
-owned_half!(OwnedWriteHalf, TcpStream, SocketAddr);
-
-impl Drop for OwnedWriteHalf {
-    fn drop(&mut self) {
-        if self.shutdown_on_drop {
-            let _ = self.stream.shutdown(Shutdown::Write);
-        }
-    }
+owned_halves! {
+    /// The halves given to [`OwnedReadHalf::reunite`] came from different streams; here they are
+    /// back.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ciranda::net::tcp::ReuniteError;
+    /// use ciranda::net::{TcpListener, TcpStream};
+    ///
+    /// ciranda::run(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+    ///     let a = TcpStream::connect(listener.local_addr()?).await?;
+    ///     let b = TcpStream::connect(listener.local_addr()?).await?;
+    ///     let (ra, _wa) = a.into_split();
+    ///     let (_rb, wb) = b.into_split();
+    ///     let err: ReuniteError = ra.reunite(wb).unwrap_err();
+    ///     assert!(err.to_string().contains("not from the same"));
+    ///     std::io::Result::Ok(())
+    /// })?;
+    /// # std::io::Result::Ok(())
+    /// ```
+    TcpStream, SocketAddr
 }
 
 /// The borrowed read half of [`TcpStream::split`].

@@ -1,7 +1,7 @@
 //! Unix-domain stream sockets: `UnixListener`, `UnixStream` and its split halves.
 
 use super::socket::{
-    LISTEN_BACKLOG, connect_started, connected, connected_socket, incoming_stream, owned_half,
+    LISTEN_BACKLOG, connect_started, connected, connected_socket, incoming_stream, owned_halves,
     readiness_waits, socket_common, std_conversions,
 };
 use super::stream::{
@@ -13,7 +13,6 @@ use crate::io::Async;
 use crate::reactor::{Reactor, ReactorRef};
 use crate::registration::{READ, Waiter};
 use socket2::{Domain, SockAddr, Socket, Type};
-use std::fmt;
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};
 use std::net::Shutdown;
 use std::os::fd::AsFd;
@@ -355,11 +354,13 @@ try_writes! { std::os::unix::net::UnixStream:
 ///     let (a, b) = UnixStream::pair()?;
 ///     let (mut r, w): (OwnedReadHalf, OwnedWriteHalf) = a.into_split();
 ///     drop(w); // shuts a's write side down
-///     let (_br, mut bw) = b.into_split();
+///     let (br, mut bw) = b.into_split();
 ///     bw.write_all(b"z").await?;
 ///     let mut one = [0];
 ///     r.read_exact(&mut one).await?;
 ///     assert_eq!(&one, b"z");
+///     let b = br.reunite(bw).expect("halves of the same stream");
+///     assert!(b.peer_addr()?.is_unnamed());
 ///     std::io::Result::Ok(())
 /// })?;
 /// # std::io::Result::Ok(())
@@ -397,75 +398,25 @@ pub struct OwnedWriteHalf {
     shutdown_on_drop: bool,
 }
 
-/// The halves given to [`OwnedReadHalf::reunite`] came from different streams; here they are
-/// back.
-///
-/// # Examples
-///
-/// ```
-/// use ciranda::net::unix::ReuniteError;
-/// use ciranda::net::UnixStream;
-///
-/// ciranda::run(async {
-///     let (a, b) = UnixStream::pair()?;
-///     let (ra, _wa) = a.into_split();
-///     let (_rb, wb) = b.into_split();
-///     let err: ReuniteError = ra.reunite(wb).unwrap_err();
-///     assert!(err.to_string().contains("not from the same"));
-///     std::io::Result::Ok(())
-/// })?;
-/// # std::io::Result::Ok(())
-/// ```
-#[derive(Debug)]
-pub struct ReuniteError(pub OwnedReadHalf, pub OwnedWriteHalf);
-
-impl fmt::Display for ReuniteError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("tried to reunite halves that are not from the same UnixStream")
-    }
-}
-
-impl std::error::Error for ReuniteError {}
-
-impl OwnedReadHalf {
-    /// Joins the halves back into the stream, if they belong together; the write side stays
-    /// open.
+owned_halves! {
+    /// The halves given to [`OwnedReadHalf::reunite`] came from different streams; here they are
+    /// back.
     ///
     /// # Examples
     ///
     /// ```
+    /// use ciranda::net::unix::ReuniteError;
     /// use ciranda::net::UnixStream;
-    /// use ciranda::io::{AsyncReadExt, AsyncWriteExt};
     ///
     /// ciranda::run(async {
-    ///     let (a, mut b) = UnixStream::pair()?;
-    ///     let (r, w) = a.into_split();
-    ///     let mut a = r.reunite(w).expect("halves of the same stream");
-    ///     a.write_all(b"still open").await?;
-    ///     let mut got = [0; 10];
-    ///     b.read_exact(&mut got).await?;
-    ///     assert_eq!(&got, b"still open");
+    ///     let (a, b) = UnixStream::pair()?;
+    ///     let (ra, _wa) = a.into_split();
+    ///     let (_rb, wb) = b.into_split();
+    ///     let err: ReuniteError = ra.reunite(wb).unwrap_err();
+    ///     assert!(err.to_string().contains("not from the same"));
     ///     std::io::Result::Ok(())
     /// })?;
     /// # std::io::Result::Ok(())
     /// ```
-    pub fn reunite(self, mut other: OwnedWriteHalf) -> Result<UnixStream, ReuniteError> {
-        if !Arc::ptr_eq(&self.stream, &other.stream) {
-            return Err(ReuniteError(self, other));
-        }
-        other.shutdown_on_drop = false;
-        drop(other);
-        Ok(Arc::try_unwrap(self.stream).expect("the two halves hold the only references"))
-    }
-}
-
-owned_half!(OwnedReadHalf, UnixStream, SocketAddr);
-owned_half!(OwnedWriteHalf, UnixStream, SocketAddr);
-
-impl Drop for OwnedWriteHalf {
-    fn drop(&mut self) {
-        if self.shutdown_on_drop {
-            let _ = self.stream.shutdown(Shutdown::Write);
-        }
-    }
+    UnixStream, SocketAddr
 }
