@@ -6,12 +6,15 @@
 //! only from it, and not replaced or deleted from plain http: see `shadows_secure`). A
 //! `Domain` that is a public suffix (`com`, `co.uk`, `github.io`, by the `psl` crate's copy of
 //! the list) is kept only as the host's own name (see `scoped`). The jar keeps at most 180
-//! cookies per domain and 3000 in all (see `cookie_limits`). Every clone of a
+//! cookies per domain and 3000 in all (see `cookie_limits`). A cookie is kept as its name,
+//! value and the attributes the store reads (see `stored_form`), each attribute value at most
+//! 1024 bytes, not as the `Set-Cookie` line it came in. Every clone of a
 //! [`Client`](crate::Client) shares one jar; the lock is never held across an `.await`.
 
 use crate::cookie_limits::{SetOrder, key_of};
 use cookie_store::{Cookie, CookieStore, RawCookie};
 use http::header::{COOKIE, HeaderMap, HeaderValue, SET_COOKIE};
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::io;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -21,6 +24,10 @@ use url::{Host, Url};
 /// Firefox): a site cannot make the client send back, or keep, more per cookie than a browser
 /// would.
 const MAX_NAME_AND_VALUE: usize = 4096;
+
+/// The most bytes an attribute's value may hold (RFC 6265bis 5.6, Chromium and Firefox): a
+/// longer one is ignored, as if the attribute were not there, and the cookie kept.
+const MAX_ATTRIBUTE_VALUE: usize = 1024;
 
 pub(crate) struct Jar {
     cookies: Mutex<Cookies>,
@@ -101,14 +108,19 @@ impl Jar {
     /// Keeps the cookies a response from `url` sets. A `Set-Cookie` that does not parse, whose
     /// name and value are over [`MAX_NAME_AND_VALUE`] bytes, or that `url` may not set
     /// (another domain, a top-level one, `Secure` over plain http, one that would replace a
-    /// `Secure` cookie from plain http), is ignored, as browsers do.
+    /// `Secure` cookie from plain http), is ignored, as browsers do; so is an attribute whose
+    /// value is over [`MAX_ATTRIBUTE_VALUE`] bytes (the cookie is kept without it).
     pub(crate) fn keep_from(&self, url: &Url, headers: &HeaderMap) {
         let mut set = headers
             .get_all(SET_COOKIE)
             .iter()
             // As UTF-8, not `to_str` (visible ASCII only): a value holding UTF-8, which
             // browsers keep, is kept too (`add_to` sends it back as the same bytes).
-            .filter_map(|v| RawCookie::parse(std::str::from_utf8(v.as_bytes()).ok()?).ok())
+            .filter_map(|v| {
+                let line = std::str::from_utf8(v.as_bytes()).ok()?;
+                let parsed = RawCookie::parse(without_long_attributes(line)).ok()?;
+                Some(stored_form(&parsed))
+            })
             // RFC 6265bis's parsing, as browsers do: a larger one is ignored whole.
             .filter(|cookie| cookie.name().len() + cookie.value().len() <= MAX_NAME_AND_VALUE)
             .filter_map(|cookie| scoped(cookie, url))
@@ -149,6 +161,19 @@ impl Jar {
         values
     }
 
+    /// The length of the stored cookies' `Debug` forms, which show every string they own
+    /// (the parsed line a cookie may keep, its name, value, path and domain): a measure of the
+    /// memory the jar holds for them.
+    #[cfg(test)]
+    fn stored_size(&self) -> usize {
+        let cookies = self.cookies();
+        cookies
+            .store
+            .iter_any()
+            .map(|cookie| format!("{cookie:?}").len())
+            .sum()
+    }
+
     pub(crate) fn clear(&self) {
         let mut cookies = self.cookies();
         cookies.store.clear();
@@ -181,6 +206,55 @@ impl Jar {
         cookies.order.clear();
         Ok(())
     }
+}
+
+/// `line` without its attributes (`; name=value`) whose value is over
+/// [`MAX_ATTRIBUTE_VALUE`] bytes, leading and trailing spaces and tabs left out: RFC 6265bis
+/// 5.6 ignores such an attribute, and the cookie is read as if it were not there (an
+/// attribute of the same name before or after it still counts).
+fn without_long_attributes(line: &str) -> Cow<'_, str> {
+    let too_long = |attribute: &&str| {
+        attribute
+            .split_once('=')
+            .is_some_and(|(_, value)| value.trim_matches([' ', '\t']).len() > MAX_ATTRIBUTE_VALUE)
+    };
+    let mut parts = line.split(';');
+    let pair = parts.next().unwrap_or_default();
+    if !parts.clone().any(|attribute| too_long(&attribute)) {
+        return Cow::Borrowed(line);
+    }
+    let mut kept = String::from(pair);
+    for attribute in parts.filter(|attribute| !too_long(attribute)) {
+        kept.push(';');
+        kept.push_str(attribute);
+    }
+    Cow::Owned(kept)
+}
+
+/// What the jar keeps of a parsed `Set-Cookie`: its name, value and the attributes the store
+/// reads, in strings of their own. A cookie the `cookie` crate parsed keeps the whole line it
+/// came from, unknown attributes included, so one cookie could hold as much as a response
+/// header (hyper reads about 400 KiB) where its name and value hold at most
+/// [`MAX_NAME_AND_VALUE`] bytes; kept this way it holds at most that and two attribute values
+/// of [`MAX_ATTRIBUTE_VALUE`] bytes (`Domain`, `Path`).
+fn stored_form(parsed: &RawCookie<'_>) -> RawCookie<'static> {
+    let mut kept = RawCookie::new(parsed.name().to_owned(), parsed.value().to_owned());
+    if let Some(domain) = parsed.domain() {
+        // `domain()` leaves one leading dot out: put one back, so it reads the same.
+        kept.set_domain(format!(".{domain}"));
+    }
+    if let Some(path) = parsed.path() {
+        kept.set_path(path.to_owned());
+    }
+    if let Some(expires) = parsed.expires() {
+        kept.set_expires(expires);
+    }
+    kept.set_max_age(parsed.max_age());
+    kept.set_secure(parsed.secure());
+    kept.set_http_only(parsed.http_only());
+    kept.set_same_site(parsed.same_site());
+    kept.set_partitioned(parsed.partitioned());
+    kept
 }
 
 /// `cookie` as the jar may keep it from `url`, or `None`.
@@ -447,6 +521,85 @@ mod tests {
                 ("small".to_owned(), 1)
             ]
         );
+    }
+
+    #[test]
+    fn a_cookie_keeps_no_more_than_its_name_value_and_bounded_attributes() {
+        // The parsed form kept the whole `Set-Cookie` line: 100 KiB of an attribute nobody
+        // reads (now ignored, as over 1 024 bytes), or 100 attributes of 1 000 bytes each
+        // (read and dropped), stayed in memory with the cookie.
+        let jar = Jar::new();
+        let size = |jar: &Jar| jar.stored_size();
+        set(&jar, "http://example.com/", &["small=1; Path=/"]);
+        let one = size(&jar);
+        assert!(one < 1024, "a small cookie takes {one} bytes");
+        jar.clear();
+        let junk = "x".repeat(100 * 1024);
+        set(
+            &jar,
+            "http://example.com/",
+            &[&format!("junk=1; Path=/; X-Unknown={junk}; HttpOnly")],
+        );
+        let padded = (0..100).fold(String::from("many=2; Path=/"), |line, i| {
+            format!("{line}; Pad{i}={}", "y".repeat(1000))
+        });
+        set(&jar, "http://example.com/", &[&padded]);
+        let stored = size(&jar);
+        assert!(
+            stored < 2 * one + 64,
+            "two cookies whose lines were over 100 KiB each take {stored} bytes"
+        );
+        // Kept, with the attributes the jar reads.
+        assert_eq!(
+            header_for(&jar, "http://example.com/a", None).as_deref(),
+            Some("junk=1; many=2")
+        );
+        let kept = jar.cookies();
+        let junk = kept.store.get("example.com", "/", "junk").unwrap();
+        assert_eq!(junk.http_only(), Some(true));
+    }
+
+    #[test]
+    fn an_attribute_value_over_1024_bytes_is_ignored_and_the_cookie_kept() {
+        // RFC 6265bis 5.6, as Chromium and Firefox do (the web platform tests' cookies/size).
+        let jar = Jar::new();
+        let long = |n: usize| "a".repeat(n);
+        set(
+            &jar,
+            "http://example.com/dir/page",
+            &[
+                // Path ignored: the default path, `/dir`.
+                &format!("p=1; Path=/{}", long(100 * 1024)),
+                // The valid `Path` before or after the long one wins.
+                &format!("q=1; Path=/q; Path=/{}", long(1024)),
+                &format!("r=1; Path=/{} ; Path=/r", long(1024)),
+                // Domain ignored: a host-only cookie (a domain that long would not match the
+                // host, and the cookie would be refused).
+                &format!("d=1; Domain={}.example.com; Path=/", long(1030)),
+                // Max-Age ignored: a session cookie, not one expired at once.
+                &format!("m=1; Max-Age={}; Path=/", "0".repeat(1025)),
+            ],
+        );
+        let sent = |to: &str| header_for(&jar, &format!("http://example.com{to}"), None);
+        assert_eq!(sent("/").as_deref(), Some("d=1; m=1"));
+        assert_eq!(sent("/dir/x").as_deref(), Some("p=1; d=1; m=1"));
+        assert_eq!(sent("/q").as_deref(), Some("q=1; d=1; m=1"));
+        assert_eq!(sent("/r").as_deref(), Some("r=1; d=1; m=1"));
+        assert_eq!(
+            header_for(&jar, "http://www.example.com/", None),
+            None,
+            "d is host-only"
+        );
+        // 1 024 bytes exactly still count: this path is not `/`'s.
+        let at_most = format!("/{}", long(1023));
+        set(
+            &jar,
+            "http://example.com/",
+            &[&format!("e=1; Path={at_most}")],
+        );
+        assert_eq!(sent("/").as_deref(), Some("d=1; m=1"));
+        assert_eq!(sent(&at_most).as_deref(), Some("e=1; d=1; m=1"));
+        assert!(jar.stored_size() < 6 * 1024, "{}", jar.stored_size());
     }
 
     #[test]
