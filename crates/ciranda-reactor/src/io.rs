@@ -4,6 +4,7 @@ use crate::coop;
 use crate::loom::Arc;
 use crate::poller::SHORT_TRANSFER_DRAINS;
 use crate::reactor::{Reactor, ReactorRef};
+pub use crate::readiness::{Interest, Ready};
 use crate::registration::{READ, Source, WRITE, WaitKey, Waiter};
 use futures_io::{AsyncRead, AsyncWrite};
 use std::fmt;
@@ -248,7 +249,7 @@ impl<T> Async<T> {
     /// Cancel-safe: a dropped wait withdraws its waker and consumes no readiness, so the next wait
     /// sees the same report.
     pub async fn readable(&self) -> io::Result<()> {
-        self.ready(READ).await
+        self.ready_in(READ).await
     }
 
     /// Waits until the descriptor is writable (ready at once if it is now; readiness spends a
@@ -259,10 +260,10 @@ impl<T> Async<T> {
     /// Cancel-safe: a dropped wait withdraws its waker and consumes no readiness, so the next wait
     /// sees the same report.
     pub async fn writable(&self) -> io::Result<()> {
-        self.ready(WRITE).await
+        self.ready_in(WRITE).await
     }
 
-    fn ready(
+    fn ready_in(
         &self,
         dir: usize,
     ) -> Keyed<'_, impl FnMut(&mut Context<'_>, Waiter<'_>) -> Poll<io::Result<()>>> {
@@ -273,6 +274,89 @@ impl<T> Async<T> {
                 self.reactor.poll_ready(&self.source, dir, cx, waiter)
             })
         })
+    }
+
+    /// Waits until the descriptor is ready for a direction of `interest` (or closed in it, or
+    /// has an error pending), and says what it found: its level, asked with `poll(2)` when
+    /// the wait starts and after each report of the reactor. Readiness found spends a unit of
+    /// the cooperative budget, as [`readable`](Async::readable)'s does.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ciranda::io::{Async, Interest};
+    /// use std::os::unix::net::UnixStream;
+    ///
+    /// ciranda::run(async {
+    ///     let (a, b) = UnixStream::pair()?;
+    ///     let (a, b) = (Async::new(a)?, Async::new(b)?);
+    ///     b.write_with(|mut s| std::io::Write::write(&mut s, b"x")).await?;
+    ///     let ready = a.ready(Interest::READABLE | Interest::WRITABLE).await?;
+    ///     assert!(ready.is_readable() && ready.is_writable());
+    ///     std::io::Result::Ok(())
+    /// })?;
+    /// # std::io::Result::Ok(())
+    /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: a dropped wait withdraws its wakers and consumes no readiness.
+    pub async fn ready(&self, interest: Interest) -> io::Result<Ready> {
+        ReadyWait {
+            reactor: &self.reactor,
+            source: &self.source,
+            interest,
+            keys: [WaitKey::default(), WaitKey::default()],
+        }
+        .await
+    }
+
+    /// Runs `op`, an operation of the caller's own on the descriptor (a `recvmsg` with
+    /// ancillary data, an `ioctl`), once, without waiting: its result, `WouldBlock` included,
+    /// is returned as it is. `interest` names the directions `op` transfers in: one that
+    /// succeeds voids what the reactor recorded there (a byte stream's drained mark), so the
+    /// next read or write asks the kernel.
+    pub fn try_io<R>(
+        &self,
+        interest: Interest,
+        op: impl FnOnce() -> io::Result<R>,
+    ) -> io::Result<R> {
+        let result = op();
+        if result.is_ok() {
+            if interest.is_readable() {
+                self.source.void_drained(READ);
+            }
+            if interest.is_writable() {
+                self.source.void_drained(WRITE);
+            }
+        }
+        result
+    }
+
+    /// Runs `op` (see [`try_io`](Async::try_io)) until it does not report `WouldBlock`,
+    /// waiting for [`ready`](Async::ready)`(interest)` before each attempt; `Interrupted`
+    /// retries at once.
+    ///
+    /// # Cancel safety
+    ///
+    /// As for [`read_with`](Async::read_with): `op` runs only inside a poll, so a dropped
+    /// future loses nothing, provided `op` has no effect when it reports `WouldBlock`.
+    pub async fn async_io<R>(
+        &self,
+        interest: Interest,
+        mut op: impl FnMut() -> io::Result<R>,
+    ) -> io::Result<R> {
+        loop {
+            self.ready(interest).await?;
+            match self.try_io(interest, &mut op) {
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                    ) => {}
+                result => return result,
+            }
+        }
     }
 
     /// Runs a non-blocking read-like operation until it does not report `WouldBlock`.
@@ -383,6 +467,74 @@ where
 impl<F> Drop for Keyed<'_, F> {
     fn drop(&mut self) {
         self.source.withdraw(self.dir, &mut self.key);
+    }
+}
+
+/// The future of [`Async::ready`]: a waker entry of its own in each direction of its interest,
+/// both withdrawn when it is dropped.
+struct ReadyWait<'a> {
+    reactor: &'a Reactor,
+    source: &'a Source,
+    interest: Interest,
+    /// By direction (`READ`, `WRITE`).
+    keys: [WaitKey; 2],
+}
+
+impl Future for ReadyWait<'_> {
+    type Output = io::Result<Ready>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<Ready>> {
+        let this = self.get_mut();
+        let (reactor, source, interest) = (this.reactor, this.source, this.interest);
+        let keys = &mut this.keys;
+        // Only readiness found spends its unit (see `coop`).
+        coop::proceed(cx, |cx| {
+            loop {
+                // Sampled before the level is asked: a change after the answer is a report
+                // after these counts, which the waits below see.
+                let since = [source.reports(READ), source.reports(WRITE)];
+                if !source.is_closed() {
+                    let ready = crate::readiness::level(source.raw, interest);
+                    if ready.satisfies(interest) {
+                        // What made it ready may not be reported yet: the next transfer must
+                        // ask the kernel (as `poll_ready` does).
+                        if ready.is_readable() || ready.is_error() {
+                            source.void_drained(READ);
+                        }
+                        if ready.is_writable() || ready.is_error() {
+                            source.void_drained(WRITE);
+                        }
+                        return Poll::Ready(Ok(ready));
+                    }
+                }
+                let mut reported = false;
+                for (dir, wanted) in [
+                    (READ, interest.is_readable()),
+                    (WRITE, interest.is_writable()),
+                ] {
+                    if !wanted {
+                        continue;
+                    }
+                    let waiter = Waiter::Keyed(&mut keys[dir]);
+                    match reactor.poll_ready_since(source, dir, cx, since[dir], waiter) {
+                        Poll::Ready(Ok(())) => reported = true,
+                        Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                        Poll::Pending => {}
+                    }
+                }
+                if !reported {
+                    return Poll::Pending;
+                }
+            }
+        })
+    }
+}
+
+impl Drop for ReadyWait<'_> {
+    fn drop(&mut self) {
+        for dir in [READ, WRITE] {
+            self.source.withdraw(dir, &mut self.keys[dir]);
+        }
     }
 }
 

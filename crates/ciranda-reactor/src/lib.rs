@@ -120,6 +120,7 @@ mod loom;
 pub mod net;
 mod poller;
 mod reactor;
+mod readiness;
 mod registration;
 pub mod time;
 mod timer_shards;

@@ -340,6 +340,11 @@ impl Source {
         drop(removed);
     }
 
+    /// Whether the source is closed (deregistered, or its reactor shut down for good).
+    pub(crate) fn is_closed(&self) -> bool {
+        self.state.lock().closed.is_some()
+    }
+
     /// Waits until `dir` is ready, with no operation to retry: `Ready` at once if the
     /// descriptor's level says so, else as [`poll_ready_since`](Source::poll_ready_since).
     pub(crate) fn poll_ready(

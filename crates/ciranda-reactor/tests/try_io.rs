@@ -3,9 +3,11 @@
 //! socket type and split half: values, `WouldBlock` when nothing is there, end of stream, how
 //! they combine with `readable`/`writable` and with the streams' own reads (a short read's
 //! drained mark neither hides data from an attempt nor, once an attempt moved bytes, delays
-//! the next read); and the Unix halves' `reunite`, TCP's zero linger.
+//! the next read); `ready(Interest)`, `try_io` and `async_io`; the Unix halves' `reunite`,
+//! TCP's zero linger.
 
 use ciranda_reactor::block_on;
+use ciranda_reactor::io::{Interest, Ready};
 use ciranda_reactor::net::unix::ReuniteError;
 use ciranda_reactor::net::{
     TcpListener, TcpStream, UdpSocket, UnixDatagram, UnixListener, UnixStream,
@@ -430,6 +432,163 @@ fn unix_datagram_attempts_until_the_peer_queue_is_full() {
                 sender.try_send_to(b"gone", &path).unwrap_err().kind(),
                 ErrorKind::NotFound
             );
+            io::Result::Ok(())
+        })
+        .unwrap();
+    });
+}
+
+/// A waker that counts its wakes.
+#[derive(Default)]
+struct Counter(std::sync::atomic::AtomicUsize);
+
+impl std::task::Wake for Counter {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn ready_reports_what_the_level_says_and_waits_for_the_rest() {
+    with_watchdog(Duration::from_secs(30), || {
+        block_on(async {
+            let (client, server) = tcp_pair().await?;
+            let both = Interest::READABLE | Interest::WRITABLE;
+            // Room to write, nothing to read.
+            let ready = server.ready(both).await?;
+            assert!(ready.is_writable() && !ready.is_readable() && !ready.is_error());
+            {
+                let mut wait = pin!(server.ready(Interest::READABLE));
+                assert!(poll_once(wait.as_mut()).is_pending());
+            }
+            // Woken by the report of data that arrives while it waits (on both directions'
+            // interest: a read-only wait and a wait that includes writing, after filling the
+            // buffer so that only reading can wake it).
+            let (ready, ()) = futures_util::future::join(server.ready(Interest::READABLE), async {
+                ciranda_reactor::time::sleep(Duration::from_millis(20)).await;
+                client.try_write(b"data").unwrap();
+            })
+            .await;
+            assert!(ready?.is_readable());
+            let mut buf = [0; 16];
+            assert_eq!(server.try_read(&mut buf)?, 4);
+
+            let chunk = vec![0u8; 64 * 1024];
+            while server.try_write(&chunk).is_ok() {}
+            let (ready, ()) = futures_util::future::join(server.ready(both), async {
+                ciranda_reactor::time::sleep(Duration::from_millis(20)).await;
+                client.try_write(b"more").unwrap();
+            })
+            .await;
+            let ready = ready?;
+            assert!(ready.is_readable() && !ready.is_writable(), "{ready:?}");
+
+            // The peer's end of the stream: read-closed (Linux reports the half-close).
+            client.shutdown(Shutdown::Write)?;
+            let ready = server.ready(Interest::READABLE).await?;
+            assert!(ready.is_readable());
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            assert!(ready.is_read_closed(), "{ready:?}");
+            assert!(!Ready::EMPTY.satisfies(Interest::READABLE));
+            io::Result::Ok(())
+        })
+        .unwrap();
+    });
+}
+
+#[test]
+fn a_dropped_ready_wait_leaves_no_waker_behind() {
+    with_watchdog(Duration::from_secs(30), || {
+        block_on(async {
+            let (a, b) = UnixStream::pair()?;
+            let counter = std::sync::Arc::new(Counter::default());
+            let waker = Waker::from(counter.clone());
+            {
+                let mut wait = pin!(b.ready(Interest::READABLE));
+                assert!(
+                    wait.as_mut()
+                        .poll(&mut Context::from_waker(&waker))
+                        .is_pending()
+                );
+            }
+            a.try_write(b"x")?;
+            // Turns the reactor until the report is delivered.
+            b.readable().await?;
+            ciranda_reactor::time::sleep(Duration::from_millis(5)).await;
+            assert_eq!(counter.0.load(std::sync::atomic::Ordering::SeqCst), 0);
+            io::Result::Ok(())
+        })
+        .unwrap();
+    });
+}
+
+/// `recv(2)` on `fd`, as a user's own operation.
+fn raw_recv(fd: &impl AsRawFd, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: `buf` is valid for writes of its length for the call's duration; the descriptor
+    // is open (borrowed).
+    let n = unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+#[test]
+fn try_io_passes_the_result_through_and_voids_the_drained_mark() {
+    with_watchdog(Duration::from_secs(30), || {
+        block_on(async {
+            let (client, mut server) = tcp_pair().await?;
+            let mut buf = [0; 100];
+            let err = server
+                .try_io(Interest::READABLE, || raw_recv(&server, &mut buf))
+                .unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::WouldBlock);
+
+            client.try_write(b"a")?;
+            assert_eq!(server.read(&mut buf).await?, 1, "a short read: drained");
+            // No yield from here on: nothing is reported.
+            client.try_write(b"bc")?;
+            wait_level_readable(&server);
+            let n = server.try_io(Interest::READABLE, || raw_recv(&server, &mut buf))?;
+            assert_eq!(&buf[..n], b"bc");
+            client.try_write(b"de")?;
+            wait_level_readable(&server);
+            let mut read = pin!(server.read(&mut buf));
+            match poll_once(read.as_mut()) {
+                Poll::Ready(n) => assert_eq!(n?, 2),
+                Poll::Pending => panic!("the read waited for a report of data already there"),
+            }
+            io::Result::Ok(())
+        })
+        .unwrap();
+    });
+}
+
+#[test]
+fn async_io_waits_and_retries_a_users_operation() {
+    with_watchdog(Duration::from_secs(30), || {
+        block_on(async {
+            let a = UdpSocket::bind("127.0.0.1:0").await?;
+            let b = UdpSocket::bind("127.0.0.1:0").await?;
+            let mut buf = [0; 16];
+            let attempts = std::cell::Cell::new(0);
+            let (got, ()) = futures_util::future::join(
+                b.async_io(Interest::READABLE, || {
+                    attempts.set(attempts.get() + 1);
+                    raw_recv(&b, &mut buf)
+                }),
+                async {
+                    ciranda_reactor::time::sleep(Duration::from_millis(20)).await;
+                    a.try_send_to(b"dgram", b.local_addr().unwrap()).unwrap();
+                },
+            )
+            .await;
+            assert_eq!(got?, 5);
+            assert_eq!(&buf[..5], b"dgram");
+            // Not run before the socket was ready (once found readable, then at most a
+            // spurious round).
+            assert!((1..=2).contains(&attempts.get()), "{}", attempts.get());
             io::Result::Ok(())
         })
         .unwrap();

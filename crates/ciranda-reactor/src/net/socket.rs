@@ -114,8 +114,8 @@ macro_rules! connected_socket {
     };
 }
 
-/// `readable` and `writable` for `$ty`, a struct with an `io: Async<_>` field; `$what` names
-/// it in their docs ("stream", "socket").
+/// `readable`, `writable`, `ready`, `try_io` and `async_io` for `$ty`, a struct with an
+/// `io: Async<_>` field; `$what` names it in their docs ("stream", "socket").
 macro_rules! readiness_waits {
     ($ty:ident, $what:literal) => {
         impl $ty {
@@ -137,6 +137,47 @@ macro_rules! readiness_waits {
             /// next wait sees the same report.
             pub async fn writable(&self) -> ::std::io::Result<()> {
                 self.io.writable().await
+            }
+
+            #[doc = concat!("Waits until the ", $what, " is ready for a direction of `interest` (or")]
+            /// closed in it, or has an error pending), and says what it found (see
+            /// [`Async::ready`](crate::Async::ready)).
+            ///
+            /// # Cancel safety
+            ///
+            /// Cancel-safe: a dropped wait withdraws its wakers and consumes no readiness.
+            pub async fn ready(
+                &self,
+                interest: $crate::io::Interest,
+            ) -> ::std::io::Result<$crate::io::Ready> {
+                self.io.ready(interest).await
+            }
+
+            /// Runs `op`, an operation of the caller's own on the descriptor (through
+            /// `as_fd()`), once, without waiting: its result, `WouldBlock` included, as it is.
+            /// `interest` names the directions `op` transfers in (see
+            /// [`Async::try_io`](crate::Async::try_io)).
+            pub fn try_io<R>(
+                &self,
+                interest: $crate::io::Interest,
+                op: impl FnOnce() -> ::std::io::Result<R>,
+            ) -> ::std::io::Result<R> {
+                self.io.try_io(interest, op)
+            }
+
+            /// Runs `op` (see `try_io`) until it does not report `WouldBlock`, waiting for
+            /// `ready(interest)` before each attempt.
+            ///
+            /// # Cancel safety
+            ///
+            /// A dropped future loses nothing, provided `op` has no effect when it reports
+            /// `WouldBlock` (see [`Async::async_io`](crate::Async::async_io)).
+            pub async fn async_io<R>(
+                &self,
+                interest: $crate::io::Interest,
+                op: impl FnMut() -> ::std::io::Result<R>,
+            ) -> ::std::io::Result<R> {
+                self.io.async_io(interest, op).await
             }
         }
     };

@@ -9,6 +9,7 @@ pub(crate) mod late_write;
 mod stdio;
 
 pub use ciranda_reactor::Async;
+pub use ciranda_reactor::io::{Interest, Ready};
 pub use futures_io::{AsyncBufRead, AsyncRead, AsyncSeek, AsyncWrite};
 pub use futures_util::io::{
     AsyncBufReadExt, AsyncReadExt, AsyncSeekExt, AsyncWriteExt, BufReader, BufWriter, Lines,
