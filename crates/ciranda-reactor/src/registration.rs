@@ -61,6 +61,7 @@
 //! descriptor number that a new file may reuse.
 
 use crate::loom::{AtomicBool, AtomicUsize, Mutex};
+use crate::readiness::Interest;
 use slab::Slab;
 use std::io;
 use std::os::fd::RawFd;
@@ -430,38 +431,15 @@ fn take_waiters(waiters: &mut Waiters, out: &mut Vec<Waker>) {
 }
 
 /// Asks the kernel whether `fd` is ready in `dir` now. An error (or a descriptor the kernel
-/// does not know) counts as ready: the caller's next operation reports it.
-#[cfg(not(loom))]
+/// does not know) counts as ready: the caller's next operation reports it. (Under loom there
+/// is no kernel: never ready by its level; the models drive readiness through reports.)
 fn level_ready(fd: RawFd, dir: usize) -> bool {
-    let events = if dir == READ {
-        libc::POLLIN | libc::POLLPRI
+    let interest = if dir == READ {
+        Interest::READABLE
     } else {
-        libc::POLLOUT
+        Interest::WRITABLE
     };
-    let mut poll_fd = libc::pollfd {
-        fd,
-        events,
-        revents: 0,
-    };
-    loop {
-        // SAFETY: `poll_fd` is one valid, initialised `pollfd` that lives across the call, and
-        // `nfds` is 1; a zero timeout never blocks. `poll` only reads the descriptor number (a
-        // stale number yields POLLNVAL, not undefined behaviour).
-        let n = unsafe { libc::poll(&mut poll_fd, 1, 0) };
-        // A signal can interrupt even a zero-timeout poll: ask again rather than report a
-        // readiness nobody saw (a `readable()` would return `Ok` for nothing). Any other
-        // failure says ready, so the caller's operation runs and reports the error itself.
-        if n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
-            continue;
-        }
-        return n != 0;
-    }
-}
-
-/// Under loom there is no kernel: the models drive readiness through reports only.
-#[cfg(loom)]
-fn level_ready(_fd: RawFd, _dir: usize) -> bool {
-    false
+    crate::readiness::level(fd, interest).satisfies(interest)
 }
 
 #[cfg(all(test, not(loom)))]
