@@ -150,6 +150,12 @@ impl UnixDatagram {
     /// Sends a datagram to the socket bound at `path` (a filesystem path or an abstract name,
     /// as for [`bind`](UnixDatagram::bind)). Waits while that socket's queue is full.
     ///
+    /// Unless this socket is [connected](UnixDatagram::connect) to that one, the wait is a
+    /// busy one: the kernel gives no notice when the queue has room again, and every send
+    /// it refuses reports this socket writable anew, so the send is retried at each turn of
+    /// the reactor (keeping a core busy) until the receiver has read enough. To wait
+    /// without spinning, connect to the receiver and use [`send`](UnixDatagram::send).
+    ///
     /// # Cancel safety
     ///
     /// As for [`send`](UnixDatagram::send): a dropped `send_to` has sent nothing.
@@ -209,8 +215,15 @@ impl UnixDatagram {
         attempt(|| SockRef::from(self.io.get_ref()).send_with_flags(buf, SEND_FLAGS))
     }
 
-    /// Sends a datagram to the socket bound at `path` without waiting (see
-    /// [`try_send`](UnixDatagram::try_send)).
+    /// Sends a datagram to the socket bound at `path` without waiting: the bytes sent, or a
+    /// `WouldBlock` error when that socket's queue is full.
+    ///
+    /// [`writable`](UnixDatagram::writable) cannot tell when the queue has room again unless
+    /// this socket is [connected](UnixDatagram::connect) to that one: it asks about this
+    /// socket's own buffer, which has room, and returns at once, so a loop of `writable()`
+    /// and `try_send_to` spins while the queue stays full (see
+    /// [`send_to`](UnixDatagram::send_to)). Connect to the receiver and pair
+    /// [`try_send`](UnixDatagram::try_send) with `writable()` instead.
     pub fn try_send_to(&self, buf: &[u8], path: impl AsRef<Path>) -> io::Result<usize> {
         let addr = unix_addr(path.as_ref())?;
         attempt(|| SockRef::from(self.io.get_ref()).send_to_with_flags(buf, &addr, SEND_FLAGS))
@@ -238,7 +251,9 @@ impl UnixDatagram {
     }
 
     /// Polls to send a datagram to the socket bound at `path`. Only the most recent waker is
-    /// woken (see [`poll_send`](UnixDatagram::poll_send)).
+    /// woken (see [`poll_send`](UnixDatagram::poll_send)). While that socket's queue is full,
+    /// the task is woken again at each turn of the reactor unless this socket is connected to
+    /// it (see [`send_to`](UnixDatagram::send_to)).
     pub fn poll_send_to(
         &self,
         cx: &mut Context<'_>,
