@@ -209,8 +209,9 @@ macro_rules! owned_halves {
         impl ::std::error::Error for ReuniteError {}
 
         impl OwnedReadHalf {
-            /// Joins the halves back into the stream, with its write side still open, if
-            /// they belong together; otherwise both come back in the error.
+            /// Joins the halves back into the stream, if they belong together; otherwise
+            /// both come back in the error. Reuniting does not shut the write side down
+            /// (dropping the write half alone would).
             pub fn reunite(self, mut other: OwnedWriteHalf) -> Result<$stream, ReuniteError> {
                 if !::std::sync::Arc::ptr_eq(&self.stream, &other.stream) {
                     return Err(ReuniteError(self, other));

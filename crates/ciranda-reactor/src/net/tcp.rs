@@ -281,9 +281,9 @@ impl TcpStream {
     }
 
     /// Sets `SO_LINGER` to zero: closing the stream (dropping it) then discards what is still
-    /// unsent and resets the connection (the peer's next read fails with
-    /// `ConnectionReset`) instead of the usual orderly close, and the socket skips
-    /// `TIME_WAIT`. For a server shedding a misbehaving client or a proxy passing on a reset.
+    /// unsent and resets the connection (once the peer has read what it already received,
+    /// its reads fail with `ConnectionReset`) instead of the usual orderly close, and the
+    /// socket skips `TIME_WAIT`. For a server shedding a misbehaving client or a proxy passing on a reset.
     ///
     /// There is no `set_linger` with a non-zero time, as in Tokio (which deprecated it):
     /// with one, closing blocks the thread until the data is sent or the time is up, and the

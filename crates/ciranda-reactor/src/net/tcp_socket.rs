@@ -174,7 +174,8 @@ impl TcpSocket {
         self.inner.tcp_nodelay()
     }
 
-    /// Sets `SO_LINGER` to zero (see [`TcpStream::set_zero_linger`]).
+    /// Sets `SO_LINGER` to zero (see [`TcpStream::set_zero_linger`]). On a socket that will
+    /// listen, every connection it accepts inherits it.
     pub fn set_zero_linger(&self) -> io::Result<()> {
         self.inner.set_linger(Some(Duration::ZERO))
     }

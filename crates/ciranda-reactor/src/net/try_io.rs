@@ -62,9 +62,9 @@ macro_rules! try_reads {
         impl<$($gen)*> $t {
             /// Reads what the kernel holds now, without waiting: the number of bytes read,
             /// `Ok(0)` at the end of the stream, or a `WouldBlock` error when nothing has
-            /// arrived (also for an empty `buf`: the kernel's answer). Pair it with
-            /// `readable().await`; a `WouldBlock` may follow a readiness report (it can be
-            /// spurious).
+            /// arrived. (An empty `buf` gets the kernel's answer: `Ok(0)` when data is
+            /// queued too.) Pair it with `readable().await`; a `WouldBlock` may follow a
+            /// readiness report (it can be spurious).
             pub fn try_read(&self, buf: &mut [u8]) -> ::std::io::Result<usize> {
                 self.try_read_vectored(&mut [::std::io::IoSliceMut::new(buf)])
             }
