@@ -234,6 +234,19 @@ fn tcp_halves_have_attempts_and_readiness_waits() {
             }
             let got = read_by_attempts(|| cr.readable(), |b| cr.try_read(b), 5).await?;
             assert_eq!(got, b"back?");
+            {
+                let (r, w) = TcpStream::split(&mut server);
+                assert_eq!(r.local_addr()?, w.local_addr()?);
+                assert_eq!(r.peer_addr()?, cw.local_addr()?);
+                cw.try_write(b"p")?;
+                let mut peeked = [0; 1];
+                assert_eq!(r.peek(&mut peeked).await?, 1);
+                assert_eq!(
+                    r.try_read(&mut [0; 1])?,
+                    1,
+                    "the peeked byte is still there"
+                );
+            }
             let mut one = [0; 1];
             assert!(would_block(
                 cr.try_read_vectored(&mut [IoSliceMut::new(&mut one)])
@@ -343,7 +356,21 @@ fn unix_halves_reunite_with_the_write_side_open_and_refuse_strangers() {
             let mut back = [0; 4];
             a.read_exact(&mut back).await?;
             assert_eq!(&back, b"back");
-            drop(a);
+            // Reunited from the write half's side; then a write half forgotten leaves the
+            // write side open until the stream itself goes.
+            let (r, w) = a.into_split();
+            let a = w.reunite(r).expect("halves of the same stream");
+            let (r, w) = a.into_split();
+            w.forget();
+            peer.write_all(b"?").await?;
+            let mut one = [0; 1];
+            let got = read_by_attempts(|| r.readable(), |x| r.try_read(x), 1).await?;
+            assert_eq!(got, b"?");
+            {
+                let mut eof = pin!(peer.read(&mut one));
+                assert!(poll_once(eof.as_mut()).is_pending(), "no end of stream yet");
+            }
+            drop(r);
             let mut rest = Vec::new();
             peer.read_to_end(&mut rest).await?;
             assert!(rest.is_empty());

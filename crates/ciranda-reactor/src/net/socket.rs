@@ -223,6 +223,19 @@ macro_rules! owned_halves {
             }
         }
 
+        impl OwnedWriteHalf {
+            /// Joins the halves back into the stream (as [`OwnedReadHalf::reunite`]).
+            pub fn reunite(self, other: OwnedReadHalf) -> Result<$stream, ReuniteError> {
+                other.reunite(self)
+            }
+
+            /// Drops this half without shutting the write side down: the peer reads no end
+            /// of the stream until the read half (and so the stream) is dropped too.
+            pub fn forget(mut self) {
+                self.shutdown_on_drop = false;
+            }
+        }
+
         impl Drop for OwnedWriteHalf {
             fn drop(&mut self) {
                 if self.shutdown_on_drop {

@@ -645,7 +645,7 @@ pub struct ReadHalf<'a>(&'a TcpStream);
 #[derive(Debug)]
 pub struct WriteHalf<'a>(&'a TcpStream);
 
-/// The stream a borrowed half belongs to.
+/// The stream a borrowed half belongs to, and its addresses.
 macro_rules! borrowed_half {
     ($half:ident) => {
         /// The stream this half borrows (its addresses, options and descriptor).
@@ -654,7 +654,30 @@ macro_rules! borrowed_half {
                 self.0
             }
         }
+
+        impl $half<'_> {
+            /// The remote address of the stream this half borrows.
+            pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+                self.0.peer_addr()
+            }
+
+            /// The local address of the stream this half borrows.
+            pub fn local_addr(&self) -> io::Result<SocketAddr> {
+                self.0.local_addr()
+            }
+        }
     };
+}
+
+impl ReadHalf<'_> {
+    /// Reads without consuming, waiting for data (see [`TcpStream::peek`]).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: peeking consumes nothing, and a dropped wait leaves no waker behind.
+    pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.peek(buf).await
+    }
 }
 
 borrowed_half!(ReadHalf);
