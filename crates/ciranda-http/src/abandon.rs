@@ -29,11 +29,19 @@
 //! | state     | event                                           | next state                   |
 //! |-----------|-------------------------------------------------|------------------------------|
 //! | linked    | the response body ended (or was empty)          | finished: dropping is silent |
+//! | finished  | the upload ends, fails or is dropped            | the place in use given back  |
 //! | linked    | the raw response taken out (`into_incoming`)    | finished                     |
 //! | linked    | dropped, upload over (body ended, failed or dropped) | abandoned                |
 //! | linked    | a redirect followed (`abandon`), or no response (an error) | abandoned          |
 //! | linked    | dropped, upload in progress                     | abandoned, body discarded by a task |
 //! | abandoned | the request body polled                         | the poll fails (`CANCEL`)    |
+//!
+//! The exchange's place among the connections in use (`in_use`, if they are limited) is given
+//! back when the response's body ends, fails, is dropped or taken out; but a response that
+//! ended while its upload goes on (a server that answers first and reads on) leaves the
+//! connection busy with that upload: an HTTP/1.1 connection serves nothing else until the
+//! request's last byte is written. So the place is then parked in the link and given back when
+//! the upload ends, fails or is dropped (hyper drops the body when the connection ends).
 
 use crate::in_use::InUse;
 use bytes::Bytes;
@@ -42,8 +50,8 @@ use futures_util::task::AtomicWaker;
 use http_body::{Body as _, Frame, SizeHint};
 use hyper::body::Incoming;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -54,9 +62,12 @@ pub(crate) const DISCARD_LIMIT: Duration = Duration::from_secs(30);
 struct Shared {
     /// The response was dropped before its body ended.
     abandoned: AtomicBool,
-    /// The request body is no longer being sent (it ended, failed or was dropped).
+    /// The request body is no longer being sent (it ended, failed or was dropped). Set
+    /// under `parked`'s lock, so a place parked is never left behind.
     upload_over: AtomicBool,
     body_waker: AtomicWaker,
+    /// The exchange's place in use, kept while the upload goes on after its response ended.
+    parked: Mutex<Option<InUse>>,
 }
 
 /// The request body's end: asks whether the response was abandoned.
@@ -110,6 +121,17 @@ impl Drop for ResponseLink {
 }
 
 impl Shared {
+    /// Keeps `in_use` until the upload is over, or gives it back now if it is.
+    fn hold_until_upload_over(&self, in_use: InUse) {
+        let mut parked = self.parked.lock().unwrap_or_else(PoisonError::into_inner);
+        if self.upload_over.load(Ordering::Acquire) {
+            drop(parked);
+            drop(in_use);
+            return;
+        }
+        *parked = Some(in_use);
+    }
+
     /// Marks the exchange abandoned and wakes the request body if it waits.
     fn abandon(&self) {
         // Acquire/Release pair with `UploadLink::is_abandoned`: a poll after the wake sees it.
@@ -129,9 +151,16 @@ impl UploadLink {
         self.0.abandoned.load(Ordering::Acquire)
     }
 
-    /// The request body ended or failed: nothing is being sent any more.
+    /// The request body ended or failed: nothing is being sent any more, and a place in use
+    /// parked until then is given back.
     pub(crate) fn upload_over(&self) {
-        self.0.upload_over.store(true, Ordering::Release);
+        let parked = {
+            let mut parked = self.0.parked.lock().unwrap_or_else(PoisonError::into_inner);
+            self.0.upload_over.store(true, Ordering::Release);
+            parked.take()
+        };
+        // Given back without the lock (it wakes requests waiting for a place).
+        drop(parked);
     }
 
     /// The error the body fails with: HTTP/2's `CANCEL`, which hyper sends as the reset's
@@ -158,15 +187,20 @@ impl LinkedBody {
     ) -> Self {
         let shared = link.map(ResponseLink::into_shared);
         let runtime = shared.as_ref().and_then(|_| ciranda::Handle::try_current());
-        // A body with nothing to read (a `HEAD`'s, a 204's) leaves its connection free now.
-        let in_use = in_use.filter(|_| !body.is_end_stream());
-        LinkedBody {
+        let ended = body.is_end_stream();
+        let mut linked = LinkedBody {
             body: Some(body),
             shared,
             deadline,
             runtime,
             in_use,
+        };
+        // A body with nothing to read (a `HEAD`'s, a 204's) leaves its connection free now,
+        // or once its upload is over.
+        if ended {
+            linked.give_back_place();
         }
+        linked
     }
 
     /// hyper's body, unlinked: the upload goes on whatever becomes of it.
@@ -178,8 +212,19 @@ impl LinkedBody {
 
     /// Drops the link without abandoning anything, and gives back the place in use.
     fn finish(&mut self) {
+        self.give_back_place();
         self.shared = None;
-        self.in_use = None;
+    }
+
+    /// The response is over: its place in use is given back now, or, while its upload is
+    /// still being sent, parked in the link until that is over.
+    fn give_back_place(&mut self) {
+        let Some(in_use) = self.in_use.take() else {
+            return;
+        };
+        if let Some(shared) = &self.shared {
+            shared.hold_until_upload_over(in_use);
+        }
     }
 }
 
@@ -222,6 +267,9 @@ impl Drop for LinkedBody {
         if self.body.as_ref().is_none_or(|b| b.is_end_stream()) {
             // Nothing was left to read (an empty body, or one read to its last byte without
             // the poll that says so): the response was not abandoned.
+            if let Some(in_use) = self.in_use.take() {
+                shared.hold_until_upload_over(in_use);
+            }
             return;
         }
         shared.abandon();
@@ -276,6 +324,39 @@ mod tests {
         assert_eq!(count.0.load(Ordering::SeqCst), 1);
         assert!(upload.is_abandoned(None));
         assert_eq!(UploadLink::error().reason(), Some(h2::Reason::CANCEL));
+    }
+
+    /// A place in `limit` for a request to `http://host/`, if one is free now.
+    fn place(limit: &Arc<crate::in_use::InUseLimit>) -> Option<InUse> {
+        use std::future::Future;
+        let waker = Waker::from(Arc::new(Count(AtomicUsize::new(0))));
+        let uri: http::Uri = "http://host/".parse().unwrap();
+        let mut enter = limit.enter(0, &uri);
+        match Pin::new(&mut enter).poll(&mut Context::from_waker(&waker)) {
+            Poll::Ready(in_use) => Some(in_use),
+            Poll::Pending => None,
+        }
+    }
+
+    #[test]
+    fn a_place_parked_for_an_upload_goes_back_when_the_upload_is_over_in_either_order() {
+        let limit = crate::in_use::InUseLimit::new(1, None);
+        // Parked while the upload goes on: taken until it is over.
+        let (upload, response) = link();
+        let shared = response.into_shared();
+        shared.hold_until_upload_over(place(&limit).unwrap());
+        assert!(
+            place(&limit).is_none(),
+            "given back with the upload going on"
+        );
+        upload.upload_over();
+        let again = place(&limit).expect("given back once the upload is over");
+        // Parked after the upload was over (dropped): given back at once.
+        let (upload, response) = link();
+        let shared = response.into_shared();
+        drop(upload);
+        shared.hold_until_upload_over(again);
+        assert!(place(&limit).is_some(), "kept after the upload was over");
     }
 
     #[test]

@@ -1052,8 +1052,10 @@ impl ClientBuilder {
     /// this setting existed and as in reqwest.
     ///
     /// A connection is in use from the moment a request asks for one until its response's
-    /// body has been read to its end (or the response is dropped, or the request fails);
-    /// idle pooled connections do not count, so keep-alive connections to one host never hold
+    /// body has been read to its end (or the response is dropped, or the request fails) and,
+    /// for a [streamed](crate::Body::from_stream) request body still being sent once the
+    /// response has been read (a server that answers first and reads on), until that body has
+    /// been sent too (or fails); idle pooled connections do not count, so keep-alive connections to one host never hold
     /// back a request to another (the pool cannot close an idle connection on demand, so a
     /// limit on *open* connections would make such a request wait until they expire idle).
     /// The open connections are the ones in use plus the idle ones, which

@@ -9,8 +9,10 @@
 //! takes a unit before it asks the pool for a connection (so a new connection is only ever
 //! made for a request holding one) and gives it back when its connection is free again: when
 //! the response's body has been read to its end, or the response is dropped (an HTTP/1.1
-//! connection is then closed), or the exchange fails. An HTTP/1.1 connection serves one
-//! exchange at a time, so in-use connections and units held are the same count.
+//! connection is then closed), or the exchange fails; and, if a streamed upload is still being
+//! sent when its response ends (a server that answers first and reads on), once that upload
+//! ends too (see `abandon`). An HTTP/1.1 connection serves one exchange at a time, so in-use
+//! connections and units held are the same count.
 //!
 //! HTTP/2 carries many exchanges on one connection, and hyper-util keeps one HTTP/2
 //! connection per host: the exchanges in flight to an HTTP/2 host share one unit, the host's

@@ -55,7 +55,8 @@ fn guard() -> Watchdog {
 
 /// The counts every server of a test shares. Routes: `/hold` answers once `release` is set,
 /// `/wait` once `barrier` is full, `/slow` after 20 ms, `/log/N` logs N and answers,
-/// `/empty` answers with an empty body, anything else with `ok`.
+/// `/empty` answers with an empty body, `/ingest` and `/ingest/empty` answer at once (`ok`,
+/// empty) and read the request body on in a task, anything else with `ok`.
 struct Stats {
     in_flight: AtomicUsize,
     most_in_flight: AtomicUsize,
@@ -107,6 +108,13 @@ async fn handle(
     stats.most_in_flight.fetch_max(now, SeqCst);
     let path = req.uri().path().to_owned();
     let mut body = Bytes::from("ok");
+    if path.starts_with("/ingest") {
+        let mut upload = req.into_body();
+        ciranda::spawn(async move {
+            use http_body_util::BodyExt;
+            while let Some(Ok(_)) = upload.frame().await {}
+        });
+    }
     match path.as_str() {
         "/hold" => {
             stats.holding.fetch_add(1, SeqCst);
@@ -116,7 +124,7 @@ async fn handle(
             stats.barrier.wait().await;
         }
         "/slow" => ciranda::time::sleep(Duration::from_millis(20)).await,
-        "/empty" => body = Bytes::new(),
+        "/empty" | "/ingest/empty" => body = Bytes::new(),
         _ => {}
     }
     if let Some(n) = path.strip_prefix("/log/") {
@@ -441,6 +449,48 @@ async fn an_unread_response_keeps_its_place_until_read_or_dropped_and_an_empty_o
         .unwrap();
     assert_eq!(answer.text().await.unwrap(), "ok");
     assert_eq!(kept.text().await.unwrap(), "");
+}
+
+/// A streamed request body: one chunk, then (once `go` is set) a last one.
+fn upload_until(go: Arc<Event>) -> ciranda_http::Body {
+    let first = futures_util::stream::once(async { Ok::<_, Infallible>(Bytes::from("first")) });
+    let last = futures_util::stream::once(async move {
+        go.wait().await;
+        Ok(Bytes::from("last"))
+    });
+    ciranda_http::Body::from_stream(futures_util::StreamExt::chain(first, last))
+}
+
+/// A server that answers an upload at once and reads it on leaves the HTTP/1.1 connection
+/// busy with it after the response ended (read to its end, or empty and dropped): the place
+/// is given back when the upload ends, not with the response. (It was given back with the
+/// response, and the next request opened a second connection while the first still carried
+/// the upload.)
+#[ciranda::test]
+async fn a_streamed_upload_answered_before_it_ends_keeps_its_place_until_it_ends() {
+    let _watchdog = guard();
+    let stats = Stats::new(1);
+    let host = start(&stats, None).await;
+    let client = limited(1).build().unwrap();
+    for path in ["/ingest", "/ingest/empty"] {
+        let go = Arc::new(Event::new());
+        let response = client
+            .post_with(host.url(path), upload_until(go.clone()), generous())
+            .await
+            .unwrap();
+        if path == "/ingest" {
+            assert_eq!(response.text().await.unwrap(), "ok");
+        } else {
+            drop(response);
+        }
+        let e = client.get_with(host.url("/"), short()).await.unwrap_err();
+        assert!(e.is_timeout(), "{path}: {e}");
+        assert!(e.to_string().contains("waiting for a connection"), "{e}");
+        // The upload ends: its connection is free again.
+        go.set();
+        let answer = client.get_with(host.url("/"), generous()).await.unwrap();
+        assert_eq!(answer.text().await.unwrap(), "ok", "{path}");
+    }
 }
 
 #[ciranda::test]
