@@ -85,6 +85,8 @@
 //! | `start_server` / `open_connection` | [`net::TcpListener`], [`net::TcpStream`] |
 //! | `create_datagram_endpoint` | [`net::UdpSocket`], [`net::UnixDatagram`] |
 //! | `loop.getaddrinfo` | [`net::lookup_host`] |
+//! | `loop.add_reader` / `add_writer`, `loop.sock_recv` | [`io::Async::ready`], `readable()` + `try_read` on the [`net`] types |
+//! | `socket.socket()` configured before `connect` / `listen` | [`net::TcpSocket`] |
 //! | `StreamReader`/`StreamWriter` methods | [`io`] extension traits |
 //! | async iterators | [`stream`] |
 //! | `loop.add_signal_handler(SIGINT, ...)` | [`signal::ctrl_c`] |
