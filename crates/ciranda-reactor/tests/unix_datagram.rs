@@ -339,3 +339,64 @@ fn from_std_makes_a_blocking_socket_non_blocking_and_into_std_gives_it_back() {
         .unwrap();
     });
 }
+
+/// Counts the polls of the future inside.
+struct CountPolls<'a, F> {
+    fut: std::pin::Pin<&'a mut F>,
+    polls: &'a std::cell::Cell<usize>,
+}
+
+impl<F: Future> Future for CountPolls<'_, F> {
+    type Output = F::Output;
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        self.polls.set(self.polls.get() + 1);
+        self.fut.as_mut().poll(cx)
+    }
+}
+
+#[test]
+fn a_send_to_a_full_receiver_it_is_not_connected_to_pauses_instead_of_spinning() {
+    // The kernel reports the unconnected sender writable all along; without pauses the send
+    // was retried at every turn of the reactor (tens of thousands of polls in 300 ms).
+    let path = sock_path("full-unconnected");
+    let server_path = path.clone();
+    with_watchdog(Duration::from_secs(60), move || {
+        block_on(async {
+            let server = UnixDatagram::bind(&server_path)?;
+            let client = UnixDatagram::unbound()?;
+            let mut sent = 0usize;
+            while client.try_send_to(b"fill", &server_path).is_ok() {
+                sent += 1;
+                assert!(sent < 1_000_000, "the receiver's queue never filled");
+            }
+            let polls = std::cell::Cell::new(0);
+            let mut buf = [0; 8];
+            let send = pin!(client.send_to(b"last", &server_path));
+            let (last, received) = futures_util::join!(
+                CountPolls {
+                    fut: send,
+                    polls: &polls
+                },
+                async {
+                    ciranda_reactor::time::sleep(Duration::from_millis(300)).await;
+                    let mut count = 0;
+                    loop {
+                        let n = server.recv(&mut buf).await?;
+                        if &buf[..n] == b"last" {
+                            return io::Result::Ok(count);
+                        }
+                        count += 1;
+                    }
+                }
+            );
+            assert_eq!(last?, 4);
+            assert_eq!(received?, sent, "every datagram, the one that waited last");
+            // Pauses of 0.2, 0.4, ... up to 50 ms fill 300 ms with about a dozen tries; a
+            // loaded machine only makes them fewer.
+            assert!(polls.get() < 100, "{} polls: the send spun", polls.get());
+            io::Result::Ok(())
+        })
+        .unwrap();
+    });
+    let _ = std::fs::remove_file(&path);
+}

@@ -6,12 +6,28 @@ use super::try_io::attempt;
 use super::unix::unix_addr;
 use crate::io::Async;
 use crate::reactor::{Reactor, ReactorRef};
+use crate::readiness::{self, Interest};
+use crate::time::Sleep;
 use socket2::{Domain, SockRef, Socket, Type};
 use std::io;
 use std::os::fd::OwnedFd;
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
 use std::task::{Context, Poll};
+use std::time::Duration;
+
+/// The first pause of a `send_to` whose receiver's queue is full (see
+/// [`UnixDatagram::send_to`]), doubled after each refusal up to the last.
+const FULL_RECEIVER_FIRST_PAUSE: Duration = Duration::from_micros(200);
+/// The longest pause between two tries of a `send_to` to a full receiver.
+const FULL_RECEIVER_LAST_PAUSE: Duration = Duration::from_millis(50);
+
+/// Whether this socket's own send buffer has room: a send it refuses then was refused for the
+/// receiver's queue.
+fn has_room(socket: &std::os::unix::net::UnixDatagram) -> bool {
+    use std::os::fd::AsRawFd;
+    readiness::level(socket.as_raw_fd(), Interest::WRITABLE).is_writable()
+}
 
 /// A Unix-domain datagram socket: messages with their boundaries kept, between processes on
 /// one machine, reliable and in order (the kernel never drops or reorders them; a sender
@@ -150,20 +166,39 @@ impl UnixDatagram {
     /// Sends a datagram to the socket bound at `path` (a filesystem path or an abstract name,
     /// as for [`bind`](UnixDatagram::bind)). Waits while that socket's queue is full.
     ///
-    /// Unless this socket is [connected](UnixDatagram::connect) to that one, the wait is a
-    /// busy one: the kernel gives no notice when the queue has room again, and every send
-    /// it refuses reports this socket writable anew, so the send is retried at each turn of
-    /// the reactor (keeping a core busy) until the receiver has read enough. To wait
-    /// without spinning, connect to the receiver and use [`send`](UnixDatagram::send).
+    /// Unless this socket is [connected](UnixDatagram::connect) to that one, the kernel gives
+    /// no notice when the queue has room again (it reports this socket writable all along),
+    /// so the send is retried after pauses that double from 200 µs up to 50 ms while the
+    /// queue stays full, rather than at every turn of the reactor, which would keep a core
+    /// busy. A connected socket and [`send`](UnixDatagram::send) wait for the notice, with
+    /// no delay once the receiver reads.
     ///
     /// # Cancel safety
     ///
     /// As for [`send`](UnixDatagram::send): a dropped `send_to` has sent nothing.
     pub async fn send_to(&self, buf: &[u8], path: impl AsRef<Path>) -> io::Result<usize> {
         let addr = unix_addr(path.as_ref())?;
-        self.io
-            .write_with(|s| SockRef::from(s).send_to_with_flags(buf, &addr, SEND_FLAGS))
-            .await
+        let mut pause = FULL_RECEIVER_FIRST_PAUSE;
+        loop {
+            // `None`: refused although this socket has room (the receiver's queue is full).
+            let sent = self
+                .io
+                .write_with(
+                    |s| match SockRef::from(s).send_to_with_flags(buf, &addr, SEND_FLAGS) {
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock && has_room(s) => Ok(None),
+                        sent => sent.map(Some),
+                    },
+                )
+                .await?;
+            if let Some(n) = sent {
+                return Ok(n);
+            }
+            // On the socket's reactor and its clock (a paused one included).
+            let reactor = self.io.reactor();
+            let deadline = reactor.now().saturating_add(pause);
+            Sleep::new(Some(reactor.object_ref()), deadline).await;
+            pause = (pause * 2).min(FULL_RECEIVER_LAST_PAUSE);
+        }
     }
 
     /// Receives a datagram from the connected peer; returns the number of bytes written into
