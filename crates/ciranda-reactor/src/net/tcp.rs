@@ -437,28 +437,24 @@ fn accept_nonblocking(
     Ok((stream, peer))
 }
 
-/// A close-on-exec TCP socket that is non-blocking before `connect`, so it cannot block: one
-/// `socket` call where the type takes the flag.
 /// A listening TCP socket bound to `addr`: what std's `TcpListener::bind` makes (close-on-exec,
 /// `SO_REUSEADDR` on Unix), but listening with [`LISTEN_BACKLOG`] instead of std's 128.
 fn bind_listener(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
-    let socket = nonblocking_tcp_socket(addr)?;
+    let socket = nonblocking_tcp_socket(Domain::for_address(addr))?;
     socket.set_reuse_address(true)?;
     socket.bind(&addr.into())?;
     socket.listen(LISTEN_BACKLOG)?;
     Ok(socket.into())
 }
 
-fn nonblocking_tcp_socket(addr: SocketAddr) -> io::Result<Socket> {
+/// A close-on-exec TCP socket of `domain` that is non-blocking before `connect`, so it cannot
+/// block: one `socket` call where the type takes the flag (also `TcpSocket`'s).
+pub(super) fn nonblocking_tcp_socket(domain: Domain) -> io::Result<Socket> {
     #[cfg(any(target_os = "linux", target_os = "android"))]
-    let socket = Socket::new(
-        Domain::for_address(addr),
-        Type::STREAM.nonblocking(),
-        Some(Protocol::TCP),
-    )?;
+    let socket = Socket::new(domain, Type::STREAM.nonblocking(), Some(Protocol::TCP))?;
     #[cfg(not(any(target_os = "linux", target_os = "android")))]
     let socket = {
-        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+        let socket = Socket::new(domain, Type::STREAM, Some(Protocol::TCP))?;
         socket.set_nonblocking(true)?;
         socket
     };
@@ -466,7 +462,7 @@ fn nonblocking_tcp_socket(addr: SocketAddr) -> io::Result<Socket> {
 }
 
 async fn connect_addr(addr: SocketAddr, reactor: ReactorRef) -> io::Result<TcpStream> {
-    let socket = nonblocking_tcp_socket(addr)?;
+    let socket = nonblocking_tcp_socket(Domain::for_address(addr))?;
     connect_started(socket.connect(&addr.into()))?;
     let io = Async::with_reactor_socket(std::net::TcpStream::from(socket), reactor)?;
     connected(&io).await?;

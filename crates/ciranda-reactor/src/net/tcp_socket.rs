@@ -1,10 +1,10 @@
 //! `TcpSocket`: a TCP socket configured before it connects or listens.
 
 use super::socket::{connect_started, connected};
-use super::tcp::{TcpListener, TcpStream};
+use super::tcp::{TcpListener, TcpStream, nonblocking_tcp_socket};
 use crate::io::Async;
 use crate::reactor::Reactor;
-use socket2::{Domain, Protocol, Socket, Type};
+use socket2::{Domain, Socket};
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
@@ -83,16 +83,8 @@ impl TcpSocket {
     }
 
     fn new(domain: Domain) -> io::Result<TcpSocket> {
-        #[cfg(any(target_os = "linux", target_os = "android"))]
-        let inner = Socket::new(domain, Type::STREAM.nonblocking(), Some(Protocol::TCP))?;
-        #[cfg(not(any(target_os = "linux", target_os = "android")))]
-        let inner = {
-            let socket = Socket::new(domain, Type::STREAM, Some(Protocol::TCP))?;
-            socket.set_nonblocking(true)?;
-            socket
-        };
         Ok(TcpSocket {
-            inner,
+            inner: nonblocking_tcp_socket(domain)?,
             nonblocking: true,
         })
     }
