@@ -799,6 +799,16 @@ fn check_url(uri: &Uri) -> Result<(), Error> {
     Err(Error::new(Kind::InvalidUrl, None, Some(reason.into())))
 }
 
+/// The port a URL of `uri`'s scheme means when it names none: 443 for `https`, 80 for `http`
+/// (no other scheme gets this far).
+pub(crate) fn default_port(uri: &Uri) -> Option<u16> {
+    match uri.scheme_str() {
+        Some("https") => Some(443),
+        Some("http") => Some(80),
+        _ => None,
+    }
+}
+
 /// Leaves out of `uri` a port its scheme implies: `:443` after an `https` host, `:80` after
 /// an `http` one, or an empty port (`host:`), however written (`:0443` too).
 ///
@@ -811,10 +821,8 @@ fn check_url(uri: &Uri) -> Result<(), Error> {
 /// HTTP/2 `:authority` or an absolute-form target may leave it out (RFC 9110 4.2.3, 7.2),
 /// as the URL standard's serialization does.
 fn without_default_port(uri: &mut Uri) {
-    let default = match uri.scheme_str() {
-        Some("https") => 443,
-        Some("http") => 80,
-        _ => return,
+    let Some(default) = default_port(uri) else {
+        return;
     };
     let Some(authority) = uri.authority() else {
         return;

@@ -19,6 +19,7 @@
 //! adds: a port on an entry, and an IPv6 address in brackets. An address matches address
 //! entries only, a name name entries only: no name is resolved to decide.
 
+use crate::client::default_port;
 use http::Uri;
 use std::net::IpAddr;
 
@@ -68,11 +69,7 @@ impl NoProxy {
         let Some(host) = target.host() else {
             return false;
         };
-        let port = target.port_u16().or(match target.scheme_str() {
-            Some("http") => Some(80),
-            Some("https") => Some(443),
-            _ => None,
-        });
+        let port = target.port_u16().or(default_port(target));
         // `Uri::host` keeps an IPv6 literal's brackets.
         let bare = host.trim_start_matches('[').trim_end_matches(']');
         let address = bare.parse::<IpAddr>().ok();
