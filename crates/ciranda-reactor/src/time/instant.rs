@@ -30,6 +30,9 @@ pub struct Instant(std::time::Instant);
 impl Instant {
     /// The current reactor clock's instant (the real clock outside any reactor).
     pub fn now() -> Instant {
+        if let Some(real) = crate::clock::real_now_if_no_clock_virtual() {
+            return Instant(real);
+        }
         Reactor::with_current(|r| r.now()).unwrap_or_else(|| Instant(std::time::Instant::now()))
     }
 
