@@ -6,6 +6,7 @@
 //! Every scenario runs on a thread of its own under a deadlock detector: a regression fails
 //! after a generous limit instead of hanging the suite.
 
+use ciranda_reactor::net::UnixDatagram;
 use ciranda_reactor::{Async, AutoAdvance, Reactor, time};
 use futures_util::io::AsyncRead;
 use std::future::Future;
@@ -181,6 +182,75 @@ fn io_wakers_that_wait_on_the_same_socket_and_register_others_when_cloned_or_dro
         assert_eq!(reactor.registrations(), 0);
         drop(b);
     });
+}
+
+#[test]
+fn poll_send_to_wakers_that_send_on_the_same_socket_when_cloned_or_dropped() {
+    // `UnixDatagram::poll_send_to` keeps its pause for a full receiver (a sleep) behind a
+    // lock in the socket: the sleep's wakers must be cloned and dropped with it released.
+    let path = std::env::temp_dir().join(format!("ciranda-reentrant-{}.sock", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let server_path = path.clone();
+    without_deadlock("poll_send_to", move || {
+        let reactor = Reactor::new().unwrap();
+        let _entered = reactor.enter();
+        let server = UnixDatagram::bind(&server_path).unwrap();
+        let client = Arc::new(UnixDatagram::unbound().unwrap());
+        let mut filled = 0;
+        while client.try_send_to(b"fill", &server_path).is_ok() {
+            filled += 1;
+        }
+        assert!(filled > 0);
+        // Each clone or drop polls a send on the same socket.
+        let hooks = {
+            let client = Arc::downgrade(&client);
+            let path = server_path.clone();
+            Hooks::new(move || {
+                if let Some(client) = client.upgrade() {
+                    let mut cx = Context::from_waker(Waker::noop());
+                    let _ = client.poll_send_to(&mut cx, b"hook", &path);
+                }
+            })
+        };
+        let send = |waker: &Waker| {
+            client.poll_send_to(&mut Context::from_waker(waker), b"last", &server_path)
+        };
+        // Refused: a pause starts, its sleep clones the waker.
+        assert!(send(&hooked(&hooks)).is_pending());
+        // Another waker: the running pause clones it and drops the one it held.
+        assert!(send(&hooked(&hooks)).is_pending());
+        assert!(hooks.clones.load(SeqCst) >= 2);
+        assert!(hooks.drops.load(SeqCst) >= 1);
+        // The receiver reads; the send goes when a pause ends, which wakes its waker.
+        let mut buf = [0u8; 8];
+        let mut received = 0;
+        while server.try_recv(&mut buf).is_ok() {
+            received += 1;
+        }
+        assert!(received >= filled);
+        let sent = loop {
+            match send(&hooked(&hooks)) {
+                Poll::Ready(sent) => break sent.unwrap(),
+                Poll::Pending => {
+                    reactor.try_turn(Some(Duration::from_millis(5)), AutoAdvance::Never);
+                }
+            }
+        };
+        assert_eq!(sent, 4);
+        assert!(
+            hooks.wakes.load(SeqCst) >= 1,
+            "a pause ended and woke its waker"
+        );
+        // `last` arrived (after any the hooks sent once the queue had room).
+        loop {
+            let n = server.try_recv(&mut buf).unwrap();
+            if &buf[..n] == b"last" {
+                break;
+            }
+            assert_eq!(&buf[..n], b"hook");
+        }
+    });
+    let _ = std::fs::remove_file(&path);
 }
 
 #[test]

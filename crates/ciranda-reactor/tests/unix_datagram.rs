@@ -400,3 +400,54 @@ fn a_send_to_a_full_receiver_it_is_not_connected_to_pauses_instead_of_spinning()
     });
     let _ = std::fs::remove_file(&path);
 }
+
+#[test]
+fn poll_send_to_a_full_receiver_it_is_not_connected_to_pauses_instead_of_spinning() {
+    // As for `send_to` above, driven through `poll_send_to`: the pause lives in the socket.
+    let path = sock_path("full-unconnected-poll");
+    let server_path = path.clone();
+    with_watchdog(Duration::from_secs(60), move || {
+        block_on(async {
+            let server = UnixDatagram::bind(&server_path)?;
+            let client = UnixDatagram::unbound()?;
+            let mut sent = 0usize;
+            while client.try_send_to(b"fill", &server_path).is_ok() {
+                sent += 1;
+                assert!(sent < 1_000_000, "the receiver's queue never filled");
+            }
+            let mut polls = 0usize;
+            let mut buf = [0; 8];
+            let send = std::future::poll_fn(|cx| {
+                polls += 1;
+                client.poll_send_to(cx, b"last", &server_path)
+            });
+            let (last, received) = futures_util::join!(send, async {
+                ciranda_reactor::time::sleep(Duration::from_millis(300)).await;
+                let mut count = 0;
+                loop {
+                    let n = server.recv(&mut buf).await?;
+                    if &buf[..n] == b"last" {
+                        return io::Result::Ok(count);
+                    }
+                    assert_eq!(&buf[..n], b"fill");
+                    count += 1;
+                }
+            });
+            assert_eq!(last?, 4);
+            assert_eq!(received?, sent, "every datagram, the one that waited last");
+            // Pauses of 0.2, 0.4, ... up to 50 ms fill 300 ms with about a dozen tries.
+            assert!(polls < 100, "{polls} polls: the send spun");
+            // The pause ended with the send: a datagram to a receiver with room goes at once.
+            let mut cx = Context::from_waker(Waker::noop());
+            assert!(matches!(
+                client.poll_send_to(&mut cx, b"again", &server_path),
+                Poll::Ready(Ok(5))
+            ));
+            let n = server.recv(&mut buf).await?;
+            assert_eq!(&buf[..n], b"again");
+            io::Result::Ok(())
+        })
+        .unwrap();
+    });
+    let _ = std::fs::remove_file(&path);
+}

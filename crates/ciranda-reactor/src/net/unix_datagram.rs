@@ -5,6 +5,7 @@ use super::stream::SEND_FLAGS;
 use super::try_io::attempt;
 use super::unix::unix_addr;
 use crate::io::Async;
+use crate::loom::Mutex;
 use crate::reactor::{Reactor, ReactorRef};
 use crate::readiness::{self, Interest};
 use crate::time::Sleep;
@@ -13,7 +14,7 @@ use std::io;
 use std::os::fd::OwnedFd;
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 /// The first pause of a `send_to` whose receiver's queue is full (see
@@ -21,6 +22,35 @@ use std::time::Duration;
 const FULL_RECEIVER_FIRST_PAUSE: Duration = Duration::from_micros(200);
 /// The longest pause between two tries of a `send_to` to a full receiver.
 const FULL_RECEIVER_LAST_PAUSE: Duration = Duration::from_millis(50);
+
+/// The pause of [`UnixDatagram::poll_send_to`] while a receiver's queue is full, kept in the
+/// socket between polls (the async [`send_to`](UnixDatagram::send_to) keeps its own on its
+/// stack).
+///
+/// The lock is held only to take or put a field, never while a waker is cloned, dropped or
+/// woken: polling a `Sleep` clones the poll's waker (and drops the one it held) and dropping
+/// one drops the waker it held, and a waker's `clone` or `drop` is user code that may call
+/// back into this socket (`tests/reentrant_wakers.rs` has wakers that poll `poll_send_to`
+/// on their own socket; holding the lock across the poll deadlocks them). `poll_send_to`
+/// therefore takes the sleep out, polls it without the lock and puts it back, and every
+/// sleep it replaces or ends is dropped after the lock. (It polls with `poll_deadline`,
+/// which never wakes inline; `Future::poll` may, when the task's cooperative budget is
+/// spent.)
+struct FullReceiverPause {
+    /// The pause under way: the send is tried again once it has fired.
+    sleep: Option<Sleep>,
+    /// The length of the next pause.
+    next: Duration,
+}
+
+impl FullReceiverPause {
+    fn new() -> Mutex<FullReceiverPause> {
+        Mutex::new(FullReceiverPause {
+            sleep: None,
+            next: FULL_RECEIVER_FIRST_PAUSE,
+        })
+    }
+}
 
 /// Whether this socket's own send buffer has room: a send it refuses then was refused for the
 /// receiver's queue.
@@ -61,12 +91,15 @@ fn has_room(socket: &std::os::unix::net::UnixDatagram) -> bool {
 /// # std::io::Result::Ok(())
 /// ```
 pub struct UnixDatagram {
+    // Dropped first: the pending sleep's timer is removed (it holds its own reactor handle)
+    // before the socket is deregistered.
+    pause: Mutex<FullReceiverPause>,
     io: Async<std::os::unix::net::UnixDatagram>,
 }
 
 socket_common!(UnixDatagram, SocketAddr);
 readiness_waits!(UnixDatagram, "socket");
-std_conversions!(UnixDatagram, std::os::unix::net::UnixDatagram);
+std_conversions!(UnixDatagram, std::os::unix::net::UnixDatagram, into_std);
 connected_socket!(UnixDatagram, SocketAddr, shutdown);
 
 impl UnixDatagram {
@@ -126,6 +159,15 @@ impl UnixDatagram {
         ))
     }
 
+    /// Wraps a std socket (made non-blocking) and registers it with the current reactor.
+    pub fn from_std(socket: std::os::unix::net::UnixDatagram) -> io::Result<UnixDatagram> {
+        socket.set_nonblocking(true)?;
+        Ok(UnixDatagram {
+            pause: FullReceiverPause::new(),
+            io: Async::new_nonblocking(socket)?,
+        })
+    }
+
     fn from_socket(socket: Socket, reactor: ReactorRef) -> io::Result<UnixDatagram> {
         let std = std::os::unix::net::UnixDatagram::from(OwnedFd::from(socket));
         Self::from_std_with(std, reactor)
@@ -137,6 +179,7 @@ impl UnixDatagram {
     ) -> io::Result<UnixDatagram> {
         socket.set_nonblocking(true)?;
         Ok(UnixDatagram {
+            pause: FullReceiverPause::new(),
             io: Async::with_reactor(socket, reactor)?,
         })
     }
@@ -286,9 +329,15 @@ impl UnixDatagram {
     }
 
     /// Polls to send a datagram to the socket bound at `path`. Only the most recent waker is
-    /// woken (see [`poll_send`](UnixDatagram::poll_send)). While that socket's queue is full,
-    /// the task is woken again at each turn of the reactor unless this socket is connected to
-    /// it (see [`send_to`](UnixDatagram::send_to)).
+    /// woken (see [`poll_send`](UnixDatagram::poll_send)).
+    ///
+    /// While that socket's queue is full and this socket is not
+    /// [connected](UnixDatagram::connect) to it, the send is tried again after pauses that
+    /// double from 200 µs up to 50 ms, as in [`send_to`](UnixDatagram::send_to): the task is
+    /// woken when a pause ends, not at every turn of the reactor. The pause belongs to the
+    /// socket, not to one call: a poll while it runs returns `Pending` (whatever the datagram
+    /// and path), and pollers of one socket share it, so use `send_to` to send from several
+    /// tasks. A completed send, or an error, ends it.
     pub fn poll_send_to(
         &self,
         cx: &mut Context<'_>,
@@ -296,9 +345,66 @@ impl UnixDatagram {
         path: impl AsRef<Path>,
     ) -> Poll<io::Result<usize>> {
         let addr = unix_addr(path.as_ref())?;
-        self.io.poll_write_with(cx, |s| {
-            SockRef::from(s).send_to_with_flags(buf, &addr, SEND_FLAGS)
-        })
+        loop {
+            // Taken out and polled without the lock (see `FullReceiverPause`).
+            let running = self.pause.lock().sleep.take();
+            if let Some(mut sleep) = running {
+                if sleep.poll_deadline(cx).is_pending() {
+                    self.keep_pause(sleep);
+                    return Poll::Pending;
+                }
+            }
+            // `None`: refused although this socket has room (the receiver's queue is full).
+            let sent = ready!(self.io.poll_write_with(cx, |s| {
+                match SockRef::from(s).send_to_with_flags(buf, &addr, SEND_FLAGS) {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock && has_room(s) => Ok(None),
+                    sent => sent.map(Some),
+                }
+            }));
+            let done = match sent {
+                Ok(Some(n)) => Ok(n),
+                Err(e) => Err(e),
+                Ok(None) => match self.start_pause(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    // Over already (this thread was held up): try again.
+                    Poll::Ready(()) => continue,
+                },
+            };
+            let ended = {
+                let mut pause = self.pause.lock();
+                pause.next = FULL_RECEIVER_FIRST_PAUSE;
+                pause.sleep.take()
+            };
+            drop(ended);
+            return Poll::Ready(done);
+        }
+    }
+
+    /// Starts the next pause of `poll_send_to` and polls it, so that cx's waker is in the
+    /// wheel when `poll_send_to` returns `Pending`.
+    fn start_pause(&self, cx: &mut Context<'_>) -> Poll<()> {
+        let length = {
+            let mut pause = self.pause.lock();
+            let length = pause.next;
+            pause.next = (length * 2).min(FULL_RECEIVER_LAST_PAUSE);
+            length
+        };
+        // On the socket's reactor and its clock (a paused one included), as in `send_to`.
+        let reactor = self.io.reactor();
+        let deadline = reactor.now().saturating_add(length);
+        let mut sleep = Sleep::new(Some(reactor.object_ref()), deadline);
+        if sleep.poll_deadline(cx).is_ready() {
+            return Poll::Ready(());
+        }
+        self.keep_pause(sleep);
+        Poll::Pending
+    }
+
+    /// Stores `sleep` as the pause of `poll_send_to`. One another poller stored meanwhile is
+    /// replaced, the last polled waker winning, and dropped after the lock.
+    fn keep_pause(&self, sleep: Sleep) {
+        let replaced = self.pause.lock().sleep.replace(sleep);
+        drop(replaced);
     }
 
     /// Polls for a datagram from the connected peer. Only the most recent waker is woken (see
