@@ -354,6 +354,31 @@ impl<F: Future> Future for CountPolls<'_, F> {
     }
 }
 
+/// Sends `fill` datagrams from `client` (not connected) to `path` until the receiver's queue
+/// is full; returns how many went.
+fn fill_queue_of(client: &UnixDatagram, path: &std::path::Path) -> usize {
+    let mut sent = 0usize;
+    while client.try_send_to(b"fill", path).is_ok() {
+        sent += 1;
+        assert!(sent < 1_000_000, "the receiver's queue never filled");
+    }
+    sent
+}
+
+/// After 300 ms, reads `server`'s queue up to the datagram `last`; returns the `fill`s before it.
+async fn fills_before_last(server: &UnixDatagram, buf: &mut [u8]) -> io::Result<usize> {
+    ciranda_reactor::time::sleep(Duration::from_millis(300)).await;
+    let mut count = 0;
+    loop {
+        let n = server.recv(buf).await?;
+        if &buf[..n] == b"last" {
+            return Ok(count);
+        }
+        assert_eq!(&buf[..n], b"fill");
+        count += 1;
+    }
+}
+
 #[test]
 fn a_send_to_a_full_receiver_it_is_not_connected_to_pauses_instead_of_spinning() {
     // The kernel reports the unconnected sender writable all along; without pauses the send
@@ -364,11 +389,7 @@ fn a_send_to_a_full_receiver_it_is_not_connected_to_pauses_instead_of_spinning()
         block_on(async {
             let server = UnixDatagram::bind(&server_path)?;
             let client = UnixDatagram::unbound()?;
-            let mut sent = 0usize;
-            while client.try_send_to(b"fill", &server_path).is_ok() {
-                sent += 1;
-                assert!(sent < 1_000_000, "the receiver's queue never filled");
-            }
+            let sent = fill_queue_of(&client, &server_path);
             let polls = std::cell::Cell::new(0);
             let mut buf = [0; 8];
             let send = pin!(client.send_to(b"last", &server_path));
@@ -377,17 +398,7 @@ fn a_send_to_a_full_receiver_it_is_not_connected_to_pauses_instead_of_spinning()
                     fut: send,
                     polls: &polls
                 },
-                async {
-                    ciranda_reactor::time::sleep(Duration::from_millis(300)).await;
-                    let mut count = 0;
-                    loop {
-                        let n = server.recv(&mut buf).await?;
-                        if &buf[..n] == b"last" {
-                            return io::Result::Ok(count);
-                        }
-                        count += 1;
-                    }
-                }
+                fills_before_last(&server, &mut buf)
             );
             assert_eq!(last?, 4);
             assert_eq!(received?, sent, "every datagram, the one that waited last");
@@ -410,29 +421,14 @@ fn poll_send_to_a_full_receiver_it_is_not_connected_to_pauses_instead_of_spinnin
         block_on(async {
             let server = UnixDatagram::bind(&server_path)?;
             let client = UnixDatagram::unbound()?;
-            let mut sent = 0usize;
-            while client.try_send_to(b"fill", &server_path).is_ok() {
-                sent += 1;
-                assert!(sent < 1_000_000, "the receiver's queue never filled");
-            }
+            let sent = fill_queue_of(&client, &server_path);
             let mut polls = 0usize;
             let mut buf = [0; 8];
             let send = std::future::poll_fn(|cx| {
                 polls += 1;
                 client.poll_send_to(cx, b"last", &server_path)
             });
-            let (last, received) = futures_util::join!(send, async {
-                ciranda_reactor::time::sleep(Duration::from_millis(300)).await;
-                let mut count = 0;
-                loop {
-                    let n = server.recv(&mut buf).await?;
-                    if &buf[..n] == b"last" {
-                        return io::Result::Ok(count);
-                    }
-                    assert_eq!(&buf[..n], b"fill");
-                    count += 1;
-                }
-            });
+            let (last, received) = futures_util::join!(send, fills_before_last(&server, &mut buf));
             assert_eq!(last?, 4);
             assert_eq!(received?, sent, "every datagram, the one that waited last");
             // Pauses of 0.2, 0.4, ... up to 50 ms fill 300 ms with about a dozen tries.
