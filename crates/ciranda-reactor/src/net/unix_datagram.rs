@@ -9,7 +9,7 @@ use crate::loom::Mutex;
 use crate::reactor::{Reactor, ReactorRef};
 use crate::readiness::{self, Interest};
 use crate::time::Sleep;
-use socket2::{Domain, SockRef, Socket, Type};
+use socket2::{Domain, SockAddr, SockRef, Socket, Type};
 use std::io;
 use std::os::fd::OwnedFd;
 use std::os::unix::net::SocketAddr;
@@ -57,6 +57,25 @@ impl FullReceiverPause {
 fn has_room(socket: &std::os::unix::net::UnixDatagram) -> bool {
     use std::os::fd::AsRawFd;
     readiness::level(socket.as_raw_fd(), Interest::WRITABLE).is_writable()
+}
+
+/// One `sendto` of `send_to` and `poll_send_to`: `Ok(None)` when it was refused although this
+/// socket has room, which can only be the receiver's full queue (the caller pauses); a refusal
+/// for this socket's own buffer stays `WouldBlock`, for the reactor to wait on.
+fn send_unless_receiver_full(
+    socket: &std::os::unix::net::UnixDatagram,
+    buf: &[u8],
+    addr: &SockAddr,
+) -> io::Result<Option<usize>> {
+    match SockRef::from(socket).send_to_with_flags(buf, addr, SEND_FLAGS) {
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock && has_room(socket) => Ok(None),
+        sent => sent.map(Some),
+    }
+}
+
+/// The pause after `length`: doubled, up to [`FULL_RECEIVER_LAST_PAUSE`].
+fn next_pause(length: Duration) -> Duration {
+    (length * 2).min(FULL_RECEIVER_LAST_PAUSE)
 }
 
 /// A Unix-domain datagram socket: messages with their boundaries kept, between processes on
@@ -223,24 +242,15 @@ impl UnixDatagram {
         let addr = unix_addr(path.as_ref())?;
         let mut pause = FULL_RECEIVER_FIRST_PAUSE;
         loop {
-            // `None`: refused although this socket has room (the receiver's queue is full).
             let sent = self
                 .io
-                .write_with(
-                    |s| match SockRef::from(s).send_to_with_flags(buf, &addr, SEND_FLAGS) {
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock && has_room(s) => Ok(None),
-                        sent => sent.map(Some),
-                    },
-                )
+                .write_with(|s| send_unless_receiver_full(s, buf, &addr))
                 .await?;
             if let Some(n) = sent {
                 return Ok(n);
             }
-            // On the socket's reactor and its clock (a paused one included).
-            let reactor = self.io.reactor();
-            let deadline = reactor.now().saturating_add(pause);
-            Sleep::new(Some(reactor.object_ref()), deadline).await;
-            pause = (pause * 2).min(FULL_RECEIVER_LAST_PAUSE);
+            self.pause_sleep(pause).await;
+            pause = next_pause(pause);
         }
     }
 
@@ -354,13 +364,10 @@ impl UnixDatagram {
                     return Poll::Pending;
                 }
             }
-            // `None`: refused although this socket has room (the receiver's queue is full).
-            let sent = ready!(self.io.poll_write_with(cx, |s| {
-                match SockRef::from(s).send_to_with_flags(buf, &addr, SEND_FLAGS) {
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock && has_room(s) => Ok(None),
-                    sent => sent.map(Some),
-                }
-            }));
+            let sent = ready!(
+                self.io
+                    .poll_write_with(cx, |s| send_unless_receiver_full(s, buf, &addr))
+            );
             let done = match sent {
                 Ok(Some(n)) => Ok(n),
                 Err(e) => Err(e),
@@ -386,18 +393,23 @@ impl UnixDatagram {
         let length = {
             let mut pause = self.pause.lock();
             let length = pause.next;
-            pause.next = (length * 2).min(FULL_RECEIVER_LAST_PAUSE);
+            pause.next = next_pause(length);
             length
         };
-        // On the socket's reactor and its clock (a paused one included), as in `send_to`.
-        let reactor = self.io.reactor();
-        let deadline = reactor.now().saturating_add(length);
-        let mut sleep = Sleep::new(Some(reactor.object_ref()), deadline);
+        let mut sleep = self.pause_sleep(length);
         if sleep.poll_deadline(cx).is_ready() {
             return Poll::Ready(());
         }
         self.keep_pause(sleep);
         Poll::Pending
+    }
+
+    /// A pause of `length` for a full receiver, on the socket's reactor and its clock (a
+    /// paused one included).
+    fn pause_sleep(&self, length: Duration) -> Sleep {
+        let reactor = self.io.reactor();
+        let deadline = reactor.now().saturating_add(length);
+        Sleep::new(Some(reactor.object_ref()), deadline)
     }
 
     /// Stores `sleep` as the pause of `poll_send_to`. One another poller stored meanwhile is
