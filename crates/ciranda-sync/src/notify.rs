@@ -111,11 +111,12 @@ impl Notify {
     pub fn notify_one(&self) {
         let mut state = self.state.load(Ordering::Acquire);
         while state & WAITING == 0 {
-            if state & NOTIFIED != 0 {
-                // A permit is already stored and permits do not add up: nothing to write
-                // (a notifier calling in a loop then only reads the shared line).
-                return;
-            }
+            // Also with a permit already stored (then the word does not change): the CAS is
+            // what publishes the caller's writes to whoever takes the permit, and what orders
+            // this call against that take. Returning after only reading `NOTIFIED` let a
+            // concurrent take miss both: its waiter could find the caller's writes not yet
+            // visible and no permit left for its next wait (a lost wake-up, seen on x86 with
+            // the caller's write still in its store buffer).
             match self.state.compare_exchange_weak(
                 state,
                 state | NOTIFIED,

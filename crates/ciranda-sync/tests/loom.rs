@@ -191,6 +191,31 @@ mod notify {
         });
     }
 
+    /// A `notify_one` that finds the permit already stored racing the take of that permit:
+    /// the consumer sees the notifier's flag, or finds a permit for its next wait. (A
+    /// `notify_one` that only read the stored permit and returned ordered nothing: the
+    /// consumer could miss the flag and wait for good.)
+    #[test]
+    fn notify_one_on_a_stored_permit_racing_its_take() {
+        loom::model(|| {
+            let n = Arc::new(Notify::new());
+            let flag = Arc::new(loom::sync::atomic::AtomicBool::new(false));
+            n.notify_one();
+            let (n2, flag2) = (n.clone(), flag.clone());
+            let t = thread::spawn(move || {
+                flag2.store(true, Ordering::Release);
+                n2.notify_one();
+            });
+            block_on(async {
+                n.notified().await;
+                while !flag.load(Ordering::Acquire) {
+                    n.notified().await;
+                }
+            });
+            t.join().unwrap();
+        });
+    }
+
     /// `notify_waiters` racing the first poll of a future created before it: never missed.
     #[test]
     fn notify_waiters_racing_first_poll() {

@@ -409,3 +409,89 @@ fn a_waker_whose_drop_notifies_is_dropped_outside_the_lock() {
     b.ready();
     Task::new(n.notified()).pending();
 }
+
+/// A `notify_one` that finds a permit already stored still publishes what its caller wrote
+/// before it to whoever consumes that permit. The consumer here takes the permit and then
+/// looks at the producer's flag; if it finds the flag unset, the producer's `notify_one`
+/// counts as coming after that take, so once the producer is done a permit must be stored
+/// again. The rounds start together on two threads (the store-buffering shape: each thread
+/// writes one location, then reads the other's), so that on x86 a plain store left in the
+/// producer's store buffer while its `notify_one` reads the word is seen as well.
+///
+/// A `notify_one` that only read the word and returned (the permit "already there") gave
+/// neither: its caller's flag could be invisible to the consumer of that permit, and no
+/// permit was left for the next wait, which then slept for good (a lost wake-up).
+#[test]
+fn a_notify_one_merged_into_a_stored_permit_publishes_its_callers_writes() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    const ROUNDS: usize = if cfg!(miri) { 50 } else { 60_000 };
+    let rounds: Arc<Vec<(Notify, AtomicBool)>> = Arc::new(
+        (0..ROUNDS)
+            .map(|_| {
+                let n = Notify::new();
+                n.notify_one(); // the permit the producer's notify finds
+                (n, AtomicBool::new(false))
+            })
+            .collect(),
+    );
+    // Both threads arrive here before each round, and the producer says when it is done.
+    let arrived = Arc::new(AtomicUsize::new(0));
+    let produced = Arc::new(AtomicUsize::new(0));
+    // On a loaded machine the two threads rarely run at once and a round takes a time slice:
+    // the consumer then ends the run early (every round before is checked all the same).
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = std::time::Instant::now();
+    let meet = |arrived: &AtomicUsize, round: usize| {
+        arrived.fetch_add(1, Ordering::SeqCst);
+        let mut spins = 0u32;
+        while arrived.load(Ordering::SeqCst) < 2 * (round + 1) {
+            // Spin (the rounds should start together), but let a descheduled peer run.
+            spins += 1;
+            if spins % 1024 == 0 {
+                std::thread::yield_now();
+            } else {
+                std::hint::spin_loop();
+            }
+        }
+    };
+    let producer = {
+        let (rounds, arrived, produced) = (rounds.clone(), arrived.clone(), produced.clone());
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            for (round, (notify, flag)) in rounds.iter().enumerate() {
+                meet(&arrived, round);
+                if stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                flag.store(true, Ordering::Release);
+                notify.notify_one();
+                produced.store(round + 1, Ordering::Release);
+            }
+        })
+    };
+    let mut lost = 0;
+    for (round, (notify, flag)) in rounds.iter().enumerate() {
+        if started.elapsed() > std::time::Duration::from_secs(3) {
+            // Stored before this thread arrives: the producer sees it once both are there.
+            stop.store(true, Ordering::SeqCst);
+        }
+        meet(&arrived, round);
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+        Task::new(notify.notified()).ready(); // the stored permit
+        if flag.load(Ordering::Acquire) {
+            continue;
+        }
+        // The producer's notify comes after the take: once it is done, a permit is stored.
+        while produced.load(Ordering::Acquire) <= round {
+            std::thread::yield_now();
+        }
+        if Task::new(notify.notified()).poll().is_pending() {
+            lost += 1;
+        }
+    }
+    producer.join().unwrap();
+    assert_eq!(lost, 0, "rounds whose notify_one was lost, of {ROUNDS}");
+}
