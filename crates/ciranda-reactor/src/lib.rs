@@ -124,6 +124,7 @@ mod readiness;
 mod registration;
 pub mod time;
 mod timer_shards;
+mod turn_wakers;
 mod wheel;
 
 pub use block_on::block_on;

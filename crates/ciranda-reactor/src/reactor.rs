@@ -5,6 +5,7 @@ use crate::loom::{Arc, AtomicBool, AtomicUsize, Mutex};
 use crate::poller::{Event, Events, NOTIFY_KEY, Poller};
 use crate::registration::{Closed, READ, Source, WRITE, Waiter};
 use crate::timer_shards::{ShardOfThread, TimerShards};
+use crate::turn_wakers;
 use crate::wheel::TimerKey;
 use slab::Slab;
 use std::cell::{OnceCell, RefCell};
@@ -754,7 +755,7 @@ impl Reactor {
             let _waiters = inner.turn_waiters.lock();
             inner.turning.store(true, SeqCst);
         }
-        let mut wakers = Vec::new();
+        let mut wakers = turn_wakers::take();
         let paused = inner.clock.is_paused();
 
         // Fire what is due already, and work out how long the poller may sleep.
@@ -838,9 +839,10 @@ impl Reactor {
             drop(turn);
             std::mem::take(&mut *waiters)
         };
-        for waker in wakers.into_iter().chain(waiters) {
+        for waker in wakers.drain(..).chain(waiters) {
             wake_quietly(waker);
         }
+        turn_wakers::give_back(wakers);
         if woken > 0 {
             inner.waking.fetch_sub(1, SeqCst);
         }

@@ -407,3 +407,73 @@ fn debug_writes_with_no_lock_held() {
     assert!(shown.contains("timers: 0"), "{shown}");
     assert!(again > 0);
 }
+
+/// Counts its wake-ups and, on its first, runs `then` (on the waking thread).
+struct CountThen(
+    std::sync::atomic::AtomicUsize,
+    std::sync::Mutex<Option<Box<dyn FnOnce() + Send>>>,
+);
+
+impl Wake for CountThen {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        let then = self.1.lock().unwrap().take();
+        if let Some(then) = then {
+            then();
+        }
+    }
+}
+
+#[test]
+fn a_waker_that_turns_the_reactor_again_loses_no_wake_up_of_either_turn() {
+    use std::io::Write;
+    let reactor = Reactor::new().unwrap();
+    let _g = reactor.enter();
+    let pairs: Vec<_> = (0..3)
+        .map(|_| {
+            let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+            (a, Arc::new(Async::new(b).unwrap()))
+        })
+        .collect();
+    let counters: Vec<_> = (0..3)
+        .map(|_| Arc::new(CountThen(0.into(), std::sync::Mutex::new(None))))
+        .collect();
+    // The first reader's waker makes the third readable and turns the reactor until that
+    // one's waker ran: a turn nested in the outer turn's wake-ups, on the same thread.
+    let (third_writer, third_count) = (pairs[2].0.try_clone().unwrap(), counters[2].clone());
+    let nested = reactor.clone();
+    *counters[0].1.lock().unwrap() = Some(Box::new(move || {
+        (&third_writer).write_all(b"z").unwrap();
+        let start = Instant::now();
+        while third_count.0.load(Ordering::SeqCst) == 0 {
+            assert!(start.elapsed() < Duration::from_secs(30), "nested turn");
+            nested.try_turn(Some(Duration::from_millis(100)), AutoAdvance::Never);
+        }
+    }));
+    for ((_, reader), count) in pairs.iter().zip(&counters) {
+        let waker = Waker::from(count.clone());
+        assert!(
+            reader
+                .poll_readable(&mut Context::from_waker(&waker))
+                .is_pending()
+        );
+    }
+    (&pairs[0].0).write_all(b"x").unwrap();
+    (&pairs[1].0).write_all(b"y").unwrap();
+    let start = Instant::now();
+    while counters[..2]
+        .iter()
+        .any(|c| c.0.load(Ordering::SeqCst) == 0)
+    {
+        assert!(start.elapsed() < Duration::from_secs(30), "outer turns");
+        reactor.try_turn(Some(Duration::from_millis(100)), AutoAdvance::Never);
+    }
+    let counts: Vec<_> = counters
+        .iter()
+        .map(|c| c.0.load(Ordering::SeqCst))
+        .collect();
+    assert_eq!(counts, [1, 1, 1]);
+}
