@@ -64,13 +64,21 @@ impl Event {
     /// it has published the rest of its own state.
     pub(crate) fn set_deferred(&self, wakers: &mut WakeList) {
         let mut waiters = self.waiters.lock();
-        self.flag.store(true, Ordering::Release);
+        // A read-modify-write like `clear`'s (see there), so that every write of the flag is
+        // one and its order a chain: the loom model of a `set` racing a `clear` relies on it
+        // (loom does not order a plain store after an earlier read-modify-write).
+        self.flag.swap(true, Ordering::AcqRel);
         while waiters.grant_front(wakers, |released| *released = true) {}
     }
 
     /// Clears the flag; later `wait`s block until the next [`set`](Event::set).
     pub fn clear(&self) {
-        self.flag.store(false, Ordering::Release);
+        // A read-modify-write, not a store: a `set` that comes before it in the flag's order
+        // is then also seen by it (its `Acquire` side), so the caller sees what the setter
+        // wrote before setting, or the flag stays set after this. A plain store could land
+        // after that `set` and erase it without either, and the caller's next `wait`, made
+        // because it saw no work, waited for good.
+        self.flag.swap(false, Ordering::AcqRel);
     }
 
     /// `true` while the flag is set.

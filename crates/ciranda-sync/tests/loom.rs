@@ -372,6 +372,34 @@ mod event {
         });
     }
 
+    /// A `set` on an event already set racing the waiter's `clear` (the "wait, clear, look at
+    /// the work, wait again" loop): the waiter sees the setter's flag, or the event stays set
+    /// for its next wait. A `clear` that only stored `false` could overwrite that `set` without
+    /// seeing what the setter wrote before it, and the waiter then waited for good.
+    #[test]
+    fn set_racing_the_clear_of_a_woken_waiter() {
+        loom::model(|| {
+            let ev = Arc::new(Event::new());
+            let work = Arc::new(loom::sync::atomic::AtomicBool::new(false));
+            ev.set();
+            let (e2, work2) = (ev.clone(), work.clone());
+            let t = thread::spawn(move || {
+                work2.store(true, Ordering::Release);
+                e2.set();
+            });
+            block_on(async {
+                loop {
+                    ev.wait().await;
+                    ev.clear();
+                    if work.load(Ordering::Acquire) {
+                        break;
+                    }
+                }
+            });
+            t.join().unwrap();
+        });
+    }
+
     /// A registered waiter is released by `set` even when `clear` follows at once.
     #[test]
     fn set_then_clear_releases_registered_waiter() {
