@@ -63,8 +63,11 @@ impl State {
 
 /// Set before the first clock in the process turns virtual (a pause, or a clock created
 /// paused), and never cleared. A plain `std` atomic under loom too: loom's cannot live in a
-/// `static`, and under loom the fast path it guards is switched off, so the models check the
-/// per-clock flag.
+/// `static`, and under loom the fast path it guards is switched off, so the timer models
+/// (`timer_shards.rs`, `registration.rs`) read their clocks through the per-clock flag. No
+/// model races a pause against `now()`: real time moves by microseconds between loom's
+/// steps, less than the tick a pause rounds up to, so a broken order would not show there;
+/// `tests/tests/time_monotonic.rs` checks it with real threads.
 static ANY_CLOCK_VIRTUAL: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// The real time, if no clock in the process has ever been virtual (then every clock reads

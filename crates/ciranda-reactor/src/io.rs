@@ -608,7 +608,9 @@ fn poll_transfer(
     coop::proceed(cx, |cx| {
         loop {
             let since = source.reports(dir);
-            // An empty buffer completes at once, drained or not.
+            // An empty buffer skips the drained mark and asks the kernel, which answers at
+            // once when bytes are queued (or the stream ended) and with `EAGAIN` when none are:
+            // then it waits for readiness like any other read (as Tokio's does).
             if len != 0 && source.is_drained(dir, since) {
                 ready!(reactor.poll_ready_since(source, dir, cx, since, Waiter::Latest))?;
                 continue;
