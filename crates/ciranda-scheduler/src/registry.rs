@@ -264,6 +264,19 @@ impl Registry {
         }
     }
 
+    /// Called by the last worker to go to sleep (registered as parked, every other worker
+    /// too): finishes the laps still due, then weighs the completions reported against the
+    /// linked tasks those laps left, and walks the lap that asks for. Every earlier
+    /// [`sweep_if_worthwhile`](Self::sweep_if_worthwhile) ran beside another worker still
+    /// awake: it may have left a shard whose lock another thread held to a worker that was
+    /// skipping it too, and weighed the completions against a count a lap not yet walked
+    /// would have lowered, so a finished burst's tasks could stay linked in a runtime that
+    /// then sleeps.
+    pub(crate) fn settle(&self, keep_going: impl Fn() -> bool, others_awake: impl Fn() -> bool) {
+        self.sweep_if_worthwhile(&keep_going, &others_awake);
+        self.sweep_if_worthwhile(&keep_going, &others_awake);
+    }
+
     /// Snapshots of every task that has not completed.
     pub(crate) fn live_tasks(&self) -> Vec<TaskInfo> {
         let mut out = Vec::new();

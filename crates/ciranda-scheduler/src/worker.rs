@@ -423,6 +423,16 @@ impl Worker {
         // its notifier is visible to us now (both sides fence with SeqCst).
         let mut slept = false;
         if !shared.has_work() && !shared.is_shutdown() {
+            if shared.idle.all_parked() {
+                // The last worker to go to sleep settles the registry (see
+                // `Registry::settle`), so a finished burst's memory returns before the runtime
+                // sleeps. Work pushed meanwhile stops the walk at the end of a step, and its
+                // notifier sees us registered as parked; a worker that wakes meanwhile comes
+                // through here again when it parks.
+                shared
+                    .registry
+                    .settle(|| !shared.has_work(), || !shared.idle.all_parked());
+            }
             slept = true;
             self.count(|c| &c.parks);
             let is_idle = || shared.is_idle();
@@ -549,6 +559,112 @@ impl Drop for HookCall<'_> {
             let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 self.shared.notify_parked();
             }));
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use crate::Scheduler;
+    use std::future::poll_fn;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+    use std::sync::{Arc, Mutex};
+    use std::task::{Poll, Waker};
+    use std::time::{Duration, Instant};
+
+    /// Waits (generously) until `cond` holds; `false` if it never did.
+    fn eventually(mut cond: impl FnMut() -> bool) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !cond() {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        true
+    }
+
+    /// Tasks wait at the gate until it opens; opening wakes them all at once.
+    #[derive(Default)]
+    struct Gate {
+        open: AtomicBool,
+        waiters: Mutex<Vec<Waker>>,
+    }
+
+    impl Gate {
+        async fn pass(&self) {
+            poll_fn(|cx| {
+                let mut waiters = self.waiters.lock().unwrap();
+                if self.open.load(SeqCst) {
+                    return Poll::Ready(());
+                }
+                waiters.push(cx.waker().clone());
+                Poll::Pending
+            })
+            .await;
+        }
+
+        fn open(&self) {
+            let waiters = {
+                let mut waiters = self.waiters.lock().unwrap();
+                self.open.store(true, SeqCst);
+                std::mem::take(&mut *waiters)
+            };
+            waiters.into_iter().for_each(Waker::wake);
+        }
+    }
+
+    /// A finished burst's memory returns before the runtime sleeps, even when the workers go
+    /// idle together while other threads walk the registry (`Handle::metrics`, scrapers):
+    /// a worker going idle finds a shard's lock taken and leaves that shard's lap to a worker
+    /// it sees awake, which may be doing the same. Every task cell holds a handle, so the
+    /// runtime's reference count tells how many cells the registry still keeps.
+    #[test]
+    fn a_burst_is_freed_when_the_workers_go_idle_together_beside_registry_walks() {
+        const BURST: usize = 50_000;
+        let sched = Scheduler::builder().worker_threads(2).build().unwrap();
+        let handle = sched.handle().clone();
+        let shared = handle.shared.clone();
+        let stop = Arc::new(AtomicBool::new(false));
+        // Two, so that one may walk a shard while the other waits for the next one.
+        let scrapers: Vec<_> = (0..2)
+            .map(|_| {
+                let (handle, stop) = (handle.clone(), stop.clone());
+                std::thread::spawn(move || {
+                    while !stop.load(SeqCst) {
+                        std::hint::black_box(handle.metrics());
+                    }
+                })
+            })
+            .collect();
+        assert!(eventually(|| shared.is_idle()));
+        let baseline = Arc::strong_count(&shared);
+        for round in 0..20 {
+            let gate = Arc::new(Gate::default());
+            let done = Arc::new(AtomicUsize::new(0));
+            for _ in 0..BURST {
+                let (gate, done) = (gate.clone(), done.clone());
+                drop(handle.spawn(async move {
+                    gate.pass().await;
+                    done.fetch_add(1, SeqCst);
+                }));
+            }
+            assert!(eventually(|| gate.waiters.lock().unwrap().len() == BURST));
+            // The whole burst completes at once: both workers run out of tasks together.
+            gate.open();
+            assert!(eventually(|| done.load(SeqCst) == BURST));
+            // A worker may still be on its way to sleep (waiting for a shard's lock, or woken
+            // by a stale notification); what none of them freed before it slept stays.
+            let freed = eventually(|| Arc::strong_count(&shared) == baseline);
+            let kept = Arc::strong_count(&shared) - baseline;
+            assert!(
+                freed,
+                "round {round}: {kept} completed tasks still held by the registry of an idle runtime"
+            );
+        }
+        stop.store(true, SeqCst);
+        for scraper in scrapers {
+            scraper.join().unwrap();
         }
     }
 }
