@@ -620,6 +620,10 @@ mod tests {
     /// it sees awake, which may be doing the same. Every task cell holds a handle, so the
     /// runtime's reference count tells how many cells the registry still keeps.
     #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "a million tasks under wall-clock bounds: hours when interpreted"
+    )]
     fn a_burst_is_freed_when_the_workers_go_idle_together_beside_registry_walks() {
         const BURST: usize = 50_000;
         let sched = Scheduler::builder().worker_threads(2).build().unwrap();
