@@ -412,3 +412,80 @@ fn waits_for_room_end_with_an_error_when_the_receiver_goes_away() {
     });
     let _ = std::fs::remove_file(&path);
 }
+
+/// Whether `socket` polls writable now (its level; the wait is dropped either way).
+fn writable_now(socket: &UnixDatagram) -> bool {
+    let wait = std::pin::pin!(socket.writable());
+    std::future::Future::poll(
+        wait,
+        &mut std::task::Context::from_waker(std::task::Waker::noop()),
+    )
+    .is_ready()
+}
+
+/// A `send_to` (and a `poll_send_to`) to a full receiver this socket is not connected to,
+/// while its datagrams queued at another receiver, which does not read, hold over a quarter
+/// of its send buffer. The kernel then polls the socket not writable although it still has
+/// room to send (up to the whole buffer), and nothing reports the full receiver's reads to
+/// it. The send must complete once the full receiver reads; it used to take the socket's
+/// level for a full buffer of its own and wait for a write report that only a read by the
+/// other receiver would bring.
+#[test]
+fn a_send_to_a_full_receiver_completes_while_another_receiver_holds_the_senders_buffer() {
+    let (slow_path, full_path) = (sock_path("slow"), sock_path("full"));
+    let paths = (slow_path.clone(), full_path.clone());
+    with_watchdog(Duration::from_secs(30), move || {
+        current_thread().block_on(async move {
+            let (slow_path, full_path) = paths;
+            let _slow = UnixDatagram::bind(&slow_path).unwrap();
+            let full = UnixDatagram::bind(&full_path).unwrap();
+            let sender = Arc::new(UnixDatagram::unbound().unwrap());
+            let big = vec![0u8; 16 * 1024];
+            let mut parked = 0;
+            while writable_now(&sender) {
+                assert!(parked < 10, "the sender's buffer never passed a quarter");
+                sender.try_send_to(&big, &slow_path).unwrap();
+                parked += 1;
+            }
+            let filler = UnixDatagram::unbound().unwrap();
+            for use_poll in [false, true] {
+                let mut fills = 0;
+                while filler.try_send_to(b"fill", &full_path).is_ok() {
+                    fills += 1;
+                }
+                assert!(fills > 0);
+                let send = {
+                    let (sender, full_path) = (sender.clone(), full_path.clone());
+                    ciranda::spawn(async move {
+                        if use_poll {
+                            std::future::poll_fn(|cx| sender.poll_send_to(cx, b"last", &full_path))
+                                .await
+                        } else {
+                            sender.send_to(b"last", &full_path).await
+                        }
+                    })
+                };
+                ciranda::time::sleep(Duration::from_millis(20)).await;
+                assert!(
+                    !send.is_finished(),
+                    "the send waits while the receiver is full"
+                );
+                let mut buf = [0u8; 16];
+                for _ in 0..fills {
+                    let n = full.recv(&mut buf).await.unwrap();
+                    assert_eq!(&buf[..n], b"fill");
+                }
+                let sent = ciranda::time::timeout(Duration::from_secs(2), send)
+                    .await
+                    .unwrap_or_else(|_| {
+                        panic!("poll: {use_poll}: the send never went after the receiver read")
+                    });
+                assert_eq!(sent.unwrap().unwrap(), 4);
+                let n = full.recv(&mut buf).await.unwrap();
+                assert_eq!(&buf[..n], b"last");
+            }
+        });
+    });
+    let _ = std::fs::remove_file(&slow_path);
+    let _ = std::fs::remove_file(&full_path);
+}

@@ -52,23 +52,84 @@ impl FullReceiverPause {
     }
 }
 
-/// Whether this socket's own send buffer has room: a send it refuses then was refused for the
-/// receiver's queue.
+/// Whether this socket polls writable. Where [`refusal_is_reported`] cannot ask the kernel
+/// more precisely, a send refused while it does was refused for the receiver's queue.
 fn has_room(socket: &std::os::unix::net::UnixDatagram) -> bool {
     use std::os::fd::AsRawFd;
     readiness::level(socket.as_raw_fd(), Interest::WRITABLE).is_writable()
 }
 
-/// One `sendto` of `send_to` and `poll_send_to`: `Ok(None)` when it was refused although this
-/// socket has room, which can only be the receiver's full queue (the caller pauses); a refusal
-/// for this socket's own buffer stays `WouldBlock`, for the reactor to wait on.
+/// Whether a `sendto` to `addr` that the kernel refused (`EAGAIN`) will be reported when it
+/// can go: refused for this socket's own full send buffer (the kernel reports room as its
+/// datagrams are read), or by a full receiver it is connected to (the kernel relays that
+/// receiver's reads to it). A full receiver it is not connected to reports nothing: the
+/// caller pauses instead.
+///
+/// The socket's level cannot tell these apart: Linux polls a datagram socket writable only
+/// while its datagrams not yet read, wherever they are queued, take at most a quarter of
+/// its send buffer, but refuses a send for its own buffer only once they take all of it. A
+/// socket over a quarter (its datagrams waiting at a receiver that does not read) polls not
+/// writable while a send to another, full, receiver is refused for that receiver's queue.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn refusal_is_reported(socket: &std::os::unix::net::UnixDatagram, addr: &SockAddr) -> bool {
+    match own_buffer_full(socket) {
+        Ok(true) => true,
+        Ok(false) => is_connected_to(socket, addr),
+        Err(_) => !has_room(socket),
+    }
+}
+
+/// Whether a `sendto` to `addr` that the kernel refused will be reported when it can go (see
+/// the Linux version): here, whether the socket polls not writable.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn refusal_is_reported(socket: &std::os::unix::net::UnixDatagram, _addr: &SockAddr) -> bool {
+    !has_room(socket)
+}
+
+/// Whether this socket's own send buffer is full: the bytes of its datagrams not yet read
+/// (`SIOCOUTQ`) at least its `SO_SNDBUF`, the test the kernel makes before it takes a
+/// datagram to send.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn own_buffer_full(socket: &std::os::unix::net::UnixDatagram) -> io::Result<bool> {
+    use std::os::fd::AsRawFd;
+    let limit = SockRef::from(socket).send_buffer_size()?;
+    let mut queued: libc::c_int = 0;
+    // SAFETY: `SIOCOUTQ` (`TIOCOUTQ`) on a socket writes one `c_int` through the pointer,
+    // which points to `queued`, alive for the call; the descriptor is `socket`'s, open while
+    // it is borrowed.
+    if unsafe { libc::ioctl(socket.as_raw_fd(), libc::TIOCOUTQ, &mut queued) } == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(usize::try_from(queued).unwrap_or(0) >= limit)
+}
+
+/// Whether this socket is connected to the socket bound at `addr` (by its name: a path or
+/// an abstract name).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn is_connected_to(socket: &std::os::unix::net::UnixDatagram, addr: &SockAddr) -> bool {
+    let Ok(peer) = SockRef::from(socket).peer_addr() else {
+        return false;
+    };
+    match (peer.as_pathname(), peer.as_abstract_namespace()) {
+        (Some(path), _) => addr.as_pathname() == Some(path),
+        (None, Some(name)) => addr.as_abstract_namespace() == Some(name),
+        (None, None) => false,
+    }
+}
+
+/// One `sendto` of `send_to` and `poll_send_to`: `Ok(None)` when it was refused by a full
+/// receiver that will not report its reads to this socket (the caller pauses); a refusal the
+/// kernel will report (see [`refusal_is_reported`]) stays `WouldBlock`, for the reactor to
+/// wait on.
 fn send_unless_receiver_full(
     socket: &std::os::unix::net::UnixDatagram,
     buf: &[u8],
     addr: &SockAddr,
 ) -> io::Result<Option<usize>> {
     match SockRef::from(socket).send_to_with_flags(buf, addr, SEND_FLAGS) {
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock && has_room(socket) => Ok(None),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock && !refusal_is_reported(socket, addr) => {
+            Ok(None)
+        }
         sent => sent.map(Some),
     }
 }
@@ -229,9 +290,9 @@ impl UnixDatagram {
     /// as for [`bind`](UnixDatagram::bind)). Waits while that socket's queue is full.
     ///
     /// Unless this socket is [connected](UnixDatagram::connect) to that one, the kernel gives
-    /// no notice when the queue has room again (it reports this socket writable all along),
-    /// so the send is retried after pauses that double from 200 µs up to 50 ms while the
-    /// queue stays full, rather than at every turn of the reactor, which would keep a core
+    /// no notice when the queue has room again (this socket's readiness is about its own
+    /// buffer), so the send is retried after pauses that double from 200 µs up to 50 ms while
+    /// the queue stays full, rather than at every turn of the reactor, which would keep a core
     /// busy. A connected socket and [`send`](UnixDatagram::send) wait for the notice, with
     /// no delay once the receiver reads.
     ///
