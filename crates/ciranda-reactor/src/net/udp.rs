@@ -54,7 +54,9 @@ impl UdpSocket {
     }
 
     /// Sets the default peer for [`send`](UdpSocket::send) and [`recv`](UdpSocket::recv)
-    /// (and filters incoming datagrams to that peer); the first resolved address that works.
+    /// (and filters incoming datagrams to that peer: datagrams from others that arrive from
+    /// then on are dropped, while those already queued are still received, as the kernel
+    /// does); the first resolved address that works.
     ///
     /// # Cancel safety
     ///

@@ -319,6 +319,12 @@ impl UnixDatagram {
     /// `buf`. A datagram longer than `buf` is truncated: `buf` gets its first `buf.len()`
     /// bytes and the rest is discarded (as with std and Tokio; no error says so).
     ///
+    /// Do not wait for a datagram after this socket's own
+    /// [`shutdown`](UnixDatagram::shutdown) of its read side: senders are refused from then
+    /// on, and Linux answers a non-blocking receive with `WouldBlock` (a blocking one returns
+    /// 0), so this waits for good and a loop of [`readable`](UnixDatagram::readable) and
+    /// [`try_recv`](UnixDatagram::try_recv) spins, as with Tokio.
+    ///
     /// # Cancel safety
     ///
     /// Cancel-safe: a datagram leaves the socket only in the poll that returns it, so a dropped
