@@ -46,7 +46,8 @@ if [ ${#suites[@]} -eq 0 ]; then
         ciranda:fs_nonblocking ciranda-http:total_connection_limit ciranda-scheduler:hook_wakes
         ciranda-reactor:unix_datagram ciranda-reactor:udp_more ciranda-reactor:try_io
         ciranda-reactor:tcp_socket ciranda-http:proxy ciranda-http:decompress
-        ciranda-reactor:split_echo_stress ciranda-sync:mpsc_cancel_stress)
+        ciranda-reactor:split_echo_stress ciranda-sync:mpsc_cancel_stress
+        ciranda-reactor:datagram_unix_stream_stress)
 fi
 
 args_of() {
