@@ -514,6 +514,29 @@ mod oneshot {
         });
     }
 
+    /// The sender waits in `closed()` while the receiver calls `close` and stays alive: the
+    /// close alone ends the wait (it claims the sender's waker in the step that publishes
+    /// `RX_CLOSED`, whichever side of a re-registration it lands on), and a send after it
+    /// hands the value back.
+    #[test]
+    fn close_racing_closed_wait() {
+        loom::model(|| {
+            let value = Arc::new(());
+            let (mut tx, mut rx) = oneshot::channel::<Arc<()>>();
+            let v2 = value.clone();
+            let t = thread::spawn(move || {
+                block_on(tx.closed());
+                assert!(tx.is_closed());
+                assert!(tx.send(v2).is_err());
+            });
+            rx.close();
+            t.join().unwrap();
+            assert!(matches!(rx.try_recv(), Err(oneshot::TryRecvError::Closed)));
+            drop(rx);
+            assert_eq!(Arc::strong_count(&value), 1);
+        });
+    }
+
     /// `close` racing `send`: a value sent before the close is still received, one sent
     /// after comes back to the sender — never both, never neither.
     #[test]
