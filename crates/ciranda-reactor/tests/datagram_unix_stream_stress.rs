@@ -15,12 +15,15 @@
 //! threads), and check that every wait ends when the other side goes away. A hang fails the
 //! test (watchdog).
 
+#[path = "support/frames.rs"]
+mod frames;
 #[path = "support/watchdog.rs"]
 mod watchdog;
 
 use ciranda::io::{AsyncReadExt, AsyncWriteExt};
 use ciranda::net::{UdpSocket, UnixDatagram, UnixStream};
 use ciranda::{Flavor, Runtime};
+use frames::{FRAME, frame, write_frames};
 use std::io::{self, ErrorKind};
 use std::sync::Arc;
 use std::time::Duration;
@@ -249,17 +252,6 @@ fn a_unix_stream_read_cut_at_a_writer_boundary_is_not_taken_as_drained() {
     });
 }
 
-/// An odd frame size, so frames straddle the kernel's buffer boundaries.
-const FRAME: usize = 61;
-
-fn frame(c: usize, i: usize) -> [u8; FRAME] {
-    let mut f = [0u8; FRAME];
-    for (k, b) in f.iter_mut().enumerate() {
-        *b = (c.wrapping_mul(31) ^ i.wrapping_mul(7) ^ k) as u8;
-    }
-    f
-}
-
 /// The echo side: the read half reads whole frames and hands them to a task that writes them
 /// back on the write half; at EOF the write half's drop shuts the write side down. The read
 /// half is returned: the stream stays open, so the client's EOF can only come from that
@@ -294,16 +286,8 @@ async fn echo_split(stream: UnixStream) -> ciranda::net::unix::OwnedReadHalf {
 /// reads the echo frame by frame, with reads of one and a half frames (short at the end of
 /// each burst), and then the EOF.
 async fn client(c: usize, stream: UnixStream, frames: usize) {
-    let (mut reader, mut writer) = stream.into_split();
-    let write = ciranda::spawn(async move {
-        for i in 0..frames {
-            writer.write_all(&frame(c, i)).await.unwrap();
-            if i % 64 == 63 {
-                ciranda::task::yield_now().await;
-            }
-        }
-        writer.close().await.unwrap();
-    });
+    let (mut reader, writer) = stream.into_split();
+    let write = ciranda::spawn(write_frames(writer, c, frames));
     let mut got = Vec::new();
     let mut buf = [0u8; FRAME + FRAME / 2];
     loop {

@@ -6,27 +6,18 @@
 //! waits for a report that never comes hangs the test (watchdog); a transfer that loses or
 //! reorders bytes fails its comparison.
 
+#[path = "support/frames.rs"]
+mod frames;
 #[path = "support/watchdog.rs"]
 mod watchdog;
 
 use ciranda::Runtime;
 use ciranda::io::{AsyncReadExt, AsyncWriteExt};
 use ciranda::net::{TcpListener, TcpStream};
+use frames::{FRAME, frame, write_frames};
 use std::io::{ErrorKind, IoSlice};
 use std::time::Duration;
 use watchdog::with_watchdog;
-
-/// An odd frame size, so frames straddle the kernel's segment and buffer boundaries.
-const FRAME: usize = 61;
-
-/// Frame `i` of connection `c`: every byte says where it belongs.
-fn frame(c: usize, i: usize) -> [u8; FRAME] {
-    let mut f = [0u8; FRAME];
-    for (k, b) in f.iter_mut().enumerate() {
-        *b = (c.wrapping_mul(31) ^ i.wrapping_mul(7) ^ k) as u8;
-    }
-    f
-}
 
 fn runtime() -> Runtime {
     Runtime::builder().worker_threads(2).build().unwrap()
@@ -78,16 +69,8 @@ async fn echo_split(stream: TcpStream) {
 /// this one reads the echo frame by frame and then the server's EOF.
 async fn client(c: usize, addr: std::net::SocketAddr, frames: usize) {
     let stream = TcpStream::connect(addr).await.unwrap();
-    let (mut reader, mut writer) = stream.into_split();
-    let write = ciranda::spawn(async move {
-        for i in 0..frames {
-            writer.write_all(&frame(c, i)).await.unwrap();
-            if i % 64 == 63 {
-                ciranda::task::yield_now().await;
-            }
-        }
-        writer.close().await.unwrap();
-    });
+    let (mut reader, writer) = stream.into_split();
+    let write = ciranda::spawn(write_frames(writer, c, frames));
     for i in 0..frames {
         let mut f = [0u8; FRAME];
         reader.read_exact(&mut f).await.unwrap();
