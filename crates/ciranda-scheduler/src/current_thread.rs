@@ -796,7 +796,6 @@ mod tests {
     /// task cell holds a handle, so the runtime's reference count tells how many cells the
     /// registry still keeps after the call.
     #[test]
-    #[cfg_attr(miri, ignore = "50 000 tasks: far too slow when interpreted")]
     fn a_burst_joined_inside_block_on_is_freed_when_block_on_returns() {
         // Any size shows it (no lap is asked for while the burst is spawned); a small one
         // keeps Miri's interpreted run short.
